@@ -1,0 +1,2 @@
+Console.WriteLine("usage: NormalizingFlows.Bench gemm|flows|quality");
+return 0;

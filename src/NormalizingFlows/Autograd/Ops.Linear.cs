@@ -1,0 +1,79 @@
+using System.Numerics;
+using NormalizingFlows.Tensors;
+using NormalizingFlows.Tensors.Kernels;
+
+namespace NormalizingFlows.Autograd;
+
+public static partial class Ops
+{
+    /// <summary>
+    /// Matrix product op(a)·op(b) of 2-D values, where op transposes when asked; backward uses the transposed
+    /// GEMM variants directly (no transpose is materialised).
+    /// </summary>
+    public static Var<T> MatMul<T>(Var<T> a, Var<T> b, bool transA = false, bool transB = false) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (a.Value.Rank != 2 || b.Value.Rank != 2)
+            throw new ArgumentException($"MatMul needs 2-D values, got {a.Value.ShapeString} and {b.Value.ShapeString}");
+        int ar = a.Value.Dim(0), ac = a.Value.Dim(1), br = b.Value.Dim(0), bc = b.Value.Dim(1);
+        int m = transA ? ac : ar, k = transA ? ar : ac;
+        int kb = transB ? bc : br, n = transB ? br : bc;
+        if (k != kb)
+            throw new ArgumentException($"MatMul: inner dimensions differ: op(a) is {m}×{k}, op(b) is {kb}×{n} (a {a.Value.ShapeString}{(transA ? "ᵀ" : "")}, b {b.Value.ShapeString}{(transB ? "ᵀ" : "")})");
+        var y = Tensor<T>.Empty(m, n);
+        Gemm.Compute(transA, transB, m, n, k, T.One, a.Value.ReadOnlySpan, ac, b.Value.ReadOnlySpan, bc, T.Zero, y.Span, n);
+        if (!Record(a, b)) return new Var<T>(y);
+        return new Var<T>(y, [a, b], o =>
+        {
+            var gy = o.Grad!.ReadOnlySpan;
+            if (a.RequiresGrad)
+            {
+                var ga = a.GradBuffer().Span;
+                // C = op(A)·op(B): dA = dC·op(B)ᵀ (or its transpose when A was transposed)
+                if (!transA) Gemm.Compute(false, !transB, m, k, n, T.One, gy, n, b.Value.ReadOnlySpan, bc, T.One, ga, ac);
+                else Gemm.Compute(transB, true, k, m, n, T.One, b.Value.ReadOnlySpan, bc, gy, n, T.One, ga, ac);
+            }
+            if (b.RequiresGrad)
+            {
+                var gb = b.GradBuffer().Span;
+                if (!transB) Gemm.Compute(!transA, false, k, n, m, T.One, a.Value.ReadOnlySpan, ac, gy, n, T.One, gb, bc);
+                else Gemm.Compute(true, transA, n, k, m, T.One, gy, n, a.Value.ReadOnlySpan, ac, T.One, gb, bc);
+            }
+        });
+    }
+
+    /// <summary>
+    /// Affine layer y = x·Wᵀ + b with W stored [out, in] (the PyTorch layout) and b [out] (optional).
+    /// One GEMM forward, two GEMMs and a column sum backward.
+    /// </summary>
+    public static Var<T> Linear<T>(Var<T> x, Var<T> weight, Var<T>? bias = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var xv = x.Value; var w = weight.Value;
+        if (xv.Rank != 2) throw new ArgumentException($"Linear: input must be [batch, features], got {xv.ShapeString}");
+        if (w.Rank != 2) throw new ArgumentException($"Linear: weight must be [out, in], got {w.ShapeString}");
+        int n = xv.Dim(0), inF = xv.Dim(1), outF = w.Dim(0);
+        if (w.Dim(1) != inF)
+            throw new ArgumentException($"Linear: input has {inF} features but the weight {w.ShapeString} expects {w.Dim(1)}");
+        if (bias is not null && bias.Value.Length != outF)
+            throw new ArgumentException($"Linear: bias has {bias.Value.Length} entries, expected {outF}");
+        var y = Tensor<T>.Empty(n, outF);
+        var ys = y.Span;
+        T beta = T.Zero;
+        if (bias is not null)
+        {
+            var bs = bias.Value.ReadOnlySpan;
+            for (int r = 0; r < n; r++) bs.CopyTo(ys.Slice(r * outF, outF));
+            beta = T.One;
+        }
+        Gemm.Compute(false, true, n, outF, inF, T.One, xv.ReadOnlySpan, inF, w.ReadOnlySpan, inF, beta, ys, outF);
+        bool rec = bias is null ? Record(x, weight) : GradMode.IsEnabled && (x.RequiresGrad || weight.RequiresGrad || bias.RequiresGrad);
+        if (!rec) return new Var<T>(y);
+        Var<T>[] inputs = bias is null ? [x, weight] : [x, weight, bias];
+        return new Var<T>(y, inputs, o =>
+        {
+            var gy = o.Grad!.ReadOnlySpan;
+            if (x.RequiresGrad) Gemm.Compute(false, false, n, inF, outF, T.One, gy, outF, w.ReadOnlySpan, inF, T.One, x.GradBuffer().Span, inF);
+            if (weight.RequiresGrad) Gemm.Compute(true, false, outF, inF, n, T.One, gy, outF, xv.ReadOnlySpan, inF, T.One, weight.GradBuffer().Span, inF);
+            if (bias is not null && bias.RequiresGrad) Reductions.SumCols(gy, n, outF, bias.GradBuffer().Span, accumulate: true);
+        });
+    }
+}

@@ -1,0 +1,119 @@
+using System.Numerics;
+using NormalizingFlows.Tensors;
+
+namespace NormalizingFlows.Autograd;
+
+public static partial class Ops
+{
+    /// <summary>Columns [start, start + count) of a 2-D value (a copy).</summary>
+    public static Var<T> SliceColumns<T>(Var<T> x, int start, int count) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var xv = x.Value;
+        if (xv.Rank != 2) throw new ArgumentException($"SliceColumns needs [N, C], got {xv.ShapeString}");
+        int n = xv.Dim(0), c = xv.Dim(1);
+        if (start < 0 || count < 0 || start + count > c)
+            throw new ArgumentOutOfRangeException(nameof(start), $"columns [{start}, {start + count}) outside [0, {c})");
+        var y = Tensor<T>.Empty(n, count);
+        var src = xv.ReadOnlySpan; var dst = y.Span;
+        for (int r = 0; r < n; r++) src.Slice(r * c + start, count).CopyTo(dst.Slice(r * count, count));
+        if (!Record(x)) return new Var<T>(y);
+        return new Var<T>(y, [x], o =>
+        {
+            var gy = o.Grad!.ReadOnlySpan; var gx = x.GradBuffer().Span;
+            for (int r = 0; r < n; r++)
+            {
+                var gr = gx.Slice(r * c + start, count); var yr = gy.Slice(r * count, count);
+                for (int j = 0; j < count; j++) gr[j] += yr[j];
+            }
+        });
+    }
+
+    /// <summary>Splits a 2-D value into consecutive column blocks of the given widths (which must add up to its width).</summary>
+    public static Var<T>[] SplitColumns<T>(Var<T> x, params int[] widths) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int total = 0;
+        foreach (int w in widths) total += w;
+        if (total != x.Value.Cols) throw new ArgumentException($"SplitColumns: widths add up to {total}, value has {x.Value.Cols} columns");
+        var parts = new Var<T>[widths.Length];
+        for (int i = 0, start = 0; i < widths.Length; start += widths[i], i++) parts[i] = SliceColumns(x, start, widths[i]);
+        return parts;
+    }
+
+    /// <summary>Concatenates 2-D values with the same number of rows along the column axis.</summary>
+    public static Var<T> ConcatColumns<T>(params Var<T>[] parts) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (parts.Length == 0) throw new ArgumentException("ConcatColumns needs at least one value");
+        int n = parts[0].Value.Dim(0), total = 0;
+        var widths = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            var p = parts[i].Value;
+            if (p.Rank != 2 || p.Dim(0) != n)
+                throw new ArgumentException($"ConcatColumns: part {i} has shape {p.ShapeString}, expected [{n}, *]");
+            widths[i] = p.Dim(1);
+            total += widths[i];
+        }
+        var y = Tensor<T>.Empty(n, total);
+        var dst = y.Span;
+        for (int i = 0, off = 0; i < parts.Length; off += widths[i], i++)
+        {
+            var src = parts[i].Value.ReadOnlySpan; int w = widths[i];
+            for (int r = 0; r < n; r++) src.Slice(r * w, w).CopyTo(dst.Slice(r * total + off, w));
+        }
+        if (!Record<T>(parts)) return new Var<T>(y);
+        return new Var<T>(y, parts, o =>
+        {
+            var gy = o.Grad!.ReadOnlySpan;
+            for (int i = 0, off = 0; i < parts.Length; off += widths[i], i++)
+            {
+                if (!parts[i].RequiresGrad) continue;
+                var g = parts[i].GradBuffer().Span; int w = widths[i];
+                for (int r = 0; r < n; r++)
+                {
+                    var gr = g.Slice(r * w, w); var yr = gy.Slice(r * total + off, w);
+                    for (int j = 0; j < w; j++) gr[j] += yr[j];
+                }
+            }
+        });
+    }
+
+    /// <summary>The same elements under another shape (the value is a view of the input's buffer).</summary>
+    public static Var<T> Reshape<T>(Var<T> x, params int[] shape) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var y = x.Value.Reshape(shape);
+        if (!Record(x)) return new Var<T>(y);
+        return new Var<T>(y, [x], o =>
+        {
+            var gy = o.Grad!.ReadOnlySpan; var gx = x.GradBuffer().Span;
+            for (int i = 0; i < gx.Length; i++) gx[i] += gy[i];
+        });
+    }
+
+    /// <summary>
+    /// Per-row gather along the last axis: y[r, j] = x[r, index[r·k + j]] for a [N, C] value and N·k indices in
+    /// [0, C); the backward scatters (adds) into the gathered positions.
+    /// </summary>
+    public static Var<T> GatherColumns<T>(Var<T> x, int[] index, int k) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var xv = x.Value;
+        if (xv.Rank != 2) throw new ArgumentException($"GatherColumns needs [N, C], got {xv.ShapeString}");
+        int n = xv.Dim(0), c = xv.Dim(1);
+        if (index.Length != n * k) throw new ArgumentException($"GatherColumns: {index.Length} indices for {n} rows × {k}");
+        var y = Tensor<T>.Empty(n, k);
+        var src = xv.ReadOnlySpan; var dst = y.Span;
+        for (int r = 0; r < n; r++)
+            for (int j = 0; j < k; j++)
+            {
+                int idx = index[r * k + j];
+                if ((uint)idx >= (uint)c) throw new ArgumentOutOfRangeException(nameof(index), $"index {idx} at row {r} outside [0, {c})");
+                dst[r * k + j] = src[r * c + idx];
+            }
+        if (!Record(x)) return new Var<T>(y);
+        return new Var<T>(y, [x], o =>
+        {
+            var gy = o.Grad!.ReadOnlySpan; var gx = x.GradBuffer().Span;
+            for (int r = 0; r < n; r++)
+                for (int j = 0; j < k; j++) gx[r * c + index[r * k + j]] += gy[r * k + j];
+        });
+    }
+}

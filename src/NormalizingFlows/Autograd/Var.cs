@@ -1,0 +1,205 @@
+using System.Numerics;
+using NormalizingFlows.Tensors;
+
+namespace NormalizingFlows.Autograd;
+
+/// <summary>Pushes an output's gradient into its inputs' gradients (accumulating).</summary>
+public delegate void BackwardFunction<T>(Var<T> output) where T : unmanaged, IFloatingPointIeee754<T>;
+
+/// <summary>
+/// A node of the reverse-mode graph: a value, an optional gradient of the same shape, and (for results of
+/// differentiable ops) the inputs and the function that propagates the gradient back to them.
+/// Ops record a node only when gradients are enabled (<see cref="GradMode"/>) and an input requires them.
+/// </summary>
+public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Var<T>[]? _inputs;
+    private readonly BackwardFunction<T>? _backward;
+    private int _visit;
+    [ThreadStatic] private static int _epoch;
+
+    /// <summary>A constant (or, with <paramref name="requiresGrad"/>, a leaf whose gradient is collected).</summary>
+    public Var(Tensor<T> value, bool requiresGrad = false)
+    {
+        Value = value;
+        RequiresGrad = requiresGrad;
+    }
+
+    /// <summary>The result of an op: differentiable with respect to <paramref name="inputs"/> through <paramref name="backward"/>.</summary>
+    public Var(Tensor<T> value, Var<T>[] inputs, BackwardFunction<T> backward)
+    {
+        Value = value;
+        RequiresGrad = true;
+        _inputs = inputs;
+        _backward = backward;
+    }
+
+    /// <summary>The value.</summary>
+    public Tensor<T> Value { get; }
+
+    /// <summary>The accumulated gradient of the last <see cref="Backward()"/> call(s), or null.</summary>
+    public Tensor<T>? Grad { get; set; }
+
+    /// <summary>True for leaves that collect gradients and for results of ops on such values.</summary>
+    public bool RequiresGrad { get; protected set; }
+
+    /// <summary>True if this is not the result of a recorded op.</summary>
+    public bool IsLeaf => _backward is null;
+
+    /// <summary>An optional name (parameters carry theirs; errors name it).</summary>
+    public string? Name { get; set; }
+
+    /// <summary>Shape of the value.</summary>
+    public ReadOnlySpan<int> Shape => Value.Shape;
+
+    /// <summary>Rows of the value's 2-D view.</summary>
+    public int Rows => Value.Rows;
+
+    /// <summary>Columns of the value's 2-D view.</summary>
+    public int Cols => Value.Cols;
+
+    /// <summary>The inputs this node was computed from (empty for leaves).</summary>
+    public ReadOnlySpan<Var<T>> Inputs => _inputs;
+
+    /// <summary>A constant wrapping the same value, cut off from the graph.</summary>
+    public Var<T> Detach() => new(Value);
+
+    /// <summary>
+    /// The gradient buffer, created as zeros on first use. Gradients of leaves survive tensor scopes (they are
+    /// accumulated across steps until zeroed); those of intermediate nodes are released with the scope.
+    /// </summary>
+    public Tensor<T> GradBuffer()
+    {
+        if (Grad is { IsDisposed: false } g) return g;
+        g = Tensor<T>.ZerosLike(Value);
+        if (IsLeaf) g.Untrack();
+        Grad = g;
+        return g;
+    }
+
+    /// <summary>Sets the gradient to zero (keeping the buffer) or drops it.</summary>
+    public void ZeroGrad()
+    {
+        if (Grad is { IsDisposed: false } g) g.Span.Clear();
+    }
+
+    /// <summary>Back-propagates from this scalar (a single-element value), seeding its gradient with 1.</summary>
+    public void Backward()
+    {
+        if (Value.Length != 1)
+            throw new InvalidOperationException($"Backward() needs a scalar; this value has shape {Value.ShapeString}. Reduce it first (Sum, Mean) or pass a seed gradient.");
+        var seed = Tensor<T>.Full(T.One, Value.Shape.ToArray());
+        Backward(seed);
+    }
+
+    /// <summary>Back-propagates with the given seed gradient (same shape as the value), accumulating into every leaf's gradient.</summary>
+    public void Backward(Tensor<T> seed)
+    {
+        if (!seed.SameShape(Value))
+            throw new ArgumentException($"seed gradient shape {seed.ShapeString} differs from value shape {Value.ShapeString}", nameof(seed));
+        if (!RequiresGrad)
+            throw new InvalidOperationException("Backward() on a value that does not require gradients: no parameter or input with RequiresGrad took part in computing it (or it was computed under NoGrad).");
+        var order = TopologicalOrder();
+        var g = GradBuffer();
+        var gs = g.Span;
+        var ss = seed.ReadOnlySpan;
+        for (int i = 0; i < gs.Length; i++) gs[i] += ss[i];
+        using (GradMode.Disable())
+        {
+            for (int i = order.Count - 1; i >= 0; i--)
+            {
+                var node = order[i];
+                if (node._backward is not null && node.Grad is { IsDisposed: false })
+                    node._backward(node);
+            }
+        }
+    }
+
+    private List<Var<T>> TopologicalOrder()
+    {
+        int epoch = ++_epoch;
+        var order = new List<Var<T>>();
+        var stack = new Stack<(Var<T> node, int next)>();
+        _visit = epoch;
+        stack.Push((this, 0));
+        while (stack.Count > 0)
+        {
+            var (node, next) = stack.Pop();
+            var inputs = node._inputs;
+            if (inputs is not null && next < inputs.Length)
+            {
+                stack.Push((node, next + 1));
+                var child = inputs[next];
+                if (child.RequiresGrad && child._visit != epoch)
+                {
+                    child._visit = epoch;
+                    stack.Push((child, 0));
+                }
+            }
+            else order.Add(node);
+        }
+        return order;
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => (Name is null ? "Var " : $"Var '{Name}' ") + Value;
+
+    /// <summary>Wraps a tensor as a constant.</summary>
+    public static implicit operator Var<T>(Tensor<T> value) => new(value);
+
+    /// <summary>a + b (broadcasting, see <see cref="Ops"/>).</summary>
+    public static Var<T> operator +(Var<T> a, Var<T> b) => Ops.Add(a, b);
+    /// <summary>a − b (broadcasting).</summary>
+    public static Var<T> operator -(Var<T> a, Var<T> b) => Ops.Sub(a, b);
+    /// <summary>a·b elementwise (broadcasting).</summary>
+    public static Var<T> operator *(Var<T> a, Var<T> b) => Ops.Mul(a, b);
+    /// <summary>a / b elementwise (broadcasting).</summary>
+    public static Var<T> operator /(Var<T> a, Var<T> b) => Ops.Div(a, b);
+    /// <summary>−a.</summary>
+    public static Var<T> operator -(Var<T> a) => Ops.Neg(a);
+    /// <summary>a·s for a constant s.</summary>
+    public static Var<T> operator *(Var<T> a, double s) => Ops.ScaleShift(a, s);
+    /// <summary>s·a for a constant s.</summary>
+    public static Var<T> operator *(double s, Var<T> a) => Ops.ScaleShift(a, s);
+    /// <summary>a + s for a constant s.</summary>
+    public static Var<T> operator +(Var<T> a, double s) => Ops.ScaleShift(a, 1.0, s);
+    /// <summary>a − s for a constant s.</summary>
+    public static Var<T> operator -(Var<T> a, double s) => Ops.ScaleShift(a, 1.0, -s);
+}
+
+/// <summary>A trainable leaf: a named tensor that outlives tensor scopes and collects gradients.</summary>
+public sealed class Parameter<T> : Var<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Wraps <paramref name="value"/> (untracking it from any scope) as a trainable parameter.</summary>
+    public Parameter(Tensor<T> value, string? name = null) : base(value.Untrack(), requiresGrad: true) => Name = name;
+
+    /// <summary>When false the optimizer leaves this parameter alone and ops treat it as a constant (frozen).</summary>
+    public bool Trainable
+    {
+        get => RequiresGrad;
+        set => RequiresGrad = value;
+    }
+}
+
+/// <summary>Thread-local switch for recording the graph.</summary>
+public static class GradMode
+{
+    [ThreadStatic] private static int _disabled;
+
+    /// <summary>True unless inside a <see cref="Disable"/> scope on this thread.</summary>
+    public static bool IsEnabled => _disabled == 0;
+
+    /// <summary>Stops recording until the returned scope is disposed (for sampling, evaluation and backward itself).</summary>
+    public static NoGradScope Disable()
+    {
+        _disabled++;
+        return new NoGradScope();
+    }
+
+    /// <summary>Ends a <see cref="Disable"/> scope.</summary>
+    public readonly struct NoGradScope : IDisposable
+    {
+        /// <summary>Re-enables recording (if no outer scope remains).</summary>
+        public void Dispose() => _disabled--;
+    }
+}
