@@ -1,0 +1,156 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace NormalizingFlows.Tensors;
+
+/// <summary>
+/// Seeded, splittable pseudo-random generator (xoshiro256**, seeded through SplitMix64). The same seed gives the
+/// same bits on every machine; <see cref="Split"/> derives independent streams for parallel or nested jobs.
+/// Not thread-safe: give each thread its own (split) generator.
+/// </summary>
+public sealed class Rng
+{
+    private ulong _s0, _s1, _s2, _s3;
+    private double _spareNormal;
+    private bool _hasSpare;
+
+    /// <summary>Creates a generator from a 64-bit seed.</summary>
+    public Rng(ulong seed)
+    {
+        ulong x = seed;
+        _s0 = SplitMix(ref x); _s1 = SplitMix(ref x); _s2 = SplitMix(ref x); _s3 = SplitMix(ref x);
+        if ((_s0 | _s1 | _s2 | _s3) == 0) _s0 = 1;
+    }
+
+    /// <summary>Creates a generator from a signed seed (convenience for CLI seeds).</summary>
+    public Rng(long seed) : this(unchecked((ulong)seed)) { }
+
+    /// <summary>Creates a generator from an int seed.</summary>
+    public Rng(int seed) : this(unchecked((ulong)(long)seed)) { }
+
+    private static ulong SplitMix(ref ulong x)
+    {
+        ulong z = x += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    /// <summary>Next 64 random bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong NextUInt64()
+    {
+        ulong result = BitOperations.RotateLeft(_s1 * 5, 7) * 9;
+        ulong t = _s1 << 17;
+        _s2 ^= _s0; _s3 ^= _s1; _s1 ^= _s2; _s0 ^= _s3;
+        _s2 ^= t;
+        _s3 = BitOperations.RotateLeft(_s3, 45);
+        return result;
+    }
+
+    /// <summary>A new generator whose stream is independent of this one's (this generator advances).</summary>
+    public Rng Split() => new(NextUInt64() ^ 0xD1B54A32D192ED03UL);
+
+    /// <summary>Uniform double in [0, 1) with 53 random bits.</summary>
+    public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
+
+    /// <summary>Uniform float in [0, 1) with 24 random bits.</summary>
+    public float NextFloat() => (NextUInt64() >> 40) * (1.0f / (1 << 24));
+
+    /// <summary>Uniform integer in [0, n) without modulo bias (Lemire's method).</summary>
+    public int NextInt(int n)
+    {
+        if (n <= 0) throw new ArgumentOutOfRangeException(nameof(n), $"NextInt needs n > 0, got {n}");
+        ulong m = (ulong)(uint)(NextUInt64() >> 32) * (uint)n;
+        uint low = (uint)m;
+        if (low < (uint)n)
+        {
+            uint threshold = (uint)(-n) % (uint)n;
+            while (low < threshold)
+            {
+                m = (ulong)(uint)(NextUInt64() >> 32) * (uint)n;
+                low = (uint)m;
+            }
+        }
+        return (int)(m >> 32);
+    }
+
+    /// <summary>Standard normal double (polar Box–Muller; values come in pairs, the second is cached).</summary>
+    public double NextNormal()
+    {
+        if (_hasSpare)
+        {
+            _hasSpare = false;
+            return _spareNormal;
+        }
+        double u, v, s;
+        do
+        {
+            u = 2.0 * NextDouble() - 1.0;
+            v = 2.0 * NextDouble() - 1.0;
+            s = u * u + v * v;
+        } while (s >= 1.0 || s == 0.0);
+        double f = Math.Sqrt(-2.0 * Math.Log(s) / s);
+        _spareNormal = v * f;
+        _hasSpare = true;
+        return u * f;
+    }
+
+    /// <summary>Fills <paramref name="destination"/> with uniform values in [low, high).</summary>
+    public void Uniform<T>(Span<T> destination, double low = 0.0, double high = 1.0) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double w = high - low;
+        if (typeof(T) == typeof(float))
+        {
+            var d = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(destination);
+            for (int i = 0; i < d.Length; i++)
+            {
+                float v = (float)(low + w * NextDouble());
+                d[i] = v < high ? v : MathF.BitDecrement((float)high); // rounding must not reach high
+            }
+        }
+        else
+            for (int i = 0; i < destination.Length; i++) destination[i] = T.CreateTruncating(low + w * NextDouble());
+    }
+
+    /// <summary>Fills <paramref name="destination"/> with normal values of the given mean and standard deviation.</summary>
+    public void Normal<T>(Span<T> destination, double mean = 0.0, double std = 1.0) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < destination.Length; i++) destination[i] = T.CreateTruncating(mean + std * NextNormal());
+    }
+
+    /// <summary>A tensor of uniform values in [low, high).</summary>
+    public Tensor<T> Uniform<T>(int[] shape, double low = 0.0, double high = 1.0) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var t = Tensor<T>.Empty(shape);
+        Uniform(t.Span, low, high);
+        return t;
+    }
+
+    /// <summary>A tensor of standard normal values.</summary>
+    public Tensor<T> Normal<T>(params int[] shape) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var t = Tensor<T>.Empty(shape);
+        Normal(t.Span);
+        return t;
+    }
+
+    /// <summary>Shuffles <paramref name="values"/> in place (Fisher–Yates).</summary>
+    public void Shuffle<TItem>(Span<TItem> values)
+    {
+        for (int i = values.Length - 1; i > 0; i--)
+        {
+            int j = NextInt(i + 1);
+            (values[i], values[j]) = (values[j], values[i]);
+        }
+    }
+
+    /// <summary>A random permutation of 0 … n−1.</summary>
+    public int[] Permutation(int n)
+    {
+        var p = new int[n];
+        for (int i = 0; i < n; i++) p[i] = i;
+        Shuffle(p.AsSpan());
+        return p;
+    }
+}
