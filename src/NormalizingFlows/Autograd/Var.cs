@@ -100,6 +100,9 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (!RequiresGrad)
             throw new InvalidOperationException("Backward() on a value that does not require gradients: no parameter or input with RequiresGrad took part in computing it (or it was computed under NoGrad).");
         var order = TopologicalOrder();
+        // Gradients of intermediate nodes belong to one backward pass; only leaves accumulate across passes.
+        foreach (var node in order)
+            if (!node.IsLeaf && node.Grad is { IsDisposed: false } stale) stale.Span.Clear();
         var g = GradBuffer();
         var gs = g.Span;
         var ss = seed.ReadOnlySpan;

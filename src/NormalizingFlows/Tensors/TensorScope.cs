@@ -32,9 +32,9 @@ public sealed class TensorScope : IDisposable
     public void Dispose()
     {
         if (_disposed) return;
-        _disposed = true;
         if (_current != this)
             throw new InvalidOperationException("TensorScope disposed out of order: an inner scope is still open.");
+        _disposed = true;
         _current = _parent;
         for (int i = _tensors.Count - 1; i >= 0; i--) _tensors[i].ReleaseIfTracked();
         _tensors.Clear();

@@ -1,0 +1,73 @@
+using NormalizingFlows.Tensors;
+
+namespace NormalizingFlows.Tests.Tensors;
+
+public class RngTests
+{
+    [Fact]
+    public void SameSeedSameBitsDifferentSeedDifferentBits()
+    {
+        var a = new Rng(42); var b = new Rng(42); var c = new Rng(43);
+        bool anyDiff = false;
+        for (int i = 0; i < 100; i++)
+        {
+            ulong x = a.NextUInt64();
+            Assert.Equal(x, b.NextUInt64());
+            anyDiff |= x != c.NextUInt64();
+        }
+        Assert.True(anyDiff);
+    }
+
+    [Fact]
+    public void UniformMomentsAndRange()
+    {
+        var r = new Rng(1);
+        var x = new float[200_000];
+        r.Uniform<float>(x, -1, 3);
+        double m = 0, v = 0;
+        foreach (var e in x) { Assert.InRange(e, -1f, 3f); Assert.True(e < 3f); m += e; }
+        m /= x.Length;
+        foreach (var e in x) v += (e - m) * (e - m);
+        v /= x.Length;
+        Assert.InRange(m, 1 - 0.01, 1 + 0.01);          // mean 1, sd of mean ≈ 0.0026
+        Assert.InRange(v, 16.0 / 12 * 0.98, 16.0 / 12 * 1.02);
+    }
+
+    [Fact]
+    public void NormalMomentsAndTails()
+    {
+        var r = new Rng(7);
+        var x = new double[400_000];
+        r.Normal<double>(x);
+        double m = x.Average();
+        double v = x.Select(e => (e - m) * (e - m)).Average();
+        double k = x.Select(e => Math.Pow((e - m), 4)).Average() / (v * v);
+        double beyond2 = x.Count(e => Math.Abs(e) > 2) / (double)x.Length;
+        Assert.InRange(m, -0.006, 0.006);
+        Assert.InRange(v, 0.99, 1.01);
+        Assert.InRange(k, 2.95, 3.05);
+        Assert.InRange(beyond2, 0.0455 - 0.002, 0.0455 + 0.002); // P(|z| > 2) = 0.0455
+    }
+
+    [Fact]
+    public void NextIntIsUnbiasedAndInRange()
+    {
+        var r = new Rng(3);
+        var counts = new int[7];
+        for (int i = 0; i < 70_000; i++) counts[r.NextInt(7)]++;
+        double chi2 = counts.Sum(c => (c - 10_000.0) * (c - 10_000.0) / 10_000.0);
+        Assert.True(chi2 < 22.5, $"chi2 = {chi2}"); // 6 dof, p = 0.001
+        Assert.Throws<ArgumentOutOfRangeException>(() => r.NextInt(0));
+    }
+
+    [Fact]
+    public void PermutationIsAPermutationAndSplitStreamsDiffer()
+    {
+        var r = new Rng(11);
+        var p = r.Permutation(1000);
+        Assert.Equal(Enumerable.Range(0, 1000), p.OrderBy(v => v));
+        Assert.NotEqual(Enumerable.Range(0, 1000), p);
+        var s1 = r.Split(); var s2 = r.Split();
+        Assert.NotEqual(s1.NextUInt64(), s2.NextUInt64());
+    }
+}
