@@ -11,7 +11,7 @@ namespace NormalizingFlows.Transforms.Splines;
 /// Outside the domain the map continues linearly (identity for identity tails), so no input gives NaN.
 /// Internals are computed in double for both float and double data.
 /// </summary>
-public sealed class RationalQuadraticSpline
+public sealed class RationalQuadraticSpline : IElementwiseSpline
 {
     private readonly double _minWidth, _minHeight, _minDerivative;
 
@@ -150,8 +150,8 @@ public sealed class RationalQuadraticSpline
         up = all.Slice(3 * (k + 1) + 2 * k, p.Length);
         for (int j = 0; j < p.Length; j++) up[j] = double.CreateTruncating(p[j]);
         var dom = Domain;
-        Softmax(up.Slice(0, k), smw);
-        Softmax(up.Slice(k, k), smh);
+        SplineMath.Softmax(up.Slice(0, k), smw);
+        SplineMath.Softmax(up.Slice(k, k), smh);
         double sw = (dom.Right - dom.Left) * (1 - _minWidth * k), mw = (dom.Right - dom.Left) * _minWidth;
         double sh = (dom.Top - dom.Bottom) * (1 - _minHeight * k), mh = (dom.Top - dom.Bottom) * _minHeight;
         cw[0] = dom.Left; ch[0] = dom.Bottom;
@@ -164,17 +164,10 @@ public sealed class RationalQuadraticSpline
         if (dom.IdentityTails)
         {
             d[0] = 1; d[k] = 1;
-            for (int j = 1; j < k; j++) d[j] = _minDerivative + Softplus(up[2 * k + j - 1]);
+            for (int j = 1; j < k; j++) d[j] = _minDerivative + SplineMath.Softplus(up[2 * k + j - 1]);
         }
         else
-            for (int j = 0; j <= k; j++) d[j] = _minDerivative + Softplus(up[2 * k + j]);
-    }
-
-    private static int FindBin(ReadOnlySpan<double> knots, double v)
-    {
-        int k = knots.Length - 1, bin = 0;
-        for (int j = 1; j < k; j++) if (v >= knots[j]) bin = j;
-        return bin;
+            for (int j = 0; j <= k; j++) d[j] = _minDerivative + SplineMath.Softplus(up[2 * k + j]);
     }
 
     private (double y, double logDet) ForwardElement<T>(double x, ReadOnlySpan<T> p, Workspace ws) where T : unmanaged, IFloatingPointIeee754<T>
@@ -185,7 +178,7 @@ public sealed class RationalQuadraticSpline
         Knots(p, ws, out var cw, out var ch, out var d, out _, out _, out _);
         if (x < dom.Left) return (dom.Bottom + d[0] * (x - dom.Left), Math.Log(d[0]));
         if (x > dom.Right) return (dom.Top + d[Bins] * (x - dom.Right), Math.Log(d[Bins]));
-        int b = FindBin(cw, x);
+        int b = SplineMath.FindBin(cw, x);
         return Local(x, cw[b], cw[b + 1] - cw[b], ch[b], ch[b + 1] - ch[b], d[b], d[b + 1]);
     }
 
@@ -197,7 +190,7 @@ public sealed class RationalQuadraticSpline
         Knots(p, ws, out var cw, out var ch, out var d, out _, out _, out _);
         if (y < dom.Bottom) return (dom.Left + (y - dom.Bottom) / d[0], -Math.Log(d[0]));
         if (y > dom.Top) return (dom.Right + (y - dom.Top) / d[Bins], -Math.Log(d[Bins]));
-        int b = FindBin(ch, y);
+        int b = SplineMath.FindBin(ch, y);
         double xk = cw[b], wk = cw[b + 1] - cw[b];
         double xi = LocalInverseXi(y, wk, ch[b], ch[b + 1] - ch[b], d[b], d[b + 1]);
         double x = xk + xi * wk;
@@ -220,7 +213,7 @@ public sealed class RationalQuadraticSpline
             AddDerivativeGrad(j, gd, up, gp);
             return gy * d[j];
         }
-        int b = FindBin(cw, x);
+        int b = SplineMath.FindBin(cw, x);
         var g = LocalBackward(x, cw[b], cw[b + 1] - cw[b], ch[b], ch[b + 1] - ch[b], d[b], d[b + 1], gy, gl);
         ChainToParameters(b, g, smw, smh, up, gp);
         return g.X;
@@ -242,7 +235,7 @@ public sealed class RationalQuadraticSpline
             AddDerivativeGrad(j, gd, up, gp);
             return gx / d[j];
         }
-        int b = FindBin(ch, y);
+        int b = SplineMath.FindBin(ch, y);
         double xk = cw[b], wk = cw[b + 1] - cw[b], yk = ch[b], hk = ch[b + 1] - ch[b], dk = d[b], dk1 = d[b + 1];
         double xi = LocalInverseXi(y, wk, yk, hk, dk, dk1);
         double x = xk + xi * wk;
@@ -373,20 +366,6 @@ public sealed class RationalQuadraticSpline
             idx = 2 * k + knot - 1;
         }
         else idx = 2 * k + knot;
-        gp[idx] += T.CreateTruncating(gd * Sigmoid(up[idx]));
+        gp[idx] += T.CreateTruncating(gd * SplineMath.Sigmoid(up[idx]));
     }
-
-    private static void Softmax(ReadOnlySpan<double> u, Span<double> p)
-    {
-        double m = double.NegativeInfinity;
-        foreach (var v in u) m = Math.Max(m, v);
-        if (!double.IsFinite(m)) m = 0;
-        double s = 0;
-        for (int j = 0; j < u.Length; j++) { p[j] = Math.Exp(u[j] - m); s += p[j]; }
-        for (int j = 0; j < u.Length; j++) p[j] /= s;
-    }
-
-    private static double Softplus(double v) => Math.Max(v, 0) + Math.Log(1 + Math.Exp(-Math.Abs(v)));
-
-    private static double Sigmoid(double v) => v >= 0 ? 1 / (1 + Math.Exp(-v)) : Math.Exp(v) / (1 + Math.Exp(v));
 }
