@@ -1,23 +1,170 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NormalizingFlows.Tensors.Kernels;
+
+/// <summary>Instruction-set path of the GEMM kernels.</summary>
+internal enum GemmIsa
+{
+    /// <summary>Pick the fastest supported path (or the one NFLOW_GEMM_ISA names).</summary>
+    Auto,
+    /// <summary><c>Vector&lt;T&gt;</c> micro-kernels with scalar packing; runs anywhere.</summary>
+    Portable,
+    /// <summary>AVX2 + FMA, <c>Vector256</c> micro-kernels (float 6×16, double 6×8).</summary>
+    Avx2,
+    /// <summary>AVX-512F, <c>Vector512</c> micro-kernels.</summary>
+    Avx512,
+}
 
 /// <summary>
 /// General matrix multiply on row-major storage: C = alpha·op(A)·op(B) + beta·C, where op(A) is m×k and op(B) is k×n.
 /// A is stored m×k (lda ≥ k) when not transposed, k×m (lda ≥ m) when transposed; likewise B. beta = 0 ignores
-/// the previous contents of C (NaNs included). (Skeleton reference implementation; the fast kernels replace it.)
+/// the previous contents of C (NaNs included).
 /// </summary>
-public static class Gemm
+/// <remarks>
+/// BLIS-style implementation: both operands are packed into micro-panels (transposes are handled while packing),
+/// cache-blocked, and multiplied by register-tiled micro-kernels (AVX-512, AVX2/FMA or portable
+/// <c>Vector&lt;T&gt;</c>, chosen at run time). Work is split over <see cref="WorkerPool"/> threads along M or N, or
+/// along K for weight-gradient shapes; results are bit-identical for any thread count.
+/// </remarks>
+public static unsafe class Gemm
 {
+    /// <summary>Problems with m·n·k at most this use the direct loop (no packing).</summary>
+    internal static long DirectMaxVolume = 2048;
+
+    /// <summary>Problems with at least this many flops (2·m·n·k) are threaded.</summary>
+    internal static double ParallelMinFlops = 100_000;
+
+    private static readonly GemmIsa EnvIsa = ParseEnv(Environment.GetEnvironmentVariable("NFLOW_GEMM_ISA"));
+
+    [ThreadStatic] private static GemmIsa t_forcedIsa;
+
+    /// <summary>Forces an ISA path for calls made from the current thread (tests, benchmarks); <see cref="GemmIsa.Auto"/> restores the default choice.</summary>
+    internal static GemmIsa ForcedIsa { get => t_forcedIsa; set => t_forcedIsa = value; }
+
+    /// <summary>Blocking overrides for tuning (0 = default).</summary>
+    internal static int TuneKC, TuneMC, TuneNC;
+
+    private static GemmIsa ParseEnv(string? s) => s?.Trim().ToLowerInvariant() switch
+    {
+        "avx2" => GemmIsa.Avx2,
+        "avx512" => GemmIsa.Avx512,
+        "portable" => GemmIsa.Portable,
+        _ => GemmIsa.Auto,
+    };
+
+    /// <summary>True when the AVX2/FMA path can run here.</summary>
+    internal static bool Avx2Supported => Avx2.IsSupported && Fma.IsSupported;
+
+    /// <summary>True when the AVX-512 path can run here.</summary>
+    internal static bool Avx512Supported => Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Avx2Supported;
+
+    /// <summary>The ISA the next call will use.</summary>
+    internal static GemmIsa ActiveIsa
+    {
+        get
+        {
+            GemmIsa want = ForcedIsa != GemmIsa.Auto ? ForcedIsa : EnvIsa;
+            if (want == GemmIsa.Avx512 && Avx512Supported) return GemmIsa.Avx512;
+            if (want == GemmIsa.Avx2 && Avx2Supported) return GemmIsa.Avx2;
+            if (want == GemmIsa.Portable) return GemmIsa.Portable;
+            // Default: AVX-512 where present (measured faster on Zen5), else AVX2, else portable.
+            if (Avx512Supported) return GemmIsa.Avx512;
+            if (Avx2Supported) return GemmIsa.Avx2;
+            return GemmIsa.Portable;
+        }
+    }
+
+    internal static GemmConfig<float> ConfigF32(GemmIsa isa)
+    {
+        GemmConfig<float> c = isa switch
+        {
+            GemmIsa.Avx512 => new() { MR = 12, NR = 32, KC = 256, MC = 144, NC = 4096, Kernel = &GemmMicroKernels.F32Avx512_12x32, VectorPack = true },
+            GemmIsa.Avx2 => new() { MR = 6, NR = 16, KC = 256, MC = 120, NC = 4096, Kernel = &GemmMicroKernels.F32Avx2_6x16, VectorPack = true },
+            _ => new() { MR = 4, NR = 2 * Vector<float>.Count, KC = 256, MC = 128, NC = 4096, Kernel = &GemmMicroKernels.F32Portable_4x2V, VectorPack = false },
+        };
+        c.Isa = isa;
+        return Tune(c);
+    }
+
+    internal static GemmConfig<double> ConfigF64(GemmIsa isa)
+    {
+        GemmConfig<double> c = isa switch
+        {
+            GemmIsa.Avx512 => new() { MR = 12, NR = 16, KC = 256, MC = 96, NC = 4096, Kernel = &GemmMicroKernels.F64Avx512_12x16, VectorPack = true },
+            GemmIsa.Avx2 => new() { MR = 6, NR = 8, KC = 256, MC = 96, NC = 4096, Kernel = &GemmMicroKernels.F64Avx2_6x8, VectorPack = true },
+            _ => new() { MR = 4, NR = 2 * Vector<double>.Count, KC = 256, MC = 128, NC = 4096, Kernel = &GemmMicroKernels.F64Portable_4x2V, VectorPack = false },
+        };
+        c.Isa = isa;
+        return Tune(c);
+    }
+
+    private static GemmConfig<T> Tune<T>(GemmConfig<T> c) where T : unmanaged
+    {
+        if (TuneKC > 0) c.KC = TuneKC;
+        if (TuneMC > 0) c.MC = Math.Max(c.MR, TuneMC / c.MR * c.MR);
+        if (TuneNC > 0) c.NC = Math.Max(c.NR, TuneNC / c.NR * c.NR);
+        return c;
+    }
+
     /// <summary>Single-precision GEMM.</summary>
     public static void Compute(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
-        => Reference(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    {
+        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (m == 0 || n == 0) return;
+        var cfg = ConfigF32(ActiveIsa);
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            if (k == 0 || alpha == 0)
+            {
+                GemmDriver<float>.ScaleC(pc, ldc, 1, m, n, beta);
+                return;
+            }
+            GemmDriver<float>.Run(in cfg, pa, transA ? 1 : lda, transA ? lda : 1, pb, transB ? 1 : ldb, transB ? ldb : 1,
+                pc, ldc, 1, m, n, k, alpha, beta);
+        }
+    }
 
     /// <summary>Double-precision GEMM.</summary>
     public static void Compute(bool transA, bool transB, int m, int n, int k, double alpha,
         ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
-        => Reference(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    {
+        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (m == 0 || n == 0) return;
+        var cfg = ConfigF64(ActiveIsa);
+        fixed (double* pa = a, pb = b, pc = c)
+        {
+            if (k == 0 || alpha == 0)
+            {
+                GemmDriver<double>.ScaleC(pc, ldc, 1, m, n, beta);
+                return;
+            }
+            GemmDriver<double>.Run(in cfg, pa, transA ? 1 : lda, transA ? lda : 1, pb, transB ? 1 : ldb, transB ? ldb : 1,
+                pc, ldc, 1, m, n, k, alpha, beta);
+        }
+    }
+
+    private static void Validate(bool transA, bool transB, int m, int n, int k, int aLen, int lda, int bLen, int ldb, int cLen, int ldc)
+    {
+        if (m < 0) throw new ArgumentException($"Gemm: m must be non-negative, got {m}", nameof(m));
+        if (n < 0) throw new ArgumentException($"Gemm: n must be non-negative, got {n}", nameof(n));
+        if (k < 0) throw new ArgumentException($"Gemm: k must be non-negative, got {k}", nameof(k));
+        CheckOperand("a", "lda", transA ? k : m, transA ? m : k, aLen, lda);
+        CheckOperand("b", "ldb", transB ? n : k, transB ? k : n, bLen, ldb);
+        CheckOperand("c", "ldc", m, n, cLen, ldc);
+    }
+
+    private static void CheckOperand(string name, string ldName, int rows, int cols, int length, int ld)
+    {
+        if (ld < cols || ld < 0)
+            throw new ArgumentException($"Gemm: {ldName} = {ld} is smaller than the {cols} columns of {name} as stored ({rows}×{cols})", ldName);
+        long need = rows == 0 || cols == 0 ? 0 : (long)(rows - 1) * ld + cols;
+        if (length < need)
+            throw new ArgumentException($"Gemm: {name} has {length} elements, but a {rows}×{cols} matrix with {ldName} = {ld} needs {need}", name);
+    }
 
     /// <summary>Generic entry: dispatches to the float or double kernel.</summary>
     public static void Compute<T>(bool transA, bool transB, int m, int n, int k, T alpha,
@@ -26,14 +173,14 @@ public static class Gemm
     {
         if (typeof(T) == typeof(float))
             Compute(transA, transB, m, n, k, float.CreateTruncating(alpha),
-                System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(a), lda,
-                System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(b), ldb, float.CreateTruncating(beta),
-                System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(c), ldc);
+                MemoryMarshal.Cast<T, float>(a), lda,
+                MemoryMarshal.Cast<T, float>(b), ldb, float.CreateTruncating(beta),
+                MemoryMarshal.Cast<T, float>(c), ldc);
         else if (typeof(T) == typeof(double))
             Compute(transA, transB, m, n, k, double.CreateTruncating(alpha),
-                System.Runtime.InteropServices.MemoryMarshal.Cast<T, double>(a), lda,
-                System.Runtime.InteropServices.MemoryMarshal.Cast<T, double>(b), ldb, double.CreateTruncating(beta),
-                System.Runtime.InteropServices.MemoryMarshal.Cast<T, double>(c), ldc);
+                MemoryMarshal.Cast<T, double>(a), lda,
+                MemoryMarshal.Cast<T, double>(b), ldb, double.CreateTruncating(beta),
+                MemoryMarshal.Cast<T, double>(c), ldc);
         else
             Reference(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }

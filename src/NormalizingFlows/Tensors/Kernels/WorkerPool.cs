@@ -1,12 +1,38 @@
+using System.Diagnostics;
+using System.Runtime.ExceptionServices;
+
 namespace NormalizingFlows.Tensors.Kernels;
 
 /// <summary>
-/// Persistent worker threads for the kernels: fork/join without allocation. (Skeleton: runs the parts on the
-/// calling thread; the threaded implementation replaces this file.)
+/// Persistent worker threads for the kernels: fork/join without allocation. The calling thread takes part in the
+/// work; background workers spin briefly after each job (so back-to-back kernels fork in well under a microsecond)
+/// and then block on an event. Calls made from inside a part, or while another thread holds the pool, run
+/// sequentially on the calling thread, so nesting and concurrent use cannot deadlock.
 /// </summary>
 public static unsafe class WorkerPool
 {
+    private const int Idle = 0, Assigned = 1, Running = 2;
+
+    private sealed class Worker
+    {
+        public int State;      // Idle / Assigned / Running
+        public int Sleeping;   // 1 while (about to be) blocked on Event
+        public readonly AutoResetEvent Event = new(false);
+    }
+
     private static int _maxThreads = Environment.ProcessorCount;
+    private static readonly object Gate = new();
+    private static Worker[]? _workers;
+    private static readonly long SpinTicks = Math.Max(1, Stopwatch.Frequency / 20_000); // ≈ 50 µs
+
+    // The job being run (only read by workers in the Running state, which the caller waits out).
+    private static delegate*<void*, int, void> _body;
+    private static void* _state;
+    private static int _parts;
+    private static int _next;
+    private static Exception? _error;
+
+    [ThreadStatic] private static bool t_inside;
 
     /// <summary>Largest number of threads (the caller included) a kernel may use; 1 disables threading.</summary>
     public static int MaxThreads
@@ -18,6 +44,117 @@ public static unsafe class WorkerPool
     /// <summary>Runs <c>body(state, p)</c> for every p in [0, parts) on up to <see cref="MaxThreads"/> threads and returns when all are done.</summary>
     public static void For(int parts, delegate*<void*, int, void> body, void* state)
     {
-        for (int p = 0; p < parts; p++) body(state, p);
+        if (parts <= 0) return;
+        if (body == null) throw new ArgumentNullException(nameof(body));
+        int threads = Math.Min(_maxThreads, parts);
+        if (threads <= 1 || t_inside || !Monitor.TryEnter(Gate))
+        {
+            RunSequential(parts, body, state);
+            return;
+        }
+        try
+        {
+            t_inside = true;
+            Worker[] workers = _workers ?? CreateWorkers();
+            int nw = Math.Min(threads - 1, workers.Length);
+            _body = body;
+            _state = state;
+            _parts = parts;
+            _error = null;
+            Volatile.Write(ref _next, 0);
+            for (int w = 0; w < nw; w++)
+            {
+                Worker wk = workers[w];
+                Interlocked.Exchange(ref wk.State, Assigned); // full fence: job fields are visible first
+                if (Volatile.Read(ref wk.Sleeping) != 0) wk.Event.Set();
+            }
+            RunParts();
+            for (int w = 0; w < nw; w++)
+            {
+                Worker wk = workers[w];
+                // Revoke a worker that has not started; otherwise wait until it has left the job.
+                if (Interlocked.CompareExchange(ref wk.State, Idle, Assigned) == Assigned) continue;
+                var sw = new SpinWait();
+                while (Volatile.Read(ref wk.State) != Idle) sw.SpinOnce(-1);
+            }
+            Exception? err = _error;
+            _error = null;
+            _body = null;
+            _state = null;
+            if (err != null) ExceptionDispatchInfo.Throw(err);
+        }
+        finally
+        {
+            t_inside = false;
+            Monitor.Exit(Gate);
+        }
+    }
+
+    private static void RunSequential(int parts, delegate*<void*, int, void> body, void* state)
+    {
+        bool was = t_inside;
+        t_inside = true;
+        try
+        {
+            for (int p = 0; p < parts; p++) body(state, p);
+        }
+        finally { t_inside = was; }
+    }
+
+    private static void RunParts()
+    {
+        int parts = _parts;
+        delegate*<void*, int, void> body = _body;
+        void* state = _state;
+        while (true)
+        {
+            int p = Interlocked.Increment(ref _next) - 1;
+            if (p >= parts) return;
+            try { body(state, p); }
+            catch (Exception ex)
+            {
+                Interlocked.CompareExchange(ref _error, ex, null);
+                Volatile.Write(ref _next, parts); // stop handing out further parts
+            }
+        }
+    }
+
+    private static Worker[] CreateWorkers()
+    {
+        int n = Math.Max(0, Environment.ProcessorCount - 1);
+        var workers = new Worker[n];
+        for (int i = 0; i < n; i++)
+        {
+            var wk = new Worker();
+            workers[i] = wk;
+            var t = new Thread(() => WorkerLoop(wk), 256 * 1024) { IsBackground = true, Name = $"NormalizingFlows worker {i + 1}" };
+            t.Start();
+        }
+        _workers = workers;
+        return workers;
+    }
+
+    private static void WorkerLoop(Worker wk)
+    {
+        t_inside = true; // nested calls from a part run sequentially
+        while (true)
+        {
+            long deadline = Stopwatch.GetTimestamp() + SpinTicks;
+            int spins = 0;
+            while (Volatile.Read(ref wk.State) != Assigned)
+            {
+                if ((++spins & 63) == 0 && Stopwatch.GetTimestamp() > deadline)
+                {
+                    Interlocked.Exchange(ref wk.Sleeping, 1); // full fence before re-reading the state
+                    if (Volatile.Read(ref wk.State) != Assigned) wk.Event.WaitOne();
+                    Volatile.Write(ref wk.Sleeping, 0);
+                    deadline = Stopwatch.GetTimestamp() + SpinTicks;
+                }
+                else Thread.SpinWait(8);
+            }
+            if (Interlocked.CompareExchange(ref wk.State, Running, Assigned) != Assigned) continue; // revoked
+            RunParts();
+            Volatile.Write(ref wk.State, Idle);
+        }
     }
 }

@@ -1,0 +1,48 @@
+using System.Numerics;
+using NormalizingFlows.Autograd;
+using NormalizingFlows.Tensors;
+
+namespace NormalizingFlows.Nn;
+
+/// <summary>
+/// Linear layer whose weight is multiplied by a fixed 0/1 mask [out, in] (saved as the buffer "mask"): masked
+/// connections contribute nothing and receive no gradient. Runs the fused <see cref="MaskedLinearOp"/>.
+/// </summary>
+public sealed class MaskedLinear<T> : Module<T>, ILayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Creates the layer with mask[o, i] = mask[o, i] (nonzero entries become 1) and initialises it.</summary>
+    public MaskedLinear(bool[,] mask, Rng rng, bool bias = true, LinearInit init = LinearInit.Default)
+    {
+        ArgumentNullException.ThrowIfNull(mask);
+        ArgumentNullException.ThrowIfNull(rng);
+        OutFeatures = mask.GetLength(0);
+        InFeatures = mask.GetLength(1);
+        if (InFeatures <= 0 || OutFeatures <= 0) throw new ArgumentException($"MaskedLinear needs a non-empty mask, got [{OutFeatures}, {InFeatures}]", nameof(mask));
+        Weight = RegisterParameter("weight", new Parameter<T>(Tensor<T>.Empty(OutFeatures, InFeatures)));
+        if (bias) Bias = RegisterParameter("bias", new Parameter<T>(Tensor<T>.Empty(OutFeatures)));
+        var m = Tensor<T>.Empty(OutFeatures, InFeatures);
+        var ms = m.Span;
+        for (int o = 0; o < OutFeatures; o++)
+            for (int i = 0; i < InFeatures; i++) ms[o * InFeatures + i] = mask[o, i] ? T.One : T.Zero;
+        Mask = RegisterBuffer("mask", m);
+        Linear<T>.Initialize(Weight.Value, Bias?.Value, rng, init);
+    }
+
+    /// <summary>Input features.</summary>
+    public int InFeatures { get; }
+
+    /// <summary>Output features.</summary>
+    public int OutFeatures { get; }
+
+    /// <summary>Weight [out, in] (the masked entries are kept but unused).</summary>
+    public Parameter<T> Weight { get; }
+
+    /// <summary>Bias [out], or null.</summary>
+    public Parameter<T>? Bias { get; }
+
+    /// <summary>The 0/1 mask [out, in] (a buffer).</summary>
+    public Tensor<T> Mask { get; }
+
+    /// <inheritdoc/>
+    public Var<T> Forward(Var<T> x) => MaskedLinearOp.Apply(x, Weight, Mask, Bias);
+}

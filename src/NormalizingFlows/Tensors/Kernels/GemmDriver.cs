@@ -1,0 +1,295 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace NormalizingFlows.Tensors.Kernels;
+
+/// <summary>Micro-kernel and blocking parameters of one ISA path for one element type.</summary>
+internal unsafe struct GemmConfig<T> where T : unmanaged
+{
+    public int MR, NR, KC, MC, NC;
+    public delegate*<nint, T*, T*, T*, nint, T, T, void> Kernel;
+    public bool VectorPack;
+    public GemmIsa Isa;
+}
+
+/// <summary>A GEMM problem on strided operands: op(A)[i,p] = A[i·Ars + p·Acs], op(B)[p,j] = B[p·Brs + j·Bcs], C[i,j] = C[i·Crs + j·Ccs].</summary>
+internal unsafe struct GemmJob<T> where T : unmanaged
+{
+    public GemmConfig<T> Cfg;
+    public T* A, B, C, Scratch;
+    public nint Ars, Acs, Brs, Bcs, Crs, Ccs;
+    public int M, N, K;
+    public T Alpha, Beta;
+    public int Parts;
+    public int Mode; // 0: split M, 1: split N, 2: split K (part 0 into C, part q > 0 into Scratch + (q − 1)·M·N)
+}
+
+/// <summary>Per-thread packing buffers (native, 64-byte aligned), grown on demand and freed with the thread.</summary>
+internal sealed unsafe class GemmBuffers
+{
+    [ThreadStatic] private static GemmBuffers? t_current;
+    private void* _a, _b, _s;
+    private nuint _aBytes, _bBytes, _sBytes;
+
+    public static GemmBuffers Current => t_current ??= new GemmBuffers();
+
+    public void* A(nuint bytes) => Ensure(ref _a, ref _aBytes, bytes);
+    public void* B(nuint bytes) => Ensure(ref _b, ref _bBytes, bytes);
+    public void* S(nuint bytes) => Ensure(ref _s, ref _sBytes, bytes);
+
+    private static void* Ensure(ref void* p, ref nuint have, nuint bytes)
+    {
+        if (have >= bytes) return p;
+        if (p != null) NativeMemory.AlignedFree(p);
+        nuint size = Math.Max(bytes, have * 2);
+        p = NativeMemory.AlignedAlloc(size, 64);
+        have = size;
+        return p;
+    }
+
+    ~GemmBuffers()
+    {
+        if (_a != null) NativeMemory.AlignedFree(_a);
+        if (_b != null) NativeMemory.AlignedFree(_b);
+        if (_s != null) NativeMemory.AlignedFree(_s);
+    }
+}
+
+/// <summary>The BLIS loop nest (NC → KC → pack B → MC → pack A → NR → MR → micro-kernel), threading and the direct small path.</summary>
+internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Runs a validated problem (pointers fixed by the caller).</summary>
+    public static void Run(in GemmConfig<T> cfg, T* a, nint ars, nint acs, T* b, nint brs, nint bcs, T* c, nint crs, nint ccs,
+        int m, int n, int k, T alpha, T beta)
+    {
+        if ((long)m * n * k <= Gemm.DirectMaxVolume || m == 1 || n == 1)
+        {
+            Direct(a, ars, acs, b, brs, bcs, c, crs, ccs, m, n, k, alpha, beta);
+            return;
+        }
+        // Narrow N: compute Cᵀ = op(B)ᵀ·op(A)ᵀ when it wastes less of the register tiles.
+        if (Efficiency(n, cfg.MR) * Efficiency(m, cfg.NR) > 1.05 * Efficiency(m, cfg.MR) * Efficiency(n, cfg.NR))
+        {
+            T* tp = a; a = b; b = tp;
+            (ars, acs, brs, bcs) = (bcs, brs, acs, ars);
+            (crs, ccs) = (ccs, crs);
+            (m, n) = (n, m);
+        }
+
+        var job = new GemmJob<T>
+        {
+            Cfg = cfg, A = a, B = b, C = c, Ars = ars, Acs = acs, Brs = brs, Bcs = bcs, Crs = crs, Ccs = ccs,
+            M = m, N = n, K = k, Alpha = alpha, Beta = beta,
+        };
+        double flops = 2.0 * m * n * k;
+        int threads = flops >= Gemm.ParallelMinFlops ? Math.Min(WorkerPool.MaxThreads, Environment.ProcessorCount) : 1;
+
+        // Weight-gradient shape (small M·N, long K): split K into a shape-determined number of parts so that
+        // the result does not depend on the thread count; partial products are added in a fixed order.
+        int kParts = 1;
+        if (Environment.ProcessorCount > 1 && k >= 16 * Math.Max(m, n) && flops >= Gemm.ParallelMinFlops)
+            kParts = Math.Clamp(k / (8 * Math.Max(m, n)), 1, Environment.ProcessorCount);
+        if (kParts > 1)
+        {
+            job.Mode = 2;
+            job.Parts = kParts;
+            nuint scratchBytes = (nuint)((long)(kParts - 1) * m * n * sizeof(T));
+            job.Scratch = (T*)GemmBuffers.Current.S(scratchBytes);
+            WorkerPool.For(kParts, &RunPart, &job);
+            // C += Σ_q Scratch_q, in order.
+            for (int q = 1; q < kParts; q++)
+            {
+                T* s = job.Scratch + (nint)(q - 1) * m * n;
+                for (int i = 0; i < m; i++)
+                {
+                    T* ci = c + i * crs;
+                    T* si = s + (nint)i * n;
+                    if (ccs == 1) for (int j = 0; j < n; j++) ci[j] += si[j];
+                    else for (int j = 0; j < n; j++) ci[j * ccs] += si[j];
+                }
+            }
+            return;
+        }
+
+        int tilesM = (m + cfg.MR - 1) / cfg.MR, tilesN = (n + cfg.NR - 1) / cfg.NR;
+        job.Mode = tilesM >= tilesN ? 0 : 1;
+        job.Parts = Math.Min(threads, Math.Max(tilesM, tilesN));
+        if (job.Parts <= 1) RunPart(&job, 0);
+        else WorkerPool.For(job.Parts, &RunPart, &job);
+    }
+
+    private static double Efficiency(int size, int tile) => size / (double)((size + tile - 1) / tile * tile);
+
+    private static void RunPart(void* state, int part)
+    {
+        ref GemmJob<T> j = ref Unsafe.AsRef<GemmJob<T>>(state);
+        ref GemmConfig<T> cfg = ref j.Cfg;
+        switch (j.Mode)
+        {
+            case 0:
+            {
+                int tiles = (j.M + cfg.MR - 1) / cfg.MR;
+                int t0 = (int)((long)tiles * part / j.Parts), t1 = (int)((long)tiles * (part + 1) / j.Parts);
+                int i0 = t0 * cfg.MR, i1 = Math.Min(j.M, t1 * cfg.MR);
+                if (i1 > i0)
+                    Blocked(in cfg, j.A + i0 * j.Ars, j.Ars, j.Acs, j.B, j.Brs, j.Bcs, j.C + i0 * j.Crs, j.Crs, j.Ccs,
+                        i1 - i0, j.N, j.K, j.Alpha, j.Beta);
+                break;
+            }
+            case 1:
+            {
+                int tiles = (j.N + cfg.NR - 1) / cfg.NR;
+                int t0 = (int)((long)tiles * part / j.Parts), t1 = (int)((long)tiles * (part + 1) / j.Parts);
+                int j0 = t0 * cfg.NR, j1 = Math.Min(j.N, t1 * cfg.NR);
+                if (j1 > j0)
+                    Blocked(in cfg, j.A, j.Ars, j.Acs, j.B + j0 * j.Bcs, j.Brs, j.Bcs, j.C + j0 * j.Ccs, j.Crs, j.Ccs,
+                        j.M, j1 - j0, j.K, j.Alpha, j.Beta);
+                break;
+            }
+            default:
+            {
+                int k0 = (int)((long)j.K * part / j.Parts), k1 = (int)((long)j.K * (part + 1) / j.Parts);
+                if (part == 0)
+                    Blocked(in cfg, j.A, j.Ars, j.Acs, j.B, j.Brs, j.Bcs, j.C, j.Crs, j.Ccs, j.M, j.N, k1 - k0, j.Alpha, j.Beta);
+                else
+                    Blocked(in cfg, j.A + k0 * j.Acs, j.Ars, j.Acs, j.B + k0 * j.Brs, j.Brs, j.Bcs,
+                        j.Scratch + (nint)(part - 1) * j.M * j.N, j.N, 1, j.M, j.N, k1 - k0, j.Alpha, T.Zero);
+                break;
+            }
+        }
+    }
+
+    /// <summary>Single-threaded blocked GEMM on one sub-problem.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Blocked(in GemmConfig<T> cfg, T* a, nint ars, nint acs, T* b, nint brs, nint bcs, T* c, nint crs, nint ccs,
+        int m, int n, int k, T alpha, T beta)
+    {
+        int MR = cfg.MR, NR = cfg.NR;
+        if (k == 0)
+        {
+            ScaleC(c, crs, ccs, m, n, beta);
+            return;
+        }
+        var kernel = cfg.Kernel;
+        bool vec = cfg.VectorPack;
+        // Balanced K chunks so that the last one is not tiny.
+        int nkc = (k + cfg.KC - 1) / cfg.KC;
+        int kcMax = (k + nkc - 1) / nkc;
+        int ncMax = Math.Min(cfg.NC, (n + NR - 1) / NR * NR);
+        int mcMax = Math.Min(cfg.MC, (m + MR - 1) / MR * MR);
+        var bufs = GemmBuffers.Current;
+        T* pb = (T*)bufs.B((nuint)(((long)kcMax * ncMax + 64) * sizeof(T)));
+        T* pa = (T*)bufs.A((nuint)(((long)kcMax * mcMax + 64) * sizeof(T)));
+        T* tmp = stackalloc T[MR * NR];
+
+        for (int jc = 0; jc < n; jc += cfg.NC)
+        {
+            int nc = Math.Min(cfg.NC, n - jc);
+            int pc = 0;
+            for (int kb = 0; kb < nkc; kb++)
+            {
+                int kc = Math.Min(kcMax, k - pc);
+                T betaEff = kb == 0 ? beta : T.One;
+                // Pack the kc×nc panel of op(B).
+                for (int jr = 0; jr < nc; jr += NR)
+                {
+                    int nr = Math.Min(NR, nc - jr);
+                    T* src = b + pc * brs + (jc + jr) * bcs;
+                    T* dst = pb + (nint)jr * kc;
+                    if (bcs == 1) GemmPacking.PackRows(src, brs, nr, kc, NR, dst, vec);
+                    else GemmPacking.PackStreams(src, bcs, nr, kc, NR, dst, vec);
+                }
+                for (int ic = 0; ic < m; ic += cfg.MC)
+                {
+                    int mc = Math.Min(cfg.MC, m - ic);
+                    for (int ir = 0; ir < mc; ir += MR)
+                    {
+                        int mr = Math.Min(MR, mc - ir);
+                        T* src = a + (ic + ir) * ars + pc * acs;
+                        T* dst = pa + (nint)ir * kc;
+                        if (acs == 1) GemmPacking.PackStreams(src, ars, mr, kc, MR, dst, vec);
+                        else GemmPacking.PackRows(src, acs, mr, kc, MR, dst, vec);
+                    }
+                    for (int jr = 0; jr < nc; jr += NR)
+                    {
+                        int nr = Math.Min(NR, nc - jr);
+                        T* bp = pb + (nint)jr * kc;
+                        T* cc = c + (ic) * crs + (jc + jr) * ccs;
+                        for (int ir = 0; ir < mc; ir += MR)
+                        {
+                            int mr = Math.Min(MR, mc - ir);
+                            T* ap = pa + (nint)ir * kc;
+                            T* ct = cc + ir * crs;
+                            if (mr == MR && nr == NR && ccs == 1)
+                                kernel(kc, ap, bp, ct, crs, alpha, betaEff);
+                            else
+                            {
+                                kernel(kc, ap, bp, tmp, NR, T.One, T.Zero);
+                                WriteTile(tmp, NR, ct, crs, ccs, mr, nr, alpha, betaEff);
+                            }
+                        }
+                    }
+                }
+                pc += kc;
+            }
+        }
+    }
+
+    /// <summary>C tile = alpha·acc + beta·C with exactly the rounding of the micro-kernels' write-out.</summary>
+    private static void WriteTile(T* acc, int ldacc, T* c, nint crs, nint ccs, int mr, int nr, T alpha, T beta)
+    {
+        bool scale = alpha != T.One;
+        for (int i = 0; i < mr; i++)
+        {
+            T* ai = acc + i * ldacc;
+            T* ci = c + i * crs;
+            for (int j = 0; j < nr; j++)
+            {
+                T v = ai[j];
+                if (scale) v *= alpha;
+                T* cp = ci + j * ccs;
+                if (beta == T.Zero) *cp = v;
+                else if (beta == T.One) *cp = v + *cp;
+                else *cp = v + *cp * beta;
+            }
+        }
+    }
+
+    /// <summary>C = beta·C (beta = 0 stores zeros, ignoring NaNs in C).</summary>
+    internal static void ScaleC(T* c, nint crs, nint ccs, int m, int n, T beta)
+    {
+        if (beta == T.One) return;
+        for (int i = 0; i < m; i++)
+        {
+            T* ci = c + i * crs;
+            for (int j = 0; j < n; j++)
+            {
+                T* cp = ci + j * ccs;
+                *cp = beta == T.Zero ? T.Zero : *cp * beta;
+            }
+        }
+    }
+
+    /// <summary>Direct loop for tiny problems and vector-shaped ones (no packing).</summary>
+    internal static void Direct(T* a, nint ars, nint acs, T* b, nint brs, nint bcs, T* c, nint crs, nint ccs,
+        int m, int n, int k, T alpha, T beta)
+    {
+        bool scale = alpha != T.One;
+        for (int i = 0; i < m; i++)
+        {
+            T* ai = a + i * ars;
+            for (int j = 0; j < n; j++)
+            {
+                T* bj = b + j * bcs;
+                T s = T.Zero;
+                for (int p = 0; p < k; p++) s += ai[p * acs] * bj[p * brs];
+                if (scale) s *= alpha;
+                T* cp = c + i * crs + j * ccs;
+                if (beta == T.Zero) *cp = s;
+                else if (beta == T.One) *cp = s + *cp;
+                else *cp = s + *cp * beta;
+            }
+        }
+    }
+}
