@@ -117,3 +117,69 @@ public static partial class Ops
         });
     }
 }
+
+public static partial class Ops
+{
+    /// <summary>The given columns of a 2-D value, in the given order: y[:, j] = x[:, columns[j]].</summary>
+    public static Var<T> SelectColumns<T>(Var<T> x, int[] columns) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var xv = x.Value;
+        if (xv.Rank != 2) throw new ArgumentException($"SelectColumns needs [N, C], got {xv.ShapeString}");
+        int n = xv.Dim(0), c = xv.Dim(1), k = columns.Length;
+        foreach (int col in columns)
+            if ((uint)col >= (uint)c) throw new ArgumentOutOfRangeException(nameof(columns), $"column {col} outside [0, {c})");
+        var y = Tensor<T>.Empty(n, k);
+        var src = xv.ReadOnlySpan; var dst = y.Span;
+        for (int r = 0; r < n; r++)
+        {
+            var sr = src.Slice(r * c, c); var dr = dst.Slice(r * k, k);
+            for (int j = 0; j < k; j++) dr[j] = sr[columns[j]];
+        }
+        if (!Record(x)) return new Var<T>(y);
+        return new Var<T>(y, [x], o =>
+        {
+            var gy = o.Grad!.ReadOnlySpan; var gx = x.GradBuffer().Span;
+            for (int r = 0; r < n; r++)
+            {
+                var gr = gx.Slice(r * c, c); var yr = gy.Slice(r * k, k);
+                for (int j = 0; j < k; j++) gr[columns[j]] += yr[j];
+            }
+        });
+    }
+
+    /// <summary>
+    /// Interleaves two 2-D values into one of <paramref name="total"/> columns: y[:, aColumns[j]] = a[:, j] and
+    /// y[:, bColumns[j]] = b[:, j]; the two column sets must partition [0, total).
+    /// </summary>
+    public static Var<T> MergeColumns<T>(Var<T> a, int[] aColumns, Var<T> b, int[] bColumns, int total) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var av = a.Value; var bv = b.Value;
+        int n = av.Dim(0);
+        if (av.Rank != 2 || bv.Rank != 2 || bv.Dim(0) != n || av.Dim(1) != aColumns.Length || bv.Dim(1) != bColumns.Length || aColumns.Length + bColumns.Length != total)
+            throw new ArgumentException($"MergeColumns: parts {av.ShapeString} and {bv.ShapeString} do not fit {aColumns.Length} + {bColumns.Length} = {total} columns");
+        var y = Tensor<T>.Empty(n, total);
+        var ys = y.Span; var asp = av.ReadOnlySpan; var bsp = bv.ReadOnlySpan;
+        int ka = aColumns.Length, kb = bColumns.Length;
+        for (int r = 0; r < n; r++)
+        {
+            var yr = ys.Slice(r * total, total);
+            for (int j = 0; j < ka; j++) yr[aColumns[j]] = asp[r * ka + j];
+            for (int j = 0; j < kb; j++) yr[bColumns[j]] = bsp[r * kb + j];
+        }
+        if (!Record(a, b)) return new Var<T>(y);
+        return new Var<T>(y, [a, b], o =>
+        {
+            var gy = o.Grad!.ReadOnlySpan;
+            if (a.RequiresGrad)
+            {
+                var ga = a.GradBuffer().Span;
+                for (int r = 0; r < n; r++) for (int j = 0; j < ka; j++) ga[r * ka + j] += gy[r * total + aColumns[j]];
+            }
+            if (b.RequiresGrad)
+            {
+                var gb = b.GradBuffer().Span;
+                for (int r = 0; r < n; r++) for (int j = 0; j < kb; j++) gb[r * kb + j] += gy[r * total + bColumns[j]];
+            }
+        });
+    }
+}

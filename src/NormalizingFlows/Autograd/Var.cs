@@ -15,6 +15,7 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Var<T>[]? _inputs;
     private readonly BackwardFunction<T>? _backward;
+    private readonly int[]? _gradShape;
     private int _visit;
     [ThreadStatic] private static int _epoch;
 
@@ -33,6 +34,15 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
         _inputs = inputs;
         _backward = backward;
     }
+
+    /// <summary>
+    /// A hub node for ops with several results: its value is empty, its gradient has <paramref name="gradShape"/>
+    /// (typically the results side by side) and the result nodes, whose only input is the hub, add their gradients
+    /// into it; the hub's <paramref name="backward"/> then runs once with all of them (reverse topological order
+    /// guarantees every result's backward ran first).
+    /// </summary>
+    public Var(Tensor<T> value, Var<T>[] inputs, BackwardFunction<T> backward, int[] gradShape) : this(value, inputs, backward)
+        => _gradShape = gradShape;
 
     /// <summary>The value.</summary>
     public Tensor<T> Value { get; }
@@ -71,7 +81,7 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
     public Tensor<T> GradBuffer()
     {
         if (Grad is { IsDisposed: false } g) return g;
-        g = Tensor<T>.ZerosLike(Value);
+        g = _gradShape is null ? Tensor<T>.ZerosLike(Value) : Tensor<T>.Zeros(_gradShape);
         if (IsLeaf) g.Untrack();
         Grad = g;
         return g;
@@ -95,6 +105,7 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Back-propagates with the given seed gradient (same shape as the value), accumulating into every leaf's gradient.</summary>
     public void Backward(Tensor<T> seed)
     {
+        if (_gradShape is not null) throw new InvalidOperationException("Backward() from a hub node; call it on one of the op's results");
         if (!seed.SameShape(Value))
             throw new ArgumentException($"seed gradient shape {seed.ShapeString} differs from value shape {Value.ShapeString}", nameof(seed));
         if (!RequiresGrad)

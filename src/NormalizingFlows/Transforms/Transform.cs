@@ -1,0 +1,67 @@
+using System.Numerics;
+using NormalizingFlows.Autograd;
+using NormalizingFlows.Nn;
+using NormalizingFlows.Tensors;
+
+namespace NormalizingFlows.Transforms;
+
+/// <summary>
+/// An invertible map between data space and base space, batched over rows. <c>Forward</c> goes data → base (the
+/// density direction); <c>Inverse</c> goes base → data (the sampling direction). Both return the log|det J| of the
+/// map they apply, one entry per row ([N]).
+/// </summary>
+public interface ITransform<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>y = f(x) and log|det ∂y/∂x| per row.</summary>
+    (Var<T> Y, Var<T> LogAbsDet) Forward(Var<T> x, Var<T>? context = null);
+
+    /// <summary>x = f⁻¹(y) and log|det ∂x/∂y| per row.</summary>
+    (Var<T> X, Var<T> LogAbsDet) Inverse(Var<T> y, Var<T>? context = null);
+}
+
+/// <summary>
+/// Base class of the transforms: a <see cref="Module{T}"/> (so parameters and state save and load by name) that maps
+/// [N, <see cref="Features"/>] to [N, Features], optionally conditioned on a [N, <see cref="ContextFeatures"/>] context.
+/// </summary>
+public abstract class Transform<T> : Module<T>, ITransform<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Creates a transform of <paramref name="features"/> features (and <paramref name="contextFeatures"/> context features, 0 for none).</summary>
+    protected Transform(int features, int contextFeatures = 0)
+    {
+        if (features <= 0) throw new ArgumentOutOfRangeException(nameof(features), features, "a transform needs at least one feature");
+        if (contextFeatures < 0) throw new ArgumentOutOfRangeException(nameof(contextFeatures), contextFeatures, "must be ≥ 0");
+        Features = features;
+        ContextFeatures = contextFeatures;
+    }
+
+    /// <summary>Number of features of the data it maps.</summary>
+    public int Features { get; }
+
+    /// <summary>Number of context features it is conditioned on (0: unconditional; a context passed anyway is ignored).</summary>
+    public int ContextFeatures { get; }
+
+    /// <inheritdoc/>
+    public abstract (Var<T> Y, Var<T> LogAbsDet) Forward(Var<T> x, Var<T>? context = null);
+
+    /// <inheritdoc/>
+    public abstract (Var<T> X, Var<T> LogAbsDet) Inverse(Var<T> y, Var<T>? context = null);
+
+    /// <summary>Throws a clear error unless <paramref name="x"/> is [N, Features] and the context fits.</summary>
+    protected void CheckShapes(Var<T> x, Var<T>? context)
+    {
+        var v = x.Value;
+        if (v.Rank != 2 || v.Dim(1) != Features)
+            throw new ArgumentException($"{GetType().Name}: input must be [batch, {Features}], got {v.ShapeString}");
+        if (ContextFeatures > 0)
+        {
+            if (context is null)
+                throw new ArgumentException($"{GetType().Name} is conditional: it needs a context of [batch, {ContextFeatures}]");
+            var c = context.Value;
+            if (c.Rank != 2 || c.Dim(1) != ContextFeatures || c.Dim(0) != v.Dim(0))
+                throw new ArgumentException($"{GetType().Name}: context must be [{v.Dim(0)}, {ContextFeatures}], got {c.ShapeString}");
+        }
+    }
+
+    /// <summary>A constant zero log-determinant for <paramref name="rows"/> rows.</summary>
+    protected static Var<T> ZeroLogDet(int rows) => new(Tensor<T>.Zeros(rows));
+}
