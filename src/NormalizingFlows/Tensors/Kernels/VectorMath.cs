@@ -153,7 +153,7 @@ internal static class VectorMath
         p = Fm(p, z, C(-5.37397155531e-2f));
         p = Fm(p, z, C(1.33314422036e-1f));
         p = Fm(p, z, C(-3.33332819422e-1f));
-        var small = Fm(p, x * z, x);
+        var small = Fm(p, ax * z, ax) | sign; // on |x| so that tanh(−0) = −0
         var e = Exp(ax + ax);
         var large = (C(1f) - C(2f) / (e + C(1f))) | sign;
         return Vector256.ConditionalSelect(Vector256.LessThan(ax, C(0.625f)), small, large);
