@@ -26,7 +26,8 @@ public enum MadeOrder
 /// <para>
 /// Output layout is feature-major: column i·m + p is parameter p of feature i (m = <see cref="OutputMultiplier"/>),
 /// so reshaping [N, D·m] to [N·D, m] gives one row of parameters per feature. Optional context features feed every
-/// unit of the first hidden layer unmasked. The residual variant (nflows' MADE with residual blocks) keeps the
+/// unit of the first hidden layer and every output unmasked (the direct context→output path lets the first feature in
+/// the order, whose outputs see no hidden unit, depend on the context too; nflows' MADE lacks it). The residual variant (nflows' MADE with residual blocks) keeps the
 /// hidden degrees fixed through blocks act → masked linear → act → (dropout) → masked linear (near-zero init) with a
 /// skip connection. The order and hidden degrees are saved as buffers ("order", "hidden_degrees"), the masks as each
 /// layer's "mask" buffer.
@@ -120,13 +121,13 @@ public sealed class Made<T> : Module<T>, ILayer<T> where T : unmanaged, IFloatin
             _layers = new MaskedLinear<T>[hiddenLayers + 1];
             _layers[0] = layers.Add(new MaskedLinear<T>(HiddenMask(inDeg, hid[0], contextFeatures), rng));
             for (int l = 1; l < hiddenLayers; l++) _layers[l] = layers.Add(new MaskedLinear<T>(HiddenMask(hid[l - 1], hid[l], 0), rng));
-            _layers[hiddenLayers] = layers.Add(new MaskedLinear<T>(OutputMask(hid[^1], outDeg), rng, init: lastInit));
+            _layers[hiddenLayers] = layers.Add(new MaskedLinear<T>(OutputMask(hid[^1], outDeg, contextFeatures), rng, init: lastInit));
         }
         else
         {
             _layers = new MaskedLinear<T>[2];
             _layers[0] = layers.Add(new MaskedLinear<T>(HiddenMask(inDeg, hid[0], contextFeatures), rng));
-            _layers[1] = layers.Add(new MaskedLinear<T>(OutputMask(hid[0], outDeg), rng, init: lastInit));
+            _layers[1] = layers.Add(new MaskedLinear<T>(OutputMask(hid[0], outDeg, contextFeatures), rng, init: lastInit));
             var blocks = RegisterModule("blocks", new ModuleList<T>());
             _blockLayers = new MaskedLinear<T>[2 * hiddenLayers];
             var hh = HiddenMask(hid[0], hid[0], 0);
@@ -151,11 +152,14 @@ public sealed class Made<T> : Module<T>, ILayer<T> where T : unmanaged, IFloatin
         return m;
     }
 
-    private static bool[,] OutputMask(int[] hidDeg, int[] outDeg)
+    private static bool[,] OutputMask(int[] hidDeg, int[] outDeg, int contextFeatures)
     {
-        var m = new bool[outDeg.Length, hidDeg.Length];
+        var m = new bool[outDeg.Length, hidDeg.Length + contextFeatures];
         for (int o = 0; o < outDeg.Length; o++)
+        {
             for (int i = 0; i < hidDeg.Length; i++) m[o, i] = outDeg[o] > hidDeg[i];
+            for (int i = 0; i < contextFeatures; i++) m[o, hidDeg.Length + i] = true;
+        }
         return m;
     }
 
@@ -212,7 +216,7 @@ public sealed class Made<T> : Module<T>, ILayer<T> where T : unmanaged, IFloatin
             {
                 h = Activations.Apply(Activation, h);
                 if (_dropout is not null) h = _dropout.Forward(h);
-                h = _layers[l].Forward(h);
+                h = _layers[l].Forward(l == _layers.Length - 1 ? WithContext(h, context) : h);
             }
             return h;
         }
@@ -225,6 +229,8 @@ public sealed class Made<T> : Module<T>, ILayer<T> where T : unmanaged, IFloatin
             t = _blockLayers[b + 1].Forward(t);
             h = Ops.Add(h, t);
         }
-        return _layers[1].Forward(h); // as nflows: no activation between the last block and the output layer
+        return _layers[1].Forward(WithContext(h, context)); // as nflows: no activation between the last block and the output layer
     }
+
+    private static Var<T> WithContext(Var<T> h, Var<T>? context) => context is null ? h : Ops.ConcatColumns(h, context);
 }

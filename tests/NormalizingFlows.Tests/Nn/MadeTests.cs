@@ -1,0 +1,188 @@
+using NormalizingFlows.Autograd;
+using NormalizingFlows.Nn;
+using NormalizingFlows.Tensors;
+using static NormalizingFlows.Tests.Nn.NnTestUtil;
+
+namespace NormalizingFlows.Tests.Nn;
+
+public class MadeTests
+{
+    public static TheoryData<MadeOrder, int, int, bool> Configurations => new()
+    {
+        { MadeOrder.Natural, 1, 0, false },
+        { MadeOrder.Reversed, 1, 0, false },
+        { MadeOrder.Random, 1, 0, false },
+        { MadeOrder.Natural, 3, 0, false },
+        { MadeOrder.Random, 3, 2, false },
+        { MadeOrder.Reversed, 2, 2, false },
+        { MadeOrder.Random, 2, 0, true },
+        { MadeOrder.Natural, 3, 2, true },
+    };
+
+    private static Made<double> Build(MadeOrder order, int multiplier, int context, bool randomDegrees, int d = 5, int seed = 21)
+        => new(d, 12, new Rng(seed), hiddenLayers: 2, outputMultiplier: multiplier, contextFeatures: context, order: order,
+            randomHiddenDegrees: randomDegrees, activation: Activation.Tanh);
+
+    [Theory]
+    [MemberData(nameof(Configurations))]
+    public void MaskProduct_HasNoPathFromLaterOrEqualInputs(MadeOrder order, int m, int context, bool randomDegrees)
+    {
+        var made = Build(order, m, context, randomDegrees);
+        int d = made.Features;
+        var ord = made.Order;
+        Assert.Equal(Enumerable.Range(0, d), ord.OrderBy(v => v));
+        if (order == MadeOrder.Natural) Assert.Equal(Enumerable.Range(0, d), ord);
+        if (order == MadeOrder.Reversed) Assert.Equal(Enumerable.Range(0, d).Reverse(), ord);
+
+        // path counts P = M_out·M_h·M_in over the input columns (context columns of the inner layers excluded)
+        var layers = made.Layers;
+        double[,] p = Identity(d);
+        foreach (var layer in layers)
+        {
+            var mask = layer.Mask;
+            int rows = mask.Dim(0), cols = p.GetLength(0);
+            var next = new double[rows, d];
+            for (int o = 0; o < rows; o++)
+                for (int k = 0; k < cols; k++)
+                {
+                    if (mask[o, k] == 0) continue;
+                    for (int j = 0; j < d; j++) next[o, j] += p[k, j];
+                }
+            p = next;
+        }
+        Assert.Equal(d * m, p.GetLength(0));
+        for (int c = 0; c < d * m; c++)
+        {
+            int i = c / m; // feature-major
+            for (int j = 0; j < d; j++)
+            {
+                if (ord[j] >= ord[i]) Assert.True(p[c, j] == 0, $"output {c} (feature {i}) has a path from input {j}");
+                else if (!randomDegrees) Assert.True(p[c, j] > 0, $"output {c} (feature {i}) is cut off from earlier input {j}");
+            }
+        }
+        // context columns are all connected
+        if (context > 0)
+        {
+            var first = layers[0].Mask;
+            for (int o = 0; o < first.Dim(0); o++)
+                for (int k = d; k < d + context; k++) Assert.Equal(1.0, first[o, k]);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Configurations))]
+    public void Numerically_OutputsIgnoreLaterOrEqualInputs(MadeOrder order, int m, int context, bool randomDegrees)
+    {
+        var made = Build(order, m, context, randomDegrees);
+        CheckAutoregressive(made, m, context, requireDependence: !randomDegrees);
+    }
+
+    [Theory]
+    [InlineData(MadeOrder.Natural, 1, 0)]
+    [InlineData(MadeOrder.Random, 3, 2)]
+    [InlineData(MadeOrder.Reversed, 2, 1)]
+    public void ResidualVariant_IsAutoregressive(MadeOrder order, int m, int context)
+    {
+        var made = new Made<double>(4, 10, new Rng(5), hiddenLayers: 2, outputMultiplier: m, contextFeatures: context, order: order,
+            residualBlocks: true, activation: Activation.Tanh);
+        Assert.True(made.IsResidual);
+        Assert.Equal(4, made.BlockLayers.Count);
+        CheckAutoregressive(made, m, context, requireDependence: true);
+    }
+
+    private static void CheckAutoregressive(Made<double> made, int m, int context, bool requireDependence)
+    {
+        int d = made.Features, n = 4;
+        var ord = made.Order;
+        var rng = new Rng(99);
+        var x = RandomD(rng, n, d);
+        Var<double>? ctx = context > 0 ? new Var<double>(RandomD(rng, n, context)) : null;
+        using var _ = GradMode.Disable();
+        var y0 = made.Forward(x, ctx).Value;
+        Assert.Equal([n, d * m], y0.Shape.ToArray());
+        for (int j = 0; j < d; j++)
+        {
+            var xp = x.Clone();
+            for (int r = 0; r < n; r++) xp[r, j] += 1.5;
+            var y1 = made.Forward(xp, ctx).Value;
+            for (int c = 0; c < d * m; c++)
+            {
+                int i = c / m;
+                double maxDiff = Enumerable.Range(0, n).Max(r => Math.Abs(y1[r, c] - y0[r, c]));
+                if (ord[j] >= ord[i]) Assert.True(maxDiff <= 1e-12, $"output {c} (feature {i}, position {ord[i]}) changed by {maxDiff} when input {j} (position {ord[j]}) moved");
+                else if (requireDependence) Assert.True(maxDiff > 1e-9, $"output {c} (feature {i}) does not depend on earlier input {j}");
+            }
+        }
+        if (ctx is not null)
+        {
+            var cp = ctx.Value.Clone();
+            for (int k = 0; k < cp.Length; k++) cp[k] += 1.0;
+            var y2 = made.Forward(x, cp).Value;
+            for (int c = 0; c < d * m; c++)
+                Assert.True(Enumerable.Range(0, n).Max(r => Math.Abs(y2[r, c] - y0[r, c])) > 1e-9, $"output {c} ignores the context");
+        }
+    }
+
+    [Fact]
+    public void CustomOrder_IsUsedAndValidated()
+    {
+        var made = new Made<double>(4, 8, new Rng(1), customOrder: [2, 0, 3, 1]);
+        Assert.Equal([2, 0, 3, 1], made.Order);
+        Assert.Equal([3, 1, 4, 2], made.InputDegrees);
+        CheckAutoregressive(made, 1, 0, requireDependence: true);
+        Assert.Throws<ArgumentException>(() => new Made<double>(3, 8, new Rng(1), customOrder: [0, 0, 1]));
+        Assert.Throws<ArgumentException>(() => new Made<double>(3, 8, new Rng(1), customOrder: [0, 1]));
+    }
+
+    [Fact]
+    public void HiddenDegrees_CycleThroughOneToDMinusOne()
+    {
+        var made = new Made<float>(4, 7, new Rng(1), hiddenLayers: 2);
+        Assert.Equal([1, 2, 3, 1, 2, 3, 1], made.HiddenDegrees(0));
+        Assert.Equal([1, 2, 3, 1, 2, 3, 1], made.HiddenDegrees(1));
+        var random = new Made<float>(4, 50, new Rng(1), randomHiddenDegrees: true);
+        Assert.True(random.HiddenDegrees(0).All(v => v >= 1 && v <= 3));
+        Assert.Equal(["order", "hidden_degrees", "layers.0.mask", "layers.1.mask", "layers.2.mask"], random.NamedBuffers().Select(b => b.Key));
+    }
+
+    [Fact]
+    public void SingleFeature_OutputsAreConstants()
+    {
+        var made = new Made<double>(1, 4, new Rng(3), outputMultiplier: 3);
+        using var _ = GradMode.Disable();
+        var a = made.Forward(RandomD(new Rng(1), 2, 1)).Value;
+        var b = made.Forward(RandomD(new Rng(2), 2, 1)).Value;
+        Assert.Equal(a.ToArray(), b.ToArray());
+    }
+
+    [Fact]
+    public void ZeroInitLast_OutputsZero_AndReshapesFeatureMajor()
+    {
+        var made = new Made<float>(3, 16, new Rng(4), outputMultiplier: 2, zeroInitLast: true);
+        var y = made.Forward(new Rng(1).Normal<float>(5, 3));
+        Assert.True(y.Value.ToArray().All(v => v == 0));
+        var rows = Ops.Reshape(y, 5 * 3, 2);
+        Assert.Equal([15, 2], rows.Value.Shape.ToArray());
+    }
+
+    [Theory]
+    [InlineData(false, 0)]
+    [InlineData(false, 2)]
+    [InlineData(true, 1)]
+    public void GradCheck_ParametersAndInput(bool residual, int context)
+    {
+        var rng = new Rng(31);
+        var made = new Made<double>(3, 6, rng, hiddenLayers: 2, outputMultiplier: 2, contextFeatures: context, order: MadeOrder.Random,
+            activation: Activation.Tanh, residualBlocks: residual);
+        Var<double>? ctx = context > 0 ? new Var<double>(RandomD(rng, 4, context)) : null;
+        var r = CheckModule(v => made.Forward(v, ctx), made, RandomD(rng, 4, 3));
+        Assert.True(r.Passed, r.ToString());
+    }
+
+    private static double[,] Identity(int d)
+    {
+        var m = new double[d, d];
+        for (int i = 0; i < d; i++) m[i, i] = 1;
+        return m;
+    }
+}
