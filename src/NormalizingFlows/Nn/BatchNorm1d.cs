@@ -7,7 +7,7 @@ namespace NormalizingFlows.Nn;
 /// <summary>
 /// Batch normalisation of [N, C] activations as a network layer (PyTorch's BatchNorm1d). Training: normalise with
 /// the batch mean and biased variance, and update the running mean and (unbiased) variance with
-/// r ← (1 − momentum)·r + momentum·batch. Evaluation: normalise with the running statistics. Then y = γ·x̂ + β.
+/// r ← (1 − momentum)·r + momentum·batch (also under <see cref="GradMode.Disable"/>, as PyTorch). Evaluation: normalise with the running statistics. Then y = γ·x̂ + β.
 /// One fused op with analytic backward. Buffers: running_mean, running_var, num_batches_tracked.
 /// </summary>
 public sealed class BatchNorm1d<T> : Module<T>, ILayer<T> where T : unmanaged, IFloatingPointIeee754<T>

@@ -6,8 +6,8 @@ namespace NormalizingFlows.Nn;
 
 /// <summary>
 /// Multi-layer perceptron in → hidden₁ → … → out: Linear layers with an activation (and optional dropout) between
-/// them, none after the last. Layers are named "layers.0", "layers.1", … (dropout layers have no state and are not
-/// registered).
+/// them, none after the last. Layers are named "layers.0", "layers.1", …; the stateless dropout (one shared layer,
+/// "dropout") is registered so that <see cref="Module{T}.Eval"/> switches it off.
 /// </summary>
 public sealed class Mlp<T> : Module<T>, ILayer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
