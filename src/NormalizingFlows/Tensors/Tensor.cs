@@ -205,6 +205,17 @@ public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged,
         return new Tensor<T>(Data, s, n, ownsBuffer: false, register: false);
     }
 
+    /// <summary>A view of the first <paramref name="rows"/> rows (axis 0), sharing this buffer (disposing it frees nothing).</summary>
+    public Tensor<T> FirstRows(int rows)
+    {
+        if (_shape.Length == 0) throw new InvalidOperationException("a rank-0 tensor has no rows");
+        if ((uint)rows > (uint)_shape[0]) throw new ArgumentOutOfRangeException(nameof(rows), $"{rows} rows requested from {FormatShape(_shape)}");
+        var s = (int[])_shape.Clone();
+        s[0] = rows;
+        int n = CheckedLength(s);
+        return new Tensor<T>(Data, s, n, ownsBuffer: false, register: false);
+    }
+
     /// <summary>Converts element type (double ↔ float), copying.</summary>
     public Tensor<TOut> Cast<TOut>() where TOut : unmanaged, IFloatingPointIeee754<TOut>
     {

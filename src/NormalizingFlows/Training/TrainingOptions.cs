@@ -1,0 +1,129 @@
+using NormalizingFlows.Optim;
+
+namespace NormalizingFlows.Training;
+
+/// <summary>Settings of a maximum-likelihood training run. Defaults suit small tabular problems.</summary>
+public sealed record TrainingOptions
+{
+    /// <summary>Passes over the training set (ignored when <see cref="Steps"/> is set).</summary>
+    public int Epochs { get; init; } = 20;
+
+    /// <summary>Total optimizer steps; when set, training runs this many steps over as many shuffled epochs as needed.</summary>
+    public int? Steps { get; init; }
+
+    /// <summary>Rows per minibatch.</summary>
+    public int BatchSize { get; init; } = 512;
+
+    /// <summary>Adam's learning rate (the schedule's starting value).</summary>
+    public double LearningRate { get; init; } = 1e-3;
+
+    /// <summary>Learning-rate schedule over the total steps; null: cosine decay to 0 over the run.</summary>
+    public ILearningRateSchedule? Schedule { get; init; }
+
+    /// <summary>Decoupled weight decay (AdamW) when &gt; 0.</summary>
+    public double WeightDecay { get; init; }
+
+    /// <summary>Global gradient-norm clip; null disables clipping.</summary>
+    public double? ClipNorm { get; init; } = 10.0;
+
+    /// <summary>Seed of the shuffling generator.</summary>
+    public long Seed { get; init; }
+
+    /// <summary>Fraction of the rows held out for validation when no validation set is given (0: none).</summary>
+    public double ValidationFraction { get; init; }
+
+    /// <summary>Epochs without validation improvement before stopping (0: never stop early).</summary>
+    public int Patience { get; init; }
+
+    /// <summary>Restore the parameters of the best validation epoch at the end (when there is validation data).</summary>
+    public bool RestoreBest { get; init; } = true;
+
+    /// <summary>Checkpoint file (model + optimizer + progress) written at each epoch's end and on cancellation; null: none.</summary>
+    public string? CheckpointPath { get; init; }
+
+    /// <summary>Also write the checkpoint every this many steps (0: only at epoch ends).</summary>
+    public int CheckpointEverySteps { get; init; }
+
+    /// <summary>Rows per batch when evaluating the validation log-likelihood.</summary>
+    public int EvaluationBatchSize { get; init; } = 8192;
+
+    /// <summary>Report progress every this many steps (and at every epoch end).</summary>
+    public int ReportEverySteps { get; init; } = 50;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (Epochs < 1 && Steps is null) throw new ArgumentException($"Epochs must be ≥ 1, got {Epochs}");
+        if (Steps is < 1) throw new ArgumentException($"Steps must be ≥ 1, got {Steps}");
+        if (BatchSize < 1) throw new ArgumentException($"BatchSize must be ≥ 1, got {BatchSize}");
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentException($"LearningRate must be positive and finite, got {LearningRate}");
+        if (WeightDecay < 0) throw new ArgumentException($"WeightDecay must be ≥ 0, got {WeightDecay}");
+        if (ClipNorm is { } c && !(c > 0)) throw new ArgumentException($"ClipNorm must be positive, got {c}");
+        if (ValidationFraction is < 0 or >= 1) throw new ArgumentException($"ValidationFraction must be in [0, 1), got {ValidationFraction}");
+        if (Patience < 0) throw new ArgumentException($"Patience must be ≥ 0, got {Patience}");
+        if (EvaluationBatchSize < 1) throw new ArgumentException($"EvaluationBatchSize must be ≥ 1, got {EvaluationBatchSize}");
+    }
+}
+
+/// <summary>Why a training run ended.</summary>
+public enum TrainingOutcome
+{
+    /// <summary>All epochs or steps ran.</summary>
+    Completed,
+    /// <summary>Validation stopped improving for <see cref="TrainingOptions.Patience"/> epochs.</summary>
+    EarlyStopped,
+    /// <summary>The cancellation token fired; the last checkpoint was written.</summary>
+    Cancelled,
+}
+
+/// <summary>One epoch's figures.</summary>
+/// <param name="Epoch">Epoch number, from 1.</param>
+/// <param name="Step">Optimizer steps done at the end of the epoch.</param>
+/// <param name="TrainLoss">Mean weighted negative log-likelihood per event over the epoch's batches.</param>
+/// <param name="ValidationLogLikelihood">Mean (weighted) log-likelihood per event on the validation set, or null.</param>
+/// <param name="LearningRate">Learning rate at the end of the epoch.</param>
+/// <param name="Seconds">Wall time of the epoch.</param>
+public sealed record EpochRecord(int Epoch, long Step, double TrainLoss, double? ValidationLogLikelihood, double LearningRate, double Seconds);
+
+/// <summary>What happened during a run.</summary>
+public sealed class TrainingHistory
+{
+    /// <summary>Per-epoch records, in order.</summary>
+    public List<EpochRecord> Epochs { get; } = [];
+
+    /// <summary>How the run ended.</summary>
+    public TrainingOutcome Outcome { get; internal set; }
+
+    /// <summary>The epoch whose parameters the flow holds at the end (best validation epoch when restored), or null.</summary>
+    public int? BestEpoch { get; internal set; }
+
+    /// <summary>Total optimizer steps, including those of a resumed run.</summary>
+    public long Steps { get; internal set; }
+}
+
+/// <summary>A progress report during training.</summary>
+/// <param name="Epoch">Current epoch (from 1).</param>
+/// <param name="Step">Steps done.</param>
+/// <param name="TotalSteps">Steps planned.</param>
+/// <param name="Loss">Mean training loss since the last report.</param>
+/// <param name="LearningRate">Current learning rate.</param>
+/// <param name="StepsPerSecond">Throughput since the last report.</param>
+/// <param name="ValidationLogLikelihood">Latest validation log-likelihood, if any.</param>
+public sealed record TrainingProgress(int Epoch, long Step, long TotalSteps, double Loss, double LearningRate, double StepsPerSecond, double? ValidationLogLikelihood);
+
+/// <summary>Thrown when the loss or the gradients stop being finite; names the step and, when it can, the layer.</summary>
+public sealed class TrainingDivergedException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public TrainingDivergedException(long step, string? layer, string message) : base(message)
+    {
+        Step = step;
+        Layer = layer;
+    }
+
+    /// <summary>The optimizer step at which it happened.</summary>
+    public long Step { get; }
+
+    /// <summary>The first layer (dotted module name) whose output or parameters were not finite, if found.</summary>
+    public string? Layer { get; }
+}

@@ -1,0 +1,177 @@
+using NormalizingFlows.Autograd;
+using NormalizingFlows.Distributions;
+using NormalizingFlows.Flows;
+using NormalizingFlows.Tensors;
+using NormalizingFlows.Training;
+using NormalizingFlows.Transforms;
+
+namespace NormalizingFlows.Tests.Training;
+
+public class MaximumLikelihoodTrainerTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("nflow-train-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>z = (x − shift)·exp(−logScale) per feature: with a standard-normal base, the MLE is the sample mean and std.</summary>
+    private sealed class GaussianAffine : Transform<double>
+    {
+        public GaussianAffine(int d) : base(d)
+        {
+            Shift = RegisterParameter("shift", new Parameter<double>(Tensor<double>.Zeros(d)));
+            LogScale = RegisterParameter("log_scale", new Parameter<double>(Tensor<double>.Zeros(d)));
+        }
+        public Parameter<double> Shift { get; }
+        public Parameter<double> LogScale { get; }
+        public override (Var<double> Y, Var<double> LogAbsDet) Forward(Var<double> x, Var<double>? context = null)
+        {
+            CheckShapes(x, context);
+            var y = Ops.Mul(Ops.Sub(x, Shift), Ops.Exp(Ops.Neg(LogScale)));
+            var ld = Ops.Sum(Ops.Neg(LogScale)); // same for every row
+            return (y, Ops.Mul(new Var<double>(Tensor<double>.Full(1.0, x.Value.Dim(0))), ld));
+        }
+        public override (Var<double> X, Var<double> LogAbsDet) Inverse(Var<double> y, Var<double>? context = null)
+        {
+            CheckShapes(y, context);
+            var x = Ops.Add(Ops.Mul(y, Ops.Exp(LogScale)), Shift);
+            return (x, Ops.Mul(new Var<double>(Tensor<double>.Full(1.0, y.Value.Dim(0))), Ops.Sum(LogScale)));
+        }
+    }
+
+    private static Flow<double> MakeFlow(int d) => new(new GaussianAffine(d), new StandardNormal<double>(d));
+
+    private static Tensor<double> GaussianData(int n, double mean, double std, int seed)
+    {
+        var t = Tensor<double>.Empty(n, 1);
+        new Rng(seed).Normal<double>(t.Span, mean, std);
+        return t;
+    }
+
+    [Fact]
+    public void ReachesTheMaximumLikelihoodSolution()
+    {
+        var data = GaussianData(4000, 2.5, 0.7, 1);
+        var flow = MakeFlow(1);
+        var trainer = new MaximumLikelihoodTrainer<double>(flow, new TrainingOptions { Epochs = 60, BatchSize = 256, LearningRate = 0.05 });
+        var history = trainer.Fit(new TrainingData<double>(data));
+        var xs = data.ToArray();
+        double m = xs.Average(), s = Math.Sqrt(xs.Select(v => (v - m) * (v - m)).Average());
+        var affine = (GaussianAffine)flow.Transform;
+        Assert.Equal(m, affine.Shift.Value[0], 2e-3);
+        Assert.Equal(Math.Log(s), affine.LogScale.Value[0], 2e-3);
+        double bestLl = -0.5 * Math.Log(2 * Math.PI * s * s) - 0.5;
+        Assert.Equal(bestLl, MaximumLikelihoodTrainer<double>.Evaluate(flow, new TrainingData<double>(data)).Mean, 1e-4);
+        Assert.Equal(TrainingOutcome.Completed, history.Outcome);
+        Assert.Equal(60, history.Epochs.Count);
+        Assert.True(history.Epochs[^1].TrainLoss < history.Epochs[0].TrainLoss);
+    }
+
+    [Fact]
+    public void WeightedLikelihoodWithNegativeWeightsFindsTheWeightedSolution()
+    {
+        // as in NLO samples: positive events N(0, 1.2) with weight 1.2 and a subtraction sample N(0.5, 0.8) with weight −0.3
+        // (the weighted variance stays positive, so the weighted likelihood has a maximum: mean and variance below)
+        var a = GaussianData(3000, 0, 1.2, 2).ToArray();
+        var b = GaussianData(1000, 0.5, 0.8, 3).ToArray();
+        var x = Tensor<double>.From(a.Concat(b).ToArray(), 4000, 1);
+        var w = Tensor<double>.From(a.Select(_ => 1.2).Concat(b.Select(_ => -0.3)).ToArray(), 4000);
+        var xs = x.ToArray(); var ws = w.ToArray();
+        double sw = ws.Sum(), m = xs.Zip(ws, (v, q) => v * q).Sum() / sw;
+        double s2 = xs.Zip(ws, (v, q) => q * (v - m) * (v - m)).Sum() / sw;
+        Assert.True(s2 > 0);
+        var flow = MakeFlow(1);
+        new MaximumLikelihoodTrainer<double>(flow, new TrainingOptions { Epochs = 100, BatchSize = 500, LearningRate = 0.05 })
+            .Fit(new TrainingData<double>(x, Weights: w));
+        var affine = (GaussianAffine)flow.Transform;
+        Assert.Equal(m, affine.Shift.Value[0], 5e-3);
+        Assert.Equal(0.5 * Math.Log(s2), affine.LogScale.Value[0], 5e-3);
+    }
+
+    [Fact]
+    public void EarlyStoppingRestoresTheBestEpoch()
+    {
+        var train = GaussianData(200, 1, 1, 4);
+        var val = GaussianData(200, -1, 1, 5); // a different distribution: validation worsens as training goes on
+        var flow = MakeFlow(1);
+        var trainer = new MaximumLikelihoodTrainer<double>(flow, new TrainingOptions { Epochs = 200, BatchSize = 50, LearningRate = 0.05, Patience = 3, Schedule = new NormalizingFlows.Optim.ConstantSchedule(0.05) });
+        var h = trainer.Fit(new TrainingData<double>(train), new TrainingData<double>(val));
+        Assert.Equal(TrainingOutcome.EarlyStopped, h.Outcome);
+        Assert.NotNull(h.BestEpoch);
+        double best = h.Epochs.Max(e => e.ValidationLogLikelihood!.Value);
+        Assert.Equal(best, h.Epochs.First(e => e.Epoch == h.BestEpoch).ValidationLogLikelihood!.Value);
+        Assert.Equal(best, MaximumLikelihoodTrainer<double>.Evaluate(flow, new TrainingData<double>(val)).Mean, 12);
+        Assert.True(h.Epochs.Count < 200);
+    }
+
+    [Fact]
+    public void DivergenceRaisesAClearErrorWithStepAndLayer()
+    {
+        var data = GaussianData(500, 0, 1, 6);
+        var flow = MakeFlow(1);
+        var trainer = new MaximumLikelihoodTrainer<double>(flow, new TrainingOptions { Epochs = 50, BatchSize = 100, LearningRate = 1e4, ClipNorm = null, Schedule = new NormalizingFlows.Optim.ConstantSchedule(1e4) });
+        var ex = Assert.Throws<TrainingDivergedException>(() => trainer.Fit(new TrainingData<double>(data)));
+        Assert.True(ex.Step > 0);
+        Assert.NotNull(ex.Layer);
+        Assert.Contains("step", ex.Message);
+    }
+
+    [Fact]
+    public void CancellationKeepsACheckpointAndResumeContinues()
+    {
+        var data = GaussianData(1000, 1, 2, 7);
+        string ckpt = Path.Combine(_dir, "run.ckpt");
+        var cts = new CancellationTokenSource();
+        var flow = MakeFlow(1);
+        var options = new TrainingOptions { Epochs = 20, BatchSize = 100, LearningRate = 0.05, CheckpointPath = ckpt, ReportEverySteps = 1 };
+        var trainer = new MaximumLikelihoodTrainer<double>(flow, options)
+        {
+            Progress = new SyncProgress(p => { if (p.Step == 25) cts.Cancel(); }),
+        };
+        var h = trainer.Fit(new TrainingData<double>(data), cancellation: cts.Token);
+        Assert.Equal(TrainingOutcome.Cancelled, h.Outcome);
+        Assert.Equal(25, h.Steps);
+        Assert.True(File.Exists(ckpt));
+
+        var resumed = MakeFlow(1);
+        var t2 = new MaximumLikelihoodTrainer<double>(resumed, options);
+        var h2 = t2.Fit(new TrainingData<double>(data), resumeFrom: ckpt);
+        Assert.Equal(TrainingOutcome.Completed, h2.Outcome);
+        Assert.Equal(200, h2.Steps);
+        Assert.Equal(1.0, ((GaussianAffine)resumed.Transform).Shift.Value[0], 0.1);
+
+        File.WriteAllBytes(Path.Combine(_dir, "junk.ckpt"), [1, 2, 3]);
+        Assert.ThrowsAny<IOException>(() => new MaximumLikelihoodTrainer<double>(MakeFlow(1), options).Fit(new TrainingData<double>(data), resumeFrom: Path.Combine(_dir, "junk.ckpt")));
+    }
+
+    [Fact]
+    public void BadDataIsExplained()
+    {
+        var flow = MakeFlow(2);
+        var trainer = new MaximumLikelihoodTrainer<double>(flow);
+        Assert.Contains("3 columns", Assert.Throws<ArgumentException>(() => trainer.Fit(new TrainingData<double>(Tensor<double>.Zeros(10, 3)))).Message);
+        var x = Tensor<double>.Zeros(10, 2);
+        Assert.Contains("weights", Assert.Throws<ArgumentException>(() => trainer.Fit(new TrainingData<double>(x, Weights: Tensor<double>.Zeros(9)))).Message);
+        Assert.Contains("sum to zero", Assert.Throws<ArgumentException>(() => trainer.Fit(new TrainingData<double>(x, Weights: Tensor<double>.Zeros(10)))).Message);
+        x[3, 1] = double.NaN;
+        var ex = Assert.Throws<ArgumentException>(() => trainer.Fit(new TrainingData<double>(x)));
+        Assert.Contains("column 1", ex.Message);
+        Assert.Throws<ArgumentException>(() => new TrainingOptions { BatchSize = 0 }.Validate());
+    }
+
+    [Fact]
+    public void WeightedMeanStandardErrorMatchesTheUnweightedFormula()
+    {
+        double[] v = [1, 2, 3, 4, 10];
+        var (m, se) = MaximumLikelihoodTrainer<double>.WeightedMean(v, null);
+        Assert.Equal(4, m, 12);
+        double sd = Math.Sqrt(v.Select(x => (x - 4) * (x - 4)).Sum() / 4);
+        Assert.Equal(sd / Math.Sqrt(5), se, 12);
+        var (mw, _) = MaximumLikelihoodTrainer<double>.WeightedMean(v, [1, 1, 1, 1, 1]);
+        Assert.Equal(m, mw, 12);
+    }
+
+    private sealed class SyncProgress(Action<TrainingProgress> action) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => action(value);
+    }
+}
