@@ -170,23 +170,7 @@ public static class SafeTensors
         ArgumentNullException.ThrowIfNull(tensors);
         var list = tensors.ToList();
         var header = BuildHeader(list, metadata);
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full) ?? ".";
-        string tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                WriteBody(fs, header, list);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        AtomicFile.Write(path, fs => WriteBody(fs, header, list));
     }
 
     /// <summary>The bytes of a safetensors file holding the entries and metadata.</summary>

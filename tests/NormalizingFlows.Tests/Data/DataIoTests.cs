@@ -1,0 +1,153 @@
+using System.Buffers.Binary;
+using System.Text;
+using NormalizingFlows.Data;
+using NormalizingFlows.Serialization;
+
+namespace NormalizingFlows.Tests.Data;
+
+public class DataIoTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("nflow-data-").FullName;
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    private string P(string name) => Path.Combine(_dir, name);
+
+    private static Table ReadCsv(string text, bool drop = false) => Csv.Read(new StringReader(text), "t.csv", drop);
+
+    [Fact]
+    public void CsvWithHeaderCommentsAndWhitespace()
+    {
+        var t = ReadCsv("# generated\n a , b \n1,2\n\n3.5,-4e-3 # trailing\n");
+        Assert.Equal(["a", "b"], t.Columns);
+        Assert.Equal(2, t.Rows);
+        Assert.Equal(-4e-3, t[1, 1]);
+        var w = ReadCsv("x y z\n1 2 3\n4\t5  6\n");
+        Assert.Equal(3, w.Cols);
+        Assert.Equal(6, w[1, 2]);
+        var headerless = ReadCsv("1,2\n3,4\n");
+        Assert.Equal(["x0", "x1"], headerless.Columns);
+        Assert.Equal(2, headerless.Rows);
+    }
+
+    [Theory]
+    [InlineData("a,b\n1,2\n3,abc\n", "t.csv:3:2: 'abc' in column 'b' is not a number")]
+    [InlineData("a,b\n1,2\n3\n", "t.csv:3: row has 1 fields; the header has 2")]
+    [InlineData("a,b\n1,nan\n", "t.csv:2:2: value 'nan' in column 'b' is not finite")]
+    [InlineData("a,b\n1,Infinity\n", "t.csv:2:2: value 'Infinity' in column 'b' is not finite")]
+    [InlineData("", "t.csv: empty file: no header and no rows")]
+    [InlineData("# only a comment\n", "t.csv: empty file: no header and no rows")]
+    [InlineData("a,b\n", "t.csv: no data rows after the header")]
+    [InlineData("a,a\n1,2\n", "t.csv:1: column name 'a' appears twice in the header")]
+    public void CsvErrorsNameFileLineAndColumn(string text, string message)
+    {
+        var ex = Assert.Throws<DataFormatException>(() => ReadCsv(text));
+        Assert.Equal(message, ex.Message);
+    }
+
+    [Fact]
+    public void DropInvalidCountsDroppedRows()
+    {
+        var t = ReadCsv("a,b\n1,2\n3,x\n5\n7,nan\n9,10\n", drop: true);
+        Assert.Equal(2, t.Rows);
+        Assert.Equal(3, t.DroppedRows);
+        Assert.Equal(10, t[1, 1]);
+        Assert.Contains("all 1 were dropped", Assert.Throws<DataFormatException>(() => ReadCsv("a\nq\n", drop: true)).Message);
+    }
+
+    [Fact]
+    public void ColumnSelectionPicksRenamesAndExplains()
+    {
+        var t = ReadCsv("pt,eta,phi\n1,2,3\n4,5,6\n").SelectColumns("phi, y=pt");
+        Assert.Equal(["phi", "y"], t.Columns);
+        Assert.Equal([3.0, 1.0, 6.0, 4.0], t.Values);
+        var ex = Assert.Throws<ArgumentException>(() => ReadCsv("pt,eta\n1,2\n").SelectColumns("m"));
+        Assert.Contains("no column 'm'; the columns are: pt, eta", ex.Message);
+    }
+
+    [Fact]
+    public void CsvRoundTripIsExact()
+    {
+        var t = new Table(["a", "b"], [0.1, -1e-300, 1.0 / 3, 12345.678], 2);
+        Csv.Write(P("t.csv"), t);
+        var back = Csv.Read(P("t.csv"));
+        Assert.Equal(t.Values, back.Values);
+        Assert.Equal(t.Columns, back.Columns);
+        Assert.Contains("file not found", Assert.Throws<DataFormatException>(() => Csv.Read(P("missing.csv"))).Message);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void NpyRoundTrip(bool float64)
+    {
+        var t = new Table(["x0", "x1", "x2"], [1, 2.5, -3, 4e-3, 5, 6], 2);
+        Npy.Write(P("t.npy"), t, float64);
+        var bytes = File.ReadAllBytes(P("t.npy"));
+        Assert.Equal(0, (10 + BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8))) % 64); // header aligned as numpy does
+        var back = Npy.Read(P("t.npy"));
+        Assert.Equal(2, back.Rows);
+        Assert.Equal(3, back.Cols);
+        for (int i = 0; i < 6; i++) Assert.Equal(float64 ? t.Values[i] : (float)t.Values[i], back.Values[i]);
+    }
+
+    private static byte[] NpyBytes(string descr, string shape, bool fortran, byte[] data, int version = 1)
+    {
+        string header = $"{{'descr': '{descr}', 'fortran_order': {(fortran ? "True" : "False")}, 'shape': {shape}, }}\n";
+        var ms = new MemoryStream();
+        ms.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', (byte)version, 0]);
+        if (version == 1) { var b = new byte[2]; BinaryPrimitives.WriteUInt16LittleEndian(b, (ushort)header.Length); ms.Write(b); }
+        else { var b = new byte[4]; BinaryPrimitives.WriteUInt32LittleEndian(b, (uint)header.Length); ms.Write(b); }
+        ms.Write(Encoding.Latin1.GetBytes(header));
+        ms.Write(data);
+        return ms.ToArray();
+    }
+
+    [Fact]
+    public void NpyReadsOtherLayouts()
+    {
+        // big-endian float64, Fortran order [[1, 2, 3], [4, 5, 6]] stored column by column
+        var data = new byte[48];
+        double[] colMajor = [1, 4, 2, 5, 3, 6];
+        for (int i = 0; i < 6; i++) BinaryPrimitives.WriteDoubleBigEndian(data.AsSpan(i * 8), colMajor[i]);
+        var t = Npy.Parse(NpyBytes(">f8", "(2, 3)", true, data, version: 2));
+        Assert.Equal([1.0, 2, 3, 4, 5, 6], t.Values);
+        var ints = new byte[12];
+        for (int i = 0; i < 3; i++) BinaryPrimitives.WriteInt32LittleEndian(ints.AsSpan(i * 4), i * 7);
+        var v = Npy.Parse(NpyBytes("<i4", "(3,)", false, ints));
+        Assert.Equal(3, v.Rows);
+        Assert.Equal(1, v.Cols);
+        Assert.Equal(14, v[2, 0]);
+    }
+
+    [Theory]
+    [InlineData("bad magic")]
+    [InlineData("truncated")]
+    [InlineData("dtype")]
+    [InlineData("rank")]
+    public void NpyErrorsAreSpecific(string kind)
+    {
+        byte[] bytes = kind switch
+        {
+            "bad magic" => Encoding.ASCII.GetBytes("not numpy at all"),
+            "truncated" => NpyBytes("<f4", "(10, 2)", false, new byte[40]),
+            "dtype" => NpyBytes("<c16", "(1, 1)", false, new byte[16]),
+            _ => NpyBytes("<f4", "(2, 2, 2)", false, new byte[32]),
+        };
+        var ex = Assert.Throws<DataFormatException>(() => Npy.Parse(bytes, "x.npy"));
+        Assert.StartsWith("x.npy: ", ex.Message);
+        Assert.Contains(kind switch { "bad magic" => "magic", "truncated" => "truncated", "dtype" => "unsupported dtype '<c16'", _ => "rank 3" }, ex.Message);
+    }
+
+    [Fact]
+    public void InterruptedWriteKeepsTheOldFile()
+    {
+        string path = P("keep.csv");
+        File.WriteAllText(path, "a\n1\n");
+        Assert.Throws<InvalidOperationException>(() => AtomicFile.Write(path, fs =>
+        {
+            fs.Write(new byte[1000]);
+            throw new InvalidOperationException("disk on fire");
+        }));
+        Assert.Equal("a\n1\n", File.ReadAllText(path));
+        Assert.Single(Directory.GetFiles(_dir)); // no temporary left behind
+    }
+}
