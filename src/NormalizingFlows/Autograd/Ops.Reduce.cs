@@ -85,3 +85,26 @@ public static partial class Ops
         });
     }
 }
+
+public static partial class Ops
+{
+    /// <summary>Per-row maximum of a 2-D value: [N, C] → [N]; the gradient goes to the first arg-max of each row.</summary>
+    public static Var<T> MaxRows<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (x.Value.Rank != 2) throw new ArgumentException($"MaxRows needs [N, C], got {x.Value.ShapeString}");
+        int n = x.Value.Rows, c = x.Value.Cols;
+        if (c == 0) throw new ArgumentException("MaxRows of rows with no columns");
+        var y = Tensor<T>.Empty(n);
+        Reductions.MaxRows(x.Value.ReadOnlySpan, n, c, y.Span);
+        if (!Record(x)) return new Var<T>(y);
+        return new Var<T>(y, [x], o =>
+        {
+            var gy = o.Grad!.ReadOnlySpan; var gx = x.GradBuffer().Span; var xv = x.Value.ReadOnlySpan; var yv = o.Value.ReadOnlySpan;
+            for (int r = 0; r < n; r++)
+            {
+                int j = xv.Slice(r * c, c).IndexOf(yv[r]);
+                if (j >= 0) gx[r * c + j] += gy[r];
+            }
+        });
+    }
+}
