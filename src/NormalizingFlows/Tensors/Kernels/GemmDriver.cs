@@ -176,8 +176,8 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         // Balanced K chunks so that the last one is not tiny.
         int nkc = (k + cfg.KC - 1) / cfg.KC;
         int kcMax = (k + nkc - 1) / nkc;
-        int ncMax = Math.Min(cfg.NC, (n + NR - 1) / NR * NR);
-        int mcMax = Math.Min(cfg.MC, (m + MR - 1) / MR * MR);
+        int ncMax = (Math.Min(cfg.NC, n) + NR - 1) / NR * NR;
+        int mcMax = (Math.Min(cfg.MC, m) + MR - 1) / MR * MR;
         var bufs = GemmBuffers.Current;
         T* pb = (T*)bufs.B((nuint)(((long)kcMax * ncMax + 64) * sizeof(T)));
         T* pa = (T*)bufs.A((nuint)(((long)kcMax * mcMax + 64) * sizeof(T)));
