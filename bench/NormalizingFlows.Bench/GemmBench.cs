@@ -48,6 +48,7 @@ internal static unsafe class GemmBench
                     break;
                 case "--kc": Gemm.TuneKC = int.Parse(v, CultureInfo.InvariantCulture); i++; break;
                 case "--mc": Gemm.TuneMC = int.Parse(v, CultureInfo.InvariantCulture); i++; break;
+                case "--swap": Gemm.TuneSwap = int.Parse(v, CultureInfo.InvariantCulture); i++; break;
                 case "--tile": Gemm.TuneTile = int.Parse(v, CultureInfo.InvariantCulture); i++; break;
                 case "--nc": Gemm.TuneNC = int.Parse(v, CultureInfo.InvariantCulture); i++; break;
                 case "--shape":
@@ -61,6 +62,7 @@ internal static unsafe class GemmBench
                 }
                 case "--no-blas": noBlas = true; break;
                 case "--best": best = true; break;
+                case "--pool-overhead": PoolOverhead(); return 0;
                 case "--quick":
                     quick = true;
                     break;
@@ -102,6 +104,26 @@ internal static unsafe class GemmBench
                         else Measure<double>(s.m, s.k, s.n, s.trans, th, isa, quick);
                     }
         return 0;
+    }
+
+    private static void Empty(void* state, int part) { }
+
+    /// <summary>Fork/join cost of <see cref="WorkerPool.For"/> with an empty body (µs per call, median of batches).</summary>
+    private static void PoolOverhead()
+    {
+        foreach (int threads in new[] { 1, 2 })
+        {
+            WorkerPool.MaxThreads = threads;
+            var rates = new List<double>();
+            for (int r = 0; r < 50; r++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                for (int i = 0; i < 10000; i++) WorkerPool.For(2, &Empty, null);
+                rates.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds / 10000);
+            }
+            rates.Sort();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"bench\":\"pool\",\"threads\":{threads},\"us_per_call_median\":{rates[25]:F3},\"us_per_call_best\":{rates[0]:F3}}}"));
+        }
     }
 
     private static List<GemmIsa> AllIsas()

@@ -45,7 +45,7 @@ public static unsafe class Gemm
     internal static GemmIsa ForcedIsa { get => t_forcedIsa; set => t_forcedIsa = value; }
 
     /// <summary>Blocking overrides for tuning (0 = default).</summary>
-    internal static int TuneKC, TuneMC, TuneNC, TuneTile;
+    internal static int TuneKC, TuneMC, TuneNC, TuneTile, TuneSwap;
 
     private static GemmIsa ParseEnv(string? s) => s?.Trim().ToLowerInvariant() switch
     {
@@ -84,13 +84,18 @@ public static unsafe class Gemm
             GemmIsa.Avx512 => TuneTile switch
             {
                 1 => new() { MR = 8, NR = 32, KC = 256, MC = 144, NC = 4096, Kernel = &GemmMicroKernels.F32Avx512_8x32, VectorPack = true },
-                2 => new() { MR = 6, NR = 48, KC = 256, MC = 144, NC = 4096, Kernel = &GemmMicroKernels.F32Avx512_6x48, VectorPack = true },
                 _ => new() { MR = 12, NR = 32, KC = 256, MC = 144, NC = 4096, Kernel = &GemmMicroKernels.F32Avx512_12x32, VectorPack = true },
             },
             GemmIsa.Avx2 => new() { MR = 6, NR = 16, KC = 256, MC = 120, NC = 4096, Kernel = &GemmMicroKernels.F32Avx2_6x16, VectorPack = true },
             _ => new() { MR = 4, NR = 2 * Vector<float>.Count, KC = 256, MC = 128, NC = 4096, Kernel = &GemmMicroKernels.F32Portable_4x2V, VectorPack = false },
         };
         c.Isa = isa;
+        c.Kernel4 = isa switch
+        {
+            GemmIsa.Avx512 => &GemmMicroKernels.F32Avx512_4x32,
+            GemmIsa.Avx2 => &GemmMicroKernels.F32Avx2_4x16,
+            _ => null,
+        };
         return Tune(c);
     }
 
@@ -105,6 +110,12 @@ public static unsafe class Gemm
             _ => new() { MR = 4, NR = 2 * Vector<double>.Count, KC = 256, MC = 128, NC = 4096, Kernel = &GemmMicroKernels.F64Portable_4x2V, VectorPack = false },
         };
         c.Isa = isa;
+        c.Kernel4 = isa switch
+        {
+            GemmIsa.Avx512 => &GemmMicroKernels.F64Avx512_4x16,
+            GemmIsa.Avx2 => &GemmMicroKernels.F64Avx2_4x8,
+            _ => null,
+        };
         return Tune(c);
     }
 

@@ -9,6 +9,8 @@ internal unsafe struct GemmConfig<T> where T : unmanaged
 {
     public int MR, NR, KC, MC, NC;
     public delegate*<nint, T*, T*, T*, nint, T, T, void> Kernel;
+    /// <summary>Optional 4×NR kernel for problems with at most 4 rows (narrow outputs computed as Cᵀ).</summary>
+    public delegate*<nint, T*, T*, T*, nint, T, T, void> Kernel4;
     public bool VectorPack;
     public GemmIsa Isa;
 }
@@ -69,7 +71,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
             return;
         }
         // Narrow N: compute Cᵀ = op(B)ᵀ·op(A)ᵀ when it wastes less of the register tiles.
-        if (Efficiency(n, cfg.MR) * Efficiency(m, cfg.NR) > 1.05 * Efficiency(m, cfg.MR) * Efficiency(n, cfg.NR))
+        if (Gemm.TuneSwap != 2 && Efficiency(n, cfg.MR) * Efficiency(m, cfg.NR) > 1.05 * Efficiency(m, cfg.MR) * Efficiency(n, cfg.NR))
         {
             T* tp = a; a = b; b = tp;
             (ars, acs, brs, bcs) = (bcs, brs, acs, ars);
@@ -77,9 +79,16 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
             (m, n) = (n, m);
         }
 
+        GemmConfig<T> cfgUsed = cfg;
+        if (m <= 4 && cfg.MR > 4 && cfg.Kernel4 != null)
+        {
+            cfgUsed.MR = 4;
+            cfgUsed.MC = 4;
+            cfgUsed.Kernel = cfg.Kernel4;
+        }
         var job = new GemmJob<T>
         {
-            Cfg = cfg, A = a, B = b, C = c, Ars = ars, Acs = acs, Brs = brs, Bcs = bcs, Crs = crs, Ccs = ccs,
+            Cfg = cfgUsed, A = a, B = b, C = c, Ars = ars, Acs = acs, Brs = brs, Bcs = bcs, Crs = crs, Ccs = ccs,
             M = m, N = n, K = k, Alpha = alpha, Beta = beta,
         };
         double flops = 2.0 * m * n * k;
@@ -112,7 +121,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
             return;
         }
 
-        int tilesM = (m + cfg.MR - 1) / cfg.MR, tilesN = (n + cfg.NR - 1) / cfg.NR;
+        int tilesM = (m + cfgUsed.MR - 1) / cfgUsed.MR, tilesN = (n + cfgUsed.NR - 1) / cfgUsed.NR;
         job.Mode = tilesM >= tilesN ? 0 : 1;
         job.Parts = Math.Min(threads, Math.Max(tilesM, tilesN));
         if (job.Parts <= 1) RunPart(&job, 0);
@@ -226,7 +235,8 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                             else
                             {
                                 kernel(kc, ap, bp, tmp, NR, T.One, T.Zero);
-                                WriteTile(tmp, NR, ct, crs, ccs, mr, nr, alpha, betaEff);
+                                if (crs == 1 && vec) GemmWriteOut.Transposed(tmp, NR, ct, ccs, mr, nr, alpha, betaEff);
+                                else WriteTile(tmp, NR, ct, crs, ccs, mr, nr, alpha, betaEff);
                             }
                         }
                     }
@@ -237,9 +247,25 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     }
 
     /// <summary>C tile = alpha·acc + beta·C with exactly the rounding of the micro-kernels' write-out.</summary>
-    private static void WriteTile(T* acc, int ldacc, T* c, nint crs, nint ccs, int mr, int nr, T alpha, T beta)
+    internal static void WriteTile(T* acc, int ldacc, T* c, nint crs, nint ccs, int mr, int nr, T alpha, T beta)
     {
         bool scale = alpha != T.One;
+        if (crs == 1 && ccs != 1)
+        {
+            for (int j = 0; j < nr; j++)
+            {
+                T* cj = c + j * ccs;
+                for (int i = 0; i < mr; i++)
+                {
+                    T v = acc[i * ldacc + j];
+                    if (scale) v *= alpha;
+                    if (beta == T.Zero) cj[i] = v;
+                    else if (beta == T.One) cj[i] = v + cj[i];
+                    else cj[i] = v + cj[i] * beta;
+                }
+            }
+            return;
+        }
         for (int i = 0; i < mr; i++)
         {
             T* ai = acc + i * ldacc;

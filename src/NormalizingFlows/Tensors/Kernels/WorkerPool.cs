@@ -74,8 +74,13 @@ public static unsafe class WorkerPool
                 Worker wk = workers[w];
                 // Revoke a worker that has not started; otherwise wait until it has left the job.
                 if (Interlocked.CompareExchange(ref wk.State, Idle, Assigned) == Assigned) continue;
-                var sw = new SpinWait();
-                while (Volatile.Read(ref wk.State) != Idle) sw.SpinOnce(-1);
+                long spins = 0;
+                while (Volatile.Read(ref wk.State) != Idle)
+                {
+                    // Pure spinning first (the worker is running a part); yield only if it seems descheduled.
+                    if (++spins < 200_000) Thread.SpinWait(1);
+                    else Thread.Yield();
+                }
             }
             Exception? err = _error;
             _error = null;
@@ -150,7 +155,7 @@ public static unsafe class WorkerPool
                     Volatile.Write(ref wk.Sleeping, 0);
                     deadline = Stopwatch.GetTimestamp() + SpinTicks;
                 }
-                else Thread.SpinWait(8);
+                else Thread.SpinWait(1);
             }
             if (Interlocked.CompareExchange(ref wk.State, Running, Assigned) != Assigned) continue; // revoked
             RunParts();
