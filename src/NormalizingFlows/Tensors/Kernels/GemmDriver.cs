@@ -65,9 +65,20 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     public static void Run(in GemmConfig<T> cfg, T* a, nint ars, nint acs, T* b, nint brs, nint bcs, T* c, nint crs, nint ccs,
         int m, int n, int k, T alpha, T beta)
     {
-        if ((long)m * n * k <= Gemm.DirectMaxVolume || m == 1 || n == 1)
+        if ((long)m * n * k <= Gemm.DirectMaxVolume)
         {
             Direct(a, ars, acs, b, brs, bcs, c, crs, ccs, m, n, k, alpha, beta);
+            return;
+        }
+        if (n == 1)
+        {
+            Gemv(a, ars, acs, b, brs, c, crs, m, k, alpha, beta);
+            return;
+        }
+        if (m == 1)
+        {
+            // C row = op(B)ᵀ·a: a matrix-vector product with op(B)ᵀ (n×k) and the vector a.
+            Gemv(b, bcs, brs, a, acs, c, ccs, n, k, alpha, beta);
             return;
         }
         // Narrow N: compute Cᵀ = op(B)ᵀ·op(A)ᵀ when it wastes less of the register tiles.
@@ -297,7 +308,68 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         }
     }
 
-    /// <summary>Direct loop for tiny problems and vector-shaped ones (no packing).</summary>
+    /// <summary>
+    /// y[i·ys] = alpha·Σ_p M[i·mrs + p·mcs]·x[p·xs] + beta·y[i·ys]: row dot products when M's rows are contiguous,
+    /// otherwise column-wise axpy into a buffer; vectorised with <c>Vector&lt;T&gt;</c>, accumulation order fixed by the shape.
+    /// </summary>
+    internal static void Gemv(T* mat, nint mrs, nint mcs, T* x, nint xs, T* y, nint ys, int m, int k, T alpha, T beta)
+    {
+        int w = Vector<T>.Count;
+        var bufs = GemmBuffers.Current;
+        if (mcs == 1)
+        {
+            T* xv = x;
+            if (xs != 1)
+            {
+                xv = (T*)bufs.A((nuint)(k * sizeof(T)));
+                for (int p = 0; p < k; p++) xv[p] = x[p * xs];
+            }
+            for (int i = 0; i < m; i++)
+            {
+                T* row = mat + i * mrs;
+                Vector<T> s0 = Vector<T>.Zero, s1 = Vector<T>.Zero, s2 = Vector<T>.Zero, s3 = Vector<T>.Zero;
+                int p = 0;
+                for (; p + 4 * w <= k; p += 4 * w)
+                {
+                    s0 += Unsafe.ReadUnaligned<Vector<T>>(row + p) * Unsafe.ReadUnaligned<Vector<T>>(xv + p);
+                    s1 += Unsafe.ReadUnaligned<Vector<T>>(row + p + w) * Unsafe.ReadUnaligned<Vector<T>>(xv + p + w);
+                    s2 += Unsafe.ReadUnaligned<Vector<T>>(row + p + 2 * w) * Unsafe.ReadUnaligned<Vector<T>>(xv + p + 2 * w);
+                    s3 += Unsafe.ReadUnaligned<Vector<T>>(row + p + 3 * w) * Unsafe.ReadUnaligned<Vector<T>>(xv + p + 3 * w);
+                }
+                for (; p + w <= k; p += w)
+                    s0 += Unsafe.ReadUnaligned<Vector<T>>(row + p) * Unsafe.ReadUnaligned<Vector<T>>(xv + p);
+                T sum = Vector.Sum((s0 + s1) + (s2 + s3));
+                for (; p < k; p++) sum += row[p] * xv[p];
+                Store(y + i * ys, sum, alpha, beta);
+            }
+            return;
+        }
+        // Columns of M contiguous (mrs == 1): acc[0..m) += M[:, p]·x[p] for each p in order.
+        T* acc = (T*)bufs.A((nuint)(m * sizeof(T)));
+        new Span<T>(acc, m).Clear();
+        for (int p = 0; p < k; p++)
+        {
+            T* col = mat + p * mcs;
+            T xp = x[p * xs];
+            var vx = new Vector<T>(xp);
+            int i = 0;
+            for (; i + w <= m; i += w)
+                Unsafe.WriteUnaligned(acc + i, Unsafe.ReadUnaligned<Vector<T>>(acc + i) + Unsafe.ReadUnaligned<Vector<T>>(col + i) * vx);
+            for (; i < m; i++) acc[i] += col[i] * xp;
+        }
+        for (int i = 0; i < m; i++) Store(y + i * ys, acc[i], alpha, beta);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(T* cp, T s, T alpha, T beta)
+    {
+        if (alpha != T.One) s *= alpha;
+        if (beta == T.Zero) *cp = s;
+        else if (beta == T.One) *cp = s + *cp;
+        else *cp = s + *cp * beta;
+    }
+
+    /// <summary>Direct loop for tiny problems (no packing).</summary>
     internal static void Direct(T* a, nint ars, nint acs, T* b, nint brs, nint bcs, T* c, nint crs, nint ccs,
         int m, int n, int k, T alpha, T beta)
     {
