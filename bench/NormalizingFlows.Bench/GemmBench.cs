@@ -95,6 +95,8 @@ internal static unsafe class GemmBench
                 foreach (var (outF, inF) in new[] { (128, 18), (128, 128), (36, 128), (414, 128), (128, 2), (4, 128) })
                     shapes.Add((outF, batch, inF, "TN"));
 
+        // Warm-up so that tiered compilation has optimised the whole call path before the first measurement.
+        WarmUp();
         foreach (string dtype in dtypes)
             foreach (var s in shapes)
                 foreach (int th in threads)
@@ -106,7 +108,32 @@ internal static unsafe class GemmBench
         return 0;
     }
 
+    private static void WarmUp()
+    {
+        var a = new float[96 * 96];
+        var c = new float[96 * 96];
+        var ad = new double[96 * 96];
+        var cd = new double[96 * 96];
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed.TotalSeconds < 0.5)
+            foreach (bool t in new[] { false, true })
+            {
+                Gemm.Compute(t, !t, 96, 90, 96, 1f, a, 96, a, 96, 0.5f, c, 96);
+                Gemm.Compute(t, t, 96, 3, 96, 1f, a, 96, a, 96, 0f, c, 96);
+                Gemm.Compute(t, !t, 96, 90, 96, 1.0, ad, 96, ad, 96, 0.5, cd, 96);
+                Gemm.Compute(t, t, 96, 3, 96, 1.0, ad, 96, ad, 96, 0.0, cd, 96);
+            }
+    }
+
     private static void Empty(void* state, int part) { }
+
+    private static void Busy(void* state, int part)
+    {
+        long n = *(long*)state;
+        double x = 1;
+        for (long i = 0; i < n; i++) x = x * 0.999999 + 1e-7;
+        if (x == 12345) Console.WriteLine();
+    }
 
     /// <summary>Fork/join cost of <see cref="WorkerPool.For"/> with an empty body (µs per call, median of batches).</summary>
     private static void PoolOverhead()
@@ -122,6 +149,19 @@ internal static unsafe class GemmBench
                 rates.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds / 10000);
             }
             rates.Sort();
+            foreach (long iters in new long[] { 1000, 3000, 10000, 30000 })
+            {
+                var ts = new List<double>();
+                long it = iters;
+                for (int r = 0; r < 200; r++)
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    for (int i = 0; i < 20; i++) WorkerPool.For(2, &Busy, &it);
+                    ts.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds / 20);
+                }
+                ts.Sort();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"busy threads={threads} iters={iters}: best {ts[0]:F2} us median {ts[100]:F2} us"));
+            }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"bench\":\"pool\",\"threads\":{threads},\"us_per_call_median\":{rates[25]:F3},\"us_per_call_best\":{rates[0]:F3}}}"));
         }
     }

@@ -62,6 +62,7 @@ internal sealed unsafe class GemmBuffers
 internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Runs a validated problem (pointers fixed by the caller).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(in GemmConfig<T> cfg, T* a, nint ars, nint acs, T* b, nint brs, nint bcs, T* c, nint crs, nint ccs,
         int m, int n, int k, T alpha, T beta)
     {
@@ -141,6 +142,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
 
     private static double Efficiency(int size, int tile) => size / (double)((size + tile - 1) / tile * tile);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunPart(void* state, int part)
     {
         ref GemmJob<T> j = ref Unsafe.AsRef<GemmJob<T>>(state);
@@ -258,6 +260,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     }
 
     /// <summary>C tile = alpha·acc + beta·C with exactly the rounding of the micro-kernels' write-out.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void WriteTile(T* acc, int ldacc, T* c, nint crs, nint ccs, int mr, int nr, T alpha, T beta)
     {
         bool scale = alpha != T.One;
@@ -294,6 +297,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     }
 
     /// <summary>C = beta·C (beta = 0 stores zeros, ignoring NaNs in C).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void ScaleC(T* c, nint crs, nint ccs, int m, int n, T beta)
     {
         if (beta == T.One) return;
@@ -312,6 +316,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     /// y[i·ys] = alpha·Σ_p M[i·mrs + p·mcs]·x[p·xs] + beta·y[i·ys]: row dot products when M's rows are contiguous,
     /// otherwise column-wise axpy into a buffer; vectorised with <c>Vector&lt;T&gt;</c>, accumulation order fixed by the shape.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Gemv(T* mat, nint mrs, nint mcs, T* x, nint xs, T* y, nint ys, int m, int k, T alpha, T beta)
     {
         int w = Vector<T>.Count;
@@ -370,6 +375,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     }
 
     /// <summary>Direct loop for tiny problems (no packing).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Direct(T* a, nint ars, nint acs, T* b, nint brs, nint bcs, T* c, nint crs, nint ccs,
         int m, int n, int k, T alpha, T beta)
     {
