@@ -84,9 +84,9 @@ public static unsafe class Gemm
             GemmIsa.Avx512 => TuneTile switch
             {
                 1 => new() { MR = 8, NR = 32, KC = 256, MC = 144, NC = 4096, Kernel = &GemmMicroKernels.F32Avx512_8x32, VectorPack = true },
-                _ => new() { MR = 12, NR = 32, KC = 256, MC = 144, NC = 4096, Kernel = &GemmMicroKernels.F32Avx512_12x32, VectorPack = true },
+                _ => new() { MR = 12, NR = 32, KC = 256, MC = 240, NC = 4096, Kernel = &GemmMicroKernels.F32Avx512_12x32, VectorPack = true },
             },
-            GemmIsa.Avx2 => new() { MR = 6, NR = 16, KC = 256, MC = 120, NC = 4096, Kernel = &GemmMicroKernels.F32Avx2_6x16, VectorPack = true },
+            GemmIsa.Avx2 => new() { MR = 6, NR = 16, KC = 256, MC = 144, NC = 4096, Kernel = &GemmMicroKernels.F32Avx2_6x16, VectorPack = true },
             _ => new() { MR = 4, NR = 2 * Vector<float>.Count, KC = 256, MC = 128, NC = 4096, Kernel = &GemmMicroKernels.F32Portable_4x2V, VectorPack = false },
         };
         c.Isa = isa;

@@ -104,12 +104,14 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
             M = m, N = n, K = k, Alpha = alpha, Beta = beta,
         };
         double flops = 2.0 * m * n * k;
-        int threads = flops >= Gemm.ParallelMinFlops ? Math.Min(WorkerPool.MaxThreads, Environment.ProcessorCount) : 1;
+        // AVX-512 cores finish a given problem twice as fast, so they need twice the work to amortise a fork/join.
+        double minFlops = Gemm.ParallelMinFlops * (cfg.Isa == GemmIsa.Avx512 ? 2 : 1);
+        int threads = flops >= minFlops ? Math.Min(WorkerPool.MaxThreads, Environment.ProcessorCount) : 1;
 
         // Weight-gradient shape (small M·N, long K): split K into a shape-determined number of parts so that
         // the result does not depend on the thread count; partial products are added in a fixed order.
         int kParts = 1;
-        if (Environment.ProcessorCount > 1 && k >= 16 * Math.Max(m, n) && flops >= Gemm.ParallelMinFlops)
+        if (Environment.ProcessorCount > 1 && k >= 16 * Math.Max(m, n) && flops >= minFlops)
             kParts = Math.Clamp(k / (8 * Math.Max(m, n)), 1, Environment.ProcessorCount);
         if (kParts > 1)
         {
