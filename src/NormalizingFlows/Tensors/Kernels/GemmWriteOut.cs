@@ -94,7 +94,16 @@ internal static unsafe class GemmWriteOut
         }
         else
         {
-            for (int i = 0; i < rows; i++)
+            int i = 0;
+            if (rows > 4)
+            {
+                var w = v.GetLower();
+                if (beta == 0) Sse.Store(o, w);
+                else if (beta == 1) Sse.Store(o, w + Sse.LoadVector128(o));
+                else Sse.Store(o, w + Sse.LoadVector128(o) * vb.GetLower());
+                i = 4;
+            }
+            for (; i < rows; i++)
             {
                 float x = v.GetElement(i);
                 o[i] = beta == 0 ? x : beta == 1 ? x + o[i] : x + o[i] * beta;
