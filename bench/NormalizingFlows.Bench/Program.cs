@@ -1,2 +1,12 @@
-Console.WriteLine("usage: NormalizingFlows.Bench gemm|flows|quality");
-return 0;
+using NormalizingFlows.Bench;
+
+// Mode dispatcher: one case per benchmark mode.
+switch (args.Length > 0 ? args[0] : "")
+{
+    case "gemm":
+        return GemmBench.Run(args[1..]);
+    default:
+        Console.Error.WriteLine("usage: NormalizingFlows.Bench <mode> [options]");
+        Console.Error.WriteLine("  gemm [--threads 1|2|all] [--dtype float32|float64|all] [--quick] [--isa auto|avx2|avx512|portable|all] [--shapes main|flow|all]");
+        return 2;
+}

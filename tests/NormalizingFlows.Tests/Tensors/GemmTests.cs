@@ -116,6 +116,14 @@ public class GemmTests
         Check<float>(isa, true, false, 36, 18, 1100, 1, 1, 3);
         Check<double>(isa, true, false, 20, 30, 1000, 1, 1, 3);
         Check<float>(isa, false, true, 3, 300, 40, 2, 0, 0);
+        // Vector shapes (matrix-vector paths).
+        foreach (var (ta, tb) in Variants)
+        {
+            Check<float>(isa, ta, tb, 300, 1, 129, 1, 0, 2);
+            Check<float>(isa, ta, tb, 1, 300, 129, -1, 0.5, 1);
+            Check<double>(isa, ta, tb, 130, 1, 67, 0.5, 1, 0);
+            Check<double>(isa, ta, tb, 1, 130, 67, 1, 0, 3);
+        }
     }
 
     [Theory]

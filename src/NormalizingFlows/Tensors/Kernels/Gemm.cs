@@ -45,7 +45,7 @@ public static unsafe class Gemm
     internal static GemmIsa ForcedIsa { get => t_forcedIsa; set => t_forcedIsa = value; }
 
     /// <summary>Blocking overrides for tuning (0 = default).</summary>
-    internal static int TuneKC, TuneMC, TuneNC;
+    internal static int TuneKC, TuneMC, TuneNC, TuneTile, TuneSwap;
 
     private static GemmIsa ParseEnv(string? s) => s?.Trim().ToLowerInvariant() switch
     {
@@ -81,11 +81,21 @@ public static unsafe class Gemm
     {
         GemmConfig<float> c = isa switch
         {
-            GemmIsa.Avx512 => new() { MR = 12, NR = 32, KC = 256, MC = 144, NC = 4096, Kernel = &GemmMicroKernels.F32Avx512_12x32, VectorPack = true },
-            GemmIsa.Avx2 => new() { MR = 6, NR = 16, KC = 256, MC = 120, NC = 4096, Kernel = &GemmMicroKernels.F32Avx2_6x16, VectorPack = true },
+            GemmIsa.Avx512 => TuneTile switch
+            {
+                1 => new() { MR = 8, NR = 32, KC = 256, MC = 144, NC = 4096, Kernel = &GemmMicroKernels.F32Avx512_8x32, VectorPack = true },
+                _ => new() { MR = 12, NR = 32, KC = 256, MC = 240, NC = 4096, Kernel = &GemmMicroKernels.F32Avx512_12x32, VectorPack = true },
+            },
+            GemmIsa.Avx2 => new() { MR = 6, NR = 16, KC = 256, MC = 144, NC = 4096, Kernel = &GemmMicroKernels.F32Avx2_6x16, VectorPack = true },
             _ => new() { MR = 4, NR = 2 * Vector<float>.Count, KC = 256, MC = 128, NC = 4096, Kernel = &GemmMicroKernels.F32Portable_4x2V, VectorPack = false },
         };
         c.Isa = isa;
+        c.Kernel4 = isa switch
+        {
+            GemmIsa.Avx512 => &GemmMicroKernels.F32Avx512_4x32,
+            GemmIsa.Avx2 => &GemmMicroKernels.F32Avx2_4x16,
+            _ => null,
+        };
         return Tune(c);
     }
 
@@ -93,19 +103,29 @@ public static unsafe class Gemm
     {
         GemmConfig<double> c = isa switch
         {
-            GemmIsa.Avx512 => new() { MR = 12, NR = 16, KC = 256, MC = 96, NC = 4096, Kernel = &GemmMicroKernels.F64Avx512_12x16, VectorPack = true },
+            GemmIsa.Avx512 => TuneTile == 1
+                ? new() { MR = 8, NR = 16, KC = 256, MC = 96, NC = 4096, Kernel = &GemmMicroKernels.F64Avx512_8x16, VectorPack = true }
+                : new() { MR = 12, NR = 16, KC = 256, MC = 96, NC = 4096, Kernel = &GemmMicroKernels.F64Avx512_12x16, VectorPack = true },
             GemmIsa.Avx2 => new() { MR = 6, NR = 8, KC = 256, MC = 96, NC = 4096, Kernel = &GemmMicroKernels.F64Avx2_6x8, VectorPack = true },
             _ => new() { MR = 4, NR = 2 * Vector<double>.Count, KC = 256, MC = 128, NC = 4096, Kernel = &GemmMicroKernels.F64Portable_4x2V, VectorPack = false },
         };
         c.Isa = isa;
+        c.Kernel4 = isa switch
+        {
+            GemmIsa.Avx512 => &GemmMicroKernels.F64Avx512_4x16,
+            GemmIsa.Avx2 => &GemmMicroKernels.F64Avx2_4x8,
+            _ => null,
+        };
         return Tune(c);
     }
 
     private static GemmConfig<T> Tune<T>(GemmConfig<T> c) where T : unmanaged
     {
         if (TuneKC > 0) c.KC = TuneKC;
-        if (TuneMC > 0) c.MC = Math.Max(c.MR, TuneMC / c.MR * c.MR);
-        if (TuneNC > 0) c.NC = Math.Max(c.NR, TuneNC / c.NR * c.NR);
+        if (TuneMC > 0) c.MC = TuneMC;
+        if (TuneNC > 0) c.NC = TuneNC;
+        c.MC = Math.Max(c.MR, c.MC / c.MR * c.MR); // whole micro-panels per block
+        c.NC = Math.Max(c.NR, c.NC / c.NR * c.NR);
         return c;
     }
 

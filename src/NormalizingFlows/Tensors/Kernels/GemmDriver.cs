@@ -9,6 +9,8 @@ internal unsafe struct GemmConfig<T> where T : unmanaged
 {
     public int MR, NR, KC, MC, NC;
     public delegate*<nint, T*, T*, T*, nint, T, T, void> Kernel;
+    /// <summary>Optional 4×NR kernel for problems with at most 4 rows (narrow outputs computed as Cᵀ).</summary>
+    public delegate*<nint, T*, T*, T*, nint, T, T, void> Kernel4;
     public bool VectorPack;
     public GemmIsa Isa;
 }
@@ -60,16 +62,28 @@ internal sealed unsafe class GemmBuffers
 internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Runs a validated problem (pointers fixed by the caller).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(in GemmConfig<T> cfg, T* a, nint ars, nint acs, T* b, nint brs, nint bcs, T* c, nint crs, nint ccs,
         int m, int n, int k, T alpha, T beta)
     {
-        if ((long)m * n * k <= Gemm.DirectMaxVolume || m == 1 || n == 1)
+        if ((long)m * n * k <= Gemm.DirectMaxVolume)
         {
             Direct(a, ars, acs, b, brs, bcs, c, crs, ccs, m, n, k, alpha, beta);
             return;
         }
+        if (n == 1)
+        {
+            Gemv(a, ars, acs, b, brs, c, crs, m, k, alpha, beta);
+            return;
+        }
+        if (m == 1)
+        {
+            // C row = op(B)ᵀ·a: a matrix-vector product with op(B)ᵀ (n×k) and the vector a.
+            Gemv(b, bcs, brs, a, acs, c, ccs, n, k, alpha, beta);
+            return;
+        }
         // Narrow N: compute Cᵀ = op(B)ᵀ·op(A)ᵀ when it wastes less of the register tiles.
-        if (Efficiency(n, cfg.MR) * Efficiency(m, cfg.NR) > 1.05 * Efficiency(m, cfg.MR) * Efficiency(n, cfg.NR))
+        if (Gemm.TuneSwap != 2 && Efficiency(n, cfg.MR) * Efficiency(m, cfg.NR) > 1.05 * Efficiency(m, cfg.MR) * Efficiency(n, cfg.NR))
         {
             T* tp = a; a = b; b = tp;
             (ars, acs, brs, bcs) = (bcs, brs, acs, ars);
@@ -77,18 +91,27 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
             (m, n) = (n, m);
         }
 
+        GemmConfig<T> cfgUsed = cfg;
+        if (m <= 4 && cfg.MR > 4 && cfg.Kernel4 != null)
+        {
+            cfgUsed.MR = 4;
+            cfgUsed.MC = 4;
+            cfgUsed.Kernel = cfg.Kernel4;
+        }
         var job = new GemmJob<T>
         {
-            Cfg = cfg, A = a, B = b, C = c, Ars = ars, Acs = acs, Brs = brs, Bcs = bcs, Crs = crs, Ccs = ccs,
+            Cfg = cfgUsed, A = a, B = b, C = c, Ars = ars, Acs = acs, Brs = brs, Bcs = bcs, Crs = crs, Ccs = ccs,
             M = m, N = n, K = k, Alpha = alpha, Beta = beta,
         };
         double flops = 2.0 * m * n * k;
-        int threads = flops >= Gemm.ParallelMinFlops ? Math.Min(WorkerPool.MaxThreads, Environment.ProcessorCount) : 1;
+        // AVX-512 cores finish a given problem twice as fast, so they need twice the work to amortise a fork/join.
+        double minFlops = Gemm.ParallelMinFlops * (cfg.Isa == GemmIsa.Avx512 ? 2 : 1);
+        int threads = flops >= minFlops ? Math.Min(WorkerPool.MaxThreads, Environment.ProcessorCount) : 1;
 
         // Weight-gradient shape (small M·N, long K): split K into a shape-determined number of parts so that
         // the result does not depend on the thread count; partial products are added in a fixed order.
         int kParts = 1;
-        if (Environment.ProcessorCount > 1 && k >= 16 * Math.Max(m, n) && flops >= Gemm.ParallelMinFlops)
+        if (Environment.ProcessorCount > 1 && k >= 16 * Math.Max(m, n) && flops >= minFlops)
             kParts = Math.Clamp(k / (8 * Math.Max(m, n)), 1, Environment.ProcessorCount);
         if (kParts > 1)
         {
@@ -112,7 +135,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
             return;
         }
 
-        int tilesM = (m + cfg.MR - 1) / cfg.MR, tilesN = (n + cfg.NR - 1) / cfg.NR;
+        int tilesM = (m + cfgUsed.MR - 1) / cfgUsed.MR, tilesN = (n + cfgUsed.NR - 1) / cfgUsed.NR;
         job.Mode = tilesM >= tilesN ? 0 : 1;
         job.Parts = Math.Min(threads, Math.Max(tilesM, tilesN));
         if (job.Parts <= 1) RunPart(&job, 0);
@@ -121,6 +144,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
 
     private static double Efficiency(int size, int tile) => size / (double)((size + tile - 1) / tile * tile);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunPart(void* state, int part)
     {
         ref GemmJob<T> j = ref Unsafe.AsRef<GemmJob<T>>(state);
@@ -176,8 +200,8 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         // Balanced K chunks so that the last one is not tiny.
         int nkc = (k + cfg.KC - 1) / cfg.KC;
         int kcMax = (k + nkc - 1) / nkc;
-        int ncMax = Math.Min(cfg.NC, (n + NR - 1) / NR * NR);
-        int mcMax = Math.Min(cfg.MC, (m + MR - 1) / MR * MR);
+        int ncMax = (Math.Min(cfg.NC, n) + NR - 1) / NR * NR;
+        int mcMax = (Math.Min(cfg.MC, m) + MR - 1) / MR * MR;
         var bufs = GemmBuffers.Current;
         T* pb = (T*)bufs.B((nuint)(((long)kcMax * ncMax + 64) * sizeof(T)));
         T* pa = (T*)bufs.A((nuint)(((long)kcMax * mcMax + 64) * sizeof(T)));
@@ -226,7 +250,8 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                             else
                             {
                                 kernel(kc, ap, bp, tmp, NR, T.One, T.Zero);
-                                WriteTile(tmp, NR, ct, crs, ccs, mr, nr, alpha, betaEff);
+                                if (crs == 1 && vec) GemmWriteOut.Transposed(tmp, NR, ct, ccs, mr, nr, alpha, betaEff);
+                                else WriteTile(tmp, NR, ct, crs, ccs, mr, nr, alpha, betaEff);
                             }
                         }
                     }
@@ -237,9 +262,26 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     }
 
     /// <summary>C tile = alpha·acc + beta·C with exactly the rounding of the micro-kernels' write-out.</summary>
-    private static void WriteTile(T* acc, int ldacc, T* c, nint crs, nint ccs, int mr, int nr, T alpha, T beta)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void WriteTile(T* acc, int ldacc, T* c, nint crs, nint ccs, int mr, int nr, T alpha, T beta)
     {
         bool scale = alpha != T.One;
+        if (crs == 1 && ccs != 1)
+        {
+            for (int j = 0; j < nr; j++)
+            {
+                T* cj = c + j * ccs;
+                for (int i = 0; i < mr; i++)
+                {
+                    T v = acc[i * ldacc + j];
+                    if (scale) v *= alpha;
+                    if (beta == T.Zero) cj[i] = v;
+                    else if (beta == T.One) cj[i] = v + cj[i];
+                    else cj[i] = v + cj[i] * beta;
+                }
+            }
+            return;
+        }
         for (int i = 0; i < mr; i++)
         {
             T* ai = acc + i * ldacc;
@@ -257,6 +299,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     }
 
     /// <summary>C = beta·C (beta = 0 stores zeros, ignoring NaNs in C).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void ScaleC(T* c, nint crs, nint ccs, int m, int n, T beta)
     {
         if (beta == T.One) return;
@@ -271,7 +314,70 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         }
     }
 
-    /// <summary>Direct loop for tiny problems and vector-shaped ones (no packing).</summary>
+    /// <summary>
+    /// y[i·ys] = alpha·Σ_p M[i·mrs + p·mcs]·x[p·xs] + beta·y[i·ys]: row dot products when M's rows are contiguous,
+    /// otherwise column-wise axpy into a buffer; vectorised with <c>Vector&lt;T&gt;</c>, accumulation order fixed by the shape.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Gemv(T* mat, nint mrs, nint mcs, T* x, nint xs, T* y, nint ys, int m, int k, T alpha, T beta)
+    {
+        int w = Vector<T>.Count;
+        var bufs = GemmBuffers.Current;
+        if (mcs == 1)
+        {
+            T* xv = x;
+            if (xs != 1)
+            {
+                xv = (T*)bufs.A((nuint)(k * sizeof(T)));
+                for (int p = 0; p < k; p++) xv[p] = x[p * xs];
+            }
+            for (int i = 0; i < m; i++)
+            {
+                T* row = mat + i * mrs;
+                Vector<T> s0 = Vector<T>.Zero, s1 = Vector<T>.Zero, s2 = Vector<T>.Zero, s3 = Vector<T>.Zero;
+                int p = 0;
+                for (; p + 4 * w <= k; p += 4 * w)
+                {
+                    s0 += Unsafe.ReadUnaligned<Vector<T>>(row + p) * Unsafe.ReadUnaligned<Vector<T>>(xv + p);
+                    s1 += Unsafe.ReadUnaligned<Vector<T>>(row + p + w) * Unsafe.ReadUnaligned<Vector<T>>(xv + p + w);
+                    s2 += Unsafe.ReadUnaligned<Vector<T>>(row + p + 2 * w) * Unsafe.ReadUnaligned<Vector<T>>(xv + p + 2 * w);
+                    s3 += Unsafe.ReadUnaligned<Vector<T>>(row + p + 3 * w) * Unsafe.ReadUnaligned<Vector<T>>(xv + p + 3 * w);
+                }
+                for (; p + w <= k; p += w)
+                    s0 += Unsafe.ReadUnaligned<Vector<T>>(row + p) * Unsafe.ReadUnaligned<Vector<T>>(xv + p);
+                T sum = Vector.Sum((s0 + s1) + (s2 + s3));
+                for (; p < k; p++) sum += row[p] * xv[p];
+                Store(y + i * ys, sum, alpha, beta);
+            }
+            return;
+        }
+        // Columns of M contiguous (mrs == 1): acc[0..m) += M[:, p]·x[p] for each p in order.
+        T* acc = (T*)bufs.A((nuint)(m * sizeof(T)));
+        new Span<T>(acc, m).Clear();
+        for (int p = 0; p < k; p++)
+        {
+            T* col = mat + p * mcs;
+            T xp = x[p * xs];
+            var vx = new Vector<T>(xp);
+            int i = 0;
+            for (; i + w <= m; i += w)
+                Unsafe.WriteUnaligned(acc + i, Unsafe.ReadUnaligned<Vector<T>>(acc + i) + Unsafe.ReadUnaligned<Vector<T>>(col + i) * vx);
+            for (; i < m; i++) acc[i] += col[i] * xp;
+        }
+        for (int i = 0; i < m; i++) Store(y + i * ys, acc[i], alpha, beta);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(T* cp, T s, T alpha, T beta)
+    {
+        if (alpha != T.One) s *= alpha;
+        if (beta == T.Zero) *cp = s;
+        else if (beta == T.One) *cp = s + *cp;
+        else *cp = s + *cp * beta;
+    }
+
+    /// <summary>Direct loop for tiny problems (no packing).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Direct(T* a, nint ars, nint acs, T* b, nint brs, nint bcs, T* c, nint crs, nint ccs,
         int m, int n, int k, T alpha, T beta)
     {

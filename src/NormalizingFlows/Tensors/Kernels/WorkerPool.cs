@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 
 namespace NormalizingFlows.Tensors.Kernels;
@@ -16,6 +17,7 @@ public static unsafe class WorkerPool
     private sealed class Worker
     {
         public int State;      // Idle / Assigned / Running
+        public int Index;      // 1-based; the caller is thread 0
         public int Sleeping;   // 1 while (about to be) blocked on Event
         public readonly AutoResetEvent Event = new(false);
     }
@@ -30,6 +32,8 @@ public static unsafe class WorkerPool
     private static void* _state;
     private static int _parts;
     private static int _next;
+    private static int _threads;
+    private static long _claimed; // bit p set once part p (< 64) is taken
     private static Exception? _error;
 
     [ThreadStatic] private static bool t_inside;
@@ -61,6 +65,8 @@ public static unsafe class WorkerPool
             _state = state;
             _parts = parts;
             _error = null;
+            _threads = nw + 1;
+            _claimed = 0;
             Volatile.Write(ref _next, 0);
             for (int w = 0; w < nw; w++)
             {
@@ -68,14 +74,19 @@ public static unsafe class WorkerPool
                 Interlocked.Exchange(ref wk.State, Assigned); // full fence: job fields are visible first
                 if (Volatile.Read(ref wk.Sleeping) != 0) wk.Event.Set();
             }
-            RunParts();
+            RunParts(0);
             for (int w = 0; w < nw; w++)
             {
                 Worker wk = workers[w];
                 // Revoke a worker that has not started; otherwise wait until it has left the job.
                 if (Interlocked.CompareExchange(ref wk.State, Idle, Assigned) == Assigned) continue;
-                var sw = new SpinWait();
-                while (Volatile.Read(ref wk.State) != Idle) sw.SpinOnce(-1);
+                long spins = 0;
+                while (Volatile.Read(ref wk.State) != Idle)
+                {
+                    // Pure spinning first (the worker is running a part); yield only if it seems descheduled.
+                    if (++spins < 200_000) Thread.SpinWait(1);
+                    else Thread.Yield();
+                }
             }
             Exception? err = _error;
             _error = null;
@@ -101,21 +112,47 @@ public static unsafe class WorkerPool
         finally { t_inside = was; }
     }
 
-    private static void RunParts()
+    /// <summary>
+    /// Runs parts until none is left. With at most 64 parts, thread t first takes parts t, t + T, t + 2T, … (so the
+    /// same thread tends to touch the same memory call after call), then steals whatever is still unclaimed; with
+    /// more parts, they are handed out from a shared counter.
+    /// </summary>
+    private static void RunParts(int thread)
     {
         int parts = _parts;
         delegate*<void*, int, void> body = _body;
         void* state = _state;
+        if (parts <= 64)
+        {
+            int threads = _threads;
+            for (int p = thread; p < parts; p += threads) TryRun(p, body, state);
+            for (int p = 0; p < parts; p++) TryRun(p, body, state);
+            return;
+        }
         while (true)
         {
             int p = Interlocked.Increment(ref _next) - 1;
             if (p >= parts) return;
-            try { body(state, p); }
-            catch (Exception ex)
-            {
-                Interlocked.CompareExchange(ref _error, ex, null);
-                Volatile.Write(ref _next, parts); // stop handing out further parts
-            }
+            Run(p, body, state);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TryRun(int p, delegate*<void*, int, void> body, void* state)
+    {
+        long bit = 1L << p;
+        if ((Volatile.Read(ref _claimed) & bit) != 0) return;
+        if ((Interlocked.Or(ref _claimed, bit) & bit) != 0) return;
+        Run(p, body, state);
+    }
+
+    private static void Run(int p, delegate*<void*, int, void> body, void* state)
+    {
+        if (Volatile.Read(ref _error) != null) return; // a part failed: skip the rest
+        try { body(state, p); }
+        catch (Exception ex)
+        {
+            Interlocked.CompareExchange(ref _error, ex, null);
         }
     }
 
@@ -125,7 +162,7 @@ public static unsafe class WorkerPool
         var workers = new Worker[n];
         for (int i = 0; i < n; i++)
         {
-            var wk = new Worker();
+            var wk = new Worker { Index = i + 1 };
             workers[i] = wk;
             var t = new Thread(() => WorkerLoop(wk), 256 * 1024) { IsBackground = true, Name = $"NormalizingFlows worker {i + 1}" };
             t.Start();
@@ -150,10 +187,10 @@ public static unsafe class WorkerPool
                     Volatile.Write(ref wk.Sleeping, 0);
                     deadline = Stopwatch.GetTimestamp() + SpinTicks;
                 }
-                else Thread.SpinWait(8);
+                else Thread.SpinWait(1);
             }
             if (Interlocked.CompareExchange(ref wk.State, Running, Assigned) != Assigned) continue; // revoked
-            RunParts();
+            RunParts(wk.Index);
             Volatile.Write(ref wk.State, Idle);
         }
     }

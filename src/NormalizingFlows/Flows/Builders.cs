@@ -1,0 +1,125 @@
+using System.Numerics;
+using NormalizingFlows.Distributions;
+using NormalizingFlows.Nn;
+using NormalizingFlows.Tensors;
+using NormalizingFlows.Transforms;
+using NormalizingFlows.Transforms.Autoregressive;
+using NormalizingFlows.Transforms.Coupling;
+
+namespace NormalizingFlows.Flows;
+
+/// <summary>
+/// Ready-made flows with a standard-normal base (not trainable), matching the reference architectures of the
+/// benchmarks (shared/bench/README.md). With <c>contextFeatures</c> &gt; 0 they return a <see cref="ConditionalFlow{T}"/>
+/// p(x | c) whose context reaches every conditioner (the base stays N(0, I)). <c>rng</c> seeds the initialisation
+/// (seed 0 when omitted); <c>conditioner</c> changes activation, depth, residual blocks and dropout of the networks
+/// (its HiddenFeatures is replaced by <c>hidden</c>). Every fresh flow except the sigmoid-scaled affine ones starts
+/// as the identity map (so log p = standard-normal log-density).
+/// </summary>
+public static class FlowBuilders
+{
+    /// <summary>
+    /// RealNVP: <paramref name="layers"/> affine couplings whose masks alternate even/odd features, each with a ReLU
+    /// MLP ⌊D/2⌋ (+C) → hidden → hidden → 2·(transformed features). Density and sampling are both fast (one pass per
+    /// layer). Needs D ≥ 2. <paramref name="scale"/>: soft-clamped exp (default) or <see cref="AffineScale.Sigmoid"/>.
+    /// </summary>
+    public static Flow<T> RealNvp<T>(int features, int layers = 8, int hidden = 128, int contextFeatures = 0, Rng? rng = null,
+        ConditionerOptions? conditioner = null, AffineScale? scale = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var (r, opt) = Setup(features, layers, hidden, rng, conditioner);
+        var steps = new Transform<T>[layers];
+        for (int l = 0; l < layers; l++)
+            steps[l] = new AffineCoupling<T>(CouplingMask.Alternating(features, even: l % 2 == 0), r, contextFeatures, opt, scale);
+        return Make(steps, features, contextFeatures);
+    }
+
+    /// <summary>
+    /// Neural spline flow with coupling layers (nsf_c): <paramref name="layers"/> rational-quadratic spline couplings
+    /// with alternating even/odd masks, K = <paramref name="bins"/> bins on [−bound, bound], identity tails, minimum
+    /// derivative 1e−3; each conditioner is a ReLU MLP → hidden → hidden → (3K − 1) per transformed feature. Density and
+    /// sampling are both fast. Needs D ≥ 2.
+    /// </summary>
+    public static Flow<T> NeuralSplineFlow<T>(int features, int layers = 5, int hidden = 128, int bins = 8, double bound = 3.0,
+        int contextFeatures = 0, Rng? rng = null, ConditionerOptions? conditioner = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var (r, opt) = Setup(features, layers, hidden, rng, conditioner);
+        var steps = new Transform<T>[layers];
+        for (int l = 0; l < layers; l++)
+            steps[l] = SplineCoupling<T>.RationalQuadratic(CouplingMask.Alternating(features, even: l % 2 == 0), r, bins, bound, contextFeatures, opt);
+        return Make(steps, features, contextFeatures);
+    }
+
+    /// <summary>
+    /// Masked autoregressive flow: <paramref name="layers"/> affine MAF layers over MADE D (+C) → hidden → hidden → 2D,
+    /// the feature order reversed between layers (MADE orders natural, reversed, natural, …). Fast density (one MADE
+    /// pass per layer), slow sampling (D passes per layer). <paramref name="scale"/>: soft-clamped exp (default, as
+    /// zuko) or <see cref="AffineScale.Sigmoid"/> (nflows).
+    /// </summary>
+    public static Flow<T> Maf<T>(int features, int layers = 5, int hidden = 128, int contextFeatures = 0, Rng? rng = null,
+        ConditionerOptions? conditioner = null, AffineScale? scale = null) where T : unmanaged, IFloatingPointIeee754<T>
+        => Make(MafLayers<T>(features, layers, hidden, contextFeatures, rng, conditioner, scale), features, contextFeatures);
+
+    /// <summary>
+    /// MAF with rational-quadratic splines (maf_rqs): <paramref name="layers"/> layers over MADE D (+C) → hidden → hidden
+    /// → (3K − 1)·D with K = <paramref name="bins"/> bins on [−bound, bound] and identity (linear) tails, order reversed
+    /// between layers. Fast density (one MADE pass per layer), slow sampling (D passes per layer).
+    /// </summary>
+    public static Flow<T> MafRqs<T>(int features, int layers = 5, int hidden = 128, int bins = 8, double bound = 3.0, int contextFeatures = 0,
+        Rng? rng = null, ConditionerOptions? conditioner = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var (r, opt) = Setup(features, layers, hidden, rng, conditioner);
+        var steps = new Transform<T>[layers];
+        for (int l = 0; l < layers; l++)
+            steps[l] = MaskedSplineAutoregressive<T>.RationalQuadratic(features, r, bins, bound, contextFeatures, opt, LayerOrder(l));
+        return Make(steps, features, contextFeatures);
+    }
+
+    /// <summary>
+    /// Inverse autoregressive flow: the layers of <see cref="Maf{T}"/> (affine) or, with <paramref name="bins"/> &gt; 0,
+    /// of <see cref="MafRqs{T}"/>, each wrapped in an <see cref="InverseTransform{T}"/>. Fast sampling (and fast density
+    /// of its own samples through <see cref="Flow{T}.SampleWithLogProb"/>), slow density of given data (D MADE passes
+    /// per layer): the choice for variational inference, i-flow integration and distillation students.
+    /// </summary>
+    public static Flow<T> Iaf<T>(int features, int layers = 5, int hidden = 128, int contextFeatures = 0, Rng? rng = null,
+        ConditionerOptions? conditioner = null, AffineScale? scale = null, int bins = 0, double bound = 3.0) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (bins < 0) throw new ArgumentOutOfRangeException(nameof(bins), bins, "0 for affine layers, > 0 for spline layers");
+        Transform<T>[] inner;
+        if (bins == 0) inner = MafLayers<T>(features, layers, hidden, contextFeatures, rng, conditioner, scale);
+        else
+        {
+            var (r, opt) = Setup(features, layers, hidden, rng, conditioner);
+            inner = new Transform<T>[layers];
+            for (int l = 0; l < layers; l++)
+                inner[l] = MaskedSplineAutoregressive<T>.RationalQuadratic(features, r, bins, bound, contextFeatures, opt, LayerOrder(l));
+        }
+        return Make(inner.Select(t => (Transform<T>)new InverseTransform<T>(t)).ToArray(), features, contextFeatures);
+    }
+
+    private static Transform<T>[] MafLayers<T>(int features, int layers, int hidden, int contextFeatures, Rng? rng,
+        ConditionerOptions? conditioner, AffineScale? scale) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var (r, opt) = Setup(features, layers, hidden, rng, conditioner);
+        var steps = new Transform<T>[layers];
+        for (int l = 0; l < layers; l++)
+            steps[l] = new MaskedAffineAutoregressive<T>(features, r, contextFeatures, opt, LayerOrder(l), scale: scale);
+        return steps;
+    }
+
+    private static MadeOrder LayerOrder(int layer) => layer % 2 == 0 ? MadeOrder.Natural : MadeOrder.Reversed;
+
+    private static (Rng, ConditionerOptions) Setup(int features, int layers, int hidden, Rng? rng, ConditionerOptions? conditioner)
+    {
+        if (features <= 0) throw new ArgumentOutOfRangeException(nameof(features), features, "a flow needs at least one feature");
+        if (layers < 1) throw new ArgumentOutOfRangeException(nameof(layers), layers, "a flow needs at least one layer");
+        if (hidden < 1) throw new ArgumentOutOfRangeException(nameof(hidden), hidden, "conditioners need hidden units");
+        return (rng ?? new Rng(0), (conditioner ?? ConditionerOptions.Default) with { HiddenFeatures = hidden });
+    }
+
+    private static Flow<T> Make<T>(Transform<T>[] steps, int features, int contextFeatures) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Transform<T> transform = steps.Length == 1 ? steps[0] : new CompositeTransform<T>(steps);
+        var baseDistribution = new StandardNormal<T>(features);
+        return contextFeatures > 0 ? new ConditionalFlow<T>(transform, baseDistribution) : new Flow<T>(transform, baseDistribution);
+    }
+}

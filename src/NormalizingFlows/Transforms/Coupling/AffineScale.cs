@@ -1,0 +1,60 @@
+namespace NormalizingFlows.Transforms.Coupling;
+
+/// <summary>How an affine update turns a conditioner's raw scale output into a positive scale s.</summary>
+public enum AffineScaleKind
+{
+    /// <summary>log s = c·tanh(raw / c): exp of a soft-clamped log-scale (|log s| &lt; c; c = ∞ gives plain exp). raw = 0 gives s = 1.</summary>
+    SoftClampedExp,
+    /// <summary>s = sigmoid(raw + 2) + 1e−3, nflows' default (s ∈ (1e−3, 1.001); raw = 0 gives s ≈ 0.882).</summary>
+    Sigmoid,
+}
+
+/// <summary>
+/// The scale parameterisation of an affine update y = x·s + t (affine couplings, MAF). Use
+/// <see cref="SoftClampedExp"/> (zuko/Glow style, starts at the identity) or <see cref="Sigmoid"/> (nflows).
+/// </summary>
+public readonly record struct AffineScale
+{
+    private AffineScale(AffineScaleKind kind, double bound)
+    {
+        Kind = kind;
+        Bound = bound;
+    }
+
+    /// <summary>The parameterisation.</summary>
+    public AffineScaleKind Kind { get; }
+
+    /// <summary>The clamp c of <see cref="AffineScaleKind.SoftClampedExp"/> (|log s| &lt; c); unused by the sigmoid.</summary>
+    public double Bound { get; }
+
+    /// <summary>log s = c·tanh(raw / c) with c = <paramref name="bound"/> (positive; +∞ for an unclamped exp).</summary>
+    public static AffineScale SoftClampedExp(double bound = 3.0)
+    {
+        if (!(bound > 0)) throw new ArgumentOutOfRangeException(nameof(bound), bound, "the log-scale clamp must be positive (or +∞ for none)");
+        return new(AffineScaleKind.SoftClampedExp, bound);
+    }
+
+    /// <summary>s = sigmoid(raw + 2) + 1e−3 (nflows' affine coupling and MAF).</summary>
+    public static AffineScale Sigmoid => new(AffineScaleKind.Sigmoid, 0);
+
+    /// <summary>The default: soft-clamped exp with c = 3.</summary>
+    public static AffineScale Default => SoftClampedExp();
+
+    /// <summary>log s and d(log s)/d raw for one raw value.</summary>
+    internal (double LogScale, double Derivative) Evaluate(double raw)
+    {
+        if (Kind == AffineScaleKind.Sigmoid)
+        {
+            double v = raw + 2;
+            double sig = v >= 0 ? 1 / (1 + Math.Exp(-v)) : Math.Exp(v) / (1 + Math.Exp(v));
+            double s = sig + 1e-3;
+            return (Math.Log(s), sig * (1 - sig) / s);
+        }
+        if (double.IsPositiveInfinity(Bound)) return (raw, 1);
+        double th = Math.Tanh(raw / Bound);
+        return (Bound * th, 1 - th * th);
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => Kind == AffineScaleKind.Sigmoid ? "sigmoid(raw + 2) + 1e-3" : $"exp({Bound}·tanh(raw/{Bound}))";
+}

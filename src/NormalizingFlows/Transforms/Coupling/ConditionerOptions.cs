@@ -1,0 +1,40 @@
+using NormalizingFlows.Nn;
+
+namespace NormalizingFlows.Transforms.Coupling;
+
+/// <summary>
+/// The network that computes a layer's parameters: for coupling layers an <see cref="Mlp{T}"/> over
+/// [x_conditioning, context] (or, with <see cref="Residual"/>, a <see cref="ResidualNet{T}"/> with the context fed to
+/// every block); for autoregressive layers a <see cref="Made{T}"/> (residual MADE with <see cref="Residual"/>).
+/// </summary>
+public sealed record ConditionerOptions
+{
+    /// <summary>Hidden units per layer (default 128).</summary>
+    public int HiddenFeatures { get; init; } = 128;
+
+    /// <summary>Hidden layers (or residual blocks with <see cref="Residual"/>), default 2.</summary>
+    public int HiddenLayers { get; init; } = 2;
+
+    /// <summary>Hidden activation (default ReLU).</summary>
+    public Activation Activation { get; init; } = Activation.Relu;
+
+    /// <summary>Residual blocks instead of a plain feed-forward network.</summary>
+    public bool Residual { get; init; }
+
+    /// <summary>Dropout probability between hidden layers (0: none).</summary>
+    public double Dropout { get; init; }
+
+    /// <summary>Batch normalisation inside residual blocks (coupling conditioners with <see cref="Residual"/> only).</summary>
+    public bool BatchNorm { get; init; }
+
+    /// <summary>The defaults: ReLU MLP/MADE with two hidden layers of 128 units.</summary>
+    public static ConditionerOptions Default { get; } = new();
+
+    /// <summary>Throws unless the sizes are usable.</summary>
+    public void Validate()
+    {
+        if (HiddenFeatures <= 0) throw new ArgumentOutOfRangeException(nameof(HiddenFeatures), HiddenFeatures, "conditioner needs hidden units");
+        if (HiddenLayers < 1) throw new ArgumentOutOfRangeException(nameof(HiddenLayers), HiddenLayers, "conditioner needs at least one hidden layer (or block)");
+        if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "dropout must lie in [0, 1)");
+    }
+}
