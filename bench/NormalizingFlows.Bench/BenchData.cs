@@ -1,0 +1,96 @@
+using System.Globalization;
+using NormalizingFlows.Data;
+
+namespace NormalizingFlows.Bench;
+
+/// <summary>The benchmark data sets of shared/bench (README.md there), standardised with the training split's statistics.</summary>
+internal sealed class BenchData
+{
+    public required string Name { get; init; }
+    public required float[] Train { get; init; }
+    public required float[] Test { get; init; }
+    public required int TrainRows { get; init; }
+    public required int TestRows { get; init; }
+    public required int Features { get; init; }
+
+    /// <summary>−Σ log σ_j: added to a log-likelihood of standardised data to express it in raw units.</summary>
+    public required double LogJacobian { get; init; }
+
+    public static string Locate(string? explicitDir)
+    {
+        if (explicitDir is not null)
+            return Directory.Exists(explicitDir) ? explicitDir : throw new DirectoryNotFoundException($"--data-dir {explicitDir} does not exist");
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            var dir = new DirectoryInfo(start);
+            while (dir is not null)
+            {
+                foreach (var candidate in new[] { Path.Combine(dir.FullName, "shared", "bench", "data"), Path.Combine(dir.FullName, "..", "shared", "bench", "data") })
+                    if (Directory.Exists(candidate)) return Path.GetFullPath(candidate);
+                dir = dir.Parent;
+            }
+        }
+        throw new DirectoryNotFoundException("shared/bench/data not found above the working directory; pass --data-dir");
+    }
+
+    public static BenchData Load(string name, string dataDir)
+    {
+        Table train, test;
+        switch (name)
+        {
+            case "moons2d":
+            case "checker2d":
+                train = Csv.Read(Path.Combine(dataDir, $"{name}_train.csv"));
+                test = Csv.Read(Path.Combine(dataDir, $"{name}_test.csv"));
+                break;
+            case "tab18":
+                train = Npy.Read(Path.Combine(dataDir, "tab18_train.npy"));
+                test = Npy.Read(Path.Combine(dataDir, "tab18_test.npy"));
+                break;
+            default:
+                throw new ArgumentException($"unknown data set '{name}' (moons2d, checker2d, tab18)");
+        }
+        int d = train.Cols;
+        var mean = new double[d];
+        var std = new double[d];
+        for (int r = 0; r < train.Rows; r++) for (int j = 0; j < d; j++) mean[j] += train[r, j];
+        for (int j = 0; j < d; j++) mean[j] /= train.Rows;
+        for (int r = 0; r < train.Rows; r++) for (int j = 0; j < d; j++) { double e = train[r, j] - mean[j]; std[j] += e * e; }
+        for (int j = 0; j < d; j++) std[j] = Math.Sqrt(std[j] / train.Rows);
+        float[] Standardise(Table t)
+        {
+            var v = new float[t.Rows * d];
+            for (int r = 0; r < t.Rows; r++) for (int j = 0; j < d; j++) v[r * d + j] = (float)((t[r, j] - mean[j]) / std[j]);
+            return v;
+        }
+        return new BenchData
+        {
+            Name = name, Train = Standardise(train), Test = Standardise(test), TrainRows = train.Rows, TestRows = test.Rows,
+            Features = d, LogJacobian = -std.Sum(Math.Log),
+        };
+    }
+}
+
+internal static class BenchUtil
+{
+    /// <summary>Peak resident set size of this process in MB (VmHWM), or null where /proc is missing.</summary>
+    public static double? PeakRssMb()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+        }
+        catch (IOException) { }
+        return null;
+    }
+
+    public static string Num(double? v, string format = "G6") => v is { } x && double.IsFinite(x) ? x.ToString(format, CultureInfo.InvariantCulture) : "null";
+
+    public static string? Option(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}

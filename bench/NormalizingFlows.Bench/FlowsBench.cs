@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using NormalizingFlows.Autograd;
+using NormalizingFlows.Flows;
+using NormalizingFlows.Optim;
+using NormalizingFlows.Tensors;
+using NormalizingFlows.Tensors.Kernels;
+
+namespace NormalizingFlows.Bench;
+
+/// <summary>
+/// The flow workloads of shared/bench/README.md: train (Adam 1e-3, −mean log p on a fresh random batch, median step
+/// time over 200 steps after 20 warm-up, 100 after 10 at batch 4096), log_prob and sample (100 000 rows in batches
+/// of 10 000, no gradients), float32, 1 or 2 threads. One JSON line per measurement. With several models or data
+/// sets each combination runs in its own process, so that rss_peak_mb is that workload's.
+/// </summary>
+internal static class FlowsBench
+{
+    public static readonly string[] Models = ["realnvp", "nsf_c", "maf", "maf_rqs"];
+    public static readonly string[] DataSets = ["tab18", "moons2d"];
+
+    public static Flow<float> Build(string model, int d, Rng rng) => model switch
+    {
+        "realnvp" => FlowBuilders.RealNvp<float>(d, rng: rng),
+        "nsf_c" => FlowBuilders.NeuralSplineFlow<float>(d, rng: rng),
+        "maf" => FlowBuilders.Maf<float>(d, rng: rng),
+        "maf_rqs" => FlowBuilders.MafRqs<float>(d, rng: rng),
+        _ => throw new ArgumentException($"unknown model '{model}' ({string.Join(", ", Models)})"),
+    };
+
+    public static int Run(string[] args)
+    {
+        string model = BenchUtil.Option(args, "--model") ?? "all";
+        string data = BenchUtil.Option(args, "--data") ?? "all";
+        string threadsArg = BenchUtil.Option(args, "--threads") ?? "all";
+        string? phases = BenchUtil.Option(args, "--phase");
+        bool quick = args.Contains("--quick");
+        var models = model == "all" ? Models : [model];
+        var sets = data == "all" ? DataSets : [data];
+        var threads = threadsArg == "all" ? new[] { 1, 2 } : [int.Parse(threadsArg, System.Globalization.CultureInfo.InvariantCulture)];
+        if (models.Length * sets.Length * threads.Length > 1)
+        {
+            // one child process per workload: peak RSS is then the workload's own
+            foreach (var m in models)
+                foreach (var s in sets)
+                    foreach (var t in threads)
+                    {
+                        var childArgs = new List<string> { "flows", "--model", m, "--data", s, "--threads", t.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+                        if (quick) childArgs.Add("--quick");
+                        if (phases is not null) { childArgs.Add("--phase"); childArgs.Add(phases); }
+                        if (BenchUtil.Option(args, "--data-dir") is { } dd) { childArgs.Add("--data-dir"); childArgs.Add(dd); }
+                        var psi = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
+                        foreach (var a in childArgs) psi.ArgumentList.Add(a);
+                        using var p = Process.Start(psi)!;
+                        p.WaitForExit();
+                        if (p.ExitCode != 0) return p.ExitCode;
+                    }
+            return 0;
+        }
+        WorkerPool.MaxThreads = threads[0];
+        var bench = BenchData.Load(sets[0], BenchData.Locate(BenchUtil.Option(args, "--data-dir")));
+        var want = (phases ?? "train,log_prob,sample").Split(',');
+        var rng = new Rng(1);
+        var flow = Build(models[0], bench.Features, rng);
+        if (want.Contains("train"))
+            foreach (int batch in new[] { 512, 4096 })
+            {
+                int warm = batch == 4096 ? 10 : 20, steps = batch == 4096 ? 100 : 200;
+                if (quick) { warm = 3; steps = 10; }
+                double median = TrainStepSeconds(flow, bench, batch, warm, steps, rng);
+                Emit(models[0], bench.Name, threads[0], "train", batch, batch / median);
+            }
+        if (want.Contains("log_prob")) Emit(models[0], bench.Name, threads[0], "log_prob", 10_000, LogProbRate(flow, bench, quick ? 20_000 : 100_000));
+        if (want.Contains("sample")) Emit(models[0], bench.Name, threads[0], "sample", 10_000, SampleRate(flow, quick ? 20_000 : 100_000, rng));
+        return 0;
+    }
+
+    private static void Emit(string model, string data, int threads, string phase, int batch, double rate) =>
+        Console.WriteLine($"{{\"bench\":\"flows\",\"model\":\"{model}\",\"data\":\"{data}\",\"threads\":{threads},\"phase\":\"{phase}\",\"batch\":{batch},\"samples_per_s\":{BenchUtil.Num(rate, "F0")},\"rss_peak_mb\":{BenchUtil.Num(BenchUtil.PeakRssMb(), "F1")}}}");
+
+    private static double TrainStepSeconds(Flow<float> flow, BenchData data, int batch, int warmup, int steps, Rng rng)
+    {
+        var opt = new Adam<float>(flow.Parameters(), 1e-3);
+        var x = Tensor<float>.Empty(batch, data.Features).Untrack();
+        var times = new double[steps];
+        flow.Train();
+        for (int s = 0; s < warmup + steps; s++)
+        {
+            for (int r = 0; r < batch; r++)
+                data.Train.AsSpan(rng.NextInt(data.TrainRows) * data.Features, data.Features).CopyTo(x.Row(r));
+            long t0 = Stopwatch.GetTimestamp();
+            using (TensorScope.Begin())
+            {
+                opt.ZeroGrad();
+                var loss = Ops.Neg(Ops.Mean(flow.LogProb(new Var<float>(x))));
+                loss.Backward();
+                opt.Step();
+            }
+            if (s >= warmup) times[s - warmup] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+        Array.Sort(times);
+        return times[steps / 2];
+    }
+
+    private static double LogProbRate(Flow<float> flow, BenchData data, int rows)
+    {
+        flow.Eval();
+        const int batch = 10_000;
+        var x = Tensor<float>.Empty(batch, data.Features).Untrack();
+        // warm-up pass
+        using (GradMode.Disable()) using (TensorScope.Begin()) flow.LogProb(new Var<float>(x.FirstRows(100)));
+        long t0 = Stopwatch.GetTimestamp();
+        using (GradMode.Disable())
+            for (int start = 0; start < rows; start += batch)
+            {
+                data.Train.AsSpan((start % data.TrainRows) * data.Features, batch * data.Features).CopyTo(x.Span);
+                using (TensorScope.Begin()) flow.LogProb(new Var<float>(x));
+            }
+        return rows / Stopwatch.GetElapsedTime(t0).TotalSeconds;
+    }
+
+    private static double SampleRate(Flow<float> flow, int rows, Rng rng)
+    {
+        flow.Eval();
+        const int batch = 10_000;
+        using (TensorScope.Begin()) flow.Sample(100, rng);
+        long t0 = Stopwatch.GetTimestamp();
+        for (int start = 0; start < rows; start += batch)
+            using (TensorScope.Begin()) flow.Sample(batch, rng);
+        return rows / Stopwatch.GetElapsedTime(t0).TotalSeconds;
+    }
+}
