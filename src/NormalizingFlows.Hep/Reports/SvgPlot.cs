@@ -116,7 +116,7 @@ public sealed class SvgPlot
                             if (!(v > 0) || max <= 0) continue;
                             double ax = Sx(h.XMin + i * cw), bx = Sx(h.XMin + (i + 1) * cw);
                             double ay = Top + ph - ((h.YMin + (j + 1) * ch) - y0) / (y1 - y0) * ph, by = Top + ph - ((h.YMin + j * ch) - y0) / (y1 - y0) * ph;
-                            sb.Append(CultureInfo.InvariantCulture, $"<rect x=\"{F(ax)}\" y=\"{F(ay)}\" width=\"{F(bx - ax + 0.3)}\" height=\"{F(by - ay + 0.3)}\" fill=\"{Viridis(v / max)}\"/>");
+                            sb.Append(CultureInfo.InvariantCulture, $"<rect x=\"{F(ax)}\" y=\"{F(ay)}\" width=\"{F(bx - ax + 0.3)}\" height=\"{F(by - ay + 0.3)}\" fill=\"{Viridis(v / max)}\" shape-rendering=\"crispEdges\"/>");
                         }
                     break;
                 }
