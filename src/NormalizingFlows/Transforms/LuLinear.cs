@@ -2,6 +2,7 @@ using System.Numerics;
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Nn;
 using NormalizingFlows.Tensors;
+using NormalizingFlows.Tensors.Kernels;
 
 namespace NormalizingFlows.Transforms;
 
@@ -86,8 +87,13 @@ public sealed class LuLinear<T> : Transform<T> where T : unmanaged, IFloatingPoi
     /// <summary>The current weight W = P·L·(U + diag s) as a D×D array (no graph).</summary>
     public double[,] Weight()
     {
+        int d = Features;
         var (l, u) = Factors();
-        return Compose(l, u);
+        var w = Compose(l, u);
+        var result = new double[d, d];
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j < d; j++) result[i, j] = w[i * d + j];
+        return result;
     }
 
     /// <inheritdoc/>
@@ -108,81 +114,73 @@ public sealed class LuLinear<T> : Transform<T> where T : unmanaged, IFloatingPoi
 
     // ------------------------------------------------------------------ the D×D part
 
-    /// <summary>L (unit lower) and U' = U + diag s as dense double matrices.</summary>
-    private (double[,] L, double[,] U) Factors()
+    /// <summary>L (unit lower) and U' = U + diag s as dense row-major D×D double arrays.</summary>
+    private (double[] L, double[] U) Factors()
     {
         int d = Features;
-        var l = new double[d, d];
-        var u = new double[d, d];
+        var l = new double[d * d];
+        var u = new double[d * d];
         var lo = Lower.Value.ReadOnlySpan; var up = Upper.Value.ReadOnlySpan; var ls = LogAbsDiag.Value.ReadOnlySpan;
         int k = 0;
         for (int i = 0; i < d; i++)
         {
-            for (int j = 0; j < i; j++) l[i, j] = double.CreateTruncating(lo[k++]);
-            l[i, i] = 1;
+            for (int j = 0; j < i; j++) l[i * d + j] = double.CreateTruncating(lo[k++]);
+            l[i * d + i] = 1;
         }
         k = 0;
         for (int i = 0; i < d; i++)
         {
-            u[i, i] = _sign[i] * Math.Exp(double.CreateTruncating(ls[i]));
-            for (int j = i + 1; j < d; j++) u[i, j] = double.CreateTruncating(up[k++]);
+            u[i * d + i] = _sign[i] * Math.Exp(double.CreateTruncating(ls[i]));
+            for (int j = i + 1; j < d; j++) u[i * d + j] = double.CreateTruncating(up[k++]);
         }
         return (l, u);
     }
 
-    private double[,] Compose(double[,] l, double[,] u)
+    /// <summary>W = P·L·U' (row i of W is row perm[i] of L·U').</summary>
+    private double[] Compose(double[] l, double[] u)
     {
         int d = Features;
-        var w = new double[d, d];
-        for (int i = 0; i < d; i++)
-        {
-            int pi = _perm[i];
-            for (int j = 0; j < d; j++)
-            {
-                double s = 0;
-                for (int k = 0; k <= Math.Min(pi, j); k++) s += l[pi, k] * u[k, j];
-                w[i, j] = s;
-            }
-        }
+        var m = new double[d * d];
+        Gemm.Compute(false, false, d, d, d, 1.0, l, d, u, d, 0.0, m, d);
+        var w = new double[d * d];
+        for (int i = 0; i < d; i++) Array.Copy(m, _perm[i] * d, w, i * d, d);
         return w;
     }
 
-    /// <summary>W⁻¹ = U'⁻¹·L⁻¹·Pᵀ from the triangular inverses.</summary>
-    private double[,] InverseWeight(double[,] l, double[,] u)
+    /// <summary>W⁻¹ = U'⁻¹·L⁻¹·Pᵀ from the two triangular inverses.</summary>
+    private double[] InverseWeight(double[] l, double[] u)
     {
         int d = Features;
-        var li = new double[d, d]; // L⁻¹, unit lower
-        for (int j = 0; j < d; j++)
+        var li = new double[d * d]; // L⁻¹ (unit lower), row by row: li[i, :] = e_i − Σ_{k<i} l[i, k]·li[k, :]
+        for (int i = 0; i < d; i++)
         {
-            li[j, j] = 1;
-            for (int i = j + 1; i < d; i++)
+            li[i * d + i] = 1;
+            for (int k = 0; k < i; k++)
             {
-                double s = 0;
-                for (int k = j; k < i; k++) s += l[i, k] * li[k, j];
-                li[i, j] = -s;
+                double f = l[i * d + k];
+                if (f == 0) continue;
+                for (int j = 0; j <= k; j++) li[i * d + j] -= f * li[k * d + j];
             }
         }
-        var ui = new double[d, d]; // U'⁻¹, upper
-        for (int j = d - 1; j >= 0; j--)
+        var ui = new double[d * d]; // U'⁻¹ (upper), from the last row up: ui[i, :] = (e_i − Σ_{k>i} u[i, k]·ui[k, :]) / u[i, i]
+        for (int i = d - 1; i >= 0; i--)
         {
-            ui[j, j] = 1.0 / u[j, j];
-            for (int i = j - 1; i >= 0; i--)
+            ui[i * d + i] = 1;
+            for (int k = i + 1; k < d; k++)
             {
-                double s = 0;
-                for (int k = i + 1; k <= j; k++) s += u[i, k] * ui[k, j];
-                ui[i, j] = -s / u[i, i];
+                double f = u[i * d + k];
+                if (f == 0) continue;
+                for (int j = k; j < d; j++) ui[i * d + j] -= f * ui[k * d + j];
             }
+            double inv = 1.0 / u[i * d + i];
+            for (int j = i; j < d; j++) ui[i * d + j] *= inv;
         }
-        var w = new double[d, d];
+        var m = new double[d * d];
+        Gemm.Compute(false, false, d, d, d, 1.0, ui, d, li, d, 0.0, m, d);
+        // right-multiplying by Pᵀ moves column perm[c] to column c
+        var w = new double[d * d];
         for (int r = 0; r < d; r++)
-            for (int c = 0; c < d; c++)
-            {
-                // (U'⁻¹·L⁻¹)[r, perm[c]] lands in column c (right-multiplying by Pᵀ)
-                int pc = _perm[c];
-                double s = 0;
-                for (int k = Math.Max(r, pc); k < d; k++) s += ui[r, k] * li[k, pc];
-                w[r, c] = s;
-            }
+            for (int c = 0; c < d; c++) w[r * d + c] = m[r * d + _perm[c]];
         return w;
     }
 
@@ -194,66 +192,47 @@ public sealed class LuLinear<T> : Transform<T> where T : unmanaged, IFloatingPoi
         var m = inverse ? InverseWeight(l, u) : Compose(l, u);
         var t = Tensor<T>.Empty(d, d);
         var ts = t.Span;
-        for (int i = 0; i < d; i++)
-            for (int j = 0; j < d; j++) ts[i * d + j] = T.CreateTruncating(m[i, j]);
+        for (int i = 0; i < d * d; i++) ts[i] = T.CreateTruncating(m[i]);
         if (!(GradMode.IsEnabled && (Lower.RequiresGrad || Upper.RequiresGrad || LogAbsDiag.RequiresGrad))) return new Var<T>(t);
         return new Var<T>(t, [Lower, Upper, LogAbsDiag], o =>
         {
             var g = o.Grad!.ReadOnlySpan;
-            var gw = new double[d, d];
-            for (int i = 0; i < d; i++)
-                for (int j = 0; j < d; j++) gw[i, j] = double.CreateTruncating(g[i * d + j]);
+            var gw = new double[d * d];
+            for (int i = 0; i < d * d; i++) gw[i] = double.CreateTruncating(g[i]);
             if (inverse)
             {
                 // X = W⁻¹: dW = −Xᵀ·dX·Xᵀ
-                var a = new double[d, d];
-                for (int i = 0; i < d; i++)
-                    for (int j = 0; j < d; j++)
-                    {
-                        double s = 0;
-                        for (int k = 0; k < d; k++) s += m[k, i] * gw[k, j];
-                        a[i, j] = s;
-                    }
-                var b = new double[d, d];
-                for (int i = 0; i < d; i++)
-                    for (int j = 0; j < d; j++)
-                    {
-                        double s = 0;
-                        for (int k = 0; k < d; k++) s += a[i, k] * m[j, k];
-                        b[i, j] = -s;
-                    }
-                gw = b;
+                var a = new double[d * d];
+                Gemm.Compute(true, false, d, d, d, 1.0, m, d, gw, d, 0.0, a, d);
+                Gemm.Compute(false, true, d, d, d, -1.0, a, d, m, d, 0.0, gw, d);
             }
             // W = P·M, M = L·U': dM[perm[i], :] = dW[i, :]; dL = dM·U'ᵀ; dU' = Lᵀ·dM
-            var gm = new double[d, d];
-            for (int i = 0; i < d; i++)
-                for (int j = 0; j < d; j++) gm[_perm[i], j] = gw[i, j];
+            var gm = new double[d * d];
+            for (int i = 0; i < d; i++) Array.Copy(gw, i * d, gm, _perm[i] * d, d);
+            var tmp = new double[d * d];
             if (Lower.RequiresGrad)
             {
+                Gemm.Compute(false, true, d, d, d, 1.0, gm, d, u, d, 0.0, tmp, d);
                 var gl = Lower.GradBuffer().Span;
                 int k = 0;
                 for (int i = 0; i < d; i++)
-                    for (int j = 0; j < i; j++)
-                    {
-                        double s = 0;
-                        for (int c = j; c < d; c++) s += gm[i, c] * u[j, c];
-                        gl[k++] += T.CreateTruncating(s);
-                    }
+                    for (int j = 0; j < i; j++) gl[k++] += T.CreateTruncating(tmp[i * d + j]);
             }
             if (Upper.RequiresGrad || LogAbsDiag.RequiresGrad)
             {
-                var gu = Upper.RequiresGrad ? Upper.GradBuffer().Span : default;
-                var gs = LogAbsDiag.RequiresGrad ? LogAbsDiag.GradBuffer().Span : default;
-                int k = 0;
-                for (int i = 0; i < d; i++)
-                    for (int j = i; j < d; j++)
-                    {
-                        double s = 0;
-                        for (int r = i; r < d; r++) s += l[r, i] * gm[r, j];
-                        if (j == i) { if (!gs.IsEmpty) gs[i] += T.CreateTruncating(s * u[i, i]); }
-                        else if (!gu.IsEmpty) gu[k++] += T.CreateTruncating(s);
-                        else k++;
-                    }
+                Gemm.Compute(true, false, d, d, d, 1.0, l, d, gm, d, 0.0, tmp, d);
+                if (LogAbsDiag.RequiresGrad)
+                {
+                    var gs = LogAbsDiag.GradBuffer().Span;
+                    for (int i = 0; i < d; i++) gs[i] += T.CreateTruncating(tmp[i * d + i] * u[i * d + i]);
+                }
+                if (Upper.RequiresGrad)
+                {
+                    var gu = Upper.GradBuffer().Span;
+                    int k = 0;
+                    for (int i = 0; i < d; i++)
+                        for (int j = i + 1; j < d; j++) gu[k++] += T.CreateTruncating(tmp[i * d + j]);
+                }
             }
         });
     }
@@ -267,7 +246,7 @@ public sealed class LuLinear<T> : Transform<T> where T : unmanaged, IFloatingPoi
         if (!(GradMode.IsEnabled && LogAbsDiag.RequiresGrad)) return new Var<T>(ld);
         return new Var<T>(ld, [LogAbsDiag], o =>
         {
-            T total = T.CreateTruncating(Tensors.Kernels.Reductions.Sum(o.Grad!.ReadOnlySpan));
+            T total = T.CreateTruncating(Reductions.Sum(o.Grad!.ReadOnlySpan));
             if (inverse) total = -total;
             var gs = LogAbsDiag.GradBuffer().Span;
             for (int j = 0; j < gs.Length; j++) gs[j] += total;

@@ -104,7 +104,8 @@ public sealed class Planar<T> : Transform<T> where T : unmanaged, IFloatingPoint
         var y = Tensor<T>.Empty(n, d);
         var ld = Tensor<T>.Empty(n);
         var ys = y.Span; var lds = ld.Span;
-        var hs = new double[n]; var qs = new double[n];
+        var hsT = Tensor<double>.Empty(n); var hs = hsT.Span;
+        var qsT = Tensor<double>.Empty(n); var qs = qsT.Span;
         for (int r = 0; r < n; r++)
         {
             double a = b;
@@ -114,17 +115,22 @@ public sealed class Planar<T> : Transform<T> where T : unmanaged, IFloatingPoint
             for (int j = 0; j < d; j++) ys[r * d + j] = T.CreateTruncating(double.CreateTruncating(zs[r * d + j]) + uh[j] * h);
             lds[r] = T.CreateTruncating(ElementwiseOp.Log1p(v * q));
         }
-        if (!(GradMode.IsEnabled && z.RequiresGrad) && !RecordParams) return (new Var<T>(y), new Var<T>(ld));
+        if (!(GradMode.IsEnabled && z.RequiresGrad) && !RecordParams)
+        {
+            hsT.Dispose(); qsT.Dispose();
+            return (new Var<T>(y), new Var<T>(ld));
+        }
 
         var hub = new Var<T>(Tensor<T>.Empty(0), [z, U, W, B], node =>
         {
+            var hsV = hsT.ReadOnlySpan; var qsV = qsT.ReadOnlySpan;
             var g = node.Grad!.ReadOnlySpan; // [N, D + 1]
             var guh = new double[d]; var gw = new double[d]; double gb = 0;
             var gz = z.RequiresGrad ? z.GradBuffer().Span : default;
             var zv = z.Value.ReadOnlySpan;
             for (int r = 0; r < n; r++)
             {
-                double h = hs[r], q = qs[r], den = 1.0 + v * q, gl = double.CreateTruncating(g[r * (d + 1) + d]);
+                double h = hsV[r], q = qsV[r], den = 1.0 + v * q, gl = double.CreateTruncating(g[r * (d + 1) + d]);
                 double gh = 0;
                 for (int j = 0; j < d; j++) gh += double.CreateTruncating(g[r * (d + 1) + j]) * uh[j];
                 double ga = gh * q + gl * (-2.0 * h * q * v / den);
@@ -157,7 +163,8 @@ public sealed class Planar<T> : Transform<T> where T : unmanaged, IFloatingPoint
         var z = Tensor<T>.Empty(n, d);
         var ld = Tensor<T>.Empty(n);
         var zs = z.Span; var lds = ld.Span;
-        var hs = new double[n]; var qs = new double[n];
+        var hsT = Tensor<double>.Empty(n); var hs = hsT.Span;
+        var qsT = Tensor<double>.Empty(n); var qs = qsT.Span;
         for (int r = 0; r < n; r++)
         {
             double t = 0;
@@ -168,17 +175,22 @@ public sealed class Planar<T> : Transform<T> where T : unmanaged, IFloatingPoint
             for (int j = 0; j < d; j++) zs[r * d + j] = T.CreateTruncating(double.CreateTruncating(ys[r * d + j]) - uh[j] * h);
             lds[r] = T.CreateTruncating(-ElementwiseOp.Log1p(v * q));
         }
-        if (!(GradMode.IsEnabled && y.RequiresGrad) && !RecordParams) return (new Var<T>(z), new Var<T>(ld));
+        if (!(GradMode.IsEnabled && y.RequiresGrad) && !RecordParams)
+        {
+            hsT.Dispose(); qsT.Dispose();
+            return (new Var<T>(z), new Var<T>(ld));
+        }
 
         var hub = new Var<T>(Tensor<T>.Empty(0), [y, U, W, B], node =>
         {
+            var hsV = hsT.ReadOnlySpan; var qsV = qsT.ReadOnlySpan;
             var g = node.Grad!.ReadOnlySpan; // [N, D + 1]
             var guh = new double[d]; var gw = new double[d]; double gb = 0;
             var gy = y.RequiresGrad ? y.GradBuffer().Span : default;
             var yv = y.Value.ReadOnlySpan;
             for (int r = 0; r < n; r++)
             {
-                double h = hs[r], q = qs[r], den = 1.0 + v * q, gl = double.CreateTruncating(g[r * (d + 1) + d]);
+                double h = hsV[r], q = qsV[r], den = 1.0 + v * q, gl = double.CreateTruncating(g[r * (d + 1) + d]);
                 // z = y − û·h(a), a = α + b; ld = −log(1 + v·q(a)); α solves α + v·tanh(α + b) = wᵀy
                 double gh = 0;
                 for (int j = 0; j < d; j++) gh -= double.CreateTruncating(g[r * (d + 1) + j]) * uh[j];

@@ -55,7 +55,7 @@ public sealed class Radial<T> : Transform<T> where T : unmanaged, IFloatingPoint
         var y = Tensor<T>.Empty(n, d);
         var ld = Tensor<T>.Empty(n);
         var ys = y.Span; var lds = ld.Span;
-        var rs = new double[n];
+        var rsT = Tensor<double>.Empty(n); var rs = rsT.Span;
         var diff = new double[d];
         for (int r = 0; r < n; r++)
         {
@@ -71,16 +71,21 @@ public sealed class Radial<T> : Transform<T> where T : unmanaged, IFloatingPoint
             for (int j = 0; j < d; j++) ys[r * d + j] = T.CreateTruncating(z0[j] + c * diff[j]);
             lds[r] = T.CreateTruncating((d - 1) * Math.Log(c) + ElementwiseOp.Log1p(alpha * beta / (rho * rho)));
         }
-        if (!(GradMode.IsEnabled && z.RequiresGrad) && !RecordParams) return (new Var<T>(y), new Var<T>(ld));
+        if (!(GradMode.IsEnabled && z.RequiresGrad) && !RecordParams)
+        {
+            rsT.Dispose();
+            return (new Var<T>(y), new Var<T>(ld));
+        }
         var hub = new Var<T>(Tensor<T>.Empty(0), [z, Z0, AlphaHat, BetaHat], node =>
         {
+            var rsV = rsT.ReadOnlySpan;
             var g = node.Grad!.ReadOnlySpan; var zv = z.Value.ReadOnlySpan;
             var gz = z.RequiresGrad ? z.GradBuffer().Span : default;
             var gz0 = new double[d]; double ga = 0, gbeta = 0;
             var e = new double[d];
             for (int r = 0; r < n; r++)
             {
-                double rr = rs[r], rho = alpha + rr, c = 1.0 + beta / rho, ee = 1.0 + alpha * beta / (rho * rho);
+                double rr = rsV[r], rho = alpha + rr, c = 1.0 + beta / rho, ee = 1.0 + alpha * beta / (rho * rho);
                 double gl = double.CreateTruncating(g[r * (d + 1) + d]);
                 double gc = 0;
                 for (int j = 0; j < d; j++)
@@ -119,7 +124,9 @@ public sealed class Radial<T> : Transform<T> where T : unmanaged, IFloatingPoint
         var z = Tensor<T>.Empty(n, d);
         var ld = Tensor<T>.Empty(n);
         var zs = z.Span; var lds = ld.Span;
-        var rs = new double[n]; var bigR = new double[n]; var ss = new double[n];
+        var rsT = Tensor<double>.Empty(n); var rs = rsT.Span;
+        var bigRT = Tensor<double>.Empty(n); var bigR = bigRT.Span;
+        var ssT = Tensor<double>.Empty(n); var ss = ssT.Span;
         var diff = new double[d];
         for (int r = 0; r < n; r++)
         {
@@ -136,16 +143,21 @@ public sealed class Radial<T> : Transform<T> where T : unmanaged, IFloatingPoint
             for (int j = 0; j < d; j++) zs[r * d + j] = T.CreateTruncating(z0[j] + k * diff[j]);
             lds[r] = T.CreateTruncating((d - 1) * Math.Log(k) - ElementwiseOp.Log1p(alpha * beta / (rho * rho)));
         }
-        if (!(GradMode.IsEnabled && y.RequiresGrad) && !RecordParams) return (new Var<T>(z), new Var<T>(ld));
+        if (!(GradMode.IsEnabled && y.RequiresGrad) && !RecordParams)
+        {
+            rsT.Dispose(); bigRT.Dispose(); ssT.Dispose();
+            return (new Var<T>(z), new Var<T>(ld));
+        }
         var hub = new Var<T>(Tensor<T>.Empty(0), [y, Z0, AlphaHat, BetaHat], node =>
         {
+            var rsV = rsT.ReadOnlySpan; var bigRV = bigRT.ReadOnlySpan; var ssV = ssT.ReadOnlySpan;
             var g = node.Grad!.ReadOnlySpan; var yv = y.Value.ReadOnlySpan;
             var gy = y.RequiresGrad ? y.GradBuffer().Span : default;
             var gz0 = new double[d]; double ga = 0, gbeta = 0;
             var e = new double[d];
             for (int r = 0; r < n; r++)
             {
-                double rr = rs[r], R = bigR[r], s = ss[r], rho = alpha + rr, pb = rho + beta, k = rho / pb;
+                double rr = rsV[r], R = bigRV[r], s = ssV[r], rho = alpha + rr, pb = rho + beta, k = rho / pb;
                 double ee = 1.0 + alpha * beta / (rho * rho);
                 double gl = double.CreateTruncating(g[r * (d + 1) + d]);
                 double gk = 0;
