@@ -61,11 +61,37 @@ public abstract class AutoregressiveTransform<T> : Transform<T> where T : unmana
     {
         CheckShapes(y, context);
         int n = y.Value.Dim(0);
+        if (!GradMode.IsEnabled) return InverseWithoutGraph(y, context);
         Var<T> x = new(Tensor<T>.Zeros(n, Features));
         Var<T>? logDet = null;
         for (int step = 0; step < Features; step++)
             (x, logDet) = TransformFeatures(y, Parameters(x, context), inverse: true);
         return (x, logDet!);
+    }
+
+    /// <summary>
+    /// The same D passes without a graph (sampling): each pass runs in its own <see cref="TensorScope"/>, so the MADE's
+    /// intermediates go back to the pool at once instead of piling up D-fold until the caller's scope ends; the
+    /// iterate ping-pongs between two buffers of the caller's scope.
+    /// </summary>
+    private (Var<T> X, Var<T> LogAbsDet) InverseWithoutGraph(Var<T> y, Var<T>? context)
+    {
+        int n = y.Value.Dim(0);
+        var current = Tensor<T>.Zeros(n, Features);
+        var other = Tensor<T>.Empty(n, Features);
+        var logDet = Tensor<T>.Empty(n);
+        for (int step = 0; step < Features; step++)
+        {
+            using (TensorScope.Begin())
+            {
+                var (x, ld) = TransformFeatures(y, Parameters(new Var<T>(current), context), inverse: true);
+                x.Value.CopyTo(other);
+                if (step == Features - 1) ld.Value.CopyTo(logDet);
+            }
+            (current, other) = (other, current);
+        }
+        other.Dispose();
+        return (new Var<T>(current), new Var<T>(logDet));
     }
 }
 
