@@ -96,6 +96,39 @@ public static class FlowBuilders
         return Make(inner.Select(t => (Transform<T>)new InverseTransform<T>(t)).ToArray(), features, contextFeatures);
     }
 
+    /// <summary>
+    /// Glow for tabular data (Kingma &amp; Dhariwal 2018): <paramref name="layers"/> steps of ActNorm (data-dependent
+    /// initialisation) → LU-decomposed invertible linear (seeded random rotation) → affine coupling with half masks
+    /// alternating sides. Density and sampling are both fast. Needs D ≥ 2.
+    /// </summary>
+    public static Flow<T> Glow<T>(int features, int layers = 8, int hidden = 128, int contextFeatures = 0, Rng? rng = null,
+        ConditionerOptions? conditioner = null, AffineScale? scale = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var (r, opt) = Setup(features, layers, hidden, rng, conditioner);
+        var steps = new List<Transform<T>>(3 * layers);
+        for (int l = 0; l < layers; l++)
+        {
+            steps.Add(new ActNorm<T>(features));
+            steps.Add(new LuLinear<T>(features, r));
+            steps.Add(new AffineCoupling<T>(CouplingMask.Half(features, flip: l % 2 == 1), r, contextFeatures, opt, scale));
+        }
+        return Make(steps.ToArray(), features, contextFeatures);
+    }
+
+    /// <summary>
+    /// Planar flow (Rezende &amp; Mohamed 2015): <paramref name="layers"/> planar maps z + û·tanh(wᵀz + b) with the
+    /// invertibility constraint wᵀû ≥ −1. Sampling is fast (the planar maps run base → data); density needs a 1-D
+    /// root find per layer. Unconditional.
+    /// </summary>
+    public static Flow<T> PlanarFlow<T>(int features, int layers = 16, Rng? rng = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (layers < 1) throw new ArgumentOutOfRangeException(nameof(layers), layers, "a flow needs at least one layer");
+        var r = rng ?? new Rng(0);
+        var steps = new Transform<T>[layers];
+        for (int l = 0; l < layers; l++) steps[l] = new Planar<T>(features, r);
+        return Make(steps, features, 0);
+    }
+
     private static Transform<T>[] MafLayers<T>(int features, int layers, int hidden, int contextFeatures, Rng? rng,
         ConditionerOptions? conditioner, AffineScale? scale) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -10,7 +10,7 @@ namespace NormalizingFlows.Tests.Flows;
 /// <summary>Flow-level checks of every builder: shapes, sampling vs density, normalisation, errors, training smoke test.</summary>
 public class FlowTests
 {
-    public static TheoryData<string> Builders => new() { "realnvp", "realnvp_sigmoid", "nsf", "maf", "maf_rqs", "iaf", "iaf_rqs" };
+    public static TheoryData<string> Builders => new() { "realnvp", "realnvp_sigmoid", "nsf", "maf", "maf_rqs", "iaf", "iaf_rqs", "glow", "planar" };
 
     /// <summary>A small flow from the named builder (hidden 16, 3 layers, K = 5).</summary>
     internal static Flow<T> Build<T>(string name, int d, int context = 0, int seed = 1) where T : unmanaged, IFloatingPointIeee754<T>
@@ -25,6 +25,8 @@ public class FlowTests
             "maf_rqs" => FlowBuilders.MafRqs<T>(d, layers: 3, hidden: 16, bins: 5, contextFeatures: context, rng: r),
             "iaf" => FlowBuilders.Iaf<T>(d, layers: 3, hidden: 16, contextFeatures: context, rng: r),
             "iaf_rqs" => FlowBuilders.Iaf<T>(d, layers: 3, hidden: 16, contextFeatures: context, rng: r, bins: 5),
+            "glow" => FlowBuilders.Glow<T>(d, layers: 3, hidden: 16, contextFeatures: context, rng: r),
+            "planar" => FlowBuilders.PlanarFlow<T>(d, layers: 6, rng: r),
             _ => throw new ArgumentException(name),
         };
     }
@@ -64,9 +66,11 @@ public class FlowTests
     {
         foreach (int ctxFeatures in new[] { 0, 2 })
         {
+            if (ctxFeatures > 0 && name == "planar") continue; // planar flows are unconditional
             var flow = Build<double>(name, 4, ctxFeatures);
-            Randomize(flow, 0.2);
             var ctx = ctxFeatures == 0 ? null : Data(64, ctxFeatures, 5);
+            flow.LogProb(Data(64, 4, 12), ctx); // data-dependent initialisation (ActNorm) happens at the first call
+            Randomize(flow, 0.2);
             var (x, lp) = flow.SampleWithLogProb(64, new Rng(6), ctx);
             var again = flow.LogProb(x.Detach(), ctx);
             for (int i = 0; i < 64; i++)
@@ -89,6 +93,8 @@ public class FlowTests
             for (int j = 0; j < 3; j++) sq += x.Value[r, j] * x.Value[r, j];
             double expected = -0.5 * sq - 1.5 * Math.Log(2 * Math.PI);
             if (name == "realnvp_sigmoid") continue; // nflows' sigmoid scale starts at σ(2) + 1e-3 ≈ 0.882, not 1
+            if (name == "glow") continue;            // ActNorm standardises its first batch (data-dependent initialisation)
+            if (name == "planar") continue;          // planar maps start random (u, w ~ N(0, σ²)) as in Rezende & Mohamed
             Assert.True(Math.Abs(lp.Value[r] - expected) < 1e-10, $"{name}: fresh flow log p {lp.Value[r]}, standard normal {expected}");
             for (int j = 0; j < 3; j++) Assert.Equal(x.Value[r, j], z.Value[r, j], 12);
         }
@@ -131,6 +137,15 @@ public class FlowTests
     [MemberData(nameof(Builders))]
     public void ConditionalFlowsExplainMissingOrWrongContextAndNaN(string name)
     {
+        if (name == "planar")
+        {
+            // unconditional only: a context is rejected at construction of a conditional flow, NaN input is still explained
+            var plain = Build<double>(name, 3);
+            var nan = Data(5, 3, 1).Value.Clone();
+            nan[3, 1] = double.NaN;
+            Assert.Contains("row 3", Assert.Throws<ArgumentException>(() => plain.LogProb(new Var<double>(nan))).Message);
+            return;
+        }
         var flow = Build<double>(name, 3, context: 2);
         Assert.IsType<ConditionalFlow<double>>(flow);
         var x = Data(5, 3, 1);
@@ -212,8 +227,9 @@ public class FlowTests
             opt.Step();
         }
         double after = Mean();
-        // standard normal on this data: ≈ −4.5 nats; the best possible ≈ −1.3
-        Assert.True(after > before + 1.5, $"{name}: mean test log-likelihood {before:F3} → {after:F3} after 300 Adam steps");
+        // standard normal on this data: ≈ −4.5 nats; the best possible ≈ −1.3. Glow's ActNorm standardises the data at
+        // its first call (before ≈ −2.7), so the bar is both a clear gain and an absolute level.
+        Assert.True(after > before + 0.5 && after > -2.5, $"{name}: mean test log-likelihood {before:F3} → {after:F3} after 300 Adam steps");
         Assert.True(double.IsFinite(after));
     }
 }
