@@ -13,7 +13,7 @@ public enum AffineScaleKind
 /// The scale parameterisation of an affine update y = x·s + t (affine couplings, MAF). Use
 /// <see cref="SoftClampedExp"/> (zuko/Glow style, starts at the identity) or <see cref="Sigmoid"/> (nflows).
 /// </summary>
-public readonly record struct AffineScale
+public readonly partial record struct AffineScale
 {
     private AffineScale(AffineScaleKind kind, double bound)
     {
