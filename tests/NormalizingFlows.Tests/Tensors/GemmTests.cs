@@ -205,6 +205,38 @@ public class GemmTests
     }
 
     [Fact]
+    public void ConcurrentCallersGetCorrectResults()
+    {
+        // Several user threads share the worker pool (and each has its own packing buffers).
+        const int m = 200, n = 150, k = 120;
+        var rng = new Random(5);
+        float[] a = Random<float>(rng, m * k), b = Random<float>(rng, k * n);
+        var expect = new float[m * n];
+        Gemm.Compute(false, false, m, n, k, 1f, a, k, b, n, 0f, expect, n);
+        Exception? error = null;
+        var threads = new Thread[3];
+        for (int t = 0; t < threads.Length; t++)
+        {
+            threads[t] = new Thread(() =>
+            {
+                try
+                {
+                    var c = new float[m * n];
+                    for (int r = 0; r < 30; r++)
+                    {
+                        Gemm.Compute(false, false, m, n, k, 1f, a, k, b, n, 0f, c, n);
+                        if (!c.AsSpan().SequenceEqual(expect)) throw new Exception("concurrent GEMM result differs");
+                    }
+                }
+                catch (Exception e) { error = e; }
+            });
+            threads[t].Start();
+        }
+        foreach (var t in threads) t.Join();
+        Assert.Null(error);
+    }
+
+    [Fact]
     public void GenericEntryDispatches()
     {
         var a = new float[] { 1, 2, 3, 4 };
