@@ -112,6 +112,9 @@ public class GemmTests
         }
         Check<float>(isa, false, true, 517, 36, 128, 1, 0, 1);
         Check<float>(isa, false, false, 517, 2, 128, 1, 1, 1);
+        Check<float>(isa, false, true, 600, 18, 128, 1, 0, 0);
+        Check<double>(isa, false, false, 301, 18, 70, 1, 0.5, 1);
+        Check<float>(isa, true, false, 30, 18, 900, 1, 1, 0);
         Check<float>(isa, false, false, 300, 130, 18, 1, 0, 0);
         Check<float>(isa, true, false, 36, 18, 1100, 1, 1, 3);
         Check<double>(isa, true, false, 20, 30, 1000, 1, 1, 3);

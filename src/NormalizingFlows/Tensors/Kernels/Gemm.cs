@@ -90,6 +90,7 @@ public static unsafe class Gemm
             _ => new() { MR = 4, NR = 2 * Vector<float>.Count, KC = 256, MC = 128, NC = 4096, Kernel = &GemmMicroKernels.F32Portable_4x2V, VectorPack = false },
         };
         c.Isa = isa;
+        if (isa == GemmIsa.Avx512) c.Kernel6 = &GemmMicroKernels.F32Avx512_6x32;
         c.Kernel4 = isa switch
         {
             GemmIsa.Avx512 => &GemmMicroKernels.F32Avx512_4x32,
@@ -110,6 +111,7 @@ public static unsafe class Gemm
             _ => new() { MR = 4, NR = 2 * Vector<double>.Count, KC = 256, MC = 128, NC = 4096, Kernel = &GemmMicroKernels.F64Portable_4x2V, VectorPack = false },
         };
         c.Isa = isa;
+        if (isa == GemmIsa.Avx512) c.Kernel6 = &GemmMicroKernels.F64Avx512_6x16;
         c.Kernel4 = isa switch
         {
             GemmIsa.Avx512 => &GemmMicroKernels.F64Avx512_4x16,

@@ -9,8 +9,32 @@ internal unsafe struct GemmConfig<T> where T : unmanaged
 {
     public int MR, NR, KC, MC, NC;
     public delegate*<nint, T*, T*, T*, nint, T, T, void> Kernel;
-    /// <summary>Optional 4×NR kernel for problems with at most 4 rows (narrow outputs computed as Cᵀ).</summary>
+    /// <summary>Optional 4×NR kernel for problems with few rows (narrow outputs computed as Cᵀ).</summary>
     public delegate*<nint, T*, T*, T*, nint, T, T, void> Kernel4;
+    /// <summary>Optional 6×NR kernel (when MR &gt; 6) for problems with few rows.</summary>
+    public delegate*<nint, T*, T*, T*, nint, T, T, void> Kernel6;
+
+    /// <summary>Rows computed (including padding) for an m-row problem with the row tile chosen for it.</summary>
+    public readonly int PaddedRows(int m) => PaddedRows(m, out _);
+
+    /// <summary>Picks the row tile (MR, or the 6- or 4-row kernel) that pads an m-row problem least; ties go to the larger tile.</summary>
+    public readonly int PaddedRows(int m, out int mr)
+    {
+        mr = MR;
+        int best = (m + MR - 1) / MR * MR;
+        if (m >= 4 * MR) return best; // many tiles: the main kernel's padding is negligible
+        if (Kernel6 != null && MR > 6)
+        {
+            int p6 = (m + 5) / 6 * 6;
+            if (p6 < best) { best = p6; mr = 6; }
+        }
+        if (Kernel4 != null && MR > 4)
+        {
+            int p4 = (m + 3) / 4 * 4;
+            if (p4 < best) { best = p4; mr = 4; }
+        }
+        return best;
+    }
     public bool VectorPack;
     public GemmIsa Isa;
 }
@@ -83,7 +107,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
             return;
         }
         // Narrow N: compute Cᵀ = op(B)ᵀ·op(A)ᵀ when it wastes less of the register tiles.
-        if (Gemm.TuneSwap != 2 && Efficiency(n, cfg.MR) * Efficiency(m, cfg.NR) > 1.05 * Efficiency(m, cfg.MR) * Efficiency(n, cfg.NR))
+        if (Gemm.TuneSwap != 2 && n / (double)cfg.PaddedRows(n) * Efficiency(m, cfg.NR) > 1.05 * (m / (double)cfg.PaddedRows(m)) * Efficiency(n, cfg.NR))
         {
             T* tp = a; a = b; b = tp;
             (ars, acs, brs, bcs) = (bcs, brs, acs, ars);
@@ -92,11 +116,12 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         }
 
         GemmConfig<T> cfgUsed = cfg;
-        if (m <= 4 && cfg.MR > 4 && cfg.Kernel4 != null)
+        cfg.PaddedRows(m, out int mrUsed);
+        if (mrUsed != cfg.MR)
         {
-            cfgUsed.MR = 4;
-            cfgUsed.MC = 4;
-            cfgUsed.Kernel = cfg.Kernel4;
+            cfgUsed.MR = mrUsed;
+            cfgUsed.MC = Math.Max(mrUsed, cfg.MC / mrUsed * mrUsed);
+            cfgUsed.Kernel = mrUsed == 6 ? cfg.Kernel6 : cfg.Kernel4;
         }
         var job = new GemmJob<T>
         {
