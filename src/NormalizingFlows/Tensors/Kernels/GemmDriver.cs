@@ -246,19 +246,22 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                     int nr = Math.Min(NR, nc - jr);
                     T* src = b + pc * brs + (jc + jr) * bcs;
                     T* dst = pb + (nint)jr * kc;
-                    if (bcs == 1) GemmPacking.PackRows(src, brs, nr, kc, NR, dst, vec);
+                    if (bcs == 1) GemmPacking.PackRows(src, brs, nr, kc, NR, dst, vec, n - jc - jr);
                     else GemmPacking.PackStreams(src, bcs, nr, kc, NR, dst, vec);
                 }
                 for (int ic = 0; ic < m; ic += cfg.MC)
                 {
                     int mc = Math.Min(cfg.MC, m - ic);
-                    for (int ir = 0; ir < mc; ir += MR)
+                    int packed = 0;
+                    if (acs != 1 && ars == 1 && vec)
+                        packed = GemmPacking.PackRowsBlock(a + ic + pc * acs, acs, mc / MR, kc, MR, pa, m - ic);
+                    for (int ir = packed; ir < mc; ir += MR)
                     {
                         int mr = Math.Min(MR, mc - ir);
                         T* src = a + (ic + ir) * ars + pc * acs;
                         T* dst = pa + (nint)ir * kc;
                         if (acs == 1) GemmPacking.PackStreams(src, ars, mr, kc, MR, dst, vec);
-                        else GemmPacking.PackRows(src, acs, mr, kc, MR, dst, vec);
+                        else GemmPacking.PackRows(src, acs, mr, kc, MR, dst, vec, m - ic - ir);
                     }
                     for (int jr = 0; jr < nc; jr += NR)
                     {
