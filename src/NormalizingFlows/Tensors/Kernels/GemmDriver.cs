@@ -229,7 +229,10 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         int mcMax = (Math.Min(cfg.MC, m) + MR - 1) / MR * MR;
         var bufs = GemmBuffers.Current;
         T* pb = (T*)bufs.B((nuint)(((long)kcMax * ncMax + 64) * sizeof(T)));
-        T* pa = (T*)bufs.A((nuint)(((long)kcMax * mcMax + 64) * sizeof(T)));
+        // A micro-panels are PanelPad elements further apart than their size, so that writing many panels at once
+        // (row-by-row packing) does not map them all onto the same L1 sets when kc·MR·size is a multiple of 4 KiB.
+        const int PanelPad = 16;
+        T* pa = (T*)bufs.A((nuint)(((long)(kcMax * MR + PanelPad) * (mcMax / MR) + 64) * sizeof(T)));
         T* tmp = stackalloc T[MR * NR];
 
         for (int jc = 0; jc < n; jc += cfg.NC)
@@ -239,6 +242,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
             for (int kb = 0; kb < nkc; kb++)
             {
                 int kc = Math.Min(kcMax, k - pc);
+                nint aps = (nint)kc * MR + PanelPad;
                 T betaEff = kb == 0 ? beta : T.One;
                 // Pack the kc×nc panel of op(B).
                 for (int jr = 0; jr < nc; jr += NR)
@@ -254,12 +258,12 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                     int mc = Math.Min(cfg.MC, m - ic);
                     int packed = 0;
                     if (acs != 1 && ars == 1 && vec)
-                        packed = GemmPacking.PackRowsBlock(a + ic + pc * acs, acs, mc / MR, kc, MR, pa, m - ic);
+                        packed = GemmPacking.PackRowsBlock(a + ic + pc * acs, acs, mc / MR, kc, MR, pa, aps, m - ic);
                     for (int ir = packed; ir < mc; ir += MR)
                     {
                         int mr = Math.Min(MR, mc - ir);
                         T* src = a + (ic + ir) * ars + pc * acs;
-                        T* dst = pa + (nint)ir * kc;
+                        T* dst = pa + ir / MR * aps;
                         if (acs == 1) GemmPacking.PackStreams(src, ars, mr, kc, MR, dst, vec);
                         else GemmPacking.PackRows(src, acs, mr, kc, MR, dst, vec, m - ic - ir);
                     }
@@ -271,7 +275,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                         for (int ir = 0; ir < mc; ir += MR)
                         {
                             int mr = Math.Min(MR, mc - ir);
-                            T* ap = pa + (nint)ir * kc;
+                            T* ap = pa + ir / MR * aps;
                             T* ct = cc + ir * crs;
                             if (mr == MR && nr == NR && ccs == 1)
                                 kernel(kc, ap, bp, ct, crs, alpha, betaEff);

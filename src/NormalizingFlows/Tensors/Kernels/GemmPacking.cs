@@ -130,12 +130,13 @@ internal static unsafe class GemmPacking
 
     /// <summary>
     /// Packs <paramref name="panels"/> full W-wide micro-panels from a source whose W values per k step are
-    /// contiguous (panel q at src + q·W, k stride pstride) into dst + q·W·kc, walking the source row by row so that
+    /// contiguous (panel q at src + q·W, k stride pstride) into dst + q·dstPanelStride, walking the source row by row so that
     /// reads are sequential. Only for 24- and 48-byte panel rows (float MR 6 or 12, double MR 6), which are copied
-    /// with one or two overlapping 32-byte vectors; returns the number of rows of the block packed (0 when not applicable).
+    /// with one or two overlapping 32-byte vectors; panel q goes to dst + q·dstPanelStride. Returns the number of
+    /// rows of the block packed (0 when not applicable).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static int PackRowsBlock<T>(T* src, nint pstride, int panels, int kc, int W, T* dst, int readable) where T : unmanaged
+    public static int PackRowsBlock<T>(T* src, nint pstride, int panels, int kc, int W, T* dst, nint dstPanelStride, int readable) where T : unmanaged
     {
         int bytes = W * sizeof(T);
         if (!Avx.IsSupported || panels == 0 || (bytes != 24 && bytes != 48)) return 0;
@@ -143,7 +144,7 @@ internal static unsafe class GemmPacking
         // The last panel's over-read must stay inside the readable part of each row.
         if ((long)readable * sizeof(T) < (long)(panels - 1) * bytes + vecBytes) panels--;
         if (panels <= 0) return 0;
-        nint panelStride = (nint)kc * bytes;
+        nint panelStride = dstPanelStride * sizeof(T);
         byte* s0 = (byte*)src;
         byte* d0 = (byte*)dst;
         nint ps = pstride * sizeof(T);
