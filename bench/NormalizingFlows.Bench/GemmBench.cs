@@ -63,6 +63,7 @@ internal static unsafe class GemmBench
                 case "--no-blas": noBlas = true; break;
                 case "--best": best = true; break;
                 case "--pool-overhead": PoolOverhead(); return 0;
+                case "--split-probe": SplitProbe(v.Length > 0 ? int.Parse(v, CultureInfo.InvariantCulture) : 18); return 0;
                 case "--quick":
                     quick = true;
                     break;
@@ -123,6 +124,54 @@ internal static unsafe class GemmBench
                 Gemm.Compute(t, !t, 96, 90, 96, 1.0, ad, 96, ad, 96, 0.5, cd, 96);
                 Gemm.Compute(t, t, 96, 3, 96, 1.0, ad, 96, ad, 96, 0.0, cd, 96);
             }
+    }
+
+    private struct Probe
+    {
+        public float* A, B, C;
+        public int M, N, K;
+        public long T0, T1, E0, E1;
+    }
+
+    private static void ProbePart(void* state, int part)
+    {
+        var s = (Probe*)state;
+        long t = Stopwatch.GetTimestamp();
+        int h = s->M / 2;
+        int r0 = part == 0 ? 0 : h, rows = part == 0 ? h : s->M - h;
+        Gemm.Compute(false, true, rows, s->N, s->K, 1f, new ReadOnlySpan<float>(s->A + r0 * s->K, rows * s->K), s->K,
+            new ReadOnlySpan<float>(s->B, s->N * s->K), s->K, 0f, new Span<float>(s->C + r0 * s->N, rows * s->N), s->N);
+        long e = Stopwatch.GetTimestamp();
+        if (part == 0) { s->T0 = t; s->E0 = e; } else { s->T1 = t; s->E1 = e; }
+    }
+
+    /// <summary>Diagnostic: per-part durations and the second part's start lag for a 2-way row split of 512×k×128 NT
+    /// (a lag close to the first part's duration means the worker did not get a core in time).</summary>
+    private static void SplitProbe(int k)
+    {
+        int m = 512, n = 128;
+        var a = new float[m * k]; var b = new float[n * k]; var c = new float[m * n];
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            var pr = new Probe { A = pa, B = pb, C = pc, M = m, N = n, K = k };
+            foreach (int threads in new[] { 1, 2, 1, 2 })
+            {
+                WorkerPool.MaxThreads = threads;
+                var tot = new List<double>(); var d0 = new List<double>(); var d1 = new List<double>(); var lag = new List<double>();
+                for (int r = 0; r < 20000; r++)
+                {
+                    long t = Stopwatch.GetTimestamp();
+                    WorkerPool.For(2, &ProbePart, &pr);
+                    long e = Stopwatch.GetTimestamp();
+                    tot.Add((e - t) * 1e6 / Stopwatch.Frequency);
+                    d0.Add((pr.E0 - pr.T0) * 1e6 / Stopwatch.Frequency);
+                    d1.Add((pr.E1 - pr.T1) * 1e6 / Stopwatch.Frequency);
+                    lag.Add((pr.T1 - t) * 1e6 / Stopwatch.Frequency);
+                }
+                tot.Sort(); d0.Sort(); d1.Sort(); lag.Sort();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"threads={threads}: total {tot[10000]:F2} us, part0 {d0[10000]:F2}, part1 {d1[10000]:F2}, part1 start lag p10 {lag[2000]:F2} p50 {lag[10000]:F2} p90 {lag[18000]:F2}"));
+            }
+        }
     }
 
     private static void Empty(void* state, int part) { }

@@ -13,7 +13,9 @@ switch (args.Length > 0 ? args[0] : "")
         return QualityBench.Run(args[1..]);
     default:
         Console.Error.WriteLine("usage: NormalizingFlows.Bench <mode> [options]");
-        Console.Error.WriteLine("  gemm [--threads 1|2|all] [--dtype float32|float64|all] [--quick] [--isa auto|avx2|avx512|portable|all] [--shapes main|flow|all]");
+        Console.Error.WriteLine("  gemm [--threads 1|2|all] [--dtype float32|float64|all] [--quick] [--isa auto|avx2|avx512|portable|all] [--shapes main|flow|wgrad|all]");
+        Console.Error.WriteLine("       [--shape m,k,n,TRANS]... [--best] [--no-blas] [--kc N] [--mc N] [--nc N]   (tuning)");
+        Console.Error.WriteLine("       --pool-overhead | --split-probe [k]                                      (threading diagnostics)");
         Console.Error.WriteLine("  elementwise [--threads N] [--n N]... [--quick]");
         Console.Error.WriteLine("  flows [--model realnvp|nsf_c|maf|maf_rqs|all] [--data moons2d|checker2d|tab18|all] [--threads 1|2|all] [--phase train,log_prob,sample] [--quick] [--data-dir DIR]");
         Console.Error.WriteLine("  quality [--model maf|nsf_c|realnvp|maf_rqs|all] [--data checker2d|tab18|moons2d|all] [--threads N] [--steps 3000] [--seed 1] [--data-dir DIR]");

@@ -112,6 +112,9 @@ public class GemmTests
         }
         Check<float>(isa, false, true, 517, 36, 128, 1, 0, 1);
         Check<float>(isa, false, false, 517, 2, 128, 1, 1, 1);
+        Check<float>(isa, false, true, 600, 18, 128, 1, 0, 0);
+        Check<double>(isa, false, false, 301, 18, 70, 1, 0.5, 1);
+        Check<float>(isa, true, false, 30, 18, 900, 1, 1, 0);
         Check<float>(isa, false, false, 300, 130, 18, 1, 0, 0);
         Check<float>(isa, true, false, 36, 18, 1100, 1, 1, 3);
         Check<double>(isa, true, false, 20, 30, 1000, 1, 1, 3);
@@ -202,6 +205,38 @@ public class GemmTests
             WorkerPool.MaxThreads = saved;
             Gemm.ForcedIsa = GemmIsa.Auto;
         }
+    }
+
+    [Fact]
+    public void ConcurrentCallersGetCorrectResults()
+    {
+        // Several user threads share the worker pool (and each has its own packing buffers).
+        const int m = 200, n = 150, k = 120;
+        var rng = new Random(5);
+        float[] a = Random<float>(rng, m * k), b = Random<float>(rng, k * n);
+        var expect = new float[m * n];
+        Gemm.Compute(false, false, m, n, k, 1f, a, k, b, n, 0f, expect, n);
+        Exception? error = null;
+        var threads = new Thread[3];
+        for (int t = 0; t < threads.Length; t++)
+        {
+            threads[t] = new Thread(() =>
+            {
+                try
+                {
+                    var c = new float[m * n];
+                    for (int r = 0; r < 30; r++)
+                    {
+                        Gemm.Compute(false, false, m, n, k, 1f, a, k, b, n, 0f, c, n);
+                        if (!c.AsSpan().SequenceEqual(expect)) throw new Exception("concurrent GEMM result differs");
+                    }
+                }
+                catch (Exception e) { error = e; }
+            });
+            threads[t].Start();
+        }
+        foreach (var t in threads) t.Join();
+        Assert.Null(error);
     }
 
     [Fact]

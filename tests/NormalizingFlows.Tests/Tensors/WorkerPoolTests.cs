@@ -46,7 +46,7 @@ public unsafe class WorkerPoolTests
             foreach (int threads in new[] { 1, 2, Environment.ProcessorCount })
             {
                 WorkerPool.MaxThreads = threads;
-                foreach (int parts in new[] { 0, 1, 2, 3, 7, 64 }) RunAndCheck(parts);
+                foreach (int parts in new[] { 0, 1, 2, 3, 7, 64, 65, 100, 1000 }) RunAndCheck(parts);
             }
         }
         finally { WorkerPool.MaxThreads = saved; }
@@ -77,6 +77,10 @@ public unsafe class WorkerPoolTests
             var ex = Assert.Throws<InvalidOperationException>(() => WorkerPool.For(8, &CountBody, ps));
             Assert.Equal($"part {rep % 8} failed", ex.Message);
         }
+        int* many = stackalloc int[200];
+        var sm = new Counts { Hits = many, ThrowAt = 150 };
+        Counts* psm = &sm;
+        Assert.Throws<InvalidOperationException>(() => WorkerPool.For(200, &CountBody, psm)); // counter path (> 64 parts)
         RunAndCheck(8); // the pool still works afterwards
     }
 

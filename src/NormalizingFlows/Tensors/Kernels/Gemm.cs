@@ -24,10 +24,15 @@ internal enum GemmIsa
 /// the previous contents of C (NaNs included).
 /// </summary>
 /// <remarks>
-/// BLIS-style implementation: both operands are packed into micro-panels (transposes are handled while packing),
-/// cache-blocked, and multiplied by register-tiled micro-kernels (AVX-512, AVX2/FMA or portable
-/// <c>Vector&lt;T&gt;</c>, chosen at run time). Work is split over <see cref="WorkerPool"/> threads along M or N, or
-/// along K for weight-gradient shapes; results are bit-identical for any thread count.
+/// BLIS-style implementation: both operands are packed into micro-panels (transposes are handled while packing,
+/// with 8×8 / 4×4 AVX transposes), cache-blocked (KC = 256; MC = 240/144 rows for float AVX-512/AVX2; NC = 4096)
+/// and multiplied by register-tiled micro-kernels chosen at run time: AVX-512 (float 12×32, double 12×16, with
+/// 6- and 4-row variants for problems with few rows), AVX2/FMA (float 6×16, double 6×8, plus 4-row variants) or
+/// portable <c>Vector&lt;T&gt;</c> (4 × 2 vectors). <c>NFLOW_GEMM_ISA=avx2|avx512|portable</c> forces a path.
+/// Narrow outputs are computed as Cᵀ = op(B)ᵀ·op(A)ᵀ when that pads the tiles less; m = 1 or n = 1 use a
+/// matrix-vector loop and tiny problems a direct loop. Work is split over <see cref="WorkerPool"/> threads along the
+/// dimension with more tiles, or along K (a shape-determined number of parts, added in order) for weight-gradient
+/// shapes; results are bit-identical for any thread count.
 /// </remarks>
 public static unsafe class Gemm
 {
@@ -90,6 +95,7 @@ public static unsafe class Gemm
             _ => new() { MR = 4, NR = 2 * Vector<float>.Count, KC = 256, MC = 128, NC = 4096, Kernel = &GemmMicroKernels.F32Portable_4x2V, VectorPack = false },
         };
         c.Isa = isa;
+        if (isa == GemmIsa.Avx512) c.Kernel6 = &GemmMicroKernels.F32Avx512_6x32;
         c.Kernel4 = isa switch
         {
             GemmIsa.Avx512 => &GemmMicroKernels.F32Avx512_4x32,
@@ -110,6 +116,7 @@ public static unsafe class Gemm
             _ => new() { MR = 4, NR = 2 * Vector<double>.Count, KC = 256, MC = 128, NC = 4096, Kernel = &GemmMicroKernels.F64Portable_4x2V, VectorPack = false },
         };
         c.Isa = isa;
+        if (isa == GemmIsa.Avx512) c.Kernel6 = &GemmMicroKernels.F64Avx512_6x16;
         c.Kernel4 = isa switch
         {
             GemmIsa.Avx512 => &GemmMicroKernels.F64Avx512_4x16,

@@ -9,8 +9,32 @@ internal unsafe struct GemmConfig<T> where T : unmanaged
 {
     public int MR, NR, KC, MC, NC;
     public delegate*<nint, T*, T*, T*, nint, T, T, void> Kernel;
-    /// <summary>Optional 4×NR kernel for problems with at most 4 rows (narrow outputs computed as Cᵀ).</summary>
+    /// <summary>Optional 4×NR kernel for problems with few rows (narrow outputs computed as Cᵀ).</summary>
     public delegate*<nint, T*, T*, T*, nint, T, T, void> Kernel4;
+    /// <summary>Optional 6×NR kernel (when MR &gt; 6) for problems with few rows.</summary>
+    public delegate*<nint, T*, T*, T*, nint, T, T, void> Kernel6;
+
+    /// <summary>Rows computed (including padding) for an m-row problem with the row tile chosen for it.</summary>
+    public readonly int PaddedRows(int m) => PaddedRows(m, out _);
+
+    /// <summary>Picks the row tile (MR, or the 6- or 4-row kernel) that pads an m-row problem least; ties go to the larger tile.</summary>
+    public readonly int PaddedRows(int m, out int mr)
+    {
+        mr = MR;
+        int best = (m + MR - 1) / MR * MR;
+        if (m >= 4 * MR) return best; // many tiles: the main kernel's padding is negligible
+        if (Kernel6 != null && MR > 6)
+        {
+            int p6 = (m + 5) / 6 * 6;
+            if (p6 < best) { best = p6; mr = 6; }
+        }
+        if (Kernel4 != null && MR > 4)
+        {
+            int p4 = (m + 3) / 4 * 4;
+            if (p4 < best) { best = p4; mr = 4; }
+        }
+        return best;
+    }
     public bool VectorPack;
     public GemmIsa Isa;
 }
@@ -83,7 +107,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
             return;
         }
         // Narrow N: compute Cᵀ = op(B)ᵀ·op(A)ᵀ when it wastes less of the register tiles.
-        if (Gemm.TuneSwap != 2 && Efficiency(n, cfg.MR) * Efficiency(m, cfg.NR) > 1.05 * Efficiency(m, cfg.MR) * Efficiency(n, cfg.NR))
+        if (Gemm.TuneSwap != 2 && n / (double)cfg.PaddedRows(n) * Efficiency(m, cfg.NR) > 1.05 * (m / (double)cfg.PaddedRows(m)) * Efficiency(n, cfg.NR))
         {
             T* tp = a; a = b; b = tp;
             (ars, acs, brs, bcs) = (bcs, brs, acs, ars);
@@ -92,11 +116,12 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         }
 
         GemmConfig<T> cfgUsed = cfg;
-        if (m <= 4 && cfg.MR > 4 && cfg.Kernel4 != null)
+        cfg.PaddedRows(m, out int mrUsed);
+        if (mrUsed != cfg.MR)
         {
-            cfgUsed.MR = 4;
-            cfgUsed.MC = 4;
-            cfgUsed.Kernel = cfg.Kernel4;
+            cfgUsed.MR = mrUsed;
+            cfgUsed.MC = Math.Max(mrUsed, cfg.MC / mrUsed * mrUsed);
+            cfgUsed.Kernel = mrUsed == 6 ? cfg.Kernel6 : cfg.Kernel4;
         }
         var job = new GemmJob<T>
         {
@@ -204,7 +229,10 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         int mcMax = (Math.Min(cfg.MC, m) + MR - 1) / MR * MR;
         var bufs = GemmBuffers.Current;
         T* pb = (T*)bufs.B((nuint)(((long)kcMax * ncMax + 64) * sizeof(T)));
-        T* pa = (T*)bufs.A((nuint)(((long)kcMax * mcMax + 64) * sizeof(T)));
+        // A micro-panels are PanelPad elements further apart than their size, so that writing many panels at once
+        // (row-by-row packing) does not map them all onto the same L1 sets when kc·MR·size is a multiple of 4 KiB.
+        const int PanelPad = 16;
+        T* pa = (T*)bufs.A((nuint)(((long)(kcMax * MR + PanelPad) * (mcMax / MR) + 64) * sizeof(T)));
         T* tmp = stackalloc T[MR * NR];
 
         for (int jc = 0; jc < n; jc += cfg.NC)
@@ -214,6 +242,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
             for (int kb = 0; kb < nkc; kb++)
             {
                 int kc = Math.Min(kcMax, k - pc);
+                nint aps = (nint)kc * MR + PanelPad;
                 T betaEff = kb == 0 ? beta : T.One;
                 // Pack the kc×nc panel of op(B).
                 for (int jr = 0; jr < nc; jr += NR)
@@ -221,19 +250,22 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                     int nr = Math.Min(NR, nc - jr);
                     T* src = b + pc * brs + (jc + jr) * bcs;
                     T* dst = pb + (nint)jr * kc;
-                    if (bcs == 1) GemmPacking.PackRows(src, brs, nr, kc, NR, dst, vec);
+                    if (bcs == 1) GemmPacking.PackRows(src, brs, nr, kc, NR, dst, vec, n - jc - jr);
                     else GemmPacking.PackStreams(src, bcs, nr, kc, NR, dst, vec);
                 }
                 for (int ic = 0; ic < m; ic += cfg.MC)
                 {
                     int mc = Math.Min(cfg.MC, m - ic);
-                    for (int ir = 0; ir < mc; ir += MR)
+                    int packed = 0;
+                    if (acs != 1 && ars == 1 && vec)
+                        packed = GemmPacking.PackRowsBlock(a + ic + pc * acs, acs, mc / MR, kc, MR, pa, aps, m - ic);
+                    for (int ir = packed; ir < mc; ir += MR)
                     {
                         int mr = Math.Min(MR, mc - ir);
                         T* src = a + (ic + ir) * ars + pc * acs;
-                        T* dst = pa + (nint)ir * kc;
+                        T* dst = pa + ir / MR * aps;
                         if (acs == 1) GemmPacking.PackStreams(src, ars, mr, kc, MR, dst, vec);
-                        else GemmPacking.PackRows(src, acs, mr, kc, MR, dst, vec);
+                        else GemmPacking.PackRows(src, acs, mr, kc, MR, dst, vec, m - ic - ir);
                     }
                     for (int jr = 0; jr < nc; jr += NR)
                     {
@@ -243,7 +275,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                         for (int ir = 0; ir < mc; ir += MR)
                         {
                             int mr = Math.Min(MR, mc - ir);
-                            T* ap = pa + (nint)ir * kc;
+                            T* ap = pa + ir / MR * aps;
                             T* ct = cc + ir * crs;
                             if (mr == MR && nr == NR && ccs == 1)
                                 kernel(kc, ap, bp, ct, crs, alpha, betaEff);

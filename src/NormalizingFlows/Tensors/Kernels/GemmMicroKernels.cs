@@ -901,6 +901,220 @@ internal static unsafe class GemmMicroKernels
         }
     }
 
+    /// <summary>6×32 float micro-kernel (avx512): C[0..6, 0..NR) = alpha·Σ_p a[p·6+r]·b[p·NR+j] + beta·C (beta = 0 does not read C).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void F32Avx512_6x32(nint kc, float* a, float* b, float* c, nint rsc, float alpha, float beta)
+    {
+        Vector512<float> c00 = Vector512<float>.Zero; Vector512<float> c01 = Vector512<float>.Zero;
+        Vector512<float> c10 = Vector512<float>.Zero; Vector512<float> c11 = Vector512<float>.Zero;
+        Vector512<float> c20 = Vector512<float>.Zero; Vector512<float> c21 = Vector512<float>.Zero;
+        Vector512<float> c30 = Vector512<float>.Zero; Vector512<float> c31 = Vector512<float>.Zero;
+        Vector512<float> c40 = Vector512<float>.Zero; Vector512<float> c41 = Vector512<float>.Zero;
+        Vector512<float> c50 = Vector512<float>.Zero; Vector512<float> c51 = Vector512<float>.Zero;
+        nint p = 0;
+        for (; p + 4 <= kc; p += 4)
+        {
+            {
+            Vector512<float> b0 = Avx512F.LoadVector512(b);
+            Vector512<float> b1 = Avx512F.LoadVector512(b + 16);
+            { Vector512<float> a0 = Vector512.Create(a[0]); c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01); }
+            { Vector512<float> a1 = Vector512.Create(a[1]); c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11); }
+            { Vector512<float> a2 = Vector512.Create(a[2]); c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21); }
+            { Vector512<float> a3 = Vector512.Create(a[3]); c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31); }
+            { Vector512<float> a4 = Vector512.Create(a[4]); c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41); }
+            { Vector512<float> a5 = Vector512.Create(a[5]); c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51); }
+            }
+            {
+            Vector512<float> b0 = Avx512F.LoadVector512(b + 32);
+            Vector512<float> b1 = Avx512F.LoadVector512(b + 48);
+            { Vector512<float> a0 = Vector512.Create(a[6]); c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01); }
+            { Vector512<float> a1 = Vector512.Create(a[7]); c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11); }
+            { Vector512<float> a2 = Vector512.Create(a[8]); c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21); }
+            { Vector512<float> a3 = Vector512.Create(a[9]); c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31); }
+            { Vector512<float> a4 = Vector512.Create(a[10]); c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41); }
+            { Vector512<float> a5 = Vector512.Create(a[11]); c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51); }
+            }
+            {
+            Vector512<float> b0 = Avx512F.LoadVector512(b + 64);
+            Vector512<float> b1 = Avx512F.LoadVector512(b + 80);
+            { Vector512<float> a0 = Vector512.Create(a[12]); c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01); }
+            { Vector512<float> a1 = Vector512.Create(a[13]); c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11); }
+            { Vector512<float> a2 = Vector512.Create(a[14]); c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21); }
+            { Vector512<float> a3 = Vector512.Create(a[15]); c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31); }
+            { Vector512<float> a4 = Vector512.Create(a[16]); c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41); }
+            { Vector512<float> a5 = Vector512.Create(a[17]); c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51); }
+            }
+            {
+            Vector512<float> b0 = Avx512F.LoadVector512(b + 96);
+            Vector512<float> b1 = Avx512F.LoadVector512(b + 112);
+            { Vector512<float> a0 = Vector512.Create(a[18]); c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01); }
+            { Vector512<float> a1 = Vector512.Create(a[19]); c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11); }
+            { Vector512<float> a2 = Vector512.Create(a[20]); c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21); }
+            { Vector512<float> a3 = Vector512.Create(a[21]); c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31); }
+            { Vector512<float> a4 = Vector512.Create(a[22]); c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41); }
+            { Vector512<float> a5 = Vector512.Create(a[23]); c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51); }
+            }
+            a += 24; b += 4 * 32;
+        }
+        for (; p < kc; p++)
+        {
+            Vector512<float> b0 = Avx512F.LoadVector512(b);
+            Vector512<float> b1 = Avx512F.LoadVector512(b + 16);
+            { Vector512<float> a0 = Vector512.Create(a[0]); c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01); }
+            { Vector512<float> a1 = Vector512.Create(a[1]); c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11); }
+            { Vector512<float> a2 = Vector512.Create(a[2]); c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21); }
+            { Vector512<float> a3 = Vector512.Create(a[3]); c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31); }
+            { Vector512<float> a4 = Vector512.Create(a[4]); c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41); }
+            { Vector512<float> a5 = Vector512.Create(a[5]); c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51); }
+            a += 6; b += 32;
+        }
+        if (alpha != 1)
+        {
+            Vector512<float> va = Vector512.Create(alpha);
+            c00 *= va; c01 *= va;
+            c10 *= va; c11 *= va;
+            c20 *= va; c21 *= va;
+            c30 *= va; c31 *= va;
+            c40 *= va; c41 *= va;
+            c50 *= va; c51 *= va;
+        }
+        if (beta == 0)
+        {
+            Avx512F.Store(c, c00); Avx512F.Store(c + 16, c01);
+            Avx512F.Store(c + 1 * rsc, c10); Avx512F.Store(c + 1 * rsc + 16, c11);
+            Avx512F.Store(c + 2 * rsc, c20); Avx512F.Store(c + 2 * rsc + 16, c21);
+            Avx512F.Store(c + 3 * rsc, c30); Avx512F.Store(c + 3 * rsc + 16, c31);
+            Avx512F.Store(c + 4 * rsc, c40); Avx512F.Store(c + 4 * rsc + 16, c41);
+            Avx512F.Store(c + 5 * rsc, c50); Avx512F.Store(c + 5 * rsc + 16, c51);
+        }
+        else if (beta == 1)
+        {
+            Avx512F.Store(c, c00 + Avx512F.LoadVector512(c)); Avx512F.Store(c + 16, c01 + Avx512F.LoadVector512(c + 16));
+            Avx512F.Store(c + 1 * rsc, c10 + Avx512F.LoadVector512(c + 1 * rsc)); Avx512F.Store(c + 1 * rsc + 16, c11 + Avx512F.LoadVector512(c + 1 * rsc + 16));
+            Avx512F.Store(c + 2 * rsc, c20 + Avx512F.LoadVector512(c + 2 * rsc)); Avx512F.Store(c + 2 * rsc + 16, c21 + Avx512F.LoadVector512(c + 2 * rsc + 16));
+            Avx512F.Store(c + 3 * rsc, c30 + Avx512F.LoadVector512(c + 3 * rsc)); Avx512F.Store(c + 3 * rsc + 16, c31 + Avx512F.LoadVector512(c + 3 * rsc + 16));
+            Avx512F.Store(c + 4 * rsc, c40 + Avx512F.LoadVector512(c + 4 * rsc)); Avx512F.Store(c + 4 * rsc + 16, c41 + Avx512F.LoadVector512(c + 4 * rsc + 16));
+            Avx512F.Store(c + 5 * rsc, c50 + Avx512F.LoadVector512(c + 5 * rsc)); Avx512F.Store(c + 5 * rsc + 16, c51 + Avx512F.LoadVector512(c + 5 * rsc + 16));
+        }
+        else
+        {
+            Vector512<float> vb = Vector512.Create(beta);
+            Avx512F.Store(c, c00 + Avx512F.LoadVector512(c) * vb); Avx512F.Store(c + 16, c01 + Avx512F.LoadVector512(c + 16) * vb);
+            Avx512F.Store(c + 1 * rsc, c10 + Avx512F.LoadVector512(c + 1 * rsc) * vb); Avx512F.Store(c + 1 * rsc + 16, c11 + Avx512F.LoadVector512(c + 1 * rsc + 16) * vb);
+            Avx512F.Store(c + 2 * rsc, c20 + Avx512F.LoadVector512(c + 2 * rsc) * vb); Avx512F.Store(c + 2 * rsc + 16, c21 + Avx512F.LoadVector512(c + 2 * rsc + 16) * vb);
+            Avx512F.Store(c + 3 * rsc, c30 + Avx512F.LoadVector512(c + 3 * rsc) * vb); Avx512F.Store(c + 3 * rsc + 16, c31 + Avx512F.LoadVector512(c + 3 * rsc + 16) * vb);
+            Avx512F.Store(c + 4 * rsc, c40 + Avx512F.LoadVector512(c + 4 * rsc) * vb); Avx512F.Store(c + 4 * rsc + 16, c41 + Avx512F.LoadVector512(c + 4 * rsc + 16) * vb);
+            Avx512F.Store(c + 5 * rsc, c50 + Avx512F.LoadVector512(c + 5 * rsc) * vb); Avx512F.Store(c + 5 * rsc + 16, c51 + Avx512F.LoadVector512(c + 5 * rsc + 16) * vb);
+        }
+    }
+
+    /// <summary>6×16 double micro-kernel (avx512): C[0..6, 0..NR) = alpha·Σ_p a[p·6+r]·b[p·NR+j] + beta·C (beta = 0 does not read C).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void F64Avx512_6x16(nint kc, double* a, double* b, double* c, nint rsc, double alpha, double beta)
+    {
+        Vector512<double> c00 = Vector512<double>.Zero; Vector512<double> c01 = Vector512<double>.Zero;
+        Vector512<double> c10 = Vector512<double>.Zero; Vector512<double> c11 = Vector512<double>.Zero;
+        Vector512<double> c20 = Vector512<double>.Zero; Vector512<double> c21 = Vector512<double>.Zero;
+        Vector512<double> c30 = Vector512<double>.Zero; Vector512<double> c31 = Vector512<double>.Zero;
+        Vector512<double> c40 = Vector512<double>.Zero; Vector512<double> c41 = Vector512<double>.Zero;
+        Vector512<double> c50 = Vector512<double>.Zero; Vector512<double> c51 = Vector512<double>.Zero;
+        nint p = 0;
+        for (; p + 4 <= kc; p += 4)
+        {
+            {
+            Vector512<double> b0 = Avx512F.LoadVector512(b);
+            Vector512<double> b1 = Avx512F.LoadVector512(b + 8);
+            { Vector512<double> a0 = Vector512.Create(a[0]); c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01); }
+            { Vector512<double> a1 = Vector512.Create(a[1]); c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11); }
+            { Vector512<double> a2 = Vector512.Create(a[2]); c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21); }
+            { Vector512<double> a3 = Vector512.Create(a[3]); c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31); }
+            { Vector512<double> a4 = Vector512.Create(a[4]); c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41); }
+            { Vector512<double> a5 = Vector512.Create(a[5]); c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51); }
+            }
+            {
+            Vector512<double> b0 = Avx512F.LoadVector512(b + 16);
+            Vector512<double> b1 = Avx512F.LoadVector512(b + 24);
+            { Vector512<double> a0 = Vector512.Create(a[6]); c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01); }
+            { Vector512<double> a1 = Vector512.Create(a[7]); c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11); }
+            { Vector512<double> a2 = Vector512.Create(a[8]); c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21); }
+            { Vector512<double> a3 = Vector512.Create(a[9]); c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31); }
+            { Vector512<double> a4 = Vector512.Create(a[10]); c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41); }
+            { Vector512<double> a5 = Vector512.Create(a[11]); c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51); }
+            }
+            {
+            Vector512<double> b0 = Avx512F.LoadVector512(b + 32);
+            Vector512<double> b1 = Avx512F.LoadVector512(b + 40);
+            { Vector512<double> a0 = Vector512.Create(a[12]); c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01); }
+            { Vector512<double> a1 = Vector512.Create(a[13]); c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11); }
+            { Vector512<double> a2 = Vector512.Create(a[14]); c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21); }
+            { Vector512<double> a3 = Vector512.Create(a[15]); c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31); }
+            { Vector512<double> a4 = Vector512.Create(a[16]); c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41); }
+            { Vector512<double> a5 = Vector512.Create(a[17]); c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51); }
+            }
+            {
+            Vector512<double> b0 = Avx512F.LoadVector512(b + 48);
+            Vector512<double> b1 = Avx512F.LoadVector512(b + 56);
+            { Vector512<double> a0 = Vector512.Create(a[18]); c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01); }
+            { Vector512<double> a1 = Vector512.Create(a[19]); c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11); }
+            { Vector512<double> a2 = Vector512.Create(a[20]); c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21); }
+            { Vector512<double> a3 = Vector512.Create(a[21]); c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31); }
+            { Vector512<double> a4 = Vector512.Create(a[22]); c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41); }
+            { Vector512<double> a5 = Vector512.Create(a[23]); c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51); }
+            }
+            a += 24; b += 4 * 16;
+        }
+        for (; p < kc; p++)
+        {
+            Vector512<double> b0 = Avx512F.LoadVector512(b);
+            Vector512<double> b1 = Avx512F.LoadVector512(b + 8);
+            { Vector512<double> a0 = Vector512.Create(a[0]); c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01); }
+            { Vector512<double> a1 = Vector512.Create(a[1]); c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11); }
+            { Vector512<double> a2 = Vector512.Create(a[2]); c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21); }
+            { Vector512<double> a3 = Vector512.Create(a[3]); c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31); }
+            { Vector512<double> a4 = Vector512.Create(a[4]); c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41); }
+            { Vector512<double> a5 = Vector512.Create(a[5]); c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51); }
+            a += 6; b += 16;
+        }
+        if (alpha != 1)
+        {
+            Vector512<double> va = Vector512.Create(alpha);
+            c00 *= va; c01 *= va;
+            c10 *= va; c11 *= va;
+            c20 *= va; c21 *= va;
+            c30 *= va; c31 *= va;
+            c40 *= va; c41 *= va;
+            c50 *= va; c51 *= va;
+        }
+        if (beta == 0)
+        {
+            Avx512F.Store(c, c00); Avx512F.Store(c + 8, c01);
+            Avx512F.Store(c + 1 * rsc, c10); Avx512F.Store(c + 1 * rsc + 8, c11);
+            Avx512F.Store(c + 2 * rsc, c20); Avx512F.Store(c + 2 * rsc + 8, c21);
+            Avx512F.Store(c + 3 * rsc, c30); Avx512F.Store(c + 3 * rsc + 8, c31);
+            Avx512F.Store(c + 4 * rsc, c40); Avx512F.Store(c + 4 * rsc + 8, c41);
+            Avx512F.Store(c + 5 * rsc, c50); Avx512F.Store(c + 5 * rsc + 8, c51);
+        }
+        else if (beta == 1)
+        {
+            Avx512F.Store(c, c00 + Avx512F.LoadVector512(c)); Avx512F.Store(c + 8, c01 + Avx512F.LoadVector512(c + 8));
+            Avx512F.Store(c + 1 * rsc, c10 + Avx512F.LoadVector512(c + 1 * rsc)); Avx512F.Store(c + 1 * rsc + 8, c11 + Avx512F.LoadVector512(c + 1 * rsc + 8));
+            Avx512F.Store(c + 2 * rsc, c20 + Avx512F.LoadVector512(c + 2 * rsc)); Avx512F.Store(c + 2 * rsc + 8, c21 + Avx512F.LoadVector512(c + 2 * rsc + 8));
+            Avx512F.Store(c + 3 * rsc, c30 + Avx512F.LoadVector512(c + 3 * rsc)); Avx512F.Store(c + 3 * rsc + 8, c31 + Avx512F.LoadVector512(c + 3 * rsc + 8));
+            Avx512F.Store(c + 4 * rsc, c40 + Avx512F.LoadVector512(c + 4 * rsc)); Avx512F.Store(c + 4 * rsc + 8, c41 + Avx512F.LoadVector512(c + 4 * rsc + 8));
+            Avx512F.Store(c + 5 * rsc, c50 + Avx512F.LoadVector512(c + 5 * rsc)); Avx512F.Store(c + 5 * rsc + 8, c51 + Avx512F.LoadVector512(c + 5 * rsc + 8));
+        }
+        else
+        {
+            Vector512<double> vb = Vector512.Create(beta);
+            Avx512F.Store(c, c00 + Avx512F.LoadVector512(c) * vb); Avx512F.Store(c + 8, c01 + Avx512F.LoadVector512(c + 8) * vb);
+            Avx512F.Store(c + 1 * rsc, c10 + Avx512F.LoadVector512(c + 1 * rsc) * vb); Avx512F.Store(c + 1 * rsc + 8, c11 + Avx512F.LoadVector512(c + 1 * rsc + 8) * vb);
+            Avx512F.Store(c + 2 * rsc, c20 + Avx512F.LoadVector512(c + 2 * rsc) * vb); Avx512F.Store(c + 2 * rsc + 8, c21 + Avx512F.LoadVector512(c + 2 * rsc + 8) * vb);
+            Avx512F.Store(c + 3 * rsc, c30 + Avx512F.LoadVector512(c + 3 * rsc) * vb); Avx512F.Store(c + 3 * rsc + 8, c31 + Avx512F.LoadVector512(c + 3 * rsc + 8) * vb);
+            Avx512F.Store(c + 4 * rsc, c40 + Avx512F.LoadVector512(c + 4 * rsc) * vb); Avx512F.Store(c + 4 * rsc + 8, c41 + Avx512F.LoadVector512(c + 4 * rsc + 8) * vb);
+            Avx512F.Store(c + 5 * rsc, c50 + Avx512F.LoadVector512(c + 5 * rsc) * vb); Avx512F.Store(c + 5 * rsc + 8, c51 + Avx512F.LoadVector512(c + 5 * rsc + 8) * vb);
+        }
+    }
+
     /// <summary>4×16 float micro-kernel (avx2): C[0..4, 0..NR) = alpha·Σ_p a[p·4+r]·b[p·NR+j] + beta·C (beta = 0 does not read C).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void F32Avx2_4x16(nint kc, float* a, float* b, float* c, nint rsc, float alpha, float beta)

@@ -128,9 +128,69 @@ internal static unsafe class GemmPacking
         Avx.Store(o + 3 * W, Avx.Permute2x128(t1, t3, 0x31));
     }
 
-    /// <summary>dst[p·W + s] = src[p·pstride + s] for s &lt; w (zeros for w ≤ s &lt; W), p &lt; kc.</summary>
+    /// <summary>
+    /// Packs <paramref name="panels"/> full W-wide micro-panels from a source whose W values per k step are
+    /// contiguous (panel q at src + q·W, k stride pstride) into dst + q·dstPanelStride, walking the source row by row so that
+    /// reads are sequential. Only for 24- and 48-byte panel rows (float MR 6 or 12, double MR 6), which are copied
+    /// with one or two overlapping 32-byte vectors; panel q goes to dst + q·dstPanelStride. Returns the number of
+    /// rows of the block packed (0 when not applicable).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PackRows<T>(T* src, nint pstride, int w, int kc, int W, T* dst, bool vector) where T : unmanaged
+    public static int PackRowsBlock<T>(T* src, nint pstride, int panels, int kc, int W, T* dst, nint dstPanelStride, int readable) where T : unmanaged
+    {
+        int bytes = W * sizeof(T);
+        if (!Avx.IsSupported || panels == 0 || (bytes != 24 && bytes != 48)) return 0;
+        int vecBytes = bytes == 24 ? 32 : 64;
+        // The last panel's over-read must stay inside the readable part of each row.
+        if ((long)readable * sizeof(T) < (long)(panels - 1) * bytes + vecBytes) panels--;
+        if (panels <= 0) return 0;
+        nint panelStride = dstPanelStride * sizeof(T);
+        byte* s0 = (byte*)src;
+        byte* d0 = (byte*)dst;
+        nint ps = pstride * sizeof(T);
+        for (int p = 0; p < kc; p++, s0 += ps, d0 += bytes)
+        {
+            byte* s = s0;
+            byte* d = d0;
+            if (p + 1 < kc)
+            {
+                // Spills into row p + 1 of the same panel, which is written on the next step.
+                if (bytes == 24)
+                    for (int q = 0; q < panels; q++, s += 24, d += panelStride) Avx.Store(d, Avx.LoadVector256(s));
+                else
+                    for (int q = 0; q < panels; q++, s += 48, d += panelStride)
+                    {
+                        var v0 = Avx.LoadVector256(s);
+                        var v1 = Avx.LoadVector256(s + 32);
+                        Avx.Store(d, v0);
+                        Avx.Store(d + 32, v1);
+                    }
+            }
+            else
+            {
+                // Last row: exact copies (a spill would land in the next panel's first row).
+                for (int q = 0; q < panels; q++, s += bytes, d += panelStride)
+                {
+                    Sse.Store((float*)d, Sse.LoadVector128((float*)s));
+                    *(long*)(d + 16) = *(long*)(s + 16);
+                    if (bytes == 48)
+                    {
+                        Avx.Store(d + 16, Avx.LoadVector256(s + 16));
+                    }
+                }
+            }
+        }
+        return panels * W;
+    }
+
+    /// <summary>
+    /// dst[p·W + s] = src[p·pstride + s] for s &lt; w (zeros for w ≤ s &lt; W), p &lt; kc. <paramref name="readable"/> is
+    /// how many elements may be read from the start of each source row; when it covers whole 32-byte vectors, rows
+    /// whose width is not a multiple of 32 bytes are copied with overlapping full-vector stores (each spill into the
+    /// next row is rewritten by that row; the last one lands in the buffer's slack).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PackRows<T>(T* src, nint pstride, int w, int kc, int W, T* dst, bool vector, int readable) where T : unmanaged
     {
         if (w == W && vector && Avx.IsSupported)
         {
@@ -138,6 +198,26 @@ internal static unsafe class GemmPacking
             byte* s = (byte*)src;
             byte* d = (byte*)dst;
             nint ps = pstride * sizeof(T);
+            int vecBytes = (bytes + 31) & ~31;
+            if (bytes != vecBytes && (long)readable * sizeof(T) >= vecBytes && vecBytes - bytes <= 8 * sizeof(T) - 4)
+            {
+                if (vecBytes == 32)
+                {
+                    for (int p = 0; p < kc; p++, s += ps, d += bytes) Avx.Store(d, Avx.LoadVector256(s));
+                    return;
+                }
+                if (vecBytes == 64)
+                {
+                    for (int p = 0; p < kc; p++, s += ps, d += bytes)
+                    {
+                        var v0 = Avx.LoadVector256(s);
+                        var v1 = Avx.LoadVector256(s + 32);
+                        Avx.Store(d, v0);
+                        Avx.Store(d + 32, v1);
+                    }
+                    return;
+                }
+            }
             if (bytes == 64)
             {
                 for (int p = 0; p < kc; p++, s += ps, d += 64)
