@@ -117,9 +117,13 @@ public static class AffineCouplingOp
     {
         var u = input.Value; var p = parameters.Value;
         int n = u.Dim(0), k = u.Dim(1), total = n * k;
+        bool record = GradMode.IsEnabled && (input.RequiresGrad || parameters.RequiresGrad);
         var outs = Tensor<float>.Empty(n, k);
         var logDet = Tensor<float>.Empty(n);
-        Span<float> raw = stackalloc float[Chunk], l = stackalloc float[Chunk], dl = stackalloc float[Chunk], s = stackalloc float[Chunk];
+        // when recording, d(log s)/d raw and s are kept for the backward (one evaluation of the scale map per step)
+        var dlAll = record ? Tensor<float>.Empty(total) : null;
+        var sAll = record ? Tensor<float>.Empty(total) : null;
+        Span<float> raw = stackalloc float[Chunk], l = stackalloc float[Chunk], dlBuf = stackalloc float[Chunk], sBuf = stackalloc float[Chunk];
         var us = u.ReadOnlySpan; var ps = p.ReadOnlySpan; var os = outs.Span;
         double[]? sums = n <= 4096 ? null : new double[n];
         Span<double> rs = sums ?? stackalloc double[n];
@@ -127,58 +131,51 @@ public static class AffineCouplingOp
         for (int e0 = 0; e0 < total; e0 += Chunk)
         {
             int m = Math.Min(Chunk, total - e0);
+            var dl = dlAll is null ? dlBuf[..m] : dlAll.Span.Slice(e0, m);
+            var sc = sAll is null ? sBuf[..m] : sAll.Span.Slice(e0, m);
             for (int j = 0; j < m; j++) raw[j] = ps[2 * (e0 + j)];
-            scale.Evaluate(raw[..m], l[..m], dl[..m], s[..m]);
+            scale.Evaluate(raw[..m], l[..m], dl, sc);
             for (int j = 0; j < m; j++)
             {
                 int e = e0 + j;
                 // the update itself in double: y − t cancels in the inverse, and each rounding here compounds across layers
                 double t = ps[2 * e + 1];
-                os[e] = (float)(inverse ? (us[e] - t) / s[j] : (double)us[e] * s[j] + t);
+                os[e] = (float)(inverse ? (us[e] - t) / sc[j] : (double)us[e] * sc[j] + t);
                 rs[e / k] += l[j];
             }
         }
         var ls = logDet.Span;
         for (int r = 0; r < n; r++) ls[r] = (float)(inverse ? -rs[r] : rs[r]);
-        if (!(GradMode.IsEnabled && (input.RequiresGrad || parameters.RequiresGrad)))
-            return (new Var<float>(outs), new Var<float>(logDet));
+        if (!record) return (new Var<float>(outs), new Var<float>(logDet));
 
         var y = new Var<float>(outs, [input, parameters], o =>
         {
             var g = o.Grad!.ReadOnlySpan; var ov = o.Value.ReadOnlySpan;
             var gIn = input.RequiresGrad ? input.GradBuffer().Span : default;
             var gPar = parameters.RequiresGrad ? parameters.GradBuffer().Span : default;
-            var uv = input.Value.ReadOnlySpan; var pv = parameters.Value.ReadOnlySpan;
-            Span<float> raw2 = stackalloc float[Chunk], l2 = stackalloc float[Chunk], dl2 = stackalloc float[Chunk], s2 = stackalloc float[Chunk];
-            for (int e0 = 0; e0 < total; e0 += Chunk)
+            var uv = input.Value.ReadOnlySpan; var dl = dlAll!.ReadOnlySpan; var sc = sAll!.ReadOnlySpan;
+            for (int e = 0; e < total; e++)
             {
-                int m = Math.Min(Chunk, total - e0);
-                for (int j = 0; j < m; j++) raw2[j] = pv[2 * (e0 + j)];
-                scale.Evaluate(raw2[..m], l2[..m], dl2[..m], s2[..m]);
-                for (int j = 0; j < m; j++)
+                float gy = g[e];
+                if (inverse)
                 {
-                    int e = e0 + j;
-                    float gy = g[e];
-                    if (inverse)
+                    // x = (y − t)/s: ∂x/∂y = 1/s, ∂x/∂t = −1/s, ∂x/∂log s = −x
+                    float ginv = gy / sc[e];
+                    if (!gIn.IsEmpty) gIn[e] += ginv;
+                    if (!gPar.IsEmpty)
                     {
-                        // x = (y − t)/s: ∂x/∂y = 1/s, ∂x/∂t = −1/s, ∂x/∂log s = −x
-                        float ginv = gy / s2[j];
-                        if (!gIn.IsEmpty) gIn[e] += ginv;
-                        if (!gPar.IsEmpty)
-                        {
-                            gPar[2 * e + 1] -= ginv;
-                            gPar[2 * e] -= gy * ov[e] * dl2[j];
-                        }
+                        gPar[2 * e + 1] -= ginv;
+                        gPar[2 * e] -= gy * ov[e] * dl[e];
                     }
-                    else
+                }
+                else
+                {
+                    // y = x·s + t: ∂y/∂x = s, ∂y/∂t = 1, ∂y/∂log s = x·s
+                    if (!gIn.IsEmpty) gIn[e] += gy * sc[e];
+                    if (!gPar.IsEmpty)
                     {
-                        // y = x·s + t: ∂y/∂x = s, ∂y/∂t = 1, ∂y/∂log s = x·s
-                        if (!gIn.IsEmpty) gIn[e] += gy * s2[j];
-                        if (!gPar.IsEmpty)
-                        {
-                            gPar[2 * e + 1] += gy;
-                            gPar[2 * e] += gy * uv[e] * s2[j] * dl2[j];
-                        }
+                        gPar[2 * e + 1] += gy;
+                        gPar[2 * e] += gy * uv[e] * sc[e] * dl[e];
                     }
                 }
             }
@@ -186,19 +183,11 @@ public static class AffineCouplingOp
         if (!parameters.RequiresGrad) return (y, new Var<float>(logDet));
         var ld = new Var<float>(logDet, [parameters], o =>
         {
-            var g = o.Grad!.ReadOnlySpan; var gPar = parameters.GradBuffer().Span; var pv = parameters.Value.ReadOnlySpan;
-            Span<float> raw2 = stackalloc float[Chunk], l2 = stackalloc float[Chunk], dl2 = stackalloc float[Chunk], s2 = stackalloc float[Chunk];
-            for (int e0 = 0; e0 < total; e0 += Chunk)
+            var g = o.Grad!.ReadOnlySpan; var gPar = parameters.GradBuffer().Span; var dl = dlAll!.ReadOnlySpan;
+            for (int r = 0; r < n; r++)
             {
-                int m = Math.Min(Chunk, total - e0);
-                for (int j = 0; j < m; j++) raw2[j] = pv[2 * (e0 + j)];
-                scale.Evaluate(raw2[..m], l2[..m], dl2[..m], s2[..m]);
-                for (int j = 0; j < m; j++)
-                {
-                    int e = e0 + j;
-                    float gl = g[e / k];
-                    gPar[2 * e] += inverse ? -gl * dl2[j] : gl * dl2[j];
-                }
+                float gl = inverse ? -g[r] : g[r];
+                for (int i = 0; i < k; i++) gPar[2 * (r * k + i)] += gl * dl[r * k + i];
             }
         });
         return (y, ld);
