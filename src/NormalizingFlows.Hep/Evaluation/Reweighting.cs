@@ -60,17 +60,18 @@ public static class Reweighting
             prior = Math.Log(wg / wd);
         }
         var w = WeightsFromLogits(test.LogitsB, prior, options.MinWeight, options.MaxWeight, out int clipped);
-        double sw = 0, sgw = 0, sw2 = 0;
+        // normalise to (weighted) mean 1 over the generated events; Kish effective size of the result
+        double sgw = 0, sw = 0;
+        for (int i = 0; i < w.Length; i++) { double g = generatedWeights?[i] ?? 1; sgw += g; sw += g * w[i]; }
+        double scale = sgw / sw, sum = 0, sum2 = 0;
         for (int i = 0; i < w.Length; i++)
         {
-            double g = generatedWeights?[i] ?? 1;
-            sw += g * w[i]; sgw += g;
+            w[i] *= scale;
+            double gw = (generatedWeights?[i] ?? 1) * w[i];
+            sum += gw; sum2 += gw * gw;
         }
-        double scale = sgw / sw;
-        for (int i = 0; i < w.Length; i++) { w[i] *= scale; double g = generatedWeights?[i] ?? 1; sw2 += g * g * w[i] * w[i]; }
-        double sum = w.Select((v, i) => v * (generatedWeights?[i] ?? 1)).Sum();
         var ratio = WeightsFromLogits(test.LogitsA, prior, options.MinWeight, options.MaxWeight, out _);
-        return new ReweightingResult(w, ratio, test, clipped, sum * sum / sw2);
+        return new ReweightingResult(w, ratio, test, clipped, sum * sum / sum2);
     }
 
     /// <summary>

@@ -190,7 +190,6 @@ public static class Roc
     /// <summary>The sorted, tie-grouped view of the data every estimate is computed from.</summary>
     private sealed class SweepData
     {
-        public required int[] Order;          // event indices sorted by ascending score
         public required int[] GroupOf;        // group index of each event
         public required double[] GroupScore, GroupPos, GroupNeg, NegBelow, PosAbove;
         public required int[] GroupNegCount;
@@ -250,7 +249,7 @@ public static class Roc
         for (int k = g - 1; k >= 0; k--) { posAbove[k] = acc; acc += gp[k]; }
         return new SweepData
         {
-            Order = order, GroupOf = groupOf, GroupScore = gs.ToArray(), GroupPos = gp.ToArray(), GroupNeg = gn.ToArray(),
+            GroupOf = groupOf, GroupScore = gs.ToArray(), GroupPos = gp.ToArray(), GroupNeg = gn.ToArray(),
             GroupNegCount = gc.ToArray(), NegBelow = negBelow, PosAbove = posAbove, GroupCount = g, NPos = nPos, NNeg = nNeg,
             WPos = wPos, WNeg = wNeg, W2Pos = w2Pos, W2Neg = w2Neg, Weighted = weighted, Positive = positive.ToArray(),
             Weights = weighted ? weights.ToArray() : null,

@@ -117,4 +117,16 @@ public class ClassifierTests(ITestOutputHelper output)
         Assert.InRange(sorted[^120], 1.0, 1.6);
         Assert.InRange(r.DataDensityRatio.Average(), 0.85, 1.15);
     }
+
+    [Fact]
+    public void WithoutClassBalancingTheClassSizeRatioIsCalibratedAway()
+    {
+        var rng = new Rng(8);
+        var data = TestData.Gaussian(2000, 1, 0, rng);
+        var gen = TestData.Gaussian(6000, 1, 0, rng);
+        var r = Reweighting.Dctr(data, gen, new ReweightingOptions { Classifier = new ClassifierOptions { Seed = 8, BalanceClasses = false } });
+        Assert.InRange(r.Test.LogitsB.Average(), Math.Log(1.0 / 3) - 0.2, Math.Log(1.0 / 3) + 0.2);
+        Assert.InRange(r.DataDensityRatio.Average(), 0.85, 1.15);
+        Assert.Equal(1.0, r.Weights.Average(), 9);
+    }
 }
