@@ -1,0 +1,281 @@
+using NormalizingFlows.Autograd;
+using NormalizingFlows.Nn;
+using NormalizingFlows.Optim;
+using NormalizingFlows.Tensors;
+
+namespace NormalizingFlows.Hep.Evaluation;
+
+/// <summary>Settings of the MLP classifiers of the two-sample test, DCTR reweighting and DiscFlow. Defaults suit 10³–10⁵ events of a few to tens of features.</summary>
+public sealed record ClassifierOptions
+{
+    /// <summary>Widths of the hidden layers.</summary>
+    public IReadOnlyList<int> HiddenSizes { get; init; } = [64, 64];
+
+    /// <summary>Activation between layers.</summary>
+    public Activation Activation { get; init; } = Activation.Relu;
+
+    /// <summary>Maximum passes over the training part (early stopping usually ends sooner).</summary>
+    public int Epochs { get; init; } = 30;
+
+    /// <summary>Rows per minibatch.</summary>
+    public int BatchSize { get; init; } = 256;
+
+    /// <summary>Adam's starting learning rate (cosine decay to a tenth over <see cref="Epochs"/>).</summary>
+    public double LearningRate { get; init; } = 2e-3;
+
+    /// <summary>Decoupled weight decay (AdamW) when &gt; 0.</summary>
+    public double WeightDecay { get; init; }
+
+    /// <summary>Folds of the cross-fitting (every event is scored by the model trained on the other folds); at least 2.</summary>
+    public int Folds { get; init; } = 5;
+
+    /// <summary>Fraction of each training fold held out (stratified) for early stopping on the weighted BCE.</summary>
+    public double ValidationFraction { get; init; } = 0.2;
+
+    /// <summary>Epochs without a lower validation loss before stopping; the best epoch's parameters are restored.</summary>
+    public int Patience { get; init; } = 4;
+
+    /// <summary>
+    /// Weight the classes to equal total weight in the loss (so the classifier's prior odds are 1 whatever the sample
+    /// sizes, and D/(1 − D) estimates the density ratio directly).
+    /// </summary>
+    public bool BalanceClasses { get; init; } = true;
+
+    /// <summary>Seed of the initialisation, fold assignment and shuffling.</summary>
+    public long Seed { get; init; }
+
+    internal void Validate()
+    {
+        if (HiddenSizes is null || HiddenSizes.Any(h => h < 1)) throw new ArgumentException("ClassifierOptions.HiddenSizes must be positive widths");
+        if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "must be ≥ 1");
+        if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "must be ≥ 1");
+        if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "must be > 0");
+        if (!(WeightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "must be ≥ 0");
+        if (Folds < 2) throw new ArgumentOutOfRangeException(nameof(Folds), Folds, "cross-fitting needs at least 2 folds");
+        if (!(ValidationFraction >= 0 && ValidationFraction < 1)) throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "must lie in [0, 1)");
+        if (Patience < 0) throw new ArgumentOutOfRangeException(nameof(Patience), Patience, "must be ≥ 0");
+    }
+}
+
+/// <summary>
+/// A binary MLP classifier (our <see cref="Mlp{T}"/> in float32, Adam, weighted binary cross-entropy on logits) on
+/// standardised inputs, with early stopping on a stratified held-out part. Data are given as columns:
+/// <c>columns[j][i]</c> is feature j of event i; labels are true for the positive class. The output logit z
+/// estimates log[p₊(x)/p₋(x)] + log(prior odds) (prior odds 1 with class balancing).
+/// </summary>
+public sealed class MlpClassifier
+{
+    private readonly Mlp<float> _net;
+    private readonly double[] _mean, _invStd;
+
+    private MlpClassifier(Mlp<float> net, double[] mean, double[] invStd)
+    {
+        _net = net; _mean = mean; _invStd = invStd;
+    }
+
+    /// <summary>Number of input features.</summary>
+    public int Features => _mean.Length;
+
+    /// <summary>Epochs run before stopping.</summary>
+    public int EpochsRun { get; private set; }
+
+    /// <summary>The epoch whose parameters the classifier holds (best validation loss; the last epoch without validation).</summary>
+    public int BestEpoch { get; private set; }
+
+    /// <summary>Weighted BCE on the held-out part at the best epoch (NaN without validation).</summary>
+    public double BestValidationLoss { get; private set; } = double.NaN;
+
+    /// <summary>
+    /// Trains on the events <paramref name="rows"/> (all when null) of <paramref name="columns"/>, with optional
+    /// per-event <paramref name="weights"/>. A stratified <see cref="ClassifierOptions.ValidationFraction"/> of those
+    /// rows is held out for early stopping; standardisation uses the training rows only.
+    /// </summary>
+    public static MlpClassifier Fit(double[][] columns, bool[] labels, double[]? weights, ClassifierOptions options, IReadOnlyList<int>? rows = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(labels);
+        options.Validate();
+        int n = CheckColumns(columns, labels.Length);
+        if (weights is not null && weights.Length != n) throw new ArgumentException($"{weights.Length} weights for {n} events");
+        var use = rows?.ToArray() ?? Enumerable.Range(0, n).ToArray();
+        var rng = new Rng(options.Seed);
+        // stratified split of the rows into training and validation parts
+        var pos = use.Where(i => labels[i]).ToArray();
+        var neg = use.Where(i => !labels[i]).ToArray();
+        if (pos.Length == 0 || neg.Length == 0) throw new ArgumentException($"the classifier needs both classes: got {pos.Length} positive and {neg.Length} negative events");
+        rng.Shuffle(pos.AsSpan()); rng.Shuffle(neg.AsSpan());
+        int vp = (int)Math.Round(pos.Length * options.ValidationFraction), vn = (int)Math.Round(neg.Length * options.ValidationFraction);
+        if (pos.Length - vp < 1 || neg.Length - vn < 1) { vp = 0; vn = 0; }
+        var train = pos[vp..].Concat(neg[vn..]).ToArray();
+        var valid = pos[..vp].Concat(neg[..vn]).ToArray();
+
+        int d = columns.Length;
+        var mean = new double[d]; var invStd = new double[d];
+        for (int j = 0; j < d; j++)
+        {
+            double m = 0, s = 0;
+            foreach (int i in train) m += columns[j][i];
+            m /= train.Length;
+            foreach (int i in train) s += (columns[j][i] - m) * (columns[j][i] - m);
+            double sd = Math.Sqrt(s / train.Length);
+            mean[j] = m; invStd[j] = sd > 1e-12 && double.IsFinite(sd) ? 1 / sd : 1;
+        }
+        // per-event loss weights: event weight × class balance, mean 1 over the training part
+        var lw = new double[n];
+        double wp = 0, wn = 0;
+        foreach (int i in train) { double w = weights?[i] ?? 1; if (labels[i]) wp += w; else wn += w; }
+        if (!(wp > 0) || !(wn > 0)) throw new ArgumentException($"each class needs a positive total weight (got {wp} and {wn})");
+        foreach (int i in use)
+        {
+            double w = weights?[i] ?? 1;
+            lw[i] = options.BalanceClasses ? w * (wp + wn) / (2 * (labels[i] ? wp : wn)) : w;
+        }
+
+        var net = new Mlp<float>(d, options.HiddenSizes, 1, rng.Split(), options.Activation);
+        var clf = new MlpClassifier(net, mean, invStd);
+        clf.Train(columns, labels, lw, train, valid, options, rng.Split());
+        return clf;
+    }
+
+    private void Train(double[][] columns, bool[] labels, double[] lw, int[] train, int[] valid, ClassifierOptions o, Rng rng)
+    {
+        Optimizer<float> adam = o.WeightDecay > 0
+            ? new AdamW<float>(_net.Parameters(), o.LearningRate, weightDecay: o.WeightDecay)
+            : new Adam<float>(_net.Parameters(), o.LearningRate);
+        int batch = Math.Min(o.BatchSize, train.Length);
+        int stepsPerEpoch = (train.Length + batch - 1) / batch;
+        var schedule = new CosineDecaySchedule(o.LearningRate, o.Epochs * stepsPerEpoch, floor: 0.1 * o.LearningRate);
+        var parameters = _net.Parameters().ToArray();
+        float[][]? best = null;
+        double bestLoss = double.PositiveInfinity;
+        int since = 0, step = 0;
+        var order = (int[])train.Clone();
+        _net.Train();
+        for (int epoch = 1; epoch <= o.Epochs; epoch++)
+        {
+            EpochsRun = epoch;
+            rng.Shuffle(order.AsSpan());
+            for (int start = 0; start < order.Length; start += batch)
+            {
+                int b = Math.Min(batch, order.Length - start);
+                using var scope = TensorScope.Begin();
+                var x = Tensor<float>.Empty(b, Features);
+                var t = new float[b]; var w = new float[b];
+                var rowsOf = order.AsSpan(start, b);
+                FillBatch(columns, rowsOf, x.Span);
+                for (int k = 0; k < b; k++) { t[k] = labels[rowsOf[k]] ? 1 : 0; w[k] = (float)lw[rowsOf[k]]; }
+                adam.LearningRate = schedule.LearningRate(step++);
+                adam.ZeroGrad();
+                var logits = _net.Forward(new Var<float>(x));
+                var loss = WeightedBce(logits, t, w);
+                loss.Backward();
+                adam.Step();
+            }
+            if (valid.Length == 0) { BestEpoch = epoch; continue; }
+            double vloss = Loss(columns, labels, lw, valid);
+            if (vloss < bestLoss)
+            {
+                bestLoss = vloss; BestEpoch = epoch; since = 0;
+                best = parameters.Select(p => p.Value.ToArray()).ToArray();
+            }
+            else if (o.Patience > 0 && ++since >= o.Patience) break;
+        }
+        if (best is not null && BestEpoch != EpochsRun)
+            for (int i = 0; i < parameters.Length; i++) best[i].AsSpan().CopyTo(parameters[i].Value.Span);
+        BestValidationLoss = valid.Length == 0 ? double.NaN : bestLoss;
+        _net.Eval();
+    }
+
+    /// <summary>Weighted mean BCE of the given rows, without gradients.</summary>
+    private double Loss(double[][] columns, bool[] labels, double[] lw, int[] rows)
+    {
+        var z = PredictLogits(columns, rows);
+        double s = 0, sw = 0;
+        for (int k = 0; k < rows.Length; k++)
+        {
+            double zi = z[k], ti = labels[rows[k]] ? 1 : 0, w = lw[rows[k]];
+            s += w * (Math.Max(zi, 0) - zi * ti + Math.Log(1 + Math.Exp(-Math.Abs(zi))));
+            sw += w;
+        }
+        return s / sw;
+    }
+
+    /// <summary>The logits z(x) of the events <paramref name="rows"/> (all when null), in that order.</summary>
+    public double[] PredictLogits(double[][] columns, IReadOnlyList<int>? rows = null)
+    {
+        int n = CheckColumns(columns, null);
+        if (columns.Length != Features) throw new ArgumentException($"{columns.Length} feature columns; the classifier was trained on {Features}");
+        var use = rows?.ToArray() ?? Enumerable.Range(0, n).ToArray();
+        var z = new double[use.Length];
+        bool wasTraining = _net.Training;
+        _net.Eval();
+        const int chunk = 4096;
+        using (GradMode.Disable())
+            for (int start = 0; start < use.Length; start += chunk)
+            {
+                int b = Math.Min(chunk, use.Length - start);
+                using var scope = TensorScope.Begin();
+                var x = Tensor<float>.Empty(b, Features);
+                FillBatch(columns, use.AsSpan(start, b), x.Span);
+                var y = _net.Forward(new Var<float>(x)).Value.ReadOnlySpan;
+                for (int k = 0; k < b; k++) z[start + k] = y[k];
+            }
+        if (wasTraining) _net.Train();
+        return z;
+    }
+
+    /// <summary>The probabilities D(x) = σ(z(x)) of the positive class for the events <paramref name="rows"/> (all when null).</summary>
+    public double[] PredictProbabilities(double[][] columns, IReadOnlyList<int>? rows = null) =>
+        PredictLogits(columns, rows).Select(Sigmoid).ToArray();
+
+    /// <summary>σ(z) = 1/(1 + e^(−z)), computed without overflow.</summary>
+    public static double Sigmoid(double z) => z >= 0 ? 1 / (1 + Math.Exp(-z)) : Math.Exp(z) / (1 + Math.Exp(z));
+
+    private void FillBatch(double[][] columns, ReadOnlySpan<int> rows, Span<float> x)
+    {
+        int d = Features;
+        for (int k = 0; k < rows.Length; k++)
+        {
+            int i = rows[k];
+            for (int j = 0; j < d; j++)
+            {
+                double v = (columns[j][i] - _mean[j]) * _invStd[j];
+                x[k * d + j] = double.IsFinite(v) ? (float)v : 0f;
+            }
+        }
+    }
+
+    /// <summary>Σₖ wₖ·BCE(zₖ, tₖ) / B for logits [B, 1], with its hand-written backward.</summary>
+    private static Var<float> WeightedBce(Var<float> logits, float[] targets, float[] weights)
+    {
+        var z = logits.Value;
+        int n = z.Length;
+        var zs = z.ReadOnlySpan;
+        double s = 0;
+        for (int i = 0; i < n; i++)
+        {
+            double zi = zs[i];
+            s += weights[i] * (Math.Max(zi, 0) - zi * targets[i] + Math.Log(1 + Math.Exp(-Math.Abs(zi))));
+        }
+        var y = Tensor<float>.Scalar((float)(s / n));
+        if (!GradMode.IsEnabled || !logits.RequiresGrad) return new Var<float>(y);
+        return new Var<float>(y, [logits], o =>
+        {
+            double g = o.Grad!.Span[0] / (double)n;
+            var gx = logits.GradBuffer().Span;
+            var zv = z.ReadOnlySpan;
+            for (int i = 0; i < n; i++) gx[i] += (float)(g * weights[i] * (Sigmoid(zv[i]) - targets[i]));
+        });
+    }
+
+    internal static int CheckColumns(double[][] columns, int? rows)
+    {
+        ArgumentNullException.ThrowIfNull(columns);
+        if (columns.Length == 0) throw new ArgumentException("no feature columns");
+        int n = columns[0]?.Length ?? throw new ArgumentException("feature column 0 is null");
+        for (int j = 1; j < columns.Length; j++)
+            if (columns[j] is null || columns[j].Length != n) throw new ArgumentException($"feature column {j} has {columns[j]?.Length ?? 0} events, column 0 has {n}");
+        if (rows is { } r && r != n) throw new ArgumentException($"{r} labels for {n} events");
+        return n;
+    }
+}
