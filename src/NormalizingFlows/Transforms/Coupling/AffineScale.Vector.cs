@@ -40,6 +40,12 @@ public readonly partial record struct AffineScale
             var s = sig + Vector256.Create(1e-3f);
             return (VectorMath.Log(s), sig * oms / s, s);
         }
+        if (Kind == AffineScaleKind.Softplus)
+        {
+            var v = raw + Vector256.Create((float)SoftplusOffset);
+            var s = VectorMath.Softplus(v) + Vector256.Create(1e-3f);
+            return (VectorMath.Log(s), VectorMath.Sigmoid(v) / s, s);
+        }
         if (float.IsPositiveInfinity((float)Bound)) return (raw, one, VectorMath.Exp(raw));
         var c = Vector256.Create((float)Bound);
         var th = VectorMath.Tanh(raw * Vector256.Create((float)(1 / Bound)));

@@ -7,6 +7,8 @@ public enum AffineScaleKind
     SoftClampedExp,
     /// <summary>s = sigmoid(raw + 2) + 1e−3, nflows' default (s ∈ (1e−3, 1.001); raw = 0 gives s ≈ 0.882).</summary>
     Sigmoid,
+    /// <summary>s = softplus(raw + c₀) + 1e−3 with c₀ chosen so raw = 0 gives s = 1 (zuko's monotonic affine, unbounded above).</summary>
+    Softplus,
 }
 
 /// <summary>
@@ -37,6 +39,12 @@ public readonly partial record struct AffineScale
     /// <summary>s = sigmoid(raw + 2) + 1e−3 (nflows' affine coupling and MAF).</summary>
     public static AffineScale Sigmoid => new(AffineScaleKind.Sigmoid, 0);
 
+    /// <summary>s = softplus(raw + c₀) + 1e−3, c₀ = softplus⁻¹(1 − 1e−3) (zuko's parameterisation, starting at the identity).</summary>
+    public static AffineScale Softplus => new(AffineScaleKind.Softplus, 0);
+
+    /// <summary>The offset c₀ = log(expm1(1 − 1e−3)) of <see cref="Softplus"/>.</summary>
+    internal static readonly double SoftplusOffset = Math.Log(double.ExpM1(1 - 1e-3));
+
     /// <summary>The default: soft-clamped exp with c = 3.</summary>
     public static AffineScale Default => SoftClampedExp();
 
@@ -50,11 +58,24 @@ public readonly partial record struct AffineScale
             double s = sig + 1e-3;
             return (Math.Log(s), sig * (1 - sig) / s);
         }
+        if (Kind == AffineScaleKind.Softplus)
+        {
+            double v = raw + SoftplusOffset;
+            double sp = Math.Max(v, 0) + Math.Log(1 + Math.Exp(-Math.Abs(v)));
+            double sig = v >= 0 ? 1 / (1 + Math.Exp(-v)) : Math.Exp(v) / (1 + Math.Exp(v));
+            double s = sp + 1e-3;
+            return (Math.Log(s), sig / s);
+        }
         if (double.IsPositiveInfinity(Bound)) return (raw, 1);
         double th = Math.Tanh(raw / Bound);
         return (Bound * th, 1 - th * th);
     }
 
     /// <inheritdoc/>
-    public override string ToString() => Kind == AffineScaleKind.Sigmoid ? "sigmoid(raw + 2) + 1e-3" : $"exp({Bound}·tanh(raw/{Bound}))";
+    public override string ToString() => Kind switch
+    {
+        AffineScaleKind.Sigmoid => "sigmoid(raw + 2) + 1e-3",
+        AffineScaleKind.Softplus => "softplus(raw + c0) + 1e-3",
+        _ => $"exp({Bound}·tanh(raw/{Bound}))",
+    };
 }

@@ -2,6 +2,15 @@ using NormalizingFlows.Nn;
 
 namespace NormalizingFlows.Transforms.Coupling;
 
+/// <summary>How a conditioner's output layer is initialised (see <see cref="ConditionerOptions.OutputInit"/>).</summary>
+public enum ConditionerOutputInit
+{
+    /// <summary>Default random weights, identity bias: near the identity, learns from the first step.</summary>
+    Random,
+    /// <summary>Zero weights, identity bias: exactly the identity at the start.</summary>
+    Identity,
+}
+
 /// <summary>
 /// The network that computes a layer's parameters: for coupling layers an <see cref="Mlp{T}"/> over
 /// [x_conditioning, context] (or, with <see cref="Residual"/>, a <see cref="ResidualNet{T}"/> with the context fed to
@@ -26,6 +35,14 @@ public sealed record ConditionerOptions
 
     /// <summary>Batch normalisation inside residual blocks (coupling conditioners with <see cref="Residual"/> only).</summary>
     public bool BatchNorm { get; init; }
+
+    /// <summary>
+    /// How the conditioner's output layer starts. Its bias always holds the identity parameters of the layer's
+    /// update; <see cref="ConditionerOutputInit.Random"/> (the default) keeps the network's default random weights,
+    /// so a fresh layer is a small perturbation of the identity and every hidden unit gets gradient from the first
+    /// step; <see cref="ConditionerOutputInit.Identity"/> zeroes the weights so a fresh layer is exactly the identity.
+    /// </summary>
+    public ConditionerOutputInit OutputInit { get; init; } = ConditionerOutputInit.Random;
 
     /// <summary>The defaults: ReLU MLP/MADE with two hidden layers of 128 units.</summary>
     public static ConditionerOptions Default { get; } = new();

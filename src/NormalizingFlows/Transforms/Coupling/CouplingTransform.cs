@@ -43,13 +43,13 @@ public abstract class CouplingTransform<T> : Transform<T> where T : unmanaged, I
         if (opt.Residual)
         {
             _resnet = RegisterModule("conditioner", new ResidualNet<T>(inputs, outputs, opt.HiddenFeatures, rng, contextFeatures,
-                opt.HiddenLayers, opt.Activation, opt.Dropout, opt.BatchNorm, zeroInitLast: true));
+                opt.HiddenLayers, opt.Activation, opt.Dropout, opt.BatchNorm, zeroInitLast: opt.OutputInit == ConditionerOutputInit.Identity));
             bias = _resnet.NamedParameters().First(p => p.Key == "final.bias").Value.Value;
         }
         else
         {
             _mlp = RegisterModule("conditioner", new Mlp<T>(inputs + contextFeatures, Enumerable.Repeat(opt.HiddenFeatures, opt.HiddenLayers).ToArray(),
-                outputs, rng, opt.Activation, zeroInitLast: true, dropout: opt.Dropout));
+                outputs, rng, opt.Activation, zeroInitLast: opt.OutputInit == ConditionerOutputInit.Identity, dropout: opt.Dropout));
             bias = _mlp.Layers[^1].Bias!.Value;
         }
         var bs = bias.Span;
