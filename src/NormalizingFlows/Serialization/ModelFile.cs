@@ -34,8 +34,9 @@ public sealed class ModelFileException : IOException
 public sealed class ModelFileInfo
 {
     internal ModelFileInfo(string path, long fileSize, int formatVersion, FlowSpec spec, PreprocessingSpec? preprocessing, string[] columns,
-        TrainingHistory? history, long seed, string? created, string? library, IReadOnlyDictionary<string, string> metadata, SafeTensorsFile file)
+        TrainingHistory? history, long seed, string? created, string? library, IReadOnlyDictionary<string, string> metadata, SafeTensorsFile file, string checksum)
     {
+        Checksum = checksum;
         Path = path; FileSize = fileSize; FormatVersion = formatVersion; Spec = spec; Preprocessing = preprocessing; Columns = columns;
         History = history; Seed = seed; Created = created; Library = library; Metadata = metadata; File = file;
     }
@@ -75,6 +76,9 @@ public sealed class ModelFileInfo
 
     /// <summary>The parsed safetensors content.</summary>
     internal SafeTensorsFile File { get; }
+
+    /// <summary>The "nflow.checksum" entry (verified by <see cref="ModelFile.Load{T}"/>).</summary>
+    internal string Checksum { get; }
 }
 
 /// <summary>
@@ -130,8 +134,8 @@ public static class ModelFile
     }
 
     /// <summary>
-    /// Reads and validates the metadata of the model file at <paramref name="path"/> (and the safetensors layout and
-    /// checksum of its tensors) without building the flow.
+    /// Reads and validates the metadata of the model file at <paramref name="path"/> (and its safetensors layout)
+    /// without building the flow; the tensors' checksum is verified by <see cref="Load{T}"/>.
     /// </summary>
     public static ModelFileInfo ReadInfo(string path)
     {
@@ -185,18 +189,12 @@ public static class ModelFile
         if (!long.TryParse(seedText, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long seed))
             throw Fail($"'{KeySeed}' is '{seedText}', not an integer");
 
-        if (m.TryGetValue(KeyChecksum, out var expected))
-        {
-            string actual = Checksum(file.Tensors);
-            if (!string.Equals(expected, actual, StringComparison.OrdinalIgnoreCase))
-                throw Fail($"the tensor data do not match their checksum ({KeyChecksum} {expected}, computed {actual}): the file is corrupt");
-        }
-        else throw Fail($"the metadata has no '{KeyChecksum}' entry");
+        string checksum = Required(m, KeyChecksum, path);
 
         var user = m.Where(kv => !kv.Key.StartsWith(ReservedPrefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         long size = new FileInfo(path).Length;
         return new ModelFileInfo(path, size, version, spec, pre, columns, history, seed,
-            m.TryGetValue(KeyCreated, out var created) ? created : null, m.TryGetValue(KeyLibrary, out var lib) ? lib : null, user, file);
+            m.TryGetValue(KeyCreated, out var created) ? created : null, m.TryGetValue(KeyLibrary, out var lib) ? lib : null, user, file, checksum);
     }
 
     private static string Required(IReadOnlyDictionary<string, string> m, string key, string path)
@@ -205,8 +203,8 @@ public static class ModelFile
     /// <summary>
     /// Loads the model file at <paramref name="path"/> as <see cref="FlowModel{T}"/>: validates the metadata
     /// (<see cref="ReadInfo"/>), rebuilds the flow and preprocessing from their specs, checks that the stored tensors
-    /// are exactly the expected ones (names, shapes, element type matching the spec's dtype and <typeparamref name="T"/>,
-    /// finite values) and loads them. With <paramref name="convert"/> a float32 model loads as double or vice versa.
+    /// are exactly the expected ones (names, shapes, element type matching the spec's dtype and <typeparamref name="T"/>),
+    /// verifies their checksum and that every value is finite, and loads them. With <paramref name="convert"/> a float32 model loads as double or vice versa.
     /// </summary>
     public static FlowModel<T> Load<T>(string path, bool convert = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -239,6 +237,10 @@ public static class ModelFile
         }
         foreach (var e in stored.Tensors)
             if (!own.ContainsKey(e.Name)) throw Fail($"unexpected tensor '{e.Name}': the architecture ({info.Spec.Summary()}) has no such parameter or buffer");
+
+        string actual = Checksum(stored.Tensors);
+        if (!string.Equals(info.Checksum, actual, StringComparison.OrdinalIgnoreCase))
+            throw Fail($"the tensor data do not match their checksum ({KeyChecksum} {info.Checksum}, computed {actual}): the file is corrupt");
 
         var state = new Dictionary<string, Tensor<T>>(StringComparer.Ordinal);
         foreach (var (name, _) in own)
@@ -318,7 +320,7 @@ public static class ModelFile
         : (bytes / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) + " MiB";
 
     /// <summary>SHA-256 (hex) over each tensor's name, dtype, shape and raw little-endian data, in the given order.</summary>
-    private static string Checksum(IEnumerable<SafeTensorEntry> entries)
+    internal static string Checksum(IEnumerable<SafeTensorEntry> entries)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var e in entries.OrderBy(e => e.Name, StringComparer.Ordinal))
