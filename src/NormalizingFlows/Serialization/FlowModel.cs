@@ -1,0 +1,146 @@
+using System.Numerics;
+using NormalizingFlows.Autograd;
+using NormalizingFlows.Data;
+using NormalizingFlows.Data.Preprocessing;
+using NormalizingFlows.Flows;
+using NormalizingFlows.Tensors;
+using NormalizingFlows.Training;
+using NormalizingFlows.Transforms;
+
+namespace NormalizingFlows.Serialization;
+
+/// <summary>
+/// What a user keeps: a flow built from a <see cref="FlowSpec"/>, the fitted preprocessing in front of it, the column
+/// names, the training history, the seed and free metadata — everything <see cref="ModelFile"/> saves in one file.
+/// <see cref="Flow"/> is the full flow in ORIGINAL units: its transform is preprocessing → the builder's transform, so
+/// <c>Flow.LogProb</c> includes the preprocessing's log|det| (a density of the original units, −∞ outside the
+/// preprocessing's domain) and sampling runs back through the preprocessing. Train <see cref="Flow"/> (the
+/// preprocessing has no parameters) on <see cref="MakeTrainingData"/>'s output.
+/// </summary>
+public sealed class FlowModel<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>
+    /// Builds the flow of <paramref name="spec"/> (freshly initialised) behind <paramref name="preprocessing"/> (null:
+    /// none). <paramref name="columns"/> defaults to the preprocessing's names, else "x0", "x1", ….
+    /// </summary>
+    public FlowModel(FlowSpec spec, PreprocessingPipeline<T>? preprocessing = null, IReadOnlyList<string>? columns = null)
+        : this(spec, spec?.Build<T>() ?? throw new ArgumentNullException(nameof(spec)), preprocessing, columns)
+    {
+    }
+
+    /// <summary>Wraps an already built flow <paramref name="inner"/>, which must be what <paramref name="spec"/> builds.</summary>
+    internal FlowModel(FlowSpec spec, Flow<T> inner, PreprocessingPipeline<T>? preprocessing, IReadOnlyList<string>? columns)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(inner);
+        spec.Validate();
+        if (inner.Features != spec.Features) throw new ArgumentException($"the flow has {inner.Features} features, the spec {spec.Features}");
+        if (preprocessing is not null && preprocessing.Features != spec.Features)
+            throw new ArgumentException($"the preprocessing has {preprocessing.Features} columns, the flow {spec.Features} features");
+        var names = (columns ?? preprocessing?.ColumnNames ?? Table.DefaultNames(spec.Features)).ToArray();
+        if (names.Length != spec.Features) throw new ArgumentException($"{names.Length} column names for {spec.Features} features");
+        if (names.Distinct(StringComparer.Ordinal).Count() != names.Length) throw new ArgumentException("column names must be distinct");
+        if (preprocessing is not null && !names.SequenceEqual(preprocessing.ColumnNames))
+            throw new ArgumentException($"the column names ({string.Join(", ", names)}) differ from the preprocessing's ({string.Join(", ", preprocessing.ColumnNames)})");
+        Spec = spec;
+        Inner = inner;
+        Preprocessing = preprocessing;
+        Columns = names;
+        Seed = spec.Seed;
+        if (preprocessing is null) Flow = inner;
+        else
+        {
+            var transform = new CompositeTransform<T>(preprocessing, inner.Transform);
+            Flow = inner is ConditionalFlow<T> ? new ConditionalFlow<T>(transform, inner.Base) : new Flow<T>(transform, inner.Base);
+        }
+    }
+
+    /// <summary>The architecture.</summary>
+    public FlowSpec Spec { get; }
+
+    /// <summary>The fitted preprocessing (null: the flow sees the data as they are).</summary>
+    public PreprocessingPipeline<T>? Preprocessing { get; }
+
+    /// <summary>The per-column preprocessing choices (null without preprocessing).</summary>
+    public PreprocessingSpec? PreprocessingSpec => Preprocessing?.Spec;
+
+    /// <summary>The flow the builder made (it models the preprocessed data).</summary>
+    public Flow<T> Inner { get; }
+
+    /// <summary>The full flow in original units (= <see cref="Inner"/> when there is no preprocessing). Train and evaluate this one.</summary>
+    public Flow<T> Flow { get; }
+
+    /// <summary>Column names, one per feature.</summary>
+    public IReadOnlyList<string> Columns { get; }
+
+    /// <summary>The training history to store with the model (null: untrained or not recorded).</summary>
+    public TrainingHistory? History { get; set; }
+
+    /// <summary>The seed to record (defaults to the spec's initialisation seed; set it to the training seed if different).</summary>
+    public long Seed { get; set; }
+
+    /// <summary>Free string metadata saved with the model (keys must not start with "nflow.", which the file format reserves).</summary>
+    public Dictionary<string, string> Metadata { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Number of features.</summary>
+    public int Features => Spec.Features;
+
+    /// <summary>Number of trainable parameter elements.</summary>
+    public long ParameterCount() => Flow.ParameterCount();
+
+    /// <summary>
+    /// Training rows for <see cref="Flow"/>: a copy of <paramref name="x"/> (original units) with U(0, 1) noise added to
+    /// the dequantized columns (draw a fresh copy per run or per epoch for fresh noise).
+    /// </summary>
+    public TrainingData<T> MakeTrainingData(Tensor<T> x, Rng rng, Tensor<T>? context = null, Tensor<T>? weights = null)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(rng);
+        var copy = x.Clone().Untrack();
+        if (Preprocessing is not null) Dequantize.AddNoise(copy, Preprocessing.DequantizedColumns, rng);
+        return new TrainingData<T>(copy, context, weights);
+    }
+
+    /// <summary>
+    /// log p(x) per row in original units, in evaluation mode without gradients; −∞ for rows outside the preprocessing's
+    /// domain (beyond the widened training range of a minmax-logit column, at or below a log column's shift).
+    /// </summary>
+    public double[] LogProb(Tensor<T> x, Tensor<T>? context = null)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        bool wasTraining = Flow.Training;
+        Flow.Eval();
+        try
+        {
+            using var _ = GradMode.Disable();
+            using var scope = TensorScope.Begin();
+            return Flow.LogProb(new Var<T>(x), context is null ? null : new Var<T>(context)).Value.ToDoubleArray();
+        }
+        finally
+        {
+            if (wasTraining) Flow.Train();
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="n"/> samples in original units (one per context row when conditional), in evaluation mode:
+    /// dequantized columns floored back to integers and, with <paramref name="clampToTrainingRange"/>, every column
+    /// clamped into its training range.
+    /// </summary>
+    public Tensor<T> Sample(int n, Rng rng, Tensor<T>? context = null, bool clampToTrainingRange = true)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        bool wasTraining = Flow.Training;
+        Flow.Eval();
+        try
+        {
+            var x = Flow.Sample(n, rng, context is null ? null : new Var<T>(context)).Value;
+            Preprocessing?.Postprocess(x, clampToTrainingRange);
+            return x;
+        }
+        finally
+        {
+            if (wasTraining) Flow.Train();
+        }
+    }
+}

@@ -1,0 +1,413 @@
+using System.Globalization;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using NormalizingFlows.Data.Preprocessing;
+using NormalizingFlows.Tensors;
+using NormalizingFlows.Training;
+
+namespace NormalizingFlows.Serialization;
+
+/// <summary>
+/// A model file that cannot be loaded (truncated, corrupt, not a model file, or written by an incompatible version);
+/// the message names the file and the problem.
+/// </summary>
+public sealed class ModelFileException : IOException
+{
+    /// <summary>Creates the exception for <paramref name="path"/>.</summary>
+    public ModelFileException(string path, string problem, Exception? inner = null) : base($"{path}: {problem}", inner)
+    {
+        FilePath = path;
+        Problem = problem;
+    }
+
+    /// <summary>The file.</summary>
+    public string FilePath { get; }
+
+    /// <summary>What is wrong, without the file name.</summary>
+    public string Problem { get; }
+}
+
+/// <summary>The metadata of a model file, read and validated without building the flow (<see cref="ModelFile.ReadInfo"/>).</summary>
+public sealed class ModelFileInfo
+{
+    internal ModelFileInfo(string path, long fileSize, int formatVersion, FlowSpec spec, PreprocessingSpec? preprocessing, string[] columns,
+        TrainingHistory? history, long seed, string? created, string? library, IReadOnlyDictionary<string, string> metadata, SafeTensorsFile file, string checksum)
+    {
+        Checksum = checksum;
+        Path = path; FileSize = fileSize; FormatVersion = formatVersion; Spec = spec; Preprocessing = preprocessing; Columns = columns;
+        History = history; Seed = seed; Created = created; Library = library; Metadata = metadata; File = file;
+    }
+
+    /// <summary>The file's path.</summary>
+    public string Path { get; }
+
+    /// <summary>Size of the file in bytes.</summary>
+    public long FileSize { get; }
+
+    /// <summary>The "nflow.format" version.</summary>
+    public int FormatVersion { get; }
+
+    /// <summary>The architecture ("nflow.flow").</summary>
+    public FlowSpec Spec { get; }
+
+    /// <summary>The preprocessing choices ("nflow.preprocessing"), or null.</summary>
+    public PreprocessingSpec? Preprocessing { get; }
+
+    /// <summary>Column names ("nflow.columns").</summary>
+    public IReadOnlyList<string> Columns { get; }
+
+    /// <summary>Training history ("nflow.history"), or null.</summary>
+    public TrainingHistory? History { get; }
+
+    /// <summary>The recorded seed ("nflow.seed").</summary>
+    public long Seed { get; }
+
+    /// <summary>Creation time, ISO 8601 UTC ("nflow.created"), or null.</summary>
+    public string? Created { get; }
+
+    /// <summary>Library version that wrote the file ("nflow.library"), or null.</summary>
+    public string? Library { get; }
+
+    /// <summary>The free metadata (every key not starting with "nflow.").</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>The parsed safetensors content.</summary>
+    internal SafeTensorsFile File { get; }
+
+    /// <summary>The "nflow.checksum" entry (verified by <see cref="ModelFile.Load{T}"/>).</summary>
+    internal string Checksum { get; }
+}
+
+/// <summary>
+/// The model file: ONE safetensors file (conventionally "*.nflow") whose tensors are the full flow's state dictionary
+/// (preprocessing constants under "transform.0.", the builder's flow under "transform.1." — or "transform." without
+/// preprocessing) and whose "__metadata__" holds, as JSON strings: "nflow.format" (layout version, currently 1),
+/// "nflow.library", "nflow.flow" (<see cref="FlowSpec"/>), "nflow.preprocessing" (<see cref="PreprocessingSpec"/>, absent
+/// without preprocessing), "nflow.columns" (array of names), "nflow.history" (epochs, outcome, best epoch, steps;
+/// absent without history), "nflow.seed", "nflow.created", "nflow.checksum" (SHA-256 of the tensor data) and
+/// "nflow.parameters"; user metadata keeps its own keys. Files are written atomically; loading checks everything and
+/// throws <see cref="ModelFileException"/> naming the file and the problem.
+/// </summary>
+public static class ModelFile
+{
+    /// <summary>The layout version this library writes and the newest it reads.</summary>
+    public const int FormatVersion = 1;
+
+    /// <summary>The conventional file extension.</summary>
+    public const string Extension = ".nflow";
+
+    /// <summary>Prefix reserved for the format's own metadata keys.</summary>
+    public const string ReservedPrefix = "nflow.";
+
+    private const string KeyFormat = "nflow.format", KeyLibrary = "nflow.library", KeyFlow = "nflow.flow", KeyPreprocessing = "nflow.preprocessing",
+        KeyColumns = "nflow.columns", KeyHistory = "nflow.history", KeySeed = "nflow.seed", KeyCreated = "nflow.created",
+        KeyChecksum = "nflow.checksum", KeyParameters = "nflow.parameters";
+
+    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> atomically (a crash never leaves a half-written file behind).</summary>
+    public static void Save<T>(string path, FlowModel<T> model) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(model);
+        string dtype = FlowSpec.DTypeOf<T>();
+        var spec = model.Spec.DType == dtype ? model.Spec : model.Spec with { DType = dtype };
+        foreach (var key in model.Metadata.Keys)
+            if (key.StartsWith(ReservedPrefix, StringComparison.Ordinal))
+                throw new ArgumentException($"metadata key '{key}' uses the reserved prefix '{ReservedPrefix}'");
+        var state = model.Flow.StateDict();
+        var meta = new Dictionary<string, string>(model.Metadata, StringComparer.Ordinal)
+        {
+            [KeyFormat] = FormatVersion.ToString(CultureInfo.InvariantCulture),
+            [KeyLibrary] = typeof(ModelFile).Assembly.GetName().Version?.ToString() ?? "unknown",
+            [KeyFlow] = spec.ToJson(),
+            [KeyColumns] = JsonSerializer.Serialize(model.Columns),
+            [KeySeed] = model.Seed.ToString(CultureInfo.InvariantCulture),
+            [KeyCreated] = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+            [KeyChecksum] = Checksum(state.Select(kv => SafeTensorEntry.From(kv.Key, kv.Value))),
+            [KeyParameters] = model.ParameterCount().ToString(CultureInfo.InvariantCulture),
+        };
+        if (model.PreprocessingSpec is { } pre) meta[KeyPreprocessing] = pre.ToJson();
+        if (model.History is { } history) meta[KeyHistory] = HistoryToJson(history);
+        SafeTensors.Save(path, state, meta);
+    }
+
+    /// <summary>
+    /// Reads and validates the metadata of the model file at <paramref name="path"/> (and its safetensors layout)
+    /// without building the flow; the tensors' checksum is verified by <see cref="Load{T}"/>.
+    /// </summary>
+    public static ModelFileInfo ReadInfo(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        SafeTensorsFile file;
+        try { file = SafeTensors.Load(path); }
+        catch (SafeTensorsFormatException ex) { throw new ModelFileException(path, $"not a valid model file (truncated or corrupt?): {ex.Problem}", ex); }
+        var m = file.Metadata;
+        ModelFileException Fail(string problem, Exception? inner = null) => new(path, problem, inner);
+
+        if (!m.TryGetValue(KeyFormat, out var formatText))
+        {
+            if (m.TryGetValue("kind", out var kind) && kind == "nflow-checkpoint")
+                throw Fail($"this is a training checkpoint, not a model file (no '{KeyFormat}' metadata); resume training from it or save the model with ModelFile.Save");
+            throw Fail($"not an nflow model file: the safetensors metadata has no '{KeyFormat}' entry");
+        }
+        if (!int.TryParse(formatText, NumberStyles.None, CultureInfo.InvariantCulture, out int version) || version < 1)
+            throw Fail($"'{KeyFormat}' is '{formatText}', not a format version");
+        if (version > FormatVersion)
+            throw Fail($"format version {version} is newer than this library reads (up to {FormatVersion}); upgrade NormalizingFlows to load it");
+
+        FlowSpec spec;
+        try { spec = FlowSpec.FromJson(Required(m, KeyFlow, path)); }
+        catch (FormatException ex) { throw Fail($"invalid '{KeyFlow}' metadata: {ex.Message}", ex); }
+
+        PreprocessingSpec? pre = null;
+        if (m.TryGetValue(KeyPreprocessing, out var preText))
+        {
+            try { pre = PreprocessingSpec.FromJson(preText); }
+            catch (FormatException ex) { throw Fail($"invalid '{KeyPreprocessing}' metadata: {ex.Message}", ex); }
+            if (pre.Count != spec.Features) throw Fail($"the preprocessing has {pre.Count} columns but the flow {spec.Features} features");
+        }
+
+        string[] columns;
+        try { columns = JsonSerializer.Deserialize<string[]>(Required(m, KeyColumns, path)) ?? throw new JsonException("null"); }
+        catch (JsonException ex) { throw Fail($"invalid '{KeyColumns}' metadata (expected a JSON array of strings): {ex.Message}", ex); }
+        if (columns.Length != spec.Features) throw Fail($"'{KeyColumns}' names {columns.Length} columns but the flow has {spec.Features} features");
+        if (columns.Any(string.IsNullOrEmpty)) throw Fail($"'{KeyColumns}' holds an empty column name");
+        if (pre is not null && !columns.SequenceEqual(pre.Names))
+            throw Fail($"'{KeyColumns}' ({string.Join(", ", columns)}) disagrees with the preprocessing's columns ({string.Join(", ", pre.Names)})");
+
+        TrainingHistory? history = null;
+        if (m.TryGetValue(KeyHistory, out var historyText))
+        {
+            try { history = HistoryFromJson(historyText); }
+            catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException or KeyNotFoundException)
+            { throw Fail($"invalid '{KeyHistory}' metadata: {ex.Message}", ex); }
+        }
+
+        string seedText = Required(m, KeySeed, path);
+        if (!long.TryParse(seedText, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long seed))
+            throw Fail($"'{KeySeed}' is '{seedText}', not an integer");
+
+        string checksum = Required(m, KeyChecksum, path);
+
+        var user = m.Where(kv => !kv.Key.StartsWith(ReservedPrefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        long size = new FileInfo(path).Length;
+        return new ModelFileInfo(path, size, version, spec, pre, columns, history, seed,
+            m.TryGetValue(KeyCreated, out var created) ? created : null, m.TryGetValue(KeyLibrary, out var lib) ? lib : null, user, file, checksum);
+    }
+
+    private static string Required(IReadOnlyDictionary<string, string> m, string key, string path)
+        => m.TryGetValue(key, out var v) ? v : throw new ModelFileException(path, $"the metadata has no '{key}' entry");
+
+    /// <summary>
+    /// Loads the model file at <paramref name="path"/> as <see cref="FlowModel{T}"/>: validates the metadata
+    /// (<see cref="ReadInfo"/>), rebuilds the flow and preprocessing from their specs, checks that the stored tensors
+    /// are exactly the expected ones (names, shapes, element type matching the spec's dtype and <typeparamref name="T"/>),
+    /// verifies their checksum and that every value is finite, and loads them. With <paramref name="convert"/> a float32 model loads as double or vice versa.
+    /// </summary>
+    public static FlowModel<T> Load<T>(string path, bool convert = false) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var info = ReadInfo(path);
+        ModelFileException Fail(string problem, Exception? inner = null) => new(path, problem, inner);
+        string want = FlowSpec.DTypeOf<T>();
+        if (info.Spec.DType != want && !convert)
+            throw Fail($"the model is {info.Spec.DType} but was loaded as {want}; load it with Load<{(info.Spec.DType == "float32" ? "float" : "double")}> or pass convert: true");
+        var fileDType = info.Spec.DType == "float32" ? SafeTensorDType.F32 : SafeTensorDType.F64;
+
+        FlowModel<T> model;
+        try
+        {
+            var pre = info.Preprocessing is null ? null : PreprocessingPipeline.Create<T>(info.Preprocessing);
+            model = new FlowModel<T>(info.Spec, pre, info.Columns);
+        }
+        catch (ArgumentException ex) { throw Fail($"cannot rebuild the model from its metadata: {ex.Message}", ex); }
+
+        var own = model.Flow.StateDict();
+        var stored = info.File;
+        foreach (var (name, target) in own)
+        {
+            if (!stored.Contains(name))
+                throw Fail($"tensor '{name}' (shape {target.ShapeString}) is missing: the file does not match its architecture ({info.Spec.Summary()})");
+            var e = stored[name];
+            if (!e.Shape.AsSpan().SequenceEqual(target.Shape))
+                throw Fail($"tensor '{name}' has shape {Tensor<T>.FormatShape(e.Shape)} but the architecture ({info.Spec.Summary()}) needs {target.ShapeString}");
+            if (e.DType != fileDType)
+                throw Fail($"tensor '{name}' is stored as {e.DType} but the model's dtype is {info.Spec.DType}");
+        }
+        foreach (var e in stored.Tensors)
+            if (!own.ContainsKey(e.Name)) throw Fail($"unexpected tensor '{e.Name}': the architecture ({info.Spec.Summary()}) has no such parameter or buffer");
+
+        string actual = Checksum(stored.Tensors);
+        if (!string.Equals(info.Checksum, actual, StringComparison.OrdinalIgnoreCase))
+            throw Fail($"the tensor data do not match their checksum ({KeyChecksum} {info.Checksum}, computed {actual}): the file is corrupt");
+
+        var state = new Dictionary<string, Tensor<T>>(StringComparer.Ordinal);
+        foreach (var (name, _) in own)
+        {
+            var t = stored[name].As<T>(convert: true);
+            var s = t.ReadOnlySpan;
+            for (int i = 0; i < s.Length; i++)
+                if (!T.IsFinite(s[i])) throw Fail($"tensor '{name}' holds a non-finite value ({s[i]}) at index {i}");
+            state[name] = t;
+        }
+        try { model.Flow.LoadStateDict(state); }
+        catch (Exception ex) when (ex is ArgumentException or KeyNotFoundException) { throw Fail(ex.Message, ex); }
+        model.History = info.History;
+        model.Seed = info.Seed;
+        foreach (var (k, v) in info.Metadata) model.Metadata[k] = v;
+        model.Flow.Eval();
+        return model;
+    }
+
+    /// <summary>
+    /// A human-readable multi-line summary of the model file (what <c>nflow info</c> prints): architecture, parameter
+    /// count, columns with their preprocessing and training ranges, training history, seed, creation time, file size.
+    /// Loads (and so fully checks) the file.
+    /// </summary>
+    public static string Describe(string path)
+    {
+        var info = ReadInfo(path);
+        return info.Spec.DType == "float32" ? Describe(info, Load<float>(path)) : Describe(info, Load<double>(path));
+    }
+
+    private static string Describe<T>(ModelFileInfo info, FlowModel<T> model) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.Append("model file    ").AppendLine(info.Path);
+        sb.Append("format        ").Append(info.FormatVersion).Append(info.Library is null ? "" : $" (written by NormalizingFlows {info.Library})").AppendLine();
+        sb.Append("file size     ").AppendLine(FormatBytes(info.FileSize));
+        sb.Append("architecture  ").AppendLine(info.Spec.Summary());
+        sb.Append("parameters    ").AppendLine(model.ParameterCount().ToString("N0", inv));
+        sb.Append("seed          ").AppendLine(info.Seed.ToString(inv));
+        if (info.Created is not null) sb.Append("created       ").AppendLine(info.Created);
+        sb.Append("columns       ").Append(info.Columns.Count).AppendLine(info.Preprocessing is null ? " (no preprocessing)" : "");
+        int width = Math.Max(6, info.Columns.Max(c => c.Length));
+        for (int j = 0; j < info.Columns.Count; j++)
+        {
+            sb.Append("  ").Append(info.Columns[j].PadRight(width));
+            if (model.Preprocessing is { } p && info.Preprocessing is { } ps)
+            {
+                var col = ps.Columns[j];
+                string chain = col.Chain.Count == 0 ? "none" : string.Join(" → ", col.Chain);
+                sb.Append("  ").Append(PreprocessingSpec.KindName(col.Kind).PadRight(12)).Append("  ").Append(chain.PadRight(32));
+                sb.Append("  range [").Append(Fmt(p.TrainingMin[j])).Append(", ").Append(Fmt(p.TrainingMax[j])).Append(']');
+                if (col.Reason is not null) sb.Append("  (").Append(col.Reason).Append(')');
+            }
+            sb.AppendLine();
+        }
+        if (info.History is { } h && h.Epochs.Count > 0)
+        {
+            var last = h.Epochs[^1];
+            sb.Append("training      ").Append(h.Epochs.Count).Append(" epochs, ").Append(h.Steps.ToString(inv)).Append(" steps, ")
+              .Append(h.Outcome.ToString().ToLowerInvariant()).Append(", ").Append(h.Epochs.Sum(e => e.Seconds).ToString("F1", inv)).AppendLine(" s");
+            sb.Append("  final train loss ").AppendLine(last.TrainLoss.ToString("G6", inv));
+            var best = h.Epochs.Where(e => e.ValidationLogLikelihood is not null).OrderByDescending(e => e.ValidationLogLikelihood).FirstOrDefault();
+            if (best is not null)
+                sb.Append("  best validation log-likelihood ").Append(best.ValidationLogLikelihood!.Value.ToString("G6", inv)).Append(" (epoch ").Append(best.Epoch).AppendLine(")");
+            if (h.BestEpoch is { } be) sb.Append("  parameters from epoch ").Append(be).AppendLine();
+        }
+        else sb.AppendLine("training      no history recorded");
+        foreach (var (k, v) in info.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal)) sb.Append("  ").Append(k).Append(" = ").AppendLine(v);
+        return sb.ToString();
+    }
+
+    private static string Fmt<T>(T v) where T : unmanaged, IFloatingPointIeee754<T> => double.CreateTruncating(v).ToString("G6", CultureInfo.InvariantCulture);
+
+    private static string FormatBytes(long bytes) => bytes < 1024 ? $"{bytes} B"
+        : bytes < 1 << 20 ? (bytes / 1024.0).ToString("F1", CultureInfo.InvariantCulture) + " KiB"
+        : (bytes / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) + " MiB";
+
+    /// <summary>SHA-256 (hex) over each tensor's name, dtype, shape and raw little-endian data, in the given order.</summary>
+    internal static string Checksum(IEnumerable<SafeTensorEntry> entries)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var e in entries.OrderBy(e => e.Name, StringComparer.Ordinal))
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes($"{e.Name}\0{e.DType}\0{string.Join(",", e.Shape)}\0"));
+            if (e.DType == SafeTensorDType.F32) AppendLittleEndian(hash, e.As<float>().ReadOnlySpan);
+            else AppendLittleEndian(hash, e.As<double>().ReadOnlySpan);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    private static void AppendLittleEndian<TE>(IncrementalHash hash, ReadOnlySpan<TE> data) where TE : unmanaged
+    {
+        var bytes = MemoryMarshal.AsBytes(data);
+        if (BitConverter.IsLittleEndian) { hash.AppendData(bytes); return; }
+        var copy = bytes.ToArray();
+        SafeTensors.SwapElements(copy, System.Runtime.CompilerServices.Unsafe.SizeOf<TE>());
+        hash.AppendData(copy);
+    }
+
+    private static string HistoryToJson(TrainingHistory h)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms))
+        {
+            w.WriteStartObject();
+            w.WriteString("outcome", h.Outcome.ToString());
+            if (h.BestEpoch is { } be) w.WriteNumber("bestEpoch", be); else w.WriteNull("bestEpoch");
+            w.WriteNumber("steps", h.Steps);
+            w.WriteStartArray("epochs");
+            foreach (var e in h.Epochs)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("epoch", e.Epoch);
+                w.WriteNumber("step", e.Step);
+                WriteDouble(w, "trainLoss", e.TrainLoss);
+                if (e.ValidationLogLikelihood is { } v) WriteDouble(w, "validationLogLikelihood", v); else w.WriteNull("validationLogLikelihood");
+                WriteDouble(w, "learningRate", e.LearningRate);
+                WriteDouble(w, "seconds", e.Seconds);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(ms.ToArray());
+    }
+
+    // JSON has no NaN or infinities: those are written as the strings "NaN", "Infinity", "-Infinity"
+    private static void WriteDouble(Utf8JsonWriter w, string name, double v)
+    {
+        if (double.IsFinite(v)) w.WriteNumber(name, v);
+        else w.WriteString(name, v.ToString(CultureInfo.InvariantCulture) switch { "∞" => "Infinity", "-∞" => "-Infinity", var s => s });
+    }
+
+    private static double ReadDouble(JsonElement e, string name)
+    {
+        var v = e.GetProperty(name);
+        if (v.ValueKind == JsonValueKind.Number) return v.GetDouble();
+        if (v.ValueKind == JsonValueKind.String)
+            return v.GetString() switch
+            {
+                "NaN" => double.NaN,
+                "Infinity" => double.PositiveInfinity,
+                "-Infinity" => double.NegativeInfinity,
+                var s => throw new FormatException($"\"{name}\" is \"{s}\", not a number"),
+            };
+        throw new FormatException($"\"{name}\" must be a number, found {v.ValueKind}");
+    }
+
+    private static TrainingHistory HistoryFromJson(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        var root = doc.RootElement;
+        if (root.ValueKind != JsonValueKind.Object) throw new FormatException($"expected an object, found {root.ValueKind}");
+        var h = new TrainingHistory
+        {
+            Outcome = Enum.TryParse<TrainingOutcome>(root.GetProperty("outcome").GetString(), out var o) ? o
+                : throw new FormatException($"unknown outcome '{root.GetProperty("outcome").GetString()}'"),
+            BestEpoch = root.TryGetProperty("bestEpoch", out var be) && be.ValueKind == JsonValueKind.Number ? be.GetInt32() : null,
+            Steps = root.GetProperty("steps").GetInt64(),
+        };
+        foreach (var e in root.GetProperty("epochs").EnumerateArray())
+        {
+            var val = e.GetProperty("validationLogLikelihood");
+            h.Epochs.Add(new EpochRecord(e.GetProperty("epoch").GetInt32(), e.GetProperty("step").GetInt64(), ReadDouble(e, "trainLoss"),
+                val.ValueKind == JsonValueKind.Null ? null : ReadDouble(e, "validationLogLikelihood"), ReadDouble(e, "learningRate"), ReadDouble(e, "seconds")));
+        }
+        return h;
+    }
+}
