@@ -53,11 +53,14 @@ public static class FlowBuilders
     /// Masked autoregressive flow: <paramref name="layers"/> affine MAF layers over MADE D (+C) → hidden → hidden → 2D,
     /// the feature order reversed between layers (MADE orders natural, reversed, natural, …). Fast density (one MADE
     /// pass per layer), slow sampling (D passes per layer). <paramref name="scale"/>: soft-clamped exp (default, as
-    /// zuko) or <see cref="AffineScale.Sigmoid"/> (nflows).
+    /// zuko) or <see cref="AffineScale.Sigmoid"/> (nflows). Unless <paramref name="conditioner"/> says otherwise, the MADE
+    /// output layers start with random weights (<see cref="ConditionerOutputInit.Random"/>): a zero start cost 0.07
+    /// nats of test log-likelihood on checker2d at the 3 000-step reference budget (−3.707 vs −3.637).
     /// </summary>
     public static Flow<T> Maf<T>(int features, int layers = 5, int hidden = 128, int contextFeatures = 0, Rng? rng = null,
         ConditionerOptions? conditioner = null, AffineScale? scale = null) where T : unmanaged, IFloatingPointIeee754<T>
-        => Make(MafLayers<T>(features, layers, hidden, contextFeatures, rng, conditioner, scale), features, contextFeatures);
+        => Make(MafLayers<T>(features, layers, hidden, contextFeatures, rng,
+            conditioner ?? ConditionerOptions.Default with { OutputInit = ConditionerOutputInit.Random }, scale), features, contextFeatures);
 
     /// <summary>
     /// MAF with rational-quadratic splines (maf_rqs): <paramref name="layers"/> layers over MADE D (+C) → hidden → hidden

@@ -10,7 +10,7 @@ namespace NormalizingFlows.Tests.Flows;
 /// <summary>Flow-level checks of every builder: shapes, sampling vs density, normalisation, errors, training smoke test.</summary>
 public class FlowTests
 {
-    public static TheoryData<string> Builders => new() { "realnvp", "realnvp_sigmoid", "nsf", "maf", "maf_rqs", "iaf", "iaf_rqs", "glow", "planar" };
+    public static TheoryData<string> Builders => new() { "realnvp", "realnvp_sigmoid", "nsf", "maf", "maf_rqs", "iaf", "iaf_rqs", "glow", "planar", "maf_random_init" };
 
     /// <summary>A small flow from the named builder (hidden 16, 3 layers, K = 5).</summary>
     internal static Flow<T> Build<T>(string name, int d, int context = 0, int seed = 1) where T : unmanaged, IFloatingPointIeee754<T>
@@ -21,7 +21,8 @@ public class FlowTests
             "realnvp" => FlowBuilders.RealNvp<T>(d, layers: 4, hidden: 16, contextFeatures: context, rng: r),
             "realnvp_sigmoid" => FlowBuilders.RealNvp<T>(d, layers: 4, hidden: 16, contextFeatures: context, rng: r, scale: AffineScale.Sigmoid),
             "nsf" => FlowBuilders.NeuralSplineFlow<T>(d, layers: 3, hidden: 16, bins: 5, contextFeatures: context, rng: r),
-            "maf" => FlowBuilders.Maf<T>(d, layers: 3, hidden: 16, contextFeatures: context, rng: r),
+            "maf" => FlowBuilders.Maf<T>(d, layers: 3, hidden: 16, contextFeatures: context, rng: r, conditioner: new ConditionerOptions { OutputInit = ConditionerOutputInit.Identity }),
+            "maf_random_init" => FlowBuilders.Maf<T>(d, layers: 3, hidden: 16, contextFeatures: context, rng: r),
             "maf_rqs" => FlowBuilders.MafRqs<T>(d, layers: 3, hidden: 16, bins: 5, contextFeatures: context, rng: r),
             "iaf" => FlowBuilders.Iaf<T>(d, layers: 3, hidden: 16, contextFeatures: context, rng: r),
             "iaf_rqs" => FlowBuilders.Iaf<T>(d, layers: 3, hidden: 16, contextFeatures: context, rng: r, bins: 5),
@@ -94,6 +95,7 @@ public class FlowTests
             double expected = -0.5 * sq - 1.5 * Math.Log(2 * Math.PI);
             if (name == "realnvp_sigmoid") continue; // nflows' sigmoid scale starts at σ(2) + 1e-3 ≈ 0.882, not 1
             if (name == "glow") continue;            // ActNorm standardises its first batch (data-dependent initialisation)
+            if (name == "maf_random_init") continue; // the default MAF starts near (not at) the identity: random output weights
             if (name == "planar") continue;          // planar maps start random (u, w ~ N(0, σ²)) as in Rezende & Mohamed
             Assert.True(Math.Abs(lp.Value[r] - expected) < 1e-10, $"{name}: fresh flow log p {lp.Value[r]}, standard normal {expected}");
             for (int j = 0; j < 3; j++) Assert.Equal(x.Value[r, j], z.Value[r, j], 12);

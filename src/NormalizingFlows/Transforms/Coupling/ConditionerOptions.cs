@@ -5,10 +5,10 @@ namespace NormalizingFlows.Transforms.Coupling;
 /// <summary>How a conditioner's output layer is initialised (see <see cref="ConditionerOptions.OutputInit"/>).</summary>
 public enum ConditionerOutputInit
 {
-    /// <summary>Default random weights, identity bias: near the identity, learns from the first step.</summary>
-    Random,
     /// <summary>Zero weights, identity bias: exactly the identity at the start.</summary>
     Identity,
+    /// <summary>Default random weights, identity bias: near the identity, learns from the first step.</summary>
+    Random,
 }
 
 /// <summary>
@@ -38,11 +38,11 @@ public sealed record ConditionerOptions
 
     /// <summary>
     /// How the conditioner's output layer starts. Its bias always holds the identity parameters of the layer's
-    /// update; <see cref="ConditionerOutputInit.Random"/> (the default) keeps the network's default random weights,
-    /// so a fresh layer is a small perturbation of the identity and every hidden unit gets gradient from the first
-    /// step; <see cref="ConditionerOutputInit.Identity"/> zeroes the weights so a fresh layer is exactly the identity.
+    /// update; <see cref="ConditionerOutputInit.Identity"/> (the default) zeroes the weights so a fresh layer is exactly
+    /// the identity; <see cref="ConditionerOutputInit.Random"/> keeps the network's default random weights, so a fresh
+    /// layer is a small perturbation of the identity and every hidden unit gets gradient from the first step.
     /// </summary>
-    public ConditionerOutputInit OutputInit { get; init; } = ConditionerOutputInit.Random;
+    public ConditionerOutputInit OutputInit { get; init; } = ConditionerOutputInit.Identity;
 
     /// <summary>The defaults: ReLU MLP/MADE with two hidden layers of 128 units.</summary>
     public static ConditionerOptions Default { get; } = new();
