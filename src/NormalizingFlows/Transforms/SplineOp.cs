@@ -1,6 +1,7 @@
 using System.Numerics;
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Tensors;
+using NormalizingFlows.Tensors.Kernels;
 using NormalizingFlows.Transforms.Splines;
 
 namespace NormalizingFlows.Transforms;
@@ -25,8 +26,13 @@ public static class SplineOp
         // packed output [N, 2D]: outputs, then per-element log-derivatives
         var outs = Tensor<T>.Empty(n, d);
         var lds = Tensor<T>.Empty(n, d);
-        if (inverse) spline.Inverse(u.ReadOnlySpan, p.ReadOnlySpan, outs.Span, lds.Span);
-        else spline.Forward(u.ReadOnlySpan, p.ReadOnlySpan, outs.Span, lds.Span);
+        ParallelRows.For(n, RowsPerPart(d), (r0, r1) =>
+        {
+            int e0 = r0 * d, len = (r1 - r0) * d;
+            var ui = u.ReadOnlySpan.Slice(e0, len); var pi = p.ReadOnlySpan.Slice(e0 * m, len * m);
+            if (inverse) spline.Inverse(ui, pi, outs.Span.Slice(e0, len), lds.Span.Slice(e0, len));
+            else spline.Forward(ui, pi, outs.Span.Slice(e0, len), lds.Span.Slice(e0, len));
+        });
         var logDet = Tensor<T>.Empty(n);
         Tensors.Kernels.Reductions.SumRows(lds.ReadOnlySpan, n, d, logDet.Span);
         lds.Dispose();
@@ -45,15 +51,25 @@ public static class SplineOp
                 g.Slice(r * (d + 1), d).CopyTo(go.Slice(r * d, d));
                 gl.Slice(r * d, d).Fill(g[r * (d + 1) + d]);
             }
-            var gIn = input.RequiresGrad ? input.GradBuffer().Span : Tensor<T>.Empty(n, d).Span;
-            var gPar = parameters.RequiresGrad ? parameters.GradBuffer().Span : Tensor<T>.Zeros(n, d * m).Span;
-            if (inverse) spline.InverseBackward(u.ReadOnlySpan, p.ReadOnlySpan, go, gl, gIn, gPar);
-            else spline.ForwardBackward(u.ReadOnlySpan, p.ReadOnlySpan, go, gl, gIn, gPar);
+            var gInT = input.RequiresGrad ? input.GradBuffer() : Tensor<T>.Zeros(n, d);
+            var gParT = parameters.RequiresGrad ? parameters.GradBuffer() : Tensor<T>.Zeros(n, d * m);
+            ParallelRows.For(n, RowsPerPart(d), (r0, r1) =>
+            {
+                int e0 = r0 * d, len = (r1 - r0) * d;
+                var ui = u.ReadOnlySpan.Slice(e0, len); var pi = p.ReadOnlySpan.Slice(e0 * m, len * m);
+                var goi = gOut.ReadOnlySpan.Slice(e0, len); var gli = gLd.ReadOnlySpan.Slice(e0, len);
+                var gIn = gInT.Span.Slice(e0, len); var gPar = gParT.Span.Slice(e0 * m, len * m);
+                if (inverse) spline.InverseBackward(ui, pi, goi, gli, gIn, gPar);
+                else spline.ForwardBackward(ui, pi, goi, gli, gIn, gPar);
+            });
         }, gradShape: [n, d + 1]);
         var y = new Var<T>(outs, [packed], o => AddColumns(o.Grad!, packed.GradBuffer(), 0, d));
         var ld = new Var<T>(logDet, [packed], o => AddColumns(o.Grad!, packed.GradBuffer(), d, 1));
         return (y, ld);
     }
+
+    /// <summary>Rows per thread part: about 2 048 elements, so a fork pays for itself.</summary>
+    private static int RowsPerPart(int features) => Math.Max(1, 2048 / Math.Max(1, features));
 
     private static void AddColumns<T>(Tensor<T> source, Tensor<T> packed, int offset, int width) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -1,6 +1,7 @@
 using System.Numerics;
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Tensors;
+using NormalizingFlows.Tensors.Kernels;
 
 namespace NormalizingFlows.Transforms.Coupling;
 
@@ -117,20 +118,82 @@ public static class AffineCouplingOp
     {
         var u = input.Value; var p = parameters.Value;
         int n = u.Dim(0), k = u.Dim(1), total = n * k;
+        int rowsPerPart = Math.Max(1, 4096 / Math.Max(1, k));
         bool record = GradMode.IsEnabled && (input.RequiresGrad || parameters.RequiresGrad);
         var outs = Tensor<float>.Empty(n, k);
         var logDet = Tensor<float>.Empty(n);
         // when recording, d(log s)/d raw and s are kept for the backward (one evaluation of the scale map per step)
         var dlAll = record ? Tensor<float>.Empty(total) : null;
         var sAll = record ? Tensor<float>.Empty(total) : null;
-        Span<float> raw = stackalloc float[Chunk], l = stackalloc float[Chunk], dlBuf = stackalloc float[Chunk], sBuf = stackalloc float[Chunk];
-        var us = u.ReadOnlySpan; var ps = p.ReadOnlySpan; var os = outs.Span;
-        double[]? sums = n <= 4096 ? null : new double[n];
-        Span<double> rs = sums ?? stackalloc double[n];
-        rs.Clear();
-        for (int e0 = 0; e0 < total; e0 += Chunk)
+        ParallelRows.For(n, rowsPerPart, (r0, r1) => ForwardRows(u, p, scale, inverse, outs, logDet, dlAll, sAll, k, r0, r1));
+        if (!record) return (new Var<float>(outs), new Var<float>(logDet));
+
+        var y = new Var<float>(outs, [input, parameters], o =>
         {
-            int m = Math.Min(Chunk, total - e0);
+            var gy = o.Grad!;
+            var gIn = input.RequiresGrad ? input.GradBuffer() : null;
+            var gPar = parameters.RequiresGrad ? parameters.GradBuffer() : null;
+            ParallelRows.For(n, rowsPerPart, (r0, r1) =>
+            {
+                var g = gy.ReadOnlySpan; var ov = o.Value.ReadOnlySpan; var uv = input.Value.ReadOnlySpan;
+                var dl = dlAll!.ReadOnlySpan; var sc = sAll!.ReadOnlySpan;
+                var gi = gIn is null ? default : gIn.Span; var gp = gPar is null ? default : gPar.Span;
+                for (int e = r0 * k, end = r1 * k; e < end; e++)
+                {
+                    float gye = g[e];
+                    if (inverse)
+                    {
+                        // x = (y − t)/s: ∂x/∂y = 1/s, ∂x/∂t = −1/s, ∂x/∂log s = −x
+                        float ginv = gye / sc[e];
+                        if (!gi.IsEmpty) gi[e] += ginv;
+                        if (!gp.IsEmpty)
+                        {
+                            gp[2 * e + 1] -= ginv;
+                            gp[2 * e] -= gye * ov[e] * dl[e];
+                        }
+                    }
+                    else
+                    {
+                        // y = x·s + t: ∂y/∂x = s, ∂y/∂t = 1, ∂y/∂log s = x·s
+                        if (!gi.IsEmpty) gi[e] += gye * sc[e];
+                        if (!gp.IsEmpty)
+                        {
+                            gp[2 * e + 1] += gye;
+                            gp[2 * e] += gye * uv[e] * sc[e] * dl[e];
+                        }
+                    }
+                }
+            });
+        });
+        if (!parameters.RequiresGrad) return (y, new Var<float>(logDet));
+        var ld = new Var<float>(logDet, [parameters], o =>
+        {
+            var gl = o.Grad!; var gPar = parameters.GradBuffer();
+            ParallelRows.For(n, rowsPerPart, (r0, r1) =>
+            {
+                var g = gl.ReadOnlySpan; var gp = gPar.Span; var dl = dlAll!.ReadOnlySpan;
+                for (int r = r0; r < r1; r++)
+                {
+                    float gr = inverse ? -g[r] : g[r];
+                    for (int i = 0; i < k; i++) gp[2 * (r * k + i)] += gr * dl[r * k + i];
+                }
+            });
+        });
+        return (y, ld);
+    }
+
+    /// <summary>Forward update of rows [r0, r1): scale map vectorised per chunk, update in double, log-det summed in double.</summary>
+    private static void ForwardRows(Tensor<float> u, Tensor<float> p, AffineScale scale, bool inverse, Tensor<float> outs, Tensor<float> logDet,
+        Tensor<float>? dlAll, Tensor<float>? sAll, int k, int r0, int r1)
+    {
+        Span<float> raw = stackalloc float[Chunk], l = stackalloc float[Chunk], dlBuf = stackalloc float[Chunk], sBuf = stackalloc float[Chunk];
+        var us = u.ReadOnlySpan; var ps = p.ReadOnlySpan; var os = outs.Span; var ls = logDet.Span;
+        int e0Start = r0 * k, eEnd = r1 * k;
+        double rowSum = 0;
+        int row = r0;
+        for (int e0 = e0Start; e0 < eEnd; e0 += Chunk)
+        {
+            int m = Math.Min(Chunk, eEnd - e0);
             var dl = dlAll is null ? dlBuf[..m] : dlAll.Span.Slice(e0, m);
             var sc = sAll is null ? sBuf[..m] : sAll.Span.Slice(e0, m);
             for (int j = 0; j < m; j++) raw[j] = ps[2 * (e0 + j)];
@@ -141,55 +204,13 @@ public static class AffineCouplingOp
                 // the update itself in double: y − t cancels in the inverse, and each rounding here compounds across layers
                 double t = ps[2 * e + 1];
                 os[e] = (float)(inverse ? (us[e] - t) / sc[j] : (double)us[e] * sc[j] + t);
-                rs[e / k] += l[j];
+                rowSum += l[j];
+                if ((e + 1) % k == 0)
+                {
+                    ls[row++] = (float)(inverse ? -rowSum : rowSum);
+                    rowSum = 0;
+                }
             }
         }
-        var ls = logDet.Span;
-        for (int r = 0; r < n; r++) ls[r] = (float)(inverse ? -rs[r] : rs[r]);
-        if (!record) return (new Var<float>(outs), new Var<float>(logDet));
-
-        var y = new Var<float>(outs, [input, parameters], o =>
-        {
-            var g = o.Grad!.ReadOnlySpan; var ov = o.Value.ReadOnlySpan;
-            var gIn = input.RequiresGrad ? input.GradBuffer().Span : default;
-            var gPar = parameters.RequiresGrad ? parameters.GradBuffer().Span : default;
-            var uv = input.Value.ReadOnlySpan; var dl = dlAll!.ReadOnlySpan; var sc = sAll!.ReadOnlySpan;
-            for (int e = 0; e < total; e++)
-            {
-                float gy = g[e];
-                if (inverse)
-                {
-                    // x = (y − t)/s: ∂x/∂y = 1/s, ∂x/∂t = −1/s, ∂x/∂log s = −x
-                    float ginv = gy / sc[e];
-                    if (!gIn.IsEmpty) gIn[e] += ginv;
-                    if (!gPar.IsEmpty)
-                    {
-                        gPar[2 * e + 1] -= ginv;
-                        gPar[2 * e] -= gy * ov[e] * dl[e];
-                    }
-                }
-                else
-                {
-                    // y = x·s + t: ∂y/∂x = s, ∂y/∂t = 1, ∂y/∂log s = x·s
-                    if (!gIn.IsEmpty) gIn[e] += gy * sc[e];
-                    if (!gPar.IsEmpty)
-                    {
-                        gPar[2 * e + 1] += gy;
-                        gPar[2 * e] += gy * uv[e] * sc[e] * dl[e];
-                    }
-                }
-            }
-        });
-        if (!parameters.RequiresGrad) return (y, new Var<float>(logDet));
-        var ld = new Var<float>(logDet, [parameters], o =>
-        {
-            var g = o.Grad!.ReadOnlySpan; var gPar = parameters.GradBuffer().Span; var dl = dlAll!.ReadOnlySpan;
-            for (int r = 0; r < n; r++)
-            {
-                float gl = inverse ? -g[r] : g[r];
-                for (int i = 0; i < k; i++) gPar[2 * (r * k + i)] += gl * dl[r * k + i];
-            }
-        });
-        return (y, ld);
     }
 }

@@ -1,0 +1,52 @@
+using System.Runtime.InteropServices;
+
+namespace NormalizingFlows.Tensors.Kernels;
+
+/// <summary>
+/// Splits a row range over the <see cref="WorkerPool"/> for ops whose work is independent per row (spline and affine
+/// updates, per-row gathers). Parts are contiguous and fixed by the row count and the thread count only, and each
+/// row is computed by exactly one part, so results do not depend on scheduling.
+/// </summary>
+public static unsafe class ParallelRows
+{
+    private struct State
+    {
+        public IntPtr Body;
+        public int Rows;
+        public int Parts;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(start, end) over [0, <paramref name="rows"/>) in up to <see cref="WorkerPool.MaxThreads"/>
+    /// contiguous parts of at least <paramref name="minRowsPerPart"/> rows (one part, on the calling thread, for small inputs).
+    /// </summary>
+    public static void For(int rows, int minRowsPerPart, Action<int, int> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        if (rows <= 0) return;
+        int parts = Math.Min(WorkerPool.MaxThreads, rows / Math.Max(1, minRowsPerPart));
+        if (parts <= 1)
+        {
+            body(0, rows);
+            return;
+        }
+        var handle = GCHandle.Alloc(body);
+        try
+        {
+            var st = new State { Body = GCHandle.ToIntPtr(handle), Rows = rows, Parts = parts };
+            WorkerPool.For(parts, &Part, &st);
+        }
+        finally
+        {
+            handle.Free();
+        }
+    }
+
+    private static void Part(void* state, int p)
+    {
+        ref var st = ref *(State*)state;
+        var body = (Action<int, int>)GCHandle.FromIntPtr(st.Body).Target!;
+        long start = (long)st.Rows * p / st.Parts, end = (long)st.Rows * (p + 1) / st.Parts;
+        if (end > start) body((int)start, (int)end);
+    }
+}
