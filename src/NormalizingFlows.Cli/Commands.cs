@@ -170,7 +170,7 @@ internal static class Commands
     {
         var model = ModelArgument();
         var data = new Argument<string>("DATA") { Description = "Events to score (.csv or .npy) with the model's columns" };
-        var output = new Option<string?>("--output", "-o") { Description = "CSV file with one column 'log_prob' (log p per event, original units, −∞ outside the model's domain); default: none, only the mean is printed", HelpName = "FILE" };
+        var output = new Option<string?>("--output", "-o") { Description = "File (.csv, or .npy by extension) with one column 'log_prob' (log p per event, original units, −∞ outside the model's domain); default: none, only the mean is printed", HelpName = "FILE" };
         var columns = Columns();
         var drop = DropInvalid();
         var cmd = new Command("logprob", "Score events: log p(x) per event and the mean log-likelihood ± its standard error.") { model, data, output, columns, drop };
@@ -180,7 +180,7 @@ internal static class Commands
             string path = r.GetValue(data)!;
             var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path);
             var lp = DataIo.LogProb(m, table);
-            if (r.GetValue(output) is { } o) Csv.Write(o, new Table(["log_prob"], lp, lp.Length));
+            if (r.GetValue(output) is { } o) DataIo.Write(o, new Table(["log_prob"], lp, lp.Length));
             var (mean, se) = DataIo.MeanAndError(lp);
             int outside = lp.Count(v => double.IsNegativeInfinity(v));
             ctx.Out.WriteLine($"mean log-likelihood: {F(mean)} ± {F(se)} per event ({lp.Length} events)");
