@@ -1,26 +1,75 @@
+using System.CommandLine;
+using NormalizingFlows.Data;
+using NormalizingFlows.Serialization;
+using NormalizingFlows.Tensors.Kernels;
+using NormalizingFlows.Training;
+
 namespace NormalizingFlows.Cli;
 
 /// <summary>Entry point of the <c>nflow</c> command-line tool.</summary>
 public static class Program
 {
-    /// <summary>Runs the tool.</summary>
-    public static int Main(string[] args)
+    /// <summary>Exit code of a successful run.</summary>
+    public const int ExitOk = 0;
+
+    /// <summary>Exit code when the input (a data or model file, an argument's value) is wrong.</summary>
+    public const int ExitError = 1;
+
+    /// <summary>Exit code of a usage error (unknown verb or option, missing or unparsable argument).</summary>
+    public const int ExitUsage = 2;
+
+    /// <summary>Exit code when training was interrupted (Ctrl-C) after writing its checkpoint.</summary>
+    public const int ExitInterrupted = 130;
+
+    /// <summary>Runs the tool on the console.</summary>
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    /// <summary>
+    /// Runs the tool with <paramref name="args"/>, writing normal output to <paramref name="output"/> and error messages
+    /// to <paramref name="error"/>; returns the exit code (0 ok, 1 bad input, 2 usage error, 130 interrupted training).
+    /// The live progress bar is drawn only when <paramref name="output"/> is the console and stdout is a terminal.
+    /// </summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        if (args.Length > 0 && args[0] == "demo")
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(error);
+        var context = new CliContext(output, error);
+        var root = Commands.BuildRoot(context);
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
         {
-            string dataset = Option(args, "--data") ?? "moons";
-            string output = Option(args, "-o") ?? Option(args, "--output") ?? "demo-report.html";
-            int epochs = int.Parse(Option(args, "--epochs") ?? "40", System.Globalization.CultureInfo.InvariantCulture);
-            return Demo.Run(dataset, output, epochs);
+            foreach (var e in parsed.Errors) error.WriteLine($"nflow: {e.Message}");
+            string verb = parsed.CommandResult.Command == root ? "" : parsed.CommandResult.Command.Name + " ";
+            error.WriteLine($"Run 'nflow {verb}--help' for usage.");
+            return ExitUsage;
         }
-        Console.WriteLine("nflow — normalizing flows for .NET");
-        Console.WriteLine("usage: nflow demo [--data moons|circles|8gaussians|checkerboard|pinwheel|swissroll|2spirals] [--epochs 40] [-o demo-report.html]");
-        return args.Length == 0 || args[0] is "--help" or "-h" ? 0 : 2;
+        try
+        {
+            if (parsed.GetValue<int>("--threads") is > 0 and var threads) WorkerPool.MaxThreads = threads;
+            return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception ex) when (IsUserError(ex))
+        {
+            error.WriteLine($"nflow: error: {ex.Message}");
+            return ex is UsageException ? ExitUsage : ExitError;
+        }
     }
 
-    private static string? Option(string[] args, string name)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-    }
+    private static bool IsUserError(Exception ex) => ex is DataFormatException or ModelFileException or ArgumentException or FormatException
+        or InvalidDataException or IOException or UnauthorizedAccessException or TrainingDivergedException or UsageException;
 }
+
+/// <summary>Where a command writes: normal output and error messages.</summary>
+internal sealed class CliContext(TextWriter output, TextWriter error)
+{
+    public TextWriter Out { get; } = output;
+
+    public TextWriter Err { get; } = error;
+
+    /// <summary>True when <see cref="Out"/> is the real console and stdout is an interactive terminal (progress bars allowed).</summary>
+    public bool IsInteractive => ReferenceEquals(Out, Console.Out) && !Console.IsOutputRedirected;
+}
+
+/// <summary>A usage error found after parsing (an option's value out of range); exit code 2.</summary>
+internal sealed class UsageException(string message) : Exception(message);

@@ -27,5 +27,5 @@ public class DemoTests
     }
 
     [Fact]
-    public void UnknownVerbExitsWithUsage() => Assert.Equal(2, Program.Main(["frobnicate"]));
+    public void UnknownVerbExitsWithUsage() => Assert.Equal(2, Program.Run(["frobnicate"], TextWriter.Null, TextWriter.Null));
 }

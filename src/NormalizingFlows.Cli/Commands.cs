@@ -1,0 +1,304 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using NormalizingFlows.Data;
+using NormalizingFlows.Hep.Evaluation;
+using NormalizingFlows.Hep.Reports;
+using NormalizingFlows.Serialization;
+using NormalizingFlows.Tensors.Kernels;
+
+namespace NormalizingFlows.Cli;
+
+/// <summary>The verbs of <c>nflow</c>: each a few lines over library calls.</summary>
+internal static class Commands
+{
+    internal static readonly string[] TrainableFlows = ["nsf", "realnvp", "maf", "maf-rqs", "glow", "planar"];
+
+    public static RootCommand BuildRoot(CliContext ctx)
+    {
+        var threads = new Option<int>("--threads")
+        {
+            Description = "Worker threads for the tensor kernels (0: all cores)",
+            DefaultValueFactory = _ => 0,
+            Recursive = true,
+        };
+        NonNegative(threads);
+        var root = new RootCommand("nflow — normalizing flows for .NET: generate toy data, train a flow on a CSV/NPY table, sample from it, score events, evaluate and reweight.")
+        {
+            threads,
+        };
+        root.Add(Toy(ctx));
+        root.Add(TrainCommand.Build(ctx));
+        root.Add(Sample(ctx));
+        root.Add(LogProb(ctx));
+        root.Add(Info(ctx));
+        root.Add(Eval(ctx));
+        root.Add(Reweight(ctx));
+        root.Add(DemoCommand(ctx));
+        root.SetAction(r =>
+        {
+            ctx.Out.WriteLine("nflow — normalizing flows for .NET. Verbs: toy, train, sample, logprob, info, eval, reweight, demo.");
+            ctx.Out.WriteLine("Run 'nflow --help' or 'nflow VERB --help' for details.");
+            return 0;
+        });
+        return root;
+    }
+
+    // ---- shared options ------------------------------------------------------------------------------------------
+
+    internal static Option<string> Output(string description, string? defaultValue = null)
+    {
+        var o = new Option<string>("--output", "-o") { Description = description, HelpName = "FILE" };
+        if (defaultValue is null) o.Required = true;
+        else o.DefaultValueFactory = _ => defaultValue;
+        return o;
+    }
+
+    internal static Option<long> Seed(string description = "Random seed") =>
+        new("--seed") { Description = description, DefaultValueFactory = _ => 0L };
+
+    internal static Option<string?> Columns() => new("--columns")
+    {
+        Description = "Columns to use, comma-separated, optionally renamed as new=old (e.g. \"pt1,eta1\" or \"a=pt1,b=eta1\"); default: all columns",
+        HelpName = "LIST",
+    };
+
+    internal static Option<bool> DropInvalid() => new("--drop-invalid")
+    {
+        Description = "Drop rows with non-numeric or non-finite values (and ragged rows) instead of failing; default: false",
+    };
+
+    internal static Option<int?> Count(string description)
+    {
+        var o = new Option<int?>("-n", "--events") { Description = description, HelpName = "N", CustomParser = WholeNumber };
+        o.Validators.Add(r =>
+        {
+            if (TokenInt(r) is { } n && n < 1) r.AddError($"-n must be a positive number of events, got {n}");
+        });
+        return o;
+    }
+
+    internal static void Positive(Option<int> o) => o.Validators.Add(r =>
+    {
+        if (TokenInt(r) is { } v && v < 1) r.AddError($"{o.Name} must be positive, got {v}");
+    });
+
+    internal static void NonNegative(Option<int> o) => o.Validators.Add(r =>
+    {
+        if (TokenInt(r) is { } v && v < 0) r.AddError($"{o.Name} must be ≥ 0, got {v}");
+    });
+
+    /// <summary>Parses a whole number with a one-line error naming the option.</summary>
+    internal static int? WholeNumber(ArgumentResult r)
+    {
+        if (r.Tokens.Count == 0) return null;
+        string t = r.Tokens[0].Value;
+        if (int.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v)) return v;
+        string name = r.Parent is OptionResult o ? o.Option.Name : r.Argument.Name;
+        r.AddError($"{name} must be a whole number, got '{t}'");
+        return null;
+    }
+
+    /// <summary>The option's integer value when it was given and parses (conversion errors are reported by the parser).</summary>
+    private static long? TokenInt(OptionResult r) =>
+        r.Tokens.Count == 1 && long.TryParse(r.Tokens[0].Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out long v) ? v : null;
+
+    /// <summary>Restricts a string option to <paramref name="allowed"/> with a one-line error listing them.</summary>
+    internal static void OneOf(Option<string> o, string what, IReadOnlyList<string> allowed) => o.Validators.Add(r =>
+    {
+        if (r.Tokens.Count == 1 && !allowed.Contains(r.Tokens[0].Value))
+            r.AddError($"unknown {what} '{r.Tokens[0].Value}' for {o.Name} (choose one of: {string.Join(", ", allowed)})");
+    });
+
+    /// <summary>Restricts a string argument to <paramref name="allowed"/> with a one-line error listing them.</summary>
+    internal static void OneOf(Argument<string> a, string what, IReadOnlyList<string> allowed) => a.Validators.Add(r =>
+    {
+        if (r.Tokens.Count == 1 && !allowed.Contains(r.Tokens[0].Value, StringComparer.OrdinalIgnoreCase))
+            r.AddError($"unknown {what} '{r.Tokens[0].Value}' (choose one of: {string.Join(", ", allowed)})");
+    });
+
+    /// <summary>Loads a model (float or double file) as float, with a one-line error for a missing file.</summary>
+    internal static FlowModel<float> LoadModel(string path)
+    {
+        if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
+        return ModelFile.Load<float>(path, convert: true);
+    }
+
+    internal static Argument<string> ModelArgument() => new("MODEL") { Description = "Model file written by 'nflow train' (.nflow)" };
+
+    internal static string F(double v, string format = "F4") => v.ToString(format, CultureInfo.InvariantCulture);
+
+    // ---- verbs ---------------------------------------------------------------------------------------------------
+
+    private static Command Toy(CliContext ctx)
+    {
+        var name = new Argument<string>("NAME") { Description = "Data set: " + string.Join(", ", ToyDatasets.Names) };
+        OneOf(name, "toy data set", ToyDatasets.Names);
+        var n = Count("Number of events (default: 10000)");
+        var output = Output("Output file; .npy writes NumPy float32, anything else CSV with a header (x0, x1, …)");
+        var seed = Seed();
+        var cmd = new Command("toy", "Generate a built-in toy data set (2-D shapes, or the 18-column tab18 table).") { name, n, output, seed };
+        cmd.SetAction(r =>
+        {
+            var table = ToyDatasets.Generate(r.GetValue(name)!, r.GetValue(n) ?? 10_000, r.GetValue(seed));
+            DataIo.Write(r.GetValue(output)!, table);
+            ctx.Out.WriteLine($"wrote {table.Rows} events × {table.Cols} columns of '{r.GetValue(name)}' to {r.GetValue(output)}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Sample(CliContext ctx)
+    {
+        var model = ModelArgument();
+        var n = Count("Number of events to generate (default: 10000)");
+        var output = Output("Output file; .npy writes NumPy float32, anything else CSV; columns named as in training, values in the original units");
+        var seed = Seed("Random seed of the sampling");
+        var cmd = new Command("sample", "Draw events from a trained model.") { model, n, output, seed };
+        cmd.SetAction(r =>
+        {
+            var m = LoadModel(r.GetValue(model)!);
+            var table = DataIo.Sample(m, r.GetValue(n) ?? 10_000, r.GetValue(seed));
+            DataIo.Write(r.GetValue(output)!, table);
+            ctx.Out.WriteLine($"wrote {table.Rows} samples ({string.Join(", ", table.Columns)}) to {r.GetValue(output)}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command LogProb(CliContext ctx)
+    {
+        var model = ModelArgument();
+        var data = new Argument<string>("DATA") { Description = "Events to score (.csv or .npy) with the model's columns" };
+        var output = new Option<string?>("--output", "-o") { Description = "File (.csv, or .npy by extension) with one column 'log_prob' (log p per event, original units, −∞ outside the model's domain); default: none, only the mean is printed", HelpName = "FILE" };
+        var columns = Columns();
+        var drop = DropInvalid();
+        var cmd = new Command("logprob", "Score events: log p(x) per event and the mean log-likelihood ± its standard error.") { model, data, output, columns, drop };
+        cmd.SetAction(r =>
+        {
+            var m = LoadModel(r.GetValue(model)!);
+            string path = r.GetValue(data)!;
+            var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path);
+            var lp = DataIo.LogProb(m, table);
+            if (r.GetValue(output) is { } o) DataIo.Write(o, new Table(["log_prob"], lp, lp.Length));
+            var (mean, se) = DataIo.MeanAndError(lp);
+            int outside = lp.Count(v => double.IsNegativeInfinity(v));
+            ctx.Out.WriteLine($"mean log-likelihood: {F(mean)} ± {F(se)} per event ({lp.Length} events)");
+            if (outside > 0) ctx.Out.WriteLine($"{outside} event(s) lie outside the model's domain (log p = −∞)");
+            if (r.GetValue(output) is { } written) ctx.Out.WriteLine($"wrote {written}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Info(CliContext ctx)
+    {
+        var model = ModelArgument();
+        var cmd = new Command("info", "Describe a model file: architecture, preprocessing, columns, training history, metadata.") { model };
+        cmd.SetAction(r =>
+        {
+            string path = r.GetValue(model)!;
+            if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
+            ctx.Out.WriteLine(ModelFile.Describe(path));
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Eval(CliContext ctx)
+    {
+        var model = ModelArgument();
+        var test = new Argument<string>("TEST") { Description = "Held-out test events (.csv or .npy) with the model's columns" };
+        var output = Output("HTML report to write (self-contained, inline SVG)");
+        var n = Count("Model samples to compare with (default: as many as test events)");
+        var seed = Seed("Random seed of the sampling and the classifier");
+        var columns = Columns();
+        var drop = DropInvalid();
+        var cmd = new Command("eval", "Evaluate a model on test data: HTML report with the test log-likelihood, marginals with ratio panels, pairwise densities, the training curve and a classifier two-sample test (AUC ± σ).")
+        { model, test, output, n, seed, columns, drop };
+        cmd.SetAction(r =>
+        {
+            string modelPath = r.GetValue(model)!, path = r.GetValue(test)!;
+            var m = LoadModel(modelPath);
+            var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path);
+            long s = r.GetValue(seed);
+            var samples = DataIo.Sample(m, r.GetValue(n) ?? table.Rows, s);
+            double[][] testColumns = DataIo.Columns(table), sampleColumns = DataIo.Columns(samples);
+            ctx.Out.WriteLine($"classifier two-sample test: {table.Rows} test events against {samples.Rows} samples …");
+            var c2st = ClassifierTwoSampleTest.Run(testColumns, sampleColumns, new ClassifierOptions { Seed = s });
+            var report = EvaluationReport.Build(m.Flow, [.. m.Columns], testColumns, sampleColumns, m.History, c2st, new EvaluationReportOptions
+            {
+                Title = $"nflow eval — {Path.GetFileName(modelPath)} on {Path.GetFileName(path)}",
+                ModelDescription = $"{m.Spec.Summary()}, {m.ParameterCount():N0} parameters ({Path.GetFileName(modelPath)})",
+            });
+            report.Save(r.GetValue(output)!);
+            var (mean, se) = DataIo.MeanAndError(DataIo.LogProb(m, table));
+            ctx.Out.WriteLine($"test log-likelihood: {F(mean)} ± {F(se)} per event");
+            ctx.Out.WriteLine($"classifier AUC: {F(c2st.Auc)} ± {F(c2st.AucError)} (0.5: indistinguishable)");
+            ctx.Out.WriteLine($"wrote {r.GetValue(output)}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Reweight(CliContext ctx)
+    {
+        var model = ModelArgument();
+        var data = new Argument<string>("DATA") { Description = "Reference (data) events (.csv or .npy) with the model's columns" };
+        var output = Output("CSV file of the GENERATED events: the model's columns followed by a 'weight' column");
+        var n = Count("Events to generate and weight (default: as many as DATA events)");
+        var seed = Seed("Random seed of the sampling and the classifier");
+        var minW = new Option<double>("--min-weight") { Description = "Weights below this are raised to it", DefaultValueFactory = _ => 0.01 };
+        var maxW = new Option<double>("--max-weight") { Description = "Weights above this are lowered to it", DefaultValueFactory = _ => 100.0 };
+        var columns = Columns();
+        var drop = DropInvalid();
+        var cmd = new Command("reweight",
+            "DCTR reweighting: generates N events from the model, trains a classifier of DATA (label 1) against them (label 0, " +
+            "5-fold cross-fitted), and writes the generated events with weights w(x) = D/(1 − D) ≈ p_data(x)/p_model(x), clipped " +
+            "to [--min-weight, --max-weight] and normalised to mean 1. The weights belong to the generated events in the output " +
+            "file (not to DATA): weighting them makes the model's sample look like DATA.")
+        { model, data, output, n, seed, minW, maxW, columns, drop };
+        cmd.SetAction(r =>
+        {
+            var m = LoadModel(r.GetValue(model)!);
+            string path = r.GetValue(data)!;
+            var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path);
+            long s = r.GetValue(seed);
+            var generated = DataIo.Sample(m, r.GetValue(n) ?? table.Rows, s);
+            var result = Reweighting.Dctr(DataIo.Columns(table), DataIo.Columns(generated), new ReweightingOptions
+            {
+                Classifier = new ClassifierOptions { Seed = s },
+                MinWeight = r.GetValue(minW),
+                MaxWeight = r.GetValue(maxW),
+            });
+            int d = generated.Cols;
+            var values = new double[generated.Rows * (d + 1)];
+            for (int i = 0; i < generated.Rows; i++)
+            {
+                for (int j = 0; j < d; j++) values[i * (d + 1) + j] = generated[i, j];
+                values[i * (d + 1) + d] = result.Weights[i];
+            }
+            string[] names = [.. generated.Columns, generated.Columns.Contains("weight") ? "dctr_weight" : "weight"];
+            Csv.Write(r.GetValue(output)!, new Table(names, values, generated.Rows));
+            ctx.Out.WriteLine($"classifier AUC (data vs model, before weighting): {F(result.Test.Auc)} ± {F(result.Test.AucError)}");
+            ctx.Out.WriteLine($"weights: {result.Clipped} clipped, effective sample size {F(result.EffectiveSampleSize, "F0")} of {generated.Rows}");
+            ctx.Out.WriteLine($"wrote {generated.Rows} generated events with weights to {r.GetValue(output)}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command DemoCommand(CliContext ctx)
+    {
+        var data = new Option<string>("--data") { Description = "Toy data set", DefaultValueFactory = _ => "moons" };
+        OneOf(data, "toy data set", [.. ToyDatasets.Names.Where(x => x != "tab18")]);
+        var epochs = new Option<int>("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 40 };
+        Positive(epochs);
+        var output = Output("HTML report to write", "demo-report.html");
+        var seed = Seed();
+        var cmd = new Command("demo", "Train a neural spline flow on a toy data set and write an HTML report (data vs samples, learned density, marginals, training curve).")
+        { data, epochs, output, seed };
+        cmd.SetAction(r => Demo.Run(r.GetValue(data)!, r.GetValue(output)!, r.GetValue(epochs), r.GetValue(seed), ctx.Out));
+        return cmd;
+    }
+}
