@@ -14,8 +14,12 @@ public sealed record ClassifierOptions
     /// <summary>Activation between layers.</summary>
     public Activation Activation { get; init; } = Activation.Relu;
 
-    /// <summary>Maximum passes over the training part (early stopping usually ends sooner).</summary>
-    public int Epochs { get; init; } = 30;
+    /// <summary>
+    /// Maximum passes over the training part (early stopping usually ends sooner). Generous on purpose: an
+    /// under-trained classifier under-reports differences (a checkerboard flow with 0.16 nats of KL read AUC 0.499 at
+    /// 30 epochs / patience 4 and 0.515 ± 0.006 at 200 / 20 on 2×5 000 events).
+    /// </summary>
+    public int Epochs { get; init; } = 100;
 
     /// <summary>Rows per minibatch.</summary>
     public int BatchSize { get; init; } = 256;
@@ -33,7 +37,7 @@ public sealed record ClassifierOptions
     public double ValidationFraction { get; init; } = 0.2;
 
     /// <summary>Epochs without a lower validation loss before stopping; the best epoch's parameters are restored.</summary>
-    public int Patience { get; init; } = 4;
+    public int Patience { get; init; } = 10;
 
     /// <summary>
     /// Weight the classes to equal total weight in the loss (so the classifier's prior odds are 1 whatever the sample
