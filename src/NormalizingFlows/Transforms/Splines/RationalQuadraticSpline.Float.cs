@@ -1,0 +1,555 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using NormalizingFlows.Tensors.Kernels;
+
+namespace NormalizingFlows.Transforms.Splines;
+
+using V = Vector256<float>;
+using VD = Vector256<double>;
+
+/// <summary>
+/// The float32 fast path (AVX2 + FMA): 8 elements at a time in structure-of-arrays form. Each block's parameters are
+/// transposed in registers (8×8 transposes) into one vector per parameter index, the softmax/softplus run on 8
+/// splines at once (vectorised exp/log), the bin is found by SIMD compares with per-lane blends of the bin's knots,
+/// and the rational-quadratic formulas and their reverse-mode derivatives run lane-wise; tails and NaN by blend
+/// masks. The math is that of the double path (the reference), term by term. Precision: knots, log-derivatives
+/// and gradients in float; the output value of the forward (y = yₖ + num/den) and the inverse's root (ξ from the
+/// quadratic, x = xₖ + ξ·wₖ) in double on the float knots, so that float round trips stay within the rounding of
+/// y amplified by the map's conditioning.
+/// </summary>
+public sealed partial class RationalQuadraticSpline
+{
+    private const int Lanes = 8;
+    private const int MaxFastBins = 64;
+
+    private enum FloatOp { Forward, Inverse, ForwardBackward, InverseBackward }
+
+    private bool UseFloatPath => VectorMath.IsSupported && Bins <= MaxFastBins;
+
+    /// <summary>Per-spline constants of the block kernels, rounded to float.</summary>
+    private readonly struct FloatSetup
+    {
+        public readonly int K, M, Chunks;
+        public readonly bool Identity;
+        public readonly float Left, Right, Bottom, Top, Mw, Sw, Mh, Sh, MinD;
+
+        public FloatSetup(RationalQuadraticSpline s)
+        {
+            K = s.Bins; M = s.ParametersPerElement; Chunks = (M + Lanes - 1) / Lanes;
+            var dom = s.Domain;
+            Identity = dom.IdentityTails;
+            Left = (float)dom.Left; Right = (float)dom.Right; Bottom = (float)dom.Bottom; Top = (float)dom.Top;
+            Sw = (float)((dom.Right - dom.Left) * (1 - s._minWidth * K)); Mw = (float)((dom.Right - dom.Left) * s._minWidth);
+            Sh = (float)((dom.Top - dom.Bottom) * (1 - s._minHeight * K)); Mh = (float)((dom.Top - dom.Bottom) * s._minHeight);
+            MinD = (float)s._minDerivative;
+        }
+
+        /// <summary>Vectors of scratch per block: parameters and gradients (Chunks·8 each), shares, knots, derivatives, sigmoids.</summary>
+        public int ScratchVectors => 16 * Chunks + 6 * K + 4;
+    }
+
+    /// <summary>
+    /// Runs one of the four operations on float data. Forward/Inverse: a = input, o1 = output, o2 = log-det.
+    /// Backwards: a = input, g1 = output gradient, g2 = log-det gradient, o1 += input gradient, gp += parameter gradient.
+    /// </summary>
+    private unsafe void RunFloat(FloatOp op, ReadOnlySpan<float> a, ReadOnlySpan<float> p, ReadOnlySpan<float> g1, ReadOnlySpan<float> g2,
+        Span<float> o1, Span<float> o2, Span<float> gp)
+    {
+        var c = new FloatSetup(this);
+        int n = a.Length, m = c.M, pad = c.Chunks * Lanes - m;
+        V* scratch = stackalloc V[c.ScratchVectors];
+        fixed (float* pa = a, pp = p, pg1 = g1, pg2 = g2, po1 = o1, po2 = o2, pgp = gp)
+        {
+            int i = 0;
+            // Full blocks read (and, for the gradient, rewrite unchanged) `pad` floats past their last element's
+            // parameters; those blocks whose overhang stays inside the arrays run in place.
+            for (; i + Lanes <= n && (long)(i + Lanes) * m + pad <= p.Length; i += Lanes)
+            {
+                long pi = (long)i * m;
+                Block(op, in c, pa + i, pp + pi, pg1 + i, pg2 + i, po1 + i, po2 + i, pgp + pi, scratch);
+            }
+            if (i == n) return;
+            // The rest through zero-padded copies (zero inputs and parameters are inside the domain and finite).
+            int tp = Lanes * m + pad;
+            float* ta = stackalloc float[Lanes], tg1 = stackalloc float[Lanes], tg2 = stackalloc float[Lanes];
+            float* to1 = stackalloc float[Lanes], to2 = stackalloc float[Lanes];
+            float* tpar = stackalloc float[tp], tgp = stackalloc float[tp];
+            bool backward = op is FloatOp.ForwardBackward or FloatOp.InverseBackward;
+            for (; i < n; i += Lanes)
+            {
+                int r = Math.Min(Lanes, n - i);
+                new Span<float>(ta, Lanes).Clear(); new Span<float>(tg1, Lanes).Clear(); new Span<float>(tg2, Lanes).Clear();
+                new Span<float>(to1, Lanes).Clear(); new Span<float>(to2, Lanes).Clear();
+                new Span<float>(tpar, tp).Clear(); new Span<float>(tgp, tp).Clear();
+                a.Slice(i, r).CopyTo(new Span<float>(ta, r));
+                p.Slice(i * m, r * m).CopyTo(new Span<float>(tpar, r * m));
+                if (backward)
+                {
+                    g1.Slice(i, r).CopyTo(new Span<float>(tg1, r));
+                    g2.Slice(i, r).CopyTo(new Span<float>(tg2, r));
+                }
+                Block(op, in c, ta, tpar, tg1, tg2, to1, to2, tgp, scratch);
+                if (backward)
+                {
+                    for (int l = 0; l < r; l++) po1[i + l] += to1[l];
+                    for (int j = 0; j < r * m; j++) pgp[(long)i * m + j] += tgp[j];
+                }
+                else
+                {
+                    for (int l = 0; l < r; l++) { po1[i + l] = to1[l]; po2[i + l] = to2[l]; }
+                }
+            }
+        }
+    }
+
+    private static unsafe void Block(FloatOp op, in FloatSetup c, float* a, float* p, float* g1, float* g2, float* o1, float* o2, float* gp, V* scratch)
+    {
+        switch (op)
+        {
+            case FloatOp.Forward: BlockForward(in c, a, p, o1, o2, scratch); break;
+            case FloatOp.Inverse: BlockInverse(in c, a, p, o1, o2, scratch); break;
+            case FloatOp.ForwardBackward: BlockForwardBackward(in c, a, p, g1, g2, o1, gp, scratch); break;
+            default: BlockInverseBackward(in c, a, p, g1, g2, o1, gp, scratch); break;
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ block kernels
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void BlockForward(in FloatSetup c, float* a, float* p, float* y, float* ld, V* scratch)
+    {
+        var x = Vector256.Load(a);
+        var inside = Vector256.GreaterThanOrEqual(x, Vector256.Create(c.Left)) & Vector256.LessThanOrEqual(x, Vector256.Create(c.Right));
+        var nan = Vector256.IsNaN(x);
+        if (c.Identity && inside == V.Zero)
+        {
+            x.Store(y);
+            Avx.BlendVariable(V.Zero, x, nan).Store(ld); // NaN stays NaN, else 0
+            return;
+        }
+        var k = new FloatKnots(in c, p, scratch, withSigmoid: false);
+        var xc = Avx.Min(Avx.Max(x, Vector256.Create(c.Left)), Vector256.Create(c.Right)); // NaN → Left
+        SelectBin(c.K, xc, k.Cw, k, out var xk, out var wk, out var yk, out var hk, out var dk, out var dk1);
+        var yIn = Narrow(LocalYD(Lo(xc), Lo(xk), Lo(wk), Lo(yk), Lo(hk), Lo(dk), Lo(dk1)),
+                         LocalYD(Hi(xc), Hi(xk), Hi(wk), Hi(yk), Hi(hk), Hi(dk), Hi(dk1)));
+        var xi = Clamp01((xc - xk) / wk);
+        var ldIn = VectorMath.Log(LocalSlope(xi, wk, hk, dk, dk1));
+        V yOut, ldOut;
+        if (c.Identity)
+        {
+            yOut = Avx.BlendVariable(x, yIn, inside);
+            ldOut = Avx.BlendVariable(Avx.BlendVariable(V.Zero, x, nan), ldIn, inside);
+        }
+        else
+        {
+            var below = Vector256.LessThan(x, Vector256.Create(c.Left));
+            var above = Vector256.GreaterThan(x, Vector256.Create(c.Right));
+            var d0 = k.D[0]; var dK = k.D[c.K];
+            yOut = Avx.BlendVariable(x, yIn, inside);
+            yOut = Avx.BlendVariable(yOut, Fma.MultiplyAdd(d0, x - Vector256.Create(c.Left), Vector256.Create(c.Bottom)), below);
+            yOut = Avx.BlendVariable(yOut, Fma.MultiplyAdd(dK, x - Vector256.Create(c.Right), Vector256.Create(c.Top)), above);
+            ldOut = Avx.BlendVariable(x, ldIn, inside);
+            ldOut = Avx.BlendVariable(ldOut, VectorMath.Log(d0), below);
+            ldOut = Avx.BlendVariable(ldOut, VectorMath.Log(dK), above);
+        }
+        yOut.Store(y);
+        ldOut.Store(ld);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void BlockInverse(in FloatSetup c, float* a, float* p, float* x, float* ld, V* scratch)
+    {
+        var y = Vector256.Load(a);
+        var inside = Vector256.GreaterThanOrEqual(y, Vector256.Create(c.Bottom)) & Vector256.LessThanOrEqual(y, Vector256.Create(c.Top));
+        var nan = Vector256.IsNaN(y);
+        if (c.Identity && inside == V.Zero)
+        {
+            y.Store(x);
+            Avx.BlendVariable(V.Zero, y, nan).Store(ld);
+            return;
+        }
+        var k = new FloatKnots(in c, p, scratch, withSigmoid: false);
+        var yc = Avx.Min(Avx.Max(y, Vector256.Create(c.Bottom)), Vector256.Create(c.Top));
+        SelectBin(c.K, yc, k.Ch, k, out var xk, out var wk, out var yk, out var hk, out var dk, out var dk1);
+        InverseRoot(yc, xk, wk, yk, hk, dk, dk1, out var xIn, out var xi);
+        var ldIn = -VectorMath.Log(LocalSlope(xi, wk, hk, dk, dk1));
+        V xOut, ldOut;
+        if (c.Identity)
+        {
+            xOut = Avx.BlendVariable(y, xIn, inside);
+            ldOut = Avx.BlendVariable(Avx.BlendVariable(V.Zero, y, nan), ldIn, inside);
+        }
+        else
+        {
+            var below = Vector256.LessThan(y, Vector256.Create(c.Bottom));
+            var above = Vector256.GreaterThan(y, Vector256.Create(c.Top));
+            var d0 = k.D[0]; var dK = k.D[c.K];
+            xOut = Avx.BlendVariable(y, xIn, inside);
+            xOut = Avx.BlendVariable(xOut, Vector256.Create(c.Left) + (y - Vector256.Create(c.Bottom)) / d0, below);
+            xOut = Avx.BlendVariable(xOut, Vector256.Create(c.Right) + (y - Vector256.Create(c.Top)) / dK, above);
+            ldOut = Avx.BlendVariable(y, ldIn, inside);
+            ldOut = Avx.BlendVariable(ldOut, -VectorMath.Log(d0), below);
+            ldOut = Avx.BlendVariable(ldOut, -VectorMath.Log(dK), above);
+        }
+        xOut.Store(x);
+        ldOut.Store(ld);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void BlockForwardBackward(in FloatSetup c, float* a, float* p, float* g1, float* g2, float* gx, float* gp, V* scratch)
+    {
+        var x = Vector256.Load(a);
+        var gy = Vector256.Load(g1); var gl = Vector256.Load(g2);
+        var inside = Vector256.GreaterThanOrEqual(x, Vector256.Create(c.Left)) & Vector256.LessThanOrEqual(x, Vector256.Create(c.Right));
+        var nan = Vector256.IsNaN(x);
+        if (c.Identity && inside == V.Zero)
+        {
+            (Vector256.Load(gx) + Avx.BlendVariable(gy, x, nan)).Store(gx);
+            return;
+        }
+        var k = new FloatKnots(in c, p, scratch, withSigmoid: true);
+        var xc = Avx.Min(Avx.Max(x, Vector256.Create(c.Left)), Vector256.Create(c.Right));
+        SelectBin(c.K, xc, k.Cw, k, out var xk, out var wk, out var yk, out var hk, out var dk, out var dk1);
+        var xiRaw = (xc - xk) / wk;
+        var clamped = Vector256.LessThan(xiRaw, V.Zero) | Vector256.GreaterThan(xiRaw, V.One);
+        var gyi = gy & inside; var gli = gl & inside;
+        LocalBackward(Clamp01(xiRaw), clamped, wk, hk, dk, dk1, gyi, gli, out var gX, out var gXk, out var gWk, out var gHk, out var gDk, out var gDk1);
+        V gxOut, tail0 = V.Zero, tailK = V.Zero;
+        if (c.Identity) gxOut = Avx.BlendVariable(Avx.BlendVariable(gy, x, nan), gX, inside);
+        else
+        {
+            var below = Vector256.LessThan(x, Vector256.Create(c.Left));
+            var above = Vector256.GreaterThan(x, Vector256.Create(c.Right));
+            var d0 = k.D[0]; var dK = k.D[c.K];
+            gxOut = Avx.BlendVariable(x, gX, inside);
+            gxOut = Avx.BlendVariable(gxOut, gy * d0, below);
+            gxOut = Avx.BlendVariable(gxOut, gy * dK, above);
+            tail0 = Fma.MultiplyAdd(gy, x - Vector256.Create(c.Left), gl / d0) & below;
+            tailK = Fma.MultiplyAdd(gy, x - Vector256.Create(c.Right), gl / dK) & above;
+        }
+        (Vector256.Load(gx) + gxOut).Store(gx);
+        Chain(in c, k, xc, k.Cw, gXk * Vector256.Create(c.Sw), gWk * Vector256.Create(c.Sw), gyi * Vector256.Create(c.Sh), gHk * Vector256.Create(c.Sh), gDk, gDk1, tail0, tailK, gp);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void BlockInverseBackward(in FloatSetup c, float* a, float* p, float* g1, float* g2, float* gy, float* gp, V* scratch)
+    {
+        var y = Vector256.Load(a);
+        var gx = Vector256.Load(g1); var gl = Vector256.Load(g2);
+        var inside = Vector256.GreaterThanOrEqual(y, Vector256.Create(c.Bottom)) & Vector256.LessThanOrEqual(y, Vector256.Create(c.Top));
+        var nan = Vector256.IsNaN(y);
+        if (c.Identity && inside == V.Zero)
+        {
+            (Vector256.Load(gy) + Avx.BlendVariable(gx, y, nan)).Store(gy);
+            return;
+        }
+        var k = new FloatKnots(in c, p, scratch, withSigmoid: true);
+        var yc = Avx.Min(Avx.Max(y, Vector256.Create(c.Bottom)), Vector256.Create(c.Top));
+        SelectBin(c.K, yc, k.Ch, k, out var xk, out var wk, out var yk, out var hk, out var dk, out var dk1);
+        InverseRoot(yc, xk, wk, yk, hk, dk, dk1, out _, out var xi);
+        var gxi = gx & inside; var gli = gl & inside;
+        // L = log f'(x; θ) at x = f⁻¹(y; θ); outputs x and −L; q = (gx − gl·∂L/∂x)/f'
+        LocalBackward(xi, V.Zero, wk, hk, dk, dk1, V.Zero, V.One, out var lx, out _, out _, out _, out _, out _);
+        var q = Fma.MultiplyAddNegated(gli, lx, gxi) / LocalSlope(xi, wk, hk, dk, dk1);
+        LocalBackward(xi, V.Zero, wk, hk, dk, dk1, -q, -gli, out _, out var gXk, out var gWk, out var gHk, out var gDk, out var gDk1);
+        V gyOut, tail0 = V.Zero, tailK = V.Zero;
+        if (c.Identity) gyOut = Avx.BlendVariable(Avx.BlendVariable(gx, y, nan), q, inside);
+        else
+        {
+            var below = Vector256.LessThan(y, Vector256.Create(c.Bottom));
+            var above = Vector256.GreaterThan(y, Vector256.Create(c.Top));
+            var d0 = k.D[0]; var dK = k.D[c.K];
+            gyOut = Avx.BlendVariable(y, q, inside);
+            gyOut = Avx.BlendVariable(gyOut, gx / d0, below);
+            gyOut = Avx.BlendVariable(gyOut, gx / dK, above);
+            // x = edgeX + (y − edgeY)/d, logdet = −ln d
+            tail0 = (-gx * (y - Vector256.Create(c.Bottom)) / (d0 * d0) - gl / d0) & below;
+            tailK = (-gx * (y - Vector256.Create(c.Top)) / (dK * dK) - gl / dK) & above;
+        }
+        (Vector256.Load(gy) + gyOut).Store(gy);
+        Chain(in c, k, yc, k.Ch, gXk * Vector256.Create(c.Sw), gWk * Vector256.Create(c.Sw), -q * Vector256.Create(c.Sh), gHk * Vector256.Create(c.Sh), gDk, gDk1, tail0, tailK, gp);
+    }
+
+    // ------------------------------------------------------------------------------------------ shared pieces
+
+    /// <summary>Pointers into the block scratch: parameters (SoA), gradients, shares, knots, derivatives, sigmoids.</summary>
+    private readonly unsafe struct FloatKnots
+    {
+        public readonly V* P, G, Smw, Smh, Cw, Ch, D, Sg;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public FloatKnots(in FloatSetup c, float* p, V* scratch, bool withSigmoid)
+        {
+            int k = c.K, cl = c.Chunks * Lanes;
+            P = scratch; G = P + cl; Smw = G + cl; Smh = Smw + k; Cw = Smh + k; Ch = Cw + k + 1; D = Ch + k + 1; Sg = D + k + 1;
+            for (int q = 0; q < c.Chunks; q++) LoadTransposed(p + q * Lanes, c.M, P + q * Lanes);
+            Softmax(P, k, Smw);
+            Softmax(P + k, k, Smh);
+            Cumulate(Smw, k, c.Left, c.Right, c.Mw, c.Sw, Cw);
+            Cumulate(Smh, k, c.Bottom, c.Top, c.Mh, c.Sh, Ch);
+            var minD = Vector256.Create(c.MinD);
+            if (c.Identity)
+            {
+                D[0] = V.One; D[k] = V.One; Sg[0] = V.Zero; Sg[k] = V.Zero;
+                for (int j = 1; j < k; j++) SoftplusSigmoid(P[2 * k + j - 1], minD, D + j, Sg + j, withSigmoid);
+            }
+            else
+                for (int j = 0; j <= k; j++) SoftplusSigmoid(P[2 * k + j], minD, D + j, Sg + j, withSigmoid);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Softmax(V* u, int k, V* sm)
+    {
+        var mx = u[0];
+        for (int j = 1; j < k; j++) mx = Avx.Max(mx, u[j]);
+        mx = mx & Vector256.Equals(mx - mx, V.Zero); // a non-finite maximum is treated as 0
+        var sum = V.Zero;
+        for (int j = 0; j < k; j++) { var e = VectorMath.Exp(u[j] - mx); sm[j] = e; sum += e; }
+        var inv = V.One / sum;
+        for (int j = 0; j < k; j++) sm[j] *= inv;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Cumulate(V* sm, int k, float start, float end, float min, float scale, V* knots)
+    {
+        var acc = Vector256.Create(start); var mn = Vector256.Create(min); var sc = Vector256.Create(scale);
+        knots[0] = acc;
+        for (int j = 0; j < k; j++) { acc = Fma.MultiplyAdd(sc, sm[j], acc + mn); knots[j + 1] = acc; }
+        knots[k] = Vector256.Create(end);
+    }
+
+    /// <summary>d = min + softplus(u) and (optionally) σ(u), sharing e = exp(−|u|).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void SoftplusSigmoid(V u, V minD, V* d, V* sg, bool withSigmoid)
+    {
+        var e = VectorMath.Exp(u | Vector256.Create(-0f));
+        var onePlus = e + V.One;
+        var log1p = VectorMath.Log(onePlus) + (e - (onePlus - V.One)) / onePlus; // rounding of 1 + e corrected
+        *d = minD + Avx.Max(u, V.Zero) + log1p;
+        if (withSigmoid)
+        {
+            var r = V.One / onePlus;
+            *sg = Avx.BlendVariable(e * r, r, Vector256.GreaterThanOrEqual(u, V.Zero));
+        }
+    }
+
+    /// <summary>Per lane: the bin b (largest j ≤ K − 1 with v ≥ search[j]) and its knots, width, height, derivatives.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void SelectBin(int k, V v, V* search, in FloatKnots kn, out V xk, out V wk, out V yk, out V hk, out V dk, out V dk1)
+    {
+        V* cw = kn.Cw, ch = kn.Ch, d = kn.D;
+        V x0 = cw[0], x1 = cw[1], y0 = ch[0], y1 = ch[1], d0 = d[0], d1 = d[1];
+        for (int j = 1; j < k; j++)
+        {
+            var msk = Vector256.GreaterThanOrEqual(v, search[j]);
+            x0 = Avx.BlendVariable(x0, cw[j], msk); x1 = Avx.BlendVariable(x1, cw[j + 1], msk);
+            y0 = Avx.BlendVariable(y0, ch[j], msk); y1 = Avx.BlendVariable(y1, ch[j + 1], msk);
+            d0 = Avx.BlendVariable(d0, d[j], msk); d1 = Avx.BlendVariable(d1, d[j + 1], msk);
+        }
+        xk = x0; wk = x1 - x0; yk = y0; hk = y1 - y0; dk = d0; dk1 = d1;
+    }
+
+    /// <summary>
+    /// Chains the bin-local gradients through the knot cumsums and softmax shares (widths, heights) and the softplus
+    /// (derivatives) into the parameter gradients of the block, then adds them (transposed back) into gp.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Chain(in FloatSetup c, in FloatKnots kn, V v, V* search, V gBeforeW, V gAtW, V gBeforeH, V gAtH, V gDk, V gDk1,
+        V tail0, V tailK, float* gp)
+    {
+        int k = c.K, m = c.M;
+        V* g = kn.G; V* smw = kn.Smw; V* smh = kn.Smh; V* sg = kn.Sg;
+        V dotW = V.Zero, dotH = V.Zero;
+        var geCur = V.AllBitsSet; // v ≥ search[0]: lanes whose bin is ≥ j
+        var eqPrev = V.Zero;      // lanes whose bin is j − 1
+        int dOff = c.Identity ? 2 * k - 1 : 2 * k;
+        for (int j = 0; j < k; j++)
+        {
+            var geNext = j + 1 < k ? Vector256.GreaterThanOrEqual(v, search[j + 1]) : V.Zero; // bin > j
+            var eq = Avx.AndNot(geNext, geCur);                                                 // bin == j
+            var gw = Avx.BlendVariable(gAtW & eq, gBeforeW, geNext);
+            var gh = Avx.BlendVariable(gAtH & eq, gBeforeH, geNext);
+            dotW = Fma.MultiplyAdd(smw[j], gw, dotW);
+            dotH = Fma.MultiplyAdd(smh[j], gh, dotH);
+            g[j] = gw; g[k + j] = gh;
+            var gd = (gDk & eq) + (gDk1 & eqPrev);
+            if (j == 0) gd += tail0;
+            if (!c.Identity || j > 0) g[dOff + j] = gd * sg[j];
+            geCur = geNext; eqPrev = eq;
+        }
+        if (!c.Identity) g[dOff + k] = ((gDk1 & eqPrev) + tailK) * sg[k];
+        for (int j = 0; j < k; j++)
+        {
+            g[j] = smw[j] * (g[j] - dotW);
+            g[k + j] = smh[j] * (g[k + j] - dotH);
+        }
+        for (int j = m; j < c.Chunks * Lanes; j++) g[j] = V.Zero;
+        for (int q = 0; q < c.Chunks; q++) AddTransposed(g + q * Lanes, gp + q * Lanes, m);
+    }
+
+    // ------------------------------------------------------------------------------------------ bin-local maths
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static V Clamp01(V v) => Avx.Min(Avx.Max(v, V.Zero), V.One);
+
+    /// <summary>f'(x) inside the bin at ξ: s²·(dₖ₊₁ξ² + 2sξ(1−ξ) + dₖ(1−ξ)²)/den².</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static V LocalSlope(V xi, V wk, V hk, V dk, V dk1)
+    {
+        var s = hk / wk;
+        var t = xi - xi * xi;
+        var den = Fma.MultiplyAdd(dk1 + dk - (s + s), t, s);
+        var omx = V.One - xi;
+        var pp = Fma.MultiplyAdd(dk1 * xi, xi, Fma.MultiplyAdd((s + s), t, dk * omx * omx));
+        var r = s / den;
+        return r * r * pp;
+    }
+
+    /// <summary>y = yₖ + hₖ(sξ² + dₖξ(1−ξ))/den in double (4 lanes), ξ clamped to [0, 1].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static VD LocalYD(VD x, VD xk, VD wk, VD yk, VD hk, VD dk, VD dk1)
+    {
+        var xi = Avx.Min(Avx.Max((x - xk) / wk, VD.Zero), VD.One);
+        var s = hk / wk;
+        var t = xi * (VD.One - xi);
+        var den = s + (dk1 + dk - (s + s)) * t;
+        var num = hk * (s * xi * xi + dk * t);
+        return yk + num / den;
+    }
+
+    /// <summary>ξ ∈ [0, 1] (root of the bin's quadratic, stable form) in double (4 lanes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static VD LocalInverseXiD(VD y, VD wk, VD yk, VD hk, VD dk, VD dk1)
+    {
+        var s = hk / wk;
+        var dy = y - yk;
+        var c2 = dk1 + dk - (s + s);
+        var a = hk * (s - dk) + dy * c2;
+        var b = hk * dk - dy * c2;
+        var c = -s * dy;
+        var disc = Avx.Max(b * b - Vector256.Create(4.0) * a * c, VD.Zero);
+        var denom = -b - Avx.Sqrt(disc);
+        var xi = (c + c) / denom;
+        xi = Avx.BlendVariable(xi, VD.Zero, Vector256.Equals(denom, VD.Zero));
+        return Avx.Min(Avx.Max(xi, VD.Zero), VD.One);
+    }
+
+    /// <summary>x = xₖ + ξ·wₖ with ξ the root, both in double; returns x and ξ rounded to float.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void InverseRoot(V y, V xk, V wk, V yk, V hk, V dk, V dk1, out V x, out V xi)
+    {
+        var xiLo = LocalInverseXiD(Lo(y), Lo(wk), Lo(yk), Lo(hk), Lo(dk), Lo(dk1));
+        var xiHi = LocalInverseXiD(Hi(y), Hi(wk), Hi(yk), Hi(hk), Hi(dk), Hi(dk1));
+        x = Narrow(Lo(xk) + xiLo * Lo(wk), Hi(xk) + xiHi * Hi(wk));
+        xi = Narrow(xiLo, xiHi);
+    }
+
+    /// <summary>
+    /// Reverse-mode derivatives of (y, logDet) of the bin-local map (as the double LocalBackward) at ξ (already clamped;
+    /// <paramref name="clamped"/> lanes get no ξ gradient), for upstream gradients (gy, gl). The yₖ gradient is gy.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LocalBackward(V xi, V clamped, V wk, V hk, V dk, V dk1, V gy, V gl,
+        out V gX, out V gXk, out V gWk, out V gHk, out V gDk, out V gDk1)
+    {
+        var rwk = V.One / wk;
+        var s = hk * rwk;
+        var xi2 = xi * xi;
+        var t = xi - xi2;
+        var c = dk1 + dk - (s + s);
+        var den = Fma.MultiplyAdd(c, t, s);
+        var a = Fma.MultiplyAdd(s, xi2, dk * t);
+        var omx = V.One - xi;
+        var pp = Fma.MultiplyAdd(dk1, xi2, Fma.MultiplyAdd(s + s, t, dk * omx * omx));
+        var rden = V.One / den;
+
+        var gNum = gy * rden;
+        var gDen = -(gNum * hk * a + (gl + gl)) * rden;  // −gy·num/den² − 2gl/den
+        var gP = gl / pp;
+        var gS = (gl + gl) / s;
+        var gD1 = gP * xi2;
+        gS = Fma.MultiplyAdd(gP + gP, t, gS);
+        var gT = gP * (s + s);
+        var gD = gP * omx * omx;
+        var gXi = (gP + gP) * Fma.MultiplyAddNegated(dk, omx, dk1 * xi);
+        var gH = gNum * a;
+        var gA = gNum * hk;
+        gS = Fma.MultiplyAdd(gA, xi2, gS);
+        gXi = Fma.MultiplyAdd(gA * (s + s), xi, gXi);
+        gD = Fma.MultiplyAdd(gA, t, gD);
+        gT = Fma.MultiplyAdd(gA, dk, gT);
+        gS += gDen;
+        var gC = gDen * t;
+        gT = Fma.MultiplyAdd(gDen, c, gT);
+        gD1 += gC;
+        gD += gC;
+        gS -= gC + gC;
+        gXi = Fma.MultiplyAdd(gT, V.One - (xi + xi), gXi);
+        gXi = Avx.AndNot(clamped, gXi);
+        gH = Fma.MultiplyAdd(gS, rwk, gH);
+        var gW = -gS * hk * rwk * rwk;
+        gX = gXi * rwk;
+        gXk = -gX;
+        gWk = Fma.MultiplyAddNegated(gX, xi, gW);
+        gHk = gH; gDk = gD; gDk1 = gD1;
+    }
+
+    // ------------------------------------------------------------------------------------------ data movement
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static VD Lo(V v) => Avx.ConvertToVector256Double(v.GetLower());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static VD Hi(V v) => Avx.ConvertToVector256Double(v.GetUpper());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static V Narrow(VD lo, VD hi) => Vector256.Create(Avx.ConvertToVector128Single(lo), Avx.ConvertToVector128Single(hi));
+
+    /// <summary>Loads an 8×8 block (rows <paramref name="stride"/> apart) and stores its transpose: dst[j] = column j.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void LoadTransposed(float* src, int stride, V* dst)
+    {
+        var r0 = Vector256.Load(src); var r1 = Vector256.Load(src + stride); var r2 = Vector256.Load(src + 2 * stride); var r3 = Vector256.Load(src + 3 * stride);
+        var r4 = Vector256.Load(src + 4 * stride); var r5 = Vector256.Load(src + 5 * stride); var r6 = Vector256.Load(src + 6 * stride); var r7 = Vector256.Load(src + 7 * stride);
+        Transpose(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+        dst[0] = r0; dst[1] = r1; dst[2] = r2; dst[3] = r3; dst[4] = r4; dst[5] = r5; dst[6] = r6; dst[7] = r7;
+    }
+
+    /// <summary>Adds the transpose of src[0..8) into the 8×8 block at dst (rows <paramref name="stride"/> apart), row by row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void AddTransposed(V* src, float* dst, int stride)
+    {
+        V r0 = src[0], r1 = src[1], r2 = src[2], r3 = src[3], r4 = src[4], r5 = src[5], r6 = src[6], r7 = src[7];
+        Transpose(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+        // in row order: a row's overhang past its parameters (zeros added) reaches the next row only after that row
+        // was written, so the read-add-write of overlapping rows composes
+        (Vector256.Load(dst) + r0).Store(dst);
+        (Vector256.Load(dst + stride) + r1).Store(dst + stride);
+        (Vector256.Load(dst + 2 * stride) + r2).Store(dst + 2 * stride);
+        (Vector256.Load(dst + 3 * stride) + r3).Store(dst + 3 * stride);
+        (Vector256.Load(dst + 4 * stride) + r4).Store(dst + 4 * stride);
+        (Vector256.Load(dst + 5 * stride) + r5).Store(dst + 5 * stride);
+        (Vector256.Load(dst + 6 * stride) + r6).Store(dst + 6 * stride);
+        (Vector256.Load(dst + 7 * stride) + r7).Store(dst + 7 * stride);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose(ref V r0, ref V r1, ref V r2, ref V r3, ref V r4, ref V r5, ref V r6, ref V r7)
+    {
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var s0 = Avx.Shuffle(t0, t2, 0x44); var s1 = Avx.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx.Shuffle(t1, t3, 0x44); var s3 = Avx.Shuffle(t1, t3, 0xEE);
+        var s4 = Avx.Shuffle(t4, t6, 0x44); var s5 = Avx.Shuffle(t4, t6, 0xEE);
+        var s6 = Avx.Shuffle(t5, t7, 0x44); var s7 = Avx.Shuffle(t5, t7, 0xEE);
+        r0 = Avx.Permute2x128(s0, s4, 0x20); r1 = Avx.Permute2x128(s1, s5, 0x20);
+        r2 = Avx.Permute2x128(s2, s6, 0x20); r3 = Avx.Permute2x128(s3, s7, 0x20);
+        r4 = Avx.Permute2x128(s0, s4, 0x31); r5 = Avx.Permute2x128(s1, s5, 0x31);
+        r6 = Avx.Permute2x128(s2, s6, 0x31); r7 = Avx.Permute2x128(s3, s7, 0x31);
+    }
+}
