@@ -14,10 +14,12 @@ using VD = Vector256<double>;
 /// transposed in registers (8×8 transposes) into one vector per parameter index, the softmax/softplus run on 8
 /// splines at once (vectorised exp/log), the bin is found by SIMD compares with per-lane blends of the bin's knots,
 /// and the rational-quadratic formulas and their reverse-mode derivatives run lane-wise; tails and NaN by blend
-/// masks. The math is that of the double path (the reference), term by term. Precision: knots, log-derivatives
-/// and gradients in float; the output value of the forward (y = yₖ + num/den) and the inverse's root (ξ from the
-/// quadratic, x = xₖ + ξ·wₖ) in double on the float knots, so that float round trips stay within the rounding of
-/// y amplified by the map's conditioning.
+/// masks. The math is that of the double path (the reference), term by term. Precision: knots, log-derivatives and
+/// gradients in float; the output value of the forward (y = yₖ + num/den) and the inverse's root (ξ from the
+/// quadratic, x = xₖ + ξ·wₖ) in double on the float knots, so that float round trips stay within the rounding of y
+/// amplified by the map's conditioning (as with double internals). The results are those of the exact spline with
+/// its knots moved by a few float ulps of the bound: a bin of the minimum size (1e-3 of the interval) has its width
+/// and height, and so f', off by up to ~1e-4 relative.
 /// </summary>
 public sealed partial class RationalQuadraticSpline
 {
@@ -46,8 +48,8 @@ public sealed partial class RationalQuadraticSpline
             MinD = (float)s._minDerivative;
         }
 
-        /// <summary>Vectors of scratch per block: parameters and gradients (Chunks·8 each), shares, knots, derivatives, sigmoids.</summary>
-        public int ScratchVectors => 16 * Chunks + 6 * K + 4;
+        /// <summary>Vectors of scratch per block: parameters and gradients (Chunks·8 each), shares, bin sizes, knots, derivatives, sigmoids.</summary>
+        public int ScratchVectors => 16 * Chunks + 8 * K + 4;
     }
 
     /// <summary>
@@ -212,10 +214,10 @@ public sealed partial class RationalQuadraticSpline
         var k = new FloatKnots(in c, p, scratch, withSigmoid: true);
         var xc = Avx.Min(Avx.Max(x, Vector256.Create(c.Left)), Vector256.Create(c.Right));
         SelectBin(c.K, xc, k.Cw, k, out var xk, out var wk, out var yk, out var hk, out var dk, out var dk1);
-        var xiRaw = (xc - xk) / wk;
-        var clamped = Vector256.LessThan(xiRaw, V.Zero) | Vector256.GreaterThan(xiRaw, V.One);
+        // x lies in its bin, so ξ ∈ [0, 1] (the double path's clamped case cannot occur)
+        var xi = Clamp01((xc - xk) / wk);
         var gyi = gy & inside; var gli = gl & inside;
-        LocalBackward(Clamp01(xiRaw), clamped, wk, hk, dk, dk1, gyi, gli, out var gX, out var gXk, out var gWk, out var gHk, out var gDk, out var gDk1);
+        LocalBackward(xi, wk, hk, dk, dk1, gyi, gli, out var gX, out var gXk, out var gWk, out var gHk, out var gDk, out var gDk1);
         V gxOut, tail0 = V.Zero, tailK = V.Zero;
         if (c.Identity) gxOut = Avx.BlendVariable(Avx.BlendVariable(gy, x, nan), gX, inside);
         else
@@ -251,9 +253,9 @@ public sealed partial class RationalQuadraticSpline
         InverseRoot(yc, xk, wk, yk, hk, dk, dk1, out _, out var xi);
         var gxi = gx & inside; var gli = gl & inside;
         // L = log f'(x; θ) at x = f⁻¹(y; θ); outputs x and −L; q = (gx − gl·∂L/∂x)/f'
-        LocalBackward(xi, V.Zero, wk, hk, dk, dk1, V.Zero, V.One, out var lx, out _, out _, out _, out _, out _);
+        LocalBackward(xi, wk, hk, dk, dk1, V.Zero, V.One, out var lx, out _, out _, out _, out _, out _);
         var q = Fma.MultiplyAddNegated(gli, lx, gxi) / LocalSlope(xi, wk, hk, dk, dk1);
-        LocalBackward(xi, V.Zero, wk, hk, dk, dk1, -q, -gli, out _, out var gXk, out var gWk, out var gHk, out var gDk, out var gDk1);
+        LocalBackward(xi, wk, hk, dk, dk1, -q, -gli, out _, out var gXk, out var gWk, out var gHk, out var gDk, out var gDk1);
         V gyOut, tail0 = V.Zero, tailK = V.Zero;
         if (c.Identity) gyOut = Avx.BlendVariable(Avx.BlendVariable(gx, y, nan), q, inside);
         else
@@ -277,18 +279,18 @@ public sealed partial class RationalQuadraticSpline
     /// <summary>Pointers into the block scratch: parameters (SoA), gradients, shares, knots, derivatives, sigmoids.</summary>
     private readonly unsafe struct FloatKnots
     {
-        public readonly V* P, G, Smw, Smh, Cw, Ch, D, Sg;
+        public readonly V* P, G, Smw, Smh, W, H, Cw, Ch, D, Sg;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public FloatKnots(in FloatSetup c, float* p, V* scratch, bool withSigmoid)
         {
             int k = c.K, cl = c.Chunks * Lanes;
-            P = scratch; G = P + cl; Smw = G + cl; Smh = Smw + k; Cw = Smh + k; Ch = Cw + k + 1; D = Ch + k + 1; Sg = D + k + 1;
+            P = scratch; G = P + cl; Smw = G + cl; Smh = Smw + k; W = Smh + k; H = W + k; Cw = H + k; Ch = Cw + k + 1; D = Ch + k + 1; Sg = D + k + 1;
             for (int q = 0; q < c.Chunks; q++) LoadTransposed(p + q * Lanes, c.M, P + q * Lanes);
             Softmax(P, k, Smw);
             Softmax(P + k, k, Smh);
-            Cumulate(Smw, k, c.Left, c.Right, c.Mw, c.Sw, Cw);
-            Cumulate(Smh, k, c.Bottom, c.Top, c.Mh, c.Sh, Ch);
+            Cumulate(Smw, k, c.Left, c.Right, c.Mw, c.Sw, W, Cw);
+            Cumulate(Smh, k, c.Bottom, c.Top, c.Mh, c.Sh, H, Ch);
             var minD = Vector256.Create(c.MinD);
             if (c.Identity)
             {
@@ -312,13 +314,18 @@ public sealed partial class RationalQuadraticSpline
         for (int j = 0; j < k; j++) sm[j] *= inv;
     }
 
+    /// <summary>
+    /// Knots: the cumulative sum of min + scale·share with the last one pinned (as the double path); bin sizes as the
+    /// knots' differences, so that the bins tile the interval exactly and ξ stays in [0, 1] for any x in its bin.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Cumulate(V* sm, int k, float start, float end, float min, float scale, V* knots)
+    private static unsafe void Cumulate(V* sm, int k, float start, float end, float min, float scale, V* sizes, V* knots)
     {
         var acc = Vector256.Create(start); var mn = Vector256.Create(min); var sc = Vector256.Create(scale);
         knots[0] = acc;
         for (int j = 0; j < k; j++) { acc = Fma.MultiplyAdd(sc, sm[j], acc + mn); knots[j + 1] = acc; }
         knots[k] = Vector256.Create(end);
+        for (int j = 0; j < k; j++) sizes[j] = knots[j + 1] - knots[j];
     }
 
     /// <summary>d = min + softplus(u) and (optionally) σ(u), sharing e = exp(−|u|).</summary>
@@ -340,16 +347,16 @@ public sealed partial class RationalQuadraticSpline
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void SelectBin(int k, V v, V* search, in FloatKnots kn, out V xk, out V wk, out V yk, out V hk, out V dk, out V dk1)
     {
-        V* cw = kn.Cw, ch = kn.Ch, d = kn.D;
-        V x0 = cw[0], x1 = cw[1], y0 = ch[0], y1 = ch[1], d0 = d[0], d1 = d[1];
+        V* cw = kn.Cw, ch = kn.Ch, d = kn.D, w = kn.W, h = kn.H;
+        V x0 = cw[0], w0 = w[0], y0 = ch[0], h0 = h[0], d0 = d[0], d1 = d[1];
         for (int j = 1; j < k; j++)
         {
             var msk = Vector256.GreaterThanOrEqual(v, search[j]);
-            x0 = Avx.BlendVariable(x0, cw[j], msk); x1 = Avx.BlendVariable(x1, cw[j + 1], msk);
-            y0 = Avx.BlendVariable(y0, ch[j], msk); y1 = Avx.BlendVariable(y1, ch[j + 1], msk);
+            x0 = Avx.BlendVariable(x0, cw[j], msk); w0 = Avx.BlendVariable(w0, w[j], msk);
+            y0 = Avx.BlendVariable(y0, ch[j], msk); h0 = Avx.BlendVariable(h0, h[j], msk);
             d0 = Avx.BlendVariable(d0, d[j], msk); d1 = Avx.BlendVariable(d1, d[j + 1], msk);
         }
-        xk = x0; wk = x1 - x0; yk = y0; hk = y1 - y0; dk = d0; dk1 = d1;
+        xk = x0; wk = w0; yk = y0; hk = h0; dk = d0; dk1 = d1;
     }
 
     /// <summary>
@@ -448,11 +455,11 @@ public sealed partial class RationalQuadraticSpline
     }
 
     /// <summary>
-    /// Reverse-mode derivatives of (y, logDet) of the bin-local map (as the double LocalBackward) at ξ (already clamped;
-    /// <paramref name="clamped"/> lanes get no ξ gradient), for upstream gradients (gy, gl). The yₖ gradient is gy.
+    /// Reverse-mode derivatives of (y, logDet) of the bin-local map (as the double LocalBackward) at ξ ∈ [0, 1] for
+    /// upstream gradients (gy, gl). The yₖ gradient is gy. ξ is never genuinely clamped here (x lies in its bin).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void LocalBackward(V xi, V clamped, V wk, V hk, V dk, V dk1, V gy, V gl,
+    private static void LocalBackward(V xi, V wk, V hk, V dk, V dk1, V gy, V gl,
         out V gX, out V gXk, out V gWk, out V gHk, out V gDk, out V gDk1)
     {
         var rwk = V.One / wk;
@@ -488,7 +495,6 @@ public sealed partial class RationalQuadraticSpline
         gD += gC;
         gS -= gC + gC;
         gXi = Fma.MultiplyAdd(gT, V.One - (xi + xi), gXi);
-        gXi = Avx.AndNot(clamped, gXi);
         gH = Fma.MultiplyAdd(gS, rwk, gH);
         var gW = -gS * hk * rwk * rwk;
         gX = gXi * rwk;
