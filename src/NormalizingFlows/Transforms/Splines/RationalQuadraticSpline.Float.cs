@@ -48,8 +48,8 @@ public sealed partial class RationalQuadraticSpline
             MinD = (float)s._minDerivative;
         }
 
-        /// <summary>Vectors of scratch per block: parameters and gradients (Chunks·8 each), shares, bin sizes, knots, derivatives, sigmoids.</summary>
-        public int ScratchVectors => 16 * Chunks + 8 * K + 4;
+        /// <summary>Vectors of scratch per block: parameters and gradients (Chunks·8 each), shares, bin sizes, knots.</summary>
+        public int ScratchVectors => 16 * Chunks + 6 * K + 2;
     }
 
     /// <summary>
@@ -131,9 +131,9 @@ public sealed partial class RationalQuadraticSpline
             Avx.BlendVariable(V.Zero, x, nan).Store(ld); // NaN stays NaN, else 0
             return;
         }
-        var k = new FloatKnots(in c, p, scratch, withSigmoid: false);
+        var k = new FloatKnots(in c, p, scratch);
         var xc = Avx.Min(Avx.Max(x, Vector256.Create(c.Left)), Vector256.Create(c.Right)); // NaN → Left
-        SelectBin(c.K, xc, k.Cw, k, out var xk, out var wk, out var yk, out var hk, out var dk, out var dk1);
+        SelectBin(in c, xc, k.Cw, k, out var xk, out var wk, out var yk, out var hk, out var dk, out var dk1, out _, out _);
         var yIn = Narrow(LocalYD(Lo(xc), Lo(xk), Lo(wk), Lo(yk), Lo(hk), Lo(dk), Lo(dk1)),
                          LocalYD(Hi(xc), Hi(xk), Hi(wk), Hi(yk), Hi(hk), Hi(dk), Hi(dk1)));
         var xi = Clamp01((xc - xk) / wk);
@@ -148,7 +148,7 @@ public sealed partial class RationalQuadraticSpline
         {
             var below = Vector256.LessThan(x, Vector256.Create(c.Left));
             var above = Vector256.GreaterThan(x, Vector256.Create(c.Right));
-            var d0 = k.D[0]; var dK = k.D[c.K];
+            var d0 = k.D0; var dK = k.DK;
             yOut = Avx.BlendVariable(x, yIn, inside);
             yOut = Avx.BlendVariable(yOut, Fma.MultiplyAdd(d0, x - Vector256.Create(c.Left), Vector256.Create(c.Bottom)), below);
             yOut = Avx.BlendVariable(yOut, Fma.MultiplyAdd(dK, x - Vector256.Create(c.Right), Vector256.Create(c.Top)), above);
@@ -172,9 +172,9 @@ public sealed partial class RationalQuadraticSpline
             Avx.BlendVariable(V.Zero, y, nan).Store(ld);
             return;
         }
-        var k = new FloatKnots(in c, p, scratch, withSigmoid: false);
+        var k = new FloatKnots(in c, p, scratch);
         var yc = Avx.Min(Avx.Max(y, Vector256.Create(c.Bottom)), Vector256.Create(c.Top));
-        SelectBin(c.K, yc, k.Ch, k, out var xk, out var wk, out var yk, out var hk, out var dk, out var dk1);
+        SelectBin(in c, yc, k.Ch, k, out var xk, out var wk, out var yk, out var hk, out var dk, out var dk1, out _, out _);
         InverseRoot(yc, xk, wk, yk, hk, dk, dk1, out var xIn, out var xi);
         var ldIn = -VectorMath.Log(LocalSlope(xi, wk, hk, dk, dk1));
         V xOut, ldOut;
@@ -187,7 +187,7 @@ public sealed partial class RationalQuadraticSpline
         {
             var below = Vector256.LessThan(y, Vector256.Create(c.Bottom));
             var above = Vector256.GreaterThan(y, Vector256.Create(c.Top));
-            var d0 = k.D[0]; var dK = k.D[c.K];
+            var d0 = k.D0; var dK = k.DK;
             xOut = Avx.BlendVariable(y, xIn, inside);
             xOut = Avx.BlendVariable(xOut, Vector256.Create(c.Left) + (y - Vector256.Create(c.Bottom)) / d0, below);
             xOut = Avx.BlendVariable(xOut, Vector256.Create(c.Right) + (y - Vector256.Create(c.Top)) / dK, above);
@@ -211,9 +211,9 @@ public sealed partial class RationalQuadraticSpline
             (Vector256.Load(gx) + Avx.BlendVariable(gy, x, nan)).Store(gx);
             return;
         }
-        var k = new FloatKnots(in c, p, scratch, withSigmoid: true);
+        var k = new FloatKnots(in c, p, scratch);
         var xc = Avx.Min(Avx.Max(x, Vector256.Create(c.Left)), Vector256.Create(c.Right));
-        SelectBin(c.K, xc, k.Cw, k, out var xk, out var wk, out var yk, out var hk, out var dk, out var dk1);
+        SelectBin(in c, xc, k.Cw, k, out var xk, out var wk, out var yk, out var hk, out var dk, out var dk1, out var sk, out var sk1);
         // x lies in its bin, so ξ ∈ [0, 1] (the double path's clamped case cannot occur)
         var xi = Clamp01((xc - xk) / wk);
         var gyi = gy & inside; var gli = gl & inside;
@@ -224,15 +224,15 @@ public sealed partial class RationalQuadraticSpline
         {
             var below = Vector256.LessThan(x, Vector256.Create(c.Left));
             var above = Vector256.GreaterThan(x, Vector256.Create(c.Right));
-            var d0 = k.D[0]; var dK = k.D[c.K];
+            var d0 = k.D0; var dK = k.DK;
             gxOut = Avx.BlendVariable(x, gX, inside);
             gxOut = Avx.BlendVariable(gxOut, gy * d0, below);
             gxOut = Avx.BlendVariable(gxOut, gy * dK, above);
-            tail0 = Fma.MultiplyAdd(gy, x - Vector256.Create(c.Left), gl / d0) & below;
-            tailK = Fma.MultiplyAdd(gy, x - Vector256.Create(c.Right), gl / dK) & above;
+            tail0 = Fma.MultiplyAdd(gy, x - Vector256.Create(c.Left), gl / d0) * k.Sg0 & below;
+            tailK = Fma.MultiplyAdd(gy, x - Vector256.Create(c.Right), gl / dK) * k.SgK & above;
         }
         (Vector256.Load(gx) + gxOut).Store(gx);
-        Chain(in c, k, xc, k.Cw, gXk * Vector256.Create(c.Sw), gWk * Vector256.Create(c.Sw), gyi * Vector256.Create(c.Sh), gHk * Vector256.Create(c.Sh), gDk, gDk1, tail0, tailK, gp);
+        Chain(in c, k, xc, k.Cw, gXk * Vector256.Create(c.Sw), gWk * Vector256.Create(c.Sw), gyi * Vector256.Create(c.Sh), gHk * Vector256.Create(c.Sh), gDk * sk, gDk1 * sk1, tail0, tailK, gp);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -247,9 +247,9 @@ public sealed partial class RationalQuadraticSpline
             (Vector256.Load(gy) + Avx.BlendVariable(gx, y, nan)).Store(gy);
             return;
         }
-        var k = new FloatKnots(in c, p, scratch, withSigmoid: true);
+        var k = new FloatKnots(in c, p, scratch);
         var yc = Avx.Min(Avx.Max(y, Vector256.Create(c.Bottom)), Vector256.Create(c.Top));
-        SelectBin(c.K, yc, k.Ch, k, out var xk, out var wk, out var yk, out var hk, out var dk, out var dk1);
+        SelectBin(in c, yc, k.Ch, k, out var xk, out var wk, out var yk, out var hk, out var dk, out var dk1, out var sk, out var sk1);
         InverseRoot(yc, xk, wk, yk, hk, dk, dk1, out _, out var xi);
         var gxi = gx & inside; var gli = gl & inside;
         // L = log f'(x; θ) at x = f⁻¹(y; θ); outputs x and −L; q = (gx − gl·∂L/∂x)/f'
@@ -262,43 +262,46 @@ public sealed partial class RationalQuadraticSpline
         {
             var below = Vector256.LessThan(y, Vector256.Create(c.Bottom));
             var above = Vector256.GreaterThan(y, Vector256.Create(c.Top));
-            var d0 = k.D[0]; var dK = k.D[c.K];
+            var d0 = k.D0; var dK = k.DK;
             gyOut = Avx.BlendVariable(y, q, inside);
             gyOut = Avx.BlendVariable(gyOut, gx / d0, below);
             gyOut = Avx.BlendVariable(gyOut, gx / dK, above);
             // x = edgeX + (y − edgeY)/d, logdet = −ln d
-            tail0 = (-gx * (y - Vector256.Create(c.Bottom)) / (d0 * d0) - gl / d0) & below;
-            tailK = (-gx * (y - Vector256.Create(c.Top)) / (dK * dK) - gl / dK) & above;
+            tail0 = (-gx * (y - Vector256.Create(c.Bottom)) / (d0 * d0) - gl / d0) * k.Sg0 & below;
+            tailK = (-gx * (y - Vector256.Create(c.Top)) / (dK * dK) - gl / dK) * k.SgK & above;
         }
         (Vector256.Load(gy) + gyOut).Store(gy);
-        Chain(in c, k, yc, k.Ch, gXk * Vector256.Create(c.Sw), gWk * Vector256.Create(c.Sw), -q * Vector256.Create(c.Sh), gHk * Vector256.Create(c.Sh), gDk, gDk1, tail0, tailK, gp);
+        Chain(in c, k, yc, k.Ch, gXk * Vector256.Create(c.Sw), gWk * Vector256.Create(c.Sw), -q * Vector256.Create(c.Sh), gHk * Vector256.Create(c.Sh), gDk * sk, gDk1 * sk1, tail0, tailK, gp);
     }
 
     // ------------------------------------------------------------------------------------------ shared pieces
 
-    /// <summary>Pointers into the block scratch: parameters (SoA), gradients, shares, knots, derivatives, sigmoids.</summary>
+    /// <summary>
+    /// Pointers into the block scratch: parameters (SoA), gradients, shares, bin sizes, knots; and, without identity
+    /// tails, the end derivatives and their softplus' sigmoids. Inner derivatives are computed only for the selected bin.
+    /// </summary>
     private readonly unsafe struct FloatKnots
     {
-        public readonly V* P, G, Smw, Smh, W, H, Cw, Ch, D, Sg;
+        public readonly V* P, G, Smw, Smh, W, H, Cw, Ch;
+        public readonly V D0, DK, Sg0, SgK;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public FloatKnots(in FloatSetup c, float* p, V* scratch, bool withSigmoid)
+        public FloatKnots(in FloatSetup c, float* p, V* scratch)
         {
             int k = c.K, cl = c.Chunks * Lanes;
-            P = scratch; G = P + cl; Smw = G + cl; Smh = Smw + k; W = Smh + k; H = W + k; Cw = H + k; Ch = Cw + k + 1; D = Ch + k + 1; Sg = D + k + 1;
+            P = scratch; G = P + cl; Smw = G + cl; Smh = Smw + k; W = Smh + k; H = W + k; Cw = H + k; Ch = Cw + k + 1;
             for (int q = 0; q < c.Chunks; q++) LoadTransposed(p + q * Lanes, c.M, P + q * Lanes);
             Softmax(P, k, Smw);
             Softmax(P + k, k, Smh);
             Cumulate(Smw, k, c.Left, c.Right, c.Mw, c.Sw, W, Cw);
             Cumulate(Smh, k, c.Bottom, c.Top, c.Mh, c.Sh, H, Ch);
-            var minD = Vector256.Create(c.MinD);
-            if (c.Identity)
-            {
-                D[0] = V.One; D[k] = V.One; Sg[0] = V.Zero; Sg[k] = V.Zero;
-                for (int j = 1; j < k; j++) SoftplusSigmoid(P[2 * k + j - 1], minD, D + j, Sg + j, withSigmoid);
-            }
+            if (c.Identity) { D0 = DK = V.One; Sg0 = SgK = V.Zero; }
             else
-                for (int j = 0; j <= k; j++) SoftplusSigmoid(P[2 * k + j], minD, D + j, Sg + j, withSigmoid);
+            {
+                var minD = Vector256.Create(c.MinD);
+                SoftplusSigmoid(P[2 * k], minD, out D0, out Sg0);
+                SoftplusSigmoid(P[3 * k], minD, out DK, out SgK);
+            }
         }
     }
 
@@ -328,47 +331,70 @@ public sealed partial class RationalQuadraticSpline
         for (int j = 0; j < k; j++) sizes[j] = knots[j + 1] - knots[j];
     }
 
-    /// <summary>d = min + softplus(u) and (optionally) σ(u), sharing e = exp(−|u|).</summary>
+    /// <summary>d = min + softplus(u) and σ(u) = dd/du, sharing e = exp(−|u|) (the JIT drops σ where unused).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void SoftplusSigmoid(V u, V minD, V* d, V* sg, bool withSigmoid)
+    private static void SoftplusSigmoid(V u, V minD, out V d, out V sg)
     {
         var e = VectorMath.Exp(u | Vector256.Create(-0f));
         var onePlus = e + V.One;
-        var log1p = VectorMath.Log(onePlus) + (e - (onePlus - V.One)) / onePlus; // rounding of 1 + e corrected
-        *d = minD + Avx.Max(u, V.Zero) + log1p;
-        if (withSigmoid)
-        {
-            var r = V.One / onePlus;
-            *sg = Avx.BlendVariable(e * r, r, Vector256.GreaterThanOrEqual(u, V.Zero));
-        }
+        var r = V.One / onePlus;
+        var log1p = VectorMath.Log(onePlus) + (e - (onePlus - V.One)) * r; // rounding of 1 + e corrected
+        d = minD + Avx.Max(u, V.Zero) + log1p;
+        sg = Avx.BlendVariable(e * r, r, Vector256.GreaterThanOrEqual(u, V.Zero));
     }
 
-    /// <summary>Per lane: the bin b (largest j ≤ K − 1 with v ≥ search[j]) and its knots, width, height, derivatives.</summary>
+    /// <summary>
+    /// Per lane: the bin b (largest j ≤ K − 1 with v ≥ search[j]), its knot, width, height, and the derivatives at its
+    /// two knots with their softplus' sigmoids (0 for a knot fixed to 1 by identity tails); only the two selected
+    /// derivative parameters go through the softplus.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void SelectBin(int k, V v, V* search, in FloatKnots kn, out V xk, out V wk, out V yk, out V hk, out V dk, out V dk1)
+    private static unsafe void SelectBin(in FloatSetup c, V v, V* search, in FloatKnots kn, out V xk, out V wk, out V yk, out V hk,
+        out V dk, out V dk1, out V sk, out V sk1)
     {
-        V* cw = kn.Cw, ch = kn.Ch, d = kn.D, w = kn.W, h = kn.H;
-        V x0 = cw[0], w0 = w[0], y0 = ch[0], h0 = h[0], d0 = d[0], d1 = d[1];
+        int k = c.K;
+        V* cw = kn.Cw, ch = kn.Ch, w = kn.W, h = kn.H;
+        // raw parameter of knot j: P[dOff + j] (j = 1 … K − 1 with identity tails, 0 … K otherwise)
+        V* dp = kn.P + (c.Identity ? 2 * k - 1 : 2 * k);
+        V x0 = cw[0], w0 = w[0], y0 = ch[0], h0 = h[0];
+        V u0 = c.Identity ? V.Zero : dp[0];
+        V u1 = c.Identity && k == 1 ? V.Zero : dp[1];
+        V first = V.Zero, last = V.Zero; // lanes in bin ≥ 1 and in bin K − 1
         for (int j = 1; j < k; j++)
         {
             var msk = Vector256.GreaterThanOrEqual(v, search[j]);
             x0 = Avx.BlendVariable(x0, cw[j], msk); w0 = Avx.BlendVariable(w0, w[j], msk);
             y0 = Avx.BlendVariable(y0, ch[j], msk); h0 = Avx.BlendVariable(h0, h[j], msk);
-            d0 = Avx.BlendVariable(d0, d[j], msk); d1 = Avx.BlendVariable(d1, d[j + 1], msk);
+            u0 = Avx.BlendVariable(u0, dp[j], msk);
+            if (j + 1 < k || !c.Identity) u1 = Avx.BlendVariable(u1, dp[j + 1], msk);
+            if (j == 1) first = msk;
+            last = msk;
         }
-        xk = x0; wk = w0; yk = y0; hk = h0; dk = d0; dk1 = d1;
+        xk = x0; wk = w0; yk = y0; hk = h0;
+        var minD = Vector256.Create(c.MinD);
+        SoftplusSigmoid(u0, minD, out dk, out sk);
+        SoftplusSigmoid(u1, minD, out dk1, out sk1);
+        if (c.Identity)
+        {
+            // knot 0 (lanes in bin 0) and knot K (lanes in bin K − 1) have derivative 1 and no parameter
+            var fixed0 = k == 1 ? V.AllBitsSet : ~first;
+            var fixed1 = k == 1 ? V.AllBitsSet : last;
+            dk = Avx.BlendVariable(dk, V.One, fixed0); sk = Avx.AndNot(fixed0, sk);
+            dk1 = Avx.BlendVariable(dk1, V.One, fixed1); sk1 = Avx.AndNot(fixed1, sk1);
+        }
     }
 
     /// <summary>
-    /// Chains the bin-local gradients through the knot cumsums and softmax shares (widths, heights) and the softplus
-    /// (derivatives) into the parameter gradients of the block, then adds them (transposed back) into gp.
+    /// Chains the bin-local gradients through the knot cumsums and softmax shares (widths, heights) into the parameter
+    /// gradients of the block, places those of the derivative parameters (gDk, gDk1 and the tails' already through the
+    /// softplus) at the bin's knots, then adds them all (transposed back) into gp.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void Chain(in FloatSetup c, in FloatKnots kn, V v, V* search, V gBeforeW, V gAtW, V gBeforeH, V gAtH, V gDk, V gDk1,
         V tail0, V tailK, float* gp)
     {
         int k = c.K, m = c.M;
-        V* g = kn.G; V* smw = kn.Smw; V* smh = kn.Smh; V* sg = kn.Sg;
+        V* g = kn.G; V* smw = kn.Smw; V* smh = kn.Smh;
         V dotW = V.Zero, dotH = V.Zero;
         var geCur = V.AllBitsSet; // v ≥ search[0]: lanes whose bin is ≥ j
         var eqPrev = V.Zero;      // lanes whose bin is j − 1
@@ -384,10 +410,10 @@ public sealed partial class RationalQuadraticSpline
             g[j] = gw; g[k + j] = gh;
             var gd = (gDk & eq) + (gDk1 & eqPrev);
             if (j == 0) gd += tail0;
-            if (!c.Identity || j > 0) g[dOff + j] = gd * sg[j];
+            if (!c.Identity || j > 0) g[dOff + j] = gd;
             geCur = geNext; eqPrev = eq;
         }
-        if (!c.Identity) g[dOff + k] = ((gDk1 & eqPrev) + tailK) * sg[k];
+        if (!c.Identity) g[dOff + k] = (gDk1 & eqPrev) + tailK;
         for (int j = 0; j < k; j++)
         {
             g[j] = smw[j] * (g[j] - dotW);
