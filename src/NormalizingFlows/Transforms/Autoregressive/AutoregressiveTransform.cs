@@ -2,6 +2,7 @@ using System.Numerics;
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Nn;
 using NormalizingFlows.Tensors;
+using NormalizingFlows.Tensors.Kernels;
 using NormalizingFlows.Transforms.Coupling;
 
 namespace NormalizingFlows.Transforms.Autoregressive;
@@ -56,17 +57,69 @@ public abstract class AutoregressiveTransform<T> : Transform<T> where T : unmana
         return TransformFeatures(x, Parameters(x, context), inverse: false);
     }
 
-    /// <summary>x = τ⁻¹(y; MADE(x, c)) by D sequential MADE passes (the slow direction), differentiable throughout.</summary>
+    /// <summary>
+    /// x = τ⁻¹(y; MADE(x, c)), sequential over the D positions (the slow direction). With a graph (gradients on and
+    /// something requiring them) it runs D full MADE passes, differentiable throughout; otherwise (sampling,
+    /// evaluation) the incremental MADE of <see cref="IncrementalMade{T}"/>, about one pass of work in all, rebuilt
+    /// from the current weights on every call (the residual MADE and dropout in training mode keep the D passes).
+    /// </summary>
     public override (Var<T> X, Var<T> LogAbsDet) Inverse(Var<T> y, Var<T>? context = null)
     {
         CheckShapes(y, context);
         int n = y.Value.Dim(0);
-        if (!GradMode.IsEnabled) return InverseWithoutGraph(y, context);
+        if (!NeedsGraph(y, context))
+        {
+            using var incremental = IncrementalMade<T>.TryCreate(Made);
+            return incremental is null ? InverseWithoutGraph(y, context) : InverseIncremental(incremental, y, context);
+        }
         Var<T> x = new(Tensor<T>.Zeros(n, Features));
         Var<T>? logDet = null;
         for (int step = 0; step < Features; step++)
             (x, logDet) = TransformFeatures(y, Parameters(x, context), inverse: true);
         return (x, logDet!);
+    }
+
+    /// <summary>True when the inverse must be recorded: gradients are on and the input, the context or a parameter requires them.</summary>
+    private bool NeedsGraph(Var<T> y, Var<T>? context)
+    {
+        if (!GradMode.IsEnabled) return false;
+        if (y.RequiresGrad || (context?.RequiresGrad ?? false)) return true;
+        foreach (var p in Parameters()) if (p.RequiresGrad) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// The exact inverse without a graph in about one MADE pass (<see cref="IncrementalMade{T}"/>): at each position
+    /// of the order, the feature's parameters [N, m] come from the units of the MADE that depend on the known
+    /// positions only, and the elementwise update inverts that one column ([N, 1]); the log-determinants add up.
+    /// </summary>
+    private (Var<T> X, Var<T> LogAbsDet) InverseIncremental(IncrementalMade<T> incremental, Var<T> y, Var<T>? context)
+    {
+        int n = y.Value.Dim(0), d = Features;
+        var x = Tensor<T>.Empty(n, d);
+        var logDet = Tensor<T>.Zeros(n);
+        var column = Tensor<T>.Empty(n, 1);
+        try
+        {
+            incremental.Run(n, ContextFeatures == 0 ? null : context?.Value, (feature, _, parameters, xColumn) =>
+            {
+                var ys = y.Value.ReadOnlySpan; var cs = column.Span;
+                for (int r = 0; r < n; r++) cs[r] = ys[r * d + feature];
+                using (TensorScope.Begin())
+                {
+                    var (xc, ld) = TransformFeatures(new Var<T>(column), new Var<T>(parameters), inverse: true);
+                    var xv = xc.Value.ReadOnlySpan; var xs = x.Span;
+                    xv.CopyTo(xColumn);
+                    for (int r = 0; r < n; r++) xs[r * d + feature] = xv[r];
+                    Elementwise.Add<T>(logDet.ReadOnlySpan, ld.Value.ReadOnlySpan, logDet.Span);
+                }
+            });
+        }
+        finally
+        {
+            column.Dispose();
+        }
+        return (new Var<T>(x), new Var<T>(logDet));
     }
 
     /// <summary>
