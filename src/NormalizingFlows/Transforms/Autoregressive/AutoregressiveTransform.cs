@@ -12,7 +12,8 @@ namespace NormalizingFlows.Transforms.Autoregressive;
 /// θ from one <see cref="Made{T}"/> pass (outputs feature-major, <see cref="ParametersPerFeature"/> per feature).
 /// Forward (data → base, the density direction) is one MADE pass. Inverse (sampling) is sequential: starting from
 /// x = 0, each of D MADE passes fixes one more feature in the MADE order (after pass s the first s positions are
-/// exact; the last pass sees the exact inputs of every parameter), so it costs D passes. The MADE's last layer starts
+/// exact; the last pass sees the exact inputs of every parameter), so it costs D passes when a graph is recorded;
+/// without one (sampling, evaluation) <see cref="IncrementalMade{T}"/> does the same in about one pass of work. The MADE's last layer starts
 /// at zero weights with the bias set to the update's identity parameters.
 /// </summary>
 public abstract class AutoregressiveTransform<T> : Transform<T> where T : unmanaged, IFloatingPointIeee754<T>
