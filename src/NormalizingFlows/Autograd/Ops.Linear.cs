@@ -42,10 +42,11 @@ public static partial class Ops
     }
 
     /// <summary>
-    /// Affine layer y = x·Wᵀ + b with W stored [out, in] (the PyTorch layout) and b [out] (optional).
+    /// Affine layer y = x·Wᵀ + b with W stored [out, in] (the PyTorch layout) and b [out] (optional); with
+    /// <paramref name="relu"/>, y = max(x·Wᵀ + b, 0) fused (the bias and the ReLU in one pass after the GEMM).
     /// One GEMM forward, two GEMMs and a column sum backward.
     /// </summary>
-    public static Var<T> Linear<T>(Var<T> x, Var<T> weight, Var<T>? bias = null) where T : unmanaged, IFloatingPointIeee754<T>
+    public static Var<T> Linear<T>(Var<T> x, Var<T> weight, Var<T>? bias = null, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var xv = x.Value; var w = weight.Value;
         if (xv.Rank != 2) throw new ArgumentException($"Linear: input must be [batch, features], got {xv.ShapeString}");
@@ -58,19 +59,20 @@ public static partial class Ops
         var y = Tensor<T>.Empty(n, outF);
         var ys = y.Span;
         T beta = T.Zero;
-        if (bias is not null)
+        if (bias is not null && !relu)
         {
             var bs = bias.Value.ReadOnlySpan;
             for (int r = 0; r < n; r++) bs.CopyTo(ys.Slice(r * outF, outF));
             beta = T.One;
         }
         Gemm.Compute(false, true, n, outF, inF, T.One, xv.ReadOnlySpan, inF, w.ReadOnlySpan, inF, beta, ys, outF);
+        if (relu) BiasRelu.Apply(y, bias?.Value);
         bool rec = bias is null ? Record(x, weight) : GradMode.IsEnabled && (x.RequiresGrad || weight.RequiresGrad || bias.RequiresGrad);
         if (!rec) return new Var<T>(y);
         Var<T>[] inputs = bias is null ? [x, weight] : [x, weight, bias];
         return new Var<T>(y, inputs, o =>
         {
-            var gy = o.Grad!.ReadOnlySpan;
+            var gy = relu ? BiasRelu.MaskGradient(o.Grad!, o.Value).ReadOnlySpan : o.Grad!.ReadOnlySpan;
             if (x.RequiresGrad) Gemm.Compute(false, false, n, inF, outF, T.One, gy, outF, w.ReadOnlySpan, inF, T.One, x.GradBuffer().Span, inF);
             if (weight.RequiresGrad) Gemm.Compute(true, false, outF, inF, n, T.One, gy, outF, xv.ReadOnlySpan, inF, T.One, weight.GradBuffer().Span, inF);
             if (bias is not null && bias.RequiresGrad) Reductions.SumCols(gy, n, outF, bias.GradBuffer().Span, accumulate: true);

@@ -50,6 +50,9 @@ public sealed class Linear<T> : Module<T>, ILayer<T> where T : unmanaged, IFloat
     /// <inheritdoc/>
     public Var<T> Forward(Var<T> x) => Ops.Linear(x, Weight, Bias);
 
+    /// <summary>max(x·Wᵀ + b, 0) as one fused op.</summary>
+    public Var<T> ForwardRelu(Var<T> x) => Ops.Linear(x, Weight, Bias, relu: true);
+
     /// <summary>Initialises a weight [out, in] and optional bias [out] by <paramref name="init"/>.</summary>
     public static void Initialize(Tensor<T> weight, Tensor<T>? bias, Rng rng, LinearInit init)
     {

@@ -209,27 +209,31 @@ public sealed class Made<T> : Module<T>, ILayer<T> where T : unmanaged, IFloatin
             throw new ArgumentException($"MADE: input must be [batch, {Features}], got {x.Value.ShapeString}");
         if ((ContextFeatures > 0) != (context is not null))
             throw new ArgumentException(ContextFeatures > 0 ? $"MADE expects a context with {ContextFeatures} features" : "MADE was built without context features");
-        var h = _layers[0].Forward(context is null ? x : Ops.ConcatColumns(x, context));
+        var input = context is null ? x : Ops.ConcatColumns(x, context);
         if (_blockLayers is null)
         {
+            // hidden layers: masked linear with the ReLU fused in (bias and activation in one pass after the GEMM)
+            bool fuse = Activation == Activation.Relu;
+            var h = fuse ? _layers[0].ForwardRelu(input) : Activations.Apply(Activation, _layers[0].Forward(input));
             for (int l = 1; l < _layers.Length; l++)
             {
-                h = Activations.Apply(Activation, h);
                 if (_dropout is not null) h = _dropout.Forward(h);
-                h = _layers[l].Forward(l == _layers.Length - 1 ? WithContext(h, context) : h);
+                if (l == _layers.Length - 1) return _layers[l].Forward(WithContext(h, context));
+                h = fuse ? _layers[l].ForwardRelu(h) : Activations.Apply(Activation, _layers[l].Forward(h));
             }
             return h;
         }
+        var hr = _layers[0].Forward(input);
         for (int b = 0; b < _blockLayers.Length; b += 2)
         {
-            var t = Activations.Apply(Activation, h);
+            var t = Activations.Apply(Activation, hr);
             t = _blockLayers[b].Forward(t);
             t = Activations.Apply(Activation, t);
             if (_dropout is not null) t = _dropout.Forward(t);
             t = _blockLayers[b + 1].Forward(t);
-            h = Ops.Add(h, t);
+            hr = Ops.Add(hr, t);
         }
-        return _layers[1].Forward(WithContext(h, context)); // as nflows: no activation between the last block and the output layer
+        return _layers[1].Forward(WithContext(hr, context)); // as nflows: no activation between the last block and the output layer
     }
 
     private static Var<T> WithContext(Var<T> h, Var<T>? context) => context is null ? h : Ops.ConcatColumns(h, context);

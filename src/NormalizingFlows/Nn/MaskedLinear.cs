@@ -45,4 +45,7 @@ public sealed class MaskedLinear<T> : Module<T>, ILayer<T> where T : unmanaged, 
 
     /// <inheritdoc/>
     public Var<T> Forward(Var<T> x) => MaskedLinearOp.Apply(x, Weight, Mask, Bias);
+
+    /// <summary>max(x·(W∘M)ᵀ + b, 0) as one fused op.</summary>
+    public Var<T> ForwardRelu(Var<T> x) => MaskedLinearOp.Apply(x, Weight, Mask, Bias, relu: true);
 }

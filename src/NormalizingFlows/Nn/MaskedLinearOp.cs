@@ -13,7 +13,8 @@ public static class MaskedLinearOp
     /// runs one GEMM; backward computes dx = dy·(W∘M), dW += (dyᵀ·x)∘M (masked entries get no gradient) and
     /// db += Σ_rows dy, using GEMM transpose flags (nothing is transposed in memory).
     /// </summary>
-    public static Var<T> Apply<T>(Var<T> x, Var<T> weight, Tensor<T> mask, Var<T>? bias = null) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <remarks>With <paramref name="relu"/>, y = max(x·(W∘M)ᵀ + b, 0) with the bias and ReLU fused into one pass.</remarks>
+    public static Var<T> Apply<T>(Var<T> x, Var<T> weight, Tensor<T> mask, Var<T>? bias = null, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var xv = x.Value; var w = weight.Value;
         if (xv.Rank != 2) throw new ArgumentException($"MaskedLinear: input must be [batch, features], got {xv.ShapeString}");
@@ -28,13 +29,14 @@ public static class MaskedLinearOp
         var y = Tensor<T>.Empty(n, outF);
         var ys = y.Span;
         T beta = T.Zero;
-        if (bias is not null)
+        if (bias is not null && !relu)
         {
             var bs = bias.Value.ReadOnlySpan;
             for (int r = 0; r < n; r++) bs.CopyTo(ys.Slice(r * outF, outF));
             beta = T.One;
         }
         Gemm.Compute(false, true, n, outF, inF, T.One, xv.ReadOnlySpan, inF, wm.ReadOnlySpan, inF, beta, ys, outF);
+        if (relu) BiasRelu.Apply(y, bias?.Value);
 
         bool rec = GradMode.IsEnabled && (x.RequiresGrad || weight.RequiresGrad || (bias?.RequiresGrad ?? false));
         if (!rec)
@@ -45,7 +47,7 @@ public static class MaskedLinearOp
         Var<T>[] inputs = bias is null ? [x, weight] : [x, weight, bias];
         return new Var<T>(y, inputs, o =>
         {
-            var gy = o.Grad!.ReadOnlySpan;
+            var gy = relu ? BiasRelu.MaskGradient(o.Grad!, o.Value).ReadOnlySpan : o.Grad!.ReadOnlySpan;
             if (x.RequiresGrad)
                 Gemm.Compute(false, false, n, inF, outF, T.One, gy, outF, wm.ReadOnlySpan, inF, T.One, x.GradBuffer().Span, inF);
             if (weight.RequiresGrad)

@@ -46,12 +46,15 @@ public sealed class Mlp<T> : Module<T>, ILayer<T> where T : unmanaged, IFloating
         var h = x;
         for (int i = 0; i < _linears.Length; i++)
         {
-            h = _linears[i].Forward(h);
-            if (i < _linears.Length - 1)
+            bool hidden = i < _linears.Length - 1;
+            if (hidden && Activation == Activation.Relu)
+                h = _linears[i].ForwardRelu(h); // bias and ReLU fused after the GEMM
+            else
             {
-                h = Activations.Apply(Activation, h);
-                if (_dropout is not null) h = _dropout.Forward(h);
+                h = _linears[i].Forward(h);
+                if (hidden) h = Activations.Apply(Activation, h);
             }
+            if (hidden && _dropout is not null) h = _dropout.Forward(h);
         }
         return h;
     }

@@ -333,3 +333,34 @@ public class OpsTests
         Assert.All(w.Grad!.ToArray(), g => Assert.Equal(8f / 12f, g, 5));
     }
 }
+
+public class FusedReluTests
+{
+    [Fact]
+    public void LinearWithFusedReluMatchesReluOfLinearAndPassesGradCheck()
+    {
+        var x = new Rng(21).Uniform<double>([6, 4], -1, 1);
+        var w = new Rng(22).Uniform<double>([5, 4], -1, 1);
+        var b = new Rng(23).Uniform<double>([5], -0.5, 0.5);
+        var fused = Ops.Linear<double>(x, w, b, relu: true).Value.ToArray();
+        var plain = Ops.Relu(Ops.Linear<double>(x, w, b)).Value.ToArray();
+        Assert.Equal(plain, fused);
+        var r = GradCheck.Check(v => Ops.Linear(v[0], v[1], v[2], relu: true), x, w, b);
+        Assert.True(r.Passed, r.ToString());
+    }
+
+    [Fact]
+    public void MaskedLinearWithFusedReluMatchesAndPassesGradCheck()
+    {
+        var x = new Rng(24).Uniform<double>([6, 4], -1, 1);
+        var w = new Rng(25).Uniform<double>([5, 4], -1, 1);
+        var b = new Rng(26).Uniform<double>([5], -0.5, 0.5);
+        var mask = Tensor<double>.Zeros(5, 4);
+        for (int o = 0; o < 5; o++) for (int i = 0; i < 4; i++) mask[o, i] = (o + i) % 3 == 0 ? 0 : 1;
+        var fused = NormalizingFlows.Nn.MaskedLinearOp.Apply<double>(x, w, mask, b, relu: true).Value.ToArray();
+        var plain = Ops.Relu(NormalizingFlows.Nn.MaskedLinearOp.Apply<double>(x, w, mask, b)).Value.ToArray();
+        Assert.Equal(plain, fused);
+        var r = GradCheck.Check(v => NormalizingFlows.Nn.MaskedLinearOp.Apply(v[0], v[1], mask, v[2], relu: true), x, w, b);
+        Assert.True(r.Passed, r.ToString());
+    }
+}
