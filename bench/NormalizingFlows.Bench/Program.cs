@@ -7,6 +7,8 @@ switch (args.Length > 0 ? args[0] : "")
         return GemmBench.Run(args[1..]);
     case "elementwise":
         return ElementwiseBench.Run(args[1..]);
+    case "spline":
+        return SplineBench.Run(args[1..]);
     case "flows":
         return FlowsBench.Run(args[1..]);
     case "quality":
@@ -17,6 +19,7 @@ switch (args.Length > 0 ? args[0] : "")
         Console.Error.WriteLine("       [--shape m,k,n,TRANS]... [--best] [--no-blas] [--kc N] [--mc N] [--nc N]   (tuning)");
         Console.Error.WriteLine("       --pool-overhead | --split-probe [k]                                      (threading diagnostics)");
         Console.Error.WriteLine("  elementwise [--threads N] [--n N]... [--quick]");
+        Console.Error.WriteLine("  spline      rational-quadratic spline kernels (forward, inverse and both backwards; float32 and float64)");
         Console.Error.WriteLine("  flows [--model realnvp|nsf_c|maf|maf_rqs|all] [--data moons2d|checker2d|tab18|all] [--threads 1|2|all] [--phase train,log_prob,sample] [--quick] [--data-dir DIR]");
         Console.Error.WriteLine("  quality [--model maf|nsf_c|realnvp|maf_rqs|all] [--data checker2d|tab18|moons2d|all] [--threads N] [--steps 3000] [--seed 1] [--data-dir DIR]");
         return 2;
