@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace NormalizingFlows.Transforms.Splines;
 
@@ -6,8 +7,9 @@ namespace NormalizingFlows.Transforms.Splines;
 /// Piecewise-linear monotone map of [0, 1] onto itself (Müller et al. 2019, "Neural Importance Sampling"): K bins of
 /// equal width whose probability masses Q = softmax(parameters) make the map the CDF of a piecewise-constant
 /// density. Parameters per element: K. Outside [0, 1] the map continues with the boundary bins' slopes.
+/// Float data goes through a vectorised float path (PiecewiseLinearSpline.Float.cs) where AVX2 + FMA are available.
 /// </summary>
-public sealed class PiecewiseLinearSpline : IElementwiseSpline
+public sealed partial class PiecewiseLinearSpline : IElementwiseSpline
 {
     private readonly double _minMass;
 
@@ -39,6 +41,11 @@ public sealed class PiecewiseLinearSpline : IElementwiseSpline
     public void Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> parameters, Span<T> y, Span<T> logAbsDet) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(x.Length, parameters.Length, y.Length);
+        if (typeof(T) == typeof(float) && UseFloatPath)
+        {
+            RunFloat(PlOp.Forward, MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(parameters), default, default, MemoryMarshal.Cast<T, float>(y), MemoryMarshal.Cast<T, float>(logAbsDet), default);
+            return;
+        }
         int k = Bins;
         Span<double> q = stackalloc double[k], u = stackalloc double[k];
         for (int i = 0; i < x.Length; i++)
@@ -55,6 +62,11 @@ public sealed class PiecewiseLinearSpline : IElementwiseSpline
     public void Inverse<T>(ReadOnlySpan<T> y, ReadOnlySpan<T> parameters, Span<T> x, Span<T> logAbsDet) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(y.Length, parameters.Length, x.Length);
+        if (typeof(T) == typeof(float) && UseFloatPath)
+        {
+            RunFloat(PlOp.Inverse, MemoryMarshal.Cast<T, float>(y), MemoryMarshal.Cast<T, float>(parameters), default, default, MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(logAbsDet), default);
+            return;
+        }
         int k = Bins;
         Span<double> q = stackalloc double[k], u = stackalloc double[k];
         for (int i = 0; i < y.Length; i++)
@@ -72,6 +84,11 @@ public sealed class PiecewiseLinearSpline : IElementwiseSpline
         Span<T> gradX, Span<T> gradParameters) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(x.Length, parameters.Length, gradX.Length);
+        if (typeof(T) == typeof(float) && UseFloatPath)
+        {
+            RunFloat(PlOp.ForwardBackward, MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(parameters), MemoryMarshal.Cast<T, float>(gradY), MemoryMarshal.Cast<T, float>(gradLogAbsDet), MemoryMarshal.Cast<T, float>(gradX), default, MemoryMarshal.Cast<T, float>(gradParameters));
+            return;
+        }
         int k = Bins;
         Span<double> q = stackalloc double[k], u = stackalloc double[k], gq = stackalloc double[k], gu = stackalloc double[k];
         for (int i = 0; i < x.Length; i++)
@@ -93,6 +110,11 @@ public sealed class PiecewiseLinearSpline : IElementwiseSpline
         Span<T> gradY, Span<T> gradParameters) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(y.Length, parameters.Length, gradY.Length);
+        if (typeof(T) == typeof(float) && UseFloatPath)
+        {
+            RunFloat(PlOp.InverseBackward, MemoryMarshal.Cast<T, float>(y), MemoryMarshal.Cast<T, float>(parameters), MemoryMarshal.Cast<T, float>(gradX), MemoryMarshal.Cast<T, float>(gradLogAbsDet), MemoryMarshal.Cast<T, float>(gradY), default, MemoryMarshal.Cast<T, float>(gradParameters));
+            return;
+        }
         int k = Bins;
         Span<double> q = stackalloc double[k], u = stackalloc double[k], gq = stackalloc double[k], gu = stackalloc double[k];
         for (int i = 0; i < y.Length; i++)

@@ -28,12 +28,12 @@ public sealed partial class RationalQuadraticSpline
     private const int MaxFastBins = 64;
     private const int MaxLanes = 16;
 
-    private enum FloatOp { Forward, Inverse, ForwardBackward, InverseBackward }
+    internal enum FloatOp { Forward, Inverse, ForwardBackward, InverseBackward }
 
     private bool UseFloatPath => VectorMath.IsSupported && Bins <= MaxFastBins;
 
     /// <summary>Per-spline constants of the block kernels, rounded to float.</summary>
-    private readonly struct FloatSetup
+    internal readonly struct FloatSetup
     {
         public readonly int K, M, Chunks;
         public readonly bool Identity;
@@ -121,7 +121,7 @@ public sealed partial class RationalQuadraticSpline
     }
 
     /// <summary>The block kernels on Vector256 (AVX2 + FMA): 8 elements per block.</summary>
-    private static unsafe partial class Avx2Kernels
+    internal static unsafe partial class Avx2Kernels
     {
         /// <summary>Elements per block.</summary>
         public const int Width = 8;
