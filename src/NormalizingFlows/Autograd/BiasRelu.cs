@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Tensors.Kernels;
 
@@ -18,13 +19,34 @@ internal static class BiasRelu
         {
             var ys = y.Span;
             var b = bias is null ? default : bias.ReadOnlySpan;
-            for (int r = r0; r < r1; r++)
-            {
-                var row = ys.Slice(r * c, c);
-                if (!b.IsEmpty) Elementwise.Add(row, b, row);
-                Elementwise.Relu(row, row);
-            }
+            for (int r = r0; r < r1; r++) Row(ys.Slice(r * c, c), b);
         });
+    }
+
+    /// <summary>row = max(row + b, 0) in one vectorised pass (b empty: max(row, 0)); NaN stays NaN as in <see cref="Elementwise.Relu{T}"/>.</summary>
+    private static void Row<T>(Span<T> row, ReadOnlySpan<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int c = row.Length, j = 0;
+        if (b.IsEmpty)
+        {
+            Elementwise.Relu(row, row);
+            return;
+        }
+        ref T yr = ref MemoryMarshal.GetReference(row);
+        ref T br = ref MemoryMarshal.GetReference(b);
+        if (Vector.IsHardwareAccelerated)
+            for (; j + Vector<T>.Count <= c; j += Vector<T>.Count)
+            {
+                var v = Vector.LoadUnsafe(ref yr, (nuint)j) + Vector.LoadUnsafe(ref br, (nuint)j);
+                // max(v, 0) keeping NaN: select v where v > 0 or v is NaN (v != v), else 0
+                var keep = Vector.GreaterThan(v, Vector<T>.Zero) | ~Vector.Equals(v, v);
+                Vector.ConditionalSelect(keep, v, Vector<T>.Zero).StoreUnsafe(ref yr, (nuint)j);
+            }
+        for (; j < c; j++)
+        {
+            T v = row[j] + b[j];
+            row[j] = v > T.Zero || T.IsNaN(v) ? v : T.Zero;
+        }
     }
 
     /// <summary>g_pre = g where y &gt; 0, else 0 (a fresh scope-tracked tensor).</summary>
