@@ -90,7 +90,7 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Sets the gradient to zero (keeping the buffer) or drops it.</summary>
     public void ZeroGrad()
     {
-        if (Grad is { IsDisposed: false } g) g.Span.Clear();
+        if (Grad is { IsDisposed: false } g) g.Clear();
     }
 
     /// <summary>Back-propagates from this scalar (a single-element value), seeding its gradient with 1.</summary>
@@ -113,7 +113,7 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
         var order = TopologicalOrder();
         // Gradients of intermediate nodes belong to one backward pass; only leaves accumulate across passes.
         foreach (var node in order)
-            if (!node.IsLeaf && node.Grad is { IsDisposed: false } stale) stale.Span.Clear();
+            if (!node.IsLeaf && node.Grad is { IsDisposed: false } stale) stale.Clear();
         var g = GradBuffer();
         var gs = g.Span;
         var ss = seed.ReadOnlySpan;

@@ -119,7 +119,7 @@ public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged,
     public static Tensor<T> Zeros(params int[] shape)
     {
         var t = Empty(shape);
-        t.Span.Clear();
+        t.Clear();
         return t;
     }
 
@@ -127,8 +127,26 @@ public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged,
     public static Tensor<T> ZerosLike(Tensor<T> like)
     {
         var t = EmptyLike(like);
-        t.Span.Clear();
+        t.Clear();
         return t;
+    }
+
+    /// <summary>Sets every element to zero (large tensors are cleared by the worker pool in parallel).</summary>
+    public void Clear()
+    {
+        const int chunk = 1 << 16;
+        if (Length < 4 * chunk || Kernels.WorkerPool.MaxThreads < 2)
+        {
+            Span.Clear();
+            return;
+        }
+        var data = Data;
+        int length = Length;
+        Kernels.ParallelRows.For((length + chunk - 1) / chunk, 2, (c0, c1) =>
+        {
+            int start = c0 * chunk, end = Math.Min(length, c1 * chunk);
+            data.AsSpan(start, end - start).Clear();
+        });
     }
 
     /// <summary>A tensor filled with <paramref name="value"/>.</summary>

@@ -109,3 +109,18 @@ public class TensorTests
         Assert.Contains("negative", ex.Message);
     }
 }
+
+public class TensorClearTests
+{
+    [Theory]
+    [InlineData(10)]
+    [InlineData(300_001)]
+    [InlineData(1 << 20)]
+    public void ClearZeroesEveryElementForSmallAndParallelSizes(int n)
+    {
+        var t = Tensor<float>.Full(3f, n);
+        t.Clear();
+        Assert.All(t.ToArray(), v => Assert.Equal(0f, v));
+        Assert.All(Tensor<double>.Zeros(n).ToArray(), v => Assert.Equal(0.0, v));
+    }
+}
