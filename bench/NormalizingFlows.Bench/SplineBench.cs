@@ -65,7 +65,7 @@ public static class SplineBench
     private static double Measure(Action a, int n, bool quick)
     {
         var sw = Stopwatch.StartNew();
-        while (sw.Elapsed.TotalSeconds < (quick ? 0.15 : 0.4)) a(); // past tiered compilation's promotion to tier 1
+        while (sw.Elapsed.TotalSeconds < (quick ? 0.3 : 1.0)) a(); // past tiered compilation's promotion to tier 1 (0.4 s was not enough for the first op)
         sw.Restart();
         a();
         double once = Math.Max(sw.Elapsed.TotalSeconds, 1e-7);
