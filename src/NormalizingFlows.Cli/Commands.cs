@@ -223,7 +223,7 @@ internal static class Commands
             var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path);
             long s = r.GetValue(seed);
             var samples = DataIo.Sample(m, r.GetValue(n) ?? table.Rows, s);
-            double[][] testColumns = DataIo.Columns(table), sampleColumns = DataIo.Columns(samples);
+            double[][] testColumns = table.ToColumns(), sampleColumns = samples.ToColumns();
             ctx.Out.WriteLine($"classifier two-sample test: {table.Rows} test events against {samples.Rows} samples …");
             var c2st = ClassifierTwoSampleTest.Run(testColumns, sampleColumns, new ClassifierOptions { Seed = s });
             var report = EvaluationReport.Build(m.Flow, [.. m.Columns], testColumns, sampleColumns, m.History, c2st, new EvaluationReportOptions
@@ -265,7 +265,7 @@ internal static class Commands
             var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path);
             long s = r.GetValue(seed);
             var generated = DataIo.Sample(m, r.GetValue(n) ?? table.Rows, s);
-            var result = Reweighting.Dctr(DataIo.Columns(table), DataIo.Columns(generated), new ReweightingOptions
+            var result = Reweighting.Dctr(table.ToColumns(), generated.ToColumns(), new ReweightingOptions
             {
                 Classifier = new ClassifierOptions { Seed = s },
                 MinWeight = r.GetValue(minW),

@@ -43,18 +43,6 @@ internal static class DataIo
         return table;
     }
 
-    /// <summary>The columns of a table (<c>result[j][i]</c>).</summary>
-    public static double[][] Columns(Table t)
-    {
-        var c = new double[t.Cols][];
-        for (int j = 0; j < t.Cols; j++)
-        {
-            c[j] = new double[t.Rows];
-            for (int r = 0; r < t.Rows; r++) c[j][r] = t[r, j];
-        }
-        return c;
-    }
-
     /// <summary><paramref name="n"/> samples of the model in original units, drawn in batches without gradients.</summary>
     public static Table Sample<T>(FlowModel<T> model, int n, long seed) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Data;
+using NormalizingFlows.Data.Preprocessing;
 using NormalizingFlows.Distributions;
 using NormalizingFlows.Flows;
 using NormalizingFlows.Hep.Reports;
@@ -30,11 +31,11 @@ public static class Demo
         var test = new TrainingData<float>(x).Take(testRows);
         output.WriteLine($"nflow demo: {dataset}, {nTrain} training and {testRows.Length} test events (2-D)");
 
-        // standardise inside the flow, so log p is the density of the original units
-        var (mean, std) = ColumnStatistics(all, nTrain);
+        // standardise inside the flow (fitted on the training rows), so log p is the density of the original units
+        var standardize = PreprocessingPipeline.Fit<float>(all.Head(nTrain), PreprocessingSpec.Uniform(all.Columns, PreprocessingKind.Standardize));
         var rng = new Rng(seed);
         var nsf = FlowBuilders.NeuralSplineFlow<float>(2, layers: 5, hidden: 128, bins: 8, bound: 4, rng: rng);
-        var flow = new Flow<float>(new CompositeTransform<float>(FixedAffine<float>.Standardize(mean, std), nsf.Transform), new StandardNormal<float>(2));
+        var flow = new Flow<float>(new CompositeTransform<float>(standardize, nsf.Transform), new StandardNormal<float>(2));
         output.WriteLine($"model: neural spline flow, 5 rational-quadratic coupling layers, 8 bins, {flow.ParameterCount():N0} parameters");
 
         var trainer = new MaximumLikelihoodTrainer<float>(flow, new TrainingOptions { Epochs = epochs, BatchSize = 512, LearningRate = 2e-3, Seed = seed, ReportEverySteps = int.MaxValue })
@@ -50,16 +51,6 @@ public static class Demo
         report.Save(reportPath);
         output.WriteLine($"wrote {Path.GetFullPath(reportPath)} ({clock.Elapsed.TotalSeconds:F0} s in all)");
         return 0;
-    }
-
-    private static (double[] Mean, double[] Std) ColumnStatistics(Table t, int rows)
-    {
-        var mean = new double[t.Cols];
-        var std = new double[t.Cols];
-        for (int r = 0; r < rows; r++) for (int j = 0; j < t.Cols; j++) mean[j] += t[r, j] / rows;
-        for (int r = 0; r < rows; r++) for (int j = 0; j < t.Cols; j++) std[j] += (t[r, j] - mean[j]) * (t[r, j] - mean[j]) / rows;
-        for (int j = 0; j < t.Cols; j++) std[j] = Math.Sqrt(std[j]);
-        return (mean, std);
     }
 
     private static HtmlReport BuildReport(string dataset, Table all, int nTrain, Flow<float> flow, Tensor<float> samples, TrainingHistory history, double ll, double se)

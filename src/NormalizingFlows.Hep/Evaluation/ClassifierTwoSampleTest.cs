@@ -97,13 +97,7 @@ public static class ClassifierTwoSampleTest
     public static double[][] ToColumns(Table table)
     {
         ArgumentNullException.ThrowIfNull(table);
-        var c = new double[table.Cols][];
-        for (int j = 0; j < table.Cols; j++)
-        {
-            c[j] = new double[table.Rows];
-            for (int i = 0; i < table.Rows; i++) c[j][i] = table[i, j];
-        }
-        return c;
+        return table.ToColumns();
     }
 
     /// <summary>Stratified fold labels: each sample's events shuffled (seeded) and dealt round-robin into k folds.</summary>

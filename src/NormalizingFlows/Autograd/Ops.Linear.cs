@@ -47,15 +47,25 @@ public static partial class Ops
     /// One GEMM forward, two GEMMs and a column sum backward.
     /// </summary>
     public static Var<T> Linear<T>(Var<T> x, Var<T> weight, Var<T>? bias = null, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
+        => AffineLayer(x, weight, weight.Value, mask: null, bias, relu, "Linear");
+
+    /// <summary>
+    /// The shared core of <see cref="Linear{T}"/> and the masked linear op: y = x·Wₑᵀ + b (ReLU fused on request) with
+    /// Wₑ = <paramref name="effective"/> (W itself, or W∘M computed by the caller into a pooled scratch tensor, which
+    /// is released here when no graph is recorded). Backward: dx = dy·Wₑ, dW += dyᵀ·x (masked by M when given),
+    /// db += Σ_rows dy — GEMM transpose flags only.
+    /// </summary>
+    internal static Var<T> AffineLayer<T>(Var<T> x, Var<T> weight, Tensor<T> effective, Tensor<T>? mask, Var<T>? bias, bool relu, string name)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         var xv = x.Value; var w = weight.Value;
-        if (xv.Rank != 2) throw new ArgumentException($"Linear: input must be [batch, features], got {xv.ShapeString}");
-        if (w.Rank != 2) throw new ArgumentException($"Linear: weight must be [out, in], got {w.ShapeString}");
+        if (xv.Rank != 2) throw new ArgumentException($"{name}: input must be [batch, features], got {xv.ShapeString}");
+        if (w.Rank != 2) throw new ArgumentException($"{name}: weight must be [out, in], got {w.ShapeString}");
         int n = xv.Dim(0), inF = xv.Dim(1), outF = w.Dim(0);
         if (w.Dim(1) != inF)
-            throw new ArgumentException($"Linear: input has {inF} features but the weight {w.ShapeString} expects {w.Dim(1)}");
+            throw new ArgumentException($"{name}: input has {inF} features but the weight {w.ShapeString} expects {w.Dim(1)}");
         if (bias is not null && bias.Value.Length != outF)
-            throw new ArgumentException($"Linear: bias has {bias.Value.Length} entries, expected {outF}");
+            throw new ArgumentException($"{name}: bias has {bias.Value.Length} entries, expected {outF}");
         var y = Tensor<T>.Empty(n, outF);
         var ys = y.Span;
         T beta = T.Zero;
@@ -65,16 +75,30 @@ public static partial class Ops
             for (int r = 0; r < n; r++) bs.CopyTo(ys.Slice(r * outF, outF));
             beta = T.One;
         }
-        Gemm.Compute(false, true, n, outF, inF, T.One, xv.ReadOnlySpan, inF, w.ReadOnlySpan, inF, beta, ys, outF);
+        Gemm.Compute(false, true, n, outF, inF, T.One, xv.ReadOnlySpan, inF, effective.ReadOnlySpan, inF, beta, ys, outF);
         if (relu) BiasRelu.Apply(y, bias?.Value);
-        bool rec = bias is null ? Record(x, weight) : GradMode.IsEnabled && (x.RequiresGrad || weight.RequiresGrad || bias.RequiresGrad);
-        if (!rec) return new Var<T>(y);
+        bool rec = GradMode.IsEnabled && (x.RequiresGrad || weight.RequiresGrad || (bias?.RequiresGrad ?? false));
+        if (!rec)
+        {
+            if (!ReferenceEquals(effective, w)) effective.Dispose();
+            return new Var<T>(y);
+        }
         Var<T>[] inputs = bias is null ? [x, weight] : [x, weight, bias];
         return new Var<T>(y, inputs, o =>
         {
             var gy = relu ? BiasRelu.MaskGradient(o.Grad!, o.Value).ReadOnlySpan : o.Grad!.ReadOnlySpan;
-            if (x.RequiresGrad) Gemm.Compute(false, false, n, inF, outF, T.One, gy, outF, w.ReadOnlySpan, inF, T.One, x.GradBuffer().Span, inF);
-            if (weight.RequiresGrad) Gemm.Compute(true, false, outF, inF, n, T.One, gy, outF, xv.ReadOnlySpan, inF, T.One, weight.GradBuffer().Span, inF);
+            if (x.RequiresGrad) Gemm.Compute(false, false, n, inF, outF, T.One, gy, outF, effective.ReadOnlySpan, inF, T.One, x.GradBuffer().Span, inF);
+            if (weight.RequiresGrad)
+            {
+                if (mask is null) Gemm.Compute(true, false, outF, inF, n, T.One, gy, outF, xv.ReadOnlySpan, inF, T.One, weight.GradBuffer().Span, inF);
+                else
+                {
+                    var gw = Tensor<T>.EmptyLike(w);
+                    Gemm.Compute(true, false, outF, inF, n, T.One, gy, outF, xv.ReadOnlySpan, inF, T.Zero, gw.Span, inF);
+                    Elementwise.MultiplyAdd(gw.ReadOnlySpan, mask.ReadOnlySpan, weight.GradBuffer().Span);
+                    gw.Dispose();
+                }
+            }
             if (bias is not null && bias.RequiresGrad) Reductions.SumCols(gy, n, outF, bias.GradBuffer().Span, accumulate: true);
         });
     }

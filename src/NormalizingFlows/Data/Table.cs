@@ -36,6 +36,23 @@ public sealed class Table
     /// <summary>Value at (row, column).</summary>
     public double this[int row, int column] => Values[row * Cols + column];
 
+    /// <summary>The values column by column: <c>result[j][i]</c> is column j of row i.</summary>
+    public double[][] ToColumns()
+    {
+        var c = new double[Cols][];
+        for (int j = 0; j < Cols; j++) c[j] = new double[Rows];
+        for (int r = 0; r < Rows; r++)
+            for (int j = 0; j < Cols; j++) c[j][r] = Values[r * Cols + j];
+        return c;
+    }
+
+    /// <summary>The first <paramref name="rows"/> rows as a new table (a copy).</summary>
+    public Table Head(int rows)
+    {
+        if ((uint)rows > (uint)Rows) throw new ArgumentOutOfRangeException(nameof(rows), rows, $"the table has {Rows} rows");
+        return new Table(Columns, Values[..(rows * Cols)], rows);
+    }
+
     /// <summary>The values as a [rows, cols] tensor.</summary>
     public Tensor<T> ToTensor<T>() where T : unmanaged, IFloatingPointIeee754<T> => Tensor<T>.FromDoubles(Values, Rows, Cols);
 

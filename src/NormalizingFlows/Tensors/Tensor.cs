@@ -234,6 +234,20 @@ public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged,
         return new Tensor<T>(Data, s, n, ownsBuffer: false, register: false);
     }
 
+    /// <summary>Rows [<paramref name="start"/>, start + <paramref name="count"/>) along axis 0 as a new tensor (one contiguous copy).</summary>
+    public Tensor<T> CopyRows(int start, int count)
+    {
+        if (_shape.Length == 0) throw new InvalidOperationException("a rank-0 tensor has no rows");
+        if (start < 0 || count < 0 || (long)start + count > _shape[0])
+            throw new ArgumentOutOfRangeException(nameof(count), $"rows [{start}, {(long)start + count}) requested from {FormatShape(_shape)}");
+        var s = (int[])_shape.Clone();
+        s[0] = count;
+        var t = Empty(s);
+        int stride = _shape[0] == 0 ? 0 : Length / _shape[0];
+        ReadOnlySpan.Slice(start * stride, t.Length).CopyTo(t.Span);
+        return t;
+    }
+
     /// <summary>Converts element type (double ↔ float), copying.</summary>
     public Tensor<TOut> Cast<TOut>() where TOut : unmanaged, IFloatingPointIeee754<TOut>
     {

@@ -274,9 +274,8 @@ public sealed class MaximumLikelihoodTrainer<T> where T : unmanaged, IFloatingPo
                 {
                     using var scope = TensorScope.Begin();
                     int rows = Math.Min(batchSize, n - start);
-                    var idx = Enumerable.Range(start, rows).ToArray();
-                    var x = TrainingData<T>.Gather(data.X, idx);
-                    var c = data.Context is null ? null : new Var<T>(TrainingData<T>.Gather(data.Context, idx));
+                    var x = data.X.CopyRows(start, rows);
+                    var c = data.Context is null ? null : new Var<T>(data.Context.CopyRows(start, rows));
                     var v = flow.LogProb(new Var<T>(x), c).Value.ReadOnlySpan;
                     for (int i = 0; i < rows; i++) lp[start + i] = double.CreateTruncating(v[i]);
                 }

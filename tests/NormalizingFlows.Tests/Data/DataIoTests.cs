@@ -151,3 +151,19 @@ public class DataIoTests : IDisposable
         Assert.Single(Directory.GetFiles(_dir)); // no temporary left behind
     }
 }
+
+public class TableTests
+{
+    [Fact]
+    public void ToColumnsAndHead()
+    {
+        var t = new Table(["a", "b"], [1, 2, 3, 4, 5, 6], 3);
+        var c = t.ToColumns();
+        Assert.Equal([1.0, 3, 5], c[0]);
+        Assert.Equal([2.0, 4, 6], c[1]);
+        var h = t.Head(2);
+        Assert.Equal(2, h.Rows);
+        Assert.Equal([1.0, 2, 3, 4], h.Values);
+        Assert.Throws<ArgumentOutOfRangeException>(() => t.Head(4));
+    }
+}

@@ -124,3 +124,18 @@ public class TensorClearTests
         Assert.All(Tensor<double>.Zeros(n).ToArray(), v => Assert.Equal(0.0, v));
     }
 }
+
+public class TensorCopyRowsTests
+{
+    [Fact]
+    public void CopyRowsCopiesTheBlockAndChecksBounds()
+    {
+        var t = Tensor<double>.From(new double[] { 1, 2, 3, 4, 5, 6, 7, 8 }, 4, 2);
+        var r = t.CopyRows(1, 2);
+        Assert.True(r.HasShape(2, 2));
+        Assert.Equal([3.0, 4, 5, 6], r.ToArray());
+        r[0, 0] = 99;
+        Assert.Equal(3.0, t[1, 0]); // a copy, not a view
+        Assert.Throws<ArgumentOutOfRangeException>(() => t.CopyRows(3, 2));
+    }
+}

@@ -26,7 +26,7 @@ public static class AffineCouplingOp
         int n = u.Dim(0), k = u.Dim(1);
         if (p.Rank != 2 || p.Dim(0) != n || p.Dim(1) != 2 * k)
             throw new ArgumentException($"affine parameters must be [{n}, {2 * k}] (raw scale and shift per feature), got {p.ShapeString}");
-        if (typeof(T) == typeof(float) && VectorPath)
+        if (typeof(T) == typeof(float))
         {
             var (yf, ldf) = ApplyFloat((Var<float>)(object)input, (Var<float>)(object)parameters, scale, inverse);
             return ((Var<T>)(object)yf, (Var<T>)(object)ldf);
@@ -104,9 +104,6 @@ public static class AffineCouplingOp
         });
         return (y, ld);
     }
-
-    /// <summary>Use the vectorised float path (tests switch it off to compare with the double-internal path).</summary>
-    internal static bool VectorPath { get; set; } = true;
 
     private const int Chunk = 256;
 
