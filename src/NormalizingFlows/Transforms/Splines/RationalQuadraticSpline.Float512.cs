@@ -10,7 +10,7 @@ using V8 = Vector256<float>;
 
 // The AVX-512 block kernels: 16 elements per block. The section between the markers is generated from
 // RationalQuadraticSpline.Float.cs (same markers) by replacing Vector256 with Vector512 — edit it there and
-// regenerate; the width-specific helpers below are written for Vector512.
+// regenerate with tools/sync_spline_avx512.py; the width-specific helpers below are written for Vector512.
 public sealed partial class RationalQuadraticSpline
 {
     /// <summary>The block kernels on Vector512 (AVX-512F): 16 elements per block.</summary>
