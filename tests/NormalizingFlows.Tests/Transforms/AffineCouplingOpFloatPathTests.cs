@@ -10,7 +10,7 @@ public class AffineCouplingOpFloatPathTests
     public static TheoryData<string, bool, int> Cases()
     {
         var d = new TheoryData<string, bool, int>();
-        foreach (var kind in new[] { "clamp", "sigmoid", "exp", "softplus" })
+        foreach (var kind in new[] { "clamp", "sigmoid", "exp", "softplus", "rational" })
             foreach (var inv in new[] { false, true })
                 foreach (var rows in new[] { 1, 3, 37, 300 })
                     d.Add(kind, inv, rows);
@@ -21,7 +21,7 @@ public class AffineCouplingOpFloatPathTests
     [MemberData(nameof(Cases))]
     public void FloatMatchesDouble(string kind, bool inverse, int rows)
     {
-        var scale = kind switch { "clamp" => AffineScale.SoftClampedExp(3), "sigmoid" => AffineScale.Sigmoid, "softplus" => AffineScale.Softplus, _ => AffineScale.SoftClampedExp(double.PositiveInfinity) };
+        var scale = kind switch { "clamp" => AffineScale.SoftClampedExp(3), "sigmoid" => AffineScale.Sigmoid, "softplus" => AffineScale.Softplus, "rational" => AffineScale.RationalClampedExp(3), _ => AffineScale.SoftClampedExp(double.PositiveInfinity) };
         const int k = 5;
         var r = new Rng(rows);
         var xd = r.Normal<double>(rows, k);

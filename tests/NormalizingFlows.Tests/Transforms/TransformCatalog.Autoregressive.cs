@@ -43,6 +43,8 @@ public static partial class TransformCatalog
         new("iaf_rqs", r => new InverseTransform<double>(MafSpline<double>(r, 3, Rq4)), r => new InverseTransform<float>(MafSpline<float>(r, 3, Rq4)), 3, Autoregressive: true),
         new("flow_maf", r => FlowBuilders.Maf<double>(3, layers: 2, hidden: 8, rng: r).Transform,
             r => FlowBuilders.Maf<float>(3, layers: 2, hidden: 8, rng: r).Transform, 3),
+        new("maf_affine_rational_clamp", r => MafAffine<double>(r, 3, s: AffineScale.RationalClampedExp(2)),
+            r => MafAffine<float>(r, 3, s: AffineScale.RationalClampedExp(2)), 3, Autoregressive: true),
         new("flow_maf_sigmoid_conditional", r => FlowBuilders.Maf<double>(4, layers: 2, hidden: 8, contextFeatures: 2, rng: r, scale: AffineScale.Sigmoid).Transform,
             r => FlowBuilders.Maf<float>(4, layers: 2, hidden: 8, contextFeatures: 2, rng: r, scale: AffineScale.Sigmoid).Transform, 4, ContextFeatures: 2),
         new("flow_maf_rqs", r => FlowBuilders.MafRqs<double>(3, layers: 2, hidden: 8, bins: 4, rng: r).Transform,

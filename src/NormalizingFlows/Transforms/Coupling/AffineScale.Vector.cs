@@ -46,6 +46,12 @@ public readonly partial record struct AffineScale
             var s = VectorMath.Softplus(v) + Vector256.Create(1e-3f);
             return (VectorMath.Log(s), VectorMath.Sigmoid(v) / s, s);
         }
+        if (Kind == AffineScaleKind.RationalClampedExp)
+        {
+            var q = one / (one + Vector256.Abs(raw) * Vector256.Create((float)(1 / Bound)));
+            var lr = raw * q;
+            return (lr, q * q, VectorMath.Exp(lr));
+        }
         if (float.IsPositiveInfinity((float)Bound)) return (raw, one, VectorMath.Exp(raw));
         var c = Vector256.Create((float)Bound);
         var th = VectorMath.Tanh(raw * Vector256.Create((float)(1 / Bound)));

@@ -9,6 +9,9 @@ public enum AffineScaleKind
     Sigmoid,
     /// <summary>s = softplus(raw + c₀) + 1e−3 with c₀ chosen so raw = 0 gives s = 1 (zuko's monotonic affine, unbounded above).</summary>
     Softplus,
+    /// <summary>log s = raw / (1 + |raw| / c): a rational soft clamp (|log s| &lt; c) whose gradient decays only as
+    /// 1/(1 + |raw|/c)², so large scales stay learnable (zuko's monotonic affine with slope e^−c). raw = 0 gives s = 1.</summary>
+    RationalClampedExp,
 }
 
 /// <summary>
@@ -34,6 +37,13 @@ public readonly partial record struct AffineScale
     {
         if (!(bound > 0)) throw new ArgumentOutOfRangeException(nameof(bound), bound, "the log-scale clamp must be positive (or +∞ for none)");
         return new(AffineScaleKind.SoftClampedExp, bound);
+    }
+
+    /// <summary>log s = raw / (1 + |raw| / c) with c = <paramref name="bound"/> (positive, finite): zuko's parameterisation.</summary>
+    public static AffineScale RationalClampedExp(double bound = 6.907755278982137)
+    {
+        if (!(bound > 0) || !double.IsFinite(bound)) throw new ArgumentOutOfRangeException(nameof(bound), bound, "the log-scale clamp must be positive and finite");
+        return new(AffineScaleKind.RationalClampedExp, bound);
     }
 
     /// <summary>s = sigmoid(raw + 2) + 1e−3 (nflows' affine coupling and MAF).</summary>
@@ -66,6 +76,11 @@ public readonly partial record struct AffineScale
             double s = sp + 1e-3;
             return (Math.Log(s), sig / s);
         }
+        if (Kind == AffineScaleKind.RationalClampedExp)
+        {
+            double q = 1 / (1 + Math.Abs(raw) / Bound);
+            return (raw * q, q * q);
+        }
         if (double.IsPositiveInfinity(Bound)) return (raw, 1);
         double th = Math.Tanh(raw / Bound);
         return (Bound * th, 1 - th * th);
@@ -76,6 +91,7 @@ public readonly partial record struct AffineScale
     {
         AffineScaleKind.Sigmoid => "sigmoid(raw + 2) + 1e-3",
         AffineScaleKind.Softplus => "softplus(raw + c0) + 1e-3",
+        AffineScaleKind.RationalClampedExp => $"exp(raw/(1 + |raw|/{Bound}))",
         _ => $"exp({Bound}·tanh(raw/{Bound}))",
     };
 }
