@@ -21,6 +21,23 @@ public readonly partial record struct AffineScale
                 d.CopyTo(derivative.Slice(i, 8));
                 s.CopyTo(scale.Slice(i, 8));
             }
+        if (VectorMath.IsSupported && i < n)
+        {
+            // the tail through the same vector code, padded: each element's result is then independent of where
+            // chunk boundaries fall (bit-identical results for any thread count)
+            Span<float> t = stackalloc float[8];
+            t.Clear();
+            raw[i..].CopyTo(t);
+            var (l, d, s) = Evaluate8(Vector256.Create(t));
+            int rest = n - i;
+            for (int j = 0; j < rest; j++)
+            {
+                logScale[i + j] = l[j];
+                derivative[i + j] = d[j];
+                scale[i + j] = s[j];
+            }
+            return;
+        }
         for (; i < n; i++)
         {
             var (l, d) = Evaluate(raw[i]);
