@@ -75,8 +75,10 @@ public static partial class Ops
             for (int r = 0; r < n; r++) bs.CopyTo(ys.Slice(r * outF, outF));
             beta = T.One;
         }
-        Gemm.Compute(false, true, n, outF, inF, T.One, xv.ReadOnlySpan, inF, effective.ReadOnlySpan, inF, beta, ys, outF);
-        if (relu) BiasRelu.Apply(y, bias?.Value);
+        if (relu)
+            Gemm.ComputeBiasRelu(false, true, n, outF, inF, xv.ReadOnlySpan, inF, effective.ReadOnlySpan, inF,
+                bias is null ? default : bias.Value.ReadOnlySpan, ys, outF);
+        else Gemm.Compute(false, true, n, outF, inF, T.One, xv.ReadOnlySpan, inF, effective.ReadOnlySpan, inF, beta, ys, outF);
         bool rec = GradMode.IsEnabled && (x.RequiresGrad || weight.RequiresGrad || (bias?.RequiresGrad ?? false));
         if (!rec)
         {

@@ -207,6 +207,63 @@ public class GemmTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Isas))]
+    public void FusedBiasReluEpilogueMatchesSeparatePass(string isaName)
+    {
+        var isa = Enum.Parse<GemmIsa>(isaName);
+        // direct (tiny), gemv (n = 1, m = 1), blocked with M split, narrow N (Cᵀ path: bias along rows), K split, edges
+        (bool, bool, int, int, int)[] shapes =
+        [
+            (false, true, 3, 4, 5), (false, true, 300, 1, 64), (false, true, 1, 300, 64), (false, true, 1000, 128, 9),
+            (false, true, 1000, 18, 128), (false, false, 37, 133, 70), (true, true, 257, 255, 300), (false, true, 20, 20, 4096),
+            (false, true, 50, 7, 0),
+        ];
+        int saved = WorkerPool.MaxThreads;
+        Gemm.ForcedIsa = isa;
+        try
+        {
+            foreach (var (ta, tb, m, n, k) in shapes)
+                foreach (bool withBias in new[] { true, false })
+                    foreach (int threads in new[] { 1, 2 })
+                    {
+                        WorkerPool.MaxThreads = threads;
+                        var rng = new Random(m * 31 + n * 7 + k);
+                        float[] a = Random<float>(rng, m * k), b = Random<float>(rng, k * n), bias = withBias ? Random<float>(rng, n) : [];
+                        if (a.Length > 0) a[0] = float.NaN; // a NaN row must stay NaN through the ReLU
+                        double[] ad = Random<double>(rng, m * k), bd = Random<double>(rng, k * n), biasD = withBias ? Random<double>(rng, n) : [];
+                        int lda = ta ? m : k, ldb = tb ? k : n;
+                        float[] want = new float[m * n], got = new float[m * n];
+                        double[] wantD = new double[m * n], gotD = new double[m * n];
+                        got.AsSpan().Fill(float.NaN); gotD.AsSpan().Fill(double.NaN);
+                        Gemm.Compute(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, want, n);
+                        Gemm.Compute(ta, tb, m, n, k, 1.0, ad, lda, bd, ldb, 0.0, wantD, n);
+                        for (int i = 0; i < m; i++)
+                            for (int j = 0; j < n; j++)
+                            {
+                                float v = want[i * n + j] + (withBias ? bias[j] : 0f);
+                                want[i * n + j] = v > 0 || float.IsNaN(v) ? v : 0f;
+                                double vd = wantD[i * n + j] + (withBias ? biasD[j] : 0.0);
+                                wantD[i * n + j] = vd > 0 || double.IsNaN(vd) ? vd : 0.0;
+                            }
+                        Gemm.ComputeBiasRelu(ta, tb, m, n, k, a, lda, b, ldb, bias, got, n);
+                        Gemm.ComputeBiasRelu<double>(ta, tb, m, n, k, ad, lda, bd, ldb, biasD, gotD, n);
+                        string what = $"{(ta ? 'T' : 'N')}{(tb ? 'T' : 'N')} {m}×{n}×{k} bias={withBias} threads={threads}";
+                        for (int i = 0; i < want.Length; i++)
+                        {
+                            Assert.True(want[i].Equals(got[i]), $"float {what}: C[{i}] = {got[i]}, expected {want[i]}");
+                            Assert.True(wantD[i].Equals(gotD[i]), $"double {what}: C[{i}] = {gotD[i]}, expected {wantD[i]}");
+                        }
+                        if (m > 0 && n > 0 && k > 0) Assert.True(float.IsNaN(got[0]), $"{what}: NaN input row lost its NaN");
+                    }
+        }
+        finally
+        {
+            WorkerPool.MaxThreads = saved;
+            Gemm.ForcedIsa = GemmIsa.Auto;
+        }
+    }
+
     [Fact]
     public void ConcurrentCallersGetCorrectResults()
     {
