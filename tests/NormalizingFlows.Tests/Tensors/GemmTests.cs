@@ -264,6 +264,37 @@ public class GemmTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Isas))]
+    public void UnpackedAKernelIsBitIdenticalToPackedPath(string isaName)
+    {
+        var isa = Enum.Parse<GemmIsa>(isaName);
+        // row-major A (not transposed): full MR panels read in place, partial panels, K blocks, padded lda
+        (int m, int n, int k, int pad)[] shapes = [(1000, 128, 9, 0), (250, 70, 300, 3), (37, 33, 128, 5), (12, 32, 600, 0), (13, 200, 18, 1)];
+        Gemm.ForcedIsa = isa;
+        try
+        {
+            foreach (var (m, n, k, pad) in shapes)
+                foreach (bool tb in new[] { true, false })
+                {
+                    var rng = new Random(m * 3 + n * 5 + k);
+                    int lda = k + pad, ldb = tb ? k : n;
+                    float[] a = Random<float>(rng, m * lda), b = Random<float>(rng, (tb ? n : k) * ldb), c0 = Random<float>(rng, m * n);
+                    float[] packed = (float[])c0.Clone(), direct = (float[])c0.Clone();
+                    Gemm.TuneDirectA = 1;
+                    try { Gemm.Compute(false, tb, m, n, k, 0.9f, a, lda, b, ldb, 0.4f, packed, n); }
+                    finally { Gemm.TuneDirectA = 0; }
+                    Gemm.Compute(false, tb, m, n, k, 0.9f, a, lda, b, ldb, 0.4f, direct, n);
+                    Assert.True(packed.AsSpan().SequenceEqual(direct), $"{isa} {m}×{n}×{k} lda={lda} tb={tb}: unpacked-A result differs from packed");
+                    var want = (float[])c0.Clone();
+                    Gemm.Reference(false, tb, m, n, k, 0.9f, a, lda, b, ldb, 0.4f, want, n);
+                    for (int i = 0; i < want.Length; i++)
+                        Assert.True(Math.Abs(want[i] - direct[i]) <= 1e-4f * (1 + Math.Abs(want[i])) * Math.Sqrt(k), $"{isa} {m}×{n}×{k}: C[{i}] = {direct[i]}, reference {want[i]}");
+                }
+        }
+        finally { Gemm.ForcedIsa = GemmIsa.Auto; }
+    }
+
     [Fact]
     public void ConcurrentCallersGetCorrectResults()
     {

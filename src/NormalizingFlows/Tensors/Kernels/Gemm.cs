@@ -52,6 +52,9 @@ public static unsafe class Gemm
     /// <summary>Blocking overrides for tuning (0 = default).</summary>
     internal static int TuneKC, TuneMC, TuneNC, TuneTile, TuneSwap;
 
+    /// <summary>1 disables the unpacked-A micro-kernels (benchmark comparison); 0 uses them where available.</summary>
+    internal static int TuneDirectA;
+
     private static GemmIsa ParseEnv(string? s) => s?.Trim().ToLowerInvariant() switch
     {
         "avx2" => GemmIsa.Avx2,
@@ -95,6 +98,11 @@ public static unsafe class Gemm
             _ => new() { MR = 4, NR = 2 * Vector<float>.Count, KC = 256, MC = 128, NC = 4096, Kernel = &GemmMicroKernels.F32Portable_4x2V, VectorPack = false },
         };
         c.Isa = isa;
+        if (TuneDirectA == 0)
+        {
+            if (isa == GemmIsa.Avx512 && c.MR == 12) c.DirectKernel = &GemmMicroKernels.F32Avx512_12x32Direct;
+            else if (isa == GemmIsa.Avx2) c.DirectKernel = &GemmMicroKernels.F32Avx2_6x16Direct;
+        }
         if (isa == GemmIsa.Avx512) c.Kernel6 = &GemmMicroKernels.F32Avx512_6x32;
         c.Kernel4 = isa switch
         {

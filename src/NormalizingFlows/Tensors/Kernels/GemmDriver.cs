@@ -38,6 +38,11 @@ internal unsafe struct GemmConfig<T> where T : unmanaged
     }
     public bool VectorPack;
     public GemmIsa Isa;
+    /// <summary>
+    /// Optional MR×NR kernel reading A's rows in place (row-major A, contiguous along k): full row panels of such an
+    /// A are not packed. Same FMA order as <see cref="Kernel"/>, so results are bit-identical.
+    /// </summary>
+    public delegate*<nint, T*, nint, T*, T*, nint, T, T, void> DirectKernel;
 }
 
 /// <summary>A GEMM problem on strided operands: op(A)[i,p] = A[i·Ars + p·Acs], op(B)[p,j] = B[p·Brs + j·Bcs], C[i,j] = C[i·Crs + j·Ccs].</summary>
@@ -147,6 +152,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
             cfgUsed.MR = mrUsed;
             cfgUsed.MC = Math.Max(mrUsed, cfg.MC / mrUsed * mrUsed);
             cfgUsed.Kernel = mrUsed == 6 ? cfg.Kernel6 : cfg.Kernel4;
+            cfgUsed.DirectKernel = null;
         }
         var job = new GemmJob<T>
         {
@@ -249,6 +255,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         }
         var kernel = cfg.Kernel;
         bool vec = cfg.VectorPack;
+        bool direct = cfg.DirectKernel != null && acs == 1;
         // Balanced K chunks so that the last one is not tiny.
         int nkc = (k + cfg.KC - 1) / cfg.KC;
         int kcMax = (k + nkc - 1) / nkc;
@@ -287,6 +294,8 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                     int packed = 0;
                     if (acs != 1 && ars == 1 && vec)
                         packed = GemmPacking.PackRowsBlock(a + ic + pc * acs, acs, mc / MR, kc, MR, pa, aps, m - ic);
+                    else if (direct)
+                        packed = mc / MR * MR; // full row panels are read in place; only a last partial one is packed
                     for (int ir = packed; ir < mc; ir += MR)
                     {
                         int mr = Math.Min(MR, mc - ir);
@@ -305,7 +314,18 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                             int mr = Math.Min(MR, mc - ir);
                             T* ap = pa + ir / MR * aps;
                             T* ct = cc + ir * crs;
-                            if (mr == MR && nr == NR && ccs == 1)
+                            if (direct && mr == MR)
+                            {
+                                T* ar = a + (ic + ir) * ars + pc;
+                                if (nr == NR && ccs == 1) cfg.DirectKernel(kc, ar, ars, bp, ct, crs, alpha, betaEff);
+                                else
+                                {
+                                    cfg.DirectKernel(kc, ar, ars, bp, tmp, NR, T.One, T.Zero);
+                                    if (crs == 1 && vec) GemmWriteOut.Transposed(tmp, NR, ct, ccs, mr, nr, alpha, betaEff);
+                                    else WriteTile(tmp, NR, ct, crs, ccs, mr, nr, alpha, betaEff);
+                                }
+                            }
+                            else if (mr == MR && nr == NR && ccs == 1)
                                 kernel(kc, ap, bp, ct, crs, alpha, betaEff);
                             else
                             {
