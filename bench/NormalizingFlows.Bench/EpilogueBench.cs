@@ -15,6 +15,7 @@ internal static class EpilogueBench
         WorkerPool.MaxThreads = int.Parse(BenchUtil.Option(args, "--threads") ?? "1", System.Globalization.CultureInfo.InvariantCulture);
         (int m, int k, int n)[] shapes = [(10000, 9, 128), (10000, 128, 128), (4096, 128, 128), (512, 128, 128), (512, 18, 128)];
         var rng = new Random(1);
+        if (args.Contains("--tile")) return TileOnly();
         foreach (var (m, k, n) in shapes)
         {
             float[] x = Fill(rng, m * k), w = Fill(rng, n * k), b = Fill(rng, n), y = new float[m * n];
@@ -66,6 +67,25 @@ internal static class EpilogueBench
             System.Numerics.Tensors.TensorPrimitives.Add(row, bs, row);
             System.Numerics.Tensors.TensorPrimitives.Max(row, 0f, row);
         }
+    }
+
+    // diagnostics: the epilogue alone on one L1-resident 12×32 tile
+    private static unsafe int TileOnly()
+    {
+        float[] c = Fill(new Random(2), 12 * 128), b = Fill(new Random(3), 32);
+        fixed (float* pc = c, pb = b)
+        {
+            var ep = new GemmEpilogue<float> { Active = true, Bias = pb };
+            for (int rep = 0; rep < 3; rep++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                const int N = 2_000_000;
+                for (int i = 0; i < N; i++) GemmDriver<float>.ApplyEpilogue(pc, 128, 1, 12, 32, ep);
+                double ns = Stopwatch.GetElapsedTime(t0).TotalMilliseconds * 1e6 / N;
+                Console.WriteLine($"{{\"bench\":\"epilogue_tile\",\"ns_per_12x32_tile\":{BenchUtil.Num(ns, "F1")}}}");
+            }
+        }
+        return 0;
     }
 
     private static float[] Fill(Random rng, int n)

@@ -229,6 +229,13 @@ internal sealed class IncrementalMade<T> : IDisposable where T : unmanaged, IFlo
                     int prefix = l == 0 ? _c + k : _rowOffset[l - 1] + _start[l - 1][k + 1];
                     var block = hidden[l].Span.Slice((_rowOffset[l] + r0) * n, rows * n);
                     var bias = st.Slice(_bOffset[l][k], rows);
+                    if (prefix > 0 && _activation == Activation.Relu)
+                    {
+                        // bias (one per unit = row) and ReLU applied as the GEMM's tile epilogue
+                        Gemm.ComputeBiasRelu(false, false, rows, n, prefix, st.Slice(_wOffset[l][k], rows * prefix), prefix,
+                            below[..(prefix * n)], n, bias, block, n, biasOnRows: true);
+                        continue;
+                    }
                     for (int r = 0; r < rows; r++) block.Slice(r * n, n).Fill(bias[r]);
                     if (prefix > 0)
                         Gemm.Compute(false, false, rows, n, prefix, T.One, st.Slice(_wOffset[l][k], rows * prefix), prefix,

@@ -255,6 +255,18 @@ public class GemmTests
                             Assert.True(wantD[i].Equals(gotD[i]), $"double {what}: C[{i}] = {gotD[i]}, expected {wantD[i]}");
                         }
                         if (m > 0 && n > 0 && k > 0) Assert.True(float.IsNaN(got[0]), $"{what}: NaN input row lost its NaN");
+                        // the bias along C's rows (one per output unit when activations are stored transposed)
+                        float[] rowBias = Random<float>(rng, m), wantR = new float[m * n], gotR = new float[m * n];
+                        Gemm.Compute(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, wantR, n);
+                        for (int i = 0; i < m; i++)
+                            for (int j = 0; j < n; j++)
+                            {
+                                float v = wantR[i * n + j] + rowBias[i];
+                                wantR[i * n + j] = v > 0 || float.IsNaN(v) ? v : 0f;
+                            }
+                        Gemm.ComputeBiasRelu(ta, tb, m, n, k, a, lda, b, ldb, rowBias, gotR, n, biasOnRows: true);
+                        for (int i = 0; i < wantR.Length; i++)
+                            Assert.True(wantR[i].Equals(gotR[i]), $"float {what} (bias on rows): C[{i}] = {gotR[i]}, expected {wantR[i]}");
                     }
         }
         finally

@@ -202,20 +202,21 @@ public static unsafe class Gemm
     }
 
     /// <summary>
-    /// C = max(op(A)·op(B) + bias, 0) (NaN kept), with <paramref name="bias"/> one value per column of C (empty: ReLU
-    /// only): the bias and ReLU are applied to each C tile as it is finished, while it is in L1, instead of a second
+    /// C = max(op(A)·op(B) + bias, 0) (NaN kept), with <paramref name="bias"/> one value per column of C, or per row
+    /// with <paramref name="biasOnRows"/> (empty: ReLU only): the bias and ReLU are applied to each C tile as it is finished, while it is in L1, instead of a second
     /// pass over C. Same rounding as <see cref="Compute{T}"/> with beta = 0 followed by the bias add and the ReLU.
     /// </summary>
     internal static void ComputeBiasRelu<T>(bool transA, bool transB, int m, int n, int k,
-        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, ReadOnlySpan<T> bias, Span<T> c, int ldc)
+        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, ReadOnlySpan<T> bias, Span<T> c, int ldc, bool biasOnRows = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
-        if (!bias.IsEmpty && bias.Length != n) throw new ArgumentException($"Gemm: bias has {bias.Length} entries, expected {n}", nameof(bias));
+        if (!bias.IsEmpty && bias.Length != (biasOnRows ? m : n))
+            throw new ArgumentException($"Gemm: bias has {bias.Length} entries, expected {(biasOnRows ? m : n)} (one per {(biasOnRows ? "row" : "column")} of C)", nameof(bias));
         if (m == 0 || n == 0) return;
         fixed (T* pa = a, pb = b, pc = c, pbias = bias)
         {
-            var ep = new GemmEpilogue<T> { Active = true, Bias = bias.IsEmpty ? null : pbias };
+            var ep = new GemmEpilogue<T> { Active = true, Bias = bias.IsEmpty ? null : pbias, OnRows = biasOnRows };
             if (k == 0)
             {
                 GemmDriver<T>.ScaleC(pc, ldc, 1, m, n, T.Zero);
@@ -227,13 +228,13 @@ public static unsafe class Gemm
             {
                 var cfg = ConfigF32(ActiveIsa);
                 GemmDriver<float>.Run(in cfg, (float*)pa, ars, acs, (float*)pb, brs, bcs, (float*)pc, ldc, 1, m, n, k, 1f, 0f,
-                    new GemmEpilogue<float> { Active = true, Bias = (float*)ep.Bias });
+                    new GemmEpilogue<float> { Active = true, Bias = (float*)ep.Bias, OnRows = biasOnRows });
             }
             else if (typeof(T) == typeof(double))
             {
                 var cfg = ConfigF64(ActiveIsa);
                 GemmDriver<double>.Run(in cfg, (double*)pa, ars, acs, (double*)pb, brs, bcs, (double*)pc, ldc, 1, m, n, k, 1d, 0d,
-                    new GemmEpilogue<double> { Active = true, Bias = (double*)ep.Bias });
+                    new GemmEpilogue<double> { Active = true, Bias = (double*)ep.Bias, OnRows = biasOnRows });
             }
             else
             {

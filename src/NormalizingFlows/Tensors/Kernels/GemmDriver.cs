@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NormalizingFlows.Tensors.Kernels;
 
@@ -347,7 +348,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     {
         if (!ep.Active) return;
         T* bias = ep.Bias;
-        if (ccs == 1 && Vector512.IsHardwareAccelerated && n >= Vector512<T>.Count)
+        if (ccs == 1 && (Vector512.IsHardwareAccelerated || Avx512F.IsSupported) && n >= Vector512<T>.Count)
         {
             // rows contiguous, 512-bit: the loads match the micro-kernel's 512-bit stores (store-to-load forwarding;
             // narrower loads of a just-stored tile stall)
@@ -438,6 +439,35 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                     if (beta == T.Zero) cj[i] = v;
                     else if (beta == T.One) cj[i] = v + cj[i];
                     else cj[i] = v + cj[i] * beta;
+                }
+            }
+            return;
+        }
+        if (ccs == 1 && Vector.IsHardwareAccelerated && nr >= Vector<T>.Count)
+        {
+            // rows contiguous: whole vectors per row, the same operations (scale, then + C or + C·beta) as the kernels
+            int W = Vector<T>.Count;
+            var va = new Vector<T>(alpha); var vb = new Vector<T>(beta);
+            for (int i = 0; i < mr; i++)
+            {
+                T* ai = acc + i * ldacc;
+                T* ci = c + i * crs;
+                int j = 0;
+                for (; j + W <= nr; j += W)
+                {
+                    var v = Vector.Load(ai + j);
+                    if (scale) v *= va;
+                    if (beta == T.Zero) v.Store(ci + j);
+                    else if (beta == T.One) (v + Vector.Load(ci + j)).Store(ci + j);
+                    else (v + Vector.Load(ci + j) * vb).Store(ci + j);
+                }
+                for (; j < nr; j++)
+                {
+                    T v = ai[j];
+                    if (scale) v *= alpha;
+                    if (beta == T.Zero) ci[j] = v;
+                    else if (beta == T.One) ci[j] = v + ci[j];
+                    else ci[j] = v + ci[j] * beta;
                 }
             }
             return;
