@@ -39,9 +39,16 @@ public static class EeAnnihilation
     {
         double s = FourVector.Dot(k1 + k2, k1 + k2);
         var (same, opp) = HelicitySums(f, s, sm);
+        return PairSquaredAmplitude(k1, p1, p2, same * f.Colours, opp * f.Colours, s, sm);
+    }
+
+    /// <summary>The f f̄ squared amplitude for helicity sums already multiplied by N_c.</summary>
+    internal static double PairSquaredAmplitude(FourVector k1, FourVector p1, FourVector p2, double sameTimesNc, double oppTimesNc,
+                                                double s, StandardModelParameters sm)
+    {
         double a = 4 * Math.PI * sm.AlphaQed;
         double k1p2 = FourVector.Dot(k1, p2), k1p1 = FourVector.Dot(k1, p1);
-        return 4 * a * a * f.Colours / (s * s) * (same * k1p2 * k1p2 + opp * k1p1 * k1p1);
+        return 4 * a * a / (s * s) * (sameTimesNc * k1p2 * k1p2 + oppTimesNc * k1p1 * k1p1);
     }
 
     /// <summary>
@@ -68,7 +75,7 @@ public static class EeAnnihilation
     /// <summary>
     /// |M|² for e⁻(k₁) e⁺(k₂) → q(p₁) q̄(p₂) g(p₃) through γ*/Z, the full angular dependence in invariants:
     /// 2 (4πα)² (4πα_s) N_c C_F / s · [Σ_same ((k₁·p₂)² + (k₂·p₁)²) + Σ_opp ((k₁·p₁)² + (k₂·p₂)²)] / ((p₁·p₃)(p₂·p₃)).
-    /// It reduces to the eikonal factor times <see cref="PairSquaredAmplitude"/> for a soft gluon, to the q → qg
+    /// It reduces to the eikonal factor times <see cref="PairSquaredAmplitude(FourVector, FourVector, FourVector, FourVector, Fermion, StandardModelParameters)"/> for a soft gluon, to the q → qg
     /// splitting function for a collinear one, and averaged over orientations to the Dalitz density
     /// (x₁² + x₂²)/((1 − x₁)(1 − x₂)).
     /// </summary>

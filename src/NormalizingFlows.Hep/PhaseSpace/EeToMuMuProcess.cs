@@ -10,6 +10,8 @@ namespace NormalizingFlows.Hep.PhaseSpace;
 /// </summary>
 public sealed class EeToMuMuProcess : PhaseSpaceProcess
 {
+    readonly double _same, _opp;
+
     /// <summary>
     /// Creates the process at √s (GeV) on the two-body angle mapping (d = 2) or RAMBO (d = 8).
     /// </summary>
@@ -22,6 +24,7 @@ public sealed class EeToMuMuProcess : PhaseSpaceProcess
         }, parameters ?? StandardModelParameters.Default)
     {
         MappingKind = mapping;
+        (_same, _opp) = EeAnnihilation.HelicitySums(Fermion.Muon, S, Parameters);
         AnalyticCrossSection = EeAnnihilation.PairCrossSection(Fermion.Muon, sqrtS, Parameters);
         AnalyticForwardBackwardAsymmetry = EeAnnihilation.PairForwardBackwardAsymmetry(Fermion.Muon, sqrtS, Parameters);
     }
@@ -55,7 +58,7 @@ public sealed class EeToMuMuProcess : PhaseSpaceProcess
 
     /// <inheritdoc/>
     public override double SquaredAmplitude(ReadOnlySpan<FourVector> momenta) =>
-        EeAnnihilation.PairSquaredAmplitude(ElectronBeam, PositronBeam, momenta[0], momenta[1], Fermion.Muon, Parameters);
+        EeAnnihilation.PairSquaredAmplitude(ElectronBeam, momenta[0], momenta[1], _same * Fermion.Muon.Colours, _opp * Fermion.Muon.Colours, S, Parameters);
 
     /// <inheritdoc/>
     protected override void AddFinalState(ReadOnlySpan<FourVector> momenta, Rng rng, List<LesHouchesParticle> particles)

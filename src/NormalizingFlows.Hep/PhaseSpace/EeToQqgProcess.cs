@@ -24,12 +24,7 @@ public sealed class EeToQqgProcess : PhaseSpaceProcess
     /// </summary>
     public EeToQqgProcess(double sqrtS = 91.2, double yCut = 0.01, int flavours = 5,
                           PhaseSpaceMappingKind mapping = PhaseSpaceMappingKind.Angles, StandardModelParameters? parameters = null)
-        : base(mapping switch
-        {
-            PhaseSpaceMappingKind.Angles => ThreeBodyMultichannelMapping.ForCut(sqrtS, yCut),
-            PhaseSpaceMappingKind.Rambo => CheckCut(yCut) ? new RamboMapping(3, sqrtS) : null!,
-            _ => throw new ArgumentOutOfRangeException(nameof(mapping), mapping, "unknown mapping"),
-        }, parameters ?? StandardModelParameters.Default)
+        : base(CreateMapping(sqrtS, yCut, mapping), parameters ?? StandardModelParameters.Default)
     {
         MappingKind = mapping;
         YCut = yCut;
@@ -47,8 +42,16 @@ public sealed class EeToQqgProcess : PhaseSpaceProcess
         DalitzCrossSection = EeAnnihilation.QqgDalitzCrossSection(sqrtS, yCut, _quarks, Parameters);
     }
 
-    static bool CheckCut(double yCut) =>
-        yCut > 0 && yCut < 1.0 / 3 ? true : throw new ArgumentOutOfRangeException(nameof(yCut), yCut, "y_cut must lie in (0, 1/3)");
+    static IPhaseSpaceMapping CreateMapping(double sqrtS, double yCut, PhaseSpaceMappingKind mapping)
+    {
+        if (!(yCut > 0 && yCut < 1.0 / 3)) throw new ArgumentOutOfRangeException(nameof(yCut), yCut, "y_cut must lie in (0, 1/3)");
+        return mapping switch
+        {
+            PhaseSpaceMappingKind.Angles => ThreeBodyMultichannelMapping.ForCut(sqrtS, yCut),
+            PhaseSpaceMappingKind.Rambo => new RamboMapping(3, sqrtS),
+            _ => throw new ArgumentOutOfRangeException(nameof(mapping), mapping, "unknown mapping"),
+        };
+    }
 
     /// <inheritdoc/>
     public override string Name => "ee-qqg";
