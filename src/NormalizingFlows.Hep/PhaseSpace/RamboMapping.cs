@@ -4,8 +4,8 @@ namespace NormalizingFlows.Hep.PhaseSpace;
 /// RAMBO (Kleiss, Stirling, Ellis, Comput. Phys. Commun. 40 (1986) 359) for n massless particles: a map
 /// [0, 1]^(4n) → momenta with the flat weight Φ_n(s). Each particle reads four numbers (ρ₁..ρ₄): an isotropic
 /// massless vector q with cos θ = 2ρ₁ − 1, φ = 2πρ₂, q⁰ = −ln(ρ₃ρ₄); the q are then boosted and scaled so that
-/// they sum to (√s, 0⃗). The map is many-to-one, and dΦ_n/du = Φ_n(s) holds on average over the cube, which is
-/// what integration and unweighting need (the points are distributed exactly as dΦ_n / Φ_n).
+/// they sum to (√s, 0⃗). The map is many-to-one (4n numbers for 3n − 4 degrees of freedom); its weight is the
+/// constant Φ_n(s) because uniform u give momenta distributed exactly as dΦ_n / Φ_n, so ∫ f(p(u)) Φ_n du = ∫ f dΦ_n.
 /// </summary>
 public sealed class RamboMapping : IPhaseSpaceMapping
 {
