@@ -1,0 +1,74 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace NormalizingFlows.Hep.PhaseSpace;
+
+/// <summary>Options of the named physics processes (<see cref="PhysicsProcesses"/>).</summary>
+public sealed record PhysicsProcessOptions
+{
+    /// <summary>Centre-of-mass energy √s in GeV (default 91.2).</summary>
+    public double SqrtS { get; init; } = 91.2;
+
+    /// <summary>Cut y_ij = s_ij/s &gt; y_cut on all parton pairs of ee-qqg (default 0.01; ignored by ee-mumu).</summary>
+    public double YCut { get; init; } = 0.01;
+
+    /// <summary>Number of massless quark flavours summed in ee-qqg, 1–5 (d, u, s, c, b; default 5).</summary>
+    public int Flavours { get; init; } = 5;
+
+    /// <summary>The phase-space mapping (default: the physical angles/virtuality/channel variables).</summary>
+    public PhaseSpaceMappingKind Mapping { get; init; } = PhaseSpaceMappingKind.Angles;
+
+    /// <summary>Standard-Model parameters (default PDG values).</summary>
+    public StandardModelParameters Parameters { get; init; } = StandardModelParameters.Default;
+}
+
+/// <summary>
+/// The physics processes by name, for the command line (<c>nflow integrate --process NAME</c>):
+/// <c>ee-mumu</c> (e⁺e⁻ → μ⁺μ⁻, d = 2) and <c>ee-qqg</c> (e⁺e⁻ → q q̄ g with y_ij &gt; y_cut, d = 6); the suffix
+/// <c>-rambo</c> (<c>ee-mumu-rambo</c>, d = 8; <c>ee-qqg-rambo</c>, d = 12) selects RAMBO phase space instead.
+/// </summary>
+public static class PhysicsProcesses
+{
+    /// <summary>The accepted names.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["ee-mumu", "ee-qqg", "ee-mumu-rambo", "ee-qqg-rambo"];
+
+    /// <summary>Creates the named process with default options; false for an unknown name.</summary>
+    public static bool TryCreate(string name, [NotNullWhen(true)] out IPhaseSpaceProcess? process) =>
+        TryCreate(name, new PhysicsProcessOptions(), out process);
+
+    /// <summary>
+    /// Creates the named process (case-insensitive) with <paramref name="options"/>; false for an unknown name.
+    /// Invalid option values throw <see cref="ArgumentException"/> naming the option.
+    /// </summary>
+    public static bool TryCreate(string name, PhysicsProcessOptions options, [NotNullWhen(true)] out IPhaseSpaceProcess? process)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        process = null;
+        if (string.IsNullOrWhiteSpace(name)) return false;
+        string n = name.Trim().ToLowerInvariant();
+        var mapping = options.Mapping;
+        if (n.EndsWith("-rambo", StringComparison.Ordinal)) { mapping = PhaseSpaceMappingKind.Rambo; n = n[..^"-rambo".Length]; }
+        if (!(options.SqrtS > 0) || double.IsInfinity(options.SqrtS))
+            throw new ArgumentException($"sqrt(s) must be a positive energy in GeV, got {options.SqrtS}", nameof(options));
+        switch (n)
+        {
+            case "ee-mumu":
+                process = new EeToMuMuProcess(options.SqrtS, mapping, options.Parameters);
+                return true;
+            case "ee-qqg":
+                if (!(options.YCut > 0 && options.YCut < 1.0 / 3))
+                    throw new ArgumentException($"y_cut must lie in (0, 1/3), got {options.YCut}", nameof(options));
+                if (options.Flavours < 1 || options.Flavours > 5)
+                    throw new ArgumentException($"flavours must be 1 to 5, got {options.Flavours}", nameof(options));
+                process = new EeToQqgProcess(options.SqrtS, options.YCut, options.Flavours, mapping, options.Parameters);
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Creates the named process or throws <see cref="ArgumentException"/> listing the known names.</summary>
+    public static IPhaseSpaceProcess Create(string name, PhysicsProcessOptions? options = null) =>
+        TryCreate(name, options ?? new PhysicsProcessOptions(), out var p)
+            ? p
+            : throw new ArgumentException($"unknown process '{name}'; known: {string.Join(", ", Names)}", nameof(name));
+}
