@@ -49,6 +49,9 @@ internal static class FlowsBench
                         if (phases is not null) { childArgs.Add("--phase"); childArgs.Add(phases); }
                         if (BenchUtil.Option(args, "--data-dir") is { } dd) { childArgs.Add("--data-dir"); childArgs.Add(dd); }
                         var psi = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
+                        // started as 'dotnet NormalizingFlows.Bench.dll': the child needs the assembly path first
+                        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
+                            psi.ArgumentList.Add(typeof(FlowsBench).Assembly.Location);
                         foreach (var a in childArgs) psi.ArgumentList.Add(a);
                         using var p = Process.Start(psi)!;
                         p.WaitForExit();

@@ -26,21 +26,68 @@ public static partial class Npy
     /// <summary>Parses .npy bytes (<paramref name="source"/> names them in errors).</summary>
     public static Table Parse(byte[] bytes, string source = "<memory>")
     {
-        if (bytes.Length < 10 || !bytes.AsSpan(0, 6).SequenceEqual(Magic))
+        ArgumentNullException.ThrowIfNull(bytes);
+        var h = ParseHeader(bytes, bytes.Length, source);
+        var values = new double[h.Rows * h.Cols];
+        Convert(h, bytes.AsSpan((int)h.DataStart, (int)(h.Count * h.Size)), 0, values.AsSpan());
+        return new Table(Table.DefaultNames((int)h.Cols), values, (int)h.Rows);
+    }
+
+    /// <summary>
+    /// Reads a rank-1 ([n] → n×1) or rank-2 array straight into a [rows, cols] tensor of <typeparamref name="T"/>,
+    /// streaming the file in blocks: memory is the tensor alone (no byte copy of the file, no double table), which
+    /// matters for large event files. The tensor is untracked (not owned by a <see cref="Tensors.TensorScope"/>).
+    /// </summary>
+    public static Tensors.Tensor<T> ReadTensor<T>(string path) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        FileStream fs;
+        try { fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16); }
+        catch (FileNotFoundException) { throw new DataFormatException(path, "file not found"); }
+        using (fs)
+        {
+            var head = new byte[(int)Math.Min(fs.Length, 1 << 16)];
+            fs.ReadExactly(head);
+            var h = ParseHeader(head, fs.Length, path);
+            var tensor = Tensors.Tensor<T>.Empty((int)h.Rows, (int)h.Cols).Untrack();
+            var dst = tensor.Span;
+            fs.Position = h.DataStart;
+            var buf = new byte[(1 << 20) / h.Size * h.Size];
+            long done = 0;
+            while (done < h.Count)
+            {
+                int take = (int)Math.Min(buf.Length / h.Size, h.Count - done);
+                fs.ReadExactly(buf, 0, take * h.Size);
+                Convert(h, buf.AsSpan(0, take * h.Size), done, dst);
+                done += take;
+            }
+            return tensor;
+        }
+    }
+
+    private readonly record struct Header(string Kind, int Size, bool BigEndian, long Rows, long Cols, bool Fortran, long DataStart)
+    {
+        public long Count => Rows * Cols;
+    }
+
+    /// <summary>Validates the header at the start of <paramref name="head"/> for a file of <paramref name="fileLength"/> bytes.</summary>
+    private static Header ParseHeader(byte[] head, long fileLength, string source)
+    {
+        if (head.Length < 10 || !head.AsSpan(0, 6).SequenceEqual(Magic))
             throw new DataFormatException(source, "not a .npy file (the magic string \\x93NUMPY is missing)");
-        int major = bytes[6];
+        int major = head[6];
         int headerLen, offset;
-        if (major == 1) { headerLen = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8)); offset = 10; }
+        if (major == 1) { headerLen = BinaryPrimitives.ReadUInt16LittleEndian(head.AsSpan(8)); offset = 10; }
         else if (major is 2 or 3)
         {
-            if (bytes.Length < 12) throw new DataFormatException(source, "truncated header");
-            long len = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8));
+            if (head.Length < 12) throw new DataFormatException(source, "truncated header");
+            long len = BinaryPrimitives.ReadUInt32LittleEndian(head.AsSpan(8));
             if (len > int.MaxValue) throw new DataFormatException(source, "header too long");
             headerLen = (int)len; offset = 12;
         }
-        else throw new DataFormatException(source, $"unsupported .npy version {major}.{bytes[7]}");
-        if (offset + headerLen > bytes.Length) throw new DataFormatException(source, $"header of {headerLen} bytes runs past the end of the file ({bytes.Length} bytes)");
-        string header = (major == 3 ? Encoding.UTF8 : Encoding.Latin1).GetString(bytes, offset, headerLen);
+        else throw new DataFormatException(source, $"unsupported .npy version {major}.{head[7]}");
+        if (offset + headerLen > fileLength) throw new DataFormatException(source, $"header of {headerLen} bytes runs past the end of the file ({fileLength} bytes)");
+        if (offset + headerLen > head.Length) throw new DataFormatException(source, $"header of {headerLen} bytes is too long");
+        string header = (major == 3 ? Encoding.UTF8 : Encoding.Latin1).GetString(head, offset, headerLen);
         var descr = DescrRegex().Match(header);
         var fortran = FortranRegex().Match(header);
         var shape = ShapeRegex().Match(header);
@@ -58,25 +105,30 @@ public static partial class Npy
         long count = rows * cols;
         long dataStart = offset + headerLen;
         if (count > int.MaxValue) throw new DataFormatException(source, $"array of {count} elements is too large");
-        if (dataStart + count * size > bytes.Length)
-            throw new DataFormatException(source, $"truncated: shape ({rows}, {cols}) needs {count * size} bytes of data, the file has {bytes.Length - dataStart}");
-        bool isFortran = fortran.Groups[1].Value == "True";
-        var values = new double[count];
-        var data = bytes.AsSpan((int)dataStart);
-        for (long i = 0; i < count; i++)
+        if (dataStart + count * size > fileLength)
+            throw new DataFormatException(source, $"truncated: shape ({rows}, {cols}) needs {count * size} bytes of data, the file has {fileLength - dataStart}");
+        return new Header(kind, size, bigEndian, rows, cols, fortran.Groups[1].Value == "True", dataStart);
+    }
+
+    /// <summary>Converts the raw elements in <paramref name="data"/> (element index <paramref name="first"/> onwards, file order) into the C-order destination.</summary>
+    private static void Convert<T>(in Header h, ReadOnlySpan<byte> data, long first, Span<T> values) where T : unmanaged, System.Numerics.INumberBase<T>
+    {
+        int size = h.Size;
+        long n = data.Length / size;
+        for (long i = 0; i < n; i++)
         {
             var b = data.Slice((int)(i * size), size);
-            double v = kind switch
+            double v = h.Kind switch
             {
-                "f4" => bigEndian ? BinaryPrimitives.ReadSingleBigEndian(b) : BinaryPrimitives.ReadSingleLittleEndian(b),
-                "f8" => bigEndian ? BinaryPrimitives.ReadDoubleBigEndian(b) : BinaryPrimitives.ReadDoubleLittleEndian(b),
-                "i4" => bigEndian ? BinaryPrimitives.ReadInt32BigEndian(b) : BinaryPrimitives.ReadInt32LittleEndian(b),
-                _ => bigEndian ? BinaryPrimitives.ReadInt64BigEndian(b) : BinaryPrimitives.ReadInt64LittleEndian(b),
+                "f4" => h.BigEndian ? BinaryPrimitives.ReadSingleBigEndian(b) : BinaryPrimitives.ReadSingleLittleEndian(b),
+                "f8" => h.BigEndian ? BinaryPrimitives.ReadDoubleBigEndian(b) : BinaryPrimitives.ReadDoubleLittleEndian(b),
+                "i4" => h.BigEndian ? BinaryPrimitives.ReadInt32BigEndian(b) : BinaryPrimitives.ReadInt32LittleEndian(b),
+                _ => h.BigEndian ? BinaryPrimitives.ReadInt64BigEndian(b) : BinaryPrimitives.ReadInt64LittleEndian(b),
             };
-            long target = isFortran ? (i % rows) * cols + i / rows : i;
-            values[target] = v;
+            long e = first + i;
+            long target = h.Fortran ? (e % h.Rows) * h.Cols + e / h.Rows : e;
+            values[(int)target] = T.CreateTruncating(v);
         }
-        return new Table(Table.DefaultNames((int)cols), values, (int)rows);
     }
 
     /// <summary>Writes a [rows, cols] table as little-endian C-order float32 (or float64), atomically.</summary>

@@ -118,6 +118,43 @@ public class DataIoTests : IDisposable
         Assert.Equal(14, v[2, 0]);
     }
 
+    [Fact]
+    public void NpyReadTensorStreamsEveryLayout()
+    {
+        // a large C-order float32 file crossing the 1 MiB streaming blocks, read as float and as double
+        int rows = 70_000, cols = 5;
+        var values = new double[rows * cols];
+        for (int i = 0; i < values.Length; i++) values[i] = Math.Sin(i * 0.37) * 100;
+        Npy.Write(P("big.npy"), new Table(Table.DefaultNames(cols), values, rows));
+        var f = Npy.ReadTensor<float>(P("big.npy"));
+        var d = Npy.ReadTensor<double>(P("big.npy"));
+        Assert.Equal(rows, f.Dim(0));
+        Assert.Equal(cols, f.Dim(1));
+        for (int i = 0; i < values.Length; i++)
+        {
+            Assert.Equal((float)values[i], f.ReadOnlySpan[i]);
+            Assert.Equal((double)(float)values[i], d.ReadOnlySpan[i]);
+        }
+        // big-endian float64 in Fortran order, and a rank-1 int32 array
+        var data = new byte[48];
+        double[] colMajor = [1, 4, 2, 5, 3, 6];
+        for (int i = 0; i < 6; i++) BinaryPrimitives.WriteDoubleBigEndian(data.AsSpan(i * 8), colMajor[i]);
+        File.WriteAllBytes(P("f.npy"), NpyBytes(">f8", "(2, 3)", true, data, version: 2));
+        Assert.Equal([1.0, 2, 3, 4, 5, 6], Npy.ReadTensor<double>(P("f.npy")).ToDoubleArray());
+        var ints = new byte[12];
+        for (int i = 0; i < 3; i++) BinaryPrimitives.WriteInt32LittleEndian(ints.AsSpan(i * 4), i * 7);
+        File.WriteAllBytes(P("i.npy"), NpyBytes("<i4", "(3,)", false, ints));
+        var v = Npy.ReadTensor<float>(P("i.npy"));
+        Assert.Equal(new[] { 3, 1 }, new[] { v.Dim(0), v.Dim(1) });
+        Assert.Equal(14f, v.ReadOnlySpan[2]);
+        // errors name the file: truncated data, missing file
+        File.WriteAllBytes(P("t.npy"), NpyBytes("<f4", "(10, 2)", false, new byte[40]));
+        var ex = Assert.Throws<DataFormatException>(() => Npy.ReadTensor<float>(P("t.npy")));
+        Assert.Contains("truncated", ex.Message);
+        Assert.Contains("t.npy", ex.Message);
+        Assert.Contains("not found", Assert.Throws<DataFormatException>(() => Npy.ReadTensor<float>(P("missing.npy"))).Message);
+    }
+
     [Theory]
     [InlineData("bad magic")]
     [InlineData("truncated")]
