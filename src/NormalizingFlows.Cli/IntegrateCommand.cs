@@ -35,6 +35,7 @@ internal static class IntegrateCommand
         Commands.OneOf(spline, "spline", ["rq", "linear", "quadratic"]);
         var bins = new Option<int>("--bins") { Description = "Spline bins of the flow", DefaultValueFactory = _ => 16 };
         var hidden = new Option<int>("--hidden") { Description = "Hidden units of the flow's conditioners", DefaultValueFactory = _ => 32 };
+        var blocks = new Option<int>("--blocks") { Description = "Flow: repetitions of the 2⌈log₂ d⌉ binary-mask coupling layers", DefaultValueFactory = _ => 1 };
         var batch = new Option<int>("--batch") { Description = "Flow training: integrand calls per round (each round's sample is re-used for --steps-per-round steps)", DefaultValueFactory = _ => 2048 };
         var stepsPerRound = new Option<int>("--steps-per-round") { Description = "Flow training: gradient steps per stored sample", DefaultValueFactory = _ => 4 };
         var lr = new Option<double>("--lr") { Description = "Flow training: Adam learning rate (cosine decay to a tenth)", DefaultValueFactory = _ => 3e-3 };
@@ -45,10 +46,10 @@ internal static class IntegrateCommand
         var compare = new Option<bool>("--compare") { Description = "Run mc, vegas and flow at the same --calls and print one table" };
         var suite = new Option<bool>("--suite") { Description = "With --compare: run the whole test suite (gaussian and camel in 2, 4, 8, 16-D, polynomial 4-D, circles, annulus, box) instead of --function" };
         var seed = Commands.Seed();
-        foreach (var o in new[] { calls, iterations, bins, hidden, batch, stepsPerRound, vegasBins }) Commands.Positive(o);
+        foreach (var o in new[] { calls, iterations, bins, hidden, blocks, batch, stepsPerRound, vegasBins }) Commands.Positive(o);
         var cmd = new Command("integrate", "Integrate a function on the unit hypercube by importance sampling (flow = i-flow, vegas, mc); print estimate ± error, weight spread, unweighting efficiency and integrand calls; optionally write unweighted events.")
         {
-            function, dim, method, calls, trainFraction, iterations, loss, spline, bins, hidden, batch, stepsPerRound, lr, vegasBins, alpha, events, output, compare, suite, seed,
+            function, dim, method, calls, trainFraction, iterations, loss, spline, bins, hidden, blocks, batch, stepsPerRound, lr, vegasBins, alpha, events, output, compare, suite, seed,
         };
         cmd.SetAction(r =>
         {
@@ -60,7 +61,7 @@ internal static class IntegrateCommand
             {
                 Loss = r.GetValue(loss) switch { "kl" => IntegrationLoss.KullbackLeibler, "exponential" => IntegrationLoss.Exponential, _ => IntegrationLoss.Variance },
                 Spline = r.GetValue(spline) switch { "linear" => UnitSplineKind.PiecewiseLinear, "quadratic" => UnitSplineKind.PiecewiseQuadratic, _ => UnitSplineKind.RationalQuadratic },
-                Bins = r.GetValue(bins), Hidden = r.GetValue(hidden), SamplesPerRound = r.GetValue(batch), StepsPerRound = r.GetValue(stepsPerRound),
+                Bins = r.GetValue(bins), Hidden = r.GetValue(hidden), Blocks = r.GetValue(blocks), SamplesPerRound = r.GetValue(batch), StepsPerRound = r.GetValue(stepsPerRound),
                 LearningRate = r.GetValue(lr),
             };
             var vegasOptions = new VegasOptions { Bins = r.GetValue(vegasBins), Alpha = r.GetValue(alpha) };
