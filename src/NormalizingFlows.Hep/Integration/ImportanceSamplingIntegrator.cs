@@ -168,9 +168,12 @@ public abstract class ImportanceSamplingIntegrator
         {
             if (trials >= maxTrials)
                 throw new InvalidOperationException($"unweighting stopped after {trials} weighted events with {accepted} of {events} accepted (maximum weight {max:G4})");
-            Sample(x, q);
-            Evaluate(x, f);
-            for (int i = 0; i < batch && accepted < events; i++)
+            // size the batch to the events still missing at the efficiency so far (+10 %), so little is evaluated in vain
+            double eff = trials > 0 && accepted > 0 ? (double)accepted / trials : 0;
+            int k = eff > 0 ? (int)Math.Clamp(1.1 * (events - accepted) / eff + 64, 64, batch) : batch;
+            Sample(x.AsSpan(0, k * d), q.AsSpan(0, k));
+            Evaluate(x.AsSpan(0, k * d), f.AsSpan(0, k));
+            for (int i = 0; i < k && accepted < events; i++)
             {
                 trials++;
                 double w = f[i] == 0 ? 0 : f[i] / q[i];

@@ -150,7 +150,7 @@ public sealed record UnweightingResult
     /// <summary>The maximum weight the accept/reject step used.</summary>
     public required double MaxWeight { get; init; }
 
-    /// <summary>Weighted events drawn (= integrand calls) to get <see cref="Count"/> accepted events.</summary>
+    /// <summary>Weighted events examined to get <see cref="Count"/> accepted events (the integrand calls, up to the unused rest of the last batch).</summary>
     public required long Trials { get; init; }
 
     /// <summary>Count / Trials: the measured unweighting efficiency.</summary>
