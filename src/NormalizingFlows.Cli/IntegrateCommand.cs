@@ -35,10 +35,10 @@ internal static class IntegrateCommand
         Commands.OneOf(spline, "spline", ["rq", "linear", "quadratic"]);
         var bins = new Option<int>("--bins") { Description = "Spline bins of the flow", DefaultValueFactory = _ => 16 };
         var hidden = new Option<int>("--hidden") { Description = "Hidden units of the flow's conditioners", DefaultValueFactory = _ => 32 };
-        var blocks = new Option<int>("--blocks") { Description = "Flow: repetitions of the 2⌈log₂ d⌉ binary-mask coupling layers", DefaultValueFactory = _ => 1 };
+        var blocks = new Option<int?>("--blocks") { Description = "Flow: repetitions of the 2⌈log₂ d⌉ binary-mask coupling layers (default: enough for 6 layers)", CustomParser = Commands.WholeNumber };
         var batch = new Option<int>("--batch") { Description = "Flow training: integrand calls per round (each round's sample is re-used for --steps-per-round steps)", DefaultValueFactory = _ => 2048 };
-        var stepsPerRound = new Option<int>("--steps-per-round") { Description = "Flow training: gradient steps per stored sample", DefaultValueFactory = _ => 4 };
-        var lr = new Option<double>("--lr") { Description = "Flow training: Adam learning rate (cosine decay to a tenth)", DefaultValueFactory = _ => 3e-3 };
+        var stepsPerRound = new Option<int>("--steps-per-round") { Description = "Flow training: gradient steps per stored sample", DefaultValueFactory = _ => 8 };
+        var lr = new Option<double>("--lr") { Description = "Flow training: Adam learning rate (cosine decay to a tenth)", DefaultValueFactory = _ => 5e-3 };
         var vegasBins = new Option<int>("--vegas-bins") { Description = "VEGAS grid bins per dimension", DefaultValueFactory = _ => 64 };
         var alpha = new Option<double>("--alpha") { Description = "VEGAS damping exponent α", DefaultValueFactory = _ => 0.75 };
         var events = Commands.Count("Also generate this many unweighted events (accept/reject; overweights keep weight > 1) and write them to --output");
@@ -46,7 +46,7 @@ internal static class IntegrateCommand
         var compare = new Option<bool>("--compare") { Description = "Run mc, vegas and flow at the same --calls and print one table" };
         var suite = new Option<bool>("--suite") { Description = "With --compare: run the whole test suite (gaussian and camel in 2, 4, 8, 16-D, polynomial 4-D, circles, annulus, box) instead of --function" };
         var seed = Commands.Seed();
-        foreach (var o in new[] { calls, iterations, bins, hidden, blocks, batch, stepsPerRound, vegasBins }) Commands.Positive(o);
+        foreach (var o in new[] { calls, iterations, bins, hidden, batch, stepsPerRound, vegasBins }) Commands.Positive(o);
         var cmd = new Command("integrate", "Integrate a function on the unit hypercube by importance sampling (flow = i-flow, vegas, mc); print estimate ± error, weight spread, unweighting efficiency and integrand calls; optionally write unweighted events.")
         {
             function, dim, method, calls, trainFraction, iterations, loss, spline, bins, hidden, blocks, batch, stepsPerRound, lr, vegasBins, alpha, events, output, compare, suite, seed,

@@ -47,8 +47,20 @@ public sealed record FlowIntegratorOptions
     /// <summary>Hidden layers of each conditioner (default 2).</summary>
     public int HiddenLayers { get; init; } = 2;
 
-    /// <summary>Repetitions of the ⌈log₂ d⌉ mask pairs (default 1: 2⌈log₂ d⌉ coupling layers).</summary>
-    public int Blocks { get; init; } = 1;
+    /// <summary>
+    /// Repetitions of the ⌈log₂ d⌉ mask pairs (2⌈log₂ d⌉ coupling layers each); null (default): as few as give at least
+    /// 6 layers (d = 2: 3, d = 3–4: 2, d ≥ 5: 1). Measured on the entangled circles at 200k calls: σ_w/⟨w⟩ 1.9 with
+    /// 2 layers, 0.72 with 4, 0.65 with 6.
+    /// </summary>
+    public int? Blocks { get; init; }
+
+    /// <summary>The number of mask blocks used in <paramref name="dimensions"/> dimensions (<see cref="Blocks"/> or its default).</summary>
+    public int BlocksFor(int dimensions)
+    {
+        if (Blocks is { } b) return b;
+        int layersPerBlock = 2 * (int)Math.Ceiling(Math.Log2(Math.Max(2, dimensions)));
+        return Math.Max(1, (6 + layersPerBlock - 1) / layersPerBlock);
+    }
 
     /// <summary>Training loss (default <see cref="IntegrationLoss.Variance"/>).</summary>
     public IntegrationLoss Loss { get; init; } = IntegrationLoss.Variance;
@@ -56,11 +68,11 @@ public sealed record FlowIntegratorOptions
     /// <summary>Points drawn from q and evaluated per training round (default 2048).</summary>
     public int SamplesPerRound { get; init; } = 2048;
 
-    /// <summary>Gradient steps per round on the same stored sample (buffer re-use; default 4).</summary>
-    public int StepsPerRound { get; init; } = 4;
+    /// <summary>Gradient steps per round on the same stored sample (buffer re-use; default 8).</summary>
+    public int StepsPerRound { get; init; } = 8;
 
-    /// <summary>Adam learning rate at the start (cosine decay to a tenth over each <see cref="FlowIntegrator.Train"/>; default 3e−3).</summary>
-    public double LearningRate { get; init; } = 3e-3;
+    /// <summary>Adam learning rate at the start (cosine decay to a tenth over each <see cref="FlowIntegrator.Train"/>; default 5e−3).</summary>
+    public double LearningRate { get; init; } = 5e-3;
 
     /// <summary>Global gradient-norm clip (default 10).</summary>
     public double ClipNorm { get; init; } = 10;
@@ -71,7 +83,7 @@ public sealed record FlowIntegratorOptions
         if (Bins < 2) throw new ArgumentOutOfRangeException(nameof(Bins), Bins, "splines need at least 2 bins");
         if (Hidden < 1) throw new ArgumentOutOfRangeException(nameof(Hidden), Hidden, "conditioners need hidden units");
         if (HiddenLayers < 1) throw new ArgumentOutOfRangeException(nameof(HiddenLayers), HiddenLayers, "conditioners need a hidden layer");
-        if (Blocks < 1) throw new ArgumentOutOfRangeException(nameof(Blocks), Blocks, "need at least one block of masks");
+        if (Blocks is < 1) throw new ArgumentOutOfRangeException(nameof(Blocks), Blocks, "need at least one block of masks");
         if (SamplesPerRound < 2) throw new ArgumentOutOfRangeException(nameof(SamplesPerRound), SamplesPerRound, "need at least 2 samples per round");
         if (StepsPerRound < 1) throw new ArgumentOutOfRangeException(nameof(StepsPerRound), StepsPerRound, "need at least one step per round");
         if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "the learning rate must be positive");
@@ -152,7 +164,7 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
         };
         var conditioner = new ConditionerOptions { HiddenFeatures = options.Hidden, HiddenLayers = options.HiddenLayers, Activation = Activation.Relu };
         var layers = new List<Transform<float>>();
-        for (int b = 0; b < options.Blocks; b++)
+        for (int b = 0, blocks = options.BlocksFor(dimensions); b < blocks; b++)
             foreach (var mask in BinaryMasks(dimensions)) layers.Add(new SplineCoupling<float>(mask, spline, rng, conditioner: conditioner));
         Transform<float> transform = layers.Count == 1 ? layers[0] : new CompositeTransform<float>(layers.ToArray());
         return new Flow<float>(transform, BoxUniform<float>.UnitCube(dimensions));
