@@ -39,6 +39,7 @@ internal static class IntegrateCommand
         var batch = new Option<int>("--batch") { Description = "Flow training: integrand calls per round (each round's sample is re-used for --steps-per-round steps)", DefaultValueFactory = _ => 2048 };
         var stepsPerRound = new Option<int>("--steps-per-round") { Description = "Flow training: gradient steps per stored sample", DefaultValueFactory = _ => 8 };
         var lr = new Option<double>("--lr") { Description = "Flow training: Adam learning rate (cosine decay to a tenth)", DefaultValueFactory = _ => 5e-3 };
+        var anneal = new Option<double>("--anneal") { Description = "Flow: learn f^β first, β rising from this value to 1 over the first half of training (1: off)", DefaultValueFactory = _ => 1.0 };
         var vegasBins = new Option<int>("--vegas-bins") { Description = "VEGAS grid bins per dimension", DefaultValueFactory = _ => 64 };
         var alpha = new Option<double>("--alpha") { Description = "VEGAS damping exponent α", DefaultValueFactory = _ => 0.75 };
         var events = Commands.Count("Also generate this many unweighted events (accept/reject; overweights keep weight > 1) and write them to --output");
@@ -49,7 +50,7 @@ internal static class IntegrateCommand
         foreach (var o in new[] { calls, iterations, bins, hidden, batch, stepsPerRound, vegasBins }) Commands.Positive(o);
         var cmd = new Command("integrate", "Integrate a function on the unit hypercube by importance sampling (flow = i-flow, vegas, mc); print estimate ± error, weight spread, unweighting efficiency and integrand calls; optionally write unweighted events.")
         {
-            function, dim, method, calls, trainFraction, iterations, loss, spline, bins, hidden, blocks, batch, stepsPerRound, lr, vegasBins, alpha, events, output, compare, suite, seed,
+            function, dim, method, calls, trainFraction, iterations, loss, spline, bins, hidden, blocks, batch, stepsPerRound, lr, anneal, vegasBins, alpha, events, output, compare, suite, seed,
         };
         cmd.SetAction(r =>
         {
@@ -62,7 +63,7 @@ internal static class IntegrateCommand
                 Loss = r.GetValue(loss) switch { "kl" => IntegrationLoss.KullbackLeibler, "exponential" => IntegrationLoss.Exponential, _ => IntegrationLoss.Variance },
                 Spline = r.GetValue(spline) switch { "linear" => UnitSplineKind.PiecewiseLinear, "quadratic" => UnitSplineKind.PiecewiseQuadratic, _ => UnitSplineKind.RationalQuadratic },
                 Bins = r.GetValue(bins), Hidden = r.GetValue(hidden), Blocks = r.GetValue(blocks), SamplesPerRound = r.GetValue(batch), StepsPerRound = r.GetValue(stepsPerRound),
-                LearningRate = r.GetValue(lr),
+                LearningRate = r.GetValue(lr), InitialExponent = r.GetValue(anneal),
             };
             var vegasOptions = new VegasOptions { Bins = r.GetValue(vegasBins), Alpha = r.GetValue(alpha) };
             flowOptions.Validate();
