@@ -78,9 +78,11 @@ public sealed record FlowIntegratorOptions
     /// Annealing: the first rounds of each <see cref="FlowIntegrator.Train"/> learn f^β instead of f, with β rising
     /// geometrically from this value to 1 over <see cref="AnnealingFraction"/> of the rounds. f^β has wider peaks, so a
     /// flow that starts uniform sees every mode before the target sharpens (against mode collapse on multi-peaked
-    /// integrands in many dimensions). Default 1: no annealing.
+    /// integrands in many dimensions). Default 0.1 (1: no annealing). Measured at 200k calls (nflow integrate --suite):
+    /// the 16-D camel goes from collapse onto one peak to a correct estimate, σ_w/⟨w⟩ improves on camel 4/8-D
+    /// (0.31 → 0.25, 0.81 → 0.59) and the circles (0.65 → 0.30), and changes little elsewhere.
     /// </summary>
-    public double InitialExponent { get; init; } = 1;
+    public double InitialExponent { get; init; } = 0.1;
 
     /// <summary>Share of the training rounds over which β rises to 1 (default 0.5; used when <see cref="InitialExponent"/> &lt; 1).</summary>
     public double AnnealingFraction { get; init; } = 0.5;
