@@ -70,7 +70,7 @@ public class FlowIntegratorTests(TrainedCamelFlow trained) : IClassFixture<Train
         flow.Sample(x, q);
         Assert.All(x, v => Assert.InRange(v, 0.0, 1.0));
         var lq = flow.LogDensity(x);
-        for (int i = 0; i < q.Length; i++) Assert.Equal(Math.Log(q[i]), lq[i], 3);
+        for (int i = 0; i < q.Length; i++) Assert.True(Math.Abs(Math.Log(q[i]) - lq[i]) < 1e-4, $"point {i}: sampled log q {Math.Log(q[i])}, density of the point {lq[i]}");
     }
 
     [Fact]
