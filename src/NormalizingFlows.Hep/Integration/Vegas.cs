@@ -169,7 +169,7 @@ public sealed class Vegas : ImportanceSamplingIntegrator
         int k = -1;
         for (int i = 1; i < nb; i++)
         {
-            while (acc < target * 1 && k < nb - 1) acc += r[++k];
+            while (acc < target && k < nb - 1) acc += r[++k];
             if (acc < target) { acc = target; } // rounding at the top end
             acc -= target;
             double xo = old[k], xn = old[k + 1];
