@@ -1,0 +1,131 @@
+using System.CommandLine;
+using System.Globalization;
+using NormalizingFlows.Hep.Integration;
+using Table = NormalizingFlows.Data.Table;
+
+namespace NormalizingFlows.Cli;
+
+/// <summary><c>nflow integrate</c>: importance-sampling integration with plain Monte Carlo, VEGAS or an i-flow normalizing flow.</summary>
+internal static class IntegrateCommand
+{
+    /// <summary>The comparison suite of <c>--suite</c>: (function, dimension).</summary>
+    internal static readonly (string Name, int? Dim)[] Suite =
+    [
+        ("gaussian", 2), ("gaussian", 4), ("gaussian", 8), ("gaussian", 16),
+        ("camel", 2), ("camel", 4), ("camel", 8), ("camel", 16),
+        ("polynomial", 4), ("circles", null), ("annulus", null), ("box", null),
+    ];
+
+    public static Command Build(CliContext ctx)
+    {
+        var function = new Option<string>("--function", "-f")
+        {
+            Description = "Integrand: " + string.Join(", ", IntegrandCatalog.Names),
+            DefaultValueFactory = _ => "camel",
+        };
+        var dim = new Option<int?>("--dim", "-d") { Description = "Dimension (default: the integrand's own; gaussian/camel/polynomial: 2)", CustomParser = Commands.WholeNumber };
+        var method = new Option<string>("--method", "-m") { Description = "Integrator: flow, vegas or mc", DefaultValueFactory = _ => "flow" };
+        Commands.OneOf(method, "method", IntegrationComparison.Methods);
+        var calls = new Option<int>("--calls", "-c") { Description = "Total integrand calls, training included", DefaultValueFactory = _ => 200_000 };
+        var trainFraction = new Option<double?>("--train-fraction") { Description = "Share of --calls spent training/adapting (default: flow 0.5, vegas 0.3, mc 0)" };
+        var iterations = new Option<int>("--iterations") { Description = "Iterations of the final estimate, combined by inverse variance", DefaultValueFactory = _ => 5 };
+        var loss = new Option<string>("--loss") { Description = "Flow training loss: variance (χ²), kl, exponential", DefaultValueFactory = _ => "variance" };
+        Commands.OneOf(loss, "loss", ["variance", "kl", "exponential"]);
+        var spline = new Option<string>("--spline") { Description = "Flow spline: rq (rational-quadratic), linear, quadratic", DefaultValueFactory = _ => "rq" };
+        Commands.OneOf(spline, "spline", ["rq", "linear", "quadratic"]);
+        var bins = new Option<int>("--bins") { Description = "Spline bins of the flow", DefaultValueFactory = _ => 16 };
+        var hidden = new Option<int>("--hidden") { Description = "Hidden units of the flow's conditioners", DefaultValueFactory = _ => 32 };
+        var blocks = new Option<int?>("--blocks") { Description = "Flow: repetitions of the 2⌈log₂ d⌉ binary-mask coupling layers (default: enough for 6 layers)", CustomParser = Commands.WholeNumber };
+        var batch = new Option<int>("--batch") { Description = "Flow training: integrand calls per round (each round's sample is re-used for --steps-per-round steps)", DefaultValueFactory = _ => 2048 };
+        var stepsPerRound = new Option<int>("--steps-per-round") { Description = "Flow training: gradient steps per stored sample", DefaultValueFactory = _ => 8 };
+        var lr = new Option<double>("--lr") { Description = "Flow training: Adam learning rate (cosine decay to a tenth)", DefaultValueFactory = _ => 5e-3 };
+        var anneal = new Option<double>("--anneal") { Description = "Flow: learn f^β first, β rising from this value to 1 over the first half of training (1: off)", DefaultValueFactory = _ => 0.1 };
+        var vegasBins = new Option<int>("--vegas-bins") { Description = "VEGAS grid bins per dimension", DefaultValueFactory = _ => 64 };
+        var alpha = new Option<double>("--alpha") { Description = "VEGAS damping exponent α", DefaultValueFactory = _ => 0.75 };
+        var events = Commands.Count("Also generate this many unweighted events (accept/reject; overweights keep weight > 1) and write them to --output");
+        var output = new Option<string?>("--output", "-o") { Description = "File for the unweighted events: .csv or .npy (columns x1..xd, weight)", HelpName = "FILE" };
+        var compare = new Option<bool>("--compare") { Description = "Run mc, vegas and flow at the same --calls and print one table" };
+        var suite = new Option<bool>("--suite") { Description = "With --compare: run the whole test suite (gaussian and camel in 2, 4, 8, 16-D, polynomial 4-D, circles, annulus, box) instead of --function" };
+        var seed = Commands.Seed();
+        foreach (var o in new[] { calls, iterations, bins, hidden, batch, stepsPerRound, vegasBins }) Commands.Positive(o);
+        var cmd = new Command("integrate", "Integrate a function on the unit hypercube by importance sampling (flow = i-flow, vegas, mc); print estimate ± error, weight spread, unweighting efficiency and integrand calls; optionally write unweighted events.")
+        {
+            function, dim, method, calls, trainFraction, iterations, loss, spline, bins, hidden, blocks, batch, stepsPerRound, lr, anneal, vegasBins, alpha, events, output, compare, suite, seed,
+        };
+        cmd.SetAction(r =>
+        {
+            long s = r.GetValue(seed);
+            int budget = r.GetValue(calls), its = r.GetValue(iterations);
+            double? tf = r.GetValue(trainFraction);
+            if (tf is { } f0 && !(f0 >= 0 && f0 < 1)) throw new UsageException($"--train-fraction must lie in [0, 1), got {f0}");
+            var flowOptions = new FlowIntegratorOptions
+            {
+                Loss = r.GetValue(loss) switch { "kl" => IntegrationLoss.KullbackLeibler, "exponential" => IntegrationLoss.Exponential, _ => IntegrationLoss.Variance },
+                Spline = r.GetValue(spline) switch { "linear" => UnitSplineKind.PiecewiseLinear, "quadratic" => UnitSplineKind.PiecewiseQuadratic, _ => UnitSplineKind.RationalQuadratic },
+                Bins = r.GetValue(bins), Hidden = r.GetValue(hidden), Blocks = r.GetValue(blocks), SamplesPerRound = r.GetValue(batch), StepsPerRound = r.GetValue(stepsPerRound),
+                LearningRate = r.GetValue(lr), InitialExponent = r.GetValue(anneal),
+            };
+            var vegasOptions = new VegasOptions { Bins = r.GetValue(vegasBins), Alpha = r.GetValue(alpha) };
+            flowOptions.Validate();
+            vegasOptions.Validate();
+            int? n = r.GetValue(events);
+            string? outPath = r.GetValue(output);
+            if (n is not null && outPath is null) throw new UsageException("--events needs --output FILE (.csv or .npy)");
+            if (n is null && outPath is not null) throw new UsageException("--output needs --events N");
+
+            if (r.GetValue(compare) || r.GetValue(suite))
+            {
+                if (n is not null) throw new UsageException("--events cannot be combined with --compare");
+                var targets = r.GetValue(suite) ? Suite : [(r.GetValue(function)!, r.GetValue(dim))];
+                var runs = new List<IntegrationRun>();
+                foreach (var (name, d) in targets)
+                {
+                    var integrand = IntegrandCatalog.Create(name, d);
+                    double? reference = IntegrandCatalog.Reference(integrand);
+                    foreach (string m in IntegrationComparison.Methods)
+                    {
+                        if (m == "flow" && integrand.Dimensions < 2) continue;
+                        var integrator = IntegrationComparison.Create(m, integrand, s, flowOptions, vegasOptions);
+                        var run = IntegrationComparison.Run(integrator, budget, tf ?? IntegrationComparison.DefaultTrainFraction(m), its, reference);
+                        runs.Add(run);
+                        ctx.Err.WriteLine($"nflow integrate: {integrand.Name} {integrand.Dimensions}-D {m}: done in {run.Seconds:F1} s");
+                    }
+                }
+                ctx.Out.WriteLine($"nflow integrate --compare: {budget:N0} integrand calls per method (training/adaptation included), {its} final iterations, seed {s}");
+                ctx.Out.Write(IntegrationComparison.FormatTable(runs));
+                return 0;
+            }
+
+            var f = IntegrandCatalog.Create(r.GetValue(function)!, r.GetValue(dim));
+            string mname = r.GetValue(method)!;
+            var integ = IntegrationComparison.Create(mname, f, s, flowOptions, vegasOptions);
+            double? refValue = IntegrandCatalog.Reference(f);
+            var result = IntegrationComparison.Run(integ, budget, tf ?? IntegrationComparison.DefaultTrainFraction(mname), its, refValue);
+            var res = result.Result;
+            var c = CultureInfo.InvariantCulture;
+            ctx.Out.WriteLine(string.Create(c, $"{f.Name} ({f.Dimensions}-D) with {mname}: {res.Estimate:G8} ± {res.Error:G3} (relative error {res.RelativeError:0.00E+0})"));
+            if (refValue is { } rv) ctx.Out.WriteLine(string.Create(c, $"reference: {rv:G10}; pull (estimate − reference)/error: {res.Pull(rv):+0.00;-0.00}"));
+            if (res.Iterations.Count > 1) ctx.Out.WriteLine(string.Create(c, $"iterations: {res.Iterations.Count}, χ²/dof {res.ChiSquaredPerDof:F2}"));
+            var w = res.Weights;
+            ctx.Out.WriteLine(string.Create(c, $"weights: relative std {w.RelativeStandardDeviation:F4}, effective sample size {w.EffectiveSampleSize:F0} of {w.Count} ({w.EffectiveSampleSize / w.Count:P1})"));
+            ctx.Out.WriteLine(string.Create(c, $"unweighting efficiency: {w.UnweightingEfficiency:F4} (⟨w⟩/max w), {w.RobustUnweightingEfficiency:F4} with the {w.RobustQuantile:P1} quantile as maximum ({w.OverweightFraction:P2} of the integral in overweights)"));
+            ctx.Out.WriteLine(string.Create(c, $"integrand calls: {res.TotalCalls:N0} ({result.TrainingCalls:N0} training, {res.Calls:N0} integration); {result.Seconds:F1} s"));
+            if (n is { } count)
+            {
+                var u = integ.GenerateUnweighted(count);
+                var cols = Enumerable.Range(1, f.Dimensions).Select(j => "x" + j.ToString(c)).Append("weight").ToArray();
+                var values = new double[(long)u.Count * cols.Length];
+                for (int i = 0; i < u.Count; i++)
+                {
+                    Array.Copy(u.Events, (long)i * f.Dimensions, values, (long)i * cols.Length, f.Dimensions);
+                    values[(long)i * cols.Length + f.Dimensions] = u.EventWeights[i];
+                }
+                DataIo.Write(outPath!, new Table(cols, values, u.Count));
+                ctx.Out.WriteLine(string.Create(c, $"unweighted: {u.Count:N0} events from {u.Trials:N0} weighted ones (efficiency {u.Efficiency:F4}, max weight {u.MaxWeight:G4}, {u.OverweightEventFraction:P2} overweight); total integrand calls {integ.FunctionCalls:N0}"));
+                ctx.Out.WriteLine($"wrote {outPath}");
+            }
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,70 @@
+using NormalizingFlows.Data;
+
+namespace NormalizingFlows.Cli.Tests;
+
+public class IntegrateCommandTests
+{
+    [Fact]
+    public void Vegas_PrintsEstimateErrorEfficiencyAndCalls()
+    {
+        using var s = new CliSandbox();
+        var (code, output, err) = s.Run("integrate", "--function", "gaussian", "--dim", "3", "--method", "vegas", "--calls", "30000");
+        Assert.True(code == 0, err + output);
+        Assert.Contains("gaussian (3-D) with vegas:", output);
+        Assert.Contains("±", output);
+        Assert.Contains("pull", output);
+        Assert.Contains("relative std", output);
+        Assert.Contains("unweighting efficiency", output);
+        Assert.Contains("integrand calls: 30,000", output);
+    }
+
+    [Fact]
+    public void Flow_WritesUnweightedEvents()
+    {
+        using var s = new CliSandbox();
+        var (code, output, err) = s.Run("integrate", "-f", "camel", "-d", "2", "-m", "flow", "--calls", "8192", "--batch", "1024", "--hidden", "8", "--bins", "4",
+            "--events", "300", "-o", s["events.csv"]);
+        Assert.True(code == 0, err + output);
+        var t = Csv.Read(s["events.csv"]);
+        Assert.Equal(["x1", "x2", "weight"], t.Columns);
+        Assert.Equal(300, t.Rows);
+        for (int i = 0; i < t.Rows; i++)
+        {
+            Assert.InRange(t[i, 0], 0.0, 1.0);
+            Assert.InRange(t[i, 1], 0.0, 1.0);
+            Assert.True(t[i, 2] >= 1.0);
+        }
+        Assert.Contains("unweighted: 300 events", output);
+    }
+
+    [Fact]
+    public void Compare_PrintsOneRowPerMethod()
+    {
+        using var s = new CliSandbox();
+        var (code, output, err) = s.Run("integrate", "--compare", "-f", "annulus", "--calls", "8192", "--batch", "1024", "--hidden", "8", "--bins", "4");
+        Assert.True(code == 0, err + output);
+        var rows = output.Split('\n').Where(l => l.StartsWith("annulus", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(3, rows.Length);
+        Assert.Contains(rows, r => r.Contains(" mc "));
+        Assert.Contains(rows, r => r.Contains(" vegas "));
+        Assert.Contains(rows, r => r.Contains(" flow "));
+    }
+
+    [Fact]
+    public void BadArguments_GiveOneLineErrors()
+    {
+        using var s = new CliSandbox();
+        var (code, _, err) = s.Run("integrate", "-f", "nosuch");
+        Assert.NotEqual(0, code);
+        Assert.Contains("unknown integrand 'nosuch'", err);
+        (code, _, err) = s.Run("integrate", "-f", "circles", "--dim", "3");
+        Assert.NotEqual(0, code);
+        Assert.Contains("2-dimensional", err);
+        (code, _, err) = s.Run("integrate", "-m", "quadrature");
+        Assert.NotEqual(0, code);
+        Assert.Contains("unknown method", err);
+        (code, _, err) = s.Run("integrate", "--events", "10");
+        Assert.Equal(2, code);
+        Assert.Contains("--output", err);
+    }
+}
