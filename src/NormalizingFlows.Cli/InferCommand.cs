@@ -103,6 +103,7 @@ internal static class InferCommand
                 Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s,
                 ValidationFraction = r.GetValue(val), Patience = r.GetValue(patience), ReportEverySteps = int.MaxValue,
             };
+            ctx.Out.WriteLine("log-posteriors below are per pair, in standardised θ units (higher is better)");
             var clock = Stopwatch.StartNew();
             using var thetaT = Tensor<float>.FromDoubles(theta, n, thetaNames.Length).Untrack();
             using var xT = Tensor<float>.FromDoubles(x, n, xNames.Length).Untrack();
