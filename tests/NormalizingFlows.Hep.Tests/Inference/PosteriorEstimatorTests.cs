@@ -195,6 +195,37 @@ public class PosteriorEstimatorTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void MlpSummaryIsTrainedJointlyAndSavedWithTheModel()
+    {
+        var sim = LinearGaussianSimulator.Default();
+        var model = PosteriorEstimator<float>.Create(sim.ParameterNames, sim.ObservationNames, "maf", layers: 2, hidden: 16,
+            summary: new SummarySpec { Kind = SummaryKind.Mlp, Features = 4, Hidden = 16, Layers = 1 }, seed: 4);
+        var summaryParams = model.NamedParameters().Where(p => p.Key.Contains(".summary.")).ToList();
+        Assert.NotEmpty(summaryParams);
+        var before = summaryParams.Select(p => p.Value.Value.ToArray()).ToList();
+        var history = model.Fit(sim, 3000, new Rng(1), Options(2));
+        Assert.True(history.Epochs[^1].TrainLoss < history.Epochs[0].TrainLoss, "the loss decreases");
+        for (int i = 0; i < summaryParams.Count; i++)
+            Assert.NotEqual(before[i], summaryParams[i].Value.Value.ToArray()); // the summary network received gradients
+
+        string path = Path.Combine(Path.GetTempPath(), $"posterior-mlp-{Guid.NewGuid():N}.nflow");
+        try
+        {
+            model.Save(path);
+            var loaded = PosteriorEstimator<float>.Load(path);
+            Assert.Equal(SummaryKind.Mlp, loaded.Spec.Summary.Kind);
+            var (theta, x) = sim.Sample(20, new Rng(3));
+            var tt = Tensor<float>.FromDoubles(theta, 20, 2).Untrack();
+            var xt = Tensor<float>.FromDoubles(x, 20, 3).Untrack();
+            Assert.Equal(model.LogPosterior(tt, xt), loaded.LogPosterior(tt, xt));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void BadInputsGiveClearErrors()
     {
         var sim = LinearGaussianSimulator.Default();
