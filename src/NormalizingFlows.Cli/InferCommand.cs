@@ -217,7 +217,7 @@ internal static class InferCommand
                 ctx.Out.WriteLine($"  {"method",-42} {"events",-13} {"n",7} {"σ68",7} {"RMS",7} {"bias",6} {"cov68",6}");
                 foreach (var row in study.Rows)
                     ctx.Out.WriteLine($"  {row.Method,-42} {row.Category,-13} {row.Events,7} {Commands.F(row.Sigma68, "F1"),7} {Commands.F(row.Rms, "F1"),7} {Commands.F(row.MedianBias, "F1"),6} {(double.IsNaN(row.Coverage68) ? "–" : Commands.F(row.Coverage68, "F3")),6}");
-                ctx.Out.WriteLine($"  posterior sampling: {Commands.F(study.PosteriorsPerSecond, "F0")} posteriors/s, {Commands.F(study.SamplesPerSecond / 1e6, "F2")} M samples/s ({Commands.F(study.SampleSeconds, "F1")} s)");
+                ctx.Out.WriteLine($"  posterior sampling: {Commands.F(study.PosteriorsPerSecond, "F0")} posteriors/s, {Commands.F(study.SamplesPerSecond / 1e6, "F2")} M samples/s ({Commands.F(study.SampleSeconds, "F1")} s wall); {Commands.F(study.PosteriorsPerCpuSecond, "F0")} posteriors per CPU second ({Commands.F(study.SampleCpuSeconds, "F1")} CPU s, {Tensors.Kernels.WorkerPool.MaxThreads} threads)");
             }
             var report = CalibrationReport.Build($"nflow infer calibrate — {Path.GetFileName(modelPath)}",
                 $"{m.Spec.Flow.Summary()}; summary {m.Spec.Summary.Kind}; trained on {(m.Metadata.TryGetValue("simulator", out var sname) ? sname : "?")}",

@@ -82,7 +82,7 @@ public static class CalibrationReport
                 ("held-out events", neutrino.Events.ToString("N0", CultureInfo.InvariantCulture)),
                 ("posterior samples per event", neutrino.SamplesPerEvent.ToString(CultureInfo.InvariantCulture)),
                 ("events without a real root", F(100 * neutrino.NoRealRootFraction, "F1") + " %"),
-                ("posterior sampling speed", $"{F(neutrino.PosteriorsPerSecond, "F0")} posteriors/s ({F(neutrino.SamplesPerSecond / 1e6, "F2")} M samples/s)"),
+                ("posterior sampling speed", $"{F(neutrino.PosteriorsPerSecond, "F0")} posteriors/s ({F(neutrino.SamplesPerSecond / 1e6, "F2")} M samples/s); {F(neutrino.PosteriorsPerCpuSecond, "F0")} per CPU second"),
             ]);
             report.Table(["method", "events", "n", "σ68 [GeV]", "RMS [GeV]", "median bias [GeV]", "68% coverage"],
                 neutrino.Rows.Select(r => new[] { r.Method, r.Category, r.Events.ToString(CultureInfo.InvariantCulture), F(r.Sigma68, "F1"), F(r.Rms, "F1"), F(r.MedianBias, "F1"),
