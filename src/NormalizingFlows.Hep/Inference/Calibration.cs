@@ -1,0 +1,221 @@
+using System.Numerics;
+using NormalizingFlows.Tensors;
+
+namespace NormalizingFlows.Hep.Inference;
+
+/// <summary>Simulation-based calibration of one parameter: the rank histogram and its χ² uniformity test.</summary>
+/// <param name="Name">Parameter name.</param>
+/// <param name="Counts">Observations per rank bin.</param>
+/// <param name="Expected">Expected count per bin for uniform ranks.</param>
+/// <param name="ChiSquare">Σ (observed − expected)²/expected.</param>
+/// <param name="DegreesOfFreedom">Bins − 1.</param>
+/// <param name="PValue">P(χ²_dof ≥ ChiSquare): small values reject uniform ranks (a miscalibrated posterior).</param>
+public sealed record RankHistogram(string Name, long[] Counts, double[] Expected, double ChiSquare, int DegreesOfFreedom, double PValue);
+
+/// <summary>Posterior summaries of one parameter against the truth.</summary>
+/// <param name="Name">Parameter name.</param>
+/// <param name="Bias">Mean of (posterior mean − truth).</param>
+/// <param name="Rmse">Root mean square of (posterior mean − truth).</param>
+/// <param name="MeanPosteriorStd">Mean posterior standard deviation (for a calibrated posterior ≈ Rmse).</param>
+/// <param name="PullMean">Mean of (truth − posterior mean)/posterior std (≈ 0 when calibrated).</param>
+/// <param name="PullStd">Standard deviation of the pulls (≈ 1 when calibrated and Gaussian-like).</param>
+/// <param name="Coverage">
+/// Fraction of truths inside the central credible interval, one per level of <see cref="CalibrationResult.Levels"/>
+/// (from the randomised probability integral transform of the rank, unbiased for any number of samples).
+/// </param>
+public sealed record ParameterSummary(string Name, double Bias, double Rmse, double MeanPosteriorStd, double PullMean, double PullStd, double[] Coverage);
+
+/// <summary>The calibration of a posterior estimator on simulated (truth, observation) pairs.</summary>
+/// <param name="Observations">Number of simulated observations.</param>
+/// <param name="SamplesPerObservation">Posterior samples per observation (ranks run 0 … this).</param>
+/// <param name="Levels">Credibility levels of the central intervals.</param>
+/// <param name="Ranks">Per parameter, the SBC rank histogram.</param>
+/// <param name="Parameters">Per parameter, the posterior mean/std versus the truth and the coverage.</param>
+/// <param name="JointCoverage">Fraction of observations whose truth lies inside every parameter's central interval, per level.</param>
+public sealed record CalibrationResult(int Observations, int SamplesPerObservation, double[] Levels, RankHistogram[] Ranks,
+    ParameterSummary[] Parameters, double[] JointCoverage)
+{
+    /// <summary>The smallest SBC p-value over the parameters.</summary>
+    public double MinPValue => Ranks.Min(r => r.PValue);
+}
+
+/// <summary>
+/// Calibration checks of posterior estimators: simulation-based calibration (Talts et al. 2018: draw θ* from the
+/// prior, x from the simulator, L posterior samples given x; the rank of θ* among them is uniform on 0 … L for a
+/// correct posterior), the expected coverage of central credible intervals, and posterior mean/std against the truth.
+/// </summary>
+public static class PosteriorCalibration
+{
+    /// <summary>The default credibility levels: 50, 68.27, 90, 95 and 99 %.</summary>
+    public static IReadOnlyList<double> DefaultLevels { get; } = [0.5, 0.6827, 0.9, 0.95, 0.99];
+
+    /// <summary>
+    /// Simulates <paramref name="observations"/> pairs, draws <paramref name="samples"/> posterior samples for all of
+    /// them in one batched call, and evaluates them (<see cref="Evaluate"/>).
+    /// </summary>
+    public static CalibrationResult Run<T>(PosteriorEstimator<T> estimator, ISimulator simulator, int observations, int samples, Rng rng,
+        int bins = 20, IReadOnlyList<double>? levels = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(estimator);
+        ArgumentNullException.ThrowIfNull(simulator);
+        ArgumentNullException.ThrowIfNull(rng);
+        estimator.CheckSimulator(simulator);
+        ArgumentOutOfRangeException.ThrowIfLessThan(observations, 1);
+        var (theta, x) = simulator.Sample(observations, rng);
+        using var xt = Tensor<T>.FromDoubles(x, observations, estimator.ObservationFeatures).Untrack();
+        using var post = estimator.SamplePosterior(xt, samples, rng);
+        return Evaluate(estimator.Spec.ParameterNames, theta, post.ToDoubleArray(), observations, samples, bins, levels);
+    }
+
+    /// <summary>
+    /// Evaluates posterior samples against the truths: <paramref name="truth"/> is [N, d] row-major,
+    /// <paramref name="samples"/> [N·L, d] with observation i's L samples in rows i·L … i·L + L − 1 (the layout of
+    /// <see cref="PosteriorEstimator{T}.SamplePosterior"/>). Ranks are binned into <paramref name="bins"/> bins with the
+    /// exact expected count per bin (so L + 1 need not be a multiple of the bins).
+    /// </summary>
+    public static CalibrationResult Evaluate(IReadOnlyList<string> names, double[] truth, double[] samples, int observations, int samplesPerObservation,
+        int bins = 20, IReadOnlyList<double>? levels = null)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        ArgumentNullException.ThrowIfNull(truth);
+        ArgumentNullException.ThrowIfNull(samples);
+        int d = names.Count, n = observations, l = samplesPerObservation;
+        if (d < 1) throw new ArgumentException("at least one parameter is needed", nameof(names));
+        ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(l, 2);
+        if (truth.Length != (long)n * d) throw new ArgumentException($"truth has {truth.Length} values, expected {n}×{d}", nameof(truth));
+        if (samples.Length != (long)n * l * d) throw new ArgumentException($"samples has {samples.Length} values, expected {n}×{l}×{d}", nameof(samples));
+        if (bins < 2 || bins > l + 1) throw new ArgumentOutOfRangeException(nameof(bins), bins, $"bins must be in [2, samples + 1 = {l + 1}]");
+        var lv = (levels ?? DefaultLevels).ToArray();
+        foreach (var a in lv)
+            if (!(a > 0 && a < 1)) throw new ArgumentOutOfRangeException(nameof(levels), a, "credibility levels must lie in (0, 1)");
+
+        var ranks = new RankHistogram[d];
+        var summaries = new ParameterSummary[d];
+        var inside = new bool[n, lv.Length];
+        for (int i = 0; i < n; i++) for (int a = 0; a < lv.Length; a++) inside[i, a] = true;
+
+        // expected count per bin: ranks 0 … L are equally likely; rank r falls in bin ⌊r·B/(L+1)⌋
+        var perBin = new long[bins];
+        for (int r = 0; r <= l; r++) perBin[(int)((long)r * bins / (l + 1))]++;
+        var expected = perBin.Select(c => (double)c * n / (l + 1)).ToArray();
+
+        var column = new double[l];
+        var pit = new Rng(0x9177);
+        for (int j = 0; j < d; j++)
+        {
+            var counts = new long[bins];
+            var covered = new long[lv.Length];
+            double sumBias = 0, sumSq = 0, sumStd = 0, sumPull = 0, sumPull2 = 0;
+            for (int i = 0; i < n; i++)
+            {
+                double t = truth[i * d + j];
+                double mean = 0;
+                for (int s = 0; s < l; s++) { column[s] = samples[((long)i * l + s) * d + j]; mean += column[s]; }
+                mean /= l;
+                double var = 0;
+                int rank = 0;
+                for (int s = 0; s < l; s++)
+                {
+                    var += (column[s] - mean) * (column[s] - mean);
+                    if (column[s] < t) rank++;
+                }
+                double std = Math.Sqrt(var / (l - 1));
+                counts[(int)((long)rank * bins / (l + 1))]++;
+                // randomised PIT u = (rank + V)/(L + 1), V ~ U(0, 1): exactly uniform on [0, 1] for a correct posterior, so
+                // "truth inside the central α interval" ⇔ |u − ½| ≤ α/2 has expectation exactly α for any L (sample
+                // quantiles of L draws would make wide intervals too narrow: 99 draws cover 99 % intervals only 97 % of the time)
+                double u = (rank + pit.NextDouble()) / (l + 1);
+                for (int a = 0; a < lv.Length; a++)
+                {
+                    if (Math.Abs(u - 0.5) <= lv[a] / 2) covered[a]++;
+                    else inside[i, a] = false;
+                }
+                sumBias += mean - t;
+                sumSq += (mean - t) * (mean - t);
+                sumStd += std;
+                double pull = std > 0 ? (t - mean) / std : 0;
+                sumPull += pull;
+                sumPull2 += pull * pull;
+            }
+            double chi2 = 0;
+            for (int b = 0; b < bins; b++) chi2 += (counts[b] - expected[b]) * (counts[b] - expected[b]) / expected[b];
+            ranks[j] = new RankHistogram(names[j], counts, expected, chi2, bins - 1, ChiSquareSurvival(chi2, bins - 1));
+            double pm = sumPull / n;
+            summaries[j] = new ParameterSummary(names[j], sumBias / n, Math.Sqrt(sumSq / n), sumStd / n, pm,
+                Math.Sqrt(Math.Max(0, sumPull2 / n - pm * pm)), covered.Select(c => (double)c / n).ToArray());
+        }
+        var joint = new double[lv.Length];
+        for (int a = 0; a < lv.Length; a++)
+        {
+            int c = 0;
+            for (int i = 0; i < n; i++) if (inside[i, a]) c++;
+            joint[a] = (double)c / n;
+        }
+        return new CalibrationResult(n, l, lv, ranks, summaries, joint);
+    }
+
+    /// <summary>The <paramref name="p"/>-quantile of sorted values, linearly interpolated (type 7).</summary>
+    public static double Quantile(ReadOnlySpan<double> sorted, double p)
+    {
+        if (sorted.Length == 0) throw new ArgumentException("no values", nameof(sorted));
+        double h = (sorted.Length - 1) * Math.Clamp(p, 0, 1);
+        int lo = (int)Math.Floor(h);
+        int hi = Math.Min(lo + 1, sorted.Length - 1);
+        return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
+    }
+
+    /// <summary>P(χ²_k ≥ x): the regularised upper incomplete gamma function Q(k/2, x/2).</summary>
+    public static double ChiSquareSurvival(double x, int degreesOfFreedom)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(degreesOfFreedom, 1);
+        if (double.IsNaN(x)) return double.NaN;
+        if (x <= 0) return 1;
+        return UpperRegularisedGamma(degreesOfFreedom / 2.0, x / 2);
+    }
+
+    /// <summary>Q(a, x) = Γ(a, x)/Γ(a): series for x &lt; a + 1, Lentz continued fraction otherwise (Numerical Recipes §6.2).</summary>
+    internal static double UpperRegularisedGamma(double a, double x)
+    {
+        double lnPrefix = a * Math.Log(x) - x - LogGamma(a);
+        if (x < a + 1)
+        {
+            double sum = 1 / a, term = sum, ap = a;
+            for (int i = 0; i < 10_000; i++)
+            {
+                ap++;
+                term *= x / ap;
+                sum += term;
+                if (Math.Abs(term) < Math.Abs(sum) * 1e-16) break;
+            }
+            return Math.Max(0, 1 - sum * Math.Exp(lnPrefix));
+        }
+        const double tiny = 1e-300;
+        double bb = x + 1 - a, c = 1 / tiny, dd = 1 / bb, h = dd;
+        for (int i = 1; i < 10_000; i++)
+        {
+            double an = -i * (i - a);
+            bb += 2;
+            dd = an * dd + bb; if (Math.Abs(dd) < tiny) dd = tiny;
+            c = bb + an / c; if (Math.Abs(c) < tiny) c = tiny;
+            dd = 1 / dd;
+            double del = dd * c;
+            h *= del;
+            if (Math.Abs(del - 1) < 1e-16) break;
+        }
+        return Math.Exp(lnPrefix) * h;
+    }
+
+    /// <summary>ln Γ(x) for x &gt; 0 (Lanczos, g = 7, 9 terms; relative error ≈ 1e−15).</summary>
+    internal static double LogGamma(double x)
+    {
+        ReadOnlySpan<double> c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+            12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+        if (x < 0.5) return Math.Log(Math.PI / Math.Abs(Math.Sin(Math.PI * x))) - LogGamma(1 - x);
+        x -= 1;
+        double s = c[0];
+        for (int i = 1; i < 9; i++) s += c[i] / (x + i);
+        double t = x + 7.5;
+        return 0.5 * Math.Log(2 * Math.PI) + (x + 0.5) * Math.Log(t) - t + Math.Log(s);
+    }
+}
