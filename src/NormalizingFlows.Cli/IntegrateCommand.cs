@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using NormalizingFlows.Hep.Integration;
+using NormalizingFlows.Hep.PhaseSpace;
+using NormalizingFlows.Tensors;
 using Table = NormalizingFlows.Data.Table;
 
 namespace NormalizingFlows.Cli;
@@ -20,7 +22,7 @@ internal static class IntegrateCommand
     {
         var function = new Option<string>("--function", "-f")
         {
-            Description = "Integrand: " + string.Join(", ", IntegrandCatalog.Names),
+            Description = "Integrand: " + string.Join(", ", IntegrandCatalog.Names.Concat(PhysicsProcesses.Names).Distinct()) + " (ee-* are the physics processes, σ in pb)",
             DefaultValueFactory = _ => "camel",
         };
         var dim = new Option<int?>("--dim", "-d") { Description = "Dimension (default: the integrand's own; gaussian/camel/polynomial: 2)", CustomParser = Commands.WholeNumber };
@@ -43,18 +45,21 @@ internal static class IntegrateCommand
         var vegasBins = new Option<int>("--vegas-bins") { Description = "VEGAS grid bins per dimension", DefaultValueFactory = _ => 64 };
         var alpha = new Option<double>("--alpha") { Description = "VEGAS damping exponent α", DefaultValueFactory = _ => 0.75 };
         var events = Commands.Count("Also generate this many unweighted events (accept/reject; overweights keep weight > 1) and write them to --output");
-        var output = new Option<string?>("--output", "-o") { Description = "File for the unweighted events: .csv or .npy (columns x1..xd, weight)", HelpName = "FILE" };
+        var output = new Option<string?>("--output", "-o") { Description = "File for the unweighted events: .csv or .npy (columns x1..xd, weight); .lhe (Les Houches events) for the ee-* processes", HelpName = "FILE" };
+        var sqrtS = new Option<double>("--sqrt-s") { Description = "Physics processes: centre-of-mass energy √s in GeV", DefaultValueFactory = _ => 91.2 };
+        var yCut = new Option<double>("--ycut") { Description = "ee-qqg: cut y_ij = s_ij/s > ycut on every parton pair", DefaultValueFactory = _ => 0.01 };
         var compare = new Option<bool>("--compare") { Description = "Run mc, vegas and flow at the same --calls and print one table" };
         var suite = new Option<bool>("--suite") { Description = "With --compare: run the whole test suite (gaussian and camel in 2, 4, 8, 16-D, polynomial 4-D, circles, annulus, box) instead of --function" };
         var seed = Commands.Seed();
         foreach (var o in new[] { calls, iterations, bins, hidden, batch, stepsPerRound, vegasBins }) Commands.Positive(o);
         var cmd = new Command("integrate", "Integrate a function on the unit hypercube by importance sampling (flow = i-flow, vegas, mc); print estimate ± error, weight spread, unweighting efficiency and integrand calls; optionally write unweighted events.")
         {
-            function, dim, method, calls, trainFraction, iterations, loss, spline, bins, hidden, blocks, batch, stepsPerRound, lr, anneal, vegasBins, alpha, events, output, compare, suite, seed,
+            function, dim, method, calls, trainFraction, iterations, loss, spline, bins, hidden, blocks, batch, stepsPerRound, lr, anneal, vegasBins, alpha, events, output, sqrtS, yCut, compare, suite, seed,
         };
         cmd.SetAction(r =>
         {
             long s = r.GetValue(seed);
+            RegisterPhysics(new PhysicsProcessOptions { SqrtS = r.GetValue(sqrtS), YCut = r.GetValue(yCut) });
             int budget = r.GetValue(calls), its = r.GetValue(iterations);
             double? tf = r.GetValue(trainFraction);
             if (tf is { } f0 && !(f0 >= 0 && f0 < 1)) throw new UsageException($"--train-fraction must lie in [0, 1), got {f0}");
@@ -120,12 +125,31 @@ internal static class IntegrateCommand
                     Array.Copy(u.Events, (long)i * f.Dimensions, values, (long)i * cols.Length, f.Dimensions);
                     values[(long)i * cols.Length + f.Dimensions] = u.EventWeights[i];
                 }
-                DataIo.Write(outPath!, new Table(cols, values, u.Count));
+                if (Path.GetExtension(outPath!).Equals(".lhe", StringComparison.OrdinalIgnoreCase))
+                {
+                    if (f is not IPhaseSpaceProcess process)
+                        throw new UsageException($"a .lhe file needs a physics process (one of {string.Join(", ", PhysicsProcesses.Names)}), not '{f.Name}'");
+                    int written = LesHouchesWriter.WriteUnweighted(outPath!, process, u.Events.AsSpan(0, u.Count * f.Dimensions), res.Estimate, res.Error, new Rng(s + 1));
+                    ctx.Out.WriteLine(string.Create(c, $"Les Houches events: {written:N0} (σ = {res.Estimate:G6} ± {res.Error:G3} pb in the init block)"));
+                }
+                else DataIo.Write(outPath!, new Table(cols, values, u.Count));
                 ctx.Out.WriteLine(string.Create(c, $"unweighted: {u.Count:N0} events from {u.Trials:N0} weighted ones (efficiency {u.Efficiency:F4}, max weight {u.MaxWeight:G4}, {u.OverweightEventFraction:P2} overweight); total integrand calls {integ.FunctionCalls:N0}"));
                 ctx.Out.WriteLine($"wrote {outPath}");
             }
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>Makes the physics processes (ee-mumu, ee-qqg and their RAMBO variants) integrands by name, with this run's √s and y_cut.</summary>
+    private static void RegisterPhysics(PhysicsProcessOptions options)
+    {
+        foreach (var name in PhysicsProcesses.Names)
+            IntegrandCatalog.Register(name, d =>
+            {
+                var p = PhysicsProcesses.Create(name, options);
+                if (d is { } want && want != p.Dimensions) throw new ArgumentException($"{name} has {p.Dimensions} dimensions; --dim {want} does not apply");
+                return p;
+            }, $"physics process {name} at √s = {options.SqrtS} GeV (σ in pb)");
     }
 }

@@ -19,6 +19,28 @@ public class IntegrateCommandTests
     }
 
     [Fact]
+    public void PhysicsProcess_IntegratesAndWritesLesHouchesEvents()
+    {
+        using var s = new CliSandbox();
+        var (code, output, err) = s.Run("integrate", "-f", "ee-mumu", "-m", "vegas", "--calls", "20000", "--events", "40", "-o", s["ee.lhe"]);
+        Assert.True(code == 0, err + output);
+        Assert.Contains("ee-mumu", output);
+        Assert.Contains("pull", output); // compared with the analytic σ
+        var lhe = NormalizingFlows.Hep.PhaseSpace.LesHouchesReader.Read(s["ee.lhe"]);
+        Assert.Equal(40, lhe.Events.Count);
+        Assert.Equal(11, Math.Abs(lhe.Init.BeamA));
+        foreach (var e in lhe.Events)
+            Assert.Contains(e.Particles, p => Math.Abs(p.Id) == 13 && p.Status == 1);
+
+        // .lhe needs a physics process; √s is an option
+        (code, _, err) = s.Run("integrate", "-f", "camel", "-m", "mc", "--calls", "1000", "--events", "5", "-o", s["c.lhe"]);
+        Assert.Equal(2, code);
+        Assert.Contains("physics process", err);
+        (code, output, err) = s.Run("integrate", "-f", "ee-mumu", "-m", "mc", "--calls", "20000", "--sqrt-s", "60");
+        Assert.True(code == 0, err + output);
+    }
+
+    [Fact]
     public void Flow_WritesUnweightedEvents()
     {
         using var s = new CliSandbox();
