@@ -201,6 +201,7 @@ public static class BumpHuntStudy
                     outer ??= FitOuter(sb, prep!, flow, log);
                     cathode = Cathode.Run(sb, sr, prep!, lo, hi, flow, clf, settings.Oversampling, seed, outer);
                     s = cathode.Scores;
+                    log?.Invoke(FormattableString.Invariant($"  CATHODE classifier, SR data vs synthetic background (out of fold): AUC {Evaluation.Roc.Auc([.. cathode.Scores, .. cathode.SyntheticScores], [.. Enumerable.Repeat(true, cathode.Scores.Length), .. Enumerable.Repeat(false, cathode.SyntheticScores.Length)]):F4}"));
                     break;
                 case BumpHuntMethod.Anode:
                     outer ??= FitOuter(sb, prep!, flow, log);

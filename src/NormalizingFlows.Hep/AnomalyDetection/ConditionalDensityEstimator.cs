@@ -8,11 +8,11 @@ using NormalizingFlows.Training;
 namespace NormalizingFlows.Hep.AnomalyDetection;
 
 /// <summary>
-/// The fixed maps in front of the bump-hunt density estimators: the features x go through min-max → logit →
-/// standardise (CATHODE's preprocessing, <see cref="PreprocessingKind.MinMaxLogit"/>), the context is
-/// c = (ln m_jj − μ)/σ. Fitted once on ALL events (sidebands and signal region: only ranges, means and widths, no
-/// labels), so that the outer and inner flows share it, every event lies in its domain, and its Jacobian cancels in
-/// the ANODE ratio.
+/// The fixed maps in front of the bump-hunt density estimators: by default (<see cref="DefaultSpec"/>) the jet
+/// masses go through log → standardise and the τ21 through min-max → logit → standardise (CATHODE's preprocessing);
+/// the context is c = (ln m_jj − μ)/σ. Fitted once on ALL events (sidebands and signal region: only ranges, means and
+/// widths, no labels), so that the outer and inner flows share it, every event lies in its domain, and its Jacobian
+/// cancels in the ANODE ratio.
 /// </summary>
 public sealed class BumpHuntPreprocessing
 {
@@ -30,12 +30,26 @@ public sealed class BumpHuntPreprocessing
     /// <summary>Standard deviation of ln m_jj.</summary>
     public double ContextStd { get; }
 
-    /// <summary>Fits the maps on <paramref name="events"/>.</summary>
-    public static BumpHuntPreprocessing Fit(BumpHuntEvents events)
+    /// <summary>
+    /// The default per-feature choices: log for m_j1 and for Δm_j (shifted by −5 GeV, as Δm_j ≥ 0 reaches 0), min-max →
+    /// logit for the τ21 (bounded in (0, 1)). Min-max → logit on the masses, as CATHODE does on the LHCO data, squeezes
+    /// the bulk of our unbounded log-normal masses against the lower edge and pushes the signal's Δm_j ≈ 0.4 TeV beyond
+    /// the splines' ±bound, where the flow's tails are Gaussian: measured at the default 10⁶ events (seed 0), CATHODE's
+    /// max SIC was 5.8 with min-max → logit on every feature and 26.0 with this spec (idealized detector: 25.8).
+    /// </summary>
+    public static PreprocessingSpec DefaultSpec { get; } = new([
+        new ColumnPreprocessing("mj1", PreprocessingKind.Log),
+        new ColumnPreprocessing("dmj", PreprocessingKind.Log) { Shift = -0.005 },
+        new ColumnPreprocessing("tau21_j1", PreprocessingKind.MinMaxLogit),
+        new ColumnPreprocessing("tau21_j2", PreprocessingKind.MinMaxLogit),
+    ]);
+
+    /// <summary>Fits the maps on <paramref name="events"/> with <paramref name="spec"/> (default <see cref="DefaultSpec"/>).</summary>
+    public static BumpHuntPreprocessing Fit(BumpHuntEvents events, PreprocessingSpec? spec = null)
     {
         ArgumentNullException.ThrowIfNull(events);
         if (events.Count < 2) throw new ArgumentException($"preprocessing needs at least 2 events, got {events.Count}");
-        var spec = PreprocessingSpec.Uniform(BumpHuntEvents.FeatureNames, PreprocessingKind.MinMaxLogit);
+        spec ??= DefaultSpec;
         var pipeline = PreprocessingPipeline.Fit<float>(FeatureTable(events.Features), spec);
         double m = 0, s = 0;
         foreach (var v in events.Mjj) m += Math.Log(v);
@@ -82,6 +96,9 @@ public sealed record DensityEstimatorOptions
 
     /// <summary>Spline bins (spline builders).</summary>
     public int Bins { get; init; } = 8;
+
+    /// <summary>Splines act on [−Bound, Bound] of the standardised features (identity tails outside).</summary>
+    public double Bound { get; init; } = 4.0;
 
     /// <summary>Maximum passes over the training events (early stopping may end sooner).</summary>
     public int Epochs { get; init; } = 30;
@@ -138,7 +155,7 @@ public sealed class ConditionalDensityEstimator
         if (train.Count < 10) throw new ArgumentException($"a density estimator needs at least 10 training events, got {train.Count}");
         var spec = new FlowSpec
         {
-            Builder = options.Builder, Features = 4, Layers = options.Layers, Hidden = options.Hidden, Bins = options.Bins,
+            Builder = options.Builder, Features = 4, Layers = options.Layers, Hidden = options.Hidden, Bins = options.Bins, Bound = options.Bound,
             ContextFeatures = 1, Seed = options.Seed,
         };
         var model = new FlowModel<float>(spec, preprocessing.Pipeline);
