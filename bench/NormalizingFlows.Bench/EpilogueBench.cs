@@ -4,9 +4,10 @@ using NormalizingFlows.Tensors.Kernels;
 namespace NormalizingFlows.Bench;
 
 /// <summary>
-/// The fused bias + ReLU GEMM epilogue against GEMM followed by a separate bias + ReLU pass, on the linear-layer
-/// shapes of the flow workloads (y = x·Wᵀ, float32, 1 thread). Runs the two alternately and prints the medians and
-/// their ratio (one JSON line per shape).
+/// The bias + ReLU GEMM epilogue (as a row pass after the GEMM, and applied per tile right after the micro-kernel)
+/// against GEMM followed by TensorPrimitives passes, on the linear-layer shapes of the flow workloads (y = x·Wᵀ,
+/// float32), with outputs rotating over cold buffers; and the unpacked-A micro-kernel against packing. Medians of
+/// alternating runs, one JSON line per shape.
 /// </summary>
 internal static class EpilogueBench
 {
@@ -19,22 +20,33 @@ internal static class EpilogueBench
         foreach (var (m, k, n) in shapes)
         {
             float[] x = Fill(rng, m * k), w = Fill(rng, n * k), b = Fill(rng, n), y = new float[m * n];
+            // outputs rotate over buffers larger than the caches together, as pooled activations do in a flow
+            var ys = Enumerable.Range(0, Math.Max(2, (int)(64_000_000L / (4L * m * n)))).Select(_ => new float[m * n]).ToArray();
             int reps = Math.Max(20, (int)(2e9 / (2.0 * m * n * k)));
-            var separate = new List<double>(); var fused = new List<double>();
+            var separate = new List<double>(); var rowPass = new List<double>(); var perTile = new List<double>();
             for (int r = 0; r < reps + 5; r++)
             {
+                var yr = ys[r % ys.Length];
                 long t0 = Stopwatch.GetTimestamp();
-                Gemm.Compute(false, true, m, n, k, 1f, x, k, w, k, 0f, y, n);
-                SeparatePass(y, b, m, n);
+                Gemm.Compute(false, true, m, n, k, 1f, x, k, w, k, 0f, yr, n);
+                SeparatePass(yr, b, m, n);
                 double ts = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                yr = ys[(r + 1) % ys.Length];
+                Gemm.TuneSeparateEpilogue = 1;
                 t0 = Stopwatch.GetTimestamp();
-                Gemm.ComputeBiasRelu<float>(false, true, m, n, k, x, k, w, k, b, y, n);
-                double tf = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-                if (r >= 5) { separate.Add(ts); fused.Add(tf); }
+                Gemm.ComputeBiasRelu<float>(false, true, m, n, k, x, k, w, k, b, yr, n);
+                double tr = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                yr = ys[(r + 2) % ys.Length];
+                Gemm.TuneSeparateEpilogue = 0;
+                t0 = Stopwatch.GetTimestamp();
+                Gemm.ComputeBiasRelu<float>(false, true, m, n, k, x, k, w, k, b, yr, n);
+                double tt = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                Gemm.TuneSeparateEpilogue = 1;
+                if (r >= 5) { separate.Add(ts); rowPass.Add(tr); perTile.Add(tt); }
             }
-            separate.Sort(); fused.Sort();
-            double ms = separate[separate.Count / 2], mf = fused[fused.Count / 2];
-            Console.WriteLine($"{{\"bench\":\"epilogue\",\"m\":{m},\"k\":{k},\"n\":{n},\"separate_ms\":{BenchUtil.Num(ms, "F4")},\"fused_ms\":{BenchUtil.Num(mf, "F4")},\"speedup\":{BenchUtil.Num(ms / mf, "F3")}}}");
+            separate.Sort(); rowPass.Sort(); perTile.Sort();
+            double ms = separate[separate.Count / 2], mr = rowPass[rowPass.Count / 2], mt = perTile[perTile.Count / 2];
+            Console.WriteLine($"{{\"bench\":\"epilogue\",\"m\":{m},\"k\":{k},\"n\":{n},\"gemm_then_tensorprimitives_ms\":{BenchUtil.Num(ms, "F4")},\"bias_relu_row_pass_ms\":{BenchUtil.Num(mr, "F4")},\"bias_relu_per_tile_ms\":{BenchUtil.Num(mt, "F4")}}}");
             // A read in place (unpacked) against A packed, same GEMM, alternately
             var packedT = new List<double>(); var directT = new List<double>();
             for (int r = 0; r < reps + 5; r++)

@@ -226,8 +226,10 @@ public class GemmTests
             foreach (var (ta, tb, m, n, k) in shapes)
                 foreach (bool withBias in new[] { true, false })
                     foreach (int threads in new[] { 1, 2 })
+                    foreach (int separate in new[] { 0, 1 })
                     {
                         WorkerPool.MaxThreads = threads;
+                        Gemm.TuneSeparateEpilogue = separate;
                         var rng = new Random(m * 31 + n * 7 + k);
                         float[] a = Random<float>(rng, m * k), b = Random<float>(rng, k * n), bias = withBias ? Random<float>(rng, n) : [];
                         if (a.Length > 0) a[0] = float.NaN; // a NaN row must stay NaN through the ReLU
@@ -248,7 +250,7 @@ public class GemmTests
                             }
                         Gemm.ComputeBiasRelu(ta, tb, m, n, k, a, lda, b, ldb, bias, got, n);
                         Gemm.ComputeBiasRelu<double>(ta, tb, m, n, k, ad, lda, bd, ldb, biasD, gotD, n);
-                        string what = $"{(ta ? 'T' : 'N')}{(tb ? 'T' : 'N')} {m}×{n}×{k} bias={withBias} threads={threads}";
+                        string what = $"{(ta ? 'T' : 'N')}{(tb ? 'T' : 'N')} {m}×{n}×{k} bias={withBias} threads={threads} separate={separate}";
                         for (int i = 0; i < want.Length; i++)
                         {
                             Assert.True(want[i].Equals(got[i]), $"float {what}: C[{i}] = {got[i]}, expected {want[i]}");
@@ -273,6 +275,7 @@ public class GemmTests
         {
             WorkerPool.MaxThreads = saved;
             Gemm.ForcedIsa = GemmIsa.Auto;
+            Gemm.TuneSeparateEpilogue = 1;
         }
     }
 
