@@ -35,9 +35,10 @@ internal static class Commands
         root.Add(Eval(ctx));
         root.Add(Reweight(ctx));
         root.Add(DemoCommand(ctx));
+        root.Add(CaloCommand.Build(ctx));
         root.SetAction(r =>
         {
-            ctx.Out.WriteLine("nflow — normalizing flows for .NET. Verbs: toy, train, sample, logprob, info, eval, reweight, demo.");
+            ctx.Out.WriteLine("nflow — normalizing flows for .NET. Verbs: toy, train, sample, logprob, info, eval, reweight, demo, calo.");
             ctx.Out.WriteLine("Run 'nflow --help' or 'nflow VERB --help' for details.");
             return 0;
         });

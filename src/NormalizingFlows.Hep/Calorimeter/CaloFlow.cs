@@ -57,6 +57,11 @@ public enum CaloSampler
     Teacher,
     /// <summary>The distilled IAF student (CaloFlow v2): one pass.</summary>
     Student,
+    /// <summary>
+    /// The MAF teacher sampled as CaloFlow v1 and nflows do: D = 504 full MADE passes per layer (each fixing one more
+    /// voxel). Same samples as <see cref="Teacher"/> (which uses the library's incremental MADE, about one pass of work).
+    /// </summary>
+    TeacherFullPasses,
 }
 
 /// <summary>
@@ -201,7 +206,7 @@ public sealed class CaloFlow : Module<float>
     {
         ArgumentNullException.ThrowIfNull(incidentEnergies);
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "must be ≥ 1");
-        var flow2 = sampler == CaloSampler.Teacher ? Teacher : Student ?? throw new InvalidOperationException("the model has no student yet: run `nflow calo distill` first");
+        var flow2 = sampler != CaloSampler.Student ? Teacher : Student ?? throw new InvalidOperationException("the model has no student yet: run `nflow calo distill` first");
         foreach (double e in incidentEnergies)
             if (!(e > 0) || !double.IsFinite(e)) throw new ArgumentException($"incident energies must be positive and finite, got {e}");
         Flow1.Eval(); flow2.Eval();
@@ -220,12 +225,42 @@ public sealed class CaloFlow : Module<float>
             Standardise(f1, _flow1Mean, _flow1Std, forward: false);
             var layerE = p.Flow1Inverse(f1, energies);
             var c2 = Tensor<float>.FromDoubles(CaloFlowPreprocessing.Flow2Context(energies, layerE), b, CaloFlowPreprocessing.Flow2ContextFeatures);
-            var f2 = flow2.Sample(b, rng, new Var<float>(c2)).Value.ToDoubleArray();
+            var f2 = (sampler == CaloSampler.TeacherFullPasses
+                ? SampleTeacherFullPasses(Teacher.Base.Sample(b, rng, null).Value, new Var<float>(c2))
+                : flow2.Sample(b, rng, new Var<float>(c2)).Value).ToDoubleArray();
             Standardise(f2, _flow2Mean, _flow2Std, forward: false);
             for (int i = 0; i < f2.Length; i++) if (!double.IsFinite(f2[i])) f2[i] = -50; // a non-finite sample reads as an empty voxel
             p.Flow2Inverse(f2, layerE).CopyTo(voxels.AsSpan(start * CaloGeometry.Voxels));
         }
         return new CaloShowers(voxels, (double[])incidentEnergies.Clone());
+    }
+
+    /// <summary>The teacher's sampling direction with D full MADE passes per layer (the naive MAF inverse), without a graph.</summary>
+    private Tensor<float> SampleTeacherFullPasses(Tensor<float> z, Var<float> context)
+    {
+        var steps = Teacher.Transform is Transforms.CompositeTransform<float> c ? c.Steps : [Teacher.Transform];
+        int n = z.Dim(0), d = z.Dim(1);
+        var y = z;
+        for (int l = steps.Count - 1; l >= 0; l--)
+        {
+            var layer = (Transforms.Autoregressive.AutoregressiveTransform<float>)steps[l];
+            var x = Tensor<float>.Zeros(n, d);
+            var ctx = layer.ContextFeatures == 0 ? null : context;
+            for (int pass = 0; pass < d; pass++)
+            {
+                using var scope = TensorScope.Begin();
+                var theta = layer.Made.Forward(new Var<float>(x), ctx);
+                var (next, _) = layer switch
+                {
+                    Transforms.Autoregressive.MaskedAffineAutoregressive<float> a => Transforms.Coupling.AffineCouplingOp.Apply(new Var<float>(y), theta, a.Scale, inverse: true),
+                    Transforms.Autoregressive.MaskedSplineAutoregressive<float> sp => Transforms.SplineOp.Apply(sp.Spline, new Var<float>(y), theta, inverse: true),
+                    _ => throw new InvalidOperationException($"unsupported teacher layer {layer.GetType().Name}"),
+                };
+                next.Value.CopyTo(x);
+            }
+            y = x;
+        }
+        return y;
     }
 
     /// <summary>Seconds per shower of <see cref="Generate"/> for <paramref name="count"/> showers in one batch (after a small warm-up).</summary>

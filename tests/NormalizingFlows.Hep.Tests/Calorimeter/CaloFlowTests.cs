@@ -65,6 +65,11 @@ public class CaloFlowTests(ITestOutputHelper output)
         var gen = model.Generate(energies, CaloSampler.Student, seed: 7);
         Assert.Equal(3 * CaloGeometry.Voxels, gen.Voxels.Length);
         Assert.All(gen.Voxels, v => Assert.True(v == 0 || v >= config.Preprocessing.Threshold));
+        // the naive MAF sampling (504 full MADE passes per layer) gives the teacher's showers
+        var viaIncremental = model.Generate(energies, CaloSampler.Teacher, seed: 7).Voxels;
+        var viaFullPasses = model.Generate(energies, CaloSampler.TeacherFullPasses, seed: 7).Voxels;
+        Assert.True(viaIncremental.Zip(viaFullPasses, (a, b) => Math.Abs(a - b)).Max() < 1e-3, "full-pass and incremental teacher sampling should agree");
+        Assert.Contains(viaIncremental, v => v > 0);
         var path = Path.Combine(Path.GetTempPath(), $"caloflow-{Guid.NewGuid():N}.nflow");
         try
         {
