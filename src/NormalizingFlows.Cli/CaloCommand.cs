@@ -237,29 +237,29 @@ internal static class CaloCommand
             // generation time per shower at the timing batch size (one batch of tb showers, after a warm-up)
             var sim = new ToyCalorimeter();
             sim.Simulate(p, Math.Min(tb, 256), s + 1);
-            var clock = Stopwatch.StartNew();
-            sim.Simulate(p, tb, s + 2);
-            double simTime = clock.Elapsed.TotalSeconds / tb;
-            double teacherTime = model.TimePerShower(CaloSampler.Teacher, tb, s + 3);
-            double studentTime = model.Student is null ? double.NaN : model.TimePerShower(CaloSampler.Student, tb, s + 3);
+            var simTime = GenerationTiming.Measure(tb, () => sim.Simulate(p, tb, s + 2));
+            var teacherTime = model.TimePerShower(CaloSampler.Teacher, tb, s + 3);
+            var studentTime = model.Student is null ? null : model.TimePerShower(CaloSampler.Student, tb, s + 3);
             int fb = r.GetValue(fullBatch);
-            double fullTime = fb > 0 ? model.TimePerShower(CaloSampler.TeacherFullPasses, fb, s + 3) : double.NaN;
-            string speedUp = model.Student is null ? "" : FormattableString.Invariant($"; student/teacher speed-up {teacherTime / studentTime:F1}×");
-            ctx.Out.WriteLine($"time per shower at batch {tb}: simulator {CaloEvaluation.FormatTime(simTime)}, teacher {CaloEvaluation.FormatTime(teacherTime)}, student {CaloEvaluation.FormatTime(studentTime)}{speedUp}");
-            if (fb > 0)
-                ctx.Out.WriteLine(FormattableString.Invariant($"teacher with 504 full MADE passes per layer (CaloFlow v1 sampling) at batch {fb}: {CaloEvaluation.FormatTime(fullTime)} per shower") +
-                    (model.Student is null ? "" : FormattableString.Invariant($"; student speed-up over it {fullTime / studentTime:F0}×")));
+            var fullTime = fb > 0 ? model.TimePerShower(CaloSampler.TeacherFullPasses, fb, s + 3) : null;
+            static string T(GenerationTiming? t) => t is null ? "—" : $"{CaloEvaluation.FormatTime(t.WallSeconds)} (CPU {CaloEvaluation.FormatTime(t.CpuSeconds)})";
+            ctx.Out.WriteLine($"time per shower at batch {tb} (wall, and CPU time over all threads): simulator {T(simTime)}, teacher {T(teacherTime)}, student {T(studentTime)}");
+            if (studentTime is not null)
+                ctx.Out.WriteLine(FormattableString.Invariant($"student/teacher speed-up: {teacherTime.WallSeconds / studentTime.WallSeconds:F1}× wall, {teacherTime.CpuSeconds / studentTime.CpuSeconds:F1}× CPU"));
+            if (fullTime is not null)
+                ctx.Out.WriteLine($"teacher with 504 full MADE passes per layer (CaloFlow v1 sampling) at batch {fb}: {T(fullTime)} per shower" +
+                    (studentTime is null ? "" : FormattableString.Invariant($"; student speed-up over it {fullTime.WallSeconds / studentTime.WallSeconds:F0}× wall, {fullTime.CpuSeconds / studentTime.CpuSeconds:F0}× CPU")));
 
-            var candidates = new List<CaloCandidate> { new("teacher (MAF)", model.Generate(refShowers.IncidentEnergies, CaloSampler.Teacher, s + 4), teacherTime) };
+            var candidates = new List<CaloCandidate> { new("teacher (MAF)", model.Generate(refShowers.IncidentEnergies, CaloSampler.Teacher, s + 4), teacherTime.WallSeconds) };
             if (model.Student is not null)
-                candidates.Add(new CaloCandidate("student (IAF)", model.Generate(refShowers.IncidentEnergies, CaloSampler.Student, s + 4), studentTime));
+                candidates.Add(new CaloCandidate("student (IAF)", model.Generate(refShowers.IncidentEnergies, CaloSampler.Student, s + 4), studentTime!.WallSeconds));
             var classifier = CaloEvaluation.DefaultClassifier with { Folds = r.GetValue(folds), Seed = s };
-            clock.Restart();
+            var clock = Stopwatch.StartNew();
             var comparisons = CaloEvaluation.Compare(refShowers, candidates, classifier);
             ctx.Out.WriteLine($"classifier tests on {refShowers.Count} reference showers ({clock.Elapsed.TotalSeconds:F1} s):");
             ctx.Out.WriteLine("| " + string.Join(" | ", CaloEvaluation.TableHeader) + " |");
             ctx.Out.WriteLine("|" + string.Concat(CaloEvaluation.TableHeader.Select(_ => "---|")));
-            foreach (var row in CaloEvaluation.TableRows(comparisons, simTime)) ctx.Out.WriteLine("| " + string.Join(" | ", row) + " |");
+            foreach (var row in CaloEvaluation.TableRows(comparisons, simTime.WallSeconds)) ctx.Out.WriteLine("| " + string.Join(" | ", row) + " |");
             if (r.GetValue(report) is { } reportPath)
             {
                 var counts = model.ParameterCounts();
@@ -269,10 +269,11 @@ internal static class CaloCommand
                     ("model", $"{r.GetValue(modelArg)}: flow I {model.Config.Flow1Layers}×MADE({model.Config.Flow1Hidden}), bins {model.Config.Flow1Bins}; flow II {model.Config.Flow2Layers}×MADE({model.Config.Flow2Hidden}), bins {model.Config.Flow2Bins}; parameters {counts.Flow1:N0} / {counts.Teacher:N0} / {counts.Student:N0}"),
                     ("reference", $"{r.GetValue(reference)} ({refShowers.Count} showers)"),
                     ("timing", $"one batch of {tb} showers after a warm-up, {Environment.ProcessorCount} logical cores; the teacher samples with the incremental MADE (about one pass of work)"),
-                    ("teacher, 504 full MADE passes per layer (CaloFlow v1 sampling)", fb > 0 ? $"{CaloEvaluation.FormatTime(fullTime)} per shower at batch {fb}" : "not timed"),
+                    ("teacher, 504 full MADE passes per layer (CaloFlow v1 sampling)", fullTime is null ? "not timed" : $"{T(fullTime)} per shower at batch {fb}"),
+                    ("CPU time per shower (all threads)", $"simulator {CaloEvaluation.FormatTime(simTime.CpuSeconds)}, teacher {CaloEvaluation.FormatTime(teacherTime.CpuSeconds)}, student {(studentTime is null ? "—" : CaloEvaluation.FormatTime(studentTime.CpuSeconds))}"),
                     ("classifier", $"MLP {string.Join("→", classifier.HiddenSizes)}, {classifier.Folds}-fold cross-fitting, ≤ {classifier.Epochs} epochs, patience {classifier.Patience}"),
                 };
-                CaloEvaluation.Report($"CaloFlow ({ToyCalorimeter.ParticleName(p)}): teacher and student vs the toy calorimeter", refShowers, candidates, comparisons, simTime, notes).Save(reportPath);
+                CaloEvaluation.Report($"CaloFlow ({ToyCalorimeter.ParticleName(p)}): teacher and student vs the toy calorimeter", refShowers, candidates, comparisons, simTime.WallSeconds, notes).Save(reportPath);
                 ctx.Out.WriteLine($"wrote {reportPath}");
             }
             return 0;

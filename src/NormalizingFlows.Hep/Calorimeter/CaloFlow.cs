@@ -50,6 +50,26 @@ public sealed record CaloFlowConfig
     }
 }
 
+/// <summary>Seconds per shower of a generation run: wall clock and CPU time of the process (all threads).</summary>
+/// <param name="WallSeconds">Elapsed time per shower.</param>
+/// <param name="CpuSeconds">Process CPU time per shower (user + system, summed over threads).</param>
+public sealed record GenerationTiming(double WallSeconds, double CpuSeconds)
+{
+    /// <summary>Runs <paramref name="generate"/> (which makes <paramref name="count"/> showers) once and divides its times by the count.</summary>
+    public static GenerationTiming Measure(int count, Action generate)
+    {
+        ArgumentNullException.ThrowIfNull(generate);
+        var process = Process.GetCurrentProcess();
+        var cpu0 = process.TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        generate();
+        double wall = clock.Elapsed.TotalSeconds;
+        process.Refresh();
+        double cpu = (process.TotalProcessorTime - cpu0).TotalSeconds;
+        return new GenerationTiming(wall / Math.Max(1, count), cpu / Math.Max(1, count));
+    }
+}
+
 /// <summary>Which flow II generates the normalised showers.</summary>
 public enum CaloSampler
 {
@@ -186,12 +206,14 @@ public sealed class CaloFlow : Module<float>
     }
 
     /// <summary>
-    /// Creates the student (starting from the teacher's weights) and distils the frozen teacher into it on the flow-II
-    /// training data (z-pass and x-pass). Returns the final loss terms.
+    /// Creates the student (starting from the teacher's weights unless <paramref name="copyTeacherWeights"/> is false) if
+    /// there is none yet, and distils the frozen teacher into it on the flow-II training data (z-pass and x-pass).
+    /// Returns the final loss terms.
     /// </summary>
-    public DistillationLoss Distill(TrainingData<float> flow2Data, DistillationOptions options, IProgress<DistillationProgress>? progress = null, long seed = 0)
+    public DistillationLoss Distill(TrainingData<float> flow2Data, DistillationOptions options, IProgress<DistillationProgress>? progress = null, long seed = 0,
+        bool copyTeacherWeights = true)
     {
-        Student ??= RegisterModule("student", DistillationTrainer<float>.CreateStudent(Teacher, new Rng(seed)));
+        Student ??= RegisterModule("student", DistillationTrainer<float>.CreateStudent(Teacher, new Rng(seed), copyTeacherWeights));
         var trainer = new DistillationTrainer<float>(Teacher, Student, options) { Progress = progress };
         var loss = trainer.Fit(flow2Data);
         Student.Eval();
@@ -263,14 +285,15 @@ public sealed class CaloFlow : Module<float>
         return y;
     }
 
-    /// <summary>Seconds per shower of <see cref="Generate"/> for <paramref name="count"/> showers in one batch (after a small warm-up).</summary>
-    public double TimePerShower(CaloSampler sampler, int count, long seed = 1)
+    /// <summary>
+    /// Wall-clock and CPU (all threads) seconds per shower of <see cref="Generate"/> for <paramref name="count"/> showers
+    /// in one batch, after a small warm-up. On a shared machine the CPU time is the steadier figure.
+    /// </summary>
+    public GenerationTiming TimePerShower(CaloSampler sampler, int count, long seed = 1)
     {
         var e = Enumerable.Range(0, count).Select(i => 1 + 99.0 * i / Math.Max(1, count - 1)).ToArray();
         Generate(e[..Math.Min(64, count)], sampler, seed, count);
-        var clock = Stopwatch.StartNew();
-        Generate(e, sampler, seed, count);
-        return clock.Elapsed.TotalSeconds / count;
+        return GenerationTiming.Measure(count, () => Generate(e, sampler, seed, count));
     }
 
     /// <summary>Writes the model (config in the metadata, standardisation, flows) atomically to <paramref name="path"/>.</summary>

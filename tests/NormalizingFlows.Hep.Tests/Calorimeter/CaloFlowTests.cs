@@ -34,7 +34,7 @@ public class CaloFlowTests(ITestOutputHelper output)
     [Fact]
     public void TinyCaloFlowTrainsDistilsAndTheStudentReproducesTheTeacher()
     {
-        var showers = new ToyCalorimeter().Simulate(CaloParticle.Positron, 400, 2);
+        var showers = new ToyCalorimeter().Simulate(CaloParticle.Positron, 300, 2);
         var config = new CaloFlowConfig { Flow1Layers = 2, Flow1Hidden = 8, Flow1Bins = 4, Flow2Layers = 2, Flow2Hidden = 16, Flow2Bins = 0 };
         var model = CaloFlow.Create(config, showers, seed: 3);
         var (d1, d2) = model.TrainingData(showers, 3);
@@ -53,12 +53,13 @@ public class CaloFlowTests(ITestOutputHelper output)
             var xs = model.Student!.Transform.Inverse(z, c).X.Value.ToDoubleArray();
             return xt.Zip(xs, (a, b) => (a - b) * (a - b)).Average();
         }
-        model.Distill(d2, new DistillationOptions { Steps = 1, BatchSize = 8, LearningRate = 1e-9 });
+        // a fresh student (random MADE weights, not the teacher's) so that it starts far from the teacher
+        model.Distill(d2, new DistillationOptions { Steps = 1, BatchSize = 8, LearningRate = 1e-9 }, copyTeacherWeights: false);
         double before = Mse();
-        var loss = model.Distill(d2, new DistillationOptions { Steps = 150, BatchSize = 64, LearningRate = 2e-3, Seed = 4 });
+        var loss = model.Distill(d2, new DistillationOptions { Steps = 120, BatchSize = 48, LearningRate = 3e-3, Seed = 4 });
         double after = Mse();
         output.WriteLine($"teacher vs student on the same z: MSE before {before:G4}, after {after:G4}; loss {loss}");
-        Assert.True(after < 0.2 * before, $"distillation should shrink the teacher–student MSE: {before} → {after}");
+        Assert.True(after < 0.05 * before, $"distillation should shrink the teacher–student MSE: {before} → {after}");
 
         // generation: shapes, threshold, energies; and the saved model generates the same showers
         var energies = new[] { 5.0, 50.0, 90.0 };
