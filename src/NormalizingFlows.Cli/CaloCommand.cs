@@ -213,6 +213,7 @@ internal static class CaloCommand
         var count = Commands.Count("Compare at most this many showers (default: all of REFERENCE)");
         var timingBatch = new Option<int>("--timing-batch") { Description = "Batch size of the generation-time measurement", DefaultValueFactory = _ => 10_000 };
         var fullBatch = new Option<int>("--full-pass-batch") { Description = "Batch size for timing the teacher sampled with 504 full MADE passes per layer (as CaloFlow v1; 0: skip)", DefaultValueFactory = _ => 1000 };
+        var timingOnly = new Option<bool>("--timing-only") { Description = "Measure the generation times only (no classifier tests, no report)" };
         var report = new Option<string?>("--report") { Description = "Write an HTML report here", HelpName = "FILE" };
         var folds = new Option<int>("--folds") { Description = "Classifier cross-fitting folds", DefaultValueFactory = _ => CaloEvaluation.DefaultClassifier.Folds };
         var seed = Commands.Seed();
@@ -221,7 +222,7 @@ internal static class CaloCommand
         folds.Validators.Add(r => { if (r.Tokens.Count == 1 && int.TryParse(r.Tokens[0].Value, CultureInfo.InvariantCulture, out int k) && k < 2) r.AddError($"--folds must be ≥ 2, got {k}"); });
         var cmd = new Command("eval", "Compare teacher and student showers with the simulator: classifier AUC (unnormalised and normalised inputs), generation time per shower of teacher, student and simulator, histograms and average images in an HTML report.")
         {
-            modelArg, reference, particle, count, timingBatch, fullBatch, report, folds, seed,
+            modelArg, reference, particle, count, timingBatch, fullBatch, timingOnly, report, folds, seed,
         };
         cmd.SetAction(r =>
         {
@@ -250,6 +251,13 @@ internal static class CaloCommand
                 ctx.Out.WriteLine($"teacher with 504 full MADE passes per layer (CaloFlow v1 sampling) at batch {fb}: {T(fullTime)} per shower" +
                     (studentTime is null ? "" : FormattableString.Invariant($"; student speed-up over it {fullTime.WallSeconds / studentTime.WallSeconds:F0}× wall, {fullTime.CpuSeconds / studentTime.CpuSeconds:F0}× CPU")));
 
+            // flow II alone: the part the student replaces
+            var f2Teacher = model.TimeFlow2PerShower(CaloSampler.Teacher, tb, s + 5);
+            var f2Student = model.Student is null ? null : model.TimeFlow2PerShower(CaloSampler.Student, tb, s + 5);
+            var f2Full = fb > 0 ? model.TimeFlow2PerShower(CaloSampler.TeacherFullPasses, fb, s + 5) : null;
+            ctx.Out.WriteLine($"flow II sampling alone per shower: teacher {T(f2Teacher)} at batch {tb}, student {T(f2Student)} at batch {tb}, teacher with full passes {T(f2Full)} at batch {fb}");
+            if (r.GetValue(timingOnly)) return 0;
+
             var candidates = new List<CaloCandidate> { new("teacher (MAF)", model.Generate(refShowers.IncidentEnergies, CaloSampler.Teacher, s + 4), teacherTime.WallSeconds) };
             if (model.Student is not null)
                 candidates.Add(new CaloCandidate("student (IAF)", model.Generate(refShowers.IncidentEnergies, CaloSampler.Student, s + 4), studentTime!.WallSeconds));
@@ -270,6 +278,7 @@ internal static class CaloCommand
                     ("reference", $"{r.GetValue(reference)} ({refShowers.Count} showers)"),
                     ("timing", $"one batch of {tb} showers after a warm-up, {Environment.ProcessorCount} logical cores; the teacher samples with the incremental MADE (about one pass of work)"),
                     ("teacher, 504 full MADE passes per layer (CaloFlow v1 sampling)", fullTime is null ? "not timed" : $"{T(fullTime)} per shower at batch {fb}"),
+                    ("flow II sampling alone, per shower", $"teacher {T(f2Teacher)}, student {T(f2Student)}, teacher with full passes {T(f2Full)}"),
                     ("CPU time per shower (all threads)", $"simulator {CaloEvaluation.FormatTime(simTime.CpuSeconds)}, teacher {CaloEvaluation.FormatTime(teacherTime.CpuSeconds)}, student {(studentTime is null ? "—" : CaloEvaluation.FormatTime(studentTime.CpuSeconds))}"),
                     ("classifier", $"MLP {string.Join("→", classifier.HiddenSizes)}, {classifier.Folds}-fold cross-fitting, ≤ {classifier.Epochs} epochs, patience {classifier.Patience}"),
                 };

@@ -296,6 +296,31 @@ public sealed class CaloFlow : Module<float>
         return GenerationTiming.Measure(count, () => Generate(e, sampler, seed, count));
     }
 
+    /// <summary>
+    /// Seconds per shower of flow II alone (base draw and the teacher's or student's sampling pass, without flow I and
+    /// post-processing) for <paramref name="count"/> showers in one batch, contexts fixed beforehand.
+    /// </summary>
+    public GenerationTiming TimeFlow2PerShower(CaloSampler sampler, int count, long seed = 1)
+    {
+        var flow2 = sampler != CaloSampler.Student ? Teacher : Student ?? throw new InvalidOperationException("the model has no student yet");
+        flow2.Eval();
+        var rng = new Rng(seed);
+        var e = Enumerable.Range(0, count).Select(i => 1 + 99.0 * i / Math.Max(1, count - 1)).ToArray();
+        var layerE = e.SelectMany(v => new[] { 0.03 * v, 0.9 * v, 0.03 * v }).ToArray();
+        using var _ = GradMode.Disable();
+        using var scope = TensorScope.Begin();
+        var c = new Var<float>(Tensor<float>.FromDoubles(CaloFlowPreprocessing.Flow2Context(e, layerE), count, CaloFlowPreprocessing.Flow2ContextFeatures));
+        void Run(int n, Var<float> ctx)
+        {
+            using var inner = TensorScope.Begin();
+            if (sampler == CaloSampler.TeacherFullPasses) SampleTeacherFullPasses(Teacher.Base.Sample(n, rng, null).Value, ctx);
+            else flow2.Sample(n, rng, ctx);
+        }
+        int warm = Math.Min(64, count);
+        Run(warm, new Var<float>(c.Value.CopyRows(0, warm)));
+        return GenerationTiming.Measure(count, () => Run(count, c));
+    }
+
     /// <summary>Writes the model (config in the metadata, standardisation, flows) atomically to <paramref name="path"/>.</summary>
     public void Save(string path, IReadOnlyDictionary<string, string>? extraMetadata = null)
     {
