@@ -213,16 +213,18 @@ internal static class CaloCommand
         var count = Commands.Count("Compare at most this many showers (default: all of REFERENCE)");
         var timingBatch = new Option<int>("--timing-batch") { Description = "Batch size of the generation-time measurement", DefaultValueFactory = _ => 10_000 };
         var fullBatch = new Option<int>("--full-pass-batch") { Description = "Batch size for timing the teacher sampled with 504 full MADE passes per layer (as CaloFlow v1; 0: skip)", DefaultValueFactory = _ => 1000 };
+        var repeats = new Option<int>("--repeats") { Description = "Repeat each timing this many times and keep the fastest run", DefaultValueFactory = _ => 3 };
         var timingOnly = new Option<bool>("--timing-only") { Description = "Measure the generation times only (no classifier tests, no report)" };
         var report = new Option<string?>("--report") { Description = "Write an HTML report here", HelpName = "FILE" };
         var folds = new Option<int>("--folds") { Description = "Classifier cross-fitting folds", DefaultValueFactory = _ => CaloEvaluation.DefaultClassifier.Folds };
         var seed = Commands.Seed();
         Commands.Positive(timingBatch);
         Commands.NonNegative(fullBatch);
+        Commands.Positive(repeats);
         folds.Validators.Add(r => { if (r.Tokens.Count == 1 && int.TryParse(r.Tokens[0].Value, CultureInfo.InvariantCulture, out int k) && k < 2) r.AddError($"--folds must be ≥ 2, got {k}"); });
         var cmd = new Command("eval", "Compare teacher and student showers with the simulator: classifier AUC (unnormalised and normalised inputs), generation time per shower of teacher, student and simulator, histograms and average images in an HTML report.")
         {
-            modelArg, reference, particle, count, timingBatch, fullBatch, timingOnly, report, folds, seed,
+            modelArg, reference, particle, count, timingBatch, fullBatch, repeats, timingOnly, report, folds, seed,
         };
         cmd.SetAction(r =>
         {
@@ -238,11 +240,12 @@ internal static class CaloCommand
             // generation time per shower at the timing batch size (one batch of tb showers, after a warm-up)
             var sim = new ToyCalorimeter();
             sim.Simulate(p, Math.Min(tb, 256), s + 1);
-            var simTime = GenerationTiming.Measure(tb, () => sim.Simulate(p, tb, s + 2));
-            var teacherTime = model.TimePerShower(CaloSampler.Teacher, tb, s + 3);
-            var studentTime = model.Student is null ? null : model.TimePerShower(CaloSampler.Student, tb, s + 3);
+            int rep = r.GetValue(repeats);
+            var simTime = GenerationTiming.Measure(tb, () => sim.Simulate(p, tb, s + 2), rep);
+            var teacherTime = model.TimePerShower(CaloSampler.Teacher, tb, s + 3, rep);
+            var studentTime = model.Student is null ? null : model.TimePerShower(CaloSampler.Student, tb, s + 3, rep);
             int fb = r.GetValue(fullBatch);
-            var fullTime = fb > 0 ? model.TimePerShower(CaloSampler.TeacherFullPasses, fb, s + 3) : null;
+            var fullTime = fb > 0 ? model.TimePerShower(CaloSampler.TeacherFullPasses, fb, s + 3, rep) : null;
             static string T(GenerationTiming? t) => t is null ? "—" : $"{CaloEvaluation.FormatTime(t.WallSeconds)} (CPU {CaloEvaluation.FormatTime(t.CpuSeconds)})";
             ctx.Out.WriteLine($"time per shower at batch {tb} (wall, and CPU time over all threads): simulator {T(simTime)}, teacher {T(teacherTime)}, student {T(studentTime)}");
             if (studentTime is not null)
@@ -252,9 +255,9 @@ internal static class CaloCommand
                     (studentTime is null ? "" : FormattableString.Invariant($"; student speed-up over it {fullTime.WallSeconds / studentTime.WallSeconds:F0}× wall, {fullTime.CpuSeconds / studentTime.CpuSeconds:F0}× CPU")));
 
             // flow II alone: the part the student replaces
-            var f2Teacher = model.TimeFlow2PerShower(CaloSampler.Teacher, tb, s + 5);
-            var f2Student = model.Student is null ? null : model.TimeFlow2PerShower(CaloSampler.Student, tb, s + 5);
-            var f2Full = fb > 0 ? model.TimeFlow2PerShower(CaloSampler.TeacherFullPasses, fb, s + 5) : null;
+            var f2Teacher = model.TimeFlow2PerShower(CaloSampler.Teacher, tb, s + 5, rep);
+            var f2Student = model.Student is null ? null : model.TimeFlow2PerShower(CaloSampler.Student, tb, s + 5, rep);
+            var f2Full = fb > 0 ? model.TimeFlow2PerShower(CaloSampler.TeacherFullPasses, fb, s + 5, rep) : null;
             ctx.Out.WriteLine($"flow II sampling alone per shower: teacher {T(f2Teacher)} at batch {tb}, student {T(f2Student)} at batch {tb}, teacher with full passes {T(f2Full)} at batch {fb}");
             if (r.GetValue(timingOnly)) return 0;
 
@@ -276,7 +279,7 @@ internal static class CaloCommand
                     ("particle", ToyCalorimeter.ParticleName(p)),
                     ("model", $"{r.GetValue(modelArg)}: flow I {model.Config.Flow1Layers}×MADE({model.Config.Flow1Hidden}), bins {model.Config.Flow1Bins}; flow II {model.Config.Flow2Layers}×MADE({model.Config.Flow2Hidden}), bins {model.Config.Flow2Bins}; parameters {counts.Flow1:N0} / {counts.Teacher:N0} / {counts.Student:N0}"),
                     ("reference", $"{r.GetValue(reference)} ({refShowers.Count} showers)"),
-                    ("timing", $"one batch of {tb} showers after a warm-up, {Environment.ProcessorCount} logical cores; the teacher samples with the incremental MADE (about one pass of work)"),
+                    ("timing", $"one batch of {tb} showers after a warm-up, fastest of {rep} runs, {Environment.ProcessorCount} logical cores; the teacher samples with the incremental MADE (about one pass of work)"),
                     ("teacher, 504 full MADE passes per layer (CaloFlow v1 sampling)", fullTime is null ? "not timed" : $"{T(fullTime)} per shower at batch {fb}"),
                     ("flow II sampling alone, per shower", $"teacher {T(f2Teacher)}, student {T(f2Student)}, teacher with full passes {T(f2Full)}"),
                     ("CPU time per shower (all threads)", $"simulator {CaloEvaluation.FormatTime(simTime.CpuSeconds)}, teacher {CaloEvaluation.FormatTime(teacherTime.CpuSeconds)}, student {(studentTime is null ? "—" : CaloEvaluation.FormatTime(studentTime.CpuSeconds))}"),
