@@ -81,7 +81,8 @@ public sealed record DistillationProgress(long Step, long TotalSteps, Distillati
 /// The teacher's transform must be MAF layers (<see cref="MaskedAffineAutoregressive{T}"/> or
 /// <see cref="MaskedSplineAutoregressive{T}"/>, alone or in a <see cref="CompositeTransform{T}"/>); the student
 /// (from <see cref="CreateStudent"/>) has one <see cref="InverseAutoregressiveTransform{T}"/> per teacher layer. The
-/// trainer freezes the teacher's parameters.
+/// teacher's parameters are frozen while <see cref="Fit"/> or <see cref="Step"/> runs and their trainable flags
+/// restored afterwards; the teacher is never changed.
 /// </summary>
 public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -104,11 +105,10 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
             if (_studentLayers[l].ParametersPerFeature != _teacherLayers[l].ParametersPerFeature || _studentLayers[l].Features != _teacherLayers[l].Features
                 || _studentLayers[l].ContextFeatures != _teacherLayers[l].ContextFeatures)
                 throw new ArgumentException($"student layer {l} does not have the shape of teacher layer {l}", nameof(student));
-        foreach (var p in teacher.Parameters()) p.Trainable = false;
         Optimizer = new Adam<T>(student.Parameters().Where(p => p.Trainable), Options.LearningRate);
     }
 
-    /// <summary>The frozen teacher (MAF).</summary>
+    /// <summary>The teacher (MAF), frozen during distillation.</summary>
     public Flow<T> Teacher { get; }
 
     /// <summary>The student (IAF) being trained.</summary>
@@ -154,6 +154,19 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
             throw new ArgumentException($"the teacher is conditional: distillation data need a context of {Teacher.ContextFeatures} columns");
         int n = data.Rows, batch = Math.Min(Options.BatchSize, n);
         if (n == 0) throw new ArgumentException("distillation data have no rows");
+        var frozen = FreezeTeacher();
+        try
+        {
+            return FitFrozen(data, n, batch, cancellation);
+        }
+        finally
+        {
+            RestoreTeacher(frozen);
+        }
+    }
+
+    private DistillationLoss FitFrozen(TrainingData<T> data, int n, int batch, CancellationToken cancellation)
+    {
         var schedule = new CosineDecaySchedule(Options.LearningRate, Options.Steps);
         var rng = new Rng(Options.Seed);
         var parameters = Optimizer.Parameters;
@@ -212,11 +225,32 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(rng);
-        if (!backward)
+        var frozen = FreezeTeacher();
+        try
         {
-            using (GradMode.Disable()) return Run(x, context, rng, record: false);
+            if (!backward)
+            {
+                using (GradMode.Disable()) return Run(x, context, rng, record: false);
+            }
+            return Run(x, context, rng, record: true);
         }
-        return Run(x, context, rng, record: true);
+        finally
+        {
+            RestoreTeacher(frozen);
+        }
+    }
+
+    private bool[] FreezeTeacher()
+    {
+        var flags = Teacher.Parameters().Select(p => p.Trainable).ToArray();
+        foreach (var p in Teacher.Parameters()) p.Trainable = false;
+        return flags;
+    }
+
+    private void RestoreTeacher(bool[] flags)
+    {
+        int i = 0;
+        foreach (var p in Teacher.Parameters()) p.Trainable = flags[i++];
     }
 
     private DistillationLoss Run(Tensor<T> x, Tensor<T>? context, Rng rng, bool record)

@@ -72,13 +72,16 @@ public class DistillationTrainerTests(ITestOutputHelper output)
             return s / xt.Length;
         }
         double before = Mse();
+        var teacherBefore = teacher.StateDict().ToDictionary(kv => kv.Key, kv => kv.Value.ToArray());
         var trainer = new DistillationTrainer<double>(teacher, student, new DistillationOptions { Steps = 800, BatchSize = 128, LearningRate = 3e-3, Seed = 1 });
         var loss = trainer.Fit(new TrainingData<double>(data, ctx));
         double after = Mse();
         output.WriteLine($"MSE(teacher, student) on the same z: before {before:G4}, after {after:G4}; final loss {loss}");
         Assert.True(before > 1e-2, $"a fresh student should differ from the teacher at first (MSE {before})");
         Assert.True(after < 0.01 * before, $"distillation should shrink the sample MSE by 100×: {before} → {after}");
-        Assert.All(teacher.Parameters(), p => Assert.False(p.Trainable));
+        // the teacher was frozen during distillation (unchanged) and is trainable again afterwards
+        foreach (var (name, value) in teacher.StateDict()) Assert.Equal(teacherBefore[name], value.ToArray());
+        Assert.All(teacher.Parameters(), p => Assert.True(p.Trainable));
     }
 
     [Fact]
