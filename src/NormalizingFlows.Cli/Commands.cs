@@ -38,9 +38,10 @@ internal static class Commands
         root.Add(IntegrateCommand.Build(ctx));
         root.Add(InferCommand.Build(ctx));
         root.Add(BumpHuntCommand.Build(ctx));
+        root.Add(CaloCommand.Build(ctx));
         root.SetAction(r =>
         {
-            ctx.Out.WriteLine("nflow — normalizing flows for .NET. Verbs: toy, train, sample, logprob, info, eval, reweight, demo, integrate, infer, bumphunt.");
+            ctx.Out.WriteLine("nflow — normalizing flows for .NET. Verbs: toy, train, sample, logprob, info, eval, reweight, demo, integrate, infer, bumphunt, calo.");
             ctx.Out.WriteLine("Run 'nflow --help' or 'nflow VERB --help' for details.");
             return 0;
         });

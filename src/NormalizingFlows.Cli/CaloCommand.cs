@@ -1,0 +1,313 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using NormalizingFlows.Hep.Calorimeter;
+using NormalizingFlows.Training;
+
+namespace NormalizingFlows.Cli;
+
+/// <summary>
+/// <c>nflow calo</c>: fast calorimeter simulation. <c>simulate</c> runs the toy CaloGAN calorimeter; <c>train</c> fits
+/// CaloFlow's flow I and the MAF teacher; <c>distill</c> trains the IAF student; <c>generate</c> samples showers;
+/// <c>eval</c> compares teacher and student with the simulator (classifier AUC, histograms, timing, HTML report).
+/// </summary>
+internal static class CaloCommand
+{
+    private static readonly string[] Particles = ["eplus", "gamma", "piplus"];
+
+    public static Command Build(CliContext ctx)
+    {
+        var cmd = new Command("calo", "Fast calorimeter simulation (CaloFlow): toy CaloGAN calorimeter, flow I + MAF teacher, IAF student by density distillation, evaluation.");
+        cmd.Add(Simulate(ctx));
+        cmd.Add(Train(ctx));
+        cmd.Add(Distill(ctx));
+        cmd.Add(Generate(ctx));
+        cmd.Add(Eval(ctx));
+        return cmd;
+    }
+
+    private static Option<string> ParticleOption(bool required)
+    {
+        var o = new Option<string>("--particle", "-p") { Description = "Particle: eplus, gamma or piplus", HelpName = "PARTICLE" };
+        if (required) o.Required = true;
+        else o.DefaultValueFactory = _ => "";
+        o.Validators.Add(r =>
+        {
+            if (r.Tokens.Count == 1 && !Particles.Contains(r.Tokens[0].Value.ToLowerInvariant()))
+                r.AddError($"unknown particle '{r.Tokens[0].Value}' for --particle (choose one of: {string.Join(", ", Particles)})");
+        });
+        return o;
+    }
+
+    /// <summary>Showers from .npy (505 columns: voxels in GeV, then E_inc in GeV) or HDF5 (CaloGAN / CaloChallenge layout).</summary>
+    internal static CaloShowers ReadShowers(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"no such file: {path}", path);
+        return CaloHdf5.IsHdf5Path(path) ? CaloHdf5.Read(path) : CaloShowers.LoadNpy(path);
+    }
+
+    internal static void WriteShowers(string path, CaloShowers showers)
+    {
+        if (CaloHdf5.IsHdf5Path(path)) CaloHdf5.Write(path, showers, CaloHdf5Layout.CaloGan);
+        else showers.SaveNpy(path);
+    }
+
+    private static Command Simulate(CliContext ctx)
+    {
+        var particle = ParticleOption(required: true);
+        var count = Commands.Count("Number of showers");
+        var output = Commands.Output("Shower file: .npy (504 voxels + E_inc, GeV) or .h5 (CaloGAN layout)");
+        var seed = Commands.Seed();
+        var noise = new Option<double>("--noise") { Description = "Electronic noise per voxel (GeV)", DefaultValueFactory = _ => new ToyCalorimeterOptions().NoiseSigma };
+        var threshold = new Option<double>("--threshold") { Description = "Readout threshold (GeV)", DefaultValueFactory = _ => new ToyCalorimeterOptions().Threshold };
+        var cmd = new Command("simulate", "Simulate showers with the toy CaloGAN calorimeter (E_inc uniform in [1, 100] GeV, centred, perpendicular); deterministic for a seed.")
+        {
+            particle, count, output, seed, noise, threshold,
+        };
+        cmd.SetAction(r =>
+        {
+            var p = ToyCalorimeter.ParseParticle(r.GetValue(particle)!);
+            int n = r.GetValue(count) ?? 10_000;
+            var sim = new ToyCalorimeter(new ToyCalorimeterOptions { NoiseSigma = r.GetValue(noise), Threshold = r.GetValue(threshold) });
+            var clock = Stopwatch.StartNew();
+            var showers = sim.Simulate(p, n, r.GetValue(seed));
+            double seconds = clock.Elapsed.TotalSeconds;
+            WriteShowers(r.GetValue(output)!, showers);
+            ctx.Out.WriteLine($"nflow calo simulate: {n} {ToyCalorimeter.ParticleName(p)} showers in {seconds:F2} s ({CaloEvaluation.FormatTime(seconds / Math.Max(1, n))} per shower) → {r.GetValue(output)}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Train(CliContext ctx)
+    {
+        var data = new Argument<string>("DATA") { Description = "Training showers (.npy from `nflow calo simulate`, or a CaloGAN/CaloChallenge .h5)" };
+        var particle = ParticleOption(required: false);
+        var output = Commands.Output("Model file to write", "caloflow.nflow");
+        var f1Layers = new Option<int>("--flow1-layers") { Description = "Flow I: MAF layers", DefaultValueFactory = _ => 6 };
+        var f1Hidden = new Option<int>("--flow1-hidden") { Description = "Flow I: MADE hidden units", DefaultValueFactory = _ => 64 };
+        var f1Bins = new Option<int>("--flow1-bins") { Description = "Flow I: spline bins (0: affine)", DefaultValueFactory = _ => 8 };
+        var f1Epochs = new Option<int>("--flow1-epochs") { Description = "Flow I: epochs", DefaultValueFactory = _ => 40 };
+        var layers = new Option<int>("--layers") { Description = "Flow II teacher: MAF layers (MADE blocks)", DefaultValueFactory = _ => 8 };
+        var hidden = new Option<int>("--hidden") { Description = "Flow II teacher: MADE hidden units", DefaultValueFactory = _ => 504 };
+        var bins = new Option<int>("--bins") { Description = "Flow II teacher: rational-quadratic bins (0: affine MADE blocks)", DefaultValueFactory = _ => 8 };
+        var epochs = new Option<int>("--epochs") { Description = "Flow II teacher: epochs", DefaultValueFactory = _ => 40 };
+        var batch = new Option<int>("--batch") { Description = "Showers per minibatch", DefaultValueFactory = _ => 256 };
+        var lr = new Option<double>("--lr") { Description = "Adam learning rate (cosine decay)", DefaultValueFactory = _ => 1e-3 };
+        var threshold = new Option<double>("--threshold") { Description = "Readout threshold applied to generated showers (GeV)", DefaultValueFactory = _ => 0.002 };
+        var seed = Commands.Seed();
+        foreach (var o in new[] { f1Layers, f1Hidden, f1Epochs, layers, hidden, epochs, batch }) Commands.Positive(o);
+        Commands.NonNegative(f1Bins); Commands.NonNegative(bins);
+        var cmd = new Command("train", "Train CaloFlow's flow I (layer energies | E_inc) and flow II teacher (MAF on normalised voxels | E_i, E_inc) by maximum likelihood.")
+        {
+            data, particle, output, f1Layers, f1Hidden, f1Bins, f1Epochs, layers, hidden, bins, epochs, batch, lr, threshold, seed,
+        };
+        cmd.SetAction(r =>
+        {
+            var showers = ReadShowers(r.GetValue(data)!);
+            long s = r.GetValue(seed);
+            var config = new CaloFlowConfig
+            {
+                Particle = r.GetValue(particle) is { Length: > 0 } p ? ToyCalorimeter.ParticleName(ToyCalorimeter.ParseParticle(p)) : "unknown",
+                Flow1Layers = r.GetValue(f1Layers), Flow1Hidden = r.GetValue(f1Hidden), Flow1Bins = r.GetValue(f1Bins),
+                Flow2Layers = r.GetValue(layers), Flow2Hidden = r.GetValue(hidden), Flow2Bins = r.GetValue(bins),
+                Preprocessing = new CaloFlowPreprocessing { Threshold = r.GetValue(threshold) },
+            };
+            var model = CaloFlow.Create(config, showers, s);
+            var (d1, d2) = model.TrainingData(showers, s);
+            var counts = model.ParameterCounts();
+            ctx.Out.WriteLine($"nflow calo train: {showers.Count} showers; flow I {counts.Flow1:N0} parameters, teacher {counts.Teacher:N0} parameters");
+            var clock = Stopwatch.StartNew();
+            var h1 = model.TrainFlow1(d1, new TrainingOptions { Epochs = r.GetValue(f1Epochs), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s },
+                Plain(ctx, "flow I"));
+            ctx.Out.WriteLine($"flow I: final loss {h1.Epochs[^1].TrainLoss:F4} after {h1.Steps} steps ({clock.Elapsed.TotalSeconds:F1} s)");
+            clock.Restart();
+            var h2 = model.TrainTeacher(d2, new TrainingOptions { Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s },
+                Plain(ctx, "teacher"));
+            ctx.Out.WriteLine($"teacher: final loss {h2.Epochs[^1].TrainLoss:F2} after {h2.Steps} steps ({clock.Elapsed.TotalSeconds:F1} s)");
+            model.Save(r.GetValue(output)!);
+            ctx.Out.WriteLine($"wrote {r.GetValue(output)}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Distill(CliContext ctx)
+    {
+        var modelArg = new Argument<string>("MODEL") { Description = "CaloFlow model from `nflow calo train`" };
+        var data = new Argument<string>("DATA") { Description = "The teacher's training showers (.npy or .h5)" };
+        var output = new Option<string?>("--output", "-o") { Description = "Model file to write (default: overwrite MODEL)", HelpName = "FILE" };
+        var steps = new Option<int>("--steps") { Description = "Distillation steps (each a z-pass and an x-pass)", DefaultValueFactory = _ => 5000 };
+        var batch = new Option<int>("--batch") { Description = "Rows per pass", DefaultValueFactory = _ => 256 };
+        var lr = new Option<double>("--lr") { Description = "Adam learning rate (cosine decay)", DefaultValueFactory = _ => 1e-3 };
+        var seed = Commands.Seed();
+        Commands.Positive(steps); Commands.Positive(batch);
+        var cmd = new Command("distill", "Train the IAF student from the frozen MAF teacher by probability density distillation (MSE on z, x, intermediate layers and θ).")
+        {
+            modelArg, data, output, steps, batch, lr, seed,
+        };
+        cmd.SetAction(r =>
+        {
+            string path = r.GetValue(modelArg)!;
+            var model = LoadModel(path);
+            var showers = ReadShowers(r.GetValue(data)!);
+            long s = r.GetValue(seed);
+            var (_, d2) = model.TrainingData(showers, s);
+            var clock = Stopwatch.StartNew();
+            var loss = model.Distill(d2, new DistillationOptions { Steps = r.GetValue(steps), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s, ReportEverySteps = 100 },
+                new Reporter<DistillationProgress>(p => ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"distill step {p.Step}/{p.TotalSteps}: loss {p.Loss.Total:G4} (z {p.Loss.Z:G3}, x {p.Loss.X:G3}, z_i {p.Loss.IntermediateZ:G3}, x_i {p.Loss.IntermediateX:G3}, θ_z {p.Loss.ParametersZ:G3}, θ_x {p.Loss.ParametersX:G3}), {p.StepsPerSecond:F1} steps/s"))), s);
+            ctx.Out.WriteLine($"distillation: final loss {loss.Total:G4} after {r.GetValue(steps)} steps ({clock.Elapsed.TotalSeconds:F1} s)");
+            string outPath = r.GetValue(output) ?? path;
+            model.Save(outPath);
+            ctx.Out.WriteLine($"wrote {outPath} (with student)");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Generate(CliContext ctx)
+    {
+        var modelArg = new Argument<string>("MODEL") { Description = "CaloFlow model" };
+        var count = Commands.Count("Number of showers (E_inc uniform in [1, 100] GeV) unless --energies is given");
+        var energies = new Option<string?>("--energies") { Description = "Take E_inc from this shower file (.npy or .h5) instead", HelpName = "FILE" };
+        var sampler = new Option<string>("--sampler") { Description = "student (one pass) or teacher (sequential)", DefaultValueFactory = _ => "student" };
+        Commands.OneOf(sampler, "sampler", ["student", "teacher"]);
+        var output = Commands.Output("Shower file: .npy or .h5 (CaloGAN layout)");
+        var batch = new Option<int>("--batch") { Description = "Showers per generation batch", DefaultValueFactory = _ => 10_000 };
+        var seed = Commands.Seed();
+        Commands.Positive(batch);
+        var cmd = new Command("generate", "Generate showers with CaloFlow (flow I, then the student or the teacher), post-processed with the readout threshold.")
+        {
+            modelArg, count, energies, sampler, output, batch, seed,
+        };
+        cmd.SetAction(r =>
+        {
+            var model = LoadModel(r.GetValue(modelArg)!);
+            var which = r.GetValue(sampler) == "teacher" ? CaloSampler.Teacher : CaloSampler.Student;
+            if (which == CaloSampler.Student && model.Student is null)
+                throw new ArgumentException($"{r.GetValue(modelArg)} has no student yet: run `nflow calo distill` first, or use --sampler teacher");
+            long s = r.GetValue(seed);
+            double[] e;
+            if (r.GetValue(energies) is { } ePath) e = ReadShowers(ePath).IncidentEnergies;
+            else
+            {
+                var rng = new Tensors.Rng(s ^ 0xE17C);
+                e = Enumerable.Range(0, r.GetValue(count) ?? 10_000).Select(_ => 1 + 99 * rng.NextDouble()).ToArray();
+            }
+            var clock = Stopwatch.StartNew();
+            var showers = model.Generate(e, which, s, r.GetValue(batch));
+            double seconds = clock.Elapsed.TotalSeconds;
+            WriteShowers(r.GetValue(output)!, showers);
+            ctx.Out.WriteLine($"nflow calo generate: {e.Length} showers with the {which.ToString().ToLowerInvariant()} in {seconds:F2} s ({CaloEvaluation.FormatTime(seconds / Math.Max(1, e.Length))} per shower) → {r.GetValue(output)}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Eval(CliContext ctx)
+    {
+        var modelArg = new Argument<string>("MODEL") { Description = "CaloFlow model (with a student for the student row)" };
+        var reference = new Argument<string>("REFERENCE") { Description = "Held-out simulator showers (.npy or .h5)" };
+        var particle = ParticleOption(required: false);
+        var count = Commands.Count("Compare at most this many showers (default: all of REFERENCE)");
+        var timingBatch = new Option<int>("--timing-batch") { Description = "Batch size of the generation-time measurement", DefaultValueFactory = _ => 10_000 };
+        var fullBatch = new Option<int>("--full-pass-batch") { Description = "Batch size for timing the teacher sampled with 504 full MADE passes per layer (as CaloFlow v1; 0: skip)", DefaultValueFactory = _ => 1000 };
+        var repeats = new Option<int>("--repeats") { Description = "Repeat each timing this many times and keep the fastest run", DefaultValueFactory = _ => 3 };
+        var timingOnly = new Option<bool>("--timing-only") { Description = "Measure the generation times only (no classifier tests, no report)" };
+        var report = new Option<string?>("--report") { Description = "Write an HTML report here", HelpName = "FILE" };
+        var folds = new Option<int>("--folds") { Description = "Classifier cross-fitting folds", DefaultValueFactory = _ => CaloEvaluation.DefaultClassifier.Folds };
+        var seed = Commands.Seed();
+        Commands.Positive(timingBatch);
+        Commands.NonNegative(fullBatch);
+        Commands.Positive(repeats);
+        folds.Validators.Add(r => { if (r.Tokens.Count == 1 && int.TryParse(r.Tokens[0].Value, CultureInfo.InvariantCulture, out int k) && k < 2) r.AddError($"--folds must be ≥ 2, got {k}"); });
+        var cmd = new Command("eval", "Compare teacher and student showers with the simulator: classifier AUC (unnormalised and normalised inputs), generation time per shower of teacher, student and simulator, histograms and average images in an HTML report.")
+        {
+            modelArg, reference, particle, count, timingBatch, fullBatch, repeats, timingOnly, report, folds, seed,
+        };
+        cmd.SetAction(r =>
+        {
+            var model = LoadModel(r.GetValue(modelArg)!);
+            var refShowers = ReadShowers(r.GetValue(reference)!);
+            if (r.GetValue(count) is { } n) refShowers = refShowers.Head(n);
+            string pName = r.GetValue(particle) is { Length: > 0 } pn ? pn : model.Config.Particle;
+            if (!Particles.Contains(pName)) throw new ArgumentException($"the model does not say which particle it was trained on ('{pName}'): give --particle");
+            var p = ToyCalorimeter.ParseParticle(pName);
+            long s = r.GetValue(seed);
+            int tb = r.GetValue(timingBatch);
+
+            // generation time per shower at the timing batch size (one batch of tb showers, after a warm-up)
+            var sim = new ToyCalorimeter();
+            sim.Simulate(p, Math.Min(tb, 256), s + 1);
+            int rep = r.GetValue(repeats);
+            var simTime = GenerationTiming.Measure(tb, () => sim.Simulate(p, tb, s + 2), rep);
+            var teacherTime = model.TimePerShower(CaloSampler.Teacher, tb, s + 3, rep);
+            var studentTime = model.Student is null ? null : model.TimePerShower(CaloSampler.Student, tb, s + 3, rep);
+            int fb = r.GetValue(fullBatch);
+            var fullTime = fb > 0 ? model.TimePerShower(CaloSampler.TeacherFullPasses, fb, s + 3, rep) : null;
+            static string T(GenerationTiming? t) => t is null ? "—" : $"{CaloEvaluation.FormatTime(t.WallSeconds)} (CPU {CaloEvaluation.FormatTime(t.CpuSeconds)})";
+            ctx.Out.WriteLine($"time per shower at batch {tb} (wall, and CPU time over all threads): simulator {T(simTime)}, teacher {T(teacherTime)}, student {T(studentTime)}");
+            if (studentTime is not null)
+                ctx.Out.WriteLine(FormattableString.Invariant($"student/teacher speed-up: {teacherTime.WallSeconds / studentTime.WallSeconds:F1}× wall, {teacherTime.CpuSeconds / studentTime.CpuSeconds:F1}× CPU"));
+            if (fullTime is not null)
+                ctx.Out.WriteLine($"teacher with 504 full MADE passes per layer (CaloFlow v1 sampling) at batch {fb}: {T(fullTime)} per shower" +
+                    (studentTime is null ? "" : FormattableString.Invariant($"; student speed-up over it {fullTime.WallSeconds / studentTime.WallSeconds:F0}× wall, {fullTime.CpuSeconds / studentTime.CpuSeconds:F0}× CPU")));
+
+            // flow II alone: the part the student replaces
+            var f2Teacher = model.TimeFlow2PerShower(CaloSampler.Teacher, tb, s + 5, rep);
+            var f2Student = model.Student is null ? null : model.TimeFlow2PerShower(CaloSampler.Student, tb, s + 5, rep);
+            var f2Full = fb > 0 ? model.TimeFlow2PerShower(CaloSampler.TeacherFullPasses, fb, s + 5, rep) : null;
+            ctx.Out.WriteLine($"flow II sampling alone per shower: teacher {T(f2Teacher)} at batch {tb}, student {T(f2Student)} at batch {tb}, teacher with full passes {T(f2Full)} at batch {fb}");
+            if (r.GetValue(timingOnly)) return 0;
+
+            var candidates = new List<CaloCandidate> { new("teacher (MAF)", model.Generate(refShowers.IncidentEnergies, CaloSampler.Teacher, s + 4), teacherTime.WallSeconds) };
+            if (model.Student is not null)
+                candidates.Add(new CaloCandidate("student (IAF)", model.Generate(refShowers.IncidentEnergies, CaloSampler.Student, s + 4), studentTime!.WallSeconds));
+            var classifier = CaloEvaluation.DefaultClassifier with { Folds = r.GetValue(folds), Seed = s };
+            var clock = Stopwatch.StartNew();
+            var comparisons = CaloEvaluation.Compare(refShowers, candidates, classifier);
+            ctx.Out.WriteLine($"classifier tests on {refShowers.Count} reference showers ({clock.Elapsed.TotalSeconds:F1} s):");
+            ctx.Out.WriteLine("| " + string.Join(" | ", CaloEvaluation.TableHeader) + " |");
+            ctx.Out.WriteLine("|" + string.Concat(CaloEvaluation.TableHeader.Select(_ => "---|")));
+            foreach (var row in CaloEvaluation.TableRows(comparisons, simTime.WallSeconds)) ctx.Out.WriteLine("| " + string.Join(" | ", row) + " |");
+            if (r.GetValue(report) is { } reportPath)
+            {
+                var counts = model.ParameterCounts();
+                var notes = new List<(string, string)>
+                {
+                    ("particle", ToyCalorimeter.ParticleName(p)),
+                    ("model", $"{r.GetValue(modelArg)}: flow I {model.Config.Flow1Layers}×MADE({model.Config.Flow1Hidden}), bins {model.Config.Flow1Bins}; flow II {model.Config.Flow2Layers}×MADE({model.Config.Flow2Hidden}), bins {model.Config.Flow2Bins}; parameters {counts.Flow1:N0} / {counts.Teacher:N0} / {counts.Student:N0}"),
+                    ("reference", $"{r.GetValue(reference)} ({refShowers.Count} showers)"),
+                    ("timing", $"one batch of {tb} showers after a warm-up, fastest of {rep} runs, {Environment.ProcessorCount} logical cores; the teacher samples with the incremental MADE (about one pass of work)"),
+                    ("teacher, 504 full MADE passes per layer (CaloFlow v1 sampling)", fullTime is null ? "not timed" : $"{T(fullTime)} per shower at batch {fb}"),
+                    ("flow II sampling alone, per shower", $"teacher {T(f2Teacher)}, student {T(f2Student)}, teacher with full passes {T(f2Full)}"),
+                    ("CPU time per shower (all threads)", $"simulator {CaloEvaluation.FormatTime(simTime.CpuSeconds)}, teacher {CaloEvaluation.FormatTime(teacherTime.CpuSeconds)}, student {(studentTime is null ? "—" : CaloEvaluation.FormatTime(studentTime.CpuSeconds))}"),
+                    ("classifier", $"MLP {string.Join("→", classifier.HiddenSizes)}, {classifier.Folds}-fold cross-fitting, ≤ {classifier.Epochs} epochs, patience {classifier.Patience}"),
+                };
+                CaloEvaluation.Report($"CaloFlow ({ToyCalorimeter.ParticleName(p)}): teacher and student vs the toy calorimeter", refShowers, candidates, comparisons, simTime.WallSeconds, notes).Save(reportPath);
+                ctx.Out.WriteLine($"wrote {reportPath}");
+            }
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static CaloFlow LoadModel(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"no such model file: {path}", path);
+        return CaloFlow.Load(path);
+    }
+
+    private static IProgress<TrainingProgress> Plain(CliContext ctx, string what) => new Reporter<TrainingProgress>(p =>
+    {
+        if (p.Step == p.TotalSteps || p.Step % 200 == 0)
+            ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{what}: epoch {p.Epoch}, step {p.Step}/{p.TotalSteps}, loss {p.Loss:F4}, {p.StepsPerSecond:F1} steps/s"));
+    });
+
+    /// <summary>A synchronous progress sink (System.Progress posts to the thread pool).</summary>
+    private sealed class Reporter<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
