@@ -126,11 +126,10 @@ public sealed class ToyCalorimeter
         var voxels = new double[n * CaloGeometry.Voxels];
         var leakage = new double[n];
         var invisible = new double[n];
-        const int chunk = 256;
-        int chunks = (n + chunk - 1) / chunk;
-        Parallel.For(0, chunks, k =>
+        // showers are independent, each with its own generator seeded by its index: the same result for any thread count
+        NormalizingFlows.Tensors.Kernels.ParallelRows.For(n, 64, (r0, r1) =>
         {
-            for (int i = k * chunk; i < Math.Min(n, (k + 1) * chunk); i++)
+            for (int i = r0; i < r1; i++)
             {
                 var rng = new Rng(unchecked(seed * 1_000_003 + i * -7046029254386353131L + (long)particle * 31));
                 var shower = voxels.AsSpan(i * CaloGeometry.Voxels, CaloGeometry.Voxels);
