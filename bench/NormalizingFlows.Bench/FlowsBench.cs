@@ -69,7 +69,7 @@ internal static class FlowsBench
             {
                 int warm = batch == 4096 ? 10 : 20, steps = batch == 4096 ? 100 : 200;
                 if (quick) { warm = 3; steps = 10; }
-                double median = TrainStepSeconds(flow, bench, batch, warm, steps, rng);
+                double median = TrainStepSeconds(flow, bench, batch, warm, steps, rng, quick);
                 Emit(models[0], bench.Name, threads[0], "train", batch, batch / median);
             }
         if (want.Contains("log_prob")) Emit(models[0], bench.Name, threads[0], "log_prob", 10_000, LogProbRate(flow, bench, quick ? 20_000 : 100_000));
@@ -80,28 +80,42 @@ internal static class FlowsBench
     private static void Emit(string model, string data, int threads, string phase, int batch, double rate) =>
         Console.WriteLine($"{{\"bench\":\"flows\",\"model\":\"{model}\",\"data\":\"{data}\",\"threads\":{threads},\"phase\":\"{phase}\",\"batch\":{batch},\"samples_per_s\":{BenchUtil.Num(rate, "F0")},\"rss_peak_mb\":{BenchUtil.Num(BenchUtil.PeakRssMb(), "F1")}}}");
 
-    private static double TrainStepSeconds(Flow<float> flow, BenchData data, int batch, int warmup, int steps, Rng rng)
+    private static double TrainStepSeconds(Flow<float> flow, BenchData data, int batch, int warmup, int steps, Rng rng, bool quick)
     {
         var opt = new Adam<float>(flow.Parameters(), 1e-3);
         var x = Tensor<float>.Empty(batch, data.Features).Untrack();
         var times = new double[steps];
         flow.Train();
+        // at least `warmup` steps and at least 2 s before timing: the tiered JIT recompiles the hot paths on a
+        // background thread during the first second or so, which on a 2-core machine takes a core from the
+        // kernels' worker (2-thread step times were bimodal, 1.5x apart, with the 20-step warm-up alone)
+        var warmClock = Stopwatch.StartNew();
+        if (!quick)
+            while (warmClock.Elapsed.TotalSeconds < 2.0)
+                Step(flow, opt, data, x, batch, rng);
         for (int s = 0; s < warmup + steps; s++)
         {
-            for (int r = 0; r < batch; r++)
-                data.Train.AsSpan(rng.NextInt(data.TrainRows) * data.Features, data.Features).CopyTo(x.Row(r));
-            long t0 = Stopwatch.GetTimestamp();
-            using (TensorScope.Begin())
-            {
-                opt.ZeroGrad();
-                var loss = Ops.Neg(Ops.Mean(flow.LogProb(new Var<float>(x))));
-                loss.Backward();
-                opt.Step();
-            }
-            if (s >= warmup) times[s - warmup] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            double t = Step(flow, opt, data, x, batch, rng);
+            if (s >= warmup) times[s - warmup] = t;
         }
         Array.Sort(times);
         return times[steps / 2];
+    }
+
+    /// <summary>One training step on a fresh random batch; returns its time in seconds (batch assembly excluded).</summary>
+    private static double Step(Flow<float> flow, Adam<float> opt, BenchData data, Tensor<float> x, int batch, Rng rng)
+    {
+        for (int r = 0; r < batch; r++)
+            data.Train.AsSpan(rng.NextInt(data.TrainRows) * data.Features, data.Features).CopyTo(x.Row(r));
+        long t0 = Stopwatch.GetTimestamp();
+        using (TensorScope.Begin())
+        {
+            opt.ZeroGrad();
+            var loss = Ops.Neg(Ops.Mean(flow.LogProb(new Var<float>(x))));
+            loss.Backward();
+            opt.Step();
+        }
+        return Stopwatch.GetElapsedTime(t0).TotalSeconds;
     }
 
     private static double LogProbRate(Flow<float> flow, BenchData data, int rows)
