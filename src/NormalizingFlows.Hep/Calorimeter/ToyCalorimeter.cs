@@ -176,7 +176,7 @@ public sealed class ToyCalorimeter
                 double before = 0;
                 for (int l = 0; l < 3; l++)
                 {
-                    double upTo = RegularizedGammaP(a, Math.Max(0, layers[l].DepthEnd - tInt) / scale);
+                    double upTo = SpecialFunctions.RegularizedGammaP(a, Math.Max(0, layers[l].DepthEnd - tInt) / scale);
                     share[l] = upTo - before;
                     before = upTo;
                 }
@@ -212,7 +212,7 @@ public sealed class ToyCalorimeter
         double leak = 0, before = 0;
         for (int l = 0; l < 3; l++)
         {
-            double upTo = RegularizedGammaP(a, b * Math.Max(0, layers[l].DepthEnd - start));
+            double upTo = SpecialFunctions.RegularizedGammaP(a, b * Math.Max(0, layers[l].DepthEnd - start));
             double part = energy * (upTo - before);
             before = upTo;
             // lateral radii grow with depth relative to the shower maximum
@@ -294,50 +294,5 @@ public sealed class ToyCalorimeter
             double u = rng.NextDouble();
             if (Math.Log(u) < 0.5 * x * x + d - d * v + d * Math.Log(v)) return d * v;
         }
-    }
-
-    /// <summary>The regularized lower incomplete gamma function P(a, x) (series for x &lt; a + 1, continued fraction otherwise).</summary>
-    public static double RegularizedGammaP(double a, double x)
-    {
-        if (x <= 0) return 0;
-        double lnPrefix = a * Math.Log(x) - x - LogGamma(a);
-        if (x < a + 1)
-        {
-            double sum = 1 / a, term = sum;
-            for (int n = 1; n < 500; n++)
-            {
-                term *= x / (a + n);
-                sum += term;
-                if (Math.Abs(term) < Math.Abs(sum) * 1e-15) break;
-            }
-            return Math.Min(1, sum * Math.Exp(lnPrefix));
-        }
-        // Lentz's continued fraction for Q(a, x)
-        double bb = x + 1 - a, cc = 1 / 1e-300, dd = 1 / bb, h = dd;
-        for (int i = 1; i < 500; i++)
-        {
-            double an = -i * (i - a);
-            bb += 2;
-            dd = an * dd + bb; if (Math.Abs(dd) < 1e-300) dd = 1e-300;
-            cc = bb + an / cc; if (Math.Abs(cc) < 1e-300) cc = 1e-300;
-            dd = 1 / dd;
-            double delta = dd * cc;
-            h *= delta;
-            if (Math.Abs(delta - 1) < 1e-15) break;
-        }
-        return Math.Max(0, 1 - Math.Exp(lnPrefix) * h);
-    }
-
-    /// <summary>ln Γ(x) for x &gt; 0 (Lanczos, g = 7).</summary>
-    public static double LogGamma(double x)
-    {
-        ReadOnlySpan<double> g = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-            12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
-        if (x < 0.5) return Math.Log(Math.PI / Math.Abs(Math.Sin(Math.PI * x))) - LogGamma(1 - x);
-        x -= 1;
-        double s = g[0];
-        for (int i = 1; i < 9; i++) s += g[i] / (x + i);
-        double t = x + 7.5;
-        return 0.5 * Math.Log(2 * Math.PI) + (x + 0.5) * Math.Log(t) - t + Math.Log(s);
     }
 }

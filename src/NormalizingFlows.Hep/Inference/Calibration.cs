@@ -166,56 +166,5 @@ public static class PosteriorCalibration
     }
 
     /// <summary>P(χ²_k ≥ x): the regularised upper incomplete gamma function Q(k/2, x/2).</summary>
-    public static double ChiSquareSurvival(double x, int degreesOfFreedom)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(degreesOfFreedom, 1);
-        if (double.IsNaN(x)) return double.NaN;
-        if (x <= 0) return 1;
-        return UpperRegularisedGamma(degreesOfFreedom / 2.0, x / 2);
-    }
-
-    /// <summary>Q(a, x) = Γ(a, x)/Γ(a): series for x &lt; a + 1, Lentz continued fraction otherwise (Numerical Recipes §6.2).</summary>
-    internal static double UpperRegularisedGamma(double a, double x)
-    {
-        double lnPrefix = a * Math.Log(x) - x - LogGamma(a);
-        if (x < a + 1)
-        {
-            double sum = 1 / a, term = sum, ap = a;
-            for (int i = 0; i < 10_000; i++)
-            {
-                ap++;
-                term *= x / ap;
-                sum += term;
-                if (Math.Abs(term) < Math.Abs(sum) * 1e-16) break;
-            }
-            return Math.Max(0, 1 - sum * Math.Exp(lnPrefix));
-        }
-        const double tiny = 1e-300;
-        double bb = x + 1 - a, c = 1 / tiny, dd = 1 / bb, h = dd;
-        for (int i = 1; i < 10_000; i++)
-        {
-            double an = -i * (i - a);
-            bb += 2;
-            dd = an * dd + bb; if (Math.Abs(dd) < tiny) dd = tiny;
-            c = bb + an / c; if (Math.Abs(c) < tiny) c = tiny;
-            dd = 1 / dd;
-            double del = dd * c;
-            h *= del;
-            if (Math.Abs(del - 1) < 1e-16) break;
-        }
-        return Math.Exp(lnPrefix) * h;
-    }
-
-    /// <summary>ln Γ(x) for x &gt; 0 (Lanczos, g = 7, 9 terms; relative error ≈ 1e−15).</summary>
-    internal static double LogGamma(double x)
-    {
-        ReadOnlySpan<double> c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-            12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
-        if (x < 0.5) return Math.Log(Math.PI / Math.Abs(Math.Sin(Math.PI * x))) - LogGamma(1 - x);
-        x -= 1;
-        double s = c[0];
-        for (int i = 1; i < 9; i++) s += c[i] / (x + i);
-        double t = x + 7.5;
-        return 0.5 * Math.Log(2 * Math.PI) + (x + 0.5) * Math.Log(t) - t + Math.Log(s);
-    }
+    public static double ChiSquareSurvival(double x, int degreesOfFreedom) => SpecialFunctions.ChiSquareSurvival(x, degreesOfFreedom);
 }

@@ -288,48 +288,6 @@ public sealed class ScalarBoxIntegrand : IIntegrand, IQuadratureReference
         AdaptiveQuadrature.Integrate3D(Value, 0, 1, 0, 1, 0, 1, 1e-11, 1e-9);
 }
 
-/// <summary>Special functions the test functions need.</summary>
-public static class SpecialFunctions
-{
-    /// <summary>The error function erf(x), to about 1e−15 relative (Taylor series for |x| &lt; 2.5, continued fraction of erfc beyond).</summary>
-    public static double Erf(double x)
-    {
-        if (double.IsNaN(x)) return double.NaN;
-        double ax = Math.Abs(x);
-        double r;
-        if (ax < 2.5)
-        {
-            // erf x = 2/√π Σ (−1)^k x^(2k+1) / (k! (2k+1))
-            double term = ax, sum = ax, x2 = ax * ax;
-            for (int k = 1; k < 200; k++)
-            {
-                term *= -x2 / k;
-                double add = term / (2 * k + 1);
-                sum += add;
-                if (Math.Abs(add) < 1e-17 * Math.Abs(sum)) break;
-            }
-            r = 2 / Math.Sqrt(Math.PI) * sum;
-        }
-        else if (ax > 6) r = 1;
-        else
-        {
-            // erfc x = exp(−x²)/√π · 1/(x + 1/2/(x + 1/(x + 3/2/(x + …)))) (Lentz)
-            double f = ax, c = ax, d = 0, tiny = 1e-300;
-            for (int k = 1; k < 300; k++)
-            {
-                double a = k * 0.5;
-                d = ax + a * d; d = Math.Abs(d) < tiny ? tiny : d; d = 1 / d;
-                c = ax + a / c; c = Math.Abs(c) < tiny ? tiny : c;
-                double delta = c * d;
-                f *= delta;
-                if (Math.Abs(delta - 1) < 1e-16) break;
-            }
-            r = 1 - Math.Exp(-ax * ax) / Math.Sqrt(Math.PI) / f;
-        }
-        return x < 0 ? -r : r;
-    }
-}
-
 internal static class Check
 {
     public static void Points(ReadOnlySpan<double> x, Span<double> values, int d)
