@@ -1,5 +1,7 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using NormalizingFlows.Tensors;
+using NormalizingFlows.Tensors.Kernels;
 
 namespace NormalizingFlows.Autograd;
 
@@ -130,11 +132,16 @@ public static partial class Ops
             if ((uint)col >= (uint)c) throw new ArgumentOutOfRangeException(nameof(columns), $"column {col} outside [0, {c})");
         var y = Tensor<T>.Empty(n, k);
         var src = xv.ReadOnlySpan; var dst = y.Span;
-        for (int r = 0; r < n; r++)
-        {
-            var sr = src.Slice(r * c, c); var dr = dst.Slice(r * k, k);
-            for (int j = 0; j < k; j++) dr[j] = sr[columns[j]];
-        }
+        int parity = typeof(T) == typeof(float) ? Interleave.ParityOf(columns, c) : -1;
+        if (parity >= 0)
+            // every other column of an even width (alternating masks): a stride-2 gather over the whole buffer
+            Interleave.TakeParity(MemoryMarshal.Cast<T, float>(src), parity, MemoryMarshal.Cast<T, float>(dst));
+        else
+            for (int r = 0; r < n; r++)
+            {
+                var sr = src.Slice(r * c, c); var dr = dst.Slice(r * k, k);
+                for (int j = 0; j < k; j++) dr[j] = sr[columns[j]];
+            }
         if (!Record(x)) return new Var<T>(y);
         return new Var<T>(y, [x], o =>
         {
@@ -160,12 +167,20 @@ public static partial class Ops
         var y = Tensor<T>.Empty(n, total);
         var ys = y.Span; var asp = av.ReadOnlySpan; var bsp = bv.ReadOnlySpan;
         int ka = aColumns.Length, kb = bColumns.Length;
-        for (int r = 0; r < n; r++)
+        int pa = typeof(T) == typeof(float) ? Interleave.ParityOf(aColumns, total) : -1;
+        if (pa >= 0 && Interleave.ParityOf(bColumns, total) == 1 - pa)
         {
-            var yr = ys.Slice(r * total, total);
-            for (int j = 0; j < ka; j++) yr[aColumns[j]] = asp[r * ka + j];
-            for (int j = 0; j < kb; j++) yr[bColumns[j]] = bsp[r * kb + j];
+            // the two parities of an even width (alternating masks): one interleave over the whole buffer
+            var fa = MemoryMarshal.Cast<T, float>(asp); var fb = MemoryMarshal.Cast<T, float>(bsp);
+            Interleave.Merge(pa == 0 ? fa : fb, pa == 0 ? fb : fa, MemoryMarshal.Cast<T, float>(ys));
         }
+        else
+            for (int r = 0; r < n; r++)
+            {
+                var yr = ys.Slice(r * total, total);
+                for (int j = 0; j < ka; j++) yr[aColumns[j]] = asp[r * ka + j];
+                for (int j = 0; j < kb; j++) yr[bColumns[j]] = bsp[r * kb + j];
+            }
         if (!Record(a, b)) return new Var<T>(y);
         return new Var<T>(y, [a, b], o =>
         {
