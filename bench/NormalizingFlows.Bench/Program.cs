@@ -13,8 +13,8 @@ switch (args.Length > 0 ? args[0] : "")
         return FlowsBench.Run(args[1..]);
     case "quality":
         return QualityBench.Run(args[1..]);
-    case "epilogue":
-        return EpilogueBench.Run(args[1..]);
+    case "direct-a":
+        return DirectABench.Run(args[1..]);
     default:
         Console.Error.WriteLine("usage: NormalizingFlows.Bench <mode> [options]");
         Console.Error.WriteLine("  gemm [--threads 1|2|all] [--dtype float32|float64|all] [--quick] [--isa auto|avx2|avx512|portable|all] [--shapes main|flow|wgrad|all]");
@@ -23,7 +23,7 @@ switch (args.Length > 0 ? args[0] : "")
         Console.Error.WriteLine("  elementwise [--threads N] [--n N]... [--quick]");
         Console.Error.WriteLine("  spline      rational-quadratic spline kernels (forward, inverse and both backwards; float32 and float64)");
         Console.Error.WriteLine("  flows [--model realnvp|nsf_c|maf|maf_rqs|all] [--data moons2d|checker2d|tab18|all] [--threads 1|2|all] [--phase train,log_prob,sample] [--quick] [--data-dir DIR]");
-        Console.Error.WriteLine("  epilogue [--threads N]   fused GEMM bias+ReLU epilogue vs a separate pass, on the flows' layer shapes");
+        Console.Error.WriteLine("  direct-a [--threads N]   GEMM reading A's row panels in place vs packing them, on the flows' layer shapes");
         Console.Error.WriteLine("  quality [--model maf|nsf_c|realnvp|maf_rqs|all] [--data checker2d|tab18|moons2d|all] [--threads N] [--steps 3000] [--seed 1] [--data-dir DIR]");
         return 2;
 }

@@ -59,7 +59,14 @@ internal static class IntegrateCommand
         cmd.SetAction(r =>
         {
             long s = r.GetValue(seed);
-            RegisterPhysics(new PhysicsProcessOptions { SqrtS = r.GetValue(sqrtS), YCut = r.GetValue(yCut) });
+            var physics = new PhysicsProcessOptions { SqrtS = r.GetValue(sqrtS), YCut = r.GetValue(yCut) };
+            // the physics processes take this run's √s and y_cut; everything else comes from the catalog
+            IIntegrand Resolve(string name, int? d)
+            {
+                if (!PhysicsProcesses.TryCreate(name, physics, out var process)) return IntegrandCatalog.Create(name, d);
+                if (d is { } want && want != process.Dimensions) throw new ArgumentException($"{name} has {process.Dimensions} dimensions; --dim {want} does not apply");
+                return process;
+            }
             int budget = r.GetValue(calls), its = r.GetValue(iterations);
             double? tf = r.GetValue(trainFraction);
             if (tf is { } f0 && !(f0 >= 0 && f0 < 1)) throw new UsageException($"--train-fraction must lie in [0, 1), got {f0}");
@@ -85,7 +92,7 @@ internal static class IntegrateCommand
                 var runs = new List<IntegrationRun>();
                 foreach (var (name, d) in targets)
                 {
-                    var integrand = IntegrandCatalog.Create(name, d);
+                    var integrand = Resolve(name, d);
                     double? reference = IntegrandCatalog.Reference(integrand);
                     foreach (string m in IntegrationComparison.Methods)
                     {
@@ -101,7 +108,7 @@ internal static class IntegrateCommand
                 return 0;
             }
 
-            var f = IntegrandCatalog.Create(r.GetValue(function)!, r.GetValue(dim));
+            var f = Resolve(r.GetValue(function)!, r.GetValue(dim));
             string mname = r.GetValue(method)!;
             var integ = IntegrationComparison.Create(mname, f, s, flowOptions, vegasOptions);
             double? refValue = IntegrandCatalog.Reference(f);
@@ -139,17 +146,5 @@ internal static class IntegrateCommand
             return 0;
         });
         return cmd;
-    }
-
-    /// <summary>Makes the physics processes (ee-mumu, ee-qqg and their RAMBO variants) integrands by name, with this run's √s and y_cut.</summary>
-    private static void RegisterPhysics(PhysicsProcessOptions options)
-    {
-        foreach (var name in PhysicsProcesses.Names)
-            IntegrandCatalog.Register(name, d =>
-            {
-                var p = PhysicsProcesses.Create(name, options);
-                if (d is { } want && want != p.Dimensions) throw new ArgumentException($"{name} has {p.Dimensions} dimensions; --dim {want} does not apply");
-                return p;
-            }, $"physics process {name} at √s = {options.SqrtS} GeV (σ in pb)");
     }
 }

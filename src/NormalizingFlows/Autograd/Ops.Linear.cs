@@ -75,10 +75,8 @@ public static partial class Ops
             for (int r = 0; r < n; r++) bs.CopyTo(ys.Slice(r * outF, outF));
             beta = T.One;
         }
-        if (relu)
-            Gemm.ComputeBiasRelu(false, true, n, outF, inF, xv.ReadOnlySpan, inF, effective.ReadOnlySpan, inF,
-                bias is null ? default : bias.Value.ReadOnlySpan, ys, outF);
-        else Gemm.Compute(false, true, n, outF, inF, T.One, xv.ReadOnlySpan, inF, effective.ReadOnlySpan, inF, beta, ys, outF);
+        Gemm.Compute(false, true, n, outF, inF, T.One, xv.ReadOnlySpan, inF, effective.ReadOnlySpan, inF, beta, ys, outF);
+        if (relu) BiasRelu.Apply(ys, n, outF, bias is null ? default : bias.Value.ReadOnlySpan);
         bool rec = GradMode.IsEnabled && (x.RequiresGrad || weight.RequiresGrad || (bias?.RequiresGrad ?? false));
         if (!rec)
         {

@@ -113,21 +113,30 @@ public static partial class Npy
     /// <summary>Converts the raw elements in <paramref name="data"/> (element index <paramref name="first"/> onwards, file order) into the C-order destination.</summary>
     private static void Convert<T>(in Header h, ReadOnlySpan<byte> data, long first, Span<T> values) where T : unmanaged, System.Numerics.INumberBase<T>
     {
-        int size = h.Size;
-        long n = data.Length / size;
-        for (long i = 0; i < n; i++)
+        int size = h.Size, n = data.Length / size;
+        if (!h.Fortran && !h.BigEndian && h.Kind == "f4" && typeof(T) == typeof(float))
         {
-            var b = data.Slice((int)(i * size), size);
-            double v = h.Kind switch
+            // the common case (numpy's default float32 layout on a little-endian machine): a straight copy
+            System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(data[..(n * 4)])
+                .CopyTo(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(values.Slice((int)first, n)));
+            return;
+        }
+        // the element type is decided once per block, not per element
+        int kind = h.Kind switch { "f4" => 0, "f8" => 1, "i4" => 2, _ => 3 };
+        bool be = h.BigEndian;
+        long rows = h.Rows, cols = h.Cols;
+        for (int i = 0; i < n; i++)
+        {
+            var b = data.Slice(i * size, size);
+            double v = kind switch
             {
-                "f4" => h.BigEndian ? BinaryPrimitives.ReadSingleBigEndian(b) : BinaryPrimitives.ReadSingleLittleEndian(b),
-                "f8" => h.BigEndian ? BinaryPrimitives.ReadDoubleBigEndian(b) : BinaryPrimitives.ReadDoubleLittleEndian(b),
-                "i4" => h.BigEndian ? BinaryPrimitives.ReadInt32BigEndian(b) : BinaryPrimitives.ReadInt32LittleEndian(b),
-                _ => h.BigEndian ? BinaryPrimitives.ReadInt64BigEndian(b) : BinaryPrimitives.ReadInt64LittleEndian(b),
+                0 => be ? BinaryPrimitives.ReadSingleBigEndian(b) : BinaryPrimitives.ReadSingleLittleEndian(b),
+                1 => be ? BinaryPrimitives.ReadDoubleBigEndian(b) : BinaryPrimitives.ReadDoubleLittleEndian(b),
+                2 => be ? BinaryPrimitives.ReadInt32BigEndian(b) : BinaryPrimitives.ReadInt32LittleEndian(b),
+                _ => be ? BinaryPrimitives.ReadInt64BigEndian(b) : BinaryPrimitives.ReadInt64LittleEndian(b),
             };
             long e = first + i;
-            long target = h.Fortran ? (e % h.Rows) * h.Cols + e / h.Rows : e;
-            values[(int)target] = T.CreateTruncating(v);
+            values[(int)(h.Fortran ? (e % rows) * cols + e / rows : e)] = T.CreateTruncating(v);
         }
     }
 

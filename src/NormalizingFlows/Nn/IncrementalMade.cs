@@ -231,9 +231,10 @@ internal sealed class IncrementalMade<T> : IDisposable where T : unmanaged, IFlo
                     var bias = st.Slice(_bOffset[l][k], rows);
                     if (prefix > 0 && _activation == Activation.Relu)
                     {
-                        // bias (one per unit = row) and ReLU applied as the GEMM's tile epilogue
-                        Gemm.ComputeBiasRelu(false, false, rows, n, prefix, st.Slice(_wOffset[l][k], rows * prefix), prefix,
-                            below[..(prefix * n)], n, bias, block, n, biasOnRows: true);
+                        // one pass for bias (one per unit = row) and ReLU after the GEMM, instead of fill, GEMM into it, ReLU
+                        Gemm.Compute(false, false, rows, n, prefix, T.One, st.Slice(_wOffset[l][k], rows * prefix), prefix,
+                            below[..(prefix * n)], n, T.Zero, block, n);
+                        Autograd.BiasRelu.ApplyPerRow(block, rows, n, bias);
                         continue;
                     }
                     for (int r = 0; r < rows; r++) block.Slice(r * n, n).Fill(bias[r]);

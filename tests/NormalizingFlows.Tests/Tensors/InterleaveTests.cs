@@ -23,7 +23,7 @@ public class InterleaveTests
     [InlineData(8)]
     [InlineData(37)]
     [InlineData(1000)]
-    public void TakeParityAndMergeMatchTheScalarDefinition(int m)
+    public void TakeParitySplitAndMergeMatchTheScalarDefinition(int m)
     {
         var rng = new Random(m);
         var src = Enumerable.Range(0, 2 * m).Select(_ => (float)rng.NextDouble()).ToArray();
@@ -32,6 +32,16 @@ public class InterleaveTests
             var got = new float[m];
             Interleave.TakeParity(src, p, got);
             for (int i = 0; i < m; i++) Assert.Equal(src[2 * i + p], got[i]);
+        }
+        var ev = new float[m]; var od = new float[m];
+        unsafe
+        {
+            fixed (float* ps = src, pe = ev, po = od) Interleave.Split(ps, pe, po, m);
+        }
+        for (int i = 0; i < m; i++)
+        {
+            Assert.Equal(src[2 * i], ev[i]);
+            Assert.Equal(src[2 * i + 1], od[i]);
         }
         var even = src.AsSpan(0, m).ToArray(); var odd = src.AsSpan(m, m).ToArray();
         var merged = new float[2 * m];

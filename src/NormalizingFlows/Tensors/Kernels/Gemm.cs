@@ -53,15 +53,7 @@ public static unsafe class Gemm
     internal static int TuneKC, TuneMC, TuneNC, TuneTile, TuneSwap;
 
     /// <summary>1 disables the unpacked-A micro-kernels (benchmark comparison); 0 uses them where available.</summary>
-    internal static int TuneDirectA = Environment.GetEnvironmentVariable("NFLOW_GEMM_DIRECT_A") == "0" ? 1 : 0;
-
-    /// <summary>
-    /// 1 (the default) runs the bias + ReLU epilogue as a pass over row blocks after the GEMM; 0 applies it to each
-    /// tile right after the micro-kernel stored it. Measured on RealNVP tab18 log_prob (1 thread): the per-tile form
-    /// was 6–15% slower overall, as re-reading a just-stored tile stalls on the stores' pending cache-line fills
-    /// (<c>NFLOW_GEMM_FUSED_EPILOGUE=1</c> selects it for comparison).
-    /// </summary>
-    internal static int TuneSeparateEpilogue = Environment.GetEnvironmentVariable("NFLOW_GEMM_FUSED_EPILOGUE") == "1" ? 0 : 1;
+    internal static int TuneDirectA;
 
     private static GemmIsa ParseEnv(string? s) => s?.Trim().ToLowerInvariant() switch
     {
@@ -207,62 +199,6 @@ public static unsafe class Gemm
         long need = rows == 0 || cols == 0 ? 0 : (long)(rows - 1) * ld + cols;
         if (length < need)
             throw new ArgumentException($"Gemm: {name} has {length} elements, but a {rows}×{cols} matrix with {ldName} = {ld} needs {need}", name);
-    }
-
-    /// <summary>
-    /// C = max(op(A)·op(B) + bias, 0) (NaN kept), with <paramref name="bias"/> one value per column of C, or per row
-    /// with <paramref name="biasOnRows"/> (empty: ReLU only): the bias and ReLU are applied to each C tile as it is finished, while it is in L1, instead of a second
-    /// pass over C. Same rounding as <see cref="Compute{T}"/> with beta = 0 followed by the bias add and the ReLU.
-    /// </summary>
-    internal static void ComputeBiasRelu<T>(bool transA, bool transB, int m, int n, int k,
-        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, ReadOnlySpan<T> bias, Span<T> c, int ldc, bool biasOnRows = false)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
-        if (!bias.IsEmpty && bias.Length != (biasOnRows ? m : n))
-            throw new ArgumentException($"Gemm: bias has {bias.Length} entries, expected {(biasOnRows ? m : n)} (one per {(biasOnRows ? "row" : "column")} of C)", nameof(bias));
-        if (m == 0 || n == 0) return;
-        fixed (T* pa = a, pb = b, pc = c, pbias = bias)
-        {
-            var ep = new GemmEpilogue<T> { Active = true, Bias = bias.IsEmpty ? null : pbias, OnRows = biasOnRows };
-            if (k == 0)
-            {
-                GemmDriver<T>.ScaleC(pc, ldc, 1, m, n, T.Zero);
-                GemmDriver<T>.ApplyEpilogue(pc, ldc, 1, m, n, ep);
-                return;
-            }
-            nint ars = transA ? 1 : lda, acs = transA ? lda : 1, brs = transB ? 1 : ldb, bcs = transB ? ldb : 1;
-            if (TuneSeparateEpilogue != 0)
-            {
-                // the GEMM streams C out while computing; the bias + ReLU follow as one pass per row block, threaded
-                Compute(transA, transB, m, n, k, T.One, a, lda, b, ldb, T.Zero, c, ldc);
-                nint cAddr = (nint)pc, bAddr = (nint)ep.Bias;
-                bool onRows = biasOnRows;
-                ParallelRows.For(m, Math.Max(1, 16384 / n), (r0, r1) =>
-                {
-                    var part = new GemmEpilogue<T> { Active = true, Bias = (T*)bAddr, OnRows = onRows }.Offset(r0, 0);
-                    GemmDriver<T>.ApplyEpilogue((T*)cAddr + (nint)r0 * ldc, ldc, 1, r1 - r0, n, part);
-                });
-                return;
-            }
-            if (typeof(T) == typeof(float))
-            {
-                var cfg = ConfigF32(ActiveIsa);
-                GemmDriver<float>.Run(in cfg, (float*)pa, ars, acs, (float*)pb, brs, bcs, (float*)pc, ldc, 1, m, n, k, 1f, 0f,
-                    new GemmEpilogue<float> { Active = true, Bias = (float*)ep.Bias, OnRows = biasOnRows });
-            }
-            else if (typeof(T) == typeof(double))
-            {
-                var cfg = ConfigF64(ActiveIsa);
-                GemmDriver<double>.Run(in cfg, (double*)pa, ars, acs, (double*)pb, brs, bcs, (double*)pc, ldc, 1, m, n, k, 1d, 0d,
-                    new GemmEpilogue<double> { Active = true, Bias = (double*)ep.Bias, OnRows = biasOnRows });
-            }
-            else
-            {
-                Reference(transA, transB, m, n, k, T.One, a, lda, b, ldb, T.Zero, c, ldc);
-                GemmDriver<T>.ApplyEpilogue(pc, ldc, 1, m, n, ep);
-            }
-        }
     }
 
     /// <summary>Generic entry: dispatches to the float or double kernel.</summary>

@@ -1,8 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace NormalizingFlows.Tensors.Kernels;
 
@@ -56,26 +54,6 @@ internal unsafe struct GemmJob<T> where T : unmanaged
     public T Alpha, Beta;
     public int Parts;
     public int Mode; // 0: split M, 1: split N, 2: split K (part 0 into C, part q > 0 into Scratch + (q − 1)·M·N)
-    public GemmEpilogue<T> Epilogue;
-}
-
-/// <summary>
-/// A fused bias + ReLU epilogue, C = max(C + bias, 0) (NaN kept), applied to each C tile right after its last K
-/// block while the tile is still in L1. The bias runs along C's columns, or along its rows after the driver swapped
-/// the problem to compute Cᵀ. Inactive by default.
-/// </summary>
-internal unsafe struct GemmEpilogue<T> where T : unmanaged
-{
-    public bool Active;
-    public T* Bias;      // null: ReLU only
-    public bool OnRows;  // bias[i] for row i (else bias[j] for column j)
-
-    public readonly GemmEpilogue<T> Offset(int rows, int cols)
-    {
-        var e = this;
-        if (e.Bias != null) e.Bias += OnRows ? rows : cols;
-        return e;
-    }
 }
 
 /// <summary>Per-thread packing buffers (native, 64-byte aligned), grown on demand and freed with the thread.</summary>
@@ -115,25 +93,22 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     /// <summary>Runs a validated problem (pointers fixed by the caller).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(in GemmConfig<T> cfg, T* a, nint ars, nint acs, T* b, nint brs, nint bcs, T* c, nint crs, nint ccs,
-        int m, int n, int k, T alpha, T beta, GemmEpilogue<T> epilogue = default)
+        int m, int n, int k, T alpha, T beta)
     {
         if ((long)m * n * k <= Gemm.DirectMaxVolume)
         {
             Direct(a, ars, acs, b, brs, bcs, c, crs, ccs, m, n, k, alpha, beta);
-            ApplyEpilogue(c, crs, ccs, m, n, epilogue);
             return;
         }
         if (n == 1)
         {
             Gemv(a, ars, acs, b, brs, c, crs, m, k, alpha, beta);
-            ApplyEpilogue(c, crs, ccs, m, n, epilogue);
             return;
         }
         if (m == 1)
         {
             // C row = op(B)ᵀ·a: a matrix-vector product with op(B)ᵀ (n×k) and the vector a.
             Gemv(b, bcs, brs, a, acs, c, ccs, n, k, alpha, beta);
-            ApplyEpilogue(c, crs, ccs, m, n, epilogue);
             return;
         }
         // Narrow N: compute Cᵀ = op(B)ᵀ·op(A)ᵀ when it wastes less of the register tiles.
@@ -143,7 +118,6 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
             (ars, acs, brs, bcs) = (bcs, brs, acs, ars);
             (crs, ccs) = (ccs, crs);
             (m, n) = (n, m);
-            epilogue.OnRows = !epilogue.OnRows;
         }
 
         GemmConfig<T> cfgUsed = cfg;
@@ -158,7 +132,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         var job = new GemmJob<T>
         {
             Cfg = cfgUsed, A = a, B = b, C = c, Ars = ars, Acs = acs, Brs = brs, Bcs = bcs, Crs = crs, Ccs = ccs,
-            M = m, N = n, K = k, Alpha = alpha, Beta = beta, Epilogue = epilogue,
+            M = m, N = n, K = k, Alpha = alpha, Beta = beta,
         };
         double flops = 2.0 * m * n * k;
         // AVX-512 cores finish a given problem twice as fast, so they need twice the work to amortise a fork/join.
@@ -189,7 +163,6 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                     else for (int j = 0; j < n; j++) ci[j * ccs] += si[j];
                 }
             }
-            ApplyEpilogue(c, crs, ccs, m, n, epilogue);
             return;
         }
 
@@ -216,7 +189,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                 int i0 = t0 * cfg.MR, i1 = Math.Min(j.M, t1 * cfg.MR);
                 if (i1 > i0)
                     Blocked(in cfg, j.A + i0 * j.Ars, j.Ars, j.Acs, j.B, j.Brs, j.Bcs, j.C + i0 * j.Crs, j.Crs, j.Ccs,
-                        i1 - i0, j.N, j.K, j.Alpha, j.Beta, j.Epilogue.Offset(i0, 0));
+                        i1 - i0, j.N, j.K, j.Alpha, j.Beta);
                 break;
             }
             case 1:
@@ -226,7 +199,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                 int j0 = t0 * cfg.NR, j1 = Math.Min(j.N, t1 * cfg.NR);
                 if (j1 > j0)
                     Blocked(in cfg, j.A, j.Ars, j.Acs, j.B + j0 * j.Bcs, j.Brs, j.Bcs, j.C + j0 * j.Ccs, j.Crs, j.Ccs,
-                        j.M, j1 - j0, j.K, j.Alpha, j.Beta, j.Epilogue.Offset(0, j0));
+                        j.M, j1 - j0, j.K, j.Alpha, j.Beta);
                 break;
             }
             default:
@@ -245,13 +218,12 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     /// <summary>Single-threaded blocked GEMM on one sub-problem.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Blocked(in GemmConfig<T> cfg, T* a, nint ars, nint acs, T* b, nint brs, nint bcs, T* c, nint crs, nint ccs,
-        int m, int n, int k, T alpha, T beta, GemmEpilogue<T> epilogue = default)
+        int m, int n, int k, T alpha, T beta)
     {
         int MR = cfg.MR, NR = cfg.NR;
         if (k == 0)
         {
             ScaleC(c, crs, ccs, m, n, beta);
-            ApplyEpilogue(c, crs, ccs, m, n, epilogue);
             return;
         }
         var kernel = cfg.Kernel;
@@ -279,7 +251,6 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                 int kc = Math.Min(kcMax, k - pc);
                 nint aps = (nint)kc * MR + PanelPad;
                 T betaEff = kb == 0 ? beta : T.One;
-                bool lastK = kb == nkc - 1 && epilogue.Active;
                 // Pack the kc×nc panel of op(B).
                 for (int jr = 0; jr < nc; jr += NR)
                 {
@@ -315,111 +286,27 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                             int mr = Math.Min(MR, mc - ir);
                             T* ap = pa + ir / MR * aps;
                             T* ct = cc + ir * crs;
-                            if (direct && mr == MR)
+                            // full row panels of an A readable in place go to the unpacked kernel; edge tiles through tmp
+                            bool inPlace = direct && mr == MR;
+                            T* ar = a + (ic + ir) * ars + pc * acs;
+                            if (mr == MR && nr == NR && ccs == 1)
                             {
-                                T* ar = a + (ic + ir) * ars + pc;
-                                if (nr == NR && ccs == 1) cfg.DirectKernel(kc, ar, ars, bp, ct, crs, alpha, betaEff);
-                                else
-                                {
-                                    cfg.DirectKernel(kc, ar, ars, bp, tmp, NR, T.One, T.Zero);
-                                    if (crs == 1 && vec) GemmWriteOut.Transposed(tmp, NR, ct, ccs, mr, nr, alpha, betaEff);
-                                    else WriteTile(tmp, NR, ct, crs, ccs, mr, nr, alpha, betaEff);
-                                }
+                                if (inPlace) cfg.DirectKernel(kc, ar, ars, bp, ct, crs, alpha, betaEff);
+                                else kernel(kc, ap, bp, ct, crs, alpha, betaEff);
                             }
-                            else if (mr == MR && nr == NR && ccs == 1)
-                                kernel(kc, ap, bp, ct, crs, alpha, betaEff);
                             else
                             {
-                                kernel(kc, ap, bp, tmp, NR, T.One, T.Zero);
+                                if (inPlace) cfg.DirectKernel(kc, ar, ars, bp, tmp, NR, T.One, T.Zero);
+                                else kernel(kc, ap, bp, tmp, NR, T.One, T.Zero);
                                 if (crs == 1 && vec) GemmWriteOut.Transposed(tmp, NR, ct, ccs, mr, nr, alpha, betaEff);
                                 else WriteTile(tmp, NR, ct, crs, ccs, mr, nr, alpha, betaEff);
                             }
-                            if (lastK) ApplyEpilogue(ct, crs, ccs, mr, nr, epilogue.Offset(ic + ir, jc + jr));
                         }
                     }
                 }
                 pc += kc;
             }
         }
-    }
-
-    /// <summary>C = max(C + bias, 0) on an m×n block (NaN kept); nothing when the epilogue is inactive.</summary>
-    internal static void ApplyEpilogue(T* c, nint crs, nint ccs, int m, int n, in GemmEpilogue<T> ep)
-    {
-        if (!ep.Active) return;
-        T* bias = ep.Bias;
-        if (ccs == 1 && (Vector512.IsHardwareAccelerated || Avx512F.IsSupported) && n >= Vector512<T>.Count)
-        {
-            // rows contiguous, 512-bit: the loads match the micro-kernel's 512-bit stores (store-to-load forwarding;
-            // narrower loads of a just-stored tile stall)
-            int W = Vector512<T>.Count;
-            for (int i = 0; i < m; i++)
-            {
-                T* ci = c + i * crs;
-                T bi = bias == null || !ep.OnRows ? T.Zero : bias[i];
-                var bRow = Vector512.Create(bi);
-                int j = 0;
-                if (bias == null || ep.OnRows)
-                    for (; j + W <= n; j += W) StoreRelu512(ci + j, Vector512.Load(ci + j) + bRow);
-                else
-                    for (; j + W <= n; j += W) StoreRelu512(ci + j, Vector512.Load(ci + j) + Vector512.Load(bias + j));
-                for (; j < n; j++) ci[j] = Relu(ci[j] + (bias == null ? T.Zero : ep.OnRows ? bi : bias[j]));
-            }
-            return;
-        }
-        if (ccs == 1 && Vector.IsHardwareAccelerated && n >= Vector<T>.Count)
-        {
-            // rows contiguous: vectors along j
-            int W = Vector<T>.Count;
-            for (int i = 0; i < m; i++)
-            {
-                T* ci = c + i * crs;
-                T bi = bias == null || !ep.OnRows ? T.Zero : bias[i];
-                var bRow = new Vector<T>(bi);
-                int j = 0;
-                for (; j + W <= n; j += W) StoreRelu(ci + j, Vector.Load(ci + j) + (bias == null || ep.OnRows ? bRow : Vector.Load(bias + j)));
-                for (; j < n; j++) ci[j] = Relu(ci[j] + (bias == null ? T.Zero : ep.OnRows ? bi : bias[j]));
-            }
-            return;
-        }
-        if (crs == 1 && Vector.IsHardwareAccelerated && m >= Vector<T>.Count)
-        {
-            // columns contiguous (the swapped problem): vectors along i
-            int W = Vector<T>.Count;
-            for (int j = 0; j < n; j++)
-            {
-                T* cj = c + j * ccs;
-                T bj = bias == null || ep.OnRows ? T.Zero : bias[j];
-                var bCol = new Vector<T>(bj);
-                int i = 0;
-                for (; i + W <= m; i += W) StoreRelu(cj + i, Vector.Load(cj + i) + (bias == null || !ep.OnRows ? bCol : Vector.Load(bias + i)));
-                for (; i < m; i++) cj[i] = Relu(cj[i] + (bias == null ? T.Zero : ep.OnRows ? bias[i] : bj));
-            }
-            return;
-        }
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
-            {
-                T* cp = c + i * crs + j * ccs;
-                *cp = Relu(*cp + (bias == null ? T.Zero : ep.OnRows ? bias[i] : bias[j]));
-            }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static T Relu(T v) => v > T.Zero || T.IsNaN(v) ? v : T.Zero;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRelu512(T* p, Vector512<T> v)
-    {
-        var keep = Vector512.GreaterThan(v, Vector512<T>.Zero) | ~Vector512.Equals(v, v);
-        Vector512.ConditionalSelect(keep, v, Vector512<T>.Zero).Store(p);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRelu(T* p, Vector<T> v)
-    {
-        var keep = Vector.GreaterThan(v, Vector<T>.Zero) | ~Vector.Equals(v, v);
-        Vector.ConditionalSelect(keep, v, Vector<T>.Zero).Store(p);
     }
 
     /// <summary>C tile = alpha·acc + beta·C with exactly the rounding of the micro-kernels' write-out.</summary>

@@ -67,4 +67,26 @@ internal static unsafe class Interleave
             }
         }
     }
+
+    /// <summary>even[j] = interleaved[2j], odd[j] = interleaved[2j + 1] for j &lt; m (both parities in one pass).</summary>
+    public static void Split(float* interleaved, float* even, float* odd, int m)
+    {
+        int j = 0;
+        if (Avx2.IsSupported)
+            for (; j + 8 <= m; j += 8)
+            {
+                var a = Avx.LoadVector256(interleaved + 2 * j);
+                var b = Avx.LoadVector256(interleaved + 2 * j + 8);
+                // per 128-bit lane: [a0 a2 b0 b2 | a4 a6 b4 b6], then the 64-bit quarters reordered to [a0 a2 a4 a6 b0 b2 b4 b6]
+                var ev = Avx.Shuffle(a, b, 0b10_00_10_00);
+                var od = Avx.Shuffle(a, b, 0b11_01_11_01);
+                Avx.Store(even + j, Avx2.Permute4x64(ev.AsDouble(), 0b11_01_10_00).AsSingle());
+                Avx.Store(odd + j, Avx2.Permute4x64(od.AsDouble(), 0b11_01_10_00).AsSingle());
+            }
+        for (; j < m; j++)
+        {
+            even[j] = interleaved[2 * j];
+            odd[j] = interleaved[2 * j + 1];
+        }
+    }
 }

@@ -200,7 +200,7 @@ public static class AffineCouplingOp
                 int re = Math.Min(r1, rb + rowsPerBlock), e0 = rb * k, m = (re - rb) * k;
                 float* dl = dlA is null ? dlBuf : dlA + e0;
                 float* sc = sA is null ? sBuf : sA + e0;
-                Deinterleave(ps0 + 2 * e0, raw, sh, m);
+                Interleave.Split(ps0 + 2 * e0, raw, sh, m);
                 scale.Evaluate(new ReadOnlySpan<float>(raw, m), new Span<float>(l, m), new Span<float>(dl, m), new Span<float>(sc, m));
                 float* us = us0 + e0, os = os0 + e0;
                 int j = 0;
@@ -231,28 +231,6 @@ public static class AffineCouplingOp
                     ls[r] = (float)(inverse ? -sum : sum);
                 }
             }
-        }
-    }
-
-    /// <summary>raw[j] = interleaved[2j], shift[j] = interleaved[2j + 1] for j &lt; m.</summary>
-    private static unsafe void Deinterleave(float* interleaved, float* raw, float* shift, int m)
-    {
-        int j = 0;
-        if (Avx2.IsSupported)
-            for (; j + 8 <= m; j += 8)
-            {
-                var a = Avx.LoadVector256(interleaved + 2 * j);
-                var b = Avx.LoadVector256(interleaved + 2 * j + 8);
-                // per 128-bit lane: [a0 a2 b0 b2 | a4 a6 b4 b6], then the 64-bit quarters reordered to [a0 a2 a4 a6 b0 b2 b4 b6]
-                var even = Avx.Shuffle(a, b, 0b10_00_10_00);
-                var odd = Avx.Shuffle(a, b, 0b11_01_11_01);
-                Avx.Store(raw + j, Avx2.Permute4x64(even.AsDouble(), 0b11_01_10_00).AsSingle());
-                Avx.Store(shift + j, Avx2.Permute4x64(odd.AsDouble(), 0b11_01_10_00).AsSingle());
-            }
-        for (; j < m; j++)
-        {
-            raw[j] = interleaved[2 * j];
-            shift[j] = interleaved[2 * j + 1];
         }
     }
 }
