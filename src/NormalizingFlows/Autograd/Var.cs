@@ -17,7 +17,9 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
     private readonly BackwardFunction<T>? _backward;
     private readonly int[]? _gradShape;
     private int _visit;
-    [ThreadStatic] private static int _epoch;
+    private static int s_epoch; // global, so that threads walking graphs that share leaves never mistake each other's marks
+    [ThreadStatic] private static ShardGradients<T>? t_shard;
+    private Tensor<T>?[]? _shardGrads; // per-shard gradient buffers of a shared leaf (slot 0 unused: shard 0 uses Grad)
 
     /// <summary>A constant (or, with <paramref name="requiresGrad"/>, a leaf whose gradient is collected).</summary>
     public Var(Tensor<T> value, bool requiresGrad = false)
@@ -80,11 +82,49 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// </summary>
     public Tensor<T> GradBuffer()
     {
+        if (t_shard is { } shard && IsLeaf && !IsShardLocal) return shard.BufferFor(this);
         if (Grad is { IsDisposed: false } g) return g;
         g = _gradShape is null ? Tensor<T>.ZerosLike(Value) : Tensor<T>.Zeros(_gradShape);
-        if (IsLeaf) g.Untrack();
+        if (IsLeaf && !IsShardLocal) g.Untrack();
         Grad = g;
         return g;
+    }
+
+    /// <summary>True for the per-shard copies of a row-sharded op's inputs (their gradients are not redirected).</summary>
+    internal bool IsShardLocal { get; init; }
+
+    /// <summary>This leaf's gradient buffer for shard <paramref name="slot"/> (≥ 1), created as zeros (untracked) on first use.</summary>
+    internal Tensor<T> ShardGradBuffer(int slot, int slots)
+    {
+        var arr = _shardGrads;
+        if (arr is null || arr.Length < slots)
+        {
+            var fresh = new Tensor<T>?[Math.Max(slots, Environment.ProcessorCount)];
+            arr = Interlocked.CompareExchange(ref _shardGrads, fresh, arr) == arr ? fresh : _shardGrads!;
+            if (arr.Length < slots) throw new InvalidOperationException("shard gradient slots changed concurrently");
+        }
+        var g = arr[slot];
+        if (g is null || g.IsDisposed)
+        {
+            g = Tensor<T>.ZerosLike(Value).Untrack();
+            arr[slot] = g;
+        }
+        return g;
+    }
+
+    /// <summary>Makes gradients of shared leaves go to per-shard buffers on this thread until the returned scope ends.</summary>
+    internal static ShardGradientScope RedirectLeafGradients(ShardGradients<T>? shard)
+    {
+        var previous = t_shard;
+        t_shard = shard;
+        return new ShardGradientScope(previous);
+    }
+
+    /// <summary>Restores the previous redirection.</summary>
+    internal readonly struct ShardGradientScope(ShardGradients<T>? previous) : IDisposable
+    {
+        /// <summary>Ends the redirection.</summary>
+        public void Dispose() => t_shard = previous;
     }
 
     /// <summary>Sets the gradient to zero (keeping the buffer) or drops it.</summary>
@@ -110,14 +150,34 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
             throw new ArgumentException($"seed gradient shape {seed.ShapeString} differs from value shape {Value.ShapeString}", nameof(seed));
         if (!RequiresGrad)
             throw new InvalidOperationException("Backward() on a value that does not require gradients: no parameter or input with RequiresGrad took part in computing it (or it was computed under NoGrad).");
-        var order = TopologicalOrder();
+        Backward([this], [seed]);
+    }
+
+    /// <summary>
+    /// One backward pass from several roots at once, root i seeded with <paramref name="seeds"/>[i] (roots that do
+    /// not require gradients are skipped).
+    /// </summary>
+    internal static void Backward(ReadOnlySpan<Var<T>> roots, ReadOnlySpan<Tensor<T>> seeds)
+    {
+        Var<T> top;
+        if (roots.Length == 1) top = roots[0];
+        else
+        {
+            var live = new List<Var<T>>(roots.Length);
+            foreach (var r in roots) if (r.RequiresGrad) live.Add(r);
+            top = new Var<T>(Tensor<T>.Empty(0), [.. live], static _ => { });
+        }
+        var order = TopologicalOrder(top);
         // Gradients of intermediate nodes belong to one backward pass; only leaves accumulate across passes.
         foreach (var node in order)
             if (!node.IsLeaf && node.Grad is { IsDisposed: false } stale) stale.Clear();
-        var g = GradBuffer();
-        var gs = g.Span;
-        var ss = seed.ReadOnlySpan;
-        for (int i = 0; i < gs.Length; i++) gs[i] += ss[i];
+        for (int r = 0; r < roots.Length; r++)
+        {
+            if (!roots[r].RequiresGrad) continue;
+            var gs = roots[r].GradBuffer().Span;
+            var ss = seeds[r].ReadOnlySpan;
+            for (int i = 0; i < gs.Length; i++) gs[i] += ss[i];
+        }
         using (GradMode.Disable())
         {
             for (int i = order.Count - 1; i >= 0; i--)
@@ -129,13 +189,13 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
     }
 
-    private List<Var<T>> TopologicalOrder()
+    private static List<Var<T>> TopologicalOrder(Var<T> root)
     {
-        int epoch = ++_epoch;
+        int epoch = Interlocked.Increment(ref s_epoch);
         var order = new List<Var<T>>();
         var stack = new Stack<(Var<T> node, int next)>();
-        _visit = epoch;
-        stack.Push((this, 0));
+        root._visit = epoch;
+        stack.Push((root, 0));
         while (stack.Count > 0)
         {
             var (node, next) = stack.Pop();

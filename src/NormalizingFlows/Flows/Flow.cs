@@ -38,8 +38,28 @@ public class Flow<T> : Distribution<T> where T : unmanaged, IFloatingPointIeee75
         CheckInput(x, context);
         CheckFinite(x.Value, "input");
         if (context is not null) CheckFinite(context.Value, "context");
+        int rows = x.Value.Dim(0);
+        if (RowShards.ShardsFor(rows) < 2 || !IsRowWise()) return LogProbRows(x, context);
+        return RowShards.Map(rows, [x, context], block => [LogProbRows(block[0]!, block[1])])[0];
+    }
+
+    private Var<T> LogProbRows(Var<T> x, Var<T>? context)
+    {
         var (z, logDet) = Transform.Forward(x, context);
         return Ops.Add(Base.LogProb(z, context), logDet);
+    }
+
+    /// <summary>T⁻¹(z | context), split over the worker threads when the batch is large and the flow row-wise.</summary>
+    private (Var<T> X, Var<T> LogAbsDet) InverseRows(Var<T> z, Var<T>? context)
+    {
+        int rows = z.Value.Dim(0);
+        if (RowShards.ShardsFor(rows) < 2 || !IsRowWise()) return Transform.Inverse(z, context);
+        var r = RowShards.Map(rows, [z, context], block =>
+        {
+            var (x, ld) = Transform.Inverse(block[0]!, block[1]);
+            return [x, ld];
+        });
+        return (r[0], r[1]);
     }
 
     /// <summary>n samples (one per context row when conditional), without gradients.</summary>
@@ -49,7 +69,7 @@ public class Flow<T> : Distribution<T> where T : unmanaged, IFloatingPointIeee75
         CheckContext(context, n);
         using var _ = GradMode.Disable();
         var z = Base.Sample(n, rng, context);
-        return Transform.Inverse(z, context).X;
+        return InverseRows(z, context).X;
     }
 
     /// <summary>
@@ -62,7 +82,7 @@ public class Flow<T> : Distribution<T> where T : unmanaged, IFloatingPointIeee75
         CheckContext(context, n);
         var z = Base.Sample(n, rng, context);
         var logBase = Base.LogProb(z, context);
-        var (x, logDetInverse) = Transform.Inverse(z, context);
+        var (x, logDetInverse) = InverseRows(z, context);
         return (x, Ops.Sub(logBase, logDetInverse));
     }
 

@@ -12,6 +12,9 @@ namespace NormalizingFlows.Nn;
 /// </summary>
 public sealed class BatchNorm1d<T> : Module<T>, ILayer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <inheritdoc/>
+    protected override bool TreatsRowsIndependently => !Training; // batch statistics couple the rows
+
     /// <summary>Creates the layer for <paramref name="features"/> channels (γ = 1, β = 0, running mean 0, variance 1).</summary>
     public BatchNorm1d(int features, double momentum = 0.1, double eps = 1e-5, bool affine = true)
     {

@@ -11,6 +11,9 @@ namespace NormalizingFlows.Nn;
 /// </summary>
 public sealed class Dropout<T> : Module<T>, ILayer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <inheritdoc/>
+    protected override bool TreatsRowsIndependently => !Training || P == 0; // draws from one shared generator
+
     private readonly Rng _rng;
 
     /// <summary>Creates the layer with drop probability <paramref name="p"/> in [0, 1].</summary>

@@ -116,6 +116,23 @@ public abstract class Module<T> where T : unmanaged, IFloatingPointIeee754<T>
         foreach (var (_, child) in _modules) child.SetTraining(mode);
     }
 
+    /// <summary>
+    /// True if, in the current mode, this module and all its descendants compute each row from that row alone and
+    /// change no shared state while doing so, so that a batch may be split across threads (see
+    /// <see cref="Autograd.RowShards"/>). False for batch statistics in training, data-dependent initialisation
+    /// still to run, and random dropout.
+    /// </summary>
+    public bool IsRowWise()
+    {
+        if (!TreatsRowsIndependently) return false;
+        foreach (var (_, child) in _modules)
+            if (!child.IsRowWise()) return false;
+        return true;
+    }
+
+    /// <summary>Whether this module alone (not its children) treats rows independently in the current mode (default true).</summary>
+    protected virtual bool TreatsRowsIndependently => true;
+
     /// <summary>Zeroes the gradients of every parameter (keeping their buffers).</summary>
     public void ZeroGrad()
     {

@@ -11,7 +11,7 @@ public sealed class TensorScope : IDisposable
     [ThreadStatic] private static TensorScope? _current;
     private readonly List<ITrackedTensor> _tensors = new(256);
     private readonly TensorScope? _parent;
-    private bool _disposed;
+    private bool _disposed, _detached;
 
     private TensorScope(TensorScope? parent) => _parent = parent;
 
@@ -25,6 +25,34 @@ public sealed class TensorScope : IDisposable
 
     internal static void Register(ITrackedTensor t) => _current?._tensors.Add(t);
 
+    /// <summary>The innermost scope open on this thread, or null.</summary>
+    internal static TensorScope? Current => _current;
+
+    /// <summary>
+    /// A scope not attached to any thread: <see cref="Enter"/> makes it current on the calling thread for a while
+    /// (work that runs on another thread keeps its tensors here); disposing it releases them from any thread.
+    /// </summary>
+    internal static TensorScope CreateDetached() => new(null) { _detached = true };
+
+    /// <summary>Makes this detached scope the current one on this thread; returns the scope to restore with <see cref="Exit"/>.</summary>
+    internal TensorScope? Enter()
+    {
+        var previous = _current;
+        _current = this;
+        return previous;
+    }
+
+    /// <summary>Restores the scope that was current before <see cref="Enter"/>.</summary>
+    internal static void Exit(TensorScope? previous) => _current = previous;
+
+    /// <summary>Ties this scope's lifetime to the scope current on this thread (released with it), if any.</summary>
+    internal void ReleaseWithCurrent() => _current?._tensors.Add(new Releaser(this));
+
+    private sealed class Releaser(TensorScope scope) : ITrackedTensor
+    {
+        public void ReleaseIfTracked() => scope.Dispose();
+    }
+
     /// <summary>Number of tensors this scope currently tracks.</summary>
     public int Count => _tensors.Count;
 
@@ -32,6 +60,13 @@ public sealed class TensorScope : IDisposable
     public void Dispose()
     {
         if (_disposed) return;
+        if (_detached)
+        {
+            _disposed = true;
+            for (int i = _tensors.Count - 1; i >= 0; i--) _tensors[i].ReleaseIfTracked();
+            _tensors.Clear();
+            return;
+        }
         if (_current != this)
             throw new InvalidOperationException("TensorScope disposed out of order: an inner scope is still open.");
         _disposed = true;

@@ -15,6 +15,9 @@ namespace NormalizingFlows.Transforms;
 /// </summary>
 public sealed class ActNorm<T> : Transform<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <inheritdoc/>
+    protected override bool TreatsRowsIndependently => !Training || IsInitialized; // the first batch initialises it
+
     private readonly Tensor<T> _initialized;
 
     /// <summary>Creates an uninitialised layer on <paramref name="features"/> features (ε = <paramref name="eps"/> added to the variance).</summary>

@@ -16,6 +16,9 @@ namespace NormalizingFlows.Transforms;
 /// </summary>
 public sealed class BatchNormTransform<T> : Transform<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <inheritdoc/>
+    protected override bool TreatsRowsIndependently => !Training; // batch statistics couple the rows
+
     private readonly Tensor<T> _runningMean, _runningVar;
 
     /// <summary>Creates the layer (γ = 0, β = 0, running mean 0, running variance 1).</summary>

@@ -42,6 +42,29 @@ public static unsafe class ParallelRows
         }
     }
 
+    /// <summary>Runs <paramref name="body"/>(p) for p in [0, <paramref name="parts"/>) on the worker threads (p = 0 on the calling thread when it is free first).</summary>
+    public static void ForParts(int parts, Action<int> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        if (parts <= 0) return;
+        if (parts == 1)
+        {
+            body(0);
+            return;
+        }
+        var handle = GCHandle.Alloc(body);
+        try
+        {
+            WorkerPool.For(parts, &OnePart, (void*)GCHandle.ToIntPtr(handle));
+        }
+        finally
+        {
+            handle.Free();
+        }
+    }
+
+    private static void OnePart(void* state, int p) => ((Action<int>)GCHandle.FromIntPtr((IntPtr)state).Target!)(p);
+
     private static void Part(void* state, int p)
     {
         ref var st = ref *(State*)state;

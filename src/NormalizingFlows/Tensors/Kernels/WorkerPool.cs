@@ -45,6 +45,9 @@ public static unsafe class WorkerPool
         set => _maxThreads = Math.Clamp(value, 1, Environment.ProcessorCount);
     }
 
+    /// <summary>True on a thread that is running a part (where further calls run sequentially).</summary>
+    public static bool IsInsidePart => t_inside;
+
     /// <summary>Runs <c>body(state, p)</c> for every p in [0, parts) on up to <see cref="MaxThreads"/> threads and returns when all are done.</summary>
     public static void For(int parts, delegate*<void*, int, void> body, void* state)
     {
@@ -164,7 +167,7 @@ public static unsafe class WorkerPool
         {
             var wk = new Worker { Index = i + 1 };
             workers[i] = wk;
-            var t = new Thread(() => WorkerLoop(wk), 256 * 1024) { IsBackground = true, Name = $"NormalizingFlows worker {i + 1}" };
+            var t = new Thread(() => WorkerLoop(wk), 4 << 20) { IsBackground = true, Name = $"NormalizingFlows worker {i + 1}" };
             t.Start();
         }
         _workers = workers;
