@@ -54,13 +54,21 @@ public static class FlowBuilders
     /// the feature order reversed between layers (MADE orders natural, reversed, natural, …). Fast density (one MADE
     /// pass per layer), slow sampling (D passes per layer). <paramref name="scale"/>: soft-clamped exp (default, as
     /// zuko) or <see cref="AffineScale.Sigmoid"/> (nflows). Unless <paramref name="conditioner"/> says otherwise, the MADE
-    /// output layers start with random weights (<see cref="ConditionerOutputInit.Random"/>): a zero start cost 0.07
-    /// nats of test log-likelihood on checker2d at the 3 000-step reference budget (−3.707 vs −3.637).
+    /// hidden layers start He-uniform and the output layers with random weights scaled by 0.3
+    /// (<see cref="ConditionerOutputInit.Random"/>). On checker2d at the 3 000-step reference budget (16 seeds) this
+    /// gives a test log-likelihood of −3.633 ± 0.005 against −3.651 ± 0.009 with PyTorch's default init throughout
+    /// (8 seeds); a zero output start gave −3.707.
     /// </summary>
     public static Flow<T> Maf<T>(int features, int layers = 5, int hidden = 128, int contextFeatures = 0, Rng? rng = null,
         ConditionerOptions? conditioner = null, AffineScale? scale = null) where T : unmanaged, IFloatingPointIeee754<T>
         => Make(MafLayers<T>(features, layers, hidden, contextFeatures, rng,
-            conditioner ?? ConditionerOptions.Default with { OutputInit = ConditionerOutputInit.Random }, scale), features, contextFeatures);
+            conditioner ?? MafConditioner, scale), features, contextFeatures);
+
+    /// <summary>The MAF builder's default conditioner: He-uniform hidden layers, random output weights scaled by 0.3.</summary>
+    public static ConditionerOptions MafConditioner { get; } = ConditionerOptions.Default with
+    {
+        OutputInit = ConditionerOutputInit.Random, HiddenInit = LinearInit.KaimingUniform, OutputWeightScale = 0.3,
+    };
 
     /// <summary>
     /// MAF with rational-quadratic splines (maf_rqs): <paramref name="layers"/> layers over MADE D (+C) → hidden → hidden

@@ -17,6 +17,8 @@ public enum LinearInit
     Zeros,
     /// <summary>Weight and bias U(−1e−3, 1e−3) (nflows' near-zero residual init).</summary>
     NearZero,
+    /// <summary>He/Kaiming uniform weight for ReLU (gain √2, keeps the activations' scale), bias U(−1/√in, 1/√in) as <see cref="Default"/>.</summary>
+    KaimingUniform,
 }
 
 /// <summary>Affine layer y = x·Wᵀ + b, weight [out, in] and bias [out] (PyTorch layout), one fused GEMM.</summary>
@@ -59,6 +61,14 @@ public sealed class Linear<T> : Module<T>, ILayer<T> where T : unmanaged, IFloat
         switch (init)
         {
             case LinearInit.Default: Init.LinearDefault(weight, bias, rng); return;
+            case LinearInit.KaimingUniform:
+                Init.KaimingUniform(weight, rng);
+                if (bias is not null)
+                {
+                    double b = 1.0 / Math.Sqrt(Init.Fans(weight).FanIn);
+                    rng.Uniform(bias.Span, -b, b);
+                }
+                return;
             case LinearInit.XavierUniform: Init.XavierUniform(weight, rng); break;
             case LinearInit.KaimingNormal: Init.KaimingNormal(weight, rng); break;
             case LinearInit.Zeros: Init.Zeros(weight); break;

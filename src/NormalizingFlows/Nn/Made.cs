@@ -49,7 +49,8 @@ public sealed class Made<T> : Module<T>, ILayer<T> where T : unmanaged, IFloatin
     /// </summary>
     public Made(int features, int hiddenFeatures, Rng rng, int hiddenLayers = 2, int outputMultiplier = 1, int contextFeatures = 0,
         MadeOrder order = MadeOrder.Natural, int[]? customOrder = null, bool randomHiddenDegrees = false,
-        Activation activation = Activation.Relu, bool residualBlocks = false, double dropout = 0.0, bool zeroInitLast = false)
+        Activation activation = Activation.Relu, bool residualBlocks = false, double dropout = 0.0, bool zeroInitLast = false,
+        LinearInit hiddenInit = LinearInit.Default, double outputWeightScale = 1.0)
     {
         ArgumentNullException.ThrowIfNull(rng);
         if (features <= 0) throw new ArgumentOutOfRangeException(nameof(features), features, "MADE needs at least one feature");
@@ -119,14 +120,14 @@ public sealed class Made<T> : Module<T>, ILayer<T> where T : unmanaged, IFloatin
         if (!residualBlocks)
         {
             _layers = new MaskedLinear<T>[hiddenLayers + 1];
-            _layers[0] = layers.Add(new MaskedLinear<T>(HiddenMask(inDeg, hid[0], contextFeatures), rng));
-            for (int l = 1; l < hiddenLayers; l++) _layers[l] = layers.Add(new MaskedLinear<T>(HiddenMask(hid[l - 1], hid[l], 0), rng));
+            _layers[0] = layers.Add(new MaskedLinear<T>(HiddenMask(inDeg, hid[0], contextFeatures), rng, init: hiddenInit));
+            for (int l = 1; l < hiddenLayers; l++) _layers[l] = layers.Add(new MaskedLinear<T>(HiddenMask(hid[l - 1], hid[l], 0), rng, init: hiddenInit));
             _layers[hiddenLayers] = layers.Add(new MaskedLinear<T>(OutputMask(hid[^1], outDeg, contextFeatures), rng, init: lastInit));
         }
         else
         {
             _layers = new MaskedLinear<T>[2];
-            _layers[0] = layers.Add(new MaskedLinear<T>(HiddenMask(inDeg, hid[0], contextFeatures), rng));
+            _layers[0] = layers.Add(new MaskedLinear<T>(HiddenMask(inDeg, hid[0], contextFeatures), rng, init: hiddenInit));
             _layers[1] = layers.Add(new MaskedLinear<T>(OutputMask(hid[0], outDeg, contextFeatures), rng, init: lastInit));
             var blocks = RegisterModule("blocks", new ModuleList<T>());
             _blockLayers = new MaskedLinear<T>[2 * hiddenLayers];
@@ -137,6 +138,14 @@ public sealed class Made<T> : Module<T>, ILayer<T> where T : unmanaged, IFloatin
                 _blockLayers[2 * b] = block.Add(new MaskedLinear<T>(hh, rng));
                 _blockLayers[2 * b + 1] = block.Add(new MaskedLinear<T>(hh, rng, init: LinearInit.NearZero));
             }
+        }
+        if (outputWeightScale != 1.0)
+        {
+            if (!(outputWeightScale >= 0 && double.IsFinite(outputWeightScale)))
+                throw new ArgumentOutOfRangeException(nameof(outputWeightScale), outputWeightScale, "must be a finite scale ≥ 0");
+            var w = _layers[^1].Weight.Value.Span;
+            var f = T.CreateTruncating(outputWeightScale);
+            for (int i = 0; i < w.Length; i++) w[i] *= f;
         }
         if (dropout > 0) _dropout = RegisterModule("dropout", new Dropout<T>(dropout, rng.Split()));
     }

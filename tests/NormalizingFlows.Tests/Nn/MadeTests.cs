@@ -185,4 +185,27 @@ public class MadeTests
         for (int i = 0; i < d; i++) m[i, i] = 1;
         return m;
     }
+
+    [Fact]
+    public void HiddenInitAndOutputScaleSetTheWeightRanges()
+    {
+        var torch = new Made<double>(4, 256, new Rng(1), hiddenLayers: 2, outputMultiplier: 2);
+        var he = new Made<double>(4, 256, new Rng(1), hiddenLayers: 2, outputMultiplier: 2, hiddenInit: LinearInit.KaimingUniform, outputWeightScale: 0.3);
+        for (int l = 0; l < 2; l++)
+        {
+            int fanIn = he.Layers[l].InFeatures;
+            double heBound = Math.Sqrt(2.0) * Math.Sqrt(3.0 / fanIn), torchBound = 1 / Math.Sqrt(fanIn);
+            var hw = he.Layers[l].Weight.Value.ToArray();
+            var tw = torch.Layers[l].Weight.Value.ToArray();
+            Assert.All(hw, v => Assert.True(Math.Abs(v) <= heBound));
+            Assert.All(tw, v => Assert.True(Math.Abs(v) <= torchBound));
+            Assert.True(hw.Max(Math.Abs) > 0.95 * heBound, "He-uniform weights should fill their range"); // ≥ 1024 draws
+            Assert.All(he.Layers[l].Bias!.Value.ToArray(), v => Assert.True(Math.Abs(v) <= torchBound));
+        }
+        int outFan = he.Layers[2].InFeatures;
+        var ow = he.Layers[2].Weight.Value.ToArray();
+        Assert.All(ow, v => Assert.True(Math.Abs(v) <= 0.3 / Math.Sqrt(outFan) + 1e-15));
+        Assert.True(ow.Max(Math.Abs) > 0.9 * 0.3 / Math.Sqrt(outFan));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Made<double>(4, 8, new Rng(1), outputWeightScale: double.NaN));
+    }
 }

@@ -32,7 +32,8 @@ public abstract class AutoregressiveTransform<T> : Transform<T> where T : unmana
         Options = opt;
         ParametersPerFeature = parametersPerFeature;
         Made = RegisterModule("made", new Made<T>(features, opt.HiddenFeatures, rng, opt.HiddenLayers, parametersPerFeature, contextFeatures,
-            order, customOrder, activation: opt.Activation, residualBlocks: opt.Residual, dropout: opt.Dropout, zeroInitLast: opt.OutputInit == ConditionerOutputInit.Identity));
+            order, customOrder, activation: opt.Activation, residualBlocks: opt.Residual, dropout: opt.Dropout, zeroInitLast: opt.OutputInit == ConditionerOutputInit.Identity,
+            hiddenInit: opt.HiddenInit, outputWeightScale: opt.OutputInit == ConditionerOutputInit.Random ? opt.OutputWeightScale : 1.0));
         var bias = Made.Layers[^1].Bias!.Value.Span;
         for (int j = 0; j < bias.Length; j++) bias[j] = T.CreateTruncating(identityParameters[j % parametersPerFeature]);
     }

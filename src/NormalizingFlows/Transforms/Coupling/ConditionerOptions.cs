@@ -44,6 +44,12 @@ public sealed record ConditionerOptions
     /// </summary>
     public ConditionerOutputInit OutputInit { get; init; } = ConditionerOutputInit.Identity;
 
+    /// <summary>Initialisation of the MADE's hidden layers (default: PyTorch's nn.Linear default). Coupling MLPs ignore it.</summary>
+    public LinearInit HiddenInit { get; init; } = LinearInit.Default;
+
+    /// <summary>Factor on the MADE's random output weights with <see cref="ConditionerOutputInit.Random"/> (default 1). Coupling MLPs ignore it.</summary>
+    public double OutputWeightScale { get; init; } = 1.0;
+
     /// <summary>The defaults: ReLU MLP/MADE with two hidden layers of 128 units.</summary>
     public static ConditionerOptions Default { get; } = new();
 
@@ -52,6 +58,8 @@ public sealed record ConditionerOptions
     {
         if (HiddenFeatures <= 0) throw new ArgumentOutOfRangeException(nameof(HiddenFeatures), HiddenFeatures, "conditioner needs hidden units");
         if (HiddenLayers < 1) throw new ArgumentOutOfRangeException(nameof(HiddenLayers), HiddenLayers, "conditioner needs at least one hidden layer (or block)");
+        if (!(OutputWeightScale >= 0 && double.IsFinite(OutputWeightScale)))
+            throw new ArgumentOutOfRangeException(nameof(OutputWeightScale), OutputWeightScale, "must be a finite scale ≥ 0");
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "dropout must lie in [0, 1)");
     }
 }
