@@ -24,6 +24,6 @@ switch (args.Length > 0 ? args[0] : "")
         Console.Error.WriteLine("  spline      rational-quadratic spline kernels (forward, inverse and both backwards; float32 and float64)");
         Console.Error.WriteLine("  flows [--model realnvp|nsf_c|maf|maf_rqs|all] [--data moons2d|checker2d|tab18|all] [--threads 1|2|all] [--phase train,log_prob,sample] [--quick] [--data-dir DIR]");
         Console.Error.WriteLine("  direct-a [--threads N]   GEMM reading A's row panels in place vs packing them, on the flows' layer shapes");
-        Console.Error.WriteLine("  quality [--model maf|nsf_c|realnvp|maf_rqs|all] [--data checker2d|tab18|moons2d|all] [--threads N] [--steps 3000] [--seed 1] [--data-dir DIR]");
+        Console.Error.WriteLine("  quality [--model maf|nsf_c|realnvp|maf_rqs|all] [--data checker2d|tab18|moons2d|all] [--threads N] [--steps 3000] [--seed 1] [--seeds N] [--data-dir DIR]");
         return 2;
 }
