@@ -47,6 +47,11 @@ public sealed record CaloFlowConfig
         if (Flow1Hidden < 1 || Flow2Hidden < 1) throw new ArgumentException("MADE blocks need hidden units");
         if (Flow1Bins < 0 || Flow2Bins < 0) throw new ArgumentException("bins must be ≥ 0 (0: affine)");
         if (!(SplineBound > 0)) throw new ArgumentException($"spline bound must be > 0, got {SplineBound}");
+        var p = Preprocessing;
+        if (!(p.Noise > 0) || !double.IsFinite(p.Noise)) throw new ArgumentException($"preprocessing noise must be a positive width, got {p.Noise} GeV");
+        if (!(p.Threshold >= 0)) throw new ArgumentException($"readout threshold must be ≥ 0, got {p.Threshold} GeV");
+        if (p.Noise >= p.Threshold && p.Threshold > 0)
+            throw new ArgumentException($"preprocessing noise ({p.Noise} GeV) must stay below the readout threshold ({p.Threshold} GeV), or generated empty voxels would survive the threshold");
     }
 }
 
