@@ -95,13 +95,13 @@ internal static class CaloCommand
         var batch = new Option<int>("--batch") { Description = "Showers per minibatch", DefaultValueFactory = _ => 256 };
         var lr = new Option<double>("--lr") { Description = "Adam learning rate (cosine decay)", DefaultValueFactory = _ => 1e-3 };
         var threshold = new Option<double>("--threshold") { Description = "Readout threshold applied to generated showers (GeV)", DefaultValueFactory = _ => 0.002 };
-        var noise = new Option<double>("--noise") { Description = "Width of the uniform noise added to every voxel before normalisation (GeV; must stay below the threshold)", DefaultValueFactory = _ => new CaloFlowPreprocessing().Noise };
+        var noise = new Option<double?>("--noise") { Description = "Width of the uniform noise added to every voxel before normalisation (GeV; default: a quarter of the threshold, 1e-6 without one)" };
         var seed = Commands.Seed();
         foreach (var o in new[] { f1Layers, f1Hidden, f1Epochs, layers, hidden, epochs, batch }) Commands.Positive(o);
         noise.Validators.Add(res =>
         {
-            double v = res.GetValueOrDefault<double>();
-            if (!(v > 0) || !double.IsFinite(v)) res.AddError($"--noise must be a positive width in GeV, got {v}");
+            double? v = res.GetValueOrDefault<double?>();
+            if (v is { } w && (!(w > 0) || !double.IsFinite(w))) res.AddError($"--noise must be a positive width in GeV, got {w}");
         });
         Commands.NonNegative(f1Bins); Commands.NonNegative(bins);
         var cmd = new Command("train", "Train CaloFlow's flow I (layer energies | E_inc) and flow II teacher (MAF on normalised voxels | E_i, E_inc) by maximum likelihood.")
@@ -117,7 +117,11 @@ internal static class CaloCommand
                 Particle = r.GetValue(particle) is { Length: > 0 } p ? ToyCalorimeter.ParticleName(ToyCalorimeter.ParseParticle(p)) : "unknown",
                 Flow1Layers = r.GetValue(f1Layers), Flow1Hidden = r.GetValue(f1Hidden), Flow1Bins = r.GetValue(f1Bins),
                 Flow2Layers = r.GetValue(layers), Flow2Hidden = r.GetValue(hidden), Flow2Bins = r.GetValue(bins),
-                Preprocessing = new CaloFlowPreprocessing { Threshold = r.GetValue(threshold), Noise = r.GetValue(noise) },
+                Preprocessing = new CaloFlowPreprocessing
+                {
+                    Threshold = r.GetValue(threshold),
+                    Noise = r.GetValue(noise) ?? (r.GetValue(threshold) > 0 ? r.GetValue(threshold) / 4 : 1e-6),
+                },
             };
             var model = CaloFlow.Create(config, showers, s);
             var (d1, d2) = model.TrainingData(showers, s);
