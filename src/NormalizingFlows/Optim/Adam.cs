@@ -58,17 +58,41 @@ public class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T
     public override void Step()
     {
         StepCount++;
+        // Which parameters move, and where each starts in one flat index space (the update is elementwise, so any
+        // split of that space over threads gives the same bits).
+        var active = new List<(int Index, int Offset)>(Parameters.Count);
+        int total = 0;
         for (int i = 0; i < Parameters.Count; i++)
         {
             var p = Parameters[i];
-            if (!p.Trainable || p.Grad is not { IsDisposed: false } g) continue;
-            long t = ++_steps[i];
-            double bc1 = 1 - Math.Pow(Beta1, t), bc2 = 1 - Math.Pow(Beta2, t);
-            Update(p.Value.Span, g.ReadOnlySpan, _m[i].Span, _v[i].Span,
-                T.CreateTruncating(Beta1), T.CreateTruncating(Beta2),
-                T.CreateTruncating(LearningRate / bc1), T.CreateTruncating(1 / Math.Sqrt(bc2)), T.CreateTruncating(Eps),
-                T.CreateTruncating(Decoupled ? 0 : WeightDecay), T.CreateTruncating(Decoupled ? 1 - LearningRate * WeightDecay : 1));
+            if (!p.Trainable || p.Grad is not { IsDisposed: false }) continue;
+            _steps[i]++;
+            active.Add((i, total));
+            total += p.Value.Length;
         }
+        if (active.Count == 0) return;
+        Tensors.Kernels.ParallelRows.For(total, ParallelElements, (start, end) =>
+        {
+            foreach (var (i, offset) in active)
+            {
+                int lo = Math.Max(start, offset) - offset, hi = Math.Min(end, offset + Parameters[i].Value.Length) - offset;
+                if (hi > lo) UpdateRange(i, lo, hi - lo);
+            }
+        });
+    }
+
+    /// <summary>Fewest elements per thread for a threaded update.</summary>
+    private const int ParallelElements = 1 << 15;
+
+    private void UpdateRange(int i, int start, int length)
+    {
+        var p = Parameters[i];
+        long t = _steps[i];
+        double bc1 = 1 - Math.Pow(Beta1, t), bc2 = 1 - Math.Pow(Beta2, t);
+        Update(p.Value.Span.Slice(start, length), p.Grad!.ReadOnlySpan.Slice(start, length), _m[i].Span.Slice(start, length), _v[i].Span.Slice(start, length),
+            T.CreateTruncating(Beta1), T.CreateTruncating(Beta2),
+            T.CreateTruncating(LearningRate / bc1), T.CreateTruncating(1 / Math.Sqrt(bc2)), T.CreateTruncating(Eps),
+            T.CreateTruncating(Decoupled ? 0 : WeightDecay), T.CreateTruncating(Decoupled ? 1 - LearningRate * WeightDecay : 1));
     }
 
     /// <summary>

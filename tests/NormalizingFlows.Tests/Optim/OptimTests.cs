@@ -4,6 +4,7 @@ using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Tests.Optim;
 
+[Collection("Kernels")]
 public class OptimTests
 {
     // f(θ) = Σ aᵢ(θᵢ − cᵢ)², optimum θ = c
@@ -78,6 +79,54 @@ public class OptimTests
         adam.Step();
         Assert.Equal(2.0 - 0.1, q.Value[0], 6);   // g' = wd·θ normalised by Adam: a step of ≈ lr
         Assert.Equal(-4.0 + 0.1, q.Value[1], 6);
+    }
+
+    [Fact]
+    public void Adam_ThreadedUpdateOfLargeParametersMatchesTheScalarFormulaBitForBit()
+    {
+        // 3 parameters, 70 001 elements in all (a threaded update splits them mid-parameter), against the formula
+        // evaluated element by element in float, for several steps.
+        float[][] Run(int threads)
+        {
+            int saved = NormalizingFlows.Tensors.Kernels.WorkerPool.MaxThreads;
+            NormalizingFlows.Tensors.Kernels.WorkerPool.MaxThreads = threads;
+            try
+            {
+                var rng = new Rng(5);
+                var ps = new[] { 40_000, 1, 30_000 }.Select((n, i) => new Parameter<float>(rng.Normal<float>(n), $"p{i}")).ToArray();
+                var adam = new Adam<float>(ps, 1e-2, weightDecay: 0.01);
+                for (int step = 0; step < 3; step++)
+                {
+                    foreach (var p in ps)
+                    {
+                        var g = p.GradBuffer().Span;
+                        for (int j = 0; j < g.Length; j++) g[j] = (float)Math.Sin(0.37 * j + step) * (1 + j % 7);
+                    }
+                    adam.Step();
+                }
+                return ps.Select(p => p.Value.ToArray()).ToArray();
+            }
+            finally { NormalizingFlows.Tensors.Kernels.WorkerPool.MaxThreads = saved; }
+        }
+        var one = Run(1);
+        var two = Run(2);
+        for (int i = 0; i < one.Length; i++) Assert.Equal(one[i], two[i]);
+        // the scalar formula for a few elements
+        var r2 = new Rng(5);
+        var x0 = new[] { 40_000, 1, 30_000 }.Select(n => r2.Normal<float>(n).ToArray()).ToArray();
+        foreach (var (pi, j) in new[] { (0, 0), (0, 39_999), (1, 0), (2, 12_345), (2, 29_999) })
+        {
+            float x = x0[pi][j], m = 0, v = 0;
+            for (int step = 0; step < 3; step++)
+            {
+                float g = (float)Math.Sin(0.37 * j + step) * (1 + j % 7) + 0.01f * x;
+                m = 0.9f * m + (1 - 0.9f) * g;
+                v = 0.999f * v + (1 - 0.999f) * g * g;
+                double bc1 = 1 - Math.Pow(0.9, step + 1), bc2 = 1 - Math.Pow(0.999, step + 1);
+                x = x - (float)(1e-2 / bc1) * m / (MathF.Sqrt(v) * (float)(1 / Math.Sqrt(bc2)) + 1e-8f);
+            }
+            Assert.Equal(x, one[pi][j], 1e-6f);
+        }
     }
 
     [Fact]
