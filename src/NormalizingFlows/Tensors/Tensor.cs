@@ -14,10 +14,12 @@ public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged,
     private T[]? _data;
     private readonly int[] _shape;
     private readonly bool _ownsBuffer;
+    private readonly byte _stripe; // pool stripe of an owned buffer
     private bool _tracked;
 
-    private Tensor(T[] data, int[] shape, int length, bool ownsBuffer, bool register)
+    private Tensor(T[] data, int[] shape, int length, bool ownsBuffer, bool register, int stripe = 0)
     {
+        _stripe = (byte)stripe;
         _data = data;
         _shape = shape;
         Length = length;
@@ -105,14 +107,16 @@ public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged,
     {
         var s = (int[])shape.Clone();
         int n = CheckedLength(s);
-        return new Tensor<T>(TensorPool<T>.Rent(n), s, n, ownsBuffer: true, register: true);
+        int stripe = TensorPool<T>.CurrentStripe;
+        return new Tensor<T>(TensorPool<T>.Rent(n, stripe), s, n, ownsBuffer: true, register: true, stripe);
     }
 
     /// <summary>A tensor of the same shape as <paramref name="like"/>, contents undefined.</summary>
     public static Tensor<T> EmptyLike(Tensor<T> like)
     {
         var s = (int[])like._shape.Clone();
-        return new Tensor<T>(TensorPool<T>.Rent(like.Length), s, like.Length, ownsBuffer: true, register: true);
+        int stripe = TensorPool<T>.CurrentStripe;
+        return new Tensor<T>(TensorPool<T>.Rent(like.Length, stripe), s, like.Length, ownsBuffer: true, register: true, stripe);
     }
 
     /// <summary>A tensor of zeros.</summary>
@@ -304,7 +308,7 @@ public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged,
         if (d is null) return;
         _data = null;
         _tracked = false;
-        if (_ownsBuffer) TensorPool<T>.Return(d);
+        if (_ownsBuffer) TensorPool<T>.Return(d, _stripe);
     }
 
     void ITrackedTensor.ReleaseIfTracked()
