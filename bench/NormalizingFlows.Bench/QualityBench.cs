@@ -40,8 +40,8 @@ internal static class QualityBench
                 {
                     double mean = results.Average();
                     double spread = Math.Sqrt(results.Sum(v => (v - mean) * (v - mean)) / (seeds - 1));
-                    double median = results.Order().ElementAt(seeds / 2);
-                    if (seeds % 2 == 0) median = 0.5 * (median + results.Order().ElementAt(seeds / 2 - 1));
+                    var sorted = results.Order().ToArray();
+                    double median = seeds % 2 == 1 ? sorted[seeds / 2] : 0.5 * (sorted[seeds / 2 - 1] + sorted[seeds / 2]);
                     Console.WriteLine($"{{\"bench\":\"quality_seeds\",\"model\":\"{m}\",\"data\":\"{s}\",\"seeds\":{seeds},\"mean\":{BenchUtil.Num(mean, "F4")},\"sd_over_seeds\":{BenchUtil.Num(spread, "F4")},\"se_of_mean\":{BenchUtil.Num(spread / Math.Sqrt(seeds), "F4")},\"median\":{BenchUtil.Num(median, "F4")}}}");
                 }
             }

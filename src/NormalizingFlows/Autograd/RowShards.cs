@@ -15,6 +15,9 @@ public static class RowShards
 {
     private static int _minRowsPerShard = 128;
 
+    /// <summary>Most blocks one batch is split into.</summary>
+    internal const int MaxShards = 64;
+
     /// <summary>When false, every computation runs as one block (kernels may still thread internally).</summary>
     public static bool Enabled { get; set; } = true;
 
@@ -50,7 +53,7 @@ public static class RowShards
         foreach (var input in inputs)
             if (input is not null && (input.Value.Rank == 0 || input.Value.Dim(0) != rows))
                 throw new ArgumentException($"every input must have {rows} rows; got {input.Value.ShapeString}", nameof(inputs));
-        shards = Math.Min(shards, rows);
+        shards = Math.Min(Math.Min(shards, rows), MaxShards);
         if (shards < 2) return body(inputs);
         return new Run<T>(rows, shards, inputs, body).Execute();
     }
@@ -194,7 +197,7 @@ public static class RowShards
             if (_collectors is null)
             {
                 _collectors = new ShardGradients<T>?[_shards];
-                for (int p = 1; p < _shards; p++) _collectors[p] = new ShardGradients<T>(p, _shards);
+                for (int p = 1; p < _shards; p++) _collectors[p] = new ShardGradients<T>(p);
             }
             try
             {
@@ -256,7 +259,7 @@ public static class RowShards
 }
 
 /// <summary>Gradients of shared leaves collected by one row block (slot ≥ 1) during a sharded backward pass.</summary>
-internal sealed class ShardGradients<T>(int slot, int slots) where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed class ShardGradients<T>(int slot) where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly List<Var<T>> _touched = [];
     private readonly HashSet<Var<T>> _seen = new(ReferenceEqualityComparer.Instance);
@@ -264,7 +267,7 @@ internal sealed class ShardGradients<T>(int slot, int slots) where T : unmanaged
     /// <summary>The block's buffer for <paramref name="leaf"/>, remembering that it was used.</summary>
     public Tensor<T> BufferFor(Var<T> leaf)
     {
-        var g = leaf.ShardGradBuffer(slot, slots);
+        var g = leaf.ShardGradBuffer(slot);
         if (_seen.Add(leaf)) _touched.Add(leaf);
         return g;
     }
@@ -275,7 +278,7 @@ internal sealed class ShardGradients<T>(int slot, int slots) where T : unmanaged
         for (int i = part; i < _touched.Count; i += parts)
         {
             var leaf = _touched[i];
-            var src = leaf.ShardGradBuffer(slot, slots);
+            var src = leaf.ShardGradBuffer(slot);
             var dst = leaf.GradBuffer().Span;
             var s = src.Span;
             System.Numerics.Tensors.TensorPrimitives.Add(dst, s, dst);
@@ -286,7 +289,7 @@ internal sealed class ShardGradients<T>(int slot, int slots) where T : unmanaged
     /// <summary>Forgets the leaves of this pass; with <paramref name="clear"/>, zeroes their buffers (after an error).</summary>
     public void Reset(bool clear)
     {
-        if (clear) foreach (var leaf in _touched) leaf.ShardGradBuffer(slot, slots).Clear();
+        if (clear) foreach (var leaf in _touched) leaf.ShardGradBuffer(slot).Clear();
         _touched.Clear();
         _seen.Clear();
     }

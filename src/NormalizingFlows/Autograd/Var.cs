@@ -93,21 +93,16 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>True for the per-shard copies of a row-sharded op's inputs (their gradients are not redirected).</summary>
     internal bool IsShardLocal { get; init; }
 
-    /// <summary>This leaf's gradient buffer for shard <paramref name="slot"/> (≥ 1), created as zeros (untracked) on first use.</summary>
-    internal Tensor<T> ShardGradBuffer(int slot, int slots)
+    /// <summary>This leaf's gradient buffer for row block <paramref name="slot"/> (1 ≤ slot &lt; <see cref="RowShards.MaxShards"/>), created as zeros (untracked) on first use.</summary>
+    internal Tensor<T> ShardGradBuffer(int slot)
     {
-        var arr = _shardGrads;
-        if (arr is null || arr.Length < slots)
-        {
-            var fresh = new Tensor<T>?[Math.Max(slots, Environment.ProcessorCount)];
-            arr = Interlocked.CompareExchange(ref _shardGrads, fresh, arr) == arr ? fresh : _shardGrads!;
-            if (arr.Length < slots) throw new InvalidOperationException("shard gradient slots changed concurrently");
-        }
-        var g = arr[slot];
+        // One fixed-size slot array per leaf, never regrown: blocks on other threads write their own slots concurrently.
+        var slots = _shardGrads ?? Interlocked.CompareExchange(ref _shardGrads, new Tensor<T>?[RowShards.MaxShards], null) ?? _shardGrads!;
+        var g = slots[slot];
         if (g is null || g.IsDisposed)
         {
             g = Tensor<T>.ZerosLike(Value).Untrack();
-            arr[slot] = g;
+            slots[slot] = g;
         }
         return g;
     }

@@ -39,8 +39,9 @@ public class Flow<T> : Distribution<T> where T : unmanaged, IFloatingPointIeee75
         CheckFinite(x.Value, "input");
         if (context is not null) CheckFinite(context.Value, "context");
         int rows = x.Value.Dim(0);
-        if (RowShards.ShardsFor(rows) < 2 || !IsRowWise()) return LogProbRows(x, context);
-        return RowShards.Map(rows, [x, context], block => [LogProbRows(block[0]!, block[1])])[0];
+        int shards = RowShards.ShardsFor(rows);
+        if (shards < 2 || !IsRowWise()) return LogProbRows(x, context);
+        return RowShards.Map(rows, shards, [x, context], block => [LogProbRows(block[0]!, block[1])])[0];
     }
 
     private Var<T> LogProbRows(Var<T> x, Var<T>? context)
@@ -53,8 +54,9 @@ public class Flow<T> : Distribution<T> where T : unmanaged, IFloatingPointIeee75
     private (Var<T> X, Var<T> LogAbsDet) InverseRows(Var<T> z, Var<T>? context)
     {
         int rows = z.Value.Dim(0);
-        if (RowShards.ShardsFor(rows) < 2 || !IsRowWise()) return Transform.Inverse(z, context);
-        var r = RowShards.Map(rows, [z, context], block =>
+        int shards = RowShards.ShardsFor(rows);
+        if (shards < 2 || !IsRowWise()) return Transform.Inverse(z, context);
+        var r = RowShards.Map(rows, shards, [z, context], block =>
         {
             var (x, ld) = Transform.Inverse(block[0]!, block[1]);
             return [x, ld];

@@ -59,26 +59,31 @@ public class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T
     {
         StepCount++;
         // Which parameters move, and where each starts in one flat index space (the update is elementwise, so any
-        // split of that space over threads gives the same bits).
-        var active = new List<(int Index, int Offset)>(Parameters.Count);
+        // split of that space over threads gives the same bits). List and delegate are reused: no allocation per step.
+        _active.Clear();
         int total = 0;
         for (int i = 0; i < Parameters.Count; i++)
         {
             var p = Parameters[i];
             if (!p.Trainable || p.Grad is not { IsDisposed: false }) continue;
             _steps[i]++;
-            active.Add((i, total));
+            _active.Add((i, total));
             total += p.Value.Length;
         }
-        if (active.Count == 0) return;
-        Tensors.Kernels.ParallelRows.For(total, ParallelElements, (start, end) =>
+        if (total > 0) Tensors.Kernels.ParallelRows.For(total, ParallelElements, _updateSpan ??= UpdateSpan);
+    }
+
+    private readonly List<(int Index, int Offset)> _active = [];
+    private Action<int, int>? _updateSpan;
+
+    /// <summary>Updates the elements [start, end) of the flat index space of the active parameters.</summary>
+    private void UpdateSpan(int start, int end)
+    {
+        foreach (var (i, offset) in _active)
         {
-            foreach (var (i, offset) in active)
-            {
-                int lo = Math.Max(start, offset) - offset, hi = Math.Min(end, offset + Parameters[i].Value.Length) - offset;
-                if (hi > lo) UpdateRange(i, lo, hi - lo);
-            }
-        });
+            int lo = Math.Max(start, offset) - offset, hi = Math.Min(end, offset + Parameters[i].Value.Length) - offset;
+            if (hi > lo) UpdateRange(i, lo, hi - lo);
+        }
     }
 
     /// <summary>Fewest elements per thread for a threaded update.</summary>
