@@ -275,28 +275,10 @@ public sealed class CaloFlow : Module<float>
     private Tensor<float> SampleTeacherFullPasses(Tensor<float> z, Var<float> context)
     {
         var steps = Teacher.Transform is Transforms.CompositeTransform<float> c ? c.Steps : [Teacher.Transform];
-        int n = z.Dim(0), d = z.Dim(1);
-        var y = z;
+        var y = new Var<float>(z);
         for (int l = steps.Count - 1; l >= 0; l--)
-        {
-            var layer = (Transforms.Autoregressive.AutoregressiveTransform<float>)steps[l];
-            var x = Tensor<float>.Zeros(n, d);
-            var ctx = layer.ContextFeatures == 0 ? null : context;
-            for (int pass = 0; pass < d; pass++)
-            {
-                using var scope = TensorScope.Begin();
-                var theta = layer.Made.Forward(new Var<float>(x), ctx);
-                var (next, _) = layer switch
-                {
-                    Transforms.Autoregressive.MaskedAffineAutoregressive<float> a => Transforms.Coupling.AffineCouplingOp.Apply(new Var<float>(y), theta, a.Scale, inverse: true),
-                    Transforms.Autoregressive.MaskedSplineAutoregressive<float> sp => Transforms.SplineOp.Apply(sp.Spline, new Var<float>(y), theta, inverse: true),
-                    _ => throw new InvalidOperationException($"unsupported teacher layer {layer.GetType().Name}"),
-                };
-                next.Value.CopyTo(x);
-            }
-            y = x;
-        }
-        return y;
+            (y, _) = ((Transforms.Autoregressive.AutoregressiveTransform<float>)steps[l]).InverseFullPasses(y, context);
+        return y.Value;
     }
 
     /// <summary>
