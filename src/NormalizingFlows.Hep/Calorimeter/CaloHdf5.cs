@@ -222,18 +222,13 @@ public static unsafe class CaloHdf5
 
     private static Api LoadFrom(IEnumerable<string> names)
     {
-        {
-            foreach (var name in names)
-                if (NativeLibrary.TryLoad(name, out var handle))
-                {
-                    try
-                    {
-                        return new Api(handle);
-                    }
-                    catch (EntryPointNotFoundException) { NativeLibrary.Free(handle); }
-                }
-            throw new Hdf5UnavailableException(MissingMessage);
-        }
+        foreach (var name in names)
+            if (NativeLibrary.TryLoad(name, out var handle))
+            {
+                try { return new Api(handle); }
+                catch (EntryPointNotFoundException) { NativeLibrary.Free(handle); }
+            }
+        throw new Hdf5UnavailableException(MissingMessage);
     }
 
     /// <summary>The few HDF5 entry points used (HDF5 ≥ 1.10: hid_t is 64-bit).</summary>
