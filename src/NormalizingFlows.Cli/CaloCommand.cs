@@ -165,7 +165,7 @@ internal static class CaloCommand
             var (_, d2) = model.TrainingData(showers, s);
             var clock = Stopwatch.StartNew();
             var loss = model.Distill(d2, new DistillationOptions { Steps = r.GetValue(steps), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s, ReportEverySteps = 100 },
-                new Reporter<DistillationProgress>(p => ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                new CallbackProgress<DistillationProgress>(p => ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"distill step {p.Step}/{p.TotalSteps}: loss {p.Loss.Total:G4} (z {p.Loss.Z:G3}, x {p.Loss.X:G3}, z_i {p.Loss.IntermediateZ:G3}, x_i {p.Loss.IntermediateX:G3}, θ_z {p.Loss.ParametersZ:G3}, θ_x {p.Loss.ParametersX:G3}), {p.StepsPerSecond:F1} steps/s"))), s);
             ctx.Out.WriteLine($"distillation: final loss {loss.Total:G4} after {r.GetValue(steps)} steps ({clock.Elapsed.TotalSeconds:F1} s)");
             string outPath = r.GetValue(output) ?? path;
@@ -241,7 +241,7 @@ internal static class CaloCommand
             var model = LoadModel(r.GetValue(modelArg)!);
             var refShowers = ReadShowers(r.GetValue(reference)!);
             if (r.GetValue(count) is { } n) refShowers = refShowers.Head(n);
-            string pName = r.GetValue(particle) is { Length: > 0 } pn ? pn : model.Config.Particle;
+            string pName = (r.GetValue(particle) is { Length: > 0 } pn ? pn : model.Config.Particle).ToLowerInvariant(); // --particle is case-insensitive
             if (!Particles.Contains(pName)) throw new ArgumentException($"the model does not say which particle it was trained on ('{pName}'): give --particle");
             var p = ToyCalorimeter.ParseParticle(pName);
             long s = r.GetValue(seed);
@@ -309,15 +309,9 @@ internal static class CaloCommand
         return CaloFlow.Load(path);
     }
 
-    private static IProgress<TrainingProgress> Plain(CliContext ctx, string what) => new Reporter<TrainingProgress>(p =>
+    private static IProgress<TrainingProgress> Plain(CliContext ctx, string what) => new CallbackProgress<TrainingProgress>(p =>
     {
         if (p.Step == p.TotalSteps || p.Step % 200 == 0)
             ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{what}: epoch {p.Epoch}, step {p.Step}/{p.TotalSteps}, loss {p.Loss:F4}, {p.StepsPerSecond:F1} steps/s"));
     });
-
-    /// <summary>A synchronous progress sink (System.Progress posts to the thread pool).</summary>
-    private sealed class Reporter<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

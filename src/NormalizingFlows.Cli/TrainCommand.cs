@@ -178,7 +178,7 @@ internal static class TrainCommand
         options = options with { ReportEverySteps = cancelAfter is not null ? 1 : interactive ? 10 : int.MaxValue };
         var trainer = new MaximumLikelihoodTrainer<float>(model.Flow, options);
         IProgress<TrainingProgress> Hook(IProgress<TrainingProgress> inner) => cancelAfter is not { } limit ? inner
-            : new CallbackProgress(p =>
+            : new CallbackProgress<TrainingProgress>(p =>
             {
                 inner.Report(p);
                 if (p.Step >= limit) cts.Cancel();
@@ -195,7 +195,7 @@ internal static class TrainCommand
             .Start(p =>
             {
                 var task = p.AddTask("starting …", maxValue: 1);
-                trainer.Progress = Hook(new CallbackProgress(r =>
+                trainer.Progress = Hook(new CallbackProgress<TrainingProgress>(r =>
                 {
                     task.MaxValue = r.TotalSteps;
                     task.Value = r.Step;
@@ -234,11 +234,6 @@ internal static class TrainCommand
 
     private static string Describe(PreprocessingPipeline<float>? p) => p is null ? "none"
         : string.Join(", ", p.Spec.Columns.Select(c => $"{c.Name}: {PreprocessingSpec.KindName(c.Kind)}"));
-
-    private sealed class CallbackProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => report(value);
-    }
 
     /// <summary>One line per report: epoch, step, throughput, train and validation log-likelihood, ETA.</summary>
     private sealed class PlainProgress(TextWriter output, string prefix) : IProgress<TrainingProgress>

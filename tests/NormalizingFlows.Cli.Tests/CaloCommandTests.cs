@@ -27,6 +27,10 @@ public class CaloCommandTests
         r = s.Run("calo", "generate", s["g.nflow"], "-n", "7", "-o", s["out.npy"]);
         Assert.True(r.Code == 0, r.Err);
         Assert.Equal(7, CaloShowers.LoadNpy(s["out.npy"]).Count);
+        // --particle is case-insensitive in eval too (it used to pass validation and then be rejected as unknown)
+        r = s.Run("calo", "eval", s["g.nflow"], s["g.npy"], "--particle", "GAMMA", "--timing-only", "--timing-batch", "16", "--full-pass-batch", "0", "--repeats", "1");
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("time per shower at batch 16", r.Out);
     }
 
     [Fact]

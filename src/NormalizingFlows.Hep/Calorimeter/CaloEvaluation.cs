@@ -111,8 +111,7 @@ public static class CaloEvaluation
         for (int k = 0; k < refNamed.Length; k++)
         {
             var (name, values) = refNamed[k];
-            var range = EvaluationPlots.Range(values, 0.001, 0.999);
-            if (!(range.Max > range.Min)) range = (range.Min - 0.5, range.Min + 0.5);
+            var range = EvaluationPlots.Range(values, 0.001, 0.999); // never empty: ±0.5 around a constant
             var edges = Enumerable.Range(0, bins + 1).Select(b => range.Min + (range.Max - range.Min) * b / bins).ToArray();
             var plot = new SvgPlot(name, name, "density");
             var (d, e) = FlowPlots.Histogram(values, edges);

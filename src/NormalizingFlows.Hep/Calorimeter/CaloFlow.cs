@@ -242,7 +242,7 @@ public sealed class CaloFlow : Module<float>
     {
         ArgumentNullException.ThrowIfNull(incidentEnergies);
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "must be ≥ 1");
-        var flow2 = sampler != CaloSampler.Student ? Teacher : Student ?? throw new InvalidOperationException("the model has no student yet: run `nflow calo distill` first");
+        var flow2 = Flow2(sampler);
         foreach (double e in incidentEnergies)
             if (!(e > 0) || !double.IsFinite(e)) throw new ArgumentException($"incident energies must be positive and finite, got {e}");
         Flow1.Eval(); flow2.Eval();
@@ -275,28 +275,10 @@ public sealed class CaloFlow : Module<float>
     private Tensor<float> SampleTeacherFullPasses(Tensor<float> z, Var<float> context)
     {
         var steps = Teacher.Transform is Transforms.CompositeTransform<float> c ? c.Steps : [Teacher.Transform];
-        int n = z.Dim(0), d = z.Dim(1);
-        var y = z;
+        var y = new Var<float>(z);
         for (int l = steps.Count - 1; l >= 0; l--)
-        {
-            var layer = (Transforms.Autoregressive.AutoregressiveTransform<float>)steps[l];
-            var x = Tensor<float>.Zeros(n, d);
-            var ctx = layer.ContextFeatures == 0 ? null : context;
-            for (int pass = 0; pass < d; pass++)
-            {
-                using var scope = TensorScope.Begin();
-                var theta = layer.Made.Forward(new Var<float>(x), ctx);
-                var (next, _) = layer switch
-                {
-                    Transforms.Autoregressive.MaskedAffineAutoregressive<float> a => Transforms.Coupling.AffineCouplingOp.Apply(new Var<float>(y), theta, a.Scale, inverse: true),
-                    Transforms.Autoregressive.MaskedSplineAutoregressive<float> sp => Transforms.SplineOp.Apply(sp.Spline, new Var<float>(y), theta, inverse: true),
-                    _ => throw new InvalidOperationException($"unsupported teacher layer {layer.GetType().Name}"),
-                };
-                next.Value.CopyTo(x);
-            }
-            y = x;
-        }
-        return y;
+            (y, _) = ((Transforms.Autoregressive.AutoregressiveTransform<float>)steps[l]).InverseFullPasses(y, context);
+        return y.Value;
     }
 
     /// <summary>
@@ -306,10 +288,17 @@ public sealed class CaloFlow : Module<float>
     /// </summary>
     public GenerationTiming TimePerShower(CaloSampler sampler, int count, long seed = 1, int repeats = 1)
     {
-        var e = Enumerable.Range(0, count).Select(i => 1 + 99.0 * i / Math.Max(1, count - 1)).ToArray();
+        var e = TimingEnergies(count);
         Generate(e[..Math.Min(64, count)], sampler, seed, count);
         return GenerationTiming.Measure(count, () => Generate(e, sampler, seed, count), repeats);
     }
+
+    /// <summary>The incident energies of the timing runs: <paramref name="count"/> evenly spaced in [1, 100] GeV.</summary>
+    private static double[] TimingEnergies(int count) => Enumerable.Range(0, count).Select(i => 1 + 99.0 * i / Math.Max(1, count - 1)).ToArray();
+
+    /// <summary>The flow II that samples for <paramref name="sampler"/> (the teacher for both teacher samplers).</summary>
+    private Flow<float> Flow2(CaloSampler sampler) => sampler != CaloSampler.Student ? Teacher
+        : Student ?? throw new InvalidOperationException("the model has no student yet: run `nflow calo distill` first");
 
     /// <summary>
     /// Seconds per shower of flow II alone (base draw and the teacher's or student's sampling pass, without flow I and
@@ -318,10 +307,10 @@ public sealed class CaloFlow : Module<float>
     /// </summary>
     public GenerationTiming TimeFlow2PerShower(CaloSampler sampler, int count, long seed = 1, int repeats = 1)
     {
-        var flow2 = sampler != CaloSampler.Student ? Teacher : Student ?? throw new InvalidOperationException("the model has no student yet");
+        var flow2 = Flow2(sampler);
         flow2.Eval();
         var rng = new Rng(seed);
-        var e = Enumerable.Range(0, count).Select(i => 1 + 99.0 * i / Math.Max(1, count - 1)).ToArray();
+        var e = TimingEnergies(count);
         var layerE = e.SelectMany(v => new[] { 0.03 * v, 0.9 * v, 0.03 * v }).ToArray();
         using var _ = GradMode.Disable();
         using var scope = TensorScope.Begin();

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using NormalizingFlows.Data;
+using NormalizingFlows.Serialization;
 
 namespace NormalizingFlows.Hep.Calorimeter;
 
@@ -102,16 +103,14 @@ public static unsafe class CaloHdf5
         }
     }
 
-    /// <summary>Writes <paramref name="showers"/> in <paramref name="layout"/> (float32 datasets), atomically (temporary file, then rename).</summary>
+    /// <summary>Writes <paramref name="showers"/> in <paramref name="layout"/> (float32 datasets), atomically (<see cref="AtomicFile.WriteVia"/>).</summary>
     public static void Write(string path, CaloShowers showers, CaloHdf5Layout layout = CaloHdf5Layout.CaloGan)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(showers);
         var api = Load();
-        string full = Path.GetFullPath(path);
-        string tmp = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
         int n = showers.Count;
-        try
+        AtomicFile.WriteVia(path, tmp =>
         {
             lock (Gate)
             {
@@ -126,7 +125,7 @@ public static unsafe class CaloHdf5
                     }
                     else
                     {
-                        WriteDataset(api, file, "energy", (double[])showers.IncidentEnergies.Clone(), [n, 1], path);
+                        WriteDataset(api, file, "energy", showers.IncidentEnergies, [n, 1], path);
                         for (int l = 0; l < 3; l++)
                         {
                             var g = CaloGeometry.Layers[l];
@@ -139,12 +138,7 @@ public static unsafe class CaloHdf5
                 }
                 finally { api.Fclose(file); }
             }
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
+        });
     }
 
     private static CaloShowers Validated(string path, double[] voxels, double[] energies)
@@ -222,18 +216,13 @@ public static unsafe class CaloHdf5
 
     private static Api LoadFrom(IEnumerable<string> names)
     {
-        {
-            foreach (var name in names)
-                if (NativeLibrary.TryLoad(name, out var handle))
-                {
-                    try
-                    {
-                        return new Api(handle);
-                    }
-                    catch (EntryPointNotFoundException) { NativeLibrary.Free(handle); }
-                }
-            throw new Hdf5UnavailableException(MissingMessage);
-        }
+        foreach (var name in names)
+            if (NativeLibrary.TryLoad(name, out var handle))
+            {
+                try { return new Api(handle); }
+                catch (EntryPointNotFoundException) { NativeLibrary.Free(handle); }
+            }
+        throw new Hdf5UnavailableException(MissingMessage);
     }
 
     /// <summary>The few HDF5 entry points used (HDF5 ≥ 1.10: hid_t is 64-bit).</summary>

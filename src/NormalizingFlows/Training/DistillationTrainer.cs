@@ -6,7 +6,6 @@ using NormalizingFlows.Optim;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Transforms;
 using NormalizingFlows.Transforms.Autoregressive;
-using NormalizingFlows.Transforms.Coupling;
 
 namespace NormalizingFlows.Training;
 
@@ -194,7 +193,7 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
                 var x = TrainingData<T>.Gather(data.X, rows);
                 var c = data.Context is null ? null : TrainingData<T>.Gather(data.Context, rows);
                 Optimizer.ZeroGrad();
-                loss = Step(x, c, rng, backward: true);
+                loss = Run(x, c, rng, record: true); // the teacher is already frozen for the whole fit
             }
             if (!double.IsFinite(loss.Total))
                 throw new TrainingDivergedException(step, null, $"the distillation loss became {loss.Total} at step {step}; lower the learning rate");
@@ -279,7 +278,7 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
             var u = studentU[0];
             for (int l = 0; l < layers; l++)
             {
-                var (next, theta) = TeacherLayer(_teacherLayers[l], u, teacherCtx);
+                var (next, _, theta) = _teacherLayers[l].ForwardWithParameters(u, teacherCtx);
                 Add(Ops.MseLoss(theta, studentTheta[l]), ref pz);
                 if (l < layers - 1) Add(Ops.MseLoss(next, studentU[l + 1]), ref iz);
                 u = next;
@@ -293,7 +292,7 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
             teacherU[0] = new Var<T>(x);
             using (GradMode.Disable())
                 for (int l = 0; l < layers; l++)
-                    (teacherU[l + 1], teacherTheta[l]) = TeacherLayer(_teacherLayers[l], teacherU[l], teacherCtx);
+                    (teacherU[l + 1], _, teacherTheta[l]) = _teacherLayers[l].ForwardWithParameters(teacherU[l], teacherCtx);
             var v = teacherU[layers];
             for (int l = layers - 1; l >= 0; l--)
             {
@@ -306,19 +305,6 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
         }
         if (record) total!.Backward();
         return new DistillationLoss(z, xs, iz, ix, pz, px);
-    }
-
-    /// <summary>Teacher layer l in its density direction with its parameters: θ = MADE(u, c), u′ = τ(u; θ).</summary>
-    private static (Var<T> Output, Var<T> Parameters) TeacherLayer(AutoregressiveTransform<T> layer, Var<T> u, Var<T>? context)
-    {
-        var theta = layer.Made.Forward(u, layer.ContextFeatures == 0 ? null : context);
-        var (y, _) = layer switch
-        {
-            MaskedAffineAutoregressive<T> a => AffineCouplingOp.Apply(u, theta, a.Scale),
-            MaskedSplineAutoregressive<T> s => SplineOp.Apply(s.Spline, u, theta),
-            _ => throw new InvalidOperationException($"unsupported teacher layer {layer.GetType().Name}"),
-        };
-        return (y, theta);
     }
 
     private static IReadOnlyList<Transform<T>> Steps(Transform<T> transform) =>

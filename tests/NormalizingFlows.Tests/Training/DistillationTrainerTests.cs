@@ -103,6 +103,31 @@ public class DistillationTrainerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void MafLayerParametersPassAndFullPassInverseAgreeWithForwardAndInverse()
+    {
+        var rng = new Rng(13);
+        var layer = MaskedSplineAutoregressive<double>.RationalQuadratic(5, rng, bins: 4, contextFeatures: 1,
+            conditioner: ConditionerOptions.Default with { HiddenFeatures = 16, OutputInit = ConditionerOutputInit.Random });
+        using var scope = TensorScope.Begin();
+        var x = rng.Normal<double>(40, 5);
+        var c = Context(40, rng);
+        var (y, ld) = layer.Forward(x, c);
+        var (y2, ld2, theta) = layer.ForwardWithParameters(x, c);
+        Assert.Equal(y.Value.ToArray(), y2.Value.ToArray());
+        Assert.Equal(ld.Value.ToArray(), ld2.Value.ToArray());
+        Assert.Equal(layer.Made.Forward(x, c).Value.ToArray(), theta.Value.ToArray());
+        var (xFull, ldFull) = layer.InverseFullPasses(y, c);
+        var (xInc, ldInc) = layer.Inverse(y, c);
+        for (int i = 0; i < x.Length; i++)
+        {
+            Assert.Equal(x.ReadOnlySpan[i], xFull.Value.ReadOnlySpan[i], 1e-8);
+            Assert.Equal(xInc.Value.ReadOnlySpan[i], xFull.Value.ReadOnlySpan[i], 1e-10);
+        }
+        for (int i = 0; i < 40; i++) Assert.Equal(-ld.Value[i], ldFull.Value[i], 1e-8);
+        Assert.False(xFull.RequiresGrad);
+    }
+
+    [Fact]
     public void NonAutoregressiveTeachersAreRejected()
     {
         var teacher = FlowBuilders.RealNvp<double>(4, layers: 2, hidden: 8);

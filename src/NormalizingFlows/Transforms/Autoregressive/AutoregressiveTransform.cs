@@ -60,6 +60,19 @@ public abstract class AutoregressiveTransform<T> : Transform<T> where T : unmana
     }
 
     /// <summary>
+    /// The density pass with its parameters: θ = MADE(x, c) [N, D·ParametersPerFeature] and y = τ(x; θ) with
+    /// log|det ∂y/∂x| per row, differentiable (the MAF counterpart of
+    /// <see cref="InverseAutoregressiveTransform{T}.InverseWithParameters"/>, for matching θ in distillation).
+    /// </summary>
+    public (Var<T> Y, Var<T> LogAbsDet, Var<T> Parameters) ForwardWithParameters(Var<T> x, Var<T>? context = null)
+    {
+        CheckShapes(x, context);
+        var theta = Parameters(x, context);
+        var (y, logDet) = TransformFeatures(x, theta, inverse: false);
+        return (y, logDet, theta);
+    }
+
+    /// <summary>
     /// x = τ⁻¹(y; MADE(x, c)), sequential over the D positions (the slow direction). With a graph (gradients on and
     /// something requiring them) it runs D full MADE passes, differentiable throughout; otherwise (sampling,
     /// evaluation) the incremental MADE of <see cref="IncrementalMade{T}"/>, about one pass of work in all, rebuilt
@@ -79,6 +92,16 @@ public abstract class AutoregressiveTransform<T> : Transform<T> where T : unmana
         for (int step = 0; step < Features; step++)
             (x, logDet) = TransformFeatures(y, Parameters(x, context), inverse: true);
         return (x, logDet!);
+    }
+
+    /// <summary>
+    /// The naive sampling direction without a graph: D full MADE passes, as nflows and CaloFlow v1 sample. Same result
+    /// as <see cref="Inverse"/> (which uses the incremental MADE, about one pass of work); for timing comparisons.
+    /// </summary>
+    public (Var<T> X, Var<T> LogAbsDet) InverseFullPasses(Var<T> y, Var<T>? context = null)
+    {
+        CheckShapes(y, context);
+        using (GradMode.Disable()) return InverseWithoutGraph(y, context);
     }
 
     /// <summary>True when the inverse must be recorded: gradients are on and the input, the context or a parameter requires them.</summary>
