@@ -155,7 +155,10 @@ public class PosteriorEstimatorTests(ITestOutputHelper output)
             var xt = Tensor<float>.FromDoubles(x, 50, 3).Untrack();
             Assert.Equal(model.LogPosterior(tt, xt), loaded.LogPosterior(tt, xt));
             Assert.Equal(model.SamplePosterior(xt, 3, new Rng(1)).ToArray(), loaded.SamplePosterior(xt, 3, new Rng(1)).ToArray());
-            Assert.Equal(model.History!.Epochs.Count, loaded.History!.Epochs.Count);
+            Assert.Equal(model.History!.Epochs, loaded.History!.Epochs);
+            Assert.Equal(model.History.Outcome, loaded.History.Outcome);
+            Assert.Equal(model.History.BestEpoch, loaded.History.BestEpoch);
+            Assert.Equal(model.History.Steps, loaded.History.Steps);
 
             File.WriteAllBytes(path, File.ReadAllBytes(path).AsSpan(0, 100).ToArray());
             var ex = Assert.Throws<NormalizingFlows.Serialization.ModelFileException>(() => PosteriorEstimator<float>.Load(path));
