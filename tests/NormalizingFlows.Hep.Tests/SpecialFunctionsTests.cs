@@ -28,7 +28,10 @@ public class SpecialFunctionsTests
         Assert.Equal(Math.Log(120), SpecialFunctions.LogGamma(6), 13);
         Assert.Equal(0.5 * Math.Log(Math.PI), SpecialFunctions.LogGamma(0.5), 13);
         Assert.Equal(0.05, SpecialFunctions.ChiSquareSurvival(3.841458820694124, 1), 9);
+        Assert.Equal(0.05, SpecialFunctions.ChiSquareSurvival(16.918977604620448, 9), 9);
+        Assert.Equal(0.01, SpecialFunctions.ChiSquareSurvival(36.19086912927004, 19), 9);
         Assert.Equal(Math.Exp(-1), SpecialFunctions.ChiSquareSurvival(2, 2), 12);
+        Assert.Equal(1.0, SpecialFunctions.ChiSquareSurvival(0, 5));
         Assert.True(double.IsNaN(SpecialFunctions.ChiSquareSurvival(double.NaN, 3)));
     }
 }

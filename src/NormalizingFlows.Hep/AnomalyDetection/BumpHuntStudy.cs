@@ -242,14 +242,6 @@ public static class BumpHuntStudy
         return outer;
     }
 
-    /// <summary>Runs the study for each seed and summarises.</summary>
-    public static (IReadOnlyList<BumpHuntRun> Runs, IReadOnlyList<MethodSummary> Summary) RunSeeds(BumpHuntSettings settings,
-        IReadOnlyCollection<BumpHuntMethod> methods, IEnumerable<long> seeds, Action<string>? log = null)
-    {
-        var runs = seeds.Select(s => Run(settings, methods, s, log)).ToList();
-        return (runs, Summarise(runs));
-    }
-
     /// <summary>Mean ± spread of every method's figures over the runs.</summary>
     public static IReadOnlyList<MethodSummary> Summarise(IReadOnlyList<BumpHuntRun> runs)
     {

@@ -159,8 +159,8 @@ public sealed class ConditionalDensityEstimator
             ContextFeatures = 1, Seed = options.Seed,
         };
         var model = new FlowModel<float>(spec, preprocessing.Pipeline);
-        var x = BumpHuntPreprocessing.FeatureTable(train.Features).ToTensor<float>().Untrack();
-        var c = preprocessing.Context(train.Mjj).Untrack();
+        using var x = BumpHuntPreprocessing.FeatureTable(train.Features).ToTensor<float>().Untrack();
+        using var c = preprocessing.Context(train.Mjj).Untrack();
         var inside = preprocessing.Pipeline.InDomain(x);
         int outside = inside.Count(ok => !ok);
         if (outside > 0)

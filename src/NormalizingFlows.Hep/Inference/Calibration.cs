@@ -140,7 +140,7 @@ public static class PosteriorCalibration
             }
             double chi2 = 0;
             for (int b = 0; b < bins; b++) chi2 += (counts[b] - expected[b]) * (counts[b] - expected[b]) / expected[b];
-            ranks[j] = new RankHistogram(names[j], counts, expected, chi2, bins - 1, ChiSquareSurvival(chi2, bins - 1));
+            ranks[j] = new RankHistogram(names[j], counts, expected, chi2, bins - 1, SpecialFunctions.ChiSquareSurvival(chi2, bins - 1));
             double pm = sumPull / n;
             summaries[j] = new ParameterSummary(names[j], sumBias / n, Math.Sqrt(sumSq / n), sumStd / n, pm,
                 Math.Sqrt(Math.Max(0, sumPull2 / n - pm * pm)), covered.Select(c => (double)c / n).ToArray());
@@ -164,7 +164,4 @@ public static class PosteriorCalibration
         int hi = Math.Min(lo + 1, sorted.Length - 1);
         return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
     }
-
-    /// <summary>P(χ²_k ≥ x): the regularised upper incomplete gamma function Q(k/2, x/2).</summary>
-    public static double ChiSquareSurvival(double x, int degreesOfFreedom) => SpecialFunctions.ChiSquareSurvival(x, degreesOfFreedom);
 }

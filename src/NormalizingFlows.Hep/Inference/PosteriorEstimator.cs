@@ -131,7 +131,7 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
     /// <summary>Number of observation features m.</summary>
     public int ObservationFeatures => Spec.ObservationNames.Length;
 
-    /// <summary>The training history (set by Fit; its epochs are restored by <see cref="Load"/>), or null.</summary>
+    /// <summary>The training history (set by Fit, restored by <see cref="Load"/>), or null.</summary>
     public TrainingHistory? History { get; private set; }
 
     /// <summary>Free string metadata saved with the model (e.g. the simulator's name).</summary>
@@ -440,9 +440,7 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
             ["posterior.spec"] = JsonSerializer.Serialize(Spec, PosteriorSpec.Json),
             ["posterior.dtype"] = FlowSpec.DTypeOf<T>(),
         };
-        if (History is { } h)
-            meta["posterior.history"] = JsonSerializer.Serialize(h.Epochs.Select(e => new[] { e.Epoch, e.Step, e.TrainLoss, e.ValidationLogLikelihood ?? double.NaN, e.LearningRate, e.Seconds }).ToArray(),
-                new JsonSerializerOptions { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals });
+        if (History is { } h) meta["posterior.history"] = ModelFile.HistoryToJson(h);
         SafeTensors.Save(path, StateDict(), meta);
     }
 
@@ -491,15 +489,8 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
             if (k != "kind" && !k.StartsWith("posterior.", StringComparison.Ordinal)) model.Metadata[k] = v;
         if (m.TryGetValue("posterior.history", out var hj))
         {
-            try
-            {
-                var rows = JsonSerializer.Deserialize<double[][]>(hj, new JsonSerializerOptions { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals }) ?? [];
-                var history = new TrainingHistory();
-                foreach (var r in rows)
-                    history.Epochs.Add(new EpochRecord((int)r[0], (long)r[1], r[2], double.IsNaN(r[3]) ? null : r[3], r[4], r[5]));
-                model.History = history;
-            }
-            catch (Exception ex) when (ex is JsonException or IndexOutOfRangeException)
+            try { model.History = ModelFile.HistoryFromJson(hj); }
+            catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException or KeyNotFoundException)
             { throw new ModelFileException(path, $"invalid 'posterior.history': {ex.Message}", ex); }
         }
         model.Eval();

@@ -341,7 +341,11 @@ public static class ModelFile
         hash.AppendData(copy);
     }
 
-    private static string HistoryToJson(TrainingHistory h)
+    /// <summary>
+    /// The JSON of a training history as stored in model files (outcome, best epoch, steps and the epochs; non-finite
+    /// numbers as "NaN"/"Infinity" strings), for other file kinds that store one (read back with <see cref="HistoryFromJson"/>).
+    /// </summary>
+    public static string HistoryToJson(TrainingHistory h)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms))
@@ -390,7 +394,11 @@ public static class ModelFile
         throw new FormatException($"\"{name}\" must be a number, found {v.ValueKind}");
     }
 
-    private static TrainingHistory HistoryFromJson(string json)
+    /// <summary>
+    /// Parses the JSON written by <see cref="HistoryToJson"/>; throws <see cref="JsonException"/>,
+    /// <see cref="FormatException"/>, <see cref="InvalidOperationException"/> or <see cref="KeyNotFoundException"/> for bad input.
+    /// </summary>
+    public static TrainingHistory HistoryFromJson(string json)
     {
         using var doc = JsonDocument.Parse(json);
         var root = doc.RootElement;
