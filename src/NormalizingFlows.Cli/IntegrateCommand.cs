@@ -109,6 +109,9 @@ internal static class IntegrateCommand
             }
 
             var f = Resolve(r.GetValue(function)!, r.GetValue(dim));
+            bool lhe = outPath is not null && Path.GetExtension(outPath).Equals(".lhe", StringComparison.OrdinalIgnoreCase);
+            if (lhe && f is not IPhaseSpaceProcess)
+                throw new UsageException($"a .lhe file needs a physics process (one of {string.Join(", ", PhysicsProcesses.Names)}), not '{f.Name}'");
             string mname = r.GetValue(method)!;
             var integ = IntegrationComparison.Create(mname, f, s, flowOptions, vegasOptions);
             double? refValue = IntegrandCatalog.Reference(f);
@@ -125,21 +128,22 @@ internal static class IntegrateCommand
             if (n is { } count)
             {
                 var u = integ.GenerateUnweighted(count);
-                var cols = Enumerable.Range(1, f.Dimensions).Select(j => "x" + j.ToString(c)).Append("weight").ToArray();
-                var values = new double[(long)u.Count * cols.Length];
-                for (int i = 0; i < u.Count; i++)
+                if (lhe)
                 {
-                    Array.Copy(u.Events, (long)i * f.Dimensions, values, (long)i * cols.Length, f.Dimensions);
-                    values[(long)i * cols.Length + f.Dimensions] = u.EventWeights[i];
-                }
-                if (Path.GetExtension(outPath!).Equals(".lhe", StringComparison.OrdinalIgnoreCase))
-                {
-                    if (f is not IPhaseSpaceProcess process)
-                        throw new UsageException($"a .lhe file needs a physics process (one of {string.Join(", ", PhysicsProcesses.Names)}), not '{f.Name}'");
-                    int written = LesHouchesWriter.WriteUnweighted(outPath!, process, u.Events.AsSpan(0, u.Count * f.Dimensions), res.Estimate, res.Error, new Rng(s + 1));
+                    int written = LesHouchesWriter.WriteUnweighted(outPath!, (IPhaseSpaceProcess)f, u.Events.AsSpan(0, u.Count * f.Dimensions), res.Estimate, res.Error, new Rng(s + 1));
                     ctx.Out.WriteLine(string.Create(c, $"Les Houches events: {written:N0} (σ = {res.Estimate:G6} ± {res.Error:G3} pb in the init block)"));
                 }
-                else DataIo.Write(outPath!, new Table(cols, values, u.Count));
+                else
+                {
+                    var cols = Enumerable.Range(1, f.Dimensions).Select(j => "x" + j.ToString(c)).Append("weight").ToArray();
+                    var values = new double[(long)u.Count * cols.Length];
+                    for (int i = 0; i < u.Count; i++)
+                    {
+                        Array.Copy(u.Events, (long)i * f.Dimensions, values, (long)i * cols.Length, f.Dimensions);
+                        values[(long)i * cols.Length + f.Dimensions] = u.EventWeights[i];
+                    }
+                    DataIo.Write(outPath!, new Table(cols, values, u.Count));
+                }
                 ctx.Out.WriteLine(string.Create(c, $"unweighted: {u.Count:N0} events from {u.Trials:N0} weighted ones (efficiency {u.Efficiency:F4}, max weight {u.MaxWeight:G4}, {u.OverweightEventFraction:P2} overweight); total integrand calls {integ.FunctionCalls:N0}"));
                 ctx.Out.WriteLine($"wrote {outPath}");
             }

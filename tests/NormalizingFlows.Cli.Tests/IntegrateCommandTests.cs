@@ -33,9 +33,13 @@ public class IntegrateCommandTests
             Assert.Contains(e.Particles, p => Math.Abs(p.Id) == 13 && p.Status == 1);
 
         // .lhe needs a physics process; √s is an option
-        (code, _, err) = s.Run("integrate", "-f", "camel", "-m", "mc", "--calls", "1000", "--events", "5", "-o", s["c.lhe"]);
+        (code, output, err) = s.Run("integrate", "-f", "camel", "-m", "mc", "--calls", "1000", "--events", "5", "-o", s["c.lhe"]);
         Assert.Equal(2, code);
         Assert.Contains("physics process", err);
+        Assert.DoesNotContain("with mc", output); // refused before integrating, not after
+        // --sqrt-s belongs to the physics processes and does not stop another integrand
+        (code, output, err) = s.Run("integrate", "-f", "camel", "-m", "mc", "--calls", "1000", "--sqrt-s", "0");
+        Assert.True(code == 0, err + output);
         (code, output, err) = s.Run("integrate", "-f", "ee-mumu", "-m", "mc", "--calls", "20000", "--sqrt-s", "60");
         Assert.True(code == 0, err + output);
     }

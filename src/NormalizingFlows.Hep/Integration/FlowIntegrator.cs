@@ -260,27 +260,21 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
             var w = new double[n];
             for (int i = 0; i < n; i++) w[i] = f[i] == 0 ? 0 : f[i] / Math.Exp(lq[i]);
             var (mean, se) = MeanAndError(w);
-            double beta = Exponent(round, rounds);
-            double[] target = f;
-            var wt = w;
-            double meanT = mean;
-            if (beta < 1 && mean > 0)
-            {
-                // learn p ∝ f^β: the weights and log p of the annealed target
-                target = new double[n];
-                wt = new double[n];
-                for (int i = 0; i < n; i++)
-                {
-                    target[i] = f[i] == 0 ? 0 : Math.Exp(beta * Math.Log(f[i]));
-                    wt[i] = target[i] == 0 ? 0 : target[i] / Math.Exp(lq[i]);
-                }
-                meanT = wt.Average();
-            }
             if (!(mean > 0))
             {
                 _history.Add(new TrainingRound(_history.Count + 1, n, 0, 0, double.NaN, double.NaN));
                 step += Options.StepsPerRound;
                 continue; // f vanished on the whole sample: nothing to learn from
+            }
+            // the target learnt this round is p ∝ f^β (β = 1 once the annealing ramp is over): its weights f^β/q and their mean
+            double beta = Exponent(round, rounds);
+            var wt = w;
+            double meanT = mean;
+            if (beta < 1)
+            {
+                wt = new double[n];
+                for (int i = 0; i < n; i++) wt[i] = f[i] == 0 ? 0 : Math.Exp(beta * Math.Log(f[i])) / Math.Exp(lq[i]);
+                meanT = wt.Average();
             }
             var wn = Tensor<float>.Empty(n);
             var aux = Tensor<float>.Empty(n);
@@ -291,7 +285,7 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
                 switch (Options.Loss)
                 {
                     case IntegrationLoss.Variance: wns[i] = (float)(r * r); auxs[i] = lq[i]; break;
-                    case IntegrationLoss.Exponential: wns[i] = (float)r; auxs[i] = target[i] > 0 ? (float)(Math.Log(target[i]) - Math.Log(meanT)) : 0f; break;
+                    case IntegrationLoss.Exponential: wns[i] = (float)r; auxs[i] = f[i] > 0 ? (float)(beta * Math.Log(f[i]) - Math.Log(meanT)) : 0f; break;
                     default: wns[i] = (float)r; break;
                 }
             }

@@ -5,7 +5,8 @@ namespace NormalizingFlows.Hep.Integration;
 /// <summary>
 /// Integrands by name, for the command line and benchmarks: a factory per name taking the requested dimension
 /// (null: the integrand's default). Built in: gaussian, camel, polynomial (any d; default 2), circles and annulus
-/// (2-D), box (3-D). Physics processes register themselves with <see cref="Register"/>. Names are case-insensitive.
+/// (2-D), box (3-D); more with <see cref="Register"/>. The e⁺e⁻ physics processes are not in the catalog (they take √s and
+/// y_cut): see <see cref="PhaseSpace.PhysicsProcesses"/>. Names are case-insensitive.
 /// </summary>
 public static class IntegrandCatalog
 {

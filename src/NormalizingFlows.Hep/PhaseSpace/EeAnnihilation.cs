@@ -1,4 +1,5 @@
 using System.Numerics;
+using NormalizingFlows.Hep.Integration;
 
 namespace NormalizingFlows.Hep.PhaseSpace;
 
@@ -106,8 +107,8 @@ public static class EeAnnihilation
     /// <summary>
     /// ∫∫ (x₁² + x₂²)/((1 − x₁)(1 − x₂)) dx₁ dx₂ over the three-jet region y₁₃ = 1 − x₂, y₂₃ = 1 − x₁,
     /// y₁₂ = x₁ + x₂ − 1 all &gt; <paramref name="yCut"/>, intersected with the box [x1Low, x1High] × [x2Low, x2High]
-    /// (deterministic: the x₁ integral in closed form, the x₂ integral by Gauss–Legendre quadrature in ln(1 − x₂),
-    /// split at the kinks; relative accuracy ~1e-12).
+    /// (deterministic: the x₁ integral in closed form, the x₂ integral by adaptive Gauss–Kronrod quadrature in ln(1 − x₂)
+    /// with breakpoints at the kinks; relative accuracy ~1e-13).
     /// </summary>
     public static double DalitzIntegral(double yCut, double x1Low = 0, double x1High = 1, double x2Low = 0, double x2High = 1)
     {
@@ -125,19 +126,12 @@ public static class EeAnnihilation
             double c = 1 + (1 - a) * (1 - a);
             return c * Math.Log(upper / bLo) - 2 * (upper - bLo) + 0.5 * (upper * upper - bLo * bLo);
         }
-        // Kinks of the inner integral as a function of a: where 1 − y − a crosses bHi and bLo.
-        var breaks = new List<double> { aLo, aHi };
-        foreach (double k in new[] { 1 - y - bHi, 1 - y - bLo })
-            if (k > aLo && k < aHi) breaks.Add(k);
-        breaks.Sort();
-        double total = 0;
-        for (int i = 0; i + 1 < breaks.Count; i++)
-        {
-            // ∫ Inner(a) da / a = ∫ Inner(e^t) dt over t = ln a.
-            double t0 = Math.Log(breaks[i]), t1 = Math.Log(breaks[i + 1]);
-            total += GaussLegendre.Integrate(t => Inner(Math.Exp(t)), t0, t1, panels: 64);
-        }
-        return total;
+        // ∫ Inner(a) da / a = ∫ Inner(e^t) dt over t = ln a, with breakpoints at the kinks of the inner integral as a
+        // function of a: where 1 − y − a crosses bHi and bLo.
+        double tLo = Math.Log(aLo), tHi = Math.Log(aHi);
+        if (!(tHi > tLo)) return 0.0;
+        double[] kinks = [.. new[] { 1 - y - bHi, 1 - y - bLo }.Where(k => k > aLo && k < aHi).Select(k => Math.Log(k))];
+        return AdaptiveQuadrature.Integrate(t => Inner(Math.Exp(t)), tLo, tHi, absoluteTolerance: 0, relativeTolerance: 1e-13, breakpoints: kinks).Value;
     }
 
     /// <summary>
@@ -157,48 +151,5 @@ public static class EeAnnihilation
     {
         if (!(sqrtS > 0) || double.IsInfinity(sqrtS)) throw new ArgumentOutOfRangeException(nameof(sqrtS), sqrtS, "√s must be positive and finite");
         return sqrtS * sqrtS;
-    }
-}
-
-/// <summary>Composite Gauss–Legendre quadrature (16 nodes per panel).</summary>
-internal static class GaussLegendre
-{
-    const int Order = 16;
-    static readonly (double[] Nodes, double[] Weights) Rule = Build(Order);
-
-    /// <summary>∫ f over [a, b] split into <paramref name="panels"/> equal panels.</summary>
-    public static double Integrate(Func<double, double> f, double a, double b, int panels)
-    {
-        var (x, w) = Rule;
-        double h = (b - a) / panels, sum = 0;
-        for (int p = 0; p < panels; p++)
-        {
-            double mid = a + (p + 0.5) * h, half = h / 2, part = 0;
-            for (int i = 0; i < Order; i++) part += w[i] * f(mid + half * x[i]);
-            sum += half * part;
-        }
-        return sum;
-    }
-
-    static (double[], double[]) Build(int n)
-    {
-        var x = new double[n];
-        var w = new double[n];
-        for (int i = 0; i < n; i++)
-        {
-            double z = Math.Cos(Math.PI * (i + 0.75) / (n + 0.5)), dp = 0;
-            for (int iter = 0; iter < 100; iter++)
-            {
-                double p0 = 1, p1 = 0;
-                for (int k = 1; k <= n; k++) { double p2 = p1; p1 = p0; p0 = ((2 * k - 1) * z * p1 - (k - 1) * p2) / k; }
-                dp = n * (z * p0 - p1) / (z * z - 1);
-                double dz = p0 / dp;
-                z -= dz;
-                if (Math.Abs(dz) < 1e-15) break;
-            }
-            x[i] = z;
-            w[i] = 2 / ((1 - z * z) * dp * dp);
-        }
-        return (x, w);
     }
 }

@@ -47,14 +47,14 @@ public static class PhysicsProcesses
         string n = name.Trim().ToLowerInvariant();
         var mapping = options.Mapping;
         if (n.EndsWith("-rambo", StringComparison.Ordinal)) { mapping = PhaseSpaceMappingKind.Rambo; n = n[..^"-rambo".Length]; }
-        if (!(options.SqrtS > 0) || double.IsInfinity(options.SqrtS))
-            throw new ArgumentException($"sqrt(s) must be a positive energy in GeV, got {options.SqrtS}", nameof(options));
         switch (n)
         {
             case "ee-mumu":
+                CheckSqrtS(options);
                 process = new EeToMuMuProcess(options.SqrtS, mapping, options.Parameters);
                 return true;
             case "ee-qqg":
+                CheckSqrtS(options);
                 if (!(options.YCut > 0 && options.YCut < 1.0 / 3))
                     throw new ArgumentException($"y_cut must lie in (0, 1/3), got {options.YCut}", nameof(options));
                 if (options.Flavours < 1 || options.Flavours > 5)
@@ -62,8 +62,14 @@ public static class PhysicsProcesses
                 process = new EeToQqgProcess(options.SqrtS, options.YCut, options.Flavours, mapping, options.Parameters);
                 return true;
             default:
-                return false;
+                return false; // not a physics process: its options are not checked
         }
+    }
+
+    static void CheckSqrtS(PhysicsProcessOptions options)
+    {
+        if (!(options.SqrtS > 0) || double.IsInfinity(options.SqrtS))
+            throw new ArgumentException($"sqrt(s) must be a positive energy in GeV, got {options.SqrtS}", nameof(options));
     }
 
     /// <summary>Creates the named process or throws <see cref="ArgumentException"/> listing the known names.</summary>

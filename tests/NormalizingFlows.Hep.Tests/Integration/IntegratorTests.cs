@@ -10,6 +10,18 @@ public sealed class TrainedCamelFlow
         Hidden = 16, Bins = 8, Blocks = 2, SamplesPerRound = 1024, StepsPerRound = 8, LearningRate = 5e-3,
     };
 
+    /// <summary><see cref="Small"/> with one block of masks and 512 samples per round, for the flows each test trains itself.</summary>
+    public static FlowIntegratorOptions Smaller { get; } = Small with { Blocks = 1, SamplesPerRound = 512 };
+
+    /// <summary>The midpoints of a g × g grid on the unit square, row-major (x₁, x₂) pairs.</summary>
+    public static double[] MidpointGrid(int g)
+    {
+        var x = new double[g * g * 2];
+        for (int a = 0; a < g; a++)
+            for (int b = 0; b < g; b++) { x[2 * (a * g + b)] = (a + 0.5) / g; x[2 * (a * g + b) + 1] = (b + 0.5) / g; }
+        return x;
+    }
+
     public TrainedCamelFlow()
     {
         Integrator = new FlowIntegrator(Function, Small, seed: 11);
@@ -44,10 +56,7 @@ public class FlowIntegratorTests(TrainedCamelFlow trained) : IClassFixture<Train
         var flow = trained.Integrator;
         // midpoint rule on a 200 × 200 grid
         const int g = 200;
-        var x = new double[g * g * 2];
-        for (int a = 0; a < g; a++)
-            for (int b = 0; b < g; b++) { x[2 * (a * g + b)] = (a + 0.5) / g; x[2 * (a * g + b) + 1] = (b + 0.5) / g; }
-        var lq = flow.LogDensity(x);
+        var lq = flow.LogDensity(TrainedCamelFlow.MidpointGrid(g));
         double grid = lq.Sum(Math.Exp) / (g * g);
         Assert.InRange(grid, 0.995, 1.005);
         // the flow is far from uniform after training (otherwise this test would be trivial)
@@ -129,7 +138,7 @@ public class FlowIntegratorTests(TrainedCamelFlow trained) : IClassFixture<Train
     public void EveryLoss_LearnsTheGaussian(IntegrationLoss loss)
     {
         var f = new GaussianIntegrand(2);
-        var flow = new FlowIntegrator(f, TrainedCamelFlow.Small with { Loss = loss, Blocks = 1, SamplesPerRound = 512 }, seed: 2);
+        var flow = new FlowIntegrator(f, TrainedCamelFlow.Smaller with { Loss = loss }, seed: 2);
         flow.Train(30 * 512);
         Assert.Equal(30 * 512, flow.FunctionCalls);
         Assert.Equal(30, flow.History.Count);
@@ -147,12 +156,9 @@ public class FlowIntegratorTests(TrainedCamelFlow trained) : IClassFixture<Train
     public void OtherSplines_GiveNormalisedDensities(UnitSplineKind spline)
     {
         var f = new CamelIntegrand(2);
-        var flow = new FlowIntegrator(f, TrainedCamelFlow.Small with { Spline = spline, Blocks = 1, SamplesPerRound = 512 }, seed: 4);
+        var flow = new FlowIntegrator(f, TrainedCamelFlow.Smaller with { Spline = spline }, seed: 4);
         flow.Train(6 * 512);
-        var x = new double[2 * 100 * 100];
-        for (int a = 0; a < 100; a++)
-            for (int b = 0; b < 100; b++) { x[2 * (a * 100 + b)] = (a + 0.5) / 100; x[2 * (a * 100 + b) + 1] = (b + 0.5) / 100; }
-        var lq = flow.LogDensity(x);
+        var lq = flow.LogDensity(TrainedCamelFlow.MidpointGrid(100));
         Assert.InRange(lq.Sum(Math.Exp) / 1e4, 0.99, 1.01);
         Assert.True(lq.Max() - lq.Min() > 0.1, "the flow did not move away from the uniform density");
         var result = flow.Integrate(20_000, 2);
@@ -163,7 +169,7 @@ public class FlowIntegratorTests(TrainedCamelFlow trained) : IClassFixture<Train
     public void Annealing_EndsOnTheTrueIntegrand()
     {
         var f = new CamelIntegrand(2);
-        var options = TrainedCamelFlow.Small with { Blocks = 1, SamplesPerRound = 512, InitialExponent = 0.1, AnnealingFraction = 0.5 };
+        var options = TrainedCamelFlow.Smaller with { InitialExponent = 0.1, AnnealingFraction = 0.5 };
         var flow = new FlowIntegrator(f, options, seed: 8);
         flow.Train(30 * 512);
         var result = flow.Integrate(20_000, 4);

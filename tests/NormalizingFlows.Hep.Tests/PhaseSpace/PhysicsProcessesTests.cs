@@ -40,6 +40,8 @@ public class PhysicsProcessesTests
     public void UnknownNamesAndBadOptionsAreRejected()
     {
         Assert.False(PhysicsProcesses.TryCreate("ee-tautau", out _));
+        // options belong to the physics processes: another name is simply not one, whatever √s says
+        Assert.False(PhysicsProcesses.TryCreate("camel", new PhysicsProcessOptions { SqrtS = -1 }, out _));
         var ex = Assert.Throws<ArgumentException>(() => PhysicsProcesses.Create("pp-ttbar"));
         Assert.Contains("ee-qqg", ex.Message);
         Assert.Throws<ArgumentException>(() => PhysicsProcesses.Create("ee-qqg", new PhysicsProcessOptions { YCut = 0 }));
