@@ -117,11 +117,9 @@ internal static class CaloCommand
                 Particle = r.GetValue(particle) is { Length: > 0 } p ? ToyCalorimeter.ParticleName(ToyCalorimeter.ParseParticle(p)) : "unknown",
                 Flow1Layers = r.GetValue(f1Layers), Flow1Hidden = r.GetValue(f1Hidden), Flow1Bins = r.GetValue(f1Bins),
                 Flow2Layers = r.GetValue(layers), Flow2Hidden = r.GetValue(hidden), Flow2Bins = r.GetValue(bins),
-                Preprocessing = new CaloFlowPreprocessing
-                {
-                    Threshold = r.GetValue(threshold),
-                    Noise = r.GetValue(noise) ?? (r.GetValue(threshold) > 0 ? r.GetValue(threshold) / 4 : 1e-6),
-                },
+                Preprocessing = r.GetValue(noise) is { } width
+                    ? new CaloFlowPreprocessing { Threshold = r.GetValue(threshold), Noise = width }
+                    : new CaloFlowPreprocessing { Threshold = r.GetValue(threshold) },
             };
             var model = CaloFlow.Create(config, showers, s);
             var (d1, d2) = model.TrainingData(showers, s);

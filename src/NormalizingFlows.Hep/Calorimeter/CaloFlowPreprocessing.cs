@@ -30,8 +30,20 @@ public sealed record CaloFlowPreprocessing
     /// <summary>Logit regularisation α of flow I.</summary>
     public double Flow1Alpha { get; init; } = 1e-4;
 
-    /// <summary>Width δ of the uniform noise added to every voxel (GeV); must stay below <see cref="Threshold"/>.</summary>
-    public double Noise { get; init; } = 5e-4;
+    private readonly double? _noise;
+
+    /// <summary>
+    /// Width δ of the uniform noise added to every voxel (GeV); must stay below <see cref="Threshold"/>. Unless set,
+    /// <see cref="DefaultNoise"/> of the threshold.
+    /// </summary>
+    public double Noise
+    {
+        get => _noise ?? DefaultNoise(Threshold);
+        init => _noise = value;
+    }
+
+    /// <summary>The default noise width for a readout threshold: a quarter of it (10⁻⁶ GeV without a threshold).</summary>
+    public static double DefaultNoise(double threshold) => threshold > 0 ? threshold / 4 : 1e-6;
 
     /// <summary>Readout threshold applied after generation (GeV).</summary>
     public double Threshold { get; init; } = 0.002;

@@ -39,6 +39,19 @@ public class CaloFlowTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void NoiseDefaultsToAQuarterOfTheThresholdAndSurvivesTheConfigRoundTrip()
+    {
+        Assert.Equal(5e-4, new CaloFlowPreprocessing().Noise, 15);
+        Assert.Equal(2.5e-3, new CaloFlowPreprocessing { Threshold = 0.01 }.Noise, 15);
+        Assert.Equal(1e-6, new CaloFlowPreprocessing { Threshold = 0 }.Noise, 15);
+        Assert.Equal(3e-4, new CaloFlowPreprocessing { Threshold = 0.01, Noise = 3e-4 }.Noise, 15);
+        var config = new CaloFlowConfig { Preprocessing = new CaloFlowPreprocessing { Threshold = 0.004 } };
+        var back = System.Text.Json.JsonSerializer.Deserialize<CaloFlowConfig>(System.Text.Json.JsonSerializer.Serialize(config))!;
+        Assert.Equal(1e-3, back.Preprocessing.Noise, 15);
+        Assert.Throws<ArgumentException>(() => new CaloFlowConfig { Preprocessing = new CaloFlowPreprocessing { Threshold = 0.001, Noise = 0.002 } }.Validate());
+    }
+
+    [Fact]
     public void TinyCaloFlowTrainsDistilsAndTheStudentReproducesTheTeacher()
     {
         var showers = new ToyCalorimeter().Simulate(CaloParticle.Positron, 300, 2);
