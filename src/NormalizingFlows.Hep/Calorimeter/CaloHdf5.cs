@@ -57,12 +57,18 @@ public static unsafe class CaloHdf5
     public static bool IsHdf5Path(string path) =>
         Path.GetExtension(path).ToLowerInvariant() is ".h5" or ".hdf5" or ".hdf";
 
-    /// <summary>Reads showers from a CaloGAN or CaloChallenge file (the layout is detected from the dataset names).</summary>
-    public static CaloShowers Read(string path)
+    /// <summary>
+    /// Reads showers from a CaloGAN or CaloChallenge file (the layout is detected from the dataset names). Without the
+    /// HDF5 library it throws <see cref="Hdf5UnavailableException"/> (before looking at the file).
+    /// </summary>
+    public static CaloShowers Read(string path) => Read(path, null);
+
+    /// <summary>As <see cref="Read(string)"/> with the library searched under <paramref name="libraryNames"/> (null: the usual names); the test hook for a machine without HDF5.</summary>
+    internal static CaloShowers Read(string path, IReadOnlyList<string>? libraryNames)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        var api = Load(libraryNames);
         if (!File.Exists(path)) throw new FileNotFoundException($"no such file: {path}", path);
-        var api = Load();
         lock (Gate)
         {
             long file = api.Fopen(path, AccessReadOnly, 0);
@@ -104,11 +110,14 @@ public static unsafe class CaloHdf5
     }
 
     /// <summary>Writes <paramref name="showers"/> in <paramref name="layout"/> (float32 datasets), atomically (<see cref="AtomicFile.WriteVia"/>).</summary>
-    public static void Write(string path, CaloShowers showers, CaloHdf5Layout layout = CaloHdf5Layout.CaloGan)
+    public static void Write(string path, CaloShowers showers, CaloHdf5Layout layout = CaloHdf5Layout.CaloGan) => Write(path, showers, layout, null);
+
+    /// <summary>As <see cref="Write(string, CaloShowers, CaloHdf5Layout)"/> with the library searched under <paramref name="libraryNames"/> (null: the usual names).</summary>
+    internal static void Write(string path, CaloShowers showers, CaloHdf5Layout layout, IReadOnlyList<string>? libraryNames)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(showers);
-        var api = Load();
+        var api = Load(libraryNames);
         int n = showers.Count;
         AtomicFile.WriteVia(path, tmp =>
         {
@@ -203,8 +212,9 @@ public static unsafe class CaloHdf5
         finally { api.Sclose(space); }
     }
 
-    private static Api Load()
+    private static Api Load(IReadOnlyList<string>? libraryNames = null)
     {
+        if (libraryNames is not null) return LoadFrom(libraryNames);
         lock (Gate)
         {
             return _api ??= LoadFrom(Candidates);

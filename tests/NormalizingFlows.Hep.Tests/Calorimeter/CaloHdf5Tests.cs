@@ -13,6 +13,29 @@ public class CaloHdf5Tests
         Assert.False(CaloHdf5.IsHdf5Path("showers.npy"));
     }
 
+    /// <summary>Runs on every machine: the reader and writer pointed at a library that does not exist.</summary>
+    [Fact]
+    public void ReadAndWriteWithoutTheLibraryThrowHdf5UnavailableAndWriteNothing()
+    {
+        string[] none = ["libnflow-test-no-such-hdf5.so.0"];
+        var showers = new ToyCalorimeter().Simulate(CaloParticle.Photon, 3, 1);
+        var dir = Path.Combine(Path.GetTempPath(), $"calo-h5-absent-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string target = Path.Combine(dir, "a.h5");
+            var w = Assert.Throws<Hdf5UnavailableException>(() => CaloHdf5.Write(target, showers, CaloHdf5Layout.CaloGan, none));
+            Assert.Contains("libhdf5-103-1", w.Message);
+            Assert.Empty(Directory.EnumerateFileSystemEntries(dir));
+            // a missing file and an existing one: the missing library is what is reported, not FileNotFoundException
+            Assert.Throws<Hdf5UnavailableException>(() => CaloHdf5.Read(target, none));
+            File.WriteAllText(target, "not hdf5");
+            var r = Assert.Throws<Hdf5UnavailableException>(() => CaloHdf5.Read(target, none));
+            Assert.Contains("libhdf5-103-1", r.Message);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     [Fact]
     public void ShowersRoundTripThroughBothLayoutsOrTheMissingLibraryIsNamed()
     {
