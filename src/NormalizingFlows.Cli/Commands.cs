@@ -99,12 +99,14 @@ internal static class Commands
         string t = r.Tokens[0].Value;
         if (int.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v)) return v;
         string name = r.Parent is OptionResult o ? o.Option.Name : r.Argument.Name;
-        r.AddError($"{name} must be a whole number, got '{t}'");
+        if (System.Numerics.BigInteger.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out var big))
+            r.AddError($"{name} {t} is out of range (at most {int.MaxValue:N0}{(big < 0 ? $", at least {int.MinValue:N0}" : "")})");
+        else r.AddError($"{name} must be a whole number, got '{t}'");
         return null;
     }
 
     /// <summary>The option's integer value when it was given and parses (conversion errors are reported by the parser).</summary>
-    private static long? TokenInt(OptionResult r) =>
+    internal static long? TokenInt(OptionResult r) =>
         r.Tokens.Count == 1 && long.TryParse(r.Tokens[0].Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out long v) ? v : null;
 
     /// <summary>Restricts a string option to <paramref name="allowed"/> with a one-line error listing them.</summary>

@@ -52,6 +52,10 @@ internal static class IntegrateCommand
         var suite = new Option<bool>("--suite") { Description = "With --compare: run the whole test suite (gaussian and camel in 2, 4, 8, 16-D, polynomial 4-D, circles, annulus, box) instead of --function" };
         var seed = Commands.Seed();
         foreach (var o in new[] { calls, iterations, bins, hidden, batch, stepsPerRound, vegasBins }) Commands.Positive(o);
+        dim.Validators.Add(r =>
+        {
+            if (Commands.TokenInt(r) is { } d && d < 1) r.AddError($"--dim must be at least 1, got {d}");
+        });
         var cmd = new Command("integrate", "Integrate a function on the unit hypercube by importance sampling (flow = i-flow, vegas, mc); print estimate ± error, weight spread, unweighting efficiency and integrand calls; optionally write unweighted events.")
         {
             function, dim, method, calls, trainFraction, iterations, loss, spline, bins, hidden, blocks, batch, stepsPerRound, lr, anneal, vegasBins, alpha, events, output, sqrtS, yCut, compare, suite, seed,
@@ -70,6 +74,14 @@ internal static class IntegrateCommand
             int budget = r.GetValue(calls), its = r.GetValue(iterations);
             double? tf = r.GetValue(trainFraction);
             if (tf is { } f0 && !(f0 >= 0 && f0 < 1)) throw new UsageException($"--train-fraction must lie in [0, 1), got {f0}");
+            foreach (string m in r.GetValue(compare) || r.GetValue(suite) ? IntegrationComparison.Methods : [r.GetValue(method)!])
+            {
+                double share = tf ?? IntegrationComparison.DefaultTrainFraction(m);
+                long left = budget - (long)(share * budget);
+                if (left < 2L * its)
+                    throw new UsageException($"--calls {budget} leaves {left} integrand calls for the {its} final iterations of {m} (training share {share}); " +
+                        $"each iteration needs at least 2: raise --calls to at least {(long)Math.Ceiling(2.0 * its / (1 - share))}");
+            }
             var flowOptions = new FlowIntegratorOptions
             {
                 Loss = r.GetValue(loss) switch { "kl" => IntegrationLoss.KullbackLeibler, "exponential" => IntegrationLoss.Exponential, _ => IntegrationLoss.Variance },

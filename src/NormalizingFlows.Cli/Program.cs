@@ -51,9 +51,23 @@ public static class Program
         }
         catch (Exception ex) when (IsUserError(ex))
         {
-            error.WriteLine($"nflow: error: {ex.Message}");
+            error.WriteLine($"nflow: error: {OneLine(ex)}");
             return ex is UsageException ? ExitUsage : ExitError;
         }
+    }
+
+    /// <summary>
+    /// The exception's message on one line: an <see cref="ArgumentException"/>'s " (Parameter 'x')" suffix and
+    /// "Actual value was …" line (API details, not the user's words) are left out, other line breaks become "; ".
+    /// </summary>
+    internal static string OneLine(Exception ex)
+    {
+        string m = ex.Message;
+        if (ex is ArgumentException { ParamName: { } p })
+            m = m.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal);
+        var lines = m.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Where(l => !(ex is ArgumentOutOfRangeException && l.StartsWith("Actual value was ", StringComparison.Ordinal)));
+        return string.Join("; ", lines);
     }
 
     private static bool IsUserError(Exception ex) => ex is DataFormatException or ModelFileException or ArgumentException or FormatException

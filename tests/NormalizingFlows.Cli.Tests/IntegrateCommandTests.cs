@@ -93,4 +93,37 @@ public class IntegrateCommandTests
         Assert.Equal(2, code);
         Assert.Contains("--output", err);
     }
+
+    [Fact]
+    public void ZeroDimensionsAndTooFewCalls_AreOneLineUsageErrors()
+    {
+        using var s = new CliSandbox();
+        var (code, output, err) = s.Run("integrate", "-d", "0");
+        Assert.Equal(2, code);
+        Assert.Contains("--dim must be at least 1, got 0", err);
+        Assert.Equal("", output);
+        foreach (var (m, calls) in new[] { ("flow", "10"), ("vegas", "10"), ("mc", "9") })
+        {
+            (code, output, err) = s.Run("integrate", "-m", m, "--calls", calls);
+            Assert.True(code == 2, $"{m}: exit {code}: {err}");
+            var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Single(lines);
+            Assert.Contains($"--calls {calls} leaves", lines[0]);
+            Assert.Contains("raise --calls to at least", lines[0]);
+            Assert.DoesNotContain("Parameter", err);
+        }
+        // the library's own check after training (the flow trains in whole rounds of --batch calls)
+        (code, _, err) = s.Run("integrate", "-m", "flow", "--calls", "300", "--batch", "256", "--hidden", "4", "--bins", "4", "--iterations", "25");
+        Assert.Equal(1, code);
+        Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("training used", err);
+    }
+
+    [Fact]
+    public void ArgumentExceptionMessagesArePrintedOnOneLine()
+    {
+        Assert.Equal("need at least 2 calls", Program.OneLine(new ArgumentOutOfRangeException("calls", 7, "need at least 2 calls")));
+        Assert.Equal("bad x", Program.OneLine(new ArgumentException("bad x", "x")));
+        Assert.Equal("a; b", Program.OneLine(new InvalidOperationException("a\nb")));
+    }
 }

@@ -41,7 +41,8 @@ public static class IntegrationComparison
 
     /// <summary>
     /// Trains <paramref name="integrator"/> on ⌊<paramref name="trainFraction"/>·calls⌋ calls and integrates with
-    /// the rest in <paramref name="iterations"/> iterations.
+    /// the rest in <paramref name="iterations"/> iterations; an <see cref="ArgumentException"/> when training leaves
+    /// fewer than 2 calls per iteration.
     /// </summary>
     public static IntegrationRun Run(ImportanceSamplingIntegrator integrator, long calls, double trainFraction, int iterations = 5, double? reference = null)
     {
@@ -51,6 +52,9 @@ public static class IntegrationComparison
         long start = integrator.FunctionCalls;
         integrator.Train((long)(trainFraction * calls));
         long trained = integrator.FunctionCalls - start;
+        if (calls - trained < 2L * iterations)
+            throw new ArgumentException($"training used {trained} of the {calls} integrand calls, leaving {Math.Max(0, calls - trained)} for {iterations} iterations " +
+                $"(at least {2L * iterations} needed): raise the number of calls or lower the training share");
         var result = integrator.Integrate(calls - trained, iterations);
         return new IntegrationRun(integrator.Method, integrator.Dimensions, result, reference, trained, clock.Elapsed.TotalSeconds);
     }

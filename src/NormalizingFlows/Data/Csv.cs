@@ -111,7 +111,7 @@ public static class Csv
         });
     }
 
-    /// <summary>Reads a .csv or .npy file by its extension (anything but .npy is read as CSV).</summary>
+    /// <summary>Reads a .csv or .npy file by its extension (anything but .npy is read as CSV); <paramref name="dropInvalid"/> applies to both.</summary>
     public static Table ReadAny(string path, bool dropInvalid = false) =>
-        path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase) ? Npy.Read(path) : Read(path, dropInvalid);
+        path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase) ? Npy.Read(path, dropInvalid) : Read(path, dropInvalid);
 }

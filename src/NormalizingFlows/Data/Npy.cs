@@ -14,24 +14,47 @@ public static partial class Npy
 {
     private static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
-    /// <summary>Reads a rank-1 ([n] → n×1) or rank-2 array as a table with columns x0, x1, ….</summary>
-    public static Table Read(string path)
+    /// <summary>
+    /// Reads a rank-1 ([n] → n×1) or rank-2 array as a table with columns x0, x1, …. A non-finite value (NaN, ±∞) is
+    /// an error naming the file, its row and column (counted from 0, as NumPy indexes); with
+    /// <paramref name="dropInvalid"/> such rows are dropped and counted instead (<see cref="Table.DroppedRows"/>).
+    /// </summary>
+    public static Table Read(string path, bool dropInvalid = false)
     {
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
         catch (FileNotFoundException) { throw new DataFormatException(path, "file not found"); }
-        return Parse(bytes, path);
+        return Parse(bytes, path, dropInvalid);
     }
 
-    /// <summary>Parses .npy bytes (<paramref name="source"/> names them in errors).</summary>
-    public static Table Parse(byte[] bytes, string source = "<memory>")
+    /// <summary>Parses .npy bytes (<paramref name="source"/> names them in errors); non-finite values as in <see cref="Read"/>.</summary>
+    public static Table Parse(byte[] bytes, string source = "<memory>", bool dropInvalid = false)
     {
         ArgumentNullException.ThrowIfNull(bytes);
         var h = ParseHeader(bytes, bytes.Length, source);
         var values = new double[h.Rows * h.Cols];
         Convert(h, bytes.AsSpan((int)h.DataStart, (int)(h.Count * h.Size)), 0, values.AsSpan());
-        return new Table(Table.DefaultNames((int)h.Cols), values, (int)h.Rows);
+        int cols = (int)h.Cols, rows = (int)h.Rows, kept = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            int bad = -1;
+            for (int j = 0; j < cols && bad < 0; j++)
+                if (!double.IsFinite(values[r * cols + j])) bad = j;
+            if (bad >= 0)
+            {
+                if (!dropInvalid) throw NotFinite(source, r, bad, values[r * cols + bad].ToString(CultureInfo.InvariantCulture));
+                continue;
+            }
+            if (kept != r) Array.Copy(values, r * cols, values, kept * cols, cols);
+            kept++;
+        }
+        if (kept == rows) return new Table(Table.DefaultNames(cols), values, rows);
+        if (kept == 0) throw new DataFormatException(source, $"no valid rows (all {rows} were dropped as invalid)");
+        return new Table(Table.DefaultNames(cols), values[..(kept * cols)], kept) { DroppedRows = rows - kept };
     }
+
+    private static DataFormatException NotFinite(string source, long row, long col, string value) =>
+        new(source, $"row {row}, column x{col} (counting from 0, as NumPy indexes) is {value}: values must be finite");
 
     /// <summary>
     /// Reads a rank-1 ([n] → n×1) or rank-2 array straight into a [rows, cols] tensor of <typeparamref name="T"/>,
@@ -60,6 +83,9 @@ public static partial class Npy
                 Convert(h, buf.AsSpan(0, take * h.Size), done, dst);
                 done += take;
             }
+            for (int i = 0; i < dst.Length; i++)
+                if (!T.IsFinite(dst[i]))
+                    throw NotFinite(path, i / h.Cols, i % h.Cols, double.CreateTruncating(dst[i]).ToString(CultureInfo.InvariantCulture) + (typeof(T) == typeof(float) ? " as float32 (not finite, or beyond the float32 range)" : ""));
             return tensor;
         }
     }
@@ -98,11 +124,22 @@ public static partial class Npy
         string kind = d.TrimStart('<', '>', '|', '=');
         int size = kind switch { "f4" or "i4" => 4, "f8" or "i8" => 8, _ => 0 };
         if (size == 0) throw new DataFormatException(source, $"unsupported dtype '{d}' (supported: float32, float64, int32, int64)");
-        var dims = shape.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        var parts = shape.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var dims = new long[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            // Python 2 wrote long integers with an 'L' suffix
+            string t = parts[i].EndsWith('L') ? parts[i][..^1] : parts[i];
+            if (!long.TryParse(t, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long dim))
+                throw new DataFormatException(source, $"shape ({shape.Groups[1].Value.Trim()}): '{parts[i]}' is not an integer dimension");
+            if (dim < 0) throw new DataFormatException(source, $"shape ({shape.Groups[1].Value.Trim()}) has a negative dimension {dim}");
+            if (dim > int.MaxValue) throw new DataFormatException(source, $"shape ({shape.Groups[1].Value.Trim()}): dimension {dim} is too large (at most {int.MaxValue})");
+            dims[i] = dim;
+        }
         if (dims.Length is 0 or > 2) throw new DataFormatException(source, $"array of rank {dims.Length}; a table needs rank 1 or 2");
         long rows = dims[0], cols = dims.Length == 2 ? dims[1] : 1;
-        long count = rows * cols;
+        if (cols == 0 && rows > 0) throw new DataFormatException(source, $"shape ({rows}, 0) has rows but no columns");
+        long count = rows * cols; // both ≤ 2^31 − 1: no overflow
         long dataStart = offset + headerLen;
         if (count > int.MaxValue) throw new DataFormatException(source, $"array of {count} elements is too large");
         if (dataStart + count * size > fileLength)

@@ -174,6 +174,53 @@ public class DataIoTests : IDisposable
         Assert.Contains(kind switch { "bad magic" => "magic", "truncated" => "truncated", "dtype" => "unsupported dtype '<c16'", _ => "rank 3" }, ex.Message);
     }
 
+    [Theory]
+    [InlineData("(-3, 2)", "negative dimension -3")]
+    [InlineData("(3, -2)", "negative dimension -2")]
+    [InlineData("(-1,)", "negative dimension -1")]
+    [InlineData("(99999999999999999999, 2)", "'99999999999999999999' is not an integer dimension")]
+    [InlineData("(3, two)", "'two' is not an integer dimension")]
+    [InlineData("(4294967296, 4294967296)", "dimension 4294967296 is too large")]
+    [InlineData("(2147483647, 2147483647)", "too large")]
+    [InlineData("(5, 0)", "has rows but no columns")]
+    public void NpyBadShapesAreNamedErrors(string shape, string message)
+    {
+        var bytes = NpyBytes("<f4", shape, false, new byte[24]);
+        var ex = Assert.Throws<DataFormatException>(() => Npy.Parse(bytes, "s.npy"));
+        Assert.StartsWith("s.npy: ", ex.Message);
+        Assert.Contains(message, ex.Message);
+        File.WriteAllBytes(P("s.npy"), bytes);
+        Assert.Contains(message, Assert.Throws<DataFormatException>(() => Npy.ReadTensor<float>(P("s.npy"))).Message);
+    }
+
+    [Fact]
+    public void NpyNonFiniteValuesNameTheFileRowAndColumnOrAreDropped()
+    {
+        // 4 rows × 2 columns of float64: row 1 holds NaN in column 1, row 3 +∞ in column 0
+        double[] v = [1, 2, 3, double.NaN, 5, 6, double.PositiveInfinity, 8];
+        var data = new byte[64];
+        for (int i = 0; i < 8; i++) BinaryPrimitives.WriteDoubleLittleEndian(data.AsSpan(i * 8), v[i]);
+        var bytes = NpyBytes("<f8", "(4, 2)", false, data);
+        var ex = Assert.Throws<DataFormatException>(() => Npy.Parse(bytes, "nan.npy"));
+        Assert.Equal("nan.npy: row 1, column x1 (counting from 0, as NumPy indexes) is NaN: values must be finite", ex.Message);
+        File.WriteAllBytes(P("nan.npy"), bytes);
+        Assert.Contains("row 1, column x1", Assert.Throws<DataFormatException>(() => Npy.Read(P("nan.npy"))).Message);
+        Assert.Contains("row 1, column x1", Assert.Throws<DataFormatException>(() => Npy.ReadTensor<double>(P("nan.npy"))).Message);
+        var kept = Csv.ReadAny(P("nan.npy"), dropInvalid: true);
+        Assert.Equal(2, kept.Rows);
+        Assert.Equal(2, kept.DroppedRows);
+        Assert.Equal([1.0, 2, 5, 6], kept.Values);
+        // a float64 value beyond the float range read as float32
+        BinaryPrimitives.WriteDoubleLittleEndian(data.AsSpan(24), 1e300);
+        BinaryPrimitives.WriteDoubleLittleEndian(data.AsSpan(48), 7);
+        File.WriteAllBytes(P("big.npy"), NpyBytes("<f8", "(4, 2)", false, data));
+        Assert.Equal(1e300, Npy.ReadTensor<double>(P("big.npy")).ReadOnlySpan[3]);
+        Assert.Contains("row 1, column x1 (counting from 0, as NumPy indexes) is Infinity as float32 (not finite, or beyond the float32 range)", Assert.Throws<DataFormatException>(() => Npy.ReadTensor<float>(P("big.npy"))).Message);
+        // every row invalid
+        var allBad = NpyBytes("<f8", "(1, 1)", false, BitConverter.GetBytes(double.NaN));
+        Assert.Contains("no valid rows (all 1 were dropped", Assert.Throws<DataFormatException>(() => Npy.Parse(allBad, "b.npy", dropInvalid: true)).Message);
+    }
+
     [Fact]
     public void InterruptedWriteKeepsTheOldFile()
     {
