@@ -304,7 +304,7 @@ internal static class CaloCommand
     private static CaloFlow LoadModel(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"no such model file: {path}", path);
-        return CaloFlow.Load(path);
+        return ModelKinds.Load(path, CaloFlow.Load);
     }
 
     private static IProgress<TrainingProgress> Plain(CliContext ctx, string what) => new CallbackProgress<TrainingProgress>(p =>

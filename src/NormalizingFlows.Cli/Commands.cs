@@ -123,12 +123,8 @@ internal static class Commands
             r.AddError($"unknown {what} '{r.Tokens[0].Value}' (choose one of: {string.Join(", ", allowed)})");
     });
 
-    /// <summary>Loads a model (float or double file) as float, with a one-line error for a missing file.</summary>
-    internal static FlowModel<float> LoadModel(string path)
-    {
-        if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
-        return ModelFile.Load<float>(path, convert: true);
-    }
+    /// <summary>Loads a model (float or double file) as float, with a one-line error for a missing file or a file of another kind.</summary>
+    internal static FlowModel<float> LoadModel(string path) => ModelKinds.Load(path, p => ModelFile.Load<float>(p, convert: true));
 
     internal static Argument<string> ModelArgument() => new("MODEL") { Description = "Model file written by 'nflow train' (.nflow)" };
 
@@ -203,9 +199,7 @@ internal static class Commands
         var cmd = new Command("info", "Describe a model file: architecture, preprocessing, columns, training history, metadata.") { model };
         cmd.SetAction(r =>
         {
-            string path = r.GetValue(model)!;
-            if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
-            ctx.Out.WriteLine(ModelFile.Describe(path));
+            ctx.Out.WriteLine(ModelKinds.Load(r.GetValue(model)!, ModelFile.Describe));
             return 0;
         });
         return cmd;

@@ -230,11 +230,7 @@ internal static class InferCommand
         return cmd;
     }
 
-    private static PosteriorEstimator<float> Load(string path)
-    {
-        if (!File.Exists(path)) throw new Serialization.ModelFileException(path, "file not found");
-        return PosteriorEstimator<float>.Load(path);
-    }
+    private static PosteriorEstimator<float> Load(string path) => ModelKinds.Load(path, PosteriorEstimator<float>.Load);
 
     /// <summary>Splits a table into θ (the listed columns) and x (the named observation columns, or all others).</summary>
     private static (double[] Theta, string[] ThetaNames, double[] X, string[] XNames) SplitColumns(Table table, string parameterList, string path, IReadOnlyList<string>? observationNames = null)

@@ -108,7 +108,8 @@ public enum CaloSampler
 /// </summary>
 public sealed class CaloFlow : Module<float>
 {
-    private const string Kind = "caloflow";
+    /// <summary>The "kind" metadata of a CaloFlow model file.</summary>
+    public const string FileKind = "caloflow";
     private readonly Tensor<float> _flow1Mean, _flow1Std, _flow2Mean, _flow2Std;
 
     private CaloFlow(CaloFlowConfig config, bool withStudent, long seed)
@@ -326,12 +327,12 @@ public sealed class CaloFlow : Module<float>
         return GenerationTiming.Measure(count, () => Run(count, c), repeats);
     }
 
-    /// <summary>Writes the model (config in the metadata, standardisation, flows) atomically to <paramref name="path"/>.</summary>
+    /// <summary>Writes the model (config in the metadata, standardisation, flows) atomically to <paramref name="path"/>, with a <see cref="FileChecksum"/>.</summary>
     public void Save(string path, IReadOnlyDictionary<string, string>? extraMetadata = null)
     {
         var meta = new Dictionary<string, string>
         {
-            ["kind"] = Kind,
+            ["kind"] = FileKind,
             ["config"] = JsonSerializer.Serialize(Config),
             ["student"] = (Student is not null).ToString(CultureInfo.InvariantCulture),
         };
@@ -339,17 +340,35 @@ public sealed class CaloFlow : Module<float>
         ModuleSerialization.Save(this, path, meta);
     }
 
-    /// <summary>Reads a model written by <see cref="Save"/>; <see cref="InvalidDataException"/> names what is wrong.</summary>
+    /// <summary>
+    /// Reads a model written by <see cref="Save"/>; a file that is not one (<see cref="ModelFileException.FileKind"/>
+    /// names what it is), is corrupt (checksum) or does not fit its config is a <see cref="ModelFileException"/>.
+    /// </summary>
     public static CaloFlow Load(string path)
     {
-        var file = SafeTensors.Load(path);
-        if (!file.Metadata.TryGetValue("kind", out var kind) || kind != Kind)
-            throw new InvalidDataException($"{path}: not a CaloFlow model (metadata 'kind' is missing or not '{Kind}'); train one with `nflow calo train`");
-        var config = JsonSerializer.Deserialize<CaloFlowConfig>(file.Metadata["config"])
-            ?? throw new InvalidDataException($"{path}: unreadable CaloFlow config");
-        bool student = file.Metadata.TryGetValue("student", out var s) && bool.Parse(s);
-        var model = new CaloFlow(config, student, 0);
-        ModuleSerialization.Load(model, path);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        SafeTensorsFile file;
+        try { file = SafeTensors.Load(path); }
+        catch (SafeTensorsFormatException ex) { throw new ModelFileException(path, $"not a valid model file (truncated or corrupt?): {ex.Problem}", ex); }
+        var meta = file.Metadata;
+        if (ModelFile.KindOf(meta) is var kind && kind != FileKind)
+            throw new ModelFileException(path, kind is null
+                ? $"not a CaloFlow model (metadata 'kind' is missing, expected '{FileKind}'); train one with `nflow calo train`"
+                : $"not a CaloFlow model: this is a '{kind}' file; train a CaloFlow model with `nflow calo train`") { FileKind = kind };
+        FileChecksum.Verify(file, path, "CaloFlow model");
+        CaloFlow model;
+        try
+        {
+            var config = JsonSerializer.Deserialize<CaloFlowConfig>(meta.TryGetValue("config", out var c) ? c : throw new JsonException("the metadata has no 'config'"))
+                ?? throw new JsonException("the config is null");
+            bool student = meta.TryGetValue("student", out var s) && bool.Parse(s);
+            model = new CaloFlow(config, student, 0);
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException or ArgumentException or NotSupportedException)
+        { throw new ModelFileException(path, $"invalid CaloFlow config: {ex.Message}", ex); }
+        try { model.LoadStateDict(file.ToDictionary<float>()); }
+        catch (Exception ex) when (ex is ArgumentException or KeyNotFoundException or InvalidCastException)
+        { throw new ModelFileException(path, $"the tensors do not fit the config: {ex.Message}", ex); }
         model.Eval();
         return model;
     }

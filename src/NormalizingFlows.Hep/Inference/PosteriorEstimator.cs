@@ -428,7 +428,7 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
     /// <summary>
     /// Writes the model atomically as one safetensors file: the state (flow, summary network, standardisation buffers)
     /// and metadata "kind" = <see cref="FileKind"/>, "posterior.format", "posterior.spec" (JSON <see cref="PosteriorSpec"/>),
-    /// "posterior.history" and the free <see cref="Metadata"/>.
+    /// "posterior.history", the free <see cref="Metadata"/> and a <see cref="FileChecksum"/>.
     /// </summary>
     public void Save(string path)
     {
@@ -441,12 +441,14 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
             ["posterior.dtype"] = FlowSpec.DTypeOf<T>(),
         };
         if (History is { } h) meta["posterior.history"] = ModelFile.HistoryToJson(h);
-        SafeTensors.Save(path, StateDict(), meta);
+        var state = StateDict();
+        SafeTensors.Save(path, state, FileChecksum.Stamp(state.Select(kv => SafeTensorEntry.From(kv.Key, kv.Value)), meta));
     }
 
     /// <summary>
     /// Loads a model written by <see cref="Save"/>; throws <see cref="ModelFileException"/> naming the file and the
-    /// problem (not a posterior file, newer format, bad spec, missing or misshapen tensors, non-finite values).
+    /// problem (not a posterior file — <see cref="ModelFileException.FileKind"/> names what it is —, corrupt (checksum),
+    /// newer format, bad spec, missing or misshapen tensors, non-finite values).
     /// </summary>
     public static PosteriorEstimator<T> Load(string path)
     {
@@ -456,8 +458,9 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
         try { file = SafeTensors.Load(path); }
         catch (SafeTensorsFormatException ex) { throw new ModelFileException(path, $"not a valid model file (truncated or corrupt?): {ex.Problem}", ex); }
         var m = file.Metadata;
-        if (!m.TryGetValue("kind", out var kind) || kind != FileKind)
-            throw new ModelFileException(path, $"not a posterior model (metadata 'kind' is {(kind is null ? "missing" : $"'{kind}'")}, expected '{FileKind}'); train one with 'nflow infer train'");
+        if (ModelFile.KindOf(m) is var kind && kind != FileKind)
+            throw new ModelFileException(path, $"not a posterior model (the file's kind is {(kind is null ? "missing" : $"'{kind}'")}, expected '{FileKind}'); train one with 'nflow infer train'") { FileKind = kind };
+        FileChecksum.Verify(file, path, "posterior model");
         if (!m.TryGetValue("posterior.format", out var fmt) || !int.TryParse(fmt, CultureInfo.InvariantCulture, out int version) || version < 1)
             throw new ModelFileException(path, "missing or invalid 'posterior.format'");
         if (version > FileFormat) throw new ModelFileException(path, $"posterior format {version} is newer than this library reads (up to {FileFormat})");
@@ -486,7 +489,7 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
             if (!own.ContainsKey(e.Name)) throw new ModelFileException(path, $"unexpected tensor '{e.Name}'");
         model.LoadStateDict(state);
         foreach (var (k, v) in m)
-            if (k != "kind" && !k.StartsWith("posterior.", StringComparison.Ordinal)) model.Metadata[k] = v;
+            if (k != "kind" && k != FileChecksum.MetadataKey && !k.StartsWith("posterior.", StringComparison.Ordinal)) model.Metadata[k] = v;
         if (m.TryGetValue("posterior.history", out var hj))
         {
             try { model.History = ModelFile.HistoryFromJson(hj); }

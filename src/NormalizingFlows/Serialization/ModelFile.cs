@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Numerics;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using NormalizingFlows.Data.Preprocessing;
@@ -28,6 +27,12 @@ public sealed class ModelFileException : IOException
 
     /// <summary>What is wrong, without the file name.</summary>
     public string Problem { get; }
+
+    /// <summary>
+    /// When the file is a model file of another kind than the one asked for: that kind (<see cref="ModelFile.Kind"/>,
+    /// or the file's "kind" metadata, e.g. "nflow-checkpoint"), so that a caller can point to the tool that reads it; else null.
+    /// </summary>
+    public string? FileKind { get; init; }
 }
 
 /// <summary>The metadata of a model file, read and validated without building the flow (<see cref="ModelFile.ReadInfo"/>).</summary>
@@ -87,8 +92,9 @@ public sealed class ModelFileInfo
 /// preprocessing) and whose "__metadata__" holds, as JSON strings: "nflow.format" (layout version, currently 1),
 /// "nflow.library", "nflow.flow" (<see cref="FlowSpec"/>), "nflow.preprocessing" (<see cref="PreprocessingSpec"/>, absent
 /// without preprocessing), "nflow.columns" (array of names), "nflow.history" (epochs, outcome, best epoch, steps;
-/// absent without history), "nflow.seed", "nflow.created", "nflow.checksum" (SHA-256 of the tensor data) and
-/// "nflow.parameters"; user metadata keeps its own keys. Files are written atomically; loading checks everything and
+/// absent without history), "nflow.seed", "nflow.created", "nflow.checksum" (<see cref="FileChecksum"/>) and
+/// "nflow.parameters"; user metadata keeps its own keys. The checksum covers the tensors and every metadata entry
+/// (<see cref="FileChecksum"/>); files written before it checksum the tensors alone and still load. Files are written atomically; loading checks everything and
 /// throws <see cref="ModelFileException"/> naming the file and the problem.
 /// </summary>
 public static class ModelFile
@@ -98,6 +104,19 @@ public static class ModelFile
 
     /// <summary>The conventional file extension.</summary>
     public const string Extension = ".nflow";
+
+    /// <summary>The kind name of a flow model file (what <see cref="KindOf"/> returns for one).</summary>
+    public const string Kind = "nflow-model";
+
+    /// <summary>
+    /// The kind of a safetensors file from its metadata: <see cref="Kind"/> for a flow model file ("nflow.format"
+    /// present), else its "kind" entry (e.g. "nflow-checkpoint"; other model kinds name themselves there), else null.
+    /// </summary>
+    public static string? KindOf(IReadOnlyDictionary<string, string> metadata)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        return metadata.ContainsKey(KeyFormat) ? Kind : metadata.TryGetValue("kind", out var k) ? k : null;
+    }
 
     /// <summary>Prefix reserved for the format's own metadata keys.</summary>
     public const string ReservedPrefix = "nflow.";
@@ -125,17 +144,16 @@ public static class ModelFile
             [KeyColumns] = JsonSerializer.Serialize(model.Columns),
             [KeySeed] = model.Seed.ToString(CultureInfo.InvariantCulture),
             [KeyCreated] = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
-            [KeyChecksum] = Checksum(state.Select(kv => SafeTensorEntry.From(kv.Key, kv.Value))),
             [KeyParameters] = model.ParameterCount().ToString(CultureInfo.InvariantCulture),
         };
         if (model.PreprocessingSpec is { } pre) meta[KeyPreprocessing] = pre.ToJson();
         if (model.History is { } history) meta[KeyHistory] = HistoryToJson(history);
-        SafeTensors.Save(path, state, meta);
+        SafeTensors.Save(path, state, FileChecksum.Stamp(state.Select(kv => SafeTensorEntry.From(kv.Key, kv.Value)), meta));
     }
 
     /// <summary>
-    /// Reads and validates the metadata of the model file at <paramref name="path"/> (and its safetensors layout)
-    /// without building the flow; the tensors' checksum is verified by <see cref="Load{T}"/>.
+    /// Reads and validates the model file at <paramref name="path"/> (its safetensors layout, its checksum, then its
+    /// metadata) without building the flow. A file of another kind is refused with <see cref="ModelFileException.FileKind"/> set.
     /// </summary>
     public static ModelFileInfo ReadInfo(string path)
     {
@@ -149,9 +167,20 @@ public static class ModelFile
         if (!m.TryGetValue(KeyFormat, out var formatText))
         {
             if (m.TryGetValue("kind", out var kind) && kind == "nflow-checkpoint")
-                throw Fail($"this is a training checkpoint, not a model file (no '{KeyFormat}' metadata); resume training from it or save the model with ModelFile.Save");
+                throw new ModelFileException(path, $"this is a training checkpoint, not a model file (no '{KeyFormat}' metadata); resume training from it or save the model with ModelFile.Save") { FileKind = kind };
+            if (kind is not null)
+                throw new ModelFileException(path, $"this is a '{kind}' file, not a flow model file (no '{KeyFormat}' metadata)") { FileKind = kind };
             throw Fail($"not an nflow model file: the safetensors metadata has no '{KeyFormat}' entry");
         }
+        // the checksum first: nothing below reads a value that was not written so
+        string checksum = Required(m, KeyChecksum, path);
+        if (FileChecksum.IsTensorOnly(checksum))
+        {
+            string actual = FileChecksum.TensorOnly(file.Tensors);
+            if (!string.Equals(checksum, actual, StringComparison.OrdinalIgnoreCase))
+                throw Fail($"the tensor data do not match their checksum ({KeyChecksum} {checksum}, computed {actual}): the file is corrupt");
+        }
+        else FileChecksum.Verify(file, path, "model file");
         if (!int.TryParse(formatText, NumberStyles.None, CultureInfo.InvariantCulture, out int version) || version < 1)
             throw Fail($"'{KeyFormat}' is '{formatText}', not a format version");
         if (version > FormatVersion)
@@ -189,8 +218,6 @@ public static class ModelFile
         if (!long.TryParse(seedText, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long seed))
             throw Fail($"'{KeySeed}' is '{seedText}', not an integer");
 
-        string checksum = Required(m, KeyChecksum, path);
-
         var user = m.Where(kv => !kv.Key.StartsWith(ReservedPrefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         long size = new FileInfo(path).Length;
         return new ModelFileInfo(path, size, version, spec, pre, columns, history, seed,
@@ -203,8 +230,8 @@ public static class ModelFile
     /// <summary>
     /// Loads the model file at <paramref name="path"/> as <see cref="FlowModel{T}"/>: validates the metadata
     /// (<see cref="ReadInfo"/>), rebuilds the flow and preprocessing from their specs, checks that the stored tensors
-    /// are exactly the expected ones (names, shapes, element type matching the spec's dtype and <typeparamref name="T"/>),
-    /// verifies their checksum and that every value is finite, and loads them. With <paramref name="convert"/> a float32 model loads as double or vice versa.
+    /// are exactly the expected ones (names, shapes, element type matching the spec's dtype and <typeparamref name="T"/>)
+    /// and that every value is finite, and loads them. With <paramref name="convert"/> a float32 model loads as double or vice versa.
     /// </summary>
     public static FlowModel<T> Load<T>(string path, bool convert = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -237,10 +264,6 @@ public static class ModelFile
         }
         foreach (var e in stored.Tensors)
             if (!own.ContainsKey(e.Name)) throw Fail($"unexpected tensor '{e.Name}': the architecture ({info.Spec.Summary()}) has no such parameter or buffer");
-
-        string actual = Checksum(stored.Tensors);
-        if (!string.Equals(info.Checksum, actual, StringComparison.OrdinalIgnoreCase))
-            throw Fail($"the tensor data do not match their checksum ({KeyChecksum} {info.Checksum}, computed {actual}): the file is corrupt");
 
         var state = new Dictionary<string, Tensor<T>>(StringComparer.Ordinal);
         foreach (var (name, _) in own)
@@ -319,27 +342,8 @@ public static class ModelFile
         : bytes < 1 << 20 ? (bytes / 1024.0).ToString("F1", CultureInfo.InvariantCulture) + " KiB"
         : (bytes / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) + " MiB";
 
-    /// <summary>SHA-256 (hex) over each tensor's name, dtype, shape and raw little-endian data, in the given order.</summary>
-    internal static string Checksum(IEnumerable<SafeTensorEntry> entries)
-    {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var e in entries.OrderBy(e => e.Name, StringComparer.Ordinal))
-        {
-            hash.AppendData(Encoding.UTF8.GetBytes($"{e.Name}\0{e.DType}\0{string.Join(",", e.Shape)}\0"));
-            if (e.DType == SafeTensorDType.F32) AppendLittleEndian(hash, e.As<float>().ReadOnlySpan);
-            else AppendLittleEndian(hash, e.As<double>().ReadOnlySpan);
-        }
-        return Convert.ToHexStringLower(hash.GetHashAndReset());
-    }
-
-    private static void AppendLittleEndian<TE>(IncrementalHash hash, ReadOnlySpan<TE> data) where TE : unmanaged
-    {
-        var bytes = MemoryMarshal.AsBytes(data);
-        if (BitConverter.IsLittleEndian) { hash.AppendData(bytes); return; }
-        var copy = bytes.ToArray();
-        SafeTensors.SwapElements(copy, System.Runtime.CompilerServices.Unsafe.SizeOf<TE>());
-        hash.AppendData(copy);
-    }
+    /// <summary>The older tensor-only checksum (bare hex SHA-256), still accepted on load.</summary>
+    internal static string Checksum(IEnumerable<SafeTensorEntry> entries) => FileChecksum.TensorOnly(entries);
 
     /// <summary>
     /// The JSON of a training history as stored in model files (outcome, best epoch, steps and the epochs; non-finite

@@ -7,7 +7,9 @@ namespace NormalizingFlows.Serialization;
 
 /// <summary>
 /// Saving and loading modules and optimizers as safetensors files through their state dictionaries, and combined
-/// checkpoints (model tensors under "model.", optimizer state under "optimizer.").
+/// checkpoints (model tensors under "model.", optimizer state under "optimizer."). Every file written here carries a
+/// <see cref="FileChecksum"/>; loading verifies it (a checkpoint must have one; a plain module file may come from
+/// another safetensors writer and is checked when it has one). Checkpoint problems are <see cref="ModelFileException"/>s.
 /// </summary>
 public static class ModuleSerialization
 {
@@ -19,7 +21,8 @@ public static class ModuleSerialization
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(module);
-        SafeTensors.Save(path, module.StateDict(), metadata);
+        var state = module.StateDict();
+        SafeTensors.Save(path, state, FileChecksum.Stamp(state.Select(kv => SafeTensorEntry.From(kv.Key, kv.Value)), metadata ?? new Dictionary<string, string>()));
     }
 
     /// <summary>
@@ -32,6 +35,7 @@ public static class ModuleSerialization
     {
         ArgumentNullException.ThrowIfNull(module);
         var file = SafeTensors.Load(path);
+        if (file.Metadata.ContainsKey(FileChecksum.MetadataKey)) FileChecksum.Verify(file, path, "module file");
         module.LoadStateDict(Convert<T>(file, path, convert), strict);
         return file.Metadata;
     }
@@ -63,30 +67,44 @@ public static class ModuleSerialization
         foreach (var (k, v) in module.StateDict()) all.Add(new(ModelPrefix + k, v));
         if (optimizer is not null)
             foreach (var (k, v) in optimizer.ExportState()) all.Add(new(OptimizerPrefix + k, v));
-        SafeTensors.Save(path, all, metadata);
+        SafeTensors.Save(path, all, FileChecksum.Stamp(all.Select(kv => SafeTensorEntry.From(kv.Key, kv.Value)), metadata ?? new Dictionary<string, string>()));
     }
 
-    /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint{T}"/>; returns the metadata.</summary>
+    /// <summary>
+    /// Restores a checkpoint written by <see cref="SaveCheckpoint{T}"/>; returns the metadata. A malformed or corrupt
+    /// file (checksum), or one whose tensors do not fit <paramref name="module"/> and <paramref name="optimizer"/>, is a
+    /// <see cref="ModelFileException"/> naming the file and the problem.
+    /// </summary>
     public static IReadOnlyDictionary<string, string> LoadCheckpoint<T>(string path, Module<T> module, Optimizer<T>? optimizer, bool strict = true, bool convert = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(module);
-        var file = SafeTensors.Load(path);
-        var all = Convert<T>(file, path, convert);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        SafeTensorsFile file;
+        try { file = SafeTensors.Load(path); }
+        catch (SafeTensorsFormatException ex) { throw new ModelFileException(path, $"not a valid checkpoint (truncated or corrupt?): {ex.Problem}", ex); }
+        if (ModelFile.KindOf(file.Metadata) == ModelFile.Kind)
+            throw new ModelFileException(path, "this is a flow model file, not a training checkpoint") { FileKind = ModelFile.Kind };
+        FileChecksum.Verify(file, path, "checkpoint");
+        OrderedDictionary<string, Tensor<T>> all;
+        try { all = Convert<T>(file, path, convert); }
+        catch (InvalidDataException ex) { throw new ModelFileException(path, ex.Message, ex); }
         var model = new Dictionary<string, Tensor<T>>();
         var opt = new Dictionary<string, Tensor<T>>();
         foreach (var (k, v) in all)
         {
             if (k.StartsWith(ModelPrefix, StringComparison.Ordinal)) model[k[ModelPrefix.Length..]] = v;
             else if (k.StartsWith(OptimizerPrefix, StringComparison.Ordinal)) opt[k[OptimizerPrefix.Length..]] = v;
-            else if (strict) throw new InvalidDataException($"{path}: checkpoint tensor '{k}' is neither under '{ModelPrefix}' nor '{OptimizerPrefix}'");
+            else if (strict) throw new ModelFileException(path, $"checkpoint tensor '{k}' is neither under '{ModelPrefix}' nor '{OptimizerPrefix}'");
         }
-        module.LoadStateDict(model, strict);
-        if (optimizer is not null)
+        if (optimizer is not null && opt.Count == 0) throw new ModelFileException(path, "the checkpoint holds no optimizer state");
+        try
         {
-            if (opt.Count == 0) throw new InvalidDataException($"{path}: the checkpoint holds no optimizer state");
-            optimizer.ImportState(opt);
+            module.LoadStateDict(model, strict);
+            optimizer?.ImportState(opt);
         }
+        catch (Exception ex) when (ex is ArgumentException or KeyNotFoundException or InvalidOperationException)
+        { throw new ModelFileException(path, $"the checkpoint does not fit this model: {ex.Message}", ex); }
         return file.Metadata;
     }
 
