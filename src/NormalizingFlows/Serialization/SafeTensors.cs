@@ -291,26 +291,39 @@ public static class SafeTensors
         }
         using (doc)
         {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw Fail($"the header must be a JSON object, found {root.ValueKind}");
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var prop in root.EnumerateObject())
-            {
-                if (!seen.Add(prop.Name)) throw Fail($"the header names '{prop.Name}' twice");
-                if (prop.Name == MetadataKey)
-                {
-                    if (prop.Value.ValueKind != JsonValueKind.Object) throw Fail($"'{MetadataKey}' must be an object of strings, found {prop.Value.ValueKind}");
-                    foreach (var m in prop.Value.EnumerateObject())
-                    {
-                        if (m.Value.ValueKind != JsonValueKind.String) throw Fail($"'{MetadataKey}' entry '{m.Name}' must be a string, found {m.Value.ValueKind}");
-                        metadata[m.Name] = m.Value.GetString()!;
-                    }
-                    continue;
-                }
-                infos.Add(ParseInfo(prop, Fail));
-            }
+            try { ParseHeader(doc.RootElement, infos, metadata, Fail); }
+            catch (InvalidOperationException ex) // a string that is not valid UTF-8
+            { throw Fail($"the header holds text that is not valid UTF-8: {ex.Message}", ex); }
         }
+        return ReadData(s, infos, metadata, dataLength, Fail);
+    }
 
+    private static void ParseHeader(JsonElement root, List<Info> infos, Dictionary<string, string> metadata, Func<string, Exception?, SafeTensorsFormatException> fail)
+    {
+        SafeTensorsFormatException Fail(string problem) => fail(problem, null);
+        if (root.ValueKind != JsonValueKind.Object) throw Fail($"the header must be a JSON object, found {root.ValueKind}");
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var prop in root.EnumerateObject())
+        {
+            if (!seen.Add(prop.Name)) throw Fail($"the header names '{prop.Name}' twice");
+            if (prop.Name == MetadataKey)
+            {
+                if (prop.Value.ValueKind != JsonValueKind.Object) throw Fail($"'{MetadataKey}' must be an object of strings, found {prop.Value.ValueKind}");
+                foreach (var m in prop.Value.EnumerateObject())
+                {
+                    if (m.Value.ValueKind != JsonValueKind.String) throw Fail($"'{MetadataKey}' entry '{m.Name}' must be a string, found {m.Value.ValueKind}");
+                    metadata[m.Name] = m.Value.GetString()!;
+                }
+                continue;
+            }
+            infos.Add(ParseInfo(prop, fail));
+        }
+    }
+
+    private static SafeTensorsFile ReadData(Stream s, List<Info> infos, Dictionary<string, string> metadata, long dataLength,
+        Func<string, Exception?, SafeTensorsFormatException> fail)
+    {
+        SafeTensorsFormatException Fail(string problem) => fail(problem, null);
         // offsets: in range, consistent with shapes, packed without overlap or gap
         var sorted = infos.OrderBy(i => i.Begin).ThenBy(i => i.End).ToList();
         long expect = 0;

@@ -1,0 +1,123 @@
+using System.Text;
+using NormalizingFlows.Data;
+using NormalizingFlows.Hep.Calorimeter;
+using NormalizingFlows.Hep.Inference;
+using NormalizingFlows.Hep.PhaseSpace;
+using NormalizingFlows.Nn;
+using NormalizingFlows.Serialization;
+using NormalizingFlows.Tests.Fuzz;
+using Xunit.Abstractions;
+
+namespace NormalizingFlows.Hep.Tests.Fuzz;
+
+/// <summary>Issue 14, item 13: the physics side's readers under thousands of seeded mutations of a valid file.</summary>
+public sealed class HepReaderFuzzTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("nflow-hep-fuzz-").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    private string P(string name) => Path.Combine(_dir, name);
+
+    private static bool SameState(Module<float> a, Module<float> b)
+    {
+        var sa = a.StateDict();
+        var sb = b.StateDict();
+        return sa.Count == sb.Count && sa.All(kv => sb.TryGetValue(kv.Key, out var t) && t.ReadOnlySpan.SequenceEqual(kv.Value.ReadOnlySpan));
+    }
+
+    [Fact]
+    public void CaloFlowModelFile()
+    {
+        var showers = new ToyCalorimeter().Simulate(CaloParticle.Photon, 20, 1);
+        var config = new CaloFlowConfig { Flow1Layers = 1, Flow1Hidden = 4, Flow1Bins = 0, Flow2Layers = 1, Flow2Hidden = 4, Flow2Bins = 0 };
+        var model = CaloFlow.Create(config, showers, seed: 2);
+        string path = P("valid.nflow");
+        model.Save(path);
+        var valid = File.ReadAllBytes(path);
+        string fuzzed = P("fuzz.nflow");
+        var counts = FuzzHarness.Run<ModelFileException>("CaloFlow model file", valid, b =>
+        {
+            File.WriteAllBytes(fuzzed, b);
+            var m = CaloFlow.Load(fuzzed);
+            return SameState(model, m) && System.Text.Json.JsonSerializer.Serialize(m.Config) == System.Text.Json.JsonSerializer.Serialize(model.Config)
+                && (m.Student is null) == (model.Student is null);
+        }, fuzzed, checksummed: true, output);
+        Assert.True(counts.NamedErrors > counts.Tried * 9 / 10, counts.ToString());
+    }
+
+    [Fact]
+    public void PosteriorModelFile()
+    {
+        var model = PosteriorEstimator<float>.Create(["a", "b"], ["x0", "x1", "x2"], "realnvp", layers: 2, hidden: 8, seed: 3);
+        model.Metadata["simulator"] = "fuzz";
+        string path = P("valid.nflow");
+        model.Save(path);
+        var valid = File.ReadAllBytes(path);
+        string fuzzed = P("fuzz.nflow");
+        var counts = FuzzHarness.Run<ModelFileException>("posterior model file", valid, b =>
+        {
+            File.WriteAllBytes(fuzzed, b);
+            var m = PosteriorEstimator<float>.Load(fuzzed);
+            return SameState(model, m) && m.Spec.ParameterNames.SequenceEqual(model.Spec.ParameterNames)
+                && m.Spec.ObservationNames.SequenceEqual(model.Spec.ObservationNames)
+                && m.Metadata.OrderBy(kv => kv.Key).SequenceEqual(model.Metadata.OrderBy(kv => kv.Key));
+        }, fuzzed, checksummed: true, output);
+        Assert.True(counts.NamedErrors > counts.Tried * 9 / 10, counts.ToString());
+    }
+
+    [Fact]
+    public void Hdf5WithoutTheLibrary()
+    {
+        // the native reader is not fed corrupt files (libhdf5 itself is not hardened against them); what is fuzzed is
+        // the path every machine without the library takes: whatever the file holds, the missing library is named
+        string[] none = ["libnflow-test-no-such-hdf5.so.0"];
+        byte[] valid = [0x89, (byte)'H', (byte)'D', (byte)'F', (byte)'\r', (byte)'\n', 0x1a, (byte)'\n', .. new byte[248]];
+        string fuzzed = P("fuzz.h5");
+        FuzzHarness.Run<Hdf5UnavailableException>("HDF5 (library absent)", valid, b =>
+        {
+            File.WriteAllBytes(fuzzed, b);
+            CaloHdf5.Read(fuzzed, none);
+            return true;
+        }, "libhdf5", checksummed: false, output, count: 200, seed: 4, acceptAllowed: false);
+    }
+
+    private const string Lhe = """
+        <LesHouchesEvents version="3.0">
+        <header>
+        <!-- generated -->
+        </header>
+        <init>
+         11 -11 45.6 45.6 0 0 0 0 3 1
+         10.0 0.1 10.0 1
+        </init>
+        <event>
+         2 1 10.0 91.2 0.0078 0.118
+         13 1 0 0 0 0 0 0 45.6 45.6 0 0 9
+         -13 1 0 0 0 0 0 0 -45.6 45.6 0 0 9
+        </event>
+        <event>
+         2 1 10.0 91.2 0.0078 0.118
+         13 1 0 0 0 0 30.0 0 34.3 45.6 0 0 9
+         -13 1 0 0 0 0 -30.0 0 -34.3 45.6 0 0 9
+        </event>
+        </LesHouchesEvents>
+        """;
+
+    [Fact]
+    public void LesHouchesEvents()
+    {
+        var valid = Encoding.UTF8.GetBytes(Lhe);
+        var original = LesHouchesReader.Read(new StringReader(Lhe), "valid.lhe");
+        var counts = FuzzHarness.Run<DataFormatException>("Les Houches events", valid, b =>
+        {
+            var f = LesHouchesReader.Read(new StreamReader(new MemoryStream(b), Encoding.UTF8), "fuzz.lhe");
+            return f.Events.Count == original.Events.Count && f.Events.Zip(original.Events).All(p =>
+                p.First.Particles.Select(q => q.Momentum).SequenceEqual(p.Second.Particles.Select(q => q.Momentum)));
+        }, "fuzz.lhe", checksummed: false, output);
+        Assert.True(counts.NamedErrors > counts.Tried / 10, counts.ToString());
+    }
+}
