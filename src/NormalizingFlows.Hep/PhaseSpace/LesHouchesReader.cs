@@ -48,7 +48,7 @@ public static class LesHouchesReader
                 var head = Fields(Next(), 10, "init line (IDBMUP1 IDBMUP2 EBMUP1 EBMUP2 PDFGUP1 PDFGUP2 PDFSUP1 PDFSUP2 IDWTUP NPRUP)");
                 int nprup = Int(head[9], "NPRUP");
                 if (nprup < 1) throw Error($"NPRUP = {nprup}, need at least one process");
-                var processes = new List<LesHouchesProcess>(nprup);
+                var processes = new List<LesHouchesProcess>(Math.Min(nprup, 64)); // the count is the file's claim: the list grows as lines are read
                 for (int i = 0; i < nprup; i++)
                 {
                     var f = Fields(Next(), 4, "process line (XSECUP XERRUP XMAXUP LPRUP)");
@@ -69,7 +69,7 @@ public static class LesHouchesReader
                 var head = Fields(Next(), 6, "event line (NUP IDPRUP XWGTUP SCALUP AQEDUP AQCDUP)");
                 int nup = Int(head[0], "NUP");
                 if (nup < 1) throw Error($"NUP = {nup}, need at least one particle");
-                var particles = new List<LesHouchesParticle>(nup);
+                var particles = new List<LesHouchesParticle>(Math.Min(nup, 64));
                 for (int i = 0; i < nup; i++)
                 {
                     var f = Fields(Next(), 13, "particle line (IDUP ISTUP MOTHUP1 MOTHUP2 ICOLUP1 ICOLUP2 PUP1..5 VTIMUP SPINUP)");

@@ -107,6 +107,17 @@ public sealed class HepReaderFuzzTests(ITestOutputHelper output) : IDisposable
         </LesHouchesEvents>
         """;
 
+    [Theory]
+    [InlineData(" 11 -11 45.6 45.6 0 0 0 0 3 1", " 11 -11 45.6 45.6 0 0 0 0 3 2147483647", "process line")]
+    [InlineData(" 2 1 10.0 91.2 0.0078 0.118", " 2147483647 1 10.0 91.2 0.0078 0.118", "particle line")]
+    public void LesHouchesCountsAreNotTrustedForAllocation(string line, string huge, string message)
+    {
+        // a count of 2^31 − 1 used to size a list up front: OutOfMemoryException instead of the file's error
+        var ex = Assert.Throws<DataFormatException>(() => LesHouchesReader.Read(new StringReader(Lhe.Replace(line, huge)), "huge.lhe"));
+        Assert.StartsWith("huge.lhe:", ex.Message);
+        Assert.Contains(message, ex.Message);
+    }
+
     [Fact]
     public void LesHouchesEvents()
     {
