@@ -13,6 +13,7 @@ public static class ModuleSerialization
 {
     private const string ModelPrefix = "model.";
     private const string OptimizerPrefix = "optimizer.";
+    private const string ExtraPrefix = "extra.";
 
     /// <summary>Writes the module's parameters and buffers (its <see cref="Module{T}.StateDict"/>) atomically to <paramref name="path"/>.</summary>
     public static void Save<T>(this Module<T> module, string path, IReadOnlyDictionary<string, string>? metadata = null)
@@ -54,8 +55,13 @@ public static class ModuleSerialization
         return file.Metadata;
     }
 
-    /// <summary>Writes a module and (optionally) its optimizer into one file atomically.</summary>
-    public static void SaveCheckpoint<T>(string path, Module<T> module, Optimizer<T>? optimizer, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>
+    /// Writes a module and (optionally) its optimizer into one file atomically; <paramref name="extra"/> tensors (a
+    /// trainer's best parameters, say) are stored beside them under "extra." and come back from
+    /// <see cref="LoadCheckpoint{T}(string, Module{T}, Optimizer{T}?, out IReadOnlyDictionary{string, Tensor{T}}, bool, bool)"/>.
+    /// </summary>
+    public static void SaveCheckpoint<T>(string path, Module<T> module, Optimizer<T>? optimizer, IReadOnlyDictionary<string, string>? metadata = null,
+        IEnumerable<KeyValuePair<string, Tensor<T>>>? extra = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(module);
@@ -63,11 +69,21 @@ public static class ModuleSerialization
         foreach (var (k, v) in module.StateDict()) all.Add(new(ModelPrefix + k, v));
         if (optimizer is not null)
             foreach (var (k, v) in optimizer.ExportState()) all.Add(new(OptimizerPrefix + k, v));
+        if (extra is not null)
+            foreach (var (k, v) in extra) all.Add(new(ExtraPrefix + k, v));
         SafeTensors.Save(path, all, metadata);
     }
 
     /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint{T}"/>; returns the metadata.</summary>
     public static IReadOnlyDictionary<string, string> LoadCheckpoint<T>(string path, Module<T> module, Optimizer<T>? optimizer, bool strict = true, bool convert = false)
+        where T : unmanaged, IFloatingPointIeee754<T> => LoadCheckpoint(path, module, optimizer, out _, strict, convert);
+
+    /// <summary>
+    /// Restores a checkpoint written by <see cref="SaveCheckpoint{T}"/>; returns the metadata and, in
+    /// <paramref name="extra"/>, the extra tensors stored with it (names without the "extra." prefix).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> LoadCheckpoint<T>(string path, Module<T> module, Optimizer<T>? optimizer,
+        out IReadOnlyDictionary<string, Tensor<T>> extra, bool strict = true, bool convert = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(module);
@@ -75,11 +91,13 @@ public static class ModuleSerialization
         var all = Convert<T>(file, path, convert);
         var model = new Dictionary<string, Tensor<T>>();
         var opt = new Dictionary<string, Tensor<T>>();
+        var more = new Dictionary<string, Tensor<T>>();
         foreach (var (k, v) in all)
         {
             if (k.StartsWith(ModelPrefix, StringComparison.Ordinal)) model[k[ModelPrefix.Length..]] = v;
             else if (k.StartsWith(OptimizerPrefix, StringComparison.Ordinal)) opt[k[OptimizerPrefix.Length..]] = v;
-            else if (strict) throw new InvalidDataException($"{path}: checkpoint tensor '{k}' is neither under '{ModelPrefix}' nor '{OptimizerPrefix}'");
+            else if (k.StartsWith(ExtraPrefix, StringComparison.Ordinal)) more[k[ExtraPrefix.Length..]] = v;
+            else if (strict) throw new InvalidDataException($"{path}: checkpoint tensor '{k}' is neither under '{ModelPrefix}', '{OptimizerPrefix}' nor '{ExtraPrefix}'");
         }
         module.LoadStateDict(model, strict);
         if (optimizer is not null)
@@ -87,6 +105,7 @@ public static class ModuleSerialization
             if (opt.Count == 0) throw new InvalidDataException($"{path}: the checkpoint holds no optimizer state");
             optimizer.ImportState(opt);
         }
+        extra = more;
         return file.Metadata;
     }
 

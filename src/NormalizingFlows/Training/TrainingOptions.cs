@@ -44,6 +44,16 @@ public sealed record TrainingOptions
     /// <summary>Also write the checkpoint every this many steps (0: only at epoch ends).</summary>
     public int CheckpointEverySteps { get; init; }
 
+    /// <summary>
+    /// The caller's own settings of the run (architecture, preprocessing, command-line options), stored in the
+    /// checkpoint beside <see cref="TrainingOptions"/>'s and a hash of the data; resuming refuses a checkpoint whose
+    /// settings differ, naming the first differing key (so name them as the user knows them, e.g. "--layers").
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? RunSettings { get; init; }
+
+    /// <summary>Where the training data came from (a file name), shown when a resumed run's data differ from the checkpoint's.</summary>
+    public string? DataDescription { get; init; }
+
     /// <summary>Rows per batch when evaluating the validation log-likelihood.</summary>
     public int EvaluationBatchSize { get; init; } = 8192;
 
