@@ -23,9 +23,22 @@ internal static class Commands
             Recursive = true,
         };
         NonNegative(threads);
+        var progressEvery = new Option<double>(ProgressEveryName)
+        {
+            Description = "Seconds between progress lines of long jobs when stderr is not a terminal (a log, a batch job); on a terminal one live line is redrawn",
+            DefaultValueFactory = _ => 10.0,
+            Recursive = true,
+            HelpName = "SECONDS",
+        };
+        progressEvery.Validators.Add(r =>
+        {
+            double v = r.GetValueOrDefault<double>();
+            if (!(v >= 0) || !double.IsFinite(v)) r.AddError($"{ProgressEveryName} must be a number of seconds ≥ 0, got {v}");
+        });
+        var simulateSignal = new Option<string?>(SimulateSignalName) { Description = "Testing: act as if SIGNAL (SIGINT or SIGTERM) arrived at the job's N-th progress point", Hidden = true, Recursive = true, HelpName = "SIGNAL@N" };
         var root = new RootCommand("nflow — normalizing flows for .NET: generate toy data, train a flow on a CSV/NPY table, sample from it, score events, evaluate and reweight.")
         {
-            threads,
+            threads, progressEvery, simulateSignal,
         };
         root.Add(Toy(ctx));
         root.Add(TrainCommand.Build(ctx));
@@ -49,6 +62,9 @@ internal static class Commands
     }
 
     // ---- shared options ------------------------------------------------------------------------------------------
+
+    internal const string ProgressEveryName = "--progress-every";
+    internal const string SimulateSignalName = "--simulate-signal";
 
     internal static Option<string> Output(string description, string? defaultValue = null)
     {

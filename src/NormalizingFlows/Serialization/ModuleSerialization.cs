@@ -58,7 +58,7 @@ public static class ModuleSerialization
     /// <summary>
     /// Writes a module and (optionally) its optimizer into one file atomically; <paramref name="extra"/> tensors (a
     /// trainer's best parameters, say) are stored beside them under "extra." and come back from
-    /// <see cref="LoadCheckpoint{T}(string, Module{T}, Optimizer{T}?, out IReadOnlyDictionary{string, Tensor{T}}, bool, bool)"/>.
+    /// <c>LoadCheckpoint</c> (the overload with <c>out extra</c>).
     /// </summary>
     public static void SaveCheckpoint<T>(string path, Module<T> module, Optimizer<T>? optimizer, IReadOnlyDictionary<string, string>? metadata = null,
         IEnumerable<KeyValuePair<string, Tensor<T>>>? extra = null)
@@ -81,13 +81,15 @@ public static class ModuleSerialization
     /// <summary>
     /// Restores a checkpoint written by <see cref="SaveCheckpoint{T}"/>; returns the metadata and, in
     /// <paramref name="extra"/>, the extra tensors stored with it (names without the "extra." prefix).
+    /// <paramref name="checkMetadata"/> sees the metadata before anything is loaded (and may throw to refuse the file).
     /// </summary>
     public static IReadOnlyDictionary<string, string> LoadCheckpoint<T>(string path, Module<T> module, Optimizer<T>? optimizer,
-        out IReadOnlyDictionary<string, Tensor<T>> extra, bool strict = true, bool convert = false)
+        out IReadOnlyDictionary<string, Tensor<T>> extra, bool strict = true, bool convert = false, Action<IReadOnlyDictionary<string, string>>? checkMetadata = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(module);
         var file = SafeTensors.Load(path);
+        checkMetadata?.Invoke(file.Metadata);
         var all = Convert<T>(file, path, convert);
         var model = new Dictionary<string, Tensor<T>>();
         var opt = new Dictionary<string, Tensor<T>>();

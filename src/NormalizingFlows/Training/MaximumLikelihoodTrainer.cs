@@ -85,10 +85,12 @@ public sealed class MaximumLikelihoodTrainer<T> where T : unmanaged, IFloatingPo
         string dataHash = Options.CheckpointPath is null && resumeFrom is null ? "" : TrainingCheckpoint.DataHash(train, validation);
         if (resumeFrom is not null)
         {
-            var meta = ModuleSerialization.LoadCheckpoint(resumeFrom, Flow, Optimizer, out var extra);
-            if (!meta.TryGetValue("kind", out var kind) || kind != CheckpointKind)
-                throw new InvalidDataException($"{resumeFrom}: not a training checkpoint (metadata 'kind' is missing or not '{CheckpointKind}')");
-            TrainingCheckpoint.Check(resumeFrom, meta, Options, dataHash);
+            var meta = ModuleSerialization.LoadCheckpoint(resumeFrom, Flow, Optimizer, out var extra, checkMetadata: m =>
+            {
+                if (!m.TryGetValue("kind", out var kind) || kind != CheckpointKind)
+                    throw new InvalidDataException($"{resumeFrom}: not a training checkpoint (metadata 'kind' is missing or not '{CheckpointKind}')");
+                TrainingCheckpoint.Check(resumeFrom, m, Options, dataHash);
+            });
             step = ParseLong(resumeFrom, meta, "step");
             startEpoch = (int)ParseLong(resumeFrom, meta, "epoch") + 1;
             skipBatches = (int)ParseLong(resumeFrom, meta, "epoch.batches");

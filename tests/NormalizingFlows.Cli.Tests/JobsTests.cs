@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using NormalizingFlows.Cli;
+using NormalizingFlows.Serialization;
+
+namespace NormalizingFlows.Cli.Tests;
+
+/// <summary>The built nflow run as a child process, for signals.</summary>
+internal static class ChildNflow
+{
+    public static Process Start(string workDir, params string[] args)
+    {
+        var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            WorkingDirectory = workDir,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "nflow.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        return Process.Start(psi)!;
+    }
+
+    /// <summary>Reads <paramref name="reader"/> until a line contains <paramref name="marker"/>; returns what was read.</summary>
+    public static string WaitFor(StreamReader reader, string marker, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        var text = new System.Text.StringBuilder();
+        while (clock.Elapsed < timeout)
+        {
+            var line = reader.ReadLineAsync();
+            if (!line.Wait(timeout - clock.Elapsed) || line.Result is null) break;
+            text.AppendLine(line.Result);
+            if (line.Result.Contains(marker, StringComparison.Ordinal)) return text.ToString();
+        }
+        throw new TimeoutException($"no line with '{marker}' within {timeout}: {text}");
+    }
+
+    public static void Signal(Process p, string signal)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", $"-{signal} {p.Id}") { UseShellExecute = false })!;
+        kill.WaitForExit();
+        Assert.Equal(0, kill.ExitCode);
+    }
+}
+
+public class JobsTests
+{
+    private static readonly string[] SmallModel = ["--flow", "nsf", "--layers", "2", "--hidden", "16", "--bins", "4", "--batch", "256"];
+
+    private static string Toy(CliSandbox s, string name = "moons.csv", int n = 2000, int seed = 1)
+    {
+        var (code, _, err) = s.Run("toy", "moons", "-n", n.ToString(), "-o", s[name], "--seed", seed.ToString());
+        Assert.True(code == 0, err);
+        return s[name];
+    }
+
+    private static float[] Parameters(string modelPath) =>
+        [.. ModelFile.Load<float>(modelPath).Flow.StateDict().Values.SelectMany(t => t.ToArray())];
+
+    // ---- 5: --resume ---------------------------------------------------------------------------------------------
+
+    [Fact]
+    public void AResumedTrainEqualsAnUninterruptedOneWithTheWholeHistory()
+    {
+        using var s = new CliSandbox();
+        string data = Toy(s, n: 1200);
+        string[] args = ["train", data, .. SmallModel, "--epochs", "3", "--val", "0.2"];
+        Assert.Equal(0, s.Run([.. args, "-o", s["straight.nflow"]]).Code);
+        Assert.Equal(Program.ExitInterrupted, s.Run([.. args, "-o", s["m.nflow"], "--cancel-after-steps", "5"]).Code); // 4 steps per epoch: inside epoch 2
+        var (code, output, err) = s.Run([.. args, "-o", s["m.nflow"], "--resume", s["m.nflow.ckpt"]]);
+        Assert.True(code == 0, err + output);
+        var model = ModelFile.Load<float>(s["m.nflow"]);
+        Assert.Equal([1, 2, 3], model.History!.Epochs.Select(e => e.Epoch));
+        Assert.Equal(12, model.History.Steps);
+        Assert.Equal(ModelFile.Load<float>(s["straight.nflow"]).History!.Epochs.Select(e => e.TrainLoss), model.History.Epochs.Select(e => e.TrainLoss));
+        Assert.Equal(Parameters(s["straight.nflow"]), Parameters(s["m.nflow"]));
+    }
+
+    [Theory]
+    [InlineData("--epochs", "4", "--epochs 3")]
+    [InlineData("--lr", "0.002", "--lr 0.001")]
+    [InlineData("--batch", "128", "--batch 256")]
+    [InlineData("--seed", "7", "--seed 0")]
+    [InlineData("--layers", "3", "--layers 2")]
+    public void ResumeWithAnotherOptionIsRefusedNamingIt(string option, string value, string expected)
+    {
+        using var s = new CliSandbox();
+        string data = Toy(s, n: 1200);
+        string[] args = ["train", data, .. SmallModel, "--epochs", "3", "-o", s["m.nflow"]];
+        Assert.Equal(Program.ExitInterrupted, s.Run([.. args, "--cancel-after-steps", "2"]).Code);
+        int i = Array.IndexOf(args, option);
+        string[] changed = i >= 0 ? [.. args[..(i + 1)], value, .. args[(i + 2)..]] : [.. args, option, value];
+        var (code, _, err) = s.Run([.. changed, "--resume", s["m.nflow.ckpt"]]);
+        Assert.Equal(1, code);
+        Assert.Contains($"written with {expected}, this run has {option} {value}", err);
+        Assert.DoesNotContain("   at ", err);
+        Assert.False(File.Exists(s["m.nflow"]));
+    }
+
+    [Fact]
+    public void ResumeWithOtherDataIsRefusedNamingTheData()
+    {
+        using var s = new CliSandbox();
+        string data = Toy(s, n: 1200);
+        string other = Toy(s, "other.csv", n: 1200, seed: 2);
+        Assert.Equal(Program.ExitInterrupted, s.Run(["train", data, .. SmallModel, "-o", s["m.nflow"], "--cancel-after-steps", "2"]).Code);
+        var (code, _, err) = s.Run(["train", other, .. SmallModel, "-o", s["m.nflow"], "--resume", s["m.nflow.ckpt"]]);
+        Assert.Equal(1, code);
+        Assert.Contains("data differ", err);
+        Assert.Contains("moons.csv", err);
+        Assert.Contains("other.csv", err);
+    }
+}
