@@ -111,4 +111,48 @@ public class JobsTests
         Assert.Contains("moons.csv", err);
         Assert.Contains("other.csv", err);
     }
+
+    // ---- 7: signals ----------------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task SigtermStopsARealTrainWithACheckpointThatResumes()
+    {
+        if (OperatingSystem.IsWindows()) return; // no kill(1) to send the signal
+        using var s = new CliSandbox();
+        string data = Toy(s, n: 4000);
+        string[] args = ["train", data, .. SmallModel, "--epochs", "300", "-o", s["m.nflow"]];
+        using var child = ChildNflow.Start(s.Dir, args);
+        var stderr = child.StandardError.ReadToEndAsync();
+        ChildNflow.WaitFor(child.StandardOutput, "epoch", TimeSpan.FromSeconds(60)); // the first epoch's line: training runs
+        ChildNflow.Signal(child, "TERM");
+        var rest = child.StandardOutput.ReadToEndAsync();
+        Assert.True(child.WaitForExit(60_000), "the child stops within a minute of SIGTERM");
+        string err = await stderr;
+        Assert.Equal(Program.ExitTerminated, child.ExitCode);
+        Assert.Contains($"interrupted by SIGTERM after", err);
+        Assert.Contains($"checkpoint written to {s["m.nflow.ckpt"]}", err);
+        Assert.Contains($"--resume {s["m.nflow.ckpt"]}", err);
+        Assert.False(File.Exists(s["m.nflow"]), "no model from an interrupted run");
+        Assert.Empty(Directory.GetFiles(s.Dir, "*.tmp"));
+        await rest;
+
+        // the checkpoint resumes: the same command continues from its step (stopped again two steps later to stay fast)
+        var meta = SafeTensors.Load(s["m.nflow.ckpt"]).Metadata;
+        long saved = long.Parse(meta["step"]);
+        Assert.True(saved > 0);
+        var (code, output, err2) = s.Run([.. args, "--resume", s["m.nflow.ckpt"], "--cancel-after-steps", (saved + 2).ToString()]);
+        Assert.Equal(Program.ExitInterrupted, code);
+        Assert.Contains("resuming from", output);
+        Assert.Contains($"after {saved + 2} steps", err2);
+    }
+
+    [Fact]
+    public void ASimulatedSigtermInTrainExits143NamingTheCheckpoint()
+    {
+        using var s = new CliSandbox();
+        string data = Toy(s, n: 1200);
+        var (code, _, err) = s.Run(["train", data, .. SmallModel, "--epochs", "3", "-o", s["m.nflow"], "--simulate-signal", "SIGTERM@3"]);
+        Assert.Equal(Program.ExitTerminated, code);
+        Assert.Contains($"interrupted by SIGTERM after 3 steps; checkpoint written to {s["m.nflow.ckpt"]}", err);
+    }
 }
