@@ -58,6 +58,7 @@ internal static class BumpHuntCommand
         foreach (var o in data.All) cmd.Add(o);
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(output), "--output");
             var opts = data.Read(r);
             var gen = new BumpHuntGenerator(opts);
             var events = gen.Generate(new Rng(r.GetValue(seed)));
@@ -108,6 +109,7 @@ internal static class BumpHuntCommand
         foreach (var o in data.All) cmd.Add(o);
         cmd.SetAction(r =>
         {
+            OutputPaths.CheckAll(("--report", r.GetValue(report)), ("--table", r.GetValue(table)));
             var names = r.GetValue(method)!.Split(',', StringSplitOptions.TrimEntries);
             var methods = names.Contains("all") ? BumpHuntStudy.AllMethods.ToList() : names.Select(ParseMethod).Distinct().ToList();
             var baseClf = new EnsembleOptions();

@@ -66,6 +66,7 @@ internal static class CaloCommand
         };
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(output), "--output");
             var p = ToyCalorimeter.ParseParticle(r.GetValue(particle)!);
             int n = r.GetValue(count) ?? 10_000;
             var sim = new ToyCalorimeter(new ToyCalorimeterOptions { NoiseSigma = r.GetValue(noise), Threshold = r.GetValue(threshold) });
@@ -110,6 +111,7 @@ internal static class CaloCommand
         };
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(output), "--output");
             var showers = ReadShowers(r.GetValue(data)!);
             long s = r.GetValue(seed);
             var config = new CaloFlowConfig
@@ -157,6 +159,7 @@ internal static class CaloCommand
         cmd.SetAction(r =>
         {
             string path = r.GetValue(modelArg)!;
+            OutputPaths.Check(r.GetValue(output) ?? path, r.GetValue(output) is null ? "MODEL" : "--output");
             var model = LoadModel(path);
             var showers = ReadShowers(r.GetValue(data)!);
             long s = r.GetValue(seed);
@@ -191,6 +194,7 @@ internal static class CaloCommand
         };
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(output), "--output");
             var model = LoadModel(r.GetValue(modelArg)!);
             var which = r.GetValue(sampler) == "teacher" ? CaloSampler.Teacher : CaloSampler.Student;
             if (which == CaloSampler.Student && model.Student is null)
@@ -236,6 +240,7 @@ internal static class CaloCommand
         };
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(report), "--report");
             var model = LoadModel(r.GetValue(modelArg)!);
             var refShowers = ReadShowers(r.GetValue(reference)!);
             if (r.GetValue(count) is { } n) refShowers = refShowers.Head(n);

@@ -160,6 +160,7 @@ internal static class Commands
         var cmd = new Command("toy", "Generate a built-in toy data set (2-D shapes, or the 18-column tab18 table).") { name, n, output, seed };
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(output), "--output");
             var table = ToyDatasets.Generate(r.GetValue(name)!, r.GetValue(n) ?? 10_000, r.GetValue(seed));
             DataIo.Write(r.GetValue(output)!, table);
             ctx.Out.WriteLine($"wrote {table.Rows} events × {table.Cols} columns of '{r.GetValue(name)}' to {r.GetValue(output)}");
@@ -177,6 +178,7 @@ internal static class Commands
         var cmd = new Command("sample", "Draw events from a trained model.") { model, n, output, seed };
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(output), "--output");
             var m = LoadModel(r.GetValue(model)!);
             var table = DataIo.Sample(m, r.GetValue(n) ?? 10_000, r.GetValue(seed));
             DataIo.Write(r.GetValue(output)!, table);
@@ -196,6 +198,7 @@ internal static class Commands
         var cmd = new Command("logprob", "Score events: log p(x) per event and the mean log-likelihood ± its standard error.") { model, data, output, columns, drop };
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(output), "--output");
             var m = LoadModel(r.GetValue(model)!);
             string path = r.GetValue(data)!;
             var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path);
@@ -239,6 +242,7 @@ internal static class Commands
         cmd.SetAction(r =>
         {
             string modelPath = r.GetValue(model)!, path = r.GetValue(test)!;
+            OutputPaths.Check(r.GetValue(output), "--output");
             var m = LoadModel(modelPath);
             var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path);
             long s = r.GetValue(seed);
@@ -280,6 +284,7 @@ internal static class Commands
         { model, data, output, n, seed, minW, maxW, columns, drop };
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(output), "--output");
             var m = LoadModel(r.GetValue(model)!);
             string path = r.GetValue(data)!;
             var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path);
@@ -318,7 +323,11 @@ internal static class Commands
         var seed = Seed();
         var cmd = new Command("demo", "Train a neural spline flow on a toy data set and write an HTML report (data vs samples, learned density, marginals, training curve).")
         { data, epochs, output, seed };
-        cmd.SetAction(r => Demo.Run(r.GetValue(data)!, r.GetValue(output)!, r.GetValue(epochs), r.GetValue(seed), ctx.Out));
+        cmd.SetAction(r =>
+        {
+            OutputPaths.Check(r.GetValue(output), "--output");
+            return Demo.Run(r.GetValue(data)!, r.GetValue(output)!, r.GetValue(epochs), r.GetValue(seed), ctx.Out);
+        });
         return cmd;
     }
 }

@@ -69,6 +69,7 @@ internal static class InferCommand
         };
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(output), "--output");
             string sim = r.GetValue(simulator)!;
             long s = r.GetValue(seed);
             double[] theta, x;
@@ -127,6 +128,7 @@ internal static class InferCommand
         var cmd = new Command("sample", "Draw posterior samples θ ~ p(θ | x) for every observation x of a file, in one batched pass.") { model, observations, n, output, seed };
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(output), "--output");
             var m = Load(r.GetValue(model)!);
             string path = r.GetValue(observations)!;
             var table = DataIo.Read(ctx, path, null, false);
@@ -173,6 +175,7 @@ internal static class InferCommand
         cmd.SetAction(r =>
         {
             string modelPath = r.GetValue(model)!;
+            OutputPaths.Check(r.GetValue(output), "--output");
             var m = Load(modelPath);
             var rng = new Rng(r.GetValue(seed) ^ 0xCA11B);
             string source = r.GetValue(simulator) ?? (m.Metadata.TryGetValue("simulator", out var stored) && BuiltIn(stored) is not null ? stored

@@ -37,6 +37,7 @@ internal sealed class JobProgress
         var watch = Stopwatch.StartNew();
         _clock = clock ?? (() => watch.Elapsed.TotalSeconds);
         _start = _clock();
+        if (!_interactive) _lastPrint = _start; // a log's first line comes after one interval (a short job logs only its final line)
     }
 
     private readonly double _start;
@@ -63,9 +64,10 @@ internal sealed class JobProgress
     /// <summary>Adds <paramref name="amount"/> units .</summary>
     public void Advance(double amount, string? detail = null) => Report(_done + amount, detail);
 
-    /// <summary>Ends the live line (terminal) or prints the final plain line.</summary>
-    public void Complete(string? detail = null)
+    /// <summary>Ends the live line (terminal) or prints the final plain line, with <paramref name="done"/> units done when given.</summary>
+    public void Complete(double? done = null, string? detail = null)
     {
+        if (done is { } d) _done = d;
         double now = _clock();
         string line = Line(now, detail);
         if (_interactive) { Print(line); _err.WriteLine(); }
@@ -86,7 +88,7 @@ internal sealed class JobProgress
         return $"{_label}: {amount} · {rateText} · elapsed {Time(elapsed)} · ETA {eta}" + (detail is null ? "" : " · " + detail);
     }
 
-    private static string Rate(double r) => r >= 100 ? r.ToString("N0", CultureInfo.InvariantCulture) : r.ToString("G3", CultureInfo.InvariantCulture);
+    private static string Rate(double r) => r.ToString(r >= 100 ? "N0" : r >= 1 ? "F1" : "G3", CultureInfo.InvariantCulture);
 
     internal static string Time(double seconds)
     {

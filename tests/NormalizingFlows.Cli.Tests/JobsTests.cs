@@ -155,4 +155,116 @@ public class JobsTests
         Assert.Equal(Program.ExitTerminated, code);
         Assert.Contains($"interrupted by SIGTERM after 3 steps; checkpoint written to {s["m.nflow.ckpt"]}", err);
     }
+
+    [Fact]
+    public void ASimulatedSigintInIntegrateExits130AndWritesNothing()
+    {
+        using var s = new CliSandbox();
+        var (code, output, err) = s.Run("integrate", "-f", "gaussian", "-d", "3", "-m", "vegas", "--calls", "200000", "--events", "10", "-o", s["ev.csv"], "--simulate-signal", "SIGINT@3");
+        Assert.Equal(Program.ExitInterrupted, code);
+        Assert.Contains("nflow: interrupted by SIGINT; nothing was written", err);
+        Assert.DoesNotContain("   at ", err);
+        Assert.DoesNotContain("±", output);
+        Assert.Empty(Directory.GetFiles(s.Dir));
+    }
+
+    [Fact]
+    public async Task SigintStopsARealIntegrate()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        using var s = new CliSandbox();
+        using var child = ChildNflow.Start(s.Dir, "integrate", "-f", "camel", "-d", "4", "-m", "vegas", "--calls", "2000000000", "--events", "5", "-o", s["ev.csv"], "--progress-every", "0");
+        var stdout = child.StandardOutput.ReadToEndAsync();
+        ChildNflow.WaitFor(child.StandardError, "calls/s", TimeSpan.FromSeconds(60));
+        ChildNflow.Signal(child, "INT");
+        var err = child.StandardError.ReadToEndAsync();
+        Assert.True(child.WaitForExit(60_000), "the child stops within a minute of SIGINT");
+        Assert.Equal(Program.ExitInterrupted, child.ExitCode);
+        Assert.Contains("nflow: interrupted by SIGINT; nothing was written", await err);
+        await stdout;
+        Assert.False(File.Exists(s["ev.csv"]));
+    }
+
+    // ---- 10: progress --------------------------------------------------------------------------------------------
+
+    [Fact]
+    public void IntegratePrintsProgressLinesWithRateAndEtaWhenNotOnATerminal()
+    {
+        using var s = new CliSandbox();
+        var (code, output, err) = s.Run("integrate", "-f", "gaussian", "-d", "3", "-m", "vegas", "--calls", "60000", "--progress-every", "0");
+        Assert.True(code == 0, err + output);
+        var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length >= 3, err);
+        Assert.All(lines, l => Assert.Matches(@"^nflow integrate: gaussian vegas: \d+% \([\d,]+/60,000 calls\) · [\d,.]+ calls/s · elapsed \d+:\d\d:\d\d · ETA (\d+:\d\d:\d\d|–)$", l));
+        Assert.Contains("100% (60,000/60,000 calls)", lines[^1]);
+        Assert.DoesNotContain("\r", err);
+        // the default interval (10 s) keeps a short job's log to its final line
+        (code, _, err) = s.Run("integrate", "-f", "gaussian", "-d", "3", "-m", "vegas", "--calls", "60000");
+        Assert.Equal(0, code);
+        Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void ProgressLineShowsRateAndTimeLeft()
+    {
+        var err = new StringWriter();
+        var ctx = new CliContext(new StringWriter(), err) { ProgressInterval = 5 };
+        double now = 0;
+        var p = new JobProgress(ctx, "job", 1000, "events", clock: () => now);
+        now = 2; p.Report(100);   // within 5 s of the start: silent
+        now = 6; p.Report(300);   // prints
+        now = 8; p.Report(400);   // within 5 s of the last line: silent
+        now = 10; p.Complete(500); // the final line always
+        Assert.Equal(
+            "job: 30% (300/1,000 events) · 50.0 events/s · elapsed 0:00:06 · ETA 0:00:14\n" +
+            "job: 50% (500/1,000 events) · 50.0 events/s · elapsed 0:00:10 · ETA 0:00:10\n", err.ToString().Replace("\r\n", "\n"));
+        Assert.Equal("26:00:00", JobProgress.Time(93_600));
+    }
+
+    // ---- 8: output paths -----------------------------------------------------------------------------------------
+
+    public static TheoryData<string[]> WritingVerbs => new()
+    {
+        { ["toy", "moons", "-n", "10", "-o", "{out}"] },
+        { ["integrate", "-f", "gaussian", "-m", "mc", "--calls", "1000", "--events", "5", "-o", "{out}"] },
+        { ["train", "{data}", "--epochs", "1", "-o", "{out}"] },
+        { ["infer", "train", "--simulator", "linear-gaussian", "-n", "200", "--epochs", "1", "-o", "{out}"] },
+        { ["bumphunt", "generate", "--background", "100", "--signal", "0", "-o", "{out}"] },
+        { ["bumphunt", "run", "--background", "100", "--signal", "0", "--seeds", "1", "--report", "{out}"] },
+        { ["calo", "simulate", "-p", "gamma", "-n", "5", "-o", "{out}"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(WritingVerbs))]
+    public void AnOutputThatCannotBeWrittenIsRefusedBeforeTheWork(string[] args)
+    {
+        using var s = new CliSandbox();
+        string data = Toy(s, n: 300);
+        Directory.CreateDirectory(s["adir"]);
+        string readOnly = ReadOnlyFolder(s);
+        foreach (var (target, reason) in new[]
+        {
+            (s["adir"], "is a directory"),
+            (Path.Combine(s["missing"], "x.csv"), "does not exist"),
+            (Path.Combine(readOnly, "x.csv"), "cannot create files in"),
+        })
+        {
+            var clock = Stopwatch.StartNew();
+            var (code, output, err) = s.Run([.. args.Select(a => a.Replace("{out}", target).Replace("{data}", data))]);
+            Assert.True(code == 1, $"{string.Join(' ', args)} → {target}: exit {code}: {err}{output}");
+            Assert.Contains(target, err);
+            Assert.Contains(reason, err);
+            Assert.DoesNotContain("   at ", err);
+            Assert.True(clock.Elapsed.TotalSeconds < 5, $"refused after {clock.Elapsed.TotalSeconds:F1} s: the check comes before the work");
+        }
+    }
+
+    /// <summary>A folder this process cannot create files in (root ignores permissions: then /proc, which takes no files).</summary>
+    private static string ReadOnlyFolder(CliSandbox s)
+    {
+        if (OperatingSystem.IsWindows() || Environment.UserName == "root") return "/proc";
+        Directory.CreateDirectory(s["ro"]);
+        File.SetUnixFileMode(s["ro"], UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        return s["ro"];
+    }
 }
