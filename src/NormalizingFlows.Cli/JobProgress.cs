@@ -108,3 +108,17 @@ internal sealed class JobProgress
         _lastWidth = line.Length;
     }
 }
+
+/// <summary>
+/// Feeds a trainer's reports (steps, epoch, loss) into a <see cref="JobProgress"/> and on to <paramref name="inner"/>;
+/// polls the interruption without throwing (the trainer stops itself on the token, writing its checkpoint).
+/// </summary>
+internal sealed class TrainingJobProgress(JobProgress job, IProgress<Training.TrainingProgress>? inner = null) : IProgress<Training.TrainingProgress>
+{
+    public void Report(Training.TrainingProgress p)
+    {
+        inner?.Report(p);
+        job.Total = p.TotalSteps;
+        job.Report(p.Step, string.Create(CultureInfo.InvariantCulture, $"epoch {p.Epoch} · loss {p.Loss:G5}"), checkInterruption: false);
+    }
+}

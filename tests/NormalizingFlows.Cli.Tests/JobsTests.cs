@@ -267,4 +267,26 @@ public class JobsTests
         File.SetUnixFileMode(s["ro"], UnixFileMode.UserRead | UnixFileMode.UserExecute);
         return s["ro"];
     }
+
+    [Fact]
+    public void InferTrainStopsOnASignalWithACheckpointThatResumesOnlyWithTheSameOptions()
+    {
+        using var s = new CliSandbox();
+        string[] args = ["infer", "train", "--simulator", "linear-gaussian", "-n", "1000", "--layers", "2", "--hidden", "16", "--epochs", "3", "--batch", "200", "-o", s["p.nflow"]];
+        var (code, _, err) = s.Run([.. args, "--simulate-signal", "SIGTERM@6"]);
+        Assert.Equal(Program.ExitTerminated, code);
+        Assert.Matches($@"nflow: infer train interrupted by SIGTERM after [1-9]\d* steps; checkpoint written to {System.Text.RegularExpressions.Regex.Escape(s["p.nflow.ckpt"])}", err);
+        Assert.False(File.Exists(s["p.nflow"]));
+
+        (code, _, err) = s.Run([.. args.Select(a => a == "16" ? "32" : a), "--resume", s["p.nflow.ckpt"]]);
+        Assert.Equal(1, code);
+        Assert.Contains("written with --hidden 16, this run has --hidden 32", err);
+
+        (code, var output, err) = s.Run([.. args, "--resume", s["p.nflow.ckpt"]]);
+        Assert.True(code == 0, err + output);
+        var model = NormalizingFlows.Hep.Inference.PosteriorEstimator<float>.Load(s["p.nflow"]);
+        Assert.Equal([1, 2, 3], model.History!.Epochs.Select(e => e.Epoch));
+        Assert.Equal(15, model.History.Steps); // 900 training pairs / 200 = 5 steps per epoch
+        Assert.False(File.Exists(s["p.nflow.ckpt"]), "the checkpoint is removed after success");
+    }
 }

@@ -179,7 +179,7 @@ public sealed class MaximumLikelihoodTrainer<T> where T : unmanaged, IFloatingPo
             history.Epochs.Add(new EpochRecord(epoch, step, epochLoss / Math.Max(1, epochBatches), val, Optimizer.LearningRate, epochClock.Elapsed.TotalSeconds));
             skipBatches = 0;
             WriteCheckpoint(epoch, step, 0, 0);
-            Progress?.Report(new TrainingProgress(epoch, step, totalSteps, epochLoss / Math.Max(1, epochBatches), Optimizer.LearningRate, epochBatches / Math.Max(1e-9, epochClock.Elapsed.TotalSeconds), val));
+            Progress?.Report(new TrainingProgress(epoch, step, totalSteps, epochLoss / Math.Max(1, epochBatches), Optimizer.LearningRate, epochBatches / Math.Max(1e-9, epochClock.Elapsed.TotalSeconds), val, EndOfEpoch: true));
             if (Options.Patience > 0 && epochsWithoutImprovement >= Options.Patience)
             {
                 history.Outcome = TrainingOutcome.EarlyStopped;

@@ -119,7 +119,9 @@ public sealed class TrainingHistory
 /// <param name="LearningRate">Current learning rate.</param>
 /// <param name="StepsPerSecond">Throughput since the last report.</param>
 /// <param name="ValidationLogLikelihood">Latest validation log-likelihood, if any.</param>
-public sealed record TrainingProgress(int Epoch, long Step, long TotalSteps, double Loss, double LearningRate, double StepsPerSecond, double? ValidationLogLikelihood);
+/// <param name="EndOfEpoch">True for the report at an epoch's end (its loss is the epoch's mean).</param>
+public sealed record TrainingProgress(int Epoch, long Step, long TotalSteps, double Loss, double LearningRate, double StepsPerSecond, double? ValidationLogLikelihood,
+    bool EndOfEpoch = false);
 
 /// <summary>Thrown when the loss or the gradients stop being finite; names the step and, when it can, the layer.</summary>
 public sealed class TrainingDivergedException : Exception
