@@ -126,12 +126,24 @@ internal static class BumpHuntCommand
             var generator = new BumpHuntGenerator(settings.Data);
             long first = r.GetValue(seed);
             var runs = new List<BumpHuntRun>();
+            // progress counts finished methods over all seeds; a signal stops the study at the next stage (nothing is written)
+            using var interruption = ctx.Listen();
+            var progress = new JobProgress(ctx, "nflow bumphunt run", (double)r.GetValue(seeds) * methods.Count, "methods", interruption);
+            int finished = 0;
+            void Log(string line)
+            {
+                ctx.Out.WriteLine(line);
+                if (line.Contains("max SIC", StringComparison.Ordinal)) finished++;
+                progress.Report(finished);
+            }
             for (int k = 0; k < r.GetValue(seeds); k++)
             {
                 long s = first + k;
+                progress.Report(finished, $"seed {s}");
                 var events = fixedEvents ?? generator.Generate(new Rng(s));
-                runs.Add(BumpHuntStudy.Run(events, generator, settings, methods, s, ctx.Out.WriteLine));
+                runs.Add(BumpHuntStudy.Run(events, generator, settings, methods, s, Log));
             }
+            progress.Complete(finished);
             var summary = BumpHuntStudy.Summarise(runs);
             ctx.Out.WriteLine();
             ctx.Out.WriteLine($"{"method",-11}{"max SIC",18}{"AUC",18}{"1/εB@εS=0.2",22}{"1/εB@εS=0.5",20}");

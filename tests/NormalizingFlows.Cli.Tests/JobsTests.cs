@@ -289,4 +289,23 @@ public class JobsTests
         Assert.Equal(15, model.History.Steps); // 900 training pairs / 200 = 5 steps per epoch
         Assert.False(File.Exists(s["p.nflow.ckpt"]), "the checkpoint is removed after success");
     }
+
+    [Fact]
+    public void BumpHuntRunReportsProgressAndStopsOnASignalWritingNothing()
+    {
+        using var s = new CliSandbox();
+        string[] args = ["bumphunt", "run", "--background", "4000", "--signal", "200", "--method", "cwola,random", "--seeds", "2", "--folds", "2", "--clf-epochs", "2",
+            "--report", s["r.html"], "--table", s["t.csv"], "--progress-every", "0"];
+        var (code, output, err) = s.Run(args);
+        Assert.True(code == 0, err + output);
+        Assert.Matches(@"nflow bumphunt run: 50% \(2/4 methods\) · [\d.,]+ methods/s · elapsed \d+:\d\d:\d\d · ETA \d+:\d\d:\d\d", err);
+        Assert.Contains("100% (4/4 methods)", err);
+
+        File.Delete(s["r.html"]); File.Delete(s["t.csv"]);
+        (code, output, err) = s.Run([.. args, "--simulate-signal", "SIGTERM@3"]);
+        Assert.Equal(Program.ExitTerminated, code);
+        Assert.Contains("nflow: interrupted by SIGTERM; nothing was written", err);
+        Assert.False(File.Exists(s["r.html"]));
+        Assert.False(File.Exists(s["t.csv"]));
+    }
 }
