@@ -308,4 +308,56 @@ public class JobsTests
         Assert.False(File.Exists(s["r.html"]));
         Assert.False(File.Exists(s["t.csv"]));
     }
+
+    [Fact]
+    public void CaloTrainStopsInEitherPhaseWithACheckpointAndResumesToTheEnd()
+    {
+        using var s = new CliSandbox();
+        Assert.Equal(0, s.Run("calo", "simulate", "--particle", "gamma", "-n", "300", "-o", s["g.npy"], "--seed", "3").Code);
+        string[] args = ["calo", "train", s["g.npy"], "--particle", "gamma", "-o", s["g.nflow"], "--flow1-layers", "2", "--flow1-hidden", "8", "--flow1-epochs", "2",
+            "--layers", "1", "--hidden", "8", "--bins", "0", "--epochs", "2", "--batch", "100"];
+        string ckpt = s["g.nflow.ckpt"];
+        var (code, _, err) = s.Run([.. args, "--simulate-signal", "SIGINT@2"]);
+        Assert.Equal(Program.ExitInterrupted, code);
+        Assert.Contains($"interrupted by SIGINT while training flow I, after 2 steps; checkpoint written to {ckpt}", err);
+        Assert.False(File.Exists(s["g.nflow"]));
+
+        (code, _, err) = s.Run([.. args.Select(a => a == "100" ? "50" : a), "--resume", ckpt]);
+        Assert.Equal(1, code);
+        Assert.Contains("written with --batch 100, this run has --batch 50", err);
+
+        // flow I finishes (6 polls), then the teacher is stopped at its second step
+        (code, var output, err) = s.Run([.. args, "--resume", ckpt, "--simulate-signal", "SIGTERM@8"]);
+        Assert.Equal(Program.ExitTerminated, code);
+        Assert.Contains("flow I: final loss", output);
+        Assert.Contains($"interrupted by SIGTERM while training the teacher, after 2 steps; checkpoint written to {ckpt} (and flow I to {ckpt}.flow1)", err);
+
+        (code, output, err) = s.Run([.. args, "--resume", ckpt]);
+        Assert.True(code == 0, err + output);
+        Assert.Contains($"flow I: restored from {ckpt}.flow1", output);
+        Assert.Contains("teacher: final loss", output);
+        Assert.True(File.Exists(s["g.nflow"]));
+        Assert.False(File.Exists(ckpt));
+        Assert.False(File.Exists(ckpt + ".flow1"));
+    }
+
+    [Fact]
+    public void CaloDistillReportsProgressAndStopsOnASignalLeavingTheModelUntouched()
+    {
+        using var s = new CliSandbox();
+        Assert.Equal(0, s.Run("calo", "simulate", "--particle", "gamma", "-n", "200", "-o", s["g.npy"], "--seed", "3").Code);
+        Assert.Equal(0, s.Run("calo", "train", s["g.npy"], "-o", s["g.nflow"], "--flow1-layers", "2", "--flow1-hidden", "8", "--flow1-epochs", "1",
+            "--layers", "1", "--hidden", "8", "--bins", "0", "--epochs", "1", "--batch", "100").Code);
+        byte[] before = File.ReadAllBytes(s["g.nflow"]);
+        var (code, _, err) = s.Run("calo", "distill", s["g.nflow"], s["g.npy"], "--steps", "20", "--batch", "32", "--simulate-signal", "SIGTERM@3");
+        Assert.Equal(Program.ExitTerminated, code);
+        Assert.Contains("nflow: interrupted by SIGTERM; nothing was written", err);
+        Assert.Equal(before, File.ReadAllBytes(s["g.nflow"]));
+
+        (code, var output, err) = s.Run("calo", "distill", s["g.nflow"], s["g.npy"], "--steps", "4", "--batch", "32", "--progress-every", "0");
+        Assert.True(code == 0, err + output);
+        Assert.Contains("nflow calo distill: 100% (4/4 steps)", err);
+        Assert.Contains("steps/s", err);
+        Assert.Contains("ETA", err);
+    }
 }
