@@ -180,7 +180,11 @@ internal static class Commands
         {
             OutputPaths.Check(r.GetValue(output), "--output");
             var m = LoadModel(r.GetValue(model)!);
-            var table = DataIo.Sample(m, r.GetValue(n) ?? 10_000, r.GetValue(seed));
+            int count = r.GetValue(n) ?? 10_000;
+            using var interruption = ctx.Listen();
+            var progress = new JobProgress(ctx, "nflow sample", count, "events", interruption);
+            var table = DataIo.Sample(m, count, r.GetValue(seed), done => progress.Report(done));
+            progress.Complete(count);
             DataIo.Write(r.GetValue(output)!, table);
             ctx.Out.WriteLine($"wrote {table.Rows} samples ({string.Join(", ", table.Columns)}) to {r.GetValue(output)}");
             return 0;

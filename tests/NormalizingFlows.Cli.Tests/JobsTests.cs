@@ -360,4 +360,51 @@ public class JobsTests
         Assert.Contains("steps/s", err);
         Assert.Contains("ETA", err);
     }
+
+    [Fact]
+    public void SampleReportsProgressAndStopsOnASignalWritingNothing()
+    {
+        using var s = new CliSandbox();
+        string data = Toy(s, n: 600);
+        Assert.Equal(0, s.Run(["train", data, .. SmallModel, "--epochs", "1", "-o", s["m.nflow"]]).Code);
+        var (code, output, err) = s.Run("sample", s["m.nflow"], "-n", "70000", "-o", s["x.npy"], "--progress-every", "0");
+        Assert.True(code == 0, err + output);
+        Assert.Matches(@"nflow sample: 47% \(32,768/70,000 events\) · [\d,.]+ events/s · elapsed \d+:\d\d:\d\d · ETA", err);
+        Assert.Contains("100% (70,000/70,000 events)", err);
+        File.Delete(s["x.npy"]);
+        (code, _, err) = s.Run("sample", s["m.nflow"], "-n", "70000", "-o", s["x.npy"], "--simulate-signal", "SIGINT@1");
+        Assert.Equal(Program.ExitInterrupted, code);
+        Assert.Contains("nflow: interrupted by SIGINT; nothing was written", err);
+        Assert.False(File.Exists(s["x.npy"]));
+    }
+
+    // ---- 11: interrupted atomic writes ---------------------------------------------------------------------------
+
+    [Fact]
+    public void AWriterKilledInMidWriteLeavesATemporaryFileThatTheNextWriteRemoves()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        using var s = new CliSandbox();
+        // a large CSV takes a second or more to write: kill -9 the writer while its temporary file exists
+        using var child = ChildNflow.Start(s.Dir, "toy", "tab18", "-n", "600000", "-o", s["big.csv"]);
+        var clock = Stopwatch.StartNew();
+        string[] temps = [];
+        while (clock.Elapsed < TimeSpan.FromSeconds(60) && !child.HasExited)
+        {
+            temps = Directory.GetFiles(s.Dir, ".big.csv.*.tmp");
+            if (temps.Length > 0 && new FileInfo(temps[0]).Length > 0) break;
+            Thread.Sleep(5);
+        }
+        Assert.True(temps.Length == 1, "the temporary file was seen while the child wrote");
+        child.Kill();
+        child.WaitForExit();
+        Assert.True(File.Exists(temps[0]), "SIGKILL leaves the temporary file behind");
+        Assert.False(File.Exists(s["big.csv"]), "the target never holds a partial file");
+        Assert.Contains($".big.csv.{child.Id}.", temps[0]);
+
+        var (code, _, err) = s.Run("toy", "moons", "-n", "10", "-o", s["big.csv"]);
+        Assert.True(code == 0, err);
+        Assert.Empty(Directory.GetFiles(s.Dir, "*.tmp"));
+        Assert.Equal(11, File.ReadAllLines(s["big.csv"]).Length);
+    }
 }
