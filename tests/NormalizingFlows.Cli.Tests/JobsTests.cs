@@ -386,7 +386,7 @@ public class JobsTests
         if (OperatingSystem.IsWindows()) return;
         using var s = new CliSandbox();
         // a large CSV takes a second or more to write: kill -9 the writer while its temporary file exists
-        using var child = ChildNflow.Start(s.Dir, "toy", "tab18", "-n", "600000", "-o", s["big.csv"]);
+        using var child = ChildNflow.Start(s.Dir, "toy", "moons", "-n", "1000000", "-o", s["big.csv"]);
         var clock = Stopwatch.StartNew();
         string[] temps = [];
         while (clock.Elapsed < TimeSpan.FromSeconds(60) && !child.HasExited)
