@@ -58,6 +58,7 @@ internal static class BumpHuntCommand
         foreach (var o in data.All) cmd.Add(o);
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(output), "--output");
             var opts = data.Read(r);
             var gen = new BumpHuntGenerator(opts);
             var events = gen.Generate(new Rng(r.GetValue(seed)));
@@ -108,6 +109,7 @@ internal static class BumpHuntCommand
         foreach (var o in data.All) cmd.Add(o);
         cmd.SetAction(r =>
         {
+            OutputPaths.CheckAll(("--report", r.GetValue(report)), ("--table", r.GetValue(table)));
             var names = r.GetValue(method)!.Split(',', StringSplitOptions.TrimEntries);
             var methods = names.Contains("all") ? BumpHuntStudy.AllMethods.ToList() : names.Select(ParseMethod).Distinct().ToList();
             var baseClf = new EnsembleOptions();
@@ -124,12 +126,24 @@ internal static class BumpHuntCommand
             var generator = new BumpHuntGenerator(settings.Data);
             long first = r.GetValue(seed);
             var runs = new List<BumpHuntRun>();
+            // progress counts finished methods over all seeds; a signal stops the study at the next stage (nothing is written)
+            using var interruption = ctx.Listen();
+            var progress = new JobProgress(ctx, "nflow bumphunt run", (double)r.GetValue(seeds) * methods.Count, "methods", interruption);
+            int finished = 0;
+            void Log(string line)
+            {
+                ctx.Out.WriteLine(line);
+                if (line.Contains("max SIC", StringComparison.Ordinal)) finished++;
+                progress.Report(finished);
+            }
             for (int k = 0; k < r.GetValue(seeds); k++)
             {
                 long s = first + k;
+                progress.Report(finished, $"seed {s}");
                 var events = fixedEvents ?? generator.Generate(new Rng(s));
-                runs.Add(BumpHuntStudy.Run(events, generator, settings, methods, s, ctx.Out.WriteLine));
+                runs.Add(BumpHuntStudy.Run(events, generator, settings, methods, s, Log));
             }
+            progress.Complete(finished);
             var summary = BumpHuntStudy.Summarise(runs);
             ctx.Out.WriteLine();
             ctx.Out.WriteLine($"{"method",-11}{"max SIC",18}{"AUC",18}{"1/εB@εS=0.2",22}{"1/εB@εS=0.5",20}");

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using NormalizingFlows.Hep.Calorimeter;
+using NormalizingFlows.Serialization;
 using NormalizingFlows.Training;
 
 namespace NormalizingFlows.Cli;
@@ -66,6 +67,7 @@ internal static class CaloCommand
         };
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(output), "--output");
             var p = ToyCalorimeter.ParseParticle(r.GetValue(particle)!);
             int n = r.GetValue(count) ?? 10_000;
             var sim = new ToyCalorimeter(new ToyCalorimeterOptions { NoiseSigma = r.GetValue(noise), Threshold = r.GetValue(threshold) });
@@ -97,6 +99,12 @@ internal static class CaloCommand
         var threshold = new Option<double>("--threshold") { Description = "Readout threshold applied to generated showers (GeV)", DefaultValueFactory = _ => 0.002 };
         var noise = new Option<double?>("--noise") { Description = "Width of the uniform noise added to every voxel before normalisation (GeV; default: a quarter of the threshold, 1e-6 without one)" };
         var seed = Commands.Seed();
+        var checkpoint = new Option<string?>("--checkpoint")
+        {
+            Description = "Checkpoint written at every epoch end and on SIGINT/SIGTERM (FILE, and FILE.flow1 once flow I is trained; deleted after success); default: the --resume file, else OUTPUT.ckpt",
+            HelpName = "FILE",
+        };
+        var resume = new Option<string?>("--resume") { Description = "Continue an interrupted run from its checkpoint (same DATA and options; checked)", HelpName = "CHECKPOINT" };
         foreach (var o in new[] { f1Layers, f1Hidden, f1Epochs, layers, hidden, epochs, batch }) Commands.Positive(o);
         noise.Validators.Add(res =>
         {
@@ -106,10 +114,15 @@ internal static class CaloCommand
         Commands.NonNegative(f1Bins); Commands.NonNegative(bins);
         var cmd = new Command("train", "Train CaloFlow's flow I (layer energies | E_inc) and flow II teacher (MAF on normalised voxels | E_i, E_inc) by maximum likelihood.")
         {
-            data, particle, output, f1Layers, f1Hidden, f1Bins, f1Epochs, layers, hidden, bins, epochs, batch, lr, threshold, noise, seed,
+            data, particle, output, f1Layers, f1Hidden, f1Bins, f1Epochs, layers, hidden, bins, epochs, batch, lr, threshold, noise, seed, checkpoint, resume,
         };
         cmd.SetAction(r =>
         {
+            string outPath = r.GetValue(output)!;
+            string? resumeFrom = r.GetValue(resume);
+            if (resumeFrom is not null && !File.Exists(resumeFrom) && !File.Exists(resumeFrom + ".flow1")) throw new ArgumentException($"--resume: no checkpoint at {resumeFrom}");
+            string ckpt = r.GetValue(checkpoint) ?? resumeFrom ?? outPath + ".ckpt";
+            OutputPaths.CheckAll(("--output", outPath), ("--checkpoint", ckpt), ("--checkpoint", ckpt + ".flow1"));
             var showers = ReadShowers(r.GetValue(data)!);
             long s = r.GetValue(seed);
             var config = new CaloFlowConfig
@@ -125,16 +138,50 @@ internal static class CaloCommand
             var (d1, d2) = model.TrainingData(showers, s);
             var counts = model.ParameterCounts();
             ctx.Out.WriteLine($"nflow calo train: {showers.Count} showers; flow I {counts.Flow1:N0} parameters, teacher {counts.Teacher:N0} parameters");
+            // two phases, each checkpointed by its trainer in ckpt; flow I's parameters go to ckpt.flow1 when it is done
+            var settings = RunSettings.Of(r, "--checkpoint", "--resume", "--output");
+            using var interruption = ctx.Listen();
+            TrainingOptions Options(int ep, string phase) => new()
+            {
+                Epochs = ep, BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s, CheckpointPath = ckpt,
+                RunSettings = new Dictionary<string, string>(settings) { ["phase"] = phase }, DataDescription = Path.GetFileName(r.GetValue(data)),
+                ReportEverySteps = ctx.SimulatedSignal is null ? 50 : 1,
+            };
+            IProgress<TrainingProgress> Progress(string phase) => new TrainingJobProgress(new JobProgress(ctx, $"nflow calo train: {phase}", 0, "steps", interruption), Plain(ctx, phase));
+            int Stopped(string phase, TrainingHistory h)
+            {
+                ctx.Err.WriteLine($"nflow: calo train interrupted by {interruption.SignalName} while training {phase}, after {h.Steps} steps; checkpoint written to {ckpt}" +
+                    (File.Exists(ckpt + ".flow1") ? $" (and flow I to {ckpt}.flow1)" : ""));
+                ctx.Err.WriteLine($"continue with the same command plus: --resume {ckpt}");
+                return interruption.ExitCode;
+            }
+            if (resumeFrom is not null) ctx.Out.WriteLine($"resuming from {resumeFrom}");
             var clock = Stopwatch.StartNew();
-            var h1 = model.TrainFlow1(d1, new TrainingOptions { Epochs = r.GetValue(f1Epochs), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s },
-                Plain(ctx, "flow I"));
-            ctx.Out.WriteLine($"flow I: final loss {h1.Epochs[^1].TrainLoss:F4} after {h1.Steps} steps ({clock.Elapsed.TotalSeconds:F1} s)");
+            bool flow1Done = resumeFrom is not null && File.Exists(resumeFrom + ".flow1");
+            if (flow1Done)
+            {
+                model.Flow1.Load(resumeFrom + ".flow1");
+                model.Flow1.Eval();
+                ctx.Out.WriteLine($"flow I: restored from {resumeFrom}.flow1");
+                if (resumeFrom + ".flow1" != ckpt + ".flow1") File.Copy(resumeFrom + ".flow1", ckpt + ".flow1", overwrite: true);
+            }
+            else
+            {
+                var h1 = model.TrainFlow1(d1, Options(r.GetValue(f1Epochs), "flow I"), Progress("flow I"), interruption.Token,
+                    resumeFrom is not null && File.Exists(resumeFrom) ? resumeFrom : null);
+                if (h1.Outcome == TrainingOutcome.Cancelled) return Stopped("flow I", h1);
+                ctx.Out.WriteLine($"flow I: final loss {h1.Epochs[^1].TrainLoss:F4} after {h1.Steps} steps ({clock.Elapsed.TotalSeconds:F1} s)");
+                model.Flow1.Save(ckpt + ".flow1");
+                if (File.Exists(ckpt)) File.Delete(ckpt); // flow I's trainer checkpoint: the teacher's takes its place
+            }
             clock.Restart();
-            var h2 = model.TrainTeacher(d2, new TrainingOptions { Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s },
-                Plain(ctx, "teacher"));
+            var h2 = model.TrainTeacher(d2, Options(r.GetValue(epochs), "teacher"), Progress("teacher"), interruption.Token,
+                flow1Done && File.Exists(resumeFrom) ? resumeFrom : null);
+            if (h2.Outcome == TrainingOutcome.Cancelled) return Stopped("the teacher", h2);
             ctx.Out.WriteLine($"teacher: final loss {h2.Epochs[^1].TrainLoss:F2} after {h2.Steps} steps ({clock.Elapsed.TotalSeconds:F1} s)");
-            model.Save(r.GetValue(output)!);
-            ctx.Out.WriteLine($"wrote {r.GetValue(output)}");
+            model.Save(outPath);
+            foreach (var f in new[] { ckpt, ckpt + ".flow1" }) if (File.Exists(f)) File.Delete(f);
+            ctx.Out.WriteLine($"wrote {outPath}");
             return 0;
         });
         return cmd;
@@ -157,14 +204,23 @@ internal static class CaloCommand
         cmd.SetAction(r =>
         {
             string path = r.GetValue(modelArg)!;
+            OutputPaths.Check(r.GetValue(output) ?? path, r.GetValue(output) is null ? "MODEL" : "--output");
             var model = LoadModel(path);
             var showers = ReadShowers(r.GetValue(data)!);
             long s = r.GetValue(seed);
             var (_, d2) = model.TrainingData(showers, s);
             var clock = Stopwatch.StartNew();
-            var loss = model.Distill(d2, new DistillationOptions { Steps = r.GetValue(steps), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s, ReportEverySteps = 100 },
-                new CallbackProgress<DistillationProgress>(p => ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"distill step {p.Step}/{p.TotalSteps}: loss {p.Loss.Total:G4} (z {p.Loss.Z:G3}, x {p.Loss.X:G3}, z_i {p.Loss.IntermediateZ:G3}, x_i {p.Loss.IntermediateX:G3}, θ_z {p.Loss.ParametersZ:G3}, θ_x {p.Loss.ParametersX:G3}), {p.StepsPerSecond:F1} steps/s"))), s);
+            // progress with rate and ETA on stderr; a signal stops the distillation at its next report, writing nothing
+            using var interruption = ctx.Listen();
+            var job = new JobProgress(ctx, "nflow calo distill", r.GetValue(steps), "steps", interruption);
+            var loss = model.Distill(d2, new DistillationOptions { Steps = r.GetValue(steps), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s, ReportEverySteps = ctx.SimulatedSignal is null ? 100 : 1 },
+                new CallbackProgress<DistillationProgress>(p =>
+                {
+                    ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"distill step {p.Step}/{p.TotalSteps}: loss {p.Loss.Total:G4} (z {p.Loss.Z:G3}, x {p.Loss.X:G3}, z_i {p.Loss.IntermediateZ:G3}, x_i {p.Loss.IntermediateX:G3}, θ_z {p.Loss.ParametersZ:G3}, θ_x {p.Loss.ParametersX:G3}), {p.StepsPerSecond:F1} steps/s"));
+                    job.Report(p.Step, string.Create(CultureInfo.InvariantCulture, $"loss {p.Loss.Total:G4}"));
+                }), s);
+            job.Complete(r.GetValue(steps));
             ctx.Out.WriteLine($"distillation: final loss {loss.Total:G4} after {r.GetValue(steps)} steps ({clock.Elapsed.TotalSeconds:F1} s)");
             string outPath = r.GetValue(output) ?? path;
             model.Save(outPath);
@@ -191,6 +247,7 @@ internal static class CaloCommand
         };
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(output), "--output");
             var model = LoadModel(r.GetValue(modelArg)!);
             var which = r.GetValue(sampler) == "teacher" ? CaloSampler.Teacher : CaloSampler.Student;
             if (which == CaloSampler.Student && model.Student is null)
@@ -236,6 +293,7 @@ internal static class CaloCommand
         };
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(report), "--report");
             var model = LoadModel(r.GetValue(modelArg)!);
             var refShowers = ReadShowers(r.GetValue(reference)!);
             if (r.GetValue(count) is { } n) refShowers = refShowers.Head(n);

@@ -23,9 +23,22 @@ internal static class Commands
             Recursive = true,
         };
         NonNegative(threads);
+        var progressEvery = new Option<double>(ProgressEveryName)
+        {
+            Description = "Seconds between progress lines of long jobs when stderr is not a terminal (a log, a batch job); on a terminal one live line is redrawn",
+            DefaultValueFactory = _ => 10.0,
+            Recursive = true,
+            HelpName = "SECONDS",
+        };
+        progressEvery.Validators.Add(r =>
+        {
+            double v = r.GetValueOrDefault<double>();
+            if (!(v >= 0) || !double.IsFinite(v)) r.AddError($"{ProgressEveryName} must be a number of seconds ≥ 0, got {v}");
+        });
+        var simulateSignal = new Option<string?>(SimulateSignalName) { Description = "Testing: act as if SIGNAL (SIGINT or SIGTERM) arrived at the job's N-th progress point", Hidden = true, Recursive = true, HelpName = "SIGNAL@N" };
         var root = new RootCommand("nflow — normalizing flows for .NET: generate toy data, train a flow on a CSV/NPY table, sample from it, score events, evaluate and reweight.")
         {
-            threads,
+            threads, progressEvery, simulateSignal,
         };
         root.Add(Toy(ctx));
         root.Add(TrainCommand.Build(ctx));
@@ -49,6 +62,9 @@ internal static class Commands
     }
 
     // ---- shared options ------------------------------------------------------------------------------------------
+
+    internal const string ProgressEveryName = "--progress-every";
+    internal const string SimulateSignalName = "--simulate-signal";
 
     internal static Option<string> Output(string description, string? defaultValue = null)
     {
@@ -142,6 +158,7 @@ internal static class Commands
         var cmd = new Command("toy", "Generate a built-in toy data set (2-D shapes, or the 18-column tab18 table).") { name, n, output, seed };
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(output), "--output");
             var table = ToyDatasets.Generate(r.GetValue(name)!, r.GetValue(n) ?? 10_000, r.GetValue(seed));
             DataIo.Write(r.GetValue(output)!, table);
             ctx.Out.WriteLine($"wrote {table.Rows} events × {table.Cols} columns of '{r.GetValue(name)}' to {r.GetValue(output)}");
@@ -159,8 +176,13 @@ internal static class Commands
         var cmd = new Command("sample", "Draw events from a trained model.") { model, n, output, seed };
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(output), "--output");
             var m = LoadModel(r.GetValue(model)!);
-            var table = DataIo.Sample(m, r.GetValue(n) ?? 10_000, r.GetValue(seed));
+            int count = r.GetValue(n) ?? 10_000;
+            using var interruption = ctx.Listen();
+            var progress = new JobProgress(ctx, "nflow sample", count, "events", interruption);
+            var table = DataIo.Sample(m, count, r.GetValue(seed), done => progress.Report(done));
+            progress.Complete(count);
             DataIo.Write(r.GetValue(output)!, table);
             ctx.Out.WriteLine($"wrote {table.Rows} samples ({string.Join(", ", table.Columns)}) to {r.GetValue(output)}");
             return 0;
@@ -178,6 +200,7 @@ internal static class Commands
         var cmd = new Command("logprob", "Score events: log p(x) per event and the mean log-likelihood ± its standard error.") { model, data, output, columns, drop };
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(output), "--output");
             var m = LoadModel(r.GetValue(model)!);
             string path = r.GetValue(data)!;
             var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path);
@@ -219,6 +242,7 @@ internal static class Commands
         cmd.SetAction(r =>
         {
             string modelPath = r.GetValue(model)!, path = r.GetValue(test)!;
+            OutputPaths.Check(r.GetValue(output), "--output");
             var m = LoadModel(modelPath);
             var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path);
             long s = r.GetValue(seed);
@@ -260,6 +284,7 @@ internal static class Commands
         { model, data, output, n, seed, minW, maxW, columns, drop };
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(output), "--output");
             var m = LoadModel(r.GetValue(model)!);
             string path = r.GetValue(data)!;
             var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path);
@@ -298,7 +323,11 @@ internal static class Commands
         var seed = Seed();
         var cmd = new Command("demo", "Train a neural spline flow on a toy data set and write an HTML report (data vs samples, learned density, marginals, training curve).")
         { data, epochs, output, seed };
-        cmd.SetAction(r => Demo.Run(r.GetValue(data)!, r.GetValue(output)!, r.GetValue(epochs), r.GetValue(seed), ctx.Out));
+        cmd.SetAction(r =>
+        {
+            OutputPaths.Check(r.GetValue(output), "--output");
+            return Demo.Run(r.GetValue(data)!, r.GetValue(output)!, r.GetValue(epochs), r.GetValue(seed), ctx.Out);
+        });
         return cmd;
     }
 }

@@ -43,8 +43,11 @@ internal static class DataIo
         return table;
     }
 
-    /// <summary><paramref name="n"/> samples of the model in original units, drawn in batches without gradients.</summary>
-    public static Table Sample<T>(FlowModel<T> model, int n, long seed) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>
+    /// <paramref name="n"/> samples of the model in original units, drawn in batches without gradients;
+    /// <paramref name="progress"/> is told the number of events drawn after each batch (it may throw to stop).
+    /// </summary>
+    public static Table Sample<T>(FlowModel<T> model, int n, long seed, Action<long>? progress = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var rng = new Rng(seed);
         int d = model.Features;
@@ -56,6 +59,7 @@ internal static class DataIo
                 int rows = Math.Min(batch, n - start);
                 var x = model.Sample(rows, rng).ToDoubleArray();
                 Array.Copy(x, 0, values, (long)start * d, x.Length);
+                progress?.Invoke(start + rows);
             }
         return new Table(model.Columns.ToArray(), values, n);
     }

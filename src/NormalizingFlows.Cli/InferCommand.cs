@@ -60,15 +60,27 @@ internal static class InferCommand
         var val = new Option<double>("--val") { Description = "Fraction of the pairs held out for validation (best epoch kept)", DefaultValueFactory = _ => 0.1 };
         var patience = new Option<int>("--patience") { Description = "Stop after this many epochs without validation improvement (0: never)", DefaultValueFactory = _ => 0 };
         var seed = Commands.Seed("Seed of the simulation, initialisation and shuffling");
+        var checkpoint = new Option<string?>("--checkpoint")
+        {
+            Description = "Checkpoint written at every epoch end and on SIGINT/SIGTERM (deleted after success); default: the --resume file, else OUTPUT.ckpt",
+            HelpName = "FILE",
+        };
+        var resume = new Option<string?>("--resume") { Description = "Continue an interrupted run from its checkpoint (same simulator or file and options; checked)", HelpName = "CHECKPOINT" };
         foreach (var o in new[] { layers, hidden, bins, summaryFeatures, epochs, batch }) Commands.Positive(o);
         Commands.NonNegative(patience);
         Commands.NonNegative(elementFeatures);
         var cmd = new Command("train", "Train a posterior estimator p(θ | x) on simulated pairs.")
         {
             simulator, parameters, pairs, output, flow, layers, hidden, bins, bound, summary, summaryFeatures, elementFeatures, epochs, batch, lr, val, patience, seed,
+            checkpoint, resume,
         };
         cmd.SetAction(r =>
         {
+            string outPath = r.GetValue(output)!;
+            string? resumeFrom = r.GetValue(resume);
+            if (resumeFrom is not null && !File.Exists(resumeFrom)) throw new ArgumentException($"--resume: no checkpoint at {resumeFrom}");
+            string ckpt = r.GetValue(checkpoint) ?? resumeFrom ?? outPath + ".ckpt";
+            OutputPaths.CheckAll(("--output", outPath), ("--checkpoint", ckpt));
             string sim = r.GetValue(simulator)!;
             long s = r.GetValue(seed);
             double[] theta, x;
@@ -101,16 +113,26 @@ internal static class InferCommand
             var options = new TrainingOptions
             {
                 Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s,
-                ValidationFraction = r.GetValue(val), Patience = r.GetValue(patience), ReportEverySteps = int.MaxValue,
+                ValidationFraction = r.GetValue(val), Patience = r.GetValue(patience), ReportEverySteps = ctx.SimulatedSignal is null ? 20 : 1,
+                CheckpointPath = ckpt, RunSettings = RunSettings.Of(r, "--checkpoint", "--resume", "--output"), DataDescription = sim,
             };
             ctx.Out.WriteLine("log-posteriors below are per pair, in standardised θ units (higher is better)");
             var clock = Stopwatch.StartNew();
             using var thetaT = Tensor<float>.FromDoubles(theta, n, thetaNames.Length).Untrack();
             using var xT = Tensor<float>.FromDoubles(x, n, xNames.Length).Untrack();
-            var history = model.Fit(thetaT, xT, options, new EpochLines(ctx.Out));
+            if (resumeFrom is not null) ctx.Out.WriteLine($"resuming from {resumeFrom}");
+            using var interruption = ctx.Listen();
+            var progress = new TrainingJobProgress(new JobProgress(ctx, "nflow infer train", 0, "steps", interruption), new EpochLines(ctx.Out));
+            var history = model.Fit(thetaT, xT, options, progress, interruption.Token, resumeFrom);
+            if (history.Outcome == TrainingOutcome.Cancelled)
+            {
+                ctx.Err.WriteLine($"nflow: infer train interrupted by {interruption.SignalName} after {history.Steps} steps; checkpoint written to {ckpt}");
+                ctx.Err.WriteLine($"continue with the same command plus: --resume {ckpt}");
+                return interruption.ExitCode;
+            }
             ctx.Out.WriteLine($"trained {history.Steps} steps in {clock.Elapsed.TotalSeconds:F1} s" + (history.BestEpoch is { } be ? $"; keeping epoch {be}" : ""));
-            string outPath = r.GetValue(output)!;
             model.Save(outPath);
+            if (File.Exists(ckpt)) File.Delete(ckpt);
             ctx.Out.WriteLine($"wrote {outPath}");
             return 0;
         });
@@ -127,6 +149,7 @@ internal static class InferCommand
         var cmd = new Command("sample", "Draw posterior samples θ ~ p(θ | x) for every observation x of a file, in one batched pass.") { model, observations, n, output, seed };
         cmd.SetAction(r =>
         {
+            OutputPaths.Check(r.GetValue(output), "--output");
             var m = Load(r.GetValue(model)!);
             string path = r.GetValue(observations)!;
             var table = DataIo.Read(ctx, path, null, false);
@@ -173,6 +196,7 @@ internal static class InferCommand
         cmd.SetAction(r =>
         {
             string modelPath = r.GetValue(model)!;
+            OutputPaths.Check(r.GetValue(output), "--output");
             var m = Load(modelPath);
             var rng = new Rng(r.GetValue(seed) ^ 0xCA11B);
             string source = r.GetValue(simulator) ?? (m.Metadata.TryGetValue("simulator", out var stored) && BuiltIn(stored) is not null ? stored
@@ -263,7 +287,7 @@ internal static class InferCommand
 
         public void Report(TrainingProgress p)
         {
-            if (p.Epoch == _lastEpoch) return;
+            if (!p.EndOfEpoch || p.Epoch == _lastEpoch) return;
             _lastEpoch = p.Epoch;
             string v = p.ValidationLogLikelihood is { } x ? Commands.F(x) : "–";
             output.WriteLine($"  epoch {p.Epoch,3}  step {p.Step,7}/{p.TotalSteps}  {p.StepsPerSecond,6:F0} steps/s  train log-posterior {Commands.F(-p.Loss),9}  validation {v,9}");

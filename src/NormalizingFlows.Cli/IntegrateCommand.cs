@@ -96,6 +96,10 @@ internal static class IntegrateCommand
             string? outPath = r.GetValue(output);
             if (n is not null && outPath is null) throw new UsageException("--events needs --output FILE (.csv or .npy)");
             if (n is null && outPath is not null) throw new UsageException("--output needs --events N");
+            OutputPaths.Check(outPath, "--output");
+            using var interruption = ctx.Listen();
+            IIntegrand Watched(IIntegrand integrand, string method) =>
+                new WatchedIntegrand(integrand, new JobProgress(ctx, $"nflow integrate: {integrand.Name} {method}", budget, "calls", interruption));
 
             if (r.GetValue(compare) || r.GetValue(suite))
             {
@@ -109,8 +113,9 @@ internal static class IntegrateCommand
                     foreach (string m in IntegrationComparison.Methods)
                     {
                         if (m == "flow" && integrand.Dimensions < 2) continue;
-                        var integrator = IntegrationComparison.Create(m, integrand, s, flowOptions, vegasOptions);
+                        var integrator = IntegrationComparison.Create(m, Watched(integrand, m), s, flowOptions, vegasOptions);
                         var run = IntegrationComparison.Run(integrator, budget, tf ?? IntegrationComparison.DefaultTrainFraction(m), its, reference);
+                        ((WatchedIntegrand)integrator.Integrand).Finish();
                         runs.Add(run);
                         ctx.Err.WriteLine($"nflow integrate: {integrand.Name} {integrand.Dimensions}-D {m}: done in {run.Seconds:F1} s");
                     }
@@ -125,9 +130,11 @@ internal static class IntegrateCommand
             if (lhe && f is not IPhaseSpaceProcess)
                 throw new UsageException($"a .lhe file needs a physics process (one of {string.Join(", ", PhysicsProcesses.Names)}), not '{f.Name}'");
             string mname = r.GetValue(method)!;
-            var integ = IntegrationComparison.Create(mname, f, s, flowOptions, vegasOptions);
+            var watched = new WatchedIntegrand(f, new JobProgress(ctx, $"nflow integrate: {f.Name} {mname}", budget, "calls", interruption));
+            var integ = IntegrationComparison.Create(mname, watched, s, flowOptions, vegasOptions);
             double? refValue = IntegrandCatalog.Reference(f);
             var result = IntegrationComparison.Run(integ, budget, tf ?? IntegrationComparison.DefaultTrainFraction(mname), its, refValue);
+            watched.Finish();
             var res = result.Result;
             var c = CultureInfo.InvariantCulture;
             ctx.Out.WriteLine(string.Create(c, $"{f.Name} ({f.Dimensions}-D) with {mname}: {res.Estimate:G8} ± {res.Error:G3} (relative error {res.RelativeError:0.00E+0})"));
@@ -139,7 +146,10 @@ internal static class IntegrateCommand
             ctx.Out.WriteLine(string.Create(c, $"integrand calls: {res.TotalCalls:N0} ({result.TrainingCalls:N0} training, {res.Calls:N0} integration); {result.Seconds:F1} s"));
             if (n is { } count)
             {
+                // unweighting draws weighted events until enough are accepted: the number of calls is not known beforehand
+                watched.Progress = new JobProgress(ctx, $"nflow integrate: unweighting {count:N0} events", 0, "calls", interruption);
                 var u = integ.GenerateUnweighted(count);
+                watched.Finish();
                 if (lhe)
                 {
                     int written = LesHouchesWriter.WriteUnweighted(outPath!, (IPhaseSpaceProcess)f, u.Events.AsSpan(0, u.Count * f.Dimensions), res.Estimate, res.Error, new Rng(s + 1));
@@ -162,5 +172,39 @@ internal static class IntegrateCommand
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>The integrand with progress reports (calls done, rate, ETA) and a stop on SIGINT/SIGTERM between batches.</summary>
+    private sealed class WatchedIntegrand(IIntegrand inner, JobProgress progress) : IIntegrand
+    {
+        private long _calls, _base;
+        private JobProgress _progress = progress;
+
+        /// <summary>The current reporter; a new one counts from the calls made so far.</summary>
+        public JobProgress Progress
+        {
+            get => _progress;
+            set
+            {
+                _progress = value;
+                _base = _calls;
+            }
+        }
+
+        /// <summary>Prints the final line with every call counted.</summary>
+        public void Finish() => _progress.Complete(_calls - _base);
+
+        public string Name => inner.Name;
+
+        public int Dimensions => inner.Dimensions;
+
+        public double? AnalyticValue => inner.AnalyticValue;
+
+        public void Evaluate(ReadOnlySpan<double> x, Span<double> values)
+        {
+            _progress.Report(_calls - _base);
+            inner.Evaluate(x, values);
+            _calls += values.Length;
+        }
     }
 }

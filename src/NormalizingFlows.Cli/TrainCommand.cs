@@ -75,6 +75,10 @@ internal static class TrainCommand
         cmd.SetAction(r =>
         {
             string dataPath = r.GetValue(data)!, outPath = r.GetValue(output)!;
+            string? resumeFrom = r.GetValue(resume);
+            if (resumeFrom is not null && !File.Exists(resumeFrom)) throw new ArgumentException($"--resume: no checkpoint at {resumeFrom}");
+            string ckpt = r.GetValue(checkpoint) ?? resumeFrom ?? outPath + ".ckpt";
+            OutputPaths.CheckAll(("--output", outPath), ("--checkpoint", ckpt));
             long s = r.GetValue(seed);
             var table = DataIo.Read(ctx, dataPath, r.GetValue(columns), r.GetValue(drop));
             var (train, validation) = Split(ctx, table, r.GetValue(val)!, s, r.GetValue(columns), r.GetValue(drop));
@@ -98,40 +102,25 @@ internal static class TrainCommand
             var trainData = model.MakeTrainingData(train.ToTensor<float>(), rng);
             var valData = validation is null ? null : model.MakeTrainingData(validation.ToTensor<float>(), rng);
 
-            string? resumeFrom = r.GetValue(resume);
-            if (resumeFrom is not null && !File.Exists(resumeFrom)) throw new ArgumentException($"--resume: no checkpoint at {resumeFrom}");
-            string ckpt = r.GetValue(checkpoint) ?? resumeFrom ?? outPath + ".ckpt";
             var options = new TrainingOptions
             {
                 Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s,
                 Patience = r.GetValue(patience), CheckpointPath = ckpt,
+                RunSettings = RunSettings.Of(r, "--checkpoint", "--resume", "--output", "--cancel-after-steps", "--refine-with-classifier"),
+                DataDescription = Path.GetFileName(dataPath),
             };
             ctx.Out.WriteLine($"nflow train: {train.Rows} training" + (validation is null ? "" : $" and {validation.Rows} validation") +
                 $" events, {table.Cols} columns ({string.Join(", ", table.Columns)})");
             ctx.Out.WriteLine($"model: {spec.Summary()}, {model.ParameterCount():N0} parameters; preprocessing: {Describe(pipeline)}");
             if (resumeFrom is not null) ctx.Out.WriteLine($"resuming from {resumeFrom}");
 
-            using var cts = new CancellationTokenSource();
-            void OnCancel(object? sender, ConsoleCancelEventArgs e)
-            {
-                e.Cancel = true; // let the trainer write its checkpoint and return
-                cts.Cancel();
-            }
-            Console.CancelKeyPress += OnCancel;
-            TrainingHistory history;
-            try
-            {
-                history = Fit(ctx, model, options, trainData, valData, cts, resumeFrom, r.GetValue(cancelAfter));
-            }
-            finally
-            {
-                Console.CancelKeyPress -= OnCancel;
-            }
+            using var interruption = ctx.Listen();
+            var history = Fit(ctx, model, options, trainData, valData, interruption, resumeFrom, r.GetValue(cancelAfter));
             if (history.Outcome == TrainingOutcome.Cancelled)
             {
-                ctx.Err.WriteLine($"nflow: training interrupted after {history.Steps} steps; checkpoint written to {ckpt}");
+                ctx.Err.WriteLine($"nflow: training interrupted by {interruption.SignalName} after {history.Steps} steps; checkpoint written to {ckpt}");
                 ctx.Err.WriteLine($"continue with the same command plus: --resume {ckpt}");
-                return Program.ExitInterrupted;
+                return interruption.ExitCode;
             }
             if (history.Epochs.Count > 0)
             {
@@ -172,21 +161,24 @@ internal static class TrainCommand
     }
 
     private static TrainingHistory Fit(CliContext ctx, FlowModel<float> model, TrainingOptions options, TrainingData<float> train, TrainingData<float>? validation,
-        CancellationTokenSource cts, string? resumeFrom, long? cancelAfter)
+        Interruption interruption, string? resumeFrom, long? cancelAfter)
     {
         bool interactive = ctx.IsInteractive;
-        options = options with { ReportEverySteps = cancelAfter is not null ? 1 : interactive ? 10 : int.MaxValue };
+        bool testing = cancelAfter is not null || ctx.SimulatedSignal is not null;
+        options = options with { ReportEverySteps = testing ? 1 : interactive ? 10 : int.MaxValue };
         var trainer = new MaximumLikelihoodTrainer<float>(model.Flow, options);
-        IProgress<TrainingProgress> Hook(IProgress<TrainingProgress> inner) => cancelAfter is not { } limit ? inner
+        // the trainer stops at its next step once a signal arrived, writing its checkpoint first
+        IProgress<TrainingProgress> Hook(IProgress<TrainingProgress> inner) => !testing ? inner
             : new CallbackProgress<TrainingProgress>(p =>
             {
                 inner.Report(p);
-                if (p.Step >= limit) cts.Cancel();
+                interruption.Poll();
+                if (p.Step >= cancelAfter) interruption.Request(System.Runtime.InteropServices.PosixSignal.SIGINT);
             });
         if (!interactive)
         {
             trainer.Progress = Hook(new PlainProgress(ctx.Out, ""));
-            return trainer.Fit(train, validation, cts.Token, resumeFrom);
+            return trainer.Fit(train, validation, interruption.Token, resumeFrom);
         }
         TrainingHistory? history = null;
         AnsiConsole.Progress()
@@ -202,7 +194,7 @@ internal static class TrainCommand
                     string v = r.ValidationLogLikelihood is { } x ? Commands.F(x) : "–";
                     task.Description = Markup.Escape($"epoch {r.Epoch} · {r.StepsPerSecond:F0} steps/s · train log-lik {Commands.F(-r.Loss)} · val {v}");
                 }));
-                history = trainer.Fit(train, validation, cts.Token, resumeFrom);
+                history = trainer.Fit(train, validation, interruption.Token, resumeFrom);
                 task.StopTask();
             });
         return history!;

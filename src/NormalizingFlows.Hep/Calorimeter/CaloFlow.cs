@@ -202,20 +202,29 @@ public sealed class CaloFlow : Module<float>
         }
     }
 
-    /// <summary>Trains flow I by maximum likelihood on <paramref name="data"/> (from <see cref="TrainingData"/>).</summary>
-    public TrainingHistory TrainFlow1(TrainingData<float> data, TrainingOptions options, IProgress<TrainingProgress>? progress = null)
+    /// <summary>
+    /// Trains flow I by maximum likelihood on <paramref name="data"/> (from <see cref="TrainingData"/>); stops at
+    /// <paramref name="cancellation"/> after writing the checkpoint of <paramref name="options"/>, and continues from
+    /// <paramref name="resumeFrom"/> when given.
+    /// </summary>
+    public TrainingHistory TrainFlow1(TrainingData<float> data, TrainingOptions options, IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellation = default, string? resumeFrom = null)
     {
         var trainer = new MaximumLikelihoodTrainer<float>(Flow1, options) { Progress = progress };
-        var h = trainer.Fit(data);
+        var h = trainer.Fit(data, cancellation: cancellation, resumeFrom: resumeFrom);
         Flow1.Eval();
         return h;
     }
 
-    /// <summary>Trains the flow-II teacher by maximum likelihood on <paramref name="data"/> (from <see cref="TrainingData"/>).</summary>
-    public TrainingHistory TrainTeacher(TrainingData<float> data, TrainingOptions options, IProgress<TrainingProgress>? progress = null)
+    /// <summary>
+    /// Trains the flow-II teacher by maximum likelihood on <paramref name="data"/> (from <see cref="TrainingData"/>);
+    /// cancellation and resumption as in <see cref="TrainFlow1"/>.
+    /// </summary>
+    public TrainingHistory TrainTeacher(TrainingData<float> data, TrainingOptions options, IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellation = default, string? resumeFrom = null)
     {
         var trainer = new MaximumLikelihoodTrainer<float>(Teacher, options) { Progress = progress };
-        var h = trainer.Fit(data);
+        var h = trainer.Fit(data, cancellation: cancellation, resumeFrom: resumeFrom);
         Teacher.Eval();
         return h;
     }

@@ -373,10 +373,11 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
     /// Fits the standardisation on the pairs, then the flow and the summary network jointly by maximum likelihood of
     /// θ given x with <see cref="MaximumLikelihoodTrainer{T}"/> (minibatches, Adam, schedule, clipping, validation
     /// fraction with the best epoch restored, early stopping, checkpoints and cancellation as set in
-    /// <paramref name="options"/>). Leaves the model in evaluation mode.
+    /// <paramref name="options"/>; <paramref name="resumeFrom"/> continues from a checkpoint of the same run). Leaves
+    /// the model in evaluation mode.
     /// </summary>
     public TrainingHistory Fit(Tensor<T> theta, Tensor<T> x, TrainingOptions? options = null, IProgress<TrainingProgress>? progress = null,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default, string? resumeFrom = null)
     {
         CheckPairs(theta, x);
         CheckFinite(theta, "parameter");
@@ -385,7 +386,7 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
         using var xS = StandardiseX(x).Untrack();
         var trainer = new MaximumLikelihoodTrainer<T>(Flow, options) { Progress = progress };
         Train();
-        History = trainer.Fit(new TrainingData<T>(thetaS, xS), cancellation: cancellation);
+        History = trainer.Fit(new TrainingData<T>(thetaS, xS), cancellation: cancellation, resumeFrom: resumeFrom);
         Eval();
         return History;
     }

@@ -15,6 +15,7 @@ public static class ModuleSerialization
 {
     private const string ModelPrefix = "model.";
     private const string OptimizerPrefix = "optimizer.";
+    private const string ExtraPrefix = "extra.";
 
     /// <summary>Writes the module's parameters and buffers (its <see cref="Module{T}.StateDict"/>) atomically to <paramref name="path"/>.</summary>
     public static void Save<T>(this Module<T> module, string path, IReadOnlyDictionary<string, string>? metadata = null)
@@ -58,8 +59,13 @@ public static class ModuleSerialization
         return file.Metadata;
     }
 
-    /// <summary>Writes a module and (optionally) its optimizer into one file atomically.</summary>
-    public static void SaveCheckpoint<T>(string path, Module<T> module, Optimizer<T>? optimizer, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>
+    /// Writes a module and (optionally) its optimizer into one file atomically; <paramref name="extra"/> tensors (a
+    /// trainer's best parameters, say) are stored beside them under "extra." and come back from
+    /// <c>LoadCheckpoint</c> (the overload with <c>out extra</c>).
+    /// </summary>
+    public static void SaveCheckpoint<T>(string path, Module<T> module, Optimizer<T>? optimizer, IReadOnlyDictionary<string, string>? metadata = null,
+        IEnumerable<KeyValuePair<string, Tensor<T>>>? extra = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(module);
@@ -67,6 +73,8 @@ public static class ModuleSerialization
         foreach (var (k, v) in module.StateDict()) all.Add(new(ModelPrefix + k, v));
         if (optimizer is not null)
             foreach (var (k, v) in optimizer.ExportState()) all.Add(new(OptimizerPrefix + k, v));
+        if (extra is not null)
+            foreach (var (k, v) in extra) all.Add(new(ExtraPrefix + k, v));
         SafeTensors.Save(path, all, FileChecksum.Stamp(all.Select(kv => SafeTensorEntry.From(kv.Key, kv.Value)), metadata ?? new Dictionary<string, string>()));
     }
 
@@ -76,6 +84,15 @@ public static class ModuleSerialization
     /// <see cref="ModelFileException"/> naming the file and the problem.
     /// </summary>
     public static IReadOnlyDictionary<string, string> LoadCheckpoint<T>(string path, Module<T> module, Optimizer<T>? optimizer, bool strict = true, bool convert = false)
+        where T : unmanaged, IFloatingPointIeee754<T> => LoadCheckpoint(path, module, optimizer, out _, strict, convert);
+
+    /// <summary>
+    /// Restores a checkpoint written by <see cref="SaveCheckpoint{T}"/>; returns the metadata and, in
+    /// <paramref name="extra"/>, the extra tensors stored with it (names without the "extra." prefix).
+    /// <paramref name="checkMetadata"/> sees the metadata before anything is loaded (and may throw to refuse the file).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> LoadCheckpoint<T>(string path, Module<T> module, Optimizer<T>? optimizer,
+        out IReadOnlyDictionary<string, Tensor<T>> extra, bool strict = true, bool convert = false, Action<IReadOnlyDictionary<string, string>>? checkMetadata = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(module);
@@ -86,16 +103,19 @@ public static class ModuleSerialization
         if (ModelFile.KindOf(file.Metadata) == ModelFile.Kind)
             throw new ModelFileException(path, "this is a flow model file, not a training checkpoint") { FileKind = ModelFile.Kind };
         FileChecksum.Verify(file, path, "checkpoint");
+        checkMetadata?.Invoke(file.Metadata);
         OrderedDictionary<string, Tensor<T>> all;
         try { all = Convert<T>(file, path, convert); }
         catch (InvalidDataException ex) { throw new ModelFileException(path, ex.Message, ex); }
         var model = new Dictionary<string, Tensor<T>>();
         var opt = new Dictionary<string, Tensor<T>>();
+        var more = new Dictionary<string, Tensor<T>>();
         foreach (var (k, v) in all)
         {
             if (k.StartsWith(ModelPrefix, StringComparison.Ordinal)) model[k[ModelPrefix.Length..]] = v;
             else if (k.StartsWith(OptimizerPrefix, StringComparison.Ordinal)) opt[k[OptimizerPrefix.Length..]] = v;
-            else if (strict) throw new ModelFileException(path, $"checkpoint tensor '{k}' is neither under '{ModelPrefix}' nor '{OptimizerPrefix}'");
+            else if (k.StartsWith(ExtraPrefix, StringComparison.Ordinal)) more[k[ExtraPrefix.Length..]] = v;
+            else if (strict) throw new ModelFileException(path, $"checkpoint tensor '{k}' is neither under '{ModelPrefix}', '{OptimizerPrefix}' nor '{ExtraPrefix}'");
         }
         if (optimizer is not null && opt.Count == 0) throw new ModelFileException(path, "the checkpoint holds no optimizer state");
         try
@@ -105,6 +125,7 @@ public static class ModuleSerialization
         }
         catch (Exception ex) when (ex is ArgumentException or KeyNotFoundException or InvalidOperationException)
         { throw new ModelFileException(path, $"the checkpoint does not fit this model: {ex.Message}", ex); }
+        extra = more;
         return file.Metadata;
     }
 

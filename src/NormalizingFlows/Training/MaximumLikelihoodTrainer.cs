@@ -75,20 +75,43 @@ public sealed class MaximumLikelihoodTrainer<T> where T : unmanaged, IFloatingPo
 
         var history = new TrainingHistory();
         long step = 0;
-        int startEpoch = 1;
-        if (resumeFrom is not null)
-        {
-            var meta = ModuleSerialization.LoadCheckpoint(resumeFrom, Flow, Optimizer);
-            if (!meta.TryGetValue("kind", out var kind) || kind != CheckpointKind)
-                throw new InvalidDataException($"{resumeFrom}: not a training checkpoint (metadata 'kind' is missing or not '{CheckpointKind}')");
-            step = long.Parse(meta["step"], CultureInfo.InvariantCulture);
-            startEpoch = int.Parse(meta["epoch"], CultureInfo.InvariantCulture) + 1;
-        }
-
-        var parameters = Optimizer.Parameters;
+        int startEpoch = 1, skipBatches = 0;
+        double resumedEpochLoss = 0;
         double bestValidation = double.NegativeInfinity;
         OrderedDictionary<string, Tensor<T>>? bestState = null;
         int epochsWithoutImprovement = 0;
+        double? lastValidation = null;
+        // the data hash costs one pass over the events: only when a checkpoint is written or read
+        string dataHash = Options.CheckpointPath is null && resumeFrom is null ? "" : TrainingCheckpoint.DataHash(train, validation);
+        if (resumeFrom is not null)
+        {
+            var meta = ModuleSerialization.LoadCheckpoint(resumeFrom, Flow, Optimizer, out var extra, checkMetadata: m =>
+            {
+                if (!m.TryGetValue("kind", out var kind) || kind != CheckpointKind)
+                    throw new InvalidDataException($"{resumeFrom}: not a training checkpoint (metadata 'kind' is missing or not '{CheckpointKind}')");
+                TrainingCheckpoint.Check(resumeFrom, m, Options, dataHash);
+            });
+            step = ParseLong(resumeFrom, meta, "step");
+            startEpoch = (int)ParseLong(resumeFrom, meta, "epoch") + 1;
+            skipBatches = (int)ParseLong(resumeFrom, meta, "epoch.batches");
+            resumedEpochLoss = ParseDouble(resumeFrom, meta, "epoch.loss");
+            history.Epochs.AddRange(TrainingCheckpoint.ParseHistory(resumeFrom, meta.GetValueOrDefault(TrainingCheckpoint.HistoryKey) ?? "[]"));
+            epochsWithoutImprovement = (int)ParseLong(resumeFrom, meta, "best.stale");
+            if (meta.TryGetValue("best.epoch", out var be) && be.Length > 0)
+            {
+                history.BestEpoch = int.Parse(be, CultureInfo.InvariantCulture);
+                bestValidation = ParseDouble(resumeFrom, meta, "best.validation");
+                if (extra.Count > 0)
+                {
+                    bestState = new OrderedDictionary<string, Tensor<T>>();
+                    foreach (var (k, v) in extra) bestState[k] = v.Untrack();
+                }
+            }
+            lastValidation = history.Epochs.LastOrDefault()?.ValidationLogLikelihood;
+        }
+        _resume = (dataHash, () => history, () => bestState, () => (bestValidation, epochsWithoutImprovement));
+
+        var parameters = Optimizer.Parameters;
         var xb = Tensor<T>.Empty(batch, train.X.Dim(1)).Untrack();
         var cb = train.Context is null ? null : Tensor<T>.Empty(batch, train.Context.Dim(1)).Untrack();
         var wb = train.Weights is null ? null : Tensor<T>.Empty(batch).Untrack();
@@ -96,7 +119,6 @@ public sealed class MaximumLikelihoodTrainer<T> where T : unmanaged, IFloatingPo
         var reportClock = Stopwatch.StartNew();
         double reportLoss = 0;
         int reportCount = 0;
-        double? lastValidation = null;
 
         for (int epoch = startEpoch; step < totalSteps; epoch++)
         {
@@ -104,11 +126,17 @@ public sealed class MaximumLikelihoodTrainer<T> where T : unmanaged, IFloatingPo
             var order = new Rng(unchecked(Options.Seed * 1_000_003 + epoch)).Permutation(n);
             double epochLoss = 0;
             int epochBatches = 0;
-            for (int start = 0; start < n && step < totalSteps; start += batch)
+            if (epoch == startEpoch && skipBatches > 0)
+            {
+                // resuming inside an epoch: the same permutation, continued where the checkpoint stopped
+                epochBatches = skipBatches;
+                epochLoss = resumedEpochLoss;
+            }
+            for (int start = epochBatches * batch; start < n && step < totalSteps; start += batch)
             {
                 if (cancellation.IsCancellationRequested)
                 {
-                    WriteCheckpoint(epoch - 1, step);
+                    WriteCheckpoint(epoch - 1, step, epochBatches, epochLoss);
                     history.Outcome = TrainingOutcome.Cancelled;
                     history.Steps = step;
                     return history;
@@ -127,7 +155,7 @@ public sealed class MaximumLikelihoodTrainer<T> where T : unmanaged, IFloatingPo
                 step++;
                 epochLoss += loss; epochBatches++;
                 reportLoss += loss; reportCount++;
-                if (Options.CheckpointEverySteps > 0 && step % Options.CheckpointEverySteps == 0) WriteCheckpoint(epoch - 1, step);
+                if (Options.CheckpointEverySteps > 0 && step % Options.CheckpointEverySteps == 0) WriteCheckpoint(epoch - 1, step, epochBatches, epochLoss);
                 if (Progress is not null && step % Math.Max(1, Options.ReportEverySteps) == 0)
                 {
                     Progress.Report(new TrainingProgress(epoch, step, totalSteps, reportLoss / reportCount, lr, reportCount / reportClock.Elapsed.TotalSeconds, lastValidation));
@@ -149,8 +177,9 @@ public sealed class MaximumLikelihoodTrainer<T> where T : unmanaged, IFloatingPo
                 else epochsWithoutImprovement++;
             }
             history.Epochs.Add(new EpochRecord(epoch, step, epochLoss / Math.Max(1, epochBatches), val, Optimizer.LearningRate, epochClock.Elapsed.TotalSeconds));
-            WriteCheckpoint(epoch, step);
-            Progress?.Report(new TrainingProgress(epoch, step, totalSteps, epochLoss / Math.Max(1, epochBatches), Optimizer.LearningRate, epochBatches / Math.Max(1e-9, epochClock.Elapsed.TotalSeconds), val));
+            skipBatches = 0;
+            WriteCheckpoint(epoch, step, 0, 0);
+            Progress?.Report(new TrainingProgress(epoch, step, totalSteps, epochLoss / Math.Max(1, epochBatches), Optimizer.LearningRate, epochBatches / Math.Max(1e-9, epochClock.Elapsed.TotalSeconds), val, EndOfEpoch: true));
             if (Options.Patience > 0 && epochsWithoutImprovement >= Options.Patience)
             {
                 history.Outcome = TrainingOutcome.EarlyStopped;
@@ -229,16 +258,45 @@ public sealed class MaximumLikelihoodTrainer<T> where T : unmanaged, IFloatingPo
         return copy;
     }
 
-    private void WriteCheckpoint(int epoch, long step)
+    /// <summary>The state of the running Fit that a checkpoint records besides the tensors.</summary>
+    private (string DataHash, Func<TrainingHistory> History, Func<OrderedDictionary<string, Tensor<T>>?> Best, Func<(double Value, int Stale)> Validation) _resume;
+
+    /// <summary>
+    /// Writes the checkpoint: tensors, the best parameters so far, the run's settings and data hash, the history, and
+    /// the position (<paramref name="epoch"/> epochs done, then <paramref name="batches"/> batches of the next one).
+    /// </summary>
+    private void WriteCheckpoint(int epoch, long step, int batches, double epochLoss)
     {
         if (Options.CheckpointPath is null) return;
-        ModuleSerialization.SaveCheckpoint(Options.CheckpointPath, Flow, Optimizer, new Dictionary<string, string>
+        var c = CultureInfo.InvariantCulture;
+        var history = _resume.History();
+        var (bestValue, stale) = _resume.Validation();
+        var meta = new Dictionary<string, string>
         {
             ["kind"] = CheckpointKind,
-            ["epoch"] = epoch.ToString(CultureInfo.InvariantCulture),
-            ["step"] = step.ToString(CultureInfo.InvariantCulture),
-        });
+            ["epoch"] = epoch.ToString(c),
+            ["step"] = step.ToString(c),
+            ["epoch.batches"] = batches.ToString(c),
+            ["epoch.loss"] = epochLoss.ToString("R", c),
+            [TrainingCheckpoint.HistoryKey] = TrainingCheckpoint.HistoryJson(history.Epochs),
+            ["best.epoch"] = history.BestEpoch?.ToString(c) ?? "",
+            ["best.validation"] = bestValue.ToString("R", c),
+            ["best.stale"] = stale.ToString(c),
+            [TrainingCheckpoint.SettingsKey] = TrainingCheckpoint.Json(TrainingCheckpoint.Settings(Options)),
+            [TrainingCheckpoint.RunKey] = TrainingCheckpoint.Json(Options.RunSettings ?? new Dictionary<string, string>()),
+            [TrainingCheckpoint.DataKey] = _resume.DataHash,
+        };
+        if (Options.DataDescription is { } d) meta[TrainingCheckpoint.DataDescriptionKey] = d;
+        ModuleSerialization.SaveCheckpoint(Options.CheckpointPath, Flow, Optimizer, meta, _resume.Best());
     }
+
+    private static long ParseLong(string path, IReadOnlyDictionary<string, string> meta, string key) =>
+        meta.TryGetValue(key, out var v) && long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out long x) && x >= 0 ? x
+            : throw new InvalidDataException($"{path}: checkpoint metadata '{key}' is missing or not a whole number ≥ 0");
+
+    private static double ParseDouble(string path, IReadOnlyDictionary<string, string> meta, string key) =>
+        meta.TryGetValue(key, out var v) && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) ? x
+            : throw new InvalidDataException($"{path}: checkpoint metadata '{key}' is missing or not a number");
 
     private void CheckFeatures(TrainingData<T> data, string what)
     {

@@ -44,6 +44,16 @@ public sealed record TrainingOptions
     /// <summary>Also write the checkpoint every this many steps (0: only at epoch ends).</summary>
     public int CheckpointEverySteps { get; init; }
 
+    /// <summary>
+    /// The caller's own settings of the run (architecture, preprocessing, command-line options), stored in the
+    /// checkpoint beside <see cref="TrainingOptions"/>'s and a hash of the data; resuming refuses a checkpoint whose
+    /// settings differ, naming the first differing key (so name them as the user knows them, e.g. "--layers").
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? RunSettings { get; init; }
+
+    /// <summary>Where the training data came from (a file name), shown when a resumed run's data differ from the checkpoint's.</summary>
+    public string? DataDescription { get; init; }
+
     /// <summary>Rows per batch when evaluating the validation log-likelihood.</summary>
     public int EvaluationBatchSize { get; init; } = 8192;
 
@@ -109,7 +119,9 @@ public sealed class TrainingHistory
 /// <param name="LearningRate">Current learning rate.</param>
 /// <param name="StepsPerSecond">Throughput since the last report.</param>
 /// <param name="ValidationLogLikelihood">Latest validation log-likelihood, if any.</param>
-public sealed record TrainingProgress(int Epoch, long Step, long TotalSteps, double Loss, double LearningRate, double StepsPerSecond, double? ValidationLogLikelihood);
+/// <param name="EndOfEpoch">True for the report at an epoch's end (its loss is the epoch's mean).</param>
+public sealed record TrainingProgress(int Epoch, long Step, long TotalSteps, double Loss, double LearningRate, double StepsPerSecond, double? ValidationLogLikelihood,
+    bool EndOfEpoch = false);
 
 /// <summary>Thrown when the loss or the gradients stop being finite; names the step and, when it can, the layer.</summary>
 public sealed class TrainingDivergedException : Exception

@@ -143,6 +143,103 @@ public class MaximumLikelihoodTrainerTests : IDisposable
         Assert.ThrowsAny<IOException>(() => new MaximumLikelihoodTrainer<double>(MakeFlow(1), options).Fit(new TrainingData<double>(data), resumeFrom: Path.Combine(_dir, "junk.ckpt")));
     }
 
+    /// <summary>Trains with a validation set for 6 epochs of 10 steps; cancels at <paramref name="cancelAt"/> (0: never) and resumes.</summary>
+    private (Flow<double> Flow, TrainingHistory History) RunWithResume(string ckpt, int cancelAt)
+    {
+        var data = new TrainingData<double>(GaussianData(1000, 1, 2, 7));
+        var val = new TrainingData<double>(GaussianData(300, 1.2, 2, 8));
+        var options = new TrainingOptions { Epochs = 6, BatchSize = 100, LearningRate = 0.05, CheckpointPath = ckpt, ReportEverySteps = 1, Seed = 3 };
+        var cts = new CancellationTokenSource();
+        var flow = MakeFlow(1);
+        var trainer = new MaximumLikelihoodTrainer<double>(flow, options)
+        {
+            Progress = new SyncProgress(p => { if (p.Step == cancelAt) cts.Cancel(); }),
+        };
+        var h = trainer.Fit(data, val, cts.Token);
+        if (cancelAt == 0) return (flow, h);
+        Assert.Equal(TrainingOutcome.Cancelled, h.Outcome);
+        var resumed = MakeFlow(1);
+        return (resumed, new MaximumLikelihoodTrainer<double>(resumed, options).Fit(data, val, resumeFrom: ckpt));
+    }
+
+    [Theory]
+    [InlineData(25)] // inside epoch 3
+    [InlineData(40)] // on an epoch boundary
+    public void AResumedRunEqualsAnUninterruptedOneAndKeepsTheEarlierEpochs(int cancelAt)
+    {
+        var (straight, h1) = RunWithResume(Path.Combine(_dir, "a.ckpt"), 0);
+        var (resumed, h2) = RunWithResume(Path.Combine(_dir, $"b{cancelAt}.ckpt"), cancelAt);
+        Assert.Equal(60, h2.Steps);
+        Assert.Equal(h1.Epochs.Select(e => (e.Epoch, e.Step, e.TrainLoss, e.ValidationLogLikelihood)), h2.Epochs.Select(e => (e.Epoch, e.Step, e.TrainLoss, e.ValidationLogLikelihood)));
+        Assert.Equal(h1.BestEpoch, h2.BestEpoch);
+        var a = (GaussianAffine)straight.Transform;
+        var b = (GaussianAffine)resumed.Transform;
+        Assert.Equal(a.Shift.Value[0], b.Shift.Value[0]);
+        Assert.Equal(a.LogScale.Value[0], b.LogScale.Value[0]);
+    }
+
+    [Fact]
+    public void ResumeRestoresTheBestEpochsParametersWhenTheBestCameBeforeTheInterruption()
+    {
+        // validation from another distribution: the best epoch is an early one, so the end restores it
+        var train = new TrainingData<double>(GaussianData(200, 1, 1, 4));
+        var val = new TrainingData<double>(GaussianData(200, -1, 1, 5));
+        string ckpt = Path.Combine(_dir, "best.ckpt");
+        var options = new TrainingOptions { Epochs = 12, BatchSize = 50, LearningRate = 0.05, CheckpointPath = ckpt, ReportEverySteps = 1, Schedule = new NormalizingFlows.Optim.ConstantSchedule(0.05) };
+        var straight = MakeFlow(1);
+        var h1 = new MaximumLikelihoodTrainer<double>(straight, options).Fit(train, val);
+        Assert.True(h1.BestEpoch < 6, $"best epoch {h1.BestEpoch}");
+        var cts = new CancellationTokenSource();
+        var first = new MaximumLikelihoodTrainer<double>(MakeFlow(1), options) { Progress = new SyncProgress(p => { if (p.Step == 30) cts.Cancel(); }) };
+        Assert.Equal(TrainingOutcome.Cancelled, first.Fit(train, val, cts.Token).Outcome);
+        var resumed = MakeFlow(1);
+        var h2 = new MaximumLikelihoodTrainer<double>(resumed, options).Fit(train, val, resumeFrom: ckpt);
+        Assert.Equal(h1.BestEpoch, h2.BestEpoch);
+        Assert.Equal(((GaussianAffine)straight.Transform).Shift.Value[0], ((GaussianAffine)resumed.Transform).Shift.Value[0]);
+    }
+
+    public static TheoryData<string, Func<TrainingOptions, TrainingOptions>> ChangedOptions => new()
+    {
+        { "Epochs", o => o with { Epochs = 7 } },
+        { "LearningRate", o => o with { LearningRate = 0.01 } },
+        { "BatchSize", o => o with { BatchSize = 50 } },
+        { "Seed", o => o with { Seed = 4 } },
+        { "Patience", o => o with { Patience = 2 } },
+        { "--layers", o => o with { RunSettings = new Dictionary<string, string> { ["--layers"] = "3" } } },
+    };
+
+    [Theory]
+    [MemberData(nameof(ChangedOptions))]
+    public void ResumeRefusesOtherOptionsNamingTheFirstDifference(string setting, Func<TrainingOptions, TrainingOptions> change)
+    {
+        var data = new TrainingData<double>(GaussianData(500, 1, 2, 7));
+        string ckpt = Path.Combine(_dir, "opt.ckpt");
+        var options = new TrainingOptions { Epochs = 6, BatchSize = 100, LearningRate = 0.05, CheckpointPath = ckpt, ReportEverySteps = 1, Seed = 3, RunSettings = new Dictionary<string, string> { ["--layers"] = "2" } };
+        var cts = new CancellationTokenSource();
+        new MaximumLikelihoodTrainer<double>(MakeFlow(1), options) { Progress = new SyncProgress(p => { if (p.Step == 7) cts.Cancel(); }) }.Fit(data, cancellation: cts.Token);
+        var ex = Assert.Throws<CheckpointMismatchException>(() => new MaximumLikelihoodTrainer<double>(MakeFlow(1), change(options)).Fit(data, resumeFrom: ckpt));
+        Assert.Equal(setting, ex.Setting);
+        Assert.Contains(setting, ex.Message);
+        Assert.Contains(ckpt, ex.Message);
+        // the unchanged options still resume
+        Assert.Equal(TrainingOutcome.Completed, new MaximumLikelihoodTrainer<double>(MakeFlow(1), options).Fit(data, resumeFrom: ckpt).Outcome);
+    }
+
+    [Fact]
+    public void ResumeRefusesOtherDataNamingTheirSource()
+    {
+        string ckpt = Path.Combine(_dir, "data.ckpt");
+        var options = new TrainingOptions { Epochs = 6, BatchSize = 100, CheckpointPath = ckpt, ReportEverySteps = 1, DataDescription = "train.csv" };
+        var cts = new CancellationTokenSource();
+        new MaximumLikelihoodTrainer<double>(MakeFlow(1), options) { Progress = new SyncProgress(p => { if (p.Step == 3) cts.Cancel(); }) }
+            .Fit(new TrainingData<double>(GaussianData(500, 1, 2, 7)), cancellation: cts.Token);
+        var other = new TrainingData<double>(GaussianData(500, 1, 2, 8));
+        var ex = Assert.Throws<CheckpointMismatchException>(() => new MaximumLikelihoodTrainer<double>(MakeFlow(1), options with { DataDescription = "other.csv" }).Fit(other, resumeFrom: ckpt));
+        Assert.Equal("data", ex.Setting);
+        Assert.Contains("train.csv", ex.Message);
+        Assert.Contains("other.csv", ex.Message);
+    }
+
     [Fact]
     public void BadDataIsExplained()
     {
