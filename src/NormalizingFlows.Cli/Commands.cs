@@ -163,8 +163,9 @@ internal static class Commands
             {
                 if (r.Tokens.Count == 0) return null;
                 string t = r.Tokens[0].Value;
-                if (long.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out long v) && v >= 1) return v;
-                r.AddError($"-n must be a positive whole number of events, got '{t}'");
+                if (!long.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out long v)) r.AddError($"-n must be a whole number, got '{t}'");
+                else if (v < 1) r.AddError($"-n must be a positive number of events, got {v}");
+                else return v;
                 return null;
             },
         };

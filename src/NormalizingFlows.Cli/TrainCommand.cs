@@ -32,13 +32,13 @@ internal static class TrainCommand
         });
         var bounds = new Option<string[]>("--bounds")
         {
-            Description = "Known domain of a column, COLUMN=LOW:HIGH (an end may be empty: pt=15: bounds only below); repeat or comma-separate; overrides the automatic choice; the model's density is zero outside",
+            Description = "Known domain of a column, COLUMN=LOW:HIGH (an end may be empty: pt=15: bounds only below); repeat or comma-separate; overrides the automatic choice; the model's density is zero outside; default: none",
             HelpName = "COL=LO:HI",
             AllowMultipleArgumentsPerToken = false,
         };
         var periodic = new Option<string[]>("--periodic")
         {
-            Description = "Reserved for angle columns (a circular domain); not implemented yet: refused with a hint to use --bounds",
+            Description = "Reserved for angle columns (a circular domain); not implemented yet: refused with a hint to use --bounds; default: none",
             HelpName = "COLUMNS",
         };
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training set", DefaultValueFactory = _ => 20 };
