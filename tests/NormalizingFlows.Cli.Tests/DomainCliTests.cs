@@ -95,9 +95,12 @@ public class DomainCliTests
         using var s = new CliSandbox();
         string train = Csv(s, "tr.csv", "x0,x1", EdgeRows(400, 3));
         // a validation file with one event far beyond the training range of both columns
-        string val = Csv(s, "val.csv", "x0,x1", EdgeRows(40, 4).Append([500.0, 0.0]));
+        // (and one below the edge of x0: outside the domain, reported and left out of the validation mean)
+        string val = Csv(s, "val.csv", "x0,x1", EdgeRows(40, 4).Append([500.0, 0.0]).Append([-5.0, 0.0]));
         var (code, output, err) = Train(s, train, "m.nflow", "--val", val);
         Assert.True(code == 0, err + output);
+        Assert.Contains("1 of 42 validation event(s) lie outside the preprocessing's domain", err);
+        Assert.Matches(@"validation log-likelihood: -?\d+\.\d{4} ± \d+\.\d{4}", output);
         var pre = ModelFile.Load<float>(s["m.nflow"]).Preprocessing!;
         double trainMax = NormalizingFlows.Data.Csv.Read(train).ToColumns()[0].Max();
         Assert.Equal(trainMax, pre.TrainingMax[0], 3);
