@@ -10,7 +10,8 @@ namespace NormalizingFlows.Serialization;
 /// <summary>
 /// Draws any number of samples (a 64-bit count) of a <see cref="FlowModel{T}"/> straight to a CSV writer or an .npy
 /// stream in blocks of <see cref="BlockRows"/> rows, so memory stays bounded whatever the count. The draws are the
-/// same as <see cref="FlowModel{T}.Sample"/> called block by block with one <see cref="Rng"/>.
+/// same as <see cref="FlowModel{T}.Sample"/> called block by block with one <see cref="Rng"/>. A non-finite sample
+/// (an overflow of the element type) throws an <see cref="InvalidOperationException"/> instead of being written.
 /// </summary>
 public static class SampleStream
 {
@@ -105,7 +106,12 @@ public static class SampleStream
             using (TensorScope.Begin())
             {
                 var x = model.Sample(rows, rng, clampToTrainingRange: clamp).ReadOnlySpan;
-                for (int i = 0; i < rows * d; i++) values[i] = double.CreateTruncating(x[i]);
+                for (int i = 0; i < rows * d; i++)
+                {
+                    values[i] = double.CreateTruncating(x[i]);
+                    if (!double.IsFinite(values[i]))
+                        throw new InvalidOperationException($"sample {start + i / d}, column '{model.Columns[i % d]}' is {values[i]}: the model's sampling overflowed the element type (nothing is written for it)");
+                }
             }
             write(values, rows, d);
             progress?.Report(start + rows);

@@ -14,8 +14,9 @@ public static class PreprocessingPipeline
     /// Fits <paramref name="spec"/> on the training table <paramref name="train"/> in double precision: the training
     /// range of every column; the log shifts (every value must exceed its column's shift); the min-max ranges widened
     /// by the margins; and the mean and standard deviation of every standardised column after its earlier steps
-    /// (for dequantized columns those of k + U(0, 1): mean + ½, variance + 1/12; a zero deviation becomes 1). The
-    /// spec's names must match the table's columns.
+    /// (for dequantized columns those of k + U(0, 1): mean + ½, variance + 1/12). The spec's names must match the
+    /// table's columns. A constant column (of any kind but "none", in a table of more than one row) throws: a point
+    /// mass has no density.
     /// </summary>
     public static PreprocessingPipeline<T> Fit<T>(Table train, PreprocessingSpec spec) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -40,6 +41,8 @@ public static class PreprocessingPipeline
             }
             c.Min[j] = lo; c.Max[j] = hi;
             var col = spec.Columns[j];
+            if (lo == hi && n > 1 && col.Kind != PreprocessingKind.None)
+                throw new ArgumentException($"column '{col.Name}' is constant ({lo} in all {n} rows): a single value is a point mass, not a density, so a flow cannot model it (every other value would have density zero); leave the column out");
             if (col.Kind == PreprocessingKind.Log)
             {
                 if (!(lo > col.Shift))
