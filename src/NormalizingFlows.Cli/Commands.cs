@@ -170,21 +170,56 @@ internal static class Commands
     private static Command Sample(CliContext ctx)
     {
         var model = ModelArgument();
-        var n = Count("Number of events to generate (default: 10000)");
-        var output = Output("Output file; .npy writes NumPy float32, anything else CSV; columns named as in training, values in the original units");
+        var n = new Option<long?>("-n", "--events")
+        {
+            Description = "Number of events to generate (default: 10000; any 64-bit count: written in blocks, memory stays bounded)",
+            HelpName = "N",
+            CustomParser = r =>
+            {
+                if (r.Tokens.Count == 0) return null;
+                string t = r.Tokens[0].Value;
+                if (!long.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out long v)) r.AddError($"-n must be a whole number, got '{t}'");
+                else if (v < 1) r.AddError($"-n must be a positive number of events, got {v}");
+                else return v;
+                return null;
+            },
+        };
+        var output = Output("Output file; .npy writes NumPy float32, anything else CSV; '-' writes CSV to stdout; columns named as in training, values in the original units");
         var seed = Seed("Random seed of the sampling");
-        var cmd = new Command("sample", "Draw events from a trained model.") { model, n, output, seed };
+        var clamp = new Option<bool>("--clamp")
+        {
+            Description = "Clamp every column into its training range (off by default: samples follow the model's density; clamping turns the tails into point masses at the range's ends)",
+        };
+        var cmd = new Command("sample", "Draw events from a trained model, streamed to the output in blocks.") { model, n, output, seed, clamp };
         cmd.SetAction(r =>
         {
             OutputPaths.Check(r.GetValue(output), "--output");
             var m = LoadModel(r.GetValue(model)!);
-            int count = r.GetValue(n) ?? 10_000;
+            long count = r.GetValue(n) ?? 10_000;
+            string path = r.GetValue(output)!;
+            var rng = new Tensors.Rng(r.GetValue(seed));
+            bool clamped = r.GetValue(clamp);
+            string what = $"{count} samples ({string.Join(", ", m.Columns)})" + (clamped ? ", clamped into the training range" : "");
             using var interruption = ctx.Listen();
             var progress = new JobProgress(ctx, "nflow sample", count, "events", interruption);
-            var table = DataIo.Sample(m, count, r.GetValue(seed), done => progress.Report(done));
+            var report = new CallbackProgress<long>(done => progress.Report(done));
+            if (path == "-")
+            {
+                SampleStream.WriteCsv(m, count, rng, ctx.Out, clamped, report);
+                progress.Complete(count);
+                ctx.Err.WriteLine($"wrote {what} to stdout");
+                return 0;
+            }
+            if (path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
+                AtomicFile.Write(path, fs => SampleStream.WriteNpy(m, count, rng, fs, clamped, report));
+            else
+                AtomicFile.Write(path, fs =>
+                {
+                    using var w = new StreamWriter(fs, new System.Text.UTF8Encoding(false), 1 << 16, leaveOpen: true);
+                    SampleStream.WriteCsv(m, count, rng, w, clamped, report);
+                });
             progress.Complete(count);
-            DataIo.Write(r.GetValue(output)!, table);
-            ctx.Out.WriteLine($"wrote {table.Rows} samples ({string.Join(", ", table.Columns)}) to {r.GetValue(output)}");
+            ctx.Out.WriteLine($"wrote {what} to {path}");
             return 0;
         });
         return cmd;
@@ -203,13 +238,10 @@ internal static class Commands
             OutputPaths.Check(r.GetValue(output), "--output");
             var m = LoadModel(r.GetValue(model)!);
             string path = r.GetValue(data)!;
-            var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path);
+            var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path, ctx.Err);
             var lp = DataIo.LogProb(m, table);
             if (r.GetValue(output) is { } o) DataIo.Write(o, new Table(["log_prob"], lp, lp.Length));
-            var (mean, se) = DataIo.MeanAndError(lp);
-            int outside = lp.Count(v => double.IsNegativeInfinity(v));
-            ctx.Out.WriteLine($"mean log-likelihood: {F(mean)} ± {F(se)} per event ({lp.Length} events)");
-            if (outside > 0) ctx.Out.WriteLine($"{outside} event(s) lie outside the model's domain (log p = −∞)");
+            ctx.Out.WriteLine(DataIo.Summarise(lp, "mean log-likelihood").Line);
             if (r.GetValue(output) is { } written) ctx.Out.WriteLine($"wrote {written}");
             return 0;
         });
@@ -244,20 +276,21 @@ internal static class Commands
             string modelPath = r.GetValue(model)!, path = r.GetValue(test)!;
             OutputPaths.Check(r.GetValue(output), "--output");
             var m = LoadModel(modelPath);
-            var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path);
+            var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path, ctx.Err);
             long s = r.GetValue(seed);
             var samples = DataIo.Sample(m, r.GetValue(n) ?? table.Rows, s);
             double[][] testColumns = table.ToColumns(), sampleColumns = samples.ToColumns();
             ctx.Out.WriteLine($"classifier two-sample test: {table.Rows} test events against {samples.Rows} samples …");
             var c2st = ClassifierTwoSampleTest.Run(testColumns, sampleColumns, new ClassifierOptions { Seed = s });
-            var report = EvaluationReport.Build(m.Flow, [.. m.Columns], testColumns, sampleColumns, m.History, c2st, new EvaluationReportOptions
+            var ll = DataIo.Summarise(DataIo.LogProb(m, table), "test log-likelihood");
+            var report = EvaluationReport.Build([.. m.Columns], testColumns, sampleColumns, ll.Outside == table.Rows ? null : (ll.Mean, ll.StandardError), m.History, c2st, new EvaluationReportOptions
             {
                 Title = $"nflow eval — {Path.GetFileName(modelPath)} on {Path.GetFileName(path)}",
                 ModelDescription = $"{m.Spec.Summary()}, {m.ParameterCount():N0} parameters ({Path.GetFileName(modelPath)})",
+                OutsideDomain = ll.Outside,
             });
             report.Save(r.GetValue(output)!);
-            var (mean, se) = DataIo.MeanAndError(DataIo.LogProb(m, table));
-            ctx.Out.WriteLine($"test log-likelihood: {F(mean)} ± {F(se)} per event");
+            ctx.Out.WriteLine(ll.Line);
             ctx.Out.WriteLine($"classifier AUC: {F(c2st.Auc)} ± {F(c2st.AucError)} (0.5: indistinguishable)");
             ctx.Out.WriteLine($"wrote {r.GetValue(output)}");
             return 0;
@@ -287,7 +320,7 @@ internal static class Commands
             OutputPaths.Check(r.GetValue(output), "--output");
             var m = LoadModel(r.GetValue(model)!);
             string path = r.GetValue(data)!;
-            var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path);
+            var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path, ctx.Err);
             long s = r.GetValue(seed);
             var generated = DataIo.Sample(m, r.GetValue(n) ?? table.Rows, s);
             var result = Reweighting.Dctr(table.ToColumns(), generated.ToColumns(), new ReweightingOptions

@@ -27,20 +27,42 @@ internal static class DataIo
     }
 
     /// <summary>
-    /// The table's columns in the model's order: the same names in any order are reordered by name; the same count
-    /// with other names is taken by position; a different count is an error naming both sets of columns.
+    /// The table's columns in the model's order, matched by name: the same names in any order are reordered; any
+    /// other difference (a name missing, renamed, differing in case, extra columns) is an error listing both sets and
+    /// the <c>--columns</c> that would pick or rename them. A headerless file (.npy: columns x0, x1, …) with the
+    /// model's column count is taken by position, with a note on <paramref name="err"/>.
     /// </summary>
-    public static Table MatchModel(Table table, IReadOnlyList<string> modelColumns, string path)
+    public static Table MatchModel(Table table, IReadOnlyList<string> modelColumns, string path, TextWriter? err = null)
     {
-        if (table.Cols != modelColumns.Count)
-        {
-            if (modelColumns.All(table.Columns.Contains) && table.Cols > modelColumns.Count)
-                throw new ArgumentException($"{path} has {table.Cols} columns ({string.Join(", ", table.Columns)}) but the model has {modelColumns.Count} ({string.Join(", ", modelColumns)}); pick them with --columns {string.Join(",", modelColumns)}");
-            throw new ArgumentException($"{path} has {table.Cols} columns ({string.Join(", ", table.Columns)}) but the model has {modelColumns.Count} ({string.Join(", ", modelColumns)}); use --columns to pick or rename them");
-        }
-        if (!table.Columns.SequenceEqual(modelColumns) && modelColumns.All(table.Columns.Contains))
+        if (table.Columns.SequenceEqual(modelColumns)) return table;
+        if (table.Cols == modelColumns.Count && modelColumns.All(table.Columns.Contains))
             return table.SelectColumns(string.Join(",", modelColumns));
-        return table;
+        bool headerless = path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase) && table.Columns.SequenceEqual(Table.DefaultNames(table.Cols));
+        if (headerless && table.Cols == modelColumns.Count)
+        {
+            err?.WriteLine($"nflow: {path} has no column names: its {table.Cols} columns are taken by position as {string.Join(", ", modelColumns)}");
+            return new Table([.. modelColumns], table.Values, table.Rows) { DroppedRows = table.DroppedRows };
+        }
+        string model = string.Join(", ", modelColumns), file = string.Join(", ", table.Columns);
+        var missing = modelColumns.Where(c => !table.Columns.Contains(c)).ToList();
+        string hint;
+        if (missing.Count == 0)
+            hint = $"pick them with --columns {string.Join(",", modelColumns)}";
+        else
+        {
+            // a suggestion: case-insensitive matches, else the file's columns by position
+            var pairs = new List<string>();
+            for (int j = 0; j < modelColumns.Count; j++)
+            {
+                string m = modelColumns[j];
+                string? source = table.Columns.Contains(m) ? m
+                    : table.Columns.FirstOrDefault(c => string.Equals(c, m, StringComparison.OrdinalIgnoreCase))
+                    ?? (j < table.Cols && !modelColumns.Contains(table.Columns[j]) ? table.Columns[j] : null);
+                pairs.Add(source is null ? $"{m}=?" : source == m ? m : $"{m}={source}");
+            }
+            hint = $"missing from the file: {string.Join(", ", missing)}; if the file names them differently, rename with --columns MODEL=FILE, e.g. --columns {string.Join(",", pairs)}";
+        }
+        throw new ArgumentException($"{path} has columns ({file}) but the model was trained on ({model}): columns are matched by name; {hint}");
     }
 
     /// <summary>
@@ -76,6 +98,24 @@ internal static class DataIo
             model.LogProb(t).CopyTo(all, start);
         }
         return all;
+    }
+
+    /// <summary>
+    /// Mean log-likelihood of per-event <paramref name="logProb"/> over the finite events, with its standard error,
+    /// the count of events outside the model's domain (log p = −∞) and a one-line statement of both.
+    /// </summary>
+    public static (double Mean, double StandardError, int Outside, string Line) Summarise(double[] logProb, string what)
+    {
+        var finite = logProb.Where(double.IsFinite).ToArray();
+        int outside = logProb.Length - finite.Length;
+        if (finite.Length == 0)
+            return (double.NaN, double.NaN, outside, $"{what}: none: all {logProb.Length} event(s) lie outside the model's domain (log p = −∞)");
+        var (mean, se) = MeanAndError(finite);
+        string error = finite.Length > 1 ? Commands.F(se) : "n/a (one event)";
+        string line = $"{what}: {Commands.F(mean)} ± {error} per event ({finite.Length} events)";
+        if (outside > 0)
+            line += $"; {outside} of {logProb.Length} event(s) lie outside the model's domain (log p = −∞, density zero there), left out of this mean (over all events the mean is −∞)";
+        return (mean, se, outside, line);
     }
 
     /// <summary>Mean and standard error s/√n of <paramref name="v"/>.</summary>

@@ -175,7 +175,7 @@ public class CliTests
         { ["info", "{dir}/missing.nflow"], 1, "missing.nflow: file not found" },
         { ["train", "{dir}/nonnumeric.csv"], 1, "nonnumeric.csv:3:2: 'abc' in column 'x1' is not a number" },
         { ["train", "{dir}/ragged.csv"], 1, "ragged.csv:3: row has 3 fields; the header has 2" },
-        { ["logprob", "{model}", "{dir}/three.csv"], 1, "three.csv has 3 columns (x0, x1, x2) but the model has 2 (x0, x1)" },
+        { ["logprob", "{model}", "{dir}/three.csv"], 1, "three.csv has columns (x0, x1, x2) but the model was trained on (x0, x1): columns are matched by name; pick them with --columns x0,x1" },
         { ["train", "{dir}/empty.csv"], 1, "empty.csv: empty file" },
         { ["logprob", "{model}", "{dir}/headeronly.csv"], 1, "headeronly.csv: no data rows" },
         { ["info", "{dir}/three.csv"], 1, "three.csv: not a valid model file" },

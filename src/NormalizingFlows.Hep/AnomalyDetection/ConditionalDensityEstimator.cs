@@ -215,7 +215,7 @@ public sealed class ConditionalDensityEstimator
             int rows = Math.Min(Chunk, n - start);
             using var scope = TensorScope.Begin();
             var c = Preprocessing.Context(mjj.AsSpan(start, rows));
-            var x = Model.Sample(rows, rng, c).ReadOnlySpan;
+            var x = Model.Sample(rows, rng, c, clampToTrainingRange: true).ReadOnlySpan;
             for (int i = 0; i < rows; i++)
                 for (int j = 0; j < 4; j++) f[j][start + i] = x[i * 4 + j];
         }

@@ -30,6 +30,12 @@ public sealed record EvaluationReportOptions
 
     /// <summary>Most pairwise plots (each a data and a model heat map).</summary>
     public int MaxPairs { get; init; } = 15;
+
+    /// <summary>
+    /// Test events outside the model's domain (log p = −∞), left out of the given test log-likelihood; the summary
+    /// states the count (and, when every event is outside, says so instead of a number).
+    /// </summary>
+    public int OutsideDomain { get; init; }
 }
 
 /// <summary>
@@ -79,7 +85,10 @@ public static class EvaluationReport
         if (options.ModelDescription is { } md) summary.Add(("model", md));
         summary.Add(("events", FormattableString.Invariant($"{nTest:N0} test events, {nModel:N0} model samples, {d} features")));
         if (testLogLikelihood is { } ll)
-            summary.Add(("test log-likelihood", $"{F(ll.Mean, "F4")} ± {F(ll.StandardError, "F4")} per event (higher is better)"));
+            summary.Add(("test log-likelihood", $"{F(ll.Mean, "F4")} ± {F(ll.StandardError, "F4")} per event (higher is better)" +
+                (options.OutsideDomain > 0 ? FormattableString.Invariant($"; over the {nTest - options.OutsideDomain:N0} events inside the model's domain: {options.OutsideDomain:N0} lie outside (log p = −∞)") : "")));
+        else if (options.OutsideDomain > 0)
+            summary.Add(("test log-likelihood", FormattableString.Invariant($"none: all {options.OutsideDomain:N0} test events lie outside the model's domain (log p = −∞)")));
         if (twoSample is not null)
         {
             summary.Add(("classifier AUC", $"{F(twoSample.Auc, "F4")} ± {F(twoSample.AucError, "F4")} (0.5: indistinguishable; {F(twoSample.Significance, "F1")} σ from 0.5)"));

@@ -103,18 +103,47 @@ public sealed class FlowModel<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>
     /// log p(x) per row in original units, in evaluation mode without gradients; −∞ for rows outside the preprocessing's
-    /// domain (beyond the widened training range of a minmax-logit column, at or below a log column's shift).
+    /// domain (beyond a bounded side of a column: the walls of a minmax-logit column, at or below a log column's shift,
+    /// at or above a log-upper column's shift) and for rows so far out that their density underflows: a value that
+    /// is infinite in <typeparamref name="T"/> (e.g. 1e300 read into a float model), or a row beyond
+    /// <see cref="FarOutside"/> standard units after preprocessing (without preprocessing: beyond √(max of T)/10⁴,
+    /// about 1.8e15 for float), where the flow's arithmetic would overflow. A NaN input throws an
+    /// <see cref="ArgumentException"/> naming the row and column; a NaN result throws an
+    /// <see cref="InvalidOperationException"/> (never returned silently).
     /// </summary>
     public double[] LogProb(Tensor<T> x, Tensor<T>? context = null)
     {
         ArgumentNullException.ThrowIfNull(x);
+        if (x.Rank != 2 || x.Dim(1) != Features) throw new ArgumentException($"input must be [rows, {Features}], got {x.ShapeString}");
+        int n = x.Dim(0), d = Features;
+        var xs = x.ReadOnlySpan;
+        for (int r = 0; r < n; r++)
+            for (int j = 0, k = r * d; j < d; j++, k++)
+                if (T.IsNaN(xs[k])) throw new ArgumentException($"row {r}, column {j} ('{Columns[j]}') is NaN: flows need numbers (drop or impute such rows first)");
         bool wasTraining = Flow.Training;
         Flow.Eval();
         try
         {
             using var _ = GradMode.Disable();
             using var scope = TensorScope.Begin();
-            return Flow.LogProb(new Var<T>(x), context is null ? null : new Var<T>(context)).Value.ToDoubleArray();
+            var far = FarRows(x);
+            var input = x;
+            if (Array.IndexOf(far, true) >= 0)
+            {
+                input = x.Clone();
+                var safe = CentreRow();
+                var s = input.Span;
+                for (int r = 0; r < n; r++)
+                    if (far[r]) safe.CopyTo(s.Slice(r * d, d));
+            }
+            var lp = Flow.LogProb(new Var<T>(input), context is null ? null : new Var<T>(context)).Value.ToDoubleArray();
+            for (int r = 0; r < n; r++)
+            {
+                if (far[r]) lp[r] = double.NegativeInfinity;
+                else if (double.IsNaN(lp[r]))
+                    throw new InvalidOperationException($"log p of row {r} is NaN although its values are finite and within {FarOutside:G} standard units of the training data: a numerical fault of the model");
+            }
+            return lp;
         }
         finally
         {
@@ -123,11 +152,59 @@ public sealed class FlowModel<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>
-    /// <paramref name="n"/> samples in original units (one per context row when conditional), in evaluation mode:
-    /// dequantized columns floored back to integers and, with <paramref name="clampToTrainingRange"/>, every column
-    /// clamped into its training range.
+    /// Distance in standard units after preprocessing (|z| of the flow's own input) beyond which a row's density
+    /// counts as zero (log p = −∞): 10⁴, where a standard normal's log-density is already about −5·10⁷.
     /// </summary>
-    public Tensor<T> Sample(int n, Rng rng, Tensor<T>? context = null, bool clampToTrainingRange = true)
+    public const double FarOutside = 1e4;
+
+    // per row: true when a value is infinite in T or lies beyond FarOutside standard units (inside the domain)
+    private bool[] FarRows(Tensor<T> x)
+    {
+        int n = x.Dim(0), d = Features;
+        var far = new bool[n];
+        var xs = x.ReadOnlySpan;
+        for (int r = 0; r < n; r++)
+            for (int j = 0, k = r * d; j < d; j++, k++)
+                if (T.IsInfinity(xs[k])) far[r] = true;
+        double limit = FarOutside;
+        var z = x;
+        if (Preprocessing is null) limit = Math.Sqrt(typeof(T) == typeof(float) ? float.MaxValue : double.MaxValue) / 1e4;
+        else
+        {
+            var safe = x;
+            if (Array.IndexOf(far, true) >= 0)
+            {
+                safe = x.Clone();
+                var centre = CentreRow();
+                for (int r = 0; r < n; r++)
+                    if (far[r]) centre.CopyTo(safe.Span.Slice(r * d, d));
+            }
+            z = Preprocessing.Forward(new Var<T>(safe)).Y.Value;
+        }
+        var zs = z.ReadOnlySpan;
+        for (int r = 0; r < n; r++)
+            for (int j = 0, k = r * d; j < d && !far[r]; j++, k++)
+            {
+                double v = double.CreateTruncating(zs[k]);
+                if (!(Math.Abs(v) <= limit)) far[r] = true;
+            }
+        return far;
+    }
+
+    // a row inside the domain: the data-space image of z = 0
+    private T[] CentreRow()
+    {
+        var zero = Tensor<T>.Zeros(1, Features);
+        return (Preprocessing is null ? zero : Preprocessing.Inverse(new Var<T>(zero)).X.Value).ReadOnlySpan.ToArray();
+    }
+
+    /// <summary>
+    /// <paramref name="n"/> samples in original units (one per context row when conditional), in evaluation mode:
+    /// dequantized columns floored back to integers. The samples follow the model's density, also beyond the
+    /// training range on open sides; only with <paramref name="clampToTrainingRange"/> (opt-in, off by default) is
+    /// every column clamped into its training range, which piles the tails up at the range's ends as point masses.
+    /// </summary>
+    public Tensor<T> Sample(int n, Rng rng, Tensor<T>? context = null, bool clampToTrainingRange = false)
     {
         ArgumentNullException.ThrowIfNull(rng);
         bool wasTraining = Flow.Training;

@@ -139,12 +139,17 @@ public class PreprocessingTests
         var spec = PreprocessingSpec.Auto(new Table(names, v, n));
         var kinds = spec.Columns.Select(c => c.Kind).ToArray();
         Assert.Equal(PreprocessingKind.Dequantize, kinds[0]);
-        Assert.Equal(PreprocessingKind.MinMaxLogit, kinds[1]);
-        Assert.Equal(PreprocessingKind.MinMaxLogit, kinds[2]);
+        // an edge at the minimum only: bounded below (just under the edge), open above (issue #14 item 1)
+        Assert.Equal(PreprocessingKind.Log, kinds[1]);
+        Assert.InRange(spec.Columns[1].Shift, 0.0, 20.0);
+        Assert.Equal(PreprocessingKind.Log, kinds[2]);
+        Assert.InRange(spec.Columns[2].Shift, 0.0, 0.75);
         Assert.Equal(PreprocessingKind.Log, kinds[3]);
+        Assert.Equal(0.0, spec.Columns[3].Shift);
         Assert.Equal(PreprocessingKind.Standardize, kinds[4]);
         Assert.Equal(PreprocessingKind.MinMaxLogit, kinds[5]);
-        Assert.Equal(PreprocessingKind.MinMaxLogit, kinds[6]);
+        Assert.Equal(PreprocessingKind.Log, kinds[6]);
+        Assert.InRange(spec.Columns[6].Shift, -1.0, 0.25);
         Assert.All(spec.Columns, c => Assert.False(string.IsNullOrEmpty(c.Reason)));
         // and the auto spec fits and round-trips through JSON
         var back = PreprocessingSpec.FromJson(spec.ToJson());
@@ -199,7 +204,7 @@ public class PreprocessingTests
         var model = MixedModel<double>();
         Perturb(model, 6);
         var pre = model.Preprocessing!;
-        var x = model.Sample(3000, new Rng(7));
+        var x = model.Sample(3000, new Rng(7), clampToTrainingRange: true);
         for (int r = 0; r < x.Dim(0); r++)
             for (int j = 0; j < 5; j++)
             {

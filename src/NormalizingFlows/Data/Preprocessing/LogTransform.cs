@@ -9,16 +9,31 @@ namespace NormalizingFlows.Data.Preprocessing;
 /// Per-column logarithm for positive (or shifted-positive) columns: y = log(x − shift), log|det| = −Σ log(x − shift)
 /// per row; Inverse: x = exp(y) + shift, log|det| = Σ y. Buffer (saved and loaded): "shift" [D]. Defined only for
 /// x &gt; shift: below it the output is NaN (log of a negative number) — inside <see cref="PreprocessingPipeline{T}"/>
-/// a <see cref="DomainGuard{T}"/> turns such rows into log-probability −∞ first.
+/// a <see cref="DomainGuard{T}"/> turns such rows into log-probability −∞ first. Columns flagged "upper" are
+/// reflected: y = log(shift − x) (defined for x &lt; shift), Inverse x = shift − exp(y); the flags come from the
+/// preprocessing spec, not from a buffer.
 /// </summary>
 public sealed class LogTransform<T> : Transform<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Tensor<T> _shift;
     private readonly double[] _shiftD;
+    private readonly double[] _sign;
 
     /// <summary>Creates y = log(x − <paramref name="shift"/>[j]) per column (finite shifts; 0 for strictly positive columns).</summary>
-    public LogTransform(ReadOnlySpan<double> shift) : base(shift.Length)
+    public LogTransform(ReadOnlySpan<double> shift) : this(shift, default)
     {
+    }
+
+    /// <summary>
+    /// As the one-argument constructor, but the columns with <paramref name="upper"/>[j] true are bounded above:
+    /// y = log(shift[j] − x). An empty <paramref name="upper"/> means no such column.
+    /// </summary>
+    public LogTransform(ReadOnlySpan<double> shift, ReadOnlySpan<bool> upper) : base(shift.Length)
+    {
+        if (!upper.IsEmpty && upper.Length != shift.Length)
+            throw new ArgumentException($"upper has {upper.Length} entries for {shift.Length} columns", nameof(upper));
+        _sign = new double[shift.Length];
+        for (int j = 0; j < shift.Length; j++) _sign[j] = !upper.IsEmpty && upper[j] ? -1.0 : 1.0;
         for (int j = 0; j < shift.Length; j++)
             if (!double.IsFinite(shift[j])) throw new ArgumentException($"shift[{j}] = {shift[j]} must be finite", nameof(shift));
         _shift = RegisterBuffer("shift", Tensor<T>.FromDoubles(shift, shift.Length));
@@ -49,8 +64,8 @@ public sealed class LogTransform<T> : Transform<T> where T : unmanaged, IFloatin
         CheckShapes(x, context);
         return PerColumnOp.Apply(x, (v, j) =>
         {
-            double u = v - _shiftD[j], l = Math.Log(u);
-            return (l, -l, 1.0 / u, -1.0 / u);
+            double sg = _sign[j], u = sg * (v - _shiftD[j]), l = Math.Log(u);
+            return (l, -l, sg / u, -sg / u);
         });
     }
 
@@ -60,8 +75,8 @@ public sealed class LogTransform<T> : Transform<T> where T : unmanaged, IFloatin
         CheckShapes(y, context);
         return PerColumnOp.Apply(y, (v, j) =>
         {
-            double e = Math.Exp(v);
-            return (e + _shiftD[j], v, e, 1.0);
+            double e = Math.Exp(v), sg = _sign[j];
+            return (_shiftD[j] + sg * e, v, sg * e, 1.0);
         });
     }
 }

@@ -33,8 +33,20 @@ public sealed class MinMaxScaler<T> : Transform<T> where T : unmanaged, IFloatin
     }
 
     /// <summary>As the scalar-margin constructor, with one margin per column.</summary>
-    public MinMaxScaler(ReadOnlySpan<double> min, ReadOnlySpan<double> max, ReadOnlySpan<double> margins) : base(min.Length)
+    public MinMaxScaler(ReadOnlySpan<double> min, ReadOnlySpan<double> max, ReadOnlySpan<double> margins)
+        : this(min, max, margins, default, default)
     {
+    }
+
+    /// <summary>
+    /// As the per-column-margin constructor, but a column j with finite <paramref name="lower"/>[j] and
+    /// <paramref name="upper"/>[j] (given bounds) maps exactly (lower, upper) onto (0, 1) instead of its widened
+    /// training range; NaN (or empty spans) means "use the margin".
+    /// </summary>
+    public MinMaxScaler(ReadOnlySpan<double> min, ReadOnlySpan<double> max, ReadOnlySpan<double> margins, ReadOnlySpan<double> lower, ReadOnlySpan<double> upper) : base(min.Length)
+    {
+        if ((!lower.IsEmpty && lower.Length != min.Length) || upper.Length != lower.Length)
+            throw new ArgumentException($"lower and upper need one entry per column ({min.Length}), got {lower.Length} and {upper.Length}");
         if (max.Length != min.Length) throw new ArgumentException($"min has {min.Length} entries but max has {max.Length}", nameof(max));
         if (margins.Length != min.Length) throw new ArgumentException($"min has {min.Length} entries but margins has {margins.Length}", nameof(margins));
         var low = new double[min.Length];
@@ -49,6 +61,7 @@ public sealed class MinMaxScaler<T> : Transform<T> where T : unmanaged, IFloatin
             double pad = width > 0 ? margin * width : Math.Max(margin, 1e-3) * Math.Max(1.0, Math.Abs(min[j]));
             low[j] = min[j] - pad;
             high[j] = max[j] + pad;
+            if (!lower.IsEmpty && double.IsFinite(lower[j]) && double.IsFinite(upper[j])) (low[j], high[j]) = (lower[j], upper[j]);
             if (!(high[j] > low[j])) throw new ArgumentException($"column {j}: the widened range [{low[j]}, {high[j]}] is empty (margin 0 on a constant column?)");
         }
         _min = RegisterBuffer("min", Tensor<T>.FromDoubles(min, min.Length));

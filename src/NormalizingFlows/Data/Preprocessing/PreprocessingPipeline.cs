@@ -14,8 +14,9 @@ public static class PreprocessingPipeline
     /// Fits <paramref name="spec"/> on the training table <paramref name="train"/> in double precision: the training
     /// range of every column; the log shifts (every value must exceed its column's shift); the min-max ranges widened
     /// by the margins; and the mean and standard deviation of every standardised column after its earlier steps
-    /// (for dequantized columns those of k + U(0, 1): mean + ½, variance + 1/12; a zero deviation becomes 1). The
-    /// spec's names must match the table's columns.
+    /// (for dequantized columns those of k + U(0, 1): mean + ½, variance + 1/12). The spec's names must match the
+    /// table's columns. A constant column (of any kind but "none", in a table of more than one row) throws: a point
+    /// mass has no density.
     /// </summary>
     public static PreprocessingPipeline<T> Fit<T>(Table train, PreprocessingSpec spec) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -40,12 +41,22 @@ public static class PreprocessingPipeline
             }
             c.Min[j] = lo; c.Max[j] = hi;
             var col = spec.Columns[j];
+            if (lo == hi && n > 1 && col.Kind != PreprocessingKind.None)
+                throw new ArgumentException($"column '{col.Name}' is constant ({lo} in all {n} rows): a single value is a point mass, not a density, so a flow cannot model it (every other value would have density zero); leave the column out");
             if (col.Kind == PreprocessingKind.Log)
             {
                 if (!(lo > col.Shift))
                     throw new ArgumentException($"column '{col.Name}': log needs every value above the shift {col.Shift}, but the minimum is {lo} (choose a smaller shift or another kind)");
                 c.Shift[j] = col.Shift;
             }
+            if (col.Kind == PreprocessingKind.LogUpper)
+            {
+                if (!(hi < col.Shift))
+                    throw new ArgumentException($"column '{col.Name}': log-upper needs every value below the shift {col.Shift}, but the maximum is {hi} (choose a larger shift or another kind)");
+                c.Shift[j] = col.Shift;
+            }
+            if (col.Lower is { } bl && col.Upper is { } bu && !(lo > bl && hi < bu))
+                throw new ArgumentException($"column '{col.Name}': the training range [{lo}, {hi}] is not strictly inside the given bounds ({bl}, {bu})");
         }
         // earlier steps in double, then the standardisation's statistics of their output
         using (GradMode.Disable())
@@ -119,15 +130,25 @@ public sealed class PreprocessingPipeline<T> : Transform<T> where T : unmanaged,
         Spec = spec;
         int d = spec.Count;
         var steps = new List<Transform<T>>();
-        var logCols = spec.ColumnsOf(PreprocessingKind.Log);
+        var logCols = Enumerable.Range(0, d).Where(j => spec.Columns[j].Kind is PreprocessingKind.Log or PreprocessingKind.LogUpper).ToArray();
+        var logUpper = logCols.Select(j => spec.Columns[j].Kind == PreprocessingKind.LogUpper).ToArray();
         var mmCols = spec.ColumnsOf(PreprocessingKind.MinMaxLogit);
-        MinMaxScaler<T>? scaler = mmCols.Length > 0 ? new MinMaxScaler<T>(Pick(c.Min, mmCols), Pick(c.Max, mmCols), mmCols.Select(j => spec.Columns[j].Margin).ToArray()) : null;
+        MinMaxScaler<T>? scaler = mmCols.Length > 0
+            ? new MinMaxScaler<T>(Pick(c.Min, mmCols), Pick(c.Max, mmCols), mmCols.Select(j => spec.Columns[j].Margin).ToArray(),
+                mmCols.Select(j => spec.Columns[j].Lower ?? double.NaN).ToArray(), mmCols.Select(j => spec.Columns[j].Upper ?? double.NaN).ToArray())
+            : null;
         if (logCols.Length + mmCols.Length > 0)
         {
             var lower = Enumerable.Repeat(double.NegativeInfinity, d).ToArray();
             var upper = Enumerable.Repeat(double.PositiveInfinity, d).ToArray();
             var anchor = new double[d];
-            foreach (int j in logCols) { lower[j] = c.Shift[j]; anchor[j] = c.Shift[j] + Math.Max(1.0, Math.Abs(c.Shift[j])); }
+            for (int i = 0; i < logCols.Length; i++)
+            {
+                int j = logCols[i];
+                double step = Math.Max(1.0, Math.Abs(c.Shift[j]));
+                if (logUpper[i]) { upper[j] = c.Shift[j]; anchor[j] = c.Shift[j] - step; }
+                else { lower[j] = c.Shift[j]; anchor[j] = c.Shift[j] + step; }
+            }
             for (int i = 0; i < mmCols.Length; i++)
             {
                 int j = mmCols[i];
@@ -138,7 +159,7 @@ public sealed class PreprocessingPipeline<T> : Transform<T> where T : unmanaged,
             Guard = new DomainGuard<T>(lower, upper, anchor);
             steps.Add(Guard);
         }
-        if (logCols.Length > 0) steps.Add(new ColumnwiseTransform<T>(d, logCols, new LogTransform<T>(Pick(c.Shift, logCols))));
+        if (logCols.Length > 0) steps.Add(new ColumnwiseTransform<T>(d, logCols, new LogTransform<T>(Pick(c.Shift, logCols), logUpper)));
         if (mmCols.Length > 0)
         {
             steps.Add(new ColumnwiseTransform<T>(d, mmCols, scaler!));
@@ -208,10 +229,11 @@ public sealed class PreprocessingPipeline<T> : Transform<T> where T : unmanaged,
     }
 
     /// <summary>
-    /// Turns flow samples into data, in place: floors the dequantized columns, then (when <paramref name="clamp"/>)
-    /// clamps every column into its training range.
+    /// Turns flow samples into data, in place: floors the dequantized columns, then (only when <paramref name="clamp"/>,
+    /// an opt-in that distorts the density into point masses at the range's ends) clamps every column into its
+    /// training range.
     /// </summary>
-    public void Postprocess(Tensor<T> samples, bool clamp = true)
+    public void Postprocess(Tensor<T> samples, bool clamp = false)
     {
         Dequantize.Floor(samples, DequantizedColumns);
         if (clamp) ClampToTrainingRange(samples);

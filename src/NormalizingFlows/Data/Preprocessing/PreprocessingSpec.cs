@@ -17,6 +17,8 @@ public enum PreprocessingKind
     MinMaxLogit,
     /// <summary>Integer-valued: add U(0, 1) noise for training, floor when sampling; standardised ("dequantize").</summary>
     Dequantize,
+    /// <summary>log(shift − x), then standardise ("log-upper"); for columns bounded above only (a sharp edge or cut at the maximum, open below).</summary>
+    LogUpper,
 }
 
 /// <summary>The preprocessing of one column: its name, its kind and the kind's options.</summary>
@@ -27,8 +29,20 @@ public sealed record ColumnPreprocessing(string Name, PreprocessingKind Kind)
     /// <summary>Minmax-logit: widening of the training range on each side, as a fraction of the range, in (0, 0.5].</summary>
     public double Margin { get; init; } = 0.01;
 
-    /// <summary>Log: the column is mapped to log(x − Shift); every training value must exceed it.</summary>
+    /// <summary>
+    /// Log: the column is mapped to log(x − Shift), an open lower bound every value must exceed. Log-upper: the
+    /// column is mapped to log(Shift − x), an open upper bound every value must stay below.
+    /// </summary>
     public double Shift { get; init; }
+
+    /// <summary>
+    /// Minmax-logit with user-given bounds: the open domain (Lower, Upper) is mapped onto (0, 1) as it is (no margin,
+    /// no training range); both or neither must be set. Null: the widened training range.
+    /// </summary>
+    public double? Lower { get; init; }
+
+    /// <summary>The upper end of a user-given minmax-logit domain (see <see cref="Lower"/>).</summary>
+    public double? Upper { get; init; }
 
     /// <summary>Why <see cref="PreprocessingSpec.Auto"/> chose this kind (informational; null when set by hand).</summary>
     public string? Reason { get; init; }
@@ -39,6 +53,7 @@ public sealed record ColumnPreprocessing(string Name, PreprocessingKind Kind)
         PreprocessingKind.None => [],
         PreprocessingKind.Standardize => ["standardize"],
         PreprocessingKind.Log => ["log", "standardize"],
+        PreprocessingKind.LogUpper => ["log-upper", "standardize"],
         PreprocessingKind.MinMaxLogit => ["minmax", "logit", "standardize"],
         PreprocessingKind.Dequantize => ["dequantize", "standardize"],
         _ => throw new InvalidOperationException($"unknown kind {Kind}"),
@@ -70,8 +85,12 @@ public sealed class PreprocessingSpec
             if (!Enum.IsDefined(c.Kind)) throw new ArgumentException($"column '{c.Name}': unknown kind {(int)c.Kind}", nameof(columns));
             if (c.Kind == PreprocessingKind.MinMaxLogit && !(c.Margin > 0 && c.Margin <= 0.5))
                 throw new ArgumentException($"column '{c.Name}': the minmax-logit margin must lie in (0, 0.5], got {c.Margin} (with 0 the training extremes map to logit(0) = −∞)", nameof(columns));
-            if (c.Kind == PreprocessingKind.Log && !double.IsFinite(c.Shift))
+            if (c.Kind is PreprocessingKind.Log or PreprocessingKind.LogUpper && !double.IsFinite(c.Shift))
                 throw new ArgumentException($"column '{c.Name}': the log shift must be finite, got {c.Shift}", nameof(columns));
+            if (c.Lower.HasValue != c.Upper.HasValue || (c.Lower.HasValue && c.Kind != PreprocessingKind.MinMaxLogit))
+                throw new ArgumentException($"column '{c.Name}': explicit lower and upper bounds go together and only with minmax-logit (log takes a lower bound as its shift, log-upper an upper one)", nameof(columns));
+            if (c.Lower is { } lo && c.Upper is { } hi && !(double.IsFinite(lo) && double.IsFinite(hi) && lo < hi))
+                throw new ArgumentException($"column '{c.Name}': the bounds ({lo}, {hi}) must be finite with lower < upper", nameof(columns));
         }
         Columns = list;
     }
@@ -95,7 +114,7 @@ public sealed class PreprocessingSpec
         return new PreprocessingSpec(names.Select(n => new ColumnPreprocessing(n, kind)));
     }
 
-    /// <summary>The JSON name of a kind: "none", "standardize", "log", "minmax-logit" or "dequantize".</summary>
+    /// <summary>The JSON name of a kind: "none", "standardize", "log", "log-upper", "minmax-logit" or "dequantize".</summary>
     public static string KindName(PreprocessingKind kind) => kind switch
     {
         PreprocessingKind.None => "none",
@@ -103,6 +122,7 @@ public sealed class PreprocessingSpec
         PreprocessingKind.Log => "log",
         PreprocessingKind.MinMaxLogit => "minmax-logit",
         PreprocessingKind.Dequantize => "dequantize",
+        PreprocessingKind.LogUpper => "log-upper",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown preprocessing kind"),
     };
 
@@ -114,21 +134,32 @@ public sealed class PreprocessingSpec
         "log" => PreprocessingKind.Log,
         "minmax-logit" => PreprocessingKind.MinMaxLogit,
         "dequantize" => PreprocessingKind.Dequantize,
-        _ => throw new FormatException($"unknown preprocessing kind '{name}' (valid: none, standardize, log, minmax-logit, dequantize)"),
+        "log-upper" => PreprocessingKind.LogUpper,
+        _ => throw new FormatException($"unknown preprocessing kind '{name}' (valid: none, standardize, log, log-upper, minmax-logit, dequantize)"),
     };
 
     /// <summary>
     /// Picks a kind per column of <paramref name="table"/> (the training set), in this order:
-    /// integer-valued (≥ 2 distinct values) → dequantize; a sharp edge at the minimum or maximum (a hard cut such as a
-    /// pT threshold, or many values piled at the extreme) → minmax-logit; strictly positive with skewness &gt; 1 whose
-    /// logarithm is less skewed → log; otherwise standardize. The edge test compares the spread of the k₁ and k₂ = 10·k₁
-    /// values nearest an extreme (k₁ = max(10, N/200)): a density that stays non-zero up to the edge fills them evenly
-    /// (ratio ≈ 10), one that fades out towards the extreme does not (≈ √10 for a linear fade, less for tails); a
-    /// ratio ≥ 5 counts as an edge. Needs N ≥ 200 for the edge test (smaller tables skip it). Non-finite values throw.
+    /// a bound given in <paramref name="bounds"/> (by column name) → that domain (both ends: minmax-logit on exactly
+    /// (lower, upper); a lower end only: log(x − lower); an upper end only: log-upper, log(upper − x));
+    /// integer-valued (≥ 2 distinct values) → dequantize; a sharp edge (a hard cut such as a pT threshold, or many
+    /// values piled at the extreme) at both the minimum and the maximum → minmax-logit (walls 1 % of the range beyond
+    /// the training extremes); at the minimum only → log(x − shift) with the shift 1 % of the range below the minimum,
+    /// open above; at the maximum only → log-upper, open below; strictly positive with skewness &gt; 1 whose
+    /// logarithm is less skewed → log; otherwise standardize. Only a side with an edge is bounded: held-out events
+    /// beyond the training range on an open side keep a finite density. The edge test compares the spread of the k₁,
+    /// ≈ √10·k₁ and 10·k₁ values nearest an extreme (k₁ = max(20, N/100)): a density that stays non-zero up to the
+    /// edge fills them evenly (ratios √10 and 10), one that fades out towards the extreme does not (a linear fade
+    /// gives 10^¼ and √10, tails less); each half must reach 2.2 and the whole 5. Needs N ≥ 200 for the edge test (smaller tables skip it).
+    /// Non-finite values throw, as do a bound on an unknown column and training values outside a given bound.
     /// </summary>
-    public static PreprocessingSpec Auto(Table table)
+    public static PreprocessingSpec Auto(Table table, IReadOnlyDictionary<string, ColumnBounds>? bounds = null)
     {
         ArgumentNullException.ThrowIfNull(table);
+        if (bounds is not null)
+            foreach (var name in bounds.Keys)
+                if (!table.Columns.Contains(name, StringComparer.Ordinal))
+                    throw new ArgumentException($"a bound is given for column '{name}', but the columns are: {string.Join(", ", table.Columns)}");
         var cols = new List<ColumnPreprocessing>(table.Cols);
         var values = new double[table.Rows];
         for (int j = 0; j < table.Cols; j++)
@@ -139,31 +170,52 @@ public sealed class PreprocessingSpec
                 if (!double.IsFinite(values[r]))
                     throw new ArgumentException($"column '{table.Columns[j]}' row {r} is {values[r]}: drop or impute non-finite values before preprocessing");
             }
-            var (kind, reason) = Choose(table, j, values);
-            cols.Add(new ColumnPreprocessing(table.Columns[j], kind) { Reason = reason });
+            if (bounds is not null && bounds.TryGetValue(table.Columns[j], out var b))
+            {
+                cols.Add(Bounded(table.Columns[j], b, values));
+                continue;
+            }
+            cols.Add(Choose(table, j, values));
         }
         return new PreprocessingSpec(cols);
     }
 
-    private static (PreprocessingKind, string) Choose(Table table, int column, double[] values)
+    private static ColumnPreprocessing Bounded(string name, ColumnBounds b, double[] values)
     {
+        for (int r = 0; r < values.Length; r++)
+            if (!b.Contains(values[r]))
+                throw new ArgumentException($"column '{name}' row {r} is {Fmt(values[r])}, outside its given bounds {b}: every training value must lie strictly inside (widen the bound)");
+        const string why = "given bound";
+        return (b.Lower, b.Upper) switch
+        {
+            ({ } lo, { } hi) => new ColumnPreprocessing(name, PreprocessingKind.MinMaxLogit) { Lower = lo, Upper = hi, Reason = $"{why} ({Fmt(lo)}, {Fmt(hi)})" },
+            ({ } lo, null) => new ColumnPreprocessing(name, PreprocessingKind.Log) { Shift = lo, Reason = $"{why}: above {Fmt(lo)}, open above" },
+            (null, { } hi) => new ColumnPreprocessing(name, PreprocessingKind.LogUpper) { Shift = hi, Reason = $"{why}: below {Fmt(hi)}, open below" },
+            _ => throw new ArgumentException($"column '{name}': a bound needs a lower or an upper end"),
+        };
+    }
+
+    private static ColumnPreprocessing Choose(Table table, int column, double[] values)
+    {
+        string name = table.Columns[column];
+        ColumnPreprocessing Kind(PreprocessingKind k, string reason) => new(name, k) { Reason = reason };
         int n = values.Length;
-        if (n == 0) return (PreprocessingKind.Standardize, "empty column");
-        if (Dequantize.IsIntegerValued(table, column)) return (PreprocessingKind.Dequantize, "integer-valued");
+        if (n == 0) return Kind(PreprocessingKind.Standardize, "empty column");
+        if (Dequantize.IsIntegerValued(table, column)) return Kind(PreprocessingKind.Dequantize, "integer-valued");
         var sorted = (double[])values.Clone();
         Array.Sort(sorted);
         double min = sorted[0], max = sorted[^1];
-        if (min == max) return (PreprocessingKind.Standardize, "constant");
+        if (min == max) return Kind(PreprocessingKind.Standardize, "constant");
         if (n >= 200)
         {
-            int k1 = Math.Max(10, n / 200), k2 = Math.Min(10 * k1, n - 1);
-            double lowRatio = EdgeRatio(sorted[k1] - min, sorted[k2] - min);
-            double highRatio = EdgeRatio(max - sorted[n - 1 - k1], max - sorted[n - 1 - k2]);
-            if (lowRatio >= 5 || highRatio >= 5)
-            {
-                string side = lowRatio >= 5 && highRatio >= 5 ? "both ends" : lowRatio >= 5 ? $"the minimum {Fmt(min)}" : $"the maximum {Fmt(max)}";
-                return (PreprocessingKind.MinMaxLogit, $"sharp edge at {side}");
-            }
+            bool low = IsEdge(i => sorted[i] - min, n);
+            bool high = IsEdge(i => max - sorted[n - 1 - i], n);
+            double pad = OneSidedMargin * (max - min);
+            if (low && high) return Kind(PreprocessingKind.MinMaxLogit, $"sharp edges at both ends ({Fmt(min)}, {Fmt(max)})");
+            if (low)
+                return new ColumnPreprocessing(name, PreprocessingKind.Log) { Shift = min - pad, Reason = $"sharp edge at the minimum {Fmt(min)}: bounded below at {Fmt(min - pad)}, open above" };
+            if (high)
+                return new ColumnPreprocessing(name, PreprocessingKind.LogUpper) { Shift = max + pad, Reason = $"sharp edge at the maximum {Fmt(max)}: bounded above at {Fmt(max + pad)}, open below" };
         }
         if (min > 0)
         {
@@ -171,17 +223,28 @@ public sealed class PreprocessingSpec
             if (skew > 1)
             {
                 double logSkew = Skewness(values, Math.Log);
-                if (Math.Abs(logSkew) < skew) return (PreprocessingKind.Log, $"positive, skewness {Fmt(skew)} (log: {Fmt(logSkew)})");
+                if (Math.Abs(logSkew) < skew) return Kind(PreprocessingKind.Log, $"positive, skewness {Fmt(skew)} (log: {Fmt(logSkew)})");
             }
         }
-        return (PreprocessingKind.Standardize, "default");
+        return Kind(PreprocessingKind.Standardize, "default");
     }
 
-    /// <summary>Spread of the k₂ nearest values over that of the k₁ nearest (∞ when values pile up at the extreme).</summary>
-    private static double EdgeRatio(double spread1, double spread2)
+    /// <summary>Margin of an automatic one-sided bound beyond the training extreme, as a fraction of the range (5 %).</summary>
+    public const double OneSidedMargin = 0.05;
+
+    /// <summary>
+    /// The edge test on one side: spread(k) = distance from the extreme to the k-th nearest value. With
+    /// k₁ = max(20, N/100), k_m ≈ √10·k₁ and k₂ = 10·k₁, an edge needs spread(k₂)/spread(k₁) ≥ 5 and each half
+    /// (k_m/k₁, k₂/k_m) ≥ 2.2: a density flat up to the edge gives √10 ≈ 3.2 for both halves, a fade or a tail
+    /// smeared over a pile-up fails at least one. Values piled up at the extreme (spread(k₁) = 0) count as an edge.
+    /// </summary>
+    private static bool IsEdge(Func<int, double> spread, int n)
     {
-        if (spread1 <= 0) return double.PositiveInfinity;
-        return spread2 / spread1;
+        int k1 = Math.Max(20, n / 100), k2 = Math.Min(10 * k1, n - 1), km = Math.Min((int)Math.Round(k1 * Math.Sqrt(10)), k2 - 1);
+        if (k1 >= km) return false;
+        double a = spread(k1), m = spread(km), b = spread(k2);
+        if (a <= 0) return true;
+        return b / a >= 5 && m / a >= 2.2 && b / m >= 2.2;
     }
 
     private static double Skewness(double[] values, Func<double, double> f)
@@ -199,7 +262,7 @@ public sealed class PreprocessingSpec
         return m2 > 0 ? m3 / Math.Pow(m2, 1.5) : 0;
     }
 
-    private static string Fmt(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
+    internal static string Fmt(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
 
     /// <summary>
     /// The spec as JSON: <c>{"version": 1, "columns": [{"name": …, "kind": …, "chain": [...], "margin"/"shift": …, "reason": …}, …]}</c>
@@ -222,7 +285,9 @@ public sealed class PreprocessingSpec
                 foreach (var s in c.Chain) w.WriteStringValue(s);
                 w.WriteEndArray();
                 if (c.Kind == PreprocessingKind.MinMaxLogit) w.WriteNumber("margin", c.Margin);
-                if (c.Kind == PreprocessingKind.Log) w.WriteNumber("shift", c.Shift);
+                if (c.Lower is { } lo) w.WriteNumber("lower", lo);
+                if (c.Upper is { } hi) w.WriteNumber("upper", hi);
+                if (c.Kind is PreprocessingKind.Log or PreprocessingKind.LogUpper) w.WriteNumber("shift", c.Shift);
                 if (c.Reason is not null) w.WriteString("reason", c.Reason);
                 w.WriteEndObject();
             }
@@ -265,6 +330,8 @@ public sealed class PreprocessingSpec
                 {
                     Margin = Number(c, "margin", j, 0.01),
                     Shift = Number(c, "shift", j, 0.0),
+                    Lower = c.TryGetProperty("lower", out _) ? Number(c, "lower", j, 0.0) : null,
+                    Upper = c.TryGetProperty("upper", out _) ? Number(c, "upper", j, 0.0) : null,
                     Reason = c.TryGetProperty("reason", out var rs) && rs.ValueKind == JsonValueKind.String ? rs.GetString() : null,
                 };
                 list.Add(entry);
@@ -281,5 +348,49 @@ public sealed class PreprocessingSpec
         if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out double d))
             throw new FormatException($"preprocessing column {column}: \"{name}\" must be a number, found {v.GetRawText()}");
         return d;
+    }
+}
+
+/// <summary>
+/// A user-given domain of one column: an open lower end, an open upper end, or both (null: open on that side).
+/// Parsed from "lo:hi", "lo:" or ":hi" by <see cref="Parse"/>.
+/// </summary>
+public sealed record ColumnBounds(double? Lower, double? Upper)
+{
+    /// <summary>True when <paramref name="v"/> lies strictly inside the bounds.</summary>
+    public bool Contains(double v) => (Lower is not { } lo || v > lo) && (Upper is not { } hi || v < hi);
+
+    /// <inheritdoc/>
+    public override string ToString() =>
+        $"({(Lower is { } lo ? PreprocessingSpec.Fmt(lo) : "−∞")}, {(Upper is { } hi ? PreprocessingSpec.Fmt(hi) : "∞")})";
+
+    /// <summary>
+    /// Parses "col=lo:hi" entries (comma-separated, or given one by one) into bounds per column name; an end may be
+    /// left empty ("pt=15:" bounds only below). A <see cref="FormatException"/> names the faulty entry.
+    /// </summary>
+    public static Dictionary<string, ColumnBounds> Parse(IEnumerable<string> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        var result = new Dictionary<string, ColumnBounds>(StringComparer.Ordinal);
+        foreach (var entry in entries.SelectMany(e => e.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        {
+            int eq = entry.IndexOf('=', StringComparison.Ordinal);
+            int colon = eq < 0 ? -1 : entry.IndexOf(':', eq + 1);
+            if (eq <= 0 || colon < 0)
+                throw new FormatException($"bound '{entry}' must look like COLUMN=LOW:HIGH (an end may be empty: pt=15: or phi=:3.2)");
+            string name = entry[..eq].Trim(), lo = entry[(eq + 1)..colon].Trim(), hi = entry[(colon + 1)..].Trim();
+            double? Num(string t, string which)
+            {
+                if (t.Length == 0) return null;
+                if (!double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v))
+                    throw new FormatException($"bound '{entry}': the {which} end '{t}' is not a finite number");
+                return v;
+            }
+            var b = new ColumnBounds(Num(lo, "lower"), Num(hi, "upper"));
+            if (b.Lower is null && b.Upper is null) throw new FormatException($"bound '{entry}' gives neither end");
+            if (b.Lower is { } l && b.Upper is { } h && !(l < h)) throw new FormatException($"bound '{entry}': the lower end must be below the upper end");
+            if (!result.TryAdd(name, b)) throw new FormatException($"column '{name}' is bounded twice");
+        }
+        return result;
     }
 }

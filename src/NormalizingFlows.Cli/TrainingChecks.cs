@@ -1,0 +1,51 @@
+using NormalizingFlows.Data;
+using NormalizingFlows.Data.Preprocessing;
+using Table = NormalizingFlows.Data.Table;
+
+namespace NormalizingFlows.Cli;
+
+/// <summary>Checks of <c>nflow train</c>'s data before any work: degenerate tables, validation events outside the domain.</summary>
+internal static class TrainingChecks
+{
+    /// <summary>
+    /// Refuses a table whose rows are all identical or that has a constant column (a point mass has no density);
+    /// warns when it has fewer distinct rows than <see cref="TableChecks.MinimumDistinctRows"/>.
+    /// </summary>
+    public static void Degenerate(CliContext ctx, Table table, string path)
+    {
+        var dg = TableChecks.Degeneracy(table);
+        if (dg.AllRowsIdentical && table.Rows > 1)
+            throw new ArgumentException($"{path}: all {table.Rows} rows are identical ({string.Join(", ", table.Columns.Select((c, j) => $"{c} = {Commands.F(table[0, j], "G6")}"))}): a single point is a point mass, not a density, and a flow cannot be fitted to it");
+        if (dg.ConstantColumns.Count > 0)
+        {
+            var names = dg.ConstantColumns.Select(c => c.Name).ToHashSet();
+            string keep = string.Join(",", table.Columns.Where(c => !names.Contains(c)));
+            throw new ArgumentException($"{path}: column(s) {string.Join(", ", dg.ConstantColumns.Select(c => $"'{c.Name}' (always {Commands.F(c.Value, "G6")})"))} never change: " +
+                "a constant is a point mass, not a density, so the flow could not model it (every other value would have density zero); " +
+                (keep.Length > 0 ? $"leave it out with --columns {keep}" : "no column varies"));
+        }
+        int minimum = TableChecks.MinimumDistinctRows(table.Cols);
+        if (dg.DistinctRows < minimum)
+            ctx.Err.WriteLine($"nflow: warning: {path} has only {dg.DistinctRows} distinct row(s) among {table.Rows} (fewer than {minimum} for {table.Cols} column(s)): " +
+                "the flow will learn spikes around these points rather than a smooth density");
+    }
+
+    /// <summary>
+    /// The validation events inside the domain of <paramref name="pipeline"/> (fitted on the training split): those
+    /// outside (beyond a bounded side) are reported and left out of the validation log-likelihood.
+    /// </summary>
+    public static Table? InsideDomain(CliContext ctx, PreprocessingPipeline<float>? pipeline, Table? validation)
+    {
+        if (pipeline?.Guard is null || validation is null) return validation;
+        var inside = pipeline.InDomain(validation.ToTensor<float>());
+        int kept = inside.Count(b => b);
+        if (kept == validation.Rows) return validation;
+        ctx.Err.WriteLine($"nflow: {validation.Rows - kept} of {validation.Rows} validation event(s) lie outside the preprocessing's domain fitted on the training split " +
+            "(beyond a bounded side of a column: density zero); they are left out of the validation log-likelihood");
+        if (kept == 0) return null;
+        var values = new double[kept * validation.Cols];
+        for (int r = 0, k = 0; r < validation.Rows; r++)
+            if (inside[r]) Array.Copy(validation.Values, r * validation.Cols, values, k++ * validation.Cols, validation.Cols);
+        return new Table(validation.Columns, values, kept);
+    }
+}
