@@ -128,7 +128,7 @@ public static class BumpHuntReport
             runs.SelectMany(r => r.Methods.Select(m => new[]
             {
                 r.Seed.ToString(CultureInfo.InvariantCulture), m.Method.ToString(), Inv($"{m.MaxSic:F2}"), Inv($"{m.Auc:F3}"),
-                FormatRejection(SeedStatistic.Of([m.RejectionAt20]), r.SignalRegionBackground), Inv($"{m.Sic.TruePositiveRateAtMax:F2}"), Inv($"{m.Seconds:F0}"),
+                double.IsPositiveInfinity(m.RejectionAt20) ? Inv($"> {r.SignalRegionBackground}") : Inv($"{m.RejectionAt20:F1}"), Inv($"{m.Sic.TruePositiveRateAtMax:F2}"), Inv($"{m.Seconds:F0}"),
             })));
         return report;
     }

@@ -299,7 +299,7 @@ public sealed class SvgPlot
         }
         sb.Append(CultureInfo.InvariantCulture, $"<rect x=\"{F(x)}\" y=\"{F(top)}\" width=\"{F(barW)}\" height=\"{F(height)}\" fill=\"none\" stroke=\"#333\"/>");
         double Py(double v) => top + height * (1 - (v - min) / (max - min));
-        var ticks = NiceTicks(min, max, 5).Where(t => Py(t) > top + 9 && Py(t) < top + height - 9).ToList();
+        var ticks = NiceTicks(min, max, 5).Where(t => Py(t) > top + 14 && Py(t) < top + height - 14).ToList();
         foreach (var t in ticks) Tick(t, Label(t));
         Tick(min, (below ? "≤ " : "") + Label(min));
         Tick(max, (above ? "≥ " : "") + Label(max));

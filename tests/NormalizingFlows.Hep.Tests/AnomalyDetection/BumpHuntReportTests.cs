@@ -35,7 +35,8 @@ public class BumpHuntReportTests
         Assert.DoesNotContain("Infinity", html);
         Assert.DoesNotContain("∞ ±", html);
         Assert.Contains("> 400 (all 2 seeds)", html);
-        Assert.Contains("<td>> 400</td>", html); // per-seed rows
+        Assert.Contains("<td>> 400</td>", html); // per-seed rows: the bound, or the plain figure
+        Assert.Matches(@"<td>Random</td><td>[0-9.]+</td><td>[0-9.]+</td><td>[0-9]+\.[0-9]</td>", html);
         var exponents = Regex.Matches(html, ">1e(-?[0-9.]+)</text>").Select(m => double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         Assert.NotEmpty(exponents);
         Assert.All(exponents, e => Assert.InRange(e, -1, 4)); // 1/ε_B of these runs lies between 1 and a few hundred
