@@ -73,7 +73,9 @@ public static class Program
         catch (Exception ex) when (IsUserError(ex))
         {
             error.WriteLine($"nflow: error: {UserMessage(ex)}");
-            return ex is UsageException ? ExitUsage : ExitError;
+            if (ex is not UsageException) return ExitError;
+            error.WriteLine($"Run 'nflow {(path.Length == 0 ? "" : path + " ")}--help' for usage.");
+            return ExitUsage;
         }
     }
 

@@ -54,6 +54,7 @@ public class CliMessageTests
         Assert.Contains("showers are written as .npy", err);
         Assert.Contains("not '.csv'", err);
         Assert.DoesNotContain("showers in", output);
+        Assert.Contains("Run 'nflow calo simulate --help' for usage.", err);
         Assert.False(File.Exists(s["x.csv"]));
     }
 
