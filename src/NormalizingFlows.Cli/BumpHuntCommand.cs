@@ -149,11 +149,12 @@ internal static class BumpHuntCommand
             ctx.Out.WriteLine($"{"method",-11}{"max SIC",18}{"AUC",18}{"1/εB@εS=0.2",22}{"1/εB@εS=0.5",20}");
             foreach (var m in summary)
                 ctx.Out.WriteLine(FormattableString.Invariant(
-                    $"{m.Method,-11}{$"{m.MaxSic.Mean:F2} ± {m.MaxSic.Spread:F2}",18}{$"{m.Auc.Mean:F3} ± {m.Auc.Spread:F3}",18}{$"{m.RejectionAt20.Mean:F1} ± {m.RejectionAt20.Spread:F1}",22}{$"{m.RejectionAt50.Mean:F1} ± {m.RejectionAt50.Spread:F1}",20}"));
+                    $"{m.Method,-11}{$"{m.MaxSic.Mean:F2} ± {m.MaxSic.Spread:F2}",18}{$"{m.Auc.Mean:F3} ± {m.Auc.Spread:F3}",18}{BumpHuntReport.FormatRejection(m.RejectionAt20, runs[0].SignalRegionBackground),22}  {BumpHuntReport.FormatRejection(m.RejectionAt50, runs[0].SignalRegionBackground),20}"));
             string commandLine = "nflow bumphunt run " + string.Join(' ', r.Tokens.Select(t => t.Value).SkipWhile(t => t is "bumphunt" or "run"));
             if (r.GetValue(report) is { } rp)
             {
-                BumpHuntReport.Build(runs, summary, settings, commandLine).Save(rp);
+                string? source = fixedEvents is null ? null : BumpHuntReport.DescribeInput(inputPath!, fixedEvents, settings.Data);
+                BumpHuntReport.Build(runs, summary, settings, commandLine, source).Save(rp);
                 ctx.Out.WriteLine($"report: {rp}");
             }
             if (r.GetValue(table) is { } tp)

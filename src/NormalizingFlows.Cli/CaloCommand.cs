@@ -47,8 +47,17 @@ internal static class CaloCommand
         return CaloHdf5.IsHdf5Path(path) ? CaloHdf5.Read(path) : CaloShowers.LoadNpy(path);
     }
 
+    /// <summary>Refuses (exit 2) a shower output that is neither .npy nor HDF5, before any work is done.</summary>
+    internal static void CheckShowerOutput(string path)
+    {
+        if (CaloHdf5.IsHdf5Path(path) || path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) return;
+        string ext = Path.GetExtension(path);
+        throw new UsageException($"--output {path}: showers are written as .npy (504 voxels + E_inc) or .h5/.hdf5 (CaloGAN layout), not '{(ext.Length == 0 ? "(no extension)" : ext)}'");
+    }
+
     internal static void WriteShowers(string path, CaloShowers showers)
     {
+        CheckShowerOutput(path);
         if (CaloHdf5.IsHdf5Path(path)) CaloHdf5.Write(path, showers, CaloHdf5Layout.CaloGan);
         else showers.SaveNpy(path);
     }
@@ -68,6 +77,7 @@ internal static class CaloCommand
         cmd.SetAction(r =>
         {
             OutputPaths.Check(r.GetValue(output), "--output");
+            CheckShowerOutput(r.GetValue(output)!);
             var p = ToyCalorimeter.ParseParticle(r.GetValue(particle)!);
             int n = r.GetValue(count) ?? 10_000;
             var sim = new ToyCalorimeter(new ToyCalorimeterOptions { NoiseSigma = r.GetValue(noise), Threshold = r.GetValue(threshold) });
@@ -248,6 +258,7 @@ internal static class CaloCommand
         cmd.SetAction(r =>
         {
             OutputPaths.Check(r.GetValue(output), "--output");
+            CheckShowerOutput(r.GetValue(output)!);
             var model = LoadModel(r.GetValue(modelArg)!);
             var which = r.GetValue(sampler) == "teacher" ? CaloSampler.Teacher : CaloSampler.Student;
             if (which == CaloSampler.Student && model.Student is null)

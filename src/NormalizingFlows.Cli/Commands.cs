@@ -54,9 +54,16 @@ internal static class Commands
         root.Add(CaloCommand.Build(ctx));
         root.SetAction(r =>
         {
-            ctx.Out.WriteLine("nflow — normalizing flows for .NET. Verbs: toy, train, sample, logprob, info, eval, reweight, demo, integrate, infer, bumphunt, calo.");
-            ctx.Out.WriteLine("Run 'nflow --help' or 'nflow VERB --help' for details.");
-            return 0;
+            // no verb is a usage error: say what the verbs are (on stderr) and exit 2, so scripts notice
+            ctx.Err.WriteLine("Usage: nflow VERB [options]   (nflow VERB --help lists a verb's options)");
+            ctx.Err.WriteLine("Verbs:");
+            foreach (var c in root.Subcommands.Where(c => !c.Hidden))
+            {
+                string d = c.Description ?? "";
+                int end = d.IndexOfAny(['.', ':', ';']);
+                ctx.Err.WriteLine($"  {c.Name,-10} {(end > 0 ? d[..end] : d)}");
+            }
+            return Program.ExitUsage;
         });
         return root;
     }

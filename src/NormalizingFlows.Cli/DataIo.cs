@@ -19,9 +19,24 @@ internal static class DataIo
         return table;
     }
 
-    /// <summary>Writes a table as .npy (by extension) or CSV, atomically.</summary>
+    /// <summary>Extensions a table may be written with: .npy is NumPy, the others CSV text.</summary>
+    public static readonly string[] TableExtensions = [".csv", ".txt", ".npy"];
+
+    /// <summary>
+    /// Refuses (exit 2) an output path whose extension promises another format than the CSV or NPY we would write
+    /// (e.g. .h5, .json, .tsv); <paramref name="option"/> names the option in the message.
+    /// </summary>
+    public static void CheckTableOutput(string path, string option = "--output")
+    {
+        string ext = Path.GetExtension(path);
+        if (!TableExtensions.Contains(ext, StringComparer.OrdinalIgnoreCase))
+            throw new UsageException($"{option} {path}: tables are written as CSV (.csv, .txt) or NumPy (.npy), not '{(ext.Length == 0 ? "(no extension)" : ext)}'");
+    }
+
+    /// <summary>Writes a table as .npy or CSV (.csv, .txt) by extension, atomically; another extension is refused.</summary>
     public static void Write(string path, Table table)
     {
+        CheckTableOutput(path);
         if (path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) Npy.Write(path, table);
         else Csv.Write(path, table);
     }

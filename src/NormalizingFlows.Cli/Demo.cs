@@ -24,15 +24,18 @@ public static class Demo
         output ??= Console.Out;
         var clock = Stopwatch.StartNew();
         var all = ToyDatasets.Generate(dataset, 25_000, seed);
-        int nTrain = 20_000;
+        // rows 0 … 17 999 train, 18 000 … 19 999 validate (the best epoch is chosen on them), 20 000 … 24 999 test
+        // (touched once, at the end, so the reported test log-likelihood is not biased by the choice of epoch)
+        int nTrain = 20_000, nFit = 18_000;
         var x = all.ToTensor<float>().Untrack();
-        var train = new TrainingData<float>(x.FirstRows(nTrain));
+        var train = new TrainingData<float>(x.FirstRows(nFit));
+        var validation = new TrainingData<float>(x).Take(Enumerable.Range(nFit, nTrain - nFit).ToArray());
         var testRows = Enumerable.Range(nTrain, all.Rows - nTrain).ToArray();
         var test = new TrainingData<float>(x).Take(testRows);
-        output.WriteLine($"nflow demo: {dataset}, {nTrain} training and {testRows.Length} test events (2-D)");
+        output.WriteLine($"nflow demo: {dataset}, {nFit} training, {nTrain - nFit} validation and {testRows.Length} test events (2-D)");
 
         // standardise inside the flow (fitted on the training rows), so log p is the density of the original units
-        var standardize = PreprocessingPipeline.Fit<float>(all.Head(nTrain), PreprocessingSpec.Uniform(all.Columns, PreprocessingKind.Standardize));
+        var standardize = PreprocessingPipeline.Fit<float>(all.Head(nFit), PreprocessingSpec.Uniform(all.Columns, PreprocessingKind.Standardize));
         var rng = new Rng(seed);
         var nsf = FlowBuilders.NeuralSplineFlow<float>(2, layers: 5, hidden: 128, bins: 8, bound: 4, rng: rng);
         var flow = new Flow<float>(new CompositeTransform<float>(standardize, nsf.Transform), new StandardNormal<float>(2));
@@ -42,18 +45,18 @@ public static class Demo
         {
             Progress = new ConsoleProgress(output),
         };
-        var history = trainer.Fit(train, test);
+        var history = trainer.Fit(train, validation);
         var (ll, se) = MaximumLikelihoodTrainer<float>.Evaluate(flow, test);
         output.WriteLine($"test log-likelihood: {ll:F4} ± {se:F4} per event (training took {clock.Elapsed.TotalSeconds:F0} s)");
 
         var samples = flow.Sample(20_000, rng).Value;
-        var report = BuildReport(dataset, all, nTrain, flow, samples, history, ll, se);
+        var report = BuildReport(dataset, all, nFit, nTrain, flow, samples, history, ll, se);
         report.Save(reportPath);
         output.WriteLine($"wrote {Path.GetFullPath(reportPath)} ({clock.Elapsed.TotalSeconds:F0} s in all)");
         return 0;
     }
 
-    private static HtmlReport BuildReport(string dataset, Table all, int nTrain, Flow<float> flow, Tensor<float> samples, TrainingHistory history, double ll, double se)
+    private static HtmlReport BuildReport(string dataset, Table all, int nFit, int nTrain, Flow<float> flow, Tensor<float> samples, TrainingHistory history, double ll, double se)
     {
         var test = Enumerable.Range(nTrain, all.Rows - nTrain);
         double[] dx = test.Select(r => all[r, 0]).ToArray(), dy = test.Select(r => all[r, 1]).ToArray();
@@ -78,10 +81,10 @@ public static class Demo
         var report = new HtmlReport($"nflow demo — neural spline flow on '{dataset}'");
         report.Section("Result").KeyValues(
         [
-            ("data set", $"{dataset}: {nTrain} training, {all.Rows - nTrain} test events"),
+            ("data set", $"{dataset}: {nFit} training, {nTrain - nFit} validation (best epoch chosen on them), {all.Rows - nTrain} test events"),
             ("model", $"neural spline flow (5 rational-quadratic couplings, 8 bins), {flow.ParameterCount():N0} parameters"),
             ("test log-likelihood", $"{ll.ToString("F4", CultureInfo.InvariantCulture)} ± {se.ToString("F4", CultureInfo.InvariantCulture)} per event"),
-            ("epochs", history.Epochs.Count.ToString(CultureInfo.InvariantCulture)),
+            ("epochs", history.Epochs.Count.ToString(CultureInfo.InvariantCulture) + (history.BestEpoch is { } best ? $" (parameters of epoch {best.ToString(CultureInfo.InvariantCulture)}, the best on validation)" : "")),
         ]);
         report.Section("Data, samples and learned density").Figures(
             FlowPlots.Scatter("test data", dx, dy, FlowPlots.DataColor, "x0", "x1", xr, yr),

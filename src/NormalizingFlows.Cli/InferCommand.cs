@@ -146,13 +146,15 @@ internal static class InferCommand
         var n = Commands.Count("Posterior samples per observation (default 1000)");
         var output = Commands.Output("Output (.npy or .csv): columns 'observation' (0-based row of FILE) and the parameters; each observation's samples are consecutive rows");
         var seed = Commands.Seed("Seed of the sampling");
-        var cmd = new Command("sample", "Draw posterior samples θ ~ p(θ | x) for every observation x of a file, in one batched pass.") { model, observations, n, output, seed };
+        var columns = Commands.Columns();
+        var cmd = new Command("sample", "Draw posterior samples θ ~ p(θ | x) for every observation x of a file, in one batched pass.") { model, observations, n, output, seed, columns };
         cmd.SetAction(r =>
         {
             OutputPaths.Check(r.GetValue(output), "--output");
+            DataIo.CheckTableOutput(r.GetValue(output)!);
             var m = Load(r.GetValue(model)!);
             string path = r.GetValue(observations)!;
-            var table = DataIo.Read(ctx, path, null, false);
+            var table = DataIo.Read(ctx, path, r.GetValue(columns), false);
             var names = m.Spec.ObservationNames;
             if (table.Cols != names.Length && names.All(table.Columns.Contains)) table = table.SelectColumns(string.Join(",", names));
             table = DataIo.MatchModel(table, names, path);

@@ -129,6 +129,7 @@ internal static class IntegrateCommand
             bool lhe = outPath is not null && Path.GetExtension(outPath).Equals(".lhe", StringComparison.OrdinalIgnoreCase);
             if (lhe && f is not IPhaseSpaceProcess)
                 throw new UsageException($"a .lhe file needs a physics process (one of {string.Join(", ", PhysicsProcesses.Names)}), not '{f.Name}'");
+            if (outPath is not null && !lhe) DataIo.CheckTableOutput(outPath);
             string mname = r.GetValue(method)!;
             var watched = new WatchedIntegrand(f, new JobProgress(ctx, $"nflow integrate: {f.Name} {mname}", budget, "calls", interruption));
             var integ = IntegrationComparison.Create(mname, watched, s, flowOptions, vegasOptions);

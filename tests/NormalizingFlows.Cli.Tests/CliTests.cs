@@ -186,7 +186,7 @@ public class CliTests
         { ["sample", "{model}", "-n", "many", "-o", "{dir}/t.csv"], 2, "-n must be a whole number, got 'many'" },
         { ["toy", "banana", "-o", "{dir}/t.csv"], 2, "unknown toy data set 'banana'" },
         { ["toy", "moons"], 2, "Option '--output' is required" },
-        { ["frobnicate"], 2, "Unrecognized command or argument 'frobnicate'" },
+        { ["frobnicate"], 2, "unknown verb 'frobnicate' (choose one of: toy, train, sample" },
         { ["train", "{dir}/three.csv", "--epochs", "0"], 2, "--epochs must be positive, got 0" },
         { ["train", "{dir}/three.csv", "--val", "1.5"], 2, "--val must be a fraction in [0, 1) or a file, got 1.5" },
         { ["train", "{dir}/three.csv", "--resume", "{dir}/nope.ckpt"], 1, "--resume: no checkpoint at" },

@@ -122,8 +122,8 @@ public class IntegrateCommandTests
     [Fact]
     public void ArgumentExceptionMessagesArePrintedOnOneLine()
     {
-        Assert.Equal("need at least 2 calls", Program.OneLine(new ArgumentOutOfRangeException("calls", 7, "need at least 2 calls")));
-        Assert.Equal("bad x", Program.OneLine(new ArgumentException("bad x", "x")));
-        Assert.Equal("a; b", Program.OneLine(new InvalidOperationException("a\nb")));
+        Assert.Equal("need at least 2 calls (got 7)", Program.UserMessage(new ArgumentOutOfRangeException("calls", 7, "need at least 2 calls")));
+        Assert.Equal("bad x", Program.UserMessage(new ArgumentException("bad x", "x")));
+        Assert.Equal("a; b", Program.UserMessage(new InvalidOperationException("a\nb")));
     }
 }

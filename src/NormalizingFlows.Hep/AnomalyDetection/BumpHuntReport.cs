@@ -45,8 +45,13 @@ public static class BumpHuntReport
         return (grid, sum.Select((s, g) => count[g] > 0 ? s / count[g] : double.NaN).ToArray());
     }
 
-    /// <summary>Builds the report. <paramref name="command"/> is shown so the figures can be reproduced.</summary>
-    public static HtmlReport Build(IReadOnlyList<BumpHuntRun> runs, IReadOnlyList<MethodSummary> summary, BumpHuntSettings settings, string? command = null)
+    /// <summary>
+    /// Builds the report. <paramref name="command"/> is shown so the figures can be reproduced;
+    /// <paramref name="dataSource"/> describes events read from a file (see <see cref="DescribeInput"/>), which then
+    /// replaces the generator's settings in the "data" row (the generator still supplies the idealized background).
+    /// </summary>
+    public static HtmlReport Build(IReadOnlyList<BumpHuntRun> runs, IReadOnlyList<MethodSummary> summary, BumpHuntSettings settings, string? command = null,
+        string? dataSource = null)
     {
         ArgumentNullException.ThrowIfNull(runs);
         ArgumentNullException.ThrowIfNull(summary);
@@ -55,8 +60,12 @@ public static class BumpHuntReport
         var d = settings.Data;
         var report = new HtmlReport("Bump hunt: ANODE, CATHODE and baselines on a synthetic LHCO-like data set");
         if (command is not null) report.Paragraph("Command: " + command);
+        string generated = Inv($"{d.BackgroundEvents} background + {d.SignalEvents} signal events, m_jj ∈ [{d.MjjMin}, {d.MjjMax}] TeV, SR [{d.SignalRegionLow}, {d.SignalRegionHigh}] TeV");
+        var rows = new List<(string, string)> { ("data", dataSource ?? "generated per seed: " + generated) };
+        if (dataSource is not null && summary.Any(s => s.Method == BumpHuntMethod.Idealized))
+            rows.Add(("idealized background", "drawn from the generator: " + generated));
         report.KeyValues([
-            ("data", Inv($"{d.BackgroundEvents} background + {d.SignalEvents} signal events, m_jj ∈ [{d.MjjMin}, {d.MjjMax}] TeV, SR [{d.SignalRegionLow}, {d.SignalRegionHigh}] TeV")),
+            .. rows,
             ("signal region (first seed)", Inv($"{runs[0].SignalRegionBackground} background + {runs[0].SignalRegionSignal} signal, S/√B = {runs[0].Significance:F2}, sidebands {runs[0].SidebandEvents}")),
             ("seeds", string.Join(", ", runs.Select(r => r.Seed.ToString(CultureInfo.InvariantCulture)))),
             ("density estimator", Inv($"{settings.Flow.Builder}, {settings.Flow.Layers} layers, hidden {settings.Flow.Hidden}, ≤ {settings.Flow.Epochs} epochs (patience {settings.Flow.Patience}), batch {settings.Flow.BatchSize}")),
@@ -66,7 +75,10 @@ public static class BumpHuntReport
         ]);
         report.Section("Max SIC and background rejection (mean ± spread over seeds)");
         report.Table(["method", "max SIC", "AUC", "1/ε_B at ε_S = 0.2", "1/ε_B at ε_S = 0.5", "seconds per run"],
-            summary.Select(s => new[] { s.Method.ToString(), Pm(s.MaxSic, "F2"), Pm(s.Auc, "F3"), Pm(s.RejectionAt20, "F1"), Pm(s.RejectionAt50, "F1"), Pm(s.Seconds, "F0") }));
+            summary.Select(s => new[] { s.Method.ToString(), Pm(s.MaxSic, "F2"), Pm(s.Auc, "F3"), FormatRejection(s.RejectionAt20, runs[0].SignalRegionBackground),
+                FormatRejection(s.RejectionAt50, runs[0].SignalRegionBackground), Pm(s.Seconds, "F0") }));
+        if (summary.Any(s => s.RejectionAt20.Values.Any(double.IsPositiveInfinity) || s.RejectionAt50.Values.Any(double.IsPositiveInfinity)))
+            report.Paragraph("\"> N\": no background event of the signal region passes the cut at that signal efficiency, so 1/ε_B exceeds the N background events there (a lower bound, not a measurement).");
 
         var sic = new SvgPlot("Significance improvement (signal region)", "signal efficiency ε_S (TPR)", "SIC = ε_S/√ε_B", 620, 420) { XRange = (0, 1), ReferenceY = 1 };
         var rej = new SvgPlot("Background rejection", "signal efficiency ε_S", "1/ε_B", 620, 420) { XRange = (0, 1), LogY = true };
@@ -116,7 +128,7 @@ public static class BumpHuntReport
             runs.SelectMany(r => r.Methods.Select(m => new[]
             {
                 r.Seed.ToString(CultureInfo.InvariantCulture), m.Method.ToString(), Inv($"{m.MaxSic:F2}"), Inv($"{m.Auc:F3}"),
-                Inv($"{m.RejectionAt20:F1}"), Inv($"{m.Sic.TruePositiveRateAtMax:F2}"), Inv($"{m.Seconds:F0}"),
+                double.IsPositiveInfinity(m.RejectionAt20) ? Inv($"> {r.SignalRegionBackground}") : Inv($"{m.RejectionAt20:F1}"), Inv($"{m.Sic.TruePositiveRateAtMax:F2}"), Inv($"{m.Seconds:F0}"),
             })));
         return report;
     }
@@ -130,6 +142,37 @@ public static class BumpHuntReport
             y[g] = v.Length == 0 ? double.NaN : 1 / v.Average();
         }
         return (grid, y);
+    }
+
+    /// <summary>
+    /// Background rejection over seeds as text: "mean ± spread" (F1) when every seed has a finite 1/ε_B; where no
+    /// background event passes (1/ε_B = ∞) the honest figure is the lower bound "&gt; N" with N the signal region's
+    /// background events, e.g. "&gt; 1234 (2 of 3 seeds; the others 450.0 ± 0.0)".
+    /// </summary>
+    public static string FormatRejection(SeedStatistic rejection, int backgroundEvents)
+    {
+        ArgumentNullException.ThrowIfNull(rejection);
+        var v = rejection.Values;
+        int infinite = v.Count(double.IsPositiveInfinity);
+        if (infinite == 0) return Pm(rejection, "F1");
+        string bound = Inv($"> {backgroundEvents}");
+        if (infinite == v.Length) return v.Length == 1 ? bound : Inv($"{bound} (all {v.Length} seeds)");
+        return Inv($"{bound} ({infinite} of {v.Length} seeds; the others {Pm(SeedStatistic.Of(v.Where(double.IsFinite)), "F1")})");
+    }
+
+    /// <summary>
+    /// A line describing bump-hunt events read from <paramref name="source"/>: event counts by the label column,
+    /// the m_jj range, and the signal-region counts for <paramref name="options"/>' SR.
+    /// </summary>
+    public static string DescribeInput(string source, BumpHuntEvents events, BumpHuntOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        ArgumentNullException.ThrowIfNull(options);
+        int signal = events.SignalCount;
+        var sr = events.RowsInside(options.SignalRegionLow, options.SignalRegionHigh);
+        int srSignal = sr.Count(i => events.IsSignal[i]);
+        string range = events.Count == 0 ? "no events" : Inv($"m_jj ∈ [{events.Mjj.Min():F3}, {events.Mjj.Max():F3}] TeV");
+        return Inv($"{source}: {events.Count} events ({events.Count - signal} background + {signal} signal by its label column), {range}; SR [{options.SignalRegionLow}, {options.SignalRegionHigh}] TeV holds {sr.Length - srSignal} background + {srSignal} signal");
     }
 
     private static string Pm(SeedStatistic s, string format) =>

@@ -90,6 +90,9 @@ public static class CaloEvaluation
         : seconds < 1 ? (seconds * 1e3).ToString("F2", CultureInfo.InvariantCulture) + " ms"
         : seconds.ToString("F2", CultureInfo.InvariantCulture) + " s";
 
+    /// <summary>Decades of mean voxel energy the average-image colour scale spans below its brightest voxel.</summary>
+    public const int AverageImageDecades = 6;
+
     /// <summary>
     /// The HTML report: the table, histograms of the observables (reference vs every candidate), average images per
     /// layer (log₁₀ of the mean energy) and the classifier score distributions.
@@ -128,17 +131,30 @@ public static class CaloEvaluation
         var images = new List<SvgPlot>();
         var sets = new List<(string, CaloShowers)> { ("simulator", reference) };
         sets.AddRange(candidates.Select(c => (c.Name, c.Showers)));
-        foreach (var (name, s) in sets)
+        // log₁₀ of the mean energy per voxel (a voxel no shower reached has none and stays blank); every set shares one
+        // colour scale per layer, spanning AverageImageDecades below the layer's brightest voxel
+        var logImages = sets.Select(set => Enumerable.Range(0, 3).Select(l =>
+        {
+            var g = CaloGeometry.Layers[l];
+            var mean = CaloObservables.AverageImage(set.Item2, l);
+            var img = new double[g.Columns, g.Rows]; // x bin i (column), y bin j (row)
+            for (int r = 0; r < g.Rows; r++) for (int c = 0; c < g.Columns; c++) img[c, r] = mean[r, c] > 0 ? Math.Log10(mean[r, c]) : double.NaN;
+            return img;
+        }).ToArray()).ToArray();
+        for (int k = 0; k < sets.Count; k++)
             for (int l = 0; l < 3; l++)
             {
                 var g = CaloGeometry.Layers[l];
-                var mean = CaloObservables.AverageImage(s, l);
-                var img = new double[g.Columns, g.Rows]; // x bin i (column), y bin j (row)
-                for (int r = 0; r < g.Rows; r++) for (int c = 0; c < g.Columns; c++) img[c, r] = Math.Log10(mean[r, c] + 1e-6);
+                double top = logImages.SelectMany(set => set[l].Cast<double>()).Where(double.IsFinite).DefaultIfEmpty(0).Max();
+                double bottom = Math.Max(top - AverageImageDecades, logImages.SelectMany(set => set[l].Cast<double>()).Where(double.IsFinite).DefaultIfEmpty(top - 1).Min());
+                if (!(top > bottom)) bottom = top - 1;
                 double hx = g.Columns * g.CellWidth / 2, hy = g.Rows * g.CellHeight / 2;
-                images.Add(FlowPlots.Density($"{name}: layer {l} (log₁₀ mean GeV)", img, (-hx, hx), (-hy, hy), "x (mm)", "y (mm)"));
+                images.Add(new SvgPlot($"{sets[k].Item1}: layer {l}", "x (mm)", "y (mm)", 400, 340) { XRange = (-hx, hx), YRange = (-hy, hy) }
+                    .Add(new HeatmapSeries("", -hx, hx, -hy, hy, logImages[k][l], bottom, top, "log₁₀ mean energy (GeV)")));
             }
-        report.Section("Average shower images").Figures(images.ToArray());
+        report.Section("Average shower images")
+            .Paragraph(FormattableString.Invariant($"log₁₀ of the mean energy per voxel (GeV), one colour scale per layer for all samples, spanning {AverageImageDecades} decades below the brightest voxel; blank voxels received no energy in any shower."))
+            .Figures(images.ToArray());
         report.Section("Classifier scores").Figures(comparisons.Select(c => EvaluationPlots.ClassifierScores(c.Normalised, "simulator", c.Name + " (normalised)")).ToArray());
         return report;
     }

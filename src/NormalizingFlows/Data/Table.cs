@@ -75,7 +75,7 @@ public sealed class Table
     public Table SelectColumns(string spec)
     {
         var parts = spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (parts.Length == 0) throw new ArgumentException("--columns is empty");
+        if (parts.Length == 0) throw new ArgumentException($"the column list '{spec}' names no columns");
         var names = new string[parts.Length];
         var idx = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)

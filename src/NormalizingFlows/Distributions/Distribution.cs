@@ -49,7 +49,7 @@ public abstract class Distribution<T> : Module<T>, IDistribution<T> where T : un
     {
         var v = x.Value;
         if (v.Rank != 2 || v.Dim(1) != Features)
-            throw new ArgumentException($"{GetType().Name}: input must be [batch, {Features}], got {v.ShapeString}");
+            throw new ArgumentException($"{TypeNames.Of(this)}: input must be [batch, {Features}], got {v.ShapeString}");
         if (ContextFeatures > 0) CheckContext(context, v.Dim(0));
     }
 
@@ -57,10 +57,10 @@ public abstract class Distribution<T> : Module<T>, IDistribution<T> where T : un
     protected void CheckContext(Var<T>? context, int rows)
     {
         if (ContextFeatures == 0) return;
-        if (context is null) throw new ArgumentException($"{GetType().Name} is conditional: it needs a context of [batch, {ContextFeatures}]");
+        if (context is null) throw new ArgumentException($"{TypeNames.Of(this)} is conditional: it needs a context of [batch, {ContextFeatures}]");
         var c = context.Value;
         if (c.Rank != 2 || c.Dim(1) != ContextFeatures || c.Dim(0) != rows)
-            throw new ArgumentException($"{GetType().Name}: context must be [{rows}, {ContextFeatures}], got {c.ShapeString}");
+            throw new ArgumentException($"{TypeNames.Of(this)}: context must be [{rows}, {ContextFeatures}], got {c.ShapeString}");
     }
 
     /// <summary>Throws unless n is non-negative.</summary>

@@ -64,7 +64,7 @@ public abstract class Module<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (string.IsNullOrEmpty(name)) throw new ArgumentException("names must be non-empty", nameof(name));
         if (name.Contains('.')) throw new ArgumentException($"name '{name}' must not contain '.' (dots separate levels)", nameof(name));
-        if (!_names.Add(name)) throw new ArgumentException($"name '{name}' is already registered in {GetType().Name}", nameof(name));
+        if (!_names.Add(name)) throw new ArgumentException($"name '{name}' is already registered in {TypeNames.Of(this)}", nameof(name));
     }
 
     /// <summary>Every parameter of this module and its descendants with its dotted name, in registration order.</summary>
@@ -167,7 +167,7 @@ public abstract class Module<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             if (!state.TryGetValue(name, out var src))
             {
-                if (strict) throw new KeyNotFoundException($"LoadStateDict: missing key '{name}' (expected shape {target.ShapeString}) for {GetType().Name}");
+                if (strict) throw new KeyNotFoundException($"LoadStateDict: missing key '{name}' (expected shape {target.ShapeString}) for {TypeNames.Of(this)}");
                 continue;
             }
             if (!src.SameShape(target))
@@ -176,7 +176,7 @@ public abstract class Module<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (strict)
             foreach (var name in state.Keys)
                 if (!own.ContainsKey(name))
-                    throw new ArgumentException($"LoadStateDict: unexpected key '{name}' (not a parameter or buffer of {GetType().Name})");
+                    throw new ArgumentException($"LoadStateDict: unexpected key '{name}' (not a parameter or buffer of {TypeNames.Of(this)})");
         foreach (var (name, target) in own)
             if (state.TryGetValue(name, out var src) && !ReferenceEquals(src, target)) src.ReadOnlySpan.CopyTo(target.Span);
         OnStateLoaded();

@@ -57,7 +57,8 @@ public sealed record FlowSpec
         if (string.IsNullOrEmpty(Builder) || !KnownBuilders.Contains(Builder))
             throw new ArgumentException($"unknown builder '{Builder}' (known: {string.Join(", ", KnownBuilders)})");
         if (Features < 1) throw new ArgumentException($"features must be ≥ 1, got {Features}");
-        if (Builder is "realnvp" or "nsf" or "glow" && Features < 2) throw new ArgumentException($"{Builder} needs at least 2 features, got {Features}");
+        if (Builder is "realnvp" or "nsf" or "glow" && Features < 2)
+            throw new ArgumentException($"{Builder} is a coupling flow: it splits the features in two and needs at least 2, got {Features}; for one feature use maf-rqs (spline) or maf");
         if (Layers < 1) throw new ArgumentException($"layers must be ≥ 1, got {Layers}");
         if (Hidden < 1) throw new ArgumentException($"hidden must be ≥ 1, got {Hidden}");
         if (ResolvedBins < 0 || (ResolvedBins == 0 && Builder is "nsf" or "maf-rqs")) throw new ArgumentException($"bins must be ≥ 1 for {Builder}, got {ResolvedBins}");

@@ -97,7 +97,7 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
         Options.Validate();
         _teacherLayers = TeacherLayers(teacher);
         _studentLayers = Steps(student.Transform).Select((s, i) => s as InverseAutoregressiveTransform<T>
-            ?? throw new ArgumentException($"student step {i} is a {s.GetType().Name}, not an InverseAutoregressiveTransform (build the student with CreateStudent)", nameof(student))).ToArray();
+            ?? throw new ArgumentException($"student step {i} is a {TypeNames.Of(s)}, not an InverseAutoregressiveTransform (build the student with CreateStudent)", nameof(student))).ToArray();
         if (_studentLayers.Length != _teacherLayers.Length)
             throw new ArgumentException($"the student has {_studentLayers.Length} layers, the teacher {_teacherLayers.Length}", nameof(student));
         for (int l = 0; l < _teacherLayers.Length; l++)
@@ -135,7 +135,7 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
         Transform<T> transform = layers.Length == 1 ? layers[0] : new CompositeTransform<T>(layers);
         var baseDistribution = new Distributions.StandardNormal<T>(teacher.Features);
         if (teacher.Base is not Distributions.StandardNormal<T>)
-            throw new ArgumentException($"the teacher's base is a {teacher.Base.GetType().Name}; distillation students are built over a standard normal", nameof(teacher));
+            throw new ArgumentException($"the teacher's base is a {TypeNames.Of(teacher.Base)}; distillation students are built over a standard normal", nameof(teacher));
         return transform.ContextFeatures > 0 ? new ConditionalFlow<T>(transform, baseDistribution) : new Flow<T>(transform, baseDistribution);
     }
 
@@ -196,7 +196,7 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
                 loss = Run(x, c, rng, record: true); // the teacher is already frozen for the whole fit
             }
             if (!double.IsFinite(loss.Total))
-                throw new TrainingDivergedException(step, null, $"the distillation loss became {loss.Total} at step {step}; lower the learning rate");
+                throw new TrainingDivergedException(step, null, $"the distillation loss became {loss.Total} at step {step}", "Lower the learning rate.");
             if (Options.ClipNorm is { } clip) GradientClipping.ClipGlobalNorm(parameters, clip);
             Optimizer.Step();
             sum[0] += loss.Z; sum[1] += loss.X; sum[2] += loss.IntermediateZ; sum[3] += loss.IntermediateX; sum[4] += loss.ParametersZ; sum[5] += loss.ParametersX;
@@ -313,5 +313,5 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
     private static AutoregressiveTransform<T>[] TeacherLayers(Flow<T> teacher) =>
         Steps(teacher.Transform).Select((s, i) => s is MaskedAffineAutoregressive<T> or MaskedSplineAutoregressive<T>
             ? (AutoregressiveTransform<T>)s
-            : throw new ArgumentException($"teacher step {i} is a {s.GetType().Name}; distillation needs MAF layers (affine or spline)", nameof(teacher))).ToArray();
+            : throw new ArgumentException($"teacher step {i} is a {TypeNames.Of(s)}; distillation needs MAF layers (affine or spline)", nameof(teacher))).ToArray();
 }

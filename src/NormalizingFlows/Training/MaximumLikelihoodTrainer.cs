@@ -149,7 +149,7 @@ public sealed class MaximumLikelihoodTrainer<T> where T : unmanaged, IFloatingPo
                 {
                     double norm = GradientClipping.ClipGlobalNorm(parameters, clip);
                     if (!double.IsFinite(norm))
-                        throw new TrainingDivergedException(step, FirstNonFiniteGradient(), $"gradient norm became {norm} at step {step} (loss {loss:G6}); lower the learning rate or clip harder");
+                        throw new TrainingDivergedException(step, FirstNonFiniteGradient(), $"the gradient norm became {norm} at step {step} (loss {loss:G6})", "Lower the learning rate or clip gradients harder (TrainingOptions.ClipNorm).");
                 }
                 Optimizer.Step();
                 step++;
@@ -211,7 +211,8 @@ public sealed class MaximumLikelihoodTrainer<T> where T : unmanaged, IFloatingPo
         {
             string? layer = Diagnose(x, c);
             throw new TrainingDivergedException(step, layer,
-                $"the training loss became {value} at step {step}" + (layer is null ? "" : $"; first non-finite values in {layer}") + ". Lower the learning rate, enable clipping or check the data's scale.");
+                $"the training loss became {value} at step {step}" + (layer is null ? "" : $"; first non-finite values in {layer}"),
+                "Lower the learning rate, clip gradients harder (TrainingOptions.ClipNorm) or check the data's scale.");
         }
         loss.Backward();
         return value;
@@ -225,16 +226,28 @@ public sealed class MaximumLikelihoodTrainer<T> where T : unmanaged, IFloatingPo
         foreach (var (name, p) in Flow.NamedParameters())
             if (!AllFinite(p.Value)) return $"parameter '{name}'";
         using var _ = GradMode.Disable();
-        IReadOnlyList<Transform<T>> steps = Flow.Transform is CompositeTransform<T> comp ? comp.Steps : [Flow.Transform];
         Var<T> h = new(x);
         var ctx = context is null ? null : new Var<T>(context);
-        for (int i = 0; i < steps.Count; i++)
+        if (FirstNonFinite(Flow.Transform, "", ref h, ctx) is { } step) return step;
+        if (!AllFinite(Flow.Base.LogProb(h, ctx).Value)) return $"base distribution ({TypeNames.Of(Flow.Base)})";
+        return null;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="transform"/> on <paramref name="h"/>, descending into nested composites, and names the first
+    /// step whose output or log-determinant is not finite, e.g. "transform step 1.3 (MaskedAutoregressiveTransform)".
+    /// </summary>
+    private static string? FirstNonFinite(Transform<T> transform, string path, ref Var<T> h, Var<T>? ctx)
+    {
+        if (transform is CompositeTransform<T> comp)
         {
-            var (y, ld) = steps[i].Forward(h, ctx);
-            if (!AllFinite(y.Value) || !AllFinite(ld.Value)) return $"transform step {i} ({steps[i].GetType().Name})";
-            h = y;
+            for (int i = 0; i < comp.Steps.Count; i++)
+                if (FirstNonFinite(comp.Steps[i], path.Length == 0 ? $"{i}" : $"{path}.{i}", ref h, ctx) is { } inner) return inner;
+            return null;
         }
-        if (!AllFinite(Flow.Base.LogProb(h, ctx).Value)) return $"base distribution ({Flow.Base.GetType().Name})";
+        var (y, ld) = transform.Forward(h, ctx);
+        if (!AllFinite(y.Value) || !AllFinite(ld.Value)) return $"transform step {(path.Length == 0 ? "0" : path)} ({TypeNames.Of(transform)})";
+        h = y;
         return null;
     }
 

@@ -131,7 +131,19 @@ public sealed class TrainingDivergedException : Exception
     {
         Step = step;
         Layer = layer;
+        Reason = message;
     }
+
+    /// <summary>Creates the exception from what happened and what to do about it (the message is both).</summary>
+    public TrainingDivergedException(long step, string? layer, string reason, string advice) : base(reason + ". " + advice)
+    {
+        Step = step;
+        Layer = layer;
+        Reason = reason;
+    }
+
+    /// <summary>What happened (step, value, first non-finite layer), without advice: a front end adds its own in terms of its options.</summary>
+    public string Reason { get; }
 
     /// <summary>The optimizer step at which it happened.</summary>
     public long Step { get; }

@@ -16,9 +16,9 @@ public sealed class CompositeTransform<T> : Transform<T> where T : unmanaged, IF
         for (int i = 0; i < steps.Length; i++)
         {
             if (steps[i].Features != Features)
-                throw new ArgumentException($"transform {i} ({steps[i].GetType().Name}) has {steps[i].Features} features, the first has {Features}");
+                throw new ArgumentException($"transform {i} ({TypeNames.Of(steps[i])}) has {steps[i].Features} features, the first has {Features}");
             if (steps[i].ContextFeatures != 0 && steps[i].ContextFeatures != ContextFeatures)
-                throw new ArgumentException($"transform {i} ({steps[i].GetType().Name}) expects {steps[i].ContextFeatures} context features, another expects {ContextFeatures}");
+                throw new ArgumentException($"transform {i} ({TypeNames.Of(steps[i])}) expects {steps[i].ContextFeatures} context features, another expects {ContextFeatures}");
             RegisterModule(i.ToString(System.Globalization.CultureInfo.InvariantCulture), steps[i]);
         }
         _steps = steps;

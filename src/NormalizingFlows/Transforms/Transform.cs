@@ -51,14 +51,14 @@ public abstract class Transform<T> : Module<T>, ITransform<T> where T : unmanage
     {
         var v = x.Value;
         if (v.Rank != 2 || v.Dim(1) != Features)
-            throw new ArgumentException($"{GetType().Name}: input must be [batch, {Features}], got {v.ShapeString}");
+            throw new ArgumentException($"{TypeNames.Of(this)}: input must be [batch, {Features}], got {v.ShapeString}");
         if (ContextFeatures > 0)
         {
             if (context is null)
-                throw new ArgumentException($"{GetType().Name} is conditional: it needs a context of [batch, {ContextFeatures}]");
+                throw new ArgumentException($"{TypeNames.Of(this)} is conditional: it needs a context of [batch, {ContextFeatures}]");
             var c = context.Value;
             if (c.Rank != 2 || c.Dim(1) != ContextFeatures || c.Dim(0) != v.Dim(0))
-                throw new ArgumentException($"{GetType().Name}: context must be [{v.Dim(0)}, {ContextFeatures}], got {c.ShapeString}");
+                throw new ArgumentException($"{TypeNames.Of(this)}: context must be [{v.Dim(0)}, {ContextFeatures}], got {c.ShapeString}");
         }
     }
 

@@ -51,7 +51,7 @@ public sealed class InverseAutoregressiveTransform<T> : Transform<T> where T : u
         {
             MaskedAffineAutoregressive<T> a => Affine(a.Features, rng, a.ContextFeatures, a.Options, customOrder: order, scale: a.Scale),
             MaskedSplineAutoregressive<T> s => Spline(s.Features, s.Spline, rng, s.ContextFeatures, s.Options, customOrder: order),
-            _ => throw new ArgumentException($"no student layer for {teacher.GetType().Name} (affine and spline MAF layers are supported)", nameof(teacher)),
+            _ => throw new ArgumentException($"no student layer for {TypeNames.Of(teacher)} (affine and spline MAF layers are supported)", nameof(teacher)),
         };
         if (copyWeights)
         {

@@ -100,7 +100,7 @@ public abstract class CouplingTransform<T> : Transform<T> where T : unmanaged, I
     {
         var loaded = CouplingMask.Custom(_maskBuffer.ToArray().Select(v => v > T.CreateTruncating(0.5)).ToArray());
         if (loaded.TransformedIndices.Length != Mask.TransformedIndices.Length)
-            throw new ArgumentException($"{GetType().Name}: the loaded mask {loaded} transforms {loaded.TransformedIndices.Length} features, this layer's conditioner is built for {Mask.TransformedIndices.Length}");
+            throw new ArgumentException($"{TypeNames.Of(this)}: the loaded mask {loaded} transforms {loaded.TransformedIndices.Length} features, this layer's conditioner is built for {Mask.TransformedIndices.Length}");
         Mask = loaded;
         base.OnStateLoaded();
     }
