@@ -218,7 +218,7 @@ internal static class Commands
         var seed = Seed("Random seed of the sampling and the classifier");
         var columns = Columns();
         var drop = DropInvalid();
-        var cmd = new Command("eval", "Evaluate a model on test data: HTML report with the test log-likelihood, marginals with ratio panels, pairwise densities, the training curve and a classifier two-sample test (AUC ± σ).")
+        var cmd = new Command("eval", "Evaluate a model on test data: HTML report with the test log-likelihood, marginals with ratio panels, pairwise densities, the training curve and a classifier two-sample test by an MLP and gradient-boosted trees on the same folds (both AUCs ± σ; the larger is the headline).")
         { model, test, output, n, seed, columns, drop };
         cmd.SetAction(r =>
         {
@@ -229,7 +229,7 @@ internal static class Commands
             var samples = DataIo.Sample(m, r.GetValue(n) ?? table.Rows, s);
             double[][] testColumns = table.ToColumns(), sampleColumns = samples.ToColumns();
             ctx.Out.WriteLine($"classifier two-sample test: {table.Rows} test events against {samples.Rows} samples …");
-            var c2st = ClassifierTwoSampleTest.Run(testColumns, sampleColumns, new ClassifierOptions { Seed = s });
+            var c2st = ClassifierTwoSampleTest.RunBoth(testColumns, sampleColumns, new ClassifierOptions { Seed = s });
             var report = EvaluationReport.Build(m.Flow, [.. m.Columns], testColumns, sampleColumns, m.History, c2st, new EvaluationReportOptions
             {
                 Title = $"nflow eval — {Path.GetFileName(modelPath)} on {Path.GetFileName(path)}",
@@ -238,7 +238,8 @@ internal static class Commands
             report.Save(r.GetValue(output)!);
             var (mean, se) = DataIo.MeanAndError(DataIo.LogProb(m, table));
             ctx.Out.WriteLine($"test log-likelihood: {F(mean)} ± {F(se)} per event");
-            ctx.Out.WriteLine($"classifier AUC: {F(c2st.Auc)} ± {F(c2st.AucError)} (0.5: indistinguishable)");
+            ctx.Out.WriteLine($"classifier AUC: {F(c2st.Auc)} ± {F(c2st.AucError)} ({c2st.Headline.Judge}, the larger of two judges; " +
+                $"MLP {F(c2st.Mlp.Auc)} ± {F(c2st.Mlp.AucError)}, GBDT {F(c2st.Trees.Auc)} ± {F(c2st.Trees.AucError)}; 0.5: indistinguishable)");
             ctx.Out.WriteLine($"wrote {r.GetValue(output)}");
             return 0;
         });
@@ -258,7 +259,7 @@ internal static class Commands
         var drop = DropInvalid();
         var cmd = new Command("reweight",
             "DCTR reweighting: generates N events from the model, trains a classifier of DATA (label 1) against them (label 0, " +
-            "5-fold cross-fitted), and writes the generated events with weights w(x) = D/(1 − D) ≈ p_data(x)/p_model(x), clipped " +
+            "5-fold cross-fitted; MLP, with gradient-boosted trees as a second judge of the AUC), and writes the generated events with weights w(x) = D/(1 − D) ≈ p_data(x)/p_model(x), clipped " +
             "to [--min-weight, --max-weight] and normalised to mean 1. The weights belong to the generated events in the output " +
             "file (not to DATA): weighting them makes the model's sample look like DATA.")
         { model, data, output, n, seed, minW, maxW, columns, drop };
@@ -284,7 +285,9 @@ internal static class Commands
             }
             string[] names = [.. generated.Columns, generated.Columns.Contains("weight") ? "dctr_weight" : "weight"];
             Csv.Write(r.GetValue(output)!, new Table(names, values, generated.Rows));
-            ctx.Out.WriteLine($"classifier AUC (data vs model, before weighting): {F(result.Test.Auc)} ± {F(result.Test.AucError)}");
+            var v = result.Verdict!;
+            ctx.Out.WriteLine($"classifier AUC (data vs model, before weighting): {F(v.Auc)} ± {F(v.AucError)} ({v.Headline.Judge}, the larger of two judges; " +
+                $"MLP {F(v.Mlp.Auc)} ± {F(v.Mlp.AucError)}, GBDT {F(v.Trees.Auc)} ± {F(v.Trees.AucError)}); the weights come from the MLP");
             ctx.Out.WriteLine($"weights: {result.Clipped} clipped, effective sample size {F(result.EffectiveSampleSize, "F0")} of {generated.Rows}");
             ctx.Out.WriteLine($"wrote {generated.Rows} generated events with weights to {r.GetValue(output)}");
             return 0;

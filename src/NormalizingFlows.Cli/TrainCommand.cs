@@ -156,9 +156,13 @@ internal static class TrainCommand
                     },
                     new DiscFlowOptions { Rounds = rounds, Seed = s, Classifier = new ClassifierOptions { Seed = s } }, trainFirst: false);
                 foreach (var round in result.Rounds)
-                    ctx.Out.WriteLine($"  round {round.Round}: classifier AUC {Commands.F(round.Auc)} ± {Commands.F(round.AucError)}");
-                ctx.Out.WriteLine($"classifier AUC before refinement: {Commands.F(result.AucBefore)}, after: {Commands.F(result.AucAfter)} (0.5: indistinguishable)");
-                model.Metadata["cli.discflow.auc"] = string.Join(" ", result.Rounds.Select(x => Commands.F(x.Auc)));
+                    ctx.Out.WriteLine($"  round {round.Round}: classifier {round.Verdict!.Describe()}");
+                ctx.Out.WriteLine($"classifier AUC before refinement: {Commands.F(result.VerdictBefore!.Auc)}, after: {Commands.F(result.VerdictAfter!.Auc)} " +
+                    $"(the larger of MLP and GBDT; MLP {Commands.F(result.AucBefore)} → {Commands.F(result.AucAfter)}, " +
+                    $"GBDT {Commands.F(result.VerdictBefore.Trees.Auc)} → {Commands.F(result.VerdictAfter.Trees.Auc)}; 0.5: indistinguishable)");
+                model.Metadata["cli.discflow.auc"] = string.Join(" ", result.Rounds.Select(x => Commands.F(x.Verdict!.Auc)));
+                model.Metadata["cli.discflow.auc.mlp"] = string.Join(" ", result.Rounds.Select(x => Commands.F(x.Auc)));
+                model.Metadata["cli.discflow.auc.gbdt"] = string.Join(" ", result.Rounds.Select(x => Commands.F(x.Verdict!.Trees.Auc)));
             }
 
             model.History = history;

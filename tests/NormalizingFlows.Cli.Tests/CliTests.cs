@@ -92,15 +92,17 @@ public class CliTests
         (code, output, err) = s.Run("eval", s["model.nflow"], test, "-o", s["report.html"], "-n", "1000", "--seed", "4");
         Assert.True(code == 0, err);
         Assert.Contains("test log-likelihood:", output);
-        Assert.Matches(@"classifier AUC: \d\.\d{4} ± \d\.\d{4}", output);
+        Assert.Matches(@"classifier AUC: \d\.\d{4} ± \d\.\d{4} \((MLP|GBDT), the larger of two judges; MLP \d\.\d{4} ± \d\.\d{4}, GBDT \d\.\d{4} ± \d\.\d{4}", output);
         string html = File.ReadAllText(s["report.html"]);
+        Assert.Contains("GBDT judge", html);
+        Assert.Contains("MLP judge", html);
         Assert.Contains("<svg", html);
         Assert.Contains("AUC", html);
         Assert.Contains("test log-likelihood", html);
 
         (code, output, err) = s.Run("reweight", s["model.nflow"], test, "-o", s["weights.csv"], "-n", "800");
         Assert.True(code == 0, err);
-        Assert.Contains("classifier AUC", output);
+        Assert.Matches(@"classifier AUC \(data vs model, before weighting\): \d\.\d{4} ± \d\.\d{4} \((MLP|GBDT), the larger of two judges; MLP \d\.\d{4} ± \d\.\d{4}, GBDT \d\.\d{4} ± \d\.\d{4}\)", output);
         var weights = Csv.Read(s["weights.csv"]);
         Assert.Equal(["x0", "x1", "weight"], weights.Columns);
         Assert.Equal(800, weights.Rows);
@@ -148,8 +150,10 @@ public class CliTests
         string data = Toy(s, n: 1500);
         var (code, output, err) = s.Run(["train", data, .. SmallModel, "--epochs", "1", "-o", s["m.nflow"], "--refine-with-classifier", "1"]);
         Assert.True(code == 0, err);
-        Assert.Matches(@"classifier AUC before refinement: \d\.\d{4}, after: \d\.\d{4}", output);
+        Assert.Matches(@"classifier AUC before refinement: \d\.\d{4}, after: \d\.\d{4} \(the larger of MLP and GBDT; MLP \d\.\d{4} → \d\.\d{4}, GBDT \d\.\d{4} → \d\.\d{4}", output);
+        Assert.Matches(@"round 0: classifier AUC \d\.\d{4} ± \d\.\d{4} \((MLP|GBDT), the larger", output);
         Assert.Contains("cli.discflow.auc", ModelFile.Describe(s["m.nflow"]));
+        Assert.Contains("cli.discflow.auc.gbdt", ModelFile.Describe(s["m.nflow"]));
     }
 
     [Fact]

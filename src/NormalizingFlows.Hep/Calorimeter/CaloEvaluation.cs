@@ -7,82 +7,201 @@ namespace NormalizingFlows.Hep.Calorimeter;
 /// <summary>A set of showers to compare with the reference: its name, the showers and its generation time per shower (NaN: not timed).</summary>
 public sealed record CaloCandidate(string Name, CaloShowers Showers, double SecondsPerShower);
 
-/// <summary>The comparison of one candidate with the reference: classifier AUCs on unnormalised and normalised inputs.</summary>
+/// <summary>The inputs of the calorimeter classifier tests (each a separate two-sample test).</summary>
+public enum CaloClassifierInput
+{
+    /// <summary>The 504 voxel energies (GeV) and E_inc: "unnormalised" in CaloFlow.</summary>
+    Raw,
+
+    /// <summary>The 504 voxels divided by their layer energy, log₁₀(E_i + 1 MeV) of the three layers and log₁₀ E_inc: "normalised" in CaloFlow.</summary>
+    LayerNormalised,
+
+    /// <summary>CaloChallenge-style: log₁₀(E_voxel/E_inc + 10⁻⁸) of the 504 voxels and log₁₀ E_inc.</summary>
+    LogNormalised,
+
+    /// <summary>
+    /// The high-level features of <see cref="CaloObservables"/>: log₁₀ E_inc, E_dep/E_inc, log₁₀(E_i + 1 MeV),
+    /// E_i/E_dep, hit fraction (sparsity), centroids x and y and lateral widths per layer, shower depth and its width
+    /// (22 features).
+    /// </summary>
+    HighLevel,
+}
+
+/// <summary>The comparison of one candidate with the reference: a two-judge classifier test (MLP and GBDT on the same folds) per input.</summary>
 /// <param name="Name">The candidate's name.</param>
 /// <param name="SecondsPerShower">Generation time per shower (NaN when not timed).</param>
-/// <param name="Unnormalised">Two-sample test on the 504 voxel energies (GeV) and E_inc.</param>
-/// <param name="Normalised">Two-sample test on the 504 voxels divided by their layer energy, log₁₀ E_i and log₁₀ E_inc.</param>
-public sealed record CaloComparison(string Name, double SecondsPerShower, TwoSampleTestResult Unnormalised, TwoSampleTestResult Normalised);
+/// <param name="Tests">The verdict of each input that was tested.</param>
+public sealed record CaloComparison(string Name, double SecondsPerShower, IReadOnlyDictionary<CaloClassifierInput, TwoSampleVerdict> Tests)
+{
+    /// <summary>The verdict on one input (throws naming the input when it was not tested).</summary>
+    public TwoSampleVerdict this[CaloClassifierInput input] =>
+        Tests.TryGetValue(input, out var v) ? v : throw new KeyNotFoundException($"{Name}: the {input} input was not tested");
+
+    /// <summary>The AUC of one judge ("MLP" or "GBDT") on one input.</summary>
+    public double Auc(CaloClassifierInput input, string judge) => judge switch
+    {
+        "MLP" => this[input].Mlp.Auc,
+        "GBDT" => this[input].Trees.Auc,
+        _ => throw new ArgumentException($"unknown judge '{judge}' (MLP or GBDT)", nameof(judge)),
+    };
+
+    /// <summary>The MLP test on the raw voxels (the "unnormalised" AUC of earlier versions).</summary>
+    public TwoSampleTestResult Unnormalised => this[CaloClassifierInput.Raw].Mlp;
+
+    /// <summary>The MLP test on the layer-normalised voxels (the "normalised" AUC of earlier versions).</summary>
+    public TwoSampleTestResult Normalised => this[CaloClassifierInput.LayerNormalised].Mlp;
+
+    /// <summary>The largest AUC over every input and both judges, with the input and judge it came from.</summary>
+    public (double Auc, double AucError, CaloClassifierInput Input, string Judge) Worst =>
+        Tests.Select(kv => (kv.Value.Auc, kv.Value.AucError, kv.Key, kv.Value.Headline.Judge)).MaxBy(t => t.Auc);
+}
 
 /// <summary>
-/// The CaloFlow evaluation: classifier two-sample tests (the seeds' "ultimate metric": a DNN trained to tell reference
-/// showers from generated ones, on unnormalised and on normalised inputs; AUC 0.5 ideal), the histograms of
-/// <see cref="CaloObservables"/>, average shower images per layer, generation times, and an HTML report of it all.
+/// The CaloFlow evaluation: classifier two-sample tests (the seeds' "ultimate metric": classifiers trained to tell
+/// reference showers from generated ones; AUC 0.5 ideal) by two judges — an MLP and gradient-boosted trees, on the
+/// same folds, the larger AUC the headline — on four inputs (<see cref="CaloClassifierInput"/>: raw voxels,
+/// layer-normalised voxels, CaloChallenge-style log of E_inc-normalised voxels, high-level features), the histograms
+/// of <see cref="CaloObservables"/>, average shower images per layer, generation times, and an HTML report of it all.
 /// </summary>
 public static class CaloEvaluation
 {
     private static readonly string[] Colors = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"];
 
-    /// <summary>The classifier inputs as columns (<c>result[j][i]</c>): unnormalised or normalised (see <see cref="CaloComparison"/>).</summary>
-    public static double[][] ClassifierColumns(CaloShowers showers, bool normalised)
+    /// <summary>Every input, in table order.</summary>
+    public static IReadOnlyList<CaloClassifierInput> AllInputs { get; } =
+        [CaloClassifierInput.Raw, CaloClassifierInput.LayerNormalised, CaloClassifierInput.LogNormalised, CaloClassifierInput.HighLevel];
+
+    /// <summary>The classifier inputs as columns (<c>result[j][i]</c>): raw (false) or layer-normalised (true) voxels.</summary>
+    public static double[][] ClassifierColumns(CaloShowers showers, bool normalised) =>
+        ClassifierColumns(showers, normalised ? CaloClassifierInput.LayerNormalised : CaloClassifierInput.Raw);
+
+    /// <summary>The columns (<c>result[j][i]</c>) of one classifier input (see <see cref="CaloClassifierInput"/>).</summary>
+    public static double[][] ClassifierColumns(CaloShowers showers, CaloClassifierInput input)
     {
         ArgumentNullException.ThrowIfNull(showers);
-        int n = showers.Count, extra = normalised ? 4 : 1;
+        if (input == CaloClassifierInput.HighLevel) return HighLevelColumns(showers);
+        if (!Enum.IsDefined(input)) throw new ArgumentOutOfRangeException(nameof(input), input, "unknown classifier input");
+        int n = showers.Count, extra = input == CaloClassifierInput.LayerNormalised ? 4 : 1;
         var cols = new double[CaloGeometry.Voxels + extra][];
         for (int j = 0; j < cols.Length; j++) cols[j] = new double[n];
         Span<double> layerE = stackalloc double[3];
         for (int i = 0; i < n; i++)
         {
             var s = showers.Shower(i);
+            double einc = showers.IncidentEnergies[i];
+            if (input == CaloClassifierInput.LogNormalised && !(einc > 0)) throw new ArgumentException($"shower {i}: E_inc = {einc} GeV; the log-normalised input needs E_inc > 0");
             for (int l = 0; l < 3; l++) layerE[l] = showers.LayerEnergy(i, l);
             for (int v = 0; v < CaloGeometry.Voxels; v++)
             {
                 double e = layerE[CaloGeometry.LayerOf(v)];
-                cols[v][i] = normalised ? (e > 0 ? s[v] / e : 0) : s[v];
+                cols[v][i] = input switch
+                {
+                    CaloClassifierInput.LayerNormalised => e > 0 ? s[v] / e : 0,
+                    CaloClassifierInput.LogNormalised => s[v] >= 0 ? Math.Log10(s[v] / einc + 1e-8)
+                        : throw new ArgumentException($"shower {i}, voxel {v}: energy {s[v]} GeV < 0; the log-normalised input needs non-negative voxels"),
+                    _ => s[v],
+                };
             }
-            if (normalised)
+            switch (input)
             {
-                for (int l = 0; l < 3; l++) cols[CaloGeometry.Voxels + l][i] = Math.Log10(layerE[l] + 1e-3);
-                cols[CaloGeometry.Voxels + 3][i] = Math.Log10(showers.IncidentEnergies[i]);
+                case CaloClassifierInput.LayerNormalised:
+                    for (int l = 0; l < 3; l++) cols[CaloGeometry.Voxels + l][i] = Math.Log10(layerE[l] + 1e-3);
+                    cols[CaloGeometry.Voxels + 3][i] = Math.Log10(einc);
+                    break;
+                case CaloClassifierInput.LogNormalised:
+                    cols[CaloGeometry.Voxels][i] = Math.Log10(einc);
+                    break;
+                default:
+                    cols[CaloGeometry.Voxels][i] = einc;
+                    break;
             }
-            else cols[CaloGeometry.Voxels][i] = showers.IncidentEnergies[i];
         }
         return cols;
     }
 
-    /// <summary>Runs both classifier tests of every candidate against <paramref name="reference"/> (label 1).</summary>
-    public static IReadOnlyList<CaloComparison> Compare(CaloShowers reference, IReadOnlyList<CaloCandidate> candidates, ClassifierOptions? classifier = null)
+    private static double[][] HighLevelColumns(CaloShowers showers)
+    {
+        var o = CaloObservables.Compute(showers);
+        int n = o.Count;
+        for (int i = 0; i < n; i++)
+            if (!(o.IncidentEnergy[i] > 0)) throw new ArgumentException($"shower {i}: E_inc = {o.IncidentEnergy[i]} GeV; the high-level input needs E_inc > 0");
+        var cols = new List<double[]>
+        {
+            o.IncidentEnergy.Select(Math.Log10).ToArray(),
+            Enumerable.Range(0, n).Select(i => o.TotalEnergy[i] / o.IncidentEnergy[i]).ToArray(),
+        };
+        for (int l = 0; l < 3; l++) cols.Add(o.LayerEnergy[l].Select(e => Math.Log10(e + 1e-3)).ToArray());
+        cols.AddRange(o.LayerFraction);
+        cols.AddRange(o.Sparsity);
+        cols.AddRange(o.CentroidX);
+        cols.AddRange(o.CentroidY);
+        cols.AddRange(o.LateralWidth);
+        cols.Add(o.Depth);
+        cols.Add(o.DepthWidth);
+        return cols.ToArray();
+    }
+
+    /// <summary>
+    /// Runs the two-judge tests of every candidate against <paramref name="reference"/> (label 1) on each of
+    /// <paramref name="inputs"/> (default: <see cref="AllInputs"/>): the MLP with <paramref name="classifier"/>
+    /// (default <see cref="DefaultClassifier"/>; its folds and seed are shared by both judges) and gradient-boosted
+    /// trees with <paramref name="trees"/> (default settings).
+    /// </summary>
+    public static IReadOnlyList<CaloComparison> Compare(CaloShowers reference, IReadOnlyList<CaloCandidate> candidates, ClassifierOptions? classifier = null,
+        GradientBoostedTreesOptions? trees = null, IReadOnlyList<CaloClassifierInput>? inputs = null)
     {
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(candidates);
         classifier ??= DefaultClassifier;
-        var refU = ClassifierColumns(reference, normalised: false);
-        var refN = ClassifierColumns(reference, normalised: true);
+        inputs ??= AllInputs;
+        if (inputs.Count == 0) throw new ArgumentException("no classifier inputs to test", nameof(inputs));
+        var refColumns = inputs.Distinct().ToDictionary(i => i, i => ClassifierColumns(reference, i));
         var list = new List<CaloComparison>();
         foreach (var c in candidates)
-            list.Add(new CaloComparison(c.Name, c.SecondsPerShower,
-                ClassifierTwoSampleTest.Run(refU, ClassifierColumns(c.Showers, false), classifier),
-                ClassifierTwoSampleTest.Run(refN, ClassifierColumns(c.Showers, true), classifier)));
+        {
+            var tests = new Dictionary<CaloClassifierInput, TwoSampleVerdict>();
+            foreach (var input in refColumns.Keys)
+                tests[input] = ClassifierTwoSampleTest.RunBoth(refColumns[input], ClassifierColumns(c.Showers, input), classifier, trees);
+            list.Add(new CaloComparison(c.Name, c.SecondsPerShower, tests));
+        }
         return list;
     }
 
-    /// <summary>The classifier of the reported figures: ReLU MLP 505 → 256 → 256 → 1, 2-fold cross-fitting, up to 40 epochs with early stopping.</summary>
+    /// <summary>The MLP of the reported figures: ReLU MLP 505 → 256 → 256 → 1, 2-fold cross-fitting, up to 40 epochs with early stopping.</summary>
     public static ClassifierOptions DefaultClassifier { get; } = new() { HiddenSizes = [256, 256], Folds = 2, Epochs = 40, Patience = 5, LearningRate = 1e-3 };
 
-    /// <summary>One row per candidate: name, time per shower, AUCs ± errors (plain text, for the console).</summary>
+    /// <summary>Short names of the inputs, for tables.</summary>
+    public static string InputName(CaloClassifierInput input) => input switch
+    {
+        CaloClassifierInput.Raw => "raw voxels (GeV)",
+        CaloClassifierInput.LayerNormalised => "voxels / layer energy",
+        CaloClassifierInput.LogNormalised => "log10(voxel/E_inc + 1e-8)",
+        CaloClassifierInput.HighLevel => "high-level features",
+        _ => input.ToString(),
+    };
+
+    /// <summary>
+    /// One row per candidate and input: name, time per shower, input, MLP AUC ± error, GBDT AUC ± error, the larger
+    /// (plain text, for the console and the report).
+    /// </summary>
     public static IEnumerable<string[]> TableRows(IEnumerable<CaloComparison> comparisons, double simulatorSecondsPerShower = double.NaN)
     {
         var inv = CultureInfo.InvariantCulture;
         if (double.IsFinite(simulatorSecondsPerShower))
-            yield return ["simulator (reference)", FormatTime(simulatorSecondsPerShower), "0.5 (by definition)", "0.5 (by definition)"];
+            yield return ["simulator (reference)", FormatTime(simulatorSecondsPerShower), "all", "0.5 (by definition)", "0.5 (by definition)", "0.5"];
         foreach (var c in comparisons)
-            yield return [c.Name, FormatTime(c.SecondsPerShower),
-                string.Format(inv, "{0:F3} ± {1:F3}", c.Unnormalised.Auc, c.Unnormalised.AucError),
-                string.Format(inv, "{0:F3} ± {1:F3}", c.Normalised.Auc, c.Normalised.AucError)];
+            foreach (var input in AllInputs)
+            {
+                if (!c.Tests.TryGetValue(input, out var v)) continue;
+                yield return [c.Name, FormatTime(c.SecondsPerShower), InputName(input),
+                    string.Format(inv, "{0:F3} ± {1:F3}", v.Mlp.Auc, v.Mlp.AucError),
+                    string.Format(inv, "{0:F3} ± {1:F3}", v.Trees.Auc, v.Trees.AucError),
+                    string.Format(inv, "{0:F3} ({1})", v.Auc, v.Headline.Judge)];
+            }
     }
 
     /// <summary>Table header matching <see cref="TableRows"/>.</summary>
-    public static readonly string[] TableHeader = ["sample", "time per shower", "AUC vs simulator (unnormalised)", "AUC vs simulator (normalised)"];
+    public static readonly string[] TableHeader = ["sample", "time per shower", "classifier input", "MLP AUC", "GBDT AUC", "headline (larger)"];
 
     /// <summary>Seconds formatted with a unit (µs, ms, s).</summary>
     public static string FormatTime(double seconds) => !double.IsFinite(seconds) ? "—"
@@ -100,7 +219,12 @@ public static class CaloEvaluation
         var report = new HtmlReport(title);
         if (notes is not null) report.Section("Setup").KeyValues(notes);
         report.Section("Classifier AUC and generation time")
-            .Paragraph("A DNN is trained (cross-fitted) to separate reference showers (simulator) from generated ones; AUC 0.5 means it cannot. Unnormalised inputs: 504 voxel energies and E_inc; normalised: voxels divided by their layer energy, log₁₀ E_i and log₁₀ E_inc.")
+            .Paragraph("Two classifiers — an MLP and gradient-boosted trees (up to 300 trees, early stopping on a held-out tenth) — are trained " +
+                "on the same folds (cross-fitted) to separate reference showers (simulator) from generated ones; AUC 0.5 means they cannot, and " +
+                "the headline is the larger AUC. Inputs, each a separate test: raw voxels (504 energies in GeV and E_inc); voxels divided by " +
+                "their layer energy with log₁₀ E_i and log₁₀ E_inc (CaloFlow's normalised inputs); log₁₀(E_voxel/E_inc + 10⁻⁸) with log₁₀ " +
+                "E_inc (CaloChallenge style); the 22 high-level features (log₁₀ E_inc, E_dep/E_inc, per-layer log energies, energy " +
+                "fractions, hit fractions, centroids, widths, shower depth and width).")
             .Table(TableHeader, TableRows(comparisons, simulatorSecondsPerShower));
 
         var refObs = CaloObservables.Compute(reference);
@@ -139,7 +263,10 @@ public static class CaloEvaluation
                 images.Add(FlowPlots.Density($"{name}: layer {l} (log₁₀ mean GeV)", img, (-hx, hx), (-hy, hy), "x (mm)", "y (mm)"));
             }
         report.Section("Average shower images").Figures(images.ToArray());
-        report.Section("Classifier scores").Figures(comparisons.Select(c => EvaluationPlots.ClassifierScores(c.Normalised, "simulator", c.Name + " (normalised)")).ToArray());
+        report.Section("Classifier scores").Figures(comparisons
+            .SelectMany(c => c.Tests.OrderBy(kv => kv.Key).Select(kv => EvaluationPlots.ClassifierScores(kv.Value.Headline, "simulator",
+                $"{c.Name} ({InputName(kv.Key)}, {kv.Value.Headline.Judge})")))
+            .ToArray());
         return report;
     }
 }

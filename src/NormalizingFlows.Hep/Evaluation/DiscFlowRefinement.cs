@@ -12,6 +12,9 @@ public sealed record DiscFlowOptions
     /// <summary>The classifier of each round.</summary>
     public ClassifierOptions Classifier { get; init; } = new();
 
+    /// <summary>The second judge whose AUC every round also reports (same folds as the MLP); null: the MLP only.</summary>
+    public GradientBoostedTreesOptions? Trees { get; init; } = new();
+
     /// <summary>Refinement rounds (fit classifier → weight → retrain).</summary>
     public int Rounds { get; init; } = 1;
 
@@ -37,10 +40,14 @@ public sealed record DiscFlowOptions
 
 /// <summary>One classifier fit of the DiscFlow loop.</summary>
 /// <param name="Round">0 before any refinement, r after the r-th retraining.</param>
-/// <param name="Auc">AUC of the classifier two-sample test (training data against fresh samples).</param>
+/// <param name="Auc">AUC of the MLP two-sample test (training data against fresh samples; the MLP's weights drive the refinement).</param>
 /// <param name="AucError">Its standard error.</param>
 /// <param name="History">The training run that preceded this fit (null for round 0 without initial training).</param>
-public sealed record DiscFlowRound(int Round, double Auc, double AucError, TrainingHistory? History);
+public sealed record DiscFlowRound(int Round, double Auc, double AucError, TrainingHistory? History)
+{
+    /// <summary>Both judges' tests on the same samples and folds (null when <see cref="DiscFlowOptions.Trees"/> is null); its headline is the larger AUC.</summary>
+    public TwoSampleVerdict? Verdict { get; init; }
+}
 
 /// <summary>The outcome of <see cref="DiscFlowRefinement.Run"/>.</summary>
 /// <param name="Rounds">The classifier fits in order: before refinement, then after each retraining.</param>
@@ -51,6 +58,12 @@ public sealed record DiscFlowResult(IReadOnlyList<DiscFlowRound> Rounds)
 
     /// <summary>AUC after the last retraining.</summary>
     public double AucAfter => Rounds[^1].Auc;
+
+    /// <summary>The two-judge verdict before the refinement (null without the trees judge).</summary>
+    public TwoSampleVerdict? VerdictBefore => Rounds[0].Verdict;
+
+    /// <summary>The two-judge verdict after the last retraining (null without the trees judge).</summary>
+    public TwoSampleVerdict? VerdictAfter => Rounds[^1].Verdict;
 }
 
 /// <summary>
@@ -67,7 +80,8 @@ public sealed record DiscFlowResult(IReadOnlyList<DiscFlowRound> Rounds)
 /// (1 by default; −1 reproduces the formula literally), clipped to [MinWeight, MaxWeight] and multiplied into any
 /// event weights the training data carry. The weights come from out-of-fold classifier scores of the training events.
 /// </para>
-/// <para>The AUC is reported before and after every round (training data against fresh samples of the same size).</para>
+/// <para>The AUC is reported before and after every round (training data against fresh samples of the same size), by
+/// the MLP and, on the same folds, by gradient-boosted trees (<see cref="DiscFlowRound.Verdict"/>).</para>
 /// </summary>
 public static class DiscFlowRefinement
 {
@@ -103,8 +117,9 @@ public static class DiscFlowRefinement
             {
                 Classifier = options.Classifier with { Seed = unchecked(options.Classifier.Seed + 101 * r) },
                 MinWeight = 1e-6, MaxWeight = 1e6,
+                Trees = options.Trees,
             }, eventWeights);
-            rounds.Add(new DiscFlowRound(r, rw.Test.Auc, rw.Test.AucError, history));
+            rounds.Add(new DiscFlowRound(r, rw.Test.Auc, rw.Test.AucError, history) { Verdict = rw.Verdict });
             if (r == options.Rounds) break;
             var u = new double[train.Rows];
             for (int i = 0; i < u.Length; i++)

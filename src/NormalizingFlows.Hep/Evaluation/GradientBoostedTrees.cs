@@ -336,29 +336,41 @@ public sealed class GradientBoostedTrees
         return lo;
     }
 
-    /// <summary>Grows the trees of one fit; holds the binned data, the gradients and the reusable buffers.</summary>
+    /// <summary>
+    /// Grows the trees of one fit; holds the binned data, the gradients and the reusable buffers. Histograms hold
+    /// (ΣG, ΣH, count) per bin of every feature. One pass per feature (features split over the worker pool) builds the
+    /// smaller child's histogram, turns the parent's into the larger child's by subtraction and scans both for their
+    /// best split while the feature's slice is in cache; per-part bests are reduced in feature order, so the result
+    /// does not depend on the thread count.
+    /// </summary>
     private sealed unsafe class TreeGrower
     {
         private readonly byte[][] _bins;
         private readonly double[][] _edges;
-        private readonly double[] _w, _y, _g, _h, _og, _oh;
+        private readonly double[] _w, _y, _g, _h;
+        private readonly float[] _og, _oh;
         private readonly int[] _rows, _tmp, _offset, _active;
-        private readonly int _m, _totalBins;
+        private readonly int _m, _totalBins, _maxSlice;
         private readonly GradientBoostedTreesOptions _o;
-        private readonly Stack<double[]> _pool = new();
+        private readonly Stack<float[]> _pool = new();
         public readonly List<int> Roots = [], Feature = [], Left = [], Right = [];
         public readonly List<double> Threshold = [], LeafValue = [];
         private readonly List<int> _nodeBin = [];
 
-        // the histogram job handed to the worker pool
-        private double[]? _jobHist;
-        private int _jobStart, _jobCount, _jobParts;
+        // the job handed to the worker pool: build Small (into SmallHist or scratch), Large = Parent − Small (in
+        // ParentHist), scan the splittable ones; per part the best (gain, feature, bin) of each
+        private Leaf? _jobSmall, _jobLarge;
+        private float[]? _jobParentHist;
+        private bool _jobScanSmall, _jobScanLarge;
+        private int _jobParts;
+        private readonly float[][] _scratch = new float[64][];
+        private readonly (double Gain, int Feature, int Bin)[] _bestSmall = new (double, int, int)[64], _bestLarge = new (double, int, int)[64];
 
         private sealed class Leaf
         {
             public int Start, Count, Depth;
             public double G, H;
-            public double[]? Hist;
+            public float[]? Hist;
             public int Parent = -1; // node index whose child this leaf is (−1: root)
             public bool IsLeft;
             // best split
@@ -370,20 +382,24 @@ public sealed class GradientBoostedTrees
         {
             _bins = bins; _edges = edges; _w = w; _y = y; _o = o;
             _m = w.Length;
-            _g = new double[_m]; _h = new double[_m]; _og = new double[_m]; _oh = new double[_m];
+            _g = new double[_m]; _h = new double[_m]; _og = new float[_m]; _oh = new float[_m];
             _rows = new int[_m]; _tmp = new int[_m];
             _offset = new int[bins.Length];
             var active = new List<int>();
-            int total = 0;
+            int total = 0, maxSlice = 1;
             for (int j = 0; j < bins.Length; j++)
             {
                 _offset[j] = total;
                 total += edges[j].Length + 1;
+                maxSlice = Math.Max(maxSlice, edges[j].Length + 1);
                 if (edges[j].Length > 0) active.Add(j);
             }
             _totalBins = total;
+            _maxSlice = maxSlice;
             _active = active.ToArray();
         }
+
+        private bool Splittable(Leaf l) => l.Count >= 2 * _o.MinLeafSize && (_o.MaxDepth <= 0 || l.Depth < _o.MaxDepth);
 
         public void Grow(double[] f)
         {
@@ -396,8 +412,7 @@ public sealed class GradientBoostedTrees
             }
             var root = new Leaf { Start = 0, Count = _m };
             for (int r = 0; r < _m; r++) { root.G += _g[r]; root.H += _h[r]; }
-            BuildHistogram(root);
-            FindSplit(root);
+            if (Splittable(root)) Histograms(root, null, null, scanSmall: true, scanLarge: false);
             var leaves = new List<Leaf> { root };
             int rootNode = int.MinValue;
             while (leaves.Count < _o.MaxLeaves)
@@ -417,17 +432,15 @@ public sealed class GradientBoostedTrees
                 var (left, right) = Split(best);
                 left.Parent = right.Parent = node;
                 left.IsLeft = true;
-                var (small, large) = left.Count <= right.Count ? (left, right) : (right, left);
-                BuildHistogram(small);
-                var ph = best.Hist!;
-                var sh = small.Hist!;
-                for (int k = 0; k < ph.Length; k++) ph[k] -= sh[k];
-                large.Hist = ph;
-                best.Hist = null;
-                FindSplit(left);
-                FindSplit(right);
                 leaves.Remove(best);
                 leaves.Add(left); leaves.Add(right);
+                var (small, large) = left.Count <= right.Count ? (left, right) : (right, left);
+                // the children of the last split are never split: no histograms for them
+                bool last = leaves.Count >= _o.MaxLeaves;
+                bool scanSmall = !last && Splittable(small), scanLarge = !last && Splittable(large);
+                if (scanSmall || scanLarge) Histograms(small, large, best.Hist!, scanSmall, scanLarge);
+                if (scanLarge) { large.Hist = best.Hist; best.Hist = null; }
+                if (best.Hist is not null) { _pool.Push(best.Hist); best.Hist = null; }
             }
             foreach (var l in leaves)
             {
@@ -484,74 +497,117 @@ public sealed class GradientBoostedTrees
             return (left, right);
         }
 
-        private void BuildHistogram(Leaf leaf)
+        /// <summary>
+        /// Builds <paramref name="small"/>'s histogram (kept when it is to be scanned), turns
+        /// <paramref name="parentHist"/> into <paramref name="large"/>'s (when given and to be scanned) and finds the
+        /// best split of each scanned leaf. With no parent, <paramref name="small"/> is the root.
+        /// </summary>
+        private void Histograms(Leaf small, Leaf? large, float[]? parentHist, bool scanSmall, bool scanLarge)
         {
-            var hist = _pool.Count > 0 ? _pool.Pop() : new double[3 * _totalBins];
-            Array.Clear(hist);
-            for (int k = 0; k < leaf.Count; k++)
+            float[]? hist = null;
+            if (scanSmall) hist = _pool.Count > 0 ? _pool.Pop() : new float[3 * _totalBins];
+            for (int k = 0; k < small.Count; k++)
             {
-                int r = _rows[leaf.Start + k];
-                _og[k] = _g[r]; _oh[k] = _h[r];
+                int r = _rows[small.Start + k];
+                _og[k] = (float)_g[r]; _oh[k] = (float)_h[r];
             }
-            _jobHist = hist; _jobStart = leaf.Start; _jobCount = leaf.Count;
+            _jobSmall = small; _jobLarge = large; _jobParentHist = parentHist;
+            _jobScanSmall = scanSmall; _jobScanLarge = scanLarge && large is not null;
+            small.Hist = hist;
             // features in parallel when the work is large enough to pay for the fork
-            long work = (long)leaf.Count * _active.Length;
-            _jobParts = work < 200_000 ? 1 : Math.Min(Math.Min(WorkerPool.MaxThreads * 4, 64), _active.Length);
+            long work = ((long)small.Count + (parentHist is null ? 0 : 3 * _maxSlice)) * _active.Length;
+            _jobParts = work < 200_000 ? 1 : Math.Min(Math.Min(WorkerPool.MaxThreads * 4, 64), Math.Max(1, _active.Length));
             var handle = GCHandle.Alloc(this);
             try { WorkerPool.For(_jobParts, &HistogramPart, (void*)GCHandle.ToIntPtr(handle)); }
             finally { handle.Free(); }
-            leaf.Hist = hist;
+            // reduce in part (= feature) order with strict >: the same choice as one serial scan
+            small.Feature = -1; small.Gain = 0;
+            if (large is not null) { large.Feature = -1; large.Gain = 0; }
+            for (int p = 0; p < _jobParts; p++)
+            {
+                var (gs, fs, bs) = _bestSmall[p];
+                if (fs >= 0 && gs > small.Gain) { small.Gain = gs; small.Feature = fs; small.Bin = bs; }
+                if (large is null) continue;
+                var (gl, fl, bl) = _bestLarge[p];
+                if (fl >= 0 && gl > large.Gain) { large.Gain = gl; large.Feature = fl; large.Bin = bl; }
+            }
+            if (!scanSmall) small.Feature = -1;
+            _jobSmall = _jobLarge = null; _jobParentHist = null;
         }
 
         private static void HistogramPart(void* state, int part)
         {
             var self = (TreeGrower)GCHandle.FromIntPtr((nint)state).Target!;
-            int na = self._active.Length, parts = self._jobParts;
-            int from = (int)((long)na * part / parts), to = (int)((long)na * (part + 1) / parts);
-            var hist = self._jobHist!;
-            var rows = self._rows.AsSpan(self._jobStart, self._jobCount);
-            var og = self._og.AsSpan(0, self._jobCount);
-            var oh = self._oh.AsSpan(0, self._jobCount);
-            for (int a = from; a < to; a++)
-            {
-                int j = self._active[a];
-                var bins = self._bins[j];
-                var h = hist.AsSpan(3 * self._offset[j], 3 * (self._edges[j].Length + 1));
-                for (int k = 0; k < rows.Length; k++)
-                {
-                    int b = 3 * bins[rows[k]];
-                    h[b] += og[k];
-                    h[b + 1] += oh[k];
-                    h[b + 2] += 1;
-                }
-            }
+            self.RunPart(part);
         }
 
-        private void FindSplit(Leaf leaf)
+        private void RunPart(int part)
         {
-            leaf.Feature = -1;
-            leaf.Gain = 0;
-            if (leaf.Count < 2 * _o.MinLeafSize) return;
-            if (_o.MaxDepth > 0 && leaf.Depth >= _o.MaxDepth) return;
-            double lambda = _o.L2, parentScore = leaf.G * leaf.G / (leaf.H + lambda);
-            double bestGain = Math.Max(_o.MinSplitGain, 1e-12);
-            var hist = leaf.Hist!;
-            foreach (int j in _active)
+            int na = _active.Length, parts = _jobParts;
+            int from = (int)((long)na * part / parts), to = (int)((long)na * (part + 1) / parts);
+            var small = _jobSmall!;
+            var large = _jobLarge;
+            var parentHist = _jobParentHist;
+            float[] smallHist = small.Hist ?? (_scratch[part] ??= new float[3 * _maxSlice]);
+            bool ownSlice = small.Hist is not null;
+            int count = small.Count;
+            var bs = (Gain: 0.0, Feature: -1, Bin: 0);
+            var bl = (Gain: 0.0, Feature: -1, Bin: 0);
+            fixed (int* rowsBase = _rows)
+            fixed (float* og = _og, oh = _oh)
             {
-                int nb = _edges[j].Length + 1, off = 3 * _offset[j];
-                double gl = 0, hl = 0, cl = 0;
-                for (int b = 0; b < nb - 1; b++)
+                int* rows = rowsBase + small.Start;
+                for (int a = from; a < to; a++)
                 {
-                    gl += hist[off + 3 * b]; hl += hist[off + 3 * b + 1]; cl += hist[off + 3 * b + 2];
-                    if (cl < _o.MinLeafSize) continue;
-                    double cr = leaf.Count - cl;
-                    if (cr < _o.MinLeafSize) break;
-                    double hr = leaf.H - hl;
-                    if (hl < _o.MinLeafHessian || hr < _o.MinLeafHessian) continue;
-                    double gr = leaf.G - gl;
-                    double gain = gl * gl / (hl + lambda) + gr * gr / (hr + lambda) - parentScore;
-                    if (gain > bestGain) { bestGain = gain; leaf.Feature = j; leaf.Bin = b; leaf.Gain = gain; }
+                    int j = _active[a];
+                    int nb = _edges[j].Length + 1, off = ownSlice ? 3 * _offset[j] : 0;
+                    fixed (byte* bins = _bins[j])
+                    fixed (float* hs = &smallHist[off])
+                    {
+                        new Span<float>(hs, 3 * nb).Clear();
+                        if (small.Start == 0 && count == _m)
+                            for (int k = 0; k < count; k++)
+                            {
+                                float* h = hs + 3 * bins[k];
+                                h[0] += og[k]; h[1] += oh[k]; h[2] += 1;
+                            }
+                        else
+                            for (int k = 0; k < count; k++)
+                            {
+                                float* h = hs + 3 * bins[rows[k]];
+                                h[0] += og[k]; h[1] += oh[k]; h[2] += 1;
+                            }
+                        if (_jobScanSmall) Scan(hs, nb, small, j, ref bs);
+                        if (parentHist is not null && _jobScanLarge)
+                            fixed (float* hp = &parentHist[3 * _offset[j]])
+                            {
+                                for (int b = 0; b < 3 * nb; b++) hp[b] -= hs[b];
+                                Scan(hp, nb, large!, j, ref bl);
+                            }
+                    }
                 }
+            }
+            _bestSmall[part] = bs;
+            _bestLarge[part] = bl;
+        }
+
+        /// <summary>The best split of one feature's histogram <paramref name="h"/> for <paramref name="leaf"/>, if better than <paramref name="best"/>.</summary>
+        private void Scan(float* h, int nb, Leaf leaf, int feature, ref (double Gain, int Feature, int Bin) best)
+        {
+            double lambda = _o.L2, parentScore = leaf.G * leaf.G / (leaf.H + lambda);
+            double minGain = Math.Max(_o.MinSplitGain, 1e-12), minLeaf = _o.MinLeafSize, minHess = _o.MinLeafHessian;
+            double gl = 0, hl = 0, cl = 0, count = leaf.Count;
+            for (int b = 0; b < nb - 1; b++)
+            {
+                if (h[3 * b + 2] == 0) continue; // an empty bin moves nothing: the gain equals the previous bin's
+                gl += h[3 * b]; hl += h[3 * b + 1]; cl += h[3 * b + 2];
+                if (cl < minLeaf) continue;
+                if (count - cl < minLeaf) break;
+                double hr = leaf.H - hl;
+                if (hl < minHess || hr < minHess) continue;
+                double gr = leaf.G - gl;
+                double gain = gl * gl / (hl + lambda) + gr * gr / (hr + lambda) - parentScore;
+                if (gain > minGain && gain > best.Gain) best = (gain, feature, b);
             }
         }
     }

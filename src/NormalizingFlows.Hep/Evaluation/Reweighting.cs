@@ -6,6 +6,12 @@ public sealed record ReweightingOptions
     /// <summary>The classifier and its cross-fitting.</summary>
     public ClassifierOptions Classifier { get; init; } = new();
 
+    /// <summary>
+    /// The second judge of the two-sample test the result reports (<see cref="ReweightingResult.Verdict"/>), run on the
+    /// same folds; null: the MLP only. The weights always come from the MLP (smooth in x, unlike a sum of trees).
+    /// </summary>
+    public GradientBoostedTreesOptions? Trees { get; init; } = new();
+
     /// <summary>Smallest weight kept (smaller ones are raised to it).</summary>
     public double MinWeight { get; init; } = 0.01;
 
@@ -26,7 +32,11 @@ public sealed record ReweightingOptions
 /// <param name="Test">The classifier two-sample test the weights come from (its AUC says how far apart the samples were).</param>
 /// <param name="Clipped">Number of generated events whose weight was clipped.</param>
 /// <param name="EffectiveSampleSize">Kish effective size (Σw)²/Σw² of the weighted generated sample.</param>
-public sealed record ReweightingResult(double[] Weights, double[] DataDensityRatio, TwoSampleTestResult Test, int Clipped, double EffectiveSampleSize);
+public sealed record ReweightingResult(double[] Weights, double[] DataDensityRatio, TwoSampleTestResult Test, int Clipped, double EffectiveSampleSize)
+{
+    /// <summary>The two-judge verdict (MLP = <see cref="Test"/>, and gradient-boosted trees on the same folds); null when <see cref="ReweightingOptions.Trees"/> is null.</summary>
+    public TwoSampleVerdict? Verdict { get; init; }
+}
 
 /// <summary>
 /// Classifier-based reweighting (DCTR; Andreassen &amp; Nachman 2020, for generative models DCTRGAN, Diefenbacher et
@@ -71,7 +81,9 @@ public static class Reweighting
             sum += gw; sum2 += gw * gw;
         }
         var ratio = WeightsFromLogits(test.LogitsA, prior, options.MinWeight, options.MaxWeight, out _);
-        return new ReweightingResult(w, ratio, test, clipped, sum * sum / sum2);
+        TwoSampleVerdict? verdict = options.Trees is null ? null : new TwoSampleVerdict(test,
+            ClassifierTwoSampleTest.RunTrees(data, generated, options.Trees, options.Classifier.Folds, options.Classifier.Seed, dataWeights, generatedWeights));
+        return new ReweightingResult(w, ratio, test, clipped, sum * sum / sum2) { Verdict = verdict };
     }
 
     /// <summary>

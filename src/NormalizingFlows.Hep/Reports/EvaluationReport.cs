@@ -49,6 +49,13 @@ public static class EvaluationReport
     public static HtmlReport Build<T>(Flow<T> flow, string[] names, double[][] test, double[][] samples, TrainingHistory? history = null,
         TwoSampleTestResult? twoSample = null, EvaluationReportOptions? options = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        var (ll, o) = LogLikelihood(flow, test, options);
+        return Build(names, test, samples, ll, history, twoSample, o);
+    }
+
+    private static ((double Mean, double StandardError) Ll, EvaluationReportOptions Options) LogLikelihood<T>(Flow<T> flow, double[][] test, EvaluationReportOptions? options)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         ArgumentNullException.ThrowIfNull(flow);
         int n = MlpClassifier.CheckColumns(test, null);
         if (test.Length != flow.Features) throw new ArgumentException($"test data has {test.Length} features; the flow models {flow.Features}");
@@ -60,12 +67,37 @@ public static class EvaluationReport
         options ??= new EvaluationReportOptions();
         if (options.ModelDescription is null)
             options = options with { ModelDescription = FormattableString.Invariant($"{flow.Transform.GetType().Name.Split('`')[0]} over {flow.Base.GetType().Name.Split('`')[0]}, {flow.ParameterCount():N0} parameters") };
-        return Build(names, test, samples, ll, history, twoSample, options);
+        return (ll, options);
+    }
+
+    /// <summary>
+    /// Builds the report for <paramref name="flow"/> with a two-judge classifier test (MLP and gradient-boosted trees
+    /// on the same folds): both AUCs with their errors, the larger as the headline, a ROC curve and score
+    /// distributions per judge.
+    /// </summary>
+    public static HtmlReport Build<T>(Flow<T> flow, string[] names, double[][] test, double[][] samples, TrainingHistory? history,
+        TwoSampleVerdict verdict, EvaluationReportOptions? options = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(verdict);
+        var (ll, o) = LogLikelihood(flow, test, options);
+        return Core(names, test, samples, ll, history, null, verdict, o);
+    }
+
+    /// <summary>Builds the report from precomputed pieces with a two-judge classifier test (see the flow overload).</summary>
+    public static HtmlReport Build(string[] names, double[][] test, double[][] samples, (double Mean, double StandardError)? testLogLikelihood,
+        TrainingHistory? history, TwoSampleVerdict verdict, EvaluationReportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(verdict);
+        return Core(names, test, samples, testLogLikelihood, history, null, verdict, options);
     }
 
     /// <summary>Builds the report from precomputed pieces (any of the log-likelihood, history and two-sample test may be missing).</summary>
     public static HtmlReport Build(string[] names, double[][] test, double[][] samples, (double Mean, double StandardError)? testLogLikelihood,
-        TrainingHistory? history = null, TwoSampleTestResult? twoSample = null, EvaluationReportOptions? options = null)
+        TrainingHistory? history = null, TwoSampleTestResult? twoSample = null, EvaluationReportOptions? options = null) =>
+        Core(names, test, samples, testLogLikelihood, history, twoSample, null, options);
+
+    private static HtmlReport Core(string[] names, double[][] test, double[][] samples, (double Mean, double StandardError)? testLogLikelihood,
+        TrainingHistory? history, TwoSampleTestResult? twoSample, TwoSampleVerdict? verdict, EvaluationReportOptions? options)
     {
         options ??= new EvaluationReportOptions();
         ArgumentNullException.ThrowIfNull(names);
@@ -84,6 +116,12 @@ public static class EvaluationReport
         {
             summary.Add(("classifier AUC", $"{F(twoSample.Auc, "F4")} ± {F(twoSample.AucError, "F4")} (0.5: indistinguishable; {F(twoSample.Significance, "F1")} σ from 0.5)"));
             summary.Add(("classifier", $"MLP, {twoSample.FoldAuc.Length}-fold cross-fitted, fold AUCs {string.Join(", ", twoSample.FoldAuc.Select(a => F(a, "F3")))}"));
+        }
+        if (verdict is not null)
+        {
+            summary.Add(("classifier AUC (the larger of two judges)", $"{F(verdict.Auc, "F4")} ± {F(verdict.AucError, "F4")} by {verdict.Headline.Judge} (0.5: indistinguishable; {F(verdict.Headline.Significance, "F1")} σ from 0.5)"));
+            foreach (var j in verdict.Judges)
+                summary.Add(($"{j.Judge} judge", $"AUC {F(j.Auc, "F4")} ± {F(j.AucError, "F4")}, {j.FoldAuc.Length}-fold cross-fitted, fold AUCs {string.Join(", ", j.FoldAuc.Select(a => F(a, "F3")))}"));
         }
         if (history is { Epochs.Count: > 0 })
             summary.Add(("training", FormattableString.Invariant($"{history.Epochs.Count} epochs, {history.Steps:N0} steps, {history.Outcome}") + (history.BestEpoch is { } be ? FormattableString.Invariant($", parameters of epoch {be}") : "")));
@@ -136,6 +174,17 @@ public static class EvaluationReport
                 "the model differs from the data somewhere in feature space.");
             report.Figures(EvaluationPlots.RocCurve(twoSample.Roc, "ROC: data vs model", "model samples passing", "data passing"),
                 EvaluationPlots.ClassifierScores(twoSample));
+        }
+        if (verdict is not null)
+        {
+            report.Section("Classifier two-sample test");
+            report.Paragraph("Two classifiers are trained to tell test data (positive) from model samples on the same folds: an MLP " +
+                "and gradient-boosted decision trees (up to 300 trees, histogram bins that keep discrete values apart, early stopping on " +
+                "a held-out tenth). Every event is scored by a model trained on the other folds. AUC 0.5 means a judge cannot " +
+                "distinguish them; the headline is the larger AUC, since each judge misses differences the other finds.");
+            foreach (var j in verdict.Judges)
+                report.Figures(EvaluationPlots.RocCurve(j.Roc, $"ROC ({j.Judge}): data vs model", "model samples passing", "data passing"),
+                    EvaluationPlots.ClassifierScores(j, "data", $"model ({j.Judge})"));
         }
         return report;
     }

@@ -95,7 +95,11 @@ public class ClassifierTests(ITestOutputHelper output)
         double mean = x.Select((v, i) => v * r.Weights[i]).Sum() / r.Weights.Sum();
         var truth = x.Select(v => Math.Exp(0.5 * v - 0.125)).ToArray();
         double corr = TestData.Correlation(r.Weights, truth);
-        output.WriteLine($"DCTR: weighted mean {mean:F4} (unweighted {x.Average():F4}), corr {corr:F4}, ESS {r.EffectiveSampleSize:F0}, AUC {r.Test.Auc:F4}, {r.Test.Seconds:F2} s");
+        output.WriteLine($"DCTR: weighted mean {mean:F4} (unweighted {x.Average():F4}), corr {corr:F4}, ESS {r.EffectiveSampleSize:F0}, AUC {r.Test.Auc:F4}, {r.Test.Seconds:F2} s; {r.Verdict!.Describe()}");
+        // the report's second judge ran on the same samples and folds, and found the shift too
+        Assert.Same(r.Test, r.Verdict.Mlp);
+        Assert.Equal(r.Test.FoldA, r.Verdict.Trees.FoldA);
+        Assert.True(r.Verdict.Trees.Significance > 5, $"GBDT AUC {r.Verdict.Trees.Auc} ± {r.Verdict.Trees.AucError}");
         Assert.Equal(1.0, r.Weights.Average(), 9);
         Assert.InRange(mean, 0.45, 0.55);
         Assert.True(corr > 0.9, $"correlation {corr}");

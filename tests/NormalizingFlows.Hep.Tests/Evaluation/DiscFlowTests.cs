@@ -23,6 +23,16 @@ public class DiscFlowTests(ITestOutputHelper output)
         Assert.Equal(2, r.Rounds.Count);
         Assert.NotNull(r.Rounds[1].History);
         Assert.True(r.AucAfter < r.AucBefore - 3 * r.Rounds[0].AucError, $"AUC {r.AucBefore} → {r.AucAfter}");
+        // every round is judged by both classifiers on the same folds; the headline is the larger AUC
+        foreach (var q in r.Rounds)
+        {
+            var v = q.Verdict!;
+            output.WriteLine($"round {q.Round}: {v.Describe()}");
+            Assert.Equal(q.Auc, v.Mlp.Auc);
+            Assert.Equal("GBDT", v.Trees.Judge);
+            Assert.Equal(v.Mlp.FoldB, v.Trees.FoldB);
+            Assert.Equal(Math.Max(v.Mlp.Auc, v.Trees.Auc), v.Auc);
+        }
     }
 
     [Fact]

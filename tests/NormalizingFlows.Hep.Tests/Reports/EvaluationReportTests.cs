@@ -35,6 +35,25 @@ public class EvaluationReportTests
     }
 
     [Fact]
+    public void TwoJudgeReportGivesBothAucsAndTheLargerAsHeadline()
+    {
+        var rng = new Rng(5);
+        var flow = FlowBuilders.RealNvp<float>(2, layers: 2, hidden: 8, rng: new Rng(2));
+        var test = Gaussian(1500, 2, 0.4, rng);
+        var samples = DiscFlowRefinement.SampleColumns(flow, 1500, rng);
+        var verdict = ClassifierTwoSampleTest.RunBoth(test, samples, new ClassifierOptions { Epochs = 3, Seed = 1, Folds = 3 },
+            new GradientBoostedTreesOptions { Trees = 30 });
+        var html = System.Net.WebUtility.HtmlDecode(EvaluationReport.Build(flow, ["a", "b"], test, samples, null, verdict).Render());
+        Assert.Contains("classifier AUC (the larger of two judges)", html);
+        Assert.Contains($"{verdict.Auc:F4} ± {verdict.AucError:F4} by {verdict.Headline.Judge}", html);
+        Assert.Contains($"AUC {verdict.Mlp.Auc:F4} ± {verdict.Mlp.AucError:F4}, 3-fold", html);
+        Assert.Contains($"AUC {verdict.Trees.Auc:F4} ± {verdict.Trees.AucError:F4}, 3-fold", html);
+        Assert.Contains("ROC (GBDT)", html);
+        Assert.Contains("ROC (MLP)", html);
+        Assert.DoesNotContain("NaN", html);
+    }
+
+    [Fact]
     public void ManyFeaturesShowNeighbouringPairsAndOptionalPartsMayBeMissing()
     {
         var rng = new Rng(3);
