@@ -26,7 +26,7 @@ public sealed record ToyCalorimeterOptions
     /// <summary>Stochastic term of the hadronic deposits (clumpier: larger spots).</summary>
     public double HadronicStochasticTerm { get; init; } = 0.45;
 
-    /// <summary>Simulate sampling fluctuations (Poisson-distributed numbers of energy spots); off: each layer gets exactly its share.</summary>
+    /// <summary>Simulate sampling fluctuations (Poisson-distributed numbers of energy spots with Gamma-distributed energies); off: each layer gets exactly its share.</summary>
     public bool SamplingFluctuations { get; init; } = true;
 
     /// <summary>Gaussian electronic noise per voxel (GeV).</summary>
@@ -34,6 +34,12 @@ public sealed record ToyCalorimeterOptions
 
     /// <summary>Readout threshold: voxels below it read 0 (GeV).</summary>
     public double Threshold { get; init; } = 0.002;
+
+    /// <summary>
+    /// Gamma shape k of the energy of one spot (1: exponential). Spot energies are continuous, so voxel energies carry no
+    /// per-shower lattice; the spots' mean energy a²k/(k + 1) keeps σ/E = a/√E for any k.
+    /// </summary>
+    public double SpotShape { get; init; } = 4;
 
     /// <summary>Most energy spots drawn per layer and shower component (beyond it, fewer heavier spots carry the same energy).</summary>
     public int MaxSpotsPerLayer { get; init; } = 1500;
@@ -48,6 +54,7 @@ public sealed record ToyCalorimeterOptions
         if (StochasticTerm < 0 || HadronicStochasticTerm < 0) throw new ArgumentException("stochastic terms must be ≥ 0");
         if (NoiseSigma < 0) throw new ArgumentException($"noise must be ≥ 0, got {NoiseSigma}");
         if (Threshold < 0) throw new ArgumentException($"threshold must be ≥ 0, got {Threshold}");
+        if (!(SpotShape > 0) || !double.IsFinite(SpotShape)) throw new ArgumentException($"SpotShape must be positive and finite, got {SpotShape}");
         if (MaxSpotsPerLayer < 1) throw new ArgumentException($"MaxSpotsPerLayer must be ≥ 1, got {MaxSpotsPerLayer}");
     }
 }
@@ -68,8 +75,9 @@ public sealed record ToyCalorimeterOptions
 /// <para>
 /// Laterally each layer's energy is split into spots drawn from a core + halo profile
 /// f(r) = p·2rR_c²/(r² + R_c²)² + (1 − p)·2rR_t²/(r² + R_t²)² whose radii grow with depth (hadronic parts: wider).
-/// The number of spots is Poisson with mean E/a² (sampling fluctuations σ/E = a/√E); spots outside the 480 mm block
-/// leak sideways. Then Gaussian noise is added to every voxel and voxels below the threshold read 0, so showers are
+/// The number of spots is Poisson with mean E(k + 1)/(a²k) and each spot's energy is Gamma(k, a²/(k + 1)) distributed
+/// (k = <see cref="ToyCalorimeterOptions.SpotShape"/>): a compound Poisson sum with mean E and σ/E = a/√E (sampling
+/// fluctuations), whose voxel energies are continuous; spots outside the 480 mm block leak sideways. Then Gaussian noise is added to every voxel and voxels below the threshold read 0, so showers are
 /// sparse. Each shower has its own random stream derived from the seed and its index: deterministic for a seed,
 /// whatever the thread count.
 /// </para>
@@ -234,21 +242,32 @@ public sealed class ToyCalorimeter
     {
         if (energy <= 0) return 0;
         var geometry = CaloGeometry.Layers[layer];
+        double k = Options.SpotShape;
         int spots;
-        double spotEnergy;
+        double spotShape, spotScale; // every spot's energy is Gamma(spotShape, spotScale)
         if (Options.SamplingFluctuations && stochastic > 0)
         {
-            double mean = energy / (stochastic * stochastic);
+            // compound Poisson: Poisson(E/m) deposits of Gamma(k, θ) energy with m = kθ = a²k/(k + 1) has mean E and
+            // variance (E/m)·kθ²(k + 1) = a²E, so σ/E = a/√E; beyond MaxSpotsPerLayer deposits are merged into
+            // fewer spots of Gamma(k·drawn/spots, θ) energy, which leaves the sum's distribution Gamma(k·drawn, θ) unchanged
+            double theta = stochastic * stochastic / (k + 1), mean = energy / (k * theta);
             int drawn = Poisson(mean, rng);
             if (drawn == 0) return 0; // the sampling layers saw nothing: the energy went into the absorber (part of the resolution)
             spots = Math.Min(drawn, Options.MaxSpotsPerLayer);
-            spotEnergy = drawn * stochastic * stochastic / spots;
+            spotShape = k * drawn / spots;
+            spotScale = theta;
         }
         else
         {
+            // no sampling fluctuations: exactly the layer's share, split among the spots in Gamma(k)-distributed parts
             spots = Math.Max(1, Math.Min(Options.MaxSpotsPerLayer, (int)Math.Ceiling(energy / 0.01)));
-            spotEnergy = energy / spots;
+            spotShape = k;
+            spotScale = double.NaN;
         }
+        Span<double> spotEnergy = spots <= 2048 ? stackalloc double[spots] : new double[spots];
+        double drawnSum = 0;
+        for (int s = 0; s < spots; s++) drawnSum += spotEnergy[s] = GammaDraw(spotShape, rng);
+        double factor = double.IsNaN(spotScale) ? energy / drawnSum : spotScale;
         double outside = 0;
         for (int s = 0; s < spots; s++)
         {
@@ -257,8 +276,9 @@ public sealed class ToyCalorimeter
             double r = radius * Math.Sqrt(u / (1 - u + 1e-12));
             double phi = 2 * Math.PI * rng.NextDouble();
             int v = geometry.VoxelAt(r * Math.Cos(phi), r * Math.Sin(phi));
-            if (v < 0) outside += spotEnergy;
-            else shower[v] += spotEnergy;
+            double e = spotEnergy[s] * factor;
+            if (v < 0) outside += e;
+            else shower[v] += e;
         }
         return outside;
     }
