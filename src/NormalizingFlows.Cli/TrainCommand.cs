@@ -97,14 +97,14 @@ internal static class TrainCommand
             string ckpt = r.GetValue(checkpoint) ?? resumeFrom ?? outPath + ".ckpt";
             OutputPaths.CheckAll(("--output", outPath), ("--checkpoint", ckpt));
             long s = r.GetValue(seed);
-            var table = DataIo.Read(ctx, dataPath, r.GetValue(columns), r.GetValue(drop));
-            var (train, validation) = Split(ctx, table, r.GetValue(val)!, s, r.GetValue(columns), r.GetValue(drop));
-            if (train.Rows == 0) throw new ArgumentException($"{dataPath}: no training events left after the validation split");
             if (r.GetValue(periodic) is { Length: > 0 } angles)
                 throw new UsageException($"--periodic ({string.Join(",", angles)}) is reserved for angle columns and not implemented yet (it needs circular splines); give the domain instead, e.g. --bounds {angles[0].Split(',')[0]}=-3.1416:3.1416");
             var given = r.GetValue(bounds) is { Length: > 0 } b ? ParseBounds(b) : null;
             if (given is not null && r.GetValue(preprocess) != "auto")
                 throw new UsageException($"--bounds needs --preprocess auto (it sets the preprocessing of the bounded columns), got --preprocess {r.GetValue(preprocess)}");
+            var table = TrainingChecks.FloatRange(ctx, DataIo.Read(ctx, dataPath, r.GetValue(columns), r.GetValue(drop)), dataPath, r.GetValue(drop));
+            var (train, validation) = Split(ctx, table, r.GetValue(val)!, s, r.GetValue(columns), r.GetValue(drop));
+            if (train.Rows == 0) throw new ArgumentException($"{dataPath}: no training events left after the validation split");
             TrainingChecks.Degenerate(ctx, table, dataPath);
 
             // preprocessing is fitted on the training split only; validation events outside its domain are reported
@@ -238,7 +238,7 @@ internal static class TrainCommand
             var perm = new Rng(unchecked(seed ^ 0x5EED)).Permutation(table.Rows);
             return (Rows(table, perm.AsSpan(nVal)), Rows(table, perm.AsSpan(0, nVal)));
         }
-        var v = DataIo.MatchModel(DataIo.Read(ctx, val, columns, drop), table.Columns, val, ctx.Err);
+        var v = TrainingChecks.FloatRange(ctx, DataIo.MatchModel(DataIo.Read(ctx, val, columns, drop), table.Columns, val, ctx.Err), val, drop);
         return (table, new Table(table.Columns, v.Values, v.Rows));
     }
 

@@ -31,6 +31,31 @@ internal static class TrainingChecks
     }
 
     /// <summary>
+    /// The rows of <paramref name="table"/> whose values fit the float32 range the model computes in: a larger finite
+    /// value (1e300, say) is an error naming the data row and column, or, with <paramref name="drop"/>
+    /// (--drop-invalid), its row is dropped and counted on stderr.
+    /// </summary>
+    public static Table FloatRange(CliContext ctx, Table table, string path, bool drop)
+    {
+        int d = table.Cols;
+        var keep = new List<int>(table.Rows);
+        for (int r = 0; r < table.Rows; r++)
+        {
+            int bad = -1;
+            for (int j = 0; j < d && bad < 0; j++)
+                if (Math.Abs(table[r, j]) > float.MaxValue) bad = j;
+            if (bad < 0) { keep.Add(r); continue; }
+            if (!drop)
+                throw new ArgumentException($"{path}: data row {r + 1}, column '{table.Columns[bad]}' is {table[r, bad].ToString("G6", System.Globalization.CultureInfo.InvariantCulture)}, beyond the float32 range (±3.4e38) the model computes in; drop such rows with --drop-invalid");
+        }
+        if (keep.Count == table.Rows) return table;
+        ctx.Err.WriteLine($"nflow: {path}: dropped {table.Rows - keep.Count} row(s) with values beyond the float32 range (--drop-invalid)");
+        var values = new double[keep.Count * d];
+        for (int i = 0; i < keep.Count; i++) Array.Copy(table.Values, keep[i] * d, values, i * d, d);
+        return new Table(table.Columns, values, keep.Count);
+    }
+
+    /// <summary>
     /// The validation events inside the domain of <paramref name="pipeline"/> (fitted on the training split): those
     /// outside (beyond a bounded side) are reported and left out of the validation log-likelihood.
     /// </summary>

@@ -185,6 +185,15 @@ public class DomainCliTests
         Assert.Contains("3 of 4 event(s) lie outside the model's domain", output);
         (code, _, err) = s.Run("logprob", s["m.nflow"], s["big.csv"], "--drop-invalid");
         Assert.True(code == 0, err);
+
+        // training data beyond the float32 range: a named error, or dropped with --drop-invalid
+        string huge = Csv(s, "huge.csv", "x0,x1", rows.Take(300).Append([0.1, 1e300]));
+        (code, _, err) = Train(s, huge, "h.nflow");
+        Assert.Equal(1, code);
+        Assert.Contains("data row 301, column 'x1' is 1E+300, beyond the float32 range", err);
+        (code, output, err) = Train(s, huge, "h.nflow", "--drop-invalid");
+        Assert.True(code == 0, err + output);
+        Assert.Contains("dropped 1 row(s) with values beyond the float32 range", err);
     }
 
     [Fact]
