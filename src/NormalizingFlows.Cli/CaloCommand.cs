@@ -247,6 +247,7 @@ internal static class CaloCommand
         };
         cmd.SetAction(r =>
         {
+            DataIo.CheckReportOutput(r.GetValue(report), "--report");
             var model = LoadModel(r.GetValue(modelArg)!);
             var refShowers = ReadShowers(r.GetValue(reference)!);
             if (r.GetValue(count) is { } n) refShowers = refShowers.Head(n);

@@ -230,6 +230,7 @@ internal static class Commands
         cmd.SetAction(r =>
         {
             string modelPath = r.GetValue(model)!, path = r.GetValue(test)!;
+            DataIo.CheckReportOutput(r.GetValue(output), "--output");
             var m = LoadModel(modelPath);
             var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path);
             long s = r.GetValue(seed);
@@ -309,7 +310,11 @@ internal static class Commands
         var seed = Seed();
         var cmd = new Command("demo", "Train a neural spline flow on a toy data set and write an HTML report (data vs samples, learned density, marginals, training curve).")
         { data, epochs, output, seed };
-        cmd.SetAction(r => Demo.Run(r.GetValue(data)!, r.GetValue(output)!, r.GetValue(epochs), r.GetValue(seed), ctx.Out));
+        cmd.SetAction(r =>
+        {
+            DataIo.CheckReportOutput(r.GetValue(output), "--output");
+            return Demo.Run(r.GetValue(data)!, r.GetValue(output)!, r.GetValue(epochs), r.GetValue(seed), ctx.Out);
+        });
         return cmd;
     }
 }
