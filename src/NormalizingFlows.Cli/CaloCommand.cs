@@ -304,6 +304,7 @@ internal static class CaloCommand
         };
         cmd.SetAction(r =>
         {
+            DataIo.CheckReportOutput(r.GetValue(report), "--report");
             OutputPaths.Check(r.GetValue(report), "--report");
             var model = LoadModel(r.GetValue(modelArg)!);
             var refShowers = ReadShowers(r.GetValue(reference)!);

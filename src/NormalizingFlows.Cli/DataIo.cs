@@ -33,6 +33,15 @@ internal static class DataIo
             throw new UsageException($"{option} {path}: tables are written as CSV (.csv, .txt) or NumPy (.npy), not '{(ext.Length == 0 ? "(no extension)" : ext)}'");
     }
 
+    /// <summary>Refuses (exit 2) an HTML report path with another extension than .html/.htm, before any work is done.</summary>
+    public static void CheckReportOutput(string? path, string option)
+    {
+        if (path is null) return;
+        string ext = Path.GetExtension(path);
+        if (!ext.Equals(".html", StringComparison.OrdinalIgnoreCase) && !ext.Equals(".htm", StringComparison.OrdinalIgnoreCase))
+            throw new UsageException($"{option} {path}: the report is HTML, give a .html file (not '{(ext.Length == 0 ? "(no extension)" : ext)}')");
+    }
+
     /// <summary>Writes a table as .npy or CSV (.csv, .txt) by extension, atomically; another extension is refused.</summary>
     public static void Write(string path, Table table)
     {

@@ -198,6 +198,7 @@ internal static class InferCommand
         cmd.SetAction(r =>
         {
             string modelPath = r.GetValue(model)!;
+            DataIo.CheckReportOutput(r.GetValue(output), "--output");
             OutputPaths.Check(r.GetValue(output), "--output");
             var m = Load(modelPath);
             var rng = new Rng(r.GetValue(seed) ^ 0xCA11B);

@@ -71,6 +71,22 @@ public class CliMessageTests
         Assert.False(File.Exists(s[file]));
     }
 
+    [Theory]
+    [InlineData("demo --epochs 1 -o {0}", "r.csv")]
+    [InlineData("bumphunt run --seeds 1 --report {0}", "r.png")]
+    [InlineData("bumphunt run --seeds 1 --table {0}", "t.json")]
+    [InlineData("calo eval {1}/none.nflow {1}/none.npy --report {0}", "r.txt")]
+    [InlineData("infer calibrate {1}/none.nflow -o {0}", "r")]
+    public void ReportAndTablePathsWithTheWrongExtensionAreRefusedBeforeAnyWork(string args, string file)
+    {
+        using var s = new CliSandbox();
+        var (code, output, err) = s.Run(string.Format(args, s[file], s.Dir).Split(' '));
+        Assert.True(code == Program.ExitUsage, err + output);
+        Assert.Matches(@"--(report|output|table) \S+: the (report is HTML|table is CSV)", err);
+        Assert.Equal("", output);
+        Assert.False(File.Exists(s[file]));
+    }
+
     [Fact]
     public void ArgumentErrorsDoNotShowCodeParameterNames()
     {
