@@ -109,10 +109,10 @@ internal static class BumpHuntCommand
         foreach (var o in data.All) cmd.Add(o);
         cmd.SetAction(r =>
         {
+            OutputPaths.CheckAll(("--report", r.GetValue(report)), ("--table", r.GetValue(table)));
             DataIo.CheckReportOutput(r.GetValue(report), "--report");
             if (r.GetValue(table) is { } tablePath && !tablePath.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) && !tablePath.EndsWith(".txt", StringComparison.OrdinalIgnoreCase))
                 throw new UsageException($"--table {tablePath}: the table is CSV, give a .csv or .txt file");
-            OutputPaths.CheckAll(("--report", r.GetValue(report)), ("--table", r.GetValue(table)));
             var names = r.GetValue(method)!.Split(',', StringSplitOptions.TrimEntries);
             var methods = names.Contains("all") ? BumpHuntStudy.AllMethods.ToList() : names.Select(ParseMethod).Distinct().ToList();
             var baseClf = new EnsembleOptions();

@@ -304,8 +304,8 @@ internal static class CaloCommand
         };
         cmd.SetAction(r =>
         {
-            DataIo.CheckReportOutput(r.GetValue(report), "--report");
             OutputPaths.Check(r.GetValue(report), "--report");
+            DataIo.CheckReportOutput(r.GetValue(report), "--report");
             var model = LoadModel(r.GetValue(modelArg)!);
             var refShowers = ReadShowers(r.GetValue(reference)!);
             if (r.GetValue(count) is { } n) refShowers = refShowers.Head(n);

@@ -281,8 +281,8 @@ internal static class Commands
         cmd.SetAction(r =>
         {
             string modelPath = r.GetValue(model)!, path = r.GetValue(test)!;
-            DataIo.CheckReportOutput(r.GetValue(output), "--output");
             OutputPaths.Check(r.GetValue(output), "--output");
+            DataIo.CheckReportOutput(r.GetValue(output), "--output");
             var m = LoadModel(modelPath);
             var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path, ctx.Err);
             long s = r.GetValue(seed);
@@ -369,8 +369,8 @@ internal static class Commands
         { data, epochs, output, seed };
         cmd.SetAction(r =>
         {
-            DataIo.CheckReportOutput(r.GetValue(output), "--output");
             OutputPaths.Check(r.GetValue(output), "--output");
+            DataIo.CheckReportOutput(r.GetValue(output), "--output");
             return Demo.Run(r.GetValue(data)!, r.GetValue(output)!, r.GetValue(epochs), r.GetValue(seed), ctx.Out);
         });
         return cmd;

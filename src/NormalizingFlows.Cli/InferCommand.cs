@@ -198,8 +198,8 @@ internal static class InferCommand
         cmd.SetAction(r =>
         {
             string modelPath = r.GetValue(model)!;
-            DataIo.CheckReportOutput(r.GetValue(output), "--output");
             OutputPaths.Check(r.GetValue(output), "--output");
+            DataIo.CheckReportOutput(r.GetValue(output), "--output");
             var m = Load(modelPath);
             var rng = new Rng(r.GetValue(seed) ^ 0xCA11B);
             string source = r.GetValue(simulator) ?? (m.Metadata.TryGetValue("simulator", out var stored) && BuiltIn(stored) is not null ? stored
