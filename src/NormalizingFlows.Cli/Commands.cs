@@ -185,7 +185,9 @@ internal static class Commands
             {
                 if (r.Tokens.Count == 0) return null;
                 string t = r.Tokens[0].Value;
-                if (!long.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out long v)) r.AddError($"-n must be a whole number, got '{t}'");
+                if (!long.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out long v))
+                    r.AddError(System.Numerics.BigInteger.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out _)
+                        ? $"-n {t} is out of range (at most {long.MaxValue:N0})" : $"-n must be a whole number, got '{t}'");
                 else if (v < 1) r.AddError($"-n must be a positive number of events, got {v}");
                 else return v;
                 return null;

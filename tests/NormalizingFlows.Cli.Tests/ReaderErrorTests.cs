@@ -39,7 +39,7 @@ public class ReaderErrorTests
         { ["train", "{dir}/nan.npy", "--val", "{dir}/nan.npy"], 1, "nan.npy: row 2, column x1" },
         { ["logprob", "{model}", "{dir}/nan.npy"], 1, "nan.npy: row 2, column x1" },
         { ["logprob", "{model}", "{dir}/neg.npy"], 1, "neg.npy: shape (-3, 2) has a negative dimension -3" },
-        { ["sample", "{model}", "-n", "3000000000", "-o", "{dir}/s.csv"], 2, "-n 3000000000 is out of range (at most 2,147,483,647)" },
+        { ["sample", "{model}", "-n", "30000000000000000000", "-o", "{dir}/s.csv"], 2, "-n 30000000000000000000 is out of range (at most 9,223,372,036,854,775,807)" },
         { ["integrate", "-d", "99999999999"], 2, "--dim 99999999999 is out of range" },
     };
 
