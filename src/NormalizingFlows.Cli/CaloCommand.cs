@@ -206,34 +206,56 @@ internal static class CaloCommand
         var batch = new Option<int>("--batch") { Description = "Rows per pass", DefaultValueFactory = _ => 256 };
         var lr = new Option<double>("--lr") { Description = "Adam learning rate (cosine decay)", DefaultValueFactory = _ => 1e-3 };
         var seed = Commands.Seed();
+        var checkpoint = new Option<string?>("--checkpoint")
+        {
+            Description = "Checkpoint written on SIGINT/SIGTERM (student, optimizer, steps done; deleted after success); default: the --resume file, else OUTPUT.ckpt",
+            HelpName = "FILE",
+        };
+        var resume = new Option<string?>("--resume") { Description = "Continue an interrupted distillation from its checkpoint (same MODEL, DATA and options; checked)", HelpName = "CHECKPOINT" };
         Commands.Positive(steps); Commands.Positive(batch);
         var cmd = new Command("distill", "Train the IAF student from the frozen MAF teacher by probability density distillation (MSE on z, x, intermediate layers and θ).")
         {
-            modelArg, data, output, steps, batch, lr, seed,
+            modelArg, data, output, steps, batch, lr, seed, checkpoint, resume,
         };
         cmd.SetAction(r =>
         {
             string path = r.GetValue(modelArg)!;
-            OutputPaths.Check(r.GetValue(output) ?? path, r.GetValue(output) is null ? "MODEL" : "--output");
+            string outPath = r.GetValue(output) ?? path;
+            string? resumeFrom = r.GetValue(resume);
+            if (resumeFrom is not null && !File.Exists(resumeFrom)) throw new ArgumentException($"--resume: no checkpoint at {resumeFrom}");
+            string ckpt = r.GetValue(checkpoint) ?? resumeFrom ?? outPath + ".ckpt";
+            OutputPaths.CheckAll((r.GetValue(output) is null ? "MODEL" : "--output", outPath), ("--checkpoint", ckpt));
             var model = LoadModel(path);
             var showers = ReadShowers(r.GetValue(data)!);
             long s = r.GetValue(seed);
             var (_, d2) = model.TrainingData(showers, s);
             var clock = Stopwatch.StartNew();
-            // progress with rate and ETA on stderr; a signal stops the distillation at its next report, writing nothing
+            // progress with rate and ETA on stderr; a signal stops the distillation at its next step, writing a checkpoint
             using var interruption = ctx.Listen();
             var job = new JobProgress(ctx, "nflow calo distill", r.GetValue(steps), "steps", interruption);
-            var loss = model.Distill(d2, new DistillationOptions { Steps = r.GetValue(steps), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s, ReportEverySteps = ctx.SimulatedSignal is null ? 100 : 1 },
-                new CallbackProgress<DistillationProgress>(p =>
+            var options = new DistillationOptions
+            {
+                Steps = r.GetValue(steps), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s, ReportEverySteps = ctx.SimulatedSignal is null ? 100 : 1,
+                CheckpointPath = ckpt, RunSettings = RunSettings.Of(r, "--checkpoint", "--resume", "--output"), DataDescription = Path.GetFileName(r.GetValue(data)),
+            };
+            var trainer = model.Distiller(options, new CallbackProgress<DistillationProgress>(p =>
                 {
                     ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"distill step {p.Step}/{p.TotalSteps}: loss {p.Loss.Total:G4} (z {p.Loss.Z:G3}, x {p.Loss.X:G3}, z_i {p.Loss.IntermediateZ:G3}, x_i {p.Loss.IntermediateX:G3}, θ_z {p.Loss.ParametersZ:G3}, θ_x {p.Loss.ParametersX:G3}), {p.StepsPerSecond:F1} steps/s"));
-                    job.Report(p.Step, string.Create(CultureInfo.InvariantCulture, $"loss {p.Loss.Total:G4}"));
+                    job.Report(p.Step, string.Create(CultureInfo.InvariantCulture, $"loss {p.Loss.Total:G4}"), checkInterruption: false);
                 }), s);
+            if (resumeFrom is not null) ctx.Out.WriteLine($"resuming from {resumeFrom}");
+            var loss = trainer.Fit(d2, interruption.Token, resumeFrom);
+            if (trainer.StepsDone < r.GetValue(steps))
+            {
+                ctx.Err.WriteLine($"nflow: calo distill interrupted by {interruption.SignalName} after {trainer.StepsDone} of {r.GetValue(steps)} steps; checkpoint written to {ckpt}; {outPath} was not written");
+                ctx.Err.WriteLine($"continue with the same command plus: --resume {ckpt}");
+                return interruption.ExitCode;
+            }
             job.Complete(r.GetValue(steps));
             ctx.Out.WriteLine($"distillation: final loss {loss.Total:G4} after {r.GetValue(steps)} steps ({clock.Elapsed.TotalSeconds:F1} s)");
-            string outPath = r.GetValue(output) ?? path;
             model.Save(outPath);
+            if (File.Exists(ckpt)) File.Delete(ckpt);
             ctx.Out.WriteLine($"wrote {outPath} (with student)");
             return 0;
         });

@@ -342,23 +342,61 @@ public class JobsTests
     }
 
     [Fact]
-    public void CaloDistillReportsProgressAndStopsOnASignalLeavingTheModelUntouched()
+    public void CaloDistillStopsOnASignalWithACheckpointAndResumesToTheSameStudent()
     {
         using var s = new CliSandbox();
         Assert.Equal(0, s.Run("calo", "simulate", "--particle", "gamma", "-n", "200", "-o", s["g.npy"], "--seed", "3").Code);
+        Assert.Equal(0, s.Run("calo", "simulate", "--particle", "gamma", "-n", "200", "-o", s["h.npy"], "--seed", "4").Code);
         Assert.Equal(0, s.Run("calo", "train", s["g.npy"], "-o", s["g.nflow"], "--flow1-layers", "2", "--flow1-hidden", "8", "--flow1-epochs", "1",
             "--layers", "1", "--hidden", "8", "--bins", "0", "--epochs", "1", "--batch", "100").Code);
         byte[] before = File.ReadAllBytes(s["g.nflow"]);
-        var (code, _, err) = s.Run("calo", "distill", s["g.nflow"], s["g.npy"], "--steps", "20", "--batch", "32", "--simulate-signal", "SIGTERM@3");
-        Assert.Equal(Program.ExitTerminated, code);
-        Assert.Contains("nflow: interrupted by SIGTERM; nothing was written", err);
-        Assert.Equal(before, File.ReadAllBytes(s["g.nflow"]));
 
-        (code, var output, err) = s.Run("calo", "distill", s["g.nflow"], s["g.npy"], "--steps", "4", "--batch", "32", "--progress-every", "0");
+        // the reference: 6 steps in one go
+        var (code, output, err) = s.Run("calo", "distill", s["g.nflow"], s["g.npy"], "--steps", "6", "--batch", "32", "-o", s["full.nflow"], "--progress-every", "0");
         Assert.True(code == 0, err + output);
-        Assert.Contains("nflow calo distill: 100% (4/4 steps)", err);
+        Assert.Contains("nflow calo distill: 100% (6/6 steps)", err);
         Assert.Contains("steps/s", err);
         Assert.Contains("ETA", err);
+
+        // stopped after 3 steps: a checkpoint, the model untouched, no output
+        string[] args = ["calo", "distill", s["g.nflow"], s["g.npy"], "--steps", "6", "--batch", "32", "-o", s["part.nflow"]];
+        string ckpt = s["part.nflow.ckpt"];
+        (code, _, err) = s.Run([.. args, "--simulate-signal", "SIGTERM@3"]);
+        Assert.Equal(Program.ExitTerminated, code);
+        Assert.Contains($"nflow: calo distill interrupted by SIGTERM after 3 of 6 steps; checkpoint written to {ckpt}", err);
+        Assert.Contains($"continue with the same command plus: --resume {ckpt}", err);
+        Assert.True(File.Exists(ckpt));
+        Assert.False(File.Exists(s["part.nflow"]));
+        Assert.Equal(before, File.ReadAllBytes(s["g.nflow"]));
+
+        // other options or other data are refused by name
+        (code, _, err) = s.Run([.. args.Select(a => a == "6" ? "8" : a), "--resume", ckpt]);
+        Assert.Equal(1, code);
+        Assert.Contains("written with --steps 6, this run has --steps 8", err);
+        (code, _, err) = s.Run([.. args, "--lr", "0.002", "--resume", ckpt]);
+        Assert.Equal(1, code);
+        Assert.Contains("written with --lr 0.001, this run has --lr 0.002", err);
+        (code, _, err) = s.Run([.. args.Select(a => a == s["g.npy"] ? s["h.npy"] : a), "--resume", ckpt]);
+        Assert.Equal(1, code);
+        Assert.Contains("data differ from the data the checkpoint was trained on", err);
+        Assert.False(File.Exists(s["part.nflow"]));
+
+        // resumed, stopped again (SIGINT after 2 more steps), resumed to the end
+        (code, _, err) = s.Run([.. args, "--resume", ckpt, "--simulate-signal", "SIGINT@2"]);
+        Assert.Equal(Program.ExitInterrupted, code);
+        Assert.Contains($"interrupted by SIGINT after 5 of 6 steps; checkpoint written to {ckpt}", err);
+        (code, output, err) = s.Run([.. args, "--resume", ckpt]);
+        Assert.True(code == 0, err + output);
+        Assert.Contains($"resuming from {ckpt}", output);
+        Assert.Contains("distill step 6/6", output);
+        Assert.DoesNotContain("distill step 3/6", output);
+        Assert.False(File.Exists(ckpt), "the checkpoint is removed after success");
+
+        // the same student, bit for bit, as the uninterrupted run (parameters, optimizer and random stream restored)
+        var full = Hep.Calorimeter.CaloFlow.Load(s["full.nflow"]).Student!.StateDict();
+        var part = Hep.Calorimeter.CaloFlow.Load(s["part.nflow"]).Student!.StateDict();
+        Assert.Equal(full.Keys, part.Keys);
+        foreach (var (k, t) in full) Assert.True(t.ReadOnlySpan.SequenceEqual(part[k].ReadOnlySpan), $"student tensor {k} differs after resuming");
     }
 
     [Fact]

@@ -237,11 +237,21 @@ public sealed class CaloFlow : Module<float>
     public DistillationLoss Distill(TrainingData<float> flow2Data, DistillationOptions options, IProgress<DistillationProgress>? progress = null, long seed = 0,
         bool copyTeacherWeights = true)
     {
-        Student ??= RegisterModule("student", DistillationTrainer<float>.CreateStudent(Teacher, new Rng(seed), copyTeacherWeights));
-        var trainer = new DistillationTrainer<float>(Teacher, Student, options) { Progress = progress };
+        var trainer = Distiller(options, progress, seed, copyTeacherWeights);
         var loss = trainer.Fit(flow2Data);
-        Student.Eval();
+        Student!.Eval();
         return loss;
+    }
+
+    /// <summary>
+    /// Creates the student as <see cref="Distill"/> does and returns its trainer without running it, for a caller that
+    /// cancels, checkpoints or resumes the distillation (<see cref="DistillationTrainer{T}.Fit"/>).
+    /// </summary>
+    public DistillationTrainer<float> Distiller(DistillationOptions options, IProgress<DistillationProgress>? progress = null, long seed = 0,
+        bool copyTeacherWeights = true)
+    {
+        Student ??= RegisterModule("student", DistillationTrainer<float>.CreateStudent(Teacher, new Rng(seed), copyTeacherWeights));
+        return new DistillationTrainer<float>(Teacher, Student, options) { Progress = progress };
     }
 
     /// <summary>

@@ -1,8 +1,11 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
 using System.Numerics;
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Flows;
 using NormalizingFlows.Optim;
+using NormalizingFlows.Serialization;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Transforms;
 using NormalizingFlows.Transforms.Autoregressive;
@@ -35,6 +38,22 @@ public sealed record DistillationOptions
 
     /// <summary>Progress is reported every this many steps.</summary>
     public int ReportEverySteps { get; init; } = 50;
+
+    /// <summary>
+    /// Where <see cref="DistillationTrainer{T}.Fit"/> writes a checkpoint (atomically) when it is cancelled before the last
+    /// step: the student's parameters, the optimizer state, the steps done, the random stream's position, the settings
+    /// and hashes of the teacher and the data (null: none is written).
+    /// </summary>
+    public string? CheckpointPath { get; init; }
+
+    /// <summary>
+    /// Further settings of the run (e.g. the command-line options) stored in the checkpoint and compared on resumption:
+    /// a difference is refused by name.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? RunSettings { get; init; }
+
+    /// <summary>A description of the data (e.g. the file name) quoted when resumption is refused for other data.</summary>
+    public string? DataDescription { get; init; }
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming the bad setting.</summary>
     public void Validate()
@@ -119,6 +138,9 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
     /// <summary>The student's optimizer.</summary>
     public Adam<T> Optimizer { get; }
 
+    /// <summary>Steps done so far (after <see cref="Fit"/>: all of them, or those before it was cancelled).</summary>
+    public long StepsDone { get; private set; }
+
     /// <summary>Receives progress every <see cref="DistillationOptions.ReportEverySteps"/> steps.</summary>
     public IProgress<DistillationProgress>? Progress { get; set; }
 
@@ -142,9 +164,13 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
     /// <summary>
     /// Trains the student for <see cref="DistillationOptions.Steps"/> steps on minibatches of <paramref name="data"/>
     /// (its X are the teacher's training events; their contexts condition both passes). Returns the mean loss terms
-    /// of the last report interval.
+    /// of the last report interval. When <paramref name="cancellation"/> stops it early, <see cref="StepsDone"/> says
+    /// where, and a checkpoint is written to <see cref="DistillationOptions.CheckpointPath"/> if one is set;
+    /// <paramref name="resumeFrom"/> continues from such a checkpoint (refused with a
+    /// <see cref="CheckpointMismatchException"/> naming the difference if it was written with other settings, another
+    /// teacher or other data) to the same end as an uninterrupted fit.
     /// </summary>
-    public DistillationLoss Fit(TrainingData<T> data, CancellationToken cancellation = default)
+    public DistillationLoss Fit(TrainingData<T> data, CancellationToken cancellation = default, string? resumeFrom = null)
     {
         ArgumentNullException.ThrowIfNull(data);
         data.Validate("distillation data");
@@ -156,7 +182,7 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
         var frozen = FreezeTeacher();
         try
         {
-            return FitFrozen(data, n, batch, cancellation);
+            return FitFrozen(data, n, batch, cancellation, resumeFrom);
         }
         finally
         {
@@ -164,25 +190,46 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
         }
     }
 
-    private DistillationLoss FitFrozen(TrainingData<T> data, int n, int batch, CancellationToken cancellation)
+    private DistillationLoss FitFrozen(TrainingData<T> data, int n, int batch, CancellationToken cancellation, string? resumeFrom)
     {
         var schedule = new CosineDecaySchedule(Options.LearningRate, Options.Steps);
         var rng = new Rng(Options.Seed);
         var parameters = Optimizer.Parameters;
-        Student.Train();
-        Teacher.Eval();
-        int[] order = rng.Permutation(n);
-        int cursor = 0;
+        bool checkpoints = Options.CheckpointPath is not null || resumeFrom is not null;
+        string dataHash = checkpoints ? TrainingCheckpoint.DataHash(data, null) : "";
+        string teacherHash = checkpoints ? TrainingCheckpoint.ModuleHash(Teacher) : "";
         var sum = new double[6];
         int count = 0;
+        long first = 0;
+        ulong[] orderState = rng.SaveState(); // the stream where the current batch order was drawn
+        int[] order = rng.Permutation(n);
+        int cursor = 0;
+        if (resumeFrom is not null)
+        {
+            var meta = ModuleSerialization.LoadCheckpoint(resumeFrom, Student, Optimizer, out _, checkMetadata: m => CheckResume(resumeFrom, m, dataHash, teacherHash));
+            first = long.Parse(meta[StepKey], CultureInfo.InvariantCulture);
+            cursor = int.Parse(meta[CursorKey], CultureInfo.InvariantCulture);
+            orderState = Words(resumeFrom, meta[OrderRngKey]);
+            rng.RestoreState(orderState);
+            order = rng.Permutation(n);
+            rng.RestoreState(Words(resumeFrom, meta[RngKey]));
+            var acc = JsonSerializer.Deserialize<double[]>(meta[SumsKey]) ?? [];
+            if (acc.Length != 7 || first < 0 || first > Options.Steps || cursor < 0 || cursor > n)
+                throw new InvalidDataException($"{resumeFrom}: the checkpoint's position (step {first}, cursor {cursor}) does not fit this run");
+            acc.AsSpan(0, 6).CopyTo(sum);
+            count = (int)acc[6];
+        }
+        Student.Train();
+        Teacher.Eval();
         DistillationLoss last = new(double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN);
         var clock = Stopwatch.StartNew();
         var rows = new int[batch];
-        for (long step = 0; step < Options.Steps && !cancellation.IsCancellationRequested; step++)
+        long step = first;
+        for (; step < Options.Steps && !cancellation.IsCancellationRequested; step++)
         {
             for (int i = 0; i < batch; i++)
             {
-                if (cursor == n) { order = rng.Permutation(n); cursor = 0; }
+                if (cursor == n) { orderState = rng.SaveState(); order = rng.Permutation(n); cursor = 0; }
                 rows[i] = order[cursor++];
             }
             double lr = schedule.LearningRate((int)step);
@@ -211,8 +258,71 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
                 clock.Restart();
             }
         }
+        StepsDone = step;
+        if (step < Options.Steps && Options.CheckpointPath is { } path)
+        {
+            var c = CultureInfo.InvariantCulture;
+            var meta = new Dictionary<string, string>
+            {
+                ["kind"] = CheckpointKind,
+                [StepKey] = step.ToString(c),
+                [CursorKey] = cursor.ToString(c),
+                [OrderRngKey] = string.Join(",", orderState.Select(w => w.ToString("x16", c))),
+                [RngKey] = string.Join(",", rng.SaveState().Select(w => w.ToString("x16", c))),
+                [SumsKey] = JsonSerializer.Serialize(sum.Append(count).ToArray()),
+                [TrainingCheckpoint.SettingsKey] = TrainingCheckpoint.Json(Settings(Options)),
+                [TrainingCheckpoint.RunKey] = TrainingCheckpoint.Json(Options.RunSettings ?? new Dictionary<string, string>()),
+                [TrainingCheckpoint.DataKey] = dataHash,
+                [TeacherKey] = teacherHash,
+            };
+            if (Options.DataDescription is { } d) meta[TrainingCheckpoint.DataDescriptionKey] = d;
+            ModuleSerialization.SaveCheckpoint(path, Student, Optimizer, meta);
+        }
         Student.Eval();
         return last;
+    }
+
+    private const string CheckpointKind = "nflow-distillation-checkpoint";
+    private const string StepKey = "distillation.step", CursorKey = "distillation.cursor", OrderRngKey = "distillation.order_rng",
+        RngKey = "distillation.rng", SumsKey = "distillation.report_sums", TeacherKey = "fingerprint.teacher";
+
+    /// <summary>The settings of <paramref name="o"/> that change the trajectory of a distillation.</summary>
+    private static SortedDictionary<string, string> Settings(DistillationOptions o)
+    {
+        var c = CultureInfo.InvariantCulture;
+        return new(StringComparer.Ordinal)
+        {
+            ["Steps"] = o.Steps.ToString(c),
+            ["BatchSize"] = o.BatchSize.ToString(c),
+            ["LearningRate"] = o.LearningRate.ToString("R", c),
+            ["ClipNorm"] = o.ClipNorm?.ToString("R", c) ?? "none",
+            ["Seed"] = o.Seed.ToString(c),
+            ["ZPass"] = o.ZPass ? "true" : "false",
+            ["XPass"] = o.XPass ? "true" : "false",
+        };
+    }
+
+    private void CheckResume(string path, IReadOnlyDictionary<string, string> meta, string dataHash, string teacherHash)
+    {
+        if (!meta.TryGetValue("kind", out var kind) || kind != CheckpointKind)
+            throw new InvalidDataException($"{path}: not a distillation checkpoint (metadata 'kind' is missing or not '{CheckpointKind}')");
+        TrainingCheckpoint.Check(path, meta, Options.RunSettings, Settings(Options), dataHash, Options.DataDescription);
+        if (meta.GetValueOrDefault(TeacherKey) != teacherHash)
+            throw new CheckpointMismatchException(path, "teacher",
+                $"{path}: this run's teacher differs from the one the checkpoint was distilled from (checkpoint: {meta.GetValueOrDefault(TeacherKey) ?? "none recorded"}; now: {teacherHash}); resume with the same model, or start afresh without resuming");
+        foreach (var key in new[] { StepKey, CursorKey, OrderRngKey, RngKey, SumsKey })
+            if (!meta.ContainsKey(key)) throw new InvalidDataException($"{path}: the distillation checkpoint lacks '{key}'");
+    }
+
+    private static ulong[] Words(string path, string hex)
+    {
+        var parts = hex.Split(',');
+        var words = new ulong[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!ulong.TryParse(parts[i], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out words[i]))
+                throw new InvalidDataException($"{path}: the checkpoint's random-stream state '{hex}' is malformed");
+        if (words.Length != 6) throw new InvalidDataException($"{path}: the checkpoint's random-stream state has {words.Length} words, not 6");
+        return words;
     }
 
     /// <summary>

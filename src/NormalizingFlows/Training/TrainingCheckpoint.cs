@@ -71,6 +71,18 @@ internal static class TrainingCheckpoint
         return string.Create(CultureInfo.InvariantCulture, $"{train.Rows}×{train.X.Dim(1)} training + {validation?.Rows ?? 0} validation events, sha256 {hex}");
     }
 
+    /// <summary>"sha256 …" of a module's state (names, shapes and values of its parameters and buffers).</summary>
+    public static string ModuleHash<T>(Nn.Module<T> module) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        using var h = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var (k, t) in module.StateDict())
+        {
+            h.AppendData(System.Text.Encoding.UTF8.GetBytes($"{k}:{t.ShapeString};"));
+            h.AppendData(MemoryMarshal.AsBytes(t.ReadOnlySpan));
+        }
+        return "sha256 " + Convert.ToHexStringLower(h.GetHashAndReset());
+    }
+
     public static string Json(IReadOnlyDictionary<string, string> d) => JsonSerializer.Serialize(new SortedDictionary<string, string>(d.ToDictionary(), StringComparer.Ordinal));
 
     private static Dictionary<string, string> ParseJson(string path, string key, string json)
@@ -80,17 +92,22 @@ internal static class TrainingCheckpoint
     }
 
     /// <summary>Throws <see cref="CheckpointMismatchException"/> naming the first setting (caller's first) or the data that differ.</summary>
-    public static void Check(string path, IReadOnlyDictionary<string, string> meta, TrainingOptions options, string dataHash)
+    public static void Check(string path, IReadOnlyDictionary<string, string> meta, TrainingOptions options, string dataHash) =>
+        Check(path, meta, options.RunSettings, Settings(options), dataHash, options.DataDescription);
+
+    /// <summary>As above, for any trainer: its run settings, its own settings and the hash of its data.</summary>
+    public static void Check(string path, IReadOnlyDictionary<string, string> meta, IReadOnlyDictionary<string, string>? run,
+        IReadOnlyDictionary<string, string> settings, string dataHash, string? dataDescription)
     {
         if (!meta.TryGetValue(SettingsKey, out var settingsJson) || !meta.TryGetValue(DataKey, out var savedData))
             throw new CheckpointMismatchException(path, "version",
                 $"{path}: the checkpoint does not record the settings and data it was written with (an older version wrote it), so resuming cannot be checked; start afresh without resuming");
-        Compare(path, ParseJson(path, RunKey, meta.GetValueOrDefault(RunKey) ?? "{}"), options.RunSettings ?? new Dictionary<string, string>());
-        Compare(path, ParseJson(path, SettingsKey, settingsJson), Settings(options));
+        Compare(path, ParseJson(path, RunKey, meta.GetValueOrDefault(RunKey) ?? "{}"), run ?? new Dictionary<string, string>());
+        Compare(path, ParseJson(path, SettingsKey, settingsJson), settings);
         if (savedData != dataHash)
         {
             string was = meta.TryGetValue(DataDescriptionKey, out var src) ? $"{src}: {savedData}" : savedData;
-            string now = options.DataDescription is { } d ? $"{d}: {dataHash}" : dataHash;
+            string now = dataDescription is { } d ? $"{d}: {dataHash}" : dataHash;
             throw new CheckpointMismatchException(path, "data",
                 $"{path}: this run's data differ from the data the checkpoint was trained on (checkpoint: {was}; now: {now}); resume with the same data and options, or start afresh without resuming");
         }
