@@ -8,16 +8,13 @@ namespace NormalizingFlows.Cli;
 /// <summary>Which verbs read which model-file kind: a file of the wrong kind gets an error naming its kind and the verb to use.</summary>
 internal static class ModelKinds
 {
-    /// <summary>The "kind" of the checkpoints <see cref="MaximumLikelihoodTrainer{T}"/> writes.</summary>
-    private const string CheckpointKind = "nflow-checkpoint";
-
     /// <summary>"this is a CaloFlow model: use nflow calo generate", … for a known kind; null otherwise.</summary>
     public static string? Advice(string? kind) => kind switch
     {
         ModelFile.Kind => "this is a flow model (nflow train): use nflow sample, logprob, eval or info",
         CaloFlow.FileKind => "this is a CaloFlow model: use nflow calo generate (or nflow calo eval)",
         PosteriorEstimator<float>.FileKind => "this is a posterior model: use nflow infer sample (or nflow infer calibrate)",
-        CheckpointKind => "this is a training checkpoint, not a model: continue it with nflow train DATA --resume FILE",
+        MaximumLikelihoodTrainer<float>.CheckpointKind => "this is a training checkpoint, not a model: continue it with nflow train DATA --resume FILE",
         _ => null,
     };
 

@@ -166,7 +166,7 @@ public static class ModelFile
 
         if (!m.TryGetValue(KeyFormat, out var formatText))
         {
-            if (m.TryGetValue("kind", out var kind) && kind == "nflow-checkpoint")
+            if (m.TryGetValue("kind", out var kind) && kind == MaximumLikelihoodTrainer<float>.CheckpointKind)
                 throw new ModelFileException(path, $"this is a training checkpoint, not a model file (no '{KeyFormat}' metadata); resume training from it or save the model with ModelFile.Save") { FileKind = kind };
             if (kind is not null)
                 throw new ModelFileException(path, $"this is a '{kind}' file, not a flow model file (no '{KeyFormat}' metadata)") { FileKind = kind };

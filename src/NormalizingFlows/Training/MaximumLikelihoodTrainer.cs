@@ -22,7 +22,8 @@ namespace NormalizingFlows.Training;
 /// </summary>
 public sealed class MaximumLikelihoodTrainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private const string CheckpointKind = "nflow-checkpoint";
+    /// <summary>The metadata "kind" of the training checkpoints this trainer writes (<see cref="ModelFile.KindOf"/> returns it for one).</summary>
+    public const string CheckpointKind = "nflow-checkpoint";
 
     /// <summary>Creates a trainer for <paramref name="flow"/>.</summary>
     public MaximumLikelihoodTrainer(Flow<T> flow, TrainingOptions? options = null)
