@@ -181,18 +181,10 @@ public static partial class Npy
     public static void Write(string path, Table table, bool float64 = false)
     {
         ArgumentNullException.ThrowIfNull(table);
-        string header = $"{{'descr': '<{(float64 ? "f8" : "f4")}', 'fortran_order': False, 'shape': ({table.Rows}, {table.Cols}), }}";
-        int total = 10 + header.Length + 1;
-        int pad = (64 - total % 64) % 64;
-        header = header + new string(' ', pad) + "\n";
+        var head = HeaderBytes(table.Rows, table.Cols, float64);
         AtomicFile.Write(path, fs =>
         {
-            var head = new byte[10];
-            Magic.CopyTo(head);
-            head[6] = 1; head[7] = 0;
-            BinaryPrimitives.WriteUInt16LittleEndian(head.AsSpan(8), (ushort)header.Length);
             fs.Write(head);
-            fs.Write(Encoding.Latin1.GetBytes(header));
             int size = float64 ? 8 : 4;
             var buf = new byte[Math.Max(size, Math.Min(1 << 16, table.Values.Length * size))];
             int used = 0;
@@ -205,6 +197,20 @@ public static partial class Npy
             }
             fs.Write(buf, 0, used);
         });
+    }
+
+    /// <summary>The .npy (version 1.0) header of a little-endian float32 (or float64) C-order array of shape (<paramref name="rows"/>, <paramref name="cols"/>), padded to 64 bytes.</summary>
+    internal static byte[] HeaderBytes(long rows, long cols, bool float64)
+    {
+        string header = FormattableString.Invariant($"{{'descr': '<{(float64 ? "f8" : "f4")}', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+        int total = 10 + header.Length + 1;
+        header = header + new string(' ', (64 - total % 64) % 64) + "\n";
+        var bytes = new byte[10 + header.Length];
+        Magic.CopyTo(bytes);
+        bytes[6] = 1; bytes[7] = 0;
+        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(8), (ushort)header.Length);
+        Encoding.Latin1.GetBytes(header).CopyTo(bytes, 10);
+        return bytes;
     }
 
     [GeneratedRegex(@"'descr'\s*:\s*'([^']+)'")]

@@ -71,19 +71,7 @@ public static class SampleStream
     }
 
     /// <summary>The .npy (version 1.0) header of a float32 C-order array of shape (<paramref name="rows"/>, <paramref name="cols"/>), padded to 64 bytes.</summary>
-    public static byte[] NpyHeader(long rows, int cols)
-    {
-        string header = FormattableString.Invariant($"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
-        int total = 10 + header.Length + 1;
-        header = header + new string(' ', (64 - total % 64) % 64) + "\n";
-        var bytes = new byte[10 + header.Length];
-        bytes[0] = 0x93;
-        Encoding.ASCII.GetBytes("NUMPY").CopyTo(bytes, 1);
-        bytes[6] = 1; bytes[7] = 0;
-        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(8), (ushort)header.Length);
-        Encoding.Latin1.GetBytes(header).CopyTo(bytes, 10);
-        return bytes;
-    }
+    public static byte[] NpyHeader(long rows, int cols) => Data.Npy.HeaderBytes(rows, cols, float64: false);
 
     /// <summary>The (first row, row count) of each block of <paramref name="n"/> rows, with 64-bit offsets.</summary>
     public static IEnumerable<(long Start, int Rows)> Partition(long n, int blockRows = BlockRows)
