@@ -2,6 +2,7 @@ using NormalizingFlows.Data;
 using NormalizingFlows.Data.Preprocessing;
 using NormalizingFlows.Serialization;
 using NormalizingFlows.Tensors;
+using NormalizingFlows.Tests.Serialization;
 
 namespace NormalizingFlows.Tests.Data;
 
@@ -171,13 +172,7 @@ public class DomainTests
     }
 
     [Theory]
-    [InlineData("nsf")]
-    [InlineData("realnvp")]
-    [InlineData("maf")]
-    [InlineData("maf-rqs")]
-    [InlineData("iaf")]
-    [InlineData("glow")]
-    [InlineData("planar")]
+    [MemberData(nameof(SamplingTests.Builders), MemberType = typeof(SamplingTests))]
     public void LogProbIsNeverNaNForFiniteInputsNearTheFloatRange(string builder)
     {
         // a standardised column with std < 1: 3e38 overflows float on standardisation
