@@ -127,15 +127,7 @@ public sealed class FlowModel<T> where T : unmanaged, IFloatingPointIeee754<T>
             using var _ = GradMode.Disable();
             using var scope = TensorScope.Begin();
             var far = FarRows(x);
-            var input = x;
-            if (Array.IndexOf(far, true) >= 0)
-            {
-                input = x.Clone();
-                var safe = CentreRow();
-                var s = input.Span;
-                for (int r = 0; r < n; r++)
-                    if (far[r]) safe.CopyTo(s.Slice(r * d, d));
-            }
+            var input = WithCentreRows(x, far);
             var lp = Flow.LogProb(new Var<T>(input), context is null ? null : new Var<T>(context)).Value.ToDoubleArray();
             for (int r = 0; r < n; r++)
             {
@@ -169,18 +161,7 @@ public sealed class FlowModel<T> where T : unmanaged, IFloatingPointIeee754<T>
         double limit = FarOutside;
         var z = x;
         if (Preprocessing is null) limit = Math.Sqrt(typeof(T) == typeof(float) ? float.MaxValue : double.MaxValue) / 1e4;
-        else
-        {
-            var safe = x;
-            if (Array.IndexOf(far, true) >= 0)
-            {
-                safe = x.Clone();
-                var centre = CentreRow();
-                for (int r = 0; r < n; r++)
-                    if (far[r]) centre.CopyTo(safe.Span.Slice(r * d, d));
-            }
-            z = Preprocessing.Forward(new Var<T>(safe)).Y.Value;
-        }
+        else z = Preprocessing.Forward(new Var<T>(WithCentreRows(x, far))).Y.Value;
         var zs = z.ReadOnlySpan;
         for (int r = 0; r < n; r++)
             for (int j = 0, k = r * d; j < d && !far[r]; j++, k++)
@@ -189,6 +170,18 @@ public sealed class FlowModel<T> where T : unmanaged, IFloatingPointIeee754<T>
                 if (!(Math.Abs(v) <= limit)) far[r] = true;
             }
         return far;
+    }
+
+    // x itself when no row is marked, else a copy with the marked rows replaced by CentreRow
+    private Tensor<T> WithCentreRows(Tensor<T> x, bool[] rows)
+    {
+        if (Array.IndexOf(rows, true) < 0) return x;
+        var copy = x.Clone();
+        var centre = CentreRow();
+        var s = copy.Span;
+        for (int r = 0; r < rows.Length; r++)
+            if (rows[r]) centre.CopyTo(s.Slice(r * Features, Features));
+        return copy;
     }
 
     // a row inside the domain: the data-space image of z = 0
