@@ -26,14 +26,18 @@ public sealed class ReaderFuzzTests(ITestOutputHelper output) : IDisposable
 
     private static bool SameTable(Table a, Table b) => a.Columns.SequenceEqual(b.Columns) && a.Values.SequenceEqual(b.Values);
 
+    // a small valid file written by `write` under `name`: its bytes, and the table `read` gets back from it
+    private (byte[] Valid, Table Original) ValidFile(string name, Action<string, Table> write, Func<string, Table> read)
+    {
+        string path = P(name);
+        write(path, ToyDatasets.Generate("moons", 40, 3));
+        return (File.ReadAllBytes(path), read(path));
+    }
+
     [Fact]
     public void Csv()
     {
-        var table = ToyDatasets.Generate("moons", 40, 3);
-        string path = P("valid.csv");
-        NormalizingFlows.Data.Csv.Write(path, table);
-        var valid = File.ReadAllBytes(path);
-        var original = NormalizingFlows.Data.Csv.Read(path);
+        var (valid, original) = ValidFile("valid.csv", (p, t) => NormalizingFlows.Data.Csv.Write(p, t), p => NormalizingFlows.Data.Csv.Read(p));
         var counts = FuzzHarness.Run<DataFormatException>("CSV", valid,
             b => SameTable(original, NormalizingFlows.Data.Csv.Read(new StreamReader(new MemoryStream(b), Encoding.UTF8), "fuzz.csv")),
             "fuzz.csv", checksummed: false, output, count: 2000);
@@ -43,11 +47,7 @@ public sealed class ReaderFuzzTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Npy()
     {
-        var table = ToyDatasets.Generate("moons", 40, 3);
-        string path = P("valid.npy");
-        NormalizingFlows.Data.Npy.Write(path, table);
-        var valid = File.ReadAllBytes(path);
-        var original = NormalizingFlows.Data.Npy.Read(path);
+        var (valid, original) = ValidFile("valid.npy", (p, t) => NormalizingFlows.Data.Npy.Write(p, t), p => NormalizingFlows.Data.Npy.Read(p));
         var counts = FuzzHarness.Run<DataFormatException>("NPY (Npy.Parse)", valid,
             b => SameTable(original, NormalizingFlows.Data.Npy.Parse(b, "fuzz.npy")), "fuzz.npy", checksummed: false, output, count: 3000);
         Assert.True(counts.NamedErrors > counts.Tried / 10, counts.ToString());
@@ -105,11 +105,12 @@ public sealed class ReaderFuzzTests(ITestOutputHelper output) : IDisposable
         string fuzzed = P("fuzz.ckpt");
         var target = FlowBuilders.RealNvp<float>(2, layers: 2, hidden: 8, rng: new Rng(9));
         var optimizer = new NormalizingFlows.Optim.Adam<float>(target.Parameters());
+        int metadataCount = SafeTensors.Load(path).Metadata.Count;
         var counts = FuzzHarness.Run<ModelFileException>("training checkpoint", valid, b =>
         {
             File.WriteAllBytes(fuzzed, b);
             var meta = ModuleSerialization.LoadCheckpoint(fuzzed, target, optimizer);
-            return SameState(flow, target) && meta.Count == SafeTensors.Load(path).Metadata.Count;
+            return SameState(flow, target) && meta.Count == metadataCount;
         }, fuzzed, checksummed: true, output);
         Assert.True(counts.NamedErrors > counts.Tried * 9 / 10, counts.ToString());
     }
