@@ -144,7 +144,7 @@ public sealed class PreprocessingSpec
     /// (lower, upper); a lower end only: log(x − lower); an upper end only: log-upper, log(upper − x));
     /// integer-valued (≥ 2 distinct values) → dequantize; a sharp edge (a hard cut such as a pT threshold, or many
     /// values piled at the extreme) at both the minimum and the maximum → minmax-logit (walls 1 % of the range beyond
-    /// the training extremes); at the minimum only → log(x − shift) with the shift 1 % of the range below the minimum,
+    /// the training extremes); at the minimum only → log(x − shift) with the shift <see cref="OneSidedMargin"/> (5 %) of the range below the minimum,
     /// open above; at the maximum only → log-upper, open below; strictly positive with skewness &gt; 1 whose
     /// logarithm is less skewed → log; otherwise standardize. Only a side with an edge is bounded: held-out events
     /// beyond the training range on an open side keep a finite density. The edge test compares the spread of the k₁,
