@@ -88,27 +88,38 @@ public static class Csv
     public static void Write(string path, Table table)
     {
         ArgumentNullException.ThrowIfNull(table);
-        foreach (var c in table.Columns)
-            if (c.Contains(',') || c.Contains('#') || c.Contains('\n'))
-                throw new ArgumentException($"column name '{c}' cannot be written to CSV (it contains ',', '#' or a newline)");
+        CheckColumnNames(table.Columns);
         AtomicFile.Write(path, fs =>
         {
             using var w = new StreamWriter(fs, new UTF8Encoding(false), 1 << 16, leaveOpen: true);
             w.Write(string.Join(",", table.Columns));
             w.Write('\n');
-            var sb = new StringBuilder();
-            for (int r = 0; r < table.Rows; r++)
-            {
-                sb.Clear();
-                for (int j = 0; j < table.Cols; j++)
-                {
-                    if (j > 0) sb.Append(',');
-                    sb.Append(table.Values[r * table.Cols + j].ToString("R", CultureInfo.InvariantCulture));
-                }
-                sb.Append('\n');
-                w.Write(sb);
-            }
+            WriteRows(w, table.Values, table.Rows, table.Cols, new StringBuilder());
         });
+    }
+
+    /// <summary>Throws when a column name cannot be written to a CSV header (it contains ',', '#' or a newline).</summary>
+    internal static void CheckColumnNames(IEnumerable<string> columns)
+    {
+        foreach (var c in columns)
+            if (c.Contains(',') || c.Contains('#') || c.Contains('\n'))
+                throw new ArgumentException($"column name '{c}' cannot be written to CSV (it contains ',', '#' or a newline)");
+    }
+
+    /// <summary>Writes <paramref name="rows"/> rows of <paramref name="cols"/> values (row-major) as CSV lines, round-trip formatted, invariant culture; <paramref name="sb"/> is scratch.</summary>
+    internal static void WriteRows(TextWriter w, ReadOnlySpan<double> values, int rows, int cols, StringBuilder sb)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            sb.Clear();
+            for (int j = 0; j < cols; j++)
+            {
+                if (j > 0) sb.Append(',');
+                sb.Append(values[r * cols + j].ToString("R", CultureInfo.InvariantCulture));
+            }
+            sb.Append('\n');
+            w.Write(sb);
+        }
     }
 
     /// <summary>Reads a .csv or .npy file by its extension (anything but .npy is read as CSV); <paramref name="dropInvalid"/> applies to both.</summary>

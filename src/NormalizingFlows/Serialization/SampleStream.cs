@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Globalization;
 using System.Numerics;
 using System.Text;
 using NormalizingFlows.Autograd;
@@ -28,26 +27,11 @@ public static class SampleStream
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(writer);
-        foreach (var c in model.Columns)
-            if (c.Contains(',') || c.Contains('#') || c.Contains('\n'))
-                throw new ArgumentException($"column name '{c}' cannot be written to CSV (it contains ',', '#' or a newline)");
+        Data.Csv.CheckColumnNames(model.Columns);
         writer.Write(string.Join(",", model.Columns));
         writer.Write('\n');
         var sb = new StringBuilder();
-        Blocks(model, n, rng, clamp, progress, cancellation, (values, rows, d) =>
-        {
-            for (int r = 0; r < rows; r++)
-            {
-                sb.Clear();
-                for (int j = 0; j < d; j++)
-                {
-                    if (j > 0) sb.Append(',');
-                    sb.Append(values[r * d + j].ToString("R", CultureInfo.InvariantCulture));
-                }
-                sb.Append('\n');
-                writer.Write(sb);
-            }
-        });
+        Blocks(model, n, rng, clamp, progress, cancellation, (values, rows, d) => Data.Csv.WriteRows(writer, values, rows, d, sb));
         writer.Flush();
     }
 
