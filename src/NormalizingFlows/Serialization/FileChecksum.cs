@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
+using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Serialization;
 
@@ -58,6 +59,14 @@ public static class FileChecksum
         stamped.Remove(MetadataKey);
         stamped[MetadataKey] = Compute(list, stamped);
         return stamped;
+    }
+
+    /// <summary>As <see cref="Stamp(IEnumerable{SafeTensorEntry}, IReadOnlyDictionary{string, string})"/> for a state dictionary (no metadata: the checksum alone).</summary>
+    public static Dictionary<string, string> Stamp<T>(IEnumerable<KeyValuePair<string, Tensor<T>>> tensors, IReadOnlyDictionary<string, string>? metadata)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        return Stamp(tensors.Select(kv => SafeTensorEntry.From(kv.Key, kv.Value)), metadata ?? new Dictionary<string, string>());
     }
 
     /// <summary>

@@ -148,7 +148,7 @@ public static class ModelFile
         };
         if (model.PreprocessingSpec is { } pre) meta[KeyPreprocessing] = pre.ToJson();
         if (model.History is { } history) meta[KeyHistory] = HistoryToJson(history);
-        SafeTensors.Save(path, state, FileChecksum.Stamp(state.Select(kv => SafeTensorEntry.From(kv.Key, kv.Value)), meta));
+        SafeTensors.Save(path, state, FileChecksum.Stamp(state, meta));
     }
 
     /// <summary>

@@ -23,7 +23,7 @@ public static class ModuleSerialization
     {
         ArgumentNullException.ThrowIfNull(module);
         var state = module.StateDict();
-        SafeTensors.Save(path, state, FileChecksum.Stamp(state.Select(kv => SafeTensorEntry.From(kv.Key, kv.Value)), metadata ?? new Dictionary<string, string>()));
+        SafeTensors.Save(path, state, FileChecksum.Stamp(state, metadata));
     }
 
     /// <summary>
@@ -75,7 +75,7 @@ public static class ModuleSerialization
             foreach (var (k, v) in optimizer.ExportState()) all.Add(new(OptimizerPrefix + k, v));
         if (extra is not null)
             foreach (var (k, v) in extra) all.Add(new(ExtraPrefix + k, v));
-        SafeTensors.Save(path, all, FileChecksum.Stamp(all.Select(kv => SafeTensorEntry.From(kv.Key, kv.Value)), metadata ?? new Dictionary<string, string>()));
+        SafeTensors.Save(path, all, FileChecksum.Stamp(all, metadata));
     }
 
     /// <summary>
