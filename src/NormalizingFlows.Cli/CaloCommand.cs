@@ -48,11 +48,11 @@ internal static class CaloCommand
     }
 
     /// <summary>Refuses (exit 2) a shower output that is neither .npy nor HDF5, before any work is done.</summary>
-    internal static void CheckShowerOutput(string path)
+    internal static void CheckShowerOutput(string path, string option = "--output")
     {
         if (CaloHdf5.IsHdf5Path(path) || path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) return;
         string ext = Path.GetExtension(path);
-        throw new UsageException($"--output {path}: showers are written as .npy (504 voxels + E_inc) or .h5/.hdf5 (CaloGAN layout), not '{(ext.Length == 0 ? "(no extension)" : ext)}'");
+        throw new UsageException($"{option} {path}: showers are written as .npy (504 voxels + E_inc) or .h5/.hdf5 (CaloGAN layout), not '{(ext.Length == 0 ? "(no extension)" : ext)}'");
     }
 
     internal static void WriteShowers(string path, CaloShowers showers)
@@ -76,8 +76,7 @@ internal static class CaloCommand
         };
         cmd.SetAction(r =>
         {
-            OutputPaths.Check(r.GetValue(output), "--output");
-            CheckShowerOutput(r.GetValue(output)!);
+            OutputPaths.Check(r.GetValue(output), "--output", CheckShowerOutput);
             var p = ToyCalorimeter.ParseParticle(r.GetValue(particle)!);
             int n = r.GetValue(count) ?? 10_000;
             var sim = new ToyCalorimeter(new ToyCalorimeterOptions { NoiseSigma = r.GetValue(noise), Threshold = r.GetValue(threshold) });
@@ -279,8 +278,7 @@ internal static class CaloCommand
         };
         cmd.SetAction(r =>
         {
-            OutputPaths.Check(r.GetValue(output), "--output");
-            CheckShowerOutput(r.GetValue(output)!);
+            OutputPaths.Check(r.GetValue(output), "--output", CheckShowerOutput);
             var model = LoadModel(r.GetValue(modelArg)!);
             var which = r.GetValue(sampler) == "teacher" ? CaloSampler.Teacher : CaloSampler.Student;
             if (which == CaloSampler.Student && model.Student is null)
@@ -326,8 +324,7 @@ internal static class CaloCommand
         };
         cmd.SetAction(r =>
         {
-            OutputPaths.Check(r.GetValue(report), "--report");
-            DataIo.CheckReportOutput(r.GetValue(report), "--report");
+            OutputPaths.Check(r.GetValue(report), "--report", DataIo.CheckReportOutput);
             var model = LoadModel(r.GetValue(modelArg)!);
             var refShowers = ReadShowers(r.GetValue(reference)!);
             if (r.GetValue(count) is { } n) refShowers = refShowers.Head(n);

@@ -283,8 +283,7 @@ internal static class Commands
         cmd.SetAction(r =>
         {
             string modelPath = r.GetValue(model)!, path = r.GetValue(test)!;
-            OutputPaths.Check(r.GetValue(output), "--output");
-            DataIo.CheckReportOutput(r.GetValue(output), "--output");
+            OutputPaths.Check(r.GetValue(output), "--output", DataIo.CheckReportOutput);
             var m = LoadModel(modelPath);
             var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path, ctx.Err);
             long s = r.GetValue(seed);
@@ -371,8 +370,7 @@ internal static class Commands
         { data, epochs, output, seed };
         cmd.SetAction(r =>
         {
-            OutputPaths.Check(r.GetValue(output), "--output");
-            DataIo.CheckReportOutput(r.GetValue(output), "--output");
+            OutputPaths.Check(r.GetValue(output), "--output", DataIo.CheckReportOutput);
             return Demo.Run(r.GetValue(data)!, r.GetValue(output)!, r.GetValue(epochs), r.GetValue(seed), ctx.Out);
         });
         return cmd;

@@ -150,8 +150,7 @@ internal static class InferCommand
         var cmd = new Command("sample", "Draw posterior samples θ ~ p(θ | x) for every observation x of a file, in one batched pass.") { model, observations, n, output, seed, columns };
         cmd.SetAction(r =>
         {
-            OutputPaths.Check(r.GetValue(output), "--output");
-            DataIo.CheckTableOutput(r.GetValue(output)!);
+            OutputPaths.Check(r.GetValue(output), "--output", DataIo.CheckTableOutput);
             var m = Load(r.GetValue(model)!);
             string path = r.GetValue(observations)!;
             var table = DataIo.Read(ctx, path, r.GetValue(columns), false);
@@ -198,8 +197,7 @@ internal static class InferCommand
         cmd.SetAction(r =>
         {
             string modelPath = r.GetValue(model)!;
-            OutputPaths.Check(r.GetValue(output), "--output");
-            DataIo.CheckReportOutput(r.GetValue(output), "--output");
+            OutputPaths.Check(r.GetValue(output), "--output", DataIo.CheckReportOutput);
             var m = Load(modelPath);
             var rng = new Rng(r.GetValue(seed) ^ 0xCA11B);
             string source = r.GetValue(simulator) ?? (m.Metadata.TryGetValue("simulator", out var stored) && BuiltIn(stored) is not null ? stored

@@ -37,6 +37,16 @@ internal static class OutputPaths
         }
     }
 
+    /// <summary>
+    /// One call per output: first <see cref="Check(string?, string)"/> (can the file be written; exit 1), then
+    /// <paramref name="format"/> (does the extension name a format we write, e.g. <see cref="DataIo.CheckTableOutput"/>; exit 2).
+    /// </summary>
+    public static void Check(string? path, string option, Action<string, string> format)
+    {
+        Check(path, option);
+        if (path is not null) format(path, option);
+    }
+
     /// <summary>Checks several (option, path) pairs and that no two name the same file.</summary>
     public static void CheckAll(params (string Option, string? Path)[] outputs)
     {

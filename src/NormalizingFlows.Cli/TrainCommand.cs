@@ -242,7 +242,8 @@ internal static class TrainCommand
         return (table, new Table(table.Columns, v.Values, v.Rows));
     }
 
-    private static Table Rows(Table t, ReadOnlySpan<int> rows)
+    /// <summary>The given rows of <paramref name="t"/>, in that order, as a new table.</summary>
+    internal static Table Rows(Table t, ReadOnlySpan<int> rows)
     {
         var values = new double[rows.Length * t.Cols];
         for (int i = 0; i < rows.Length; i++) Array.Copy(t.Values, rows[i] * t.Cols, values, i * t.Cols, t.Cols);

@@ -50,9 +50,7 @@ internal static class TrainingChecks
         }
         if (keep.Count == table.Rows) return table;
         ctx.Err.WriteLine($"nflow: {path}: dropped {table.Rows - keep.Count} row(s) with values beyond the float32 range (--drop-invalid)");
-        var values = new double[keep.Count * d];
-        for (int i = 0; i < keep.Count; i++) Array.Copy(table.Values, keep[i] * d, values, i * d, d);
-        return new Table(table.Columns, values, keep.Count);
+        return TrainCommand.Rows(table, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(keep));
     }
 
     /// <summary>
@@ -68,9 +66,6 @@ internal static class TrainingChecks
         ctx.Err.WriteLine($"nflow: {validation.Rows - kept} of {validation.Rows} validation event(s) lie outside the preprocessing's domain fitted on the training split " +
             "(beyond a bounded side of a column: density zero); they are left out of the validation log-likelihood");
         if (kept == 0) return null;
-        var values = new double[kept * validation.Cols];
-        for (int r = 0, k = 0; r < validation.Rows; r++)
-            if (inside[r]) Array.Copy(validation.Values, r * validation.Cols, values, k++ * validation.Cols, validation.Cols);
-        return new Table(validation.Columns, values, kept);
+        return TrainCommand.Rows(validation, Enumerable.Range(0, validation.Rows).Where(r => inside[r]).ToArray());
     }
 }

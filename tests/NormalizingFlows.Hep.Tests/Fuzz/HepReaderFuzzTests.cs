@@ -29,24 +29,33 @@ public sealed class HepReaderFuzzTests(ITestOutputHelper output) : IDisposable
         return sa.Count == sb.Count && sa.All(kv => sb.TryGetValue(kv.Key, out var t) && t.ReadOnlySpan.SequenceEqual(kv.Value.ReadOnlySpan));
     }
 
+    /// <summary>
+    /// Saves a model, then loads seeded mutations of its file: each must fail with a named <see cref="ModelFileException"/>
+    /// (more than 9 in 10: the file is checksummed) or load as the same model (<paramref name="same"/>).
+    /// </summary>
+    private void FuzzModelFile<T>(string what, Action<string> save, Func<string, T> load, Func<T, bool> same)
+    {
+        string path = P("valid.nflow");
+        save(path);
+        var valid = File.ReadAllBytes(path);
+        string fuzzed = P("fuzz.nflow");
+        var counts = FuzzHarness.Run<ModelFileException>(what, valid, b =>
+        {
+            File.WriteAllBytes(fuzzed, b);
+            return same(load(fuzzed));
+        }, fuzzed, checksummed: true, output);
+        Assert.True(counts.NamedErrors > counts.Tried * 9 / 10, counts.ToString());
+    }
+
     [Fact]
     public void CaloFlowModelFile()
     {
         var showers = new ToyCalorimeter().Simulate(CaloParticle.Photon, 20, 1);
         var config = new CaloFlowConfig { Flow1Layers = 1, Flow1Hidden = 4, Flow1Bins = 0, Flow2Layers = 1, Flow2Hidden = 4, Flow2Bins = 0 };
         var model = CaloFlow.Create(config, showers, seed: 2);
-        string path = P("valid.nflow");
-        model.Save(path);
-        var valid = File.ReadAllBytes(path);
-        string fuzzed = P("fuzz.nflow");
-        var counts = FuzzHarness.Run<ModelFileException>("CaloFlow model file", valid, b =>
-        {
-            File.WriteAllBytes(fuzzed, b);
-            var m = CaloFlow.Load(fuzzed);
-            return SameState(model, m) && System.Text.Json.JsonSerializer.Serialize(m.Config) == System.Text.Json.JsonSerializer.Serialize(model.Config)
-                && (m.Student is null) == (model.Student is null);
-        }, fuzzed, checksummed: true, output);
-        Assert.True(counts.NamedErrors > counts.Tried * 9 / 10, counts.ToString());
+        FuzzModelFile("CaloFlow model file", p => model.Save(p), CaloFlow.Load, m =>
+            SameState(model, m) && System.Text.Json.JsonSerializer.Serialize(m.Config) == System.Text.Json.JsonSerializer.Serialize(model.Config)
+            && (m.Student is null) == (model.Student is null));
     }
 
     [Fact]
@@ -54,19 +63,10 @@ public sealed class HepReaderFuzzTests(ITestOutputHelper output) : IDisposable
     {
         var model = PosteriorEstimator<float>.Create(["a", "b"], ["x0", "x1", "x2"], "realnvp", layers: 2, hidden: 8, seed: 3);
         model.Metadata["simulator"] = "fuzz";
-        string path = P("valid.nflow");
-        model.Save(path);
-        var valid = File.ReadAllBytes(path);
-        string fuzzed = P("fuzz.nflow");
-        var counts = FuzzHarness.Run<ModelFileException>("posterior model file", valid, b =>
-        {
-            File.WriteAllBytes(fuzzed, b);
-            var m = PosteriorEstimator<float>.Load(fuzzed);
-            return SameState(model, m) && m.Spec.ParameterNames.SequenceEqual(model.Spec.ParameterNames)
-                && m.Spec.ObservationNames.SequenceEqual(model.Spec.ObservationNames)
-                && m.Metadata.OrderBy(kv => kv.Key).SequenceEqual(model.Metadata.OrderBy(kv => kv.Key));
-        }, fuzzed, checksummed: true, output);
-        Assert.True(counts.NamedErrors > counts.Tried * 9 / 10, counts.ToString());
+        FuzzModelFile("posterior model file", model.Save, PosteriorEstimator<float>.Load, m =>
+            SameState(model, m) && m.Spec.ParameterNames.SequenceEqual(model.Spec.ParameterNames)
+            && m.Spec.ObservationNames.SequenceEqual(model.Spec.ObservationNames)
+            && m.Metadata.OrderBy(kv => kv.Key).SequenceEqual(model.Metadata.OrderBy(kv => kv.Key)));
     }
 
     [Fact]
