@@ -443,7 +443,7 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
         };
         if (History is { } h) meta["posterior.history"] = ModelFile.HistoryToJson(h);
         var state = StateDict();
-        SafeTensors.Save(path, state, FileChecksum.Stamp(state.Select(kv => SafeTensorEntry.From(kv.Key, kv.Value)), meta));
+        SafeTensors.Save(path, state, FileChecksum.Stamp(state, meta));
     }
 
     /// <summary>
