@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using NormalizingFlows.Hep.AnomalyDetection;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.IO;
 using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Cli;

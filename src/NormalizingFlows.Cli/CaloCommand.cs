@@ -2,8 +2,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using NormalizingFlows.Hep.Calorimeter;
-using NormalizingFlows.Serialization;
 using NormalizingFlows.Training;
+using NormalizingFlows.IO;
 
 namespace NormalizingFlows.Cli;
 

@@ -4,7 +4,8 @@ using System.Globalization;
 using NormalizingFlows.Data;
 using NormalizingFlows.Hep.Evaluation;
 using NormalizingFlows.Hep.Reports;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.IO;
+using NormalizingFlows.Models;
 using NormalizingFlows.Tensors.Kernels;
 
 namespace NormalizingFlows.Cli;

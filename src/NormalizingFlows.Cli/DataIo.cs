@@ -1,7 +1,7 @@
 using System.Numerics;
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Data;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.Models;
 using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Cli;

@@ -1,7 +1,8 @@
 using NormalizingFlows.Hep.Calorimeter;
 using NormalizingFlows.Hep.Inference;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.Models;
 using NormalizingFlows.Training;
+using NormalizingFlows.IO;
 
 namespace NormalizingFlows.Cli;
 

@@ -2,9 +2,10 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
 using NormalizingFlows.Data;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.Models;
 using NormalizingFlows.Tensors.Kernels;
 using NormalizingFlows.Training;
+using NormalizingFlows.IO;
 
 namespace NormalizingFlows.Cli;
 

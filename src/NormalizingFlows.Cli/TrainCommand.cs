@@ -4,7 +4,7 @@ using System.Globalization;
 using NormalizingFlows.Data;
 using NormalizingFlows.Data.Preprocessing;
 using NormalizingFlows.Hep.Evaluation;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.Models;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
 using Spectre.Console;

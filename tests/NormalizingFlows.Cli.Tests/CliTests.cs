@@ -1,7 +1,7 @@
 using System.CommandLine;
 using NormalizingFlows.Cli;
 using NormalizingFlows.Data;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.Models;
 
 namespace NormalizingFlows.Cli.Tests;
 

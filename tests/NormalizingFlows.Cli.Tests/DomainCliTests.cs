@@ -1,7 +1,7 @@
 using System.Globalization;
 using NormalizingFlows.Data;
 using NormalizingFlows.Data.Preprocessing;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.Models;
 
 namespace NormalizingFlows.Cli.Tests;
 

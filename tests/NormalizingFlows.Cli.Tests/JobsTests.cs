@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using NormalizingFlows.Cli;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.IO;
+using NormalizingFlows.Models;
 
 namespace NormalizingFlows.Cli.Tests;
 

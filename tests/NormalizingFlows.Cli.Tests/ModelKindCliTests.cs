@@ -1,6 +1,7 @@
 using NormalizingFlows.Hep.Calorimeter;
 using NormalizingFlows.Hep.Inference;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.IO;
+using NormalizingFlows.Models;
 using NormalizingFlows.Training;
 
 namespace NormalizingFlows.Cli.Tests;

@@ -1,6 +1,7 @@
 using NormalizingFlows.Hep.Calorimeter;
 using NormalizingFlows.Hep.Inference;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.Models;
+using NormalizingFlows.IO;
 
 namespace NormalizingFlows.Hep.Tests;
 

@@ -1,7 +1,7 @@
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Data;
 using NormalizingFlows.Data.Preprocessing;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.Models;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
 

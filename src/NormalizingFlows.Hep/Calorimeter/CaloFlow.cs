@@ -4,7 +4,8 @@ using System.Text.Json;
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Flows;
 using NormalizingFlows.Nn;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.IO;
+using NormalizingFlows.Models;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
 

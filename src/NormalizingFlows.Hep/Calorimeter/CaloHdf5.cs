@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using NormalizingFlows.Data;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.IO;
 
 namespace NormalizingFlows.Hep.Calorimeter;
 

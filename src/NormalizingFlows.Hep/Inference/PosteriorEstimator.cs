@@ -7,7 +7,8 @@ using NormalizingFlows.Autograd;
 using NormalizingFlows.Flows;
 using NormalizingFlows.Nn;
 using NormalizingFlows.Optim;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.IO;
+using NormalizingFlows.Models;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.IO;
 
 namespace NormalizingFlows.Hep.Reports;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.IO;
 
 namespace NormalizingFlows.Data;
 

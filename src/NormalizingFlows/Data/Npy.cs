@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.IO;
 
 namespace NormalizingFlows.Data;
 

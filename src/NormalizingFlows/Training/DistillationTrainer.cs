@@ -5,7 +5,7 @@ using System.Numerics;
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Flows;
 using NormalizingFlows.Optim;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.IO;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Transforms;
 using NormalizingFlows.Transforms.Autoregressive;

@@ -4,7 +4,7 @@ using System.Numerics;
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Flows;
 using NormalizingFlows.Optim;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.IO;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Transforms;
 
@@ -22,7 +22,7 @@ namespace NormalizingFlows.Training;
 /// </summary>
 public sealed class MaximumLikelihoodTrainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>The metadata "kind" of the training checkpoints this trainer writes (<see cref="ModelFile.KindOf"/> returns it for one).</summary>
+    /// <summary>The metadata "kind" of the training checkpoints this trainer writes (<see cref="FileKinds.Of"/> returns it for one).</summary>
     public const string CheckpointKind = "nflow-checkpoint";
 
     /// <summary>Creates a trainer for <paramref name="flow"/>.</summary>

@@ -4,9 +4,10 @@ using NormalizingFlows.Hep.Calorimeter;
 using NormalizingFlows.Hep.Inference;
 using NormalizingFlows.Hep.PhaseSpace;
 using NormalizingFlows.Nn;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.Models;
 using NormalizingFlows.Tests.Fuzz;
 using Xunit.Abstractions;
+using NormalizingFlows.IO;
 
 namespace NormalizingFlows.Hep.Tests.Fuzz;
 

@@ -2,6 +2,7 @@ using NormalizingFlows.Hep.Inference;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
 using Xunit.Abstractions;
+using NormalizingFlows.IO;
 
 namespace NormalizingFlows.Hep.Tests.Inference;
 
@@ -161,7 +162,7 @@ public class PosteriorEstimatorTests(ITestOutputHelper output)
             Assert.Equal(model.History.Steps, loaded.History.Steps);
 
             File.WriteAllBytes(path, File.ReadAllBytes(path).AsSpan(0, 100).ToArray());
-            var ex = Assert.Throws<NormalizingFlows.Serialization.ModelFileException>(() => PosteriorEstimator<float>.Load(path));
+            var ex = Assert.Throws<NormalizingFlows.IO.ModelFileException>(() => PosteriorEstimator<float>.Load(path));
             Assert.Contains(path, ex.Message);
         }
         finally

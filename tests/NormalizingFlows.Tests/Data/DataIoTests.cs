@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using NormalizingFlows.Data;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.IO;
 
 namespace NormalizingFlows.Tests.Data;
 

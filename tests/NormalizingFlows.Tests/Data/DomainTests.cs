@@ -1,8 +1,8 @@
 using NormalizingFlows.Data;
 using NormalizingFlows.Data.Preprocessing;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.Models;
 using NormalizingFlows.Tensors;
-using NormalizingFlows.Tests.Serialization;
+using NormalizingFlows.Tests.Models;
 
 namespace NormalizingFlows.Tests.Data;
 

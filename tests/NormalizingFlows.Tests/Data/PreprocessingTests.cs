@@ -3,7 +3,7 @@ using NormalizingFlows.Data;
 using NormalizingFlows.Data.Preprocessing;
 using NormalizingFlows.Distributions;
 using NormalizingFlows.Flows;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.Models;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Tests.Transforms;
 

@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.Text;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.IO;
 using NormalizingFlows.Tensors;
 
-namespace NormalizingFlows.Tests.Serialization;
+namespace NormalizingFlows.Tests.IO;
 
 public sealed class SafeTensorsTests : IDisposable
 {

@@ -3,7 +3,7 @@ using NormalizingFlows.Nn;
 using NormalizingFlows.Optim;
 using NormalizingFlows.Tensors;
 
-namespace NormalizingFlows.Serialization;
+namespace NormalizingFlows.IO;
 
 /// <summary>
 /// Saving and loading modules and optimizers as safetensors files through their state dictionaries, and combined
@@ -100,8 +100,8 @@ public static class ModuleSerialization
         SafeTensorsFile file;
         try { file = SafeTensors.Load(path); }
         catch (SafeTensorsFormatException ex) { throw new ModelFileException(path, $"not a valid checkpoint (truncated or corrupt?): {ex.Problem}", ex); }
-        if (ModelFile.KindOf(file.Metadata) == ModelFile.Kind)
-            throw new ModelFileException(path, "this is a flow model file, not a training checkpoint") { FileKind = ModelFile.Kind };
+        if (FileKinds.Of(file.Metadata) == FileKinds.FlowModel)
+            throw new ModelFileException(path, "this is a flow model file, not a training checkpoint") { FileKind = FileKinds.FlowModel };
         FileChecksum.Verify(file, path, "checkpoint");
         checkMetadata?.Invoke(file.Metadata);
         OrderedDictionary<string, Tensor<T>> all;

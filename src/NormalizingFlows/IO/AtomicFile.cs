@@ -1,4 +1,4 @@
-namespace NormalizingFlows.Serialization;
+namespace NormalizingFlows.IO;
 
 /// <summary>
 /// Writes files so that an interrupted write never destroys a good one: the content goes to a temporary file in the

@@ -4,87 +4,11 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using NormalizingFlows.Data.Preprocessing;
+using NormalizingFlows.IO;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
 
-namespace NormalizingFlows.Serialization;
-
-/// <summary>
-/// A model file that cannot be loaded (truncated, corrupt, not a model file, or written by an incompatible version);
-/// the message names the file and the problem.
-/// </summary>
-public sealed class ModelFileException : IOException
-{
-    /// <summary>Creates the exception for <paramref name="path"/>.</summary>
-    public ModelFileException(string path, string problem, Exception? inner = null) : base($"{path}: {problem}", inner)
-    {
-        FilePath = path;
-        Problem = problem;
-    }
-
-    /// <summary>The file.</summary>
-    public string FilePath { get; }
-
-    /// <summary>What is wrong, without the file name.</summary>
-    public string Problem { get; }
-
-    /// <summary>
-    /// When the file is a model file of another kind than the one asked for: that kind (<see cref="ModelFile.Kind"/>,
-    /// or the file's "kind" metadata, e.g. "nflow-checkpoint"), so that a caller can point to the tool that reads it; else null.
-    /// </summary>
-    public string? FileKind { get; init; }
-}
-
-/// <summary>The metadata of a model file, read and validated without building the flow (<see cref="ModelFile.ReadInfo"/>).</summary>
-public sealed class ModelFileInfo
-{
-    internal ModelFileInfo(string path, long fileSize, int formatVersion, FlowSpec spec, PreprocessingSpec? preprocessing, string[] columns,
-        TrainingHistory? history, long seed, string? created, string? library, IReadOnlyDictionary<string, string> metadata, SafeTensorsFile file, string checksum)
-    {
-        Checksum = checksum;
-        Path = path; FileSize = fileSize; FormatVersion = formatVersion; Spec = spec; Preprocessing = preprocessing; Columns = columns;
-        History = history; Seed = seed; Created = created; Library = library; Metadata = metadata; File = file;
-    }
-
-    /// <summary>The file's path.</summary>
-    public string Path { get; }
-
-    /// <summary>Size of the file in bytes.</summary>
-    public long FileSize { get; }
-
-    /// <summary>The "nflow.format" version.</summary>
-    public int FormatVersion { get; }
-
-    /// <summary>The architecture ("nflow.flow").</summary>
-    public FlowSpec Spec { get; }
-
-    /// <summary>The preprocessing choices ("nflow.preprocessing"), or null.</summary>
-    public PreprocessingSpec? Preprocessing { get; }
-
-    /// <summary>Column names ("nflow.columns").</summary>
-    public IReadOnlyList<string> Columns { get; }
-
-    /// <summary>Training history ("nflow.history"), or null.</summary>
-    public TrainingHistory? History { get; }
-
-    /// <summary>The recorded seed ("nflow.seed").</summary>
-    public long Seed { get; }
-
-    /// <summary>Creation time, ISO 8601 UTC ("nflow.created"), or null.</summary>
-    public string? Created { get; }
-
-    /// <summary>Library version that wrote the file ("nflow.library"), or null.</summary>
-    public string? Library { get; }
-
-    /// <summary>The free metadata (every key not starting with "nflow.").</summary>
-    public IReadOnlyDictionary<string, string> Metadata { get; }
-
-    /// <summary>The parsed safetensors content.</summary>
-    internal SafeTensorsFile File { get; }
-
-    /// <summary>The "nflow.checksum" entry (verified by <see cref="ModelFile.Load{T}"/>).</summary>
-    internal string Checksum { get; }
-}
+namespace NormalizingFlows.Models;
 
 /// <summary>
 /// The model file: ONE safetensors file (conventionally "*.nflow") whose tensors are the full flow's state dictionary
@@ -106,22 +30,18 @@ public static class ModelFile
     public const string Extension = ".nflow";
 
     /// <summary>The kind name of a flow model file (what <see cref="KindOf"/> returns for one).</summary>
-    public const string Kind = "nflow-model";
+    public const string Kind = FileKinds.FlowModel;
 
     /// <summary>
     /// The kind of a safetensors file from its metadata: <see cref="Kind"/> for a flow model file ("nflow.format"
     /// present), else its "kind" entry (e.g. "nflow-checkpoint"; other model kinds name themselves there), else null.
     /// </summary>
-    public static string? KindOf(IReadOnlyDictionary<string, string> metadata)
-    {
-        ArgumentNullException.ThrowIfNull(metadata);
-        return metadata.ContainsKey(KeyFormat) ? Kind : metadata.TryGetValue("kind", out var k) ? k : null;
-    }
+    public static string? KindOf(IReadOnlyDictionary<string, string> metadata) => FileKinds.Of(metadata);
 
     /// <summary>Prefix reserved for the format's own metadata keys.</summary>
     public const string ReservedPrefix = "nflow.";
 
-    private const string KeyFormat = "nflow.format", KeyLibrary = "nflow.library", KeyFlow = "nflow.flow", KeyPreprocessing = "nflow.preprocessing",
+    private const string KeyFormat = FileKinds.FlowModelFormatKey, KeyLibrary = "nflow.library", KeyFlow = "nflow.flow", KeyPreprocessing = "nflow.preprocessing",
         KeyColumns = "nflow.columns", KeyHistory = "nflow.history", KeySeed = "nflow.seed", KeyCreated = "nflow.created",
         KeyChecksum = "nflow.checksum", KeyParameters = "nflow.parameters";
 

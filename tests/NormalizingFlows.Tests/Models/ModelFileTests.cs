@@ -1,11 +1,12 @@
 using System.Numerics;
 using NormalizingFlows.Data.Preprocessing;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.IO;
+using NormalizingFlows.Models;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Tests.Transforms;
 using NormalizingFlows.Training;
 
-namespace NormalizingFlows.Tests.Serialization;
+namespace NormalizingFlows.Tests.Models;
 
 public sealed class ModelFileTests : IDisposable
 {

@@ -1,10 +1,10 @@
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Nn;
 using NormalizingFlows.Optim;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.IO;
 using NormalizingFlows.Tensors;
 
-namespace NormalizingFlows.Tests.Serialization;
+namespace NormalizingFlows.Tests.IO;
 
 public sealed class ModuleSerializationTests : IDisposable
 {

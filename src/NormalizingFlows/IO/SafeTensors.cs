@@ -6,7 +6,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using NormalizingFlows.Tensors;
 
-namespace NormalizingFlows.Serialization;
+namespace NormalizingFlows.IO;
 
 /// <summary>Element types this library reads and writes in safetensors files.</summary>
 public enum SafeTensorDType

@@ -2,9 +2,10 @@ using System.Numerics;
 using System.Text;
 using System.Text.Json;
 using NormalizingFlows.Flows;
+using NormalizingFlows.IO;
 using NormalizingFlows.Tensors;
 
-namespace NormalizingFlows.Serialization;
+namespace NormalizingFlows.Models;
 
 /// <summary>
 /// The architecture of a flow, enough to rebuild it through <see cref="FlowBuilders"/>: builder name, sizes, element

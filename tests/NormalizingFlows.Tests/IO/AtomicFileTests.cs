@@ -1,6 +1,6 @@
-using NormalizingFlows.Serialization;
+using NormalizingFlows.IO;
 
-namespace NormalizingFlows.Tests.Serialization;
+namespace NormalizingFlows.Tests.IO;
 
 public class AtomicFileTests
 {

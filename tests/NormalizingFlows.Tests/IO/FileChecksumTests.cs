@@ -1,10 +1,11 @@
 using System.Text;
 using NormalizingFlows.Flows;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.IO;
+using NormalizingFlows.Models;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
 
-namespace NormalizingFlows.Tests.Serialization;
+namespace NormalizingFlows.Tests.IO;
 
 /// <summary>Issue 14, item 6: every model-file kind carries a checksum over its metadata and tensors; a changed byte is refused by name.</summary>
 public sealed class FileChecksumTests : IDisposable

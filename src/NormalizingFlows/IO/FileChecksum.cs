@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using NormalizingFlows.Tensors;
 
-namespace NormalizingFlows.Serialization;
+namespace NormalizingFlows.IO;
 
 /// <summary>
 /// The checksum every model-file kind of this library carries (flow models, training checkpoints, and the physics
@@ -12,7 +12,7 @@ namespace NormalizingFlows.Serialization;
 /// SHA-256 (hex) of every other metadata entry (sorted by key) and every tensor (sorted by name: name, element type,
 /// shape, raw little-endian data), each field length-prefixed. A changed byte anywhere in the metadata or the data
 /// changes it. (Flow model files written before it carry the bare hex SHA-256 of the tensors alone, which
-/// <see cref="ModelFile"/> still accepts.)
+/// the model file reader still accepts.)
 /// </summary>
 public static class FileChecksum
 {

@@ -2,9 +2,10 @@ using System.Buffers.Binary;
 using System.Numerics;
 using System.Text;
 using NormalizingFlows.Autograd;
+using NormalizingFlows.IO;
 using NormalizingFlows.Tensors;
 
-namespace NormalizingFlows.Serialization;
+namespace NormalizingFlows.Models;
 
 /// <summary>
 /// Draws any number of samples (a 64-bit count) of a <see cref="FlowModel{T}"/> straight to a CSV writer or an .npy

@@ -1,9 +1,9 @@
 using NormalizingFlows.Data;
 using NormalizingFlows.Data.Preprocessing;
-using NormalizingFlows.Serialization;
+using NormalizingFlows.Models;
 using NormalizingFlows.Tensors;
 
-namespace NormalizingFlows.Tests.Serialization;
+namespace NormalizingFlows.Tests.Models;
 
 /// <summary>
 /// Issue #14 items 4 and 9: a model's samples follow its own density (no clamping unless asked for), for every

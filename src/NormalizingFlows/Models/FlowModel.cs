@@ -3,11 +3,12 @@ using NormalizingFlows.Autograd;
 using NormalizingFlows.Data;
 using NormalizingFlows.Data.Preprocessing;
 using NormalizingFlows.Flows;
+using NormalizingFlows.IO;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
 using NormalizingFlows.Transforms;
 
-namespace NormalizingFlows.Serialization;
+namespace NormalizingFlows.Models;
 
 /// <summary>
 /// What a user keeps: a flow built from a <see cref="FlowSpec"/>, the fitted preprocessing in front of it, the column
