@@ -341,28 +341,6 @@ public class SplineFloatPathTests
             }
     }
 
-    /// <summary>
-    /// The AVX-512 kernels' generic section is the AVX2 one with Vector256 → Vector512 (generated); guard against
-    /// one being edited without the other. Skipped where the sources are not next to the tests.
-    /// </summary>
-    [Fact]
-    public void Avx512KernelsRepeatTheAvx2Kernels()
-    {
-        string dir = Path.GetFullPath(Path.Combine(SourceDirectory(), "../../../src/NormalizingFlows/Transforms/Splines"));
-        string f256 = Path.Combine(dir, "RationalQuadraticSpline.Float.cs"), f512 = Path.Combine(dir, "RationalQuadraticSpline.Float512.cs");
-        if (!File.Exists(f256) || !File.Exists(f512)) return;
-        static string Section(string text)
-        {
-            int a = text.IndexOf("// <generic>", StringComparison.Ordinal), b = text.IndexOf("// </generic>", StringComparison.Ordinal);
-            Assert.True(a >= 0 && b > a, "generic-section markers missing");
-            a = text.IndexOf('\n', a) + 1; // the marker line itself differs
-            return text[a..b].Replace("\r\n", "\n");
-        }
-        Assert.Equal(Section(File.ReadAllText(f256)).Replace("Vector256", "Vector512"), Section(File.ReadAllText(f512)));
-    }
-
-    private static string SourceDirectory([System.Runtime.CompilerServices.CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
-
     [Fact]
     public void IdentityTailsAreExactOutsideTheBound()
     {

@@ -129,7 +129,7 @@ public sealed partial class RationalQuadraticSpline
         /// <summary>True when these kernels can run.</summary>
         public static bool IsSupported => VectorMath.IsSupported;
 
-        // <generic> (RationalQuadraticSpline.Float512.cs repeats this section with Vector512)
+        // <generic> (RationalQuadraticSpline.Float512.g.cs is generated from this section with Vector512: tools/NormalizingFlows.Generators)
 
         public static unsafe void Block(FloatOp op, in FloatSetup c, float* a, float* p, float* g1, float* g2, float* o1, float* o2, float* gp, byte* bytes)
         {
