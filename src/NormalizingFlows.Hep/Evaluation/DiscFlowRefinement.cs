@@ -6,66 +6,6 @@ using NormalizingFlows.Training;
 
 namespace NormalizingFlows.Hep.Evaluation;
 
-/// <summary>Settings of the DiscFlow refinement loop.</summary>
-public sealed record DiscFlowOptions
-{
-    /// <summary>The classifier of each round.</summary>
-    public ClassifierOptions Classifier { get; init; } = new();
-
-    /// <summary>The second judge whose AUC every round also reports (same folds as the MLP); null: the MLP only.</summary>
-    public GradientBoostedTreesOptions? Trees { get; init; } = new();
-
-    /// <summary>Refinement rounds (fit classifier → weight → retrain).</summary>
-    public int Rounds { get; init; } = 1;
-
-    /// <summary>
-    /// Exponent α of the loss weight uᵢ = w(xᵢ)^α with w = p_data/p_model at the training event xᵢ. α = 1 (default)
-    /// weights "bad" (under-populated) points up; α = −1 is the literal 1/w of the seed's formula under our w
-    /// convention (see <see cref="DiscFlowRefinement"/>).
-    /// </summary>
-    public double WeightExponent { get; init; } = 1.0;
-
-    /// <summary>Smallest loss weight (before normalisation).</summary>
-    public double MinWeight { get; init; } = 0.1;
-
-    /// <summary>Largest loss weight (before normalisation).</summary>
-    public double MaxWeight { get; init; } = 10;
-
-    /// <summary>Generated events per classifier fit; null: as many as training events.</summary>
-    public int? Samples { get; init; }
-
-    /// <summary>Seed of the sampling.</summary>
-    public long Seed { get; init; }
-}
-
-/// <summary>One classifier fit of the DiscFlow loop.</summary>
-/// <param name="Round">0 before any refinement, r after the r-th retraining.</param>
-/// <param name="Auc">AUC of the MLP two-sample test (training data against fresh samples; the MLP's weights drive the refinement).</param>
-/// <param name="AucError">Its standard error.</param>
-/// <param name="History">The training run that preceded this fit (null for round 0 without initial training).</param>
-public sealed record DiscFlowRound(int Round, double Auc, double AucError, TrainingHistory? History)
-{
-    /// <summary>Both judges' tests on the same samples and folds (null when <see cref="DiscFlowOptions.Trees"/> is null); its headline is the larger AUC.</summary>
-    public TwoSampleVerdict? Verdict { get; init; }
-}
-
-/// <summary>The outcome of <see cref="DiscFlowRefinement.Run"/>.</summary>
-/// <param name="Rounds">The classifier fits in order: before refinement, then after each retraining.</param>
-public sealed record DiscFlowResult(IReadOnlyList<DiscFlowRound> Rounds)
-{
-    /// <summary>AUC before the refinement.</summary>
-    public double AucBefore => Rounds[0].Auc;
-
-    /// <summary>AUC after the last retraining.</summary>
-    public double AucAfter => Rounds[^1].Auc;
-
-    /// <summary>The two-judge verdict before the refinement (null without the trees judge).</summary>
-    public TwoSampleVerdict? VerdictBefore => Rounds[0].Verdict;
-
-    /// <summary>The two-judge verdict after the last retraining (null without the trees judge).</summary>
-    public TwoSampleVerdict? VerdictAfter => Rounds[^1].Verdict;
-}
-
 /// <summary>
 /// DiscFlow (Butter et al., arXiv:2110.13632, as summarised in the seeds' "Further improvements II" slide): train the
 /// flow, fit a classifier of training data against flow samples, and retrain with the likelihood loss weighted per

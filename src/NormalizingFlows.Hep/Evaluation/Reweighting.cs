@@ -1,43 +1,5 @@
 namespace NormalizingFlows.Hep.Evaluation;
 
-/// <summary>Settings of classifier-based (DCTR) reweighting.</summary>
-public sealed record ReweightingOptions
-{
-    /// <summary>The classifier and its cross-fitting.</summary>
-    public ClassifierOptions Classifier { get; init; } = new();
-
-    /// <summary>
-    /// The second judge of the two-sample test the result reports (<see cref="ReweightingResult.Verdict"/>), run on the
-    /// same folds; null: the MLP only. The weights always come from the MLP (smooth in x, unlike a sum of trees).
-    /// </summary>
-    public GradientBoostedTreesOptions? Trees { get; init; } = new();
-
-    /// <summary>Smallest weight kept (smaller ones are raised to it).</summary>
-    public double MinWeight { get; init; } = 0.01;
-
-    /// <summary>Largest weight kept (larger ones are lowered to it).</summary>
-    public double MaxWeight { get; init; } = 100;
-
-    internal void Validate()
-    {
-        ArgumentNullException.ThrowIfNull(Classifier);
-        if (!(MinWeight >= 0 && MaxWeight > MinWeight && double.IsFinite(MaxWeight)))
-            throw new ArgumentException($"weight range [{MinWeight}, {MaxWeight}] must satisfy 0 ≤ min < max < ∞");
-    }
-}
-
-/// <summary>The result of DCTR reweighting.</summary>
-/// <param name="Weights">Per-event weights of the generated events, w = D/(1 − D), clipped and normalised to (weighted) mean 1.</param>
-/// <param name="DataDensityRatio">w = p_data/p_gen estimated at each data event (calibrated and clipped, not normalised): what DiscFlow needs.</param>
-/// <param name="Test">The classifier two-sample test the weights come from (its AUC says how far apart the samples were).</param>
-/// <param name="Clipped">Number of generated events whose weight was clipped.</param>
-/// <param name="EffectiveSampleSize">Kish effective size (Σw)²/Σw² of the weighted generated sample.</param>
-public sealed record ReweightingResult(double[] Weights, double[] DataDensityRatio, TwoSampleTestResult Test, int Clipped, double EffectiveSampleSize)
-{
-    /// <summary>The two-judge verdict (MLP = <see cref="Test"/>, and gradient-boosted trees on the same folds); null when <see cref="ReweightingOptions.Trees"/> is null.</summary>
-    public TwoSampleVerdict? Verdict { get; init; }
-}
-
 /// <summary>
 /// Classifier-based reweighting (DCTR; Andreassen &amp; Nachman 2020, for generative models DCTRGAN, Diefenbacher et
 /// al. arXiv:2009.03796, quoted in the seeds): a classifier trained on data (label 1) against generated events

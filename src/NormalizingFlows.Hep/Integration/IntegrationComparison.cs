@@ -4,13 +4,6 @@ using System.Text;
 
 namespace NormalizingFlows.Hep.Integration;
 
-/// <summary>One integrator run at a fixed budget: the result, the reference value and the time taken.</summary>
-public sealed record IntegrationRun(string Method, int Dimensions, IntegrationResult Result, double? Reference, long TrainingCalls, double Seconds)
-{
-    /// <summary>|Estimate − Reference| / Reference (NaN without a reference).</summary>
-    public double ActualRelativeDeviation => Reference is { } r ? Math.Abs(Result.Estimate - r) / Math.Abs(r) : double.NaN;
-}
-
 /// <summary>
 /// Runs plain Monte Carlo, VEGAS and the flow at equal numbers of integrand calls: each integrator spends a fraction
 /// of the budget on training/adaptation (<see cref="DefaultTrainFraction"/>) and the rest on the estimate.

@@ -2,19 +2,6 @@ using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Hep.PhaseSpace;
 
-/// <summary>Which phase-space mapping a process integrates with.</summary>
-public enum PhaseSpaceMappingKind
-{
-    /// <summary>
-    /// The process's physical variables: cos θ, φ for two bodies; for three bodies the five variables of the
-    /// decay chain (production and decay angles, propagator virtuality) plus a channel variable.
-    /// </summary>
-    Angles,
-
-    /// <summary>RAMBO, flat in phase space, 4n variables for n particles.</summary>
-    Rambo,
-}
-
 /// <summary>
 /// Base of the e⁺e⁻ processes: beams e⁻ (+z) and e⁺ (−z) of energy √s/2 each; f(x) = |M|² w / (2s) · (ħc)²
 /// (pb) where the point passes the cuts, else 0. Stateless, so <see cref="Evaluate(ReadOnlySpan{double}, Span{double})"/>

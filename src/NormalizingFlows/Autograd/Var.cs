@@ -3,9 +3,6 @@ using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Autograd;
 
-/// <summary>Pushes an output's gradient into its inputs' gradients (accumulating).</summary>
-public delegate void BackwardFunction<T>(Var<T> output) where T : unmanaged, IFloatingPointIeee754<T>;
-
 /// <summary>
 /// A node of the reverse-mode graph: a value, an optional gradient of the same shape, and (for results of
 /// differentiable ops) the inputs and the function that propagates the gradient back to them.
@@ -234,41 +231,4 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
     public static Var<T> operator +(Var<T> a, double s) => Ops.ScaleShift(a, 1.0, s);
     /// <summary>a − s for a constant s.</summary>
     public static Var<T> operator -(Var<T> a, double s) => Ops.ScaleShift(a, 1.0, -s);
-}
-
-/// <summary>A trainable leaf: a named tensor that outlives tensor scopes and collects gradients.</summary>
-public sealed class Parameter<T> : Var<T> where T : unmanaged, IFloatingPointIeee754<T>
-{
-    /// <summary>Wraps <paramref name="value"/> (untracking it from any scope) as a trainable parameter.</summary>
-    public Parameter(Tensor<T> value, string? name = null) : base(value.Untrack(), requiresGrad: true) => Name = name;
-
-    /// <summary>When false the optimizer leaves this parameter alone and ops treat it as a constant (frozen).</summary>
-    public bool Trainable
-    {
-        get => RequiresGrad;
-        set => RequiresGrad = value;
-    }
-}
-
-/// <summary>Thread-local switch for recording the graph.</summary>
-public static class GradMode
-{
-    [ThreadStatic] private static int _disabled;
-
-    /// <summary>True unless inside a <see cref="Disable"/> scope on this thread.</summary>
-    public static bool IsEnabled => _disabled == 0;
-
-    /// <summary>Stops recording until the returned scope is disposed (for sampling, evaluation and backward itself).</summary>
-    public static NoGradScope Disable()
-    {
-        _disabled++;
-        return new NoGradScope();
-    }
-
-    /// <summary>Ends a <see cref="Disable"/> scope.</summary>
-    public readonly struct NoGradScope : IDisposable
-    {
-        /// <summary>Re-enables recording (if no outer scope remains).</summary>
-        public void Dispose() => _disabled--;
-    }
 }
