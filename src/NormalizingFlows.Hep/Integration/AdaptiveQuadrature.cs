@@ -73,13 +73,24 @@ public static class AdaptiveQuadrature
         double absoluteTolerance = 1e-11, double relativeTolerance = 1e-9)
     {
         ArgumentNullException.ThrowIfNull(f);
+        return Nested(f, x0, x1, y0, y1, absoluteTolerance * 0.1, relativeTolerance * 0.1, absoluteTolerance, relativeTolerance);
+    }
+
+    /// <summary>
+    /// ∫∫ f(x, y) over [x0, x1] × [y0, y1], inner over x (with <paramref name="innerBreakpoints"/>(y) where given), outer over
+    /// y (with <paramref name="outerBreakpoints"/>); the error adds the largest inner error times the outer length.
+    /// </summary>
+    internal static (double Value, double Error) Nested(Func<double, double, double> f, double x0, double x1, double y0, double y1,
+        double innerAbsolute, double innerRelative, double outerAbsolute, double outerRelative,
+        Func<double, IReadOnlyList<double>>? innerBreakpoints = null, IReadOnlyList<double>? outerBreakpoints = null)
+    {
         double innerError = 0;
         var (v, e) = Integrate(y =>
         {
-            var (vi, ei) = Integrate(x => f(x, y), x0, x1, absoluteTolerance * 0.1, relativeTolerance * 0.1);
+            var (vi, ei) = Integrate(x => f(x, y), x0, x1, innerAbsolute, innerRelative, breakpoints: innerBreakpoints?.Invoke(y));
             innerError = Math.Max(innerError, ei);
             return vi;
-        }, y0, y1, absoluteTolerance, relativeTolerance);
+        }, y0, y1, outerAbsolute, outerRelative, breakpoints: outerBreakpoints);
         return (v, e + innerError * (y1 - y0));
     }
 

@@ -29,17 +29,11 @@ public sealed class AnnulusIntegrand : IIntegrand, IQuadratureReference
     }
 
     /// <inheritdoc/>
-    public void Evaluate(ReadOnlySpan<double> x, Span<double> values)
-    {
-        Check.Points(x, values, 2);
-        for (int i = 0; i < values.Length; i++) values[i] = Value(x[2 * i], x[2 * i + 1]);
-    }
+    public void Evaluate(ReadOnlySpan<double> x, Span<double> values) => Integrands.EvaluatePairs(x, values, Value);
 
     /// <summary>Nested quadrature with the circle crossings of each line as breakpoints (a check of the closed form).</summary>
-    public (double Value, double Error) ComputeReference()
-    {
-        double innerError = 0;
-        var (v, e) = AdaptiveQuadrature.Integrate(x2 =>
+    public (double Value, double Error) ComputeReference() =>
+        AdaptiveQuadrature.Nested(Value, 0, 1, 0, 1, 1e-14, 1e-12, 1e-12, 1e-10, x2 =>
         {
             var bp = new List<double>();
             foreach (double r in new[] { InnerRadius, OuterRadius })
@@ -47,10 +41,6 @@ public sealed class AnnulusIntegrand : IIntegrand, IQuadratureReference
                 double h = r * r - (x2 - 0.5) * (x2 - 0.5);
                 if (h > 0) { bp.Add(0.5 - Math.Sqrt(h)); bp.Add(0.5 + Math.Sqrt(h)); }
             }
-            var (vi, ei) = AdaptiveQuadrature.Integrate(x1 => Value(x1, x2), 0, 1, 1e-14, 1e-12, breakpoints: bp);
-            innerError = Math.Max(innerError, ei);
-            return vi;
-        }, 0, 1, 1e-12, 1e-10, breakpoints: [0.5 - OuterRadius, 0.5 - InnerRadius, 0.5, 0.5 + InnerRadius, 0.5 + OuterRadius]);
-        return (v, e + innerError);
-    }
+            return bp;
+        }, [0.5 - OuterRadius, 0.5 - InnerRadius, 0.5, 0.5 + InnerRadius, 0.5 + OuterRadius]);
 }

@@ -12,8 +12,8 @@ public sealed class CamelIntegrand : IIntegrand
     /// <summary>Creates the camel in <paramref name="dimensions"/> dimensions with peak width <paramref name="alpha"/>.</summary>
     public CamelIntegrand(int dimensions, double alpha = 0.2)
     {
-        if (dimensions < 1) throw new ArgumentOutOfRangeException(nameof(dimensions), dimensions, "need at least one dimension");
-        if (!(alpha > 0) || !double.IsFinite(alpha)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "the width must be positive");
+        Integrands.CheckDimensions(dimensions);
+        Integrands.CheckWidth(alpha);
         Dimensions = dimensions;
         Alpha = alpha;
         _alpha2 = alpha * alpha;
@@ -34,19 +34,6 @@ public sealed class CamelIntegrand : IIntegrand
     public double? AnalyticValue { get; }
 
     /// <inheritdoc/>
-    public void Evaluate(ReadOnlySpan<double> x, Span<double> values)
-    {
-        int d = Dimensions;
-        Check.Points(x, values, d);
-        for (int i = 0; i < values.Length; i++)
-        {
-            double s1 = 0, s2 = 0;
-            for (int j = 0; j < d; j++)
-            {
-                double u = x[i * d + j] - 1.0 / 3, v = x[i * d + j] - 2.0 / 3;
-                s1 += u * u; s2 += v * v;
-            }
-            values[i] = _norm * (Math.Exp(-s1 / _alpha2) + Math.Exp(-s2 / _alpha2));
-        }
-    }
+    public void Evaluate(ReadOnlySpan<double> x, Span<double> values) =>
+        Integrands.EvaluatePeaks(x, values, Dimensions, _norm, _alpha2, [1.0 / 3, 2.0 / 3]);
 }

@@ -28,17 +28,11 @@ public sealed class EntangledCirclesIntegrand : IIntegrand, IQuadratureReference
     }
 
     /// <inheritdoc/>
-    public void Evaluate(ReadOnlySpan<double> x, Span<double> values)
-    {
-        Check.Points(x, values, 2);
-        for (int i = 0; i < values.Length; i++) values[i] = Value(x[2 * i], x[2 * i + 1]);
-    }
+    public void Evaluate(ReadOnlySpan<double> x, Span<double> values) => Integrands.EvaluatePairs(x, values, Value);
 
     /// <summary>Nested Gauss–Kronrod quadrature with the rings' kinks as breakpoints of the inner integral.</summary>
-    public (double Value, double Error) ComputeReference()
-    {
-        double innerError = 0;
-        var (v, e) = AdaptiveQuadrature.Integrate(x2 =>
+    public (double Value, double Error) ComputeReference() =>
+        AdaptiveQuadrature.Nested(Value, 0, 1, 0, 1, 1e-14, 1e-11, 1e-13, 1e-10, x2 =>
         {
             var bp = new List<double>();
             foreach (var (c1, c2) in new[] { (P1, P2), (1 - P1, 1 - P2) })
@@ -47,10 +41,6 @@ public sealed class EntangledCirclesIntegrand : IIntegrand, IQuadratureReference
                 if (h > 0) { bp.Add(c1 - Math.Sqrt(h)); bp.Add(c1 + Math.Sqrt(h)); }
                 bp.Add(c1);
             }
-            var (vi, ei) = AdaptiveQuadrature.Integrate(x1 => Value(x1, x2), 0, 1, 1e-14, 1e-11, breakpoints: bp);
-            innerError = Math.Max(innerError, ei);
-            return vi;
-        }, 0, 1, 1e-13, 1e-10, breakpoints: [P2 - R, P2, P2 + R, 1 - P2 - R, 1 - P2, 1 - P2 + R]);
-        return (v, e + innerError);
-    }
+            return bp;
+        }, [P2 - R, P2, P2 + R, 1 - P2 - R, 1 - P2, 1 - P2 + R]);
 }

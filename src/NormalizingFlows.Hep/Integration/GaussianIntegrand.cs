@@ -11,8 +11,8 @@ public sealed class GaussianIntegrand : IIntegrand
     /// <summary>Creates the Gaussian in <paramref name="dimensions"/> dimensions with width <paramref name="alpha"/>.</summary>
     public GaussianIntegrand(int dimensions, double alpha = 0.2)
     {
-        if (dimensions < 1) throw new ArgumentOutOfRangeException(nameof(dimensions), dimensions, "need at least one dimension");
-        if (!(alpha > 0) || !double.IsFinite(alpha)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "the width must be positive");
+        Integrands.CheckDimensions(dimensions);
+        Integrands.CheckWidth(alpha);
         Dimensions = dimensions;
         Alpha = alpha;
         _alpha2 = alpha * alpha;
@@ -33,15 +33,6 @@ public sealed class GaussianIntegrand : IIntegrand
     public double? AnalyticValue { get; }
 
     /// <inheritdoc/>
-    public void Evaluate(ReadOnlySpan<double> x, Span<double> values)
-    {
-        int d = Dimensions;
-        Check.Points(x, values, d);
-        for (int i = 0; i < values.Length; i++)
-        {
-            double s = 0;
-            for (int j = 0; j < d; j++) { double u = x[i * d + j] - 0.5; s += u * u; }
-            values[i] = _norm * Math.Exp(-s / _alpha2);
-        }
-    }
+    public void Evaluate(ReadOnlySpan<double> x, Span<double> values) =>
+        Integrands.EvaluatePeaks(x, values, Dimensions, _norm, _alpha2, [0.5]);
 }

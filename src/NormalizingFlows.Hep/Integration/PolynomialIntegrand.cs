@@ -6,7 +6,7 @@ public sealed class PolynomialIntegrand : IIntegrand
     /// <summary>Creates the polynomial in <paramref name="dimensions"/> dimensions.</summary>
     public PolynomialIntegrand(int dimensions)
     {
-        if (dimensions < 1) throw new ArgumentOutOfRangeException(nameof(dimensions), dimensions, "need at least one dimension");
+        Integrands.CheckDimensions(dimensions);
         Dimensions = dimensions;
     }
 
@@ -23,7 +23,7 @@ public sealed class PolynomialIntegrand : IIntegrand
     public void Evaluate(ReadOnlySpan<double> x, Span<double> values)
     {
         int d = Dimensions;
-        Check.Points(x, values, d);
+        Integrands.CheckPoints(x, values, d);
         for (int i = 0; i < values.Length; i++)
         {
             double s = 0;

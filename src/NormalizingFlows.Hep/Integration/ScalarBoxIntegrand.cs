@@ -32,7 +32,7 @@ public sealed class ScalarBoxIntegrand : IIntegrand, IQuadratureReference
     /// <inheritdoc/>
     public void Evaluate(ReadOnlySpan<double> x, Span<double> values)
     {
-        Check.Points(x, values, 3);
+        Integrands.CheckPoints(x, values, 3);
         for (int i = 0; i < values.Length; i++) values[i] = Value(x[3 * i], x[3 * i + 1], x[3 * i + 2]);
     }
 

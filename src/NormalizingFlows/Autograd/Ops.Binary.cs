@@ -56,18 +56,12 @@ public static partial class Ops
             case Broadcast.Scalar:
                 g[0] += scale * T.CreateTruncating(Reductions.Sum(src));
                 break;
-            case Broadcast.Row:
+            case Broadcast.Row or Broadcast.Column:
             {
-                var tmp = Tensor<T>.Empty(fullGrad.Cols);
-                Reductions.SumCols(src, fullGrad.Rows, fullGrad.Cols, tmp.Span);
-                Elementwise.Axpy(scale, tmp.ReadOnlySpan, g);
-                tmp.Dispose();
-                break;
-            }
-            case Broadcast.Column:
-            {
-                var tmp = Tensor<T>.Empty(fullGrad.Rows);
-                Reductions.SumRows(src, fullGrad.Rows, fullGrad.Cols, tmp.Span);
+                bool row = kind == Broadcast.Row; // a row operand sums over the rows (per column), a column one over the columns
+                var tmp = Tensor<T>.Empty(row ? fullGrad.Cols : fullGrad.Rows);
+                if (row) Reductions.SumCols(src, fullGrad.Rows, fullGrad.Cols, tmp.Span);
+                else Reductions.SumRows(src, fullGrad.Rows, fullGrad.Cols, tmp.Span);
                 Elementwise.Axpy(scale, tmp.ReadOnlySpan, g);
                 tmp.Dispose();
                 break;

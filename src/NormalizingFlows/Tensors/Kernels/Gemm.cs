@@ -146,38 +146,30 @@ public static unsafe class Gemm
 
     /// <summary>Single-precision GEMM.</summary>
     public static void Compute(bool transA, bool transB, int m, int n, int k, float alpha,
-        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
-    {
-        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
-        if (m == 0 || n == 0) return;
-        var cfg = ConfigF32(ActiveIsa);
-        fixed (float* pa = a, pb = b, pc = c)
-        {
-            if (k == 0 || alpha == 0)
-            {
-                GemmDriver<float>.ScaleC(pc, ldc, 1, m, n, beta);
-                return;
-            }
-            GemmDriver<float>.Run(in cfg, pa, transA ? 1 : lda, transA ? lda : 1, pb, transB ? 1 : ldb, transB ? ldb : 1,
-                pc, ldc, 1, m, n, k, alpha, beta);
-        }
-    }
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
+        Run(&ConfigF32, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 
     /// <summary>Double-precision GEMM.</summary>
     public static void Compute(bool transA, bool transB, int m, int n, int k, double alpha,
-        ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
+        ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc) =>
+        Run(&ConfigF64, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+    /// <summary>Validates, then runs the blocked driver with the configuration <paramref name="config"/> gives for the active ISA.</summary>
+    private static void Run<T>(delegate*<GemmIsa, GemmConfig<T>> config, bool transA, bool transB, int m, int n, int k, T alpha,
+        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
         if (m == 0 || n == 0) return;
-        var cfg = ConfigF64(ActiveIsa);
-        fixed (double* pa = a, pb = b, pc = c)
+        var cfg = config(ActiveIsa);
+        fixed (T* pa = a, pb = b, pc = c)
         {
-            if (k == 0 || alpha == 0)
+            if (k == 0 || alpha == T.Zero)
             {
-                GemmDriver<double>.ScaleC(pc, ldc, 1, m, n, beta);
+                GemmDriver<T>.ScaleC(pc, ldc, 1, m, n, beta);
                 return;
             }
-            GemmDriver<double>.Run(in cfg, pa, transA ? 1 : lda, transA ? lda : 1, pb, transB ? 1 : ldb, transB ? ldb : 1,
+            GemmDriver<T>.Run(in cfg, pa, transA ? 1 : lda, transA ? lda : 1, pb, transB ? 1 : ldb, transB ? ldb : 1,
                 pc, ldc, 1, m, n, k, alpha, beta);
         }
     }
