@@ -7,33 +7,27 @@ namespace NormalizingFlows.Hep.Integration;
 /// </summary>
 public sealed class CamelIntegrand : IIntegrand
 {
-    private readonly double _norm, _alpha2;
+    private readonly GaussianPeaks _peaks;
 
     /// <summary>Creates the camel in <paramref name="dimensions"/> dimensions with peak width <paramref name="alpha"/>.</summary>
     public CamelIntegrand(int dimensions, double alpha = 0.2)
     {
-        Integrands.CheckDimensions(dimensions);
-        Integrands.CheckWidth(alpha);
-        Dimensions = dimensions;
-        Alpha = alpha;
-        _alpha2 = alpha * alpha;
-        _norm = 0.5 * Math.Pow(alpha * Math.Sqrt(Math.PI), -dimensions);
+        _peaks = new GaussianPeaks(dimensions, alpha, 0.5, [1.0 / 3, 2.0 / 3]);
         AnalyticValue = Math.Pow(0.5 * (SpecialFunctions.Erf(2 / (3 * alpha)) + SpecialFunctions.Erf(1 / (3 * alpha))), dimensions);
     }
 
     /// <summary>The peak width α.</summary>
-    public double Alpha { get; }
+    public double Alpha => _peaks.Alpha;
 
     /// <inheritdoc/>
     public string Name => "camel";
 
     /// <inheritdoc/>
-    public int Dimensions { get; }
+    public int Dimensions => _peaks.Dimensions;
 
     /// <inheritdoc/>
     public double? AnalyticValue { get; }
 
     /// <inheritdoc/>
-    public void Evaluate(ReadOnlySpan<double> x, Span<double> values) =>
-        Integrands.EvaluatePeaks(x, values, Dimensions, _norm, _alpha2, [1.0 / 3, 2.0 / 3]);
+    public void Evaluate(ReadOnlySpan<double> x, Span<double> values) => _peaks.Evaluate(x, values);
 }

@@ -6,33 +6,27 @@ namespace NormalizingFlows.Hep.Integration;
 /// </summary>
 public sealed class GaussianIntegrand : IIntegrand
 {
-    private readonly double _norm, _alpha2;
+    private readonly GaussianPeaks _peaks;
 
     /// <summary>Creates the Gaussian in <paramref name="dimensions"/> dimensions with width <paramref name="alpha"/>.</summary>
     public GaussianIntegrand(int dimensions, double alpha = 0.2)
     {
-        Integrands.CheckDimensions(dimensions);
-        Integrands.CheckWidth(alpha);
-        Dimensions = dimensions;
-        Alpha = alpha;
-        _alpha2 = alpha * alpha;
-        _norm = Math.Pow(alpha * Math.Sqrt(Math.PI), -dimensions);
+        _peaks = new GaussianPeaks(dimensions, alpha, 1, [0.5]);
         AnalyticValue = Math.Pow(SpecialFunctions.Erf(0.5 / alpha), dimensions);
     }
 
     /// <summary>The width α.</summary>
-    public double Alpha { get; }
+    public double Alpha => _peaks.Alpha;
 
     /// <inheritdoc/>
     public string Name => "gaussian";
 
     /// <inheritdoc/>
-    public int Dimensions { get; }
+    public int Dimensions => _peaks.Dimensions;
 
     /// <inheritdoc/>
     public double? AnalyticValue { get; }
 
     /// <inheritdoc/>
-    public void Evaluate(ReadOnlySpan<double> x, Span<double> values) =>
-        Integrands.EvaluatePeaks(x, values, Dimensions, _norm, _alpha2, [0.5]);
+    public void Evaluate(ReadOnlySpan<double> x, Span<double> values) => _peaks.Evaluate(x, values);
 }
