@@ -36,28 +36,19 @@ internal static class Commands
             Recursive = true,
             HelpName = "SECONDS",
         };
-        progressEvery.Validators.Add(r =>
-        {
-            double v = r.GetValueOrDefault<double>();
-            if (!(v >= 0) || !double.IsFinite(v)) r.AddError($"{ProgressEveryName} must be a number of seconds ≥ 0, got {v}");
-        });
+        NonNegative(progressEvery, "a number of seconds ≥ 0");
         var simulateSignal = new Option<string?>(SimulateSignalName) { Description = "Testing: act as if SIGNAL (SIGINT or SIGTERM) arrived at the job's N-th progress point", Hidden = true, Recursive = true, HelpName = "SIGNAL@N" };
         var root = new RootCommand("nflow — normalizing flows for .NET: generate toy data, train a flow on a CSV/NPY table, sample from it, score events, evaluate and reweight.")
         {
             threads, progressEvery, simulateSignal,
         };
-        root.Add(ToyCommand.Build(ctx));
-        root.Add(TrainCommand.Build(ctx));
-        root.Add(SampleCommand.Build(ctx));
-        root.Add(LogProbCommand.Build(ctx));
-        root.Add(InfoCommand.Build(ctx));
-        root.Add(EvalCommand.Build(ctx));
-        root.Add(ReweightCommand.Build(ctx));
-        root.Add(Demo.Build(ctx));
-        root.Add(IntegrateCommand.Build(ctx));
-        root.Add(InferCommand.Build(ctx));
-        root.Add(BumpHuntCommand.Build(ctx));
-        root.Add(CaloCommand.Build(ctx));
+        // one file per verb
+        foreach (var verb in new Func<CliContext, Command>[]
+        {
+            ToyCommand.Build, TrainCommand.Build, SampleCommand.Build, LogProbCommand.Build, InfoCommand.Build, EvalCommand.Build, ReweightCommand.Build,
+            Demo.Build, IntegrateCommand.Build, InferCommand.Build, BumpHuntCommand.Build, CaloCommand.Build,
+        })
+            root.Add(verb(ctx));
         root.SetAction(r =>
         {
             // no verb is a usage error: say what the verbs are (on stderr) and exit 2, so scripts notice
@@ -119,6 +110,13 @@ internal static class Commands
     internal static void NonNegative(Option<int> o) => o.Validators.Add(r =>
     {
         if (TokenInt(r) is { } v && v < 0) r.AddError($"{o.Name} must be ≥ 0, got {v}");
+    });
+
+    /// <summary>Refuses a negative or non-finite value with "OPTION must be <paramref name="rule"/>, got V".</summary>
+    internal static void NonNegative(Option<double> o, string rule) => o.Validators.Add(r =>
+    {
+        double v = r.GetValueOrDefault<double>();
+        if (!(v >= 0) || !double.IsFinite(v)) r.AddError($"{o.Name} must be {rule}, got {F(v, "G")}");
     });
 
     /// <summary>Parses a whole number with a one-line error naming the option.</summary>

@@ -94,22 +94,14 @@ internal static class TrainCommand
             DefaultValueFactory = _ => 10.0,
             HelpName = "NORM",
         };
-        clip.Validators.Add(r =>
-        {
-            double v = r.GetValueOrDefault<double>();
-            if (!(v >= 0) || !double.IsFinite(v)) r.AddError($"--clip must be a gradient norm > 0, or 0 for no clipping, got {Commands.F(v, "G")}");
-        });
+        Commands.NonNegative(clip, "a gradient norm > 0, or 0 for no clipping");
         var weightDecay = new Option<double>("--weight-decay")
         {
             Description = "Decoupled weight decay per step (AdamW) when > 0; 0: plain Adam",
             DefaultValueFactory = _ => 0.0,
             HelpName = "LAMBDA",
         };
-        weightDecay.Validators.Add(r =>
-        {
-            double v = r.GetValueOrDefault<double>();
-            if (!(v >= 0) || !double.IsFinite(v)) r.AddError($"--weight-decay must be a finite number ≥ 0, got {Commands.F(v, "G")}");
-        });
+        Commands.NonNegative(weightDecay, "a finite number ≥ 0");
         var dtype = new Option<string>("--dtype")
         {
             Description = "Precision of the model's parameters and arithmetic: float32 or float64 (slower; sample and logprob then compute in float64 too)",
