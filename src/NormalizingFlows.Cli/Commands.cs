@@ -150,9 +150,6 @@ internal static class Commands
             r.AddError($"unknown {what} '{r.Tokens[0].Value}' (choose one of: {string.Join(", ", allowed)})");
     });
 
-    /// <summary>Loads a model (float or double file) as float, with a one-line error for a missing file or a file of another kind.</summary>
-    internal static FlowModel<float> LoadModel(string path) => LoadModel<float>(path);
-
     /// <summary>Loads a model (float or double file) in element type <typeparamref name="T"/>, with a one-line error for a missing file or a file of another kind.</summary>
     internal static FlowModel<T> LoadModel<T>(string path) where T : unmanaged, IFloatingPointIeee754<T> =>
         ModelKinds.Load(path, p => ModelFile.Load<T>(p, convert: true));

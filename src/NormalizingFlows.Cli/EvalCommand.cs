@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.CommandLine;
 using NormalizingFlows.Hep.Evaluation;
 using NormalizingFlows.Hep.Reports;
@@ -23,26 +24,31 @@ internal static class EvalCommand
         {
             string modelPath = r.GetValue(model)!, path = r.GetValue(test)!;
             OutputPaths.Check(r.GetValue(output), "--output", DataIo.CheckReportOutput);
-            var m = Commands.LoadModel(modelPath);
-            var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path, ctx.Err);
-            long s = r.GetValue(seed);
-            var samples = FlowModelTables.Sample(m, r.GetValue(n) ?? table.Rows, new Tensors.Rng(s));
-            double[][] testColumns = table.ToColumns(), sampleColumns = samples.ToColumns();
-            ctx.Out.WriteLine($"classifier two-sample test: {table.Rows} test events against {samples.Rows} samples …");
-            var c2st = ClassifierTwoSampleTest.RunBoth(testColumns, sampleColumns, new ClassifierOptions { Seed = s });
-            var ll = DataIo.Summarise(FlowModelTables.LogProb(m, table), "test log-likelihood");
-            var report = EvaluationReport.Build([.. m.Columns], testColumns, sampleColumns, ll.Outside == table.Rows ? null : (ll.Mean, ll.StandardError), m.History, c2st, new EvaluationReportOptions
+            return Commands.IsDoubleModel(modelPath) ? Run(Commands.LoadModel<double>(modelPath)) : Run(Commands.LoadModel<float>(modelPath));
+
+            // the model computes in its own precision (float64 models in double)
+            int Run<T>(FlowModel<T> m) where T : unmanaged, IFloatingPointIeee754<T>
             {
-                Title = $"nflow eval — {Path.GetFileName(modelPath)} on {Path.GetFileName(path)}",
-                ModelDescription = $"{m.Spec.Summary()}, {m.ParameterCount():N0} parameters ({Path.GetFileName(modelPath)})",
-                OutsideDomain = ll.Outside,
-            });
-            report.Save(r.GetValue(output)!);
-            ctx.Out.WriteLine(ll.Line);
-            ctx.Out.WriteLine($"classifier AUC: {Commands.F(c2st.Auc)} ± {Commands.F(c2st.AucError)} ({c2st.Headline.Judge}, the larger of two judges; " +
-                $"MLP {Commands.F(c2st.Mlp.Auc)} ± {Commands.F(c2st.Mlp.AucError)}, GBDT {Commands.F(c2st.Trees.Auc)} ± {Commands.F(c2st.Trees.AucError)}; 0.5: indistinguishable)");
-            ctx.Out.WriteLine($"wrote {r.GetValue(output)}");
-            return 0;
+                var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path, ctx.Err);
+                long s = r.GetValue(seed);
+                var samples = FlowModelTables.Sample(m, r.GetValue(n) ?? table.Rows, new Tensors.Rng(s));
+                double[][] testColumns = table.ToColumns(), sampleColumns = samples.ToColumns();
+                ctx.Out.WriteLine($"classifier two-sample test: {table.Rows} test events against {samples.Rows} samples …");
+                var c2st = ClassifierTwoSampleTest.RunBoth(testColumns, sampleColumns, new ClassifierOptions { Seed = s });
+                var ll = DataIo.Summarise(FlowModelTables.LogProb(m, table), "test log-likelihood");
+                var report = EvaluationReport.Build([.. m.Columns], testColumns, sampleColumns, ll.Outside == table.Rows ? null : (ll.Mean, ll.StandardError), m.History, c2st, new EvaluationReportOptions
+                {
+                    Title = $"nflow eval — {Path.GetFileName(modelPath)} on {Path.GetFileName(path)}",
+                    ModelDescription = $"{m.Spec.Summary()}, {m.ParameterCount():N0} parameters ({Path.GetFileName(modelPath)})",
+                    OutsideDomain = ll.Outside,
+                });
+                report.Save(r.GetValue(output)!);
+                ctx.Out.WriteLine(ll.Line);
+                ctx.Out.WriteLine($"classifier AUC: {Commands.F(c2st.Auc)} ± {Commands.F(c2st.AucError)} ({c2st.Headline.Judge}, the larger of two judges; " +
+                    $"MLP {Commands.F(c2st.Mlp.Auc)} ± {Commands.F(c2st.Mlp.AucError)}, GBDT {Commands.F(c2st.Trees.Auc)} ± {Commands.F(c2st.Trees.AucError)}; 0.5: indistinguishable)");
+                ctx.Out.WriteLine($"wrote {r.GetValue(output)}");
+                return 0;
+            }
         });
         return cmd;
     }

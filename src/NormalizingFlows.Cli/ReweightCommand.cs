@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.CommandLine;
 using NormalizingFlows.Data;
 using NormalizingFlows.Hep.Evaluation;
@@ -28,32 +29,38 @@ internal static class ReweightCommand
         cmd.SetAction(r =>
         {
             OutputPaths.Check(r.GetValue(output), "--output");
-            var m = Commands.LoadModel(r.GetValue(model)!);
-            string path = r.GetValue(data)!;
-            var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path, ctx.Err);
-            long s = r.GetValue(seed);
-            var generated = FlowModelTables.Sample(m, r.GetValue(n) ?? table.Rows, new Tensors.Rng(s));
-            var result = Reweighting.Dctr(table.ToColumns(), generated.ToColumns(), new ReweightingOptions
+            string modelPath = r.GetValue(model)!;
+            return Commands.IsDoubleModel(modelPath) ? Run(Commands.LoadModel<double>(modelPath)) : Run(Commands.LoadModel<float>(modelPath));
+
+            // the model computes in its own precision (float64 models in double)
+            int Run<T>(FlowModel<T> m) where T : unmanaged, IFloatingPointIeee754<T>
             {
-                Classifier = new ClassifierOptions { Seed = s },
-                MinWeight = r.GetValue(minW),
-                MaxWeight = r.GetValue(maxW),
-            });
-            int d = generated.Cols;
-            var values = new double[generated.Rows * (d + 1)];
-            for (int i = 0; i < generated.Rows; i++)
-            {
-                for (int j = 0; j < d; j++) values[i * (d + 1) + j] = generated[i, j];
-                values[i * (d + 1) + d] = result.Weights[i];
+                string path = r.GetValue(data)!;
+                var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path, ctx.Err);
+                long s = r.GetValue(seed);
+                var generated = FlowModelTables.Sample(m, r.GetValue(n) ?? table.Rows, new Tensors.Rng(s));
+                var result = Reweighting.Dctr(table.ToColumns(), generated.ToColumns(), new ReweightingOptions
+                {
+                    Classifier = new ClassifierOptions { Seed = s },
+                    MinWeight = r.GetValue(minW),
+                    MaxWeight = r.GetValue(maxW),
+                });
+                int d = generated.Cols;
+                var values = new double[generated.Rows * (d + 1)];
+                for (int i = 0; i < generated.Rows; i++)
+                {
+                    for (int j = 0; j < d; j++) values[i * (d + 1) + j] = generated[i, j];
+                    values[i * (d + 1) + d] = result.Weights[i];
+                }
+                string[] names = [.. generated.Columns, generated.Columns.Contains("weight") ? "dctr_weight" : "weight"];
+                Csv.Write(r.GetValue(output)!, new Table(names, values, generated.Rows));
+                var v = result.Verdict!;
+                ctx.Out.WriteLine($"classifier AUC (data vs model, before weighting): {Commands.F(v.Auc)} ± {Commands.F(v.AucError)} ({v.Headline.Judge}, the larger of two judges; " +
+                    $"MLP {Commands.F(v.Mlp.Auc)} ± {Commands.F(v.Mlp.AucError)}, GBDT {Commands.F(v.Trees.Auc)} ± {Commands.F(v.Trees.AucError)}); the weights come from the MLP");
+                ctx.Out.WriteLine($"weights: {result.Clipped} clipped, effective sample size {Commands.F(result.EffectiveSampleSize, "F0")} of {generated.Rows}");
+                ctx.Out.WriteLine($"wrote {generated.Rows} generated events with weights to {r.GetValue(output)}");
+                return 0;
             }
-            string[] names = [.. generated.Columns, generated.Columns.Contains("weight") ? "dctr_weight" : "weight"];
-            Csv.Write(r.GetValue(output)!, new Table(names, values, generated.Rows));
-            var v = result.Verdict!;
-            ctx.Out.WriteLine($"classifier AUC (data vs model, before weighting): {Commands.F(v.Auc)} ± {Commands.F(v.AucError)} ({v.Headline.Judge}, the larger of two judges; " +
-                $"MLP {Commands.F(v.Mlp.Auc)} ± {Commands.F(v.Mlp.AucError)}, GBDT {Commands.F(v.Trees.Auc)} ± {Commands.F(v.Trees.AucError)}); the weights come from the MLP");
-            ctx.Out.WriteLine($"weights: {result.Clipped} clipped, effective sample size {Commands.F(result.EffectiveSampleSize, "F0")} of {generated.Rows}");
-            ctx.Out.WriteLine($"wrote {generated.Rows} generated events with weights to {r.GetValue(output)}");
-            return 0;
         });
         return cmd;
     }

@@ -65,6 +65,11 @@ public class LibraryOptionsCliTests
         Assert.Contains("--weights weight: ", err);
         Assert.Contains("has no such column (columns: x0, x1, w)", err);
         Assert.False(File.Exists(s["x.nflow"]));
+
+        string zero = s.Write("zero.csv", "x0,x1,w\n1,2,1\n2,1,-1\n3,5,0.5\n0,4,-0.5\n");
+        (code, _, err) = s.Run(["train", zero, .. Small, "--weights", "w", "-o", s["z.nflow"]]);
+        Assert.Equal(1, code);
+        Assert.Contains("zero.csv: the weights (column 'w') sum to zero over the 4 training event(s)", err);
     }
 
     [Fact]
@@ -116,6 +121,11 @@ public class LibraryOptionsCliTests
         var expected = m.LogProb(events.ToTensor<double>());
         Assert.Equal(expected, samples.ToColumns()[2]);
         Assert.Equal(expected, LogProbOf(s, s["d.nflow"], s["s.csv"], "--columns", "x0,x1"));
+
+        (code, output, err) = s.Run("eval", s["d.nflow"], data, "--columns", "x0,x1", "-o", s["r.html"], "-n", "300");
+        Assert.True(code == 0, err);
+        double mean = LogProbOf(s, s["d.nflow"], data, "--columns", "x0,x1").Average();
+        Assert.Contains($"test log-likelihood: {mean.ToString("F4", CultureInfo.InvariantCulture)} ± ", output);
 
         (code, _, err) = s.Run(["train", data, .. Small, "--dtype", "float16", "-o", s["h.nflow"]]);
         Assert.Equal(2, code);

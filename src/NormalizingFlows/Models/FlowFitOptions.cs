@@ -25,7 +25,8 @@ public sealed record FlowFitOptions
 
     /// <summary>
     /// The column of the tables holding per-event weights (negative ones allowed; they must not sum to zero): it is
-    /// not modelled, and the likelihood is weighted by it. Null: unweighted.
+    /// not modelled, and the likelihood is weighted by it (the preprocessing is fitted on the events unweighted).
+    /// Null: unweighted.
     /// </summary>
     public string? WeightColumn { get; init; }
 

@@ -55,6 +55,8 @@ public sealed class FlowModelTrainer<T> where T : unmanaged, IFloatingPointIeee7
             valWeights = Pick(weights, perm.AsSpan(0, nVal));
         }
         if (train.Rows == 0) throw new ArgumentException($"no training events left after the validation split ({events.Rows} event(s))", nameof(data));
+        if (trainWeights is not null && !(Math.Abs(trainWeights.Sum()) > 0))
+            throw new ArgumentException($"the weights (column '{Options.WeightColumn}') sum to zero over the {train.Rows} training event(s): the weighted likelihood is undefined", nameof(data));
 
         var pipeline = Options.Preprocessing switch
         {
