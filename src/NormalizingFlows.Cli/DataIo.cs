@@ -1,8 +1,4 @@
-using System.Numerics;
-using NormalizingFlows.Autograd;
 using NormalizingFlows.Data;
-using NormalizingFlows.Models;
-using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Cli;
 
@@ -87,41 +83,6 @@ internal static class DataIo
             hint = $"missing from the file: {string.Join(", ", missing)}; if the file names them differently, rename with --columns MODEL=FILE, e.g. --columns {string.Join(",", pairs)}";
         }
         throw new ArgumentException($"{path} has columns ({file}) but the model was trained on ({model}): columns are matched by name; {hint}");
-    }
-
-    /// <summary>
-    /// <paramref name="n"/> samples of the model in original units, drawn in batches without gradients;
-    /// <paramref name="progress"/> is told the number of events drawn after each batch (it may throw to stop).
-    /// </summary>
-    public static Table Sample<T>(FlowModel<T> model, int n, long seed, Action<long>? progress = null) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var rng = new Rng(seed);
-        int d = model.Features;
-        var values = new double[(long)n * d];
-        const int batch = 32_768;
-        using (GradMode.Disable())
-            for (int start = 0; start < n; start += batch)
-            {
-                int rows = Math.Min(batch, n - start);
-                var x = model.Sample(rows, rng).ToDoubleArray();
-                Array.Copy(x, 0, values, (long)start * d, x.Length);
-                progress?.Invoke(start + rows);
-            }
-        return new Table(model.Columns.ToArray(), values, n);
-    }
-
-    /// <summary>log p per row of <paramref name="x"/> (original units), in batches.</summary>
-    public static double[] LogProb<T>(FlowModel<T> model, Table x) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var all = new double[x.Rows];
-        const int batch = 32_768;
-        for (int start = 0; start < x.Rows; start += batch)
-        {
-            int rows = Math.Min(batch, x.Rows - start);
-            var t = Tensor<T>.FromDoubles(x.Values.AsSpan(start * x.Cols, rows * x.Cols).ToArray(), rows, x.Cols);
-            model.LogProb(t).CopyTo(all, start);
-        }
-        return all;
     }
 
     /// <summary>

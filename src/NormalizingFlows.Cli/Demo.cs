@@ -1,23 +1,40 @@
 using System.Diagnostics;
 using System.Globalization;
-using NormalizingFlows.Autograd;
+using System.CommandLine;
 using NormalizingFlows.Data;
-using NormalizingFlows.Data.Preprocessing;
-using NormalizingFlows.Distributions;
-using NormalizingFlows.Flows;
 using NormalizingFlows.Hep.Reports;
+using NormalizingFlows.Models;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
-using NormalizingFlows.Transforms;
 
 namespace NormalizingFlows.Cli;
 
 /// <summary>
-/// <c>nflow demo</c>: trains a neural-spline flow on a built-in 2-D data set, samples from it, and writes an HTML
-/// report with data vs samples, the learned density, marginals with ratio panels and the training curve.
+/// <c>nflow demo</c>: trains a neural-spline flow on a built-in 2-D data set (with the library's
+/// <see cref="FlowModelTrainer{T}"/>, as a C# user would), samples from it, and writes an HTML report with data vs
+/// samples, the learned density, marginals with ratio panels and the training curve.
 /// </summary>
 public static class Demo
 {
+    /// <summary>The <c>demo</c> verb.</summary>
+    internal static Command Build(CliContext ctx)
+    {
+        var data = new Option<string>("--data") { Description = "Toy data set", DefaultValueFactory = _ => "moons" };
+        Commands.OneOf(data, "toy data set", [.. ToyDatasets.Names.Where(x => x != "tab18")]);
+        var epochs = new Option<int>("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 40 };
+        Commands.Positive(epochs);
+        var output = Commands.Output("HTML report to write", "demo-report.html");
+        var seed = Commands.Seed();
+        var cmd = new Command("demo", "Train a neural spline flow on a toy data set and write an HTML report (data vs samples, learned density, marginals, training curve).")
+        { data, epochs, output, seed };
+        cmd.SetAction(r =>
+        {
+            OutputPaths.Check(r.GetValue(output), "--output", DataIo.CheckReportOutput);
+            return Run(r.GetValue(data)!, r.GetValue(output)!, r.GetValue(epochs), r.GetValue(seed), ctx.Out);
+        });
+        return cmd;
+    }
+
     /// <summary>Runs the demo on <paramref name="dataset"/> (a toy data set name), writing <paramref name="reportPath"/>.</summary>
     public static int Run(string dataset = "moons", string reportPath = "demo-report.html", int epochs = 40, long seed = 0, TextWriter? output = null)
     {
@@ -27,41 +44,40 @@ public static class Demo
         // rows 0 … 17 999 train, 18 000 … 19 999 validate (the best epoch is chosen on them), 20 000 … 24 999 test
         // (touched once, at the end, so the reported test log-likelihood is not biased by the choice of epoch)
         int nTrain = 20_000, nFit = 18_000;
-        var x = all.ToTensor<float>().Untrack();
-        var train = new TrainingData<float>(x.FirstRows(nFit));
-        var validation = new TrainingData<float>(x).Take(Enumerable.Range(nFit, nTrain - nFit).ToArray());
-        var testRows = Enumerable.Range(nTrain, all.Rows - nTrain).ToArray();
-        var test = new TrainingData<float>(x).Take(testRows);
-        output.WriteLine($"nflow demo: {dataset}, {nFit} training, {nTrain - nFit} validation and {testRows.Length} test events (2-D)");
+        var validation = all.SelectRows(Enumerable.Range(nFit, nTrain - nFit).ToArray());
+        var test = all.SelectRows(Enumerable.Range(nTrain, all.Rows - nTrain).ToArray());
+        output.WriteLine($"nflow demo: {dataset}, {nFit} training, {nTrain - nFit} validation and {test.Rows} test events (2-D)");
 
-        // standardise inside the flow (fitted on the training rows), so log p is the density of the original units
-        var standardize = PreprocessingPipeline.Fit<float>(all.Head(nFit), PreprocessingSpec.Uniform(all.Columns, PreprocessingKind.Standardize));
-        var rng = new Rng(seed);
-        var nsf = FlowBuilders.NeuralSplineFlow<float>(2, layers: 5, hidden: 128, bins: 8, bound: 4, rng: rng);
-        var flow = new Flow<float>(new CompositeTransform<float>(standardize, nsf.Transform), new StandardNormal<float>(2));
-        output.WriteLine($"model: neural spline flow, 5 rational-quadratic coupling layers, 8 bins, {flow.ParameterCount():N0} parameters");
-
-        var trainer = new MaximumLikelihoodTrainer<float>(flow, new TrainingOptions { Epochs = epochs, BatchSize = 512, LearningRate = 2e-3, Seed = seed, ReportEverySteps = int.MaxValue })
+        // standardised inside the flow (fitted on the training rows), so log p is the density of the original units
+        var spec = new FlowSpec { Builder = "nsf", Features = 2, Layers = 5, Hidden = 128, Bins = 8, Bound = 4, Seed = seed };
+        var fit = new FlowModelTrainer<float>(spec, all.Head(nFit), new FlowFitOptions
+        {
+            Preprocessing = FlowPreprocessing.Standardize,
+            Training = new TrainingOptions { Epochs = epochs, BatchSize = 512, LearningRate = 2e-3, Seed = seed, ReportEverySteps = int.MaxValue },
+        }, validation)
         {
             Progress = new ConsoleProgress(output),
         };
-        var history = trainer.Fit(train, validation);
-        var (ll, se) = MaximumLikelihoodTrainer<float>.Evaluate(flow, test);
+        var model = fit.Model;
+        output.WriteLine($"model: neural spline flow, 5 rational-quadratic coupling layers, 8 bins, {model.ParameterCount():N0} parameters");
+
+        var history = fit.Fit();
+        var (ll, se) = MaximumLikelihoodTrainer<float>.Evaluate(model.Flow, new TrainingData<float>(test.ToTensor<float>()));
         output.WriteLine($"test log-likelihood: {ll:F4} ± {se:F4} per event (training took {clock.Elapsed.TotalSeconds:F0} s)");
 
-        var samples = flow.Sample(20_000, rng).Value;
-        var report = BuildReport(dataset, all, nFit, nTrain, flow, samples, history, ll, se);
+        var samples = FlowModelTables.Sample(model, 20_000, new Rng(unchecked(seed + 1)));
+        var report = BuildReport(dataset, all, nFit, nTrain, model, samples, history, ll, se);
         report.Save(reportPath);
         output.WriteLine($"wrote {Path.GetFullPath(reportPath)} ({clock.Elapsed.TotalSeconds:F0} s in all)");
         return 0;
     }
 
-    private static HtmlReport BuildReport(string dataset, Table all, int nFit, int nTrain, Flow<float> flow, Tensor<float> samples, TrainingHistory history, double ll, double se)
+    private static HtmlReport BuildReport(string dataset, Table all, int nFit, int nTrain, FlowModel<float> model, Table samples, TrainingHistory history, double ll, double se)
     {
         var test = Enumerable.Range(nTrain, all.Rows - nTrain);
         double[] dx = test.Select(r => all[r, 0]).ToArray(), dy = test.Select(r => all[r, 1]).ToArray();
-        double[] sx = Enumerable.Range(0, samples.Dim(0)).Select(r => (double)samples[r, 0]).ToArray();
-        double[] sy = Enumerable.Range(0, samples.Dim(0)).Select(r => (double)samples[r, 1]).ToArray();
+        var sampleColumns = samples.ToColumns();
+        double[] sx = sampleColumns[0], sy = sampleColumns[1];
         (double, double) xr = Range(dx), yr = Range(dy);
         const int grid = 90;
         var density = new double[grid, grid];
@@ -72,17 +88,13 @@ public static class Demo
                 pts[i * grid + j, 0] = (float)(xr.Item1 + (xr.Item2 - xr.Item1) * (i + 0.5) / grid);
                 pts[i * grid + j, 1] = (float)(yr.Item1 + (yr.Item2 - yr.Item1) * (j + 0.5) / grid);
             }
-        flow.Eval();
-        using (GradMode.Disable())
-        {
-            var lp = flow.LogProb(new Var<float>(pts)).Value;
-            for (int i = 0; i < grid; i++) for (int j = 0; j < grid; j++) density[i, j] = Math.Exp(lp[i * grid + j]);
-        }
+        var lp = model.LogProb(pts);
+        for (int i = 0; i < grid; i++) for (int j = 0; j < grid; j++) density[i, j] = Math.Exp(lp[i * grid + j]);
         var report = new HtmlReport($"nflow demo — neural spline flow on '{dataset}'");
         report.Section("Result").KeyValues(
         [
             ("data set", $"{dataset}: {nFit} training, {nTrain - nFit} validation (best epoch chosen on them), {all.Rows - nTrain} test events"),
-            ("model", $"neural spline flow (5 rational-quadratic couplings, 8 bins), {flow.ParameterCount():N0} parameters"),
+            ("model", $"neural spline flow (5 rational-quadratic couplings, 8 bins), {model.ParameterCount():N0} parameters"),
             ("test log-likelihood", $"{ll.ToString("F4", CultureInfo.InvariantCulture)} ± {se.ToString("F4", CultureInfo.InvariantCulture)} per event"),
             ("epochs", history.Epochs.Count.ToString(CultureInfo.InvariantCulture) + (history.BestEpoch is { } best ? $" (parameters of epoch {best.ToString(CultureInfo.InvariantCulture)}, the best on validation)" : "")),
         ]);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Numerics;
 using NormalizingFlows.Data;
 using NormalizingFlows.Data.Preprocessing;
 using NormalizingFlows.Hep.Evaluation;
@@ -82,12 +83,38 @@ internal static class TrainCommand
             if (r.Tokens.Count == 1 && int.TryParse(r.Tokens[0].Value, CultureInfo.InvariantCulture, out int k) && k < 1)
                 r.AddError($"--refine-with-classifier must be ≥ 1 round, got {k}");
         });
+        var weights = new Option<string?>("--weights")
+        {
+            Description = "Column of DATA (and of a --val FILE) holding per-event weights, negative ones allowed: the likelihood is weighted by them and the column is not modelled; default: unweighted",
+            HelpName = "COL",
+        };
+        var clip = new Option<double>("--clip")
+        {
+            Description = "Gradient-norm clipping: each step's gradient is scaled down to a global norm of at most NORM (0: no clipping)",
+            DefaultValueFactory = _ => 10.0,
+            HelpName = "NORM",
+        };
+        Commands.NonNegative(clip, "a gradient norm > 0, or 0 for no clipping");
+        var weightDecay = new Option<double>("--weight-decay")
+        {
+            Description = "Decoupled weight decay per step (AdamW) when > 0; 0: plain Adam",
+            DefaultValueFactory = _ => 0.0,
+            HelpName = "LAMBDA",
+        };
+        Commands.NonNegative(weightDecay, "a finite number ≥ 0");
+        var dtype = new Option<string>("--dtype")
+        {
+            Description = "Precision of the model's parameters and arithmetic: float32 or float64 (slower; sample and logprob then compute in float64 too)",
+            DefaultValueFactory = _ => "float32",
+        };
+        Commands.OneOf(dtype, "dtype", ["float32", "float64"]);
         var cancelAfter = new Option<long?>("--cancel-after-steps") { Description = "Testing: act as if Ctrl-C was pressed after this many steps", Hidden = true };
         foreach (var o in new[] { layers, hidden, bins, epochs, batch }) Commands.Positive(o);
         Commands.NonNegative(patience);
         var cmd = new Command("train", "Train a normalizing flow on a table of events by maximum likelihood. Shows a live progress bar on a terminal (plain lines otherwise); Ctrl-C writes a checkpoint that --resume continues from.")
         {
-            data, output, flow, layers, hidden, bins, bound, bounds, periodic, epochs, batch, lr, val, patience, seed, columns, drop, preprocess, checkpoint, resume, refine, cancelAfter,
+            data, output, flow, layers, hidden, bins, bound, bounds, periodic, epochs, batch, lr, val, patience, seed, columns, drop, preprocess, weights, clip, weightDecay, dtype,
+            checkpoint, resume, refine, cancelAfter,
         };
         cmd.SetAction(r =>
         {
@@ -96,104 +123,118 @@ internal static class TrainCommand
             if (resumeFrom is not null && !File.Exists(resumeFrom)) throw new ArgumentException($"--resume: no checkpoint at {resumeFrom}");
             string ckpt = r.GetValue(checkpoint) ?? resumeFrom ?? outPath + ".ckpt";
             OutputPaths.CheckAll(("--output", outPath), ("--checkpoint", ckpt));
-            long s = r.GetValue(seed);
             if (r.GetValue(periodic) is { Length: > 0 } angles)
                 throw new UsageException($"--periodic ({string.Join(",", angles)}) is reserved for angle columns and not implemented yet (it needs circular splines); give the domain instead, e.g. --bounds {angles[0].Split(',')[0]}=-3.1416:3.1416");
             var given = r.GetValue(bounds) is { Length: > 0 } b ? ParseBounds(b) : null;
             if (given is not null && r.GetValue(preprocess) != "auto")
                 throw new UsageException($"--bounds needs --preprocess auto (it sets the preprocessing of the bounded columns), got --preprocess {r.GetValue(preprocess)}");
-            var table = TrainingChecks.FloatRange(ctx, DataIo.Read(ctx, dataPath, r.GetValue(columns), r.GetValue(drop)), dataPath, r.GetValue(drop));
-            var (train, validation) = Split(ctx, table, r.GetValue(val)!, s, r.GetValue(columns), r.GetValue(drop));
-            if (train.Rows == 0) throw new ArgumentException($"{dataPath}: no training events left after the validation split");
-            TrainingChecks.Degenerate(ctx, table, dataPath);
+            return r.GetValue(dtype) == "float64" ? Train<double>() : Train<float>();
 
-            // preprocessing is fitted on the training split only; validation events outside its domain are reported
-            PreprocessingPipeline<float>? pipeline = r.GetValue(preprocess) switch
+            int Train<T>() where T : unmanaged, IFloatingPointIeee754<T>
             {
-                "none" => null,
-                "standardize" => PreprocessingPipeline.Fit<float>(train, PreprocessingSpec.Uniform(train.Columns, PreprocessingKind.Standardize)),
-                _ => PreprocessingPipeline.Fit<float>(train, PreprocessingSpec.Auto(train, given)),
-            };
-            var spec = new FlowSpec
-            {
-                Builder = r.GetValue(flow)!, Features = table.Cols, Layers = r.GetValue(layers), Hidden = r.GetValue(hidden),
-                Bins = r.GetValue(flow) is "nsf" or "maf-rqs" ? r.GetValue(bins) : null, Bound = r.GetValue(bound), Seed = s,
-            };
-            validation = TrainingChecks.InsideDomain(ctx, pipeline, validation);
-            var model = new FlowModel<float>(spec, pipeline, table.Columns);
-            var rng = new Rng(s);
-            var trainData = model.MakeTrainingData(train.ToTensor<float>(), rng);
-            var valData = validation is null ? null : model.MakeTrainingData(validation.ToTensor<float>(), rng);
+                long s = r.GetValue(seed);
+                string? weightColumn = r.GetValue(weights);
+                string? columnList = WithWeightColumn(r.GetValue(columns), weightColumn);
+                bool dropInvalid = r.GetValue(drop);
+                Table Read(string path)
+                {
+                    var t = DataIo.Read(ctx, path, columnList, dropInvalid);
+                    if (weightColumn is not null && !t.Columns.Contains(weightColumn))
+                        throw new ArgumentException($"--weights {weightColumn}: {path} has no such column (columns: {string.Join(", ", t.Columns)})");
+                    return typeof(T) == typeof(float) ? TrainingChecks.FloatRange(ctx, t, path, dropInvalid) : t;
+                }
+                var table = Read(dataPath);
+                var (fraction, validationTable) = Validation(r.GetValue(val)!, table, Read, ctx.Err);
+                var events = weightColumn is null ? table : table.SelectColumns(string.Join(",", table.Columns.Where(c => c != weightColumn)));
+                TrainingChecks.Degenerate(ctx, events, dataPath);
 
-            var options = new TrainingOptions
-            {
-                Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s,
-                Patience = r.GetValue(patience), CheckpointPath = ckpt,
-                RunSettings = RunSettings.Of(r, "--checkpoint", "--resume", "--output", "--cancel-after-steps", "--refine-with-classifier"),
-                DataDescription = Path.GetFileName(dataPath),
-            };
-            ctx.Out.WriteLine($"nflow train: {train.Rows} training" + (validation is null ? "" : $" and {validation.Rows} validation") +
-                $" events, {table.Cols} columns ({string.Join(", ", table.Columns)})");
-            ctx.Out.WriteLine($"model: {spec.Summary()}, {model.ParameterCount():N0} parameters; preprocessing: {Describe(pipeline)}");
-            if (resumeFrom is not null) ctx.Out.WriteLine($"resuming from {resumeFrom}");
-
-            using var interruption = ctx.Listen();
-            var history = Fit(ctx, model, options, trainData, valData, interruption, resumeFrom, r.GetValue(cancelAfter));
-            if (history.Outcome == TrainingOutcome.Cancelled)
-            {
-                ctx.Err.WriteLine($"nflow: training interrupted by {interruption.SignalName} after {history.Steps} steps; checkpoint written to {ckpt}");
-                ctx.Err.WriteLine($"continue with the same command plus: --resume {ckpt}");
-                return interruption.ExitCode;
-            }
-            if (history.Epochs.Count > 0)
-            {
-                var last = history.Epochs[^1];
-                ctx.Out.WriteLine($"training {history.Outcome.ToString().ToLowerInvariant()} after {history.Epochs.Count} epoch(s), {history.Steps} steps" +
-                    (history.BestEpoch is { } be && valData is not null ? $"; keeping epoch {be} (best validation log-likelihood)" : ""));
-            }
-            if (valData is not null)
-            {
-                var (mean, se) = MaximumLikelihoodTrainer<float>.Evaluate(model.Flow, valData);
-                ctx.Out.WriteLine($"validation log-likelihood: {Commands.F(mean)} ± {Commands.F(se)} per event");
-            }
-
-            if (r.GetResult(refine) is not null)
-            {
-                int rounds = r.GetValue(refine) ?? 1;
-                ctx.Out.WriteLine($"DiscFlow refinement: {rounds} round(s) …");
-                var result = DiscFlowRefinement.Run(model.Flow, trainData,
-                    (f, round) => new MaximumLikelihoodTrainer<float>(f, options with { CheckpointPath = null, Patience = 0, ValidationFraction = 0, ReportEverySteps = int.MaxValue })
+                var spec = new FlowSpec
+                {
+                    Builder = r.GetValue(flow)!, Features = events.Cols, Layers = r.GetValue(layers), Hidden = r.GetValue(hidden),
+                    Bins = r.GetValue(flow) is "nsf" or "maf-rqs" ? r.GetValue(bins) : null, Bound = r.GetValue(bound), Seed = s, DType = FlowSpec.DTypeOf<T>(),
+                };
+                var options = new TrainingOptions
+                {
+                    Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s,
+                    Patience = r.GetValue(patience), CheckpointPath = ckpt, ValidationFraction = fraction, ReportEverySteps = ReportEvery(ctx, r.GetValue(cancelAfter)),
+                    ClipNorm = r.GetValue(clip) is > 0 and var c ? c : null, WeightDecay = r.GetValue(weightDecay),
+                    RunSettings = RunSettings.Of(r, "--checkpoint", "--resume", "--output", "--cancel-after-steps", "--refine-with-classifier"),
+                    DataDescription = Path.GetFileName(dataPath),
+                };
+                FlowModelTrainer<T> fit;
+                try
+                {
+                    fit = new FlowModelTrainer<T>(spec, table, new FlowFitOptions
                     {
-                        Progress = new PlainProgress(ctx.Out, $"  round {round}: "),
-                    },
-                    new DiscFlowOptions { Rounds = rounds, Seed = s, Classifier = new ClassifierOptions { Seed = s } }, trainFirst: false);
-                foreach (var round in result.Rounds)
-                    ctx.Out.WriteLine($"  round {round.Round}: classifier {round.Verdict!.Describe()}");
-                ctx.Out.WriteLine($"classifier AUC before refinement: {Commands.F(result.VerdictBefore!.Auc)}, after: {Commands.F(result.VerdictAfter!.Auc)} " +
-                    $"(the larger of MLP and GBDT; MLP {Commands.F(result.AucBefore)} → {Commands.F(result.AucAfter)}, " +
-                    $"GBDT {Commands.F(result.VerdictBefore.Trees.Auc)} → {Commands.F(result.VerdictAfter.Trees.Auc)}; 0.5: indistinguishable)");
-                model.Metadata["cli.discflow.auc"] = string.Join(" ", result.Rounds.Select(x => Commands.F(x.Verdict!.Auc)));
-                model.Metadata["cli.discflow.auc.mlp"] = string.Join(" ", result.Rounds.Select(x => Commands.F(x.Auc)));
-                model.Metadata["cli.discflow.auc.gbdt"] = string.Join(" ", result.Rounds.Select(x => Commands.F(x.Verdict!.Trees.Auc)));
-            }
+                        Training = options, Bounds = given, WeightColumn = weightColumn,
+                        Preprocessing = r.GetValue(preprocess) switch { "none" => FlowPreprocessing.None, "standardize" => FlowPreprocessing.Standardize, _ => FlowPreprocessing.Auto },
+                    }, validationTable);
+                }
+                catch (ArgumentException ex) when (ex.ParamName == "data") { throw new ArgumentException($"{dataPath}: {Program.UserMessage(ex)}", ex); }
+                var model = fit.Model;
+                if (fit.ValidationOutsideDomain > 0)
+                    ctx.Err.WriteLine($"nflow: {fit.ValidationOutsideDomain} of {fit.ValidationOutsideDomain + (fit.ValidationData?.Rows ?? 0)} validation event(s) lie outside the preprocessing's domain fitted on the training split " +
+                        "(beyond a bounded side of a column: density zero); they are left out of the validation log-likelihood");
+                ctx.Out.WriteLine($"nflow train: {fit.TrainingData.Rows} training" + (fit.ValidationData is null ? "" : $" and {fit.ValidationData.Rows} validation") +
+                    $" events, {events.Cols} columns ({string.Join(", ", events.Columns)})" + (weightColumn is null ? "" : $", weighted by '{weightColumn}'"));
+                ctx.Out.WriteLine($"model: {spec.Summary()}, {model.ParameterCount():N0} parameters; preprocessing: {Describe(model.Preprocessing)}");
+                if (resumeFrom is not null) ctx.Out.WriteLine($"resuming from {resumeFrom}");
 
-            model.History = history;
-            model.Metadata["cli.data"] = Path.GetFileName(dataPath);
-            ModelFile.Save(outPath, model);
-            if (File.Exists(ckpt)) File.Delete(ckpt);
-            ctx.Out.WriteLine($"wrote {outPath}");
-            return 0;
+                using var interruption = ctx.Listen();
+                var history = Fit(ctx, fit, interruption, resumeFrom, r.GetValue(cancelAfter));
+                if (history.Outcome == TrainingOutcome.Cancelled)
+                {
+                    ctx.Err.WriteLine($"nflow: training interrupted by {interruption.SignalName} after {history.Steps} steps; checkpoint written to {ckpt}");
+                    ctx.Err.WriteLine($"continue with the same command plus: --resume {ckpt}");
+                    return interruption.ExitCode;
+                }
+                if (history.Epochs.Count > 0)
+                    ctx.Out.WriteLine($"training {history.Outcome.ToString().ToLowerInvariant()} after {history.Epochs.Count} epoch(s), {history.Steps} steps" +
+                        (history.BestEpoch is { } be && fit.ValidationData is not null ? $"; keeping epoch {be} (best validation log-likelihood)" : ""));
+                if (fit.EvaluateValidation() is var (mean, se))
+                    ctx.Out.WriteLine($"validation log-likelihood: {Commands.F(mean)} ± {Commands.F(se)} per event");
+
+                if (r.GetResult(refine) is not null)
+                {
+                    int rounds = r.GetValue(refine) ?? 1;
+                    ctx.Out.WriteLine($"DiscFlow refinement: {rounds} round(s) …");
+                    var result = DiscFlowRefinement.Run(model.Flow, fit.TrainingData,
+                        (f, round) => new MaximumLikelihoodTrainer<T>(f, options with { CheckpointPath = null, Patience = 0, ValidationFraction = 0, ReportEverySteps = int.MaxValue })
+                        {
+                            Progress = new PlainProgress(ctx.Out, $"  round {round}: "),
+                        },
+                        new DiscFlowOptions { Rounds = rounds, Seed = s, Classifier = new ClassifierOptions { Seed = s } }, trainFirst: false);
+                    foreach (var round in result.Rounds)
+                        ctx.Out.WriteLine($"  round {round.Round}: classifier {round.Verdict!.Describe()}");
+                    ctx.Out.WriteLine($"classifier AUC before refinement: {Commands.F(result.VerdictBefore!.Auc)}, after: {Commands.F(result.VerdictAfter!.Auc)} " +
+                        $"(the larger of MLP and GBDT; MLP {Commands.F(result.AucBefore)} → {Commands.F(result.AucAfter)}, " +
+                        $"GBDT {Commands.F(result.VerdictBefore.Trees.Auc)} → {Commands.F(result.VerdictAfter.Trees.Auc)}; 0.5: indistinguishable)");
+                    model.Metadata["cli.discflow.auc"] = string.Join(" ", result.Rounds.Select(x => Commands.F(x.Verdict!.Auc)));
+                    model.Metadata["cli.discflow.auc.mlp"] = string.Join(" ", result.Rounds.Select(x => Commands.F(x.Auc)));
+                    model.Metadata["cli.discflow.auc.gbdt"] = string.Join(" ", result.Rounds.Select(x => Commands.F(x.Verdict!.Trees.Auc)));
+                }
+
+                model.History = history;
+                model.Metadata["cli.data"] = Path.GetFileName(dataPath);
+                if (weightColumn is not null) model.Metadata["cli.weights"] = weightColumn;
+                ModelFile.Save(outPath, model);
+                if (File.Exists(ckpt)) File.Delete(ckpt);
+                ctx.Out.WriteLine($"wrote {outPath}");
+                return 0;
+            }
         });
         return cmd;
     }
 
-    private static TrainingHistory Fit(CliContext ctx, FlowModel<float> model, TrainingOptions options, TrainingData<float> train, TrainingData<float>? validation,
-        Interruption interruption, string? resumeFrom, long? cancelAfter)
+    /// <summary>Steps between progress reports: every step when testing interruptions, 10 on a terminal, else epoch ends only.</summary>
+    private static int ReportEvery(CliContext ctx, long? cancelAfter) =>
+        cancelAfter is not null || ctx.SimulatedSignal is not null ? 1 : ctx.IsInteractive ? 10 : int.MaxValue;
+
+    private static TrainingHistory Fit<T>(CliContext ctx, FlowModelTrainer<T> fit, Interruption interruption, string? resumeFrom, long? cancelAfter)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         bool interactive = ctx.IsInteractive;
         bool testing = cancelAfter is not null || ctx.SimulatedSignal is not null;
-        options = options with { ReportEverySteps = testing ? 1 : interactive ? 10 : int.MaxValue };
-        var trainer = new MaximumLikelihoodTrainer<float>(model.Flow, options);
         // the trainer stops at its next step once a signal arrived, writing its checkpoint first
         IProgress<TrainingProgress> Hook(IProgress<TrainingProgress> inner) => !testing ? inner
             : new CallbackProgress<TrainingProgress>(p =>
@@ -204,8 +245,8 @@ internal static class TrainCommand
             });
         if (!interactive)
         {
-            trainer.Progress = Hook(new PlainProgress(ctx.Out, ""));
-            return trainer.Fit(train, validation, interruption.Token, resumeFrom);
+            fit.Progress = Hook(new PlainProgress(ctx.Out, ""));
+            return fit.Fit(interruption.Token, resumeFrom);
         }
         TrainingHistory? history = null;
         AnsiConsole.Progress()
@@ -214,40 +255,39 @@ internal static class TrainCommand
             .Start(p =>
             {
                 var task = p.AddTask("starting …", maxValue: 1);
-                trainer.Progress = Hook(new CallbackProgress<TrainingProgress>(r =>
+                fit.Progress = Hook(new CallbackProgress<TrainingProgress>(r =>
                 {
                     task.MaxValue = r.TotalSteps;
                     task.Value = r.Step;
                     string v = r.ValidationLogLikelihood is { } x ? Commands.F(x) : "–";
                     task.Description = Markup.Escape($"epoch {r.Epoch} · {r.StepsPerSecond:F0} steps/s · train log-lik {Commands.F(-r.Loss)} · val {v}");
                 }));
-                history = trainer.Fit(train, validation, interruption.Token, resumeFrom);
+                history = fit.Fit(interruption.Token, resumeFrom);
                 task.StopTask();
             });
         return history!;
     }
 
-    /// <summary>Splits off the validation set: a random fraction of <paramref name="table"/>, or the events of a file.</summary>
-    private static (Table Train, Table? Validation) Split(CliContext ctx, Table table, string val, long seed, string? columns, bool drop)
+    /// <summary>
+    /// The validation of <c>--val</c>: a fraction of DATA held out at random (the library splits), or the events of a
+    /// file read with <paramref name="read"/> and matched to <paramref name="table"/>'s columns.
+    /// </summary>
+    private static (double Fraction, Table? File) Validation(string val, Table table, Func<string, Table> read, TextWriter err)
     {
         if (double.TryParse(val, NumberStyles.Float, CultureInfo.InvariantCulture, out double fraction) && !File.Exists(val))
         {
             if (!(fraction >= 0 && fraction < 1)) throw new UsageException($"--val must be a fraction in [0, 1) or a file, got {val}");
-            int nVal = (int)Math.Round(table.Rows * fraction);
-            if (nVal == 0) return (table, null);
-            var perm = new Rng(unchecked(seed ^ 0x5EED)).Permutation(table.Rows);
-            return (Rows(table, perm.AsSpan(nVal)), Rows(table, perm.AsSpan(0, nVal)));
+            return (fraction, null);
         }
-        var v = TrainingChecks.FloatRange(ctx, DataIo.MatchModel(DataIo.Read(ctx, val, columns, drop), table.Columns, val, ctx.Err), val, drop);
-        return (table, new Table(table.Columns, v.Values, v.Rows));
+        return (0, DataIo.MatchModel(read(val), table.Columns, val, err));
     }
 
-    /// <summary>The given rows of <paramref name="t"/>, in that order, as a new table.</summary>
-    internal static Table Rows(Table t, ReadOnlySpan<int> rows)
+    /// <summary>The <c>--columns</c> list with the <c>--weights</c> column added when the list leaves it out (null: all columns).</summary>
+    private static string? WithWeightColumn(string? columns, string? weightColumn)
     {
-        var values = new double[rows.Length * t.Cols];
-        for (int i = 0; i < rows.Length; i++) Array.Copy(t.Values, rows[i] * t.Cols, values, i * t.Cols, t.Cols);
-        return new Table(t.Columns, values, rows.Length);
+        if (columns is null || weightColumn is null) return columns;
+        bool listed = columns.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Any(c => c.Split('=', 2)[0].Trim() == weightColumn);
+        return listed ? columns : columns + "," + weightColumn;
     }
 
     private static Dictionary<string, ColumnBounds> ParseBounds(string[] entries)
@@ -256,7 +296,7 @@ internal static class TrainCommand
         catch (FormatException ex) { throw new UsageException("--bounds: " + ex.Message); }
     }
 
-    private static string Describe(PreprocessingPipeline<float>? p) => p is null ? "none"
+    private static string Describe<T>(PreprocessingPipeline<T>? p) where T : unmanaged, IFloatingPointIeee754<T> => p is null ? "none"
         : string.Join(", ", p.Spec.Columns.Select(c => $"{c.Name}: {PreprocessingSpec.KindName(c.Kind)}"));
 
     /// <summary>One line per report: epoch, step, throughput, train and validation log-likelihood, ETA.</summary>

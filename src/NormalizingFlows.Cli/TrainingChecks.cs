@@ -1,10 +1,9 @@
 using NormalizingFlows.Data;
-using NormalizingFlows.Data.Preprocessing;
 using Table = NormalizingFlows.Data.Table;
 
 namespace NormalizingFlows.Cli;
 
-/// <summary>Checks of <c>nflow train</c>'s data before any work: degenerate tables, validation events outside the domain.</summary>
+/// <summary>Checks of <c>nflow train</c>'s data before any work: degenerate tables, values beyond the float32 range.</summary>
 internal static class TrainingChecks
 {
     /// <summary>
@@ -50,22 +49,6 @@ internal static class TrainingChecks
         }
         if (keep.Count == table.Rows) return table;
         ctx.Err.WriteLine($"nflow: {path}: dropped {table.Rows - keep.Count} row(s) with values beyond the float32 range (--drop-invalid)");
-        return TrainCommand.Rows(table, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(keep));
-    }
-
-    /// <summary>
-    /// The validation events inside the domain of <paramref name="pipeline"/> (fitted on the training split): those
-    /// outside (beyond a bounded side) are reported and left out of the validation log-likelihood.
-    /// </summary>
-    public static Table? InsideDomain(CliContext ctx, PreprocessingPipeline<float>? pipeline, Table? validation)
-    {
-        if (pipeline?.Guard is null || validation is null) return validation;
-        var inside = pipeline.InDomain(validation.ToTensor<float>());
-        int kept = inside.Count(b => b);
-        if (kept == validation.Rows) return validation;
-        ctx.Err.WriteLine($"nflow: {validation.Rows - kept} of {validation.Rows} validation event(s) lie outside the preprocessing's domain fitted on the training split " +
-            "(beyond a bounded side of a column: density zero); they are left out of the validation log-likelihood");
-        if (kept == 0) return null;
-        return TrainCommand.Rows(validation, Enumerable.Range(0, validation.Rows).Where(r => inside[r]).ToArray());
+        return table.SelectRows(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(keep));
     }
 }

@@ -93,4 +93,16 @@ public sealed class Table
             for (int j = 0; j < parts.Length; j++) v[r * parts.Length + j] = Values[r * Cols + idx[j]];
         return new Table(names, v, Rows) { DroppedRows = DroppedRows };
     }
+
+    /// <summary>The given rows, in that order (repeats allowed), as a new table with the same columns.</summary>
+    public Table SelectRows(ReadOnlySpan<int> rows)
+    {
+        var values = new double[rows.Length * Cols];
+        for (int i = 0; i < rows.Length; i++)
+        {
+            if ((uint)rows[i] >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(rows), rows[i], $"row index out of range: the table has {Rows} rows");
+            Array.Copy(Values, rows[i] * Cols, values, i * Cols, Cols);
+        }
+        return new Table(Columns, values, rows.Length);
+    }
 }

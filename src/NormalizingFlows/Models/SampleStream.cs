@@ -12,11 +12,17 @@ namespace NormalizingFlows.Models;
 /// stream in blocks of <see cref="BlockRows"/> rows, so memory stays bounded whatever the count. The draws are the
 /// same as <see cref="FlowModel{T}.Sample"/> called block by block with one <see cref="Rng"/>. A non-finite sample
 /// (an overflow of the element type) throws an <see cref="InvalidOperationException"/> instead of being written.
+/// With <c>withLogProb</c> each row gets one more column, <see cref="LogProbColumn"/>: the model's log p of the event
+/// as written (after dequantized columns are floored and any clamping; for .npy, of the float32 values), so it equals
+/// what <see cref="FlowModel{T}.LogProb"/> gives on the written events.
 /// </summary>
 public static class SampleStream
 {
     /// <summary>Rows drawn and written per block.</summary>
     public const int BlockRows = 32_768;
+
+    /// <summary>Name of the column of per-event log p written with <c>withLogProb</c>.</summary>
+    public const string LogProbColumn = "log_prob";
 
     /// <summary>
     /// Writes a CSV header (the model's column names) and <paramref name="n"/> sample rows (values formatted
@@ -24,15 +30,16 @@ public static class SampleStream
     /// written after each block. With <paramref name="clamp"/> every column is clamped into its training range.
     /// </summary>
     public static void WriteCsv<T>(FlowModel<T> model, long n, Rng rng, TextWriter writer, bool clamp = false,
-        IProgress<long>? progress = null, CancellationToken cancellation = default) where T : unmanaged, IFloatingPointIeee754<T>
+        IProgress<long>? progress = null, CancellationToken cancellation = default, bool withLogProb = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(writer);
-        Data.Csv.CheckColumnNames(model.Columns);
-        writer.Write(string.Join(",", model.Columns));
+        var columns = Columns(model, withLogProb);
+        Data.Csv.CheckColumnNames(columns);
+        writer.Write(string.Join(",", columns));
         writer.Write('\n');
         var sb = new StringBuilder();
-        Blocks(model, n, rng, clamp, progress, cancellation, (values, rows, d) => Data.Csv.WriteRows(writer, values, rows, d, sb));
+        Blocks(model, n, rng, clamp, withLogProb, float32: false, progress, cancellation, (values, rows, d) => Data.Csv.WriteRows(writer, values, rows, d, sb));
         writer.Flush();
     }
 
@@ -41,13 +48,14 @@ public static class SampleStream
     /// the header with the full 64-bit count first, then the rows block by block.
     /// </summary>
     public static void WriteNpy<T>(FlowModel<T> model, long n, Rng rng, Stream stream, bool clamp = false,
-        IProgress<long>? progress = null, CancellationToken cancellation = default) where T : unmanaged, IFloatingPointIeee754<T>
+        IProgress<long>? progress = null, CancellationToken cancellation = default, bool withLogProb = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(stream);
-        stream.Write(NpyHeader(n, model.Features));
-        var buf = new byte[BlockRows * model.Features * 4];
-        Blocks(model, n, rng, clamp, progress, cancellation, (values, rows, d) =>
+        int width = Columns(model, withLogProb).Length;
+        stream.Write(NpyHeader(n, width));
+        var buf = new byte[BlockRows * width * 4];
+        Blocks(model, n, rng, clamp, withLogProb, float32: true, progress, cancellation, (values, rows, d) =>
         {
             for (int i = 0; i < rows * d; i++) BinaryPrimitives.WriteSingleLittleEndian(buf.AsSpan(4 * i), (float)values[i]);
             stream.Write(buf, 0, rows * d * 4);
@@ -66,27 +74,50 @@ public static class SampleStream
         for (long start = 0; start < n; start += blockRows) yield return (start, (int)Math.Min(blockRows, n - start));
     }
 
-    private static void Blocks<T>(FlowModel<T> model, long n, Rng rng, bool clamp, IProgress<long>? progress, CancellationToken cancellation,
-        Action<double[], int, int> write) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The columns written: the model's, then <see cref="LogProbColumn"/> when <paramref name="withLogProb"/> (refused when the model has a column of that name).</summary>
+    public static string[] Columns<T>(FlowModel<T> model, bool withLogProb = false) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!withLogProb) return [.. model.Columns];
+        if (model.Columns.Contains(LogProbColumn))
+            throw new ArgumentException($"the model has a column named '{LogProbColumn}': its samples cannot carry their log p in a column of that name");
+        return [.. model.Columns, LogProbColumn];
+    }
+
+    /// <summary>
+    /// Draws <paramref name="n"/> rows block by block and hands each block to <paramref name="write"/> as (values, rows,
+    /// width) in row-major doubles: the features, then log p when <paramref name="withLogProb"/>. With
+    /// <paramref name="float32"/> the samples are rounded to float32 first (what an .npy file holds) and log p is that of
+    /// the rounded values.
+    /// </summary>
+    internal static void Blocks<T>(FlowModel<T> model, long n, Rng rng, bool clamp, bool withLogProb, bool float32, IProgress<long>? progress,
+        CancellationToken cancellation, Action<double[], int, int> write) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(rng);
-        int d = model.Features;
-        var values = new double[BlockRows * d];
+        int d = model.Features, width = withLogProb ? d + 1 : d;
+        var values = new double[BlockRows * width];
         using var _ = GradMode.Disable();
         foreach (var (start, rows) in Partition(n))
         {
             cancellation.ThrowIfCancellationRequested();
             using (TensorScope.Begin())
             {
-                var x = model.Sample(rows, rng, clampToTrainingRange: clamp).ReadOnlySpan;
+                var sample = model.Sample(rows, rng, clampToTrainingRange: clamp);
+                var x = sample.Span;
                 for (int i = 0; i < rows * d; i++)
                 {
-                    values[i] = double.CreateTruncating(x[i]);
-                    if (!double.IsFinite(values[i]))
-                        throw new InvalidOperationException($"sample {start + i / d}, column '{model.Columns[i % d]}' is {values[i]}: the model's sampling overflowed the element type (nothing is written for it)");
+                    if (float32 && typeof(T) != typeof(float)) x[i] = T.CreateTruncating((float)double.CreateTruncating(x[i]));
+                    double v = double.CreateTruncating(x[i]);
+                    if (!double.IsFinite(v))
+                        throw new InvalidOperationException($"sample {start + i / d}, column '{model.Columns[i % d]}' is {v}: the model's sampling overflowed the element type (nothing is written for it)");
+                    values[i / d * width + i % d] = v;
+                }
+                if (withLogProb)
+                {
+                    var lp = model.LogProb(sample);
+                    for (int r = 0; r < rows; r++) values[r * width + d] = lp[r];
                 }
             }
-            write(values, rows, d);
+            write(values, rows, width);
             progress?.Report(start + rows);
         }
     }

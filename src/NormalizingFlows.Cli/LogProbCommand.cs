@@ -1,0 +1,34 @@
+using System.Numerics;
+using System.CommandLine;
+using NormalizingFlows.Data;
+using NormalizingFlows.Models;
+
+namespace NormalizingFlows.Cli;
+
+/// <summary><c>nflow logprob</c>: log p per event of a table under a trained model.</summary>
+internal static class LogProbCommand
+{
+    public static Command Build(CliContext ctx)
+    {
+        var model = Commands.ModelArgument();
+        var data = new Argument<string>("DATA") { Description = "Events to score (.csv or .npy) with the model's columns" };
+        var output = new Option<string?>("--output", "-o") { Description = "File (.csv, or .npy by extension) with one column 'log_prob' (log p per event, original units, −∞ outside the model's domain); default: none, only the mean is printed", HelpName = "FILE" };
+        var columns = Commands.Columns();
+        var drop = Commands.DropInvalid();
+        var cmd = new Command("logprob", "Score events: log p(x) per event and the mean log-likelihood ± its standard error.") { model, data, output, columns, drop };
+        cmd.SetAction(r =>
+        {
+            OutputPaths.Check(r.GetValue(output), "--output");
+            string modelPath = r.GetValue(model)!, path = r.GetValue(data)!;
+            var lp = Commands.IsDoubleModel(modelPath) ? Score(Commands.LoadModel<double>(modelPath)) : Score(Commands.LoadModel<float>(modelPath));
+            if (r.GetValue(output) is { } o) DataIo.Write(o, new Table(["log_prob"], lp, lp.Length));
+            ctx.Out.WriteLine(DataIo.Summarise(lp, "mean log-likelihood").Line);
+            if (r.GetValue(output) is { } written) ctx.Out.WriteLine($"wrote {written}");
+            return 0;
+
+            double[] Score<T>(FlowModel<T> m) where T : unmanaged, IFloatingPointIeee754<T> =>
+                FlowModelTables.LogProb(m, DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path, ctx.Err));
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,145 @@
+using System.Numerics;
+using NormalizingFlows.Data;
+using NormalizingFlows.Data.Preprocessing;
+using NormalizingFlows.Tensors;
+using NormalizingFlows.Training;
+
+namespace NormalizingFlows.Models;
+
+/// <summary>
+/// Fits a <see cref="FlowModel{T}"/> to tables of events, the way <c>nflow train</c> does: the events are split into
+/// training and validation rows (by <see cref="TrainingOptions.ValidationFraction"/> and seed, unless a validation table is
+/// given), the preprocessing of <see cref="FlowFitOptions.Preprocessing"/> is fitted on the training rows only, validation
+/// events outside its domain are left out (counted in <see cref="ValidationOutsideDomain"/>), dequantized columns get
+/// U(0, 1) noise, and <see cref="Fit"/> trains by (weighted) maximum likelihood with progress, checkpoints, cancellation
+/// and resumption. The constructor does all but the training, so a caller can describe the model first.
+/// </summary>
+public sealed class FlowModelTrainer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>
+    /// Prepares the fit of a flow of architecture <paramref name="spec"/> (its <see cref="FlowSpec.Features"/> must be
+    /// the number of modelled columns of <paramref name="data"/>, its <see cref="FlowSpec.DType"/> that of
+    /// <typeparamref name="T"/>) to <paramref name="data"/>; <paramref name="validation"/> (same columns) replaces the
+    /// random validation split. A column named by <see cref="FlowFitOptions.WeightColumn"/> is taken out as the
+    /// events' weights.
+    /// </summary>
+    public FlowModelTrainer(FlowSpec spec, Table data, FlowFitOptions? options = null, Table? validation = null)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(data);
+        Options = options ?? new FlowFitOptions();
+        Options.Validate();
+        if (spec.DType != FlowSpec.DTypeOf<T>())
+            throw new ArgumentException($"the spec's dtype is {spec.DType} but the model is {FlowSpec.DTypeOf<T>()}: set FlowSpec.DType to {FlowSpec.DTypeOf<T>()}", nameof(spec));
+        var (events, weights) = SplitOffWeights(data, "data");
+        if (events.Cols != spec.Features)
+            throw new ArgumentException($"the spec has {spec.Features} features but the data have {events.Cols} modelled column(s) ({string.Join(", ", events.Columns)})", nameof(spec));
+        Table? valEvents = null;
+        double[]? valWeights = null;
+        if (validation is not null)
+        {
+            (valEvents, valWeights) = SplitOffWeights(validation, "validation data");
+            if (!valEvents.Columns.SequenceEqual(events.Columns))
+                throw new ArgumentException($"the validation data have columns ({string.Join(", ", valEvents.Columns)}), the data ({string.Join(", ", events.Columns)})", nameof(validation));
+        }
+        long seed = Options.Training.Seed;
+        Table train = events;
+        double[]? trainWeights = weights;
+        int nVal = validation is null ? (int)Math.Round(events.Rows * Options.Training.ValidationFraction) : 0;
+        if (nVal > 0)
+        {
+            var perm = new Rng(unchecked(seed ^ 0x5EED)).Permutation(events.Rows);
+            train = events.SelectRows(perm.AsSpan(nVal));
+            valEvents = events.SelectRows(perm.AsSpan(0, nVal));
+            trainWeights = Pick(weights, perm.AsSpan(nVal));
+            valWeights = Pick(weights, perm.AsSpan(0, nVal));
+        }
+        if (train.Rows == 0) throw new ArgumentException($"no training events left after the validation split ({events.Rows} event(s))", nameof(data));
+        if (trainWeights is not null && !(Math.Abs(trainWeights.Sum()) > 0))
+            throw new ArgumentException($"the weights (column '{Options.WeightColumn}') sum to zero over the {train.Rows} training event(s): the weighted likelihood is undefined", nameof(data));
+
+        var pipeline = Options.Preprocessing switch
+        {
+            FlowPreprocessing.None => null,
+            FlowPreprocessing.Standardize => PreprocessingPipeline.Fit<T>(train, PreprocessingSpec.Uniform(train.Columns, PreprocessingKind.Standardize)),
+            _ => PreprocessingPipeline.Fit<T>(train, PreprocessingSpec.Auto(train, Options.Bounds)),
+        };
+        if (valEvents is not null && pipeline?.Guard is not null)
+        {
+            var inside = pipeline.InDomain(valEvents.ToTensor<T>());
+            var kept = Enumerable.Range(0, valEvents.Rows).Where(r => inside[r]).ToArray();
+            ValidationOutsideDomain = valEvents.Rows - kept.Length;
+            if (ValidationOutsideDomain > 0)
+            {
+                valEvents = kept.Length == 0 ? null : valEvents.SelectRows(kept);
+                valWeights = kept.Length == 0 ? null : Pick(valWeights, kept);
+            }
+        }
+        Model = new FlowModel<T>(spec, pipeline, train.Columns);
+        var rng = new Rng(seed);
+        TrainingData = Model.MakeTrainingData(train.ToTensor<T>(), rng, weights: Weights(trainWeights));
+        ValidationData = valEvents is null ? null : Model.MakeTrainingData(valEvents.ToTensor<T>(), rng, weights: Weights(valWeights));
+    }
+
+    /// <summary>The settings of the fit.</summary>
+    public FlowFitOptions Options { get; }
+
+    /// <summary>The model being fitted (freshly initialised until <see cref="Fit"/> ran); its preprocessing is fitted.</summary>
+    public FlowModel<T> Model { get; }
+
+    /// <summary>The training rows (original units, dequantization noise added, with their weights).</summary>
+    public TrainingData<T> TrainingData { get; }
+
+    /// <summary>The validation rows inside the preprocessing's domain, or null (no validation, or none inside).</summary>
+    public TrainingData<T>? ValidationData { get; }
+
+    /// <summary>Validation events left out because they lie outside the preprocessing's domain fitted on the training rows.</summary>
+    public int ValidationOutsideDomain { get; }
+
+    /// <summary>Receives the trainer's progress reports (every <see cref="TrainingOptions.ReportEverySteps"/> and each epoch's end).</summary>
+    public IProgress<TrainingProgress>? Progress { get; set; }
+
+    /// <summary>
+    /// Trains <see cref="Model"/> by maximum likelihood (the best validation epoch's parameters kept) and records the
+    /// history in it. A cancelled run writes the checkpoint (when one is configured) and returns with outcome
+    /// <see cref="TrainingOutcome.Cancelled"/>; <paramref name="resumeFrom"/> continues such a run from its checkpoint.
+    /// </summary>
+    public TrainingHistory Fit(CancellationToken cancellation = default, string? resumeFrom = null)
+    {
+        // the split is done here, on the tables: the trainer must not split the training rows again
+        var trainer = new MaximumLikelihoodTrainer<T>(Model.Flow, Options.Training with { ValidationFraction = 0 }) { Progress = Progress };
+        var history = trainer.Fit(TrainingData, ValidationData, cancellation, resumeFrom);
+        Model.History = history;
+        return history;
+    }
+
+    /// <summary>Mean (weighted) log-likelihood per validation event and its standard error; null without validation rows.</summary>
+    public (double Mean, double StandardError)? EvaluateValidation() =>
+        ValidationData is null ? null : MaximumLikelihoodTrainer<T>.Evaluate(Model.Flow, ValidationData, Options.Training.EvaluationBatchSize);
+
+    // the table without the weight column, and that column's values (null when unweighted)
+    private (Table Events, double[]? Weights) SplitOffWeights(Table table, string what)
+    {
+        if (Options.WeightColumn is not { } w) return (table, null);
+        int j = Array.IndexOf(table.Columns, w);
+        if (j < 0) throw new ArgumentException($"the {what} have no weight column '{w}' (columns: {string.Join(", ", table.Columns)})");
+        if (table.Cols == 1) throw new ArgumentException($"the {what} have only the weight column '{w}': no column is left to model");
+        var weights = new double[table.Rows];
+        for (int r = 0; r < table.Rows; r++)
+        {
+            weights[r] = table[r, j];
+            if (!double.IsFinite(weights[r])) throw new ArgumentException($"the {what}'s weight column '{w}' is {weights[r]} in row {r}: weights must be finite");
+        }
+        return (table.SelectColumns(string.Join(",", table.Columns.Where(c => c != w))), weights);
+    }
+
+    private static double[]? Pick(double[]? values, ReadOnlySpan<int> rows)
+    {
+        if (values is null) return null;
+        var picked = new double[rows.Length];
+        for (int i = 0; i < rows.Length; i++) picked[i] = values[rows[i]];
+        return picked;
+    }
+
+    private static Tensor<T>? Weights(double[]? w) => w is null ? null : Tensor<T>.FromDoubles(w, w.Length);
+}
