@@ -28,9 +28,9 @@ public sealed record DistillationOptions
     public int ReportEverySteps { get; init; } = 50;
 
     /// <summary>
-    /// Where <see cref="DistillationTrainer{T}.Fit"/> writes a checkpoint (atomically) when it is cancelled before the last
-    /// step: the student's parameters, the optimizer state, the steps done, the random stream's position, the settings
-    /// and hashes of the teacher and the data (null: none is written).
+    /// Where <see cref="DistillationTrainer{T}.Fit"/> writes a checkpoint (atomically) after each pass over the data and
+    /// when it is cancelled before the last step: the student's parameters, the optimizer state, the position, the
+    /// settings and hashes of the teacher and the data (null: none is written).
     /// </summary>
     public string? CheckpointPath { get; init; }
 

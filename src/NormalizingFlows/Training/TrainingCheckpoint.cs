@@ -71,11 +71,10 @@ internal static class TrainingCheckpoint
         catch (JsonException ex) { throw new InvalidDataException($"{path}: checkpoint metadata '{key}' is not valid JSON ({ex.Message})", ex); }
     }
 
-    /// <summary>Throws <see cref="CheckpointMismatchException"/> naming the first setting (caller's first) or the data that differ.</summary>
-    public static void Check(string path, IReadOnlyDictionary<string, string> meta, TrainingOptions options, string dataHash) =>
-        Check(path, meta, options.RunSettings, Settings(options), dataHash, options.DataDescription);
-
-    /// <summary>As above, for any trainer: its run settings, its own settings and the hash of its data.</summary>
+    /// <summary>
+    /// Throws <see cref="CheckpointMismatchException"/> naming the first setting (the caller's <paramref name="run"/>
+    /// settings first, then <paramref name="settings"/>) or the data that differ.
+    /// </summary>
     public static void Check(string path, IReadOnlyDictionary<string, string> meta, IReadOnlyDictionary<string, string>? run,
         IReadOnlyDictionary<string, string> settings, string dataHash, string? dataDescription)
     {

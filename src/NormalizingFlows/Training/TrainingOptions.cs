@@ -2,7 +2,7 @@ using NormalizingFlows.Optim;
 
 namespace NormalizingFlows.Training;
 
-/// <summary>Settings of a maximum-likelihood training run. Defaults suit small tabular problems.</summary>
+/// <summary>Settings of a <see cref="TrainingLoop{T}"/> run (maximum likelihood and the other losses). Defaults suit small tabular problems.</summary>
 public sealed record TrainingOptions
 {
     /// <summary>Passes over the training set (ignored when <see cref="Steps"/> is set).</summary>
@@ -26,7 +26,7 @@ public sealed record TrainingOptions
     /// <summary>Global gradient-norm clip; null disables clipping.</summary>
     public double? ClipNorm { get; init; } = 10.0;
 
-    /// <summary>Seed of the shuffling generator.</summary>
+    /// <summary>Seed of the shuffling generator and of the per-step random streams of the losses (<see cref="TrainingBatch{T}.Rng"/>).</summary>
     public long Seed { get; init; }
 
     /// <summary>Fraction of the rows held out for validation when no validation set is given (0: none).</summary>
