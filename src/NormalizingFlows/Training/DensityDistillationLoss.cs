@@ -77,7 +77,7 @@ public sealed class DensityDistillationLoss<T> : TrainingLoss<T> where T : unman
     /// The sum of the terms (recorded when gradients are enabled) and the six terms on data <paramref name="x"/> with
     /// contexts <paramref name="context"/>; the z-pass draws as many base points from <paramref name="rng"/>.
     /// </summary>
-    public (Var<T> Total, DistillationLoss Terms) Terms(Tensor<T> x, Tensor<T>? context, Rng rng)
+    internal (Var<T> Total, DistillationLoss Terms) Terms(Tensor<T> x, Tensor<T>? context, Rng rng)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(rng);

@@ -67,10 +67,8 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
     public Func<int, int, int[]>? BatchOrder { get; init; }
 
     /// <summary>Adam, or AdamW when <see cref="TrainingOptions.WeightDecay"/> &gt; 0, over the trainable parameters of <paramref name="model"/>.</summary>
-    public static Optimizer<T> CreateOptimizer(Module<T> model, TrainingOptions options)
+    private static Optimizer<T> CreateOptimizer(Module<T> model, TrainingOptions options)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(options);
         var trainable = model.Parameters().Where(p => p.Trainable);
         return options.WeightDecay > 0
             ? new AdamW<T>(trainable, options.LearningRate, weightDecay: options.WeightDecay)
