@@ -2,6 +2,7 @@ using NormalizingFlows.Autograd;
 using NormalizingFlows.Nn;
 using NormalizingFlows.Optim;
 using NormalizingFlows.Tensors;
+using NormalizingFlows.Training;
 
 namespace NormalizingFlows.Hep.Evaluation;
 
@@ -143,61 +144,67 @@ public sealed class MlpClassifier
 
     private void Train(double[][] columns, bool[] labels, double[] lw, int[] train, int[] valid, ClassifierOptions o, Rng rng)
     {
-        Optimizer<float> adam = o.WeightDecay > 0
-            ? new AdamW<float>(_net.Parameters(), o.LearningRate, weightDecay: o.WeightDecay)
-            : new Adam<float>(_net.Parameters(), o.LearningRate);
         int batch = Math.Min(o.BatchSize, train.Length);
         int stepsPerEpoch = (train.Length + batch - 1) / batch;
-        var schedule = new CosineDecaySchedule(o.LearningRate, o.Epochs * stepsPerEpoch, floor: 0.1 * o.LearningRate);
-        var parameters = _net.Parameters().ToArray();
-        float[][]? best = null;
-        double bestLoss = double.PositiveInfinity;
-        int since = 0, step = 0;
-        var order = (int[])train.Clone();
-        _net.Train();
-        for (int epoch = 1; epoch <= o.Epochs; epoch++)
+        var options = new TrainingOptions
         {
-            EpochsRun = epoch;
-            rng.Shuffle(order.AsSpan());
-            for (int start = 0; start < order.Length; start += batch)
-            {
-                int b = Math.Min(batch, order.Length - start);
-                using var scope = TensorScope.Begin();
-                var x = Tensor<float>.Empty(b, Features);
-                var t = new float[b]; var w = new float[b];
-                var rowsOf = order.AsSpan(start, b);
-                FillBatch(columns, rowsOf, x.Span);
-                for (int k = 0; k < b; k++) { t[k] = labels[rowsOf[k]] ? 1 : 0; w[k] = (float)lw[rowsOf[k]]; }
-                adam.LearningRate = schedule.LearningRate(step++);
-                adam.ZeroGrad();
-                var logits = _net.Forward(new Var<float>(x));
-                var loss = WeightedBce(logits, t, w);
-                loss.Backward();
-                adam.Step();
-            }
-            if (valid.Length == 0) { BestEpoch = epoch; continue; }
-            double vloss = Loss(columns, labels, lw, valid);
-            if (vloss < bestLoss)
-            {
-                bestLoss = vloss; BestEpoch = epoch; since = 0;
-                best = parameters.Select(p => p.Value.ToArray()).ToArray();
-            }
-            else if (o.Patience > 0 && ++since >= o.Patience) break;
-        }
-        if (best is not null && BestEpoch != EpochsRun)
-            for (int i = 0; i < parameters.Length; i++) best[i].AsSpan().CopyTo(parameters[i].Value.Span);
-        BestValidationLoss = valid.Length == 0 ? double.NaN : bestLoss;
+            Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, WeightDecay = o.WeightDecay, ClipNorm = null, Patience = o.Patience,
+            Schedule = new CosineDecaySchedule(o.LearningRate, o.Epochs * stepsPerEpoch, floor: 0.1 * o.LearningRate), ReportEverySteps = int.MaxValue,
+        };
+        // the rows as the loop sees them: standardised, training rows in the order of 'train' (shuffled in place each epoch)
+        var order = Enumerable.Range(0, train.Length).ToArray();
+        var loop = new TrainingLoop<float>(_net, options) { BatchOrder = (_, _) => { rng.Shuffle(order.AsSpan()); return order; } };
+        var history = loop.Fit(new CrossEntropyLoss(this, labels, lw, train, valid), Rows(columns, lw, train), valid.Length == 0 ? null : Rows(columns, lw, valid));
+        EpochsRun = history.Epochs.Count;
+        BestEpoch = history.BestEpoch ?? EpochsRun;
+        BestValidationLoss = valid.Length == 0 ? double.NaN : -history.Epochs.First(e => e.Epoch == BestEpoch).ValidationLogLikelihood!.Value;
         _net.Eval();
     }
 
-    /// <summary>Weighted mean BCE of the given rows, without gradients.</summary>
-    private double Loss(double[][] columns, bool[] labels, double[] lw, int[] rows)
+    /// <summary>The standardised events <paramref name="rows"/> with their loss weights (as float).</summary>
+    private TrainingData<float> Rows(double[][] columns, double[] lw, int[] rows)
     {
-        var z = PredictLogits(columns, rows);
-        double s = 0, sw = 0;
-        for (int k = 0; k < rows.Length; k++)
+        var x = Tensor<float>.Empty(rows.Length, Features).Untrack();
+        FillBatch(columns, rows, x.Span);
+        var w = Tensor<float>.Empty(rows.Length).Untrack();
+        for (int k = 0; k < rows.Length; k++) w.Span[k] = (float)lw[rows[k]];
+        return new TrainingData<float>(x, Weights: w);
+    }
+
+    /// <summary>
+    /// The weighted binary cross-entropy on logits of a batch of training rows; the validation score is minus its
+    /// weighted mean on the held-out rows (targets and weights in double).
+    /// </summary>
+    private sealed class CrossEntropyLoss(MlpClassifier classifier, bool[] labels, double[] lw, int[] train, int[] valid) : TrainingLoss<float>
+    {
+        private readonly float[] _targets = train.Select(i => labels[i] ? 1f : 0f).ToArray();
+        private readonly double[] _validTargets = valid.Select(i => labels[i] ? 1.0 : 0.0).ToArray();
+        private readonly double[] _validWeights = valid.Select(i => lw[i]).ToArray();
+
+        public override Var<float> Compute(TrainingBatch<float> batch)
         {
-            double zi = z[k], ti = labels[rows[k]] ? 1 : 0, w = lw[rows[k]];
+            var rows = batch.Rows.Span;
+            var t = new float[rows.Length];
+            for (int k = 0; k < rows.Length; k++) t[k] = _targets[rows[k]];
+            var logits = classifier._net.Forward(new Var<float>(batch.X!));
+            return WeightedBce(logits, t, batch.Weights!.ToArray());
+        }
+
+        public override double Validate(TrainingData<float> validation)
+        {
+            int d = classifier.Features;
+            var z = classifier.Logits(validation.Rows, (start, x) => validation.X.ReadOnlySpan.Slice(start * d, x.Length).CopyTo(x.Span));
+            return -MeanBce(z, _validTargets, _validWeights);
+        }
+    }
+
+    /// <summary>Weighted mean BCE Σ w·BCE(z, t) / Σ w of logits <paramref name="z"/>.</summary>
+    private static double MeanBce(double[] z, double[] targets, double[] weights)
+    {
+        double s = 0, sw = 0;
+        for (int k = 0; k < z.Length; k++)
+        {
+            double zi = z[k], ti = targets[k], w = weights[k];
             s += w * (Math.Max(zi, 0) - zi * ti + Math.Log(1 + Math.Exp(-Math.Abs(zi))));
             sw += w;
         }
@@ -210,17 +217,23 @@ public sealed class MlpClassifier
         int n = CheckColumns(columns, null);
         if (columns.Length != Features) throw new ArgumentException($"{columns.Length} feature columns; the classifier was trained on {Features}");
         var use = rows?.ToArray() ?? Enumerable.Range(0, n).ToArray();
-        var z = new double[use.Length];
+        return Logits(use.Length, (start, x) => FillBatch(columns, use.AsSpan(start, x.Dim(0)), x.Span));
+    }
+
+    /// <summary>Logits of <paramref name="count"/> events in evaluation mode without gradients, in chunks that <paramref name="fill"/> writes (standardised) from a start row.</summary>
+    private double[] Logits(int count, Action<int, Tensor<float>> fill)
+    {
+        var z = new double[count];
         bool wasTraining = _net.Training;
         _net.Eval();
         const int chunk = 4096;
         using (GradMode.Disable())
-            for (int start = 0; start < use.Length; start += chunk)
+            for (int start = 0; start < count; start += chunk)
             {
-                int b = Math.Min(chunk, use.Length - start);
+                int b = Math.Min(chunk, count - start);
                 using var scope = TensorScope.Begin();
                 var x = Tensor<float>.Empty(b, Features);
-                FillBatch(columns, use.AsSpan(start, b), x.Span);
+                fill(start, x);
                 var y = _net.Forward(new Var<float>(x)).Value.ReadOnlySpan;
                 for (int k = 0; k < b; k++) z[start + k] = y[k];
             }

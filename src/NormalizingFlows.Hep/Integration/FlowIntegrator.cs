@@ -4,6 +4,7 @@ using NormalizingFlows.Flows;
 using NormalizingFlows.Nn;
 using NormalizingFlows.Optim;
 using NormalizingFlows.Tensors;
+using NormalizingFlows.Training;
 using NormalizingFlows.Transforms;
 using NormalizingFlows.Transforms.Coupling;
 using NormalizingFlows.Transforms.Splines;
@@ -243,73 +244,43 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
         int n = Options.SamplesPerRound, d = Dimensions;
         int rounds = (int)Math.Max(1, calls / n);
         int totalSteps = rounds * Options.StepsPerRound;
-        var schedule = new CosineDecaySchedule(Options.LearningRate, totalSteps, Options.LearningRate * 0.1);
         var xd = new double[n * d];
-        var f = new double[n];
-        var parameters = _optimizer.Parameters;
-        Flow.Train();
-        int step = 0;
-        for (int round = 0; round < rounds; round++)
+        var loss = new SampledDivergenceLoss<float>(
+            x => Flow.Transform.Forward(x).LogAbsDet,
+            () => SampleFloat(n),
+            x =>
+            {
+                var xs = x.ReadOnlySpan;
+                for (int i = 0; i < xd.Length; i++) xd[i] = xs[i];
+                var f = new double[n];
+                Evaluate(xd, f);
+                return f;
+            },
+            ToDivergence(Options.Loss), Options.StepsPerRound)
         {
-            using var scope = TensorScope.Begin();
-            var (x, logqOld) = SampleFloat(n);
-            var xs = x.ReadOnlySpan;
-            for (int i = 0; i < xd.Length; i++) xd[i] = xs[i];
-            Evaluate(xd, f);
-            var lq = logqOld.ReadOnlySpan;
-            var w = new double[n];
-            for (int i = 0; i < n; i++) w[i] = f[i] == 0 ? 0 : f[i] / Math.Exp(lq[i]);
-            var (mean, se) = MeanAndError(w);
-            if (!(mean > 0))
+            Exponent = round => Exponent(round, rounds),
+            RoundDone = r =>
             {
-                _history.Add(new TrainingRound(_history.Count + 1, n, 0, 0, double.NaN, double.NaN));
-                step += Options.StepsPerRound;
-                continue; // f vanished on the whole sample: nothing to learn from
-            }
-            // the target learnt this round is p ∝ f^β (β = 1 once the annealing ramp is over): its weights f^β/q and their mean
-            double beta = Exponent(round, rounds);
-            var wt = w;
-            double meanT = mean;
-            if (beta < 1)
-            {
-                wt = new double[n];
-                for (int i = 0; i < n; i++) wt[i] = f[i] == 0 ? 0 : Math.Exp(beta * Math.Log(f[i])) / Math.Exp(lq[i]);
-                meanT = wt.Average();
-            }
-            var wn = Tensor<float>.Empty(n);
-            var aux = Tensor<float>.Empty(n);
-            var wns = wn.Span; var auxs = aux.Span;
-            for (int i = 0; i < n; i++)
-            {
-                double r = wt[i] / meanT;
-                switch (Options.Loss)
-                {
-                    case IntegrationLoss.Variance: wns[i] = (float)(r * r); auxs[i] = lq[i]; break;
-                    case IntegrationLoss.Exponential: wns[i] = (float)r; auxs[i] = f[i] > 0 ? (float)(beta * Math.Log(f[i]) - Math.Log(meanT)) : 0f; break;
-                    default: wns[i] = (float)r; break;
-                }
-            }
-            double firstLoss = double.NaN;
-            for (int s = 0; s < Options.StepsPerRound; s++, step++)
-            {
-                using var stepScope = TensorScope.Begin();
-                _optimizer.LearningRate = schedule.LearningRate(step);
-                _optimizer.ZeroGrad();
-                var (_, logq) = Flow.Transform.Forward(new Var<float>(x));
-                var loss = Loss(logq, new Var<float>(wn), new Var<float>(aux));
-                double value = loss.Value[0];
-                if (s == 0) firstLoss = value;
-                if (!double.IsFinite(value))
-                    throw new InvalidOperationException($"flow training diverged: the {Options.Loss} loss became {value} in round {round + 1}; lower the learning rate");
-                loss.Backward();
-                GradientClipping.ClipGlobalNorm(parameters, Options.ClipNorm);
-                _optimizer.Step();
-            }
-            var wStats = WeightStatistics.Compute(w);
-            _history.Add(new TrainingRound(_history.Count + 1, n, mean, se, firstLoss, wStats.RelativeStandardDeviation));
-        }
+                if (double.IsNaN(r.Loss)) { _history.Add(new TrainingRound(_history.Count + 1, n, 0, 0, double.NaN, double.NaN)); return; }
+                var (mean, se) = MeanAndError(r.Weights);
+                _history.Add(new TrainingRound(_history.Count + 1, n, mean, se, r.Loss, WeightStatistics.Compute(r.Weights).RelativeStandardDeviation));
+            },
+        };
+        var options = new TrainingOptions
+        {
+            Steps = totalSteps, LearningRate = Options.LearningRate, ClipNorm = Options.ClipNorm, ReportEverySteps = int.MaxValue,
+            Schedule = new CosineDecaySchedule(Options.LearningRate, totalSteps, Options.LearningRate * 0.1),
+        };
+        new TrainingLoop<float>(Flow, options, _optimizer).Fit(loss, Options.StepsPerRound);
         Flow.Eval();
     }
+
+    private static Divergence ToDivergence(IntegrationLoss loss) => loss switch
+    {
+        IntegrationLoss.Variance => Divergence.Variance,
+        IntegrationLoss.Exponential => Divergence.Exponential,
+        _ => Divergence.KullbackLeibler,
+    };
 
     /// <summary>β of round <paramref name="round"/> of <paramref name="rounds"/>: geometric from InitialExponent to 1 over AnnealingFraction of them.</summary>
     private double Exponent(int round, int rounds)
@@ -319,14 +290,4 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
         if (b0 >= 1 || round >= ramp) return 1;
         return Math.Pow(b0, 1 - (double)round / ramp);
     }
-
-    private Var<float> Loss(Var<float> logq, Var<float> weight, Var<float> aux) => Options.Loss switch
-    {
-        // ∫ p²/q estimated on x ~ q_old: mean((f/q_old)² q_old/q) / mean(f/q_old)²
-        IntegrationLoss.Variance => Ops.Mean(Ops.Mul(weight, Ops.Exp(Ops.Sub(aux, logq)))),
-        // ∫ p (log p − log q)²: mean(w̃ (log p − log q)²)
-        IntegrationLoss.Exponential => Ops.Mean(Ops.Mul(weight, Ops.Square(Ops.Sub(aux, logq)))),
-        // −∫ p log q (+ const): −mean(w̃ log q)
-        _ => Ops.Neg(Ops.Mean(Ops.Mul(weight, logq))),
-    };
 }

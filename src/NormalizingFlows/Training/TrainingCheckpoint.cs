@@ -7,26 +7,6 @@ using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Training;
 
-/// <summary>
-/// Thrown when a checkpoint is resumed with other settings or other data than it was written with; <see cref="Setting"/>
-/// names the first difference ("data" for the training or validation events).
-/// </summary>
-public sealed class CheckpointMismatchException : IOException
-{
-    /// <summary>Creates the exception.</summary>
-    public CheckpointMismatchException(string path, string setting, string message) : base(message)
-    {
-        Path = path;
-        Setting = setting;
-    }
-
-    /// <summary>The checkpoint file.</summary>
-    public string Path { get; }
-
-    /// <summary>The differing setting (a <see cref="TrainingOptions"/> property, a <see cref="TrainingOptions.RunSettings"/> key, or "data").</summary>
-    public string Setting { get; }
-}
-
 /// <summary>What a checkpoint records besides the tensors: the run's settings, a hash of its data, and where it stopped.</summary>
 internal static class TrainingCheckpoint
 {
@@ -91,11 +71,10 @@ internal static class TrainingCheckpoint
         catch (JsonException ex) { throw new InvalidDataException($"{path}: checkpoint metadata '{key}' is not valid JSON ({ex.Message})", ex); }
     }
 
-    /// <summary>Throws <see cref="CheckpointMismatchException"/> naming the first setting (caller's first) or the data that differ.</summary>
-    public static void Check(string path, IReadOnlyDictionary<string, string> meta, TrainingOptions options, string dataHash) =>
-        Check(path, meta, options.RunSettings, Settings(options), dataHash, options.DataDescription);
-
-    /// <summary>As above, for any trainer: its run settings, its own settings and the hash of its data.</summary>
+    /// <summary>
+    /// Throws <see cref="CheckpointMismatchException"/> naming the first setting (the caller's <paramref name="run"/>
+    /// settings first, then <paramref name="settings"/>) or the data that differ.
+    /// </summary>
     public static void Check(string path, IReadOnlyDictionary<string, string> meta, IReadOnlyDictionary<string, string>? run,
         IReadOnlyDictionary<string, string> settings, string dataHash, string? dataDescription)
     {

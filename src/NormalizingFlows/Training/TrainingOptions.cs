@@ -2,7 +2,7 @@ using NormalizingFlows.Optim;
 
 namespace NormalizingFlows.Training;
 
-/// <summary>Settings of a maximum-likelihood training run. Defaults suit small tabular problems.</summary>
+/// <summary>Settings of a <see cref="TrainingLoop{T}"/> run (maximum likelihood and the other losses). Defaults suit small tabular problems.</summary>
 public sealed record TrainingOptions
 {
     /// <summary>Passes over the training set (ignored when <see cref="Steps"/> is set).</summary>
@@ -26,7 +26,7 @@ public sealed record TrainingOptions
     /// <summary>Global gradient-norm clip; null disables clipping.</summary>
     public double? ClipNorm { get; init; } = 10.0;
 
-    /// <summary>Seed of the shuffling generator.</summary>
+    /// <summary>Seed of the shuffling generator and of the per-step random streams of the losses (<see cref="TrainingBatch{T}.Rng"/>).</summary>
     public long Seed { get; init; }
 
     /// <summary>Fraction of the rows held out for validation when no validation set is given (0: none).</summary>
@@ -73,81 +73,4 @@ public sealed record TrainingOptions
         if (Patience < 0) throw new ArgumentException($"Patience must be ≥ 0, got {Patience}");
         if (EvaluationBatchSize < 1) throw new ArgumentException($"EvaluationBatchSize must be ≥ 1, got {EvaluationBatchSize}");
     }
-}
-
-/// <summary>Why a training run ended.</summary>
-public enum TrainingOutcome
-{
-    /// <summary>All epochs or steps ran.</summary>
-    Completed,
-    /// <summary>Validation stopped improving for <see cref="TrainingOptions.Patience"/> epochs.</summary>
-    EarlyStopped,
-    /// <summary>The cancellation token fired; the last checkpoint was written.</summary>
-    Cancelled,
-}
-
-/// <summary>One epoch's figures.</summary>
-/// <param name="Epoch">Epoch number, from 1.</param>
-/// <param name="Step">Optimizer steps done at the end of the epoch.</param>
-/// <param name="TrainLoss">Mean weighted negative log-likelihood per event over the epoch's batches.</param>
-/// <param name="ValidationLogLikelihood">Mean (weighted) log-likelihood per event on the validation set, or null.</param>
-/// <param name="LearningRate">Learning rate at the end of the epoch.</param>
-/// <param name="Seconds">Wall time of the epoch.</param>
-public sealed record EpochRecord(int Epoch, long Step, double TrainLoss, double? ValidationLogLikelihood, double LearningRate, double Seconds);
-
-/// <summary>What happened during a run.</summary>
-public sealed class TrainingHistory
-{
-    /// <summary>Per-epoch records, in order.</summary>
-    public List<EpochRecord> Epochs { get; } = [];
-
-    /// <summary>How the run ended.</summary>
-    public TrainingOutcome Outcome { get; internal set; }
-
-    /// <summary>The epoch whose parameters the flow holds at the end (best validation epoch when restored), or null.</summary>
-    public int? BestEpoch { get; internal set; }
-
-    /// <summary>Total optimizer steps, including those of a resumed run.</summary>
-    public long Steps { get; internal set; }
-}
-
-/// <summary>A progress report during training.</summary>
-/// <param name="Epoch">Current epoch (from 1).</param>
-/// <param name="Step">Steps done.</param>
-/// <param name="TotalSteps">Steps planned.</param>
-/// <param name="Loss">Mean training loss since the last report.</param>
-/// <param name="LearningRate">Current learning rate.</param>
-/// <param name="StepsPerSecond">Throughput since the last report.</param>
-/// <param name="ValidationLogLikelihood">Latest validation log-likelihood, if any.</param>
-/// <param name="EndOfEpoch">True for the report at an epoch's end (its loss is the epoch's mean).</param>
-public sealed record TrainingProgress(int Epoch, long Step, long TotalSteps, double Loss, double LearningRate, double StepsPerSecond, double? ValidationLogLikelihood,
-    bool EndOfEpoch = false);
-
-/// <summary>Thrown when the loss or the gradients stop being finite; names the step and, when it can, the layer.</summary>
-public sealed class TrainingDivergedException : Exception
-{
-    /// <summary>Creates the exception.</summary>
-    public TrainingDivergedException(long step, string? layer, string message) : base(message)
-    {
-        Step = step;
-        Layer = layer;
-        Reason = message;
-    }
-
-    /// <summary>Creates the exception from what happened and what to do about it (the message is both).</summary>
-    public TrainingDivergedException(long step, string? layer, string reason, string advice) : base(reason + ". " + advice)
-    {
-        Step = step;
-        Layer = layer;
-        Reason = reason;
-    }
-
-    /// <summary>What happened (step, value, first non-finite layer), without advice: a front end adds its own in terms of its options.</summary>
-    public string Reason { get; }
-
-    /// <summary>The optimizer step at which it happened.</summary>
-    public long Step { get; }
-
-    /// <summary>The first layer (dotted module name) whose output or parameters were not finite, if found.</summary>
-    public string? Layer { get; }
 }

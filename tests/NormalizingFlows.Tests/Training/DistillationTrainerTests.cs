@@ -127,6 +127,47 @@ public class DistillationTrainerTests(ITestOutputHelper output)
         Assert.False(xFull.RequiresGrad);
     }
 
+    /// <summary>Distils a small conditional teacher for 30 steps (batches of 24 of 100 rows: 5 passes); cancels after <paramref name="cancelAt"/> steps (0: never) and resumes.</summary>
+    private static (Flow<double> Student, DistillationTrainer<double> Trainer, DistillationLoss Loss) DistillWithResume(string ckpt, int cancelAt, Func<DistillationOptions, DistillationOptions>? change = null)
+    {
+        var rng = new Rng(21);
+        var teacher = FlowBuilders.Maf<double>(2, layers: 2, hidden: 8, contextFeatures: 1, rng: rng);
+        var data = new TrainingData<double>(rng.Normal<double>(100, 2), Context(100, rng));
+        var options = new DistillationOptions { Steps = 30, BatchSize = 24, LearningRate = 3e-3, Seed = 5, ReportEverySteps = 1, CheckpointPath = ckpt };
+        var cts = new CancellationTokenSource();
+        var student = DistillationTrainer<double>.CreateStudent(teacher, new Rng(8), copyWeights: false);
+        var trainer = new DistillationTrainer<double>(teacher, student, options) { Progress = new SyncProgress<DistillationProgress>(p => { if (p.Step == cancelAt) cts.Cancel(); }) };
+        var loss = trainer.Fit(data, cts.Token);
+        if (cancelAt == 0) return (student, trainer, loss);
+        Assert.Equal(cancelAt, trainer.StepsDone);
+        Assert.True(File.Exists(ckpt));
+        var resumedStudent = DistillationTrainer<double>.CreateStudent(teacher, new Rng(8), copyWeights: false);
+        var resumed = new DistillationTrainer<double>(teacher, resumedStudent, (change ?? (o => o))(options));
+        return (resumedStudent, resumed, resumed.Fit(data, resumeFrom: ckpt));
+    }
+
+    [Fact]
+    public void ACancelledDistillationResumesToTheSameStudentBitForBit()
+    {
+        string dir = Directory.CreateTempSubdirectory("nflow-distill-").FullName;
+        try
+        {
+            var (straight, t1, l1) = DistillWithResume(Path.Combine(dir, "a.ckpt"), 0);
+            var (resumed, t2, l2) = DistillWithResume(Path.Combine(dir, "b.ckpt"), 11); // inside the third pass over the data
+            Assert.Equal(30, t1.StepsDone);
+            Assert.Equal(30, t2.StepsDone);
+            foreach (var (k, v) in straight.StateDict()) Assert.Equal(v.ToArray(), resumed.StateDict()[k].ToArray());
+            Assert.Equal(l1, l2); // the last report covers the last step alone (ReportEverySteps = 1)
+            // another seed is refused by name
+            var ex = Assert.Throws<CheckpointMismatchException>(() => DistillWithResume(Path.Combine(dir, "c.ckpt"), 4, o => o with { Seed = 6 }));
+            Assert.Equal("Seed", ex.Setting);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void NonAutoregressiveTeachersAreRejected()
     {

@@ -1,9 +1,6 @@
-using NormalizingFlows.Autograd;
-using NormalizingFlows.Distributions;
 using NormalizingFlows.Flows;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
-using NormalizingFlows.Transforms;
 
 namespace NormalizingFlows.Tests.Training;
 
@@ -13,45 +10,11 @@ public class MaximumLikelihoodTrainerTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    /// <summary>z = (x − shift)·exp(−logScale) per feature: with a standard-normal base, the MLE is the sample mean and std.</summary>
-    private sealed class GaussianAffine : Transform<double>
-    {
-        public GaussianAffine(int d) : base(d)
-        {
-            Shift = RegisterParameter("shift", new Parameter<double>(Tensor<double>.Zeros(d)));
-            LogScale = RegisterParameter("log_scale", new Parameter<double>(Tensor<double>.Zeros(d)));
-        }
-        public Parameter<double> Shift { get; }
-        public Parameter<double> LogScale { get; }
-        public override (Var<double> Y, Var<double> LogAbsDet) Forward(Var<double> x, Var<double>? context = null)
-        {
-            CheckShapes(x, context);
-            var y = Ops.Mul(Ops.Sub(x, Shift), Ops.Exp(Ops.Neg(LogScale)));
-            var ld = Ops.Sum(Ops.Neg(LogScale)); // same for every row
-            return (y, Ops.Mul(new Var<double>(Tensor<double>.Full(1.0, x.Value.Dim(0))), ld));
-        }
-        public override (Var<double> X, Var<double> LogAbsDet) Inverse(Var<double> y, Var<double>? context = null)
-        {
-            CheckShapes(y, context);
-            var x = Ops.Add(Ops.Mul(y, Ops.Exp(LogScale)), Shift);
-            return (x, Ops.Mul(new Var<double>(Tensor<double>.Full(1.0, y.Value.Dim(0))), Ops.Sum(LogScale)));
-        }
-    }
-
-    private static Flow<double> MakeFlow(int d) => new(new GaussianAffine(d), new StandardNormal<double>(d));
-
-    private static Tensor<double> GaussianData(int n, double mean, double std, int seed)
-    {
-        var t = Tensor<double>.Empty(n, 1);
-        new Rng(seed).Normal<double>(t.Span, mean, std);
-        return t;
-    }
-
     [Fact]
     public void ReachesTheMaximumLikelihoodSolution()
     {
-        var data = GaussianData(4000, 2.5, 0.7, 1);
-        var flow = MakeFlow(1);
+        var data = GaussianAffine.GaussianData(4000, 2.5, 0.7, 1);
+        var flow = GaussianAffine.MakeFlow(1);
         var trainer = new MaximumLikelihoodTrainer<double>(flow, new TrainingOptions { Epochs = 60, BatchSize = 256, LearningRate = 0.05 });
         var history = trainer.Fit(new TrainingData<double>(data));
         var xs = data.ToArray();
@@ -71,15 +34,15 @@ public class MaximumLikelihoodTrainerTests : IDisposable
     {
         // as in NLO samples: positive events N(0, 1.2) with weight 1.2 and a subtraction sample N(0.5, 0.8) with weight −0.3
         // (the weighted variance stays positive, so the weighted likelihood has a maximum: mean and variance below)
-        var a = GaussianData(3000, 0, 1.2, 2).ToArray();
-        var b = GaussianData(1000, 0.5, 0.8, 3).ToArray();
+        var a = GaussianAffine.GaussianData(3000, 0, 1.2, 2).ToArray();
+        var b = GaussianAffine.GaussianData(1000, 0.5, 0.8, 3).ToArray();
         var x = Tensor<double>.From(a.Concat(b).ToArray(), 4000, 1);
         var w = Tensor<double>.From(a.Select(_ => 1.2).Concat(b.Select(_ => -0.3)).ToArray(), 4000);
         var xs = x.ToArray(); var ws = w.ToArray();
         double sw = ws.Sum(), m = xs.Zip(ws, (v, q) => v * q).Sum() / sw;
         double s2 = xs.Zip(ws, (v, q) => q * (v - m) * (v - m)).Sum() / sw;
         Assert.True(s2 > 0);
-        var flow = MakeFlow(1);
+        var flow = GaussianAffine.MakeFlow(1);
         new MaximumLikelihoodTrainer<double>(flow, new TrainingOptions { Epochs = 100, BatchSize = 500, LearningRate = 0.05 })
             .Fit(new TrainingData<double>(x, Weights: w));
         var affine = (GaussianAffine)flow.Transform;
@@ -90,9 +53,9 @@ public class MaximumLikelihoodTrainerTests : IDisposable
     [Fact]
     public void EarlyStoppingRestoresTheBestEpoch()
     {
-        var train = GaussianData(200, 1, 1, 4);
-        var val = GaussianData(200, -1, 1, 5); // a different distribution: validation worsens as training goes on
-        var flow = MakeFlow(1);
+        var train = GaussianAffine.GaussianData(200, 1, 1, 4);
+        var val = GaussianAffine.GaussianData(200, -1, 1, 5); // a different distribution: validation worsens as training goes on
+        var flow = GaussianAffine.MakeFlow(1);
         var trainer = new MaximumLikelihoodTrainer<double>(flow, new TrainingOptions { Epochs = 200, BatchSize = 50, LearningRate = 0.05, Patience = 3, Schedule = new NormalizingFlows.Optim.ConstantSchedule(0.05) });
         var h = trainer.Fit(new TrainingData<double>(train), new TrainingData<double>(val));
         Assert.Equal(TrainingOutcome.EarlyStopped, h.Outcome);
@@ -106,8 +69,8 @@ public class MaximumLikelihoodTrainerTests : IDisposable
     [Fact]
     public void DivergenceRaisesAClearErrorWithStepAndLayer()
     {
-        var data = GaussianData(500, 0, 1, 6);
-        var flow = MakeFlow(1);
+        var data = GaussianAffine.GaussianData(500, 0, 1, 6);
+        var flow = GaussianAffine.MakeFlow(1);
         var trainer = new MaximumLikelihoodTrainer<double>(flow, new TrainingOptions { Epochs = 50, BatchSize = 100, LearningRate = 1e4, ClipNorm = null, Schedule = new NormalizingFlows.Optim.ConstantSchedule(1e4) });
         var ex = Assert.Throws<TrainingDivergedException>(() => trainer.Fit(new TrainingData<double>(data)));
         Assert.True(ex.Step > 0);
@@ -118,21 +81,21 @@ public class MaximumLikelihoodTrainerTests : IDisposable
     [Fact]
     public void CancellationKeepsACheckpointAndResumeContinues()
     {
-        var data = GaussianData(1000, 1, 2, 7);
+        var data = GaussianAffine.GaussianData(1000, 1, 2, 7);
         string ckpt = Path.Combine(_dir, "run.ckpt");
         var cts = new CancellationTokenSource();
-        var flow = MakeFlow(1);
+        var flow = GaussianAffine.MakeFlow(1);
         var options = new TrainingOptions { Epochs = 20, BatchSize = 100, LearningRate = 0.05, CheckpointPath = ckpt, ReportEverySteps = 1 };
         var trainer = new MaximumLikelihoodTrainer<double>(flow, options)
         {
-            Progress = new SyncProgress(p => { if (p.Step == 25) cts.Cancel(); }),
+            Progress = new SyncProgress<TrainingProgress>(p => { if (p.Step == 25) cts.Cancel(); }),
         };
         var h = trainer.Fit(new TrainingData<double>(data), cancellation: cts.Token);
         Assert.Equal(TrainingOutcome.Cancelled, h.Outcome);
         Assert.Equal(25, h.Steps);
         Assert.True(File.Exists(ckpt));
 
-        var resumed = MakeFlow(1);
+        var resumed = GaussianAffine.MakeFlow(1);
         var t2 = new MaximumLikelihoodTrainer<double>(resumed, options);
         var h2 = t2.Fit(new TrainingData<double>(data), resumeFrom: ckpt);
         Assert.Equal(TrainingOutcome.Completed, h2.Outcome);
@@ -140,25 +103,25 @@ public class MaximumLikelihoodTrainerTests : IDisposable
         Assert.Equal(1.0, ((GaussianAffine)resumed.Transform).Shift.Value[0], 0.1);
 
         File.WriteAllBytes(Path.Combine(_dir, "junk.ckpt"), [1, 2, 3]);
-        Assert.ThrowsAny<IOException>(() => new MaximumLikelihoodTrainer<double>(MakeFlow(1), options).Fit(new TrainingData<double>(data), resumeFrom: Path.Combine(_dir, "junk.ckpt")));
+        Assert.ThrowsAny<IOException>(() => new MaximumLikelihoodTrainer<double>(GaussianAffine.MakeFlow(1), options).Fit(new TrainingData<double>(data), resumeFrom: Path.Combine(_dir, "junk.ckpt")));
     }
 
     /// <summary>Trains with a validation set for 6 epochs of 10 steps; cancels at <paramref name="cancelAt"/> (0: never) and resumes.</summary>
     private (Flow<double> Flow, TrainingHistory History) RunWithResume(string ckpt, int cancelAt)
     {
-        var data = new TrainingData<double>(GaussianData(1000, 1, 2, 7));
-        var val = new TrainingData<double>(GaussianData(300, 1.2, 2, 8));
+        var data = new TrainingData<double>(GaussianAffine.GaussianData(1000, 1, 2, 7));
+        var val = new TrainingData<double>(GaussianAffine.GaussianData(300, 1.2, 2, 8));
         var options = new TrainingOptions { Epochs = 6, BatchSize = 100, LearningRate = 0.05, CheckpointPath = ckpt, ReportEverySteps = 1, Seed = 3 };
         var cts = new CancellationTokenSource();
-        var flow = MakeFlow(1);
+        var flow = GaussianAffine.MakeFlow(1);
         var trainer = new MaximumLikelihoodTrainer<double>(flow, options)
         {
-            Progress = new SyncProgress(p => { if (p.Step == cancelAt) cts.Cancel(); }),
+            Progress = new SyncProgress<TrainingProgress>(p => { if (p.Step == cancelAt) cts.Cancel(); }),
         };
         var h = trainer.Fit(data, val, cts.Token);
         if (cancelAt == 0) return (flow, h);
         Assert.Equal(TrainingOutcome.Cancelled, h.Outcome);
-        var resumed = MakeFlow(1);
+        var resumed = GaussianAffine.MakeFlow(1);
         return (resumed, new MaximumLikelihoodTrainer<double>(resumed, options).Fit(data, val, resumeFrom: ckpt));
     }
 
@@ -182,17 +145,17 @@ public class MaximumLikelihoodTrainerTests : IDisposable
     public void ResumeRestoresTheBestEpochsParametersWhenTheBestCameBeforeTheInterruption()
     {
         // validation from another distribution: the best epoch is an early one, so the end restores it
-        var train = new TrainingData<double>(GaussianData(200, 1, 1, 4));
-        var val = new TrainingData<double>(GaussianData(200, -1, 1, 5));
+        var train = new TrainingData<double>(GaussianAffine.GaussianData(200, 1, 1, 4));
+        var val = new TrainingData<double>(GaussianAffine.GaussianData(200, -1, 1, 5));
         string ckpt = Path.Combine(_dir, "best.ckpt");
         var options = new TrainingOptions { Epochs = 12, BatchSize = 50, LearningRate = 0.05, CheckpointPath = ckpt, ReportEverySteps = 1, Schedule = new NormalizingFlows.Optim.ConstantSchedule(0.05) };
-        var straight = MakeFlow(1);
+        var straight = GaussianAffine.MakeFlow(1);
         var h1 = new MaximumLikelihoodTrainer<double>(straight, options).Fit(train, val);
         Assert.True(h1.BestEpoch < 6, $"best epoch {h1.BestEpoch}");
         var cts = new CancellationTokenSource();
-        var first = new MaximumLikelihoodTrainer<double>(MakeFlow(1), options) { Progress = new SyncProgress(p => { if (p.Step == 30) cts.Cancel(); }) };
+        var first = new MaximumLikelihoodTrainer<double>(GaussianAffine.MakeFlow(1), options) { Progress = new SyncProgress<TrainingProgress>(p => { if (p.Step == 30) cts.Cancel(); }) };
         Assert.Equal(TrainingOutcome.Cancelled, first.Fit(train, val, cts.Token).Outcome);
-        var resumed = MakeFlow(1);
+        var resumed = GaussianAffine.MakeFlow(1);
         var h2 = new MaximumLikelihoodTrainer<double>(resumed, options).Fit(train, val, resumeFrom: ckpt);
         Assert.Equal(h1.BestEpoch, h2.BestEpoch);
         Assert.Equal(((GaussianAffine)straight.Transform).Shift.Value[0], ((GaussianAffine)resumed.Transform).Shift.Value[0]);
@@ -212,17 +175,17 @@ public class MaximumLikelihoodTrainerTests : IDisposable
     [MemberData(nameof(ChangedOptions))]
     public void ResumeRefusesOtherOptionsNamingTheFirstDifference(string setting, Func<TrainingOptions, TrainingOptions> change)
     {
-        var data = new TrainingData<double>(GaussianData(500, 1, 2, 7));
+        var data = new TrainingData<double>(GaussianAffine.GaussianData(500, 1, 2, 7));
         string ckpt = Path.Combine(_dir, "opt.ckpt");
         var options = new TrainingOptions { Epochs = 6, BatchSize = 100, LearningRate = 0.05, CheckpointPath = ckpt, ReportEverySteps = 1, Seed = 3, RunSettings = new Dictionary<string, string> { ["--layers"] = "2" } };
         var cts = new CancellationTokenSource();
-        new MaximumLikelihoodTrainer<double>(MakeFlow(1), options) { Progress = new SyncProgress(p => { if (p.Step == 7) cts.Cancel(); }) }.Fit(data, cancellation: cts.Token);
-        var ex = Assert.Throws<CheckpointMismatchException>(() => new MaximumLikelihoodTrainer<double>(MakeFlow(1), change(options)).Fit(data, resumeFrom: ckpt));
+        new MaximumLikelihoodTrainer<double>(GaussianAffine.MakeFlow(1), options) { Progress = new SyncProgress<TrainingProgress>(p => { if (p.Step == 7) cts.Cancel(); }) }.Fit(data, cancellation: cts.Token);
+        var ex = Assert.Throws<CheckpointMismatchException>(() => new MaximumLikelihoodTrainer<double>(GaussianAffine.MakeFlow(1), change(options)).Fit(data, resumeFrom: ckpt));
         Assert.Equal(setting, ex.Setting);
         Assert.Contains(setting, ex.Message);
         Assert.Contains(ckpt, ex.Message);
         // the unchanged options still resume
-        Assert.Equal(TrainingOutcome.Completed, new MaximumLikelihoodTrainer<double>(MakeFlow(1), options).Fit(data, resumeFrom: ckpt).Outcome);
+        Assert.Equal(TrainingOutcome.Completed, new MaximumLikelihoodTrainer<double>(GaussianAffine.MakeFlow(1), options).Fit(data, resumeFrom: ckpt).Outcome);
     }
 
     [Fact]
@@ -231,10 +194,10 @@ public class MaximumLikelihoodTrainerTests : IDisposable
         string ckpt = Path.Combine(_dir, "data.ckpt");
         var options = new TrainingOptions { Epochs = 6, BatchSize = 100, CheckpointPath = ckpt, ReportEverySteps = 1, DataDescription = "train.csv" };
         var cts = new CancellationTokenSource();
-        new MaximumLikelihoodTrainer<double>(MakeFlow(1), options) { Progress = new SyncProgress(p => { if (p.Step == 3) cts.Cancel(); }) }
-            .Fit(new TrainingData<double>(GaussianData(500, 1, 2, 7)), cancellation: cts.Token);
-        var other = new TrainingData<double>(GaussianData(500, 1, 2, 8));
-        var ex = Assert.Throws<CheckpointMismatchException>(() => new MaximumLikelihoodTrainer<double>(MakeFlow(1), options with { DataDescription = "other.csv" }).Fit(other, resumeFrom: ckpt));
+        new MaximumLikelihoodTrainer<double>(GaussianAffine.MakeFlow(1), options) { Progress = new SyncProgress<TrainingProgress>(p => { if (p.Step == 3) cts.Cancel(); }) }
+            .Fit(new TrainingData<double>(GaussianAffine.GaussianData(500, 1, 2, 7)), cancellation: cts.Token);
+        var other = new TrainingData<double>(GaussianAffine.GaussianData(500, 1, 2, 8));
+        var ex = Assert.Throws<CheckpointMismatchException>(() => new MaximumLikelihoodTrainer<double>(GaussianAffine.MakeFlow(1), options with { DataDescription = "other.csv" }).Fit(other, resumeFrom: ckpt));
         Assert.Equal("data", ex.Setting);
         Assert.Contains("train.csv", ex.Message);
         Assert.Contains("other.csv", ex.Message);
@@ -243,7 +206,7 @@ public class MaximumLikelihoodTrainerTests : IDisposable
     [Fact]
     public void BadDataIsExplained()
     {
-        var flow = MakeFlow(2);
+        var flow = GaussianAffine.MakeFlow(2);
         var trainer = new MaximumLikelihoodTrainer<double>(flow);
         Assert.Contains("3 columns", Assert.Throws<ArgumentException>(() => trainer.Fit(new TrainingData<double>(Tensor<double>.Zeros(10, 3)))).Message);
         var x = Tensor<double>.Zeros(10, 2);
@@ -265,10 +228,5 @@ public class MaximumLikelihoodTrainerTests : IDisposable
         Assert.Equal(sd / Math.Sqrt(5), se, 12);
         var (mw, _) = MaximumLikelihoodTrainer<double>.WeightedMean(v, [1, 1, 1, 1, 1]);
         Assert.Equal(m, mw, 12);
-    }
-
-    private sealed class SyncProgress(Action<TrainingProgress> action) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => action(value);
     }
 }

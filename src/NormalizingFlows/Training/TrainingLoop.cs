@@ -1,0 +1,359 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Numerics;
+using NormalizingFlows.Autograd;
+using NormalizingFlows.IO;
+using NormalizingFlows.Nn;
+using NormalizingFlows.Optim;
+using NormalizingFlows.Tensors;
+
+namespace NormalizingFlows.Training;
+
+/// <summary>
+/// The training loop of the library: minimises a <see cref="TrainingLoss{T}"/> over a module's trainable parameters
+/// with Adam (AdamW with weight decay), a learning-rate schedule, global-norm clipping, a validation score each epoch,
+/// early stopping with the best parameters restored, progress reports, checkpoints (every N steps, each epoch and on
+/// cancellation; atomic, checksummed, refusing other settings or data on resumption) and bit-identical resumption.
+/// <para>
+/// Data-driven runs (<see cref="Fit(TrainingLoss{T}, TrainingData{T}, TrainingData{T}?, CancellationToken, string?)"/>)
+/// go through shuffled minibatches of the training rows, one epoch per pass; loss-driven runs
+/// (<see cref="Fit(TrainingLoss{T}, int, CancellationToken, string?)"/>) have no data: their loss draws its own samples
+/// and an epoch is a fixed number of steps.
+/// </para>
+/// </summary>
+public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>The metadata "kind" of the checkpoints a loop writes unless <see cref="CheckpointKind"/> says otherwise.</summary>
+    public const string DefaultCheckpointKind = "nflow-checkpoint";
+
+    /// <summary>
+    /// Creates a loop for <paramref name="model"/>; <paramref name="optimizer"/> (default: Adam, or AdamW when
+    /// <see cref="TrainingOptions.WeightDecay"/> &gt; 0, over the trainable parameters) keeps its state between fits.
+    /// </summary>
+    public TrainingLoop(Module<T> model, TrainingOptions? options = null, Optimizer<T>? optimizer = null)
+    {
+        Model = model ?? throw new ArgumentNullException(nameof(model));
+        Options = options ?? new TrainingOptions();
+        Options.Validate();
+        Optimizer = optimizer ?? CreateOptimizer(model, Options);
+    }
+
+    /// <summary>The module being trained (its state is what checkpoints, early stopping and resumption save and restore).</summary>
+    public Module<T> Model { get; }
+
+    /// <summary>The settings.</summary>
+    public TrainingOptions Options { get; }
+
+    /// <summary>The optimizer (its state is part of the checkpoint).</summary>
+    public Optimizer<T> Optimizer { get; }
+
+    /// <summary>Receives progress reports (every <see cref="TrainingOptions.ReportEverySteps"/> steps and each epoch end).</summary>
+    public IProgress<TrainingProgress>? Progress { get; set; }
+
+    /// <summary>The metadata "kind" of the checkpoints written, checked on resumption (default <see cref="DefaultCheckpointKind"/>).</summary>
+    public string CheckpointKind { get; init; } = DefaultCheckpointKind;
+
+    /// <summary>
+    /// Further settings that fix the run besides <see cref="TrainingOptions"/> (e.g. a hash of a frozen teacher), stored
+    /// in checkpoints and compared by name on resumption.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? Fingerprints { get; init; }
+
+    /// <summary>
+    /// The order of the training rows in epoch e (a permutation of 0..n−1, given e and n); null (default): a permutation
+    /// drawn from a generator seeded with <see cref="TrainingOptions.Seed"/> and e. A resumed run calls it again for
+    /// its first epoch, so resumption is bit-identical only when the order depends on e alone.
+    /// </summary>
+    public Func<int, int, int[]>? BatchOrder { get; init; }
+
+    /// <summary>Adam, or AdamW when <see cref="TrainingOptions.WeightDecay"/> &gt; 0, over the trainable parameters of <paramref name="model"/>.</summary>
+    private static Optimizer<T> CreateOptimizer(Module<T> model, TrainingOptions options)
+    {
+        var trainable = model.Parameters().Where(p => p.Trainable);
+        return options.WeightDecay > 0
+            ? new AdamW<T>(trainable, options.LearningRate, weightDecay: options.WeightDecay)
+            : new Adam<T>(trainable, options.LearningRate);
+    }
+
+    /// <summary>
+    /// Trains on minibatches of <paramref name="train"/>; validates on <paramref name="validation"/> (or a held-out
+    /// <see cref="TrainingOptions.ValidationFraction"/>) with <see cref="TrainingLoss{T}.Validate"/>. With
+    /// <paramref name="resumeFrom"/> the model, optimizer and progress are restored from a checkpoint first.
+    /// </summary>
+    public TrainingHistory Fit(TrainingLoss<T> loss, TrainingData<T> train, TrainingData<T>? validation = null, CancellationToken cancellation = default, string? resumeFrom = null)
+    {
+        ArgumentNullException.ThrowIfNull(loss);
+        ArgumentNullException.ThrowIfNull(train);
+        train.Validate();
+        if (validation is null && Options.ValidationFraction > 0) (train, validation) = Split(train);
+        validation?.Validate("validation data");
+        if (train.Rows == 0) throw new ArgumentException("training data has no rows");
+        loss.Prepare(train, validation);
+        return Run(loss, new DataBatches(train, Math.Min(Options.BatchSize, train.Rows)), validation, cancellation, resumeFrom);
+    }
+
+    /// <summary>
+    /// Trains with a loss that draws its own samples (no data): epochs of <paramref name="stepsPerEpoch"/> steps, for
+    /// <see cref="TrainingOptions.Steps"/> steps (or <see cref="TrainingOptions.Epochs"/> epochs), without validation.
+    /// </summary>
+    public TrainingHistory Fit(TrainingLoss<T> loss, int stepsPerEpoch, CancellationToken cancellation = default, string? resumeFrom = null)
+    {
+        ArgumentNullException.ThrowIfNull(loss);
+        ArgumentOutOfRangeException.ThrowIfLessThan(stepsPerEpoch, 1);
+        return Run(loss, new DataBatches(null, stepsPerEpoch), null, cancellation, resumeFrom);
+    }
+
+    /// <summary>The training rows (null for a loss-driven run, whose epoch is <see cref="Rows"/> steps of one "row").</summary>
+    private sealed record DataBatches(TrainingData<T>? Data, int Batch)
+    {
+        public int Rows => Data?.Rows ?? Batch;
+        public int Size => Data is null ? 1 : Batch;
+    }
+
+    /// <summary>Where a run stands, as a checkpoint records it besides the tensors.</summary>
+    private sealed class RunState(string dataHash)
+    {
+        public string DataHash { get; } = dataHash;
+        public TrainingHistory History { get; } = new();
+        public OrderedDictionary<string, Tensor<T>>? BestState { get; set; }
+        public double BestValidation { get; set; } = double.NegativeInfinity;
+        public int EpochsWithoutImprovement { get; set; }
+    }
+
+    private TrainingHistory Run(TrainingLoss<T> loss, DataBatches batches, TrainingData<T>? validation, CancellationToken cancellation, string? resumeFrom)
+    {
+        var train = batches.Data;
+        int n = batches.Rows, batch = batches.Size;
+        int stepsPerEpoch = (n + batch - 1) / batch;
+        long totalSteps = Options.Steps ?? (long)Options.Epochs * stepsPerEpoch;
+        var schedule = Options.Schedule ?? new CosineDecaySchedule(Options.LearningRate, (int)Math.Min(totalSteps, int.MaxValue));
+
+        // the data hash costs one pass over the events: only when a checkpoint is written or read
+        var state = new RunState(train is null || (Options.CheckpointPath is null && resumeFrom is null) ? "" : TrainingCheckpoint.DataHash(train, validation));
+        var history = state.History;
+        long step = 0;
+        int startEpoch = 1, skipBatches = 0;
+        double resumedEpochLoss = 0;
+        double? lastValidation = null;
+        if (resumeFrom is not null)
+        {
+            (step, startEpoch, skipBatches, resumedEpochLoss) = Resume(resumeFrom, state);
+            lastValidation = history.Epochs.LastOrDefault()?.ValidationLogLikelihood;
+        }
+
+        var parameters = Optimizer.Parameters;
+        var xb = train is null ? null : Tensor<T>.Empty(batch, train.X.Dim(1)).Untrack();
+        var cb = train?.Context is null ? null : Tensor<T>.Empty(batch, train.Context.Dim(1)).Untrack();
+        var wb = train?.Weights is null ? null : Tensor<T>.Empty(batch).Untrack();
+        Model.Train();
+        var reportClock = Stopwatch.StartNew();
+        double reportLoss = 0;
+        int reportCount = 0;
+
+        for (int epoch = startEpoch; step < totalSteps; epoch++)
+        {
+            var epochClock = Stopwatch.StartNew();
+            int[]? order = train is null ? null
+                : BatchOrder is { } custom ? custom(epoch, n) : new Rng(unchecked(Options.Seed * 1_000_003 + epoch)).Permutation(n);
+            double epochLoss = 0;
+            int epochBatches = 0;
+            if (epoch == startEpoch && skipBatches > 0)
+            {
+                // resuming inside an epoch: the same order, continued where the checkpoint stopped
+                epochBatches = skipBatches;
+                epochLoss = resumedEpochLoss;
+            }
+            for (int start = epochBatches * batch; start < n && step < totalSteps; start += batch)
+            {
+                if (cancellation.IsCancellationRequested)
+                {
+                    WriteCheckpoint(state, epoch - 1, step, epochBatches, epochLoss);
+                    history.Outcome = TrainingOutcome.Cancelled;
+                    history.Steps = step;
+                    return history;
+                }
+                int rows = Math.Min(batch, n - start);
+                double lr = schedule.LearningRate((int)Math.Min(step, int.MaxValue));
+                Optimizer.LearningRate = lr;
+                var rowsOf = order is null ? ReadOnlyMemory<int>.Empty : order.AsMemory(start, rows);
+                double? value = Step(loss, train, rowsOf, xb, cb, wb, step);
+                step++;
+                if (value is not { } lossValue) continue; // the loss skipped this step
+                epochLoss += lossValue; epochBatches++;
+                reportLoss += lossValue; reportCount++;
+                if (Options.CheckpointEverySteps > 0 && step % Options.CheckpointEverySteps == 0) WriteCheckpoint(state, epoch - 1, step, epochBatches, epochLoss);
+                if (Progress is not null && step % Math.Max(1, Options.ReportEverySteps) == 0)
+                {
+                    Progress.Report(new TrainingProgress(epoch, step, totalSteps, reportLoss / reportCount, lr, reportCount / reportClock.Elapsed.TotalSeconds, lastValidation));
+                    reportLoss = 0; reportCount = 0; reportClock.Restart();
+                }
+            }
+            double? val = null;
+            if (validation is not null && validation.Rows > 0)
+            {
+                val = loss.Validate(validation);
+                lastValidation = val;
+                if (val > state.BestValidation)
+                {
+                    state.BestValidation = val.Value;
+                    history.BestEpoch = epoch;
+                    state.EpochsWithoutImprovement = 0;
+                    if (Options.RestoreBest) state.BestState = CloneState();
+                }
+                else state.EpochsWithoutImprovement++;
+            }
+            history.Epochs.Add(new EpochRecord(epoch, step, epochLoss / Math.Max(1, epochBatches), val, Optimizer.LearningRate, epochClock.Elapsed.TotalSeconds));
+            skipBatches = 0;
+            WriteCheckpoint(state, epoch, step, 0, 0);
+            Progress?.Report(new TrainingProgress(epoch, step, totalSteps, epochLoss / Math.Max(1, epochBatches), Optimizer.LearningRate, epochBatches / Math.Max(1e-9, epochClock.Elapsed.TotalSeconds), val, EndOfEpoch: true));
+            if (Options.Patience > 0 && state.EpochsWithoutImprovement >= Options.Patience)
+            {
+                history.Outcome = TrainingOutcome.EarlyStopped;
+                break;
+            }
+        }
+        if (state.BestState is not null && history.BestEpoch is not null && history.Epochs.Count > 0 && history.Epochs[^1].Epoch != history.BestEpoch)
+            Model.LoadStateDict(state.BestState);
+        else if (validation is null) history.BestEpoch = history.Epochs.Count > 0 ? history.Epochs[^1].Epoch : null;
+        history.Steps = step;
+        return history;
+    }
+
+    /// <summary>One optimizer step on the rows <paramref name="rows"/> (none for a loss-driven run); the loss, or null when the loss skipped it.</summary>
+    private double? Step(TrainingLoss<T> loss, TrainingData<T>? train, ReadOnlyMemory<int> rows, Tensor<T>? xb, Tensor<T>? cb, Tensor<T>? wb, long step)
+    {
+        using var scope = TensorScope.Begin();
+        Tensor<T>? x = null, c = null, w = null;
+        if (train is not null)
+        {
+            var r = rows.Span;
+            x = Slice(xb!, r.Length);
+            TrainingData<T>.GatherInto(train.X, r, x);
+            if (cb is not null) { c = Slice(cb, r.Length); TrainingData<T>.GatherInto(train.Context!, r, c); }
+            if (wb is not null) { w = Slice(wb, r.Length); TrainingData<T>.GatherInto(train.Weights!, r, w); }
+        }
+        var batch = new TrainingBatch<T>(step, Options.Seed, x, c, w, rows);
+        Optimizer.ZeroGrad();
+        var objective = loss.Compute(batch);
+        if (objective is null) return null;
+        double value = double.CreateTruncating(objective.Value[0]);
+        if (!double.IsFinite(value))
+        {
+            string? layer = loss.Diagnose(batch);
+            throw new TrainingDivergedException(step, layer,
+                $"the training loss became {value} at step {step}" + (layer is null ? "" : $"; first non-finite values in {layer}"),
+                "Lower the learning rate, clip gradients harder (TrainingOptions.ClipNorm) or check the data's scale.");
+        }
+        objective.Backward();
+        if (Options.ClipNorm is { } clip)
+        {
+            double norm = GradientClipping.ClipGlobalNorm(Optimizer.Parameters, clip);
+            if (!double.IsFinite(norm))
+                throw new TrainingDivergedException(step, FirstNonFiniteGradient(), $"the gradient norm became {norm} at step {step} (loss {value:G6})", "Lower the learning rate or clip gradients harder (TrainingOptions.ClipNorm).");
+        }
+        Optimizer.Step();
+        return value;
+    }
+
+    private static Tensor<T> Slice(Tensor<T> buffer, int rows) => rows == buffer.Dim(0) ? buffer : buffer.FirstRows(rows);
+
+    private string? FirstNonFiniteGradient()
+    {
+        foreach (var (name, p) in Model.NamedParameters())
+            if (p.Grad is { } g && !AllFinite(g)) return $"gradient of '{name}'";
+        return null;
+    }
+
+    /// <summary>True when every value of <paramref name="t"/> is finite.</summary>
+    internal static bool AllFinite(Tensor<T> t)
+    {
+        foreach (var v in t.ReadOnlySpan) if (!T.IsFinite(v)) return false;
+        return true;
+    }
+
+    private OrderedDictionary<string, Tensor<T>> CloneState()
+    {
+        var copy = new OrderedDictionary<string, Tensor<T>>();
+        foreach (var (k, v) in Model.StateDict()) copy[k] = v.Clone().Untrack();
+        return copy;
+    }
+
+    private (TrainingData<T> train, TrainingData<T> validation) Split(TrainingData<T> data)
+    {
+        var perm = new Rng(unchecked(Options.Seed ^ 0x5EED)).Permutation(data.Rows);
+        int nVal = (int)Math.Round(data.Rows * Options.ValidationFraction);
+        return (data.Take(perm.AsSpan(nVal)), data.Take(perm.AsSpan(0, nVal)));
+    }
+
+    private SortedDictionary<string, string> Settings()
+    {
+        var settings = TrainingCheckpoint.Settings(Options);
+        if (Fingerprints is not null) foreach (var (k, v) in Fingerprints) settings[k] = v;
+        return settings;
+    }
+
+    /// <summary>Restores model, optimizer and <paramref name="state"/> from <paramref name="path"/>; returns the position to continue from.</summary>
+    private (long Step, int StartEpoch, int SkipBatches, double EpochLoss) Resume(string path, RunState state)
+    {
+        var meta = ModuleSerialization.LoadCheckpoint(path, Model, Optimizer, out var extra, checkMetadata: m =>
+        {
+            if (!m.TryGetValue("kind", out var kind) || kind != CheckpointKind)
+                throw new InvalidDataException($"{path}: not a training checkpoint of this kind (metadata 'kind' is missing or not '{CheckpointKind}')");
+            TrainingCheckpoint.Check(path, m, Options.RunSettings, Settings(), state.DataHash, Options.DataDescription);
+        });
+        long step = ParseLong(path, meta, "step");
+        int startEpoch = (int)ParseLong(path, meta, "epoch") + 1;
+        int skipBatches = (int)ParseLong(path, meta, "epoch.batches");
+        double epochLoss = ParseDouble(path, meta, "epoch.loss");
+        var history = state.History;
+        history.Epochs.AddRange(TrainingCheckpoint.ParseHistory(path, meta.GetValueOrDefault(TrainingCheckpoint.HistoryKey) ?? "[]"));
+        state.EpochsWithoutImprovement = (int)ParseLong(path, meta, "best.stale");
+        if (meta.TryGetValue("best.epoch", out var be) && be.Length > 0)
+        {
+            history.BestEpoch = (int)ParseLong(path, meta, "best.epoch");
+            state.BestValidation = ParseDouble(path, meta, "best.validation");
+            if (extra.Count > 0)
+            {
+                state.BestState = new OrderedDictionary<string, Tensor<T>>();
+                foreach (var (k, v) in extra) state.BestState[k] = v.Untrack();
+            }
+        }
+        return (step, startEpoch, skipBatches, epochLoss);
+    }
+
+    /// <summary>
+    /// Writes the checkpoint: tensors, the best parameters so far, the run's settings and data hash, the history, and
+    /// the position (<paramref name="epoch"/> epochs done, then <paramref name="batches"/> batches of the next one).
+    /// </summary>
+    private void WriteCheckpoint(RunState state, int epoch, long step, int batches, double epochLoss)
+    {
+        if (Options.CheckpointPath is null) return;
+        var c = CultureInfo.InvariantCulture;
+        var history = state.History;
+        var meta = new Dictionary<string, string>
+        {
+            ["kind"] = CheckpointKind,
+            ["epoch"] = epoch.ToString(c),
+            ["step"] = step.ToString(c),
+            ["epoch.batches"] = batches.ToString(c),
+            ["epoch.loss"] = epochLoss.ToString("R", c),
+            [TrainingCheckpoint.HistoryKey] = TrainingCheckpoint.HistoryJson(history.Epochs),
+            ["best.epoch"] = history.BestEpoch?.ToString(c) ?? "",
+            ["best.validation"] = state.BestValidation.ToString("R", c),
+            ["best.stale"] = state.EpochsWithoutImprovement.ToString(c),
+            [TrainingCheckpoint.SettingsKey] = TrainingCheckpoint.Json(Settings()),
+            [TrainingCheckpoint.RunKey] = TrainingCheckpoint.Json(Options.RunSettings ?? new Dictionary<string, string>()),
+            [TrainingCheckpoint.DataKey] = state.DataHash,
+        };
+        if (Options.DataDescription is { } d) meta[TrainingCheckpoint.DataDescriptionKey] = d;
+        ModuleSerialization.SaveCheckpoint(Options.CheckpointPath, Model, Optimizer, meta, state.BestState);
+    }
+
+    private static long ParseLong(string path, IReadOnlyDictionary<string, string> meta, string key) =>
+        meta.TryGetValue(key, out var v) && long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out long x) && x >= 0 ? x
+            : throw new InvalidDataException($"{path}: checkpoint metadata '{key}' is missing or not a whole number ≥ 0");
+
+    private static double ParseDouble(string path, IReadOnlyDictionary<string, string> meta, string key) =>
+        meta.TryGetValue(key, out var v) && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) ? x
+            : throw new InvalidDataException($"{path}: checkpoint metadata '{key}' is missing or not a number");
+}

@@ -1,0 +1,31 @@
+using System.Numerics;
+using NormalizingFlows.Autograd;
+
+namespace NormalizingFlows.Training;
+
+/// <summary>
+/// The objective a <see cref="TrainingLoop{T}"/> minimises: the loss of one batch (with its graph recorded), and
+/// optionally a validation score and a diagnosis of non-finite values. The loop owns everything else (batching,
+/// optimizer, schedule, clipping, validation epochs, early stopping, checkpoints, cancellation, resume).
+/// </summary>
+public abstract class TrainingLoss<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>
+    /// The scalar loss of <paramref name="batch"/>, recorded for backpropagation (the loop calls Backward), or null to
+    /// skip the optimizer step (nothing to learn from this batch; the step still counts for the schedule).
+    /// </summary>
+    public abstract Var<T>? Compute(TrainingBatch<T> batch);
+
+    /// <summary>
+    /// Checks the data of a data-driven run before the first step (throws <see cref="ArgumentException"/> naming the
+    /// problem); <paramref name="validation"/> is null without validation data.
+    /// </summary>
+    public virtual void Prepare(TrainingData<T> train, TrainingData<T>? validation) { }
+
+    /// <summary>The validation score of the model on <paramref name="validation"/>: higher is better (e.g. a mean log-likelihood, or minus a mean loss).</summary>
+    public virtual double Validate(TrainingData<T> validation) =>
+        throw new NotSupportedException($"{GetType().Name} has no validation score; train without validation data");
+
+    /// <summary>After a non-finite loss on <paramref name="batch"/>: the first layer or parameter whose values are not finite, if one is found.</summary>
+    public virtual string? Diagnose(TrainingBatch<T> batch) => null;
+}
