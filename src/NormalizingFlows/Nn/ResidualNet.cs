@@ -57,7 +57,7 @@ public sealed class ResidualBlock<T> : Module<T> where T : unmanaged, IFloatingP
 /// Residual network as in nflows: initial Linear (on [x, context] when context features are given) → residual
 /// blocks → final Linear. The constructor's zeroInitLast zeroes the final layer (flow conditioners).
 /// </summary>
-public sealed class ResidualNet<T> : Module<T>, ILayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class ResidualNet<T> : Module<T>, ILayer<T>, IConditioner<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Linear<T> _initial, _final;
     private readonly ResidualBlock<T>[] _blocks;
