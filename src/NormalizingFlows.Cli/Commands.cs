@@ -13,7 +13,7 @@ namespace NormalizingFlows.Cli;
 /// <summary>The verbs of <c>nflow</c>: each a few lines over library calls.</summary>
 internal static class Commands
 {
-    internal static readonly string[] TrainableFlows = ["nsf", "realnvp", "maf", "maf-rqs", "glow", "planar"];
+    internal static readonly string[] TrainableFlows = [.. FlowSpec.TrainableBuilders];
 
     public static RootCommand BuildRoot(CliContext ctx)
     {

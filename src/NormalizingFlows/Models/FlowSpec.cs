@@ -19,6 +19,9 @@ public sealed record FlowSpec
     /// <summary>The builder names <see cref="Build{T}"/> knows: realnvp, nsf, maf, maf-rqs, iaf, glow, planar.</summary>
     public static IReadOnlyList<string> KnownBuilders { get; } = ["realnvp", "nsf", "maf", "maf-rqs", "iaf", "glow", "planar"];
 
+    /// <summary>The builders trained by maximum likelihood on data — every one but iaf, whose density costs D passes per layer — the default (nsf) first.</summary>
+    public static IReadOnlyList<string> TrainableBuilders { get; } = ["nsf", .. KnownBuilders.Where(b => b is not ("nsf" or "iaf"))];
+
     /// <summary>The builder name of a flow assembled by hand, described by <see cref="Architecture"/>.</summary>
     public const string Composed = "composed";
 

@@ -4,17 +4,6 @@ using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Nn;
 
-/// <summary>How MADE orders its input features.</summary>
-public enum MadeOrder
-{
-    /// <summary>Feature j has position j (feature 0 comes first).</summary>
-    Natural,
-    /// <summary>Feature j has position D − 1 − j.</summary>
-    Reversed,
-    /// <summary>A seeded random permutation.</summary>
-    Random,
-}
-
 /// <summary>
 /// Masked autoencoder for distribution estimation (Germain et al. 2015): a network whose output for feature i depends
 /// only on the inputs that come before i in the autoregressive order.

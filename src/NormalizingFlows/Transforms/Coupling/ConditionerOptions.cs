@@ -3,15 +3,6 @@ using NormalizingFlows.Transforms;
 
 namespace NormalizingFlows.Transforms.Coupling;
 
-/// <summary>How a conditioner's output layer is initialised (see <see cref="ConditionerOptions.OutputInit"/>).</summary>
-public enum ConditionerOutputInit
-{
-    /// <summary>Zero weights, identity bias: exactly the identity at the start.</summary>
-    Identity,
-    /// <summary>Default random weights, identity bias: near the identity, learns from the first step.</summary>
-    Random,
-}
-
 /// <summary>
 /// The builders' shorthand for both conditioner kinds: for coupling layers it means a <see cref="CouplingConditioner"/>
 /// (<see cref="ForCoupling"/>; <see cref="BatchNorm"/> is coupling-only), for autoregressive layers a
