@@ -145,4 +145,57 @@ public sealed class FlowArchitectureTests : IDisposable
         var bad = JsonNode.Parse("""{"features":2,"contextFeatures":0,"conditional":false,"base":{"kind":"standard-normal","features":2},"transform":{"kind":"warp-drive"}}""")!.AsObject();
         Assert.Contains("warp-drive", Assert.Throws<ArgumentException>(() => FlowArchitecture.Validate(bad)).Message);
     }
+
+    /// <summary>A user transform for the registry test: y = a·x + b with a fixed a (a setting) and no parameters.</summary>
+    private sealed class Stretch<T>(int features, double factor) : Transform<T>(features) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        public double Factor { get; } = factor;
+
+        public override (Var<T> Y, Var<T> LogAbsDet) Forward(Var<T> x, Var<T>? context = null)
+            => (Ops.ScaleShift(x, Factor), new Var<T>(Tensor<T>.Full(T.CreateTruncating(Features * Math.Log(Math.Abs(Factor))), x.Value.Dim(0))));
+
+        public override (Var<T> X, Var<T> LogAbsDet) Inverse(Var<T> y, Var<T>? context = null)
+            => (Ops.ScaleShift(y, 1 / Factor), new Var<T>(Tensor<T>.Full(T.CreateTruncating(-Features * Math.Log(Math.Abs(Factor))), y.Value.Dim(0))));
+    }
+
+    private sealed class StretchKind : ITransformKind
+    {
+        public string Name => "test-stretch";
+
+        public bool Describes<T>(Transform<T> transform) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T> => transform is Stretch<T>;
+
+        public JsonObject Describe<T>(Transform<T> transform) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+            => new() { ["features"] = transform.Features, ["factor"] = ((Stretch<T>)transform).Factor };
+
+        public Transform<T> Build<T>(JsonObject settings, Rng rng) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+            => new Stretch<T>(settings["features"]!.GetValue<int>(), settings["factor"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public void AUserTransformKindIsDescribedAndRebuilt()
+    {
+        var flow = new Flow<double>(new CompositeTransform<double>(new Stretch<double>(3, -2.5), new Tanh<double>(3)), new StandardNormal<double>(3));
+        Assert.Contains("Stretch", Assert.Throws<ArgumentException>(() => FlowArchitecture.Describe(flow)).Message);
+        FlowArchitecture.RegisterTransform(new StretchKind());
+        Assert.Contains("\"factor\":-2.5", FlowArchitecture.Describe(flow).ToJsonString());
+        AssertRebuildsExactly(flow);
+    }
+
+    private sealed record TooWideFactory : IConditionerFactory
+    {
+        public string Name => "too-wide";
+
+        public JsonObject Settings() => [];
+
+        public NormalizingFlows.Nn.Module<T> Create<T>(ConditionerShape shape, Rng rng) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+            => new TinyConditioner<T>(new ConditionerShape(shape.Inputs, shape.ContextFeatures, shape.Outputs + shape.ParametersPerFeature, shape.IdentityParameters), 3, rng);
+    }
+
+    [Fact]
+    public void AConditionerOfTheWrongWidthIsRefused()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new CouplingTransform<double>(CouplingMask.Half(4), new AffineUpdate(), new Rng(1), 0, new TooWideFactory()));
+        Assert.Contains("too-wide", ex.Message);
+        Assert.Contains("[2, 4]", ex.Message);
+    }
 }
