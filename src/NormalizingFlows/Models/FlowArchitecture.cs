@@ -201,7 +201,7 @@ public static class FlowArchitecture
             "tanh" => new Tanh<T>(F()),
             "leaky-relu" => new LeakyRelu<T>(F(), Num(node, "negativeSlope")),
             "logit" => new Logit<T>(F(), Num(node, "eps")),
-            _ => throw UnknownKind(kind),
+            _ => throw UnknownKind(kind, node.GetPath()),
         };
     }
 
@@ -210,7 +210,7 @@ public static class FlowArchitecture
         string kind = Str(node, "kind");
         if (!LibraryKinds.Contains(kind))
         {
-            if (checkRegistrations && !UserKinds.ContainsKey(kind)) throw UnknownKind(kind);
+            if (checkRegistrations && !UserKinds.ContainsKey(kind)) throw UnknownKind(kind, where);
             return;
         }
         switch (kind)
@@ -230,8 +230,8 @@ public static class FlowArchitecture
         }
     }
 
-    private static ArgumentException UnknownKind(string kind)
-        => new($"architecture: unknown transform kind '{kind}' (library kinds: {string.Join(", ", LibraryKinds)}; register others with FlowArchitecture.RegisterTransform)");
+    private static ArgumentException UnknownKind(string kind, string where)
+        => new($"architecture: unknown transform kind '{kind}' at {where} (library kinds: {string.Join(", ", LibraryKinds)}; register others with FlowArchitecture.RegisterTransform)");
 
     private static JsonObject DescribeConditioner(IConditionerFactory factory)
         => new() { ["name"] = factory.Name, ["settings"] = factory.Settings().DeepClone() };
