@@ -14,11 +14,8 @@ namespace NormalizingFlows.Cli;
 /// <summary>The root command of <c>nflow</c> and the options its verbs share (each verb has its own file).</summary>
 internal static class Commands
 {
-    /// <summary>
-    /// The builders <c>train --flow</c> offers: the library's list (<see cref="FlowSpec.KnownBuilders"/>), default first,
-    /// without iaf (its density needs one pass per feature, too slow for maximum-likelihood training).
-    /// </summary>
-    internal static readonly string[] TrainableFlows = ["nsf", .. FlowSpec.KnownBuilders.Where(b => b is not ("nsf" or "iaf"))];
+    /// <summary>The builders <c>train --flow</c> offers, default first (<see cref="FlowSpec.TrainableBuilders"/>).</summary>
+    internal static readonly string[] TrainableFlows = [.. FlowSpec.TrainableBuilders];
 
     public static RootCommand BuildRoot(CliContext ctx)
     {

@@ -29,6 +29,13 @@ public sealed class FlowModel<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
     }
 
+    /// <summary>
+    /// Wraps <paramref name="flow"/>, assembled by hand from library parts (or registered user parts), with its weights
+    /// as they are; its spec is <see cref="FlowSpec.Describe{T}"/>'s, so <see cref="ModelFile"/> saves and loads it.
+    /// </summary>
+    public static FlowModel<T> FromFlow(Flow<T> flow, PreprocessingPipeline<T>? preprocessing = null, IReadOnlyList<string>? columns = null, long seed = 0)
+        => new(FlowSpec.Describe(flow ?? throw new ArgumentNullException(nameof(flow)), seed), flow, preprocessing, columns);
+
     /// <summary>Wraps an already built flow <paramref name="inner"/>, which must be what <paramref name="spec"/> builds.</summary>
     internal FlowModel(FlowSpec spec, Flow<T> inner, PreprocessingPipeline<T>? preprocessing, IReadOnlyList<string>? columns)
     {

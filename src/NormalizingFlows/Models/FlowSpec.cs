@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using NormalizingFlows.Flows;
 using NormalizingFlows.IO;
 using NormalizingFlows.Tensors;
@@ -8,15 +9,23 @@ using NormalizingFlows.Tensors;
 namespace NormalizingFlows.Models;
 
 /// <summary>
-/// The architecture of a flow, enough to rebuild it through <see cref="FlowBuilders"/>: builder name, sizes, element
-/// type and initialisation seed. Serialised as JSON in a model file's "nflow.flow" metadata.
+/// The architecture of a flow, enough to rebuild it: either a builder of <see cref="FlowBuilders"/> (name, sizes) or,
+/// with <see cref="Builder"/> = <see cref="Composed"/>, a flow assembled from library parts whose whole
+/// <see cref="Architecture"/> (<see cref="FlowArchitecture"/>) is kept; plus element type and initialisation seed.
+/// Serialised as JSON in a model file's "nflow.flow" metadata.
 /// </summary>
 public sealed record FlowSpec
 {
     /// <summary>The builder names <see cref="Build{T}"/> knows: realnvp, nsf, maf, maf-rqs, iaf, glow, planar.</summary>
     public static IReadOnlyList<string> KnownBuilders { get; } = ["realnvp", "nsf", "maf", "maf-rqs", "iaf", "glow", "planar"];
 
-    /// <summary>Builder name, one of <see cref="KnownBuilders"/>.</summary>
+    /// <summary>The builders trained by maximum likelihood on data — every one but iaf, whose density costs D passes per layer — the default (nsf) first.</summary>
+    public static IReadOnlyList<string> TrainableBuilders { get; } = ["nsf", .. KnownBuilders.Where(b => b is not ("nsf" or "iaf"))];
+
+    /// <summary>The builder name of a flow assembled by hand, described by <see cref="Architecture"/>.</summary>
+    public const string Composed = "composed";
+
+    /// <summary>Builder name, one of <see cref="KnownBuilders"/>, or <see cref="Composed"/>.</summary>
     public required string Builder { get; init; }
 
     /// <summary>Number of data features D.</summary>
@@ -44,6 +53,23 @@ public sealed record FlowSpec
     /// <summary>Seed of the initialisation.</summary>
     public long Seed { get; init; }
 
+    /// <summary>The <see cref="FlowArchitecture"/> description of a <see cref="Composed"/> flow (null for the builders).</summary>
+    public JsonObject? Architecture { get; init; }
+
+    /// <summary>
+    /// The spec of <paramref name="flow"/>, assembled from library parts (or registered user parts): builder
+    /// <see cref="Composed"/> with its whole architecture; <see cref="Layers"/> counts its leaf transforms.
+    /// </summary>
+    public static FlowSpec Describe<T>(Flow<T> flow, long seed = 0) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var architecture = FlowArchitecture.Describe(flow);
+        return new FlowSpec
+        {
+            Builder = Composed, Features = flow.Features, ContextFeatures = flow.Transform.ContextFeatures, DType = DTypeOf<T>(), Seed = seed,
+            Layers = FlowArchitecture.CountKinds(architecture).Sum(k => k.Count), Architecture = architecture,
+        };
+    }
+
     /// <summary>The <see cref="DType"/> name of <typeparamref name="T"/>: "float32" for float, "float64" for double.</summary>
     public static string DTypeOf<T>() where T : unmanaged, IFloatingPointIeee754<T>
         => typeof(T) == typeof(float) ? "float32" : typeof(T) == typeof(double) ? "float64"
@@ -55,8 +81,10 @@ public sealed record FlowSpec
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid field.</summary>
     public void Validate()
     {
-        if (string.IsNullOrEmpty(Builder) || !KnownBuilders.Contains(Builder))
-            throw new ArgumentException($"unknown builder '{Builder}' (known: {string.Join(", ", KnownBuilders)})");
+        if (Builder == Composed) ValidateArchitecture();
+        else if (Architecture is not null) throw new ArgumentException($"only a '{Composed}' flow carries an architecture, not '{Builder}'");
+        if (string.IsNullOrEmpty(Builder) || !(KnownBuilders.Contains(Builder) || Builder == Composed))
+            throw new ArgumentException($"unknown builder '{Builder}' (known: {string.Join(", ", KnownBuilders)}, or {Composed} with an architecture)");
         if (Features < 1) throw new ArgumentException($"features must be ≥ 1, got {Features}");
         if (Builder is "realnvp" or "nsf" or "glow" && Features < 2)
             throw new ArgumentException($"{Builder} is a coupling flow: it splits the features in two and needs at least 2, got {Features}; for one feature use maf-rqs (spline) or maf");
@@ -67,6 +95,15 @@ public sealed record FlowSpec
         if (ContextFeatures < 0) throw new ArgumentException($"contextFeatures must be ≥ 0, got {ContextFeatures}");
         if (ContextFeatures > 0 && Builder == "planar") throw new ArgumentException("the planar builder is unconditional: contextFeatures must be 0");
         if (DType is not ("float32" or "float64")) throw new ArgumentException($"dtype must be float32 or float64, got '{DType}'");
+    }
+
+    private void ValidateArchitecture()
+    {
+        if (Architecture is null) throw new ArgumentException($"a '{Composed}' flow needs its architecture");
+        FlowArchitecture.Validate(Architecture, checkRegistrations: false);
+        int features = Architecture["features"]!.GetValue<int>(), context = Architecture["contextFeatures"]!.GetValue<int>();
+        if (features != Features) throw new ArgumentException($"the architecture has {features} features, the spec {Features}");
+        if (context != ContextFeatures) throw new ArgumentException($"the architecture has {context} context features, the spec {ContextFeatures}");
     }
 
     /// <summary>
@@ -86,6 +123,7 @@ public sealed record FlowSpec
             "iaf" => FlowBuilders.Iaf<T>(Features, Layers, Hidden, ContextFeatures, rng, bins: ResolvedBins, bound: Bound),
             "glow" => FlowBuilders.Glow<T>(Features, Layers, Hidden, ContextFeatures, rng),
             "planar" => FlowBuilders.PlanarFlow<T>(Features, Layers, rng),
+            Composed => FlowArchitecture.Build<T>(Architecture!, rng),
             _ => throw new ArgumentException($"unknown builder '{Builder}'"),
         };
     }
@@ -96,6 +134,12 @@ public sealed record FlowSpec
         var sb = new StringBuilder();
         sb.Append(Builder).Append(": ").Append(Features).Append(" features");
         if (ContextFeatures > 0) sb.Append(" | ").Append(ContextFeatures).Append(" context");
+        if (Builder == Composed && Architecture is not null)
+        {
+            var kinds = FlowArchitecture.CountKinds(Architecture);
+            sb.Append(", ").Append(kinds.Sum(k => k.Count)).Append(" steps (").AppendJoin(", ", kinds.Select(k => $"{k.Kind} ×{k.Count}")).Append(')');
+            return sb.Append(", ").Append(DType).Append(", seed ").Append(Seed).ToString();
+        }
         sb.Append(", ").Append(Layers).Append(" layers");
         if (Builder != "planar") sb.Append(", hidden ").Append(Hidden);
         if (Builder is "nsf" or "maf-rqs" || (Builder == "iaf" && ResolvedBins > 0))
@@ -113,7 +157,7 @@ public sealed record FlowSpec
         RespectRequiredConstructorParameters = true,
     };
 
-    /// <summary>The spec as JSON: {"builder": …, "features": …, "layers": …, "hidden": …, "bins": …, "bound": …, "contextFeatures": …, "dtype": …, "seed": …}.</summary>
+    /// <summary>The spec as JSON: {"builder": …, "features": …, "layers": …, "hidden": …, "bins": …, "bound": …, "contextFeatures": …, "dtype": …, "seed": …} (and "architecture" for a composed flow).</summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
     /// <summary>Parses and validates <see cref="ToJson"/>'s output; a <see cref="FormatException"/> names what is wrong.</summary>
@@ -124,7 +168,11 @@ public sealed record FlowSpec
         try { spec = JsonSerializer.Deserialize<FlowSpec>(json, JsonOptions); }
         catch (JsonException ex) { throw new FormatException($"the flow spec is not valid: {ex.Message}", ex); }
         if (spec is null) throw new FormatException("the flow spec is null");
-        try { spec.Validate(); }
+        try
+        {
+            spec.Validate();
+            if (spec.Architecture is not null) FlowArchitecture.Validate(spec.Architecture);
+        }
         catch (ArgumentException ex) { throw new FormatException(ex.Message, ex); }
         return spec;
     }

@@ -4,17 +4,6 @@ using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Nn;
 
-/// <summary>How MADE orders its input features.</summary>
-public enum MadeOrder
-{
-    /// <summary>Feature j has position j (feature 0 comes first).</summary>
-    Natural,
-    /// <summary>Feature j has position D − 1 − j.</summary>
-    Reversed,
-    /// <summary>A seeded random permutation.</summary>
-    Random,
-}
-
 /// <summary>
 /// Masked autoencoder for distribution estimation (Germain et al. 2015): a network whose output for feature i depends
 /// only on the inputs that come before i in the autoregressive order.
@@ -33,7 +22,7 @@ public enum MadeOrder
 /// layer's "mask" buffer.
 /// </para>
 /// </summary>
-public sealed class Made<T> : Module<T>, ILayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class Made<T> : Module<T>, ILayer<T>, IConditioner<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly MaskedLinear<T>[] _layers;
     private readonly MaskedLinear<T>[]? _blockLayers;
@@ -68,25 +57,7 @@ public sealed class Made<T> : Module<T>, ILayer<T> where T : unmanaged, IFloatin
         int d = features, h = hiddenFeatures;
 
         // ---- order → input degrees
-        int[] ord;
-        if (customOrder is not null)
-        {
-            if (customOrder.Length != d) throw new ArgumentException($"custom order has {customOrder.Length} entries for {d} features", nameof(customOrder));
-            var seen = new bool[d];
-            foreach (int p in customOrder)
-            {
-                if ((uint)p >= (uint)d || seen[p]) throw new ArgumentException($"custom order [{string.Join(", ", customOrder)}] is not a permutation of 0 … {d - 1}", nameof(customOrder));
-                seen[p] = true;
-            }
-            ord = (int[])customOrder.Clone();
-        }
-        else ord = order switch
-        {
-            MadeOrder.Natural => Enumerable.Range(0, d).ToArray(),
-            MadeOrder.Reversed => Enumerable.Range(0, d).Select(j => d - 1 - j).ToArray(),
-            MadeOrder.Random => rng.Permutation(d),
-            _ => throw new ArgumentOutOfRangeException(nameof(order), order, "unknown order"),
-        };
+        int[] ord = ResolveOrder(d, order, customOrder, rng);
         var inDeg = ord.Select(p => p + 1).ToArray();
 
         // ---- hidden degrees, one row per hidden layer (one shared row for the residual variant)
@@ -170,6 +141,35 @@ public sealed class Made<T> : Module<T>, ILayer<T> where T : unmanaged, IFloatin
             for (int i = 0; i < contextFeatures; i++) m[o, hidDeg.Length + i] = true;
         }
         return m;
+    }
+
+    /// <summary>
+    /// The position of each feature in the autoregressive order: <paramref name="customOrder"/> (checked to be a
+    /// permutation of 0 … d−1) or <paramref name="order"/> (a random one drawn from <paramref name="rng"/>).
+    /// </summary>
+    public static int[] ResolveOrder(int d, MadeOrder order, int[]? customOrder, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        int[] ord;
+        if (customOrder is not null)
+        {
+            if (customOrder.Length != d) throw new ArgumentException($"custom order has {customOrder.Length} entries for {d} features", nameof(customOrder));
+            var seen = new bool[d];
+            foreach (int p in customOrder)
+            {
+                if ((uint)p >= (uint)d || seen[p]) throw new ArgumentException($"custom order [{string.Join(", ", customOrder)}] is not a permutation of 0 … {d - 1}", nameof(customOrder));
+                seen[p] = true;
+            }
+            ord = (int[])customOrder.Clone();
+        }
+        else ord = order switch
+        {
+            MadeOrder.Natural => Enumerable.Range(0, d).ToArray(),
+            MadeOrder.Reversed => Enumerable.Range(0, d).Select(j => d - 1 - j).ToArray(),
+            MadeOrder.Random => rng.Permutation(d),
+            _ => throw new ArgumentOutOfRangeException(nameof(order), order, "unknown order"),
+        };
+        return ord;
     }
 
     /// <summary>Number of features D.</summary>

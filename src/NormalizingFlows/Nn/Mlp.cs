@@ -9,7 +9,7 @@ namespace NormalizingFlows.Nn;
 /// them, none after the last. Layers are named "layers.0", "layers.1", …; the stateless dropout (one shared layer,
 /// "dropout") is registered so that <see cref="Module{T}.Eval"/> switches it off.
 /// </summary>
-public sealed class Mlp<T> : Module<T>, ILayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class Mlp<T> : Module<T>, ILayer<T>, IConditioner<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Linear<T>[] _linears;
     private readonly Dropout<T>? _dropout;
@@ -58,4 +58,7 @@ public sealed class Mlp<T> : Module<T>, ILayer<T> where T : unmanaged, IFloating
         }
         return h;
     }
+
+    /// <summary>The network of [x, context] (columns concatenated; x alone when <paramref name="context"/> is null).</summary>
+    public Var<T> Forward(Var<T> x, Var<T>? context) => Forward(context is null ? x : Ops.ConcatColumns(x, context));
 }

@@ -4,13 +4,6 @@ using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Nn;
 
-/// <summary>A layer with one input and one output.</summary>
-public interface ILayer<T> where T : unmanaged, IFloatingPointIeee754<T>
-{
-    /// <summary>Applies the layer to a [batch, features] value.</summary>
-    Var<T> Forward(Var<T> x);
-}
-
 /// <summary>
 /// Base class of network modules. State is registered explicitly: trainable <see cref="Parameter{T}"/>s, persistent
 /// non-trainable buffers (running statistics, masks, orders) and child modules. Everything needed to restore a
@@ -187,29 +180,4 @@ public abstract class Module<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         foreach (var (_, child) in _modules) child.OnStateLoaded();
     }
-}
-
-/// <summary>An ordered list of child modules named "0", "1", ….</summary>
-public sealed class ModuleList<T> : Module<T>, IReadOnlyList<Module<T>> where T : unmanaged, IFloatingPointIeee754<T>
-{
-    private readonly List<Module<T>> _items = [];
-
-    /// <summary>Appends a module (registered under its index) and returns it.</summary>
-    public TModule Add<TModule>(TModule module) where TModule : Module<T>
-    {
-        RegisterModule(_items.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), module);
-        _items.Add(module);
-        return module;
-    }
-
-    /// <summary>The module at <paramref name="index"/>.</summary>
-    public Module<T> this[int index] => _items[index];
-
-    /// <summary>Number of modules.</summary>
-    public int Count => _items.Count;
-
-    /// <inheritdoc/>
-    public IEnumerator<Module<T>> GetEnumerator() => _items.GetEnumerator();
-
-    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

@@ -6,13 +6,6 @@ using NormalizingFlows.Tensors.Kernels;
 namespace NormalizingFlows.Transforms;
 
 /// <summary>
-/// Per-element kernel of a fixed elementwise bijection: fills y[i] = f(x[i]) and logDeriv[i] = log|f′(x[i])|, and,
-/// when <paramref name="dy"/> is non-empty, dy[i] = f′(x[i]) and dLogDeriv[i] = d log|f′|/dx at x[i].
-/// </summary>
-public delegate void ElementwiseKernel<T>(ReadOnlySpan<T> x, Span<T> y, Span<T> logDeriv, Span<T> dy, Span<T> dLogDeriv)
-    where T : unmanaged, IFloatingPointIeee754<T>;
-
-/// <summary>
 /// Differentiable application of a parameter-free elementwise bijection to a [N, D] value: one pass of span code
 /// computes the outputs, the per-row log-determinant and (when recording) the two derivatives the backward needs.
 /// </summary>

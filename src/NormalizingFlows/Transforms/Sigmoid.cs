@@ -7,24 +7,10 @@ namespace NormalizingFlows.Transforms;
 /// Elementwise logistic sigmoid y = σ(x) = 1 / (1 + e⁻ˣ), mapping ℝ → (0, 1); log|det| = Σ log σ(x)(1 − σ(x)),
 /// computed stably as −softplus(−x) − softplus(x). Inverse: the logit. No parameters.
 /// </summary>
-public sealed class Sigmoid<T> : Transform<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class Sigmoid<T> : ElementwiseBijection<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Creates the transform for <paramref name="features"/> features.</summary>
-    public Sigmoid(int features) : base(features) { }
-
-    /// <inheritdoc/>
-    public override (Var<T> Y, Var<T> LogAbsDet) Forward(Var<T> x, Var<T>? context = null)
-    {
-        CheckShapes(x, context);
-        return ElementwiseOp.Apply(x, SigmoidKernel);
-    }
-
-    /// <inheritdoc/>
-    public override (Var<T> X, Var<T> LogAbsDet) Inverse(Var<T> y, Var<T>? context = null)
-    {
-        CheckShapes(y, context);
-        return ElementwiseOp.Apply(y, LogitKernel);
-    }
+    public Sigmoid(int features) : base(features, SigmoidKernel, LogitKernel) { }
 
     internal static void SigmoidKernel(ReadOnlySpan<T> x, Span<T> y, Span<T> ld, Span<T> dy, Span<T> dld)
     {

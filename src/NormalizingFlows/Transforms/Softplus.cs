@@ -7,24 +7,10 @@ namespace NormalizingFlows.Transforms;
 /// Elementwise y = softplus(x) = log(1 + eˣ), mapping ℝ → (0, ∞); log|det| = Σ log σ(x) = −Σ softplus(−x).
 /// Inverse: x = y + log(−expm1(−y)), stable for tiny and huge y. No parameters.
 /// </summary>
-public sealed class Softplus<T> : Transform<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class Softplus<T> : ElementwiseBijection<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Creates the transform for <paramref name="features"/> features.</summary>
-    public Softplus(int features) : base(features) { }
-
-    /// <inheritdoc/>
-    public override (Var<T> Y, Var<T> LogAbsDet) Forward(Var<T> x, Var<T>? context = null)
-    {
-        CheckShapes(x, context);
-        return ElementwiseOp.Apply(x, ForwardKernel);
-    }
-
-    /// <inheritdoc/>
-    public override (Var<T> X, Var<T> LogAbsDet) Inverse(Var<T> y, Var<T>? context = null)
-    {
-        CheckShapes(y, context);
-        return ElementwiseOp.Apply(y, InverseKernel);
-    }
+    public Softplus(int features) : base(features, ForwardKernel, InverseKernel) { }
 
     private static void ForwardKernel(ReadOnlySpan<T> x, Span<T> y, Span<T> ld, Span<T> dy, Span<T> dld)
     {

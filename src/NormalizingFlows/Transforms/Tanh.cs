@@ -7,24 +7,10 @@ namespace NormalizingFlows.Transforms;
 /// Elementwise y = tanh x, mapping ℝ → (−1, 1); log|det| = Σ log(1 − tanh² x), computed stably as
 /// 2·(log 2 − |x| − softplus(−2|x|)). Inverse: x = atanh y = ½·(log1p(y) − log1p(−y)). No parameters.
 /// </summary>
-public sealed class Tanh<T> : Transform<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class Tanh<T> : ElementwiseBijection<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Creates the transform for <paramref name="features"/> features.</summary>
-    public Tanh(int features) : base(features) { }
-
-    /// <inheritdoc/>
-    public override (Var<T> Y, Var<T> LogAbsDet) Forward(Var<T> x, Var<T>? context = null)
-    {
-        CheckShapes(x, context);
-        return ElementwiseOp.Apply(x, ForwardKernel);
-    }
-
-    /// <inheritdoc/>
-    public override (Var<T> X, Var<T> LogAbsDet) Inverse(Var<T> y, Var<T>? context = null)
-    {
-        CheckShapes(y, context);
-        return ElementwiseOp.Apply(y, InverseKernel);
-    }
+    public Tanh(int features) : base(features, ForwardKernel, InverseKernel) { }
 
     private static void ForwardKernel(ReadOnlySpan<T> x, Span<T> y, Span<T> ld, Span<T> dy, Span<T> dld)
     {

@@ -6,20 +6,6 @@ using NormalizingFlows.Tensors;
 namespace NormalizingFlows.Transforms;
 
 /// <summary>
-/// An invertible map between data space and base space, batched over rows. <c>Forward</c> goes data → base (the
-/// density direction); <c>Inverse</c> goes base → data (the sampling direction). Both return the log|det J| of the
-/// map they apply, one entry per row ([N]).
-/// </summary>
-public interface ITransform<T> where T : unmanaged, IFloatingPointIeee754<T>
-{
-    /// <summary>y = f(x) and log|det ∂y/∂x| per row.</summary>
-    (Var<T> Y, Var<T> LogAbsDet) Forward(Var<T> x, Var<T>? context = null);
-
-    /// <summary>x = f⁻¹(y) and log|det ∂x/∂y| per row.</summary>
-    (Var<T> X, Var<T> LogAbsDet) Inverse(Var<T> y, Var<T>? context = null);
-}
-
-/// <summary>
 /// Base class of the transforms: a <see cref="Module{T}"/> (so parameters and state save and load by name) that maps
 /// [N, <see cref="Features"/>] to [N, Features], optionally conditioned on a [N, <see cref="ContextFeatures"/>] context.
 /// </summary>

@@ -3,54 +3,68 @@ using NormalizingFlows.Autograd;
 using NormalizingFlows.Nn;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Tensors.Kernels;
-using NormalizingFlows.Transforms.Coupling;
 
 namespace NormalizingFlows.Transforms.Autoregressive;
 
 /// <summary>
-/// Base class of masked autoregressive transforms (MAF, Papamakarios et al. 2017): y_i = τ(x_i; θ_i(x_&lt;i, c)) with
-/// θ from one <see cref="Made{T}"/> pass (outputs feature-major, <see cref="ParametersPerFeature"/> per feature).
-/// Forward (data → base, the density direction) is one MADE pass. Inverse (sampling) is sequential: starting from
-/// x = 0, each of D MADE passes fixes one more feature in the MADE order (after pass s the first s positions are
-/// exact; the last pass sees the exact inputs of every parameter), so it costs D passes when a graph is recorded;
-/// without one (sampling, evaluation) <see cref="IncrementalMade{T}"/> does the same in about one pass of work. The MADE's last layer starts
-/// at zero weights with the bias set to the update's identity parameters.
+/// A masked autoregressive transform (MAF, Papamakarios et al. 2017) from its parts: y_i = τ(x_i; θ_i(x_&lt;i, c)) with
+/// τ an <see cref="IElementwiseUpdate"/> (affine, additive, spline) and θ from one pass of an autoregressive
+/// conditioner (made by an <see cref="IConditionerFactory"/>, default <see cref="MadeConditioner"/>; outputs
+/// feature-major, <see cref="ParametersPerFeature"/> per feature). Forward (data → base, the density direction) is one
+/// conditioner pass. Inverse (sampling) is sequential: starting from x = 0, each of D passes fixes one more feature in
+/// the order (after pass s the first s positions are exact; the last pass sees the exact inputs of every parameter), so
+/// it costs D passes when a graph is recorded; without one (sampling, evaluation) a MADE conditioner runs as an
+/// <see cref="IncrementalMade{T}"/>, about one pass of work. A user conditioner is probed once at construction and
+/// refused unless it is autoregressive in the layer's order. The network is saved as the module "made".
 /// </summary>
-public abstract class AutoregressiveTransform<T> : Transform<T> where T : unmanaged, IFloatingPointIeee754<T>
+public class AutoregressiveTransform<T> : Transform<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Creates the MADE (D → hidden … → D·<paramref name="parametersPerFeature"/>) and sets its output bias to <paramref name="identityParameters"/> per feature.</summary>
-    protected AutoregressiveTransform(int features, int parametersPerFeature, Rng rng, int contextFeatures, ConditionerOptions? conditioner,
-        MadeOrder order, int[]? customOrder, ReadOnlySpan<double> identityParameters)
+    private readonly IConditioner<T> _network;
+    private readonly int[] _order;
+
+    /// <summary>
+    /// Creates the layer over <paramref name="features"/> features in <paramref name="order"/> (or
+    /// <paramref name="customOrder"/>, customOrder[j] = position of feature j); <paramref name="conditioner"/> (default
+    /// <see cref="MadeConditioner.Default"/>) makes the network D (+C) → D·m, initialised from <paramref name="rng"/>.
+    /// </summary>
+    public AutoregressiveTransform(int features, IElementwiseUpdate update, Rng rng, int contextFeatures = 0, IConditionerFactory? conditioner = null,
+        MadeOrder order = MadeOrder.Natural, int[]? customOrder = null)
         : base(features, contextFeatures)
     {
+        ArgumentNullException.ThrowIfNull(update);
         ArgumentNullException.ThrowIfNull(rng);
-        if (identityParameters.Length != parametersPerFeature)
-            throw new ArgumentException($"{identityParameters.Length} identity parameters for {parametersPerFeature} per feature", nameof(identityParameters));
-        var opt = conditioner ?? ConditionerOptions.Default;
-        opt.Validate();
-        if (opt.BatchNorm) throw new ArgumentException("the MADE conditioner has no batch normalisation option", nameof(conditioner));
-        Options = opt;
-        ParametersPerFeature = parametersPerFeature;
-        Made = RegisterModule("made", new Made<T>(features, opt.HiddenFeatures, rng, opt.HiddenLayers, parametersPerFeature, contextFeatures,
-            order, customOrder, activation: opt.Activation, residualBlocks: opt.Residual, dropout: opt.Dropout, zeroInitLast: opt.OutputInit == ConditionerOutputInit.Identity,
-            hiddenInit: opt.HiddenInit, outputWeightScale: opt.OutputInit == ConditionerOutputInit.Random ? opt.OutputWeightScale : 1.0));
-        var bias = Made.Layers[^1].Bias!.Value.Span;
-        for (int j = 0; j < bias.Length; j++) bias[j] = T.CreateTruncating(identityParameters[j % parametersPerFeature]);
+        Update = update;
+        ConditionerFactory = conditioner ?? MadeConditioner.Default;
+        _order = Nn.Made<T>.ResolveOrder(features, order, customOrder, rng);
+        var shape = new ConditionerShape(features, contextFeatures, features * update.ParametersPerFeature, update.IdentityParameters(), _order);
+        (Conditioner, _network) = ConditionerCheck.Create<T>(ConditionerFactory, shape, rng);
+        RegisterModule("made", Conditioner);
     }
 
+    /// <summary>The elementwise update τ.</summary>
+    public IElementwiseUpdate Update { get; }
+
+    /// <summary>What made the conditioner (its settings are saved with the architecture).</summary>
+    public IConditionerFactory ConditionerFactory { get; }
+
     /// <summary>The conditioner network.</summary>
-    public Made<T> Made { get; }
+    public Module<T> Conditioner { get; }
 
-    /// <summary>The conditioner's settings.</summary>
-    public ConditionerOptions Options { get; }
+    /// <summary>The conditioner as a MADE (throws for a user conditioner of another type).</summary>
+    public Made<T> Made => Conditioner as Made<T>
+        ?? throw new InvalidOperationException($"the conditioner of this layer is a {TypeNames.Of(Conditioner)}, not a MADE");
 
-    /// <summary>MADE outputs per feature.</summary>
-    public int ParametersPerFeature { get; }
+    /// <summary>Position of each feature in the autoregressive order.</summary>
+    public int[] Order => (int[])_order.Clone();
 
-    /// <summary>The elementwise update with MADE outputs [N, D·ParametersPerFeature]: outputs [N, D] and log|det| per row.</summary>
-    protected abstract (Var<T> Output, Var<T> LogAbsDet) TransformFeatures(Var<T> input, Var<T> parameters, bool inverse);
+    /// <summary>Conditioner outputs per feature.</summary>
+    public int ParametersPerFeature => Update.ParametersPerFeature;
 
-    private Var<T> Parameters(Var<T> x, Var<T>? context) => Made.Forward(x, ContextFeatures == 0 ? null : context);
+    /// <summary>The elementwise update with conditioner outputs [N, D·ParametersPerFeature]: outputs [N, D] and log|det| per row.</summary>
+    protected virtual (Var<T> Output, Var<T> LogAbsDet) TransformFeatures(Var<T> input, Var<T> parameters, bool inverse)
+        => Update.Apply(input, parameters, inverse);
+
+    private Var<T> Parameters(Var<T> x, Var<T>? context) => _network.Forward(x, ContextFeatures == 0 ? null : context);
 
     /// <summary>y = τ(x; MADE(x, c)) in one pass (the fast direction).</summary>
     public override (Var<T> Y, Var<T> LogAbsDet) Forward(Var<T> x, Var<T>? context = null)
@@ -84,7 +98,7 @@ public abstract class AutoregressiveTransform<T> : Transform<T> where T : unmana
         int n = y.Value.Dim(0);
         if (!NeedsGraph(y, context))
         {
-            using var incremental = IncrementalMade<T>.TryCreate(Made);
+            using var incremental = Conditioner is Made<T> made ? IncrementalMade<T>.TryCreate(made) : null;
             return incremental is null ? InverseWithoutGraph(y, context) : InverseIncremental(incremental, y, context);
         }
         Var<T> x = new(Tensor<T>.Zeros(n, Features));
@@ -171,54 +185,4 @@ public abstract class AutoregressiveTransform<T> : Transform<T> where T : unmana
         other.Dispose();
         return (new Var<T>(current), new Var<T>(logDet));
     }
-}
-
-/// <summary>
-/// Masked affine autoregressive transform (MAF): y_i = x_i·s_i + t_i with (raw s_i, t_i) = MADE(x_&lt;i, c) and the
-/// scale from an <see cref="AffineScale"/> (soft-clamped exp by default, as zuko; <see cref="AffineScale.Sigmoid"/>
-/// for nflows' form). Fast density (Forward, one MADE pass), slow sampling (Inverse, D passes); wrap it in
-/// <see cref="InverseTransform{T}"/> for an IAF (fast sampling, slow density).
-/// </summary>
-public sealed class MaskedAffineAutoregressive<T> : AutoregressiveTransform<T> where T : unmanaged, IFloatingPointIeee754<T>
-{
-    /// <summary>Creates the layer over a MADE D → hidden … → 2D in <paramref name="order"/> (or <paramref name="customOrder"/>).</summary>
-    public MaskedAffineAutoregressive(int features, Rng rng, int contextFeatures = 0, ConditionerOptions? conditioner = null,
-        MadeOrder order = MadeOrder.Natural, int[]? customOrder = null, AffineScale? scale = null)
-        : base(features, 2, rng, contextFeatures, conditioner, order, customOrder, [0.0, 0.0])
-        => Scale = scale ?? AffineScale.Default;
-
-    /// <summary>The scale parameterisation.</summary>
-    public AffineScale Scale { get; }
-
-    /// <inheritdoc/>
-    protected override (Var<T> Output, Var<T> LogAbsDet) TransformFeatures(Var<T> input, Var<T> parameters, bool inverse)
-        => AffineCouplingOp.Apply(input, parameters, Scale, inverse);
-}
-
-/// <summary>
-/// Masked spline autoregressive transform (MAF with splines, Durkan et al. 2019): y_i = s(x_i; θ_i(x_&lt;i, c)) for an
-/// <see cref="Splines.IElementwiseSpline"/> (rational-quadratic with identity tails: MADE multiplier 3K − 1). Fast
-/// density (Forward, one MADE pass), slow sampling (Inverse, D passes).
-/// </summary>
-public sealed class MaskedSplineAutoregressive<T> : AutoregressiveTransform<T> where T : unmanaged, IFloatingPointIeee754<T>
-{
-    /// <summary>Creates the layer over a MADE D → hidden … → D·(spline parameters per element).</summary>
-    public MaskedSplineAutoregressive(int features, Splines.IElementwiseSpline spline, Rng rng, int contextFeatures = 0,
-        ConditionerOptions? conditioner = null, MadeOrder order = MadeOrder.Natural, int[]? customOrder = null)
-        : base(features, (spline ?? throw new ArgumentNullException(nameof(spline))).ParametersPerElement, rng, contextFeatures, conditioner,
-            order, customOrder, SplineIdentity.Parameters(spline))
-        => Spline = spline;
-
-    /// <summary>A rational-quadratic spline MAF with <paramref name="bins"/> bins on [−bound, bound] and identity (linear) tails.</summary>
-    public static MaskedSplineAutoregressive<T> RationalQuadratic(int features, Rng rng, int bins = 8, double bound = 3.0, int contextFeatures = 0,
-        ConditionerOptions? conditioner = null, MadeOrder order = MadeOrder.Natural, double minDerivative = 1e-3)
-        => new(features, new Splines.RationalQuadraticSpline(bins, Splines.SplineDomain.Symmetric(bound), minDerivative: minDerivative),
-            rng, contextFeatures, conditioner, order);
-
-    /// <summary>The spline family.</summary>
-    public Splines.IElementwiseSpline Spline { get; }
-
-    /// <inheritdoc/>
-    protected override (Var<T> Output, Var<T> LogAbsDet) TransformFeatures(Var<T> input, Var<T> parameters, bool inverse)
-        => SplineOp.Apply(Spline, input, parameters, inverse);
 }

@@ -23,55 +23,61 @@ public sealed class InverseAutoregressiveTransform<T> : Transform<T> where T : u
     private InverseAutoregressiveTransform(Core core) : base(core.Features, core.ContextFeatures)
         => _core = RegisterModule("inner", core);
 
+    /// <summary>
+    /// An IAF layer from its parts: the update τ, a conditioner (default <see cref="MadeConditioner.Default"/>) reading
+    /// z in <paramref name="order"/> (or <paramref name="customOrder"/>), initialised from <paramref name="rng"/>.
+    /// </summary>
+    public InverseAutoregressiveTransform(int features, IElementwiseUpdate update, Rng rng, int contextFeatures = 0, IConditionerFactory? conditioner = null,
+        MadeOrder order = MadeOrder.Natural, int[]? customOrder = null)
+        : this(new Core(features, update, rng, contextFeatures, conditioner, order, customOrder)) { }
+
     /// <summary>An affine IAF layer over MADE D (+C) → hidden … → 2D (scale parameterisation <paramref name="scale"/>).</summary>
     public static InverseAutoregressiveTransform<T> Affine(int features, Rng rng, int contextFeatures = 0, ConditionerOptions? conditioner = null,
         MadeOrder order = MadeOrder.Natural, int[]? customOrder = null, AffineScale? scale = null)
-        => new(new Core(features, 2, rng, contextFeatures, conditioner, order, customOrder, [0.0, 0.0], scale ?? AffineScale.Default, null));
+        => new(features, new AffineUpdate(scale ?? AffineScale.Default), rng, contextFeatures, (conditioner ?? ConditionerOptions.Default).ForMade(), order, customOrder);
 
     /// <summary>A spline IAF layer over MADE D (+C) → hidden … → D·(spline parameters per element).</summary>
     public static InverseAutoregressiveTransform<T> Spline(int features, Splines.IElementwiseSpline spline, Rng rng, int contextFeatures = 0,
         ConditionerOptions? conditioner = null, MadeOrder order = MadeOrder.Natural, int[]? customOrder = null)
-    {
-        ArgumentNullException.ThrowIfNull(spline);
-        return new(new Core(features, spline.ParametersPerElement, rng, contextFeatures, conditioner, order, customOrder,
-            SplineIdentity.Parameters(spline), null, spline));
-    }
+        => new(features, new SplineUpdate(spline), rng, contextFeatures, (conditioner ?? ConditionerOptions.Default).ForMade(), order, customOrder);
 
     /// <summary>
-    /// A student layer of the same shape as <paramref name="teacher"/> (a <see cref="MaskedAffineAutoregressive{T}"/> or
-    /// <see cref="MaskedSplineAutoregressive{T}"/>): same elementwise map, MADE size, order and context. With
-    /// <paramref name="copyWeights"/> the MADE starts from the teacher's weights (the first position's θ, which depends
-    /// on the context only, then matches exactly; a good start for distillation).
+    /// A student layer of the same shape as <paramref name="teacher"/>: same update, conditioner settings, order and
+    /// context. With <paramref name="copyWeights"/> the conditioner starts from the teacher's weights (the first
+    /// position's θ, which depends on the context only, then matches exactly; a good start for distillation).
     /// </summary>
     public static InverseAutoregressiveTransform<T> Matching(AutoregressiveTransform<T> teacher, Rng rng, bool copyWeights = true)
     {
         ArgumentNullException.ThrowIfNull(teacher);
-        var order = teacher.Made.Order;
-        var student = teacher switch
-        {
-            MaskedAffineAutoregressive<T> a => Affine(a.Features, rng, a.ContextFeatures, a.Options, customOrder: order, scale: a.Scale),
-            MaskedSplineAutoregressive<T> s => Spline(s.Features, s.Spline, rng, s.ContextFeatures, s.Options, customOrder: order),
-            _ => throw new ArgumentException($"no student layer for {TypeNames.Of(teacher)} (affine and spline MAF layers are supported)", nameof(teacher)),
-        };
-        if (copyWeights)
-        {
-            var state = teacher.Made.StateDict();
-            student.Made.LoadStateDict(state);
-        }
+        var student = new InverseAutoregressiveTransform<T>(teacher.Features, teacher.Update, rng, teacher.ContextFeatures, teacher.ConditionerFactory,
+            customOrder: teacher.Order);
+        if (copyWeights) student.Conditioner.LoadStateDict(teacher.Conditioner.StateDict());
         return student;
     }
 
     /// <summary>The conditioner; it reads the base side z.</summary>
+    public Module<T> Conditioner => _core.Conditioner;
+
+    /// <summary>The conditioner as a MADE (throws for a user conditioner of another type).</summary>
     public Made<T> Made => _core.Made;
 
-    /// <summary>MADE outputs per feature.</summary>
+    /// <summary>The elementwise update τ.</summary>
+    public IElementwiseUpdate Update => _core.Inner;
+
+    /// <summary>What made the conditioner.</summary>
+    public IConditionerFactory ConditionerFactory => _core.ConditionerFactory;
+
+    /// <summary>Position of each feature in the conditioner's order.</summary>
+    public int[] Order => _core.Order;
+
+    /// <summary>Conditioner outputs per feature.</summary>
     public int ParametersPerFeature => _core.ParametersPerFeature;
 
-    /// <summary>The affine scale parameterisation (null for a spline layer).</summary>
-    public AffineScale? Scale => _core.Scale;
+    /// <summary>The affine scale parameterisation (null unless the update is affine).</summary>
+    public AffineScale? Scale => (_core.Inner as AffineUpdate)?.Scale;
 
-    /// <summary>The spline family (null for an affine layer).</summary>
-    public Splines.IElementwiseSpline? SplineFamily => _core.SplineFamily;
+    /// <summary>The spline family (null unless the update is a spline).</summary>
+    public Splines.IElementwiseSpline? SplineFamily => (_core.Inner as SplineUpdate)?.Spline;
 
     /// <summary>z = τ(x; θ(z, c)), sequential over the D positions (the slow direction); log|det ∂z/∂x| per row.</summary>
     public override (Var<T> Y, Var<T> LogAbsDet) Forward(Var<T> x, Var<T>? context = null)
@@ -94,31 +100,25 @@ public sealed class InverseAutoregressiveTransform<T> : Transform<T> where T : u
     public (Var<T> X, Var<T> LogAbsDet, Var<T> Parameters) InverseWithParameters(Var<T> z, Var<T>? context = null)
     {
         CheckShapes(z, context);
-        var theta = _core.Made.Forward(z, ContextFeatures == 0 ? null : context);
-        var (x, ld) = _core.Elementwise(z, theta, inverse: true);
-        return (x, ld, theta);
+        return _core.ForwardWithParameters(z, context);
     }
 
-    /// <summary>The MAF machinery with the elementwise direction flipped: its one-pass Forward applies τ⁻¹.</summary>
-    private sealed class Core : AutoregressiveTransform<T>
+    /// <summary>The MAF machinery with the update flipped: its one-pass Forward applies τ⁻¹.</summary>
+    private sealed class Core(int features, IElementwiseUpdate update, Rng rng, int contextFeatures, IConditionerFactory? conditioner, MadeOrder order,
+        int[]? customOrder)
+        : AutoregressiveTransform<T>(features, new Flipped(update), rng, contextFeatures, conditioner, order, customOrder)
     {
-        public Core(int features, int parametersPerFeature, Rng rng, int contextFeatures, ConditionerOptions? conditioner, MadeOrder order,
-            int[]? customOrder, double[] identity, AffineScale? scale, Splines.IElementwiseSpline? spline)
-            : base(features, parametersPerFeature, rng, contextFeatures, conditioner, order, customOrder, identity)
-        {
-            Scale = scale;
-            SplineFamily = spline;
-        }
+        public IElementwiseUpdate Inner => ((Flipped)Update).Inner;
+    }
 
-        public AffineScale? Scale { get; }
+    /// <summary>τ⁻¹ as the forward update.</summary>
+    private sealed record Flipped(IElementwiseUpdate Inner) : IElementwiseUpdate
+    {
+        public int ParametersPerFeature => Inner.ParametersPerFeature;
 
-        public Splines.IElementwiseSpline? SplineFamily { get; }
+        public double[] IdentityParameters() => Inner.IdentityParameters();
 
-        /// <summary>τ (inverse = false) or τ⁻¹ (inverse = true) with the given parameters.</summary>
-        public (Var<T> Output, Var<T> LogAbsDet) Elementwise(Var<T> input, Var<T> parameters, bool inverse)
-            => SplineFamily is null ? AffineCouplingOp.Apply(input, parameters, Scale!.Value, inverse) : SplineOp.Apply(SplineFamily, input, parameters, inverse);
-
-        protected override (Var<T> Output, Var<T> LogAbsDet) TransformFeatures(Var<T> input, Var<T> parameters, bool inverse)
-            => Elementwise(input, parameters, !inverse);
+        public (Var<T2> Output, Var<T2> LogAbsDet) Apply<T2>(Var<T2> input, Var<T2> parameters, bool inverse) where T2 : unmanaged, IFloatingPointIeee754<T2>
+            => Inner.Apply(input, parameters, !inverse);
     }
 }

@@ -1,20 +1,13 @@
 using NormalizingFlows.Nn;
+using NormalizingFlows.Transforms;
 
 namespace NormalizingFlows.Transforms.Coupling;
 
-/// <summary>How a conditioner's output layer is initialised (see <see cref="ConditionerOptions.OutputInit"/>).</summary>
-public enum ConditionerOutputInit
-{
-    /// <summary>Zero weights, identity bias: exactly the identity at the start.</summary>
-    Identity,
-    /// <summary>Default random weights, identity bias: near the identity, learns from the first step.</summary>
-    Random,
-}
-
 /// <summary>
-/// The network that computes a layer's parameters: for coupling layers an <see cref="Mlp{T}"/> over
-/// [x_conditioning, context] (or, with <see cref="Residual"/>, a <see cref="ResidualNet{T}"/> with the context fed to
-/// every block); for autoregressive layers a <see cref="Made{T}"/> (residual MADE with <see cref="Residual"/>).
+/// The builders' shorthand for both conditioner kinds: for coupling layers it means a <see cref="CouplingConditioner"/>
+/// (<see cref="ForCoupling"/>; <see cref="BatchNorm"/> is coupling-only), for autoregressive layers a
+/// <see cref="MadeConditioner"/> (<see cref="ForMade"/>; <see cref="HiddenInit"/> and <see cref="OutputWeightScale"/> are
+/// MADE-only). Layers built by hand take those factories (or a user's <see cref="IConditionerFactory"/>) directly.
 /// </summary>
 public sealed record ConditionerOptions
 {
@@ -54,12 +47,26 @@ public sealed record ConditionerOptions
     public static ConditionerOptions Default { get; } = new();
 
     /// <summary>Throws unless the sizes are usable.</summary>
-    public void Validate()
+    public void Validate() => Made().Validate();
+
+    /// <summary>The coupling conditioner these options describe (validated; the MADE-only settings do not apply).</summary>
+    public CouplingConditioner ForCoupling()
     {
-        if (HiddenFeatures <= 0) throw new ArgumentOutOfRangeException(nameof(HiddenFeatures), HiddenFeatures, "conditioner needs hidden units");
-        if (HiddenLayers < 1) throw new ArgumentOutOfRangeException(nameof(HiddenLayers), HiddenLayers, "conditioner needs at least one hidden layer (or block)");
-        if (!(OutputWeightScale >= 0 && double.IsFinite(OutputWeightScale)))
-            throw new ArgumentOutOfRangeException(nameof(OutputWeightScale), OutputWeightScale, "must be a finite scale ≥ 0");
-        if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "dropout must lie in [0, 1)");
+        Validate();
+        return new() { HiddenFeatures = HiddenFeatures, HiddenLayers = HiddenLayers, Activation = Activation, Residual = Residual, Dropout = Dropout, BatchNorm = BatchNorm, OutputInit = OutputInit };
     }
+
+    /// <summary>The MADE conditioner these options describe (validated; batch normalisation is refused).</summary>
+    public MadeConditioner ForMade()
+    {
+        Validate();
+        if (BatchNorm) throw new ArgumentException("the MADE conditioner has no batch normalisation option", "conditioner");
+        return Made();
+    }
+
+    private MadeConditioner Made() => new()
+    {
+        HiddenFeatures = HiddenFeatures, HiddenLayers = HiddenLayers, Activation = Activation, Residual = Residual, Dropout = Dropout,
+        OutputInit = OutputInit, HiddenInit = HiddenInit, OutputWeightScale = OutputWeightScale,
+    };
 }

@@ -6,78 +6,57 @@ using NormalizingFlows.Tensors;
 namespace NormalizingFlows.Transforms.Coupling;
 
 /// <summary>
-/// Base class of coupling layers (Dinh et al.): the features split by a <see cref="CouplingMask"/> into a
-/// conditioning part x_a, passed through unchanged, and a transformed part x_b updated elementwise with parameters
-/// computed by a conditioner network from [x_a, context]. Forward and Inverse both cost one conditioner pass; the
-/// Jacobian is block-triangular, so log|det| is that of the elementwise update. The conditioner outputs
-/// <see cref="ParametersPerFeature"/> values per transformed feature, feature-major, and its last layer starts at zero
-/// weights with the bias set to the update's identity parameters, so a fresh layer is the identity (for every update
-/// except the sigmoid-scaled affine, which starts at nflows' scale ≈ 0.882). The mask is saved as the buffer "mask".
+/// A coupling layer (Dinh et al.) from three parts: a <see cref="CouplingMask"/> splits the features into a
+/// conditioning part x_a, passed through unchanged, and a transformed part x_b; an <see cref="IElementwiseUpdate"/>
+/// (affine, additive, spline) updates x_b with parameters that a conditioner network (made by an
+/// <see cref="IConditionerFactory"/>, default <see cref="CouplingConditioner"/>) computes from [x_a, context]. Forward
+/// and Inverse both cost one conditioner pass; the Jacobian is block-triangular, so log|det| is that of the update.
+/// The library's conditioners start at the update's identity (their output bias), so a fresh layer is the identity
+/// (except with the sigmoid-scaled affine, which starts at nflows' scale ≈ 0.882). The mask is saved as the buffer
+/// "mask", the network as the module "conditioner".
 /// </summary>
-public abstract class CouplingTransform<T> : Transform<T> where T : unmanaged, IFloatingPointIeee754<T>
+public class CouplingTransform<T> : Transform<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Mlp<T>? _mlp;
-    private readonly ResidualNet<T>? _resnet;
+    private readonly IConditioner<T> _network;
     private readonly Tensor<T> _maskBuffer;
 
     /// <summary>
-    /// Creates the layer and its conditioner ([x_a, context] → <paramref name="parametersPerFeature"/> per transformed
-    /// feature); the conditioner's output bias repeats <paramref name="identityParameters"/> for every transformed feature.
+    /// Creates the layer; <paramref name="conditioner"/> (default <see cref="CouplingConditioner.Default"/>) makes the
+    /// network [x_a, context] → m parameters per transformed feature, initialised from <paramref name="rng"/>.
     /// </summary>
-    protected CouplingTransform(CouplingMask mask, int parametersPerFeature, Rng rng, int contextFeatures,
-        ConditionerOptions? conditioner, ReadOnlySpan<double> identityParameters)
+    public CouplingTransform(CouplingMask mask, IElementwiseUpdate update, Rng rng, int contextFeatures = 0, IConditionerFactory? conditioner = null)
         : base((mask ?? throw new ArgumentNullException(nameof(mask))).Features, contextFeatures)
     {
+        ArgumentNullException.ThrowIfNull(update);
         ArgumentNullException.ThrowIfNull(rng);
-        if (parametersPerFeature < 1) throw new ArgumentOutOfRangeException(nameof(parametersPerFeature), parametersPerFeature, "must be ≥ 1");
-        if (identityParameters.Length != parametersPerFeature)
-            throw new ArgumentException($"{identityParameters.Length} identity parameters for {parametersPerFeature} per feature", nameof(identityParameters));
-        var opt = conditioner ?? ConditionerOptions.Default;
-        opt.Validate();
         Mask = mask;
-        ParametersPerFeature = parametersPerFeature;
-        Options = opt;
-        int inputs = mask.ConditioningIndices.Length, outputs = mask.TransformedIndices.Length * parametersPerFeature;
+        Update = update;
+        ConditionerFactory = conditioner ?? CouplingConditioner.Default;
+        var shape = new ConditionerShape(mask.ConditioningIndices.Length, contextFeatures, mask.TransformedIndices.Length * update.ParametersPerFeature,
+            update.IdentityParameters());
         _maskBuffer = RegisterBuffer("mask", Tensor<T>.FromDoubles(mask.ToArray().Select(b => b ? 1.0 : 0.0).ToArray(), mask.Features));
-        Tensor<T> bias;
-        if (opt.Residual)
-        {
-            _resnet = RegisterModule("conditioner", new ResidualNet<T>(inputs, outputs, opt.HiddenFeatures, rng, contextFeatures,
-                opt.HiddenLayers, opt.Activation, opt.Dropout, opt.BatchNorm, zeroInitLast: opt.OutputInit == ConditionerOutputInit.Identity));
-            bias = _resnet.NamedParameters().First(p => p.Key == "final.bias").Value.Value;
-        }
-        else
-        {
-            _mlp = RegisterModule("conditioner", new Mlp<T>(inputs + contextFeatures, Enumerable.Repeat(opt.HiddenFeatures, opt.HiddenLayers).ToArray(),
-                outputs, rng, opt.Activation, zeroInitLast: opt.OutputInit == ConditionerOutputInit.Identity, dropout: opt.Dropout));
-            bias = _mlp.Layers[^1].Bias!.Value;
-        }
-        var bs = bias.Span;
-        for (int j = 0; j < bs.Length; j++) bs[j] = T.CreateTruncating(identityParameters[j % parametersPerFeature]);
+        (Conditioner, _network) = ConditionerCheck.Create<T>(ConditionerFactory, shape, rng);
+        RegisterModule("conditioner", Conditioner);
     }
 
     /// <summary>Which features are transformed and which condition.</summary>
     public CouplingMask Mask { get; private set; }
 
-    /// <summary>Conditioner outputs per transformed feature.</summary>
-    public int ParametersPerFeature { get; }
+    /// <summary>The elementwise update of the transformed features.</summary>
+    public IElementwiseUpdate Update { get; }
 
-    /// <summary>The conditioner's settings.</summary>
-    public ConditionerOptions Options { get; }
+    /// <summary>Conditioner outputs per transformed feature.</summary>
+    public int ParametersPerFeature => Update.ParametersPerFeature;
+
+    /// <summary>What made the conditioner (its settings are saved with the architecture).</summary>
+    public IConditionerFactory ConditionerFactory { get; }
 
     /// <summary>The conditioner network ([x_a, context] → parameters).</summary>
-    public Module<T> Conditioner => (Module<T>?)_mlp ?? _resnet!;
-
-    /// <summary>The update of the transformed part: outputs [N, K] and log|det| per row, forward or inverse.</summary>
-    protected abstract (Var<T> Output, Var<T> LogAbsDet) TransformFeatures(Var<T> input, Var<T> parameters, bool inverse);
+    public Module<T> Conditioner { get; }
 
     /// <summary>The conditioner's output [N, K·ParametersPerFeature] for the conditioning features x_a [N, D − K].</summary>
     protected Var<T> ComputeParameters(Var<T> conditioning, Var<T>? context)
-    {
-        if (ContextFeatures == 0) context = null;
-        if (_mlp is not null) return _mlp.Forward(context is null ? conditioning : Ops.ConcatColumns(conditioning, context));
-        return _resnet!.Forward(conditioning, context);
-    }
+        => _network.Forward(conditioning, ContextFeatures == 0 ? null : context);
 
     /// <inheritdoc/>
     public override (Var<T> Y, Var<T> LogAbsDet) Forward(Var<T> x, Var<T>? context = null) => Apply(x, context, inverse: false);
@@ -91,7 +70,7 @@ public abstract class CouplingTransform<T> : Transform<T> where T : unmanaged, I
         var cond = Mask.ConditioningIndices; var trans = Mask.TransformedIndices;
         var xa = Ops.SelectColumns(x, cond);
         var xb = Ops.SelectColumns(x, trans);
-        var (yb, ld) = TransformFeatures(xb, ComputeParameters(xa, context), inverse);
+        var (yb, ld) = Update.Apply(xb, ComputeParameters(xa, context), inverse);
         return (Ops.MergeColumns(xa, cond, yb, trans, Features), ld);
     }
 

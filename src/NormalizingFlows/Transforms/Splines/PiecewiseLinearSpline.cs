@@ -25,6 +25,9 @@ public sealed partial class PiecewiseLinearSpline : IElementwiseSpline
     /// <summary>Number of bins K.</summary>
     public int Bins { get; }
 
+    /// <summary>Smallest probability mass of a bin.</summary>
+    public double MinBinMass => _minMass;
+
     /// <inheritdoc/>
     public int ParametersPerElement => Bins;
 

@@ -30,6 +30,12 @@ public sealed class PiecewiseQuadraticSpline : IElementwiseSpline
     /// <summary>Number of bins K.</summary>
     public int Bins { get; }
 
+    /// <summary>Smallest bin width.</summary>
+    public double MinBinWidth => _minWidth;
+
+    /// <summary>Smallest density value.</summary>
+    public double MinDensity => _minDensity;
+
     /// <inheritdoc/>
     public int ParametersPerElement => 2 * Bins + 1;
 

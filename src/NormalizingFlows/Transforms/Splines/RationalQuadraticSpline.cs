@@ -38,6 +38,15 @@ public sealed partial class RationalQuadraticSpline : IElementwiseSpline
     /// <summary>The interval mapping and tail convention.</summary>
     public SplineDomain Domain { get; }
 
+    /// <summary>Smallest bin width, as a fraction of the interval.</summary>
+    public double MinBinWidth => _minWidth;
+
+    /// <summary>Smallest bin height, as a fraction of the interval.</summary>
+    public double MinBinHeight => _minHeight;
+
+    /// <summary>Smallest knot derivative.</summary>
+    public double MinDerivative => _minDerivative;
+
     /// <summary>Unnormalised parameters per element: 3K − 1 with identity tails, 3K + 1 otherwise.</summary>
     public int ParametersPerElement => Domain.IdentityTails ? 3 * Bins - 1 : 3 * Bins + 1;
 

@@ -1,0 +1,22 @@
+using System.Numerics;
+using NormalizingFlows.Autograd;
+
+namespace NormalizingFlows.Transforms;
+
+/// <summary>
+/// An elementwise bijection y_k = τ(x_k; θ_k) of K features given per-feature parameters: the update half of a coupling
+/// or masked autoregressive layer (<see cref="Coupling.CouplingTransform{T}"/>,
+/// <see cref="Autoregressive.AutoregressiveTransform{T}"/>). Parameters come feature-major, <see cref="ParametersPerFeature"/>
+/// per feature ([N, K·m], feature k's parameters at columns k·m … k·m + m − 1).
+/// </summary>
+public interface IElementwiseUpdate
+{
+    /// <summary>Parameters m per feature.</summary>
+    int ParametersPerFeature { get; }
+
+    /// <summary>The m parameter values that make τ the identity map (a fresh conditioner's output bias).</summary>
+    double[] IdentityParameters();
+
+    /// <summary>τ (or τ⁻¹ with <paramref name="inverse"/>) of <paramref name="input"/> [N, K] with <paramref name="parameters"/> [N, K·m]: outputs [N, K] and log|det| per row.</summary>
+    (Var<T> Output, Var<T> LogAbsDet) Apply<T>(Var<T> input, Var<T> parameters, bool inverse) where T : unmanaged, IFloatingPointIeee754<T>;
+}

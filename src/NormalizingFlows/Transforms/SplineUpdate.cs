@@ -1,0 +1,42 @@
+using System.Numerics;
+using NormalizingFlows.Autograd;
+using NormalizingFlows.Transforms.Splines;
+
+namespace NormalizingFlows.Transforms;
+
+/// <summary>
+/// A monotone spline per feature, any <see cref="IElementwiseSpline"/>: rational-quadratic (neural spline flows),
+/// piecewise-linear or piecewise-quadratic. Runs the fused <see cref="SplineOp"/>.
+/// </summary>
+public sealed record SplineUpdate : IElementwiseUpdate
+{
+    /// <summary>An update with <paramref name="spline"/>.</summary>
+    public SplineUpdate(IElementwiseSpline spline) => Spline = spline ?? throw new ArgumentNullException(nameof(spline));
+
+    /// <summary>A rational-quadratic spline with <paramref name="bins"/> bins on [−bound, bound] and identity tails (nflows/zuko NSF).</summary>
+    public static SplineUpdate RationalQuadratic(int bins = 8, double bound = 3.0, double minDerivative = 1e-3)
+        => new(new RationalQuadraticSpline(bins, SplineDomain.Symmetric(bound), minDerivative: minDerivative));
+
+    /// <summary>The spline family.</summary>
+    public IElementwiseSpline Spline { get; }
+
+    /// <inheritdoc/>
+    public int ParametersPerFeature => Spline.ParametersPerElement;
+
+    /// <summary>
+    /// Rational-quadratic: widths and heights 0 (equal bins), derivatives
+    /// <see cref="RationalQuadraticSpline.IdentityDerivativeParameter"/>; piecewise-linear, piecewise-quadratic and
+    /// other families: all 0 (uniform density).
+    /// </summary>
+    public double[] IdentityParameters()
+    {
+        var p = new double[Spline.ParametersPerElement];
+        if (Spline is RationalQuadraticSpline rq)
+            for (int j = 2 * rq.Bins; j < p.Length; j++) p[j] = rq.IdentityDerivativeParameter;
+        return p;
+    }
+
+    /// <inheritdoc/>
+    public (Var<T> Output, Var<T> LogAbsDet) Apply<T>(Var<T> input, Var<T> parameters, bool inverse) where T : unmanaged, IFloatingPointIeee754<T>
+        => SplineOp.Apply(Spline, input, parameters, inverse);
+}
