@@ -51,12 +51,9 @@ public sealed class BumpHuntPreprocessing
         if (events.Count < 2) throw new ArgumentException($"preprocessing needs at least 2 events, got {events.Count}");
         spec ??= DefaultSpec;
         var pipeline = PreprocessingPipeline.Fit<float>(FeatureTable(events.Features), spec);
-        double m = 0, s = 0;
-        foreach (var v in events.Mjj) m += Math.Log(v);
-        m /= events.Count;
-        foreach (var v in events.Mjj) s += (Math.Log(v) - m) * (Math.Log(v) - m);
-        s = Math.Sqrt(s / events.Count);
-        return new BumpHuntPreprocessing(pipeline, m, s > 0 ? s : 1);
+        var moments = ColumnMoments.Of(events.Mjj.Select(v => Math.Log(v)).ToArray(), 1);
+        double s = Math.Sqrt(moments.PopulationVariance(0));
+        return new BumpHuntPreprocessing(pipeline, moments.Mean[0], s > 0 ? s : 1);
     }
 
     /// <summary>The context tensor [N, 1] of the given m_jj values.</summary>

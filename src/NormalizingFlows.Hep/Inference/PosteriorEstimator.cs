@@ -4,6 +4,7 @@ using System.Numerics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using NormalizingFlows.Autograd;
+using NormalizingFlows.Data.Preprocessing;
 using NormalizingFlows.Flows;
 using NormalizingFlows.Nn;
 using NormalizingFlows.Optim;
@@ -11,6 +12,7 @@ using NormalizingFlows.IO;
 using NormalizingFlows.Models;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
+using NormalizingFlows.Transforms;
 
 namespace NormalizingFlows.Hep.Inference;
 
@@ -69,7 +71,7 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
     private const int MaxRowsPerPass = 1 << 18;
 
     private readonly Tensor<T> _thetaMean, _thetaStd, _xMean, _xStd;
-    private readonly SummarisedContextTransform<T>? _summarised;
+    private readonly EmbeddedContextTransform<T>? _summarised;
 
     /// <summary>Builds a fresh (untrained, identity-standardised) estimator from <paramref name="spec"/>.</summary>
     public PosteriorEstimator(PosteriorSpec spec)
@@ -84,7 +86,7 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
         if (summary is null) Flow = inner;
         else
         {
-            _summarised = new SummarisedContextTransform<T>(inner.Transform, summary, spec.Summary.InputFeatures(m));
+            _summarised = new EmbeddedContextTransform<T>(inner.Transform, summary, spec.Summary.InputFeatures(m));
             Flow = new ConditionalFlow<T>(_summarised, inner.Base);
         }
         RegisterModule("flow", Flow);
@@ -122,7 +124,7 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
 
     /// <summary>
     /// The conditional flow p(θ' | x') over standardised parameters given the standardised observation (with the
-    /// summary network inside its transform, see <see cref="SummarisedContextTransform{T}"/>); what the trainer fits.
+    /// summary network inside its transform, see <see cref="EmbeddedContextTransform{T}"/>); what the trainer fits.
     /// </summary>
     public Flow<T> Flow { get; }
 
@@ -155,38 +157,16 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
 
     private static void SetStats(Tensor<T> data, int width, int repeat, Tensor<T> mean, Tensor<T> std, string what)
     {
-        var s = data.ReadOnlySpan;
-        int cols = width * repeat;
-        var sum = new double[width];
-        var sum2 = new double[width];
-        var count = new long[width];
-        // two passes in double: mean first, then squared deviations (no catastrophic cancellation)
-        for (int i = 0; i < s.Length; i++)
-        {
-            double v = double.CreateTruncating(s[i]);
-            if (double.IsNaN(v)) continue;
-            int j = i % cols % width;
-            sum[j] += v; count[j]++;
-        }
+        var moments = ColumnMoments.Of(data.ToDoubleArray(), width * repeat, width);
         for (int j = 0; j < width; j++)
-        {
-            if (count[j] == 0) throw new ArgumentException($"{what} column {j} has no finite values");
-            sum[j] /= count[j];
-        }
-        for (int i = 0; i < s.Length; i++)
-        {
-            double v = double.CreateTruncating(s[i]);
-            if (double.IsNaN(v)) continue;
-            int j = i % cols % width;
-            sum2[j] += (v - sum[j]) * (v - sum[j]);
-        }
+            if (moments.Count[j] == 0) throw new ArgumentException($"{what} column {j} has no finite values");
         var ms = mean.Span;
         var ss = std.Span;
-        for (int c = 0; c < cols; c++)
+        for (int c = 0; c < width * repeat; c++)
         {
             int j = c % width;
-            double sd = count[j] > 1 ? Math.Sqrt(sum2[j] / (count[j] - 1)) : 0;
-            ms[c] = T.CreateTruncating(sum[j]);
+            double sd = moments.SampleStd(j);
+            ms[c] = T.CreateTruncating(moments.Mean[j]);
             ss[c] = T.CreateTruncating(sd > 0 && double.IsFinite(sd) ? sd : 1.0);
         }
     }
@@ -309,7 +289,7 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
             int rows = Math.Min(obsPerPass, n - start);
             // the summary network runs once per observation, not once per sample
             var xs = new Var<T>(StandardiseX(x.CopyRows(start, rows)));
-            var context = (_summarised is null ? xs : _summarised.Summary.Forward(xs)).Value;
+            var context = (_summarised is null ? xs : _summarised.MapContext(xs)).Value;
             int c = context.Cols;
             var repeated = Tensor<T>.Empty(rows * k, c);
             var src = context.ReadOnlySpan;

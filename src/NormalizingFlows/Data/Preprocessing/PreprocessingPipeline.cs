@@ -64,17 +64,13 @@ public static class PreprocessingPipeline
         {
             var pre = new PreprocessingPipeline<double>(spec, c, includeStandardize: false);
             var z = pre.Forward(new Var<double>(train.ToTensor<double>())).Y.Value;
-            var zs = z.ReadOnlySpan;
+            var moments = ColumnMoments.Of(z.ReadOnlySpan, d);
             for (int j = 0; j < d; j++)
             {
                 var kind = spec.Columns[j].Kind;
                 if (kind == PreprocessingKind.None) continue;
-                double mean = 0;
-                for (int r = 0; r < n; r++) mean += zs[r * d + j];
-                mean /= n;
-                double var = 0;
-                for (int r = 0; r < n; r++) { double e = zs[r * d + j] - mean; var += e * e; }
-                var /= n;
+                double mean = moments.Count[j] == n ? moments.Mean[j] : double.NaN;
+                double var = moments.PopulationVariance(j);
                 if (kind == PreprocessingKind.Dequantize) { mean += 0.5; var += 1.0 / 12.0; }
                 double std = Math.Sqrt(var);
                 if (!(std > 0) || !double.IsFinite(std)) std = 1;
