@@ -1,7 +1,5 @@
-using System.Numerics;
 using System.Text.Json.Serialization;
 using NormalizingFlows.Nn.Embeddings;
-using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Hep.Inference;
 
@@ -35,7 +33,7 @@ public sealed record SummarySpec
     /// <summary>The context size the flow sees: <see cref="Features"/>, or the observation size without a network.</summary>
     public int ContextFeatures(int observationFeatures) => Kind == SummaryKind.None ? observationFeatures : Features;
 
-    /// <summary>The width of the standardised observation the network reads: K·(F + 1) for sum pooling (a presence flag per element), else m.</summary>
+    /// <summary>The width of the context the network reads: K·(F + 1) for sum pooling (a presence flag per element, <see cref="SetEmbedding{T}.WithPresenceFlags"/>), else m.</summary>
     public int InputFeatures(int observationFeatures) => Kind == SummaryKind.SumPooling ? observationFeatures / ElementFeatures * (ElementFeatures + 1) : observationFeatures;
 
     /// <summary>The library embedding this summary is (null for <see cref="SummaryKind.None"/>).</summary>
@@ -48,9 +46,12 @@ public sealed record SummarySpec
         _ => throw new ArgumentException($"unknown summary kind {Kind}"),
     };
 
-    internal ContextEmbedding<T>? Build<T>(int observationFeatures, Rng rng) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The summary of a library embedding (<see cref="SummaryKind.None"/> for null).</summary>
+    public static SummarySpec From(EmbeddingSpec? embedding) => embedding switch
     {
-        Validate(observationFeatures);
-        return Embedding?.Build<T>(InputFeatures(observationFeatures), rng);
-    }
+        null => new SummarySpec(),
+        { Kind: EmbeddingSpec.Mlp } e => new SummarySpec { Kind = SummaryKind.Mlp, Features = e.Features, Hidden = e.Hidden, Layers = e.Layers },
+        { Kind: EmbeddingSpec.Set } e => new SummarySpec { Kind = SummaryKind.SumPooling, Features = e.Features, Hidden = e.Hidden, Layers = e.Layers, ElementFeatures = e.ElementFeatures },
+        _ => throw new ArgumentException($"embedding kind '{embedding.Kind}' is no posterior summary"),
+    };
 }

@@ -39,7 +39,12 @@ public sealed class FlowModelContextTests : IDisposable
         var pre = PreprocessingPipeline.Fit<double>(c, PreprocessingSpec.Uniform(c.Columns, PreprocessingKind.Standardize));
         var model = new FlowModel<double>(new FlowSpec { Builder = builder, Features = 2, ContextFeatures = embedding.Features, Layers = 2, Hidden = 8, DType = "float64", Seed = 5 },
             contextPreprocessing: pre, embedding: embedding);
-        // parameters away from their initialisation, so that every part shapes log p
+        return Perturbed(model);
+    }
+
+    // parameters away from their initialisation (zero last layers make the context idle at first), so that every part shapes log p
+    private static FlowModel<double> Perturbed(FlowModel<double> model)
+    {
         var r = new Rng(77);
         foreach (var p in model.Flow.Parameters())
         {
@@ -104,22 +109,18 @@ public sealed class FlowModelContextTests : IDisposable
     [Fact]
     public void SetEmbeddingWithoutContextPreprocessingRoundTrips()
     {
-        // three elements of two features, each with a presence flag; the last element absent in every other row
+        // three elements of two features; the last element absent (NaN) in every other row
         int n = 60;
         var rng = new Rng(6);
-        var cv = new double[n * 9];
+        var cv = new double[n * 6];
         for (int i = 0; i < n; i++)
             for (int e = 0; e < 3; e++)
-            {
-                bool present = e < 2 || i % 2 == 0;
-                cv[i * 9 + e * 3] = present ? 1 : 0;
-                for (int f = 0; f < 2; f++) cv[i * 9 + e * 3 + 1 + f] = present ? rng.NextNormal() : 0;
-            }
-        var ct = Tensor<double>.FromDoubles(cv, n, 9);
+                for (int f = 0; f < 2; f++) cv[i * 6 + e * 2 + f] = e < 2 || i % 2 == 0 ? rng.NextNormal() : double.NaN;
+        var ct = SetEmbedding<double>.WithPresenceFlags(Tensor<double>.FromDoubles(cv, n, 6), 2);
         var xt = rng.Normal<double>(n, 2);
         var names = Enumerable.Range(0, 9).Select(j => $"set{j}").ToArray();
-        var model = new FlowModel<double>(new FlowSpec { Builder = "realnvp", Features = 2, ContextFeatures = 4, Layers = 2, Hidden = 8, DType = "float64", Seed = 2 },
-            embedding: new EmbeddingSpec { Kind = EmbeddingSpec.Set, Features = 4, Hidden = 8, Layers = 1, ElementFeatures = 2 }, contextColumns: names);
+        var model = Perturbed(new FlowModel<double>(new FlowSpec { Builder = "realnvp", Features = 2, ContextFeatures = 4, Layers = 2, Hidden = 8, DType = "float64", Seed = 2 },
+            embedding: new EmbeddingSpec { Kind = EmbeddingSpec.Set, Features = 4, Hidden = 8, Layers = 1, ElementFeatures = 2 }, contextColumns: names));
         Assert.IsType<SetEmbedding<double>>(model.Embedding);
         string path = Path.Combine(_dir, "set.nflow");
         ModelFile.Save(path, model);
@@ -136,6 +137,9 @@ public sealed class FlowModelContextTests : IDisposable
             for (int k = 0; k < 3; k++) (s[i * 9 + k], s[i * 9 + 3 + k]) = (s[i * 9 + 3 + k], s[i * 9 + k]);
         var c = loaded.LogProb(xt, swapped);
         for (int i = 0; i < n; i++) Assert.Equal(b[i], c[i], 1e-12);
+        // and an absent element differs from a present one
+        Assert.NotEqual(a[0], model.LogProb(xt.CopyRows(0, 1), SetEmbedding<double>.WithPresenceFlags(Tensor<double>.FromDoubles([cv[0], cv[1], cv[2], cv[3], double.NaN, double.NaN], 1, 6), 2))[0], 6);
+        Assert.Contains("set element 1", Assert.Throws<ArgumentException>(() => SetEmbedding<double>.WithPresenceFlags(Tensor<double>.FromDoubles([1, 2, 3, double.NaN], 1, 4), 2)).Message);
     }
 
     [Fact]

@@ -9,7 +9,7 @@ namespace NormalizingFlows.Nn.Embeddings;
 /// The recipe of a <see cref="ContextEmbedding{T}"/>, stored in model files as JSON: a kind name and its settings,
 /// e.g. <c>{"kind":"mlp","features":16,"hidden":64,"layers":2}</c>. Kinds: <see cref="Mlp"/> (ReLU MLP, for
 /// fixed-length contexts) and <see cref="Set"/> (deep sets, <see cref="SetEmbedding{T}"/>, for sets of
-/// <see cref="ElementFeatures"/> features per element with a presence flag each).
+/// <see cref="ElementFeatures"/> features per element, each with a presence flag).
 /// </summary>
 public sealed record EmbeddingSpec
 {
