@@ -170,27 +170,18 @@ public sealed class FlowModelContextTests : IDisposable
         Assert.Contains("nflow.context-columns", fail.Message);
     }
 
-    /// <summary>The README's conditional "From C#" example, with fewer events and epochs.</summary>
+    /// <summary>The README's conditional "From C#" example, with fewer events and epochs (its data loop is <see cref="Data"/>).</summary>
     [Fact]
     public void ReadmeConditionalExampleRuns()
     {
         string file = Path.Combine(_dir, "xc.nflow");
         int n = 1_000;
         var rng = new Rng(1);
-        var cv = new double[n * 6];
-        var xv = new double[n * 2];
-        for (int i = 0; i < n; i++)
-        {
-            for (int j = 0; j < 6; j++) cv[i * 6 + j] = 100 + 10 * rng.NextNormal();
-            double a = (cv[i * 6] - 100) / 10, b = (cv[i * 6 + 1] - 100) / 10;
-            xv[i * 2] = a + 0.3 * rng.NextNormal();
-            xv[i * 2 + 1] = a * b + 0.3 * rng.NextNormal();
-        }
-        var context = new Table(["c0", "c1", "c2", "c3", "c4", "c5"], cv, n);
+        var (table, context) = Data(n, rng); // the README's loop, the same draws in the same order
         var contextPre = PreprocessingPipeline.Fit<float>(context, PreprocessingSpec.Uniform(context.Columns, PreprocessingKind.Standardize));
         var model = new FlowModel<float>(new FlowSpec { Builder = "nsf", Features = 2, ContextFeatures = 4, Layers = 3, Hidden = 32, Seed = 1 },
             contextPreprocessing: contextPre, embedding: new EmbeddingSpec { Kind = EmbeddingSpec.Mlp, Features = 4, Hidden = 32, Layers = 1 });
-        var x = new Table(["x0", "x1"], xv, n).ToTensor<float>();
+        var x = table.ToTensor<float>();
         var c = context.ToTensor<float>();
         double untrained = model.LogProb(x, c).Average();
         model.History = new MaximumLikelihoodTrainer<float>(model.Flow, new TrainingOptions { Epochs = 10, BatchSize = 64 }).Fit(model.MakeTrainingData(x, rng, c));
