@@ -18,8 +18,8 @@ namespace NormalizingFlows.Models;
 /// "nflow.library", "nflow.flow" (<see cref="FlowSpec"/>), "nflow.preprocessing" (<see cref="PreprocessingSpec"/>, absent
 /// without preprocessing), "nflow.columns" (array of names), "nflow.history" (epochs, outcome, best epoch, steps;
 /// absent without history), "nflow.seed", "nflow.created", "nflow.checksum" (<see cref="FileChecksum"/>) and
-/// "nflow.parameters"; a model whose context goes through a preprocessing or an embedding adds "nflow.context-columns",
-/// "nflow.context-preprocessing" (<see cref="PreprocessingSpec"/>) and "nflow.embedding" (<see cref="EmbeddingSpec"/>),
+/// "nflow.parameters"; a conditional model adds "nflow.context-columns" (names), and one whose context goes through a
+/// preprocessing or an embedding "nflow.context-preprocessing" (<see cref="PreprocessingSpec"/>) and "nflow.embedding" (<see cref="EmbeddingSpec"/>),
 /// its tensors nest under "transform.inner." (the flow) and "transform.summary." (context preprocessing and
 /// embedding), and such a file is layout version 2 (older libraries refuse it). User metadata keeps its own keys. The checksum covers the tensors and every metadata entry
 /// (<see cref="FileChecksum"/>); files written before it checksum the tensors alone and still load. Files are written atomically; loading checks everything and
@@ -74,9 +74,9 @@ public static class ModelFile
         };
         if (model.PreprocessingSpec is { } pre) meta[KeyPreprocessing] = pre.ToJson();
         if (model.History is { } history) meta[KeyHistory] = HistoryToJson(history);
+        if (model.ContextFeatures > 0) meta[KeyContextColumns] = JsonSerializer.Serialize(model.ContextColumns);
         if (contextMap)
         {
-            meta[KeyContextColumns] = JsonSerializer.Serialize(model.ContextColumns);
             if (model.ContextPreprocessing is { } cp) meta[KeyContextPreprocessing] = cp.Spec.ToJson();
             if (model.EmbeddingSpec is { } es) meta[KeyEmbedding] = es.ToJson();
         }
@@ -166,8 +166,10 @@ public static class ModelFile
         IReadOnlyDictionary<string, string> m, FlowSpec spec, Func<string, Exception?, ModelFileException> fail)
     {
         bool hasPre = m.TryGetValue(KeyContextPreprocessing, out var preText), hasEmb = m.TryGetValue(KeyEmbedding, out var embText);
-        if (!hasPre && !hasEmb) return (null, null, null);
-        if (spec.ContextFeatures == 0) throw fail($"the flow is unconditional but the file has '{(hasPre ? KeyContextPreprocessing : KeyEmbedding)}' metadata", null);
+        bool hasColumns = m.ContainsKey(KeyContextColumns);
+        if (!hasPre && !hasEmb && !hasColumns) return (null, null, null);
+        if (spec.ContextFeatures == 0)
+            throw fail($"the flow is unconditional but the file has '{(hasPre ? KeyContextPreprocessing : hasEmb ? KeyEmbedding : KeyContextColumns)}' metadata", null);
         string[] columns;
         try { columns = JsonSerializer.Deserialize<string[]>(m.TryGetValue(KeyContextColumns, out var t) ? t : throw fail($"the metadata has no '{KeyContextColumns}' entry", null)) ?? throw new JsonException("null"); }
         catch (JsonException ex) { throw fail($"invalid '{KeyContextColumns}' metadata (expected a JSON array of strings): {ex.Message}", ex); }

@@ -170,6 +170,16 @@ public sealed class FlowModelContextTests : IDisposable
         Assert.Contains("nflow.context-columns", fail.Message);
     }
 
+    [Fact]
+    public void ContextColumnNamesOfAPlainConditionalModelSurviveTheFile()
+    {
+        var model = new FlowModel<float>(new FlowSpec { Builder = "realnvp", Features = 2, ContextFeatures = 2, Layers = 1, Hidden = 4 }, contextColumns: ["mass", "width"]);
+        string path = Path.Combine(_dir, "names.nflow");
+        ModelFile.Save(path, model);
+        Assert.Equal(1, ModelFile.ReadInfo(path).FormatVersion); // no context map: older libraries still read it
+        Assert.Equal(["mass", "width"], ModelFile.Load<float>(path).ContextColumns);
+    }
+
     /// <summary>The README's conditional "From C#" example, with fewer events and epochs (its data loop is <see cref="Data"/>).</summary>
     [Fact]
     public void ReadmeConditionalExampleRuns()
