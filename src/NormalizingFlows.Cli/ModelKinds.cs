@@ -14,17 +14,32 @@ internal static class ModelKinds
     {
         ModelFile.Kind => "this is a flow model (nflow train): use nflow sample, logprob, eval or info",
         CaloFlow.FileKind => "this is a CaloFlow model: use nflow calo generate (or nflow calo eval)",
-        PosteriorEstimator<float>.FileKind => "this is a posterior model: use nflow infer sample (or nflow infer calibrate)",
+        PosteriorEstimator<float>.LegacyFileKind => "this posterior model was written by an older version of nflow: retrain it with nflow infer train",
+        Posterior => "this is a posterior model: use nflow infer sample (or nflow infer calibrate)",
         MaximumLikelihoodTrainer<float>.CheckpointKind => "this is a training checkpoint, not a model: continue it with nflow train DATA --resume FILE",
         _ => null,
     };
+
+    // a flow model file that a posterior estimator wrote ("role" = "posterior" in its metadata)
+    private const string Posterior = "nflow-model/posterior";
 
     /// <summary>Runs <paramref name="load"/>; a <see cref="ModelFileException"/> for a file of another known kind becomes one that names the verb to use.</summary>
     public static T Load<T>(string path, Func<string, T> load)
     {
         if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
         try { return load(path); }
-        catch (ModelFileException ex) when (Advice(ex.FileKind) is { } advice)
+        catch (ModelFileException ex) when (Advice(Refine(path, ex.FileKind)) is { } advice)
         { throw new ModelFileException(path, advice, ex) { FileKind = ex.FileKind }; }
+    }
+
+    // a flow model file that holds a posterior gets the posterior's advice
+    private static string? Refine(string path, string? kind)
+    {
+        if (kind != ModelFile.Kind) return kind;
+        try
+        {
+            return SafeTensors.Load(path).Metadata.TryGetValue(PosteriorEstimator<float>.RoleKey, out var role) && role == PosteriorEstimator<float>.Role ? Posterior : kind;
+        }
+        catch (SafeTensorsFormatException) { return kind; }
     }
 }

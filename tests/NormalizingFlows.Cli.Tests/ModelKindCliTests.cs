@@ -26,7 +26,6 @@ public class ModelKindCliTests
         { ["info", "{dir}/calo.nflow"], "calo.nflow: this is a CaloFlow model: use nflow calo generate" },
         { ["sample", "{dir}/calo.nflow", "-o", "{dir}/s.csv"], "calo.nflow: this is a CaloFlow model: use nflow calo generate" },
         { ["logprob", "{dir}/calo.nflow", "{dir}/data.csv"], "calo.nflow: this is a CaloFlow model: use nflow calo generate" },
-        { ["info", "{dir}/post.nflow"], "post.nflow: this is a posterior model: use nflow infer sample" },
         { ["info", "{dir}/run.ckpt"], "run.ckpt: this is a training checkpoint, not a model: continue it with nflow train DATA --resume FILE" },
         { ["calo", "generate", "{dir}/flow.nflow", "-n", "3", "-o", "{dir}/g.npy"], "flow.nflow: this is a flow model (nflow train): use nflow sample, logprob, eval or info" },
         { ["calo", "generate", "{dir}/post.nflow", "-n", "3", "-o", "{dir}/g.npy"], "post.nflow: this is a posterior model: use nflow infer sample" },
@@ -44,5 +43,16 @@ public class ModelKindCliTests
         Assert.True(code == 1, $"exit {code}; out: {output}; err: {err}");
         Assert.Contains(message, err);
         Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void APosteriorIsAFlowModelFileThatInfoDescribes()
+    {
+        using var s = new CliSandbox();
+        MakeFiles(s);
+        var (code, output, err) = s.Run(["info", s["post.nflow"]]);
+        Assert.True(code == 0, $"exit {code}; err: {err}");
+        Assert.Contains("context       x0, x1; preprocessing standardize, standardize", output);
+        Assert.Contains("role = posterior", output);
     }
 }

@@ -75,12 +75,27 @@ public sealed class ModelFileKindTests : IDisposable
         ModelFile.Save(flow, new FlowModel<float>(new FlowSpec { Builder = "realnvp", Features = 2, Layers = 2, Hidden = 8 }, null, ["a", "b"]));
 
         Assert.Equal(CaloFlow.FileKind, Assert.Throws<ModelFileException>(() => ModelFile.Load<float>(calo)).FileKind);
-        Assert.Equal(PosteriorEstimator<float>.FileKind, Assert.Throws<ModelFileException>(() => ModelFile.Load<float>(post)).FileKind);
+        Assert.Equal(["a", "b"], ModelFile.Load<float>(post).Columns); // a posterior is a flow model file
         var ex = Assert.Throws<ModelFileException>(() => CaloFlow.Load(flow));
         Assert.Equal(ModelFile.Kind, ex.FileKind);
         Assert.Contains("not a CaloFlow model: this is a 'nflow-model' file", ex.Message);
-        Assert.Equal(PosteriorEstimator<float>.FileKind, Assert.Throws<ModelFileException>(() => CaloFlow.Load(post)).FileKind);
+        Assert.Equal(ModelFile.Kind, Assert.Throws<ModelFileException>(() => CaloFlow.Load(post)).FileKind);
         Assert.Equal(ModelFile.Kind, Assert.Throws<ModelFileException>(() => PosteriorEstimator<float>.Load(flow)).FileKind);
         Assert.Equal(CaloFlow.FileKind, Assert.Throws<ModelFileException>(() => PosteriorEstimator<float>.Load(calo)).FileKind);
+    }
+
+    [Fact]
+    public void APosteriorFileOfTheOlderFormatIsRefusedWithAdvice()
+    {
+        // the layout of the posterior files before they became model files: kind "nflow-posterior", own spec entries
+        string path = P("old-post.nflow");
+        var state = TinyPosterior().Flow.StateDict();
+        var meta = new Dictionary<string, string> { ["kind"] = PosteriorEstimator<float>.LegacyFileKind, ["posterior.format"] = "1" };
+        SafeTensors.Save(path, state, FileChecksum.Stamp(state, meta));
+        var ex = Assert.Throws<ModelFileException>(() => PosteriorEstimator<float>.Load(path));
+        Assert.Equal(PosteriorEstimator<float>.LegacyFileKind, ex.FileKind);
+        Assert.Contains("written by an older version", ex.Message);
+        Assert.Contains("retrain it with 'nflow infer train'", ex.Message);
+        Assert.StartsWith(path, ex.Message);
     }
 }

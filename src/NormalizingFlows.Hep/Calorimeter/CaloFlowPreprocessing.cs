@@ -1,3 +1,4 @@
+using NormalizingFlows.Data.Preprocessing;
 using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Hep.Calorimeter;
@@ -182,16 +183,10 @@ public sealed record CaloFlowPreprocessing
         return v;
     }
 
-    /// <summary>Column means and standard deviations (floored at 10⁻⁶) of a row-major matrix with <paramref name="cols"/> columns.</summary>
+    /// <summary>Column means and sample standard deviations (floored at 10⁻⁶) of a row-major matrix with <paramref name="cols"/> columns (<see cref="ColumnMoments"/>).</summary>
     public static (double[] Mean, double[] Std) Moments(ReadOnlySpan<double> values, int cols)
     {
-        int n = values.Length / cols;
-        var mean = new double[cols];
-        var std = new double[cols];
-        for (int i = 0; i < n; i++) for (int j = 0; j < cols; j++) mean[j] += values[i * cols + j];
-        for (int j = 0; j < cols; j++) mean[j] /= Math.Max(1, n);
-        for (int i = 0; i < n; i++) for (int j = 0; j < cols; j++) { double d = values[i * cols + j] - mean[j]; std[j] += d * d; }
-        for (int j = 0; j < cols; j++) std[j] = Math.Max(1e-6, Math.Sqrt(std[j] / Math.Max(1, n - 1)));
-        return (mean, std);
+        var m = ColumnMoments.Of(values, cols);
+        return (m.Mean, Enumerable.Range(0, cols).Select(j => Math.Max(1e-6, m.SampleStd(j))).ToArray());
     }
 }

@@ -1,98 +1,79 @@
-using System.Diagnostics;
-using System.Globalization;
 using System.Numerics;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using NormalizingFlows.Autograd;
+using NormalizingFlows.Data;
+using NormalizingFlows.Data.Preprocessing;
 using NormalizingFlows.Flows;
-using NormalizingFlows.Nn;
-using NormalizingFlows.Optim;
 using NormalizingFlows.IO;
 using NormalizingFlows.Models;
+using NormalizingFlows.Nn;
+using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
+using NormalizingFlows.Transforms;
 
 namespace NormalizingFlows.Hep.Inference;
 
 /// <summary>
-/// Everything needed to rebuild a <see cref="PosteriorEstimator{T}"/>: the flow over the standardised parameters (its
-/// <see cref="FlowSpec.ContextFeatures"/> is the summary's output size), the summary network, and the names of the
-/// parameters and observation features.
-/// </summary>
-public sealed record PosteriorSpec
-{
-    /// <summary>The conditional flow p(θ' | context) over standardised parameters θ'.</summary>
-    public required FlowSpec Flow { get; init; }
-
-    /// <summary>The summary network between the standardised observation and the flow's context.</summary>
-    public SummarySpec Summary { get; init; } = new();
-
-    /// <summary>Parameter names (θ columns).</summary>
-    public required string[] ParameterNames { get; init; }
-
-    /// <summary>Observation feature names (x columns).</summary>
-    public required string[] ObservationNames { get; init; }
-
-    /// <summary>Throws an <see cref="ArgumentException"/> naming the first inconsistency.</summary>
-    public void Validate()
-    {
-        ArgumentNullException.ThrowIfNull(Flow);
-        ArgumentNullException.ThrowIfNull(Summary);
-        if (ParameterNames is null || ParameterNames.Length == 0) throw new ArgumentException("a posterior needs at least one parameter");
-        if (ObservationNames is null || ObservationNames.Length == 0) throw new ArgumentException("a posterior needs at least one observation feature");
-        Flow.Validate();
-        Summary.Validate(ObservationNames.Length);
-        if (Flow.Features != ParameterNames.Length) throw new ArgumentException($"the flow models {Flow.Features} features but there are {ParameterNames.Length} parameters");
-        int context = Summary.ContextFeatures(ObservationNames.Length);
-        if (Flow.ContextFeatures != context) throw new ArgumentException($"the flow takes {Flow.ContextFeatures} context features but the summary gives {context}");
-    }
-
-    internal static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-}
-
-/// <summary>
 /// Amortised posterior estimation with a conditional flow (cINN): p(θ | x) learned once from simulated (θ, x) pairs,
-/// then evaluated or sampled for any observation in one batched pass. θ and x are standardised (means and standard
-/// deviations stored with the model as buffers); an optional summary network (<see cref="SummarySpec"/>) compresses x
-/// into the flow's context and is trained jointly with the flow. Densities are in the original units of θ.
+/// then evaluated or sampled for any observation in one batched pass. The estimator is a <see cref="FlowModel{T}"/>
+/// (<see cref="Model"/>): θ standardised by its preprocessing, x by its context preprocessing (for a sum-pooling
+/// summary, by the set embedding's per-feature constants), an optional summary network (<see cref="SummarySpec"/>)
+/// as its context embedding, trained jointly with the flow. Densities are in the original units of θ. It saves as
+/// an ordinary model file (<see cref="ModelFile"/>, metadata "role" = "posterior").
 /// </summary>
 public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>The safetensors metadata "kind" of a posterior model file.</summary>
-    public const string FileKind = "nflow-posterior";
-    private const int FileFormat = 1;
+    /// <summary>The "kind" of the posterior files of older versions (their own format, refused on load).</summary>
+    public const string LegacyFileKind = "nflow-posterior";
+
+    /// <summary>The metadata key marking a model file as a posterior, and its value.</summary>
+    public const string RoleKey = "role", Role = "posterior";
+
     private const int MaxRowsPerPass = 1 << 18;
 
-    private readonly Tensor<T> _thetaMean, _thetaStd, _xMean, _xStd;
-    private readonly SummarisedContextTransform<T>? _summarised;
-
     /// <summary>Builds a fresh (untrained, identity-standardised) estimator from <paramref name="spec"/>.</summary>
-    public PosteriorEstimator(PosteriorSpec spec)
+    public PosteriorEstimator(PosteriorSpec spec) : this(Validated(spec), Build(spec))
+    {
+    }
+
+    private PosteriorEstimator(PosteriorSpec spec, FlowModel<T> model)
+    {
+        Spec = spec;
+        Model = model;
+        _map = (EmbeddedContextTransform<T>)model.Flow.Transform;
+        RegisterModule("flow", model.Flow);
+    }
+
+    private readonly EmbeddedContextTransform<T> _map;
+
+    private static PosteriorSpec Validated(PosteriorSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
         spec.Validate();
-        Spec = spec;
-        int d = spec.ParameterNames.Length, m = spec.ObservationNames.Length;
-        var rng = new Rng(spec.Flow.Seed ^ 0x5A33A27L);
-        var inner = spec.Flow.Build<T>();
-        var summary = spec.Summary.Build<T>(m, rng);
-        if (summary is null) Flow = inner;
-        else
-        {
-            _summarised = new SummarisedContextTransform<T>(inner.Transform, summary, spec.Summary.InputFeatures(m));
-            Flow = new ConditionalFlow<T>(_summarised, inner.Base);
-        }
-        RegisterModule("flow", Flow);
-        _thetaMean = RegisterBuffer("theta_mean", Tensor<T>.Zeros(d));
-        _thetaStd = RegisterBuffer("theta_std", Tensor<T>.Full(T.One, d));
-        _xMean = RegisterBuffer("x_mean", Tensor<T>.Zeros(m));
-        _xStd = RegisterBuffer("x_std", Tensor<T>.Full(T.One, m));
+        return spec;
     }
+
+    // θ and x standardisation (identity until fitted); a set summary standardises its elements itself
+    private static FlowModel<T> Build(PosteriorSpec spec)
+    {
+        var theta = PreprocessingPipeline.Create<T>(PreprocessingSpec.Uniform(spec.ParameterNames, PreprocessingKind.Standardize));
+        var x = spec.Summary.Kind == SummaryKind.SumPooling ? null
+            : PreprocessingPipeline.Create<T>(PreprocessingSpec.Uniform(spec.ObservationNames, PreprocessingKind.Standardize));
+        return new FlowModel<T>(spec.Flow with { DType = FlowSpec.DTypeOf<T>() }, theta, spec.ParameterNames, x, spec.Summary.Embedding, ContextNames(spec));
+    }
+
+    // the model's context columns: the observation names, with a presence flag before each set element
+    private static string[] ContextNames(PosteriorSpec spec)
+    {
+        if (spec.Summary.Kind != SummaryKind.SumPooling) return spec.ObservationNames;
+        int f = spec.Summary.ElementFeatures;
+        return [.. spec.ObservationNames.Chunk(f).SelectMany((names, e) => names.Prepend(PresenceName(e)))];
+    }
+
+    private static string PresenceName(int element) => $"element{element}.present";
+
+    // the observations as the model reads them: set elements in the presence-flag layout
+    private Tensor<T> Context(Tensor<T> x) => Spec.Summary.Kind == SummaryKind.SumPooling ? SetEmbedding<T>.WithPresenceFlags(x, Spec.Summary.ElementFeatures) : x;
 
     /// <summary>
     /// A fresh estimator: flow <paramref name="flow"/> (a <see cref="FlowSpec.KnownBuilders"/> name with context) over
@@ -120,11 +101,11 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
     /// <summary>The architecture.</summary>
     public PosteriorSpec Spec { get; }
 
-    /// <summary>
-    /// The conditional flow p(θ' | x') over standardised parameters given the standardised observation (with the
-    /// summary network inside its transform, see <see cref="SummarisedContextTransform{T}"/>); what the trainer fits.
-    /// </summary>
-    public Flow<T> Flow { get; }
+    /// <summary>The model: columns θ, context columns x, standardisations, summary embedding, history and metadata.</summary>
+    public FlowModel<T> Model { get; }
+
+    /// <summary>The conditional flow p(θ | x) in original units (<see cref="FlowModel{T}.Flow"/>); what the trainer fits.</summary>
+    public Flow<T> Flow => Model.Flow;
 
     /// <summary>Number of parameters d.</summary>
     public int ParameterDimension => Spec.ParameterNames.Length;
@@ -133,134 +114,39 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
     public int ObservationFeatures => Spec.ObservationNames.Length;
 
     /// <summary>The training history (set by Fit, restored by <see cref="Load"/>), or null.</summary>
-    public TrainingHistory? History { get; private set; }
+    public TrainingHistory? History { get => Model.History; private set => Model.History = value; }
 
     /// <summary>Free string metadata saved with the model (e.g. the simulator's name).</summary>
-    public Dictionary<string, string> Metadata { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, string> Metadata => Model.Metadata;
 
     // ------------------------------------------------------------------------------------------------ standardisation
 
     /// <summary>
     /// Sets the standardisation from training pairs: per-column mean and standard deviation of θ and of x (for a
-    /// sum-pooling summary, per element feature shared by all elements, over the present elements only). Columns
-    /// with zero spread get σ = 1.
+    /// sum-pooling summary, per element feature shared by all elements, over the present elements only, with
+    /// σ = 1 for a feature without spread). A constant θ or x column is refused (leave it out).
     /// </summary>
     public void FitStandardisation(Tensor<T> theta, Tensor<T> x)
     {
         CheckPairs(theta, x);
-        SetStats(theta, ParameterDimension, 1, _thetaMean, _thetaStd, "theta");
-        int f = Spec.Summary.Kind == SummaryKind.SumPooling ? Spec.Summary.ElementFeatures : ObservationFeatures;
-        SetStats(x, f, ObservationFeatures / f, _xMean, _xStd, "x");
-    }
-
-    private static void SetStats(Tensor<T> data, int width, int repeat, Tensor<T> mean, Tensor<T> std, string what)
-    {
-        var s = data.ReadOnlySpan;
-        int cols = width * repeat;
-        var sum = new double[width];
-        var sum2 = new double[width];
-        var count = new long[width];
-        // two passes in double: mean first, then squared deviations (no catastrophic cancellation)
-        for (int i = 0; i < s.Length; i++)
+        Fit(Model.Preprocessing!, theta);
+        if (Model.ContextPreprocessing is { } xPre) Fit(xPre, x);
+        else
         {
-            double v = double.CreateTruncating(s[i]);
-            if (double.IsNaN(v)) continue;
-            int j = i % cols % width;
-            sum[j] += v; count[j]++;
-        }
-        for (int j = 0; j < width; j++)
-        {
-            if (count[j] == 0) throw new ArgumentException($"{what} column {j} has no finite values");
-            sum[j] /= count[j];
-        }
-        for (int i = 0; i < s.Length; i++)
-        {
-            double v = double.CreateTruncating(s[i]);
-            if (double.IsNaN(v)) continue;
-            int j = i % cols % width;
-            sum2[j] += (v - sum[j]) * (v - sum[j]);
-        }
-        var ms = mean.Span;
-        var ss = std.Span;
-        for (int c = 0; c < cols; c++)
-        {
-            int j = c % width;
-            double sd = count[j] > 1 ? Math.Sqrt(sum2[j] / (count[j] - 1)) : 0;
-            ms[c] = T.CreateTruncating(sum[j]);
-            ss[c] = T.CreateTruncating(sd > 0 && double.IsFinite(sd) ? sd : 1.0);
+            int f = Spec.Summary.ElementFeatures;
+            var m = ColumnMoments.Of(x.ToDoubleArray(), ObservationFeatures, f);
+            for (int j = 0; j < f; j++)
+                if (m.Count[j] == 0) throw new ArgumentException($"x column {j} has no finite values");
+            var std = Enumerable.Range(0, f).Select(j => m.SampleStd(j) is var s && s > 0 && double.IsFinite(s) ? s : 1.0).ToArray();
+            ((SetEmbedding<T>)Model.Embedding!).SetStandardization(m.Mean, std);
         }
     }
 
-    /// <summary>(θ − μ_θ)/σ_θ, a new tensor.</summary>
-    private Tensor<T> StandardiseTheta(Tensor<T> theta) => Affine(theta, _thetaMean, _thetaStd, forward: true);
-
-    /// <summary>
-    /// The standardised observation the flow's context reads: (x − μ_x)/σ_x; for a sum-pooling summary each element
-    /// becomes [presence flag, standardised features] with an absent element (all features NaN) as zeros.
-    /// </summary>
-    private Tensor<T> StandardiseX(Tensor<T> x)
-    {
-        if (Spec.Summary.Kind != SummaryKind.SumPooling)
-        {
-            CheckFinite(x, "observation");
-            return Affine(x, _xMean, _xStd, forward: true);
-        }
-        int f = Spec.Summary.ElementFeatures, m = ObservationFeatures, k = m / f, n = x.Rows;
-        var r = Tensor<T>.Empty(n, k * (f + 1));
-        var s = x.ReadOnlySpan;
-        var d = r.Span;
-        var mu = _xMean.ReadOnlySpan;
-        var sd = _xStd.ReadOnlySpan;
-        for (int i = 0; i < n; i++)
-            for (int e = 0; e < k; e++)
-            {
-                int src = i * m + e * f, dst = (i * k + e) * (f + 1);
-                int nan = 0;
-                for (int j = 0; j < f; j++)
-                {
-                    if (T.IsNaN(s[src + j])) nan++;
-                    else if (!T.IsFinite(s[src + j])) throw new ArgumentException($"observation row {i}, column {e * f + j} is {s[src + j]}: values must be finite (NaN marks an absent set element)");
-                }
-                if (nan == f)
-                {
-                    d.Slice(dst, f + 1).Clear();
-                    continue;
-                }
-                if (nan > 0) throw new ArgumentException($"observation row {i}, set element {e}: {nan} of {f} features are NaN; an absent element has all its features NaN");
-                d[dst] = T.One;
-                for (int j = 0; j < f; j++) d[dst + 1 + j] = (s[src + j] - mu[e * f + j]) / sd[e * f + j];
-            }
-        return r;
-    }
-
-    private static Tensor<T> Affine(Tensor<T> v, Tensor<T> mean, Tensor<T> std, bool forward)
-    {
-        int c = mean.Length, n = v.Length / c;
-        var r = Tensor<T>.Empty(n, c);
-        var s = v.ReadOnlySpan;
-        var d = r.Span;
-        var mu = mean.ReadOnlySpan;
-        var sd = std.ReadOnlySpan;
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < c; j++)
-            {
-                int k = i * c + j;
-                d[k] = forward ? (s[k] - mu[j]) / sd[j] : s[k] * sd[j] + mu[j];
-            }
-        return r;
-    }
-
-    private double LogJacobianTheta()
-    {
-        double s = 0;
-        foreach (var v in _thetaStd.ReadOnlySpan) s += Math.Log(double.CreateTruncating(v));
-        return s;
-    }
+    // fits the standardisation of pipeline p's columns on the rows of data and takes its constants over
+    private static void Fit(PreprocessingPipeline<T> p, Tensor<T> data)
+        => p.LoadStateDict(PreprocessingPipeline.Fit<T>(Table.FromTensor(data, p.ColumnNames), p.Spec).StateDict());
 
     // ------------------------------------------------------------------------------------------------ evaluation
-
-    /// <summary>Differentiable log p(θ' | x') of standardised pairs (the training objective), one value per row.</summary>
-    private Var<T> LogProbStandardised(Tensor<T> thetaStd, Tensor<T> xStd) => Flow.LogProb(new Var<T>(thetaStd), new Var<T>(xStd));
 
     /// <summary>
     /// log p(θᵢ | xᵢ) for every row i of <paramref name="theta"/> ([N, d]) and <paramref name="x"/> ([N, m]), in the
@@ -270,25 +156,23 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
     {
         CheckPairs(theta, x);
         CheckFinite(theta, "parameter");
+        CheckObservations(x);
         int n = theta.Rows;
         var result = new double[n];
-        double jac = LogJacobianTheta();
-        using var _ = EvalScope();
         for (int start = 0; start < n; start += MaxRowsPerPass)
         {
             using var scope = TensorScope.Begin();
             int rows = Math.Min(MaxRowsPerPass, n - start);
-            var lp = LogProbStandardised(StandardiseTheta(theta.CopyRows(start, rows)), StandardiseX(x.CopyRows(start, rows))).Value.ReadOnlySpan;
-            for (int i = 0; i < rows; i++) result[start + i] = double.CreateTruncating(lp[i]) - jac;
+            Model.LogProb(theta.CopyRows(start, rows), Context(x.CopyRows(start, rows))).CopyTo(result, start);
         }
         return result;
     }
 
     /// <summary>
     /// <paramref name="samplesPerObservation"/> posterior samples for each row of <paramref name="x"/> ([N, m]): a
-    /// [N·n, d] tensor in original units whose rows i·n … i·n + n − 1 belong to observation i. The summary network runs
-    /// once per observation; its context is repeated n times (one context per row) and the flow samples all rows at
-    /// once (in passes of at most 262 144 rows), without a per-observation loop.
+    /// [N·n, d] tensor in original units whose rows i·n … i·n + n − 1 belong to observation i. The context
+    /// preprocessing and summary network run once per observation; the mapped context is repeated n times (one per
+    /// row) and the flow samples all rows at once (in passes of at most 262 144 rows), without a per-observation loop.
     /// </summary>
     public Tensor<T> SamplePosterior(Tensor<T> x, int samplesPerObservation, Rng rng)
     {
@@ -297,6 +181,7 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
         ArgumentOutOfRangeException.ThrowIfLessThan(samplesPerObservation, 1);
         if (x.Rank != 2 || x.Cols != ObservationFeatures)
             throw new ArgumentException($"observations must be [N, {ObservationFeatures}] ({string.Join(", ", Spec.ObservationNames)}), got {x.ShapeString}", nameof(x));
+        CheckObservations(x);
         int n = x.Rows, k = samplesPerObservation, d = ParameterDimension;
         if ((long)n * k > int.MaxValue / Math.Max(1, d)) throw new ArgumentException($"{n} observations × {k} samples is too many for one call; split the observations");
         var result = Tensor<T>.Empty(n * k, d).Untrack();
@@ -307,9 +192,8 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
         {
             using var scope = TensorScope.Begin();
             int rows = Math.Min(obsPerPass, n - start);
-            // the summary network runs once per observation, not once per sample
-            var xs = new Var<T>(StandardiseX(x.CopyRows(start, rows)));
-            var context = (_summarised is null ? xs : _summarised.Summary.Forward(xs)).Value;
+            // the context map runs once per observation, not once per sample
+            var context = _map.MapContext(new Var<T>(Context(x.CopyRows(start, rows)))).Value;
             int c = context.Cols;
             var repeated = Tensor<T>.Empty(rows * k, c);
             var src = context.ReadOnlySpan;
@@ -321,8 +205,7 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
             }
             var ctx = new Var<T>(repeated);
             var z = Flow.Base.Sample(rows * k, rng, ctx);
-            var thetaStd = (_summarised is null ? Flow.Transform.Inverse(z, ctx) : _summarised.Inner.Inverse(z, ctx)).X.Value;
-            var theta = Affine(thetaStd, _thetaMean, _thetaStd, forward: false);
+            var theta = _map.Inner.Inverse(z, ctx).X.Value;
             theta.ReadOnlySpan.CopyTo(outSpan.Slice(start * k * d, rows * k * d));
         }
         return result;
@@ -382,12 +265,12 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
     {
         CheckPairs(theta, x);
         CheckFinite(theta, "parameter");
+        CheckObservations(x);
         FitStandardisation(theta, x);
-        using var thetaS = StandardiseTheta(theta).Untrack();
-        using var xS = StandardiseX(x).Untrack();
         var trainer = new MaximumLikelihoodTrainer<T>(Flow, options) { Progress = progress };
         Train();
-        History = trainer.Fit(new TrainingData<T>(thetaS, xS), cancellation: cancellation, resumeFrom: resumeFrom);
+        using var context = Context(x).Untrack();
+        History = trainer.Fit(new TrainingData<T>(theta, context), cancellation: cancellation, resumeFrom: resumeFrom);
         Eval();
         return History;
     }
@@ -425,80 +308,62 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
             if (!T.IsFinite(s[i])) throw new ArgumentException($"{what} row {i / c}, column {i % c} is {s[i]}: values must be finite");
     }
 
+    // finite observations, except the NaN of absent set elements (checked by SetEmbedding.WithPresenceFlags)
+    private void CheckObservations(Tensor<T> x)
+    {
+        if (Spec.Summary.Kind != SummaryKind.SumPooling) CheckFinite(x, "observation");
+    }
+
     // ------------------------------------------------------------------------------------------------ files
 
     /// <summary>
-    /// Writes the model atomically as one safetensors file: the state (flow, summary network, standardisation buffers)
-    /// and metadata "kind" = <see cref="FileKind"/>, "posterior.format", "posterior.spec" (JSON <see cref="PosteriorSpec"/>),
-    /// "posterior.history", the free <see cref="Metadata"/> and a <see cref="FileChecksum"/>.
+    /// Writes the model atomically as a <see cref="ModelFile"/> (flow, standardisations, summary network, history,
+    /// the free <see cref="Metadata"/> and "role" = "posterior").
     /// </summary>
     public void Save(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var meta = new Dictionary<string, string>(Metadata, StringComparer.Ordinal)
-        {
-            ["kind"] = FileKind,
-            ["posterior.format"] = FileFormat.ToString(CultureInfo.InvariantCulture),
-            ["posterior.spec"] = JsonSerializer.Serialize(Spec, PosteriorSpec.Json),
-            ["posterior.dtype"] = FlowSpec.DTypeOf<T>(),
-        };
-        if (History is { } h) meta["posterior.history"] = ModelFile.HistoryToJson(h);
-        var state = StateDict();
-        SafeTensors.Save(path, state, FileChecksum.Stamp(state, meta));
+        Model.Metadata[RoleKey] = Role;
+        try { ModelFile.Save(path, Model); }
+        finally { Model.Metadata.Remove(RoleKey); }
     }
 
     /// <summary>
-    /// Loads a model written by <see cref="Save"/>; throws <see cref="ModelFileException"/> naming the file and the
-    /// problem (not a posterior file — <see cref="ModelFileException.FileKind"/> names what it is —, corrupt (checksum),
-    /// newer format, bad spec, missing or misshapen tensors, non-finite values).
+    /// Loads a model written by <see cref="Save"/> (a float32 file loads as double and vice versa); throws
+    /// <see cref="ModelFileException"/> naming the file and the problem: everything <see cref="ModelFile.Load{T}"/>
+    /// checks, a model file that is not a posterior, and a posterior file of an older version (retrain it).
     /// </summary>
     public static PosteriorEstimator<T> Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such posterior model file", path);
-        SafeTensorsFile file;
-        try { file = SafeTensors.Load(path); }
-        catch (SafeTensorsFormatException ex) { throw new ModelFileException(path, $"not a valid model file (truncated or corrupt?): {ex.Problem}", ex); }
-        var m = file.Metadata;
-        if (ModelFile.KindOf(m) is var kind && kind != FileKind)
-            throw new ModelFileException(path, $"not a posterior model (the file's kind is {(kind is null ? "missing" : $"'{kind}'")}, expected '{FileKind}'); train one with 'nflow infer train'") { FileKind = kind };
-        FileChecksum.Verify(file, path, "posterior model");
-        if (!m.TryGetValue("posterior.format", out var fmt) || !int.TryParse(fmt, CultureInfo.InvariantCulture, out int version) || version < 1)
-            throw new ModelFileException(path, "missing or invalid 'posterior.format'");
-        if (version > FileFormat) throw new ModelFileException(path, $"posterior format {version} is newer than this library reads (up to {FileFormat})");
+        FlowModel<T> model;
+        try { model = ModelFile.Load<T>(path, convert: true); }
+        catch (ModelFileException ex) when (ex.FileKind == LegacyFileKind)
+        {
+            throw new ModelFileException(path, $"this posterior model was written by an older version of NormalizingFlows (a '{LegacyFileKind}' file, before posteriors became model files); retrain it with 'nflow infer train'", ex) { FileKind = LegacyFileKind };
+        }
+        if (!model.Metadata.Remove(RoleKey, out var role) || role != Role)
+            throw new ModelFileException(path, $"not a posterior model (a flow model file without \"{RoleKey}\": \"{Role}\" metadata); train one with 'nflow infer train'") { FileKind = ModelFile.Kind };
         PosteriorSpec spec;
         try
         {
-            spec = JsonSerializer.Deserialize<PosteriorSpec>(m.TryGetValue("posterior.spec", out var js) ? js : throw new JsonException("missing 'posterior.spec'"), PosteriorSpec.Json)
-                ?? throw new JsonException("null spec");
+            spec = new PosteriorSpec
+            {
+                Flow = model.Spec, Summary = SummarySpec.From(model.EmbeddingSpec),
+                ParameterNames = [.. model.Columns],
+                ObservationNames = model.EmbeddingSpec is { Kind: EmbeddingSpec.Set } e
+                    ? [.. model.ContextColumns.Where((_, j) => j % (e.ElementFeatures + 1) != 0)] : [.. model.ContextColumns],
+            };
             spec.Validate();
         }
-        catch (Exception ex) when (ex is JsonException or ArgumentException or FormatException)
-        { throw new ModelFileException(path, $"invalid posterior spec: {ex.Message}", ex); }
-        var model = new PosteriorEstimator<T>(spec with { Flow = spec.Flow with { DType = FlowSpec.DTypeOf<T>() } });
-        var own = model.StateDict();
-        var state = new Dictionary<string, Tensor<T>>(StringComparer.Ordinal);
-        foreach (var (name, target) in own)
-        {
-            if (!file.Contains(name)) throw new ModelFileException(path, $"tensor '{name}' (shape {target.ShapeString}) is missing");
-            var t = file[name].As<T>(convert: true);
-            if (!t.SameShape(target)) throw new ModelFileException(path, $"tensor '{name}' has shape {t.ShapeString}, the architecture needs {target.ShapeString}");
-            foreach (var v in t.ReadOnlySpan)
-                if (!T.IsFinite(v)) throw new ModelFileException(path, $"tensor '{name}' holds a non-finite value");
-            state[name] = t;
-        }
-        foreach (var e in file.Tensors)
-            if (!own.ContainsKey(e.Name)) throw new ModelFileException(path, $"unexpected tensor '{e.Name}'");
-        model.LoadStateDict(state);
-        foreach (var (k, v) in m)
-            if (k != "kind" && k != FileChecksum.MetadataKey && !k.StartsWith("posterior.", StringComparison.Ordinal)) model.Metadata[k] = v;
-        if (m.TryGetValue("posterior.history", out var hj))
-        {
-            try { model.History = ModelFile.HistoryFromJson(hj); }
-            catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException or KeyNotFoundException)
-            { throw new ModelFileException(path, $"invalid 'posterior.history': {ex.Message}", ex); }
-        }
-        model.Eval();
-        return model;
+        catch (ArgumentException ex) { throw new ModelFileException(path, $"invalid posterior model: {ex.Message}", ex); }
+        bool set = spec.Summary.Kind == SummaryKind.SumPooling;
+        if (!IsStandardization(model.Preprocessing) || (set ? model.ContextPreprocessing is not null : !IsStandardization(model.ContextPreprocessing))
+            || !model.ContextColumns.SequenceEqual(ContextNames(spec)))
+            throw new ModelFileException(path, "invalid posterior model: its parameters (and observations, unless a set summary reads them) must be standardised");
+        return new PosteriorEstimator<T>(spec, model);
     }
+
+    private static bool IsStandardization(PreprocessingPipeline<T>? p) => p is not null && p.Spec.Columns.All(c => c.Kind == PreprocessingKind.Standardize);
 }

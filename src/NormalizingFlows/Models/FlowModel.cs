@@ -4,6 +4,8 @@ using NormalizingFlows.Data;
 using NormalizingFlows.Data.Preprocessing;
 using NormalizingFlows.Flows;
 using NormalizingFlows.IO;
+using NormalizingFlows.Nn;
+using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
 using NormalizingFlows.Transforms;
@@ -15,17 +17,25 @@ namespace NormalizingFlows.Models;
 /// names, the training history, the seed and free metadata — everything <see cref="ModelFile"/> saves in one file.
 /// <see cref="Flow"/> is the full flow in ORIGINAL units: its transform is preprocessing → the builder's transform, so
 /// <c>Flow.LogProb</c> includes the preprocessing's log|det| (a density of the original units, −∞ outside the
-/// preprocessing's domain) and sampling runs back through the preprocessing. Train <see cref="Flow"/> (the
+/// preprocessing's domain) and sampling runs back through the preprocessing. A conditional model reads its context in
+/// original units too: an optional <see cref="ContextPreprocessing"/> (e.g. standardisation of the context columns)
+/// and an optional <see cref="Embedding"/> (a summary network, trained with the flow) map it to the builder's context
+/// features inside <see cref="Flow"/> (an <see cref="EmbeddedContextTransform{T}"/>). Train <see cref="Flow"/> (the
 /// preprocessing has no parameters) on <see cref="MakeTrainingData"/>'s output.
 /// </summary>
 public sealed class FlowModel<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>
     /// Builds the flow of <paramref name="spec"/> (freshly initialised) behind <paramref name="preprocessing"/> (null:
-    /// none). <paramref name="columns"/> defaults to the preprocessing's names, else "x0", "x1", ….
+    /// none). <paramref name="columns"/> defaults to the preprocessing's names, else "x0", "x1", …. A conditional
+    /// spec may take its context through <paramref name="contextPreprocessing"/> and then an embedding built from
+    /// <paramref name="embedding"/> (initialised from the spec's seed); the spec's <see cref="FlowSpec.ContextFeatures"/>
+    /// is then the embedding's output size, and the raw context width comes from the context preprocessing or
+    /// <paramref name="contextColumns"/> (names default to the context preprocessing's, else "c0", "c1", …).
     /// </summary>
-    public FlowModel(FlowSpec spec, PreprocessingPipeline<T>? preprocessing = null, IReadOnlyList<string>? columns = null)
-        : this(spec, spec?.Build<T>() ?? throw new ArgumentNullException(nameof(spec)), preprocessing, columns)
+    public FlowModel(FlowSpec spec, PreprocessingPipeline<T>? preprocessing = null, IReadOnlyList<string>? columns = null,
+        PreprocessingPipeline<T>? contextPreprocessing = null, EmbeddingSpec? embedding = null, IReadOnlyList<string>? contextColumns = null)
+        : this(spec, spec?.Build<T>() ?? throw new ArgumentNullException(nameof(spec)), preprocessing, columns, contextPreprocessing, embedding, contextColumns)
     {
     }
 
@@ -37,7 +47,8 @@ public sealed class FlowModel<T> where T : unmanaged, IFloatingPointIeee754<T>
         => new(FlowSpec.Describe(flow ?? throw new ArgumentNullException(nameof(flow)), seed), flow, preprocessing, columns);
 
     /// <summary>Wraps an already built flow <paramref name="inner"/>, which must be what <paramref name="spec"/> builds.</summary>
-    internal FlowModel(FlowSpec spec, Flow<T> inner, PreprocessingPipeline<T>? preprocessing, IReadOnlyList<string>? columns)
+    internal FlowModel(FlowSpec spec, Flow<T> inner, PreprocessingPipeline<T>? preprocessing, IReadOnlyList<string>? columns,
+        PreprocessingPipeline<T>? contextPreprocessing = null, EmbeddingSpec? embedding = null, IReadOnlyList<string>? contextColumns = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(inner);
@@ -45,23 +56,85 @@ public sealed class FlowModel<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (inner.Features != spec.Features) throw new ArgumentException($"the flow has {inner.Features} features, the spec {spec.Features}");
         if (preprocessing is not null && preprocessing.Features != spec.Features)
             throw new ArgumentException($"the preprocessing has {preprocessing.Features} columns, the flow {spec.Features} features");
-        var names = (columns ?? preprocessing?.ColumnNames ?? Table.DefaultNames(spec.Features)).ToArray();
-        if (names.Length != spec.Features) throw new ArgumentException($"{names.Length} column names for {spec.Features} features");
-        if (names.Distinct(StringComparer.Ordinal).Count() != names.Length) throw new ArgumentException("column names must be distinct");
-        if (preprocessing is not null && !names.SequenceEqual(preprocessing.ColumnNames))
-            throw new ArgumentException($"the column names ({string.Join(", ", names)}) differ from the preprocessing's ({string.Join(", ", preprocessing.ColumnNames)})");
+        var names = CheckNames(columns ?? preprocessing?.ColumnNames ?? Table.DefaultNames(spec.Features), spec.Features, preprocessing, "column");
         Spec = spec;
         Inner = inner;
         Preprocessing = preprocessing;
         Columns = names;
         Seed = spec.Seed;
-        if (preprocessing is null) Flow = inner;
-        else
+        ContextPreprocessing = contextPreprocessing;
+        EmbeddingSpec = embedding;
+        int width = contextPreprocessing?.Features ?? contextColumns?.Count ?? (embedding is null ? spec.ContextFeatures : 0);
+        if (spec.ContextFeatures == 0 && (contextPreprocessing is not null || embedding is not null || contextColumns is { Count: > 0 }))
+            throw new ArgumentException("the spec is unconditional (ContextFeatures 0) but a context preprocessing, embedding or context columns were given");
+        if (embedding is not null)
         {
-            var transform = new CompositeTransform<T>(preprocessing, inner.Transform);
-            Flow = inner is ConditionalFlow<T> ? new ConditionalFlow<T>(transform, inner.Base) : new Flow<T>(transform, inner.Base);
+            if (width < 1) throw new ArgumentException("an embedding needs the raw context width: give the context preprocessing or the context columns", nameof(contextColumns));
+            embedding.Validate(width);
+            if (embedding.Features != spec.ContextFeatures)
+                throw new ArgumentException($"the embedding gives {embedding.Features} features but the flow takes {spec.ContextFeatures} context features", nameof(embedding));
+        }
+        else if (width != spec.ContextFeatures)
+            throw new ArgumentException($"the context has {width} columns but the flow takes {spec.ContextFeatures} context features (without an embedding they must agree)");
+        ContextFeatures = width;
+        ContextColumns = width == 0 ? [] : CheckNames(contextColumns ?? contextPreprocessing?.ColumnNames ?? Enumerable.Range(0, width).Select(i => $"c{i}").ToArray(),
+            width, contextPreprocessing, "context column");
+        Transform<T> transform = preprocessing is null ? inner.Transform : new CompositeTransform<T>(preprocessing, inner.Transform);
+        if (contextPreprocessing is not null || embedding is not null)
+        {
+            Embedding = embedding?.Build<T>(width, new Rng(spec.Seed ^ EmbeddingSeedSalt));
+            transform = new EmbeddedContextTransform<T>(transform, new ContextMap(contextPreprocessing, Embedding), width);
+        }
+        Flow = ReferenceEquals(transform, inner.Transform) ? inner
+            : inner is ConditionalFlow<T> ? new ConditionalFlow<T>(transform, inner.Base) : new Flow<T>(transform, inner.Base);
+    }
+
+    // the embedding's initialisation stream: the spec's seed mixed with a constant (the posterior estimator's choice)
+    private const long EmbeddingSeedSalt = 0x5A33A27L;
+
+    private static string[] CheckNames(IReadOnlyList<string> given, int count, PreprocessingPipeline<T>? pipeline, string what)
+    {
+        var names = given.ToArray();
+        if (names.Length != count) throw new ArgumentException($"{names.Length} {what} names for {count} {what}s");
+        if (names.Distinct(StringComparer.Ordinal).Count() != names.Length) throw new ArgumentException($"{what} names must be distinct");
+        if (pipeline is not null && !names.SequenceEqual(pipeline.ColumnNames))
+            throw new ArgumentException($"the {what} names ({string.Join(", ", names)}) differ from the preprocessing's ({string.Join(", ", pipeline.ColumnNames)})");
+        return names;
+    }
+
+    // context preprocessing (its log|det| is no part of the density) followed by the embedding, as one layer
+    private sealed class ContextMap : Module<T>, ILayer<T>
+    {
+        private readonly PreprocessingPipeline<T>? _pre;
+        private readonly ContextEmbedding<T>? _embedding;
+
+        public ContextMap(PreprocessingPipeline<T>? pre, ContextEmbedding<T>? embedding)
+        {
+            if (pre is not null) _pre = RegisterModule("preprocessing", pre);
+            if (embedding is not null) _embedding = RegisterModule("embedding", embedding);
+        }
+
+        public Var<T> Forward(Var<T> x)
+        {
+            var c = _pre is null ? x : _pre.Forward(x).Y;
+            return _embedding is null ? c : _embedding.Forward(c);
         }
     }
+
+    /// <summary>The fitted preprocessing of the context columns (null: the context is read as it is).</summary>
+    public PreprocessingPipeline<T>? ContextPreprocessing { get; }
+
+    /// <summary>The context embedding (null: none), inside <see cref="Flow"/>.</summary>
+    public ContextEmbedding<T>? Embedding { get; }
+
+    /// <summary>The recipe of <see cref="Embedding"/> (null without one).</summary>
+    public EmbeddingSpec? EmbeddingSpec { get; }
+
+    /// <summary>Context values per row the model reads (0: unconditional).</summary>
+    public int ContextFeatures { get; }
+
+    /// <summary>Context column names, one per context value (empty when unconditional).</summary>
+    public IReadOnlyList<string> ContextColumns { get; }
 
     /// <summary>The architecture.</summary>
     public FlowSpec Spec { get; }

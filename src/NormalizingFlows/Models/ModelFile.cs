@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using NormalizingFlows.Data.Preprocessing;
 using NormalizingFlows.IO;
+using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
 
@@ -17,14 +18,17 @@ namespace NormalizingFlows.Models;
 /// "nflow.library", "nflow.flow" (<see cref="FlowSpec"/>), "nflow.preprocessing" (<see cref="PreprocessingSpec"/>, absent
 /// without preprocessing), "nflow.columns" (array of names), "nflow.history" (epochs, outcome, best epoch, steps;
 /// absent without history), "nflow.seed", "nflow.created", "nflow.checksum" (<see cref="FileChecksum"/>) and
-/// "nflow.parameters"; user metadata keeps its own keys. The checksum covers the tensors and every metadata entry
+/// "nflow.parameters"; a conditional model adds "nflow.context-columns" (names), and one whose context goes through a
+/// preprocessing or an embedding "nflow.context-preprocessing" (<see cref="PreprocessingSpec"/>) and "nflow.embedding" (<see cref="EmbeddingSpec"/>),
+/// its tensors nest under "transform.inner." (the flow) and "transform.summary." (context preprocessing and
+/// embedding), and such a file is layout version 2 (older libraries refuse it). User metadata keeps its own keys. The checksum covers the tensors and every metadata entry
 /// (<see cref="FileChecksum"/>); files written before it checksum the tensors alone and still load. Files are written atomically; loading checks everything and
 /// throws <see cref="ModelFileException"/> naming the file and the problem.
 /// </summary>
 public static class ModelFile
 {
-    /// <summary>The layout version this library writes and the newest it reads.</summary>
-    public const int FormatVersion = 1;
+    /// <summary>The newest layout version this library writes and reads (version 1 is written for models without a context map).</summary>
+    public const int FormatVersion = 2;
 
     /// <summary>The conventional file extension.</summary>
     public const string Extension = ".nflow";
@@ -43,7 +47,8 @@ public static class ModelFile
 
     private const string KeyFormat = FileKinds.FlowModelFormatKey, KeyLibrary = "nflow.library", KeyFlow = "nflow.flow", KeyPreprocessing = "nflow.preprocessing",
         KeyColumns = "nflow.columns", KeyHistory = "nflow.history", KeySeed = "nflow.seed", KeyCreated = "nflow.created",
-        KeyChecksum = "nflow.checksum", KeyParameters = "nflow.parameters";
+        KeyChecksum = "nflow.checksum", KeyParameters = "nflow.parameters", KeyContextColumns = "nflow.context-columns",
+        KeyContextPreprocessing = "nflow.context-preprocessing", KeyEmbedding = "nflow.embedding";
 
     /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> atomically (a crash never leaves a half-written file behind).</summary>
     public static void Save<T>(string path, FlowModel<T> model) where T : unmanaged, IFloatingPointIeee754<T>
@@ -56,9 +61,10 @@ public static class ModelFile
             if (key.StartsWith(ReservedPrefix, StringComparison.Ordinal))
                 throw new ArgumentException($"metadata key '{key}' uses the reserved prefix '{ReservedPrefix}'");
         var state = model.Flow.StateDict();
+        bool contextMap = model.ContextPreprocessing is not null || model.EmbeddingSpec is not null;
         var meta = new Dictionary<string, string>(model.Metadata, StringComparer.Ordinal)
         {
-            [KeyFormat] = FormatVersion.ToString(CultureInfo.InvariantCulture),
+            [KeyFormat] = (contextMap ? FormatVersion : 1).ToString(CultureInfo.InvariantCulture),
             [KeyLibrary] = typeof(ModelFile).Assembly.GetName().Version?.ToString() ?? "unknown",
             [KeyFlow] = spec.ToJson(),
             [KeyColumns] = JsonSerializer.Serialize(model.Columns),
@@ -68,6 +74,12 @@ public static class ModelFile
         };
         if (model.PreprocessingSpec is { } pre) meta[KeyPreprocessing] = pre.ToJson();
         if (model.History is { } history) meta[KeyHistory] = HistoryToJson(history);
+        if (model.ContextFeatures > 0) meta[KeyContextColumns] = JsonSerializer.Serialize(model.ContextColumns);
+        if (contextMap)
+        {
+            if (model.ContextPreprocessing is { } cp) meta[KeyContextPreprocessing] = cp.Spec.ToJson();
+            if (model.EmbeddingSpec is { } es) meta[KeyEmbedding] = es.ToJson();
+        }
         SafeTensors.Save(path, state, FileChecksum.Stamp(state, meta));
     }
 
@@ -126,6 +138,8 @@ public static class ModelFile
         if (pre is not null && !columns.SequenceEqual(pre.Names))
             throw Fail($"'{KeyColumns}' ({string.Join(", ", columns)}) disagrees with the preprocessing's columns ({string.Join(", ", pre.Names)})");
 
+        var (contextColumns, contextPre, embedding) = ReadContext(m, spec, Fail);
+
         TrainingHistory? history = null;
         if (m.TryGetValue(KeyHistory, out var historyText))
         {
@@ -141,7 +155,44 @@ public static class ModelFile
         var user = m.Where(kv => !kv.Key.StartsWith(ReservedPrefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         long size = new FileInfo(path).Length;
         return new ModelFileInfo(path, size, version, spec, pre, columns, history, seed,
-            m.TryGetValue(KeyCreated, out var created) ? created : null, m.TryGetValue(KeyLibrary, out var lib) ? lib : null, user, file, checksum);
+            m.TryGetValue(KeyCreated, out var created) ? created : null, m.TryGetValue(KeyLibrary, out var lib) ? lib : null, user, file, checksum)
+        {
+            ContextColumns = contextColumns, ContextPreprocessing = contextPre, Embedding = embedding,
+        };
+    }
+
+    // the context map's entries (absent from version-1 files): names, preprocessing and embedding, checked against the spec
+    private static (string[]? Columns, PreprocessingSpec? Preprocessing, EmbeddingSpec? Embedding) ReadContext(
+        IReadOnlyDictionary<string, string> m, FlowSpec spec, Func<string, Exception?, ModelFileException> fail)
+    {
+        bool hasPre = m.TryGetValue(KeyContextPreprocessing, out var preText), hasEmb = m.TryGetValue(KeyEmbedding, out var embText);
+        bool hasColumns = m.ContainsKey(KeyContextColumns);
+        if (!hasPre && !hasEmb && !hasColumns) return (null, null, null);
+        if (spec.ContextFeatures == 0)
+            throw fail($"the flow is unconditional but the file has '{(hasPre ? KeyContextPreprocessing : hasEmb ? KeyEmbedding : KeyContextColumns)}' metadata", null);
+        string[] columns;
+        try { columns = JsonSerializer.Deserialize<string[]>(m.TryGetValue(KeyContextColumns, out var t) ? t : throw fail($"the metadata has no '{KeyContextColumns}' entry", null)) ?? throw new JsonException("null"); }
+        catch (JsonException ex) { throw fail($"invalid '{KeyContextColumns}' metadata (expected a JSON array of strings): {ex.Message}", ex); }
+        if (columns.Length == 0 || columns.Any(string.IsNullOrEmpty)) throw fail($"'{KeyContextColumns}' must name every context column (none empty)", null);
+        PreprocessingSpec? pre = null;
+        if (hasPre)
+        {
+            try { pre = PreprocessingSpec.FromJson(preText!); }
+            catch (FormatException ex) { throw fail($"invalid '{KeyContextPreprocessing}' metadata: {ex.Message}", ex); }
+            if (!columns.SequenceEqual(pre.Names))
+                throw fail($"'{KeyContextColumns}' ({string.Join(", ", columns)}) disagrees with the context preprocessing's columns ({string.Join(", ", pre.Names)})", null);
+        }
+        EmbeddingSpec? emb = null;
+        if (hasEmb)
+        {
+            try { emb = EmbeddingSpec.FromJson(embText!); emb.Validate(columns.Length); }
+            catch (Exception ex) when (ex is FormatException or ArgumentException) { throw fail($"invalid '{KeyEmbedding}' metadata: {ex.Message}", ex); }
+            if (emb.Features != spec.ContextFeatures)
+                throw fail($"the embedding gives {emb.Features} features but the flow takes {spec.ContextFeatures} context features", null);
+        }
+        else if (columns.Length != spec.ContextFeatures)
+            throw fail($"'{KeyContextColumns}' names {columns.Length} context columns but the flow takes {spec.ContextFeatures} context features", null);
+        return (columns, pre, emb);
     }
 
     private static string Required(IReadOnlyDictionary<string, string> m, string key, string path)
@@ -166,7 +217,8 @@ public static class ModelFile
         try
         {
             var pre = info.Preprocessing is null ? null : PreprocessingPipeline.Create<T>(info.Preprocessing);
-            model = new FlowModel<T>(info.Spec, pre, info.Columns);
+            var contextPre = info.ContextPreprocessing is null ? null : PreprocessingPipeline.Create<T>(info.ContextPreprocessing);
+            model = new FlowModel<T>(info.Spec, pre, info.Columns, contextPre, info.Embedding, info.ContextColumns);
         }
         catch (ArgumentException ex) { throw Fail($"cannot rebuild the model from its metadata: {ex.Message}", ex); }
 
@@ -252,6 +304,13 @@ public static class ModelFile
             if (h.BestEpoch is { } be) sb.Append("  parameters from epoch ").Append(be).AppendLine();
         }
         else sb.AppendLine("training      no history recorded");
+        if (info.ContextColumns is { } cc)
+        {
+            sb.Append("context       ").Append(string.Join(", ", cc));
+            if (info.ContextPreprocessing is { } cps) sb.Append("; preprocessing ").Append(string.Join(", ", cps.Columns.Select(c => PreprocessingSpec.KindName(c.Kind))));
+            if (info.Embedding is { } e) sb.Append("; embedding ").Append(e.Kind).Append(" → ").Append(e.Features);
+            sb.AppendLine();
+        }
         foreach (var (k, v) in info.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal)) sb.Append("  ").Append(k).Append(" = ").AppendLine(v);
         return sb.ToString();
     }

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using NormalizingFlows.Data.Preprocessing;
 using NormalizingFlows.IO;
+using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
 
@@ -53,6 +54,15 @@ public sealed class ModelFileInfo
 
     /// <summary>The free metadata (every key not starting with "nflow.").</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>Context column names ("nflow.context-columns"), or null when the file has no context map.</summary>
+    public IReadOnlyList<string>? ContextColumns { get; init; }
+
+    /// <summary>The context preprocessing choices ("nflow.context-preprocessing"), or null.</summary>
+    public PreprocessingSpec? ContextPreprocessing { get; init; }
+
+    /// <summary>The context embedding's recipe ("nflow.embedding"), or null.</summary>
+    public EmbeddingSpec? Embedding { get; init; }
 
     /// <summary>The parsed safetensors content.</summary>
     internal SafeTensorsFile File { get; }
