@@ -1,6 +1,5 @@
 using System.Numerics;
 using NormalizingFlows.Autograd;
-using NormalizingFlows.Transforms.Coupling;
 
 namespace NormalizingFlows.Transforms;
 

@@ -3,7 +3,6 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using NormalizingFlows.Nn;
 using NormalizingFlows.Tensors;
-using NormalizingFlows.Transforms.Coupling;
 
 namespace NormalizingFlows.Transforms;
 

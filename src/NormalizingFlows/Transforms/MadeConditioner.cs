@@ -2,7 +2,6 @@ using System.Numerics;
 using System.Text.Json.Nodes;
 using NormalizingFlows.Nn;
 using NormalizingFlows.Tensors;
-using NormalizingFlows.Transforms.Coupling;
 
 namespace NormalizingFlows.Transforms;
 

@@ -18,6 +18,12 @@ public class LayeringTests
         [["Evaluation"], ["Reports"], ["Integration"], ["PhaseSpace"], ["Inference", "AnomalyDetection", "Calorimeter"]];
 
     /// <summary>
+    /// Sibling structures inside one layer: they share the parts of their parent namespace (e.g. Transforms' updates,
+    /// conditioners, AffineScale) and must not import each other, nor may the parent import them.
+    /// </summary>
+    internal static readonly string[][] SiblingStructures = [["Transforms.Coupling", "Transforms.Autoregressive"]];
+
+    /// <summary>
     /// The rank of a namespace: the root "NormalizingFlows" (shared helpers) lowest, then the library's layers, then the
     /// root "NormalizingFlows.Hep", the applications, and the CLI on top. Two namespaces with the same rank but different
     /// layers may not import each other (the "group" tells them apart).
@@ -65,8 +71,30 @@ public class LayeringTests
             var (rank, group) = layer.Value;
             if (rank > own.Value.Rank || (rank == own.Value.Rank && group != own.Value.Group))
                 problems.Add($"{fileName}: namespace {ns} (layer {own.Value.Group}) imports {target} (layer {group}, not below it)");
+            else if (SiblingProblem(ns, target) is { } sibling)
+                problems.Add($"{fileName}: namespace {ns} imports {target} ({sibling})");
         }
         return problems;
+    }
+
+    /// <summary>
+    /// Why importing <paramref name="target"/> from <paramref name="ns"/> breaks <see cref="SiblingStructures"/>, or null:
+    /// one structure importing a sibling, or the shared parent importing one of its structures.
+    /// </summary>
+    private static string? SiblingProblem(string ns, string target)
+    {
+        string? Structure(string name, string[] set) => set.FirstOrDefault(s =>
+            name == "NormalizingFlows." + s || name.StartsWith("NormalizingFlows." + s + ".", StringComparison.Ordinal));
+        foreach (string[] set in SiblingStructures)
+        {
+            string? to = Structure(target, set);
+            if (to is null) continue;
+            string? from = Structure(ns, set);
+            if (from is not null && from != to) return $"sibling structure {to} of {from}";
+            string parent = "NormalizingFlows." + to[..to.LastIndexOf('.')];
+            if (from is null && ns == parent) return $"the shared parts of {parent} may not import its structure {to}";
+        }
+        return null;
     }
 
     /// <summary>
@@ -139,6 +167,9 @@ public class LayeringTests
     [InlineData("using T = NormalizingFlows.Hep.Calorimeter.CaloFlow;\nnamespace NormalizingFlows.Hep.Inference;\nclass A {}", "layer Hep.Calorimeter")]
     [InlineData("using NormalizingFlows.Cli;\nnamespace NormalizingFlows.Hep.Reports;\nclass A {}", "layer Cli")]
     [InlineData("namespace NormalizingFlows.Gadgets;\nclass A {}", "on no layer")]
+    [InlineData("using NormalizingFlows.Transforms.Coupling;\nnamespace NormalizingFlows.Transforms.Autoregressive;\nclass A {}", "sibling structure Transforms.Coupling")]
+    [InlineData("namespace NormalizingFlows.Transforms.Coupling;\nclass A { object f = NormalizingFlows.Transforms.Autoregressive.MaskedAffineAutoregressive.Create(2); }", "sibling structure Transforms.Autoregressive")]
+    [InlineData("using NormalizingFlows.Transforms.Coupling;\nnamespace NormalizingFlows.Transforms;\nclass A {}", "shared parts of NormalizingFlows.Transforms")]
     public void TheCheckCatchesAnUpwardImport(string source, string expected)
     {
         var problems = Violations("planted.cs", source);
@@ -148,6 +179,8 @@ public class LayeringTests
     [Theory]
     [InlineData("using NormalizingFlows.Tensors;\nnamespace NormalizingFlows.Models;\n// NormalizingFlows.Cli does this\nclass A { string s = \"NormalizingFlows.Hep\"; }")]
     [InlineData("using NormalizingFlows.Evaluation;\nusing NormalizingFlows.Models;\nnamespace NormalizingFlows.Hep.Calorimeter;\nclass A {}")]
+    [InlineData("using NormalizingFlows.Transforms;\nusing NormalizingFlows.Transforms.Coupling;\nusing NormalizingFlows.Transforms.Autoregressive;\nnamespace NormalizingFlows.Flows;\nclass A {}")]
+    [InlineData("using NormalizingFlows.Transforms;\nnamespace NormalizingFlows.Transforms.Coupling;\nclass A {}")]
     public void TheCheckAcceptsDownwardImportsAndProse(string source)
     {
         Assert.Empty(Violations("fine.cs", source.Replace("NormalizingFlows.Evaluation", "NormalizingFlows.Hep.Evaluation", StringComparison.Ordinal)));

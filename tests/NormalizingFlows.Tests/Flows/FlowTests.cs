@@ -3,7 +3,7 @@ using NormalizingFlows.Autograd;
 using NormalizingFlows.Flows;
 using NormalizingFlows.Optim;
 using NormalizingFlows.Tensors;
-using NormalizingFlows.Transforms.Coupling;
+using NormalizingFlows.Transforms;
 
 namespace NormalizingFlows.Tests.Flows;
 

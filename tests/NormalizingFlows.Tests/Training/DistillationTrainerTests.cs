@@ -4,7 +4,6 @@ using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
 using NormalizingFlows.Transforms;
 using NormalizingFlows.Transforms.Autoregressive;
-using NormalizingFlows.Transforms.Coupling;
 using Xunit.Abstractions;
 
 namespace NormalizingFlows.Tests.Training;

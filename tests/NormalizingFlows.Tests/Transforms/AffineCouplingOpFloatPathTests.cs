@@ -1,6 +1,6 @@
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Tensors;
-using NormalizingFlows.Transforms.Coupling;
+using NormalizingFlows.Transforms;
 
 namespace NormalizingFlows.Tests.Transforms;
 

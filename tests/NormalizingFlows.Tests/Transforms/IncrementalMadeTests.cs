@@ -5,7 +5,6 @@ using NormalizingFlows.Nn;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Transforms;
 using NormalizingFlows.Transforms.Autoregressive;
-using NormalizingFlows.Transforms.Coupling;
 using NormalizingFlows.Transforms.Splines;
 
 namespace NormalizingFlows.Tests.Transforms;

@@ -1,7 +1,6 @@
 using System.Numerics;
 using NormalizingFlows.Nn;
 using NormalizingFlows.Tensors;
-using NormalizingFlows.Transforms.Coupling;
 
 namespace NormalizingFlows.Transforms.Autoregressive;
 

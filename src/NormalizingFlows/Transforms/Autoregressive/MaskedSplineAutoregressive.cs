@@ -1,7 +1,6 @@
 using System.Numerics;
 using NormalizingFlows.Nn;
 using NormalizingFlows.Tensors;
-using NormalizingFlows.Transforms.Coupling;
 using NormalizingFlows.Transforms.Splines;
 
 namespace NormalizingFlows.Transforms.Autoregressive;

@@ -5,7 +5,7 @@ using NormalizingFlows.Autograd;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Tensors.Kernels;
 
-namespace NormalizingFlows.Transforms.Coupling;
+namespace NormalizingFlows.Transforms;
 
 /// <summary>
 /// The fused affine update of coupling layers and MAF: y = x·s + t (or its inverse x = (y − t)/s) with the per-row

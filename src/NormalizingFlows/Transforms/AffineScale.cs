@@ -1,4 +1,4 @@
-namespace NormalizingFlows.Transforms.Coupling;
+namespace NormalizingFlows.Transforms;
 
 /// <summary>
 /// The scale parameterisation of an affine update y = x·s + t (affine couplings, MAF). Use

@@ -1,7 +1,6 @@
 using NormalizingFlows.Nn;
-using NormalizingFlows.Transforms;
 
-namespace NormalizingFlows.Transforms.Coupling;
+namespace NormalizingFlows.Transforms;
 
 /// <summary>
 /// The builders' shorthand for both conditioner kinds: for coupling layers it means a <see cref="CouplingConditioner"/>

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using NormalizingFlows.Tensors.Kernels;
 
-namespace NormalizingFlows.Transforms.Coupling;
+namespace NormalizingFlows.Transforms;
 
 public readonly partial record struct AffineScale
 {

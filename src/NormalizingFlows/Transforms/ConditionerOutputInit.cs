@@ -1,4 +1,4 @@
-namespace NormalizingFlows.Transforms.Coupling;
+namespace NormalizingFlows.Transforms;
 
 /// <summary>How a conditioner's output layer is initialised (see <see cref="ConditionerOptions.OutputInit"/>).</summary>
 public enum ConditionerOutputInit

@@ -1,4 +1,4 @@
-namespace NormalizingFlows.Transforms.Coupling;
+namespace NormalizingFlows.Transforms;
 
 /// <summary>How an affine update turns a conditioner's raw scale output into a positive scale s.</summary>
 public enum AffineScaleKind
