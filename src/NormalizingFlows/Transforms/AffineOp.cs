@@ -7,7 +7,8 @@ namespace NormalizingFlows.Transforms;
 
 /// <summary>
 /// Fused per-feature affine op shared by <see cref="ElementwiseAffine{T}"/> and <see cref="ActNorm{T}"/>:
-/// y = x·exp(s) + b (or its inverse), with log|det| = ±Σ s per row and analytic gradients for x, s and b.
+/// y = x·exp(s) + b (or its inverse), with log|det| = ±Σ s per row and analytic gradients for x, s and b; and the
+/// constant per-feature map of <see cref="FixedAffine{T}"/> and the min-max scaler (<see cref="ApplyConstant"/>).
 /// </summary>
 internal static class AffineOp
 {
@@ -66,5 +67,30 @@ internal static class AffineOp
             for (int j = 0; j < d; j++) gs[j] += total;
         });
         return (yVar, ldVar);
+    }
+
+    /// <summary>
+    /// The constant map y = (x − offset)·mul (<paramref name="subtractFirst"/>) or y = x·mul + offset, with the
+    /// constant log|det| <paramref name="logDet"/> per row and the gradient of x only. The two operation orders round
+    /// differently; each caller keeps its own.
+    /// </summary>
+    public static (Var<T> Y, Var<T> LogAbsDet) ApplyConstant<T>(Var<T> x, T[] mul, ReadOnlySpan<T> offset, bool subtractFirst, T logDet)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = x.Value.Dim(0), d = mul.Length;
+        var y = Tensor<T>.Empty(n, d);
+        var xs = x.Value.ReadOnlySpan; var ys = y.Span;
+        for (int r = 0; r < n; r++)
+            for (int j = 0, k = r * d; j < d; j++, k++)
+                ys[k] = subtractFirst ? (xs[k] - offset[j]) * mul[j] : xs[k] * mul[j] + offset[j];
+        var ld = Tensor<T>.Full(logDet, n);
+        if (!(GradMode.IsEnabled && x.RequiresGrad)) return (new Var<T>(y), new Var<T>(ld));
+        var yVar = new Var<T>(y, [x], o =>
+        {
+            var gy = o.Grad!.ReadOnlySpan; var gx = x.GradBuffer().Span;
+            for (int r = 0; r < n; r++)
+                for (int j = 0, k = r * d; j < d; j++, k++) gx[k] += gy[k] * mul[j];
+        });
+        return (yVar, new Var<T>(ld));
     }
 }

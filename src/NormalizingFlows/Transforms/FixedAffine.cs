@@ -63,7 +63,7 @@ public sealed class FixedAffine<T> : Transform<T> where T : unmanaged, IFloating
 
     private (Var<T>, Var<T>) Apply(Var<T> x, bool inverse)
     {
-        int n = x.Value.Dim(0), d = Features;
+        int d = Features;
         var sc = _scale.ReadOnlySpan; var sh = _shift.ReadOnlySpan;
         var mul = new T[d];
         double logDet = 0;
@@ -72,19 +72,6 @@ public sealed class FixedAffine<T> : Transform<T> where T : unmanaged, IFloating
             mul[j] = inverse ? T.One / sc[j] : sc[j];
             logDet += Math.Log(Math.Abs(double.CreateTruncating(sc[j])));
         }
-        var y = Tensor<T>.Empty(n, d);
-        var xs = x.Value.ReadOnlySpan; var ys = y.Span;
-        for (int r = 0; r < n; r++)
-            for (int j = 0, k = r * d; j < d; j++, k++)
-                ys[k] = inverse ? (xs[k] - sh[j]) * mul[j] : xs[k] * mul[j] + sh[j];
-        var ld = Tensor<T>.Full(T.CreateTruncating(inverse ? -logDet : logDet), n);
-        if (!(GradMode.IsEnabled && x.RequiresGrad)) return (new Var<T>(y), new Var<T>(ld));
-        var yVar = new Var<T>(y, [x], o =>
-        {
-            var gy = o.Grad!.ReadOnlySpan; var gx = x.GradBuffer().Span;
-            for (int r = 0; r < n; r++)
-                for (int j = 0, k = r * d; j < d; j++, k++) gx[k] += gy[k] * mul[j];
-        });
-        return (yVar, new Var<T>(ld));
+        return AffineOp.ApplyConstant(x, mul, sh, subtractFirst: inverse, T.CreateTruncating(inverse ? -logDet : logDet));
     }
 }

@@ -98,31 +98,17 @@ public sealed class MinMaxScaler<T> : Transform<T> where T : unmanaged, IFloatin
 
     private (Var<T>, Var<T>) Apply(Var<T> x, bool inverse)
     {
-        int n = x.Value.Dim(0), d = Features;
+        int d = Features;
         var lo = _low.ReadOnlySpan; var hi = _high.ReadOnlySpan;
         var mul = new T[d];
-        var off = new T[d];
         double logDet = 0;
         for (int j = 0; j < d; j++)
         {
             double l = double.CreateTruncating(lo[j]), w = double.CreateTruncating(hi[j]) - l;
             mul[j] = T.CreateTruncating(inverse ? w : 1.0 / w);
-            off[j] = lo[j];
             logDet -= Math.Log(w);
         }
-        var y = Tensor<T>.Empty(n, d);
-        var xs = x.Value.ReadOnlySpan; var ys = y.Span;
-        for (int r = 0; r < n; r++)
-            for (int j = 0, k = r * d; j < d; j++, k++)
-                ys[k] = inverse ? off[j] + xs[k] * mul[j] : (xs[k] - off[j]) * mul[j];
-        var ld = Tensor<T>.Full(T.CreateTruncating(inverse ? -logDet : logDet), n);
-        if (!(GradMode.IsEnabled && x.RequiresGrad)) return (new Var<T>(y), new Var<T>(ld));
-        var yVar = new Var<T>(y, [x], o =>
-        {
-            var gy = o.Grad!.ReadOnlySpan; var gx = x.GradBuffer().Span;
-            for (int r = 0; r < n; r++)
-                for (int j = 0, k = r * d; j < d; j++, k++) gx[k] += gy[k] * mul[j];
-        });
-        return (yVar, new Var<T>(ld));
+        // x = low + y·w is the same sum as y·w + low (addition commutes exactly)
+        return AffineOp.ApplyConstant(x, mul, lo, subtractFirst: !inverse, T.CreateTruncating(inverse ? -logDet : logDet));
     }
 }
