@@ -3,42 +3,6 @@ using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Hep.Inference;
 
-/// <summary>Simulation-based calibration of one parameter: the rank histogram and its χ² uniformity test.</summary>
-/// <param name="Name">Parameter name.</param>
-/// <param name="Counts">Observations per rank bin.</param>
-/// <param name="Expected">Expected count per bin for uniform ranks.</param>
-/// <param name="ChiSquare">Σ (observed − expected)²/expected.</param>
-/// <param name="DegreesOfFreedom">Bins − 1.</param>
-/// <param name="PValue">P(χ²_dof ≥ ChiSquare): small values reject uniform ranks (a miscalibrated posterior).</param>
-public sealed record RankHistogram(string Name, long[] Counts, double[] Expected, double ChiSquare, int DegreesOfFreedom, double PValue);
-
-/// <summary>Posterior summaries of one parameter against the truth.</summary>
-/// <param name="Name">Parameter name.</param>
-/// <param name="Bias">Mean of (posterior mean − truth).</param>
-/// <param name="Rmse">Root mean square of (posterior mean − truth).</param>
-/// <param name="MeanPosteriorStd">Mean posterior standard deviation (for a calibrated posterior ≈ Rmse).</param>
-/// <param name="PullMean">Mean of (truth − posterior mean)/posterior std (≈ 0 when calibrated).</param>
-/// <param name="PullStd">Standard deviation of the pulls (≈ 1 when calibrated and Gaussian-like).</param>
-/// <param name="Coverage">
-/// Fraction of truths inside the central credible interval, one per level of <see cref="CalibrationResult.Levels"/>
-/// (from the randomised probability integral transform of the rank, unbiased for any number of samples).
-/// </param>
-public sealed record ParameterSummary(string Name, double Bias, double Rmse, double MeanPosteriorStd, double PullMean, double PullStd, double[] Coverage);
-
-/// <summary>The calibration of a posterior estimator on simulated (truth, observation) pairs.</summary>
-/// <param name="Observations">Number of simulated observations.</param>
-/// <param name="SamplesPerObservation">Posterior samples per observation (ranks run 0 … this).</param>
-/// <param name="Levels">Credibility levels of the central intervals.</param>
-/// <param name="Ranks">Per parameter, the SBC rank histogram.</param>
-/// <param name="Parameters">Per parameter, the posterior mean/std versus the truth and the coverage.</param>
-/// <param name="JointCoverage">Fraction of observations whose truth lies inside every parameter's central interval, per level.</param>
-public sealed record CalibrationResult(int Observations, int SamplesPerObservation, double[] Levels, RankHistogram[] Ranks,
-    ParameterSummary[] Parameters, double[] JointCoverage)
-{
-    /// <summary>The smallest SBC p-value over the parameters.</summary>
-    public double MinPValue => Ranks.Min(r => r.PValue);
-}
-
 /// <summary>
 /// Calibration checks of posterior estimators: simulation-based calibration (Talts et al. 2018: draw θ* from the
 /// prior, x from the simulator, L posterior samples given x; the rank of θ* among them is uniform on 0 … L for a

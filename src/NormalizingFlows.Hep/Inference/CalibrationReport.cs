@@ -4,11 +4,6 @@ using NormalizingFlows.Training;
 
 namespace NormalizingFlows.Hep.Inference;
 
-/// <summary>Posterior samples of one observation with the parameters that produced it, for the report.</summary>
-/// <param name="Truth">The true parameters (d values).</param>
-/// <param name="Samples">Posterior samples, [L, d] row-major.</param>
-public sealed record PosteriorExample(double[] Truth, double[] Samples);
-
 /// <summary>
 /// The self-contained HTML report of <c>nflow infer calibrate</c>: SBC rank histograms with their χ² p-values, the
 /// expected-coverage curve, posterior mean/std against the truth, posterior examples against the truth and, for the

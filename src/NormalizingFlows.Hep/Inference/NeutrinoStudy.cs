@@ -4,48 +4,6 @@ using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Hep.Inference;
 
-/// <summary>How well one method reconstructs the neutrino p_z on one class of events.</summary>
-/// <param name="Method">The reconstruction.</param>
-/// <param name="Category">"all", "real roots" or "no real root".</param>
-/// <param name="Events">Events in the class.</param>
-/// <param name="Sigma68">Half the 16–84 % range of (estimate − truth), GeV: the core resolution.</param>
-/// <param name="Rms">Root mean square of (estimate − truth), GeV (dominated by wrong-root tails).</param>
-/// <param name="MedianBias">Median of (estimate − truth), GeV.</param>
-/// <param name="Coverage68">
-/// Fraction of events whose true p_z lies in the method's 68.27 % interval (NaN if it has none); for the flow, the central
-/// posterior interval judged by the randomised PIT of the truth's rank among the samples (unbiased for any sample count).
-/// </param>
-public sealed record PzResolution(string Method, string Category, int Events, double Sigma68, double Rms, double MedianBias, double Coverage68);
-
-/// <summary>One held-out event for the report: truth, quadratic roots and flow posterior samples of p_z.</summary>
-/// <param name="TruePz">The neutrino's true p_z.</param>
-/// <param name="Small">The quadratic root of smaller |p_z| (real part without real roots).</param>
-/// <param name="Large">The other root.</param>
-/// <param name="HasRealRoots">Whether the discriminant was ≥ 0.</param>
-/// <param name="PosteriorPz">The flow's posterior samples of p_z.</param>
-public sealed record NeutrinoExample(double TruePz, double Small, double Large, bool HasRealRoots, double[] PosteriorPz);
-
-/// <summary>The flow-versus-quadratic comparison on held-out W → ℓν events.</summary>
-/// <param name="Events">Held-out events.</param>
-/// <param name="SamplesPerEvent">Posterior samples drawn per event.</param>
-/// <param name="NoRealRootFraction">Fraction of events whose W-mass constraint has no real solution.</param>
-/// <param name="Rows">Resolution and coverage per method and event class.</param>
-/// <param name="SampleSeconds">Wall time of the batched posterior sampling alone.</param>
-/// <param name="Examples">A few events with their posteriors.</param>
-/// <param name="SampleCpuSeconds">CPU time of this process (all threads) during the sampling: robust to other load on the machine.</param>
-public sealed record NeutrinoStudyResult(int Events, int SamplesPerEvent, double NoRealRootFraction, PzResolution[] Rows, double SampleSeconds, NeutrinoExample[] Examples,
-    double SampleCpuSeconds)
-{
-    /// <summary>Posteriors sampled per CPU second (all threads): the speed on an otherwise idle core.</summary>
-    public double PosteriorsPerCpuSecond => Events / SampleCpuSeconds;
-
-    /// <summary>Posteriors (events) sampled per second.</summary>
-    public double PosteriorsPerSecond => Events / SampleSeconds;
-
-    /// <summary>Posterior samples drawn per second.</summary>
-    public double SamplesPerSecond => (double)Events * SamplesPerEvent / SampleSeconds;
-}
-
 /// <summary>
 /// Compares a posterior estimator trained on <see cref="WlnuSimulator"/> with the quadratic W-mass-constraint solution
 /// on held-out events: p_z resolution (posterior median versus the smaller-|p_z| root, and the oracle choice of root

@@ -4,62 +4,6 @@ using System.Text.Json;
 
 namespace NormalizingFlows.Data.Preprocessing;
 
-/// <summary>What a <see cref="PreprocessingPipeline{T}"/> does to one column (JSON names in brackets).</summary>
-public enum PreprocessingKind
-{
-    /// <summary>Leave the column as it is ("none").</summary>
-    None,
-    /// <summary>Standardise: (x − mean)/std ("standardize").</summary>
-    Standardize,
-    /// <summary>log(x − shift), then standardise ("log"); for positive, heavy-tailed columns.</summary>
-    Log,
-    /// <summary>Min-max to (0, 1) with a margin → logit → standardise ("minmax-logit"); for bounded columns with sharp edges (pT thresholds, hard cuts).</summary>
-    MinMaxLogit,
-    /// <summary>Integer-valued: add U(0, 1) noise for training, floor when sampling; standardised ("dequantize").</summary>
-    Dequantize,
-    /// <summary>log(shift − x), then standardise ("log-upper"); for columns bounded above only (a sharp edge or cut at the maximum, open below).</summary>
-    LogUpper,
-}
-
-/// <summary>The preprocessing of one column: its name, its kind and the kind's options.</summary>
-/// <param name="Name">Column name (checked against the table the pipeline is fitted on).</param>
-/// <param name="Kind">What is done to it.</param>
-public sealed record ColumnPreprocessing(string Name, PreprocessingKind Kind)
-{
-    /// <summary>Minmax-logit: widening of the training range on each side, as a fraction of the range, in (0, 0.5].</summary>
-    public double Margin { get; init; } = 0.01;
-
-    /// <summary>
-    /// Log: the column is mapped to log(x − Shift), an open lower bound every value must exceed. Log-upper: the
-    /// column is mapped to log(Shift − x), an open upper bound every value must stay below.
-    /// </summary>
-    public double Shift { get; init; }
-
-    /// <summary>
-    /// Minmax-logit with user-given bounds: the open domain (Lower, Upper) is mapped onto (0, 1) as it is (no margin,
-    /// no training range); both or neither must be set. Null: the widened training range.
-    /// </summary>
-    public double? Lower { get; init; }
-
-    /// <summary>The upper end of a user-given minmax-logit domain (see <see cref="Lower"/>).</summary>
-    public double? Upper { get; init; }
-
-    /// <summary>Why <see cref="PreprocessingSpec.Auto"/> chose this kind (informational; null when set by hand).</summary>
-    public string? Reason { get; init; }
-
-    /// <summary>The steps this kind expands to, in the data → base direction (e.g. "minmax", "logit", "standardize").</summary>
-    public IReadOnlyList<string> Chain => Kind switch
-    {
-        PreprocessingKind.None => [],
-        PreprocessingKind.Standardize => ["standardize"],
-        PreprocessingKind.Log => ["log", "standardize"],
-        PreprocessingKind.LogUpper => ["log-upper", "standardize"],
-        PreprocessingKind.MinMaxLogit => ["minmax", "logit", "standardize"],
-        PreprocessingKind.Dequantize => ["dequantize", "standardize"],
-        _ => throw new InvalidOperationException($"unknown kind {Kind}"),
-    };
-}
-
 /// <summary>
 /// The per-column preprocessing choices of a model, serialisable to JSON (<see cref="ToJson"/> / <see cref="FromJson"/>)
 /// and fitted on a training table by <see cref="PreprocessingPipeline.Fit{T}"/>. <see cref="Auto"/> picks a kind per
@@ -348,49 +292,5 @@ public sealed class PreprocessingSpec
         if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out double d))
             throw new FormatException($"preprocessing column {column}: \"{name}\" must be a number, found {v.GetRawText()}");
         return d;
-    }
-}
-
-/// <summary>
-/// A user-given domain of one column: an open lower end, an open upper end, or both (null: open on that side).
-/// Parsed from "lo:hi", "lo:" or ":hi" by <see cref="Parse"/>.
-/// </summary>
-public sealed record ColumnBounds(double? Lower, double? Upper)
-{
-    /// <summary>True when <paramref name="v"/> lies strictly inside the bounds.</summary>
-    public bool Contains(double v) => (Lower is not { } lo || v > lo) && (Upper is not { } hi || v < hi);
-
-    /// <inheritdoc/>
-    public override string ToString() =>
-        $"({(Lower is { } lo ? PreprocessingSpec.Fmt(lo) : "−∞")}, {(Upper is { } hi ? PreprocessingSpec.Fmt(hi) : "∞")})";
-
-    /// <summary>
-    /// Parses "col=lo:hi" entries (comma-separated, or given one by one) into bounds per column name; an end may be
-    /// left empty ("pt=15:" bounds only below). A <see cref="FormatException"/> names the faulty entry.
-    /// </summary>
-    public static Dictionary<string, ColumnBounds> Parse(IEnumerable<string> entries)
-    {
-        ArgumentNullException.ThrowIfNull(entries);
-        var result = new Dictionary<string, ColumnBounds>(StringComparer.Ordinal);
-        foreach (var entry in entries.SelectMany(e => e.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
-        {
-            int eq = entry.IndexOf('=', StringComparison.Ordinal);
-            int colon = eq < 0 ? -1 : entry.IndexOf(':', eq + 1);
-            if (eq <= 0 || colon < 0)
-                throw new FormatException($"bound '{entry}' must look like COLUMN=LOW:HIGH (an end may be empty: pt=15: or phi=:3.2)");
-            string name = entry[..eq].Trim(), lo = entry[(eq + 1)..colon].Trim(), hi = entry[(colon + 1)..].Trim();
-            double? Num(string t, string which)
-            {
-                if (t.Length == 0) return null;
-                if (!double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v))
-                    throw new FormatException($"bound '{entry}': the {which} end '{t}' is not a finite number");
-                return v;
-            }
-            var b = new ColumnBounds(Num(lo, "lower"), Num(hi, "upper"));
-            if (b.Lower is null && b.Upper is null) throw new FormatException($"bound '{entry}' gives neither end");
-            if (b.Lower is { } l && b.Upper is { } h && !(l < h)) throw new FormatException($"bound '{entry}': the lower end must be below the upper end");
-            if (!result.TryAdd(name, b)) throw new FormatException($"column '{name}' is bounded twice");
-        }
-        return result;
     }
 }
