@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Text.Json.Nodes;
 using NormalizingFlows.Distributions;
 using NormalizingFlows.Flows;
+using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Transforms;
 using NormalizingFlows.Transforms.Autoregressive;
@@ -55,6 +56,12 @@ public static class FlowArchitecture
         if (LibraryKinds.Contains(kind.Name)) throw new ArgumentException($"'{kind.Name}' is a library transform kind; register yours under another name", nameof(kind));
         UserKinds[kind.Name] = kind;
     }
+
+    /// <summary>
+    /// Registers (or replaces) a user context embedding kind: a model whose <see cref="EmbeddingSpec.Kind"/> names it
+    /// builds, saves and loads through it (the library's kinds "mlp" and "sum-pooling" cannot be replaced).
+    /// </summary>
+    public static void RegisterEmbedding(IEmbeddingKind kind) => EmbeddingKinds.Register(kind);
 
     /// <summary>
     /// The architecture of <paramref name="flow"/>: {"features", "contextFeatures", "conditional", "base": {…},

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using NormalizingFlows.Tensors;
 
@@ -9,7 +10,9 @@ namespace NormalizingFlows.Nn.Embeddings;
 /// The recipe of a <see cref="ContextEmbedding{T}"/>, stored in model files as JSON: a kind name and its settings,
 /// e.g. <c>{"kind":"mlp","features":16,"hidden":64,"layers":2}</c>. Kinds: <see cref="Mlp"/> (ReLU MLP, for
 /// fixed-length contexts) and <see cref="Set"/> (deep sets, <see cref="SetEmbedding{T}"/>, for sets of
-/// <see cref="ElementFeatures"/> features per element, each with a presence flag).
+/// <see cref="ElementFeatures"/> features per element, each with a presence flag); other kinds are an
+/// <see cref="IEmbeddingKind"/> registered by name (<c>FlowArchitecture.RegisterEmbedding</c>), with their own
+/// <see cref="Settings"/>.
 /// </summary>
 public sealed record EmbeddingSpec
 {
@@ -19,7 +22,7 @@ public sealed record EmbeddingSpec
     /// <summary>The kind name of the deep-sets embedding.</summary>
     public const string Set = "sum-pooling";
 
-    /// <summary>The embedding's kind (<see cref="Mlp"/> or <see cref="Set"/>).</summary>
+    /// <summary>The embedding's kind (<see cref="Mlp"/>, <see cref="Set"/> or a registered <see cref="IEmbeddingKind"/>'s name).</summary>
     public required string Kind { get; init; }
 
     /// <summary>Output features (the flow's context size).</summary>
@@ -34,16 +37,18 @@ public sealed record EmbeddingSpec
     /// <summary>Features per set element F (<see cref="Set"/> only; the input holds K·(F + 1) values).</summary>
     public int ElementFeatures { get; init; }
 
+    /// <summary>A registered kind's own settings (any JSON object; null for the library's kinds, and then not written).</summary>
+    public JsonObject? Settings { get; init; }
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting for an input of <paramref name="inputFeatures"/> values.</summary>
     public void Validate(int inputFeatures)
     {
-        if (Kind is not (Mlp or Set)) throw new ArgumentException($"unknown embedding kind '{Kind}' (known: {Mlp}, {Set})");
+        var kind = EmbeddingKinds.Get(Kind);
         if (inputFeatures < 1) throw new ArgumentException($"an embedding needs at least one input feature, got {inputFeatures}");
         if (Features < 1) throw new ArgumentException($"embedding features must be ≥ 1, got {Features}");
         if (Hidden < 1) throw new ArgumentException($"embedding hidden units must be ≥ 1, got {Hidden}");
         if (Layers < 1) throw new ArgumentException($"embedding layers must be ≥ 1, got {Layers}");
-        if (Kind == Set && (ElementFeatures < 1 || inputFeatures % (ElementFeatures + 1) != 0))
-            throw new ArgumentException($"a set embedding needs ElementFeatures F ≥ 1 with the input's {inputFeatures} values a multiple of F + 1, got F = {ElementFeatures}");
+        kind.Validate(this, inputFeatures);
     }
 
     /// <summary>Builds the embedding (freshly initialised from <paramref name="rng"/>) for <paramref name="inputFeatures"/> context values per row.</summary>
@@ -51,9 +56,10 @@ public sealed record EmbeddingSpec
     {
         ArgumentNullException.ThrowIfNull(rng);
         Validate(inputFeatures);
-        return Kind == Mlp
-            ? new MlpEmbedding<T>(new Mlp<T>(inputFeatures, Enumerable.Repeat(Hidden, Layers).ToArray(), Features, rng))
-            : new SetEmbedding<T>(ElementFeatures, inputFeatures / (ElementFeatures + 1), Hidden, Layers, Features, rng);
+        var embedding = EmbeddingKinds.Get(Kind).Build<T>(this, inputFeatures, rng);
+        if (embedding.InputFeatures != inputFeatures || embedding.OutputFeatures != Features)
+            throw new InvalidOperationException($"the embedding kind '{Kind}' built a map {embedding.InputFeatures} → {embedding.OutputFeatures}, the spec asks {inputFeatures} → {Features}");
+        return embedding;
     }
 
     /// <summary>The JSON stored in model files.</summary>
