@@ -17,7 +17,8 @@ namespace NormalizingFlows.Models;
 /// with any update and conditioner, permutations, LU, ActNorm, batch norm, elementwise maps, planar/radial, composites
 /// and inverses, the normal and mixture bases) as JSON — every setting, conditioner included — and rebuilds it. User
 /// conditioner factories register a reader under their <see cref="IConditionerFactory.Name"/>
-/// (<see cref="RegisterConditioner"/>), user transforms an <see cref="ITransformKind"/> (<see cref="RegisterTransform"/>);
+/// (<see cref="RegisterConditioner"/>), user transforms an <see cref="ITransformKind"/> (<see cref="RegisterTransform"/>),
+/// user context embeddings an <see cref="IEmbeddingKind"/> (<see cref="RegisterEmbedding"/>);
 /// rebuilding a description that names something unregistered fails naming it. <see cref="FlowSpec.Describe{T}"/>
 /// wraps a description in a spec, so such flows save as model files.
 /// </summary>
