@@ -164,11 +164,18 @@ internal static class Commands
     {
         var table = DataIo.Read(ctx, path, columns, dropInvalid);
         if (m.ContextFeatures == 0) return (DataIo.MatchModel(table, m.Columns, path, ctx.Err), null);
+        var context = ContextOf(m, table, path);
+        var events = table.SelectColumns(string.Join(",", table.Columns.Where(c => !m.ContextColumns.Contains(c))));
+        return (DataIo.MatchModel(events, m.Columns, path, ctx.Err), context);
+    }
+
+    /// <summary>The conditional model's context columns of <paramref name="table"/>, in the model's order; a missing one is an error naming it and <paramref name="source"/>.</summary>
+    internal static Table ContextOf<T>(FlowModel<T> m, Table table, string source) where T : unmanaged, IFloatingPointIeee754<T>
+    {
         var missing = m.ContextColumns.Where(c => !table.Columns.Contains(c)).ToList();
         if (missing.Count > 0)
-            throw new ArgumentException($"{path} lacks the context column(s) {string.Join(", ", missing)} of the conditional model (conditioned on {string.Join(", ", m.ContextColumns)}; the file has: {string.Join(", ", table.Columns)})");
-        var events = table.SelectColumns(string.Join(",", table.Columns.Where(c => !m.ContextColumns.Contains(c))));
-        return (DataIo.MatchModel(events, m.Columns, path, ctx.Err), table.SelectColumns(string.Join(",", m.ContextColumns)));
+            throw new ArgumentException($"{source} lacks the context column(s) {string.Join(", ", missing)} of the conditional model (conditioned on {string.Join(", ", m.ContextColumns)}; the file has: {string.Join(", ", table.Columns)})");
+        return table.SelectColumns(string.Join(",", m.ContextColumns));
     }
 
     internal static Argument<string> ModelArgument() => new("MODEL") { Description = "Model file written by 'nflow train' (.nflow)" };

@@ -103,13 +103,7 @@ internal static class SampleCommand
         if (text is null)
             throw new UsageException($"the model is conditional on ({string.Join(", ", m.ContextColumns)}): give --context FILE (with those columns) or --context {expected}");
         if (File.Exists(text) || !text.Contains('='))
-        {
-            var table = DataIo.Read(ctx, text, null, dropInvalid: false);
-            var missing = m.ContextColumns.Where(c => !table.Columns.Contains(c)).ToList();
-            if (missing.Count > 0)
-                throw new ArgumentException($"--context {text}: the file lacks the model's context column(s) {string.Join(", ", missing)} (it has: {string.Join(", ", table.Columns)})");
-            return (table.SelectColumns(string.Join(",", m.ContextColumns)), true);
-        }
+            return (Commands.ContextOf(m, DataIo.Read(ctx, text, null, dropInvalid: false), $"--context {text}"), true);
         var values = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var pair in text.Split(',', StringSplitOptions.TrimEntries))
         {

@@ -143,7 +143,7 @@ public class ContextCliTests
         Refused(s, "'d' is not a context column of the model (its context columns: c)", ["sample", model, "--context", "c=1,d=2", "-o", "-"]);
         Refused(s, "--context gives 'c' twice", ["sample", model, "--context", "c=1,c=2", "-o", "-"]);
         Refused(s, "--context: 'c' is not NAME=VALUE", ["sample", model, "--context", "c=1,c", "-o", "-"]);
-        Refused(s, "the file lacks the model's context column(s) c (it has: id, d)", ["sample", model, "--context", s.Write("bad.csv", "id,d\n1,2\n"), "-o", "-"], exit: 1);
+        Refused(s, "bad.csv lacks the context column(s) c of the conditional model (conditioned on c; the file has: id, d)", ["sample", model, "--context", s.Write("bad.csv", "id,d\n1,2\n"), "-o", "-"], exit: 1);
         Refused(s, "lacks the context column(s) c of the conditional model", ["logprob", model, data, "--columns", "x,y"], exit: 1);
 
         string plain = s["plain.nflow"];
