@@ -164,6 +164,9 @@ internal static class Commands
     {
         var table = DataIo.Read(ctx, path, columns, dropInvalid);
         if (m.ContextFeatures == 0) return (DataIo.MatchModel(table, m.Columns, path, ctx.Err), null);
+        // a headerless .npy (the sample verb's output) of the model's width is taken by position: the events, then the context
+        if (m.ContextColumns.Any(c => !table.Columns.Contains(c)) && table.Cols == m.Features + m.ContextFeatures)
+            table = DataIo.MatchModel(table, [.. m.Columns, .. m.ContextColumns], path, ctx.Err);
         var context = ContextOf(m, table, path);
         var events = table.SelectColumns(string.Join(",", table.Columns.Where(c => !m.ContextColumns.Contains(c))));
         return (DataIo.MatchModel(events, m.Columns, path, ctx.Err), context);

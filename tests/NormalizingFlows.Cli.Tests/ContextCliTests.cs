@@ -97,10 +97,28 @@ public class ContextCliTests
         var samples = Npy.Read(s["s.npy"]);
         Assert.Equal(12, samples.Rows);
         Assert.Equal([-1, -1, -1, -1, 0, 0, 0, 0, 2, 2, 2, 2], samples.ToColumns()[2]);
+        // logprob takes a headerless .npy of the model's width by position: events, then context
+        (code, output, err) = s.Run(["logprob", model, s["s.npy"]]);
+        Assert.True(code == 0, err + output);
+        Assert.Contains("taken by position as x, y, c", err);
         // default: one event per context row
         (code, output, err) = s.Run(["sample", model, "--context", contexts, "-o", s["one.csv"]]);
         Assert.True(code == 0, err + output);
         Assert.Equal([-1.0, 0, 2], Csv.Read(s["one.csv"]).ToColumns()[2]);
+    }
+
+    [Fact]
+    public void Float64ModelWritesTheLogProbOfTheFloat32EventsAndContextsOfAnNpyFile()
+    {
+        using var s = new CliSandbox();
+        string model = Trained(s, "--dtype", "float64");
+        var (code, output, err) = s.Run(["sample", model, "--context", s.Write("ctx.csv", "c\n0.1\n-1.3\n"), "-n", "5", "--with-logprob", "-o", s["s.npy"]]);
+        Assert.True(code == 0, err + output);
+        (code, output, err) = s.Run(["logprob", model, s["s.npy"], "--columns", "x=x0,y=x1,c=x2", "-o", s["lp.csv"]]);
+        Assert.True(code == 0, err + output);
+        var written = Npy.Read(s["s.npy"]).ToColumns()[3];
+        var scored = Csv.Read(s["lp.csv"]).ToColumns()[0];
+        Assert.Equal(written, scored.Select(v => (double)(float)v).ToArray());
     }
 
     [Fact]
