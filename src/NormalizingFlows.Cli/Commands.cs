@@ -154,6 +154,33 @@ internal static class Commands
     /// <summary>True when the model file at <paramref name="path"/> holds a float64 model (its verbs then compute in double).</summary>
     internal static bool IsDoubleModel(string path) => ModelKinds.Load(path, p => ModelFile.ReadInfo(p).Spec.DType) == "float64";
 
+    /// <summary>
+    /// Reads the events of <paramref name="path"/> for <paramref name="m"/>: the model's columns matched by name
+    /// (<see cref="DataIo.MatchModel"/>) and, for a conditional model, its context columns from the same table (a
+    /// table lacking one is refused, naming it).
+    /// </summary>
+    internal static (Table Events, Table? Context) ReadEvents<T>(CliContext ctx, FlowModel<T> m, string path, string? columns, bool dropInvalid)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var table = DataIo.Read(ctx, path, columns, dropInvalid);
+        if (m.ContextFeatures == 0) return (DataIo.MatchModel(table, m.Columns, path, ctx.Err), null);
+        // a headerless .npy (the sample verb's output) of the model's width is taken by position: the events, then the context
+        if (m.ContextColumns.Any(c => !table.Columns.Contains(c)) && table.Cols == m.Features + m.ContextFeatures)
+            table = DataIo.MatchModel(table, [.. m.Columns, .. m.ContextColumns], path, ctx.Err);
+        var context = ContextOf(m, table, path);
+        var events = table.SelectColumns(string.Join(",", table.Columns.Where(c => !m.ContextColumns.Contains(c))));
+        return (DataIo.MatchModel(events, m.Columns, path, ctx.Err), context);
+    }
+
+    /// <summary>The conditional model's context columns of <paramref name="table"/>, in the model's order; a missing one is an error naming it and <paramref name="source"/>.</summary>
+    internal static Table ContextOf<T>(FlowModel<T> m, Table table, string source) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var missing = m.ContextColumns.Where(c => !table.Columns.Contains(c)).ToList();
+        if (missing.Count > 0)
+            throw new ArgumentException($"{source} lacks the context column(s) {string.Join(", ", missing)} of the conditional model (conditioned on {string.Join(", ", m.ContextColumns)}; the file has: {string.Join(", ", table.Columns)})");
+        return table.SelectColumns(string.Join(",", m.ContextColumns));
+    }
+
     internal static Argument<string> ModelArgument() => new("MODEL") { Description = "Model file written by 'nflow train' (.nflow)" };
 
     internal static string F(double v, string format = "F4") => v.ToString(format, CultureInfo.InvariantCulture);

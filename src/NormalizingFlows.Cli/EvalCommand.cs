@@ -12,9 +12,9 @@ internal static class EvalCommand
     public static Command Build(CliContext ctx)
     {
         var model = Commands.ModelArgument();
-        var test = new Argument<string>("TEST") { Description = "Held-out test events (.csv or .npy) with the model's columns" };
+        var test = new Argument<string>("TEST") { Description = "Held-out test events (.csv or .npy) with the model's columns (and a conditional model's context columns: the samples are drawn at the test events' contexts)" };
         var output = Commands.Output("HTML report to write (self-contained, inline SVG)");
-        var n = Commands.Count("Model samples to compare with (default: as many as test events)");
+        var n = Commands.Count("Model samples to compare with (default: as many as test events; for a conditional model: per test event, default 1)");
         var seed = Commands.Seed("Random seed of the sampling and the classifier");
         var columns = Commands.Columns();
         var drop = Commands.DropInvalid();
@@ -29,14 +29,15 @@ internal static class EvalCommand
             // the model computes in its own precision (float64 models in double)
             int Run<T>(FlowModel<T> m) where T : unmanaged, IFloatingPointIeee754<T>
             {
-                var table = DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path, ctx.Err);
+                var (table, context) = Commands.ReadEvents(ctx, m, path, r.GetValue(columns), r.GetValue(drop));
                 long s = r.GetValue(seed);
-                var samples = FlowModelTables.Sample(m, r.GetValue(n) ?? table.Rows, new Tensors.Rng(s));
-                double[][] testColumns = table.ToColumns(), sampleColumns = samples.ToColumns();
+                // a conditional model is sampled at the test events' contexts (-n per test event, default 1) and judged on (x, context)
+                var samples = FlowModelTables.Sample(m, r.GetValue(n) ?? (context is null ? table.Rows : 1), new Tensors.Rng(s), context: context);
+                double[][] testColumns = [.. table.ToColumns(), .. context?.ToColumns() ?? []], sampleColumns = samples.ToColumns();
                 ctx.Out.WriteLine($"classifier two-sample test: {table.Rows} test events against {samples.Rows} samples …");
                 var c2st = ClassifierTwoSampleTest.RunBoth(testColumns, sampleColumns, new ClassifierOptions { Seed = s });
-                var ll = DataIo.Summarise(FlowModelTables.LogProb(m, table), "test log-likelihood");
-                var report = EvaluationReport.Build([.. m.Columns], testColumns, sampleColumns, ll.Outside == table.Rows ? null : (ll.Mean, ll.StandardError), m.History, c2st, new EvaluationReportOptions
+                var ll = DataIo.Summarise(FlowModelTables.LogProb(m, table, context), "test log-likelihood");
+                var report = EvaluationReport.Build([.. m.Columns, .. m.ContextColumns], testColumns, sampleColumns, ll.Outside == table.Rows ? null : (ll.Mean, ll.StandardError), m.History, c2st, new EvaluationReportOptions
                 {
                     Title = $"nflow eval — {Path.GetFileName(modelPath)} on {Path.GetFileName(path)}",
                     ModelDescription = $"{m.Spec.Summary()}, {m.ParameterCount():N0} parameters ({Path.GetFileName(modelPath)})",

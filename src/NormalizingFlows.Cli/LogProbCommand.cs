@@ -11,7 +11,7 @@ internal static class LogProbCommand
     public static Command Build(CliContext ctx)
     {
         var model = Commands.ModelArgument();
-        var data = new Argument<string>("DATA") { Description = "Events to score (.csv or .npy) with the model's columns" };
+        var data = new Argument<string>("DATA") { Description = "Events to score (.csv or .npy) with the model's columns (and, for a conditional model, its context columns: log p(x | context))" };
         var output = new Option<string?>("--output", "-o") { Description = "File (.csv, or .npy by extension) with one column 'log_prob' (log p per event, original units, −∞ outside the model's domain); default: none, only the mean is printed", HelpName = "FILE" };
         var columns = Commands.Columns();
         var drop = Commands.DropInvalid();
@@ -26,8 +26,11 @@ internal static class LogProbCommand
             if (r.GetValue(output) is { } written) ctx.Out.WriteLine($"wrote {written}");
             return 0;
 
-            double[] Score<T>(FlowModel<T> m) where T : unmanaged, IFloatingPointIeee754<T> =>
-                FlowModelTables.LogProb(m, DataIo.MatchModel(DataIo.Read(ctx, path, r.GetValue(columns), r.GetValue(drop)), m.Columns, path, ctx.Err));
+            double[] Score<T>(FlowModel<T> m) where T : unmanaged, IFloatingPointIeee754<T>
+            {
+                var (events, context) = Commands.ReadEvents(ctx, m, path, r.GetValue(columns), r.GetValue(drop));
+                return FlowModelTables.LogProb(m, events, context);
+            }
         });
         return cmd;
     }

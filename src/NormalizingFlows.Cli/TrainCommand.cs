@@ -6,6 +6,7 @@ using NormalizingFlows.Data;
 using NormalizingFlows.Data.Preprocessing;
 using NormalizingFlows.Hep.Evaluation;
 using NormalizingFlows.Models;
+using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
 using Spectre.Console;
@@ -88,6 +89,16 @@ internal static class TrainCommand
             Description = "Column of DATA (and of a --val FILE) holding per-event weights, negative ones allowed: the likelihood is weighted by them and the column is not modelled; default: unweighted",
             HelpName = "COL",
         };
+        var context = new Option<string?>("--context")
+        {
+            Description = "Columns of DATA (and of a --val FILE) to condition on: trains p(x | context) (a conditional flow); they are not modelled, and are standardised on the training split; sample and logprob then need them; default: unconditional",
+            HelpName = "COL[,COL…]",
+        };
+        var embedding = new Option<string?>("--embedding")
+        {
+            Description = "A summary network of the context, trained with the flow: mlp:FEATURES[:HIDDEN[:LAYERS]] (defaults 64 hidden units, 2 layers); needs --context; default: none (the flow reads the context directly)",
+            HelpName = "mlp:F[:H[:L]]",
+        };
         var clip = new Option<double>("--clip")
         {
             Description = "Gradient-norm clipping: each step's gradient is scaled down to a global norm of at most NORM (0: no clipping)",
@@ -113,7 +124,7 @@ internal static class TrainCommand
         Commands.NonNegative(patience);
         var cmd = new Command("train", "Train a normalizing flow on a table of events by maximum likelihood. Shows a live progress bar on a terminal (plain lines otherwise); Ctrl-C writes a checkpoint that --resume continues from.")
         {
-            data, output, flow, layers, hidden, bins, bound, bounds, periodic, epochs, batch, lr, val, patience, seed, columns, drop, preprocess, weights, clip, weightDecay, dtype,
+            data, output, flow, layers, hidden, bins, bound, bounds, periodic, epochs, batch, lr, val, patience, seed, columns, drop, preprocess, weights, context, embedding, clip, weightDecay, dtype,
             checkpoint, resume, refine, cancelAfter,
         };
         cmd.SetAction(r =>
@@ -128,24 +139,33 @@ internal static class TrainCommand
             var given = r.GetValue(bounds) is { Length: > 0 } b ? ParseBounds(b) : null;
             if (given is not null && r.GetValue(preprocess) != "auto")
                 throw new UsageException($"--bounds needs --preprocess auto (it sets the preprocessing of the bounded columns), got --preprocess {r.GetValue(preprocess)}");
+            var contextColumns = ContextColumns(r.GetValue(context), r.GetValue(weights), r.GetValue(columns));
+            var embeddingSpec = r.GetValue(embedding) is { } e ? Embedding(e, contextColumns) : null;
+            if (contextColumns.Length > 0 && r.GetResult(refine) is not null)
+                throw new UsageException("--refine-with-classifier works on unconditional flows only: leave out --context or the refinement");
             return r.GetValue(dtype) == "float64" ? Train<double>() : Train<float>();
 
             int Train<T>() where T : unmanaged, IFloatingPointIeee754<T>
             {
                 long s = r.GetValue(seed);
                 string? weightColumn = r.GetValue(weights);
-                string? columnList = WithWeightColumn(r.GetValue(columns), weightColumn);
+                string? columnList = WithColumns(r.GetValue(columns), [.. weightColumn is null ? Array.Empty<string>() : [weightColumn], .. contextColumns]);
                 bool dropInvalid = r.GetValue(drop);
                 Table Read(string path)
                 {
                     var t = DataIo.Read(ctx, path, columnList, dropInvalid);
                     if (weightColumn is not null && !t.Columns.Contains(weightColumn))
                         throw new ArgumentException($"--weights {weightColumn}: {path} has no such column (columns: {string.Join(", ", t.Columns)})");
+                    if (contextColumns.FirstOrDefault(c => !t.Columns.Contains(c)) is { } missing)
+                        throw new ArgumentException($"--context {missing}: {path} has no such column (columns: {string.Join(", ", t.Columns)})");
                     return typeof(T) == typeof(float) ? TrainingChecks.FloatRange(ctx, t, path, dropInvalid) : t;
                 }
                 var table = Read(dataPath);
                 var (fraction, validationTable) = Validation(r.GetValue(val)!, table, Read, ctx.Err);
-                var events = weightColumn is null ? table : table.SelectColumns(string.Join(",", table.Columns.Where(c => c != weightColumn)));
+                string[] apart = [.. weightColumn is null ? Array.Empty<string>() : [weightColumn], .. contextColumns];
+                if (table.Columns.All(apart.Contains))
+                    throw new UsageException($"{dataPath}: every column is a weight or context column ({string.Join(", ", apart)}): no column is left to model");
+                var events = apart.Length == 0 ? table : table.SelectColumns(string.Join(",", table.Columns.Where(c => !apart.Contains(c))));
                 TrainingChecks.Degenerate(ctx, events, dataPath);
 
                 var spec = new FlowSpec
@@ -166,7 +186,7 @@ internal static class TrainCommand
                 {
                     fit = new FlowModelTrainer<T>(spec, table, new FlowFitOptions
                     {
-                        Training = options, Bounds = given, WeightColumn = weightColumn,
+                        Training = options, Bounds = given, WeightColumn = weightColumn, ContextColumns = contextColumns, Embedding = embeddingSpec,
                         Preprocessing = r.GetValue(preprocess) switch { "none" => FlowPreprocessing.None, "standardize" => FlowPreprocessing.Standardize, _ => FlowPreprocessing.Auto },
                     }, validationTable);
                 }
@@ -176,8 +196,10 @@ internal static class TrainCommand
                     ctx.Err.WriteLine($"nflow: {fit.ValidationOutsideDomain} of {fit.ValidationOutsideDomain + (fit.ValidationData?.Rows ?? 0)} validation event(s) lie outside the preprocessing's domain fitted on the training split " +
                         "(beyond a bounded side of a column: density zero); they are left out of the validation log-likelihood");
                 ctx.Out.WriteLine($"nflow train: {fit.TrainingData.Rows} training" + (fit.ValidationData is null ? "" : $" and {fit.ValidationData.Rows} validation") +
-                    $" events, {events.Cols} columns ({string.Join(", ", events.Columns)})" + (weightColumn is null ? "" : $", weighted by '{weightColumn}'"));
-                ctx.Out.WriteLine($"model: {spec.Summary()}, {model.ParameterCount():N0} parameters; preprocessing: {Describe(model.Preprocessing)}");
+                    $" events, {events.Cols} columns ({string.Join(", ", events.Columns)})" + (weightColumn is null ? "" : $", weighted by '{weightColumn}'") +
+                    (contextColumns.Length == 0 ? "" : $", conditioned on ({string.Join(", ", contextColumns)})"));
+                ctx.Out.WriteLine($"model: {model.Spec.Summary()}, {model.ParameterCount():N0} parameters; preprocessing: {Describe(model.Preprocessing)}" +
+                    (contextColumns.Length == 0 ? "" : $"; context preprocessing: {Describe(model.ContextPreprocessing)}" + (embeddingSpec is null ? "" : $"; embedding {embeddingSpec.Kind} → {embeddingSpec.Features}")));
                 if (resumeFrom is not null) ctx.Out.WriteLine($"resuming from {resumeFrom}");
 
                 using var interruption = ctx.Listen();
@@ -282,12 +304,52 @@ internal static class TrainCommand
         return (0, DataIo.MatchModel(read(val), table.Columns, val, err));
     }
 
-    /// <summary>The <c>--columns</c> list with the <c>--weights</c> column added when the list leaves it out (null: all columns).</summary>
-    private static string? WithWeightColumn(string? columns, string? weightColumn)
+    /// <summary>The <c>--columns</c> list with the <c>--weights</c> and <c>--context</c> columns added when the list leaves them out (null: all columns).</summary>
+    private static string? WithColumns(string? columns, string[] added)
     {
-        if (columns is null || weightColumn is null) return columns;
-        bool listed = columns.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Any(c => c.Split('=', 2)[0].Trim() == weightColumn);
-        return listed ? columns : columns + "," + weightColumn;
+        if (columns is null) return columns;
+        var listed = ListedColumns(columns);
+        return string.Join(",", [columns, .. added.Where(c => !listed.Contains(c))]);
+    }
+
+    // the names a --columns list gives its columns (new=old: new)
+    private static HashSet<string> ListedColumns(string columns) =>
+        columns.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(c => c.Split('=', 2)[0].Trim()).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The <c>--context</c> columns (empty: unconditional), refused when empty, repeated, the <c>--weights</c> column,
+    /// or also listed in <c>--columns</c> (a column is modelled or a context, not both).
+    /// </summary>
+    private static string[] ContextColumns(string? context, string? weightColumn, string? columns)
+    {
+        if (context is null) return [];
+        var names = context.Split(',', StringSplitOptions.TrimEntries);
+        if (names.Any(n => n.Length == 0)) throw new UsageException($"--context must list column names separated by commas, got '{context}'");
+        if (names.GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new UsageException($"--context names '{twice.Key}' twice");
+        if (weightColumn is not null && names.Contains(weightColumn))
+            throw new UsageException($"--context {weightColumn}: it is the --weights column; a column is a weight or a context, not both");
+        if (columns is not null && names.FirstOrDefault(ListedColumns(columns).Contains) is { } both)
+            throw new UsageException($"--context {both}: it is also listed in --columns as a data column; a column is modelled or a context, not both (leave it out of --columns: context columns are read anyway)");
+        return names;
+    }
+
+    /// <summary>Parses <c>--embedding mlp:FEATURES[:HIDDEN[:LAYERS]]</c> (needs <c>--context</c>).</summary>
+    private static EmbeddingSpec Embedding(string text, string[] contextColumns)
+    {
+        if (contextColumns.Length == 0) throw new UsageException($"--embedding {text} needs --context (it summarises the context)");
+        var parts = text.Split(':');
+        if (parts[0] != EmbeddingSpec.Mlp || parts.Length is < 2 or > 4)
+            throw new UsageException($"--embedding must be mlp:FEATURES[:HIDDEN[:LAYERS]] (e.g. mlp:8 or mlp:8:64:2), got '{text}'");
+        var sizes = new int[parts.Length - 1];
+        string[] what = ["FEATURES", "HIDDEN", "LAYERS"];
+        for (int i = 0; i < sizes.Length; i++)
+            if (!int.TryParse(parts[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out sizes[i]) || sizes[i] < 1)
+                throw new UsageException($"--embedding {text}: {what[i]} must be a positive whole number, got '{parts[i + 1]}'");
+        var spec = new EmbeddingSpec { Kind = EmbeddingSpec.Mlp, Features = sizes[0] };
+        if (sizes.Length > 1) spec = spec with { Hidden = sizes[1] };
+        if (sizes.Length > 2) spec = spec with { Layers = sizes[2] };
+        return spec;
     }
 
     private static Dictionary<string, ColumnBounds> ParseBounds(string[] entries)

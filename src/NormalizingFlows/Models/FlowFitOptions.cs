@@ -1,4 +1,5 @@
 using NormalizingFlows.Data.Preprocessing;
+using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Training;
 
 namespace NormalizingFlows.Models;
@@ -30,6 +31,22 @@ public sealed record FlowFitOptions
     /// </summary>
     public string? WeightColumn { get; init; }
 
+    /// <summary>
+    /// The columns of the tables the flow is conditioned on (a conditional flow p(x | c)): like
+    /// <see cref="WeightColumn"/> they are taken out of the modelled columns. Unless <see cref="Preprocessing"/> is
+    /// <see cref="FlowPreprocessing.None"/>, they are standardised (mean 0, standard deviation 1 on the training
+    /// rows) in front of the flow: a context is an input, not a density, so it needs no domain (a context beyond the
+    /// training range must still be accepted when sampling), no Jacobian and no dequantization noise (integer labels
+    /// stay exact). Null or empty: unconditional.
+    /// </summary>
+    public IReadOnlyList<string>? ContextColumns { get; init; }
+
+    /// <summary>
+    /// A summary network between the (preprocessed) context and the flow, trained with it; the flow then takes its
+    /// <see cref="EmbeddingSpec.Features"/> context features. Needs <see cref="ContextColumns"/>. Null: none.
+    /// </summary>
+    public EmbeddingSpec? Embedding { get; init; }
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -39,5 +56,17 @@ public sealed record FlowFitOptions
         if (Bounds is { Count: > 0 } && Preprocessing != FlowPreprocessing.Auto)
             throw new ArgumentException($"Bounds need Preprocessing = Auto (they set the preprocessing of the bounded columns), got {Preprocessing}");
         if (WeightColumn is { Length: 0 }) throw new ArgumentException("WeightColumn must be a column name or null, got an empty string");
+        if (ContextColumns is { } cc)
+        {
+            if (cc.Any(string.IsNullOrEmpty)) throw new ArgumentException("ContextColumns must be column names, got an empty one");
+            if (cc.GroupBy(c => c, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+                throw new ArgumentException($"ContextColumns names '{twice.Key}' twice");
+            if (WeightColumn is { } w && cc.Contains(w)) throw new ArgumentException($"ContextColumns: '{w}' is the WeightColumn; a column is a weight or a context, not both");
+        }
+        if (Embedding is not null)
+        {
+            if (ContextColumns is not { Count: > 0 }) throw new ArgumentException("Embedding needs ContextColumns (it summarises the context)");
+            Embedding.Validate(ContextColumns.Count);
+        }
     }
 }

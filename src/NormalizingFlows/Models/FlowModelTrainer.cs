@@ -11,7 +11,8 @@ namespace NormalizingFlows.Models;
 /// training and validation rows (by <see cref="TrainingOptions.ValidationFraction"/> and seed, unless a validation table is
 /// given), the preprocessing of <see cref="FlowFitOptions.Preprocessing"/> is fitted on the training rows only, validation
 /// events outside its domain are left out (counted in <see cref="ValidationOutsideDomain"/>), dequantized columns get
-/// U(0, 1) noise, and <see cref="Fit"/> trains by (weighted) maximum likelihood with progress, checkpoints, cancellation
+/// U(0, 1) noise, the context columns of a conditional flow (<see cref="FlowFitOptions.ContextColumns"/>) are taken
+/// out and standardised on the training rows, and <see cref="Fit"/> trains by (weighted) maximum likelihood with progress, checkpoints, cancellation
 /// and resumption. The constructor does all but the training, so a caller can describe the model first.
 /// </summary>
 public sealed class FlowModelTrainer<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -21,7 +22,8 @@ public sealed class FlowModelTrainer<T> where T : unmanaged, IFloatingPointIeee7
     /// the number of modelled columns of <paramref name="data"/>, its <see cref="FlowSpec.DType"/> that of
     /// <typeparamref name="T"/>) to <paramref name="data"/>; <paramref name="validation"/> (same columns) replaces the
     /// random validation split. A column named by <see cref="FlowFitOptions.WeightColumn"/> is taken out as the
-    /// events' weights.
+    /// events' weights, the <see cref="FlowFitOptions.ContextColumns"/> as the context; a spec with
+    /// <see cref="FlowSpec.ContextFeatures"/> 0 gets the context's width (or the embedding's output size).
     /// </summary>
     public FlowModelTrainer(FlowSpec spec, Table data, FlowFitOptions? options = null, Table? validation = null)
     {
@@ -31,19 +33,26 @@ public sealed class FlowModelTrainer<T> where T : unmanaged, IFloatingPointIeee7
         Options.Validate();
         if (spec.DType != FlowSpec.DTypeOf<T>())
             throw new ArgumentException($"the spec's dtype is {spec.DType} but the model is {FlowSpec.DTypeOf<T>()}: set FlowSpec.DType to {FlowSpec.DTypeOf<T>()}", nameof(spec));
-        var (events, weights) = SplitOffWeights(data, "data");
+        var (events, context, weights) = SplitOff(data, "data");
         if (events.Cols != spec.Features)
             throw new ArgumentException($"the spec has {spec.Features} features but the data have {events.Cols} modelled column(s) ({string.Join(", ", events.Columns)})", nameof(spec));
-        Table? valEvents = null;
+        int contextFeatures = context is null ? 0 : Options.Embedding?.Features ?? context.Cols;
+        if (spec.ContextFeatures != contextFeatures && !(spec.ContextFeatures == 0 && context is not null))
+            throw new ArgumentException(context is null
+                ? $"the spec takes {spec.ContextFeatures} context features but no ContextColumns were given"
+                : $"the spec takes {spec.ContextFeatures} context features but the context gives {contextFeatures} ({(Options.Embedding is null ? $"columns {string.Join(", ", context.Columns)}" : "the embedding's output")}): leave FlowSpec.ContextFeatures 0 to have it set", nameof(spec));
+        spec = spec with { ContextFeatures = contextFeatures };
+        Table? valEvents = null, valContext = null;
         double[]? valWeights = null;
         if (validation is not null)
         {
-            (valEvents, valWeights) = SplitOffWeights(validation, "validation data");
+            (valEvents, valContext, valWeights) = SplitOff(validation, "validation data");
             if (!valEvents.Columns.SequenceEqual(events.Columns))
                 throw new ArgumentException($"the validation data have columns ({string.Join(", ", valEvents.Columns)}), the data ({string.Join(", ", events.Columns)})", nameof(validation));
         }
         long seed = Options.Training.Seed;
         Table train = events;
+        Table? trainContext = context;
         double[]? trainWeights = weights;
         int nVal = validation is null ? (int)Math.Round(events.Rows * Options.Training.ValidationFraction) : 0;
         if (nVal > 0)
@@ -51,6 +60,8 @@ public sealed class FlowModelTrainer<T> where T : unmanaged, IFloatingPointIeee7
             var perm = new Rng(unchecked(seed ^ 0x5EED)).Permutation(events.Rows);
             train = events.SelectRows(perm.AsSpan(nVal));
             valEvents = events.SelectRows(perm.AsSpan(0, nVal));
+            trainContext = context?.SelectRows(perm.AsSpan(nVal));
+            valContext = context?.SelectRows(perm.AsSpan(0, nVal));
             trainWeights = Pick(weights, perm.AsSpan(nVal));
             valWeights = Pick(weights, perm.AsSpan(0, nVal));
         }
@@ -64,6 +75,9 @@ public sealed class FlowModelTrainer<T> where T : unmanaged, IFloatingPointIeee7
             FlowPreprocessing.Standardize => PreprocessingPipeline.Fit<T>(train, PreprocessingSpec.Uniform(train.Columns, PreprocessingKind.Standardize)),
             _ => PreprocessingPipeline.Fit<T>(train, PreprocessingSpec.Auto(train, Options.Bounds)),
         };
+        // the context is standardised on the training rows only (see FlowFitOptions.ContextColumns for why not the automatic choice)
+        var contextPipeline = trainContext is null || Options.Preprocessing == FlowPreprocessing.None ? null
+            : PreprocessingPipeline.Fit<T>(trainContext, PreprocessingSpec.Uniform(trainContext.Columns, PreprocessingKind.Standardize));
         if (valEvents is not null && pipeline?.Guard is not null)
         {
             var inside = pipeline.InDomain(valEvents.ToTensor<T>());
@@ -72,13 +86,14 @@ public sealed class FlowModelTrainer<T> where T : unmanaged, IFloatingPointIeee7
             if (ValidationOutsideDomain > 0)
             {
                 valEvents = kept.Length == 0 ? null : valEvents.SelectRows(kept);
+                valContext = kept.Length == 0 ? null : valContext?.SelectRows(kept);
                 valWeights = kept.Length == 0 ? null : Pick(valWeights, kept);
             }
         }
-        Model = new FlowModel<T>(spec, pipeline, train.Columns);
+        Model = new FlowModel<T>(spec, pipeline, train.Columns, contextPipeline, Options.Embedding, trainContext?.Columns);
         var rng = new Rng(seed);
-        TrainingData = Model.MakeTrainingData(train.ToTensor<T>(), rng, weights: Weights(trainWeights));
-        ValidationData = valEvents is null ? null : Model.MakeTrainingData(valEvents.ToTensor<T>(), rng, weights: Weights(valWeights));
+        TrainingData = Model.MakeTrainingData(train.ToTensor<T>(), rng, trainContext?.ToTensor<T>(), Weights(trainWeights));
+        ValidationData = valEvents is null ? null : Model.MakeTrainingData(valEvents.ToTensor<T>(), rng, valContext?.ToTensor<T>(), Weights(valWeights));
     }
 
     /// <summary>The settings of the fit.</summary>
@@ -117,20 +132,28 @@ public sealed class FlowModelTrainer<T> where T : unmanaged, IFloatingPointIeee7
     public (double Mean, double StandardError)? EvaluateValidation() =>
         ValidationData is null ? null : MaximumLikelihoodTrainer<T>.Evaluate(Model.Flow, ValidationData, Options.Training.EvaluationBatchSize);
 
-    // the table without the weight column, and that column's values (null when unweighted)
-    private (Table Events, double[]? Weights) SplitOffWeights(Table table, string what)
+    // the table without the weight and context columns, the context columns (null when unconditional) and the weights (null when unweighted)
+    private (Table Events, Table? Context, double[]? Weights) SplitOff(Table table, string what)
     {
-        if (Options.WeightColumn is not { } w) return (table, null);
-        int j = Array.IndexOf(table.Columns, w);
-        if (j < 0) throw new ArgumentException($"the {what} have no weight column '{w}' (columns: {string.Join(", ", table.Columns)})");
-        if (table.Cols == 1) throw new ArgumentException($"the {what} have only the weight column '{w}': no column is left to model");
-        var weights = new double[table.Rows];
-        for (int r = 0; r < table.Rows; r++)
+        string[] context = [.. Options.ContextColumns ?? []];
+        string[] apart = Options.WeightColumn is { } w0 ? [w0, .. context] : context;
+        if (apart.FirstOrDefault(c => !table.Columns.Contains(c)) is { } missing)
+            throw new ArgumentException($"the {what} have no {(missing == Options.WeightColumn ? "weight" : "context")} column '{missing}' (columns: {string.Join(", ", table.Columns)})");
+        if (table.Cols == apart.Length)
+            throw new ArgumentException($"the {what} have only the weight/context column(s) {string.Join(", ", apart)}: no column is left to model");
+        double[]? weights = null;
+        if (Options.WeightColumn is { } w)
         {
-            weights[r] = table[r, j];
-            if (!double.IsFinite(weights[r])) throw new ArgumentException($"the {what}'s weight column '{w}' is {weights[r]} in row {r}: weights must be finite");
+            int j = Array.IndexOf(table.Columns, w);
+            weights = new double[table.Rows];
+            for (int r = 0; r < table.Rows; r++)
+            {
+                weights[r] = table[r, j];
+                if (!double.IsFinite(weights[r])) throw new ArgumentException($"the {what}'s weight column '{w}' is {weights[r]} in row {r}: weights must be finite");
+            }
         }
-        return (table.SelectColumns(string.Join(",", table.Columns.Where(c => c != w))), weights);
+        var events = apart.Length == 0 ? table : table.SelectColumns(string.Join(",", table.Columns.Where(c => !apart.Contains(c))));
+        return (events, context.Length == 0 ? null : table.SelectColumns(string.Join(",", context)), weights);
     }
 
     private static double[]? Pick(double[]? values, ReadOnlySpan<int> rows)

@@ -14,7 +14,9 @@ namespace NormalizingFlows.Models;
 /// (an overflow of the element type) throws an <see cref="InvalidOperationException"/> instead of being written.
 /// With <c>withLogProb</c> each row gets one more column, <see cref="LogProbColumn"/>: the model's log p of the event
 /// as written (after dequantized columns are floored and any clamping; for .npy, of the float32 values), so it equals
-/// what <see cref="FlowModel{T}.LogProb"/> gives on the written events.
+/// what <see cref="FlowModel{T}.LogProb"/> gives on the written events. A conditional model samples n events per row
+/// of its context table (<see cref="FlowModelTables.Sample"/>'s convention), and each row carries its context values
+/// after the features, so the output is self-describing.
 /// </summary>
 public static class SampleStream
 {
@@ -28,34 +30,38 @@ public static class SampleStream
     /// Writes a CSV header (the model's column names) and <paramref name="n"/> sample rows (values formatted
     /// round-trip, invariant culture) to <paramref name="writer"/>; <paramref name="progress"/> gets the rows
     /// written after each block. With <paramref name="clamp"/> every column is clamped into its training range.
+    /// A conditional model needs <paramref name="context"/> and writes <paramref name="n"/> rows per context row.
     /// </summary>
     public static void WriteCsv<T>(FlowModel<T> model, long n, Rng rng, TextWriter writer, bool clamp = false,
-        IProgress<long>? progress = null, CancellationToken cancellation = default, bool withLogProb = false) where T : unmanaged, IFloatingPointIeee754<T>
+        IProgress<long>? progress = null, CancellationToken cancellation = default, bool withLogProb = false, Data.Table? context = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(writer);
+        var c = FlowModelTables.MatchContext(model, context);
         var columns = Columns(model, withLogProb);
         Data.Csv.CheckColumnNames(columns);
         writer.Write(string.Join(",", columns));
         writer.Write('\n');
         var sb = new StringBuilder();
-        Blocks(model, n, rng, clamp, withLogProb, float32: false, progress, cancellation, (values, rows, d) => Data.Csv.WriteRows(writer, values, rows, d, sb));
+        Blocks(model, n, c, rng, clamp, withLogProb, float32: false, progress, cancellation, (values, rows, d) => Data.Csv.WriteRows(writer, values, rows, d, sb));
         writer.Flush();
     }
 
     /// <summary>
     /// Writes an .npy file (float32, shape (<paramref name="n"/>, features), C order) to <paramref name="stream"/>:
-    /// the header with the full 64-bit count first, then the rows block by block.
+    /// the header with the full 64-bit count first, then the rows block by block (<paramref name="n"/> per context
+    /// row for a conditional model).
     /// </summary>
     public static void WriteNpy<T>(FlowModel<T> model, long n, Rng rng, Stream stream, bool clamp = false,
-        IProgress<long>? progress = null, CancellationToken cancellation = default, bool withLogProb = false) where T : unmanaged, IFloatingPointIeee754<T>
+        IProgress<long>? progress = null, CancellationToken cancellation = default, bool withLogProb = false, Data.Table? context = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(stream);
+        var c = FlowModelTables.MatchContext(model, context);
         int width = Columns(model, withLogProb).Length;
-        stream.Write(NpyHeader(n, width));
+        stream.Write(NpyHeader(Total(n, c), width));
         var buf = new byte[BlockRows * width * 4];
-        Blocks(model, n, rng, clamp, withLogProb, float32: true, progress, cancellation, (values, rows, d) =>
+        Blocks(model, n, c, rng, clamp, withLogProb, float32: true, progress, cancellation, (values, rows, d) =>
         {
             for (int i = 0; i < rows * d; i++) BinaryPrimitives.WriteSingleLittleEndian(buf.AsSpan(4 * i), (float)values[i]);
             stream.Write(buf, 0, rows * d * 4);
@@ -74,34 +80,55 @@ public static class SampleStream
         for (long start = 0; start < n; start += blockRows) yield return (start, (int)Math.Min(blockRows, n - start));
     }
 
-    /// <summary>The columns written: the model's, then <see cref="LogProbColumn"/> when <paramref name="withLogProb"/> (refused when the model has a column of that name).</summary>
+    /// <summary>
+    /// The columns written: the model's, its context columns, then <see cref="LogProbColumn"/> when
+    /// <paramref name="withLogProb"/> (refused when a column has that name, or a context column a data column's name).
+    /// </summary>
     public static string[] Columns<T>(FlowModel<T> model, bool withLogProb = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (!withLogProb) return [.. model.Columns];
-        if (model.Columns.Contains(LogProbColumn))
+        if (model.ContextColumns.FirstOrDefault(model.Columns.Contains) is { } both)
+            throw new ArgumentException($"the model has a data and a context column named '{both}': its samples cannot carry both");
+        string[] columns = [.. model.Columns, .. model.ContextColumns];
+        if (!withLogProb) return columns;
+        if (columns.Contains(LogProbColumn))
             throw new ArgumentException($"the model has a column named '{LogProbColumn}': its samples cannot carry their log p in a column of that name");
-        return [.. model.Columns, LogProbColumn];
+        return [.. columns, LogProbColumn];
+    }
+
+    /// <summary>The rows drawn for <paramref name="n"/> events per row of <paramref name="context"/> (n without one); a count beyond 2⁶³ − 1 is refused.</summary>
+    public static long Total(long n, Data.Table? context)
+    {
+        if (context is null) return n;
+        try { return checked(n * context.Rows); }
+        catch (OverflowException) { throw new ArgumentOutOfRangeException(nameof(n), n, $"{n} events for each of {context.Rows} context rows is more than 2⁶³ − 1"); }
     }
 
     /// <summary>
-    /// Draws <paramref name="n"/> rows block by block and hands each block to <paramref name="write"/> as (values, rows,
-    /// width) in row-major doubles: the features, then log p when <paramref name="withLogProb"/>. With
+    /// Draws <paramref name="n"/> rows (per row of <paramref name="context"/>, already matched to the model, when
+    /// given) block by block and hands each block to <paramref name="write"/> as (values, rows, width) in row-major
+    /// doubles: the features, the context, then log p when <paramref name="withLogProb"/>. With
     /// <paramref name="float32"/> the samples are rounded to float32 first (what an .npy file holds) and log p is that of
     /// the rounded values.
     /// </summary>
-    internal static void Blocks<T>(FlowModel<T> model, long n, Rng rng, bool clamp, bool withLogProb, bool float32, IProgress<long>? progress,
+    internal static void Blocks<T>(FlowModel<T> model, long n, Data.Table? context, Rng rng, bool clamp, bool withLogProb, bool float32, IProgress<long>? progress,
         CancellationToken cancellation, Action<double[], int, int> write) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(rng);
-        int d = model.Features, width = withLogProb ? d + 1 : d;
+        int d = model.Features, nc = context?.Cols ?? 0, width = d + nc + (withLogProb ? 1 : 0);
         var values = new double[BlockRows * width];
         using var _ = GradMode.Disable();
-        foreach (var (start, rows) in Partition(n))
+        foreach (var (start, rows) in Partition(Total(n, context)))
         {
             cancellation.ThrowIfCancellationRequested();
             using (TensorScope.Begin())
             {
-                var sample = model.Sample(rows, rng, clampToTrainingRange: clamp);
+                var c = context is null ? null : FlowModelTables.ContextRows<T>(context, start, rows, n);
+                if (c is not null && float32 && typeof(T) != typeof(float))
+                {
+                    var cs = c.Span;
+                    for (int i = 0; i < cs.Length; i++) cs[i] = T.CreateTruncating((float)double.CreateTruncating(cs[i]));
+                }
+                var sample = model.Sample(rows, rng, c, clampToTrainingRange: clamp);
                 var x = sample.Span;
                 for (int i = 0; i < rows * d; i++)
                 {
@@ -111,10 +138,15 @@ public static class SampleStream
                         throw new InvalidOperationException($"sample {start + i / d}, column '{model.Columns[i % d]}' is {v}: the model's sampling overflowed the element type (nothing is written for it)");
                     values[i / d * width + i % d] = v;
                 }
+                // the context as given (the model reads it in T, as it reads these values back)
+                for (int r = 0; r < rows && context is not null; r++)
+                {
+                    Array.Copy(context.Values, FlowModelTables.ContextRow(context, start + r, n) * nc, values, (long)r * width + d, nc);
+                }
                 if (withLogProb)
                 {
-                    var lp = model.LogProb(sample);
-                    for (int r = 0; r < rows; r++) values[r * width + d] = lp[r];
+                    var lp = model.LogProb(sample, c);
+                    for (int r = 0; r < rows; r++) values[r * width + d + nc] = lp[r];
                 }
             }
             write(values, rows, width);
