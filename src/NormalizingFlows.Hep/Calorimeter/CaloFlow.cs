@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using NormalizingFlows.Autograd;
+using NormalizingFlows.Data;
+using NormalizingFlows.Data.Preprocessing;
 using NormalizingFlows.Flows;
 using NormalizingFlows.Nn;
 using NormalizingFlows.IO;
@@ -103,49 +105,80 @@ public enum CaloSampler
 /// CaloFlow (Krause &amp; Shih 2021): p(shower | E_inc) = p₁(E₀, E₁, E₂ | E_inc) · p₂(Î | E₀, E₁, E₂, E_inc). Flow I is a
 /// small MAF on the three layer-energy variables; flow II a MAF teacher on the 504 normalised voxels, trained by
 /// maximum likelihood; the student an IAF of the same shape distilled from the frozen teacher
-/// (<see cref="DistillationTrainer{T}"/>) so that sampling takes one pass. Pre- and post-processing:
-/// <see cref="CaloFlowPreprocessing"/>. Float32 throughout; the whole model (config, standardisation, flows) saves to
-/// one safetensors file.
+/// (<see cref="DistillationTrainer{T}"/>) so that sampling takes one pass. Float32 throughout.
+/// <para>
+/// Each flow is a <see cref="FlowModel{T}"/> whose preprocessing standardises its features (a
+/// <see cref="PreprocessingPipeline{T}"/> of <see cref="PreprocessingKind.Standardize"/> columns fitted on the training
+/// showers); the flows train and sample in those standardised units (<see cref="Flow1"/>, <see cref="Teacher"/>,
+/// <see cref="Student"/> are the models' inner flows). The physics maps of <see cref="CaloFlowPreprocessing"/> stay
+/// outside the models: flow I's map (E₀, E₁, E₂ | E_inc) → (u₀, u₁, u₂) depends on the context, so it is no
+/// column-wise transform of the features, and flow II's per-layer normalisation is not a bijection (it drops the layer
+/// sums, which flow I models); both are deterministic functions of the shower and E_inc. The contexts keep their fixed
+/// physics scaling (log₁₀ E) and are not standardised.
+/// </para>
 /// </summary>
 public sealed class CaloFlow : Module<float>
 {
     /// <summary>The "kind" metadata of a CaloFlow model file.</summary>
     public const string FileKind = "caloflow";
-    private readonly Tensor<float> _flow1Mean, _flow1Std, _flow2Mean, _flow2Std;
 
-    private CaloFlow(CaloFlowConfig config, bool withStudent, long seed)
+    /// <summary>Column names of flow I's features: the logits of u₀, u₁, u₂.</summary>
+    public static IReadOnlyList<string> Flow1Columns { get; } = ["logit_u0", "logit_u1", "logit_u2"];
+
+    /// <summary>Column names of flow II's features: the logits of the normalised voxels.</summary>
+    public static IReadOnlyList<string> Flow2Columns { get; } = Enumerable.Range(0, CaloGeometry.Voxels).Select(i => $"voxel{i}").ToArray();
+
+    private CaloFlow(CaloFlowConfig config, PreprocessingPipeline<float> flow1Standardisation, PreprocessingPipeline<float> flow2Standardisation, bool withStudent, long seed)
     {
         config.Validate();
         Config = config;
         var rng = new Rng(seed);
-        Flow1 = RegisterModule("flow1", config.Flow1Bins > 0
+        var flow1 = config.Flow1Bins > 0
             ? FlowBuilders.MafRqs<float>(CaloFlowPreprocessing.Flow1Features, config.Flow1Layers, config.Flow1Hidden, config.Flow1Bins, config.SplineBound, contextFeatures: 1, rng: rng)
-            : FlowBuilders.Maf<float>(CaloFlowPreprocessing.Flow1Features, config.Flow1Layers, config.Flow1Hidden, contextFeatures: 1, rng: rng));
-        Teacher = RegisterModule("teacher", config.Flow2Bins > 0
+            : FlowBuilders.Maf<float>(CaloFlowPreprocessing.Flow1Features, config.Flow1Layers, config.Flow1Hidden, contextFeatures: 1, rng: rng);
+        var teacher = config.Flow2Bins > 0
             ? FlowBuilders.MafRqs<float>(CaloGeometry.Voxels, config.Flow2Layers, config.Flow2Hidden, config.Flow2Bins, config.SplineBound, CaloFlowPreprocessing.Flow2ContextFeatures, rng)
-            : FlowBuilders.Maf<float>(CaloGeometry.Voxels, config.Flow2Layers, config.Flow2Hidden, CaloFlowPreprocessing.Flow2ContextFeatures, rng));
-        if (withStudent) Student = RegisterModule("student", DistillationTrainer<float>.CreateStudent(Teacher, rng.Split()));
-        _flow1Mean = RegisterBuffer("flow1_mean", Tensor<float>.Zeros(CaloFlowPreprocessing.Flow1Features));
-        _flow1Std = RegisterBuffer("flow1_std", Tensor<float>.Full(1f, CaloFlowPreprocessing.Flow1Features));
-        _flow2Mean = RegisterBuffer("flow2_mean", Tensor<float>.Zeros(CaloGeometry.Voxels));
-        _flow2Std = RegisterBuffer("flow2_std", Tensor<float>.Full(1f, CaloGeometry.Voxels));
+            : FlowBuilders.Maf<float>(CaloGeometry.Voxels, config.Flow2Layers, config.Flow2Hidden, CaloFlowPreprocessing.Flow2ContextFeatures, rng);
+        Flow1Model = FlowModel<float>.FromFlow(flow1, flow1Standardisation, Flow1Columns, seed);
+        TeacherModel = FlowModel<float>.FromFlow(teacher, flow2Standardisation, Flow2Columns, seed);
+        RegisterModule("flow1", Flow1Model.Flow);
+        RegisterModule("teacher", TeacherModel.Flow);
+        if (withStudent) SetStudent(DistillationTrainer<float>.CreateStudent(Teacher, rng.Split()));
+    }
+
+    // the student behind its own copy of the teacher's standardisation
+    private void SetStudent(Flow<float> student)
+    {
+        var standardisation = PreprocessingPipeline.Create<float>(TeacherModel.PreprocessingSpec!);
+        standardisation.LoadStateDict(TeacherModel.Preprocessing!.StateDict());
+        StudentModel = FlowModel<float>.FromFlow(student, standardisation, Flow2Columns, TeacherModel.Seed);
+        RegisterModule("student", StudentModel.Flow);
     }
 
     /// <summary>The architecture and preprocessing.</summary>
     public CaloFlowConfig Config { get; private set; }
 
-    /// <summary>Flow I: p₁(layer-energy variables | E_inc).</summary>
-    public Flow<float> Flow1 { get; }
+    /// <summary>Flow I as a model: standardisation of the logits of (u₀, u₁, u₂), then the MAF; context log₁₀ E_inc − 1.</summary>
+    public FlowModel<float> Flow1Model { get; }
 
-    /// <summary>Flow II teacher: MAF p₂(Î | E_i, E_inc).</summary>
-    public Flow<float> Teacher { get; }
+    /// <summary>Flow II teacher as a model: standardisation of the voxel logits, then the MAF; context of <see cref="CaloFlowPreprocessing.Flow2Context"/>.</summary>
+    public FlowModel<float> TeacherModel { get; }
 
-    /// <summary>Flow II student (IAF), after <see cref="Distill"/> (or loaded); null before.</summary>
-    public Flow<float>? Student { get; private set; }
+    /// <summary>Flow II student as a model (the teacher's standardisation, then the IAF), after <see cref="Distill"/> (or loaded); null before.</summary>
+    public FlowModel<float>? StudentModel { get; private set; }
+
+    /// <summary>Flow I in standardised units: p₁(layer-energy variables | E_inc).</summary>
+    public Flow<float> Flow1 => Flow1Model.Inner;
+
+    /// <summary>Flow II teacher in standardised units: MAF p₂(Î | E_i, E_inc).</summary>
+    public Flow<float> Teacher => TeacherModel.Inner;
+
+    /// <summary>Flow II student (IAF) in standardised units; null before <see cref="Distill"/>.</summary>
+    public Flow<float>? Student => StudentModel?.Inner;
 
     /// <summary>
     /// A new model for <paramref name="train"/>: the energy scale s is set above every E_tot/E_inc of the data and the
-    /// standardisation of both flows' features is fitted to them.
+    /// standardisation of both flows' features is fitted to them (<see cref="PreprocessingPipeline.Fit{T}"/>).
     /// </summary>
     public static CaloFlow Create(CaloFlowConfig config, CaloShowers train, long seed = 0)
     {
@@ -155,22 +188,18 @@ public sealed class CaloFlow : Module<float>
         double maxRatio = 0;
         for (int i = 0; i < train.Count; i++) maxRatio = Math.Max(maxRatio, train.TotalEnergy(i) / train.IncidentEnergies[i]);
         config = config with { Preprocessing = config.Preprocessing with { EnergyScale = Math.Max(1.0, 1.05 * maxRatio) } };
-        var model = new CaloFlow(config, withStudent: false, seed);
-        var (f1, f2) = model.Features(train, seed);
-        Fill(model._flow1Mean, model._flow1Std, CaloFlowPreprocessing.Moments(f1.X, CaloFlowPreprocessing.Flow1Features));
-        Fill(model._flow2Mean, model._flow2Std, CaloFlowPreprocessing.Moments(f2.X, CaloGeometry.Voxels));
-        return model;
+        var (f1, f2) = Features(config.Preprocessing, train, seed);
+        return new CaloFlow(config, Standardisation(Flow1Columns, f1.X, train.Count), Standardisation(Flow2Columns, f2.X, train.Count), withStudent: false, seed);
     }
 
-    private static void Fill(Tensor<float> mean, Tensor<float> std, (double[] Mean, double[] Std) m)
-    {
-        for (int j = 0; j < m.Mean.Length; j++) { mean.Span[j] = (float)m.Mean[j]; std.Span[j] = (float)m.Std[j]; }
-    }
+    private static PreprocessingSpec StandardisationSpec(IReadOnlyList<string> columns) => PreprocessingSpec.Uniform(columns, PreprocessingKind.Standardize);
+
+    private static PreprocessingPipeline<float> Standardisation(IReadOnlyList<string> columns, double[] features, int rows)
+        => PreprocessingPipeline.Fit<float>(new Table([.. columns], features, rows), StandardisationSpec(columns));
 
     /// <summary>Unstandardised features and contexts of both flows for <paramref name="showers"/> (noise drawn from <paramref name="seed"/>).</summary>
-    private ((double[] X, double[] Context) Flow1, (double[] X, double[] Context) Flow2) Features(CaloShowers showers, long seed)
+    private static ((double[] X, double[] Context) Flow1, (double[] X, double[] Context) Flow2) Features(CaloFlowPreprocessing p, CaloShowers showers, long seed)
     {
-        var p = Config.Preprocessing;
         var noised = p.AddNoise(showers, new Rng(unchecked(seed ^ 0x0C41_0F10)));
         var layerE = CaloFlowPreprocessing.LayerEnergies(noised);
         var f1 = p.Flow1Forward(layerE, showers.IncidentEnergies);
@@ -180,28 +209,26 @@ public sealed class CaloFlow : Module<float>
         return ((f1, c1), (f2, c2));
     }
 
-    /// <summary>The standardised training sets of flow I and flow II for <paramref name="showers"/>.</summary>
+    /// <summary>The standardised training sets of flow I and flow II for <paramref name="showers"/> (what <see cref="Flow1"/>, <see cref="Teacher"/> and <see cref="Student"/> see).</summary>
     public (TrainingData<float> Flow1, TrainingData<float> Flow2) TrainingData(CaloShowers showers, long seed = 0)
     {
         ArgumentNullException.ThrowIfNull(showers);
-        var (f1, f2) = Features(showers, seed);
+        var (f1, f2) = Features(Config.Preprocessing, showers, seed);
         int n = showers.Count;
-        Standardise(f1.X, _flow1Mean, _flow1Std, forward: true);
-        Standardise(f2.X, _flow2Mean, _flow2Std, forward: true);
-        return (new TrainingData<float>(Tensor<float>.FromDoubles(f1.X, n, CaloFlowPreprocessing.Flow1Features), Tensor<float>.FromDoubles(f1.Context, n, 1)),
-                new TrainingData<float>(Tensor<float>.FromDoubles(f2.X, n, CaloGeometry.Voxels), Tensor<float>.FromDoubles(f2.Context, n, CaloFlowPreprocessing.Flow2ContextFeatures)));
+        return (new TrainingData<float>(Standardised(Flow1Model, f1.X, n), Tensor<float>.FromDoubles(f1.Context, n, 1)),
+                new TrainingData<float>(Standardised(TeacherModel, f2.X, n), Tensor<float>.FromDoubles(f2.Context, n, CaloFlowPreprocessing.Flow2ContextFeatures)));
     }
 
-    private static void Standardise(double[] x, Tensor<float> mean, Tensor<float> std, bool forward)
+    // features [n, d] in the model's standardised units
+    private static Tensor<float> Standardised(FlowModel<float> model, double[] features, int rows)
     {
-        int cols = mean.Length;
-        var m = mean.ReadOnlySpan; var s = std.ReadOnlySpan;
-        for (int i = 0; i < x.Length; i++)
-        {
-            int j = i % cols;
-            x[i] = forward ? (x[i] - m[j]) / s[j] : x[i] * s[j] + m[j];
-        }
+        using var _ = GradMode.Disable();
+        return model.Preprocessing!.Forward(new Var<float>(Tensor<float>.FromDoubles(features, rows, model.Features))).Y.Value.Untrack();
     }
+
+    // standardised samples [n, d] back in feature units
+    private static double[] Unstandardised(FlowModel<float> model, Tensor<float> samples)
+        => model.Preprocessing!.Inverse(new Var<float>(samples)).X.Value.ToDoubleArray();
 
     /// <summary>
     /// Trains flow I by maximum likelihood on <paramref name="data"/> (from <see cref="TrainingData"/>); stops at
@@ -251,8 +278,8 @@ public sealed class CaloFlow : Module<float>
     public DistillationTrainer<float> Distiller(DistillationOptions options, IProgress<DistillationProgress>? progress = null, long seed = 0,
         bool copyTeacherWeights = true)
     {
-        Student ??= RegisterModule("student", DistillationTrainer<float>.CreateStudent(Teacher, new Rng(seed), copyTeacherWeights));
-        return new DistillationTrainer<float>(Teacher, Student, options) { Progress = progress };
+        if (StudentModel is null) SetStudent(DistillationTrainer<float>.CreateStudent(Teacher, new Rng(seed), copyTeacherWeights));
+        return new DistillationTrainer<float>(Teacher, Student!, options) { Progress = progress };
     }
 
     /// <summary>
@@ -278,14 +305,12 @@ public sealed class CaloFlow : Module<float>
             var energies = incidentEnergies.AsSpan(start, b);
             using var scope = TensorScope.Begin();
             var c1 = Tensor<float>.FromDoubles(energies.ToArray().Select(CaloFlowPreprocessing.Flow1Context).ToArray(), b, 1);
-            var f1 = Flow1.Sample(b, rng, new Var<float>(c1)).Value.ToDoubleArray();
-            Standardise(f1, _flow1Mean, _flow1Std, forward: false);
+            var f1 = Unstandardised(Flow1Model, Flow1.Sample(b, rng, new Var<float>(c1)).Value);
             var layerE = p.Flow1Inverse(f1, energies);
             var c2 = Tensor<float>.FromDoubles(CaloFlowPreprocessing.Flow2Context(energies, layerE), b, CaloFlowPreprocessing.Flow2ContextFeatures);
-            var f2 = (sampler == CaloSampler.TeacherFullPasses
+            var f2 = Unstandardised(TeacherModel, sampler == CaloSampler.TeacherFullPasses
                 ? SampleTeacherFullPasses(Teacher.Base.Sample(b, rng, null).Value, new Var<float>(c2))
-                : flow2.Sample(b, rng, new Var<float>(c2)).Value).ToDoubleArray();
-            Standardise(f2, _flow2Mean, _flow2Std, forward: false);
+                : flow2.Sample(b, rng, new Var<float>(c2)).Value);
             for (int i = 0; i < f2.Length; i++) if (!double.IsFinite(f2[i])) f2[i] = -50; // a non-finite sample reads as an empty voxel
             p.Flow2Inverse(f2, layerE).CopyTo(voxels.AsSpan(start * CaloGeometry.Voxels));
         }
@@ -382,7 +407,8 @@ public sealed class CaloFlow : Module<float>
             var config = JsonSerializer.Deserialize<CaloFlowConfig>(meta.TryGetValue("config", out var c) ? c : throw new JsonException("the metadata has no 'config'"))
                 ?? throw new JsonException("the config is null");
             bool student = meta.TryGetValue("student", out var s) && bool.Parse(s);
-            model = new CaloFlow(config, student, 0);
+            model = new CaloFlow(config, PreprocessingPipeline.Create<float>(StandardisationSpec(Flow1Columns)),
+                PreprocessingPipeline.Create<float>(StandardisationSpec(Flow2Columns)), student, 0);
         }
         catch (Exception ex) when (ex is JsonException or FormatException or ArgumentException or NotSupportedException)
         { throw new ModelFileException(path, $"invalid CaloFlow config: {ex.Message}", ex); }
