@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Text.Json;
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Data;
@@ -119,8 +118,13 @@ public enum CaloSampler
 /// </summary>
 public sealed class CaloFlow : Module<float>
 {
-    /// <summary>The "kind" metadata of a CaloFlow model file.</summary>
-    public const string FileKind = "caloflow";
+    /// <summary>The role of a CaloFlow model bundle (<see cref="ModelFile.SaveBundle{T}"/>), whose parts are "flow1", "teacher" and (once distilled) "student".</summary>
+    public const string Role = "caloflow";
+
+    /// <summary>The "kind" metadata of the CaloFlow files of older versions (their own format, refused on load).</summary>
+    public const string LegacyFileKind = "caloflow";
+
+    private const string Flow1Part = "flow1", TeacherPart = "teacher", StudentPart = "student";
 
     /// <summary>Column names of flow I's features: the logits of u₀, u₁, u₂.</summary>
     public static IReadOnlyList<string> Flow1Columns { get; } = ["logit_u0", "logit_u1", "logit_u2"];
@@ -128,22 +132,19 @@ public sealed class CaloFlow : Module<float>
     /// <summary>Column names of flow II's features: the logits of the normalised voxels.</summary>
     public static IReadOnlyList<string> Flow2Columns { get; } = Enumerable.Range(0, CaloGeometry.Voxels).Select(i => $"voxel{i}").ToArray();
 
-    private CaloFlow(CaloFlowConfig config, PreprocessingPipeline<float> flow1Standardisation, PreprocessingPipeline<float> flow2Standardisation, bool withStudent, long seed)
+    private CaloFlow(CaloFlowConfig config, FlowModel<float> flow1, FlowModel<float> teacher, FlowModel<float>? student)
     {
         config.Validate();
         Config = config;
-        var rng = new Rng(seed);
-        var flow1 = config.Flow1Bins > 0
-            ? FlowBuilders.MafRqs<float>(CaloFlowPreprocessing.Flow1Features, config.Flow1Layers, config.Flow1Hidden, config.Flow1Bins, config.SplineBound, contextFeatures: 1, rng: rng)
-            : FlowBuilders.Maf<float>(CaloFlowPreprocessing.Flow1Features, config.Flow1Layers, config.Flow1Hidden, contextFeatures: 1, rng: rng);
-        var teacher = config.Flow2Bins > 0
-            ? FlowBuilders.MafRqs<float>(CaloGeometry.Voxels, config.Flow2Layers, config.Flow2Hidden, config.Flow2Bins, config.SplineBound, CaloFlowPreprocessing.Flow2ContextFeatures, rng)
-            : FlowBuilders.Maf<float>(CaloGeometry.Voxels, config.Flow2Layers, config.Flow2Hidden, CaloFlowPreprocessing.Flow2ContextFeatures, rng);
-        Flow1Model = FlowModel<float>.FromFlow(flow1, flow1Standardisation, Flow1Columns, seed);
-        TeacherModel = FlowModel<float>.FromFlow(teacher, flow2Standardisation, Flow2Columns, seed);
-        RegisterModule("flow1", Flow1Model.Flow);
-        RegisterModule("teacher", TeacherModel.Flow);
-        if (withStudent) SetStudent(DistillationTrainer<float>.CreateStudent(Teacher, rng.Split()));
+        Flow1Model = RegisterPart(Flow1Part, flow1);
+        TeacherModel = RegisterPart(TeacherPart, teacher);
+        if (student is not null) StudentModel = RegisterPart(StudentPart, student);
+    }
+
+    private FlowModel<float> RegisterPart(string name, FlowModel<float> model)
+    {
+        RegisterModule(name, model.Flow);
+        return model;
     }
 
     // the student behind its own copy of the teacher's standardisation
@@ -151,8 +152,7 @@ public sealed class CaloFlow : Module<float>
     {
         var standardisation = PreprocessingPipeline.Create<float>(TeacherModel.PreprocessingSpec!);
         standardisation.LoadStateDict(TeacherModel.Preprocessing!.StateDict());
-        StudentModel = FlowModel<float>.FromFlow(student, standardisation, Flow2Columns, TeacherModel.Seed);
-        RegisterModule("student", StudentModel.Flow);
+        StudentModel = RegisterPart(StudentPart, FlowModel<float>.FromFlow(student, standardisation, Flow2Columns, TeacherModel.Seed));
     }
 
     /// <summary>The architecture and preprocessing.</summary>
@@ -188,8 +188,23 @@ public sealed class CaloFlow : Module<float>
         double maxRatio = 0;
         for (int i = 0; i < train.Count; i++) maxRatio = Math.Max(maxRatio, train.TotalEnergy(i) / train.IncidentEnergies[i]);
         config = config with { Preprocessing = config.Preprocessing with { EnergyScale = Math.Max(1.0, 1.05 * maxRatio) } };
+        config.Validate();
         var (f1, f2) = Features(config.Preprocessing, train, seed);
-        return new CaloFlow(config, Standardisation(Flow1Columns, f1.X, train.Count), Standardisation(Flow2Columns, f2.X, train.Count), withStudent: false, seed);
+        var (flow1, teacher) = BuildFlows(config, new Rng(seed));
+        return new CaloFlow(config, FlowModel<float>.FromFlow(flow1, Standardisation(Flow1Columns, f1.X, train.Count), Flow1Columns, seed),
+            FlowModel<float>.FromFlow(teacher, Standardisation(Flow2Columns, f2.X, train.Count), Flow2Columns, seed), null);
+    }
+
+    // flow I and the teacher of config, freshly initialised from rng (the builders' MAF types, which distillation and the full-pass sampler need)
+    private static (Flow<float> Flow1, Flow<float> Teacher) BuildFlows(CaloFlowConfig config, Rng rng)
+    {
+        var flow1 = config.Flow1Bins > 0
+            ? FlowBuilders.MafRqs<float>(CaloFlowPreprocessing.Flow1Features, config.Flow1Layers, config.Flow1Hidden, config.Flow1Bins, config.SplineBound, contextFeatures: 1, rng: rng)
+            : FlowBuilders.Maf<float>(CaloFlowPreprocessing.Flow1Features, config.Flow1Layers, config.Flow1Hidden, contextFeatures: 1, rng: rng);
+        var teacher = config.Flow2Bins > 0
+            ? FlowBuilders.MafRqs<float>(CaloGeometry.Voxels, config.Flow2Layers, config.Flow2Hidden, config.Flow2Bins, config.SplineBound, CaloFlowPreprocessing.Flow2ContextFeatures, rng)
+            : FlowBuilders.Maf<float>(CaloGeometry.Voxels, config.Flow2Layers, config.Flow2Hidden, CaloFlowPreprocessing.Flow2ContextFeatures, rng);
+        return (flow1, teacher);
     }
 
     private static PreprocessingSpec StandardisationSpec(IReadOnlyList<string> columns) => PreprocessingSpec.Uniform(columns, PreprocessingKind.Standardize);
@@ -372,49 +387,68 @@ public sealed class CaloFlow : Module<float>
         return GenerationTiming.Measure(count, () => Run(count, c), repeats);
     }
 
-    /// <summary>Writes the model (config in the metadata, standardisation, flows) atomically to <paramref name="path"/>, with a <see cref="FileChecksum"/>.</summary>
+    /// <summary>
+    /// Writes the model atomically to <paramref name="path"/> as one model bundle (<see cref="ModelFile.SaveBundle{T}"/>,
+    /// role <see cref="Role"/>): the parts "flow1", "teacher" and (once distilled) "student", each a flow model with its
+    /// standardisation, and the config in the bundle's metadata.
+    /// </summary>
     public void Save(string path, IReadOnlyDictionary<string, string>? extraMetadata = null)
     {
-        var meta = new Dictionary<string, string>
-        {
-            ["kind"] = FileKind,
-            ["config"] = JsonSerializer.Serialize(Config),
-            ["student"] = (Student is not null).ToString(CultureInfo.InvariantCulture),
-        };
+        var meta = new Dictionary<string, string> { ["config"] = JsonSerializer.Serialize(Config) };
         if (extraMetadata is not null) foreach (var (k, v) in extraMetadata) meta.TryAdd(k, v);
-        ModuleSerialization.Save(this, path, meta);
+        var parts = new List<KeyValuePair<string, FlowModel<float>>> { new(Flow1Part, Flow1Model), new(TeacherPart, TeacherModel) };
+        if (StudentModel is not null) parts.Add(new(StudentPart, StudentModel));
+        ModelFile.SaveBundle(path, Role, parts, meta);
     }
 
     /// <summary>
     /// Reads a model written by <see cref="Save"/>; a file that is not one (<see cref="ModelFileException.FileKind"/>
-    /// names what it is), is corrupt (checksum) or does not fit its config is a <see cref="ModelFileException"/>.
+    /// names what it is), a CaloFlow file of an older version, a corrupt file (checksum) or parts that do not fit the
+    /// config are a <see cref="ModelFileException"/>.
     /// </summary>
     public static CaloFlow Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        SafeTensorsFile file;
-        try { file = SafeTensors.Load(path); }
-        catch (SafeTensorsFormatException ex) { throw new ModelFileException(path, $"not a valid model file (truncated or corrupt?): {ex.Problem}", ex); }
-        var meta = file.Metadata;
-        if (ModelFile.KindOf(meta) is var kind && kind != FileKind)
-            throw new ModelFileException(path, kind is null
-                ? $"not a CaloFlow model (metadata 'kind' is missing, expected '{FileKind}'); train one with `nflow calo train`"
-                : $"not a CaloFlow model: this is a '{kind}' file; train a CaloFlow model with `nflow calo train`") { FileKind = kind };
-        FileChecksum.Verify(file, path, "CaloFlow model");
-        CaloFlow model;
+        ModelBundle<float> bundle;
+        try { bundle = ModelFile.LoadBundle<float>(path, Role); }
+        catch (ModelFileException ex) when (ex.FileKind == LegacyFileKind)
+        {
+            throw new ModelFileException(path, $"this CaloFlow model was written by an older version of NormalizingFlows (a '{LegacyFileKind}' file, before CaloFlow models became model bundles); retrain with `nflow calo train`", ex)
+            { FileKind = LegacyFileKind };
+        }
+        catch (ModelFileException ex) when (ex.FileKind is not null)
+        {
+            throw new ModelFileException(path, ex.FileKind == ModelFile.BundleKind ? $"not a CaloFlow model: {ex.Problem}; train a CaloFlow model with `nflow calo train`"
+                : $"not a CaloFlow model: this is a '{ex.FileKind}' file; train a CaloFlow model with `nflow calo train`", ex) { FileKind = ex.FileKind };
+        }
+        CaloFlowConfig config;
         try
         {
-            var config = JsonSerializer.Deserialize<CaloFlowConfig>(meta.TryGetValue("config", out var c) ? c : throw new JsonException("the metadata has no 'config'"))
+            config = JsonSerializer.Deserialize<CaloFlowConfig>(bundle.Metadata.TryGetValue("config", out var c) ? c : throw new JsonException("the metadata has no 'config'"))
                 ?? throw new JsonException("the config is null");
-            bool student = meta.TryGetValue("student", out var s) && bool.Parse(s);
-            model = new CaloFlow(config, PreprocessingPipeline.Create<float>(StandardisationSpec(Flow1Columns)),
-                PreprocessingPipeline.Create<float>(StandardisationSpec(Flow2Columns)), student, 0);
+            config.Validate();
         }
         catch (Exception ex) when (ex is JsonException or FormatException or ArgumentException or NotSupportedException)
         { throw new ModelFileException(path, $"invalid CaloFlow config: {ex.Message}", ex); }
-        try { model.LoadStateDict(file.ToDictionary<float>()); }
-        catch (Exception ex) when (ex is ArgumentException or KeyNotFoundException or InvalidCastException)
-        { throw new ModelFileException(path, $"the tensors do not fit the config: {ex.Message}", ex); }
+        // the part's weights moved into the flow the config builds, behind the part's standardisation
+        FlowModel<float> Part(string name, Flow<float> built, IReadOnlyList<string> columns, int context)
+        {
+            if (!bundle.Parts.TryGetValue(name, out var model)) throw new ModelFileException(path, $"the CaloFlow bundle has no '{name}' part");
+            if (!model.Columns.SequenceEqual(columns) || model.ContextFeatures != context || model.PreprocessingSpec is not { } spec
+                || spec.Columns.Any(col => col.Kind != PreprocessingKind.Standardize))
+                throw new ModelFileException(path, $"part '{name}' is not a CaloFlow flow: it must take the {columns.Count} standardised columns {columns[0]}, … and {context} context features");
+            try { built.LoadStateDict(model.Inner.StateDict()); }
+            catch (Exception ex) when (ex is ArgumentException or KeyNotFoundException or InvalidCastException)
+            { throw new ModelFileException(path, $"part '{name}' does not fit the CaloFlow config: {ex.Message}", ex); }
+            var part = FlowModel<float>.FromFlow(built, model.Preprocessing, model.Columns, model.Seed);
+            part.History = model.History;
+            foreach (var (k, v) in model.Metadata) part.Metadata[k] = v;
+            return part;
+        }
+        var (flow1, teacher) = BuildFlows(config, new Rng(0));
+        int c2 = CaloFlowPreprocessing.Flow2ContextFeatures;
+        var model = new CaloFlow(config, Part(Flow1Part, flow1, Flow1Columns, 1), Part(TeacherPart, teacher, Flow2Columns, c2),
+            bundle.Parts.ContainsKey(StudentPart) ? Part(StudentPart, DistillationTrainer<float>.CreateStudent(teacher, new Rng(0), copyWeights: false), Flow2Columns, c2) : null);
         model.Eval();
         return model;
     }
