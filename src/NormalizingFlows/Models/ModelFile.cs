@@ -23,7 +23,8 @@ namespace NormalizingFlows.Models;
 /// its tensors nest under "transform.inner." (the flow) and "transform.summary." (context preprocessing and
 /// embedding), and such a file is layout version 2 (older libraries refuse it). User metadata keeps its own keys. The checksum covers the tensors and every metadata entry
 /// (<see cref="FileChecksum"/>); files written before it checksum the tensors alone and still load. Files are written atomically; loading checks everything and
-/// throws <see cref="ModelFileException"/> naming the file and the problem.
+/// throws <see cref="ModelFileException"/> naming the file and the problem. Several named models that work together
+/// (e.g. a CaloFlow's flows) go to one bundle file: <see cref="SaveBundle{T}"/>, <see cref="LoadBundle{T}"/>.
 /// </summary>
 public static class ModelFile
 {
