@@ -53,6 +53,26 @@ public sealed class ModelFileKindTests : IDisposable
     }
 
     [Fact]
+    public void ACaloFlowBundleWithAMissingPartOrPartsThatDoNotFitItsConfigIsRefusedNamingThePart()
+    {
+        string path = P("parts.nflow");
+        var model = TinyCaloFlow();
+        string Config(CaloFlowConfig c) => System.Text.Json.JsonSerializer.Serialize(c);
+        ModelFile.SaveBundle<float>(path, CaloFlow.Role, [new("flow1", model.Flow1Model)], new Dictionary<string, string> { ["config"] = Config(model.Config) });
+        Assert.Contains("the CaloFlow bundle has no 'teacher' part", Assert.Throws<ModelFileException>(() => CaloFlow.Load(path)).Message);
+        ModelFile.SaveBundle<float>(path, CaloFlow.Role, [new("flow1", model.Flow1Model), new("teacher", model.TeacherModel)],
+            new Dictionary<string, string> { ["config"] = Config(model.Config with { Flow2Layers = 2 }) });
+        Assert.Contains("part 'teacher' does not fit the CaloFlow config", Assert.Throws<ModelFileException>(() => CaloFlow.Load(path)).Message);
+        ModelFile.SaveBundle<float>(path, CaloFlow.Role, [new("flow1", model.TeacherModel), new("teacher", model.TeacherModel)], new Dictionary<string, string> { ["config"] = Config(model.Config) });
+        Assert.Contains("part 'flow1' is not a CaloFlow flow", Assert.Throws<ModelFileException>(() => CaloFlow.Load(path)).Message);
+        // the parts as saved: the same bundle loads
+        ModelFile.SaveBundle<float>(path, CaloFlow.Role, [new("flow1", model.Flow1Model), new("teacher", model.TeacherModel)], new Dictionary<string, string> { ["config"] = Config(model.Config) });
+        var loaded = CaloFlow.Load(path).StateDict();
+        Assert.Equal(model.StateDict().Keys, loaded.Keys);
+        foreach (var (name, t) in model.StateDict()) Assert.Equal(t.ToDoubleArray(), loaded[name].ToDoubleArray());
+    }
+
+    [Fact]
     public void CaloFlowFileWithAChangedByteIsRefused()
     {
         string path = P("calo.nflow");
