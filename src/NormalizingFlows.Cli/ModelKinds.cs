@@ -13,15 +13,17 @@ internal static class ModelKinds
     public static string? Advice(string? kind) => kind switch
     {
         ModelFile.Kind => "this is a flow model (nflow train): use nflow sample, logprob, eval or info",
-        CaloFlow.FileKind => "this is a CaloFlow model: use nflow calo generate (or nflow calo eval)",
+        CaloBundle => "this is a CaloFlow model: use nflow calo generate (or nflow calo eval), or nflow info to list its parts",
+        CaloFlow.LegacyFileKind => "this CaloFlow model was written by an older version of nflow: retrain it with nflow calo train",
+        ModelFile.BundleKind => "this is a model bundle: use nflow info to list its parts",
         PosteriorEstimator<float>.LegacyFileKind => "this posterior model was written by an older version of nflow: retrain it with nflow infer train",
         Posterior => "this is a posterior model: use nflow infer sample (or nflow infer calibrate)",
         MaximumLikelihoodTrainer<float>.CheckpointKind => "this is a training checkpoint, not a model: continue it with nflow train DATA --resume FILE",
         _ => null,
     };
 
-    // a flow model file that a posterior estimator wrote ("role" = "posterior" in its metadata)
-    private const string Posterior = "nflow-model/posterior";
+    // a flow model file that a posterior estimator wrote ("role" = "posterior" in its metadata), a bundle of a CaloFlow
+    private const string Posterior = "nflow-model/posterior", CaloBundle = ModelFile.BundleKind + "/" + CaloFlow.Role;
 
     /// <summary>Runs <paramref name="load"/>; a <see cref="ModelFileException"/> for a file of another known kind becomes one that names the verb to use.</summary>
     public static T Load<T>(string path, Func<string, T> load)
@@ -32,13 +34,15 @@ internal static class ModelKinds
         { throw new ModelFileException(path, advice, ex) { FileKind = ex.FileKind }; }
     }
 
-    // a flow model file that holds a posterior gets the posterior's advice
+    // a flow model file that holds a posterior gets the posterior's advice, a CaloFlow bundle the CaloFlow's
     private static string? Refine(string path, string? kind)
     {
-        if (kind != ModelFile.Kind) return kind;
+        if (kind is not (ModelFile.Kind or ModelFile.BundleKind)) return kind;
         try
         {
-            return SafeTensors.Load(path).Metadata.TryGetValue(PosteriorEstimator<float>.RoleKey, out var role) && role == PosteriorEstimator<float>.Role ? Posterior : kind;
+            var meta = SafeTensors.Load(path).Metadata;
+            if (kind == ModelFile.BundleKind) return meta.TryGetValue(ModelFile.BundleRoleKey, out var bundleRole) && bundleRole == CaloFlow.Role ? CaloBundle : kind;
+            return meta.TryGetValue(PosteriorEstimator<float>.RoleKey, out var role) && role == PosteriorEstimator<float>.Role ? Posterior : kind;
         }
         catch (SafeTensorsFormatException) { return kind; }
     }

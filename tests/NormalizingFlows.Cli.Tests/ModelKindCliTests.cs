@@ -23,7 +23,6 @@ public class ModelKindCliTests
 
     public static TheoryData<string[], string> Cases() => new()
     {
-        { ["info", "{dir}/calo.nflow"], "calo.nflow: this is a CaloFlow model: use nflow calo generate" },
         { ["sample", "{dir}/calo.nflow", "-o", "{dir}/s.csv"], "calo.nflow: this is a CaloFlow model: use nflow calo generate" },
         { ["logprob", "{dir}/calo.nflow", "{dir}/data.csv"], "calo.nflow: this is a CaloFlow model: use nflow calo generate" },
         { ["info", "{dir}/run.ckpt"], "run.ckpt: this is a training checkpoint, not a model: continue it with nflow train DATA --resume FILE" },
@@ -54,5 +53,25 @@ public class ModelKindCliTests
         Assert.True(code == 0, $"exit {code}; err: {err}");
         Assert.Contains("context       x0, x1; preprocessing standardize, standardize", output);
         Assert.Contains("role = posterior", output);
+    }
+
+    [Fact]
+    public void InfoListsTheNamedPartsOfACaloFlowBundleAndAnOldCaloFlowFileIsRefused()
+    {
+        using var s = new CliSandbox();
+        MakeFiles(s);
+        var (code, output, err) = s.Run(["info", s["calo.nflow"]]);
+        Assert.True(code == 0, $"exit {code}; err: {err}");
+        Assert.Contains("role          caloflow", output);
+        Assert.Contains("parts         2: flow1 (", output);
+        Assert.Contains("part 'teacher'", output);
+        Assert.Contains("logit_u0", output);
+        // a CaloFlow file of the older, own format (metadata "kind" = "caloflow")
+        var flow = new FlowModel<float>(new FlowSpec { Builder = "realnvp", Features = 2, Layers = 2, Hidden = 8 }, null, ["x0", "x1"]);
+        ModuleSerialization.Save(flow.Flow, s["old.nflow"], new Dictionary<string, string> { ["kind"] = CaloFlow.LegacyFileKind });
+        (code, _, err) = s.Run(["calo", "generate", s["old.nflow"], "-n", "3", "-o", s["g.npy"]]);
+        Assert.Equal(1, code);
+        Assert.Contains("older version", err);
+        Assert.Contains("nflow calo train", err);
     }
 }

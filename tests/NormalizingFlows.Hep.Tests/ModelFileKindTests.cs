@@ -41,6 +41,38 @@ public sealed class ModelFileKindTests : IDisposable
     }
 
     [Fact]
+    public void ACaloFlowFileOfTheOlderOwnFormatIsRefusedWithAdviceToRetrain()
+    {
+        string path = P("old-calo.nflow");
+        TinyCaloFlow().Flow1.Save(path, new Dictionary<string, string> { ["kind"] = CaloFlow.LegacyFileKind });
+        var ex = Assert.Throws<ModelFileException>(() => CaloFlow.Load(path));
+        Assert.Equal(CaloFlow.LegacyFileKind, ex.FileKind);
+        Assert.Contains("written by an older version of NormalizingFlows", ex.Message);
+        Assert.Contains("retrain with `nflow calo train`", ex.Message);
+        Assert.StartsWith(path, ex.Message);
+    }
+
+    [Fact]
+    public void ACaloFlowBundleWithAMissingPartOrPartsThatDoNotFitItsConfigIsRefusedNamingThePart()
+    {
+        string path = P("parts.nflow");
+        var model = TinyCaloFlow();
+        string Config(CaloFlowConfig c) => System.Text.Json.JsonSerializer.Serialize(c);
+        ModelFile.SaveBundle<float>(path, CaloFlow.Role, [new("flow1", model.Flow1Model)], new Dictionary<string, string> { ["config"] = Config(model.Config) });
+        Assert.Contains("the CaloFlow bundle has no 'teacher' part", Assert.Throws<ModelFileException>(() => CaloFlow.Load(path)).Message);
+        ModelFile.SaveBundle<float>(path, CaloFlow.Role, [new("flow1", model.Flow1Model), new("teacher", model.TeacherModel)],
+            new Dictionary<string, string> { ["config"] = Config(model.Config with { Flow2Layers = 2 }) });
+        Assert.Contains("part 'teacher' does not fit the CaloFlow config", Assert.Throws<ModelFileException>(() => CaloFlow.Load(path)).Message);
+        ModelFile.SaveBundle<float>(path, CaloFlow.Role, [new("flow1", model.TeacherModel), new("teacher", model.TeacherModel)], new Dictionary<string, string> { ["config"] = Config(model.Config) });
+        Assert.Contains("part 'flow1' is not a CaloFlow flow", Assert.Throws<ModelFileException>(() => CaloFlow.Load(path)).Message);
+        // the parts as saved: the same bundle loads
+        ModelFile.SaveBundle<float>(path, CaloFlow.Role, [new("flow1", model.Flow1Model), new("teacher", model.TeacherModel)], new Dictionary<string, string> { ["config"] = Config(model.Config) });
+        var loaded = CaloFlow.Load(path).StateDict();
+        Assert.Equal(model.StateDict().Keys, loaded.Keys);
+        foreach (var (name, t) in model.StateDict()) Assert.Equal(t.ToDoubleArray(), loaded[name].ToDoubleArray());
+    }
+
+    [Fact]
     public void CaloFlowFileWithAChangedByteIsRefused()
     {
         string path = P("calo.nflow");
@@ -74,14 +106,14 @@ public sealed class ModelFileKindTests : IDisposable
         TinyPosterior().Save(post);
         ModelFile.Save(flow, new FlowModel<float>(new FlowSpec { Builder = "realnvp", Features = 2, Layers = 2, Hidden = 8 }, null, ["a", "b"]));
 
-        Assert.Equal(CaloFlow.FileKind, Assert.Throws<ModelFileException>(() => ModelFile.Load<float>(calo)).FileKind);
+        Assert.Equal(ModelFile.BundleKind, Assert.Throws<ModelFileException>(() => ModelFile.Load<float>(calo)).FileKind);
         Assert.Equal(["a", "b"], ModelFile.Load<float>(post).Columns); // a posterior is a flow model file
         var ex = Assert.Throws<ModelFileException>(() => CaloFlow.Load(flow));
         Assert.Equal(ModelFile.Kind, ex.FileKind);
         Assert.Contains("not a CaloFlow model: this is a 'nflow-model' file", ex.Message);
         Assert.Equal(ModelFile.Kind, Assert.Throws<ModelFileException>(() => CaloFlow.Load(post)).FileKind);
         Assert.Equal(ModelFile.Kind, Assert.Throws<ModelFileException>(() => PosteriorEstimator<float>.Load(flow)).FileKind);
-        Assert.Equal(CaloFlow.FileKind, Assert.Throws<ModelFileException>(() => PosteriorEstimator<float>.Load(calo)).FileKind);
+        Assert.Equal(ModelFile.BundleKind, Assert.Throws<ModelFileException>(() => PosteriorEstimator<float>.Load(calo)).FileKind);
     }
 
     [Fact]

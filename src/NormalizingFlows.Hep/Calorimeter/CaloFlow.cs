@@ -1,7 +1,8 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Text.Json;
 using NormalizingFlows.Autograd;
+using NormalizingFlows.Data;
+using NormalizingFlows.Data.Preprocessing;
 using NormalizingFlows.Flows;
 using NormalizingFlows.Nn;
 using NormalizingFlows.IO;
@@ -103,49 +104,81 @@ public enum CaloSampler
 /// CaloFlow (Krause &amp; Shih 2021): p(shower | E_inc) = p₁(E₀, E₁, E₂ | E_inc) · p₂(Î | E₀, E₁, E₂, E_inc). Flow I is a
 /// small MAF on the three layer-energy variables; flow II a MAF teacher on the 504 normalised voxels, trained by
 /// maximum likelihood; the student an IAF of the same shape distilled from the frozen teacher
-/// (<see cref="DistillationTrainer{T}"/>) so that sampling takes one pass. Pre- and post-processing:
-/// <see cref="CaloFlowPreprocessing"/>. Float32 throughout; the whole model (config, standardisation, flows) saves to
-/// one safetensors file.
+/// (<see cref="DistillationTrainer{T}"/>) so that sampling takes one pass. Float32 throughout.
+/// <para>
+/// Each flow is a <see cref="FlowModel{T}"/> whose preprocessing standardises its features (a
+/// <see cref="PreprocessingPipeline{T}"/> of <see cref="PreprocessingKind.Standardize"/> columns fitted on the training
+/// showers); the flows train and sample in those standardised units (<see cref="Flow1"/>, <see cref="Teacher"/>,
+/// <see cref="Student"/> are the models' inner flows). The physics maps of <see cref="CaloFlowPreprocessing"/> stay
+/// outside the models: flow I's map (E₀, E₁, E₂ | E_inc) → (u₀, u₁, u₂) depends on the context, so it is no
+/// column-wise transform of the features, and flow II's per-layer normalisation is not a bijection (it drops the layer
+/// sums, which flow I models); both are deterministic functions of the shower and E_inc. The contexts keep their fixed
+/// physics scaling (log₁₀ E) and are not standardised.
+/// </para>
 /// </summary>
 public sealed class CaloFlow : Module<float>
 {
-    /// <summary>The "kind" metadata of a CaloFlow model file.</summary>
-    public const string FileKind = "caloflow";
-    private readonly Tensor<float> _flow1Mean, _flow1Std, _flow2Mean, _flow2Std;
+    /// <summary>The role of a CaloFlow model bundle (<see cref="ModelFile.SaveBundle{T}"/>), whose parts are "flow1", "teacher" and (once distilled) "student".</summary>
+    public const string Role = "caloflow";
 
-    private CaloFlow(CaloFlowConfig config, bool withStudent, long seed)
+    /// <summary>The "kind" metadata of the CaloFlow files of older versions (their own format, refused on load).</summary>
+    public const string LegacyFileKind = "caloflow";
+
+    private const string Flow1Part = "flow1", TeacherPart = "teacher", StudentPart = "student";
+
+    /// <summary>Column names of flow I's features: the logits of u₀, u₁, u₂.</summary>
+    public static IReadOnlyList<string> Flow1Columns { get; } = ["logit_u0", "logit_u1", "logit_u2"];
+
+    /// <summary>Column names of flow II's features: the logits of the normalised voxels.</summary>
+    public static IReadOnlyList<string> Flow2Columns { get; } = Enumerable.Range(0, CaloGeometry.Voxels).Select(i => $"voxel{i}").ToArray();
+
+    private CaloFlow(CaloFlowConfig config, FlowModel<float> flow1, FlowModel<float> teacher, FlowModel<float>? student)
     {
         config.Validate();
         Config = config;
-        var rng = new Rng(seed);
-        Flow1 = RegisterModule("flow1", config.Flow1Bins > 0
-            ? FlowBuilders.MafRqs<float>(CaloFlowPreprocessing.Flow1Features, config.Flow1Layers, config.Flow1Hidden, config.Flow1Bins, config.SplineBound, contextFeatures: 1, rng: rng)
-            : FlowBuilders.Maf<float>(CaloFlowPreprocessing.Flow1Features, config.Flow1Layers, config.Flow1Hidden, contextFeatures: 1, rng: rng));
-        Teacher = RegisterModule("teacher", config.Flow2Bins > 0
-            ? FlowBuilders.MafRqs<float>(CaloGeometry.Voxels, config.Flow2Layers, config.Flow2Hidden, config.Flow2Bins, config.SplineBound, CaloFlowPreprocessing.Flow2ContextFeatures, rng)
-            : FlowBuilders.Maf<float>(CaloGeometry.Voxels, config.Flow2Layers, config.Flow2Hidden, CaloFlowPreprocessing.Flow2ContextFeatures, rng));
-        if (withStudent) Student = RegisterModule("student", DistillationTrainer<float>.CreateStudent(Teacher, rng.Split()));
-        _flow1Mean = RegisterBuffer("flow1_mean", Tensor<float>.Zeros(CaloFlowPreprocessing.Flow1Features));
-        _flow1Std = RegisterBuffer("flow1_std", Tensor<float>.Full(1f, CaloFlowPreprocessing.Flow1Features));
-        _flow2Mean = RegisterBuffer("flow2_mean", Tensor<float>.Zeros(CaloGeometry.Voxels));
-        _flow2Std = RegisterBuffer("flow2_std", Tensor<float>.Full(1f, CaloGeometry.Voxels));
+        Flow1Model = RegisterPart(Flow1Part, flow1);
+        TeacherModel = RegisterPart(TeacherPart, teacher);
+        if (student is not null) StudentModel = RegisterPart(StudentPart, student);
+    }
+
+    private FlowModel<float> RegisterPart(string name, FlowModel<float> model)
+    {
+        RegisterModule(name, model.Flow);
+        return model;
+    }
+
+    // the student behind its own copy of the teacher's standardisation
+    private void SetStudent(Flow<float> student)
+    {
+        var standardisation = PreprocessingPipeline.Create<float>(TeacherModel.PreprocessingSpec!);
+        standardisation.LoadStateDict(TeacherModel.Preprocessing!.StateDict());
+        StudentModel = RegisterPart(StudentPart, FlowModel<float>.FromFlow(student, standardisation, Flow2Columns, TeacherModel.Seed));
     }
 
     /// <summary>The architecture and preprocessing.</summary>
     public CaloFlowConfig Config { get; private set; }
 
-    /// <summary>Flow I: p₁(layer-energy variables | E_inc).</summary>
-    public Flow<float> Flow1 { get; }
+    /// <summary>Flow I as a model: standardisation of the logits of (u₀, u₁, u₂), then the MAF; context log₁₀ E_inc − 1.</summary>
+    public FlowModel<float> Flow1Model { get; }
 
-    /// <summary>Flow II teacher: MAF p₂(Î | E_i, E_inc).</summary>
-    public Flow<float> Teacher { get; }
+    /// <summary>Flow II teacher as a model: standardisation of the voxel logits, then the MAF; context of <see cref="CaloFlowPreprocessing.Flow2Context"/>.</summary>
+    public FlowModel<float> TeacherModel { get; }
 
-    /// <summary>Flow II student (IAF), after <see cref="Distill"/> (or loaded); null before.</summary>
-    public Flow<float>? Student { get; private set; }
+    /// <summary>Flow II student as a model (the teacher's standardisation, then the IAF), after <see cref="Distill"/> (or loaded); null before.</summary>
+    public FlowModel<float>? StudentModel { get; private set; }
+
+    /// <summary>Flow I in standardised units: p₁(layer-energy variables | E_inc).</summary>
+    public Flow<float> Flow1 => Flow1Model.Inner;
+
+    /// <summary>Flow II teacher in standardised units: MAF p₂(Î | E_i, E_inc).</summary>
+    public Flow<float> Teacher => TeacherModel.Inner;
+
+    /// <summary>Flow II student (IAF) in standardised units; null before <see cref="Distill"/>.</summary>
+    public Flow<float>? Student => StudentModel?.Inner;
 
     /// <summary>
     /// A new model for <paramref name="train"/>: the energy scale s is set above every E_tot/E_inc of the data and the
-    /// standardisation of both flows' features is fitted to them.
+    /// standardisation of both flows' features is fitted to them (<see cref="PreprocessingPipeline.Fit{T}"/>).
     /// </summary>
     public static CaloFlow Create(CaloFlowConfig config, CaloShowers train, long seed = 0)
     {
@@ -155,22 +188,33 @@ public sealed class CaloFlow : Module<float>
         double maxRatio = 0;
         for (int i = 0; i < train.Count; i++) maxRatio = Math.Max(maxRatio, train.TotalEnergy(i) / train.IncidentEnergies[i]);
         config = config with { Preprocessing = config.Preprocessing with { EnergyScale = Math.Max(1.0, 1.05 * maxRatio) } };
-        var model = new CaloFlow(config, withStudent: false, seed);
-        var (f1, f2) = model.Features(train, seed);
-        Fill(model._flow1Mean, model._flow1Std, CaloFlowPreprocessing.Moments(f1.X, CaloFlowPreprocessing.Flow1Features));
-        Fill(model._flow2Mean, model._flow2Std, CaloFlowPreprocessing.Moments(f2.X, CaloGeometry.Voxels));
-        return model;
+        config.Validate();
+        var (f1, f2) = Features(config.Preprocessing, train, seed);
+        var (flow1, teacher) = BuildFlows(config, new Rng(seed));
+        return new CaloFlow(config, FlowModel<float>.FromFlow(flow1, Standardisation(Flow1Columns, f1.X, train.Count), Flow1Columns, seed),
+            FlowModel<float>.FromFlow(teacher, Standardisation(Flow2Columns, f2.X, train.Count), Flow2Columns, seed), null);
     }
 
-    private static void Fill(Tensor<float> mean, Tensor<float> std, (double[] Mean, double[] Std) m)
+    // flow I and the teacher of config, freshly initialised from rng (the builders' MAF types, which distillation and the full-pass sampler need)
+    private static (Flow<float> Flow1, Flow<float> Teacher) BuildFlows(CaloFlowConfig config, Rng rng)
     {
-        for (int j = 0; j < m.Mean.Length; j++) { mean.Span[j] = (float)m.Mean[j]; std.Span[j] = (float)m.Std[j]; }
+        var flow1 = config.Flow1Bins > 0
+            ? FlowBuilders.MafRqs<float>(CaloFlowPreprocessing.Flow1Features, config.Flow1Layers, config.Flow1Hidden, config.Flow1Bins, config.SplineBound, contextFeatures: 1, rng: rng)
+            : FlowBuilders.Maf<float>(CaloFlowPreprocessing.Flow1Features, config.Flow1Layers, config.Flow1Hidden, contextFeatures: 1, rng: rng);
+        var teacher = config.Flow2Bins > 0
+            ? FlowBuilders.MafRqs<float>(CaloGeometry.Voxels, config.Flow2Layers, config.Flow2Hidden, config.Flow2Bins, config.SplineBound, CaloFlowPreprocessing.Flow2ContextFeatures, rng)
+            : FlowBuilders.Maf<float>(CaloGeometry.Voxels, config.Flow2Layers, config.Flow2Hidden, CaloFlowPreprocessing.Flow2ContextFeatures, rng);
+        return (flow1, teacher);
     }
+
+    private static PreprocessingSpec StandardisationSpec(IReadOnlyList<string> columns) => PreprocessingSpec.Uniform(columns, PreprocessingKind.Standardize);
+
+    private static PreprocessingPipeline<float> Standardisation(IReadOnlyList<string> columns, double[] features, int rows)
+        => PreprocessingPipeline.Fit<float>(new Table([.. columns], features, rows), StandardisationSpec(columns));
 
     /// <summary>Unstandardised features and contexts of both flows for <paramref name="showers"/> (noise drawn from <paramref name="seed"/>).</summary>
-    private ((double[] X, double[] Context) Flow1, (double[] X, double[] Context) Flow2) Features(CaloShowers showers, long seed)
+    private static ((double[] X, double[] Context) Flow1, (double[] X, double[] Context) Flow2) Features(CaloFlowPreprocessing p, CaloShowers showers, long seed)
     {
-        var p = Config.Preprocessing;
         var noised = p.AddNoise(showers, new Rng(unchecked(seed ^ 0x0C41_0F10)));
         var layerE = CaloFlowPreprocessing.LayerEnergies(noised);
         var f1 = p.Flow1Forward(layerE, showers.IncidentEnergies);
@@ -180,28 +224,26 @@ public sealed class CaloFlow : Module<float>
         return ((f1, c1), (f2, c2));
     }
 
-    /// <summary>The standardised training sets of flow I and flow II for <paramref name="showers"/>.</summary>
+    /// <summary>The standardised training sets of flow I and flow II for <paramref name="showers"/> (what <see cref="Flow1"/>, <see cref="Teacher"/> and <see cref="Student"/> see).</summary>
     public (TrainingData<float> Flow1, TrainingData<float> Flow2) TrainingData(CaloShowers showers, long seed = 0)
     {
         ArgumentNullException.ThrowIfNull(showers);
-        var (f1, f2) = Features(showers, seed);
+        var (f1, f2) = Features(Config.Preprocessing, showers, seed);
         int n = showers.Count;
-        Standardise(f1.X, _flow1Mean, _flow1Std, forward: true);
-        Standardise(f2.X, _flow2Mean, _flow2Std, forward: true);
-        return (new TrainingData<float>(Tensor<float>.FromDoubles(f1.X, n, CaloFlowPreprocessing.Flow1Features), Tensor<float>.FromDoubles(f1.Context, n, 1)),
-                new TrainingData<float>(Tensor<float>.FromDoubles(f2.X, n, CaloGeometry.Voxels), Tensor<float>.FromDoubles(f2.Context, n, CaloFlowPreprocessing.Flow2ContextFeatures)));
+        return (new TrainingData<float>(Standardised(Flow1Model, f1.X, n), Tensor<float>.FromDoubles(f1.Context, n, 1)),
+                new TrainingData<float>(Standardised(TeacherModel, f2.X, n), Tensor<float>.FromDoubles(f2.Context, n, CaloFlowPreprocessing.Flow2ContextFeatures)));
     }
 
-    private static void Standardise(double[] x, Tensor<float> mean, Tensor<float> std, bool forward)
+    // features [n, d] in the model's standardised units
+    private static Tensor<float> Standardised(FlowModel<float> model, double[] features, int rows)
     {
-        int cols = mean.Length;
-        var m = mean.ReadOnlySpan; var s = std.ReadOnlySpan;
-        for (int i = 0; i < x.Length; i++)
-        {
-            int j = i % cols;
-            x[i] = forward ? (x[i] - m[j]) / s[j] : x[i] * s[j] + m[j];
-        }
+        using var _ = GradMode.Disable();
+        return model.Preprocessing!.Forward(new Var<float>(Tensor<float>.FromDoubles(features, rows, model.Features))).Y.Value.Untrack();
     }
+
+    // standardised samples [n, d] back in feature units
+    private static double[] Unstandardised(FlowModel<float> model, Tensor<float> samples)
+        => model.Preprocessing!.Inverse(new Var<float>(samples)).X.Value.ToDoubleArray();
 
     /// <summary>
     /// Trains flow I by maximum likelihood on <paramref name="data"/> (from <see cref="TrainingData"/>); stops at
@@ -251,8 +293,8 @@ public sealed class CaloFlow : Module<float>
     public DistillationTrainer<float> Distiller(DistillationOptions options, IProgress<DistillationProgress>? progress = null, long seed = 0,
         bool copyTeacherWeights = true)
     {
-        Student ??= RegisterModule("student", DistillationTrainer<float>.CreateStudent(Teacher, new Rng(seed), copyTeacherWeights));
-        return new DistillationTrainer<float>(Teacher, Student, options) { Progress = progress };
+        if (StudentModel is null) SetStudent(DistillationTrainer<float>.CreateStudent(Teacher, new Rng(seed), copyTeacherWeights));
+        return new DistillationTrainer<float>(Teacher, Student!, options) { Progress = progress };
     }
 
     /// <summary>
@@ -278,14 +320,12 @@ public sealed class CaloFlow : Module<float>
             var energies = incidentEnergies.AsSpan(start, b);
             using var scope = TensorScope.Begin();
             var c1 = Tensor<float>.FromDoubles(energies.ToArray().Select(CaloFlowPreprocessing.Flow1Context).ToArray(), b, 1);
-            var f1 = Flow1.Sample(b, rng, new Var<float>(c1)).Value.ToDoubleArray();
-            Standardise(f1, _flow1Mean, _flow1Std, forward: false);
+            var f1 = Unstandardised(Flow1Model, Flow1.Sample(b, rng, new Var<float>(c1)).Value);
             var layerE = p.Flow1Inverse(f1, energies);
             var c2 = Tensor<float>.FromDoubles(CaloFlowPreprocessing.Flow2Context(energies, layerE), b, CaloFlowPreprocessing.Flow2ContextFeatures);
-            var f2 = (sampler == CaloSampler.TeacherFullPasses
+            var f2 = Unstandardised(TeacherModel, sampler == CaloSampler.TeacherFullPasses
                 ? SampleTeacherFullPasses(Teacher.Base.Sample(b, rng, null).Value, new Var<float>(c2))
-                : flow2.Sample(b, rng, new Var<float>(c2)).Value).ToDoubleArray();
-            Standardise(f2, _flow2Mean, _flow2Std, forward: false);
+                : flow2.Sample(b, rng, new Var<float>(c2)).Value);
             for (int i = 0; i < f2.Length; i++) if (!double.IsFinite(f2[i])) f2[i] = -50; // a non-finite sample reads as an empty voxel
             p.Flow2Inverse(f2, layerE).CopyTo(voxels.AsSpan(start * CaloGeometry.Voxels));
         }
@@ -347,48 +387,68 @@ public sealed class CaloFlow : Module<float>
         return GenerationTiming.Measure(count, () => Run(count, c), repeats);
     }
 
-    /// <summary>Writes the model (config in the metadata, standardisation, flows) atomically to <paramref name="path"/>, with a <see cref="FileChecksum"/>.</summary>
+    /// <summary>
+    /// Writes the model atomically to <paramref name="path"/> as one model bundle (<see cref="ModelFile.SaveBundle{T}"/>,
+    /// role <see cref="Role"/>): the parts "flow1", "teacher" and (once distilled) "student", each a flow model with its
+    /// standardisation, and the config in the bundle's metadata.
+    /// </summary>
     public void Save(string path, IReadOnlyDictionary<string, string>? extraMetadata = null)
     {
-        var meta = new Dictionary<string, string>
-        {
-            ["kind"] = FileKind,
-            ["config"] = JsonSerializer.Serialize(Config),
-            ["student"] = (Student is not null).ToString(CultureInfo.InvariantCulture),
-        };
+        var meta = new Dictionary<string, string> { ["config"] = JsonSerializer.Serialize(Config) };
         if (extraMetadata is not null) foreach (var (k, v) in extraMetadata) meta.TryAdd(k, v);
-        ModuleSerialization.Save(this, path, meta);
+        var parts = new List<KeyValuePair<string, FlowModel<float>>> { new(Flow1Part, Flow1Model), new(TeacherPart, TeacherModel) };
+        if (StudentModel is not null) parts.Add(new(StudentPart, StudentModel));
+        ModelFile.SaveBundle(path, Role, parts, meta);
     }
 
     /// <summary>
     /// Reads a model written by <see cref="Save"/>; a file that is not one (<see cref="ModelFileException.FileKind"/>
-    /// names what it is), is corrupt (checksum) or does not fit its config is a <see cref="ModelFileException"/>.
+    /// names what it is), a CaloFlow file of an older version, a corrupt file (checksum) or parts that do not fit the
+    /// config are a <see cref="ModelFileException"/>.
     /// </summary>
     public static CaloFlow Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        SafeTensorsFile file;
-        try { file = SafeTensors.Load(path); }
-        catch (SafeTensorsFormatException ex) { throw new ModelFileException(path, $"not a valid model file (truncated or corrupt?): {ex.Problem}", ex); }
-        var meta = file.Metadata;
-        if (ModelFile.KindOf(meta) is var kind && kind != FileKind)
-            throw new ModelFileException(path, kind is null
-                ? $"not a CaloFlow model (metadata 'kind' is missing, expected '{FileKind}'); train one with `nflow calo train`"
-                : $"not a CaloFlow model: this is a '{kind}' file; train a CaloFlow model with `nflow calo train`") { FileKind = kind };
-        FileChecksum.Verify(file, path, "CaloFlow model");
-        CaloFlow model;
+        ModelBundle<float> bundle;
+        try { bundle = ModelFile.LoadBundle<float>(path, Role); }
+        catch (ModelFileException ex) when (ex.FileKind == LegacyFileKind)
+        {
+            throw new ModelFileException(path, $"this CaloFlow model was written by an older version of NormalizingFlows (a '{LegacyFileKind}' file, before CaloFlow models became model bundles); retrain with `nflow calo train`", ex)
+            { FileKind = LegacyFileKind };
+        }
+        catch (ModelFileException ex) when (ex.FileKind is not null)
+        {
+            throw new ModelFileException(path, ex.FileKind == ModelFile.BundleKind ? $"not a CaloFlow model: {ex.Problem}; train a CaloFlow model with `nflow calo train`"
+                : $"not a CaloFlow model: this is a '{ex.FileKind}' file; train a CaloFlow model with `nflow calo train`", ex) { FileKind = ex.FileKind };
+        }
+        CaloFlowConfig config;
         try
         {
-            var config = JsonSerializer.Deserialize<CaloFlowConfig>(meta.TryGetValue("config", out var c) ? c : throw new JsonException("the metadata has no 'config'"))
+            config = JsonSerializer.Deserialize<CaloFlowConfig>(bundle.Metadata.TryGetValue("config", out var c) ? c : throw new JsonException("the metadata has no 'config'"))
                 ?? throw new JsonException("the config is null");
-            bool student = meta.TryGetValue("student", out var s) && bool.Parse(s);
-            model = new CaloFlow(config, student, 0);
+            config.Validate();
         }
         catch (Exception ex) when (ex is JsonException or FormatException or ArgumentException or NotSupportedException)
         { throw new ModelFileException(path, $"invalid CaloFlow config: {ex.Message}", ex); }
-        try { model.LoadStateDict(file.ToDictionary<float>()); }
-        catch (Exception ex) when (ex is ArgumentException or KeyNotFoundException or InvalidCastException)
-        { throw new ModelFileException(path, $"the tensors do not fit the config: {ex.Message}", ex); }
+        // the part's weights moved into the flow the config builds, behind the part's standardisation
+        FlowModel<float> Part(string name, Flow<float> built, IReadOnlyList<string> columns, int context)
+        {
+            if (!bundle.Parts.TryGetValue(name, out var model)) throw new ModelFileException(path, $"the CaloFlow bundle has no '{name}' part");
+            if (!model.Columns.SequenceEqual(columns) || model.ContextFeatures != context || model.PreprocessingSpec is not { } spec
+                || spec.Columns.Any(col => col.Kind != PreprocessingKind.Standardize))
+                throw new ModelFileException(path, $"part '{name}' is not a CaloFlow flow: it must take the {columns.Count} standardised columns {columns[0]}, … and {context} context features");
+            try { built.LoadStateDict(model.Inner.StateDict()); }
+            catch (Exception ex) when (ex is ArgumentException or KeyNotFoundException or InvalidCastException)
+            { throw new ModelFileException(path, $"part '{name}' does not fit the CaloFlow config: {ex.Message}", ex); }
+            var part = FlowModel<float>.FromFlow(built, model.Preprocessing, model.Columns, model.Seed);
+            part.History = model.History;
+            foreach (var (k, v) in model.Metadata) part.Metadata[k] = v;
+            return part;
+        }
+        var (flow1, teacher) = BuildFlows(config, new Rng(0));
+        int c2 = CaloFlowPreprocessing.Flow2ContextFeatures;
+        var model = new CaloFlow(config, Part(Flow1Part, flow1, Flow1Columns, 1), Part(TeacherPart, teacher, Flow2Columns, c2),
+            bundle.Parts.ContainsKey(StudentPart) ? Part(StudentPart, DistillationTrainer<float>.CreateStudent(teacher, new Rng(0), copyWeights: false), Flow2Columns, c2) : null);
         model.Eval();
         return model;
     }

@@ -1,4 +1,3 @@
-using NormalizingFlows.Data.Preprocessing;
 using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Hep.Calorimeter;
@@ -14,7 +13,7 @@ namespace NormalizingFlows.Hep.Calorimeter;
 /// to E_i and zero every voxel below the readout threshold (δ stays below the threshold, so the noise never creates
 /// a voxel). δ defaults to a quarter of the threshold: a band that narrow in energy is still wide in logit space, and
 /// a much narrower one (1 keV) became a near-delta spike that the flow fits at the expense of the voxels just above
-/// threshold (e⁺ teacher AUC 0.97 with δ = 1 keV, 0.62 with δ = 0.5 MeV). Flow I and flow II features are also standardised with the training means and deviations (stored).
+/// threshold (e⁺ teacher AUC 0.97 with δ = 1 keV, 0.62 with δ = 0.5 MeV). The features are then standardised inside each flow's <see cref="Models.FlowModel{T}"/> (<see cref="CaloFlow"/>); these maps stay outside it: flow I's depends on E_inc and flow II's normalisation is not a bijection.
 /// </para>
 /// </summary>
 public sealed record CaloFlowPreprocessing
@@ -181,12 +180,5 @@ public sealed record CaloFlowPreprocessing
                 }
             }
         return v;
-    }
-
-    /// <summary>Column means and sample standard deviations (floored at 10⁻⁶) of a row-major matrix with <paramref name="cols"/> columns (<see cref="ColumnMoments"/>).</summary>
-    public static (double[] Mean, double[] Std) Moments(ReadOnlySpan<double> values, int cols)
-    {
-        var m = ColumnMoments.Of(values, cols);
-        return (m.Mean, Enumerable.Range(0, cols).Select(j => Math.Max(1e-6, m.SampleStd(j))).ToArray());
     }
 }

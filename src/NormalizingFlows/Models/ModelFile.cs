@@ -23,7 +23,8 @@ namespace NormalizingFlows.Models;
 /// its tensors nest under "transform.inner." (the flow) and "transform.summary." (context preprocessing and
 /// embedding), and such a file is layout version 2 (older libraries refuse it). User metadata keeps its own keys. The checksum covers the tensors and every metadata entry
 /// (<see cref="FileChecksum"/>); files written before it checksum the tensors alone and still load. Files are written atomically; loading checks everything and
-/// throws <see cref="ModelFileException"/> naming the file and the problem.
+/// throws <see cref="ModelFileException"/> naming the file and the problem. Several named models that work together
+/// (e.g. a CaloFlow's flows) go to one bundle file: <see cref="SaveBundle{T}"/>, <see cref="LoadBundle{T}"/>.
 /// </summary>
 public static class ModelFile
 {
@@ -50,10 +51,118 @@ public static class ModelFile
         KeyChecksum = "nflow.checksum", KeyParameters = "nflow.parameters", KeyContextColumns = "nflow.context-columns",
         KeyContextPreprocessing = "nflow.context-preprocessing", KeyEmbedding = "nflow.embedding";
 
+    /// <summary>The kind name of a model bundle file (what <see cref="KindOf"/> returns for one).</summary>
+    public const string BundleKind = "nflow-bundle";
+
+    /// <summary>The newest bundle layout version this library writes and reads.</summary>
+    public const int BundleFormatVersion = 1;
+
+    /// <summary>The metadata key of a bundle's role.</summary>
+    public const string BundleRoleKey = "nflow.role";
+
+    private const string KeyBundle = "nflow.bundle", KeyRole = BundleRoleKey, KeyParts = "nflow.parts";
+
+    /// <summary>
+    /// Writes several named flow models to ONE safetensors file at <paramref name="path"/>, atomically: part
+    /// <c>name</c>'s tensors and metadata (exactly what <see cref="Save{T}"/> writes for it, less the checksum) under the
+    /// prefix "name/"; the file's own metadata "kind" = <see cref="BundleKind"/>, "nflow.bundle" (layout version),
+    /// "nflow.role" (what the parts make together, e.g. "caloflow"), "nflow.parts" (the names in order),
+    /// "nflow.library", "nflow.created", one <see cref="FileChecksum"/> over everything, and
+    /// <paramref name="metadata"/> (free keys: not "kind", no "nflow." prefix, no '/').
+    /// </summary>
+    public static void SaveBundle<T>(string path, string role, IEnumerable<KeyValuePair<string, FlowModel<T>>> parts, IReadOnlyDictionary<string, string>? metadata = null)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentException.ThrowIfNullOrEmpty(role);
+        ArgumentNullException.ThrowIfNull(parts);
+        var state = new List<KeyValuePair<string, Tensor<T>>>();
+        var meta = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in metadata ?? new Dictionary<string, string>())
+        {
+            if (key == FileKinds.KindKey || key.StartsWith(ReservedPrefix, StringComparison.Ordinal) || key.Contains('/'))
+                throw new ArgumentException($"bundle metadata key '{key}' is reserved ('{FileKinds.KindKey}', the '{ReservedPrefix}' prefix and '/' belong to the format)", nameof(metadata));
+            meta[key] = value;
+        }
+        var names = new List<string>();
+        foreach (var (name, model) in parts)
+        {
+            if (string.IsNullOrEmpty(name) || name.Contains('/')) throw new ArgumentException($"bundle part name '{name}' must be non-empty and without '/'", nameof(parts));
+            if (names.Contains(name)) throw new ArgumentException($"bundle part '{name}' is given twice", nameof(parts));
+            names.Add(name);
+            var (s, m) = Entries(model);
+            foreach (var (k, v) in s) state.Add(new($"{name}/{k}", v));
+            foreach (var (k, v) in m) meta[$"{name}/{k}"] = v;
+        }
+        if (names.Count == 0) throw new ArgumentException("a bundle needs at least one part", nameof(parts));
+        meta[FileKinds.KindKey] = BundleKind;
+        meta[KeyBundle] = BundleFormatVersion.ToString(CultureInfo.InvariantCulture);
+        meta[KeyRole] = role;
+        meta[KeyParts] = JsonSerializer.Serialize(names);
+        meta[KeyLibrary] = typeof(ModelFile).Assembly.GetName().Version?.ToString() ?? "unknown";
+        meta[KeyCreated] = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+        SafeTensors.Save(path, state, FileChecksum.Stamp(state, meta));
+    }
+
+    /// <summary>
+    /// Reads the bundle written by <see cref="SaveBundle{T}"/> at <paramref name="path"/>: its checksum, then every part
+    /// as <see cref="Load{T}"/> checks a model file (errors name the part). A file of another kind, or (with
+    /// <paramref name="role"/>) a bundle of another role, is refused with <see cref="ModelFileException.FileKind"/> set.
+    /// </summary>
+    public static ModelBundle<T> LoadBundle<T>(string path, string? role = null, bool convert = false) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        SafeTensorsFile file;
+        try { file = SafeTensors.Load(path); }
+        catch (SafeTensorsFormatException ex) { throw new ModelFileException(path, $"not a valid model file (truncated or corrupt?): {ex.Problem}", ex); }
+        var m = file.Metadata;
+        if (KindOf(m) is var kind && kind != BundleKind)
+            throw new ModelFileException(path, kind is null ? $"not a model bundle (metadata '{FileKinds.KindKey}' is missing, expected '{BundleKind}')"
+                : $"this is a '{kind}' file, not a model bundle") { FileKind = kind };
+        string checksum = Required(m, KeyChecksum, path);
+        FileChecksum.Verify(file, path, "model bundle");
+        string versionText = Required(m, KeyBundle, path);
+        if (!int.TryParse(versionText, NumberStyles.None, CultureInfo.InvariantCulture, out int version) || version < 1)
+            throw new ModelFileException(path, $"'{KeyBundle}' is '{versionText}', not a format version");
+        if (version > BundleFormatVersion)
+            throw new ModelFileException(path, $"bundle format version {version} is newer than this library reads (up to {BundleFormatVersion}); upgrade NormalizingFlows to load it");
+        string fileRole = Required(m, KeyRole, path);
+        if (role is not null && fileRole != role)
+            throw new ModelFileException(path, $"this is a '{fileRole}' bundle, not a '{role}' one") { FileKind = BundleKind };
+        string[] names;
+        try { names = JsonSerializer.Deserialize<string[]>(Required(m, KeyParts, path)) ?? throw new JsonException("null"); }
+        catch (JsonException ex) { throw new ModelFileException(path, $"invalid '{KeyParts}' metadata (expected a JSON array of names): {ex.Message}", ex); }
+        if (names.Length == 0 || names.Any(n => string.IsNullOrEmpty(n) || n.Contains('/')) || names.Distinct(StringComparer.Ordinal).Count() != names.Length)
+            throw new ModelFileException(path, $"'{KeyParts}' must name distinct non-empty parts without '/'");
+        foreach (var e in file.Tensors)
+            if (!names.Any(n => e.Name.StartsWith(n + "/", StringComparison.Ordinal)))
+                throw new ModelFileException(path, $"unexpected tensor '{e.Name}': it belongs to no part ({string.Join(", ", names)})");
+        var models = new OrderedDictionary<string, FlowModel<T>>(StringComparer.Ordinal);
+        foreach (string name in names)
+        {
+            string prefix = name + "/";
+            var partMeta = PartMetadata(m, name);
+            var tensors = file.Tensors.Where(e => e.Name.StartsWith(prefix, StringComparison.Ordinal)).Select(e => e.DType == SafeTensorDType.F32
+                ? SafeTensorEntry.From(e.Name[prefix.Length..], e.As<float>()) : SafeTensorEntry.From(e.Name[prefix.Length..], e.As<double>())).ToList();
+            var info = Parse(path, name, partMeta, new SafeTensorsFile(tensors, partMeta), checksum, Required(partMeta, KeyFormat, path, name));
+            models[name] = Build<T>(info, name, convert);
+        }
+        var free = m.Where(kv => kv.Key != FileKinds.KindKey && !kv.Key.StartsWith(ReservedPrefix, StringComparison.Ordinal) && !kv.Key.Contains('/'))
+            .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        return new ModelBundle<T>(fileRole, models, free, m.TryGetValue(KeyCreated, out var created) ? created : null, new FileInfo(path).Length);
+    }
+
     /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> atomically (a crash never leaves a half-written file behind).</summary>
     public static void Save<T>(string path, FlowModel<T> model) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        var (state, meta) = Entries(model);
+        SafeTensors.Save(path, state, FileChecksum.Stamp(state, meta));
+    }
+
+    // the tensors and metadata of one model (without the checksum)
+    private static (OrderedDictionary<string, Tensor<T>> State, Dictionary<string, string> Metadata) Entries<T>(FlowModel<T> model) where T : unmanaged, IFloatingPointIeee754<T>
+    {
         ArgumentNullException.ThrowIfNull(model);
         string dtype = FlowSpec.DTypeOf<T>();
         var spec = model.Spec.DType == dtype ? model.Spec : model.Spec with { DType = dtype };
@@ -80,7 +189,7 @@ public static class ModelFile
             if (model.ContextPreprocessing is { } cp) meta[KeyContextPreprocessing] = cp.Spec.ToJson();
             if (model.EmbeddingSpec is { } es) meta[KeyEmbedding] = es.ToJson();
         }
-        SafeTensors.Save(path, state, FileChecksum.Stamp(state, meta));
+        return (state, meta);
     }
 
     /// <summary>
@@ -100,6 +209,8 @@ public static class ModelFile
         {
             if (m.TryGetValue("kind", out var kind) && kind == MaximumLikelihoodTrainer<float>.CheckpointKind)
                 throw new ModelFileException(path, $"this is a training checkpoint, not a model file (no '{KeyFormat}' metadata); resume training from it or save the model with ModelFile.Save") { FileKind = kind };
+            if (kind == BundleKind)
+                throw new ModelFileException(path, $"this is a model bundle (role '{(m.TryGetValue(KeyRole, out var role) ? role : "?")}'), not a single flow model file; load it with ModelFile.LoadBundle") { FileKind = kind };
             if (kind is not null)
                 throw new ModelFileException(path, $"this is a '{kind}' file, not a flow model file (no '{KeyFormat}' metadata)") { FileKind = kind };
             throw Fail($"not an nflow model file: the safetensors metadata has no '{KeyFormat}' entry");
@@ -113,13 +224,20 @@ public static class ModelFile
                 throw Fail($"the tensor data do not match their checksum ({KeyChecksum} {checksum}, computed {actual}): the file is corrupt");
         }
         else FileChecksum.Verify(file, path, "model file");
+        return Parse(path, null, m, file, checksum, formatText);
+    }
+
+    // the metadata of one model (a whole file, or a bundle's part), after its checksum was verified
+    private static ModelFileInfo Parse(string path, string? part, IReadOnlyDictionary<string, string> m, SafeTensorsFile file, string checksum, string formatText)
+    {
+        ModelFileException Fail(string problem, Exception? inner = null) => Failure(path, part, problem, inner);
         if (!int.TryParse(formatText, NumberStyles.None, CultureInfo.InvariantCulture, out int version) || version < 1)
             throw Fail($"'{KeyFormat}' is '{formatText}', not a format version");
         if (version > FormatVersion)
             throw Fail($"format version {version} is newer than this library reads (up to {FormatVersion}); upgrade NormalizingFlows to load it");
 
         FlowSpec spec;
-        try { spec = FlowSpec.FromJson(Required(m, KeyFlow, path)); }
+        try { spec = FlowSpec.FromJson(Required(m, KeyFlow, path, part)); }
         catch (FormatException ex) { throw Fail($"invalid '{KeyFlow}' metadata: {ex.Message}", ex); }
 
         PreprocessingSpec? pre = null;
@@ -131,7 +249,7 @@ public static class ModelFile
         }
 
         string[] columns;
-        try { columns = JsonSerializer.Deserialize<string[]>(Required(m, KeyColumns, path)) ?? throw new JsonException("null"); }
+        try { columns = JsonSerializer.Deserialize<string[]>(Required(m, KeyColumns, path, part)) ?? throw new JsonException("null"); }
         catch (JsonException ex) { throw Fail($"invalid '{KeyColumns}' metadata (expected a JSON array of strings): {ex.Message}", ex); }
         if (columns.Length != spec.Features) throw Fail($"'{KeyColumns}' names {columns.Length} columns but the flow has {spec.Features} features");
         if (columns.Any(string.IsNullOrEmpty)) throw Fail($"'{KeyColumns}' holds an empty column name");
@@ -148,7 +266,7 @@ public static class ModelFile
             { throw Fail($"invalid '{KeyHistory}' metadata: {ex.Message}", ex); }
         }
 
-        string seedText = Required(m, KeySeed, path);
+        string seedText = Required(m, KeySeed, path, part);
         if (!long.TryParse(seedText, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long seed))
             throw Fail($"'{KeySeed}' is '{seedText}', not an integer");
 
@@ -195,8 +313,12 @@ public static class ModelFile
         return (columns, pre, emb);
     }
 
-    private static string Required(IReadOnlyDictionary<string, string> m, string key, string path)
-        => m.TryGetValue(key, out var v) ? v : throw new ModelFileException(path, $"the metadata has no '{key}' entry");
+    private static string Required(IReadOnlyDictionary<string, string> m, string key, string path, string? part = null)
+        => m.TryGetValue(key, out var v) ? v : throw Failure(path, part, $"the metadata has no '{key}' entry");
+
+    // an error of the file at path, or of its bundle part
+    private static ModelFileException Failure(string path, string? part, string problem, Exception? inner = null)
+        => new(path, part is null ? problem : $"part '{part}': {problem}", inner);
 
     /// <summary>
     /// Loads the model file at <paramref name="path"/> as <see cref="FlowModel{T}"/>: validates the metadata
@@ -205,9 +327,13 @@ public static class ModelFile
     /// and that every value is finite, and loads them. With <paramref name="convert"/> a float32 model loads as double or vice versa.
     /// </summary>
     public static FlowModel<T> Load<T>(string path, bool convert = false) where T : unmanaged, IFloatingPointIeee754<T>
+        => Build<T>(ReadInfo(path), null, convert);
+
+    // the model of info (a whole file, or a bundle's part), its tensors checked and loaded
+    private static FlowModel<T> Build<T>(ModelFileInfo info, string? part, bool convert) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var info = ReadInfo(path);
-        ModelFileException Fail(string problem, Exception? inner = null) => new(path, problem, inner);
+        string path = info.Path;
+        ModelFileException Fail(string problem, Exception? inner = null) => Failure(path, part, problem, inner);
         string want = FlowSpec.DTypeOf<T>();
         if (info.Spec.DType != want && !convert)
             throw Fail($"the model is {info.Spec.DType} but was loaded as {want}; load it with Load<{(info.Spec.DType == "float32" ? "float" : "double")}> or pass convert: true");
@@ -258,10 +384,13 @@ public static class ModelFile
     /// <summary>
     /// A human-readable multi-line summary of the model file (what <c>nflow info</c> prints): architecture, parameter
     /// count, columns with their preprocessing and training ranges, training history, seed, creation time, file size.
-    /// Loads (and so fully checks) the file.
+    /// Loads (and so fully checks) the file. A bundle (<see cref="SaveBundle{T}"/>) is described by its role and
+    /// metadata, then each part as a model file.
     /// </summary>
     public static string Describe(string path)
     {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (IsBundle(path)) return DescribeBundle(path);
         var info = ReadInfo(path);
         return info.Spec.DType == "float32" ? Describe(info, Load<float>(path)) : Describe(info, Load<double>(path));
     }
@@ -312,6 +441,38 @@ public static class ModelFile
             sb.AppendLine();
         }
         foreach (var (k, v) in info.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal)) sb.Append("  ").Append(k).Append(" = ").AppendLine(v);
+        return sb.ToString();
+    }
+
+    // the metadata of a bundle's part, without its prefix
+    private static Dictionary<string, string> PartMetadata(IReadOnlyDictionary<string, string> m, string part)
+        => m.Where(kv => kv.Key.StartsWith(part + "/", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[(part.Length + 1)..], kv => kv.Value, StringComparer.Ordinal);
+
+    // true when the file's header names it a bundle (everything else is left to the loaders)
+    private static bool IsBundle(string path)
+    {
+        try { return KindOf(SafeTensors.Load(path).Metadata) == BundleKind; }
+        catch (SafeTensorsFormatException) { return false; }
+    }
+
+    private static string DescribeBundle(string path)
+    {
+        var bundle = LoadBundle<float>(path, convert: true);
+        var sb = new StringBuilder();
+        sb.Append("model bundle  ").AppendLine(path);
+        sb.Append("role          ").AppendLine(bundle.Role);
+        sb.Append("file size     ").AppendLine(FormatBytes(bundle.FileSize));
+        if (bundle.Created is not null) sb.Append("created       ").AppendLine(bundle.Created);
+        sb.Append("parts         ").Append(bundle.Parts.Count).Append(": ").AppendLine(string.Join(", ", bundle.Parts.Select(kv =>
+            $"{kv.Key} ({kv.Value.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)} parameters)")));
+        foreach (var (k, v) in bundle.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal)) sb.Append("  ").Append(k).Append(" = ").AppendLine(v);
+        var file = SafeTensors.Load(path);
+        foreach (var (name, model) in bundle.Parts)
+        {
+            sb.AppendLine().Append("part '").Append(name).AppendLine("'");
+            var info = Parse(path, name, PartMetadata(file.Metadata, name), file, "", file.Metadata[$"{name}/{KeyFormat}"]);
+            foreach (var line in Describe(info, model).Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries)) sb.Append("  ").AppendLine(line);
+        }
         return sb.ToString();
     }
 
