@@ -4,58 +4,6 @@ using NormalizingFlows.Hep.Reports;
 
 namespace NormalizingFlows.Hep.Calorimeter;
 
-/// <summary>A set of showers to compare with the reference: its name, the showers and its generation time per shower (NaN: not timed).</summary>
-public sealed record CaloCandidate(string Name, CaloShowers Showers, double SecondsPerShower);
-
-/// <summary>The inputs of the calorimeter classifier tests (each a separate two-sample test).</summary>
-public enum CaloClassifierInput
-{
-    /// <summary>The 504 voxel energies (GeV) and E_inc: "unnormalised" in CaloFlow.</summary>
-    Raw,
-
-    /// <summary>The 504 voxels divided by their layer energy, log₁₀(E_i + 1 MeV) of the three layers and log₁₀ E_inc: "normalised" in CaloFlow.</summary>
-    LayerNormalised,
-
-    /// <summary>CaloChallenge-style: log₁₀(E_voxel/E_inc + 10⁻⁸) of the 504 voxels and log₁₀ E_inc.</summary>
-    LogNormalised,
-
-    /// <summary>
-    /// The high-level features of <see cref="CaloObservables"/>: log₁₀ E_inc, E_dep/E_inc, log₁₀(E_i + 1 MeV),
-    /// E_i/E_dep, hit fraction (sparsity), centroids x and y and lateral widths per layer, shower depth and its width
-    /// (22 features).
-    /// </summary>
-    HighLevel,
-}
-
-/// <summary>The comparison of one candidate with the reference: a two-judge classifier test (MLP and GBDT on the same folds) per input.</summary>
-/// <param name="Name">The candidate's name.</param>
-/// <param name="SecondsPerShower">Generation time per shower (NaN when not timed).</param>
-/// <param name="Tests">The verdict of each input that was tested.</param>
-public sealed record CaloComparison(string Name, double SecondsPerShower, IReadOnlyDictionary<CaloClassifierInput, TwoSampleVerdict> Tests)
-{
-    /// <summary>The verdict on one input (throws naming the input when it was not tested).</summary>
-    public TwoSampleVerdict this[CaloClassifierInput input] =>
-        Tests.TryGetValue(input, out var v) ? v : throw new KeyNotFoundException($"{Name}: the {input} input was not tested");
-
-    /// <summary>The AUC of one judge ("MLP" or "GBDT") on one input.</summary>
-    public double Auc(CaloClassifierInput input, string judge) => judge switch
-    {
-        "MLP" => this[input].Mlp.Auc,
-        "GBDT" => this[input].Trees.Auc,
-        _ => throw new ArgumentException($"unknown judge '{judge}' (MLP or GBDT)", nameof(judge)),
-    };
-
-    /// <summary>The MLP test on the raw voxels (the "unnormalised" AUC of earlier versions).</summary>
-    public TwoSampleTestResult Unnormalised => this[CaloClassifierInput.Raw].Mlp;
-
-    /// <summary>The MLP test on the layer-normalised voxels (the "normalised" AUC of earlier versions).</summary>
-    public TwoSampleTestResult Normalised => this[CaloClassifierInput.LayerNormalised].Mlp;
-
-    /// <summary>The largest AUC over every input and both judges, with the input and judge it came from.</summary>
-    public (double Auc, double AucError, CaloClassifierInput Input, string Judge) Worst =>
-        Tests.Select(kv => (kv.Value.Auc, kv.Value.AucError, kv.Key, kv.Value.Headline.Judge)).MaxBy(t => t.Auc);
-}
-
 /// <summary>
 /// The CaloFlow evaluation: classifier two-sample tests (the seeds' "ultimate metric": classifiers trained to tell
 /// reference showers from generated ones; AUC 0.5 ideal) by two judges — an MLP and gradient-boosted trees, on the

@@ -5,22 +5,6 @@ using NormalizingFlows.IO;
 
 namespace NormalizingFlows.Hep.Calorimeter;
 
-/// <summary>The HDF5 layouts of calorimeter shower files.</summary>
-public enum CaloHdf5Layout
-{
-    /// <summary>CaloGAN: <c>energy</c> [N, 1] in GeV and <c>layer_0</c> [N, 3, 96], <c>layer_1</c> [N, 12, 12], <c>layer_2</c> [N, 12, 6] in MeV.</summary>
-    CaloGan,
-    /// <summary>CaloChallenge: <c>incident_energies</c> [N, 1] and <c>showers</c> [N, 504], both in MeV.</summary>
-    CaloChallenge,
-}
-
-/// <summary>Thrown when the system's HDF5 library cannot be loaded; the message names the package to install.</summary>
-public sealed class Hdf5UnavailableException : IOException
-{
-    /// <summary>Creates the exception.</summary>
-    public Hdf5UnavailableException(string message) : base(message) { }
-}
-
 /// <summary>
 /// Reads and writes shower files in the CaloGAN and CaloChallenge HDF5 layouts through the system's HDF5 C library
 /// (loaded at run time with <see cref="NativeLibrary"/>: Debian/Ubuntu <c>libhdf5-103-1</c> provides

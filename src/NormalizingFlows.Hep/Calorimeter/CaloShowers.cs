@@ -2,17 +2,6 @@ using NormalizingFlows.Data;
 
 namespace NormalizingFlows.Hep.Calorimeter;
 
-/// <summary>The particle species of the CaloGAN data sets.</summary>
-public enum CaloParticle
-{
-    /// <summary>Positron.</summary>
-    Positron,
-    /// <summary>Photon.</summary>
-    Photon,
-    /// <summary>Positive pion.</summary>
-    PiPlus,
-}
-
 /// <summary>
 /// A set of showers: <see cref="Count"/> rows of 504 voxel energies in GeV (<see cref="CaloGeometry"/> order) and the
 /// incident energy of each in GeV. Simulated sets also carry the energy bookkeeping (what leaked out and what the
