@@ -1,5 +1,4 @@
 using NormalizingFlows.Hep.Evaluation;
-using NormalizingFlows.Tensors;
 using Xunit.Abstractions;
 
 namespace NormalizingFlows.Hep.Tests.Evaluation;
@@ -35,8 +34,8 @@ public class CrossFitAucErrorTests(ITestOutputHelper output)
         var z = new List<double>();
         for (int s = 0; s < seeds; s++)
         {
-            var rng = new Rng(2000 + s);
-            var r = Judge(judge, TestData.Gaussian(300, 2, 0, rng), TestData.Gaussian(300, 2, 0, rng), s);
+            var (a, b) = TestData.Pair(2000 + s, 300, 300, 2);
+            var r = Judge(judge, a, b, s);
             Assert.Equal(Math.Sqrt(r.DeLongError * r.DeLongError + r.FoldError * r.FoldError), r.AucError, 12);
             Assert.Equal(r.Roc.AucError, r.DeLongError);
             z.Add((r.Auc - 0.5) / r.AucError);
@@ -60,8 +59,8 @@ public class CrossFitAucErrorTests(ITestOutputHelper output)
         var z = new List<double>();
         for (int s = 0; s < seeds; s++)
         {
-            var rng = new Rng(3000 + s);
-            var r = Judge("MLP", TestData.Gaussian(300, 1, 1.0, rng), TestData.Gaussian(300, 1, 0, rng), s);
+            var (a, b) = TestData.Pair(3000 + s, 300, 300, 1, 1.0);
+            var r = Judge("MLP", a, b, s);
             z.Add((r.Auc - expected) / r.AucError);
         }
         var (mean, sd) = MeanSd(z);
