@@ -2,7 +2,10 @@ namespace NormalizingFlows.Hep.Evaluation;
 
 /// <summary>The outcome of a classifier two-sample test of sample A (label 1, e.g. data) against sample B (label 0, e.g. generated).</summary>
 /// <param name="Auc">Cross-fitted AUC of the out-of-fold scores (0.5: the classifier cannot tell the samples apart).</param>
-/// <param name="AucError">Standard error of the AUC (DeLong, weighted when event weights are given).</param>
+/// <param name="AucError">
+/// Standard error of the AUC: √(<see cref="DeLongError"/>² + <see cref="FoldError"/>²), the pooled DeLong error and the
+/// fold-to-fold spread in quadrature (see <see cref="ClassifierTwoSampleTest"/> for why DeLong alone is too small).
+/// </param>
 /// <param name="LogitsA">Out-of-fold logits z of the events of A: z ≈ log[p_A(x)/p_B(x)] with class balancing.</param>
 /// <param name="LogitsB">Out-of-fold logits z of the events of B.</param>
 /// <param name="FoldA">Fold of each event of A (the model of that fold, trained on the other folds, scored it).</param>
@@ -22,6 +25,15 @@ public sealed record TwoSampleTestResult(double Auc, double AucError, double[] L
 
     /// <summary>(AUC − 0.5)/σ: how many standard errors the samples are apart by this test.</summary>
     public double Significance => (Auc - 0.5) / AucError;
+
+    /// <summary>
+    /// DeLong's error of the pooled out-of-fold scores (weighted when event weights are given): the error of one
+    /// classifier's AUC, which misses the fold-to-fold variation of the K fitted classifiers.
+    /// </summary>
+    public double DeLongError { get; init; }
+
+    /// <summary>The fold-level error SD(<see cref="FoldAuc"/>)/√K, each fold's AUC taken on its own held-out events.</summary>
+    public double FoldError { get; init; }
 
     /// <summary>The classifier that judged: "MLP" (<see cref="MlpClassifier"/>) or "GBDT" (<see cref="GradientBoostedTrees"/>).</summary>
     public string Judge { get; init; } = "MLP";

@@ -10,9 +10,7 @@ public class ClassifierTests(ITestOutputHelper output)
     [Fact]
     public void IdenticalDistributionsGiveAnAucConsistentWithOneHalf()
     {
-        var rng = new Rng(1);
-        var a = TestData.Gaussian(4000, 2, 0, rng);
-        var b = TestData.Gaussian(5000, 2, 0, rng);
+        var (a, b) = TestData.Pair(1, 4000, 5000, 2);
         var r = ClassifierTwoSampleTest.Run(a, b, new ClassifierOptions { Seed = 1 });
         output.WriteLine($"identical: AUC {r.Auc:F4} ± {r.AucError:F4}, epochs {string.Join(",", r.EpochsPerFold)}, {r.Seconds:F2} s");
         Assert.True(Math.Abs(r.Auc - 0.5) < 3 * r.AucError + 0.005, $"AUC {r.Auc} ± {r.AucError}");
@@ -23,10 +21,8 @@ public class ClassifierTests(ITestOutputHelper output)
     [Fact]
     public void ShiftedGaussiansGiveTheOptimalAuc()
     {
-        var rng = new Rng(2);
         const double delta = 0.5;
-        var a = TestData.Gaussian(10_000, 2, delta, rng);
-        var b = TestData.Gaussian(10_000, 2, 0, rng);
+        var (a, b) = TestData.Pair(2, 10_000, 10_000, 2, delta);
         var clock = Stopwatch.StartNew();
         var r = ClassifierTwoSampleTest.Run(a, b, new ClassifierOptions { Seed = 2 });
         output.WriteLine($"shift {delta}, 2×10⁴ events, 2-D: AUC {r.Auc:F4} ± {r.AucError:F4}, epochs {string.Join(",", r.EpochsPerFold)}, {clock.Elapsed.TotalSeconds:F2} s");
@@ -39,9 +35,7 @@ public class ClassifierTests(ITestOutputHelper output)
     [Fact]
     public void EveryEventIsScoredByAModelThatDidNotTrainOnIt()
     {
-        var rng = new Rng(3);
-        var a = TestData.Gaussian(503, 3, 0.3, rng);
-        var b = TestData.Gaussian(311, 3, 0, rng);
+        var (a, b) = TestData.Pair(3, 503, 311, 3, 0.3);
         var o = new ClassifierOptions { Folds = 4, Epochs = 2, HiddenSizes = [8], Seed = 3 };
         var r = ClassifierTwoSampleTest.Run(a, b, o);
         var fold = r.FoldA.Concat(r.FoldB).ToArray();
@@ -65,9 +59,7 @@ public class ClassifierTests(ITestOutputHelper output)
     [Fact]
     public void UnbalancedSamplesAreBalancedByWeights()
     {
-        var rng = new Rng(4);
-        var a = TestData.Gaussian(1000, 1, 0, rng);
-        var b = TestData.Gaussian(6000, 1, 0, rng);
+        var (a, b) = TestData.Pair(4, 1000, 6000, 1);
         var r = ClassifierTwoSampleTest.Run(a, b, new ClassifierOptions { Seed = 4 });
         // balanced classes: the logits of identical distributions sit near 0 (prior odds 1), not at log(1/6)
         Assert.InRange(r.LogitsB.Average(), -0.25, 0.25);
@@ -87,9 +79,7 @@ public class ClassifierTests(ITestOutputHelper output)
     [Fact]
     public void DctrWeightsMoveGeneratedEventsToTheData()
     {
-        var rng = new Rng(6);
-        var data = TestData.Gaussian(20_000, 1, 0.5, rng);
-        var gen = TestData.Gaussian(20_000, 1, 0, rng);
+        var (data, gen) = TestData.Pair(6, 20_000, 20_000, 1, 0.5);
         var r = Reweighting.Dctr(data, gen, new ReweightingOptions { Classifier = new ClassifierOptions { Seed = 6 } });
         var x = gen[0];
         double mean = x.Select((v, i) => v * r.Weights[i]).Sum() / r.Weights.Sum();
@@ -109,9 +99,7 @@ public class ClassifierTests(ITestOutputHelper output)
     [Fact]
     public void APerfectGeneratorGetsWeightsNearOne()
     {
-        var rng = new Rng(7);
-        var data = TestData.Gaussian(8000, 2, 0, rng);
-        var gen = TestData.Gaussian(12_000, 2, 0, rng);
+        var (data, gen) = TestData.Pair(7, 8000, 12_000, 2);
         var r = Reweighting.Dctr(data, gen, new ReweightingOptions { Classifier = new ClassifierOptions { Seed = 7 } });
         double sd = Math.Sqrt(r.Weights.Sum(w => (w - 1) * (w - 1)) / r.Weights.Length);
         var sorted = r.Weights.OrderBy(w => w).ToArray();
@@ -125,9 +113,7 @@ public class ClassifierTests(ITestOutputHelper output)
     [Fact]
     public void WithoutClassBalancingTheClassSizeRatioIsCalibratedAway()
     {
-        var rng = new Rng(8);
-        var data = TestData.Gaussian(2000, 1, 0, rng);
-        var gen = TestData.Gaussian(6000, 1, 0, rng);
+        var (data, gen) = TestData.Pair(8, 2000, 6000, 1);
         var r = Reweighting.Dctr(data, gen, new ReweightingOptions { Classifier = new ClassifierOptions { Seed = 8, BalanceClasses = false } });
         Assert.InRange(r.Test.LogitsB.Average(), Math.Log(1.0 / 3) - 0.2, Math.Log(1.0 / 3) + 0.2);
         Assert.InRange(r.DataDensityRatio.Average(), 0.85, 1.15);

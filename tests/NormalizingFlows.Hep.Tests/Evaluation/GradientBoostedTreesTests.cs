@@ -12,10 +12,9 @@ public class GradientBoostedTreesTests(ITestOutputHelper output)
     private const int Dim = 4;
 
     /// <summary>A: correlated, shifted and widened Gaussian; B: standard normal (a difference both GBDTs must find).</summary>
-    private static (double[][] A, double[][] B) Detectable(int na, int nb, Rng rng)
+    private static (double[][] A, double[][] B) Detectable(int na, int nb, long seed)
     {
-        var a = TestData.Gaussian(na, Dim, 0, rng);
-        var b = TestData.Gaussian(nb, Dim, 0, rng);
+        var (a, b) = TestData.Pair(seed, na, nb, Dim);
         for (int i = 0; i < na; i++)
         {
             a[0][i] += 0.3;
@@ -28,8 +27,7 @@ public class GradientBoostedTreesTests(ITestOutputHelper output)
     [Fact]
     public void AgreesWithMlNetFastTreeOnTheSameSamplesAndFolds()
     {
-        var rng = new Rng(11);
-        var (a, b) = Detectable(2000, 2000, rng);
+        var (a, b) = Detectable(2000, 2000, 11);
         const int folds = 3;
         const long seed = 5;
         var opts = new GradientBoostedTreesOptions { Trees = 300, LearningRate = 0.1, MaxLeaves = 20, MinLeafSize = 20, ValidationFraction = 0 };
@@ -78,9 +76,7 @@ public class GradientBoostedTreesTests(ITestOutputHelper output)
     [Fact]
     public void IdenticalDistributionsGiveOneHalfWithinItsError()
     {
-        var rng = new Rng(12);
-        var a = TestData.Gaussian(4000, 3, 0, rng);
-        var b = TestData.Gaussian(5000, 3, 0, rng);
+        var (a, b) = TestData.Pair(12, 4000, 5000, 3);
         var r = ClassifierTwoSampleTest.RunTrees(a, b, seed: 3);
         output.WriteLine($"identical: GBDT AUC {r.Auc:F4} ± {r.AucError:F4}, fold AUCs {string.Join(", ", r.FoldAuc.Select(x => x.ToString("F3")))}, {r.Seconds:F2} s");
         Assert.Equal("GBDT", r.Judge);
@@ -96,9 +92,7 @@ public class GradientBoostedTreesTests(ITestOutputHelper output)
     [Fact]
     public void TreesCatchALatticeTheMlpMisses()
     {
-        var rng = new Rng(13);
-        var a = TestData.Gaussian(3000, 2, 0, rng);
-        var b = TestData.Gaussian(3000, 2, 0, rng);
+        var (a, b) = TestData.Pair(13, 3000, 3000, 2);
         for (int i = 0; i < a[0].Length; i++) a[0][i] = Math.Round(a[0][i] / 0.05) * 0.05;
         var v = ClassifierTwoSampleTest.RunBoth(a, b, new ClassifierOptions { Seed = 4, Folds = 3 });
         output.WriteLine($"lattice: {v.Describe()}; {v.Mlp.Seconds:F2} s + {v.Trees.Seconds:F2} s");
@@ -116,10 +110,8 @@ public class GradientBoostedTreesTests(ITestOutputHelper output)
     [Fact]
     public void ShiftedGaussiansReachNearlyTheOptimalAuc()
     {
-        var rng = new Rng(14);
         const double delta = 0.5;
-        var a = TestData.Gaussian(5000, 2, delta, rng);
-        var b = TestData.Gaussian(5000, 2, 0, rng);
+        var (a, b) = TestData.Pair(14, 5000, 5000, 2, delta);
         var r = ClassifierTwoSampleTest.RunTrees(a, b, seed: 1);
         double expected = TestData.NormalCdf(delta / Math.Sqrt(2));
         output.WriteLine($"shift {delta}: GBDT AUC {r.Auc:F4} ± {r.AucError:F4}, optimal {expected:F4}, {r.Seconds:F2} s");

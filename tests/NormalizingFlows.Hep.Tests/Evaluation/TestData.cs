@@ -27,6 +27,17 @@ internal static class TestData
         return c;
     }
 
+    /// <summary>
+    /// Two samples of d-dimensional standard Gaussians from one generator seeded with <paramref name="seed"/>: A
+    /// (<paramref name="na"/> events, column 0 shifted by <paramref name="shiftA"/>) drawn first, then B.
+    /// </summary>
+    public static (double[][] A, double[][] B) Pair(long seed, int na, int nb, int d, double shiftA = 0)
+    {
+        var rng = new Rng(seed);
+        var a = Gaussian(na, d, shiftA, rng);
+        return (a, Gaussian(nb, d, 0, rng));
+    }
+
     public static double Correlation(double[] a, double[] b)
     {
         double ma = a.Average(), mb = b.Average(), sab = 0, saa = 0, sbb = 0;
