@@ -52,27 +52,39 @@ internal static class CaloCommand
     {
         if (CaloHdf5.IsHdf5Path(path) || path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) return;
         string ext = Path.GetExtension(path);
-        throw new UsageException($"{option} {path}: showers are written as .npy (504 voxels + E_inc) or .h5/.hdf5 (CaloGAN layout), not '{(ext.Length == 0 ? "(no extension)" : ext)}'");
+        throw new UsageException($"{option} {path}: showers are written as .npy (504 voxels + E_inc) or .h5/.hdf5 (CaloGAN or CaloChallenge layout), not '{(ext.Length == 0 ? "(no extension)" : ext)}'");
     }
 
-    internal static void WriteShowers(string path, CaloShowers showers)
+    internal static void WriteShowers(string path, CaloShowers showers, CaloHdf5Layout layout = CaloHdf5Layout.CaloGan, bool compress = false)
     {
         CheckShowerOutput(path);
-        if (CaloHdf5.IsHdf5Path(path)) CaloHdf5.Write(path, showers, CaloHdf5Layout.CaloGan);
+        if (CaloHdf5.IsHdf5Path(path)) CaloHdf5.Write(path, showers, layout, compress);
         else showers.SaveNpy(path);
     }
+
+    /// <summary>The <c>--layout</c> and <c>--compress</c> options of a verb that writes showers to HDF5.</summary>
+    private static (Option<string> Layout, Option<bool> Compress) Hdf5Options()
+    {
+        var layout = new Option<string>("--layout") { Description = "HDF5 layout of an .h5 output: calogan (energy, layer_0..2) or calochallenge (incident_energies, showers [N, 504])", DefaultValueFactory = _ => "calogan" };
+        Commands.OneOf(layout, "layout", ["calogan", "calochallenge"]);
+        var compress = new Option<bool>("--compress") { Description = "Deflate-compress the datasets of an .h5 output" };
+        return (layout, compress);
+    }
+
+    private static CaloHdf5Layout Layout(string name) => name == "calochallenge" ? CaloHdf5Layout.CaloChallenge : CaloHdf5Layout.CaloGan;
 
     private static Command Simulate(CliContext ctx)
     {
         var particle = ParticleOption(required: true);
         var count = Commands.Count("Number of showers");
-        var output = Commands.Output("Shower file: .npy (504 voxels + E_inc, GeV) or .h5 (CaloGAN layout)");
+        var output = Commands.Output("Shower file: .npy (504 voxels + E_inc, GeV) or .h5 (see --layout)");
+        var (layout, compress) = Hdf5Options();
         var seed = Commands.Seed();
         var noise = new Option<double>("--noise") { Description = "Electronic noise per voxel (GeV)", DefaultValueFactory = _ => new ToyCalorimeterOptions().NoiseSigma };
         var threshold = new Option<double>("--threshold") { Description = "Readout threshold (GeV)", DefaultValueFactory = _ => new ToyCalorimeterOptions().Threshold };
         var cmd = new Command("simulate", "Simulate showers with the toy CaloGAN calorimeter (E_inc uniform in [1, 100] GeV, centred, perpendicular); deterministic for a seed.")
         {
-            particle, count, output, seed, noise, threshold,
+            particle, count, output, layout, compress, seed, noise, threshold,
         };
         cmd.SetAction(r =>
         {
@@ -83,7 +95,7 @@ internal static class CaloCommand
             var clock = Stopwatch.StartNew();
             var showers = sim.Simulate(p, n, r.GetValue(seed));
             double seconds = clock.Elapsed.TotalSeconds;
-            WriteShowers(r.GetValue(output)!, showers);
+            WriteShowers(r.GetValue(output)!, showers, Layout(r.GetValue(layout)!), r.GetValue(compress));
             ctx.Out.WriteLine($"nflow calo simulate: {n} {ToyCalorimeter.ParticleName(p)} showers in {seconds:F2} s ({CaloEvaluation.FormatTime(seconds / Math.Max(1, n))} per shower) → {r.GetValue(output)}");
             return 0;
         });
@@ -268,13 +280,14 @@ internal static class CaloCommand
         var energies = new Option<string?>("--energies") { Description = "Take E_inc from this shower file (.npy or .h5) instead", HelpName = "FILE" };
         var sampler = new Option<string>("--sampler") { Description = "student (one pass) or teacher (sequential)", DefaultValueFactory = _ => "student" };
         Commands.OneOf(sampler, "sampler", ["student", "teacher"]);
-        var output = Commands.Output("Shower file: .npy or .h5 (CaloGAN layout)");
+        var output = Commands.Output("Shower file: .npy or .h5 (see --layout)");
+        var (layout, compress) = Hdf5Options();
         var batch = new Option<int>("--batch") { Description = "Showers per generation batch", DefaultValueFactory = _ => 10_000 };
         var seed = Commands.Seed();
         Commands.Positive(batch);
         var cmd = new Command("generate", "Generate showers with CaloFlow (flow I, then the student or the teacher), post-processed with the readout threshold.")
         {
-            modelArg, count, energies, sampler, output, batch, seed,
+            modelArg, count, energies, sampler, output, layout, compress, batch, seed,
         };
         cmd.SetAction(r =>
         {
@@ -294,7 +307,7 @@ internal static class CaloCommand
             var clock = Stopwatch.StartNew();
             var showers = model.Generate(e, which, s, r.GetValue(batch));
             double seconds = clock.Elapsed.TotalSeconds;
-            WriteShowers(r.GetValue(output)!, showers);
+            WriteShowers(r.GetValue(output)!, showers, Layout(r.GetValue(layout)!), r.GetValue(compress));
             ctx.Out.WriteLine($"nflow calo generate: {e.Length} showers with the {which.ToString().ToLowerInvariant()} in {seconds:F2} s ({CaloEvaluation.FormatTime(seconds / Math.Max(1, e.Length))} per shower) → {r.GetValue(output)}");
             return 0;
         });

@@ -27,10 +27,42 @@ public class CaloCommandTests
         r = s.Run("calo", "generate", s["g.nflow"], "-n", "7", "-o", s["out.npy"]);
         Assert.True(r.Code == 0, r.Err);
         Assert.Equal(7, CaloShowers.LoadNpy(s["out.npy"]).Count);
+        // HDF5 in and out: E_inc from a CaloChallenge-layout file, showers written deflate-compressed in that layout
+        CaloHdf5.Write(s["e.h5"], showers.Head(4), CaloHdf5Layout.CaloChallenge);
+        r = s.Run("calo", "generate", s["g.nflow"], "--energies", s["e.h5"], "-o", s["out.h5"], "--layout", "calochallenge", "--compress");
+        Assert.True(r.Code == 0, r.Err);
+        var generated = CaloHdf5.Read(s["out.h5"]);
+        Assert.Equal(CaloHdf5.Read(s["e.h5"]).IncidentEnergies.Select(e => (double)(float)(e * 1000) / 1000), generated.IncidentEnergies);
         // --particle is case-insensitive in eval too (it used to pass validation and then be rejected as unknown)
         r = s.Run("calo", "eval", s["g.nflow"], s["g.npy"], "--particle", "GAMMA", "--timing-only", "--timing-batch", "16", "--full-pass-batch", "0", "--repeats", "1");
         Assert.True(r.Code == 0, r.Err);
         Assert.Contains("time per shower at batch 16", r.Out);
+    }
+
+    [Fact]
+    public void SimulateWritesBothHdf5LayoutsThatReadBackAsTheSimulatorsShowers()
+    {
+        using var s = new CliSandbox();
+        var direct = new ToyCalorimeter().Simulate(CaloParticle.Photon, 40, 3);
+        var expected = direct.Voxels.Select(v => (double)(float)(v * 1000) / 1000).ToArray();
+        foreach (var args in new[] { new[] { "-o", s["gan.h5"] }, ["-o", s["challenge.h5"], "--layout", "calochallenge", "--compress"] })
+        {
+            var r = s.Run(["calo", "simulate", "--particle", "gamma", "-n", "40", "--seed", "3", .. args]);
+            Assert.True(r.Code == 0, r.Err);
+            Assert.Equal(expected, CaloHdf5.Read(args[1]).Voxels);
+        }
+        using (var f = PureHDF.H5File.OpenRead(s["challenge.h5"])) Assert.True(f.LinkExists("showers") && !f.LinkExists("layer_0"));
+        var bad = s.Run("calo", "simulate", "--particle", "gamma", "-n", "4", "-o", s["x.h5"], "--layout", "hdf4");
+        Assert.Equal(2, bad.Code);
+        Assert.Contains("unknown layout 'hdf4' for --layout (choose one of: calogan, calochallenge)", bad.Err);
+        // a CaloChallenge data set 1 file has another geometry: one line naming the file and the dataset
+        var rng = new Random(1);
+        CaloHdf5.WriteChallenge(s["ds1.h5"], new CaloChallengeShowers(CaloChallengeDataset.Dataset1Photons,
+            Enumerable.Range(0, 2 * 368).Select(_ => rng.NextDouble()).ToArray(), [10, 20]));
+        var ds1 = s.Run("calo", "train", s["ds1.h5"], "--particle", "gamma", "-o", s["m.nflow"]);
+        Assert.Equal(1, ds1.Code);
+        Assert.Contains("ds1.h5", ds1.Err);
+        Assert.Contains("dataset 'showers' has shape [2, 368], expected [2, 504]", ds1.Err);
     }
 
     [Fact]
