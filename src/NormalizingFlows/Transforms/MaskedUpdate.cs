@@ -22,7 +22,7 @@ public sealed class MaskedUpdate : IElementwiseUpdate
         Selected = selected ?? throw new ArgumentNullException(nameof(selected));
         Others = others ?? throw new ArgumentNullException(nameof(others));
         if (mask.Length == 0) throw new ArgumentException("the mask needs at least one feature", nameof(mask));
-        Mask = (bool[])mask.Clone();
+        Mask = Array.AsReadOnly((bool[])mask.Clone());
         _selected = Enumerable.Range(0, mask.Length).Where(k => mask[k]).ToArray();
         _others = Enumerable.Range(0, mask.Length).Where(k => !mask[k]).ToArray();
         ParametersPerFeature = Math.Max(selected.ParametersPerFeature, others.ParametersPerFeature);

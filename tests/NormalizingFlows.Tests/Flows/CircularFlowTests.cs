@@ -128,6 +128,17 @@ public class CircularFlowTests
             Assert.Equal(flow.Sample(30, new Rng(6)).Value.ToArray(), rebuilt.Sample(30, new Rng(6)).Value.ToArray());
         }
         Assert.Equal(architecture.ToJsonString(), FlowArchitecture.Describe(rebuilt).ToJsonString());
+
+        // and through a model file
+        string path = Path.Combine(Path.GetTempPath(), $"circ-{builder}-{Environment.ProcessId}.nflow");
+        try
+        {
+            ModelFile.Save(path, FlowModel<float>.FromFlow(flow, seed: 1));
+            var loaded = ModelFile.Load<float>(path);
+            Assert.Equal(FlowModel<float>.FromFlow(flow).LogProb(x.Value), loaded.LogProb(x.Value));
+            Assert.Equal(FlowModel<float>.FromFlow(flow).Sample(30, new Rng(8)).ToArray(), loaded.Sample(30, new Rng(8)).ToArray());
+        }
+        finally { File.Delete(path); }
     }
 
     [Fact]
