@@ -40,8 +40,9 @@ internal static class TrainCommand
         };
         var periodic = new Option<string[]>("--periodic")
         {
-            Description = "Reserved for angle columns (a circular domain); not implemented yet: refused with a hint to use --bounds; default: none",
-            HelpName = "COLUMNS",
+            Description = "Angle columns, COLUMN or COLUMN=LOW:HIGH (the period; default [-pi, pi)); repeat or comma-separate; each is mapped onto [-pi, pi) and modelled on the circle by circular splines (nsf and maf-rqs; values outside the period are wrapped into it); needs --preprocess auto; default: none",
+            HelpName = "COL[=LO:HI]",
+            AllowMultipleArgumentsPerToken = false,
         };
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training set", DefaultValueFactory = _ => 20 };
         var batch = new Option<int>("--batch") { Description = "Events per minibatch", DefaultValueFactory = _ => 512 };
@@ -134,8 +135,11 @@ internal static class TrainCommand
             if (resumeFrom is not null && !File.Exists(resumeFrom)) throw new ArgumentException($"--resume: no checkpoint at {resumeFrom}");
             string ckpt = r.GetValue(checkpoint) ?? resumeFrom ?? outPath + ".ckpt";
             OutputPaths.CheckAll(("--output", outPath), ("--checkpoint", ckpt));
-            if (r.GetValue(periodic) is { Length: > 0 } angles)
-                throw new UsageException($"--periodic ({string.Join(",", angles)}) is reserved for angle columns and not implemented yet (it needs circular splines); give the domain instead, e.g. --bounds {angles[0].Split(',')[0]}=-3.1416:3.1416");
+            var periods = r.GetValue(periodic) is { Length: > 0 } angles ? ParsePeriods(angles) : null;
+            if (periods is not null && r.GetValue(preprocess) != "auto")
+                throw new UsageException($"--periodic needs --preprocess auto (it sets the preprocessing of the angle columns), got --preprocess {r.GetValue(preprocess)}");
+            if (periods is not null && r.GetValue(flow) is not ("nsf" or "maf-rqs"))
+                throw new UsageException($"--periodic needs circular splines: use --flow nsf or --flow maf-rqs, not {r.GetValue(flow)}");
             var given = r.GetValue(bounds) is { Length: > 0 } b ? ParseBounds(b) : null;
             if (given is not null && r.GetValue(preprocess) != "auto")
                 throw new UsageException($"--bounds needs --preprocess auto (it sets the preprocessing of the bounded columns), got --preprocess {r.GetValue(preprocess)}");
@@ -186,7 +190,7 @@ internal static class TrainCommand
                 {
                     fit = new FlowModelTrainer<T>(spec, table, new FlowFitOptions
                     {
-                        Training = options, Bounds = given, WeightColumn = weightColumn, ContextColumns = contextColumns, Embedding = embeddingSpec,
+                        Training = options, Bounds = given, Periodic = periods, WeightColumn = weightColumn, ContextColumns = contextColumns, Embedding = embeddingSpec,
                         Preprocessing = r.GetValue(preprocess) switch { "none" => FlowPreprocessing.None, "standardize" => FlowPreprocessing.Standardize, _ => FlowPreprocessing.Auto },
                     }, validationTable);
                 }
@@ -356,6 +360,12 @@ internal static class TrainCommand
     {
         try { return ColumnBounds.Parse(entries); }
         catch (FormatException ex) { throw new UsageException("--bounds: " + ex.Message); }
+    }
+
+    private static Dictionary<string, ColumnBounds> ParsePeriods(string[] entries)
+    {
+        try { return ColumnBounds.ParsePeriods(entries); }
+        catch (FormatException ex) { throw new UsageException("--periodic: " + ex.Message); }
     }
 
     private static string Describe<T>(PreprocessingPipeline<T>? p) where T : unmanaged, IFloatingPointIeee754<T> => p is null ? "none"

@@ -60,7 +60,7 @@ public class DomainCliTests
     }
 
     [Fact]
-    public void BoundsOptionSetsTheDomainAndPeriodicIsRefused()
+    public void BoundsOptionSetsTheDomain()
     {
         using var s = new CliSandbox();
         string train = Csv(s, "tr.csv", "x0,x1", EdgeRows(600, 2));
@@ -79,11 +79,6 @@ public class DomainCliTests
         (code, _, err) = Train(s, train, "m2.nflow", "--bounds", "x1");
         Assert.Equal(2, code);
         Assert.Contains("COLUMN=LOW:HIGH", err);
-        (code, _, err) = Train(s, train, "m2.nflow", "--periodic", "x1");
-        Assert.Equal(2, code);
-        Assert.Contains("--periodic", err);
-        Assert.Contains("not implemented", err);
-        Assert.Contains("--bounds x1=", err);
         (code, _, err) = Train(s, train, "m2.nflow", "--bound", "0");
         Assert.Equal(2, code);
         Assert.Contains("--bound must be a positive finite number", err);

@@ -37,17 +37,34 @@ public static class FlowBuilders
     /// Neural spline flow with coupling layers (nsf_c): <paramref name="layers"/> rational-quadratic spline couplings
     /// with alternating even/odd masks, K = <paramref name="bins"/> bins on [−bound, bound], identity tails, minimum
     /// derivative 1e−3; each conditioner is a ReLU MLP → hidden → hidden → (3K − 1) per transformed feature. Density and
-    /// sampling are both fast. Needs D ≥ 2.
+    /// sampling are both fast. Needs D ≥ 2. <paramref name="periodic"/> lists angle features on [−π, π): see
+    /// <see cref="PeriodicUpdate"/>.
     /// </summary>
     public static Flow<T> NeuralSplineFlow<T>(int features, int layers = 5, int hidden = 128, int bins = 8, double bound = 3.0,
-        int contextFeatures = 0, Rng? rng = null, ConditionerOptions? conditioner = null) where T : unmanaged, IFloatingPointIeee754<T>
+        int contextFeatures = 0, Rng? rng = null, ConditionerOptions? conditioner = null, int[]? periodic = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var (r, opt) = Setup(features, layers, hidden, rng, conditioner);
+        var isPeriodic = PeriodicMask(features, periodic);
         var steps = new Transform<T>[layers];
         for (int l = 0; l < layers; l++)
-            steps[l] = SplineCoupling<T>.RationalQuadratic(CouplingMask.Alternating(features, even: l % 2 == 0), r, bins, bound, contextFeatures, opt);
-        return Make(steps, features, contextFeatures);
+        {
+            var mask = CouplingMask.Alternating(features, even: l % 2 == 0);
+            steps[l] = isPeriodic is null
+                ? SplineCoupling<T>.RationalQuadratic(mask, r, bins, bound, contextFeatures, opt)
+                : new CouplingTransform<T>(mask, PeriodicUpdate(mask.TransformedIndices.Select(j => isPeriodic[j]).ToArray(), bins, bound), r, contextFeatures, opt.ForCoupling());
+        }
+        return Make(steps, features, contextFeatures, periodic);
     }
+
+    /// <summary>
+    /// The spline update of the periodic-feature builders: a circular rational-quadratic spline with a learnable shift
+    /// on [−π, π) (<see cref="Transforms.Splines.CircularRationalQuadraticSpline"/>) where <paramref name="periodic"/> is
+    /// true, the ordinary identity-tailed spline on [−bound, bound] elsewhere (3K + 1 conditioner outputs per feature).
+    /// Such flows get the base <see cref="PeriodicNormal{T}"/> (uniform on the periodic features), so their density
+    /// integrates to 1 over the circle and their samples stay in [−π, π).
+    /// </summary>
+    public static IElementwiseUpdate PeriodicUpdate(bool[] periodic, int bins, double bound)
+        => new MaskedUpdate(periodic, SplineUpdate.Circular(bins), SplineUpdate.RationalQuadratic(bins, bound));
 
     /// <summary>
     /// Masked autoregressive flow: <paramref name="layers"/> affine MAF layers over MADE D (+C) → hidden → hidden → 2D,
@@ -74,15 +91,19 @@ public static class FlowBuilders
     /// MAF with rational-quadratic splines (maf_rqs): <paramref name="layers"/> layers over MADE D (+C) → hidden → hidden
     /// → (3K − 1)·D with K = <paramref name="bins"/> bins on [−bound, bound] and identity (linear) tails, order reversed
     /// between layers. Fast density (one MADE pass per layer), slow sampling (D passes per layer).
+    /// <paramref name="periodic"/> lists angle features on [−π, π): see <see cref="PeriodicUpdate"/>.
     /// </summary>
     public static Flow<T> MafRqs<T>(int features, int layers = 5, int hidden = 128, int bins = 8, double bound = 3.0, int contextFeatures = 0,
-        Rng? rng = null, ConditionerOptions? conditioner = null) where T : unmanaged, IFloatingPointIeee754<T>
+        Rng? rng = null, ConditionerOptions? conditioner = null, int[]? periodic = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var (r, opt) = Setup(features, layers, hidden, rng, conditioner);
+        var isPeriodic = PeriodicMask(features, periodic);
         var steps = new Transform<T>[layers];
         for (int l = 0; l < layers; l++)
-            steps[l] = MaskedSplineAutoregressive<T>.RationalQuadratic(features, r, bins, bound, contextFeatures, opt, LayerOrder(l));
-        return Make(steps, features, contextFeatures);
+            steps[l] = isPeriodic is null
+                ? MaskedSplineAutoregressive<T>.RationalQuadratic(features, r, bins, bound, contextFeatures, opt, LayerOrder(l))
+                : new AutoregressiveTransform<T>(features, PeriodicUpdate(isPeriodic, bins, bound), r, contextFeatures, opt.ForMade(), LayerOrder(l));
+        return Make(steps, features, contextFeatures, periodic);
     }
 
     /// <summary>
@@ -160,10 +181,24 @@ public static class FlowBuilders
         return (rng ?? new Rng(0), (conditioner ?? ConditionerOptions.Default) with { HiddenFeatures = hidden });
     }
 
-    private static Flow<T> Make<T>(Transform<T>[] steps, int features, int contextFeatures) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>Per feature: periodic or not; null when <paramref name="periodic"/> is null or empty.</summary>
+    private static bool[]? PeriodicMask(int features, int[]? periodic)
+    {
+        if (periodic is null || periodic.Length == 0) return null;
+        var mask = new bool[features];
+        foreach (int j in periodic)
+        {
+            if ((uint)j >= (uint)features) throw new ArgumentOutOfRangeException(nameof(periodic), $"periodic feature {j} outside [0, {features})");
+            if (mask[j]) throw new ArgumentException($"periodic feature {j} is listed twice", nameof(periodic));
+            mask[j] = true;
+        }
+        return mask;
+    }
+
+    private static Flow<T> Make<T>(Transform<T>[] steps, int features, int contextFeatures, int[]? periodic = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Transform<T> transform = steps.Length == 1 ? steps[0] : new CompositeTransform<T>(steps);
-        var baseDistribution = new StandardNormal<T>(features);
+        Distribution<T> baseDistribution = periodic is { Length: > 0 } ? new PeriodicNormal<T>(features, periodic) : new StandardNormal<T>(features);
         return contextFeatures > 0 ? new ConditionalFlow<T>(transform, baseDistribution) : new Flow<T>(transform, baseDistribution);
     }
 }

@@ -129,7 +129,8 @@ public static class FlowArchitecture
         StandardNormal<T> s => Kind("standard-normal", ("features", s.Features)),
         DiagonalNormal<T> d => Kind("diagonal-normal", ("features", d.Features)),
         GaussianMixture<T> g => Kind("gaussian-mixture", ("features", g.Features), ("components", g.Components)),
-        _ => throw new ArgumentException($"no architecture kind describes the base distribution {TypeNames.Of(distribution)} (standard-normal, diagonal-normal and gaussian-mixture are known)"),
+        PeriodicNormal<T> p => Kind("periodic-normal", ("features", p.Features), ("periodic", Ints(p.Periodic)), ("bound", p.Bound)),
+        _ => throw new ArgumentException($"no architecture kind describes the base distribution {TypeNames.Of(distribution)} (standard-normal, diagonal-normal, gaussian-mixture and periodic-normal are known)"),
     };
 
     private static Distribution<T> BuildBase<T>(JsonObject node) where T : unmanaged, IFloatingPointIeee754<T> => Str(node, "kind") switch
@@ -137,6 +138,7 @@ public static class FlowArchitecture
         "standard-normal" => new StandardNormal<T>(Int(node, "features")),
         "diagonal-normal" => new DiagonalNormal<T>(Int(node, "features")),
         "gaussian-mixture" => new GaussianMixture<T>(Int(node, "features"), Int(node, "components"), new Rng(0)),
+        "periodic-normal" => new PeriodicNormal<T>(Int(node, "features"), IntArray(node, "periodic"), Num(node, "bound")),
         var k => throw new ArgumentException($"architecture: unknown base distribution '{k}'"),
     };
 
@@ -258,7 +260,8 @@ public static class FlowArchitecture
         AffineUpdate a => Kind("affine", ("scale", a.Scale.Kind.ToString()), ("bound", double.IsFinite(a.Scale.Bound) ? a.Scale.Bound : null)),
         AdditiveUpdate => Kind("additive"),
         SplineUpdate s => Kind("spline", ("spline", DescribeSpline(s.Spline))),
-        _ => throw new ArgumentException($"no architecture kind describes the update {update.GetType().Name} (affine, additive and spline are known)"),
+        MaskedUpdate m => Kind("masked", ("mask", Ints(m.Mask.Select(b => b ? 1 : 0))), ("selected", DescribeUpdate(m.Selected)), ("others", DescribeUpdate(m.Others))),
+        _ => throw new ArgumentException($"no architecture kind describes the update {update.GetType().Name} (affine, additive, spline and masked are known)"),
     };
 
     private static IElementwiseUpdate BuildUpdate(JsonObject node) => Str(node, "kind") switch
@@ -273,13 +276,16 @@ public static class FlowArchitecture
         }),
         "additive" => new AdditiveUpdate(),
         "spline" => new SplineUpdate(BuildSpline(Obj(node, "spline"))),
-        var k => throw new ArgumentException($"architecture: unknown update '{k}' (affine, additive and spline are known)"),
+        "masked" => new MaskedUpdate(IntArray(node, "mask").Select(v => v != 0).ToArray(), BuildUpdate(Obj(node, "selected")), BuildUpdate(Obj(node, "others"))),
+        var k => throw new ArgumentException($"architecture: unknown update '{k}' (affine, additive, spline and masked are known)"),
     };
 
     private static JsonObject DescribeSpline(IElementwiseSpline spline) => spline switch
     {
         RationalQuadraticSpline q => Kind("rational-quadratic", ("bins", q.Bins), ("left", q.Domain.Left), ("right", q.Domain.Right), ("bottom", q.Domain.Bottom),
             ("top", q.Domain.Top), ("identityTails", q.Domain.IdentityTails), ("minBinWidth", q.MinBinWidth), ("minBinHeight", q.MinBinHeight), ("minDerivative", q.MinDerivative)),
+        CircularRationalQuadraticSpline c => Kind("circular-rational-quadratic", ("bins", c.Bins), ("bound", c.Bound), ("minBinWidth", c.MinBinWidth),
+            ("minBinHeight", c.MinBinHeight), ("minDerivative", c.MinDerivative)),
         PiecewiseLinearSpline l => Kind("piecewise-linear", ("bins", l.Bins), ("minBinMass", l.MinBinMass)),
         PiecewiseQuadraticSpline p => Kind("piecewise-quadratic", ("bins", p.Bins), ("minBinWidth", p.MinBinWidth), ("minDensity", p.MinDensity)),
         _ => throw new ArgumentException($"no architecture kind describes the spline {spline.GetType().Name}"),
@@ -290,9 +296,11 @@ public static class FlowArchitecture
         "rational-quadratic" => new RationalQuadraticSpline(Int(node, "bins"),
             new SplineDomain(Num(node, "left"), Num(node, "right"), Num(node, "bottom"), Num(node, "top"), Bool(node, "identityTails")),
             Num(node, "minBinWidth"), Num(node, "minBinHeight"), Num(node, "minDerivative")),
+        "circular-rational-quadratic" => new CircularRationalQuadraticSpline(Int(node, "bins"), Num(node, "bound"), Num(node, "minBinWidth"),
+            Num(node, "minBinHeight"), Num(node, "minDerivative")),
         "piecewise-linear" => new PiecewiseLinearSpline(Int(node, "bins"), Num(node, "minBinMass")),
         "piecewise-quadratic" => new PiecewiseQuadraticSpline(Int(node, "bins"), Num(node, "minBinWidth"), Num(node, "minDensity")),
-        var k => throw new ArgumentException($"architecture: unknown spline family '{k}' (rational-quadratic, piecewise-linear, piecewise-quadratic)"),
+        var k => throw new ArgumentException($"architecture: unknown spline family '{k}' (rational-quadratic, circular-rational-quadratic, piecewise-linear, piecewise-quadratic)"),
     };
 
     private static JsonObject Kind(string kind, params (string Key, JsonNode? Value)[] fields)

@@ -25,6 +25,14 @@ public sealed record FlowFitOptions
     public IReadOnlyDictionary<string, ColumnBounds>? Bounds { get; init; }
 
     /// <summary>
+    /// Angle columns by name with their period [lower, upper) (both ends; e.g. (−π, π)): preprocessed as
+    /// <see cref="Data.Preprocessing.PreprocessingKind.Periodic"/> and modelled on the circle by circular splines
+    /// (<see cref="Flows.FlowBuilders.PeriodicUpdate"/>; the nsf and maf-rqs builders only). Values outside the period
+    /// are wrapped into it. The model's spec is then the composed architecture of that flow. Null or empty: none.
+    /// </summary>
+    public IReadOnlyDictionary<string, ColumnBounds>? Periodic { get; init; }
+
+    /// <summary>
     /// The column of the tables holding per-event weights (negative ones allowed; they must not sum to zero): it is
     /// not modelled, and the likelihood is weighted by it (the preprocessing is fitted on the events unweighted).
     /// Null: unweighted.
@@ -55,6 +63,8 @@ public sealed record FlowFitOptions
         if (!Enum.IsDefined(Preprocessing)) throw new ArgumentException($"Preprocessing: unknown value {Preprocessing}");
         if (Bounds is { Count: > 0 } && Preprocessing != FlowPreprocessing.Auto)
             throw new ArgumentException($"Bounds need Preprocessing = Auto (they set the preprocessing of the bounded columns), got {Preprocessing}");
+        if (Periodic is { Count: > 0 } && Preprocessing != FlowPreprocessing.Auto)
+            throw new ArgumentException($"Periodic needs Preprocessing = Auto (it sets the preprocessing of the angle columns), got {Preprocessing}");
         if (WeightColumn is { Length: 0 }) throw new ArgumentException("WeightColumn must be a column name or null, got an empty string");
         if (ContextColumns is { } cc)
         {

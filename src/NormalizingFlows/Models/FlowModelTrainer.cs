@@ -1,6 +1,7 @@
 using System.Numerics;
 using NormalizingFlows.Data;
 using NormalizingFlows.Data.Preprocessing;
+using NormalizingFlows.Flows;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
 
@@ -73,7 +74,7 @@ public sealed class FlowModelTrainer<T> where T : unmanaged, IFloatingPointIeee7
         {
             FlowPreprocessing.None => null,
             FlowPreprocessing.Standardize => PreprocessingPipeline.Fit<T>(train, PreprocessingSpec.Uniform(train.Columns, PreprocessingKind.Standardize)),
-            _ => PreprocessingPipeline.Fit<T>(train, PreprocessingSpec.Auto(train, Options.Bounds)),
+            _ => PreprocessingPipeline.Fit<T>(train, PreprocessingSpec.Auto(train, Options.Bounds, Options.Periodic)),
         };
         // the context is standardised on the training rows only (see FlowFitOptions.ContextColumns for why not the automatic choice)
         var contextPipeline = trainContext is null || Options.Preprocessing == FlowPreprocessing.None ? null
@@ -90,7 +91,20 @@ public sealed class FlowModelTrainer<T> where T : unmanaged, IFloatingPointIeee7
                 valWeights = kept.Length == 0 ? null : Pick(valWeights, kept);
             }
         }
-        Model = new FlowModel<T>(spec, pipeline, train.Columns, contextPipeline, Options.Embedding, trainContext?.Columns);
+        var angles = pipeline?.Spec.ColumnsOf(PreprocessingKind.Periodic) ?? [];
+        if (angles.Length == 0) Model = new FlowModel<T>(spec, pipeline, train.Columns, contextPipeline, Options.Embedding, trainContext?.Columns);
+        else
+        {
+            // circular splines on the angles: the builder's flow with its periodic option, saved as its composed architecture
+            var flowRng = new Rng(spec.Seed);
+            var flow = spec.Builder switch
+            {
+                "nsf" => FlowBuilders.NeuralSplineFlow<T>(spec.Features, spec.Layers, spec.Hidden, spec.ResolvedBins, spec.Bound, spec.ContextFeatures, flowRng, periodic: angles),
+                "maf-rqs" => FlowBuilders.MafRqs<T>(spec.Features, spec.Layers, spec.Hidden, spec.ResolvedBins, spec.Bound, spec.ContextFeatures, flowRng, periodic: angles),
+                _ => throw new ArgumentException($"periodic columns ({string.Join(", ", angles.Select(j => train.Columns[j]))}) need circular splines: use the nsf or maf-rqs builder, not '{spec.Builder}'", nameof(spec)),
+            };
+            Model = new FlowModel<T>(FlowSpec.Describe(flow, spec.Seed), flow, pipeline, train.Columns, contextPipeline, Options.Embedding, trainContext?.Columns);
+        }
         var rng = new Rng(seed);
         TrainingData = Model.MakeTrainingData(train.ToTensor<T>(), rng, trainContext?.ToTensor<T>(), Weights(trainWeights));
         ValidationData = valEvents is null ? null : Model.MakeTrainingData(valEvents.ToTensor<T>(), rng, valContext?.ToTensor<T>(), Weights(valWeights));

@@ -19,4 +19,7 @@ public interface IElementwiseUpdate
 
     /// <summary>τ (or τ⁻¹ with <paramref name="inverse"/>) of <paramref name="input"/> [N, K] with <paramref name="parameters"/> [N, K·m]: outputs [N, K] and log|det| per row.</summary>
     (Var<T> Output, Var<T> LogAbsDet) Apply<T>(Var<T> input, Var<T> parameters, bool inverse) where T : unmanaged, IFloatingPointIeee754<T>;
+
+    /// <summary>The update of feature <paramref name="feature"/> alone, for one column [N, 1] with its m parameters (this one unless τ differs per feature).</summary>
+    IElementwiseUpdate ForFeature(int feature) => this;
 }

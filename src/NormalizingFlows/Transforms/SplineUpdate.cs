@@ -17,6 +17,10 @@ public sealed record SplineUpdate : IElementwiseUpdate
     public static SplineUpdate RationalQuadratic(int bins = 8, double bound = 3.0, double minDerivative = 1e-3)
         => new(new RationalQuadraticSpline(bins, SplineDomain.Symmetric(bound), minDerivative: minDerivative));
 
+    /// <summary>A circular rational-quadratic spline with <paramref name="bins"/> bins and a learnable shift on [−bound, bound) (angles: π).</summary>
+    public static SplineUpdate Circular(int bins = 8, double bound = Math.PI, double minDerivative = 1e-3)
+        => new(new CircularRationalQuadraticSpline(bins, bound, minDerivative: minDerivative));
+
     /// <summary>The spline family.</summary>
     public IElementwiseSpline Spline { get; }
 
@@ -25,7 +29,7 @@ public sealed record SplineUpdate : IElementwiseUpdate
 
     /// <summary>
     /// Rational-quadratic: widths and heights 0 (equal bins), derivatives
-    /// <see cref="RationalQuadraticSpline.IdentityDerivativeParameter"/>; piecewise-linear, piecewise-quadratic and
+    /// <see cref="RationalQuadraticSpline.IdentityDerivativeParameter"/> (circular: the same, shift 0); piecewise-linear, piecewise-quadratic and
     /// other families: all 0 (uniform density).
     /// </summary>
     public double[] IdentityParameters()
@@ -33,6 +37,8 @@ public sealed record SplineUpdate : IElementwiseUpdate
         var p = new double[Spline.ParametersPerElement];
         if (Spline is RationalQuadraticSpline rq)
             for (int j = 2 * rq.Bins; j < p.Length; j++) p[j] = rq.IdentityDerivativeParameter;
+        else if (Spline is CircularRationalQuadraticSpline c)
+            for (int j = 2 * c.Bins; j < 3 * c.Bins; j++) p[j] = c.IdentityDerivativeParameter;
         return p;
     }
 

@@ -13,6 +13,8 @@ public enum InputDomain
     UnitInterval,
     /// <summary>(−1, 1) only (e.g. inverse tanh).</summary>
     Symmetric,
+    /// <summary>Angles in [−3, 3], inside the circle [−π, π) away from its seam (circular splines wrap other values).</summary>
+    Circle,
 }
 
 /// <summary>One entry of the transform test matrix: how to build the transform in double and in float.</summary>

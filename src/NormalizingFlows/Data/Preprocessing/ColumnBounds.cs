@@ -44,4 +44,22 @@ public sealed record ColumnBounds(double? Lower, double? Upper)
         }
         return result;
     }
+
+    /// <summary>
+    /// Parses periods of angle columns: "col" (period [−π, π)) or "col=lo:hi" (both ends), comma-separated or given
+    /// one by one. A <see cref="FormatException"/> names the faulty entry.
+    /// </summary>
+    public static Dictionary<string, ColumnBounds> ParsePeriods(IEnumerable<string> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        var result = new Dictionary<string, ColumnBounds>(StringComparer.Ordinal);
+        foreach (var entry in entries.SelectMany(e => e.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        {
+            var (name, period) = entry.Contains('=') ? Parse([entry]).Single() : KeyValuePair.Create(entry, new ColumnBounds(-Math.PI, Math.PI));
+            if (period.Lower is null || period.Upper is null)
+                throw new FormatException($"period '{entry}' needs both ends, COLUMN=LOW:HIGH (or the column alone for [−π, π))");
+            if (!result.TryAdd(name, period)) throw new FormatException($"column '{name}' is declared periodic twice");
+        }
+        return result;
+    }
 }

@@ -23,6 +23,9 @@ public sealed record ColumnPreprocessing(string Name, PreprocessingKind Kind)
     /// <summary>The upper end of a user-given minmax-logit domain (see <see cref="Lower"/>).</summary>
     public double? Upper { get; init; }
 
+    /// <summary>Periodic: the period [Lower, Upper), by default [−π, π).</summary>
+    public (double Lower, double Upper) Period => (Lower ?? -Math.PI, Upper ?? Math.PI);
+
     /// <summary>Why <see cref="PreprocessingSpec.Auto"/> chose this kind (informational; null when set by hand).</summary>
     public string? Reason { get; init; }
 
@@ -35,6 +38,7 @@ public sealed record ColumnPreprocessing(string Name, PreprocessingKind Kind)
         PreprocessingKind.LogUpper => ["log-upper", "standardize"],
         PreprocessingKind.MinMaxLogit => ["minmax", "logit", "standardize"],
         PreprocessingKind.Dequantize => ["dequantize", "standardize"],
+        PreprocessingKind.Periodic => ["periodic"],
         _ => throw new InvalidOperationException($"unknown kind {Kind}"),
     };
 }

@@ -15,4 +15,10 @@ public enum PreprocessingKind
     Dequantize,
     /// <summary>log(shift − x), then standardise ("log-upper"); for columns bounded above only (a sharp edge or cut at the maximum, open below).</summary>
     LogUpper,
+    /// <summary>
+    /// An angle: its period [Lower, Upper) (default [−π, π)) is shifted and scaled onto [−π, π), nothing else (no
+    /// logit, no standardisation; log|det| the constant scale) ("periodic"). The flow must model it on the circle
+    /// (circular splines) and wraps values outside the period into it.
+    /// </summary>
+    Periodic,
 }

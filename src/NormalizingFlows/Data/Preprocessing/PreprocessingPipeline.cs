@@ -14,7 +14,8 @@ public static class PreprocessingPipeline
     /// Fits <paramref name="spec"/> on the training table <paramref name="train"/> in double precision: the training
     /// range of every column; the log shifts (every value must exceed its column's shift); the min-max ranges widened
     /// by the margins; and the mean and standard deviation of every standardised column after its earlier steps
-    /// (for dequantized columns those of k + U(0, 1): mean + ½, variance + 1/12). The spec's names must match the
+    /// (for dequantized columns those of k + U(0, 1): mean + ½, variance + 1/12); periodic columns get the affine map of
+    /// their period onto [−π, π) instead (training values outside the period are allowed: the flow wraps them). The spec's names must match the
     /// table's columns. A constant column (of any kind but "none", in a table of more than one row) throws: a point
     /// mass has no density.
     /// </summary>
@@ -55,7 +56,7 @@ public static class PreprocessingPipeline
                     throw new ArgumentException($"column '{col.Name}': log-upper needs every value below the shift {col.Shift}, but the maximum is {hi} (choose a larger shift or another kind)");
                 c.Shift[j] = col.Shift;
             }
-            if (col.Lower is { } bl && col.Upper is { } bu && !(lo > bl && hi < bu))
+            if (col.Kind == PreprocessingKind.MinMaxLogit && col.Lower is { } bl && col.Upper is { } bu && !(lo > bl && hi < bu))
                 throw new ArgumentException($"column '{col.Name}': the training range [{lo}, {hi}] is not strictly inside the given bounds ({bl}, {bu})");
         }
         // earlier steps in double, then the standardisation's statistics of their output
@@ -69,6 +70,13 @@ public static class PreprocessingPipeline
             {
                 var kind = spec.Columns[j].Kind;
                 if (kind == PreprocessingKind.None) continue;
+                if (kind == PreprocessingKind.Periodic)
+                {
+                    // [lower, upper) → [−π, π): the standardisation's affine map with these constants
+                    var (plo, phi) = spec.Columns[j].Period;
+                    c.Mean[j] = 0.5 * (plo + phi); c.Std[j] = (phi - plo) / (2 * Math.PI);
+                    continue;
+                }
                 double mean = moments.Count[j] == n ? moments.Mean[j] : double.NaN;
                 double var = moments.PopulationVariance(j);
                 if (kind == PreprocessingKind.Dequantize) { mean += 0.5; var += 1.0 / 12.0; }

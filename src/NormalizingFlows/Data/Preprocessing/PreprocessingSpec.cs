@@ -31,8 +31,8 @@ public sealed class PreprocessingSpec
                 throw new ArgumentException($"column '{c.Name}': the minmax-logit margin must lie in (0, 0.5], got {c.Margin} (with 0 the training extremes map to logit(0) = −∞)", nameof(columns));
             if (c.Kind is PreprocessingKind.Log or PreprocessingKind.LogUpper && !double.IsFinite(c.Shift))
                 throw new ArgumentException($"column '{c.Name}': the log shift must be finite, got {c.Shift}", nameof(columns));
-            if (c.Lower.HasValue != c.Upper.HasValue || (c.Lower.HasValue && c.Kind != PreprocessingKind.MinMaxLogit))
-                throw new ArgumentException($"column '{c.Name}': explicit lower and upper bounds go together and only with minmax-logit (log takes a lower bound as its shift, log-upper an upper one)", nameof(columns));
+            if (c.Lower.HasValue != c.Upper.HasValue || (c.Lower.HasValue && c.Kind is not (PreprocessingKind.MinMaxLogit or PreprocessingKind.Periodic)))
+                throw new ArgumentException($"column '{c.Name}': explicit lower and upper bounds go together and only with minmax-logit or periodic (log takes a lower bound as its shift, log-upper an upper one)", nameof(columns));
             if (c.Lower is { } lo && c.Upper is { } hi && !(double.IsFinite(lo) && double.IsFinite(hi) && lo < hi))
                 throw new ArgumentException($"column '{c.Name}': the bounds ({lo}, {hi}) must be finite with lower < upper", nameof(columns));
         }
@@ -58,7 +58,7 @@ public sealed class PreprocessingSpec
         return new PreprocessingSpec(names.Select(n => new ColumnPreprocessing(n, kind)));
     }
 
-    /// <summary>The JSON name of a kind: "none", "standardize", "log", "log-upper", "minmax-logit" or "dequantize".</summary>
+    /// <summary>The JSON name of a kind: "none", "standardize", "log", "log-upper", "minmax-logit", "dequantize" or "periodic".</summary>
     public static string KindName(PreprocessingKind kind) => kind switch
     {
         PreprocessingKind.None => "none",
@@ -67,6 +67,7 @@ public sealed class PreprocessingSpec
         PreprocessingKind.MinMaxLogit => "minmax-logit",
         PreprocessingKind.Dequantize => "dequantize",
         PreprocessingKind.LogUpper => "log-upper",
+        PreprocessingKind.Periodic => "periodic",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown preprocessing kind"),
     };
 
@@ -79,7 +80,8 @@ public sealed class PreprocessingSpec
         "minmax-logit" => PreprocessingKind.MinMaxLogit,
         "dequantize" => PreprocessingKind.Dequantize,
         "log-upper" => PreprocessingKind.LogUpper,
-        _ => throw new FormatException($"unknown preprocessing kind '{name}' (valid: none, standardize, log, log-upper, minmax-logit, dequantize)"),
+        "periodic" => PreprocessingKind.Periodic,
+        _ => throw new FormatException($"unknown preprocessing kind '{name}' (valid: none, standardize, log, log-upper, minmax-logit, dequantize, periodic)"),
     };
 
     /// <summary>
@@ -96,14 +98,25 @@ public sealed class PreprocessingSpec
     /// edge fills them evenly (ratios √10 and 10), one that fades out towards the extreme does not (a linear fade
     /// gives 10^¼ and √10, tails less); each half must reach 2.2 and the whole 5. Needs N ≥ 200 for the edge test (smaller tables skip it).
     /// Non-finite values throw, as do a bound on an unknown column and training values outside a given bound.
+    /// Columns named in <paramref name="periodic"/> (angles, with their period: both ends) are
+    /// <see cref="PreprocessingKind.Periodic"/>; there is no automatic detection of angles.
     /// </summary>
-    public static PreprocessingSpec Auto(Table table, IReadOnlyDictionary<string, ColumnBounds>? bounds = null)
+    public static PreprocessingSpec Auto(Table table, IReadOnlyDictionary<string, ColumnBounds>? bounds = null, IReadOnlyDictionary<string, ColumnBounds>? periodic = null)
     {
         ArgumentNullException.ThrowIfNull(table);
         if (bounds is not null)
             foreach (var name in bounds.Keys)
                 if (!table.Columns.Contains(name, StringComparer.Ordinal))
                     throw new ArgumentException($"a bound is given for column '{name}', but the columns are: {string.Join(", ", table.Columns)}");
+        if (periodic is not null)
+            foreach (var (name, period) in periodic)
+            {
+                if (!table.Columns.Contains(name, StringComparer.Ordinal))
+                    throw new ArgumentException($"column '{name}' is declared periodic, but the columns are: {string.Join(", ", table.Columns)}");
+                if (bounds?.ContainsKey(name) == true) throw new ArgumentException($"column '{name}' is given both a bound and a period: an angle is periodic, not bounded");
+                if (period.Lower is not { } lo || period.Upper is not { } hi || !(lo < hi) || !double.IsFinite(hi - lo))
+                    throw new ArgumentException($"column '{name}': a period needs finite ends lower < upper, got {period}");
+            }
         var cols = new List<ColumnPreprocessing>(table.Cols);
         var values = new double[table.Rows];
         for (int j = 0; j < table.Cols; j++)
@@ -113,6 +126,11 @@ public sealed class PreprocessingSpec
                 values[r] = table[r, j];
                 if (!double.IsFinite(values[r]))
                     throw new ArgumentException($"column '{table.Columns[j]}' row {r} is {values[r]}: drop or impute non-finite values before preprocessing");
+            }
+            if (periodic is not null && periodic.TryGetValue(table.Columns[j], out var p))
+            {
+                cols.Add(new ColumnPreprocessing(table.Columns[j], PreprocessingKind.Periodic) { Lower = p.Lower, Upper = p.Upper, Reason = $"periodic on [{Fmt(p.Lower!.Value)}, {Fmt(p.Upper!.Value)})" });
+                continue;
             }
             if (bounds is not null && bounds.TryGetValue(table.Columns[j], out var b))
             {

@@ -146,7 +146,7 @@ public class AutoregressiveTransform<T> : Transform<T> where T : unmanaged, IFlo
                 for (int r = 0; r < n; r++) cs[r] = ys[r * d + feature];
                 using (TensorScope.Begin())
                 {
-                    var (xc, ld) = TransformFeatures(new Var<T>(column), new Var<T>(parameters), inverse: true);
+                    var (xc, ld) = Update.ForFeature(feature).Apply(new Var<T>(column), new Var<T>(parameters), inverse: true);
                     var xv = xc.Value.ReadOnlySpan; var xs = x.Span;
                     xv.CopyTo(xColumn);
                     for (int r = 0; r < n; r++) xs[r * d + feature] = xv[r];

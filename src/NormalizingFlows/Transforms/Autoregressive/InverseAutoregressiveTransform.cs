@@ -119,5 +119,7 @@ public sealed class InverseAutoregressiveTransform<T> : Transform<T> where T : u
 
         public (Var<T2> Output, Var<T2> LogAbsDet) Apply<T2>(Var<T2> input, Var<T2> parameters, bool inverse) where T2 : unmanaged, IFloatingPointIeee754<T2>
             => Inner.Apply(input, parameters, !inverse);
+
+        public IElementwiseUpdate ForFeature(int feature) => new Flipped(Inner.ForFeature(feature));
     }
 }

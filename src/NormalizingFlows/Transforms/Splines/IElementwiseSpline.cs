@@ -5,7 +5,7 @@ namespace NormalizingFlows.Transforms.Splines;
 /// <summary>
 /// A family of monotone scalar maps, one per element, each given by <see cref="ParametersPerElement"/> unnormalised
 /// parameters stored contiguously. Pure functions on spans with analytic gradients; backward methods ADD into their
-/// gradient outputs. Inputs outside the domain are mapped linearly (never NaN).
+/// gradient outputs. Inputs outside the domain are mapped linearly, or wrapped by the circular spline (never NaN).
 /// </summary>
 public interface IElementwiseSpline
 {
