@@ -168,7 +168,7 @@ internal static class Commands
         if (m.ContextColumns.Any(c => !table.Columns.Contains(c)) && table.Cols == m.Features + m.ContextFeatures)
             table = DataIo.MatchModel(table, [.. m.Columns, .. m.ContextColumns], path, ctx.Err);
         var context = ContextOf(m, table, path);
-        var events = table.SelectColumns(string.Join(",", table.Columns.Where(c => !m.ContextColumns.Contains(c))));
+        var events = table.SelectColumns([.. table.Columns.Where(c => !m.ContextColumns.Contains(c))]);
         return (DataIo.MatchModel(events, m.Columns, path, ctx.Err), context);
     }
 
@@ -178,7 +178,7 @@ internal static class Commands
         var missing = m.ContextColumns.Where(c => !table.Columns.Contains(c)).ToList();
         if (missing.Count > 0)
             throw new ArgumentException($"{source} lacks the context column(s) {string.Join(", ", missing)} of the conditional model (conditioned on {string.Join(", ", m.ContextColumns)}; the file has: {string.Join(", ", table.Columns)})");
-        return table.SelectColumns(string.Join(",", m.ContextColumns));
+        return table.SelectColumns(m.ContextColumns);
     }
 
     internal static Argument<string> ModelArgument() => new("MODEL") { Description = "Model file written by 'nflow train' (.nflow)" };

@@ -56,7 +56,7 @@ internal static class DataIo
     {
         if (table.Columns.SequenceEqual(modelColumns)) return table;
         if (table.Cols == modelColumns.Count && modelColumns.All(table.Columns.Contains))
-            return table.SelectColumns(string.Join(",", modelColumns));
+            return table.SelectColumns(modelColumns);
         bool headerless = path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase) && table.Columns.SequenceEqual(Table.DefaultNames(table.Cols));
         if (headerless && table.Cols == modelColumns.Count)
         {

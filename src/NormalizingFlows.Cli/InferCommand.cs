@@ -155,7 +155,7 @@ internal static class InferCommand
             string path = r.GetValue(observations)!;
             var table = DataIo.Read(ctx, path, r.GetValue(columns), false);
             var names = m.Spec.ObservationNames;
-            if (table.Cols != names.Length && names.All(table.Columns.Contains)) table = table.SelectColumns(string.Join(",", names));
+            if (table.Cols != names.Length && names.All(table.Columns.Contains)) table = table.SelectColumns(names);
             table = DataIo.MatchModel(table, names, path);
             int k = r.GetValue(n) ?? 1000, d = m.ParameterDimension;
             using var x = table.ToTensor<float>().Untrack();

@@ -169,7 +169,7 @@ internal static class TrainCommand
                 string[] apart = [.. weightColumn is null ? Array.Empty<string>() : [weightColumn], .. contextColumns];
                 if (table.Columns.All(apart.Contains))
                     throw new UsageException($"{dataPath}: every column is a weight or context column ({string.Join(", ", apart)}): no column is left to model");
-                var events = apart.Length == 0 ? table : table.SelectColumns(string.Join(",", table.Columns.Where(c => !apart.Contains(c))));
+                var events = apart.Length == 0 ? table : table.SelectColumns([.. table.Columns.Where(c => !apart.Contains(c))]);
                 TrainingChecks.Degenerate(ctx, events, dataPath);
 
                 var spec = new FlowSpec

@@ -126,7 +126,7 @@ public static class ClassifierTwoSampleTest
         double foldError = FoldError(foldAuc);
         return new TwoSampleTestResult(roc.Auc, Math.Sqrt(roc.AucError * roc.AucError + foldError * foldError), logits[..na], logits[na..],
             fold[..na], fold[na..], foldAuc, roc, epochs, clock.Elapsed.TotalSeconds)
-        { TrainedOn = trainedOn, Judge = judge, DeLongError = roc.AucError, FoldError = foldError };
+        { TrainedOn = trainedOn, Judge = judge, FoldError = foldError };
     }
 
     /// <summary>SD(fold AUCs)/√K with the n − 1 denominator: the standard error of their mean.</summary>

@@ -30,7 +30,7 @@ public sealed record TwoSampleTestResult(double Auc, double AucError, double[] L
     /// DeLong's error of the pooled out-of-fold scores (weighted when event weights are given): the error of one
     /// classifier's AUC, which misses the fold-to-fold variation of the K fitted classifiers.
     /// </summary>
-    public double DeLongError { get; init; }
+    public double DeLongError => Roc.AucError;
 
     /// <summary>The fold-level error SD(<see cref="FoldAuc"/>)/√K, each fold's AUC taken on its own held-out events.</summary>
     public double FoldError { get; init; }

@@ -88,9 +88,29 @@ public sealed class Table
                 idx[i] = k;
             if (idx[i] < 0) throw new ArgumentException($"no column '{source}'; the columns are: {string.Join(", ", Columns)}");
         }
-        var v = new double[Rows * parts.Length];
+        return Pick(names, idx);
+    }
+
+    /// <summary>
+    /// The columns named exactly <paramref name="names"/>, in that order (no renames, no index fallback: a name may
+    /// hold '=' or be a number). Unknown names give an error listing the available ones.
+    /// </summary>
+    public Table SelectColumns(IReadOnlyList<string> names)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        if (names.Count == 0) throw new ArgumentException("the column list names no columns", nameof(names));
+        var idx = new int[names.Count];
+        for (int i = 0; i < idx.Length; i++)
+            if ((idx[i] = Array.IndexOf(Columns, names[i])) < 0)
+                throw new ArgumentException($"no column '{names[i]}'; the columns are: {string.Join(", ", Columns)}");
+        return Pick([.. names], idx);
+    }
+
+    private Table Pick(string[] names, int[] idx)
+    {
+        var v = new double[Rows * idx.Length];
         for (int r = 0; r < Rows; r++)
-            for (int j = 0; j < parts.Length; j++) v[r * parts.Length + j] = Values[r * Cols + idx[j]];
+            for (int j = 0; j < idx.Length; j++) v[r * idx.Length + j] = Values[r * Cols + idx[j]];
         return new Table(names, v, Rows) { DroppedRows = DroppedRows };
     }
 

@@ -82,7 +82,7 @@ public static class FlowModelTables
         if (missing.Count > 0)
             throw new ArgumentException($"the context lacks the model's context column(s) {string.Join(", ", missing)} (it has: {string.Join(", ", context.Columns)})", nameof(context));
         if (context.Rows == 0) throw new ArgumentException("the context has no rows", nameof(context));
-        var picked = context.Columns.SequenceEqual(model.ContextColumns) ? context : context.SelectColumns(string.Join(",", model.ContextColumns));
+        var picked = context.Columns.SequenceEqual(model.ContextColumns) ? context : context.SelectColumns(model.ContextColumns);
         for (int r = 0; r < picked.Rows; r++)
             for (int j = 0; j < picked.Cols; j++)
                 if (!double.IsFinite(picked[r, j]))

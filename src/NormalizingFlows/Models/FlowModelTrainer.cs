@@ -166,8 +166,8 @@ public sealed class FlowModelTrainer<T> where T : unmanaged, IFloatingPointIeee7
                 if (!double.IsFinite(weights[r])) throw new ArgumentException($"the {what}'s weight column '{w}' is {weights[r]} in row {r}: weights must be finite");
             }
         }
-        var events = apart.Length == 0 ? table : table.SelectColumns(string.Join(",", table.Columns.Where(c => !apart.Contains(c))));
-        return (events, context.Length == 0 ? null : table.SelectColumns(string.Join(",", context)), weights);
+        var events = apart.Length == 0 ? table : table.SelectColumns([.. table.Columns.Where(c => !apart.Contains(c))]);
+        return (events, context.Length == 0 ? null : table.SelectColumns(context), weights);
     }
 
     private static double[]? Pick(double[]? values, ReadOnlySpan<int> rows)

@@ -1,12 +1,6 @@
-using System.Globalization;
-using System.Numerics;
-using System.Runtime.InteropServices;
-using System.Text;
-using System.Text.Json;
 using NormalizingFlows.Data.Preprocessing;
 using NormalizingFlows.IO;
 using NormalizingFlows.Nn.Embeddings;
-using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
 
 namespace NormalizingFlows.Models;

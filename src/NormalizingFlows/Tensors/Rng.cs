@@ -28,22 +28,6 @@ public sealed class Rng
     /// <summary>Creates a generator from an int seed.</summary>
     public Rng(int seed) : this(unchecked((ulong)(long)seed)) { }
 
-    /// <summary>
-    /// The generator's whole state (the four xoshiro words, the cached normal deviate and whether it is set), for
-    /// checkpoints: <see cref="RestoreState"/> continues the stream exactly where it was.
-    /// </summary>
-    public ulong[] SaveState() => [_s0, _s1, _s2, _s3, BitConverter.DoubleToUInt64Bits(_spareNormal), _hasSpare ? 1UL : 0UL];
-
-    /// <summary>Restores a state from <see cref="SaveState"/> (six words).</summary>
-    public void RestoreState(ReadOnlySpan<ulong> state)
-    {
-        if (state.Length != 6 || (state[0] | state[1] | state[2] | state[3]) == 0 || state[5] > 1)
-            throw new ArgumentException("not a generator state (six words from SaveState)", nameof(state));
-        (_s0, _s1, _s2, _s3) = (state[0], state[1], state[2], state[3]);
-        _spareNormal = BitConverter.UInt64BitsToDouble(state[4]);
-        _hasSpare = state[5] == 1;
-    }
-
     private static ulong SplitMix(ref ulong x)
     {
         ulong z = x += 0x9E3779B97F4A7C15UL;

@@ -141,7 +141,6 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
             lastValidation = history.Epochs.LastOrDefault()?.ValidationLogLikelihood;
         }
 
-        var parameters = Optimizer.Parameters;
         var xb = train is null ? null : Tensor<T>.Empty(batch, train.X.Dim(1)).Untrack();
         var cb = train?.Context is null ? null : Tensor<T>.Empty(batch, train.Context.Dim(1)).Untrack();
         var wb = train?.Weights is null ? null : Tensor<T>.Empty(batch).Untrack();

@@ -54,8 +54,11 @@ public sealed class MaskedUpdate : IElementwiseUpdate
     public IElementwiseUpdate ForFeature(int feature)
     {
         if ((uint)feature >= (uint)Mask.Count) throw new ArgumentOutOfRangeException(nameof(feature), $"feature {feature} outside [0, {Mask.Count})");
-        return new MaskedUpdate([Mask[feature]], Selected, Others);
+        return Mask[feature] ? _selectedOne ??= new MaskedUpdate([true], Selected, Others) : _othersOne ??= new MaskedUpdate([false], Selected, Others);
     }
+
+    // the one-feature updates ForFeature hands out, built on first use (the incremental MADE inverse asks once per feature)
+    private MaskedUpdate? _selectedOne, _othersOne;
 
     /// <inheritdoc/>
     public (Var<T> Output, Var<T> LogAbsDet) Apply<T>(Var<T> input, Var<T> parameters, bool inverse) where T : unmanaged, IFloatingPointIeee754<T>

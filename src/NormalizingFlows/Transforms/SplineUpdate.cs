@@ -27,20 +27,8 @@ public sealed record SplineUpdate : IElementwiseUpdate
     /// <inheritdoc/>
     public int ParametersPerFeature => Spline.ParametersPerElement;
 
-    /// <summary>
-    /// Rational-quadratic: widths and heights 0 (equal bins), derivatives
-    /// <see cref="RationalQuadraticSpline.IdentityDerivativeParameter"/> (circular: the same, shift 0); piecewise-linear, piecewise-quadratic and
-    /// other families: all 0 (uniform density).
-    /// </summary>
-    public double[] IdentityParameters()
-    {
-        var p = new double[Spline.ParametersPerElement];
-        if (Spline is RationalQuadraticSpline rq)
-            for (int j = 2 * rq.Bins; j < p.Length; j++) p[j] = rq.IdentityDerivativeParameter;
-        else if (Spline is CircularRationalQuadraticSpline c)
-            for (int j = 2 * c.Bins; j < 3 * c.Bins; j++) p[j] = c.IdentityDerivativeParameter;
-        return p;
-    }
+    /// <summary>The spline's own identity parameters (<see cref="IElementwiseSpline.IdentityParameters"/>).</summary>
+    public double[] IdentityParameters() => Spline.IdentityParameters();
 
     /// <inheritdoc/>
     public (Var<T> Output, Var<T> LogAbsDet) Apply<T>(Var<T> input, Var<T> parameters, bool inverse) where T : unmanaged, IFloatingPointIeee754<T>

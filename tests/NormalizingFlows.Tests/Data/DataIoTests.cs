@@ -64,6 +64,18 @@ public class DataIoTests : IDisposable
     }
 
     [Fact]
+    public void ColumnSelectionByNamesTakesNamesLiterally()
+    {
+        // names the spec parser would read as a rename ("a=b") or an index ("0") are picked as they are
+        var t = new Table(["a=b", "0", "b"], [1, 2, 3, 4, 5, 6], 2);
+        var picked = t.SelectColumns(["b", "a=b", "0"]);
+        Assert.Equal(["b", "a=b", "0"], picked.Columns);
+        Assert.Equal([3.0, 1.0, 2.0, 6.0, 4.0, 5.0], picked.Values);
+        Assert.Equal([3.0, 6.0], t.SelectColumns("a=b").Values); // the spec form reads it as column b renamed a: why callers with names use the list form
+        Assert.Contains("no column 'c'", Assert.Throws<ArgumentException>(() => t.SelectColumns(["c"])).Message);
+    }
+
+    [Fact]
     public void CsvRoundTripIsExact()
     {
         var t = new Table(["a", "b"], [0.1, -1e-300, 1.0 / 3, 12345.678], 2);

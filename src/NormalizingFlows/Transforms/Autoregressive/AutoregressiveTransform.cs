@@ -60,17 +60,13 @@ public class AutoregressiveTransform<T> : Transform<T> where T : unmanaged, IFlo
     /// <summary>Conditioner outputs per feature.</summary>
     public int ParametersPerFeature => Update.ParametersPerFeature;
 
-    /// <summary>The elementwise update with conditioner outputs [N, D·ParametersPerFeature]: outputs [N, D] and log|det| per row.</summary>
-    protected virtual (Var<T> Output, Var<T> LogAbsDet) TransformFeatures(Var<T> input, Var<T> parameters, bool inverse)
-        => Update.Apply(input, parameters, inverse);
-
     private Var<T> Parameters(Var<T> x, Var<T>? context) => _network.Forward(x, ContextFeatures == 0 ? null : context);
 
     /// <summary>y = τ(x; MADE(x, c)) in one pass (the fast direction).</summary>
     public override (Var<T> Y, Var<T> LogAbsDet) Forward(Var<T> x, Var<T>? context = null)
     {
         CheckShapes(x, context);
-        return TransformFeatures(x, Parameters(x, context), inverse: false);
+        return Update.Apply(x, Parameters(x, context), inverse: false);
     }
 
     /// <summary>
@@ -82,7 +78,7 @@ public class AutoregressiveTransform<T> : Transform<T> where T : unmanaged, IFlo
     {
         CheckShapes(x, context);
         var theta = Parameters(x, context);
-        var (y, logDet) = TransformFeatures(x, theta, inverse: false);
+        var (y, logDet) = Update.Apply(x, theta, inverse: false);
         return (y, logDet, theta);
     }
 
@@ -104,7 +100,7 @@ public class AutoregressiveTransform<T> : Transform<T> where T : unmanaged, IFlo
         Var<T> x = new(Tensor<T>.Zeros(n, Features));
         Var<T>? logDet = null;
         for (int step = 0; step < Features; step++)
-            (x, logDet) = TransformFeatures(y, Parameters(x, context), inverse: true);
+            (x, logDet) = Update.Apply(y, Parameters(x, context), inverse: true);
         return (x, logDet!);
     }
 
@@ -176,7 +172,7 @@ public class AutoregressiveTransform<T> : Transform<T> where T : unmanaged, IFlo
         {
             using (TensorScope.Begin())
             {
-                var (x, ld) = TransformFeatures(y, Parameters(new Var<T>(current), context), inverse: true);
+                var (x, ld) = Update.Apply(y, Parameters(new Var<T>(current), context), inverse: true);
                 x.Value.CopyTo(other);
                 if (step == Features - 1) ld.Value.CopyTo(logDet);
             }

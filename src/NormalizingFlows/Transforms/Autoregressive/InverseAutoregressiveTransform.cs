@@ -75,9 +75,6 @@ public sealed class InverseAutoregressiveTransform<T> : Transform<T> where T : u
     /// <summary>The affine scale parameterisation (null unless the update is affine).</summary>
     public AffineScale? Scale => (_core.Inner as AffineUpdate)?.Scale;
 
-    /// <summary>The spline family (null unless the update is a spline).</summary>
-    public Splines.IElementwiseSpline? SplineFamily => (_core.Inner as SplineUpdate)?.Spline;
-
     /// <summary>z = τ(x; θ(z, c)), sequential over the D positions (the slow direction); log|det ∂z/∂x| per row.</summary>
     public override (Var<T> Y, Var<T> LogAbsDet) Forward(Var<T> x, Var<T>? context = null)
     {

@@ -47,6 +47,14 @@ public sealed class CircularRationalQuadraticSpline : IElementwiseSpline
     /// <summary>The identity: widths, heights and shift 0, derivatives this value (derivative 1).</summary>
     public double IdentityDerivativeParameter => _inner.IdentityDerivativeParameter;
 
+    /// <summary>Widths and heights 0, the K derivatives at unit slope, shift 0.</summary>
+    public double[] IdentityParameters()
+    {
+        var p = new double[ParametersPerElement];
+        for (int j = 2 * Bins; j < 3 * Bins; j++) p[j] = IdentityDerivativeParameter;
+        return p;
+    }
+
     /// <summary>v wrapped into [−B, B): v − 2B·⌊(v + B)/2B⌋, and −B where rounding in T lands on +B or above.</summary>
     public T Wrap<T>(double v) where T : unmanaged, IFloatingPointIeee754<T>
     {

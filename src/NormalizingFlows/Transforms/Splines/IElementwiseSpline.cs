@@ -15,6 +15,12 @@ public interface IElementwiseSpline
     /// <summary>Interval mapping and tail convention.</summary>
     SplineDomain Domain { get; }
 
+    /// <summary>
+    /// The unnormalised parameters of one element's identity map (equal bins, unit slope); by default all 0, which is
+    /// the identity of families whose parameters are normalised bin masses (piecewise-linear, piecewise-quadratic).
+    /// </summary>
+    double[] IdentityParameters() => new double[ParametersPerElement];
+
     /// <summary>y = s(x) and log|ds/dx|.</summary>
     void Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> parameters, Span<T> y, Span<T> logAbsDet) where T : unmanaged, IFloatingPointIeee754<T>;
 

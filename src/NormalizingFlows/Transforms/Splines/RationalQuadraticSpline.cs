@@ -56,6 +56,14 @@ public sealed partial class RationalQuadraticSpline : IElementwiseSpline
     /// </summary>
     public double IdentityDerivativeParameter => Math.Log(double.ExpM1(1 - _minDerivative));
 
+    /// <summary>Widths and heights 0 (equal bins), derivatives <see cref="IdentityDerivativeParameter"/> (unit slope).</summary>
+    public double[] IdentityParameters()
+    {
+        var p = new double[ParametersPerElement];
+        for (int j = 2 * Bins; j < p.Length; j++) p[j] = IdentityDerivativeParameter;
+        return p;
+    }
+
     private void Check<T>(ReadOnlySpan<T> input, ReadOnlySpan<T> parameters, int outLength, string what)
     {
         if (parameters.Length != input.Length * ParametersPerElement)
