@@ -128,11 +128,15 @@ public sealed class MlpClassifier
         public override Var<float> Compute(TrainingBatch<float> batch)
         {
             var rows = batch.Rows.Span;
-            var t = new float[rows.Length];
-            for (int k = 0; k < rows.Length; k++) t[k] = _targets[rows[k]];
+            if (_t.Length < rows.Length) (_t, _w) = (new float[rows.Length], new float[rows.Length]);
+            for (int k = 0; k < rows.Length; k++) _t[k] = _targets[rows[k]];
+            batch.Weights!.ReadOnlySpan[..rows.Length].CopyTo(_w);
             var logits = classifier._net.Forward(new Var<float>(batch.X!));
-            return WeightedBce(logits, t, batch.Weights!.ToArray());
+            return WeightedBce(logits, _t, _w);
         }
+
+        // the batch's targets and weights, reused from step to step (the backward pass reads them before the next step)
+        private float[] _t = [], _w = [];
 
         public override double Validate(TrainingData<float> validation)
         {

@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json;
+using NormalizingFlows.IO;
 using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Training;
@@ -53,15 +54,7 @@ internal static class TrainingCheckpoint
 
     /// <summary>"sha256 …" of a module's state (names, shapes and values of its parameters and buffers).</summary>
     public static string ModuleHash<T>(Nn.Module<T> module) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        using var h = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var (k, t) in module.StateDict())
-        {
-            h.AppendData(System.Text.Encoding.UTF8.GetBytes($"{k}:{t.ShapeString};"));
-            h.AppendData(MemoryMarshal.AsBytes(t.ReadOnlySpan));
-        }
-        return "sha256 " + Convert.ToHexStringLower(h.GetHashAndReset());
-    }
+        => "sha256 " + FileChecksum.TensorOnly(module.StateDict().Select(kv => SafeTensorEntry.From(kv.Key, kv.Value)));
 
     public static string Json(IReadOnlyDictionary<string, string> d) => JsonSerializer.Serialize(new SortedDictionary<string, string>(d.ToDictionary(), StringComparer.Ordinal));
 

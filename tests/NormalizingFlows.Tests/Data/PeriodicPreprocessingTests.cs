@@ -20,9 +20,12 @@ public class PeriodicPreprocessingTests
         var (y, ld) = pipe.Forward(new Var<double>(table.ToTensor<double>()));
         double[] expected = [-Math.PI, -Math.PI / 2, Math.PI * 359 / 180 - Math.PI, Math.PI * 200 / 180 - Math.PI];
         for (int r = 0; r < 4; r++) Assert.Equal(expected[r], y.Value[r, 0], 12);
-        // log|det| of the angle: log(2π/360) in every row (x is standardised: its part is constant too)
-        double xPart = ld.Value[0] - Math.Log(2 * Math.PI / 360);
-        for (int r = 0; r < 4; r++) Assert.Equal(Math.Log(2 * Math.PI / 360) + xPart, ld.Value[r], 12);
+        // log|det| = log(2π/360) for the angle + the x column's own part, taken from a pipeline fitted on x alone
+        var xOnly = table.SelectColumns(["x"]);
+        var xPipe = PreprocessingPipeline.Fit<double>(xOnly, PreprocessingSpec.Auto(xOnly));
+        Assert.Equal(spec.Columns[1].Chain, xPipe.Spec.Columns[0].Chain);
+        var (_, ldX) = xPipe.Forward(new Var<double>(xOnly.ToTensor<double>()));
+        for (int r = 0; r < 4; r++) Assert.Equal(Math.Log(2 * Math.PI / 360) + ldX.Value[r], ld.Value[r], 12);
         var (back, _) = pipe.Inverse(y);
         for (int i = 0; i < 8; i++) Assert.Equal(table.ToTensor<double>()[i], back.Value[i], 10);
     }
