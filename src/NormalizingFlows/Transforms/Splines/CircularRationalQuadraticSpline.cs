@@ -71,8 +71,8 @@ public sealed class CircularRationalQuadraticSpline : IElementwiseSpline
     public void Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> parameters, Span<T> y, Span<T> logAbsDet) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(x.Length, parameters.Length, y.Length, logAbsDet.Length, "Forward");
-        var (u, inner) = Prepare(x, parameters, inverse: false);
-        _inner.Forward<T>(u, inner, y, logAbsDet);
+        using var work = Prepare(x, parameters, inverse: false);
+        _inner.Forward<T>(work.U, work.Inner, y, logAbsDet);
         int m = ParametersPerElement;
         for (int i = 0; i < x.Length; i++) y[i] = Wrap<T>(double.CreateTruncating(y[i]) + double.CreateTruncating(parameters[i * m + m - 1]));
     }
@@ -81,8 +81,8 @@ public sealed class CircularRationalQuadraticSpline : IElementwiseSpline
     public void Inverse<T>(ReadOnlySpan<T> y, ReadOnlySpan<T> parameters, Span<T> x, Span<T> logAbsDet) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(y.Length, parameters.Length, x.Length, logAbsDet.Length, "Inverse");
-        var (u, inner) = Prepare(y, parameters, inverse: true);
-        _inner.Inverse<T>(u, inner, x, logAbsDet);
+        using var work = Prepare(y, parameters, inverse: true);
+        _inner.Inverse<T>(work.U, work.Inner, x, logAbsDet);
     }
 
     /// <inheritdoc/>
@@ -90,11 +90,10 @@ public sealed class CircularRationalQuadraticSpline : IElementwiseSpline
         Span<T> gradX, Span<T> gradParameters) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(x.Length, parameters.Length, gradX.Length, gradLogAbsDet.Length, "ForwardBackward");
-        var (u, inner) = Prepare(x, parameters, inverse: false);
-        var gInner = new T[inner.Length];
+        using var work = Prepare(x, parameters, inverse: false);
         // the wraps have derivative 1, the shift enters additively: dy/dshift = 1
-        _inner.ForwardBackward<T>(u, inner, gradY, gradLogAbsDet, gradX, gInner);
-        Fold(gInner, gradY, T.One, gradParameters);
+        _inner.ForwardBackward<T>(work.U, work.Inner, gradY, gradLogAbsDet, gradX, work.GradInner);
+        Fold(work.GradInner, gradY, T.One, gradParameters);
     }
 
     /// <inheritdoc/>
@@ -102,13 +101,12 @@ public sealed class CircularRationalQuadraticSpline : IElementwiseSpline
         Span<T> gradY, Span<T> gradParameters) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(y.Length, parameters.Length, gradY.Length, gradLogAbsDet.Length, "InverseBackward");
-        var (u, inner) = Prepare(y, parameters, inverse: true);
-        var gInner = new T[inner.Length];
-        var gu = new T[y.Length];
+        using var work = Prepare(y, parameters, inverse: true);
+        var gu = work.GradU;
         // u = wrap(y − shift): du/dy = 1, du/dshift = −1
-        _inner.InverseBackward<T>(u, inner, gradX, gradLogAbsDet, gu, gInner);
+        _inner.InverseBackward<T>(work.U, work.Inner, gradX, gradLogAbsDet, gu, work.GradInner);
         for (int i = 0; i < y.Length; i++) gradY[i] += gu[i];
-        Fold(gInner, gu, -T.One, gradParameters);
+        Fold(work.GradInner, gu, -T.One, gradParameters);
     }
 
     private void Check(int n, int parameters, int output, int logAbsDet, string what)
@@ -123,21 +121,46 @@ public sealed class CircularRationalQuadraticSpline : IElementwiseSpline
     /// The wrapped spline inputs (forward: wrap(x); inverse: wrap(y − shift)) and the inner spline's 3K + 1 parameters
     /// per element (knot K's derivative = knot 0's).
     /// </summary>
-    private (T[] U, T[] Inner) Prepare<T>(ReadOnlySpan<T> v, ReadOnlySpan<T> parameters, bool inverse) where T : unmanaged, IFloatingPointIeee754<T>
+    private Workspace<T> Prepare<T>(ReadOnlySpan<T> v, ReadOnlySpan<T> parameters, bool inverse) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = v.Length, m = ParametersPerElement, k = Bins;
-        var u = new T[n];
-        var inner = new T[n * m];
+        var work = new Workspace<T>(n, m);
+        var u = work.U;
+        var inner = work.Inner;
         for (int i = 0; i < n; i++)
         {
             var p = parameters.Slice(i * m, m);
             double shift = inverse ? double.CreateTruncating(p[m - 1]) : 0;
             u[i] = Wrap<T>(double.CreateTruncating(v[i]) - shift);
-            var q = inner.AsSpan(i * m, m);
+            var q = inner.Slice(i * m, m);
             p.Slice(0, 3 * k).CopyTo(q);
             q[3 * k] = p[2 * k];
         }
-        return (u, inner);
+        return work;
+    }
+
+    /// <summary>
+    /// Pooled scratch of one call (wrapped inputs, inner parameters, and for the backward passes their zeroed
+    /// gradients), so a training step allocates nothing here; returned to the pool on Dispose.
+    /// </summary>
+    private readonly ref struct Workspace<T> where T : unmanaged
+    {
+        private readonly T[] _buffer;
+        private readonly int _n, _m;
+
+        public Workspace(int n, int m)
+        {
+            (_n, _m) = (n, m);
+            _buffer = System.Buffers.ArrayPool<T>.Shared.Rent(2 * n * (m + 1));
+            _buffer.AsSpan(0, 2 * n * (m + 1)).Clear();
+        }
+
+        public Span<T> U => _buffer.AsSpan(0, _n);
+        public Span<T> Inner => _buffer.AsSpan(_n, _n * _m);
+        public Span<T> GradU => _buffer.AsSpan(_n * (_m + 1), _n);
+        public Span<T> GradInner => _buffer.AsSpan(_n * (_m + 2), _n * _m);
+
+        public void Dispose() => System.Buffers.ArrayPool<T>.Shared.Return(_buffer);
     }
 
     /// <summary>Adds the inner parameters' gradients (knot K's onto knot 0's) and <paramref name="sign"/>·gShift to the shift.</summary>
