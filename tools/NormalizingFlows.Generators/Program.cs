@@ -10,7 +10,8 @@ int stale = 0;
 foreach (var (path, text) in GeneratedFiles.All(root))
 {
     string full = Path.Combine(root, path);
-    if (File.Exists(full) && File.ReadAllText(full) == text) { Console.WriteLine($"up to date  {path}"); continue; }
+    // bytes, as GeneratedCodeTests compares them (ReadAllText would drop a byte-order mark)
+    if (File.Exists(full) && File.ReadAllBytes(full).AsSpan().SequenceEqual(new UTF8Encoding(false).GetBytes(text))) { Console.WriteLine($"up to date  {path}"); continue; }
     stale++;
     if (check) { Console.WriteLine($"stale       {path}"); continue; }
     File.WriteAllText(full, text, new UTF8Encoding(false));
