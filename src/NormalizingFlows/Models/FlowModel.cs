@@ -176,10 +176,16 @@ public sealed class FlowModel<T> where T : unmanaged, IFloatingPointIeee754<T>
     public TrainingData<T> MakeTrainingData(Tensor<T> x, Rng rng, Tensor<T>? context = null, Tensor<T>? weights = null)
     {
         ArgumentNullException.ThrowIfNull(x);
+        return MakeTrainingDataOwning(x.Clone(), rng, context, weights);
+    }
+
+    // as MakeTrainingData, but adds the noise to x itself: for callers that built x for this purpose (no second copy)
+    internal TrainingData<T> MakeTrainingDataOwning(Tensor<T> x, Rng rng, Tensor<T>? context = null, Tensor<T>? weights = null)
+    {
         ArgumentNullException.ThrowIfNull(rng);
-        var copy = x.Clone().Untrack();
-        if (Preprocessing is not null) Dequantize.AddNoise(copy, Preprocessing.DequantizedColumns, rng);
-        return new TrainingData<T>(copy, context, weights);
+        x.Untrack();
+        if (Preprocessing is not null) Dequantize.AddNoise(x, Preprocessing.DequantizedColumns, rng);
+        return new TrainingData<T>(x, context, weights);
     }
 
     /// <summary>

@@ -106,8 +106,8 @@ public sealed class FlowModelTrainer<T> where T : unmanaged, IFloatingPointIeee7
             Model = new FlowModel<T>(FlowSpec.Describe(flow, spec.Seed), flow, pipeline, train.Columns, contextPipeline, Options.Embedding, trainContext?.Columns);
         }
         var rng = new Rng(seed);
-        TrainingData = Model.MakeTrainingData(train.ToTensor<T>(), rng, trainContext?.ToTensor<T>(), Weights(trainWeights));
-        ValidationData = valEvents is null ? null : Model.MakeTrainingData(valEvents.ToTensor<T>(), rng, valContext?.ToTensor<T>(), Weights(valWeights));
+        TrainingData = Model.MakeTrainingDataOwning(train.ToTensor<T>(), rng, trainContext?.ToTensor<T>(), Weights(trainWeights));
+        ValidationData = valEvents is null ? null : Model.MakeTrainingDataOwning(valEvents.ToTensor<T>(), rng, valContext?.ToTensor<T>(), Weights(valWeights));
     }
 
     /// <summary>The settings of the fit.</summary>

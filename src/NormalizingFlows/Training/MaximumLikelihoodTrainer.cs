@@ -47,9 +47,7 @@ public sealed class MaximumLikelihoodTrainer<T> where T : unmanaged, IFloatingPo
     /// </summary>
     public TrainingHistory Fit(TrainingData<T> train, TrainingData<T>? validation = null, CancellationToken cancellation = default, string? resumeFrom = null)
     {
-        ArgumentNullException.ThrowIfNull(train);
-        train.Validate();
-        MaximumLikelihoodLoss<T>.CheckFeatures(Flow, train, "training data");
+        ArgumentNullException.ThrowIfNull(train); // the loop validates the data and the loss checks its width
         return _loop.Fit(new MaximumLikelihoodLoss<T>(Flow, Options.EvaluationBatchSize), train, validation, cancellation, resumeFrom);
     }
 
