@@ -147,12 +147,15 @@ internal static class Commands
             r.AddError($"unknown {what} '{r.Tokens[0].Value}' (choose one of: {string.Join(", ", allowed)})");
     });
 
-    /// <summary>Loads a model (float or double file) in element type <typeparamref name="T"/>, with a one-line error for a missing file or a file of another kind.</summary>
-    internal static FlowModel<T> LoadModel<T>(string path) where T : unmanaged, IFloatingPointIeee754<T> =>
-        ModelKinds.Load(path, p => ModelFile.Load<T>(p, convert: true));
+    /// <summary>Reads and checks a model file once, with a one-line error for a missing file or a file of another kind.</summary>
+    internal static ModelFileInfo ReadModel(string path) => ModelKinds.Load(path, ModelFile.ReadInfo);
 
-    /// <summary>True when the model file at <paramref name="path"/> holds a float64 model (its verbs then compute in double).</summary>
-    internal static bool IsDoubleModel(string path) => ModelKinds.Load(path, p => ModelFile.ReadInfo(p).Spec.DType) == "float64";
+    /// <summary>The model of <paramref name="info"/> in element type <typeparamref name="T"/> (converted if the file holds the other one).</summary>
+    internal static FlowModel<T> LoadModel<T>(ModelFileInfo info) where T : unmanaged, IFloatingPointIeee754<T> =>
+        ModelKinds.Load(info.Path, _ => ModelFile.Load<T>(info, convert: true));
+
+    /// <summary>True when <paramref name="info"/> describes a float64 model (its verbs then compute in double).</summary>
+    internal static bool IsDoubleModel(ModelFileInfo info) => info.Spec.DType == "float64";
 
     /// <summary>
     /// Reads the events of <paramref name="path"/> for <paramref name="m"/>: the model's columns matched by name

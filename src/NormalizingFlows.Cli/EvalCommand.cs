@@ -24,7 +24,8 @@ internal static class EvalCommand
         {
             string modelPath = r.GetValue(model)!, path = r.GetValue(test)!;
             OutputPaths.Check(r.GetValue(output), "--output", DataIo.CheckReportOutput);
-            return Commands.IsDoubleModel(modelPath) ? Run(Commands.LoadModel<double>(modelPath)) : Run(Commands.LoadModel<float>(modelPath));
+            var info = Commands.ReadModel(modelPath);
+            return Commands.IsDoubleModel(info) ? Run(Commands.LoadModel<double>(info)) : Run(Commands.LoadModel<float>(info));
 
             // the model computes in its own precision (float64 models in double)
             int Run<T>(FlowModel<T> m) where T : unmanaged, IFloatingPointIeee754<T>

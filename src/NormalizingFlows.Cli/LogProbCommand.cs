@@ -20,7 +20,8 @@ internal static class LogProbCommand
         {
             OutputPaths.Check(r.GetValue(output), "--output");
             string modelPath = r.GetValue(model)!, path = r.GetValue(data)!;
-            var lp = Commands.IsDoubleModel(modelPath) ? Score(Commands.LoadModel<double>(modelPath)) : Score(Commands.LoadModel<float>(modelPath));
+            var info = Commands.ReadModel(modelPath);
+            var lp = Commands.IsDoubleModel(info) ? Score(Commands.LoadModel<double>(info)) : Score(Commands.LoadModel<float>(info));
             if (r.GetValue(output) is { } o) DataIo.Write(o, new Table(["log_prob"], lp, lp.Length));
             ctx.Out.WriteLine(DataIo.Summarise(lp, "mean log-likelihood").Line);
             if (r.GetValue(output) is { } written) ctx.Out.WriteLine($"wrote {written}");

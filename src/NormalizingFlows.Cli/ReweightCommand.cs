@@ -30,7 +30,8 @@ internal static class ReweightCommand
         {
             OutputPaths.Check(r.GetValue(output), "--output");
             string modelPath = r.GetValue(model)!;
-            return Commands.IsDoubleModel(modelPath) ? Run(Commands.LoadModel<double>(modelPath)) : Run(Commands.LoadModel<float>(modelPath));
+            var info = Commands.ReadModel(modelPath);
+            return Commands.IsDoubleModel(info) ? Run(Commands.LoadModel<double>(info)) : Run(Commands.LoadModel<float>(info));
 
             // the model computes in its own precision (float64 models in double)
             int Run<T>(FlowModel<T> m) where T : unmanaged, IFloatingPointIeee754<T>

@@ -49,7 +49,8 @@ internal static class SampleCommand
         {
             OutputPaths.Check(r.GetValue(output), "--output");
             string modelPath = r.GetValue(model)!;
-            return Commands.IsDoubleModel(modelPath) ? Run(Commands.LoadModel<double>(modelPath)) : Run(Commands.LoadModel<float>(modelPath));
+            var info = Commands.ReadModel(modelPath);
+            return Commands.IsDoubleModel(info) ? Run(Commands.LoadModel<double>(info)) : Run(Commands.LoadModel<float>(info));
 
             int Run<T>(FlowModel<T> m) where T : unmanaged, IFloatingPointIeee754<T>
             {

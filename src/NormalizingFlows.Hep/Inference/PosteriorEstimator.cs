@@ -330,7 +330,7 @@ public sealed class PosteriorEstimator<T> : Module<T> where T : unmanaged, IFloa
 
     /// <summary>
     /// Loads a model written by <see cref="Save"/> (a float32 file loads as double and vice versa); throws
-    /// <see cref="ModelFileException"/> naming the file and the problem: everything <see cref="ModelFile.Load{T}"/>
+    /// <see cref="ModelFileException"/> naming the file and the problem: everything <see cref="ModelFile.Load{T}(string, bool)"/>
     /// checks, a model file that is not a posterior, and a posterior file of an older version (retrain it).
     /// </summary>
     public static PosteriorEstimator<T> Load(string path)

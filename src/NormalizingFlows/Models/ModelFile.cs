@@ -106,7 +106,7 @@ public static class ModelFile
 
     /// <summary>
     /// Reads the bundle written by <see cref="SaveBundle{T}"/> at <paramref name="path"/>: its checksum, then every part
-    /// as <see cref="Load{T}"/> checks a model file (errors name the part). A file of another kind, or (with
+    /// as <see cref="Load{T}(string, bool)"/> checks a model file (errors name the part). A file of another kind, or (with
     /// <paramref name="role"/>) a bundle of another role, is refused with <see cref="ModelFileException.FileKind"/> set.
     /// </summary>
     public static ModelBundle<T> LoadBundle<T>(string path, string? role = null, bool convert = false) where T : unmanaged, IFloatingPointIeee754<T>
@@ -328,6 +328,16 @@ public static class ModelFile
     /// </summary>
     public static FlowModel<T> Load<T>(string path, bool convert = false) where T : unmanaged, IFloatingPointIeee754<T>
         => Build<T>(ReadInfo(path), null, convert);
+
+    /// <summary>
+    /// <see cref="Load{T}(string, bool)"/> from what <see cref="ReadInfo"/> already read and checked (the file is not
+    /// read again), e.g. after choosing <typeparamref name="T"/> by <see cref="ModelFileInfo.Spec"/>'s dtype.
+    /// </summary>
+    public static FlowModel<T> Load<T>(ModelFileInfo info, bool convert = false) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        return Build<T>(info, null, convert);
+    }
 
     // the model of info (a whole file, or a bundle's part), its tensors checked and loaded
     private static FlowModel<T> Build<T>(ModelFileInfo info, string? part, bool convert) where T : unmanaged, IFloatingPointIeee754<T>

@@ -61,6 +61,6 @@ public sealed class ModelFileInfo
     /// <summary>The parsed safetensors content.</summary>
     internal SafeTensorsFile File { get; }
 
-    /// <summary>The "nflow.checksum" entry (verified by <see cref="ModelFile.Load{T}"/>).</summary>
+    /// <summary>The "nflow.checksum" entry (verified by <see cref="ModelFile.Load{T}(string, bool)"/>).</summary>
     internal string Checksum { get; }
 }
