@@ -17,12 +17,27 @@ public sealed class PeriodicNormal<T> : Distribution<T> where T : unmanaged, IFl
     {
         ArgumentNullException.ThrowIfNull(periodic);
         if (!(bound > 0) || !double.IsFinite(bound)) throw new ArgumentOutOfRangeException(nameof(bound), bound, "the circle's half-period must be positive and finite");
-        foreach (int j in periodic)
-            if ((uint)j >= (uint)features) throw new ArgumentOutOfRangeException(nameof(periodic), $"periodic feature {j} outside [0, {features})");
-        if (periodic.Distinct().Count() != periodic.Length) throw new ArgumentException("periodic features repeat", nameof(periodic));
+        Mask(features, periodic);
         _periodic = periodic.Order().ToArray();
         _ordinary = Enumerable.Range(0, features).Except(_periodic).ToArray();
         Bound = bound;
+    }
+
+    /// <summary>
+    /// Per feature: whether <paramref name="periodic"/> lists it; throws when an index lies outside [0, features) or is
+    /// listed twice.
+    /// </summary>
+    public static bool[] Mask(int features, IReadOnlyList<int> periodic)
+    {
+        ArgumentNullException.ThrowIfNull(periodic);
+        var mask = new bool[features];
+        foreach (int j in periodic)
+        {
+            if ((uint)j >= (uint)features) throw new ArgumentOutOfRangeException(nameof(periodic), $"periodic feature {j} outside [0, {features})");
+            if (mask[j]) throw new ArgumentException($"periodic feature {j} is listed twice", nameof(periodic));
+            mask[j] = true;
+        }
+        return mask;
     }
 
     /// <summary>The periodic features, ascending.</summary>

@@ -185,14 +185,7 @@ public static class FlowBuilders
     private static bool[]? PeriodicMask(int features, int[]? periodic)
     {
         if (periodic is null || periodic.Length == 0) return null;
-        var mask = new bool[features];
-        foreach (int j in periodic)
-        {
-            if ((uint)j >= (uint)features) throw new ArgumentOutOfRangeException(nameof(periodic), $"periodic feature {j} outside [0, {features})");
-            if (mask[j]) throw new ArgumentException($"periodic feature {j} is listed twice", nameof(periodic));
-            mask[j] = true;
-        }
-        return mask;
+        return PeriodicNormal<float>.Mask(features, periodic);
     }
 
     private static Flow<T> Make<T>(Transform<T>[] steps, int features, int contextFeatures, int[]? periodic = null) where T : unmanaged, IFloatingPointIeee754<T>

@@ -58,9 +58,7 @@ public sealed class DensityDistillationLoss<T> : TrainingLoss<T> where T : unman
     public override void Prepare(TrainingData<T> train, TrainingData<T>? validation)
     {
         ArgumentNullException.ThrowIfNull(train);
-        if (train.X.Dim(1) != Teacher.Features) throw new ArgumentException($"distillation data have {train.X.Dim(1)} columns; the teacher models {Teacher.Features}");
-        if (Teacher.ContextFeatures > 0 && (train.Context is null || train.Context.Dim(1) != Teacher.ContextFeatures))
-            throw new ArgumentException($"the teacher is conditional: distillation data need a context of {Teacher.ContextFeatures} columns");
+        MaximumLikelihoodLoss<T>.CheckFeatures(Teacher, train, "distillation data");
     }
 
     /// <inheritdoc/>
