@@ -36,7 +36,7 @@ internal static class FlowsBench
         bool quick = args.Contains("--quick");
         var models = model == "all" ? Models : [model];
         var sets = data == "all" ? DataSets : [data];
-        var threads = threadsArg == "all" ? new[] { 1, 2 } : [int.Parse(threadsArg, System.Globalization.CultureInfo.InvariantCulture)];
+        var threads = ThreadCounts(threadsArg);
         if (models.Length * sets.Length * threads.Length > 1)
         {
             // one child process per workload: peak RSS is then the workload's own
@@ -75,6 +75,15 @@ internal static class FlowsBench
         if (want.Contains("log_prob")) Emit(models[0], bench.Name, threads[0], "log_prob", 10_000, LogProbRate(flow, bench, quick ? 20_000 : 100_000));
         if (want.Contains("sample")) Emit(models[0], bench.Name, threads[0], "sample", 10_000, SampleRate(flow, quick ? 20_000 : 100_000, rng));
         return 0;
+    }
+
+    /// <summary>"1,2,16" → {1, 2, 16}; "all" → {1, every core} (1 and 2 on a 2-core machine).</summary>
+    public static int[] ThreadCounts(string value)
+    {
+        if (value == "all") return new[] { 1, Environment.ProcessorCount }.Distinct().ToArray();
+        var counts = value.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(v => int.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        if (counts.Length == 0 || counts.Any(c => c < 1)) throw new ArgumentException($"--threads takes counts ≥ 1 (e.g. 1,2,16) or 'all', got '{value}'");
+        return counts;
     }
 
     private static void Emit(string model, string data, int threads, string phase, int batch, double rate) =>

@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+
+namespace NormalizingFlows.Bench;
+
+/// <summary>
+/// Our flow workloads and the TorchSharp anchor's (../shared/bench/torchsharp: libtorch + MKL, the same workloads),
+/// one process each, alternating (ours first in odd rounds, the anchor first in even ones), on this machine in one
+/// run. Each round pairs our rate with the anchor's best kernel set of the same round; a cell reports the median of
+/// those per-round ratios with their range, and both peak RSS figures. One JSON line per cell, then a table.
+/// </summary>
+internal static class SideBySideBench
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static int Run(string[] args)
+    {
+        string? anchor = BenchUtil.Option(args, "--anchor") ?? Environment.GetEnvironmentVariable("NFLOW_ANCHOR");
+        if (anchor is null || !File.Exists(anchor))
+        {
+            Console.Error.WriteLine(anchor is null
+                ? "side-by-side: name the anchor's build with --anchor PATH/TsBench.dll (or NFLOW_ANCHOR); build it with: cp -r ../shared/bench/torchsharp /tmp/ts && cd /tmp/ts/TsBench && dotnet build -c Release"
+                : $"side-by-side: the anchor build '{anchor}' does not exist (build it with: cd <copy of torchsharp>/TsBench && dotnet build -c Release)");
+            return 2;
+        }
+        var models = List(BenchUtil.Option(args, "--model"), FlowsBench.Models);
+        var sets = List(BenchUtil.Option(args, "--data"), FlowsBench.DataSets);
+        var threads = FlowsBench.ThreadCounts(BenchUtil.Option(args, "--threads") ?? "1,2");
+        int rounds = int.Parse(BenchUtil.Option(args, "--rounds") ?? "3", Inv);
+        if (rounds < 1) throw new ArgumentException($"--rounds must be ≥ 1, got {rounds}");
+        string[] caps = (BenchUtil.Option(args, "--caps") ?? (CpuHasAvx512() ? "auto,avx2" : "auto")).Split(',', StringSplitOptions.RemoveEmptyEntries);
+        string phases = BenchUtil.Option(args, "--phase") ?? "train,log_prob,sample";
+        bool quick = args.Contains("--quick");
+        string dataDir = BenchData.Locate(BenchUtil.Option(args, "--data-dir"));
+        string foreign = BenchUtil.Option(args, "--foreign-threshold") ?? "0.05";
+        string? outPath = BenchUtil.Option(args, "--out");
+
+        var cells = new List<Cell>();
+        foreach (var model in models)
+            foreach (var data in sets)
+                foreach (int t in threads)
+                {
+                    var ours = new List<Dictionary<string, JsonObject>>();
+                    var theirs = new List<Dictionary<string, JsonObject>>(); // per round: the best cap of each key
+                    for (int r = 0; r < rounds; r++)
+                    {
+                        Dictionary<string, JsonObject>? o = null, a = null;
+                        void RunOurs() => o = Ours(model, data, t, phases, quick, dataDir);
+                        void RunAnchor() => a = Anchor(anchor, caps, model, data, t, phases, quick, dataDir, foreign);
+                        if (r % 2 == 0) { RunOurs(); RunAnchor(); } else { RunAnchor(); RunOurs(); }
+                        ours.Add(o!);
+                        theirs.Add(a!);
+                    }
+                    foreach (var key in ours[0].Keys.Where(k => theirs.All(d => d.ContainsKey(k)) && ours.All(d => d.ContainsKey(k))))
+                    {
+                        var cell = new Cell(model, data, t, key,
+                            ours.Select(d => Rate(d[key])).ToArray(), theirs.Select(d => Rate(d[key])).ToArray(),
+                            theirs.Select(d => d[key]["tag"]?.GetValue<string>() ?? "").ToArray(),
+                            theirs.Any(d => d[key]["contaminated"]?.GetValue<bool>() ?? false),
+                            ours.Max(d => Rss(d[key])), theirs.Max(d => Rss(d[key])));
+                        cells.Add(cell);
+                        string line = cell.ToJson();
+                        Console.WriteLine(line);
+                        if (outPath is not null) File.AppendAllText(outPath, line + "\n");
+                    }
+                }
+        PrintTable(cells, rounds, caps);
+        return 0;
+    }
+
+    private static string[] List(string? value, string[] all) => value is null or "all" ? all : value.Split(',', StringSplitOptions.RemoveEmptyEntries);
+
+    private static bool CpuHasAvx512()
+    {
+        try { return File.ReadLines("/proc/cpuinfo").Any(l => l.StartsWith("flags", StringComparison.Ordinal) && l.Split(' ').Contains("avx512f")); }
+        catch (IOException) { return false; }
+    }
+
+    /// <summary>"train/512", "log_prob", "sample": the key pairing a record of ours with the anchor's.</summary>
+    private static string Key(JsonObject rec)
+    {
+        string phase = rec["phase"]!.GetValue<string>();
+        return phase == "train" ? $"train/{rec["batch"]!.GetValue<int>()}" : phase;
+    }
+
+    private static double Rate(JsonObject rec) => rec["samples_per_s"]!.GetValue<double>();
+
+    private static double Rss(JsonObject rec) => rec["rss_peak_mb"] is JsonValue v ? v.GetValue<double>() : double.NaN;
+
+    private static Dictionary<string, JsonObject> Ours(string model, string data, int threads, string phases, bool quick, string dataDir)
+    {
+        var psi = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false, RedirectStandardOutput = true };
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") psi.ArgumentList.Add(typeof(SideBySideBench).Assembly.Location);
+        foreach (var a in new[] { "flows", "--model", model, "--data", data, "--threads", threads.ToString(Inv), "--phase", phases, "--data-dir", dataDir })
+            psi.ArgumentList.Add(a);
+        if (quick) psi.ArgumentList.Add("--quick");
+        var (rc, records) = RunChild(psi);
+        if (rc != 0) throw new InvalidOperationException($"our bench exited with {rc} on {model}/{data}/{threads} threads");
+        return records.ToDictionary(Key);
+    }
+
+    private static Dictionary<string, JsonObject> Anchor(string dll, string[] caps, string model, string data, int threads, string phases, bool quick, string dataDir, string foreign)
+    {
+        var best = new Dictionary<string, JsonObject>();
+        foreach (var cap in caps)
+        {
+            for (int attempt = 1; ; attempt++)
+            {
+                var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true };
+                psi.ArgumentList.Add(dll);
+                string tag = cap == "auto" ? "mkl" : "mkl-" + cap;
+                if (cap != "auto") psi.Environment["ATEN_CPU_CAPABILITY"] = cap;
+                foreach (var a in new[] { "--mode", "throughput", "--model", model, "--data", data, "--threads", threads.ToString(Inv), "--phases", phases,
+                             "--data-dir", dataDir, "--tag", tag, "--foreign-threshold", foreign, "--out", Path.Combine(Path.GetTempPath(), "nflow-anchor.jsonl") })
+                    psi.ArgumentList.Add(a);
+                if (quick)
+                    foreach (var a in new[] { "--steps", "10", "--warmup", "3", "--steps-large", "10", "--warmup-large", "3", "--lp-n", "20000", "--sample-n", "20000", "--sample-max-reps", "1" })
+                        psi.ArgumentList.Add(a);
+                var (rc, records) = RunChild(psi);
+                if (rc == 3 && attempt < 3) continue; // another process took CPU during a phase: run it again
+                if (rc is not (0 or 3)) throw new InvalidOperationException($"the anchor exited with {rc} on {model}/{data}/{threads} threads (cap {cap})");
+                foreach (var rec in records.Where(r => r["phase"] is not null))
+                {
+                    string key = Key(rec);
+                    if (!best.TryGetValue(key, out var have) || Rate(rec) > Rate(have)) best[key] = rec;
+                }
+                break;
+            }
+        }
+        return best;
+    }
+
+    private static (int ExitCode, List<JsonObject> Records) RunChild(ProcessStartInfo psi)
+    {
+        using var p = Process.Start(psi)!;
+        var records = new List<JsonObject>();
+        string? line;
+        while ((line = p.StandardOutput.ReadLine()) is not null)
+            if (line.StartsWith('{') && JsonNode.Parse(line) is JsonObject o && o["samples_per_s"] is not null) records.Add(o);
+        p.WaitForExit();
+        return (p.ExitCode, records);
+    }
+
+    private static double Median(double[] values)
+    {
+        var s = values.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[s.Length / 2 - 1] + s[s.Length / 2]);
+    }
+
+    private sealed record Cell(string Model, string Data, int Threads, string Key, double[] Ours, double[] Anchor, string[] AnchorTags,
+        bool Contaminated, double RssOurs, double RssAnchor)
+    {
+        public double[] Ratios => Ours.Zip(Anchor, (o, a) => o / a).ToArray();
+
+        public string ToJson()
+        {
+            var o = new JsonObject
+            {
+                ["bench"] = "side-by-side", ["model"] = Model, ["data"] = Data, ["threads"] = Threads, ["workload"] = Key,
+                ["ours_samples_per_s"] = new JsonArray(Ours.Select(v => (JsonNode)Math.Round(v)).ToArray()),
+                ["anchor_samples_per_s"] = new JsonArray(Anchor.Select(v => (JsonNode)Math.Round(v)).ToArray()),
+                ["anchor_tags"] = new JsonArray(AnchorTags.Select(v => (JsonNode)v).ToArray()),
+                ["ratio_median"] = Math.Round(Median(Ratios), 3), ["ratio_min"] = Math.Round(Ratios.Min(), 3), ["ratio_max"] = Math.Round(Ratios.Max(), 3),
+                ["rss_peak_mb_ours"] = Math.Round(RssOurs, 1), ["rss_peak_mb_anchor"] = Math.Round(RssAnchor, 1), ["anchor_contaminated"] = Contaminated,
+            };
+            return o.ToJsonString();
+        }
+    }
+
+    private static void PrintTable(List<Cell> cells, int rounds, string[] caps)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"ours / anchor (TorchSharp, best of kernel sets {string.Join(", ", caps)}), samples/s, {rounds} alternating rounds; ratio = median of the per-round ratios [min–max]");
+        Console.WriteLine("| model | data | threads | workload | ours | anchor | ratio | RSS MB ours / anchor |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        foreach (var c in cells)
+            Console.WriteLine(string.Create(Inv, $"| {c.Model} | {c.Data} | {c.Threads} | {c.Key} | {Median(c.Ours):F0} | {Median(c.Anchor):F0}{(c.Contaminated ? "*" : "")} | **{Median(c.Ratios):F2}×** [{c.Ratios.Min():F2}–{c.Ratios.Max():F2}] | {c.RssOurs:F0} / {c.RssAnchor:F0} |"));
+        if (cells.Any(c => c.Contaminated)) Console.WriteLine("* the anchor flagged another process using CPU during that phase (after 3 tries)");
+    }
+}
