@@ -43,25 +43,28 @@ internal static class CaloCommand
         return o;
     }
 
-    /// <summary>Showers from .npy (505 columns: voxels in GeV, then E_inc in GeV) or HDF5 (CaloGAN / CaloChallenge layout).</summary>
+    /// <summary>Showers from .npy or .parquet (505 columns: voxels in GeV, then E_inc in GeV) or HDF5 (CaloGAN / CaloChallenge layout).</summary>
     internal static CaloShowers ReadShowers(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"no such file: {path}", path);
-        return CaloHdf5.IsHdf5Path(path) ? CaloHdf5.Read(path) : CaloShowers.LoadNpy(path);
+        return CaloHdf5.IsHdf5Path(path) ? CaloHdf5.Read(path)
+            : ParquetTable.IsParquetPath(path) ? CaloShowers.FromTable(ParquetTable.Read(path), path)
+            : CaloShowers.LoadNpy(path);
     }
 
     /// <summary>Refuses (exit 2) a shower output that is neither .npy nor HDF5, before any work is done.</summary>
     internal static void CheckShowerOutput(string path, string option = "--output")
     {
-        if (CaloHdf5.IsHdf5Path(path) || path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) return;
+        if (IsShowerPath(path)) return;
         string ext = Path.GetExtension(path);
-        throw new UsageException($"{option} {path}: showers are written as .npy (504 voxels + E_inc) or .h5/.hdf5 (CaloGAN or CaloChallenge layout), not '{(ext.Length == 0 ? "(no extension)" : ext)}'");
+        throw new UsageException($"{option} {path}: showers are written as .npy or .parquet (504 voxels + E_inc) or .h5/.hdf5 (CaloGAN or CaloChallenge layout), not '{(ext.Length == 0 ? "(no extension)" : ext)}'");
     }
 
     internal static void WriteShowers(string path, CaloShowers showers, CaloHdf5Layout layout = CaloHdf5Layout.CaloGan, bool compress = false)
     {
         CheckShowerOutput(path);
         if (CaloHdf5.IsHdf5Path(path)) CaloHdf5.Write(path, showers, layout, compress);
+        else if (ParquetTable.IsParquetPath(path)) ParquetTable.Write(path, showers.ToTable());
         else showers.SaveNpy(path);
     }
 
@@ -418,7 +421,7 @@ internal static class CaloCommand
         return cmd;
     }
 
-    private static bool IsShowerPath(string path) => CaloHdf5.IsHdf5Path(path) || path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase);
+    private static bool IsShowerPath(string path) => CaloHdf5.IsHdf5Path(path) || ParquetTable.IsParquetPath(path) || path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// High-level features and low-level classifier columns of a shower file: a CaloChallenge geometry when the file

@@ -85,10 +85,11 @@ public class CaloCommandTests
             Assert.Contains(row, r.Out);
         Assert.DoesNotContain("centre x layer 14", r.Out); // layer 14 is not binned in α
         Assert.Contains("separation power: E layer 14 (GeV)", File.ReadAllText(s["m.html"]));
-        // toy showers (.npy) against a CaloChallenge file: one line naming both geometries
-        r = s.Run("calo", "simulate", "--particle", "gamma", "-n", "30", "-o", s["g.npy"]);
+        // toy showers (.parquet, as .npy) against a CaloChallenge file: one line naming both geometries
+        r = s.Run("calo", "simulate", "--particle", "gamma", "-n", "30", "-o", s["g.parquet"], "--seed", "3");
         Assert.True(r.Code == 0, r.Err);
-        r = s.Run("calo", "eval", s["g.npy"], s["ref.h5"]);
+        Assert.Equal(new ToyCalorimeter().Simulate(CaloParticle.Photon, 30, 3).Voxels.Select(v => (double)(float)v), CaloShowers.FromTable(NormalizingFlows.Data.ParquetTable.Read(s["g.parquet"])).Voxels);
+        r = s.Run("calo", "eval", s["g.parquet"], s["ref.h5"]);
         Assert.Equal(1, r.Code);
         Assert.Contains("CaloGAN toy (504 voxels)", r.Err);
         Assert.Contains("dataset 1 pions", r.Err);
