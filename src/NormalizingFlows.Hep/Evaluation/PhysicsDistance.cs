@@ -44,10 +44,7 @@ public static class PhysicsDistance
     /// <summary>The Fréchet physics distance of <paramref name="generated"/> from <paramref name="reference"/> and its error (see the class remarks).</summary>
     public static DistanceEstimate Fpd(double[][] reference, double[][] generated, PhysicsDistanceOptions? options = null)
     {
-        options ??= new PhysicsDistanceOptions();
-        options.Validate();
-        var (x, y, d) = Prepare(reference, generated, options.Normalise);
-        int nx = x.Length / d, ny = y.Length / d;
+        var (x, y, d, nx, ny) = Prepare(reference, generated, ref options);
         int max = Math.Min(options.FpdMaxSamples, Math.Min(nx, ny));
         int min = max == options.FpdMaxSamples ? options.FpdMinSamples : (int)((long)options.FpdMinSamples * max / options.FpdMaxSamples);
         if (min < 2 || max - min < options.FpdPoints)
@@ -77,10 +74,7 @@ public static class PhysicsDistance
     /// <summary>The kernel physics distance of <paramref name="generated"/> from <paramref name="reference"/> and its error (see the class remarks).</summary>
     public static DistanceEstimate Kpd(double[][] reference, double[][] generated, PhysicsDistanceOptions? options = null)
     {
-        options ??= new PhysicsDistanceOptions();
-        options.Validate();
-        var (x, y, d) = Prepare(reference, generated, options.Normalise);
-        int nx = x.Length / d, ny = y.Length / d;
+        var (x, y, d, nx, ny) = Prepare(reference, generated, ref options);
         int size = Math.Min(options.KpdBatchSize, Math.Min(nx, ny));
         if (size < 2) throw new ArgumentException($"KPD needs at least 2 events in each sample, got {nx} reference and {ny} generated");
         var values = new double[options.KpdBatches];
@@ -130,9 +124,15 @@ public static class PhysicsDistance
         return total;
     }
 
-    /// <summary>The samples as row-major arrays, divided by the reference's largest absolute value per feature when <paramref name="normalise"/>.</summary>
-    private static (double[] X, double[] Y, int D) Prepare(double[][] reference, double[][] generated, bool normalise)
+    /// <summary>
+    /// The options (defaults when null; checked) and the samples as row-major arrays of D features, divided by the
+    /// reference's largest absolute value per feature when <see cref="PhysicsDistanceOptions.Normalise"/>, with their event counts.
+    /// </summary>
+    private static (double[] X, double[] Y, int D, int Nx, int Ny) Prepare(double[][] reference, double[][] generated, [System.Diagnostics.CodeAnalysis.NotNull] ref PhysicsDistanceOptions? options)
     {
+        options ??= new PhysicsDistanceOptions();
+        options.Validate();
+        bool normalise = options.Normalise;
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(generated);
         int d = reference.Length;
@@ -149,7 +149,7 @@ public static class PhysicsDistance
                 for (int i = j; i < x.Length; i += d) x[i] /= scale;
                 for (int i = j; i < y.Length; i += d) y[i] /= scale;
             }
-        return (x, y, d);
+        return (x, y, d, x.Length / d, y.Length / d);
     }
 
     private static double[] Rows(double[][] columns, string name)
