@@ -96,5 +96,9 @@ public class CaloHighLevelFeaturesTests(ITestOutputHelper output)
         double Sep(CaloMetrics x, string name) => x.SeparationPowers.Single(s => s.Feature == name).SeparationPower;
         Assert.True(Sep(p, "E layer 0 (GeV)") > 3 * Sep(m, "E layer 0 (GeV)"));
         Assert.Contains("FPD (high-level features)", CaloEvaluation.MetricsRows([m]).First()[0]);
+        string html = CaloEvaluation.MetricsSection(new NormalizingFlows.Hep.Reports.HtmlReport("metrics"), [m, p]).Render();
+        Assert.Contains("CaloChallenge metrics", html);
+        Assert.Contains("separation power: width y layer 2 (mm)", html);
+        Assert.Contains(p.Fpd.Value.ToString("G3", System.Globalization.CultureInfo.InvariantCulture), html);
     }
 }
