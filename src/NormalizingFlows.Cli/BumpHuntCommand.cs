@@ -49,7 +49,7 @@ internal static class BumpHuntCommand
     private static Command Generate(CliContext ctx)
     {
         var data = MakeDataOptions();
-        var output = Commands.Output("Events to write (.csv or .npy): columns mjj, mj1, dmj, tau21_j1, tau21_j2, label (1 = signal)", "bumphunt.csv");
+        var output = Commands.Output("Events to write (.csv, .npy or .parquet): columns mjj, mj1, dmj, tau21_j1, tau21_j2, label (1 = signal)", "bumphunt.csv");
         var seed = Commands.Seed("Seed of the sample");
         var cmd = new Command("generate", "Generate the synthetic dijet sample: smoothly falling m_jj (dijet function) with m_jj-correlated jet masses and τ21, plus a W' → X(qq) Y(qq) signal at 3.5 TeV")
         {

@@ -1,7 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using NormalizingFlows.Data;
 using NormalizingFlows.Hep.Calorimeter;
+using NormalizingFlows.Hep.Evaluation;
+using NormalizingFlows.Hep.Reports;
 using NormalizingFlows.Training;
 using NormalizingFlows.IO;
 
@@ -40,25 +43,28 @@ internal static class CaloCommand
         return o;
     }
 
-    /// <summary>Showers from .npy (505 columns: voxels in GeV, then E_inc in GeV) or HDF5 (CaloGAN / CaloChallenge layout).</summary>
+    /// <summary>Showers from .npy or .parquet (505 columns: voxels in GeV, then E_inc in GeV) or HDF5 (CaloGAN / CaloChallenge layout).</summary>
     internal static CaloShowers ReadShowers(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"no such file: {path}", path);
-        return CaloHdf5.IsHdf5Path(path) ? CaloHdf5.Read(path) : CaloShowers.LoadNpy(path);
+        return CaloHdf5.IsHdf5Path(path) ? CaloHdf5.Read(path)
+            : ParquetTable.IsParquetPath(path) ? CaloShowers.FromTable(ParquetTable.Read(path), path)
+            : CaloShowers.LoadNpy(path);
     }
 
     /// <summary>Refuses (exit 2) a shower output that is neither .npy nor HDF5, before any work is done.</summary>
     internal static void CheckShowerOutput(string path, string option = "--output")
     {
-        if (CaloHdf5.IsHdf5Path(path) || path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) return;
+        if (IsShowerPath(path)) return;
         string ext = Path.GetExtension(path);
-        throw new UsageException($"{option} {path}: showers are written as .npy (504 voxels + E_inc) or .h5/.hdf5 (CaloGAN or CaloChallenge layout), not '{(ext.Length == 0 ? "(no extension)" : ext)}'");
+        throw new UsageException($"{option} {path}: showers are written as .npy or .parquet (504 voxels + E_inc) or .h5/.hdf5 (CaloGAN or CaloChallenge layout), not '{(ext.Length == 0 ? "(no extension)" : ext)}'");
     }
 
     internal static void WriteShowers(string path, CaloShowers showers, CaloHdf5Layout layout = CaloHdf5Layout.CaloGan, bool compress = false)
     {
         CheckShowerOutput(path);
         if (CaloHdf5.IsHdf5Path(path)) CaloHdf5.Write(path, showers, layout, compress);
+        else if (ParquetTable.IsParquetPath(path)) ParquetTable.Write(path, showers.ToTable());
         else showers.SaveNpy(path);
     }
 
@@ -316,8 +322,8 @@ internal static class CaloCommand
 
     private static Command Eval(CliContext ctx)
     {
-        var modelArg = new Argument<string>("MODEL") { Description = "CaloFlow model (with a student for the student row)" };
-        var reference = new Argument<string>("REFERENCE") { Description = "Held-out simulator showers (.npy or .h5)" };
+        var modelArg = new Argument<string>("MODEL") { Description = "CaloFlow model (with a student for the student row), or generated showers (.npy or .h5, CaloGAN or CaloChallenge layout) to compare with REFERENCE directly" };
+        var reference = new Argument<string>("REFERENCE") { Description = "Held-out simulator showers (.npy or .h5; a CaloChallenge file of data set 1, 2 or 3 when MODEL is such a file)" };
         var particle = ParticleOption(required: false);
         var count = Commands.Count("Compare at most this many showers (default: all of REFERENCE)");
         var timingBatch = new Option<int>("--timing-batch") { Description = "Batch size of the generation-time measurement", DefaultValueFactory = _ => 10_000 };
@@ -326,18 +332,24 @@ internal static class CaloCommand
         var timingOnly = new Option<bool>("--timing-only") { Description = "Measure the generation times only (no classifier tests, no report)" };
         var report = new Option<string?>("--report") { Description = "Write an HTML report here", HelpName = "FILE" };
         var folds = new Option<int>("--folds") { Description = "Classifier cross-fitting folds", DefaultValueFactory = _ => CaloEvaluation.DefaultClassifier.Folds };
+        var kpdBatch = new Option<int>("--kpd-batch") { Description = "Events per KPD batch (at most the smaller sample)", DefaultValueFactory = _ => new PhysicsDistanceOptions().KpdBatchSize };
         var seed = Commands.Seed();
+        Commands.Positive(kpdBatch);
         Commands.Positive(timingBatch);
         Commands.NonNegative(fullBatch);
         Commands.Positive(repeats);
         folds.Validators.Add(r => { if (r.Tokens.Count == 1 && int.TryParse(r.Tokens[0].Value, CultureInfo.InvariantCulture, out int k) && k < 2) r.AddError($"--folds must be ≥ 2, got {k}"); });
-        var cmd = new Command("eval", "Compare teacher and student showers with the simulator: classifier AUCs of an MLP and gradient-boosted trees on raw, layer-normalised, log(E/E_inc) and high-level inputs, generation time per shower of teacher, student and simulator, histograms and average images in an HTML report.")
+        var cmd = new Command("eval", "Compare teacher and student showers with the simulator: classifier AUCs of an MLP and gradient-boosted trees on raw, layer-normalised, log(E/E_inc) and high-level inputs, the CaloChallenge metrics (separation power per high-level feature, FPD, KPD), generation time per shower of teacher, student and simulator, histograms and average images in an HTML report. With a shower file for MODEL: the CaloChallenge metrics and high- and low-level classifier AUCs of those showers against REFERENCE.")
         {
-            modelArg, reference, particle, count, timingBatch, fullBatch, repeats, timingOnly, report, folds, seed,
+            modelArg, reference, particle, count, timingBatch, fullBatch, repeats, timingOnly, report, folds, kpdBatch, seed,
         };
         cmd.SetAction(r =>
         {
             OutputPaths.Check(r.GetValue(report), "--report", DataIo.CheckReportOutput);
+            var distances = new PhysicsDistanceOptions { KpdBatchSize = r.GetValue(kpdBatch) };
+            if (IsShowerPath(r.GetValue(modelArg)!))
+                return CompareFiles(ctx, r.GetValue(modelArg)!, r.GetValue(reference)!, r.GetValue(count), CaloEvaluation.DefaultClassifier with { Folds = r.GetValue(folds), Seed = r.GetValue(seed) },
+                    distances, r.GetValue(report));
             var model = LoadModel(r.GetValue(modelArg)!);
             var refShowers = ReadShowers(r.GetValue(reference)!);
             if (r.GetValue(count) is { } n) refShowers = refShowers.Head(n);
@@ -381,6 +393,12 @@ internal static class CaloCommand
             ctx.Out.WriteLine("| " + string.Join(" | ", CaloEvaluation.TableHeader) + " |");
             ctx.Out.WriteLine("|" + string.Concat(CaloEvaluation.TableHeader.Select(_ => "---|")));
             foreach (var row in CaloEvaluation.TableRows(comparisons, simTime.WallSeconds)) ctx.Out.WriteLine("| " + string.Join(" | ", row) + " |");
+            var refFeatures = CaloHighLevelFeatures.Compute(refShowers);
+            var metrics = candidates.Zip(comparisons, (c, cmp) => CaloEvaluation.Metrics(c.Name, refFeatures, CaloHighLevelFeatures.Compute(c.Showers), distances) with
+            {
+                HighLevel = cmp.Tests[CaloClassifierInput.HighLevel], LowLevel = cmp.Tests[CaloClassifierInput.LogNormalised],
+            }).ToArray();
+            WriteMetrics(ctx, metrics);
             if (r.GetValue(report) is { } reportPath)
             {
                 var counts = model.ParameterCounts();
@@ -395,12 +413,78 @@ internal static class CaloCommand
                     ("CPU time per shower (all threads)", $"simulator {CaloEvaluation.FormatTime(simTime.CpuSeconds)}, teacher {CaloEvaluation.FormatTime(teacherTime.CpuSeconds)}, student {(studentTime is null ? "—" : CaloEvaluation.FormatTime(studentTime.CpuSeconds))}"),
                     ("classifiers", $"MLP {string.Join("→", classifier.HiddenSizes)}, ≤ {classifier.Epochs} epochs, patience {classifier.Patience}; gradient-boosted trees (≤ 300 trees, 31 leaves, 255 bins, early stopping); both {classifier.Folds}-fold cross-fitted on the same folds, the larger AUC the headline"),
                 };
-                CaloEvaluation.Report($"CaloFlow ({ToyCalorimeter.ParticleName(p)}): teacher and student vs the toy calorimeter", refShowers, candidates, comparisons, simTime.WallSeconds, notes).Save(reportPath);
+                CaloEvaluation.Report($"CaloFlow ({ToyCalorimeter.ParticleName(p)}): teacher and student vs the toy calorimeter", refShowers, candidates, comparisons, simTime.WallSeconds, notes, metrics: metrics).Save(reportPath);
                 ctx.Out.WriteLine($"wrote {reportPath}");
             }
             return 0;
         });
         return cmd;
+    }
+
+    private static bool IsShowerPath(string path) => CaloHdf5.IsHdf5Path(path) || ParquetTable.IsParquetPath(path) || path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// High-level features and low-level classifier columns of a shower file: a CaloChallenge geometry when the file
+    /// holds one (data set 1, 2 or 3), else the toy CaloGAN geometry.
+    /// </summary>
+    internal static (CaloHighLevelFeatures Features, double[][] LowLevel, string Geometry) ReadForMetrics(string path, int? count)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"no such file: {path}", path);
+        if (CaloHdf5.IsHdf5Path(path))
+        {
+            CaloShowers? toy = null;
+            try { toy = CaloHdf5.Read(path); }
+            catch (DataFormatException) { } // not the CaloGAN geometry: a CaloChallenge data set (its reader names what is wrong)
+            if (toy is null)
+            {
+                var c = CaloHdf5.ReadChallenge(path);
+                if (count is { } k) c = c.Head(k);
+                return (CaloHighLevelFeatures.Compute(c), CaloEvaluation.LowLevelColumns(c.Voxels, c.IncidentEnergies, c.Dataset.Voxels), c.Dataset.ToString());
+            }
+            return ForMetrics(toy, count);
+        }
+        return ForMetrics(ReadShowers(path), count);
+    }
+
+    private static (CaloHighLevelFeatures, double[][], string) ForMetrics(CaloShowers showers, int? count)
+    {
+        if (count is { } k) showers = showers.Head(k);
+        return (CaloHighLevelFeatures.Compute(showers), CaloEvaluation.LowLevelColumns(showers.Voxels, showers.IncidentEnergies, CaloGeometry.Voxels), $"CaloGAN toy ({CaloGeometry.Voxels} voxels)");
+    }
+
+    /// <summary><c>nflow calo eval GENERATED REFERENCE</c>: the CaloChallenge metrics and both classifier tests of two shower files.</summary>
+    private static int CompareFiles(CliContext ctx, string generatedPath, string referencePath, int? count, ClassifierOptions classifier, PhysicsDistanceOptions distances, string? reportPath)
+    {
+        var (refF, refLow, refGeometry) = ReadForMetrics(referencePath, count);
+        var (genF, genLow, genGeometry) = ReadForMetrics(generatedPath, count);
+        if (refGeometry != genGeometry)
+            throw new ArgumentException($"{generatedPath} holds {genGeometry} showers, {referencePath} {refGeometry}: compare showers of one geometry");
+        ctx.Out.WriteLine($"nflow calo eval: {genF.Count} showers of {generatedPath} against {refF.Count} of {referencePath} ({refGeometry})");
+        var clock = Stopwatch.StartNew();
+        var metrics = CaloEvaluation.Metrics(Path.GetFileName(generatedPath), refF, genF, distances) with
+        {
+            HighLevel = ClassifierTwoSampleTest.RunBoth(refF.ClassifierColumns(), genF.ClassifierColumns(), classifier),
+            LowLevel = ClassifierTwoSampleTest.RunBoth(refLow, genLow, classifier),
+        };
+        ctx.Out.WriteLine($"metrics and classifier tests in {clock.Elapsed.TotalSeconds:F1} s (MLP and gradient-boosted trees, {classifier.Folds}-fold cross-fitted; the larger AUC):");
+        WriteMetrics(ctx, [metrics]);
+        if (reportPath is not null)
+        {
+            var report = new HtmlReport($"CaloChallenge metrics: {Path.GetFileName(generatedPath)} vs {Path.GetFileName(referencePath)}");
+            report.Section("Setup").KeyValues([("generated", $"{generatedPath} ({genF.Count} showers)"), ("reference", $"{referencePath} ({refF.Count} showers)"), ("geometry", refGeometry)]);
+            CaloEvaluation.MetricsSection(report, [metrics]).Save(reportPath);
+            ctx.Out.WriteLine($"wrote {reportPath}");
+        }
+        return 0;
+    }
+
+    private static void WriteMetrics(CliContext ctx, IReadOnlyList<CaloMetrics> metrics)
+    {
+        var header = CaloEvaluation.MetricsHeader(metrics);
+        ctx.Out.WriteLine("CaloChallenge metrics (separation power: 0 identical, 1 disjoint):");
+        ctx.Out.WriteLine("| " + string.Join(" | ", header) + " |");
+        ctx.Out.WriteLine("|" + string.Concat(header.Select(_ => "---|")));
+        foreach (var row in CaloEvaluation.MetricsRows(metrics)) ctx.Out.WriteLine("| " + string.Join(" | ", row) + " |");
     }
 
     private static CaloFlow LoadModel(string path)

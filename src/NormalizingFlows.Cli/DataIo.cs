@@ -5,7 +5,7 @@ namespace NormalizingFlows.Cli;
 /// <summary>Reading and writing tables for the verbs, and matching a table's columns to a model.</summary>
 internal static class DataIo
 {
-    /// <summary>Reads a .csv or .npy file, optionally selecting/renaming columns; reports dropped rows.</summary>
+    /// <summary>Reads a .csv, .npy or .parquet file, optionally selecting/renaming columns; reports dropped rows.</summary>
     public static Table Read(CliContext ctx, string path, string? columns, bool dropInvalid)
     {
         var table = Csv.ReadAny(path, dropInvalid);
@@ -15,18 +15,18 @@ internal static class DataIo
         return table;
     }
 
-    /// <summary>Extensions a table may be written with: .npy is NumPy, the others CSV text.</summary>
-    public static readonly string[] TableExtensions = [".csv", ".txt", ".npy"];
+    /// <summary>Extensions a table may be written with: .npy is NumPy, .parquet Apache Parquet, the others CSV text.</summary>
+    public static readonly string[] TableExtensions = [".csv", ".txt", ".npy", ".parquet"];
 
     /// <summary>
-    /// Refuses (exit 2) an output path whose extension promises another format than the CSV or NPY we would write
+    /// Refuses (exit 2) an output path whose extension promises another format than the CSV, NPY or Parquet we would write
     /// (e.g. .h5, .json, .tsv); <paramref name="option"/> names the option in the message.
     /// </summary>
     public static void CheckTableOutput(string path, string option = "--output")
     {
         string ext = Path.GetExtension(path);
         if (!TableExtensions.Contains(ext, StringComparer.OrdinalIgnoreCase))
-            throw new UsageException($"{option} {path}: tables are written as CSV (.csv, .txt) or NumPy (.npy), not '{(ext.Length == 0 ? "(no extension)" : ext)}'");
+            throw new UsageException($"{option} {path}: tables are written as CSV (.csv, .txt), NumPy (.npy) or Parquet (.parquet), not '{(ext.Length == 0 ? "(no extension)" : ext)}'");
     }
 
     /// <summary>Refuses (exit 2) an HTML report path with another extension than .html/.htm, before any work is done.</summary>
@@ -38,11 +38,12 @@ internal static class DataIo
             throw new UsageException($"{option} {path}: the report is HTML, give a .html file (not '{(ext.Length == 0 ? "(no extension)" : ext)}')");
     }
 
-    /// <summary>Writes a table as .npy or CSV (.csv, .txt) by extension, atomically; another extension is refused.</summary>
+    /// <summary>Writes a table as .npy, .parquet (both float32) or CSV (.csv, .txt) by extension, atomically; another extension is refused.</summary>
     public static void Write(string path, Table table)
     {
         CheckTableOutput(path);
         if (path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) Npy.Write(path, table);
+        else if (ParquetTable.IsParquetPath(path)) ParquetTable.Write(path, table);
         else Csv.Write(path, table);
     }
 

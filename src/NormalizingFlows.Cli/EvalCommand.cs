@@ -12,7 +12,7 @@ internal static class EvalCommand
     public static Command Build(CliContext ctx)
     {
         var model = Commands.ModelArgument();
-        var test = new Argument<string>("TEST") { Description = "Held-out test events (.csv or .npy) with the model's columns (and a conditional model's context columns: the samples are drawn at the test events' contexts)" };
+        var test = new Argument<string>("TEST") { Description = "Held-out test events (.csv, .npy or .parquet) with the model's columns (and a conditional model's context columns: the samples are drawn at the test events' contexts)" };
         var output = Commands.Output("HTML report to write (self-contained, inline SVG)");
         var n = Commands.Count("Model samples to compare with (default: as many as test events; for a conditional model: per test event, default 1)");
         var seed = Commands.Seed("Random seed of the sampling and the classifier");

@@ -40,7 +40,7 @@ internal static class InferCommand
 
     private static Command Train(CliContext ctx)
     {
-        var simulator = SimulatorOption(true, "Training pairs: a built-in simulator (wlnu: W → ℓν neutrino momenta; linear-gaussian; bimodal) or a FILE (.csv/.npy) of (θ, x) rows whose θ columns --parameters names");
+        var simulator = SimulatorOption(true, "Training pairs: a built-in simulator (wlnu: W → ℓν neutrino momenta; linear-gaussian; bimodal) or a FILE (.csv/.npy/.parquet) of (θ, x) rows whose θ columns --parameters names");
         var parameters = new Option<string?>("--parameters") { Description = "With a FILE: the parameter (θ) columns, comma-separated; every other column is an observation feature", HelpName = "LIST" };
         var pairs = Commands.Count("Simulated training pairs (built-in simulators; default 100000)");
         var output = Commands.Output("Posterior model file to write", "posterior.nflow");
@@ -142,7 +142,7 @@ internal static class InferCommand
     private static Command Sample(CliContext ctx)
     {
         var model = new Argument<string>("MODEL") { Description = "Posterior model written by 'nflow infer train'" };
-        var observations = new Option<string>("--observations") { Description = "Observations (.csv/.npy) with the model's observation columns (extra columns are ignored when named)", HelpName = "FILE", Required = true };
+        var observations = new Option<string>("--observations") { Description = "Observations (.csv/.npy/.parquet) with the model's observation columns (extra columns are ignored when named)", HelpName = "FILE", Required = true };
         var n = Commands.Count("Posterior samples per observation (default 1000)");
         var output = Commands.Output("Output (.npy or .csv): columns 'observation' (0-based row of FILE) and the parameters; each observation's samples are consecutive rows");
         var seed = Commands.Seed("Seed of the sampling");

@@ -94,7 +94,7 @@ internal static class IntegrateCommand
             vegasOptions.Validate();
             int? n = r.GetValue(events);
             string? outPath = r.GetValue(output);
-            if (n is not null && outPath is null) throw new UsageException("--events needs --output FILE (.csv or .npy)");
+            if (n is not null && outPath is null) throw new UsageException("--events needs --output FILE (.csv, .npy or .parquet)");
             if (n is null && outPath is not null) throw new UsageException("--output needs --events N");
             OutputPaths.Check(outPath, "--output");
             using var interruption = ctx.Listen();

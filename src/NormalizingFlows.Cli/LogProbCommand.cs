@@ -11,7 +11,7 @@ internal static class LogProbCommand
     public static Command Build(CliContext ctx)
     {
         var model = Commands.ModelArgument();
-        var data = new Argument<string>("DATA") { Description = "Events to score (.csv or .npy) with the model's columns (and, for a conditional model, its context columns: log p(x | context))" };
+        var data = new Argument<string>("DATA") { Description = "Events to score (.csv, .npy or .parquet) with the model's columns (and, for a conditional model, its context columns: log p(x | context))" };
         var output = new Option<string?>("--output", "-o") { Description = "File (.csv, or .npy by extension) with one column 'log_prob' (log p per event, original units, −∞ outside the model's domain); default: none, only the mean is printed", HelpName = "FILE" };
         var columns = Commands.Columns();
         var drop = Commands.DropInvalid();

@@ -12,7 +12,7 @@ internal static class ReweightCommand
     public static Command Build(CliContext ctx)
     {
         var model = Commands.ModelArgument();
-        var data = new Argument<string>("DATA") { Description = "Reference (data) events (.csv or .npy) with the model's columns" };
+        var data = new Argument<string>("DATA") { Description = "Reference (data) events (.csv, .npy or .parquet) with the model's columns" };
         var output = Commands.Output("CSV file of the GENERATED events: the model's columns followed by a 'weight' column");
         var n = Commands.Count("Events to generate and weight (default: as many as DATA events)");
         var seed = Commands.Seed("Random seed of the sampling and the classifier");

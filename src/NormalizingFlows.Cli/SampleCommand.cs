@@ -29,7 +29,7 @@ internal static class SampleCommand
                 return null;
             },
         };
-        var output = Commands.Output("Output file; .npy writes NumPy float32, anything else CSV; '-' writes CSV to stdout; columns named as in training, values in the original units");
+        var output = Commands.Output("Output file; .npy writes NumPy float32, .parquet Parquet float32, anything else CSV; '-' writes CSV to stdout; columns named as in training, values in the original units");
         var seed = Commands.Seed("Random seed of the sampling");
         var clamp = new Option<bool>("--clamp")
         {
@@ -41,7 +41,7 @@ internal static class SampleCommand
         };
         var context = new Option<string?>("--context")
         {
-            Description = "The context of a conditional model (trained with --context): a FILE (.csv or .npy) with its context columns (matched by name; N events per row, in row order), or values NAME=VALUE[,NAME=VALUE…] for all events; the output carries the context columns after the events; default: none (unconditional models)",
+            Description = "The context of a conditional model (trained with --context): a FILE (.csv, .npy or .parquet) with its context columns (matched by name; N events per row, in row order), or values NAME=VALUE[,NAME=VALUE…] for all events; the output carries the context columns after the events; default: none (unconditional models)",
             HelpName = "FILE|NAME=VALUE,…",
         };
         var cmd = new Command("sample", "Draw events from a trained model, streamed to the output in blocks.") { model, n, output, seed, clamp, withLogProb, context };
@@ -74,6 +74,8 @@ internal static class SampleCommand
                 }
                 if (path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
                     AtomicFile.Write(path, fs => SampleStream.WriteNpy(m, count, rng, fs, clamped, report, withLogProb: lp, context: given));
+                else if (ParquetTable.IsParquetPath(path))
+                    AtomicFile.Write(path, fs => SampleStream.WriteParquet(m, count, rng, fs, clamped, report, withLogProb: lp, context: given));
                 else
                     AtomicFile.Write(path, fs =>
                     {

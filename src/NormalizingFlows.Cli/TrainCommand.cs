@@ -19,7 +19,7 @@ internal static class TrainCommand
 {
     public static Command Build(CliContext ctx)
     {
-        var data = new Argument<string>("DATA") { Description = "Training events (.csv with a header, or .npy)" };
+        var data = new Argument<string>("DATA") { Description = "Training events (.csv with a header, .npy or .parquet)" };
         var output = Commands.Output("Model file to write (atomically, at the end)", "model.nflow");
         var flow = new Option<string>("--flow") { Description = "Flow architecture: " + string.Join(", ", Commands.TrainableFlows), DefaultValueFactory = _ => "nsf" };
         Commands.OneOf(flow, "flow", Commands.TrainableFlows);

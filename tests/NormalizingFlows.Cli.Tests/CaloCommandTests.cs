@@ -66,6 +66,36 @@ public class CaloCommandTests
     }
 
     [Fact]
+    public void EvalOfTwoShowerFilesPrintsTheCaloChallengeMetrics()
+    {
+        using var s = new CliSandbox();
+        // two CaloChallenge data set 1 (pion) files: the generated one with a tenth more energy in every voxel
+        var rng = new Random(4);
+        var ds = CaloChallengeDataset.Dataset1Pions;
+        CaloChallengeShowers Showers(double scale) => new(ds,
+            Enumerable.Range(0, 120 * ds.Voxels).Select(_ => scale * rng.NextDouble() * rng.NextDouble()).ToArray(), Enumerable.Range(0, 120).Select(i => 50.0 + i).ToArray());
+        CaloHdf5.WriteChallenge(s["ref.h5"], Showers(1));
+        CaloHdf5.WriteChallenge(s["gen.h5"], Showers(1.1), compress: true);
+        var r = s.Run("calo", "eval", s["gen.h5"], s["ref.h5"], "--folds", "2", "--kpd-batch", "100", "--report", s["m.html"]);
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("120 showers of", r.Out);
+        Assert.Contains("dataset 1 pions (533 voxels)", r.Out);
+        foreach (var row in new[] { "| FPD (high-level features) |", "| KPD (high-level features) |", "| classifier AUC, high-level |", "| classifier AUC, low-level |",
+            "| separation power: E_dep/E_inc |", "| separation power: centre x layer 13 (mm) |", "| separation power: width y layer 1 (mm) |" })
+            Assert.Contains(row, r.Out);
+        Assert.DoesNotContain("centre x layer 14", r.Out); // layer 14 is not binned in α
+        Assert.Contains("separation power: E layer 14 (GeV)", File.ReadAllText(s["m.html"]));
+        // toy showers (.parquet, as .npy) against a CaloChallenge file: one line naming both geometries
+        r = s.Run("calo", "simulate", "--particle", "gamma", "-n", "30", "-o", s["g.parquet"], "--seed", "3");
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Equal(new ToyCalorimeter().Simulate(CaloParticle.Photon, 30, 3).Voxels.Select(v => (double)(float)v), CaloShowers.FromTable(NormalizingFlows.Data.ParquetTable.Read(s["g.parquet"])).Voxels);
+        r = s.Run("calo", "eval", s["g.parquet"], s["ref.h5"]);
+        Assert.Equal(1, r.Code);
+        Assert.Contains("CaloGAN toy (504 voxels)", r.Err);
+        Assert.Contains("dataset 1 pions", r.Err);
+    }
+
+    [Fact]
     public void BadParticleAndMissingFilesGiveOneLineErrors()
     {
         using var s = new CliSandbox();

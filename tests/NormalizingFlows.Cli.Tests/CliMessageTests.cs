@@ -67,7 +67,7 @@ public class CliMessageTests
         using var s = new CliSandbox();
         var (code, _, err) = s.Run(string.Format(args, s[file]).Split(' '));
         Assert.Equal(Program.ExitUsage, code);
-        Assert.Contains("tables are written as CSV (.csv, .txt) or NumPy (.npy)", err);
+        Assert.Contains("tables are written as CSV (.csv, .txt), NumPy (.npy) or Parquet (.parquet)", err);
         Assert.False(File.Exists(s[file]));
     }
 

@@ -111,6 +111,34 @@ public class CliTests
     }
 
     [Fact]
+    public void ParquetTablesWorkWhereCsvAndNpyDo()
+    {
+        using var s = new CliSandbox();
+        string data = Toy(s, "moons.parquet", 1000);
+        var table = ParquetTable.Read(data);
+        Assert.Equal(["x0", "x1"], table.Columns);
+        Assert.Equal(1000, table.Rows);
+        // with a renaming --columns, as for CSV
+        var (code, output, err) = s.Run(["train", data, .. SmallModel, "--epochs", "1", "--columns", "a=x0,b=x1", "-o", s["m.nflow"]]);
+        Assert.True(code == 0, err + output);
+        (code, _, err) = s.Run("sample", s["m.nflow"], "-n", "50", "-o", s["samples.parquet"], "--seed", "3");
+        Assert.True(code == 0, err);
+        var samples = ParquetTable.Read(s["samples.parquet"]);
+        Assert.Equal(["a", "b"], samples.Columns);
+        Assert.Equal(50, samples.Rows);
+        // the same samples as the .npy output (both float32)
+        Assert.True(s.Run("sample", s["m.nflow"], "-n", "50", "-o", s["samples.npy"], "--seed", "3").Code == 0);
+        Assert.Equal(Npy.Read(s["samples.npy"]).Values, samples.Values);
+        (code, output, err) = s.Run("logprob", s["m.nflow"], s["samples.parquet"], "-o", s["lp.parquet"]);
+        Assert.True(code == 0, err);
+        Assert.Equal(["log_prob"], ParquetTable.Read(s["lp.parquet"]).Columns);
+        // a missing column is named as for CSV
+        (code, _, err) = s.Run("logprob", s["m.nflow"], data);
+        Assert.Equal(1, code);
+        Assert.Contains("moons.parquet has columns (x0, x1) but the model was trained on (a, b)", err);
+    }
+
+    [Fact]
     public void CancelledTrainingLeavesACheckpointAndResumeFinishesIt()
     {
         using var s = new CliSandbox();

@@ -1,21 +1,20 @@
 namespace NormalizingFlows.Hep.Calorimeter;
 
 /// <summary>
-/// The voxel geometry of a CaloChallenge 2022 data set (its binning file reduced to the layer ids and the radial ×
-/// angular bin counts; the bin edges are not carried). A shower is a flat row of <see cref="Voxels"/> energies,
-/// layer after layer.
+/// The voxel geometry of a CaloChallenge 2022 data set: its binning file's non-empty layers with their radial bin
+/// edges (mm) and angular bin counts. A shower is a flat row of <see cref="Voxels"/> energies, layer after layer.
 /// </summary>
 public sealed class CaloChallengeDataset
 {
-    private CaloChallengeDataset(string name, params (int Id, int Radial, int Angular)[] layers)
+    private CaloChallengeDataset(string name, params (int Id, double[] RadialEdges, int Angular)[] layers)
     {
         Name = name;
         var list = new List<CaloChallengeLayer>();
         int offset = 0;
-        foreach (var (id, r, a) in layers)
+        foreach (var (id, edges, a) in layers)
         {
-            list.Add(new CaloChallengeLayer(id, r, a, offset));
-            offset += r * a;
+            list.Add(new CaloChallengeLayer(id, edges.Length - 1, a, offset) { RadialEdges = edges });
+            offset += (edges.Length - 1) * a;
         }
         Layers = list;
         Voxels = offset;
@@ -32,19 +31,33 @@ public sealed class CaloChallengeDataset
 
     /// <summary>Data set 1, photons: layers 0, 1, 2, 3, 12 with 8×1, 16×10, 19×10, 5×1, 5×1 bins (368 voxels).</summary>
     public static CaloChallengeDataset Dataset1Photons { get; } =
-        new("dataset 1 photons", (0, 8, 1), (1, 16, 10), (2, 19, 10), (3, 5, 1), (12, 5, 1));
+        new("dataset 1 photons",
+            (0, [0, 5, 10, 30, 50, 100, 200, 400, 600], 1),
+            (1, [0, 2, 4, 6, 8, 10, 12, 15, 20, 30, 40, 50, 70, 90, 120, 150, 200], 10),
+            (2, [0, 2, 5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 130, 160, 200, 250, 300, 350, 400], 10),
+            (3, [0, 50, 100, 200, 400, 600], 1),
+            (12, [0, 100, 200, 400, 1000, 2000], 1));
 
     /// <summary>Data set 1, pions: layers 0, 1, 2, 3, 12, 13, 14 with 8×1, 10×10, 10×10, 5×1, 15×10, 16×10, 10×1 bins (533 voxels).</summary>
     public static CaloChallengeDataset Dataset1Pions { get; } =
-        new("dataset 1 pions", (0, 8, 1), (1, 10, 10), (2, 10, 10), (3, 5, 1), (12, 15, 10), (13, 16, 10), (14, 10, 1));
+        new("dataset 1 pions",
+            (0, [0, 5, 10, 30, 50, 100, 200, 400, 600], 1),
+            (1, [0, 1, 4, 7, 10, 15, 30, 50, 90, 150, 200], 10),
+            (2, [0, 5, 10, 20, 30, 50, 80, 130, 200, 300, 400], 10),
+            (3, [0, 50, 100, 200, 400, 600], 1),
+            (12, [0, 10, 20, 30, 50, 80, 100, 130, 160, 200, 250, 300, 350, 400, 1000, 2000], 10),
+            (13, [0, 10, 20, 30, 50, 80, 100, 130, 160, 200, 250, 300, 350, 400, 600, 1000, 2000], 10),
+            (14, [0, 50, 100, 150, 200, 250, 300, 400, 600, 1000, 2000], 1));
 
-    /// <summary>Data set 2, electrons: 45 layers of 9×16 bins (6480 voxels).</summary>
+    /// <summary>Data set 2, electrons: 45 layers of 9 radial bins of 4.65 mm × 16 angular bins (6480 voxels).</summary>
     public static CaloChallengeDataset Dataset2 { get; } =
-        new("dataset 2 electrons", Enumerable.Range(0, 45).Select(l => (l, 9, 16)).ToArray());
+        new("dataset 2 electrons", Enumerable.Range(0, 45).Select(l => (l, UniformEdges(9, 4.65), 16)).ToArray());
 
-    /// <summary>Data set 3, electrons: 45 layers of 18×50 bins (40500 voxels).</summary>
+    /// <summary>Data set 3, electrons: 45 layers of 18 radial bins of 2.325 mm × 50 angular bins (40500 voxels).</summary>
     public static CaloChallengeDataset Dataset3 { get; } =
-        new("dataset 3 electrons", Enumerable.Range(0, 45).Select(l => (l, 18, 50)).ToArray());
+        new("dataset 3 electrons", Enumerable.Range(0, 45).Select(l => (l, UniformEdges(18, 2.325), 50)).ToArray());
+
+    private static double[] UniformEdges(int bins, double width) => Enumerable.Range(0, bins + 1).Select(k => k * width).ToArray();
 
     /// <summary>The known geometries.</summary>
     public static IReadOnlyList<CaloChallengeDataset> All { get; } = [Dataset1Photons, Dataset1Pions, Dataset2, Dataset3];

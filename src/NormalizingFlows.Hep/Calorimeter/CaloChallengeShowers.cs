@@ -31,6 +31,13 @@ public sealed class CaloChallengeShowers
     /// <summary>Number of showers.</summary>
     public int Count => IncidentEnergies.Length;
 
+    /// <summary>The first <paramref name="count"/> showers (all when there are fewer).</summary>
+    public CaloChallengeShowers Head(int count)
+    {
+        count = Math.Clamp(count, 0, Count);
+        return new CaloChallengeShowers(Dataset, Voxels[..(count * Dataset.Voxels)], IncidentEnergies[..count]);
+    }
+
     /// <summary>The voxels of shower <paramref name="index"/>.</summary>
     public ReadOnlySpan<double> Shower(int index) => Voxels.AsSpan(index * Dataset.Voxels, Dataset.Voxels);
 

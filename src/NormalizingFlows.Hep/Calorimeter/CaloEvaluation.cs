@@ -28,6 +28,7 @@ public static class CaloEvaluation
     {
         ArgumentNullException.ThrowIfNull(showers);
         if (input == CaloClassifierInput.HighLevel) return HighLevelColumns(showers);
+        if (input == CaloClassifierInput.LogNormalised) return LowLevelColumns(showers.Voxels, showers.IncidentEnergies, CaloGeometry.Voxels);
         if (!Enum.IsDefined(input)) throw new ArgumentOutOfRangeException(nameof(input), input, "unknown classifier input");
         int n = showers.Count, extra = input == CaloClassifierInput.LayerNormalised ? 4 : 1;
         var cols = new double[CaloGeometry.Voxels + extra][];
@@ -37,7 +38,6 @@ public static class CaloEvaluation
         {
             var s = showers.Shower(i);
             double einc = showers.IncidentEnergies[i];
-            if (input == CaloClassifierInput.LogNormalised && !(einc > 0)) throw new ArgumentException($"shower {i}: E_inc = {einc} GeV; the log-normalised input needs E_inc > 0");
             for (int l = 0; l < 3; l++) layerE[l] = showers.LayerEnergy(i, l);
             for (int v = 0; v < CaloGeometry.Voxels; v++)
             {
@@ -45,8 +45,6 @@ public static class CaloEvaluation
                 cols[v][i] = input switch
                 {
                     CaloClassifierInput.LayerNormalised => e > 0 ? s[v] / e : 0,
-                    CaloClassifierInput.LogNormalised => s[v] >= 0 ? Math.Log10(s[v] / einc + 1e-8)
-                        : throw new ArgumentException($"shower {i}, voxel {v}: energy {s[v]} GeV < 0; the log-normalised input needs non-negative voxels"),
                     _ => s[v],
                 };
             }
@@ -56,13 +54,36 @@ public static class CaloEvaluation
                     for (int l = 0; l < 3; l++) cols[CaloGeometry.Voxels + l][i] = Math.Log10(layerE[l] + 1e-3);
                     cols[CaloGeometry.Voxels + 3][i] = Math.Log10(einc);
                     break;
-                case CaloClassifierInput.LogNormalised:
-                    cols[CaloGeometry.Voxels][i] = Math.Log10(einc);
-                    break;
                 default:
                     cols[CaloGeometry.Voxels][i] = einc;
                     break;
             }
+        }
+        return cols;
+    }
+
+    /// <summary>
+    /// The CaloChallenge-style low-level classifier input of showers of any geometry (<paramref name="voxelsPerShower"/>
+    /// voxels each, row-major in <paramref name="voxels"/>) as columns: log₁₀(E_voxel/E_inc + 10⁻⁸) of every voxel, then log₁₀ E_inc.
+    /// </summary>
+    public static double[][] LowLevelColumns(double[] voxels, double[] incidentEnergies, int voxelsPerShower)
+    {
+        ArgumentNullException.ThrowIfNull(voxels);
+        ArgumentNullException.ThrowIfNull(incidentEnergies);
+        int n = incidentEnergies.Length;
+        if (voxelsPerShower < 1 || voxels.Length != (long)n * voxelsPerShower)
+            throw new ArgumentException($"{voxels.Length} voxel values for {n} showers of {voxelsPerShower} voxels", nameof(voxels));
+        var cols = new double[voxelsPerShower + 1][];
+        for (int j = 0; j < cols.Length; j++) cols[j] = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            double einc = incidentEnergies[i];
+            if (!(einc > 0)) throw new ArgumentException($"shower {i}: E_inc = {einc} GeV; the log-normalised input needs E_inc > 0");
+            var s = voxels.AsSpan(i * voxelsPerShower, voxelsPerShower);
+            for (int v = 0; v < voxelsPerShower; v++)
+                cols[v][i] = s[v] >= 0 ? Math.Log10(s[v] / einc + 1e-8)
+                    : throw new ArgumentException($"shower {i}, voxel {v}: energy {s[v]} GeV < 0; the log-normalised input needs non-negative voxels");
+            cols[voxelsPerShower][i] = Math.Log10(einc);
         }
         return cols;
     }
@@ -115,6 +136,44 @@ public static class CaloEvaluation
         return list;
     }
 
+    /// <summary>
+    /// The CaloChallenge metrics of <paramref name="generated"/> against <paramref name="reference"/> (the same
+    /// geometry): the separation power of every high-level feature with <paramref name="bins"/> bins of the
+    /// reference's binning (<see cref="CaloHighLevelFeatures.Edges"/>), and FPD and KPD of the high-level features
+    /// (<see cref="PhysicsDistance"/> with <paramref name="distances"/>). The classifier AUCs are added by the caller
+    /// (<see cref="CaloMetrics.HighLevel"/>, <see cref="CaloMetrics.LowLevel"/>), which usually has them already.
+    /// </summary>
+    public static CaloMetrics Metrics(string name, CaloHighLevelFeatures reference, CaloHighLevelFeatures generated, PhysicsDistanceOptions? distances = null, int bins = 100)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(generated);
+        var separation = reference.SeparationPowers(generated, bins);
+        var a = reference.Columns.ToArray();
+        var b = generated.Columns.ToArray();
+        return new CaloMetrics(name, separation, PhysicsDistance.Fpd(a, b, distances), PhysicsDistance.Kpd(a, b, distances));
+    }
+
+    /// <summary>Header of <see cref="MetricsRows"/>: "metric" and one column per sample.</summary>
+    public static string[] MetricsHeader(IEnumerable<CaloMetrics> metrics) => ["metric", .. metrics.Select(m => m.Name)];
+
+    /// <summary>
+    /// The metrics as table rows, one column per sample: FPD and KPD with errors, the high- and low-level classifier
+    /// AUCs (headline judge) where run, then the separation power of every feature.
+    /// </summary>
+    public static IEnumerable<string[]> MetricsRows(IReadOnlyList<CaloMetrics> metrics)
+    {
+        ArgumentNullException.ThrowIfNull(metrics);
+        var inv = CultureInfo.InvariantCulture;
+        yield return ["FPD (high-level features)", .. metrics.Select(m => m.Fpd.Describe("G3"))];
+        yield return ["KPD (high-level features)", .. metrics.Select(m => m.Kpd.Describe("G3"))];
+        static string Auc(TwoSampleVerdict? v) => v is null ? "—" : string.Format(CultureInfo.InvariantCulture, "{0:F3} ± {1:F3} ({2})", v.Auc, v.AucError, v.Headline.Judge);
+        if (metrics.Any(m => m.HighLevel is not null)) yield return ["classifier AUC, high-level", .. metrics.Select(m => Auc(m.HighLevel))];
+        if (metrics.Any(m => m.LowLevel is not null)) yield return ["classifier AUC, low-level", .. metrics.Select(m => Auc(m.LowLevel))];
+        if (metrics.Count == 0) yield break;
+        for (int k = 0; k < metrics[0].SeparationPowers.Count; k++)
+            yield return ["separation power: " + metrics[0].SeparationPowers[k].Feature, .. metrics.Select(m => m.SeparationPowers[k].SeparationPower.ToString("G3", inv))];
+    }
+
     /// <summary>The MLP of the reported figures: ReLU MLP 505 → 256 → 256 → 1, 2-fold cross-fitting, up to 40 epochs with early stopping.</summary>
     public static ClassifierOptions DefaultClassifier { get; } = new() { HiddenSizes = [256, 256], Folds = 2, Epochs = 40, Patience = 5, LearningRate = 1e-3 };
 
@@ -157,6 +216,20 @@ public static class CaloEvaluation
         : seconds < 1 ? (seconds * 1e3).ToString("F2", CultureInfo.InvariantCulture) + " ms"
         : seconds.ToString("F2", CultureInfo.InvariantCulture) + " s";
 
+    /// <summary>Adds the section "CaloChallenge metrics" with the table of <see cref="MetricsRows"/> to <paramref name="report"/>.</summary>
+    public static HtmlReport MetricsSection(HtmlReport report, IReadOnlyList<CaloMetrics> metrics)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        report.Section("CaloChallenge metrics")
+            .Paragraph("High-level features per shower: E_dep/E_inc, the energy per layer, and per layer with lateral resolution the centre of energy " +
+                "and its width in x and y (mm). Separation power ½ Σ (h₁ − h₂)²/(h₁ + h₂) of normalised histograms in the reference's binning " +
+                "(0: identical, 1: disjoint). FPD: Fréchet distance of the features' Gaussians, extrapolated to infinite samples (error: the fit's); " +
+                "KPD: unbiased MMD² with a cubic polynomial kernel, median over batches (error: half the 16–84 % range); both on features " +
+                "divided by the reference's largest absolute value.")
+            .Table(MetricsHeader(metrics), MetricsRows(metrics));
+        return report;
+    }
+
     /// <summary>Decades of mean voxel energy the average-image colour scale spans below its brightest voxel.</summary>
     public const int AverageImageDecades = 6;
 
@@ -165,10 +238,11 @@ public static class CaloEvaluation
     /// layer (log₁₀ of the mean energy) and the classifier score distributions.
     /// </summary>
     public static HtmlReport Report(string title, CaloShowers reference, IReadOnlyList<CaloCandidate> candidates, IReadOnlyList<CaloComparison> comparisons,
-        double simulatorSecondsPerShower, IEnumerable<(string Key, string Value)>? notes = null, int bins = 40)
+        double simulatorSecondsPerShower, IEnumerable<(string Key, string Value)>? notes = null, int bins = 40, IReadOnlyList<CaloMetrics>? metrics = null)
     {
         var report = new HtmlReport(title);
         if (notes is not null) report.Section("Setup").KeyValues(notes);
+        if (metrics is { Count: > 0 }) MetricsSection(report, metrics);
         report.Section("Classifier AUC and generation time")
             .Paragraph("Two classifiers — an MLP and gradient-boosted trees (up to 300 trees, early stopping on a held-out tenth) — are trained " +
                 "on the same folds (cross-fitted) to separate reference showers (simulator) from generated ones; AUC 0.5 means they cannot, and " +

@@ -61,24 +61,14 @@ public sealed class CaloObservables
             for (int l = 0; l < 3; l++)
             {
                 var g = layers[l];
-                double e = 0, sx = 0, sy = 0, sxx = 0;
-                int hit = 0;
-                for (int r = 0; r < g.Rows; r++)
-                    for (int c = 0; c < g.Columns; c++)
-                    {
-                        double v = s[g.Offset + r * g.Columns + c];
-                        if (v <= 0) continue;
-                        hit++;
-                        double x = g.ColumnCentre(c), y = g.RowCentre(r);
-                        e += v; sx += v * x; sy += v * y; sxx += v * x * x;
-                    }
+                var (e, hit, cx, cy, width, _) = CaloHighLevelFeatures.Moments(s.Slice(g.Offset, g.Voxels), CaloHighLevelFeatures.ToyCentres[l].X, CaloHighLevelFeatures.ToyCentres[l].Y);
                 o.LayerEnergy[l][i] = e;
                 o.Sparsity[l][i] = hit / (double)g.Voxels;
                 if (e > 0)
                 {
-                    o.CentroidX[l][i] = sx / e;
-                    o.CentroidY[l][i] = sy / e;
-                    o.LateralWidth[l][i] = Math.Sqrt(Math.Max(0, sxx / e - (sx / e) * (sx / e)));
+                    o.CentroidX[l][i] = cx;
+                    o.CentroidY[l][i] = cy;
+                    o.LateralWidth[l][i] = width;
                 }
                 tot += e; d1 += l * e; d2 += l * l * e;
             }

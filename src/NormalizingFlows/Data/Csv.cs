@@ -122,7 +122,9 @@ public static class Csv
         }
     }
 
-    /// <summary>Reads a .csv or .npy file by its extension (anything but .npy is read as CSV); <paramref name="dropInvalid"/> applies to both.</summary>
+    /// <summary>Reads a .npy, .parquet or CSV file by its extension (anything else is read as CSV); <paramref name="dropInvalid"/> applies to all.</summary>
     public static Table ReadAny(string path, bool dropInvalid = false) =>
-        path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase) ? Npy.Read(path, dropInvalid) : Read(path, dropInvalid);
+        path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase) ? Npy.Read(path, dropInvalid)
+        : ParquetTable.IsParquetPath(path) ? ParquetTable.Read(path, dropInvalid)
+        : Read(path, dropInvalid);
 }

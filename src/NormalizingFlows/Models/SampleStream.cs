@@ -69,6 +69,21 @@ public static class SampleStream
         stream.Flush();
     }
 
+    /// <summary>
+    /// Writes a Parquet file (float32 columns named as <see cref="Columns"/>) to <paramref name="stream"/>, one row
+    /// group per block of samples (<paramref name="n"/> per context row for a conditional model), the same values as
+    /// <see cref="WriteNpy"/>.
+    /// </summary>
+    public static void WriteParquet<T>(FlowModel<T> model, long n, Rng rng, Stream stream, bool clamp = false,
+        IProgress<long>? progress = null, CancellationToken cancellation = default, bool withLogProb = false, Data.Table? context = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(stream);
+        var c = FlowModelTables.MatchContext(model, context);
+        using var writer = new Data.ParquetTableWriter(stream, Columns(model, withLogProb));
+        Blocks(model, n, c, rng, clamp, withLogProb, float32: true, progress, cancellation, (values, rows, d) => writer.WriteRows(values, rows));
+    }
+
     /// <summary>The .npy (version 1.0) header of a float32 C-order array of shape (<paramref name="rows"/>, <paramref name="cols"/>), padded to 64 bytes.</summary>
     public static byte[] NpyHeader(long rows, int cols) => Data.Npy.HeaderBytes(rows, cols, float64: false);
 
