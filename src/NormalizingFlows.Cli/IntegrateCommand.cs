@@ -42,6 +42,8 @@ internal static class IntegrateCommand
         var stepsPerRound = new Option<int>("--steps-per-round") { Description = "Flow training: gradient steps per stored sample", DefaultValueFactory = _ => 8 };
         var lr = new Option<double>("--lr") { Description = "Flow training: Adam learning rate (cosine decay to a tenth)", DefaultValueFactory = _ => 5e-3 };
         var anneal = new Option<double>("--anneal") { Description = "Flow: learn f^β first, β rising from this value to 1 over the first half of training (1: off)", DefaultValueFactory = _ => 0.1 };
+        var buffer = new Option<int>("--buffer") { Description = "Flow: replay buffer of this many training events (f and the q they were drawn from); 0: off", DefaultValueFactory = _ => 0 };
+        var bufferRounds = new Option<int>("--buffer-rounds") { Description = "Flow with --buffer: rounds on buffered events (no integrand calls) after each fresh round", DefaultValueFactory = _ => 1 };
         var vegasBins = new Option<int>("--vegas-bins") { Description = "VEGAS grid bins per dimension", DefaultValueFactory = _ => 64 };
         var alpha = new Option<double>("--alpha") { Description = "VEGAS damping exponent α", DefaultValueFactory = _ => 0.75 };
         var events = Commands.Count("Also generate this many unweighted events (accept/reject; overweights keep weight > 1) and write them to --output");
@@ -58,7 +60,7 @@ internal static class IntegrateCommand
         });
         var cmd = new Command("integrate", "Integrate a function on the unit hypercube by importance sampling (flow = i-flow, vegas, mc); print estimate ± error, weight spread, unweighting efficiency and integrand calls; optionally write unweighted events.")
         {
-            function, dim, method, calls, trainFraction, iterations, loss, spline, bins, hidden, blocks, batch, stepsPerRound, lr, anneal, vegasBins, alpha, events, output, sqrtS, yCut, compare, suite, seed,
+            function, dim, method, calls, trainFraction, iterations, loss, spline, bins, hidden, blocks, batch, stepsPerRound, lr, anneal, buffer, bufferRounds, vegasBins, alpha, events, output, sqrtS, yCut, compare, suite, seed,
         };
         cmd.SetAction(r =>
         {
@@ -88,6 +90,7 @@ internal static class IntegrateCommand
                 Spline = r.GetValue(spline) switch { "linear" => UnitSplineKind.PiecewiseLinear, "quadratic" => UnitSplineKind.PiecewiseQuadratic, _ => UnitSplineKind.RationalQuadratic },
                 Bins = r.GetValue(bins), Hidden = r.GetValue(hidden), Blocks = r.GetValue(blocks), SamplesPerRound = r.GetValue(batch), StepsPerRound = r.GetValue(stepsPerRound),
                 LearningRate = r.GetValue(lr), InitialExponent = r.GetValue(anneal),
+                BufferSize = r.GetValue(buffer), BufferedRounds = r.GetValue(bufferRounds),
             };
             var vegasOptions = new VegasOptions { Bins = r.GetValue(vegasBins), Alpha = r.GetValue(alpha) };
             flowOptions.Validate();

@@ -25,6 +25,7 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
 {
     private readonly Adam<float> _optimizer;
     private readonly List<TrainingRound> _history = [];
+    private ReplayBuffer? _buffer;
 
     /// <summary>Creates the flow for <paramref name="integrand"/> (d ≥ 2), initialised to the identity (q = 1, plain Monte Carlo).</summary>
     public FlowIntegrator(IIntegrand integrand, FlowIntegratorOptions? options = null, long seed = 0) : base(integrand, seed)
@@ -42,7 +43,10 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
     /// <summary>The flow: a <see cref="BoxUniform{T}"/> base on [0, 1]^d and the coupling layers.</summary>
     public Flow<float> Flow { get; }
 
-    /// <summary>The training rounds so far.</summary>
+    /// <summary>The replay buffer of the training events so far (null without <see cref="FlowIntegratorOptions.BufferSize"/> or before training).</summary>
+    public ReplayBuffer? Buffer => _buffer;
+
+    /// <summary>The training rounds so far (fresh and buffered; a buffered round has <see cref="TrainingRound.Calls"/> = 0).</summary>
     public IReadOnlyList<TrainingRound> History => _history;
 
     /// <inheritdoc/>
@@ -135,36 +139,63 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
     }
 
     /// <summary>
-    /// Trains for about <paramref name="calls"/> integrand calls: ⌊calls / SamplesPerRound⌋ rounds (at least one), each
-    /// one fresh sample from the current flow and StepsPerRound gradient steps on it; the learning rate decays by a
-    /// cosine to a tenth over the call.
+    /// Trains for about <paramref name="calls"/> integrand calls: ⌊calls / SamplesPerRound⌋ fresh rounds (at least one),
+    /// each one fresh sample from the current flow and StepsPerRound gradient steps on it, and with a replay buffer
+    /// (<see cref="FlowIntegratorOptions.BufferSize"/>) BufferedRounds rounds on buffered events after each fresh one;
+    /// the learning rate decays by a cosine to a tenth over the call.
     /// </summary>
     public override void Train(long calls)
     {
         if (calls <= 0) return;
         int n = Options.SamplesPerRound, d = Dimensions;
-        int rounds = (int)Math.Max(1, calls / n);
+        var buffer = Options.BufferSize > 0 && Options.BufferedRounds > 0 ? _buffer ??= new ReplayBuffer(Options.BufferSize, d) : null;
+        int cycle = buffer is null ? 1 : 1 + Options.BufferedRounds;
+        int rounds = (int)Math.Max(1, calls / n) * cycle;
         int totalSteps = rounds * Options.StepsPerRound;
         var xd = new double[n * d];
+        int round = 0;
+        double[]? buffered = null;
+        Tensor<float>? freshLogQ = null;
         var loss = new SampledDivergenceLoss<float>(
             x => Flow.Transform.Forward(x).LogAbsDet,
-            () => SampleFloat(n),
+            () =>
+            {
+                if (round++ % cycle == 0)
+                {
+                    buffered = null;
+                    var fresh = SampleFloat(n);
+                    freshLogQ = fresh.LogQ;
+                    return fresh;
+                }
+                var b = buffer!.Draw(n, Rng);
+                buffered = b.Values;
+                return (Tensor<float>.FromDoubles(b.X, b.Count, d), Tensor<float>.FromDoubles(b.LogDensity, b.Count));
+            },
             x =>
             {
+                if (buffered is not null) return buffered;
                 var xs = x.ReadOnlySpan;
                 for (int i = 0; i < xd.Length; i++) xd[i] = xs[i];
                 var f = new double[n];
                 Evaluate(xd, f);
+                if (buffer is not null)
+                {
+                    var lq = freshLogQ!.ReadOnlySpan;
+                    var lqd = new double[n];
+                    for (int i = 0; i < n; i++) lqd[i] = lq[i];
+                    buffer.Add(xd, f, lqd);
+                }
                 return f;
             },
             ToDivergence(Options.Loss), Options.StepsPerRound)
         {
-            Exponent = round => Exponent(round, rounds),
+            Exponent = r => Exponent(r, rounds),
             RoundDone = r =>
             {
-                if (double.IsNaN(r.Loss)) { _history.Add(new TrainingRound(_history.Count + 1, n, 0, 0, double.NaN, double.NaN)); return; }
+                long used = r.Round % cycle == 0 ? n : 0;
+                if (double.IsNaN(r.Loss)) { _history.Add(new TrainingRound(_history.Count + 1, used, 0, 0, double.NaN, double.NaN)); return; }
                 var (mean, se) = MeanAndError(r.Weights);
-                _history.Add(new TrainingRound(_history.Count + 1, n, mean, se, r.Loss, WeightStatistics.Compute(r.Weights).RelativeStandardDeviation));
+                _history.Add(new TrainingRound(_history.Count + 1, used, mean, se, r.Loss, WeightStatistics.Compute(r.Weights).RelativeStandardDeviation));
             },
         };
         var options = new TrainingOptions
