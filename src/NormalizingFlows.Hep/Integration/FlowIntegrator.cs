@@ -71,8 +71,11 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
         return masks;
     }
 
-    /// <summary>The unit-hypercube flow of <paramref name="options"/> in <paramref name="dimensions"/> dimensions (identity at the start).</summary>
-    public static Flow<float> BuildFlow(int dimensions, FlowIntegratorOptions options, Rng rng)
+    /// <summary>
+    /// The unit-hypercube flow of <paramref name="options"/> in <paramref name="dimensions"/> dimensions (identity at the
+    /// start), its conditioners reading <paramref name="contextFeatures"/> context features besides the coordinates.
+    /// </summary>
+    public static Flow<float> BuildFlow(int dimensions, FlowIntegratorOptions options, Rng rng, int contextFeatures = 0)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(rng);
@@ -86,7 +89,7 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
         var conditioner = new ConditionerOptions { HiddenFeatures = options.Hidden, HiddenLayers = options.HiddenLayers, Activation = Activation.Relu };
         var layers = new List<Transform<float>>();
         for (int b = 0, blocks = options.BlocksFor(dimensions); b < blocks; b++)
-            foreach (var mask in BinaryMasks(dimensions)) layers.Add(new SplineCoupling<float>(mask, spline, rng, conditioner: conditioner));
+            foreach (var mask in BinaryMasks(dimensions)) layers.Add(new SplineCoupling<float>(mask, spline, rng, contextFeatures, conditioner));
         Transform<float> transform = layers.Count == 1 ? layers[0] : new CompositeTransform<float>(layers.ToArray());
         return new Flow<float>(transform, BoxUniform<float>.UnitCube(dimensions));
     }
@@ -124,13 +127,20 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
     }
 
     /// <summary>n points of the flow (float, clamped to [0, 1]) and log q, without gradients; the tensors belong to the caller's scope.</summary>
-    private (Tensor<float> X, Tensor<float> LogQ) SampleFloat(int n)
+    private (Tensor<float> X, Tensor<float> LogQ) SampleFloat(int n) => SampleUnitFlow(Flow, n, Rng);
+
+    /// <summary>
+    /// n points of a unit-hypercube <paramref name="flow"/> (given <paramref name="context"/>, [n, C], if conditional),
+    /// clamped to [0, 1], and their log q, drawn without gradients from <paramref name="rng"/>; the tensors belong to the caller's scope.
+    /// </summary>
+    internal static (Tensor<float> X, Tensor<float> LogQ) SampleUnitFlow(Flow<float> flow, int n, Rng rng, Var<float>? context = null)
     {
         using var _ = GradMode.Disable();
-        var z = Tensor<float>.Empty(n, Dimensions);
+        int d = flow.Base.Features;
+        var z = Tensor<float>.Empty(n, d);
         var zs = z.Span;
-        for (int i = 0; i < zs.Length; i++) zs[i] = (float)Rng.NextDouble();
-        var (x, logDetInverse) = Flow.Transform.Inverse(new Var<float>(z));
+        for (int i = 0; i < zs.Length; i++) zs[i] = (float)rng.NextDouble();
+        var (x, logDetInverse) = flow.Transform.Inverse(new Var<float>(z), context);
         var xs = x.Value.Span;
         for (int i = 0; i < xs.Length; i++) xs[i] = Math.Clamp(xs[i], 0f, 1f);
         var l = logDetInverse.Value.Span;
