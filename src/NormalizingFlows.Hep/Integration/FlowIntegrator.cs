@@ -26,6 +26,7 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
     private readonly Adam<float> _optimizer;
     private readonly List<TrainingRound> _history = [];
     private ReplayBuffer? _buffer;
+    private Vegas? _grid;
 
     /// <summary>Creates the flow for <paramref name="integrand"/> (d ≥ 2), initialised to the identity (q = 1, plain Monte Carlo).</summary>
     public FlowIntegrator(IIntegrand integrand, FlowIntegratorOptions? options = null, long seed = 0) : base(integrand, seed)
@@ -45,6 +46,9 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
 
     /// <summary>The replay buffer of the training events so far (null without <see cref="FlowIntegratorOptions.BufferSize"/> or before training).</summary>
     public ReplayBuffer? Buffer => _buffer;
+
+    /// <summary>The VEGAS grid that is the flow's first, fixed layer (<see cref="FlowIntegratorOptions.VegasPretraining"/>), or null.</summary>
+    public Vegas? Grid => _grid;
 
     /// <summary>The training rounds so far (fresh and buffered; a buffered round has <see cref="TrainingRound.Calls"/> = 0).</summary>
     public IReadOnlyList<TrainingRound> History => _history;
@@ -102,8 +106,18 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
         using var scope = TensorScope.Begin();
         var (xt, logq) = SampleFloat(n);
         var xs = xt.ReadOnlySpan; var ls = logq.ReadOnlySpan;
-        for (int i = 0; i < x.Length; i++) x[i] = xs[i];
-        for (int i = 0; i < n; i++) density[i] = Math.Exp(ls[i]);
+        if (_grid is null)
+        {
+            for (int i = 0; i < x.Length; i++) x[i] = xs[i];
+            for (int i = 0; i < n; i++) density[i] = Math.Exp(ls[i]);
+            return;
+        }
+        // the flow samples the grid's coordinates y; the grid maps them to x, q(x) = q_flow(y) / J(y)
+        var y = new double[n * d];
+        var logJ = new double[n];
+        for (int i = 0; i < y.Length; i++) y[i] = xs[i];
+        _grid.Map(y, x, logJ);
+        for (int i = 0; i < n; i++) density[i] = Math.Exp(ls[i] - logJ[i]);
     }
 
     /// <summary>log q(x) of the flow for points x (row-major, n·d) in [0, 1]^d, in batches without gradients.</summary>
@@ -113,6 +127,14 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
         if (x.Length % d != 0) throw new ArgumentException($"x has {x.Length} values, not a multiple of {d} dimensions");
         int n = x.Length / d;
         var result = new double[n];
+        double[]? logJ = null;
+        if (_grid is not null)
+        {
+            var y = new double[x.Length];
+            logJ = new double[n];
+            _grid.InverseMap(x, y, logJ);
+            x = y;
+        }
         using var _ = GradMode.Disable();
         for (int start = 0; start < n; start += BatchSize)
         {
@@ -121,7 +143,7 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
             var t = Tensor<float>.FromDoubles(x.Slice(start * d, rows * d), rows, d);
             var (_, ld) = Flow.Transform.Forward(new Var<float>(t));
             var s = ld.Value.ReadOnlySpan;
-            for (int i = 0; i < rows; i++) result[start + i] = s[i];
+            for (int i = 0; i < rows; i++) result[start + i] = s[i] - (logJ?[start + i] ?? 0);
         }
         return result;
     }
@@ -158,6 +180,17 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
     {
         if (calls <= 0) return;
         int n = Options.SamplesPerRound, d = Dimensions;
+        if (Options.VegasPretraining > 0 && _grid is null)
+        {
+            long adapt = (long)(Options.VegasPretraining * calls);
+            _grid = new Vegas(new CountedIntegrand(this), seed: (long)(Rng.NextUInt64() >> 1));
+            _grid.Train(adapt);
+            calls -= adapt;
+            if (calls <= 0) return;
+        }
+        var grid = _grid;
+        var xg = grid is null ? null : new double[n * d];
+        var logJ = grid is null ? null : new double[n];
         var buffer = Options.BufferSize > 0 && Options.BufferedRounds > 0 ? _buffer ??= new ReplayBuffer(Options.BufferSize, d) : null;
         int cycle = buffer is null ? 1 : 1 + Options.BufferedRounds;
         int rounds = (int)Math.Max(1, calls / n) * cycle;
@@ -187,7 +220,14 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
                 var xs = x.ReadOnlySpan;
                 for (int i = 0; i < xd.Length; i++) xd[i] = xs[i];
                 var f = new double[n];
-                Evaluate(xd, f);
+                if (grid is null) Evaluate(xd, f);
+                else
+                {
+                    // the flow learns f(x(y)) J(y) on the grid's coordinates y
+                    grid.Map(xd, xg, logJ);
+                    Evaluate(xg, f);
+                    for (int i = 0; i < n; i++) f[i] = f[i] == 0 ? 0 : f[i] * Math.Exp(logJ![i]);
+                }
                 if (buffer is not null)
                 {
                     var lq = freshLogQ!.ReadOnlySpan;
@@ -215,6 +255,18 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
         };
         new TrainingLoop<float>(Flow, options, _optimizer).Fit(loss, Options.StepsPerRound);
         Flow.Eval();
+    }
+
+    /// <summary>The integrand seen through <see cref="ImportanceSamplingIntegrator.Evaluate"/>, so the pretraining grid's calls are counted and checked.</summary>
+    private sealed class CountedIntegrand(FlowIntegrator owner) : IIntegrand
+    {
+        public string Name => owner.Integrand.Name;
+
+        public int Dimensions => owner.Dimensions;
+
+        public double? AnalyticValue => owner.Integrand.AnalyticValue;
+
+        public void Evaluate(ReadOnlySpan<double> x, Span<double> values) => owner.Evaluate(x, values);
     }
 
     private static Divergence ToDivergence(IntegrationLoss loss) => loss switch
