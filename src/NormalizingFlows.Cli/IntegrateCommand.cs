@@ -139,6 +139,7 @@ internal static class IntegrateCommand
             if (r.GetValue(multichannel) is { } mc)
             {
                 if (n is not null) throw new UsageException("--events cannot be combined with --multichannel");
+                if (flowOptions.BufferSize > 0 || flowOptions.VegasPretraining > 0) throw new UsageException("--multichannel trains without --buffer and --pretrain");
                 if (f is not EeToQqgProcess { MappingKind: PhaseSpaceMappingKind.Angles } qqg) throw new UsageException($"--multichannel needs the ee-qqg process, not '{f.Name}'");
                 var options = new MultichannelOptions { Flow = flowOptions, LearnChannelWeights = mc == "learned", DropFloor = r.GetValue(dropFloor) };
                 options.Validate();
