@@ -42,6 +42,14 @@ internal static class IntegrateCommand
         var stepsPerRound = new Option<int>("--steps-per-round") { Description = "Flow training: gradient steps per stored sample", DefaultValueFactory = _ => 8 };
         var lr = new Option<double>("--lr") { Description = "Flow training: Adam learning rate (cosine decay to a tenth)", DefaultValueFactory = _ => 5e-3 };
         var anneal = new Option<double>("--anneal") { Description = "Flow: learn f^β first, β rising from this value to 1 over the first half of training (1: off)", DefaultValueFactory = _ => 0.1 };
+        var buffer = new Option<int>("--buffer") { Description = "Flow: replay buffer of this many training events (f and the q they were drawn from); 0: off", DefaultValueFactory = _ => 0 };
+        var bufferRounds = new Option<int>("--buffer-rounds") { Description = "Flow with --buffer: rounds on buffered events (no integrand calls) after each fresh round", DefaultValueFactory = _ => 1 };
+        var pretrain = new Option<string>("--pretrain") { Description = "Flow: none, or vegas (adapt a VEGAS grid on --pretrain-share of the training calls first; it stays the flow's first, fixed layer)", DefaultValueFactory = _ => "none" };
+        Commands.OneOf(pretrain, "pretraining", ["none", "vegas"]);
+        var pretrainShare = new Option<double>("--pretrain-share") { Description = "With --pretrain vegas: share of the training calls that adapt the grid", DefaultValueFactory = _ => 0.3 };
+        var multichannel = new Option<string?>("--multichannel") { Description = "ee-qqg: one channel-conditional flow over the two channels, with the mapping's channel weights (fixed) or weights learnt jointly (learned)" };
+        Commands.OneOf(multichannel!, "multichannel", ["fixed", "learned"]);
+        var dropFloor = new Option<double>("--drop-floor") { Description = "With --multichannel: drop channels below this share of the integral after training (0: keep all)", DefaultValueFactory = _ => 0 };
         var vegasBins = new Option<int>("--vegas-bins") { Description = "VEGAS grid bins per dimension", DefaultValueFactory = _ => 64 };
         var alpha = new Option<double>("--alpha") { Description = "VEGAS damping exponent α", DefaultValueFactory = _ => 0.75 };
         var events = Commands.Count("Also generate this many unweighted events (accept/reject; overweights keep weight > 1) and write them to --output");
@@ -58,7 +66,7 @@ internal static class IntegrateCommand
         });
         var cmd = new Command("integrate", "Integrate a function on the unit hypercube by importance sampling (flow = i-flow, vegas, mc); print estimate ± error, weight spread, unweighting efficiency and integrand calls; optionally write unweighted events.")
         {
-            function, dim, method, calls, trainFraction, iterations, loss, spline, bins, hidden, blocks, batch, stepsPerRound, lr, anneal, vegasBins, alpha, events, output, sqrtS, yCut, compare, suite, seed,
+            function, dim, method, calls, trainFraction, iterations, loss, spline, bins, hidden, blocks, batch, stepsPerRound, lr, anneal, buffer, bufferRounds, pretrain, pretrainShare, multichannel, dropFloor, vegasBins, alpha, events, output, sqrtS, yCut, compare, suite, seed,
         };
         cmd.SetAction(r =>
         {
@@ -88,6 +96,8 @@ internal static class IntegrateCommand
                 Spline = r.GetValue(spline) switch { "linear" => UnitSplineKind.PiecewiseLinear, "quadratic" => UnitSplineKind.PiecewiseQuadratic, _ => UnitSplineKind.RationalQuadratic },
                 Bins = r.GetValue(bins), Hidden = r.GetValue(hidden), Blocks = r.GetValue(blocks), SamplesPerRound = r.GetValue(batch), StepsPerRound = r.GetValue(stepsPerRound),
                 LearningRate = r.GetValue(lr), InitialExponent = r.GetValue(anneal),
+                BufferSize = r.GetValue(buffer), BufferedRounds = r.GetValue(bufferRounds),
+                VegasPretraining = r.GetValue(pretrain) == "vegas" ? r.GetValue(pretrainShare) : 0,
             };
             var vegasOptions = new VegasOptions { Bins = r.GetValue(vegasBins), Alpha = r.GetValue(alpha) };
             flowOptions.Validate();
@@ -126,6 +136,24 @@ internal static class IntegrateCommand
             }
 
             var f = Resolve(r.GetValue(function)!, r.GetValue(dim));
+            if (r.GetValue(multichannel) is { } mc)
+            {
+                if (n is not null) throw new UsageException("--events cannot be combined with --multichannel");
+                if (flowOptions.BufferSize > 0 || flowOptions.VegasPretraining > 0) throw new UsageException("--multichannel trains without --buffer and --pretrain");
+                if (f is not EeToQqgProcess { MappingKind: PhaseSpaceMappingKind.Angles } qqg) throw new UsageException($"--multichannel needs the ee-qqg process, not '{f.Name}'");
+                var options = new MultichannelOptions { Flow = flowOptions, LearnChannelWeights = mc == "learned", DropFloor = r.GetValue(dropFloor) };
+                options.Validate();
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                var multi = new MultichannelFlowIntegrator(new EeToQqgChannels(qqg), options, s);
+                multi.Train((long)((tf ?? IntegrationComparison.DefaultTrainFraction("flow")) * budget));
+                long trained = multi.FunctionCalls;
+                var mres = multi.Integrate(budget - trained, its);
+                PrintResult(ctx, $"{f.Name} (2 channels × {multi.Integrand.Dimensions}-D) with the {mc} multichannel flow", mres, IntegrandCatalog.Reference(f), trained, clock.Elapsed.TotalSeconds);
+                foreach (var ch in multi.Channels)
+                    ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"channel {ch.Channel}: {ch.Estimate:G6} ± {ch.Error:G2}, σ_k/I {Math.Sqrt(ch.Variance) / mres.Estimate:F4}, calls {ch.Calls:N0}{(ch.Active ? "" : " (dropped)")}"));
+                return 0;
+            }
             bool lhe = outPath is not null && Path.GetExtension(outPath).Equals(".lhe", StringComparison.OrdinalIgnoreCase);
             if (lhe && f is not IPhaseSpaceProcess)
                 throw new UsageException($"a .lhe file needs a physics process (one of {string.Join(", ", PhysicsProcesses.Names)}), not '{f.Name}'");
@@ -138,13 +166,7 @@ internal static class IntegrateCommand
             watched.Finish();
             var res = result.Result;
             var c = CultureInfo.InvariantCulture;
-            ctx.Out.WriteLine(string.Create(c, $"{f.Name} ({f.Dimensions}-D) with {mname}: {res.Estimate:G8} ± {res.Error:G3} (relative error {res.RelativeError:0.00E+0})"));
-            if (refValue is { } rv) ctx.Out.WriteLine(string.Create(c, $"reference: {rv:G10}; pull (estimate − reference)/error: {res.Pull(rv):+0.00;-0.00}"));
-            if (res.Iterations.Count > 1) ctx.Out.WriteLine(string.Create(c, $"iterations: {res.Iterations.Count}, χ²/dof {res.ChiSquaredPerDof:F2}"));
-            var w = res.Weights;
-            ctx.Out.WriteLine(string.Create(c, $"weights: relative std {w.RelativeStandardDeviation:F4}, effective sample size {w.EffectiveSampleSize:F0} of {w.Count} ({w.EffectiveSampleSize / w.Count:P1})"));
-            ctx.Out.WriteLine(string.Create(c, $"unweighting efficiency: {w.UnweightingEfficiency:F4} (⟨w⟩/max w), {w.RobustUnweightingEfficiency:F4} with the {w.RobustQuantile:P1} quantile as maximum ({w.OverweightFraction:P2} of the integral in overweights)"));
-            ctx.Out.WriteLine(string.Create(c, $"integrand calls: {res.TotalCalls:N0} ({result.TrainingCalls:N0} training, {res.Calls:N0} integration); {result.Seconds:F1} s"));
+            PrintResult(ctx, $"{f.Name} ({f.Dimensions}-D) with {mname}", res, refValue, result.TrainingCalls, result.Seconds);
             if (n is { } count)
             {
                 // unweighting draws weighted events until enough are accepted: the number of calls is not known beforehand
@@ -173,6 +195,19 @@ internal static class IntegrateCommand
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>Prints an integration result: estimate ± error, pull from the reference, χ²/dof, weight spread, unweighting efficiency, calls.</summary>
+    private static void PrintResult(CliContext ctx, string label, IntegrationResult res, double? refValue, long trainingCalls, double seconds)
+    {
+        var c = CultureInfo.InvariantCulture;
+        ctx.Out.WriteLine(string.Create(c, $"{label}: {res.Estimate:G8} ± {res.Error:G3} (relative error {res.RelativeError:0.00E+0})"));
+        if (refValue is { } rv) ctx.Out.WriteLine(string.Create(c, $"reference: {rv:G10}; pull (estimate − reference)/error: {res.Pull(rv):+0.00;-0.00}"));
+        if (res.Iterations.Count > 1) ctx.Out.WriteLine(string.Create(c, $"iterations: {res.Iterations.Count}, χ²/dof {res.ChiSquaredPerDof:F2}"));
+        var w = res.Weights;
+        ctx.Out.WriteLine(string.Create(c, $"weights: relative std {w.RelativeStandardDeviation:F4}, effective sample size {w.EffectiveSampleSize:F0} of {w.Count} ({w.EffectiveSampleSize / w.Count:P1})"));
+        ctx.Out.WriteLine(string.Create(c, $"unweighting efficiency: {w.UnweightingEfficiency:F4} (⟨w⟩/max w), {w.RobustUnweightingEfficiency:F4} with the {w.RobustQuantile:P1} quantile as maximum ({w.OverweightFraction:P2} of the integral in overweights)"));
+        ctx.Out.WriteLine(string.Create(c, $"integrand calls: {res.TotalCalls:N0} ({trainingCalls:N0} training, {res.Calls:N0} integration); {seconds:F1} s"));
     }
 
     /// <summary>The integrand with progress reports (calls done, rate, ETA) and a stop on SIGINT/SIGTERM between batches.</summary>

@@ -127,4 +127,29 @@ public class IntegrateCommandTests
         Assert.Equal("bad x", Program.UserMessage(new ArgumentException("bad x", "x")));
         Assert.Equal("a; b", Program.UserMessage(new InvalidOperationException("a\nb")));
     }
+
+    [Fact]
+    public void MadnisOptions_RunTheMultichannelFlowBufferAndVegasPretraining()
+    {
+        using var s = new CliSandbox();
+        var (code, output, err) = s.Run("integrate", "-f", "ee-qqg", "--multichannel", "learned", "--calls", "12000", "--batch", "1024", "--hidden", "8", "--bins", "4");
+        Assert.True(code == 0, err + output);
+        Assert.Contains("with the learned multichannel flow", output);
+        Assert.Contains("channel 0:", output);
+        Assert.Contains("channel 1:", output);
+        Assert.Contains("pull", output);
+        Assert.Contains("integrand calls: 12,000", output);
+
+        (code, output, err) = s.Run("integrate", "-f", "camel", "-d", "2", "--calls", "8192", "--batch", "512", "--hidden", "8", "--bins", "4",
+            "--buffer", "2048", "--buffer-rounds", "2", "--pretrain", "vegas");
+        Assert.True(code == 0, err + output);
+        Assert.Contains("integrand calls: 8,192", output);
+
+        (code, _, err) = s.Run("integrate", "-f", "camel", "--multichannel", "learned", "--calls", "8192");
+        Assert.Equal(2, code);
+        Assert.Contains("--multichannel needs the ee-qqg process", err);
+        (code, _, err) = s.Run("integrate", "-f", "camel", "--buffer", "100", "--calls", "8192");
+        Assert.NotEqual(0, code);
+        Assert.Contains("the replay buffer holds 0 (off) or at least 2048 events", err);
+    }
 }

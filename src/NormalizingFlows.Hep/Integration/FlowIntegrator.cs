@@ -25,6 +25,8 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
 {
     private readonly Adam<float> _optimizer;
     private readonly List<TrainingRound> _history = [];
+    private ReplayBuffer? _buffer;
+    private Vegas? _grid;
 
     /// <summary>Creates the flow for <paramref name="integrand"/> (d ≥ 2), initialised to the identity (q = 1, plain Monte Carlo).</summary>
     public FlowIntegrator(IIntegrand integrand, FlowIntegratorOptions? options = null, long seed = 0) : base(integrand, seed)
@@ -42,7 +44,13 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
     /// <summary>The flow: a <see cref="BoxUniform{T}"/> base on [0, 1]^d and the coupling layers.</summary>
     public Flow<float> Flow { get; }
 
-    /// <summary>The training rounds so far.</summary>
+    /// <summary>The replay buffer of the training events so far (null without <see cref="FlowIntegratorOptions.BufferSize"/> or before training).</summary>
+    public ReplayBuffer? Buffer => _buffer;
+
+    /// <summary>The VEGAS grid that is the flow's first, fixed layer (<see cref="FlowIntegratorOptions.VegasPretraining"/>), or null.</summary>
+    public Vegas? Grid => _grid;
+
+    /// <summary>The training rounds so far (fresh and buffered; a buffered round has <see cref="TrainingRound.Calls"/> = 0).</summary>
     public IReadOnlyList<TrainingRound> History => _history;
 
     /// <inheritdoc/>
@@ -67,8 +75,11 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
         return masks;
     }
 
-    /// <summary>The unit-hypercube flow of <paramref name="options"/> in <paramref name="dimensions"/> dimensions (identity at the start).</summary>
-    public static Flow<float> BuildFlow(int dimensions, FlowIntegratorOptions options, Rng rng)
+    /// <summary>
+    /// The unit-hypercube flow of <paramref name="options"/> in <paramref name="dimensions"/> dimensions (identity at the
+    /// start), its conditioners reading <paramref name="contextFeatures"/> context features besides the coordinates.
+    /// </summary>
+    public static Flow<float> BuildFlow(int dimensions, FlowIntegratorOptions options, Rng rng, int contextFeatures = 0)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(rng);
@@ -82,7 +93,7 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
         var conditioner = new ConditionerOptions { HiddenFeatures = options.Hidden, HiddenLayers = options.HiddenLayers, Activation = Activation.Relu };
         var layers = new List<Transform<float>>();
         for (int b = 0, blocks = options.BlocksFor(dimensions); b < blocks; b++)
-            foreach (var mask in BinaryMasks(dimensions)) layers.Add(new SplineCoupling<float>(mask, spline, rng, conditioner: conditioner));
+            foreach (var mask in BinaryMasks(dimensions)) layers.Add(new SplineCoupling<float>(mask, spline, rng, contextFeatures, conditioner));
         Transform<float> transform = layers.Count == 1 ? layers[0] : new CompositeTransform<float>(layers.ToArray());
         return new Flow<float>(transform, BoxUniform<float>.UnitCube(dimensions));
     }
@@ -95,8 +106,18 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
         using var scope = TensorScope.Begin();
         var (xt, logq) = SampleFloat(n);
         var xs = xt.ReadOnlySpan; var ls = logq.ReadOnlySpan;
-        for (int i = 0; i < x.Length; i++) x[i] = xs[i];
-        for (int i = 0; i < n; i++) density[i] = Math.Exp(ls[i]);
+        if (_grid is null)
+        {
+            for (int i = 0; i < x.Length; i++) x[i] = xs[i];
+            for (int i = 0; i < n; i++) density[i] = Math.Exp(ls[i]);
+            return;
+        }
+        // the flow samples the grid's coordinates y; the grid maps them to x, q(x) = q_flow(y) / J(y)
+        var y = new double[n * d];
+        var logJ = new double[n];
+        for (int i = 0; i < y.Length; i++) y[i] = xs[i];
+        _grid.Map(y, x, logJ);
+        for (int i = 0; i < n; i++) density[i] = Math.Exp(ls[i] - logJ[i]);
     }
 
     /// <summary>log q(x) of the flow for points x (row-major, n·d) in [0, 1]^d, in batches without gradients.</summary>
@@ -106,6 +127,14 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
         if (x.Length % d != 0) throw new ArgumentException($"x has {x.Length} values, not a multiple of {d} dimensions");
         int n = x.Length / d;
         var result = new double[n];
+        double[]? logJ = null;
+        if (_grid is not null)
+        {
+            var y = new double[x.Length];
+            logJ = new double[n];
+            _grid.InverseMap(x, y, logJ);
+            x = y;
+        }
         using var _ = GradMode.Disable();
         for (int start = 0; start < n; start += BatchSize)
         {
@@ -114,19 +143,26 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
             var t = Tensor<float>.FromDoubles(x.Slice(start * d, rows * d), rows, d);
             var (_, ld) = Flow.Transform.Forward(new Var<float>(t));
             var s = ld.Value.ReadOnlySpan;
-            for (int i = 0; i < rows; i++) result[start + i] = s[i];
+            for (int i = 0; i < rows; i++) result[start + i] = s[i] - (logJ?[start + i] ?? 0);
         }
         return result;
     }
 
     /// <summary>n points of the flow (float, clamped to [0, 1]) and log q, without gradients; the tensors belong to the caller's scope.</summary>
-    private (Tensor<float> X, Tensor<float> LogQ) SampleFloat(int n)
+    private (Tensor<float> X, Tensor<float> LogQ) SampleFloat(int n) => SampleUnitFlow(Flow, n, Rng);
+
+    /// <summary>
+    /// n points of a unit-hypercube <paramref name="flow"/> (given <paramref name="context"/>, [n, C], if conditional),
+    /// clamped to [0, 1], and their log q, drawn without gradients from <paramref name="rng"/>; the tensors belong to the caller's scope.
+    /// </summary>
+    internal static (Tensor<float> X, Tensor<float> LogQ) SampleUnitFlow(Flow<float> flow, int n, Rng rng, Var<float>? context = null)
     {
         using var _ = GradMode.Disable();
-        var z = Tensor<float>.Empty(n, Dimensions);
+        int d = flow.Base.Features;
+        var z = Tensor<float>.Empty(n, d);
         var zs = z.Span;
-        for (int i = 0; i < zs.Length; i++) zs[i] = (float)Rng.NextDouble();
-        var (x, logDetInverse) = Flow.Transform.Inverse(new Var<float>(z));
+        for (int i = 0; i < zs.Length; i++) zs[i] = (float)rng.NextDouble();
+        var (x, logDetInverse) = flow.Transform.Inverse(new Var<float>(z), context);
         var xs = x.Value.Span;
         for (int i = 0; i < xs.Length; i++) xs[i] = Math.Clamp(xs[i], 0f, 1f);
         var l = logDetInverse.Value.Span;
@@ -135,36 +171,81 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
     }
 
     /// <summary>
-    /// Trains for about <paramref name="calls"/> integrand calls: ⌊calls / SamplesPerRound⌋ rounds (at least one), each
-    /// one fresh sample from the current flow and StepsPerRound gradient steps on it; the learning rate decays by a
-    /// cosine to a tenth over the call.
+    /// Trains for about <paramref name="calls"/> integrand calls: ⌊calls / SamplesPerRound⌋ fresh rounds (at least one),
+    /// each one fresh sample from the current flow and StepsPerRound gradient steps on it, and with a replay buffer
+    /// (<see cref="FlowIntegratorOptions.BufferSize"/>) BufferedRounds rounds on buffered events after each fresh one;
+    /// the learning rate decays by a cosine to a tenth over the call.
     /// </summary>
     public override void Train(long calls)
     {
         if (calls <= 0) return;
         int n = Options.SamplesPerRound, d = Dimensions;
-        int rounds = (int)Math.Max(1, calls / n);
+        if (Options.VegasPretraining > 0 && _grid is null)
+        {
+            long adapt = (long)(Options.VegasPretraining * calls);
+            _grid = new Vegas(new CountedIntegrand(this), seed: (long)(Rng.NextUInt64() >> 1));
+            _grid.Train(adapt);
+            calls -= adapt;
+            if (calls <= 0) return;
+        }
+        var grid = _grid;
+        var xg = grid is null ? null : new double[n * d];
+        var logJ = grid is null ? null : new double[n];
+        var buffer = Options.BufferSize > 0 && Options.BufferedRounds > 0 ? _buffer ??= new ReplayBuffer(Options.BufferSize, d) : null;
+        int cycle = buffer is null ? 1 : 1 + Options.BufferedRounds;
+        int rounds = (int)Math.Max(1, calls / n) * cycle;
         int totalSteps = rounds * Options.StepsPerRound;
         var xd = new double[n * d];
+        int round = 0;
+        double[]? buffered = null;
+        Tensor<float>? freshLogQ = null;
         var loss = new SampledDivergenceLoss<float>(
             x => Flow.Transform.Forward(x).LogAbsDet,
-            () => SampleFloat(n),
+            () =>
+            {
+                if (round++ % cycle == 0)
+                {
+                    buffered = null;
+                    var fresh = SampleFloat(n);
+                    freshLogQ = fresh.LogQ;
+                    return fresh;
+                }
+                var b = buffer!.Draw(n, Rng);
+                buffered = b.Values;
+                return (Tensor<float>.FromDoubles(b.X, b.Count, d), Tensor<float>.FromDoubles(b.LogDensity, b.Count));
+            },
             x =>
             {
+                if (buffered is not null) return buffered;
                 var xs = x.ReadOnlySpan;
                 for (int i = 0; i < xd.Length; i++) xd[i] = xs[i];
                 var f = new double[n];
-                Evaluate(xd, f);
+                if (grid is null) Evaluate(xd, f);
+                else
+                {
+                    // the flow learns f(x(y)) J(y) on the grid's coordinates y
+                    grid.Map(xd, xg, logJ);
+                    Evaluate(xg, f);
+                    for (int i = 0; i < n; i++) f[i] = f[i] == 0 ? 0 : f[i] * Math.Exp(logJ![i]);
+                }
+                if (buffer is not null)
+                {
+                    var lq = freshLogQ!.ReadOnlySpan;
+                    var lqd = new double[n];
+                    for (int i = 0; i < n; i++) lqd[i] = lq[i];
+                    buffer.Add(xd, f, lqd);
+                }
                 return f;
             },
             ToDivergence(Options.Loss), Options.StepsPerRound)
         {
-            Exponent = round => Exponent(round, rounds),
+            Exponent = r => Exponent(r, rounds),
             RoundDone = r =>
             {
-                if (double.IsNaN(r.Loss)) { _history.Add(new TrainingRound(_history.Count + 1, n, 0, 0, double.NaN, double.NaN)); return; }
+                long used = r.Round % cycle == 0 ? n : 0;
+                if (double.IsNaN(r.Loss)) { _history.Add(new TrainingRound(_history.Count + 1, used, 0, 0, double.NaN, double.NaN)); return; }
                 var (mean, se) = MeanAndError(r.Weights);
-                _history.Add(new TrainingRound(_history.Count + 1, n, mean, se, r.Loss, WeightStatistics.Compute(r.Weights).RelativeStandardDeviation));
+                _history.Add(new TrainingRound(_history.Count + 1, used, mean, se, r.Loss, WeightStatistics.Compute(r.Weights).RelativeStandardDeviation));
             },
         };
         var options = new TrainingOptions
@@ -174,6 +255,18 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
         };
         new TrainingLoop<float>(Flow, options, _optimizer).Fit(loss, Options.StepsPerRound);
         Flow.Eval();
+    }
+
+    /// <summary>The integrand seen through <see cref="ImportanceSamplingIntegrator.Evaluate"/>, so the pretraining grid's calls are counted and checked.</summary>
+    private sealed class CountedIntegrand(FlowIntegrator owner) : IIntegrand
+    {
+        public string Name => owner.Integrand.Name;
+
+        public int Dimensions => owner.Dimensions;
+
+        public double? AnalyticValue => owner.Integrand.AnalyticValue;
+
+        public void Evaluate(ReadOnlySpan<double> x, Span<double> values) => owner.Evaluate(x, values);
     }
 
     private static Divergence ToDivergence(IntegrationLoss loss) => loss switch

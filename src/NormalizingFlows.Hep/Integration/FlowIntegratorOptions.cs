@@ -41,6 +41,24 @@ public sealed record FlowIntegratorOptions
     /// <summary>Gradient steps per round on the same stored sample (buffer re-use; default 8).</summary>
     public int StepsPerRound { get; init; } = 8;
 
+    /// <summary>
+    /// Replay buffer (MadNIS): the last this-many evaluated training events are kept with f(x) and the log q they were
+    /// drawn from (<see cref="ReplayBuffer"/>), and every fresh round is followed by <see cref="BufferedRounds"/> rounds
+    /// on events drawn from the buffer, which cost no integrand calls. 0 (default): no buffer; otherwise at least
+    /// <see cref="SamplesPerRound"/>.
+    /// </summary>
+    public int BufferSize { get; init; }
+
+    /// <summary>Buffered rounds (each <see cref="StepsPerRound"/> steps on <see cref="SamplesPerRound"/> buffered events) after each fresh one, when <see cref="BufferSize"/> &gt; 0 (default 1).</summary>
+    public int BufferedRounds { get; init; } = 1;
+
+    /// <summary>
+    /// VEGAS pretraining (MadNIS): the share of the first <see cref="FlowIntegrator.Train"/>'s calls spent adapting a
+    /// VEGAS grid (<see cref="Integration.Vegas"/>, default settings) that then stays the flow's first, fixed layer: the flow
+    /// learns f(x(y)) J(y) on the grid's coordinates y, only what the separable grid cannot. 0 (default): off.
+    /// </summary>
+    public double VegasPretraining { get; init; }
+
     /// <summary>Adam learning rate at the start (cosine decay to a tenth over each <see cref="FlowIntegrator.Train"/>; default 5e−3).</summary>
     public double LearningRate { get; init; } = 5e-3;
 
@@ -69,6 +87,10 @@ public sealed record FlowIntegratorOptions
         if (Blocks is < 1) throw new ArgumentOutOfRangeException(nameof(Blocks), Blocks, "need at least one block of masks");
         if (SamplesPerRound < 2) throw new ArgumentOutOfRangeException(nameof(SamplesPerRound), SamplesPerRound, "need at least 2 samples per round");
         if (StepsPerRound < 1) throw new ArgumentOutOfRangeException(nameof(StepsPerRound), StepsPerRound, "need at least one step per round");
+        if (BufferSize < 0 || (BufferSize > 0 && BufferSize < SamplesPerRound))
+            throw new ArgumentOutOfRangeException(nameof(BufferSize), BufferSize, $"the replay buffer holds 0 (off) or at least {SamplesPerRound} events (one round's sample)");
+        if (BufferedRounds < 0) throw new ArgumentOutOfRangeException(nameof(BufferedRounds), BufferedRounds, "the buffered rounds per fresh round cannot be negative");
+        if (!(VegasPretraining >= 0 && VegasPretraining < 1)) throw new ArgumentOutOfRangeException(nameof(VegasPretraining), VegasPretraining, "the VEGAS pretraining share must lie in [0, 1)");
         if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "the learning rate must be positive");
         if (!(InitialExponent > 0 && InitialExponent <= 1)) throw new ArgumentOutOfRangeException(nameof(InitialExponent), InitialExponent, "the initial exponent β must lie in (0, 1]");
         if (!(AnnealingFraction >= 0 && AnnealingFraction <= 1)) throw new ArgumentOutOfRangeException(nameof(AnnealingFraction), AnnealingFraction, "the annealing fraction must lie in [0, 1]");

@@ -67,21 +67,66 @@ public sealed class Vegas : ImportanceSamplingIntegrator
     /// <inheritdoc/>
     public override void Sample(Span<double> x, Span<double> density)
     {
-        int d = Dimensions, n = density.Length, nb = _bins;
+        int d = Dimensions, n = density.Length;
         if (x.Length != n * d) throw new ArgumentException($"x has {x.Length} values for {n} points of {d} dimensions");
+        Span<double> y = stackalloc double[d];
         for (int p = 0; p < n; p++)
         {
-            double jac = 1;
+            for (int j = 0; j < d; j++) y[j] = Rng.NextDouble();
+            density[p] = 1 / MapPoint(y, x.Slice(p * d, d));
+        }
+    }
+
+    /// <summary>
+    /// The grid's map x(y) of [0, 1]^d for n points <paramref name="y"/> (row-major n·d) into <paramref name="x"/>, with
+    /// log J = log |∂x/∂y| = Σⱼ log(N Δx) into <paramref name="logJacobian"/> (n): q(x) = 1/J. As a flow's first, fixed
+    /// layer (VEGAS pretraining) the flow then learns f(x(y)) J(y) on y ∈ [0, 1]^d.
+    /// </summary>
+    public void Map(ReadOnlySpan<double> y, Span<double> x, Span<double> logJacobian)
+    {
+        int d = Dimensions, n = logJacobian.Length;
+        if (y.Length != n * d) throw new ArgumentException($"y has {y.Length} values for {n} points of {d} dimensions", nameof(y));
+        if (x.Length != n * d) throw new ArgumentException($"x has room for {x.Length} values, need {n * d}", nameof(x));
+        for (int p = 0; p < n; p++) logJacobian[p] = Math.Log(MapPoint(y.Slice(p * d, d), x.Slice(p * d, d)));
+    }
+
+    /// <summary>The inverse map y(x) of <see cref="Map"/> for n points <paramref name="x"/>, with log J = log |∂x/∂y| at them.</summary>
+    public void InverseMap(ReadOnlySpan<double> x, Span<double> y, Span<double> logJacobian)
+    {
+        int d = Dimensions, n = logJacobian.Length, nb = _bins;
+        if (x.Length != n * d) throw new ArgumentException($"x has {x.Length} values for {n} points of {d} dimensions", nameof(x));
+        if (y.Length != n * d) throw new ArgumentException($"y has room for {y.Length} values, need {n * d}", nameof(y));
+        for (int p = 0; p < n; p++)
+        {
+            double logJ = 0;
             for (int j = 0; j < d; j++)
             {
-                double y = Rng.NextDouble() * nb;
-                int i = Math.Min((int)y, nb - 1);
-                double lo = _edges[j * (nb + 1) + i], width = _edges[j * (nb + 1) + i + 1] - lo;
-                x[p * d + j] = Math.Min(1.0, lo + width * (y - i));
-                jac *= nb * width;
+                var edges = _edges.AsSpan(j * (nb + 1), nb + 1);
+                double v = Math.Clamp(x[p * d + j], 0.0, 1.0);
+                int i = BinOf(edges, v);
+                if (i >= nb) i = nb - 1;
+                double lo = edges[i], width = edges[i + 1] - lo;
+                y[p * d + j] = width > 0 ? Math.Min(1.0, (i + (v - lo) / width) / nb) : (double)i / nb;
+                logJ += Math.Log(nb * width);
             }
-            density[p] = 1 / jac;
+            logJacobian[p] = logJ;
         }
+    }
+
+    /// <summary>x(y) of one point and its Jacobian Πⱼ N Δx.</summary>
+    private double MapPoint(ReadOnlySpan<double> y, Span<double> x)
+    {
+        int nb = _bins;
+        double jac = 1;
+        for (int j = 0; j < y.Length; j++)
+        {
+            double ys = y[j] * nb;
+            int i = Math.Min((int)ys, nb - 1);
+            double lo = _edges[j * (nb + 1) + i], width = _edges[j * (nb + 1) + i + 1] - lo;
+            x[j] = Math.Min(1.0, lo + width * (ys - i));
+            jac *= nb * width;
+        }
+        return jac;
     }
 
     /// <inheritdoc/>

@@ -79,7 +79,41 @@ public sealed class ThreeBodyMultichannelMapping : IPhaseSpaceMapping
     public double Map(ReadOnlySpan<double> u, Span<FourVector> momenta)
     {
         PhaseSpaceVolume.CheckArguments(this, u, momenta);
-        int channel = Channel(u[5]);
+        MapMomenta(Channel(u[5]), u, momenta);
+        return Weight(momenta);
+    }
+
+    /// <summary>
+    /// Channel <paramref name="channel"/> alone (0: s₁₃, 1: s₂₃) from the five decay-chain variables u₀…u₄
+    /// (<paramref name="u"/>, length 5): writes the momenta and returns that channel's own weight w_k = 1/g_k(p)
+    /// (0 when its virtuality lies outside [s_min, s_max]), for multichannel integrators that sample each channel
+    /// separately and weigh it with channel weights of their own.
+    /// </summary>
+    public double MapChannel(int channel, ReadOnlySpan<double> u, Span<FourVector> momenta)
+    {
+        if (channel is not (0 or 1)) throw new ArgumentOutOfRangeException(nameof(channel), channel, "the three-body mapping has channels 0 (s13) and 1 (s23)");
+        if (u.Length != 5) throw new ArgumentException($"a single channel reads 5 variables, got {u.Length}", nameof(u));
+        if (momenta.Length != 3) throw new ArgumentException($"need room for 3 momenta, got {momenta.Length}", nameof(momenta));
+        MapMomenta(channel, u, momenta);
+        double g = ChannelDensity(2 * FourVector.Dot(momenta[channel], momenta[2]));
+        return g > 0 ? 1.0 / g : 0.0;
+    }
+
+    /// <summary>
+    /// The single-channel densities g_k(p) = 1/w_k in Φ₃ of both channels for three momenta (q, q̄, g), into
+    /// <paramref name="densities"/> (length 2; 0 where the channel's virtuality is out of range).
+    /// </summary>
+    public void ChannelDensities(ReadOnlySpan<FourVector> momenta, Span<double> densities)
+    {
+        if (momenta.Length != 3) throw new ArgumentException($"need 3 momenta, got {momenta.Length}", nameof(momenta));
+        if (densities.Length != 2) throw new ArgumentException($"need room for 2 densities, got {densities.Length}", nameof(densities));
+        densities[0] = ChannelDensity(2 * FourVector.Dot(momenta[0], momenta[2]));
+        densities[1] = ChannelDensity(2 * FourVector.Dot(momenta[1], momenta[2]));
+    }
+
+    /// <summary>The momenta of channel <paramref name="channel"/> from u₀…u₄.</summary>
+    void MapMomenta(int channel, ReadOnlySpan<double> u, Span<FourVector> momenta)
+    {
         double m2 = SMin * Math.Exp(_logRange * Math.Clamp(u[4], 0.0, 1.0));
         double sqrtS = SqrtS;
         // Production: e⁺e⁻ → F*(m²) + f̄ with F* at (cos θ, φ).
@@ -96,7 +130,6 @@ public sealed class ThreeBodyMultichannelMapping : IPhaseSpaceMapping
         if (channel == 0) { momenta[0] = fermion; momenta[1] = recoil; }
         else { momenta[1] = fermion; momenta[0] = recoil; }
         momenta[2] = boson;
-        return Weight(momenta);
     }
 
     /// <summary>

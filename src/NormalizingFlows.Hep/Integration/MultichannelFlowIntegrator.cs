@@ -1,0 +1,351 @@
+using NormalizingFlows.Autograd;
+using NormalizingFlows.Flows;
+using NormalizingFlows.Nn;
+using NormalizingFlows.Optim;
+using NormalizingFlows.Tensors;
+using NormalizingFlows.Training;
+
+namespace NormalizingFlows.Hep.Integration;
+
+/// <summary>
+/// MadNIS-style multichannel integration (Heimel et al. 2023, arXiv 2212.06172, 2311.01548) of an
+/// <see cref="IMultichannelIntegrand"/>: one unit-hypercube flow q(u | k) conditioned on the channel (one-hot
+/// context) instead of a flow per channel; channel weights α_k(p) = softmax_k(log α_k^prior(p) + NN_k(features of p)),
+/// the network's output layer zero at the start (α = the mappings' own weights), trained jointly with the flow on
+/// the summed per-channel variance Σ_k E_{q_old}[α_k² F_k² / (q_old q)] (F_k = f w_k); the estimator
+/// Σ_k mean_k(α_k F_k / q_k) with variance Σ_k σ_k² / N_k, unbiased for any α that sums to 1; stratified allocation
+/// N_k ∝ σ_k of each iteration's calls; channel dropping below a share of the integral.
+/// </summary>
+public sealed class MultichannelFlowIntegrator
+{
+    private readonly ModuleList<float> _model;
+    private readonly Adam<float> _optimizer;
+    private readonly Rng _rng;
+    private readonly bool[] _active;
+    private readonly double[] _sigma;
+    private double[] _shares;
+    private IReadOnlyList<ChannelEstimate> _channels = [];
+
+    /// <summary>Creates the integrator: a channel-conditional flow (identity at the start) and, when learning, the channel-weight network.</summary>
+    public MultichannelFlowIntegrator(IMultichannelIntegrand integrand, MultichannelOptions? options = null, long seed = 0)
+    {
+        Integrand = integrand ?? throw new ArgumentNullException(nameof(integrand));
+        Options = options ?? new MultichannelOptions();
+        Options.Validate();
+        if (integrand.Dimensions < 2) throw new ArgumentException($"integrand '{integrand.Name}' has {integrand.Dimensions} dimension per channel; coupling flows need d ≥ 2", nameof(integrand));
+        if (integrand.Channels < 1) throw new ArgumentException($"integrand '{integrand.Name}' has no channels", nameof(integrand));
+        if (Options.LearnChannelWeights && integrand.Features < 1) throw new ArgumentException($"integrand '{integrand.Name}' gives no features for the channel-weight network", nameof(integrand));
+        int k = integrand.Channels;
+        var rng = new Rng(seed ^ 0x1F10F);
+        Flow = FlowIntegrator.BuildFlow(integrand.Dimensions, Options.Flow, rng, k);
+        _model = new ModuleList<float>();
+        _model.Add(Flow);
+        if (Options.LearnChannelWeights)
+            ChannelWeights = _model.Add(new Mlp<float>(integrand.Features, [Options.ChannelWeightHidden, Options.ChannelWeightHidden], k, rng, Activation.Relu, zeroInitLast: true));
+        _optimizer = new Adam<float>(_model.Parameters().Where(p => p.Trainable), Options.Flow.LearningRate);
+        _rng = new Rng(seed);
+        _active = Enumerable.Repeat(true, k).ToArray();
+        _sigma = Enumerable.Repeat(1.0, k).ToArray();
+        _shares = Enumerable.Repeat(1.0 / k, k).ToArray();
+    }
+
+    /// <summary>The integrand.</summary>
+    public IMultichannelIntegrand Integrand { get; }
+
+    /// <summary>The settings.</summary>
+    public MultichannelOptions Options { get; }
+
+    /// <summary>The flow q(u | k) on [0, 1]^d with the channel as one-hot context.</summary>
+    public Flow<float> Flow { get; }
+
+    /// <summary>The channel-weight network (features → K logits added to log α^prior), or null when the prior weights are kept.</summary>
+    public Mlp<float>? ChannelWeights { get; }
+
+    /// <summary>Integrand calls so far (training and integration).</summary>
+    public long FunctionCalls { get; private set; }
+
+    /// <summary>Per channel, the last <see cref="Integrate"/>: estimate, weight variance, calls, whether active.</summary>
+    public IReadOnlyList<ChannelEstimate> Channels => _channels;
+
+    /// <summary>The share of the calls each channel gets next (0 for dropped channels).</summary>
+    public IReadOnlyList<double> Shares => _shares;
+
+    /// <summary>
+    /// Trains flow and channel weights jointly for about <paramref name="calls"/> integrand calls: rounds of
+    /// SamplesPerRound fresh events (allocated to the channels as in integration) and StepsPerRound Adam steps on
+    /// each; then drops the channels whose share of the last round's estimate is below <see cref="MultichannelOptions.DropFloor"/>.
+    /// </summary>
+    public void Train(long calls)
+    {
+        if (calls <= 0) return;
+        var o = Options.Flow;
+        int rounds = (int)Math.Max(1, calls / o.SamplesPerRound), steps = rounds * o.StepsPerRound;
+        var loss = new VarianceLoss(this);
+        var training = new TrainingOptions
+        {
+            Steps = steps, LearningRate = o.LearningRate, ClipNorm = o.ClipNorm, ReportEverySteps = int.MaxValue,
+            Schedule = new CosineDecaySchedule(o.LearningRate, steps, o.LearningRate * 0.1),
+        };
+        new TrainingLoop<float>(_model, training, _optimizer).Fit(loss, o.StepsPerRound);
+        _model.Eval();
+        if (Options.DropFloor > 0 && loss.LastChannelEstimates is { } last)
+        {
+            double total = last.Sum();
+            for (int k = 0; k < last.Length; k++)
+                if (_active[k] && total > 0 && last[k] / total < Options.DropFloor && _active.Count(a => a) > 1) _active[k] = false;
+            _shares = Allocation();
+        }
+    }
+
+    /// <summary>
+    /// Estimates the integral with <paramref name="calls"/> calls in <paramref name="iterations"/> iterations, each
+    /// allocated to the channels by the previous one's σ_k (stratified) and combined by inverse variance. The weights
+    /// of the result are the events' weights under the mixture Σ_k (N_k/N) q(u | k) (their mean is the integral).
+    /// </summary>
+    public IntegrationResult Integrate(long calls, int iterations = 1, double quantile = 0.999)
+    {
+        if (iterations < 1) throw new ArgumentOutOfRangeException(nameof(iterations), iterations, "need at least one iteration");
+        int k = Integrand.Channels;
+        if (calls < 2L * k * iterations) throw new ArgumentOutOfRangeException(nameof(calls), calls, $"need at least 2 calls per channel and iteration ({k} channels, {iterations} iterations)");
+        if (calls > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(calls), calls, "at most 2^31 − 1 calls per integration");
+        long before = FunctionCalls;
+        var weights = new List<double>((int)calls);
+        var estimates = new List<IterationEstimate>(iterations);
+        double[] sum = new double[k], sumSq = new double[k];
+        long[] count = new long[k];
+        for (int it = 0; it < iterations; it++)
+        {
+            int n = (int)(calls / iterations + (it < calls % iterations ? 1 : 0));
+            var round = Draw(n);
+            var w = round.Weights(this);
+            double value = 0, variance = 0;
+            for (int c = 0; c < k; c++)
+            {
+                if (round.Counts[c] == 0) continue;
+                var (mean, var) = MeanAndVariance(w, round.Channel, c);
+                value += mean;
+                variance += var / round.Counts[c];
+                _sigma[c] = Math.Sqrt(var);
+            }
+            for (int i = 0; i < w.Length; i++)
+            {
+                int c = round.Channel[i];
+                sum[c] += w[i]; sumSq[c] += w[i] * w[i]; count[c]++;
+                weights.Add(w[i] * n / round.Counts[c]);
+            }
+            estimates.Add(new IterationEstimate(value, Math.Sqrt(variance), n));
+            _shares = Allocation();
+        }
+        var channels = new ChannelEstimate[k];
+        for (int c = 0; c < k; c++)
+        {
+            double mean = count[c] > 0 ? sum[c] / count[c] : 0;
+            double var = count[c] > 1 ? Math.Max(0, (sumSq[c] - count[c] * mean * mean) / (count[c] - 1)) : 0;
+            channels[c] = new ChannelEstimate(c, mean, count[c] > 0 ? Math.Sqrt(var / count[c]) : 0, var, count[c], _active[c]);
+        }
+        _channels = channels;
+        var (est, err, chi2) = ImportanceSamplingIntegrator.Combine(estimates);
+        return new IntegrationResult
+        {
+            Method = "multichannel", Integrand = Integrand.Name, Estimate = est, Error = err, Iterations = estimates, ChiSquaredPerDof = chi2,
+            Calls = FunctionCalls - before, TotalCalls = FunctionCalls, Weights = WeightStatistics.Compute(weights.ToArray(), quantile),
+        };
+    }
+
+    /// <summary>The channel weights α_k(p) (row-major n·K) for priors and features of n points, with dropped channels removed and the rest renormalised.</summary>
+    public double[] ChannelWeightsAt(ReadOnlySpan<double> priors, ReadOnlySpan<double> features)
+    {
+        int k = Integrand.Channels, f = Integrand.Features;
+        if (priors.Length % k != 0) throw new ArgumentException($"priors has {priors.Length} values, not a multiple of {k} channels", nameof(priors));
+        int n = priors.Length / k;
+        if (ChannelWeights is not null && features.Length != n * f) throw new ArgumentException($"features has {features.Length} values for {n} points of {f} features", nameof(features));
+        var alpha = new double[n * k];
+        float[]? logits = null;
+        if (ChannelWeights is not null)
+        {
+            using var scope = TensorScope.Begin();
+            using var _ = GradMode.Disable();
+            logits = ChannelWeights.Forward(new Var<float>(Tensor<float>.FromDoubles(features, n, f))).Value.ReadOnlySpan.ToArray();
+        }
+        for (int i = 0; i < n; i++)
+        {
+            // softmax of log prior + logit over the active channels, shifted by the largest logit for stability
+            double top = double.NegativeInfinity;
+            if (logits is not null) for (int c = 0; c < k; c++) if (_active[c] && priors[i * k + c] > 0) top = Math.Max(top, logits[i * k + c]);
+            double norm = 0;
+            for (int c = 0; c < k; c++)
+            {
+                double p = priors[i * k + c];
+                double a = _active[c] && p > 0 ? p * (logits is null ? 1 : Math.Exp(logits[i * k + c] - top)) : 0;
+                alpha[i * k + c] = a;
+                norm += a;
+            }
+            for (int c = 0; c < k; c++) alpha[i * k + c] = norm > 0 ? alpha[i * k + c] / norm : 0;
+        }
+        return alpha;
+    }
+
+    /// <summary>Shares of the calls: N_k ∝ σ_k (or equal) over the active channels, each at least MinimumShare of an equal share.</summary>
+    private double[] Allocation()
+    {
+        int k = _active.Length, active = _active.Count(a => a);
+        var shares = new double[k];
+        double sigmaSum = 0;
+        for (int c = 0; c < k; c++) if (_active[c]) sigmaSum += _sigma[c];
+        double m = Options.MinimumShare;
+        for (int c = 0; c < k; c++)
+        {
+            if (!_active[c]) continue;
+            double s = Options.Stratified && sigmaSum > 0 ? _sigma[c] / sigmaSum : 1.0 / active;
+            shares[c] = (1 - m) * s + m / active;
+        }
+        return shares;
+    }
+
+    /// <summary>n events allocated by <see cref="Shares"/> (at least 2 per active channel when n allows), drawn from q(u | k) and evaluated.</summary>
+    private Round Draw(int n)
+    {
+        int k = Integrand.Channels, d = Integrand.Dimensions, f = Integrand.Features;
+        var counts = new int[k];
+        int given = 0;
+        for (int c = 0; c < k; c++) { counts[c] = (int)(_shares[c] * n); given += counts[c]; }
+        for (int c = 0; given < n; c = (c + 1) % k) if (_active[c]) { counts[c]++; given++; }
+        for (int c = 0; c < k; c++)
+            while (_active[c] && counts[c] < 2 && counts.Max() > 2) { counts[Array.IndexOf(counts, counts.Max())]--; counts[c]++; }
+        var round = new Round(n, d, k, f, counts);
+        int offset = 0;
+        for (int c = 0; c < k; c++)
+        {
+            int m = counts[c];
+            if (m == 0) continue;
+            using var scope = TensorScope.Begin();
+            var context = Tensor<float>.Zeros(m, k);
+            var cs = context.Span;
+            for (int i = 0; i < m; i++) cs[i * k + c] = 1;
+            var (x, logq) = FlowIntegrator.SampleUnitFlow(Flow, m, _rng, new Var<float>(context));
+            var xs = x.ReadOnlySpan; var ls = logq.ReadOnlySpan;
+            for (int i = 0; i < m * d; i++) round.U[offset * d + i] = xs[i];
+            for (int i = 0; i < m; i++) { round.LogQ[offset + i] = ls[i]; round.Channel[offset + i] = c; }
+            Integrand.Evaluate(c, round.U.AsSpan(offset * d, m * d), round.Values.AsSpan(offset, m), round.Priors.AsSpan(offset * k, m * k), round.Features.AsSpan(offset * f, m * f));
+            FunctionCalls += m;
+            for (int i = offset; i < offset + m; i++)
+                if (!(round.Values[i] >= 0) || !double.IsFinite(round.Values[i]))
+                    throw new InvalidOperationException($"integrand '{Integrand.Name}' returned {round.Values[i]} in channel {c}: it must be finite and ≥ 0");
+            offset += m;
+        }
+        return round;
+    }
+
+    /// <summary>Mean and variance of the weights of channel <paramref name="channel"/>.</summary>
+    private static (double Mean, double Variance) MeanAndVariance(double[] w, int[] channelOf, int channel)
+    {
+        double sum = 0, sq = 0;
+        int n = 0;
+        for (int i = 0; i < w.Length; i++)
+            if (channelOf[i] == channel) { sum += w[i]; n++; }
+        double mean = sum / n;
+        for (int i = 0; i < w.Length; i++)
+            if (channelOf[i] == channel) sq += (w[i] - mean) * (w[i] - mean);
+        return (mean, n > 1 ? sq / (n - 1) : 0);
+    }
+
+    /// <summary>One sample of all channels: points, channels, log q_old, f w_k, priors, features.</summary>
+    private sealed class Round(int n, int d, int k, int f, int[] counts)
+    {
+        public int[] Counts { get; } = counts;
+        public int[] Channel { get; } = new int[n];
+        public double[] U { get; } = new double[n * d];
+        public double[] LogQ { get; } = new double[n];
+        public double[] Values { get; } = new double[n];
+        public double[] Priors { get; } = new double[n * k];
+        public double[] Features { get; } = new double[n * f];
+
+        /// <summary>α_k F / q_old of every event with the integrator's current channel weights.</summary>
+        public double[] Weights(MultichannelFlowIntegrator owner)
+        {
+            var alpha = owner.ChannelWeightsAt(Priors, Features);
+            var w = new double[Values.Length];
+            for (int i = 0; i < w.Length; i++)
+                w[i] = Values[i] == 0 ? 0 : alpha[i * k + Channel[i]] * Values[i] / Math.Exp(LogQ[i]);
+            return w;
+        }
+    }
+
+    /// <summary>
+    /// The joint loss: Σ_k (1/N_k) Σ_{i ∈ k} α_k(p_i)² (F_i/(q_old,i Î))² q_old,i/q_θ(u_i | k), the summed per-channel
+    /// variance (relative to Î²), exact for every θ on the stored sample; gradients reach the flow and the channel weights.
+    /// </summary>
+    private sealed class VarianceLoss(MultichannelFlowIntegrator owner) : TrainingLoss<float>
+    {
+        private Tensor<float>? _x, _context, _features, _logPrior, _coefficient, _logQOld;
+        private int[]? _channel;
+        private bool _skip;
+
+        /// <summary>Each channel's estimate on the last round (for channel dropping).</summary>
+        public double[]? LastChannelEstimates { get; private set; }
+
+        public override Var<float>? Compute(TrainingBatch<float> batch)
+        {
+            var o = owner.Options.Flow;
+            if (batch.Step % o.StepsPerRound == 0) Prepare(owner.Draw(o.SamplesPerRound));
+            if (_skip) return null;
+            int n = _channel!.Length;
+            var logq = owner.Flow.Transform.Forward(new Var<float>(_x!), new Var<float>(_context!)).LogAbsDet;
+            Var<float> logAlpha;
+            if (owner.ChannelWeights is { } net)
+            {
+                var z = Ops.Add(new Var<float>(_logPrior!), net.Forward(new Var<float>(_features!)));
+                logAlpha = Ops.Sub(Ops.Reshape(Ops.GatherColumns(z, _channel, 1), n), Ops.LogSumExpRows(z));
+            }
+            else
+            {
+                var z = new Var<float>(_logPrior!);
+                logAlpha = Ops.Sub(Ops.Reshape(Ops.GatherColumns(z, _channel, 1), n), Ops.LogSumExpRows(z));
+            }
+            var exponent = Ops.Sub(Ops.Add(Ops.ScaleShift(logAlpha, 2), new Var<float>(_logQOld!)), logq);
+            return Ops.Sum(Ops.Mul(new Var<float>(_coefficient!), Ops.Exp(exponent)));
+        }
+
+        private void Prepare(Round round)
+        {
+            foreach (var t in new[] { _x, _context, _features, _logPrior, _coefficient, _logQOld }) t?.Dispose();
+            int k = owner.Integrand.Channels, d = owner.Integrand.Dimensions, f = owner.Integrand.Features, n = round.Values.Length;
+            var w = round.Weights(owner);
+            var perChannel = new double[k];
+            for (int c = 0; c < k; c++)
+                if (round.Counts[c] > 0)
+                {
+                    var (mean, var) = MeanAndVariance(w, round.Channel, c);
+                    perChannel[c] = mean;
+                    owner._sigma[c] = Math.Sqrt(var);
+                }
+            owner._shares = owner.Allocation();
+            LastChannelEstimates = perChannel;
+            double total = perChannel.Sum();
+            _skip = !(total > 0);
+            if (_skip) return;
+            _channel = round.Channel;
+            _x = Tensor<float>.FromDoubles(round.U, n, d).Untrack();
+            _context = Tensor<float>.Zeros(n, k).Untrack();
+            _logPrior = Tensor<float>.Empty(n, k).Untrack();
+            _coefficient = Tensor<float>.Empty(n).Untrack();
+            _logQOld = Tensor<float>.Empty(n).Untrack();
+            _features = f > 0 ? Tensor<float>.FromDoubles(round.Features, n, f).Untrack() : null;
+            var cs = _context.Span; var lp = _logPrior.Span; var co = _coefficient.Span; var lq = _logQOld.Span;
+            for (int i = 0; i < n; i++)
+            {
+                int c = round.Channel[i];
+                cs[i * k + c] = 1;
+                // log 0 of an impossible (or dropped) channel as a large negative number: its softmax weight underflows to 0
+                for (int j = 0; j < k; j++)
+                {
+                    double p = round.Priors[i * k + j];
+                    lp[i * k + j] = owner._active[j] && p > 0 ? (float)Math.Log(p) : -80f;
+                }
+                double r = round.Values[i] / Math.Exp(round.LogQ[i]) / total;
+                co[i] = (float)(r * r / round.Counts[c]);
+                lq[i] = (float)round.LogQ[i];
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+namespace NormalizingFlows.Hep.Integration;
+
+/// <summary>Settings of <see cref="MultichannelFlowIntegrator"/>.</summary>
+public sealed record MultichannelOptions
+{
+    /// <summary>The channel-conditional flow and its training (rounds, steps, learning rate, loss); annealing and the replay buffer are not used.</summary>
+    public FlowIntegratorOptions Flow { get; init; } = new();
+
+    /// <summary>Learn the channel weights α_k(p) = softmax(log prior + network(features)) jointly with the flow (default true); false keeps the prior.</summary>
+    public bool LearnChannelWeights { get; init; } = true;
+
+    /// <summary>Hidden units of the two hidden layers of the channel-weight network (default 16).</summary>
+    public int ChannelWeightHidden { get; init; } = 16;
+
+    /// <summary>Allocate each iteration's calls to channels in proportion to their weights' standard deviation σ_k (default true; false: equal shares).</summary>
+    public bool Stratified { get; init; } = true;
+
+    /// <summary>Share of calls every active channel keeps at least, as a fraction of an equal share (default 0.1), so no σ_k estimate starves.</summary>
+    public double MinimumShare { get; init; } = 0.1;
+
+    /// <summary>
+    /// Channel dropping: after training, a channel whose share of the integral is below this floor is dropped and the
+    /// channel weights are renormalised over the others (default 0: keep all). Unbiased wherever another channel covers
+    /// the dropped one's points (the three-body channels cover the whole cut phase space).
+    /// </summary>
+    public double DropFloor { get; init; }
+
+    /// <summary>Throws unless the settings are usable.</summary>
+    public void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Flow, nameof(Flow));
+        Flow.Validate();
+        if (ChannelWeightHidden < 1) throw new ArgumentOutOfRangeException(nameof(ChannelWeightHidden), ChannelWeightHidden, "the channel-weight network needs hidden units");
+        if (!(MinimumShare >= 0 && MinimumShare <= 1)) throw new ArgumentOutOfRangeException(nameof(MinimumShare), MinimumShare, "the minimum share must lie in [0, 1]");
+        if (!(DropFloor >= 0 && DropFloor < 1)) throw new ArgumentOutOfRangeException(nameof(DropFloor), DropFloor, "the drop floor must lie in [0, 1)");
+    }
+}

@@ -1,0 +1,117 @@
+using NormalizingFlows.Hep.Integration;
+using NormalizingFlows.Hep.PhaseSpace;
+
+namespace NormalizingFlows.Hep.Tests.Integration;
+
+/// <summary>
+/// The 2-D camel as two channels: channel 0 maps x = u (weight 1), channel 1 x_j = u_j² (weight 4 u₁u₂). The prior
+/// channel weights are deliberately bad: a step in x₁ that gives the channel 0.9 or 0.1 regardless of where f peaks.
+/// </summary>
+internal sealed class TwoChannelCamel : IMultichannelIntegrand
+{
+    private readonly CamelIntegrand _f = new(2);
+
+    public string Name => "camel-2ch";
+    public int Dimensions => 2;
+    public int Channels => 2;
+    public int Features => 2;
+    public double? AnalyticValue => _f.AnalyticValue;
+
+    public void Evaluate(int channel, ReadOnlySpan<double> u, Span<double> values, Span<double> priors, Span<double> features)
+    {
+        Span<double> x = stackalloc double[2];
+        Span<double> v = stackalloc double[1];
+        for (int i = 0; i < values.Length; i++)
+        {
+            double u1 = u[2 * i], u2 = u[2 * i + 1], w = 1;
+            if (channel == 0) { x[0] = u1; x[1] = u2; }
+            else { x[0] = u1 * u1; x[1] = u2 * u2; w = 4 * u1 * u2; }
+            _f.Evaluate(x, v);
+            values[i] = v[0] * w;
+            priors[2 * i] = x[0] > 0.5 ? 0.9 : 0.1;
+            priors[2 * i + 1] = 1 - priors[2 * i];
+            features[2 * i] = x[0];
+            features[2 * i + 1] = x[1];
+        }
+    }
+}
+
+public class MultichannelTests
+{
+    private static readonly MultichannelOptions Small = new() { Flow = TrainedCamelFlow.Smaller };
+
+    private static void AssertWithin4Sigma(IntegrationResult r, double reference, string what) =>
+        Assert.True(Math.Abs(r.Pull(reference)) < 4, $"{what}: {r.Estimate} ± {r.Error}, reference {reference}");
+
+    [Fact]
+    public void Estimator_IsUnbiasedWithBadChannelWeights()
+    {
+        var f = new TwoChannelCamel();
+        double exact = f.AnalyticValue!.Value;
+
+        // the bad prior weights with an untrained flow
+        var fixedWeights = new MultichannelFlowIntegrator(f, Small with { LearnChannelWeights = false }, seed: 1);
+        var r = fixedWeights.Integrate(40_000, 4);
+        AssertWithin4Sigma(r, exact, "prior weights");
+        Assert.Equal(40_000, r.Calls);
+        Assert.Equal(40_000, fixedWeights.Channels.Sum(c => c.Calls));
+        // the channels' own estimates add up to the integral too
+        double sum = fixedWeights.Channels.Sum(c => c.Estimate), sumError = Math.Sqrt(fixedWeights.Channels.Sum(c => c.Error * c.Error));
+        Assert.True(Math.Abs(sum - exact) < 4 * sumError, $"Σ_k I_k = {sum} ± {sumError}, exact {exact}");
+        Assert.All(fixedWeights.Channels, c => Assert.True(c.Estimate > 0.2 * exact, $"channel {c.Channel}: {c.Estimate}"));
+
+        // a channel-weight network pushed far from the prior (every output bias ±4): still a partition of unity, still unbiased
+        var bad = new MultichannelFlowIntegrator(f, Small, seed: 2);
+        var bias = bad.ChannelWeights!.Layers[^1].Bias!.Value.Span;
+        bias[0] = 4; bias[1] = -4;
+        double[] priors = [0.9, 0.1, 0.1, 0.9, 0.5, 0.5];
+        var alpha = bad.ChannelWeightsAt(priors, [0.7, 0.2, 0.3, 0.3, 0.5, 0.5]);
+        for (int i = 0; i < 3; i++) Assert.Equal(1, alpha[2 * i] + alpha[2 * i + 1], 1e-12);
+        Assert.True(alpha[2] > 0.99, $"α₀ = {alpha[2]}: the biases did not move the weights away from the prior 0.1");
+        AssertWithin4Sigma(bad.Integrate(40_000, 4), exact, "biased network");
+
+        // trained jointly: still unbiased, and better than the bad prior with the untrained flow
+        var learned = new MultichannelFlowIntegrator(f, Small, seed: 3);
+        learned.Train(16 * 512);
+        Assert.Equal(16 * 512, learned.FunctionCalls);
+        var rl = learned.Integrate(40_000, 4);
+        AssertWithin4Sigma(rl, exact, "learned");
+        Assert.True(rl.Weights.RelativeStandardDeviation < r.Weights.RelativeStandardDeviation,
+            $"learned σ_w/⟨w⟩ {rl.Weights.RelativeStandardDeviation} not below the untrained {r.Weights.RelativeStandardDeviation}");
+    }
+
+    [Fact]
+    public void Allocation_FollowsTheChannelSpreadAndDroppingKeepsTheEstimate()
+    {
+        var f = new TwoChannelCamel();
+        double exact = f.AnalyticValue!.Value;
+        var integrator = new MultichannelFlowIntegrator(f, Small with { LearnChannelWeights = false }, seed: 4);
+        integrator.Integrate(20_000, 2);
+        var ch = integrator.Channels;
+        double s0 = Math.Sqrt(ch[0].Variance), s1 = Math.Sqrt(ch[1].Variance);
+        Assert.True(Math.Abs(s0 - s1) > 0.1 * (s0 + s1), $"σ₀ {s0} and σ₁ {s1} too close for the test");
+        // the next shares: 0.9 σ_k/Σσ + 0.05 (MinimumShare 0.1 of an equal share), from the last iteration's σ_k
+        Assert.Equal(s0 > s1, integrator.Shares[0] > integrator.Shares[1]);
+        Assert.Equal(1, integrator.Shares.Sum(), 1e-12);
+
+        // each channel holds about half of the integral (0.9·½ + 0.1·½); a floor of 0.55 drops the first channel below
+        // it and keeps the last one; the remaining channel covers every point, so the estimate stays unbiased
+        var dropping = new MultichannelFlowIntegrator(f, Small with { LearnChannelWeights = false, DropFloor = 0.55 }, seed: 5);
+        dropping.Train(4 * 512);
+        var r = dropping.Integrate(40_000, 4);
+        Assert.Single(dropping.Channels, c => !c.Active);
+        Assert.Equal(0, dropping.Channels.Single(c => !c.Active).Calls);
+        AssertWithin4Sigma(r, exact, "one channel dropped");
+        Assert.Throws<ArgumentOutOfRangeException>(() => new MultichannelFlowIntegrator(f, Small with { DropFloor = 1 }));
+    }
+
+    [Fact]
+    public void QqgChannels_ReproduceTheDalitzCrossSection()
+    {
+        var process = new EeToQqgProcess();
+        var f = new EeToQqgChannels(process);
+        var integrator = new MultichannelFlowIntegrator(f, Small with { LearnChannelWeights = false }, seed: 6);
+        AssertWithin4Sigma(integrator.Integrate(40_000, 4), process.DalitzCrossSection, "ee-qqg, two channels");
+        Assert.Throws<ArgumentException>(() => new EeToQqgChannels(new EeToQqgProcess(mapping: PhaseSpaceMappingKind.Rambo)));
+    }
+}
