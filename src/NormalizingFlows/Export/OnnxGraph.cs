@@ -217,6 +217,26 @@ internal sealed class OnnxGraph
     /// <summary>log(1 + exp(v)) without overflow: max(v, 0) + log(1 + exp(−|v|)), as the library computes it.</summary>
     public string Softplus(string v) => Add(Relu(v), Log(Add(Scalar(1), Exp(Neg(Abs(v))))));
 
+    /// <summary>log(1 + v), accurate near 0: log(u)·v/(u − 1) with u = 1 + v (v itself where u rounds to 1), as the library computes it.</summary>
+    public string Log1p(string v)
+    {
+        var u = Add(Scalar(1), v);
+        var um1 = Sub(u, Scalar(1));
+        var same = Equal(um1, Scalar(0));
+        return Where(same, v, Div(Mul(Log(u), v), Where(same, Scalar(1), um1)));
+    }
+
+    /// <summary>eᵛ − 1, accurate near 0 (Kahan's trick: (u − 1)·v/log u with u = eᵛ; v where u rounds to 1, −1 where it underflows).</summary>
+    public string Expm1(string v)
+    {
+        var u = Exp(v);
+        var um1 = Sub(u, Scalar(1));
+        var same = Equal(um1, Scalar(0));
+        var lu = Log(u);
+        var safe = Where(Equal(lu, Scalar(0)), Scalar(1), lu);
+        return Where(same, v, Where(Equal(u, Scalar(0)), Scalar(-1), Div(Mul(um1, v), safe)));
+    }
+
     // ------------------------------------------------------------------ the model
 
     /// <summary>The ModelProto bytes of this graph, named <paramref name="name"/>, with free string metadata.</summary>

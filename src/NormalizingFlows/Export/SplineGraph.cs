@@ -11,17 +11,67 @@ namespace NormalizingFlows.Export;
 internal static class SplineGraph
 {
     /// <summary>y = s(u) (or s⁻¹ with <paramref name="inverse"/>) and the per-element log|derivative| [N, K].</summary>
-    public static (string Y, string LogDet) Apply(OnnxGraph g, IElementwiseSpline spline, string u, string p, int k, bool inverse) => spline switch
+    public static (string Y, string LogDet) Apply(OnnxGraph g, IElementwiseSpline spline, string u, string p, int k, bool inverse)
     {
-        RationalQuadraticSpline q => RationalQuadratic(g, q, u, p, k, inverse),
-        _ => throw new NotSupportedException($"ONNX export: the spline {spline.GetType().Name} is not supported (rational-quadratic splines are)"),
-    };
+        var P = g.Reshape(p, 0, k, spline.ParametersPerElement);
+        return spline switch
+        {
+            RationalQuadraticSpline q => RationalQuadratic(g, q, u, P, inverse),
+            CircularRationalQuadraticSpline c => Circular(g, c, u, P, inverse),
+            PiecewiseLinearSpline l => PiecewiseLinear(g, l, u, P, inverse),
+            _ => throw new NotSupportedException($"ONNX export: the spline {spline.GetType().Name} is not supported (rational-quadratic, circular rational-quadratic and piecewise-linear splines are)"),
+        };
+    }
 
-    private static (string Y, string LogDet) RationalQuadratic(OnnxGraph g, RationalQuadraticSpline s, string u, string p, int k, bool inverse)
+    /// <summary>
+    /// The circular spline: the value wrapped onto [−B, B), the rational-quadratic spline with linear tails whose last
+    /// knot derivative repeats the first, then the learnable shift (forward: added after, wrapped; inverse: subtracted first).
+    /// </summary>
+    private static (string Y, string LogDet) Circular(OnnxGraph g, CircularRationalQuadraticSpline c, string u, string P, bool inverse)
+    {
+        int bins = c.Bins;
+        var inner = g.Concat(2, g.Slice(P, 2, 0, 3 * bins), g.Slice(P, 2, 2 * bins, 2 * bins + 1));
+        var shift = g.Squeeze(g.Slice(P, 2, 3 * bins, 3 * bins + 1), 2);
+        var spline = new RationalQuadraticSpline(bins, c.Domain, c.MinBinWidth, c.MinBinHeight, c.MinDerivative);
+        if (inverse) return RationalQuadratic(g, spline, Wrap(g, g.Sub(u, shift), c.Bound), inner, inverse: true);
+        var (y, ld) = RationalQuadratic(g, spline, Wrap(g, u, c.Bound), inner, inverse: false);
+        return (Wrap(g, g.Add(y, shift), c.Bound), ld);
+    }
+
+    /// <summary>v mapped onto [−B, B) by whole periods, as <see cref="CircularRationalQuadraticSpline.Wrap{T}"/>.</summary>
+    private static string Wrap(OnnxGraph g, string v, double bound)
+    {
+        double period = 2 * bound;
+        var w = g.Sub(v, g.Mul(g.Scalar(period), g.Floor(g.Div(g.Add(v, g.Scalar(bound)), g.Scalar(period)))));
+        w = g.Where(g.GreaterOrEqual(w, g.Scalar(bound)), g.Sub(w, g.Scalar(period)), w);
+        return g.Max(w, g.Scalar(-bound));
+    }
+
+    /// <summary>The piecewise-linear spline on [0, 1] (bin masses from a softmax with a minimum), continued linearly by its end bins.</summary>
+    private static (string Y, string LogDet) PiecewiseLinear(OnnxGraph g, PiecewiseLinearSpline l, string u, string P, bool inverse)
+    {
+        int bins = l.Bins;
+        var q = g.Add(g.Scalar(l.MinBinMass), g.Mul(g.Scalar(1 - bins * l.MinBinMass), g.Softmax(P)));
+        var cum = g.CumSum(q, 2);
+        var before = g.Sub(cum, q);
+        var v = g.Unsqueeze(u, 2);
+        var first = g.Slice(P, 2, 0, 1);
+        string bin = inverse
+            ? Bin(g, v, g.Concat(2, g.Fill(first, 0), cum), bins, first)
+            : g.Cast(g.Clip(g.Floor(g.Mul(v, g.Scalar(bins))), 0, bins - 1), OnnxGraph.Int64);
+        var c = g.GatherElements(before, bin, 2);
+        var qb = g.GatherElements(q, bin, 2);
+        var b = g.Cast(bin, g.Real);
+        var ld = g.Log(g.Mul(g.Scalar(bins), qb));
+        if (!inverse) return (g.Squeeze(g.Add(c, g.Mul(g.Sub(g.Mul(g.Scalar(bins), v), b), qb)), 2), g.Squeeze(ld, 2));
+        var x = g.Div(g.Add(b, g.Div(g.Sub(v, c), qb)), g.Scalar(bins));
+        return (g.Squeeze(x, 2), g.Squeeze(g.Neg(ld), 2));
+    }
+
+    private static (string Y, string LogDet) RationalQuadratic(OnnxGraph g, RationalQuadraticSpline s, string u, string P, bool inverse)
     {
         int bins = s.Bins, m = s.ParametersPerElement;
         var dom = s.Domain;
-        var P = g.Reshape(p, 0, k, m);
         var first = g.Slice(P, 2, 0, 1);
         var cw = Knots(g, g.Softmax(g.Slice(P, 2, 0, bins)), first, dom.Left, dom.Right, s.MinBinWidth, bins);
         var ch = Knots(g, g.Softmax(g.Slice(P, 2, bins, 2 * bins)), first, dom.Bottom, dom.Top, s.MinBinHeight, bins);

@@ -67,8 +67,6 @@ internal sealed class TransformGraph<T>(OnnxGraph g) where T : unmanaged, IFloat
                     ? (g.Add(g.Mul(x, g.Const(width, d)), g.Const(low, d)), Constant(x, -logDet))
                     : (g.Mul(g.Sub(x, g.Const(low, d)), g.Const(width.Select(w => 1 / w).ToArray(), d)), Constant(x, logDet));
             }
-            case Logit<T> logit:
-                return Logit(logit.Eps, x, inverse);
             case FixedAffine<T> f:
             {
                 var scale = Values(f.Scale); var shift = Values(f.Shift);
@@ -98,6 +96,41 @@ internal sealed class TransformGraph<T>(OnnxGraph g) where T : unmanaged, IFloat
                 return (Planar(planar, x), null);
             case Planar<T>:
                 throw new NotSupportedException("ONNX export: a planar layer's density direction (data → base) needs a root find per layer and has no closed form; export the sampling graph of a planar flow");
+            case Sigmoid<T> when !inverse:
+            case Logit<T> { Eps: 0 } when inverse:
+                return (g.Sigmoid(x), g.ReduceSum(g.Neg(g.Add(g.Softplus(g.Neg(x)), g.Softplus(x))), 1));
+            case Sigmoid<T>:
+            case Logit<T> { Eps: 0 }:
+            {
+                var lp = g.Log(x); var lq = g.Log1p(g.Neg(x));
+                return (g.Sub(lp, lq), g.ReduceSum(g.Neg(g.Add(lp, lq)), 1));
+            }
+            case Logit<T> logit:
+                return Logit(logit.Eps, x, inverse);
+            case Tanh<T> when !inverse:
+            {
+                var a = g.Abs(x);
+                var ld = g.Mul(g.Scalar(2), g.Sub(g.Sub(g.Scalar(Math.Log(2)), a), g.Softplus(g.Mul(g.Scalar(-2), a))));
+                return (g.Tanh(x), g.ReduceSum(ld, 1));
+            }
+            case Tanh<T>:
+            {
+                var lp = g.Log1p(x); var lm = g.Log1p(g.Neg(x));
+                return (g.Mul(g.Scalar(0.5), g.Sub(lp, lm)), g.ReduceSum(g.Neg(g.Add(lp, lm)), 1));
+            }
+            case Softplus<T> when !inverse:
+                return (g.Softplus(x), g.ReduceSum(g.Neg(g.Softplus(g.Neg(x))), 1));
+            case Softplus<T>:
+            {
+                var lm = g.Log(g.Neg(g.Expm1(g.Neg(x))));
+                return (g.Add(x, lm), g.ReduceSum(g.Neg(lm), 1));
+            }
+            case LeakyRelu<T> l:
+            {
+                double slope = inverse ? 1 / l.NegativeSlope : l.NegativeSlope;
+                var negative = g.Less(x, g.Scalar(0));
+                return (g.Where(negative, g.Mul(x, g.Scalar(slope)), x), g.ReduceSum(g.Where(negative, g.Scalar(Math.Log(slope)), g.Scalar(0)), 1));
+            }
             case CouplingTransform<T> c:
             {
                 var cond = c.Mask.ConditioningIndices; var trans = c.Mask.TransformedIndices;
