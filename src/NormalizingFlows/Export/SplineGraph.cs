@@ -19,7 +19,8 @@ internal static class SplineGraph
             RationalQuadraticSpline q => RationalQuadratic(g, q, u, P, inverse),
             CircularRationalQuadraticSpline c => Circular(g, c, u, P, inverse),
             PiecewiseLinearSpline l => PiecewiseLinear(g, l, u, P, inverse),
-            _ => throw new NotSupportedException($"ONNX export: the spline {spline.GetType().Name} is not supported (rational-quadratic, circular rational-quadratic and piecewise-linear splines are)"),
+            PiecewiseQuadraticSpline q => PiecewiseQuadratic(g, q, u, P, inverse),
+            _ => throw new NotSupportedException($"ONNX export: the spline {spline.GetType().Name} is not supported"),
         };
     }
 
@@ -118,10 +119,59 @@ internal static class SplineGraph
     private static string Knots(OnnxGraph g, string shares, string first, double lo, double hi, double min, int bins)
     {
         double span = hi - lo;
-        var steps = g.Add(g.Scalar(span * min), g.Mul(g.Scalar(span * (1 - min * bins)), shares));
+        return Pinned(g, g.Add(g.Scalar(span * min), g.Mul(g.Scalar(span * (1 - min * bins)), shares)), first, lo, hi, bins);
+    }
+
+    /// <summary>lo, lo + the running sums of <paramref name="steps"/> but the last, hi: [N, K, bins + 1].</summary>
+    private static string Pinned(OnnxGraph g, string steps, string first, double lo, double hi, int bins)
+    {
+        if (bins == 1) return g.Concat(2, g.Fill(first, lo), g.Fill(first, hi));
         var cum = g.Add(g.Scalar(lo), g.CumSum(steps, 2));
-        return bins == 1 ? g.Concat(2, g.Fill(first, lo), g.Fill(first, hi))
-            : g.Concat(2, g.Fill(first, lo), g.Slice(cum, 2, 0, bins - 1), g.Fill(first, hi));
+        return g.Concat(2, g.Fill(first, lo), g.Slice(cum, 2, 0, bins - 1), g.Fill(first, hi));
+    }
+
+    /// <summary>
+    /// The piecewise-quadratic spline on [0, 1] (Müller et al.): bin widths from a softmax with a minimum, a density
+    /// linear in each bin through the normalised knot values, continued linearly with the end densities outside.
+    /// </summary>
+    private static (string Y, string LogDet) PiecewiseQuadratic(OnnxGraph g, PiecewiseQuadraticSpline q, string u, string P, bool inverse)
+    {
+        int bins = q.Bins;
+        var first = g.Slice(P, 2, 0, 1);
+        var w = g.Add(g.Scalar(q.MinBinWidth), g.Mul(g.Scalar(1 - bins * q.MinBinWidth), g.Softmax(g.Slice(P, 2, 0, bins))));
+        var e = g.Softmax(g.Slice(P, 2, bins, 2 * bins + 1)); // a common factor cancels in the normalisation
+        var half = g.Mul(g.Scalar(0.5), g.Add(g.Slice(e, 2, 0, bins), g.Slice(e, 2, 1, bins + 1)));
+        var area = g.ReduceSum(g.Mul(half, w), 2, keep: true);
+        var v = g.Add(g.Scalar(q.MinDensity), g.Mul(g.Scalar(1 - q.MinDensity), g.Div(e, area)));
+        var mass = g.Mul(g.Mul(g.Scalar(0.5), g.Add(g.Slice(v, 2, 0, bins), g.Slice(v, 2, 1, bins + 1))), w);
+        var xs = Pinned(g, w, first, 0, 1, bins);
+        var cs = Pinned(g, mass, first, 0, 1, bins);
+        var val = g.Unsqueeze(u, 2);
+        var bin = Bin(g, val, inverse ? cs : xs, bins, first);
+        var next = g.Add(bin, g.IntScalar(1));
+        var xb = g.GatherElements(xs, bin, 2); var cb = g.GatherElements(cs, bin, 2); var wb = g.GatherElements(w, bin, 2);
+        var vb = g.GatherElements(v, bin, 2); var dv = g.Sub(g.GatherElements(v, next, 2), vb);
+        var v0 = g.Slice(v, 2, 0, 1); var vK = g.Slice(v, 2, bins, bins + 1);
+        var under = g.Less(val, g.Scalar(0)); var over = g.Greater(val, g.Scalar(1));
+        string x = val;
+        if (inverse)
+        {
+            var r = g.Sub(val, cb);
+            var disc = g.Max(g.Add(g.Mul(vb, vb), g.Div(g.Mul(g.Mul(g.Scalar(2), dv), r), wb)), g.Scalar(0));
+            var d0 = g.Div(g.Mul(g.Scalar(2), r), g.Add(vb, g.Sqrt(disc)));
+            x = g.Add(xb, g.Min(g.Max(d0, g.Scalar(0)), wb));
+        }
+        var d = g.Min(g.Max(g.Sub(x, xb), g.Scalar(0)), wb);
+        var pdf = g.Where(under, v0, g.Where(over, vK, g.Add(vb, g.Div(g.Mul(d, dv), wb))));
+        string y;
+        if (!inverse)
+        {
+            var inside = g.Add(g.Add(cb, g.Mul(d, vb)), g.Mul(g.Div(g.Mul(d, d), g.Mul(g.Scalar(2), wb)), dv));
+            y = g.Where(under, g.Mul(v0, val), g.Where(over, g.Add(g.Scalar(1), g.Mul(vK, g.Sub(val, g.Scalar(1)))), inside));
+            return (g.Squeeze(y, 2), g.Squeeze(g.Log(pdf), 2));
+        }
+        y = g.Where(under, g.Div(val, v0), g.Where(over, g.Add(g.Scalar(1), g.Div(g.Sub(val, g.Scalar(1)), vK)), x));
+        return (g.Squeeze(y, 2), g.Squeeze(g.Neg(g.Log(pdf)), 2));
     }
 
     /// <summary>The bin of v: the number of inner knots at or below it (int64 [N, K, 1]).</summary>

@@ -170,6 +170,7 @@ public class OnnxExportTests
         {
             new ActNorm<T>(D),
             new CouplingTransform<T>(CouplingMask.Half(D), new SplineUpdate(new PiecewiseLinearSpline(4)), rng, conditioner: mlp),
+            new CouplingTransform<T>(CouplingMask.Alternating(D), new SplineUpdate(new PiecewiseQuadraticSpline(3)), rng, conditioner: mlp),
             new CouplingTransform<T>(CouplingMask.Alternating(D), new AffineUpdate(AffineScale.Sigmoid), rng, conditioner: residual),
             new BatchNormTransform<T>(D),
             new CouplingTransform<T>(CouplingMask.Half(D), new AdditiveUpdate(), rng, conditioner: mlp),
