@@ -38,8 +38,26 @@ internal static class NetworkGraph<T> where T : unmanaged, IFloatingPointIeee754
     public static string Embedding(OnnxGraph g, ContextEmbedding<T> embedding, string context) => embedding switch
     {
         MlpEmbedding<T> e => Mlp(g, Child<Mlp<T>>(e, "net"), context),
-        _ => throw new NotSupportedException($"ONNX export: the context embedding {TypeNames.Of(embedding)} is not supported (the mlp embedding is)"),
+        SetEmbedding<T> s => SumPooling(g, s, context),
+        _ => throw new NotSupportedException($"ONNX export: the context embedding {TypeNames.Of(embedding)} is not supported (mlp and sum-pooling are)"),
     };
+
+    /// <summary>
+    /// The deep-set embedding: per element (a presence flag, then F features) the standardised features through φ,
+    /// zero for an absent element (flag 0), summed over the K elements, then ρ.
+    /// </summary>
+    private static string SumPooling(OnnxGraph g, SetEmbedding<T> s, string context)
+    {
+        int k = s.Elements, f = s.ElementFeatures;
+        var phi = Child<Mlp<T>>(s, "phi");
+        int hidden = phi.Layers[^1].OutFeatures;
+        double[] Buffer(string name) => s.NamedBuffers().First(b => b.Key == name).Value.ToDoubleArray();
+        var elements = g.Reshape(context, -1, f + 1);
+        var absent = g.Equal(g.Slice(elements, 1, 0, 1), g.Scalar(0));
+        var features = g.Div(g.Sub(g.Slice(elements, 1, 1, f + 1), g.Const(Buffer("feature_mean"), f)), g.Const(Buffer("feature_std"), f));
+        var h = g.Where(absent, g.Scalar(0), Mlp(g, phi, g.Where(absent, g.Scalar(0), features)));
+        return Mlp(g, Child<Mlp<T>>(s, "rho"), g.ReduceSum(g.Reshape(h, -1, k, hidden), 1));
+    }
 
     private static string Mlp(OnnxGraph g, Mlp<T> mlp, string h)
     {

@@ -101,6 +101,26 @@ public class OnnxExportTests
         Check(model, model, farRows: false);
     }
 
+    /// <summary>A conditional flow whose context is a set of up to 3 elements (a presence flag and 2 features each), summed by a deep-set embedding.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void SumPoolingEmbeddingMatchesTheLibrary(bool isDouble)
+    {
+        var reference = SetModel<double>();
+        if (isDouble) Check(reference, reference);
+        else Check(SetModel<float>(), reference);
+    }
+
+    private static FlowModel<T> SetModel<T>() where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var spec = new FlowSpec { Builder = "nsf", Features = D, Layers = 2, Hidden = 16, Bins = 4, ContextFeatures = 2, Seed = 5 };
+        var names = Enumerable.Range(0, 9).Select(i => $"s{i}").ToArray();
+        var model = new FlowModel<T>(spec, embedding: new EmbeddingSpec { Kind = EmbeddingSpec.Set, Features = 2, Hidden = 8, Layers = 1, ElementFeatures = 2 }, contextColumns: names);
+        Perturb(model, new Rng(43));
+        return model;
+    }
+
     [Fact]
     public void MixtureBaseExportsItsDensityAndRefusesSamplingByName()
     {
@@ -240,8 +260,11 @@ public class OnnxExportTests
         CheckSample(model, reference, 37);
     }
 
+    // raw context values around 10; for a set embedding presence flags (0 or 1) and features per element
     private static float[] Context<T>(FlowModel<T> model, Rng rng, int n) where T : unmanaged, IFloatingPointIeee754<T>
-        => Enumerable.Range(0, n * model.ContextFeatures).Select(_ => (float)(10 + 2 * rng.NextNormal())).ToArray();
+        => model.EmbeddingSpec?.Kind == EmbeddingSpec.Set
+            ? Enumerable.Range(0, n * model.ContextFeatures).Select(i => i % 3 == 0 ? (rng.NextDouble() < 0.7 ? 1f : 0f) : (float)rng.NextNormal()).ToArray()
+            : Enumerable.Range(0, n * model.ContextFeatures).Select(_ => (float)(10 + 2 * rng.NextNormal())).ToArray();
 
     private static void CheckLogProb<T>(FlowModel<T> model, FlowModel<double> reference, Rng rng, bool farRows = true) where T : unmanaged, IFloatingPointIeee754<T>
     {
