@@ -131,6 +131,8 @@ internal sealed class TransformGraph<T>(OnnxGraph g) where T : unmanaged, IFloat
                 var negative = g.Less(x, g.Scalar(0));
                 return (g.Where(negative, g.Mul(x, g.Scalar(slope)), x), g.ReduceSum(g.Where(negative, g.Scalar(Math.Log(slope)), g.Scalar(0)), 1));
             }
+            case Radial<T> radial:
+                return Radial(radial, x, inverse);
             case CouplingTransform<T> c:
             {
                 var cond = c.Mask.ConditioningIndices; var trans = c.Mask.TransformedIndices;
@@ -293,6 +295,34 @@ internal sealed class TransformGraph<T>(OnnxGraph g) where T : unmanaged, IFloat
         var uh = p.ConstrainedU();
         var a = g.Add(g.MatMul(z, g.Const(Values(p.W.Value), d, 1)), g.Scalar(Values(p.B.Value)[0]));
         return g.Add(z, g.Mul(g.Tanh(a), g.Const(uh, 1, d)));
+    }
+
+    /// <summary>
+    /// The radial map: sampling applies f(z) = z₀ + (1 + β/(α + r))·(z − z₀); the density direction solves for the radius
+    /// in the same cancellation-free closed form as the library.
+    /// </summary>
+    private (string, string?) Radial(Radial<T> radial, string v, bool inverse)
+    {
+        int d = radial.Features;
+        var (alpha, beta) = radial.AlphaBeta();
+        var diff = g.Sub(v, g.Const(Values(radial.Z0.Value), d));
+        var norm = g.Sqrt(g.ReduceSum(g.Mul(diff, diff), 1, keep: true));
+        string r = norm;
+        if (!inverse)
+        {
+            var bb = g.Sub(g.Scalar(alpha + beta), norm);
+            var s = g.Sqrt(g.Add(g.Mul(bb, bb), g.Mul(g.Scalar(4 * alpha), norm)));
+            var den = g.Add(bb, s);
+            var positive = g.Greater(den, g.Scalar(0));
+            var stable = g.Where(positive, g.Div(g.Mul(g.Scalar(2 * alpha), norm), g.Where(positive, den, g.Scalar(1))), g.Scalar(0));
+            r = g.Where(g.Less(bb, g.Scalar(0)), g.Mul(g.Scalar(0.5), g.Sub(s, bb)), stable);
+        }
+        var rho = g.Add(g.Scalar(alpha), r);
+        var factor = inverse ? g.Add(g.Scalar(1), g.Div(g.Scalar(beta), rho)) : g.Div(rho, g.Add(rho, g.Scalar(beta)));
+        var curvature = g.Log1p(g.Div(g.Scalar(alpha * beta), g.Mul(rho, rho)));
+        var ld = g.Mul(g.Scalar(d - 1), g.Log(factor));
+        ld = inverse ? g.Add(ld, curvature) : g.Sub(ld, curvature);
+        return (g.Add(g.Const(Values(radial.Z0.Value), d), g.Mul(factor, diff)), g.Squeeze(ld, 1));
     }
 
     /// <summary>Columns a (at positions <paramref name="aCols"/>) and b (at <paramref name="bCols"/>) as one [N, D] value.</summary>

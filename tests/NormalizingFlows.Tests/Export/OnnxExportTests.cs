@@ -133,9 +133,10 @@ public class OnnxExportTests
     [Fact]
     public void UnsupportedPartIsNamed()
     {
-        var flow = new Flow<float>(new Radial<float>(D, new Rng(1)), new StandardNormal<float>(D));
-        var ex = Assert.Throws<NotSupportedException>(() => OnnxExport.ToBytes(FlowModel<float>.FromFlow(flow), OnnxGraphKind.LogProb));
-        Assert.Contains("Radial", ex.Message);
+        var layer = new CouplingTransform<float>(CouplingMask.Half(D), new AffineUpdate(), new Rng(1), conditioner: new UserNetFactory());
+        var model = FlowModel<float>.FromFlow(new Flow<float>(layer, new StandardNormal<float>(D)));
+        var ex = Assert.Throws<NotSupportedException>(() => OnnxExport.ToBytes(model, OnnxGraphKind.LogProb));
+        Assert.Contains("UserNet", ex.Message);
     }
 
     // ------------------------------------------------------------------ models
@@ -195,6 +196,7 @@ public class OnnxExportTests
             new BatchNormTransform<T>(D),
             new CouplingTransform<T>(CouplingMask.Half(D), new AdditiveUpdate(), rng, conditioner: mlp),
             new LuLinear<T>(D, rng),
+            new Radial<T>(D, rng),
             new CouplingTransform<T>(CouplingMask.Alternating(D, even: false), new AffineUpdate(AffineScale.Softplus), rng, conditioner: mlp with { Activation = Activation.Silu }),
             new Permutation<T>([2, 0, 1]),
             new AutoregressiveTransform<T>(D, new AffineUpdate(AffineScale.RationalClampedExp()), rng, conditioner: new MadeConditioner { HiddenFeatures = 12, Residual = true }),
@@ -327,5 +329,24 @@ public class OnnxExportTests
             .Select(i => NamedOnnxValue.CreateFromTensor(i.Name, new DenseTensor(i.Values, [i.Values!.Length / i.Columns, i.Columns]))).ToList();
         using var results = session.Run(feeds);
         return results.First(r => r.Name == output).AsEnumerable<float>().ToArray();
+    }
+
+    // a user conditioner the export does not know: one linear layer
+    private sealed record UserNetFactory : IConditionerFactory
+    {
+        public string Name => "user-net";
+
+        public System.Text.Json.Nodes.JsonObject Settings() => [];
+
+        public Module<T> Create<T>(ConditionerShape shape, Rng rng) where T : unmanaged, IFloatingPointIeee754<T> => new UserNet<T>(shape, rng);
+    }
+
+    private sealed class UserNet<T> : Module<T>, IConditioner<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private readonly Linear<T> _linear;
+
+        public UserNet(ConditionerShape shape, Rng rng) => _linear = RegisterModule("linear", new Linear<T>(shape.Inputs, shape.Outputs, rng));
+
+        public Var<T> Forward(Var<T> x, Var<T>? context) => _linear.Forward(x);
     }
 }
