@@ -137,8 +137,7 @@ public static class OnnxExport
                 var angles = g.Columns(z, periodic);
                 var outside = AnyInRow(g, g.Greater(g.Abs(angles), g.Scalar(p.Bound)));
                 var constant = g.Where(outside, g.Scalar(double.NegativeInfinity), g.Scalar(-periodic.Length * Math.Log(2 * p.Bound)));
-                return ordinary.Length == 0 ? g.Add(g.Mul(g.ReduceSum(angles, 1), g.Scalar(0)), constant)
-                    : g.Add(NormalLogProb(g, g.Columns(z, ordinary), ordinary.Length), constant);
+                return ordinary.Length == 0 ? constant : g.Add(NormalLogProb(g, g.Columns(z, ordinary), ordinary.Length), constant);
             }
             default:
                 throw new NotSupportedException($"ONNX export: the base distribution {TypeNames.Of(distribution)} is not supported");
