@@ -42,7 +42,7 @@ internal static class Commands
         // one file per verb
         foreach (var verb in new Func<CliContext, Command>[]
         {
-            ToyCommand.Build, TrainCommand.Build, SampleCommand.Build, LogProbCommand.Build, InfoCommand.Build, EvalCommand.Build, ReweightCommand.Build,
+            ToyCommand.Build, TrainCommand.Build, SampleCommand.Build, LogProbCommand.Build, InfoCommand.Build, EvalCommand.Build, ReweightCommand.Build, ExportCommand.Build,
             Demo.Build, IntegrateCommand.Build, InferCommand.Build, BumpHuntCommand.Build, CaloCommand.Build,
         })
             root.Add(verb(ctx));

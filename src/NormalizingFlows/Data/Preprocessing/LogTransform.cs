@@ -44,6 +44,9 @@ public sealed class LogTransform<T> : Transform<T> where T : unmanaged, IFloatin
     /// <summary>The per-column shift (buffer "shift").</summary>
     public Tensor<T> Shift => _shift;
 
+    /// <summary>Per column: true for log(shift − x) (a column bounded above), false for log(x − shift).</summary>
+    public IReadOnlyList<bool> Upper => _sign.Select(s => s < 0).ToArray();
+
     /// <inheritdoc/>
     protected override void OnStateLoaded()
     {

@@ -1,0 +1,261 @@
+using System.Globalization;
+
+namespace NormalizingFlows.Export;
+
+/// <summary>
+/// An ONNX graph under construction (opset <see cref="Opset"/>): named values, nodes in topological order (each op
+/// helper appends one and returns its output's name), constant initializers, inputs and outputs. The graph's
+/// floating-point type is <see cref="Real"/> (the model's T: float or double); constants made by <see cref="Const"/>
+/// have it. <see cref="ToModel"/> encodes the ModelProto with <see cref="ProtoWriter"/>.
+/// </summary>
+internal sealed class OnnxGraph
+{
+    /// <summary>The default-domain opset the graphs are written for.</summary>
+    public const int Opset = 17;
+
+    /// <summary>The IR version that goes with opset 17.</summary>
+    public const int IrVersion = 8;
+
+    /// <summary>ONNX TensorProto.DataType codes.</summary>
+    public const int Float32 = 1, Int64 = 7, Bool = 9, Float64 = 11;
+
+    private readonly List<ProtoWriter> _nodes = [];
+    private readonly List<ProtoWriter> _initializers = [];
+    private readonly List<ProtoWriter> _inputs = [];
+    private readonly List<ProtoWriter> _outputs = [];
+    private readonly Dictionary<string, string> _constants = new(StringComparer.Ordinal);
+    private int _next;
+
+    /// <summary>A graph computing in <paramref name="real"/> (<see cref="Float32"/> or <see cref="Float64"/>).</summary>
+    public OnnxGraph(int real) => Real = real;
+
+    /// <summary>The element type of the graph's real values.</summary>
+    public int Real { get; }
+
+    private string Fresh(string hint) => $"{hint}_{_next++}";
+
+    // ------------------------------------------------------------------ inputs, outputs, constants
+
+    /// <summary>Declares a graph input of <paramref name="elemType"/> and shape <paramref name="dims"/> (ints, or strings for symbolic dimensions).</summary>
+    public string Input(string name, int elemType, params object[] dims)
+    {
+        _inputs.Add(ValueInfo(name, elemType, dims));
+        return name;
+    }
+
+    /// <summary>Declares <paramref name="value"/> (renamed to <paramref name="name"/> through an Identity) as a graph output.</summary>
+    public void Output(string name, string value, int elemType, params object[] dims)
+    {
+        Node("Identity", [value], [name]);
+        _outputs.Add(ValueInfo(name, elemType, dims));
+    }
+
+    private static ProtoWriter ValueInfo(string name, int elemType, object[] dims)
+    {
+        var shape = new ProtoWriter();
+        foreach (var d in dims)
+        {
+            var dim = new ProtoWriter();
+            if (d is int i) dim.Varint(1, i); else dim.String(2, (string)d);
+            shape.Message(1, dim);
+        }
+        var tensorType = new ProtoWriter().Varint(1, elemType).Message(2, shape);
+        return new ProtoWriter().String(1, name).Message(2, new ProtoWriter().Message(1, tensorType));
+    }
+
+    /// <summary>A real constant of shape <paramref name="dims"/> (a scalar when none), shared when repeated.</summary>
+    public string Const(double[] values, params long[] dims)
+    {
+        var bytes = new byte[values.Length * (Real == Float32 ? 4 : 8)];
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (Real == Float32) BitConverter.TryWriteBytes(bytes.AsSpan(4 * i), (float)values[i]);
+            else BitConverter.TryWriteBytes(bytes.AsSpan(8 * i), values[i]);
+        }
+        return Initializer(Real, bytes, dims, "c");
+    }
+
+    /// <summary>A real scalar constant.</summary>
+    public string Scalar(double value) => Const([value]);
+
+    /// <summary>An int64 constant of shape <paramref name="dims"/> (1-D of its length when none).</summary>
+    public string Ints(long[] values, params long[] dims)
+    {
+        var bytes = new byte[values.Length * 8];
+        for (int i = 0; i < values.Length; i++) BitConverter.TryWriteBytes(bytes.AsSpan(8 * i), values[i]);
+        return Initializer(Int64, bytes, dims.Length == 0 ? [values.Length] : dims, "i");
+    }
+
+    /// <summary>An int64 scalar constant.</summary>
+    public string IntScalar(long value)
+    {
+        var bytes = new byte[8];
+        BitConverter.TryWriteBytes(bytes, value);
+        return Initializer(Int64, bytes, [], "i");
+    }
+
+    private string Initializer(int type, byte[] raw, long[] dims, string hint)
+    {
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("ONNX export writes little-endian tensors");
+        string key = type.ToString(CultureInfo.InvariantCulture) + ":" + string.Join(",", dims) + ":" + Convert.ToBase64String(raw);
+        if (_constants.TryGetValue(key, out var existing)) return existing;
+        string name = Fresh(hint);
+        var t = new ProtoWriter();
+        foreach (long d in dims) t.Varint(1, d);
+        t.Varint(2, type).String(8, name).Bytes(9, raw);
+        _initializers.Add(t);
+        _constants[key] = name;
+        return name;
+    }
+
+    // ------------------------------------------------------------------ nodes
+
+    /// <summary>Appends a node <paramref name="op"/> with integer/float/int-list attributes; returns its first output.</summary>
+    public string Node(string op, string[] inputs, string[]? outputs = null, params (string Name, object Value)[] attributes)
+    {
+        outputs ??= [Fresh(op.ToLowerInvariant())];
+        var node = new ProtoWriter();
+        foreach (var i in inputs) node.String(1, i);
+        foreach (var o in outputs) node.String(2, o);
+        node.String(3, Fresh("n")).String(4, op);
+        foreach (var (name, value) in attributes)
+        {
+            var a = new ProtoWriter().String(1, name);
+            switch (value)
+            {
+                case int i: a.Varint(3, i).Varint(20, 2); break;
+                case long l: a.Varint(3, l).Varint(20, 2); break;
+                case float f: a.Float(2, f).Varint(20, 1); break;
+                case double d: a.Float(2, (float)d).Varint(20, 1); break;
+                case long[] ls: a.PackedVarints(8, ls).Varint(20, 7); break;
+                default: throw new ArgumentException($"attribute {name}: unsupported type {value.GetType().Name}");
+            }
+            node.Message(5, a);
+        }
+        _nodes.Add(node);
+        return outputs[0];
+    }
+
+    public string Add(string a, string b) => Node("Add", [a, b]);
+    public string Sub(string a, string b) => Node("Sub", [a, b]);
+    public string Mul(string a, string b) => Node("Mul", [a, b]);
+    public string Div(string a, string b) => Node("Div", [a, b]);
+    public string Neg(string a) => Node("Neg", [a]);
+    public string Exp(string a) => Node("Exp", [a]);
+    public string Log(string a) => Node("Log", [a]);
+    public string Abs(string a) => Node("Abs", [a]);
+    public string Sqrt(string a) => Node("Sqrt", [a]);
+    public string Tanh(string a) => Node("Tanh", [a]);
+    public string Sigmoid(string a) => Node("Sigmoid", [a]);
+    public string Relu(string a) => Node("Relu", [a]);
+    public string Max(string a, string b) => Node("Max", [a, b]);
+    public string Min(string a, string b) => Node("Min", [a, b]);
+    public string Where(string condition, string a, string b) => Node("Where", [condition, a, b]);
+    public string Less(string a, string b) => Node("Less", [a, b]);
+    public string Greater(string a, string b) => Node("Greater", [a, b]);
+    public string GreaterOrEqual(string a, string b) => Node("GreaterOrEqual", [a, b]);
+    public string LessOrEqual(string a, string b) => Node("LessOrEqual", [a, b]);
+    public string Equal(string a, string b) => Node("Equal", [a, b]);
+    public string And(string a, string b) => Node("And", [a, b]);
+    public string Or(string a, string b) => Node("Or", [a, b]);
+    public string Not(string a) => Node("Not", [a]);
+    public string Cast(string a, int to) => Node("Cast", [a], null, ("to", to));
+    public string Floor(string a) => Node("Floor", [a]);
+
+    /// <summary>a·b for a [N, K] and b [K, M] (a constant).</summary>
+    public string MatMul(string a, string b) => Node("MatMul", [a, b]);
+
+    /// <summary>x·Wᵀ + b with W [out, in] (PyTorch layout) given as a constant, b optional.</summary>
+    public string Linear(string x, double[] weight, int outFeatures, int inFeatures, double[]? bias)
+    {
+        var w = Const(weight, outFeatures, inFeatures);
+        return bias is null ? Node("Gemm", [x, w], null, ("transB", 1)) : Node("Gemm", [x, w, Const(bias, outFeatures)], null, ("transB", 1));
+    }
+
+    /// <summary>Columns <paramref name="columns"/> of a [N, D] value.</summary>
+    public string Columns(string x, IReadOnlyList<int> columns) => Node("Gather", [x, Ints(columns.Select(c => (long)c).ToArray())], null, ("axis", 1));
+
+    /// <summary>Column <paramref name="column"/> of a [N, D] value as [N, 1].</summary>
+    public string Column(string x, int column) => Columns(x, [column]);
+
+    /// <summary>Concatenation along <paramref name="axis"/>.</summary>
+    public string Concat(int axis, params string[] parts) => parts.Length == 1 ? parts[0] : Node("Concat", parts, null, ("axis", axis));
+
+    /// <summary>Sum over <paramref name="axis"/> (dropped unless <paramref name="keep"/>).</summary>
+    public string ReduceSum(string x, int axis, bool keep = false) => Node("ReduceSum", [x, Ints([axis])], null, ("keepdims", keep ? 1 : 0));
+
+    /// <summary>Max over <paramref name="axis"/> (dropped unless <paramref name="keep"/>).</summary>
+    public string ReduceMax(string x, int axis, bool keep = false) => Node("ReduceMax", [x], null, ("axes", new long[] { axis }), ("keepdims", keep ? 1 : 0));
+
+    /// <summary>x[..., start:end] along <paramref name="axis"/>.</summary>
+    public string Slice(string x, int axis, long start, long end) => Node("Slice", [x, Ints([start]), Ints([end]), Ints([axis])]);
+
+    /// <summary>Reshape to <paramref name="shape"/> (0 copies a dimension, −1 infers one).</summary>
+    public string Reshape(string x, params long[] shape) => Node("Reshape", [x, Ints(shape)]);
+
+    /// <summary>Inserts a unit axis at <paramref name="axis"/>.</summary>
+    public string Unsqueeze(string x, int axis) => Node("Unsqueeze", [x, Ints([axis])]);
+
+    /// <summary>Removes the unit axis <paramref name="axis"/>.</summary>
+    public string Squeeze(string x, int axis) => Node("Squeeze", [x, Ints([axis])]);
+
+    /// <summary>Elements of <paramref name="x"/> picked along <paramref name="axis"/> by int64 <paramref name="indices"/> of the same rank.</summary>
+    public string GatherElements(string x, string indices, int axis) => Node("GatherElements", [x, indices], null, ("axis", axis));
+
+    /// <summary>Inclusive cumulative sum along <paramref name="axis"/>.</summary>
+    public string CumSum(string x, int axis) => Node("CumSum", [x, IntScalar(axis)]);
+
+    /// <summary>Softmax along the last axis.</summary>
+    public string Softmax(string x) => Node("Softmax", [x], null, ("axis", -1));
+
+    /// <summary>min(max(x, lo), hi) with real scalar bounds.</summary>
+    public string Clip(string x, double lo, double hi) => Node("Clip", [x, Scalar(lo), Scalar(hi)]);
+
+    /// <summary>A tensor of <paramref name="like"/>'s shape filled with the real <paramref name="value"/>.</summary>
+    public string Fill(string like, double value) => Node("Expand", [Scalar(value), Node("Shape", [like])]);
+
+    /// <summary>log(1 + exp(v)) without overflow: max(v, 0) + log(1 + exp(−|v|)), as the library computes it.</summary>
+    public string Softplus(string v) => Add(Relu(v), Log(Add(Scalar(1), Exp(Neg(Abs(v))))));
+
+    /// <summary>log(1 + v), accurate near 0: log(u)·v/(u − 1) with u = 1 + v (v itself where u rounds to 1), as the library computes it.</summary>
+    public string Log1p(string v)
+    {
+        var u = Add(Scalar(1), v);
+        var um1 = Sub(u, Scalar(1));
+        var same = Equal(um1, Scalar(0));
+        return Where(same, v, Div(Mul(Log(u), v), Where(same, Scalar(1), um1)));
+    }
+
+    /// <summary>eᵛ − 1, accurate near 0 (Kahan's trick: (u − 1)·v/log u with u = eᵛ; v where u rounds to 1, −1 where it underflows).</summary>
+    public string Expm1(string v)
+    {
+        var u = Exp(v);
+        var um1 = Sub(u, Scalar(1));
+        var same = Equal(um1, Scalar(0));
+        var lu = Log(u);
+        var safe = Where(Equal(lu, Scalar(0)), Scalar(1), lu);
+        return Where(same, v, Where(Equal(u, Scalar(0)), Scalar(-1), Div(Mul(um1, v), safe)));
+    }
+
+    // ------------------------------------------------------------------ the model
+
+    /// <summary>The ModelProto bytes of this graph, named <paramref name="name"/>, with free string metadata.</summary>
+    public byte[] ToModel(string name, string docString, IReadOnlyDictionary<string, string> metadata)
+    {
+        var graph = new ProtoWriter();
+        foreach (var n in _nodes) graph.Message(1, n);
+        graph.String(2, name);
+        foreach (var t in _initializers) graph.Message(5, t);
+        graph.String(10, docString);
+        foreach (var i in _inputs) graph.Message(11, i);
+        foreach (var o in _outputs) graph.Message(12, o);
+        var model = new ProtoWriter()
+            .Varint(1, IrVersion)
+            .String(2, "NormalizingFlows")
+            .String(3, typeof(OnnxGraph).Assembly.GetName().Version?.ToString() ?? "0")
+            .Message(7, graph)
+            .Message(8, new ProtoWriter().String(1, "").Varint(2, Opset));
+        foreach (var (k, v) in metadata) model.Message(14, new ProtoWriter().String(1, k).String(2, v));
+        return model.ToArray();
+    }
+}
