@@ -50,6 +50,9 @@ public readonly record struct Shard
         return total / Count + (Index < total % Count ? 1 : 0);
     }
 
+    /// <summary>Where this shard's part of <paramref name="total"/> starts: the shares of the shards before it, added up.</summary>
+    public long Offset(long total) => Index * (total / Count) + Math.Min(Index, total % Count);
+
     /// <summary>The shard's random stream for <paramref name="seed"/>: <see cref="Rng.Stream"/>(seed, Index).</summary>
     public Rng Rng(long seed) => Tensors.Rng.Stream(seed, Index);
 
