@@ -17,7 +17,7 @@ internal static class MergeCommand
     {
         var inputs = new Argument<string[]>("FILES") { Description = "The shards' outputs: all .json results of 'nflow integrate --result', or all event files (.csv/.npy) of 'nflow sample' or 'nflow integrate --weighted'", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string?>("--output", "-o") { Description = "The merged file: .json for results (optional), .csv or .npy for events (required)", HelpName = "FILE" };
-        var unweight = new Option<bool>("--unweight") { Description = "Events: unweight the merged weighted events (column 'weight') by accept/reject against one maximum weight for all shards; accepted overweights keep weight w/max" };
+        var unweight = new Option<bool>("--unweight") { Description = "Events: unweight the merged weighted events (column 'weight'; the last column of .npy files) by accept/reject against one maximum weight for all shards; accepted overweights keep weight w/max" };
         var quantile = new Option<double>("--max-quantile") { Description = "With --unweight: the maximum weight is this quantile of the merged weights (1: the largest weight, no overweights)", DefaultValueFactory = _ => 0.999 };
         var seed = Commands.Seed("Random seed of the unweighting");
         var cmd = new Command("merge", "Merge the outputs of sharded runs: integration results by inverse variance, event files by concatenation (optionally unweighting them).") { inputs, output, unweight, quantile, seed };
@@ -57,6 +57,12 @@ internal static class MergeCommand
                 double q = r.GetValue(quantile);
                 if (!(q > 0 && q <= 1)) throw new UsageException($"--max-quantile must lie in (0, 1], got {q.ToString(c)}");
                 int wc = Array.IndexOf(table.Columns, IntegrateCommand.WeightColumn);
+                // a .npy file has no column names: the weight is its last column, as integrate --weighted writes it
+                if (wc < 0 && table.Columns.SequenceEqual(Table.DefaultNames(table.Cols)) && files.All(f => f.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)))
+                {
+                    wc = table.Cols - 1;
+                    table = new Table([.. Enumerable.Range(1, wc).Select(j => "x" + j.ToString(c)), IntegrateCommand.WeightColumn], table.Values, table.Rows);
+                }
                 if (wc < 0) throw new UsageException($"--unweight needs a '{IntegrateCommand.WeightColumn}' column (the events of 'nflow integrate --weighted'); the files have: {string.Join(", ", table.Columns)}");
                 var names = table.Columns.Where((_, j) => j != wc).ToArray();
                 var events = table.SelectColumns(names);
