@@ -84,7 +84,7 @@ internal static class Commands
     /// </summary>
     internal static Option<Tensors.Shard?> ShardOption(string what) => new("--shard")
     {
-        Description = $"Run shard k of K (k = 0 … K−1, e.g. a batch array task): {what}, on random stream k of --seed; 'nflow merge' combines the K outputs",
+        Description = $"Run shard k of K (k = 0 … K−1, e.g. a batch array task): {what}, on random stream k of --seed; 'nflow merge' combines the K outputs; default: the whole run (0/1)",
         HelpName = "k/K",
         CustomParser = r =>
         {

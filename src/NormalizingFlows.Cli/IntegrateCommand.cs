@@ -52,8 +52,8 @@ internal static class IntegrateCommand
         var suite = new Option<bool>("--suite") { Description = "With --compare: run the whole test suite (gaussian and camel in 2, 4, 8, 16-D, polynomial 4-D, circles, annulus, box) instead of --function" };
         var seed = Commands.Seed();
         var shard = Commands.ShardOption("the training (same seed) is repeated on every shard, the final integration calls and --events are split over the K shards");
-        var result = new Option<string?>("--result") { Description = "Write the result as JSON (estimate, error, iterations, shard) for 'nflow merge', which combines shards by inverse variance", HelpName = "FILE.json" };
-        var weighted = new Option<bool>("--weighted") { Description = "Write --events weighted events (columns x1..xd, weight = f/q) instead of unweighting them (a sharded run's events are unweighted after 'nflow merge --unweight')" };
+        var result = new Option<string?>("--result") { Description = "Write the result as JSON (estimate, error, iterations, shard) for 'nflow merge', which combines shards by inverse variance; default: none", HelpName = "FILE.json" };
+        var weighted = new Option<bool>("--weighted") { Description = "Write --events weighted events (columns x1..xd, weight = f/q) instead of unweighting them (a sharded run's events are unweighted after 'nflow merge --unweight'); default: false" };
         foreach (var o in new[] { calls, iterations, bins, hidden, batch, stepsPerRound, vegasBins }) Commands.Positive(o);
         dim.Validators.Add(r =>
         {

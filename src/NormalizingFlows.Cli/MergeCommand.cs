@@ -16,8 +16,8 @@ internal static class MergeCommand
     public static Command Build(CliContext ctx)
     {
         var inputs = new Argument<string[]>("FILES") { Description = "The shards' outputs: all .json results of 'nflow integrate --result', or all event files (.csv/.npy) of 'nflow sample' or 'nflow integrate --weighted'", Arity = ArgumentArity.OneOrMore };
-        var output = new Option<string?>("--output", "-o") { Description = "The merged file: .json for results (optional), .csv or .npy for events (required)", HelpName = "FILE" };
-        var unweight = new Option<bool>("--unweight") { Description = "Events: unweight the merged weighted events (column 'weight'; the last column of .npy files) by accept/reject against one maximum weight for all shards; accepted overweights keep weight w/max" };
+        var output = new Option<string?>("--output", "-o") { Description = "The merged file: .json for results (optional), .csv or .npy for events (required); default: none", HelpName = "FILE" };
+        var unweight = new Option<bool>("--unweight") { Description = "Events: unweight the merged weighted events (column 'weight'; the last column of .npy files) by accept/reject against one maximum weight for all shards; accepted overweights keep weight w/max; default: false" };
         var quantile = new Option<double>("--max-quantile") { Description = "With --unweight: the maximum weight is this quantile of the merged weights (1: the largest weight, no overweights)", DefaultValueFactory = _ => 0.999 };
         var seed = Commands.Seed("Random seed of the unweighting");
         var cmd = new Command("merge", "Merge the outputs of sharded runs: integration results by inverse variance, event files by concatenation (optionally unweighting them).") { inputs, output, unweight, quantile, seed };

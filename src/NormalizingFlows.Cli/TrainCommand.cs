@@ -123,7 +123,7 @@ internal static class TrainCommand
         Commands.OneOf(dtype, "dtype", ["float32", "float64"]);
         var distributed = new Option<bool>("--distributed")
         {
-            Description = "Data-parallel training over MPI (Open MPI): start as 'mpirun -np N nflow train … --distributed'; every rank reads DATA and trains on its share of each --batch, the gradients are summed before each step (the model of a single-process run, to rounding); rank 0 prints, checkpoints and writes the model; --resume works on any number of ranks",
+            Description = "Data-parallel training over MPI (Open MPI): start as 'mpirun -np N nflow train … --distributed'; every rank reads DATA and trains on its share of each --batch, the gradients are summed before each step (the model of a single-process run, to rounding); rank 0 prints, checkpoints and writes the model; --resume works on any number of ranks; default: one process",
         };
         var cancelAfter = new Option<long?>("--cancel-after-steps") { Description = "Testing: act as if Ctrl-C was pressed after this many steps", Hidden = true };
         foreach (var o in new[] { layers, hidden, bins, epochs, batch }) Commands.Positive(o);

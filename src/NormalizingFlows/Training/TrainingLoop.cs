@@ -134,6 +134,7 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
         // the data hash costs one pass over the events: only when a checkpoint is written or read
         var state = new RunState(train is null || (Options.CheckpointPath is null && resumeFrom is null) ? "" : TrainingCheckpoint.DataHash(train, validation));
         var history = state.History;
+        _stopAgreed = false;
         long step = 0;
         int startEpoch = 1, skipBatches = 0;
         double resumedEpochLoss = 0;
