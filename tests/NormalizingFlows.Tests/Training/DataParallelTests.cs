@@ -38,14 +38,20 @@ public class DataParallelTests : IDisposable
             {
                 Calls++;
                 g._slots[rank] = values.ToArray();
-                g._barrier.SignalAndWait();
+                Wait();
                 for (int i = 0; i < values.Length; i++)
                 {
                     double s = 0;
                     foreach (var slot in g._slots) s += slot[i];
                     values[i] = s;
                 }
-                g._barrier.SignalAndWait();
+                Wait();
+            }
+
+            /// <summary>Waits for the other threads; a thread that failed never arrives, and the test must fail, not hang.</summary>
+            private void Wait()
+            {
+                if (!g._barrier.SignalAndWait(TimeSpan.FromSeconds(60))) throw new TimeoutException($"rank {rank}: the other ranks did not reach the sum");
             }
 
             public void AllReduceSum(Span<float> values) => throw new NotSupportedException("the tests train in double");
