@@ -43,7 +43,7 @@ internal static class Commands
         foreach (var verb in new Func<CliContext, Command>[]
         {
             ToyCommand.Build, TrainCommand.Build, SampleCommand.Build, LogProbCommand.Build, InfoCommand.Build, EvalCommand.Build, ReweightCommand.Build, ExportCommand.Build,
-            Demo.Build, IntegrateCommand.Build, InferCommand.Build, BumpHuntCommand.Build, CaloCommand.Build,
+            Demo.Build, IntegrateCommand.Build, InferCommand.Build, BumpHuntCommand.Build, CaloCommand.Build, MergeCommand.Build,
         })
             root.Add(verb(ctx));
         root.SetAction(r =>
@@ -77,6 +77,22 @@ internal static class Commands
 
     internal static Option<long> Seed(string description = "Random seed") =>
         new("--seed") { Description = description, DefaultValueFactory = _ => 0L };
+
+    /// <summary>
+    /// <c>--shard k/K</c>: this job is shard k (from 0) of K, with its share of the total count and its own random
+    /// stream (<see cref="Tensors.Shard"/>); null when not given.
+    /// </summary>
+    internal static Option<Tensors.Shard?> ShardOption(string what) => new("--shard")
+    {
+        Description = $"Run shard k of K (k = 0 … K−1, e.g. a batch array task): {what}, on random stream k of --seed; 'nflow merge' combines the K outputs; default: the whole run (0/1)",
+        HelpName = "k/K",
+        CustomParser = r =>
+        {
+            if (r.Tokens.Count == 0) return null;
+            try { return Tensors.Shard.Parse(r.Tokens[0].Value); }
+            catch (FormatException e) { r.AddError($"--shard: {e.Message}"); return null; }
+        },
+    };
 
     internal static Option<string?> Columns() => new("--columns")
     {

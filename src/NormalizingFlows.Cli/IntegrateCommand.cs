@@ -59,6 +59,9 @@ internal static class IntegrateCommand
         var compare = new Option<bool>("--compare") { Description = "Run mc, vegas and flow at the same --calls and print one table" };
         var suite = new Option<bool>("--suite") { Description = "With --compare: run the whole test suite (gaussian and camel in 2, 4, 8, 16-D, polynomial 4-D, circles, annulus, box) instead of --function" };
         var seed = Commands.Seed();
+        var shard = Commands.ShardOption("the training (same seed) is repeated on every shard, the final integration calls and --events are split over the K shards");
+        var result = new Option<string?>("--result") { Description = "Write the result as JSON (estimate, error, iterations, shard) for 'nflow merge', which combines shards by inverse variance; default: none", HelpName = "FILE.json" };
+        var weighted = new Option<bool>("--weighted") { Description = "Write --events weighted events (columns x1..xd, weight = f/q) instead of unweighting them (a sharded run's events are unweighted after 'nflow merge --unweight'); default: false" };
         foreach (var o in new[] { calls, iterations, bins, hidden, batch, stepsPerRound, vegasBins }) Commands.Positive(o);
         dim.Validators.Add(r =>
         {
@@ -66,7 +69,7 @@ internal static class IntegrateCommand
         });
         var cmd = new Command("integrate", "Integrate a function on the unit hypercube by importance sampling (flow = i-flow, vegas, mc); print estimate ± error, weight spread, unweighting efficiency and integrand calls; optionally write unweighted events.")
         {
-            function, dim, method, calls, trainFraction, iterations, loss, spline, bins, hidden, blocks, batch, stepsPerRound, lr, anneal, buffer, bufferRounds, pretrain, pretrainShare, multichannel, dropFloor, vegasBins, alpha, events, output, sqrtS, yCut, compare, suite, seed,
+            function, dim, method, calls, trainFraction, iterations, loss, spline, bins, hidden, blocks, batch, stepsPerRound, lr, anneal, buffer, bufferRounds, pretrain, pretrainShare, multichannel, dropFloor, vegasBins, alpha, events, output, sqrtS, yCut, compare, suite, seed, shard, result, weighted,
         };
         cmd.SetAction(r =>
         {
@@ -107,6 +110,16 @@ internal static class IntegrateCommand
             if (n is not null && outPath is null) throw new UsageException("--events needs --output FILE (.csv, .npy or .parquet)");
             if (n is null && outPath is not null) throw new UsageException("--output needs --events N");
             OutputPaths.Check(outPath, "--output");
+            var part = r.GetValue(shard) ?? Shard.Whole;
+            string? resultPath = r.GetValue(result);
+            bool weightedEvents = r.GetValue(weighted);
+            if (resultPath is not null && !resultPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+                throw new UsageException($"--result {resultPath}: the result file is JSON, give a .json file");
+            OutputPaths.Check(resultPath, "--result");
+            if (weightedEvents && n is null) throw new UsageException("--weighted needs --events N and --output FILE");
+            if (part.Count > 1 && n is not null && !weightedEvents)
+                throw new UsageException($"--shard {part} with --events: add --weighted (each shard writes weighted events; 'nflow merge --unweight' unweights them with one maximum weight for all shards)");
+            if (n is { } wanted && part.Share(wanted) == 0) throw new UsageException($"--shard {part}: --events {wanted} leaves this shard no events (give --events ≥ {part.Count})");
             using var interruption = ctx.Listen();
             IIntegrand Watched(IIntegrand integrand, string method) =>
                 new WatchedIntegrand(integrand, new JobProgress(ctx, $"nflow integrate: {integrand.Name} {method}", budget, "calls", interruption));
@@ -114,6 +127,7 @@ internal static class IntegrateCommand
             if (r.GetValue(compare) || r.GetValue(suite))
             {
                 if (n is not null) throw new UsageException("--events cannot be combined with --compare");
+                if (r.GetValue(shard) is not null || resultPath is not null) throw new UsageException("--shard and --result cannot be combined with --compare");
                 var targets = r.GetValue(suite) ? Suite : [(r.GetValue(function)!, r.GetValue(dim))];
                 var runs = new List<IntegrationRun>();
                 foreach (var (name, d) in targets)
@@ -140,6 +154,7 @@ internal static class IntegrateCommand
             {
                 if (n is not null) throw new UsageException("--events cannot be combined with --multichannel");
                 if (flowOptions.BufferSize > 0 || flowOptions.VegasPretraining > 0) throw new UsageException("--multichannel trains without --buffer and --pretrain");
+                if (part.Count > 1 || resultPath is not null) throw new UsageException("--multichannel runs on one machine: it takes neither --shard nor --result");
                 if (f is not EeToQqgProcess { MappingKind: PhaseSpaceMappingKind.Angles } qqg) throw new UsageException($"--multichannel needs the ee-qqg process, not '{f.Name}'");
                 var options = new MultichannelOptions { Flow = flowOptions, LearnChannelWeights = mc == "learned", DropFloor = r.GetValue(dropFloor) };
                 options.Validate();
@@ -155,6 +170,7 @@ internal static class IntegrateCommand
                 return 0;
             }
             bool lhe = outPath is not null && Path.GetExtension(outPath).Equals(".lhe", StringComparison.OrdinalIgnoreCase);
+            if (lhe && weightedEvents) throw new UsageException("--weighted writes .csv or .npy (Les Houches files here hold unweighted events)");
             if (lhe && f is not IPhaseSpaceProcess)
                 throw new UsageException($"a .lhe file needs a physics process (one of {string.Join(", ", PhysicsProcesses.Names)}), not '{f.Name}'");
             if (outPath is not null && !lhe) DataIo.CheckTableOutput(outPath);
@@ -162,12 +178,27 @@ internal static class IntegrateCommand
             var watched = new WatchedIntegrand(f, new JobProgress(ctx, $"nflow integrate: {f.Name} {mname}", budget, "calls", interruption));
             var integ = IntegrationComparison.Create(mname, watched, s, flowOptions, vegasOptions);
             double? refValue = IntegrandCatalog.Reference(f);
-            var result = IntegrationComparison.Run(integ, budget, tf ?? IntegrationComparison.DefaultTrainFraction(mname), its, refValue);
+            var job = IntegrationComparison.Run(integ, budget, tf ?? IntegrationComparison.DefaultTrainFraction(mname), its, refValue, part);
             watched.Finish();
-            var res = result.Result;
+            var res = job.Result;
             var c = CultureInfo.InvariantCulture;
-            PrintResult(ctx, $"{f.Name} ({f.Dimensions}-D) with {mname}", res, refValue, result.TrainingCalls, result.Seconds);
-            if (n is { } count)
+            PrintResult(ctx, $"{f.Name} ({f.Dimensions}-D) with {mname}{(part.Count > 1 ? $", shard {part}" : "")}", res, refValue, job.TrainingCalls, job.Seconds);
+            if (resultPath is not null)
+            {
+                IntegrationShardResult.Of(job, s, part).Write(resultPath);
+                ctx.Out.WriteLine($"wrote {resultPath}");
+            }
+            if (n is { } all && weightedEvents)
+            {
+                int count = (int)part.Share(all);
+                watched.Progress = new JobProgress(ctx, $"nflow integrate: {count:N0} weighted events", count, "calls", interruption);
+                var we = integ.GenerateWeighted(count);
+                watched.Finish();
+                DataIo.Write(outPath!, EventTable(XNames(f.Dimensions), we.Events, we.Weights));
+                ctx.Out.WriteLine(string.Create(c, $"weighted: {we.Count:N0} events (weight = f/q); total integrand calls {integ.FunctionCalls:N0}"));
+                ctx.Out.WriteLine($"wrote {outPath}");
+            }
+            else if (n is { } count)
             {
                 // unweighting draws weighted events until enough are accepted: the number of calls is not known beforehand
                 watched.Progress = new JobProgress(ctx, $"nflow integrate: unweighting {count:N0} events", 0, "calls", interruption);
@@ -179,16 +210,7 @@ internal static class IntegrateCommand
                     ctx.Out.WriteLine(string.Create(c, $"Les Houches events: {written:N0} (σ = {res.Estimate:G6} ± {res.Error:G3} pb in the init block)"));
                 }
                 else
-                {
-                    var cols = Enumerable.Range(1, f.Dimensions).Select(j => "x" + j.ToString(c)).Append("weight").ToArray();
-                    var values = new double[(long)u.Count * cols.Length];
-                    for (int i = 0; i < u.Count; i++)
-                    {
-                        Array.Copy(u.Events, (long)i * f.Dimensions, values, (long)i * cols.Length, f.Dimensions);
-                        values[(long)i * cols.Length + f.Dimensions] = u.EventWeights[i];
-                    }
-                    DataIo.Write(outPath!, new Table(cols, values, u.Count));
-                }
+                    DataIo.Write(outPath!, EventTable(XNames(f.Dimensions), u.Events, u.EventWeights));
                 ctx.Out.WriteLine(string.Create(c, $"unweighted: {u.Count:N0} events from {u.Trials:N0} weighted ones (efficiency {u.Efficiency:F4}, max weight {u.MaxWeight:G4}, {u.OverweightEventFraction:P2} overweight); total integrand calls {integ.FunctionCalls:N0}"));
                 ctx.Out.WriteLine($"wrote {outPath}");
             }
@@ -209,6 +231,25 @@ internal static class IntegrateCommand
         ctx.Out.WriteLine(string.Create(c, $"unweighting efficiency: {w.UnweightingEfficiency:F4} (⟨w⟩/max w), {w.RobustUnweightingEfficiency:F4} with the {w.RobustQuantile:P1} quantile as maximum ({w.OverweightFraction:P2} of the integral in overweights)"));
         ctx.Out.WriteLine(string.Create(c, $"integrand calls: {res.TotalCalls:N0} ({trainingCalls:N0} training, {res.Calls:N0} integration); {seconds:F1} s"));
     }
+
+    /// <summary>The events as a table: columns <paramref name="names"/> and "weight".</summary>
+    internal static Table EventTable(string[] names, double[] events, double[] weights)
+    {
+        int d = names.Length, cols = d + 1;
+        var values = new double[(long)weights.Length * cols];
+        for (int i = 0; i < weights.Length; i++)
+        {
+            Array.Copy(events, (long)i * d, values, (long)i * cols, d);
+            values[(long)i * cols + d] = weights[i];
+        }
+        return new Table([.. names, WeightColumn], values, weights.Length);
+    }
+
+    /// <summary>x1 … xd, the coordinate columns of the event files.</summary>
+    private static string[] XNames(int d) => [.. Enumerable.Range(1, d).Select(j => "x" + j.ToString(CultureInfo.InvariantCulture))];
+
+    /// <summary>The name of the event-weight column of the event files.</summary>
+    internal const string WeightColumn = "weight";
 
     /// <summary>The integrand with progress reports (calls done, rate, ETA) and a stop on SIGINT/SIGTERM between batches.</summary>
     private sealed class WatchedIntegrand(IIntegrand inner, JobProgress progress) : IIntegrand

@@ -44,7 +44,8 @@ internal static class SampleCommand
             Description = "The context of a conditional model (trained with --context): a FILE (.csv, .npy or .parquet) with its context columns (matched by name; N events per row, in row order), or values NAME=VALUE[,NAME=VALUE…] for all events; the output carries the context columns after the events; default: none (unconditional models)",
             HelpName = "FILE|NAME=VALUE,…",
         };
-        var cmd = new Command("sample", "Draw events from a trained model, streamed to the output in blocks.") { model, n, output, seed, clamp, withLogProb, context };
+        var shard = Commands.ShardOption("-n is the total over the K shards, this shard writes its share");
+        var cmd = new Command("sample", "Draw events from a trained model, streamed to the output in blocks.") { model, n, output, seed, clamp, withLogProb, context, shard };
         cmd.SetAction(r =>
         {
             OutputPaths.Check(r.GetValue(output), "--output");
@@ -56,12 +57,16 @@ internal static class SampleCommand
             {
                 var (given, fromFile) = Context(ctx, m, r.GetValue(context));
                 long count = r.GetValue(n) ?? (fromFile ? 1 : 10_000);
+                var part = r.GetValue(shard) ?? Tensors.Shard.Whole;
+                if (part.Share(count) == 0)
+                    throw new UsageException($"--shard {part}: -n {count} leaves shard {part} no events (" + (given is null ? "" : "-n counts per context row; ") + $"give -n ≥ {part.Count})");
+                count = part.Share(count);
                 long total = given is null ? count : SampleStream.Total(count, given);
                 string path = r.GetValue(output)!;
-                var rng = new Tensors.Rng(r.GetValue(seed));
+                var rng = part.Rng(r.GetValue(seed));
                 bool clamped = r.GetValue(clamp), lp = r.GetValue(withLogProb);
                 var columns = SampleStream.Columns(m, lp);
-                string what = $"{total} samples ({string.Join(", ", columns)})" + (fromFile ? $", {count} per context row" : "") + (clamped ? ", clamped into the training range" : "");
+                string what = (part.Count > 1 ? $"shard {part}: " : "") + $"{total} samples ({string.Join(", ", columns)})" + (fromFile ? $", {count} per context row" : "") + (clamped ? ", clamped into the training range" : "");
                 using var interruption = ctx.Listen();
                 var progress = new JobProgress(ctx, "nflow sample", total, "events", interruption);
                 var report = new CallbackProgress<long>(done => progress.Report(done));

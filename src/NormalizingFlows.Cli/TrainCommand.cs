@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Numerics;
 using NormalizingFlows.Data;
+using NormalizingFlows.Distributed;
 using NormalizingFlows.Data.Preprocessing;
 using NormalizingFlows.Hep.Evaluation;
 using NormalizingFlows.Models;
@@ -17,7 +18,7 @@ namespace NormalizingFlows.Cli;
 /// <summary><c>nflow train</c>: fit a flow by maximum likelihood, with checkpoints, resumption and optional DiscFlow refinement.</summary>
 internal static class TrainCommand
 {
-    public static Command Build(CliContext ctx)
+    public static Command Build(CliContext console)
     {
         var data = new Argument<string>("DATA") { Description = "Training events (.csv with a header, .npy or .parquet)" };
         var output = Commands.Output("Model file to write (atomically, at the end)", "model.nflow");
@@ -120,16 +121,21 @@ internal static class TrainCommand
             DefaultValueFactory = _ => "float32",
         };
         Commands.OneOf(dtype, "dtype", ["float32", "float64"]);
+        var distributed = new Option<bool>("--distributed")
+        {
+            Description = "Data-parallel training over MPI (Open MPI): start as 'mpirun -np N nflow train … --distributed'; every rank reads DATA and trains on its share of each --batch, the gradients are summed before each step (the model of a single-process run, to rounding); rank 0 prints, checkpoints and writes the model; --resume works on any number of ranks; default: one process",
+        };
         var cancelAfter = new Option<long?>("--cancel-after-steps") { Description = "Testing: act as if Ctrl-C was pressed after this many steps", Hidden = true };
         foreach (var o in new[] { layers, hidden, bins, epochs, batch }) Commands.Positive(o);
         Commands.NonNegative(patience);
         var cmd = new Command("train", "Train a normalizing flow on a table of events by maximum likelihood. Shows a live progress bar on a terminal (plain lines otherwise); Ctrl-C writes a checkpoint that --resume continues from.")
         {
             data, output, flow, layers, hidden, bins, bound, bounds, periodic, epochs, batch, lr, val, patience, seed, columns, drop, preprocess, weights, context, embedding, clip, weightDecay, dtype,
-            checkpoint, resume, refine, cancelAfter,
+            checkpoint, resume, refine, distributed, cancelAfter,
         };
         cmd.SetAction(r =>
         {
+            var ctx = console;
             string dataPath = r.GetValue(data)!, outPath = r.GetValue(output)!;
             string? resumeFrom = r.GetValue(resume);
             if (resumeFrom is not null && !File.Exists(resumeFrom)) throw new ArgumentException($"--resume: no checkpoint at {resumeFrom}");
@@ -147,7 +153,30 @@ internal static class TrainCommand
             var embeddingSpec = r.GetValue(embedding) is { } e ? Embedding(e, contextColumns) : null;
             if (contextColumns.Length > 0 && r.GetResult(refine) is not null)
                 throw new UsageException("--refine-with-classifier works on unconditional flows only: leave out --context or the refinement");
-            return r.GetValue(dtype) == "float64" ? Train<double>() : Train<float>();
+            MpiGroup? group = null;
+            if (r.GetValue(distributed))
+            {
+                if (r.GetResult(refine) is not null) throw new UsageException("--refine-with-classifier runs in one process: leave out --distributed or the refinement");
+                try { group = MpiGroup.Start(Environment.GetEnvironmentVariable(MpiLibraryVariable)); }
+                catch (NotSupportedException missing)
+                {
+                    ctx.Err.WriteLine($"nflow: error: --distributed: {missing.Message}");
+                    return Program.ExitError;
+                }
+                // the other ranks compute what rank 0 computes: rank 0 alone speaks and writes
+                if (group.Rank != 0) ctx = new CliContext(TextWriter.Null, console.Err) { ProgressInterval = console.ProgressInterval, SimulatedSignal = console.SimulatedSignal };
+            }
+            using (group)
+            {
+                try { return r.GetValue(dtype) == "float64" ? Train<double>() : Train<float>(); }
+                catch (Exception failure) when (group is { Size: > 1 })
+                {
+                    // one rank failing alone would leave the others waiting in a gradient sum: end the whole job
+                    console.Err.WriteLine($"nflow: error on rank {group.Rank} of {group.Size}: {Program.UserMessage(failure)}");
+                    group.Abort(Program.ExitError);
+                    throw;
+                }
+            }
 
             int Train<T>() where T : unmanaged, IFloatingPointIeee754<T>
             {
@@ -183,7 +212,7 @@ internal static class TrainCommand
                     Patience = r.GetValue(patience), CheckpointPath = ckpt, ValidationFraction = fraction, ReportEverySteps = ReportEvery(ctx, r.GetValue(cancelAfter)),
                     ClipNorm = r.GetValue(clip) is > 0 and var c ? c : null, WeightDecay = r.GetValue(weightDecay),
                     RunSettings = RunSettings.Of(r, "--checkpoint", "--resume", "--output", "--cancel-after-steps", "--refine-with-classifier"),
-                    DataDescription = Path.GetFileName(dataPath),
+                    DataDescription = Path.GetFileName(dataPath), DataParallel = group,
                 };
                 FlowModelTrainer<T> fit;
                 try
@@ -205,6 +234,7 @@ internal static class TrainCommand
                 ctx.Out.WriteLine($"model: {model.Spec.Summary()}, {model.ParameterCount():N0} parameters; preprocessing: {Describe(model.Preprocessing)}" +
                     (contextColumns.Length == 0 ? "" : $"; context preprocessing: {Describe(model.ContextPreprocessing)}" + (embeddingSpec is null ? "" : $"; embedding {embeddingSpec.Kind} → {embeddingSpec.Features}")));
                 if (resumeFrom is not null) ctx.Out.WriteLine($"resuming from {resumeFrom}");
+                if (group is not null) ctx.Out.WriteLine($"data-parallel over {group.Size} MPI rank(s): each trains on its share of every batch of {options.BatchSize}");
 
                 using var interruption = ctx.Listen();
                 var history = Fit(ctx, fit, interruption, resumeFrom, r.GetValue(cancelAfter));
@@ -243,6 +273,7 @@ internal static class TrainCommand
                 model.History = history;
                 model.Metadata["cli.data"] = Path.GetFileName(dataPath);
                 if (weightColumn is not null) model.Metadata["cli.weights"] = weightColumn;
+                if (group is { Rank: not 0 }) return 0;
                 ModelFile.Save(outPath, model);
                 if (File.Exists(ckpt)) File.Delete(ckpt);
                 ctx.Out.WriteLine($"wrote {outPath}");
@@ -251,6 +282,9 @@ internal static class TrainCommand
         });
         return cmd;
     }
+
+    /// <summary>The environment variable naming the MPI library <c>--distributed</c> loads (default: Open MPI's libmpi.so.40).</summary>
+    internal const string MpiLibraryVariable = "NFLOW_MPI_LIBRARY";
 
     /// <summary>Steps between progress reports: every step when testing interruptions, 10 on a terminal, else epoch ends only.</summary>
     private static int ReportEvery(CliContext ctx, long? cancelAfter) =>

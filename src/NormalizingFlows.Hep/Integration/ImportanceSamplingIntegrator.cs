@@ -176,12 +176,11 @@ public abstract class ImportanceSamplingIntegrator
             for (int i = 0; i < k && accepted < events; i++)
             {
                 trials++;
-                double w = f[i] == 0 ? 0 : f[i] / q[i];
-                double r = w / max;
-                if (r > 0 && Rng.NextDouble() < r)
+                double e = WeightedEvents.AcceptedWeight(f[i] == 0 ? 0 : f[i] / q[i], max, Rng);
+                if (e > 0)
                 {
                     Array.Copy(x, i * d, outEvents, (long)accepted * d, d);
-                    outWeights[accepted++] = Math.Max(1.0, r);
+                    outWeights[accepted++] = e;
                 }
             }
         }
@@ -189,24 +188,39 @@ public abstract class ImportanceSamplingIntegrator
     }
 
     /// <summary>Weights f/q of <paramref name="n"/> fresh points (counted calls, no adaptation).</summary>
-    public double[] WeightsOf(int n)
+    public double[] WeightsOf(int n) => GenerateWeighted(n).Weights;
+
+    /// <summary>
+    /// <paramref name="n"/> fresh weighted events x ~ q with w = f/q (counted calls, no adaptation): what
+    /// <see cref="WeightedEvents.Unweight"/> turns into unweighted events, after the samples of several shards are merged.
+    /// </summary>
+    public WeightedEvents GenerateWeighted(int n)
     {
         if (n < 1) throw new ArgumentOutOfRangeException(nameof(n), n, "need at least one point");
         int d = Dimensions;
+        if ((long)n * d > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(n), n, $"{n} events of dimension {d} exceed one array; generate them in parts");
+        var x = new double[(long)n * d];
         var w = new double[n];
         int batch = Math.Min(BatchSize, n);
-        var x = new double[batch * d];
         var q = new double[batch];
         var f = new double[batch];
         for (int start = 0; start < n; start += batch)
         {
             int k = Math.Min(batch, n - start);
-            Sample(x.AsSpan(0, k * d), q.AsSpan(0, k));
-            Evaluate(x.AsSpan(0, k * d), f.AsSpan(0, k));
+            var xs = x.AsSpan(start * d, k * d);
+            Sample(xs, q.AsSpan(0, k));
+            Evaluate(xs, f.AsSpan(0, k));
             for (int i = 0; i < k; i++) w[start + i] = f[i] == 0 ? 0 : f[i] / q[i];
         }
-        return w;
+        return new WeightedEvents { Events = x, Dimensions = d, Weights = w };
     }
+
+    /// <summary>
+    /// Continues on stream <paramref name="index"/> of the random state reached so far (<see cref="Rng.Jump"/> ×
+    /// index): after a training that every shard repeats with the same seed, shard k integrates and generates on
+    /// stream k, independent of the others; stream 0 is the unsharded run.
+    /// </summary>
+    public void UseStream(int index) => Rng.Jump(index);
 
     /// <summary>
     /// Inverse-variance weighted mean of iteration estimates: Î = Σ Iₖ/σₖ² / Σ 1/σₖ², σ = (Σ 1/σₖ²)^(−1/2),

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Hep.Integration;
 
@@ -35,9 +36,13 @@ public static class IntegrationComparison
     /// <summary>
     /// Trains <paramref name="integrator"/> on ⌊<paramref name="trainFraction"/>·calls⌋ calls and integrates with
     /// the rest in <paramref name="iterations"/> iterations; an <see cref="ArgumentException"/> when training leaves
-    /// fewer than 2 calls per iteration.
+    /// fewer than 2 calls per iteration. With a <paramref name="shard"/> k/K, the training is the same on every shard
+    /// (same seed, same calls); shard k then integrates on its own stream
+    /// (<see cref="ImportanceSamplingIntegrator.UseStream"/>) with its share of the rest of the calls, so the K
+    /// shards' results merged by inverse variance (<see cref="IntegrationShardResult.Merge"/>) are one unsharded run's.
     /// </summary>
-    public static IntegrationRun Run(ImportanceSamplingIntegrator integrator, long calls, double trainFraction, int iterations = 5, double? reference = null)
+    public static IntegrationRun Run(ImportanceSamplingIntegrator integrator, long calls, double trainFraction, int iterations = 5, double? reference = null,
+        Shard? shard = null)
     {
         ArgumentNullException.ThrowIfNull(integrator);
         if (!(trainFraction >= 0 && trainFraction < 1)) throw new ArgumentOutOfRangeException(nameof(trainFraction), trainFraction, "the training fraction must lie in [0, 1)");
@@ -45,10 +50,13 @@ public static class IntegrationComparison
         long start = integrator.FunctionCalls;
         integrator.Train((long)(trainFraction * calls));
         long trained = integrator.FunctionCalls - start;
-        if (calls - trained < 2L * iterations)
-            throw new ArgumentException($"training used {trained} of the {calls} integrand calls, leaving {Math.Max(0, calls - trained)} for {iterations} iterations " +
-                $"(at least {2L * iterations} needed): raise the number of calls or lower the training share");
-        var result = integrator.Integrate(calls - trained, iterations);
+        var part = shard ?? Shard.Whole;
+        long left = part.Share(Math.Max(0, calls - trained));
+        if (left < 2L * iterations)
+            throw new ArgumentException($"training used {trained} of the {calls} integrand calls, leaving {left} for {iterations} iterations" +
+                (part.Count > 1 ? $" of shard {part}" : "") + $" (at least {2L * iterations} needed): raise the number of calls or lower the training share");
+        integrator.UseStream(part.Index);
+        var result = integrator.Integrate(left, iterations);
         return new IntegrationRun(integrator.Method, integrator.Dimensions, result, reference, trained, clock.Elapsed.TotalSeconds);
     }
 

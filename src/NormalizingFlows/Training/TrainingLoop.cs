@@ -6,6 +6,7 @@ using NormalizingFlows.IO;
 using NormalizingFlows.Nn;
 using NormalizingFlows.Optim;
 using NormalizingFlows.Tensors;
+using NormalizingFlows.Tensors.Kernels;
 
 namespace NormalizingFlows.Training;
 
@@ -100,6 +101,8 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
     {
         ArgumentNullException.ThrowIfNull(loss);
         ArgumentOutOfRangeException.ThrowIfLessThan(stepsPerEpoch, 1);
+        if (Options.DataParallel is not null)
+            throw new NotSupportedException("data-parallel training (TrainingOptions.DataParallel) splits the rows of data-driven fits; a loss that draws its own samples has none to split");
         return Run(loss, new DataBatches(null, stepsPerEpoch), null, cancellation, resumeFrom);
     }
 
@@ -131,6 +134,7 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
         // the data hash costs one pass over the events: only when a checkpoint is written or read
         var state = new RunState(train is null || (Options.CheckpointPath is null && resumeFrom is null) ? "" : TrainingCheckpoint.DataHash(train, validation));
         var history = state.History;
+        _stopAgreed = false;
         long step = 0;
         int startEpoch = 1, skipBatches = 0;
         double resumedEpochLoss = 0;
@@ -164,7 +168,8 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
             }
             for (int start = epochBatches * batch; start < n && step < totalSteps; start += batch)
             {
-                if (cancellation.IsCancellationRequested)
+                // data-parallel: the processes stop together, one step after any of them was cancelled
+                if (Options.DataParallel is null ? cancellation.IsCancellationRequested : _stopAgreed)
                 {
                     WriteCheckpoint(state, epoch - 1, step, epochBatches, epochLoss);
                     history.Outcome = TrainingOutcome.Cancelled;
@@ -175,7 +180,12 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
                 double lr = schedule.LearningRate((int)Math.Min(step, int.MaxValue));
                 Optimizer.LearningRate = lr;
                 var rowsOf = order is null ? ReadOnlyMemory<int>.Empty : order.AsMemory(start, rows);
-                double? value = Step(loss, train, rowsOf, xb, cb, wb, step);
+                if (Options.DataParallel is { } group)
+                {
+                    var part = new Shard(group.Rank, group.Size);
+                    rowsOf = rowsOf.Slice((int)part.Offset(rows), (int)part.Share(rows));
+                }
+                double? value = Step(loss, train, rowsOf, xb, cb, wb, step, cancellation);
                 step++;
                 if (value is not { } lossValue) continue; // the loss skipped this step
                 epochLoss += lossValue; epochBatches++;
@@ -218,8 +228,12 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
         return history;
     }
 
-    /// <summary>One optimizer step on the rows <paramref name="rows"/> (none for a loss-driven run); the loss, or null when the loss skipped it.</summary>
-    private double? Step(TrainingLoss<T> loss, TrainingData<T>? train, ReadOnlyMemory<int> rows, Tensor<T>? xb, Tensor<T>? cb, Tensor<T>? wb, long step)
+    /// <summary>
+    /// One optimizer step on the rows <paramref name="rows"/> (none for a loss-driven run; this process's share of the
+    /// batch in a data-parallel run); the loss, or null when the loss skipped it.
+    /// </summary>
+    private double? Step(TrainingLoss<T> loss, TrainingData<T>? train, ReadOnlyMemory<int> rows, Tensor<T>? xb, Tensor<T>? cb, Tensor<T>? wb, long step,
+        CancellationToken cancellation)
     {
         using var scope = TensorScope.Begin();
         Tensor<T>? x = null, c = null, w = null;
@@ -233,17 +247,21 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
         }
         var batch = new TrainingBatch<T>(step, Options.Seed, x, c, w, rows);
         Optimizer.ZeroGrad();
-        var objective = loss.Compute(batch);
-        if (objective is null) return null;
-        double value = double.CreateTruncating(objective.Value[0]);
-        if (!double.IsFinite(value))
+        var group = Options.DataParallel;
+        // a process whose share of a short last batch is empty computes nothing but still takes part in the sum
+        var objective = group is not null && rows.Length == 0 ? null : loss.Compute(batch);
+        double value = objective is null ? 0 : double.CreateTruncating(objective.Value[0]);
+        if (group is null && objective is null) return null;
+        if (double.IsFinite(value)) objective?.Backward();
+        if (group is not null)
         {
-            string? layer = loss.Diagnose(batch);
-            throw new TrainingDivergedException(step, layer,
-                $"the training loss became {value} at step {step}" + (layer is null ? "" : $"; first non-finite values in {layer}"),
-                "Lower the learning rate, clip gradients harder (TrainingOptions.ClipNorm) or check the data's scale.");
+            // NaN in one process's loss makes the summed loss NaN in all of them: they stop together
+            double local = value;
+            (value, double weight, _stopAgreed) = Reduce(group, value, objective is null ? 0 : rows.Length, cancellation.IsCancellationRequested);
+            if (!double.IsFinite(value)) throw Diverged(value, step, double.IsFinite(local) || objective is null ? null : loss.Diagnose(batch));
+            if (weight == 0) return null;
         }
-        objective.Backward();
+        else if (!double.IsFinite(value)) throw Diverged(value, step, loss.Diagnose(batch));
         if (Options.ClipNorm is { } clip)
         {
             double norm = GradientClipping.ClipGlobalNorm(Optimizer.Parameters, clip);
@@ -252,6 +270,74 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
         }
         Optimizer.Step();
         return value;
+    }
+
+    private static TrainingDivergedException Diverged(double value, long step, string? layer) =>
+        new(step, layer, $"the training loss became {value} at step {step}" + (layer is null ? "" : $"; first non-finite values in {layer}"),
+            "Lower the learning rate, clip gradients harder (TrainingOptions.ClipNorm) or check the data's scale.");
+
+    /// <summary>Values per allreduce call of the data-parallel gradient sum (the gradients go in buckets of this size).</summary>
+    internal const int BucketElements = 1 << 18;
+
+    private T[]? _bucket;
+    private bool _stopAgreed;
+
+    /// <summary>
+    /// Data-parallel: sums over the processes, bucket by bucket, every gradient scaled by this process's rows, the loss
+    /// scaled likewise, the rows and the stop requests; then divides the gradients by the total rows, so every process
+    /// holds the gradient of the mean loss over all processes' rows (losses are means over a batch's rows). Returns the
+    /// mean loss, the total rows and whether any process asked to stop.
+    /// </summary>
+    private (double Loss, double Rows, bool Stop) Reduce(IDataParallel group, double loss, int rows, bool stop)
+    {
+        var grads = Optimizer.Parameters.Select(p => p.GradBuffer()).ToArray();
+        long total = grads.Sum(g => (long)g.Length) + 3;   // the gradients, then loss · rows, rows, stop
+        var bucket = _bucket ??= new T[(int)Math.Min(total, BucketElements)];
+        T scale = T.CreateTruncating(rows);
+        double lossSum = 0, rowSum = 0, stops = 0;
+        for (long at = 0; at < total; at += bucket.Length)
+        {
+            var b = bucket.AsSpan(0, (int)Math.Min(bucket.Length, total - at));
+            Exchange(grads, at, b, toBucket: true, scale);
+            if (at + b.Length == total)
+            {
+                b[^3] = T.CreateTruncating(loss * rows);
+                b[^2] = scale;
+                b[^1] = stop ? T.One : T.Zero;
+            }
+            if (typeof(T) == typeof(float)) group.AllReduceSum(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(b));
+            else group.AllReduceSum(System.Runtime.InteropServices.MemoryMarshal.Cast<T, double>(b));
+            if (at + b.Length == total)
+                (lossSum, rowSum, stops) = (double.CreateTruncating(b[^3]), double.CreateTruncating(b[^2]), double.CreateTruncating(b[^1]));
+            Exchange(grads, at, b, toBucket: false, T.One);
+        }
+        if (rowSum > 0)
+        {
+            T inverse = T.One / T.CreateTruncating(rowSum);
+            foreach (var g in grads) Elementwise.ScaleShift(g.ReadOnlySpan, inverse, T.Zero, g.Span);
+        }
+        return (rowSum > 0 ? lossSum / rowSum : 0, rowSum, stops > 0);
+    }
+
+    /// <summary>
+    /// Copies the part of the gradients concatenated that starts at <paramref name="at"/> into <paramref name="bucket"/>
+    /// (times <paramref name="scale"/>), or back from it.
+    /// </summary>
+    private static void Exchange(Tensor<T>[] grads, long at, Span<T> bucket, bool toBucket, T scale)
+    {
+        long offset = 0;
+        foreach (var g in grads)
+        {
+            long from = Math.Max(at, offset), to = Math.Min(at + bucket.Length, offset + g.Length);
+            if (from < to)
+            {
+                var gs = g.Span.Slice((int)(from - offset), (int)(to - from));
+                var bs = bucket.Slice((int)(from - at), (int)(to - from));
+                if (toBucket) Elementwise.ScaleShift(gs, scale, T.Zero, bs);
+                else bs.CopyTo(gs);
+            }
+            offset += g.Length;
+        }
     }
 
     private static Tensor<T> Slice(Tensor<T> buffer, int rows) => rows == buffer.Dim(0) ? buffer : buffer.FirstRows(rows);
@@ -326,7 +412,7 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
     /// </summary>
     private void WriteCheckpoint(RunState state, int epoch, long step, int batches, double epochLoss)
     {
-        if (Options.CheckpointPath is null) return;
+        if (Options.CheckpointPath is null || Options.DataParallel is { Rank: not 0 }) return;
         var c = CultureInfo.InvariantCulture;
         var history = state.History;
         var meta = new Dictionary<string, string>

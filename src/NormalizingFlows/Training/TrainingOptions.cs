@@ -57,6 +57,15 @@ public sealed record TrainingOptions
     /// <summary>Rows per batch when evaluating the validation log-likelihood.</summary>
     public int EvaluationBatchSize { get; init; } = 8192;
 
+    /// <summary>
+    /// Data-parallel training over several processes (null: one process). <see cref="BatchSize"/> stays the batch of the
+    /// whole run: each process computes the gradient on its share of every batch, the gradients are summed over the
+    /// processes (weighted by their rows) before the step, so every process takes the step of a single-process run on
+    /// the union of the shares, to rounding. Process 0 writes the checkpoints; any number of processes resumes them.
+    /// Data-driven fits only.
+    /// </summary>
+    public IDataParallel? DataParallel { get; init; }
+
     /// <summary>Report progress every this many steps (and at every epoch end).</summary>
     public int ReportEverySteps { get; init; } = 50;
 

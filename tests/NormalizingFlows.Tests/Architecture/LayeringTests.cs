@@ -11,7 +11,7 @@ public class LayeringTests
 {
     /// <summary>The library's layers, lowest first (README "Layout"). Sub-namespaces belong to their first segment.</summary>
     internal static readonly string[] LibraryLayers =
-        ["Tensors", "Autograd", "Nn", "Optim", "IO", "Distributions", "Transforms", "Flows", "Data", "Training", "Models", "Export"];
+        ["Tensors", "Autograd", "Nn", "Optim", "IO", "Distributions", "Transforms", "Flows", "Data", "Training", "Distributed", "Models", "Export"];
 
     /// <summary>The physics applications' layers, lowest first; applications on one rank must not import each other.</summary>
     internal static readonly string[][] HepLayers =
