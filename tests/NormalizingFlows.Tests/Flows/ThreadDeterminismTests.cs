@@ -10,6 +10,7 @@ namespace NormalizingFlows.Tests.Flows;
 /// way whichever block or thread it falls in); parameter gradients, summed over row blocks when the batch is split
 /// across threads, agree to rounding, and repeat bit for bit for a given thread count.
 /// </summary>
+[Collection("Kernels")] // sets WorkerPool.MaxThreads, a process-wide setting: never beside another test that sets it
 public class ThreadDeterminismTests
 {
     [Theory]

@@ -3,6 +3,7 @@ using Xunit.Abstractions;
 
 namespace NormalizingFlows.Tests.Tensors;
 
+[Collection("Kernels")] // sets WorkerPool.MaxThreads, a process-wide setting: never beside another test that sets it
 public class ElementwiseTests(ITestOutputHelper output)
 {
     public delegate void Fwd(ReadOnlySpan<float> x, Span<float> y);

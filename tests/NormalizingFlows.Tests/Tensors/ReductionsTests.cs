@@ -2,6 +2,7 @@ using NormalizingFlows.Tensors.Kernels;
 
 namespace NormalizingFlows.Tests.Tensors;
 
+[Collection("Kernels")] // sets WorkerPool.MaxThreads, a process-wide setting: never beside another test that sets it
 public class ReductionsTests
 {
     public static readonly int[] Lengths = [0, 1, 7, 8, 9, 31, 33, 1000, 100003, 300001];
