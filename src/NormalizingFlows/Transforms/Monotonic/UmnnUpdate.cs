@@ -121,23 +121,22 @@ public sealed record UmnnUpdate : IElementwiseUpdate
                 var (y, ld) = settings.Evaluate(network, input, parameters);
                 return (y, Ops.SumRows(ld));
             }
-            var xStar = Solve(input.Value, parameters.Value, out var slope);
             bool graph = GradMode.IsEnabled && (input.RequiresGrad || parameters.RequiresGrad || network.Parameters().Any(p => p.RequiresGrad));
+            var xStar = Solve(input.Value, parameters.Value, graph, out var slope);
             if (!graph)
             {
                 var (_, ld) = settings.Evaluate(network, new Var<TW>(xStar), parameters);
-                slope.Dispose();
                 return (new Var<TW>(xStar), Ops.Neg(Ops.SumRows(ld)));
             }
             // one Newton step with x* and f′(x*) held constant: the value stays x*, the gradients are the implicit ones
             var (fStar, _) = settings.Evaluate(network, new Var<TW>(xStar), parameters);
-            var x = Ops.Sub(new Var<TW>(xStar), Ops.Div(Ops.Sub(fStar, input), new Var<TW>(slope)));
+            var x = Ops.Sub(new Var<TW>(xStar), Ops.Div(Ops.Sub(fStar, input), new Var<TW>(slope!)));
             var (_, logDerivative) = settings.Evaluate(network, x, parameters);
             return (x, Ops.Neg(Ops.SumRows(logDerivative)));
         }
 
-        /// <summary>x* = f⁻¹(y) without a graph, and the slope f′(x*) of the computed map.</summary>
-        private Tensor<TW> Solve(Tensor<TW> y, Tensor<TW> parameters, out Tensor<TW> slope)
+        /// <summary>x* = f⁻¹(y) without a graph, and (with <paramref name="withSlope"/>) the slope f′(x*) of the computed map.</summary>
+        private Tensor<TW> Solve(Tensor<TW> y, Tensor<TW> parameters, bool withSlope, out Tensor<TW>? slope)
         {
             int n = y.Dim(0), k = y.Dim(1);
             var yd = new double[n * k]; var xd = new double[n * k];
@@ -160,6 +159,8 @@ public sealed record UmnnUpdate : IElementwiseUpdate
                 }, MonotonicSolver.EffectiveTolerance<TW>(settings.Tolerance), "UMNN update");
                 var ps2 = probe.Span;
                 for (int i = 0; i < xd.Length; i++) ps2[i] = TW.CreateTruncating(xd[i]);
+                slope = null;
+                if (!withSlope) return probe;
                 // the slope of the computed map (the quadrature) at x*, by central differences with h = ε^(1/3)·max(1, |x*|):
                 // the implicit gradients need it; β·g(x*) is the slope of the exact integral and differs by the quadrature error
                 slope = Tensor<TW>.Empty(n, k);
