@@ -174,23 +174,7 @@ public class MonotonicUpdateTests
             .Fit(new TrainingData<double>(data));
         Assert.True(-history.Epochs[^1].TrainLoss > -1.9, $"{name} did not learn (train log-lik {-history.Epochs[^1].TrainLoss})");
 
-        // midpoint rule on [−6, 7] × [−6, 6], as TrainedDensityNormalizationTests
-        const int n = 300;
-        double x0 = -6, x1 = 7, y0 = -6, y1 = 6, hx = (x1 - x0) / n, hy = (y1 - y0) / n;
-        var grid = Tensor<double>.Empty(n * n, 2);
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++)
-            {
-                grid[i * n + j, 0] = x0 + (i + 0.5) * hx;
-                grid[i * n + j, 1] = y0 + (j + 0.5) * hy;
-            }
-        flow.Eval();
-        double integral = 0;
-        using (GradMode.Disable())
-        {
-            var lp = flow.LogProb(new Var<double>(grid)).Value;
-            for (int k = 0; k < lp.Length; k++) integral += Math.Exp(lp[k]) * hx * hy;
-        }
+        double integral = NormalizingFlows.Tests.Flows.TrainedDensityNormalizationTests.GridIntegral(flow, 300);
         Assert.True(Math.Abs(integral - 1) < 0.01, $"{name}: ∫p = {integral}");
     }
 }
