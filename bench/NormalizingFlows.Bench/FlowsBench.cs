@@ -15,7 +15,7 @@ namespace NormalizingFlows.Bench;
 /// </summary>
 internal static class FlowsBench
 {
-    public static readonly string[] Models = ["realnvp", "nsf_c", "maf", "maf_rqs"];
+    public static readonly string[] Models = ["realnvp", "nsf_c", "maf", "maf_rqs", "naf", "umnn"];
     public static readonly string[] DataSets = ["tab18", "moons2d"];
 
     public static Flow<float> Build(string model, int d, Rng rng) => model switch
@@ -24,6 +24,8 @@ internal static class FlowsBench
         "nsf_c" => FlowBuilders.NeuralSplineFlow<float>(d, rng: rng),
         "maf" => FlowBuilders.Maf<float>(d, rng: rng),
         "maf_rqs" => FlowBuilders.MafRqs<float>(d, rng: rng),
+        "naf" => FlowBuilders.Naf<float>(d, rng: rng),
+        "umnn" => FlowBuilders.Umnn<float>(d, rng: rng),
         _ => throw new ArgumentException($"unknown model '{model}' ({string.Join(", ", Models)})"),
     };
 

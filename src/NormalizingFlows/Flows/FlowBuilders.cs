@@ -5,6 +5,7 @@ using NormalizingFlows.Tensors;
 using NormalizingFlows.Transforms;
 using NormalizingFlows.Transforms.Autoregressive;
 using NormalizingFlows.Transforms.Coupling;
+using NormalizingFlows.Transforms.Monotonic;
 
 namespace NormalizingFlows.Flows;
 
@@ -104,6 +105,37 @@ public static class FlowBuilders
                 ? MaskedSplineAutoregressive<T>.RationalQuadratic(features, r, bins, bound, contextFeatures, opt, LayerOrder(l))
                 : new AutoregressiveTransform<T>(features, PeriodicUpdate(isPeriodic, bins, bound), r, contextFeatures, opt.ForMade(), LayerOrder(l));
         return Make(steps, features, contextFeatures, periodic);
+    }
+
+    /// <summary>
+    /// Neural autoregressive flow with deep sigmoidal maps (NAF-DSF, Huang et al. 2018): <paramref name="layers"/> MAF
+    /// layers whose update is <see cref="SigmoidalUpdate"/> with K = <paramref name="components"/> sigmoids per feature,
+    /// over MADE D (+C) → hidden → hidden → 3K·D (the <see cref="MafConditioner"/> init), order reversed between layers.
+    /// Fast density (one MADE pass per layer), slow sampling (D passes per layer, each a Newton solve per element).
+    /// </summary>
+    public static Flow<T> Naf<T>(int features, int layers = 5, int hidden = 128, int components = 8, int contextFeatures = 0, Rng? rng = null,
+        ConditionerOptions? conditioner = null) where T : unmanaged, IFloatingPointIeee754<T>
+        => Make(MonotonicLayers<T>(features, layers, hidden, new SigmoidalUpdate(components), contextFeatures, rng, conditioner), features, contextFeatures);
+
+    /// <summary>
+    /// Unconstrained monotonic neural network flow (UMNN-MAF, Wehenkel &amp; Louppe 2019): <paramref name="layers"/> MAF
+    /// layers whose update is <paramref name="update"/> (default <see cref="UmnnUpdate"/>(): embeddings of 8, integrand
+    /// network 2 × 32 tanh, 17 Clenshaw–Curtis points), each layer with its own integrand network, over MADE
+    /// D (+C) → hidden → hidden → (2 + E)·D (the <see cref="MafConditioner"/> init), order reversed between layers.
+    /// Density costs one MADE pass and one integrand evaluation at every quadrature point per layer; sampling D passes
+    /// per layer, each a Newton solve.
+    /// </summary>
+    public static Flow<T> Umnn<T>(int features, int layers = 5, int hidden = 128, int contextFeatures = 0, Rng? rng = null,
+        ConditionerOptions? conditioner = null, UmnnUpdate? update = null) where T : unmanaged, IFloatingPointIeee754<T>
+        => Make(MonotonicLayers<T>(features, layers, hidden, update ?? new UmnnUpdate(), contextFeatures, rng, conditioner), features, contextFeatures);
+
+    private static Transform<T>[] MonotonicLayers<T>(int features, int layers, int hidden, IElementwiseUpdate update, int contextFeatures, Rng? rng,
+        ConditionerOptions? conditioner) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var (r, opt) = Setup(features, layers, hidden, rng, conditioner ?? MafConditioner);
+        var steps = new Transform<T>[layers];
+        for (int l = 0; l < layers; l++) steps[l] = new AutoregressiveTransform<T>(features, update, r, contextFeatures, opt.ForMade(), LayerOrder(l));
+        return steps;
     }
 
     /// <summary>

@@ -8,6 +8,7 @@ using NormalizingFlows.Tensors;
 using NormalizingFlows.Transforms;
 using NormalizingFlows.Transforms.Autoregressive;
 using NormalizingFlows.Transforms.Coupling;
+using NormalizingFlows.Transforms.Monotonic;
 using NormalizingFlows.Transforms.Splines;
 
 namespace NormalizingFlows.Models;
@@ -260,8 +261,10 @@ public static class FlowArchitecture
         AffineUpdate a => Kind("affine", ("scale", a.Scale.Kind.ToString()), ("bound", double.IsFinite(a.Scale.Bound) ? a.Scale.Bound : null)),
         AdditiveUpdate => Kind("additive"),
         SplineUpdate s => Kind("spline", ("spline", DescribeSpline(s.Spline))),
+        SigmoidalUpdate s => Kind("sigmoidal", ("components", s.Components), ("tolerance", s.Map.Tolerance)),
+        UmnnUpdate u => Kind("umnn", ("embedding", u.Embedding), ("hidden", u.Hidden), ("layers", u.Layers), ("nodes", u.Nodes), ("tolerance", u.Tolerance)),
         MaskedUpdate m => Kind("masked", ("mask", Ints(m.Mask.Select(b => b ? 1 : 0))), ("selected", DescribeUpdate(m.Selected)), ("others", DescribeUpdate(m.Others))),
-        _ => throw new ArgumentException($"no architecture kind describes the update {update.GetType().Name} (affine, additive, spline and masked are known)"),
+        _ => throw new ArgumentException($"no architecture kind describes the update {update.GetType().Name} (affine, additive, spline, sigmoidal, umnn and masked are known)"),
     };
 
     private static IElementwiseUpdate BuildUpdate(JsonObject node) => Str(node, "kind") switch
@@ -276,8 +279,10 @@ public static class FlowArchitecture
         }),
         "additive" => new AdditiveUpdate(),
         "spline" => new SplineUpdate(BuildSpline(Obj(node, "spline"))),
+        "sigmoidal" => new SigmoidalUpdate(Int(node, "components"), Num(node, "tolerance")),
+        "umnn" => new UmnnUpdate(Int(node, "embedding"), Int(node, "hidden"), Int(node, "layers"), Int(node, "nodes"), Num(node, "tolerance")),
         "masked" => new MaskedUpdate(IntArray(node, "mask").Select(v => v != 0).ToArray(), BuildUpdate(Obj(node, "selected")), BuildUpdate(Obj(node, "others"))),
-        var k => throw new ArgumentException($"architecture: unknown update '{k}' (affine, additive, spline and masked are known)"),
+        var k => throw new ArgumentException($"architecture: unknown update '{k}' (affine, additive, spline, sigmoidal, umnn and masked are known)"),
     };
 
     private static JsonObject DescribeSpline(IElementwiseSpline spline) => spline switch

@@ -1,5 +1,7 @@
 using System.Numerics;
 using NormalizingFlows.Autograd;
+using NormalizingFlows.Nn;
+using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Transforms;
 
@@ -22,4 +24,13 @@ public interface IElementwiseUpdate
 
     /// <summary>The update of feature <paramref name="feature"/> alone, for one column [N, 1] with its m parameters (this one unless τ differs per feature).</summary>
     IElementwiseUpdate ForFeature(int feature) => this;
+
+    /// <summary>
+    /// The update as one layer runs it, with the update's own weights for that layer: by default this update and no
+    /// weights (every parameter comes from the conditioner). An update with weights shared by all rows and features
+    /// (UMNN's integrand network) creates them here from <paramref name="rng"/>; the coupling and autoregressive layers
+    /// call this once, register the weights as their module "update" (so they train and save with the layer) and run
+    /// the returned update.
+    /// </summary>
+    (IElementwiseUpdate Update, Module<T>? Weights) Bind<T>(Rng rng) where T : unmanaged, IFloatingPointIeee754<T> => (this, null);
 }

@@ -7,14 +7,14 @@ using NormalizingFlows.Transforms.Splines;
 namespace NormalizingFlows.Transforms;
 
 /// <summary>
-/// Differentiable application of an <see cref="IElementwiseSpline"/> to a [N, D] value with per-element parameters
+/// Differentiable application of an <see cref="IElementwiseMap"/> (a spline, the deep sigmoidal map) to a [N, D] value with per-element parameters
 /// [N, D·m] (feature-major: element (r, i) uses columns i·m … i·m + m − 1 of row r). One fused op: the spline's
 /// analytic backward supplies the gradients for the input and the parameters.
 /// </summary>
 public static class SplineOp
 {
     /// <summary>Applies the spline (or its inverse) and returns the outputs and the per-row sum of log|derivative|.</summary>
-    public static (Var<T> Output, Var<T> LogAbsDet) Apply<T>(IElementwiseSpline spline, Var<T> input, Var<T> parameters, bool inverse = false)
+    public static (Var<T> Output, Var<T> LogAbsDet) Apply<T>(IElementwiseMap spline, Var<T> input, Var<T> parameters, bool inverse = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var u = input.Value;

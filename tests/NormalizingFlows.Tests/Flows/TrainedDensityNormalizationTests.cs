@@ -29,8 +29,16 @@ public class TrainedDensityNormalizationTests
             .Fit(new TrainingData<double>(data));
         Assert.True(-history.Epochs[^1].TrainLoss > -1.8, $"{name} did not learn (train log-lik {-history.Epochs[^1].TrainLoss})");
 
-        // midpoint rule on [−6, 7] × [−6, 6]: the moons sit in [−1.5, 2.5] × [−1, 1.5], and the tails decay like a Gaussian
-        const int n = 500;
+        double integral = GridIntegral(flow, 500);
+        Assert.True(Math.Abs(integral - 1) < 0.01, $"{name}: ∫p = {integral}");
+    }
+
+    /// <summary>
+    /// ∫p by the midpoint rule on an <paramref name="n"/> × <paramref name="n"/> grid over [−6, 7] × [−6, 6] (eval mode):
+    /// the moons sit in [−1.5, 2.5] × [−1, 1.5], and the tails decay like a Gaussian.
+    /// </summary>
+    internal static double GridIntegral(Flow<double> flow, int n)
+    {
         double x0 = -6, x1 = 7, y0 = -6, y1 = 6, hx = (x1 - x0) / n, hy = (y1 - y0) / n;
         var grid = Tensor<double>.Empty(n * n, 2);
         for (int i = 0; i < n; i++)
@@ -46,6 +54,6 @@ public class TrainedDensityNormalizationTests
             var lp = flow.LogProb(new Var<double>(grid)).Value;
             for (int k = 0; k < lp.Length; k++) integral += Math.Exp(lp[k]) * hx * hy;
         }
-        Assert.True(Math.Abs(integral - 1) < 0.01, $"{name}: ∫p = {integral}");
+        return integral;
     }
 }

@@ -21,6 +21,7 @@ public class AutoregressiveTransform<T> : Transform<T> where T : unmanaged, IFlo
 {
     private readonly IConditioner<T> _network;
     private readonly int[] _order;
+    private readonly IElementwiseUpdate _run;
 
     /// <summary>
     /// Creates the layer over <paramref name="features"/> features in <paramref name="order"/> (or
@@ -39,6 +40,8 @@ public class AutoregressiveTransform<T> : Transform<T> where T : unmanaged, IFlo
         var shape = new ConditionerShape(features, contextFeatures, features * update.ParametersPerFeature, update.IdentityParameters(), _order);
         (Conditioner, _network) = ConditionerCheck.Create<T>(ConditionerFactory, shape, rng);
         RegisterModule("made", Conditioner);
+        (_run, var weights) = update.Bind<T>(rng);
+        if (weights is not null) RegisterModule("update", weights);
     }
 
     /// <summary>The elementwise update τ.</summary>
@@ -66,7 +69,7 @@ public class AutoregressiveTransform<T> : Transform<T> where T : unmanaged, IFlo
     public override (Var<T> Y, Var<T> LogAbsDet) Forward(Var<T> x, Var<T>? context = null)
     {
         CheckShapes(x, context);
-        return Update.Apply(x, Parameters(x, context), inverse: false);
+        return _run.Apply(x, Parameters(x, context), inverse: false);
     }
 
     /// <summary>
@@ -78,7 +81,7 @@ public class AutoregressiveTransform<T> : Transform<T> where T : unmanaged, IFlo
     {
         CheckShapes(x, context);
         var theta = Parameters(x, context);
-        var (y, logDet) = Update.Apply(x, theta, inverse: false);
+        var (y, logDet) = _run.Apply(x, theta, inverse: false);
         return (y, logDet, theta);
     }
 
@@ -100,7 +103,7 @@ public class AutoregressiveTransform<T> : Transform<T> where T : unmanaged, IFlo
         Var<T> x = new(Tensor<T>.Zeros(n, Features));
         Var<T>? logDet = null;
         for (int step = 0; step < Features; step++)
-            (x, logDet) = Update.Apply(y, Parameters(x, context), inverse: true);
+            (x, logDet) = _run.Apply(y, Parameters(x, context), inverse: true);
         return (x, logDet!);
     }
 
@@ -142,7 +145,7 @@ public class AutoregressiveTransform<T> : Transform<T> where T : unmanaged, IFlo
                 for (int r = 0; r < n; r++) cs[r] = ys[r * d + feature];
                 using (TensorScope.Begin())
                 {
-                    var (xc, ld) = Update.ForFeature(feature).Apply(new Var<T>(column), new Var<T>(parameters), inverse: true);
+                    var (xc, ld) = _run.ForFeature(feature).Apply(new Var<T>(column), new Var<T>(parameters), inverse: true);
                     var xv = xc.Value.ReadOnlySpan; var xs = x.Span;
                     xv.CopyTo(xColumn);
                     for (int r = 0; r < n; r++) xs[r * d + feature] = xv[r];
@@ -172,7 +175,7 @@ public class AutoregressiveTransform<T> : Transform<T> where T : unmanaged, IFlo
         {
             using (TensorScope.Begin())
             {
-                var (x, ld) = Update.Apply(y, Parameters(new Var<T>(current), context), inverse: true);
+                var (x, ld) = _run.Apply(y, Parameters(new Var<T>(current), context), inverse: true);
                 x.Value.CopyTo(other);
                 if (step == Features - 1) ld.Value.CopyTo(logDet);
             }

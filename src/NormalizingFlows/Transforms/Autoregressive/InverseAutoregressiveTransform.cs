@@ -118,5 +118,11 @@ public sealed class InverseAutoregressiveTransform<T> : Transform<T> where T : u
             => Inner.Apply(input, parameters, !inverse);
 
         public IElementwiseUpdate ForFeature(int feature) => new Flipped(Inner.ForFeature(feature));
+
+        public (IElementwiseUpdate Update, Module<T2>? Weights) Bind<T2>(Rng rng) where T2 : unmanaged, IFloatingPointIeee754<T2>
+        {
+            var (bound, weights) = Inner.Bind<T2>(rng);
+            return (ReferenceEquals(bound, Inner) ? this : new Flipped(bound), weights);
+        }
     }
 }

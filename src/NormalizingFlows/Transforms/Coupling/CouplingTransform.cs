@@ -19,6 +19,7 @@ public class CouplingTransform<T> : Transform<T> where T : unmanaged, IFloatingP
 {
     private readonly IConditioner<T> _network;
     private readonly Tensor<T> _maskBuffer;
+    private readonly IElementwiseUpdate _run;
 
     /// <summary>
     /// Creates the layer; <paramref name="conditioner"/> (default <see cref="CouplingConditioner.Default"/>) makes the
@@ -37,6 +38,8 @@ public class CouplingTransform<T> : Transform<T> where T : unmanaged, IFloatingP
         _maskBuffer = RegisterBuffer("mask", Tensor<T>.FromDoubles(mask.ToArray().Select(b => b ? 1.0 : 0.0).ToArray(), mask.Features));
         (Conditioner, _network) = ConditionerCheck.Create<T>(ConditionerFactory, shape, rng);
         RegisterModule("conditioner", Conditioner);
+        (_run, var weights) = update.Bind<T>(rng);
+        if (weights is not null) RegisterModule("update", weights);
     }
 
     /// <summary>Which features are transformed and which condition.</summary>
@@ -70,7 +73,7 @@ public class CouplingTransform<T> : Transform<T> where T : unmanaged, IFloatingP
         var cond = Mask.ConditioningIndices; var trans = Mask.TransformedIndices;
         var xa = Ops.SelectColumns(x, cond);
         var xb = Ops.SelectColumns(x, trans);
-        var (yb, ld) = Update.Apply(xb, ComputeParameters(xa, context), inverse);
+        var (yb, ld) = _run.Apply(xb, ComputeParameters(xa, context), inverse);
         return (Ops.MergeColumns(xa, cond, yb, trans, Features), ld);
     }
 
