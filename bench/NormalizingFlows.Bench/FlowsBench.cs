@@ -24,6 +24,7 @@ internal static class FlowsBench
         "nsf_c" => FlowBuilders.NeuralSplineFlow<float>(d, rng: rng),
         "maf" => FlowBuilders.Maf<float>(d, rng: rng),
         "maf_rqs" => FlowBuilders.MafRqs<float>(d, rng: rng),
+        "flow_matching" => FlowBuilders.ContinuousFlow<float>(d, layers: 3, hidden: 128, rng: rng),
         _ => throw new ArgumentException($"unknown model '{model}' ({string.Join(", ", Models)})"),
     };
 

@@ -2,13 +2,15 @@ using System.Numerics;
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Flows;
 using NormalizingFlows.Tensors;
+using NormalizingFlows.Transforms;
 using NormalizingFlows.Transforms.Continuous;
 
 namespace NormalizingFlows.Training;
 
 /// <summary>
 /// Conditional flow matching on straight paths (rectified flow / OT-CFM, Lipman et al. 2023, Liu et al. 2023) for a
-/// flow whose transform is a <see cref="ContinuousTransform{T}"/>: per event t ~ U(0, 1), a base draw x₀ (the
+/// flow whose transform ends in a <see cref="ContinuousTransform{T}"/> (alone, after fixed preprocessing steps, inside a
+/// context embedding): per event, in the continuous step's coordinates, t ~ U(0, 1), a base draw x₀ (the
 /// flow's base, with the event's context), x_t = (1 − (1 − σ_min)t)·x₀ + t·x₁ with x₁ the event, and the loss
 /// ‖v_θ(x_t, t, c) − (x₁ − (1 − σ_min)·x₀)‖² / D, averaged over the batch (weighted like
 /// <see cref="MaximumLikelihoodLoss{T}"/>: Σ wᵢℓᵢ / (B·w̄)). No ODE is solved in training. Validation score: the
@@ -24,8 +26,8 @@ public sealed class FlowMatchingLoss<T> : TrainingLoss<T> where T : unmanaged, I
     public FlowMatchingLoss(Flow<T> flow, double sigmaMin = 0, int evaluationBatchSize = 8192)
     {
         Flow = flow ?? throw new ArgumentNullException(nameof(flow));
-        _transform = flow.Transform as ContinuousTransform<T>
-            ?? throw new ArgumentException($"flow matching trains a continuous flow: the flow's transform is a {TypeNames.Of(flow.Transform)}, not a ContinuousTransform (build it with FlowBuilders.ContinuousFlow)", nameof(flow));
+        _transform = FindContinuous(flow.Transform)
+            ?? throw new ArgumentException($"flow matching trains a continuous flow: the flow's transform ({TypeNames.Of(flow.Transform)}) does not end in a ContinuousTransform (build it with FlowBuilders.ContinuousFlow)", nameof(flow));
         if (!(sigmaMin >= 0 && sigmaMin < 1)) throw new ArgumentOutOfRangeException(nameof(sigmaMin), sigmaMin, "σ_min must lie in [0, 1)");
         ArgumentOutOfRangeException.ThrowIfLessThan(evaluationBatchSize, 1);
         SigmaMin = sigmaMin;
@@ -56,9 +58,10 @@ public sealed class FlowMatchingLoss<T> : TrainingLoss<T> where T : unmanaged, I
     public override Var<T> Compute(TrainingBatch<T> batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var x1 = batch.X ?? throw new ArgumentException("flow matching needs data batches", nameof(batch));
+        var events = batch.X ?? throw new ArgumentException("flow matching needs data batches", nameof(batch));
+        var (x, context) = ToContinuous(Flow.Transform, new Var<T>(events), batch.Context is null ? null : new Var<T>(batch.Context));
+        var x1 = x.Value;
         int n = x1.Dim(0), d = x1.Dim(1);
-        var context = batch.Context is null ? null : new Var<T>(batch.Context);
         var rng = batch.Rng;
         var time = rng.Uniform<T>([n]);
         Tensor<T> x0;
@@ -80,6 +83,34 @@ public sealed class FlowMatchingLoss<T> : TrainingLoss<T> where T : unmanaged, I
         return batch.Weights is null
             ? Ops.Mean(squared)
             : Ops.ScaleShift(Ops.Sum(Ops.Mul(Ops.SumRows(squared), new Var<T>(batch.Weights))), 1.0 / (n * d * _meanWeight));
+    }
+
+    /// <summary>The continuous step that ends <paramref name="t"/> (itself, the last step of composites, the inner transform of a context embedding), or null.</summary>
+    private static ContinuousTransform<T>? FindContinuous(Transform<T> t) => t switch
+    {
+        ContinuousTransform<T> c => c,
+        CompositeTransform<T> { Steps.Count: > 0 } comp => FindContinuous(comp.Steps[^1]),
+        EmbeddedContextTransform<T> e => FindContinuous(e.Inner),
+        _ => null,
+    };
+
+    /// <summary>
+    /// The events and context as the continuous step sees them: through the steps before it (fixed preprocessing; its
+    /// log-determinant does not enter the matching loss) and through a context embedding (recorded, so it trains).
+    /// </summary>
+    private static (Var<T> X, Var<T>? Context) ToContinuous(Transform<T> t, Var<T> x, Var<T>? context)
+    {
+        switch (t)
+        {
+            case CompositeTransform<T> comp:
+                for (int i = 0; i < comp.Steps.Count - 1; i++)
+                    using (GradMode.Disable()) x = comp.Steps[i].Forward(x, context).Y;
+                return ToContinuous(comp.Steps[^1], x, context);
+            case EmbeddedContextTransform<T> e:
+                return ToContinuous(e.Inner, x, context is null ? null : e.MapContext(context));
+            default:
+                return (x, context);
+        }
     }
 
     /// <inheritdoc/>
