@@ -46,12 +46,7 @@ public sealed class FlowMatchingLoss<T> : TrainingLoss<T> where T : unmanaged, I
     /// <inheritdoc/>
     public override void Prepare(TrainingData<T> train, TrainingData<T>? validation)
     {
-        ArgumentNullException.ThrowIfNull(train);
-        MaximumLikelihoodLoss<T>.CheckFeatures(Flow, train, "training data");
-        if (validation is not null) MaximumLikelihoodLoss<T>.CheckFeatures(Flow, validation, "validation data");
-        _meanWeight = train.WeightSum() / train.Rows;
-        if (train.Weights is not null && !(Math.Abs(_meanWeight) > 0))
-            throw new ArgumentException("training weights sum to zero: the weighted loss is undefined");
+        _meanWeight = MaximumLikelihoodLoss<T>.CheckData(Flow, train, validation, "loss");
     }
 
     /// <inheritdoc/>
