@@ -192,22 +192,8 @@ public class ContinuousFlowTests(Xunit.Abstractions.ITestOutputHelper output)
             .Fit(new FlowMatchingLoss<double>(flow), new TrainingData<double>(data));
         flow.Eval();
         // midpoint rule on [−5, 6] × [−5, 5.5]: the moons sit in [−1.5, 2.5] × [−1, 1.5] and the tails are Gaussian-like
-        const int n = 90;
-        double x0 = -5, x1 = 6, y0 = -5, y1 = 5.5, hx = (x1 - x0) / n, hy = (y1 - y0) / n;
-        var grid = Tensor<double>.Empty(n * n, 2);
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++)
-            {
-                grid[i * n + j, 0] = x0 + (i + 0.5) * hx;
-                grid[i * n + j, 1] = y0 + (j + 0.5) * hy;
-            }
-        double integral = 0, meanTrain;
-        using (GradMode.Disable())
-        {
-            var lp = flow.LogProb(new Var<double>(grid)).Value;
-            for (int k = 0; k < lp.Length; k++) integral += Math.Exp(lp[k]) * hx * hy;
-            meanTrain = flow.LogProb(new Var<double>(data.CopyRows(0, 1000))).Value.ToArray().Average();
-        }
+        double integral = NormalizingFlows.Tests.Flows.TrainedDensityNormalizationTests.GridIntegral(flow, 90, -5, 6, -5, 5.5), meanTrain;
+        using (GradMode.Disable()) meanTrain = flow.LogProb(new Var<double>(data.CopyRows(0, 1000))).Value.ToArray().Average();
         output.WriteLine($"mean log p on the training moons {meanTrain}, ∫p = {integral}");
         Assert.True(meanTrain > -1.95, $"flow matching did not learn the moons (mean log p {meanTrain})");
         Assert.True(Math.Abs(integral - 1) < 0.01, $"∫p = {integral}");

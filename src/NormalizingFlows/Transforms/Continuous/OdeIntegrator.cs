@@ -135,45 +135,35 @@ internal static class OdeIntegrator
 
     /// <summary>max over rows of the RMS of v / (atol + rtol·|y|) over the row's state.</summary>
     private static double Norm<T>(Var<T>[] v, Var<T>[] y, int rows, ContinuousFlowOptions o) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        double worst = 0;
-        for (int r = 0; r < rows; r++)
-        {
-            double sum = 0; int count = 0;
-            for (int s = 0; s < v.Length; s++)
-            {
-                int w = v[s].Value.Length / rows;
-                var vs = v[s].Value.ReadOnlySpan.Slice(r * w, w); var ys = y[s].Value.ReadOnlySpan.Slice(r * w, w);
-                for (int j = 0; j < w; j++)
-                {
-                    double q = double.CreateTruncating(vs[j]) / (o.AbsoluteTolerance + o.RelativeTolerance * Math.Abs(double.CreateTruncating(ys[j])));
-                    sum += q * q;
-                }
-                count += w;
-            }
-            worst = Math.Max(worst, Math.Sqrt(sum / count));
-        }
-        return worst;
-    }
+        => RowNorm(y, rows, o, (s, i) => (double.CreateTruncating(v[s].Value[i]), Math.Abs(double.CreateTruncating(y[s].Value[i]))));
 
     /// <summary>The embedded error h·Σ eᵢkᵢ scaled by atol + rtol·max(|y|, |y_new|): max over rows of the per-row RMS (NaN counts as a failed step).</summary>
     private static double ErrorNorm<T>(Var<T>[] y, Var<T>[] yNew, Var<T>[][] k, double h, int rows, ContinuousFlowOptions o) where T : unmanaged, IFloatingPointIeee754<T>
+        => RowNorm(y, rows, o, (s, i) =>
+        {
+            double e = 0;
+            for (int j = 0; j < 7; j++)
+                if (E[j] != 0) e += E[j] * double.CreateTruncating(k[j][s].Value[i]);
+            return (h * e, Math.Max(Math.Abs(double.CreateTruncating(y[s].Value[i])), Math.Abs(double.CreateTruncating(yNew[s].Value[i]))));
+        });
+
+    /// <summary>
+    /// max over rows of the RMS, over the row's entries of every state tensor, of value / (atol + rtol·size), where
+    /// <paramref name="entry"/>(s, i) gives value and size of flat entry i of state tensor s; +∞ when a row's RMS is NaN.
+    /// </summary>
+    private static double RowNorm<T>(Var<T>[] states, int rows, ContinuousFlowOptions o, Func<int, int, (double Value, double Size)> entry) where T : unmanaged, IFloatingPointIeee754<T>
     {
         double worst = 0;
         for (int r = 0; r < rows; r++)
         {
             double sum = 0; int count = 0;
-            for (int s = 0; s < y.Length; s++)
+            for (int s = 0; s < states.Length; s++)
             {
-                int w = y[s].Value.Length / rows;
-                var y0s = y[s].Value.ReadOnlySpan.Slice(r * w, w); var y1s = yNew[s].Value.ReadOnlySpan.Slice(r * w, w);
+                int w = states[s].Value.Length / rows;
                 for (int j = 0; j < w; j++)
                 {
-                    double e = 0;
-                    for (int i = 0; i < 7; i++)
-                        if (E[i] != 0) e += E[i] * double.CreateTruncating(k[i][s].Value.ReadOnlySpan[r * w + j]);
-                    double scale = o.AbsoluteTolerance + o.RelativeTolerance * Math.Max(Math.Abs(double.CreateTruncating(y0s[j])), Math.Abs(double.CreateTruncating(y1s[j])));
-                    double q = h * e / scale;
+                    var (value, size) = entry(s, r * w + j);
+                    double q = value / (o.AbsoluteTolerance + o.RelativeTolerance * size);
                     sum += q * q;
                 }
                 count += w;
