@@ -26,6 +26,7 @@ internal static class FlowsBench
         "maf_rqs" => FlowBuilders.MafRqs<float>(d, rng: rng),
         "naf" => FlowBuilders.Naf<float>(d, rng: rng),
         "umnn" => FlowBuilders.Umnn<float>(d, rng: rng),
+        "flow_matching" => FlowBuilders.ContinuousFlow<float>(d, layers: 3, hidden: 128, rng: rng),
         _ => throw new ArgumentException($"unknown model '{model}' ({string.Join(", ", Models)})"),
     };
 

@@ -211,7 +211,7 @@ public class CliTests
         { ["train", "{dir}/empty.csv"], 1, "empty.csv: empty file" },
         { ["logprob", "{model}", "{dir}/headeronly.csv"], 1, "headeronly.csv: no data rows" },
         { ["info", "{dir}/three.csv"], 1, "three.csv: not a valid model file" },
-        { ["train", "{dir}/three.csv", "--flow", "normalizing"], 2, "unknown flow 'normalizing' for --flow (choose one of: nsf, realnvp, maf, maf-rqs, glow, planar, naf, umnn)" },
+        { ["train", "{dir}/three.csv", "--flow", "normalizing"], 2, "unknown flow 'normalizing' for --flow (choose one of: nsf, realnvp, maf, maf-rqs, glow, planar, naf, umnn, cnf, flow-matching)" },
         { ["train", "{dir}/three.csv", "--preprocess", "log"], 2, "unknown preprocessing 'log' for --preprocess" },
         { ["toy", "moons", "-n", "-5", "-o", "{dir}/t.csv"], 2, "-n must be a positive number of events, got -5" },
         { ["sample", "{model}", "-n", "-1", "-o", "{dir}/t.csv"], 2, "-n must be a positive number of events, got -1" },

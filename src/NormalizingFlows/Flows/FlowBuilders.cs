@@ -4,6 +4,7 @@ using NormalizingFlows.Nn;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Transforms;
 using NormalizingFlows.Transforms.Autoregressive;
+using NormalizingFlows.Transforms.Continuous;
 using NormalizingFlows.Transforms.Coupling;
 using NormalizingFlows.Transforms.Monotonic;
 
@@ -191,6 +192,20 @@ public static class FlowBuilders
         var steps = new Transform<T>[layers];
         for (int l = 0; l < layers; l++) steps[l] = new Planar<T>(features, r);
         return Make(steps, features, 0);
+    }
+
+    /// <summary>
+    /// Continuous normalizing flow: one <see cref="ContinuousTransform{T}"/> whose velocity field is a tanh MLP with
+    /// <paramref name="layers"/> hidden layers of <paramref name="hidden"/> units on (x, time features, context),
+    /// solved as <paramref name="options"/> say (default Dormand–Prince, tolerances 1e−5, exact trace). Density and
+    /// sampling each cost one ODE solve; train it by maximum likelihood through the solver or by flow matching
+    /// (FlowMatchingLoss in Training).
+    /// </summary>
+    public static Flow<T> ContinuousFlow<T>(int features, int layers = 3, int hidden = 64, int contextFeatures = 0, Rng? rng = null,
+        ContinuousFlowOptions? options = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var (r, _) = Setup(features, layers, hidden, rng, null);
+        return Make([new ContinuousTransform<T>(new VectorField<T>(features, hidden, layers, r, contextFeatures), options)], features, contextFeatures);
     }
 
     private static Transform<T>[] MafLayers<T>(int features, int layers, int hidden, int contextFeatures, Rng? rng,

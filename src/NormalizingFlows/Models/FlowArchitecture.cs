@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Numerics;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using NormalizingFlows.Distributions;
 using NormalizingFlows.Flows;
@@ -7,6 +8,7 @@ using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Transforms;
 using NormalizingFlows.Transforms.Autoregressive;
+using NormalizingFlows.Transforms.Continuous;
 using NormalizingFlows.Transforms.Coupling;
 using NormalizingFlows.Transforms.Monotonic;
 using NormalizingFlows.Transforms.Splines;
@@ -37,7 +39,7 @@ public static class FlowArchitecture
     public static IReadOnlyList<string> LibraryKinds { get; } =
     [
         "composite", "inverse", "coupling", "autoregressive", "inverse-autoregressive", "permutation", "lu-linear", "actnorm", "batchnorm",
-        "elementwise-affine", "fixed-affine", "planar", "radial", "sigmoid", "softplus", "tanh", "leaky-relu", "logit",
+        "elementwise-affine", "fixed-affine", "planar", "radial", "sigmoid", "softplus", "tanh", "leaky-relu", "logit", "continuous",
     ];
 
     /// <summary>Registers (or replaces) the reader of conditioner factories saved as <paramref name="name"/>.</summary>
@@ -175,6 +177,8 @@ public static class FlowArchitecture
             Tanh<T> s => Kind("tanh", ("features", s.Features)),
             LeakyRelu<T> l => Kind("leaky-relu", ("features", l.Features), ("negativeSlope", l.NegativeSlope)),
             Logit<T> l => Kind("logit", ("features", l.Features), ("eps", l.Eps)),
+            ContinuousTransform<T> c => Kind("continuous", ("features", c.Features), ("contextFeatures", c.ContextFeatures), ("hidden", c.Field.Hidden),
+                ("layers", c.Field.Layers), ("timeFrequencies", c.Field.TimeFrequencies), ("options", JsonSerializer.SerializeToNode(c.Options, OdeJson))),
             _ => throw new ArgumentException($"no architecture kind describes {TypeNames.Of(t)}: register an ITransformKind for it with FlowArchitecture.RegisterTransform"),
         };
     }
@@ -212,6 +216,8 @@ public static class FlowArchitecture
             "tanh" => new Tanh<T>(F()),
             "leaky-relu" => new LeakyRelu<T>(F(), Num(node, "negativeSlope")),
             "logit" => new Logit<T>(F(), Num(node, "eps")),
+            "continuous" => new ContinuousTransform<T>(new VectorField<T>(F(), Int(node, "hidden"), Int(node, "layers"), rng, Int(node, "contextFeatures"), Int(node, "timeFrequencies")),
+                ReadOptions(Obj(node, "options"))),
             _ => throw UnknownKind(kind, node.GetPath()),
         };
     }
@@ -307,6 +313,14 @@ public static class FlowArchitecture
         "piecewise-quadratic" => new PiecewiseQuadraticSpline(Int(node, "bins"), Num(node, "minBinWidth"), Num(node, "minDensity")),
         var k => throw new ArgumentException($"architecture: unknown spline family '{k}' (rational-quadratic, circular-rational-quadratic, piecewise-linear, piecewise-quadratic)"),
     };
+
+    private static readonly JsonSerializerOptions OdeJson = new() { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
+
+    private static ContinuousFlowOptions ReadOptions(JsonObject node)
+    {
+        try { return node.Deserialize<ContinuousFlowOptions>(OdeJson) ?? throw Missing("options"); }
+        catch (JsonException ex) { throw new ArgumentException($"architecture: the options of a continuous transform are not valid: {ex.Message}", ex); }
+    }
 
     private static JsonObject Kind(string kind, params (string Key, JsonNode? Value)[] fields)
     {

@@ -129,15 +129,19 @@ public sealed class FlowModelTrainer<T> where T : unmanaged, IFloatingPointIeee7
     public IProgress<TrainingProgress>? Progress { get; set; }
 
     /// <summary>
-    /// Trains <see cref="Model"/> by maximum likelihood (the best validation epoch's parameters kept) and records the
+    /// Trains <see cref="Model"/> by maximum likelihood, or by flow matching for the <see cref="FlowSpec.FlowMatching"/>
+    /// builder (the best validation epoch's parameters kept), and records the
     /// history in it. A cancelled run writes the checkpoint (when one is configured) and returns with outcome
     /// <see cref="TrainingOutcome.Cancelled"/>; <paramref name="resumeFrom"/> continues such a run from its checkpoint.
     /// </summary>
     public TrainingHistory Fit(CancellationToken cancellation = default, string? resumeFrom = null)
     {
         // the split is done here, on the tables: the trainer must not split the training rows again
-        var trainer = new MaximumLikelihoodTrainer<T>(Model.Flow, Options.Training with { ValidationFraction = 0 }) { Progress = Progress };
-        var history = trainer.Fit(TrainingData, ValidationData, cancellation, resumeFrom);
+        var options = Options.Training with { ValidationFraction = 0 };
+        TrainingLoss<T> loss = Model.Spec.Builder == FlowSpec.FlowMatching
+            ? new FlowMatchingLoss<T>(Model.Flow, evaluationBatchSize: options.EvaluationBatchSize)
+            : new MaximumLikelihoodLoss<T>(Model.Flow, options.EvaluationBatchSize);
+        var history = new TrainingLoop<T>(Model.Flow, options) { Progress = Progress }.Fit(loss, TrainingData, ValidationData, cancellation, resumeFrom);
         Model.History = history;
         return history;
     }

@@ -16,8 +16,11 @@ namespace NormalizingFlows.Models;
 /// </summary>
 public sealed record FlowSpec
 {
-    /// <summary>The builder names <see cref="Build{T}"/> knows: realnvp, nsf, maf, maf-rqs, iaf, glow, planar, naf, umnn.</summary>
-    public static IReadOnlyList<string> KnownBuilders { get; } = ["realnvp", "nsf", "maf", "maf-rqs", "iaf", "glow", "planar", "naf", "umnn"];
+    /// <summary>The builder names <see cref="Build{T}"/> knows: realnvp, nsf, maf, maf-rqs, iaf, glow, planar, naf, umnn, cnf, flow-matching.</summary>
+    public static IReadOnlyList<string> KnownBuilders { get; } = ["realnvp", "nsf", "maf", "maf-rqs", "iaf", "glow", "planar", "naf", "umnn", "cnf", FlowMatching];
+
+    /// <summary>The continuous flow trained by flow matching (<see cref="FlowModelTrainer{T}"/> picks the loss); "cnf" is the same flow trained by maximum likelihood.</summary>
+    public const string FlowMatching = "flow-matching";
 
     /// <summary>The builders trained by maximum likelihood on data — every one but iaf, whose density costs D passes per layer — the default (nsf) first.</summary>
     public static IReadOnlyList<string> TrainableBuilders { get; } = ["nsf", .. KnownBuilders.Where(b => b is not ("nsf" or "iaf"))];
@@ -125,6 +128,7 @@ public sealed record FlowSpec
             "planar" => FlowBuilders.PlanarFlow<T>(Features, Layers, rng),
             "naf" => FlowBuilders.Naf<T>(Features, Layers, Hidden, contextFeatures: ContextFeatures, rng: rng),
             "umnn" => FlowBuilders.Umnn<T>(Features, Layers, Hidden, ContextFeatures, rng),
+            "cnf" or FlowMatching => FlowBuilders.ContinuousFlow<T>(Features, Layers, Hidden, ContextFeatures, rng),
             Composed => FlowArchitecture.Build<T>(Architecture!, rng),
             _ => throw new ArgumentException($"unknown builder '{Builder}'"),
         };

@@ -33,12 +33,22 @@ public sealed class MaximumLikelihoodLoss<T> : TrainingLoss<T> where T : unmanag
     /// <inheritdoc/>
     public override void Prepare(TrainingData<T> train, TrainingData<T>? validation)
     {
+        _meanWeight = CheckData(Flow, train, validation, "likelihood");
+    }
+
+    /// <summary>
+    /// Checks the training and validation data against <paramref name="flow"/> (<see cref="CheckFeatures"/>) and returns
+    /// the training set's mean weight (1 without weights); zero-sum weights are refused, naming the weighted <paramref name="what"/>.
+    /// </summary>
+    internal static double CheckData(Flow<T> flow, TrainingData<T> train, TrainingData<T>? validation, string what)
+    {
         ArgumentNullException.ThrowIfNull(train);
-        CheckFeatures(Flow, train, "training data");
-        if (validation is not null) CheckFeatures(Flow, validation, "validation data");
-        _meanWeight = train.WeightSum() / train.Rows;
-        if (train.Weights is not null && !(Math.Abs(_meanWeight) > 0))
-            throw new ArgumentException("training weights sum to zero: the weighted likelihood is undefined");
+        CheckFeatures(flow, train, "training data");
+        if (validation is not null) CheckFeatures(flow, validation, "validation data");
+        double meanWeight = train.WeightSum() / train.Rows;
+        if (train.Weights is not null && !(Math.Abs(meanWeight) > 0))
+            throw new ArgumentException($"training weights sum to zero: the weighted {what} is undefined");
+        return meanWeight;
     }
 
     /// <inheritdoc/>

@@ -29,17 +29,16 @@ public class TrainedDensityNormalizationTests
             .Fit(new TrainingData<double>(data));
         Assert.True(-history.Epochs[^1].TrainLoss > -1.8, $"{name} did not learn (train log-lik {-history.Epochs[^1].TrainLoss})");
 
-        double integral = GridIntegral(flow, 500);
+        // midpoint rule on [−6, 7] × [−6, 6]: the moons sit in [−1.5, 2.5] × [−1, 1.5], and the tails decay like a Gaussian
+        flow.Eval();
+        double integral = GridIntegral(flow, 500, -6, 7, -6, 6);
         Assert.True(Math.Abs(integral - 1) < 0.01, $"{name}: ∫p = {integral}");
     }
 
-    /// <summary>
-    /// ∫p by the midpoint rule on an <paramref name="n"/> × <paramref name="n"/> grid over [−6, 7] × [−6, 6] (eval mode):
-    /// the moons sit in [−1.5, 2.5] × [−1, 1.5], and the tails decay like a Gaussian.
-    /// </summary>
-    internal static double GridIntegral(Flow<double> flow, int n)
+    /// <summary>∫p over [x0, x1] × [y0, y1] by the midpoint rule on an n × n grid (one batch, without gradients).</summary>
+    internal static double GridIntegral(Flow<double> flow, int n, double x0, double x1, double y0, double y1)
     {
-        double x0 = -6, x1 = 7, y0 = -6, y1 = 6, hx = (x1 - x0) / n, hy = (y1 - y0) / n;
+        double hx = (x1 - x0) / n, hy = (y1 - y0) / n;
         var grid = Tensor<double>.Empty(n * n, 2);
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++)
@@ -47,7 +46,6 @@ public class TrainedDensityNormalizationTests
                 grid[i * n + j, 0] = x0 + (i + 0.5) * hx;
                 grid[i * n + j, 1] = y0 + (j + 0.5) * hy;
             }
-        flow.Eval();
         double integral = 0;
         using (GradMode.Disable())
         {

@@ -174,7 +174,8 @@ public class MonotonicUpdateTests
             .Fit(new TrainingData<double>(data));
         Assert.True(-history.Epochs[^1].TrainLoss > -1.9, $"{name} did not learn (train log-lik {-history.Epochs[^1].TrainLoss})");
 
-        double integral = NormalizingFlows.Tests.Flows.TrainedDensityNormalizationTests.GridIntegral(flow, 300);
+        flow.Eval();
+        double integral = NormalizingFlows.Tests.Flows.TrainedDensityNormalizationTests.GridIntegral(flow, 300, -6, 7, -6, 6);
         Assert.True(Math.Abs(integral - 1) < 0.01, $"{name}: ∫p = {integral}");
     }
 }
