@@ -154,7 +154,6 @@ internal sealed class OnnxGraph
     public string Less(string a, string b) => Node("Less", [a, b]);
     public string Greater(string a, string b) => Node("Greater", [a, b]);
     public string GreaterOrEqual(string a, string b) => Node("GreaterOrEqual", [a, b]);
-    public string LessOrEqual(string a, string b) => Node("LessOrEqual", [a, b]);
     public string Equal(string a, string b) => Node("Equal", [a, b]);
     public string And(string a, string b) => Node("And", [a, b]);
     public string Or(string a, string b) => Node("Or", [a, b]);

@@ -149,6 +149,10 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
         var cb = train?.Context is null ? null : Tensor<T>.Empty(batch, train.Context.Dim(1)).Untrack();
         var wb = train?.Weights is null ? null : Tensor<T>.Empty(batch).Untrack();
         Model.Train();
+        if (Options.DataParallel is not null && !Model.IsRowWise())
+            throw new NotSupportedException("data-parallel training (TrainingOptions.DataParallel) needs a model that computes every row from that row alone in training: "
+                + "this one couples the rows of a batch (ActNorm's first-batch initialisation, batch norm, dropout, or an adaptive ODE step shared by the batch), "
+                + "so each process would learn from its own share only; train it in one process");
         var reportClock = Stopwatch.StartNew();
         double reportLoss = 0;
         int reportCount = 0;
@@ -276,52 +280,55 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
         new(step, layer, $"the training loss became {value} at step {step}" + (layer is null ? "" : $"; first non-finite values in {layer}"),
             "Lower the learning rate, clip gradients harder (TrainingOptions.ClipNorm) or check the data's scale.");
 
-    /// <summary>Values per allreduce call of the data-parallel gradient sum (the gradients go in buckets of this size).</summary>
-    internal const int BucketElements = 1 << 18;
+    /// <summary>Values per allreduce call of the data-parallel gradient sum (the gradients go in buckets of this size; settable for tests).</summary>
+    internal static int BucketElements { get; set; } = 1 << 18;
 
     private T[]? _bucket;
     private bool _stopAgreed;
 
     /// <summary>
-    /// Data-parallel: sums over the processes, bucket by bucket, every gradient scaled by this process's rows, the loss
-    /// scaled likewise, the rows and the stop requests; then divides the gradients by the total rows, so every process
-    /// holds the gradient of the mean loss over all processes' rows (losses are means over a batch's rows). Returns the
-    /// mean loss, the total rows and whether any process asked to stop.
+    /// Data-parallel: sums over the processes, bucket by bucket, the loss scaled by this process's rows, the rows, the
+    /// stop requests (the first three values of the first bucket) and every gradient scaled by the rows; the gradients
+    /// come back divided by the total rows, so every process holds the gradient of the mean loss over all processes'
+    /// rows (losses are means over a batch's rows). Returns the mean loss, the total rows and whether any process asked
+    /// to stop.
     /// </summary>
     private (double Loss, double Rows, bool Stop) Reduce(IDataParallel group, double loss, int rows, bool stop)
     {
+        const int Head = 3;   // loss · rows, rows, stop; then the gradients
         var grads = Optimizer.Parameters.Select(p => p.GradBuffer()).ToArray();
-        long total = grads.Sum(g => (long)g.Length) + 3;   // the gradients, then loss · rows, rows, stop
-        var bucket = _bucket ??= new T[(int)Math.Min(total, BucketElements)];
-        T scale = T.CreateTruncating(rows);
+        long total = grads.Sum(g => (long)g.Length) + Head;
+        if (_bucket is null || _bucket.Length != (int)Math.Min(total, BucketElements)) _bucket = new T[(int)Math.Min(total, BucketElements)];
+        var bucket = _bucket;
+        T scale = T.CreateTruncating(rows), inverse = T.One;
         double lossSum = 0, rowSum = 0, stops = 0;
         for (long at = 0; at < total; at += bucket.Length)
         {
             var b = bucket.AsSpan(0, (int)Math.Min(bucket.Length, total - at));
-            Exchange(grads, at, b, toBucket: true, scale);
-            if (at + b.Length == total)
+            int head = at == 0 ? Head : 0;
+            long gradientAt = at == 0 ? 0 : at - Head;
+            Exchange(grads, gradientAt, b[head..], toBucket: true, scale);
+            if (at == 0)
             {
-                b[^3] = T.CreateTruncating(loss * rows);
-                b[^2] = scale;
-                b[^1] = stop ? T.One : T.Zero;
+                b[0] = T.CreateTruncating(loss * rows);
+                b[1] = scale;
+                b[2] = stop ? T.One : T.Zero;
             }
             if (typeof(T) == typeof(float)) group.AllReduceSum(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(b));
             else group.AllReduceSum(System.Runtime.InteropServices.MemoryMarshal.Cast<T, double>(b));
-            if (at + b.Length == total)
-                (lossSum, rowSum, stops) = (double.CreateTruncating(b[^3]), double.CreateTruncating(b[^2]), double.CreateTruncating(b[^1]));
-            Exchange(grads, at, b, toBucket: false, T.One);
-        }
-        if (rowSum > 0)
-        {
-            T inverse = T.One / T.CreateTruncating(rowSum);
-            foreach (var g in grads) Elementwise.ScaleShift(g.ReadOnlySpan, inverse, T.Zero, g.Span);
+            if (at == 0)
+            {
+                (lossSum, rowSum, stops) = (double.CreateTruncating(b[0]), double.CreateTruncating(b[1]), double.CreateTruncating(b[2]));
+                if (rowSum > 0) inverse = T.One / T.CreateTruncating(rowSum);
+            }
+            Exchange(grads, gradientAt, b[head..], toBucket: false, inverse);
         }
         return (rowSum > 0 ? lossSum / rowSum : 0, rowSum, stops > 0);
     }
 
     /// <summary>
     /// Copies the part of the gradients concatenated that starts at <paramref name="at"/> into <paramref name="bucket"/>
-    /// (times <paramref name="scale"/>), or back from it.
+    /// (times <paramref name="scale"/>), or back from it (times <paramref name="scale"/>).
     /// </summary>
     private static void Exchange(Tensor<T>[] grads, long at, Span<T> bucket, bool toBucket, T scale)
     {
@@ -334,7 +341,7 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
                 var gs = g.Span.Slice((int)(from - offset), (int)(to - from));
                 var bs = bucket.Slice((int)(from - at), (int)(to - from));
                 if (toBucket) Elementwise.ScaleShift(gs, scale, T.Zero, bs);
-                else bs.CopyTo(gs);
+                else Elementwise.ScaleShift(bs, scale, T.Zero, gs);
             }
             offset += g.Length;
         }

@@ -62,7 +62,8 @@ public sealed record TrainingOptions
     /// whole run: each process computes the gradient on its share of every batch, the gradients are summed over the
     /// processes (weighted by their rows) before the step, so every process takes the step of a single-process run on
     /// the union of the shares, to rounding. Process 0 writes the checkpoints; any number of processes resumes them.
-    /// Data-driven fits only.
+    /// Data-driven fits of models whose rows are computed independently in training (<see cref="NormalizingFlows.Nn.Module{T}.IsRowWise"/>)
+    /// only: ActNorm's first-batch initialisation, batch norm, dropout or a batch-wide ODE step are refused.
     /// </summary>
     public IDataParallel? DataParallel { get; init; }
 

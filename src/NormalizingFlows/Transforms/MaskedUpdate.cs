@@ -1,5 +1,6 @@
 using System.Numerics;
 using NormalizingFlows.Autograd;
+using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Transforms;
 
@@ -22,6 +23,9 @@ public sealed class MaskedUpdate : IElementwiseUpdate
         Selected = selected ?? throw new ArgumentNullException(nameof(selected));
         Others = others ?? throw new ArgumentNullException(nameof(others));
         if (mask.Length == 0) throw new ArgumentException("the mask needs at least one feature", nameof(mask));
+        foreach (var (update, name) in new[] { (selected, nameof(selected)), (others, nameof(others)) })
+            if (update.Bind<double>(new Rng(0)).Weights is not null)
+                throw new NotSupportedException($"a masked update cannot hold {update.GetType().Name} (as {name}): its own weights belong to the layer that binds it; use it on every feature of the layer");
         Mask = Array.AsReadOnly((bool[])mask.Clone());
         _selected = Enumerable.Range(0, mask.Length).Where(k => mask[k]).ToArray();
         _others = Enumerable.Range(0, mask.Length).Where(k => !mask[k]).ToArray();

@@ -75,8 +75,14 @@ public class ShardingTests
         var a = new Vegas(IntegrandCatalog.Create("camel", 2), null, 11) { BatchSize = 100 };
         var b = new Vegas(IntegrandCatalog.Create("camel", 2), null, 11) { BatchSize = 100 };
         var we = a.GenerateWeighted(250);
-        Assert.Equal(b.WeightsOf(250), we.Weights);
+        Assert.Equal(b.WeightsOf(250), we.Weights);   // the same draws as before WeightsOf went through GenerateWeighted
         Assert.Equal(500, we.Events.Length);
+        // each weight is f(x)/q(x) at its own event: f from the integrand, q = 1/J from the grid's inverse map
+        var f = new double[250];
+        IntegrandCatalog.Create("camel", 2).Evaluate(we.Events, f);
+        var logJ = new double[250];
+        a.InverseMap(we.Events, new double[500], logJ);
+        for (int i = 0; i < 250; i++) Assert.Equal(f[i] * Math.Exp(logJ[i]), we.Weights[i], 1e-12 * (1 + Math.Abs(we.Weights[i])));
         Assert.All(we.Events, x => Assert.InRange(x, 0.0, 1.0));
         a.UseStream(1);
         Assert.NotEqual(b.WeightsOf(10), a.WeightsOf(10));

@@ -139,6 +139,21 @@ public class OnnxExportTests
         Assert.Contains("UserNet", ex.Message);
     }
 
+    [Theory]
+    [InlineData("naf", "Sigmoidal")]
+    [InlineData("umnn", "Umnn")]
+    [InlineData("cnf", "Continuous")]
+    [InlineData("flow-matching", "Continuous")]
+    public void BuildersWithIterativeInversesAreRefusedByName(string builder, string part)
+    {
+        var model = new FlowModel<float>(new FlowSpec { Builder = builder, Features = 2, Layers = 1, Hidden = 8 });
+        foreach (var kind in new[] { OnnxGraphKind.LogProb, OnnxGraphKind.Sample })
+        {
+            var ex = Assert.Throws<NotSupportedException>(() => OnnxExport.ToBytes(model, kind));
+            Assert.Contains(part, ex.Message);
+        }
+    }
+
     // ------------------------------------------------------------------ models
 
     private static FlowModel<T> MakeModel<T>(string builder, bool conditional) where T : unmanaged, IFloatingPointIeee754<T>

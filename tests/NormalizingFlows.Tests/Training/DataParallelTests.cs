@@ -147,6 +147,38 @@ public class DataParallelTests : IDisposable
     }
 
     [Fact]
+    public void GradientsCrossingBucketBoundariesSumAsInOneBucket()
+    {
+        int parameters = Model().Parameters().Sum(p => p.Value.Length);
+        var options = new TrainingOptions { Epochs = 1, BatchSize = 50, LearningRate = 5e-3, Seed = 4 };
+        var (single, _) = Train(options, null, 200);
+        int saved = TrainingLoop<double>.BucketElements;
+        try
+        {
+            // P + 2: the last bucket holds one value; 7: many small buckets, boundaries inside every tensor
+            foreach (int size in new[] { parameters + 2, parameters + 1, 7 })
+            {
+                TrainingLoop<double>.BucketElements = size;
+                foreach (var (p, _) in TrainParallel(options, 2, 200)) AssertClose(single, p);
+            }
+        }
+        finally
+        {
+            TrainingLoop<double>.BucketElements = saved;
+        }
+    }
+
+    [Fact]
+    public void AModelThatCouplesRowsRefusesDataParallelism()
+    {
+        // ActNorm initialises itself from the first batch: each process would see only its share of it
+        var flow = FlowBuilders.Glow<double>(3, layers: 1, hidden: 8, rng: new Rng(1L));
+        var e = Assert.Throws<NotSupportedException>(() => new MaximumLikelihoodTrainer<double>(flow, new TrainingOptions { Epochs = 1, BatchSize = 50, DataParallel = new ThreadGroup(1)[0] })
+            .Fit(new TrainingData<double>(Data(100))));
+        Assert.Contains("couples the rows", e.Message);
+    }
+
+    [Fact]
     public void ALossDrivenRunRefusesDataParallelism()
     {
         var flow = Model();

@@ -178,4 +178,12 @@ public class MonotonicUpdateTests
         double integral = NormalizingFlows.Tests.Flows.TrainedDensityNormalizationTests.GridIntegral(flow, 300, -6, 7, -6, 6);
         Assert.True(Math.Abs(integral - 1) < 0.01, $"{name}: ∫p = {integral}");
     }
+
+    [Fact]
+    public void AMaskedUpdateRefusesAnUpdateWithItsOwnWeights()
+    {
+        var e = Assert.Throws<NotSupportedException>(() => new MaskedUpdate([true, false], new UmnnUpdate(embedding: 4, hidden: 8, nodes: 9), new AffineUpdate()));
+        Assert.Contains("UmnnUpdate", e.Message);
+        _ = new MaskedUpdate([true, false], new SigmoidalUpdate(), new SigmoidalUpdate());   // no weights of their own: fine
+    }
 }
