@@ -246,7 +246,7 @@ internal static class IntegrateCommand
     }
 
     /// <summary>x1 … xd, the coordinate columns of the event files.</summary>
-    private static string[] XNames(int d) => [.. Enumerable.Range(1, d).Select(j => "x" + j.ToString(CultureInfo.InvariantCulture))];
+    internal static string[] XNames(int d) => [.. Enumerable.Range(1, d).Select(j => "x" + j.ToString(CultureInfo.InvariantCulture))];
 
     /// <summary>The name of the event-weight column of the event files.</summary>
     internal const string WeightColumn = "weight";

@@ -61,7 +61,7 @@ internal static class MergeCommand
                 if (wc < 0 && table.Columns.SequenceEqual(Table.DefaultNames(table.Cols)) && files.All(f => f.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)))
                 {
                     wc = table.Cols - 1;
-                    table = new Table([.. Enumerable.Range(1, wc).Select(j => "x" + j.ToString(c)), IntegrateCommand.WeightColumn], table.Values, table.Rows);
+                    table = new Table([.. IntegrateCommand.XNames(wc), IntegrateCommand.WeightColumn], table.Values, table.Rows);
                 }
                 if (wc < 0) throw new UsageException($"--unweight needs a '{IntegrateCommand.WeightColumn}' column (the events of 'nflow integrate --weighted'); the files have: {string.Join(", ", table.Columns)}");
                 var names = table.Columns.Where((_, j) => j != wc).ToArray();

@@ -84,7 +84,7 @@ public static class PhysicsDistance
             values[b] = UnbiasedMmd2(Gather(x, d, Draw(rng, nx, size)), Gather(y, d, Draw(rng, ny, size)), d, options.KernelDegree);
         }
         Array.Sort(values);
-        return new DistanceEstimate(Quantile(values, 0.5), (Quantile(values, 0.83725) - Quantile(values, 0.16275)) / 2);
+        return new DistanceEstimate(SortedQuantile.Of(values, 0.5), (SortedQuantile.Of(values, 0.83725) - SortedQuantile.Of(values, 0.16275)) / 2);
     }
 
     /// <summary>
@@ -233,13 +233,5 @@ public static class PhysicsDistance
         double rss = 0;
         for (int i = 0; i < m; i++) rss += (y[i] - a - b * x[i]) * (y[i] - a - b * x[i]);
         return (a, Math.Sqrt(sxx / det * rss / (m - 2)));
-    }
-
-    /// <summary>The <paramref name="p"/>-quantile of sorted values, linearly interpolated (NumPy's default).</summary>
-    private static double Quantile(double[] sorted, double p)
-    {
-        double h = (sorted.Length - 1) * p;
-        int lo = (int)Math.Floor(h), hi = Math.Min(lo + 1, sorted.Length - 1);
-        return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
     }
 }

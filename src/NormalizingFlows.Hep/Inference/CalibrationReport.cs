@@ -1,3 +1,4 @@
+using NormalizingFlows.Hep.Evaluation;
 using System.Globalization;
 using NormalizingFlows.Hep.Reports;
 using NormalizingFlows.Training;
@@ -101,7 +102,7 @@ public static class CalibrationReport
     private static SvgPlot HistogramWithMarkers(string title, string xLabel, double[] values, (double X, string Color, string Label)[] markers)
     {
         var sorted = values.Where(double.IsFinite).OrderBy(v => v).ToArray();
-        double lo = sorted.Length > 0 ? PosteriorCalibration.Quantile(sorted, 0.002) : -1, hi = sorted.Length > 0 ? PosteriorCalibration.Quantile(sorted, 0.998) : 1;
+        double lo = sorted.Length > 0 ? SortedQuantile.Of(sorted, 0.002) : -1, hi = sorted.Length > 0 ? SortedQuantile.Of(sorted, 0.998) : 1;
         foreach (var m in markers) { lo = Math.Min(lo, m.X); hi = Math.Max(hi, m.X); }
         double pad = 0.05 * (hi - lo) + 1e-9;
         lo -= pad; hi += pad;

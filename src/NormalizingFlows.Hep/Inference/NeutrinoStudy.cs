@@ -1,3 +1,4 @@
+using NormalizingFlows.Hep.Evaluation;
 using System.Diagnostics;
 using System.Numerics;
 using NormalizingFlows.Tensors;
@@ -60,7 +61,7 @@ public static class NeutrinoStudy
                     pz[j] = WlnuSimulator.NeutrinoPz(double.CreateTruncating(s[o]), double.CreateTruncating(s[o + 1]), double.CreateTruncating(s[o + 2]));
                 }
                 Array.Sort(pz);
-                flowMedian[e] = PosteriorCalibration.Quantile(pz, 0.5);
+                flowMedian[e] = SortedQuantile.Of(pz, 0.5);
                 // inside the central 68.27 % interval, by the randomised PIT of the truth's rank (unbiased for any L)
                 int rank = 0;
                 while (rank < l && pz[rank] < truth[e]) rank++;
@@ -105,7 +106,7 @@ public static class NeutrinoStudy
             coverage = (double)c / n;
         }
         Array.Sort(r);
-        return new PzResolution(method, category, r.Length, Sigma68Sorted(r), rms, PosteriorCalibration.Quantile(r, 0.5), coverage);
+        return new PzResolution(method, category, r.Length, Sigma68Sorted(r), rms, SortedQuantile.Of(r, 0.5), coverage);
     }
 
     private static double[] Residuals(double[] estimate, double[] truth, Func<int, bool> keep)
@@ -122,5 +123,5 @@ public static class NeutrinoStudy
         return Sigma68Sorted(r);
     }
 
-    private static double Sigma68Sorted(double[] sorted) => 0.5 * (PosteriorCalibration.Quantile(sorted, 0.84135) - PosteriorCalibration.Quantile(sorted, 0.15865));
+    private static double Sigma68Sorted(double[] sorted) => 0.5 * (SortedQuantile.Of(sorted, 0.84135) - SortedQuantile.Of(sorted, 0.15865));
 }

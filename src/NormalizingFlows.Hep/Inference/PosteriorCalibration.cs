@@ -118,14 +118,4 @@ public static class PosteriorCalibration
         }
         return new CalibrationResult(n, l, lv, ranks, summaries, joint);
     }
-
-    /// <summary>The <paramref name="p"/>-quantile of sorted values, linearly interpolated (type 7).</summary>
-    public static double Quantile(ReadOnlySpan<double> sorted, double p)
-    {
-        if (sorted.Length == 0) throw new ArgumentException("no values", nameof(sorted));
-        double h = (sorted.Length - 1) * Math.Clamp(p, 0, 1);
-        int lo = (int)Math.Floor(h);
-        int hi = Math.Min(lo + 1, sorted.Length - 1);
-        return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
-    }
 }

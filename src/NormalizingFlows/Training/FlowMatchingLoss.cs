@@ -112,10 +112,5 @@ public sealed class FlowMatchingLoss<T> : TrainingLoss<T> where T : unmanaged, I
     public override double Validate(TrainingData<T> validation) => MaximumLikelihoodLoss<T>.Evaluate(Flow, validation, EvaluationBatchSize).Mean;
 
     /// <summary>The first parameter whose values are not finite.</summary>
-    public override string? Diagnose(TrainingBatch<T> batch)
-    {
-        foreach (var (name, p) in Flow.NamedParameters())
-            if (!TrainingLoop<T>.AllFinite(p.Value)) return $"parameter '{name}'";
-        return null;
-    }
+    public override string? Diagnose(TrainingBatch<T> batch) => FirstNonFiniteParameter(Flow);
 }

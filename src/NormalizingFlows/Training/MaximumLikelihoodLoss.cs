@@ -69,8 +69,7 @@ public sealed class MaximumLikelihoodLoss<T> : TrainingLoss<T> where T : unmanag
     public override string? Diagnose(TrainingBatch<T> batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        foreach (var (name, p) in Flow.NamedParameters())
-            if (!TrainingLoop<T>.AllFinite(p.Value)) return $"parameter '{name}'";
+        if (FirstNonFiniteParameter(Flow) is { } parameter) return parameter;
         if (batch.X is null) return null;
         using var _ = GradMode.Disable();
         Var<T> h = new(batch.X);

@@ -28,4 +28,12 @@ public abstract class TrainingLoss<T> where T : unmanaged, IFloatingPointIeee754
 
     /// <summary>After a non-finite loss on <paramref name="batch"/>: the first layer or parameter whose values are not finite, if one is found.</summary>
     public virtual string? Diagnose(TrainingBatch<T> batch) => null;
+
+    /// <summary>"parameter 'name'" of the first parameter of <paramref name="model"/> with a non-finite value, or null.</summary>
+    protected static string? FirstNonFiniteParameter(NormalizingFlows.Nn.Module<T> model)
+    {
+        foreach (var (name, p) in model.NamedParameters())
+            if (!TrainingLoop<T>.AllFinite(p.Value)) return $"parameter '{name}'";
+        return null;
+    }
 }

@@ -88,11 +88,27 @@ public sealed record UmnnUpdate : IElementwiseUpdate
         var g = Ops.ScaleShift(Ops.Elu(o), 1.0, 1.0);
         var integral = Ops.Mul(Ops.MatMul(g, new Var<T>(Tensor<T>.FromDoubles(_weights, _weights.Length, 1))), xr);
         var y = Ops.Add(Ops.Mul(beta, integral), alpha);
-        // log g(x, h) = log(ELU(o) + 1): o below 0, log1p(o) above (no underflow of e^o)
-        var end = Ops.SliceColumns(o, 0, 1);
+        // the first Clenshaw–Curtis node is the end point s = x (scale 1): its output gives log f′(x)
+        return (Ops.Reshape(y, n, k), Ops.Reshape(LogSlope(beta, Ops.SliceColumns(o, 0, 1)), n, k));
+    }
+
+    /// <summary>log f′(x) = log β + log g(x, h) alone: the integrand network at the end point only (the inverse needs no integral).</summary>
+    internal Var<T> LogDerivative<T>(IntegrandNetwork<T> network, Var<T> x, Var<T> parameters) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = x.Value.Dim(0), k = x.Value.Dim(1), rows = n * k;
+        var theta = Ops.Reshape(parameters, rows, ParametersPerFeature);
+        var beta = Ops.ScaleShift(Ops.Softplus(Ops.SliceColumns(theta, 1, 1)), 1.0, SigmoidalMap.MinSlope);
+        var end = network.Output(Ops.Reshape(x, rows, 1), Ops.SliceColumns(theta, 2, Embedding), EndPoint);
+        return Ops.Reshape(LogSlope(beta, end), n, k);
+    }
+
+    private static readonly double[] EndPoint = [1.0];
+
+    // log β + log g, with log g(x, h) = log(ELU(o) + 1): o below 0, log1p(o) above (no underflow of e^o)
+    private static Var<T> LogSlope<T>(Var<T> beta, Var<T> end) where T : unmanaged, IFloatingPointIeee754<T>
+    {
         var negative = end.Value.ToArray().Select(v => v < T.Zero).ToArray();
-        var logG = Ops.Where(negative, end, Ops.Log1p(Ops.Relu(end)));
-        return (Ops.Reshape(y, n, k), Ops.Reshape(Ops.Add(Ops.Log(beta), logG), n, k));
+        return Ops.Add(Ops.Log(beta), Ops.Where(negative, end, Ops.Log1p(Ops.Relu(end))));
     }
 
     /// <summary>The update bound to one layer's integrand network.</summary>
@@ -123,16 +139,11 @@ public sealed record UmnnUpdate : IElementwiseUpdate
             }
             bool graph = GradMode.IsEnabled && (input.RequiresGrad || parameters.RequiresGrad || network.Parameters().Any(p => p.RequiresGrad));
             var xStar = Solve(input.Value, parameters.Value, graph, out var slope);
-            if (!graph)
-            {
-                var (_, ld) = settings.Evaluate(network, new Var<TW>(xStar), parameters);
-                return (new Var<TW>(xStar), Ops.Neg(Ops.SumRows(ld)));
-            }
+            if (!graph) return (new Var<TW>(xStar), Ops.Neg(Ops.SumRows(settings.LogDerivative(network, new Var<TW>(xStar), parameters))));
             // one Newton step with x* and f′(x*) held constant: the value stays x*, the gradients are the implicit ones
             var (fStar, _) = settings.Evaluate(network, new Var<TW>(xStar), parameters);
             var x = Ops.Sub(new Var<TW>(xStar), Ops.Div(Ops.Sub(fStar, input), new Var<TW>(slope!)));
-            var (_, logDerivative) = settings.Evaluate(network, x, parameters);
-            return (x, Ops.Neg(Ops.SumRows(logDerivative)));
+            return (x, Ops.Neg(Ops.SumRows(settings.LogDerivative(network, x, parameters))));
         }
 
         /// <summary>x* = f⁻¹(y) without a graph, and (with <paramref name="withSlope"/>) the slope f′(x*) of the computed map.</summary>
