@@ -45,6 +45,7 @@ internal static class ChildNflow
     }
 }
 
+[Collection("ChildProcesses")] // signals to real child processes with time limits: never beside PackagingTests' dotnet pack/build/run
 public class JobsTests
 {
     private static readonly string[] SmallModel = ["--flow", "nsf", "--layers", "2", "--hidden", "16", "--bins", "4", "--batch", "256"];

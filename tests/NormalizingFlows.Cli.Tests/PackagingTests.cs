@@ -11,6 +11,7 @@ namespace NormalizingFlows.Cli.Tests;
 /// against the package, and `dotnet tool install nflow --add-source FOLDER` installs a working nflow. A unique
 /// prerelease version per run keeps NuGet's global cache from serving an older package.
 /// </summary>
+[Collection("ChildProcesses")] // runs dotnet pack, build and tool install: heavy, kept apart from the timed child-process tests
 public sealed class PackagingTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "nflow-pack-" + Guid.NewGuid().ToString("N")[..8]);
