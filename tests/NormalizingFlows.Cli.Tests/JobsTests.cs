@@ -8,15 +8,27 @@ namespace NormalizingFlows.Cli.Tests;
 /// <summary>The built nflow run as a child process, for signals.</summary>
 internal static class ChildNflow
 {
+    /// <summary>
+    /// Starts nflow as a child with SIGINT and SIGTERM at their default action. A signal ignored by the parent stays
+    /// ignored in its children (POSIX), and a test run started in the background of a non-interactive shell (as CI
+    /// harnesses do) has SIGINT ignored: a child started plainly would then rightly ignore the test's SIGINT too.
+    /// GNU env's --default-signal resets that before nflow starts.
+    /// </summary>
     public static Process Start(string workDir, params string[] args)
     {
-        var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        var psi = new ProcessStartInfo(OperatingSystem.IsLinux() ? "env" : dotnet)
         {
             WorkingDirectory = workDir,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (OperatingSystem.IsLinux())
+        {
+            psi.ArgumentList.Add("--default-signal=INT,TERM");
+            psi.ArgumentList.Add(dotnet);
+        }
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "nflow.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
         return Process.Start(psi)!;
