@@ -4,6 +4,7 @@ using NormalizingFlows.Flows;
 using NormalizingFlows.Optim;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Tensors.Kernels;
+using NormalizingFlows.Training;
 
 namespace NormalizingFlows.Bench;
 
@@ -15,7 +16,7 @@ namespace NormalizingFlows.Bench;
 /// </summary>
 internal static class FlowsBench
 {
-    public static readonly string[] Models = ["realnvp", "nsf_c", "maf", "maf_rqs", "naf", "umnn"];
+    public static readonly string[] Models = ["realnvp", "nsf_c", "maf", "maf_rqs", "naf", "umnn", "cnf", "flow_matching"];
     public static readonly string[] DataSets = ["tab18", "moons2d"];
 
     public static Flow<float> Build(string model, int d, Rng rng) => model switch
@@ -26,7 +27,8 @@ internal static class FlowsBench
         "maf_rqs" => FlowBuilders.MafRqs<float>(d, rng: rng),
         "naf" => FlowBuilders.Naf<float>(d, rng: rng),
         "umnn" => FlowBuilders.Umnn<float>(d, rng: rng),
-        "flow_matching" => FlowBuilders.ContinuousFlow<float>(d, layers: 3, hidden: 128, rng: rng),
+        // one continuous flow, trained two ways: cnf by −log p through the solver, flow_matching by the matching loss
+        "cnf" or "flow_matching" => FlowBuilders.ContinuousFlow<float>(d, layers: 3, hidden: 128, rng: rng),
         _ => throw new ArgumentException($"unknown model '{model}' ({string.Join(", ", Models)})"),
     };
 
@@ -72,10 +74,17 @@ internal static class FlowsBench
             {
                 int warm = batch == 4096 ? 10 : 20, steps = batch == 4096 ? 100 : 200;
                 if (quick) { warm = 3; steps = 10; }
-                double median = TrainStepSeconds(flow, bench, batch, warm, steps, rng, quick);
+                double median = TrainStepSeconds(flow, models[0] == "flow_matching" ? new FlowMatchingLoss<float>(flow) : null, bench, batch, warm, steps, rng, quick);
                 Emit(models[0], bench.Name, threads[0], "train", batch, batch / median);
             }
-        if (want.Contains("log_prob")) Emit(models[0], bench.Name, threads[0], "log_prob", 10_000, LogProbRate(flow, bench, quick ? 20_000 : 100_000));
+        if (want.Contains("log_prob"))
+        {
+            // a continuous flow's exact log-density solves the ODE with D tangents per row: 10 000 rows in batches of
+            // 1 000 (the tangents of a 10 000-row batch take gigabytes)
+            bool continuous = models[0] is "cnf" or "flow_matching";
+            int batch = continuous ? 1_000 : 10_000, rows = continuous ? (quick ? 2_000 : 10_000) : (quick ? 20_000 : 100_000);
+            Emit(models[0], bench.Name, threads[0], "log_prob", batch, LogProbRate(flow, bench, rows, batch));
+        }
         if (want.Contains("sample")) Emit(models[0], bench.Name, threads[0], "sample", 10_000, SampleRate(flow, quick ? 20_000 : 100_000, rng));
         return 0;
     }
@@ -92,7 +101,8 @@ internal static class FlowsBench
     private static void Emit(string model, string data, int threads, string phase, int batch, double rate) =>
         Console.WriteLine($"{{\"bench\":\"flows\",\"model\":\"{model}\",\"data\":\"{data}\",\"threads\":{threads},\"phase\":\"{phase}\",\"batch\":{batch},\"samples_per_s\":{BenchUtil.Num(rate, "F0")},\"rss_peak_mb\":{BenchUtil.Num(BenchUtil.PeakRssMb(), "F1")}}}");
 
-    private static double TrainStepSeconds(Flow<float> flow, BenchData data, int batch, int warmup, int steps, Rng rng, bool quick)
+    /// <summary>Median step time; the loss is −mean log p(x), or <paramref name="loss"/> (flow matching) when given.</summary>
+    private static double TrainStepSeconds(Flow<float> flow, TrainingLoss<float>? loss, BenchData data, int batch, int warmup, int steps, Rng rng, bool quick)
     {
         var opt = new Adam<float>(flow.Parameters(), 1e-3);
         var x = Tensor<float>.Empty(batch, data.Features).Untrack();
@@ -104,10 +114,10 @@ internal static class FlowsBench
         var warmClock = Stopwatch.StartNew();
         if (!quick)
             while (warmClock.Elapsed.TotalSeconds < 2.0)
-                Step(flow, opt, data, x, batch, rng);
+                Step(flow, loss, opt, data, x, batch, rng, -1);
         for (int s = 0; s < warmup + steps; s++)
         {
-            double t = Step(flow, opt, data, x, batch, rng);
+            double t = Step(flow, loss, opt, data, x, batch, rng, s);
             if (s >= warmup) times[s - warmup] = t;
         }
         Array.Sort(times);
@@ -115,7 +125,7 @@ internal static class FlowsBench
     }
 
     /// <summary>One training step on a fresh random batch; returns its time in seconds (batch assembly excluded).</summary>
-    private static double Step(Flow<float> flow, Adam<float> opt, BenchData data, Tensor<float> x, int batch, Rng rng)
+    private static double Step(Flow<float> flow, TrainingLoss<float>? loss, Adam<float> opt, BenchData data, Tensor<float> x, int batch, Rng rng, long step)
     {
         for (int r = 0; r < batch; r++)
             data.Train.AsSpan(rng.NextInt(data.TrainRows) * data.Features, data.Features).CopyTo(x.Row(r));
@@ -123,17 +133,16 @@ internal static class FlowsBench
         using (TensorScope.Begin())
         {
             opt.ZeroGrad();
-            var loss = Ops.Neg(Ops.Mean(flow.LogProb(new Var<float>(x))));
-            loss.Backward();
+            var value = loss is null ? Ops.Neg(Ops.Mean(flow.LogProb(new Var<float>(x)))) : loss.Compute(new TrainingBatch<float>(step, 1, x, null, null, default))!;
+            value.Backward();
             opt.Step();
         }
         return Stopwatch.GetElapsedTime(t0).TotalSeconds;
     }
 
-    private static double LogProbRate(Flow<float> flow, BenchData data, int rows)
+    private static double LogProbRate(Flow<float> flow, BenchData data, int rows, int batch)
     {
         flow.Eval();
-        const int batch = 10_000;
         var x = Tensor<float>.Empty(batch, data.Features).Untrack();
         // warm-up with full batches for ≥ 1 s, so the tiered JIT has optimised the hot paths before timing
         data.Train.AsSpan(0, batch * data.Features).CopyTo(x.Span);

@@ -26,11 +26,11 @@ switch (args.Length > 0 ? args[0] : "")
         Console.Error.WriteLine("       --pool-overhead | --split-probe [k]                                      (threading diagnostics)");
         Console.Error.WriteLine("  elementwise [--threads N] [--n N]... [--quick]");
         Console.Error.WriteLine("  spline      rational-quadratic spline kernels (forward, inverse and both backwards; float32 and float64)");
-        Console.Error.WriteLine("  flows [--model realnvp|nsf_c|maf|maf_rqs|all] [--data moons2d|checker2d|tab18|all] [--threads N,M,...|all] [--phase train,log_prob,sample] [--quick] [--data-dir DIR]");
+        Console.Error.WriteLine("  flows [--model realnvp|nsf_c|maf|maf_rqs|naf|umnn|cnf|flow_matching|all] [--data moons2d|checker2d|tab18|all] [--threads N,M,...|all] [--phase train,log_prob,sample] [--quick] [--data-dir DIR]");
         Console.Error.WriteLine("  side-by-side --anchor TsBench.dll [--model ...] [--data ...] [--threads 1,2] [--rounds 3] [--caps auto,avx2] [--phase ...] [--quick] [--out F.jsonl]");
         Console.Error.WriteLine("              ours and the TorchSharp anchor, one process each, alternating; prints ours / anchor per workload");
         Console.Error.WriteLine("  alloc [--model ...] [--threads N] [--batch 512] [--features 18]   managed bytes allocated per training step");
         Console.Error.WriteLine("  direct-a [--threads N]   GEMM reading A's row panels in place vs packing them, on the flows' layer shapes");
-        Console.Error.WriteLine("  quality [--model maf|nsf_c|realnvp|maf_rqs|all] [--data checker2d|tab18|moons2d|all] [--threads N] [--steps 3000] [--seed 1] [--seeds N] [--data-dir DIR]");
+        Console.Error.WriteLine("  quality [--model maf|nsf_c|realnvp|maf_rqs|naf|umnn|flow_matching|all] [--data checker2d|tab18|moons2d|all] [--threads N] [--steps 3000] [--seed 1] [--seeds N] [--test-rows N] [--data-dir DIR]");
         return 2;
 }

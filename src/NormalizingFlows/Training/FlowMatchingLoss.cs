@@ -28,6 +28,11 @@ public sealed class FlowMatchingLoss<T> : TrainingLoss<T> where T : unmanaged, I
         Flow = flow ?? throw new ArgumentNullException(nameof(flow));
         _transform = FindContinuous(flow.Transform)
             ?? throw new ArgumentException($"flow matching trains a continuous flow: the flow's transform ({TypeNames.Of(flow.Transform)}) does not end in a ContinuousTransform (build it with FlowBuilders.ContinuousFlow)", nameof(flow));
+        // the loss trains the velocity field (and a context embedding) only: refuse what it would leave untrained
+        if (Flow.Base.Parameters().Any(p => p.Trainable))
+            throw new ArgumentException($"flow matching trains the velocity field only, but the base distribution ({TypeNames.Of(flow.Base)}) has trainable parameters: use a fixed base (e.g. StandardNormal) or freeze them", nameof(flow));
+        if (FirstTrainableStepBefore(flow.Transform) is { } step)
+            throw new ArgumentException($"flow matching trains the velocity field only, but {step} before it has trainable parameters: freeze them (fixed preprocessing) or train that part by maximum likelihood", nameof(flow));
         if (!(sigmaMin >= 0 && sigmaMin < 1)) throw new ArgumentOutOfRangeException(nameof(sigmaMin), sigmaMin, "σ_min must lie in [0, 1)");
         ArgumentOutOfRangeException.ThrowIfLessThan(evaluationBatchSize, 1);
         SigmaMin = sigmaMin;
@@ -86,6 +91,16 @@ public sealed class FlowMatchingLoss<T> : TrainingLoss<T> where T : unmanaged, I
         ContinuousTransform<T> c => c,
         CompositeTransform<T> { Steps.Count: > 0 } comp => FindContinuous(comp.Steps[^1]),
         EmbeddedContextTransform<T> e => FindContinuous(e.Inner),
+        _ => null,
+    };
+
+    /// <summary>"step i (Type)" of the first step before the continuous one, in the path <see cref="ToContinuous"/> walks, with trainable parameters; null if none.</summary>
+    private static string? FirstTrainableStepBefore(Transform<T> t) => t switch
+    {
+        CompositeTransform<T> comp => comp.Steps.Take(comp.Steps.Count - 1)
+            .Select((s, i) => s.Parameters().Any(p => p.Trainable) ? $"step {i} ({TypeNames.Of(s)})" : null)
+            .FirstOrDefault(s => s is not null) ?? FirstTrainableStepBefore(comp.Steps[^1]),
+        EmbeddedContextTransform<T> e => FirstTrainableStepBefore(e.Inner),
         _ => null,
     };
 

@@ -1,5 +1,6 @@
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Data;
+using NormalizingFlows.Distributions;
 using NormalizingFlows.Flows;
 using NormalizingFlows.Models;
 using NormalizingFlows.Nn;
@@ -132,6 +133,24 @@ public class ContinuousFlowTests(Xunit.Abstractions.ITestOutputHelper output)
         var leaves = flow.Parameters().Cast<Var<double>>().ToList();
         var r = GradCheck.Check(() => loss.Compute(new TrainingBatch<double>(7, 11, x, c, w, default))!, leaves, eps: 1e-6, atol: 1e-7, rtol: 1e-5);
         Assert.True(r.Passed, r.ToString());
+    }
+
+    [Fact]
+    public void FlowMatchingRefusesTrainableStepsItWouldLeaveUntrained()
+    {
+        // the matching loss trains the velocity field only: a trainable step before it, or a trainable base, would
+        // silently keep its initial parameters
+        var field = new VectorField<double>(2, hidden: 4, layers: 1, new Rng(1));
+        var withActNorm = new Flow<double>(new CompositeTransform<double>(new ActNorm<double>(2), new ContinuousTransform<double>(field)), new StandardNormal<double>(2));
+        var ex = Assert.Throws<ArgumentException>(() => new FlowMatchingLoss<double>(withActNorm));
+        Assert.Contains("ActNorm", ex.Message);
+        Assert.Contains("step 0", ex.Message);
+        var trainableBase = new Flow<double>(new ContinuousTransform<double>(field), new DiagonalNormal<double>(2));
+        Assert.Contains("base", Assert.Throws<ArgumentException>(() => new FlowMatchingLoss<double>(trainableBase)).Message);
+        // fixed steps before it are fine (preprocessing): ActNorm with its parameters frozen
+        var act = new ActNorm<double>(2);
+        foreach (var p in act.Parameters()) p.Trainable = false;
+        _ = new FlowMatchingLoss<double>(new Flow<double>(new CompositeTransform<double>(act, new ContinuousTransform<double>(field)), new StandardNormal<double>(2)));
     }
 
     private static readonly Lazy<(Flow<double> Flow, double[] Mu, double[] Sigma)> GaussianFit = new(() =>
