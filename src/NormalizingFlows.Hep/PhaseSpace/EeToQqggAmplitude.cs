@@ -16,7 +16,7 @@ namespace NormalizingFlows.Hep.PhaseSpace;
 /// diagonal and Tr(tᵃtᵇtᵃtᵇ) = −C_F/2 = −2/3 off it.
 /// </para>
 /// The result is averaged over the e⁺e⁻ spins and summed over final spins and colours; it does not include the 1/2!
-/// for the identical gluons (the phase-space integral does: <c>EeToQqggProcess</c>).
+/// for the identical gluons (the phase-space integral does: <see cref="EeToQqggProcess"/>).
 /// </summary>
 public static class EeToQqggAmplitude
 {
