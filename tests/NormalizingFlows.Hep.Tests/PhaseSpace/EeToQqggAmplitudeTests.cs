@@ -33,6 +33,16 @@ public class EeToQqggAmplitudeTests
         }
     }
 
+    /// <summary>The two polarisation vectors of each gluon, p[2] and p[3].</summary>
+    static (FourVector[] E3, FourVector[] E4) GluonPolarisations(FourVector[] p)
+    {
+        var e3 = new FourVector[2];
+        var e4 = new FourVector[2];
+        EeToQqggAmplitude.Polarisations(p[2], e3);
+        EeToQqggAmplitude.Polarisations(p[3], e4);
+        return (e3, e4);
+    }
+
     static double M4(FourVector[] p, Fermion q) => EeToQqggAmplitude.SquaredAmplitude(K1, K2, p[0], p[1], p[2], p[3], q, Sm);
 
     [Fact]
@@ -69,31 +79,29 @@ public class EeToQqggAmplitudeTests
     {
         // ε₃ → p₃ (or ε₄ → p₄) with the other gluon physical: each colour-ordered amplitude vanishes, for every chirality.
         var rng = new Rng(11);
-        Span<FourVector> e3 = stackalloc FourVector[2], e4 = stackalloc FourVector[2];
         for (int t = 0; t < 20; t++)
         {
             var p = Point(4, rng);
-            EeToQqggAmplitude.Polarisations(p[2], e3);
-            EeToQqggAmplitude.Polarisations(p[3], e4);
+            var (e3, e4) = GluonPolarisations(p);
             foreach (bool leftLepton in new[] { true, false })
             {
                 var lepton = EeToQqggAmplitude.LeptonCurrent(K1, K2, leftLepton);
                 foreach (bool leftQuark in new[] { true, false })
                 {
                     double scale = 0;
-                    foreach (var a in e3.ToArray())
-                        foreach (var b in e4.ToArray())
+                    foreach (var a in e3)
+                        foreach (var b in e4)
                         {
                             var (x, y) = EeToQqggAmplitude.PartialAmplitudes(lepton, p[0], p[1], p[2], p[3], a, b, leftQuark);
                             scale = Math.Max(scale, Math.Max(x.Magnitude, y.Magnitude));
                         }
                     // the momentum has the scale of the energy: compare with the physical amplitudes times E
-                    foreach (var b in e4.ToArray())
+                    foreach (var b in e4)
                     {
                         var (x, y) = EeToQqggAmplitude.PartialAmplitudes(lepton, p[0], p[1], p[2], p[3], p[2], b, leftQuark);
                         Assert.True(x.Magnitude < 1e-10 * scale * p[2].E && y.Magnitude < 1e-10 * scale * p[2].E, $"ε₃ → p₃: |A₁₂| = {x.Magnitude:G3}, |A₂₁| = {y.Magnitude:G3}, scale {scale:G3}");
                     }
-                    foreach (var a in e3.ToArray())
+                    foreach (var a in e3)
                     {
                         var (x, y) = EeToQqggAmplitude.PartialAmplitudes(lepton, p[0], p[1], p[2], p[3], a, p[3], leftQuark);
                         Assert.True(x.Magnitude < 1e-10 * scale * p[3].E && y.Magnitude < 1e-10 * scale * p[3].E, $"ε₄ → p₄: |A₁₂| = {x.Magnitude:G3}, |A₂₁| = {y.Magnitude:G3}, scale {scale:G3}");
@@ -114,19 +122,17 @@ public class EeToQqggAmplitudeTests
         // Flipping every helicity conjugates the amplitudes: the polarisation- and colour-summed squares for (R, R) and
         // (R, L) equal those for (L, L) and (L, R) at the same momenta, which the matrix element relies on.
         var rng = new Rng(3);
-        Span<FourVector> e3 = stackalloc FourVector[2], e4 = stackalloc FourVector[2];
         for (int t = 0; t < 10; t++)
         {
             var p = Point(4, rng);
             var sums = EeToQqggAmplitude.Sums(K1, K2, p[0], p[1], p[2], p[3]);
-            EeToQqggAmplitude.Polarisations(p[2], e3);
-            EeToQqggAmplitude.Polarisations(p[3], e4);
+            var (e3, e4) = GluonPolarisations(p);
             var right = EeToQqggAmplitude.LeptonCurrent(K1, K2, left: false);
             foreach (bool leftQuark in new[] { false, true })
             {
                 double total = 0;
-                foreach (var a in e3.ToArray())
-                    foreach (var b in e4.ToArray())
+                foreach (var a in e3)
+                    foreach (var b in e4)
                     {
                         var (x, y) = EeToQqggAmplitude.PartialAmplitudes(right, p[0], p[1], p[2], p[3], a, b, leftQuark);
                         total += EeToQqggAmplitude.DiagonalColour * (x.Magnitude * x.Magnitude + y.Magnitude * y.Magnitude)
