@@ -47,7 +47,7 @@ internal static class IntegrateCommand
         var pretrain = new Option<string>("--pretrain") { Description = "Flow: none, or vegas (adapt a VEGAS grid on --pretrain-share of the training calls first; it stays the flow's first, fixed layer)", DefaultValueFactory = _ => "none" };
         Commands.OneOf(pretrain, "pretraining", ["none", "vegas"]);
         var pretrainShare = new Option<double>("--pretrain-share") { Description = "With --pretrain vegas: share of the training calls that adapt the grid", DefaultValueFactory = _ => 0.3 };
-        var multichannel = new Option<string?>("--multichannel") { Description = "ee-qqg: one channel-conditional flow over the two channels, with the mapping's channel weights (fixed) or weights learnt jointly (learned)" };
+        var multichannel = new Option<string?>("--multichannel") { Description = "ee-qqg, ee-qqgg: one channel-conditional flow over the mapping's channels, with its channel weights (fixed) or weights learnt jointly (learned)" };
         Commands.OneOf(multichannel!, "multichannel", ["fixed", "learned"]);
         var dropFloor = new Option<double>("--drop-floor") { Description = "With --multichannel: drop channels below this share of the integral after training (0: keep all)", DefaultValueFactory = _ => 0 };
         var vegasBins = new Option<int>("--vegas-bins") { Description = "VEGAS grid bins per dimension", DefaultValueFactory = _ => 64 };
@@ -55,7 +55,7 @@ internal static class IntegrateCommand
         var events = Commands.Count("Also generate this many unweighted events (accept/reject; overweights keep weight > 1) and write them to --output");
         var output = new Option<string?>("--output", "-o") { Description = "File for the unweighted events: .csv or .npy (columns x1..xd, weight); .lhe (Les Houches events) for the ee-* processes", HelpName = "FILE" };
         var sqrtS = new Option<double>("--sqrt-s") { Description = "Physics processes: centre-of-mass energy √s in GeV", DefaultValueFactory = _ => 91.2 };
-        var yCut = new Option<double>("--ycut") { Description = "ee-qqg: cut y_ij = s_ij/s > ycut on every parton pair", DefaultValueFactory = _ => 0.01 };
+        var yCut = new Option<double>("--ycut") { Description = "ee-qqg, ee-qqgg: cut y_ij = s_ij/s > ycut on every parton pair", DefaultValueFactory = _ => 0.01 };
         var compare = new Option<bool>("--compare") { Description = "Run mc, vegas and flow at the same --calls and print one table" };
         var suite = new Option<bool>("--suite") { Description = "With --compare: run the whole test suite (gaussian and camel in 2, 4, 8, 16-D, polynomial 4-D, circles, annulus, box) instead of --function" };
         var seed = Commands.Seed();
@@ -155,15 +155,16 @@ internal static class IntegrateCommand
                 if (n is not null) throw new UsageException("--events cannot be combined with --multichannel");
                 if (flowOptions.BufferSize > 0 || flowOptions.VegasPretraining > 0) throw new UsageException("--multichannel trains without --buffer and --pretrain");
                 if (part.Count > 1 || resultPath is not null) throw new UsageException("--multichannel runs on one machine: it takes neither --shard nor --result");
-                if (f is not EeToQqgProcess { MappingKind: PhaseSpaceMappingKind.Angles } qqg) throw new UsageException($"--multichannel needs the ee-qqg process, not '{f.Name}'");
+                if (f is not PhaseSpaceProcess { Mapping: IMultichannelMapping } process)
+                    throw new UsageException($"--multichannel needs a process on a multichannel mapping (ee-qqg, ee-qqgg), not '{f.Name}'");
                 var options = new MultichannelOptions { Flow = flowOptions, LearnChannelWeights = mc == "learned", DropFloor = r.GetValue(dropFloor) };
                 options.Validate();
                 var clock = System.Diagnostics.Stopwatch.StartNew();
-                var multi = new MultichannelFlowIntegrator(new EeToQqgChannels(qqg), options, s);
+                var multi = new MultichannelFlowIntegrator(new PhaseSpaceChannels(process), options, s);
                 multi.Train((long)((tf ?? IntegrationComparison.DefaultTrainFraction("flow")) * budget));
                 long trained = multi.FunctionCalls;
                 var mres = multi.Integrate(budget - trained, its);
-                PrintResult(ctx, $"{f.Name} (2 channels × {multi.Integrand.Dimensions}-D) with the {mc} multichannel flow", mres, IntegrandCatalog.Reference(f), trained, clock.Elapsed.TotalSeconds);
+                PrintResult(ctx, $"{f.Name} ({multi.Integrand.Channels} channels × {multi.Integrand.Dimensions}-D) with the {mc} multichannel flow", mres, IntegrandCatalog.Reference(f), trained, clock.Elapsed.TotalSeconds);
                 foreach (var ch in multi.Channels)
                     ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"channel {ch.Channel}: {ch.Estimate:G6} ± {ch.Error:G2}, σ_k/I {Math.Sqrt(ch.Variance) / mres.Estimate:F4}, calls {ch.Calls:N0}{(ch.Active ? "" : " (dropped)")}"));

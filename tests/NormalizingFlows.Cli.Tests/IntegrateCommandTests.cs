@@ -1,3 +1,4 @@
+using NormalizingFlows.Hep.PhaseSpace;
 using NormalizingFlows.Data;
 
 namespace NormalizingFlows.Cli.Tests;
@@ -147,7 +148,22 @@ public class IntegrateCommandTests
 
         (code, _, err) = s.Run("integrate", "-f", "camel", "--multichannel", "learned", "--calls", "8192");
         Assert.Equal(2, code);
-        Assert.Contains("--multichannel needs the ee-qqg process", err);
+        Assert.Contains("--multichannel needs a process on a multichannel mapping", err);
+        (code, _, err) = s.Run("integrate", "-f", "ee-qqgg-rambo", "--multichannel", "fixed", "--calls", "8192");
+        Assert.Equal(2, code);
+        Assert.Contains("not 'ee-qqgg'", err);
+
+        // the four-body process: eight channels, and Les Houches events
+        (code, output, err) = s.Run("integrate", "-f", "ee-qqgg", "--multichannel", "fixed", "--calls", "8192", "--batch", "1024", "--hidden", "8", "--bins", "4");
+        Assert.True(code == 0, err + output);
+        Assert.Contains("ee-qqgg (8 channels × 8-D) with the fixed multichannel flow", output);
+        Assert.Contains("channel 7:", output);
+        string lhe = s["qqgg.lhe"];
+        (code, output, err) = s.Run("integrate", "-f", "ee-qqgg", "-m", "vegas", "--calls", "8192", "--events", "20", "-o", lhe);
+        Assert.True(code == 0, err + output);
+        var events = LesHouchesReader.Read(lhe).Events;
+        Assert.Equal(20, events.Count);
+        Assert.All(events, e => Assert.Equal(new[] { 21, 21 }, e.Particles.Where(p => p.Id == 21).Select(p => p.Id)));
         (code, _, err) = s.Run("integrate", "-f", "camel", "--buffer", "100", "--calls", "8192");
         Assert.NotEqual(0, code);
         Assert.Contains("the replay buffer holds 0 (off) or at least 2048 events", err);

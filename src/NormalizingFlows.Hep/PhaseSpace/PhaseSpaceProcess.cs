@@ -75,8 +75,17 @@ public abstract class PhaseSpaceProcess : IPhaseSpaceProcess
     public double Evaluate(ReadOnlySpan<double> x, Span<FourVector> momenta)
     {
         double w = Mapping.Map(x, momenta);
-        if (!(w > 0) || !PassesCuts(momenta)) return 0.0;
-        double v = SquaredAmplitude(momenta) * w * _flux;
+        return Value(momenta, w);
+    }
+
+    /// <summary>
+    /// f = |M|² w / (2s) · (ħc)² (pb) at momenta a mapping produced with weight <paramref name="weight"/>; 0 where the
+    /// weight is not positive, the momenta fail the cuts or the value is not finite.
+    /// </summary>
+    public double Value(ReadOnlySpan<FourVector> momenta, double weight)
+    {
+        if (!(weight > 0) || !PassesCuts(momenta)) return 0.0;
+        double v = SquaredAmplitude(momenta) * weight * _flux;
         return double.IsFinite(v) && v > 0 ? v : 0.0;
     }
 

@@ -6,10 +6,10 @@ public sealed record PhysicsProcessOptions
     /// <summary>Centre-of-mass energy √s in GeV (default 91.2).</summary>
     public double SqrtS { get; init; } = 91.2;
 
-    /// <summary>Cut y_ij = s_ij/s &gt; y_cut on all parton pairs of ee-qqg (default 0.01; ignored by ee-mumu).</summary>
+    /// <summary>Cut y_ij = s_ij/s &gt; y_cut on all parton pairs of ee-qqg and ee-qqgg (default 0.01; ignored by ee-mumu).</summary>
     public double YCut { get; init; } = 0.01;
 
-    /// <summary>Number of massless quark flavours summed in ee-qqg, 1–5 (d, u, s, c, b; default 5).</summary>
+    /// <summary>Number of massless quark flavours summed in ee-qqg and ee-qqgg, 1–5 (d, u, s, c, b; default 5).</summary>
     public int Flavours { get; init; } = 5;
 
     /// <summary>The phase-space mapping (default: the physical angles/virtuality/channel variables).</summary>

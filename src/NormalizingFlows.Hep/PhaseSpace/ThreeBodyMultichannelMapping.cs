@@ -19,9 +19,10 @@ namespace NormalizingFlows.Hep.PhaseSpace;
 /// [s_min, s_max]); this makes ∫ f(p(u)) w(u) du = ∫ f dΦ₃ over the region where s₁₃ or s₂₃ is in range
 /// (with s_min = y_cut·s and s_max = (1 − 2y_cut)·s this contains every point that passes y_ij &gt; y_cut).
 /// </summary>
-public sealed class ThreeBodyMultichannelMapping : IPhaseSpaceMapping
+public sealed class ThreeBodyMultichannelMapping : IMultichannelMapping
 {
     readonly double _s, _logRange;
+    readonly double[] _weights;
 
     /// <summary>
     /// Creates the map at centre-of-mass energy √s with propagator virtualities sampled in
@@ -41,6 +42,7 @@ public sealed class ThreeBodyMultichannelMapping : IPhaseSpaceMapping
         SMin = sMin;
         SMax = Math.Min(sMax, _s);
         Channel0Weight = channel0Weight;
+        _weights = [channel0Weight, 1 - channel0Weight];
         _logRange = Math.Log(SMax / SMin);
     }
 
@@ -71,6 +73,18 @@ public sealed class ThreeBodyMultichannelMapping : IPhaseSpaceMapping
 
     /// <summary>α₀, the probability of channel 0 (virtuality s₁₃).</summary>
     public double Channel0Weight { get; }
+
+    /// <inheritdoc/>
+    public int Channels => 2;
+
+    /// <inheritdoc/>
+    public int ChannelDimensions => 5;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<double> ChannelWeights => _weights;
+
+    /// <summary>(0, 2), (1, 2), (0, 1): the features ln y₁₃, ln y₂₃, ln y₁₂.</summary>
+    public IReadOnlyList<(int I, int J)> FeaturePairs { get; } = [(0, 2), (1, 2), (0, 1)];
 
     /// <summary>The channel (0: s₁₃, 1: s₂₃) that the channel coordinate u₅ selects.</summary>
     public int Channel(double u5) => u5 < Channel0Weight ? 0 : 1;
