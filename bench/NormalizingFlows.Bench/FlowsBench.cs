@@ -52,6 +52,7 @@ internal static class FlowsBench
                         var childArgs = new List<string> { "flows", "--model", m, "--data", s, "--threads", t.ToString(System.Globalization.CultureInfo.InvariantCulture) };
                         if (quick) childArgs.Add("--quick");
                         if (phases is not null) { childArgs.Add("--phase"); childArgs.Add(phases); }
+                        if (BenchUtil.Option(args, "--batches") is { } bs) { childArgs.Add("--batches"); childArgs.Add(bs); }
                         if (BenchUtil.Option(args, "--data-dir") is { } dd) { childArgs.Add("--data-dir"); childArgs.Add(dd); }
                         var psi = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
                         // started as 'dotnet NormalizingFlows.Bench.dll': the child needs the assembly path first
@@ -70,7 +71,7 @@ internal static class FlowsBench
         var rng = new Rng(1);
         var flow = Build(models[0], bench.Features, rng);
         if (want.Contains("train"))
-            foreach (int batch in new[] { 512, 4096 })
+            foreach (int batch in (BenchUtil.Option(args, "--batches") ?? "512,4096").Split(',').Select(b => int.Parse(b, System.Globalization.CultureInfo.InvariantCulture)))
             {
                 int warm = batch == 4096 ? 10 : 20, steps = batch == 4096 ? 100 : 200;
                 if (quick) { warm = 3; steps = 10; }

@@ -26,7 +26,7 @@ switch (args.Length > 0 ? args[0] : "")
         Console.Error.WriteLine("       --pool-overhead | --split-probe [k]                                      (threading diagnostics)");
         Console.Error.WriteLine("  elementwise [--threads N] [--n N]... [--quick]");
         Console.Error.WriteLine("  spline      rational-quadratic spline kernels (forward, inverse and both backwards; float32 and float64)");
-        Console.Error.WriteLine("  flows [--model realnvp|nsf_c|maf|maf_rqs|naf|umnn|cnf|flow_matching|all] [--data moons2d|checker2d|tab18|all] [--threads N,M,...|all] [--phase train,log_prob,sample] [--quick] [--data-dir DIR]");
+        Console.Error.WriteLine("  flows [--model realnvp|nsf_c|maf|maf_rqs|naf|umnn|cnf|flow_matching|all] [--data moons2d|checker2d|tab18|all] [--threads N,M,...|all] [--phase train,log_prob,sample] [--batches 512,4096] [--quick] [--data-dir DIR]");
         Console.Error.WriteLine("  side-by-side --anchor TsBench.dll [--model ...] [--data ...] [--threads 1,2] [--rounds 3] [--caps auto,avx2] [--phase ...] [--quick] [--out F.jsonl]");
         Console.Error.WriteLine("              ours and the TorchSharp anchor, one process each, alternating; prints ours / anchor per workload");
         Console.Error.WriteLine("  alloc [--model ...] [--threads N] [--batch 512] [--features 18]   managed bytes allocated per training step");
