@@ -32,7 +32,7 @@ public class OnnxExportTests
     public static TheoryData<string, bool, bool> Builders()
     {
         var data = new TheoryData<string, bool, bool>();
-        foreach (var b in new[] { "realnvp", "nsf", "maf", "maf-rqs", "iaf", "iaf-rqs", "glow" })
+        foreach (var b in new[] { "realnvp", "nsf", "maf", "maf-rqs", "iaf", "iaf-rqs", "glow", "naf", "umnn", "cnf", "flow-matching" })
             foreach (bool conditional in new[] { false, true })
                 foreach (bool isDouble in new[] { false, true })
                     data.Add(b, conditional, isDouble);
@@ -139,21 +139,6 @@ public class OnnxExportTests
         Assert.Contains("UserNet", ex.Message);
     }
 
-    [Theory]
-    [InlineData("naf", "Sigmoidal")]
-    [InlineData("umnn", "Umnn")]
-    [InlineData("cnf", "Continuous")]
-    [InlineData("flow-matching", "Continuous")]
-    public void BuildersWithIterativeInversesAreRefusedByName(string builder, string part)
-    {
-        var model = new FlowModel<float>(new FlowSpec { Builder = builder, Features = 2, Layers = 1, Hidden = 8 });
-        foreach (var kind in new[] { OnnxGraphKind.LogProb, OnnxGraphKind.Sample })
-        {
-            var ex = Assert.Throws<NotSupportedException>(() => OnnxExport.ToBytes(model, kind));
-            Assert.Contains(part, ex.Message);
-        }
-    }
-
     // ------------------------------------------------------------------ models
 
     private static FlowModel<T> MakeModel<T>(string builder, bool conditional) where T : unmanaged, IFloatingPointIeee754<T>
@@ -176,7 +161,9 @@ public class OnnxExportTests
             var ctxPre = PreprocessingPipeline.Fit<T>(ctx, PreprocessingSpec.Uniform(ctx.Columns, PreprocessingKind.Standardize));
             model = new FlowModel<T>(spec, pre, contextPreprocessing: ctxPre, embedding: new EmbeddingSpec { Kind = EmbeddingSpec.Mlp, Features = 2, Hidden = 8, Layers = 1 });
         }
-        Perturb(model, new Rng(13));
+        // the monotonic maps' slopes reach down to 10⁻³: with full-size random weights their sampling direction
+        // lands beyond float's range after the log column's exp
+        Perturb(model, new Rng(13), scale: builder is "naf" or "umnn" ? 0.1 : 0.3);
         return model;
     }
 
