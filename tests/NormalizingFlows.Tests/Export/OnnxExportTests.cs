@@ -13,7 +13,9 @@ using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Transforms;
 using NormalizingFlows.Transforms.Autoregressive;
+using NormalizingFlows.Transforms.Continuous;
 using NormalizingFlows.Transforms.Coupling;
+using NormalizingFlows.Transforms.Monotonic;
 using NormalizingFlows.Transforms.Splines;
 
 namespace NormalizingFlows.Tests.Export;
@@ -99,6 +101,69 @@ public class OnnxExportTests
         var model = FlowModel<double>.FromFlow(new Flow<double>(new CompositeTransform<double>(steps), new StandardNormal<double>(D)), pre);
         Perturb(model, rng);
         Check(model, model, farRows: false);
+    }
+
+    /// <summary>
+    /// The graph takes the library's ODE steps: with tolerances of 1e−2 (and RK4 with 3 steps) the computed map is
+    /// ~1e−3 off the exact flow, so a graph stepping otherwise than the library could not agree to 1e−5.
+    /// </summary>
+    [Theory]
+    [InlineData(OdeSolver.DormandPrince, false)]
+    [InlineData(OdeSolver.DormandPrince, true)]
+    [InlineData(OdeSolver.RungeKutta4, false)]
+    [InlineData(OdeSolver.RungeKutta4, true)]
+    public void ContinuousFlowGraphsTakeTheLibrarysSteps(OdeSolver solver, bool conditional)
+    {
+        var model = Continuous(new ContinuousFlowOptions { Solver = solver, RelativeTolerance = 1e-2, AbsoluteTolerance = 1e-2, Steps = 3 }, conditional);
+        Check(model, model);
+    }
+
+    /// <summary>A flow trained with Hutchinson's trace exports the exact trace: its graph gives the exact-trace log-density of the same weights.</summary>
+    [Fact]
+    public void HutchinsonFlowExportsTheExactTrace()
+    {
+        var hutchinson = Continuous(new ContinuousFlowOptions { Trace = TraceEstimator.Hutchinson, ProbeSeed = 5 }, conditional: false);
+        Check(hutchinson, Continuous(new ContinuousFlowOptions(), conditional: false));
+    }
+
+    private static FlowModel<double> Continuous(ContinuousFlowOptions options, bool conditional)
+    {
+        var flow = FlowBuilders.ContinuousFlow<double>(D, layers: 2, hidden: 12, contextFeatures: conditional ? 2 : 0, rng: new Rng(3), options: options);
+        var pre = PreprocessingPipeline.Fit<double>(Data(new Rng(11), 400), PreprocessingSpec.Uniform(["a", "b", "c"], PreprocessingKind.Standardize));
+        var model = FlowModel<double>.FromFlow(flow, pre);
+        Perturb(model, new Rng(47));
+        return model;
+    }
+
+    /// <summary>
+    /// The monotonic updates in couplings and in inverted autoregressive layers (their density direction is then the
+    /// sequential one, D root finds in a row): sigmoidal and UMNN.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void MonotonicUpdatesInCouplingsAndInverseLayersMatchTheLibrary(bool isDouble)
+    {
+        var reference = Monotonic<double>();
+        if (isDouble) Check(reference, reference);
+        else Check(Monotonic<float>(), reference);
+    }
+
+    private static FlowModel<T> Monotonic<T>() where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Rng(53);
+        var mlp = new CouplingConditioner { HiddenFeatures = 12, HiddenLayers = 1 };
+        var steps = new Transform<T>[]
+        {
+            new CouplingTransform<T>(CouplingMask.Half(D), new SigmoidalUpdate(3), rng, conditioner: mlp),
+            new CouplingTransform<T>(CouplingMask.Alternating(D), new UmnnUpdate(embedding: 2, hidden: 8, layers: 2, nodes: 9), rng, conditioner: mlp),
+            new InverseTransform<T>(new AutoregressiveTransform<T>(D, new SigmoidalUpdate(2), rng, conditioner: new MadeConditioner { HiddenFeatures = 12 })),
+            new InverseTransform<T>(new AutoregressiveTransform<T>(D, new UmnnUpdate(embedding: 2, hidden: 8, layers: 1, nodes: 5), rng, conditioner: new MadeConditioner { HiddenFeatures = 12 })),
+        };
+        var pre = PreprocessingPipeline.Fit<T>(Data(new Rng(11), 400), PreprocessingSpec.Uniform(["a", "b", "c"], PreprocessingKind.Standardize));
+        var model = FlowModel<T>.FromFlow(new Flow<T>(new CompositeTransform<T>(steps), new StandardNormal<T>(D)), pre);
+        Perturb(model, new Rng(59), scale: 0.1);
+        return model;
     }
 
     /// <summary>A conditional flow whose context is a set of up to 3 elements (a presence flag and 2 features each), summed by a deep-set embedding.</summary>
