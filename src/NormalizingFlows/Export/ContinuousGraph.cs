@@ -17,19 +17,9 @@ namespace NormalizingFlows.Export;
 /// </summary>
 internal static class ContinuousGraph
 {
-    // Dormand–Prince 5(4), as the library's OdeIntegrator
-    private static readonly double[] C = [0, 1.0 / 5, 3.0 / 10, 4.0 / 5, 8.0 / 9, 1, 1];
-    private static readonly double[][] A =
-    [
-        [],
-        [1.0 / 5],
-        [3.0 / 40, 9.0 / 40],
-        [44.0 / 45, -56.0 / 15, 32.0 / 9],
-        [19372.0 / 6561, -25360.0 / 2187, 64448.0 / 6561, -212.0 / 729],
-        [9017.0 / 3168, -355.0 / 33, 46732.0 / 5247, 49.0 / 176, -5103.0 / 18656],
-        [35.0 / 384, 0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84],
-    ];
-    private static readonly double[] E = [71.0 / 57600, 0, -71.0 / 16695, 71.0 / 1920, -17253.0 / 339200, 22.0 / 525, -1.0 / 40];
+    // Dormand–Prince 5(4): the library's tableau
+    private static readonly double[] C = OdeIntegrator.C, E = OdeIntegrator.E;
+    private static readonly double[][] A = OdeIntegrator.A;
 
     /// <summary>x(t1) and ∫ tr(∂v/∂x) dt for the flow of <paramref name="transform"/> from t0 = 1 to 0 (density) or 0 to 1 (<paramref name="inverse"/>: sampling).</summary>
     public static (string Y, string LogDet) Apply<T>(OnnxGraph g, ContinuousTransform<T> transform, string x, string? context, bool inverse)
@@ -139,7 +129,7 @@ internal static class ContinuousGraph
         {
             var acc = y[s];
             for (int i = 0; i < k.Length; i++)
-                if (c[i] is { } ci) acc = g.Add(acc, g.Mul(g.Real == OnnxGraph.Float64 ? ci : g.Cast(ci, g.Real), k[i][s]));
+                if (c[i] is { } ci) acc = g.Add(acc, g.Mul(g.Convert(ci, OnnxGraph.Float64, g.Real), k[i][s]));
             result[s] = acc;
         }
         return result;
@@ -160,5 +150,5 @@ internal static class ContinuousGraph
         return d.Where(d.Any(nan), d.Scalar(double.PositiveInfinity), worst);
     }
 
-    private static string ToDouble(OnnxGraph g, string v) => g.Real == OnnxGraph.Float64 ? v : g.Cast(v, OnnxGraph.Float64);
+    private static string ToDouble(OnnxGraph g, string v) => g.Convert(v, g.Real, OnnxGraph.Float64);
 }

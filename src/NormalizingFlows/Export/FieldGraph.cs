@@ -22,7 +22,7 @@ internal sealed class FieldGraph<T>(VectorField<T> vectorField, string? context)
         var x = state[0];
         int d = vectorField.Features, hidden = vectorField.Hidden, f = vectorField.TimeFrequencies, e = 1 + 2 * f;
         var dd = g.WithReal(OnnxGraph.Float64);
-        var time = g.Real == OnnxGraph.Float64 ? t : dd.Cast(dd.Cast(t, g.Real), OnnxGraph.Float64);
+        var time = g.Convert(g.Convert(t, OnnxGraph.Float64, g.Real), g.Real, OnnxGraph.Float64);
         var features = dd.Reshape(time, 1);
         if (f > 0)
         {
@@ -30,7 +30,7 @@ internal sealed class FieldGraph<T>(VectorField<T> vectorField, string? context)
             var pairs = dd.Reshape(dd.Concat(1, dd.Unsqueeze(dd.Sin(angles), 1), dd.Unsqueeze(dd.Cos(angles), 1)), 2 * f);
             features = dd.Concat(0, features, pairs);
         }
-        if (g.Real != OnnxGraph.Float64) features = g.Cast(features, g.Real);
+        features = g.Convert(features, OnnxGraph.Float64, g.Real);
         var rows = g.Node("Expand", [g.Reshape(features, 1, e), g.Concat(0, g.Slice(g.Node("Shape", [x]), 0, 0, 1), g.Ints([e]))]);
         var input = context is null ? g.Concat(1, x, rows) : g.Concat(1, x, rows, context);
         int inputs = d + e + vectorField.ContextFeatures;

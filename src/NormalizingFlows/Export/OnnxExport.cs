@@ -100,9 +100,9 @@ public static class OnnxExport
         return pre.Forward(centre).Y.Value.ToDoubleArray();
     }
 
-    private static string Real(OnnxGraph g, string x) => g.Real == OnnxGraph.Float32 ? x : g.Cast(x, g.Real);
+    private static string Real(OnnxGraph g, string x) => g.Convert(x, OnnxGraph.Float32, g.Real);
 
-    private static string Float(OnnxGraph g, string x) => g.Real == OnnxGraph.Float32 ? x : g.Cast(x, OnnxGraph.Float32);
+    private static string Float(OnnxGraph g, string x) => g.Convert(x, g.Real, OnnxGraph.Float32);
 
     /// <summary>Per row of a boolean [N, D]: true when any entry is.</summary>
     private static string AnyInRow(OnnxGraph g, string condition) => g.Greater(g.ReduceSum(g.Cast(condition, g.Real), 1), g.Scalar(0));

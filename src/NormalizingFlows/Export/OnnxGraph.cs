@@ -126,7 +126,7 @@ internal sealed class OnnxGraph
     private string Initializer(int type, byte[] raw, long[] dims, string hint)
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("ONNX export writes little-endian tensors");
-        string key = type.ToString(CultureInfo.InvariantCulture) + ":" + string.Join(",", dims) + ":" + Convert.ToBase64String(raw);
+        string key = type.ToString(CultureInfo.InvariantCulture) + ":" + string.Join(",", dims) + ":" + System.Convert.ToBase64String(raw);
         if (_store.Constants.TryGetValue(key, out var existing)) return existing;
         string name = Fresh(hint);
         var t = new ProtoWriter();
@@ -189,6 +189,9 @@ internal sealed class OnnxGraph
     public string Or(string a, string b) => Node("Or", [a, b]);
     public string Not(string a) => Node("Not", [a]);
     public string Cast(string a, int to) => Node("Cast", [a], null, ("to", to));
+
+    /// <summary><paramref name="a"/> (of element type <paramref name="from"/>) as <paramref name="to"/>: itself when they agree, else a Cast.</summary>
+    public string Convert(string a, int from, int to) => from == to ? a : Cast(a, to);
     public string Floor(string a) => Node("Floor", [a]);
     public string Pow(string a, string b) => Node("Pow", [a, b]);
     public string Sin(string a) => Node("Sin", [a]);

@@ -56,7 +56,7 @@ internal static class SigmoidalGraph
         return g.Where(g.Equal(max, g.Scalar(double.NegativeInfinity)), max, g.Add(max, sum));
     }
 
-    private static string ToDouble(OnnxGraph g, string v) => g.Real == OnnxGraph.Float64 ? v : g.Cast(v, OnnxGraph.Float64);
+    private static string ToDouble(OnnxGraph g, string v) => g.Convert(v, g.Real, OnnxGraph.Float64);
 
-    private static string FromDouble(OnnxGraph g, string v) => g.Real == OnnxGraph.Float64 ? v : g.Cast(v, g.Real);
+    private static string FromDouble(OnnxGraph g, string v) => g.Convert(v, OnnxGraph.Float64, g.Real);
 }

@@ -58,12 +58,12 @@ internal static class UmnnGraph
         var solution = MonotonicGraph.Solve(g, ToDouble(g, column), (b, v) =>
         {
             var r = b.WithReal(real);
-            var (value, logDerivative) = Evaluate(r, real == OnnxGraph.Float64 ? v : r.Cast(v, real));
+            var (value, logDerivative) = Evaluate(r, r.Convert(v, OnnxGraph.Float64, real));
             return (ToDouble(r, value), b.Exp(ToDouble(r, logDerivative)));
         }, MonotonicSolver.EffectiveTolerance<T>(update.Tolerance));
-        var xs = real == OnnxGraph.Float64 ? solution : g.Cast(solution, real);
+        var xs = g.Convert(solution, OnnxGraph.Float64, real);
         return (Shaped(xs), Shaped(g.Neg(LogSlope(g, Output(g, xs, [1.0])))));
     }
 
-    private static string ToDouble(OnnxGraph g, string v) => g.Real == OnnxGraph.Float64 ? v : g.Cast(v, OnnxGraph.Float64);
+    private static string ToDouble(OnnxGraph g, string v) => g.Convert(v, g.Real, OnnxGraph.Float64);
 }
