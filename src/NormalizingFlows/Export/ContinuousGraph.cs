@@ -146,7 +146,7 @@ internal static class ContinuousGraph
         var sum = d.Add(d.ReduceSum(Squares(0), 1), Squares(1));
         var rms = d.Sqrt(d.Div(sum, d.Scalar(features + 1)));
         var nan = d.IsNaN(rms);
-        var worst = d.ReduceMax(d.Where(nan, d.Scalar(0), rms), 0);
+        var worst = d.ReduceMax(d.Concat(0, d.Where(nan, d.Scalar(0), rms), d.Const([0], 1)), 0); // from 0, as the library's: no rows, no error
         return d.Where(d.Any(nan), d.Scalar(double.PositiveInfinity), worst);
     }
 

@@ -203,7 +203,8 @@ internal sealed class OnnxGraph
     public string IsFinite(string a) => Not(Or(Node("IsInf", [a]), IsNaN(a)));
 
     /// <summary>True (a boolean scalar) when any entry of the boolean <paramref name="condition"/> is.</summary>
-    public string Any(string condition) => Greater(Node("ReduceMax", [Cast(condition, Int64)], null, ("keepdims", 0)), IntScalar(0));
+    public string Any(string condition)
+        => Greater(Node("ReduceMax", [Concat(0, Reshape(Cast(condition, Int64), -1), Ints([0]))], null, ("keepdims", 0)), IntScalar(0)); // a 0 appended: false for no entries
 
     /// <summary>
     /// An ONNX <c>Loop</c>: <paramref name="body"/> maps the carried values (of element types <paramref name="types"/>,

@@ -126,6 +126,17 @@ public class OnnxExportTests
         Check(hutchinson, Continuous(new ContinuousFlowOptions(), conditional: false));
     }
 
+    /// <summary>The loops of the iterative parts run on an empty batch and return no rows (their stopping tests reduce over no rows).</summary>
+    [Theory]
+    [InlineData("naf")]
+    [InlineData("cnf")]
+    public void EmptyBatchRunsThroughTheLoops(string builder)
+    {
+        var model = new FlowModel<float>(new FlowSpec { Builder = builder, Features = 2, Layers = 1, Hidden = 8, Seed = 3 });
+        Assert.Empty(Run(OnnxExport.ToBytes(model, OnnxGraphKind.LogProb), "log_prob", ("x", [], 2)));
+        Assert.Empty(Run(OnnxExport.ToBytes(model, OnnxGraphKind.Sample), "x", ("noise", [], 2)));
+    }
+
     private static FlowModel<double> Continuous(ContinuousFlowOptions options, bool conditional)
     {
         var flow = FlowBuilders.ContinuousFlow<double>(D, layers: 2, hidden: 12, contextFeatures: conditional ? 2 : 0, rng: new Rng(3), options: options);
