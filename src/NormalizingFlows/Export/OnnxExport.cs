@@ -14,6 +14,8 @@ namespace NormalizingFlows.Export;
 /// (<see cref="OnnxGraphKind.Sample"/>) maps given base noise to events in original units, as
 /// <see cref="FlowModel{T}.Sample"/> does (dequantized columns floored, no clamping). Noise: standard-normal values
 /// per feature, except on the periodic features of a periodic base, where it is the uniform value on [−π, π) itself.
+/// Root finds (the NAF and UMNN inverses) and ODE solves (continuous flows) run as ONNX <c>Loop</c>s that take the
+/// library's steps, with its tolerances and step limits.
 /// Parts without an ONNX form (a planar flow's density, a Gaussian-mixture base's sampling, user transforms) throw a
 /// <see cref="NotSupportedException"/> naming them.
 /// </summary>
