@@ -44,11 +44,7 @@ public class OnnxExportTests
     [Theory]
     [MemberData(nameof(Builders))]
     public void BuilderGraphsMatchTheLibrary(string builder, bool conditional, bool isDouble)
-    {
-        var reference = MakeModel<double>(builder, conditional);
-        if (isDouble) Check(reference, reference);
-        else Check(MakeModel<float>(builder, conditional), reference);
-    }
+        => CheckInType(isDouble, () => MakeModel<double>(builder, conditional), () => MakeModel<float>(builder, conditional));
 
     [Fact]
     public void PlanarFlowExportsItsSamplingGraphAndRefusesTheDensityByName()
@@ -64,11 +60,7 @@ public class OnnxExportTests
     [InlineData(false)]
     [InlineData(true)]
     public void ComposedFlowOfLibraryPartsMatchesTheLibrary(bool isDouble)
-    {
-        var reference = Composed<double>(mixture: false);
-        if (isDouble) Check(reference, reference);
-        else Check(Composed<float>(mixture: false), reference);
-    }
+        => CheckInType(isDouble, () => Composed<double>(mixture: false), () => Composed<float>(mixture: false));
 
     [Theory]
     [InlineData("nsf", false)]
@@ -76,11 +68,7 @@ public class OnnxExportTests
     [InlineData("maf-rqs", false)]
     [InlineData("maf-rqs", true)]
     public void PeriodicFlowsMatchTheLibrary(string builder, bool isDouble)
-    {
-        var reference = Periodic<double>(builder);
-        if (isDouble) Check(reference, reference);
-        else Check(Periodic<float>(builder), reference);
-    }
+        => CheckInType(isDouble, () => Periodic<double>(builder), () => Periodic<float>(builder));
 
     /// <summary>
     /// The elementwise maps, in pairs that keep both directions defined (sigmoid then logit, tanh then its inverse, …),
@@ -97,7 +85,7 @@ public class OnnxExportTests
             new ElementwiseAffine<double>(D), new Softplus<double>(D), new InverseTransform<double>(new Softplus<double>(D)), new LeakyRelu<double>(D, 0.3),
             new InverseTransform<double>(new Logit<double>(D, eps: 0.01)), new Logit<double>(D, eps: 0.01),
         };
-        var pre = PreprocessingPipeline.Fit<double>(Data(new Rng(11), 400), PreprocessingSpec.Uniform(["a", "b", "c"], PreprocessingKind.Standardize));
+        var pre = Standardized<double>();
         var model = FlowModel<double>.FromFlow(new Flow<double>(new CompositeTransform<double>(steps), new StandardNormal<double>(D)), pre);
         Perturb(model, rng);
         Check(model, model, farRows: false);
@@ -140,7 +128,7 @@ public class OnnxExportTests
     private static FlowModel<double> Continuous(ContinuousFlowOptions options, bool conditional)
     {
         var flow = FlowBuilders.ContinuousFlow<double>(D, layers: 2, hidden: 12, contextFeatures: conditional ? 2 : 0, rng: new Rng(3), options: options);
-        var pre = PreprocessingPipeline.Fit<double>(Data(new Rng(11), 400), PreprocessingSpec.Uniform(["a", "b", "c"], PreprocessingKind.Standardize));
+        var pre = Standardized<double>();
         var model = FlowModel<double>.FromFlow(flow, pre);
         Perturb(model, new Rng(47));
         return model;
@@ -154,11 +142,7 @@ public class OnnxExportTests
     [InlineData(false)]
     [InlineData(true)]
     public void MonotonicUpdatesInCouplingsAndInverseLayersMatchTheLibrary(bool isDouble)
-    {
-        var reference = Monotonic<double>();
-        if (isDouble) Check(reference, reference);
-        else Check(Monotonic<float>(), reference);
-    }
+        => CheckInType(isDouble, () => Monotonic<double>(), () => Monotonic<float>());
 
     private static FlowModel<T> Monotonic<T>() where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -171,7 +155,7 @@ public class OnnxExportTests
             new InverseTransform<T>(new AutoregressiveTransform<T>(D, new SigmoidalUpdate(2), rng, conditioner: new MadeConditioner { HiddenFeatures = 12 })),
             new InverseTransform<T>(new AutoregressiveTransform<T>(D, new UmnnUpdate(embedding: 2, hidden: 8, layers: 1, nodes: 5), rng, conditioner: new MadeConditioner { HiddenFeatures = 12 })),
         };
-        var pre = PreprocessingPipeline.Fit<T>(Data(new Rng(11), 400), PreprocessingSpec.Uniform(["a", "b", "c"], PreprocessingKind.Standardize));
+        var pre = Standardized<T>();
         var model = FlowModel<T>.FromFlow(new Flow<T>(new CompositeTransform<T>(steps), new StandardNormal<T>(D)), pre);
         Perturb(model, new Rng(59), scale: 0.1);
         return model;
@@ -182,11 +166,7 @@ public class OnnxExportTests
     [InlineData(false)]
     [InlineData(true)]
     public void SumPoolingEmbeddingMatchesTheLibrary(bool isDouble)
-    {
-        var reference = SetModel<double>();
-        if (isDouble) Check(reference, reference);
-        else Check(SetModel<float>(), reference);
-    }
+        => CheckInType(isDouble, () => SetModel<double>(), () => SetModel<float>());
 
     private static FlowModel<T> SetModel<T>() where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -293,6 +273,10 @@ public class OnnxExportTests
         return model;
     }
 
+    // every column standardised on the data below
+    private static PreprocessingPipeline<T> Standardized<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        => PreprocessingPipeline.Fit<T>(Data(new Rng(11), 400), PreprocessingSpec.Uniform(["a", "b", "c"], PreprocessingKind.Standardize));
+
     // a: integers around 5, b: log-normal (positive, or negative with negativeB), c: uniform on [0, 1] (sharp edges)
     private static Table Data(Rng rng, int n, bool negativeB = false)
     {
@@ -338,6 +322,14 @@ public class OnnxExportTests
         reference.Flow.Eval();
         CheckLogProb(model, reference, new Rng(31), farRows);
         CheckSample(model, reference, 37);
+    }
+
+    /// <summary>The double model checked against itself, or the float model against the double one with its weights.</summary>
+    private static void CheckInType(bool isDouble, Func<FlowModel<double>> makeDouble, Func<FlowModel<float>> makeFloat)
+    {
+        var reference = makeDouble();
+        if (isDouble) Check(reference, reference);
+        else Check(makeFloat(), reference);
     }
 
     // raw context values around 10; for a set embedding presence flags (0 or 1) and features per element
