@@ -14,6 +14,8 @@ namespace NormalizingFlows.Export;
 /// (<see cref="OnnxGraphKind.Sample"/>) maps given base noise to events in original units, as
 /// <see cref="FlowModel{T}.Sample"/> does (dequantized columns floored, no clamping). Noise: standard-normal values
 /// per feature, except on the periodic features of a periodic base, where it is the uniform value on [−π, π) itself.
+/// Root finds (the NAF and UMNN inverses) and ODE solves (continuous flows) run as ONNX <c>Loop</c>s that take the
+/// library's steps, with its tolerances and step limits.
 /// Parts without an ONNX form (a planar flow's density, a Gaussian-mixture base's sampling, user transforms) throw a
 /// <see cref="NotSupportedException"/> naming them.
 /// </summary>
@@ -43,11 +45,14 @@ public static class OnnxExport
         {
             var x = Real(g, g.Input("x", OnnxGraph.Float32, "N", d));
             var (z, ld) = model.Preprocessing is { } pre ? transforms.Apply(pre, x, null, inverse: false) : (x, null);
-            var (u, ldFlow) = transforms.Apply(flow.Transform, z, context, inverse: false);
-            var lp = transforms.Sum(BaseLogProb(g, flow.Base, u), transforms.Sum(ld, ldFlow))!;
-            // FlowModel.LogProb's far rows: an infinite value, or beyond its limit after preprocessing
+            // FlowModel.LogProb's far rows: an infinite value, or beyond its limit after preprocessing; the flow sees
+            // them as the centre row (z = 0 mapped back and forth), as in the library, where a batch-wide ODE step
+            // control would otherwise feel them
             double limit = model.Preprocessing is null ? Math.Sqrt(typeof(T) == typeof(float) ? float.MaxValue : double.MaxValue) / 1e4 : FlowModel<T>.FarOutside;
             var far = g.Or(AnyInRow(g, g.Node("IsInf", [x])), AnyInRow(g, g.Greater(g.Abs(z), g.Scalar(limit))));
+            z = g.Where(g.Unsqueeze(far, 1), g.Const(CentreRow(model), 1, d), z);
+            var (u, ldFlow) = transforms.Apply(flow.Transform, z, context, inverse: false);
+            var lp = transforms.Sum(BaseLogProb(g, flow.Base, u), transforms.Sum(ld, ldFlow))!;
             lp = g.Where(far, g.Scalar(double.NegativeInfinity), lp);
             g.Output("log_prob", Float(g, lp), OnnxGraph.Float32, "N");
         }
@@ -88,9 +93,18 @@ public static class OnnxExport
         AtomicFile.Write(path, s => s.Write(bytes));
     }
 
-    private static string Real(OnnxGraph g, string x) => g.Real == OnnxGraph.Float32 ? x : g.Cast(x, g.Real);
+    /// <summary>The flow's input for FlowModel.LogProb's centre row: the data-space image of z = 0, preprocessed.</summary>
+    private static double[] CentreRow<T>(FlowModel<T> model) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (model.Preprocessing is not { } pre) return new double[model.Features];
+        using var _ = Autograd.GradMode.Disable();
+        var centre = pre.Inverse(new Autograd.Var<T>(Tensors.Tensor<T>.Zeros(1, model.Features))).X;
+        return pre.Forward(centre).Y.Value.ToDoubleArray();
+    }
 
-    private static string Float(OnnxGraph g, string x) => g.Real == OnnxGraph.Float32 ? x : g.Cast(x, OnnxGraph.Float32);
+    private static string Real(OnnxGraph g, string x) => g.Convert(x, OnnxGraph.Float32, g.Real);
+
+    private static string Float(OnnxGraph g, string x) => g.Convert(x, g.Real, OnnxGraph.Float32);
 
     /// <summary>Per row of a boolean [N, D]: true when any entry is.</summary>
     private static string AnyInRow(OnnxGraph g, string condition) => g.Greater(g.ReduceSum(g.Cast(condition, g.Real), 1), g.Scalar(0));

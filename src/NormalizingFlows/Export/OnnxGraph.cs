@@ -19,20 +19,35 @@ internal sealed class OnnxGraph
     /// <summary>ONNX TensorProto.DataType codes.</summary>
     public const int Float32 = 1, Int64 = 7, Bool = 9, Float64 = 11;
 
-    private readonly List<ProtoWriter> _nodes = [];
-    private readonly List<ProtoWriter> _initializers = [];
-    private readonly List<ProtoWriter> _inputs = [];
-    private readonly List<ProtoWriter> _outputs = [];
-    private readonly Dictionary<string, string> _constants = new(StringComparer.Ordinal);
-    private int _next;
+    // initializers, constants and the name counter are shared by a model's main graph, its loop bodies and its views
+    private sealed class Store
+    {
+        public readonly List<ProtoWriter> Initializers = [];
+        public readonly Dictionary<string, string> Constants = new(StringComparer.Ordinal);
+        public int Next;
+    }
+
+    private readonly Store _store;
+    private readonly List<ProtoWriter> _nodes;
+    private readonly List<ProtoWriter> _inputs;
+    private readonly List<ProtoWriter> _outputs;
 
     /// <summary>A graph computing in <paramref name="real"/> (<see cref="Float32"/> or <see cref="Float64"/>).</summary>
-    public OnnxGraph(int real) => Real = real;
+    public OnnxGraph(int real) : this(new Store(), [], [], [], real) { }
+
+    private OnnxGraph(Store store, List<ProtoWriter> nodes, List<ProtoWriter> inputs, List<ProtoWriter> outputs, int real)
+    {
+        (_store, _nodes, _inputs, _outputs) = (store, nodes, inputs, outputs);
+        Real = real;
+    }
 
     /// <summary>The element type of the graph's real values.</summary>
     public int Real { get; }
 
-    private string Fresh(string hint) => $"{hint}_{_next++}";
+    /// <summary>The same graph with real type <paramref name="real"/> for the constants made through it (a double view of a float graph computes in double).</summary>
+    public OnnxGraph WithReal(int real) => real == Real ? this : new OnnxGraph(_store, _nodes, _inputs, _outputs, real);
+
+    private string Fresh(string hint) => $"{hint}_{_store.Next++}";
 
     // ------------------------------------------------------------------ inputs, outputs, constants
 
@@ -43,6 +58,13 @@ internal sealed class OnnxGraph
         return name;
     }
 
+    /// <summary>Declares a graph input of <paramref name="elemType"/> whose shape is left open (a loop body's state).</summary>
+    private string OpenInput(string name, int elemType)
+    {
+        _inputs.Add(ValueInfo(name, elemType, null));
+        return name;
+    }
+
     /// <summary>Declares <paramref name="value"/> (renamed to <paramref name="name"/> through an Identity) as a graph output.</summary>
     public void Output(string name, string value, int elemType, params object[] dims)
     {
@@ -50,16 +72,20 @@ internal sealed class OnnxGraph
         _outputs.Add(ValueInfo(name, elemType, dims));
     }
 
-    private static ProtoWriter ValueInfo(string name, int elemType, object[] dims)
+    private static ProtoWriter ValueInfo(string name, int elemType, object[]? dims)
     {
-        var shape = new ProtoWriter();
-        foreach (var d in dims)
+        var tensorType = new ProtoWriter().Varint(1, elemType);
+        if (dims is not null)
         {
-            var dim = new ProtoWriter();
-            if (d is int i) dim.Varint(1, i); else dim.String(2, (string)d);
-            shape.Message(1, dim);
+            var shape = new ProtoWriter();
+            foreach (var d in dims)
+            {
+                var dim = new ProtoWriter();
+                if (d is int i) dim.Varint(1, i); else dim.String(2, (string)d);
+                shape.Message(1, dim);
+            }
+            tensorType.Message(2, shape);
         }
-        var tensorType = new ProtoWriter().Varint(1, elemType).Message(2, shape);
         return new ProtoWriter().String(1, name).Message(2, new ProtoWriter().Message(1, tensorType));
     }
 
@@ -94,17 +120,20 @@ internal sealed class OnnxGraph
         return Initializer(Int64, bytes, [], "i");
     }
 
+    /// <summary>A boolean scalar constant.</summary>
+    public string BoolScalar(bool value) => Initializer(Bool, [value ? (byte)1 : (byte)0], [], "b");
+
     private string Initializer(int type, byte[] raw, long[] dims, string hint)
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("ONNX export writes little-endian tensors");
-        string key = type.ToString(CultureInfo.InvariantCulture) + ":" + string.Join(",", dims) + ":" + Convert.ToBase64String(raw);
-        if (_constants.TryGetValue(key, out var existing)) return existing;
+        string key = type.ToString(CultureInfo.InvariantCulture) + ":" + string.Join(",", dims) + ":" + System.Convert.ToBase64String(raw);
+        if (_store.Constants.TryGetValue(key, out var existing)) return existing;
         string name = Fresh(hint);
         var t = new ProtoWriter();
         foreach (long d in dims) t.Varint(1, d);
         t.Varint(2, type).String(8, name).Bytes(9, raw);
-        _initializers.Add(t);
-        _constants[key] = name;
+        _store.Initializers.Add(t);
+        _store.Constants[key] = name;
         return name;
     }
 
@@ -128,6 +157,7 @@ internal sealed class OnnxGraph
                 case float f: a.Float(2, f).Varint(20, 1); break;
                 case double d: a.Float(2, (float)d).Varint(20, 1); break;
                 case long[] ls: a.PackedVarints(8, ls).Varint(20, 7); break;
+                case OnnxGraph body: a.Message(6, body.GraphProto(name, null)).Varint(20, 5); break;
                 default: throw new ArgumentException($"attribute {name}: unsupported type {value.GetType().Name}");
             }
             node.Message(5, a);
@@ -159,7 +189,43 @@ internal sealed class OnnxGraph
     public string Or(string a, string b) => Node("Or", [a, b]);
     public string Not(string a) => Node("Not", [a]);
     public string Cast(string a, int to) => Node("Cast", [a], null, ("to", to));
+
+    /// <summary><paramref name="a"/> (of element type <paramref name="from"/>) as <paramref name="to"/>: itself when they agree, else a Cast.</summary>
+    public string Convert(string a, int from, int to) => from == to ? a : Cast(a, to);
     public string Floor(string a) => Node("Floor", [a]);
+    public string Pow(string a, string b) => Node("Pow", [a, b]);
+    public string Sin(string a) => Node("Sin", [a]);
+    public string Cos(string a) => Node("Cos", [a]);
+    public string IsNaN(string a) => Node("IsNaN", [a]);
+    public string LessOrEqual(string a, string b) => Node("LessOrEqual", [a, b]);
+
+    /// <summary>True where <paramref name="a"/> is neither infinite nor NaN.</summary>
+    public string IsFinite(string a) => Not(Or(Node("IsInf", [a]), IsNaN(a)));
+
+    /// <summary>True (a boolean scalar) when any entry of the boolean <paramref name="condition"/> is.</summary>
+    public string Any(string condition)
+        => Greater(Node("ReduceMax", [Concat(0, Reshape(Cast(condition, Int64), -1), Ints([0]))], null, ("keepdims", 0)), IntScalar(0)); // a 0 appended: false for no entries
+
+    /// <summary>
+    /// An ONNX <c>Loop</c>: <paramref name="body"/> maps the carried values (of element types <paramref name="types"/>,
+    /// starting from <paramref name="initial"/>) to their next values and a boolean scalar "go on"; the loop runs while
+    /// <paramref name="condition"/> (then the body's "go on") holds, at most <paramref name="maxTrips"/> times, and returns
+    /// the last values. The body is a graph of its own with this graph's real type; it may use any value of this graph.
+    /// </summary>
+    public string[] Loop(long maxTrips, string condition, string[] initial, int[] types, Func<OnnxGraph, string[], (string GoOn, string[] Next)> body)
+    {
+        var b = new OnnxGraph(_store, [], [], [], Real);
+        b.Input(Fresh("trip"), Int64);
+        b.Input(Fresh("go"), Bool);
+        var state = initial.Select((_, i) => b.OpenInput(Fresh("state"), types[i])).ToArray();
+        var (goOn, next) = body(b, state);
+        if (next.Length != initial.Length) throw new ArgumentException($"a loop body returned {next.Length} values for {initial.Length} carried ones");
+        b._outputs.Add(ValueInfo(b.Node("Identity", [goOn], [Fresh("go_on")]), Bool, []));
+        for (int i = 0; i < next.Length; i++) b._outputs.Add(ValueInfo(b.Node("Identity", [next[i]], [Fresh("next")]), types[i], null));
+        var outputs = initial.Select(_ => Fresh("loop")).ToArray();
+        Node("Loop", [IntScalar(maxTrips), condition, .. initial], outputs, ("body", b));
+        return outputs;
+    }
 
     /// <summary>a·b for a [N, K] and b [K, M] (a constant).</summary>
     public string MatMul(string a, string b) => Node("MatMul", [a, b]);
@@ -241,13 +307,7 @@ internal sealed class OnnxGraph
     /// <summary>The ModelProto bytes of this graph, named <paramref name="name"/>, with free string metadata.</summary>
     public byte[] ToModel(string name, string docString, IReadOnlyDictionary<string, string> metadata)
     {
-        var graph = new ProtoWriter();
-        foreach (var n in _nodes) graph.Message(1, n);
-        graph.String(2, name);
-        foreach (var t in _initializers) graph.Message(5, t);
-        graph.String(10, docString);
-        foreach (var i in _inputs) graph.Message(11, i);
-        foreach (var o in _outputs) graph.Message(12, o);
+        var graph = GraphProto(name, docString, _store.Initializers);
         var model = new ProtoWriter()
             .Varint(1, IrVersion)
             .String(2, "NormalizingFlows")
@@ -256,5 +316,18 @@ internal sealed class OnnxGraph
             .Message(8, new ProtoWriter().String(1, "").Varint(2, Opset));
         foreach (var (k, v) in metadata) model.Message(14, new ProtoWriter().String(1, k).String(2, v));
         return model.ToArray();
+    }
+
+    // the GraphProto of this graph's nodes, inputs and outputs (a loop body's carries no initializers: they are the model's)
+    private ProtoWriter GraphProto(string name, string? docString, List<ProtoWriter>? initializers = null)
+    {
+        var graph = new ProtoWriter();
+        foreach (var n in _nodes) graph.Message(1, n);
+        graph.String(2, name);
+        foreach (var t in initializers ?? []) graph.Message(5, t);
+        if (docString is not null) graph.String(10, docString);
+        foreach (var i in _inputs) graph.Message(11, i);
+        foreach (var o in _outputs) graph.Message(12, o);
+        return graph;
     }
 }

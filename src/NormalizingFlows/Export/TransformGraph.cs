@@ -3,7 +3,9 @@ using NormalizingFlows.Data.Preprocessing;
 using NormalizingFlows.Nn;
 using NormalizingFlows.Transforms;
 using NormalizingFlows.Transforms.Autoregressive;
+using NormalizingFlows.Transforms.Continuous;
 using NormalizingFlows.Transforms.Coupling;
+using NormalizingFlows.Transforms.Monotonic;
 
 namespace NormalizingFlows.Export;
 
@@ -138,13 +140,15 @@ internal sealed class TransformGraph<T>(OnnxGraph g) where T : unmanaged, IFloat
                 var cond = c.Mask.ConditioningIndices; var trans = c.Mask.TransformedIndices;
                 var xa = g.Columns(x, cond);
                 var parameters = Network(c.Conditioner, c.ConditionerFactory, xa, c.ContextFeatures > 0 ? context : null);
-                var (yb, ld) = Update(c.Update, g.Columns(x, trans), parameters, trans.Length, inverse);
+                var (yb, ld) = Update(c.Update, g.Columns(x, trans), parameters, trans.Length, inverse, Weights(c));
                 return (Merge(yb, trans, xa, cond), ld);
             }
             case AutoregressiveTransform<T> a:
-                return Autoregressive(a.Update, a.Conditioner, a.ConditionerFactory, a.Features, x, a.ContextFeatures > 0 ? context : null, sequential: inverse, inverse);
+                return Autoregressive(a.Update, Weights(a), a.Conditioner, a.ConditionerFactory, a.Features, x, a.ContextFeatures > 0 ? context : null, sequential: inverse, inverse);
             case InverseAutoregressiveTransform<T> a:
-                return Autoregressive(a.Update, a.Conditioner, a.ConditionerFactory, a.Features, x, a.ContextFeatures > 0 ? context : null, sequential: !inverse, !inverse);
+                return Autoregressive(a.Update, Weights(a), a.Conditioner, a.ConditionerFactory, a.Features, x, a.ContextFeatures > 0 ? context : null, sequential: !inverse, !inverse);
+            case ContinuousTransform<T> c:
+                return ContinuousGraph.Apply(g, c, x, c.ContextFeatures > 0 ? context : null, inverse);
             default:
                 throw new NotSupportedException($"ONNX export: the transform {TypeNames.Of(t)} is not supported");
         }
@@ -154,25 +158,39 @@ internal sealed class TransformGraph<T>(OnnxGraph g) where T : unmanaged, IFloat
     /// An autoregressive layer: one conditioner pass on x itself (<paramref name="sequential"/> false), or D passes
     /// from x = 0 that each fix one more position in the order (the update's output read back as the conditioner's input).
     /// </summary>
-    private (string, string?) Autoregressive(IElementwiseUpdate update, Nn.Module<T> network, IConditionerFactory factory, int features, string x,
+    private (string, string?) Autoregressive(IElementwiseUpdate update, Nn.Module<T>? weights, Nn.Module<T> network, IConditionerFactory factory, int features, string x,
         string? context, bool sequential, bool inverse)
     {
-        if (!sequential) return Update(update, x, Network(network, factory, x, context), features, inverse);
+        if (!sequential) return Update(update, x, Network(network, factory, x, context), features, inverse, weights);
         var current = g.Fill(x, 0);
         string? ld = null;
         for (int step = 0; step < features; step++)
-            (current, ld) = Update(update, x, Network(network, factory, current, context), features, inverse);
+            (current, ld) = Update(update, x, Network(network, factory, current, context), features, inverse, weights);
         return (current, ld);
     }
+
+    /// <summary>The weights an update of <paramref name="layer"/> brought along (UMNN's integrand network, the layer's module "update"), or null.</summary>
+    private static Nn.Module<T>? Weights(Nn.Module<T> layer) => layer.NamedChildren().FirstOrDefault(c => c.Key == "update").Value;
 
     private string Network(Nn.Module<T> network, IConditionerFactory factory, string x, string? context)
         => NetworkGraph<T>.Conditioner(g, network, x, context, factory is ConditionerNetwork n ? n.Activation : Activation.Relu);
 
-    /// <summary>An elementwise update of [N, K] with parameters [N, K·m].</summary>
-    private (string Y, string? LogDet) Update(IElementwiseUpdate update, string x, string parameters, int k, bool inverse)
+    /// <summary>An elementwise update of [N, K] with parameters [N, K·m] (and the update's own <paramref name="weights"/>, if it has any).</summary>
+    private (string Y, string? LogDet) Update(IElementwiseUpdate update, string x, string parameters, int k, bool inverse, Nn.Module<T>? weights = null)
     {
         switch (update)
         {
+            case SigmoidalUpdate s:
+            {
+                var (y, ld) = SigmoidalGraph.Apply<T>(g, s.Map, x, parameters, k, inverse);
+                return (y, g.ReduceSum(ld, 1));
+            }
+            case UmnnUpdate u:
+            {
+                var network = weights as IntegrandNetwork<T> ?? throw new NotSupportedException("ONNX export: a UMNN update without its layer's integrand network (module 'update')");
+                var (y, ld) = UmnnGraph.Apply(g, u, network, x, parameters, k, inverse);
+                return (y, g.ReduceSum(ld, 1));
+            }
             case AdditiveUpdate:
                 return (inverse ? g.Sub(x, parameters) : g.Add(x, parameters), null);
             case AffineUpdate a:

@@ -15,7 +15,7 @@ internal static class MonotonicSolver
     public const int MaxSteps = 200;
 
     /// <summary>Most doublings of the bracket (2¹⁰⁰⁰ · max(1, |y|) exceeds the double range).</summary>
-    private const int MaxExpansions = 1000;
+    internal const int MaxExpansions = 1000;
 
     /// <summary>The tolerance a solve in element type <typeparamref name="T"/> can reach: at least 8 machine epsilons of T.</summary>
     public static double EffectiveTolerance<T>(double tolerance) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
