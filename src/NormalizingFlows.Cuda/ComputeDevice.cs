@@ -27,7 +27,7 @@ public sealed class ComputeDevice : IDisposable
     public static ComputeDevice CpuAccelerator()
     {
         var context = Context.Create(b => b.CPU().EnableAlgorithms());
-        return new ComputeDevice(context, context.CreateCPUAccelerator(0), null);
+        return new ComputeDevice(context, context.CreateCPUAccelerator(0, CPUAcceleratorMode.Sequential), null);
     }
 
     /// <summary>

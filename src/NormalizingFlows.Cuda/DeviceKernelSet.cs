@@ -34,6 +34,8 @@ internal sealed class DeviceKernelSet(Accelerator a)
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs>(DeviceKernels.Adam);
     public readonly Action<Index1D, ArrayView<float>, long> NormalNoise =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, long>(DeviceKernels.NormalNoise);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, long> SampleRows =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, long>(DeviceKernels.SampleRows);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AffineArgs> AffineApply =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AffineArgs>(DeviceKernels.AffineApply);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AffineArgs> AffineBackward =

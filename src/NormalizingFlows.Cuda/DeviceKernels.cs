@@ -114,6 +114,15 @@ internal static class DeviceKernels
         result[i] = XMath.Sqrt(-2 * XMath.Log(u1)) * XMath.Cos(6.28318530717958647692f * u2);
     }
 
+    /// <summary>Row r of dst [N, cols] is row hash(seed, r) mod srcRows of src: a fresh random batch drawn on the device.</summary>
+    public static void SampleRows(Index1D e, ArrayView<float> src, ArrayView<float> dst, int srcRows, int cols, long seed)
+    {
+        int r = e / cols, j = e % cols;
+        ulong h = Mix((ulong)seed ^ Mix((ulong)r + 0x632BE59BD9B4E019UL));
+        long row = (long)(h % (ulong)srcRows);
+        dst[e] = src[row * cols + j];
+    }
+
     private static ulong Mix(ulong z)
     {
         z += 0x9E3779B97F4A7C15UL;

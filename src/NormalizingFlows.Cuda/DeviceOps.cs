@@ -136,6 +136,13 @@ internal static class DeviceOps
     /// <summary>Standard-normal draws into <paramref name="result"/> from <paramref name="seed"/> (counter-based: same seed, same values).</summary>
     public static void NormalNoise(DeviceTensor result, long seed) => result.Device.Kernels.NormalNoise((int)result.Length, result.View, seed);
 
+    /// <summary>Fills dst [N, D] with rows of src [M, D] drawn uniformly with replacement (counter-based from <paramref name="seed"/>).</summary>
+    public static void SampleRows(DeviceTensor src, DeviceTensor dst, long seed)
+    {
+        if (src.Cols != dst.Cols || src.Rows < 1) throw new ArgumentException($"rows of [{src.Rows}, {src.Cols}] into [{dst.Rows}, {dst.Cols}]");
+        src.Device.Kernels.SampleRows((int)dst.Length, src.View, dst.View, src.Rows, src.Cols, seed);
+    }
+
     private static long Same(DeviceTensor a, DeviceTensor b)
     {
         if (a.Length != b.Length) throw new ArgumentException($"elementwise op on {a.Length} and {b.Length} elements");

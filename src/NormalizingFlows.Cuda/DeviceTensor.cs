@@ -72,6 +72,20 @@ public sealed class DeviceTensor : IDisposable
         return Tensor<float>.From(values, _shape);
     }
 
+    /// <summary>Fills the tensor with standard-normal draws, counter-based from <paramref name="seed"/> (same seed, same values).</summary>
+    public void FillStandardNormal(long seed) => DeviceOps.NormalNoise(this, seed);
+
+    /// <summary>
+    /// Fills this [N, D] tensor with rows of <paramref name="source"/> [M, D] drawn uniformly with replacement on the
+    /// device (counter-based from <paramref name="seed"/>): a fresh training batch without a host transfer.
+    /// </summary>
+    public void SampleRowsOf(DeviceTensor source, long seed)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (source.Device != Device) throw new ArgumentException("the source lives on another device", nameof(source));
+        DeviceOps.SampleRows(source, this, seed);
+    }
+
     internal ArrayView<float> View => _buffer.View;
 
     internal IntPtr Pointer => _buffer.NativePtr;

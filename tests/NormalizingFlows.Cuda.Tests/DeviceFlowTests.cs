@@ -89,8 +89,11 @@ public sealed class DeviceFlowTests(CpuAcceleratorFixture fixture) : IClassFixtu
     }
 
     [Theory]
-    [MemberData(nameof(Kinds))]
-    public void TwentyTrainingStepsMatchTheCpuAdamPath(string kind)
+    [InlineData("realnvp", 20)]
+    [InlineData("maf_rqs", 20)]
+    [InlineData("nsf_c", 8)] // fewer steps for the other two: the CPU accelerator pays ~1 ms per kernel launch
+    [InlineData("maf", 8)]
+    public void TrainingStepsMatchTheCpuAdamPath(string kind, int steps)
     {
         // tolerance: losses to 2e-4 relative; weights to 2e-3 absolute (two learning-rate steps: Adam normalises each
         // gradient, so float rounding differences of the two GEMM orders move a weight by at most ~lr per step)
@@ -100,7 +103,7 @@ public sealed class DeviceFlowTests(CpuAcceleratorFixture fixture) : IClassFixtu
         var start = gpu.Parameters().Select(p => p.Value.ToArray()).ToList();
         var adam = new Adam<float>(cpu.Parameters(), learningRate: lr);
         using var dflow = DeviceFlow.Compile(gpu, _dev);
-        for (int step = 0; step < 20; step++)
+        for (int step = 0; step < steps; step++)
         {
             var batch = Data(32, 100 + step);
             adam.ZeroGrad();
@@ -121,7 +124,7 @@ public sealed class DeviceFlowTests(CpuAcceleratorFixture fixture) : IClassFixtu
             var now = gpuParams[i].Value.ReadOnlySpan;
             for (int j = 0; j < now.Length; j++) moved = Math.Max(moved, Math.Abs(now[j] - start[i][j]));
         }
-        Assert.True(moved > 1e-2, $"{kind}: training moved no weight by more than {moved}");
+        Assert.True(moved > steps * 5e-4, $"{kind}: {steps} steps moved no weight by more than {moved}");
     }
 
     [Fact]

@@ -272,6 +272,24 @@ public sealed class DeviceOpsTests(CpuAcceleratorFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public void SampleRowsDrawsWholeRowsOfTheSourceBySeed()
+    {
+        var src = Tensor<float>.From(Enumerable.Range(0, 50 * 3).Select(i => (float)i).ToArray(), 50, 3);
+        using var dsrc = Up(src); using var a = DeviceTensor.Zeros(_dev, 200, 3); using var b = DeviceTensor.Zeros(_dev, 200, 3);
+        DeviceOps.SampleRows(dsrc, a, 7); DeviceOps.SampleRows(dsrc, b, 7);
+        var va = a.Download().ToArray();
+        Assert.Equal(va, b.Download().ToArray());
+        var seen = new HashSet<int>();
+        for (int r = 0; r < 200; r++)
+        {
+            int row = (int)va[r * 3] / 3;
+            Assert.Equal([row * 3f, row * 3f + 1, row * 3f + 2], va.AsSpan(r * 3, 3).ToArray());
+            seen.Add(row);
+        }
+        Assert.True(seen.Count > 35, $"200 draws hit only {seen.Count} of 50 rows");
+    }
+
+    [Fact]
     public void CudaFailsWithOneClearLineWithoutADevice()
     {
         try
