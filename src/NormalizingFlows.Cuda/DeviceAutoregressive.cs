@@ -6,8 +6,7 @@ namespace NormalizingFlows.Cuda;
 /// </summary>
 internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, DeviceUpdate update, DeviceNetwork network) : IDeviceLayer
 {
-    private DeviceTensor[] _ws = [];
-    private int _rows = -1;
+    private readonly DeviceWorkspace _ws = new(dev, features, features * update.ParametersPerFeature, features, features);
 
     public DeviceNetwork Network { get; } = network;
 
@@ -16,26 +15,16 @@ internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, Devi
     private DeviceTensor GxNet => _ws[2];
     private DeviceTensor Next => _ws[3];
 
-    private void Prepare(int n)
-    {
-        if (n == _rows) return;
-        foreach (var t in _ws) t.Dispose();
-        _ws = [Z(n, features), Z(n, features * update.ParametersPerFeature), Z(n, features), Z(n, features)];
-        _rows = n;
-    }
-
-    private DeviceTensor Z(int n, int c) => DeviceTensor.Zeros(dev, n, c);
-
     public void Forward(DeviceTensor x, DeviceTensor y, DeviceTensor logDet)
     {
-        Prepare(x.Rows);
+        _ws.Prepare(x.Rows);
         update.Apply(x, Network.Forward(x), y, Ld, inverse: false);
         DeviceOps.AddRowSums(Ld, logDet, 1);
     }
 
     public void Inverse(DeviceTensor y, DeviceTensor x)
     {
-        Prepare(y.Rows);
+        _ws.Prepare(y.Rows);
         DeviceOps.Fill(x, 0);
         for (int step = 0; step < features; step++)
         {
@@ -53,7 +42,7 @@ internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, Devi
 
     public void Dispose()
     {
-        foreach (var t in _ws) t.Dispose();
+        _ws.Dispose();
         Network.Dispose();
     }
 }

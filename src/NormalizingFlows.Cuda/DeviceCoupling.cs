@@ -4,8 +4,8 @@ namespace NormalizingFlows.Cuda;
 internal sealed class DeviceCoupling(ComputeDevice dev, int[] conditioning, int[] transformed, DeviceUpdate update, DeviceNetwork network) : IDeviceLayer
 {
     private readonly DeviceIndex _cond = new(dev, conditioning), _trans = new(dev, transformed);
-    private DeviceTensor[] _ws = [];
-    private int _rows = -1;
+    private readonly DeviceWorkspace _ws = new(dev, conditioning.Length, transformed.Length, transformed.Length, transformed.Length,
+        conditioning.Length, transformed.Length, transformed.Length, transformed.Length * update.ParametersPerFeature, conditioning.Length);
 
     public DeviceNetwork Network { get; } = network;
 
@@ -19,20 +19,9 @@ internal sealed class DeviceCoupling(ComputeDevice dev, int[] conditioning, int[
     private DeviceTensor Gp => _ws[7];
     private DeviceTensor GxaNet => _ws[8];
 
-    private void Prepare(int n)
-    {
-        if (n == _rows) return;
-        foreach (var t in _ws) t.Dispose();
-        int a = conditioning.Length, b = transformed.Length;
-        _ws = [Z(n, a), Z(n, b), Z(n, b), Z(n, b), Z(n, a), Z(n, b), Z(n, b), Z(n, b * update.ParametersPerFeature), Z(n, a)];
-        _rows = n;
-    }
-
-    private DeviceTensor Z(int n, int c) => DeviceTensor.Zeros(dev, n, c);
-
     public void Forward(DeviceTensor x, DeviceTensor y, DeviceTensor logDet)
     {
-        Prepare(x.Rows);
+        _ws.Prepare(x.Rows);
         DeviceOps.Gather(x, Xa, _cond);
         DeviceOps.Gather(x, Xb, _trans);
         update.Apply(Xb, Network.Forward(Xa), Yb, Ld, inverse: false);
@@ -43,7 +32,7 @@ internal sealed class DeviceCoupling(ComputeDevice dev, int[] conditioning, int[
 
     public void Inverse(DeviceTensor y, DeviceTensor x)
     {
-        Prepare(y.Rows);
+        _ws.Prepare(y.Rows);
         DeviceOps.Gather(y, Xa, _cond);
         DeviceOps.Gather(y, Yb, _trans);
         update.Apply(Yb, Network.Forward(Xa), Xb, Ld, inverse: true);
@@ -64,7 +53,7 @@ internal sealed class DeviceCoupling(ComputeDevice dev, int[] conditioning, int[
 
     public void Dispose()
     {
-        foreach (var t in _ws) t.Dispose();
+        _ws.Dispose();
         _cond.Dispose(); _trans.Dispose();
         Network.Dispose();
     }
