@@ -43,6 +43,7 @@ public class LayeringTests
                 if (HepLayers[r].Contains(parts[2])) return (baseRank + 1 + r, "Hep." + parts[2]);
             return (int.MaxValue - 1, "Hep." + parts[2]); // an application namespace the list does not know: flagged below
         }
+        if (parts[1] == "Cuda") return (baseRank, "Cuda"); // the GPU backend: above the library, beside the physics applications
         if (parts[1] == "Cli") return (baseRank + 1 + HepLayers.Length, "Cli");
         return (int.MaxValue - 1, parts[1]);
     }

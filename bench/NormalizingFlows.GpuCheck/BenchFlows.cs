@@ -1,0 +1,28 @@
+using NormalizingFlows.Flows;
+using NormalizingFlows.Tensors;
+
+namespace NormalizingFlows.GpuCheck;
+
+/// <summary>The four bench architectures of shared/bench/README.md (FlowBuilders' defaults).</summary>
+internal static class BenchFlows
+{
+    public static Flow<float> Build(string model, int features, Rng rng) => model switch
+    {
+        "realnvp" => FlowBuilders.RealNvp<float>(features, rng: rng),
+        "nsf_c" => FlowBuilders.NeuralSplineFlow<float>(features, rng: rng),
+        "maf" => FlowBuilders.Maf<float>(features, rng: rng),
+        "maf_rqs" => FlowBuilders.MafRqs<float>(features, rng: rng),
+        _ => throw new ArgumentException($"unknown model '{model}'", nameof(model)),
+    };
+
+    /// <summary>Moves every weight off its start (many flows start as the identity, which would check little).</summary>
+    public static void Perturb(Flow<float> flow, double scale, long seed)
+    {
+        var rng = new Rng(seed);
+        foreach (var p in flow.Parameters())
+        {
+            var s = p.Value.Span;
+            for (int i = 0; i < s.Length; i++) s[i] += (float)(scale * rng.NextNormal());
+        }
+    }
+}

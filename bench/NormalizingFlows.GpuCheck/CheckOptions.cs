@@ -1,0 +1,34 @@
+namespace NormalizingFlows.GpuCheck;
+
+/// <summary>The command line of the check program.</summary>
+internal sealed record CheckOptions(bool Check, bool Bench, string Device, string? DataDir, string[] Models, bool Quick)
+{
+    public static readonly string[] AllModels = ["realnvp", "nsf_c", "maf", "maf_rqs"];
+
+    public static CheckOptions? Parse(string[] args)
+    {
+        bool check = false, bench = false, quick = false;
+        string device = "cuda";
+        string? data = null;
+        var models = AllModels;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--all": check = bench = true; break;
+                case "--check": check = true; break;
+                case "--bench": bench = true; break;
+                case "--quick": quick = true; break;
+                case "--device": device = Next(); break;
+                case "--data": data = Next(); break;
+                case "--models":
+                    models = Next().Split(',', StringSplitOptions.RemoveEmptyEntries);
+                    if (models.Except(AllModels).FirstOrDefault() is { } bad) { Console.Error.WriteLine($"unknown model '{bad}'"); return null; }
+                    break;
+                default: Console.Error.WriteLine($"unknown option '{args[i]}'"); return null;
+            }
+        }
+        return check || bench ? new CheckOptions(check, bench, device, data, models, quick) : null;
+    }
+}

@@ -1,0 +1,111 @@
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+
+namespace NormalizingFlows.Cuda;
+
+/// <summary>
+/// Where device tensors live and kernels run: an NVIDIA GPU through CUDA (<see cref="Cuda"/>, GEMMs by cuBLAS), or
+/// ILGPU's CPU accelerator (<see cref="CpuAccelerator"/>), which runs the same kernels on any machine, slowly: for
+/// tests and CI. Kernels are compiled once per device. Dispose it after the tensors and flows that use it.
+/// </summary>
+public sealed class ComputeDevice : IDisposable
+{
+    private readonly Context _context;
+    private DeviceTensor? _ones;
+
+    private ComputeDevice(Context context, Accelerator accelerator, CuBlas? blas)
+    {
+        _context = context;
+        Accelerator = accelerator;
+        Blas = blas;
+        Kernels = new DeviceKernelSet(accelerator);
+    }
+
+    /// <summary>ILGPU's CPU accelerator: the device kernels as .NET code (GEMM by the ILGPU kernel).</summary>
+    public static ComputeDevice CpuAccelerator()
+    {
+        var context = Context.Create(b => b.CPU().EnableAlgorithms());
+        return new ComputeDevice(context, context.CreateCPUAccelerator(0, CPUAcceleratorMode.Sequential), null);
+    }
+
+    /// <summary>
+    /// CUDA device <paramref name="index"/> with cuBLAS GEMMs; <paramref name="tf32"/> lets cuBLAS use TF32 tensor
+    /// cores (about 10 mantissa bits in the products: faster, less exact; off by default). Throws an
+    /// <see cref="InvalidOperationException"/> with one line "no CUDA device: …" when there is no driver or device,
+    /// or "no cuBLAS: …" when the library does not load.
+    /// </summary>
+    public static ComputeDevice Cuda(int index = 0, bool tf32 = false)
+    {
+        Context? context = null;
+        Accelerator? accelerator = null;
+        try
+        {
+            context = Context.Create(b => b.Cuda().EnableAlgorithms());
+            var devices = context.GetCudaDevices();
+            if (devices.Count == 0) throw new InvalidOperationException("the CUDA driver lists no GPU (or no driver is installed)");
+            if (index < 0 || index >= devices.Count) throw new ArgumentOutOfRangeException(nameof(index), index, $"{devices.Count} CUDA device(s)");
+            accelerator = context.CreateCudaAccelerator(index);
+        }
+        catch (Exception e) when (e is not ArgumentOutOfRangeException)
+        {
+            accelerator?.Dispose();
+            context?.Dispose();
+            throw new InvalidOperationException($"no CUDA device: {e.Message.Split('\n')[0]}", e);
+        }
+        try
+        {
+            var blas = new CuBlas(((CudaStream)accelerator.DefaultStream).StreamPtr, tf32);
+            return new ComputeDevice(context, accelerator, blas);
+        }
+        catch
+        {
+            accelerator.Dispose();
+            context.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>"cuda" (<see cref="Cuda"/>) or "cpu-accelerator" (<see cref="CpuAccelerator"/>).</summary>
+    public static ComputeDevice Create(string name) => name switch
+    {
+        "cuda" => Cuda(),
+        "cpu-accelerator" => CpuAccelerator(),
+        _ => throw new ArgumentException($"unknown device '{name}' (cuda or cpu-accelerator)", nameof(name)),
+    };
+
+    /// <summary>The accelerator's name, e.g. "NVIDIA H200" or "CPUAccelerator".</summary>
+    public string Name => Accelerator.Name;
+
+    /// <summary>True on a CUDA GPU.</summary>
+    public bool IsCuda => Accelerator.AcceleratorType == AcceleratorType.Cuda;
+
+    /// <summary>Waits until every launched kernel has finished (for timing; downloads wait by themselves).</summary>
+    public void Synchronize() => Accelerator.Synchronize();
+
+    internal Accelerator Accelerator { get; }
+
+    internal DeviceKernelSet Kernels { get; }
+
+    internal CuBlas? Blas { get; }
+
+    /// <summary>A vector of at least <paramref name="n"/> ones (for column sums by GEMM).</summary>
+    internal DeviceTensor Ones(int n)
+    {
+        if (_ones is not null && _ones.Length >= n) return _ones;
+        _ones?.Dispose();
+        _ones = DeviceTensor.Zeros(this, Math.Max(n, 1024));
+        Kernels.Fill((int)_ones.Length, _ones.View, 1f);
+        return _ones;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _ones?.Dispose();
+        Blas?.Dispose();
+        Accelerator.Dispose();
+        _context.Dispose();
+    }
+}

@@ -1,0 +1,48 @@
+namespace NormalizingFlows.Cuda;
+
+/// <summary>
+/// A masked autoregressive layer on the device (Transforms/Autoregressive/AutoregressiveTransform): density in one
+/// MADE pass; sampling in D passes from x = 0, each fixing one more position of the order.
+/// </summary>
+internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, DeviceUpdate update, DeviceNetwork network) : IDeviceLayer
+{
+    private readonly DeviceWorkspace _ws = new(dev, features, features * update.ParametersPerFeature, features, features);
+
+    public DeviceNetwork Network { get; } = network;
+
+    private DeviceTensor Ld => _ws[0];
+    private DeviceTensor Gp => _ws[1];
+    private DeviceTensor GxNet => _ws[2];
+    private DeviceTensor Next => _ws[3];
+
+    public void Forward(DeviceTensor x, DeviceTensor y, DeviceTensor logDet)
+    {
+        _ws.Prepare(x.Rows);
+        update.Apply(x, Network.Forward(x), y, Ld, inverse: false);
+        DeviceOps.AddRowSums(Ld, logDet, 1);
+    }
+
+    public void Inverse(DeviceTensor y, DeviceTensor x)
+    {
+        _ws.Prepare(y.Rows);
+        DeviceOps.Fill(x, 0);
+        for (int step = 0; step < features; step++)
+        {
+            update.Apply(y, Network.Forward(x), Next, Ld, inverse: true);
+            DeviceOps.Scale(x, Next, 1);
+        }
+    }
+
+    public void Backward(DeviceTensor x, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx)
+    {
+        update.Backward(x, Network.Output, gy, gld, gx, Gp);
+        Network.Backward(x, Gp, GxNet);
+        DeviceOps.Add(gx, GxNet);
+    }
+
+    public void Dispose()
+    {
+        _ws.Dispose();
+        Network.Dispose();
+    }
+}

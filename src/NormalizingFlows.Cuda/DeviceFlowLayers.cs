@@ -1,0 +1,132 @@
+using NormalizingFlows.Autograd;
+using NormalizingFlows.Distributions;
+using NormalizingFlows.Flows;
+using NormalizingFlows.Nn;
+using NormalizingFlows.Tensors;
+using NormalizingFlows.Transforms;
+using NormalizingFlows.Transforms.Autoregressive;
+using NormalizingFlows.Transforms.Coupling;
+using NormalizingFlows.Transforms.Splines;
+
+namespace NormalizingFlows.Cuda;
+
+/// <summary>
+/// Walks a flow's objects (as Export/TransformGraph does) into device layers: affine and rational-quadratic spline
+/// couplings over ReLU MLPs, affine and spline MAF layers over ReLU MADEs, a standard-normal base. Anything else
+/// throws a <see cref="NotSupportedException"/> naming the part.
+/// </summary>
+internal static class DeviceFlowLayers
+{
+    /// <summary>One linear layer of the host flow: its parameters and (MADE) mask.</summary>
+    internal readonly record struct HostLinear(Parameter<float> Weight, Parameter<float>? Bias, Tensor<float>? Mask);
+
+    public static List<IDeviceLayer> Compile(Flow<float> flow, ComputeDevice dev)
+    {
+        var layers = new List<IDeviceLayer>();
+        try
+        {
+            foreach (var step in Steps(flow))
+            {
+                string where = TypeName(step);
+                var update = Update(step is CouplingTransform<float> c0 ? c0.Update : ((AutoregressiveTransform<float>)step).Update);
+                var hosts = Linears(step);
+                var net = new DeviceNetwork(dev, hosts.Select(h => new DeviceLinear(dev, h.Weight, h.Bias, h.Mask, where)).ToArray());
+                layers.Add(step is CouplingTransform<float> c
+                    ? new DeviceCoupling(dev, c.Mask.ConditioningIndices, c.Mask.TransformedIndices, update, net)
+                    : new DeviceAutoregressive(dev, step.Features, update, net));
+            }
+            return layers;
+        }
+        catch
+        {
+            foreach (var l in layers) l.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The host flow's layers in order, after checking the base, the context and every step.</summary>
+    public static List<Transform<float>> Steps(Flow<float> flow)
+    {
+        ArgumentNullException.ThrowIfNull(flow);
+        if (flow.Base is not StandardNormal<float>)
+            throw new NotSupportedException($"DeviceFlow: the base distribution {TypeName(flow.Base)} is not supported (a standard normal is)");
+        if (flow.Transform.ContextFeatures > 0)
+            throw new NotSupportedException("DeviceFlow: conditional flows (context features) are not supported yet");
+        var steps = new List<Transform<float>>();
+        Flatten(flow.Transform, steps);
+        long counted = steps.Sum(s => Linears(s).Sum(h => (long)h.Weight.Value.Length + (h.Bias?.Value.Length ?? 0)));
+        if (counted != flow.ParameterCount())
+            throw new NotSupportedException($"DeviceFlow: the flow has {flow.ParameterCount()} parameters, its conditioner networks {counted}: parameters outside the conditioners are not supported");
+        return steps;
+    }
+
+    private static void Flatten(Transform<float> t, List<Transform<float>> steps)
+    {
+        switch (t)
+        {
+            case CompositeTransform<float> c:
+                foreach (var s in c.Steps) Flatten(s, steps);
+                break;
+            case CouplingTransform<float> or AutoregressiveTransform<float>:
+                steps.Add(t);
+                break;
+            default:
+                throw new NotSupportedException($"DeviceFlow: the transform {TypeName(t)} is not supported (affine and spline couplings, affine and spline MAF layers are)");
+        }
+    }
+
+    /// <summary>The linear layers of a step's conditioner, in order.</summary>
+    public static List<HostLinear> Linears(Transform<float> step)
+    {
+        var network = step switch
+        {
+            CouplingTransform<float> c => c.Conditioner,
+            AutoregressiveTransform<float> a => a.Conditioner,
+            _ => throw new NotSupportedException($"DeviceFlow: the transform {TypeName(step)} is not supported"),
+        };
+        if (network.NamedChildren().Any(c => c.Key == "dropout"))
+            throw new NotSupportedException($"DeviceFlow: the conditioner of {TypeName(step)} has dropout (not supported)");
+        switch (network)
+        {
+            case Mlp<float> mlp when mlp.Activation == Activation.Relu:
+                return mlp.Layers.Select(l => new HostLinear(l.Weight, l.Bias, null)).ToList();
+            case Made<float> made when made.Activation == Activation.Relu && !made.IsResidual && made.ContextFeatures == 0:
+                return made.Layers.Select(l => new HostLinear(l.Weight, l.Bias, l.Mask)).ToList();
+            default:
+                throw new NotSupportedException($"DeviceFlow: the conditioner {TypeName(network)} of {TypeName(step)} is not supported (ReLU MLPs and plain ReLU MADEs are)");
+        }
+    }
+
+    private static DeviceUpdate Update(IElementwiseUpdate update) => update switch
+    {
+        AffineUpdate a => new DeviceUpdate(AffineArgsOf(a.Scale, inverse: false)),
+        SplineUpdate { Spline: RationalQuadraticSpline s } => new DeviceUpdate(SplineArgsOf(s, inverse: false)),
+        SplineUpdate s => throw new NotSupportedException($"DeviceFlow: the spline {TypeName(s.Spline)} is not supported (the rational-quadratic spline with identity tails is)"),
+        _ => throw new NotSupportedException($"DeviceFlow: the elementwise update {TypeName(update)} is not supported (affine and rational-quadratic spline are)"),
+    };
+
+    /// <summary>The kernel arguments of an affine scale.</summary>
+    public static AffineArgs AffineArgsOf(AffineScale scale, bool inverse) => new(scale.Kind switch
+    {
+        AffineScaleKind.SoftClampedExp => 0,
+        AffineScaleKind.RationalClampedExp => 1,
+        AffineScaleKind.Sigmoid => 2,
+        AffineScaleKind.Softplus => 3,
+        _ => throw new NotSupportedException($"DeviceFlow: the affine scale {scale.Kind} is not supported"),
+    }, (float)scale.Bound, inverse ? 1 : 0, 0);
+
+    /// <summary>The kernel arguments of a rational-quadratic spline with identity tails.</summary>
+    public static SplineArgs SplineArgsOf(RationalQuadraticSpline s, bool inverse)
+    {
+        if (!s.Domain.IdentityTails)
+            throw new NotSupportedException("DeviceFlow: rational-quadratic splines with learnable boundary derivatives are not supported (identity tails are)");
+        return new SplineArgs(s.Bins, (float)s.Domain.Left, (float)s.Domain.Right, (float)s.MinBinWidth, (float)s.MinBinHeight, (float)s.MinDerivative,
+            inverse ? 1 : 0, 0);
+    }
+
+    private static string TypeName(object o)
+    {
+        var t = o.GetType();
+        return t.IsGenericType ? t.Name[..t.Name.IndexOf('`')] : t.Name;
+    }
+}

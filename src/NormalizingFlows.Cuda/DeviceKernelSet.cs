@@ -1,0 +1,47 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace NormalizingFlows.Cuda;
+
+/// <summary>The kernels of <see cref="DeviceKernels"/> loaded (compiled once) for one accelerator.</summary>
+internal sealed class DeviceKernelSet(Accelerator a)
+{
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs> Gemm =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(DeviceKernels.Gemm);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> BiasActivation =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(DeviceKernels.BiasActivation);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>> ReluBackward =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>>(DeviceKernels.ReluBackward);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>> Multiply =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>>(DeviceKernels.Multiply);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>> Add =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>>(DeviceKernels.Add);
+    public readonly Action<Index1D, ArrayView<float>, float> Fill =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, float>(DeviceKernels.Fill);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, float> Scale =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float>(DeviceKernels.Scale);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int> GatherColumns =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int>(DeviceKernels.GatherColumns);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int> ScatterColumns =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int>(DeviceKernels.ScatterColumns);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, float> AddRowSums =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, float>(DeviceKernels.AddRowSums);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> NormalLogProb =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(DeviceKernels.NormalLogProb);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int> RowLogSumExp =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(DeviceKernels.RowLogSumExp);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs> Adam =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs>(DeviceKernels.Adam);
+    public readonly Action<Index1D, ArrayView<float>, long> NormalNoise =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, long>(DeviceKernels.NormalNoise);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, long> SampleRows =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, long>(DeviceKernels.SampleRows);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AffineArgs> AffineApply =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AffineArgs>(DeviceKernels.AffineApply);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AffineArgs> AffineBackward =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AffineArgs>(DeviceKernels.AffineBackward);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SplineArgs> SplineApply =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SplineArgs>(DeviceKernels.SplineApply);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SplineArgs> SplineBackward =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SplineArgs>(DeviceKernels.SplineBackward);
+}

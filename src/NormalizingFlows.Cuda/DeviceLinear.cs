@@ -1,0 +1,82 @@
+using NormalizingFlows.Autograd;
+using NormalizingFlows.Tensors;
+
+namespace NormalizingFlows.Cuda;
+
+/// <summary>
+/// A (masked) linear layer on the device with its gradient and Adam moments. A MADE layer keeps W∘M on the device and
+/// re-applies the mask to the weight gradient, so masked entries stay 0 there; they are never written back.
+/// </summary>
+internal sealed class DeviceLinear : IDisposable
+{
+    private readonly DeviceTensor? _mask;
+
+    public DeviceLinear(ComputeDevice dev, Parameter<float> weight, Parameter<float>? bias, Tensor<float>? mask, string where)
+    {
+        if (bias is null) throw new NotSupportedException($"DeviceFlow: {where} has a linear layer without bias (not supported)");
+        Out = weight.Value.Dim(0); In = weight.Value.Dim(1);
+        var w = weight.Value;
+        if (mask is not null)
+        {
+            w = w.Clone();
+            var ws = w.Span; var ms = mask.ReadOnlySpan;
+            for (int i = 0; i < ws.Length; i++) ws[i] *= ms[i];
+            _mask = DeviceTensor.Upload(dev, mask);
+        }
+        W = DeviceTensor.Upload(dev, w);
+        B = DeviceTensor.Upload(dev, bias.Value);
+        GW = DeviceTensor.Zeros(dev, Out, In); GB = DeviceTensor.Zeros(dev, Out);
+        MW = DeviceTensor.Zeros(dev, Out, In); VW = DeviceTensor.Zeros(dev, Out, In);
+        MB = DeviceTensor.Zeros(dev, Out); VB = DeviceTensor.Zeros(dev, Out);
+    }
+
+    public int In { get; }
+    public int Out { get; }
+    public DeviceTensor W { get; }
+    public DeviceTensor B { get; }
+    public DeviceTensor GW { get; }
+    public DeviceTensor GB { get; }
+    private DeviceTensor MW { get; }
+    private DeviceTensor VW { get; }
+    private DeviceTensor MB { get; }
+    private DeviceTensor VB { get; }
+
+    /// <summary>y = x·Wᵀ + b, ReLU when <paramref name="relu"/>.</summary>
+    public void Forward(DeviceTensor x, DeviceTensor y, bool relu)
+    {
+        DeviceOps.MatMul(x, false, W, true, y);
+        DeviceOps.BiasActivation(y, B, relu);
+    }
+
+    /// <summary>Weight and bias gradients (assigned) from the output gradient; gx = gy·W when asked.</summary>
+    public void Backward(DeviceTensor x, DeviceTensor gy, DeviceTensor? gx)
+    {
+        DeviceOps.MatMul(gy, true, x, false, GW);
+        if (_mask is not null) DeviceOps.Multiply(GW, _mask);
+        DeviceOps.ColumnSums(gy, GB);
+        if (gx is not null) DeviceOps.MatMul(gy, false, W, false, gx);
+    }
+
+    public void Step(AdamArgs args)
+    {
+        DeviceOps.Adam(W, GW, MW, VW, args);
+        DeviceOps.Adam(B, GB, MB, VB, args);
+    }
+
+    /// <summary>Writes the weights into host parameters of the same shape (a MADE layer's masked entries stay as they are).</summary>
+    public void CopyTo(Parameter<float> weight, Parameter<float> bias, Tensor<float>? mask)
+    {
+        if (weight.Value.Dim(0) != Out || weight.Value.Dim(1) != In || bias.Value.Length != Out)
+            throw new ArgumentException($"DeviceFlow.CopyTo: a layer is [{weight.Value.Dim(0)}, {weight.Value.Dim(1)}] on the host, [{Out}, {In}] on the device");
+        var w = W.Download().ReadOnlySpan;
+        var target = weight.Value.Span;
+        for (int i = 0; i < target.Length; i++)
+            if (mask is null || mask.ReadOnlySpan[i] != 0) target[i] = w[i];
+        B.Download().ReadOnlySpan.CopyTo(bias.Value.Span);
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in new[] { W, B, GW, GB, MW, VW, MB, VB, _mask }) t?.Dispose();
+    }
+}

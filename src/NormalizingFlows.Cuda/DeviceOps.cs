@@ -1,0 +1,151 @@
+namespace NormalizingFlows.Cuda;
+
+/// <summary>
+/// The op set on device tensors (forward and backward kernels of the flows): GEMM in all transpose variants (cuBLAS
+/// on CUDA, the ILGPU kernel elsewhere), fused bias(+ReLU), masks, column gathers, the affine and rational-quadratic
+/// spline updates with their backward, the standard-normal log-density, reductions and Adam. Launches are
+/// asynchronous on the device's stream.
+/// </summary>
+internal static class DeviceOps
+{
+    /// <summary>c[M, N] = alpha·op(a)·op(b) + beta·c with op(a) [M, K], op(b) [K, N] (row-major).</summary>
+    public static void Gemm(DeviceTensor a, bool transA, DeviceTensor b, bool transB, DeviceTensor c, int m, int n, int k, float alpha = 1, float beta = 0)
+    {
+        if (a.Length < (long)m * k || b.Length < (long)k * n || c.Length < (long)m * n)
+            throw new ArgumentException($"GEMM [{m}×{k}]·[{k}×{n}]: operands of {a.Length}, {b.Length} and {c.Length} elements are too small");
+        if (m == 0 || n == 0) return;
+        var args = new GemmArgs(m, n, k, transA ? 1 : 0, transB ? 1 : 0, alpha, beta);
+        var dev = c.Device;
+        if (dev.Blas is { } blas) blas.Sgemm(a.Pointer, b.Pointer, c.Pointer, args);
+        else dev.Kernels.Gemm(m * n, a.View, b.View, c.View, args);
+    }
+
+    /// <summary>c = op(a)·op(b) (+ beta·c) with the sizes read from the 2-D shapes.</summary>
+    public static void MatMul(DeviceTensor a, bool transA, DeviceTensor b, bool transB, DeviceTensor c, float beta = 0)
+    {
+        int m = transA ? a.Cols : a.Rows, k = transA ? a.Rows : a.Cols;
+        int kb = transB ? b.Cols : b.Rows, n = transB ? b.Rows : b.Cols;
+        if (k != kb) throw new ArgumentException($"GEMM: op(a) is [{m}, {k}] but op(b) is [{kb}, {n}]");
+        c.Check("GEMM output", m, n);
+        Gemm(a, transA, b, transB, c, m, n, k, 1, beta);
+    }
+
+    /// <summary>y[r, j] += bias[j], then ReLU when <paramref name="relu"/>.</summary>
+    public static void BiasActivation(DeviceTensor y, DeviceTensor bias, bool relu)
+    {
+        if (bias.Length != y.Cols) throw new ArgumentException($"bias of {bias.Length} for rows of {y.Cols}");
+        y.Device.Kernels.BiasActivation((int)y.Length, y.View, bias.View, y.Cols, relu ? 1 : 0);
+    }
+
+    /// <summary>g *= (y &gt; 0).</summary>
+    public static void ReluBackward(DeviceTensor g, DeviceTensor y) => g.Device.Kernels.ReluBackward((int)Same(g, y), g.View, y.View);
+
+    /// <summary>a *= b.</summary>
+    public static void Multiply(DeviceTensor a, DeviceTensor b) => a.Device.Kernels.Multiply((int)Same(a, b), a.View, b.View);
+
+    /// <summary>a += b.</summary>
+    public static void Add(DeviceTensor a, DeviceTensor b) => a.Device.Kernels.Add((int)Same(a, b), a.View, b.View);
+
+    /// <summary>a = value.</summary>
+    public static void Fill(DeviceTensor a, float value) => a.Device.Kernels.Fill((int)a.Length, a.View, value);
+
+    /// <summary>dst = src·scale.</summary>
+    public static void Scale(DeviceTensor dst, DeviceTensor src, float scale) => dst.Device.Kernels.Scale((int)Same(dst, src), dst.View, src.View, scale);
+
+    /// <summary>result[j] = Σ_r g[r, j] (a GEMM with a ones row).</summary>
+    public static void ColumnSums(DeviceTensor g, DeviceTensor result)
+    {
+        if (result.Length != g.Cols) throw new ArgumentException($"column sums of {g.Cols} columns into {result.Length}");
+        Gemm(g.Device.Ones(g.Rows), false, g, false, result, 1, g.Cols, g.Rows);
+    }
+
+    /// <summary>result[0] = Σ v (all elements).</summary>
+    public static void Sum(DeviceTensor v, DeviceTensor result)
+        => Gemm(v.Device.Ones((int)v.Length), false, v, false, result, 1, 1, (int)v.Length);
+
+    /// <summary>dst[r, j] = src[r, columns[j]].</summary>
+    public static void Gather(DeviceTensor src, DeviceTensor dst, DeviceIndex columns)
+    {
+        dst.Check("gathered columns", src.Rows, columns.Length);
+        if (dst.Length > 0) src.Device.Kernels.GatherColumns((int)dst.Length, src.View, dst.View, columns.View, src.Cols, columns.Length);
+    }
+
+    /// <summary>dst[r, columns[j]] = src[r, j] (+= when <paramref name="accumulate"/>).</summary>
+    public static void Scatter(DeviceTensor src, DeviceTensor dst, DeviceIndex columns, bool accumulate)
+    {
+        src.Check("scattered columns", dst.Rows, columns.Length);
+        if (src.Length > 0) src.Device.Kernels.ScatterColumns((int)src.Length, src.View, dst.View, columns.View, columns.Length, dst.Cols, accumulate ? 1 : 0);
+    }
+
+    /// <summary>acc[r] += sign·Σ_j v[r, j].</summary>
+    public static void AddRowSums(DeviceTensor v, DeviceTensor acc, float sign)
+    {
+        if (acc.Length != v.Rows) throw new ArgumentException($"row sums of {v.Rows} rows into {acc.Length}");
+        v.Device.Kernels.AddRowSums(v.Rows, v.View, acc.View, v.Cols, sign);
+    }
+
+    /// <summary>logp[r] = logDet[r] + log N(z_r; 0, I).</summary>
+    public static void NormalLogProb(DeviceTensor z, DeviceTensor logDet, DeviceTensor logp)
+    {
+        if (logDet.Length != z.Rows || logp.Length != z.Rows) throw new ArgumentException($"log-densities of {z.Rows} rows need [{z.Rows}] vectors");
+        z.Device.Kernels.NormalLogProb(z.Rows, z.View, logDet.View, logp.View, z.Cols);
+    }
+
+    /// <summary>result[r] = log Σ_j exp(x[r, j]).</summary>
+    public static void RowLogSumExp(DeviceTensor x, DeviceTensor result)
+    {
+        if (result.Length != x.Rows) throw new ArgumentException($"logsumexp of {x.Rows} rows into {result.Length}");
+        x.Device.Kernels.RowLogSumExp(x.Rows, x.View, result.View, x.Cols);
+    }
+
+    /// <summary>The affine update per element of x [N, K] with parameters [N, 2K]; y and the per-element log-det.</summary>
+    public static void Affine(DeviceTensor x, DeviceTensor p, DeviceTensor y, DeviceTensor ld, AffineArgs a)
+    {
+        if (p.Length != 2 * x.Length || y.Length != x.Length || ld.Length != x.Length) throw new ArgumentException("affine update: parameters must be [N, 2K], outputs [N, K]");
+        x.Device.Kernels.AffineApply((int)x.Length, x.View, p.View, y.View, ld.View, a);
+    }
+
+    /// <summary>Backward of the forward affine update: gx [N, K] and gp [N, 2K] from gy [N, K] and the row log-det gradient gld [N].</summary>
+    public static void AffineBackward(DeviceTensor x, DeviceTensor p, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx, DeviceTensor gp, AffineArgs a)
+    {
+        if (gy.Length != x.Length || gx.Length != x.Length || gp.Length != p.Length || gld.Length != x.Rows) throw new ArgumentException("affine backward: gradient shapes differ from the forward's");
+        x.Device.Kernels.AffineBackward((int)x.Length, x.View, p.View, gy.View, gld.View, gx.View, gp.View, a with { Cols = x.Cols });
+    }
+
+    /// <summary>The spline (or its inverse) per element of x [N, K] with parameters [N, K·(3B − 1)].</summary>
+    public static void Spline(DeviceTensor x, DeviceTensor p, DeviceTensor y, DeviceTensor ld, SplineArgs a)
+    {
+        if (p.Length != x.Length * (3 * a.Bins - 1) || y.Length != x.Length || ld.Length != x.Length) throw new ArgumentException($"spline: parameters must be [N, K·{3 * a.Bins - 1}], outputs [N, K]");
+        x.Device.Kernels.SplineApply((int)x.Length, x.View, p.View, y.View, ld.View, a);
+    }
+
+    /// <summary>Backward of the forward spline: gx and gp (assigned) from gy and the row log-det gradient gld [N].</summary>
+    public static void SplineBackward(DeviceTensor x, DeviceTensor p, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx, DeviceTensor gp, SplineArgs a)
+    {
+        if (gy.Length != x.Length || gx.Length != x.Length || gp.Length != p.Length || gld.Length != x.Rows) throw new ArgumentException("spline backward: gradient shapes differ from the forward's");
+        x.Device.Kernels.SplineBackward((int)x.Length, x.View, p.View, gy.View, gld.View, gx.View, gp.View, a with { Cols = x.Cols });
+    }
+
+    /// <summary>One Adam update of p with gradient g and moments m, v.</summary>
+    public static void Adam(DeviceTensor p, DeviceTensor g, DeviceTensor m, DeviceTensor v, AdamArgs a)
+    {
+        Same(p, g); Same(p, m); Same(p, v);
+        p.Device.Kernels.Adam((int)p.Length, p.View, g.View, m.View, v.View, a);
+    }
+
+    /// <summary>Standard-normal draws into <paramref name="result"/> from <paramref name="seed"/> (counter-based: same seed, same values).</summary>
+    public static void NormalNoise(DeviceTensor result, long seed) => result.Device.Kernels.NormalNoise((int)result.Length, result.View, seed);
+
+    /// <summary>Fills dst [N, D] with rows of src [M, D] drawn uniformly with replacement (counter-based from <paramref name="seed"/>).</summary>
+    public static void SampleRows(DeviceTensor src, DeviceTensor dst, long seed)
+    {
+        if (src.Cols != dst.Cols || src.Rows < 1) throw new ArgumentException($"rows of [{src.Rows}, {src.Cols}] into [{dst.Rows}, {dst.Cols}]");
+        src.Device.Kernels.SampleRows((int)dst.Length, src.View, dst.View, src.Rows, src.Cols, seed);
+    }
+
+    private static long Same(DeviceTensor a, DeviceTensor b)
+    {
+        if (a.Length != b.Length) throw new ArgumentException($"elementwise op on {a.Length} and {b.Length} elements");
+        return a.Length;
+    }
+}

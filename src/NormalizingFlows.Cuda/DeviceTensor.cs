@@ -1,0 +1,101 @@
+using ILGPU;
+using ILGPU.Runtime;
+using NormalizingFlows.Tensors;
+
+namespace NormalizingFlows.Cuda;
+
+/// <summary>
+/// A dense row-major float tensor in a device's memory. Transfers are explicit: <see cref="Upload(ComputeDevice, Tensor{float})"/>,
+/// <see cref="CopyFrom"/> (into an existing buffer, no allocation) and <see cref="Download"/>.
+/// </summary>
+public sealed class DeviceTensor : IDisposable
+{
+    private readonly int[] _shape;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _buffer;
+
+    private DeviceTensor(ComputeDevice device, int[] shape)
+    {
+        if (shape.Length == 0 || shape.Any(d => d < 0)) throw new ArgumentException($"a device tensor needs a shape of non-negative sizes, got {Tensor<float>.FormatShape(shape)}", nameof(shape));
+        Device = device;
+        _shape = (int[])shape.Clone();
+        Length = shape.Aggregate(1L, (a, d) => a * d);
+        _buffer = device.Accelerator.Allocate1D<float>(Math.Max(1, Length));
+    }
+
+    /// <summary>A tensor of zeros of <paramref name="shape"/> on <paramref name="device"/>.</summary>
+    public static DeviceTensor Zeros(ComputeDevice device, params int[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        var t = new DeviceTensor(device, shape);
+        t._buffer.MemSetToZero();
+        return t;
+    }
+
+    /// <summary>A copy of <paramref name="host"/> on <paramref name="device"/>.</summary>
+    public static DeviceTensor Upload(ComputeDevice device, Tensor<float> host)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(host);
+        var t = new DeviceTensor(device, host.Shape.ToArray());
+        t.CopyFrom(host);
+        return t;
+    }
+
+    /// <summary>The device it lives on.</summary>
+    public ComputeDevice Device { get; }
+
+    /// <summary>The shape.</summary>
+    public ReadOnlySpan<int> Shape => _shape;
+
+    /// <summary>Number of elements.</summary>
+    public long Length { get; }
+
+    /// <summary>Size of the first axis.</summary>
+    public int Rows => _shape[0];
+
+    /// <summary>Elements per row (1 for a vector).</summary>
+    public int Cols => _shape.Length == 1 ? 1 : (int)(Length / Math.Max(1, _shape[0]));
+
+    /// <summary>Copies <paramref name="host"/> (same number of elements) into this tensor.</summary>
+    public void CopyFrom(Tensor<float> host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        if (host.Length != Length) throw new ArgumentException($"host tensor {host.ShapeString} has {host.Length} elements, the device tensor {Tensor<float>.FormatShape(_shape)} {Length}", nameof(host));
+        if (Length > 0) _buffer.View.SubView(0, Length).CopyFromCPU(host.ReadOnlySpan.ToArray());
+    }
+
+    /// <summary>The values as a host tensor of the same shape (waits for the device).</summary>
+    public Tensor<float> Download()
+    {
+        var values = new float[Length];
+        if (Length > 0) _buffer.View.SubView(0, Length).CopyToCPU(values);
+        return Tensor<float>.From(values, _shape);
+    }
+
+    /// <summary>Fills the tensor with standard-normal draws, counter-based from <paramref name="seed"/> (same seed, same values).</summary>
+    public void FillStandardNormal(long seed) => DeviceOps.NormalNoise(this, seed);
+
+    /// <summary>
+    /// Fills this [N, D] tensor with rows of <paramref name="source"/> [M, D] drawn uniformly with replacement on the
+    /// device (counter-based from <paramref name="seed"/>): a fresh training batch without a host transfer.
+    /// </summary>
+    public void SampleRowsOf(DeviceTensor source, long seed)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (source.Device != Device) throw new ArgumentException("the source lives on another device", nameof(source));
+        DeviceOps.SampleRows(source, this, seed);
+    }
+
+    internal ArrayView<float> View => _buffer.View;
+
+    internal IntPtr Pointer => _buffer.NativePtr;
+
+    internal void Check(string what, params int[] shape)
+    {
+        if (!_shape.AsSpan().SequenceEqual(shape))
+            throw new ArgumentException($"{what} must be {Tensor<float>.FormatShape(shape)}, got {Tensor<float>.FormatShape(_shape)}");
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _buffer.Dispose();
+}

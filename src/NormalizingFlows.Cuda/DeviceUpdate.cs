@@ -1,0 +1,26 @@
+namespace NormalizingFlows.Cuda;
+
+/// <summary>An elementwise update on the device: the affine update or the rational-quadratic spline.</summary>
+internal sealed class DeviceUpdate
+{
+    private readonly AffineArgs? _affine;
+    private readonly SplineArgs? _spline;
+
+    public DeviceUpdate(AffineArgs affine) { _affine = affine; ParametersPerFeature = 2; }
+
+    public DeviceUpdate(SplineArgs spline) { _spline = spline; ParametersPerFeature = 3 * spline.Bins - 1; }
+
+    public int ParametersPerFeature { get; }
+
+    public void Apply(DeviceTensor x, DeviceTensor p, DeviceTensor y, DeviceTensor ld, bool inverse)
+    {
+        if (_affine is { } a) DeviceOps.Affine(x, p, y, ld, a with { Inverse = inverse ? 1 : 0 });
+        else DeviceOps.Spline(x, p, y, ld, _spline!.Value with { Inverse = inverse ? 1 : 0 });
+    }
+
+    public void Backward(DeviceTensor x, DeviceTensor p, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx, DeviceTensor gp)
+    {
+        if (_affine is { } a) DeviceOps.AffineBackward(x, p, gy, gld, gx, gp, a);
+        else DeviceOps.SplineBackward(x, p, gy, gld, gx, gp, _spline!.Value);
+    }
+}

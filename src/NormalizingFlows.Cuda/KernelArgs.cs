@@ -1,0 +1,16 @@
+namespace NormalizingFlows.Cuda;
+
+/// <summary>C[M, N] = alpha·op(A)·op(B) + beta·C, row-major; op(A) is [M, K] (A stored [K, M] when transposed).</summary>
+internal readonly record struct GemmArgs(int M, int N, int K, int TransA, int TransB, float Alpha, float Beta);
+
+/// <summary>An affine update's scale map (<see cref="Transforms.AffineScaleKind"/> as an int), its clamp, and the direction.</summary>
+internal readonly record struct AffineArgs(int Kind, float Bound, int Inverse, int Cols);
+
+/// <summary>
+/// A rational-quadratic spline family with identity tails on [Left, Right]: bins, minimum bin width/height shares,
+/// minimum derivative, the direction, and the element count per row (for the per-row log-det gradient).
+/// </summary>
+internal readonly record struct SplineArgs(int Bins, float Left, float Right, float MinWidth, float MinHeight, float MinDerivative, int Inverse, int Cols);
+
+/// <summary>One Adam step's scalars, as Optim/Adam computes them: β1, β2, lr/bc1, 1/√bc2, ε, L2 factor, decoupled decay.</summary>
+internal readonly record struct AdamArgs(float Beta1, float Beta2, float StepSize, float InvSqrtBc2, float Eps, float L2, float Decay);

@@ -1,0 +1,157 @@
+using NormalizingFlows.Autograd;
+using NormalizingFlows.Flows;
+using NormalizingFlows.Models;
+using NormalizingFlows.Optim;
+using NormalizingFlows.Tensors;
+
+namespace NormalizingFlows.Cuda.Tests;
+
+/// <summary>
+/// DeviceFlow against the library's flows with the same weights, on ILGPU's CPU accelerator: log p, the inverse
+/// (sampling) and a 20-step training run against the CPU autograd + Optim/Adam path on the same batches.
+/// </summary>
+public sealed class DeviceFlowTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuAcceleratorFixture>
+{
+    private readonly ComputeDevice _dev = fixture.Device;
+    private const int D = 4;
+
+    /// <summary>The four bench architectures, small, with every weight moved off its (often identity) start.</summary>
+    internal static Flow<float> Build(string kind, long seed = 11)
+    {
+        var rng = new Rng(seed);
+        var flow = kind switch
+        {
+            "realnvp" => FlowBuilders.RealNvp<float>(D, layers: 3, hidden: 16, rng: rng),
+            "nsf_c" => FlowBuilders.NeuralSplineFlow<float>(D, layers: 2, hidden: 16, rng: rng),
+            "maf" => FlowBuilders.Maf<float>(D, layers: 2, hidden: 16, rng: rng),
+            "maf_rqs" => FlowBuilders.MafRqs<float>(D, layers: 2, hidden: 16, rng: rng),
+            _ => throw new ArgumentException(kind),
+        };
+        var noise = new Rng(seed + 1);
+        foreach (var p in flow.Parameters())
+        {
+            var s = p.Value.Span;
+            for (int i = 0; i < s.Length; i++) s[i] += (float)(0.15 * noise.NextNormal());
+        }
+        return flow;
+    }
+
+    public static TheoryData<string> Kinds => ["realnvp", "nsf_c", "maf", "maf_rqs"];
+
+    private static Tensor<float> Data(int n, long seed)
+    {
+        var x = new Rng(seed).Normal<float>(n, D);
+        var s = x.Span;
+        for (int i = 0; i < s.Length; i++) s[i] *= 1.3f; // some points beyond the spline bound 3
+        return x;
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void LogProbMatchesTheLibrary(string kind)
+    {
+        var flow = Build(kind);
+        var x = Data(40, 1);
+        float[] expected;
+        using (GradMode.Disable()) expected = flow.LogProb(new Var<float>(x)).Value.ToArray();
+        using var dflow = DeviceFlow.Compile(flow, _dev);
+        Assert2.Close(expected, dflow.LogProb(x, batch: 16), 1e-4, 2e-4, $"{kind} log p");
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void InverseMatchesTheLibrarysSamplingDirection(string kind)
+    {
+        var flow = Build(kind);
+        var z = new Rng(2).Normal<float>(24, D);
+        Tensor<float> expected;
+        using (GradMode.Disable()) expected = flow.Transform.Inverse(new Var<float>(z)).X.Value;
+        using var dflow = DeviceFlow.Compile(flow, _dev);
+        using var dz = DeviceTensor.Upload(_dev, z);
+        using var dx = DeviceTensor.Zeros(_dev, 24, D);
+        dflow.Inverse(dz, dx);
+        Assert2.Close(expected, dx.Download(), 1e-4, 1e-4, $"{kind} inverse");
+    }
+
+    [Fact]
+    public void SamplesAreSeededFiniteAndScoreLikeTheLibrary()
+    {
+        var flow = Build("maf");
+        using var dflow = DeviceFlow.Compile(flow, _dev);
+        using var a = dflow.Sample(64, seed: 5);
+        using var b = dflow.Sample(64, seed: 5);
+        var xa = a.Download();
+        Assert.Equal(xa.ToArray(), b.Download().ToArray());
+        Assert.All(xa.ToArray(), v => Assert.True(float.IsFinite(v)));
+        float[] expected;
+        using (GradMode.Disable()) expected = flow.LogProb(new Var<float>(xa)).Value.ToArray();
+        Assert2.Close(expected, dflow.LogProb(xa), 1e-4, 2e-4, "log p of device samples");
+    }
+
+    [Theory]
+    [InlineData("realnvp", 20)]
+    [InlineData("maf_rqs", 20)]
+    [InlineData("nsf_c", 8)] // fewer steps for the other two: the CPU accelerator pays ~1 ms per kernel launch
+    [InlineData("maf", 8)]
+    public void TrainingStepsMatchTheCpuAdamPath(string kind, int steps)
+    {
+        // tolerance: losses to 2e-4 relative; weights to 2e-3 absolute (two learning-rate steps: Adam normalises each
+        // gradient, so float rounding differences of the two GEMM orders move a weight by at most ~lr per step)
+        const double lr = 1e-3;
+        var cpu = Build(kind);
+        var gpu = Build(kind);
+        var start = gpu.Parameters().Select(p => p.Value.ToArray()).ToList();
+        var adam = new Adam<float>(cpu.Parameters(), learningRate: lr);
+        using var dflow = DeviceFlow.Compile(gpu, _dev);
+        for (int step = 0; step < steps; step++)
+        {
+            var batch = Data(32, 100 + step);
+            adam.ZeroGrad();
+            var loss = Ops.Neg(Ops.Mean(cpu.LogProb(new Var<float>(batch))));
+            loss.Backward();
+            adam.Step();
+            using var db = DeviceTensor.Upload(_dev, batch);
+            float deviceLoss = dflow.TrainStep(db, lr, readLoss: true)!.Value;
+            Assert.True(Math.Abs(deviceLoss - loss.Value.ReadOnlySpan[0]) <= 2e-4 * Math.Abs(loss.Value.ReadOnlySpan[0]) + 1e-5,
+                $"{kind} step {step}: device loss {deviceLoss}, CPU {loss.Value.ReadOnlySpan[0]}");
+        }
+        dflow.CopyTo(gpu);
+        var cpuParams = cpu.Parameters().ToList(); var gpuParams = gpu.Parameters().ToList();
+        double moved = 0;
+        for (int i = 0; i < cpuParams.Count; i++)
+        {
+            Assert2.Close(cpuParams[i].Value, gpuParams[i].Value, 0, 2e-3, $"{kind} parameter {i}");
+            var now = gpuParams[i].Value.ReadOnlySpan;
+            for (int j = 0; j < now.Length; j++) moved = Math.Max(moved, Math.Abs(now[j] - start[i][j]));
+        }
+        Assert.True(moved > steps * 5e-4, $"{kind}: {steps} steps moved no weight by more than {moved}");
+    }
+
+    [Fact]
+    public void CopyToWritesAModelThatSavesAndLoadsOnTheCpu()
+    {
+        var flow = Build("nsf_c");
+        var model = FlowModel<float>.FromFlow(flow);
+        using var dflow = DeviceFlow.Compile(model, _dev);
+        using var batch = DeviceTensor.Upload(_dev, Data(32, 9));
+        for (int i = 0; i < 3; i++) dflow.TrainStep(batch, 1e-2);
+        dflow.CopyTo(model);
+        string path = Path.Combine(Path.GetTempPath(), $"devflow-{Guid.NewGuid():N}.nflow");
+        try
+        {
+            ModelFile.Save(path, model);
+            var loaded = ModelFile.Load<float>(path);
+            var x = Data(10, 3);
+            Assert2.Close(dflow.LogProb(x), loaded.LogProb(x).Select(v => (float)v).ToArray(), 1e-4, 2e-4, "reloaded model");
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void UnsupportedPartsAreNamed()
+    {
+        var naf = FlowBuilders.Naf<float>(D, layers: 1, hidden: 8, components: 2);
+        var e = Assert.Throws<NotSupportedException>(() => DeviceFlow.Compile(naf, _dev));
+        Assert.Contains("SigmoidalUpdate", e.Message, StringComparison.Ordinal);
+    }
+}
