@@ -8,7 +8,8 @@ namespace NormalizingFlows.Hep.Calorimeter;
 /// The CaloFlow evaluation: classifier two-sample tests (the seeds' "ultimate metric": classifiers trained to tell
 /// reference showers from generated ones; AUC 0.5 ideal) by two judges — an MLP and gradient-boosted trees, on the
 /// same folds, the larger AUC the headline — on four inputs (<see cref="CaloClassifierInput"/>: raw voxels,
-/// layer-normalised voxels, CaloChallenge-style log of E_inc-normalised voxels, high-level features), the histograms
+/// layer-normalised voxels, CaloChallenge-style log of E_inc-normalised voxels, the 22 shower observables), the CaloChallenge
+/// metrics with their own high-level and low-level classifier tests (<see cref="HighLevelTest"/>), the histograms
 /// of <see cref="CaloObservables"/>, average shower images per layer, generation times, and an HTML report of it all.
 /// </summary>
 public static class CaloEvaluation
