@@ -393,11 +393,7 @@ internal static class CaloCommand
             ctx.Out.WriteLine("| " + string.Join(" | ", CaloEvaluation.TableHeader) + " |");
             ctx.Out.WriteLine("|" + string.Concat(CaloEvaluation.TableHeader.Select(_ => "---|")));
             foreach (var row in CaloEvaluation.TableRows(comparisons, simTime.WallSeconds)) ctx.Out.WriteLine("| " + string.Join(" | ", row) + " |");
-            var refFeatures = CaloHighLevelFeatures.Compute(refShowers);
-            var metrics = candidates.Zip(comparisons, (c, cmp) => CaloEvaluation.Metrics(c.Name, refFeatures, CaloHighLevelFeatures.Compute(c.Showers), distances) with
-            {
-                HighLevel = cmp.Tests[CaloClassifierInput.HighLevel], LowLevel = cmp.Tests[CaloClassifierInput.LogNormalised],
-            }).ToArray();
+            var metrics = CaloEvaluation.Metrics(refShowers, candidates, comparisons, classifier, distances);
             WriteMetrics(ctx, metrics);
             if (r.GetValue(report) is { } reportPath)
             {
@@ -432,16 +428,13 @@ internal static class CaloCommand
         if (!File.Exists(path)) throw new FileNotFoundException($"no such file: {path}", path);
         if (CaloHdf5.IsHdf5Path(path))
         {
-            CaloShowers? toy = null;
-            try { toy = CaloHdf5.Read(path); }
-            catch (DataFormatException) { } // not the CaloGAN geometry: a CaloChallenge data set (its reader names what is wrong)
-            if (toy is null)
+            var (toy, challenge) = CaloHdf5.ReadAnyGeometry(path);
+            if (challenge is not null)
             {
-                var c = CaloHdf5.ReadChallenge(path);
-                if (count is { } k) c = c.Head(k);
-                return (CaloHighLevelFeatures.Compute(c), CaloEvaluation.LowLevelColumns(c.Voxels, c.IncidentEnergies, c.Dataset.Voxels), c.Dataset.ToString());
+                if (count is { } k) challenge = challenge.Head(k);
+                return (CaloHighLevelFeatures.Compute(challenge), CaloEvaluation.LowLevelColumns(challenge.Voxels, challenge.IncidentEnergies, challenge.Dataset.Voxels), challenge.Dataset.ToString());
             }
-            return ForMetrics(toy, count);
+            return ForMetrics(toy!, count);
         }
         return ForMetrics(ReadShowers(path), count);
     }
@@ -461,11 +454,7 @@ internal static class CaloCommand
             throw new ArgumentException($"{generatedPath} holds {genGeometry} showers, {referencePath} {refGeometry}: compare showers of one geometry");
         ctx.Out.WriteLine($"nflow calo eval: {genF.Count} showers of {generatedPath} against {refF.Count} of {referencePath} ({refGeometry})");
         var clock = Stopwatch.StartNew();
-        var metrics = CaloEvaluation.Metrics(Path.GetFileName(generatedPath), refF, genF, distances) with
-        {
-            HighLevel = ClassifierTwoSampleTest.RunBoth(refF.ClassifierColumns(), genF.ClassifierColumns(), classifier),
-            LowLevel = ClassifierTwoSampleTest.RunBoth(refLow, genLow, classifier),
-        };
+        var metrics = CaloEvaluation.Metrics(Path.GetFileName(generatedPath), refF, genF, refLow, genLow, classifier, distances);
         ctx.Out.WriteLine($"metrics and classifier tests in {clock.Elapsed.TotalSeconds:F1} s (MLP and gradient-boosted trees, {classifier.Folds}-fold cross-fitted; the larger AUC):");
         WriteMetrics(ctx, [metrics]);
         if (reportPath is not null)

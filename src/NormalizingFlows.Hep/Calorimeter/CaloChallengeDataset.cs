@@ -13,8 +13,9 @@ public sealed class CaloChallengeDataset
         int offset = 0;
         foreach (var (id, edges, a) in layers)
         {
-            list.Add(new CaloChallengeLayer(id, edges.Length - 1, a, offset) { RadialEdges = edges });
-            offset += (edges.Length - 1) * a;
+            var layer = new CaloChallengeLayer(id, edges, a, offset);
+            list.Add(layer);
+            offset += layer.Voxels;
         }
         Layers = list;
         Voxels = offset;

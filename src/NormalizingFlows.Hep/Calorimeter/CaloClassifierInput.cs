@@ -15,7 +15,7 @@ public enum CaloClassifierInput
     /// <summary>
     /// The high-level features of <see cref="CaloObservables"/>: log₁₀ E_inc, E_dep/E_inc, log₁₀(E_i + 1 MeV),
     /// E_i/E_dep, hit fraction (sparsity), centroids x and y and lateral widths per layer, shower depth and its width
-    /// (22 features).
+    /// (22 features). Not the CaloChallenge's high-level classifier input (<see cref="CaloEvaluation.HighLevelTest"/>).
     /// </summary>
     HighLevel,
 }

@@ -8,7 +8,8 @@ namespace NormalizingFlows.Hep.Calorimeter;
 /// The CaloFlow evaluation: classifier two-sample tests (the seeds' "ultimate metric": classifiers trained to tell
 /// reference showers from generated ones; AUC 0.5 ideal) by two judges — an MLP and gradient-boosted trees, on the
 /// same folds, the larger AUC the headline — on four inputs (<see cref="CaloClassifierInput"/>: raw voxels,
-/// layer-normalised voxels, CaloChallenge-style log of E_inc-normalised voxels, high-level features), the histograms
+/// layer-normalised voxels, CaloChallenge-style log of E_inc-normalised voxels, the 22 shower observables), the CaloChallenge
+/// metrics with their own high-level and low-level classifier tests (<see cref="HighLevelTest"/>), the histograms
 /// of <see cref="CaloObservables"/>, average shower images per layer, generation times, and an HTML report of it all.
 /// </summary>
 public static class CaloEvaluation
@@ -153,6 +154,57 @@ public static class CaloEvaluation
         return new CaloMetrics(name, separation, PhysicsDistance.Fpd(a, b, distances), PhysicsDistance.Kpd(a, b, distances));
     }
 
+    /// <summary>
+    /// The CaloChallenge metrics with both classifier tests, of showers read from two files: <see cref="Metrics(string, CaloHighLevelFeatures, CaloHighLevelFeatures, PhysicsDistanceOptions?, int)"/>,
+    /// the high-level test <see cref="HighLevelTest"/> and the low-level test on <paramref name="referenceLowLevel"/>
+    /// and <paramref name="generatedLowLevel"/> (<see cref="LowLevelColumns"/> of each geometry).
+    /// </summary>
+    public static CaloMetrics Metrics(string name, CaloHighLevelFeatures reference, CaloHighLevelFeatures generated, double[][] referenceLowLevel, double[][] generatedLowLevel,
+        ClassifierOptions? classifier = null, PhysicsDistanceOptions? distances = null)
+    {
+        classifier ??= DefaultClassifier;
+        return WithTests(name, reference, generated, ClassifierTwoSampleTest.RunBoth(referenceLowLevel, generatedLowLevel, classifier), classifier, distances);
+    }
+
+    /// <summary>
+    /// The CaloChallenge metrics of every candidate of <paramref name="comparisons"/> (from <see cref="Compare"/>, in
+    /// the order of <paramref name="candidates"/>) against <paramref name="reference"/>, with both classifier tests
+    /// defined as for two shower files: the high-level one by <see cref="HighLevelTest"/> (the challenge's inputs, not
+    /// the <see cref="CaloClassifierInput.HighLevel"/> observables of the comparison), the low-level one the
+    /// comparison's <see cref="CaloClassifierInput.LogNormalised"/> test (the columns of <see cref="LowLevelColumns"/>),
+    /// run here where the comparison lacks it.
+    /// </summary>
+    public static IReadOnlyList<CaloMetrics> Metrics(CaloShowers reference, IReadOnlyList<CaloCandidate> candidates, IReadOnlyList<CaloComparison> comparisons,
+        ClassifierOptions? classifier = null, PhysicsDistanceOptions? distances = null)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(candidates);
+        ArgumentNullException.ThrowIfNull(comparisons);
+        if (comparisons.Count != candidates.Count) throw new ArgumentException($"{comparisons.Count} comparisons for {candidates.Count} candidates", nameof(comparisons));
+        classifier ??= DefaultClassifier;
+        var features = CaloHighLevelFeatures.Compute(reference);
+        return candidates.Select((c, i) =>
+        {
+            var low = comparisons[i].Tests.TryGetValue(CaloClassifierInput.LogNormalised, out var v) ? v
+                : ClassifierTwoSampleTest.RunBoth(ClassifierColumns(reference, CaloClassifierInput.LogNormalised), ClassifierColumns(c.Showers, CaloClassifierInput.LogNormalised), classifier);
+            return WithTests(c.Name, features, CaloHighLevelFeatures.Compute(c.Showers), low, classifier, distances);
+        }).ToArray();
+    }
+
+    /// <summary>
+    /// The high-level classifier test of the CaloChallenge metrics (<see cref="CaloMetrics.HighLevel"/>): both judges on
+    /// <see cref="CaloHighLevelFeatures.ClassifierColumns"/> of <paramref name="reference"/> (label 1) and <paramref name="generated"/>.
+    /// </summary>
+    public static TwoSampleVerdict HighLevelTest(CaloHighLevelFeatures reference, CaloHighLevelFeatures generated, ClassifierOptions? classifier = null, GradientBoostedTreesOptions? trees = null)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(generated);
+        return ClassifierTwoSampleTest.RunBoth(reference.ClassifierColumns(), generated.ClassifierColumns(), classifier ?? DefaultClassifier, trees);
+    }
+
+    private static CaloMetrics WithTests(string name, CaloHighLevelFeatures reference, CaloHighLevelFeatures generated, TwoSampleVerdict lowLevel, ClassifierOptions classifier, PhysicsDistanceOptions? distances) =>
+        Metrics(name, reference, generated, distances) with { HighLevel = HighLevelTest(reference, generated, classifier), LowLevel = lowLevel };
+
     /// <summary>Header of <see cref="MetricsRows"/>: "metric" and one column per sample.</summary>
     public static string[] MetricsHeader(IEnumerable<CaloMetrics> metrics) => ["metric", .. metrics.Select(m => m.Name)];
 
@@ -183,7 +235,7 @@ public static class CaloEvaluation
         CaloClassifierInput.Raw => "raw voxels (GeV)",
         CaloClassifierInput.LayerNormalised => "voxels / layer energy",
         CaloClassifierInput.LogNormalised => "log10(voxel/E_inc + 1e-8)",
-        CaloClassifierInput.HighLevel => "high-level features",
+        CaloClassifierInput.HighLevel => "shower observables (22)",
         _ => input.ToString(),
     };
 
@@ -248,7 +300,7 @@ public static class CaloEvaluation
                 "on the same folds (cross-fitted) to separate reference showers (simulator) from generated ones; AUC 0.5 means they cannot, and " +
                 "the headline is the larger AUC. Inputs, each a separate test: raw voxels (504 energies in GeV and E_inc); voxels divided by " +
                 "their layer energy with log₁₀ E_i and log₁₀ E_inc (CaloFlow's normalised inputs); log₁₀(E_voxel/E_inc + 10⁻⁸) with log₁₀ " +
-                "E_inc (CaloChallenge style); the 22 high-level features (log₁₀ E_inc, E_dep/E_inc, per-layer log energies, energy " +
+                "E_inc (CaloChallenge style); the 22 shower observables (log₁₀ E_inc, E_dep/E_inc, per-layer log energies, energy " +
                 "fractions, hit fractions, centroids, widths, shower depth and width).")
             .Table(TableHeader, TableRows(comparisons, simulatorSecondsPerShower));
 

@@ -29,31 +29,9 @@ public static class CaloHdf5
     /// </summary>
     public static CaloShowers Read(string path) => WithFile(path, file =>
     {
-        if (IsChallenge(file))
-        {
-            var (s, e) = ReadChallengeArrays(file, path, CaloGeometry.Voxels, null);
-            return Validated(path, s, e);
-        }
-        if (file.LinkExists("energy") && file.LinkExists("layer_0"))
-        {
-            var (e, en) = ReadDataset(file, "energy", path);
-            if (en.Length == 2) CheckShape(path, "energy", en, [-1, 1]);
-            else CheckShape(path, "energy", en, [-1]);
-            int n = (int)en[0];
-            var voxels = new double[n * CaloGeometry.Voxels];
-            for (int l = 0; l < 3; l++)
-            {
-                var g = CaloGeometry.Layers[l];
-                string name = $"layer_{l}";
-                if (!file.LinkExists(name)) throw new DataFormatException(path, $"dataset '{name}' is missing (CaloGAN layout: energy, layer_0, layer_1, layer_2)");
-                var (v, vn) = ReadDataset(file, name, path);
-                CheckShape(path, name, vn, [n, g.Rows, g.Columns]);
-                for (int i = 0; i < n; i++)
-                    for (int k = 0; k < g.Voxels; k++) voxels[i * CaloGeometry.Voxels + g.Offset + k] = v[i * g.Voxels + k] / 1000;
-            }
-            return Validated(path, voxels, e);
-        }
-        throw new DataFormatException(path, "neither the CaloGAN layout (energy, layer_0, layer_1, layer_2) nor the CaloChallenge layout (incident_energies, showers) was found");
+        if (!IsChallenge(file)) return ReadCaloGan(file, path);
+        var (s, e, _) = ReadChallengeArrays(file, path, CaloGeometry.Voxels);
+        return Validated(path, s, e);
     });
 
     /// <summary>
@@ -65,13 +43,56 @@ public static class CaloHdf5
     {
         if (!IsChallenge(file))
             throw new DataFormatException(path, $"dataset '{(file.LinkExists("showers") ? "incident_energies" : "showers")}' is missing (CaloChallenge layout: incident_energies, showers)");
-        CaloChallengeDataset? dataset = expected;
-        var (s, e) = ReadChallengeArrays(file, path, expected?.Voxels, voxels =>
-            dataset = CaloChallengeDataset.WithVoxels(voxels) ?? throw new DataFormatException(path,
-                $"dataset 'showers' has {voxels} voxels per shower, which is none of the known geometries ({string.Join(", ", CaloChallengeDataset.All)})"));
-        Validated(path, s, e, dataset!.Voxels);
-        return new CaloChallengeShowers(dataset, s, e);
+        var (s, e, voxels) = ReadChallengeArrays(file, path, expected?.Voxels);
+        return Challenge(path, expected ?? Known(path, voxels, ""), s, e);
     });
+
+    /// <summary>
+    /// Reads showers of either geometry, opening the file once: toy CaloGAN showers (<see cref="CaloGeometry"/>: the
+    /// CaloGAN layout, or the CaloChallenge layout with 504 voxels per shower) or a known CaloChallenge data set (the
+    /// CaloChallenge layout with that data set's voxel count). Exactly one of the two results is set.
+    /// </summary>
+    public static (CaloShowers? Toy, CaloChallengeShowers? Challenge) ReadAnyGeometry(string path) => WithFile<(CaloShowers?, CaloChallengeShowers?)>(path, file =>
+    {
+        if (!IsChallenge(file)) return (ReadCaloGan(file, path), null);
+        var (s, e, voxels) = ReadChallengeArrays(file, path, null);
+        if (voxels == CaloGeometry.Voxels) return (Validated(path, s, e), null);
+        return (null, Challenge(path, Known(path, voxels, $" or the toy CaloGAN geometry ({CaloGeometry.Voxels} voxels)"), s, e));
+    });
+
+    /// <summary>The CaloGAN layout (energy in GeV, layer_0..2 in MeV) as toy showers.</summary>
+    private static CaloShowers ReadCaloGan(IH5Group file, string path)
+    {
+        if (!(file.LinkExists("energy") && file.LinkExists("layer_0")))
+            throw new DataFormatException(path, "neither the CaloGAN layout (energy, layer_0, layer_1, layer_2) nor the CaloChallenge layout (incident_energies, showers) was found");
+        var (e, en) = ReadDataset(file, "energy", path);
+        if (en.Length == 2) CheckShape(path, "energy", en, [-1, 1]);
+        else CheckShape(path, "energy", en, [-1]);
+        int n = (int)en[0];
+        var voxels = new double[n * CaloGeometry.Voxels];
+        for (int l = 0; l < 3; l++)
+        {
+            var g = CaloGeometry.Layers[l];
+            string name = $"layer_{l}";
+            if (!file.LinkExists(name)) throw new DataFormatException(path, $"dataset '{name}' is missing (CaloGAN layout: energy, layer_0, layer_1, layer_2)");
+            var (v, vn) = ReadDataset(file, name, path);
+            CheckShape(path, name, vn, [n, g.Rows, g.Columns]);
+            for (int i = 0; i < n; i++)
+                for (int k = 0; k < g.Voxels; k++) voxels[i * CaloGeometry.Voxels + g.Offset + k] = v[i * g.Voxels + k] / 1000;
+        }
+        return Validated(path, voxels, e);
+    }
+
+    /// <summary>The known data set with <paramref name="voxels"/> voxels per shower, else an error naming the file and the known geometries (and <paramref name="alsoKnown"/>).</summary>
+    private static CaloChallengeDataset Known(string path, int voxels, string alsoKnown) =>
+        CaloChallengeDataset.WithVoxels(voxels) ?? throw new DataFormatException(path,
+            $"dataset 'showers' has {voxels} voxels per shower, which is none of the known geometries ({string.Join(", ", CaloChallengeDataset.All)}){alsoKnown}");
+
+    private static CaloChallengeShowers Challenge(string path, CaloChallengeDataset dataset, double[] showers, double[] energies)
+    {
+        Validated(path, showers, energies, dataset.Voxels);
+        return new CaloChallengeShowers(dataset, showers, energies);
+    }
 
     /// <summary>
     /// Writes <paramref name="showers"/> in <paramref name="layout"/> as float32 datasets, deflate-compressed when
@@ -118,18 +139,17 @@ public static class CaloHdf5
 
     private static bool IsChallenge(IH5Group file) => file.LinkExists("showers") && file.LinkExists("incident_energies");
 
-    /// <summary>The showers and energies (GeV) of a CaloChallenge file; the voxel count is <paramref name="voxels"/> or announced to <paramref name="onVoxels"/>.</summary>
-    private static (double[] Showers, double[] Energies) ReadChallengeArrays(IH5Group file, string path, int? voxels, Action<int>? onVoxels)
+    /// <summary>The showers and energies (GeV) of a CaloChallenge file and its voxels per shower (checked to be <paramref name="voxels"/> when given).</summary>
+    private static (double[] Showers, double[] Energies, int Voxels) ReadChallengeArrays(IH5Group file, string path, int? voxels)
     {
         var (e, en) = ReadDataset(file, "incident_energies", path);
         if (en.Length == 2) CheckShape(path, "incident_energies", en, [-1, 1]);
         else CheckShape(path, "incident_energies", en, [-1]);
         var (s, sn) = ReadDataset(file, "showers", path);
         CheckShape(path, "showers", sn, [(long)en[0], voxels ?? -1]);
-        onVoxels?.Invoke((int)sn[1]);
         for (int i = 0; i < s.Length; i++) s[i] /= 1000;
         for (int i = 0; i < e.Length; i++) e[i] /= 1000;
-        return (s, e);
+        return (s, e, (int)sn[1]);
     }
 
     private static T WithFile<T>(string path, Func<IH5Group, T> read)

@@ -118,14 +118,14 @@ public sealed class MultichannelFlowIntegrator
             int n = (int)(calls / iterations + (it < calls % iterations ? 1 : 0));
             var round = Draw(n);
             var w = round.Weights(this);
+            var (means, variances) = ChannelMoments(w, round.Channel, k);
             double value = 0, variance = 0;
             for (int c = 0; c < k; c++)
             {
                 if (round.Counts[c] == 0) continue;
-                var (mean, var) = MeanAndVariance(w, round.Channel, c);
-                value += mean;
-                variance += var / round.Counts[c];
-                _sigma[c] = Math.Sqrt(var);
+                value += means[c];
+                variance += variances[c] / round.Counts[c];
+                _sigma[c] = Math.Sqrt(variances[c]);
             }
             for (int i = 0; i < w.Length; i++)
             {
@@ -236,17 +236,24 @@ public sealed class MultichannelFlowIntegrator
         return round;
     }
 
-    /// <summary>Mean and variance of the weights of channel <paramref name="channel"/>.</summary>
-    private static (double Mean, double Variance) MeanAndVariance(double[] w, int[] channelOf, int channel)
+    /// <summary>
+    /// Per channel (of <paramref name="channels"/>), the mean and variance of the weights of its events, in two passes
+    /// over the rows (the means, then the squared deviations); a channel without events gets NaN and 0.
+    /// </summary>
+    private static (double[] Means, double[] Variances) ChannelMoments(double[] w, int[] channelOf, int channels)
     {
-        double sum = 0, sq = 0;
-        int n = 0;
+        var mean = new double[channels];
+        var variance = new double[channels];
+        var count = new int[channels];
+        for (int i = 0; i < w.Length; i++) { mean[channelOf[i]] += w[i]; count[channelOf[i]]++; }
+        for (int c = 0; c < channels; c++) mean[c] /= count[c];
         for (int i = 0; i < w.Length; i++)
-            if (channelOf[i] == channel) { sum += w[i]; n++; }
-        double mean = sum / n;
-        for (int i = 0; i < w.Length; i++)
-            if (channelOf[i] == channel) sq += (w[i] - mean) * (w[i] - mean);
-        return (mean, n > 1 ? sq / (n - 1) : 0);
+        {
+            double d = w[i] - mean[channelOf[i]];
+            variance[channelOf[i]] += d * d;
+        }
+        for (int c = 0; c < channels; c++) variance[c] = count[c] > 1 ? variance[c] / (count[c] - 1) : 0;
+        return (mean, variance);
     }
 
     /// <summary>One sample of all channels: points, channels, log q_old, f w_k, priors, features.</summary>
@@ -291,17 +298,10 @@ public sealed class MultichannelFlowIntegrator
             if (_skip) return null;
             int n = _channel!.Length;
             var logq = owner.Flow.Transform.Forward(new Var<float>(_x!), new Var<float>(_context!)).LogAbsDet;
-            Var<float> logAlpha;
-            if (owner.ChannelWeights is { } net)
-            {
-                var z = Ops.Add(new Var<float>(_logPrior!), net.Forward(new Var<float>(_features!)));
-                logAlpha = Ops.Sub(Ops.Reshape(Ops.GatherColumns(z, _channel, 1), n), Ops.LogSumExpRows(z));
-            }
-            else
-            {
-                var z = new Var<float>(_logPrior!);
-                logAlpha = Ops.Sub(Ops.Reshape(Ops.GatherColumns(z, _channel, 1), n), Ops.LogSumExpRows(z));
-            }
+            // log α_k = z_k − log Σ_j exp z_j with z = log α^prior (+ the network's logits when they are learnt)
+            var z = new Var<float>(_logPrior!);
+            if (owner.ChannelWeights is { } net) z = Ops.Add(z, net.Forward(new Var<float>(_features!)));
+            var logAlpha = Ops.Sub(Ops.Reshape(Ops.GatherColumns(z, _channel, 1), n), Ops.LogSumExpRows(z));
             var exponent = Ops.Sub(Ops.Add(Ops.ScaleShift(logAlpha, 2), new Var<float>(_logQOld!)), logq);
             return Ops.Sum(Ops.Mul(new Var<float>(_coefficient!), Ops.Exp(exponent)));
         }
@@ -311,13 +311,13 @@ public sealed class MultichannelFlowIntegrator
             foreach (var t in new[] { _x, _context, _features, _logPrior, _coefficient, _logQOld }) t?.Dispose();
             int k = owner.Integrand.Channels, d = owner.Integrand.Dimensions, f = owner.Integrand.Features, n = round.Values.Length;
             var w = round.Weights(owner);
+            var (means, variances) = ChannelMoments(w, round.Channel, k);
             var perChannel = new double[k];
             for (int c = 0; c < k; c++)
                 if (round.Counts[c] > 0)
                 {
-                    var (mean, var) = MeanAndVariance(w, round.Channel, c);
-                    perChannel[c] = mean;
-                    owner._sigma[c] = Math.Sqrt(var);
+                    perChannel[c] = means[c];
+                    owner._sigma[c] = Math.Sqrt(variances[c]);
                 }
             owner._shares = owner.Allocation();
             LastChannelEstimates = perChannel;

@@ -34,23 +34,8 @@ public static partial class Npy
         var h = ParseHeader(bytes, bytes.Length, source);
         var values = new double[h.Rows * h.Cols];
         Convert(h, bytes.AsSpan((int)h.DataStart, (int)(h.Count * h.Size)), 0, values.AsSpan());
-        int cols = (int)h.Cols, rows = (int)h.Rows, kept = 0;
-        for (int r = 0; r < rows; r++)
-        {
-            int bad = -1;
-            for (int j = 0; j < cols && bad < 0; j++)
-                if (!double.IsFinite(values[r * cols + j])) bad = j;
-            if (bad >= 0)
-            {
-                if (!dropInvalid) throw NotFinite(source, r, bad, values[r * cols + bad].ToString(CultureInfo.InvariantCulture));
-                continue;
-            }
-            if (kept != r) Array.Copy(values, r * cols, values, kept * cols, cols);
-            kept++;
-        }
-        if (kept == rows) return new Table(Table.DefaultNames(cols), values, rows);
-        if (kept == 0) throw new DataFormatException(source, $"no valid rows (all {rows} were dropped as invalid)");
-        return new Table(Table.DefaultNames(cols), values[..(kept * cols)], kept) { DroppedRows = rows - kept };
+        return FiniteRows.ToTable(Table.DefaultNames((int)h.Cols), values, (int)h.Rows, source, dropInvalid,
+            (r, j, v) => NotFinite(source, r, j, v.ToString(CultureInfo.InvariantCulture)));
     }
 
     private static DataFormatException NotFinite(string source, long row, long col, string value) =>

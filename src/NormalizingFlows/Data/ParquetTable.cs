@@ -83,24 +83,8 @@ public static class ParquetTable
             }
             offset += rows;
         }
-        int kept = 0;
-        for (int r = 0; r < n; r++)
-        {
-            int bad = -1;
-            for (int j = 0; j < cols && bad < 0; j++)
-                if (!double.IsFinite(values[r * cols + j])) bad = j;
-            if (bad >= 0)
-            {
-                if (!dropInvalid)
-                    throw new DataFormatException(path, $"row {r} (counting from 0), column '{names[bad]}' is {values[r * cols + bad].ToString(CultureInfo.InvariantCulture)} (a null reads as NaN): values must be finite");
-                continue;
-            }
-            if (kept != r) Array.Copy(values, r * cols, values, kept * cols, cols);
-            kept++;
-        }
-        if (kept == n) return new Table(names, values, n);
-        if (kept == 0) throw new DataFormatException(path, $"no valid rows (all {n} were dropped as invalid)");
-        return new Table(names, values[..(kept * cols)], kept) { DroppedRows = n - kept };
+        return FiniteRows.ToTable(names, values, n, path, dropInvalid, (r, j, v) => new DataFormatException(path,
+            $"row {r} (counting from 0), column '{names[j]}' is {v.ToString(CultureInfo.InvariantCulture)} (a null reads as NaN): values must be finite"));
     }
 
     private static string Describe(Type t) =>

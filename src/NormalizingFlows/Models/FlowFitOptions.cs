@@ -55,12 +55,20 @@ public sealed record FlowFitOptions
     /// </summary>
     public EmbeddingSpec? Embedding { get; init; }
 
+    /// <summary>
+    /// The training objective; null: the spec's (<see cref="FlowSpec.Objective"/>: flow matching for the
+    /// <see cref="FlowSpec.FlowMatching"/> builder, else maximum likelihood). Set it to train any continuous flow —
+    /// a "cnf" or a composed one — by flow matching.
+    /// </summary>
+    public TrainingObjective? Objective { get; init; }
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
         ArgumentNullException.ThrowIfNull(Training, nameof(Training));
         Training.Validate();
         if (!Enum.IsDefined(Preprocessing)) throw new ArgumentException($"Preprocessing: unknown value {Preprocessing}");
+        if (Objective is { } objective && !Enum.IsDefined(objective)) throw new ArgumentException($"Objective: unknown value {objective}");
         if (Bounds is { Count: > 0 } && Preprocessing != FlowPreprocessing.Auto)
             throw new ArgumentException($"Bounds need Preprocessing = Auto (they set the preprocessing of the bounded columns), got {Preprocessing}");
         if (Periodic is { Count: > 0 } && Preprocessing != FlowPreprocessing.Auto)

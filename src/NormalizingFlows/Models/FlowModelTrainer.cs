@@ -128,9 +128,12 @@ public sealed class FlowModelTrainer<T> where T : unmanaged, IFloatingPointIeee7
     /// <summary>Receives the trainer's progress reports (every <see cref="TrainingOptions.ReportEverySteps"/> and each epoch's end).</summary>
     public IProgress<TrainingProgress>? Progress { get; set; }
 
+    /// <summary>The objective <see cref="Fit"/> minimises: <see cref="FlowFitOptions.Objective"/>, else the spec's (<see cref="FlowSpec.Objective"/>).</summary>
+    public TrainingObjective Objective => Options.Objective ?? Model.Spec.Objective;
+
     /// <summary>
-    /// Trains <see cref="Model"/> by maximum likelihood, or by flow matching for the <see cref="FlowSpec.FlowMatching"/>
-    /// builder (the best validation epoch's parameters kept), and records the
+    /// Trains <see cref="Model"/> by <see cref="Objective"/> — maximum likelihood or flow matching (which needs a flow
+    /// ending in a continuous transform) — keeping the best validation epoch's parameters, and records the
     /// history in it. A cancelled run writes the checkpoint (when one is configured) and returns with outcome
     /// <see cref="TrainingOutcome.Cancelled"/>; <paramref name="resumeFrom"/> continues such a run from its checkpoint.
     /// </summary>
@@ -138,7 +141,7 @@ public sealed class FlowModelTrainer<T> where T : unmanaged, IFloatingPointIeee7
     {
         // the split is done here, on the tables: the trainer must not split the training rows again
         var options = Options.Training with { ValidationFraction = 0 };
-        TrainingLoss<T> loss = Model.Spec.Builder == FlowSpec.FlowMatching
+        TrainingLoss<T> loss = Objective == TrainingObjective.FlowMatching
             ? new FlowMatchingLoss<T>(Model.Flow, evaluationBatchSize: options.EvaluationBatchSize)
             : new MaximumLikelihoodLoss<T>(Model.Flow, options.EvaluationBatchSize);
         var history = new TrainingLoop<T>(Model.Flow, options) { Progress = Progress }.Fit(loss, TrainingData, ValidationData, cancellation, resumeFrom);

@@ -19,8 +19,15 @@ public sealed record FlowSpec
     /// <summary>The builder names <see cref="Build{T}"/> knows: realnvp, nsf, maf, maf-rqs, iaf, glow, planar, naf, umnn, cnf, flow-matching.</summary>
     public static IReadOnlyList<string> KnownBuilders { get; } = ["realnvp", "nsf", "maf", "maf-rqs", "iaf", "glow", "planar", "naf", "umnn", "cnf", FlowMatching];
 
-    /// <summary>The continuous flow trained by flow matching (<see cref="FlowModelTrainer{T}"/> picks the loss); "cnf" is the same flow trained by maximum likelihood.</summary>
+    /// <summary>The continuous flow trained by flow matching (its <see cref="Objective"/>); "cnf" is the same flow trained by maximum likelihood.</summary>
     public const string FlowMatching = "flow-matching";
+
+    /// <summary>
+    /// The objective this spec records: <see cref="TrainingObjective.FlowMatching"/> for the <see cref="FlowMatching"/>
+    /// builder, else <see cref="TrainingObjective.MaximumLikelihood"/> (<see cref="FlowFitOptions.Objective"/> overrides it).
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public TrainingObjective Objective => Builder == FlowMatching ? TrainingObjective.FlowMatching : TrainingObjective.MaximumLikelihood;
 
     /// <summary>The builders trained by maximum likelihood on data — every one but iaf, whose density costs D passes per layer — the default (nsf) first.</summary>
     public static IReadOnlyList<string> TrainableBuilders { get; } = ["nsf", .. KnownBuilders.Where(b => b is not ("nsf" or "iaf"))];

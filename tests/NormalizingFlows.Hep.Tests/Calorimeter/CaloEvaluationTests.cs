@@ -68,4 +68,30 @@ public class CaloEvaluationTests(ITestOutputHelper output)
         Assert.Same(ok[CaloClassifierInput.Raw].Mlp, ok.Unnormalised);
         Assert.Throws<ArgumentException>(() => ok.Auc(CaloClassifierInput.Raw, "BDT"));
     }
+
+    [Fact]
+    public void MetricsOfAModelAndOfTwoShowerFilesRunTheSameClassifierTests()
+    {
+        // `nflow calo eval` with a model (Compare, then Metrics of the comparisons) and with two shower files (Metrics of
+        // features and voxel columns): the "classifier AUC, high-level/low-level" rows must be one test each
+        var reference = new ToyCalorimeter().Simulate(CaloParticle.Positron, 150, 1);
+        var noisier = new ToyCalorimeter(new ToyCalorimeterOptions { NoiseSigma = 3 * new ToyCalorimeterOptions().NoiseSigma }).Simulate(CaloParticle.Positron, 150, 2);
+        var mlp = CaloEvaluation.DefaultClassifier with { HiddenSizes = [16], Epochs = 3, Seed = 3 };
+        var candidate = new CaloCandidate("noisier", noisier, 1e-3);
+        var comparison = CaloEvaluation.Compare(reference, [candidate], mlp, inputs: [CaloClassifierInput.LogNormalised, CaloClassifierInput.HighLevel]);
+        var model = CaloEvaluation.Metrics(reference, [candidate], comparison, mlp).Single();
+        var files = CaloEvaluation.Metrics("noisier", CaloHighLevelFeatures.Compute(reference), CaloHighLevelFeatures.Compute(noisier),
+            CaloEvaluation.LowLevelColumns(reference.Voxels, reference.IncidentEnergies, CaloGeometry.Voxels),
+            CaloEvaluation.LowLevelColumns(noisier.Voxels, noisier.IncidentEnergies, CaloGeometry.Voxels), mlp);
+        foreach (var (a, b) in new[] { (model.HighLevel!, files.HighLevel!), (model.LowLevel!, files.LowLevel!) })
+        {
+            Assert.Equal(a.Mlp.Auc, b.Mlp.Auc);
+            Assert.Equal(a.Trees.Auc, b.Trees.Auc);
+        }
+        Assert.Same(comparison[0][CaloClassifierInput.LogNormalised], model.LowLevel);
+        // the high-level row is the challenge's input, not the 22 observables of the classifier table
+        Assert.NotEqual(comparison[0][CaloClassifierInput.HighLevel].Mlp.Auc, model.HighLevel!.Mlp.Auc);
+        Assert.Equal(CaloEvaluation.HighLevelTest(CaloHighLevelFeatures.Compute(reference), CaloHighLevelFeatures.Compute(noisier), mlp).Mlp.Auc, model.HighLevel.Mlp.Auc);
+        Assert.Equal(files.Fpd.Value, model.Fpd.Value);
+    }
 }

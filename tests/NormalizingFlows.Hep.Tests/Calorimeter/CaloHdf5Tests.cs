@@ -87,6 +87,30 @@ public sealed class CaloHdf5Tests : IDisposable
     }
 
     [Fact]
+    public void ReadAnyGeometryTellsToyFromChallengeShowersInOneRead()
+    {
+        var toy = new ToyCalorimeter().Simulate(CaloParticle.Photon, 5, 2);
+        foreach (var layout in new[] { CaloHdf5Layout.CaloGan, CaloHdf5Layout.CaloChallenge })
+        {
+            CaloHdf5.Write(P("toy.h5"), toy, layout);
+            var (t, c) = CaloHdf5.ReadAnyGeometry(P("toy.h5"));
+            Assert.Null(c);
+            Assert.Equal(CaloHdf5.Read(P("toy.h5")).Voxels, t!.Voxels);
+        }
+        var ds = CaloChallengeDataset.Dataset1Photons;
+        CaloHdf5.WriteChallenge(P("ds1.h5"), new CaloChallengeShowers(ds, Enumerable.Range(0, 2 * ds.Voxels).Select(i => i % 7 * 0.01).ToArray(), [10, 20]));
+        var (none, challenge) = CaloHdf5.ReadAnyGeometry(P("ds1.h5"));
+        Assert.Null(none);
+        Assert.Same(ds, challenge!.Dataset);
+        Assert.Equal(CaloHdf5.ReadChallenge(P("ds1.h5")).Voxels, challenge.Voxels);
+        new H5File { ["incident_energies"] = new H5Dataset(new float[5], fileDims: [5, 1]), ["showers"] = new H5Dataset(new float[5 * 100], fileDims: [5, 100]) }.Write(P("odd.h5"));
+        var odd = Assert.Throws<DataFormatException>(() => CaloHdf5.ReadAnyGeometry(P("odd.h5")));
+        Assert.Contains(P("odd.h5"), odd.Message);
+        Assert.Contains("100 voxels per shower, which is none of the known geometries", odd.Message);
+        Assert.Contains("or the toy CaloGAN geometry (504 voxels)", odd.Message);
+    }
+
+    [Fact]
     public void Float64DatasetsAndFlatEnergiesAreRead()
     {
         var rng = new Random(3);

@@ -79,6 +79,21 @@ public class CaloHighLevelFeaturesTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ALayersRadialBinsAreItsEdgesAndBadEdgesNameTheLayer()
+    {
+        var layer = new CaloChallengeLayer(12, [0, 100, 200, 400], 10, 40);
+        Assert.Equal((3, 30), (layer.RadialBins, layer.Voxels));
+        var edges = new double[] { 0, 5, 10 };
+        var copy = new CaloChallengeLayer(1, edges, 2, 0);
+        edges[2] = 1; // the layer keeps its own copy
+        Assert.Equal(10, copy.RadialEdges[2]);
+        Assert.Contains("layer 7: radial edges must be finite and increasing, but edge 1 is 5 and edge 2 is 5",
+            Assert.Throws<ArgumentException>(() => new CaloChallengeLayer(7, [0, 5, 5], 1, 0)).Message);
+        Assert.Contains("layer 3: 1 radial edge(s)", Assert.Throws<ArgumentException>(() => new CaloChallengeLayer(3, [0], 1, 0)).Message);
+        Assert.Contains("layer 4", Assert.Throws<ArgumentOutOfRangeException>(() => new CaloChallengeLayer(4, [0, 1], 0, 0)).Message);
+    }
+
+    [Fact]
     public void MetricsSeparateOneParticleFromAnother()
     {
         var sim = new ToyCalorimeter();

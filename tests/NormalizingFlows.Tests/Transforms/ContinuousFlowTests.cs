@@ -79,6 +79,34 @@ public class ContinuousFlowTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public void ExactTraceIsTheSumOfUnitProbesForEveryBatchSizeAcrossScopes()
+    {
+        // the exact trace reuses one identity-probe tensor across calls: larger, smaller and larger batches again, each
+        // in its own scope, must each give Σ_j e_jᵀ(∂v/∂x)e_j (the same network with one unit probe at a time)
+        var field = new VectorField<double>(3, hidden: 8, layers: 2, new Rng(4), contextFeatures: 1);
+        Perturb(field, 5, 0.5);
+        using var _ = GradMode.Disable();
+        foreach (int n in new[] { 6, 2, 9, 6 })
+        {
+            using var scope = TensorScope.Begin();
+            var rng = new Rng(n);
+            var x = new Var<double>(rng.Normal<double>(n, 3));
+            var c = new Var<double>(rng.Normal<double>(n, 1));
+            var time = rng.Uniform<double>([n]);
+            var exact = field.EvaluateWithDivergence(x, time, c).Divergence.Value.ToArray();
+            var sum = new double[n];
+            for (int j = 0; j < 3; j++)
+            {
+                var unit = Tensor<double>.Zeros(n, 3);
+                for (int r = 0; r < n; r++) unit[r, j] = 1;
+                var part = field.EvaluateWithDivergence(x, time, c, unit).Divergence.Value.ToArray();
+                for (int r = 0; r < n; r++) sum[r] += part[r];
+            }
+            for (int r = 0; r < n; r++) Assert.Equal(sum[r], exact[r], 12);
+        }
+    }
+
+    [Fact]
     public void HutchinsonEstimateIsUnbiased()
     {
         var field = new VectorField<double>(4, hidden: 8, layers: 2, new Rng(7), contextFeatures: 1);
@@ -247,6 +275,42 @@ public class ContinuousFlowTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.True(history.Epochs.All(e => double.IsFinite(e.TrainLoss) && e.TrainLoss >= 0), "the matching loss is a mean square");
         // the context explains most of b: a model that uses it gains far more than the identity flow's start
         Assert.True(after > before + 0.5, $"validation log-likelihood {before} → {after}");
+    }
+
+    [Fact]
+    public void TheObjectiveIsAnOptionSoACnfOrAComposedContinuousFlowCanBeTrainedByMatching()
+    {
+        var r = new Rng(5);
+        const int n = 300;
+        var v = new double[n * 2];
+        for (int i = 0; i < v.Length; i++) v[i] = (i % 2 == 0 ? 1 : -2) + r.NextNormal();
+        var table = new Table(["a", "b"], v, n);
+        var options = new FlowFitOptions
+        {
+            Training = new TrainingOptions { Epochs = 2, BatchSize = 100, LearningRate = 5e-3, Seed = 2, ValidationFraction = 0.2, ReportEverySteps = int.MaxValue },
+            Preprocessing = FlowPreprocessing.Standardize,
+        };
+        var matching = new FlowSpec { Builder = FlowSpec.FlowMatching, Features = 2, Layers = 1, Hidden = 8, Seed = 1, DType = "float64" };
+        var cnf = matching with { Builder = "cnf" };
+        Assert.Equal(TrainingObjective.FlowMatching, matching.Objective);
+        Assert.Equal(TrainingObjective.MaximumLikelihood, cnf.Objective);
+        Assert.DoesNotContain("bjective", matching.ToJson()); // the builder records it: model files are unchanged
+
+        // the same flow ("cnf" and "flow-matching" build it alike) trained by matching: the same history, bit for bit
+        var byBuilder = new FlowModelTrainer<double>(matching, table, options).Fit();
+        var byOption = new FlowModelTrainer<double>(cnf, table, options with { Objective = TrainingObjective.FlowMatching });
+        Assert.Equal(TrainingObjective.FlowMatching, byOption.Objective);
+        Assert.Equal(byBuilder.Epochs.Select(e => e.TrainLoss), byOption.Fit().Epochs.Select(e => e.TrainLoss));
+        var byLikelihood = new FlowModelTrainer<double>(cnf, table, options).Fit();
+        Assert.NotEqual(byBuilder.Epochs[0].TrainLoss, byLikelihood.Epochs[0].TrainLoss);
+
+        // a composed flow ending in a continuous transform trains by matching too; a discrete flow is refused, by name
+        var composed = FlowSpec.Describe(cnf.Build<double>(), seed: 1);
+        Assert.Equal(FlowSpec.Composed, composed.Builder);
+        var history = new FlowModelTrainer<double>(composed, table, options with { Objective = TrainingObjective.FlowMatching }).Fit();
+        Assert.True(history.Epochs.All(e => double.IsFinite(e.TrainLoss) && e.TrainLoss >= 0), "the matching loss is a mean square");
+        var maf = new FlowModelTrainer<double>(matching with { Builder = "maf" }, table, options with { Objective = TrainingObjective.FlowMatching });
+        Assert.Contains("ContinuousTransform", Assert.Throws<ArgumentException>(() => maf.Fit()).Message);
     }
 
     [Fact]

@@ -17,6 +17,7 @@ public sealed class VectorField<T> : Module<T> where T : unmanaged, IFloatingPoi
 {
     private readonly Linear<T>[] _layers;
     private readonly Linear<T> _output;
+    private Tensor<T>? _identityProbes; // the exact trace's probes for the most rows so far (immutable once built)
 
     /// <summary>A field on <paramref name="features"/> features (and <paramref name="contextFeatures"/> context features), initialised from <paramref name="rng"/>.</summary>
     public VectorField(int features, int hidden, int layers, Rng rng, int contextFeatures = 0, int timeFrequencies = 3)
@@ -63,7 +64,7 @@ public sealed class VectorField<T> : Module<T> where T : unmanaged, IFloatingPoi
         if (probe is not null && !probe.HasShape(n, d))
             throw new ArgumentException($"the probe must be [{n}, {d}], got {probe.ShapeString}", nameof(probe));
         int k = probe is null ? d : 1;
-        var p = new Var<T>(probe ?? IdentityProbes(n, d));
+        var p = new Var<T>(probe ?? IdentityProbes(n));
         // tangent of the first pre-activation along each probe: p·W[:, :D]ᵀ (time and context do not move)
         var tangent = Ops.MatMul(p, Ops.SliceColumns(_layers[0].Weight, 0, d), transB: true);
         for (int i = 0; i < _layers.Length; i++)
@@ -118,14 +119,24 @@ public sealed class VectorField<T> : Module<T> where T : unmanaged, IFloatingPoi
         return f;
     }
 
-    /// <summary>[N·D, D]: row (r, j) is the unit vector e_j.</summary>
-    private static Tensor<T> IdentityProbes(int n, int d)
+    /// <summary>
+    /// [N·D, D]: row (r, j) is the unit vector e_j. Built once for the most rows asked so far and kept (untracked: no
+    /// scope returns it to the pool; it is never written again, so concurrent callers may share it); fewer rows are a
+    /// view of its first N·D rows.
+    /// </summary>
+    private Tensor<T> IdentityProbes(int n)
     {
-        var p = Tensor<T>.Zeros(n * d, d);
-        var s = p.Span;
-        for (int r = 0; r < n; r++)
-            for (int j = 0; j < d; j++) s[(r * d + j) * d + j] = T.One;
-        return p;
+        int d = Features;
+        var cached = _identityProbes;
+        if (cached is null || cached.Dim(0) < n * d)
+        {
+            cached = Tensor<T>.Zeros(n * d, d).Untrack();
+            var s = cached.Span;
+            for (int r = 0; r < n; r++)
+                for (int j = 0; j < d; j++) s[(r * d + j) * d + j] = T.One;
+            _identityProbes = cached;
+        }
+        return cached.Dim(0) == n * d ? cached : cached.FirstRows(n * d);
     }
 
     /// <summary>Each row of <paramref name="x"/> [N, H] repeated <paramref name="k"/> times: [N·k, H].</summary>
