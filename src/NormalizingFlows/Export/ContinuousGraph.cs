@@ -21,16 +21,20 @@ internal static class ContinuousGraph
     private static readonly double[] C = OdeIntegrator.C, E = OdeIntegrator.E;
     private static readonly double[][] A = OdeIntegrator.A;
 
-    /// <summary>x(t1) and ∫ tr(∂v/∂x) dt for the flow of <paramref name="transform"/> from t0 = 1 to 0 (density) or 0 to 1 (<paramref name="inverse"/>: sampling).</summary>
-    public static (string Y, string LogDet) Apply<T>(OnnxGraph g, ContinuousTransform<T> transform, string x, string? context, bool inverse)
+    /// <summary>
+    /// x(t1) and ∫ tr(∂v/∂x) dt for the flow of <paramref name="transform"/> from t0 = 1 to 0 (density) or 0 to 1
+    /// (<paramref name="inverse"/>: sampling). Without <paramref name="trace"/> the state is x alone and the log-det
+    /// null, as the library's <see cref="ContinuousTransform{T}.InverseWithoutLogDet"/> solves it.
+    /// </summary>
+    public static (string Y, string? LogDet) Apply<T>(OnnxGraph g, ContinuousTransform<T> transform, string x, string? context, bool inverse, bool trace = true)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var field = new FieldGraph<T>(transform.Field, context);
         double t0 = inverse ? 0 : 1, t1 = inverse ? 1 : 0;
-        var y0 = new[] { x, g.Squeeze(g.Fill(g.Column(x, 0), 0), 1) };
+        var y0 = trace ? new[] { x, g.Squeeze(g.Fill(g.Column(x, 0), 0), 1) } : [x];
         var o = transform.Options;
         var end = o.Solver == OdeSolver.RungeKutta4 ? Rk4(g, field, y0, t0, t1, o.Steps) : DormandPrince(g, field, y0, t0, t1, o);
-        return (end[0], end[1]);
+        return (end[0], trace ? end[1] : null);
     }
 
     private static string[] Rk4<T>(OnnxGraph g, FieldGraph<T> f, string[] y0, double t0, double t1, int steps) where T : unmanaged, IFloatingPointIeee754<T>
@@ -38,10 +42,10 @@ internal static class ContinuousGraph
         double h = (t1 - t0) / steps;
         var d = g.WithReal(OnnxGraph.Float64);
         string[] Coefficient(double v) => [d.Scalar(v)];
-        var end = g.Loop(steps, g.BoolScalar(true), [d.Scalar(0), .. y0], [OnnxGraph.Float64, g.Real, g.Real], (b, v) =>
+        var end = g.Loop(steps, g.BoolScalar(true), [d.Scalar(0), .. y0], [OnnxGraph.Float64, .. y0.Select(_ => g.Real)], (b, v) =>
         {
             var bd = b.WithReal(OnnxGraph.Float64);
-            var s = v[0]; string[] y = [v[1], v[2]];
+            var s = v[0]; string[] y = v[1..];
             var t = bd.Add(bd.Scalar(t0), bd.Mul(s, bd.Scalar(h)));
             var half = bd.Add(t, bd.Scalar(h / 2));
             var k1 = f.Evaluate(b, t, y);
@@ -74,12 +78,12 @@ internal static class ContinuousGraph
         var h1 = d.Where(d.LessOrEqual(m, d.Scalar(1e-15)), d.Max(d.Scalar(1e-6), d.Mul(h0, d.Scalar(1e-3))), d.Pow(d.Div(d.Scalar(0.01), m), d.Scalar(0.2)));
         var h = d.Mul(d.Scalar(dir), d.Min(d.Scalar(Math.Abs(span)), d.Min(d.Mul(d.Scalar(100), h0), h1)));
 
-        int R = g.Real, D = OnnxGraph.Float64;
-        var end = g.Loop(o.MaxSteps, g.BoolScalar(true), [d.Scalar(t0), h, y0[0], y0[1], k1[0], k1[1]], [D, D, R, R, R, R], (b, v) =>
+        int R = g.Real, D = OnnxGraph.Float64, parts = y0.Length; // the state: x, and the trace when there is one
+        var end = g.Loop(o.MaxSteps, g.BoolScalar(true), [d.Scalar(t0), h, .. y0, .. k1], [D, D, .. Enumerable.Repeat(R, 2 * parts)], (b, v) =>
         {
             var bd = b.WithReal(OnnxGraph.Float64);
             var (t, step) = (v[0], v[1]);
-            string[] y = [v[2], v[3]], first = [v[4], v[5]];
+            string[] y = v[2..(2 + parts)], first = v[(2 + parts)..];
             string Ahead(string time) => bd.Greater(bd.Mul(bd.Scalar(dir), time), bd.Scalar(0));
             step = bd.Where(Ahead(bd.Sub(bd.Add(t, step), bd.Scalar(t1))), bd.Sub(bd.Scalar(t1), t), step);
             var underflow = bd.LessOrEqual(bd.Abs(step), bd.Mul(bd.Scalar(1e-14), bd.Max(bd.Scalar(1), bd.Abs(t))));
@@ -93,8 +97,8 @@ internal static class ContinuousGraph
                 k[s] = f.Evaluate(b, bd.Add(t, bd.Mul(bd.Scalar(C[s]), step)), stage);
             }
             // the embedded error h·Σ eᵢkᵢ (in double) against atol + rtol·max(|y|, |y_new|)
-            var errors = new string[2]; var sizes = new string[2];
-            for (int s = 0; s < 2; s++)
+            var errors = new string[parts]; var sizes = new string[parts];
+            for (int s = 0; s < parts; s++)
             {
                 string? e = null;
                 for (int j = 0; j < 7; j++)
@@ -113,12 +117,12 @@ internal static class ContinuousGraph
             var factor = bd.Where(bd.Equal(err, bd.Scalar(0)), bd.Scalar(10), bd.Mul(bd.Scalar(0.9), bd.Pow(err, bd.Scalar(-0.2))));
             var hNext = bd.Mul(step, bd.Where(small, bd.Clip(factor, 0.2, 10), bd.Clip(factor, 0.2, 1)));
             var goOn = bd.And(Ahead(bd.Sub(bd.Scalar(t1), tNext)), bd.Not(underflow));
-            return (goOn, [tNext, hNext, b.Where(accept, yNew[0], y[0]), b.Where(accept, yNew[1], y[1]), b.Where(accept, k[6][0], first[0]), b.Where(accept, k[6][1], first[1])]);
+            return (goOn, [tNext, hNext, .. Enumerable.Range(0, parts).Select(s => b.Where(accept, yNew[s], y[s])), .. Enumerable.Range(0, parts).Select(s => b.Where(accept, k[6][s], first[s]))]);
         });
         // short of t1 (too many steps, or the step size underflowed): NaN, where the library throws
         var finished = d.LessOrEqual(d.Mul(d.Scalar(dir), d.Sub(d.Scalar(t1), end[0])), d.Scalar(0));
         var nan = g.Scalar(double.NaN);
-        return [g.Where(finished, end[2], nan), g.Where(finished, end[3], nan)];
+        return [.. Enumerable.Range(0, parts).Select(s => g.Where(finished, end[2 + s], nan))];
     }
 
     /// <summary>yₛ + Σᵢ cᵢ·kᵢₛ per state tensor, cᵢ (double scalars; null for 0) rounded to the state's type.</summary>
@@ -135,7 +139,7 @@ internal static class ContinuousGraph
         return result;
     }
 
-    /// <summary>max over rows of the RMS, over x's D entries and the trace's one, of value/(atol + rtol·size) (all double); +∞ when a row's is NaN.</summary>
+    /// <summary>max over rows of the RMS, over x's D entries (and the trace's one when the state has it), of value/(atol + rtol·size) (all double); +∞ when a row's is NaN.</summary>
     private static string Norm(OnnxGraph d, string[] values, string[] sizes, int features, ContinuousFlowOptions o)
     {
         string Squares(int s)
@@ -143,8 +147,9 @@ internal static class ContinuousGraph
             var q = d.Div(values[s], d.Add(d.Scalar(o.AbsoluteTolerance), d.Mul(d.Scalar(o.RelativeTolerance), sizes[s])));
             return d.Mul(q, q);
         }
-        var sum = d.Add(d.ReduceSum(Squares(0), 1), Squares(1));
-        var rms = d.Sqrt(d.Div(sum, d.Scalar(features + 1)));
+        var sum = d.ReduceSum(Squares(0), 1);
+        if (values.Length > 1) sum = d.Add(sum, Squares(1));
+        var rms = d.Sqrt(d.Div(sum, d.Scalar(features + values.Length - 1)));
         var nan = d.IsNaN(rms);
         var worst = d.ReduceMax(d.Concat(0, d.Where(nan, d.Scalar(0), rms), d.Const([0], 1)), 0); // from 0, as the library's: no rows, no error
         return d.Where(d.Any(nan), d.Scalar(double.PositiveInfinity), worst);

@@ -16,7 +16,7 @@ internal sealed class FieldGraph<T>(VectorField<T> vectorField, string? context)
     /// <summary>Data features D.</summary>
     public int Features => vectorField.Features;
 
-    /// <summary>The field's right-hand side at the double scalar time <paramref name="t"/> for the state (x [N, D], trace [N]): [v, tr ∂v/∂x].</summary>
+    /// <summary>The field's right-hand side at the double scalar time <paramref name="t"/> for the state (x [N, D], trace [N]): [v, tr ∂v/∂x]; for the state (x) alone: [v].</summary>
     public string[] Evaluate(OnnxGraph g, string t, string[] state)
     {
         var x = state[0];
@@ -38,6 +38,11 @@ internal sealed class FieldGraph<T>(VectorField<T> vectorField, string? context)
         // the hidden layers and the tangents [N, D, H] along e_1 … e_D
         var w0 = _weights["input.weight"];
         var h = g.Tanh(g.Linear(input, w0, hidden, inputs, _weights["input.bias"]));
+        if (state.Length == 1)
+        {
+            for (int i = 1; i < vectorField.Layers; i++) h = g.Tanh(g.Linear(h, _weights[$"hidden{i}.weight"], hidden, hidden, _weights[$"hidden{i}.bias"]));
+            return [g.Linear(h, _weights["output.weight"], d, hidden, _weights["output.bias"])];
+        }
         var firstColumns = new double[d * hidden];
         for (int j = 0; j < d; j++)
             for (int u = 0; u < hidden; u++) firstColumns[j * hidden + u] = w0[u * inputs + j];

@@ -59,7 +59,7 @@ public static class OnnxExport
         else
         {
             var noise = Real(g, g.Input("noise", OnnxGraph.Float32, "N", d));
-            var x = transforms.Apply(flow.Transform, BaseFromNoise(g, flow.Base, noise), context, inverse: true).Y;
+            var x = transforms.ApplyInverseWithoutLogDet(flow.Transform, BaseFromNoise(g, flow.Base, noise), context);
             if (model.Preprocessing is { } pre)
             {
                 x = transforms.Apply(pre, x, null, inverse: true).Y;

@@ -17,6 +17,24 @@ namespace NormalizingFlows.Export;
 /// </summary>
 internal sealed class TransformGraph<T>(OnnxGraph g) where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>
+    /// The inverse map alone, as the library's <see cref="Transform{T}.InverseWithoutLogDet"/> (what sampling runs):
+    /// a continuous step solves without its trace, every other part as <see cref="Apply"/>'s inverse.
+    /// </summary>
+    public string ApplyInverseWithoutLogDet(Transform<T> t, string y, string? context)
+    {
+        switch (t)
+        {
+            case CompositeTransform<T> c:
+                foreach (var step in c.Steps.Reverse()) y = ApplyInverseWithoutLogDet(step, y, context);
+                return y;
+            case ContinuousTransform<T> c:
+                return ContinuousGraph.Apply(g, c, y, c.ContextFeatures > 0 ? context : null, inverse: true, trace: false).Y;
+            default:
+                return Apply(t, y, context, inverse: true).Y;
+        }
+    }
+
     /// <summary>The transform applied to the [N, D] value <paramref name="x"/>: its output and log|det| per row ([N]; null when 0).</summary>
     public (string Y, string? LogDet) Apply(Transform<T> t, string x, string? context, bool inverse)
     {

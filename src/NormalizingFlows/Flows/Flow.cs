@@ -71,7 +71,9 @@ public class Flow<T> : Distribution<T> where T : unmanaged, IFloatingPointIeee75
         CheckContext(context, n);
         using var _ = GradMode.Disable();
         var z = Base.Sample(n, rng, context);
-        return InverseRows(z, context).X;
+        int rows = z.Value.Dim(0), shards = RowShards.ShardsFor(rows);
+        if (shards < 2 || !IsRowWise()) return Transform.InverseWithoutLogDet(z, context);
+        return RowShards.Map(rows, shards, [z, context], block => [Transform.InverseWithoutLogDet(block[0]!, block[1])])[0];
     }
 
     /// <summary>

@@ -52,4 +52,12 @@ public sealed class CompositeTransform<T> : Transform<T> where T : unmanaged, IF
         }
         return (y, total!);
     }
+
+    /// <inheritdoc/>
+    public override Var<T> InverseWithoutLogDet(Var<T> y, Var<T>? context = null)
+    {
+        CheckShapes(y, context);
+        for (int i = _steps.Length - 1; i >= 0; i--) y = _steps[i].InverseWithoutLogDet(y, context);
+        return y;
+    }
 }

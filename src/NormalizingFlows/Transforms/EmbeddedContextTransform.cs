@@ -48,4 +48,11 @@ public sealed class EmbeddedContextTransform<T> : Transform<T> where T : unmanag
         CheckShapes(y, context);
         return Inner.Inverse(y, _layer.Forward(context!));
     }
+
+    /// <inheritdoc/>
+    public override Var<T> InverseWithoutLogDet(Var<T> y, Var<T>? context = null)
+    {
+        CheckShapes(y, context);
+        return Inner.InverseWithoutLogDet(y, _layer.Forward(context!));
+    }
 }

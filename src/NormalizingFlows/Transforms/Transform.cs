@@ -32,6 +32,13 @@ public abstract class Transform<T> : Module<T>, ITransform<T> where T : unmanage
     /// <inheritdoc/>
     public abstract (Var<T> X, Var<T> LogAbsDet) Inverse(Var<T> y, Var<T>? context = null);
 
+    /// <summary>
+    /// The inverse map alone, without log|det J| (what sampling needs). The default is <see cref="Inverse"/>'s x; a
+    /// transform whose log-determinant costs real work (a continuous flow's trace) overrides it, and so do the
+    /// containers, so that the saving reaches it.
+    /// </summary>
+    public virtual Var<T> InverseWithoutLogDet(Var<T> y, Var<T>? context = null) => Inverse(y, context).X;
+
     /// <summary>Throws a clear error unless <paramref name="x"/> is [N, Features] and the context fits.</summary>
     protected void CheckShapes(Var<T> x, Var<T>? context)
     {

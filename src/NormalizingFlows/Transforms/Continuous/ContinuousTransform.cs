@@ -41,6 +41,15 @@ public sealed class ContinuousTransform<T> : Transform<T> where T : unmanaged, I
     /// <inheritdoc/>
     public override (Var<T> X, Var<T> LogAbsDet) Inverse(Var<T> y, Var<T>? context = null) => Solve(y, context, 0, 1);
 
+    /// <summary>x(1) from x(0) = <paramref name="y"/> with x alone in the solver's state: no trace (D tangents per row for the exact one), no probe drawn; the adaptive solver then controls its steps by x's error alone.</summary>
+    public override Var<T> InverseWithoutLogDet(Var<T> y, Var<T>? context = null)
+    {
+        CheckShapes(y, context);
+        int n = y.Value.Dim(0);
+        if (ContextFeatures == 0) context = null;
+        return OdeIntegrator.Solve<T>((t, s) => [Field.Evaluate(s[0], Tensor<T>.Full(T.CreateTruncating(t), n), context)], [y], 0, 1, Options)[0];
+    }
+
     /// <inheritdoc/>
     protected override bool TreatsRowsIndependently => Options.Solver == OdeSolver.RungeKutta4 && Options.Trace == TraceEstimator.Exact;
 
