@@ -98,8 +98,7 @@ public static class OnnxExport
     {
         if (model.Preprocessing is not { } pre) return new double[model.Features];
         using var _ = Autograd.GradMode.Disable();
-        var centre = pre.Inverse(new Autograd.Var<T>(Tensors.Tensor<T>.Zeros(1, model.Features))).X;
-        return pre.Forward(centre).Y.Value.ToDoubleArray();
+        return pre.Forward(new Autograd.Var<T>(Tensors.Tensor<T>.From(model.CentreRow(), 1, model.Features))).Y.Value.ToDoubleArray();
     }
 
     private static string Real(OnnxGraph g, string x) => g.Convert(x, OnnxGraph.Float32, g.Real);

@@ -271,8 +271,8 @@ public sealed class FlowModel<T> where T : unmanaged, IFloatingPointIeee754<T>
         return copy;
     }
 
-    // a row inside the domain: the data-space image of z = 0
-    private T[] CentreRow()
+    /// <summary>A row inside the domain, where far rows are evaluated: the data-space image of z = 0.</summary>
+    internal T[] CentreRow()
     {
         var zero = Tensor<T>.Zeros(1, Features);
         return (Preprocessing is null ? zero : Preprocessing.Inverse(new Var<T>(zero)).X.Value).ReadOnlySpan.ToArray();
