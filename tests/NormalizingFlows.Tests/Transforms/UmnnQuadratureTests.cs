@@ -11,7 +11,8 @@ namespace NormalizingFlows.Tests.Transforms;
 /// <summary>
 /// UMNN's quadrature op (<see cref="UmnnQuadrature"/>): its values are bit-identical to the quadrature recorded op by op,
 /// its gradients (x, embeddings, the integrand network's weights) equal the recorded quadrature's to round-off, in one
-/// block of nodes and in several; and the tape of a UMNN layer holds no activation of the integrand network.
+/// block of nodes and in several, and in row blocks on worker threads; and the tape of a UMNN layer holds no activation
+/// of the integrand network.
 /// </summary>
 public class UmnnQuadratureTests
 {
@@ -82,6 +83,35 @@ public class UmnnQuadratureTests
             new Var<double>(new Rng(10).Normal<double>(n * k, Embedding), requiresGrad: true), scales, weights);
         long recorded = TapeValues(sum, end);
         Assert.True(recorded > 2 * activation, $"the recorded quadrature's tape holds only {recorded} values");
+    }
+
+    [Fact]
+    public void RowBlocksOnWorkerThreadsGiveTheSameGradients()
+    {
+        // the backward's re-evaluation runs inside a row block's backward: the network's gradients go to that block's
+        // buffers and x's to its own, and the sum over blocks is the whole batch's
+        double[] Run(int shards)
+        {
+            var layer = new AutoregressiveTransform<double>(3, new UmnnUpdate(embedding: Embedding, hidden: Hidden, nodes: Nodes), new Rng(7), 0, new MadeConditioner { HiddenFeatures = 16 });
+            var r = new Rng(4);
+            foreach (var p in layer.Parameters())
+            {
+                var s = p.Value.Span;
+                for (int i = 0; i < s.Length; i++) s[i] += 0.3 * r.NextNormal();
+            }
+            var x = new Var<double>(new Rng(8).Normal<double>(300, 3), requiresGrad: true);
+            var outs = RowShards.Map(300, shards, [x], block =>
+            {
+                var (y, logDet) = layer.Forward(block[0]!);
+                return [y, logDet];
+            });
+            Ops.Add(Ops.Sum(Ops.Square(outs[0])), Ops.Sum(outs[1])).Backward();
+            return [.. layer.Parameters().SelectMany(p => p.Grad!.ToArray()), .. x.Grad!.ToArray()];
+        }
+        var whole = Run(1);
+        var split = Run(3);
+        Assert.Equal(whole.Length, split.Length);
+        for (int i = 0; i < whole.Length; i++) Assert.Equal(whole[i], split[i], 9);
     }
 
     private static IntegrandNetwork<T> Network<T>() where T : unmanaged, IFloatingPointIeee754<T>
