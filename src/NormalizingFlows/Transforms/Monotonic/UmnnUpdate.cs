@@ -12,7 +12,8 @@ namespace NormalizingFlows.Transforms.Monotonic;
 /// (2 + E parameters). The integrand network's weights are the update's own: a layer binds the update
 /// (<see cref="IElementwiseUpdate.Bind{T}"/>), which creates one network per layer, shared by its rows and features
 /// and saved as the layer's module "update". The integral is Clenshaw–Curtis quadrature with <see cref="Nodes"/>
-/// points on [0, x] (<see cref="ClenshawCurtis"/>), differentiated by autograd; log|dy/dx| is the exact
+/// points on [0, x] (<see cref="ClenshawCurtis"/>), one autograd op that keeps no graph of the network and re-evaluates it
+/// node block by node block in the backward (the Leibniz rule: memory O(rows·hidden), not O(rows·nodes·hidden·layers)); log|dy/dx| is the exact
 /// log β + log g(x, h) (the quadrature's end point s = x), so the density is exact for the map's true integral and the
 /// computed y differs from it by the quadrature error. With tanh hidden units g tends to constants as s → ±∞: the map
 /// is asymptotically affine and maps ℝ onto ℝ. The inverse is a safeguarded Newton solve (derivative β·g) to
@@ -84,12 +85,11 @@ public sealed record UmnnUpdate : IElementwiseUpdate
         var theta = Ops.Reshape(parameters, rows, ParametersPerFeature);
         var alpha = Ops.SliceColumns(theta, 0, 1);
         var beta = Ops.ScaleShift(Ops.Softplus(Ops.SliceColumns(theta, 1, 1)), 1.0, SigmoidalMap.MinSlope);
-        var o = network.Output(xr, Ops.SliceColumns(theta, 2, Embedding), _scales);
-        var g = Ops.ScaleShift(Ops.Elu(o), 1.0, 1.0);
-        var integral = Ops.Mul(Ops.MatMul(g, new Var<T>(Tensor<T>.FromDoubles(_weights, _weights.Length, 1))), xr);
+        var quadrature = UmnnQuadrature.Evaluate(network, xr, Ops.SliceColumns(theta, 2, Embedding), _scales, _weights);
+        var integral = Ops.Mul(Ops.SliceColumns(quadrature, 0, 1), xr);
         var y = Ops.Add(Ops.Mul(beta, integral), alpha);
         // the first Clenshaw–Curtis node is the end point s = x (scale 1): its output gives log f′(x)
-        return (Ops.Reshape(y, n, k), Ops.Reshape(LogSlope(beta, Ops.SliceColumns(o, 0, 1)), n, k));
+        return (Ops.Reshape(y, n, k), Ops.Reshape(LogSlope(beta, Ops.SliceColumns(quadrature, 1, 1)), n, k));
     }
 
     /// <summary>log f′(x) = log β + log g(x, h) alone: the integrand network at the end point only (the inverse needs no integral).</summary>
