@@ -33,7 +33,11 @@ internal sealed class BenchData
         throw new DirectoryNotFoundException("shared/bench/data not found above the working directory; pass --data-dir");
     }
 
-    public static BenchData Load(string name, string dataDir)
+    /// <summary>
+    /// The data set <paramref name="name"/> from <paramref name="dataDir"/>; without <paramref name="withTest"/> (tab18)
+    /// the test split is not read (Test is empty): the GPU check carries the training split alone.
+    /// </summary>
+    public static BenchData Load(string name, string dataDir, bool withTest = true)
     {
         // float32 [rows, d] arrays, streamed (tab18: the file's 36 MB and nothing else, no double table)
         float[] train, test;
@@ -51,9 +55,9 @@ internal sealed class BenchData
             case "tab18":
             {
                 var tr = Npy.ReadTensor<float>(Path.Combine(dataDir, "tab18_train.npy"));
-                var te = Npy.ReadTensor<float>(Path.Combine(dataDir, "tab18_test.npy"));
-                (train, test, d, trainRows, testRows) = (tr.ReadOnlySpan.ToArray(), te.ReadOnlySpan.ToArray(), tr.Dim(1), tr.Dim(0), te.Dim(0));
-                tr.Dispose(); te.Dispose();
+                var te = withTest ? Npy.ReadTensor<float>(Path.Combine(dataDir, "tab18_test.npy")) : null;
+                (train, test, d, trainRows, testRows) = (tr.ReadOnlySpan.ToArray(), te?.ReadOnlySpan.ToArray() ?? [], tr.Dim(1), tr.Dim(0), te?.Dim(0) ?? 0);
+                tr.Dispose(); te?.Dispose();
                 break;
             }
             default:

@@ -13,7 +13,8 @@ internal sealed record CheckOptions(bool Check, bool Bench, string Device, strin
         var models = AllModels;
         for (int i = 0; i < args.Length; i++)
         {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            if (args[i] is "--device" or "--data" or "--models" && i + 1 >= args.Length) { Console.Error.WriteLine($"{args[i]} needs a value"); return null; }
+            string Next() => args[++i];
             switch (args[i])
             {
                 case "--all": check = bench = true; break;

@@ -3,27 +3,30 @@ using NormalizingFlows.Cuda;
 using NormalizingFlows.GpuCheck;
 
 // The GPU check: correctness of the device flows against the library's CPU path, then the tab18 workloads
-// (shared/bench/README.md), one JSON line each. Packed with shared/gpu/pack.sh for the GPU machine (no .NET there).
+// (shared/bench/README.md), one JSON line each, a summary line last. Packed with shared/gpu/pack.sh for the GPU
+// machine (no .NET there).
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var options = CheckOptions.Parse(args);
 if (options is null)
 {
     Console.Error.WriteLine("usage: NormalizingFlows.GpuCheck [--all | --check | --bench] [--device cuda|cpu-accelerator] [--data DIR] [--models realnvp,nsf_c,maf,maf_rqs] [--quick]");
     Console.Error.WriteLine("  --all: correctness checks, then the workloads; --device: default cuda; --data: the folder with tab18_train.npy");
-    Console.Error.WriteLine("  (default: ../shared/bench/data, else synthetic standard-normal data of the same shape, said in the JSON); --quick: small sizes");
+    Console.Error.WriteLine("  (default: shared/bench/data above the working directory, else synthetic standard-normal data, said in the JSON); --quick: small sizes");
     return 2;
 }
 ComputeDevice device;
 try { device = ComputeDevice.Create(options.Device); }
-catch (InvalidOperationException e)
+catch (Exception e) when (e is InvalidOperationException or ArgumentException)
 {
-    Console.Error.WriteLine(e.Message);
+    string message = e is ArgumentException { ParamName: { } p } ? e.Message.Replace($" (Parameter '{p}')", "") : e.Message;
+    Json.Line(("check", "all"), ("pass", false), ("failed", new[] { "device" }), ("error", message.Split('\n')[0]));
     return 2;
 }
 using (device)
 {
-    bool ok = true;
-    if (options.Check) ok = Checks.Run(device, options);
-    if (options.Bench) Workloads.Run(device, options);
-    return ok ? 0 : 1;
+    var outcome = new Outcome(device.Name);
+    if (options.Check) Checks.Run(device, options, outcome);
+    if (options.Bench) Workloads.Run(device, options, outcome);
+    outcome.Summary();
+    return outcome.Pass ? 0 : 1;
 }

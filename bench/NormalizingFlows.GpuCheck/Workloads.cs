@@ -1,6 +1,6 @@
 using System.Diagnostics;
+using NormalizingFlows.Bench;
 using NormalizingFlows.Cuda;
-using NormalizingFlows.Data;
 using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.GpuCheck;
@@ -12,18 +12,26 @@ namespace NormalizingFlows.GpuCheck;
 /// </summary>
 internal static class Workloads
 {
-    public static void Run(ComputeDevice device, CheckOptions o)
+    public static void Run(ComputeDevice device, CheckOptions o, Outcome outcome)
     {
-        var (train, source) = LoadTrain(device, o);
+        (DeviceTensor Train, string Source)? loaded = null;
+        outcome.Run("tab18", "workload", "data", () => { loaded = LoadTrain(device, o); return true; });
+        if (loaded is not var (train, source)) return;
         using (train)
         {
             int[] batches = o.Quick ? [32] : [512, 4096, 65536];
             int big = o.Quick ? 256 : 100_000;
             foreach (var model in o.Models)
             {
-                var flow = BenchFlows.Build(model, train.Cols, new Rng(1));
-                using var dflow = DeviceFlow.Compile(flow, device);
-                foreach (int batch in batches)
+                DeviceFlow? compiled = null;
+                outcome.Run(model, "workload", "compile", () =>
+                {
+                    compiled = DeviceFlow.Compile(BenchFlows.Build(model, train.Cols, new Rng(1)), device);
+                    return true;
+                });
+                if (compiled is null) continue;
+                using var dflow = compiled;
+                foreach (int batch in batches) outcome.Run(model, "workload", $"train_{batch}", () =>
                 {
                     var (warm, timed) = o.Quick ? (1, 2) : batch <= 512 ? (20, 200) : batch <= 4096 ? (10, 100) : (5, 30);
                     using var x = DeviceTensor.Zeros(device, batch, train.Cols);
@@ -41,10 +49,12 @@ internal static class Workloads
                     float loss = dflow.TrainStep(x, 1e-3, readLoss: true)!.Value;
                     Json.Line(("model", model), ("workload", "train"), ("batch", batch), ("samples_per_s", batch / median),
                         ("median_step_ms", median * 1e3), ("loss", (double)loss), ("device", device.Name), ("data", source));
-                }
-                using (var x = DeviceTensor.Zeros(device, big, train.Cols))
-                using (var lp = DeviceTensor.Zeros(device, big))
+                    return float.IsFinite(loss);
+                });
+                outcome.Run(model, "workload", "log_prob", () =>
                 {
+                    using var x = DeviceTensor.Zeros(device, big, train.Cols);
+                    using var lp = DeviceTensor.Zeros(device, big);
                     x.SampleRowsOf(train, 99);
                     dflow.LogProb(x, lp); // warm-up (buffers, kernels)
                     device.Synchronize();
@@ -55,7 +65,9 @@ internal static class Workloads
                     double mean = lp.Download().ToArray().Average(v => (double)v);
                     Json.Line(("model", model), ("workload", "log_prob"), ("batch", big), ("samples_per_s", big / t), ("mean_log_prob", mean),
                         ("device", device.Name), ("data", source));
-                }
+                    return double.IsFinite(mean);
+                });
+                outcome.Run(model, "workload", "sample", () =>
                 {
                     using (var warm = dflow.Sample(big, seed: 1)) device.Synchronize();
                     var sw = Stopwatch.StartNew();
@@ -65,37 +77,34 @@ internal static class Workloads
                     bool finite = s.Download().ToArray().All(float.IsFinite);
                     Json.Line(("model", model), ("workload", "sample"), ("batch", big), ("samples_per_s", big / t), ("all_finite", finite),
                         ("device", device.Name), ("data", source));
-                }
+                    return finite;
+                });
             }
         }
     }
 
-    /// <summary>The standardised tab18 training split on the device, or 500 000 × 18 standard-normal draws when the file is absent.</summary>
+    /// <summary>
+    /// The standardised tab18 training split (BenchData: --data DIR, else shared/bench/data found above the working
+    /// directory) on the device, or synthetic standard-normal draws of the same width when no tab18_train.npy is found
+    /// (said, with the real row count, in every JSON line). An explicit --data without the file is an error.
+    /// </summary>
     private static (DeviceTensor Train, string Source) LoadTrain(ComputeDevice device, CheckOptions o)
     {
-        var candidates = o.DataDir is not null ? [o.DataDir] : new[] { Path.Combine("..", "shared", "bench", "data"), "/work/shared/bench/data" };
-        foreach (var dir in candidates)
+        string? dir;
+        try { dir = BenchData.Locate(o.DataDir); }
+        catch (DirectoryNotFoundException) when (o.DataDir is null) { dir = null; }
+        string? path = dir is null ? null : Path.Combine(dir, "tab18_train.npy");
+        if (path is not null && File.Exists(path))
         {
-            string path = Path.Combine(dir, "tab18_train.npy");
-            if (!File.Exists(path)) continue;
-            var t = Npy.ReadTensor<float>(path);
-            int rows = t.Dim(0), cols = t.Dim(1);
-            if (o.Quick) rows = Math.Min(rows, 20_000);
-            var v = t.Span;
-            for (int j = 0; j < cols; j++)
-            {
-                double mean = 0, sq = 0;
-                for (int r = 0; r < rows; r++) mean += v[r * cols + j];
-                mean /= rows;
-                for (int r = 0; r < rows; r++) { double e = v[r * cols + j] - mean; sq += e * e; }
-                double sd = Math.Sqrt(sq / rows);
-                for (int r = 0; r < rows; r++) v[r * cols + j] = (float)((v[r * cols + j] - mean) / sd);
-            }
-            var used = rows == t.Dim(0) ? t : Tensor<float>.From(t.ReadOnlySpan[..(rows * cols)], rows, cols);
-            return (DeviceTensor.Upload(device, used), "tab18:" + Path.GetFullPath(path));
+            var data = BenchData.Load("tab18", dir!, withTest: false);
+            int rows = o.Quick ? Math.Min(data.TrainRows, 20_000) : data.TrainRows;
+            var used = Tensor<float>.From(data.Train.AsSpan(0, rows * data.Features), rows, data.Features);
+            return (DeviceTensor.Upload(device, used), $"tab18:{Path.GetFullPath(path)} ({rows}x{data.Features})");
         }
-        var synthetic = DeviceTensor.Zeros(device, o.Quick ? 20_000 : 500_000, 18);
+        if (o.DataDir is not null) throw new FileNotFoundException($"--data {o.DataDir}: no tab18_train.npy there", path);
+        int n = o.Quick ? 20_000 : 500_000;
+        var synthetic = DeviceTensor.Zeros(device, n, 18);
         synthetic.FillStandardNormal(12345);
-        return (synthetic, "synthetic standard normal 500000x18 (tab18_train.npy not found; give --data DIR)");
+        return (synthetic, $"synthetic standard normal {n}x18 (tab18_train.npy not found; give --data DIR)");
     }
 }

@@ -67,12 +67,8 @@ internal sealed class CuBlas : IDisposable
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? path)
     {
         if (name != Library) return IntPtr.Zero;
-        var errors = new List<string>();
         foreach (var candidate in Candidates)
-        {
             if (NativeLibrary.TryLoad(candidate, assembly, path, out var handle)) return handle;
-            errors.Add(candidate);
-        }
         _loadError = "none of them loads";
         return IntPtr.Zero;
     }

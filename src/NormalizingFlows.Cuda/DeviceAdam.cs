@@ -7,6 +7,6 @@ internal static class DeviceAdam
     public static AdamArgs Args(double lr, double beta1, double beta2, double eps, long step)
     {
         double bc1 = 1 - Math.Pow(beta1, step), bc2 = 1 - Math.Pow(beta2, step);
-        return new AdamArgs((float)beta1, (float)beta2, (float)(lr / bc1), (float)(1 / Math.Sqrt(bc2)), (float)eps, 0f, 1f);
+        return new AdamArgs((float)beta1, (float)beta2, (float)(lr / bc1), (float)(1 / Math.Sqrt(bc2)), (float)eps);
     }
 }

@@ -26,8 +26,8 @@ internal sealed class DeviceCoupling(ComputeDevice dev, int[] conditioning, int[
         DeviceOps.Gather(x, Xb, _trans);
         update.Apply(Xb, Network.Forward(Xa), Yb, Ld, inverse: false);
         DeviceOps.AddRowSums(Ld, logDet, 1);
-        DeviceOps.Scatter(Xa, y, _cond, accumulate: false);
-        DeviceOps.Scatter(Yb, y, _trans, accumulate: false);
+        DeviceOps.Scatter(Xa, y, _cond);
+        DeviceOps.Scatter(Yb, y, _trans);
     }
 
     public void Inverse(DeviceTensor y, DeviceTensor x)
@@ -36,8 +36,8 @@ internal sealed class DeviceCoupling(ComputeDevice dev, int[] conditioning, int[
         DeviceOps.Gather(y, Xa, _cond);
         DeviceOps.Gather(y, Yb, _trans);
         update.Apply(Yb, Network.Forward(Xa), Xb, Ld, inverse: true);
-        DeviceOps.Scatter(Xa, x, _cond, accumulate: false);
-        DeviceOps.Scatter(Xb, x, _trans, accumulate: false);
+        DeviceOps.Scatter(Xa, x, _cond);
+        DeviceOps.Scatter(Xb, x, _trans);
     }
 
     public void Backward(DeviceTensor x, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx)
@@ -47,8 +47,8 @@ internal sealed class DeviceCoupling(ComputeDevice dev, int[] conditioning, int[
         update.Backward(Xb, Network.Output, Gyb, gld, Gxb, Gp);
         Network.Backward(Xa, Gp, GxaNet);
         DeviceOps.Add(Gya, GxaNet);
-        DeviceOps.Scatter(Gya, gx, _cond, accumulate: false);
-        DeviceOps.Scatter(Gxb, gx, _trans, accumulate: false);
+        DeviceOps.Scatter(Gya, gx, _cond);
+        DeviceOps.Scatter(Gxb, gx, _trans);
     }
 
     public void Dispose()

@@ -200,15 +200,26 @@ public sealed class DeviceFlow : IDisposable
     /// <summary>Writes the device weights into <paramref name="flow"/> (same architecture); a MADE's masked weights stay as they are.</summary>
     public void CopyTo(Flow<float> flow)
     {
+        foreach (var (host, device) in Pairs(flow, nameof(CopyTo))) device.CopyTo(host.Weight, host.Bias!, host.Mask);
+    }
+
+    /// <summary>
+    /// Each device linear layer beside the host flow's (same architecture), in parameter order: the last
+    /// <see cref="TrainStep"/>'s weight and bias gradients are <c>Device.GW</c>, <c>Device.GB</c> (for checks against autograd).
+    /// </summary>
+    internal IEnumerable<(DeviceFlowLayers.HostLinear Host, DeviceLinear Device)> Pairs(Flow<float> flow, string caller = "DeviceFlow")
+    {
         var steps = DeviceFlowLayers.Steps(flow);
-        if (steps.Count != _layers.Count) throw new ArgumentException($"DeviceFlow.CopyTo: the flow has {steps.Count} layers, the device flow {_layers.Count}", nameof(flow));
+        if (steps.Count != _layers.Count) throw new ArgumentException($"DeviceFlow.{caller}: the flow has {steps.Count} layers, the device flow {_layers.Count}", nameof(flow));
+        var pairs = new List<(DeviceFlowLayers.HostLinear, DeviceLinear)>();
         for (int l = 0; l < steps.Count; l++)
         {
             var hosts = DeviceFlowLayers.Linears(steps[l]);
             var device = _layers[l].Network.Layers;
-            if (hosts.Count != device.Length) throw new ArgumentException($"DeviceFlow.CopyTo: layer {l} has {hosts.Count} linear layers on the host, {device.Length} on the device", nameof(flow));
-            for (int i = 0; i < hosts.Count; i++) device[i].CopyTo(hosts[i].Weight, hosts[i].Bias!, hosts[i].Mask);
+            if (hosts.Count != device.Length) throw new ArgumentException($"DeviceFlow.{caller}: layer {l} has {hosts.Count} linear layers on the host, {device.Length} on the device", nameof(flow));
+            for (int i = 0; i < hosts.Count; i++) pairs.Add((hosts[i], device[i]));
         }
+        return pairs;
     }
 
     /// <inheritdoc/>

@@ -99,29 +99,28 @@ internal static class DeviceFlowLayers
 
     private static DeviceUpdate Update(IElementwiseUpdate update) => update switch
     {
-        AffineUpdate a => new DeviceUpdate(AffineArgsOf(a.Scale, inverse: false)),
-        SplineUpdate { Spline: RationalQuadraticSpline s } => new DeviceUpdate(SplineArgsOf(s, inverse: false)),
+        AffineUpdate a => new DeviceUpdate(AffineArgsOf(a.Scale)),
+        SplineUpdate { Spline: RationalQuadraticSpline s } => new DeviceUpdate(SplineArgsOf(s)),
         SplineUpdate s => throw new NotSupportedException($"DeviceFlow: the spline {TypeName(s.Spline)} is not supported (the rational-quadratic spline with identity tails is)"),
         _ => throw new NotSupportedException($"DeviceFlow: the elementwise update {TypeName(update)} is not supported (affine and rational-quadratic spline are)"),
     };
 
-    /// <summary>The kernel arguments of an affine scale.</summary>
-    public static AffineArgs AffineArgsOf(AffineScale scale, bool inverse) => new(scale.Kind switch
+    /// <summary>The kernel arguments of an affine scale (the forward direction; <see cref="DeviceUpdate"/> sets the direction per call).</summary>
+    public static AffineArgs AffineArgsOf(AffineScale scale) => new(scale.Kind switch
     {
         AffineScaleKind.SoftClampedExp => 0,
         AffineScaleKind.RationalClampedExp => 1,
         AffineScaleKind.Sigmoid => 2,
         AffineScaleKind.Softplus => 3,
         _ => throw new NotSupportedException($"DeviceFlow: the affine scale {scale.Kind} is not supported"),
-    }, (float)scale.Bound, inverse ? 1 : 0, 0);
+    }, (float)scale.Bound, 0, 0);
 
-    /// <summary>The kernel arguments of a rational-quadratic spline with identity tails.</summary>
-    public static SplineArgs SplineArgsOf(RationalQuadraticSpline s, bool inverse)
+    /// <summary>The kernel arguments of a rational-quadratic spline with identity tails (the forward direction).</summary>
+    public static SplineArgs SplineArgsOf(RationalQuadraticSpline s)
     {
         if (!s.Domain.IdentityTails)
             throw new NotSupportedException("DeviceFlow: rational-quadratic splines with learnable boundary derivatives are not supported (identity tails are)");
-        return new SplineArgs(s.Bins, (float)s.Domain.Left, (float)s.Domain.Right, (float)s.MinBinWidth, (float)s.MinBinHeight, (float)s.MinDerivative,
-            inverse ? 1 : 0, 0);
+        return new SplineArgs(s.Bins, (float)s.Domain.Left, (float)s.Domain.Right, (float)s.MinBinWidth, (float)s.MinBinHeight, (float)s.MinDerivative, 0, 0);
     }
 
     private static string TypeName(object o)

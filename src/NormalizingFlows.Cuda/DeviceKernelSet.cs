@@ -22,14 +22,12 @@ internal sealed class DeviceKernelSet(Accelerator a)
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float>(DeviceKernels.Scale);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int> GatherColumns =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int>(DeviceKernels.GatherColumns);
-    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int> ScatterColumns =
-        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, int>(DeviceKernels.ScatterColumns);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int> ScatterColumns =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int>(DeviceKernels.ScatterColumns);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, float> AddRowSums =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, float>(DeviceKernels.AddRowSums);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> NormalLogProb =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(DeviceKernels.NormalLogProb);
-    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int> RowLogSumExp =
-        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(DeviceKernels.RowLogSumExp);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs> Adam =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs>(DeviceKernels.Adam);
     public readonly Action<Index1D, ArrayView<float>, long> NormalNoise =

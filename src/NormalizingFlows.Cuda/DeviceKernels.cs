@@ -57,12 +57,11 @@ internal static class DeviceKernels
         dst[index] = src[r * srcCols + columns[j]];
     }
 
-    /// <summary>dst[r, columns[j]] = src[r, j] (or +=) for src [N, srcCols], dst [N, dstCols].</summary>
-    public static void ScatterColumns(Index1D index, ArrayView<float> src, ArrayView<float> dst, ArrayView<int> columns, int srcCols, int dstCols, int accumulate)
+    /// <summary>dst[r, columns[j]] = src[r, j] for src [N, srcCols], dst [N, dstCols].</summary>
+    public static void ScatterColumns(Index1D index, ArrayView<float> src, ArrayView<float> dst, ArrayView<int> columns, int srcCols, int dstCols)
     {
         int r = index / srcCols, j = index % srcCols;
-        int at = r * dstCols + columns[j];
-        dst[at] = accumulate != 0 ? dst[at] + src[index] : src[index];
+        dst[r * dstCols + columns[j]] = src[index];
     }
 
     /// <summary>acc[r] += sign·Σ_j v[r, j].</summary>
@@ -81,26 +80,14 @@ internal static class DeviceKernels
         logp[r] = logDet[r] - 0.5f * s - cols * HalfLog2Pi;
     }
 
-    /// <summary>out[r] = log Σ_j exp(x[r, j]), max-shifted.</summary>
-    public static void RowLogSumExp(Index1D r, ArrayView<float> x, ArrayView<float> result, int cols)
-    {
-        float m = float.NegativeInfinity;
-        for (int j = 0; j < cols; j++) m = XMath.Max(m, x[r * cols + j]);
-        if (float.IsInfinity(m)) { result[r] = m; return; }
-        float s = 0;
-        for (int j = 0; j < cols; j++) s += XMath.Exp(x[r * cols + j] - m);
-        result[r] = m + XMath.Log(s);
-    }
-
-    /// <summary>One Adam step per element, the arithmetic of Optim/Adam: g' = g + L2·p; m, v moments; p·decay − step·m/(√v/√bc2 + ε).</summary>
+    /// <summary>One Adam step per element, the arithmetic of Optim/Adam without weight decay: m, v moments; p − step·m/(√v/√bc2 + ε).</summary>
     public static void Adam(Index1D i, ArrayView<float> p, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v, AdamArgs a)
     {
-        float pk = p[i];
-        float gk = g[i] + a.L2 * pk;
+        float gk = g[i];
         float mk = a.Beta1 * m[i] + (1 - a.Beta1) * gk;
         float vk = a.Beta2 * v[i] + (1 - a.Beta2) * gk * gk;
         m[i] = mk; v[i] = vk;
-        p[i] = pk * a.Decay - a.StepSize * mk / (XMath.Sqrt(vk) * a.InvSqrtBc2 + a.Eps);
+        p[i] = p[i] - a.StepSize * mk / (XMath.Sqrt(vk) * a.InvSqrtBc2 + a.Eps);
     }
 
     /// <summary>Standard-normal draws from a counter-based hash of (seed, index) and Box–Muller.</summary>

@@ -70,11 +70,11 @@ internal static class DeviceOps
         if (dst.Length > 0) src.Device.Kernels.GatherColumns((int)dst.Length, src.View, dst.View, columns.View, src.Cols, columns.Length);
     }
 
-    /// <summary>dst[r, columns[j]] = src[r, j] (+= when <paramref name="accumulate"/>).</summary>
-    public static void Scatter(DeviceTensor src, DeviceTensor dst, DeviceIndex columns, bool accumulate)
+    /// <summary>dst[r, columns[j]] = src[r, j].</summary>
+    public static void Scatter(DeviceTensor src, DeviceTensor dst, DeviceIndex columns)
     {
         src.Check("scattered columns", dst.Rows, columns.Length);
-        if (src.Length > 0) src.Device.Kernels.ScatterColumns((int)src.Length, src.View, dst.View, columns.View, columns.Length, dst.Cols, accumulate ? 1 : 0);
+        if (src.Length > 0) src.Device.Kernels.ScatterColumns((int)src.Length, src.View, dst.View, columns.View, columns.Length, dst.Cols);
     }
 
     /// <summary>acc[r] += sign·Σ_j v[r, j].</summary>
@@ -89,13 +89,6 @@ internal static class DeviceOps
     {
         if (logDet.Length != z.Rows || logp.Length != z.Rows) throw new ArgumentException($"log-densities of {z.Rows} rows need [{z.Rows}] vectors");
         z.Device.Kernels.NormalLogProb(z.Rows, z.View, logDet.View, logp.View, z.Cols);
-    }
-
-    /// <summary>result[r] = log Σ_j exp(x[r, j]).</summary>
-    public static void RowLogSumExp(DeviceTensor x, DeviceTensor result)
-    {
-        if (result.Length != x.Rows) throw new ArgumentException($"logsumexp of {x.Rows} rows into {result.Length}");
-        x.Device.Kernels.RowLogSumExp(x.Rows, x.View, result.View, x.Cols);
     }
 
     /// <summary>The affine update per element of x [N, K] with parameters [N, 2K]; y and the per-element log-det.</summary>

@@ -12,5 +12,5 @@ internal readonly record struct AffineArgs(int Kind, float Bound, int Inverse, i
 /// </summary>
 internal readonly record struct SplineArgs(int Bins, float Left, float Right, float MinWidth, float MinHeight, float MinDerivative, int Inverse, int Cols);
 
-/// <summary>One Adam step's scalars, as Optim/Adam computes them: β1, β2, lr/bc1, 1/√bc2, ε, L2 factor, decoupled decay.</summary>
-internal readonly record struct AdamArgs(float Beta1, float Beta2, float StepSize, float InvSqrtBc2, float Eps, float L2, float Decay);
+/// <summary>One Adam step's scalars, as Optim/Adam computes them (no weight decay): β1, β2, lr/bc1, 1/√bc2, ε.</summary>
+internal readonly record struct AdamArgs(float Beta1, float Beta2, float StepSize, float InvSqrtBc2, float Eps);

@@ -127,6 +127,34 @@ public sealed class DeviceFlowTests(CpuAcceleratorFixture fixture) : IClassFixtu
         Assert.True(moved > steps * 5e-4, $"{kind}: {steps} steps moved no weight by more than {moved}");
     }
 
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void OneStepsGradientsMatchAutograd(string kind)
+    {
+        // Adam's first step is −lr·sign(g): the loss and weight comparisons cannot see a gradient off by a constant
+        // factor. Every weight and bias gradient of one step against the CPU autograd parameters' .Grad.
+        var cpu = Build(kind);
+        var gpu = Build(kind);
+        var batch = Data(32, 100);
+        Ops.Neg(Ops.Mean(cpu.LogProb(new Var<float>(batch)))).Backward();
+        using var dflow = DeviceFlow.Compile(gpu, _dev);
+        using var db = DeviceTensor.Upload(_dev, batch);
+        dflow.TrainStep(db, 1e-3);
+        // the CPU flow's linear layers beside the device's (the device flow was compiled from a copy of the same weights)
+        var pairs = dflow.Pairs(cpu).ToList();
+        for (int i = 0; i < pairs.Count; i++)
+        {
+            foreach (var (host, device, name) in new[] { (pairs[i].Host.Weight, pairs[i].Device.GW, "weight"), (pairs[i].Host.Bias!, pairs[i].Device.GB, "bias") })
+            {
+                var expected = host.Grad!.ReadOnlySpan;
+                double scale = 0;
+                foreach (var v in expected) scale = Math.Max(scale, Math.Abs(v));
+                Assert.True(scale > 0, $"{kind} layer {i} {name}: zero gradient");
+                Assert2.Close(expected, device.Download().ReadOnlySpan, 1e-4, 1e-4 * scale, $"{kind} layer {i} {name} gradient");
+            }
+        }
+    }
+
     [Fact]
     public void CopyToWritesAModelThatSavesAndLoadsOnTheCpu()
     {

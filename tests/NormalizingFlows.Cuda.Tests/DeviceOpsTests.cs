@@ -89,9 +89,9 @@ public sealed class DeviceOpsTests(CpuAcceleratorFixture fixture) : IClassFixtur
         DeviceOps.Gather(dx, part, idx);
         Assert.Equal([3f, 1f, 13f, 11f], part.Download().ToArray());
         using var back = DeviceTensor.Zeros(_dev, 2, 4);
-        DeviceOps.Scatter(part, back, idx, accumulate: false);
-        DeviceOps.Scatter(part, back, idx, accumulate: true);
-        Assert.Equal([0f, 2f, 0f, 6f, 0f, 22f, 0f, 26f], back.Download().ToArray());
+        DeviceOps.Fill(back, -1);
+        DeviceOps.Scatter(part, back, idx);
+        Assert.Equal([-1f, 1f, -1f, 3f, -1f, 11f, -1f, 13f], back.Download().ToArray());
     }
 
     public static TheoryData<int> ScaleKinds => [0, 1, 2, 3];
@@ -117,7 +117,7 @@ public sealed class DeviceOpsTests(CpuAcceleratorFixture fixture) : IClassFixtur
         var gy = rng.Normal<float>(n, k); var gl = rng.Normal<float>(n);
         Ops.Add(Ops.Sum(Ops.Mul(y, new Var<float>(gy))), Ops.Sum(Ops.Mul(ld, new Var<float>(gl)))).Backward();
 
-        var args = DeviceFlowLayers.AffineArgsOf(scale, inverse: false);
+        var args = DeviceFlowLayers.AffineArgsOf(scale);
         using var dx = Up(x.Value); using var dp = Up(p.Value);
         using var dy = DeviceTensor.Zeros(_dev, n, k); using var dld = DeviceTensor.Zeros(_dev, n, k); using var rowLd = DeviceTensor.Zeros(_dev, n);
         DeviceOps.Affine(dx, dp, dy, dld, args);
@@ -152,7 +152,7 @@ public sealed class DeviceOpsTests(CpuAcceleratorFixture fixture) : IClassFixtur
         var yRef = new float[n * k]; var ldRef = new float[n * k];
         Spline.Forward<float>(x.ReadOnlySpan, p.ReadOnlySpan, yRef, ldRef);
 
-        var args = DeviceFlowLayers.SplineArgsOf(Spline, inverse: false);
+        var args = DeviceFlowLayers.SplineArgsOf(Spline);
         using var dx = Up(x); using var dp = Up(p);
         using var dy = DeviceTensor.Zeros(_dev, n, k); using var dld = DeviceTensor.Zeros(_dev, n, k);
         DeviceOps.Spline(dx, dp, dy, dld, args);
@@ -194,7 +194,7 @@ public sealed class DeviceOpsTests(CpuAcceleratorFixture fixture) : IClassFixtur
         var gy = rng.Normal<float>(n, k); var gl = rng.Normal<float>(n);
         Ops.Add(Ops.Sum(Ops.Mul(y, new Var<float>(gy))), Ops.Sum(Ops.Mul(ld, new Var<float>(gl)))).Backward();
 
-        var args = DeviceFlowLayers.SplineArgsOf(Spline, inverse: false);
+        var args = DeviceFlowLayers.SplineArgsOf(Spline);
         using var dx = Up(x.Value); using var dp = Up(p.Value); using var dgy = Up(gy); using var dgl = Up(gl);
         using var gx = DeviceTensor.Zeros(_dev, n, k); using var gp = DeviceTensor.Zeros(_dev, n, k * m);
         DeviceOps.SplineBackward(dx, dp, dgy, dgl, gx, gp, args);
@@ -203,7 +203,7 @@ public sealed class DeviceOpsTests(CpuAcceleratorFixture fixture) : IClassFixtur
     }
 
     [Fact]
-    public void NormalLogProbSumsAndLogSumExpMatchTheCpu()
+    public void NormalLogProbAndSumsMatchTheCpu()
     {
         var rng = new Rng(7);
         int n = 9, d = 4;
@@ -225,17 +225,6 @@ public sealed class DeviceOpsTests(CpuAcceleratorFixture fixture) : IClassFixtur
             double s = 0;
             for (int r = 0; r < n; r++) s += z.ReadOnlySpan[r * d + j];
             Assert.Equal(s, cols.Download().ReadOnlySpan[j], 4);
-        }
-
-        using var lse = DeviceTensor.Zeros(_dev, n);
-        DeviceOps.RowLogSumExp(dz, lse);
-        for (int r = 0; r < n; r++)
-        {
-            double mx = double.NegativeInfinity;
-            for (int j = 0; j < d; j++) mx = Math.Max(mx, z.ReadOnlySpan[r * d + j]);
-            double s = 0;
-            for (int j = 0; j < d; j++) s += Math.Exp(z.ReadOnlySpan[r * d + j] - mx);
-            Assert.Equal(mx + Math.Log(s), lse.Download().ReadOnlySpan[r], 5);
         }
     }
 
