@@ -109,13 +109,27 @@ public sealed class DeviceFlow : IDisposable
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "must be ≥ 1");
         int n = x.Dim(0);
         var result = new float[n];
-        for (int r0 = 0; r0 < n; r0 += batch)
+        // one device block and result vector (a second pair only for a shorter last block), filled from the host span
+        DeviceTensor? block = null, lp = null;
+        try
         {
-            int rows = Math.Min(batch, n - r0);
-            using var block = DeviceTensor.Upload(Device, Tensor<float>.From(x.ReadOnlySpan.Slice(r0 * Features, rows * Features), rows, Features));
-            using var lp = DeviceTensor.Zeros(Device, rows);
-            LogProb(block, lp);
-            lp.Download().ReadOnlySpan.CopyTo(result.AsSpan(r0));
+            for (int r0 = 0; r0 < n; r0 += batch)
+            {
+                int rows = Math.Min(batch, n - r0);
+                if (block is null || block.Rows != rows)
+                {
+                    block?.Dispose(); lp?.Dispose();
+                    block = DeviceTensor.Zeros(Device, rows, Features);
+                    lp = DeviceTensor.Zeros(Device, rows);
+                }
+                block.CopyFrom(x.ReadOnlySpan.Slice(r0 * Features, rows * Features));
+                LogProb(block, lp!);
+                lp!.CopyTo(result.AsSpan(r0, rows));
+            }
+        }
+        finally
+        {
+            block?.Dispose(); lp?.Dispose();
         }
         return result;
     }

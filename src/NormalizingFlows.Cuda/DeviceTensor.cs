@@ -6,7 +6,7 @@ namespace NormalizingFlows.Cuda;
 
 /// <summary>
 /// A dense row-major float tensor in a device's memory. Transfers are explicit: <see cref="Upload(ComputeDevice, Tensor{float})"/>,
-/// <see cref="CopyFrom"/> (into an existing buffer, no allocation) and <see cref="Download"/>.
+/// <see cref="CopyFrom(Tensor{float})"/> (into an existing buffer, no allocation) and <see cref="Download"/>.
 /// </summary>
 public sealed class DeviceTensor : IDisposable
 {
@@ -61,14 +61,28 @@ public sealed class DeviceTensor : IDisposable
     {
         ArgumentNullException.ThrowIfNull(host);
         if (host.Length != Length) throw new ArgumentException($"host tensor {host.ShapeString} has {host.Length} elements, the device tensor {Tensor<float>.FormatShape(_shape)} {Length}", nameof(host));
-        if (Length > 0) _buffer.View.SubView(0, Length).CopyFromCPU(host.ReadOnlySpan.ToArray());
+        CopyFrom(host.ReadOnlySpan);
+    }
+
+    /// <summary>Copies <paramref name="values"/> (exactly <see cref="Length"/> of them) into this tensor, straight from the span.</summary>
+    internal void CopyFrom(ReadOnlySpan<float> values)
+    {
+        if (values.Length != Length) throw new ArgumentException($"{values.Length} values for a device tensor of {Length} elements", nameof(values));
+        if (Length > 0) _buffer.View.SubView(0, Length).AsContiguous().CopyFromCPU(values);
+    }
+
+    /// <summary>Copies the values into <paramref name="destination"/> (exactly <see cref="Length"/> long; waits for the device).</summary>
+    internal void CopyTo(Span<float> destination)
+    {
+        if (destination.Length != Length) throw new ArgumentException($"{destination.Length} places for a device tensor of {Length} elements", nameof(destination));
+        if (Length > 0) _buffer.View.SubView(0, Length).AsContiguous().CopyToCPU(destination);
     }
 
     /// <summary>The values as a host tensor of the same shape (waits for the device).</summary>
     public Tensor<float> Download()
     {
         var values = new float[Length];
-        if (Length > 0) _buffer.View.SubView(0, Length).CopyToCPU(values);
+        CopyTo(values);
         return Tensor<float>.From(values, _shape);
     }
 

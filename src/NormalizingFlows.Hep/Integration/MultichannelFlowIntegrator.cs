@@ -118,7 +118,7 @@ public sealed class MultichannelFlowIntegrator
             int n = (int)(calls / iterations + (it < calls % iterations ? 1 : 0));
             var round = Draw(n);
             var w = round.Weights(this);
-            var (means, variances) = ChannelMoments(w, round.Channel, k);
+            var (means, variances) = ChannelMoments(w, round.Channel, round.Counts);
             double value = 0, variance = 0;
             for (int c = 0; c < k; c++)
             {
@@ -237,15 +237,15 @@ public sealed class MultichannelFlowIntegrator
     }
 
     /// <summary>
-    /// Per channel (of <paramref name="channels"/>), the mean and variance of the weights of its events, in two passes
+    /// Per channel (with <paramref name="count"/> events each, as the round drew them), the mean and variance of the weights of its events, in two passes
     /// over the rows (the means, then the squared deviations); a channel without events gets NaN and 0.
     /// </summary>
-    private static (double[] Means, double[] Variances) ChannelMoments(double[] w, int[] channelOf, int channels)
+    private static (double[] Means, double[] Variances) ChannelMoments(double[] w, int[] channelOf, int[] count)
     {
+        int channels = count.Length;
         var mean = new double[channels];
         var variance = new double[channels];
-        var count = new int[channels];
-        for (int i = 0; i < w.Length; i++) { mean[channelOf[i]] += w[i]; count[channelOf[i]]++; }
+        for (int i = 0; i < w.Length; i++) mean[channelOf[i]] += w[i];
         for (int c = 0; c < channels; c++) mean[c] /= count[c];
         for (int i = 0; i < w.Length; i++)
         {
@@ -311,7 +311,7 @@ public sealed class MultichannelFlowIntegrator
             foreach (var t in new[] { _x, _context, _features, _logPrior, _coefficient, _logQOld }) t?.Dispose();
             int k = owner.Integrand.Channels, d = owner.Integrand.Dimensions, f = owner.Integrand.Features, n = round.Values.Length;
             var w = round.Weights(owner);
-            var (means, variances) = ChannelMoments(w, round.Channel, k);
+            var (means, variances) = ChannelMoments(w, round.Channel, round.Counts);
             var perChannel = new double[k];
             for (int c = 0; c < k; c++)
                 if (round.Counts[c] > 0)
