@@ -55,9 +55,15 @@ public static partial class Ops
     /// is released here when no graph is recorded). Backward: dx = dy·Wₑ, dW += dyᵀ·x (masked by M when given),
     /// db += Σ_rows dy — GEMM transpose flags only.
     /// </summary>
-    internal static Var<T> AffineLayer<T>(Var<T> x, Var<T> weight, Tensor<T> effective, Tensor<T>? mask, Var<T>? bias, bool relu, string name)
+    /// <remarks>
+    /// With <paramref name="blocks"/> (the nonzero blocks of <paramref name="mask"/>), the three products run block by
+    /// block and skip the blocks where the mask is zero.
+    /// </remarks>
+    internal static Var<T> AffineLayer<T>(Var<T> x, Var<T> weight, Tensor<T> effective, Tensor<T>? mask, Var<T>? bias, bool relu, string name,
+        MaskBlocks? blocks = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (blocks is { IsDense: true } || mask is null) blocks = null;
         var xv = x.Value; var w = weight.Value;
         if (xv.Rank != 2) throw new ArgumentException($"{name}: input must be [batch, features], got {xv.ShapeString}");
         if (w.Rank != 2) throw new ArgumentException($"{name}: weight must be [out, in], got {w.ShapeString}");
@@ -66,6 +72,7 @@ public static partial class Ops
             throw new ArgumentException($"{name}: input has {inF} features but the weight {w.ShapeString} expects {w.Dim(1)}");
         if (bias is not null && bias.Value.Length != outF)
             throw new ArgumentException($"{name}: bias has {bias.Value.Length} entries, expected {outF}");
+        if (n == 0) blocks = null;
         var y = Tensor<T>.Empty(n, outF);
         var ys = y.Span;
         T beta = T.Zero;
@@ -75,7 +82,8 @@ public static partial class Ops
             for (int r = 0; r < n; r++) bs.CopyTo(ys.Slice(r * outF, outF));
             beta = T.One;
         }
-        Gemm.Compute(false, true, n, outF, inF, T.One, xv.ReadOnlySpan, inF, effective.ReadOnlySpan, inF, beta, ys, outF);
+        if (blocks is null) Gemm.Compute(false, true, n, outF, inF, T.One, xv.ReadOnlySpan, inF, effective.ReadOnlySpan, inF, beta, ys, outF);
+        else BlockedForward(blocks, n, inF, outF, xv.ReadOnlySpan, effective.ReadOnlySpan, beta, ys);
         if (relu) BiasRelu.Apply(ys, n, outF, bias is null ? default : bias.Value.ReadOnlySpan);
         bool rec = GradMode.IsEnabled && (x.RequiresGrad || weight.RequiresGrad || (bias?.RequiresGrad ?? false));
         if (!rec)
@@ -87,10 +95,17 @@ public static partial class Ops
         return new Var<T>(y, inputs, o =>
         {
             var gy = relu ? BiasRelu.MaskGradient(o.Grad!, o.Value).ReadOnlySpan : o.Grad!.ReadOnlySpan;
-            if (x.RequiresGrad) Gemm.Compute(false, false, n, inF, outF, T.One, gy, outF, effective.ReadOnlySpan, inF, T.One, x.GradBuffer().Span, inF);
+            if (x.RequiresGrad)
+            {
+                // a new gradient buffer is written (beta = 0) rather than zeroed and accumulated into
+                var gx = x.GradBuffer(out bool isNew).Span;
+                if (blocks is null) Gemm.Compute(false, false, n, inF, outF, T.One, gy, outF, effective.ReadOnlySpan, inF, isNew ? T.Zero : T.One, gx, inF);
+                else BlockedInputGradient(blocks, n, inF, outF, gy, effective.ReadOnlySpan, isNew ? T.Zero : T.One, gx);
+            }
             if (weight.RequiresGrad)
             {
                 if (mask is null) Gemm.Compute(true, false, outF, inF, n, T.One, gy, outF, xv.ReadOnlySpan, inF, T.One, weight.GradBuffer().Span, inF);
+                else if (blocks is not null) BlockedWeightGradient(blocks, n, inF, outF, gy, xv.ReadOnlySpan, mask.ReadOnlySpan, weight.GradBuffer().Span);
                 else
                 {
                     var gw = Tensor<T>.EmptyLike(w);
@@ -101,5 +116,67 @@ public static partial class Ops
             }
             if (bias is not null && bias.RequiresGrad) Reductions.SumCols(gy, n, outF, bias.GradBuffer().Span, accumulate: true);
         });
+    }
+
+    // y[:, group] (op) x[:, run]·Wₑ[group, run]ᵀ per row group and column run; a group with no run gets zeros when
+    // nothing was there before (beta = 0).
+    private static void BlockedForward<T>(MaskBlocks blocks, int n, int inF, int outF, ReadOnlySpan<T> x, ReadOnlySpan<T> w, T beta, Span<T> y)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        foreach (var b in blocks.ByRows)
+        {
+            int width = b.End - b.Start;
+            if (b.Runs.Length == 0)
+            {
+                if (beta == T.Zero)
+                    for (int r = 0; r < n; r++) y.Slice(r * outF + b.Start, width).Clear();
+                continue;
+            }
+            T bb = beta;
+            foreach (var (lo, hi) in b.Runs)
+            {
+                Gemm.Compute(false, true, n, width, hi - lo, T.One, x[lo..], inF, w[(b.Start * inF + lo)..], inF, bb, y[b.Start..], outF);
+                bb = T.One;
+            }
+        }
+    }
+
+    // dx[:, group] (beta = 0: =, 1: +=) dy[:, run]·Wₑ[run, group] per column group and row run.
+    private static void BlockedInputGradient<T>(MaskBlocks blocks, int n, int inF, int outF, ReadOnlySpan<T> gy, ReadOnlySpan<T> w, T beta, Span<T> gx)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        foreach (var b in blocks.ByColumns)
+        {
+            int width = b.End - b.Start;
+            if (b.Runs.Length == 0 && beta == T.Zero)
+                for (int r = 0; r < n; r++) gx.Slice(r * inF + b.Start, width).Clear();
+            T bb = beta;
+            foreach (var (lo, hi) in b.Runs)
+            {
+                Gemm.Compute(false, false, n, width, hi - lo, T.One, gy[lo..], outF, w[(lo * inF + b.Start)..], inF, bb, gx[b.Start..], inF);
+                bb = T.One;
+            }
+        }
+    }
+
+    // dW[run, group] += (dy[:, run]ᵀ·x[:, group])∘M[run, group] per column group and row run (the entries outside the
+    // blocks have M = 0). By column groups, the long GEMMs (k = batch) pack each x column once.
+    private static void BlockedWeightGradient<T>(MaskBlocks blocks, int n, int inF, int outF, ReadOnlySpan<T> gy, ReadOnlySpan<T> x,
+        ReadOnlySpan<T> mask, Span<T> gw) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var block = Tensor<T>.Empty(outF * 2 * MaskBlocks.GroupSize);
+        var bs = block.Span;
+        foreach (var b in blocks.ByColumns)
+            foreach (var (lo, hi) in b.Runs)
+            {
+                int width = b.End - b.Start;
+                Gemm.Compute(true, false, hi - lo, width, n, T.One, gy[lo..], outF, x[b.Start..], inF, T.Zero, bs, width);
+                for (int r = lo; r < hi; r++)
+                {
+                    int at = r * inF + b.Start;
+                    Elementwise.MultiplyAdd<T>(bs.Slice((r - lo) * width, width), mask.Slice(at, width), gw.Slice(at, width));
+                }
+            }
+        block.Dispose();
     }
 }

@@ -87,6 +87,21 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
         return g;
     }
 
+    /// <summary>
+    /// The gradient buffer, or, when there is none yet, a new one left uninitialised (<paramref name="isNew"/> true): the
+    /// caller must then overwrite every entry instead of accumulating, which saves the zero fill.
+    /// </summary>
+    internal Tensor<T> GradBuffer(out bool isNew)
+    {
+        isNew = false;
+        if ((t_shard is not null && IsLeaf && !IsShardLocal) || Grad is { IsDisposed: false }) return GradBuffer();
+        var g = _gradShape is null ? Tensor<T>.EmptyLike(Value) : Tensor<T>.Empty(_gradShape);
+        if (IsLeaf && !IsShardLocal) g.Untrack();
+        Grad = g;
+        isNew = true;
+        return g;
+    }
+
     /// <summary>True for the per-shard copies of a row-sharded op's inputs (their gradients are not redirected).</summary>
     internal bool IsShardLocal { get; init; }
 

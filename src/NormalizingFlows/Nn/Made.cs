@@ -9,7 +9,9 @@ namespace NormalizingFlows.Nn;
 /// only on the inputs that come before i in the autoregressive order.
 /// <para>
 /// Degrees: input j has degree Order[j] + 1 ∈ [1, D]. Hidden degrees lie in [1, D − 1], assigned cyclically
-/// (k mod max(1, D − 1) + min(1, D − 1), as nflows does) or at random (seeded). Masks: input→hidden and hidden→hidden
+/// (k mod max(1, D − 1) + min(1, D − 1), as nflows does) or at random (seeded). With more than 32 hidden units the
+/// units are then numbered in increasing degree (the same network, relabelled after initialisation), which makes
+/// every mask a staircase whose zero blocks the masked layers skip. Masks: input→hidden and hidden→hidden
 /// connect when the receiving degree is ≥ the sending one, hidden→output when the output degree is strictly greater.
 /// </para>
 /// <para>
@@ -79,9 +81,18 @@ public sealed class Made<T> : Module<T>, ILayer<T>, IConditioner<T> where T : un
             }
             prev = hid[l];
         }
+        // Layers wider than one GEMM block get their units numbered by degree (stable): they are built and initialised
+        // with the degrees above, then relabelled, so a seed gives the same network either way; their masks become
+        // staircases whose zero blocks the masked layers skip (about half the multiply-adds).
+        var byDegree = new int[degreeRows][];
+        for (int l = 0; l < degreeRows && h > MaskBlocks.GroupSize; l++)
+        {
+            byDegree[l] = Enumerable.Range(0, h).OrderBy(k => hid[l][k]).ToArray();
+            if (byDegree[l].Select((k, i) => k == i).All(same => same)) byDegree[l] = null!;
+        }
         _order = RegisterBuffer("order", Tensor<T>.FromDoubles(ord.Select(v => (double)v).ToArray(), d));
         var hd = Tensor<T>.Empty(degreeRows, h);
-        for (int l = 0; l < degreeRows; l++) for (int k = 0; k < h; k++) hd[l, k] = T.CreateTruncating(hid[l][k]);
+        for (int l = 0; l < degreeRows; l++) for (int k = 0; k < h; k++) hd[l, k] = T.CreateTruncating(hid[l][byDegree[l]?[k] ?? k]);
         _hiddenDegrees = RegisterBuffer("hidden_degrees", hd);
 
         var outDeg = new int[d * outputMultiplier];
@@ -109,6 +120,18 @@ public sealed class Made<T> : Module<T>, ILayer<T>, IConditioner<T> where T : un
                 _blockLayers[2 * b] = block.Add(new MaskedLinear<T>(hh, rng));
                 _blockLayers[2 * b + 1] = block.Add(new MaskedLinear<T>(hh, rng, init: LinearInit.NearZero));
             }
+        }
+        if (!residualBlocks)
+            for (int l = 0; l < hiddenLayers; l++)
+            {
+                _layers[l].RelabelUnits(byDegree[l], null);
+                _layers[l + 1].RelabelUnits(null, byDegree[l]);
+            }
+        else
+        {
+            _layers[0].RelabelUnits(byDegree[0], null);
+            _layers[1].RelabelUnits(null, byDegree[0]);
+            foreach (var layer in _blockLayers!) layer.RelabelUnits(byDegree[0], byDegree[0]);
         }
         if (outputWeightScale != 1.0)
         {

@@ -6,7 +6,9 @@ namespace NormalizingFlows.Nn;
 
 /// <summary>
 /// Linear layer whose weight is multiplied by a fixed 0/1 mask [out, in] (saved as the buffer "mask"): masked
-/// connections contribute nothing and receive no gradient. Runs the fused <see cref="MaskedLinearOp"/>.
+/// connections contribute nothing and receive no gradient. Runs the fused <see cref="MaskedLinearOp"/>, multiplying only
+/// the blocks where the mask is nonzero (found once from the mask, again after <see cref="Module{T}.LoadStateDict"/>;
+/// the mask is fixed otherwise).
 /// </summary>
 public sealed class MaskedLinear<T> : Module<T>, ILayer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -26,6 +28,44 @@ public sealed class MaskedLinear<T> : Module<T>, ILayer<T> where T : unmanaged, 
             for (int i = 0; i < InFeatures; i++) ms[o * InFeatures + i] = mask[o, i] ? T.One : T.Zero;
         Mask = RegisterBuffer("mask", m);
         Linear<T>.Initialize(Weight.Value, Bias?.Value, rng, init);
+        _blocks = MaskBlocks.Of(Mask);
+    }
+
+    private MaskBlocks _blocks;
+
+    /// <summary>
+    /// Renumbers outputs and inputs: output o becomes old output <paramref name="outputs"/>[o] and input i (of the first
+    /// <paramref name="inputs"/>.Length) old input <paramref name="inputs"/>[i] (null: unchanged), moving weight, bias
+    /// and mask with them.
+    /// </summary>
+    internal void RelabelUnits(int[]? outputs, int[]? inputs)
+    {
+        if (outputs is null && inputs is null) return;
+        int outF = OutFeatures, inF = InFeatures;
+        foreach (var t in Bias is null ? new[] { Weight.Value, Mask } : [Weight.Value, Mask, Bias.Value])
+        {
+            var old = t.ToArray();
+            var s = t.Span;
+            if (t.Rank == 1)
+            {
+                for (int o = 0; o < outF; o++) s[o] = old[outputs?[o] ?? o];
+                continue;
+            }
+            for (int o = 0; o < outF; o++)
+            {
+                int from = outputs?[o] ?? o;
+                for (int i = 0; i < inF; i++)
+                    s[o * inF + i] = old[from * inF + (inputs is not null && i < inputs.Length ? inputs[i] : i)];
+            }
+        }
+        _blocks = MaskBlocks.Of(Mask);
+    }
+
+    /// <inheritdoc/>
+    protected override void OnStateLoaded()
+    {
+        base.OnStateLoaded();
+        _blocks = MaskBlocks.Of(Mask);
     }
 
     /// <summary>Input features.</summary>
@@ -40,12 +80,12 @@ public sealed class MaskedLinear<T> : Module<T>, ILayer<T> where T : unmanaged, 
     /// <summary>Bias [out], or null.</summary>
     public Parameter<T>? Bias { get; }
 
-    /// <summary>The 0/1 mask [out, in] (a buffer).</summary>
+    /// <summary>The 0/1 mask [out, in] (a buffer; fixed: change it only through <see cref="Module{T}.LoadStateDict"/>).</summary>
     public Tensor<T> Mask { get; }
 
     /// <inheritdoc/>
-    public Var<T> Forward(Var<T> x) => MaskedLinearOp.Apply(x, Weight, Mask, Bias);
+    public Var<T> Forward(Var<T> x) => MaskedLinearOp.Apply(x, Weight, Mask, Bias, relu: false, _blocks);
 
     /// <summary>max(x·(W∘M)ᵀ + b, 0) as one fused op.</summary>
-    public Var<T> ForwardRelu(Var<T> x) => MaskedLinearOp.Apply(x, Weight, Mask, Bias, relu: true);
+    public Var<T> ForwardRelu(Var<T> x) => MaskedLinearOp.Apply(x, Weight, Mask, Bias, relu: true, _blocks);
 }

@@ -15,11 +15,15 @@ public static class MaskedLinearOp
     /// </summary>
     /// <remarks>With <paramref name="relu"/>, y = max(x·(W∘M)ᵀ + b, 0) with the bias and ReLU fused into one pass.</remarks>
     public static Var<T> Apply<T>(Var<T> x, Var<T> weight, Tensor<T> mask, Var<T>? bias = null, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
+        => Apply(x, weight, mask, bias, relu, blocks: null);
+
+    /// <summary>As above; with <paramref name="blocks"/> (the mask's nonzero blocks) the products skip the zero blocks.</summary>
+    internal static Var<T> Apply<T>(Var<T> x, Var<T> weight, Tensor<T> mask, Var<T>? bias, bool relu, MaskBlocks? blocks) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var w = weight.Value;
         if (!mask.SameShape(w)) throw new ArgumentException($"MaskedLinear: mask {mask.ShapeString} differs from weight {w.ShapeString}");
         var wm = Tensor<T>.EmptyLike(w);
         Elementwise.Multiply(w.ReadOnlySpan, mask.ReadOnlySpan, wm.Span);
-        return Ops.AffineLayer(x, weight, wm, mask, bias, relu, "MaskedLinear");
+        return Ops.AffineLayer(x, weight, wm, mask, bias, relu, "MaskedLinear", blocks);
     }
 }

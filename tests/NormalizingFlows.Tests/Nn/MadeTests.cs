@@ -135,7 +135,7 @@ public class MadeTests
     }
 
     [Fact]
-    public void HiddenDegrees_CycleThroughOneToDMinusOne()
+    public void HiddenDegrees_CycleThroughOneToDMinusOne_NumberedByDegreeBeyondOneBlock()
     {
         var made = new Made<float>(4, 7, new Rng(1), hiddenLayers: 2);
         Assert.Equal([1, 2, 3, 1, 2, 3, 1], made.HiddenDegrees(0));
@@ -143,6 +143,51 @@ public class MadeTests
         var random = new Made<float>(4, 50, new Rng(1), randomHiddenDegrees: true);
         Assert.True(random.HiddenDegrees(0).All(v => v >= 1 && v <= 3));
         Assert.Equal(["order", "hidden_degrees", "layers.0.mask", "layers.1.mask", "layers.2.mask"], random.NamedBuffers().Select(b => b.Key));
+        // wider than one block: nflows' cyclic multiset, numbered in increasing degree
+        var wide = new Made<float>(4, 40, new Rng(1));
+        var cyclic = Enumerable.Range(0, 40).Select(k => k % 3 + 1).ToArray();
+        Assert.Equal(cyclic.Order(), wide.HiddenDegrees(0));
+    }
+
+    [Fact]
+    public void NumberingByDegree_IsARelabellingOfTheCyclicNetwork()
+    {
+        // Undo the relabelling by hand (sorted unit j is cyclic unit perm[j]), rebuild the masks from the cyclic degrees,
+        // and evaluate the network unit by unit in the cyclic numbering: it must give Forward's outputs.
+        int d = 6, h = 48, m = 2;
+        var made = new Made<double>(d, h, new Rng(3), outputMultiplier: m, order: MadeOrder.Reversed);
+        var cyclic = Enumerable.Range(0, h).Select(k => k % (d - 1) + 1).ToArray();
+        var perm = Enumerable.Range(0, h).OrderBy(k => cyclic[k]).ToArray();
+        Assert.Equal(perm.Select(k => cyclic[k]), made.HiddenDegrees(0));
+        var inv = new int[h];
+        for (int j = 0; j < h; j++) inv[perm[j]] = j;
+        var inDeg = made.InputDegrees;
+        var x = new Rng(4).Normal<double>(5, d);
+        var y = made.Forward(new Var<double>(x)).Value;
+        var L = made.Layers;
+        for (int r = 0; r < 5; r++)
+        {
+            var h1 = new double[h];
+            var h2 = new double[h];
+            for (int k = 0; k < h; k++)
+            {
+                double s = L[0].Bias!.Value[inv[k]];
+                for (int i = 0; i < d; i++) if (cyclic[k] >= inDeg[i]) s += L[0].Weight.Value[inv[k], i] * x[r, i];
+                h1[k] = Math.Max(s, 0);
+            }
+            for (int k = 0; k < h; k++)
+            {
+                double s = L[1].Bias!.Value[inv[k]];
+                for (int q = 0; q < h; q++) if (cyclic[k] >= cyclic[q]) s += L[1].Weight.Value[inv[k], inv[q]] * h1[q];
+                h2[k] = Math.Max(s, 0);
+            }
+            for (int c = 0; c < d * m; c++)
+            {
+                double s = L[2].Bias!.Value[c];
+                for (int q = 0; q < h; q++) if (inDeg[c / m] > cyclic[q]) s += L[2].Weight.Value[c, inv[q]] * h2[q];
+                Assert.True(Math.Abs(s - y[r, c]) <= 1e-12 * (1 + Math.Abs(s)), $"row {r} output {c}: {y[r, c]} vs {s}");
+            }
+        }
     }
 
     [Fact]
