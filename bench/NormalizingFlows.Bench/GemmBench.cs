@@ -8,7 +8,6 @@ namespace NormalizingFlows.Bench;
 internal static unsafe class GemmBench
 {
     private static bool noBlas, best;
-    private const double PeakF32PerThread = 102.4, PeakF64PerThread = 51.2;
 
     public static int Run(string[] args)
     {
@@ -260,34 +259,11 @@ internal static unsafe class GemmBench
             }
         }
         string dtype = typeof(T) == typeof(float) ? "float32" : "float64";
-        double peak = (typeof(T) == typeof(float) ? PeakF32PerThread : PeakF64PerThread) * threads;
+        double peak = (typeof(T) == typeof(float) ? GemmTiming.PeakF32PerThread : GemmTiming.PeakF64PerThread) * threads;
         var ci = CultureInfo.InvariantCulture;
         Console.WriteLine(string.Create(ci,
             $"{{\"bench\":\"gemm\",\"dtype\":\"{dtype}\",\"m\":{m},\"k\":{k},\"n\":{n},\"trans\":\"{trans}\",\"threads\":{threads},\"isa\":\"{isaName}\",\"gflops\":{ours:F2},\"peak_fraction\":{ours / peak:F3},\"openblas_gflops\":{(blas is double x ? x.ToString("F2", ci) : "null")}}}"));
     }
 
-    /// <summary>Warm-up, then the median GFLOP/s over batches of calls, repeated until ≥ minTime s and ≥ 5 batches.</summary>
-    private static double Time(Action f, double flops, double minTime)
-    {
-        // Calls per batch so a batch lasts ≈ 2 ms.
-        var sw = Stopwatch.StartNew();
-        f();
-        int calls = 0;
-        sw.Restart();
-        while (sw.Elapsed.TotalSeconds < 0.02 || calls < 3) { f(); calls++; }
-        int perBatch = Math.Max(1, (int)(calls * 0.002 / sw.Elapsed.TotalSeconds));
-        var rates = new List<double>();
-        double total = 0;
-        while (total < minTime || rates.Count < 5)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            for (int i = 0; i < perBatch; i++) f();
-            double dt = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-            total += dt;
-            rates.Add(flops * perBatch / dt / 1e9);
-            if (rates.Count > 2000) break;
-        }
-        rates.Sort();
-        return best ? rates[^1] : rates[rates.Count / 2];
-    }
+    private static double Time(Action f, double flops, double minTime) => GemmTiming.Rate(f, flops, minTime, best);
 }
