@@ -11,6 +11,7 @@ internal static unsafe class GemmBench
 
     public static int Run(string[] args)
     {
+        if (args.Contains("--side-by-side")) return GemmSideBySide.Run(args);
         var threads = new List<int> { 1, 2 };
         var dtypes = new List<string> { "float32" };
         var isas = new List<GemmIsa> { GemmIsa.Auto };
@@ -79,21 +80,7 @@ internal static unsafe class GemmBench
             }
 
         var shapes = new List<(int m, int k, int n, string trans)>(custom);
-        if (custom.Count > 0) shapesSel = "none";
-        if (shapesSel is "all" or "main")
-            foreach (var (m, k, n) in new[] { (512, 128, 128), (4096, 256, 256), (1024, 1024, 1024) })
-                foreach (string t in new[] { "NN", "NT", "TN", "TT" })
-                    if (!quick || m != 1024) shapes.Add((m, k, n, t));
-        if (shapesSel is "all" or "flow")
-            foreach (int m in quick ? new[] { 512 } : new[] { 512, 4096 })
-                foreach (var (k, n) in new[] { (18, 128), (128, 128), (128, 36), (128, 414), (2, 128), (128, 4) })
-                    foreach (string t in new[] { "NN", "NT", "TN" })
-                        shapes.Add((m, k, n, t));
-        if (shapesSel is "all" or "wgrad")
-            // Weight gradients as they occur in backward: dW = gyᵀ·x (TN), k = batch.
-            foreach (int batch in quick ? new[] { 512 } : new[] { 512, 4096 })
-                foreach (var (outF, inF) in new[] { (128, 18), (128, 128), (36, 128), (414, 128), (128, 2), (4, 128) })
-                    shapes.Add((outF, batch, inF, "TN"));
+        if (custom.Count == 0) shapes.AddRange(Shapes(shapesSel, quick));
 
         // Warm-up so that tiered compilation has optimised the whole call path before the first measurement.
         WarmUp();
@@ -106,6 +93,38 @@ internal static unsafe class GemmBench
                         else Measure<double>(s.m, s.k, s.n, s.trans, th, isa, quick);
                     }
         return 0;
+    }
+
+    /// <summary>
+    /// The shape lists: <c>main</c> (square-ish, all four transposes), <c>flow</c> (the flows' layer shapes),
+    /// <c>wgrad</c> (weight gradients, k = batch), <c>mkl</c> (issue 16's: m = 512 … 10 000, k, n = 18 … 256, NN/NT/TN),
+    /// <c>all</c> (main, flow and wgrad) or <c>none</c>.
+    /// </summary>
+    public static List<(int m, int k, int n, string trans)> Shapes(string sel, bool quick)
+    {
+        if (sel is not ("all" or "main" or "flow" or "wgrad" or "mkl" or "none"))
+            throw new ArgumentException($"gemm: --shapes wants main, flow, wgrad, mkl, all or none, got '{sel}'");
+        var shapes = new List<(int m, int k, int n, string trans)>();
+        if (sel is "all" or "main")
+            foreach (var (m, k, n) in new[] { (512, 128, 128), (4096, 256, 256), (1024, 1024, 1024) })
+                foreach (string t in new[] { "NN", "NT", "TN", "TT" })
+                    if (!quick || m != 1024) shapes.Add((m, k, n, t));
+        if (sel is "all" or "flow")
+            foreach (int m in quick ? new[] { 512 } : new[] { 512, 4096 })
+                foreach (var (k, n) in new[] { (18, 128), (128, 128), (128, 36), (128, 414), (2, 128), (128, 4) })
+                    foreach (string t in new[] { "NN", "NT", "TN" })
+                        shapes.Add((m, k, n, t));
+        if (sel is "all" or "wgrad")
+            // Weight gradients as they occur in backward: dW = gyᵀ·x (TN), k = batch.
+            foreach (int batch in quick ? new[] { 512 } : new[] { 512, 4096 })
+                foreach (var (outF, inF) in new[] { (128, 18), (128, 128), (36, 128), (414, 128), (128, 2), (4, 128) })
+                    shapes.Add((outF, batch, inF, "TN"));
+        if (sel is "mkl")
+            foreach (int m in quick ? new[] { 512, 4096 } : new[] { 512, 4096, 10000 })
+                foreach (var (k, n) in new[] { (18, 128), (128, 18), (128, 36), (128, 128), (256, 256) })
+                    foreach (string t in new[] { "NN", "NT", "TN" })
+                        shapes.Add((m, k, n, t));
+        return shapes;
     }
 
     private static void WarmUp()
