@@ -16,19 +16,11 @@ internal static class GemmSideBySide
 
     public static int Run(string[] args)
     {
-        string? anchor = BenchUtil.Option(args, "--anchor-mm") ?? Environment.GetEnvironmentVariable("NFLOW_ANCHOR_MM");
-        if (anchor is null || !File.Exists(anchor))
-        {
-            Console.Error.WriteLine(anchor is null
-                ? "gemm --side-by-side: name the anchor with --anchor-mm PATH/AnchorMm.dll (or NFLOW_ANCHOR_MM); build it with: cd bench/AnchorMm && dotnet build -c Release"
-                : $"gemm --side-by-side: the anchor build '{anchor}' does not exist (build it with: cd bench/AnchorMm && dotnet build -c Release)");
-            return 2;
-        }
+        string? anchor = SideBySide.Anchor(args, "gemm --side-by-side", "--anchor-mm", "NFLOW_ANCHOR_MM", "AnchorMm.dll", "cd bench/AnchorMm && dotnet build -c Release");
+        if (anchor is null) return 2;
         var threads = FlowsBench.ThreadCounts(BenchUtil.Option(args, "--threads") ?? "1,2");
-        int rounds = int.Parse(BenchUtil.Option(args, "--rounds") ?? "2", Inv);
-        if (rounds < 1) throw new ArgumentException($"--rounds must be ≥ 1, got {rounds}");
-        int group = int.Parse(BenchUtil.Option(args, "--group") ?? "15", Inv);
-        if (group < 1) throw new ArgumentException($"--group must be ≥ 1, got {group}");
+        int rounds = SideBySide.Count(args, "--rounds", 2);
+        int group = SideBySide.Count(args, "--group", 15); // shapes per process
         // MKL_ENABLE_INSTRUCTIONS values; "default" leaves MKL's own dispatch.
         string[] caps = (BenchUtil.Option(args, "--mkl-caps") ?? "default,AVX2").Split(',', StringSplitOptions.RemoveEmptyEntries);
         bool quick = args.Contains("--quick");

@@ -14,6 +14,27 @@ internal static class SideBySide
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
+    /// <summary>
+    /// The anchor build named by <paramref name="option"/> (or the environment variable <paramref name="envVar"/>), or
+    /// null after telling on stderr how to build it when it is not named or does not exist.
+    /// </summary>
+    public static string? Anchor(string[] args, string mode, string option, string envVar, string file, string build)
+    {
+        string? anchor = BenchUtil.Option(args, option) ?? Environment.GetEnvironmentVariable(envVar);
+        if (anchor is not null && File.Exists(anchor)) return anchor;
+        Console.Error.WriteLine(anchor is null
+            ? $"{mode}: name the anchor's build with {option} PATH/{file} (or {envVar}); build it with: {build}"
+            : $"{mode}: the anchor build '{anchor}' does not exist (build it with: {build})");
+        return null;
+    }
+
+    /// <summary>A positive count option (<c>--rounds</c>, <c>--group</c>), or its default.</summary>
+    public static int Count(string[] args, string option, int fallback)
+    {
+        int v = int.Parse(BenchUtil.Option(args, option) ?? fallback.ToString(Inv), Inv);
+        return v >= 1 ? v : throw new ArgumentException($"{option} must be ≥ 1, got {v}");
+    }
+
     /// <summary>Runs <paramref name="rounds"/> rounds, ours first in odd rounds (1st, 3rd, …) and the anchor first in even ones.</summary>
     public static (List<TOurs> Ours, List<TAnchor> Anchor) Alternate<TOurs, TAnchor>(int rounds, Func<TOurs> ours, Func<TAnchor> anchor)
     {

@@ -16,19 +16,13 @@ internal static class SideBySideBench
 
     public static int Run(string[] args)
     {
-        string? anchor = BenchUtil.Option(args, "--anchor") ?? Environment.GetEnvironmentVariable("NFLOW_ANCHOR");
-        if (anchor is null || !File.Exists(anchor))
-        {
-            Console.Error.WriteLine(anchor is null
-                ? "side-by-side: name the anchor's build with --anchor PATH/TsBench.dll (or NFLOW_ANCHOR); build it with: cp -r ../shared/bench/torchsharp /tmp/ts && cd /tmp/ts/TsBench && dotnet build -c Release"
-                : $"side-by-side: the anchor build '{anchor}' does not exist (build it with: cd <copy of torchsharp>/TsBench && dotnet build -c Release)");
-            return 2;
-        }
+        string? anchor = SideBySide.Anchor(args, "side-by-side", "--anchor", "NFLOW_ANCHOR", "TsBench.dll",
+            "cp -r ../shared/bench/torchsharp /tmp/ts && cd /tmp/ts/TsBench && dotnet build -c Release");
+        if (anchor is null) return 2;
         var models = List(BenchUtil.Option(args, "--model"), FlowsBench.Models);
         var sets = List(BenchUtil.Option(args, "--data"), FlowsBench.DataSets);
         var threads = FlowsBench.ThreadCounts(BenchUtil.Option(args, "--threads") ?? "1,2");
-        int rounds = int.Parse(BenchUtil.Option(args, "--rounds") ?? "3", Inv);
-        if (rounds < 1) throw new ArgumentException($"--rounds must be ≥ 1, got {rounds}");
+        int rounds = SideBySide.Count(args, "--rounds", 3);
         string[] caps = (BenchUtil.Option(args, "--caps") ?? (SideBySide.CpuHasAvx512() ? "auto,avx2" : "auto")).Split(',', StringSplitOptions.RemoveEmptyEntries);
         string phases = BenchUtil.Option(args, "--phase") ?? "train,log_prob,sample";
         bool quick = args.Contains("--quick");
