@@ -90,5 +90,13 @@ static (Tensor A, Tensor B) Operands(int m, int k, int n, string trans, int seed
     for (int i = 0; i < b.Length; i++) b[i] = (float)(rng.NextDouble() - 0.5);
     var ta0 = ta ? torch.tensor(a, [k, m]) : torch.tensor(a, [m, k]);
     var tb0 = tb ? torch.tensor(b, [n, k]) : torch.tensor(b, [k, n]);
-    return (ta ? ta0.t() : ta0, tb ? tb0.t() : tb0);
+    return (ta ? View(ta0) : ta0, tb ? View(tb0) : tb0);
+}
+
+// The transposed view; the stored tensor's handle is released (the view keeps the storage).
+static Tensor View(Tensor stored)
+{
+    var v = stored.t();
+    stored.Dispose();
+    return v;
 }
