@@ -8,10 +8,10 @@ namespace NormalizingFlows.Bench;
 internal static unsafe class GemmBench
 {
     private static bool noBlas, best;
-    private const double PeakF32PerThread = 102.4, PeakF64PerThread = 51.2;
 
     public static int Run(string[] args)
     {
+        if (args.Contains("--side-by-side")) return GemmSideBySide.Run(args);
         var threads = new List<int> { 1, 2 };
         var dtypes = new List<string> { "float32" };
         var isas = new List<GemmIsa> { GemmIsa.Auto };
@@ -80,21 +80,7 @@ internal static unsafe class GemmBench
             }
 
         var shapes = new List<(int m, int k, int n, string trans)>(custom);
-        if (custom.Count > 0) shapesSel = "none";
-        if (shapesSel is "all" or "main")
-            foreach (var (m, k, n) in new[] { (512, 128, 128), (4096, 256, 256), (1024, 1024, 1024) })
-                foreach (string t in new[] { "NN", "NT", "TN", "TT" })
-                    if (!quick || m != 1024) shapes.Add((m, k, n, t));
-        if (shapesSel is "all" or "flow")
-            foreach (int m in quick ? new[] { 512 } : new[] { 512, 4096 })
-                foreach (var (k, n) in new[] { (18, 128), (128, 128), (128, 36), (128, 414), (2, 128), (128, 4) })
-                    foreach (string t in new[] { "NN", "NT", "TN" })
-                        shapes.Add((m, k, n, t));
-        if (shapesSel is "all" or "wgrad")
-            // Weight gradients as they occur in backward: dW = gyᵀ·x (TN), k = batch.
-            foreach (int batch in quick ? new[] { 512 } : new[] { 512, 4096 })
-                foreach (var (outF, inF) in new[] { (128, 18), (128, 128), (36, 128), (414, 128), (128, 2), (4, 128) })
-                    shapes.Add((outF, batch, inF, "TN"));
+        if (custom.Count == 0) shapes.AddRange(Shapes(shapesSel, quick));
 
         // Warm-up so that tiered compilation has optimised the whole call path before the first measurement.
         WarmUp();
@@ -107,6 +93,38 @@ internal static unsafe class GemmBench
                         else Measure<double>(s.m, s.k, s.n, s.trans, th, isa, quick);
                     }
         return 0;
+    }
+
+    /// <summary>
+    /// The shape lists: <c>main</c> (square-ish, all four transposes), <c>flow</c> (the flows' layer shapes),
+    /// <c>wgrad</c> (weight gradients, k = batch), <c>mkl</c> (issue 16's: m = 512 … 10 000, k, n = 18 … 256, NN/NT/TN),
+    /// <c>all</c> (main, flow and wgrad) or <c>none</c>.
+    /// </summary>
+    public static List<(int m, int k, int n, string trans)> Shapes(string sel, bool quick)
+    {
+        if (sel is not ("all" or "main" or "flow" or "wgrad" or "mkl" or "none"))
+            throw new ArgumentException($"gemm: --shapes wants main, flow, wgrad, mkl, all or none, got '{sel}'");
+        var shapes = new List<(int m, int k, int n, string trans)>();
+        if (sel is "all" or "main")
+            foreach (var (m, k, n) in new[] { (512, 128, 128), (4096, 256, 256), (1024, 1024, 1024) })
+                foreach (string t in new[] { "NN", "NT", "TN", "TT" })
+                    if (!quick || m != 1024) shapes.Add((m, k, n, t));
+        if (sel is "all" or "flow")
+            foreach (int m in quick ? new[] { 512 } : new[] { 512, 4096 })
+                foreach (var (k, n) in new[] { (18, 128), (128, 128), (128, 36), (128, 414), (2, 128), (128, 4) })
+                    foreach (string t in new[] { "NN", "NT", "TN" })
+                        shapes.Add((m, k, n, t));
+        if (sel is "all" or "wgrad")
+            // Weight gradients as they occur in backward: dW = gyᵀ·x (TN), k = batch.
+            foreach (int batch in quick ? new[] { 512 } : new[] { 512, 4096 })
+                foreach (var (outF, inF) in new[] { (128, 18), (128, 128), (36, 128), (414, 128), (128, 2), (4, 128) })
+                    shapes.Add((outF, batch, inF, "TN"));
+        if (sel is "mkl")
+            foreach (int m in quick ? new[] { 512, 4096 } : new[] { 512, 4096, 10000 })
+                foreach (var (k, n) in new[] { (18, 128), (128, 18), (128, 36), (128, 128), (256, 256) })
+                    foreach (string t in new[] { "NN", "NT", "TN" })
+                        shapes.Add((m, k, n, t));
+        return shapes;
     }
 
     private static void WarmUp()
@@ -260,34 +278,11 @@ internal static unsafe class GemmBench
             }
         }
         string dtype = typeof(T) == typeof(float) ? "float32" : "float64";
-        double peak = (typeof(T) == typeof(float) ? PeakF32PerThread : PeakF64PerThread) * threads;
+        double peak = (typeof(T) == typeof(float) ? GemmTiming.PeakF32PerThread : GemmTiming.PeakF64PerThread) * threads;
         var ci = CultureInfo.InvariantCulture;
         Console.WriteLine(string.Create(ci,
             $"{{\"bench\":\"gemm\",\"dtype\":\"{dtype}\",\"m\":{m},\"k\":{k},\"n\":{n},\"trans\":\"{trans}\",\"threads\":{threads},\"isa\":\"{isaName}\",\"gflops\":{ours:F2},\"peak_fraction\":{ours / peak:F3},\"openblas_gflops\":{(blas is double x ? x.ToString("F2", ci) : "null")}}}"));
     }
 
-    /// <summary>Warm-up, then the median GFLOP/s over batches of calls, repeated until ≥ minTime s and ≥ 5 batches.</summary>
-    private static double Time(Action f, double flops, double minTime)
-    {
-        // Calls per batch so a batch lasts ≈ 2 ms.
-        var sw = Stopwatch.StartNew();
-        f();
-        int calls = 0;
-        sw.Restart();
-        while (sw.Elapsed.TotalSeconds < 0.02 || calls < 3) { f(); calls++; }
-        int perBatch = Math.Max(1, (int)(calls * 0.002 / sw.Elapsed.TotalSeconds));
-        var rates = new List<double>();
-        double total = 0;
-        while (total < minTime || rates.Count < 5)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            for (int i = 0; i < perBatch; i++) f();
-            double dt = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-            total += dt;
-            rates.Add(flops * perBatch / dt / 1e9);
-            if (rates.Count > 2000) break;
-        }
-        rates.Sort();
-        return best ? rates[^1] : rates[rates.Count / 2];
-    }
+    private static double Time(Action f, double flops, double minTime) => GemmTiming.Rate(f, flops, minTime, best);
 }

@@ -21,9 +21,11 @@ switch (args.Length > 0 ? args[0] : "")
         return DirectABench.Run(args[1..]);
     default:
         Console.Error.WriteLine("usage: NormalizingFlows.Bench <mode> [options]");
-        Console.Error.WriteLine("  gemm [--threads 1|2|all] [--dtype float32|float64|all] [--quick] [--isa auto|avx2|avx512|portable|all] [--shapes main|flow|wgrad|all]");
+        Console.Error.WriteLine("  gemm [--threads 1|2|all] [--dtype float32|float64|all] [--quick] [--isa auto|avx2|avx512|portable|all] [--shapes main|flow|wgrad|mkl|all]");
         Console.Error.WriteLine("       [--shape m,k,n,TRANS]... [--best] [--no-blas] [--kc N] [--mc N] [--nc N]   (tuning)");
         Console.Error.WriteLine("       --pool-overhead | --split-probe [k]                                      (threading diagnostics)");
+        Console.Error.WriteLine("  gemm --side-by-side --anchor-mm AnchorMm.dll [--threads 1,2] [--rounds 2] [--shapes mkl|main|flow|wgrad|all] [--shape m,k,n,TRANS]...");
+        Console.Error.WriteLine("       [--group 15] [--mkl-caps default,AVX2] [--quick] [--out F.jsonl]   ours and MKL's torch.mm (bench/AnchorMm), alternating; ours / MKL per shape");
         Console.Error.WriteLine("  elementwise [--threads N] [--n N]... [--quick]");
         Console.Error.WriteLine("  spline      rational-quadratic spline kernels (forward, inverse and both backwards; float32 and float64)");
         Console.Error.WriteLine("  flows [--model realnvp|nsf_c|maf|maf_rqs|naf|umnn|cnf|flow_matching|all] [--data moons2d|checker2d|tab18|all] [--threads N,M,...|all] [--phase train,log_prob,sample] [--batches 512,4096] [--quick] [--data-dir DIR]");

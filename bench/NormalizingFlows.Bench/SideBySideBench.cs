@@ -16,20 +16,14 @@ internal static class SideBySideBench
 
     public static int Run(string[] args)
     {
-        string? anchor = BenchUtil.Option(args, "--anchor") ?? Environment.GetEnvironmentVariable("NFLOW_ANCHOR");
-        if (anchor is null || !File.Exists(anchor))
-        {
-            Console.Error.WriteLine(anchor is null
-                ? "side-by-side: name the anchor's build with --anchor PATH/TsBench.dll (or NFLOW_ANCHOR); build it with: cp -r ../shared/bench/torchsharp /tmp/ts && cd /tmp/ts/TsBench && dotnet build -c Release"
-                : $"side-by-side: the anchor build '{anchor}' does not exist (build it with: cd <copy of torchsharp>/TsBench && dotnet build -c Release)");
-            return 2;
-        }
+        string? anchor = SideBySide.Anchor(args, "side-by-side", "--anchor", "NFLOW_ANCHOR", "TsBench.dll",
+            "cp -r ../shared/bench/torchsharp /tmp/ts && cd /tmp/ts/TsBench && dotnet build -c Release");
+        if (anchor is null) return 2;
         var models = List(BenchUtil.Option(args, "--model"), FlowsBench.Models);
         var sets = List(BenchUtil.Option(args, "--data"), FlowsBench.DataSets);
         var threads = FlowsBench.ThreadCounts(BenchUtil.Option(args, "--threads") ?? "1,2");
-        int rounds = int.Parse(BenchUtil.Option(args, "--rounds") ?? "3", Inv);
-        if (rounds < 1) throw new ArgumentException($"--rounds must be ≥ 1, got {rounds}");
-        string[] caps = (BenchUtil.Option(args, "--caps") ?? (CpuHasAvx512() ? "auto,avx2" : "auto")).Split(',', StringSplitOptions.RemoveEmptyEntries);
+        int rounds = SideBySide.Count(args, "--rounds", 3);
+        string[] caps = (BenchUtil.Option(args, "--caps") ?? (SideBySide.CpuHasAvx512() ? "auto,avx2" : "auto")).Split(',', StringSplitOptions.RemoveEmptyEntries);
         string phases = BenchUtil.Option(args, "--phase") ?? "train,log_prob,sample";
         bool quick = args.Contains("--quick");
         string dataDir = BenchData.Locate(BenchUtil.Option(args, "--data-dir"));
@@ -41,17 +35,9 @@ internal static class SideBySideBench
             foreach (var data in sets)
                 foreach (int t in threads)
                 {
-                    var ours = new List<Dictionary<string, JsonObject>>();
-                    var theirs = new List<Dictionary<string, JsonObject>>(); // per round: the best cap of each key
-                    for (int r = 0; r < rounds; r++)
-                    {
-                        Dictionary<string, JsonObject>? o = null, a = null;
-                        void RunOurs() => o = Ours(model, data, t, phases, quick, dataDir);
-                        void RunAnchor() => a = Anchor(anchor, caps, model, data, t, phases, quick, dataDir, foreign);
-                        if (r % 2 == 0) { RunOurs(); RunAnchor(); } else { RunAnchor(); RunOurs(); }
-                        ours.Add(o!);
-                        theirs.Add(a!);
-                    }
+                    var (ours, theirs) = SideBySide.Alternate(rounds, // theirs: per round, the best cap of each key
+                        () => Ours(model, data, t, phases, quick, dataDir),
+                        () => Anchor(anchor, caps, model, data, t, phases, quick, dataDir, foreign));
                     foreach (var key in ours[0].Keys.Where(k => theirs.All(d => d.ContainsKey(k)) && ours.All(d => d.ContainsKey(k))))
                     {
                         var cell = new Cell(model, data, t, key,
@@ -71,12 +57,6 @@ internal static class SideBySideBench
 
     private static string[] List(string? value, string[] all) => value is null or "all" ? all : value.Split(',', StringSplitOptions.RemoveEmptyEntries);
 
-    private static bool CpuHasAvx512()
-    {
-        try { return File.ReadLines("/proc/cpuinfo").Any(l => l.StartsWith("flags", StringComparison.Ordinal) && l.Split(' ').Contains("avx512f")); }
-        catch (IOException) { return false; }
-    }
-
     /// <summary>"train/512", "log_prob", "sample": the key pairing a record of ours with the anchor's.</summary>
     private static string Key(JsonObject rec)
     {
@@ -90,12 +70,9 @@ internal static class SideBySideBench
 
     private static Dictionary<string, JsonObject> Ours(string model, string data, int threads, string phases, bool quick, string dataDir)
     {
-        var psi = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false, RedirectStandardOutput = true };
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") psi.ArgumentList.Add(typeof(SideBySideBench).Assembly.Location);
-        foreach (var a in new[] { "flows", "--model", model, "--data", data, "--threads", threads.ToString(Inv), "--phase", phases, "--data-dir", dataDir })
-            psi.ArgumentList.Add(a);
+        var psi = SideBySide.OurProcess(["flows", "--model", model, "--data", data, "--threads", threads.ToString(Inv), "--phase", phases, "--data-dir", dataDir]);
         if (quick) psi.ArgumentList.Add("--quick");
-        var (rc, records) = RunChild(psi);
+        var (rc, records, _, _) = SideBySide.RunChild(psi, "samples_per_s");
         if (rc != 0) throw new InvalidOperationException($"our bench exited with {rc} on {model}/{data}/{threads} threads");
         return records.ToDictionary(Key);
     }
@@ -107,51 +84,27 @@ internal static class SideBySideBench
         {
             for (int attempt = 1; ; attempt++)
             {
-                var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true };
-                psi.ArgumentList.Add(dll);
                 string tag = cap == "auto" ? "mkl" : "mkl-" + cap;
+                var psi = SideBySide.DotnetProcess(dll, ["--mode", "throughput", "--model", model, "--data", data, "--threads", threads.ToString(Inv), "--phases", phases,
+                    "--data-dir", dataDir, "--tag", tag, "--foreign-threshold", foreign, "--out", Path.Combine(Path.GetTempPath(), "nflow-anchor.jsonl")]);
                 if (cap != "auto") psi.Environment["ATEN_CPU_CAPABILITY"] = cap;
-                foreach (var a in new[] { "--mode", "throughput", "--model", model, "--data", data, "--threads", threads.ToString(Inv), "--phases", phases,
-                             "--data-dir", dataDir, "--tag", tag, "--foreign-threshold", foreign, "--out", Path.Combine(Path.GetTempPath(), "nflow-anchor.jsonl") })
-                    psi.ArgumentList.Add(a);
                 if (quick)
                     foreach (var a in new[] { "--steps", "10", "--warmup", "3", "--steps-large", "10", "--warmup-large", "3", "--lp-n", "20000", "--sample-n", "20000", "--sample-max-reps", "1" })
                         psi.ArgumentList.Add(a);
-                var (rc, records) = RunChild(psi);
+                var (rc, records, _, _) = SideBySide.RunChild(psi, "samples_per_s");
                 if (rc == 3 && attempt < 3) continue; // another process took CPU during a phase: run it again
                 if (rc is not (0 or 3)) throw new InvalidOperationException($"the anchor exited with {rc} on {model}/{data}/{threads} threads (cap {cap})");
-                foreach (var rec in records.Where(r => r["phase"] is not null))
-                {
-                    string key = Key(rec);
-                    if (!best.TryGetValue(key, out var have) || Rate(rec) > Rate(have)) best[key] = rec;
-                }
+                SideBySide.KeepBest(best, records.Where(r => r["phase"] is not null), Key, Rate);
                 break;
             }
         }
         return best;
     }
 
-    private static (int ExitCode, List<JsonObject> Records) RunChild(ProcessStartInfo psi)
-    {
-        using var p = Process.Start(psi)!;
-        var records = new List<JsonObject>();
-        string? line;
-        while ((line = p.StandardOutput.ReadLine()) is not null)
-            if (line.StartsWith('{') && JsonNode.Parse(line) is JsonObject o && o["samples_per_s"] is not null) records.Add(o);
-        p.WaitForExit();
-        return (p.ExitCode, records);
-    }
-
-    private static double Median(double[] values)
-    {
-        var s = values.Order().ToArray();
-        return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[s.Length / 2 - 1] + s[s.Length / 2]);
-    }
-
     private sealed record Cell(string Model, string Data, int Threads, string Key, double[] Ours, double[] Anchor, string[] AnchorTags,
         bool Contaminated, double RssOurs, double RssAnchor)
     {
-        public double[] Ratios => Ours.Zip(Anchor, (o, a) => o / a).ToArray();
+        public double[] Ratios => SideBySide.Ratios(Ours, Anchor);
 
         public string ToJson()
         {
@@ -161,9 +114,9 @@ internal static class SideBySideBench
                 ["ours_samples_per_s"] = new JsonArray(Ours.Select(v => (JsonNode)Math.Round(v)).ToArray()),
                 ["anchor_samples_per_s"] = new JsonArray(Anchor.Select(v => (JsonNode)Math.Round(v)).ToArray()),
                 ["anchor_tags"] = new JsonArray(AnchorTags.Select(v => (JsonNode)v).ToArray()),
-                ["ratio_median"] = Math.Round(Median(Ratios), 3), ["ratio_min"] = Math.Round(Ratios.Min(), 3), ["ratio_max"] = Math.Round(Ratios.Max(), 3),
                 ["rss_peak_mb_ours"] = Math.Round(RssOurs, 1), ["rss_peak_mb_anchor"] = Math.Round(RssAnchor, 1), ["anchor_contaminated"] = Contaminated,
             };
+            SideBySide.AddRatios(o, Ratios);
             return o.ToJsonString();
         }
     }
@@ -175,7 +128,7 @@ internal static class SideBySideBench
         Console.WriteLine("| model | data | threads | workload | ours | anchor | ratio | RSS MB ours / anchor |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|");
         foreach (var c in cells)
-            Console.WriteLine(string.Create(Inv, $"| {c.Model} | {c.Data} | {c.Threads} | {c.Key} | {Median(c.Ours):F0} | {Median(c.Anchor):F0}{(c.Contaminated ? "*" : "")} | **{Median(c.Ratios):F2}×** [{c.Ratios.Min():F2}–{c.Ratios.Max():F2}] | {c.RssOurs:F0} / {c.RssAnchor:F0} |"));
+            Console.WriteLine(string.Create(Inv, $"| {c.Model} | {c.Data} | {c.Threads} | {c.Key} | {SideBySide.Median(c.Ours):F0} | {SideBySide.Median(c.Anchor):F0}{(c.Contaminated ? "*" : "")} | {SideBySide.RatioCell(c.Ratios)} | {c.RssOurs:F0} / {c.RssAnchor:F0} |"));
         if (cells.Any(c => c.Contaminated)) Console.WriteLine("* the anchor flagged another process using CPU during that phase (after 3 tries)");
     }
 }
