@@ -138,6 +138,30 @@ public sealed class DeviceTrainingTests(CpuAcceleratorFixture fixture) : IClassF
         }
     }
 
+    [Fact]
+    public void ACheckpointWrittenOnTheCpuResumesOnTheDevice()
+    {
+        string dir = Directory.CreateTempSubdirectory("nflow-device-").FullName;
+        try
+        {
+            var options = Options(epochs: 2) with { CheckpointPath = Path.Combine(dir, "run.ckpt") };
+            var (full, fullFlow) = Train("realnvp", options with { CheckpointPath = null });
+            using var cancel = new CancellationTokenSource();
+            var first = new MaximumLikelihoodTrainer<float>(DeviceFlowTests.Build("realnvp"), options) { Progress = new Stop(cancel) }
+                .Fit(Data(), cancellation: cancel.Token);
+            Assert.Equal(TrainingOutcome.Cancelled, first.Outcome);
+            // the device takes the checkpoint's weights and Adam moments: epoch 2 continues the CPU run
+            var resumedFlow = DeviceFlowTests.Build("realnvp", seed: 99);
+            var resumed = new MaximumLikelihoodTrainer<float>(resumedFlow, options with { Device = _dev }).Fit(Data(), resumeFrom: options.CheckpointPath);
+            SameHistory(full, resumed, "resumed on the device");
+            SameWeights(fullFlow, resumedFlow, 2e-3, "resumed on the device");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     private sealed class Stop(CancellationTokenSource cancel) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value) { if (value.EndOfEpoch) cancel.Cancel(); }
