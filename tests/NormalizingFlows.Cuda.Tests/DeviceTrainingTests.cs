@@ -1,5 +1,7 @@
+using NormalizingFlows.Data;
 using NormalizingFlows.Flows;
 using NormalizingFlows.IO;
+using NormalizingFlows.Models;
 using NormalizingFlows.Optim;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
@@ -76,6 +78,28 @@ public sealed class DeviceTrainingTests(CpuAcceleratorFixture fixture) : IClassF
         Assert.Equal(cpuReports.Count, deviceReports.Count);
         for (int i = 0; i < cpuReports.Count; i++)
             Assert.True(Math.Abs(cpuReports[i].Loss - deviceReports[i].Loss) <= 2e-4 * Math.Abs(cpuReports[i].Loss) + 1e-5, $"{kind} report {i}: {deviceReports[i].Loss} vs {cpuReports[i].Loss}");
+    }
+
+    [Fact]
+    public void AModelsPreprocessingIsFoldedAndItsLossesAreTheWholeFlows()
+    {
+        // a table with a skewed positive column: automatic preprocessing puts fixed steps (log, standardize) in front
+        var rng = new Rng(12);
+        int rows = 96;
+        var values = new double[rows * D];
+        for (int i = 0; i < values.Length; i++) values[i] = i % D == 0 ? Math.Exp(0.8 * rng.NextNormal()) : 2 + 0.5 * rng.NextNormal();
+        var table = new Table(["a", "b", "c", "d"], values, rows);
+        var spec = new FlowSpec { Builder = "realnvp", Features = D, Layers = 2, Hidden = 16, Seed = 4, DType = "float32" };
+        (TrainingHistory, FlowModel<float>) Fit(IFlowAccelerator? device)
+        {
+            var fit = new FlowModelTrainer<float>(spec, table, new FlowFitOptions { Training = Options(epochs: 2) with { Device = device } });
+            Assert.NotNull(fit.Model.Preprocessing);
+            return (fit.Fit(), fit.Model);
+        }
+        var (cpu, cpuModel) = Fit(null);
+        var (dev, devModel) = Fit(_dev);
+        SameHistory(cpu, dev, "preprocessed model");
+        SameWeights(cpuModel.Flow, devModel.Flow, 2e-3, "preprocessed model");
     }
 
     [Fact]

@@ -1,23 +1,30 @@
+using NormalizingFlows.Autograd;
 using NormalizingFlows.Flows;
 using NormalizingFlows.Optim;
 using NormalizingFlows.Tensors;
+using NormalizingFlows.Transforms;
 
 namespace NormalizingFlows.Training;
 
 /// <summary>
 /// <see cref="TrainingLoop{T}"/>'s side of a run on <see cref="TrainingOptions.Device"/>: refuses by name what the
 /// device cannot do, compiles the flow with the optimizer's state, and moves weights, losses and validation scores
-/// between the device and the host.
+/// between the device and the host. Leading steps without trainable parameters (a model's fitted preprocessing) are
+/// folded: they run once on the host over the data, the device trains the rest, and their log|det| is added to the
+/// losses and validation scores, which therefore are those of the whole flow.
 /// </summary>
 internal sealed class DeviceRun : IDisposable
 {
     private readonly IAcceleratedFlow _flow;
     private readonly Flow<float> _host;
     private readonly Adam<float> _adam;
+    private readonly Transform<float>? _fixed;
+    private readonly double[]? _fixedLogDet;
+    private double _fixedLoss;
 
-    private DeviceRun(IAcceleratedFlow flow, Flow<float> host, Adam<float> adam)
+    private DeviceRun(IAcceleratedFlow flow, Flow<float> host, Adam<float> adam, Transform<float>? fixedSteps, double[]? fixedLogDet)
     {
-        _flow = flow; _host = host; _adam = adam;
+        _flow = flow; _host = host; _adam = adam; _fixed = fixedSteps; _fixedLogDet = fixedLogDet;
     }
 
     /// <summary>Null without a device; otherwise the compiled flow with <paramref name="train"/>'s events uploaded.</summary>
@@ -36,11 +43,13 @@ internal sealed class DeviceRun : IDisposable
         if (optimizer is not Adam<float> { WeightDecay: 0, Decoupled: false } adam) { Refuse($"the optimizer {optimizer.GetType().Name}", "use the default Adam"); return null; }
         if (train!.Context is not null || validation?.Context is not null) Refuse("a conditional flow (context columns)", "train it on the CPU");
         if (train.Weights is not null) Refuse("weighted training events (TrainingData.Weights)", "train on unweighted events or on the CPU");
-        var flow = device.Compile(likelihood.Flow, adam);
+        var (fixedSteps, trained) = Split(likelihood.Flow);
+        var flow = device.Compile(trained, adam);
         try
         {
-            flow.SetTrainingData((Tensor<float>)(object)train.X);
-            return new DeviceRun(flow, likelihood.Flow, adam);
+            var (x, logDet) = Fold(fixedSteps, (Tensor<float>)(object)train.X);
+            flow.SetTrainingData(x);
+            return new DeviceRun(flow, trained, adam, fixedSteps, logDet);
         }
         catch
         {
@@ -50,12 +59,57 @@ internal sealed class DeviceRun : IDisposable
     }
 
     /// <summary>One step on <paramref name="rows"/> (the loss stays on the device).</summary>
-    public void Step(ReadOnlySpan<int> rows, double learningRate, double? clipNorm) => _flow.TrainStep(rows, learningRate, clipNorm);
+    public void Step(ReadOnlySpan<int> rows, double learningRate, double? clipNorm)
+    {
+        _flow.TrainStep(rows, learningRate, clipNorm);
+        if (_fixedLogDet is null) return;
+        double sum = 0;
+        foreach (int r in rows) sum += _fixedLogDet[r];
+        _fixedLoss -= sum / rows.Length;
+    }
+
+    /// <summary>
+    /// The flow's leading steps without trainable parameters (null: none) and a flow of the rest over the same base
+    /// and parameters (the flow itself when nothing is folded).
+    /// </summary>
+    private static (Transform<float>? Fixed, Flow<float> Trained) Split(Flow<float> flow)
+    {
+        if (flow.Transform is not CompositeTransform<float> chain) return (null, flow);
+        var steps = chain.Steps.ToList();
+        int k = 0;
+        while (k < steps.Count - 1 && !steps[k].Parameters().Any(p => p.Trainable)) k++;
+        if (k == 0) return (null, flow);
+        var fixedSteps = k == 1 ? steps[0] : new CompositeTransform<float>([.. steps.Take(k)]);
+        var rest = steps.Count - k == 1 ? steps[k] : new CompositeTransform<float>([.. steps.Skip(k)]);
+        return (fixedSteps, new Flow<float>(rest, flow.Base));
+    }
+
+    /// <summary>x through the folded steps (in evaluation mode, without gradients) and their log|det| per row; x itself when none.</summary>
+    private static (Tensor<float> Y, double[]? LogDet) Fold(Transform<float>? fixedSteps, Tensor<float> x)
+    {
+        if (fixedSteps is null) return (x, null);
+        bool training = fixedSteps.Training;
+        fixedSteps.Eval();
+        try
+        {
+            using var _ = GradMode.Disable();
+            var (y, ld) = fixedSteps.Forward(new Var<float>(x));
+            var logDet = ld.Value.ToDoubleArray();
+            for (int i = 0; i < logDet.Length; i++)
+                if (!double.IsFinite(logDet[i])) throw new ArgumentException($"row {i} lies outside the domain of the flow's fixed leading steps (log|det| {logDet[i]})");
+            return (y.Value.Clone().Untrack(), logDet);
+        }
+        finally
+        {
+            if (training) fixedSteps.Train();
+        }
+    }
 
     /// <summary>The losses summed since the last call; a non-finite sum is a divergence at <paramref name="step"/>.</summary>
     public double TakeLossSum(long step)
     {
-        double sum = _flow.TakeLossSum();
+        double sum = _flow.TakeLossSum() + _fixedLoss;
+        _fixedLoss = 0;
         if (!double.IsFinite(sum))
             throw new TrainingDivergedException(step, null, $"the training loss became {sum} by step {step} (read back from the device)",
                 "Lower the learning rate, clip gradients harder (TrainingOptions.ClipNorm) or check the data's scale.");
@@ -68,11 +122,12 @@ internal sealed class DeviceRun : IDisposable
     /// <summary>The (weighted) mean log-likelihood of <paramref name="validation"/>, scored on the device.</summary>
     public double Validate<T>(TrainingData<T> validation) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
-        var lp = _flow.LogProb((Tensor<float>)(object)validation.X);
+        var (x, logDet) = Fold(_fixed, (Tensor<float>)(object)validation.X);
+        var lp = _flow.LogProb(x);
         var values = new double[lp.Length];
         for (int i = 0; i < lp.Length; i++)
         {
-            values[i] = lp[i];
+            values[i] = lp[i] + (logDet?[i] ?? 0);
             if (double.IsNaN(values[i])) throw new InvalidOperationException($"log p of validation row {i} is NaN on the device: a numerical fault of the model (or NaN in the data)");
         }
         return MaximumLikelihoodLoss<float>.WeightedMean(values, validation.Weights?.ToDoubleArray()).Mean;
