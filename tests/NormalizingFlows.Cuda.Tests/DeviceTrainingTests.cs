@@ -134,51 +134,27 @@ public sealed class DeviceTrainingTests(CpuAcceleratorFixture fixture) : IClassF
         Assert.True(error < 0.1 * gap, $"clipped device run is {error} from the CPU's, the unclipped run {gap}");
     }
 
-    [Fact]
-    public void ACheckpointWrittenOnTheDeviceResumesOnTheCpu()
+    [Theory]
+    [InlineData("maf", true)]      // a device checkpoint (weights, Adam's moments and step count) resumed on the CPU
+    [InlineData("realnvp", false)] // a CPU checkpoint resumed on the device
+    public void ACheckpointResumesOnTheOtherSide(string kind, bool writtenOnDevice)
     {
         string dir = Directory.CreateTempSubdirectory("nflow-device-").FullName;
         try
         {
             var options = Options(epochs: 2) with { CheckpointPath = Path.Combine(dir, "run.ckpt") };
-            var (full, fullFlow) = Train("maf", options with { CheckpointPath = null });
-            // the device run is cancelled at the end of epoch 1: its checkpoint holds the weights and Adam's state
+            var (onDevice, onCpu) = (options with { Device = _dev }, options);
+            var (full, fullFlow) = Train(kind, options with { CheckpointPath = null });
+            // the first run is cancelled at the end of epoch 1 and writes its checkpoint
             using var cancel = new CancellationTokenSource();
-            var trainer = new MaximumLikelihoodTrainer<float>(DeviceFlowTests.Build("maf"), options with { Device = _dev })
-            {
-                Progress = new Stop(cancel),
-            };
-            var first = trainer.Fit(Data(), cancellation: cancel.Token);
-            Assert.Equal(TrainingOutcome.Cancelled, first.Outcome);
-            Assert.True(File.Exists(options.CheckpointPath));
-            var resumedFlow = DeviceFlowTests.Build("maf", seed: 99); // other weights: the checkpoint must replace them
-            var resumed = new MaximumLikelihoodTrainer<float>(resumedFlow, options).Fit(Data(), resumeFrom: options.CheckpointPath);
-            SameHistory(full, resumed, "resumed on the CPU");
-            SameWeights(fullFlow, resumedFlow, 2e-3, "resumed on the CPU");
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-    }
-
-    [Fact]
-    public void ACheckpointWrittenOnTheCpuResumesOnTheDevice()
-    {
-        string dir = Directory.CreateTempSubdirectory("nflow-device-").FullName;
-        try
-        {
-            var options = Options(epochs: 2) with { CheckpointPath = Path.Combine(dir, "run.ckpt") };
-            var (full, fullFlow) = Train("realnvp", options with { CheckpointPath = null });
-            using var cancel = new CancellationTokenSource();
-            var first = new MaximumLikelihoodTrainer<float>(DeviceFlowTests.Build("realnvp"), options) { Progress = new Stop(cancel) }
+            var first = new MaximumLikelihoodTrainer<float>(DeviceFlowTests.Build(kind), writtenOnDevice ? onDevice : onCpu) { Progress = new Stop(cancel) }
                 .Fit(Data(), cancellation: cancel.Token);
             Assert.Equal(TrainingOutcome.Cancelled, first.Outcome);
-            // the device takes the checkpoint's weights and Adam moments: epoch 2 continues the CPU run
-            var resumedFlow = DeviceFlowTests.Build("realnvp", seed: 99);
-            var resumed = new MaximumLikelihoodTrainer<float>(resumedFlow, options with { Device = _dev }).Fit(Data(), resumeFrom: options.CheckpointPath);
-            SameHistory(full, resumed, "resumed on the device");
-            SameWeights(fullFlow, resumedFlow, 2e-3, "resumed on the device");
+            Assert.True(File.Exists(options.CheckpointPath));
+            var resumedFlow = DeviceFlowTests.Build(kind, seed: 99); // other weights: the checkpoint must replace them
+            var resumed = new MaximumLikelihoodTrainer<float>(resumedFlow, writtenOnDevice ? onCpu : onDevice).Fit(Data(), resumeFrom: options.CheckpointPath);
+            SameHistory(full, resumed, $"{kind} resumed");
+            SameWeights(fullFlow, resumedFlow, 2e-3, $"{kind} resumed");
         }
         finally
         {
