@@ -21,6 +21,7 @@ internal sealed class DeviceRun : IDisposable
     private readonly Transform<float>? _fixed;
     private readonly double[]? _fixedLogDet;
     private double _fixedLoss;
+    private (object Data, Tensor<float> X, double[]? LogDet)? _validation; // the folded validation events, computed once
 
     private DeviceRun(IAcceleratedFlow flow, Flow<float> host, Adam<float> adam, Transform<float>? fixedSteps, double[]? fixedLogDet)
     {
@@ -122,7 +123,12 @@ internal sealed class DeviceRun : IDisposable
     /// <summary>The (weighted) mean log-likelihood of <paramref name="validation"/>, scored on the device.</summary>
     public double Validate<T>(TrainingData<T> validation) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
-        var (x, logDet) = Fold(_fixed, (Tensor<float>)(object)validation.X);
+        if (_validation is not { } folded || !ReferenceEquals(folded.Data, validation.X))
+        {
+            var (fx, fld) = Fold(_fixed, (Tensor<float>)(object)validation.X);
+            _validation = folded = (validation.X, fx, fld);
+        }
+        var (x, logDet) = (folded.X, folded.LogDet);
         var lp = _flow.LogProb(x);
         var values = new double[lp.Length];
         for (int i = 0; i < lp.Length; i++)

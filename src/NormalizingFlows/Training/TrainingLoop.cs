@@ -15,6 +15,7 @@ namespace NormalizingFlows.Training;
 /// with Adam (AdamW with weight decay), a learning-rate schedule, global-norm clipping, a validation score each epoch,
 /// early stopping with the best parameters restored, progress reports, checkpoints (every N steps, each epoch and on
 /// cancellation; atomic, checksummed, refusing other settings or data on resumption) and bit-identical resumption.
+/// With <see cref="TrainingOptions.Device"/> the maximum-likelihood steps and the validation run on that device.
 /// <para>
 /// Data-driven runs (<see cref="Fit(TrainingLoss{T}, TrainingData{T}, TrainingData{T}?, CancellationToken, string?)"/>)
 /// go through shuffled minibatches of the training rows, one epoch per pass; loss-driven runs
