@@ -218,7 +218,7 @@ internal static class TrainCommand
                     Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s,
                     Patience = r.GetValue(patience), CheckpointPath = ckpt, ValidationFraction = fraction, ReportEverySteps = ReportEvery(ctx, r.GetValue(cancelAfter)),
                     ClipNorm = r.GetValue(clip) is > 0 and var c ? c : null, WeightDecay = r.GetValue(weightDecay),
-                    RunSettings = RunSettings.Of(r, "--checkpoint", "--resume", "--output", "--cancel-after-steps", "--refine-with-classifier"),
+                    RunSettings = RunSettings.Of(r, "--checkpoint", "--resume", "--output", "--cancel-after-steps", "--refine-with-classifier", "--device"), // a run resumes on any device
                     DataDescription = Path.GetFileName(dataPath), DataParallel = group, Device = accelerator,
                 };
                 FlowModelTrainer<T> fit;

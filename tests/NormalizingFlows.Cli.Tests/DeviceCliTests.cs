@@ -71,6 +71,21 @@ public sealed class DeviceCliTests
         Assert.True(File.Exists(s["r.html"]));
     }
 
+    [Fact]
+    public void ARunInterruptedOnTheDeviceResumesOnTheCpu()
+    {
+        using var s = new CliSandbox();
+        string train = Data(s);
+        string[] run = ["train", train, .. Small, "--flow", "maf", "-o", s["m.nflow"]];
+        var (code, _, err) = s.Run([.. run, "--device", "cpu-accelerator", "--cancel-after-steps", "3"]);
+        Assert.True(code == 130, err);
+        Assert.Contains("--resume", err);
+        (code, var output, err) = s.Run([.. run, "--resume", s["m.nflow.ckpt"]]);
+        Assert.True(code == 0, err);
+        Assert.Contains("resuming from", output);
+        Assert.True(File.Exists(s["m.nflow"]));
+    }
+
     [Theory]
     [InlineData("--weight-decay|0.1", "WeightDecay")]
     [InlineData("--flow|naf", "SigmoidalUpdate is not supported")]
