@@ -22,6 +22,7 @@ internal static class CaloCommand
     public static Command Build(CliContext ctx)
     {
         var cmd = new Command("calo", "Fast calorimeter simulation (CaloFlow): toy CaloGAN calorimeter, flow I + MAF teacher, IAF student by density distillation, evaluation.");
+        cmd.Add(DeviceOption.CpuOnly("calo", "its conditional flows, the IAF student and the distillation run on the CPU"));
         cmd.Add(Simulate(ctx));
         cmd.Add(Train(ctx));
         cmd.Add(Distill(ctx));

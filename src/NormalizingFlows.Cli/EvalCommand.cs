@@ -18,8 +18,9 @@ internal static class EvalCommand
         var seed = Commands.Seed("Random seed of the sampling and the classifier");
         var columns = Commands.Columns();
         var drop = Commands.DropInvalid();
+        var device = DeviceOption.Create("the model's sampling and scoring (the classifiers run on the CPU)");
         var cmd = new Command("eval", "Evaluate a model on test data: HTML report with the test log-likelihood, marginals with ratio panels, pairwise densities, the training curve and a classifier two-sample test by an MLP and gradient-boosted trees on the same folds (both AUCs ± σ; the larger is the headline).")
-        { model, test, output, n, seed, columns, drop };
+        { model, test, output, n, seed, columns, drop, device };
         cmd.SetAction(r =>
         {
             string modelPath = r.GetValue(model)!, path = r.GetValue(test)!;
@@ -30,14 +31,16 @@ internal static class EvalCommand
             // the model computes in its own precision (float64 models in double)
             int Run<T>(FlowModel<T> m) where T : unmanaged, IFloatingPointIeee754<T>
             {
+                using var onDevice = DeviceModel.Open(r.GetValue(device)!, m);
                 var (table, context) = Commands.ReadEvents(ctx, m, path, r.GetValue(columns), r.GetValue(drop));
                 long s = r.GetValue(seed);
                 // a conditional model is sampled at the test events' contexts (-n per test event, default 1) and judged on (x, context)
-                var samples = FlowModelTables.Sample(m, r.GetValue(n) ?? (context is null ? table.Rows : 1), new Tensors.Rng(s), context: context);
+                int count = r.GetValue(n) ?? (context is null ? table.Rows : 1);
+                var samples = onDevice?.Sample(count, s) ?? FlowModelTables.Sample(m, count, new Tensors.Rng(s), context: context);
                 double[][] testColumns = [.. table.ToColumns(), .. context?.ToColumns() ?? []], sampleColumns = samples.ToColumns();
                 ctx.Out.WriteLine($"classifier two-sample test: {table.Rows} test events against {samples.Rows} samples …");
                 var c2st = ClassifierTwoSampleTest.RunBoth(testColumns, sampleColumns, new ClassifierOptions { Seed = s });
-                var ll = DataIo.Summarise(FlowModelTables.LogProb(m, table, context), "test log-likelihood");
+                var ll = DataIo.Summarise(onDevice?.LogProb(table) ?? FlowModelTables.LogProb(m, table, context), "test log-likelihood");
                 var report = EvaluationReport.Build([.. m.Columns, .. m.ContextColumns], testColumns, sampleColumns, ll.Outside == table.Rows ? null : (ll.Mean, ll.StandardError), m.History, c2st, new EvaluationReportOptions
                 {
                     Title = $"nflow eval — {Path.GetFileName(modelPath)} on {Path.GetFileName(path)}",

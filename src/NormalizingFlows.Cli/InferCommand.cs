@@ -17,6 +17,7 @@ internal static class InferCommand
     public static Command Build(CliContext ctx)
     {
         var cmd = new Command("infer", "Posterior estimation with conditional flows (cINN): learn p(θ | x) from simulated (θ, x) pairs, sample posteriors for observations, check calibration.");
+        cmd.Add(DeviceOption.CpuOnly("infer", "the posterior estimators are conditional flows"));
         cmd.Add(Train(ctx));
         cmd.Add(Sample(ctx));
         cmd.Add(Calibrate(ctx));

@@ -71,6 +71,7 @@ internal static class IntegrateCommand
         {
             function, dim, method, calls, trainFraction, iterations, loss, spline, bins, hidden, blocks, batch, stepsPerRound, lr, anneal, buffer, bufferRounds, pretrain, pretrainShare, multichannel, dropFloor, vegasBins, alpha, events, output, sqrtS, yCut, compare, suite, seed, shard, result, weighted,
         };
+        cmd.Add(DeviceOption.CpuOnly("integrate", "the i-flow trains by a divergence loss on its own samples, which the device does not run"));
         cmd.SetAction(r =>
         {
             long s = r.GetValue(seed);

@@ -15,7 +15,8 @@ internal static class LogProbCommand
         var output = new Option<string?>("--output", "-o") { Description = "File (.csv, or .npy by extension) with one column 'log_prob' (log p per event, original units, −∞ outside the model's domain); default: none, only the mean is printed", HelpName = "FILE" };
         var columns = Commands.Columns();
         var drop = Commands.DropInvalid();
-        var cmd = new Command("logprob", "Score events: log p(x) per event and the mean log-likelihood ± its standard error.") { model, data, output, columns, drop };
+        var device = DeviceOption.Create("the scoring");
+        var cmd = new Command("logprob", "Score events: log p(x) per event and the mean log-likelihood ± its standard error.") { model, data, output, columns, drop, device };
         cmd.SetAction(r =>
         {
             OutputPaths.Check(r.GetValue(output), "--output");
@@ -29,8 +30,9 @@ internal static class LogProbCommand
 
             double[] Score<T>(FlowModel<T> m) where T : unmanaged, IFloatingPointIeee754<T>
             {
+                using var onDevice = DeviceModel.Open(r.GetValue(device)!, m);
                 var (events, context) = Commands.ReadEvents(ctx, m, path, r.GetValue(columns), r.GetValue(drop));
-                return FlowModelTables.LogProb(m, events, context);
+                return onDevice?.LogProb(events) ?? FlowModelTables.LogProb(m, events, context);
             }
         });
         return cmd;

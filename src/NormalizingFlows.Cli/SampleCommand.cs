@@ -45,7 +45,8 @@ internal static class SampleCommand
             HelpName = "FILE|NAME=VALUE,…",
         };
         var shard = Commands.ShardOption("-n is the total over the K shards, this shard writes its share");
-        var cmd = new Command("sample", "Draw events from a trained model, streamed to the output in blocks.") { model, n, output, seed, clamp, withLogProb, context, shard };
+        var device = DeviceOption.Create("the sampling (on a device: the draws of the device's own generator from --seed, written at once to a file)");
+        var cmd = new Command("sample", "Draw events from a trained model, streamed to the output in blocks.") { model, n, output, seed, clamp, withLogProb, context, shard, device };
         cmd.SetAction(r =>
         {
             OutputPaths.Check(r.GetValue(output), "--output");
@@ -55,6 +56,19 @@ internal static class SampleCommand
 
             int Run<T>(FlowModel<T> m) where T : unmanaged, IFloatingPointIeee754<T>
             {
+                if (r.GetValue(device) is { } name && name != "cpu")
+                {
+                    foreach (var (option, used) in new[] { ("--with-logprob", r.GetValue(withLogProb)), ("--shard", r.GetValue(shard) is not null), ("--output -", r.GetValue(output) == "-") })
+                        if (used) throw new UsageException($"--device {name}: {option} is not supported on the device yet; leave out one of them");
+                    using var onDevice = DeviceModel.Open(name, m)!;
+                    long events = r.GetValue(n) ?? 10_000;
+                    if (events > Array.MaxLength / Math.Max(1, m.Features))
+                        throw new UsageException($"--device {name}: -n {events} is more than one table holds; sample in several runs with other --seed values");
+                    string file = r.GetValue(output)!;
+                    DataIo.Write(file, onDevice.Sample((int)events, r.GetValue(seed), r.GetValue(clamp)));
+                    ctx.Out.WriteLine($"wrote {events} samples ({string.Join(", ", m.Columns)}) drawn on the device to {file}");
+                    return 0;
+                }
                 var (given, fromFile) = Context(ctx, m, r.GetValue(context));
                 long count = r.GetValue(n) ?? (fromFile ? 1 : 10_000);
                 var part = r.GetValue(shard) ?? Tensors.Shard.Whole;

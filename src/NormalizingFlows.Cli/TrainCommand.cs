@@ -125,13 +125,14 @@ internal static class TrainCommand
         {
             Description = "Data-parallel training over MPI (Open MPI): start as 'mpirun -np N nflow train … --distributed'; every rank reads DATA and trains on its share of each --batch, the gradients are summed before each step (the model of a single-process run, to rounding); rank 0 prints, checkpoints and writes the model; --resume works on any number of ranks; default: one process",
         };
+        var device = DeviceOption.Create("training");
         var cancelAfter = new Option<long?>("--cancel-after-steps") { Description = "Testing: act as if Ctrl-C was pressed after this many steps", Hidden = true };
         foreach (var o in new[] { layers, hidden, bins, epochs, batch }) Commands.Positive(o);
         Commands.NonNegative(patience);
         var cmd = new Command("train", "Train a normalizing flow on a table of events by maximum likelihood. Shows a live progress bar on a terminal (plain lines otherwise); Ctrl-C writes a checkpoint that --resume continues from.")
         {
             data, output, flow, layers, hidden, bins, bound, bounds, periodic, epochs, batch, lr, val, patience, seed, columns, drop, preprocess, weights, context, embedding, clip, weightDecay, dtype,
-            checkpoint, resume, refine, distributed, cancelAfter,
+            checkpoint, resume, refine, distributed, device, cancelAfter,
         };
         cmd.SetAction(r =>
         {
@@ -166,9 +167,15 @@ internal static class TrainCommand
                 // the other ranks compute what rank 0 computes: rank 0 alone speaks and writes
                 if (group.Rank != 0) ctx = new CliContext(TextWriter.Null, console.Err) { ProgressInterval = console.ProgressInterval, SimulatedSignal = console.SimulatedSignal };
             }
+            string deviceName = r.GetValue(device)!;
+            if (deviceName != "cpu" && r.GetValue(dtype) == "float64")
+                throw new UsageException($"--device {deviceName} trains in float32: leave out --dtype float64 or --device");
+            if (deviceName != "cpu" && r.GetResult(refine) is not null)
+                throw new UsageException($"--refine-with-classifier trains weighted events, which --device {deviceName} does not: leave out one of them");
+            using var accelerator = DeviceOption.Open(deviceName);
             using (group)
             {
-                try { return r.GetValue(dtype) == "float64" ? Train<double>() : Train<float>(); }
+                try { return DeviceOption.Refusing(deviceName, () => r.GetValue(dtype) == "float64" ? Train<double>() : Train<float>()); }
                 catch (Exception failure) when (group is { Size: > 1 })
                 {
                     // one rank failing alone would leave the others waiting in a gradient sum: end the whole job
@@ -211,8 +218,8 @@ internal static class TrainCommand
                     Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s,
                     Patience = r.GetValue(patience), CheckpointPath = ckpt, ValidationFraction = fraction, ReportEverySteps = ReportEvery(ctx, r.GetValue(cancelAfter)),
                     ClipNorm = r.GetValue(clip) is > 0 and var c ? c : null, WeightDecay = r.GetValue(weightDecay),
-                    RunSettings = RunSettings.Of(r, "--checkpoint", "--resume", "--output", "--cancel-after-steps", "--refine-with-classifier"),
-                    DataDescription = Path.GetFileName(dataPath), DataParallel = group,
+                    RunSettings = RunSettings.Of(r, "--checkpoint", "--resume", "--output", "--cancel-after-steps", "--refine-with-classifier", "--device"), // a run resumes on any device
+                    DataDescription = Path.GetFileName(dataPath), DataParallel = group, Device = accelerator,
                 };
                 FlowModelTrainer<T> fit;
                 try
@@ -234,6 +241,7 @@ internal static class TrainCommand
                 ctx.Out.WriteLine($"model: {model.Spec.Summary()}, {model.ParameterCount():N0} parameters; preprocessing: {Describe(model.Preprocessing)}" +
                     (contextColumns.Length == 0 ? "" : $"; context preprocessing: {Describe(model.ContextPreprocessing)}" + (embeddingSpec is null ? "" : $"; embedding {embeddingSpec.Kind} → {embeddingSpec.Features}")));
                 if (resumeFrom is not null) ctx.Out.WriteLine($"resuming from {resumeFrom}");
+                if (accelerator is not null) ctx.Out.WriteLine($"training on {accelerator.Name} ({deviceName})");
                 if (group is not null) ctx.Out.WriteLine($"data-parallel over {group.Size} MPI rank(s): each trains on its share of every batch of {options.BatchSize}");
 
                 using var interruption = ctx.Listen();

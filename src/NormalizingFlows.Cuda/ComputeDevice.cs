@@ -2,15 +2,20 @@ using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
+using NormalizingFlows.Flows;
+using NormalizingFlows.Optim;
+using NormalizingFlows.Training;
 
 namespace NormalizingFlows.Cuda;
 
 /// <summary>
 /// Where device tensors live and kernels run: an NVIDIA GPU through CUDA (<see cref="Cuda"/>, GEMMs by cuBLAS), or
 /// ILGPU's CPU accelerator (<see cref="CpuAccelerator"/>), which runs the same kernels on any machine, slowly: for
-/// tests and CI. Kernels are compiled once per device. Dispose it after the tensors and flows that use it.
+/// tests and CI. Kernels are compiled once per device. Dispose it after the tensors and flows that use it. As an
+/// <see cref="IFlowAccelerator"/> it is <see cref="TrainingOptions.Device"/>: the library's training loop then trains
+/// on it through a <see cref="DeviceFlow"/>.
 /// </summary>
-public sealed class ComputeDevice : IDisposable
+public sealed class ComputeDevice : IFlowAccelerator, IDisposable
 {
     private readonly Context _context;
     private DeviceTensor? _ones;
@@ -77,6 +82,9 @@ public sealed class ComputeDevice : IDisposable
 
     /// <summary>The accelerator's name, e.g. "NVIDIA H200" or "CPUAccelerator".</summary>
     public string Name => Accelerator.Name;
+
+    /// <inheritdoc/>
+    public IAcceleratedFlow Compile(Flow<float> flow, Adam<float>? optimizer = null) => new AcceleratedDeviceFlow(this, flow, optimizer);
 
     /// <summary>True on a CUDA GPU.</summary>
     public bool IsCuda => Accelerator.AcceleratorType == AcceleratorType.Cuda;

@@ -23,7 +23,7 @@ public sealed class DeviceFlow : IDisposable
 {
     private readonly List<IDeviceLayer> _layers;
     private DeviceTensor[] _xs = [];
-    private DeviceTensor? _logDet, _logp, _gA, _gB, _gld, _sum;
+    private DeviceTensor? _logDet, _logp, _gA, _gB, _gld, _sum, _squares, _clip;
     private int _rows = -1;
 
     private DeviceFlow(ComputeDevice device, int features, List<IDeviceLayer> layers)
@@ -61,16 +61,19 @@ public sealed class DeviceFlow : IDisposable
     public int Features { get; }
 
     /// <summary>Adam's β1 (default 0.9).</summary>
-    public double Beta1 { get; init; } = 0.9;
+    public double Beta1 { get; set; } = 0.9;
 
     /// <summary>Adam's β2 (default 0.999).</summary>
-    public double Beta2 { get; init; } = 0.999;
+    public double Beta2 { get; set; } = 0.999;
 
     /// <summary>Adam's ε (default 1e−8), added to √v̂ as Optim/Adam does.</summary>
-    public double Eps { get; init; } = 1e-8;
+    public double Eps { get; set; } = 1e-8;
 
-    /// <summary>Optimizer steps taken.</summary>
-    public long Steps { get; private set; }
+    /// <summary>Global gradient-norm clip of <see cref="TrainStep"/> (as Optim/GradientClipping: max/(norm + 1e−6) above max); null (default): none.</summary>
+    public double? ClipNorm { get; set; }
+
+    /// <summary>Optimizer steps taken (Adam's bias corrections count from it).</summary>
+    public long Steps { get; internal set; }
 
     private void Prepare(int rows)
     {
@@ -174,7 +177,10 @@ public sealed class DeviceFlow : IDisposable
     /// layers, Adam with <paramref name="learningRate"/> (the arithmetic of Optim/Adam). Returns the loss (before the
     /// step) only when <paramref name="readLoss"/>, which waits for the device; otherwise null and nothing is read back.
     /// </summary>
-    public float? TrainStep(DeviceTensor batch, double learningRate, bool readLoss = false)
+    public float? TrainStep(DeviceTensor batch, double learningRate, bool readLoss = false) => Step(batch, learningRate, readLoss, null);
+
+    /// <summary>As <see cref="TrainStep(DeviceTensor, double, bool)"/>; also adds the loss to <paramref name="lossSum"/>[0] on the device when given.</summary>
+    internal float? Step(DeviceTensor batch, double learningRate, bool readLoss, DeviceTensor? lossSum)
     {
         CheckInput(batch, nameof(batch));
         if (!(learningRate >= 0)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "must be ≥ 0");
@@ -182,12 +188,13 @@ public sealed class DeviceFlow : IDisposable
         Forward(batch);
         var z = _xs[^1];
         float? loss = null;
+        if (readLoss || lossSum is not null) DeviceOps.NormalLogProb(z, _logDet!, _logp!);
         if (readLoss)
         {
-            DeviceOps.NormalLogProb(z, _logDet!, _logp!);
             DeviceOps.Sum(_logp!, _sum!);
             loss = -_sum!.Download().ReadOnlySpan[0] / n;
         }
+        if (lossSum is not null) DeviceOps.Gemm(Device.Ones(n), false, _logp!, false, lossSum, 1, 1, n, -1f / n, 1);
         // d(−mean log p)/dz = z/N, d/d logdet = −1/N for every layer
         DeviceOps.Scale(_gA!, z, 1f / n);
         DeviceOps.Fill(_gld!, -1f / n);
@@ -197,10 +204,19 @@ public sealed class DeviceFlow : IDisposable
             _layers[l].Backward(_xs[l], g, _gld!, gx);
             (g, gx) = (gx, g);
         }
+        var linears = _layers.SelectMany(layer => layer.Network.Layers);
+        DeviceTensor? clip = null;
+        if (ClipNorm is { } maxNorm)
+        {
+            _squares ??= DeviceTensor.Zeros(Device, 1);
+            clip = _clip ??= DeviceTensor.Zeros(Device, 1);
+            DeviceOps.Fill(_squares, 0);
+            foreach (var linear in linears) linear.AddGradientSquares(_squares);
+            DeviceOps.ClipScale(_squares, clip, (float)maxNorm);
+        }
         Steps++;
         var args = DeviceAdam.Args(learningRate, Beta1, Beta2, Eps, Steps);
-        foreach (var layer in _layers)
-            foreach (var linear in layer.Network.Layers) linear.Step(args);
+        foreach (var linear in linears) linear.Step(args, clip);
         return loss;
     }
 
@@ -240,7 +256,7 @@ public sealed class DeviceFlow : IDisposable
     public void Dispose()
     {
         foreach (var t in _xs.Skip(1)) t.Dispose();
-        foreach (var t in new[] { _logDet, _logp, _gA, _gB, _gld, _sum }) t?.Dispose();
+        foreach (var t in new[] { _logDet, _logp, _gA, _gB, _gld, _sum, _squares, _clip }) t?.Dispose();
         foreach (var l in _layers) l.Dispose();
     }
 }

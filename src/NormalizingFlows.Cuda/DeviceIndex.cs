@@ -10,12 +10,23 @@ internal sealed class DeviceIndex : IDisposable
 
     public DeviceIndex(ComputeDevice device, int[] values)
     {
-        Length = values.Length;
         _buffer = device.Accelerator.Allocate1D<int>(Math.Max(1, values.Length));
-        if (values.Length > 0) _buffer.View.SubView(0, values.Length).CopyFromCPU(values);
+        CopyFrom(values);
     }
 
-    public int Length { get; }
+    /// <summary>The number of values (at most the capacity it was created with).</summary>
+    public int Length { get; private set; }
+
+    /// <summary>The capacity in values.</summary>
+    public int Capacity => (int)_buffer.Length;
+
+    /// <summary>Overwrites the values with <paramref name="values"/> (no longer than <see cref="Capacity"/>).</summary>
+    public void CopyFrom(ReadOnlySpan<int> values)
+    {
+        if (values.Length > Capacity) throw new ArgumentException($"{values.Length} values for an index of capacity {Capacity}", nameof(values));
+        if (values.Length > 0) _buffer.View.SubView(0, values.Length).AsContiguous().CopyFromCPU(values);
+        Length = values.Length;
+    }
 
     public ArrayView<int> View => _buffer.View;
 

@@ -28,8 +28,12 @@ internal sealed class DeviceKernelSet(Accelerator a)
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, float>(DeviceKernels.AddRowSums);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> NormalLogProb =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(DeviceKernels.NormalLogProb);
-    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs> Adam =
-        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs>(DeviceKernels.Adam);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs> Adam =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs>(DeviceKernels.Adam);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, float> ClipScale =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float>(DeviceKernels.ClipScale);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int> GatherRows =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int>(DeviceKernels.GatherRows);
     public readonly Action<Index1D, ArrayView<float>, long> NormalNoise =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, long>(DeviceKernels.NormalNoise);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, long> SampleRows =

@@ -80,14 +80,34 @@ internal static class DeviceKernels
         logp[r] = logDet[r] - 0.5f * s - cols * HalfLog2Pi;
     }
 
-    /// <summary>One Adam step per element, the arithmetic of Optim/Adam without weight decay: m, v moments; p − step·m/(√v/√bc2 + ε).</summary>
-    public static void Adam(Index1D i, ArrayView<float> p, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v, AdamArgs a)
+    /// <summary>
+    /// One Adam step per element, the arithmetic of Optim/Adam without weight decay on the gradient times
+    /// gradScale[0] (the clip factor, or 1): m, v moments; p − step·m/(√v/√bc2 + ε).
+    /// </summary>
+    public static void Adam(Index1D i, ArrayView<float> p, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v, ArrayView<float> gradScale, AdamArgs a)
     {
-        float gk = g[i];
+        float gk = g[i] * gradScale[0];
         float mk = a.Beta1 * m[i] + (1 - a.Beta1) * gk;
         float vk = a.Beta2 * v[i] + (1 - a.Beta2) * gk * gk;
         m[i] = mk; v[i] = vk;
         p[i] = p[i] - a.StepSize * mk / (XMath.Sqrt(vk) * a.InvSqrtBc2 + a.Eps);
+    }
+
+    /// <summary>
+    /// The global-norm clip factor from the summed squares of all gradients (one thread): maxNorm / (norm + 1e−6) when
+    /// the norm exceeds maxNorm, else 1 (a non-finite norm gives 1: the loss reports the divergence), as GradientClipping.
+    /// </summary>
+    public static void ClipScale(Index1D i, ArrayView<float> sumOfSquares, ArrayView<float> scale, float maxNorm)
+    {
+        float norm = XMath.Sqrt(sumOfSquares[0]);
+        scale[0] = norm > maxNorm && norm <= float.MaxValue ? maxNorm / (norm + 1e-6f) : 1f;
+    }
+
+    /// <summary>dst[r, j] = src[rows[r], j] for dst [N, cols]: a batch of chosen rows of a device-resident data set.</summary>
+    public static void GatherRows(Index1D e, ArrayView<float> src, ArrayView<float> dst, ArrayView<int> rows, int cols)
+    {
+        int r = e / cols, j = e % cols;
+        dst[e] = src[(long)rows[r] * cols + j];
     }
 
     /// <summary>Standard-normal draws from a counter-based hash of (seed, index) and Box–Muller.</summary>

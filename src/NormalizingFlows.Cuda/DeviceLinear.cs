@@ -57,10 +57,29 @@ internal sealed class DeviceLinear : IDisposable
         if (gx is not null) DeviceOps.MatMul(gy, false, W, false, gx);
     }
 
-    public void Step(AdamArgs args)
+    /// <summary>Adam on the weights and bias, the gradients times gradScale[0] when given (the clip factor).</summary>
+    public void Step(AdamArgs args, DeviceTensor? gradScale)
     {
-        DeviceOps.Adam(W, GW, MW, VW, args);
-        DeviceOps.Adam(B, GB, MB, VB, args);
+        DeviceOps.Adam(W, GW, MW, VW, args, gradScale);
+        DeviceOps.Adam(B, GB, MB, VB, args, gradScale);
+    }
+
+    /// <summary>acc[0] += the squared norm of the weight and bias gradients.</summary>
+    public void AddGradientSquares(DeviceTensor acc)
+    {
+        DeviceOps.AddSumOfSquares(GW, acc);
+        DeviceOps.AddSumOfSquares(GB, acc);
+    }
+
+    /// <summary>Adam's first and second moments of the weight and bias, to (<paramref name="toHost"/>) or from host tensors of their shapes.</summary>
+    public void CopyMoments(Tensor<float> mw, Tensor<float> vw, Tensor<float> mb, Tensor<float> vb, bool toHost)
+    {
+        foreach (var (device, host) in new[] { (MW, mw), (VW, vw), (MB, mb), (VB, vb) })
+        {
+            if (host.Length != device.Length) throw new ArgumentException($"DeviceFlow: Adam moments of {host.Length} values for a device tensor of {device.Length}");
+            if (toHost) device.CopyTo(host.Span);
+            else device.CopyFrom(host.ReadOnlySpan);
+        }
     }
 
     /// <summary>Writes the weights into host parameters of the same shape (a MADE layer's masked entries stay as they are).</summary>

@@ -119,11 +119,25 @@ internal static class DeviceOps
         x.Device.Kernels.SplineBackward((int)x.Length, x.View, p.View, gy.View, gld.View, gx.View, gp.View, a with { Cols = x.Cols });
     }
 
-    /// <summary>One Adam update of p with gradient g and moments m, v.</summary>
-    public static void Adam(DeviceTensor p, DeviceTensor g, DeviceTensor m, DeviceTensor v, AdamArgs a)
+    /// <summary>One Adam update of p with gradient g (times gradScale[0] when given: the clip factor) and moments m, v.</summary>
+    public static void Adam(DeviceTensor p, DeviceTensor g, DeviceTensor m, DeviceTensor v, AdamArgs a, DeviceTensor? gradScale = null)
     {
         Same(p, g); Same(p, m); Same(p, v);
-        p.Device.Kernels.Adam((int)p.Length, p.View, g.View, m.View, v.View, a);
+        p.Device.Kernels.Adam((int)p.Length, p.View, g.View, m.View, v.View, (gradScale ?? p.Device.Ones(1)).View, a);
+    }
+
+    /// <summary>acc[0] += Σ g² (a GEMM of g's row with its column: deterministic).</summary>
+    public static void AddSumOfSquares(DeviceTensor g, DeviceTensor acc) => Gemm(g, false, g, false, acc, 1, 1, (int)g.Length, 1, 1);
+
+    /// <summary>scale[0] = the global-norm clip factor for the summed squares sq[0] (<see cref="DeviceKernels.ClipScale"/>).</summary>
+    public static void ClipScale(DeviceTensor sumOfSquares, DeviceTensor scale, float maxNorm) =>
+        scale.Device.Kernels.ClipScale(1, sumOfSquares.View, scale.View, maxNorm);
+
+    /// <summary>dst[r, ·] = src[rows[r], ·] for the first dst.Rows entries of <paramref name="rows"/>.</summary>
+    public static void GatherRows(DeviceTensor src, DeviceTensor dst, DeviceIndex rows)
+    {
+        if (src.Cols != dst.Cols || rows.Length < dst.Rows) throw new ArgumentException($"rows of [{src.Rows}, {src.Cols}] into [{dst.Rows}, {dst.Cols}] with {rows.Length} indices");
+        if (dst.Length > 0) src.Device.Kernels.GatherRows((int)dst.Length, src.View, dst.View, rows.View, src.Cols);
     }
 
     /// <summary>Standard-normal draws into <paramref name="result"/> from <paramref name="seed"/> (counter-based: same seed, same values).</summary>

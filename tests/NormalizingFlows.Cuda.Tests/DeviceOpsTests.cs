@@ -246,6 +246,52 @@ public sealed class DeviceOpsTests(CpuAcceleratorFixture fixture) : IClassFixtur
         }
     }
 
+    [Theory]
+    [InlineData(0.5)]   // clipped
+    [InlineData(100.0)] // left as is
+    public void ClippedAdamMatchesGradientClippingThenOptimAdam(double maxNorm)
+    {
+        var rng = new Rng(9);
+        var a = new Parameter<float>(rng.Normal<float>(23)); var b = new Parameter<float>(rng.Normal<float>(4, 3));
+        var adam = new Adam<float>([a, b], learningRate: 1e-2);
+        using var pa = Up(a.Value); using var pb = Up(b.Value);
+        using var ma = DeviceTensor.Zeros(_dev, 23); using var va = DeviceTensor.Zeros(_dev, 23);
+        using var mb = DeviceTensor.Zeros(_dev, 4, 3); using var vb = DeviceTensor.Zeros(_dev, 4, 3);
+        using var squares = DeviceTensor.Zeros(_dev, 1); using var scale = DeviceTensor.Zeros(_dev, 1);
+        for (int step = 1; step <= 3; step++)
+        {
+            var (ga, gb) = (rng.Normal<float>(23), rng.Normal<float>(4, 3));
+            a.Grad = ga.Clone(); b.Grad = gb.Clone();
+            double norm = GradientClipping.ClipGlobalNorm([a, b], maxNorm);
+            adam.Step();
+            using var dga = Up(ga); using var dgb = Up(gb);
+            DeviceOps.Fill(squares, 0);
+            DeviceOps.AddSumOfSquares(dga, squares); DeviceOps.AddSumOfSquares(dgb, squares);
+            Assert.Equal(norm * norm, squares.Download().ReadOnlySpan[0], 4);
+            DeviceOps.ClipScale(squares, scale, (float)maxNorm);
+            Assert.Equal(norm > maxNorm ? maxNorm / (norm + 1e-6) : 1, scale.Download().ReadOnlySpan[0], 6);
+            var args = DeviceAdam.Args(1e-2, 0.9, 0.999, 1e-8, step);
+            DeviceOps.Adam(pa, dga, ma, va, args, scale); DeviceOps.Adam(pb, dgb, mb, vb, args, scale);
+            Assert2.Close(a.Value, pa.Download(), 1e-6, 1e-6, $"clipped Adam step {step}, a");
+            Assert2.Close(b.Value, pb.Download(), 1e-6, 1e-6, $"clipped Adam step {step}, b");
+        }
+    }
+
+    [Fact]
+    public void GatherRowsTakesTheListedRowsInOrder()
+    {
+        var src = new Rng(10).Normal<float>(9, 3);
+        int[] rows = [4, 0, 8, 4, 2];
+        using var dsrc = Up(src); using var dst = DeviceTensor.Zeros(_dev, 4, 3);
+        using var index = new DeviceIndex(_dev, new int[6]);
+        index.CopyFrom(rows);
+        DeviceOps.GatherRows(dsrc, dst, index); // the first 4 of the 5 rows
+        var got = dst.Download().ReadOnlySpan;
+        for (int r = 0; r < 4; r++)
+            for (int j = 0; j < 3; j++) Assert.Equal(src.ReadOnlySpan[rows[r] * 3 + j], got[r * 3 + j]);
+        Assert.Throws<ArgumentException>(() => index.CopyFrom(new int[7]));
+    }
+
     [Fact]
     public void NormalNoiseIsSeededAndStandard()
     {

@@ -15,6 +15,7 @@ namespace NormalizingFlows.Training;
 /// with Adam (AdamW with weight decay), a learning-rate schedule, global-norm clipping, a validation score each epoch,
 /// early stopping with the best parameters restored, progress reports, checkpoints (every N steps, each epoch and on
 /// cancellation; atomic, checksummed, refusing other settings or data on resumption) and bit-identical resumption.
+/// With <see cref="TrainingOptions.Device"/> the maximum-likelihood steps and the validation run on that device.
 /// <para>
 /// Data-driven runs (<see cref="Fit(TrainingLoss{T}, TrainingData{T}, TrainingData{T}?, CancellationToken, string?)"/>)
 /// go through shuffled minibatches of the training rows, one epoch per pass; loss-driven runs
@@ -103,6 +104,8 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
         ArgumentOutOfRangeException.ThrowIfLessThan(stepsPerEpoch, 1);
         if (Options.DataParallel is not null)
             throw new NotSupportedException("data-parallel training (TrainingOptions.DataParallel) splits the rows of data-driven fits; a loss that draws its own samples has none to split");
+        if (Options.Device is { } device)
+            throw new NotSupportedException($"TrainingOptions.Device ({device.Name}): a loss-driven run (no data) is not supported on the device; train on data or on the CPU");
         return Run(loss, new DataBatches(null, stepsPerEpoch), null, cancellation, resumeFrom);
     }
 
@@ -153,16 +156,30 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
             throw new NotSupportedException("data-parallel training (TrainingOptions.DataParallel) needs a model that computes every row from that row alone in training: "
                 + "this one couples the rows of a batch (ActNorm's first-batch initialisation, batch norm, dropout, or an adaptive ODE step shared by the batch), "
                 + "so each process would learn from its own share only; train it in one process");
+        // on a device the losses stay there: summed into these at reports, checkpoints and epoch ends
+        using var device = DeviceRun.Start(Options, Model, Optimizer, loss, train, validation);
         var reportClock = Stopwatch.StartNew();
         double reportLoss = 0;
         int reportCount = 0;
+        double epochLoss = 0;
+        void Collect()
+        {
+            if (device is null) return;
+            double sum = device.TakeLossSum(step);
+            epochLoss += sum; reportLoss += sum;
+        }
+        void Checkpoint(int epochsDone, int batches)
+        {
+            if (device is not null && Options.CheckpointPath is not null) { Collect(); device.CopyToHost(withOptimizer: true); }
+            WriteCheckpoint(state, epochsDone, step, batches, batches == 0 ? 0 : epochLoss);
+        }
 
         for (int epoch = startEpoch; step < totalSteps; epoch++)
         {
             var epochClock = Stopwatch.StartNew();
             int[]? order = train is null ? null
                 : BatchOrder is { } custom ? custom(epoch, n) : new Rng(unchecked(Options.Seed * 1_000_003 + epoch)).Permutation(n);
-            double epochLoss = 0;
+            epochLoss = 0;
             int epochBatches = 0;
             if (epoch == startEpoch && skipBatches > 0)
             {
@@ -175,7 +192,8 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
                 // data-parallel: the processes stop together, one step after any of them was cancelled
                 if (Options.DataParallel is null ? cancellation.IsCancellationRequested : _stopAgreed)
                 {
-                    WriteCheckpoint(state, epoch - 1, step, epochBatches, epochLoss);
+                    Checkpoint(epoch - 1, epochBatches);
+                    device?.CopyToHost(withOptimizer: true);
                     history.Outcome = TrainingOutcome.Cancelled;
                     history.Steps = step;
                     return history;
@@ -189,35 +207,43 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
                     var part = new Shard(group.Rank, group.Size);
                     rowsOf = rowsOf.Slice((int)part.Offset(rows), (int)part.Share(rows));
                 }
-                double? value = Step(loss, train, rowsOf, xb, cb, wb, step, cancellation);
+                double? value = 0; // a device step's loss is collected later
+                if (device is null) value = Step(loss, train, rowsOf, xb, cb, wb, step, cancellation);
+                else device.Step(rowsOf.Span, lr, Options.ClipNorm);
                 step++;
                 if (value is not { } lossValue) continue; // the loss skipped this step
                 epochLoss += lossValue; epochBatches++;
                 reportLoss += lossValue; reportCount++;
-                if (Options.CheckpointEverySteps > 0 && step % Options.CheckpointEverySteps == 0) WriteCheckpoint(state, epoch - 1, step, epochBatches, epochLoss);
+                if (Options.CheckpointEverySteps > 0 && step % Options.CheckpointEverySteps == 0) Checkpoint(epoch - 1, epochBatches);
                 if (Progress is not null && step % Math.Max(1, Options.ReportEverySteps) == 0)
                 {
+                    Collect();
                     Progress.Report(new TrainingProgress(epoch, step, totalSteps, reportLoss / reportCount, lr, reportCount / reportClock.Elapsed.TotalSeconds, lastValidation));
                     reportLoss = 0; reportCount = 0; reportClock.Restart();
                 }
             }
+            Collect();
             double? val = null;
             if (validation is not null && validation.Rows > 0)
             {
-                val = loss.Validate(validation);
+                val = device is null ? loss.Validate(validation) : device.Validate(validation);
                 lastValidation = val;
                 if (val > state.BestValidation)
                 {
                     state.BestValidation = val.Value;
                     history.BestEpoch = epoch;
                     state.EpochsWithoutImprovement = 0;
-                    if (Options.RestoreBest) state.BestState = CloneState();
+                    if (Options.RestoreBest)
+                    {
+                        device?.CopyToHost(withOptimizer: false);
+                        state.BestState = CloneState();
+                    }
                 }
                 else state.EpochsWithoutImprovement++;
             }
             history.Epochs.Add(new EpochRecord(epoch, step, epochLoss / Math.Max(1, epochBatches), val, Optimizer.LearningRate, epochClock.Elapsed.TotalSeconds));
             skipBatches = 0;
-            WriteCheckpoint(state, epoch, step, 0, 0);
+            Checkpoint(epoch, 0);
             Progress?.Report(new TrainingProgress(epoch, step, totalSteps, epochLoss / Math.Max(1, epochBatches), Optimizer.LearningRate, epochBatches / Math.Max(1e-9, epochClock.Elapsed.TotalSeconds), val, EndOfEpoch: true));
             if (Options.Patience > 0 && state.EpochsWithoutImprovement >= Options.Patience)
             {
@@ -225,6 +251,7 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
                 break;
             }
         }
+        device?.CopyToHost(withOptimizer: true);
         if (state.BestState is not null && history.BestEpoch is not null && history.Epochs.Count > 0 && history.Epochs[^1].Epoch != history.BestEpoch)
             Model.LoadStateDict(state.BestState);
         else if (validation is null) history.BestEpoch = history.Epochs.Count > 0 ? history.Epochs[^1].Epoch : null;

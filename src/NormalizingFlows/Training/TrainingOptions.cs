@@ -67,6 +67,15 @@ public sealed record TrainingOptions
     /// </summary>
     public IDataParallel? DataParallel { get; init; }
 
+    /// <summary>
+    /// The device that trains (null: the CPU): maximum likelihood of an unconditional flow in float with Adam, without
+    /// weight decay, event weights or data parallelism, which are refused by name at the start. Batches come in the
+    /// CPU run's order, the learning rate follows the schedule, gradients are clipped on the device, validation runs
+    /// there; the weights come back to the host flow for checkpoints, the best epoch and at the end. The training
+    /// loss is read back only for progress reports, checkpoints and epoch ends, so a divergence is reported then.
+    /// </summary>
+    public IFlowAccelerator? Device { get; init; }
+
     /// <summary>Report progress every this many steps (and at every epoch end).</summary>
     public int ReportEverySteps { get; init; } = 50;
 

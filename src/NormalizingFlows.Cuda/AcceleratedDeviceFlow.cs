@@ -1,0 +1,121 @@
+using NormalizingFlows.Autograd;
+using NormalizingFlows.Flows;
+using NormalizingFlows.Optim;
+using NormalizingFlows.Tensors;
+using NormalizingFlows.Training;
+
+namespace NormalizingFlows.Cuda;
+
+/// <summary>
+/// <see cref="ComputeDevice"/>'s <see cref="IAcceleratedFlow"/> for <see cref="TrainingLoop{T}"/>: a
+/// <see cref="DeviceFlow"/>, the training events uploaded once, batches gathered on the device from the host's row
+/// order, the loss summed on the device, and Adam's moments moved to and from the host optimizer.
+/// </summary>
+internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
+{
+    private readonly DeviceFlow _flow;
+    private readonly DeviceTensor _lossSum;
+    private DeviceTensor? _data, _batch;
+    private DeviceIndex? _rows;
+
+    public AcceleratedDeviceFlow(ComputeDevice device, Flow<float> flow, Adam<float>? optimizer)
+    {
+        _flow = DeviceFlow.Compile(flow, device);
+        try
+        {
+            if (optimizer is not null) (_flow.Beta1, _flow.Beta2, _flow.Eps) = (optimizer.Beta1, optimizer.Beta2, optimizer.Eps);
+            _lossSum = DeviceTensor.Zeros(device, 1);
+            if (optimizer is not null) _flow.Steps = CopyMoments(flow, optimizer, toHost: false);
+        }
+        catch
+        {
+            _flow.Dispose();
+            throw;
+        }
+    }
+
+    public void SetTrainingData(Tensor<float> x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Rank != 2 || x.Dim(1) != _flow.Features) throw new ArgumentException($"training data must be [rows, {_flow.Features}], got {x.ShapeString}", nameof(x));
+        _data?.Dispose();
+        _data = DeviceTensor.Upload(_flow.Device, x);
+    }
+
+    public void TrainStep(ReadOnlySpan<int> rows, double learningRate, double? clipNorm)
+    {
+        var data = _data ?? throw new InvalidOperationException("TrainStep before SetTrainingData");
+        if (rows.Length < 1) throw new ArgumentException("a training step needs at least one row", nameof(rows));
+        if (_rows is null || _rows.Capacity < rows.Length) { _rows?.Dispose(); _rows = new DeviceIndex(_flow.Device, new int[rows.Length]); }
+        _rows.CopyFrom(rows);
+        if (_batch is null || _batch.Rows != rows.Length) { _batch?.Dispose(); _batch = DeviceTensor.Zeros(_flow.Device, rows.Length, _flow.Features); }
+        DeviceOps.GatherRows(data, _batch, _rows);
+        _flow.ClipNorm = clipNorm;
+        _flow.Step(_batch, learningRate, readLoss: false, _lossSum);
+    }
+
+    public double TakeLossSum()
+    {
+        float sum = _lossSum.Download().ReadOnlySpan[0];
+        DeviceOps.Fill(_lossSum, 0);
+        return sum;
+    }
+
+    public float[] LogProb(Tensor<float> x) => _flow.LogProb(x);
+
+    public Tensor<float> Sample(int n, long seed)
+    {
+        using var x = _flow.Sample(n, seed);
+        return x.Download();
+    }
+
+    public void CopyTo(Flow<float> flow, Adam<float>? optimizer = null)
+    {
+        _flow.CopyTo(flow);
+        if (optimizer is not null) CopyMoments(flow, optimizer, toHost: true);
+    }
+
+    /// <summary>
+    /// Adam's moments of every device layer to or from <paramref name="optimizer"/>'s state (its parameters must be
+    /// exactly <paramref name="flow"/>'s device weights); returns the step count (every parameter's must agree).
+    /// </summary>
+    private long CopyMoments(Flow<float> flow, Adam<float> optimizer, bool toHost)
+    {
+        var index = new Dictionary<Parameter<float>, int>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < optimizer.Parameters.Count; i++) index[optimizer.Parameters[i]] = i;
+        var state = optimizer.ExportState();
+        var pairs = _flow.Pairs(flow).ToList();
+        if (pairs.Count * 2 != index.Count)
+            throw new NotSupportedException($"DeviceFlow: the optimizer has {index.Count} parameters, the device trains {pairs.Count * 2} (the linear layers' weights and biases)");
+        int At(Parameter<float> p) => index.TryGetValue(p, out int i) ? i
+            : throw new NotSupportedException("DeviceFlow: a weight of the flow is not among the optimizer's parameters");
+        long steps = toHost ? _flow.Steps : -1;
+        foreach (var (host, device) in pairs)
+        {
+            int w = At(host.Weight), b = At(host.Bias!);
+            device.CopyMoments(state[$"{w}.exp_avg"], state[$"{w}.exp_avg_sq"], state[$"{b}.exp_avg"], state[$"{b}.exp_avg_sq"], toHost);
+            foreach (int i in new[] { w, b })
+            {
+                if (toHost) state[$"{i}.step"] = Tensor<float>.Scalar((float)steps).Untrack();
+                else
+                {
+                    long s = (long)state[$"{i}.step"][0];
+                    if (steps >= 0 && s != steps) throw new NotSupportedException($"DeviceFlow: the optimizer's parameters took different numbers of steps ({steps}, {s}); the device keeps one count");
+                    steps = s;
+                }
+            }
+        }
+        if (toHost)
+        {
+            state["step"] = Tensor<float>.Scalar((float)steps).Untrack();
+            optimizer.ImportState(state);
+        }
+        return Math.Max(steps, 0);
+    }
+
+    public void Dispose()
+    {
+        _data?.Dispose(); _batch?.Dispose(); _rows?.Dispose(); _lossSum.Dispose();
+        _flow.Dispose();
+    }
+}

@@ -1,0 +1,143 @@
+using NormalizingFlows.Autograd;
+using NormalizingFlows.Flows;
+using NormalizingFlows.Optim;
+using NormalizingFlows.Tensors;
+using NormalizingFlows.Transforms;
+
+namespace NormalizingFlows.Training;
+
+/// <summary>
+/// <see cref="TrainingLoop{T}"/>'s side of a run on <see cref="TrainingOptions.Device"/>: refuses by name what the
+/// device cannot do, compiles the flow with the optimizer's state, and moves weights, losses and validation scores
+/// between the device and the host. Leading steps without trainable parameters (a model's fitted preprocessing) are
+/// folded: they run once on the host over the data, the device trains the rest, and their log|det| is added to the
+/// losses and validation scores, which therefore are those of the whole flow.
+/// </summary>
+internal sealed class DeviceRun : IDisposable
+{
+    private readonly IAcceleratedFlow _flow;
+    private readonly Flow<float> _host;
+    private readonly Adam<float> _adam;
+    private readonly Transform<float>? _fixed;
+    private readonly double[]? _fixedLogDet;
+    private double _fixedLoss;
+    private (object Data, Tensor<float> X, double[]? LogDet)? _validation; // the folded validation events, computed once
+
+    private DeviceRun(IAcceleratedFlow flow, Flow<float> host, Adam<float> adam, Transform<float>? fixedSteps, double[]? fixedLogDet)
+    {
+        _flow = flow; _host = host; _adam = adam; _fixed = fixedSteps; _fixedLogDet = fixedLogDet;
+    }
+
+    /// <summary>Null without a device; otherwise the compiled flow with <paramref name="train"/>'s events uploaded.</summary>
+    public static DeviceRun? Start<T>(TrainingOptions options, object model, Optimizer<T> optimizer, TrainingLoss<T> loss, TrainingData<T>? train, TrainingData<T>? validation)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        if (options.Device is not { } device) return null;
+        void Refuse(string what, string instead) =>
+            throw new NotSupportedException($"TrainingOptions.Device ({device.Name}): {what} is not supported on the device; {instead}");
+        if (typeof(T) != typeof(float)) Refuse($"training in {typeof(T).Name}", "train a float flow");
+        if (loss is not MaximumLikelihoodLoss<float> likelihood) { Refuse($"the loss {loss.GetType().Name}", "only maximum likelihood trains on the device"); return null; }
+        if (!ReferenceEquals(likelihood.Flow, model)) Refuse("a likelihood of a flow other than the trained model", "train the flow itself");
+        if (train is null) Refuse("a loss-driven run (no data)", "train on data");
+        if (options.WeightDecay > 0) Refuse("WeightDecay", "set TrainingOptions.WeightDecay = 0");
+        if (options.DataParallel is not null) Refuse("DataParallel", "train in one process");
+        if (optimizer is not Adam<float> { WeightDecay: 0, Decoupled: false } adam) { Refuse($"the optimizer {optimizer.GetType().Name}", "use the default Adam"); return null; }
+        if (train!.Context is not null || validation?.Context is not null) Refuse("a conditional flow (context columns)", "train it on the CPU");
+        if (train.Weights is not null) Refuse("weighted training events (TrainingData.Weights)", "train on unweighted events or on the CPU");
+        var (fixedSteps, trained) = Split(likelihood.Flow);
+        var flow = device.Compile(trained, adam);
+        try
+        {
+            var (x, logDet) = Fold(fixedSteps, (Tensor<float>)(object)train.X);
+            flow.SetTrainingData(x);
+            return new DeviceRun(flow, trained, adam, fixedSteps, logDet);
+        }
+        catch
+        {
+            flow.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>One step on <paramref name="rows"/> (the loss stays on the device).</summary>
+    public void Step(ReadOnlySpan<int> rows, double learningRate, double? clipNorm)
+    {
+        _flow.TrainStep(rows, learningRate, clipNorm);
+        if (_fixedLogDet is null) return;
+        double sum = 0;
+        foreach (int r in rows) sum += _fixedLogDet[r];
+        _fixedLoss -= sum / rows.Length;
+    }
+
+    /// <summary>
+    /// The flow's leading steps without trainable parameters (null: none) and a flow of the rest over the same base
+    /// and parameters (the flow itself when nothing is folded).
+    /// </summary>
+    private static (Transform<float>? Fixed, Flow<float> Trained) Split(Flow<float> flow)
+    {
+        if (flow.Transform is not CompositeTransform<float> chain) return (null, flow);
+        var steps = chain.Steps.ToList();
+        int k = 0;
+        while (k < steps.Count - 1 && !steps[k].Parameters().Any(p => p.Trainable)) k++;
+        if (k == 0) return (null, flow);
+        var fixedSteps = k == 1 ? steps[0] : new CompositeTransform<float>([.. steps.Take(k)]);
+        var rest = steps.Count - k == 1 ? steps[k] : new CompositeTransform<float>([.. steps.Skip(k)]);
+        return (fixedSteps, new Flow<float>(rest, flow.Base));
+    }
+
+    /// <summary>x through the folded steps (in evaluation mode, without gradients) and their log|det| per row; x itself when none.</summary>
+    private static (Tensor<float> Y, double[]? LogDet) Fold(Transform<float>? fixedSteps, Tensor<float> x)
+    {
+        if (fixedSteps is null) return (x, null);
+        bool training = fixedSteps.Training;
+        fixedSteps.Eval();
+        try
+        {
+            using var _ = GradMode.Disable();
+            var (y, ld) = fixedSteps.Forward(new Var<float>(x));
+            var logDet = ld.Value.ToDoubleArray();
+            for (int i = 0; i < logDet.Length; i++)
+                if (!double.IsFinite(logDet[i])) throw new ArgumentException($"row {i} lies outside the domain of the flow's fixed leading steps (log|det| {logDet[i]})");
+            return (y.Value.Clone().Untrack(), logDet);
+        }
+        finally
+        {
+            if (training) fixedSteps.Train();
+        }
+    }
+
+    /// <summary>The losses summed since the last call; a non-finite sum is a divergence at <paramref name="step"/>.</summary>
+    public double TakeLossSum(long step)
+    {
+        double sum = _flow.TakeLossSum() + _fixedLoss;
+        _fixedLoss = 0;
+        if (!double.IsFinite(sum))
+            throw new TrainingDivergedException(step, null, $"the training loss became {sum} by step {step} (read back from the device)",
+                "Lower the learning rate, clip gradients harder (TrainingOptions.ClipNorm) or check the data's scale.");
+        return sum;
+    }
+
+    /// <summary>Writes the device weights (and Adam's state when <paramref name="withOptimizer"/>) into the host flow and optimizer.</summary>
+    public void CopyToHost(bool withOptimizer) => _flow.CopyTo(_host, withOptimizer ? _adam : null);
+
+    /// <summary>The (weighted) mean log-likelihood of <paramref name="validation"/>, scored on the device.</summary>
+    public double Validate<T>(TrainingData<T> validation) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        if (_validation is not { } folded || !ReferenceEquals(folded.Data, validation.X))
+        {
+            var (fx, fld) = Fold(_fixed, (Tensor<float>)(object)validation.X);
+            _validation = folded = (validation.X, fx, fld);
+        }
+        var (x, logDet) = (folded.X, folded.LogDet);
+        var lp = _flow.LogProb(x);
+        var values = new double[lp.Length];
+        for (int i = 0; i < lp.Length; i++)
+        {
+            values[i] = lp[i] + (logDet?[i] ?? 0);
+            if (double.IsNaN(values[i])) throw new InvalidOperationException($"log p of validation row {i} is NaN on the device: a numerical fault of the model (or NaN in the data)");
+        }
+        return MaximumLikelihoodLoss<float>.WeightedMean(values, validation.Weights?.ToDoubleArray()).Mean;
+    }
+
+    public void Dispose() => _flow.Dispose();
+}

@@ -1,0 +1,22 @@
+using NormalizingFlows.Flows;
+using NormalizingFlows.Optim;
+
+namespace NormalizingFlows.Training;
+
+/// <summary>
+/// A device that trains and scores flows (a GPU): <see cref="TrainingOptions.Device"/> hands it to
+/// <see cref="TrainingLoop{T}"/>, which then runs maximum-likelihood steps, validation and sampling there. Implemented
+/// outside the core library (<c>NormalizingFlows.Cuda</c>'s <c>ComputeDevice</c>), as <see cref="IDataParallel"/> is.
+/// </summary>
+public interface IFlowAccelerator
+{
+    /// <summary>The device's name (shown in errors), e.g. "NVIDIA H200".</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// Puts <paramref name="flow"/>'s current weights on the device, with <paramref name="optimizer"/>'s Adam moments,
+    /// step count, β1, β2 and ε when given (a resumed run). Throws a <see cref="NotSupportedException"/> naming the part
+    /// of the flow the device cannot run.
+    /// </summary>
+    IAcceleratedFlow Compile(Flow<float> flow, Adam<float>? optimizer = null);
+}

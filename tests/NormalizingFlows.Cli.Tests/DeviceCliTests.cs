@@ -1,0 +1,115 @@
+using System.Globalization;
+using System.Text;
+
+namespace NormalizingFlows.Cli.Tests;
+
+/// <summary>
+/// <c>--device</c> on train, sample, logprob and eval, on ILGPU's CPU accelerator (<c>--device cpu-accelerator</c>:
+/// the GPU kernels on the CPU); <c>--device cuda</c> where CI has no GPU; the refusals of the other verbs and options.
+/// </summary>
+public sealed class DeviceCliTests
+{
+    private static readonly string[] Small = ["--layers", "2", "--hidden", "8", "--batch", "64", "--epochs", "2", "--seed", "1"];
+
+    private static string Data(CliSandbox s, string name = "train.csv", int rows = 256, int seed = 1)
+    {
+        var rng = new Random(seed);
+        var text = new StringBuilder("a,b,c\n");
+        for (int i = 0; i < rows; i++)
+        {
+            double u = rng.NextDouble(), v = rng.NextDouble(), w = rng.NextDouble();
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"{u + v},{Math.Exp(w)},{u - 2 * v}"));
+        }
+        return s.Write(name, text.ToString());
+    }
+
+    private static double Mean(string output) =>
+        double.Parse(output.Split("mean log-likelihood:")[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+
+    [Fact]
+    public void CudaWithoutAGpuFailsWithOneLine()
+    {
+        using var s = new CliSandbox();
+        var (code, _, err) = s.Run(["train", Data(s), .. Small, "-o", s["m.nflow"], "--device", "cuda"]);
+        if (code == 0) return; // a machine with a GPU trains
+        Assert.Equal(1, code);
+        var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("nflow: error: --device cuda: no CUDA device", lines[0]);
+        Assert.DoesNotContain(" at ", err);
+    }
+
+    [Fact]
+    public void TrainOnTheAcceleratorWritesAModelTheCpuScores()
+    {
+        using var s = new CliSandbox();
+        string train = Data(s), test = Data(s, "test.csv", 64, 2);
+        var (code, output, err) = s.Run(["train", train, .. Small, "-o", s["m.nflow"], "--device", "cpu-accelerator"]); // nsf: spline couplings
+        Assert.True(code == 0, err);
+        Assert.Contains("training on", output);
+        (code, var cpu, err) = s.Run("logprob", s["m.nflow"], test, "-o", s["cpu.csv"]);
+        Assert.True(code == 0, err);
+        (code, var dev, err) = s.Run("logprob", s["m.nflow"], test, "-o", s["dev.csv"], "--device", "cpu-accelerator");
+        Assert.True(code == 0, err);
+        Assert.True(double.IsFinite(Mean(cpu)));
+        var a = File.ReadAllLines(s["cpu.csv"]).Skip(1).Select(l => double.Parse(l, CultureInfo.InvariantCulture)).ToArray();
+        var b = File.ReadAllLines(s["dev.csv"]).Skip(1).Select(l => double.Parse(l, CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(64, a.Length);
+        for (int i = 0; i < a.Length; i++) Assert.True(Math.Abs(a[i] - b[i]) <= 1e-3 * (1 + Math.Abs(a[i])), $"row {i}: CPU {a[i]}, device {b[i]}");
+        (code, output, err) = s.Run("sample", s["m.nflow"], "-n", "50", "-o", s["x.csv"], "--device", "cpu-accelerator", "--seed", "3");
+        Assert.True(code == 0, err);
+        var rows = File.ReadAllLines(s["x.csv"]);
+        Assert.Equal("a,b,c", rows[0]);
+        Assert.Equal(51, rows.Length);
+        // the device's samples score finitely on the CPU
+        (code, output, err) = s.Run("logprob", s["m.nflow"], s["x.csv"]);
+        Assert.True(code == 0, err);
+        Assert.True(double.IsFinite(Mean(output)), output);
+        (code, output, err) = s.Run("eval", s["m.nflow"], test, "-o", s["r.html"], "-n", "64", "--device", "cpu-accelerator");
+        Assert.True(code == 0, err);
+        Assert.Contains("test log-likelihood", output);
+        Assert.True(File.Exists(s["r.html"]));
+    }
+
+    [Fact]
+    public void ARunInterruptedOnTheDeviceResumesOnTheCpu()
+    {
+        using var s = new CliSandbox();
+        string train = Data(s);
+        string[] run = ["train", train, .. Small, "--flow", "maf", "-o", s["m.nflow"]];
+        var (code, _, err) = s.Run([.. run, "--device", "cpu-accelerator", "--cancel-after-steps", "3"]);
+        Assert.True(code == 130, err);
+        Assert.Contains("--resume", err);
+        (code, var output, err) = s.Run([.. run, "--resume", s["m.nflow.ckpt"]]);
+        Assert.True(code == 0, err);
+        Assert.Contains("resuming from", output);
+        Assert.True(File.Exists(s["m.nflow"]));
+    }
+
+    [Theory]
+    [InlineData("--weight-decay|0.1", "WeightDecay")]
+    [InlineData("--flow|naf", "SigmoidalUpdate is not supported")]
+    [InlineData("--dtype|float64", "trains in float32")]
+    [InlineData("--context|c", "conditional flow")]
+    public void OptionsTheDeviceCannotRunAreNamed(string extra, string message)
+    {
+        using var s = new CliSandbox();
+        string[] flow = extra.StartsWith("--flow", StringComparison.Ordinal) ? [] : ["--flow", "realnvp"];
+        var (code, _, err) = s.Run(["train", Data(s), .. Small, .. flow, "-o", s["m.nflow"], "--device", "cpu-accelerator", .. extra.Split('|')]);
+        Assert.NotEqual(0, code);
+        Assert.Contains(message, err);
+        Assert.DoesNotContain(" at ", err);
+    }
+
+    [Theory]
+    [InlineData("integrate|camel|--dim|2", "integrate")]
+    [InlineData("infer|sample", "infer")]
+    [InlineData("calo|simulate", "calo")]
+    public void VerbsThatRunOnTheCpuOnlyRefuseADevice(string verb, string name)
+    {
+        using var s = new CliSandbox();
+        var (code, _, err) = s.Run([.. verb.Split('|'), "--device", "cuda"]);
+        Assert.Equal(2, code);
+        Assert.Contains($"not supported on the device yet: {name}", err);
+    }
+}

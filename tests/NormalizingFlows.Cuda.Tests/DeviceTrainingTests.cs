@@ -1,0 +1,222 @@
+using NormalizingFlows.Data;
+using NormalizingFlows.Flows;
+using NormalizingFlows.IO;
+using NormalizingFlows.Models;
+using NormalizingFlows.Optim;
+using NormalizingFlows.Tensors;
+using NormalizingFlows.Training;
+
+namespace NormalizingFlows.Cuda.Tests;
+
+/// <summary>
+/// <see cref="TrainingOptions.Device"/> = the CPU accelerator against the same <see cref="MaximumLikelihoodTrainer{T}"/>
+/// run on the CPU: losses per epoch, validation, the restored best epoch, clipping, checkpoints (resumed on the CPU)
+/// and the options the device refuses by name.
+/// </summary>
+public sealed class DeviceTrainingTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuAcceleratorFixture>
+{
+    private readonly ComputeDevice _dev = fixture.Device;
+    private const int D = 4;
+
+    private static TrainingData<float> Data(int n = 96, long seed = 3)
+    {
+        var x = new Rng(seed).Normal<float>(n, D);
+        var s = x.Span;
+        for (int i = 0; i < s.Length; i++) s[i] = 0.7f * s[i] + 0.4f * (i % D); // shifted and narrower than the base
+        return new TrainingData<float>(x);
+    }
+
+    private static TrainingOptions Options(int epochs = 3) => new()
+    {
+        Epochs = epochs, BatchSize = 32, LearningRate = 3e-3, Seed = 5, ValidationFraction = 0.25, ReportEverySteps = 2,
+    };
+
+    private static (TrainingHistory History, Flow<float> Flow) Train(string kind, TrainingOptions options, List<TrainingProgress>? reports = null)
+    {
+        var flow = DeviceFlowTests.Build(kind);
+        var trainer = new MaximumLikelihoodTrainer<float>(flow, options);
+        if (reports is not null) trainer.Progress = new Collect(reports);
+        return (trainer.Fit(Data()), flow);
+    }
+
+    private sealed class Collect(List<TrainingProgress> list) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => list.Add(value);
+    }
+
+    private static void SameWeights(Flow<float> expected, Flow<float> actual, double tolerance, string what)
+    {
+        var e = expected.Parameters().ToList(); var a = actual.Parameters().ToList();
+        for (int i = 0; i < e.Count; i++) Assert2.Close(e[i].Value, a[i].Value, 0, tolerance, $"{what}: parameter {i}");
+    }
+
+    private static void SameHistory(TrainingHistory expected, TrainingHistory actual, string what)
+    {
+        Assert.Equal(expected.Epochs.Count, actual.Epochs.Count);
+        Assert.Equal(expected.Steps, actual.Steps);
+        Assert.Equal(expected.BestEpoch, actual.BestEpoch);
+        for (int i = 0; i < expected.Epochs.Count; i++)
+        {
+            var (e, a) = (expected.Epochs[i], actual.Epochs[i]);
+            Assert.True(Math.Abs(e.TrainLoss - a.TrainLoss) <= 2e-4 * Math.Abs(e.TrainLoss) + 1e-5, $"{what} epoch {e.Epoch}: loss {a.TrainLoss} on the device, {e.TrainLoss} on the CPU");
+            Assert.True(Math.Abs(e.ValidationLogLikelihood!.Value - a.ValidationLogLikelihood!.Value) <= 2e-4 * Math.Abs(e.ValidationLogLikelihood.Value) + 1e-5,
+                $"{what} epoch {e.Epoch}: validation {a.ValidationLogLikelihood} on the device, {e.ValidationLogLikelihood} on the CPU");
+            Assert.Equal(e.LearningRate, a.LearningRate);
+        }
+    }
+
+    [Theory]
+    [InlineData("realnvp")]
+    [InlineData("maf")] // the spline flows train on the device the same way (DeviceFlowTests); they cost more kernels here
+    public void TrainerOnTheDeviceMatchesTheCpuRun(string kind)
+    {
+        var cpuReports = new List<TrainingProgress>(); var deviceReports = new List<TrainingProgress>();
+        var (cpu, cpuFlow) = Train(kind, Options(epochs: 2), cpuReports);
+        var (dev, devFlow) = Train(kind, Options(epochs: 2) with { Device = _dev }, deviceReports);
+        SameHistory(cpu, dev, kind);
+        SameWeights(cpuFlow, devFlow, 2e-3, kind);
+        Assert.Equal(cpuReports.Count, deviceReports.Count);
+        for (int i = 0; i < cpuReports.Count; i++)
+            Assert.True(Math.Abs(cpuReports[i].Loss - deviceReports[i].Loss) <= 2e-4 * Math.Abs(cpuReports[i].Loss) + 1e-5, $"{kind} report {i}: {deviceReports[i].Loss} vs {cpuReports[i].Loss}");
+    }
+
+    [Fact]
+    public void AModelsPreprocessingIsFoldedAndItsLossesAreTheWholeFlows()
+    {
+        // a table with a skewed positive column: automatic preprocessing puts fixed steps (log, standardize) in front
+        var rng = new Rng(12);
+        int rows = 96;
+        var values = new double[rows * D];
+        for (int i = 0; i < values.Length; i++) values[i] = i % D == 0 ? Math.Exp(0.8 * rng.NextNormal()) : 2 + 0.5 * rng.NextNormal();
+        var table = new Table(["a", "b", "c", "d"], values, rows);
+        var spec = new FlowSpec { Builder = "realnvp", Features = D, Layers = 2, Hidden = 16, Seed = 4, DType = "float32" };
+        (TrainingHistory, FlowModel<float>) Fit(IFlowAccelerator? device)
+        {
+            var fit = new FlowModelTrainer<float>(spec, table, new FlowFitOptions { Training = Options(epochs: 2) with { Device = device } });
+            Assert.NotNull(fit.Model.Preprocessing);
+            return (fit.Fit(), fit.Model);
+        }
+        var (cpu, cpuModel) = Fit(null);
+        var (dev, devModel) = Fit(_dev);
+        SameHistory(cpu, dev, "preprocessed model");
+        SameWeights(cpuModel.Flow, devModel.Flow, 2e-3, "preprocessed model");
+    }
+
+    [Fact]
+    public void RestoreBestBringsBackTheBestEpochsWeights()
+    {
+        // a learning rate that jumps to 0.3 in epoch 2 makes validation worse; early stopping after one bad epoch
+        var options = Options(epochs: 3) with { Schedule = new Jump(), Patience = 1, RestoreBest = true };
+        var (cpu, cpuFlow) = Train("realnvp", options);
+        var (dev, devFlow) = Train("realnvp", options with { Device = _dev });
+        Assert.NotNull(dev.BestEpoch);
+        Assert.NotEqual(dev.Epochs[^1].Epoch, dev.BestEpoch); // the last epoch was not the best: weights were restored
+        SameHistory(cpu, dev, "restore best");
+        SameWeights(cpuFlow, devFlow, 2e-3, "restore best");
+    }
+
+    private sealed class Jump : ILearningRateSchedule
+    {
+        public double LearningRate(int step) => step < 3 ? 3e-3 : 0.3;
+    }
+
+    [Fact]
+    public void ClippingOnTheDeviceMatchesTheCpusAndChangesTheSteps()
+    {
+        // a clip far below the gradient norm scales the gradient near Adam's ε, so clipped steps are visibly shorter
+        var clipped = Options(epochs: 1) with { ClipNorm = 1e-7, ValidationFraction = 0 };
+        var (_, cpuFlow) = Train("realnvp", clipped);
+        var (_, devFlow) = Train("realnvp", clipped with { Device = _dev });
+        var (_, unclipped) = Train("realnvp", clipped with { ClipNorm = null, Device = _dev });
+        double Distance(Flow<float> a, Flow<float> b) => a.Parameters().Zip(b.Parameters())
+            .Max(p => p.First.Value.ToArray().Zip(p.Second.Value.ToArray()).Max(v => Math.Abs(v.First - v.Second)));
+        double gap = Distance(cpuFlow, unclipped), error = Distance(cpuFlow, devFlow);
+        Assert.True(error < 0.1 * gap, $"clipped device run is {error} from the CPU's, the unclipped run {gap}");
+    }
+
+    [Theory]
+    [InlineData("maf", true)]      // a device checkpoint (weights, Adam's moments and step count) resumed on the CPU
+    [InlineData("realnvp", false)] // a CPU checkpoint resumed on the device
+    public void ACheckpointResumesOnTheOtherSide(string kind, bool writtenOnDevice)
+    {
+        string dir = Directory.CreateTempSubdirectory("nflow-device-").FullName;
+        try
+        {
+            var options = Options(epochs: 2) with { CheckpointPath = Path.Combine(dir, "run.ckpt") };
+            var (onDevice, onCpu) = (options with { Device = _dev }, options);
+            var (full, fullFlow) = Train(kind, options with { CheckpointPath = null });
+            // the first run is cancelled at the end of epoch 1 and writes its checkpoint
+            using var cancel = new CancellationTokenSource();
+            var first = new MaximumLikelihoodTrainer<float>(DeviceFlowTests.Build(kind), writtenOnDevice ? onDevice : onCpu) { Progress = new Stop(cancel) }
+                .Fit(Data(), cancellation: cancel.Token);
+            Assert.Equal(TrainingOutcome.Cancelled, first.Outcome);
+            Assert.True(File.Exists(options.CheckpointPath));
+            var resumedFlow = DeviceFlowTests.Build(kind, seed: 99); // other weights: the checkpoint must replace them
+            var resumed = new MaximumLikelihoodTrainer<float>(resumedFlow, writtenOnDevice ? onCpu : onDevice).Fit(Data(), resumeFrom: options.CheckpointPath);
+            SameHistory(full, resumed, $"{kind} resumed");
+            SameWeights(fullFlow, resumedFlow, 2e-3, $"{kind} resumed");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private sealed class Stop(CancellationTokenSource cancel) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) { if (value.EndOfEpoch) cancel.Cancel(); }
+    }
+
+    public static TheoryData<string, string> Refusals => new()
+    {
+        { "weight decay", "WeightDecay" },
+        { "data parallel", "DataParallel" },
+        { "weights", "weighted training events" },
+        { "context", "conditional flow" },
+        { "double", "training in Double" },
+        { "adamw", "the optimizer AdamW" },
+        { "loss-driven", "loss-driven run" },
+        { "unsupported flow", "SigmoidalUpdate" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Refusals))]
+    public void UnsupportedOptionsAreRefusedByName(string what, string message)
+    {
+        var options = Options(epochs: 1) with { Device = _dev };
+        var data = Data(32);
+        Action run = what switch
+        {
+            "weight decay" => () => new MaximumLikelihoodTrainer<float>(DeviceFlowTests.Build("realnvp"), options with { WeightDecay = 1e-4 }).Fit(data),
+            "data parallel" => () => new MaximumLikelihoodTrainer<float>(DeviceFlowTests.Build("realnvp"), options with { DataParallel = new Alone() }).Fit(data),
+            "weights" => () => new MaximumLikelihoodTrainer<float>(DeviceFlowTests.Build("realnvp"), options).Fit(data with { Weights = Tensor<float>.Full(1f, 32) }),
+            "context" => () => new MaximumLikelihoodTrainer<float>(FlowBuilders.RealNvp<float>(D, layers: 2, hidden: 8, contextFeatures: 1), options)
+                .Fit(data with { Context = new Rng(1).Normal<float>(32, 1) }),
+            "double" => () => new MaximumLikelihoodTrainer<double>(FlowBuilders.RealNvp<double>(D, layers: 2, hidden: 8), options)
+                .Fit(new TrainingData<double>(new Rng(1).Normal<double>(32, D))),
+            "adamw" => () =>
+            {
+                var flow = DeviceFlowTests.Build("realnvp");
+                new TrainingLoop<float>(flow, options, new AdamW<float>(flow.Parameters(), 1e-3, weightDecay: 0))
+                    .Fit(new MaximumLikelihoodLoss<float>(flow), data);
+            },
+            "loss-driven" => () =>
+            {
+                var flow = DeviceFlowTests.Build("realnvp");
+                new TrainingLoop<float>(flow, options).Fit(new MaximumLikelihoodLoss<float>(flow), stepsPerEpoch: 2);
+            },
+            "unsupported flow" => () => new MaximumLikelihoodTrainer<float>(FlowBuilders.Naf<float>(D, layers: 1, hidden: 8, components: 2), options).Fit(data),
+            _ => throw new ArgumentException(what),
+        };
+        var e = Assert.ThrowsAny<NotSupportedException>(run);
+        Assert.Contains(message, e.Message);
+    }
+
+    private sealed class Alone : IDataParallel
+    {
+        public int Rank => 0;
+        public int Size => 1;
+        public void AllReduceSum(Span<float> values) { }
+        public void AllReduceSum(Span<double> values) { }
+    }
+}
