@@ -82,7 +82,8 @@ internal static class GemmSideBySide
         double foreignMax = 0;
         foreach (string cap in caps)
         {
-            var psi = AnchorProcess(dll, cap, ["--threads", threads.ToString(Inv), .. ShapeArgs(shapes)]);
+            // addmm_ into a preallocated C, as ours writes into a given C (torch.mm would allocate the result per call)
+            var psi = AnchorProcess(dll, cap, ["--threads", threads.ToString(Inv), "--op", "addmm_", .. ShapeArgs(shapes)]);
             if (quick) psi.ArgumentList.Add("--quick");
             var (rc, records, _, foreign) = SideBySide.RunChild(psi, "gflops");
             if (rc != 0) throw new InvalidOperationException($"the anchor {dll} exited with {rc} at {threads} threads (MKL_ENABLE_INSTRUCTIONS={cap})");

@@ -13,13 +13,20 @@ namespace NormalizingFlows.Bench;
 internal static class SideBySideBench
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+    private static readonly string[] AnchorModels = ["realnvp", "nsf_c", "maf", "maf_rqs"];
 
     public static int Run(string[] args)
     {
         string? anchor = SideBySide.Anchor(args, "side-by-side", "--anchor", "NFLOW_ANCHOR", "TsBench.dll",
             "cp -r ../shared/bench/torchsharp /tmp/ts && cd /tmp/ts/TsBench && dotnet build -c Release");
         if (anchor is null) return 2;
-        var models = List(BenchUtil.Option(args, "--model"), FlowsBench.Models);
+        // the anchor implements the four workloads of ../shared/bench/README.md; the newer models have no anchor
+        var models = List(BenchUtil.Option(args, "--model"), AnchorModels);
+        if (models.FirstOrDefault(m => !AnchorModels.Contains(m)) is { } other)
+        {
+            Console.Error.WriteLine($"side-by-side: the anchor has no model '{other}' (it runs {string.Join(", ", AnchorModels)})");
+            return 2;
+        }
         var sets = List(BenchUtil.Option(args, "--data"), FlowsBench.DataSets);
         var threads = FlowsBench.ThreadCounts(BenchUtil.Option(args, "--threads") ?? "1,2");
         int rounds = SideBySide.Count(args, "--rounds", 3);

@@ -20,7 +20,7 @@ internal static class DeviceOption
         {
             Description = $"Where {what} runs: cpu (the library), cuda (an NVIDIA GPU with cuBLAS: coupling and MAF flows, affine or spline, unconditional, float32), or cpu-accelerator (the GPU kernels run on the CPU: slow, for testing); default: cpu",
             DefaultValueFactory = _ => "cpu",
-            HelpName = "cpu|cuda",
+            HelpName = "cpu|cuda|cpu-accelerator",
         };
         Commands.OneOf(o, "device", Devices);
         return o;

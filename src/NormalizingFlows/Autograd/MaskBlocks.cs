@@ -8,7 +8,7 @@ namespace NormalizingFlows.Autograd;
 /// consecutive rows (outputs) with the column runs any of them uses, and groups of consecutive columns (inputs) with
 /// the row runs any of them uses. The masked layer then multiplies only those blocks (forward y = x·(W∘M)ᵀ by row
 /// groups, dx = dy·(W∘M) by column groups, dW by row groups), skipping the blocks that are zero. A MADE mask whose
-/// units are numbered by degree is a staircase, so this skips about half the work; a mask without such structure
+/// units are numbered by degree is a staircase: at 128 hidden units the blocks hold 63 % of the dense work; a mask without such structure
 /// gets one dense block (<see cref="IsDense"/>) and the plain path.
 /// </summary>
 internal sealed class MaskBlocks

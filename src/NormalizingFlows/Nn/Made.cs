@@ -83,7 +83,7 @@ public sealed class Made<T> : Module<T>, ILayer<T>, IConditioner<T> where T : un
         }
         // Layers wider than one GEMM block get their units numbered by degree (stable): they are built and initialised
         // with the degrees above, then relabelled, so a seed gives the same network either way; their masks become
-        // staircases whose zero blocks the masked layers skip (about half the multiply-adds).
+        // staircases whose zero blocks the masked layers skip (about a third of a 128-unit layer's multiply-adds).
         var byDegree = new int[degreeRows][];
         for (int l = 0; l < degreeRows && h > MaskBlocks.GroupSize; l++)
         {
@@ -122,11 +122,8 @@ public sealed class Made<T> : Module<T>, ILayer<T>, IConditioner<T> where T : un
             }
         }
         if (!residualBlocks)
-            for (int l = 0; l < hiddenLayers; l++)
-            {
-                _layers[l].RelabelUnits(byDegree[l], null);
-                _layers[l + 1].RelabelUnits(null, byDegree[l]);
-            }
+            for (int l = 0; l <= hiddenLayers; l++)
+                _layers[l].RelabelUnits(l < hiddenLayers ? byDegree[l] : null, l > 0 ? byDegree[l - 1] : null);
         else
         {
             _layers[0].RelabelUnits(byDegree[0], null);

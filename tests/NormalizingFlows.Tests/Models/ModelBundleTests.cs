@@ -35,9 +35,10 @@ public sealed class ModelBundleTests : IDisposable
             PreprocessingPipeline.Fit<float>(table, PreprocessingSpec.Uniform(table.Columns, PreprocessingKind.Standardize)));
         first.Metadata["note"] = "first";
         var second = new FlowModel<float>(new FlowSpec { Builder = "maf", Features = 3, Layers = 2, Hidden = 8, ContextFeatures = 1, Seed = 5 });
-        // weights away from their initialisation, so that a part loaded into the other's slot would show (parameters
-        // only: the buffers are MADE's masks and degrees, and masks with every entry nonzero are no longer autoregressive)
-        foreach (var p in second.Flow.Parameters()) { var s = p.Value.Span; for (int i = 0; i < s.Length; i++) s[i] += 0.01f * (i % 7); }
+        // weights away from their initialisation, so that a part loaded into the other's slot would show
+        foreach (var (_, p) in second.Flow.StateDict()) { var s = p.Span; for (int i = 0; i < s.Length; i++) s[i] += 0.01f * (i % 7); }
+        // the masks were written in place: load the state so the masked layers see them (their mask blocks are derived)
+        second.Flow.LoadStateDict(second.Flow.StateDict());
         return (first, second);
     }
 

@@ -7,27 +7,31 @@ namespace NormalizingFlows.Tests.Nn;
 
 public class MadeTests
 {
-    public static TheoryData<MadeOrder, int, int, bool> Configurations => new()
+    // hidden 12 keeps nflows' cyclic numbering; 40 (more than one 32-unit block) numbers the units by degree
+    public static TheoryData<MadeOrder, int, int, bool, int> Configurations => new()
     {
-        { MadeOrder.Natural, 1, 0, false },
-        { MadeOrder.Reversed, 1, 0, false },
-        { MadeOrder.Random, 1, 0, false },
-        { MadeOrder.Natural, 3, 0, false },
-        { MadeOrder.Random, 3, 2, false },
-        { MadeOrder.Reversed, 2, 2, false },
-        { MadeOrder.Random, 2, 0, true },
-        { MadeOrder.Natural, 3, 2, true },
+        { MadeOrder.Natural, 1, 0, false, 12 },
+        { MadeOrder.Reversed, 1, 0, false, 12 },
+        { MadeOrder.Random, 1, 0, false, 12 },
+        { MadeOrder.Natural, 3, 0, false, 12 },
+        { MadeOrder.Random, 3, 2, false, 12 },
+        { MadeOrder.Reversed, 2, 2, false, 12 },
+        { MadeOrder.Random, 2, 0, true, 12 },
+        { MadeOrder.Natural, 3, 2, true, 12 },
+        { MadeOrder.Reversed, 2, 0, false, 40 },
+        { MadeOrder.Random, 3, 2, false, 40 },
+        { MadeOrder.Natural, 2, 2, true, 40 },
     };
 
-    private static Made<double> Build(MadeOrder order, int multiplier, int context, bool randomDegrees, int d = 5, int seed = 21)
-        => new(d, 12, new Rng(seed), hiddenLayers: 2, outputMultiplier: multiplier, contextFeatures: context, order: order,
+    private static Made<double> Build(MadeOrder order, int multiplier, int context, bool randomDegrees, int hidden = 12, int d = 5, int seed = 21)
+        => new(d, hidden, new Rng(seed), hiddenLayers: 2, outputMultiplier: multiplier, contextFeatures: context, order: order,
             randomHiddenDegrees: randomDegrees, activation: Activation.Tanh);
 
     [Theory]
     [MemberData(nameof(Configurations))]
-    public void MaskProduct_HasNoPathFromLaterOrEqualInputs(MadeOrder order, int m, int context, bool randomDegrees)
+    public void MaskProduct_HasNoPathFromLaterOrEqualInputs(MadeOrder order, int m, int context, bool randomDegrees, int hidden)
     {
-        var made = Build(order, m, context, randomDegrees);
+        var made = Build(order, m, context, randomDegrees, hidden);
         int d = made.Features;
         var ord = made.Order;
         Assert.Equal(Enumerable.Range(0, d), ord.OrderBy(v => v));
@@ -71,19 +75,20 @@ public class MadeTests
 
     [Theory]
     [MemberData(nameof(Configurations))]
-    public void Numerically_OutputsIgnoreLaterOrEqualInputs(MadeOrder order, int m, int context, bool randomDegrees)
+    public void Numerically_OutputsIgnoreLaterOrEqualInputs(MadeOrder order, int m, int context, bool randomDegrees, int hidden)
     {
-        var made = Build(order, m, context, randomDegrees);
+        var made = Build(order, m, context, randomDegrees, hidden);
         CheckAutoregressive(made, m, context, requireDependence: !randomDegrees);
     }
 
     [Theory]
-    [InlineData(MadeOrder.Natural, 1, 0)]
-    [InlineData(MadeOrder.Random, 3, 2)]
-    [InlineData(MadeOrder.Reversed, 2, 1)]
-    public void ResidualVariant_IsAutoregressive(MadeOrder order, int m, int context)
+    [InlineData(MadeOrder.Natural, 1, 0, 10)]
+    [InlineData(MadeOrder.Random, 3, 2, 10)]
+    [InlineData(MadeOrder.Reversed, 2, 1, 10)]
+    [InlineData(MadeOrder.Reversed, 2, 2, 40)]
+    public void ResidualVariant_IsAutoregressive(MadeOrder order, int m, int context, int hidden)
     {
-        var made = new Made<double>(4, 10, new Rng(5), hiddenLayers: 2, outputMultiplier: m, contextFeatures: context, order: order,
+        var made = new Made<double>(4, hidden, new Rng(5), hiddenLayers: 2, outputMultiplier: m, contextFeatures: context, order: order,
             residualBlocks: true, activation: Activation.Tanh);
         Assert.True(made.IsResidual);
         Assert.Equal(4, made.BlockLayers.Count);

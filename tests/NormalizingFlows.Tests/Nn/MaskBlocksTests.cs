@@ -71,13 +71,15 @@ public class MaskBlocksTests
         var blocks = MaskBlocks.Of(mask);
         foreach (bool relu in new[] { false, true })
             foreach (bool withBias in new[] { false, true })
+            foreach (bool gradientThere in new[] { false, true }) // the input gradient written new, or accumulated into
             {
+                var before = gradientThere ? rng.Normal<double>(n, inF) : null;
                 var w = new Var<double>(rng.Normal<double>(outF, inF), requiresGrad: true);
                 var b = withBias ? new Var<double>(rng.Normal<double>(outF), requiresGrad: true) : null;
                 var x = rng.Normal<double>(n, inF);
                 var up = rng.Normal<double>(n, outF);
-                var (yDense, gDense) = Run(x, w, b, mask, relu, null, up);
-                var (yBlocked, gBlocked) = Run(x, w, b, mask, relu, blocks, up);
+                var (yDense, gDense) = Run(x, w, b, mask, relu, null, up, before);
+                var (yBlocked, gBlocked) = Run(x, w, b, mask, relu, blocks, up, before);
                 for (int i = 0; i < yDense.Length; i++)
                     Assert.True(Math.Abs(yDense[i] - yBlocked[i]) <= 1e-12 * (1 + Math.Abs(yDense[i])), $"{name} relu={relu} bias={withBias}: y[{i}] {yBlocked[i]} vs {yDense[i]}");
                 for (int g = 0; g < gDense.Length; g++)
@@ -87,11 +89,13 @@ public class MaskBlocksTests
     }
 
     // y and the gradients of Σ up∘y with respect to x, W (and b)
-    private static (double[] Y, double[][] Grads) Run(Tensor<double> x, Var<double> w, Var<double>? b, Tensor<double> mask, bool relu, MaskBlocks? blocks, Tensor<double> up)
+    private static (double[] Y, double[][] Grads) Run(Tensor<double> x, Var<double> w, Var<double>? b, Tensor<double> mask, bool relu, MaskBlocks? blocks, Tensor<double> up,
+        Tensor<double>? gradientBefore)
     {
         w.Grad = null;
         if (b is not null) b.Grad = null;
         var xv = new Var<double>(x.Clone(), requiresGrad: true);
+        if (gradientBefore is not null) xv.Grad = gradientBefore.Clone();
         var y = MaskedLinearOp.Apply(xv, w, mask, b, relu, blocks);
         Ops.Sum(Ops.Mul(y, new Var<double>(up))).Backward();
         var grads = new List<double[]> { xv.Grad!.ToArray(), w.Grad!.ToArray() };
