@@ -5,6 +5,7 @@ using NormalizingFlows.Models;
 using NormalizingFlows.Optim;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
+using NormalizingFlows.Transforms;
 
 namespace NormalizingFlows.Cuda.Tests;
 
@@ -177,6 +178,7 @@ public sealed class DeviceTrainingTests(CpuAcceleratorFixture fixture) : IClassF
         { "adamw", "the optimizer AdamW" },
         { "loss-driven", "loss-driven run" },
         { "unsupported flow", "SigmoidalUpdate" },
+        { "frozen batch norm", "BatchNormTransform" },
     };
 
     [Theory]
@@ -206,6 +208,15 @@ public sealed class DeviceTrainingTests(CpuAcceleratorFixture fixture) : IClassF
                 new TrainingLoop<float>(flow, options).Fit(new MaximumLikelihoodLoss<float>(flow), stepsPerEpoch: 2);
             },
             "unsupported flow" => () => new MaximumLikelihoodTrainer<float>(FlowBuilders.Naf<float>(D, layers: 1, hidden: 8, components: 2), options).Fit(data),
+            // a leading step without trainable parameters that couples rows in training (batch statistics) must not
+            // be folded into fixed preprocessing and run in evaluation mode
+            "frozen batch norm" => () =>
+            {
+                var norm = new BatchNormTransform<float>(D);
+                foreach (var p in norm.Parameters()) p.Trainable = false;
+                var rest = DeviceFlowTests.Build("realnvp");
+                new MaximumLikelihoodTrainer<float>(new Flow<float>(new CompositeTransform<float>([norm, rest.Transform]), rest.Base), options).Fit(data);
+            },
             _ => throw new ArgumentException(what),
         };
         var e = Assert.ThrowsAny<NotSupportedException>(run);

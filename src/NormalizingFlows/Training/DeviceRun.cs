@@ -70,7 +70,7 @@ internal sealed class DeviceRun : IDisposable
     }
 
     /// <summary>
-    /// The flow's leading steps without trainable parameters (null: none) and a flow of the rest over the same base
+    /// The flow's leading steps without trainable parameters that treat rows independently in training (null: none) and a flow of the rest over the same base
     /// and parameters (the flow itself when nothing is folded).
     /// </summary>
     private static (Transform<float>? Fixed, Flow<float> Trained) Split(Flow<float> flow)
@@ -78,11 +78,21 @@ internal sealed class DeviceRun : IDisposable
         if (flow.Transform is not CompositeTransform<float> chain) return (null, flow);
         var steps = chain.Steps.ToList();
         int k = 0;
-        while (k < steps.Count - 1 && !steps[k].Parameters().Any(p => p.Trainable)) k++;
+        while (k < steps.Count - 1 && !steps[k].Parameters().Any(p => p.Trainable) && RowWiseInTraining(steps[k])) k++;
         if (k == 0) return (null, flow);
         var fixedSteps = k == 1 ? steps[0] : new CompositeTransform<float>([.. steps.Take(k)]);
         var rest = steps.Count - k == 1 ? steps[k] : new CompositeTransform<float>([.. steps.Skip(k)]);
         return (fixedSteps, new Flow<float>(rest, flow.Base));
+    }
+
+    // A folded step runs once, in evaluation mode: only a step that computes each row alone in training too (no batch
+    // statistics, no dropout, no initialisation still to run) gives the same values that way.
+    private static bool RowWiseInTraining(Transform<float> step)
+    {
+        bool training = step.Training;
+        step.Train();
+        try { return step.IsRowWise(); }
+        finally { if (!training) step.Eval(); }
     }
 
     /// <summary>x through the folded steps (in evaluation mode, without gradients) and their log|det| per row; x itself when none.</summary>
