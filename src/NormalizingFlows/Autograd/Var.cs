@@ -77,28 +77,25 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// The gradient buffer, created as zeros on first use. Gradients of leaves survive tensor scopes (they are
     /// accumulated across steps until zeroed); those of intermediate nodes are released with the scope.
     /// </summary>
-    public Tensor<T> GradBuffer()
-    {
-        if (t_shard is { } shard && IsLeaf && !IsShardLocal) return shard.BufferFor(this);
-        if (Grad is { IsDisposed: false } g) return g;
-        g = _gradShape is null ? Tensor<T>.ZerosLike(Value) : Tensor<T>.Zeros(_gradShape);
-        if (IsLeaf && !IsShardLocal) g.Untrack();
-        Grad = g;
-        return g;
-    }
+    public Tensor<T> GradBuffer() => GradBuffer(out _, zeroNew: true);
 
     /// <summary>
     /// The gradient buffer, or, when there is none yet, a new one left uninitialised (<paramref name="isNew"/> true): the
     /// caller must then overwrite every entry instead of accumulating, which saves the zero fill.
     /// </summary>
-    internal Tensor<T> GradBuffer(out bool isNew)
+    internal Tensor<T> GradBuffer(out bool isNew) => GradBuffer(out isNew, zeroNew: false);
+
+    private Tensor<T> GradBuffer(out bool isNew, bool zeroNew)
     {
         isNew = false;
-        if ((t_shard is not null && IsLeaf && !IsShardLocal) || Grad is { IsDisposed: false }) return GradBuffer();
-        var g = _gradShape is null ? Tensor<T>.EmptyLike(Value) : Tensor<T>.Empty(_gradShape);
+        if (t_shard is { } shard && IsLeaf && !IsShardLocal) return shard.BufferFor(this);
+        if (Grad is { IsDisposed: false } g) return g;
+        g = zeroNew
+            ? (_gradShape is null ? Tensor<T>.ZerosLike(Value) : Tensor<T>.Zeros(_gradShape))
+            : (_gradShape is null ? Tensor<T>.EmptyLike(Value) : Tensor<T>.Empty(_gradShape));
         if (IsLeaf && !IsShardLocal) g.Untrack();
         Grad = g;
-        isNew = true;
+        isNew = !zeroNew;
         return g;
     }
 
