@@ -11,7 +11,7 @@ public static class GemmMicroKernelsGenerator
 
     private enum Isa { Avx2, Avx512, Portable }
 
-    private sealed record Kernel(string Name, string T, Isa Isa, int MR, int NV, int U = 4, bool Direct = false);
+    private sealed record Kernel(string Name, string T, Isa Isa, int MR, int NV, int U = 4, bool Direct = false, bool BiasRelu = false);
 
     /// <summary>The tiles, in file order: name, element type, instruction set, rows (MR), vectors per row (NV).</summary>
     private static readonly Kernel[] Kernels =
@@ -32,6 +32,8 @@ public static class GemmMicroKernelsGenerator
         new("F64Portable_4x2V", "double", Isa.Portable, 4, 2),
         new("F32Avx512_12x32Direct", "float", Isa.Avx512, 12, 2, 4, true),
         new("F32Avx2_6x16Direct", "float", Isa.Avx2, 6, 2, 4, true),
+        new("F32Avx512_12x32DirectBiasRelu", "float", Isa.Avx512, 12, 2, 4, true, true),
+        new("F32Avx2_6x16DirectBiasRelu", "float", Isa.Avx2, 6, 2, 4, true, true),
     ];
 
     private const string Header = """
@@ -40,7 +42,8 @@ public static class GemmMicroKernelsGenerator
         // repository root (GeneratedCodeTests fails when this file and the generator disagree).
         // Each kernel multiplies a packed MR×kc A micro-panel (column by column, MR values per k step) by a packed kc×NR
         // B micro-panel (NR values per k step) and writes the MR×NR tile; the *Direct kernels read the MR rows of a
-        // row-major A in place (no packing). Accumulation order is strictly sequential in k
+        // row-major A in place (no packing); the *BiasRelu kernels end with C = max(acc + bias, 0) (NaN kept), the same
+        // operations as the separate bias+ReLU pass. Accumulation order is strictly sequential in k
         // so results are bit-identical for any partitioning.
         // </auto-generated>
         using System.Numerics;
@@ -90,12 +93,16 @@ public static class GemmMicroKernelsGenerator
         }
         int? NR = NV * W; // null for the portable kernels: the width is known at run time
         var o = new List<string>();
-        if (direct)
+        if (k.BiasRelu)
+            o.Add($"    /// <summary>{MR}×{NR} {T} micro-kernel ({IsaName(k.Isa)}) reading A unpacked, with the bias+ReLU epilogue: C[0..{MR}, 0..NR) = max(Σ_p a[r·lda+p]·b[p·NR+j] + bias[j], 0), NaN kept; the same FMA sequence as the packed kernel.</summary>");
+        else if (direct)
             o.Add($"    /// <summary>{MR}×{NR} {T} micro-kernel ({IsaName(k.Isa)}) reading A unpacked: C[0..{MR}, 0..NR) = alpha·Σ_p a[r·lda+p]·b[p·NR+j] + beta·C (beta = 0 does not read C); the same FMA sequence as the packed kernel.</summary>");
         else
             o.Add($"    /// <summary>{MR}×{(NR is { } nr ? nr.ToString() : NV + " vectors")} {T} micro-kernel ({IsaName(k.Isa)}): C[0..{MR}, 0..NR) = alpha·Σ_p a[p·{MR}+r]·b[p·NR+j] + beta·C (beta = 0 does not read C).</summary>");
         o.Add("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        o.Add(direct
+        o.Add(k.BiasRelu
+            ? $"    internal static void {k.Name}(nint kc, {T}* a, nint lda, {T}* b, {T}* c, nint rsc, {T}* bias)"
+            : direct
             ? $"    internal static void {k.Name}(nint kc, {T}* a, nint lda, {T}* b, {T}* c, nint rsc, {T} alpha, {T} beta)"
             : $"    internal static void {k.Name}(nint kc, {T}* a, {T}* b, {T}* c, nint rsc, {T} alpha, {T} beta)");
         o.Add("    {");
@@ -150,18 +157,32 @@ public static class GemmMicroKernelsGenerator
         o.AddRange(Step(0));
         o.Add(direct ? $"            b += {nrExpr};" : $"            a += {MR}; b += {nrExpr};");
         o.Add("        }");
+        string Row(int r) => r > 0 ? $"c + {r} * rsc" : "c";
+        string At(int r, int v) => Row(r) + (v > 0 ? " + " + WExpr(v) : "");
+        IEnumerable<string> Store(Func<int, int, string> expr) =>
+            Enumerable.Range(0, MR).Select(r => "            " + string.Join(" ", Enumerable.Range(0, NV).Select(v => S(expr(r, v), At(r, v)))));
+
+        if (k.BiasRelu)
+        {
+            // y = acc + bias, then max(y, 0) keeping NaN: y where y > 0 or y != y, else 0
+            o.Add($"        {V} zero = {Z};");
+            for (int v = 0; v < NV; v++) o.Add($"        {V} bias{v} = {L(v > 0 ? "bias + " + WExpr(v) : "bias")};");
+            string VS = V[..V.IndexOf('<')];
+            for (int r = 0; r < MR; r++)
+                o.Add("        " + string.Join(" ", Enumerable.Range(0, NV).Select(v =>
+                    $"{{ {V} y = c{r}{v} + bias{v}; c{r}{v} = {VS}.ConditionalSelect({VS}.GreaterThan(y, zero) | ~{VS}.Equals(y, y), y, zero); }}")));
+            o.Add("        {");
+            o.AddRange(Store((r, v) => $"c{r}{v}"));
+            o.Add("        }");
+            o.Add("    }");
+            return string.Join("\n", o);
+        }
         o.Add("        if (alpha != 1)");
         o.Add("        {");
         o.Add($"            {V} va = {CR}(alpha);");
         for (int r = 0; r < MR; r++)
             o.Add("            " + string.Join(" ", Enumerable.Range(0, NV).Select(v => $"c{r}{v} *= va;")));
         o.Add("        }");
-
-        string Row(int r) => r > 0 ? $"c + {r} * rsc" : "c";
-        string At(int r, int v) => Row(r) + (v > 0 ? " + " + WExpr(v) : "");
-        IEnumerable<string> Store(Func<int, int, string> expr) =>
-            Enumerable.Range(0, MR).Select(r => "            " + string.Join(" ", Enumerable.Range(0, NV).Select(v => S(expr(r, v), At(r, v)))));
-
         o.Add("        if (beta == 0)"); o.Add("        {");
         o.AddRange(Store((r, v) => $"c{r}{v}"));
         o.Add("        }"); o.Add("        else if (beta == 1)"); o.Add("        {");

@@ -6,9 +6,11 @@ using NormalizingFlows.Tensors.Kernels;
 namespace NormalizingFlows.Autograd;
 
 /// <summary>
-/// The epilogue of the fused linear+ReLU ops: y = max(y + bias, 0) in one vectorised pass per row after the GEMM
-/// (threaded over rows; applied per GEMM tile instead, it measured 1.5–9× slower, as re-reading a just-stored tile
-/// waits for the stores' cache-line fills), and its backward mask g_pre = g·[y &gt; 0] (ReLU's derivative from its output).
+/// The epilogue of the fused linear+ReLU ops where the GEMM cannot apply it in its micro-kernels' registers
+/// (<c>Gemm.TryComputeBiasRelu</c>: masked blocks, double, k beyond one cache block, transposed narrow outputs):
+/// y = max(y + bias, 0) in one vectorised pass per row after the GEMM (threaded over rows; re-reading each tile right
+/// after storing it measured 1.5–9× slower, as the reload waits for the stores' cache-line fills), and its backward
+/// mask g_pre = g·[y &gt; 0] (ReLU's derivative from its output).
 /// </summary>
 internal static class BiasRelu
 {

@@ -43,7 +43,8 @@ public static partial class Ops
 
     /// <summary>
     /// Affine layer y = x·Wᵀ + b with W stored [out, in] (the PyTorch layout) and b [out] (optional); with
-    /// <paramref name="relu"/>, y = max(x·Wᵀ + b, 0) fused (the bias and the ReLU in one pass after the GEMM).
+    /// <paramref name="relu"/>, y = max(x·Wᵀ + b, 0) fused (the bias and the ReLU in the GEMM's micro-kernels where
+    /// the shape allows, else in one pass after it).
     /// One GEMM forward, two GEMMs and a column sum backward.
     /// </summary>
     public static Var<T> Linear<T>(Var<T> x, Var<T> weight, Var<T>? bias = null, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
@@ -82,9 +83,12 @@ public static partial class Ops
             for (int r = 0; r < n; r++) bs.CopyTo(ys.Slice(r * outF, outF));
             beta = T.One;
         }
-        if (blocks is null) Gemm.Compute(false, true, n, outF, inF, T.One, xv.ReadOnlySpan, inF, effective.ReadOnlySpan, inF, beta, ys, outF);
+        bool fused = false;
+        if (blocks is null && relu && bias is not null)
+            fused = Gemm.TryComputeBiasRelu(n, outF, inF, xv.ReadOnlySpan, inF, effective.ReadOnlySpan, inF, bias.Value.ReadOnlySpan, ys, outF);
+        else if (blocks is null) Gemm.Compute(false, true, n, outF, inF, T.One, xv.ReadOnlySpan, inF, effective.ReadOnlySpan, inF, beta, ys, outF);
         else BlockedForward(blocks, n, inF, outF, xv.ReadOnlySpan, effective.ReadOnlySpan, beta, ys);
-        if (relu) BiasRelu.Apply(ys, n, outF, bias is null ? default : bias.Value.ReadOnlySpan);
+        if (relu && !fused) BiasRelu.Apply(ys, n, outF, bias is null ? default : bias.Value.ReadOnlySpan);
         bool rec = GradMode.IsEnabled && (x.RequiresGrad || weight.RequiresGrad || (bias?.RequiresGrad ?? false));
         if (!rec)
         {

@@ -66,7 +66,8 @@ public class GeneratedCodeTests
     {
         string text = GemmMicroKernelsGenerator.Generate();
         // one method per tile, the 6×16 AVX2 tile accumulating 12 registers with FMA over 4 unrolled k steps
-        Assert.Equal(16, text.Split("[MethodImpl(MethodImplOptions.AggressiveOptimization)]").Length - 1);
+        Assert.Equal(18, text.Split("[MethodImpl(MethodImplOptions.AggressiveOptimization)]").Length - 1);
+        Assert.Contains("internal static void F32Avx512_12x32DirectBiasRelu(nint kc, float* a, nint lda, float* b, float* c, nint rsc, float* bias)", text);
         Assert.Contains("internal static void F32Avx2_6x16(nint kc, float* a, float* b, float* c, nint rsc, float alpha, float beta)", text);
         Assert.Contains("c51 = Fma.MultiplyAdd(av5, b1, c51);", text);
         Assert.Contains("a += 24; b += 4 * 16;", text);

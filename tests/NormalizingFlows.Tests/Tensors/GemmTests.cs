@@ -1,4 +1,5 @@
 using System.Numerics;
+using NormalizingFlows.Autograd;
 using NormalizingFlows.Tensors.Kernels;
 
 namespace NormalizingFlows.Tests.Tensors;
@@ -204,6 +205,66 @@ public class GemmTests
         {
             WorkerPool.MaxThreads = saved;
             Gemm.ForcedIsa = GemmIsa.Auto;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Isas))]
+    public void BiasReluEpilogueIsBitIdenticalToTheSeparatePass(string isaName)
+    {
+        var isa = Enum.Parse<GemmIsa>(isaName);
+        // full tiles, edge rows and columns, n below one tile, small m (6-/4-row kernels), padded lda; k > KC and
+        // n = 1 cannot fuse; 1 and 2 threads (M and N splits)
+        (int m, int n, int k, int pad, bool fusable)[] shapes =
+        [
+            (1000, 128, 9, 0, true), (2000, 128, 128, 0, true), (37, 40, 128, 5, true), (13, 200, 18, 1, true),
+            (600, 18, 128, 0, true), (30, 700, 64, 2, true), (250, 70, 300, 0, false), (500, 1, 64, 0, false),
+        ];
+        int saved = WorkerPool.MaxThreads;
+        Gemm.ForcedIsa = isa;
+        try
+        {
+            foreach (var (m, n, k, pad, fusable) in shapes)
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    WorkerPool.MaxThreads = threads;
+                    var rng = new Random(m * 3 + n * 5 + k);
+                    int lda = k + pad;
+                    float[] a = Random<float>(rng, m * lda), w = Random<float>(rng, n * k), bias = Random<float>(rng, n);
+                    a[5 * lda % a.Length] = float.NaN; // a NaN input row stays NaN through the ReLU
+                    float[] fused = Random<float>(rng, m * n), separate = new float[m * n];
+                    bool didFuse = Gemm.TryComputeBiasRelu<float>(m, n, k, a, lda, w, k, bias, fused, n);
+                    Gemm.Compute(false, true, m, n, k, 1f, a, lda, w, k, 0f, separate, n);
+                    if (!didFuse) BiasRelu.Apply<float>(fused, m, n, bias);
+                    BiasRelu.Apply<float>(separate, m, n, bias);
+                    Assert.True(didFuse == (fusable && isa != GemmIsa.Portable), $"{isa} {m}×{n}×{k}: fused {didFuse}");
+                    for (int i = 0; i < fused.Length; i++)
+                        if (BitConverter.SingleToInt32Bits(fused[i]) != BitConverter.SingleToInt32Bits(separate[i]))
+                            Assert.Fail($"{isa} {m}×{n}×{k} lda={lda} threads={threads}: C[{i / n},{i % n}] = {fused[i]} fused, {separate[i]} separate");
+                    Assert.Contains(fused, float.IsNaN);
+                    Assert.Contains(fused, v => v == 0);
+                }
+        }
+        finally
+        {
+            WorkerPool.MaxThreads = saved;
+            Gemm.ForcedIsa = GemmIsa.Auto;
+        }
+    }
+
+    [Fact]
+    public void NarrowOutputsOfARowMajorAAreComputedUntransposedUnlessVeryNarrow()
+    {
+        foreach (var isa in new[] { GemmIsa.Avx2, GemmIsa.Avx512 })
+        {
+            if (isa == GemmIsa.Avx2 ? !Gemm.Avx2Supported : !Gemm.Avx512Supported) continue;
+            var cfg = Gemm.ConfigF32(isa);
+            // A read in place (acs = 1): n = 18 is not transposed (the transposed form would pack all of A) ...
+            Assert.False(GemmDriver<float>.Swaps(in cfg, 1, 10_000, 18), $"{isa}: 10000×18 with A in place");
+            Assert.False(GemmDriver<float>.Swaps(in cfg, 1, 4096, 46), $"{isa}: 4096×46 with A in place");
+            // ... a very narrow n still is, and so is n = 18 when A is transposed (packed either way)
+            Assert.True(GemmDriver<float>.Swaps(in cfg, 1, 10_000, isa == GemmIsa.Avx2 ? 2 : 4), $"{isa}: very narrow n");
+            Assert.True(GemmDriver<float>.Swaps(in cfg, 10_000, 10_000, 18), $"{isa}: 10000×18 with A transposed");
         }
     }
 

@@ -49,7 +49,7 @@ public static unsafe class Gemm
     /// <summary>Forces an ISA path for calls made from the current thread (tests, benchmarks); <see cref="GemmIsa.Auto"/> restores the default choice.</summary>
     internal static GemmIsa ForcedIsa { get => t_forcedIsa; set => t_forcedIsa = value; }
 
-    /// <summary>Blocking overrides for tuning (0 = default).</summary>
+    /// <summary>Blocking overrides for tuning (0 = default; TuneSwap 2: never compute Cᵀ, 1: ignore the packing saved by reading A in place).</summary>
     internal static int TuneKC, TuneMC, TuneNC, TuneTile, TuneSwap;
 
     /// <summary>1 disables the unpacked-A micro-kernels (benchmark comparison); 0 uses them where available.</summary>
@@ -100,8 +100,16 @@ public static unsafe class Gemm
         c.Isa = isa;
         if (TuneDirectA == 0)
         {
-            if (isa == GemmIsa.Avx512 && c.MR == 12) c.DirectKernel = &GemmMicroKernels.F32Avx512_12x32Direct;
-            else if (isa == GemmIsa.Avx2) c.DirectKernel = &GemmMicroKernels.F32Avx2_6x16Direct;
+            if (isa == GemmIsa.Avx512 && c.MR == 12)
+            {
+                c.DirectKernel = &GemmMicroKernels.F32Avx512_12x32Direct;
+                c.DirectBiasReluKernel = &GemmMicroKernels.F32Avx512_12x32DirectBiasRelu;
+            }
+            else if (isa == GemmIsa.Avx2)
+            {
+                c.DirectKernel = &GemmMicroKernels.F32Avx2_6x16Direct;
+                c.DirectBiasReluKernel = &GemmMicroKernels.F32Avx2_6x16DirectBiasRelu;
+            }
         }
         if (isa == GemmIsa.Avx512) c.Kernel6 = &GemmMicroKernels.F32Avx512_6x32;
         c.Kernel4 = isa switch
@@ -153,6 +161,30 @@ public static unsafe class Gemm
     public static void Compute(bool transA, bool transB, int m, int n, int k, double alpha,
         ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc) =>
         Run(&ConfigF64, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+    /// <summary>
+    /// C = max(A·Bᵀ + bias, 0) for row-major A [m, k], B [n, k] and one bias per column of C (NaN kept): the forward
+    /// of a linear+ReLU layer, with the bias and the ReLU applied in the micro-kernels' registers where the problem
+    /// allows it (float, a row-major A read in place, k within one cache block). Returns false where it does not,
+    /// having written the plain product A·Bᵀ into C; the caller then applies the bias and the ReLU.
+    /// </summary>
+    internal static bool TryComputeBiasRelu<T>(int m, int n, int k, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb,
+        ReadOnlySpan<T> bias, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float) && bias.Length == n && k > 0)
+        {
+            Validate(false, true, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+            var cfg = ConfigF32(ActiveIsa);
+            if (GemmDriver<float>.CanFuseBiasRelu(in cfg, 1, m, n, k))
+            {
+                fixed (T* pa = a, pb = b, pc = c, pbias = bias)
+                    GemmDriver<float>.Run(in cfg, (float*)pa, lda, 1, (float*)pb, 1, ldb, (float*)pc, ldc, 1, m, n, k, 1f, 0f, (float*)pbias);
+                return true;
+            }
+        }
+        Compute(false, true, m, n, k, T.One, a, lda, b, ldb, T.Zero, c, ldc);
+        return false;
+    }
 
     /// <summary>Validates, then runs the blocked driver with the configuration <paramref name="config"/> gives for the active ISA.</summary>
     private static void Run<T>(delegate*<GemmIsa, GemmConfig<T>> config, bool transA, bool transB, int m, int n, int k, T alpha,

@@ -42,6 +42,11 @@ internal unsafe struct GemmConfig<T> where T : unmanaged
     /// A are not packed. Same FMA order as <see cref="Kernel"/>, so results are bit-identical.
     /// </summary>
     public delegate*<nint, T*, nint, T*, T*, nint, T, T, void> DirectKernel;
+    /// <summary>
+    /// Optional <see cref="DirectKernel"/> with the bias+ReLU epilogue (C = max(acc + bias, 0), NaN kept; alpha = 1,
+    /// beta = 0): the fused forward of a linear+ReLU layer.
+    /// </summary>
+    public delegate*<nint, T*, nint, T*, T*, nint, T*, void> DirectBiasReluKernel;
 }
 
 /// <summary>A GEMM problem on strided operands: op(A)[i,p] = A[i·Ars + p·Acs], op(B)[p,j] = B[p·Brs + j·Bcs], C[i,j] = C[i·Crs + j·Ccs].</summary>
@@ -54,6 +59,7 @@ internal unsafe struct GemmJob<T> where T : unmanaged
     public T Alpha, Beta;
     public int Parts;
     public int Mode; // 0: split M, 1: split N, 2: split K (part 0 into C, part q > 0 into Scratch + (q − 1)·M·N)
+    public T* Bias; // non-null: the bias+ReLU epilogue (one bias per column of C)
 }
 
 /// <summary>Per-thread packing buffers (native, 64-byte aligned), grown on demand and freed with the thread.</summary>
@@ -90,11 +96,54 @@ internal sealed unsafe class GemmBuffers
 /// <summary>The BLIS loop nest (NC → KC → pack B → MC → pack A → NR → MR → micro-kernel), threading and the direct small path.</summary>
 internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Runs a validated problem (pointers fixed by the caller).</summary>
+    /// <summary>
+    /// True when <see cref="Run"/> can apply the bias+ReLU epilogue to this problem inside the micro-kernels: a
+    /// float ISA with the fused kernel, A row-major (read in place), k within one cache block, the problem not
+    /// transposed (<see cref="Swaps"/>), threaded along M or N. Otherwise the caller runs the plain product and a
+    /// separate bias+ReLU pass.
+    /// </summary>
+    public static bool CanFuseBiasRelu(in GemmConfig<T> cfg, nint acs, int m, int n, int k) =>
+        cfg.DirectBiasReluKernel != null && acs == 1 && k <= cfg.KC && (long)m * n * k > Gemm.DirectMaxVolume
+        && n > 1 && m > 1 && !Swaps(in cfg, acs, m, n) && KParts(m, n, k, cfg) == 1;
+
+    /// <summary>
+    /// Whether a problem is computed transposed, Cᵀ = op(B)ᵀ·op(A)ᵀ: when that pads the register tiles less. Where
+    /// the untransposed A would be read in place (row-major, the direct kernel), the transposed form must pack that
+    /// large operand as B instead; measured on the bench's narrow outputs (m = 512–10 000, k = 64–256, AVX-512)
+    /// that packing costs about as much as 45 % of the multiply, so the transposed form must pad at least ~2× less
+    /// to pay (n = 4: transposing is 1.6–1.9× faster; n = 12: 1.3×; n = 18, 23, 46: 7–25 % slower).
+    /// </summary>
+    internal static bool Swaps(in GemmConfig<T> cfg, nint acs, int m, int n)
+    {
+        if (Gemm.TuneSwap == 2) return false;
+        double straight = m / (double)cfg.PaddedRows(m) * Efficiency(n, cfg.NR);
+        double swapped = n / (double)cfg.PaddedRows(n) * Efficiency(m, cfg.NR);
+        cfg.PaddedRows(m, out int mr);
+        bool readsAInPlace = cfg.DirectKernel != null && acs == 1 && mr == cfg.MR && m > n;
+        if (readsAInPlace && Gemm.TuneSwap != 1) swapped *= 0.55;
+        return swapped > 1.05 * straight;
+    }
+
+    // Weight-gradient shape (small M·N, long K): K is split into a shape-determined number of parts so that the
+    // result does not depend on the thread count.
+    private static int KParts(int m, int n, int k, in GemmConfig<T> cfg)
+    {
+        double minFlops = Gemm.ParallelMinFlops * (cfg.Isa == GemmIsa.Avx512 ? 2 : 1);
+        if (Environment.ProcessorCount > 1 && k >= 16 * Math.Max(m, n) && 2.0 * m * n * k >= minFlops)
+            return Math.Clamp(k / (8 * Math.Max(m, n)), 1, Environment.ProcessorCount);
+        return 1;
+    }
+
+    /// <summary>
+    /// Runs a validated problem (pointers fixed by the caller). With <paramref name="bias"/> (only where
+    /// <see cref="CanFuseBiasRelu"/>; alpha = 1, beta = 0), C = max(op(A)·op(B) + bias, 0) per column.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(in GemmConfig<T> cfg, T* a, nint ars, nint acs, T* b, nint brs, nint bcs, T* c, nint crs, nint ccs,
-        int m, int n, int k, T alpha, T beta)
+        int m, int n, int k, T alpha, T beta, T* bias = null)
     {
+        if (bias != null && !(CanFuseBiasRelu(in cfg, acs, m, n, k) && ccs == 1 && alpha == T.One && beta == T.Zero))
+            throw new InvalidOperationException("GEMM: the bias+ReLU epilogue was requested for a problem that cannot fuse it");
         if ((long)m * n * k <= Gemm.DirectMaxVolume)
         {
             Direct(a, ars, acs, b, brs, bcs, c, crs, ccs, m, n, k, alpha, beta);
@@ -112,7 +161,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
             return;
         }
         // Narrow N: compute Cᵀ = op(B)ᵀ·op(A)ᵀ when it wastes less of the register tiles.
-        if (Gemm.TuneSwap != 2 && n / (double)cfg.PaddedRows(n) * Efficiency(m, cfg.NR) > 1.05 * (m / (double)cfg.PaddedRows(m)) * Efficiency(n, cfg.NR))
+        if (Swaps(in cfg, acs, m, n))
         {
             T* tp = a; a = b; b = tp;
             (ars, acs, brs, bcs) = (bcs, brs, acs, ars);
@@ -132,18 +181,15 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         var job = new GemmJob<T>
         {
             Cfg = cfgUsed, A = a, B = b, C = c, Ars = ars, Acs = acs, Brs = brs, Bcs = bcs, Crs = crs, Ccs = ccs,
-            M = m, N = n, K = k, Alpha = alpha, Beta = beta,
+            M = m, N = n, K = k, Alpha = alpha, Beta = beta, Bias = bias,
         };
         double flops = 2.0 * m * n * k;
         // AVX-512 cores finish a given problem twice as fast, so they need twice the work to amortise a fork/join.
         double minFlops = Gemm.ParallelMinFlops * (cfg.Isa == GemmIsa.Avx512 ? 2 : 1);
         int threads = flops >= minFlops ? Math.Min(WorkerPool.MaxThreads, Environment.ProcessorCount) : 1;
 
-        // Weight-gradient shape (small M·N, long K): split K into a shape-determined number of parts so that
-        // the result does not depend on the thread count; partial products are added in a fixed order.
-        int kParts = 1;
-        if (Environment.ProcessorCount > 1 && k >= 16 * Math.Max(m, n) && flops >= minFlops)
-            kParts = Math.Clamp(k / (8 * Math.Max(m, n)), 1, Environment.ProcessorCount);
+        // Weight-gradient shape: K in parts; the partial products are added in a fixed order.
+        int kParts = KParts(m, n, k, in cfg);
         if (kParts > 1)
         {
             job.Mode = 2;
@@ -189,7 +235,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                 int i0 = t0 * cfg.MR, i1 = Math.Min(j.M, t1 * cfg.MR);
                 if (i1 > i0)
                     Blocked(in cfg, j.A + i0 * j.Ars, j.Ars, j.Acs, j.B, j.Brs, j.Bcs, j.C + i0 * j.Crs, j.Crs, j.Ccs,
-                        i1 - i0, j.N, j.K, j.Alpha, j.Beta);
+                        i1 - i0, j.N, j.K, j.Alpha, j.Beta, j.Bias);
                 break;
             }
             case 1:
@@ -199,7 +245,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                 int j0 = t0 * cfg.NR, j1 = Math.Min(j.N, t1 * cfg.NR);
                 if (j1 > j0)
                     Blocked(in cfg, j.A, j.Ars, j.Acs, j.B + j0 * j.Bcs, j.Brs, j.Bcs, j.C + j0 * j.Ccs, j.Crs, j.Ccs,
-                        j.M, j1 - j0, j.K, j.Alpha, j.Beta);
+                        j.M, j1 - j0, j.K, j.Alpha, j.Beta, j.Bias == null ? null : j.Bias + j0);
                 break;
             }
             default:
@@ -215,10 +261,13 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         }
     }
 
-    /// <summary>Single-threaded blocked GEMM on one sub-problem.</summary>
+    /// <summary>
+    /// Single-threaded blocked GEMM on one sub-problem; with <paramref name="bias"/> (one K block, alpha = 1,
+    /// beta = 0, ccs = 1) the tiles end with the bias+ReLU epilogue.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Blocked(in GemmConfig<T> cfg, T* a, nint ars, nint acs, T* b, nint brs, nint bcs, T* c, nint crs, nint ccs,
-        int m, int n, int k, T alpha, T beta)
+        int m, int n, int k, T alpha, T beta, T* bias = null)
     {
         int MR = cfg.MR, NR = cfg.NR;
         if (k == 0)
@@ -289,7 +338,19 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                             // full row panels of an A readable in place go to the unpacked kernel; edge tiles through tmp
                             bool inPlace = direct && mr == MR;
                             T* ar = a + (ic + ir) * ars + pc * acs;
-                            if (mr == MR && nr == NR && ccs == 1)
+                            if (bias != null)
+                            {
+                                T* bt = bias + jc + jr;
+                                if (inPlace && nr == NR) cfg.DirectBiasReluKernel(kc, ar, ars, bp, ct, crs, bt);
+                                else
+                                {
+                                    if (inPlace) cfg.DirectKernel(kc, ar, ars, bp, tmp, NR, T.One, T.Zero);
+                                    else kernel(kc, ap, bp, tmp, NR, T.One, T.Zero);
+                                    BiasReluTile(tmp, NR, mr, nr, bt);
+                                    WriteTile(tmp, NR, ct, crs, ccs, mr, nr, T.One, T.Zero);
+                                }
+                            }
+                            else if (mr == MR && nr == NR && ccs == 1)
                             {
                                 if (inPlace) cfg.DirectKernel(kc, ar, ars, bp, ct, crs, alpha, betaEff);
                                 else kernel(kc, ap, bp, ct, crs, alpha, betaEff);
@@ -307,6 +368,17 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                 pc += kc;
             }
         }
+    }
+
+    /// <summary>acc = max(acc + bias, 0) on an mr×nr tile, NaN kept: the fused kernels' epilogue for edge tiles.</summary>
+    private static void BiasReluTile(T* acc, int ldacc, int mr, int nr, T* bias)
+    {
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < nr; j++)
+            {
+                T y = acc[i * ldacc + j] + bias[j];
+                acc[i * ldacc + j] = y > T.Zero || T.IsNaN(y) ? y : T.Zero;
+            }
     }
 
     /// <summary>C tile = alpha·acc + beta·C with exactly the rounding of the micro-kernels' write-out.</summary>

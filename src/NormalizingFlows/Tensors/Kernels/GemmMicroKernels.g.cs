@@ -3,7 +3,8 @@
 // repository root (GeneratedCodeTests fails when this file and the generator disagree).
 // Each kernel multiplies a packed MR×kc A micro-panel (column by column, MR values per k step) by a packed kc×NR
 // B micro-panel (NR values per k step) and writes the MR×NR tile; the *Direct kernels read the MR rows of a
-// row-major A in place (no packing). Accumulation order is strictly sequential in k
+// row-major A in place (no packing); the *BiasRelu kernels end with C = max(acc + bias, 0) (NaN kept), the same
+// operations as the separate bias+ReLU pass. Accumulation order is strictly sequential in k
 // so results are bit-identical for any partitioning.
 // </auto-generated>
 using System.Numerics;
@@ -1844,6 +1845,244 @@ internal static unsafe class GemmMicroKernels
             Avx.Store(c + 3 * rsc, c30 + Avx.LoadVector256(c + 3 * rsc) * vb); Avx.Store(c + 3 * rsc + 8, c31 + Avx.LoadVector256(c + 3 * rsc + 8) * vb);
             Avx.Store(c + 4 * rsc, c40 + Avx.LoadVector256(c + 4 * rsc) * vb); Avx.Store(c + 4 * rsc + 8, c41 + Avx.LoadVector256(c + 4 * rsc + 8) * vb);
             Avx.Store(c + 5 * rsc, c50 + Avx.LoadVector256(c + 5 * rsc) * vb); Avx.Store(c + 5 * rsc + 8, c51 + Avx.LoadVector256(c + 5 * rsc + 8) * vb);
+        }
+    }
+
+    /// <summary>12×32 float micro-kernel (avx512) reading A unpacked, with the bias+ReLU epilogue: C[0..12, 0..NR) = max(Σ_p a[r·lda+p]·b[p·NR+j] + bias[j], 0), NaN kept; the same FMA sequence as the packed kernel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void F32Avx512_12x32DirectBiasRelu(nint kc, float* a, nint lda, float* b, float* c, nint rsc, float* bias)
+    {
+        float* a0 = a;
+        float* a1 = a + 1 * lda;
+        float* a2 = a + 2 * lda;
+        float* a3 = a + 3 * lda;
+        float* a4 = a + 4 * lda;
+        float* a5 = a + 5 * lda;
+        float* a6 = a + 6 * lda;
+        float* a7 = a + 7 * lda;
+        float* a8 = a + 8 * lda;
+        float* a9 = a + 9 * lda;
+        float* a10 = a + 10 * lda;
+        float* a11 = a + 11 * lda;
+        Vector512<float> c00 = Vector512<float>.Zero; Vector512<float> c01 = Vector512<float>.Zero;
+        Vector512<float> c10 = Vector512<float>.Zero; Vector512<float> c11 = Vector512<float>.Zero;
+        Vector512<float> c20 = Vector512<float>.Zero; Vector512<float> c21 = Vector512<float>.Zero;
+        Vector512<float> c30 = Vector512<float>.Zero; Vector512<float> c31 = Vector512<float>.Zero;
+        Vector512<float> c40 = Vector512<float>.Zero; Vector512<float> c41 = Vector512<float>.Zero;
+        Vector512<float> c50 = Vector512<float>.Zero; Vector512<float> c51 = Vector512<float>.Zero;
+        Vector512<float> c60 = Vector512<float>.Zero; Vector512<float> c61 = Vector512<float>.Zero;
+        Vector512<float> c70 = Vector512<float>.Zero; Vector512<float> c71 = Vector512<float>.Zero;
+        Vector512<float> c80 = Vector512<float>.Zero; Vector512<float> c81 = Vector512<float>.Zero;
+        Vector512<float> c90 = Vector512<float>.Zero; Vector512<float> c91 = Vector512<float>.Zero;
+        Vector512<float> c100 = Vector512<float>.Zero; Vector512<float> c101 = Vector512<float>.Zero;
+        Vector512<float> c110 = Vector512<float>.Zero; Vector512<float> c111 = Vector512<float>.Zero;
+        nint p = 0;
+        for (; p + 4 <= kc; p += 4)
+        {
+            {
+            Vector512<float> b0 = Avx512F.LoadVector512(b);
+            Vector512<float> b1 = Avx512F.LoadVector512(b + 16);
+            { Vector512<float> av0 = Vector512.Create(a0[p]); c00 = Avx512F.FusedMultiplyAdd(av0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av0, b1, c01); }
+            { Vector512<float> av1 = Vector512.Create(a1[p]); c10 = Avx512F.FusedMultiplyAdd(av1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av1, b1, c11); }
+            { Vector512<float> av2 = Vector512.Create(a2[p]); c20 = Avx512F.FusedMultiplyAdd(av2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av2, b1, c21); }
+            { Vector512<float> av3 = Vector512.Create(a3[p]); c30 = Avx512F.FusedMultiplyAdd(av3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(av3, b1, c31); }
+            { Vector512<float> av4 = Vector512.Create(a4[p]); c40 = Avx512F.FusedMultiplyAdd(av4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(av4, b1, c41); }
+            { Vector512<float> av5 = Vector512.Create(a5[p]); c50 = Avx512F.FusedMultiplyAdd(av5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av5, b1, c51); }
+            { Vector512<float> av6 = Vector512.Create(a6[p]); c60 = Avx512F.FusedMultiplyAdd(av6, b0, c60); c61 = Avx512F.FusedMultiplyAdd(av6, b1, c61); }
+            { Vector512<float> av7 = Vector512.Create(a7[p]); c70 = Avx512F.FusedMultiplyAdd(av7, b0, c70); c71 = Avx512F.FusedMultiplyAdd(av7, b1, c71); }
+            { Vector512<float> av8 = Vector512.Create(a8[p]); c80 = Avx512F.FusedMultiplyAdd(av8, b0, c80); c81 = Avx512F.FusedMultiplyAdd(av8, b1, c81); }
+            { Vector512<float> av9 = Vector512.Create(a9[p]); c90 = Avx512F.FusedMultiplyAdd(av9, b0, c90); c91 = Avx512F.FusedMultiplyAdd(av9, b1, c91); }
+            { Vector512<float> av10 = Vector512.Create(a10[p]); c100 = Avx512F.FusedMultiplyAdd(av10, b0, c100); c101 = Avx512F.FusedMultiplyAdd(av10, b1, c101); }
+            { Vector512<float> av11 = Vector512.Create(a11[p]); c110 = Avx512F.FusedMultiplyAdd(av11, b0, c110); c111 = Avx512F.FusedMultiplyAdd(av11, b1, c111); }
+            }
+            {
+            Vector512<float> b0 = Avx512F.LoadVector512(b + 32);
+            Vector512<float> b1 = Avx512F.LoadVector512(b + 48);
+            { Vector512<float> av0 = Vector512.Create(a0[p + 1]); c00 = Avx512F.FusedMultiplyAdd(av0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av0, b1, c01); }
+            { Vector512<float> av1 = Vector512.Create(a1[p + 1]); c10 = Avx512F.FusedMultiplyAdd(av1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av1, b1, c11); }
+            { Vector512<float> av2 = Vector512.Create(a2[p + 1]); c20 = Avx512F.FusedMultiplyAdd(av2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av2, b1, c21); }
+            { Vector512<float> av3 = Vector512.Create(a3[p + 1]); c30 = Avx512F.FusedMultiplyAdd(av3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(av3, b1, c31); }
+            { Vector512<float> av4 = Vector512.Create(a4[p + 1]); c40 = Avx512F.FusedMultiplyAdd(av4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(av4, b1, c41); }
+            { Vector512<float> av5 = Vector512.Create(a5[p + 1]); c50 = Avx512F.FusedMultiplyAdd(av5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av5, b1, c51); }
+            { Vector512<float> av6 = Vector512.Create(a6[p + 1]); c60 = Avx512F.FusedMultiplyAdd(av6, b0, c60); c61 = Avx512F.FusedMultiplyAdd(av6, b1, c61); }
+            { Vector512<float> av7 = Vector512.Create(a7[p + 1]); c70 = Avx512F.FusedMultiplyAdd(av7, b0, c70); c71 = Avx512F.FusedMultiplyAdd(av7, b1, c71); }
+            { Vector512<float> av8 = Vector512.Create(a8[p + 1]); c80 = Avx512F.FusedMultiplyAdd(av8, b0, c80); c81 = Avx512F.FusedMultiplyAdd(av8, b1, c81); }
+            { Vector512<float> av9 = Vector512.Create(a9[p + 1]); c90 = Avx512F.FusedMultiplyAdd(av9, b0, c90); c91 = Avx512F.FusedMultiplyAdd(av9, b1, c91); }
+            { Vector512<float> av10 = Vector512.Create(a10[p + 1]); c100 = Avx512F.FusedMultiplyAdd(av10, b0, c100); c101 = Avx512F.FusedMultiplyAdd(av10, b1, c101); }
+            { Vector512<float> av11 = Vector512.Create(a11[p + 1]); c110 = Avx512F.FusedMultiplyAdd(av11, b0, c110); c111 = Avx512F.FusedMultiplyAdd(av11, b1, c111); }
+            }
+            {
+            Vector512<float> b0 = Avx512F.LoadVector512(b + 64);
+            Vector512<float> b1 = Avx512F.LoadVector512(b + 80);
+            { Vector512<float> av0 = Vector512.Create(a0[p + 2]); c00 = Avx512F.FusedMultiplyAdd(av0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av0, b1, c01); }
+            { Vector512<float> av1 = Vector512.Create(a1[p + 2]); c10 = Avx512F.FusedMultiplyAdd(av1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av1, b1, c11); }
+            { Vector512<float> av2 = Vector512.Create(a2[p + 2]); c20 = Avx512F.FusedMultiplyAdd(av2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av2, b1, c21); }
+            { Vector512<float> av3 = Vector512.Create(a3[p + 2]); c30 = Avx512F.FusedMultiplyAdd(av3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(av3, b1, c31); }
+            { Vector512<float> av4 = Vector512.Create(a4[p + 2]); c40 = Avx512F.FusedMultiplyAdd(av4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(av4, b1, c41); }
+            { Vector512<float> av5 = Vector512.Create(a5[p + 2]); c50 = Avx512F.FusedMultiplyAdd(av5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av5, b1, c51); }
+            { Vector512<float> av6 = Vector512.Create(a6[p + 2]); c60 = Avx512F.FusedMultiplyAdd(av6, b0, c60); c61 = Avx512F.FusedMultiplyAdd(av6, b1, c61); }
+            { Vector512<float> av7 = Vector512.Create(a7[p + 2]); c70 = Avx512F.FusedMultiplyAdd(av7, b0, c70); c71 = Avx512F.FusedMultiplyAdd(av7, b1, c71); }
+            { Vector512<float> av8 = Vector512.Create(a8[p + 2]); c80 = Avx512F.FusedMultiplyAdd(av8, b0, c80); c81 = Avx512F.FusedMultiplyAdd(av8, b1, c81); }
+            { Vector512<float> av9 = Vector512.Create(a9[p + 2]); c90 = Avx512F.FusedMultiplyAdd(av9, b0, c90); c91 = Avx512F.FusedMultiplyAdd(av9, b1, c91); }
+            { Vector512<float> av10 = Vector512.Create(a10[p + 2]); c100 = Avx512F.FusedMultiplyAdd(av10, b0, c100); c101 = Avx512F.FusedMultiplyAdd(av10, b1, c101); }
+            { Vector512<float> av11 = Vector512.Create(a11[p + 2]); c110 = Avx512F.FusedMultiplyAdd(av11, b0, c110); c111 = Avx512F.FusedMultiplyAdd(av11, b1, c111); }
+            }
+            {
+            Vector512<float> b0 = Avx512F.LoadVector512(b + 96);
+            Vector512<float> b1 = Avx512F.LoadVector512(b + 112);
+            { Vector512<float> av0 = Vector512.Create(a0[p + 3]); c00 = Avx512F.FusedMultiplyAdd(av0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av0, b1, c01); }
+            { Vector512<float> av1 = Vector512.Create(a1[p + 3]); c10 = Avx512F.FusedMultiplyAdd(av1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av1, b1, c11); }
+            { Vector512<float> av2 = Vector512.Create(a2[p + 3]); c20 = Avx512F.FusedMultiplyAdd(av2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av2, b1, c21); }
+            { Vector512<float> av3 = Vector512.Create(a3[p + 3]); c30 = Avx512F.FusedMultiplyAdd(av3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(av3, b1, c31); }
+            { Vector512<float> av4 = Vector512.Create(a4[p + 3]); c40 = Avx512F.FusedMultiplyAdd(av4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(av4, b1, c41); }
+            { Vector512<float> av5 = Vector512.Create(a5[p + 3]); c50 = Avx512F.FusedMultiplyAdd(av5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av5, b1, c51); }
+            { Vector512<float> av6 = Vector512.Create(a6[p + 3]); c60 = Avx512F.FusedMultiplyAdd(av6, b0, c60); c61 = Avx512F.FusedMultiplyAdd(av6, b1, c61); }
+            { Vector512<float> av7 = Vector512.Create(a7[p + 3]); c70 = Avx512F.FusedMultiplyAdd(av7, b0, c70); c71 = Avx512F.FusedMultiplyAdd(av7, b1, c71); }
+            { Vector512<float> av8 = Vector512.Create(a8[p + 3]); c80 = Avx512F.FusedMultiplyAdd(av8, b0, c80); c81 = Avx512F.FusedMultiplyAdd(av8, b1, c81); }
+            { Vector512<float> av9 = Vector512.Create(a9[p + 3]); c90 = Avx512F.FusedMultiplyAdd(av9, b0, c90); c91 = Avx512F.FusedMultiplyAdd(av9, b1, c91); }
+            { Vector512<float> av10 = Vector512.Create(a10[p + 3]); c100 = Avx512F.FusedMultiplyAdd(av10, b0, c100); c101 = Avx512F.FusedMultiplyAdd(av10, b1, c101); }
+            { Vector512<float> av11 = Vector512.Create(a11[p + 3]); c110 = Avx512F.FusedMultiplyAdd(av11, b0, c110); c111 = Avx512F.FusedMultiplyAdd(av11, b1, c111); }
+            }
+            b += 4 * 32;
+        }
+        for (; p < kc; p++)
+        {
+            Vector512<float> b0 = Avx512F.LoadVector512(b);
+            Vector512<float> b1 = Avx512F.LoadVector512(b + 16);
+            { Vector512<float> av0 = Vector512.Create(a0[p]); c00 = Avx512F.FusedMultiplyAdd(av0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av0, b1, c01); }
+            { Vector512<float> av1 = Vector512.Create(a1[p]); c10 = Avx512F.FusedMultiplyAdd(av1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av1, b1, c11); }
+            { Vector512<float> av2 = Vector512.Create(a2[p]); c20 = Avx512F.FusedMultiplyAdd(av2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av2, b1, c21); }
+            { Vector512<float> av3 = Vector512.Create(a3[p]); c30 = Avx512F.FusedMultiplyAdd(av3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(av3, b1, c31); }
+            { Vector512<float> av4 = Vector512.Create(a4[p]); c40 = Avx512F.FusedMultiplyAdd(av4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(av4, b1, c41); }
+            { Vector512<float> av5 = Vector512.Create(a5[p]); c50 = Avx512F.FusedMultiplyAdd(av5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av5, b1, c51); }
+            { Vector512<float> av6 = Vector512.Create(a6[p]); c60 = Avx512F.FusedMultiplyAdd(av6, b0, c60); c61 = Avx512F.FusedMultiplyAdd(av6, b1, c61); }
+            { Vector512<float> av7 = Vector512.Create(a7[p]); c70 = Avx512F.FusedMultiplyAdd(av7, b0, c70); c71 = Avx512F.FusedMultiplyAdd(av7, b1, c71); }
+            { Vector512<float> av8 = Vector512.Create(a8[p]); c80 = Avx512F.FusedMultiplyAdd(av8, b0, c80); c81 = Avx512F.FusedMultiplyAdd(av8, b1, c81); }
+            { Vector512<float> av9 = Vector512.Create(a9[p]); c90 = Avx512F.FusedMultiplyAdd(av9, b0, c90); c91 = Avx512F.FusedMultiplyAdd(av9, b1, c91); }
+            { Vector512<float> av10 = Vector512.Create(a10[p]); c100 = Avx512F.FusedMultiplyAdd(av10, b0, c100); c101 = Avx512F.FusedMultiplyAdd(av10, b1, c101); }
+            { Vector512<float> av11 = Vector512.Create(a11[p]); c110 = Avx512F.FusedMultiplyAdd(av11, b0, c110); c111 = Avx512F.FusedMultiplyAdd(av11, b1, c111); }
+            b += 32;
+        }
+        Vector512<float> zero = Vector512<float>.Zero;
+        Vector512<float> bias0 = Avx512F.LoadVector512(bias);
+        Vector512<float> bias1 = Avx512F.LoadVector512(bias + 16);
+        { Vector512<float> y = c00 + bias0; c00 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); } { Vector512<float> y = c01 + bias1; c01 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); }
+        { Vector512<float> y = c10 + bias0; c10 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); } { Vector512<float> y = c11 + bias1; c11 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); }
+        { Vector512<float> y = c20 + bias0; c20 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); } { Vector512<float> y = c21 + bias1; c21 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); }
+        { Vector512<float> y = c30 + bias0; c30 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); } { Vector512<float> y = c31 + bias1; c31 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); }
+        { Vector512<float> y = c40 + bias0; c40 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); } { Vector512<float> y = c41 + bias1; c41 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); }
+        { Vector512<float> y = c50 + bias0; c50 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); } { Vector512<float> y = c51 + bias1; c51 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); }
+        { Vector512<float> y = c60 + bias0; c60 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); } { Vector512<float> y = c61 + bias1; c61 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); }
+        { Vector512<float> y = c70 + bias0; c70 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); } { Vector512<float> y = c71 + bias1; c71 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); }
+        { Vector512<float> y = c80 + bias0; c80 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); } { Vector512<float> y = c81 + bias1; c81 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); }
+        { Vector512<float> y = c90 + bias0; c90 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); } { Vector512<float> y = c91 + bias1; c91 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); }
+        { Vector512<float> y = c100 + bias0; c100 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); } { Vector512<float> y = c101 + bias1; c101 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); }
+        { Vector512<float> y = c110 + bias0; c110 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); } { Vector512<float> y = c111 + bias1; c111 = Vector512.ConditionalSelect(Vector512.GreaterThan(y, zero) | ~Vector512.Equals(y, y), y, zero); }
+        {
+            Avx512F.Store(c, c00); Avx512F.Store(c + 16, c01);
+            Avx512F.Store(c + 1 * rsc, c10); Avx512F.Store(c + 1 * rsc + 16, c11);
+            Avx512F.Store(c + 2 * rsc, c20); Avx512F.Store(c + 2 * rsc + 16, c21);
+            Avx512F.Store(c + 3 * rsc, c30); Avx512F.Store(c + 3 * rsc + 16, c31);
+            Avx512F.Store(c + 4 * rsc, c40); Avx512F.Store(c + 4 * rsc + 16, c41);
+            Avx512F.Store(c + 5 * rsc, c50); Avx512F.Store(c + 5 * rsc + 16, c51);
+            Avx512F.Store(c + 6 * rsc, c60); Avx512F.Store(c + 6 * rsc + 16, c61);
+            Avx512F.Store(c + 7 * rsc, c70); Avx512F.Store(c + 7 * rsc + 16, c71);
+            Avx512F.Store(c + 8 * rsc, c80); Avx512F.Store(c + 8 * rsc + 16, c81);
+            Avx512F.Store(c + 9 * rsc, c90); Avx512F.Store(c + 9 * rsc + 16, c91);
+            Avx512F.Store(c + 10 * rsc, c100); Avx512F.Store(c + 10 * rsc + 16, c101);
+            Avx512F.Store(c + 11 * rsc, c110); Avx512F.Store(c + 11 * rsc + 16, c111);
+        }
+    }
+
+    /// <summary>6×16 float micro-kernel (avx2) reading A unpacked, with the bias+ReLU epilogue: C[0..6, 0..NR) = max(Σ_p a[r·lda+p]·b[p·NR+j] + bias[j], 0), NaN kept; the same FMA sequence as the packed kernel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void F32Avx2_6x16DirectBiasRelu(nint kc, float* a, nint lda, float* b, float* c, nint rsc, float* bias)
+    {
+        float* a0 = a;
+        float* a1 = a + 1 * lda;
+        float* a2 = a + 2 * lda;
+        float* a3 = a + 3 * lda;
+        float* a4 = a + 4 * lda;
+        float* a5 = a + 5 * lda;
+        Vector256<float> c00 = Vector256<float>.Zero; Vector256<float> c01 = Vector256<float>.Zero;
+        Vector256<float> c10 = Vector256<float>.Zero; Vector256<float> c11 = Vector256<float>.Zero;
+        Vector256<float> c20 = Vector256<float>.Zero; Vector256<float> c21 = Vector256<float>.Zero;
+        Vector256<float> c30 = Vector256<float>.Zero; Vector256<float> c31 = Vector256<float>.Zero;
+        Vector256<float> c40 = Vector256<float>.Zero; Vector256<float> c41 = Vector256<float>.Zero;
+        Vector256<float> c50 = Vector256<float>.Zero; Vector256<float> c51 = Vector256<float>.Zero;
+        nint p = 0;
+        for (; p + 4 <= kc; p += 4)
+        {
+            {
+            Vector256<float> b0 = Avx.LoadVector256(b);
+            Vector256<float> b1 = Avx.LoadVector256(b + 8);
+            { Vector256<float> av0 = Vector256.Create(a0[p]); c00 = Fma.MultiplyAdd(av0, b0, c00); c01 = Fma.MultiplyAdd(av0, b1, c01); }
+            { Vector256<float> av1 = Vector256.Create(a1[p]); c10 = Fma.MultiplyAdd(av1, b0, c10); c11 = Fma.MultiplyAdd(av1, b1, c11); }
+            { Vector256<float> av2 = Vector256.Create(a2[p]); c20 = Fma.MultiplyAdd(av2, b0, c20); c21 = Fma.MultiplyAdd(av2, b1, c21); }
+            { Vector256<float> av3 = Vector256.Create(a3[p]); c30 = Fma.MultiplyAdd(av3, b0, c30); c31 = Fma.MultiplyAdd(av3, b1, c31); }
+            { Vector256<float> av4 = Vector256.Create(a4[p]); c40 = Fma.MultiplyAdd(av4, b0, c40); c41 = Fma.MultiplyAdd(av4, b1, c41); }
+            { Vector256<float> av5 = Vector256.Create(a5[p]); c50 = Fma.MultiplyAdd(av5, b0, c50); c51 = Fma.MultiplyAdd(av5, b1, c51); }
+            }
+            {
+            Vector256<float> b0 = Avx.LoadVector256(b + 16);
+            Vector256<float> b1 = Avx.LoadVector256(b + 24);
+            { Vector256<float> av0 = Vector256.Create(a0[p + 1]); c00 = Fma.MultiplyAdd(av0, b0, c00); c01 = Fma.MultiplyAdd(av0, b1, c01); }
+            { Vector256<float> av1 = Vector256.Create(a1[p + 1]); c10 = Fma.MultiplyAdd(av1, b0, c10); c11 = Fma.MultiplyAdd(av1, b1, c11); }
+            { Vector256<float> av2 = Vector256.Create(a2[p + 1]); c20 = Fma.MultiplyAdd(av2, b0, c20); c21 = Fma.MultiplyAdd(av2, b1, c21); }
+            { Vector256<float> av3 = Vector256.Create(a3[p + 1]); c30 = Fma.MultiplyAdd(av3, b0, c30); c31 = Fma.MultiplyAdd(av3, b1, c31); }
+            { Vector256<float> av4 = Vector256.Create(a4[p + 1]); c40 = Fma.MultiplyAdd(av4, b0, c40); c41 = Fma.MultiplyAdd(av4, b1, c41); }
+            { Vector256<float> av5 = Vector256.Create(a5[p + 1]); c50 = Fma.MultiplyAdd(av5, b0, c50); c51 = Fma.MultiplyAdd(av5, b1, c51); }
+            }
+            {
+            Vector256<float> b0 = Avx.LoadVector256(b + 32);
+            Vector256<float> b1 = Avx.LoadVector256(b + 40);
+            { Vector256<float> av0 = Vector256.Create(a0[p + 2]); c00 = Fma.MultiplyAdd(av0, b0, c00); c01 = Fma.MultiplyAdd(av0, b1, c01); }
+            { Vector256<float> av1 = Vector256.Create(a1[p + 2]); c10 = Fma.MultiplyAdd(av1, b0, c10); c11 = Fma.MultiplyAdd(av1, b1, c11); }
+            { Vector256<float> av2 = Vector256.Create(a2[p + 2]); c20 = Fma.MultiplyAdd(av2, b0, c20); c21 = Fma.MultiplyAdd(av2, b1, c21); }
+            { Vector256<float> av3 = Vector256.Create(a3[p + 2]); c30 = Fma.MultiplyAdd(av3, b0, c30); c31 = Fma.MultiplyAdd(av3, b1, c31); }
+            { Vector256<float> av4 = Vector256.Create(a4[p + 2]); c40 = Fma.MultiplyAdd(av4, b0, c40); c41 = Fma.MultiplyAdd(av4, b1, c41); }
+            { Vector256<float> av5 = Vector256.Create(a5[p + 2]); c50 = Fma.MultiplyAdd(av5, b0, c50); c51 = Fma.MultiplyAdd(av5, b1, c51); }
+            }
+            {
+            Vector256<float> b0 = Avx.LoadVector256(b + 48);
+            Vector256<float> b1 = Avx.LoadVector256(b + 56);
+            { Vector256<float> av0 = Vector256.Create(a0[p + 3]); c00 = Fma.MultiplyAdd(av0, b0, c00); c01 = Fma.MultiplyAdd(av0, b1, c01); }
+            { Vector256<float> av1 = Vector256.Create(a1[p + 3]); c10 = Fma.MultiplyAdd(av1, b0, c10); c11 = Fma.MultiplyAdd(av1, b1, c11); }
+            { Vector256<float> av2 = Vector256.Create(a2[p + 3]); c20 = Fma.MultiplyAdd(av2, b0, c20); c21 = Fma.MultiplyAdd(av2, b1, c21); }
+            { Vector256<float> av3 = Vector256.Create(a3[p + 3]); c30 = Fma.MultiplyAdd(av3, b0, c30); c31 = Fma.MultiplyAdd(av3, b1, c31); }
+            { Vector256<float> av4 = Vector256.Create(a4[p + 3]); c40 = Fma.MultiplyAdd(av4, b0, c40); c41 = Fma.MultiplyAdd(av4, b1, c41); }
+            { Vector256<float> av5 = Vector256.Create(a5[p + 3]); c50 = Fma.MultiplyAdd(av5, b0, c50); c51 = Fma.MultiplyAdd(av5, b1, c51); }
+            }
+            b += 4 * 16;
+        }
+        for (; p < kc; p++)
+        {
+            Vector256<float> b0 = Avx.LoadVector256(b);
+            Vector256<float> b1 = Avx.LoadVector256(b + 8);
+            { Vector256<float> av0 = Vector256.Create(a0[p]); c00 = Fma.MultiplyAdd(av0, b0, c00); c01 = Fma.MultiplyAdd(av0, b1, c01); }
+            { Vector256<float> av1 = Vector256.Create(a1[p]); c10 = Fma.MultiplyAdd(av1, b0, c10); c11 = Fma.MultiplyAdd(av1, b1, c11); }
+            { Vector256<float> av2 = Vector256.Create(a2[p]); c20 = Fma.MultiplyAdd(av2, b0, c20); c21 = Fma.MultiplyAdd(av2, b1, c21); }
+            { Vector256<float> av3 = Vector256.Create(a3[p]); c30 = Fma.MultiplyAdd(av3, b0, c30); c31 = Fma.MultiplyAdd(av3, b1, c31); }
+            { Vector256<float> av4 = Vector256.Create(a4[p]); c40 = Fma.MultiplyAdd(av4, b0, c40); c41 = Fma.MultiplyAdd(av4, b1, c41); }
+            { Vector256<float> av5 = Vector256.Create(a5[p]); c50 = Fma.MultiplyAdd(av5, b0, c50); c51 = Fma.MultiplyAdd(av5, b1, c51); }
+            b += 16;
+        }
+        Vector256<float> zero = Vector256<float>.Zero;
+        Vector256<float> bias0 = Avx.LoadVector256(bias);
+        Vector256<float> bias1 = Avx.LoadVector256(bias + 8);
+        { Vector256<float> y = c00 + bias0; c00 = Vector256.ConditionalSelect(Vector256.GreaterThan(y, zero) | ~Vector256.Equals(y, y), y, zero); } { Vector256<float> y = c01 + bias1; c01 = Vector256.ConditionalSelect(Vector256.GreaterThan(y, zero) | ~Vector256.Equals(y, y), y, zero); }
+        { Vector256<float> y = c10 + bias0; c10 = Vector256.ConditionalSelect(Vector256.GreaterThan(y, zero) | ~Vector256.Equals(y, y), y, zero); } { Vector256<float> y = c11 + bias1; c11 = Vector256.ConditionalSelect(Vector256.GreaterThan(y, zero) | ~Vector256.Equals(y, y), y, zero); }
+        { Vector256<float> y = c20 + bias0; c20 = Vector256.ConditionalSelect(Vector256.GreaterThan(y, zero) | ~Vector256.Equals(y, y), y, zero); } { Vector256<float> y = c21 + bias1; c21 = Vector256.ConditionalSelect(Vector256.GreaterThan(y, zero) | ~Vector256.Equals(y, y), y, zero); }
+        { Vector256<float> y = c30 + bias0; c30 = Vector256.ConditionalSelect(Vector256.GreaterThan(y, zero) | ~Vector256.Equals(y, y), y, zero); } { Vector256<float> y = c31 + bias1; c31 = Vector256.ConditionalSelect(Vector256.GreaterThan(y, zero) | ~Vector256.Equals(y, y), y, zero); }
+        { Vector256<float> y = c40 + bias0; c40 = Vector256.ConditionalSelect(Vector256.GreaterThan(y, zero) | ~Vector256.Equals(y, y), y, zero); } { Vector256<float> y = c41 + bias1; c41 = Vector256.ConditionalSelect(Vector256.GreaterThan(y, zero) | ~Vector256.Equals(y, y), y, zero); }
+        { Vector256<float> y = c50 + bias0; c50 = Vector256.ConditionalSelect(Vector256.GreaterThan(y, zero) | ~Vector256.Equals(y, y), y, zero); } { Vector256<float> y = c51 + bias1; c51 = Vector256.ConditionalSelect(Vector256.GreaterThan(y, zero) | ~Vector256.Equals(y, y), y, zero); }
+        {
+            Avx.Store(c, c00); Avx.Store(c + 8, c01);
+            Avx.Store(c + 1 * rsc, c10); Avx.Store(c + 1 * rsc + 8, c11);
+            Avx.Store(c + 2 * rsc, c20); Avx.Store(c + 2 * rsc + 8, c21);
+            Avx.Store(c + 3 * rsc, c30); Avx.Store(c + 3 * rsc + 8, c31);
+            Avx.Store(c + 4 * rsc, c40); Avx.Store(c + 4 * rsc + 8, c41);
+            Avx.Store(c + 5 * rsc, c50); Avx.Store(c + 5 * rsc + 8, c51);
         }
     }
 }
