@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using NormalizingFlows.Tensors.Kernels;
 
 namespace NormalizingFlows.Tensors;
 
@@ -149,10 +150,71 @@ public sealed class Rng
             for (int i = 0; i < destination.Length; i++) destination[i] = T.CreateTruncating(low + w * NextDouble());
     }
 
-    /// <summary>Fills <paramref name="destination"/> with normal values of the given mean and standard deviation.</summary>
+    /// <summary>
+    /// Fills <paramref name="destination"/> with normal values of the given mean and standard deviation: the values
+    /// <see cref="NextNormal"/> would give one by one. Long fills on several worker threads draw the uniforms and run
+    /// the rejection step in order, then evaluate the logarithms and square roots in parallel (same values).
+    /// </summary>
     public void Normal<T>(Span<T> destination, double mean = 0.0, double std = 1.0) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (destination.Length >= ParallelNormalMin && WorkerPool.MaxThreads > 1 && !WorkerPool.IsInsidePart)
+        {
+            NormalTwoStage(destination, mean, std);
+            return;
+        }
         for (int i = 0; i < destination.Length; i++) destination[i] = T.CreateTruncating(mean + std * NextNormal());
+    }
+
+    /// <summary>Fewest values for which <see cref="Normal{T}(Span{T}, double, double)"/> evaluates in parallel.</summary>
+    internal const int ParallelNormalMin = 16384;
+
+    private unsafe void NormalTwoStage<T>(Span<T> destination, double mean, double std) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = destination.Length, start = 0;
+        if (_hasSpare)
+        {
+            _hasSpare = false;
+            destination[0] = T.CreateTruncating(mean + std * _spareNormal);
+            start = 1;
+        }
+        int pairs = (n - start + 1) / 2;
+        // stage 1, in order: the accepted points (u, v) of the polar method and s = u² + v²
+        double[] uvs = System.Buffers.ArrayPool<double>.Shared.Rent(3 * pairs);
+        for (int p = 0; p < pairs; p++)
+        {
+            double u, v, s;
+            do
+            {
+                u = 2.0 * NextDouble() - 1.0;
+                v = 2.0 * NextDouble() - 1.0;
+                s = u * u + v * v;
+            } while (s >= 1.0 || s == 0.0);
+            uvs[3 * p] = u; uvs[3 * p + 1] = v; uvs[3 * p + 2] = s;
+        }
+        // stage 2, in parallel: the same f = √(−2 ln s / s) and products as NextNormal
+        fixed (T* d = destination)
+        {
+            nint dAddr = (nint)d;
+            ParallelRows.For(pairs, 2048, (p0, p1) =>
+            {
+                T* dst = (T*)dAddr;
+                for (int p = p0; p < p1; p++)
+                {
+                    double f = Math.Sqrt(-2.0 * Math.Log(uvs[3 * p + 2]) / uvs[3 * p + 2]);
+                    int at = start + 2 * p;
+                    dst[at] = T.CreateTruncating(mean + std * (uvs[3 * p] * f));
+                    if (at + 1 < n) dst[at + 1] = T.CreateTruncating(mean + std * (uvs[3 * p + 1] * f));
+                }
+            });
+        }
+        if ((n - start) % 2 == 1)
+        {
+            // the last pair's second value is kept for the next draw, as NextNormal keeps it
+            double s = uvs[3 * pairs - 1];
+            _spareNormal = uvs[3 * pairs - 2] * Math.Sqrt(-2.0 * Math.Log(s) / s);
+            _hasSpare = true;
+        }
+        System.Buffers.ArrayPool<double>.Shared.Return(uvs);
     }
 
     /// <summary>A tensor of uniform values in [low, high).</summary>

@@ -201,7 +201,8 @@ public static class AffineCouplingOp
                 float* dl = dlA is null ? dlBuf : dlA + e0;
                 float* sc = sA is null ? sBuf : sA + e0;
                 Interleave.Split(ps0 + 2 * e0, raw, sh, m);
-                scale.Evaluate(new ReadOnlySpan<float>(raw, m), new Span<float>(l, m), new Span<float>(dl, m), new Span<float>(sc, m));
+                // the derivative only where a backward pass will read it
+                scale.Evaluate(new ReadOnlySpan<float>(raw, m), new Span<float>(l, m), dlA is null ? default : new Span<float>(dl, m), new Span<float>(sc, m));
                 float* us = us0 + e0, os = os0 + e0;
                 int j = 0;
                 if (inverse)

@@ -8,17 +8,26 @@ public readonly partial record struct AffineScale
 {
     /// <summary>
     /// Float batch evaluation (AVX2/FMA): from the raw outputs, log s, d(log s)/d raw and s = exp(log s) per element.
-    /// Matches the scalar <see cref="Evaluate(double)"/> to float accuracy.
+    /// An empty <paramref name="derivative"/> skips the derivative (evaluation without gradients). Matches the scalar
+    /// <see cref="Evaluate(double)"/> to float accuracy.
     /// </summary>
     internal void Evaluate(ReadOnlySpan<float> raw, Span<float> logScale, Span<float> derivative, Span<float> scale)
     {
         int n = raw.Length, i = 0;
-        if (VectorMath.IsSupported)
+        bool withDerivative = !derivative.IsEmpty;
+        if (VectorMath.IsSupported && withDerivative)
             for (; i + 8 <= n; i += 8)
             {
-                var (l, d, s) = Evaluate8(Vector256.Create(raw.Slice(i, 8)));
+                var (l, d, s) = Evaluate8(Vector256.Create(raw.Slice(i, 8)), withDerivative: true);
                 l.CopyTo(logScale.Slice(i, 8));
                 d.CopyTo(derivative.Slice(i, 8));
+                s.CopyTo(scale.Slice(i, 8));
+            }
+        else if (VectorMath.IsSupported)
+            for (; i + 8 <= n; i += 8)
+            {
+                var (l, _, s) = Evaluate8(Vector256.Create(raw.Slice(i, 8)), withDerivative: false);
+                l.CopyTo(logScale.Slice(i, 8));
                 s.CopyTo(scale.Slice(i, 8));
             }
         if (VectorMath.IsSupported && i < n)
@@ -28,12 +37,12 @@ public readonly partial record struct AffineScale
             Span<float> t = stackalloc float[8];
             t.Clear();
             raw[i..].CopyTo(t);
-            var (l, d, s) = Evaluate8(Vector256.Create(t));
+            var (l, d, s) = Evaluate8(Vector256.Create(t), withDerivative);
             int rest = n - i;
             for (int j = 0; j < rest; j++)
             {
                 logScale[i + j] = l[j];
-                derivative[i + j] = d[j];
+                if (withDerivative) derivative[i + j] = d[j];
                 scale[i + j] = s[j];
             }
             return;
@@ -42,26 +51,26 @@ public readonly partial record struct AffineScale
         {
             var (l, d) = Evaluate(raw[i]);
             logScale[i] = (float)l;
-            derivative[i] = (float)d;
+            if (withDerivative) derivative[i] = (float)d;
             scale[i] = (float)Math.Exp(l);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private (Vector256<float> L, Vector256<float> D, Vector256<float> S) Evaluate8(Vector256<float> raw)
+    private (Vector256<float> L, Vector256<float> D, Vector256<float> S) Evaluate8(Vector256<float> raw, bool withDerivative)
     {
         var one = Vector256.Create(1f);
         if (Kind == AffineScaleKind.Sigmoid)
         {
             var (sig, oms) = VectorMath.SigmoidBoth(raw + Vector256.Create(2f));
             var s = sig + Vector256.Create(1e-3f);
-            return (VectorMath.Log(s), sig * oms / s, s);
+            return (VectorMath.Log(s), withDerivative ? sig * oms / s : default, s);
         }
         if (Kind == AffineScaleKind.Softplus)
         {
             var v = raw + Vector256.Create((float)SoftplusOffset);
             var s = VectorMath.Softplus(v) + Vector256.Create(1e-3f);
-            return (VectorMath.Log(s), VectorMath.Sigmoid(v) / s, s);
+            return (VectorMath.Log(s), withDerivative ? VectorMath.Sigmoid(v) / s : default, s);
         }
         if (Kind == AffineScaleKind.RationalClampedExp)
         {

@@ -1,0 +1,37 @@
+using NormalizingFlows.Tensors;
+using NormalizingFlows.Tensors.Kernels;
+
+namespace NormalizingFlows.Tests.Tensors;
+
+/// <summary>Long normal fills evaluated on several threads give exactly the values drawn one by one.</summary>
+[Collection("Kernels")] // sets WorkerPool.MaxThreads, a process-wide setting: never beside another test that sets it
+public class RngParallelNormalTests
+{
+    [Theory]
+    [InlineData(Rng.ParallelNormalMin, false)]
+    [InlineData(Rng.ParallelNormalMin + 1, false)]
+    [InlineData(40_001, true)]
+    [InlineData(40_002, true)]
+    public void ParallelFillEqualsTheSequentialDraws(int length, bool spareFirst)
+    {
+        int saved = WorkerPool.MaxThreads;
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+            {
+                WorkerPool.MaxThreads = threads;
+                var fill = new Rng(42); var oneByOne = new Rng(42);
+                if (spareFirst) { fill.NextNormal(); oneByOne.NextNormal(); } // a cached second value is used first
+                var f = new float[length]; var d = new double[length];
+                fill.Normal<float>(f, 0.5, 2.0);
+                for (int i = 0; i < length; i++) Assert.Equal((float)(0.5 + 2.0 * oneByOne.NextNormal()), f[i]);
+                // the generators are in the same state afterwards (including a cached value)
+                Assert.Equal(oneByOne.NextNormal(), fill.NextNormal());
+                fill.Normal<double>(d);
+                for (int i = 0; i < length; i++) Assert.Equal(oneByOne.NextNormal(), d[i]);
+                Assert.Equal(oneByOne.NextUInt64(), fill.NextUInt64());
+            }
+        }
+        finally { WorkerPool.MaxThreads = saved; }
+    }
+}
