@@ -184,8 +184,8 @@ public static class AffineCouplingOp
     /// <summary>
     /// Forward update of rows [r0, r1), in blocks of whole rows of about <see cref="Chunk"/> elements: the raw scales
     /// and shifts are de-interleaved, the scale map runs vectorised, the update y = fma(x, s, t) is one rounding in
-    /// float (as exact as double); the inverse (y − t)/s runs in double (y − t cancels) four lanes at a time; log-dets
-    /// are summed per row in double.
+    /// float (as exact as double); the inverse (y − t)/s runs in double (y − t cancels), eight lanes at a time with
+    /// AVX-512, else four; log-dets are summed per row in double.
     /// </summary>
     private static unsafe void ForwardRows(Tensor<float> u, Tensor<float> p, AffineScale scale, bool inverse, Tensor<float> outs, Tensor<float> logDet,
         Tensor<float>? dlAll, Tensor<float>? sAll, int k, int r0, int r1)
@@ -207,6 +207,14 @@ public static class AffineCouplingOp
                 int j = 0;
                 if (inverse)
                 {
+                    if (Avx512F.IsSupported)
+                        for (; j + 8 <= m; j += 8)
+                        {
+                            var y = Avx512F.ConvertToVector512Double(Avx.LoadVector256(us + j));
+                            var t = Avx512F.ConvertToVector512Double(Avx.LoadVector256(sh + j));
+                            var s = Avx512F.ConvertToVector512Double(Avx.LoadVector256(sc + j));
+                            Avx.Store(os + j, Avx512F.ConvertToVector256Single(Avx512F.Divide(Avx512F.Subtract(y, t), s)));
+                        }
                     if (Avx.IsSupported)
                         for (; j + 4 <= m; j += 4)
                         {
@@ -219,6 +227,9 @@ public static class AffineCouplingOp
                 }
                 else
                 {
+                    if (Avx512F.IsSupported)
+                        for (; j + 16 <= m; j += 16)
+                            Avx512F.Store(os + j, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(us + j), Avx512F.LoadVector512(sc + j), Avx512F.LoadVector512(sh + j)));
                     if (Fma.IsSupported)
                         for (; j + 8 <= m; j += 8)
                             Avx.Store(os + j, Fma.MultiplyAdd(Avx.LoadVector256(us + j), Avx.LoadVector256(sc + j), Avx.LoadVector256(sh + j)));
