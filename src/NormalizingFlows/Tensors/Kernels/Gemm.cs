@@ -29,7 +29,9 @@ internal enum GemmIsa
 /// and multiplied by register-tiled micro-kernels chosen at run time: AVX-512 (float 12×32, double 12×16, with
 /// 6- and 4-row variants for problems with few rows), AVX2/FMA (float 6×16, double 6×8, plus 4-row variants) or
 /// portable <c>Vector&lt;T&gt;</c> (4 × 2 vectors). <c>NFLOW_GEMM_ISA=avx2|avx512|portable</c> forces a path.
-/// Narrow outputs are computed as Cᵀ = op(B)ᵀ·op(A)ᵀ when that pads the tiles less; m = 1 or n = 1 use a
+/// Narrow outputs are computed as Cᵀ = op(B)ᵀ·op(A)ᵀ when that pads the tiles less (where a row-major A would be
+/// read in place, enough less to pay for packing it); the float forward of a linear+ReLU layer can end in the
+/// micro-kernels with bias and ReLU (<see cref="TryComputeBiasRelu{T}"/>); m = 1 or n = 1 use a
 /// matrix-vector loop and tiny problems a direct loop. Work is split over <see cref="WorkerPool"/> threads along the
 /// dimension with more tiles, or along K (a shape-determined number of parts, added in order) for weight-gradient
 /// shapes; results are bit-identical for any thread count.
