@@ -9,6 +9,11 @@ public static class GeneratedFiles
         yield return (GemmMicroKernelsGenerator.RelativePath, GemmMicroKernelsGenerator.Generate());
         string source = Path.Combine(root, SplineAvx512Generator.SourcePath);
         yield return (SplineAvx512Generator.RelativePath, SplineAvx512Generator.Generate(File.ReadAllText(source)));
+        for (int i = 0; i < VectorMathAvx512Generator.Files.Length; i++)
+        {
+            var f = VectorMathAvx512Generator.Files[i];
+            yield return (f.Generated, VectorMathAvx512Generator.Generate(File.ReadAllText(Path.Combine(root, f.Source)), i));
+        }
     }
 
     /// <summary>The nearest folder at or above <paramref name="start"/> that holds NormalizingFlows.slnx.</summary>

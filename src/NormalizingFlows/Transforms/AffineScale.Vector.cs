@@ -7,7 +7,7 @@ namespace NormalizingFlows.Transforms;
 public readonly partial record struct AffineScale
 {
     /// <summary>
-    /// Float batch evaluation (AVX2/FMA): from the raw outputs, log s, d(log s)/d raw and s = exp(log s) per element.
+    /// Float batch evaluation (AVX-512 or AVX2/FMA, the same values): from the raw outputs, log s, d(log s)/d raw and s = exp(log s) per element.
     /// An empty <paramref name="derivative"/> skips the derivative (evaluation without gradients). Matches the scalar
     /// <see cref="Evaluate(double)"/> to float accuracy.
     /// </summary>
@@ -15,10 +15,25 @@ public readonly partial record struct AffineScale
     {
         int n = raw.Length, i = 0;
         bool withDerivative = !derivative.IsEmpty;
+        if (VectorMath.IsSupported512 && withDerivative)
+            for (; i + 16 <= n; i += 16)
+            {
+                var (l, d, s) = EvaluateVector(Vector512.Create(raw.Slice(i, 16)), withDerivative: true);
+                l.CopyTo(logScale.Slice(i, 16));
+                d.CopyTo(derivative.Slice(i, 16));
+                s.CopyTo(scale.Slice(i, 16));
+            }
+        else if (VectorMath.IsSupported512)
+            for (; i + 16 <= n; i += 16)
+            {
+                var (l, _, s) = EvaluateVector(Vector512.Create(raw.Slice(i, 16)), withDerivative: false);
+                l.CopyTo(logScale.Slice(i, 16));
+                s.CopyTo(scale.Slice(i, 16));
+            }
         if (VectorMath.IsSupported && withDerivative)
             for (; i + 8 <= n; i += 8)
             {
-                var (l, d, s) = Evaluate8(Vector256.Create(raw.Slice(i, 8)), withDerivative: true);
+                var (l, d, s) = EvaluateVector(Vector256.Create(raw.Slice(i, 8)), withDerivative: true);
                 l.CopyTo(logScale.Slice(i, 8));
                 d.CopyTo(derivative.Slice(i, 8));
                 s.CopyTo(scale.Slice(i, 8));
@@ -26,7 +41,7 @@ public readonly partial record struct AffineScale
         else if (VectorMath.IsSupported)
             for (; i + 8 <= n; i += 8)
             {
-                var (l, _, s) = Evaluate8(Vector256.Create(raw.Slice(i, 8)), withDerivative: false);
+                var (l, _, s) = EvaluateVector(Vector256.Create(raw.Slice(i, 8)), withDerivative: false);
                 l.CopyTo(logScale.Slice(i, 8));
                 s.CopyTo(scale.Slice(i, 8));
             }
@@ -37,7 +52,7 @@ public readonly partial record struct AffineScale
             Span<float> t = stackalloc float[8];
             t.Clear();
             raw[i..].CopyTo(t);
-            var (l, d, s) = Evaluate8(Vector256.Create(t), withDerivative);
+            var (l, d, s) = EvaluateVector(Vector256.Create(t), withDerivative);
             int rest = n - i;
             for (int j = 0; j < rest; j++)
             {
@@ -56,8 +71,10 @@ public readonly partial record struct AffineScale
         }
     }
 
+    // <generic> tools/NormalizingFlows.Generators writes the Vector512 twin of this section
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private (Vector256<float> L, Vector256<float> D, Vector256<float> S) Evaluate8(Vector256<float> raw, bool withDerivative)
+    private (Vector256<float> L, Vector256<float> D, Vector256<float> S) EvaluateVector(Vector256<float> raw, bool withDerivative)
     {
         var one = Vector256.Create(1f);
         if (Kind == AffineScaleKind.Sigmoid)
@@ -84,4 +101,6 @@ public readonly partial record struct AffineScale
         var l2 = c * th;
         return (l2, one - th * th, VectorMath.Exp(l2));
     }
+
+    // </generic>
 }

@@ -10,16 +10,24 @@ namespace NormalizingFlows.Tensors.Kernels;
 /// vector functions when <see cref="IsSupported"/>. The scalar functions are double-precision references used by
 /// the fallback paths (double, or machines without AVX2/FMA).
 /// </summary>
-internal static class VectorMath
+internal static partial class VectorMath
 {
     /// <summary>True when the AVX2/FMA float kernels can run.</summary>
     public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
+
+    /// <summary>
+    /// True when the Vector512 twins (VectorMath.Float512.g.cs, generated from the section below) can run: the same
+    /// operations lane by lane, so the same values as the Vector256 functions.
+    /// </summary>
+    public static bool IsSupported512 => IsSupported && Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
 
     private const float Log2E = 1.44269504088896341f;
     private const float Shift = 12582912f; // 1.5·2^23: adding it rounds to an integer held in the low mantissa bits
     private const int ShiftBits = 0x4B400000;
     private const float Ln2Hi = 0.693359375f;
     private const float Ln2Lo = -2.12194440e-4f;
+
+    // <generic> the Vector256 functions; tools/NormalizingFlows.Generators writes their Vector512 twins
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> C(float v) => Vector256.Create(v);
@@ -212,6 +220,8 @@ internal static class VectorMath
         var xc = Avx.Min(C(1e30f), Avx.Max(C(-1e30f), x));
         return Fm(s * xc, oms, s);
     }
+
+    // </generic>
 
     // ------------------------------------------------------------------ double-precision scalar references
 
