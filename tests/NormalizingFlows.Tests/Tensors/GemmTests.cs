@@ -217,7 +217,7 @@ public class GemmTests
         // n = 1 cannot fuse; 1 and 2 threads (M and N splits)
         (int m, int n, int k, int pad, bool fusable)[] shapes =
         [
-            (1000, 128, 9, 0, true), (2000, 128, 128, 0, true), (37, 40, 128, 5, true), (13, 200, 18, 1, true),
+            (1000, 128, 9, 0, true), (2000, 128, 128, 0, true), (700, 64, 1, 0, true), (37, 40, 128, 5, true), (13, 200, 18, 1, true),
             (600, 18, 128, 0, true), (30, 700, 64, 2, true), (250, 70, 300, 0, false), (500, 1, 64, 0, false),
         ];
         int saved = WorkerPool.MaxThreads;
