@@ -91,20 +91,29 @@ public class TransformMatrixTests
     {
         var c = TransformCatalog.Get(name);
         var t = MakeFloat(c);
+        var exact = MakeDouble(c); // the same network in double
         foreach (bool far in new[] { false, true })
         {
             var x = Inputs<float>(c, 200, 3, far);
             var ctx = Context<float>(c, 200, 3);
             var (y, _) = t.Forward(x, ctx);
             var (xr, _) = t.Inverse(y, ctx);
-            double worst = 0;
+            // What conditioning alone forces: the double inverse of the float forward output. Random networks can
+            // amplify the forward's float rounding (~1e-7 of y) by 1e3–1e5 (measured over 12 seeds: flow_maf up to
+            // 4e-3 far out, maf_rqs_conditional_residual up to 1.3e-2), and no float inverse can do better than that.
+            var (xe, _) = exact.Inverse(new Var<double>(y.Value.Cast<double>()), Context<double>(c, 200, 3));
+            double worst = 0, forced = 0;
             for (int i = 0; i < x.Length; i++)
             {
                 // 1e-4 absolute on standard-normal rows; relative to |x| on the far rows (float has 7 digits); angles have no far rows
-                double err = Math.Abs(x[i] - xr.Value[i]) / (far && c.Domain != InputDomain.Circle ? Math.Abs(x[i]) : 1);
+                double scale = far && c.Domain != InputDomain.Circle ? Math.Abs(x[i]) : 1;
+                double err = Math.Abs(x[i] - xr.Value[i]) / scale;
                 worst = Math.Max(worst, double.IsNaN(err) ? double.PositiveInfinity : err);
+                double e = Math.Abs(x[i] - xe.Value[i]) / scale;
+                if (!double.IsNaN(e)) forced = Math.Max(forced, e);
             }
-            Assert.True(worst <= 1e-4, $"{name}: float round trip error {worst} (far = {far})");
+            // within 1e-4, or within 10× of what an exact inverse reaches from the same rounded output
+            Assert.True(worst <= Math.Max(1e-4, 10 * forced), $"{name}: float round trip error {worst}, exact inverse of the float output {forced} (far = {far})");
         }
     }
 
