@@ -10,7 +10,10 @@ namespace NormalizingFlows.Autograd;
 /// </summary>
 public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Var<T>[]? _inputs;
+    private const int InlineInputs = 4;
+    private readonly InputArray _inline; // up to InlineInputs inputs live in the node itself (no array per op)
+    private readonly Var<T>[]? _inputs;  // more than that
+    private readonly int _inputCount;
     private readonly BackwardFunction<T>? _backward;
     private readonly int[]? _gradShape;
     private int _visit;
@@ -26,12 +29,20 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>The result of an op: differentiable with respect to <paramref name="inputs"/> through <paramref name="backward"/>.</summary>
-    public Var(Tensor<T> value, Var<T>[] inputs, BackwardFunction<T> backward)
+    public Var(Tensor<T> value, ReadOnlySpan<Var<T>> inputs, BackwardFunction<T> backward)
     {
         Value = value;
         RequiresGrad = true;
-        _inputs = inputs;
+        _inputCount = inputs.Length;
+        if (inputs.Length <= InlineInputs) inputs.CopyTo(_inline);
+        else _inputs = inputs.ToArray();
         _backward = backward;
+    }
+
+    [System.Runtime.CompilerServices.InlineArray(InlineInputs)]
+    private struct InputArray
+    {
+        private Var<T> _first;
     }
 
     /// <summary>
@@ -40,7 +51,7 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// into it; the hub's <paramref name="backward"/> then runs once with all of them (reverse topological order
     /// guarantees every result's backward ran first).
     /// </summary>
-    public Var(Tensor<T> value, Var<T>[] inputs, BackwardFunction<T> backward, int[] gradShape) : this(value, inputs, backward)
+    public Var(Tensor<T> value, ReadOnlySpan<Var<T>> inputs, BackwardFunction<T> backward, int[] gradShape) : this(value, inputs, backward)
         => _gradShape = gradShape;
 
     /// <summary>The value.</summary>
@@ -68,7 +79,7 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
     public int Cols => Value.Cols;
 
     /// <summary>The inputs this node was computed from (empty for leaves).</summary>
-    public ReadOnlySpan<Var<T>> Inputs => _inputs;
+    public ReadOnlySpan<Var<T>> Inputs => _inputs ?? ((ReadOnlySpan<Var<T>>)_inline)[.._inputCount];
 
     /// <summary>A constant wrapping the same value, cut off from the graph.</summary>
     public Var<T> Detach() => new(Value);
@@ -142,7 +153,8 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (Value.Length != 1)
             throw new InvalidOperationException($"Backward() needs a scalar; this value has shape {Value.ShapeString}. Reduce it first (Sum, Mean) or pass a seed gradient.");
-        var seed = Tensor<T>.Full(T.One, Value.Shape.ToArray());
+        var seed = Tensor<T>.EmptyLike(Value);
+        seed.Fill(T.One);
         Backward(seed);
     }
 
@@ -171,40 +183,56 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
             foreach (var r in roots) if (r.RequiresGrad) live.Add(r);
             top = new Var<T>(Tensor<T>.Empty(0), [.. live], static _ => { });
         }
-        var order = TopologicalOrder(top);
-        // Gradients of intermediate nodes belong to one backward pass; only leaves accumulate across passes.
-        foreach (var node in order)
-            if (!node.IsLeaf && node.Grad is { IsDisposed: false } stale) stale.Clear();
-        for (int r = 0; r < roots.Length; r++)
+        // Backward passes nest (a row-sharded op's backward runs its blocks' passes, one on this thread): each takes
+        // an order list of its own from this thread's spares and gives it back emptied.
+        var spares = t_orders ??= new();
+        var order = spares.Count > 0 ? spares.Pop() : new List<Var<T>>();
+        try
         {
-            if (!roots[r].RequiresGrad) continue;
-            var gs = roots[r].GradBuffer().Span;
-            var ss = seeds[r].ReadOnlySpan;
-            for (int i = 0; i < gs.Length; i++) gs[i] += ss[i];
-        }
-        using (GradMode.Disable())
-        {
-            for (int i = order.Count - 1; i >= 0; i--)
+            TopologicalOrder(top, order);
+            // Gradients of intermediate nodes belong to one backward pass; only leaves accumulate across passes.
+            foreach (var node in order)
+                if (!node.IsLeaf && node.Grad is { IsDisposed: false } stale) stale.Clear();
+            for (int r = 0; r < roots.Length; r++)
             {
-                var node = order[i];
-                if (node._backward is not null && node.Grad is { IsDisposed: false })
-                    node._backward(node);
+                if (!roots[r].RequiresGrad) continue;
+                var gs = roots[r].GradBuffer().Span;
+                var ss = seeds[r].ReadOnlySpan;
+                for (int i = 0; i < gs.Length; i++) gs[i] += ss[i];
             }
+            using (GradMode.Disable())
+            {
+                for (int i = order.Count - 1; i >= 0; i--)
+                {
+                    var node = order[i];
+                    if (node._backward is not null && node.Grad is { IsDisposed: false })
+                        node._backward(node);
+                }
+            }
+        }
+        finally
+        {
+            order.Clear();
+            spares.Push(order);
         }
     }
 
-    private static List<Var<T>> TopologicalOrder(Var<T> root)
+    [ThreadStatic] private static Stack<List<Var<T>>>? t_orders;
+    [ThreadStatic] private static Stack<(Var<T> node, int next)>? t_walk;
+
+    /// <summary>Appends the nodes that <paramref name="root"/> depends on (those requiring gradients) to <paramref name="order"/>, inputs before their results.</summary>
+    private static void TopologicalOrder(Var<T> root, List<Var<T>> order)
     {
         int epoch = Interlocked.Increment(ref s_epoch);
-        var order = new List<Var<T>>();
-        var stack = new Stack<(Var<T> node, int next)>();
+        var stack = t_walk ??= new();
+        stack.Clear();
         root._visit = epoch;
         stack.Push((root, 0));
         while (stack.Count > 0)
         {
             var (node, next) = stack.Pop();
-            var inputs = node._inputs;
-            if (inputs is not null && next < inputs.Length)
+            var inputs = node.Inputs;
+            if (next < inputs.Length)
             {
                 stack.Push((node, next + 1));
                 var child = inputs[next];
@@ -216,7 +244,6 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
             }
             else order.Add(node);
         }
-        return order;
     }
 
     /// <inheritdoc/>

@@ -9,11 +9,16 @@ namespace NormalizingFlows.Tensors;
 public sealed class TensorScope : IDisposable
 {
     [ThreadStatic] private static TensorScope? _current;
-    private readonly List<ITrackedTensor> _tensors = new(256);
+    private static readonly Stack<List<ITrackedTensor>> s_lists = new(); // emptied lists of ended scopes, reused
+    private List<ITrackedTensor> _tensors;
     private readonly TensorScope? _parent;
     private bool _disposed, _detached;
 
-    private TensorScope(TensorScope? parent) => _parent = parent;
+    private TensorScope(TensorScope? parent)
+    {
+        _parent = parent;
+        lock (s_lists) _tensors = s_lists.Count > 0 ? s_lists.Pop() : new(256);
+    }
 
     /// <summary>Opens a scope on this thread.</summary>
     public static TensorScope Begin()
@@ -37,6 +42,7 @@ public sealed class TensorScope : IDisposable
     /// <summary>Makes this detached scope the current one on this thread; returns the scope to restore with <see cref="Exit"/>.</summary>
     internal TensorScope? Enter()
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         var previous = _current;
         _current = this;
         return previous;
@@ -60,20 +66,25 @@ public sealed class TensorScope : IDisposable
     public void Dispose()
     {
         if (_disposed) return;
-        if (_detached)
+        if (!_detached)
         {
-            _disposed = true;
-            for (int i = _tensors.Count - 1; i >= 0; i--) _tensors[i].ReleaseIfTracked();
-            _tensors.Clear();
-            return;
+            if (_current != this)
+                throw new InvalidOperationException("TensorScope disposed out of order: an inner scope is still open.");
+            _current = _parent;
         }
-        if (_current != this)
-            throw new InvalidOperationException("TensorScope disposed out of order: an inner scope is still open.");
         _disposed = true;
-        _current = _parent;
-        for (int i = _tensors.Count - 1; i >= 0; i--) _tensors[i].ReleaseIfTracked();
-        _tensors.Clear();
+        var tensors = _tensors;
+        for (int i = tensors.Count - 1; i >= 0; i--) tensors[i].ReleaseIfTracked();
+        tensors.Clear();
+        _tensors = Empty;
+        if (tensors.Capacity <= MaxPooledCapacity)
+            lock (s_lists) if (s_lists.Count < MaxPooledLists) s_lists.Push(tensors);
     }
+
+    private const int MaxPooledLists = 64, MaxPooledCapacity = 1 << 16;
+
+    // What a disposed scope holds instead of its list (given back for reuse); Count reads 0.
+    private static readonly List<ITrackedTensor> Empty = [];
 }
 
 internal interface ITrackedTensor
