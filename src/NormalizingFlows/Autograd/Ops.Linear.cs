@@ -92,7 +92,7 @@ public static partial class Ops
             return new Var<T>(y);
         }
         ReadOnlySpan<Var<T>> inputs = bias is null ? [x, weight] : [x, weight, bias];
-        return new StateNode<T, (bool, MaskBlocks?, Tensor<T>, Tensor<T>?)>(y, inputs, (relu, blocks, effective, mask), static (state, o) =>
+        return StateNode<T, (bool, MaskBlocks?, Tensor<T>, Tensor<T>?)>.Create(y, inputs, (relu, blocks, effective, mask), static (state, o) =>
         {
             var (relu, blocks, effective, mask) = state;
             Var<T> x = o.Inputs[0], weight = o.Inputs[1];

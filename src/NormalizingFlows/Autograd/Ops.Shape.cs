@@ -143,7 +143,7 @@ public static partial class Ops
                 for (int j = 0; j < k; j++) dr[j] = sr[columns[j]];
             }
         if (!Record(x)) return new Var<T>(y);
-        return new StateNode<T, int[]>(y, [x], columns, static (columns, o) =>
+        return StateNode<T, int[]>.Create(y, [x], columns, static (columns, o) =>
         {
             var x = o.Inputs[0];
             int n = o.Rows, c = x.Cols, k = columns.Length;
@@ -184,7 +184,7 @@ public static partial class Ops
                 for (int j = 0; j < kb; j++) yr[bColumns[j]] = bsp[r * kb + j];
             }
         if (!Record(a, b)) return new Var<T>(y);
-        return new StateNode<T, (int[], int[])>(y, [a, b], (aColumns, bColumns), static (columns, o) =>
+        return StateNode<T, (int[], int[])>.Create(y, [a, b], (aColumns, bColumns), static (columns, o) =>
         {
             var (aColumns, bColumns) = columns;
             Var<T> a = o.Inputs[0], b = o.Inputs[1];

@@ -71,6 +71,7 @@ public static class RowShards
         private Tensor<T>?[]? _inputGrads;
         private int[] _colOffset = [];
         private Tensor<T>? _hubGrad;
+        private bool _recycles;
 
         public Run(int rows, int shards, Var<T>?[] inputs, Func<Var<T>?[], Var<T>[]> body)
         {
@@ -88,6 +89,7 @@ public static class RowShards
         public Var<T>[] Execute()
         {
             bool keep = TensorScope.Current is not null;
+            _recycles = TensorScope.Current?.Recycles ?? false;
             try
             {
                 ParallelRows.ForParts(_shards, p => Forward(p, keep));
@@ -103,7 +105,7 @@ public static class RowShards
 
         private void Forward(int p, bool keep)
         {
-            TensorScope? scope = keep ? TensorScope.CreateDetached() : null;
+            TensorScope? scope = keep ? TensorScope.CreateDetached(_recycles) : null;
             _scopes[p] = scope;
             var previous = scope?.Enter();
             var noGrad = _grad ? default(GradMode.NoGradScope?) : GradMode.Disable();

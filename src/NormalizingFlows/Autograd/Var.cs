@@ -11,11 +11,12 @@ namespace NormalizingFlows.Autograd;
 public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private const int InlineInputs = 4;
-    private readonly InputArray _inline; // up to InlineInputs inputs live in the node itself (no array per op)
-    private readonly Var<T>[]? _inputs;  // more than that
-    private readonly int _inputCount;
-    private readonly BackwardFunction<T>? _backward;
-    private readonly int[]? _gradShape;
+    // not readonly: a recycled op node (see Reinitialize) is set up again for another op
+    private InputArray _inline; // up to InlineInputs inputs live in the node itself (no array per op)
+    private Var<T>[]? _inputs;  // more than that
+    private int _inputCount;
+    private BackwardFunction<T>? _backward;
+    private int[]? _gradShape;
     private int _visit;
     private static int s_epoch; // global, so that threads walking graphs that share leaves never mistake each other's marks
     [ThreadStatic] private static ShardGradients<T>? t_shard;
@@ -29,14 +30,34 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>The result of an op: differentiable with respect to <paramref name="inputs"/> through <paramref name="backward"/>.</summary>
-    public Var(Tensor<T> value, ReadOnlySpan<Var<T>> inputs, BackwardFunction<T> backward)
+    public Var(Tensor<T> value, ReadOnlySpan<Var<T>> inputs, BackwardFunction<T> backward) => Reinitialize(value, inputs, backward, null);
+
+    /// <summary>Makes this node the result of an op (a new one, or a recycled one set up again: no trace of its past use is kept).</summary>
+    [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(Value))]
+    private protected void Reinitialize(Tensor<T> value, ReadOnlySpan<Var<T>> inputs, BackwardFunction<T> backward, int[]? gradShape)
     {
         Value = value;
+        Grad = null;
+        Name = null;
         RequiresGrad = true;
         _inputCount = inputs.Length;
-        if (inputs.Length <= InlineInputs) inputs.CopyTo(_inline);
+        if (inputs.Length <= InlineInputs)
+        {
+            _inputs = null;
+            inputs.CopyTo(_inline);
+        }
         else _inputs = inputs.ToArray();
         _backward = backward;
+        _gradShape = gradShape;
+    }
+
+    /// <summary>Drops the references of a node about to be recycled (its value, gradient and inputs).</summary>
+    private protected void DropReferences()
+    {
+        Value = null!;
+        Grad = null;
+        _inputs = null;
+        ((Span<Var<T>>)_inline).Clear();
     }
 
     [System.Runtime.CompilerServices.InlineArray(InlineInputs)]
@@ -51,11 +72,11 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// into it; the hub's <paramref name="backward"/> then runs once with all of them (reverse topological order
     /// guarantees every result's backward ran first).
     /// </summary>
-    public Var(Tensor<T> value, ReadOnlySpan<Var<T>> inputs, BackwardFunction<T> backward, int[] gradShape) : this(value, inputs, backward)
-        => _gradShape = gradShape;
+    public Var(Tensor<T> value, ReadOnlySpan<Var<T>> inputs, BackwardFunction<T> backward, int[] gradShape)
+        => Reinitialize(value, inputs, backward, gradShape);
 
     /// <summary>The value.</summary>
-    public Tensor<T> Value { get; }
+    public Tensor<T> Value { get; private set; }
 
     /// <summary>The accumulated gradient of the last <see cref="Backward()"/> call(s), or null.</summary>
     public Tensor<T>? Grad { get; set; }

@@ -12,9 +12,10 @@ namespace NormalizingFlows.Tensors;
 public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private T[]? _data;
-    private readonly int[] _shape;
+    private int[] _shape;          // the fields change only when a recycling scope hands the object to a new tensor
     private readonly bool _ownsBuffer;
-    private readonly byte _stripe; // pool stripe of an owned buffer
+    private byte _stripe; // pool stripe of an owned buffer
+    private byte _home;   // recycler stripe of the thread that created it
     private bool _tracked;
 
     private Tensor(T[] data, int[] shape, int length, bool ownsBuffer, bool register, int stripe = 0)
@@ -32,7 +33,7 @@ public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged,
     }
 
     /// <summary>Number of elements.</summary>
-    public int Length { get; }
+    public int Length { get; private set; }
 
     /// <summary>Number of axes.</summary>
     public int Rank => _shape.Length;
@@ -119,7 +120,17 @@ public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged,
     {
         int n = CheckedLength(shape);
         int stripe = TensorPool<T>.CurrentStripe;
-        return new Tensor<T>(TensorPool<T>.Rent(n, stripe), shape, n, ownsBuffer: true, register: true, stripe);
+        var data = TensorPool<T>.Rent(n, stripe);
+        int home = ObjectRecycler<Tensor<T>>.CurrentStripe;
+        var t = ObjectRecycler<Tensor<T>>.Take();
+        if (t is null) t = new Tensor<T>(data, shape, n, ownsBuffer: true, register: true, stripe);
+        else
+        {
+            (t._data, t._shape, t.Length, t._stripe, t._tracked) = (data, shape, n, (byte)stripe, true);
+            TensorScope.Register(t);
+        }
+        t._home = (byte)home;
+        return t;
     }
 
     /// <summary>A tensor of zeros.</summary>
@@ -333,6 +344,13 @@ public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged,
     void ITrackedTensor.ReleaseIfTracked()
     {
         if (_tracked) Dispose();
+    }
+
+    void ITrackedTensor.Recycle()
+    {
+        if (_tracked) Dispose();
+        // a tensor disposed here or earlier in its scope is dead (one untracked and still alive is kept by someone)
+        if (_ownsBuffer && _data is null) ObjectRecycler<Tensor<T>>.Give(this, _home);
     }
 
     /// <inheritdoc/>

@@ -128,7 +128,7 @@ public static class AffineCouplingOp
         ParallelRows.For(n, rowsPerPart, job, static (j, r0, r1) => ForwardRows(j.Input.Value, j.Parameters.Value, j.Scale, j.Inverse, j.Outs, j.LogDet, j.DlAll, j.SAll, j.K, r0, r1));
         if (!record) return (new Var<float>(outs), new Var<float>(logDet));
 
-        var y = new StateNode<float, FloatJob>(outs, [input, parameters], job, static (job, o) =>
+        var y = StateNode<float, FloatJob>.Create(outs, [input, parameters], job, static (job, o) =>
         {
             job.Gy = o.Grad!;
             job.GIn = job.Input.RequiresGrad ? job.Input.GradBuffer() : null;
@@ -167,7 +167,7 @@ public static class AffineCouplingOp
             });
         });
         if (!parameters.RequiresGrad) return (y, new Var<float>(logDet));
-        var ld = new StateNode<float, FloatJob>(logDet, [parameters], job, static (job, o) =>
+        var ld = StateNode<float, FloatJob>.Create(logDet, [parameters], job, static (job, o) =>
         {
             job.Gl = o.Grad!;
             job.GPar = job.Parameters.GradBuffer();

@@ -40,7 +40,7 @@ public static class SplineOp
             return (new Var<T>(job.Outs), new Var<T>(logDet));
 
         // One node owns the backward; the two results are views that forward their gradients to it.
-        var packed = new StateNode<T, Job<T>>(Tensor<T>.Empty(0), [input, parameters], job, static (job, node) =>
+        var packed = StateNode<T, Job<T>>.Create(Tensor<T>.Empty(0), [input, parameters], job, static (job, node) =>
         {
             int n = job.N, d = job.D, m = job.M;
             var gy = node.Grad!; // [N, D + 1]: output gradients, then the log-det gradient per row
@@ -64,8 +64,8 @@ public static class SplineOp
                 else job.Spline.ForwardBackward(ui, pi, goi, gli, gIn, gPar);
             });
         }, gradShape: ShapeCache.Get(n, d + 1));
-        var y = new StateNode<T, int>(job.Outs, [packed], 0, static (offset, o) => AddColumns(o.Grad!, o.Inputs[0].GradBuffer(), offset, o.Cols));
-        var ld = new StateNode<T, int>(logDet, [packed], d, static (offset, o) => AddColumns(o.Grad!, o.Inputs[0].GradBuffer(), offset, 1));
+        var y = StateNode<T, int>.Create(job.Outs, [packed], 0, static (offset, o) => AddColumns(o.Grad!, o.Inputs[0].GradBuffer(), offset, o.Cols));
+        var ld = StateNode<T, int>.Create(logDet, [packed], d, static (offset, o) => AddColumns(o.Grad!, o.Inputs[0].GradBuffer(), offset, 1));
         return (y, ld);
     }
 
