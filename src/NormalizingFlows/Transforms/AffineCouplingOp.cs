@@ -124,7 +124,9 @@ public static class AffineCouplingOp
         // when recording, d(log s)/d raw and s are kept for the backward (one evaluation of the scale map per step)
         var dlAll = record ? Tensor<float>.Empty(total) : null;
         var sAll = record ? Tensor<float>.Empty(total) : null;
-        var job = new FloatJob(input, parameters, scale, inverse, outs, logDet, dlAll, sAll);
+        var job = FloatJob.Rent();
+        (job.Input, job.Parameters, job.Scale, job.Inverse, job.Outs, job.LogDet, job.DlAll, job.SAll, job.N, job.K)
+            = (input, parameters, scale, inverse, outs, logDet, dlAll, sAll, n, k);
         ParallelRows.For(n, rowsPerPart, job, static (j, r0, r1) => ForwardRows(j.Input.Value, j.Parameters.Value, j.Scale, j.Inverse, j.Outs, j.LogDet, j.DlAll, j.SAll, j.K, r0, r1));
         if (!record) return (new Var<float>(outs), new Var<float>(logDet));
 
@@ -186,17 +188,18 @@ public static class AffineCouplingOp
     }
 
     /// <summary>One float update's operands and kept intermediates, shared by its forward and backward row parts (no closures per step).</summary>
-    private sealed class FloatJob(Var<float> input, Var<float> parameters, AffineScale scale, bool inverse, Tensor<float> outs, Tensor<float> logDet,
-        Tensor<float>? dlAll, Tensor<float>? sAll)
+    private sealed class FloatJob : RecycledObject<FloatJob>
     {
-        public readonly Var<float> Input = input, Parameters = parameters;
-        public readonly AffineScale Scale = scale;
-        public readonly bool Inverse = inverse;
-        public readonly Tensor<float> Outs = outs, LogDet = logDet;
-        public readonly Tensor<float>? DlAll = dlAll, SAll = sAll;
-        public readonly int N = input.Value.Dim(0), K = input.Value.Dim(1);
+        public Var<float> Input = null!, Parameters = null!;
+        public AffineScale Scale;
+        public bool Inverse;
+        public Tensor<float> Outs = null!, LogDet = null!;
+        public Tensor<float>? DlAll, SAll;
+        public int N, K;
         public int RowsPerPart => RowsPerPartFor(K);
         public Tensor<float>? Gy, Gl, GIn, GPar; // the backward pass's gradients, set before its row parts run
+
+        protected override void Reset() => (Input, Parameters, Outs, LogDet, DlAll, SAll, Gy, Gl, GIn, GPar) = (null!, null!, null!, null!, null, null, null, null, null, null);
     }
 
     private static int RowsPerPartFor(int k) => Math.Max(1, 4096 / Math.Max(1, k));

@@ -24,7 +24,9 @@ public static class SplineOp
         if (p.Rank != 2 || p.Dim(0) != n || p.Dim(1) != d * m)
             throw new ArgumentException($"spline parameters must be [{n}, {d * m}] ({m} per element), got {p.ShapeString}");
         // packed output [N, 2D]: outputs, then per-element log-derivatives
-        var job = new Job<T>(spline, input, parameters, inverse, Tensor<T>.Empty(n, d), Tensor<T>.Empty(n, d));
+        var job = Job<T>.Rent();
+        (job.Spline, job.Input, job.Parameters, job.Inverse, job.N, job.D, job.M, job.Outs, job.Lds)
+            = (spline, input, parameters, inverse, n, d, m, Tensor<T>.Empty(n, d), Tensor<T>.Empty(n, d));
         ParallelRows.For(n, RowsPerPart(d), job, static (job, r0, r1) =>
         {
             int d = job.D, m = job.M, e0 = r0 * d, len = (r1 - r0) * d;
@@ -70,16 +72,17 @@ public static class SplineOp
     }
 
     /// <summary>One application's operands and buffers, shared by its forward and backward row parts (no closures per step).</summary>
-    private sealed class Job<T>(IElementwiseMap spline, Var<T> input, Var<T> parameters, bool inverse, Tensor<T> outs, Tensor<T> lds)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    private sealed class Job<T> : RecycledObject<Job<T>> where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public readonly IElementwiseMap Spline = spline;
-        public readonly Var<T> Input = input, Parameters = parameters;
-        public readonly bool Inverse = inverse;
-        public readonly int N = input.Value.Dim(0), D = input.Value.Dim(1), M = spline.ParametersPerElement;
-        public readonly Tensor<T> Outs = outs;
-        public Tensor<T>? Lds = lds; // per-element log-derivatives of the forward pass
+        public IElementwiseMap Spline = null!;
+        public Var<T> Input = null!, Parameters = null!;
+        public bool Inverse;
+        public int N, D, M;
+        public Tensor<T> Outs = null!;
+        public Tensor<T>? Lds; // per-element log-derivatives of the forward pass
         public Tensor<T>? GOut, GLd, GIn, GPar; // the backward pass's buffers, set before its row parts run
+
+        protected override void Reset() => (Spline, Input, Parameters, Outs, Lds, GOut, GLd, GIn, GPar) = (null!, null!, null!, null!, null, null, null, null, null);
     }
 
     /// <summary>Rows per thread part: about 2 048 elements, so a fork pays for itself.</summary>
