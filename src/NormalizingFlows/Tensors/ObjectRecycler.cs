@@ -10,27 +10,17 @@ internal static class ObjectRecycler<TObj> where TObj : class
 {
     private const int MaxKept = 1 << 14; // per stack; objects beyond are left to the GC
     private static readonly Stack<TObj>[] Shared = CreateShared();
-    private static int _nextStripe = -1;
     [ThreadStatic] private static Stack<TObj>? t_local;
-    [ThreadStatic] private static int t_stripe; // stripe + 1 (0: not assigned yet)
 
     private static Stack<TObj>[] CreateShared()
     {
-        var s = new Stack<TObj>[Math.Clamp(Environment.ProcessorCount, 1, 16)];
+        var s = new Stack<TObj>[ThreadStripes<Stack<TObj>>.Count];
         for (int i = 0; i < s.Length; i++) s[i] = new();
         return s;
     }
 
     /// <summary>The calling thread's stripe (the value to pass to <see cref="Give"/> for objects it takes or creates).</summary>
-    public static int CurrentStripe
-    {
-        get
-        {
-            int s = t_stripe;
-            if (s == 0) t_stripe = s = (int)((uint)Interlocked.Increment(ref _nextStripe) % (uint)Shared.Length) + 1;
-            return s - 1;
-        }
-    }
+    public static int CurrentStripe => ThreadStripes<Stack<TObj>>.Current;
 
     /// <summary>An object given back earlier, or null.</summary>
     public static TObj? Take()
