@@ -4,23 +4,24 @@ namespace NormalizingFlows.Tensors;
 /// Objects of type <typeparamref name="TObj"/> given back by recycling scopes (<see cref="TensorScope.BeginRecycling"/>)
 /// for reuse. Each thread takes from a stack of its own; an object goes back to the stripe of the thread that took
 /// it (directly onto that thread's stack when it is the one giving it back), so that the threads of row-sharded
-/// steps, whose scopes are released by the calling thread, reuse their own objects.
+/// steps, whose scopes are released by the calling thread, reuse their own objects. Threads get stripes of their
+/// own (up to 256 threads; beyond, they share and some objects go to a thread that does not reuse them).
 /// </summary>
 internal static class ObjectRecycler<TObj> where TObj : class
 {
-    private const int MaxKept = 1 << 14; // per stack; objects beyond are left to the GC
+    private const int MaxKept = 1 << 14, StripeCount = 256; // objects beyond MaxKept per stack are left to the GC
     private static readonly Stack<TObj>[] Shared = CreateShared();
     [ThreadStatic] private static Stack<TObj>? t_local;
 
     private static Stack<TObj>[] CreateShared()
     {
-        var s = new Stack<TObj>[ThreadStripes<Stack<TObj>>.Count];
+        var s = new Stack<TObj>[StripeCount];
         for (int i = 0; i < s.Length; i++) s[i] = new();
         return s;
     }
 
     /// <summary>The calling thread's stripe (the value to pass to <see cref="Give"/> for objects it takes or creates).</summary>
-    public static int CurrentStripe => ThreadStripes<Stack<TObj>>.Current;
+    public static int CurrentStripe => ThreadStripes<Stack<TObj>>.Number % StripeCount;
 
     /// <summary>An object given back earlier, or null.</summary>
     public static TObj? Take()

@@ -15,13 +15,13 @@ public static class TensorPool<T> where T : unmanaged, INumberBase<T>
 
     private static ArrayPool<T>[] CreateStripes()
     {
-        var pools = new ArrayPool<T>[ThreadStripes<ArrayPool<T>>.Count];
+        var pools = new ArrayPool<T>[Math.Clamp(Environment.ProcessorCount, 1, 16)];
         for (int i = 0; i < pools.Length; i++) pools[i] = ArrayPool<T>.Create(maxArrayLength: 1 << 30, maxArraysPerBucket: 512);
         return pools;
     }
 
     /// <summary>The calling thread's stripe.</summary>
-    internal static int CurrentStripe => ThreadStripes<ArrayPool<T>>.Current;
+    internal static int CurrentStripe => (int)((uint)ThreadStripes<ArrayPool<T>>.Number % (uint)Stripes.Length);
 
     /// <summary>Rents a buffer of at least <paramref name="length"/> elements (contents undefined) from the calling thread's stripe.</summary>
     public static T[] Rent(int length) => Rent(length, CurrentStripe);

@@ -1,24 +1,21 @@
 namespace NormalizingFlows.Tensors;
 
 /// <summary>
-/// Assigns each thread one of <see cref="Count"/> stripes, round robin in the order threads first ask, separately
-/// for each <typeparamref name="TOwner"/> (the pool or recycler whose contention the stripes spread).
+/// Numbers the threads that use <typeparamref name="TOwner"/> (a pool or a recycler) 0, 1, 2 … in the order they
+/// first ask; owners spread threads over their stripes by this number.
 /// </summary>
 internal static class ThreadStripes<TOwner>
 {
     private static int _next = -1;
-    [ThreadStatic] private static int t_stripe; // stripe + 1 (0: not assigned yet)
+    [ThreadStatic] private static int t_number; // number + 1 (0: not assigned yet)
 
-    /// <summary>Number of stripes: the processor count, 1 to 16.</summary>
-    public static readonly int Count = Math.Clamp(Environment.ProcessorCount, 1, 16);
-
-    /// <summary>The calling thread's stripe.</summary>
-    public static int Current
+    /// <summary>The calling thread's number.</summary>
+    public static int Number
     {
         get
         {
-            int s = t_stripe;
-            if (s == 0) t_stripe = s = (int)((uint)Interlocked.Increment(ref _next) % (uint)Count) + 1;
+            int s = t_number;
+            if (s == 0) t_number = s = Interlocked.Increment(ref _next) + 1;
             return s - 1;
         }
     }
