@@ -10,8 +10,8 @@ namespace NormalizingFlows.Tests.Training;
 /// Managed bytes per training step of the bench's four models (18 features, batch 512, the bench's step: ZeroGrad,
 /// −mean log p, Backward, Adam step inside a tensor scope), after warm-up. Before this work the step allocated
 /// 46.0 / 33.1 / 25.9 / 29.7 KB (realnvp / nsf_c / maf / maf_rqs) at 1 thread and 98.7 / 71.3 / 56.8 / 63.3 KB at 2;
-/// in a recycling scope it allocates about 2.6 / 2.4 / 1.8 / 2.2 and 6.5 / 5.3 / 5.4 / 4.9 KB, in a plain one
-/// 20.8 / 14.9 / 11.5 / 13.0 KB at 1 thread. Recycling changes no number.
+/// in a recycling scope it allocates about 2.2 / 1.9 / 1.4 / 1.8 and 6.1 / 4.8 / 5.0 / 4.4 KB, in a plain one
+/// 21.2 / 15.0 / 11.5 / 13.1 KB at 1 thread. Recycling changes no number.
 /// </summary>
 [Collection(AllocationCollection.Name)]
 public class TrainingStepAllocationTests
