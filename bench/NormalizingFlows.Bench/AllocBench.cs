@@ -25,7 +25,7 @@ internal static class AllocBench
             flow.Train();
             void Step()
             {
-                using (TensorScope.Begin())
+                using (TensorScope.BeginRecycling()) // as the flows bench's training step
                 {
                     opt.ZeroGrad();
                     var loss = Ops.Neg(Ops.Mean(flow.LogProb(new Var<float>(x))));

@@ -131,7 +131,7 @@ internal static class FlowsBench
         for (int r = 0; r < batch; r++)
             data.Train.AsSpan(rng.NextInt(data.TrainRows) * data.Features, data.Features).CopyTo(x.Row(r));
         long t0 = Stopwatch.GetTimestamp();
-        using (TensorScope.Begin())
+        using (TensorScope.BeginRecycling()) // the step keeps nothing: its tensors and nodes serve the next step
         {
             opt.ZeroGrad();
             var value = loss is null ? Ops.Neg(Ops.Mean(flow.LogProb(new Var<float>(x)))) : loss.Compute(new TrainingBatch<float>(step, 1, x, null, null, default))!;

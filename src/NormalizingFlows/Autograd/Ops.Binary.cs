@@ -97,8 +97,10 @@ public static partial class Ops
             if (!ReferenceEquals(bv, b.Value)) bv.Dispose();
             return new Var<T>(y);
         }
-        return new Var<T>(y, [a, b], o =>
+        return StateNode<T, (BinaryKind, Broadcast, Broadcast, Tensor<T>, Tensor<T>)>.Create(y, [a, b], (kind, ka, kb, av, bv), static (state, o) =>
         {
+            var (kind, ka, kb, av, bv) = state;
+            Var<T> a = o.Inputs[0], b = o.Inputs[1];
             var gy = o.Grad!;
             switch (kind)
             {

@@ -95,9 +95,14 @@ public static partial class Ops
             if (!ReferenceEquals(effective, w)) effective.Dispose();
             return new Var<T>(y);
         }
-        Var<T>[] inputs = bias is null ? [x, weight] : [x, weight, bias];
-        return new Var<T>(y, inputs, o =>
+        ReadOnlySpan<Var<T>> inputs = bias is null ? [x, weight] : [x, weight, bias];
+        return StateNode<T, (bool, MaskBlocks?, Tensor<T>, Tensor<T>?)>.Create(y, inputs, (relu, blocks, effective, mask), static (state, o) =>
         {
+            var (relu, blocks, effective, mask) = state;
+            Var<T> x = o.Inputs[0], weight = o.Inputs[1];
+            var bias = o.Inputs.Length > 2 ? o.Inputs[2] : null;
+            var xv = x.Value; var w = weight.Value;
+            int n = xv.Dim(0), inF = xv.Dim(1), outF = w.Dim(0);
             var gy = relu ? BiasRelu.MaskGradient(o.Grad!, o.Value).ReadOnlySpan : o.Grad!.ReadOnlySpan;
             if (x.RequiresGrad)
             {

@@ -22,10 +22,10 @@ public static partial class Ops
         var y = Tensor<T>.Scalar(T.CreateTruncating(Reductions.Sum(x.Value.ReadOnlySpan) * scale));
         if (!Record(x)) return new Var<T>(y);
         T s = T.CreateTruncating(scale);
-        return new Var<T>(y, [x], o =>
+        return StateNode<T, T>.Create(y, [x], s, static (s, o) =>
         {
             T g = o.Grad!.Span[0] * s;
-            var gx = x.GradBuffer().Span;
+            var gx = o.Inputs[0].GradBuffer().Span;
             for (int i = 0; i < gx.Length; i++) gx[i] += g;
         });
     }

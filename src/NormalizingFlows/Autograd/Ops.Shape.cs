@@ -143,8 +143,10 @@ public static partial class Ops
                 for (int j = 0; j < k; j++) dr[j] = sr[columns[j]];
             }
         if (!Record(x)) return new Var<T>(y);
-        return new Var<T>(y, [x], o =>
+        return StateNode<T, int[]>.Create(y, [x], columns, static (columns, o) =>
         {
+            var x = o.Inputs[0];
+            int n = o.Rows, c = x.Cols, k = columns.Length;
             var gy = o.Grad!.ReadOnlySpan; var gx = x.GradBuffer().Span;
             for (int r = 0; r < n; r++)
             {
@@ -182,8 +184,11 @@ public static partial class Ops
                 for (int j = 0; j < kb; j++) yr[bColumns[j]] = bsp[r * kb + j];
             }
         if (!Record(a, b)) return new Var<T>(y);
-        return new Var<T>(y, [a, b], o =>
+        return StateNode<T, (int[], int[])>.Create(y, [a, b], (aColumns, bColumns), static (columns, o) =>
         {
+            var (aColumns, bColumns) = columns;
+            Var<T> a = o.Inputs[0], b = o.Inputs[1];
+            int n = o.Rows, total = o.Cols, ka = aColumns.Length, kb = bColumns.Length;
             var gy = o.Grad!.ReadOnlySpan;
             if (a.RequiresGrad)
             {

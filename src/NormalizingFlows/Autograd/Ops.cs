@@ -164,7 +164,7 @@ public static partial class Ops
         var y = Tensor<T>.EmptyLike(x.Value);
         Elementwise.ScaleShift(x.Value.ReadOnlySpan, s, b, y.Span);
         if (!Record(x)) return new Var<T>(y);
-        return new Var<T>(y, [x], o => Elementwise.Axpy(s, o.Grad!.ReadOnlySpan, x.GradBuffer().Span));
+        return StateNode<T, T>.Create(y, [x], s, static (s, o) => Elementwise.Axpy(s, o.Grad!.ReadOnlySpan, o.Inputs[0].GradBuffer().Span));
     }
 
     /// <summary>−x.</summary>

@@ -71,6 +71,7 @@ public static class RowShards
         private Tensor<T>?[]? _inputGrads;
         private int[] _colOffset = [];
         private Tensor<T>? _hubGrad;
+        private bool _recycles;
 
         public Run(int rows, int shards, Var<T>?[] inputs, Func<Var<T>?[], Var<T>[]> body)
         {
@@ -88,6 +89,7 @@ public static class RowShards
         public Var<T>[] Execute()
         {
             bool keep = TensorScope.Current is not null;
+            _recycles = TensorScope.Current?.Recycles ?? false;
             try
             {
                 ParallelRows.ForParts(_shards, p => Forward(p, keep));
@@ -103,7 +105,7 @@ public static class RowShards
 
         private void Forward(int p, bool keep)
         {
-            TensorScope? scope = keep ? TensorScope.CreateDetached() : null;
+            TensorScope? scope = keep ? TensorScope.CreateDetached(_recycles) : null;
             _scopes[p] = scope;
             var previous = scope?.Enter();
             var noGrad = _grad ? default(GradMode.NoGradScope?) : GradMode.Disable();
@@ -194,11 +196,7 @@ public static class RowShards
             _inputGrads = new Tensor<T>?[_inputs.Length];
             for (int i = 0; i < _inputs.Length; i++)
                 if (_inputs[i] is { RequiresGrad: true } input) _inputGrads[i] = input.GradBuffer();
-            if (_collectors is null)
-            {
-                _collectors = new ShardGradients<T>?[_shards];
-                for (int p = 1; p < _shards; p++) _collectors[p] = new ShardGradients<T>(p);
-            }
+            _collectors = Collectors(_shards);
             try
             {
                 ParallelRows.ForParts(_shards, BackwardPart);
@@ -211,6 +209,17 @@ public static class RowShards
                 throw;
             }
             for (int p = 1; p < _shards; p++) _collectors[p]!.Reset(clear: false);
+        }
+
+        // One collector per block slot, kept by the thread that runs the backward pass: a run's collectors are reset
+        // (emptied) when its backward pass ends, and one thread's passes do not overlap, so the next run reuses them.
+        [ThreadStatic] private static ShardGradients<T>?[]? t_collectors;
+
+        private static ShardGradients<T>?[] Collectors(int shards)
+        {
+            var all = t_collectors ??= new ShardGradients<T>?[MaxShards];
+            for (int p = 1; p < shards; p++) all[p] ??= new ShardGradients<T>(p);
+            return all;
         }
 
         private void BackwardPart(int p)

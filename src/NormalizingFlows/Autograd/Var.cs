@@ -10,9 +10,13 @@ namespace NormalizingFlows.Autograd;
 /// </summary>
 public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Var<T>[]? _inputs;
-    private readonly BackwardFunction<T>? _backward;
-    private readonly int[]? _gradShape;
+    private const int InlineInputs = 4;
+    // not readonly: a recycled op node (see Reinitialize) is set up again for another op
+    private InputArray _inline; // up to InlineInputs inputs live in the node itself (no array per op)
+    private Var<T>[]? _inputs;  // more than that
+    private int _inputCount;
+    private BackwardFunction<T>? _backward;
+    private int[]? _gradShape;
     private int _visit;
     private static int s_epoch; // global, so that threads walking graphs that share leaves never mistake each other's marks
     [ThreadStatic] private static ShardGradients<T>? t_shard;
@@ -26,12 +30,40 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>The result of an op: differentiable with respect to <paramref name="inputs"/> through <paramref name="backward"/>.</summary>
-    public Var(Tensor<T> value, Var<T>[] inputs, BackwardFunction<T> backward)
+    public Var(Tensor<T> value, ReadOnlySpan<Var<T>> inputs, BackwardFunction<T> backward) => Reinitialize(value, inputs, backward, null);
+
+    /// <summary>Makes this node the result of an op (a new one, or a recycled one set up again: no trace of its past use is kept).</summary>
+    [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(Value))]
+    private protected void Reinitialize(Tensor<T> value, ReadOnlySpan<Var<T>> inputs, BackwardFunction<T> backward, int[]? gradShape)
     {
         Value = value;
+        Grad = null;
+        Name = null;
         RequiresGrad = true;
-        _inputs = inputs;
+        _inputCount = inputs.Length;
+        if (inputs.Length <= InlineInputs)
+        {
+            _inputs = null;
+            inputs.CopyTo(_inline);
+        }
+        else _inputs = inputs.ToArray();
         _backward = backward;
+        _gradShape = gradShape;
+    }
+
+    /// <summary>Drops the references of a node about to be recycled (its value, gradient and inputs).</summary>
+    private protected void DropReferences()
+    {
+        Value = null!;
+        Grad = null;
+        _inputs = null;
+        ((Span<Var<T>>)_inline).Clear();
+    }
+
+    [System.Runtime.CompilerServices.InlineArray(InlineInputs)]
+    private struct InputArray
+    {
+        private Var<T> _first;
     }
 
     /// <summary>
@@ -40,11 +72,11 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// into it; the hub's <paramref name="backward"/> then runs once with all of them (reverse topological order
     /// guarantees every result's backward ran first).
     /// </summary>
-    public Var(Tensor<T> value, Var<T>[] inputs, BackwardFunction<T> backward, int[] gradShape) : this(value, inputs, backward)
-        => _gradShape = gradShape;
+    public Var(Tensor<T> value, ReadOnlySpan<Var<T>> inputs, BackwardFunction<T> backward, int[] gradShape)
+        => Reinitialize(value, inputs, backward, gradShape);
 
     /// <summary>The value.</summary>
-    public Tensor<T> Value { get; }
+    public Tensor<T> Value { get; private set; }
 
     /// <summary>The accumulated gradient of the last <see cref="Backward()"/> call(s), or null.</summary>
     public Tensor<T>? Grad { get; set; }
@@ -68,7 +100,7 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
     public int Cols => Value.Cols;
 
     /// <summary>The inputs this node was computed from (empty for leaves).</summary>
-    public ReadOnlySpan<Var<T>> Inputs => _inputs;
+    public ReadOnlySpan<Var<T>> Inputs => _inputs ?? ((ReadOnlySpan<Var<T>>)_inline)[.._inputCount];
 
     /// <summary>A constant wrapping the same value, cut off from the graph.</summary>
     public Var<T> Detach() => new(Value);
@@ -142,7 +174,8 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (Value.Length != 1)
             throw new InvalidOperationException($"Backward() needs a scalar; this value has shape {Value.ShapeString}. Reduce it first (Sum, Mean) or pass a seed gradient.");
-        var seed = Tensor<T>.Full(T.One, Value.Shape.ToArray());
+        var seed = Tensor<T>.EmptyLike(Value);
+        seed.Fill(T.One);
         Backward(seed);
     }
 
@@ -171,40 +204,56 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
             foreach (var r in roots) if (r.RequiresGrad) live.Add(r);
             top = new Var<T>(Tensor<T>.Empty(0), [.. live], static _ => { });
         }
-        var order = TopologicalOrder(top);
-        // Gradients of intermediate nodes belong to one backward pass; only leaves accumulate across passes.
-        foreach (var node in order)
-            if (!node.IsLeaf && node.Grad is { IsDisposed: false } stale) stale.Clear();
-        for (int r = 0; r < roots.Length; r++)
+        // Backward passes nest (a row-sharded op's backward runs its blocks' passes, one on this thread): each takes
+        // an order list of its own from this thread's spares and gives it back emptied.
+        var spares = t_orders ??= new();
+        var order = spares.Count > 0 ? spares.Pop() : new List<Var<T>>();
+        try
         {
-            if (!roots[r].RequiresGrad) continue;
-            var gs = roots[r].GradBuffer().Span;
-            var ss = seeds[r].ReadOnlySpan;
-            for (int i = 0; i < gs.Length; i++) gs[i] += ss[i];
-        }
-        using (GradMode.Disable())
-        {
-            for (int i = order.Count - 1; i >= 0; i--)
+            TopologicalOrder(top, order);
+            // Gradients of intermediate nodes belong to one backward pass; only leaves accumulate across passes.
+            foreach (var node in order)
+                if (!node.IsLeaf && node.Grad is { IsDisposed: false } stale) stale.Clear();
+            for (int r = 0; r < roots.Length; r++)
             {
-                var node = order[i];
-                if (node._backward is not null && node.Grad is { IsDisposed: false })
-                    node._backward(node);
+                if (!roots[r].RequiresGrad) continue;
+                var gs = roots[r].GradBuffer().Span;
+                var ss = seeds[r].ReadOnlySpan;
+                for (int i = 0; i < gs.Length; i++) gs[i] += ss[i];
             }
+            using (GradMode.Disable())
+            {
+                for (int i = order.Count - 1; i >= 0; i--)
+                {
+                    var node = order[i];
+                    if (node._backward is not null && node.Grad is { IsDisposed: false })
+                        node._backward(node);
+                }
+            }
+        }
+        finally
+        {
+            order.Clear();
+            spares.Push(order);
         }
     }
 
-    private static List<Var<T>> TopologicalOrder(Var<T> root)
+    [ThreadStatic] private static Stack<List<Var<T>>>? t_orders;
+    [ThreadStatic] private static Stack<(Var<T> node, int next)>? t_walk;
+
+    /// <summary>Appends the nodes that <paramref name="root"/> depends on (those requiring gradients) to <paramref name="order"/>, inputs before their results.</summary>
+    private static void TopologicalOrder(Var<T> root, List<Var<T>> order)
     {
         int epoch = Interlocked.Increment(ref s_epoch);
-        var order = new List<Var<T>>();
-        var stack = new Stack<(Var<T> node, int next)>();
+        var stack = t_walk ??= new();
+        stack.Clear();
         root._visit = epoch;
         stack.Push((root, 0));
         while (stack.Count > 0)
         {
             var (node, next) = stack.Pop();
-            var inputs = node._inputs;
-            if (inputs is not null && next < inputs.Length)
+            var inputs = node.Inputs;
+            if (next < inputs.Length)
             {
                 stack.Push((node, next + 1));
                 var child = inputs[next];
@@ -216,7 +265,6 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
             }
             else order.Add(node);
         }
-        return order;
     }
 
     /// <inheritdoc/>

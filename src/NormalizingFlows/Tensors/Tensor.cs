@@ -12,9 +12,10 @@ namespace NormalizingFlows.Tensors;
 public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private T[]? _data;
-    private readonly int[] _shape;
+    private int[] _shape;          // the fields change only when a recycling scope hands the object to a new tensor
     private readonly bool _ownsBuffer;
-    private readonly byte _stripe; // pool stripe of an owned buffer
+    private byte _stripe; // pool stripe of an owned buffer
+    private byte _home;   // recycler stripe of the thread that created it
     private bool _tracked;
 
     private Tensor(T[] data, int[] shape, int length, bool ownsBuffer, bool register, int stripe = 0)
@@ -32,7 +33,7 @@ public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged,
     }
 
     /// <summary>Number of elements.</summary>
-    public int Length { get; }
+    public int Length { get; private set; }
 
     /// <summary>Number of axes.</summary>
     public int Rank => _shape.Length;
@@ -103,26 +104,55 @@ public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged,
     // ---------------------------------------------------------------- creation
 
     /// <summary>A tensor with undefined contents (pooled buffer).</summary>
-    public static Tensor<T> Empty(params int[] shape)
-    {
-        var s = (int[])shape.Clone();
-        int n = CheckedLength(s);
-        int stripe = TensorPool<T>.CurrentStripe;
-        return new Tensor<T>(TensorPool<T>.Rent(n, stripe), s, n, ownsBuffer: true, register: true, stripe);
-    }
+    public static Tensor<T> Empty(params int[] shape) => Create(ShapeCache.Get(shape));
+
+    /// <summary>A rank-1 tensor of <paramref name="length"/> elements, contents undefined.</summary>
+    public static Tensor<T> Empty(int length) => Create(ShapeCache.Get(length));
+
+    /// <summary>A [<paramref name="rows"/>, <paramref name="cols"/>] tensor, contents undefined.</summary>
+    public static Tensor<T> Empty(int rows, int cols) => Create(ShapeCache.Get(rows, cols));
 
     /// <summary>A tensor of the same shape as <paramref name="like"/>, contents undefined.</summary>
-    public static Tensor<T> EmptyLike(Tensor<T> like)
+    public static Tensor<T> EmptyLike(Tensor<T> like) => Create(like._shape); // shapes are never modified, so they are shared
+
+    /// <summary>A tracked tensor with a pooled buffer over <paramref name="shape"/> (shared, never modified).</summary>
+    private static Tensor<T> Create(int[] shape)
     {
-        var s = (int[])like._shape.Clone();
+        int n = CheckedLength(shape);
         int stripe = TensorPool<T>.CurrentStripe;
-        return new Tensor<T>(TensorPool<T>.Rent(like.Length, stripe), s, like.Length, ownsBuffer: true, register: true, stripe);
+        var data = TensorPool<T>.Rent(n, stripe);
+        int home = ObjectRecycler<Tensor<T>>.CurrentStripe;
+        var t = ObjectRecycler<Tensor<T>>.Take();
+        if (t is null) t = new Tensor<T>(data, shape, n, ownsBuffer: true, register: true, stripe);
+        else
+        {
+            (t._data, t._shape, t.Length, t._stripe, t._tracked) = (data, shape, n, (byte)stripe, true);
+            TensorScope.Register(t);
+        }
+        t._home = (byte)home;
+        return t;
     }
 
     /// <summary>A tensor of zeros.</summary>
     public static Tensor<T> Zeros(params int[] shape)
     {
         var t = Empty(shape);
+        t.Clear();
+        return t;
+    }
+
+    /// <summary>A rank-1 tensor of <paramref name="length"/> zeros.</summary>
+    public static Tensor<T> Zeros(int length)
+    {
+        var t = Empty(length);
+        t.Clear();
+        return t;
+    }
+
+    /// <summary>A [<paramref name="rows"/>, <paramref name="cols"/>] tensor of zeros.</summary>
+    public static Tensor<T> Zeros(int rows, int cols)
+    {
+        var t = Empty(rows, cols);
         t.Clear();
         return t;
     }
@@ -144,14 +174,16 @@ public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged,
             Span.Clear();
             return;
         }
-        var data = Data;
-        int length = Length;
-        Kernels.ParallelRows.For((length + chunk - 1) / chunk, 2, (c0, c1) =>
+        ClearInParallel(Data, Length, chunk);
+    }
+
+    // A method of its own: the lambda's captured locals would otherwise be allocated on every Clear, serial ones too.
+    private static void ClearInParallel(T[] data, int length, int chunk)
+        => Kernels.ParallelRows.For((length + chunk - 1) / chunk, 2, (c0, c1) =>
         {
             int start = c0 * chunk, end = Math.Min(length, c1 * chunk);
             data.AsSpan(start, end - start).Clear();
         });
-    }
 
     /// <summary>A tensor filled with <paramref name="value"/>.</summary>
     public static Tensor<T> Full(T value, params int[] shape)
@@ -212,8 +244,9 @@ public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged,
     /// <summary>A tensor that shares this buffer under another shape of the same length (a view: disposing it frees nothing).</summary>
     public Tensor<T> Reshape(params int[] shape)
     {
-        var s = (int[])shape.Clone();
-        int infer = Array.IndexOf(s, -1);
+        Span<int> s = shape.Length <= 8 ? stackalloc int[shape.Length] : new int[shape.Length];
+        shape.CopyTo(s);
+        int infer = s.IndexOf(-1);
         if (infer >= 0)
         {
             int rest = 1;
@@ -222,9 +255,10 @@ public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged,
                 throw new ArgumentException($"cannot reshape {FormatShape(_shape)} to {FormatShape(shape)}");
             s[infer] = Length / rest;
         }
-        int n = CheckedLength(s);
+        var cached = ShapeCache.Get(s);
+        int n = CheckedLength(cached);
         if (n != Length) throw new ArgumentException($"cannot reshape {FormatShape(_shape)} ({Length} elements) to {FormatShape(shape)}");
-        return new Tensor<T>(Data, s, n, ownsBuffer: false, register: false);
+        return new Tensor<T>(Data, cached, n, ownsBuffer: false, register: false);
     }
 
     /// <summary>A view of the first <paramref name="rows"/> rows (axis 0), sharing this buffer (disposing it frees nothing).</summary>
@@ -232,10 +266,8 @@ public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged,
     {
         if (_shape.Length == 0) throw new InvalidOperationException("a rank-0 tensor has no rows");
         if ((uint)rows > (uint)_shape[0]) throw new ArgumentOutOfRangeException(nameof(rows), $"{rows} rows requested from {FormatShape(_shape)}");
-        var s = (int[])_shape.Clone();
-        s[0] = rows;
-        int n = CheckedLength(s);
-        return new Tensor<T>(Data, s, n, ownsBuffer: false, register: false);
+        var s = WithFirst(rows);
+        return new Tensor<T>(Data, s, CheckedLength(s), ownsBuffer: false, register: false);
     }
 
     /// <summary>Rows [<paramref name="start"/>, start + <paramref name="count"/>) along axis 0 as a new tensor (one contiguous copy).</summary>
@@ -244,9 +276,7 @@ public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged,
         if (_shape.Length == 0) throw new InvalidOperationException("a rank-0 tensor has no rows");
         if (start < 0 || count < 0 || (long)start + count > _shape[0])
             throw new ArgumentOutOfRangeException(nameof(count), $"rows [{start}, {(long)start + count}) requested from {FormatShape(_shape)}");
-        var s = (int[])_shape.Clone();
-        s[0] = count;
-        var t = Empty(s);
+        var t = Create(WithFirst(count));
         int stride = _shape[0] == 0 ? 0 : Length / _shape[0];
         ReadOnlySpan.Slice(start * stride, t.Length).CopyTo(t.Span);
         return t;
@@ -316,6 +346,13 @@ public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged,
         if (_tracked) Dispose();
     }
 
+    void ITrackedTensor.Recycle()
+    {
+        if (_tracked) Dispose();
+        // a tensor disposed here or earlier in its scope is dead (one untracked and still alive is kept by someone)
+        if (_ownsBuffer && _data is null) ObjectRecycler<Tensor<T>>.Give(this, _home);
+    }
+
     /// <inheritdoc/>
     public override string ToString()
     {
@@ -336,7 +373,16 @@ public sealed class Tensor<T> : ITrackedTensor, IDisposable where T : unmanaged,
     /// <summary>Formats a shape as "[a, b]".</summary>
     public static string FormatShape(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
 
-    private static int CheckedLength(int[] shape)
+    /// <summary>This shape with axis 0 set to <paramref name="first"/>.</summary>
+    private int[] WithFirst(int first)
+    {
+        Span<int> s = _shape.Length <= 8 ? stackalloc int[_shape.Length] : new int[_shape.Length];
+        _shape.CopyTo(s);
+        s[0] = first;
+        return ShapeCache.Get(s);
+    }
+
+    private static int CheckedLength(ReadOnlySpan<int> shape)
     {
         long n = 1;
         foreach (int d in shape)

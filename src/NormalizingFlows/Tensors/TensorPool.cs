@@ -12,8 +12,6 @@ namespace NormalizingFlows.Tensors;
 public static class TensorPool<T> where T : unmanaged, INumberBase<T>
 {
     private static readonly ArrayPool<T>[] Stripes = CreateStripes();
-    private static int _nextStripe = -1;
-    [ThreadStatic] private static int t_stripe; // stripe + 1 (0: not assigned yet)
 
     private static ArrayPool<T>[] CreateStripes()
     {
@@ -23,15 +21,7 @@ public static class TensorPool<T> where T : unmanaged, INumberBase<T>
     }
 
     /// <summary>The calling thread's stripe.</summary>
-    internal static int CurrentStripe
-    {
-        get
-        {
-            int s = t_stripe;
-            if (s == 0) t_stripe = s = (int)((uint)Interlocked.Increment(ref _nextStripe) % (uint)Stripes.Length) + 1;
-            return s - 1;
-        }
-    }
+    internal static int CurrentStripe => (int)((uint)ThreadStripes<ArrayPool<T>>.Number % (uint)Stripes.Length);
 
     /// <summary>Rents a buffer of at least <paramref name="length"/> elements (contents undefined) from the calling thread's stripe.</summary>
     public static T[] Rent(int length) => Rent(length, CurrentStripe);

@@ -117,26 +117,30 @@ public static class AffineCouplingOp
     {
         var u = input.Value; var p = parameters.Value;
         int n = u.Dim(0), k = u.Dim(1), total = n * k;
-        int rowsPerPart = Math.Max(1, 4096 / Math.Max(1, k));
+        int rowsPerPart = RowsPerPartFor(k);
         bool record = GradMode.IsEnabled && (input.RequiresGrad || parameters.RequiresGrad);
         var outs = Tensor<float>.Empty(n, k);
         var logDet = Tensor<float>.Empty(n);
         // when recording, d(log s)/d raw and s are kept for the backward (one evaluation of the scale map per step)
         var dlAll = record ? Tensor<float>.Empty(total) : null;
         var sAll = record ? Tensor<float>.Empty(total) : null;
-        ParallelRows.For(n, rowsPerPart, (r0, r1) => ForwardRows(u, p, scale, inverse, outs, logDet, dlAll, sAll, k, r0, r1));
+        var job = FloatJob.Rent();
+        (job.Input, job.Parameters, job.Scale, job.Inverse, job.Outs, job.LogDet, job.DlAll, job.SAll, job.N, job.K)
+            = (input, parameters, scale, inverse, outs, logDet, dlAll, sAll, n, k);
+        ParallelRows.For(n, rowsPerPart, job, static (j, r0, r1) => ForwardRows(j.Input.Value, j.Parameters.Value, j.Scale, j.Inverse, j.Outs, j.LogDet, j.DlAll, j.SAll, j.K, r0, r1));
         if (!record) return (new Var<float>(outs), new Var<float>(logDet));
 
-        var y = new Var<float>(outs, [input, parameters], o =>
+        var y = StateNode<float, FloatJob>.Create(outs, [input, parameters], job, static (job, o) =>
         {
-            var gy = o.Grad!;
-            var gIn = input.RequiresGrad ? input.GradBuffer() : null;
-            var gPar = parameters.RequiresGrad ? parameters.GradBuffer() : null;
-            ParallelRows.For(n, rowsPerPart, (r0, r1) =>
+            job.Gy = o.Grad!;
+            job.GIn = job.Input.RequiresGrad ? job.Input.GradBuffer() : null;
+            job.GPar = job.Parameters.RequiresGrad ? job.Parameters.GradBuffer() : null;
+            ParallelRows.For(job.N, job.RowsPerPart, job, static (job, r0, r1) =>
             {
-                var g = gy.ReadOnlySpan; var ov = o.Value.ReadOnlySpan; var uv = input.Value.ReadOnlySpan;
-                var dl = dlAll!.ReadOnlySpan; var sc = sAll!.ReadOnlySpan;
-                var gi = gIn is null ? default : gIn.Span; var gp = gPar is null ? default : gPar.Span;
+                bool inverse = job.Inverse; int k = job.K;
+                var g = job.Gy!.ReadOnlySpan; var ov = job.Outs.ReadOnlySpan; var uv = job.Input.Value.ReadOnlySpan;
+                var dl = job.DlAll!.ReadOnlySpan; var sc = job.SAll!.ReadOnlySpan;
+                var gi = job.GIn is null ? default : job.GIn.Span; var gp = job.GPar is null ? default : job.GPar.Span;
                 for (int e = r0 * k, end = r1 * k; e < end; e++)
                 {
                     float gye = g[e];
@@ -165,12 +169,14 @@ public static class AffineCouplingOp
             });
         });
         if (!parameters.RequiresGrad) return (y, new Var<float>(logDet));
-        var ld = new Var<float>(logDet, [parameters], o =>
+        var ld = StateNode<float, FloatJob>.Create(logDet, [parameters], job, static (job, o) =>
         {
-            var gl = o.Grad!; var gPar = parameters.GradBuffer();
-            ParallelRows.For(n, rowsPerPart, (r0, r1) =>
+            job.Gl = o.Grad!;
+            job.GPar = job.Parameters.GradBuffer();
+            ParallelRows.For(job.N, job.RowsPerPart, job, static (job, r0, r1) =>
             {
-                var g = gl.ReadOnlySpan; var gp = gPar.Span; var dl = dlAll!.ReadOnlySpan;
+                bool inverse = job.Inverse; int k = job.K;
+                var g = job.Gl!.ReadOnlySpan; var gp = job.GPar!.Span; var dl = job.DlAll!.ReadOnlySpan;
                 for (int r = r0; r < r1; r++)
                 {
                     float gr = inverse ? -g[r] : g[r];
@@ -180,6 +186,23 @@ public static class AffineCouplingOp
         });
         return (y, ld);
     }
+
+    /// <summary>One float update's operands and kept intermediates, shared by its forward and backward row parts (no closures per step).</summary>
+    private sealed class FloatJob : RecycledObject<FloatJob>
+    {
+        public Var<float> Input = null!, Parameters = null!;
+        public AffineScale Scale;
+        public bool Inverse;
+        public Tensor<float> Outs = null!, LogDet = null!;
+        public Tensor<float>? DlAll, SAll;
+        public int N, K;
+        public int RowsPerPart => RowsPerPartFor(K);
+        public Tensor<float>? Gy, Gl, GIn, GPar; // the backward pass's gradients, set before its row parts run
+
+        protected override void Reset() => (Input, Parameters, Outs, LogDet, DlAll, SAll, Gy, Gl, GIn, GPar) = (null!, null!, null!, null!, null, null, null, null, null, null);
+    }
+
+    private static int RowsPerPartFor(int k) => Math.Max(1, 4096 / Math.Max(1, k));
 
     /// <summary>
     /// Forward update of rows [r0, r1), in blocks of whole rows of about <see cref="Chunk"/> elements: the raw scales

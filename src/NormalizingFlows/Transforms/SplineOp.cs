@@ -24,48 +24,65 @@ public static class SplineOp
         if (p.Rank != 2 || p.Dim(0) != n || p.Dim(1) != d * m)
             throw new ArgumentException($"spline parameters must be [{n}, {d * m}] ({m} per element), got {p.ShapeString}");
         // packed output [N, 2D]: outputs, then per-element log-derivatives
-        var outs = Tensor<T>.Empty(n, d);
-        var lds = Tensor<T>.Empty(n, d);
-        ParallelRows.For(n, RowsPerPart(d), (r0, r1) =>
+        var job = Job<T>.Rent();
+        (job.Spline, job.Input, job.Parameters, job.Inverse, job.N, job.D, job.M, job.Outs, job.Lds)
+            = (spline, input, parameters, inverse, n, d, m, Tensor<T>.Empty(n, d), Tensor<T>.Empty(n, d));
+        ParallelRows.For(n, RowsPerPart(d), job, static (job, r0, r1) =>
         {
-            int e0 = r0 * d, len = (r1 - r0) * d;
-            var ui = u.ReadOnlySpan.Slice(e0, len); var pi = p.ReadOnlySpan.Slice(e0 * m, len * m);
-            if (inverse) spline.Inverse(ui, pi, outs.Span.Slice(e0, len), lds.Span.Slice(e0, len));
-            else spline.Forward(ui, pi, outs.Span.Slice(e0, len), lds.Span.Slice(e0, len));
+            int d = job.D, m = job.M, e0 = r0 * d, len = (r1 - r0) * d;
+            var ui = job.Input.Value.ReadOnlySpan.Slice(e0, len); var pi = job.Parameters.Value.ReadOnlySpan.Slice(e0 * m, len * m);
+            var outs = job.Outs.Span.Slice(e0, len); var lds = job.Lds!.Span.Slice(e0, len);
+            if (job.Inverse) job.Spline.Inverse(ui, pi, outs, lds);
+            else job.Spline.Forward(ui, pi, outs, lds);
         });
         var logDet = Tensor<T>.Empty(n);
-        Tensors.Kernels.Reductions.SumRows(lds.ReadOnlySpan, n, d, logDet.Span);
-        lds.Dispose();
+        Tensors.Kernels.Reductions.SumRows(job.Lds!.ReadOnlySpan, n, d, logDet.Span);
+        job.Lds!.Dispose();
         if (!(GradMode.IsEnabled && (input.RequiresGrad || parameters.RequiresGrad)))
-            return (new Var<T>(outs), new Var<T>(logDet));
+            return (new Var<T>(job.Outs), new Var<T>(logDet));
 
         // One node owns the backward; the two results are views that forward their gradients to it.
-        var packed = new Var<T>(Tensor<T>.Empty(0), [input, parameters], node =>
+        var packed = StateNode<T, Job<T>>.Create(Tensor<T>.Empty(0), [input, parameters], job, static (job, node) =>
         {
+            int n = job.N, d = job.D, m = job.M;
             var gy = node.Grad!; // [N, D + 1]: output gradients, then the log-det gradient per row
-            var gOut = Tensor<T>.Empty(n, d);
-            var gLd = Tensor<T>.Empty(n, d);
-            var g = gy.ReadOnlySpan; var go = gOut.Span; var gl = gLd.Span;
+            job.GOut = Tensor<T>.Empty(n, d);
+            job.GLd = Tensor<T>.Empty(n, d);
+            var g = gy.ReadOnlySpan; var go = job.GOut.Span; var gl = job.GLd.Span;
             for (int r = 0; r < n; r++)
             {
                 g.Slice(r * (d + 1), d).CopyTo(go.Slice(r * d, d));
                 gl.Slice(r * d, d).Fill(g[r * (d + 1) + d]);
             }
-            var gInT = input.RequiresGrad ? input.GradBuffer() : Tensor<T>.Zeros(n, d);
-            var gParT = parameters.RequiresGrad ? parameters.GradBuffer() : Tensor<T>.Zeros(n, d * m);
-            ParallelRows.For(n, RowsPerPart(d), (r0, r1) =>
+            job.GIn = job.Input.RequiresGrad ? job.Input.GradBuffer() : Tensor<T>.Zeros(n, d);
+            job.GPar = job.Parameters.RequiresGrad ? job.Parameters.GradBuffer() : Tensor<T>.Zeros(n, d * m);
+            ParallelRows.For(n, RowsPerPart(d), job, static (job, r0, r1) =>
             {
-                int e0 = r0 * d, len = (r1 - r0) * d;
-                var ui = u.ReadOnlySpan.Slice(e0, len); var pi = p.ReadOnlySpan.Slice(e0 * m, len * m);
-                var goi = gOut.ReadOnlySpan.Slice(e0, len); var gli = gLd.ReadOnlySpan.Slice(e0, len);
-                var gIn = gInT.Span.Slice(e0, len); var gPar = gParT.Span.Slice(e0 * m, len * m);
-                if (inverse) spline.InverseBackward(ui, pi, goi, gli, gIn, gPar);
-                else spline.ForwardBackward(ui, pi, goi, gli, gIn, gPar);
+                int d = job.D, m = job.M, e0 = r0 * d, len = (r1 - r0) * d;
+                var ui = job.Input.Value.ReadOnlySpan.Slice(e0, len); var pi = job.Parameters.Value.ReadOnlySpan.Slice(e0 * m, len * m);
+                var goi = job.GOut!.ReadOnlySpan.Slice(e0, len); var gli = job.GLd!.ReadOnlySpan.Slice(e0, len);
+                var gIn = job.GIn!.Span.Slice(e0, len); var gPar = job.GPar!.Span.Slice(e0 * m, len * m);
+                if (job.Inverse) job.Spline.InverseBackward(ui, pi, goi, gli, gIn, gPar);
+                else job.Spline.ForwardBackward(ui, pi, goi, gli, gIn, gPar);
             });
-        }, gradShape: [n, d + 1]);
-        var y = new Var<T>(outs, [packed], o => AddColumns(o.Grad!, packed.GradBuffer(), 0, d));
-        var ld = new Var<T>(logDet, [packed], o => AddColumns(o.Grad!, packed.GradBuffer(), d, 1));
+        }, gradShape: ShapeCache.Get(n, d + 1));
+        var y = StateNode<T, int>.Create(job.Outs, [packed], 0, static (offset, o) => AddColumns(o.Grad!, o.Inputs[0].GradBuffer(), offset, o.Cols));
+        var ld = StateNode<T, int>.Create(logDet, [packed], d, static (offset, o) => AddColumns(o.Grad!, o.Inputs[0].GradBuffer(), offset, 1));
         return (y, ld);
+    }
+
+    /// <summary>One application's operands and buffers, shared by its forward and backward row parts (no closures per step).</summary>
+    private sealed class Job<T> : RecycledObject<Job<T>> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public IElementwiseMap Spline = null!;
+        public Var<T> Input = null!, Parameters = null!;
+        public bool Inverse;
+        public int N, D, M;
+        public Tensor<T> Outs = null!;
+        public Tensor<T>? Lds; // per-element log-derivatives of the forward pass
+        public Tensor<T>? GOut, GLd, GIn, GPar; // the backward pass's buffers, set before its row parts run
+
+        protected override void Reset() => (Spline, Input, Parameters, Outs, Lds, GOut, GLd, GIn, GPar) = (null!, null!, null!, null!, null, null, null, null, null);
     }
 
     /// <summary>Rows per thread part: about 2 048 elements, so a fork pays for itself.</summary>

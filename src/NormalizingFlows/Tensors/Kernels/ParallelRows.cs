@@ -12,6 +12,7 @@ public static unsafe class ParallelRows
     private struct State
     {
         public IntPtr Body;
+        public IntPtr Target;
         public int Rows;
         public int Parts;
     }
@@ -21,23 +22,32 @@ public static unsafe class ParallelRows
     /// contiguous parts of at least <paramref name="minRowsPerPart"/> rows (one part, on the calling thread, for small inputs).
     /// </summary>
     public static void For(int rows, int minRowsPerPart, Action<int, int> body)
+        => For(rows, minRowsPerPart, body, static (b, start, end) => b(start, end));
+
+    /// <summary>
+    /// <see cref="For(int, int, Action{int, int})"/> with the body's data passed as <paramref name="target"/>:
+    /// <paramref name="body"/>(target, start, end). With a static lambda nothing is allocated per call.
+    /// </summary>
+    public static void For<TTarget>(int rows, int minRowsPerPart, TTarget target, Action<TTarget, int, int> body) where TTarget : class
     {
         ArgumentNullException.ThrowIfNull(body);
         if (rows <= 0) return;
         int parts = Math.Min(WorkerPool.MaxThreads, rows / Math.Max(1, minRowsPerPart));
         if (parts <= 1)
         {
-            body(0, rows);
+            body(target, 0, rows);
             return;
         }
         var handle = GCHandle.Alloc(body);
+        var targetHandle = GCHandle.Alloc(target);
         try
         {
-            var st = new State { Body = GCHandle.ToIntPtr(handle), Rows = rows, Parts = parts };
-            WorkerPool.For(parts, &Part, &st);
+            var st = new State { Body = GCHandle.ToIntPtr(handle), Target = GCHandle.ToIntPtr(targetHandle), Rows = rows, Parts = parts };
+            WorkerPool.For(parts, &Part<TTarget>, &st);
         }
         finally
         {
+            targetHandle.Free();
             handle.Free();
         }
     }
@@ -65,11 +75,11 @@ public static unsafe class ParallelRows
 
     private static void OnePart(void* state, int p) => ((Action<int>)GCHandle.FromIntPtr((IntPtr)state).Target!)(p);
 
-    private static void Part(void* state, int p)
+    private static void Part<TTarget>(void* state, int p) where TTarget : class
     {
         ref var st = ref *(State*)state;
-        var body = (Action<int, int>)GCHandle.FromIntPtr(st.Body).Target!;
+        var body = (Action<TTarget, int, int>)GCHandle.FromIntPtr(st.Body).Target!;
         long start = (long)st.Rows * p / st.Parts, end = (long)st.Rows * (p + 1) / st.Parts;
-        if (end > start) body((int)start, (int)end);
+        if (end > start) body((TTarget)GCHandle.FromIntPtr(st.Target).Target!, (int)start, (int)end);
     }
 }
