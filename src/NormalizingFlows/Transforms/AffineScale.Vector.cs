@@ -15,34 +15,21 @@ public readonly partial record struct AffineScale
     {
         int n = raw.Length, i = 0;
         bool withDerivative = !derivative.IsEmpty;
-        if (VectorMath.IsSupported512 && withDerivative)
+        // (the derivative's division is skipped inside EvaluateVector, not just its store)
+        if (VectorMath.IsSupported512)
             for (; i + 16 <= n; i += 16)
             {
-                var (l, d, s) = EvaluateVector(Vector512.Create(raw.Slice(i, 16)), withDerivative: true);
+                var (l, d, s) = EvaluateVector(Vector512.Create(raw.Slice(i, 16)), withDerivative);
                 l.CopyTo(logScale.Slice(i, 16));
-                d.CopyTo(derivative.Slice(i, 16));
+                if (withDerivative) d.CopyTo(derivative.Slice(i, 16));
                 s.CopyTo(scale.Slice(i, 16));
             }
-        else if (VectorMath.IsSupported512)
-            for (; i + 16 <= n; i += 16)
-            {
-                var (l, _, s) = EvaluateVector(Vector512.Create(raw.Slice(i, 16)), withDerivative: false);
-                l.CopyTo(logScale.Slice(i, 16));
-                s.CopyTo(scale.Slice(i, 16));
-            }
-        if (VectorMath.IsSupported && withDerivative)
+        if (VectorMath.IsSupported)
             for (; i + 8 <= n; i += 8)
             {
-                var (l, d, s) = EvaluateVector(Vector256.Create(raw.Slice(i, 8)), withDerivative: true);
+                var (l, d, s) = EvaluateVector(Vector256.Create(raw.Slice(i, 8)), withDerivative);
                 l.CopyTo(logScale.Slice(i, 8));
-                d.CopyTo(derivative.Slice(i, 8));
-                s.CopyTo(scale.Slice(i, 8));
-            }
-        else if (VectorMath.IsSupported)
-            for (; i + 8 <= n; i += 8)
-            {
-                var (l, _, s) = EvaluateVector(Vector256.Create(raw.Slice(i, 8)), withDerivative: false);
-                l.CopyTo(logScale.Slice(i, 8));
+                if (withDerivative) d.CopyTo(derivative.Slice(i, 8));
                 s.CopyTo(scale.Slice(i, 8));
             }
         if (VectorMath.IsSupported && i < n)

@@ -116,9 +116,8 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     internal static bool Swaps(in GemmConfig<T> cfg, nint acs, int m, int n)
     {
         if (Gemm.TuneSwap == 2) return false;
-        double straight = m / (double)cfg.PaddedRows(m) * Efficiency(n, cfg.NR);
+        double straight = m / (double)cfg.PaddedRows(m, out int mr) * Efficiency(n, cfg.NR);
         double swapped = n / (double)cfg.PaddedRows(n) * Efficiency(m, cfg.NR);
-        cfg.PaddedRows(m, out int mr);
         bool readsAInPlace = cfg.DirectKernel != null && acs == 1 && mr == cfg.MR && m > n;
         if (readsAInPlace && Gemm.TuneSwap != 1) swapped *= 0.55;
         return swapped > 1.05 * straight;
@@ -142,8 +141,8 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     public static void Run(in GemmConfig<T> cfg, T* a, nint ars, nint acs, T* b, nint brs, nint bcs, T* c, nint crs, nint ccs,
         int m, int n, int k, T alpha, T beta, T* bias = null)
     {
-        if (bias != null && !(CanFuseBiasRelu(in cfg, acs, m, n, k) && ccs == 1 && alpha == T.One && beta == T.Zero))
-            throw new InvalidOperationException("GEMM: the bias+ReLU epilogue was requested for a problem that cannot fuse it");
+        System.Diagnostics.Debug.Assert(bias == null || (CanFuseBiasRelu(in cfg, acs, m, n, k) && ccs == 1 && alpha == T.One && beta == T.Zero),
+            "the bias+ReLU epilogue needs a problem that can fuse it (Gemm.TryComputeBiasRelu checks)");
         if ((long)m * n * k <= Gemm.DirectMaxVolume)
         {
             Direct(a, ars, acs, b, brs, bcs, c, crs, ccs, m, n, k, alpha, beta);

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using NormalizingFlows.Tensors.Kernels;
 
 namespace NormalizingFlows.Transforms.Splines;
 
@@ -20,86 +21,13 @@ public sealed partial class RationalQuadraticSpline
         public const int Width = 16;
 
         /// <summary>True when these kernels can run (and 512-bit vectors are not slower than 256-bit ones).</summary>
-        public static bool IsSupported => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
+        public static bool IsSupported => VectorMath.IsSupported512;
 
         // ------------------------------------------------------------------------------------------ width-specific helpers
 
-        private const float Log2E = 1.44269504088896341f;
-        private const float Shift = 12582912f; // 1.5·2^23
-        private const int ShiftBits = 0x4B400000;
-        private const float Ln2Hi = 0.693359375f;
-        private const float Ln2Lo = -2.12194440e-4f;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static V C(float v) => Vector512.Create(v);
-
-        /// <summary>exp(x) as VectorMath.Exp (Cephes expf, ≤ 2 ulp; +∞ above 88.73, 0 below −103.98, NaN kept).</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static V Exp(V x)
-        {
-            x = Avx512F.Max(C(-104f), x);
-            x = Avx512F.Min(C(89f), x);
-            var t = MulAdd(x, C(Log2E), C(Shift));
-            var n = t - C(Shift);
-            var r = NegMulAdd(n, C(Ln2Hi), x);
-            r = NegMulAdd(n, C(Ln2Lo), r);
-            var p = MulAdd(C(1.9875691500e-4f), r, C(1.3981999507e-3f));
-            p = MulAdd(p, r, C(8.3334519073e-3f));
-            p = MulAdd(p, r, C(4.1665795894e-2f));
-            p = MulAdd(p, r, C(1.6666665459e-1f));
-            p = MulAdd(p, r, C(5.0000001201e-1f));
-            var e = MulAdd(p, r * r, r) + C(1f);
-            var ni = t.AsInt32() - Vector512.Create(ShiftBits);
-            var n1 = Vector512.ShiftRightArithmetic(ni, 1);
-            var n2 = ni - n1;
-            var s1 = Vector512.ShiftLeft(n1 + Vector512.Create(127), 23).AsSingle();
-            var s2 = Vector512.ShiftLeft(n2 + Vector512.Create(127), 23).AsSingle();
-            return e * s1 * s2;
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static V LogCore(V x, V kBias)
-        {
-            var tmp = x.AsInt32() - Vector512.Create(0x3F3504F3);
-            var k = Vector512.ShiftRightArithmetic(tmp, 23);
-            var m = ((tmp & Vector512.Create(0x007FFFFF)) + Vector512.Create(0x3F3504F3)).AsSingle();
-            var f = m - C(1f);
-            var kf = Avx512F.ConvertToVector512Single(k) - kBias;
-            var z = f * f;
-            var p = MulAdd(C(7.0376836292e-2f), f, C(-1.1514610310e-1f));
-            p = MulAdd(p, f, C(1.1676998740e-1f));
-            p = MulAdd(p, f, C(-1.2420140846e-1f));
-            p = MulAdd(p, f, C(1.4249322787e-1f));
-            p = MulAdd(p, f, C(-1.6668057665e-1f));
-            p = MulAdd(p, f, C(2.0000714765e-1f));
-            p = MulAdd(p, f, C(-2.4999993993e-1f));
-            p = MulAdd(p, f, C(3.3333331174e-1f));
-            var y = p * f * z;
-            y = MulAdd(kf, C(Ln2Lo), y);
-            y = MulAdd(C(-0.5f), z, y);
-            return MulAdd(kf, C(Ln2Hi), f + y);
-        }
-
-        /// <summary>ln(x) as VectorMath.Log (≤ 2 ulp; 0 → −∞, negative → NaN, +∞ and NaN kept, denormals handled).</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static V Log(V x)
-        {
-            var ok = Vector512.GreaterThanOrEqual(x, C(1.17549435e-38f)) & Vector512.LessThan(x, C(float.PositiveInfinity));
-            if (ok.ExtractMostSignificantBits() == 0xFFFF) return LogCore(x, V.Zero);
-            return LogSlow(x);
-        }
-
-        [MethodImpl(MethodImplOptions.NoInlining)]
-        private static V LogSlow(V x)
-        {
-            var den = Vector512.LessThan(x, C(1.17549435e-38f));
-            var xs = Blend(x, x * C(8388608f), den);
-            var r = LogCore(xs, den & C(23f));
-            var ok = Vector512.GreaterThan(x, V.Zero) & Vector512.LessThan(x, C(float.PositiveInfinity));
-            var special = Blend(x, C(float.NaN), Vector512.LessThan(x, V.Zero));
-            special = Blend(special, C(float.NegativeInfinity), Vector512.Equals(x, V.Zero));
-            return Blend(special, r, ok);
-        }
+        // exp and log: the Vector512 twins of VectorMath's (generated from its Vector256 functions, the same values)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] private static V Exp(V x) => VectorMath.Exp(x);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] private static V Log(V x) => VectorMath.Log(x);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)] private static V Blend(V ifClear, V ifSet, V mask) => Vector512.ConditionalSelect(mask, ifSet, ifClear);
         [MethodImpl(MethodImplOptions.AggressiveInlining)] private static VD Blend(VD ifClear, VD ifSet, VD mask) => Vector512.ConditionalSelect(mask, ifSet, ifClear);
