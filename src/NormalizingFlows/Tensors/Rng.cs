@@ -58,18 +58,36 @@ public sealed class Rng
     public void Jump(int times = 1)
     {
         if (times < 0) throw new ArgumentOutOfRangeException(nameof(times), times, "the number of jumps must be ≥ 0");
-        for (int k = 0; k < times; k++)
-        {
-            ulong s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            foreach (ulong word in JumpPolynomial)
-                for (int b = 0; b < 64; b++)
-                {
-                    if ((word & (1UL << b)) != 0) { s0 ^= _s0; s1 ^= _s1; s2 ^= _s2; s3 ^= _s3; }
-                    NextUInt64();
-                }
-            (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
-        }
+        var jump = new Gf2Polynomial(JumpPolynomial[0], JumpPolynomial[1], JumpPolynomial[2], JumpPolynomial[3]);
+        for (int k = 0; k < times; k++) Apply(jump);
         _hasSpare = false;
+    }
+
+    /// <summary>
+    /// Advances the generator by <paramref name="draws"/> draws, to the state that many <see cref="NextUInt64"/>
+    /// calls would leave, in a few microseconds whatever the count (x^draws modulo the generator's characteristic
+    /// polynomial); a cached normal value is dropped. Lets threads start at known offsets of one stream.
+    /// </summary>
+    public void Skip(ulong draws)
+    {
+        Apply(Gf2Polynomial.PowerOfX(draws));
+        _hasSpare = false;
+    }
+
+    /// <summary>Sets the state to p(T)·state, T the one-draw transition: the sum of the states after i draws over p's terms x^i.</summary>
+    private void Apply(in Gf2Polynomial p)
+    {
+        ulong s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (int w = 0; w < 4; w++)
+        {
+            ulong word = p[w];
+            for (int b = 0; b < 64; b++)
+            {
+                if ((word & (1UL << b)) != 0) { s0 ^= _s0; s1 ^= _s1; s2 ^= _s2; s3 ^= _s3; }
+                NextUInt64();
+            }
+        }
+        (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
     }
 
     /// <summary>
@@ -152,14 +170,17 @@ public sealed class Rng
 
     /// <summary>
     /// Fills <paramref name="destination"/> with normal values of the given mean and standard deviation: the values
-    /// <see cref="NextNormal"/> would give one by one. Long fills on several worker threads draw the uniforms and run
-    /// the rejection step in order, then evaluate the logarithms and square roots in parallel (same values).
+    /// <see cref="NextNormal"/> would give one by one, and the generator ends where that would leave it. Long fills on
+    /// several worker threads split the polar method's tries into chunks, each drawn by its own copy of the generator
+    /// skipped (<see cref="Skip"/>) to the chunk's first draw, and place the accepted pairs in order (same values).
     /// </summary>
     public void Normal<T>(Span<T> destination, double mean = 0.0, double std = 1.0) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (destination.Length >= ParallelNormalMin && WorkerPool.MaxThreads > 1 && !WorkerPool.IsInsidePart)
         {
-            NormalTwoStage(destination, mean, std);
+            // pieces continue one another's sequence (a cached value carries over), so any piece size gives the same values
+            for (int at = 0; at < destination.Length; at += ParallelNormalPiece)
+                NormalParallel(destination.Slice(at, Math.Min(ParallelNormalPiece, destination.Length - at)), mean, std);
             return;
         }
         for (int i = 0; i < destination.Length; i++) destination[i] = T.CreateTruncating(mean + std * NextNormal());
@@ -168,7 +189,13 @@ public sealed class Rng
     /// <summary>Fewest values for which <see cref="Normal{T}(Span{T}, double, double)"/> evaluates in parallel.</summary>
     internal const int ParallelNormalMin = 16384;
 
-    private unsafe void NormalTwoStage<T>(Span<T> destination, double mean, double std) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>Most values one parallel pass fills (its scratch holds about 1.3 of them as doubles).</summary>
+    internal static int ParallelNormalPiece = 1 << 24;
+
+    /// <summary>Standard deviations of the accepted-try count a parallel fill budgets beyond the mean (tests lower it to reach the shortfall path).</summary>
+    internal static double BudgetSigmas = 10;
+
+    private unsafe void NormalParallel<T>(Span<T> destination, double mean, double std) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = destination.Length, start = 0;
         if (_hasSpare)
@@ -178,43 +205,117 @@ public sealed class Rng
             start = 1;
         }
         int pairs = (n - start + 1) / 2;
-        // stage 1, in order: the accepted points (u, v) of the polar method and s = u² + v²
-        double[] uvs = System.Buffers.ArrayPool<double>.Shared.Rent(3 * pairs);
-        for (int p = 0; p < pairs; p++)
+        // A try (two draws) is accepted with probability π/4: budget the mean number of tries for `pairs` acceptances
+        // plus 10 standard deviations (√(0.348·pairs)); the rare shortfall is drawn in order afterwards.
+        long budget = Math.Max(16, (long)Math.Ceiling(pairs * (4 / Math.PI) + BudgetSigmas * Math.Sqrt(0.35 * pairs)) + 16);
+        int chunks = (int)Math.Min(2L * WorkerPool.MaxThreads, budget / 4096 + 1); // two per thread: a late thread delays the fill less
+        var job = new NormalChunks(this, (int)budget, chunks, mean, std);
+        try
         {
-            double u, v, s;
-            do
+            ParallelRows.ForParts(chunks, job.Draw);
+            // chunk c's accepted pairs are pairs prefix[c] … prefix[c] + count[c] − 1 of the serial sequence
+            int[] offset = new int[chunks];
+            int accepted = 0, last = -1;
+            for (int c = 0; c < chunks; c++)
             {
-                u = 2.0 * NextDouble() - 1.0;
-                v = 2.0 * NextDouble() - 1.0;
-                s = u * u + v * v;
-            } while (s >= 1.0 || s == 0.0);
-            uvs[3 * p] = u; uvs[3 * p + 1] = v; uvs[3 * p + 2] = s;
-        }
-        // stage 2, in parallel: the same f = √(−2 ln s / s) and products as NextNormal
-        fixed (T* d = destination)
-        {
-            nint dAddr = (nint)d;
-            ParallelRows.For(pairs, 2048, (p0, p1) =>
+                offset[c] = accepted;
+                if (accepted < pairs && accepted + job.Count[c] >= pairs) last = c;
+                accepted += job.Count[c];
+            }
+            fixed (T* d = destination)
             {
-                T* dst = (T*)dAddr;
-                for (int p = p0; p < p1; p++)
+                nint dAddr = (nint)d;
+                ParallelRows.ForParts(chunks, c =>
                 {
-                    double f = Math.Sqrt(-2.0 * Math.Log(uvs[3 * p + 2]) / uvs[3 * p + 2]);
-                    int at = start + 2 * p;
-                    dst[at] = T.CreateTruncating(mean + std * (uvs[3 * p] * f));
-                    if (at + 1 < n) dst[at + 1] = T.CreateTruncating(mean + std * (uvs[3 * p + 1] * f));
+                    T* dst = (T*)dAddr;
+                    int take = Math.Min(job.Count[c], pairs - offset[c]);
+                    for (int j = 0; j < take; j++)
+                    {
+                        int at = start + 2 * (offset[c] + j);
+                        dst[at] = T.CreateTruncating(job.Values[2 * (job.First[c] + j)]);
+                        if (at + 1 < n) dst[at + 1] = T.CreateTruncating(job.Values[2 * (job.First[c] + j) + 1]);
+                    }
+                });
+            }
+            var state = job.Start;
+            if (last >= 0)
+            {
+                // the generator continues after the try that gave the last pair used
+                int lastPair = job.First[last] + (pairs - 1 - offset[last]);
+                (_s0, _s1, _s2, _s3) = state;
+                Skip(2 * (ulong)job.TryIndex[lastPair]);
+                double u = 2.0 * NextDouble() - 1.0, v = 2.0 * NextDouble() - 1.0, s = u * u + v * v; // that try again
+                if ((n - start) % 2 == 1)
+                {
+                    // the last pair's second value is kept for the next draw, as NextNormal keeps it
+                    _spareNormal = v * Math.Sqrt(-2.0 * Math.Log(s) / s);
+                    _hasSpare = true;
                 }
-            });
+            }
+            else
+            {
+                // the budget fell short: the remaining pairs come in order after the budgeted tries
+                (_s0, _s1, _s2, _s3) = state;
+                Skip(2 * (ulong)budget);
+                for (int i = start + 2 * accepted; i < n; i++) destination[i] = T.CreateTruncating(mean + std * NextNormal());
+            }
         }
-        if ((n - start) % 2 == 1)
+        finally { job.Return(); }
+    }
+
+    /// <summary>The chunks of one parallel normal fill: per chunk its accepted pairs' values and try indices.</summary>
+    private sealed class NormalChunks
+    {
+        public readonly (ulong, ulong, ulong, ulong) Start;
+        public readonly int[] Count, First, TryIndex;
+        public readonly double[] Values;
+        private readonly int _budget, _chunks;
+        private readonly double _mean, _std;
+
+        public NormalChunks(Rng rng, int budget, int chunks, double mean, double std)
         {
-            // the last pair's second value is kept for the next draw, as NextNormal keeps it
-            double s = uvs[3 * pairs - 1];
-            _spareNormal = uvs[3 * pairs - 2] * Math.Sqrt(-2.0 * Math.Log(s) / s);
-            _hasSpare = true;
+            Start = (rng._s0, rng._s1, rng._s2, rng._s3);
+            _budget = budget;
+            _chunks = chunks;
+            _mean = mean;
+            _std = std;
+            Count = new int[chunks];
+            First = new int[chunks];
+            for (int c = 0; c < chunks; c++) First[c] = TryStart(c);
+            TryIndex = System.Buffers.ArrayPool<int>.Shared.Rent(budget);
+            Values = System.Buffers.ArrayPool<double>.Shared.Rent(2 * budget);
         }
-        System.Buffers.ArrayPool<double>.Shared.Return(uvs);
+
+        private int TryStart(int c) => (int)((long)_budget * c / _chunks);
+
+        /// <summary>Draws chunk <paramref name="c"/>'s tries with the generator skipped to its first draw; its accepted pairs are stored from slot First[c] on.</summary>
+        public void Draw(int c)
+        {
+            var rng = new Rng(0UL);
+            (rng._s0, rng._s1, rng._s2, rng._s3) = Start;
+            int t0 = TryStart(c), t1 = TryStart(c + 1), k = First[c];
+            rng.Skip(2 * (ulong)t0);
+            for (int t = t0; t < t1; t++)
+            {
+                double u = 2.0 * rng.NextDouble() - 1.0;
+                double v = 2.0 * rng.NextDouble() - 1.0;
+                double s = u * u + v * v;
+                if (s >= 1.0 || s == 0.0) continue;
+                // the same f = √(−2 ln s / s) and products as NextNormal
+                double f = Math.Sqrt(-2.0 * Math.Log(s) / s);
+                Values[2 * k] = _mean + _std * (u * f);
+                Values[2 * k + 1] = _mean + _std * (v * f);
+                TryIndex[k] = t;
+                k++;
+            }
+            Count[c] = k - First[c];
+        }
+
+        public void Return()
+        {
+            System.Buffers.ArrayPool<int>.Shared.Return(TryIndex);
+            System.Buffers.ArrayPool<double>.Shared.Return(Values);
+        }
     }
 
     /// <summary>A tensor of uniform values in [low, high).</summary>

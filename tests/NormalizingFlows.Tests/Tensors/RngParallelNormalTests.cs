@@ -17,7 +17,7 @@ public class RngParallelNormalTests
         int saved = WorkerPool.MaxThreads;
         try
         {
-            foreach (int threads in new[] { 1, 2 })
+            foreach (int threads in new[] { 1, 2, 3, 4 })
             {
                 WorkerPool.MaxThreads = threads;
                 var fill = new Rng(42); var oneByOne = new Rng(42);
@@ -33,5 +33,41 @@ public class RngParallelNormalTests
             }
         }
         finally { WorkerPool.MaxThreads = saved; }
+    }
+
+    [Fact]
+    public void FillsInSeveralPiecesContinueTheSequence()
+    {
+        int saved = WorkerPool.MaxThreads, piece = Rng.ParallelNormalPiece;
+        try
+        {
+            WorkerPool.MaxThreads = 2;
+            Rng.ParallelNormalPiece = 20_001; // odd: each piece leaves a cached value for the next
+            var fill = new Rng(11); var oneByOne = new Rng(11);
+            var f = new float[70_000];
+            fill.Normal<float>(f);
+            for (int i = 0; i < f.Length; i++) Assert.Equal((float)oneByOne.NextNormal(), f[i]);
+            Assert.Equal(oneByOne.NextNormal(), fill.NextNormal());
+        }
+        finally { WorkerPool.MaxThreads = saved; Rng.ParallelNormalPiece = piece; }
+    }
+
+    [Fact]
+    public void ABudgetThatFallsShortStillGivesTheSequentialDraws()
+    {
+        int saved = WorkerPool.MaxThreads;
+        double sigmas = Rng.BudgetSigmas;
+        try
+        {
+            WorkerPool.MaxThreads = 2;
+            Rng.BudgetSigmas = -30; // the budgeted tries give fewer pairs than asked: the rest are drawn in order
+            var fill = new Rng(7); var oneByOne = new Rng(7);
+            var f = new double[50_001];
+            fill.Normal<double>(f);
+            for (int i = 0; i < f.Length; i++) Assert.Equal(oneByOne.NextNormal(), f[i]);
+            Assert.Equal(oneByOne.NextNormal(), fill.NextNormal());
+            Assert.Equal(oneByOne.NextUInt64(), fill.NextUInt64());
+        }
+        finally { WorkerPool.MaxThreads = saved; Rng.BudgetSigmas = sigmas; }
     }
 }

@@ -83,6 +83,31 @@ public class RngTests
         Assert.Equal(0x94BB1464B9EEB5FBUL, r.NextUInt64());
     }
 
+    [Theory]
+    [InlineData(0UL), InlineData(1UL), InlineData(2UL), InlineData(63UL), InlineData(64UL), InlineData(255UL), InlineData(256UL), InlineData(100_003UL)]
+    public void SkipEqualsThatManyDraws(ulong draws)
+    {
+        var skipped = new Rng(42L); var drawn = new Rng(42L);
+        skipped.NextNormal(); drawn.NextNormal(); // a cached normal is dropped, as by Jump
+        skipped.Skip(draws);
+        for (ulong i = 0; i < draws; i++) drawn.NextUInt64();
+        for (int i = 0; i < 8; i++) Assert.Equal(drawn.NextUInt64(), skipped.NextUInt64());
+    }
+
+    [Fact]
+    public void SkipComposesAndAgreesWithTheJumpPolynomial()
+    {
+        ulong a = (1UL << 40) + 17, b = (1UL << 50) + 12345;
+        var twice = new Rng(3L); var once = new Rng(3L);
+        twice.Skip(a); twice.Skip(b);
+        once.Skip(a + b);
+        Assert.Equal(once.NextUInt64(), twice.NextUInt64());
+        // x^(2^128) modulo the characteristic polynomial is the reference code's jump polynomial
+        var p = Gf2Polynomial.PowerOfX(1UL << 63);
+        for (int k = 63; k < 128; k++) p = Gf2Polynomial.MultiplyMod(p, p);
+        Assert.Equal([0x180EC6D33CFD0ABAUL, 0xD5A61266F0C9392CUL, 0xA9582618E03FC9AAUL, 0x39ABDC4529B1661CUL], new[] { p[0], p[1], p[2], p[3] });
+    }
+
     [Fact]
     public void StreamZeroIsTheSeedsOwnSequenceAndOtherStreamsDiffer()
     {
