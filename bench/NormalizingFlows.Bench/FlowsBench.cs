@@ -109,13 +109,10 @@ internal static class FlowsBench
         var x = Tensor<float>.Empty(batch, data.Features).Untrack();
         var times = new double[steps];
         flow.Train();
-        // at least `warmup` steps and at least 2 s before timing: the tiered JIT recompiles the hot paths on a
-        // background thread during the first second or so, which on a 2-core machine takes a core from the
-        // kernels' worker (2-thread step times were bimodal, 1.5x apart, with the 20-step warm-up alone)
-        var warmClock = Stopwatch.StartNew();
-        if (!quick)
-            while (warmClock.Elapsed.TotalSeconds < 2.0)
-                Step(flow, loss, opt, data, x, batch, rng, -1);
+        // the tiered JIT recompiles the hot paths on a background thread for several seconds, which on a 2-core
+        // machine takes a core from the kernels' worker (2-thread step times were bimodal, 1.5x apart, with a fixed
+        // warm-up): warm up until it has gone quiet
+        if (!quick) WarmUp(() => Step(flow, loss, opt, data, x, batch, rng, -1), minSeconds: 2.0);
         for (int s = 0; s < warmup + steps; s++)
         {
             double t = Step(flow, loss, opt, data, x, batch, rng, s);
@@ -184,10 +181,26 @@ internal static class FlowsBench
     /// </summary>
     private const int Passes = 3;
 
-    private static void WarmUp(Action batch)
+    /// <summary>
+    /// Runs <paramref name="batch"/> for at least <paramref name="minSeconds"/> and until the JIT has compiled no
+    /// method for 0.5 s and 30 calls (tier-up waits for 30 calls per tier), at most 30 s: steady state, as the
+    /// anchor's native kernels are from the start.
+    /// </summary>
+    private static void WarmUp(Action batch, double minSeconds = 1.0)
     {
-        var warm = Stopwatch.StartNew();
-        while (warm.Elapsed.TotalSeconds < 1.0) batch();
+        var clock = Stopwatch.StartNew();
+        long compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+        double quietSince = 0;
+        int quietCalls = 0;
+        while (clock.Elapsed.TotalSeconds < 30)
+        {
+            batch();
+            long now = System.Runtime.JitInfo.GetCompiledMethodCount();
+            double t = clock.Elapsed.TotalSeconds;
+            if (now != compiled) { compiled = now; quietSince = t; quietCalls = 0; }
+            else quietCalls++;
+            if (t >= minSeconds && t - quietSince >= 0.5 && quietCalls >= 30) return;
+        }
     }
 
     private static double MedianRate(int rows, Action pass)
