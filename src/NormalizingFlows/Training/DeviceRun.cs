@@ -11,7 +11,8 @@ namespace NormalizingFlows.Training;
 /// device cannot do, compiles the flow with the optimizer's state, and moves weights, losses and validation scores
 /// between the device and the host. Leading steps without trainable parameters (a model's fitted preprocessing) are
 /// folded: they run once on the host over the data, the device trains the rest, and their log|det| is added to the
-/// losses and validation scores, which therefore are those of the whole flow.
+/// losses and validation scores, which therefore are those of the whole flow. Conditional flows train with their
+/// context, weighted events with <see cref="MaximumLikelihoodLoss{T}"/>'s weighted loss.
 /// </summary>
 internal sealed class DeviceRun : IDisposable
 {
@@ -42,14 +43,20 @@ internal sealed class DeviceRun : IDisposable
         if (options.WeightDecay > 0) Refuse("WeightDecay", "set TrainingOptions.WeightDecay = 0");
         if (options.DataParallel is not null) Refuse("DataParallel", "train in one process");
         if (optimizer is not Adam<float> { WeightDecay: 0, Decoupled: false } adam) { Refuse($"the optimizer {optimizer.GetType().Name}", "use the default Adam"); return null; }
-        if (train!.Context is not null || validation?.Context is not null) Refuse("a conditional flow (context columns)", "train it on the CPU");
-        if (train.Weights is not null) Refuse("weighted training events (TrainingData.Weights)", "train on unweighted events or on the CPU");
         var (fixedSteps, trained) = Split(likelihood.Flow);
         var flow = device.Compile(trained, adam);
         try
         {
-            var (x, logDet) = Fold(fixedSteps, (Tensor<float>)(object)train.X);
-            flow.SetTrainingData(x);
+            var data = (TrainingData<float>)(object)train!;
+            var (x, logDet) = Fold(fixedSteps, data.X);
+            flow.SetTrainingData(x, data.Context, data.Weights);
+            // the folded steps' share of a weighted loss: −Σ_batch w·log|det| / (B·w̄), as MaximumLikelihoodLoss
+            if (logDet is not null && data.Weights is { } w)
+            {
+                double mean = data.WeightSum() / data.Rows;
+                var ws = w.ReadOnlySpan;
+                for (int i = 0; i < logDet.Length; i++) logDet[i] *= ws[i] / mean;
+            }
             return new DeviceRun(flow, trained, adam, fixedSteps, logDet);
         }
         catch
@@ -139,7 +146,7 @@ internal sealed class DeviceRun : IDisposable
             _validation = folded = (validation.X, fx, fld);
         }
         var (x, logDet) = (folded.X, folded.LogDet);
-        var lp = _flow.LogProb(x);
+        var lp = _flow.LogProb(x, (Tensor<float>?)(object?)validation.Context);
         var values = new double[lp.Length];
         for (int i = 0; i < lp.Length; i++)
         {
