@@ -21,12 +21,13 @@ internal sealed class DeviceRun : IDisposable
     private readonly Adam<float> _adam;
     private readonly Transform<float>? _fixed;
     private readonly double[]? _fixedLogDet;
+    private readonly EmbeddedContextTransform<float>? _contextMap;
     private double _fixedLoss;
-    private (object Data, Tensor<float> X, double[]? LogDet)? _validation; // the folded validation events, computed once
+    private (object Data, Tensor<float> X, double[]? LogDet, Tensor<float>? Context)? _validation; // the folded validation events, computed once
 
-    private DeviceRun(IAcceleratedFlow flow, Flow<float> host, Adam<float> adam, Transform<float>? fixedSteps, double[]? fixedLogDet)
+    private DeviceRun(IAcceleratedFlow flow, Flow<float> host, Adam<float> adam, Transform<float>? fixedSteps, double[]? fixedLogDet, EmbeddedContextTransform<float>? contextMap)
     {
-        _flow = flow; _host = host; _adam = adam; _fixed = fixedSteps; _fixedLogDet = fixedLogDet;
+        _flow = flow; _host = host; _adam = adam; _fixed = fixedSteps; _fixedLogDet = fixedLogDet; _contextMap = contextMap;
     }
 
     /// <summary>Null without a device; otherwise the compiled flow with <paramref name="train"/>'s events uploaded.</summary>
@@ -43,13 +44,16 @@ internal sealed class DeviceRun : IDisposable
         if (options.WeightDecay > 0) Refuse("WeightDecay", "set TrainingOptions.WeightDecay = 0");
         if (options.DataParallel is not null) Refuse("DataParallel", "train in one process");
         if (optimizer is not Adam<float> { WeightDecay: 0, Decoupled: false } adam) { Refuse($"the optimizer {optimizer.GetType().Name}", "use the default Adam"); return null; }
-        var (fixedSteps, trained) = Split(likelihood.Flow);
+        var (unwrapped, contextMap) = UnwrapContext(likelihood.Flow);
+        if (contextMap is not null && contextMap.Map.Parameters().Any(p => p.Trainable))
+            Refuse("a trainable context embedding", "train the embedding with the flow on the CPU");
+        var (fixedSteps, trained) = Split(unwrapped);
         var flow = device.Compile(trained, adam);
         try
         {
             var data = (TrainingData<float>)(object)train!;
             var (x, logDet) = Fold(fixedSteps, data.X);
-            flow.SetTrainingData(x, data.Context, data.Weights);
+            flow.SetTrainingData(x, MapContext(contextMap, data.Context), data.Weights);
             // the folded steps' share of a weighted loss: −Σ_batch w·log|det| / (B·w̄), as MaximumLikelihoodLoss
             if (logDet is not null && data.Weights is { } w)
             {
@@ -57,7 +61,7 @@ internal sealed class DeviceRun : IDisposable
                 var ws = w.ReadOnlySpan;
                 for (int i = 0; i < logDet.Length; i++) logDet[i] *= ws[i] / mean;
             }
-            return new DeviceRun(flow, trained, adam, fixedSteps, logDet);
+            return new DeviceRun(flow, trained, adam, fixedSteps, logDet, contextMap);
         }
         catch
         {
@@ -102,6 +106,22 @@ internal sealed class DeviceRun : IDisposable
         finally { if (!training) step.Eval(); }
     }
 
+    /// <summary>
+    /// A conditional model's context map in front of its flow (a FlowModel's context
+    /// preprocessing) and the flow behind it over the same base; (the flow, null) without one. A map without
+    /// trainable parameters runs once on the host over the contexts (<see cref="MapContext"/>).
+    /// </summary>
+    private static (Flow<float> Flow, EmbeddedContextTransform<float>? Map) UnwrapContext(Flow<float> flow)
+        => flow.Transform is EmbeddedContextTransform<float> e ? (new Flow<float>(e.Inner, flow.Base), e) : (flow, null);
+
+    /// <summary>The context through the map (in evaluation mode, without gradients); the context itself without a map.</summary>
+    private static Tensor<float>? MapContext(EmbeddedContextTransform<float>? map, Tensor<float>? context)
+    {
+        if (map is null || context is null) return context;
+        using var _ = GradMode.Disable();
+        return map.MapContext(new Var<float>(context)).Value.Clone().Untrack();
+    }
+
     /// <summary>x through the folded steps (in evaluation mode, without gradients) and their log|det| per row; x itself when none.</summary>
     private static (Tensor<float> Y, double[]? LogDet) Fold(Transform<float>? fixedSteps, Tensor<float> x)
     {
@@ -143,10 +163,10 @@ internal sealed class DeviceRun : IDisposable
         if (_validation is not { } folded || !ReferenceEquals(folded.Data, validation.X))
         {
             var (fx, fld) = Fold(_fixed, (Tensor<float>)(object)validation.X);
-            _validation = folded = (validation.X, fx, fld);
+            _validation = folded = (validation.X, fx, fld, MapContext(_contextMap, (Tensor<float>?)(object?)validation.Context));
         }
         var (x, logDet) = (folded.X, folded.LogDet);
-        var lp = _flow.LogProb(x, (Tensor<float>?)(object?)validation.Context);
+        var lp = _flow.LogProb(x, folded.Context);
         var values = new double[lp.Length];
         for (int i = 0; i < lp.Length; i++)
         {
