@@ -107,6 +107,37 @@ public sealed class DeviceTrainingTests(CpuAcceleratorFixture fixture) : IClassF
     }
 
     [Fact]
+    public void TheTrainingBatchBuffersAreReusedForAPartialLastBatch()
+    {
+        // the training loop's steps on 16, 7, 16, 7 rows of conditional weighted data: each step's loss equals a fresh
+        // compiled flow's on the same rows (learning rate 0), and after the first full batch nothing is allocated
+        var flow = DeviceFlowTests.Build("realnvp", context: 2);
+        var rng = new Rng(9);
+        var x = Data(40).X;
+        var c = rng.Normal<float>(40, 2);
+        var w = rng.Uniform<float>([40], 0.1, 2.0);
+        int[][] batches = [[.. Enumerable.Range(0, 16)], [.. Enumerable.Range(16, 7)], [.. Enumerable.Range(20, 16)], [.. Enumerable.Range(33, 7)]];
+        using var reused = _dev.Compile(flow);
+        reused.SetTrainingData(x, c, w);
+        foreach (var rows in batches)
+        {
+            reused.TrainStep(rows, 0, null);
+            double loss = reused.TakeLossSum();
+            long now = _dev.Allocations;
+            using var fresh = _dev.Compile(flow);
+            fresh.SetTrainingData(x, c, w);
+            fresh.TrainStep(rows, 0, null);
+            Assert.Equal(fresh.TakeLossSum(), loss);
+            Assert.True(_dev.Allocations > now, "a fresh flow allocates: the count would see a reallocation");
+        }
+        // the reused flow again: no buffer allocated
+        long before = _dev.Allocations;
+        foreach (var rows in batches) reused.TrainStep(rows, 0, null);
+        reused.TakeLossSum();
+        Assert.Equal(before, _dev.Allocations);
+    }
+
+    [Fact]
     public void AModelsPreprocessingIsFoldedAndItsLossesAreTheWholeFlows()
     {
         // a table with a skewed positive column: automatic preprocessing puts fixed steps (log, standardize) in front
