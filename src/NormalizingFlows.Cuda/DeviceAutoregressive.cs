@@ -4,13 +4,11 @@ namespace NormalizingFlows.Cuda;
 /// A masked autoregressive layer on the device (Transforms/Autoregressive/AutoregressiveTransform): density in one
 /// MADE pass (over [x, context] when conditional); sampling in D passes from x = 0, each fixing one more position of the order.
 /// </summary>
-internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, DeviceUpdate update, DeviceNetwork network, int contextFeatures) : IDeviceLayer
+internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, DeviceUpdate update, DeviceNetwork network) : IDeviceLayer
 {
     private readonly DeviceWorkspace _ws = new(dev, features, features * update.ParametersPerFeature, features, features);
 
     public DeviceNetwork Network { get; } = network;
-
-    public int ContextFeatures => contextFeatures;
 
     private DeviceTensor Ld => _ws[0];
     private DeviceTensor Gp => _ws[1];

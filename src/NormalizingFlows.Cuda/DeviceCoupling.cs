@@ -1,15 +1,13 @@
 namespace NormalizingFlows.Cuda;
 
 /// <summary>A coupling layer on the device: y_b = update(x_b; net([x_a, context])), y_a = x_a (Transforms/Coupling/CouplingTransform).</summary>
-internal sealed class DeviceCoupling(ComputeDevice dev, int[] conditioning, int[] transformed, DeviceUpdate update, DeviceNetwork network, int contextFeatures) : IDeviceLayer
+internal sealed class DeviceCoupling(ComputeDevice dev, int[] conditioning, int[] transformed, DeviceUpdate update, DeviceNetwork network) : IDeviceLayer
 {
     private readonly DeviceIndex _cond = new(dev, conditioning), _trans = new(dev, transformed);
     private readonly DeviceWorkspace _ws = new(dev, conditioning.Length, transformed.Length, transformed.Length, transformed.Length,
         conditioning.Length, transformed.Length, transformed.Length, transformed.Length * update.ParametersPerFeature, conditioning.Length);
 
     public DeviceNetwork Network { get; } = network;
-
-    public int ContextFeatures => contextFeatures;
 
     private DeviceTensor Xa => _ws[0];
     private DeviceTensor Xb => _ws[1];

@@ -157,7 +157,7 @@ public sealed class DeviceFlow : IDisposable
         for (int l = 0; l < _layers.Count; l++) _layers[l].Forward(l == 0 ? x : X(l), ContextOf(l, context), X(l + 1), LogDet);
     }
 
-    private DeviceTensor? ContextOf(int layer, DeviceTensor? context) => _layers[layer].ContextFeatures == 0 ? null : context;
+    private DeviceTensor? ContextOf(int layer, DeviceTensor? context) => _layers[layer].Network.ContextFeatures == 0 ? null : context;
 
     /// <summary>x = T⁻¹(z | context) for base points z [N, D] into <paramref name="x"/> [N, D] (MAF layers: D passes each).</summary>
     public void Inverse(DeviceTensor z, DeviceTensor x, DeviceTensor? context = null)

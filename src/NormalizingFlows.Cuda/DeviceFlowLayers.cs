@@ -31,7 +31,6 @@ internal static class DeviceFlowLayers
                 string where = TypeName(step);
                 var update = Update(step is CouplingTransform<float> c0 ? c0.Update : ((AutoregressiveTransform<float>)step).Update);
                 var hosts = Linears(step);
-                int context = step.ContextFeatures;
                 var linears = new List<DeviceLinear>();
                 try
                 {
@@ -43,10 +42,10 @@ internal static class DeviceFlowLayers
                     throw;
                 }
                 // the MADE reads the context in its first and its output layer, the coupling MLP in its first
-                var net = new DeviceNetwork(dev, [.. linears], context, contextAtOutput: step is AutoregressiveTransform<float>);
+                var net = new DeviceNetwork(dev, [.. linears], step.ContextFeatures, contextAtOutput: step is AutoregressiveTransform<float>);
                 layers.Add(step is CouplingTransform<float> c
-                    ? new DeviceCoupling(dev, c.Mask.ConditioningIndices, c.Mask.TransformedIndices, update, net, context)
-                    : new DeviceAutoregressive(dev, step.Features, update, net, context));
+                    ? new DeviceCoupling(dev, c.Mask.ConditioningIndices, c.Mask.TransformedIndices, update, net)
+                    : new DeviceAutoregressive(dev, step.Features, update, net));
             }
             return layers;
         }

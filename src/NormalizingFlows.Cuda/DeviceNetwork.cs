@@ -34,6 +34,9 @@ internal sealed class DeviceNetwork : IDisposable
 
     public DeviceLinear[] Layers { get; }
 
+    /// <summary>Context features the network reads (0: none).</summary>
+    public int ContextFeatures => _contextFeatures;
+
     /// <summary>The last output (valid after <see cref="Forward"/>).</summary>
     public DeviceTensor Output => _h[Layers.Length - 1];
 

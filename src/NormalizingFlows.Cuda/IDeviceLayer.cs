@@ -2,7 +2,7 @@ namespace NormalizingFlows.Cuda;
 
 /// <summary>
 /// One flow layer on the device. Forward is the density direction (data → base); Backward follows a Forward on the
-/// same x and context. The context [N, C] is null for a layer without context features.
+/// same x and context. The context [N, C] is null for a layer whose network reads none.
 /// </summary>
 internal interface IDeviceLayer : IDisposable
 {
@@ -14,9 +14,6 @@ internal interface IDeviceLayer : IDisposable
 
     /// <summary>gx from gy and the per-row log-det gradient gld; the parameter gradients are assigned (the context gets none).</summary>
     void Backward(DeviceTensor x, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx);
-
-    /// <summary>Context features the layer reads (0: none; it then ignores the flow's context).</summary>
-    int ContextFeatures { get; }
 
     /// <summary>The network whose parameters this layer trains.</summary>
     DeviceNetwork Network { get; }
