@@ -26,6 +26,7 @@ public sealed class DeviceFlow : IDisposable
 {
     private readonly List<IDeviceLayer> _layers;
     private readonly DeviceWorkspace _ws;  // the layers' outputs x_1 … x_L, then gA, gB [rows, D]; log|det|, log p, g log|det| [rows]
+    private readonly DeviceWorkspace _blocks; // LogProb(Tensor)'s events, context and result [rows, ·] (Sample's base points in the first), kept for the next call
     private readonly DeviceTensor _sum;
     private DeviceTensor? _squares, _clip;
 
@@ -36,6 +37,7 @@ public sealed class DeviceFlow : IDisposable
         ContextFeatures = contextFeatures;
         _layers = layers;
         _ws = new DeviceWorkspace(device, [.. Enumerable.Repeat(features, layers.Count + 2), DeviceWorkspace.Vector, DeviceWorkspace.Vector, DeviceWorkspace.Vector]);
+        _blocks = new DeviceWorkspace(device, features, Math.Max(1, contextFeatures), DeviceWorkspace.Vector);
         _sum = DeviceTensor.Zeros(device, 1);
     }
 
@@ -135,16 +137,15 @@ public sealed class DeviceFlow : IDisposable
             throw new ArgumentException($"the flow is conditional: the context must be [{n}, {ContextFeatures}] (one row per event), got {context?.ShapeString ?? "none"}", nameof(context));
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "must be ≥ 1");
         var result = new float[n];
-        // one device block for the events, their context and the result, filled from the host spans
-        using var blocks = new DeviceWorkspace(Device, Features, Math.Max(1, ContextFeatures), DeviceWorkspace.Vector);
+        // device blocks for the events, their context and the result (kept between calls), filled from the host spans
         for (int r0 = 0; r0 < n; r0 += batch)
         {
             int rows = Math.Min(batch, n - r0);
-            blocks.Prepare(rows); // the first block is the largest
-            blocks[0].CopyFrom(x.ReadOnlySpan.Slice(r0 * Features, rows * Features));
-            if (context is not null) blocks[1].CopyFrom(context.ReadOnlySpan.Slice(r0 * ContextFeatures, rows * ContextFeatures));
-            var lp = blocks[2];
-            LogProb(blocks[0], lp, context is null ? null : blocks[1]);
+            _blocks.Prepare(rows);
+            _blocks[0].CopyFrom(x.ReadOnlySpan.Slice(r0 * Features, rows * Features));
+            if (context is not null) _blocks[1].CopyFrom(context.ReadOnlySpan.Slice(r0 * ContextFeatures, rows * ContextFeatures));
+            var lp = _blocks[2];
+            LogProb(_blocks[0], lp, context is null ? null : _blocks[1]);
             lp.CopyTo(result.AsSpan(r0, rows));
         }
         return result;
@@ -184,7 +185,8 @@ public sealed class DeviceFlow : IDisposable
         var x = DeviceTensor.Zeros(Device, n, Features);
         try
         {
-            using var z = DeviceTensor.Zeros(Device, n, Features);
+            _blocks.Prepare(n);
+            var z = _blocks[0];
             DeviceOps.NormalNoise(z, seed);
             Inverse(z, x, context);
             return x;
@@ -294,6 +296,7 @@ public sealed class DeviceFlow : IDisposable
     public void Dispose()
     {
         _ws.Dispose();
+        _blocks.Dispose();
         foreach (var t in new[] { _sum, _squares, _clip }) t?.Dispose();
         foreach (var l in _layers) l.Dispose();
     }

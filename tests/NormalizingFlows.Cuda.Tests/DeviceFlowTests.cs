@@ -206,6 +206,7 @@ public sealed class DeviceFlowTests(CpuAcceleratorFixture fixture) : IClassFixtu
                 reused.LogProb(x[i], lp[i], c[i]);
                 float loss = reused.TrainStep(x[i], 0, readLoss: true, c[i], w[i])!.Value;
                 var got = lp[i].Download().ToArray();
+                Assert.Equal(got, reused.LogProb(x[i].Download(), c[i].Download())); // the host path's blocks, reused too
                 var gradients = reused.Pairs(flow).Select(p => p.Device.GW.Download().ToArray()).ToList();
                 using var fresh = DeviceFlow.Compile(flow, _dev);
                 fresh.LogProb(x[i], lp[i], c[i]);
@@ -215,10 +216,13 @@ public sealed class DeviceFlowTests(CpuAcceleratorFixture fixture) : IClassFixtu
                 for (int l = 0; l < expected.Count; l++) Assert.Equal(expected[l], gradients[l]);
             }
             // the reused flow again over all sizes, counting buffers
+            var hostX = x.Select(t => t.Download()).ToArray();
+            var hostC = c.Select(t => t.Download()).ToArray();
             long before = _dev.Allocations;
             for (int i = 0; i < sizes.Length; i++)
             {
                 reused.LogProb(x[i], lp[i], c[i]);
+                reused.LogProb(hostX[i], hostC[i]);
                 reused.TrainStep(x[i], 0, context: c[i], weights: w[i]);
             }
             Assert.True(before > start, "compiling and running flows allocates buffers: the count would catch a reallocation");
