@@ -4,7 +4,7 @@ using System.Text;
 namespace NormalizingFlows.Cli.Tests;
 
 /// <summary>
-/// <c>--device</c> on train, sample, logprob, eval and infer train (conditional models, weighted events), on ILGPU's CPU accelerator (<c>--device cpu-accelerator</c>:
+/// <c>--device</c> on train, sample, logprob, eval, infer train and calo train (conditional models, weighted events), on ILGPU's CPU accelerator (<c>--device cpu-accelerator</c>:
 /// the GPU kernels on the CPU); <c>--device cuda</c> where CI has no GPU; the refusals of the other verbs and options.
 /// </summary>
 public sealed class DeviceCliTests
@@ -172,6 +172,26 @@ public sealed class DeviceCliTests
         Assert.DoesNotContain(" at ", err);
     }
 
+    [Fact]
+    public void CaloTrainsFlowOneAndTheTeacherOnTheAccelerator()
+    {
+        // one step per phase (the 504-voxel teacher is slow on the CPU accelerator): the same losses as the CPU run
+        using var s = new CliSandbox();
+        var (code, _, err) = s.Run("calo", "simulate", "-p", "gamma", "-n", "40", "-o", s["showers.npy"]);
+        Assert.True(code == 0, err);
+        string[] run = ["calo", "train", s["showers.npy"], "--flow1-layers", "1", "--flow1-hidden", "8", "--flow1-epochs", "1", "--layers", "1", "--hidden", "4", "--bins", "0", "--epochs", "1", "--batch", "64"];
+        (code, var cpu, err) = s.Run([.. run, "-o", s["cpu.nflow"]]);
+        Assert.True(code == 0, err);
+        (code, var dev, err) = s.Run([.. run, "-o", s["dev.nflow"], "--device", "cpu-accelerator"]);
+        Assert.True(code == 0, err);
+        foreach (var phase in new[] { "flow I", "teacher" })
+        {
+            double Loss(string output) => double.Parse(output.Split($"{phase}: final loss ")[1].Split(' ')[0], CultureInfo.InvariantCulture);
+            Assert.True(Math.Abs(Loss(cpu) - Loss(dev)) <= 1e-3 * (1 + Math.Abs(Loss(cpu))), $"{phase}: CPU loss {Loss(cpu)}, device {Loss(dev)}");
+        }
+        Assert.True(File.Exists(s["dev.nflow"]));
+    }
+
     [Theory]
     [InlineData("--weight-decay|0.1", "WeightDecay")]
     [InlineData("--flow|naf", "SigmoidalUpdate is not supported")]
@@ -189,7 +209,7 @@ public sealed class DeviceCliTests
     [Theory]
     [InlineData("integrate|camel|--dim|2", "integrate")]
     [InlineData("infer|sample", "infer sample")]
-    [InlineData("calo|simulate", "calo")]
+    [InlineData("calo|simulate", "calo simulate")]
     public void VerbsThatRunOnTheCpuOnlyRefuseADevice(string verb, string name)
     {
         using var s = new CliSandbox();
