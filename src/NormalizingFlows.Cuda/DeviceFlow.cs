@@ -58,7 +58,9 @@ public sealed class DeviceFlow : IDisposable
     {
         ArgumentNullException.ThrowIfNull(flow);
         ArgumentNullException.ThrowIfNull(device);
-        return new DeviceFlow(device, flow.Features, flow.Transform.ContextFeatures, DeviceFlowLayers.Compile(flow, device));
+        var layers = DeviceFlowLayers.Compile(flow, device);
+        if (layers.Count == 0) throw new NotSupportedException("DeviceFlow: the flow has no coupling or autoregressive layer to run on the device");
+        return new DeviceFlow(device, flow.Features, flow.Transform.ContextFeatures, layers);
     }
 
     /// <summary>The device.</summary>
