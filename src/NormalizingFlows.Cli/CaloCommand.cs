@@ -22,11 +22,10 @@ internal static class CaloCommand
     public static Command Build(CliContext ctx)
     {
         var cmd = new Command("calo", "Fast calorimeter simulation (CaloFlow): toy CaloGAN calorimeter, flow I + MAF teacher, IAF student by density distillation, evaluation.");
-        cmd.Add(Train(ctx));
         // calo train takes --device; the simulator, the IAF student, its distillation, generation and evaluation run on the CPU
-        foreach (var sub in new[] { Simulate(ctx), Distill(ctx), Generate(ctx), Eval(ctx) })
+        foreach (var sub in new[] { Simulate(ctx), Train(ctx), Distill(ctx), Generate(ctx), Eval(ctx) })
         {
-            sub.Add(DeviceOption.CpuOnly($"calo {sub.Name}", "it runs on the CPU; calo train takes --device"));
+            if (sub.Name != "train") sub.Add(DeviceOption.CpuOnly($"calo {sub.Name}", "it runs on the CPU; calo train takes --device"));
             cmd.Add(sub);
         }
         return cmd;
