@@ -3,15 +3,15 @@ using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.GpuCheck;
 
-/// <summary>The four bench architectures of shared/bench/README.md (FlowBuilders' defaults).</summary>
+/// <summary>The four bench architectures of shared/bench/README.md (FlowBuilders' defaults), conditional on <c>context</c> features when given.</summary>
 internal static class BenchFlows
 {
-    public static Flow<float> Build(string model, int features, Rng rng) => model switch
+    public static Flow<float> Build(string model, int features, Rng rng, int context = 0) => model switch
     {
-        "realnvp" => FlowBuilders.RealNvp<float>(features, rng: rng),
-        "nsf_c" => FlowBuilders.NeuralSplineFlow<float>(features, rng: rng),
-        "maf" => FlowBuilders.Maf<float>(features, rng: rng),
-        "maf_rqs" => FlowBuilders.MafRqs<float>(features, rng: rng),
+        "realnvp" => FlowBuilders.RealNvp<float>(features, contextFeatures: context, rng: rng),
+        "nsf_c" => FlowBuilders.NeuralSplineFlow<float>(features, contextFeatures: context, rng: rng),
+        "maf" => FlowBuilders.Maf<float>(features, contextFeatures: context, rng: rng),
+        "maf_rqs" => FlowBuilders.MafRqs<float>(features, contextFeatures: context, rng: rng),
         _ => throw new ArgumentException($"unknown model '{model}'", nameof(model)),
     };
 

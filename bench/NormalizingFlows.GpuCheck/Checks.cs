@@ -11,67 +11,80 @@ namespace NormalizingFlows.GpuCheck;
 /// (within float rounding of z amplified by the inverse's slope), every weight and bias gradient of one step against
 /// autograd's (1e−4 of each tensor's largest), and 20 training steps (losses to 1e−3 relative; final weights to 4·lr:
 /// Adam normalises each gradient, so rounding differences in tiny gradients can move a weight by up to ~lr per step)
-/// on the same batches. One JSON line per check; each check runs on its own (<see cref="Outcome"/>).
+/// on the same batches. The conditional checks (suffix "_conditional") run the same on the flows conditional on C = 4
+/// context features, their training steps with per-event weights (MaximumLikelihoodLoss's weighted loss). One JSON
+/// line per check; each check runs on its own (<see cref="Outcome"/>).
 /// </summary>
 internal static class Checks
 {
-    private const int D = 18;
+    private const int D = 18, C = 4;
 
     public static void Run(ComputeDevice device, CheckOptions o, Outcome outcome)
     {
         int rows = o.Quick ? 16 : 512;
         int steps = o.Quick ? 5 : 20;
         foreach (var model in o.Models)
-        {
-            outcome.Run(model, "check", "log_prob", () => LogProb(model, device, rows));
-            outcome.Run(model, "check", "inverse", () => Inverse(model, device, Math.Min(rows, 128)));
-            outcome.Run(model, "check", "train", () => Training(model, device, rows, steps));
-        }
+            foreach (int context in new[] { 0, C })
+            {
+                outcome.Run(model, "check", Name("log_prob", context), () => LogProb(model, device, rows, context));
+                outcome.Run(model, "check", Name("inverse", context), () => Inverse(model, device, Math.Min(rows, 128), context));
+                outcome.Run(model, "check", Name("train", context), () => Training(model, device, rows, steps, context));
+            }
     }
 
-    private static Flow<float> Perturbed(string model)
+    private static Flow<float> Perturbed(string model, int context)
     {
-        var flow = BenchFlows.Build(model, D, new Rng(1));
+        var flow = BenchFlows.Build(model, D, new Rng(1), context);
         BenchFlows.Perturb(flow, 0.05, 2);
         return flow;
     }
 
-    private static bool LogProb(string model, ComputeDevice device, int rows)
+    /// <summary>A context [rows, C] drawn from <paramref name="seed"/> (null for an unconditional check).</summary>
+    private static Tensor<float>? Context(int rows, int context, long seed) => context == 0 ? null : new Rng(seed).Normal<float>(rows, context);
+
+    private static Var<float>? Var(Tensor<float>? t) => t is null ? null : new Var<float>(t);
+
+    private static string Name(string check, int context) => context == 0 ? check : check + "_conditional";
+
+    private static bool LogProb(string model, ComputeDevice device, int rows, int context)
     {
-        var flow = Perturbed(model);
+        var flow = Perturbed(model, context);
         using var dflow = DeviceFlow.Compile(flow, device);
         var x = new Rng(3).Normal<float>(rows, D);
+        var c = Context(rows, context, 5);
         float[] cpu;
-        using (GradMode.Disable()) cpu = flow.LogProb(new Var<float>(x)).Value.ToArray();
-        return Report(model, "log_prob", cpu, dflow.LogProb(x), i => 2e-3 + 1e-4 * Math.Abs(cpu[i]), "2e-3 + 1e-4·|cpu|", device);
+        using (GradMode.Disable()) cpu = flow.LogProb(new Var<float>(x), Var(c)).Value.ToArray();
+        return Report(model, Name("log_prob", context), cpu, dflow.LogProb(x, c), i => 2e-3 + 1e-4 * Math.Abs(cpu[i]), "2e-3 + 1e-4·|cpu|", device);
     }
 
-    private static bool Inverse(string model, ComputeDevice device, int rows)
+    private static bool Inverse(string model, ComputeDevice device, int rows, int context)
     {
-        var flow = Perturbed(model);
+        var flow = Perturbed(model, context);
         using var dflow = DeviceFlow.Compile(flow, device);
         var z = new Rng(4).Normal<float>(rows, D);
+        var c = Context(rows, context, 6);
         float[] cpuX, ld;
         using (GradMode.Disable())
         {
-            var inv = flow.Transform.Inverse(new Var<float>(z));
+            var inv = flow.Transform.Inverse(new Var<float>(z), Var(c));
             (cpuX, ld) = (inv.X.Value.ToArray(), inv.LogAbsDet.Value.ToArray());
         }
         using var dz = DeviceTensor.Upload(device, z);
+        using var dc = c is null ? null : DeviceTensor.Upload(device, c);
         using var dx = DeviceTensor.Zeros(device, rows, D);
-        dflow.Inverse(dz, dx);
+        dflow.Inverse(dz, dx, dc);
         // DeviceOpsTests' rule for the spline inverse: a few float ulps of the input, amplified by the inverse's slope
         // (here the row's |det ∂x/∂z|, at least 1), on top of the forward comparison's tolerance
         var zs = z.ReadOnlySpan.ToArray();
         double Tolerance(int i) => 1e-3 + 8 * 1.2e-7 * Math.Max(Math.Abs(zs[i]), 1) * Math.Exp(Math.Max(ld[i / D], 0));
-        return Report(model, "inverse", cpuX, dx.Download().ToArray(), Tolerance, "1e-3 + 8·1.2e-7·max(|z|, 1)·max(|det ∂x/∂z|, 1)", device);
+        return Report(model, Name("inverse", context), cpuX, dx.Download().ToArray(), Tolerance, "1e-3 + 8·1.2e-7·max(|z|, 1)·max(|det ∂x/∂z|, 1)", device);
     }
 
-    private static bool Training(string model, ComputeDevice device, int rows, int steps)
+    private static bool Training(string model, ComputeDevice device, int rows, int steps, int context)
     {
         const double lr = 1e-3;
-        var cpu = Perturbed(model);
-        var gpu = Perturbed(model);
+        var cpu = Perturbed(model, context);
+        var gpu = Perturbed(model, context);
         var adam = new Adam<float>(cpu.Parameters(), learningRate: lr);
         using var dflow = DeviceFlow.Compile(gpu, device);
         var cpuLoss = new float[steps]; var gpuLoss = new float[steps];
@@ -79,27 +92,33 @@ internal static class Checks
         for (int step = 0; step < steps; step++)
         {
             var batch = new Rng(100 + step).Normal<float>(rows, D);
+            var c = Context(rows, context, 200 + step);
             adam.ZeroGrad();
-            var loss = Ops.Neg(Ops.Mean(cpu.LogProb(new Var<float>(batch))));
+            var logp = cpu.LogProb(new Var<float>(batch), Var(c));
+            // conditional: weighted events too, w in [0.2, 1.8): the device's −(1/B) Σ w log p (MaximumLikelihoodLoss's with w̄ = 1)
+            var w = context == 0 ? null : new Rng(300 + step).Uniform<float>([rows], 0.2, 1.8);
+            var loss = w is null ? Ops.Neg(Ops.Mean(logp)) : Ops.ScaleShift(Ops.Sum(Ops.Mul(logp, new Var<float>(w))), -1.0 / rows);
             loss.Backward();
             adam.Step();
             cpuLoss[step] = loss.Value.ReadOnlySpan[0];
             using var db = DeviceTensor.Upload(device, batch);
-            gpuLoss[step] = dflow.TrainStep(db, lr, readLoss: true)!.Value;
-            if (step == 0) ok &= Gradients(model, cpu, dflow, device);
+            using var dc = c is null ? null : DeviceTensor.Upload(device, c);
+            using var dw = w is null ? null : DeviceTensor.Upload(device, w);
+            gpuLoss[step] = dflow.TrainStep(db, lr, readLoss: true, dc, dw)!.Value;
+            if (step == 0) ok &= Gradients(model, Name("gradients_step_1", context), cpu, dflow, device);
         }
-        ok &= Report(model, $"train_loss_{steps}_steps", cpuLoss, gpuLoss, i => 1e-4 + 1e-3 * Math.Abs(cpuLoss[i]), "1e-4 + 1e-3·|cpu|", device);
+        ok &= Report(model, Name($"train_loss_{steps}_steps", context), cpuLoss, gpuLoss, i => 1e-4 + 1e-3 * Math.Abs(cpuLoss[i]), "1e-4 + 1e-3·|cpu|", device);
         dflow.CopyTo(gpu);
         var a = cpu.Parameters().SelectMany(p => p.Value.ToArray()).ToArray();
         var b = gpu.Parameters().SelectMany(p => p.Value.ToArray()).ToArray();
-        return ok & Report(model, $"train_weights_{steps}_steps", a, b, _ => 4 * lr, "4·lr", device);
+        return ok & Report(model, Name($"train_weights_{steps}_steps", context), a, b, _ => 4 * lr, "4·lr", device);
     }
 
     /// <summary>
     /// The first step's weight and bias gradients of every device linear layer against the CPU parameters' .Grad:
     /// within 1e−4 relative plus 1e−4 of the tensor's largest (Adam's first step, −lr·sign(g), hides a scaled gradient).
     /// </summary>
-    private static bool Gradients(string model, Flow<float> cpu, DeviceFlow dflow, ComputeDevice device)
+    private static bool Gradients(string model, string check, Flow<float> cpu, DeviceFlow dflow, ComputeDevice device)
     {
         var expected = new List<float>(); var actual = new List<float>(); var tolerance = new List<double>();
         foreach (var (host, dev) in dflow.Pairs(cpu))
@@ -111,7 +130,7 @@ internal static class Checks
                 actual.AddRange(g.Download().ToArray());
                 tolerance.AddRange(e.Select(v => 1e-4 * Math.Abs(v) + 1e-4 * scale));
             }
-        return Report(model, "gradients_step_1", expected.ToArray(), actual.ToArray(), i => tolerance[i], "1e-4·|cpu| + 1e-4·max|cpu| per tensor", device);
+        return Report(model, check, expected.ToArray(), actual.ToArray(), i => tolerance[i], "1e-4·|cpu| + 1e-4·max|cpu| per tensor", device);
     }
 
     /// <summary>One JSON line: pass when |expected − actual| ≤ tolerance(i) for every element.</summary>

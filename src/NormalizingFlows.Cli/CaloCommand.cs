@@ -22,12 +22,12 @@ internal static class CaloCommand
     public static Command Build(CliContext ctx)
     {
         var cmd = new Command("calo", "Fast calorimeter simulation (CaloFlow): toy CaloGAN calorimeter, flow I + MAF teacher, IAF student by density distillation, evaluation.");
-        cmd.Add(DeviceOption.CpuOnly("calo", "its conditional flows, the IAF student and the distillation run on the CPU"));
-        cmd.Add(Simulate(ctx));
-        cmd.Add(Train(ctx));
-        cmd.Add(Distill(ctx));
-        cmd.Add(Generate(ctx));
-        cmd.Add(Eval(ctx));
+        // calo train takes --device; the simulator, the IAF student, its distillation, generation and evaluation run on the CPU
+        foreach (var sub in new[] { Simulate(ctx), Train(ctx), Distill(ctx), Generate(ctx), Eval(ctx) })
+        {
+            if (sub.Name != "train") sub.Add(DeviceOption.CpuOnly($"calo {sub.Name}", "it runs on the CPU; calo train takes --device"));
+            cmd.Add(sub);
+        }
         return cmd;
     }
 
@@ -140,11 +140,20 @@ internal static class CaloCommand
             if (v is { } w && (!(w > 0) || !double.IsFinite(w))) res.AddError($"--noise must be a positive width in GeV, got {w}");
         });
         Commands.NonNegative(f1Bins); Commands.NonNegative(bins);
+        var device = DeviceOption.Create("the training of flow I and the teacher");
         var cmd = new Command("train", "Train CaloFlow's flow I (layer energies | E_inc) and flow II teacher (MAF on normalised voxels | E_i, E_inc) by maximum likelihood.")
         {
-            data, particle, output, f1Layers, f1Hidden, f1Bins, f1Epochs, layers, hidden, bins, epochs, batch, lr, threshold, noise, seed, checkpoint, resume,
+            data, particle, output, f1Layers, f1Hidden, f1Bins, f1Epochs, layers, hidden, bins, epochs, batch, lr, threshold, noise, seed, checkpoint, resume, device,
         };
         cmd.SetAction(r =>
+        {
+            string deviceName = r.GetValue(device)!;
+            using var accelerator = DeviceOption.Open(deviceName);
+            return DeviceOption.Refusing(deviceName, () => Run(r, accelerator));
+        });
+        return cmd;
+
+        int Run(ParseResult r, Cuda.ComputeDevice? accelerator)
         {
             string outPath = r.GetValue(output)!;
             string? resumeFrom = r.GetValue(resume);
@@ -167,13 +176,13 @@ internal static class CaloCommand
             var counts = model.ParameterCounts();
             ctx.Out.WriteLine($"nflow calo train: {showers.Count} showers; flow I {counts.Flow1:N0} parameters, teacher {counts.Teacher:N0} parameters");
             // two phases, each checkpointed by its trainer in ckpt; flow I's parameters go to ckpt.flow1 when it is done
-            var settings = RunSettings.Of(r, "--checkpoint", "--resume", "--output");
+            var settings = RunSettings.Of(r, "--checkpoint", "--resume", "--output", "--device"); // a run resumes on any device
             using var interruption = ctx.Listen();
             TrainingOptions Options(int ep, string phase) => new()
             {
                 Epochs = ep, BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s, CheckpointPath = ckpt,
                 RunSettings = new Dictionary<string, string>(settings) { ["phase"] = phase }, DataDescription = Path.GetFileName(r.GetValue(data)),
-                ReportEverySteps = ctx.SimulatedSignal is null ? 50 : 1,
+                ReportEverySteps = ctx.SimulatedSignal is null ? 50 : 1, Device = accelerator,
             };
             IProgress<TrainingProgress> Progress(string phase) => new TrainingJobProgress(new JobProgress(ctx, $"nflow calo train: {phase}", 0, "steps", interruption), Plain(ctx, phase));
             int Stopped(string phase, TrainingHistory h)
@@ -211,8 +220,7 @@ internal static class CaloCommand
             foreach (var f in new[] { ckpt, ckpt + ".flow1" }) if (File.Exists(f)) File.Delete(f);
             ctx.Out.WriteLine($"wrote {outPath}");
             return 0;
-        });
-        return cmd;
+        }
     }
 
     private static Command Distill(CliContext ctx)

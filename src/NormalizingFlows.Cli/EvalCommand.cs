@@ -36,11 +36,11 @@ internal static class EvalCommand
                 long s = r.GetValue(seed);
                 // a conditional model is sampled at the test events' contexts (-n per test event, default 1) and judged on (x, context)
                 int count = r.GetValue(n) ?? (context is null ? table.Rows : 1);
-                var samples = onDevice?.Sample(count, s) ?? FlowModelTables.Sample(m, count, new Tensors.Rng(s), context: context);
+                var samples = onDevice?.Sample(count, s, context: context) ?? FlowModelTables.Sample(m, count, new Tensors.Rng(s), context: context);
                 double[][] testColumns = [.. table.ToColumns(), .. context?.ToColumns() ?? []], sampleColumns = samples.ToColumns();
                 ctx.Out.WriteLine($"classifier two-sample test: {table.Rows} test events against {samples.Rows} samples …");
                 var c2st = ClassifierTwoSampleTest.RunBoth(testColumns, sampleColumns, new ClassifierOptions { Seed = s });
-                var ll = DataIo.Summarise(onDevice?.LogProb(table) ?? FlowModelTables.LogProb(m, table, context), "test log-likelihood");
+                var ll = DataIo.Summarise(onDevice?.LogProb(table, context) ?? FlowModelTables.LogProb(m, table, context), "test log-likelihood");
                 var report = EvaluationReport.Build([.. m.Columns, .. m.ContextColumns], testColumns, sampleColumns, ll.Outside == table.Rows ? null : (ll.Mean, ll.StandardError), m.History, c2st, new EvaluationReportOptions
                 {
                     Title = $"nflow eval — {Path.GetFileName(modelPath)} on {Path.GetFileName(path)}",

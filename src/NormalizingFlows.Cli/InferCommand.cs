@@ -17,7 +17,6 @@ internal static class InferCommand
     public static Command Build(CliContext ctx)
     {
         var cmd = new Command("infer", "Posterior estimation with conditional flows (cINN): learn p(θ | x) from simulated (θ, x) pairs, sample posteriors for observations, check calibration.");
-        cmd.Add(DeviceOption.CpuOnly("infer", "the posterior estimators are conditional flows"));
         cmd.Add(Train(ctx));
         cmd.Add(Sample(ctx));
         cmd.Add(Calibrate(ctx));
@@ -70,12 +69,21 @@ internal static class InferCommand
         foreach (var o in new[] { layers, hidden, bins, summaryFeatures, epochs, batch }) Commands.Positive(o);
         Commands.NonNegative(patience);
         Commands.NonNegative(elementFeatures);
+        var device = DeviceOption.Create("the training (the posterior flow without a summary network; sampling and calibration run on the CPU)");
         var cmd = new Command("train", "Train a posterior estimator p(θ | x) on simulated pairs.")
         {
             simulator, parameters, pairs, output, flow, layers, hidden, bins, bound, summary, summaryFeatures, elementFeatures, epochs, batch, lr, val, patience, seed,
-            checkpoint, resume,
+            checkpoint, resume, device,
         };
         cmd.SetAction(r =>
+        {
+            string deviceName = r.GetValue(device)!;
+            using var accelerator = DeviceOption.Open(deviceName);
+            return DeviceOption.Refusing(deviceName, () => Run(r, accelerator));
+        });
+        return cmd;
+
+        int Run(ParseResult r, Cuda.ComputeDevice? accelerator)
         {
             string outPath = r.GetValue(output)!;
             string? resumeFrom = r.GetValue(resume);
@@ -115,7 +123,8 @@ internal static class InferCommand
             {
                 Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s,
                 ValidationFraction = r.GetValue(val), Patience = r.GetValue(patience), ReportEverySteps = ctx.SimulatedSignal is null ? 20 : 1,
-                CheckpointPath = ckpt, RunSettings = RunSettings.Of(r, "--checkpoint", "--resume", "--output"), DataDescription = sim,
+                CheckpointPath = ckpt, RunSettings = RunSettings.Of(r, "--checkpoint", "--resume", "--output", "--device"), DataDescription = sim, // a run resumes on any device
+                Device = accelerator,
             };
             ctx.Out.WriteLine("log-posteriors below are per pair, in standardised θ units (higher is better)");
             var clock = Stopwatch.StartNew();
@@ -136,8 +145,7 @@ internal static class InferCommand
             if (File.Exists(ckpt)) File.Delete(ckpt);
             ctx.Out.WriteLine($"wrote {outPath}");
             return 0;
-        });
-        return cmd;
+        }
     }
 
     private static Command Sample(CliContext ctx)
@@ -148,7 +156,10 @@ internal static class InferCommand
         var output = Commands.Output("Output (.npy or .csv): columns 'observation' (0-based row of FILE) and the parameters; each observation's samples are consecutive rows");
         var seed = Commands.Seed("Seed of the sampling");
         var columns = Commands.Columns();
-        var cmd = new Command("sample", "Draw posterior samples θ ~ p(θ | x) for every observation x of a file, in one batched pass.") { model, observations, n, output, seed, columns };
+        var cmd = new Command("sample", "Draw posterior samples θ ~ p(θ | x) for every observation x of a file, in one batched pass.")
+        {
+            model, observations, n, output, seed, columns, DeviceOption.CpuOnly("infer sample", "posterior sampling runs on the CPU; infer train takes --device"),
+        };
         cmd.SetAction(r =>
         {
             OutputPaths.Check(r.GetValue(output), "--output", DataIo.CheckTableOutput);
@@ -194,6 +205,7 @@ internal static class InferCommand
         var cmd = new Command("calibrate", "Check a posterior estimator: simulation-based calibration (rank histograms, χ² test), coverage of credible intervals, posterior mean/σ versus truth; for W → ℓν, the comparison with the quadratic neutrino solution. Writes an HTML report.")
         {
             model, simulator, observations, samples, bins, events, eventSamples, output, seed,
+            DeviceOption.CpuOnly("infer calibrate", "calibration samples on the CPU; infer train takes --device"),
         };
         cmd.SetAction(r =>
         {

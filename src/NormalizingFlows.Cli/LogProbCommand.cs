@@ -32,7 +32,7 @@ internal static class LogProbCommand
             {
                 using var onDevice = DeviceModel.Open(r.GetValue(device)!, m);
                 var (events, context) = Commands.ReadEvents(ctx, m, path, r.GetValue(columns), r.GetValue(drop));
-                return onDevice?.LogProb(events) ?? FlowModelTables.LogProb(m, events, context);
+                return onDevice?.LogProb(events, context) ?? FlowModelTables.LogProb(m, events, context);
             }
         });
         return cmd;

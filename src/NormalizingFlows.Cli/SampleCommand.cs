@@ -61,12 +61,14 @@ internal static class SampleCommand
                     foreach (var (option, used) in new[] { ("--with-logprob", r.GetValue(withLogProb)), ("--shard", r.GetValue(shard) is not null), ("--output -", r.GetValue(output) == "-") })
                         if (used) throw new UsageException($"--device {name}: {option} is not supported on the device yet; leave out one of them");
                     using var onDevice = DeviceModel.Open(name, m)!;
-                    long events = r.GetValue(n) ?? 10_000;
-                    if (events > Array.MaxLength / Math.Max(1, m.Features))
-                        throw new UsageException($"--device {name}: -n {events} is more than one table holds; sample in several runs with other --seed values");
+                    var (conditions, perRow) = Context(ctx, m, r.GetValue(context));
+                    long events = r.GetValue(n) ?? (perRow ? 1 : 10_000);
+                    if (events * (conditions?.Rows ?? 1) > Array.MaxLength / Math.Max(1, m.Features + m.ContextFeatures))
+                        throw new UsageException($"--device {name}: -n {events}" + (conditions is null ? "" : $" per context row ({conditions.Rows} rows)") + " is more than one table holds; sample in several runs with other --seed values");
                     string file = r.GetValue(output)!;
-                    DataIo.Write(file, onDevice.Sample((int)events, r.GetValue(seed), r.GetValue(clamp)));
-                    ctx.Out.WriteLine($"wrote {events} samples ({string.Join(", ", m.Columns)}) drawn on the device to {file}");
+                    var drawn = onDevice.Sample((int)events, r.GetValue(seed), r.GetValue(clamp), conditions);
+                    DataIo.Write(file, drawn);
+                    ctx.Out.WriteLine($"wrote {drawn.Rows} samples ({string.Join(", ", drawn.Columns)}) drawn on the device to {file}");
                     return 0;
                 }
                 var (given, fromFile) = Context(ctx, m, r.GetValue(context));

@@ -170,8 +170,6 @@ internal static class TrainCommand
             string deviceName = r.GetValue(device)!;
             if (deviceName != "cpu" && r.GetValue(dtype) == "float64")
                 throw new UsageException($"--device {deviceName} trains in float32: leave out --dtype float64 or --device");
-            if (deviceName != "cpu" && r.GetResult(refine) is not null)
-                throw new UsageException($"--refine-with-classifier trains weighted events, which --device {deviceName} does not: leave out one of them");
             using var accelerator = DeviceOption.Open(deviceName);
             using (group)
             {

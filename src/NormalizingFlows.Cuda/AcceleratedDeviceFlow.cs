@@ -8,14 +8,16 @@ namespace NormalizingFlows.Cuda;
 
 /// <summary>
 /// <see cref="ComputeDevice"/>'s <see cref="IAcceleratedFlow"/> for <see cref="TrainingLoop{T}"/>: a
-/// <see cref="DeviceFlow"/>, the training events uploaded once, batches gathered on the device from the host's row
-/// order, the loss summed on the device, and Adam's moments moved to and from the host optimizer.
+/// <see cref="DeviceFlow"/>, the training events (with their context and weights) uploaded once, batches gathered on
+/// the device from the host's row order into buffers reused across batch sizes, the loss summed on the device, and
+/// Adam's moments moved to and from the host optimizer.
 /// </summary>
 internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
 {
     private readonly DeviceFlow _flow;
     private readonly DeviceTensor _lossSum;
-    private DeviceTensor? _data, _batch;
+    private readonly DeviceWorkspace _batch; // the step's events, context and loss weights [rows, ·]: views over the largest batch's buffers
+    private DeviceTensor? _data, _context, _weights;
     private DeviceIndex? _rows;
 
     public AcceleratedDeviceFlow(ComputeDevice device, Flow<float> flow, Adam<float>? optimizer)
@@ -25,6 +27,7 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
         {
             if (optimizer is not null) (_flow.Beta1, _flow.Beta2, _flow.Eps) = (optimizer.Beta1, optimizer.Beta2, optimizer.Eps);
             _lossSum = DeviceTensor.Zeros(device, 1);
+            _batch = new DeviceWorkspace(device, _flow.Features, Math.Max(1, _flow.ContextFeatures), DeviceWorkspace.Vector);
             if (optimizer is not null) _flow.Steps = CopyMoments(flow, optimizer, toHost: false);
         }
         catch
@@ -34,12 +37,35 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
         }
     }
 
-    public void SetTrainingData(Tensor<float> x)
+    public void SetTrainingData(Tensor<float> x, Tensor<float>? context = null, Tensor<float>? weights = null)
     {
         ArgumentNullException.ThrowIfNull(x);
         if (x.Rank != 2 || x.Dim(1) != _flow.Features) throw new ArgumentException($"training data must be [rows, {_flow.Features}], got {x.ShapeString}", nameof(x));
-        _data?.Dispose();
+        int n = x.Dim(0);
+        if ((context is null) != (_flow.ContextFeatures == 0) || context is not null && (context.Rank != 2 || context.Dim(0) != n || context.Dim(1) != _flow.ContextFeatures))
+            throw new ArgumentException($"the flow has {_flow.ContextFeatures} context features: the training context must be {(_flow.ContextFeatures == 0 ? "absent" : $"[{n}, {_flow.ContextFeatures}]")}, got {context?.ShapeString ?? "none"}", nameof(context));
+        if (weights is not null && weights.Length != n) throw new ArgumentException($"training weights must have one entry per event ({n}), got {weights.ShapeString}", nameof(weights));
+        foreach (var t in new[] { _data, _context, _weights }) t?.Dispose();
+        _data = _context = _weights = null;
         _data = DeviceTensor.Upload(_flow.Device, x);
+        if (context is not null) _context = DeviceTensor.Upload(_flow.Device, context);
+        if (weights is not null) _weights = DeviceTensor.Upload(_flow.Device, LossWeights(weights));
+    }
+
+    /// <summary>
+    /// The weights divided by their mean w̄ (summed in double as TrainingData.WeightSum), so that −(1/B) Σ_batch
+    /// (w/w̄) log p is MaximumLikelihoodLoss's weighted loss −Σ_batch w log p / (B·w̄).
+    /// </summary>
+    internal static Tensor<float> LossWeights(Tensor<float> weights)
+    {
+        var w = weights.ReadOnlySpan;
+        double sum = 0;
+        foreach (float v in w) sum += v;
+        double mean = sum / w.Length;
+        if (!(Math.Abs(mean) > 0)) throw new ArgumentException("training weights sum to zero: the weighted likelihood is undefined", nameof(weights));
+        var scaled = new float[w.Length];
+        for (int i = 0; i < w.Length; i++) scaled[i] = (float)(w[i] / mean);
+        return Tensor<float>.From(scaled, w.Length);
     }
 
     public void TrainStep(ReadOnlySpan<int> rows, double learningRate, double? clipNorm)
@@ -48,10 +74,12 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
         if (rows.Length < 1) throw new ArgumentException("a training step needs at least one row", nameof(rows));
         if (_rows is null || _rows.Capacity < rows.Length) { _rows?.Dispose(); _rows = new DeviceIndex(_flow.Device, new int[rows.Length]); }
         _rows.CopyFrom(rows);
-        if (_batch is null || _batch.Rows != rows.Length) { _batch?.Dispose(); _batch = DeviceTensor.Zeros(_flow.Device, rows.Length, _flow.Features); }
-        DeviceOps.GatherRows(data, _batch, _rows);
+        _batch.Prepare(rows.Length);
+        DeviceOps.GatherRows(data, _batch[0], _rows);
+        if (_context is not null) DeviceOps.GatherRows(_context, _batch[1], _rows);
+        if (_weights is not null) DeviceOps.GatherRows(_weights, _batch[2], _rows);
         _flow.ClipNorm = clipNorm;
-        _flow.Step(_batch, learningRate, readLoss: false, _lossSum);
+        _flow.Step(_batch[0], _context is null ? null : _batch[1], _weights is null ? null : _batch[2], learningRate, readLoss: false, _lossSum);
     }
 
     public double TakeLossSum()
@@ -61,11 +89,12 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
         return sum;
     }
 
-    public float[] LogProb(Tensor<float> x) => _flow.LogProb(x);
+    public float[] LogProb(Tensor<float> x, Tensor<float>? context = null) => _flow.LogProb(x, context);
 
-    public Tensor<float> Sample(int n, long seed)
+    public Tensor<float> Sample(int n, long seed, Tensor<float>? context = null)
     {
-        using var x = _flow.Sample(n, seed);
+        using var c = context is null ? null : DeviceTensor.Upload(_flow.Device, context);
+        using var x = _flow.Sample(n, seed, c);
         return x.Download();
     }
 
@@ -115,7 +144,8 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
 
     public void Dispose()
     {
-        _data?.Dispose(); _batch?.Dispose(); _rows?.Dispose(); _lossSum.Dispose();
+        foreach (var t in new[] { _data, _context, _weights }) t?.Dispose();
+        _batch.Dispose(); _rows?.Dispose(); _lossSum.Dispose();
         _flow.Dispose();
     }
 }

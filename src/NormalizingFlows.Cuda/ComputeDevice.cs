@@ -98,6 +98,9 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
 
     internal CuBlas? Blas { get; }
 
+    /// <summary>Device buffers allocated so far (<see cref="DeviceTensor"/>s; for the tests that check buffers are reused).</summary>
+    internal long Allocations { get; set; }
+
     /// <summary>A vector of at least <paramref name="n"/> ones (for column sums by GEMM).</summary>
     internal DeviceTensor Ones(int n)
     {

@@ -2,7 +2,7 @@ namespace NormalizingFlows.Cuda;
 
 /// <summary>
 /// A masked autoregressive layer on the device (Transforms/Autoregressive/AutoregressiveTransform): density in one
-/// MADE pass; sampling in D passes from x = 0, each fixing one more position of the order.
+/// MADE pass (over [x, context] when conditional); sampling in D passes from x = 0, each fixing one more position of the order.
 /// </summary>
 internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, DeviceUpdate update, DeviceNetwork network) : IDeviceLayer
 {
@@ -15,20 +15,20 @@ internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, Devi
     private DeviceTensor GxNet => _ws[2];
     private DeviceTensor Next => _ws[3];
 
-    public void Forward(DeviceTensor x, DeviceTensor y, DeviceTensor logDet)
+    public void Forward(DeviceTensor x, DeviceTensor? context, DeviceTensor y, DeviceTensor logDet)
     {
         _ws.Prepare(x.Rows);
-        update.Apply(x, Network.Forward(x), y, Ld, inverse: false);
+        update.Apply(x, Network.Forward(x, context), y, Ld, inverse: false);
         DeviceOps.AddRowSums(Ld, logDet, 1);
     }
 
-    public void Inverse(DeviceTensor y, DeviceTensor x)
+    public void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x)
     {
         _ws.Prepare(y.Rows);
         DeviceOps.Fill(x, 0);
         for (int step = 0; step < features; step++)
         {
-            update.Apply(y, Network.Forward(x), Next, Ld, inverse: true);
+            update.Apply(y, Network.Forward(x, context), Next, Ld, inverse: true);
             DeviceOps.Scale(x, Next, 1);
         }
     }

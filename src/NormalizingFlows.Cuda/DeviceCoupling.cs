@@ -1,6 +1,6 @@
 namespace NormalizingFlows.Cuda;
 
-/// <summary>A coupling layer on the device: y_b = update(x_b; net(x_a)), y_a = x_a (Transforms/Coupling/CouplingTransform).</summary>
+/// <summary>A coupling layer on the device: y_b = update(x_b; net([x_a, context])), y_a = x_a (Transforms/Coupling/CouplingTransform).</summary>
 internal sealed class DeviceCoupling(ComputeDevice dev, int[] conditioning, int[] transformed, DeviceUpdate update, DeviceNetwork network) : IDeviceLayer
 {
     private readonly DeviceIndex _cond = new(dev, conditioning), _trans = new(dev, transformed);
@@ -19,23 +19,23 @@ internal sealed class DeviceCoupling(ComputeDevice dev, int[] conditioning, int[
     private DeviceTensor Gp => _ws[7];
     private DeviceTensor GxaNet => _ws[8];
 
-    public void Forward(DeviceTensor x, DeviceTensor y, DeviceTensor logDet)
+    public void Forward(DeviceTensor x, DeviceTensor? context, DeviceTensor y, DeviceTensor logDet)
     {
         _ws.Prepare(x.Rows);
         DeviceOps.Gather(x, Xa, _cond);
         DeviceOps.Gather(x, Xb, _trans);
-        update.Apply(Xb, Network.Forward(Xa), Yb, Ld, inverse: false);
+        update.Apply(Xb, Network.Forward(Xa, context), Yb, Ld, inverse: false);
         DeviceOps.AddRowSums(Ld, logDet, 1);
         DeviceOps.Scatter(Xa, y, _cond);
         DeviceOps.Scatter(Yb, y, _trans);
     }
 
-    public void Inverse(DeviceTensor y, DeviceTensor x)
+    public void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x)
     {
         _ws.Prepare(y.Rows);
         DeviceOps.Gather(y, Xa, _cond);
         DeviceOps.Gather(y, Yb, _trans);
-        update.Apply(Yb, Network.Forward(Xa), Xb, Ld, inverse: true);
+        update.Apply(Yb, Network.Forward(Xa, context), Xb, Ld, inverse: true);
         DeviceOps.Scatter(Xa, x, _cond);
         DeviceOps.Scatter(Xb, x, _trans);
     }

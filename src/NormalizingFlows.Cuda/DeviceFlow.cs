@@ -6,11 +6,14 @@ namespace NormalizingFlows.Cuda;
 
 /// <summary>
 /// A flow compiled onto a <see cref="ComputeDevice"/>: its weights, gradients and Adam state live on the device;
-/// <see cref="LogProb(DeviceTensor, DeviceTensor)"/>, <see cref="Sample(int, long)"/> and <see cref="TrainStep"/> run
-/// as device kernels (and cuBLAS GEMMs on CUDA) with no host round trip except the loss when asked;
+/// <see cref="LogProb(DeviceTensor, DeviceTensor, DeviceTensor?)"/>, <see cref="Sample"/> and <see cref="TrainStep"/>
+/// run as device kernels (and cuBLAS GEMMs on CUDA) with no host round trip except the loss when asked;
 /// <see cref="CopyTo(Flow{float})"/> writes the trained weights back, so the model files stay the library's.
 /// Supports RealNVP/affine couplings, rational-quadratic spline couplings (nsf_c), MAF and MAF with splines (maf_rqs)
-/// over ReLU conditioners and a standard-normal base, without context. Not thread-safe.
+/// over ReLU conditioners and a standard-normal base, conditional or not: a conditional flow takes its context
+/// [N, C] as a device tensor beside the events (the coupling MLPs read [x_a, context], the MADEs the context in their
+/// first and output layers, as the library's conditioners do). Scratch buffers are kept for the largest batch seen
+/// and reused for smaller ones. Not thread-safe.
 /// </summary>
 /// <example><code>
 /// using var dev = ComputeDevice.Cuda();
@@ -22,15 +25,20 @@ namespace NormalizingFlows.Cuda;
 public sealed class DeviceFlow : IDisposable
 {
     private readonly List<IDeviceLayer> _layers;
-    private DeviceTensor[] _xs = [];
-    private DeviceTensor? _logDet, _logp, _gA, _gB, _gld, _sum, _squares, _clip;
-    private int _rows = -1;
+    private readonly DeviceWorkspace _ws;  // the layers' outputs x_1 … x_L, then gA, gB [rows, D]; log|det|, log p, g log|det| [rows]
+    private readonly DeviceWorkspace _blocks; // LogProb(Tensor)'s events, context and result [rows, ·] (Sample's base points in the first), kept for the next call
+    private readonly DeviceTensor _sum;
+    private DeviceTensor? _squares, _clip;
 
-    private DeviceFlow(ComputeDevice device, int features, List<IDeviceLayer> layers)
+    private DeviceFlow(ComputeDevice device, int features, int contextFeatures, List<IDeviceLayer> layers)
     {
         Device = device;
         Features = features;
+        ContextFeatures = contextFeatures;
         _layers = layers;
+        _ws = new DeviceWorkspace(device, [.. Enumerable.Repeat(features, layers.Count + 2), DeviceWorkspace.Vector, DeviceWorkspace.Vector, DeviceWorkspace.Vector]);
+        _blocks = new DeviceWorkspace(device, features, Math.Max(1, contextFeatures), DeviceWorkspace.Vector);
+        _sum = DeviceTensor.Zeros(device, 1);
     }
 
     /// <summary>
@@ -42,7 +50,6 @@ public sealed class DeviceFlow : IDisposable
         ArgumentNullException.ThrowIfNull(model);
         if (model.Preprocessing is not null)
             throw new NotSupportedException("DeviceFlow: the model's preprocessing runs on the host: compile model.Inner and feed it model.Preprocessing's output");
-        if (model.ContextFeatures > 0) throw new NotSupportedException("DeviceFlow: conditional models are not supported yet");
         return Compile(model.Flow, device);
     }
 
@@ -51,7 +58,9 @@ public sealed class DeviceFlow : IDisposable
     {
         ArgumentNullException.ThrowIfNull(flow);
         ArgumentNullException.ThrowIfNull(device);
-        return new DeviceFlow(device, flow.Features, DeviceFlowLayers.Compile(flow, device));
+        var layers = DeviceFlowLayers.Compile(flow, device);
+        if (layers.Count == 0) throw new NotSupportedException("DeviceFlow: the flow has no coupling or autoregressive layer to run on the device");
+        return new DeviceFlow(device, flow.Features, flow.Transform.ContextFeatures, layers);
     }
 
     /// <summary>The device.</summary>
@@ -59,6 +68,9 @@ public sealed class DeviceFlow : IDisposable
 
     /// <summary>Data dimension D.</summary>
     public int Features { get; }
+
+    /// <summary>Context features C (0: unconditional).</summary>
+    public int ContextFeatures { get; }
 
     /// <summary>Adam's β1 (default 0.9).</summary>
     public double Beta1 { get; set; } = 0.9;
@@ -75,133 +87,163 @@ public sealed class DeviceFlow : IDisposable
     /// <summary>Optimizer steps taken (Adam's bias corrections count from it).</summary>
     public long Steps { get; internal set; }
 
-    private void Prepare(int rows)
-    {
-        if (rows == _rows) return;
-        foreach (var t in _xs.Skip(1)) t.Dispose();
-        foreach (var t in new[] { _logDet, _logp, _gA, _gB, _gld, _sum }) t?.Dispose();
-        _xs = new DeviceTensor[_layers.Count + 1];
-        for (int l = 1; l <= _layers.Count; l++) _xs[l] = DeviceTensor.Zeros(Device, rows, Features);
-        _logDet = DeviceTensor.Zeros(Device, rows); _logp = DeviceTensor.Zeros(Device, rows); _gld = DeviceTensor.Zeros(Device, rows);
-        _gA = DeviceTensor.Zeros(Device, rows, Features); _gB = DeviceTensor.Zeros(Device, rows, Features);
-        _sum = DeviceTensor.Zeros(Device, 1);
-        _rows = rows;
-    }
+    private DeviceTensor X(int l) => _ws[l - 1];
+    private DeviceTensor GA => _ws[_layers.Count];
+    private DeviceTensor GB => _ws[_layers.Count + 1];
+    private DeviceTensor LogDet => _ws[_layers.Count + 2];
+    private DeviceTensor LogP => _ws[_layers.Count + 3];
+    private DeviceTensor GLogDet => _ws[_layers.Count + 4];
 
-    private void CheckInput(DeviceTensor x, string what)
+    private void Check(DeviceTensor x, string what, params int[] shape)
     {
         ArgumentNullException.ThrowIfNull(x, what);
         if (x.Device != Device) throw new ArgumentException($"{what} lives on another device", what);
-        x.Check(what, x.Rows, Features);
+        x.Check(what, shape);
     }
 
-    /// <summary>log p(x) per row of x [N, D] into <paramref name="result"/> [N] (all on the device).</summary>
-    public void LogProb(DeviceTensor x, DeviceTensor result)
+    /// <summary>Checks the events (and the context against them: [rows, C] exactly when the flow is conditional).</summary>
+    private void CheckInput(DeviceTensor x, string what, DeviceTensor? context)
     {
-        CheckInput(x, nameof(x));
-        result.Check(nameof(result), x.Rows);
-        Forward(x);
-        DeviceOps.NormalLogProb(_xs[^1], _logDet!, result);
+        ArgumentNullException.ThrowIfNull(x, what);
+        Check(x, what, x.Rows, Features);
+        if (ContextFeatures == 0)
+        {
+            if (context is not null) throw new ArgumentException($"the flow has no context features, but a context {Tensor<float>.FormatShape(context.Shape.ToArray())} was given", nameof(context));
+            return;
+        }
+        if (context is null) throw new ArgumentException($"the flow is conditional: give a context [{x.Rows}, {ContextFeatures}] (one row per event)", nameof(context));
+        Check(context, nameof(context), x.Rows, ContextFeatures);
     }
 
-    /// <summary>log p(x) per row of the host tensor x [N, D], computed on the device in batches of <paramref name="batch"/> rows.</summary>
-    public float[] LogProb(Tensor<float> x, int batch = 10_000)
+    /// <summary>log p(x | context) per row of x [N, D] into <paramref name="result"/> [N] (all on the device); the context [N, C] for a conditional flow.</summary>
+    public void LogProb(DeviceTensor x, DeviceTensor result, DeviceTensor? context = null)
+    {
+        CheckInput(x, nameof(x), context);
+        ArgumentNullException.ThrowIfNull(result);
+        result.Check(nameof(result), x.Rows);
+        Forward(x, context);
+        DeviceOps.NormalLogProb(X(_layers.Count), LogDet, result);
+    }
+
+    /// <summary>
+    /// log p(x | context) per row of the host tensor x [N, D] (context [N, C] for a conditional flow), computed on
+    /// the device in batches of <paramref name="batch"/> rows.
+    /// </summary>
+    public float[] LogProb(Tensor<float> x, Tensor<float>? context = null, int batch = 10_000)
     {
         ArgumentNullException.ThrowIfNull(x);
         if (x.Rank != 2 || x.Dim(1) != Features) throw new ArgumentException($"input must be [rows, {Features}], got {x.ShapeString}", nameof(x));
-        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "must be ≥ 1");
         int n = x.Dim(0);
+        if (ContextFeatures == 0 && context is not null) throw new ArgumentException($"the flow has no context features, but a context {context.ShapeString} was given", nameof(context));
+        if (ContextFeatures > 0 && (context is null || context.Rank != 2 || context.Dim(0) != n || context.Dim(1) != ContextFeatures))
+            throw new ArgumentException($"the flow is conditional: the context must be [{n}, {ContextFeatures}] (one row per event), got {context?.ShapeString ?? "none"}", nameof(context));
+        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "must be ≥ 1");
         var result = new float[n];
-        // one device block and result vector (a second pair only for a shorter last block), filled from the host span
-        DeviceTensor? block = null, lp = null;
-        try
+        // device blocks for the events, their context and the result (kept between calls), filled from the host spans
+        for (int r0 = 0; r0 < n; r0 += batch)
         {
-            for (int r0 = 0; r0 < n; r0 += batch)
-            {
-                int rows = Math.Min(batch, n - r0);
-                if (block is null || block.Rows != rows)
-                {
-                    block?.Dispose(); lp?.Dispose();
-                    block = DeviceTensor.Zeros(Device, rows, Features);
-                    lp = DeviceTensor.Zeros(Device, rows);
-                }
-                block.CopyFrom(x.ReadOnlySpan.Slice(r0 * Features, rows * Features));
-                LogProb(block, lp!);
-                lp!.CopyTo(result.AsSpan(r0, rows));
-            }
-        }
-        finally
-        {
-            block?.Dispose(); lp?.Dispose();
+            int rows = Math.Min(batch, n - r0);
+            _blocks.Prepare(rows);
+            _blocks[0].CopyFrom(x.ReadOnlySpan.Slice(r0 * Features, rows * Features));
+            if (context is not null) _blocks[1].CopyFrom(context.ReadOnlySpan.Slice(r0 * ContextFeatures, rows * ContextFeatures));
+            var lp = _blocks[2];
+            LogProb(_blocks[0], lp, context is null ? null : _blocks[1]);
+            lp.CopyTo(result.AsSpan(r0, rows));
         }
         return result;
     }
 
-    private void Forward(DeviceTensor x)
+    private void Forward(DeviceTensor x, DeviceTensor? context)
     {
-        Prepare(x.Rows);
-        _xs[0] = x;
-        DeviceOps.Fill(_logDet!, 0);
-        for (int l = 0; l < _layers.Count; l++) _layers[l].Forward(_xs[l], _xs[l + 1], _logDet!);
+        _ws.Prepare(x.Rows);
+        DeviceOps.Fill(LogDet, 0);
+        for (int l = 0; l < _layers.Count; l++) _layers[l].Forward(l == 0 ? x : X(l), ContextOf(l, context), X(l + 1), LogDet);
     }
 
-    /// <summary>x = T⁻¹(z) for base points z [N, D] into <paramref name="x"/> [N, D] (MAF layers: D passes each).</summary>
-    public void Inverse(DeviceTensor z, DeviceTensor x)
+    private DeviceTensor? ContextOf(int layer, DeviceTensor? context) => _layers[layer].Network.ContextFeatures == 0 ? null : context;
+
+    /// <summary>x = T⁻¹(z | context) for base points z [N, D] into <paramref name="x"/> [N, D] (MAF layers: D passes each).</summary>
+    public void Inverse(DeviceTensor z, DeviceTensor x, DeviceTensor? context = null)
     {
-        CheckInput(z, nameof(z));
-        CheckInput(x, nameof(x));
-        if (x.Rows != z.Rows) throw new ArgumentException($"x has {x.Rows} rows, z {z.Rows}", nameof(x));
-        Prepare(z.Rows);
+        CheckInput(z, nameof(z), context);
+        Check(x, nameof(x), z.Rows, Features);
+        _ws.Prepare(z.Rows);
         var current = z;
         for (int l = _layers.Count - 1; l >= 0; l--)
         {
-            var target = l == 0 ? x : (current == _gA ? _gB! : _gA!);
-            _layers[l].Inverse(current, target);
+            var target = l == 0 ? x : (current == GA ? GB : GA);
+            _layers[l].Inverse(current, ContextOf(l, context), target);
             current = target;
         }
     }
 
-    /// <summary><paramref name="n"/> samples [n, D] on the device; the base draws come from a counter-based generator seeded by <paramref name="seed"/>.</summary>
-    public DeviceTensor Sample(int n, long seed)
+    /// <summary>
+    /// <paramref name="n"/> samples [n, D] on the device (one per row of the <paramref name="context"/> [n, C] of a
+    /// conditional flow); the base draws come from a counter-based generator seeded by <paramref name="seed"/>.
+    /// </summary>
+    public DeviceTensor Sample(int n, long seed, DeviceTensor? context = null)
     {
         if (n < 1) throw new ArgumentOutOfRangeException(nameof(n), n, "must be ≥ 1");
         var x = DeviceTensor.Zeros(Device, n, Features);
-        using var z = DeviceTensor.Zeros(Device, n, Features);
-        DeviceOps.NormalNoise(z, seed);
-        Inverse(z, x);
-        return x;
+        try
+        {
+            _blocks.Prepare(n);
+            var z = _blocks[0];
+            DeviceOps.NormalNoise(z, seed);
+            Inverse(z, x, context);
+            return x;
+        }
+        catch
+        {
+            x.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
-    /// One maximum-likelihood step on <paramref name="batch"/> [N, D]: loss = −mean log p, backward through the
-    /// layers, Adam with <paramref name="learningRate"/> (the arithmetic of Optim/Adam). Returns the loss (before the
-    /// step) only when <paramref name="readLoss"/>, which waits for the device; otherwise null and nothing is read back.
+    /// One maximum-likelihood step on <paramref name="batch"/> [N, D] (and its <paramref name="context"/> [N, C] for a
+    /// conditional flow; the context gets no gradient): loss = −(1/N) Σ wᵣ log p(xᵣ) with the per-row
+    /// <paramref name="weights"/> [N] (all 1 when null: −mean log p), backward through the layers, Adam with
+    /// <paramref name="learningRate"/> (the arithmetic of Optim/Adam). Weights divided by the training set's mean
+    /// weight give Training/MaximumLikelihoodLoss's weighted loss. Returns the loss (before the step) only when
+    /// <paramref name="readLoss"/>, which waits for the device; otherwise null and nothing is read back.
     /// </summary>
-    public float? TrainStep(DeviceTensor batch, double learningRate, bool readLoss = false) => Step(batch, learningRate, readLoss, null);
+    public float? TrainStep(DeviceTensor batch, double learningRate, bool readLoss = false, DeviceTensor? context = null, DeviceTensor? weights = null)
+        => Step(batch, context, weights, learningRate, readLoss, null);
 
-    /// <summary>As <see cref="TrainStep(DeviceTensor, double, bool)"/>; also adds the loss to <paramref name="lossSum"/>[0] on the device when given.</summary>
-    internal float? Step(DeviceTensor batch, double learningRate, bool readLoss, DeviceTensor? lossSum)
+    /// <summary>As <see cref="TrainStep"/>; also adds the loss to <paramref name="lossSum"/>[0] on the device when given.</summary>
+    internal float? Step(DeviceTensor batch, DeviceTensor? context, DeviceTensor? weights, double learningRate, bool readLoss, DeviceTensor? lossSum)
     {
-        CheckInput(batch, nameof(batch));
+        CheckInput(batch, nameof(batch), context);
+        if (weights is not null) Check(weights, nameof(weights), batch.Rows);
         if (!(learningRate >= 0)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "must be ≥ 0");
         int n = batch.Rows;
-        Forward(batch);
-        var z = _xs[^1];
+        Forward(batch, context);
+        var z = X(_layers.Count);
         float? loss = null;
-        if (readLoss || lossSum is not null) DeviceOps.NormalLogProb(z, _logDet!, _logp!);
+        var w = weights ?? Device.Ones(n);
+        if (readLoss || lossSum is not null) DeviceOps.NormalLogProb(z, LogDet, LogP);
         if (readLoss)
         {
-            DeviceOps.Sum(_logp!, _sum!);
-            loss = -_sum!.Download().ReadOnlySpan[0] / n;
+            DeviceOps.Gemm(w, false, LogP, false, _sum, 1, 1, n);
+            loss = -_sum.Download().ReadOnlySpan[0] / n;
         }
-        if (lossSum is not null) DeviceOps.Gemm(Device.Ones(n), false, _logp!, false, lossSum, 1, 1, n, -1f / n, 1);
-        // d(−mean log p)/dz = z/N, d/d logdet = −1/N for every layer
-        DeviceOps.Scale(_gA!, z, 1f / n);
-        DeviceOps.Fill(_gld!, -1f / n);
-        var g = _gA!; var gx = _gB!;
+        if (lossSum is not null) DeviceOps.Gemm(w, false, LogP, false, lossSum, 1, 1, n, -1f / n, 1);
+        // d(−(1/N) Σ w log p)/dz = w·z/N, d/d logdet = −w/N for every layer
+        if (weights is null)
+        {
+            DeviceOps.Scale(GA, z, 1f / n);
+            DeviceOps.Fill(GLogDet, -1f / n);
+        }
+        else
+        {
+            DeviceOps.ScaleRows(GA, z, weights, 1f / n);
+            DeviceOps.Scale(GLogDet, weights, -1f / n);
+        }
+        var g = GA; var gx = GB;
         for (int l = _layers.Count - 1; l >= 0; l--)
         {
-            _layers[l].Backward(_xs[l], g, _gld!, gx);
+            _layers[l].Backward(l == 0 ? batch : X(l), g, GLogDet, gx);
             (g, gx) = (gx, g);
         }
         var linears = _layers.SelectMany(layer => layer.Network.Layers);
@@ -255,8 +297,9 @@ public sealed class DeviceFlow : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        foreach (var t in _xs.Skip(1)) t.Dispose();
-        foreach (var t in new[] { _logDet, _logp, _gA, _gB, _gld, _sum, _squares, _clip }) t?.Dispose();
+        _ws.Dispose();
+        _blocks.Dispose();
+        foreach (var t in new[] { _sum, _squares, _clip }) t?.Dispose();
         foreach (var l in _layers) l.Dispose();
     }
 }

@@ -12,7 +12,8 @@ namespace NormalizingFlows.Cuda;
 
 /// <summary>
 /// Walks a flow's objects (as Export/TransformGraph does) into device layers: affine and rational-quadratic spline
-/// couplings over ReLU MLPs, affine and spline MAF layers over ReLU MADEs, a standard-normal base. Anything else
+/// couplings over ReLU MLPs, affine and spline MAF layers over ReLU MADEs (with or without context), a standard-normal
+/// base. Anything else
 /// throws a <see cref="NotSupportedException"/> naming the part.
 /// </summary>
 internal static class DeviceFlowLayers
@@ -30,7 +31,18 @@ internal static class DeviceFlowLayers
                 string where = TypeName(step);
                 var update = Update(step is CouplingTransform<float> c0 ? c0.Update : ((AutoregressiveTransform<float>)step).Update);
                 var hosts = Linears(step);
-                var net = new DeviceNetwork(dev, hosts.Select(h => new DeviceLinear(dev, h.Weight, h.Bias, h.Mask, where)).ToArray());
+                var linears = new List<DeviceLinear>();
+                try
+                {
+                    foreach (var h in hosts) linears.Add(new DeviceLinear(dev, h.Weight, h.Bias, h.Mask, where));
+                }
+                catch
+                {
+                    foreach (var l in linears) l.Dispose();
+                    throw;
+                }
+                // the MADE reads the context in its first and its output layer, the coupling MLP in its first
+                var net = new DeviceNetwork(dev, [.. linears], step.ContextFeatures, contextAtOutput: step is AutoregressiveTransform<float>);
                 layers.Add(step is CouplingTransform<float> c
                     ? new DeviceCoupling(dev, c.Mask.ConditioningIndices, c.Mask.TransformedIndices, update, net)
                     : new DeviceAutoregressive(dev, step.Features, update, net));
@@ -44,14 +56,12 @@ internal static class DeviceFlowLayers
         }
     }
 
-    /// <summary>The host flow's layers in order, after checking the base, the context and every step.</summary>
+    /// <summary>The host flow's layers in order, after checking the base and every step.</summary>
     public static List<Transform<float>> Steps(Flow<float> flow)
     {
         ArgumentNullException.ThrowIfNull(flow);
         if (flow.Base is not StandardNormal<float>)
             throw new NotSupportedException($"DeviceFlow: the base distribution {TypeName(flow.Base)} is not supported (a standard normal is)");
-        if (flow.Transform.ContextFeatures > 0)
-            throw new NotSupportedException("DeviceFlow: conditional flows (context features) are not supported yet");
         var steps = new List<Transform<float>>();
         Flatten(flow.Transform, steps);
         long counted = steps.Sum(s => Linears(s).Sum(h => (long)h.Weight.Value.Length + (h.Bias?.Value.Length ?? 0)));
@@ -90,8 +100,10 @@ internal static class DeviceFlowLayers
         {
             case Mlp<float> mlp when mlp.Activation == Activation.Relu:
                 return mlp.Layers.Select(l => new HostLinear(l.Weight, l.Bias, null)).ToList();
-            case Made<float> made when made.Activation == Activation.Relu && !made.IsResidual && made.ContextFeatures == 0:
+            case Made<float> made when made.Activation == Activation.Relu && !made.IsResidual:
                 return made.Layers.Select(l => new HostLinear(l.Weight, l.Bias, l.Mask)).ToList();
+            case ResidualNet<float> or Made<float> { IsResidual: true }:
+                throw new NotSupportedException($"DeviceFlow: the residual conditioner {TypeName(network)} of {TypeName(step)} (ConditionerNetwork.Residual) is not supported (ReLU MLPs and plain ReLU MADEs are)");
             default:
                 throw new NotSupportedException($"DeviceFlow: the conditioner {TypeName(network)} of {TypeName(step)} is not supported (ReLU MLPs and plain ReLU MADEs are)");
         }

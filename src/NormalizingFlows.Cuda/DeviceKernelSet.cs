@@ -20,6 +20,8 @@ internal sealed class DeviceKernelSet(Accelerator a)
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, float>(DeviceKernels.Fill);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, float> Scale =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float>(DeviceKernels.Scale);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float> ScaleRows =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(DeviceKernels.ScaleRows);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int> GatherColumns =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int>(DeviceKernels.GatherColumns);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int> ScatterColumns =

@@ -50,6 +50,10 @@ internal static class DeviceKernels
     /// <summary>a = b·scale.</summary>
     public static void Scale(Index1D index, ArrayView<float> a, ArrayView<float> b, float scale) => a[index] = b[index] * scale;
 
+    /// <summary>a[r, j] = b[r, j]·rowScale[r]·scale for rows of <paramref name="cols"/>.</summary>
+    public static void ScaleRows(Index1D index, ArrayView<float> a, ArrayView<float> b, ArrayView<float> rowScale, int cols, float scale)
+        => a[index] = b[index] * rowScale[index / cols] * scale;
+
     /// <summary>dst[r, j] = src[r, columns[j]] for dst [N, dstCols], src [N, srcCols].</summary>
     public static void GatherColumns(Index1D index, ArrayView<float> src, ArrayView<float> dst, ArrayView<int> columns, int srcCols, int dstCols)
     {

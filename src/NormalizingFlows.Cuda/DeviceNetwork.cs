@@ -1,32 +1,81 @@
 namespace NormalizingFlows.Cuda;
 
-/// <summary>A ReLU network of linear layers (an MLP or a MADE) on the device, with its activations kept for the backward.</summary>
-internal sealed class DeviceNetwork(ComputeDevice dev, DeviceLinear[] layers) : IDisposable
+/// <summary>
+/// A ReLU network of linear layers (an MLP or a MADE) on the device, with its activations kept for the backward.
+/// With context features C the first layer reads [x, context] (Nn/Mlp over [x_a, context], Nn/Made) and, with
+/// <c>contextAtOutput</c>, the last layer reads [h, context] too (the MADE's direct context → output path); the
+/// context gets no gradient.
+/// </summary>
+internal sealed class DeviceNetwork : IDisposable
 {
-    private readonly DeviceWorkspace _h = new(dev, layers.Select(l => l.Out).ToArray());
-    private readonly DeviceWorkspace _gh = new(dev, layers.SkipLast(1).Select(l => l.Out).ToArray());
+    private readonly DeviceWorkspace _h, _gh;
+    private readonly int _contextFeatures;
+    private readonly int[] _slot;            // per layer: its [input, context] slot in _in/_gin, or −1
+    private readonly DeviceWorkspace? _in, _gin;
+    private readonly DeviceIndex[] _lead = [], _tail = [];
 
-    public DeviceLinear[] Layers { get; } = layers;
+    public DeviceNetwork(ComputeDevice dev, DeviceLinear[] layers, int contextFeatures = 0, bool contextAtOutput = false)
+    {
+        Layers = layers;
+        _contextFeatures = contextFeatures;
+        _h = new(dev, layers.Select(l => l.Out).ToArray());
+        _gh = new(dev, layers.SkipLast(1).Select(l => l.Out).ToArray());
+        _slot = Enumerable.Repeat(-1, layers.Length).ToArray();
+        if (contextFeatures == 0) return;
+        var withContext = contextAtOutput && layers.Length > 1 ? new[] { 0, layers.Length - 1 } : [0];
+        for (int s = 0; s < withContext.Length; s++) _slot[withContext[s]] = s;
+        var widths = withContext.Select(l => layers[l].In).ToArray();
+        if (widths.Any(w => w <= contextFeatures)) throw new NotSupportedException($"DeviceFlow: a conditioner layer of {widths.Min()} inputs cannot read {contextFeatures} context features besides its own");
+        _in = new(dev, widths);
+        _gin = new(dev, widths);
+        _lead = widths.Select(w => new DeviceIndex(dev, Enumerable.Range(0, w - contextFeatures).ToArray())).ToArray();
+        _tail = widths.Select(w => new DeviceIndex(dev, Enumerable.Range(w - contextFeatures, contextFeatures).ToArray())).ToArray();
+    }
+
+    public DeviceLinear[] Layers { get; }
+
+    /// <summary>Context features the network reads (0: none).</summary>
+    public int ContextFeatures => _contextFeatures;
 
     /// <summary>The last output (valid after <see cref="Forward"/>).</summary>
     public DeviceTensor Output => _h[Layers.Length - 1];
 
-    /// <summary>The network's output for x [N, in] (hidden layers with the bias and ReLU fused).</summary>
-    public DeviceTensor Forward(DeviceTensor x)
+    /// <summary>The network's output for x [N, in] and the context [N, C] (null without context features).</summary>
+    public DeviceTensor Forward(DeviceTensor x, DeviceTensor? context)
     {
+        if ((context is null) != (_contextFeatures == 0)) throw new ArgumentException($"DeviceFlow: a conditioner with {_contextFeatures} context features got {(context is null ? "no context" : $"a context of {context.Cols}")}");
         _h.Prepare(x.Rows);
         _gh.Prepare(x.Rows);
-        for (int l = 0; l < Layers.Length; l++) Layers[l].Forward(l == 0 ? x : _h[l - 1], _h[l], relu: l < Layers.Length - 1);
+        _in?.Prepare(x.Rows);
+        _gin?.Prepare(x.Rows);
+        for (int l = 0; l < Layers.Length; l++)
+        {
+            var input = l == 0 ? x : _h[l - 1];
+            if (_slot[l] is var s and >= 0)
+            {
+                DeviceOps.Scatter(input, _in![s], _lead[s]);
+                DeviceOps.Scatter(context!, _in[s], _tail[s]);
+                input = _in[s];
+            }
+            Layers[l].Forward(input, _h[l], relu: l < Layers.Length - 1);
+        }
         return Output;
     }
 
-    /// <summary>Parameter gradients from the output gradient gOut (after <see cref="Forward"/> on x); gx when asked.</summary>
+    /// <summary>Parameter gradients from the output gradient gOut (after <see cref="Forward"/> on x and the context); gx when asked.</summary>
     public void Backward(DeviceTensor x, DeviceTensor gOut, DeviceTensor? gx)
     {
         var g = gOut;
         for (int l = Layers.Length - 1; l >= 0; l--)
         {
-            Layers[l].Backward(l == 0 ? x : _h[l - 1], g, l == 0 ? gx : _gh[l - 1]);
+            var target = l == 0 ? gx : _gh[l - 1];
+            if (_slot[l] is var s and >= 0)
+            {
+                // the gradient of [input, context]: its leading columns are the input's
+                Layers[l].Backward(_in![s], g, target is null ? null : _gin![s]);
+                if (target is not null) DeviceOps.Gather(_gin![s], target, _lead[s]);
+            }
+            else Layers[l].Backward(l == 0 ? x : _h[l - 1], g, target);
             if (l > 0)
             {
                 DeviceOps.ReluBackward(_gh[l - 1], _h[l - 1]);
@@ -39,6 +88,9 @@ internal sealed class DeviceNetwork(ComputeDevice dev, DeviceLinear[] layers) : 
     {
         _h.Dispose();
         _gh.Dispose();
+        _in?.Dispose();
+        _gin?.Dispose();
+        foreach (var i in _lead.Concat(_tail)) i.Dispose();
         foreach (var l in Layers) l.Dispose();
     }
 }

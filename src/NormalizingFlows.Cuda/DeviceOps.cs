@@ -52,6 +52,13 @@ internal static class DeviceOps
     /// <summary>dst = src·scale.</summary>
     public static void Scale(DeviceTensor dst, DeviceTensor src, float scale) => dst.Device.Kernels.Scale((int)Same(dst, src), dst.View, src.View, scale);
 
+    /// <summary>dst[r, j] = src[r, j]·rowScale[r]·scale (per-event weights on a gradient).</summary>
+    public static void ScaleRows(DeviceTensor dst, DeviceTensor src, DeviceTensor rowScale, float scale)
+    {
+        if (rowScale.Length != src.Rows) throw new ArgumentException($"row scales of {rowScale.Length} for {src.Rows} rows");
+        dst.Device.Kernels.ScaleRows((int)Same(dst, src), dst.View, src.View, rowScale.View, src.Cols, scale);
+    }
+
     /// <summary>result[j] = Σ_r g[r, j] (a GEMM with a ones row).</summary>
     public static void ColumnSums(DeviceTensor g, DeviceTensor result)
     {

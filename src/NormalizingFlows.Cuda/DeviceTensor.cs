@@ -12,6 +12,7 @@ public sealed class DeviceTensor : IDisposable
 {
     private readonly int[] _shape;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _buffer;
+    private readonly bool _owner; // false for a view over the first rows of another tensor's buffer
 
     private DeviceTensor(ComputeDevice device, int[] shape)
     {
@@ -20,6 +21,17 @@ public sealed class DeviceTensor : IDisposable
         _shape = (int[])shape.Clone();
         Length = shape.Aggregate(1L, (a, d) => a * d);
         _buffer = device.Accelerator.Allocate1D<float>(Math.Max(1, Length));
+        _owner = true;
+        device.Allocations++;
+    }
+
+    private DeviceTensor(DeviceTensor owner, int rows)
+    {
+        Device = owner.Device;
+        _shape = (int[])owner._shape.Clone();
+        _shape[0] = rows;
+        Length = (long)rows * owner.Cols;
+        _buffer = owner._buffer;
     }
 
     /// <summary>A tensor of zeros of <paramref name="shape"/> on <paramref name="device"/>.</summary>
@@ -100,7 +112,17 @@ public sealed class DeviceTensor : IDisposable
         DeviceOps.SampleRows(source, this, seed);
     }
 
-    internal ArrayView<float> View => _buffer.View;
+    /// <summary>
+    /// A tensor over the first <paramref name="rows"/> rows of this one (same buffer, no allocation; disposing it
+    /// frees nothing): capacity buffers serve batches of any size up to their rows.
+    /// </summary>
+    internal DeviceTensor FirstRows(int rows)
+    {
+        if (rows < 0 || rows > Rows) throw new ArgumentOutOfRangeException(nameof(rows), rows, $"a view over 0 to {Rows} rows");
+        return new DeviceTensor(this, rows);
+    }
+
+    internal ArrayView<float> View => _buffer.View.SubView(0, Math.Max(1, Length));
 
     internal IntPtr Pointer => _buffer.NativePtr;
 
@@ -111,5 +133,8 @@ public sealed class DeviceTensor : IDisposable
     }
 
     /// <inheritdoc/>
-    public void Dispose() => _buffer.Dispose();
+    public void Dispose()
+    {
+        if (_owner) _buffer.Dispose();
+    }
 }

@@ -1,15 +1,18 @@
 namespace NormalizingFlows.Cuda;
 
-/// <summary>One flow layer on the device. Forward is the density direction (data → base); Backward follows a Forward on the same x.</summary>
+/// <summary>
+/// One flow layer on the device. Forward is the density direction (data → base); Backward follows a Forward on the
+/// same x and context. The context [N, C] is null for a layer whose network reads none.
+/// </summary>
 internal interface IDeviceLayer : IDisposable
 {
     /// <summary>y = f(x), logDet[r] += log|det J| of row r.</summary>
-    void Forward(DeviceTensor x, DeviceTensor y, DeviceTensor logDet);
+    void Forward(DeviceTensor x, DeviceTensor? context, DeviceTensor y, DeviceTensor logDet);
 
     /// <summary>x = f⁻¹(y) (sampling).</summary>
-    void Inverse(DeviceTensor y, DeviceTensor x);
+    void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x);
 
-    /// <summary>gx from gy and the per-row log-det gradient gld; the parameter gradients are assigned.</summary>
+    /// <summary>gx from gy and the per-row log-det gradient gld; the parameter gradients are assigned (the context gets none).</summary>
     void Backward(DeviceTensor x, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx);
 
     /// <summary>The network whose parameters this layer trains.</summary>

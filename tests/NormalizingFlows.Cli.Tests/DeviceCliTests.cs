@@ -4,7 +4,7 @@ using System.Text;
 namespace NormalizingFlows.Cli.Tests;
 
 /// <summary>
-/// <c>--device</c> on train, sample, logprob and eval, on ILGPU's CPU accelerator (<c>--device cpu-accelerator</c>:
+/// <c>--device</c> on train, sample, logprob, eval, infer train and calo train (conditional models, weighted events), on ILGPU's CPU accelerator (<c>--device cpu-accelerator</c>:
 /// the GPU kernels on the CPU); <c>--device cuda</c> where CI has no GPU; the refusals of the other verbs and options.
 /// </summary>
 public sealed class DeviceCliTests
@@ -86,11 +86,116 @@ public sealed class DeviceCliTests
         Assert.True(File.Exists(s["m.nflow"]));
     }
 
+    private static double[] Column(string path) =>
+        File.ReadAllLines(path).Skip(1).Select(l => double.Parse(l, CultureInfo.InvariantCulture)).ToArray();
+
+    [Fact]
+    public void AConditionalModelTrainsScoresAndSamplesOnTheAccelerator()
+    {
+        const string flow = "realnvp"; // the conditional MADE is compared with the CPU in NormalizingFlows.Cuda.Tests
+        using var s = new CliSandbox();
+        string train = Data(s), test = Data(s, "test.csv", 64, 2);
+        string[] run = ["train", train, .. Small, "--flow", flow, "--context", "c"];
+        var (code, _, err) = s.Run([.. run, "-o", s["cpu.nflow"]]);
+        Assert.True(code == 0, err);
+        (code, _, err) = s.Run([.. run, "-o", s["dev.nflow"], "--device", "cpu-accelerator"]);
+        Assert.True(code == 0, err);
+        // the device-trained model scores as the CPU-trained one (same seeds and batches; float rounding only)
+        (code, _, err) = s.Run("logprob", s["cpu.nflow"], test, "-o", s["cpu.csv"]);
+        Assert.True(code == 0, err);
+        (code, _, err) = s.Run("logprob", s["dev.nflow"], test, "-o", s["devcpu.csv"]);
+        Assert.True(code == 0, err);
+        var (a, b) = (Column(s["cpu.csv"]), Column(s["devcpu.csv"]));
+        for (int i = 0; i < a.Length; i++) Assert.True(Math.Abs(a[i] - b[i]) <= 1e-2 * (1 + Math.Abs(a[i])), $"row {i}: CPU-trained {a[i]}, device-trained {b[i]}");
+        // log p(x | c) of one model on the device as on the CPU
+        (code, _, err) = s.Run("logprob", s["cpu.nflow"], test, "-o", s["dev.csv"], "--device", "cpu-accelerator");
+        Assert.True(code == 0, err);
+        var d = Column(s["dev.csv"]);
+        Assert.Equal(64, d.Length);
+        for (int i = 0; i < a.Length; i++) Assert.True(Math.Abs(a[i] - d[i]) <= 1e-3 * (1 + Math.Abs(a[i])), $"row {i}: CPU {a[i]}, device {d[i]}");
+        // n samples per context row, the context after the model's columns, as on the CPU
+        (code, var output, err) = s.Run("sample", s["cpu.nflow"], "-n", "20", "--context", test, "-o", s["x.csv"], "--device", "cpu-accelerator", "--seed", "3");
+        Assert.True(code == 0, err);
+        var rows = File.ReadAllLines(s["x.csv"]);
+        Assert.Equal("a,b,c", rows[0]);
+        Assert.Equal(1 + 64 * 20, rows.Length);
+        var contexts = File.ReadAllLines(test).Skip(1).Select(l => l.Split(',')[2]).ToArray();
+        for (int r = 0; r < 64 * 20; r += 97) Assert.Equal(double.Parse(contexts[r / 20], CultureInfo.InvariantCulture), double.Parse(rows[1 + r].Split(',')[2], CultureInfo.InvariantCulture), 12);
+        (code, output, err) = s.Run("sample", s["cpu.nflow"], "-n", "30", "--context", "c=0.5", "-o", s["y.csv"], "--device", "cpu-accelerator");
+        Assert.True(code == 0, err);
+        Assert.Equal(31, File.ReadAllLines(s["y.csv"]).Length);
+        (code, output, err) = s.Run("logprob", s["cpu.nflow"], s["y.csv"]); // the device's conditional samples score finitely on the CPU
+        Assert.True(code == 0, err);
+        Assert.True(double.IsFinite(Mean(output)), output);
+        (code, output, err) = s.Run("eval", s["cpu.nflow"], test, "-o", s["r.html"], "--device", "cpu-accelerator");
+        Assert.True(code == 0, err);
+        Assert.Contains("test log-likelihood", output);
+        (code, _, err) = s.Run("sample", s["cpu.nflow"], "-n", "5", "-o", s["z.csv"], "--device", "cpu-accelerator");
+        Assert.Equal(2, code);
+        Assert.Contains("--context", err);
+    }
+
+    [Fact]
+    public void WeightedEventsAndTheRefinementTrainOnTheAccelerator()
+    {
+        using var s = new CliSandbox();
+        var rng = new Random(4);
+        var text = new StringBuilder("a,b,w\n");
+        for (int i = 0; i < 256; i++) text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"{rng.NextDouble() + rng.NextDouble()},{rng.NextDouble() - 0.5},{0.2 + 1.6 * rng.NextDouble()}"));
+        string train = s.Write("w.csv", text.ToString());
+        string[] run = ["train", train, .. Small, "--flow", "maf", "--weights", "w"];
+        var (code, cpu, err) = s.Run([.. run, "-o", s["cpu.nflow"]]);
+        Assert.True(code == 0, err);
+        (code, var dev, err) = s.Run([.. run, "-o", s["dev.nflow"], "--device", "cpu-accelerator"]);
+        Assert.True(code == 0, err);
+        double Validation(string output) => double.Parse(output.Split("validation log-likelihood:")[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+        Assert.True(Math.Abs(Validation(cpu) - Validation(dev)) <= 1e-3 * (1 + Math.Abs(Validation(cpu))), $"weighted validation log-likelihood: CPU {Validation(cpu)}, device {Validation(dev)}");
+        (code, dev, err) = s.Run(["train", train, .. Small, "--flow", "maf", "--refine-with-classifier", "1", "-o", s["ref.nflow"], "--device", "cpu-accelerator"]);
+        Assert.True(code == 0, err);
+        Assert.Contains("classifier AUC before refinement", dev);
+    }
+
+    [Fact]
+    public void InferTrainsItsPosteriorOnTheAccelerator()
+    {
+        using var s = new CliSandbox();
+        string[] run = ["infer", "train", "--simulator", "linear-gaussian", "-n", "400", "--flow", "maf", "--layers", "1", "--hidden", "8", "--epochs", "1", "--batch", "64"];
+        var (code, cpu, err) = s.Run([.. run, "-o", s["cpu.nflow"]]);
+        Assert.True(code == 0, err);
+        (code, var dev, err) = s.Run([.. run, "-o", s["dev.nflow"], "--device", "cpu-accelerator"]);
+        Assert.True(code == 0, err);
+        double Validation(string output) => double.Parse(output.Split('\n').Last(l => l.Contains("validation")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1], CultureInfo.InvariantCulture);
+        Assert.True(Math.Abs(Validation(cpu) - Validation(dev)) <= 1e-3 * (1 + Math.Abs(Validation(cpu))), $"validation log-posterior: CPU {Validation(cpu)}, device {Validation(dev)}");
+        (code, _, err) = s.Run([.. run, "--summary", "mlp", "-o", s["mlp.nflow"], "--device", "cpu-accelerator"]);
+        Assert.NotEqual(0, code);
+        Assert.Contains("trainable context embedding", err);
+        Assert.DoesNotContain(" at ", err);
+    }
+
+    [Fact]
+    public void CaloTrainsFlowOneAndTheTeacherOnTheAccelerator()
+    {
+        // one step per phase (the 504-voxel teacher is slow on the CPU accelerator): the same losses as the CPU run
+        using var s = new CliSandbox();
+        var (code, _, err) = s.Run("calo", "simulate", "-p", "gamma", "-n", "40", "-o", s["showers.npy"]);
+        Assert.True(code == 0, err);
+        string[] run = ["calo", "train", s["showers.npy"], "--flow1-layers", "1", "--flow1-hidden", "8", "--flow1-epochs", "1", "--layers", "1", "--hidden", "4", "--bins", "0", "--epochs", "1", "--batch", "64"];
+        (code, var cpu, err) = s.Run([.. run, "-o", s["cpu.nflow"]]);
+        Assert.True(code == 0, err);
+        (code, var dev, err) = s.Run([.. run, "-o", s["dev.nflow"], "--device", "cpu-accelerator"]);
+        Assert.True(code == 0, err);
+        foreach (var phase in new[] { "flow I", "teacher" })
+        {
+            double Loss(string output) => double.Parse(output.Split($"{phase}: final loss ")[1].Split(' ')[0], CultureInfo.InvariantCulture);
+            Assert.True(Math.Abs(Loss(cpu) - Loss(dev)) <= 1e-3 * (1 + Math.Abs(Loss(cpu))), $"{phase}: CPU loss {Loss(cpu)}, device {Loss(dev)}");
+        }
+        Assert.True(File.Exists(s["dev.nflow"]));
+    }
+
     [Theory]
     [InlineData("--weight-decay|0.1", "WeightDecay")]
     [InlineData("--flow|naf", "SigmoidalUpdate is not supported")]
     [InlineData("--dtype|float64", "trains in float32")]
-    [InlineData("--context|c", "conditional flow")]
     public void OptionsTheDeviceCannotRunAreNamed(string extra, string message)
     {
         using var s = new CliSandbox();
@@ -103,8 +208,8 @@ public sealed class DeviceCliTests
 
     [Theory]
     [InlineData("integrate|camel|--dim|2", "integrate")]
-    [InlineData("infer|sample", "infer")]
-    [InlineData("calo|simulate", "calo")]
+    [InlineData("infer|sample", "infer sample")]
+    [InlineData("calo|simulate", "calo simulate")]
     public void VerbsThatRunOnTheCpuOnlyRefuseADevice(string verb, string name)
     {
         using var s = new CliSandbox();

@@ -16,15 +16,15 @@ public sealed class DeviceFlowTests(CpuAcceleratorFixture fixture) : IClassFixtu
     private const int D = 4;
 
     /// <summary>The four bench architectures, small, with every weight moved off its (often identity) start.</summary>
-    internal static Flow<float> Build(string kind, long seed = 11)
+    internal static Flow<float> Build(string kind, long seed = 11, int context = 0)
     {
         var rng = new Rng(seed);
         var flow = kind switch
         {
-            "realnvp" => FlowBuilders.RealNvp<float>(D, layers: 3, hidden: 16, rng: rng),
-            "nsf_c" => FlowBuilders.NeuralSplineFlow<float>(D, layers: 2, hidden: 16, rng: rng),
-            "maf" => FlowBuilders.Maf<float>(D, layers: 2, hidden: 16, rng: rng),
-            "maf_rqs" => FlowBuilders.MafRqs<float>(D, layers: 2, hidden: 16, rng: rng),
+            "realnvp" => FlowBuilders.RealNvp<float>(D, layers: 3, hidden: 16, contextFeatures: context, rng: rng),
+            "nsf_c" => FlowBuilders.NeuralSplineFlow<float>(D, layers: 2, hidden: 16, contextFeatures: context, rng: rng),
+            "maf" => FlowBuilders.Maf<float>(D, layers: 2, hidden: 16, contextFeatures: context, rng: rng),
+            "maf_rqs" => FlowBuilders.MafRqs<float>(D, layers: 2, hidden: 16, contextFeatures: context, rng: rng),
             _ => throw new ArgumentException(kind),
         };
         var noise = new Rng(seed + 1);
@@ -38,7 +38,7 @@ public sealed class DeviceFlowTests(CpuAcceleratorFixture fixture) : IClassFixtu
 
     public static TheoryData<string> Kinds => ["realnvp", "nsf_c", "maf", "maf_rqs"];
 
-    private static Tensor<float> Data(int n, long seed)
+    internal static Tensor<float> Data(int n, long seed)
     {
         var x = new Rng(seed).Normal<float>(n, D);
         var s = x.Span;
@@ -116,6 +116,15 @@ public sealed class DeviceFlowTests(CpuAcceleratorFixture fixture) : IClassFixtu
                 $"{kind} step {step}: device loss {deviceLoss}, CPU {loss.Value.ReadOnlySpan[0]}");
         }
         dflow.CopyTo(gpu);
+        SameTrainedWeights(cpu, gpu, start, steps, kind);
+    }
+
+    /// <summary>
+    /// The device-trained weights (written back into <paramref name="gpu"/>) against the CPU's to 2e−3 (two learning-rate
+    /// steps), and some weight moved from <paramref name="start"/> by more than 5e−4 per step.
+    /// </summary>
+    internal static void SameTrainedWeights(Flow<float> cpu, Flow<float> gpu, List<float[]> start, int steps, string kind)
+    {
         var cpuParams = cpu.Parameters().ToList(); var gpuParams = gpu.Parameters().ToList();
         double moved = 0;
         for (int i = 0; i < cpuParams.Count; i++)
@@ -173,6 +182,56 @@ public sealed class DeviceFlowTests(CpuAcceleratorFixture fixture) : IClassFixtu
             Assert2.Close(dflow.LogProb(x), loaded.LogProb(x).Select(v => (float)v).ToArray(), 1e-4, 2e-4, "reloaded model");
         }
         finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void AlternatingBatchSizesReuseTheBuffersAndMatchFreshFlows()
+    {
+        // 16, 7, 16, 7 rows (a full batch, a partial last one, the next epoch's full one): log p, the step's loss and
+        // every weight gradient equal a freshly compiled flow's on the same rows (learning rate 0 keeps the weights),
+        // and after the first full batch no device buffer is allocated (views over the first rows instead)
+        var flow = Build("maf", context: 2);
+        int[] sizes = [16, 7, 16, 7];
+        var rng = new Rng(31);
+        var x = sizes.Select((n, i) => DeviceTensor.Upload(_dev, Data(n, 40 + i))).ToArray();
+        var c = sizes.Select(n => DeviceTensor.Upload(_dev, rng.Normal<float>(n, 2))).ToArray();
+        var w = sizes.Select(n => DeviceTensor.Upload(_dev, rng.Uniform<float>([n], 0.5, 1.5))).ToArray();
+        var lp = sizes.Select(n => DeviceTensor.Zeros(_dev, n)).ToArray();
+        try
+        {
+            long start = _dev.Allocations;
+            using var reused = DeviceFlow.Compile(flow, _dev);
+            for (int i = 0; i < sizes.Length; i++)
+            {
+                reused.LogProb(x[i], lp[i], c[i]);
+                float loss = reused.TrainStep(x[i], 0, readLoss: true, c[i], w[i])!.Value;
+                var got = lp[i].Download().ToArray();
+                Assert.Equal(got, reused.LogProb(x[i].Download(), c[i].Download())); // the host path's blocks, reused too
+                var gradients = reused.Pairs(flow).Select(p => p.Device.GW.Download().ToArray()).ToList();
+                using var fresh = DeviceFlow.Compile(flow, _dev);
+                fresh.LogProb(x[i], lp[i], c[i]);
+                Assert.Equal(lp[i].Download().ToArray(), got);
+                Assert.Equal(fresh.TrainStep(x[i], 0, readLoss: true, c[i], w[i])!.Value, loss);
+                var expected = fresh.Pairs(flow).Select(p => p.Device.GW.Download().ToArray()).ToList();
+                for (int l = 0; l < expected.Count; l++) Assert.Equal(expected[l], gradients[l]);
+            }
+            // the reused flow again over all sizes, counting buffers
+            var hostX = x.Select(t => t.Download()).ToArray();
+            var hostC = c.Select(t => t.Download()).ToArray();
+            long before = _dev.Allocations;
+            for (int i = 0; i < sizes.Length; i++)
+            {
+                reused.LogProb(x[i], lp[i], c[i]);
+                reused.LogProb(hostX[i], hostC[i]);
+                reused.TrainStep(x[i], 0, context: c[i], weights: w[i]);
+            }
+            Assert.True(before > start, "compiling and running flows allocates buffers: the count would catch a reallocation");
+            Assert.Equal(before, _dev.Allocations);
+        }
+        finally
+        {
+            foreach (var t in x.Concat(c).Concat(w).Concat(lp)) t.Dispose();
+        }
     }
 
     [Fact]

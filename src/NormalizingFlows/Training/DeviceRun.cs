@@ -11,7 +11,8 @@ namespace NormalizingFlows.Training;
 /// device cannot do, compiles the flow with the optimizer's state, and moves weights, losses and validation scores
 /// between the device and the host. Leading steps without trainable parameters (a model's fitted preprocessing) are
 /// folded: they run once on the host over the data, the device trains the rest, and their log|det| is added to the
-/// losses and validation scores, which therefore are those of the whole flow.
+/// losses and validation scores, which therefore are those of the whole flow. Conditional flows train with their
+/// context, weighted events with <see cref="MaximumLikelihoodLoss{T}"/>'s weighted loss.
 /// </summary>
 internal sealed class DeviceRun : IDisposable
 {
@@ -20,12 +21,13 @@ internal sealed class DeviceRun : IDisposable
     private readonly Adam<float> _adam;
     private readonly Transform<float>? _fixed;
     private readonly double[]? _fixedLogDet;
+    private readonly EmbeddedContextTransform<float>? _contextMap;
     private double _fixedLoss;
-    private (object Data, Tensor<float> X, double[]? LogDet)? _validation; // the folded validation events, computed once
+    private (object Data, Tensor<float> X, double[]? LogDet, Tensor<float>? Context)? _validation; // the folded validation events, computed once
 
-    private DeviceRun(IAcceleratedFlow flow, Flow<float> host, Adam<float> adam, Transform<float>? fixedSteps, double[]? fixedLogDet)
+    private DeviceRun(IAcceleratedFlow flow, Flow<float> host, Adam<float> adam, Transform<float>? fixedSteps, double[]? fixedLogDet, EmbeddedContextTransform<float>? contextMap)
     {
-        _flow = flow; _host = host; _adam = adam; _fixed = fixedSteps; _fixedLogDet = fixedLogDet;
+        _flow = flow; _host = host; _adam = adam; _fixed = fixedSteps; _fixedLogDet = fixedLogDet; _contextMap = contextMap;
     }
 
     /// <summary>Null without a device; otherwise the compiled flow with <paramref name="train"/>'s events uploaded.</summary>
@@ -42,15 +44,24 @@ internal sealed class DeviceRun : IDisposable
         if (options.WeightDecay > 0) Refuse("WeightDecay", "set TrainingOptions.WeightDecay = 0");
         if (options.DataParallel is not null) Refuse("DataParallel", "train in one process");
         if (optimizer is not Adam<float> { WeightDecay: 0, Decoupled: false } adam) { Refuse($"the optimizer {optimizer.GetType().Name}", "use the default Adam"); return null; }
-        if (train!.Context is not null || validation?.Context is not null) Refuse("a conditional flow (context columns)", "train it on the CPU");
-        if (train.Weights is not null) Refuse("weighted training events (TrainingData.Weights)", "train on unweighted events or on the CPU");
-        var (fixedSteps, trained) = Split(likelihood.Flow);
+        var (unwrapped, contextMap) = UnwrapContext(likelihood.Flow);
+        if (contextMap is not null && contextMap.Map.Parameters().Any(p => p.Trainable))
+            Refuse("a trainable context embedding", "train the embedding with the flow on the CPU");
+        var (fixedSteps, trained) = Split(unwrapped);
         var flow = device.Compile(trained, adam);
         try
         {
-            var (x, logDet) = Fold(fixedSteps, (Tensor<float>)(object)train.X);
-            flow.SetTrainingData(x);
-            return new DeviceRun(flow, trained, adam, fixedSteps, logDet);
+            var data = (TrainingData<float>)(object)train!;
+            var (x, logDet) = Fold(fixedSteps, data.X);
+            flow.SetTrainingData(x, MapContext(contextMap, data.Context), data.Weights);
+            // the folded steps' share of a weighted loss: −Σ_batch w·log|det| / (B·w̄), as MaximumLikelihoodLoss
+            if (logDet is not null && data.Weights is { } w)
+            {
+                double mean = data.WeightSum() / data.Rows;
+                var ws = w.ReadOnlySpan;
+                for (int i = 0; i < logDet.Length; i++) logDet[i] *= ws[i] / mean;
+            }
+            return new DeviceRun(flow, trained, adam, fixedSteps, logDet, contextMap);
         }
         catch
         {
@@ -95,6 +106,22 @@ internal sealed class DeviceRun : IDisposable
         finally { if (!training) step.Eval(); }
     }
 
+    /// <summary>
+    /// A conditional model's context map in front of its flow (a FlowModel's context
+    /// preprocessing) and the flow behind it over the same base; (the flow, null) without one. A map without
+    /// trainable parameters runs once on the host over the contexts (<see cref="MapContext"/>).
+    /// </summary>
+    private static (Flow<float> Flow, EmbeddedContextTransform<float>? Map) UnwrapContext(Flow<float> flow)
+        => flow.Transform is EmbeddedContextTransform<float> e ? (new Flow<float>(e.Inner, flow.Base), e) : (flow, null);
+
+    /// <summary>The context through the map (in evaluation mode, without gradients); the context itself without a map.</summary>
+    private static Tensor<float>? MapContext(EmbeddedContextTransform<float>? map, Tensor<float>? context)
+    {
+        if (map is null || context is null) return context;
+        using var _ = GradMode.Disable();
+        return map.MapContext(new Var<float>(context)).Value.Clone().Untrack();
+    }
+
     /// <summary>x through the folded steps (in evaluation mode, without gradients) and their log|det| per row; x itself when none.</summary>
     private static (Tensor<float> Y, double[]? LogDet) Fold(Transform<float>? fixedSteps, Tensor<float> x)
     {
@@ -136,10 +163,10 @@ internal sealed class DeviceRun : IDisposable
         if (_validation is not { } folded || !ReferenceEquals(folded.Data, validation.X))
         {
             var (fx, fld) = Fold(_fixed, (Tensor<float>)(object)validation.X);
-            _validation = folded = (validation.X, fx, fld);
+            _validation = folded = (validation.X, fx, fld, MapContext(_contextMap, (Tensor<float>?)(object?)validation.Context));
         }
         var (x, logDet) = (folded.X, folded.LogDet);
-        var lp = _flow.LogProb(x);
+        var lp = _flow.LogProb(x, folded.Context);
         var values = new double[lp.Length];
         for (int i = 0; i < lp.Length; i++)
         {

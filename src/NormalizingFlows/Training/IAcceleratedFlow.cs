@@ -10,8 +10,12 @@ namespace NormalizingFlows.Training;
 /// </summary>
 public interface IAcceleratedFlow : IDisposable
 {
-    /// <summary>Uploads the training events x [N, D] once; <see cref="TrainStep"/> draws its rows from them on the device.</summary>
-    void SetTrainingData(Tensor<float> x);
+    /// <summary>
+    /// Uploads the training events x [N, D] once, with their context [N, C] for a conditional flow and their weights
+    /// [N] (as <see cref="TrainingData{T}.Weights"/>; the loss is then <see cref="MaximumLikelihoodLoss{T}"/>'s
+    /// weighted loss); <see cref="TrainStep"/> draws its rows from them on the device.
+    /// </summary>
+    void SetTrainingData(Tensor<float> x, Tensor<float>? context = null, Tensor<float>? weights = null);
 
     /// <summary>
     /// One maximum-likelihood Adam step on <paramref name="rows"/> of the training data (in that order) with
@@ -23,11 +27,11 @@ public interface IAcceleratedFlow : IDisposable
     /// <summary>The sum of the losses of the steps since the last call (reads it back: waits for the device).</summary>
     double TakeLossSum();
 
-    /// <summary>log p(x) per row of x [N, D], computed on the device.</summary>
-    float[] LogProb(Tensor<float> x);
+    /// <summary>log p(x | context) per row of x [N, D] (context [N, C] for a conditional flow), computed on the device.</summary>
+    float[] LogProb(Tensor<float> x, Tensor<float>? context = null);
 
-    /// <summary><paramref name="n"/> samples [n, D] drawn on the device from <paramref name="seed"/>.</summary>
-    Tensor<float> Sample(int n, long seed);
+    /// <summary><paramref name="n"/> samples [n, D] drawn on the device from <paramref name="seed"/> (one per row of the context [n, C] of a conditional flow).</summary>
+    Tensor<float> Sample(int n, long seed, Tensor<float>? context = null);
 
     /// <summary>Writes the device weights into <paramref name="flow"/> (the flow compiled from), and Adam's state into <paramref name="optimizer"/> when given.</summary>
     void CopyTo(Flow<float> flow, Adam<float>? optimizer = null);
