@@ -30,19 +30,31 @@ internal static class BiasRelu
         if (rows == 0 || cols == 0) return;
         fixed (T* py = y, pb = bias)
         {
-            nint yAddr = (nint)py, bAddr = bias.IsEmpty ? 0 : (nint)pb;
-            ParallelRows.For(rows, Math.Max(1, 16384 / cols), (r0, r1) =>
+            // this thread's operands, read by the parts during the call (no closure per call)
+            var job = Job<T>.Current ??= new Job<T>();
+            (job.Y, job.Bias, job.Cols, job.OnRows) = ((nint)py, bias.IsEmpty ? 0 : (nint)pb, cols, onRows);
+            ParallelRows.For(rows, Math.Max(1, 16384 / cols), job, static (job, r0, r1) =>
             {
-                T* b = (T*)bAddr;
+                T* b = (T*)job.Bias;
+                int cols = job.Cols;
                 for (int r = r0; r < r1; r++)
                 {
-                    var row = new Span<T>((T*)yAddr + (nint)r * cols, cols);
+                    var row = new Span<T>((T*)job.Y + (nint)r * cols, cols);
                     if (b == null) Elementwise.Relu<T>(row, row);
-                    else if (onRows) Row(row, b[r]);
+                    else if (job.OnRows) Row(row, b[r]);
                     else Row(row, new ReadOnlySpan<T>(b, cols));
                 }
             });
         }
+    }
+
+    /// <summary>The operands of one <see cref="Run{T}"/> call: the pinned output and bias, and the layout.</summary>
+    private sealed class Job<T> where T : unmanaged
+    {
+        [ThreadStatic] public static Job<T>? Current;
+        public nint Y, Bias;
+        public int Cols;
+        public bool OnRows;
     }
 
     /// <summary>row = max(row + b, 0) in one vectorised pass; NaN stays NaN as in <see cref="Elementwise.Relu{T}"/>.</summary>

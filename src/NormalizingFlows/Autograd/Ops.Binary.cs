@@ -95,7 +95,7 @@ public static partial class Ops
         {
             if (!ReferenceEquals(av, a.Value)) av.Dispose();
             if (!ReferenceEquals(bv, b.Value)) bv.Dispose();
-            return new Var<T>(y);
+            return ConstantNode<T>.Create(y);
         }
         return StateNode<T, (BinaryKind, Broadcast, Broadcast, Tensor<T>, Tensor<T>)>.Create(y, [a, b], (kind, ka, kb, av, bv), static (state, o) =>
         {
@@ -156,7 +156,7 @@ public static partial class Ops
         var y = Tensor<T>.EmptyLike(a.Value);
         var ys = y.Span; var av = a.Value.ReadOnlySpan; var bv = b.Value.ReadOnlySpan;
         for (int i = 0; i < ys.Length; i++) ys[i] = condition[i] ? av[i] : bv[i];
-        if (!Record(a, b)) return new Var<T>(y);
+        if (!Record(a, b)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [a, b], o =>
         {
             var gy = o.Grad!.ReadOnlySpan;

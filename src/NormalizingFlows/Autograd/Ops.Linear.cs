@@ -21,7 +21,7 @@ public static partial class Ops
             throw new ArgumentException($"MatMul: inner dimensions differ: op(a) is {m}×{k}, op(b) is {kb}×{n} (a {a.Value.ShapeString}{(transA ? "ᵀ" : "")}, b {b.Value.ShapeString}{(transB ? "ᵀ" : "")})");
         var y = Tensor<T>.Empty(m, n);
         Gemm.Compute(transA, transB, m, n, k, T.One, a.Value.ReadOnlySpan, ac, b.Value.ReadOnlySpan, bc, T.Zero, y.Span, n);
-        if (!Record(a, b)) return new Var<T>(y);
+        if (!Record(a, b)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [a, b], o =>
         {
             var gy = o.Grad!.ReadOnlySpan;
@@ -93,7 +93,7 @@ public static partial class Ops
         if (!rec)
         {
             if (!ReferenceEquals(effective, w)) effective.Dispose();
-            return new Var<T>(y);
+            return ConstantNode<T>.Create(y);
         }
         ReadOnlySpan<Var<T>> inputs = bias is null ? [x, weight] : [x, weight, bias];
         return StateNode<T, (bool, MaskBlocks?, Tensor<T>, Tensor<T>?)>.Create(y, inputs, (relu, blocks, effective, mask), static (state, o) =>

@@ -30,7 +30,7 @@ public static partial class Ops
             s += Math.Max(zi, 0) - zi * ti + Math.Log(1 + Math.Exp(-Math.Abs(zi)));
         }
         var y = Tensor<T>.Scalar(T.CreateTruncating(s / n));
-        if (!Record(logits)) return new Var<T>(y);
+        if (!Record(logits)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [logits], o =>
         {
             double g = double.CreateTruncating(o.Grad!.Span[0]) / n;
@@ -63,7 +63,7 @@ public static partial class Ops
             s += double.CreateTruncating(ls[r]) - double.CreateTruncating(zs[r * k + labels[r]]);
         }
         var y = Tensor<T>.Scalar(T.CreateTruncating(s / n));
-        if (!Record(logits)) return new Var<T>(y);
+        if (!Record(logits)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [logits], o =>
         {
             T g = o.Grad!.Span[0] / T.CreateTruncating(n);

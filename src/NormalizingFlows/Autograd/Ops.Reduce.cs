@@ -20,7 +20,7 @@ public static partial class Ops
     private static Var<T> ScaledSum<T>(Var<T> x, double scale) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var y = Tensor<T>.Scalar(T.CreateTruncating(Reductions.Sum(x.Value.ReadOnlySpan) * scale));
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         T s = T.CreateTruncating(scale);
         return StateNode<T, T>.Create(y, [x], s, static (s, o) =>
         {
@@ -37,7 +37,7 @@ public static partial class Ops
         if (x.Value.Rank != 2) throw new ArgumentException($"SumRows needs [N, C], got {x.Value.ShapeString}");
         var y = Tensor<T>.Empty(n);
         Reductions.SumRows(x.Value.ReadOnlySpan, n, c, y.Span);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o =>
         {
             var gy = o.Grad!.ReadOnlySpan; var gx = x.GradBuffer().Span;
@@ -57,7 +57,7 @@ public static partial class Ops
         int n = x.Value.Rows, c = x.Value.Cols;
         var y = Tensor<T>.Empty(c);
         Reductions.SumCols(x.Value.ReadOnlySpan, n, c, y.Span);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o =>
         {
             var gy = o.Grad!.ReadOnlySpan; var gx = x.GradBuffer().Span;
@@ -72,7 +72,7 @@ public static partial class Ops
         int n = x.Value.Rows, c = x.Value.Cols;
         var y = Tensor<T>.Empty(n);
         Reductions.LogSumExpRows(x.Value.ReadOnlySpan, n, c, y.Span);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o =>
         {
             var gy = o.Grad!.ReadOnlySpan; var gx = x.GradBuffer().Span; var xv = x.Value.ReadOnlySpan; var yv = o.Value.ReadOnlySpan;
@@ -96,7 +96,7 @@ public static partial class Ops
         if (c == 0) throw new ArgumentException("MaxRows of rows with no columns");
         var y = Tensor<T>.Empty(n);
         Reductions.MaxRows(x.Value.ReadOnlySpan, n, c, y.Span);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o =>
         {
             var gy = o.Grad!.ReadOnlySpan; var gx = x.GradBuffer().Span; var xv = x.Value.ReadOnlySpan; var yv = o.Value.ReadOnlySpan;

@@ -18,7 +18,7 @@ public static partial class Ops
         var y = Tensor<T>.Empty(n, count);
         var src = xv.ReadOnlySpan; var dst = y.Span;
         for (int r = 0; r < n; r++) src.Slice(r * c + start, count).CopyTo(dst.Slice(r * count, count));
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o =>
         {
             var gy = o.Grad!.ReadOnlySpan; var gx = x.GradBuffer().Span;
@@ -42,34 +42,34 @@ public static partial class Ops
     }
 
     /// <summary>Concatenates 2-D values with the same number of rows along the column axis.</summary>
-    public static Var<T> ConcatColumns<T>(params Var<T>[] parts) where T : unmanaged, IFloatingPointIeee754<T>
+    public static Var<T> ConcatColumns<T>(params ReadOnlySpan<Var<T>> parts) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (parts.Length == 0) throw new ArgumentException("ConcatColumns needs at least one value");
         int n = parts[0].Value.Dim(0), total = 0;
-        var widths = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)
         {
             var p = parts[i].Value;
             if (p.Rank != 2 || p.Dim(0) != n)
                 throw new ArgumentException($"ConcatColumns: part {i} has shape {p.ShapeString}, expected [{n}, *]");
-            widths[i] = p.Dim(1);
-            total += widths[i];
+            total += p.Dim(1);
         }
         var y = Tensor<T>.Empty(n, total);
         var dst = y.Span;
-        for (int i = 0, off = 0; i < parts.Length; off += widths[i], i++)
+        for (int i = 0, off = 0; i < parts.Length; off += parts[i].Value.Dim(1), i++)
         {
-            var src = parts[i].Value.ReadOnlySpan; int w = widths[i];
+            var src = parts[i].Value.ReadOnlySpan; int w = parts[i].Value.Dim(1);
             for (int r = 0; r < n; r++) src.Slice(r * w, w).CopyTo(dst.Slice(r * total + off, w));
         }
-        if (!Record<T>(parts)) return new Var<T>(y);
-        return new Var<T>(y, parts, o =>
+        if (!Record(parts)) return ConstantNode<T>.Create(y);
+        return StateNode<T, int>.Create(y, parts, total, static (total, o) =>
         {
             var gy = o.Grad!.ReadOnlySpan;
-            for (int i = 0, off = 0; i < parts.Length; off += widths[i], i++)
+            var parts = o.Inputs;
+            int n = o.Value.Dim(0);
+            for (int i = 0, off = 0; i < parts.Length; off += parts[i].Value.Dim(1), i++)
             {
                 if (!parts[i].RequiresGrad) continue;
-                var g = parts[i].GradBuffer().Span; int w = widths[i];
+                var g = parts[i].GradBuffer().Span; int w = parts[i].Value.Dim(1);
                 for (int r = 0; r < n; r++)
                 {
                     var gr = g.Slice(r * w, w); var yr = gy.Slice(r * total + off, w);
@@ -83,7 +83,7 @@ public static partial class Ops
     public static Var<T> Reshape<T>(Var<T> x, params int[] shape) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var y = x.Value.Reshape(shape);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o =>
         {
             var gy = o.Grad!.ReadOnlySpan; var gx = x.GradBuffer().Span;
@@ -110,7 +110,7 @@ public static partial class Ops
                 if ((uint)idx >= (uint)c) throw new ArgumentOutOfRangeException(nameof(index), $"index {idx} at row {r} outside [0, {c})");
                 dst[r * k + j] = src[r * c + idx];
             }
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o =>
         {
             var gy = o.Grad!.ReadOnlySpan; var gx = x.GradBuffer().Span;
@@ -142,7 +142,7 @@ public static partial class Ops
                 var sr = src.Slice(r * c, c); var dr = dst.Slice(r * k, k);
                 for (int j = 0; j < k; j++) dr[j] = sr[columns[j]];
             }
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return StateNode<T, int[]>.Create(y, [x], columns, static (columns, o) =>
         {
             var x = o.Inputs[0];
@@ -183,7 +183,7 @@ public static partial class Ops
                 for (int j = 0; j < ka; j++) yr[aColumns[j]] = asp[r * ka + j];
                 for (int j = 0; j < kb; j++) yr[bColumns[j]] = bsp[r * kb + j];
             }
-        if (!Record(a, b)) return new Var<T>(y);
+        if (!Record(a, b)) return ConstantNode<T>.Create(y);
         return StateNode<T, (int[], int[])>.Create(y, [a, b], (aColumns, bColumns), static (columns, o) =>
         {
             var (aColumns, bColumns) = columns;

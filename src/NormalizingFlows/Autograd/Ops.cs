@@ -34,7 +34,7 @@ public static partial class Ops
     {
         var y = Tensor<T>.EmptyLike(x.Value);
         Elementwise.Exp(x.Value.ReadOnlySpan, y.Span);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o => Elementwise.ExpBackward(o.Value.ReadOnlySpan, o.Grad!.ReadOnlySpan, x.GradBuffer().Span));
     }
 
@@ -43,7 +43,7 @@ public static partial class Ops
     {
         var y = Tensor<T>.EmptyLike(x.Value);
         Elementwise.Log(x.Value.ReadOnlySpan, y.Span);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o => Elementwise.LogBackward(x.Value.ReadOnlySpan, o.Grad!.ReadOnlySpan, x.GradBuffer().Span));
     }
 
@@ -52,7 +52,7 @@ public static partial class Ops
     {
         var y = Tensor<T>.EmptyLike(x.Value);
         Elementwise.Log1p(x.Value.ReadOnlySpan, y.Span);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o => Elementwise.Log1pBackward(x.Value.ReadOnlySpan, o.Grad!.ReadOnlySpan, x.GradBuffer().Span));
     }
 
@@ -61,7 +61,7 @@ public static partial class Ops
     {
         var y = Tensor<T>.EmptyLike(x.Value);
         Elementwise.Tanh(x.Value.ReadOnlySpan, y.Span);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o => Elementwise.TanhBackward(o.Value.ReadOnlySpan, o.Grad!.ReadOnlySpan, x.GradBuffer().Span));
     }
 
@@ -70,7 +70,7 @@ public static partial class Ops
     {
         var y = Tensor<T>.EmptyLike(x.Value);
         Elementwise.Sigmoid(x.Value.ReadOnlySpan, y.Span);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o => Elementwise.SigmoidBackward(o.Value.ReadOnlySpan, o.Grad!.ReadOnlySpan, x.GradBuffer().Span));
     }
 
@@ -79,7 +79,7 @@ public static partial class Ops
     {
         var y = Tensor<T>.EmptyLike(x.Value);
         Elementwise.Softplus(x.Value.ReadOnlySpan, y.Span);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o => Elementwise.SoftplusBackward(x.Value.ReadOnlySpan, o.Grad!.ReadOnlySpan, x.GradBuffer().Span));
     }
 
@@ -88,7 +88,7 @@ public static partial class Ops
     {
         var y = Tensor<T>.EmptyLike(x.Value);
         Elementwise.Relu(x.Value.ReadOnlySpan, y.Span);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o => Elementwise.ReluBackward(x.Value.ReadOnlySpan, o.Grad!.ReadOnlySpan, x.GradBuffer().Span));
     }
 
@@ -98,7 +98,7 @@ public static partial class Ops
         T s = T.CreateTruncating(slope);
         var y = Tensor<T>.EmptyLike(x.Value);
         Elementwise.LeakyRelu(x.Value.ReadOnlySpan, s, y.Span);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o => Elementwise.LeakyReluBackward(x.Value.ReadOnlySpan, s, o.Grad!.ReadOnlySpan, x.GradBuffer().Span));
     }
 
@@ -108,7 +108,7 @@ public static partial class Ops
         T a = T.CreateTruncating(alpha);
         var y = Tensor<T>.EmptyLike(x.Value);
         Elementwise.Elu(x.Value.ReadOnlySpan, a, y.Span);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o => Elementwise.EluBackward(x.Value.ReadOnlySpan, o.Value.ReadOnlySpan, a, o.Grad!.ReadOnlySpan, x.GradBuffer().Span));
     }
 
@@ -117,7 +117,7 @@ public static partial class Ops
     {
         var y = Tensor<T>.EmptyLike(x.Value);
         Elementwise.Silu(x.Value.ReadOnlySpan, y.Span);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o => Elementwise.SiluBackward(x.Value.ReadOnlySpan, o.Grad!.ReadOnlySpan, x.GradBuffer().Span));
     }
 
@@ -126,7 +126,7 @@ public static partial class Ops
     {
         var y = Tensor<T>.EmptyLike(x.Value);
         Elementwise.Square(x.Value.ReadOnlySpan, y.Span);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o => Elementwise.Axpy(T.CreateTruncating(2), Mul(o.Grad!, x.Value).ReadOnlySpan, x.GradBuffer().Span));
     }
 
@@ -135,7 +135,7 @@ public static partial class Ops
     {
         var y = Tensor<T>.EmptyLike(x.Value);
         Elementwise.Sqrt(x.Value.ReadOnlySpan, y.Span);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o =>
         {
             var gy = o.Grad!.ReadOnlySpan; var yv = o.Value.ReadOnlySpan; var gx = x.GradBuffer().Span;
@@ -149,7 +149,7 @@ public static partial class Ops
     {
         var y = Tensor<T>.EmptyLike(x.Value);
         Elementwise.Abs(x.Value.ReadOnlySpan, y.Span);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o =>
         {
             var gy = o.Grad!.ReadOnlySpan; var xv = x.Value.ReadOnlySpan; var gx = x.GradBuffer().Span;
@@ -163,7 +163,7 @@ public static partial class Ops
         T s = T.CreateTruncating(scale), b = T.CreateTruncating(shift);
         var y = Tensor<T>.EmptyLike(x.Value);
         Elementwise.ScaleShift(x.Value.ReadOnlySpan, s, b, y.Span);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return StateNode<T, T>.Create(y, [x], s, static (s, o) => Elementwise.Axpy(s, o.Grad!.ReadOnlySpan, o.Inputs[0].GradBuffer().Span));
     }
 
@@ -176,7 +176,7 @@ public static partial class Ops
         T l = T.CreateTruncating(lo), h = T.CreateTruncating(hi);
         var y = Tensor<T>.EmptyLike(x.Value);
         Elementwise.Clamp(x.Value.ReadOnlySpan, l, h, y.Span);
-        if (!Record(x)) return new Var<T>(y);
+        if (!Record(x)) return ConstantNode<T>.Create(y);
         return new Var<T>(y, [x], o =>
         {
             var gy = o.Grad!.ReadOnlySpan; var xv = x.Value.ReadOnlySpan; var gx = x.GradBuffer().Span;

@@ -50,81 +50,106 @@ public static class RowShards
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(body);
+        CheckRows(rows, inputs);
+        if (Math.Min(Math.Min(shards, rows), MaxShards) < 2) return body(inputs);
+        return Map(rows, shards, inputs, body, static (body, block, outputs) => outputs.AddRange(body(block))).ToArray();
+    }
+
+    /// <summary>
+    /// The core of <see cref="Map{T}(int, Var{T}?[], Func{Var{T}?[], Var{T}[]})"/> for the library's own row-wise
+    /// computations (at least two blocks): <paramref name="body"/>(state, block inputs, outputs) adds the block's
+    /// outputs to the list. Nothing is allocated per call inside a recycling scope
+    /// (<see cref="TensorScope.BeginRecycling"/>); the results stay valid until the scope ends.
+    /// </summary>
+    internal static ReadOnlySpan<Var<T>> Map<T, TState>(int rows, int shards, ReadOnlySpan<Var<T>?> inputs, TState state,
+        Action<TState, Var<T>?[], List<Var<T>>> body) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckRows(rows, inputs);
+        shards = Math.Min(Math.Min(shards, rows), MaxShards);
+        if (shards < 2) throw new ArgumentOutOfRangeException(nameof(shards), shards, "a row-sharded computation needs at least two blocks");
+        return Run<T, TState>.Rent().Execute(rows, shards, inputs, state, body);
+    }
+
+    private static void CheckRows<T>(int rows, ReadOnlySpan<Var<T>?> inputs) where T : unmanaged, IFloatingPointIeee754<T>
+    {
         foreach (var input in inputs)
             if (input is not null && (input.Value.Rank == 0 || input.Value.Dim(0) != rows))
                 throw new ArgumentException($"every input must have {rows} rows; got {input.Value.ShapeString}", nameof(inputs));
-        shards = Math.Min(Math.Min(shards, rows), MaxShards);
-        if (shards < 2) return body(inputs);
-        return new Run<T>(rows, shards, inputs, body).Execute();
     }
 
-    private sealed class Run<T> where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>
+    /// One row-sharded computation: its blocks' inputs, scopes and outputs, and the backward pass that splits the
+    /// results' gradients over the blocks. Inside a recycling scope the object and its arrays serve later calls.
+    /// </summary>
+    private sealed class Run<T, TState> : RecycledObject<Run<T, TState>> where T : unmanaged, IFloatingPointIeee754<T>
     {
-        private readonly int _rows, _shards;
-        private readonly Var<T>?[] _inputs;
-        private readonly Func<Var<T>?[], Var<T>[]> _body;
-        private readonly bool _grad;
-        private readonly TensorScope?[] _scopes;
-        private readonly Var<T>?[][] _shardInputs;
-        private readonly Var<T>[][] _shardOutputs;
+        private int _rows, _shards;
+        private Var<T>?[] _inputs = [];
+        private TState _state = default!;
+        private Action<TState, Var<T>?[], List<Var<T>>> _body = null!;
+        private bool _grad, _keep, _recycles;
+        // per block (grown to the most blocks a call had)
+        private TensorScope?[] _scopes = [];
+        private Var<T>?[]?[] _shardInputs = [];
+        private List<Var<T>>?[] _shardOutputs = [];
+        private Tensor<T>[]?[] _seeds = [];
         private ShardGradients<T>?[]? _collectors;
-        private Tensor<T>?[]? _inputGrads;
+        private Tensor<T>?[] _inputGrads = [];
         private int[] _colOffset = [];
+        private Var<T>[] _results = [];
+        private readonly List<Var<T>> _edges = [];
         private Tensor<T>? _hubGrad;
-        private bool _recycles;
-
-        public Run(int rows, int shards, Var<T>?[] inputs, Func<Var<T>?[], Var<T>[]> body)
-        {
-            (_rows, _shards, _inputs, _body) = (rows, shards, inputs, body);
-            _grad = GradMode.IsEnabled;
-            _scopes = new TensorScope?[shards];
-            _shardInputs = new Var<T>?[shards][];
-            _shardOutputs = new Var<T>[shards][];
-        }
 
         private int Start(int p) => (int)((long)_rows * p / _shards);
 
         private int Count(int p) => Start(p + 1) - Start(p);
 
-        public Var<T>[] Execute()
+        public ReadOnlySpan<Var<T>> Execute(int rows, int shards, ReadOnlySpan<Var<T>?> inputs, TState state, Action<TState, Var<T>?[], List<Var<T>>> body)
         {
-            bool keep = TensorScope.Current is not null;
+            (_rows, _shards, _state, _body) = (rows, shards, state, body);
+            if (_scopes.Length < shards)
+                (_scopes, _shardInputs, _shardOutputs, _seeds) = (new TensorScope?[shards], new Var<T>?[shards][], new List<Var<T>>?[shards], new Tensor<T>[shards][]);
+            if (_inputs.Length != inputs.Length) _inputs = new Var<T>?[inputs.Length];
+            inputs.CopyTo(_inputs);
+            _grad = GradMode.IsEnabled;
+            _keep = TensorScope.Current is not null;
             _recycles = TensorScope.Current?.Recycles ?? false;
             try
             {
-                ParallelRows.ForParts(_shards, p => Forward(p, keep));
+                ParallelRows.ForParts(_shards, this, static (run, p) => run.Forward(p));
             }
             catch
             {
-                foreach (var s in _scopes) s?.Dispose();
+                for (int p = 0; p < _shards; p++) _scopes[p]?.Dispose();
                 throw;
             }
-            if (keep) foreach (var s in _scopes) s!.ReleaseWithCurrent();
+            if (_keep) for (int p = 0; p < _shards; p++) _scopes[p]!.ReleaseWithCurrent();
             return Concatenate();
         }
 
-        private void Forward(int p, bool keep)
+        private void Forward(int p)
         {
-            TensorScope? scope = keep ? TensorScope.CreateDetached(_recycles) : null;
+            TensorScope? scope = _keep ? TensorScope.CreateDetached(_recycles) : null;
             _scopes[p] = scope;
             var previous = scope?.Enter();
             var noGrad = _grad ? default(GradMode.NoGradScope?) : GradMode.Disable();
             try
             {
                 int start = Start(p), count = Count(p);
-                var local = new Var<T>?[_inputs.Length];
+                var local = _shardInputs[p] is { } l && l.Length == _inputs.Length ? l : _shardInputs[p] = new Var<T>?[_inputs.Length];
                 for (int i = 0; i < local.Length; i++)
                 {
+                    local[i] = null;
                     if (_inputs[i] is not { } input) continue;
                     var part = input.Value.CopyRows(start, count);
-                    local[i] = _grad && input.RequiresGrad ? new Var<T>(part, requiresGrad: true) { IsShardLocal = true } : new Var<T>(part);
+                    local[i] = _grad && input.RequiresGrad ? new Var<T>(part, requiresGrad: true) { IsShardLocal = true } : ConstantNode<T>.Create(part);
                 }
-                _shardInputs[p] = local;
-                var outputs = _body(local);
+                var outputs = _shardOutputs[p] ??= [];
+                outputs.Clear();
+                _body(_state, local, outputs);
                 foreach (var o in outputs)
                     if (o.Value.Rank == 0 || o.Value.Dim(0) != count)
                         throw new InvalidOperationException($"a row-sharded computation returned {o.Value.ShapeString} for a block of {count} rows");
-                _shardOutputs[p] = outputs;
             }
             finally
             {
@@ -133,50 +158,52 @@ public static class RowShards
             }
         }
 
-        private Var<T>[] Concatenate()
+        private ReadOnlySpan<Var<T>> Concatenate()
         {
-            int outs = _shardOutputs[0].Length;
-            foreach (var o in _shardOutputs)
-                if (o.Length != outs) throw new InvalidOperationException("row blocks returned different numbers of outputs");
-            var values = new Tensor<T>[outs];
-            var cols = new int[outs];
-            var needsGrad = new bool[outs];
-            _colOffset = new int[outs + 1];
+            int outs = _shardOutputs[0]!.Count;
+            for (int p = 1; p < _shards; p++)
+                if (_shardOutputs[p]!.Count != outs) throw new InvalidOperationException("row blocks returned different numbers of outputs");
+            if (_results.Length != outs) (_results, _colOffset) = (new Var<T>[outs], new int[outs + 1]);
+            bool anyGrad = false;
             for (int k = 0; k < outs; k++)
             {
-                var first = _shardOutputs[0][k].Value;
-                var shape = first.Shape.ToArray();
-                shape[0] = _rows;
-                var v = Tensor<T>.Empty(shape);
+                var first = _shardOutputs[0]![k].Value;
+                var v = first.Rank == 1 ? Tensor<T>.Empty(_rows) : first.Rank == 2 ? Tensor<T>.Empty(_rows, first.Dim(1)) : Tensor<T>.Empty(WithRows(first));
                 int c = Math.Max(1, first.Length / Math.Max(1, first.Dim(0)));
+                bool grad = false;
                 for (int p = 0; p < _shards; p++)
                 {
-                    var part = _shardOutputs[p][k];
-                    if (part.Value.Length != Count(p) * c || part.Value.Rank != shape.Length)
+                    var part = _shardOutputs[p]![k];
+                    if (part.Value.Length != Count(p) * c || part.Value.Rank != first.Rank)
                         throw new InvalidOperationException($"row blocks returned outputs of different shapes ({first.ShapeString}, {part.Value.ShapeString})");
                     part.Value.ReadOnlySpan.CopyTo(v.Span.Slice(Start(p) * c));
-                    needsGrad[k] |= _grad && part.RequiresGrad;
+                    grad |= _grad && part.RequiresGrad;
                 }
-                values[k] = v;
-                cols[k] = c;
-                _colOffset[k + 1] = _colOffset[k] + c;
+                _results[k] = ConstantNode<T>.Create(v); // a result that needs a gradient becomes a node below
+                _colOffset[k + 1] = _colOffset[k] + (grad ? c : 0);
+                anyGrad |= grad;
             }
-            var result = new Var<T>[outs];
-            if (!needsGrad.Contains(true))
-            {
-                for (int k = 0; k < outs; k++) result[k] = new Var<T>(values[k]);
-                return result;
-            }
-            var edges = new List<Var<T>>();
-            foreach (var input in _inputs) if (input is { RequiresGrad: true }) edges.Add(input);
-            var hub = new Var<T>(Tensor<T>.Empty(0), [.. edges], Backward, [_rows, _colOffset[outs]]);
+            if (!anyGrad) return _results;
+            _edges.Clear();
+            foreach (var input in _inputs) if (input is { RequiresGrad: true }) _edges.Add(input);
+            int stride = _colOffset[outs];
+            var hub = StateNode<T, Run<T, TState>>.Create(Tensor<T>.Empty(0), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_edges), this,
+                static (run, hub) => run.Backward(hub), ShapeCache.Get(_rows, stride));
             for (int k = 0; k < outs; k++)
             {
-                if (!needsGrad[k]) { result[k] = new Var<T>(values[k]); continue; }
-                int offset = _colOffset[k], c = cols[k];
-                result[k] = new Var<T>(values[k], [hub], o => AddColumns(o.Grad!.ReadOnlySpan, hub.GradBuffer().Span, offset, c, _colOffset[^1]));
+                int offset = _colOffset[k], c = _colOffset[k + 1] - offset;
+                if (c == 0) continue;
+                _results[k] = StateNode<T, (int Offset, int Cols, int Stride)>.Create(_results[k].Value, [hub], (offset, c, stride),
+                    static (s, o) => AddColumns(o.Grad!.ReadOnlySpan, o.Inputs[0].GradBuffer().Span, s.Offset, s.Cols, s.Stride));
             }
-            return result;
+            return _results;
+        }
+
+        private int[] WithRows(Tensor<T> first)
+        {
+            var shape = first.Shape.ToArray();
+            shape[0] = _rows;
+            return shape;
         }
 
         private static void AddColumns(ReadOnlySpan<T> src, Span<T> dst, int offset, int cols, int stride)
@@ -193,15 +220,18 @@ public static class RowShards
         private void Backward(Var<T> hub)
         {
             _hubGrad = hub.Grad!;
-            _inputGrads = new Tensor<T>?[_inputs.Length];
+            if (_inputGrads.Length != _inputs.Length) _inputGrads = new Tensor<T>?[_inputs.Length];
             for (int i = 0; i < _inputs.Length; i++)
-                if (_inputs[i] is { RequiresGrad: true } input) _inputGrads[i] = input.GradBuffer();
+                _inputGrads[i] = _inputs[i] is { RequiresGrad: true } input ? input.GradBuffer() : null;
             _collectors = Collectors(_shards);
             try
             {
-                ParallelRows.ForParts(_shards, BackwardPart);
+                ParallelRows.ForParts(_shards, this, static (run, p) => run.BackwardPart(p));
                 // Shard 0 accumulated into the leaves' own gradients; add the others' (parts split over the leaves).
-                ParallelRows.ForParts(_shards, MergePart);
+                ParallelRows.ForParts(_shards, this, static (run, part) =>
+                {
+                    for (int p = 1; p < run._shards; p++) run._collectors![p]!.MergeInto(part, run._shards);
+                });
             }
             catch
             {
@@ -228,14 +258,14 @@ public static class RowShards
             try
             {
                 int start = Start(p), count = Count(p);
-                var outputs = _shardOutputs[p];
-                var seeds = new Tensor<T>[outputs.Length];
+                var outputs = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_shardOutputs[p]);
+                var seeds = _seeds[p] is { } s0 && s0.Length == outputs.Length ? s0 : _seeds[p] = new Tensor<T>[outputs.Length];
                 int stride = _colOffset[^1];
                 var hg = _hubGrad!.ReadOnlySpan;
                 for (int k = 0; k < outputs.Length; k++)
                 {
-                    if (!outputs[k].RequiresGrad) { seeds[k] = outputs[k].Value; continue; }
                     int offset = _colOffset[k], c = _colOffset[k + 1] - offset;
+                    if (c == 0) { seeds[k] = outputs[k].Value; continue; } // needs no gradient: skipped by the pass
                     var seed = Tensor<T>.EmptyLike(outputs[k].Value);
                     var s = seed.Span;
                     for (int r = 0; r < count; r++) hg.Slice((start + r) * stride + offset, c).CopyTo(s.Slice(r * c, c));
@@ -243,10 +273,10 @@ public static class RowShards
                 }
                 using (Var<T>.RedirectLeafGradients(_collectors![p]))
                     Var<T>.Backward(outputs, seeds);
-                var local = _shardInputs[p];
+                var local = _shardInputs[p]!;
                 for (int i = 0; i < local.Length; i++)
                 {
-                    if (_inputGrads![i] is not { } whole || local[i]?.Grad is not { } g) continue;
+                    if (_inputGrads[i] is not { } whole || local[i]?.Grad is not { } g) continue;
                     int c = g.Length / Math.Max(1, count);
                     var dst = whole.Span.Slice(start * c, count * c);
                     var src = g.ReadOnlySpan;
@@ -260,9 +290,21 @@ public static class RowShards
             }
         }
 
-        private void MergePart(int part)
+        /// <inheritdoc/>
+        protected override void Reset()
         {
-            for (int p = 1; p < _shards; p++) _collectors![p]!.MergeInto(part, _shards);
+            Array.Clear(_inputs);
+            (_state, _body, _hubGrad, _collectors) = (default!, null!, null, null);
+            for (int p = 0; p < _shards; p++)
+            {
+                _scopes[p] = null;
+                if (_shardInputs[p] is { } l) Array.Clear(l);
+                _shardOutputs[p]?.Clear();
+                if (_seeds[p] is { } s) Array.Clear(s);
+            }
+            Array.Clear(_inputGrads);
+            Array.Clear(_results);
+            _edges.Clear();
         }
     }
 }

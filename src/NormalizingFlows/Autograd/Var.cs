@@ -51,6 +51,19 @@ public class Var<T> where T : unmanaged, IFloatingPointIeee754<T>
         _gradShape = gradShape;
     }
 
+    /// <summary>Makes this node a constant of <paramref name="value"/> (a recycled one set up again: no trace of its past use is kept).</summary>
+    private protected void ReinitializeConstant(Tensor<T> value)
+    {
+        Value = value;
+        Grad = null;
+        Name = null;
+        RequiresGrad = false;
+        _inputCount = 0;
+        _inputs = null;
+        _backward = null;
+        _gradShape = null;
+    }
+
     /// <summary>Drops the references of a node about to be recycled (its value, gradient and inputs).</summary>
     private protected void DropReferences()
     {

@@ -27,11 +27,12 @@ public sealed class StandardNormal<T> : Distribution<T> where T : unmanaged, IFl
         double c = -0.5 * d * Log2Pi;
         for (int r = 0; r < n; r++)
             ys[r] = T.CreateTruncating(c - 0.5 * Tensors.Kernels.Reductions.Dot(xs.Slice(r * d, d), xs.Slice(r * d, d)));
-        if (!(GradMode.IsEnabled && x.RequiresGrad)) return new Var<T>(y);
-        return new Var<T>(y, [x], o =>
+        if (!(GradMode.IsEnabled && x.RequiresGrad)) return ConstantNode<T>.Create(y);
+        return StateNode<T, int>.Create(y, [x], d, static (d, o) =>
         {
+            var x = o.Inputs[0];
             var g = o.Grad!.ReadOnlySpan; var gx = x.GradBuffer().Span; var xv = x.Value.ReadOnlySpan;
-            for (int r = 0; r < n; r++)
+            for (int r = 0; r < g.Length; r++)
                 Tensors.Kernels.Elementwise.Axpy(-g[r], xv.Slice(r * d, d), gx.Slice(r * d, d));
         });
     }

@@ -41,7 +41,7 @@ public class Flow<T> : Distribution<T> where T : unmanaged, IFloatingPointIeee75
         int rows = x.Value.Dim(0);
         int shards = RowShards.ShardsFor(rows);
         if (shards < 2 || !IsRowWise()) return LogProbRows(x, context);
-        return RowShards.Map(rows, shards, [x, context], block => [LogProbRows(block[0]!, block[1])])[0];
+        return RowShards.Map(rows, shards, [x, context], this, static (flow, block, outputs) => outputs.Add(flow.LogProbRows(block[0]!, block[1])))[0];
     }
 
     private Var<T> LogProbRows(Var<T> x, Var<T>? context)
@@ -56,10 +56,11 @@ public class Flow<T> : Distribution<T> where T : unmanaged, IFloatingPointIeee75
         int rows = z.Value.Dim(0);
         int shards = RowShards.ShardsFor(rows);
         if (shards < 2 || !IsRowWise()) return Transform.Inverse(z, context);
-        var r = RowShards.Map(rows, shards, [z, context], block =>
+        var r = RowShards.Map(rows, shards, [z, context], Transform, static (transform, block, outputs) =>
         {
-            var (x, ld) = Transform.Inverse(block[0]!, block[1]);
-            return [x, ld];
+            var (x, ld) = transform.Inverse(block[0]!, block[1]);
+            outputs.Add(x);
+            outputs.Add(ld);
         });
         return (r[0], r[1]);
     }
@@ -73,7 +74,7 @@ public class Flow<T> : Distribution<T> where T : unmanaged, IFloatingPointIeee75
         var z = Base.Sample(n, rng, context);
         int rows = z.Value.Dim(0), shards = RowShards.ShardsFor(rows);
         if (shards < 2 || !IsRowWise()) return Transform.InverseWithoutLogDet(z, context);
-        return RowShards.Map(rows, shards, [z, context], block => [Transform.InverseWithoutLogDet(block[0]!, block[1])])[0];
+        return RowShards.Map(rows, shards, [z, context], Transform, static (transform, block, outputs) => outputs.Add(transform.InverseWithoutLogDet(block[0]!, block[1])))[0];
     }
 
     /// <summary>

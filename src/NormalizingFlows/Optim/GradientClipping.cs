@@ -17,16 +17,22 @@ public static class GradientClipping
     {
         ArgumentNullException.ThrowIfNull(parameters);
         if (!(maxNorm > 0)) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "maxNorm must be positive");
-        var grads = parameters.Where(p => p.Trainable && p.Grad is { IsDisposed: false }).Select(p => p.Grad!).ToList();
+        var list = parameters as IReadOnlyList<Parameter<T>> ?? parameters.ToList(); // an optimizer's list: nothing allocated
         double sq = 0;
-        foreach (var g in grads) sq += Reductions.Dot(g.ReadOnlySpan, g.ReadOnlySpan);
+        for (int i = 0; i < list.Count; i++)
+            if (Gradient(list[i]) is { } g) sq += Reductions.Dot(g.ReadOnlySpan, g.ReadOnlySpan);
         double norm = Math.Sqrt(sq);
         if (!double.IsFinite(norm)) return norm;
         if (norm > maxNorm)
         {
             T scale = T.CreateTruncating(maxNorm / (norm + 1e-6));
-            foreach (var g in grads) Elementwise.ScaleShift(g.ReadOnlySpan, scale, T.Zero, g.Span);
+            for (int i = 0; i < list.Count; i++)
+                if (Gradient(list[i]) is { } g) Elementwise.ScaleShift(g.ReadOnlySpan, scale, T.Zero, g.Span);
         }
         return norm;
     }
+
+    /// <summary>The gradient of a trainable parameter that has one, else null.</summary>
+    private static Tensors.Tensor<T>? Gradient<T>(Parameter<T> p) where T : unmanaged, IFloatingPointIeee754<T>
+        => p.Trainable && p.Grad is { IsDisposed: false } g ? g : null;
 }

@@ -12,13 +12,25 @@ public sealed class TensorScope : IDisposable, ITrackedTensor
     [ThreadStatic] private static TensorScope? _current;
     private static readonly Stack<List<ITrackedTensor>> s_lists = new(); // emptied lists of ended scopes, reused
     private List<ITrackedTensor> _tensors;
-    private readonly TensorScope? _parent;
+    private TensorScope? _parent;
     private bool _disposed, _detached, _recycles;
+    private int _generation; // counts the uses of a recycled scope object (a stale RecyclingScope handle then does nothing)
+    private byte _home;      // recycler stripe of the thread that took or made a recycled one
 
     private TensorScope(TensorScope? parent)
     {
         _parent = parent;
         lock (s_lists) _tensors = s_lists.Count > 0 ? s_lists.Pop() : new(256);
+    }
+
+    /// <summary>A recycling scope object given back by an ended one (or a new one), open again with <paramref name="parent"/>.</summary>
+    private static TensorScope Recycled(TensorScope? parent, bool detached)
+    {
+        var s = ObjectRecycler<TensorScope>.Take();
+        if (s is null) s = new TensorScope(parent);
+        else (s._parent, s._disposed) = (parent, false);
+        (s._detached, s._recycles, s._home) = (detached, true, (byte)ObjectRecycler<TensorScope>.CurrentStripe);
+        return s;
     }
 
     /// <summary>Opens a scope on this thread.</summary>
@@ -30,17 +42,27 @@ public sealed class TensorScope : IDisposable, ITrackedTensor
     }
 
     /// <summary>
-    /// Opens a scope on this thread whose tensor objects and graph nodes (not only their buffers) are reused by
-    /// later scopes when it ends, so that a training step allocates next to nothing: nothing created inside it
-    /// may be used after it ends, unless untracked (a tensor or node kept past it may then show another one's
-    /// values instead of throwing <see cref="ObjectDisposedException"/>).
+    /// Opens a scope on this thread whose tensor objects and graph nodes (not only their buffers), and the scope
+    /// object itself, are reused by later scopes when it ends, so that a training step allocates nothing on the
+    /// managed heap: no tensor or graph node created inside it may be used after it ends, unless it is
+    /// a tensor untracked (a tensor or node kept past it may then show another one's values instead of throwing
+    /// <see cref="ObjectDisposedException"/>).
     /// </summary>
-    public static TensorScope BeginRecycling()
+    public static RecyclingScope BeginRecycling()
     {
-        var s = new TensorScope(_current) { _recycles = true };
+        var s = Recycled(_current, detached: false);
         _current = s;
-        return s;
+        return new RecyclingScope(s, s._generation);
     }
+
+    /// <summary>Ends this scope if it is still the use <paramref name="generation"/> of the object (see <see cref="RecyclingScope"/>).</summary>
+    internal void Dispose(int generation)
+    {
+        if (generation == _generation) Dispose();
+    }
+
+    /// <summary>The tensors tracked by the use <paramref name="generation"/> of this object (0 once it ended).</summary>
+    internal int CountOf(int generation) => generation == _generation ? Count : 0;
 
     /// <summary>True for a scope opened by <see cref="BeginRecycling"/> (and the detached scopes of its row blocks).</summary>
     internal bool Recycles => _recycles;
@@ -54,7 +76,7 @@ public sealed class TensorScope : IDisposable, ITrackedTensor
     /// A scope not attached to any thread: <see cref="Enter"/> makes it current on the calling thread for a while
     /// (work that runs on another thread keeps its tensors here); disposing it releases them from any thread.
     /// </summary>
-    internal static TensorScope CreateDetached(bool recycles) => new(null) { _detached = true, _recycles = recycles };
+    internal static TensorScope CreateDetached(bool recycles) => recycles ? Recycled(null, detached: true) : new(null) { _detached = true };
 
     /// <summary>Makes this detached scope the current one on this thread; returns the scope to restore with <see cref="Exit"/>.</summary>
     internal TensorScope? Enter()
@@ -93,6 +115,13 @@ public sealed class TensorScope : IDisposable, ITrackedTensor
         if (_recycles) for (int i = tensors.Count - 1; i >= 0; i--) tensors[i].Recycle();
         else for (int i = tensors.Count - 1; i >= 0; i--) tensors[i].ReleaseIfTracked();
         tensors.Clear();
+        if (_recycles)
+        {
+            // the object goes back with its emptied list; a handle to this use no longer reaches it
+            _generation++;
+            ObjectRecycler<TensorScope>.Give(this, _home);
+            return;
+        }
         _tensors = Empty;
         if (tensors.Capacity <= MaxPooledCapacity)
             lock (s_lists) if (s_lists.Count < MaxPooledLists) s_lists.Push(tensors);

@@ -56,11 +56,14 @@ public sealed class MaximumLikelihoodLoss<T> : TrainingLoss<T> where T : unmanag
     {
         ArgumentNullException.ThrowIfNull(batch);
         var x = batch.X ?? throw new ArgumentException("maximum likelihood needs data batches", nameof(batch));
-        var logProb = Flow.LogProb(new Var<T>(x), batch.Context is null ? null : new Var<T>(batch.Context));
+        var logProb = Flow.LogProb(ConstantNode<T>.Create(x), batch.Context is null ? null : ConstantNode<T>.Create(batch.Context));
         return batch.Weights is null
             ? Ops.Neg(Ops.Mean(logProb))
-            : Ops.ScaleShift(Ops.Sum(Ops.Mul(logProb, new Var<T>(batch.Weights))), -1.0 / (x.Dim(0) * _meanWeight));
+            : Ops.ScaleShift(Ops.Sum(Ops.Mul(logProb, ConstantNode<T>.Create(batch.Weights))), -1.0 / (x.Dim(0) * _meanWeight));
     }
+
+    /// <inheritdoc/>
+    internal override bool StepKeepsNothing => true;
 
     /// <inheritdoc/>
     public override double Validate(TrainingData<T> validation) => Evaluate(Flow, validation, EvaluationBatchSize).Mean;

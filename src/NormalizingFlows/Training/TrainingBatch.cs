@@ -10,28 +10,35 @@ namespace NormalizingFlows.Training;
 /// </summary>
 public sealed class TrainingBatch<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly long _seed;
+    private long _seed;
     private Rng? _rng;
 
+    internal TrainingBatch() { }
+
     internal TrainingBatch(long step, long seed, Tensor<T>? x, Tensor<T>? context, Tensor<T>? weights, ReadOnlyMemory<int> rows)
+        => Set(step, seed, x, context, weights, rows);
+
+    /// <summary>Makes this the batch of <paramref name="step"/> (the loop reuses one object across the steps of a loss that keeps nothing of them).</summary>
+    internal void Set(long step, long seed, Tensor<T>? x, Tensor<T>? context, Tensor<T>? weights, ReadOnlyMemory<int> rows)
     {
         Step = step; _seed = seed; X = x; Context = context; Weights = weights; Rows = rows;
+        _rng = null;
     }
 
     /// <summary>The optimizer step this batch is for (0 for the first step of the run).</summary>
-    public long Step { get; }
+    public long Step { get; private set; }
 
     /// <summary>The events [B, D] (data-driven runs), or null.</summary>
-    public Tensor<T>? X { get; }
+    public Tensor<T>? X { get; private set; }
 
     /// <summary>Their context [B, C] when the data have one, else null.</summary>
-    public Tensor<T>? Context { get; }
+    public Tensor<T>? Context { get; private set; }
 
     /// <summary>Their weights [B] when the data have them, else null.</summary>
-    public Tensor<T>? Weights { get; }
+    public Tensor<T>? Weights { get; private set; }
 
     /// <summary>The rows of the training data the batch holds, in batch order (empty for a loss-driven run).</summary>
-    public ReadOnlyMemory<int> Rows { get; }
+    public ReadOnlyMemory<int> Rows { get; private set; }
 
     /// <summary>
     /// A random stream determined by the run's seed and <see cref="Step"/> alone, so a loss that draws from it (base

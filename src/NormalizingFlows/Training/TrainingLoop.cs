@@ -266,7 +266,20 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
     private double? Step(TrainingLoss<T> loss, TrainingData<T>? train, ReadOnlyMemory<int> rows, Tensor<T>? xb, Tensor<T>? cb, Tensor<T>? wb, long step,
         CancellationToken cancellation)
     {
-        using var scope = TensorScope.Begin();
+        // a loss that keeps nothing of its step lets the step's tensors, nodes and batch serve the next step
+        if (loss.StepKeepsNothing)
+            using (TensorScope.BeginRecycling())
+                return ScopedStep(loss, train, rows, xb, cb, wb, step, cancellation, recycling: true);
+        using (TensorScope.Begin())
+            return ScopedStep(loss, train, rows, xb, cb, wb, step, cancellation, recycling: false);
+    }
+
+    private TrainingBatch<T>? _batch; // the batch object of recycling steps
+
+    /// <summary><see cref="Step"/> inside its tensor scope.</summary>
+    private double? ScopedStep(TrainingLoss<T> loss, TrainingData<T>? train, ReadOnlyMemory<int> rows, Tensor<T>? xb, Tensor<T>? cb, Tensor<T>? wb, long step,
+        CancellationToken cancellation, bool recycling)
+    {
         Tensor<T>? x = null, c = null, w = null;
         if (train is not null)
         {
@@ -276,7 +289,9 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
             if (cb is not null) { c = Slice(cb, r.Length); TrainingData<T>.GatherInto(train.Context!, r, c); }
             if (wb is not null) { w = Slice(wb, r.Length); TrainingData<T>.GatherInto(train.Weights!, r, w); }
         }
-        var batch = new TrainingBatch<T>(step, Options.Seed, x, c, w, rows);
+        var batch = recycling && _batch is { } reused ? reused : new TrainingBatch<T>();
+        if (recycling) _batch = batch;
+        batch.Set(step, Options.Seed, x, c, w, rows);
         Optimizer.ZeroGrad();
         var group = Options.DataParallel;
         // a process whose share of a short last batch is empty computes nothing but still takes part in the sum
@@ -311,6 +326,7 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
     internal static int BucketElements { get; set; } = 1 << 18;
 
     private T[]? _bucket;
+    private Tensor<T>[]? _grads; // the gradient buffers of a data-parallel step (the same tensors every step)
     private bool _stopAgreed;
 
     /// <summary>
@@ -323,8 +339,10 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
     private (double Loss, double Rows, bool Stop) Reduce(IDataParallel group, double loss, int rows, bool stop)
     {
         const int Head = 3;   // loss · rows, rows, stop; then the gradients
-        var grads = Optimizer.Parameters.Select(p => p.GradBuffer()).ToArray();
-        long total = grads.Sum(g => (long)g.Length) + Head;
+        var grads = _grads ??= new Tensor<T>[Optimizer.Parameters.Count];
+        for (int i = 0; i < grads.Length; i++) grads[i] = Optimizer.Parameters[i].GradBuffer();
+        long total = Head;
+        foreach (var g in grads) total += g.Length;
         if (_bucket is null || _bucket.Length != (int)Math.Min(total, BucketElements)) _bucket = new T[(int)Math.Min(total, BucketElements)];
         var bucket = _bucket;
         T scale = T.CreateTruncating(rows), inverse = T.One;

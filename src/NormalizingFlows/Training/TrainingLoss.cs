@@ -29,6 +29,13 @@ public abstract class TrainingLoss<T> where T : unmanaged, IFloatingPointIeee754
     /// <summary>After a non-finite loss on <paramref name="batch"/>: the first layer or parameter whose values are not finite, if one is found.</summary>
     public virtual string? Diagnose(TrainingBatch<T> batch) => null;
 
+    /// <summary>
+    /// True when <see cref="Compute"/> keeps nothing of a step past it (no tensor or node of the step in a field), so the
+    /// loop runs the step in a recycling scope (<see cref="NormalizingFlows.Tensors.TensorScope.BeginRecycling"/>) and
+    /// reuses one <see cref="TrainingBatch{T}"/>: no managed allocation per step.
+    /// </summary>
+    internal virtual bool StepKeepsNothing => false;
+
     /// <summary>"parameter 'name'" of the first parameter of <paramref name="model"/> with a non-finite value, or null.</summary>
     protected static string? FirstNonFiniteParameter(NormalizingFlows.Nn.Module<T> model)
     {

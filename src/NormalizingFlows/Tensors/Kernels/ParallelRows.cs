@@ -56,24 +56,41 @@ public static unsafe class ParallelRows
     public static void ForParts(int parts, Action<int> body)
     {
         ArgumentNullException.ThrowIfNull(body);
+        ForParts(parts, body, static (b, p) => b(p));
+    }
+
+    /// <summary>
+    /// <see cref="ForParts(int, Action{int})"/> with the body's data passed as <paramref name="target"/>:
+    /// <paramref name="body"/>(target, p). With a static lambda nothing is allocated per call.
+    /// </summary>
+    public static void ForParts<TTarget>(int parts, TTarget target, Action<TTarget, int> body) where TTarget : class
+    {
+        ArgumentNullException.ThrowIfNull(body);
         if (parts <= 0) return;
         if (parts == 1)
         {
-            body(0);
+            body(target, 0);
             return;
         }
         var handle = GCHandle.Alloc(body);
+        var targetHandle = GCHandle.Alloc(target);
         try
         {
-            WorkerPool.For(parts, &OnePart, (void*)GCHandle.ToIntPtr(handle));
+            var st = new State { Body = GCHandle.ToIntPtr(handle), Target = GCHandle.ToIntPtr(targetHandle), Parts = parts };
+            WorkerPool.For(parts, &TargetPart<TTarget>, &st);
         }
         finally
         {
+            targetHandle.Free();
             handle.Free();
         }
     }
 
-    private static void OnePart(void* state, int p) => ((Action<int>)GCHandle.FromIntPtr((IntPtr)state).Target!)(p);
+    private static void TargetPart<TTarget>(void* state, int p) where TTarget : class
+    {
+        ref var st = ref *(State*)state;
+        ((Action<TTarget, int>)GCHandle.FromIntPtr(st.Body).Target!)((TTarget)GCHandle.FromIntPtr(st.Target).Target!, p);
+    }
 
     private static void Part<TTarget>(void* state, int p) where TTarget : class
     {
