@@ -12,7 +12,9 @@ namespace NormalizingFlows.Hep.Integration;
 /// <see cref="IMultichannelIntegrand"/>: one unit-hypercube flow q(u | k) conditioned on the channel (one-hot
 /// context) instead of a flow per channel; channel weights α_k(p) = softmax_k(log α_k^prior(p) + NN_k(features of p)),
 /// the network's output layer zero at the start (α = the mappings' own weights), trained jointly with the flow on
-/// the summed per-channel variance Σ_k E_{q_old}[α_k² F_k² / (q_old q)] (F_k = f w_k); the estimator
+/// the summed per-channel variance Σ_k E_{q_old}[α_k² F_k² / (q_old q)] (F_k = f w_k); or, with
+/// <see cref="MultichannelOptions.BalanceWeights"/>, the prior replaced by the flow's own channel densities,
+/// α_k ∝ N_k q_k(p) (Veach's balance heuristic); the estimator
 /// Σ_k mean_k(α_k F_k / q_k) with variance Σ_k σ_k² / N_k, unbiased for any α that sums to 1; stratified allocation
 /// N_k ∝ σ_k of each iteration's calls; channel dropping below a share of the integral.
 /// </summary>
