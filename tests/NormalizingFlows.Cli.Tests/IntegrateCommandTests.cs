@@ -154,9 +154,9 @@ public class IntegrateCommandTests
         Assert.Contains("not 'ee-qqgg'", err);
 
         // the four-body process: eight channels, and Les Houches events
-        (code, output, err) = s.Run("integrate", "-f", "ee-qqgg", "--multichannel", "fixed", "--calls", "8192", "--batch", "1024", "--hidden", "8", "--bins", "4");
+        (code, output, err) = s.Run("integrate", "-f", "ee-qqgg", "--multichannel", "learned-balance", "--calls", "8192", "--batch", "1024", "--hidden", "8", "--bins", "4");
         Assert.True(code == 0, err + output);
-        Assert.Contains("ee-qqgg (8 channels × 8-D) with the fixed multichannel flow", output);
+        Assert.Contains("ee-qqgg (8 channels × 8-D) with the learned-balance multichannel flow", output);
         Assert.Contains("channel 7:", output);
         string lhe = s["qqgg.lhe"];
         (code, output, err) = s.Run("integrate", "-f", "ee-qqgg", "-m", "vegas", "--calls", "8192", "--events", "20", "-o", lhe);

@@ -30,4 +30,13 @@ public interface IMultichannelIntegrand
     /// features of p (n·F) into <paramref name="features"/>.
     /// </summary>
     void Evaluate(int channel, ReadOnlySpan<double> u, Span<double> values, Span<double> priors, Span<double> features);
+
+    /// <summary>
+    /// For n points <paramref name="u"/> (row-major, n·d) of channel <paramref name="channel"/>: the numbers of the
+    /// same points p(u) in every channel j (row-major n·K·d: point, then channel) into
+    /// <paramref name="coordinates"/>, and channel j's weight w_j there (n·K; 0 where channel j cannot reach p) into
+    /// <paramref name="weights"/>, so that channel densities q_j(p) = q(u_j | j)/w_j can be compared at one point
+    /// (<see cref="MultichannelOptions.BalanceWeights"/>).
+    /// </summary>
+    void ChannelCoordinates(int channel, ReadOnlySpan<double> u, Span<double> coordinates, Span<double> weights);
 }

@@ -12,7 +12,9 @@ namespace NormalizingFlows.Hep.Integration;
 /// <see cref="IMultichannelIntegrand"/>: one unit-hypercube flow q(u | k) conditioned on the channel (one-hot
 /// context) instead of a flow per channel; channel weights α_k(p) = softmax_k(log α_k^prior(p) + NN_k(features of p)),
 /// the network's output layer zero at the start (α = the mappings' own weights), trained jointly with the flow on
-/// the summed per-channel variance Σ_k E_{q_old}[α_k² F_k² / (q_old q)] (F_k = f w_k); the estimator
+/// the summed per-channel variance Σ_k E_{q_old}[α_k² F_k² / (q_old q)] (F_k = f w_k); or, with
+/// <see cref="MultichannelOptions.BalanceWeights"/>, the prior replaced by the flow's own channel densities,
+/// α_k ∝ N_k q_k(p) (Veach's balance heuristic); the estimator
 /// Σ_k mean_k(α_k F_k / q_k) with variance Σ_k σ_k² / N_k, unbiased for any α that sums to 1; stratified allocation
 /// N_k ∝ σ_k of each iteration's calls; channel dropping below a share of the integral.
 /// </summary>
@@ -117,7 +119,7 @@ public sealed class MultichannelFlowIntegrator
         {
             int n = (int)(calls / iterations + (it < calls % iterations ? 1 : 0));
             var round = Draw(n);
-            var w = round.Weights(this);
+            var w = round.Weights(ChannelWeightsAt(PriorsOf(round), round.Features));
             var (means, variances) = ChannelMoments(w, round.Channel, round.Counts);
             double value = 0, variance = 0;
             for (int c = 0; c < k; c++)
@@ -181,6 +183,78 @@ public sealed class MultichannelFlowIntegrator
                 norm += a;
             }
             for (int c = 0; c < k; c++) alpha[i * k + c] = norm > 0 ? alpha[i * k + c] / norm : 0;
+        }
+        return alpha;
+    }
+
+    /// <summary>
+    /// The balance channel weights α_k(p) = N_k q_k(p) / Σ_j N_j q_j(p) (row-major n·K) at n points
+    /// <paramref name="u"/> of channel <paramref name="channel"/>, with q_j(p) = q(u_j | j)/w_j the flow's density of
+    /// channel j at p (0 where channel j cannot reach p) and <paramref name="calls"/> the N_j.
+    /// </summary>
+    internal double[] BalanceWeightsAt(int channel, ReadOnlySpan<double> u, ReadOnlySpan<int> calls)
+    {
+        int k = Integrand.Channels, d = Integrand.Dimensions, n = u.Length / d;
+        if (calls.Length != k) throw new ArgumentException($"{calls.Length} call counts for {k} channels", nameof(calls));
+        var coordinates = new double[n * k * d];
+        var jacobians = new double[n * k];
+        Integrand.ChannelCoordinates(channel, u, coordinates, jacobians);
+        var alpha = new double[n * k];
+        var rows = new List<int>(n);
+        using var _ = GradMode.Disable();
+        for (int j = 0; j < k; j++)
+        {
+            if (calls[j] == 0) continue;
+            rows.Clear();
+            for (int i = 0; i < n; i++) if (jacobians[i * k + j] > 0) rows.Add(i);
+            for (int start = 0; start < rows.Count; start += BalanceBatch)
+            {
+                int m = Math.Min(BalanceBatch, rows.Count - start);
+                using var scope = TensorScope.Begin();
+                var x = Tensor<float>.Empty(m, d);
+                var context = Tensor<float>.Zeros(m, k);
+                var xs = x.Span; var cs = context.Span;
+                for (int r = 0; r < m; r++)
+                {
+                    int i = rows[start + r];
+                    for (int t = 0; t < d; t++) xs[r * d + t] = (float)Math.Clamp(coordinates[(i * k + j) * d + t], 0.0, 1.0);
+                    cs[r * k + j] = 1;
+                }
+                var logq = Flow.Transform.Forward(new Var<float>(x), new Var<float>(context)).LogAbsDet.Value.ReadOnlySpan;
+                for (int r = 0; r < m; r++)
+                {
+                    int i = rows[start + r];
+                    alpha[i * k + j] = calls[j] * Math.Exp(logq[r]) / jacobians[i * k + j];
+                }
+            }
+        }
+        for (int i = 0; i < n; i++)
+        {
+            double norm = 0;
+            for (int j = 0; j < k; j++) norm += alpha[i * k + j];
+            for (int j = 0; j < k; j++) alpha[i * k + j] = norm > 0 ? alpha[i * k + j] / norm : 0;
+        }
+        return alpha;
+    }
+
+    private const int BalanceBatch = 8192;
+
+    /// <summary>
+    /// The prior channel weights of a round's events: the integrand's, or with <see cref="MultichannelOptions.BalanceWeights"/>
+    /// <see cref="BalanceWeightsAt"/> for every event (its channels' blocks in turn) with the round's calls.
+    /// </summary>
+    private double[] PriorsOf(Round round)
+    {
+        if (!Options.BalanceWeights) return round.Priors;
+        int k = Integrand.Channels, d = Integrand.Dimensions;
+        var alpha = new double[round.Values.Length * k];
+        int offset = 0;
+        for (int c = 0; c < k; c++)
+        {
+            int m = round.Counts[c];
+            if (m == 0) continue;
+            BalanceWeightsAt(c, round.U.AsSpan(offset * d, m * d), round.Counts).CopyTo(alpha, offset * k);
+            offset += m;
         }
         return alpha;
     }
@@ -267,10 +341,9 @@ public sealed class MultichannelFlowIntegrator
         public double[] Priors { get; } = new double[n * k];
         public double[] Features { get; } = new double[n * f];
 
-        /// <summary>α_k F / q_old of every event with the integrator's current channel weights.</summary>
-        public double[] Weights(MultichannelFlowIntegrator owner)
+        /// <summary>α_k F / q_old of every event for the channel weights <paramref name="alpha"/> (row-major n·K).</summary>
+        public double[] Weights(double[] alpha)
         {
-            var alpha = owner.ChannelWeightsAt(Priors, Features);
             var w = new double[Values.Length];
             for (int i = 0; i < w.Length; i++)
                 w[i] = Values[i] == 0 ? 0 : alpha[i * k + Channel[i]] * Values[i] / Math.Exp(LogQ[i]);
@@ -310,7 +383,8 @@ public sealed class MultichannelFlowIntegrator
         {
             foreach (var t in new[] { _x, _context, _features, _logPrior, _coefficient, _logQOld }) t?.Dispose();
             int k = owner.Integrand.Channels, d = owner.Integrand.Dimensions, f = owner.Integrand.Features, n = round.Values.Length;
-            var w = round.Weights(owner);
+            var priors = owner.PriorsOf(round);
+            var w = round.Weights(owner.ChannelWeightsAt(priors, round.Features));
             var (means, variances) = ChannelMoments(w, round.Channel, round.Counts);
             var perChannel = new double[k];
             for (int c = 0; c < k; c++)
@@ -339,7 +413,7 @@ public sealed class MultichannelFlowIntegrator
                 // log 0 of an impossible (or dropped) channel as a large negative number: its softmax weight underflows to 0
                 for (int j = 0; j < k; j++)
                 {
-                    double p = round.Priors[i * k + j];
+                    double p = priors[i * k + j];
                     lp[i * k + j] = owner._active[j] && p > 0 ? (float)Math.Log(p) : -80f;
                 }
                 double r = round.Values[i] / Math.Exp(round.LogQ[i]) / total;

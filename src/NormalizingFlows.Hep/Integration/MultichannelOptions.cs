@@ -12,6 +12,17 @@ public sealed record MultichannelOptions
     /// <summary>Hidden units of the two hidden layers of the channel-weight network (default 16).</summary>
     public int ChannelWeightHidden { get; init; } = 16;
 
+    /// <summary>
+    /// Balance channel weights: the prior α_k(p) becomes N_k q_k(p) / Σ_j N_j q_j(p), with q_k(p) = q(u_k | k)/w_k the
+    /// flow's own density of channel k at p and N_k the round's calls per channel (Veach's balance heuristic: for a
+    /// given flow the α that minimises Σ_k σ_k²/N_k; every event's weight becomes f / Σ_j (N_j/N) q_j(p)). Computed from
+    /// the flow that drew each training round (held fixed during its steps, so the flow's channels learn to share the
+    /// integrand among them) and at integration; the channel-weight network, when learnt, corrects it. Needs the
+    /// integrand's <see cref="IMultichannelIntegrand.ChannelCoordinates"/>; costs K flow evaluations per event and no
+    /// integrand calls (default false: the integrand's prior).
+    /// </summary>
+    public bool BalanceWeights { get; init; }
+
     /// <summary>Allocate each iteration's calls to channels in proportion to their weights' standard deviation σ_k (default true; false: equal shares).</summary>
     public bool Stratified { get; init; } = true;
 

@@ -51,7 +51,9 @@ public static class EeToQqggAmplitude
     /// <summary>
     /// The colour- and polarisation-summed squares for equal (e⁻ and q both left-handed) and opposite (e⁻ left, q right)
     /// chiralities (the right-handed e⁻ give the same by parity), and their leading-colour parts N_c C_F² |A₁₂|² and
-    /// N_c C_F² |A₂₁|² (for the colour flow of an event).
+    /// N_c C_F² |A₂₁|² (for the colour flow of an event). The spinors, propagators and slashed currents are computed
+    /// once per point (and chirality), not once per polarisation pair; the values are those of summing
+    /// <see cref="PartialAmplitudes"/> over the polarisations, bit for bit.
     /// </summary>
     internal static QqggSums Sums(FourVector k1, FourVector k2, FourVector p1, FourVector p2, FourVector p3, FourVector p4)
     {
@@ -59,14 +61,30 @@ public static class EeToQqggAmplitude
         Polarisations(p3, e3);
         Polarisations(p4, e4);
         var lepton = LeptonCurrent(k1, k2, left: true);
+        var propagators = new Propagators(p1, p2, p3, p4);
+        // the triple-gluon current of each polarisation pair (the same for both chiralities)
+        Span<ComplexVector> nab = stackalloc ComplexVector[4];
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 2; b++)
+                nab[2 * a + b] = ComplexVector.Of(TripleGluonCurrent(p3, p4, e3[a], e4[b]));
         double same = 0, opp = 0, same12 = 0, same21 = 0, opp12 = 0, opp21 = 0;
+        Span<Slash> g3 = stackalloc Slash[2], g4 = stackalloc Slash[2];
+        Span<Row> r3 = stackalloc Row[2], r4 = stackalloc Row[2];
         for (int j = 0; j < 2; j++)
         {
             bool leftQuark = j == 0;
+            var line = new QuarkLine(p1, p2, propagators, lepton, leftQuark);
+            for (int a = 0; a < 2; a++)
+            {
+                g3[a] = Slash.Of(ComplexVector.Of(e3[a]), leftQuark);
+                g4[a] = Slash.Of(ComplexVector.Of(e4[a]), leftQuark);
+                r3[a] = line.Start.Times(g3[a]).Times(line.P13);
+                r4[a] = line.Start.Times(g4[a]).Times(line.P14);
+            }
             for (int a = 0; a < 2; a++)
                 for (int b = 0; b < 2; b++)
                 {
-                    var (x, y) = PartialAmplitudes(lepton, p1, p2, p3, p4, e3[a], e4[b], leftQuark);
+                    var (x, y) = line.Partial(g3[a], g4[b], r3[a], r4[b], Slash.Of(nab[2 * a + b], leftQuark));
                     double d12 = DiagonalColour * x.Magnitude * x.Magnitude, d21 = DiagonalColour * y.Magnitude * y.Magnitude;
                     double total = d12 + d21 + 2 * OffDiagonalColour * (x * Complex.Conjugate(y)).Real;
                     if (leftQuark) { same += total; same12 += d12; same21 += d21; }
@@ -114,30 +132,22 @@ public static class EeToQqggAmplitude
     internal static (Complex A12, Complex A21) PartialAmplitudes(ComplexVector lepton, FourVector p1, FourVector p2, FourVector p3, FourVector p4,
                                                                   FourVector e3, FourVector e4, bool leftQuark)
     {
-        var u = Spinor(p1, leftQuark ? -1 : 1);
-        var v = Spinor(p2, leftQuark ? -1 : 1);
-        var q = p1 + p2 + p3 + p4;
-        var g3 = ComplexVector.Of(e3);
-        var g4 = ComplexVector.Of(e4);
-        // the quark line from ū(p₁): each vertex emits a momentum (γ*: −Q); a propagator carries p₁ + the momenta emitted before it
-        Complex Line3(ComplexVector a, FourVector ka, ComplexVector b, FourVector kb, ComplexVector c)
-        {
-            var q1 = p1 + ka;
-            var q2 = q1 + kb;
-            return Chain(u, v, leftQuark, a, Propagator(q1), b, Propagator(q2), c);
-        }
-        var minusQ = -1.0 * q;
-        Complex a12 = Line3(g3, p3, g4, p4, lepton) + Line3(g3, p3, lepton, minusQ, g4) + Line3(lepton, minusQ, g3, p3, g4);
-        Complex a21 = Line3(g4, p4, g3, p3, lepton) + Line3(g4, p4, lepton, minusQ, g3) + Line3(lepton, minusQ, g4, p4, g3);
-        // triple-gluon vertex: the off-shell gluon of momentum K = p₃ + p₄ with
-        // V^ρ = [(ε₃·ε₄)(p₄ − p₃)^ρ − 2(p₄·ε₃) ε₄^ρ + 2(p₃·ε₄) ε₃^ρ] / K²
+        var line = new QuarkLine(p1, p2, new Propagators(p1, p2, p3, p4), lepton, leftQuark);
+        var g3 = Slash.Of(ComplexVector.Of(e3), leftQuark);
+        var g4 = Slash.Of(ComplexVector.Of(e4), leftQuark);
+        var nab = Slash.Of(ComplexVector.Of(TripleGluonCurrent(p3, p4, e3, e4)), leftQuark);
+        return line.Partial(g3, g4, line.Start.Times(g3).Times(line.P13), line.Start.Times(g4).Times(line.P14), nab);
+    }
+
+    /// <summary>
+    /// The off-shell gluon current of the triple-gluon vertex, K = p₃ + p₄:
+    /// V^ρ = [(ε₃·ε₄)(p₄ − p₃)^ρ − 2(p₄·ε₃) ε₄^ρ + 2(p₃·ε₄) ε₃^ρ] / K².
+    /// </summary>
+    static FourVector TripleGluonCurrent(FourVector p3, FourVector p4, FourVector e3, FourVector e4)
+    {
         var k = p3 + p4;
         double k2 = FourVector.Dot(k, k);
-        var vNab = (1 / k2) * (FourVector.Dot(e3, e4) * (p4 - p3) - 2 * FourVector.Dot(p4, e3) * e4 + 2 * FourVector.Dot(p3, e4) * e3);
-        var gv = ComplexVector.Of(vNab);
-        Complex nab = Chain(u, v, leftQuark, gv, Propagator(p1 + k), lepton, default, default)
-                    + Chain(u, v, leftQuark, lepton, Propagator(p1 - q), gv, default, default);
-        return (a12 + nab, a21 - nab);
+        return (1 / k2) * (FourVector.Dot(e3, e4) * (p4 - p3) - 2 * FourVector.Dot(p4, e3) * e4 + 2 * FourVector.Dot(p3, e4) * e3);
     }
 
     /// <summary>The q q̄ g partial amplitude (quark chirality, gluon polarisation <paramref name="e3"/>), for checks against the closed form.</summary>
@@ -145,40 +155,120 @@ public static class EeToQqggAmplitude
     {
         var u = Spinor(p1, leftQuark ? -1 : 1);
         var v = Spinor(p2, leftQuark ? -1 : 1);
-        var g3 = ComplexVector.Of(e3);
-        return Chain(u, v, leftQuark, g3, Propagator(p1 + p3), lepton, default, default)
-             + Chain(u, v, leftQuark, lepton, Propagator(-1.0 * (p2 + p3)), g3, default, default);
+        var g3 = Slash.Of(ComplexVector.Of(e3), leftQuark);
+        var l = Slash.Of(lepton, leftQuark);
+        var start = new Row(Complex.Conjugate(u.A), Complex.Conjugate(u.B));
+        return start.Times(g3).Times(Slash.Of(ComplexVector.Of(Propagator(p1 + p3)), !leftQuark)).Times(l).Close(v)
+             + start.Times(l).Times(Slash.Of(ComplexVector.Of(Propagator(-1.0 * (p2 + p3))), !leftQuark)).Times(g3).Close(v);
     }
 
     static FourVector Propagator(FourVector q) => (1 / FourVector.Dot(q, q)) * q;
 
     /// <summary>
-    /// ū(p₁) a̸ q̸₁ b̸ [q̸₂ c̸] P v(p₂) in two-component form: u† σ̄·a σ·q₁ σ̄·b … v for the left chirality, u† σ·a σ̄·q₁ σ·b … v
-    /// for the right one (c is skipped when <paramref name="q2"/> is the zero vector).
+    /// The fermion propagators q/q² of the q q̄ g g diagrams, each momentum summed in the order the quark line
+    /// accumulates it from p₁ (Q = p₁ + p₂ + p₃ + p₄ flows out at the γ* vertex); they depend on the momenta only.
     /// </summary>
-    static Complex Chain(WeylSpinor u, WeylSpinor v, bool left, ComplexVector a, FourVector q1, ComplexVector b, FourVector q2, ComplexVector c)
+    readonly struct Propagators
     {
-        Complex r0 = Complex.Conjugate(u.A), r1 = Complex.Conjugate(u.B);
-        Times(ref r0, ref r1, a, left);
-        Times(ref r0, ref r1, ComplexVector.Of(q1), !left);
-        Times(ref r0, ref r1, b, left);
-        if (q2 != default)
+        public Propagators(FourVector p1, FourVector p2, FourVector p3, FourVector p4)
         {
-            Times(ref r0, ref r1, ComplexVector.Of(q2), !left);
-            Times(ref r0, ref r1, c, left);
+            var minusQ = -1.0 * (p1 + p2 + p3 + p4);
+            FourVector q13 = p1 + p3, q14 = p1 + p4, q1Q = p1 + minusQ;
+            P13 = Propagator(q13); P134 = Propagator(q13 + p4); P13Q = Propagator(q13 + minusQ);
+            P14 = Propagator(q14); P143 = Propagator(q14 + p3); P14Q = Propagator(q14 + minusQ);
+            P1Q = Propagator(q1Q); P1Q3 = Propagator(q1Q + p3); P1Q4 = Propagator(q1Q + p4);
+            P1K = Propagator(p1 + (p3 + p4));
         }
-        return r0 * v.A + r1 * v.B;
+
+        public FourVector P13 { get; }
+        public FourVector P134 { get; }
+        public FourVector P13Q { get; }
+        public FourVector P14 { get; }
+        public FourVector P143 { get; }
+        public FourVector P14Q { get; }
+        public FourVector P1Q { get; }
+        public FourVector P1Q3 { get; }
+        public FourVector P1Q4 { get; }
+        public FourVector P1K { get; }
     }
 
-    /// <summary>The row spinor (r₀, r₁) times σ̄·a = a⁰ + a⃗·σ⃗ (<paramref name="bar"/>) or σ·a = a⁰ − a⃗·σ⃗.</summary>
-    static void Times(ref Complex r0, ref Complex r1, ComplexVector a, bool bar)
+    /// <summary>
+    /// The quark line ū(p₁) … P v(p₂) of one chirality at one point: its spinors, the slashed propagators (σ·q for the
+    /// left chirality, σ̄·q for the right one) and lepton current, and the row ū γ*-vertex q̸(p₁ − Q) shared by the
+    /// diagrams where the γ* comes first.
+    /// </summary>
+    readonly struct QuarkLine
     {
-        Complex sign = bar ? 1 : -1;
-        Complex m00 = a.T + sign * a.Z, m11 = a.T - sign * a.Z;
-        Complex m01 = sign * (a.X - Complex.ImaginaryOne * a.Y), m10 = sign * (a.X + Complex.ImaginaryOne * a.Y);
-        Complex n0 = r0 * m00 + r1 * m10, n1 = r0 * m01 + r1 * m11;
-        r0 = n0;
-        r1 = n1;
+        readonly WeylSpinor _v;
+
+        public QuarkLine(FourVector p1, FourVector p2, in Propagators q, ComplexVector lepton, bool left)
+        {
+            var u = Spinor(p1, left ? -1 : 1);
+            _v = Spinor(p2, left ? -1 : 1);
+            Start = new Row(Complex.Conjugate(u.A), Complex.Conjugate(u.B));
+            Lepton = Slash.Of(lepton, left);
+            P13 = Slash.Of(ComplexVector.Of(q.P13), !left); P134 = Slash.Of(ComplexVector.Of(q.P134), !left); P13Q = Slash.Of(ComplexVector.Of(q.P13Q), !left);
+            P14 = Slash.Of(ComplexVector.Of(q.P14), !left); P143 = Slash.Of(ComplexVector.Of(q.P143), !left); P14Q = Slash.Of(ComplexVector.Of(q.P14Q), !left);
+            P1Q3 = Slash.Of(ComplexVector.Of(q.P1Q3), !left); P1Q4 = Slash.Of(ComplexVector.Of(q.P1Q4), !left);
+            P1K = Slash.Of(ComplexVector.Of(q.P1K), !left);
+            LeptonFirst = Start.Times(Lepton).Times(Slash.Of(ComplexVector.Of(q.P1Q), !left));
+        }
+
+        public Row Start { get; }
+        public Slash Lepton { get; }
+        public Slash P13 { get; }
+        public Slash P134 { get; }
+        public Slash P13Q { get; }
+        public Slash P14 { get; }
+        public Slash P143 { get; }
+        public Slash P14Q { get; }
+        public Slash P1Q3 { get; }
+        public Slash P1Q4 { get; }
+        public Slash P1K { get; }
+        public Row LeptonFirst { get; }
+
+        /// <summary>
+        /// (A₁₂, A₂₁) for the slashed gluon polarisations and triple-gluon current, given the rows ū ε̸₃ q̸(p₁ + p₃)
+        /// (<paramref name="r3"/>) and ū ε̸₄ q̸(p₁ + p₄) (<paramref name="r4"/>): A₁₂ = the three orders of γ*, g₃, g₄
+        /// along the line with g₃ before g₄, A₂₁ the other three, ± the two triple-gluon diagrams.
+        /// </summary>
+        public (Complex A12, Complex A21) Partial(in Slash g3, in Slash g4, Row r3, Row r4, in Slash nab)
+        {
+            Complex a12 = r3.Times(g4).Times(P134).Times(Lepton).Close(_v) + r3.Times(Lepton).Times(P13Q).Times(g4).Close(_v)
+                        + LeptonFirst.Times(g3).Times(P1Q3).Times(g4).Close(_v);
+            Complex a21 = r4.Times(g3).Times(P143).Times(Lepton).Close(_v) + r4.Times(Lepton).Times(P14Q).Times(g3).Close(_v)
+                        + LeptonFirst.Times(g4).Times(P1Q4).Times(g3).Close(_v);
+            Complex triple = Start.Times(nab).Times(P1K).Times(Lepton).Close(_v) + LeptonFirst.Times(nab).Close(_v);
+            return (a12 + triple, a21 - triple);
+        }
+    }
+
+    /// <summary>
+    /// The 2 × 2 matrix of σ̄·a = a⁰ + a⃗·σ⃗ (bar = true) or σ·a = a⁰ − a⃗·σ⃗ acting on a row spinor; a chain
+    /// ū a̸ q̸₁ b̸ … P v(p₂) is u† σ̄·a σ·q₁ σ̄·b … v for the left chirality, u† σ·a σ̄·q₁ σ·b … v for the right one.
+    /// </summary>
+    internal readonly struct Slash
+    {
+        Slash(Complex m00, Complex m01, Complex m10, Complex m11) { M00 = m00; M01 = m01; M10 = m10; M11 = m11; }
+
+        public Complex M00 { get; }
+        public Complex M01 { get; }
+        public Complex M10 { get; }
+        public Complex M11 { get; }
+
+        public static Slash Of(ComplexVector a, bool bar)
+        {
+            Complex sign = bar ? 1 : -1;
+            return new Slash(a.T + sign * a.Z, sign * (a.X - Complex.ImaginaryOne * a.Y), sign * (a.X + Complex.ImaginaryOne * a.Y), a.T - sign * a.Z);
+        }
+    }
+
+    /// <summary>A row two-spinor (r₀, r₁), multiplied from the left onto slashed vectors and closed with a column spinor.</summary>
+    internal readonly record struct Row(Complex R0, Complex R1)
+    {
+        public Row Times(in Slash m) => new(R0 * m.M00 + R1 * m.M10, R0 * m.M01 + R1 * m.M11);
+
+        public Complex Close(WeylSpinor v) => R0 * v.A + R1 * v.B;
     }
 
     /// <summary>

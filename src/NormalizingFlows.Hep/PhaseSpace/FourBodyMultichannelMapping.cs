@@ -118,6 +118,42 @@ public sealed class FourBodyMultichannelMapping : IMultichannelMapping
     }
 
     /// <inheritdoc/>
+    public double InverseChannel(int channel, ReadOnlySpan<FourVector> momenta, Span<double> u)
+    {
+        if (channel < 0 || channel >= _channels.Length) throw new ArgumentOutOfRangeException(nameof(channel), channel, $"the mapping has channels 0 to {_channels.Length - 1}");
+        if (u.Length != 8) throw new ArgumentException($"a single channel has 8 variables, got room for {u.Length}", nameof(u));
+        if (momenta.Length != 4) throw new ArgumentException($"need 4 momenta, got {momenta.Length}", nameof(momenta));
+        var c = _channels[channel];
+        double g = Density(c, momenta);
+        if (!(g > 0)) return 0.0;
+        var p = momenta;
+        var total = new FourVector(SqrtS, 0, 0, 0);
+        double sij = 2 * FourVector.Dot(p[c.I], p[c.J]);
+        var a = p[c.I] + p[c.J];
+        if (c.Paired)
+        {
+            var b = p[c.K] + p[c.L];
+            double skl = 2 * FourVector.Dot(p[c.K], p[c.L]);
+            (u[0], u[1]) = DecayAngles(total, a);
+            (u[2], u[3]) = DecayAngles(a, p[c.I]);
+            (u[4], u[5]) = DecayAngles(b, p[c.K]);
+            u[6] = InverseLogUniform(_low, PairedUpper, sij);
+            u[7] = InverseLogUniform(_low, Math.Pow(SqrtS - Math.Sqrt(sij), 2), skl);
+        }
+        else
+        {
+            var r = a + p[c.K];
+            double sijk = sij + 2 * FourVector.Dot(p[c.I], p[c.K]) + 2 * FourVector.Dot(p[c.J], p[c.K]);
+            (u[0], u[1]) = DecayAngles(total, r);
+            (u[2], u[3]) = DecayAngles(r, a);
+            (u[4], u[5]) = DecayAngles(a, p[c.I]);
+            u[6] = InverseLogUniform(3 * _low, _s - 3 * _low, sijk);
+            u[7] = InverseLogUniform(_low, sijk - 2 * _low, sij);
+        }
+        return 1.0 / g;
+    }
+
+    /// <inheritdoc/>
     public void ChannelDensities(ReadOnlySpan<FourVector> momenta, Span<double> densities)
     {
         if (momenta.Length != 4) throw new ArgumentException($"need 4 momenta, got {momenta.Length}", nameof(momenta));
@@ -179,6 +215,23 @@ public sealed class FourBodyMultichannelMapping : IMultichannelMapping
 
     /// <summary>lo (hi/lo)^u: the 1/s sampling of an invariant.</summary>
     static double LogUniform(double lo, double hi, double u) => lo * Math.Exp(Math.Log(hi / lo) * Math.Clamp(u, 0.0, 1.0));
+
+    /// <summary>u = ln(x/lo)/ln(hi/lo), the inverse of <see cref="LogUniform"/>, clamped to [0, 1].</summary>
+    static double InverseLogUniform(double lo, double hi, double x) => Math.Clamp(Math.Log(x / lo) / Math.Log(hi / lo), 0.0, 1.0);
+
+    /// <summary>
+    /// The inverse of a two-body decay's angles: (u₀, u₁) with cos θ = 2u₀ − 1, φ = 2πu₁ of <paramref name="daughter"/>
+    /// in the rest frame of <paramref name="parent"/>, measured from the parent's flight direction (a parent at rest, as
+    /// the e⁺e⁻ centre of mass, uses the lab axes).
+    /// </summary>
+    internal static (double U0, double U1) DecayAngles(FourVector parent, FourVector daughter)
+    {
+        var rest = daughter.BoostedFromRestFrameOf(parent.Reflected);
+        if (parent.P > 0) rest = rest.RotatedFromDirection(parent.CosTheta, parent.Phi);
+        double u1 = rest.Phi / (2 * Math.PI);
+        if (u1 < 0) u1 += 1;
+        return (Math.Clamp((rest.CosTheta + 1) / 2, 0.0, 1.0), u1 >= 1 ? 0.0 : u1);
+    }
 
     /// <summary>
     /// The two-body decay of <paramref name="parent"/> (mass² <paramref name="parentM2"/>) into masses² ma², mb², with

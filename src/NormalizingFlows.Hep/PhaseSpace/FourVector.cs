@@ -85,6 +85,15 @@ public readonly struct FourVector(double e, double px, double py, double pz) : I
         return new FourVector(E, x1 * cp - Py * sp, x1 * sp + Py * cp, z1);
     }
 
+    /// <summary>The inverse of <see cref="RotatedToDirection"/>: this lab vector in the frame whose z axis points along (cos θ, φ).</summary>
+    public FourVector RotatedFromDirection(double cosTheta, double phi)
+    {
+        double sinTheta = Math.Sqrt(Math.Max(0.0, (1.0 - cosTheta) * (1.0 + cosTheta)));
+        double cp = Math.Cos(phi), sp = Math.Sin(phi);
+        double x1 = Px * cp + Py * sp, y1 = -Px * sp + Py * cp;
+        return new FourVector(E, x1 * cosTheta - Pz * sinTheta, y1, x1 * sinTheta + Pz * cosTheta);
+    }
+
     /// <inheritdoc/>
     public bool Equals(FourVector other) => E == other.E && Px == other.Px && Py == other.Py && Pz == other.Pz;
 

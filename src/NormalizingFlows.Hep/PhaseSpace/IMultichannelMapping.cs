@@ -30,6 +30,13 @@ public interface IMultichannelMapping : IPhaseSpaceMapping
     /// </summary>
     double MapChannel(int channel, ReadOnlySpan<double> u, Span<FourVector> momenta);
 
+    /// <summary>
+    /// The inverse of <see cref="MapChannel"/>: the numbers <paramref name="u"/> (<see cref="ChannelDimensions"/>) from
+    /// which channel <paramref name="channel"/> generates <paramref name="momenta"/>, and its weight w_k = 1/g_k(p) there;
+    /// 0 (and <paramref name="u"/> unspecified) where the channel cannot reach them.
+    /// </summary>
+    double InverseChannel(int channel, ReadOnlySpan<FourVector> momenta, Span<double> u);
+
     /// <summary>The single-channel densities g_k(p) = 1/w_k in Φ_n of every channel (0 where p is out of its range).</summary>
     void ChannelDensities(ReadOnlySpan<FourVector> momenta, Span<double> densities);
 }

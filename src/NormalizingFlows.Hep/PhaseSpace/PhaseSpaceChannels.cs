@@ -64,4 +64,26 @@ public class PhaseSpaceChannels : IMultichannelIntegrand
             values[i] = Process.Value(p, w);
         }
     }
+
+    /// <inheritdoc/>
+    public void ChannelCoordinates(int channel, ReadOnlySpan<double> u, Span<double> coordinates, Span<double> weights)
+    {
+        int d = Dimensions, k = Channels, n = u.Length / d;
+        if (u.Length != d * n) throw new ArgumentException($"u has {u.Length} values, not a multiple of {d} dimensions", nameof(u));
+        if (coordinates.Length != n * k * d) throw new ArgumentException($"coordinates has room for {coordinates.Length} values, need {n * k * d}", nameof(coordinates));
+        if (weights.Length != n * k) throw new ArgumentException($"weights has room for {weights.Length} values, need {n * k}", nameof(weights));
+        Span<FourVector> p = stackalloc FourVector[_mapping.Particles];
+        for (int i = 0; i < n; i++)
+        {
+            var ui = u.Slice(d * i, d);
+            double own = _mapping.MapChannel(channel, ui, p);
+            for (int j = 0; j < k; j++)
+            {
+                var target = coordinates.Slice((i * k + j) * d, d);
+                // the point's own channel keeps its exact numbers; the others come from the inverse map
+                if (j == channel) { ui.CopyTo(target); weights[i * k + j] = own; }
+                else weights[i * k + j] = _mapping.InverseChannel(j, p, target);
+            }
+        }
+    }
 }

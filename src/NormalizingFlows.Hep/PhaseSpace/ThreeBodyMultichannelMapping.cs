@@ -125,6 +125,22 @@ public sealed class ThreeBodyMultichannelMapping : IMultichannelMapping
         densities[1] = ChannelDensity(2 * FourVector.Dot(momenta[1], momenta[2]));
     }
 
+    /// <inheritdoc/>
+    public double InverseChannel(int channel, ReadOnlySpan<FourVector> momenta, Span<double> u)
+    {
+        if (channel is not (0 or 1)) throw new ArgumentOutOfRangeException(nameof(channel), channel, "the three-body mapping has channels 0 (s13) and 1 (s23)");
+        if (u.Length != 5) throw new ArgumentException($"a single channel has 5 variables, got room for {u.Length}", nameof(u));
+        if (momenta.Length != 3) throw new ArgumentException($"need 3 momenta, got {momenta.Length}", nameof(momenta));
+        double sk = 2 * FourVector.Dot(momenta[channel], momenta[2]);
+        double g = ChannelDensity(sk);
+        if (!(g > 0)) return 0.0;
+        var decaying = momenta[channel] + momenta[2];
+        (u[0], u[1]) = FourBodyMultichannelMapping.DecayAngles(new FourVector(SqrtS, 0, 0, 0), decaying);
+        (u[2], u[3]) = FourBodyMultichannelMapping.DecayAngles(decaying, momenta[channel]);
+        u[4] = Math.Clamp(Math.Log(sk / SMin) / _logRange, 0.0, 1.0);
+        return 1.0 / g;
+    }
+
     /// <summary>The momenta of channel <paramref name="channel"/> from u₀…u₄.</summary>
     void MapMomenta(int channel, ReadOnlySpan<double> u, Span<FourVector> momenta)
     {

@@ -34,6 +34,19 @@ internal sealed class TwoChannelCamel : IMultichannelIntegrand
             features[2 * i + 1] = x[1];
         }
     }
+
+    public void ChannelCoordinates(int channel, ReadOnlySpan<double> u, Span<double> coordinates, Span<double> weights)
+    {
+        for (int i = 0; i < u.Length / 2; i++)
+        {
+            double u1 = u[2 * i], u2 = u[2 * i + 1];
+            double x1 = channel == 0 ? u1 : u1 * u1, x2 = channel == 0 ? u2 : u2 * u2;
+            // channel 0: u = x, w = 1; channel 1: u = √x, w = 4 √x₁ √x₂
+            coordinates[4 * i] = x1; coordinates[4 * i + 1] = x2; weights[2 * i] = 1;
+            double r1 = Math.Sqrt(x1), r2 = Math.Sqrt(x2);
+            coordinates[4 * i + 2] = r1; coordinates[4 * i + 3] = r2; weights[2 * i + 1] = 4 * r1 * r2;
+        }
+    }
 }
 
 public class MultichannelTests
@@ -78,6 +91,46 @@ public class MultichannelTests
         AssertWithin4Sigma(rl, exact, "learned");
         Assert.True(rl.Weights.RelativeStandardDeviation < r.Weights.RelativeStandardDeviation,
             $"learned σ_w/⟨w⟩ {rl.Weights.RelativeStandardDeviation} not below the untrained {r.Weights.RelativeStandardDeviation}");
+    }
+
+    [Fact]
+    public void BalanceWeights_AreTheCallWeightedChannelDensitiesAndKeepTheEstimateUnbiased()
+    {
+        var f = new TwoChannelCamel();
+        double exact = f.AnalyticValue!.Value;
+        // an untrained flow is uniform in u: q₀(x) = 1, q₁(x) = 1/(4 √x₁ √x₂); α₀ = N₀ q₀ / (N₀ q₀ + N₁ q₁)
+        var fresh = new MultichannelFlowIntegrator(f, Small with { LearnChannelWeights = false, BalanceWeights = true }, seed: 7);
+        double[] u = [0.3, 0.8, 0.05, 0.6];
+        int[] calls = [300, 100];
+        foreach (int channel in new[] { 0, 1 })
+        {
+            var alpha = fresh.BalanceWeightsAt(channel, u, calls);
+            for (int i = 0; i < 2; i++)
+            {
+                double x1 = channel == 0 ? u[2 * i] : u[2 * i] * u[2 * i], x2 = channel == 0 ? u[2 * i + 1] : u[2 * i + 1] * u[2 * i + 1];
+                double q0 = 300.0, q1 = 100 / (4 * Math.Sqrt(x1) * Math.Sqrt(x2));
+                Assert.Equal(q0 / (q0 + q1), alpha[2 * i], 1e-5);
+                Assert.Equal(1, alpha[2 * i] + alpha[2 * i + 1], 1e-12);
+            }
+        }
+        // a dropped channel (no calls) gets no weight
+        Assert.Equal(1, fresh.BalanceWeightsAt(0, u, [300, 0])[0]);
+
+        // balance weights in training and integration instead of the bad prior: within 4σ, and a smaller spread than the prior's
+        var prior = new MultichannelFlowIntegrator(f, Small with { LearnChannelWeights = false }, seed: 8);
+        prior.Train(8 * 512);
+        var rp = prior.Integrate(40_000, 4);
+        var balance = new MultichannelFlowIntegrator(f, Small with { LearnChannelWeights = false, BalanceWeights = true }, seed: 8);
+        balance.Train(8 * 512);
+        var rb = balance.Integrate(40_000, 4);
+        AssertWithin4Sigma(rb, exact, "balance weights");
+        Assert.True(rb.Weights.RelativeStandardDeviation < rp.Weights.RelativeStandardDeviation,
+            $"balance σ_w/⟨w⟩ {rb.Weights.RelativeStandardDeviation} not below the prior's {rp.Weights.RelativeStandardDeviation}");
+
+        // the channel-weight network on top of the balance weights: still a partition of unity, still unbiased
+        var both = new MultichannelFlowIntegrator(f, Small with { BalanceWeights = true }, seed: 9);
+        both.Train(8 * 512);
+        AssertWithin4Sigma(both.Integrate(40_000, 4), exact, "balance weights and network");
     }
 
     [Fact]
