@@ -205,6 +205,7 @@ public sealed class Rng
             start = 1;
         }
         int pairs = (n - start + 1) / 2;
+        if (pairs == 0) return; // the cached value filled it
         // A try (two draws) is accepted with probability π/4: budget the mean number of tries for `pairs` acceptances
         // plus 10 standard deviations (√(0.348·pairs)); the rare shortfall is drawn in order afterwards.
         long budget = Math.Max(16, (long)Math.Ceiling(pairs * (4 / Math.PI) + BudgetSigmas * Math.Sqrt(0.35 * pairs)) + 16);

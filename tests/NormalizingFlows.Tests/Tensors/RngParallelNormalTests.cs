@@ -48,6 +48,14 @@ public class RngParallelNormalTests
             fill.Normal<float>(f);
             for (int i = 0; i < f.Length; i++) Assert.Equal((float)oneByOne.NextNormal(), f[i]);
             Assert.Equal(oneByOne.NextNormal(), fill.NextNormal());
+            // pieces of 20 000 after a cached value: the last piece is that one cached value alone (no pair to draw)
+            Rng.ParallelNormalPiece = 20_000;
+            fill = new Rng(13); oneByOne = new Rng(13);
+            fill.NextNormal(); oneByOne.NextNormal();
+            var g = new double[40_001];
+            fill.Normal<double>(g);
+            for (int i = 0; i < g.Length; i++) Assert.Equal(oneByOne.NextNormal(), g[i]);
+            Assert.Equal(oneByOne.NextUInt64(), fill.NextUInt64());
         }
         finally { WorkerPool.MaxThreads = saved; Rng.ParallelNormalPiece = piece; }
     }
