@@ -213,36 +213,26 @@ public sealed class Rng
         var job = new NormalChunks(this, (int)budget, chunks, mean, std);
         try
         {
-            ParallelRows.ForParts(chunks, job.Draw);
-            // chunk c's accepted pairs are pairs prefix[c] … prefix[c] + count[c] − 1 of the serial sequence
-            int[] offset = new int[chunks];
+            ParallelRows.ForParts(chunks, job, static (j, c) => j.Draw(c));
+            // chunk c's accepted pairs are pairs Offset[c] … Offset[c] + Count[c] − 1 of the serial sequence
             int accepted = 0, last = -1;
             for (int c = 0; c < chunks; c++)
             {
-                offset[c] = accepted;
+                job.Offset[c] = accepted;
                 if (accepted < pairs && accepted + job.Count[c] >= pairs) last = c;
                 accepted += job.Count[c];
             }
             fixed (T* d = destination)
             {
-                nint dAddr = (nint)d;
-                ParallelRows.ForParts(chunks, c =>
-                {
-                    T* dst = (T*)dAddr;
-                    int take = Math.Min(job.Count[c], pairs - offset[c]);
-                    for (int j = 0; j < take; j++)
-                    {
-                        int at = start + 2 * (offset[c] + j);
-                        dst[at] = T.CreateTruncating(job.Values[2 * (job.First[c] + j)]);
-                        if (at + 1 < n) dst[at + 1] = T.CreateTruncating(job.Values[2 * (job.First[c] + j) + 1]);
-                    }
-                });
+                job.Destination = (nint)d;
+                job.Start0 = start; job.Length = n; job.Pairs = pairs;
+                ParallelRows.ForParts(chunks, job, static (j, c) => j.Place<T>(c));
             }
             var state = job.Start;
             if (last >= 0)
             {
                 // the generator continues after the try that gave the last pair used
-                int lastPair = job.First[last] + (pairs - 1 - offset[last]);
+                int lastPair = job.First[last] + (pairs - 1 - job.Offset[last]);
                 (_s0, _s1, _s2, _s3) = state;
                 Skip(2 * (ulong)job.TryIndex[lastPair]);
                 double u = 2.0 * NextDouble() - 1.0, v = 2.0 * NextDouble() - 1.0, s = u * u + v * v; // that try again
@@ -268,7 +258,9 @@ public sealed class Rng
     private sealed class NormalChunks
     {
         public readonly (ulong, ulong, ulong, ulong) Start;
-        public readonly int[] Count, First, TryIndex;
+        public readonly int[] Count, First, Offset, TryIndex;
+        public nint Destination;
+        public int Start0, Length, Pairs;
         public readonly double[] Values;
         private readonly int _budget, _chunks;
         private readonly double _mean, _std;
@@ -282,6 +274,7 @@ public sealed class Rng
             _std = std;
             Count = new int[chunks];
             First = new int[chunks];
+            Offset = new int[chunks];
             for (int c = 0; c < chunks; c++) First[c] = TryStart(c);
             TryIndex = System.Buffers.ArrayPool<int>.Shared.Rent(budget);
             Values = System.Buffers.ArrayPool<double>.Shared.Rent(2 * budget);
@@ -310,6 +303,19 @@ public sealed class Rng
                 k++;
             }
             Count[c] = k - First[c];
+        }
+
+        /// <summary>Writes chunk <paramref name="c"/>'s pairs (those the fill needs) at their places in the destination.</summary>
+        public unsafe void Place<T>(int c) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            T* dst = (T*)Destination;
+            int take = Math.Min(Count[c], Pairs - Offset[c]);
+            for (int j = 0; j < take; j++)
+            {
+                int at = Start0 + 2 * (Offset[c] + j);
+                dst[at] = T.CreateTruncating(Values[2 * (First[c] + j)]);
+                if (at + 1 < Length) dst[at + 1] = T.CreateTruncating(Values[2 * (First[c] + j) + 1]);
+            }
         }
 
         public void Return()
