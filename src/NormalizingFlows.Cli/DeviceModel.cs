@@ -8,20 +8,23 @@ using NormalizingFlows.Transforms;
 namespace NormalizingFlows.Cli;
 
 /// <summary>
-/// A trained float32 model for <c>sample</c>, <c>logprob</c> and <c>eval</c> with <c>--device</c>: its preprocessing
-/// runs on the host, its flow on the device (<see cref="DeviceFlow"/>). A conditional model's context goes through
-/// its context preprocessing (and embedding) on the host and conditions the flow on the device. Float64 models are
-/// refused.
+/// A trained float32 model for <c>sample</c>, <c>logprob</c>, <c>eval</c> and <c>infer sample|calibrate</c> with
+/// <c>--device</c>: its preprocessing runs on the host, its flow on the device (<see cref="DeviceFlow"/>). A
+/// conditional model's context goes through its context preprocessing (and embedding) on the host and conditions the
+/// flow on the device. Samples stream in blocks through buffers reused from block to block (<see cref="Source"/>), so
+/// device memory stays bounded whatever the count. Float64 models are refused.
 /// </summary>
 internal sealed class DeviceModel : IDisposable
 {
     private readonly FlowModel<float> _model;
     private readonly ComputeDevice _device;
     private readonly DeviceFlow _flow;
+    private readonly DeviceWorkspace _block; // a sample block and its mapped context [rows, ·], kept for the next block
 
     private DeviceModel(FlowModel<float> model, ComputeDevice device, DeviceFlow flow)
     {
         _model = model; _device = device; _flow = flow;
+        _block = new DeviceWorkspace(device, flow.Features, Math.Max(1, flow.ContextFeatures));
         model.Flow.Eval(); // the preprocessing as in FlowModel.LogProb and Sample
     }
 
@@ -50,26 +53,37 @@ internal sealed class DeviceModel : IDisposable
     public double[] LogProb(Table events, Table? context = null)
     {
         var x = Tensor<float>.FromDoubles(events.Values.AsSpan(0, events.Rows * events.Cols), events.Rows, events.Cols);
-        int n = events.Rows, d = events.Cols;
+        return LogProb(x, Context(context, events.Rows, perRow: 1));
+    }
+
+    /// <summary>
+    /// log p per row of <paramref name="x"/> [N, D] in original units given its row of the <paramref name="context"/>
+    /// [N, C] in original units (conditional models); −∞ outside the preprocessing's domain; <paramref name="x"/> is
+    /// left as it is.
+    /// </summary>
+    public double[] LogProb(Tensor<float> x, Tensor<float>? context)
+    {
+        int n = x.Rows, d = x.Cols;
         var logDet = new double[n];
+        var input = x;
         if (_model.Preprocessing is { } pre)
         {
             using var _ = GradMode.Disable();
             var (y, ld) = pre.Forward(new Var<float>(x));
-            x = y.Value.Clone();
+            input = y.Value.Clone();
             logDet = ld.Value.ToDoubleArray();
         }
-        var xs = x.Span;
         var outside = new bool[n];
         for (int r = 0; r < n; r++)
         {
             bool finite = double.IsFinite(logDet[r]);
-            for (int j = 0; j < d && finite; j++) finite = float.IsFinite(xs[r * d + j]);
+            for (int j = 0; j < d && finite; j++) finite = float.IsFinite(input.ReadOnlySpan[r * d + j]);
             if (finite) continue;
+            if (ReferenceEquals(input, x)) input = x.Clone(); // the caller's rows stay as given
             outside[r] = true;
-            xs.Slice(r * d, d).Clear(); // scored as 0, reported as −∞
+            input.Span.Slice(r * d, d).Clear(); // scored as 0, reported as −∞
         }
-        var lp = _flow.LogProb(x, Context(context, n, perRow: 1));
+        var lp = _flow.LogProb(input, MapContext(context));
         var result = new double[n];
         for (int r = 0; r < n; r++)
         {
@@ -85,29 +99,42 @@ internal sealed class DeviceModel : IDisposable
     /// <paramref name="context"/>, ordered by context row, the context columns after the model's (as the CPU's sample).
     /// </summary>
     public Table Sample(int n, long seed, bool clamp = false, Table? context = null)
+        => FlowModelTables.Sample(_model, n, Source(seed, Math.Max(1, n), Math.Max(1, n), 0), clamp, context: context);
+
+    /// <summary>
+    /// The device's sample stream seeded by <paramref name="seed"/> for <see cref="SampleStream"/>'s blocks: the
+    /// rows <paramref name="offset"/> … <paramref name="offset"/> + <paramref name="perRow"/> − 1 of each run of
+    /// <paramref name="stride"/> rows, i.e. a shard's share of <paramref name="stride"/> samples per context row
+    /// (perRow = stride, offset 0: the whole stream, the rows <see cref="DeviceFlow.Sample(int, long, DeviceTensor?)"/>
+    /// draws at once). Each block is drawn into the reused device buffers and downloaded once; its log p is one
+    /// device pass over the block as written (after the host's postprocessing).
+    /// </summary>
+    public ISampleSource<float> Source(long seed, long perRow, long stride, long offset) => new DeviceDraws(this, seed, perRow, stride, offset);
+
+    private sealed class DeviceDraws(DeviceModel owner, long seed, long perRow, long stride, long offset) : ISampleSource<float>
     {
-        long total = (long)n * (context?.Rows ?? 1);
-        if (total > Array.MaxLength / Math.Max(1, _model.Features + _model.ContextFeatures))
-            throw new ArgumentException($"{n} events for each of {context?.Rows} context rows is more than one table holds; sample in several runs");
-        using var c = Context(context, (int)total, perRow: n) is { } host ? DeviceTensor.Upload(_device, host) : null;
-        using var z = _flow.Sample((int)total, seed, c);
-        var x = z.Download();
-        _model.Preprocessing?.Postprocess(x, clamp);
-        if (context is null) return new Table([.. _model.Columns], x.ToDoubleArray(), n);
-        int d = _model.Features, nc = context.Cols;
-        var values = new double[total * (d + nc)];
-        var xs = x.ReadOnlySpan;
-        for (long r = 0; r < total; r++)
-        {
-            for (int j = 0; j < d; j++) values[r * (d + nc) + j] = xs[(int)(r * d + j)];
-            Array.Copy(context.Values, (context.Rows == 1 ? 0 : r / n) * nc, values, r * (d + nc) + d, nc);
-        }
-        return new Table([.. _model.Columns, .. _model.ContextColumns], values, (int)total);
+        public Tensor<float> Sample(long start, int rows, Tensor<float>? context, bool clamp)
+            => owner.SampleRows(rows, context, new NoiseArgs(seed, start, perRow, stride, offset, owner._flow.Features), clamp);
+
+        public double[] LogProb(Tensor<float> x, Tensor<float>? context) => owner.LogProb(x, context);
+    }
+
+    private Tensor<float> SampleRows(int rows, Tensor<float>? context, NoiseArgs noise, bool clamp)
+    {
+        var c = MapContext(context);
+        _block.Prepare(rows);
+        if (c is not null) _block[1].CopyFrom(c);
+        _flow.Sample(_block[0], c is null ? null : _block[1], noise);
+        var x = _block[0].Download();
+        if (_model.Preprocessing is not { } pre) return x;
+        using (GradMode.Disable()) x = pre.Inverse(new Var<float>(x)).X.Value.Clone(); // into original units, as the full flow's inverse
+        pre.Postprocess(x, clamp);
+        return x;
     }
 
     /// <summary>
-    /// The flow's context for <paramref name="rows"/> rows (row i reads context row i / <paramref name="perRow"/>, or
-    /// its only row) through the model's context preprocessing and embedding; null for an unconditional model.
+    /// The context in original units for <paramref name="rows"/> rows (row i reads context row i / <paramref name="perRow"/>,
+    /// or its only row); null for an unconditional model.
     /// </summary>
     private Tensor<float>? Context(Table? context, int rows, long perRow)
     {
@@ -124,13 +151,26 @@ internal sealed class DeviceModel : IDisposable
         var cs = c.Span;
         for (int r = 0; r < rows; r++)
             for (int j = 0; j < nc; j++) cs[r * nc + j] = (float)context.Values[(context.Rows == 1 ? 0 : r / perRow) * nc + j];
-        if (_model.Flow.Transform is not EmbeddedContextTransform<float> map) return c;
+        return c;
+    }
+
+    /// <summary>The flow's context: <paramref name="context"/> (original units) through the model's context preprocessing and embedding on the host.</summary>
+    private Tensor<float>? MapContext(Tensor<float>? context)
+    {
+        if (_model.ContextFeatures == 0)
+        {
+            if (context is not null) throw new ArgumentException("the model is unconditional: it takes no context");
+            return null;
+        }
+        if (context is null) throw new ArgumentException($"the model is conditional on ({string.Join(", ", _model.ContextColumns)}): give a context");
+        if (_model.Flow.Transform is not EmbeddedContextTransform<float> map) return context;
         using var _ = GradMode.Disable();
-        return map.MapContext(new Var<float>(c)).Value.Clone();
+        return map.MapContext(new Var<float>(context)).Value.Clone();
     }
 
     public void Dispose()
     {
+        _block.Dispose();
         _flow.Dispose();
         _device.Dispose();
     }

@@ -69,7 +69,7 @@ internal static class InferCommand
         foreach (var o in new[] { layers, hidden, bins, summaryFeatures, epochs, batch }) Commands.Positive(o);
         Commands.NonNegative(patience);
         Commands.NonNegative(elementFeatures);
-        var device = DeviceOption.Create("the training (the posterior flow without a summary network; sampling and calibration run on the CPU)");
+        var device = DeviceOption.Create("the training (the posterior flow without a summary network)");
         var cmd = new Command("train", "Train a posterior estimator p(θ | x) on simulated pairs.")
         {
             simulator, parameters, pairs, output, flow, layers, hidden, bins, bound, summary, summaryFeatures, elementFeatures, epochs, batch, lr, val, patience, seed,
@@ -156,9 +156,10 @@ internal static class InferCommand
         var output = Commands.Output("Output (.npy or .csv): columns 'observation' (0-based row of FILE) and the parameters; each observation's samples are consecutive rows");
         var seed = Commands.Seed("Seed of the sampling");
         var columns = Commands.Columns();
+        var device = DeviceOption.Create("the posterior sampling (a posterior without a summary network; on a device: the draws of its own counter-based generator from --seed)");
         var cmd = new Command("sample", "Draw posterior samples θ ~ p(θ | x) for every observation x of a file, in one batched pass.")
         {
-            model, observations, n, output, seed, columns, DeviceOption.CpuOnly("infer sample", "posterior sampling runs on the CPU; infer train takes --device"),
+            model, observations, n, output, seed, columns, device,
         };
         cmd.SetAction(r =>
         {
@@ -170,16 +171,15 @@ internal static class InferCommand
             if (table.Cols != names.Length && names.All(table.Columns.Contains)) table = table.SelectColumns(names);
             table = DataIo.MatchModel(table, names, path);
             int k = r.GetValue(n) ?? 1000, d = m.ParameterDimension;
-            using var x = table.ToTensor<float>().Untrack();
+            using var onDevice = OpenDevice(r.GetValue(device)!, m, "infer sample");
             var clock = Stopwatch.StartNew();
-            using var post = m.SamplePosterior(x, k, new Rng(r.GetValue(seed)));
+            var posterior = Posterior(m, onDevice, table, k, r.GetValue(seed), new Rng(r.GetValue(seed)));
             double seconds = clock.Elapsed.TotalSeconds;
             var values = new double[(long)table.Rows * k * (d + 1)];
-            var src = post.ReadOnlySpan;
             for (long i = 0; i < (long)table.Rows * k; i++)
             {
                 values[i * (d + 1)] = i / k;
-                for (int j = 0; j < d; j++) values[i * (d + 1) + 1 + j] = src[(int)(i * d + j)];
+                Array.Copy(posterior, i * d, values, i * (d + 1) + 1, d);
             }
             var result = new Table(["observation", .. m.Spec.ParameterNames], values, table.Rows * k);
             DataIo.Write(r.GetValue(output)!, result);
@@ -202,10 +202,10 @@ internal static class InferCommand
         var seed = Commands.Seed("Seed of the simulation and sampling");
         foreach (var o in new[] { observations, samples, bins, eventSamples }) Commands.Positive(o);
         Commands.NonNegative(events);
+        var device = DeviceOption.Create("the SBC posterior sampling (a posterior without a summary network; on a device: the draws of its own counter-based generator from --seed; the W → ℓν study samples on the CPU)");
         var cmd = new Command("calibrate", "Check a posterior estimator: simulation-based calibration (rank histograms, χ² test), coverage of credible intervals, posterior mean/σ versus truth; for W → ℓν, the comparison with the quadratic neutrino solution. Writes an HTML report.")
         {
-            model, simulator, observations, samples, bins, events, eventSamples, output, seed,
-            DeviceOption.CpuOnly("infer calibrate", "calibration samples on the CPU; infer train takes --device"),
+            model, simulator, observations, samples, bins, events, eventSamples, output, seed, device,
         };
         cmd.SetAction(r =>
         {
@@ -233,9 +233,8 @@ internal static class InferCommand
                 theta = theta[..(nObs * m.ParameterDimension)];
                 x = x[..(nObs * m.ObservationFeatures)];
             }
-            using var xt = Tensor<float>.FromDoubles(x, nObs, m.ObservationFeatures).Untrack();
-            using var post = m.SamplePosterior(xt, l, rng);
-            var postValues = post.ToDoubleArray();
+            using var onDevice = OpenDevice(r.GetValue(device)!, m, "infer calibrate");
+            var postValues = Posterior(m, onDevice, new Table([.. m.Spec.ObservationNames], x, nObs), l, r.GetValue(seed) ^ 0xCA11B, rng);
             var cal = PosteriorCalibration.Evaluate(m.Spec.ParameterNames, theta, postValues, nObs, l, r.GetValue(bins));
             ctx.Out.WriteLine($"SBC on {nObs} observations × {l} samples:");
             foreach (var (rank, p) in cal.Ranks.Zip(cal.Parameters))
@@ -269,6 +268,37 @@ internal static class InferCommand
     }
 
     private static PosteriorEstimator<float> Load(string path) => ModelKinds.Load(path, PosteriorEstimator<float>.Load);
+
+    /// <summary>Null for <c>--device cpu</c>; otherwise the posterior's flow on the device (a summary network is refused by name).</summary>
+    private static DeviceModel? OpenDevice(string device, PosteriorEstimator<float> m, string verb)
+    {
+        if (device == "cpu") return null;
+        if (m.Spec.Summary.Kind != SummaryKind.None)
+            throw new ArgumentException($"{DeviceOption.Name} {device}: {verb} of a posterior with a summary network ({m.Spec.Summary.Kind}) is not supported on the device; leave --device out");
+        return DeviceModel.Open(device, m.Model);
+    }
+
+    /// <summary>
+    /// <paramref name="k"/> posterior samples of θ for each row of <paramref name="observations"/> (the model's
+    /// observation columns), [rows·k, d] row-major, each observation's samples consecutive: on the device (its stream
+    /// seeded by <paramref name="seed"/>) or with <see cref="PosteriorEstimator{T}.SamplePosterior"/> and <paramref name="rng"/>.
+    /// </summary>
+    private static double[] Posterior(PosteriorEstimator<float> m, DeviceModel? onDevice, Table observations, int k, long seed, Rng rng)
+    {
+        if (onDevice is null)
+        {
+            using var x = observations.ToTensor<float>().Untrack();
+            using var post = m.SamplePosterior(x, k, rng);
+            return post.ToDoubleArray();
+        }
+        if ((long)observations.Rows * k > int.MaxValue / Math.Max(1, m.ParameterDimension + m.ObservationFeatures))
+            throw new ArgumentException($"{observations.Rows} observations × {k} samples is too many for one run; split the observations");
+        var drawn = onDevice.Sample(k, seed, context: observations); // θ, then the observation's columns
+        int d = m.ParameterDimension, width = drawn.Cols;
+        var theta = new double[(long)drawn.Rows * d];
+        for (long i = 0; i < drawn.Rows; i++) Array.Copy(drawn.Values, i * width, theta, i * d, d);
+        return theta;
+    }
 
     /// <summary>Splits a table into θ (the listed columns) and x (the named observation columns, or all others).</summary>
     private static (double[] Theta, string[] ThetaNames, double[] X, string[] XNames) SplitColumns(Table table, string parameterList, string path, IReadOnlyList<string>? observationNames = null)

@@ -45,7 +45,7 @@ internal static class SampleCommand
             HelpName = "FILE|NAME=VALUE,…",
         };
         var shard = Commands.ShardOption("-n is the total over the K shards, this shard writes its share");
-        var device = DeviceOption.Create("the sampling (on a device: the draws of the device's own generator from --seed, written at once to a file)");
+        var device = DeviceOption.Create("the sampling (on a device: the draws of the device's own counter-based generator from --seed, streamed in blocks through reused device buffers; --with-logprob scores each block on the device)");
         var cmd = new Command("sample", "Draw events from a trained model, streamed to the output in blocks.") { model, n, output, seed, clamp, withLogProb, context, shard, device };
         cmd.SetAction(r =>
         {
@@ -56,52 +56,41 @@ internal static class SampleCommand
 
             int Run<T>(FlowModel<T> m) where T : unmanaged, IFloatingPointIeee754<T>
             {
-                if (r.GetValue(device) is { } name && name != "cpu")
-                {
-                    foreach (var (option, used) in new[] { ("--with-logprob", r.GetValue(withLogProb)), ("--shard", r.GetValue(shard) is not null), ("--output -", r.GetValue(output) == "-") })
-                        if (used) throw new UsageException($"--device {name}: {option} is not supported on the device yet; leave out one of them");
-                    using var onDevice = DeviceModel.Open(name, m)!;
-                    var (conditions, perRow) = Context(ctx, m, r.GetValue(context));
-                    long events = r.GetValue(n) ?? (perRow ? 1 : 10_000);
-                    if (events * (conditions?.Rows ?? 1) > Array.MaxLength / Math.Max(1, m.Features + m.ContextFeatures))
-                        throw new UsageException($"--device {name}: -n {events}" + (conditions is null ? "" : $" per context row ({conditions.Rows} rows)") + " is more than one table holds; sample in several runs with other --seed values");
-                    string file = r.GetValue(output)!;
-                    var drawn = onDevice.Sample((int)events, r.GetValue(seed), r.GetValue(clamp), conditions);
-                    DataIo.Write(file, drawn);
-                    ctx.Out.WriteLine($"wrote {drawn.Rows} samples ({string.Join(", ", drawn.Columns)}) drawn on the device to {file}");
-                    return 0;
-                }
+                using var onDevice = DeviceModel.Open(r.GetValue(device)!, m);
                 var (given, fromFile) = Context(ctx, m, r.GetValue(context));
-                long count = r.GetValue(n) ?? (fromFile ? 1 : 10_000);
+                long count = r.GetValue(n) ?? (fromFile ? 1 : 10_000), requested = count;
                 var part = r.GetValue(shard) ?? Tensors.Shard.Whole;
                 if (part.Share(count) == 0)
                     throw new UsageException($"--shard {part}: -n {count} leaves shard {part} no events (" + (given is null ? "" : "-n counts per context row; ") + $"give -n ≥ {part.Count})");
                 count = part.Share(count);
                 long total = given is null ? count : SampleStream.Total(count, given);
                 string path = r.GetValue(output)!;
-                var rng = part.Rng(r.GetValue(seed));
+                // the CPU draws the shard's own stream; a device draws the shard's rows of the stream of --seed (its share
+                // of each context row's -n), so the shards together hold the rows of the unsharded run
+                var source = onDevice is null ? SampleStream.Draws(m, part.Rng(r.GetValue(seed)))
+                    : (ISampleSource<T>)onDevice.Source(r.GetValue(seed), count, requested, part.Offset(requested));
                 bool clamped = r.GetValue(clamp), lp = r.GetValue(withLogProb);
                 var columns = SampleStream.Columns(m, lp);
-                string what = (part.Count > 1 ? $"shard {part}: " : "") + $"{total} samples ({string.Join(", ", columns)})" + (fromFile ? $", {count} per context row" : "") + (clamped ? ", clamped into the training range" : "");
+                string what = (part.Count > 1 ? $"shard {part}: " : "") + $"{total} samples" + (onDevice is null ? "" : " drawn on the device") + $" ({string.Join(", ", columns)})" + (fromFile ? $", {count} per context row" : "") + (clamped ? ", clamped into the training range" : "");
                 using var interruption = ctx.Listen();
                 var progress = new JobProgress(ctx, "nflow sample", total, "events", interruption);
                 var report = new CallbackProgress<long>(done => progress.Report(done));
                 if (path == "-")
                 {
-                    SampleStream.WriteCsv(m, count, rng, ctx.Out, clamped, report, withLogProb: lp, context: given);
+                    SampleStream.WriteCsv(m, count, source, ctx.Out, clamped, report, withLogProb: lp, context: given);
                     progress.Complete(total);
                     ctx.Err.WriteLine($"wrote {what} to stdout");
                     return 0;
                 }
                 if (path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
-                    AtomicFile.Write(path, fs => SampleStream.WriteNpy(m, count, rng, fs, clamped, report, withLogProb: lp, context: given));
+                    AtomicFile.Write(path, fs => SampleStream.WriteNpy(m, count, source, fs, clamped, report, withLogProb: lp, context: given));
                 else if (ParquetTable.IsParquetPath(path))
-                    AtomicFile.Write(path, fs => SampleStream.WriteParquet(m, count, rng, fs, clamped, report, withLogProb: lp, context: given));
+                    AtomicFile.Write(path, fs => SampleStream.WriteParquet(m, count, source, fs, clamped, report, withLogProb: lp, context: given));
                 else
                     AtomicFile.Write(path, fs =>
                     {
                         using var w = new StreamWriter(fs, new System.Text.UTF8Encoding(false), 1 << 16, leaveOpen: true);
-                        SampleStream.WriteCsv(m, count, rng, w, clamped, report, withLogProb: lp, context: given);
+                        SampleStream.WriteCsv(m, count, source, w, clamped, report, withLogProb: lp, context: given);
                     });
                 progress.Complete(total);
                 ctx.Out.WriteLine($"wrote {what} to {path}");

@@ -6,7 +6,7 @@ namespace NormalizingFlows.Cuda;
 
 /// <summary>
 /// A flow compiled onto a <see cref="ComputeDevice"/>: its weights, gradients and Adam state live on the device;
-/// <see cref="LogProb(DeviceTensor, DeviceTensor, DeviceTensor?)"/>, <see cref="Sample"/> and <see cref="TrainStep"/>
+/// <see cref="LogProb(DeviceTensor, DeviceTensor, DeviceTensor?)"/>, <see cref="Sample(int, long, DeviceTensor?)"/> and <see cref="TrainStep"/>
 /// run as device kernels (and cuBLAS GEMMs on CUDA) with no host round trip except the loss when asked;
 /// <see cref="CopyTo(Flow{float})"/> writes the trained weights back, so the model files stay the library's.
 /// Supports RealNVP/affine couplings, rational-quadratic spline couplings (nsf_c), MAF and MAF with splines (maf_rqs)
@@ -187,10 +187,7 @@ public sealed class DeviceFlow : IDisposable
         var x = DeviceTensor.Zeros(Device, n, Features);
         try
         {
-            _blocks.Prepare(n);
-            var z = _blocks[0];
-            DeviceOps.NormalNoise(z, seed);
-            Inverse(z, x, context);
+            Sample(x, seed, 0, context);
             return x;
         }
         catch
@@ -198,6 +195,31 @@ public sealed class DeviceFlow : IDisposable
             x.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Fills <paramref name="x"/> [N, D] with rows <paramref name="firstRow"/> … <paramref name="firstRow"/> + N − 1 of
+    /// the sample stream seeded by <paramref name="seed"/> (one per row of the <paramref name="context"/> [N, C] of a
+    /// conditional flow): blocks drawn one after another into one reused buffer hold what
+    /// <see cref="Sample(int, long, DeviceTensor?)"/> draws at once, so any number of samples streams through bounded
+    /// device memory.
+    /// </summary>
+    public void Sample(DeviceTensor x, long seed, long firstRow = 0, DeviceTensor? context = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(firstRow);
+        Sample(x, context, NoiseArgs.Rows(seed, firstRow, Features));
+    }
+
+    /// <summary>Fills <paramref name="x"/> [N, D] with samples from the base draws of the normal stream rows <paramref name="noise"/> maps its rows to.</summary>
+    internal void Sample(DeviceTensor x, DeviceTensor? context, NoiseArgs noise)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        CheckInput(x, nameof(x), context);
+        if (x.Rows == 0) return;
+        _blocks.Prepare(x.Rows);
+        var z = _blocks[0];
+        DeviceOps.NormalNoise(z, noise);
+        Inverse(z, x, context);
     }
 
     /// <summary>

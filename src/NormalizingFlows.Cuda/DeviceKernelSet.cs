@@ -36,8 +36,8 @@ internal sealed class DeviceKernelSet(Accelerator a)
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float>(DeviceKernels.ClipScale);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int> GatherRows =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int>(DeviceKernels.GatherRows);
-    public readonly Action<Index1D, ArrayView<float>, long> NormalNoise =
-        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, long>(DeviceKernels.NormalNoise);
+    public readonly Action<Index1D, ArrayView<float>, NoiseArgs> NormalNoise =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, NoiseArgs>(DeviceKernels.NormalNoise);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, long> SampleRows =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, long>(DeviceKernels.SampleRows);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AffineArgs> AffineApply =

@@ -114,15 +114,21 @@ internal static class DeviceKernels
         dst[e] = src[(long)rows[r] * cols + j];
     }
 
-    /// <summary>Standard-normal draws from a counter-based hash of (seed, index) and Box–Muller.</summary>
-    public static void NormalNoise(Index1D i, ArrayView<float> result, long seed)
+    /// <summary>
+    /// Standard-normal draws from a counter-based hash of (seed, index) and Box–Muller: element e is entry
+    /// (stream row, e mod cols) of the rows <see cref="NoiseArgs"/> maps the block to, so a block of a stream draws
+    /// what the whole stream drawn at once holds there.
+    /// </summary>
+    public static void NormalNoise(Index1D e, ArrayView<float> result, NoiseArgs a)
     {
-        ulong h1 = Mix((ulong)seed ^ Mix((ulong)(2L * (int)i + 1)));
+        long q = a.First + e / a.Cols;
+        long index = (q / a.PerRow * a.Stride + a.Offset + q % a.PerRow) * a.Cols + e % a.Cols;
+        ulong h1 = Mix((ulong)a.Seed ^ Mix((ulong)(2 * index + 1)));
         ulong h2 = Mix(h1 ^ 0x9E3779B97F4A7C15UL);
         // 24-bit uniforms: u1 in (0, 1], u2 in [0, 1)
         float u1 = ((h1 >> 40) + 1) * (1.0f / 16777216.0f);
         float u2 = (h2 >> 40) * (1.0f / 16777216.0f);
-        result[i] = XMath.Sqrt(-2 * XMath.Log(u1)) * XMath.Cos(6.28318530717958647692f * u2);
+        result[e] = XMath.Sqrt(-2 * XMath.Log(u1)) * XMath.Cos(6.28318530717958647692f * u2);
     }
 
     /// <summary>Row r of dst [N, cols] is row hash(seed, r) mod srcRows of src: a fresh random batch drawn on the device.</summary>

@@ -148,7 +148,15 @@ internal static class DeviceOps
     }
 
     /// <summary>Standard-normal draws into <paramref name="result"/> from <paramref name="seed"/> (counter-based: same seed, same values).</summary>
-    public static void NormalNoise(DeviceTensor result, long seed) => result.Device.Kernels.NormalNoise((int)result.Length, result.View, seed);
+    public static void NormalNoise(DeviceTensor result, long seed) => NormalNoise(result, NoiseArgs.Rows(seed, 0, result.Cols));
+
+    /// <summary>The rows of a seeded normal stream that <paramref name="rows"/> maps result [N, rows.Cols] to.</summary>
+    public static void NormalNoise(DeviceTensor result, NoiseArgs rows)
+    {
+        if (rows.Cols != result.Cols || rows.PerRow < 1 || rows.First < 0 || rows.Offset < 0 || rows.Stride < 0)
+            throw new ArgumentException($"normal stream rows {rows} for a tensor of {result.Cols} columns");
+        if (result.Length > 0) result.Device.Kernels.NormalNoise((int)result.Length, result.View, rows);
+    }
 
     /// <summary>Fills dst [N, D] with rows of src [M, D] drawn uniformly with replacement (counter-based from <paramref name="seed"/>).</summary>
     public static void SampleRows(DeviceTensor src, DeviceTensor dst, long seed)

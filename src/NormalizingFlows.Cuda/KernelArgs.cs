@@ -14,3 +14,14 @@ internal readonly record struct SplineArgs(int Bins, float Left, float Right, fl
 
 /// <summary>One Adam step's scalars, as Optim/Adam computes them (no weight decay): β1, β2, lr/bc1, 1/√bc2, ε.</summary>
 internal readonly record struct AdamArgs(float Beta1, float Beta2, float StepSize, float InvSqrtBc2, float Eps);
+
+/// <summary>
+/// Which rows of a seeded stream of standard-normal rows [·, Cols] a block of draws holds: block row r is stream row
+/// ⌊q/PerRow⌋·Stride + Offset + q mod PerRow with q = First + r, i.e. rows Offset … Offset + PerRow − 1 of each run of
+/// Stride rows (a shard's share of n samples per context row); PerRow = Stride (and Offset 0) makes it row q itself.
+/// </summary>
+internal readonly record struct NoiseArgs(long Seed, long First, long PerRow, long Stride, long Offset, int Cols)
+{
+    /// <summary>Rows <paramref name="first"/>, <paramref name="first"/> + 1, … of the stream of <paramref name="seed"/>.</summary>
+    public static NoiseArgs Rows(long seed, long first, int cols) => new(seed, first, long.MaxValue, 0, 0, cols);
+}

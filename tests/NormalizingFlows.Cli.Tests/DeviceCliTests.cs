@@ -11,7 +11,7 @@ public sealed class DeviceCliTests
 {
     private static readonly string[] Small = ["--layers", "2", "--hidden", "8", "--batch", "64", "--epochs", "2", "--seed", "1"];
 
-    private static string Data(CliSandbox s, string name = "train.csv", int rows = 256, int seed = 1)
+    internal static string Data(CliSandbox s, string name = "train.csv", int rows = 256, int seed = 1)
     {
         var rng = new Random(seed);
         var text = new StringBuilder("a,b,c\n");
@@ -208,7 +208,6 @@ public sealed class DeviceCliTests
 
     [Theory]
     [InlineData("integrate|camel|--dim|2", "integrate")]
-    [InlineData("infer|sample", "infer sample")]
     [InlineData("calo|simulate", "calo simulate")]
     public void VerbsThatRunOnTheCpuOnlyRefuseADevice(string verb, string name)
     {

@@ -47,6 +47,11 @@ public static class FlowModelTables
     /// </summary>
     public static Table Sample<T>(FlowModel<T> model, int n, Rng rng, bool clamp = false, bool withLogProb = false,
         IProgress<long>? progress = null, CancellationToken cancellation = default, Table? context = null) where T : unmanaged, IFloatingPointIeee754<T>
+        => Sample(model, n, SampleStream.Draws(model, rng), clamp, withLogProb, progress, cancellation, context);
+
+    /// <summary>As <see cref="Sample{T}(FlowModel{T}, int, Rng, bool, bool, IProgress{long}?, CancellationToken, Table?)"/>, the samples drawn from <paramref name="source"/>.</summary>
+    public static Table Sample<T>(FlowModel<T> model, int n, ISampleSource<T> source, bool clamp = false, bool withLogProb = false,
+        IProgress<long>? progress = null, CancellationToken cancellation = default, Table? context = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
@@ -56,7 +61,7 @@ public static class FlowModelTables
         var columns = SampleStream.Columns(model, withLogProb);
         var values = new double[total * columns.Length];
         long at = 0;
-        SampleStream.Blocks(model, n, c, rng, clamp, withLogProb, float32: false, progress, cancellation, (block, rows, width) =>
+        SampleStream.Blocks(model, n, c, source, clamp, withLogProb, float32: false, progress, cancellation, (block, rows, width) =>
         {
             Array.Copy(block, 0, values, at, (long)rows * width);
             at += (long)rows * width;

@@ -10,12 +10,13 @@ namespace NormalizingFlows.Models;
 /// <summary>
 /// Draws any number of samples (a 64-bit count) of a <see cref="FlowModel{T}"/> straight to a CSV writer or an .npy
 /// stream in blocks of <see cref="BlockRows"/> rows, so memory stays bounded whatever the count. The draws are the
-/// same as <see cref="FlowModel{T}.Sample"/> called block by block with one <see cref="Rng"/>. A non-finite sample
+/// same as <see cref="FlowModel{T}.Sample"/> called block by block with one <see cref="Rng"/>, or those of another
+/// <see cref="ISampleSource{T}"/> of the model (e.g. a GPU's). A non-finite sample
 /// (an overflow of the element type) throws an <see cref="InvalidOperationException"/> instead of being written.
 /// With <c>withLogProb</c> each row gets one more column, <see cref="LogProbColumn"/>: the model's log p of the event
 /// as written (after dequantized columns are floored and any clamping; for .npy, of the float32 values), so it equals
 /// what <see cref="FlowModel{T}.LogProb"/> gives on the written events. A conditional model samples n events per row
-/// of its context table (<see cref="FlowModelTables.Sample"/>'s convention), and each row carries its context values
+/// of its context table (<see cref="FlowModelTables.Sample{T}(FlowModel{T}, int, Rng, bool, bool, IProgress{long}?, CancellationToken, Data.Table?)"/>'s convention), and each row carries its context values
 /// after the features, so the output is self-describing.
 /// </summary>
 public static class SampleStream
@@ -34,6 +35,11 @@ public static class SampleStream
     /// </summary>
     public static void WriteCsv<T>(FlowModel<T> model, long n, Rng rng, TextWriter writer, bool clamp = false,
         IProgress<long>? progress = null, CancellationToken cancellation = default, bool withLogProb = false, Data.Table? context = null) where T : unmanaged, IFloatingPointIeee754<T>
+        => WriteCsv(model, n, Draws(model, rng), writer, clamp, progress, cancellation, withLogProb, context);
+
+    /// <summary>As <see cref="WriteCsv{T}(FlowModel{T}, long, Rng, TextWriter, bool, IProgress{long}?, CancellationToken, bool, Data.Table?)"/>, the samples drawn from <paramref name="source"/>.</summary>
+    public static void WriteCsv<T>(FlowModel<T> model, long n, ISampleSource<T> source, TextWriter writer, bool clamp = false,
+        IProgress<long>? progress = null, CancellationToken cancellation = default, bool withLogProb = false, Data.Table? context = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(writer);
@@ -43,7 +49,7 @@ public static class SampleStream
         writer.Write(string.Join(",", columns));
         writer.Write('\n');
         var sb = new StringBuilder();
-        Blocks(model, n, c, rng, clamp, withLogProb, float32: false, progress, cancellation, (values, rows, d) => Data.Csv.WriteRows(writer, values, rows, d, sb));
+        Blocks(model, n, c, source, clamp, withLogProb, float32: false, progress, cancellation, (values, rows, d) => Data.Csv.WriteRows(writer, values, rows, d, sb));
         writer.Flush();
     }
 
@@ -54,6 +60,11 @@ public static class SampleStream
     /// </summary>
     public static void WriteNpy<T>(FlowModel<T> model, long n, Rng rng, Stream stream, bool clamp = false,
         IProgress<long>? progress = null, CancellationToken cancellation = default, bool withLogProb = false, Data.Table? context = null) where T : unmanaged, IFloatingPointIeee754<T>
+        => WriteNpy(model, n, Draws(model, rng), stream, clamp, progress, cancellation, withLogProb, context);
+
+    /// <summary>As <see cref="WriteNpy{T}(FlowModel{T}, long, Rng, Stream, bool, IProgress{long}?, CancellationToken, bool, Data.Table?)"/>, the samples drawn from <paramref name="source"/>.</summary>
+    public static void WriteNpy<T>(FlowModel<T> model, long n, ISampleSource<T> source, Stream stream, bool clamp = false,
+        IProgress<long>? progress = null, CancellationToken cancellation = default, bool withLogProb = false, Data.Table? context = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(stream);
@@ -61,7 +72,7 @@ public static class SampleStream
         int width = Columns(model, withLogProb).Length;
         stream.Write(NpyHeader(Total(n, c), width));
         var buf = new byte[BlockRows * width * 4];
-        Blocks(model, n, c, rng, clamp, withLogProb, float32: true, progress, cancellation, (values, rows, d) =>
+        Blocks(model, n, c, source, clamp, withLogProb, float32: true, progress, cancellation, (values, rows, d) =>
         {
             for (int i = 0; i < rows * d; i++) BinaryPrimitives.WriteSingleLittleEndian(buf.AsSpan(4 * i), (float)values[i]);
             stream.Write(buf, 0, rows * d * 4);
@@ -72,16 +83,39 @@ public static class SampleStream
     /// <summary>
     /// Writes a Parquet file (float32 columns named as <see cref="Columns"/>) to <paramref name="stream"/>, one row
     /// group per block of samples (<paramref name="n"/> per context row for a conditional model), the same values as
-    /// <see cref="WriteNpy"/>.
+    /// <see cref="WriteNpy{T}(FlowModel{T}, long, ISampleSource{T}, Stream, bool, IProgress{long}?, CancellationToken, bool, Data.Table?)"/>.
     /// </summary>
     public static void WriteParquet<T>(FlowModel<T> model, long n, Rng rng, Stream stream, bool clamp = false,
+        IProgress<long>? progress = null, CancellationToken cancellation = default, bool withLogProb = false, Data.Table? context = null) where T : unmanaged, IFloatingPointIeee754<T>
+        => WriteParquet(model, n, Draws(model, rng), stream, clamp, progress, cancellation, withLogProb, context);
+
+    /// <summary>As <see cref="WriteParquet{T}(FlowModel{T}, long, Rng, Stream, bool, IProgress{long}?, CancellationToken, bool, Data.Table?)"/>, the samples drawn from <paramref name="source"/>.</summary>
+    public static void WriteParquet<T>(FlowModel<T> model, long n, ISampleSource<T> source, Stream stream, bool clamp = false,
         IProgress<long>? progress = null, CancellationToken cancellation = default, bool withLogProb = false, Data.Table? context = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(stream);
         var c = FlowModelTables.MatchContext(model, context);
         using var writer = new Data.ParquetTableWriter(stream, Columns(model, withLogProb));
-        Blocks(model, n, c, rng, clamp, withLogProb, float32: true, progress, cancellation, (values, rows, d) => writer.WriteRows(values, rows));
+        Blocks(model, n, c, source, clamp, withLogProb, float32: true, progress, cancellation, (values, rows, d) => writer.WriteRows(values, rows));
+    }
+
+    /// <summary>
+    /// The model's own draws: <see cref="FlowModel{T}.Sample"/> block after block with <paramref name="rng"/>, scored by
+    /// <see cref="FlowModel{T}.LogProb"/> (what the overloads taking an <see cref="Rng"/> draw).
+    /// </summary>
+    public static ISampleSource<T> Draws<T>(FlowModel<T> model, Rng rng) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(rng);
+        return new ModelDraws<T>(model, rng);
+    }
+
+    private sealed class ModelDraws<T>(FlowModel<T> model, Rng rng) : ISampleSource<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public Tensor<T> Sample(long start, int rows, Tensor<T>? context, bool clamp) => model.Sample(rows, rng, context, clampToTrainingRange: clamp);
+
+        public double[] LogProb(Tensor<T> x, Tensor<T>? context) => model.LogProb(x, context);
     }
 
     /// <summary>The .npy (version 1.0) header of a float32 C-order array of shape (<paramref name="rows"/>, <paramref name="cols"/>), padded to 64 bytes.</summary>
@@ -125,10 +159,10 @@ public static class SampleStream
     /// <paramref name="float32"/> the samples are rounded to float32 first (what an .npy file holds) and log p is that of
     /// the rounded values.
     /// </summary>
-    internal static void Blocks<T>(FlowModel<T> model, long n, Data.Table? context, Rng rng, bool clamp, bool withLogProb, bool float32, IProgress<long>? progress,
+    internal static void Blocks<T>(FlowModel<T> model, long n, Data.Table? context, ISampleSource<T> source, bool clamp, bool withLogProb, bool float32, IProgress<long>? progress,
         CancellationToken cancellation, Action<double[], int, int> write) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        ArgumentNullException.ThrowIfNull(rng);
+        ArgumentNullException.ThrowIfNull(source);
         int d = model.Features, nc = context?.Cols ?? 0, width = d + nc + (withLogProb ? 1 : 0);
         var values = new double[BlockRows * width];
         using var _ = GradMode.Disable();
@@ -143,7 +177,7 @@ public static class SampleStream
                     var cs = c.Span;
                     for (int i = 0; i < cs.Length; i++) cs[i] = T.CreateTruncating((float)double.CreateTruncating(cs[i]));
                 }
-                var sample = model.Sample(rows, rng, c, clampToTrainingRange: clamp);
+                var sample = source.Sample(start, rows, c, clamp);
                 var x = sample.Span;
                 for (int i = 0; i < rows * d; i++)
                 {
@@ -160,7 +194,7 @@ public static class SampleStream
                 }
                 if (withLogProb)
                 {
-                    var lp = model.LogProb(sample, c);
+                    var lp = source.LogProb(sample, c);
                     for (int r = 0; r < rows; r++) values[r * width + d + nc] = lp[r];
                 }
             }
