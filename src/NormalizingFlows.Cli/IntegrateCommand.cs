@@ -47,8 +47,8 @@ internal static class IntegrateCommand
         var pretrain = new Option<string>("--pretrain") { Description = "Flow: none, or vegas (adapt a VEGAS grid on --pretrain-share of the training calls first; it stays the flow's first, fixed layer)", DefaultValueFactory = _ => "none" };
         Commands.OneOf(pretrain, "pretraining", ["none", "vegas"]);
         var pretrainShare = new Option<double>("--pretrain-share") { Description = "With --pretrain vegas: share of the training calls that adapt the grid", DefaultValueFactory = _ => 0.3 };
-        var multichannel = new Option<string?>("--multichannel") { Description = "ee-qqg, ee-qqgg: one channel-conditional flow over the mapping's channels, with its channel weights (fixed), weights learnt jointly (learned), the flow's own channel densities α_k ∝ N_k q_k (balance) or those corrected by the network (learned-balance)" };
-        Commands.OneOf(multichannel!, "multichannel", ["fixed", "learned", "balance", "learned-balance"]);
+        var multichannel = new Option<string?>("--multichannel") { Description = "ee-qqg, ee-qqgg: one channel-conditional flow over the mapping's channels, with its channel weights (fixed), weights learnt jointly (learned), the flow's own channel densities α_k ∝ N_k q_k (balance) or those corrected by the network (learned-balance), or the balance weights with the flow trained on the whole mixture's variance (mixture)" };
+        Commands.OneOf(multichannel!, "multichannel", ["fixed", "learned", "balance", "learned-balance", "mixture"]);
         var dropFloor = new Option<double>("--drop-floor") { Description = "With --multichannel: drop channels below this share of the integral after training (0: keep all)", DefaultValueFactory = _ => 0 };
         var vegasBins = new Option<int>("--vegas-bins") { Description = "VEGAS grid bins per dimension", DefaultValueFactory = _ => 64 };
         var alpha = new Option<double>("--alpha") { Description = "VEGAS damping exponent α", DefaultValueFactory = _ => 0.75 };
@@ -158,7 +158,7 @@ internal static class IntegrateCommand
                 if (part.Count > 1 || resultPath is not null) throw new UsageException("--multichannel runs on one machine: it takes neither --shard nor --result");
                 if (f is not PhaseSpaceProcess { Mapping: IMultichannelMapping } process)
                     throw new UsageException($"--multichannel needs a process on a multichannel mapping (ee-qqg, ee-qqgg), not '{f.Name}'");
-                var options = new MultichannelOptions { Flow = flowOptions, LearnChannelWeights = mc.StartsWith("learned", StringComparison.Ordinal), BalanceWeights = mc.EndsWith("balance", StringComparison.Ordinal), DropFloor = r.GetValue(dropFloor) };
+                var options = new MultichannelOptions { Flow = flowOptions, LearnChannelWeights = mc.StartsWith("learned", StringComparison.Ordinal), BalanceWeights = mc is "mixture" || mc.EndsWith("balance", StringComparison.Ordinal), MixtureLoss = mc is "mixture", DropFloor = r.GetValue(dropFloor) };
                 options.Validate();
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 var multi = new MultichannelFlowIntegrator(new PhaseSpaceChannels(process), options, s);

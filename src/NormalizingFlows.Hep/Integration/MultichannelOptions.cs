@@ -23,6 +23,15 @@ public sealed record MultichannelOptions
     /// </summary>
     public bool BalanceWeights { get; init; }
 
+    /// <summary>
+    /// Train on the balance estimator's own variance (needs <see cref="BalanceWeights"/>, not <see cref="LearnChannelWeights"/>):
+    /// the χ² divergence between f/I and the mixture q_mix(p) = Σ_j (N_j/N) q_j(p) of the channel flows, on each
+    /// round's events reweighted by q_old,mix/q_mix, with gradients through every channel's density at every event, so
+    /// the channels partition the phase space jointly (MadNIS's multichannel as a mixture) instead of each learning
+    /// α_k f with α frozen per round (default false).
+    /// </summary>
+    public bool MixtureLoss { get; init; }
+
     /// <summary>Allocate each iteration's calls to channels in proportion to their weights' standard deviation σ_k (default true; false: equal shares).</summary>
     public bool Stratified { get; init; } = true;
 
@@ -43,6 +52,8 @@ public sealed record MultichannelOptions
         Flow.Validate();
         if (ChannelWeightHidden < 1) throw new ArgumentOutOfRangeException(nameof(ChannelWeightHidden), ChannelWeightHidden, "the channel-weight network needs hidden units");
         if (!(MinimumShare >= 0 && MinimumShare <= 1)) throw new ArgumentOutOfRangeException(nameof(MinimumShare), MinimumShare, "the minimum share must lie in [0, 1]");
+        if (MixtureLoss && !BalanceWeights) throw new ArgumentException("the mixture loss trains the balance-weight estimator: set BalanceWeights too", nameof(MixtureLoss));
+        if (MixtureLoss && LearnChannelWeights) throw new ArgumentException("the mixture loss has no channel-weight network to train: set LearnChannelWeights to false", nameof(MixtureLoss));
         if (!(DropFloor >= 0 && DropFloor < 1)) throw new ArgumentOutOfRangeException(nameof(DropFloor), DropFloor, "the drop floor must lie in [0, 1)");
     }
 }
