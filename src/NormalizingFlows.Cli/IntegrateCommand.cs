@@ -158,7 +158,7 @@ internal static class IntegrateCommand
                 if (part.Count > 1 || resultPath is not null) throw new UsageException("--multichannel runs on one machine: it takes neither --shard nor --result");
                 if (f is not PhaseSpaceProcess { Mapping: IMultichannelMapping } process)
                     throw new UsageException($"--multichannel needs a process on a multichannel mapping (ee-qqg, ee-qqgg), not '{f.Name}'");
-                var options = new MultichannelOptions { Flow = flowOptions, LearnChannelWeights = mc.StartsWith("learned", StringComparison.Ordinal), BalanceWeights = mc is "mixture" || mc.EndsWith("balance", StringComparison.Ordinal), MixtureLoss = mc is "mixture", DropFloor = r.GetValue(dropFloor) };
+                var options = new MultichannelOptions { Flow = flowOptions, LearnChannelWeights = mc.StartsWith("learned", StringComparison.Ordinal), BalanceWeights = mc is "mixture" || mc.EndsWith("balance", StringComparison.Ordinal), MixtureLoss = mc is "mixture", SecondMomentAllocation = mc is "mixture", DropFloor = r.GetValue(dropFloor) };
                 options.Validate();
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 var multi = new MultichannelFlowIntegrator(new PhaseSpaceChannels(process), options, s);

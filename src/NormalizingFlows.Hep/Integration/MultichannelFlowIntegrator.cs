@@ -131,7 +131,7 @@ public sealed partial class MultichannelFlowIntegrator
                 if (round.Counts[c] == 0) continue;
                 value += means[c];
                 variance += variances[c] / round.Counts[c];
-                _sigma[c] = Math.Sqrt(variances[c]);
+                _sigma[c] = Spread(means[c], variances[c]);
             }
             for (int i = 0; i < w.Length; i++)
             {
@@ -298,12 +298,15 @@ public sealed partial class MultichannelFlowIntegrator
             if (round.Counts[c] > 0)
             {
                 perChannel[c] = means[c];
-                _sigma[c] = Math.Sqrt(variances[c]);
+                _sigma[c] = Spread(means[c], variances[c]);
             }
         _shares = Allocation();
         _lastChannelEstimates = perChannel;
         return perChannel.Sum();
     }
+
+    /// <summary>What a channel's calls are allocated by: σ_k, or with <see cref="MultichannelOptions.SecondMomentAllocation"/> √(σ_k² + I_k²).</summary>
+    private double Spread(double mean, double variance) => Options.SecondMomentAllocation ? Math.Sqrt(variance + mean * mean) : Math.Sqrt(variance);
 
     /// <summary>Shares of the calls: N_k ∝ σ_k (or equal) over the active channels, each at least MinimumShare of an equal share.</summary>
     private double[] Allocation()

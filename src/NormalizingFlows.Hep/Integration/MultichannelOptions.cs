@@ -35,6 +35,14 @@ public sealed record MultichannelOptions
     /// <summary>Allocate each iteration's calls to channels in proportion to their weights' standard deviation σ_k (default true; false: equal shares).</summary>
     public bool Stratified { get; init; } = true;
 
+    /// <summary>
+    /// With <see cref="Stratified"/>: allocate by the root mean square √(σ_k² + I_k²) of each channel's weights instead
+    /// of σ_k, the Kleiss–Pittau update (Comput. Phys. Commun. 83 (1994) 141) of the mixture weights
+    /// ν_k ← ν_k √W_k, W_k = E_{q_k}[(f/q_mix)²], whose fixed point minimises ∫ f²/q_mix: the variance of the mixture
+    /// estimator that <see cref="MixtureLoss"/> trains on (default false: N_k ∝ σ_k).
+    /// </summary>
+    public bool SecondMomentAllocation { get; init; }
+
     /// <summary>Share of calls every active channel keeps at least, as a fraction of an equal share (default 0.1), so no σ_k estimate starves.</summary>
     public double MinimumShare { get; init; } = 0.1;
 

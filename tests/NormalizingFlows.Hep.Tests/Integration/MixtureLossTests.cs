@@ -85,6 +85,25 @@ public class MixtureLossTests
     }
 
     [Fact]
+    public void SecondMomentAllocation_SharesTheCallsByTheRootMeanSquareOfEachChannelsWeights()
+    {
+        var f = new TwoChannelCamel();
+        foreach (bool secondMoment in new[] { false, true })
+        {
+            var integrator = new MultichannelFlowIntegrator(f, Mixture with { SecondMomentAllocation = secondMoment }, seed: 14);
+            integrator.Integrate(20_000, 1);
+            // one iteration: the next shares come from its channels, 0.9 r_k/Σr + 0.05 (MinimumShare 0.1 of an equal share)
+            var r = integrator.Channels.Select(c => secondMoment ? Math.Sqrt(c.Variance + c.Estimate * c.Estimate) : Math.Sqrt(c.Variance)).ToArray();
+            for (int k = 0; k < 2; k++) Assert.Equal(0.9 * r[k] / r.Sum() + 0.05, integrator.Shares[k], 1e-6);
+        }
+        // the two rules differ here: the channels' means are not in proportion to their spreads
+        var ch = new MultichannelFlowIntegrator(f, Mixture, seed: 14);
+        ch.Integrate(20_000, 1);
+        double[] sigma = [Math.Sqrt(ch.Channels[0].Variance), Math.Sqrt(ch.Channels[1].Variance)], mean = [ch.Channels[0].Estimate, ch.Channels[1].Estimate];
+        Assert.True(Math.Abs(sigma[0] / sigma[1] - mean[0] / mean[1]) > 0.05 * sigma[0] / sigma[1], $"σ {sigma[0]}, {sigma[1]} and means {mean[0]}, {mean[1]} too alike for the test");
+    }
+
+    [Fact]
     public void Options_RejectTheMixtureLossWithoutBalanceWeightsOrWithTheNetwork()
     {
         var f = new TwoChannelCamel();
