@@ -47,8 +47,10 @@ internal static class IntegrateCommand
         var pretrain = new Option<string>("--pretrain") { Description = "Flow: none, or vegas (adapt a VEGAS grid on --pretrain-share of the training calls first; it stays the flow's first, fixed layer)", DefaultValueFactory = _ => "none" };
         Commands.OneOf(pretrain, "pretraining", ["none", "vegas"]);
         var pretrainShare = new Option<double>("--pretrain-share") { Description = "With --pretrain vegas: share of the training calls that adapt the grid", DefaultValueFactory = _ => 0.3 };
-        var multichannel = new Option<string?>("--multichannel") { Description = "ee-qqg, ee-qqgg: one channel-conditional flow over the mapping's channels, with its channel weights (fixed), weights learnt jointly (learned), the flow's own channel densities α_k ∝ N_k q_k (balance) or those corrected by the network (learned-balance)" };
-        Commands.OneOf(multichannel!, "multichannel", ["fixed", "learned", "balance", "learned-balance"]);
+        var multichannel = new Option<string?>("--multichannel") { Description = "ee-qqg, ee-qqgg: one channel-conditional flow over the mapping's channels, with its channel weights (fixed), weights learnt jointly (learned), the flow's own channel densities α_k ∝ N_k q_k (balance) or those corrected by the network (learned-balance), or the balance weights with the flow trained on the whole mixture's variance (mixture)" };
+        Commands.OneOf(multichannel!, "multichannel", ["fixed", "learned", "balance", "learned-balance", "mixture"]);
+        var allocation = new Option<string?>("--allocation") { Description = "With --multichannel: allocate each round's calls to the channels by the spread σ_k of their weights (sigma) or by their root mean square (rms: Kleiss–Pittau); default rms for mixture, sigma otherwise" };
+        Commands.OneOf(allocation!, "allocation", ["sigma", "rms"]);
         var dropFloor = new Option<double>("--drop-floor") { Description = "With --multichannel: drop channels below this share of the integral after training (0: keep all)", DefaultValueFactory = _ => 0 };
         var vegasBins = new Option<int>("--vegas-bins") { Description = "VEGAS grid bins per dimension", DefaultValueFactory = _ => 64 };
         var alpha = new Option<double>("--alpha") { Description = "VEGAS damping exponent α", DefaultValueFactory = _ => 0.75 };
@@ -69,7 +71,7 @@ internal static class IntegrateCommand
         });
         var cmd = new Command("integrate", "Integrate a function on the unit hypercube by importance sampling (flow = i-flow, vegas, mc); print estimate ± error, weight spread, unweighting efficiency and integrand calls; optionally write unweighted events.")
         {
-            function, dim, method, calls, trainFraction, iterations, loss, spline, bins, hidden, blocks, batch, stepsPerRound, lr, anneal, buffer, bufferRounds, pretrain, pretrainShare, multichannel, dropFloor, vegasBins, alpha, events, output, sqrtS, yCut, compare, suite, seed, shard, result, weighted,
+            function, dim, method, calls, trainFraction, iterations, loss, spline, bins, hidden, blocks, batch, stepsPerRound, lr, anneal, buffer, bufferRounds, pretrain, pretrainShare, multichannel, dropFloor, allocation, vegasBins, alpha, events, output, sqrtS, yCut, compare, suite, seed, shard, result, weighted,
         };
         cmd.Add(DeviceOption.CpuOnly("integrate", "the i-flow trains by a divergence loss on its own samples, which the device does not run"));
         cmd.SetAction(r =>
@@ -158,7 +160,7 @@ internal static class IntegrateCommand
                 if (part.Count > 1 || resultPath is not null) throw new UsageException("--multichannel runs on one machine: it takes neither --shard nor --result");
                 if (f is not PhaseSpaceProcess { Mapping: IMultichannelMapping } process)
                     throw new UsageException($"--multichannel needs a process on a multichannel mapping (ee-qqg, ee-qqgg), not '{f.Name}'");
-                var options = new MultichannelOptions { Flow = flowOptions, LearnChannelWeights = mc.StartsWith("learned", StringComparison.Ordinal), BalanceWeights = mc.EndsWith("balance", StringComparison.Ordinal), DropFloor = r.GetValue(dropFloor) };
+                var options = new MultichannelOptions { Flow = flowOptions, LearnChannelWeights = mc.StartsWith("learned", StringComparison.Ordinal), BalanceWeights = mc is "mixture" || mc.EndsWith("balance", StringComparison.Ordinal), MixtureLoss = mc is "mixture", SecondMomentAllocation = (r.GetValue(allocation) ?? (mc is "mixture" ? "rms" : "sigma")) is "rms", DropFloor = r.GetValue(dropFloor) };
                 options.Validate();
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 var multi = new MultichannelFlowIntegrator(new PhaseSpaceChannels(process), options, s);

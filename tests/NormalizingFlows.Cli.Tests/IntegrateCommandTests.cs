@@ -141,6 +141,15 @@ public class IntegrateCommandTests
         Assert.Contains("pull", output);
         Assert.Contains("integrand calls: 12,000", output);
 
+        // balance weights with the flow trained on the mixture loss
+        (code, output, err) = s.Run("integrate", "-f", "ee-qqg", "--multichannel", "mixture", "--allocation", "sigma", "--calls", "8192", "--batch", "1024", "--hidden", "8", "--bins", "4");
+        Assert.True(code == 0, err + output);
+        Assert.Contains("ee-qqg (2 channels × 5-D) with the mixture multichannel flow", output);
+        Assert.Contains("integrand calls: 8,192", output);
+        (code, _, err) = s.Run("integrate", "-f", "ee-qqg", "--multichannel", "mixture", "--allocation", "mean", "--calls", "8192");
+        Assert.Equal(2, code);
+        Assert.Contains("unknown allocation 'mean' for --allocation (choose one of: sigma, rms)", err);
+
         (code, output, err) = s.Run("integrate", "-f", "camel", "-d", "2", "--calls", "8192", "--batch", "512", "--hidden", "8", "--bins", "4",
             "--buffer", "2048", "--buffer-rounds", "2", "--pretrain", "vegas");
         Assert.True(code == 0, err + output);

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Flows;
 using NormalizingFlows.Nn;
@@ -14,11 +15,12 @@ namespace NormalizingFlows.Hep.Integration;
 /// the network's output layer zero at the start (α = the mappings' own weights), trained jointly with the flow on
 /// the summed per-channel variance Σ_k E_{q_old}[α_k² F_k² / (q_old q)] (F_k = f w_k); or, with
 /// <see cref="MultichannelOptions.BalanceWeights"/>, the prior replaced by the flow's own channel densities,
-/// α_k ∝ N_k q_k(p) (Veach's balance heuristic); the estimator
+/// α_k ∝ N_k q_k(p) (Veach's balance heuristic), and with <see cref="MultichannelOptions.MixtureLoss"/> the flow trained on
+/// the χ² divergence of the whole mixture Σ_j (N_j/N) q_j(p) instead (the balance estimator's own variance); the estimator
 /// Σ_k mean_k(α_k F_k / q_k) with variance Σ_k σ_k² / N_k, unbiased for any α that sums to 1; stratified allocation
 /// N_k ∝ σ_k of each iteration's calls; channel dropping below a share of the integral.
 /// </summary>
-public sealed class MultichannelFlowIntegrator
+public sealed partial class MultichannelFlowIntegrator
 {
     private readonly ModuleList<float> _model;
     private readonly Adam<float> _optimizer;
@@ -26,6 +28,7 @@ public sealed class MultichannelFlowIntegrator
     private readonly bool[] _active;
     private readonly double[] _sigma;
     private double[] _shares;
+    private double[]? _lastChannelEstimates;
     private IReadOnlyList<ChannelEstimate> _channels = [];
 
     /// <summary>Creates the integrator: a channel-conditional flow (identity at the start) and, when learning, the channel-weight network.</summary>
@@ -82,7 +85,8 @@ public sealed class MultichannelFlowIntegrator
         if (calls <= 0) return;
         var o = Options.Flow;
         int rounds = (int)Math.Max(1, calls / o.SamplesPerRound), steps = rounds * o.StepsPerRound;
-        var loss = new VarianceLoss(this);
+        TrainingLoss<float> loss = Options.MixtureLoss ? new MixtureLoss(this) : new VarianceLoss(this);
+        _lastChannelEstimates = null;
         var training = new TrainingOptions
         {
             Steps = steps, LearningRate = o.LearningRate, ClipNorm = o.ClipNorm, ReportEverySteps = int.MaxValue,
@@ -90,7 +94,7 @@ public sealed class MultichannelFlowIntegrator
         };
         new TrainingLoop<float>(_model, training, _optimizer).Fit(loss, o.StepsPerRound);
         _model.Eval();
-        if (Options.DropFloor > 0 && loss.LastChannelEstimates is { } last)
+        if (Options.DropFloor > 0 && _lastChannelEstimates is { } last)
         {
             double total = last.Sum();
             for (int k = 0; k < last.Length; k++)
@@ -127,7 +131,7 @@ public sealed class MultichannelFlowIntegrator
                 if (round.Counts[c] == 0) continue;
                 value += means[c];
                 variance += variances[c] / round.Counts[c];
-                _sigma[c] = Math.Sqrt(variances[c]);
+                _sigma[c] = Spread(means[c], variances[c]);
             }
             for (int i = 0; i < w.Length; i++)
             {
@@ -194,40 +198,11 @@ public sealed class MultichannelFlowIntegrator
     /// </summary>
     internal double[] BalanceWeightsAt(int channel, ReadOnlySpan<double> u, ReadOnlySpan<int> calls)
     {
-        int k = Integrand.Channels, d = Integrand.Dimensions, n = u.Length / d;
-        if (calls.Length != k) throw new ArgumentException($"{calls.Length} call counts for {k} channels", nameof(calls));
-        var coordinates = new double[n * k * d];
-        var jacobians = new double[n * k];
-        Integrand.ChannelCoordinates(channel, u, coordinates, jacobians);
+        int k = Integrand.Channels, n = u.Length / Integrand.Dimensions;
+        var (logq, jacobians) = ChannelLogDensities(channel, u, calls);
         var alpha = new double[n * k];
-        var rows = new List<int>(n);
-        using var _ = GradMode.Disable();
-        for (int j = 0; j < k; j++)
-        {
-            if (calls[j] == 0) continue;
-            rows.Clear();
-            for (int i = 0; i < n; i++) if (jacobians[i * k + j] > 0) rows.Add(i);
-            for (int start = 0; start < rows.Count; start += BalanceBatch)
-            {
-                int m = Math.Min(BalanceBatch, rows.Count - start);
-                using var scope = TensorScope.Begin();
-                var x = Tensor<float>.Empty(m, d);
-                var context = Tensor<float>.Zeros(m, k);
-                var xs = x.Span; var cs = context.Span;
-                for (int r = 0; r < m; r++)
-                {
-                    int i = rows[start + r];
-                    for (int t = 0; t < d; t++) xs[r * d + t] = (float)Math.Clamp(coordinates[(i * k + j) * d + t], 0.0, 1.0);
-                    cs[r * k + j] = 1;
-                }
-                var logq = Flow.Transform.Forward(new Var<float>(x), new Var<float>(context)).LogAbsDet.Value.ReadOnlySpan;
-                for (int r = 0; r < m; r++)
-                {
-                    int i = rows[start + r];
-                    alpha[i * k + j] = calls[j] * Math.Exp(logq[r]) / jacobians[i * k + j];
-                }
-            }
-        }
+        for (int i = 0; i < n * k; i++)
+            if (calls[i % k] != 0 && jacobians[i] > 0) alpha[i] = calls[i % k] * Math.Exp(logq[i]) / jacobians[i];
         for (int i = 0; i < n; i++)
         {
             double norm = 0;
@@ -235,6 +210,58 @@ public sealed class MultichannelFlowIntegrator
             for (int j = 0; j < k; j++) alpha[i * k + j] = norm > 0 ? alpha[i * k + j] / norm : 0;
         }
         return alpha;
+    }
+
+    /// <summary>
+    /// For n points <paramref name="u"/> of channel <paramref name="channel"/>: the flow's log q(u_j | j) at the
+    /// points' numbers u_j in every channel j (row-major n·K; NaN where channel j cannot reach the point or has no
+    /// <paramref name="calls"/>) and channel j's weight w_j there, evaluated channel by channel without gradients.
+    /// </summary>
+    private (double[] LogQ, double[] Jacobians) ChannelLogDensities(int channel, ReadOnlySpan<double> u, ReadOnlySpan<int> calls)
+    {
+        int k = Integrand.Channels, d = Integrand.Dimensions, n = u.Length / d;
+        if (calls.Length != k) throw new ArgumentException($"{calls.Length} call counts for {k} channels", nameof(calls));
+        var coordinates = new double[n * k * d];
+        var jacobians = new double[n * k];
+        Integrand.ChannelCoordinates(channel, u, coordinates, jacobians);
+        var result = new double[n * k];
+        Array.Fill(result, double.NaN);
+        var rows = new List<int>(n);
+        using var _ = GradMode.Disable();
+        for (int j = 0; j < k; j++)
+        {
+            if (calls[j] == 0) continue;
+            rows.Clear();
+            for (int i = 0; i < n; i++) if (jacobians[i * k + j] > 0) rows.Add(i * k + j);
+            for (int start = 0; start < rows.Count; start += BalanceBatch)
+            {
+                int m = Math.Min(BalanceBatch, rows.Count - start);
+                using var scope = TensorScope.Begin();
+                var (x, context) = ChannelRows(coordinates, CollectionsMarshal.AsSpan(rows).Slice(start, m));
+                var logq = Flow.Transform.Forward(new Var<float>(x), new Var<float>(context)).LogAbsDet.Value.ReadOnlySpan;
+                for (int r = 0; r < m; r++) result[rows[start + r]] = logq[r];
+            }
+        }
+        return (result, jacobians);
+    }
+
+    /// <summary>
+    /// The flow's inputs for <paramref name="rows"/> (each i·K + j: point i in channel j) of row-major n·K·d channel
+    /// <paramref name="coordinates"/>: the numbers u_j (clamped to [0, 1]) and the one-hot context of channel j.
+    /// </summary>
+    private (Tensor<float> X, Tensor<float> Context) ChannelRows(ReadOnlySpan<double> coordinates, ReadOnlySpan<int> rows)
+    {
+        int k = Integrand.Channels, d = Integrand.Dimensions, m = rows.Length;
+        var x = Tensor<float>.Empty(m, d);
+        var context = Tensor<float>.Zeros(m, k);
+        var xs = x.Span; var cs = context.Span;
+        for (int r = 0; r < m; r++)
+        {
+            int row = rows[r];
+            for (int t = 0; t < d; t++) xs[r * d + t] = (float)Math.Clamp(coordinates[row * d + t], 0.0, 1.0);
+            cs[r * k + row % k] = 1;
+        }
+        return (x, context);
     }
 
     private const int BalanceBatch = 8192;
@@ -258,6 +285,28 @@ public sealed class MultichannelFlowIntegrator
         }
         return alpha;
     }
+
+    /// <summary>
+    /// After a training round with channel weights <paramref name="w"/> (α_k F / q_old per event): each channel's σ_k
+    /// and estimate, the next shares, and the round's estimate Σ_k I_k.
+    /// </summary>
+    private double Reallocate(Round round, double[] w)
+    {
+        var (means, variances) = ChannelMoments(w, round.Channel, round.Counts);
+        var perChannel = new double[Integrand.Channels];
+        for (int c = 0; c < perChannel.Length; c++)
+            if (round.Counts[c] > 0)
+            {
+                perChannel[c] = means[c];
+                _sigma[c] = Spread(means[c], variances[c]);
+            }
+        _shares = Allocation();
+        _lastChannelEstimates = perChannel;
+        return perChannel.Sum();
+    }
+
+    /// <summary>What a channel's calls are allocated by: σ_k, or with <see cref="MultichannelOptions.SecondMomentAllocation"/> √(σ_k² + I_k²).</summary>
+    private double Spread(double mean, double variance) => Options.SecondMomentAllocation ? Math.Sqrt(variance + mean * mean) : Math.Sqrt(variance);
 
     /// <summary>Shares of the calls: N_k ∝ σ_k (or equal) over the active channels, each at least MinimumShare of an equal share.</summary>
     private double[] Allocation()
@@ -361,9 +410,6 @@ public sealed class MultichannelFlowIntegrator
         private int[]? _channel;
         private bool _skip;
 
-        /// <summary>Each channel's estimate on the last round (for channel dropping).</summary>
-        public double[]? LastChannelEstimates { get; private set; }
-
         public override Var<float>? Compute(TrainingBatch<float> batch)
         {
             var o = owner.Options.Flow;
@@ -384,18 +430,7 @@ public sealed class MultichannelFlowIntegrator
             foreach (var t in new[] { _x, _context, _features, _logPrior, _coefficient, _logQOld }) t?.Dispose();
             int k = owner.Integrand.Channels, d = owner.Integrand.Dimensions, f = owner.Integrand.Features, n = round.Values.Length;
             var priors = owner.PriorsOf(round);
-            var w = round.Weights(owner.ChannelWeightsAt(priors, round.Features));
-            var (means, variances) = ChannelMoments(w, round.Channel, round.Counts);
-            var perChannel = new double[k];
-            for (int c = 0; c < k; c++)
-                if (round.Counts[c] > 0)
-                {
-                    perChannel[c] = means[c];
-                    owner._sigma[c] = Math.Sqrt(variances[c]);
-                }
-            owner._shares = owner.Allocation();
-            LastChannelEstimates = perChannel;
-            double total = perChannel.Sum();
+            double total = owner.Reallocate(round, round.Weights(owner.ChannelWeightsAt(priors, round.Features)));
             _skip = !(total > 0);
             if (_skip) return;
             _channel = round.Channel;

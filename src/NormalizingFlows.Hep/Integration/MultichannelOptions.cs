@@ -23,8 +23,25 @@ public sealed record MultichannelOptions
     /// </summary>
     public bool BalanceWeights { get; init; }
 
+    /// <summary>
+    /// Train on the balance estimator's own variance (needs <see cref="BalanceWeights"/>, not <see cref="LearnChannelWeights"/>):
+    /// the χ² divergence between f/I and the mixture q_mix(p) = Σ_j (N_j/N) q_j(p) of the channel flows, on each
+    /// round's events reweighted by q_old,mix/q_mix, with gradients through every channel's density at every event, so
+    /// the channels partition the phase space jointly (MadNIS's multichannel as a mixture) instead of each learning
+    /// α_k f with α frozen per round (default false).
+    /// </summary>
+    public bool MixtureLoss { get; init; }
+
     /// <summary>Allocate each iteration's calls to channels in proportion to their weights' standard deviation σ_k (default true; false: equal shares).</summary>
     public bool Stratified { get; init; } = true;
+
+    /// <summary>
+    /// With <see cref="Stratified"/>: allocate by the root mean square √(σ_k² + I_k²) of each channel's weights instead
+    /// of σ_k, the Kleiss–Pittau update (Comput. Phys. Commun. 83 (1994) 141) of the mixture weights
+    /// ν_k ← ν_k √W_k, W_k = E_{q_k}[(f/q_mix)²], whose fixed point minimises ∫ f²/q_mix: the variance of the mixture
+    /// estimator that <see cref="MixtureLoss"/> trains on (default false: N_k ∝ σ_k).
+    /// </summary>
+    public bool SecondMomentAllocation { get; init; }
 
     /// <summary>Share of calls every active channel keeps at least, as a fraction of an equal share (default 0.1), so no σ_k estimate starves.</summary>
     public double MinimumShare { get; init; } = 0.1;
@@ -43,6 +60,8 @@ public sealed record MultichannelOptions
         Flow.Validate();
         if (ChannelWeightHidden < 1) throw new ArgumentOutOfRangeException(nameof(ChannelWeightHidden), ChannelWeightHidden, "the channel-weight network needs hidden units");
         if (!(MinimumShare >= 0 && MinimumShare <= 1)) throw new ArgumentOutOfRangeException(nameof(MinimumShare), MinimumShare, "the minimum share must lie in [0, 1]");
+        if (MixtureLoss && !BalanceWeights) throw new ArgumentException("the mixture loss trains the balance-weight estimator: set BalanceWeights too", nameof(MixtureLoss));
+        if (MixtureLoss && LearnChannelWeights) throw new ArgumentException("the mixture loss has no channel-weight network to train: set LearnChannelWeights to false", nameof(MixtureLoss));
         if (!(DropFloor >= 0 && DropFloor < 1)) throw new ArgumentOutOfRangeException(nameof(DropFloor), DropFloor, "the drop floor must lie in [0, 1)");
     }
 }
