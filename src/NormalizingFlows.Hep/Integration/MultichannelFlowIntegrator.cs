@@ -247,7 +247,9 @@ public sealed partial class MultichannelFlowIntegrator
 
     /// <summary>
     /// The flow's inputs for <paramref name="rows"/> (each i·K + j: point i in channel j) of row-major n·K·d channel
-    /// <paramref name="coordinates"/>: the numbers u_j (clamped to [0, 1]) and the one-hot context of channel j.
+    /// <paramref name="coordinates"/>: the numbers u_j and the one-hot context of channel j. An inverse map's rounding
+    /// (at most <see cref="CoordinateSlack"/> outside [0, 1]) is put back on the boundary; anything further out is a
+    /// defect of the integrand's inverse map and throws, naming the channel and the value.
     /// </summary>
     private (Tensor<float> X, Tensor<float> Context) ChannelRows(ReadOnlySpan<double> coordinates, ReadOnlySpan<int> rows)
     {
@@ -258,13 +260,22 @@ public sealed partial class MultichannelFlowIntegrator
         for (int r = 0; r < m; r++)
         {
             int row = rows[r];
-            for (int t = 0; t < d; t++) xs[r * d + t] = (float)Math.Clamp(coordinates[row * d + t], 0.0, 1.0);
+            for (int t = 0; t < d; t++)
+            {
+                double u = coordinates[row * d + t];
+                if (!(u >= -CoordinateSlack && u <= 1 + CoordinateSlack))
+                    throw new InvalidOperationException($"{Integrand.GetType().Name}.ChannelCoordinates gave u[{t}] = {u:R} for channel {row % k}: outside [0, 1] (an inverse map that is off)");
+                xs[r * d + t] = (float)Math.Clamp(u, 0.0, 1.0);
+            }
             cs[r * k + row % k] = 1;
         }
         return (x, context);
     }
 
     private const int BalanceBatch = 8192;
+
+    /// <summary>How far outside [0, 1] an inverse map's rounding may put a channel coordinate (1e-9).</summary>
+    internal const double CoordinateSlack = 1e-9;
 
     /// <summary>
     /// The prior channel weights of a round's events: the integrand's, or with <see cref="MultichannelOptions.BalanceWeights"/>

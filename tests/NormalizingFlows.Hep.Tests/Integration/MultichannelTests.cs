@@ -49,6 +49,27 @@ internal sealed class TwoChannelCamel : IMultichannelIntegrand
     }
 }
 
+/// <summary>The two-channel camel with channel 1's inverse map off by a shift: its coordinates leave [0, 1].</summary>
+internal sealed class TwoChannelCamelWithABrokenInverse(double shift) : IMultichannelIntegrand
+{
+    private readonly TwoChannelCamel _f = new();
+
+    public string Name => "camel-2ch-broken-inverse";
+    public int Dimensions => 2;
+    public int Channels => 2;
+    public int Features => 2;
+    public double? AnalyticValue => _f.AnalyticValue;
+
+    public void Evaluate(int channel, ReadOnlySpan<double> u, Span<double> values, Span<double> priors, Span<double> features) =>
+        _f.Evaluate(channel, u, values, priors, features);
+
+    public void ChannelCoordinates(int channel, ReadOnlySpan<double> u, Span<double> coordinates, Span<double> weights)
+    {
+        _f.ChannelCoordinates(channel, u, coordinates, weights);
+        for (int i = 0; i < u.Length / 2; i++) coordinates[4 * i + 2] += shift;
+    }
+}
+
 public class MultichannelTests
 {
     private static readonly MultichannelOptions Small = new() { Flow = TrainedCamelFlow.Smaller };
@@ -131,6 +152,27 @@ public class MultichannelTests
         var both = new MultichannelFlowIntegrator(f, Small with { BalanceWeights = true }, seed: 9);
         both.Train(8 * 512);
         AssertWithin4Sigma(both.Integrate(40_000, 4), exact, "balance weights and network");
+    }
+
+    [Fact]
+    public void BalanceWeights_RefuseChannelCoordinatesOutsideTheUnitCubeInsteadOfClampingThem()
+    {
+        double[] u = [0.3, 0.8, 0.05, 0.6];
+        int[] calls = [300, 100];
+        // rounding-sized excursions are put back on the boundary: at x₁ = 1 channel 1's coordinate √x₁ = 1 becomes
+        // 1 + 1e-12, and the weights are those of the exact map
+        double[] edge = [1.0, 0.8, 0.05, 0.6];
+        var exact = new MultichannelFlowIntegrator(new TwoChannelCamel(), Small with { LearnChannelWeights = false, BalanceWeights = true }, seed: 7);
+        var rounded = new MultichannelFlowIntegrator(new TwoChannelCamelWithABrokenInverse(1e-12), Small with { LearnChannelWeights = false, BalanceWeights = true }, seed: 7);
+        var a = exact.BalanceWeightsAt(0, edge, calls);
+        var b = rounded.BalanceWeightsAt(0, edge, calls);
+        for (int i = 0; i < a.Length; i++) Assert.Equal(a[i], b[i], 1e-6);
+        // an inverse map that is off: a clear error naming the integrand, the channel and the value, not a clamp
+        var broken = new MultichannelFlowIntegrator(new TwoChannelCamelWithABrokenInverse(0.7), Small with { LearnChannelWeights = false, BalanceWeights = true }, seed: 7);
+        var e = Assert.Throws<InvalidOperationException>(() => broken.BalanceWeightsAt(0, u, calls));
+        Assert.Contains("TwoChannelCamelWithABrokenInverse", e.Message);
+        Assert.Contains("channel 1", e.Message);
+        Assert.Contains("outside [0, 1]", e.Message);
     }
 
     [Fact]
