@@ -23,11 +23,13 @@ internal static class CaloCommand
     {
         var cmd = new Command("calo", "Fast calorimeter simulation (CaloFlow): toy CaloGAN calorimeter, flow I + MAF teacher, IAF student by density distillation, evaluation.");
         // calo train takes --device; the simulator, the IAF student, its distillation, generation and evaluation run on the CPU
-        foreach (var sub in new[] { Simulate(ctx), Train(ctx), Distill(ctx), Generate(ctx), Eval(ctx) })
+        static Command OnTheCpu(Command sub)
         {
-            if (sub.Name != "train") sub.Add(DeviceOption.CpuOnly($"calo {sub.Name}", "it runs on the CPU; calo train takes --device"));
-            cmd.Add(sub);
+            sub.Add(DeviceOption.CpuOnly($"calo {sub.Name}", "it runs on the CPU; calo train takes --device"));
+            return sub;
         }
+        foreach (var sub in new[] { OnTheCpu(Simulate(ctx)), Train(ctx), OnTheCpu(Distill(ctx)), OnTheCpu(Generate(ctx)), OnTheCpu(Eval(ctx)) })
+            cmd.Add(sub);
         return cmd;
     }
 

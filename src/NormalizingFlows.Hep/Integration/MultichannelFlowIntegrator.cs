@@ -200,13 +200,20 @@ public sealed partial class MultichannelFlowIntegrator
     {
         int k = Integrand.Channels, n = u.Length / Integrand.Dimensions;
         var (logq, jacobians) = ChannelLogDensities(channel, u, calls);
+        // in log space, log N_j + log q_j − log w_j, normalised by the largest: no channel's density under- or
+        // overflows to a partition that no longer sums to 1
         var alpha = new double[n * k];
-        for (int i = 0; i < n * k; i++)
-            if (calls[i % k] != 0 && jacobians[i] > 0) alpha[i] = calls[i % k] * Math.Exp(logq[i]) / jacobians[i];
         for (int i = 0; i < n; i++)
         {
+            double max = double.NegativeInfinity;
+            for (int j = 0; j < k; j++)
+            {
+                int ij = i * k + j;
+                alpha[ij] = calls[j] != 0 && jacobians[ij] > 0 ? Math.Log(calls[j]) + logq[ij] - Math.Log(jacobians[ij]) : double.NegativeInfinity;
+                if (alpha[ij] > max) max = alpha[ij];
+            }
             double norm = 0;
-            for (int j = 0; j < k; j++) norm += alpha[i * k + j];
+            for (int j = 0; j < k; j++) norm += alpha[i * k + j] = double.IsNegativeInfinity(max) ? 0 : Math.Exp(alpha[i * k + j] - max);
             for (int j = 0; j < k; j++) alpha[i * k + j] = norm > 0 ? alpha[i * k + j] / norm : 0;
         }
         return alpha;

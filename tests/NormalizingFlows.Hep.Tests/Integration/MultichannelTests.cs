@@ -49,8 +49,12 @@ internal sealed class TwoChannelCamel : IMultichannelIntegrand
     }
 }
 
-/// <summary>The two-channel camel with channel 1's inverse map off by a shift: its coordinates leave [0, 1].</summary>
-internal sealed class TwoChannelCamelWithABrokenInverse(double shift) : IMultichannelIntegrand
+/// <summary>
+/// The two-channel camel with its inverse maps altered: channel 1's first coordinate shifted by <paramref name="shift"/>
+/// (it leaves [0, 1]) and every channel's weight multiplied by <paramref name="weightScale"/> (which leaves the balance
+/// weights as they are, since only ratios of the channels' densities enter them).
+/// </summary>
+internal sealed class TwoChannelCamelWithABrokenInverse(double shift, double weightScale = 1) : IMultichannelIntegrand
 {
     private readonly TwoChannelCamel _f = new();
 
@@ -67,6 +71,7 @@ internal sealed class TwoChannelCamelWithABrokenInverse(double shift) : IMultich
     {
         _f.ChannelCoordinates(channel, u, coordinates, weights);
         for (int i = 0; i < u.Length / 2; i++) coordinates[4 * i + 2] += shift;
+        for (int i = 0; i < weights.Length; i++) weights[i] *= weightScale;
     }
 }
 
@@ -152,6 +157,22 @@ public class MultichannelTests
         var both = new MultichannelFlowIntegrator(f, Small with { BalanceWeights = true }, seed: 9);
         both.Train(8 * 512);
         AssertWithin4Sigma(both.Integrate(40_000, 4), exact, "balance weights and network");
+    }
+
+    [Fact]
+    public void BalanceWeights_StayAPartitionOfUnityWhenTheChannelDensitiesLeaveTheDoubleRange()
+    {
+        // weights scaled by 2^-1020 (exactly: a power of two) put N_j q_j/w_j beyond double's range (300 · 2^1020 > 1.8e308);
+        // the balance weights depend only on the ratios and must not become ∞/∞
+        double[] u = [0.3, 0.8, 0.05, 0.6];
+        int[] calls = [300, 100];
+        var options = Small with { LearnChannelWeights = false, BalanceWeights = true };
+        var reference = new MultichannelFlowIntegrator(new TwoChannelCamel(), options, seed: 7).BalanceWeightsAt(1, u, calls);
+        foreach (double scale in new[] { Math.ScaleB(1, -1020), Math.ScaleB(1, 1000) })
+        {
+            var alpha = new MultichannelFlowIntegrator(new TwoChannelCamelWithABrokenInverse(0, scale), options, seed: 7).BalanceWeightsAt(1, u, calls);
+            for (int i = 0; i < alpha.Length; i++) Assert.Equal(reference[i], alpha[i], 1e-12);
+        }
     }
 
     [Fact]
