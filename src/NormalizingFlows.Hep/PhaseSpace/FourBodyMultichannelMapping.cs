@@ -134,9 +134,9 @@ public sealed class FourBodyMultichannelMapping : IMultichannelMapping
         {
             var b = p[c.K] + p[c.L];
             double skl = 2 * FourVector.Dot(p[c.K], p[c.L]);
-            (u[0], u[1]) = DecayAngles(total, a);
-            (u[2], u[3]) = DecayAngles(a, p[c.I]);
-            (u[4], u[5]) = DecayAngles(b, p[c.K]);
+            (u[0], u[1]) = TwoBodyDecay.Angles(total, a);
+            (u[2], u[3]) = TwoBodyDecay.Angles(a, p[c.I]);
+            (u[4], u[5]) = TwoBodyDecay.Angles(b, p[c.K]);
             u[6] = InverseLogUniform(_low, PairedUpper, sij);
             u[7] = InverseLogUniform(_low, Math.Pow(SqrtS - Math.Sqrt(sij), 2), skl);
         }
@@ -144,9 +144,9 @@ public sealed class FourBodyMultichannelMapping : IMultichannelMapping
         {
             var r = a + p[c.K];
             double sijk = sij + 2 * FourVector.Dot(p[c.I], p[c.K]) + 2 * FourVector.Dot(p[c.J], p[c.K]);
-            (u[0], u[1]) = DecayAngles(total, r);
-            (u[2], u[3]) = DecayAngles(r, a);
-            (u[4], u[5]) = DecayAngles(a, p[c.I]);
+            (u[0], u[1]) = TwoBodyDecay.Angles(total, r);
+            (u[2], u[3]) = TwoBodyDecay.Angles(r, a);
+            (u[4], u[5]) = TwoBodyDecay.Angles(a, p[c.I]);
             u[6] = InverseLogUniform(3 * _low, _s - 3 * _low, sijk);
             u[7] = InverseLogUniform(_low, sijk - 2 * _low, sij);
         }
@@ -168,17 +168,17 @@ public sealed class FourBodyMultichannelMapping : IMultichannelMapping
         {
             double m1 = LogUniform(_low, PairedUpper, u[6]);
             double m2 = LogUniform(_low, Math.Pow(SqrtS - Math.Sqrt(m1), 2), u[7]);
-            var (a, b) = Decay(total, _s, m1, m2, u[0], u[1]);
-            (p[c.I], p[c.J]) = Decay(a, m1, 0, 0, u[2], u[3]);
-            (p[c.K], p[c.L]) = Decay(b, m2, 0, 0, u[4], u[5]);
+            var (a, b) = TwoBodyDecay.Daughters(total, _s, m1, m2, u[0], u[1]);
+            (p[c.I], p[c.J]) = TwoBodyDecay.Daughters(a, m1, 0, 0, u[2], u[3]);
+            (p[c.K], p[c.L]) = TwoBodyDecay.Daughters(b, m2, 0, 0, u[4], u[5]);
         }
         else
         {
             double big = LogUniform(3 * _low, _s - 3 * _low, u[6]);
             double small = LogUniform(_low, big - 2 * _low, u[7]);
-            var (r, l) = Decay(total, _s, big, 0, u[0], u[1]);
-            var (q, k) = Decay(r, big, small, 0, u[2], u[3]);
-            (p[c.I], p[c.J]) = Decay(q, small, 0, 0, u[4], u[5]);
+            var (r, l) = TwoBodyDecay.Daughters(total, _s, big, 0, u[0], u[1]);
+            var (q, k) = TwoBodyDecay.Daughters(r, big, small, 0, u[2], u[3]);
+            (p[c.I], p[c.J]) = TwoBodyDecay.Daughters(q, small, 0, 0, u[4], u[5]);
             p[c.K] = k;
             p[c.L] = l;
         }
@@ -218,38 +218,4 @@ public sealed class FourBodyMultichannelMapping : IMultichannelMapping
 
     /// <summary>u = ln(x/lo)/ln(hi/lo), the inverse of <see cref="LogUniform"/>, clamped to [0, 1].</summary>
     static double InverseLogUniform(double lo, double hi, double x) => Math.Clamp(Math.Log(x / lo) / Math.Log(hi / lo), 0.0, 1.0);
-
-    /// <summary>
-    /// The inverse of a two-body decay's angles: (u₀, u₁) with cos θ = 2u₀ − 1, φ = 2πu₁ of <paramref name="daughter"/>
-    /// in the rest frame of <paramref name="parent"/>, measured from the parent's flight direction (a parent at rest, as
-    /// the e⁺e⁻ centre of mass, uses the lab axes).
-    /// </summary>
-    internal static (double U0, double U1) DecayAngles(FourVector parent, FourVector daughter)
-    {
-        var rest = daughter.BoostedFromRestFrameOf(parent.Reflected);
-        if (parent.P > 0) rest = rest.RotatedFromDirection(parent.CosTheta, parent.Phi);
-        double u1 = rest.Phi / (2 * Math.PI);
-        if (u1 < 0) u1 += 1;
-        return (Math.Clamp((rest.CosTheta + 1) / 2, 0.0, 1.0), u1 >= 1 ? 0.0 : u1);
-    }
-
-    /// <summary>
-    /// The two-body decay of <paramref name="parent"/> (mass² <paramref name="parentM2"/>) into masses² ma², mb², with
-    /// cos θ = 2u₀ − 1, φ = 2πu₁ of the first daughter in the parent's rest frame, from its flight direction.
-    /// </summary>
-    static (FourVector A, FourVector B) Decay(FourVector parent, double parentM2, double ma2, double mb2, double u0, double u1)
-    {
-        double m = Math.Sqrt(parentM2);
-        double lambda = (parentM2 - ma2 - mb2) * (parentM2 - ma2 - mb2) - 4 * ma2 * mb2;
-        double pAbs = Math.Sqrt(Math.Max(lambda, 0)) / (2 * m), ea = (parentM2 + ma2 - mb2) / (2 * m);
-        var a = FourVector.FromPolar(ea, pAbs, Math.Clamp(2 * u0 - 1, -1.0, 1.0), 2 * Math.PI * u1);
-        var b = new FourVector(m - ea, -a.Px, -a.Py, -a.Pz);
-        if (parent.P > 0)
-        {
-            double cosTheta = parent.CosTheta, phi = parent.Phi;
-            a = a.RotatedToDirection(cosTheta, phi);
-            b = b.RotatedToDirection(cosTheta, phi);
-        }
-        return (a.BoostedFromRestFrameOf(parent), b.BoostedFromRestFrameOf(parent));
-    }
 }

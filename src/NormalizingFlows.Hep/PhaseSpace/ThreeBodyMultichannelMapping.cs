@@ -135,8 +135,8 @@ public sealed class ThreeBodyMultichannelMapping : IMultichannelMapping
         double g = ChannelDensity(sk);
         if (!(g > 0)) return 0.0;
         var decaying = momenta[channel] + momenta[2];
-        (u[0], u[1]) = FourBodyMultichannelMapping.DecayAngles(new FourVector(SqrtS, 0, 0, 0), decaying);
-        (u[2], u[3]) = FourBodyMultichannelMapping.DecayAngles(decaying, momenta[channel]);
+        (u[0], u[1]) = TwoBodyDecay.Angles(new FourVector(SqrtS, 0, 0, 0), decaying);
+        (u[2], u[3]) = TwoBodyDecay.Angles(decaying, momenta[channel]);
         u[4] = Math.Clamp(Math.Log(sk / SMin) / _logRange, 0.0, 1.0);
         return 1.0 / g;
     }
