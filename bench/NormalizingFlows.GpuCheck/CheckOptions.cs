@@ -1,19 +1,20 @@
 namespace NormalizingFlows.GpuCheck;
 
 /// <summary>The command line of the check program.</summary>
-internal sealed record CheckOptions(bool Check, bool Bench, string Device, string? DataDir, string[] Models, bool Quick)
+internal sealed record CheckOptions(bool Check, bool Bench, string Device, string? DataDir, string[] Models, bool Quick, bool Calo = false, int CaloShowers = 10_000)
 {
     public static readonly string[] AllModels = ["realnvp", "nsf_c", "maf", "maf_rqs"];
 
     public static CheckOptions? Parse(string[] args)
     {
-        bool check = false, bench = false, quick = false;
+        bool check = false, bench = false, quick = false, calo = false;
+        int caloShowers = 10_000;
         string device = "cuda";
         string? data = null;
         var models = AllModels;
         for (int i = 0; i < args.Length; i++)
         {
-            if (args[i] is "--device" or "--data" or "--models" && i + 1 >= args.Length) { Console.Error.WriteLine($"{args[i]} needs a value"); return null; }
+            if (args[i] is "--device" or "--data" or "--models" or "--calo-showers" && i + 1 >= args.Length) { Console.Error.WriteLine($"{args[i]} needs a value"); return null; }
             string Next() => args[++i];
             switch (args[i])
             {
@@ -21,6 +22,10 @@ internal sealed record CheckOptions(bool Check, bool Bench, string Device, strin
                 case "--check": check = true; break;
                 case "--bench": bench = true; break;
                 case "--quick": quick = true; break;
+                case "--calo": calo = true; break;
+                case "--calo-showers":
+                    if (!int.TryParse(Next(), out caloShowers) || caloShowers < 2) { Console.Error.WriteLine($"--calo-showers {args[i]}: needs an integer ≥ 2"); return null; }
+                    break;
                 case "--device": device = Next(); break;
                 case "--data": data = Next(); break;
                 case "--models":
@@ -30,6 +35,6 @@ internal sealed record CheckOptions(bool Check, bool Bench, string Device, strin
                 default: Console.Error.WriteLine($"unknown option '{args[i]}'"); return null;
             }
         }
-        return check || bench ? new CheckOptions(check, bench, device, data, models, quick) : null;
+        return check || bench || calo ? new CheckOptions(check, bench, device, data, models, quick, calo, caloShowers) : null;
     }
 }
