@@ -25,7 +25,8 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
         _flow = DeviceFlow.Compile(flow, device);
         try
         {
-            if (optimizer is not null) (_flow.Beta1, _flow.Beta2, _flow.Eps) = (optimizer.Beta1, optimizer.Beta2, optimizer.Eps);
+            if (optimizer is not null)
+                (_flow.Beta1, _flow.Beta2, _flow.Eps, _flow.WeightDecay, _flow.DecoupledWeightDecay) = (optimizer.Beta1, optimizer.Beta2, optimizer.Eps, optimizer.WeightDecay, optimizer.Decoupled);
             _lossSum = DeviceTensor.Zeros(device, 1);
             _batch = new DeviceWorkspace(device, _flow.Features, Math.Max(1, _flow.ContextFeatures), DeviceWorkspace.Vector);
             if (optimizer is not null) _flow.Steps = CopyMoments(flow, optimizer, toHost: false);

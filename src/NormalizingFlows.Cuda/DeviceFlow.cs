@@ -81,6 +81,18 @@ public sealed class DeviceFlow : IDisposable
     /// <summary>Adam's ε (default 1e−8), added to √v̂ as Optim/Adam does.</summary>
     public double Eps { get; set; } = 1e-8;
 
+    /// <summary>Adam's weight decay (default 0): an L2 term on the gradient, or with <see cref="DecoupledWeightDecay"/> AdamW's shrinking of the weights.</summary>
+    public double WeightDecay
+    {
+        get => _weightDecay;
+        set => _weightDecay = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "weight decay must be ≥ 0");
+    }
+
+    private double _weightDecay;
+
+    /// <summary>True for AdamW's decoupled weight decay (θ ← θ·(1 − lr·wd) before the update), as Optim/AdamW.</summary>
+    public bool DecoupledWeightDecay { get; set; }
+
     /// <summary>Global gradient-norm clip of <see cref="TrainStep"/> (as Optim/GradientClipping: max/(norm + 1e−6) above max); null (default): none.</summary>
     public double? ClipNorm { get; set; }
 
@@ -279,7 +291,7 @@ public sealed class DeviceFlow : IDisposable
             DeviceOps.ClipScale(_squares, clip, (float)maxNorm);
         }
         Steps++;
-        var args = DeviceAdam.Args(learningRate, Beta1, Beta2, Eps, Steps);
+        var args = DeviceAdam.Args(learningRate, Beta1, Beta2, Eps, Steps, WeightDecay, DecoupledWeightDecay);
         foreach (var linear in linears) linear.Step(args, clip);
         return loss;
     }

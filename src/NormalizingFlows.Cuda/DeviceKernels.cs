@@ -85,16 +85,17 @@ internal static class DeviceKernels
     }
 
     /// <summary>
-    /// One Adam step per element, the arithmetic of Optim/Adam without weight decay on the gradient times
-    /// gradScale[0] (the clip factor, or 1): m, v moments; p − step·m/(√v/√bc2 + ε).
+    /// One Adam step per element, the arithmetic of Optim/Adam on the gradient times gradScale[0] (the clip factor, or
+    /// 1) plus L2·p: m, v moments; p·Decay − step·m/(√v/√bc2 + ε).
     /// </summary>
     public static void Adam(Index1D i, ArrayView<float> p, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v, ArrayView<float> gradScale, AdamArgs a)
     {
-        float gk = g[i] * gradScale[0];
+        float pk = p[i];
+        float gk = g[i] * gradScale[0] + a.L2 * pk;
         float mk = a.Beta1 * m[i] + (1 - a.Beta1) * gk;
         float vk = a.Beta2 * v[i] + (1 - a.Beta2) * gk * gk;
         m[i] = mk; v[i] = vk;
-        p[i] = p[i] - a.StepSize * mk / (XMath.Sqrt(vk) * a.InvSqrtBc2 + a.Eps);
+        p[i] = pk * a.Decay - a.StepSize * mk / (XMath.Sqrt(vk) * a.InvSqrtBc2 + a.Eps);
     }
 
     /// <summary>

@@ -12,8 +12,11 @@ internal readonly record struct AffineArgs(int Kind, float Bound, int Inverse, i
 /// </summary>
 internal readonly record struct SplineArgs(int Bins, float Left, float Right, float MinWidth, float MinHeight, float MinDerivative, int Inverse, int Cols);
 
-/// <summary>One Adam step's scalars, as Optim/Adam computes them (no weight decay): β1, β2, lr/bc1, 1/√bc2, ε.</summary>
-internal readonly record struct AdamArgs(float Beta1, float Beta2, float StepSize, float InvSqrtBc2, float Eps);
+/// <summary>
+/// One Adam step's scalars, as Optim/Adam computes them: β1, β2, lr/bc1, 1/√bc2, ε, the L2 coefficient added to the
+/// gradient (Adam's weight decay; 0 for AdamW) and the factor the weights are multiplied by first (1 − lr·wd for AdamW, else 1).
+/// </summary>
+internal readonly record struct AdamArgs(float Beta1, float Beta2, float StepSize, float InvSqrtBc2, float Eps, float L2 = 0, float Decay = 1);
 
 /// <summary>
 /// Which rows of a seeded stream of standard-normal rows [·, Cols] a block of draws holds: block row r is stream row

@@ -41,9 +41,8 @@ internal sealed class DeviceRun : IDisposable
         if (loss is not MaximumLikelihoodLoss<float> likelihood) { Refuse($"the loss {loss.GetType().Name}", "only maximum likelihood trains on the device"); return null; }
         if (!ReferenceEquals(likelihood.Flow, model)) Refuse("a likelihood of a flow other than the trained model", "train the flow itself");
         if (train is null) Refuse("a loss-driven run (no data)", "train on data");
-        if (options.WeightDecay > 0) Refuse("WeightDecay", "set TrainingOptions.WeightDecay = 0");
         if (options.DataParallel is not null) Refuse("DataParallel", "train in one process");
-        if (optimizer is not Adam<float> { WeightDecay: 0, Decoupled: false } adam) { Refuse($"the optimizer {optimizer.GetType().Name}", "use the default Adam"); return null; }
+        if (optimizer is not Adam<float> adam) { Refuse($"the optimizer {optimizer.GetType().Name}", "use Adam or AdamW"); return null; }
         var (unwrapped, contextMap) = UnwrapContext(likelihood.Flow);
         if (contextMap is not null && contextMap.Map.Parameters().Any(p => p.Trainable))
             Refuse("a trainable context embedding", "train the embedding with the flow on the CPU");

@@ -15,7 +15,7 @@ public interface IFlowAccelerator
 
     /// <summary>
     /// Puts <paramref name="flow"/>'s current weights on the device, with <paramref name="optimizer"/>'s Adam moments,
-    /// step count, β1, β2 and ε when given (a resumed run). Throws a <see cref="NotSupportedException"/> naming the part
+    /// step count, β1, β2, ε and weight decay (L2 or AdamW's decoupled) when given (a resumed run). Throws a <see cref="NotSupportedException"/> naming the part
     /// of the flow the device cannot run.
     /// </summary>
     IAcceleratedFlow Compile(Flow<float> flow, Adam<float>? optimizer = null);
