@@ -58,12 +58,16 @@ internal sealed class DeviceModel : IDisposable
 
     /// <summary>
     /// log p per row of <paramref name="x"/> [N, D] in original units given its row of the <paramref name="context"/>
-    /// [N, C] in original units (conditional models); −∞ outside the preprocessing's domain; <paramref name="x"/> is
-    /// left as it is.
+    /// [N, C] in original units (conditional models), with <see cref="FlowModel{T}.LogProb"/>'s rules: −∞ outside the
+    /// preprocessing's domain and for far rows (an infinite value, or beyond <see cref="FlowModel{T}.FarLimit"/> after
+    /// preprocessing), a NaN input an <see cref="ArgumentException"/> naming its row and column; <paramref name="x"/>
+    /// is left as it is.
     /// </summary>
     public double[] LogProb(Tensor<float> x, Tensor<float>? context)
     {
+        _model.ValidateInput(x);
         int n = x.Rows, d = x.Cols;
+        double limit = _model.FarLimit;
         var logDet = new double[n];
         var input = x;
         if (_model.Preprocessing is { } pre)
@@ -76,12 +80,12 @@ internal sealed class DeviceModel : IDisposable
         var outside = new bool[n];
         for (int r = 0; r < n; r++)
         {
-            bool finite = double.IsFinite(logDet[r]);
-            for (int j = 0; j < d && finite; j++) finite = float.IsFinite(input.ReadOnlySpan[r * d + j]);
-            if (finite) continue;
+            bool inside = double.IsFinite(logDet[r]);
+            for (int j = 0; j < d && inside; j++) inside = Math.Abs(input.ReadOnlySpan[r * d + j]) <= limit;
+            if (inside) continue;
             if (ReferenceEquals(input, x)) input = x.Clone(); // the caller's rows stay as given
             outside[r] = true;
-            input.Span.Slice(r * d, d).Clear(); // scored as 0, reported as −∞
+            input.Span.Slice(r * d, d).Clear(); // outside the domain or far: scored as 0, reported as −∞
         }
         var lp = _flow.LogProb(input, MapContext(context));
         var result = new double[n];

@@ -206,6 +206,30 @@ public sealed class DeviceCliTests
     }
 
     [Fact]
+    public void DeviceLogProbKeepsTheCpuRulesForFarAndNanRows()
+    {
+        // FlowModel.LogProb: far rows (beyond FarOutside standard units, or infinite) are −∞, a NaN input throws naming
+        // its row and column; the device path must say the same and score the ordinary rows as the CPU does
+        using var s = new CliSandbox();
+        var (code, _, err) = s.Run(["train", Data(s), .. Small, "--flow", "realnvp", "-o", s["m.nflow"]]);
+        Assert.True(code == 0, err);
+        var model = NormalizingFlows.Models.ModelFile.Load<float>(s["m.nflow"]);
+        using var device = DeviceModel.Open("cpu-accelerator", model)!;
+        float[] rows = [1, 1.5f, 0, /* far */ 1e30f, 1.5f, 0, 1, 2, -1, /* infinite */ 1, float.PositiveInfinity, 0, /* far the other way */ 1, 1.5f, -3e12f];
+        var x = NormalizingFlows.Tensors.Tensor<float>.From(rows, 5, 3);
+        var cpu = model.LogProb(x);
+        var dev = device.LogProb(x, null);
+        Assert.Equal(new[] { false, true, false, true, true }, cpu.Select(double.IsNegativeInfinity).ToArray());
+        Assert.Equal(new[] { false, true, false, true, true }, dev.Select(double.IsNegativeInfinity).ToArray());
+        foreach (int i in new[] { 0, 2 }) Assert.True(Math.Abs(cpu[i] - dev[i]) <= 1e-3 * (1 + Math.Abs(cpu[i])), $"row {i}: CPU {cpu[i]}, device {dev[i]}");
+        rows[7] = float.NaN;
+        var nan = NormalizingFlows.Tensors.Tensor<float>.From(rows, 5, 3);
+        var cpuError = Assert.Throws<ArgumentException>(() => model.LogProb(nan));
+        var devError = Assert.Throws<ArgumentException>(() => device.LogProb(nan, null));
+        Assert.Equal(cpuError.Message, devError.Message);
+    }
+
+    [Fact]
     public void WeightDecayTrainsOnTheDeviceAsOnTheCpu()
     {
         // --weight-decay (AdamW) used to be refused on the device; now the two runs reach the same validation log-likelihood

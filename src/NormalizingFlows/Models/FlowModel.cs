@@ -200,13 +200,8 @@ public sealed class FlowModel<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// </summary>
     public double[] LogProb(Tensor<T> x, Tensor<T>? context = null)
     {
-        ArgumentNullException.ThrowIfNull(x);
-        if (x.Rank != 2 || x.Dim(1) != Features) throw new ArgumentException($"input must be [rows, {Features}], got {x.ShapeString}");
-        int n = x.Dim(0), d = Features;
-        var xs = x.ReadOnlySpan;
-        for (int r = 0; r < n; r++)
-            for (int j = 0, k = r * d; j < d; j++, k++)
-                if (T.IsNaN(xs[k])) throw new ArgumentException($"row {r}, column {j} ('{Columns[j]}') is NaN: flows need numbers (drop or impute such rows first)");
+        ValidateInput(x);
+        int n = x.Dim(0);
         bool wasTraining = Flow.Training;
         Flow.Eval();
         try
@@ -231,6 +226,28 @@ public sealed class FlowModel<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>
+    /// Throws an <see cref="ArgumentException"/> unless <paramref name="x"/> is [rows, <see cref="Features"/>] without
+    /// NaN, naming the first NaN's row and column (what <see cref="LogProb"/> checks first).
+    /// </summary>
+    public void ValidateInput(Tensor<T> x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Rank != 2 || x.Dim(1) != Features) throw new ArgumentException($"input must be [rows, {Features}], got {x.ShapeString}");
+        int n = x.Dim(0), d = Features;
+        var xs = x.ReadOnlySpan;
+        for (int r = 0; r < n; r++)
+            for (int j = 0, k = r * d; j < d; j++, k++)
+                if (T.IsNaN(xs[k])) throw new ArgumentException($"row {r}, column {j} ('{Columns[j]}') is NaN: flows need numbers (drop or impute such rows first)");
+    }
+
+    /// <summary>
+    /// |value| of the flow's own input (after preprocessing) beyond which <see cref="LogProb"/> counts a row as so far
+    /// out that its density underflows (log p = −∞): <see cref="FarOutside"/> with preprocessing; without it √(max of
+    /// T)/10⁴ (about 1.8e15 for float), where the flow's arithmetic would overflow.
+    /// </summary>
+    public double FarLimit => Preprocessing is null ? Math.Sqrt(typeof(T) == typeof(float) ? float.MaxValue : double.MaxValue) / 1e4 : FarOutside;
+
+    /// <summary>
     /// Distance in standard units after preprocessing (|z| of the flow's own input) beyond which a row's density
     /// counts as zero (log p = −∞): 10⁴, where a standard normal's log-density is already about −5·10⁷.
     /// </summary>
@@ -245,10 +262,9 @@ public sealed class FlowModel<T> where T : unmanaged, IFloatingPointIeee754<T>
         for (int r = 0; r < n; r++)
             for (int j = 0, k = r * d; j < d; j++, k++)
                 if (T.IsInfinity(xs[k])) far[r] = true;
-        double limit = FarOutside;
+        double limit = FarLimit;
         var z = x;
-        if (Preprocessing is null) limit = Math.Sqrt(typeof(T) == typeof(float) ? float.MaxValue : double.MaxValue) / 1e4;
-        else z = Preprocessing.Forward(new Var<T>(WithCentreRows(x, far))).Y.Value;
+        if (Preprocessing is not null) z = Preprocessing.Forward(new Var<T>(WithCentreRows(x, far))).Y.Value;
         var zs = z.ReadOnlySpan;
         for (int r = 0; r < n; r++)
             for (int j = 0, k = r * d; j < d && !far[r]; j++, k++)
