@@ -116,6 +116,9 @@ public sealed class DeviceFlow : IDisposable
     /// <summary>The last step's gradient of the loss with respect to the conditioners' context [N, C'] (summed over the layers), when computed.</summary>
     internal DeviceTensor? ContextGradient { get; private set; }
 
+    /// <summary>The last clipped step's squared global gradient norm [1] (every parameter's, the embedding's too); null before one.</summary>
+    internal DeviceTensor? GradientSquares => _squares;
+
     /// <summary>Adam's β1 (default 0.9).</summary>
     public double Beta1 { get; set; } = 0.9;
 
