@@ -136,6 +136,40 @@ public sealed class DeviceCliTests
     }
 
     [Fact]
+    public void AContextEmbeddingTrainsScoresAndSamplesOnTheAccelerator()
+    {
+        // train --embedding: the context standardised on the host, the embedding trained with the flow on the device
+        using var s = new CliSandbox();
+        string train = Data(s), test = Data(s, "test.csv", 32, 2);
+        string[] run = ["train", train, .. Small, "--flow", "maf", "--context", "c", "--embedding", "mlp:3:8:1"];
+        var (code, _, err) = s.Run([.. run, "-o", s["cpu.nflow"]]);
+        Assert.True(code == 0, err);
+        (code, _, err) = s.Run([.. run, "-o", s["dev.nflow"], "--device", "cpu-accelerator"]);
+        Assert.True(code == 0, err);
+        (code, _, err) = s.Run("logprob", s["cpu.nflow"], test, "-o", s["cpu.csv"]);
+        Assert.True(code == 0, err);
+        (code, _, err) = s.Run("logprob", s["dev.nflow"], test, "-o", s["devcpu.csv"]);
+        Assert.True(code == 0, err);
+        var (a, b) = (Column(s["cpu.csv"]), Column(s["devcpu.csv"]));
+        for (int i = 0; i < a.Length; i++) Assert.True(Math.Abs(a[i] - b[i]) <= 1e-2 * (1 + Math.Abs(a[i])), $"row {i}: CPU-trained {a[i]}, device-trained {b[i]}");
+        // the device-trained model scored on the device (embedding there) as on the CPU
+        (code, _, err) = s.Run("logprob", s["dev.nflow"], test, "-o", s["dev.csv"], "--device", "cpu-accelerator");
+        Assert.True(code == 0, err);
+        var d = Column(s["dev.csv"]);
+        for (int i = 0; i < b.Length; i++) Assert.True(Math.Abs(b[i] - d[i]) <= 1e-3 * (1 + Math.Abs(b[i])), $"row {i}: CPU {b[i]}, device {d[i]}");
+        // samples drawn through the embedding on the device, scored there as the CPU scores them
+        (code, _, err) = s.Run("sample", s["dev.nflow"], "-n", "3", "--context", test, "--with-logprob", "-o", s["x.csv"], "--device", "cpu-accelerator", "--seed", "3");
+        Assert.True(code == 0, err);
+        var x = NormalizingFlows.Data.Csv.Read(s["x.csv"]);
+        Assert.Equal(96, x.Rows);
+        var m = Models.ModelFile.Load<float>(s["dev.nflow"]);
+        var events = new NormalizingFlows.Data.Table(["a", "b"], [.. Enumerable.Range(0, 96 * 2).Select(i => x[i / 2, i % 2])], 96);
+        var context = new NormalizingFlows.Data.Table(["c"], [.. Enumerable.Range(0, 96).Select(r => x[r, 2])], 96);
+        var cpu = Models.FlowModelTables.LogProb(m, events, context);
+        for (int r = 0; r < 96; r++) Assert.True(Math.Abs(cpu[r] - x[r, 3]) <= 1e-3 * (1 + Math.Abs(cpu[r])), $"sample {r}: log p {x[r, 3]} on the device, {cpu[r]} on the CPU");
+    }
+
+    [Fact]
     public void WeightedEventsAndTheRefinementTrainOnTheAccelerator()
     {
         using var s = new CliSandbox();
