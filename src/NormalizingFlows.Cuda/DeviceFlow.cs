@@ -70,7 +70,8 @@ public sealed class DeviceFlow : IDisposable
     /// context is then the embedding's input [N, <see cref="ContextEmbedding{T}.InputFeatures"/>], and
     /// <see cref="TrainStep"/> trains the embedding with the flow. A flow whose transform is an
     /// <see cref="Transforms.EmbeddedContextTransform{T}"/> over a context embedding compiles the same way. The MLP and
-    /// sum-pooling embeddings are supported; another kind is refused with a <see cref="NotSupportedException"/> naming it.
+    /// sum-pooling embeddings are supported (a set embedding's standardisation constants are copied as they are at
+    /// compile time); another kind is refused with a <see cref="NotSupportedException"/> naming it.
     /// </summary>
     public static DeviceFlow Compile(Flow<float> flow, ComputeDevice device, ContextEmbedding<float>? embedding = null)
     {
