@@ -103,7 +103,7 @@ public sealed class FlowModel<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     // context preprocessing (its log|det| is no part of the density) followed by the embedding, as one layer
-    internal sealed class ContextMap : Module<T>, ILayer<T>
+    internal sealed class ContextMap : Module<T>, ILayer<T>, IStagedContextMap<T>
     {
         private readonly PreprocessingPipeline<T>? _pre;
         private readonly ContextEmbedding<T>? _embedding;
@@ -114,10 +114,10 @@ public sealed class FlowModel<T> where T : unmanaged, IFloatingPointIeee754<T>
             if (embedding is not null) _embedding = RegisterModule("embedding", embedding);
         }
 
-        /// <summary>The context preprocessing (null: none).</summary>
-        public PreprocessingPipeline<T>? Preprocessing => _pre;
+        public Module<T>? Leading => _pre;
 
-        /// <summary>The embedding after it (null: none).</summary>
+        public Var<T> ApplyLeading(Var<T> context) => _pre is null ? context : _pre.Forward(context).Y;
+
         public ContextEmbedding<T>? Embedding => _embedding;
 
         public Var<T> Forward(Var<T> x)

@@ -1,6 +1,5 @@
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Flows;
-using NormalizingFlows.Models;
 using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Optim;
 using NormalizingFlows.Tensors;
@@ -120,8 +119,8 @@ internal sealed class DeviceRun : IDisposable
         => flow.Transform is EmbeddedContextTransform<float> e ? (new Flow<float>(e.Inner, flow.Base), e) : (flow, null);
 
     /// <summary>
-    /// The context map split into what runs once on the host (without trainable parameters: the whole map, or a
-    /// FlowModel's context preprocessing) and the trainable embedding the device trains with the flow; a trainable
+    /// The context map split into what runs once on the host (without trainable parameters: the whole map, or the
+    /// leading stage of a staged map, a FlowModel's context preprocessing) and the trainable embedding the device trains with the flow; a trainable
     /// map of another kind is named in <c>Refused</c>.
     /// </summary>
     private static (Func<Tensor<float>, Tensor<float>>? Host, ContextEmbedding<float>? Embedding, string? Refused) SplitMap(EmbeddedContextTransform<float>? map)
@@ -131,8 +130,8 @@ internal sealed class DeviceRun : IDisposable
         return map.Map switch
         {
             ContextEmbedding<float> e => (null, e, null),
-            FlowModel<float>.ContextMap { Embedding: { } e, Preprocessing: var pre } when pre is null || !pre.Parameters().Any(p => p.Trainable)
-                => (pre is null ? null : Host(c => pre.Forward(c).Y), e, null),
+            IStagedContextMap<float> { Embedding: { } e } staged when staged.Leading is null || !staged.Leading.Parameters().Any(p => p.Trainable)
+                => (staged.Leading is null ? null : Host(staged.ApplyLeading), e, null),
             _ => (null, null, TypeNames.Of(map.Map)),
         };
     }
