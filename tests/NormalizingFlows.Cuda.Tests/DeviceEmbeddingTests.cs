@@ -358,6 +358,11 @@ public sealed class DeviceEmbeddingTests(CpuAcceleratorFixture fixture) : IClass
         e = Assert.ThrowsAny<NotSupportedException>(() => new MaximumLikelihoodTrainer<float>(wrapped, Options(1) with { Device = _dev })
             .Fit(new TrainingData<float>(DeviceFlowTests.Data(32, 1), RawContext("mlp", 32, 2))));
         Assert.Contains("LinearEmbedding", e.Message);
+        // a trainable context map that is no context embedding
+        var plain = new Flow<float>(new EmbeddedContextTransform<float>(inner.Transform, new Linear<float>(Raw, E, new Rng(4)), Raw), inner.Base);
+        e = Assert.ThrowsAny<NotSupportedException>(() => new MaximumLikelihoodTrainer<float>(plain, Options(1) with { Device = _dev })
+            .Fit(new TrainingData<float>(DeviceFlowTests.Data(32, 1), RawContext("mlp", 32, 2))));
+        Assert.Contains("the trainable context map Linear", e.Message);
         // an embedding whose output is not the flow's context
         var wide = new MlpEmbedding<float>(new Mlp<float>(Raw, [8], E + 1, new Rng(3)));
         Assert.Contains("gives 4 features", Assert.Throws<ArgumentException>(() => DeviceFlow.Compile(inner, _dev, wide)).Message);
