@@ -1,8 +1,11 @@
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Cuda;
 using NormalizingFlows.Flows;
+using NormalizingFlows.Nn;
+using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Optim;
 using NormalizingFlows.Tensors;
+using NormalizingFlows.Transforms;
 
 namespace NormalizingFlows.GpuCheck;
 
@@ -12,19 +15,27 @@ namespace NormalizingFlows.GpuCheck;
 /// autograd's (1e−4 of each tensor's largest), and 20 training steps (losses to 1e−3 relative; final weights to 4·lr:
 /// Adam normalises each gradient, so rounding differences in tiny gradients can move a weight by up to ~lr per step)
 /// on the same batches. The conditional checks (suffix "_conditional") run the same on the flows conditional on C = 4
-/// context features, their training steps with per-event weights (MaximumLikelihoodLoss's weighted loss). One JSON
-/// line per check; each check runs on its own (<see cref="Outcome"/>).
+/// context features, their training steps with per-event weights (MaximumLikelihoodLoss's weighted loss); the
+/// embedded checks ("_embedded_mlp", "_embedded_set") the same with a trainable context embedding in front of the
+/// conditioners (an MLP of 8 context values; a deep-sets embedding of 4 elements of 3 features, some absent), trained
+/// with the flow (its gradients are among the first step's). One JSON line per check; each check runs on its own
+/// (<see cref="Outcome"/>).
 /// </summary>
 internal static class Checks
 {
-    private const int D = 18, C = 4;
+    private const int D = 18, C = 4, RawMlp = 8, F = 3, K = 4;
+
+    /// <summary>A check's context: none, C features, or the raw input of an embedding (mlp, set) to C features.</summary>
+    private sealed record Variant(string Suffix, int Context, string? Embedding);
+
+    private static readonly Variant[] Variants = [new("", 0, null), new("_conditional", C, null), new("_embedded_mlp", RawMlp, "mlp"), new("_embedded_set", K * (F + 1), "set")];
 
     public static void Run(ComputeDevice device, CheckOptions o, Outcome outcome)
     {
         int rows = o.Quick ? 16 : 512;
         int steps = o.Quick ? 5 : 20;
         foreach (var model in o.Models)
-            foreach (int context in new[] { 0, C })
+            foreach (var context in Variants)
             {
                 outcome.Run(model, "check", Name("log_prob", context), () => LogProb(model, device, rows, context));
                 outcome.Run(model, "check", Name("inverse", context), () => Inverse(model, device, Math.Min(rows, 128), context));
@@ -32,21 +43,43 @@ internal static class Checks
             }
     }
 
-    private static Flow<float> Perturbed(string model, int context)
+    private static Flow<float> Perturbed(string model, Variant v)
     {
-        var flow = BenchFlows.Build(model, D, new Rng(1), context);
+        var rng = new Rng(1);
+        var flow = BenchFlows.Build(model, D, rng, v.Embedding is null ? v.Context : C);
+        if (v.Embedding is not null)
+        {
+            ContextEmbedding<float> map = v.Embedding == "mlp"
+                ? new MlpEmbedding<float>(new Mlp<float>(RawMlp, [64], C, rng))
+                : new SetEmbedding<float>(F, K, hidden: 32, layers: 2, outFeatures: C, rng);
+            if (map is SetEmbedding<float> set) set.SetStandardization([0.5, -0.2, 1.0], [1.5, 0.7, 2.0]);
+            flow = new Flow<float>(new EmbeddedContextTransform<float>(flow.Transform, map, map.InputFeatures), flow.Base);
+        }
         BenchFlows.Perturb(flow, 0.05, 2);
         return flow;
     }
 
-    /// <summary>A context [rows, C] drawn from <paramref name="seed"/> (null for an unconditional check).</summary>
-    private static Tensor<float>? Context(int rows, int context, long seed) => context == 0 ? null : new Rng(seed).Normal<float>(rows, context);
+    /// <summary>
+    /// A context of the variant drawn from <paramref name="seed"/> (null for an unconditional check): normal values, or
+    /// for a set embedding K elements of F features with element k ≥ 1 of every (k + r)-th row absent, in the flagged layout.
+    /// </summary>
+    private static Tensor<float>? Context(int rows, Variant v, long seed)
+    {
+        if (v.Context == 0) return null;
+        if (v.Embedding != "set") return new Rng(seed).Normal<float>(rows, v.Context);
+        var sets = new Rng(seed).Normal<float>(rows, K * F);
+        var s = sets.Span;
+        for (int r = 0; r < rows; r++)
+            for (int e = 1; e < K; e++)
+                if ((r + e) % 3 == 0) s.Slice((r * K + e) * F, F).Fill(float.NaN);
+        return SetEmbedding<float>.WithPresenceFlags(sets, F);
+    }
 
     private static Var<float>? Var(Tensor<float>? t) => t is null ? null : new Var<float>(t);
 
-    private static string Name(string check, int context) => context == 0 ? check : check + "_conditional";
+    private static string Name(string check, Variant v) => check + v.Suffix;
 
-    private static bool LogProb(string model, ComputeDevice device, int rows, int context)
+    private static bool LogProb(string model, ComputeDevice device, int rows, Variant context)
     {
         var flow = Perturbed(model, context);
         using var dflow = DeviceFlow.Compile(flow, device);
@@ -57,7 +90,7 @@ internal static class Checks
         return Report(model, Name("log_prob", context), cpu, dflow.LogProb(x, c), i => 2e-3 + 1e-4 * Math.Abs(cpu[i]), "2e-3 + 1e-4·|cpu|", device);
     }
 
-    private static bool Inverse(string model, ComputeDevice device, int rows, int context)
+    private static bool Inverse(string model, ComputeDevice device, int rows, Variant context)
     {
         var flow = Perturbed(model, context);
         using var dflow = DeviceFlow.Compile(flow, device);
@@ -80,7 +113,7 @@ internal static class Checks
         return Report(model, Name("inverse", context), cpuX, dx.Download().ToArray(), Tolerance, "1e-3 + 8·1.2e-7·max(|z|, 1)·max(|det ∂x/∂z|, 1)", device);
     }
 
-    private static bool Training(string model, ComputeDevice device, int rows, int steps, int context)
+    private static bool Training(string model, ComputeDevice device, int rows, int steps, Variant context)
     {
         const double lr = 1e-3;
         var cpu = Perturbed(model, context);
@@ -96,7 +129,7 @@ internal static class Checks
             adam.ZeroGrad();
             var logp = cpu.LogProb(new Var<float>(batch), Var(c));
             // conditional: weighted events too, w in [0.2, 1.8): the device's −(1/B) Σ w log p (MaximumLikelihoodLoss's with w̄ = 1)
-            var w = context == 0 ? null : new Rng(300 + step).Uniform<float>([rows], 0.2, 1.8);
+            var w = context.Context == 0 ? null : new Rng(300 + step).Uniform<float>([rows], 0.2, 1.8);
             var loss = w is null ? Ops.Neg(Ops.Mean(logp)) : Ops.ScaleShift(Ops.Sum(Ops.Mul(logp, new Var<float>(w))), -1.0 / rows);
             loss.Backward();
             adam.Step();

@@ -10,8 +10,8 @@ namespace NormalizingFlows.Cli;
 /// <summary>
 /// A trained float32 model for <c>sample</c>, <c>logprob</c>, <c>eval</c> and <c>infer sample|calibrate</c> with
 /// <c>--device</c>: its preprocessing runs on the host, its flow on the device (<see cref="DeviceFlow"/>). A
-/// conditional model's context goes through its context preprocessing (and embedding) on the host and conditions the
-/// flow on the device. Samples stream in blocks through buffers reused from block to block (<see cref="Source"/>), so
+/// conditional model's context goes through its context preprocessing on the host, then through its context
+/// embedding (summary network), if any, and the flow on the device. Samples stream in blocks through buffers reused from block to block (<see cref="Source"/>), so
 /// device memory stays bounded whatever the count. Float64 models are refused.
 /// </summary>
 internal sealed class DeviceModel : IDisposable
@@ -36,7 +36,7 @@ internal sealed class DeviceModel : IDisposable
         var dev = DeviceOption.Open(device)!;
         try
         {
-            return new DeviceModel(m, dev, DeviceOption.Refusing(device, () => DeviceFlow.Compile(m.Inner, dev)));
+            return new DeviceModel(m, dev, DeviceOption.Refusing(device, () => DeviceFlow.Compile(m.Inner, dev, m.Embedding)));
         }
         catch
         {
@@ -158,7 +158,10 @@ internal sealed class DeviceModel : IDisposable
         return c;
     }
 
-    /// <summary>The flow's context: <paramref name="context"/> (original units) through the model's context preprocessing and embedding on the host.</summary>
+    /// <summary>
+    /// The device flow's context: <paramref name="context"/> (original units) through the model's context
+    /// preprocessing on the host (the embedding, if any, runs on the device).
+    /// </summary>
     private Tensor<float>? MapContext(Tensor<float>? context)
     {
         if (_model.ContextFeatures == 0)
@@ -169,6 +172,8 @@ internal sealed class DeviceModel : IDisposable
         if (context is null) throw new ArgumentException($"the model is conditional on ({string.Join(", ", _model.ContextColumns)}): give a context");
         if (_model.Flow.Transform is not EmbeddedContextTransform<float> map) return context;
         using var _ = GradMode.Disable();
+        if (_model.Embedding is not null)
+            return _model.ContextPreprocessing is { } pre ? pre.Forward(new Var<float>(context)).Y.Value.Clone() : context;
         return map.MapContext(new Var<float>(context)).Value.Clone();
     }
 

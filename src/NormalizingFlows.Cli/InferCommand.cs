@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using NormalizingFlows.Data;
 using NormalizingFlows.Hep.Inference;
+using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
 using Table = NormalizingFlows.Data.Table;
@@ -69,7 +70,7 @@ internal static class InferCommand
         foreach (var o in new[] { layers, hidden, bins, summaryFeatures, epochs, batch }) Commands.Positive(o);
         Commands.NonNegative(patience);
         Commands.NonNegative(elementFeatures);
-        var device = DeviceOption.Create("the training (the posterior flow without a summary network)");
+        var device = DeviceOption.Create("the training (the posterior flow and its summary network)");
         var cmd = new Command("train", "Train a posterior estimator p(θ | x) on simulated pairs.")
         {
             simulator, parameters, pairs, output, flow, layers, hidden, bins, bound, summary, summaryFeatures, elementFeatures, epochs, batch, lr, val, patience, seed,
@@ -156,7 +157,7 @@ internal static class InferCommand
         var output = Commands.Output("Output (.npy or .csv): columns 'observation' (0-based row of FILE) and the parameters; each observation's samples are consecutive rows");
         var seed = Commands.Seed("Seed of the sampling");
         var columns = Commands.Columns();
-        var device = DeviceOption.Create("the posterior sampling (a posterior without a summary network; on a device: the draws of its own counter-based generator from --seed)");
+        var device = DeviceOption.Create("the posterior sampling (the flow and its summary network; on a device: the draws of its own counter-based generator from --seed)");
         var cmd = new Command("sample", "Draw posterior samples θ ~ p(θ | x) for every observation x of a file, in one batched pass.")
         {
             model, observations, n, output, seed, columns, device,
@@ -171,7 +172,7 @@ internal static class InferCommand
             if (table.Cols != names.Length && names.All(table.Columns.Contains)) table = table.SelectColumns(names);
             table = DataIo.MatchModel(table, names, path);
             int k = r.GetValue(n) ?? 1000, d = m.ParameterDimension;
-            using var onDevice = OpenDevice(r.GetValue(device)!, m, "infer sample");
+            using var onDevice = OpenDevice(r.GetValue(device)!, m);
             var clock = Stopwatch.StartNew();
             var posterior = Posterior(m, onDevice, table, k, r.GetValue(seed), new Rng(r.GetValue(seed)));
             double seconds = clock.Elapsed.TotalSeconds;
@@ -202,7 +203,7 @@ internal static class InferCommand
         var seed = Commands.Seed("Seed of the simulation and sampling");
         foreach (var o in new[] { observations, samples, bins, eventSamples }) Commands.Positive(o);
         Commands.NonNegative(events);
-        var device = DeviceOption.Create("the SBC posterior sampling (a posterior without a summary network; on a device: the draws of its own counter-based generator from --seed; the W → ℓν study samples on the CPU)");
+        var device = DeviceOption.Create("the SBC posterior sampling (the flow and its summary network; on a device: the draws of its own counter-based generator from --seed; the W → ℓν study samples on the CPU)");
         var cmd = new Command("calibrate", "Check a posterior estimator: simulation-based calibration (rank histograms, χ² test), coverage of credible intervals, posterior mean/σ versus truth; for W → ℓν, the comparison with the quadratic neutrino solution. Writes an HTML report.")
         {
             model, simulator, observations, samples, bins, events, eventSamples, output, seed, device,
@@ -233,7 +234,7 @@ internal static class InferCommand
                 theta = theta[..(nObs * m.ParameterDimension)];
                 x = x[..(nObs * m.ObservationFeatures)];
             }
-            using var onDevice = OpenDevice(r.GetValue(device)!, m, "infer calibrate");
+            using var onDevice = OpenDevice(r.GetValue(device)!, m);
             var postValues = Posterior(m, onDevice, new Table([.. m.Spec.ObservationNames], x, nObs), l, r.GetValue(seed) ^ 0xCA11B, rng);
             var cal = PosteriorCalibration.Evaluate(m.Spec.ParameterNames, theta, postValues, nObs, l, r.GetValue(bins));
             ctx.Out.WriteLine($"SBC on {nObs} observations × {l} samples:");
@@ -269,14 +270,8 @@ internal static class InferCommand
 
     private static PosteriorEstimator<float> Load(string path) => ModelKinds.Load(path, PosteriorEstimator<float>.Load);
 
-    /// <summary>Null for <c>--device cpu</c>; otherwise the posterior's flow on the device (a summary network is refused by name).</summary>
-    private static DeviceModel? OpenDevice(string device, PosteriorEstimator<float> m, string verb)
-    {
-        if (device == "cpu") return null;
-        if (m.Spec.Summary.Kind != SummaryKind.None)
-            throw new ArgumentException($"{DeviceOption.Name} {device}: {verb} of a posterior with a summary network ({m.Spec.Summary.Kind}) is not supported on the device; leave --device out");
-        return DeviceModel.Open(device, m.Model);
-    }
+    /// <summary>Null for <c>--device cpu</c>; otherwise the posterior's flow (and summary network) on the device.</summary>
+    private static DeviceModel? OpenDevice(string device, PosteriorEstimator<float> m) => device == "cpu" ? null : DeviceModel.Open(device, m.Model);
 
     /// <summary>
     /// <paramref name="k"/> posterior samples of θ for each row of <paramref name="observations"/> (the model's
@@ -293,7 +288,15 @@ internal static class InferCommand
         }
         if ((long)observations.Rows * k > int.MaxValue / Math.Max(1, m.ParameterDimension + m.ObservationFeatures))
             throw new ArgumentException($"{observations.Rows} observations × {k} samples is too many for one run; split the observations");
-        var drawn = onDevice.Sample(k, seed, context: observations); // θ, then the observation's columns
+        var context = observations;
+        if (m.Spec.Summary.Kind == SummaryKind.SumPooling)
+        {
+            // the sets in the layout the model reads (a presence flag before each element), as SamplePosterior does
+            using var x = observations.ToTensor<float>().Untrack();
+            using var flagged = SetEmbedding<float>.WithPresenceFlags(x, m.Spec.Summary.ElementFeatures).Untrack();
+            context = new Table([.. m.Model.ContextColumns], flagged.ToDoubleArray(), observations.Rows);
+        }
+        var drawn = onDevice.Sample(k, seed, context: context); // θ, then the observation's columns
         int d = m.ParameterDimension, width = drawn.Cols;
         var theta = new double[(long)drawn.Rows * d];
         for (long i = 0; i < drawn.Rows; i++) Array.Copy(drawn.Values, i * width, theta, i * d, d);

@@ -1,5 +1,6 @@
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Flows;
+using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Optim;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
@@ -15,14 +16,16 @@ namespace NormalizingFlows.Cuda;
 internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
 {
     private readonly DeviceFlow _flow;
+    private readonly ContextEmbedding<float>? _embedding; // the host embedding compiled with the flow
     private readonly DeviceTensor _lossSum;
     private readonly DeviceWorkspace _batch; // the step's events, context and loss weights [rows, ·]: views over the largest batch's buffers
     private DeviceTensor? _data, _context, _weights;
     private DeviceIndex? _rows;
 
-    public AcceleratedDeviceFlow(ComputeDevice device, Flow<float> flow, Adam<float>? optimizer)
+    public AcceleratedDeviceFlow(ComputeDevice device, Flow<float> flow, Adam<float>? optimizer, ContextEmbedding<float>? embedding = null)
     {
-        _flow = DeviceFlow.Compile(flow, device);
+        _flow = DeviceFlow.Compile(flow, device, embedding);
+        _embedding = embedding;
         try
         {
             if (optimizer is not null)
@@ -101,7 +104,7 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
 
     public void CopyTo(Flow<float> flow, Adam<float>? optimizer = null)
     {
-        _flow.CopyTo(flow);
+        _flow.CopyTo(flow, _embedding);
         if (optimizer is not null) CopyMoments(flow, optimizer, toHost: true);
     }
 
@@ -114,7 +117,7 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
         var index = new Dictionary<Parameter<float>, int>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < optimizer.Parameters.Count; i++) index[optimizer.Parameters[i]] = i;
         var state = optimizer.ExportState();
-        var pairs = _flow.Pairs(flow).ToList();
+        var pairs = _flow.Pairs(flow, _embedding).ToList();
         if (pairs.Count * 2 != index.Count)
             throw new NotSupportedException($"DeviceFlow: the optimizer has {index.Count} parameters, the device trains {pairs.Count * 2} (the linear layers' weights and biases)");
         int At(Parameter<float> p) => index.TryGetValue(p, out int i) ? i

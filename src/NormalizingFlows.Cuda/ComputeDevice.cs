@@ -84,7 +84,7 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
     public string Name => Accelerator.Name;
 
     /// <inheritdoc/>
-    public IAcceleratedFlow Compile(Flow<float> flow, Adam<float>? optimizer = null) => new AcceleratedDeviceFlow(this, flow, optimizer);
+    public IAcceleratedFlow Compile(Flow<float> flow, Adam<float>? optimizer = null, Nn.Embeddings.ContextEmbedding<float>? embedding = null) => new AcceleratedDeviceFlow(this, flow, optimizer, embedding);
 
     /// <summary>True on a CUDA GPU.</summary>
     public bool IsCuda => Accelerator.AcceleratorType == AcceleratorType.Cuda;

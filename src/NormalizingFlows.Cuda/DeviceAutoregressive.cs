@@ -33,10 +33,10 @@ internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, Devi
         }
     }
 
-    public void Backward(DeviceTensor x, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx)
+    public void Backward(DeviceTensor x, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx, DeviceTensor? gContext = null)
     {
         update.Backward(x, Network.Output, gy, gld, gx, Gp);
-        Network.Backward(x, Gp, GxNet);
+        Network.Backward(x, Gp, GxNet, gContext);
         DeviceOps.Add(gx, GxNet);
     }
 

@@ -40,12 +40,12 @@ internal sealed class DeviceCoupling(ComputeDevice dev, int[] conditioning, int[
         DeviceOps.Scatter(Xb, x, _trans);
     }
 
-    public void Backward(DeviceTensor x, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx)
+    public void Backward(DeviceTensor x, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx, DeviceTensor? gContext = null)
     {
         DeviceOps.Gather(gy, Gya, _cond);
         DeviceOps.Gather(gy, Gyb, _trans);
         update.Backward(Xb, Network.Output, Gyb, gld, Gxb, Gp);
-        Network.Backward(Xa, Gp, GxaNet);
+        Network.Backward(Xa, Gp, GxaNet, gContext);
         DeviceOps.Add(Gya, GxaNet);
         DeviceOps.Scatter(Gya, gx, _cond);
         DeviceOps.Scatter(Gxb, gx, _trans);

@@ -1,5 +1,6 @@
 using NormalizingFlows.Flows;
 using NormalizingFlows.Models;
+using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.Cuda;
@@ -8,12 +9,14 @@ namespace NormalizingFlows.Cuda;
 /// A flow compiled onto a <see cref="ComputeDevice"/>: its weights, gradients and Adam state live on the device;
 /// <see cref="LogProb(DeviceTensor, DeviceTensor, DeviceTensor?)"/>, <see cref="Sample(int, long, DeviceTensor?)"/> and <see cref="TrainStep"/>
 /// run as device kernels (and cuBLAS GEMMs on CUDA) with no host round trip except the loss when asked;
-/// <see cref="CopyTo(Flow{float})"/> writes the trained weights back, so the model files stay the library's.
+/// <see cref="CopyTo(Flow{float}, ContextEmbedding{float})"/> writes the trained weights back, so the model files stay the library's.
 /// Supports RealNVP/affine couplings, rational-quadratic spline couplings (nsf_c), MAF and MAF with splines (maf_rqs)
 /// over ReLU conditioners and a standard-normal base, conditional or not: a conditional flow takes its context
 /// [N, C] as a device tensor beside the events (the coupling MLPs read [x_a, context], the MADEs the context in their
-/// first and output layers, as the library's conditioners do). Scratch buffers are kept for the largest batch seen
-/// and reused for smaller ones. Not thread-safe.
+/// first and output layers, as the library's conditioners do). A trainable context embedding (summary network: the
+/// MLP and sum-pooling <see cref="ContextEmbedding{T}"/>s) runs there too, between the given context and the
+/// conditioners, and trains with the flow. Scratch buffers are kept for the largest batch seen and reused for smaller
+/// ones. Not thread-safe.
 /// </summary>
 /// <example><code>
 /// using var dev = ComputeDevice.Cuda();
@@ -25,42 +28,72 @@ namespace NormalizingFlows.Cuda;
 public sealed class DeviceFlow : IDisposable
 {
     private readonly List<IDeviceLayer> _layers;
+    private readonly DeviceEmbedding? _embedding;
+    private readonly DeviceWorkspace _contextGradient; // the loss's gradient with respect to the conditioners' context [rows, C']
     private readonly DeviceWorkspace _ws;  // the layers' outputs x_1 … x_L, then gA, gB [rows, D]; log|det|, log p, g log|det| [rows]
     private readonly DeviceWorkspace _blocks; // LogProb(Tensor)'s events, context and result [rows, ·] (Sample's base points in the first), kept for the next call
     private readonly DeviceTensor _sum;
     private DeviceTensor? _squares, _clip;
 
-    private DeviceFlow(ComputeDevice device, int features, int contextFeatures, List<IDeviceLayer> layers)
+    private DeviceFlow(ComputeDevice device, int features, int contextFeatures, List<IDeviceLayer> layers, DeviceEmbedding? embedding, int conditionerContext)
     {
         Device = device;
         Features = features;
         ContextFeatures = contextFeatures;
         _layers = layers;
+        _embedding = embedding;
+        _contextGradient = new DeviceWorkspace(device, Math.Max(1, conditionerContext));
         _ws = new DeviceWorkspace(device, [.. Enumerable.Repeat(features, layers.Count + 2), DeviceWorkspace.Vector, DeviceWorkspace.Vector, DeviceWorkspace.Vector]);
         _blocks = new DeviceWorkspace(device, features, Math.Max(1, contextFeatures), DeviceWorkspace.Vector);
         _sum = DeviceTensor.Zeros(device, 1);
     }
 
     /// <summary>
-    /// Compiles <paramref name="model"/>'s flow. A model with preprocessing is refused: compile <c>model.Inner</c>
-    /// and feed it preprocessed data (the device computes the flow's density in its own units).
+    /// Compiles <paramref name="model"/>'s flow with its context embedding (<see cref="FlowModel{T}.Embedding"/>),
+    /// if any. A model with preprocessing or context preprocessing is refused: compile <c>model.Inner</c> (with
+    /// <c>model.Embedding</c>) and feed it <c>model.Preprocessing</c>'s (and <c>model.ContextPreprocessing</c>'s)
+    /// output (the device computes the flow's density in its own units).
     /// </summary>
     public static DeviceFlow Compile(FlowModel<float> model, ComputeDevice device)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (model.Preprocessing is not null)
             throw new NotSupportedException("DeviceFlow: the model's preprocessing runs on the host: compile model.Inner and feed it model.Preprocessing's output");
-        return Compile(model.Flow, device);
+        if (model.ContextPreprocessing is not null)
+            throw new NotSupportedException("DeviceFlow: the model's context preprocessing runs on the host: compile model.Inner with model.Embedding and feed it model.ContextPreprocessing's output");
+        return Compile(model.Inner, device, model.Embedding);
     }
 
-    /// <summary>Compiles <paramref name="flow"/> (its current weights) onto <paramref name="device"/>.</summary>
-    public static DeviceFlow Compile(Flow<float> flow, ComputeDevice device)
+    /// <summary>
+    /// Compiles <paramref name="flow"/> (its current weights) onto <paramref name="device"/>, behind the trainable
+    /// context <paramref name="embedding"/> when given (its output must be the flow's context): the device flow's
+    /// context is then the embedding's input [N, <see cref="ContextEmbedding{T}.InputFeatures"/>], and
+    /// <see cref="TrainStep"/> trains the embedding with the flow. A flow whose transform is an
+    /// <see cref="Transforms.EmbeddedContextTransform{T}"/> over a context embedding compiles the same way. The MLP and
+    /// sum-pooling embeddings are supported (a set embedding's standardisation constants are copied as they are at
+    /// compile time); another kind is refused with a <see cref="NotSupportedException"/> naming it.
+    /// </summary>
+    public static DeviceFlow Compile(Flow<float> flow, ComputeDevice device, ContextEmbedding<float>? embedding = null)
     {
         ArgumentNullException.ThrowIfNull(flow);
         ArgumentNullException.ThrowIfNull(device);
+        (flow, embedding) = DeviceFlowLayers.Unwrap(flow, embedding);
+        int conditionerContext = flow.Transform.ContextFeatures;
+        if (embedding is not null && embedding.OutputFeatures != conditionerContext)
+            throw new ArgumentException($"DeviceFlow: the context embedding gives {embedding.OutputFeatures} features, the flow reads {conditionerContext} context features", nameof(embedding));
         var layers = DeviceFlowLayers.Compile(flow, device);
-        if (layers.Count == 0) throw new NotSupportedException("DeviceFlow: the flow has no coupling or autoregressive layer to run on the device");
-        return new DeviceFlow(device, flow.Features, flow.Transform.ContextFeatures, layers);
+        DeviceEmbedding? compiled = null;
+        try
+        {
+            if (layers.Count == 0) throw new NotSupportedException("DeviceFlow: the flow has no coupling or autoregressive layer to run on the device");
+            if (embedding is not null) compiled = DeviceEmbedding.Compile(embedding, device);
+        }
+        catch
+        {
+            foreach (var l in layers) l.Dispose();
+            throw;
+        }
+        return new DeviceFlow(device, flow.Features, embedding?.InputFeatures ?? conditionerContext, layers, compiled, conditionerContext);
     }
 
     /// <summary>The device.</summary>
@@ -69,8 +102,23 @@ public sealed class DeviceFlow : IDisposable
     /// <summary>Data dimension D.</summary>
     public int Features { get; }
 
-    /// <summary>Context features C (0: unconditional).</summary>
+    /// <summary>Context features C the device flow takes (0: unconditional); with a context embedding, the embedding's input width.</summary>
     public int ContextFeatures { get; }
+
+    /// <summary>Whether a trainable context embedding runs before the conditioners.</summary>
+    public bool HasEmbedding => _embedding is not null;
+
+    /// <summary>
+    /// Computes the gradient of the loss with respect to the conditioners' context in every <see cref="TrainStep"/>
+    /// (<see cref="ContextGradient"/>), also without an embedding (for checks against autograd).
+    /// </summary>
+    internal bool TrackContextGradient { get; set; }
+
+    /// <summary>The last step's gradient of the loss with respect to the conditioners' context [N, C'] (summed over the layers), when computed.</summary>
+    internal DeviceTensor? ContextGradient { get; private set; }
+
+    /// <summary>The last clipped step's squared global gradient norm [1] (every parameter's, the embedding's too); null before one.</summary>
+    internal DeviceTensor? GradientSquares => _squares;
 
     /// <summary>Adam's β1 (default 0.9).</summary>
     public double Beta1 { get; set; } = 0.9;
@@ -169,8 +217,12 @@ public sealed class DeviceFlow : IDisposable
     {
         _ws.Prepare(x.Rows);
         DeviceOps.Fill(LogDet, 0);
+        context = Embed(context);
         for (int l = 0; l < _layers.Count; l++) _layers[l].Forward(l == 0 ? x : X(l), ContextOf(l, context), X(l + 1), LogDet);
     }
+
+    /// <summary>The conditioners' context: the embedding of <paramref name="context"/>, or the context itself without an embedding.</summary>
+    private DeviceTensor? Embed(DeviceTensor? context) => _embedding is null || context is null ? context : _embedding.Forward(context);
 
     private DeviceTensor? ContextOf(int layer, DeviceTensor? context) => _layers[layer].Network.ContextFeatures == 0 ? null : context;
 
@@ -180,6 +232,7 @@ public sealed class DeviceFlow : IDisposable
         CheckInput(z, nameof(z), context);
         Check(x, nameof(x), z.Rows, Features);
         _ws.Prepare(z.Rows);
+        context = Embed(context);
         var current = z;
         for (int l = _layers.Count - 1; l >= 0; l--)
         {
@@ -274,13 +327,23 @@ public sealed class DeviceFlow : IDisposable
             DeviceOps.ScaleRows(GA, z, weights, 1f / n);
             DeviceOps.Scale(GLogDet, weights, -1f / n);
         }
+        // the context's gradient, summed over the layers, feeds the embedding's backward
+        DeviceTensor? gContext = null;
+        if (context is not null && (_embedding is not null || TrackContextGradient))
+        {
+            _contextGradient.Prepare(n);
+            gContext = _contextGradient[0];
+            DeviceOps.Fill(gContext, 0);
+        }
+        ContextGradient = gContext;
         var g = GA; var gx = GB;
         for (int l = _layers.Count - 1; l >= 0; l--)
         {
-            _layers[l].Backward(l == 0 ? batch : X(l), g, GLogDet, gx);
+            _layers[l].Backward(l == 0 ? batch : X(l), g, GLogDet, gx, _layers[l].Network.ContextFeatures == 0 ? null : gContext);
             (g, gx) = (gx, g);
         }
-        var linears = _layers.SelectMany(layer => layer.Network.Layers);
+        _embedding?.Backward(context!, gContext!);
+        var linears = _layers.SelectMany(layer => layer.Network.Layers).Concat(_embedding?.Linears ?? []);
         DeviceTensor? clip = null;
         if (ClipNorm is { } maxNorm)
         {
@@ -296,25 +359,32 @@ public sealed class DeviceFlow : IDisposable
         return loss;
     }
 
-    /// <summary>Writes the device weights into <paramref name="model"/>'s flow (same architecture), e.g. the model compiled from.</summary>
+    /// <summary>Writes the device weights into <paramref name="model"/>'s flow (same architecture) and its context embedding, e.g. the model compiled from.</summary>
     public void CopyTo(FlowModel<float> model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        CopyTo(model.Flow);
-    }
-
-    /// <summary>Writes the device weights into <paramref name="flow"/> (same architecture); a MADE's masked weights stay as they are.</summary>
-    public void CopyTo(Flow<float> flow)
-    {
-        foreach (var (host, device) in Pairs(flow, nameof(CopyTo))) device.CopyTo(host.Weight, host.Bias!, host.Mask);
+        CopyTo(model.Inner, model.Embedding);
     }
 
     /// <summary>
-    /// Each device linear layer beside the host flow's (same architecture), in parameter order: the last
-    /// <see cref="TrainStep"/>'s weight and bias gradients are <c>Device.GW</c>, <c>Device.GB</c> (for checks against autograd).
+    /// Writes the device weights into <paramref name="flow"/> (same architecture) and, for a device flow with a
+    /// context embedding, into <paramref name="embedding"/> (or the flow's own, as compiled); a MADE's masked weights stay as they are.
     /// </summary>
-    internal IEnumerable<(DeviceFlowLayers.HostLinear Host, DeviceLinear Device)> Pairs(Flow<float> flow, string caller = "DeviceFlow")
+    public void CopyTo(Flow<float> flow, ContextEmbedding<float>? embedding = null)
     {
+        foreach (var (host, device) in Pairs(flow, embedding, nameof(CopyTo))) device.CopyTo(host.Weight, host.Bias!, host.Mask);
+    }
+
+    /// <summary>
+    /// Each device linear layer beside the host flow's (same architecture), in parameter order (the flow's, then its
+    /// context embedding's): the last <see cref="TrainStep"/>'s weight and bias gradients are <c>Device.GW</c>,
+    /// <c>Device.GB</c> (for checks against autograd).
+    /// </summary>
+    internal IEnumerable<(DeviceFlowLayers.HostLinear Host, DeviceLinear Device)> Pairs(Flow<float> flow, ContextEmbedding<float>? embedding = null, string caller = "DeviceFlow")
+    {
+        (flow, embedding) = DeviceFlowLayers.Unwrap(flow, embedding);
+        if ((embedding is null) != (_embedding is null))
+            throw new ArgumentException($"DeviceFlow.{caller}: the device flow has {(_embedding is null ? "no" : "a")} context embedding, the host {(embedding is null ? "none" : "one")}", nameof(embedding));
         var steps = DeviceFlowLayers.Steps(flow);
         if (steps.Count != _layers.Count) throw new ArgumentException($"DeviceFlow.{caller}: the flow has {steps.Count} layers, the device flow {_layers.Count}", nameof(flow));
         var pairs = new List<(DeviceFlowLayers.HostLinear, DeviceLinear)>();
@@ -325,6 +395,13 @@ public sealed class DeviceFlow : IDisposable
             if (hosts.Count != device.Length) throw new ArgumentException($"DeviceFlow.{caller}: layer {l} has {hosts.Count} linear layers on the host, {device.Length} on the device", nameof(flow));
             for (int i = 0; i < hosts.Count; i++) pairs.Add((hosts[i], device[i]));
         }
+        if (embedding is not null)
+        {
+            var hosts = DeviceEmbedding.HostLinears(embedding);
+            var device = _embedding!.Linears.ToList();
+            if (hosts.Count != device.Count) throw new ArgumentException($"DeviceFlow.{caller}: the context embedding has {hosts.Count} linear layers on the host, {device.Count} on the device", nameof(embedding));
+            for (int i = 0; i < hosts.Count; i++) pairs.Add((hosts[i], device[i]));
+        }
         return pairs;
     }
 
@@ -333,6 +410,8 @@ public sealed class DeviceFlow : IDisposable
     {
         _ws.Dispose();
         _blocks.Dispose();
+        _contextGradient.Dispose();
+        _embedding?.Dispose();
         foreach (var t in new[] { _sum, _squares, _clip }) t?.Dispose();
         foreach (var l in _layers) l.Dispose();
     }

@@ -2,6 +2,7 @@ using NormalizingFlows.Autograd;
 using NormalizingFlows.Distributions;
 using NormalizingFlows.Flows;
 using NormalizingFlows.Nn;
+using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Transforms;
 using NormalizingFlows.Transforms.Autoregressive;
@@ -54,6 +55,21 @@ internal static class DeviceFlowLayers
             foreach (var l in layers) l.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// A flow whose transform is an <see cref="EmbeddedContextTransform{T}"/> over a context embedding as the inner
+    /// flow (same base) and that embedding; any other flow as it is, with <paramref name="embedding"/>. Another context
+    /// map (a preprocessing, which runs on the host) is refused by name.
+    /// </summary>
+    public static (Flow<float> Flow, ContextEmbedding<float>? Embedding) Unwrap(Flow<float> flow, ContextEmbedding<float>? embedding)
+    {
+        ArgumentNullException.ThrowIfNull(flow);
+        if (flow.Transform is not EmbeddedContextTransform<float> e) return (flow, embedding);
+        if (embedding is not null) throw new ArgumentException("DeviceFlow: the flow has its own context map; give no embedding besides", nameof(embedding));
+        if (e.Map is not ContextEmbedding<float> map)
+            throw new NotSupportedException($"DeviceFlow: the context map {TypeName(e.Map)} is not supported (a context embedding is: run a context preprocessing on the host and compile the flow with its embedding)");
+        return (new Flow<float>(e.Inner, flow.Base), map);
     }
 
     /// <summary>The host flow's layers in order, after checking the base and every step.</summary>

@@ -26,6 +26,14 @@ internal sealed class DeviceKernelSet(Accelerator a)
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int>(DeviceKernels.GatherColumns);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int> ScatterColumns =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int>(DeviceKernels.ScatterColumns);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int> GatherColumnsAdd =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int>(DeviceKernels.GatherColumnsAdd);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> SetInput =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(DeviceKernels.SetInput);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> SumPool =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(DeviceKernels.SumPool);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> SumPoolBackward =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(DeviceKernels.SumPoolBackward);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, float> AddRowSums =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, float>(DeviceKernels.AddRowSums);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> NormalLogProb =

@@ -68,6 +68,47 @@ internal static class DeviceKernels
         dst[r * dstCols + columns[j]] = src[index];
     }
 
+    /// <summary>dst[r, j] += src[r, columns[j]] for dst [N, dstCols], src [N, srcCols] (a context gradient summed over layers).</summary>
+    public static void GatherColumnsAdd(Index1D index, ArrayView<float> src, ArrayView<float> dst, ArrayView<int> columns, int srcCols, int dstCols)
+    {
+        int r = index / dstCols, j = index % dstCols;
+        dst[index] += src[r * srcCols + columns[j]];
+    }
+
+    /// <summary>
+    /// A set embedding's input row layout [N, K·(F + 1)] (each element a presence flag, then F features) into the
+    /// elements' standardised features feats [N·K, F] ((x − mean)/std; 0 for an absent element, flag 0) and their
+    /// flags mask [N·K]: one thread per element (Nn/Embeddings/SetEmbedding).
+    /// </summary>
+    public static void SetInput(Index1D e, ArrayView<float> x, ArrayView<float> feats, ArrayView<float> mask, ArrayView<float> mean, ArrayView<float> std, int f)
+    {
+        long src = (long)(int)e * (f + 1), dst = (long)(int)e * f;
+        float flag = x[src];
+        mask[e] = flag;
+        for (int j = 0; j < f; j++) feats[dst + j] = flag == 0 ? 0 : (x[src + 1 + j] - mean[j]) / std[j];
+    }
+
+    /// <summary>pooled[n, h] = Σ_k mask[n·K + k]·phi[n·K + k, h] for pooled [N, H]: the deep-sets sum over a row's elements.</summary>
+    public static void SumPool(Index1D index, ArrayView<float> phi, ArrayView<float> mask, ArrayView<float> pooled, int k, int h)
+    {
+        int n = index / h, j = index % h;
+        float s = 0;
+        for (int e = 0; e < k; e++)
+        {
+            long row = (long)n * k + e;
+            s += mask[row] * phi[row * h + j];
+        }
+        pooled[index] = s;
+    }
+
+    /// <summary>gphi[n·K + k, h] = mask[n·K + k]·gpooled[n, h] for gphi [N·K, H]: the backward of <see cref="SumPool"/>.</summary>
+    public static void SumPoolBackward(Index1D index, ArrayView<float> gpooled, ArrayView<float> mask, ArrayView<float> gphi, int k, int h)
+    {
+        long row = index / h;
+        int j = index % h;
+        gphi[index] = mask[row] * gpooled[row / k * h + j];
+    }
+
     /// <summary>acc[r] += sign·Σ_j v[r, j].</summary>
     public static void AddRowSums(Index1D r, ArrayView<float> v, ArrayView<float> acc, int cols, float sign)
     {

@@ -62,8 +62,11 @@ internal sealed class DeviceNetwork : IDisposable
         return Output;
     }
 
-    /// <summary>Parameter gradients from the output gradient gOut (after <see cref="Forward"/> on x and the context); gx when asked.</summary>
-    public void Backward(DeviceTensor x, DeviceTensor gOut, DeviceTensor? gx)
+    /// <summary>
+    /// Parameter gradients from the output gradient gOut (after <see cref="Forward"/> on x and the context); gx when
+    /// asked; the context's gradient (the context columns of each layer that reads it) added to <paramref name="gContext"/> [N, C] when given.
+    /// </summary>
+    public void Backward(DeviceTensor x, DeviceTensor gOut, DeviceTensor? gx, DeviceTensor? gContext = null)
     {
         var g = gOut;
         for (int l = Layers.Length - 1; l >= 0; l--)
@@ -71,9 +74,11 @@ internal sealed class DeviceNetwork : IDisposable
             var target = l == 0 ? gx : _gh[l - 1];
             if (_slot[l] is var s and >= 0)
             {
-                // the gradient of [input, context]: its leading columns are the input's
-                Layers[l].Backward(_in![s], g, target is null ? null : _gin![s]);
+                // the gradient of [input, context]: its leading columns are the input's, its last the context's
+                bool full = target is not null || gContext is not null;
+                Layers[l].Backward(_in![s], g, full ? _gin![s] : null);
                 if (target is not null) DeviceOps.Gather(_gin![s], target, _lead[s]);
+                if (gContext is not null) DeviceOps.GatherAdd(_gin![s], gContext, _tail[s]);
             }
             else Layers[l].Backward(l == 0 ? x : _h[l - 1], g, target);
             if (l > 0)

@@ -84,6 +84,44 @@ internal static class DeviceOps
         if (src.Length > 0) src.Device.Kernels.ScatterColumns((int)src.Length, src.View, dst.View, columns.View, columns.Length, dst.Cols);
     }
 
+    /// <summary>dst[r, j] += src[r, columns[j]].</summary>
+    public static void GatherAdd(DeviceTensor src, DeviceTensor dst, DeviceIndex columns)
+    {
+        dst.Check("gathered columns", src.Rows, columns.Length);
+        if (dst.Length > 0) src.Device.Kernels.GatherColumnsAdd((int)dst.Length, src.View, dst.View, columns.View, src.Cols, columns.Length);
+    }
+
+    /// <summary>A set embedding's input x [N, K·(F + 1)] into the standardised element features feats [N·K, F] and presence flags mask [N·K].</summary>
+    public static void SetInput(DeviceTensor x, DeviceTensor feats, DeviceTensor mask, DeviceTensor mean, DeviceTensor std)
+    {
+        int f = feats.Cols;
+        if (mask.Length != feats.Rows || x.Length != (long)feats.Rows * (f + 1) || mean.Length != f || std.Length != f)
+            throw new ArgumentException($"set input [{x.Rows}, {x.Cols}] into elements [{feats.Rows}, {f}] with {mask.Length} flags");
+        if (mask.Length > 0) x.Device.Kernels.SetInput((int)mask.Length, x.View, feats.View, mask.View, mean.View, std.View, f);
+    }
+
+    /// <summary>pooled[n, ·] = Σ_k mask[n·K + k]·phi[n·K + k, ·] (K = phi.Rows / pooled.Rows).</summary>
+    public static void SumPool(DeviceTensor phi, DeviceTensor mask, DeviceTensor pooled)
+    {
+        int k = PoolSize(phi, mask, pooled);
+        if (pooled.Length > 0) phi.Device.Kernels.SumPool((int)pooled.Length, phi.View, mask.View, pooled.View, k, pooled.Cols);
+    }
+
+    /// <summary>gphi[n·K + k, ·] = mask[n·K + k]·gpooled[n, ·].</summary>
+    public static void SumPoolBackward(DeviceTensor gpooled, DeviceTensor mask, DeviceTensor gphi)
+    {
+        int k = PoolSize(gphi, mask, gpooled);
+        if (gphi.Length > 0) gphi.Device.Kernels.SumPoolBackward((int)gphi.Length, gpooled.View, mask.View, gphi.View, k, gpooled.Cols);
+    }
+
+    private static int PoolSize(DeviceTensor elements, DeviceTensor mask, DeviceTensor pooled)
+    {
+        if (pooled.Rows == 0 && elements.Rows == 0) return 1;
+        if (pooled.Rows == 0 || elements.Rows % pooled.Rows != 0 || elements.Cols != pooled.Cols || mask.Length != elements.Rows)
+            throw new ArgumentException($"sum pooling of [{elements.Rows}, {elements.Cols}] into [{pooled.Rows}, {pooled.Cols}] with {mask.Length} flags");
+        return elements.Rows / pooled.Rows;
+    }
+
     /// <summary>acc[r] += sign·Σ_j v[r, j].</summary>
     public static void AddRowSums(DeviceTensor v, DeviceTensor acc, float sign)
     {

@@ -12,8 +12,11 @@ internal interface IDeviceLayer : IDisposable
     /// <summary>x = f⁻¹(y) (sampling).</summary>
     void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x);
 
-    /// <summary>gx from gy and the per-row log-det gradient gld; the parameter gradients are assigned (the context gets none).</summary>
-    void Backward(DeviceTensor x, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx);
+    /// <summary>
+    /// gx from gy and the per-row log-det gradient gld; the parameter gradients are assigned; the context's gradient
+    /// is added to <paramref name="gContext"/> [N, C] when given (a trainable context embedding), else not computed.
+    /// </summary>
+    void Backward(DeviceTensor x, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx, DeviceTensor? gContext = null);
 
     /// <summary>The network whose parameters this layer trains.</summary>
     DeviceNetwork Network { get; }

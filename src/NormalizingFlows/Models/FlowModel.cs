@@ -103,7 +103,7 @@ public sealed class FlowModel<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     // context preprocessing (its log|det| is no part of the density) followed by the embedding, as one layer
-    private sealed class ContextMap : Module<T>, ILayer<T>
+    internal sealed class ContextMap : Module<T>, ILayer<T>, IStagedContextMap<T>
     {
         private readonly PreprocessingPipeline<T>? _pre;
         private readonly ContextEmbedding<T>? _embedding;
@@ -113,6 +113,12 @@ public sealed class FlowModel<T> where T : unmanaged, IFloatingPointIeee754<T>
             if (pre is not null) _pre = RegisterModule("preprocessing", pre);
             if (embedding is not null) _embedding = RegisterModule("embedding", embedding);
         }
+
+        public Module<T>? Leading => _pre;
+
+        public Var<T> ApplyLeading(Var<T> context) => _pre is null ? context : _pre.Forward(context).Y;
+
+        public ContextEmbedding<T>? Embedding => _embedding;
 
         public Var<T> Forward(Var<T> x)
         {

@@ -1,5 +1,6 @@
 using NormalizingFlows.Autograd;
 using NormalizingFlows.Flows;
+using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Optim;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Transforms;
@@ -12,7 +13,10 @@ namespace NormalizingFlows.Training;
 /// between the device and the host. Leading steps without trainable parameters (a model's fitted preprocessing) are
 /// folded: they run once on the host over the data, the device trains the rest, and their log|det| is added to the
 /// losses and validation scores, which therefore are those of the whole flow. Conditional flows train with their
-/// context, weighted events with <see cref="MaximumLikelihoodLoss{T}"/>'s weighted loss.
+/// context, weighted events with <see cref="MaximumLikelihoodLoss{T}"/>'s weighted loss. A context map without
+/// trainable parameters runs once on the host over the contexts; a trainable context embedding (a summary network,
+/// after an optional fitted context preprocessing, which runs on the host) is compiled with the flow and trains on
+/// the device.
 /// </summary>
 internal sealed class DeviceRun : IDisposable
 {
@@ -21,11 +25,11 @@ internal sealed class DeviceRun : IDisposable
     private readonly Adam<float> _adam;
     private readonly Transform<float>? _fixed;
     private readonly double[]? _fixedLogDet;
-    private readonly EmbeddedContextTransform<float>? _contextMap;
+    private readonly Func<Tensor<float>, Tensor<float>>? _contextMap; // the part of the context map run on the host
     private double _fixedLoss;
     private (object Data, Tensor<float> X, double[]? LogDet, Tensor<float>? Context)? _validation; // the folded validation events, computed once
 
-    private DeviceRun(IAcceleratedFlow flow, Flow<float> host, Adam<float> adam, Transform<float>? fixedSteps, double[]? fixedLogDet, EmbeddedContextTransform<float>? contextMap)
+    private DeviceRun(IAcceleratedFlow flow, Flow<float> host, Adam<float> adam, Transform<float>? fixedSteps, double[]? fixedLogDet, Func<Tensor<float>, Tensor<float>>? contextMap)
     {
         _flow = flow; _host = host; _adam = adam; _fixed = fixedSteps; _fixedLogDet = fixedLogDet; _contextMap = contextMap;
     }
@@ -44,15 +48,15 @@ internal sealed class DeviceRun : IDisposable
         if (options.DataParallel is not null) Refuse("DataParallel", "train in one process");
         if (optimizer is not Adam<float> adam) { Refuse($"the optimizer {optimizer.GetType().Name}", "use Adam or AdamW"); return null; }
         var (unwrapped, contextMap) = UnwrapContext(likelihood.Flow);
-        if (contextMap is not null && contextMap.Map.Parameters().Any(p => p.Trainable))
-            Refuse("a trainable context embedding", "train the embedding with the flow on the CPU");
+        var (hostMap, embedding, refused) = SplitMap(contextMap);
+        if (refused is not null) Refuse($"the trainable context map {refused}", "use an MLP or sum-pooling embedding (FlowModel's context embedding), or train on the CPU");
         var (fixedSteps, trained) = Split(unwrapped);
-        var flow = device.Compile(trained, adam);
+        var flow = device.Compile(trained, adam, embedding);
         try
         {
             var data = (TrainingData<float>)(object)train!;
             var (x, logDet) = Fold(fixedSteps, data.X);
-            flow.SetTrainingData(x, MapContext(contextMap, data.Context), data.Weights);
+            flow.SetTrainingData(x, MapContext(hostMap, data.Context), data.Weights);
             // the folded steps' share of a weighted loss: −Σ_batch w·log|det| / (B·w̄), as MaximumLikelihoodLoss
             if (logDet is not null && data.Weights is { } w)
             {
@@ -60,7 +64,7 @@ internal sealed class DeviceRun : IDisposable
                 var ws = w.ReadOnlySpan;
                 for (int i = 0; i < logDet.Length; i++) logDet[i] *= ws[i] / mean;
             }
-            return new DeviceRun(flow, trained, adam, fixedSteps, logDet, contextMap);
+            return new DeviceRun(flow, trained, adam, fixedSteps, logDet, hostMap);
         }
         catch
         {
@@ -113,13 +117,34 @@ internal sealed class DeviceRun : IDisposable
     private static (Flow<float> Flow, EmbeddedContextTransform<float>? Map) UnwrapContext(Flow<float> flow)
         => flow.Transform is EmbeddedContextTransform<float> e ? (new Flow<float>(e.Inner, flow.Base), e) : (flow, null);
 
-    /// <summary>The context through the map (in evaluation mode, without gradients); the context itself without a map.</summary>
-    private static Tensor<float>? MapContext(EmbeddedContextTransform<float>? map, Tensor<float>? context)
+    /// <summary>
+    /// The context map split into what runs once on the host (without trainable parameters: the whole map, or the
+    /// leading stage of a staged map, a FlowModel's context preprocessing) and the trainable embedding the device trains with the flow; a trainable
+    /// map of another kind is named in <c>Refused</c>.
+    /// </summary>
+    private static (Func<Tensor<float>, Tensor<float>>? Host, ContextEmbedding<float>? Embedding, string? Refused) SplitMap(EmbeddedContextTransform<float>? map)
     {
-        if (map is null || context is null) return context;
-        using var _ = GradMode.Disable();
-        return map.MapContext(new Var<float>(context)).Value.Clone().Untrack();
+        if (map is null) return (null, null, null);
+        if (!map.Map.Parameters().Any(p => p.Trainable)) return (Host(map.MapContext), null, null);
+        return map.Map switch
+        {
+            ContextEmbedding<float> e => (null, e, null),
+            IStagedContextMap<float> { Embedding: { } e } staged when staged.Leading is null || !staged.Leading.Parameters().Any(p => p.Trainable)
+                => (staged.Leading is null ? null : Host(staged.ApplyLeading), e, null),
+            _ => (null, null, TypeNames.Of(map.Map)),
+        };
     }
+
+    // a host map run without gradients on a tensor
+    private static Func<Tensor<float>, Tensor<float>> Host(Func<Var<float>, Var<float>> map) => context =>
+    {
+        using var _ = GradMode.Disable();
+        return map(new Var<float>(context)).Value.Clone().Untrack();
+    };
+
+    /// <summary>The context through the host's part of the map; the context itself without one.</summary>
+    private static Tensor<float>? MapContext(Func<Tensor<float>, Tensor<float>>? map, Tensor<float>? context)
+        => map is null || context is null ? context : map(context);
 
     /// <summary>x through the folded steps (in evaluation mode, without gradients) and their log|det| per row; x itself when none.</summary>
     private static (Tensor<float> Y, double[]? LogDet) Fold(Transform<float>? fixedSteps, Tensor<float> x)

@@ -33,6 +33,9 @@ public interface IAcceleratedFlow : IDisposable
     /// <summary><paramref name="n"/> samples [n, D] drawn on the device from <paramref name="seed"/> (one per row of the context [n, C] of a conditional flow).</summary>
     Tensor<float> Sample(int n, long seed, Tensor<float>? context = null);
 
-    /// <summary>Writes the device weights into <paramref name="flow"/> (the flow compiled from), and Adam's state into <paramref name="optimizer"/> when given.</summary>
+    /// <summary>
+    /// Writes the device weights into <paramref name="flow"/> (the flow compiled from) and its context embedding (the
+    /// one compiled with), and Adam's state into <paramref name="optimizer"/> when given.
+    /// </summary>
     void CopyTo(Flow<float> flow, Adam<float>? optimizer = null);
 }

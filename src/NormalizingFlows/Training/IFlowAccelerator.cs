@@ -1,4 +1,5 @@
 using NormalizingFlows.Flows;
+using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Optim;
 
 namespace NormalizingFlows.Training;
@@ -15,8 +16,10 @@ public interface IFlowAccelerator
 
     /// <summary>
     /// Puts <paramref name="flow"/>'s current weights on the device, with <paramref name="optimizer"/>'s Adam moments,
-    /// step count, β1, β2, ε and weight decay (L2 or AdamW's decoupled) when given (a resumed run). Throws a <see cref="NotSupportedException"/> naming the part
-    /// of the flow the device cannot run.
+    /// step count, β1, β2, ε and weight decay (L2 or AdamW's decoupled) when given (a resumed run), behind the trainable context <paramref name="embedding"/>
+    /// when given (its output is the flow's context; the accelerated flow's context is then the embedding's input, and
+    /// it trains, copies back and carries Adam's moments with the flow's). Throws a <see cref="NotSupportedException"/>
+    /// naming the part of the flow (or embedding) the device cannot run.
     /// </summary>
-    IAcceleratedFlow Compile(Flow<float> flow, Adam<float>? optimizer = null);
+    IAcceleratedFlow Compile(Flow<float> flow, Adam<float>? optimizer = null, ContextEmbedding<float>? embedding = null);
 }
