@@ -98,6 +98,8 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
         return x.Download();
     }
 
+    public Tensor<float> Inverse(Tensor<float> z, Tensor<float>? context = null) => _flow.Inverse(z, context);
+
     public void CopyTo(Flow<float> flow, Adam<float>? optimizer = null)
     {
         _flow.CopyTo(flow);

@@ -33,6 +33,12 @@ public interface IAcceleratedFlow : IDisposable
     /// <summary><paramref name="n"/> samples [n, D] drawn on the device from <paramref name="seed"/> (one per row of the context [n, C] of a conditional flow).</summary>
     Tensor<float> Sample(int n, long seed, Tensor<float>? context = null);
 
+    /// <summary>
+    /// x = T⁻¹(z | context) for the host's base points z [n, D] (context [n, C] for a conditional flow), computed on the
+    /// device: the flow's samples from given base draws (e.g. the CPU's <c>Base.Sample</c> with an <see cref="Rng"/>).
+    /// </summary>
+    Tensor<float> Inverse(Tensor<float> z, Tensor<float>? context = null);
+
     /// <summary>Writes the device weights into <paramref name="flow"/> (the flow compiled from), and Adam's state into <paramref name="optimizer"/> when given.</summary>
     void CopyTo(Flow<float> flow, Adam<float>? optimizer = null);
 }
