@@ -263,13 +263,16 @@ public sealed class DeviceFlow : IDisposable
     public float? TrainStep(DeviceTensor batch, double learningRate, bool readLoss = false, DeviceTensor? context = null, DeviceTensor? weights = null)
         => Step(batch, context, weights, learningRate, readLoss, null);
 
+    /// <summary>False for a flow with inverse autoregressive layers, which samples and scores on the device but does not train.</summary>
+    internal bool Trainable => !_layers.Any(l => l is DeviceInverseAutoregressive);
+
     /// <summary>Why a flow with inverse autoregressive layers does not train on the device.</summary>
     internal const string IafTrainingRefusal = "DeviceFlow: maximum-likelihood training through an inverse autoregressive layer (InverseAutoregressiveTransform) is not supported (its density direction takes D sequential passes); it samples and scores on the device";
 
     /// <summary>As <see cref="TrainStep"/>; also adds the loss to <paramref name="lossSum"/>[0] on the device when given.</summary>
     internal float? Step(DeviceTensor batch, DeviceTensor? context, DeviceTensor? weights, double learningRate, bool readLoss, DeviceTensor? lossSum)
     {
-        if (_layers.Any(l => l is DeviceInverseAutoregressive)) throw new NotSupportedException(IafTrainingRefusal);
+        if (!Trainable) throw new NotSupportedException(IafTrainingRefusal);
         CheckInput(batch, nameof(batch), context);
         if (weights is not null) Check(weights, nameof(weights), batch.Rows);
         if (!(learningRate >= 0)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "must be ≥ 0");

@@ -81,5 +81,10 @@ public sealed class DeviceInverseAutoregressiveTests(CpuAcceleratorFixture fixtu
         var e = Assert.Throws<NotSupportedException>(() => dflow.TrainStep(batch, 1e-3));
         Assert.Contains("InverseAutoregressiveTransform", e.Message);
         Assert.Equal(0, dflow.Steps);
+        // through the library's trainer: refused at the start, naming the layer
+        var student = Student("maf", 0);
+        var trainer = new MaximumLikelihoodTrainer<float>(student, new TrainingOptions { Epochs = 1, BatchSize = 4, Device = _dev });
+        e = Assert.Throws<NotSupportedException>(() => trainer.Fit(new TrainingData<float>(DeviceFlowTests.Data(8, 2))));
+        Assert.Contains("InverseAutoregressiveTransform", e.Message);
     }
 }

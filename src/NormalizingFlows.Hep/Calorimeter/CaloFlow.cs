@@ -284,8 +284,8 @@ public sealed class CaloFlow : Module<float>
     /// <summary>
     /// Wall-clock and CPU (all threads) seconds per shower of <see cref="Generate"/> for <paramref name="count"/> showers
     /// in one batch, after a small warm-up; the fastest of <paramref name="repeats"/> runs. On a shared machine the CPU
-    /// time is the steadier figure. With <paramref name="device"/> the flows run there (compiled before the warm-up,
-    /// so the compilation is not timed).
+    /// time is the steadier figure. With <paramref name="device"/> the flows run there (compiled by the warm-up at the
+    /// latest, so the compilation is not timed).
     /// </summary>
     public GenerationTiming TimePerShower(CaloSampler sampler, int count, long seed = 1, int repeats = 1, CaloDeviceFlows? device = null)
     {
