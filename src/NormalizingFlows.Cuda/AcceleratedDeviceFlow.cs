@@ -99,7 +99,12 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
         return x.Download();
     }
 
-    public Tensor<float> Inverse(Tensor<float> z, Tensor<float>? context = null) => _flow.Inverse(z, context);
+    public Tensor<float> Inverse(Tensor<float> z, Tensor<float>? context = null, bool fullPasses = false)
+    {
+        _flow.FullPassSampling = fullPasses;
+        try { return _flow.Inverse(z, context); }
+        finally { _flow.FullPassSampling = false; }
+    }
 
     public void CopyTo(Flow<float> flow, Adam<float>? optimizer = null)
     {

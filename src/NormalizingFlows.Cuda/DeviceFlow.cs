@@ -87,6 +87,17 @@ public sealed class DeviceFlow : IDisposable
     /// <summary>Global gradient-norm clip of <see cref="TrainStep"/> (as Optim/GradientClipping: max/(norm + 1e−6) above max); null (default): none.</summary>
     public double? ClipNorm { get; set; }
 
+    /// <summary>
+    /// When true, MAF layers sample with D full MADE passes each (as CaloFlow v1 and nflows do; for timing comparisons)
+    /// instead of the incremental MADE (about one pass of work in D small steps, the default); the samples agree
+    /// within float rounding.
+    /// </summary>
+    public bool FullPassSampling
+    {
+        get => _layers.OfType<DeviceAutoregressive>().Any(l => !l.Incremental);
+        set { foreach (var l in _layers.OfType<DeviceAutoregressive>()) l.Incremental = !value; }
+    }
+
     /// <summary>Optimizer steps taken (Adam's bias corrections count from it).</summary>
     public long Steps { get; internal set; }
 

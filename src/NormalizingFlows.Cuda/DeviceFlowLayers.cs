@@ -52,7 +52,7 @@ internal static class DeviceFlowLayers
                 {
                     CouplingTransform<float> c => new DeviceCoupling(dev, c.Mask.ConditioningIndices, c.Mask.TransformedIndices, update, net),
                     InverseAutoregressiveTransform<float> => new DeviceInverseAutoregressive(dev, step.Features, update, net),
-                    _ => new DeviceAutoregressive(dev, step.Features, update, net),
+                    _ => new DeviceAutoregressive(dev, step.Features, update, net, Incremental(dev, (AutoregressiveTransform<float>)step, linears, hosts)),
                 });
             }
             return layers;
@@ -62,6 +62,14 @@ internal static class DeviceFlowLayers
             foreach (var l in layers) l.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The incremental sampler of a MAF layer's MADE (null when its masks do not follow the degrees: D full passes then).</summary>
+    private static DeviceIncrementalMade? Incremental(ComputeDevice dev, AutoregressiveTransform<float> step, List<DeviceLinear> linears, List<HostLinear> hosts)
+    {
+        var made = step.Made;
+        var hidden = Enumerable.Range(0, made.Layers.Count - 1).Select(made.HiddenDegrees).ToList();
+        return DeviceIncrementalMade.TryCreate(dev, [.. linears], hosts.Select(h => h.Mask).ToList(), made.InputDegrees, hidden, step.ContextFeatures, step.ParametersPerFeature);
     }
 
     /// <summary>The host flow's layers in order, after checking the base and every step.</summary>

@@ -68,6 +68,18 @@ public sealed class DeviceCaloFlowTests(CpuAcceleratorFixture fixture) : IClassF
     }
 
     [Fact]
+    public void TeacherShowersOnTheDeviceAreTheCpusFromTheSameSeed()
+    {
+        var model = TinyModel();
+        using var flows = model.OnDevice(_dev);
+        // the teacher with the device's incremental MADE: 504 small steps per layer, one batch of three showers
+        var teacher = model.Generate(Energies, CaloSampler.Teacher, seed: 7, batchSize: 3, device: flows);
+        SameShowers(model.Generate(Energies, CaloSampler.Teacher, seed: 7, batchSize: 3), teacher, "teacher");
+        var student = model.Generate(Energies, CaloSampler.Student, seed: 7, batchSize: 3);
+        Assert.True(teacher.Voxels.Zip(student.Voxels, (t, s) => Math.Abs(t - s)).Max() > 1e-3, "teacher and student showers should differ (the sampler matters)");
+    }
+
+    [Fact]
     public void DeviceFlowsBelongToTheirModelAndRefuseUseAfterDispose()
     {
         var model = TinyModel();

@@ -221,8 +221,8 @@ public sealed class CaloFlow : Module<float>
     /// the student, post-processed (threshold applied), in batches of <paramref name="batchSize"/>. With
     /// <paramref name="device"/> (<see cref="OnDevice"/>) flow I and flow II map the same base draws (from the same
     /// <see cref="Rng"/> of <paramref name="seed"/>) on the device, so the showers are the CPU's within float
-    /// tolerance; there the teacher samples with D full MADE passes per layer (both teacher samplers), the student
-    /// with one.
+    /// tolerance; there the student samples in one MADE pass per layer, the teacher with the device's incremental
+    /// MADE (<see cref="CaloSampler.TeacherFullPasses"/>: D full passes per layer).
     /// </summary>
     public CaloShowers Generate(double[] incidentEnergies, CaloSampler sampler, long seed, int batchSize = 10_000, CaloDeviceFlows? device = null)
     {
@@ -244,12 +244,12 @@ public sealed class CaloFlow : Module<float>
             var energies = incidentEnergies.AsSpan(start, b);
             using var scope = TensorScope.Begin();
             var c1 = Tensor<float>.FromDoubles(energies.ToArray().Select(CaloFlowPreprocessing.Flow1Context).ToArray(), b, 1);
-            var f1 = Unstandardised(Flow1Model, SampleFlow(Flow1, b, rng, c1, device));
+            var f1 = Unstandardised(Flow1Model, SampleFlow(Flow1, b, rng, c1, device, fullPasses: false));
             var layerE = p.Flow1Inverse(f1, energies);
             var c2 = Tensor<float>.FromDoubles(CaloFlowPreprocessing.Flow2Context(energies, layerE), b, CaloFlowPreprocessing.Flow2ContextFeatures);
             var f2 = Unstandardised(TeacherModel, sampler == CaloSampler.TeacherFullPasses && device is null
                 ? SampleTeacherFullPasses(Teacher.Base.Sample(b, rng, null).Value, new Var<float>(c2))
-                : SampleFlow(flow2, b, rng, c2, device));
+                : SampleFlow(flow2, b, rng, c2, device, sampler == CaloSampler.TeacherFullPasses));
             for (int i = 0; i < f2.Length; i++) if (!double.IsFinite(f2[i])) f2[i] = -50; // a non-finite sample reads as an empty voxel
             p.Flow2Inverse(f2, layerE).CopyTo(voxels.AsSpan(start * CaloGeometry.Voxels));
         }
@@ -259,10 +259,10 @@ public sealed class CaloFlow : Module<float>
     /// <summary>
     /// <paramref name="b"/> samples of <paramref name="flow"/> given the context <paramref name="c"/>: on the CPU
     /// (<see cref="Flow{T}.Sample"/>) or, with <paramref name="device"/>, the same base draws of <paramref name="rng"/>
-    /// mapped on the device.
+    /// mapped on the device (MAF layers with D full MADE passes when <paramref name="fullPasses"/>, else incrementally).
     /// </summary>
-    private static Tensor<float> SampleFlow(Flow<float> flow, int b, Rng rng, Tensor<float> c, CaloDeviceFlows? device)
-        => device is null ? flow.Sample(b, rng, new Var<float>(c)).Value : device.For(flow).Inverse(flow.Base.Sample(b, rng, null).Value, c);
+    private static Tensor<float> SampleFlow(Flow<float> flow, int b, Rng rng, Tensor<float> c, CaloDeviceFlows? device, bool fullPasses)
+        => device is null ? flow.Sample(b, rng, new Var<float>(c)).Value : device.For(flow).Inverse(flow.Base.Sample(b, rng, null).Value, c, fullPasses);
 
     private void CheckDevice(CaloDeviceFlows? device)
     {
@@ -321,7 +321,7 @@ public sealed class CaloFlow : Module<float>
         void Run(int n, Var<float> ctx)
         {
             using var inner = TensorScope.Begin();
-            if (device is not null) SampleFlow(flow2, n, rng, ctx.Value, device);
+            if (device is not null) SampleFlow(flow2, n, rng, ctx.Value, device, sampler == CaloSampler.TeacherFullPasses);
             else if (sampler == CaloSampler.TeacherFullPasses) SampleTeacherFullPasses(Teacher.Base.Sample(n, rng, null).Value, ctx);
             else flow2.Sample(n, rng, ctx);
         }

@@ -20,7 +20,7 @@ public class CaloFlowDeviceTests
     private sealed class RecordingAccelerator : IFlowAccelerator
     {
         public List<Flow<float>> Compiled { get; } = [];
-        public List<(Flow<float> Flow, int Rows, int ContextCols)> Calls { get; } = [];
+        public List<(Flow<float> Flow, int Rows, int ContextCols, bool FullPasses)> Calls { get; } = [];
         public string Name => "recording accelerator";
 
         public IAcceleratedFlow Compile(Flow<float> flow, Adam<float>? optimizer = null)
@@ -31,9 +31,9 @@ public class CaloFlowDeviceTests
 
         private sealed class Host(RecordingAccelerator owner, Flow<float> flow) : IAcceleratedFlow
         {
-            public Tensor<float> Inverse(Tensor<float> z, Tensor<float>? context = null)
+            public Tensor<float> Inverse(Tensor<float> z, Tensor<float>? context = null, bool fullPasses = false)
             {
-                owner.Calls.Add((flow, z.Rows, context?.Cols ?? 0));
+                owner.Calls.Add((flow, z.Rows, context?.Cols ?? 0, fullPasses));
                 using var _ = GradMode.Disable();
                 return flow.Transform.InverseWithoutLogDet(new Var<float>(z), context is null ? null : new Var<float>(context)).Value.Clone();
             }
@@ -81,9 +81,11 @@ public class CaloFlowDeviceTests
         for (int i = 0; i < cpu.Voxels.Length; i++)
             Assert.True(Math.Abs(cpu.Voxels[i] - onDevice.Voxels[i]) <= tolerance * Math.Abs(cpu.Voxels[i]), $"voxel {i}: CPU {cpu.Voxels[i]}, device path {onDevice.Voxels[i]}");
         Assert.Contains(cpu.Voxels, v => v > 0);
-        // flow I and the sampler's flow II, compiled once each and called per batch of 2, 2 and 1 showers with their contexts
+        // flow I and the sampler's flow II, compiled once each and called per batch of 2, 2 and 1 showers with their
+        // contexts (flow II's MAF layers with full passes for the full-pass sampler, flow I's never: as on the CPU)
         Assert.Equal([model.Flow1, flow2], device.Compiled);
-        Assert.Equal([(model.Flow1, 2, 1), (flow2, 2, 4), (model.Flow1, 2, 1), (flow2, 2, 4), (model.Flow1, 1, 1), (flow2, 1, 4)], device.Calls);
+        bool full = sampler == CaloSampler.TeacherFullPasses;
+        Assert.Equal([(model.Flow1, 2, 1, false), (flow2, 2, 4, full), (model.Flow1, 2, 1, false), (flow2, 2, 4, full), (model.Flow1, 1, 1, false), (flow2, 1, 4, full)], device.Calls);
         // a second run reuses the compiled flows
         model.Generate(energies[..1], sampler, seed: 5, device: flows);
         Assert.Equal(2, device.Compiled.Count);
