@@ -6,10 +6,10 @@ using NormalizingFlows.Training;
 namespace NormalizingFlows.Cli.Tests;
 
 /// <summary>
-/// <c>calo generate</c> and <c>calo eval</c> with <c>--device</c> on ILGPU's CPU accelerator: the student's showers
-/// from the device equal the CPU run's for the same seed (the device maps the CPU's base draws); the teacher is not
-/// run here (its 504 sequential MADE passes per layer take minutes on the CPU accelerator; its wiring is tested in
-/// the Hep tests, its kernels in the Cuda tests); one-line errors for a missing GPU, for eval of two shower files
+/// <c>calo generate</c> and <c>calo eval</c> with <c>--device</c> on ILGPU's CPU accelerator: the student's and the
+/// teacher's showers from the device equal the CPU run's for the same seed (the device maps the CPU's base draws);
+/// eval times the generation on the device (without the full-pass teacher row: its 504 full MADE passes per layer
+/// take minutes on the CPU accelerator); one-line errors for a missing GPU, for eval of two shower files
 /// and for distill.
 /// </summary>
 public sealed class CaloDeviceCliTests
@@ -31,23 +31,40 @@ public sealed class CaloDeviceCliTests
         model.Save(path);
     }
 
-    [Fact]
-    public void GenerateWithTheStudentOnTheDeviceWritesTheCpusShowers()
+    [Theory]
+    [InlineData("student")]
+    [InlineData("teacher")]
+    public void GenerateOnTheDeviceWritesTheCpusShowers(string sampler)
     {
         using var s = new CliSandbox();
         SaveTinyModel(s["m.nflow"]);
-        string[] run = ["calo", "generate", s["m.nflow"], "-n", "5", "--sampler", "student", "--batch", "2", "--seed", "3"];
+        string[] run = ["calo", "generate", s["m.nflow"], "-n", "5", "--sampler", sampler, "--batch", "3", "--seed", "3"];
         var (code, _, err) = s.Run([.. run, "-o", s["cpu.npy"]]);
         Assert.True(code == 0, err);
         (code, var output, err) = s.Run([.. run, "-o", s["dev.npy"], "--device", Device]);
         Assert.True(code == 0, err);
-        Assert.Contains("with the student on ", output);
+        Assert.Contains($"with the {sampler} on ", output);
         var cpu = CaloShowers.LoadNpy(s["cpu.npy"]);
         var dev = CaloShowers.LoadNpy(s["dev.npy"]);
         Assert.Equal(cpu.IncidentEnergies, dev.IncidentEnergies);
         for (int i = 0; i < cpu.Voxels.Length; i++)
             Assert.True(Math.Abs(cpu.Voxels[i] - dev.Voxels[i]) <= 1e-3 * Math.Abs(cpu.Voxels[i]) + 1e-9, $"voxel {i}: CPU {cpu.Voxels[i]}, device {dev.Voxels[i]}");
         Assert.True(cpu.Voxels.Count(v => v > 0) > cpu.Voxels.Length / 10, "too few voxels above threshold for a meaningful comparison");
+    }
+
+    [Fact]
+    public void EvalTimesTheGenerationOnTheDevice()
+    {
+        using var s = new CliSandbox();
+        SaveTinyModel(s["m.nflow"]);
+        new ToyCalorimeter().Simulate(CaloParticle.Photon, 24, 2).SaveNpy(s["ref.npy"]);
+        // timings only: the classifier tests of a full eval run on the CPU and take most of its time (25 s here), the
+        // generation they compare is Generate on the device (tested above and in the library's tests)
+        var (code, output, err) = s.Run("calo", "eval", s["m.nflow"], s["ref.npy"], "--timing-batch", "4", "--full-pass-batch", "0", "--repeats", "1",
+            "--device", Device, "--timing-only");
+        Assert.True(code == 0, err);
+        Assert.Contains("time per shower at batch 4 (wall, and CPU time over all threads; flow I and flow II on ", output);
+        Assert.Contains("flow II sampling alone per shower: teacher ", output);
     }
 
     [Fact]
