@@ -305,7 +305,7 @@ internal static class CaloCommand
         var (layout, compress) = Hdf5Options();
         var batch = new Option<int>("--batch") { Description = "Showers per generation batch", DefaultValueFactory = _ => 10_000 };
         var seed = Commands.Seed();
-        var device = DeviceOption.Create("flow I and flow II's sampling (the same base draws as on the CPU; the teacher with 504 full MADE passes per layer there)");
+        var device = DeviceOption.Create("flow I and flow II's sampling (the same base draws as on the CPU)");
         Commands.Positive(batch);
         var cmd = new Command("generate", "Generate showers with CaloFlow (flow I, then the student or the teacher), post-processed with the readout threshold.")
         {
@@ -401,7 +401,7 @@ internal static class CaloCommand
             int fb = r.GetValue(fullBatch);
             var fullTime = fb > 0 ? model.TimePerShower(CaloSampler.TeacherFullPasses, fb, s + 3, rep, flows) : null;
             static string T(GenerationTiming? t) => t is null ? "—" : $"{CaloEvaluation.FormatTime(t.WallSeconds)} (CPU {CaloEvaluation.FormatTime(t.CpuSeconds)})";
-            string where = flows is null ? "" : $"; flow I and flow II on {flows.Device.Name}, the teacher with 504 full MADE passes per layer there, the simulator on the CPU";
+            string where = flows is null ? "" : $"; flow I and flow II on {flows.Device.Name}, the simulator on the CPU";
             ctx.Out.WriteLine($"time per shower at batch {tb} (wall, and CPU time over all threads{where}): simulator {T(simTime)}, teacher {T(teacherTime)}, student {T(studentTime)}");
             if (studentTime is not null)
                 ctx.Out.WriteLine(FormattableString.Invariant($"student/teacher speed-up: {teacherTime.WallSeconds / studentTime.WallSeconds:F1}× wall, {teacherTime.CpuSeconds / studentTime.CpuSeconds:F1}× CPU"));
@@ -437,7 +437,7 @@ internal static class CaloCommand
                     ("model", $"{r.GetValue(modelArg)}: flow I {model.Config.Flow1Layers}×MADE({model.Config.Flow1Hidden}), bins {model.Config.Flow1Bins}; flow II {model.Config.Flow2Layers}×MADE({model.Config.Flow2Hidden}), bins {model.Config.Flow2Bins}; parameters {counts.Flow1:N0} / {counts.Teacher:N0} / {counts.Student:N0}"),
                     ("reference", $"{r.GetValue(reference)} ({refShowers.Count} showers)"),
                     ("timing", $"one batch of {tb} showers after a warm-up, fastest of {rep} runs, {Environment.ProcessorCount} logical cores; " +
-                        (flows is null ? "the teacher samples with the incremental MADE (about one pass of work)" : $"flow I and flow II on {flows.Device.Name} (the teacher with 504 full MADE passes per layer there, the base draws on the host), the simulator on the CPU")),
+                        (flows is null ? "the teacher samples with the incremental MADE (about one pass of work)" : $"flow I and flow II on {flows.Device.Name} (the teacher with the device's incremental MADE, the base draws on the host), the simulator on the CPU")),
                     ("teacher, 504 full MADE passes per layer (CaloFlow v1 sampling)", fullTime is null ? "not timed" : $"{T(fullTime)} per shower at batch {fb}"),
                     ("flow II sampling alone, per shower", $"teacher {T(f2Teacher)}, student {T(f2Student)}, teacher with full passes {T(f2Full)}"),
                     ("CPU time per shower (all threads)", $"simulator {CaloEvaluation.FormatTime(simTime.CpuSeconds)}, teacher {CaloEvaluation.FormatTime(teacherTime.CpuSeconds)}, student {(studentTime is null ? "—" : CaloEvaluation.FormatTime(studentTime.CpuSeconds))}"),
