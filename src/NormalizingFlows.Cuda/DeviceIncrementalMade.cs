@@ -22,7 +22,8 @@ internal sealed class DeviceIncrementalMade : IDisposable
     private readonly DeviceIndex _zero;          // [0]: the one column of a bias
     private readonly DeviceTensor[] _w, _b;      // permuted weights [rows, cols] and biases [rows, 1]
     private readonly int[] _widths;              // rows of the transposed activations: D + C, then each hidden layer's kept units (+ C for the last)
-    private DeviceTensor[] _act = [];            // xᵀ [D + C, N], the hidden activations hᵀ [width, N], reallocated when N changes
+    private DeviceTensor[] _buffers = [];        // the activations' storage for the largest N seen
+    private DeviceTensor[] _act = [];            // xᵀ [D + C, N], the hidden activations hᵀ [width, N]: views over the first elements of the buffers
     private readonly DeviceWorkspace _step;      // θ of one feature [N, m], its y, x and log|det| columns [N, 1]
 
     private DeviceIncrementalMade(ComputeDevice dev, int d, int c, int m, DeviceLinear[] layers, int[] featureAt, int[][] start, int[][] rowPerm, int[][] colPerm)
@@ -103,11 +104,13 @@ internal sealed class DeviceIncrementalMade : IDisposable
             DeviceOps.Gather2D(_layers[l].W, _w[l], _rowPerm[l], _colPerm[l]);
             DeviceOps.Gather2D(_layers[l].B, _b[l], _rowPerm[l], _zero);
         }
-        if (_act.Length == 0 || _act[0].Cols != n)
+        if (_buffers.Length == 0 || _buffers[0].Cols < n)
         {
-            foreach (var t in _act) t.Dispose();
-            _act = _widths.Select(w => DeviceTensor.Zeros(_dev, w, n)).ToArray();
+            foreach (var t in _buffers) t.Dispose();
+            _buffers = _widths.Select(w => DeviceTensor.Zeros(_dev, w, n)).ToArray();
+            _act = [];
         }
+        if (_act.Length == 0 || _act[0].Cols != n) _act = _buffers.Select((b, l) => b.Reshaped(_widths[l], n)).ToArray();
         _step.Prepare(n);
         for (int l = 0; l <= hidden; l++) DeviceOps.Fill(_act[l], 0);
         if (context is not null)
@@ -148,7 +151,7 @@ internal sealed class DeviceIncrementalMade : IDisposable
         foreach (var i in _rowPerm.Concat(_colPerm)) i.Dispose();
         _zero.Dispose();
         foreach (var t in _w.Concat(_b)) t.Dispose();
-        foreach (var t in _act) t.Dispose();
+        foreach (var t in _buffers) t.Dispose();
         _step.Dispose();
     }
 }

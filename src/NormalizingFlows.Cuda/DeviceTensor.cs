@@ -26,6 +26,15 @@ public sealed class DeviceTensor : IDisposable
         device.Allocations++;
     }
 
+    private DeviceTensor(DeviceTensor owner, int[] shape)
+    {
+        Device = owner.Device;
+        _shape = shape;
+        Length = shape.Aggregate(1L, (a, d) => a * d);
+        _buffer = owner._buffer;
+        _offset = owner._offset;
+    }
+
     private DeviceTensor(DeviceTensor owner, int first, int rows)
     {
         Device = owner.Device;
@@ -122,6 +131,13 @@ public sealed class DeviceTensor : IDisposable
     {
         if (rows < 0 || rows > Rows) throw new ArgumentOutOfRangeException(nameof(rows), rows, $"a view over 0 to {Rows} rows");
         return new DeviceTensor(this, 0, rows);
+    }
+
+    /// <summary>A [rows, cols] tensor over the first rows·cols elements of this one (same buffer, no allocation).</summary>
+    internal DeviceTensor Reshaped(int rows, int cols)
+    {
+        if (rows < 0 || cols < 0 || (long)rows * cols > Length) throw new ArgumentOutOfRangeException(nameof(rows), rows, $"a [{rows}, {cols}] view over {Length} elements");
+        return new DeviceTensor(this, [rows, cols]);
     }
 
     /// <summary>A tensor over rows <paramref name="first"/> … <paramref name="first"/> + <paramref name="rows"/> − 1 of this one (same buffer, no allocation).</summary>
