@@ -31,7 +31,7 @@ internal static class CaloCommand
         foreach (var sub in new[]
         {
             OnTheCpu(Simulate(ctx), "the toy calorimeter runs on the CPU"), Train(ctx),
-            OnTheCpu(Distill(ctx), "the distillation loss (student and frozen teacher, z- and x-pass) trains on the CPU"), Generate(ctx), Eval(ctx),
+            OnTheCpu(Distill(ctx), "the distillation loss, through the student and the frozen teacher, trains on the CPU"), Generate(ctx), Eval(ctx),
         })
             cmd.Add(sub);
         return cmd;
@@ -390,7 +390,6 @@ internal static class CaloCommand
         // timing, generation (on the device with flows), classifier tests, metrics and the report
         int Evaluate(ParseResult r, CaloFlow model, CaloShowers refShowers, CaloParticle p, long s, int tb, PhysicsDistanceOptions distances, CaloDeviceFlows? flows)
         {
-
             // generation time per shower at the timing batch size (one batch of tb showers, after a warm-up)
             var sim = new ToyCalorimeter();
             sim.Simulate(p, Math.Min(tb, 256), s + 1);
