@@ -27,7 +27,11 @@ using (device)
 {
     var outcome = new Outcome(device.Name);
     if (options.Check) Checks.Run(device, options, outcome);
-    if (options.Bench) Workloads.Run(device, options, outcome);
+    if (options.Bench)
+    {
+        Workloads.Run(device, options, outcome);
+        Workloads.CaloShapes(device, options, outcome);
+    }
     if (options.Calo) CaloTeacher.Run(device, options, outcome);
     outcome.Summary();
     return outcome.Pass ? 0 : 1;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using NormalizingFlows.Bench;
 using NormalizingFlows.Cuda;
+using NormalizingFlows.Flows;
 using NormalizingFlows.Tensors;
 
 namespace NormalizingFlows.GpuCheck;
@@ -81,6 +82,50 @@ internal static class Workloads
                 });
             }
         }
+    }
+
+    /// <summary>
+    /// CaloFlow's flow II shape (a spline MAF teacher over 504 voxels with 4 context features, 8 layers of MADE 504,
+    /// 8 bins; --quick: 24 features, 2 layers of 16) sampled at batch 1000 (--quick: 8) from the same base points and
+    /// contexts: the incremental MADE, the D full passes per layer (CaloFlow v1's way) and an IAF student of the same
+    /// shape (one pass per layer). One JSON line each with samples/s; the check fails when the incremental and the
+    /// full-pass samples differ by more than 1e−3 relative (plus 1e−3) anywhere, or a sample is not finite.
+    /// </summary>
+    public static void CaloShapes(ComputeDevice device, CheckOptions o, Outcome outcome)
+    {
+        var (d, layers, hidden, batch) = o.Quick ? (24, 2, 16, 8) : (504, 8, 504, 1000);
+        const int context = 4;
+        outcome.Run("calo_teacher", "workload", "sample", () =>
+        {
+            var teacher = FlowBuilders.MafRqs<float>(d, layers, hidden, 8, 4.0, context, new Rng(5));
+            BenchFlows.Perturb(teacher, 0.02, 6);
+            var student = Training.DistillationTrainer<float>.CreateStudent(teacher, new Rng(7));
+            BenchFlows.Perturb(student, 0.02, 8);
+            var z = new Rng(9).Normal<float>(batch, d);
+            var c = new Rng(10).Normal<float>(batch, context);
+            using var dteacher = DeviceFlow.Compile(teacher, device);
+            using var dstudent = DeviceFlow.Compile(student, device);
+            (Tensor<float> X, double Seconds) Timed(DeviceFlow flow)
+            {
+                flow.Inverse(z, c); // warm-up (buffers, kernels)
+                var sw = Stopwatch.StartNew();
+                var x = flow.Inverse(z, c);
+                return (x, sw.Elapsed.TotalSeconds);
+            }
+            var (incremental, ti) = Timed(dteacher);
+            dteacher.FullPassSampling = true;
+            var (full, tf) = Timed(dteacher);
+            var (students, ts) = Timed(dstudent);
+            double worst = 0;
+            var a = incremental.ReadOnlySpan; var b = full.ReadOnlySpan;
+            for (int i = 0; i < a.Length; i++) worst = Math.Max(worst, Math.Abs(a[i] - b[i]) / (1e-3 + 1e-3 * Math.Abs(b[i])));
+            bool finite = incremental.ToArray().Concat(full.ToArray()).Concat(students.ToArray()).All(float.IsFinite);
+            foreach (var (mode, t) in new[] { ("teacher_incremental", ti), ("teacher_full_passes", tf), ("student_one_pass", ts) })
+                Json.Line(("model", "calo_flow2"), ("workload", "sample"), ("mode", mode), ("features", d), ("batch", batch), ("samples_per_s", batch / t),
+                    ("seconds", t), ("device", device.Name));
+            Json.Line(("check", "calo_teacher_incremental_vs_full_passes"), ("worst_over_tolerance", worst), ("pass", worst <= 1 && finite), ("device", device.Name));
+            return worst <= 1 && finite;
+        });
     }
 
     /// <summary>

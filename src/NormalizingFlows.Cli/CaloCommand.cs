@@ -22,13 +22,17 @@ internal static class CaloCommand
     public static Command Build(CliContext ctx)
     {
         var cmd = new Command("calo", "Fast calorimeter simulation (CaloFlow): toy CaloGAN calorimeter, flow I + MAF teacher, IAF student by density distillation, evaluation.");
-        // calo train takes --device; the simulator, the IAF student, its distillation, generation and evaluation run on the CPU
-        static Command OnTheCpu(Command sub)
+        // calo train, generate and eval take --device; the simulator and the student's distillation run on the CPU
+        static Command OnTheCpu(Command sub, string why)
         {
-            sub.Add(DeviceOption.CpuOnly($"calo {sub.Name}", "it runs on the CPU; calo train takes --device"));
+            sub.Add(DeviceOption.CpuOnly($"calo {sub.Name}", why + "; calo train, generate and eval take --device"));
             return sub;
         }
-        foreach (var sub in new[] { OnTheCpu(Simulate(ctx)), Train(ctx), OnTheCpu(Distill(ctx)), OnTheCpu(Generate(ctx)), OnTheCpu(Eval(ctx)) })
+        foreach (var sub in new[]
+        {
+            OnTheCpu(Simulate(ctx), "the toy calorimeter runs on the CPU"), Train(ctx),
+            OnTheCpu(Distill(ctx), "the distillation loss, through the student and the frozen teacher, trains on the CPU"), Generate(ctx), Eval(ctx),
+        })
             cmd.Add(sub);
         return cmd;
     }
@@ -301,14 +305,16 @@ internal static class CaloCommand
         var (layout, compress) = Hdf5Options();
         var batch = new Option<int>("--batch") { Description = "Showers per generation batch", DefaultValueFactory = _ => 10_000 };
         var seed = Commands.Seed();
+        var device = DeviceOption.Create("flow I and flow II's sampling (the same base draws as on the CPU)");
         Commands.Positive(batch);
         var cmd = new Command("generate", "Generate showers with CaloFlow (flow I, then the student or the teacher), post-processed with the readout threshold.")
         {
-            modelArg, count, energies, sampler, output, layout, compress, batch, seed,
+            modelArg, count, energies, sampler, output, layout, compress, batch, seed, device,
         };
         cmd.SetAction(r =>
         {
             OutputPaths.Check(r.GetValue(output), "--output", CheckShowerOutput);
+            string deviceName = r.GetValue(device)!;
             var model = LoadModel(r.GetValue(modelArg)!);
             var which = r.GetValue(sampler) == "teacher" ? CaloSampler.Teacher : CaloSampler.Student;
             if (which == CaloSampler.Student && model.Student is null)
@@ -321,11 +327,13 @@ internal static class CaloCommand
                 var rng = new Tensors.Rng(s ^ 0xE17C);
                 e = Enumerable.Range(0, r.GetValue(count) ?? 10_000).Select(_ => 1 + 99 * rng.NextDouble()).ToArray();
             }
+            using var accelerator = DeviceOption.Open(deviceName);
+            using var flows = accelerator is null ? null : model.OnDevice(accelerator);
             var clock = Stopwatch.StartNew();
-            var showers = model.Generate(e, which, s, r.GetValue(batch));
+            var showers = DeviceOption.Refusing(deviceName, () => model.Generate(e, which, s, r.GetValue(batch), flows));
             double seconds = clock.Elapsed.TotalSeconds;
             WriteShowers(r.GetValue(output)!, showers, Layout(r.GetValue(layout)!), r.GetValue(compress));
-            ctx.Out.WriteLine($"nflow calo generate: {e.Length} showers with the {which.ToString().ToLowerInvariant()} in {seconds:F2} s ({CaloEvaluation.FormatTime(seconds / Math.Max(1, e.Length))} per shower) → {r.GetValue(output)}");
+            ctx.Out.WriteLine($"nflow calo generate: {e.Length} showers with the {which.ToString().ToLowerInvariant()}{(accelerator is null ? "" : $" on {accelerator.Name}")} in {seconds:F2} s ({CaloEvaluation.FormatTime(seconds / Math.Max(1, e.Length))} per shower) → {r.GetValue(output)}");
             return 0;
         });
         return cmd;
@@ -345,6 +353,7 @@ internal static class CaloCommand
         var folds = new Option<int>("--folds") { Description = "Classifier cross-fitting folds", DefaultValueFactory = _ => CaloEvaluation.DefaultClassifier.Folds };
         var kpdBatch = new Option<int>("--kpd-batch") { Description = "Events per KPD batch (at most the smaller sample)", DefaultValueFactory = _ => new PhysicsDistanceOptions().KpdBatchSize };
         var seed = Commands.Seed();
+        var device = DeviceOption.Create("the generation of teacher and student showers (and its timing; the simulator, metrics and classifiers run on the CPU)");
         Commands.Positive(kpdBatch);
         Commands.Positive(timingBatch);
         Commands.NonNegative(fullBatch);
@@ -352,12 +361,15 @@ internal static class CaloCommand
         folds.Validators.Add(r => { if (r.Tokens.Count == 1 && int.TryParse(r.Tokens[0].Value, CultureInfo.InvariantCulture, out int k) && k < 2) r.AddError($"--folds must be ≥ 2, got {k}"); });
         var cmd = new Command("eval", "Compare teacher and student showers with the simulator: classifier AUCs of an MLP and gradient-boosted trees on raw, layer-normalised, log(E/E_inc) and high-level inputs, the CaloChallenge metrics (separation power per high-level feature, FPD, KPD), generation time per shower of teacher, student and simulator, histograms and average images in an HTML report. With a shower file for MODEL: the CaloChallenge metrics and high- and low-level classifier AUCs of those showers against REFERENCE.")
         {
-            modelArg, reference, particle, count, timingBatch, fullBatch, repeats, timingOnly, report, folds, kpdBatch, seed,
+            modelArg, reference, particle, count, timingBatch, fullBatch, repeats, timingOnly, report, folds, kpdBatch, seed, device,
         };
         cmd.SetAction(r =>
         {
             OutputPaths.Check(r.GetValue(report), "--report", DataIo.CheckReportOutput);
             var distances = new PhysicsDistanceOptions { KpdBatchSize = r.GetValue(kpdBatch) };
+            string deviceName = r.GetValue(device)!;
+            if (IsShowerPath(r.GetValue(modelArg)!) && deviceName != "cpu")
+                throw new ArgumentException($"{DeviceOption.Name} {deviceName}: calo eval of two shower files generates nothing; its metrics and classifiers run on the CPU: leave {DeviceOption.Name} out");
             if (IsShowerPath(r.GetValue(modelArg)!))
                 return CompareFiles(ctx, r.GetValue(modelArg)!, r.GetValue(reference)!, r.GetValue(count), CaloEvaluation.DefaultClassifier with { Folds = r.GetValue(folds), Seed = r.GetValue(seed) },
                     distances, r.GetValue(report));
@@ -369,18 +381,27 @@ internal static class CaloCommand
             var p = ToyCalorimeter.ParseParticle(pName);
             long s = r.GetValue(seed);
             int tb = r.GetValue(timingBatch);
+            using var accelerator = DeviceOption.Open(deviceName);
+            using var flows = accelerator is null ? null : model.OnDevice(accelerator);
+            return DeviceOption.Refusing(deviceName, () => Evaluate(r, model, refShowers, p, s, tb, distances, flows));
+        });
+        return cmd;
 
+        // timing, generation (on the device with flows), classifier tests, metrics and the report
+        int Evaluate(ParseResult r, CaloFlow model, CaloShowers refShowers, CaloParticle p, long s, int tb, PhysicsDistanceOptions distances, CaloDeviceFlows? flows)
+        {
             // generation time per shower at the timing batch size (one batch of tb showers, after a warm-up)
             var sim = new ToyCalorimeter();
             sim.Simulate(p, Math.Min(tb, 256), s + 1);
             int rep = r.GetValue(repeats);
             var simTime = GenerationTiming.Measure(tb, () => sim.Simulate(p, tb, s + 2), rep);
-            var teacherTime = model.TimePerShower(CaloSampler.Teacher, tb, s + 3, rep);
-            var studentTime = model.Student is null ? null : model.TimePerShower(CaloSampler.Student, tb, s + 3, rep);
+            var teacherTime = model.TimePerShower(CaloSampler.Teacher, tb, s + 3, rep, flows);
+            var studentTime = model.Student is null ? null : model.TimePerShower(CaloSampler.Student, tb, s + 3, rep, flows);
             int fb = r.GetValue(fullBatch);
-            var fullTime = fb > 0 ? model.TimePerShower(CaloSampler.TeacherFullPasses, fb, s + 3, rep) : null;
+            var fullTime = fb > 0 ? model.TimePerShower(CaloSampler.TeacherFullPasses, fb, s + 3, rep, flows) : null;
             static string T(GenerationTiming? t) => t is null ? "—" : $"{CaloEvaluation.FormatTime(t.WallSeconds)} (CPU {CaloEvaluation.FormatTime(t.CpuSeconds)})";
-            ctx.Out.WriteLine($"time per shower at batch {tb} (wall, and CPU time over all threads): simulator {T(simTime)}, teacher {T(teacherTime)}, student {T(studentTime)}");
+            string where = flows is null ? "" : $"; flow I and flow II on {flows.Device.Name}, the simulator on the CPU";
+            ctx.Out.WriteLine($"time per shower at batch {tb} (wall, and CPU time over all threads{where}): simulator {T(simTime)}, teacher {T(teacherTime)}, student {T(studentTime)}");
             if (studentTime is not null)
                 ctx.Out.WriteLine(FormattableString.Invariant($"student/teacher speed-up: {teacherTime.WallSeconds / studentTime.WallSeconds:F1}× wall, {teacherTime.CpuSeconds / studentTime.CpuSeconds:F1}× CPU"));
             if (fullTime is not null)
@@ -388,15 +409,15 @@ internal static class CaloCommand
                     (studentTime is null ? "" : FormattableString.Invariant($"; student speed-up over it {fullTime.WallSeconds / studentTime.WallSeconds:F0}× wall, {fullTime.CpuSeconds / studentTime.CpuSeconds:F0}× CPU")));
 
             // flow II alone: the part the student replaces
-            var f2Teacher = model.TimeFlow2PerShower(CaloSampler.Teacher, tb, s + 5, rep);
-            var f2Student = model.Student is null ? null : model.TimeFlow2PerShower(CaloSampler.Student, tb, s + 5, rep);
-            var f2Full = fb > 0 ? model.TimeFlow2PerShower(CaloSampler.TeacherFullPasses, fb, s + 5, rep) : null;
+            var f2Teacher = model.TimeFlow2PerShower(CaloSampler.Teacher, tb, s + 5, rep, flows);
+            var f2Student = model.Student is null ? null : model.TimeFlow2PerShower(CaloSampler.Student, tb, s + 5, rep, flows);
+            var f2Full = fb > 0 ? model.TimeFlow2PerShower(CaloSampler.TeacherFullPasses, fb, s + 5, rep, flows) : null;
             ctx.Out.WriteLine($"flow II sampling alone per shower: teacher {T(f2Teacher)} at batch {tb}, student {T(f2Student)} at batch {tb}, teacher with full passes {T(f2Full)} at batch {fb}");
             if (r.GetValue(timingOnly)) return 0;
 
-            var candidates = new List<CaloCandidate> { new("teacher (MAF)", model.Generate(refShowers.IncidentEnergies, CaloSampler.Teacher, s + 4), teacherTime.WallSeconds) };
+            var candidates = new List<CaloCandidate> { new("teacher (MAF)", model.Generate(refShowers.IncidentEnergies, CaloSampler.Teacher, s + 4, device: flows), teacherTime.WallSeconds) };
             if (model.Student is not null)
-                candidates.Add(new CaloCandidate("student (IAF)", model.Generate(refShowers.IncidentEnergies, CaloSampler.Student, s + 4), studentTime!.WallSeconds));
+                candidates.Add(new CaloCandidate("student (IAF)", model.Generate(refShowers.IncidentEnergies, CaloSampler.Student, s + 4, device: flows), studentTime!.WallSeconds));
             var classifier = CaloEvaluation.DefaultClassifier with { Folds = r.GetValue(folds), Seed = s };
             var clock = Stopwatch.StartNew();
             var comparisons = CaloEvaluation.Compare(refShowers, candidates, classifier);
@@ -414,7 +435,8 @@ internal static class CaloCommand
                     ("particle", ToyCalorimeter.ParticleName(p)),
                     ("model", $"{r.GetValue(modelArg)}: flow I {model.Config.Flow1Layers}×MADE({model.Config.Flow1Hidden}), bins {model.Config.Flow1Bins}; flow II {model.Config.Flow2Layers}×MADE({model.Config.Flow2Hidden}), bins {model.Config.Flow2Bins}; parameters {counts.Flow1:N0} / {counts.Teacher:N0} / {counts.Student:N0}"),
                     ("reference", $"{r.GetValue(reference)} ({refShowers.Count} showers)"),
-                    ("timing", $"one batch of {tb} showers after a warm-up, fastest of {rep} runs, {Environment.ProcessorCount} logical cores; the teacher samples with the incremental MADE (about one pass of work)"),
+                    ("timing", $"one batch of {tb} showers after a warm-up, fastest of {rep} runs, {Environment.ProcessorCount} logical cores; " +
+                        (flows is null ? "the teacher samples with the incremental MADE (about one pass of work)" : $"flow I and flow II on {flows.Device.Name} (the teacher with the device's incremental MADE, the base draws on the host), the simulator on the CPU")),
                     ("teacher, 504 full MADE passes per layer (CaloFlow v1 sampling)", fullTime is null ? "not timed" : $"{T(fullTime)} per shower at batch {fb}"),
                     ("flow II sampling alone, per shower", $"teacher {T(f2Teacher)}, student {T(f2Student)}, teacher with full passes {T(f2Full)}"),
                     ("CPU time per shower (all threads)", $"simulator {CaloEvaluation.FormatTime(simTime.CpuSeconds)}, teacher {CaloEvaluation.FormatTime(teacherTime.CpuSeconds)}, student {(studentTime is null ? "—" : CaloEvaluation.FormatTime(studentTime.CpuSeconds))}"),
@@ -424,8 +446,7 @@ internal static class CaloCommand
                 ctx.Out.WriteLine($"wrote {reportPath}");
             }
             return 0;
-        });
-        return cmd;
+        }
     }
 
     private static bool IsShowerPath(string path) => CaloHdf5.IsHdf5Path(path) || ParquetTable.IsParquetPath(path) || path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase);

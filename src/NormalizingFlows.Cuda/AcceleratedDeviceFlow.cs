@@ -44,6 +44,7 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
     public void SetTrainingData(Tensor<float> x, Tensor<float>? context = null, Tensor<float>? weights = null)
     {
         ArgumentNullException.ThrowIfNull(x);
+        if (!_flow.Trainable) throw new NotSupportedException(DeviceFlow.IafTrainingRefusal); // refused at the start of a run, not at its first step
         if (x.Rank != 2 || x.Dim(1) != _flow.Features) throw new ArgumentException($"training data must be [rows, {_flow.Features}], got {x.ShapeString}", nameof(x));
         int n = x.Dim(0);
         if ((context is null) != (_flow.ContextFeatures == 0) || context is not null && (context.Rank != 2 || context.Dim(0) != n || context.Dim(1) != _flow.ContextFeatures))
@@ -100,6 +101,13 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
         using var c = context is null ? null : DeviceTensor.Upload(_flow.Device, context);
         using var x = _flow.Sample(n, seed, c);
         return x.Download();
+    }
+
+    public Tensor<float> Inverse(Tensor<float> z, Tensor<float>? context = null, bool fullPasses = false)
+    {
+        _flow.FullPassSampling = fullPasses;
+        try { return _flow.Inverse(z, context); }
+        finally { _flow.FullPassSampling = false; }
     }
 
     public void CopyTo(Flow<float> flow, Adam<float>? optimizer = null)

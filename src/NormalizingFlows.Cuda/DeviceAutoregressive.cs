@@ -2,9 +2,11 @@ namespace NormalizingFlows.Cuda;
 
 /// <summary>
 /// A masked autoregressive layer on the device (Transforms/Autoregressive/AutoregressiveTransform): density in one
-/// MADE pass (over [x, context] when conditional); sampling in D passes from x = 0, each fixing one more position of the order.
+/// MADE pass (over [x, context] when conditional); sampling with the incremental MADE (<see cref="DeviceIncrementalMade"/>,
+/// about one pass of work in D small steps) when given one, else in D full passes from x = 0, each fixing one more
+/// position of the order.
 /// </summary>
-internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, DeviceUpdate update, DeviceNetwork network) : IDeviceLayer
+internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, DeviceUpdate update, DeviceNetwork network, DeviceIncrementalMade? incremental = null) : IDeviceLayer
 {
     private readonly DeviceWorkspace _ws = new(dev, features, features * update.ParametersPerFeature, features, features);
 
@@ -22,8 +24,16 @@ internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, Devi
         DeviceOps.AddRowSums(Ld, logDet, 1);
     }
 
+    /// <summary>When false, <see cref="Inverse"/> runs the D full passes even with an incremental sampler (CaloFlow v1's way, for timings).</summary>
+    public bool Incremental { get; set; } = true;
+
     public void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x)
     {
+        if (incremental is not null && Incremental)
+        {
+            incremental.Inverse(y, context, x, update);
+            return;
+        }
         _ws.Prepare(y.Rows);
         DeviceOps.Fill(x, 0);
         for (int step = 0; step < features; step++)
@@ -43,6 +53,7 @@ internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, Devi
     public void Dispose()
     {
         _ws.Dispose();
+        incremental?.Dispose();
         Network.Dispose();
     }
 }

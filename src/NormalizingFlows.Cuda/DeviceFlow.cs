@@ -11,7 +11,9 @@ namespace NormalizingFlows.Cuda;
 /// run as device kernels (and cuBLAS GEMMs on CUDA) with no host round trip except the loss when asked;
 /// <see cref="CopyTo(Flow{float}, ContextEmbedding{float})"/> writes the trained weights back, so the model files stay the library's.
 /// Supports RealNVP/affine couplings, rational-quadratic spline couplings (nsf_c), MAF and MAF with splines (maf_rqs)
-/// over ReLU conditioners and a standard-normal base, conditional or not: a conditional flow takes its context
+/// over ReLU conditioners and a standard-normal base, conditional or not, and inverse autoregressive layers (the
+/// distillation student, InverseAutoregressiveTransform: sampling in one MADE pass per layer, log p in D passes; no
+/// training): a conditional flow takes its context
 /// [N, C] as a device tensor beside the events (the coupling MLPs read [x_a, context], the MADEs the context in their
 /// first and output layers, as the library's conditioners do). A trainable context embedding (summary network: the
 /// MLP and sum-pooling <see cref="ContextEmbedding{T}"/>s) runs there too, between the given context and the
@@ -34,6 +36,7 @@ public sealed class DeviceFlow : IDisposable
     private readonly DeviceWorkspace _blocks; // LogProb(Tensor)'s events, context and result [rows, ·] (Sample's base points in the first), kept for the next call
     private readonly DeviceTensor _sum;
     private DeviceTensor? _squares, _clip;
+    private DeviceWorkspace? _inverse; // Inverse(Tensor)'s base points, context and samples [rows, ·], kept for the next call
 
     private DeviceFlow(ComputeDevice device, int features, int contextFeatures, List<IDeviceLayer> layers, DeviceEmbedding? embedding, int conditionerContext)
     {
@@ -144,6 +147,17 @@ public sealed class DeviceFlow : IDisposable
     /// <summary>Global gradient-norm clip of <see cref="TrainStep"/> (as Optim/GradientClipping: max/(norm + 1e−6) above max); null (default): none.</summary>
     public double? ClipNorm { get; set; }
 
+    /// <summary>
+    /// When true, MAF layers sample with D full MADE passes each (as CaloFlow v1 and nflows do; for timing comparisons)
+    /// instead of the incremental MADE (about one pass of work in D small steps, the default); the samples agree
+    /// within float rounding.
+    /// </summary>
+    public bool FullPassSampling
+    {
+        get => _layers.OfType<DeviceAutoregressive>().Any(l => !l.Incremental);
+        set { foreach (var l in _layers.OfType<DeviceAutoregressive>()) l.Incremental = !value; }
+    }
+
     /// <summary>Optimizer steps taken (Adam's bias corrections count from it).</summary>
     public long Steps { get; internal set; }
 
@@ -226,7 +240,7 @@ public sealed class DeviceFlow : IDisposable
 
     private DeviceTensor? ContextOf(int layer, DeviceTensor? context) => _layers[layer].Network.ContextFeatures == 0 ? null : context;
 
-    /// <summary>x = T⁻¹(z | context) for base points z [N, D] into <paramref name="x"/> [N, D] (MAF layers: D passes each).</summary>
+    /// <summary>x = T⁻¹(z | context) for base points z [N, D] into <paramref name="x"/> [N, D] (MAF layers: D passes each; IAF layers: one).</summary>
     public void Inverse(DeviceTensor z, DeviceTensor x, DeviceTensor? context = null)
     {
         CheckInput(z, nameof(z), context);
@@ -240,6 +254,33 @@ public sealed class DeviceFlow : IDisposable
             _layers[l].Inverse(current, ContextOf(l, context), target);
             current = target;
         }
+    }
+
+    /// <summary>
+    /// x = T⁻¹(z | context) for the host's base points z [N, D] (context [N, C] for a conditional flow), computed on
+    /// the device in batches of <paramref name="batch"/> rows: the flow's samples from given base draws.
+    /// </summary>
+    public Tensor<float> Inverse(Tensor<float> z, Tensor<float>? context = null, int batch = 10_000)
+    {
+        ArgumentNullException.ThrowIfNull(z);
+        if (z.Rank != 2 || z.Dim(1) != Features) throw new ArgumentException($"base points must be [rows, {Features}], got {z.ShapeString}", nameof(z));
+        int n = z.Dim(0);
+        if (ContextFeatures == 0 && context is not null) throw new ArgumentException($"the flow has no context features, but a context {context.ShapeString} was given", nameof(context));
+        if (ContextFeatures > 0 && (context is null || context.Rank != 2 || context.Dim(0) != n || context.Dim(1) != ContextFeatures))
+            throw new ArgumentException($"the flow is conditional: the context must be [{n}, {ContextFeatures}] (one row per event), got {context?.ShapeString ?? "none"}", nameof(context));
+        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "must be ≥ 1");
+        var x = Tensor<float>.Empty(n, Features);
+        _inverse ??= new DeviceWorkspace(Device, Features, Math.Max(1, ContextFeatures), Features);
+        for (int r0 = 0; r0 < n; r0 += batch)
+        {
+            int rows = Math.Min(batch, n - r0);
+            _inverse.Prepare(rows);
+            _inverse[0].CopyFrom(z.ReadOnlySpan.Slice(r0 * Features, rows * Features));
+            if (context is not null) _inverse[1].CopyFrom(context.ReadOnlySpan.Slice(r0 * ContextFeatures, rows * ContextFeatures));
+            Inverse(_inverse[0], _inverse[2], context is null ? null : _inverse[1]);
+            _inverse[2].CopyTo(x.Span.Slice(r0 * Features, rows * Features));
+        }
+        return x;
     }
 
     /// <summary>
@@ -298,9 +339,16 @@ public sealed class DeviceFlow : IDisposable
     public float? TrainStep(DeviceTensor batch, double learningRate, bool readLoss = false, DeviceTensor? context = null, DeviceTensor? weights = null)
         => Step(batch, context, weights, learningRate, readLoss, null);
 
+    /// <summary>False for a flow with inverse autoregressive layers, which samples and scores on the device but does not train.</summary>
+    internal bool Trainable => !_layers.Any(l => l is DeviceInverseAutoregressive);
+
+    /// <summary>Why a flow with inverse autoregressive layers does not train on the device.</summary>
+    internal const string IafTrainingRefusal = "DeviceFlow: maximum-likelihood training through an inverse autoregressive layer (InverseAutoregressiveTransform) is not supported (its density direction takes D sequential passes); it samples and scores on the device";
+
     /// <summary>As <see cref="TrainStep"/>; also adds the loss to <paramref name="lossSum"/>[0] on the device when given.</summary>
     internal float? Step(DeviceTensor batch, DeviceTensor? context, DeviceTensor? weights, double learningRate, bool readLoss, DeviceTensor? lossSum)
     {
+        if (!Trainable) throw new NotSupportedException(IafTrainingRefusal);
         CheckInput(batch, nameof(batch), context);
         if (weights is not null) Check(weights, nameof(weights), batch.Rows);
         if (!(learningRate >= 0)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "must be ≥ 0");
@@ -412,6 +460,7 @@ public sealed class DeviceFlow : IDisposable
         _blocks.Dispose();
         _contextGradient.Dispose();
         _embedding?.Dispose();
+        _inverse?.Dispose();
         foreach (var t in new[] { _sum, _squares, _clip }) t?.Dispose();
         foreach (var l in _layers) l.Dispose();
     }

@@ -13,8 +13,8 @@ namespace NormalizingFlows.Cuda;
 
 /// <summary>
 /// Walks a flow's objects (as Export/TransformGraph does) into device layers: affine and rational-quadratic spline
-/// couplings over ReLU MLPs, affine and spline MAF layers over ReLU MADEs (with or without context), a standard-normal
-/// base. Anything else
+/// couplings over ReLU MLPs, affine and spline MAF layers and inverse autoregressive (IAF, distillation student) layers
+/// over ReLU MADEs (with or without context), a standard-normal base. Anything else
 /// throws a <see cref="NotSupportedException"/> naming the part.
 /// </summary>
 internal static class DeviceFlowLayers
@@ -30,7 +30,12 @@ internal static class DeviceFlowLayers
             foreach (var step in Steps(flow))
             {
                 string where = TypeName(step);
-                var update = Update(step is CouplingTransform<float> c0 ? c0.Update : ((AutoregressiveTransform<float>)step).Update);
+                var update = Update(step switch
+                {
+                    CouplingTransform<float> c0 => c0.Update,
+                    InverseAutoregressiveTransform<float> i0 => i0.Update,
+                    _ => ((AutoregressiveTransform<float>)step).Update,
+                });
                 var hosts = Linears(step);
                 var linears = new List<DeviceLinear>();
                 try
@@ -43,10 +48,13 @@ internal static class DeviceFlowLayers
                     throw;
                 }
                 // the MADE reads the context in its first and its output layer, the coupling MLP in its first
-                var net = new DeviceNetwork(dev, [.. linears], step.ContextFeatures, contextAtOutput: step is AutoregressiveTransform<float>);
-                layers.Add(step is CouplingTransform<float> c
-                    ? new DeviceCoupling(dev, c.Mask.ConditioningIndices, c.Mask.TransformedIndices, update, net)
-                    : new DeviceAutoregressive(dev, step.Features, update, net));
+                var net = new DeviceNetwork(dev, [.. linears], step.ContextFeatures, contextAtOutput: step is not CouplingTransform<float>);
+                layers.Add(step switch
+                {
+                    CouplingTransform<float> c => new DeviceCoupling(dev, c.Mask.ConditioningIndices, c.Mask.TransformedIndices, update, net),
+                    InverseAutoregressiveTransform<float> => new DeviceInverseAutoregressive(dev, step.Features, update, net),
+                    _ => new DeviceAutoregressive(dev, step.Features, update, net, Incremental(dev, (AutoregressiveTransform<float>)step, linears, hosts)),
+                });
             }
             return layers;
         }
@@ -72,6 +80,14 @@ internal static class DeviceFlowLayers
         return (new Flow<float>(e.Inner, flow.Base), map);
     }
 
+    /// <summary>The incremental sampler of a MAF layer's MADE (null when its masks do not follow the degrees: D full passes then).</summary>
+    private static DeviceIncrementalMade? Incremental(ComputeDevice dev, AutoregressiveTransform<float> step, List<DeviceLinear> linears, List<HostLinear> hosts)
+    {
+        var made = step.Made;
+        var hidden = Enumerable.Range(0, made.Layers.Count - 1).Select(made.HiddenDegrees).ToList();
+        return DeviceIncrementalMade.TryCreate(dev, [.. linears], hosts.Select(h => h.Mask).ToList(), made.InputDegrees, hidden, step.ContextFeatures, step.ParametersPerFeature);
+    }
+
     /// <summary>The host flow's layers in order, after checking the base and every step.</summary>
     public static List<Transform<float>> Steps(Flow<float> flow)
     {
@@ -93,11 +109,11 @@ internal static class DeviceFlowLayers
             case CompositeTransform<float> c:
                 foreach (var s in c.Steps) Flatten(s, steps);
                 break;
-            case CouplingTransform<float> or AutoregressiveTransform<float>:
+            case CouplingTransform<float> or AutoregressiveTransform<float> or InverseAutoregressiveTransform<float>:
                 steps.Add(t);
                 break;
             default:
-                throw new NotSupportedException($"DeviceFlow: the transform {TypeName(t)} is not supported (affine and spline couplings, affine and spline MAF layers are)");
+                throw new NotSupportedException($"DeviceFlow: the transform {TypeName(t)} is not supported (affine and spline couplings, affine and spline MAF and IAF layers are)");
         }
     }
 
@@ -108,6 +124,7 @@ internal static class DeviceFlowLayers
         {
             CouplingTransform<float> c => c.Conditioner,
             AutoregressiveTransform<float> a => a.Conditioner,
+            InverseAutoregressiveTransform<float> i => i.Conditioner,
             _ => throw new NotSupportedException($"DeviceFlow: the transform {TypeName(step)} is not supported"),
         };
         if (network.NamedChildren().Any(c => c.Key == "dropout"))

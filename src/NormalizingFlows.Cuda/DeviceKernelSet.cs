@@ -10,6 +10,14 @@ internal sealed class DeviceKernelSet(Accelerator a)
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(DeviceKernels.Gemm);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> BiasActivation =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(DeviceKernels.BiasActivation);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> BiasRows =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(DeviceKernels.BiasRows);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> Transpose =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(DeviceKernels.Transpose);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, int> Gather2D =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, int, int>(DeviceKernels.Gather2D);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, int> CopyColumn =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, int>(DeviceKernels.CopyColumn);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>> ReluBackward =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>>(DeviceKernels.ReluBackward);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>> Multiply =

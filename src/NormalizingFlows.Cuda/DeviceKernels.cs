@@ -32,6 +32,31 @@ internal static class DeviceKernels
         y[index] = relu != 0 && v < 0 ? 0 : v;
     }
 
+    /// <summary>y[r, j] += bias[r] (a bias per row: the transposed activations of the incremental MADE), then max(·, 0) when <paramref name="relu"/> is 1.</summary>
+    public static void BiasRows(Index1D index, ArrayView<float> y, ArrayView<float> bias, int cols, int relu)
+    {
+        float v = y[index] + bias[index / cols];
+        y[index] = relu != 0 && v < 0 ? 0 : v;
+    }
+
+    /// <summary>dst [cols, rows] = srcᵀ for src [rows, cols].</summary>
+    public static void Transpose(Index1D index, ArrayView<float> src, ArrayView<float> dst, int rows, int cols)
+    {
+        int r = index / cols, c = index % cols;
+        dst[c * rows + r] = src[index];
+    }
+
+    /// <summary>dst[i, j] = src[rowIndex[i], colIndex[j]] for src [·, srcCols], dst [·, dstCols].</summary>
+    public static void Gather2D(Index1D index, ArrayView<float> src, ArrayView<float> dst, ArrayView<int> rowIndex, ArrayView<int> colIndex, int srcCols, int dstCols)
+    {
+        int i = index / dstCols, j = index % dstCols;
+        dst[index] = src[rowIndex[i] * srcCols + colIndex[j]];
+    }
+
+    /// <summary>dst[r, dstCol] = src[r, srcCol] for every row r of src [N, srcCols], dst [N, dstCols].</summary>
+    public static void CopyColumn(Index1D r, ArrayView<float> src, ArrayView<float> dst, int srcCols, int srcCol, int dstCols, int dstCol)
+        => dst[r * dstCols + dstCol] = src[r * srcCols + srcCol];
+
     /// <summary>g *= (y &gt; 0): the ReLU backward from its output.</summary>
     public static void ReluBackward(Index1D index, ArrayView<float> g, ArrayView<float> y)
     {

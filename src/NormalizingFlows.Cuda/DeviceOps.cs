@@ -30,6 +30,34 @@ internal static class DeviceOps
         Gemm(a, transA, b, transB, c, m, n, k, 1, beta);
     }
 
+    /// <summary>y[r, j] += bias[r] for y [R, C] and bias [R], then ReLU when <paramref name="relu"/>.</summary>
+    public static void BiasRows(DeviceTensor y, DeviceTensor bias, bool relu)
+    {
+        if (bias.Length != y.Rows) throw new ArgumentException($"bias of {bias.Length} for {y.Rows} rows");
+        if (y.Length > 0) y.Device.Kernels.BiasRows((int)y.Length, y.View, bias.View, y.Cols, relu ? 1 : 0);
+    }
+
+    /// <summary>dst [C, R] = srcᵀ for src [R, C].</summary>
+    public static void Transpose(DeviceTensor src, DeviceTensor dst)
+    {
+        if (dst.Length != src.Length || dst.Rows != src.Cols) throw new ArgumentException($"transpose of [{src.Rows}, {src.Cols}] into [{dst.Rows}, {dst.Cols}]");
+        if (src.Length > 0) src.Device.Kernels.Transpose((int)src.Length, src.View, dst.View, src.Rows, src.Cols);
+    }
+
+    /// <summary>dst[i, j] = src[rows[i], columns[j]] for dst [rows.Length, columns.Length].</summary>
+    public static void Gather2D(DeviceTensor src, DeviceTensor dst, DeviceIndex rows, DeviceIndex columns)
+    {
+        dst.Check("gathered matrix", rows.Length, columns.Length);
+        if (dst.Length > 0) src.Device.Kernels.Gather2D((int)dst.Length, src.View, dst.View, rows.View, columns.View, src.Cols, columns.Length);
+    }
+
+    /// <summary>dst[r, dstCol] = src[r, srcCol] for every row r (src and dst of the same rows).</summary>
+    public static void CopyColumn(DeviceTensor src, int srcCol, DeviceTensor dst, int dstCol)
+    {
+        if (src.Rows != dst.Rows) throw new ArgumentException($"column copy between {src.Rows} and {dst.Rows} rows");
+        if (src.Rows > 0) src.Device.Kernels.CopyColumn(src.Rows, src.View, dst.View, src.Cols, srcCol, dst.Cols, dstCol);
+    }
+
     /// <summary>y[r, j] += bias[j], then ReLU when <paramref name="relu"/>.</summary>
     public static void BiasActivation(DeviceTensor y, DeviceTensor bias, bool relu)
     {

@@ -12,7 +12,8 @@ public sealed class DeviceTensor : IDisposable
 {
     private readonly int[] _shape;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _buffer;
-    private readonly bool _owner; // false for a view over the first rows of another tensor's buffer
+    private readonly bool _owner; // false for a view over rows of another tensor's buffer
+    private readonly long _offset; // a view's first element in the buffer
 
     private DeviceTensor(ComputeDevice device, int[] shape)
     {
@@ -25,13 +26,23 @@ public sealed class DeviceTensor : IDisposable
         device.Allocations++;
     }
 
-    private DeviceTensor(DeviceTensor owner, int rows)
+    private DeviceTensor(DeviceTensor owner, int[] shape)
+    {
+        Device = owner.Device;
+        _shape = shape;
+        Length = shape.Aggregate(1L, (a, d) => a * d);
+        _buffer = owner._buffer;
+        _offset = owner._offset;
+    }
+
+    private DeviceTensor(DeviceTensor owner, int first, int rows)
     {
         Device = owner.Device;
         _shape = (int[])owner._shape.Clone();
         _shape[0] = rows;
         Length = (long)rows * owner.Cols;
         _buffer = owner._buffer;
+        _offset = owner._offset + (long)first * owner.Cols;
     }
 
     /// <summary>A tensor of zeros of <paramref name="shape"/> on <paramref name="device"/>.</summary>
@@ -80,14 +91,14 @@ public sealed class DeviceTensor : IDisposable
     internal void CopyFrom(ReadOnlySpan<float> values)
     {
         if (values.Length != Length) throw new ArgumentException($"{values.Length} values for a device tensor of {Length} elements", nameof(values));
-        if (Length > 0) _buffer.View.SubView(0, Length).AsContiguous().CopyFromCPU(values);
+        if (Length > 0) _buffer.View.SubView(_offset, Length).AsContiguous().CopyFromCPU(values);
     }
 
     /// <summary>Copies the values into <paramref name="destination"/> (exactly <see cref="Length"/> long; waits for the device).</summary>
     internal void CopyTo(Span<float> destination)
     {
         if (destination.Length != Length) throw new ArgumentException($"{destination.Length} places for a device tensor of {Length} elements", nameof(destination));
-        if (Length > 0) _buffer.View.SubView(0, Length).AsContiguous().CopyToCPU(destination);
+        if (Length > 0) _buffer.View.SubView(_offset, Length).AsContiguous().CopyToCPU(destination);
     }
 
     /// <summary>The values as a host tensor of the same shape (waits for the device).</summary>
@@ -119,12 +130,26 @@ public sealed class DeviceTensor : IDisposable
     internal DeviceTensor FirstRows(int rows)
     {
         if (rows < 0 || rows > Rows) throw new ArgumentOutOfRangeException(nameof(rows), rows, $"a view over 0 to {Rows} rows");
-        return new DeviceTensor(this, rows);
+        return new DeviceTensor(this, 0, rows);
     }
 
-    internal ArrayView<float> View => _buffer.View.SubView(0, Math.Max(1, Length));
+    /// <summary>A [rows, cols] tensor over the first rows·cols elements of this one (same buffer, no allocation).</summary>
+    internal DeviceTensor Reshaped(int rows, int cols)
+    {
+        if (rows < 0 || cols < 0 || (long)rows * cols > Length) throw new ArgumentOutOfRangeException(nameof(rows), rows, $"a [{rows}, {cols}] view over {Length} elements");
+        return new DeviceTensor(this, [rows, cols]);
+    }
 
-    internal IntPtr Pointer => _buffer.NativePtr;
+    /// <summary>A tensor over rows <paramref name="first"/> … <paramref name="first"/> + <paramref name="rows"/> − 1 of this one (same buffer, no allocation).</summary>
+    internal DeviceTensor RowRange(int first, int rows)
+    {
+        if (first < 0 || rows < 0 || first + rows > Rows) throw new ArgumentOutOfRangeException(nameof(rows), rows, $"rows {first} … {first + rows - 1} of {Rows}");
+        return new DeviceTensor(this, first, rows);
+    }
+
+    internal ArrayView<float> View => Length == 0 ? _buffer.View.SubView(0, 1) : _buffer.View.SubView(_offset, Length);
+
+    internal IntPtr Pointer => _buffer.NativePtr + (nint)(_offset * sizeof(float));
 
     internal void Check(string what, params int[] shape)
     {

@@ -210,13 +210,25 @@ public sealed class CaloFlow : Module<float>
     }
 
     /// <summary>
-    /// Generates one shower per incident energy (GeV): layer energies from flow I, normalised voxels from the teacher or
-    /// the student, post-processed (threshold applied), in batches of <paramref name="batchSize"/>.
+    /// The flows compiled onto <paramref name="device"/> for <see cref="Generate"/>, <see cref="TimePerShower"/> and
+    /// <see cref="TimeFlow2PerShower"/> (each flow at its first use, with its weights as they are then). Throws a
+    /// <see cref="NotSupportedException"/> naming the part the device cannot run when a flow is compiled.
     /// </summary>
-    public CaloShowers Generate(double[] incidentEnergies, CaloSampler sampler, long seed, int batchSize = 10_000)
+    public CaloDeviceFlows OnDevice(IFlowAccelerator device) => new(this, device);
+
+    /// <summary>
+    /// Generates one shower per incident energy (GeV): layer energies from flow I, normalised voxels from the teacher or
+    /// the student, post-processed (threshold applied), in batches of <paramref name="batchSize"/>. With
+    /// <paramref name="device"/> (<see cref="OnDevice"/>) flow I and flow II map the same base draws (from the same
+    /// <see cref="Rng"/> of <paramref name="seed"/>) on the device, so the showers are the CPU's within float
+    /// tolerance; there the student samples in one MADE pass per layer, the teacher with the device's incremental
+    /// MADE (<see cref="CaloSampler.TeacherFullPasses"/>: D full passes per layer).
+    /// </summary>
+    public CaloShowers Generate(double[] incidentEnergies, CaloSampler sampler, long seed, int batchSize = 10_000, CaloDeviceFlows? device = null)
     {
         ArgumentNullException.ThrowIfNull(incidentEnergies);
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "must be ≥ 1");
+        CheckDevice(device);
         var flow2 = Flow2(sampler);
         foreach (double e in incidentEnergies)
             if (!(e > 0) || !double.IsFinite(e)) throw new ArgumentException($"incident energies must be positive and finite, got {e}");
@@ -232,16 +244,31 @@ public sealed class CaloFlow : Module<float>
             var energies = incidentEnergies.AsSpan(start, b);
             using var scope = TensorScope.Begin();
             var c1 = Tensor<float>.FromDoubles(energies.ToArray().Select(CaloFlowPreprocessing.Flow1Context).ToArray(), b, 1);
-            var f1 = Unstandardised(Flow1Model, Flow1.Sample(b, rng, new Var<float>(c1)).Value);
+            var f1 = Unstandardised(Flow1Model, SampleFlow(Flow1, b, rng, c1, device, fullPasses: false));
             var layerE = p.Flow1Inverse(f1, energies);
             var c2 = Tensor<float>.FromDoubles(CaloFlowPreprocessing.Flow2Context(energies, layerE), b, CaloFlowPreprocessing.Flow2ContextFeatures);
-            var f2 = Unstandardised(TeacherModel, sampler == CaloSampler.TeacherFullPasses
+            var f2 = Unstandardised(TeacherModel, sampler == CaloSampler.TeacherFullPasses && device is null
                 ? SampleTeacherFullPasses(Teacher.Base.Sample(b, rng, null).Value, new Var<float>(c2))
-                : flow2.Sample(b, rng, new Var<float>(c2)).Value);
+                : SampleFlow(flow2, b, rng, c2, device, sampler == CaloSampler.TeacherFullPasses));
             for (int i = 0; i < f2.Length; i++) if (!double.IsFinite(f2[i])) f2[i] = -50; // a non-finite sample reads as an empty voxel
             p.Flow2Inverse(f2, layerE).CopyTo(voxels.AsSpan(start * CaloGeometry.Voxels));
         }
         return new CaloShowers(voxels, (double[])incidentEnergies.Clone());
+    }
+
+    /// <summary>
+    /// <paramref name="b"/> samples of <paramref name="flow"/> given the context <paramref name="c"/>: on the CPU
+    /// (<see cref="Flow{T}.Sample"/>) or, with <paramref name="device"/>, the same base draws of <paramref name="rng"/>
+    /// mapped on the device (MAF layers with D full MADE passes when <paramref name="fullPasses"/>, else incrementally).
+    /// </summary>
+    private static Tensor<float> SampleFlow(Flow<float> flow, int b, Rng rng, Tensor<float> c, CaloDeviceFlows? device, bool fullPasses)
+        => device is null ? flow.Sample(b, rng, new Var<float>(c)).Value : device.For(flow).Inverse(flow.Base.Sample(b, rng, null).Value, c, fullPasses);
+
+    private void CheckDevice(CaloDeviceFlows? device)
+    {
+        if (device is null) return;
+        ObjectDisposedException.ThrowIf(device.IsDisposed, device);
+        if (!ReferenceEquals(device.Model, this)) throw new ArgumentException("these device flows were compiled from another CaloFlow model", nameof(device));
     }
 
     /// <summary>The teacher's sampling direction with D full MADE passes per layer (the naive MAF inverse), without a graph.</summary>
@@ -257,13 +284,14 @@ public sealed class CaloFlow : Module<float>
     /// <summary>
     /// Wall-clock and CPU (all threads) seconds per shower of <see cref="Generate"/> for <paramref name="count"/> showers
     /// in one batch, after a small warm-up; the fastest of <paramref name="repeats"/> runs. On a shared machine the CPU
-    /// time is the steadier figure.
+    /// time is the steadier figure. With <paramref name="device"/> the flows run there (compiled by the warm-up at the
+    /// latest, so the compilation is not timed).
     /// </summary>
-    public GenerationTiming TimePerShower(CaloSampler sampler, int count, long seed = 1, int repeats = 1)
+    public GenerationTiming TimePerShower(CaloSampler sampler, int count, long seed = 1, int repeats = 1, CaloDeviceFlows? device = null)
     {
         var e = TimingEnergies(count);
-        Generate(e[..Math.Min(64, count)], sampler, seed, count);
-        return GenerationTiming.Measure(count, () => Generate(e, sampler, seed, count), repeats);
+        Generate(e[..Math.Min(64, count)], sampler, seed, count, device);
+        return GenerationTiming.Measure(count, () => Generate(e, sampler, seed, count, device), repeats);
     }
 
     /// <summary>The incident energies of the timing runs: <paramref name="count"/> evenly spaced in [1, 100] GeV.</summary>
@@ -276,10 +304,12 @@ public sealed class CaloFlow : Module<float>
     /// <summary>
     /// Seconds per shower of flow II alone (base draw and the teacher's or student's sampling pass, without flow I and
     /// post-processing) for <paramref name="count"/> showers in one batch, contexts fixed beforehand; the fastest of
-    /// <paramref name="repeats"/> runs.
+    /// <paramref name="repeats"/> runs. With <paramref name="device"/>: the host's base draw, its upload, the device's
+    /// sampling pass and the download of the samples.
     /// </summary>
-    public GenerationTiming TimeFlow2PerShower(CaloSampler sampler, int count, long seed = 1, int repeats = 1)
+    public GenerationTiming TimeFlow2PerShower(CaloSampler sampler, int count, long seed = 1, int repeats = 1, CaloDeviceFlows? device = null)
     {
+        CheckDevice(device);
         var flow2 = Flow2(sampler);
         flow2.Eval();
         var rng = new Rng(seed);
@@ -291,7 +321,8 @@ public sealed class CaloFlow : Module<float>
         void Run(int n, Var<float> ctx)
         {
             using var inner = TensorScope.Begin();
-            if (sampler == CaloSampler.TeacherFullPasses) SampleTeacherFullPasses(Teacher.Base.Sample(n, rng, null).Value, ctx);
+            if (device is not null) SampleFlow(flow2, n, rng, ctx.Value, device, sampler == CaloSampler.TeacherFullPasses);
+            else if (sampler == CaloSampler.TeacherFullPasses) SampleTeacherFullPasses(Teacher.Base.Sample(n, rng, null).Value, ctx);
             else flow2.Sample(n, rng, ctx);
         }
         int warm = Math.Min(64, count);

@@ -34,6 +34,14 @@ public interface IAcceleratedFlow : IDisposable
     Tensor<float> Sample(int n, long seed, Tensor<float>? context = null);
 
     /// <summary>
+    /// x = T⁻¹(z | context) for the host's base points z [n, D] (context [n, C] for a conditional flow), computed on the
+    /// device: the flow's samples from given base draws (e.g. the CPU's <c>Base.Sample</c> with an <see cref="Rng"/>).
+    /// Masked autoregressive layers sample with an incremental MADE (about one pass of work), or with D full MADE
+    /// passes each when <paramref name="fullPasses"/> (as CaloFlow v1 and nflows do; for timing comparisons).
+    /// </summary>
+    Tensor<float> Inverse(Tensor<float> z, Tensor<float>? context = null, bool fullPasses = false);
+
+    /// <summary>
     /// Writes the device weights into <paramref name="flow"/> (the flow compiled from) and its context embedding (the
     /// one compiled with), and Adam's state into <paramref name="optimizer"/> when given.
     /// </summary>

@@ -1,0 +1,157 @@
+namespace NormalizingFlows.Cuda;
+
+/// <summary>
+/// The MAF's sampling direction on the device in about one MADE pass of work (the device counterpart of
+/// Nn/IncrementalMade): position k of the order needs the hidden units of degree ≤ k only, and of those only the units
+/// of degree exactly k are new since step k − 1. Hidden units are permuted so that each degree is a contiguous block
+/// and their activations are kept transposed ([units, N]), so step k is, per hidden layer, one GEMM of the layer's
+/// weight rows of degree k (all columns: the masked ones are 0, the units not yet computed hold 0) with the layer
+/// below, then the feature's m parameters from the last layer (and the context), then the elementwise inverse of that
+/// one column. The permuted weights are gathered from the device weights at every call (they may have trained).
+/// Built only when every mask follows the MADE's degrees (<see cref="TryCreate"/>); otherwise the layer keeps its
+/// D full passes.
+/// </summary>
+internal sealed class DeviceIncrementalMade : IDisposable
+{
+    private readonly ComputeDevice _dev;
+    private readonly int _d, _c, _m;
+    private readonly DeviceLinear[] _layers;     // hidden layers, then the output layer
+    private readonly int[] _featureAt;           // position → feature
+    private readonly int[][] _start;             // [hidden layer][degree 0 … D] block starts among its kept units
+    private readonly DeviceIndex[] _rowPerm, _colPerm; // per layer: the rows (kept units by degree; outputs as they are) and columns (the layer below's permutation, context after)
+    private readonly DeviceIndex _zero;          // [0]: the one column of a bias
+    private readonly DeviceTensor[] _w, _b;      // permuted weights [rows, cols] and biases [rows, 1]
+    private readonly int[] _widths;              // rows of the transposed activations: D + C, then each hidden layer's kept units (+ C for the last)
+    private DeviceTensor[] _buffers = [];        // the activations' storage for the largest N seen
+    private DeviceTensor[] _act = [];            // xᵀ [D + C, N], the hidden activations hᵀ [width, N]: views over the first elements of the buffers
+    private readonly DeviceWorkspace _step;      // θ of one feature [N, m], its y, x and log|det| columns [N, 1]
+
+    private DeviceIncrementalMade(ComputeDevice dev, int d, int c, int m, DeviceLinear[] layers, int[] featureAt, int[][] start, int[][] rowPerm, int[][] colPerm)
+    {
+        (_dev, _d, _c, _m, _layers, _featureAt, _start) = (dev, d, c, m, layers, featureAt, start);
+        _rowPerm = rowPerm.Select(p => new DeviceIndex(dev, p)).ToArray();
+        _colPerm = colPerm.Select(p => new DeviceIndex(dev, p)).ToArray();
+        _zero = new DeviceIndex(dev, [0]);
+        _w = rowPerm.Select((p, l) => DeviceTensor.Zeros(dev, p.Length, colPerm[l].Length)).ToArray();
+        _b = rowPerm.Select(p => DeviceTensor.Zeros(dev, p.Length, 1)).ToArray();
+        int hidden = layers.Length - 1;
+        _widths = [d + c, .. Enumerable.Range(0, hidden).Select(l => rowPerm[l].Length + (l == hidden - 1 ? c : 0))];
+        _step = new DeviceWorkspace(dev, m, 1, 1, 1);
+    }
+
+    /// <summary>
+    /// The incremental sampler of a MADE's device layers (hidden layers, then the output layer over [h, context]), or
+    /// null when a mask does not follow the degrees: hidden unit i of degree g reads input j only when
+    /// deg(j) ≤ g (inputs: position + 1, context: always), the output of a feature of input degree p reads hidden units of
+    /// degree &lt; p (and the context).
+    /// </summary>
+    public static DeviceIncrementalMade? TryCreate(ComputeDevice dev, DeviceLinear[] layers, IReadOnlyList<Tensors.Tensor<float>?> masks,
+        int[] inputDegrees, IReadOnlyList<int[]> hiddenDegrees, int contextFeatures, int parametersPerFeature)
+    {
+        int d = inputDegrees.Length, c = contextFeatures, m = parametersPerFeature, hidden = layers.Length - 1;
+        if (hidden < 1 || hiddenDegrees.Count != hidden || masks.Count != layers.Length || masks.Any(k => k is null)) return null;
+        if (layers[^1].Out != d * m || layers[^1].In != layers[^2].Out + c || layers[0].In != d + c) return null;
+        var featureAt = new int[d];
+        for (int j = 0; j < d; j++)
+        {
+            if (inputDegrees[j] < 1 || inputDegrees[j] > d) return null;
+            featureAt[inputDegrees[j] - 1] = j;
+        }
+        // masks against the degrees (the incremental order is exact only then)
+        int[] below = inputDegrees;
+        for (int l = 0; l <= hidden; l++)
+        {
+            var mask = masks[l]!;
+            int outs = layers[l].Out, ins = layers[l].In, own = ins - (l == 0 || l == hidden ? c : 0);
+            if (mask.Rank != 2 || mask.Dim(0) != outs || mask.Dim(1) != ins || (l < hidden && hiddenDegrees[l].Length != outs)) return null;
+            var ms = mask.ReadOnlySpan;
+            for (int o = 0; o < outs; o++)
+            {
+                int degree = l < hidden ? hiddenDegrees[l][o] : inputDegrees[o / m];
+                for (int i = 0; i < own; i++)
+                    if (ms[o * ins + i] != 0 && (l < hidden ? below[i] > degree : below[i] >= degree)) return null;
+            }
+            if (l < hidden) below = hiddenDegrees[l];
+        }
+        // kept hidden units (degree 0 … D − 1) sorted by degree; the output rows as they are (feature-major)
+        var start = new int[hidden][];
+        var rowPerm = new int[hidden + 1][];
+        var colPerm = new int[hidden + 1][];
+        for (int l = 0; l < hidden; l++)
+        {
+            var deg = hiddenDegrees[l];
+            var kept = Enumerable.Range(0, deg.Length).Where(i => deg[i] >= 0 && deg[i] < d).OrderBy(i => deg[i]).ThenBy(i => i).ToArray();
+            var s = new int[d + 1];
+            foreach (int i in kept) s[deg[i] + 1]++;
+            for (int g = 0; g < d; g++) s[g + 1] += s[g];
+            start[l] = s;
+            rowPerm[l] = kept;
+        }
+        rowPerm[hidden] = Enumerable.Range(0, d * m).ToArray();
+        colPerm[0] = Enumerable.Range(0, d + c).ToArray();
+        for (int l = 1; l <= hidden; l++)
+            colPerm[l] = [.. rowPerm[l - 1], .. l == hidden ? Enumerable.Range(layers[l - 1].Out, c) : []];
+        return new DeviceIncrementalMade(dev, d, c, m, layers, featureAt, start, rowPerm, colPerm);
+    }
+
+    /// <summary>x = τ⁻¹(y; θ(x, c)) for y [N, D] into x [N, D], the context [N, C] (null without one).</summary>
+    public void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x, DeviceUpdate update)
+    {
+        int n = y.Rows, hidden = _layers.Length - 1;
+        if (n == 0) return;
+        for (int l = 0; l <= hidden; l++)
+        {
+            DeviceOps.Gather2D(_layers[l].W, _w[l], _rowPerm[l], _colPerm[l]);
+            DeviceOps.Gather2D(_layers[l].B, _b[l], _rowPerm[l], _zero);
+        }
+        if (_buffers.Length == 0 || _buffers[0].Cols < n)
+        {
+            foreach (var t in _buffers) t.Dispose();
+            _buffers = _widths.Select(w => DeviceTensor.Zeros(_dev, w, n)).ToArray();
+            _act = [];
+        }
+        if (_act.Length == 0 || _act[0].Cols != n) _act = _buffers.Select((b, l) => b.Reshaped(_widths[l], n)).ToArray();
+        _step.Prepare(n);
+        for (int l = 0; l <= hidden; l++) DeviceOps.Fill(_act[l], 0);
+        if (context is not null)
+        {
+            DeviceOps.Transpose(context, _act[0].RowRange(_d, _c));
+            var last = _act[hidden];
+            DeviceOps.Transpose(context, last.RowRange(last.Rows - _c, _c));
+        }
+        DeviceOps.Fill(x, 0);
+        DeviceTensor theta = _step[0], yf = _step[1], xf = _step[2], ld = _step[3];
+        for (int k = 0; k < _d; k++)
+        {
+            // the hidden units of degree k, layer by layer, from everything below (units not computed yet hold 0 and are masked)
+            for (int l = 0; l < hidden; l++)
+            {
+                int first = _start[l][k], count = _start[l][k + 1] - first;
+                if (count == 0) continue;
+                var below = _act[l];
+                int width = l == 0 ? _d + _c : _rowPerm[l - 1].Length;
+                var block = _act[l + 1].RowRange(first, count);
+                DeviceOps.Gemm(_w[l].RowRange(first, count), false, below, false, block, count, n, width);
+                DeviceOps.BiasRows(block, _b[l].RowRange(first, count), relu: true);
+            }
+            // the feature's parameters θ [N, m] = hᵀᵀ·W[rows of f]ᵀ + b, then its one column of the inverse
+            int f = _featureAt[k];
+            var h = _act[hidden];
+            DeviceOps.Gemm(h, true, _w[hidden].RowRange(f * _m, _m), true, theta, n, _m, h.Rows);
+            DeviceOps.BiasActivation(theta, _b[hidden].RowRange(f * _m, _m), relu: false);
+            DeviceOps.CopyColumn(y, f, yf, 0);
+            update.Apply(yf, theta, xf, ld, inverse: true);
+            DeviceOps.CopyColumn(xf, 0, x, f);
+            DeviceOps.Scale(_act[0].RowRange(f, 1), xf, 1); // xᵀ row f
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var i in _rowPerm.Concat(_colPerm)) i.Dispose();
+        _zero.Dispose();
+        foreach (var t in _w.Concat(_b)) t.Dispose();
+        foreach (var t in _buffers) t.Dispose();
+        _step.Dispose();
+    }
+}
