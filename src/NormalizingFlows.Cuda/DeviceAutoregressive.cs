@@ -22,7 +22,7 @@ internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, Devi
         DeviceOps.AddRowSums(Ld, logDet, 1);
     }
 
-    public void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x)
+    public void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x, DeviceTensor? logDet = null)
     {
         _ws.Prepare(y.Rows);
         DeviceOps.Fill(x, 0);
@@ -31,6 +31,7 @@ internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, Devi
             update.Apply(y, Network.Forward(x, context), Next, Ld, inverse: true);
             DeviceOps.Scale(x, Next, 1);
         }
+        if (logDet is not null) DeviceOps.AddRowSums(Ld, logDet, 1); // the last pass's parameters are those of the final x
     }
 
     public void Backward(DeviceTensor x, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx)

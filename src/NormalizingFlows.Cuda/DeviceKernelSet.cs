@@ -38,6 +38,14 @@ internal sealed class DeviceKernelSet(Accelerator a)
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int>(DeviceKernels.GatherRows);
     public readonly Action<Index1D, ArrayView<float>, NoiseArgs> NormalNoise =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, NoiseArgs>(DeviceKernels.NormalNoise);
+    public readonly Action<Index1D, ArrayView<float>, NoiseArgs> UniformNoise =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, NoiseArgs>(DeviceKernels.UniformNoise);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> UnitCubeLogProb =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(DeviceKernels.UnitCubeLogProb);
+    public readonly Action<Index1D, ArrayView<float>> ClampUnit =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>>(DeviceKernels.ClampUnit);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float> DivergenceRows =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(DeviceKernels.DivergenceRows);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, long> SampleRows =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, long>(DeviceKernels.SampleRows);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AffineArgs> AffineApply =

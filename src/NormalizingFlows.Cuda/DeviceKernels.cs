@@ -131,6 +131,56 @@ internal static class DeviceKernels
         result[e] = XMath.Sqrt(-2 * XMath.Log(u1)) * XMath.Cos(6.28318530717958647692f * u2);
     }
 
+    /// <summary>
+    /// Uniform draws on [0, 1) from the counter-based hash of (seed, index), 24 bits each: element e is entry
+    /// (stream row, e mod cols) of the rows <see cref="NoiseArgs"/> maps the block to, as <see cref="NormalNoise"/>.
+    /// </summary>
+    public static void UniformNoise(Index1D e, ArrayView<float> result, NoiseArgs a)
+    {
+        long q = a.First + e / a.Cols;
+        long index = (q / a.PerRow * a.Stride + a.Offset + q % a.PerRow) * a.Cols + e % a.Cols;
+        ulong h = Mix((ulong)a.Seed ^ Mix((ulong)(2 * index + 1)));
+        result[e] = (h >> 40) * (1.0f / 16777216.0f);
+    }
+
+    /// <summary>logp[r] = logDet[r] when row r of z lies in [0, 1]^cols (the unit-cube uniform base: log density 0), else −∞.</summary>
+    public static void UnitCubeLogProb(Index1D r, ArrayView<float> z, ArrayView<float> logDet, ArrayView<float> logp, int cols)
+    {
+        bool inside = true;
+        for (int j = 0; j < cols; j++) { float v = z[r * cols + j]; inside = inside && v >= 0 && v <= 1; }
+        logp[r] = inside ? logDet[r] : float.NegativeInfinity;
+    }
+
+    /// <summary>a = min(max(a, 0), 1) (sampled points of a unit-cube flow, as the host clamps them).</summary>
+    public static void ClampUnit(Index1D e, ArrayView<float> a) => a[e] = XMath.Min(XMath.Max(a[e], 0f), 1f);
+
+    /// <summary>
+    /// Per row of a sampled-divergence loss (Training/SampledDivergenceLoss) at log q = <paramref name="logq"/>: the
+    /// row's loss term and d loss/d log q, with the round's coefficient c and aux a, scale = 1/N. Kind 0: KL,
+    /// −c·log q; 1: χ², c·exp(a − log q); 2: exponential, c·(a − log q)².
+    /// </summary>
+    public static void DivergenceRows(Index1D r, ArrayView<float> logq, ArrayView<float> c, ArrayView<float> aux, ArrayView<float> loss, ArrayView<float> grad, int kind, float scale)
+    {
+        float l = logq[r], w = c[r];
+        if (kind == 1)
+        {
+            float t = w * XMath.Exp(aux[r] - l);
+            loss[r] = t * scale;
+            grad[r] = -t * scale;
+        }
+        else if (kind == 2)
+        {
+            float dd = aux[r] - l;
+            loss[r] = w * dd * dd * scale;
+            grad[r] = -2 * w * dd * scale;
+        }
+        else
+        {
+            loss[r] = -w * l * scale;
+            grad[r] = -w * scale;
+        }
+    }
+
     /// <summary>Row r of dst [N, cols] is row hash(seed, r) mod srcRows of src: a fresh random batch drawn on the device.</summary>
     public static void SampleRows(Index1D e, ArrayView<float> src, ArrayView<float> dst, int srcRows, int cols, long seed)
     {
@@ -263,8 +313,16 @@ internal static class DeviceKernels
         width = (bin == k - 1 ? right : c + min + scaled * XMath.Exp(p[offset + bin] - m) / sum) - c;
     }
 
-    private static float KnotDerivative(ArrayView<float> p, long offset, int k, int knot, float minDerivative)
-        => knot == 0 || knot == k ? 1 : minDerivative + Softplus(p[offset + 2 * k + knot - 1]);
+    /// <summary>The derivative at knot <paramref name="knot"/>: 1 at the boundary with identity tails, else minimum + softplus of its parameter.</summary>
+    private static float KnotDerivative(ArrayView<float> p, long offset, int k, int knot, float minDerivative, int boundary)
+    {
+        if (boundary != 0) return minDerivative + Softplus(p[offset + 2 * k + knot]);
+        return knot == 0 || knot == k ? 1 : minDerivative + Softplus(p[offset + 2 * k + knot - 1]);
+    }
+
+    /// <summary>The parameter index (from the element's offset) of knot <paramref name="knot"/>'s derivative; −1 for a fixed one.</summary>
+    private static int DerivativeIndex(int k, int knot, int boundary)
+        => boundary != 0 ? 2 * k + knot : knot == 0 || knot == k ? -1 : 2 * k + knot - 1;
 
     /// <summary>Spline value inside a bin and its log-derivative (RationalQuadraticSpline.Local).</summary>
     private static float Local(float x, float xk, float wk, float yk, float hk, float dk, float dk1, out float logDet)
@@ -298,23 +356,33 @@ internal static class DeviceKernels
     public static void SplineApply(Index1D e, ArrayView<float> x, ArrayView<float> p, ArrayView<float> y, ArrayView<float> ld, SplineArgs a)
     {
         int k = a.Bins;
-        long o = (long)(int)e * (3 * k - 1);
+        long o = (long)(int)e * a.ParametersPerElement;
         float v = x[e];
         if (float.IsNaN(v)) { y[e] = v; ld[e] = v; return; }
-        if (v < a.Left || v > a.Right) { y[e] = v; ld[e] = 0; return; }
+        if (v < a.Left || v > a.Right)
+        {
+            if (a.Boundary == 0) { y[e] = v; ld[e] = 0; return; }
+            // linear tails with the boundary derivative: y = edge + d·(x − edge), x = edge + (y − edge)/d
+            int knot = v < a.Left ? 0 : k;
+            float edge = v < a.Left ? a.Left : a.Right;
+            float d = KnotDerivative(p, o, k, knot, a.MinDerivative, a.Boundary);
+            if (a.Inverse == 0) { y[e] = edge + d * (v - edge); ld[e] = XMath.Log(d); }
+            else { y[e] = edge + (v - edge) / d; ld[e] = -XMath.Log(d); }
+            return;
+        }
         float logDet;
         if (a.Inverse == 0)
         {
             int b = FindBin(p, o, k, a.Left, a.Right, a.MinWidth, v, out float xk, out float wk, out _);
             Bin(p, o + k, k, a.Left, a.Right, a.MinHeight, b, out float yk, out float hk);
-            y[e] = Local(v, xk, wk, yk, hk, KnotDerivative(p, o, k, b, a.MinDerivative), KnotDerivative(p, o, k, b + 1, a.MinDerivative), out logDet);
+            y[e] = Local(v, xk, wk, yk, hk, KnotDerivative(p, o, k, b, a.MinDerivative, a.Boundary), KnotDerivative(p, o, k, b + 1, a.MinDerivative, a.Boundary), out logDet);
             ld[e] = logDet;
         }
         else
         {
             int b = FindBin(p, o + k, k, a.Left, a.Right, a.MinHeight, v, out float yk, out float hk, out _);
             Bin(p, o, k, a.Left, a.Right, a.MinWidth, b, out float xk, out float wk);
-            float dk = KnotDerivative(p, o, k, b, a.MinDerivative), dk1 = KnotDerivative(p, o, k, b + 1, a.MinDerivative);
+            float dk = KnotDerivative(p, o, k, b, a.MinDerivative, a.Boundary), dk1 = KnotDerivative(p, o, k, b + 1, a.MinDerivative, a.Boundary);
             float xv = xk + LocalInverseXi(v, wk, yk, hk, dk, dk1) * wk;
             Local(xv, xk, wk, yk, hk, dk, dk1, out logDet);
             y[e] = xv;
@@ -329,15 +397,26 @@ internal static class DeviceKernels
     public static void SplineBackward(Index1D e, ArrayView<float> x, ArrayView<float> p, ArrayView<float> gy, ArrayView<float> gld,
         ArrayView<float> gx, ArrayView<float> gp, SplineArgs a)
     {
-        int k = a.Bins, mPer = 3 * k - 1;
+        int k = a.Bins, mPer = a.ParametersPerElement;
         long o = (long)(int)e * mPer;
         for (int j = 0; j < mPer; j++) gp[o + j] = 0;
         float v = x[e], g = gy[e], gl = gld[e / a.Cols];
         if (float.IsNaN(v)) { gx[e] = v; return; }
-        if (v < a.Left || v > a.Right) { gx[e] = g; return; }
+        if (v < a.Left || v > a.Right)
+        {
+            if (a.Boundary == 0) { gx[e] = g; return; }
+            // the linear tail y = edge + d·(x − edge), log|det| = log d
+            int knot = v < a.Left ? 0 : k;
+            float edge = v < a.Left ? a.Left : a.Right;
+            int di = DerivativeIndex(k, knot, a.Boundary);
+            float d = KnotDerivative(p, o, k, knot, a.MinDerivative, a.Boundary);
+            gp[o + di] = (g * (v - edge) + gl / d) * Sigmoid(p[o + di]);
+            gx[e] = g * d;
+            return;
+        }
         int b = FindBin(p, o, k, a.Left, a.Right, a.MinWidth, v, out float xk, out float wk, out float beforeW);
         Bin(p, o + k, k, a.Left, a.Right, a.MinHeight, b, out float yk, out float hk);
-        float dk = KnotDerivative(p, o, k, b, a.MinDerivative), dk1 = KnotDerivative(p, o, k, b + 1, a.MinDerivative);
+        float dk = KnotDerivative(p, o, k, b, a.MinDerivative, a.Boundary), dk1 = KnotDerivative(p, o, k, b + 1, a.MinDerivative, a.Boundary);
 
         // LocalBackward
         float xi = (v - xk) / wk;
@@ -385,8 +464,9 @@ internal static class DeviceKernels
         float span = a.Right - a.Left;
         SoftmaxBackward(p, gp, o, k, b, gXk * span * (1 - a.MinWidth * k), gWk * span * (1 - a.MinWidth * k));
         SoftmaxBackward(p, gp, o + k, k, b, g * span * (1 - a.MinHeight * k), gHk * span * (1 - a.MinHeight * k));
-        if (b > 0) gp[o + 2 * k + b - 1] += gDk * Sigmoid(p[o + 2 * k + b - 1]);
-        if (b + 1 < k) gp[o + 2 * k + b] += gDk1 * Sigmoid(p[o + 2 * k + b]);
+        int i0 = DerivativeIndex(k, b, a.Boundary), i1 = DerivativeIndex(k, b + 1, a.Boundary);
+        if (i0 >= 0) gp[o + i0] += gDk * Sigmoid(p[o + i0]);
+        if (i1 >= 0) gp[o + i1] += gDk1 * Sigmoid(p[o + i1]);
     }
 
     /// <summary>gu_j += sm_j·(g_j − Σ sm·g) with share gradient gBefore for j &lt; b, gAt at b, 0 after.</summary>

@@ -8,7 +8,7 @@ internal sealed class DeviceUpdate
 
     public DeviceUpdate(AffineArgs affine) { _affine = affine; ParametersPerFeature = 2; }
 
-    public DeviceUpdate(SplineArgs spline) { _spline = spline; ParametersPerFeature = 3 * spline.Bins - 1; }
+    public DeviceUpdate(SplineArgs spline) { _spline = spline; ParametersPerFeature = spline.ParametersPerElement; }
 
     public int ParametersPerFeature { get; }
 

@@ -7,10 +7,16 @@ internal readonly record struct GemmArgs(int M, int N, int K, int TransA, int Tr
 internal readonly record struct AffineArgs(int Kind, float Bound, int Inverse, int Cols);
 
 /// <summary>
-/// A rational-quadratic spline family with identity tails on [Left, Right]: bins, minimum bin width/height shares,
-/// minimum derivative, the direction, and the element count per row (for the per-row log-det gradient).
+/// A rational-quadratic spline family mapping [Left, Right] onto itself: bins, minimum bin width/height shares,
+/// minimum derivative, the direction, the element count per row (for the per-row log-det gradient), and the tails:
+/// Boundary 0 is identity tails (boundary derivatives 1, 3K − 1 parameters per element), 1 learnable boundary
+/// derivatives with linear tails of those slopes (3K + 1 parameters, the unit-interval splines of i-flow).
 /// </summary>
-internal readonly record struct SplineArgs(int Bins, float Left, float Right, float MinWidth, float MinHeight, float MinDerivative, int Inverse, int Cols);
+internal readonly record struct SplineArgs(int Bins, float Left, float Right, float MinWidth, float MinHeight, float MinDerivative, int Inverse, int Cols, int Boundary = 0)
+{
+    /// <summary>Unnormalised parameters per element: 3K − 1 with identity tails, 3K + 1 with learnable boundary derivatives.</summary>
+    public int ParametersPerElement => Boundary != 0 ? 3 * Bins + 1 : 3 * Bins - 1;
+}
 
 /// <summary>One Adam step's scalars, as Optim/Adam computes them (no weight decay): β1, β2, lr/bc1, 1/√bc2, ε.</summary>
 internal readonly record struct AdamArgs(float Beta1, float Beta2, float StepSize, float InvSqrtBc2, float Eps);
