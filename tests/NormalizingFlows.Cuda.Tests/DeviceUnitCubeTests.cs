@@ -191,6 +191,24 @@ public sealed class DeviceUnitCubeTests(CpuAcceleratorFixture fixture) : IClassF
     }
 
     [Fact]
+    public void AMaximumLikelihoodStepOfAUnitCubeFlowGivesTheCpusLossAndGradients()
+    {
+        var host = UnitFlow(6);
+        var x = new Rng(7).Uniform<float>([40, 3]);
+        using var dflow = DeviceFlow.Compile(host, _dev);
+        using var dx = Up(x);
+        float loss = dflow.TrainStep(dx, 1e-3, readLoss: true)!.Value;
+        var cpuLoss = Ops.Neg(Ops.Mean(host.LogProb(new Var<float>(x))));
+        cpuLoss.Backward();
+        Assert.Equal(cpuLoss.Value[0], loss, 1e-4 * Math.Abs(cpuLoss.Value[0]) + 1e-5);
+        foreach (var (h, dev) in dflow.Pairs(host))
+        {
+            Assert2.Close(h.Weight.Grad!, dev.GW.Download(), 1e-3, 1e-4 * h.Weight.Grad!.ToArray().Max(Math.Abs) + 1e-7, "weight gradient");
+            Assert2.Close(h.Bias!.Grad!, dev.GB.Download(), 1e-3, 1e-4 * h.Bias!.Grad!.ToArray().Max(Math.Abs) + 1e-7, "bias gradient");
+        }
+    }
+
+    [Fact]
     public void AStandardNormalFlowRefusesUnitCubeSamplingAndOtherBoxesAreRefusedByName()
     {
         var normal = new Flow<float>(((CompositeTransform<float>)UnitFlow(4).Transform), new StandardNormal<float>(3));
