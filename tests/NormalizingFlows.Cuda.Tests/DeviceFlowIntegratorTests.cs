@@ -7,8 +7,8 @@ namespace NormalizingFlows.Cuda.Tests;
 /// <summary>
 /// <see cref="FlowIntegrator"/> with <see cref="FlowIntegratorOptions.Device"/> on ILGPU's CPU accelerator: a short
 /// training run on the 2-D Gaussian integrates within 4σ of the analytic value with weights as narrow as the CPU run's
-/// (and much narrower than the untrained flow's), the host flow holds the device's weights afterwards, buffered rounds
-/// and rounds where f vanishes, and the refusals (a piecewise-linear spline, the multichannel integrator).
+/// (and much narrower than the untrained flow's), the host flow holds the device's weights afterwards, buffered rounds,
+/// VEGAS pretraining and rounds where f vanishes, and the refusals (a piecewise-linear spline, the multichannel integrator).
 /// </summary>
 public sealed class DeviceFlowIntegratorTests(CpuAcceleratorFixture fixture, ITestOutputHelper output) : IClassFixture<CpuAcceleratorFixture>
 {
@@ -26,7 +26,7 @@ public sealed class DeviceFlowIntegratorTests(CpuAcceleratorFixture fixture, ITe
         double truth = gaussian.AnalyticValue!.Value;
         using var device = new FlowIntegrator(gaussian, Small(_dev), seed: 3);
         device.Train(384);
-        var onDevice = device.Integrate(256, 2);
+        var onDevice = device.Integrate(1024, 2);
         // the CPU's σ_w/⟨w⟩ from a larger final sample (the same training), so that its noise is the device run's
         var cpu = new FlowIntegrator(gaussian, Small(null), seed: 3);
         cpu.Train(384);
@@ -37,12 +37,21 @@ public sealed class DeviceFlowIntegratorTests(CpuAcceleratorFixture fixture, ITe
         Assert.True(Math.Abs(onCpu.Estimate - truth) <= 4 * onCpu.Error, $"CPU: {onCpu.Estimate} ± {onCpu.Error}, analytic {truth}");
         double dev = onDevice.Weights.RelativeStandardDeviation, host = onCpu.Weights.RelativeStandardDeviation, plain = untrained.Weights.RelativeStandardDeviation;
         output.WriteLine($"device {onDevice.Estimate} ± {onDevice.Error} (analytic {truth}), σ_w/⟨w⟩ device {dev:F3}, CPU {host:F3}, untrained {plain:F3}");
-        // the device trains on other samples (its own stream) and its σ_w/⟨w⟩ comes from 256 points: noise on both
+        // the device trains on other samples (its own stream) and its σ_w/⟨w⟩ comes from 1024 points: noise on both
         Assert.True(dev <= 1.5 * host, $"σ_w/⟨w⟩ on the device {dev}, on the CPU {host}");
         Assert.True(dev <= 0.6 * plain, $"σ_w/⟨w⟩ on the device {dev}, untrained {plain}: the device run did not learn");
         Assert.Equal(6, device.History.Count);
         Assert.All(device.History, r => { Assert.Equal(64, r.Calls); Assert.True(double.IsFinite(r.Loss)); });
-        Assert.Equal(384 + 256, device.FunctionCalls);
+        Assert.Equal(384 + 1024, device.FunctionCalls);
+
+        // the device-trained q sampled by the host (its weights copied into a CPU integrator): unbiased on 65 536 points
+        var copy = new FlowIntegrator(gaussian, Small(null), seed: 9);
+        var from = device.Flow.Parameters().ToList(); var to = copy.Flow.Parameters().ToList();
+        for (int i = 0; i < from.Count; i++) from[i].Value.ReadOnlySpan.CopyTo(to[i].Value.Span);
+        var onHost = copy.Integrate(65_536, 2);
+        output.WriteLine($"the device's q on the host: {onHost.Estimate} ± {onHost.Error}, σ_w/⟨w⟩ {onHost.Weights.RelativeStandardDeviation:F3}");
+        Assert.True(Math.Abs(onHost.Estimate - truth) <= 4 * onHost.Error, $"the device's q on the host: {onHost.Estimate} ± {onHost.Error}, analytic {truth}");
+        Assert.True(Math.Abs(onHost.Weights.RelativeStandardDeviation - dev) <= 0.15 * dev, $"σ_w/⟨w⟩ of the same q: host {onHost.Weights.RelativeStandardDeviation}, device {dev}");
 
         // the host flow holds the trained weights: its log q of the device's samples is the device's
         var x = new double[32 * 2]; var q = new double[32];
@@ -53,7 +62,7 @@ public sealed class DeviceFlowIntegratorTests(CpuAcceleratorFixture fixture, ITe
     }
 
     [Fact]
-    public void BufferedRoundsAndRoundsWhereTheIntegrandVanishesRunOnTheDevice()
+    public void BufferedRoundsVegasPretrainingAndRoundsWhereTheIntegrandVanishesRunOnTheDevice()
     {
         using var buffered = new FlowIntegrator(new CamelIntegrand(2), Small(_dev, buffer: 128, steps: 1), seed: 4);
         buffered.Train(192);
@@ -62,6 +71,17 @@ public sealed class DeviceFlowIntegratorTests(CpuAcceleratorFixture fixture, ITe
         Assert.All(buffered.History, r => Assert.True(double.IsFinite(r.Loss)));
         Assert.Equal(192, buffered.FunctionCalls);
         Assert.Equal(128, buffered.Buffer!.Count);
+
+        // VEGAS pretraining: the grid adapts on the host, the device flow learns on its coordinates
+        using var gridded = new FlowIntegrator(new CamelIntegrand(2), Small(_dev, steps: 1) with { VegasPretraining = 0.5 }, seed: 6);
+        gridded.Train(1024);
+        Assert.NotNull(gridded.Grid);
+        Assert.Equal(8, gridded.History.Count);
+        Assert.All(gridded.History, r => Assert.True(double.IsFinite(r.Loss)));
+        var x = new double[16 * 2]; var q = new double[16];
+        gridded.Sample(x, q);
+        var logq = gridded.LogDensity(x);
+        for (int i = 0; i < q.Length; i++) Assert.True(Math.Abs(logq[i] - Math.Log(q[i])) <= 1e-3 * (1 + Math.Abs(logq[i])), $"gridded point {i}: host log q {logq[i]}, device {Math.Log(q[i])}");
 
         using var zero = new FlowIntegrator(new Zero(), Small(_dev), seed: 5);
         var before = zero.Flow.Parameters().Select(p => p.Value.ToArray()).ToList();
