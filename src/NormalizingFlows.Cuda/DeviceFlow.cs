@@ -10,7 +10,8 @@ namespace NormalizingFlows.Cuda;
 /// run as device kernels (and cuBLAS GEMMs on CUDA) with no host round trip except the loss when asked;
 /// <see cref="CopyTo(Flow{float})"/> writes the trained weights back, so the model files stay the library's.
 /// Supports RealNVP/affine couplings, rational-quadratic spline couplings (nsf_c), MAF and MAF with splines (maf_rqs)
-/// over ReLU conditioners and a standard-normal base, conditional or not: a conditional flow takes its context
+/// over ReLU conditioners and a standard-normal base (or, for unit-hypercube flows such as i-flow's, the uniform base on
+/// [0, 1]^D with unit-interval splines: <see cref="UnitCubeBase"/>), conditional or not: a conditional flow takes its context
 /// [N, C] as a device tensor beside the events (the coupling MLPs read [x_a, context], the MADEs the context in their
 /// first and output layers, as the library's conditioners do). Scratch buffers are kept for the largest batch seen
 /// and reused for smaller ones. Not thread-safe.
