@@ -124,7 +124,8 @@ internal static class DeviceFlowLayers
     {
         AffineUpdate a => new DeviceUpdate(AffineArgsOf(a.Scale)),
         SplineUpdate { Spline: RationalQuadraticSpline s } => new DeviceUpdate(SplineArgsOf(s)),
-        SplineUpdate s => throw new NotSupportedException($"DeviceFlow: the spline {TypeName(s.Spline)} is not supported (the rational-quadratic spline is)"),
+        SplineUpdate { Spline: PiecewiseLinearSpline s } => new DeviceUpdate(new LinearSplineArgs(s.Bins, (float)s.MinBinMass, 0, 0)),
+        SplineUpdate s => throw new NotSupportedException($"DeviceFlow: the spline {TypeName(s.Spline)} is not supported (the rational-quadratic and piecewise-linear splines are)"),
         _ => throw new NotSupportedException($"DeviceFlow: the elementwise update {TypeName(update)} is not supported (affine and rational-quadratic spline are)"),
     };
 

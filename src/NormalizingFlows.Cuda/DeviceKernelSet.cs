@@ -38,6 +38,10 @@ internal sealed class DeviceKernelSet(Accelerator a)
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int>(DeviceKernels.GatherRows);
     public readonly Action<Index1D, ArrayView<float>, NoiseArgs> NormalNoise =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, NoiseArgs>(DeviceKernels.NormalNoise);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearSplineArgs> LinearSplineApply =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearSplineArgs>(DeviceKernels.LinearSplineApply);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearSplineArgs> LinearSplineBackward =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearSplineArgs>(DeviceKernels.LinearSplineBackward);
     public readonly Action<Index1D, ArrayView<float>, NoiseArgs> UniformNoise =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, NoiseArgs>(DeviceKernels.UniformNoise);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> UnitCubeLogProb =

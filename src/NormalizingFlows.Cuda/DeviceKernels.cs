@@ -483,4 +483,87 @@ internal static class DeviceKernels
             gp[offset + j] += sm * (gj - dot);
         }
     }
+
+    // ------------------------------------------------------------------ piecewise-linear spline (Transforms/Splines/PiecewiseLinearSpline)
+
+    /// <summary>Mass of bin <paramref name="j"/>: MinMass + (1 − K·MinMass)·softmax share.</summary>
+    private static float Mass(ArrayView<float> p, long o, int j, float max, float sum, LinearSplineArgs a)
+        => a.MinMass + (1 - a.Bins * a.MinMass) * (XMath.Exp(p[o + j] - max) / sum);
+
+    /// <summary>
+    /// y = s(x) (or x = s⁻¹(y)) per element and the log-derivative: the CDF of the piecewise-constant density of K
+    /// equal-width bins, continued linearly outside [0, 1] with the boundary bins' slopes (PiecewiseLinearSpline).
+    /// </summary>
+    public static void LinearSplineApply(Index1D e, ArrayView<float> x, ArrayView<float> p, ArrayView<float> y, ArrayView<float> ld, LinearSplineArgs a)
+    {
+        int k = a.Bins;
+        long o = (long)(int)e * k;
+        float v = x[e];
+        if (float.IsNaN(v)) { y[e] = v; ld[e] = v; return; }
+        float sum = SoftmaxSum(p, o, k, out float max);
+        if (a.Inverse == 0)
+        {
+            int b;
+            float c = 0, alpha;
+            if (!(v >= 0)) { b = 0; alpha = k * v; }
+            else if (v >= 1) { b = k - 1; c = 1 - Mass(p, o, k - 1, max, sum, a); alpha = k * v - (k - 1); }
+            else
+            {
+                b = XMath.Min((int)(v * k), k - 1);
+                for (int j = 0; j < b; j++) c += Mass(p, o, j, max, sum, a);
+                alpha = k * v - b;
+            }
+            float qb = Mass(p, o, b, max, sum, a);
+            y[e] = c + alpha * qb;
+            ld[e] = XMath.Log(k * qb);
+        }
+        else
+        {
+            int b = k - 1;
+            float c = 0;
+            if (!(v >= 0)) b = 0;
+            else
+                for (int j = 0; j < k - 1; j++)
+                {
+                    float q = Mass(p, o, j, max, sum, a);
+                    if (v < c + q) { b = j; break; }
+                    c += q;
+                }
+            float qb = Mass(p, o, b, max, sum, a);
+            y[e] = (b + (v - c) / qb) / k;
+            ld[e] = -XMath.Log(k * qb);
+        }
+    }
+
+    /// <summary>
+    /// Backward of the forward piecewise-linear spline per element (PiecewiseLinearSpline.ForwardBackward): gx and the
+    /// K parameter gradients (assigned) from gy and the row's log-det gradient gld[e / Cols].
+    /// </summary>
+    public static void LinearSplineBackward(Index1D e, ArrayView<float> x, ArrayView<float> p, ArrayView<float> gy, ArrayView<float> gld,
+        ArrayView<float> gx, ArrayView<float> gp, LinearSplineArgs a)
+    {
+        int k = a.Bins;
+        long o = (long)(int)e * k;
+        float v = x[e], g = gy[e], gl = gld[e / a.Cols];
+        float sum = SoftmaxSum(p, o, k, out float max);
+        int b; // NaN goes to bin 0 with α = NaN, as on the host
+        float alpha;
+        if (!(v >= 0)) { b = 0; alpha = k * v; }
+        else if (v >= 1) { b = k - 1; alpha = k * v - (k - 1); }
+        else { b = XMath.Min((int)(v * k), k - 1); alpha = k * v - b; }
+        float qb = Mass(p, o, b, max, sum, a);
+        gx[e] = g * k * qb;
+        // y = Σ_{j<b} Q_j + α·Q_b, log|det| = log(K·Q_b) (the right tail's 1 − Q_{K−1} equals Σ_{j<K−1} Q_j: its Q
+        // gradient differs by a constant vector, which the softmax backward removes)
+        float scale = 1 - k * a.MinMass;
+        float gAt = g * alpha + gl / qb;
+        float dot = 0;
+        for (int j = 0; j <= b; j++) dot += (j < b ? g : gAt) * scale * (XMath.Exp(p[o + j] - max) / sum);
+        for (int j = 0; j < k; j++)
+        {
+            float share = XMath.Exp(p[o + j] - max) / sum;
+            float gq = (j < b ? g : j == b ? gAt : 0) * scale;
+            gp[o + j] = share * (gq - dot);
+        }
+    }
 }

@@ -126,6 +126,20 @@ internal static class DeviceOps
         x.Device.Kernels.SplineBackward((int)x.Length, x.View, p.View, gy.View, gld.View, gx.View, gp.View, a with { Cols = x.Cols });
     }
 
+    /// <summary>The piecewise-linear spline (or its inverse) per element of x [N, K] with parameters [N, K·bins].</summary>
+    public static void LinearSpline(DeviceTensor x, DeviceTensor p, DeviceTensor y, DeviceTensor ld, LinearSplineArgs a)
+    {
+        if (p.Length != x.Length * a.Bins || y.Length != x.Length || ld.Length != x.Length) throw new ArgumentException($"piecewise-linear spline: parameters must be [N, K·{a.Bins}], outputs [N, K]");
+        if (x.Length > 0) x.Device.Kernels.LinearSplineApply((int)x.Length, x.View, p.View, y.View, ld.View, a);
+    }
+
+    /// <summary>Backward of the forward piecewise-linear spline: gx and gp (assigned) from gy and the row log-det gradient gld [N].</summary>
+    public static void LinearSplineBackward(DeviceTensor x, DeviceTensor p, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx, DeviceTensor gp, LinearSplineArgs a)
+    {
+        if (gy.Length != x.Length || gx.Length != x.Length || gp.Length != p.Length || gld.Length != x.Rows) throw new ArgumentException("piecewise-linear spline backward: gradient shapes differ from the forward's");
+        if (x.Length > 0) x.Device.Kernels.LinearSplineBackward((int)x.Length, x.View, p.View, gy.View, gld.View, gx.View, gp.View, a with { Cols = x.Cols });
+    }
+
     /// <summary>One Adam update of p with gradient g (times gradScale[0] when given: the clip factor) and moments m, v.</summary>
     public static void Adam(DeviceTensor p, DeviceTensor g, DeviceTensor m, DeviceTensor v, AdamArgs a, DeviceTensor? gradScale = null)
     {

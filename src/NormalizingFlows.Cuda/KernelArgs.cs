@@ -18,6 +18,13 @@ internal readonly record struct SplineArgs(int Bins, float Left, float Right, fl
     public int ParametersPerElement => Boundary != 0 ? 3 * Bins + 1 : 3 * Bins - 1;
 }
 
+/// <summary>
+/// A piecewise-linear spline family on [0, 1] (Transforms/Splines/PiecewiseLinearSpline): K equal-width bins with
+/// masses MinMass + (1 − K·MinMass)·softmax(parameters), linear tails with the boundary bins' slopes; the direction
+/// and the element count per row.
+/// </summary>
+internal readonly record struct LinearSplineArgs(int Bins, float MinMass, int Inverse, int Cols);
+
 /// <summary>One Adam step's scalars, as Optim/Adam computes them (no weight decay): β1, β2, lr/bc1, 1/√bc2, ε.</summary>
 internal readonly record struct AdamArgs(float Beta1, float Beta2, float StepSize, float InvSqrtBc2, float Eps);
 

@@ -107,6 +107,55 @@ public sealed class DeviceUnitCubeTests(CpuAcceleratorFixture fixture) : IClassF
         Assert.NotEqual(0f, g.ReadOnlySpan[m + 3 * 5]);
     }
 
+    [Fact]
+    public void PiecewiseLinearSplineMatchesTheLibrarySplineForwardInverseAndBackward()
+    {
+        var spline = new PiecewiseLinearSpline(6);
+        var rng = new Rng(23);
+        int n = 16, k = 3, m = spline.ParametersPerElement;
+        var x = Inputs(rng, n, k);
+        x.Span[5] = 1.2f; // the right tail
+        x.Span[4] = 0.45f; // not on a knot (at a knot the density jumps: the inverse's log|det| is either bin's)
+        var p = rng.Normal<float>(n, k * m);
+        var pd = ToDouble(p.ReadOnlySpan);
+        var yRef = new double[n * k]; var ldRef = new double[n * k];
+        spline.Forward<double>(ToDouble(x.ReadOnlySpan), pd, yRef, ldRef);
+        var args = new LinearSplineArgs(spline.Bins, (float)spline.MinBinMass, 0, 0);
+        using var dx = Up(x); using var dp = Up(p);
+        using var dy = DeviceTensor.Zeros(_dev, n, k); using var dld = DeviceTensor.Zeros(_dev, n, k);
+        DeviceOps.LinearSpline(dx, dp, dy, dld, args);
+        Assert2.Close(yRef.Select(v => (float)v).ToArray(), dy.Download().ReadOnlySpan, 1e-5, 2e-6, "linear spline y");
+        Assert2.Close(ldRef.Select(v => (float)v).ToArray(), dld.Download().ReadOnlySpan, 1e-5, 2e-5, "linear spline log det");
+
+        // the inverse of the same y against the double reference (slope at most 1/(K·min mass)), and inverse ∘ forward
+        var yFloat = yRef.Select(v => (float)v).ToArray();
+        using var dyRef = Up(Tensor<float>.From(yFloat, n, k));
+        using var back = DeviceTensor.Zeros(_dev, n, k); using var ldInv = DeviceTensor.Zeros(_dev, n, k);
+        DeviceOps.LinearSpline(dyRef, dp, back, ldInv, args with { Inverse = 1 });
+        var xd = new double[n * k]; var ldd = new double[n * k];
+        spline.Inverse<double>(ToDouble(yFloat), pd, xd, ldd);
+        var xDev = back.Download().ReadOnlySpan;
+        for (int i = 0; i < xd.Length; i++)
+        {
+            double bound = 1e-5 + 8 * 1.2e-7 * Math.Exp(ldd[i]);
+            Assert.True(Math.Abs(xDev[i] - xd[i]) <= bound, $"linear spline inverse[{i}]: double {xd[i]}, device {xDev[i]} (bound {bound})");
+        }
+        Assert2.Close(ldd.Select(v => (float)v).ToArray(), ldInv.Download().ReadOnlySpan, 1e-5, 2e-5, "linear spline inverse log det");
+        Assert2.Close(x.ReadOnlySpan, back.Download().ReadOnlySpan, 1e-4, 1e-4, "inverse(forward(x))");
+
+        // the backward against SplineOp's autograd gradients
+        var xv = new Var<float>(x, requiresGrad: true);
+        var pv = new Var<float>(p, requiresGrad: true);
+        var (y, ld) = SplineOp.Apply(spline, xv, pv);
+        var gy = rng.Normal<float>(n, k); var gl = rng.Normal<float>(n);
+        Ops.Add(Ops.Sum(Ops.Mul(y, new Var<float>(gy))), Ops.Sum(Ops.Mul(ld, new Var<float>(gl)))).Backward();
+        using var dgy = Up(gy); using var dgl = Up(gl);
+        using var gx = DeviceTensor.Zeros(_dev, n, k); using var gp = DeviceTensor.Zeros(_dev, n, k * m);
+        DeviceOps.LinearSplineBackward(dx, dp, dgy, dgl, gx, gp, args);
+        Assert2.Close(xv.Grad!, gx.Download(), 1e-4, 1e-4, "linear spline dx");
+        Assert2.Close(pv.Grad!, gp.Download(), 1e-3, 1e-4, "linear spline dparams");
+    }
+
     private static ulong Mix(ulong z)
     {
         z += 0x9E3779B97F4A7C15UL;
