@@ -125,7 +125,8 @@ internal static class DeviceFlowLayers
         AffineUpdate a => new DeviceUpdate(AffineArgsOf(a.Scale)),
         SplineUpdate { Spline: RationalQuadraticSpline s } => new DeviceUpdate(SplineArgsOf(s)),
         SplineUpdate { Spline: PiecewiseLinearSpline s } => new DeviceUpdate(new LinearSplineArgs(s.Bins, (float)s.MinBinMass, 0, 0)),
-        SplineUpdate s => throw new NotSupportedException($"DeviceFlow: the spline {TypeName(s.Spline)} is not supported (the rational-quadratic and piecewise-linear splines are)"),
+        SplineUpdate { Spline: PiecewiseQuadraticSpline s } => new DeviceUpdate(new QuadraticSplineArgs(s.Bins, (float)s.MinBinWidth, (float)s.MinDensity, 0, 0)),
+        SplineUpdate s => throw new NotSupportedException($"DeviceFlow: the spline {TypeName(s.Spline)} is not supported (the rational-quadratic, piecewise-linear and piecewise-quadratic splines are)"),
         _ => throw new NotSupportedException($"DeviceFlow: the elementwise update {TypeName(update)} is not supported (affine and rational-quadratic spline are)"),
     };
 

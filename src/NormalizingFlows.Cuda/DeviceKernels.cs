@@ -566,4 +566,158 @@ internal static class DeviceKernels
             gp[o + j] = share * (gq - dot);
         }
     }
+
+    // ------------------------------------------------------------------ piecewise-quadratic spline (Transforms/Splines/PiecewiseQuadraticSpline)
+
+    /// <summary>The normalisation of one element: the widths' softmax max and sum, the heights' max, the area A.</summary>
+    private static float QuadraticArea(ArrayView<float> p, long o, QuadraticSplineArgs a, out float wmax, out float wsum, out float hmax)
+    {
+        int k = a.Bins;
+        wsum = SoftmaxSum(p, o, k, out wmax);
+        float m = float.NegativeInfinity;
+        for (int j = 0; j <= k; j++) m = XMath.Max(m, p[o + k + j]);
+        if (float.IsInfinity(m) || float.IsNaN(m)) m = 0;
+        hmax = m;
+        float area = 0;
+        for (int j = 0; j < k; j++) area += 0.5f * (XMath.Exp(p[o + k + j] - m) + XMath.Exp(p[o + k + j + 1] - m)) * QuadraticWidth(p, o, j, wmax, wsum, a);
+        return area;
+    }
+
+    private static float QuadraticWidth(ArrayView<float> p, long o, int j, float wmax, float wsum, QuadraticSplineArgs a)
+        => a.MinWidth + (1 - a.Bins * a.MinWidth) * (XMath.Exp(p[o + j] - wmax) / wsum);
+
+    private static float QuadraticDensity(ArrayView<float> p, long o, int j, float hmax, float area, QuadraticSplineArgs a)
+        => a.MinDensity + (1 - a.MinDensity) * XMath.Exp(p[o + a.Bins + j] - hmax) / area;
+
+    /// <summary>The bin of x along the knots X (largest j ≤ K − 1 with X_j ≤ x, X_K pinned to 1), its knot X_b and cumulative area C_b.</summary>
+    private static int QuadraticBin(ArrayView<float> p, long o, QuadraticSplineArgs a, float x, float wmax, float wsum, float hmax, float area, bool byArea,
+        out float knot, out float before)
+    {
+        int k = a.Bins, b = 0;
+        float xk = 0, ck = 0, kn = 0, cb = 0;
+        for (int j = 0; j < k; j++)
+        {
+            if (j == 0 || x >= (byArea ? ck : xk)) { b = j; kn = xk; cb = ck; }
+            float w = QuadraticWidth(p, o, j, wmax, wsum, a);
+            float vj = QuadraticDensity(p, o, j, hmax, area, a), vj1 = QuadraticDensity(p, o, j + 1, hmax, area, a);
+            xk = j == k - 1 ? 1 : xk + w;
+            ck = j == k - 1 ? 1 : ck + 0.5f * (vj + vj1) * w;
+        }
+        knot = kn; before = cb;
+        return b;
+    }
+
+    /// <summary>y(x) and the density at x (linear tails outside [0, 1]).</summary>
+    private static float QuadraticEval(ArrayView<float> p, long o, QuadraticSplineArgs a, float x, float wmax, float wsum, float hmax, float area, out float pdf)
+    {
+        int k = a.Bins;
+        if (x < 0) { pdf = QuadraticDensity(p, o, 0, hmax, area, a); return pdf * x; }
+        if (x > 1) { pdf = QuadraticDensity(p, o, k, hmax, area, a); return 1 + pdf * (x - 1); }
+        int b = QuadraticBin(p, o, a, x, wmax, wsum, hmax, area, false, out float xb, out float cb);
+        float wb = QuadraticWidth(p, o, b, wmax, wsum, a);
+        float vb = QuadraticDensity(p, o, b, hmax, area, a), dv = QuadraticDensity(p, o, b + 1, hmax, area, a) - vb;
+        float d = XMath.Clamp(x - xb, 0, wb);
+        pdf = vb + d * dv / wb;
+        return cb + d * vb + d * d / (2 * wb) * dv;
+    }
+
+    /// <summary>y = s(x) (or x = s⁻¹(y)) per element and the log-derivative (PiecewiseQuadraticSpline).</summary>
+    public static void QuadraticSplineApply(Index1D e, ArrayView<float> x, ArrayView<float> p, ArrayView<float> y, ArrayView<float> ld, QuadraticSplineArgs a)
+    {
+        int k = a.Bins;
+        long o = (long)(int)e * (2 * k + 1);
+        float v = x[e];
+        if (float.IsNaN(v)) { y[e] = v; ld[e] = v; return; }
+        float area = QuadraticArea(p, o, a, out float wmax, out float wsum, out float hmax);
+        float pdf;
+        if (a.Inverse == 0)
+        {
+            y[e] = QuadraticEval(p, o, a, v, wmax, wsum, hmax, area, out pdf);
+            ld[e] = XMath.Log(pdf);
+            return;
+        }
+        float xv;
+        if (v < 0) xv = v / QuadraticDensity(p, o, 0, hmax, area, a);
+        else if (v > 1) xv = 1 + (v - 1) / QuadraticDensity(p, o, k, hmax, area, a);
+        else
+        {
+            int b = QuadraticBin(p, o, a, v, wmax, wsum, hmax, area, true, out float xb, out float cb);
+            float wb = QuadraticWidth(p, o, b, wmax, wsum, a);
+            float vb = QuadraticDensity(p, o, b, hmax, area, a), dv = QuadraticDensity(p, o, b + 1, hmax, area, a) - vb;
+            float r = v - cb;
+            // (dv / 2wb)·d² + vb·d − r = 0, the stable root d = 2r / (vb + √(vb² + 2·dv·r/wb))
+            float disc = XMath.Max(vb * vb + 2 * dv * r / wb, 0);
+            float d = 2 * r / (vb + XMath.Sqrt(disc));
+            xv = xb + XMath.Clamp(d, 0, wb);
+        }
+        QuadraticEval(p, o, a, xv, wmax, wsum, hmax, area, out pdf);
+        y[e] = xv;
+        ld[e] = -XMath.Log(pdf);
+    }
+
+    /// <summary>
+    /// Backward of the forward piecewise-quadratic spline per element (PiecewiseQuadraticSpline.ForwardBackward): gx and
+    /// the 2K + 1 parameter gradients (assigned; the gradient row holds the widths' and densities' gradients first).
+    /// </summary>
+    public static void QuadraticSplineBackward(Index1D e, ArrayView<float> x, ArrayView<float> p, ArrayView<float> gy, ArrayView<float> gld,
+        ArrayView<float> gx, ArrayView<float> gp, QuadraticSplineArgs a)
+    {
+        int k = a.Bins;
+        long o = (long)(int)e * (2 * k + 1);
+        for (int j = 0; j <= 2 * k; j++) gp[o + j] = 0;
+        float v = x[e], g = gy[e], gl = gld[e / a.Cols];
+        if (float.IsNaN(v)) { gx[e] = v; return; }
+        float area = QuadraticArea(p, o, a, out float wmax, out float wsum, out float hmax);
+        long gW = o, gV = o + k; // the grid's gradients, chained to the parameters in place below
+        if (v < 0 || v > 1)
+        {
+            int j = v < 0 ? 0 : k;
+            float dx = v < 0 ? v : v - 1;
+            float vj = QuadraticDensity(p, o, j, hmax, area, a);
+            gp[gV + j] += g * dx + gl / vj;
+            gx[e] = g * vj;
+        }
+        else
+        {
+            int b = QuadraticBin(p, o, a, v, wmax, wsum, hmax, area, false, out float xb, out _);
+            float wb = QuadraticWidth(p, o, b, wmax, wsum, a);
+            float vb = QuadraticDensity(p, o, b, hmax, area, a), dv = QuadraticDensity(p, o, b + 1, hmax, area, a) - vb;
+            float d = v - xb;
+            bool clamped = d < 0 || d > wb;
+            d = XMath.Clamp(d, 0, wb);
+            float pdf = vb + d * dv / wb;
+            float gPdf = gl / pdf;
+            float gD = clamped ? 0 : g * pdf + gPdf * dv / wb;
+            gp[gV + b] += g * (d - d * d / (2 * wb)) + gPdf * (1 - d / wb);
+            gp[gV + b + 1] += g * d * d / (2 * wb) + gPdf * d / wb;
+            gp[gW + b] += -g * d * d * dv / (2 * wb * wb) - gPdf * d * dv / (wb * wb);
+            for (int j = 0; j < b; j++)
+            {
+                float vj = QuadraticDensity(p, o, j, hmax, area, a), vj1 = QuadraticDensity(p, o, j + 1, hmax, area, a);
+                float wj = QuadraticWidth(p, o, j, wmax, wsum, a);
+                gp[gW + j] += g * 0.5f * (vj + vj1) - gD;
+                gp[gV + j] += g * 0.5f * wj;
+                gp[gV + j + 1] += g * 0.5f * wj;
+            }
+            gx[e] = gD;
+        }
+        // V_j = m + (1 − m)·E_j/A, A = Σ_j (E_j + E_{j+1})·W_j/2; W_j = m_w + (1 − K·m_w)·softmax_j
+        float f = 1 - a.MinDensity;
+        float gA = 0;
+        for (int j = 0; j <= k; j++) gA -= f * gp[gV + j] * XMath.Exp(p[o + k + j] - hmax) / (area * area);
+        for (int j = 0; j <= k; j++)
+        {
+            float dAdE = 0.5f * ((j > 0 ? QuadraticWidth(p, o, j - 1, wmax, wsum, a) : 0) + (j < k ? QuadraticWidth(p, o, j, wmax, wsum, a) : 0));
+            float ej = XMath.Exp(p[o + k + j] - hmax);
+            gp[gV + j] = (f * gp[gV + j] / area + gA * dAdE) * ej;
+        }
+        float dot = 0;
+        for (int j = 0; j < k; j++)
+        {
+            float gw = (gp[gW + j] + gA * 0.5f * (XMath.Exp(p[o + k + j] - hmax) + XMath.Exp(p[o + k + j + 1] - hmax))) * (1 - k * a.MinWidth);
+            gp[gW + j] = gw;
+            dot += gw * (XMath.Exp(p[o + j] - wmax) / wsum);
+        }
+        for (int j = 0; j < k; j++) gp[gW + j] = (XMath.Exp(p[o + j] - wmax) / wsum) * (gp[gW + j] - dot);
+    }
 }

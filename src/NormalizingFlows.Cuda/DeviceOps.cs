@@ -140,6 +140,20 @@ internal static class DeviceOps
         if (x.Length > 0) x.Device.Kernels.LinearSplineBackward((int)x.Length, x.View, p.View, gy.View, gld.View, gx.View, gp.View, a with { Cols = x.Cols });
     }
 
+    /// <summary>The piecewise-quadratic spline (or its inverse) per element of x [N, K] with parameters [N, K·(2·bins + 1)].</summary>
+    public static void QuadraticSpline(DeviceTensor x, DeviceTensor p, DeviceTensor y, DeviceTensor ld, QuadraticSplineArgs a)
+    {
+        if (p.Length != x.Length * (2 * a.Bins + 1) || y.Length != x.Length || ld.Length != x.Length) throw new ArgumentException($"piecewise-quadratic spline: parameters must be [N, K·{2 * a.Bins + 1}], outputs [N, K]");
+        if (x.Length > 0) x.Device.Kernels.QuadraticSplineApply((int)x.Length, x.View, p.View, y.View, ld.View, a);
+    }
+
+    /// <summary>Backward of the forward piecewise-quadratic spline: gx and gp (assigned) from gy and the row log-det gradient gld [N].</summary>
+    public static void QuadraticSplineBackward(DeviceTensor x, DeviceTensor p, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx, DeviceTensor gp, QuadraticSplineArgs a)
+    {
+        if (gy.Length != x.Length || gx.Length != x.Length || gp.Length != p.Length || gld.Length != x.Rows) throw new ArgumentException("piecewise-quadratic spline backward: gradient shapes differ from the forward's");
+        if (x.Length > 0) x.Device.Kernels.QuadraticSplineBackward((int)x.Length, x.View, p.View, gy.View, gld.View, gx.View, gp.View, a with { Cols = x.Cols });
+    }
+
     /// <summary>One Adam update of p with gradient g (times gradScale[0] when given: the clip factor) and moments m, v.</summary>
     public static void Adam(DeviceTensor p, DeviceTensor g, DeviceTensor m, DeviceTensor v, AdamArgs a, DeviceTensor? gradScale = null)
     {

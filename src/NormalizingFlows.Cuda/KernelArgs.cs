@@ -25,6 +25,14 @@ internal readonly record struct SplineArgs(int Bins, float Left, float Right, fl
 /// </summary>
 internal readonly record struct LinearSplineArgs(int Bins, float MinMass, int Inverse, int Cols);
 
+/// <summary>
+/// A piecewise-quadratic spline family on [0, 1] (Transforms/Splines/PiecewiseQuadraticSpline): K bins of widths
+/// MinWidth + (1 − K·MinWidth)·softmax, K + 1 vertex densities MinDensity + (1 − MinDensity)·E/A (E = exp of the
+/// parameters, A the area under the piecewise-linear E), linear tails with the boundary densities; the direction
+/// and the element count per row.
+/// </summary>
+internal readonly record struct QuadraticSplineArgs(int Bins, float MinWidth, float MinDensity, int Inverse, int Cols);
+
 /// <summary>One Adam step's scalars, as Optim/Adam computes them (no weight decay): β1, β2, lr/bc1, 1/√bc2, ε.</summary>
 internal readonly record struct AdamArgs(float Beta1, float Beta2, float StepSize, float InvSqrtBc2, float Eps);
 

@@ -222,7 +222,6 @@ public sealed class DeviceCliTests
     }
 
     [Theory]
-    [InlineData("--spline|quadratic", "--device cpu-accelerator: DeviceFlow: the spline PiecewiseQuadraticSpline is not supported")]
     [InlineData("-m|vegas", "--device cpu-accelerator runs the flow integrator (--method flow)")]
     [InlineData("-f|ee-qqg|--multichannel|fixed", "--device cpu-accelerator: not supported on the device: --multichannel")]
     public void IntegrateRefusesWhatTheDeviceCannotRunInOneLine(string extra, string message)

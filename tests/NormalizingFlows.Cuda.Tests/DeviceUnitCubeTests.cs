@@ -156,6 +156,56 @@ public sealed class DeviceUnitCubeTests(CpuAcceleratorFixture fixture) : IClassF
         Assert2.Close(pv.Grad!, gp.Download(), 1e-3, 1e-4, "linear spline dparams");
     }
 
+    [Fact]
+    public void PiecewiseQuadraticSplineMatchesTheLibrarySplineForwardInverseAndBackward()
+    {
+        var spline = new PiecewiseQuadraticSpline(5);
+        var rng = new Rng(24);
+        int n = 16, k = 3, m = spline.ParametersPerElement;
+        Assert.Equal(11, m);
+        var x = Inputs(rng, n, k);
+        x.Span[5] = 1.2f; // the right tail
+        var p = rng.Normal<float>(n, k * m);
+        var pd = ToDouble(p.ReadOnlySpan);
+        var yRef = new double[n * k]; var ldRef = new double[n * k];
+        spline.Forward<double>(ToDouble(x.ReadOnlySpan), pd, yRef, ldRef);
+        var args = new QuadraticSplineArgs(spline.Bins, (float)spline.MinBinWidth, (float)spline.MinDensity, 0, 0);
+        using var dx = Up(x); using var dp = Up(p);
+        using var dy = DeviceTensor.Zeros(_dev, n, k); using var dld = DeviceTensor.Zeros(_dev, n, k);
+        DeviceOps.QuadraticSpline(dx, dp, dy, dld, args);
+        Assert2.Close(yRef.Select(v => (float)v).ToArray(), dy.Download().ReadOnlySpan, 1e-5, 2e-6, "quadratic spline y");
+        Assert2.Close(ldRef.Select(v => (float)v).ToArray(), dld.Download().ReadOnlySpan, 1e-4, 2e-5, "quadratic spline log det");
+
+        // the inverse of the same y against the double reference (a few float ulps times the slope), and inverse ∘ forward
+        var yFloat = yRef.Select(v => (float)v).ToArray();
+        using var dyRef = Up(Tensor<float>.From(yFloat, n, k));
+        using var back = DeviceTensor.Zeros(_dev, n, k); using var ldInv = DeviceTensor.Zeros(_dev, n, k);
+        DeviceOps.QuadraticSpline(dyRef, dp, back, ldInv, args with { Inverse = 1 });
+        var xd = new double[n * k]; var ldd = new double[n * k];
+        spline.Inverse<double>(ToDouble(yFloat), pd, xd, ldd);
+        var xDev = back.Download().ReadOnlySpan; var ldDev = ldInv.Download().ReadOnlySpan;
+        for (int i = 0; i < xd.Length; i++)
+        {
+            double bound = 1e-5 + 8 * 1.2e-7 * Math.Max(Math.Abs(yFloat[i]), 1) * Math.Exp(ldd[i]);
+            Assert.True(Math.Abs(xDev[i] - xd[i]) <= bound, $"quadratic spline inverse[{i}]: double {xd[i]}, device {xDev[i]} (bound {bound})");
+            Assert.True(Math.Abs(ldDev[i] - ldd[i]) <= 2e-5 + 1e-4 * Math.Abs(ldd[i]) + bound, $"quadratic spline inverse log det[{i}]: double {ldd[i]}, device {ldDev[i]}");
+        }
+        DeviceOps.QuadraticSpline(dy, dp, back, ldInv, args with { Inverse = 1 });
+        Assert2.Close(x.ReadOnlySpan, back.Download().ReadOnlySpan, 1e-4, 1e-4, "inverse(forward(x))");
+
+        // the backward against SplineOp's autograd gradients
+        var xv = new Var<float>(x, requiresGrad: true);
+        var pv = new Var<float>(p, requiresGrad: true);
+        var (y, ld) = SplineOp.Apply(spline, xv, pv);
+        var gy = rng.Normal<float>(n, k); var gl = rng.Normal<float>(n);
+        Ops.Add(Ops.Sum(Ops.Mul(y, new Var<float>(gy))), Ops.Sum(Ops.Mul(ld, new Var<float>(gl)))).Backward();
+        using var dgy = Up(gy); using var dgl = Up(gl);
+        using var gx = DeviceTensor.Zeros(_dev, n, k); using var gp = DeviceTensor.Zeros(_dev, n, k * m);
+        DeviceOps.QuadraticSplineBackward(dx, dp, dgy, dgl, gx, gp, args);
+        Assert2.Close(xv.Grad!, gx.Download(), 1e-4, 1e-4, "quadratic spline dx");
+        Assert2.Close(pv.Grad!, gp.Download(), 1e-3, 1e-4, "quadratic spline dparams");
+    }
+
     private static ulong Mix(ulong z)
     {
         z += 0x9E3779B97F4A7C15UL;

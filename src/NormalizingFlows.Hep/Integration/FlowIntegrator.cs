@@ -40,7 +40,7 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator, IDisposable
         if (integrand.Dimensions < 2) throw new ArgumentException($"integrand '{integrand.Name}' has {integrand.Dimensions} dimension; coupling flows need d ≥ 2 (use VEGAS in 1-D)", nameof(integrand));
         Flow = BuildFlow(integrand.Dimensions, Options, new Rng(seed ^ 0x1F10F));
         _optimizer = new Adam<float>(Flow.Parameters().Where(p => p.Trainable), Options.LearningRate);
-        if (Options.Device is not null) Accelerated(); // a part the device cannot run (the piecewise-quadratic spline) is refused here, by name
+        if (Options.Device is not null) Accelerated(); // a part the device cannot run is refused here, by name
     }
 
     /// <summary>The settings.</summary>

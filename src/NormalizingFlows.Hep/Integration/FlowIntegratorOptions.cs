@@ -82,8 +82,7 @@ public sealed record FlowIntegratorOptions
     /// <summary>
     /// The device (a GPU: NormalizingFlows.Cuda's ComputeDevice) that samples the flow and takes the training steps;
     /// the integrand, the VEGAS grid and the replay buffer stay on the host (null, default: everything on the CPU).
-    /// Rational-quadratic and piecewise-linear splines (a piecewise-quadratic one is refused by name when the integrator
-    /// is built); <see cref="MultichannelFlowIntegrator"/> refuses a device.
+    /// Every <see cref="UnitSplineKind"/> runs there; <see cref="MultichannelFlowIntegrator"/> refuses a device.
     /// </summary>
     public IFlowAccelerator? Device { get; init; }
 
