@@ -41,6 +41,7 @@ internal static class Checks
                 outcome.Run(model, "check", Name("inverse", context), () => Inverse(model, device, Math.Min(rows, 128), context));
                 outcome.Run(model, "check", Name("train", context), () => Training(model, device, rows, steps, context));
             }
+        IflowChecks.Run(device, o, outcome);
     }
 
     private static Flow<float> Perturbed(string model, Variant v)
@@ -151,7 +152,7 @@ internal static class Checks
     /// The first step's weight and bias gradients of every device linear layer against the CPU parameters' .Grad:
     /// within 1e−4 relative plus 1e−4 of the tensor's largest (Adam's first step, −lr·sign(g), hides a scaled gradient).
     /// </summary>
-    private static bool Gradients(string model, string check, Flow<float> cpu, DeviceFlow dflow, ComputeDevice device)
+    internal static bool Gradients(string model, string check, Flow<float> cpu, DeviceFlow dflow, ComputeDevice device)
     {
         var expected = new List<float>(); var actual = new List<float>(); var tolerance = new List<double>();
         foreach (var (host, dev) in dflow.Pairs(cpu))
@@ -167,7 +168,7 @@ internal static class Checks
     }
 
     /// <summary>One JSON line: pass when |expected − actual| ≤ tolerance(i) for every element.</summary>
-    private static bool Report(string model, string check, float[] expected, float[] actual, Func<int, double> tolerance, string rule, ComputeDevice device)
+    internal static bool Report(string model, string check, float[] expected, float[] actual, Func<int, double> tolerance, string rule, ComputeDevice device)
     {
         double maxAbs = 0;
         bool pass = expected.Length == actual.Length;

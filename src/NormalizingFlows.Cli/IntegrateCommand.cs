@@ -73,8 +73,21 @@ internal static class IntegrateCommand
         {
             function, dim, method, calls, trainFraction, iterations, loss, spline, bins, hidden, blocks, batch, stepsPerRound, lr, anneal, buffer, bufferRounds, pretrain, pretrainShare, multichannel, dropFloor, allocation, vegasBins, alpha, events, output, sqrtS, yCut, compare, suite, seed, shard, result, weighted,
         };
-        cmd.Add(DeviceOption.CpuOnly("integrate", "the i-flow trains by a divergence loss on its own samples, which the device does not run"));
+        var device = DeviceOption.Create("the flow integrator's sampling and training");
+        cmd.Add(device);
         cmd.SetAction(r =>
+        {
+            string deviceName = r.GetValue(device)!;
+            if (deviceName != "cpu" && !r.GetValue(compare) && !r.GetValue(suite) && r.GetValue(method) != "flow")
+                throw new UsageException($"--device {deviceName} runs the flow integrator (--method flow); {r.GetValue(method)} runs on the CPU: leave --device out");
+            if (deviceName != "cpu" && r.GetValue(multichannel) is not null)
+                throw new UsageException($"--device {deviceName}: not supported on the device: --multichannel (its channel-conditional flow and channel weights train on the CPU); leave --device out");
+            using var accelerator = DeviceOption.Open(deviceName);
+            return DeviceOption.Refusing(deviceName, () => Run(r, accelerator));
+        });
+        return cmd;
+
+        int Run(ParseResult r, NormalizingFlows.Cuda.ComputeDevice? accelerator)
         {
             long s = r.GetValue(seed);
             var physics = new PhysicsProcessOptions { SqrtS = r.GetValue(sqrtS), YCut = r.GetValue(yCut) };
@@ -104,6 +117,7 @@ internal static class IntegrateCommand
                 LearningRate = r.GetValue(lr), InitialExponent = r.GetValue(anneal),
                 BufferSize = r.GetValue(buffer), BufferedRounds = r.GetValue(bufferRounds),
                 VegasPretraining = r.GetValue(pretrain) == "vegas" ? r.GetValue(pretrainShare) : 0,
+                Device = accelerator,
             };
             var vegasOptions = new VegasOptions { Bins = r.GetValue(vegasBins), Alpha = r.GetValue(alpha) };
             flowOptions.Validate();
@@ -143,6 +157,7 @@ internal static class IntegrateCommand
                         var integrator = IntegrationComparison.Create(m, Watched(integrand, m), s, flowOptions, vegasOptions);
                         var run = IntegrationComparison.Run(integrator, budget, tf ?? IntegrationComparison.DefaultTrainFraction(m), its, reference);
                         ((WatchedIntegrand)integrator.Integrand).Finish();
+                        (integrator as IDisposable)?.Dispose();
                         runs.Add(run);
                         ctx.Err.WriteLine($"nflow integrate: {integrand.Name} {integrand.Dimensions}-D {m}: done in {run.Seconds:F1} s");
                     }
@@ -181,6 +196,7 @@ internal static class IntegrateCommand
             string mname = r.GetValue(method)!;
             var watched = new WatchedIntegrand(f, new JobProgress(ctx, $"nflow integrate: {f.Name} {mname}", budget, "calls", interruption));
             var integ = IntegrationComparison.Create(mname, watched, s, flowOptions, vegasOptions);
+            using var disposeIntegrator = integ as IDisposable;
             double? refValue = IntegrandCatalog.Reference(f);
             var job = IntegrationComparison.Run(integ, budget, tf ?? IntegrationComparison.DefaultTrainFraction(mname), its, refValue, part);
             watched.Finish();
@@ -219,8 +235,7 @@ internal static class IntegrateCommand
                 ctx.Out.WriteLine($"wrote {outPath}");
             }
             return 0;
-        });
-        return cmd;
+        }
     }
 
     /// <summary>Prints an integration result: estimate ± error, pull from the reference, χ²/dof, weight spread, unweighting efficiency, calls.</summary>

@@ -11,7 +11,8 @@ namespace NormalizingFlows.Cuda;
 /// <see cref="ComputeDevice"/>'s <see cref="IAcceleratedFlow"/> for <see cref="TrainingLoop{T}"/>: a
 /// <see cref="DeviceFlow"/>, the training events (with their context and weights) uploaded once, batches gathered on
 /// the device from the host's row order into buffers reused across batch sizes, the loss summed on the device, and
-/// Adam's moments moved to and from the host optimizer.
+/// Adam's moments moved to and from the host optimizer; for a unit-cube flow also FlowIntegrator's rounds (samples
+/// with log q, a round's points and coefficients uploaded once, sampled-divergence steps on them).
 /// </summary>
 internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
 {
@@ -21,6 +22,8 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
     private readonly DeviceWorkspace _batch; // the step's events, context and loss weights [rows, ·]: views over the largest batch's buffers
     private DeviceTensor? _data, _context, _weights;
     private DeviceIndex? _rows;
+    private DeviceWorkspace? _round; // a divergence round's points, coefficients and aux [rows, ·]
+    private int _divergence = -1;    // its kind for DeviceKernels.DivergenceRows (−1: none set)
 
     public AcceleratedDeviceFlow(ComputeDevice device, Flow<float> flow, Adam<float>? optimizer, ContextEmbedding<float>? embedding = null)
     {
@@ -110,6 +113,39 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
         finally { _flow.FullPassSampling = false; }
     }
 
+    public (Tensor<float> X, Tensor<float> LogQ) SampleUnitCube(int n, long seed, long firstRow = 0)
+    {
+        if (!_flow.UnitCubeBase) throw new NotSupportedException("DeviceFlow: sampling a unit-cube flow needs the BoxUniform [0, 1]^D base; this flow's base is a standard normal");
+        if (n < 1) throw new ArgumentOutOfRangeException(nameof(n), n, "must be ≥ 1");
+        _batch.Prepare(n);
+        _flow.Sample(_batch[0], _batch[2], seed, firstRow);
+        return (_batch[0].Download(), _batch[2].Download());
+    }
+
+    public void SetDivergenceRound(Tensor<float> x, Divergence divergence, Tensor<float> coefficient, Tensor<float> aux)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(coefficient);
+        ArgumentNullException.ThrowIfNull(aux);
+        if (x.Rank != 2 || x.Dim(1) != _flow.Features) throw new ArgumentException($"the round's points must be [rows, {_flow.Features}], got {x.ShapeString}", nameof(x));
+        int n = x.Dim(0);
+        if (coefficient.Length != n || aux.Length != n) throw new ArgumentException($"the round's coefficients and aux need one entry per point ({n}), got {coefficient.ShapeString} and {aux.ShapeString}");
+        if (!Enum.IsDefined(divergence)) throw new ArgumentOutOfRangeException(nameof(divergence), divergence, "not a divergence");
+        _round ??= new DeviceWorkspace(_flow.Device, _flow.Features, DeviceWorkspace.Vector, DeviceWorkspace.Vector);
+        _round.Prepare(n);
+        _round[0].CopyFrom(x);
+        _round[1].CopyFrom(coefficient);
+        _round[2].CopyFrom(aux);
+        _divergence = divergence switch { Divergence.Variance => 1, Divergence.Exponential => 2, _ => 0 };
+    }
+
+    public void DivergenceStep(double learningRate, double? clipNorm)
+    {
+        if (_divergence < 0 || _round is null) throw new InvalidOperationException("DivergenceStep before SetDivergenceRound");
+        _flow.ClipNorm = clipNorm;
+        _flow.DivergenceStep(_round[0], _round[1], _round[2], _divergence, learningRate, _lossSum);
+    }
+
     public void CopyTo(Flow<float> flow, Adam<float>? optimizer = null)
     {
         _flow.CopyTo(flow, _embedding);
@@ -157,7 +193,7 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
     public void Dispose()
     {
         foreach (var t in new[] { _data, _context, _weights }) t?.Dispose();
-        _batch.Dispose(); _rows?.Dispose(); _lossSum.Dispose();
+        _batch.Dispose(); _rows?.Dispose(); _round?.Dispose(); _lossSum.Dispose();
         _flow.Dispose();
     }
 }

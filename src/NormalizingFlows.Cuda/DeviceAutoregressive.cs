@@ -27,11 +27,18 @@ internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, Devi
     /// <summary>When false, <see cref="Inverse"/> runs the D full passes even with an incremental sampler (CaloFlow v1's way, for timings).</summary>
     public bool Incremental { get; set; } = true;
 
-    public void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x)
+    public void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x, DeviceTensor? logDet = null)
     {
         if (incremental is not null && Incremental)
         {
             incremental.Inverse(y, context, x, update);
+            if (logDet is not null)
+            {
+                // log|det| from one pass at the final x: θ(x) is the last full pass's parameters (θ_i reads only x_<i)
+                _ws.Prepare(y.Rows);
+                update.Apply(y, Network.Forward(x, context), Next, Ld, inverse: true);
+                DeviceOps.AddRowSums(Ld, logDet, 1);
+            }
             return;
         }
         _ws.Prepare(y.Rows);
@@ -41,6 +48,7 @@ internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, Devi
             update.Apply(y, Network.Forward(x, context), Next, Ld, inverse: true);
             DeviceOps.Scale(x, Next, 1);
         }
+        if (logDet is not null) DeviceOps.AddRowSums(Ld, logDet, 1); // the last pass's parameters are those of the final x
     }
 
     public void Backward(DeviceTensor x, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx, DeviceTensor? gContext = null)

@@ -30,12 +30,13 @@ internal sealed class DeviceCoupling(ComputeDevice dev, int[] conditioning, int[
         DeviceOps.Scatter(Yb, y, _trans);
     }
 
-    public void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x)
+    public void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x, DeviceTensor? logDet = null)
     {
         _ws.Prepare(y.Rows);
         DeviceOps.Gather(y, Xa, _cond);
         DeviceOps.Gather(y, Yb, _trans);
         update.Apply(Yb, Network.Forward(Xa, context), Xb, Ld, inverse: true);
+        if (logDet is not null) DeviceOps.AddRowSums(Ld, logDet, 1);
         DeviceOps.Scatter(Xa, x, _cond);
         DeviceOps.Scatter(Xb, x, _trans);
     }

@@ -11,7 +11,8 @@ namespace NormalizingFlows.Cuda;
 /// run as device kernels (and cuBLAS GEMMs on CUDA) with no host round trip except the loss when asked;
 /// <see cref="CopyTo(Flow{float}, ContextEmbedding{float})"/> writes the trained weights back, so the model files stay the library's.
 /// Supports RealNVP/affine couplings, rational-quadratic spline couplings (nsf_c), MAF and MAF with splines (maf_rqs)
-/// over ReLU conditioners and a standard-normal base, conditional or not, and inverse autoregressive layers (the
+/// over ReLU conditioners and a standard-normal base (or, for unit-hypercube flows such as i-flow's, the uniform base on
+/// [0, 1]^D with unit-interval splines: <see cref="UnitCubeBase"/>), conditional or not, and inverse autoregressive layers (the
 /// distillation student, InverseAutoregressiveTransform: sampling in one MADE pass per layer, log p in D passes; no
 /// training): a conditional flow takes its context
 /// [N, C] as a device tensor beside the events (the coupling MLPs read [x_a, context], the MADEs the context in their
@@ -38,9 +39,10 @@ public sealed class DeviceFlow : IDisposable
     private DeviceTensor? _squares, _clip;
     private DeviceWorkspace? _inverse; // Inverse(Tensor)'s base points, context and samples [rows, ·], kept for the next call
 
-    private DeviceFlow(ComputeDevice device, int features, int contextFeatures, List<IDeviceLayer> layers, DeviceEmbedding? embedding, int conditionerContext)
+    private DeviceFlow(ComputeDevice device, int features, int contextFeatures, List<IDeviceLayer> layers, DeviceEmbedding? embedding, int conditionerContext, bool unitCube)
     {
         Device = device;
+        UnitCubeBase = unitCube;
         Features = features;
         ContextFeatures = contextFeatures;
         _layers = layers;
@@ -96,7 +98,7 @@ public sealed class DeviceFlow : IDisposable
             foreach (var l in layers) l.Dispose();
             throw;
         }
-        return new DeviceFlow(device, flow.Features, embedding?.InputFeatures ?? conditionerContext, layers, compiled, conditionerContext);
+        return new DeviceFlow(device, flow.Features, embedding?.InputFeatures ?? conditionerContext, layers, compiled, conditionerContext, DeviceFlowLayers.BaseOf(flow));
     }
 
     /// <summary>The device.</summary>
@@ -122,6 +124,14 @@ public sealed class DeviceFlow : IDisposable
 
     /// <summary>The last clipped step's squared global gradient norm [1] (every parameter's, the embedding's too); null before one.</summary>
     internal DeviceTensor? GradientSquares => _squares;
+
+    /// <summary>
+    /// True when the base is the uniform distribution on [0, 1]^D (a unit-hypercube flow, e.g. i-flow's): its base
+    /// draws are uniform, its log-density is the flow's log|det| inside the cube (−∞ outside), and its samples are
+    /// clamped to [0, 1]^D (float rounding of the inverse can leave the cube by an ulp; the log-density is that of the
+    /// unclamped point, as FlowIntegrator computes it). False: a standard normal.
+    /// </summary>
+    public bool UnitCubeBase { get; }
 
     /// <summary>Adam's β1 (default 0.9).</summary>
     public double Beta1 { get; set; } = 0.9;
@@ -196,7 +206,14 @@ public sealed class DeviceFlow : IDisposable
         ArgumentNullException.ThrowIfNull(result);
         result.Check(nameof(result), x.Rows);
         Forward(x, context);
-        DeviceOps.NormalLogProb(X(_layers.Count), LogDet, result);
+        BaseLogProb(X(_layers.Count), LogDet, result);
+    }
+
+    /// <summary>logp = logDet + log p_base(z) per row.</summary>
+    private void BaseLogProb(DeviceTensor z, DeviceTensor logDet, DeviceTensor logp)
+    {
+        if (UnitCubeBase) DeviceOps.UnitCubeLogProb(z, logDet, logp);
+        else DeviceOps.NormalLogProb(z, logDet, logp);
     }
 
     /// <summary>
@@ -240,18 +257,22 @@ public sealed class DeviceFlow : IDisposable
 
     private DeviceTensor? ContextOf(int layer, DeviceTensor? context) => _layers[layer].Network.ContextFeatures == 0 ? null : context;
 
-    /// <summary>x = T⁻¹(z | context) for base points z [N, D] into <paramref name="x"/> [N, D] (MAF layers: D passes each; IAF layers: one).</summary>
-    public void Inverse(DeviceTensor z, DeviceTensor x, DeviceTensor? context = null)
+    /// <summary>x = T⁻¹(z | context) for base points z [N, D] into <paramref name="x"/> [N, D] (MAF layers: the incremental MADE, or D full passes each; IAF layers: one).</summary>
+    public void Inverse(DeviceTensor z, DeviceTensor x, DeviceTensor? context = null) => Inverse(z, x, context, withLogDet: false);
+
+    /// <summary>The inverse; with <paramref name="withLogDet"/> also LogDet[r] = log|det ∂x/∂z| of row r.</summary>
+    private void Inverse(DeviceTensor z, DeviceTensor x, DeviceTensor? context, bool withLogDet)
     {
         CheckInput(z, nameof(z), context);
         Check(x, nameof(x), z.Rows, Features);
         _ws.Prepare(z.Rows);
         context = Embed(context);
+        if (withLogDet) DeviceOps.Fill(LogDet, 0);
         var current = z;
         for (int l = _layers.Count - 1; l >= 0; l--)
         {
             var target = l == 0 ? x : (current == GA ? GB : GA);
-            _layers[l].Inverse(current, ContextOf(l, context), target);
+            _layers[l].Inverse(current, ContextOf(l, context), target, withLogDet ? LogDet : null);
             current = target;
         }
     }
@@ -316,16 +337,38 @@ public sealed class DeviceFlow : IDisposable
         Sample(x, context, NoiseArgs.Rows(seed, firstRow, Features));
     }
 
-    /// <summary>Fills <paramref name="x"/> [N, D] with samples from the base draws of the normal stream rows <paramref name="noise"/> maps its rows to.</summary>
-    internal void Sample(DeviceTensor x, DeviceTensor? context, NoiseArgs noise)
+    /// <summary>
+    /// As <see cref="Sample(DeviceTensor, long, long, DeviceTensor?)"/>, and <paramref name="logProb"/> [N] gets each
+    /// sample's log-density log p(x) = log p_base(z) − log|det ∂x/∂z| from the same pass (no forward pass).
+    /// </summary>
+    public void Sample(DeviceTensor x, DeviceTensor logProb, long seed, long firstRow = 0, DeviceTensor? context = null)
+    {
+        ArgumentNullException.ThrowIfNull(logProb);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstRow);
+        Check(logProb, nameof(logProb), x.Rows);
+        Sample(x, context, NoiseArgs.Rows(seed, firstRow, Features), logProb);
+    }
+
+    /// <summary>
+    /// Fills <paramref name="x"/> [N, D] with samples from the base draws (normal, or uniform for a unit-cube base) of
+    /// the stream rows <paramref name="noise"/> maps its rows to, and <paramref name="logProb"/> with their log-density when given.
+    /// </summary>
+    internal void Sample(DeviceTensor x, DeviceTensor? context, NoiseArgs noise, DeviceTensor? logProb = null)
     {
         ArgumentNullException.ThrowIfNull(x);
         CheckInput(x, nameof(x), context);
         if (x.Rows == 0) return;
         _blocks.Prepare(x.Rows);
         var z = _blocks[0];
-        DeviceOps.NormalNoise(z, noise);
-        Inverse(z, x, context);
+        if (UnitCubeBase) DeviceOps.UniformNoise(z, noise);
+        else DeviceOps.NormalNoise(z, noise);
+        Inverse(z, x, context, withLogDet: logProb is not null);
+        if (logProb is not null)
+        {
+            DeviceOps.Scale(LogDet, LogDet, -1); // log|det ∂z/∂x|
+            BaseLogProb(z, LogDet, logProb);
+        }
+        if (UnitCubeBase) DeviceOps.ClampUnit(x);
     }
 
     /// <summary>
@@ -357,24 +400,53 @@ public sealed class DeviceFlow : IDisposable
         var z = X(_layers.Count);
         float? loss = null;
         var w = weights ?? Device.Ones(n);
-        if (readLoss || lossSum is not null) DeviceOps.NormalLogProb(z, LogDet, LogP);
+        if (readLoss || lossSum is not null) BaseLogProb(z, LogDet, LogP);
         if (readLoss)
         {
             DeviceOps.Gemm(w, false, LogP, false, _sum, 1, 1, n);
             loss = -_sum.Download().ReadOnlySpan[0] / n;
         }
         if (lossSum is not null) DeviceOps.Gemm(w, false, LogP, false, lossSum, 1, 1, n, -1f / n, 1);
-        // d(−(1/N) Σ w log p)/dz = w·z/N, d/d logdet = −w/N for every layer
-        if (weights is null)
-        {
-            DeviceOps.Scale(GA, z, 1f / n);
-            DeviceOps.Fill(GLogDet, -1f / n);
-        }
-        else
-        {
-            DeviceOps.ScaleRows(GA, z, weights, 1f / n);
-            DeviceOps.Scale(GLogDet, weights, -1f / n);
-        }
+        // d(−(1/N) Σ w log p)/dz = w·z/N (0 for the unit cube's constant density), d/d logdet = −w/N for every layer
+        if (UnitCubeBase) DeviceOps.Fill(GA, 0);
+        else if (weights is null) DeviceOps.Scale(GA, z, 1f / n);
+        else DeviceOps.ScaleRows(GA, z, weights, 1f / n);
+        if (weights is null) DeviceOps.Fill(GLogDet, -1f / n);
+        else DeviceOps.Scale(GLogDet, weights, -1f / n);
+        BackwardAndStep(batch, context, learningRate);
+        return loss;
+    }
+
+    /// <summary>
+    /// One Adam step on a sampled-divergence loss (Training/SampledDivergenceLoss) of a unit-cube flow on the stored
+    /// sample <paramref name="x"/> [N, D]: log q(x) = the flow's log|det| (the base density is 1 on the cube), and with
+    /// the round's per-row coefficients c and aux a the loss is (1/N) Σ of −c·log q (KL), c·exp(a − log q) (χ²) or
+    /// c·(a − log q)² (exponential). The loss is added to <paramref name="lossSum"/>[0] when given.
+    /// </summary>
+    internal void DivergenceStep(DeviceTensor x, DeviceTensor coefficient, DeviceTensor aux, int kind, double learningRate, DeviceTensor? lossSum)
+    {
+        if (!Trainable) throw new NotSupportedException(IafTrainingRefusal);
+        if (!UnitCubeBase) throw new NotSupportedException("DeviceFlow: sampled-divergence steps need a unit-cube (BoxUniform [0, 1]^D) base");
+        if (ContextFeatures != 0) throw new NotSupportedException("DeviceFlow: sampled-divergence steps of a conditional flow are not supported");
+        CheckInput(x, nameof(x), null);
+        Check(coefficient, nameof(coefficient), x.Rows);
+        Check(aux, nameof(aux), x.Rows);
+        if (!(learningRate >= 0)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "must be ≥ 0");
+        int n = x.Rows;
+        Forward(x, null);
+        DeviceOps.DivergenceRows(LogDet, coefficient, aux, LogP, GLogDet, kind, 1f / n);
+        if (lossSum is not null) DeviceOps.Gemm(Device.Ones(n), false, LogP, false, lossSum, 1, 1, n, 1, 1);
+        DeviceOps.Fill(GA, 0); // the loss depends on z only through log|det|
+        BackwardAndStep(x, null, learningRate);
+    }
+
+    /// <summary>
+    /// Backward from GA (d loss/dz) and GLogDet through the layers after a Forward of <paramref name="batch"/> (and
+    /// <paramref name="context"/>: its gradient, summed over the layers, feeds the embedding's backward), clipping, Adam.
+    /// </summary>
+    private void BackwardAndStep(DeviceTensor batch, DeviceTensor? context, double learningRate)
+    {
+        int n = batch.Rows;
         // the context's gradient, summed over the layers, feeds the embedding's backward
         DeviceTensor? gContext = null;
         if (context is not null && (_embedding is not null || TrackContextGradient))
@@ -404,7 +476,6 @@ public sealed class DeviceFlow : IDisposable
         Steps++;
         var args = DeviceAdam.Args(learningRate, Beta1, Beta2, Eps, Steps, WeightDecay, DecoupledWeightDecay);
         foreach (var linear in linears) linear.Step(args, clip);
-        return loss;
     }
 
     /// <summary>Writes the device weights into <paramref name="model"/>'s flow (same architecture) and its context embedding, e.g. the model compiled from.</summary>

@@ -14,7 +14,7 @@ namespace NormalizingFlows.Cuda;
 /// <summary>
 /// Walks a flow's objects (as Export/TransformGraph does) into device layers: affine and rational-quadratic spline
 /// couplings over ReLU MLPs, affine and spline MAF layers and inverse autoregressive (IAF, distillation student) layers
-/// over ReLU MADEs (with or without context), a standard-normal base. Anything else
+/// over ReLU MADEs (with or without context), a standard-normal or unit-cube uniform base. Anything else
 /// throws a <see cref="NotSupportedException"/> naming the part.
 /// </summary>
 internal static class DeviceFlowLayers
@@ -92,8 +92,7 @@ internal static class DeviceFlowLayers
     public static List<Transform<float>> Steps(Flow<float> flow)
     {
         ArgumentNullException.ThrowIfNull(flow);
-        if (flow.Base is not StandardNormal<float>)
-            throw new NotSupportedException($"DeviceFlow: the base distribution {TypeName(flow.Base)} is not supported (a standard normal is)");
+        BaseOf(flow);
         var steps = new List<Transform<float>>();
         Flatten(flow.Transform, steps);
         long counted = steps.Sum(s => Linears(s).Sum(h => (long)h.Weight.Value.Length + (h.Bias?.Value.Length ?? 0)));
@@ -101,6 +100,18 @@ internal static class DeviceFlowLayers
             throw new NotSupportedException($"DeviceFlow: the flow has {flow.ParameterCount()} parameters, its conditioner networks {counted}: parameters outside the conditioners are not supported");
         return steps;
     }
+
+    /// <summary>
+    /// The flow's base: a standard normal (false) or the uniform distribution on the unit cube [0, 1]^D (true,
+    /// unit-hypercube flows such as i-flow's); any other base throws a <see cref="NotSupportedException"/> naming it.
+    /// </summary>
+    public static bool BaseOf(Flow<float> flow) => flow.Base switch
+    {
+        StandardNormal<float> => false,
+        BoxUniform<float> box when box.Low.All(v => v == 0) && box.High.All(v => v == 1) => true,
+        BoxUniform<float> => throw new NotSupportedException("DeviceFlow: the base distribution BoxUniform on a box other than the unit cube [0, 1]^D is not supported (a standard normal or the unit cube is)"),
+        _ => throw new NotSupportedException($"DeviceFlow: the base distribution {TypeName(flow.Base)} is not supported (a standard normal or the unit-cube BoxUniform is)"),
+    };
 
     private static void Flatten(Transform<float> t, List<Transform<float>> steps)
     {
@@ -146,7 +157,9 @@ internal static class DeviceFlowLayers
     {
         AffineUpdate a => new DeviceUpdate(AffineArgsOf(a.Scale)),
         SplineUpdate { Spline: RationalQuadraticSpline s } => new DeviceUpdate(SplineArgsOf(s)),
-        SplineUpdate s => throw new NotSupportedException($"DeviceFlow: the spline {TypeName(s.Spline)} is not supported (the rational-quadratic spline with identity tails is)"),
+        SplineUpdate { Spline: PiecewiseLinearSpline s } => new DeviceUpdate(new LinearSplineArgs(s.Bins, (float)s.MinBinMass, 0, 0)),
+        SplineUpdate { Spline: PiecewiseQuadraticSpline s } => new DeviceUpdate(new QuadraticSplineArgs(s.Bins, (float)s.MinBinWidth, (float)s.MinDensity, 0, 0)),
+        SplineUpdate s => throw new NotSupportedException($"DeviceFlow: the spline {TypeName(s.Spline)} is not supported (the rational-quadratic, piecewise-linear and piecewise-quadratic splines are)"),
         _ => throw new NotSupportedException($"DeviceFlow: the elementwise update {TypeName(update)} is not supported (affine and rational-quadratic spline are)"),
     };
 
@@ -160,12 +173,16 @@ internal static class DeviceFlowLayers
         _ => throw new NotSupportedException($"DeviceFlow: the affine scale {scale.Kind} is not supported"),
     }, (float)scale.Bound, 0, 0);
 
-    /// <summary>The kernel arguments of a rational-quadratic spline with identity tails (the forward direction).</summary>
+    /// <summary>
+    /// The kernel arguments of a rational-quadratic spline (the forward direction): identity tails, or learnable
+    /// boundary derivatives with linear tails on an interval mapped onto itself (SplineDomain.UnitInterval).
+    /// </summary>
     public static SplineArgs SplineArgsOf(RationalQuadraticSpline s)
     {
-        if (!s.Domain.IdentityTails)
-            throw new NotSupportedException("DeviceFlow: rational-quadratic splines with learnable boundary derivatives are not supported (identity tails are)");
-        return new SplineArgs(s.Bins, (float)s.Domain.Left, (float)s.Domain.Right, (float)s.MinBinWidth, (float)s.MinBinHeight, (float)s.MinDerivative, 0, 0);
+        var d = s.Domain;
+        if (d.Left != d.Bottom || d.Right != d.Top)
+            throw new NotSupportedException($"DeviceFlow: a rational-quadratic spline mapping [{d.Left}, {d.Right}] onto another interval [{d.Bottom}, {d.Top}] is not supported (an interval onto itself is)");
+        return new SplineArgs(s.Bins, (float)d.Left, (float)d.Right, (float)s.MinBinWidth, (float)s.MinBinHeight, (float)s.MinDerivative, 0, 0, d.IdentityTails ? 0 : 1);
     }
 
     private static string TypeName(object o)

@@ -30,10 +30,11 @@ internal sealed class DeviceInverseAutoregressive(ComputeDevice dev, int feature
     }
 
     /// <summary>x = τ⁻¹(z; θ(z, c)) in one MADE pass (sampling).</summary>
-    public void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x)
+    public void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x, DeviceTensor? logDet = null)
     {
         _ws.Prepare(y.Rows);
         update.Apply(y, Network.Forward(y, context), x, Ld, inverse: true);
+        if (logDet is not null) DeviceOps.AddRowSums(Ld, logDet, 1);
     }
 
     public void Backward(DeviceTensor x, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx, DeviceTensor? gContext = null)

@@ -54,6 +54,22 @@ internal sealed class DeviceKernelSet(Accelerator a)
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int>(DeviceKernels.GatherRows);
     public readonly Action<Index1D, ArrayView<float>, NoiseArgs> NormalNoise =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, NoiseArgs>(DeviceKernels.NormalNoise);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearSplineArgs> LinearSplineApply =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearSplineArgs>(DeviceKernels.LinearSplineApply);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearSplineArgs> LinearSplineBackward =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearSplineArgs>(DeviceKernels.LinearSplineBackward);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, QuadraticSplineArgs> QuadraticSplineApply =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, QuadraticSplineArgs>(DeviceKernels.QuadraticSplineApply);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, QuadraticSplineArgs> QuadraticSplineBackward =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, QuadraticSplineArgs>(DeviceKernels.QuadraticSplineBackward);
+    public readonly Action<Index1D, ArrayView<float>, NoiseArgs> UniformNoise =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, NoiseArgs>(DeviceKernels.UniformNoise);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> UnitCubeLogProb =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(DeviceKernels.UnitCubeLogProb);
+    public readonly Action<Index1D, ArrayView<float>> ClampUnit =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>>(DeviceKernels.ClampUnit);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float> DivergenceRows =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(DeviceKernels.DivergenceRows);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, long> SampleRows =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, long>(DeviceKernels.SampleRows);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AffineArgs> AffineApply =

@@ -198,6 +198,56 @@ internal static class DeviceKernels
         result[e] = XMath.Sqrt(-2 * XMath.Log(u1)) * XMath.Cos(6.28318530717958647692f * u2);
     }
 
+    /// <summary>
+    /// Uniform draws on [0, 1) from the counter-based hash of (seed, index), 24 bits each: element e is entry
+    /// (stream row, e mod cols) of the rows <see cref="NoiseArgs"/> maps the block to, as <see cref="NormalNoise"/>.
+    /// </summary>
+    public static void UniformNoise(Index1D e, ArrayView<float> result, NoiseArgs a)
+    {
+        long q = a.First + e / a.Cols;
+        long index = (q / a.PerRow * a.Stride + a.Offset + q % a.PerRow) * a.Cols + e % a.Cols;
+        ulong h = Mix((ulong)a.Seed ^ Mix((ulong)(2 * index + 1)));
+        result[e] = (h >> 40) * (1.0f / 16777216.0f);
+    }
+
+    /// <summary>logp[r] = logDet[r] when row r of z lies in [0, 1]^cols (the unit-cube uniform base: log density 0), else −∞.</summary>
+    public static void UnitCubeLogProb(Index1D r, ArrayView<float> z, ArrayView<float> logDet, ArrayView<float> logp, int cols)
+    {
+        bool inside = true;
+        for (int j = 0; j < cols; j++) { float v = z[r * cols + j]; inside = inside && v >= 0 && v <= 1; }
+        logp[r] = inside ? logDet[r] : float.NegativeInfinity;
+    }
+
+    /// <summary>a = min(max(a, 0), 1) (sampled points of a unit-cube flow, as the host clamps them).</summary>
+    public static void ClampUnit(Index1D e, ArrayView<float> a) => a[e] = XMath.Min(XMath.Max(a[e], 0f), 1f);
+
+    /// <summary>
+    /// Per row of a sampled-divergence loss (Training/SampledDivergenceLoss) at log q = <paramref name="logq"/>: the
+    /// row's loss term and d loss/d log q, with the round's coefficient c and aux a, scale = 1/N. Kind 0: KL,
+    /// −c·log q; 1: χ², c·exp(a − log q); 2: exponential, c·(a − log q)².
+    /// </summary>
+    public static void DivergenceRows(Index1D r, ArrayView<float> logq, ArrayView<float> c, ArrayView<float> aux, ArrayView<float> loss, ArrayView<float> grad, int kind, float scale)
+    {
+        float l = logq[r], w = c[r];
+        if (kind == 1)
+        {
+            float t = w * XMath.Exp(aux[r] - l);
+            loss[r] = t * scale;
+            grad[r] = -t * scale;
+        }
+        else if (kind == 2)
+        {
+            float dd = aux[r] - l;
+            loss[r] = w * dd * dd * scale;
+            grad[r] = -2 * w * dd * scale;
+        }
+        else
+        {
+            loss[r] = -w * l * scale;
+            grad[r] = -w * scale;
+        }
+    }
+
     /// <summary>Row r of dst [N, cols] is row hash(seed, r) mod srcRows of src: a fresh random batch drawn on the device.</summary>
     public static void SampleRows(Index1D e, ArrayView<float> src, ArrayView<float> dst, int srcRows, int cols, long seed)
     {
@@ -330,8 +380,16 @@ internal static class DeviceKernels
         width = (bin == k - 1 ? right : c + min + scaled * XMath.Exp(p[offset + bin] - m) / sum) - c;
     }
 
-    private static float KnotDerivative(ArrayView<float> p, long offset, int k, int knot, float minDerivative)
-        => knot == 0 || knot == k ? 1 : minDerivative + Softplus(p[offset + 2 * k + knot - 1]);
+    /// <summary>The derivative at knot <paramref name="knot"/>: 1 at the boundary with identity tails, else minimum + softplus of its parameter.</summary>
+    private static float KnotDerivative(ArrayView<float> p, long offset, int k, int knot, float minDerivative, int boundary)
+    {
+        if (boundary != 0) return minDerivative + Softplus(p[offset + 2 * k + knot]);
+        return knot == 0 || knot == k ? 1 : minDerivative + Softplus(p[offset + 2 * k + knot - 1]);
+    }
+
+    /// <summary>The parameter index (from the element's offset) of knot <paramref name="knot"/>'s derivative; −1 for a fixed one.</summary>
+    private static int DerivativeIndex(int k, int knot, int boundary)
+        => boundary != 0 ? 2 * k + knot : knot == 0 || knot == k ? -1 : 2 * k + knot - 1;
 
     /// <summary>Spline value inside a bin and its log-derivative (RationalQuadraticSpline.Local).</summary>
     private static float Local(float x, float xk, float wk, float yk, float hk, float dk, float dk1, out float logDet)
@@ -365,23 +423,33 @@ internal static class DeviceKernels
     public static void SplineApply(Index1D e, ArrayView<float> x, ArrayView<float> p, ArrayView<float> y, ArrayView<float> ld, SplineArgs a)
     {
         int k = a.Bins;
-        long o = (long)(int)e * (3 * k - 1);
+        long o = (long)(int)e * a.ParametersPerElement;
         float v = x[e];
         if (float.IsNaN(v)) { y[e] = v; ld[e] = v; return; }
-        if (v < a.Left || v > a.Right) { y[e] = v; ld[e] = 0; return; }
+        if (v < a.Left || v > a.Right)
+        {
+            if (a.Boundary == 0) { y[e] = v; ld[e] = 0; return; }
+            // linear tails with the boundary derivative: y = edge + d·(x − edge), x = edge + (y − edge)/d
+            int knot = v < a.Left ? 0 : k;
+            float edge = v < a.Left ? a.Left : a.Right;
+            float d = KnotDerivative(p, o, k, knot, a.MinDerivative, a.Boundary);
+            if (a.Inverse == 0) { y[e] = edge + d * (v - edge); ld[e] = XMath.Log(d); }
+            else { y[e] = edge + (v - edge) / d; ld[e] = -XMath.Log(d); }
+            return;
+        }
         float logDet;
         if (a.Inverse == 0)
         {
             int b = FindBin(p, o, k, a.Left, a.Right, a.MinWidth, v, out float xk, out float wk, out _);
             Bin(p, o + k, k, a.Left, a.Right, a.MinHeight, b, out float yk, out float hk);
-            y[e] = Local(v, xk, wk, yk, hk, KnotDerivative(p, o, k, b, a.MinDerivative), KnotDerivative(p, o, k, b + 1, a.MinDerivative), out logDet);
+            y[e] = Local(v, xk, wk, yk, hk, KnotDerivative(p, o, k, b, a.MinDerivative, a.Boundary), KnotDerivative(p, o, k, b + 1, a.MinDerivative, a.Boundary), out logDet);
             ld[e] = logDet;
         }
         else
         {
             int b = FindBin(p, o + k, k, a.Left, a.Right, a.MinHeight, v, out float yk, out float hk, out _);
             Bin(p, o, k, a.Left, a.Right, a.MinWidth, b, out float xk, out float wk);
-            float dk = KnotDerivative(p, o, k, b, a.MinDerivative), dk1 = KnotDerivative(p, o, k, b + 1, a.MinDerivative);
+            float dk = KnotDerivative(p, o, k, b, a.MinDerivative, a.Boundary), dk1 = KnotDerivative(p, o, k, b + 1, a.MinDerivative, a.Boundary);
             float xv = xk + LocalInverseXi(v, wk, yk, hk, dk, dk1) * wk;
             Local(xv, xk, wk, yk, hk, dk, dk1, out logDet);
             y[e] = xv;
@@ -396,15 +464,26 @@ internal static class DeviceKernels
     public static void SplineBackward(Index1D e, ArrayView<float> x, ArrayView<float> p, ArrayView<float> gy, ArrayView<float> gld,
         ArrayView<float> gx, ArrayView<float> gp, SplineArgs a)
     {
-        int k = a.Bins, mPer = 3 * k - 1;
+        int k = a.Bins, mPer = a.ParametersPerElement;
         long o = (long)(int)e * mPer;
         for (int j = 0; j < mPer; j++) gp[o + j] = 0;
         float v = x[e], g = gy[e], gl = gld[e / a.Cols];
         if (float.IsNaN(v)) { gx[e] = v; return; }
-        if (v < a.Left || v > a.Right) { gx[e] = g; return; }
+        if (v < a.Left || v > a.Right)
+        {
+            if (a.Boundary == 0) { gx[e] = g; return; }
+            // the linear tail y = edge + d·(x − edge), log|det| = log d
+            int knot = v < a.Left ? 0 : k;
+            float edge = v < a.Left ? a.Left : a.Right;
+            int di = DerivativeIndex(k, knot, a.Boundary);
+            float d = KnotDerivative(p, o, k, knot, a.MinDerivative, a.Boundary);
+            gp[o + di] = (g * (v - edge) + gl / d) * Sigmoid(p[o + di]);
+            gx[e] = g * d;
+            return;
+        }
         int b = FindBin(p, o, k, a.Left, a.Right, a.MinWidth, v, out float xk, out float wk, out float beforeW);
         Bin(p, o + k, k, a.Left, a.Right, a.MinHeight, b, out float yk, out float hk);
-        float dk = KnotDerivative(p, o, k, b, a.MinDerivative), dk1 = KnotDerivative(p, o, k, b + 1, a.MinDerivative);
+        float dk = KnotDerivative(p, o, k, b, a.MinDerivative, a.Boundary), dk1 = KnotDerivative(p, o, k, b + 1, a.MinDerivative, a.Boundary);
 
         // LocalBackward
         float xi = (v - xk) / wk;
@@ -452,8 +531,9 @@ internal static class DeviceKernels
         float span = a.Right - a.Left;
         SoftmaxBackward(p, gp, o, k, b, gXk * span * (1 - a.MinWidth * k), gWk * span * (1 - a.MinWidth * k));
         SoftmaxBackward(p, gp, o + k, k, b, g * span * (1 - a.MinHeight * k), gHk * span * (1 - a.MinHeight * k));
-        if (b > 0) gp[o + 2 * k + b - 1] += gDk * Sigmoid(p[o + 2 * k + b - 1]);
-        if (b + 1 < k) gp[o + 2 * k + b] += gDk1 * Sigmoid(p[o + 2 * k + b]);
+        int i0 = DerivativeIndex(k, b, a.Boundary), i1 = DerivativeIndex(k, b + 1, a.Boundary);
+        if (i0 >= 0) gp[o + i0] += gDk * Sigmoid(p[o + i0]);
+        if (i1 >= 0) gp[o + i1] += gDk1 * Sigmoid(p[o + i1]);
     }
 
     /// <summary>gu_j += sm_j·(g_j − Σ sm·g) with share gradient gBefore for j &lt; b, gAt at b, 0 after.</summary>
@@ -469,5 +549,242 @@ internal static class DeviceKernels
             float gj = j < b ? gBefore : j == b ? gAt : 0;
             gp[offset + j] += sm * (gj - dot);
         }
+    }
+
+    // ------------------------------------------------------------------ piecewise-linear spline (Transforms/Splines/PiecewiseLinearSpline)
+
+    /// <summary>Mass of bin <paramref name="j"/>: MinMass + (1 − K·MinMass)·softmax share.</summary>
+    private static float Mass(ArrayView<float> p, long o, int j, float max, float sum, LinearSplineArgs a)
+        => a.MinMass + (1 - a.Bins * a.MinMass) * (XMath.Exp(p[o + j] - max) / sum);
+
+    /// <summary>
+    /// y = s(x) (or x = s⁻¹(y)) per element and the log-derivative: the CDF of the piecewise-constant density of K
+    /// equal-width bins, continued linearly outside [0, 1] with the boundary bins' slopes (PiecewiseLinearSpline).
+    /// </summary>
+    public static void LinearSplineApply(Index1D e, ArrayView<float> x, ArrayView<float> p, ArrayView<float> y, ArrayView<float> ld, LinearSplineArgs a)
+    {
+        int k = a.Bins;
+        long o = (long)(int)e * k;
+        float v = x[e];
+        if (float.IsNaN(v)) { y[e] = v; ld[e] = v; return; }
+        float sum = SoftmaxSum(p, o, k, out float max);
+        if (a.Inverse == 0)
+        {
+            int b;
+            float c = 0, alpha;
+            if (!(v >= 0)) { b = 0; alpha = k * v; }
+            else if (v >= 1) { b = k - 1; c = 1 - Mass(p, o, k - 1, max, sum, a); alpha = k * v - (k - 1); }
+            else
+            {
+                b = XMath.Min((int)(v * k), k - 1);
+                for (int j = 0; j < b; j++) c += Mass(p, o, j, max, sum, a);
+                alpha = k * v - b;
+            }
+            float qb = Mass(p, o, b, max, sum, a);
+            y[e] = c + alpha * qb;
+            ld[e] = XMath.Log(k * qb);
+        }
+        else
+        {
+            int b = k - 1;
+            float c = 0;
+            if (!(v >= 0)) b = 0;
+            else
+                for (int j = 0; j < k - 1; j++)
+                {
+                    float q = Mass(p, o, j, max, sum, a);
+                    if (v < c + q) { b = j; break; }
+                    c += q;
+                }
+            float qb = Mass(p, o, b, max, sum, a);
+            y[e] = (b + (v - c) / qb) / k;
+            ld[e] = -XMath.Log(k * qb);
+        }
+    }
+
+    /// <summary>
+    /// Backward of the forward piecewise-linear spline per element (PiecewiseLinearSpline.ForwardBackward): gx and the
+    /// K parameter gradients (assigned) from gy and the row's log-det gradient gld[e / Cols].
+    /// </summary>
+    public static void LinearSplineBackward(Index1D e, ArrayView<float> x, ArrayView<float> p, ArrayView<float> gy, ArrayView<float> gld,
+        ArrayView<float> gx, ArrayView<float> gp, LinearSplineArgs a)
+    {
+        int k = a.Bins;
+        long o = (long)(int)e * k;
+        float v = x[e], g = gy[e], gl = gld[e / a.Cols];
+        float sum = SoftmaxSum(p, o, k, out float max);
+        int b; // NaN goes to bin 0 with α = NaN, as on the host
+        float alpha;
+        if (!(v >= 0)) { b = 0; alpha = k * v; }
+        else if (v >= 1) { b = k - 1; alpha = k * v - (k - 1); }
+        else { b = XMath.Min((int)(v * k), k - 1); alpha = k * v - b; }
+        float qb = Mass(p, o, b, max, sum, a);
+        gx[e] = g * k * qb;
+        // y = Σ_{j<b} Q_j + α·Q_b, log|det| = log(K·Q_b) (the right tail's 1 − Q_{K−1} equals Σ_{j<K−1} Q_j: its Q
+        // gradient differs by a constant vector, which the softmax backward removes)
+        float scale = 1 - k * a.MinMass;
+        float gAt = g * alpha + gl / qb;
+        float dot = 0;
+        for (int j = 0; j <= b; j++) dot += (j < b ? g : gAt) * scale * (XMath.Exp(p[o + j] - max) / sum);
+        for (int j = 0; j < k; j++)
+        {
+            float share = XMath.Exp(p[o + j] - max) / sum;
+            float gq = (j < b ? g : j == b ? gAt : 0) * scale;
+            gp[o + j] = share * (gq - dot);
+        }
+    }
+
+    // ------------------------------------------------------------------ piecewise-quadratic spline (Transforms/Splines/PiecewiseQuadraticSpline)
+
+    /// <summary>The normalisation of one element: the widths' softmax max and sum, the heights' max, the area A.</summary>
+    private static float QuadraticArea(ArrayView<float> p, long o, QuadraticSplineArgs a, out float wmax, out float wsum, out float hmax)
+    {
+        int k = a.Bins;
+        wsum = SoftmaxSum(p, o, k, out wmax);
+        float m = float.NegativeInfinity;
+        for (int j = 0; j <= k; j++) m = XMath.Max(m, p[o + k + j]);
+        if (float.IsInfinity(m) || float.IsNaN(m)) m = 0;
+        hmax = m;
+        float area = 0;
+        for (int j = 0; j < k; j++) area += 0.5f * (XMath.Exp(p[o + k + j] - m) + XMath.Exp(p[o + k + j + 1] - m)) * QuadraticWidth(p, o, j, wmax, wsum, a);
+        return area;
+    }
+
+    private static float QuadraticWidth(ArrayView<float> p, long o, int j, float wmax, float wsum, QuadraticSplineArgs a)
+        => a.MinWidth + (1 - a.Bins * a.MinWidth) * (XMath.Exp(p[o + j] - wmax) / wsum);
+
+    private static float QuadraticDensity(ArrayView<float> p, long o, int j, float hmax, float area, QuadraticSplineArgs a)
+        => a.MinDensity + (1 - a.MinDensity) * XMath.Exp(p[o + a.Bins + j] - hmax) / area;
+
+    /// <summary>The bin of x along the knots X (largest j ≤ K − 1 with X_j ≤ x, X_K pinned to 1), its knot X_b and cumulative area C_b.</summary>
+    private static int QuadraticBin(ArrayView<float> p, long o, QuadraticSplineArgs a, float x, float wmax, float wsum, float hmax, float area, bool byArea,
+        out float knot, out float before)
+    {
+        int k = a.Bins, b = 0;
+        float xk = 0, ck = 0, kn = 0, cb = 0;
+        for (int j = 0; j < k; j++)
+        {
+            if (j == 0 || x >= (byArea ? ck : xk)) { b = j; kn = xk; cb = ck; }
+            float w = QuadraticWidth(p, o, j, wmax, wsum, a);
+            float vj = QuadraticDensity(p, o, j, hmax, area, a), vj1 = QuadraticDensity(p, o, j + 1, hmax, area, a);
+            xk = j == k - 1 ? 1 : xk + w;
+            ck = j == k - 1 ? 1 : ck + 0.5f * (vj + vj1) * w;
+        }
+        knot = kn; before = cb;
+        return b;
+    }
+
+    /// <summary>y(x) and the density at x (linear tails outside [0, 1]).</summary>
+    private static float QuadraticEval(ArrayView<float> p, long o, QuadraticSplineArgs a, float x, float wmax, float wsum, float hmax, float area, out float pdf)
+    {
+        int k = a.Bins;
+        if (x < 0) { pdf = QuadraticDensity(p, o, 0, hmax, area, a); return pdf * x; }
+        if (x > 1) { pdf = QuadraticDensity(p, o, k, hmax, area, a); return 1 + pdf * (x - 1); }
+        int b = QuadraticBin(p, o, a, x, wmax, wsum, hmax, area, false, out float xb, out float cb);
+        float wb = QuadraticWidth(p, o, b, wmax, wsum, a);
+        float vb = QuadraticDensity(p, o, b, hmax, area, a), dv = QuadraticDensity(p, o, b + 1, hmax, area, a) - vb;
+        float d = XMath.Clamp(x - xb, 0, wb);
+        pdf = vb + d * dv / wb;
+        return cb + d * vb + d * d / (2 * wb) * dv;
+    }
+
+    /// <summary>y = s(x) (or x = s⁻¹(y)) per element and the log-derivative (PiecewiseQuadraticSpline).</summary>
+    public static void QuadraticSplineApply(Index1D e, ArrayView<float> x, ArrayView<float> p, ArrayView<float> y, ArrayView<float> ld, QuadraticSplineArgs a)
+    {
+        int k = a.Bins;
+        long o = (long)(int)e * (2 * k + 1);
+        float v = x[e];
+        if (float.IsNaN(v)) { y[e] = v; ld[e] = v; return; }
+        float area = QuadraticArea(p, o, a, out float wmax, out float wsum, out float hmax);
+        float pdf;
+        if (a.Inverse == 0)
+        {
+            y[e] = QuadraticEval(p, o, a, v, wmax, wsum, hmax, area, out pdf);
+            ld[e] = XMath.Log(pdf);
+            return;
+        }
+        float xv;
+        if (v < 0) xv = v / QuadraticDensity(p, o, 0, hmax, area, a);
+        else if (v > 1) xv = 1 + (v - 1) / QuadraticDensity(p, o, k, hmax, area, a);
+        else
+        {
+            int b = QuadraticBin(p, o, a, v, wmax, wsum, hmax, area, true, out float xb, out float cb);
+            float wb = QuadraticWidth(p, o, b, wmax, wsum, a);
+            float vb = QuadraticDensity(p, o, b, hmax, area, a), dv = QuadraticDensity(p, o, b + 1, hmax, area, a) - vb;
+            float r = v - cb;
+            // (dv / 2wb)·d² + vb·d − r = 0, the stable root d = 2r / (vb + √(vb² + 2·dv·r/wb))
+            float disc = XMath.Max(vb * vb + 2 * dv * r / wb, 0);
+            float d = 2 * r / (vb + XMath.Sqrt(disc));
+            xv = xb + XMath.Clamp(d, 0, wb);
+        }
+        QuadraticEval(p, o, a, xv, wmax, wsum, hmax, area, out pdf);
+        y[e] = xv;
+        ld[e] = -XMath.Log(pdf);
+    }
+
+    /// <summary>
+    /// Backward of the forward piecewise-quadratic spline per element (PiecewiseQuadraticSpline.ForwardBackward): gx and
+    /// the 2K + 1 parameter gradients (assigned; the gradient row holds the widths' and densities' gradients first).
+    /// </summary>
+    public static void QuadraticSplineBackward(Index1D e, ArrayView<float> x, ArrayView<float> p, ArrayView<float> gy, ArrayView<float> gld,
+        ArrayView<float> gx, ArrayView<float> gp, QuadraticSplineArgs a)
+    {
+        int k = a.Bins;
+        long o = (long)(int)e * (2 * k + 1);
+        for (int j = 0; j <= 2 * k; j++) gp[o + j] = 0;
+        float v = x[e], g = gy[e], gl = gld[e / a.Cols];
+        if (float.IsNaN(v)) { gx[e] = v; return; }
+        float area = QuadraticArea(p, o, a, out float wmax, out float wsum, out float hmax);
+        long gW = o, gV = o + k; // the grid's gradients, chained to the parameters in place below
+        if (v < 0 || v > 1)
+        {
+            int j = v < 0 ? 0 : k;
+            float dx = v < 0 ? v : v - 1;
+            float vj = QuadraticDensity(p, o, j, hmax, area, a);
+            gp[gV + j] += g * dx + gl / vj;
+            gx[e] = g * vj;
+        }
+        else
+        {
+            int b = QuadraticBin(p, o, a, v, wmax, wsum, hmax, area, false, out float xb, out _);
+            float wb = QuadraticWidth(p, o, b, wmax, wsum, a);
+            float vb = QuadraticDensity(p, o, b, hmax, area, a), dv = QuadraticDensity(p, o, b + 1, hmax, area, a) - vb;
+            float d = v - xb;
+            bool clamped = d < 0 || d > wb;
+            d = XMath.Clamp(d, 0, wb);
+            float pdf = vb + d * dv / wb;
+            float gPdf = gl / pdf;
+            float gD = clamped ? 0 : g * pdf + gPdf * dv / wb;
+            gp[gV + b] += g * (d - d * d / (2 * wb)) + gPdf * (1 - d / wb);
+            gp[gV + b + 1] += g * d * d / (2 * wb) + gPdf * d / wb;
+            gp[gW + b] += -g * d * d * dv / (2 * wb * wb) - gPdf * d * dv / (wb * wb);
+            for (int j = 0; j < b; j++)
+            {
+                float vj = QuadraticDensity(p, o, j, hmax, area, a), vj1 = QuadraticDensity(p, o, j + 1, hmax, area, a);
+                float wj = QuadraticWidth(p, o, j, wmax, wsum, a);
+                gp[gW + j] += g * 0.5f * (vj + vj1) - gD;
+                gp[gV + j] += g * 0.5f * wj;
+                gp[gV + j + 1] += g * 0.5f * wj;
+            }
+            gx[e] = gD;
+        }
+        // V_j = m + (1 − m)·E_j/A, A = Σ_j (E_j + E_{j+1})·W_j/2; W_j = m_w + (1 − K·m_w)·softmax_j
+        float f = 1 - a.MinDensity;
+        float gA = 0;
+        for (int j = 0; j <= k; j++) gA -= f * gp[gV + j] * XMath.Exp(p[o + k + j] - hmax) / (area * area);
+        for (int j = 0; j <= k; j++)
+        {
+            float dAdE = 0.5f * ((j > 0 ? QuadraticWidth(p, o, j - 1, wmax, wsum, a) : 0) + (j < k ? QuadraticWidth(p, o, j, wmax, wsum, a) : 0));
+            float ej = XMath.Exp(p[o + k + j] - hmax);
+            gp[gV + j] = (f * gp[gV + j] / area + gA * dAdE) * ej;
+        }
+        float dot = 0;
+        for (int j = 0; j < k; j++)
+        {
+            float gw = (gp[gW + j] + gA * 0.5f * (XMath.Exp(p[o + k + j] - hmax) + XMath.Exp(p[o + k + j + 1] - hmax))) * (1 - k * a.MinWidth);
+            gp[gW + j] = gw;
+            dot += gw * (XMath.Exp(p[o + j] - wmax) / wsum);
+        }
+        for (int j = 0; j < k; j++) gp[gW + j] = (XMath.Exp(p[o + j] - wmax) / wsum) * (gp[gW + j] - dot);
     }
 }

@@ -178,10 +178,10 @@ internal static class DeviceOps
         x.Device.Kernels.AffineBackward((int)x.Length, x.View, p.View, gy.View, gld.View, gx.View, gp.View, a with { Cols = x.Cols });
     }
 
-    /// <summary>The spline (or its inverse) per element of x [N, K] with parameters [N, K·(3B − 1)].</summary>
+    /// <summary>The spline (or its inverse) per element of x [N, K] with parameters [N, K·(3B ∓ 1)] (<see cref="SplineArgs.ParametersPerElement"/>).</summary>
     public static void Spline(DeviceTensor x, DeviceTensor p, DeviceTensor y, DeviceTensor ld, SplineArgs a)
     {
-        if (p.Length != x.Length * (3 * a.Bins - 1) || y.Length != x.Length || ld.Length != x.Length) throw new ArgumentException($"spline: parameters must be [N, K·{3 * a.Bins - 1}], outputs [N, K]");
+        if (p.Length != x.Length * a.ParametersPerElement || y.Length != x.Length || ld.Length != x.Length) throw new ArgumentException($"spline: parameters must be [N, K·{a.ParametersPerElement}], outputs [N, K]");
         x.Device.Kernels.SplineApply((int)x.Length, x.View, p.View, y.View, ld.View, a);
     }
 
@@ -190,6 +190,34 @@ internal static class DeviceOps
     {
         if (gy.Length != x.Length || gx.Length != x.Length || gp.Length != p.Length || gld.Length != x.Rows) throw new ArgumentException("spline backward: gradient shapes differ from the forward's");
         x.Device.Kernels.SplineBackward((int)x.Length, x.View, p.View, gy.View, gld.View, gx.View, gp.View, a with { Cols = x.Cols });
+    }
+
+    /// <summary>The piecewise-linear spline (or its inverse) per element of x [N, K] with parameters [N, K·bins].</summary>
+    public static void LinearSpline(DeviceTensor x, DeviceTensor p, DeviceTensor y, DeviceTensor ld, LinearSplineArgs a)
+    {
+        if (p.Length != x.Length * a.Bins || y.Length != x.Length || ld.Length != x.Length) throw new ArgumentException($"piecewise-linear spline: parameters must be [N, K·{a.Bins}], outputs [N, K]");
+        if (x.Length > 0) x.Device.Kernels.LinearSplineApply((int)x.Length, x.View, p.View, y.View, ld.View, a);
+    }
+
+    /// <summary>Backward of the forward piecewise-linear spline: gx and gp (assigned) from gy and the row log-det gradient gld [N].</summary>
+    public static void LinearSplineBackward(DeviceTensor x, DeviceTensor p, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx, DeviceTensor gp, LinearSplineArgs a)
+    {
+        if (gy.Length != x.Length || gx.Length != x.Length || gp.Length != p.Length || gld.Length != x.Rows) throw new ArgumentException("piecewise-linear spline backward: gradient shapes differ from the forward's");
+        if (x.Length > 0) x.Device.Kernels.LinearSplineBackward((int)x.Length, x.View, p.View, gy.View, gld.View, gx.View, gp.View, a with { Cols = x.Cols });
+    }
+
+    /// <summary>The piecewise-quadratic spline (or its inverse) per element of x [N, K] with parameters [N, K·(2·bins + 1)].</summary>
+    public static void QuadraticSpline(DeviceTensor x, DeviceTensor p, DeviceTensor y, DeviceTensor ld, QuadraticSplineArgs a)
+    {
+        if (p.Length != x.Length * (2 * a.Bins + 1) || y.Length != x.Length || ld.Length != x.Length) throw new ArgumentException($"piecewise-quadratic spline: parameters must be [N, K·{2 * a.Bins + 1}], outputs [N, K]");
+        if (x.Length > 0) x.Device.Kernels.QuadraticSplineApply((int)x.Length, x.View, p.View, y.View, ld.View, a);
+    }
+
+    /// <summary>Backward of the forward piecewise-quadratic spline: gx and gp (assigned) from gy and the row log-det gradient gld [N].</summary>
+    public static void QuadraticSplineBackward(DeviceTensor x, DeviceTensor p, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx, DeviceTensor gp, QuadraticSplineArgs a)
+    {
+        if (gy.Length != x.Length || gx.Length != x.Length || gp.Length != p.Length || gld.Length != x.Rows) throw new ArgumentException("piecewise-quadratic spline backward: gradient shapes differ from the forward's");
+        if (x.Length > 0) x.Device.Kernels.QuadraticSplineBackward((int)x.Length, x.View, p.View, gy.View, gld.View, gx.View, gp.View, a with { Cols = x.Cols });
     }
 
     /// <summary>One Adam update of p with gradient g (times gradScale[0] when given: the clip factor) and moments m, v.</summary>
@@ -222,6 +250,35 @@ internal static class DeviceOps
         if (rows.Cols != result.Cols || rows.PerRow < 1 || rows.First < 0 || rows.Offset < 0 || rows.Stride < 0)
             throw new ArgumentException($"normal stream rows {rows} for a tensor of {result.Cols} columns");
         if (result.Length > 0) result.Device.Kernels.NormalNoise((int)result.Length, result.View, rows);
+    }
+
+    /// <summary>The rows of a seeded uniform [0, 1) stream that <paramref name="rows"/> maps result [N, rows.Cols] to.</summary>
+    public static void UniformNoise(DeviceTensor result, NoiseArgs rows)
+    {
+        if (rows.Cols != result.Cols || rows.PerRow < 1 || rows.First < 0 || rows.Offset < 0 || rows.Stride < 0)
+            throw new ArgumentException($"uniform stream rows {rows} for a tensor of {result.Cols} columns");
+        if (result.Length > 0) result.Device.Kernels.UniformNoise((int)result.Length, result.View, rows);
+    }
+
+    /// <summary>logp[r] = logDet[r] inside the unit cube, −∞ outside (a unit-cube uniform base).</summary>
+    public static void UnitCubeLogProb(DeviceTensor z, DeviceTensor logDet, DeviceTensor logp)
+    {
+        if (logDet.Length != z.Rows || logp.Length != z.Rows) throw new ArgumentException($"log-densities of {z.Rows} rows need [{z.Rows}] vectors");
+        z.Device.Kernels.UnitCubeLogProb(z.Rows, z.View, logDet.View, logp.View, z.Cols);
+    }
+
+    /// <summary>a = clamp(a, 0, 1) elementwise.</summary>
+    public static void ClampUnit(DeviceTensor a)
+    {
+        if (a.Length > 0) a.Device.Kernels.ClampUnit((int)a.Length, a.View);
+    }
+
+    /// <summary>Per-row terms of a sampled-divergence loss and their gradients by log q (<see cref="DeviceKernels.DivergenceRows"/>).</summary>
+    public static void DivergenceRows(DeviceTensor logq, DeviceTensor c, DeviceTensor aux, DeviceTensor loss, DeviceTensor grad, int kind, float scale)
+    {
+        long n = logq.Length;
+        if (c.Length != n || aux.Length != n || loss.Length != n || grad.Length != n) throw new ArgumentException($"divergence rows: every vector must have {n} entries");
+        if (n > 0) logq.Device.Kernels.DivergenceRows((int)n, logq.View, c.View, aux.View, loss.View, grad.View, kind, scale);
     }
 
     /// <summary>Fills dst [N, D] with rows of src [M, D] drawn uniformly with replacement (counter-based from <paramref name="seed"/>).</summary>

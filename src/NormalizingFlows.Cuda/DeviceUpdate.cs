@@ -1,26 +1,36 @@
 namespace NormalizingFlows.Cuda;
 
-/// <summary>An elementwise update on the device: the affine update or the rational-quadratic spline.</summary>
+/// <summary>An elementwise update on the device: the affine update, the rational-quadratic, piecewise-linear or piecewise-quadratic spline.</summary>
 internal sealed class DeviceUpdate
 {
     private readonly AffineArgs? _affine;
     private readonly SplineArgs? _spline;
+    private readonly LinearSplineArgs? _linear;
+    private readonly QuadraticSplineArgs? _quadratic;
 
     public DeviceUpdate(AffineArgs affine) { _affine = affine; ParametersPerFeature = 2; }
 
-    public DeviceUpdate(SplineArgs spline) { _spline = spline; ParametersPerFeature = 3 * spline.Bins - 1; }
+    public DeviceUpdate(SplineArgs spline) { _spline = spline; ParametersPerFeature = spline.ParametersPerElement; }
+
+    public DeviceUpdate(LinearSplineArgs linear) { _linear = linear; ParametersPerFeature = linear.Bins; }
+
+    public DeviceUpdate(QuadraticSplineArgs quadratic) { _quadratic = quadratic; ParametersPerFeature = 2 * quadratic.Bins + 1; }
 
     public int ParametersPerFeature { get; }
 
     public void Apply(DeviceTensor x, DeviceTensor p, DeviceTensor y, DeviceTensor ld, bool inverse)
     {
         if (_affine is { } a) DeviceOps.Affine(x, p, y, ld, a with { Inverse = inverse ? 1 : 0 });
+        else if (_linear is { } l) DeviceOps.LinearSpline(x, p, y, ld, l with { Inverse = inverse ? 1 : 0 });
+        else if (_quadratic is { } q) DeviceOps.QuadraticSpline(x, p, y, ld, q with { Inverse = inverse ? 1 : 0 });
         else DeviceOps.Spline(x, p, y, ld, _spline!.Value with { Inverse = inverse ? 1 : 0 });
     }
 
     public void Backward(DeviceTensor x, DeviceTensor p, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx, DeviceTensor gp)
     {
         if (_affine is { } a) DeviceOps.AffineBackward(x, p, gy, gld, gx, gp, a);
+        else if (_linear is { } l) DeviceOps.LinearSplineBackward(x, p, gy, gld, gx, gp, l);
+        else if (_quadratic is { } q) DeviceOps.QuadraticSplineBackward(x, p, gy, gld, gx, gp, q);
         else DeviceOps.SplineBackward(x, p, gy, gld, gx, gp, _spline!.Value);
     }
 }

@@ -9,8 +9,8 @@ internal interface IDeviceLayer : IDisposable
     /// <summary>y = f(x), logDet[r] += log|det J| of row r.</summary>
     void Forward(DeviceTensor x, DeviceTensor? context, DeviceTensor y, DeviceTensor logDet);
 
-    /// <summary>x = f⁻¹(y) (sampling).</summary>
-    void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x);
+    /// <summary>x = f⁻¹(y) (sampling); logDet[r] += log|det ∂x/∂y| of row r when <paramref name="logDet"/> is given.</summary>
+    void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x, DeviceTensor? logDet = null);
 
     /// <summary>
     /// gx from gy and the per-row log-det gradient gld; the parameter gradients are assigned; the context's gradient

@@ -7,10 +7,31 @@ internal readonly record struct GemmArgs(int M, int N, int K, int TransA, int Tr
 internal readonly record struct AffineArgs(int Kind, float Bound, int Inverse, int Cols);
 
 /// <summary>
-/// A rational-quadratic spline family with identity tails on [Left, Right]: bins, minimum bin width/height shares,
-/// minimum derivative, the direction, and the element count per row (for the per-row log-det gradient).
+/// A rational-quadratic spline family mapping [Left, Right] onto itself: bins, minimum bin width/height shares,
+/// minimum derivative, the direction, the element count per row (for the per-row log-det gradient), and the tails:
+/// Boundary 0 is identity tails (boundary derivatives 1, 3K − 1 parameters per element), 1 learnable boundary
+/// derivatives with linear tails of those slopes (3K + 1 parameters, the unit-interval splines of i-flow).
 /// </summary>
-internal readonly record struct SplineArgs(int Bins, float Left, float Right, float MinWidth, float MinHeight, float MinDerivative, int Inverse, int Cols);
+internal readonly record struct SplineArgs(int Bins, float Left, float Right, float MinWidth, float MinHeight, float MinDerivative, int Inverse, int Cols, int Boundary = 0)
+{
+    /// <summary>Unnormalised parameters per element: 3K − 1 with identity tails, 3K + 1 with learnable boundary derivatives.</summary>
+    public int ParametersPerElement => Boundary != 0 ? 3 * Bins + 1 : 3 * Bins - 1;
+}
+
+/// <summary>
+/// A piecewise-linear spline family on [0, 1] (Transforms/Splines/PiecewiseLinearSpline): K equal-width bins with
+/// masses MinMass + (1 − K·MinMass)·softmax(parameters), linear tails with the boundary bins' slopes; the direction
+/// and the element count per row.
+/// </summary>
+internal readonly record struct LinearSplineArgs(int Bins, float MinMass, int Inverse, int Cols);
+
+/// <summary>
+/// A piecewise-quadratic spline family on [0, 1] (Transforms/Splines/PiecewiseQuadraticSpline): K bins of widths
+/// MinWidth + (1 − K·MinWidth)·softmax, K + 1 vertex densities MinDensity + (1 − MinDensity)·E/A (E = exp of the
+/// parameters, A the area under the piecewise-linear E), linear tails with the boundary densities; the direction
+/// and the element count per row.
+/// </summary>
+internal readonly record struct QuadraticSplineArgs(int Bins, float MinWidth, float MinDensity, int Inverse, int Cols);
 
 /// <summary>
 /// One Adam step's scalars, as Optim/Adam computes them: β1, β2, lr/bc1, 1/√bc2, ε, the L2 coefficient added to the

@@ -298,8 +298,44 @@ public sealed class DeviceCliTests
         Assert.True(Math.Abs(a - b) <= 1e-3 * (1 + Math.Abs(a)), $"validation log-likelihood: CPU {a}, device {b}");
     }
 
+    private static readonly string[] TinyIntegration =
+        ["integrate", "-f", "gaussian", "-d", "2", "-m", "flow", "--calls", "256", "--iterations", "2", "--batch", "64", "--steps-per-round", "2", "--hidden", "4", "--bins", "4", "--lr", "0.05", "--seed", "1"];
+
+    [Fact]
+    public void IntegrateTrainsAndSamplesTheFlowOnTheAccelerator()
+    {
+        using var s = new CliSandbox();
+        var (code, output, err) = s.Run([.. TinyIntegration, "--device", "cpu-accelerator"]);
+        Assert.True(code == 0, err + output);
+        Assert.Contains("gaussian (2-D) with flow:", output);
+        Assert.Contains("integrand calls: 256 (128 training, 128 integration)", output);
+        double pull = double.Parse(output.Split("pull (estimate − reference)/error:")[1].Trim().Split('\n')[0], CultureInfo.InvariantCulture);
+        Assert.InRange(pull, -4, 4);
+    }
+
     [Theory]
-    [InlineData("integrate|camel|--dim|2", "integrate")]
+    [InlineData("-m|vegas", "--device cpu-accelerator runs the flow integrator (--method flow)")]
+    [InlineData("-f|ee-qqg|--multichannel|fixed", "--device cpu-accelerator: not supported on the device: --multichannel")]
+    public void IntegrateRefusesWhatTheDeviceCannotRunInOneLine(string extra, string message)
+    {
+        using var s = new CliSandbox();
+        var extras = extra.Split('|');
+        // the tiny run's options, less those given here (and -d for a physics process)
+        var args = new List<string>();
+        for (int i = 0; i < TinyIntegration.Length; i++)
+        {
+            string o = TinyIntegration[i];
+            if (o.StartsWith('-') && (extras.Contains(o) || o == "-d" && extras.Contains("ee-qqg"))) { i++; continue; }
+            args.Add(o);
+        }
+        var (code, _, err) = s.Run([.. args, .. extras, "--device", "cpu-accelerator"]);
+        Assert.NotEqual(0, code);
+        var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith("Run 'nflow", StringComparison.Ordinal)).ToArray();
+        Assert.Single(lines);
+        Assert.StartsWith("nflow: error: " + message, lines[0]);
+    }
+
+    [Theory]
     [InlineData("calo|simulate", "calo simulate")]
     public void VerbsThatRunOnTheCpuOnlyRefuseADevice(string verb, string name)
     {

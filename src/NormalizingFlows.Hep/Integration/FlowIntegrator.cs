@@ -19,11 +19,15 @@ namespace NormalizingFlows.Hep.Integration;
 /// the stored sample with importance-weighted estimators of the divergence (exact for every θ, not only at θ_old):
 /// KL −Σ w log q / Σ w; χ² mean(w̃² q_old/q); exponential mean(w̃ (log p − log q)²), w̃ = (f/q_old)/mean. Float32
 /// (the library's fast spline and GEMM paths); weights and sums are computed in double from float log q, whose
-/// rounding (~1e−6 relative) is far below the Monte Carlo error.
+/// rounding (~1e−6 relative) is far below the Monte Carlo error. With <see cref="FlowIntegratorOptions.Device"/> the
+/// flow samples and trains on the device (the integrand, weights and coefficients stay on the host: one download of
+/// x and log q and one upload of the coefficients per round) and its weights are copied back into <see cref="Flow"/>
+/// after each <see cref="Train"/>; dispose the integrator to free the device memory.
 /// </summary>
-public sealed class FlowIntegrator : ImportanceSamplingIntegrator
+public sealed class FlowIntegrator : ImportanceSamplingIntegrator, IDisposable
 {
     private readonly Adam<float> _optimizer;
+    private IAcceleratedFlow? _device;
     private readonly List<TrainingRound> _history = [];
     private ReplayBuffer? _buffer;
     private Vegas? _grid;
@@ -36,6 +40,7 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
         if (integrand.Dimensions < 2) throw new ArgumentException($"integrand '{integrand.Name}' has {integrand.Dimensions} dimension; coupling flows need d ≥ 2 (use VEGAS in 1-D)", nameof(integrand));
         Flow = BuildFlow(integrand.Dimensions, Options, new Rng(seed ^ 0x1F10F));
         _optimizer = new Adam<float>(Flow.Parameters().Where(p => p.Trainable), Options.LearningRate);
+        if (Options.Device is not null) Accelerated(); // a part the device cannot run is refused here, by name
     }
 
     /// <summary>The settings.</summary>
@@ -148,8 +153,22 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
         return result;
     }
 
-    /// <summary>n points of the flow (float, clamped to [0, 1]) and log q, without gradients; the tensors belong to the caller's scope.</summary>
-    private (Tensor<float> X, Tensor<float> LogQ) SampleFloat(int n) => SampleUnitFlow(Flow, n, Rng);
+    /// <summary>
+    /// n points of the flow (float, clamped to [0, 1]) and log q, without gradients (on the device when there is one:
+    /// the uniform stream of a seed drawn from the integrator's Rng); the tensors belong to the caller's scope.
+    /// </summary>
+    private (Tensor<float> X, Tensor<float> LogQ) SampleFloat(int n) =>
+        Options.Device is null ? SampleUnitFlow(Flow, n, Rng) : Accelerated().SampleUnitCube(n, (long)(Rng.NextUInt64() >> 1));
+
+    /// <summary>The flow on <see cref="FlowIntegratorOptions.Device"/> (compiled from the host weights and Adam state on first use).</summary>
+    private IAcceleratedFlow Accelerated() => _device ??= Options.Device!.Compile(Flow, _optimizer);
+
+    /// <summary>Frees the flow's device memory (the host <see cref="Flow"/> holds the trained weights).</summary>
+    public void Dispose()
+    {
+        _device?.Dispose();
+        _device = null;
+    }
 
     /// <summary>
     /// n points of a unit-hypercube <paramref name="flow"/> (given <paramref name="context"/>, [n, C], if conditional),
@@ -196,6 +215,34 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
         int rounds = (int)Math.Max(1, calls / n) * cycle;
         int totalSteps = rounds * Options.StepsPerRound;
         var xd = new double[n * d];
+        // f at a fresh round's points, on the grid's coordinates when there is one; stored in the buffer with log q
+        double[] Target(Tensor<float> x, Tensor<float> logq)
+        {
+            var xs = x.ReadOnlySpan;
+            for (int i = 0; i < xd.Length; i++) xd[i] = xs[i];
+            var f = new double[n];
+            if (grid is null) Evaluate(xd, f);
+            else
+            {
+                // the flow learns f(x(y)) J(y) on the grid's coordinates y
+                grid.Map(xd, xg, logJ);
+                Evaluate(xg, f);
+                for (int i = 0; i < n; i++) f[i] = f[i] == 0 ? 0 : f[i] * Math.Exp(logJ![i]);
+            }
+            if (buffer is not null)
+            {
+                var lq = logq.ReadOnlySpan;
+                var lqd = new double[n];
+                for (int i = 0; i < n; i++) lqd[i] = lq[i];
+                buffer.Add(xd, f, lqd);
+            }
+            return f;
+        }
+        if (Options.Device is not null)
+        {
+            TrainOnDevice(rounds, cycle, buffer, Target);
+            return;
+        }
         int round = 0;
         double[]? buffered = null;
         Tensor<float>? freshLogQ = null;
@@ -214,39 +261,11 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
                 buffered = b.Values;
                 return (Tensor<float>.FromDoubles(b.X, b.Count, d), Tensor<float>.FromDoubles(b.LogDensity, b.Count));
             },
-            x =>
-            {
-                if (buffered is not null) return buffered;
-                var xs = x.ReadOnlySpan;
-                for (int i = 0; i < xd.Length; i++) xd[i] = xs[i];
-                var f = new double[n];
-                if (grid is null) Evaluate(xd, f);
-                else
-                {
-                    // the flow learns f(x(y)) J(y) on the grid's coordinates y
-                    grid.Map(xd, xg, logJ);
-                    Evaluate(xg, f);
-                    for (int i = 0; i < n; i++) f[i] = f[i] == 0 ? 0 : f[i] * Math.Exp(logJ![i]);
-                }
-                if (buffer is not null)
-                {
-                    var lq = freshLogQ!.ReadOnlySpan;
-                    var lqd = new double[n];
-                    for (int i = 0; i < n; i++) lqd[i] = lq[i];
-                    buffer.Add(xd, f, lqd);
-                }
-                return f;
-            },
+            x => buffered ?? Target(x, freshLogQ!),
             ToDivergence(Options.Loss), Options.StepsPerRound)
         {
             Exponent = r => Exponent(r, rounds),
-            RoundDone = r =>
-            {
-                long used = r.Round % cycle == 0 ? n : 0;
-                if (double.IsNaN(r.Loss)) { _history.Add(new TrainingRound(_history.Count + 1, used, 0, 0, double.NaN, double.NaN)); return; }
-                var (mean, se) = MeanAndError(r.Weights);
-                _history.Add(new TrainingRound(_history.Count + 1, used, mean, se, r.Loss, WeightStatistics.Compute(r.Weights).RelativeStandardDeviation));
-            },
+            RoundDone = r => AddRound(r.Round % cycle == 0 ? n : 0, r.Weights, r.Loss),
         };
         var options = new TrainingOptions
         {
@@ -256,6 +275,69 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator
         new TrainingLoop<float>(Flow, options, _optimizer).Fit(loss, Options.StepsPerRound);
         Flow.Eval();
     }
+
+    /// <summary>A round of the history: its calls, the estimate from its weights, the loss of its first step (NaN: skipped).</summary>
+    private void AddRound(long calls, double[] weights, double loss)
+    {
+        if (double.IsNaN(loss)) { _history.Add(new TrainingRound(_history.Count + 1, calls, 0, 0, double.NaN, double.NaN)); return; }
+        var (mean, se) = MeanAndError(weights);
+        _history.Add(new TrainingRound(_history.Count + 1, calls, mean, se, loss, WeightStatistics.Compute(weights).RelativeStandardDeviation));
+    }
+
+    /// <summary>
+    /// <see cref="Train"/> on <see cref="FlowIntegratorOptions.Device"/>: the CPU path's rounds, schedule and
+    /// coefficients (<see cref="SampledDivergenceLoss{T}.RoundCoefficients"/>), with each fresh sample drawn on the
+    /// device and the steps taken there; one read of the loss after a round's first step and one after its last
+    /// (a non-finite loss is a divergence). The weights and Adam's state are copied back into the host flow at the end.
+    /// </summary>
+    private void TrainOnDevice(int rounds, int cycle, ReplayBuffer? buffer, Func<Tensor<float>, Tensor<float>, double[]> target)
+    {
+        int n = Options.SamplesPerRound, d = Dimensions, steps = Options.StepsPerRound;
+        int totalSteps = rounds * steps;
+        var schedule = new CosineDecaySchedule(Options.LearningRate, totalSteps, Options.LearningRate * 0.1);
+        var divergence = ToDivergence(Options.Loss);
+        // compiled from the host weights and optimizer at each call: the host flow is the reference between calls
+        _device?.Dispose();
+        _device = null;
+        var flow = Accelerated();
+        for (int round = 0; round < rounds; round++)
+        {
+            using var scope = TensorScope.Begin();
+            bool fresh = round % cycle == 0;
+            Tensor<float> x, logq;
+            double[] f;
+            if (fresh)
+            {
+                (x, logq) = SampleFloat(n);
+                f = target(x, logq);
+            }
+            else
+            {
+                var b = buffer!.Draw(n, Rng);
+                (x, logq, f) = (Tensor<float>.FromDoubles(b.X, b.Count, d), Tensor<float>.FromDoubles(b.LogDensity, b.Count), b.Values);
+            }
+            var (weights, coefficient, aux) = SampledDivergenceLoss<float>.RoundCoefficients(divergence, f, logq.ReadOnlySpan, Exponent(round, rounds), round);
+            if (coefficient is null)
+            {
+                AddRound(fresh ? n : 0, weights, double.NaN); // f vanished on the whole sample: the round's steps are skipped, as on the CPU
+                continue;
+            }
+            flow.SetDivergenceRound(x, divergence, coefficient, aux!);
+            for (int s = 0; s < steps; s++)
+            {
+                int step = round * steps + s;
+                flow.DivergenceStep(schedule.LearningRate(step), Options.ClipNorm);
+                if (s == 0) AddRound(fresh ? n : 0, weights, Checked(flow.TakeLossSum(), step));
+            }
+            if (steps > 1) Checked(flow.TakeLossSum(), round * steps + steps - 1);
+        }
+        flow.CopyTo(Flow, _optimizer);
+        Flow.Eval();
+    }
+
+    private static double Checked(double loss, int step) => double.IsFinite(loss) ? loss
+        : throw new TrainingDivergedException(step, null, $"the training loss became {loss} by step {step} (read back from the device)",
+            "Lower the learning rate or clip gradients harder (FlowIntegratorOptions.ClipNorm).");
 
     /// <summary>The integrand seen through <see cref="ImportanceSamplingIntegrator.Evaluate"/>, so the pretraining grid's calls are counted and checked.</summary>
     private sealed class CountedIntegrand(FlowIntegrator owner) : IIntegrand

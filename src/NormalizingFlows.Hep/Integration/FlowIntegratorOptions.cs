@@ -1,4 +1,5 @@
 using NormalizingFlows.Optim;
+using NormalizingFlows.Training;
 
 namespace NormalizingFlows.Hep.Integration;
 
@@ -77,6 +78,13 @@ public sealed record FlowIntegratorOptions
 
     /// <summary>Global gradient-norm clip (default 10).</summary>
     public double ClipNorm { get; init; } = 10;
+
+    /// <summary>
+    /// The device (a GPU: NormalizingFlows.Cuda's ComputeDevice) that samples the flow and takes the training steps;
+    /// the integrand, the VEGAS grid and the replay buffer stay on the host (null, default: everything on the CPU).
+    /// Every <see cref="UnitSplineKind"/> runs there; <see cref="MultichannelFlowIntegrator"/> refuses a device.
+    /// </summary>
+    public IFlowAccelerator? Device { get; init; }
 
     /// <summary>Throws unless the settings are usable.</summary>
     public void Validate()

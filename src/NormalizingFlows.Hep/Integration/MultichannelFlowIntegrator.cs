@@ -37,6 +37,8 @@ public sealed partial class MultichannelFlowIntegrator
         Integrand = integrand ?? throw new ArgumentNullException(nameof(integrand));
         Options = options ?? new MultichannelOptions();
         Options.Validate();
+        if (Options.Flow.Device is { } device)
+            throw new NotSupportedException($"the multichannel integrator is not supported on the device ({device.Name}): its channel-conditional flow and channel weights train on the CPU; leave FlowIntegratorOptions.Device null");
         if (integrand.Dimensions < 2) throw new ArgumentException($"integrand '{integrand.Name}' has {integrand.Dimensions} dimension per channel; coupling flows need d ≥ 2", nameof(integrand));
         if (integrand.Channels < 1) throw new ArgumentException($"integrand '{integrand.Name}' has no channels", nameof(integrand));
         if (Options.LearnChannelWeights && integrand.Features < 1) throw new ArgumentException($"integrand '{integrand.Name}' gives no features for the channel-weight network", nameof(integrand));

@@ -22,6 +22,12 @@ public sealed class BoxUniform<T> : Distribution<T> where T : unmanaged, IFloati
         _logVolume = Enumerable.Range(0, low.Length).Sum(j => Math.Log(high[j] - low[j]));
     }
 
+    /// <summary>The lower corner of the box.</summary>
+    public IReadOnlyList<double> Low => _low;
+
+    /// <summary>The upper corner of the box.</summary>
+    public IReadOnlyList<double> High => _high;
+
     /// <summary>The unit hypercube [0, 1]^d.</summary>
     public static BoxUniform<T> UnitCube(int features) => new(new double[features], Enumerable.Repeat(1.0, features).ToArray());
 

@@ -42,6 +42,28 @@ public interface IAcceleratedFlow : IDisposable
     Tensor<float> Inverse(Tensor<float> z, Tensor<float>? context = null, bool fullPasses = false);
 
     /// <summary>
+    /// <paramref name="n"/> points x ~ q of a unit-cube flow (a <see cref="Distributions.BoxUniform{T}"/> base on
+    /// [0, 1]^D, e.g. i-flow's) drawn on the device from rows <paramref name="firstRow"/> … of the uniform stream of
+    /// <paramref name="seed"/>, clamped to [0, 1], and log q(x) = −log|det ∂x/∂z| of the unclamped point, from the
+    /// same pass. Throws a <see cref="NotSupportedException"/> for another base.
+    /// </summary>
+    (Tensor<float> X, Tensor<float> LogQ) SampleUnitCube(int n, long seed, long firstRow = 0);
+
+    /// <summary>
+    /// Uploads a <see cref="SampledDivergenceLoss{T}"/> round of a unit-cube flow: the stored points x [N, D] and the
+    /// per-row coefficient and aux [N] of <see cref="SampledDivergenceLoss{T}.RoundCoefficients"/> for
+    /// <paramref name="divergence"/>; <see cref="DivergenceStep"/> then trains on them.
+    /// </summary>
+    void SetDivergenceRound(Tensor<float> x, Divergence divergence, Tensor<float> coefficient, Tensor<float> aux);
+
+    /// <summary>
+    /// One Adam step on the round's divergence loss (as <see cref="SampledDivergenceLoss{T}"/> computes it at the
+    /// current weights) with <paramref name="learningRate"/>, clipped to <paramref name="clipNorm"/> when given; the
+    /// loss stays on the device, summed for <see cref="TakeLossSum"/>.
+    /// </summary>
+    void DivergenceStep(double learningRate, double? clipNorm);
+
+    /// <summary>
     /// Writes the device weights into <paramref name="flow"/> (the flow compiled from) and its context embedding (the
     /// one compiled with), and Adam's state into <paramref name="optimizer"/> when given.
     /// </summary>

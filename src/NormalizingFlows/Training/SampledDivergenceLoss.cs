@@ -80,24 +80,49 @@ public sealed class SampledDivergenceLoss<T> : TrainingLoss<T> where T : unmanag
         var (x, logqOld) = _sample();
         _x = x.Untrack();
         var f = _target(x);
-        int n = f.Length;
-        if (n != x.Dim(0)) throw new InvalidOperationException($"the target gave {n} values for {x.Dim(0)} points");
-        var lq = logqOld.ReadOnlySpan;
-        var w = new double[n];
-        for (int i = 0; i < n; i++) w[i] = f[i] == 0 ? 0 : f[i] / Math.Exp(double.CreateTruncating(lq[i]));
+        if (f.Length != x.Dim(0)) throw new InvalidOperationException($"the target gave {f.Length} values for {x.Dim(0)} points");
+        var (w, coefficient, aux) = RoundCoefficients(Divergence, f, logqOld.ReadOnlySpan, Exponent?.Invoke(round) ?? 1, round);
         _lastWeights = w;
-        double sum = 0;
-        foreach (double a in w) sum += a;
-        double mean = sum / n;
-        _skip = !(mean > 0);
+        _skip = coefficient is null;
         if (_skip)
         {
             _weight = _aux = null;
             RoundDone?.Invoke(new SampledRound(round, w, double.NaN));
             return; // f vanished on the whole sample: nothing to learn from
         }
+        _weight = coefficient!.Untrack();
+        _aux = aux!.Untrack();
+    }
+
+    /// <summary>
+    /// A round's importance weights w = f/q_old (of f itself) and the per-row coefficient c and aux a of its loss, as
+    /// the steps use them: with w̃ = (f^β/q_old)/mean(f^β/q_old) and log q the current flow's, the loss is
+    /// (1/N) Σ c·exp(a − log q) with c = w̃², a = log q_old (χ²); (1/N) Σ c·(a − log q)² with c = w̃, a = β log f − log mean
+    /// (exponential); −(1/N) Σ c·log q with c = w̃ (KL; a unused, 0). Coefficient and aux are null when f vanishes on the
+    /// whole sample (the round is skipped; β is then not checked). <paramref name="round"/> only names the round in
+    /// the error for a β outside (0, 1]. For a device that takes the steps on the same sample
+    /// (<see cref="IAcceleratedFlow.SetDivergenceRound"/>).
+    /// </summary>
+    public static (double[] Weights, Tensor<T>? Coefficient, Tensor<T>? Aux) RoundCoefficients(Divergence divergence, ReadOnlySpan<double> f, ReadOnlySpan<T> logqOld,
+        double beta = 1, int round = 0)
+    {
+        int n = f.Length;
+        if (logqOld.Length != n) throw new ArgumentException($"{n} target values for {logqOld.Length} log-densities");
+        var lq = logqOld;
+        var w = new double[n];
+        for (int i = 0; i < n; i++) w[i] = f[i] == 0 ? 0 : f[i] / Math.Exp(double.CreateTruncating(lq[i]));
+        double sum = 0;
+        foreach (double a in w) sum += a;
+        double mean = sum / n;
+        if (!(mean > 0)) return (w, null, null);
+        var (coefficient, aux) = Coefficients(divergence, f, lq, w, mean, beta, round);
+        return (w, coefficient, aux);
+    }
+
+    private static (Tensor<T> Coefficient, Tensor<T> Aux) Coefficients(Divergence divergence, ReadOnlySpan<double> f, ReadOnlySpan<T> lq, double[] w, double mean, double beta, int round)
+    {
+        int n = f.Length;
         // the target learnt this round is p ∝ f^β: its weights f^β/q and their mean
-        double beta = Exponent?.Invoke(round) ?? 1;
         if (!(beta > 0 && beta <= 1)) throw new InvalidOperationException($"the exponent β of round {round} is {beta}; it must lie in (0, 1]");
         var wt = w;
         double meanT = mean;
@@ -107,18 +132,19 @@ public sealed class SampledDivergenceLoss<T> : TrainingLoss<T> where T : unmanag
             for (int i = 0; i < n; i++) wt[i] = f[i] == 0 ? 0 : Math.Exp(beta * Math.Log(f[i])) / Math.Exp(double.CreateTruncating(lq[i]));
             meanT = wt.Average();
         }
-        _weight = Tensor<T>.Empty(n).Untrack();
-        _aux = Tensor<T>.Empty(n).Untrack();
-        var wns = _weight.Span; var auxs = _aux.Span;
+        var weight = Tensor<T>.Empty(n);
+        var aux = Tensor<T>.Zeros(n);
+        var wns = weight.Span; var auxs = aux.Span;
         for (int i = 0; i < n; i++)
         {
             double r = wt[i] / meanT;
-            switch (Divergence)
+            switch (divergence)
             {
                 case Divergence.Variance: wns[i] = T.CreateTruncating(r * r); auxs[i] = lq[i]; break;
                 case Divergence.Exponential: wns[i] = T.CreateTruncating(r); auxs[i] = f[i] > 0 ? T.CreateTruncating(beta * Math.Log(f[i]) - Math.Log(meanT)) : T.Zero; break;
                 default: wns[i] = T.CreateTruncating(r); break;
             }
         }
+        return (weight, aux);
     }
 }
