@@ -6,17 +6,18 @@
 # Prepare here (both files go under .device, which git ignores; ≈ 60 MiB together, under the 64 MiB a run carries):
 #   ../shared/gpu/pack.sh bench/NormalizingFlows.GpuCheck/NormalizingFlows.GpuCheck.csproj
 #   xz -6 -T0 -c ../shared/bench/data/tab18_train.npy > .device/tab18_train.npy.xz
-# Then on the device (carry [".device"]), as many stages per call as fit its 10 minutes, e.g.
-#   bash bench/gpu-run.sh check bench      # correctness, then ROUNDS rounds of ours vs the anchor
-#   bash bench/gpu-run.sh calo             # teacher time per epoch, device and CPU
-# and here: python3 bench/gpu-anchor/summarize.py <files_at>/bench.jsonl <files_at>/calo.jsonl
-# Settings: ROUNDS (default 2), MODELS (default all four), CALO_SHOWERS (default 10000), STEP_TIMEOUT (s, default 240);
+# Then on the device (carry [".device"]), as many stages per call as fit its 10 minutes (a round of the four models,
+# ours and the anchor, is a few minutes: one round per call), e.g.
+#   ROUNDS=1 bash bench/gpu-run.sh check bench              # correctness, then round 1 of ours vs the anchor
+#   ROUND_FROM=2 ROUNDS=1 bash bench/gpu-run.sh bench calo  # round 2; CaloFlow sampling and the teacher's epoch
+# and here: python3 bench/gpu-anchor/summarize.py <files_at of call 1>/bench.jsonl <files_at of call 2>/{bench,calo}.jsonl
+# Settings: ROUNDS (default 2), ROUND_FROM (the first round's number, default 1), MODELS (default all four), CALO_SHOWERS (default 10000), STEP_TIMEOUT (s, default 240);
 # for a smoke test on the CPU: GPUCHECK="dotnet bench/NormalizingFlows.GpuCheck/bin/Release/net10.0/NormalizingFlows.GpuCheck.dll"
 # DEVICE=cpu-accelerator QUICK=1 (the anchor then runs on the CPU).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
-ROUNDS=${ROUNDS:-2}; MODELS=${MODELS:-realnvp nsf_c maf maf_rqs}; CALO_SHOWERS=${CALO_SHOWERS:-10000}; T=${STEP_TIMEOUT:-240}
+ROUNDS=${ROUNDS:-2}; ROUND_FROM=${ROUND_FROM:-1}; MODELS=${MODELS:-realnvp nsf_c maf maf_rqs}; CALO_SHOWERS=${CALO_SHOWERS:-10000}; T=${STEP_TIMEOUT:-240}
 DEVICE=${DEVICE:-cuda}; Q=${QUICK:+--quick}
 ADEV=cuda; [ "$DEVICE" = cuda ] || ADEV=cpu
 G=${GPUCHECK:-/tmp/NormalizingFlows.GpuCheck/NormalizingFlows.GpuCheck}
@@ -35,7 +36,7 @@ for stage in "$@"; do
       timeout "$T" $G --check --device "$DEVICE" $Q --data "$DATA" | tee "$OUT/check.jsonl" | tail -1
       $PY bench/gpu-anchor/torch_anchor.py --self-test | tee "$OUT/anchor-self-test.jsonl" | grep -c '"passed": true' ;;
     bench)
-      for r in $(seq 1 "$ROUNDS"); do
+      for r in $(seq "$ROUND_FROM" $((ROUND_FROM + ROUNDS - 1))); do
         for m in $MODELS; do
           timeout "$T" $G --bench --device "$DEVICE" $Q --models "$m" --data "$DATA" | grep '"workload"' | tag "$r" ours >> "$OUT/bench.jsonl"
           timeout "$T" $PY bench/gpu-anchor/torch_anchor.py --device $ADEV $Q --models "$m" --data "$DATA" --library port | tag "$r" anchor >> "$OUT/bench.jsonl"

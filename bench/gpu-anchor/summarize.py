@@ -32,6 +32,14 @@ def main(paths):
                   f"{statistics.median(a for _, a in pairs):,.0f} | {statistics.median(ratios):.2f}× "
                   f"[{min(ratios):.2f}-{max(ratios):.2f}] | {len(pairs)} |")
         print()
+    shapes = [r for r in rows if r.get("model") == "calo_flow2" and "samples_per_s" in r]
+    if shapes:
+        print("## CaloFlow flow II sampling (504 features, 8 MADE layers of 504)\n")
+        print("| mode | batch | samples/s |")
+        print("|---|---|---|")
+        for r in shapes:
+            print(f"| {r['mode']} | {r['batch']} | {r['samples_per_s']:,.0f} |")
+        print()
     calo = [r for r in rows if r.get("model") == "calo_teacher" and "seconds_per_epoch" in r]
     if calo:
         print("## CaloFlow teacher, one epoch\n")
