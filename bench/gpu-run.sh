@@ -11,7 +11,8 @@
 #   ROUNDS=1 bash bench/gpu-run.sh check bench              # correctness, then round 1 of ours vs the anchor
 #   ROUND_FROM=2 ROUNDS=1 bash bench/gpu-run.sh bench calo  # round 2; CaloFlow sampling and the teacher's epoch
 # and here: python3 bench/gpu-anchor/summarize.py <files_at of call 1>/bench.jsonl <files_at of call 2>/{bench,calo}.jsonl
-# Settings: ROUNDS (default 2), ROUND_FROM (the first round's number, default 1), MODELS (default all four), CALO_SHOWERS (default 10000), STEP_TIMEOUT (s, default 240);
+# Settings: ANCHOR_COMPILE (a torch.compile mode, e.g. reduce-overhead: a third, compiled anchor; minutes of compilation),
+# ROUNDS (default 2), ROUND_FROM (the first round's number, default 1), MODELS (default all four), CALO_SHOWERS (default 10000), STEP_TIMEOUT (s, default 240);
 # for a smoke test on the CPU: GPUCHECK="dotnet bench/NormalizingFlows.GpuCheck/bin/Release/net10.0/NormalizingFlows.GpuCheck.dll"
 # DEVICE=cpu-accelerator QUICK=1 (the anchor then runs on the CPU).
 set -uo pipefail
@@ -41,6 +42,7 @@ for stage in "$@"; do
           timeout "$T" $G --bench --device "$DEVICE" $Q --models "$m" --data "$DATA" | grep '"workload"' | tag "$r" ours >> "$OUT/bench.jsonl"
           timeout "$T" $PY bench/gpu-anchor/torch_anchor.py --device $ADEV $Q --models "$m" --data "$DATA" --library port | tag "$r" anchor >> "$OUT/bench.jsonl"
           [ $zuko = 1 ] && timeout "$T" $PY bench/gpu-anchor/torch_anchor.py --device $ADEV $Q --models "$m" --data "$DATA" --library zuko | tag "$r" anchor >> "$OUT/bench.jsonl"
+          [ -n "${ANCHOR_COMPILE:-}" ] && timeout "$T" $PY bench/gpu-anchor/torch_anchor.py --device $ADEV $Q --models "$m" --data "$DATA" --library port --compile "$ANCHOR_COMPILE" | tag "$r" anchor >> "$OUT/bench.jsonl"
           echo "round $r $m: $(wc -l < "$OUT/bench.jsonl") lines"
         done
       done ;;

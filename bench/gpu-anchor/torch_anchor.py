@@ -7,7 +7,8 @@ PyTorch, so that a device run can time ours and the anchor side by side, alterna
   --library port : the nflows definitions, ported line by line from the TorchSharp anchor
                    (shared/bench/torchsharp/TsBench/Flows.cs): the models the CPU side-by-side figures use;
   --library zuko : zuko's own flows of the same shape (MAF/NSF with passes=2 for the couplings), when zuko is
-                   importable (the GPU figures to beat in shared/gpu/README.md are zuko's).
+                   importable (the GPU figures to beat in shared/gpu/README.md are zuko's);
+  --compile MODE : either of them under torch.compile (e.g. reduce-overhead: CUDA graphs), the stronger anchor.
 
 Workloads (as Workloads.cs): train = Adam lr 1e-3, loss -mean log p on a fresh random batch of the standardised
 training split drawn on the device, median step time over 200/100/30 timed steps after 20/10/5 warm-up at batch
@@ -304,7 +305,9 @@ def run(args):
         return 2
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     train, source = load_train(args.data, args.quick, device)
-    anchor = f"pytorch {torch.__version__} eager, {args.library}"
+    anchor = f"pytorch {torch.__version__} {'compiled (' + args.compile + ')' if args.compile else 'eager'}, {args.library}"
+    if args.compile and not hasattr(torch, "compile"):
+        sys.exit(f"--compile needs PyTorch 2 or later (torch.compile); this is {torch.__version__}")
     if args.library == "zuko":
         import zuko
         anchor += f" {zuko.__version__}"
@@ -315,6 +318,10 @@ def run(args):
         torch.manual_seed(1)
         flow = (build_port(model, train.shape[1]) if args.library == "port" else ZukoFlow(model, train.shape[1])).to(device)
         common = dict(model=model, device=name, data=source, anchor=anchor)
+        # the stronger anchor: the loss (forward and, through AOTAutograd, backward) and the sampler compiled, e.g.
+        # mode "reduce-overhead" (CUDA graphs: no launch overhead at small batches); compilation falls in the warm-up
+        log_prob = torch.compile(flow.log_prob, mode=args.compile) if args.compile else flow.log_prob
+        sample = torch.compile(flow.sample, mode=args.compile) if args.compile else flow.sample
         for batch in batches:
             warm, timed = (1, 2) if args.quick else (20, 200) if batch <= 512 else (10, 100) if batch <= 4096 else (5, 30)
             opt = torch.optim.Adam(flow.parameters(), lr=1e-3)
@@ -325,7 +332,7 @@ def run(args):
                 idx = torch.randint(0, train.shape[0], (batch,), device=device, generator=g)
                 x = train[idx]
                 opt.zero_grad(set_to_none=True)
-                loss = -flow.log_prob(x).mean()
+                loss = -log_prob(x).mean()
                 loss.backward()
                 opt.step()
                 sync(device)
@@ -339,20 +346,20 @@ def run(args):
         with torch.no_grad():
             g = torch.Generator(device=device).manual_seed(99)
             x = train[torch.randint(0, train.shape[0], (big,), device=device, generator=g)]
-            flow.log_prob(x)
+            log_prob(x)
             sync(device)
             t0 = time.perf_counter()
-            lp = flow.log_prob(x)
+            lp = log_prob(x)
             sync(device)
             t = time.perf_counter() - t0
             mean = float(lp.double().mean())
             ok &= math.isfinite(mean)
             line(workload="log_prob", batch=big, samples_per_s=big / t, mean_log_prob=mean, **common)
             torch.manual_seed(1)
-            flow.sample(big, device)
+            sample(big, device)
             sync(device)
             t0 = time.perf_counter()
-            s = flow.sample(big, device)
+            s = sample(big, device)
             sync(device)
             t = time.perf_counter() - t0
             finite = bool(torch.isfinite(s).all())
@@ -402,6 +409,8 @@ def main():
     ap.add_argument("--data", default=None, help="the folder with tab18_train.npy (else synthetic standard-normal data)")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--library", choices=["port", "zuko"], default="port")
+    ap.add_argument("--compile", default=None, metavar="MODE",
+                    help="torch.compile the loss and the sampler with this mode (default, reduce-overhead, max-autotune)")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU runs)")
     ap.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
     ap.add_argument("--self-test", action="store_true", help="check the port models (invertibility, log-det) and exit")
