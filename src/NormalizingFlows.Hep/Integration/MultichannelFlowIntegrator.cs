@@ -80,7 +80,7 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
         _device = null;
     }
 
-    /// <summary>The loss of each training round's first step (NaN for a skipped round), CPU or device.</summary>
+    /// <summary>The variance loss of each training round's first step (NaN for a skipped round), CPU or device (not recorded for the mixture loss).</summary>
     internal List<double> RoundLosses { get; } = [];
 
     /// <summary>Replaces the per-channel draws (channel, count → points and log q) in tests, so two runs train on one sample.</summary>
