@@ -80,8 +80,8 @@ internal static class IntegrateCommand
             string deviceName = r.GetValue(device)!;
             if (deviceName != "cpu" && !r.GetValue(compare) && !r.GetValue(suite) && r.GetValue(method) != "flow")
                 throw new UsageException($"--device {deviceName} runs the flow integrator (--method flow); {r.GetValue(method)} runs on the CPU: leave --device out");
-            if (deviceName != "cpu" && r.GetValue(multichannel) is not null)
-                throw new UsageException($"--device {deviceName}: not supported on the device: --multichannel (its channel-conditional flow and channel weights train on the CPU); leave --device out");
+            if (deviceName != "cpu" && r.GetValue(multichannel) is { } mode and not "fixed")
+                throw new UsageException($"--device {deviceName}: not supported on the device: --multichannel {mode} (only the fixed channel weights, --multichannel fixed, run there); leave --device out");
             using var accelerator = DeviceOption.Open(deviceName);
             return DeviceOption.Refusing(deviceName, () => Run(r, accelerator));
         });
@@ -178,7 +178,7 @@ internal static class IntegrateCommand
                 var options = new MultichannelOptions { Flow = flowOptions, LearnChannelWeights = mc.StartsWith("learned", StringComparison.Ordinal), BalanceWeights = mc is "mixture" || mc.EndsWith("balance", StringComparison.Ordinal), MixtureLoss = mc is "mixture", SecondMomentAllocation = (r.GetValue(allocation) ?? (mc is "mixture" ? "rms" : "sigma")) is "rms", DropFloor = r.GetValue(dropFloor) };
                 options.Validate();
                 var clock = System.Diagnostics.Stopwatch.StartNew();
-                var multi = new MultichannelFlowIntegrator(new PhaseSpaceChannels(process), options, s);
+                using var multi = new MultichannelFlowIntegrator(new PhaseSpaceChannels(process), options, s);
                 multi.Train((long)((tf ?? IntegrationComparison.DefaultTrainFraction("flow")) * budget));
                 long trained = multi.FunctionCalls;
                 var mres = multi.Integrate(budget - trained, its);

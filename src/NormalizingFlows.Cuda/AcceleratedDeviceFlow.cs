@@ -22,7 +22,8 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
     private readonly DeviceWorkspace _batch; // the step's events, context and loss weights [rows, ·]: views over the largest batch's buffers
     private DeviceTensor? _data, _context, _weights;
     private DeviceIndex? _rows;
-    private DeviceWorkspace? _round; // a divergence round's points, coefficients and aux [rows, ·]
+    private DeviceWorkspace? _round; // a divergence round's points, coefficients, aux and context [rows, ·]
+    private bool _roundContext;      // whether the round has a context (a conditional flow)
     private int _divergence = -1;    // its kind for DeviceKernels.DivergenceRows (−1: none set)
 
     public AcceleratedDeviceFlow(ComputeDevice device, Flow<float> flow, Adam<float>? optimizer, ContextEmbedding<float>? embedding = null)
@@ -113,16 +114,25 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
         finally { _flow.FullPassSampling = false; }
     }
 
-    public (Tensor<float> X, Tensor<float> LogQ) SampleUnitCube(int n, long seed, long firstRow = 0)
+    public (Tensor<float> X, Tensor<float> LogQ) SampleUnitCube(int n, long seed, long firstRow = 0, Tensor<float>? context = null)
     {
         if (!_flow.UnitCubeBase) throw new NotSupportedException("DeviceFlow: sampling a unit-cube flow needs the BoxUniform [0, 1]^D base; this flow's base is a standard normal");
         if (n < 1) throw new ArgumentOutOfRangeException(nameof(n), n, "must be ≥ 1");
+        CheckContext(context, n, nameof(context));
         _batch.Prepare(n);
-        _flow.Sample(_batch[0], _batch[2], seed, firstRow);
+        if (context is not null) _batch[1].CopyFrom(context);
+        _flow.Sample(_batch[0], _batch[2], seed, firstRow, context is null ? null : _batch[1]);
         return (_batch[0].Download(), _batch[2].Download());
     }
 
-    public void SetDivergenceRound(Tensor<float> x, Divergence divergence, Tensor<float> coefficient, Tensor<float> aux)
+    /// <summary>Throws unless <paramref name="context"/> is [rows, C] for a conditional flow and absent otherwise.</summary>
+    private void CheckContext(Tensor<float>? context, int rows, string name)
+    {
+        if ((context is null) != (_flow.ContextFeatures == 0) || context is not null && (context.Rank != 2 || context.Dim(0) != rows || context.Dim(1) != _flow.ContextFeatures))
+            throw new ArgumentException($"the flow has {_flow.ContextFeatures} context features: the context must be {(_flow.ContextFeatures == 0 ? "absent" : $"[{rows}, {_flow.ContextFeatures}] (one row per point)")}, got {context?.ShapeString ?? "none"}", name);
+    }
+
+    public void SetDivergenceRound(Tensor<float> x, Divergence divergence, Tensor<float> coefficient, Tensor<float> aux, Tensor<float>? context = null)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(coefficient);
@@ -130,12 +140,15 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
         if (x.Rank != 2 || x.Dim(1) != _flow.Features) throw new ArgumentException($"the round's points must be [rows, {_flow.Features}], got {x.ShapeString}", nameof(x));
         int n = x.Dim(0);
         if (coefficient.Length != n || aux.Length != n) throw new ArgumentException($"the round's coefficients and aux need one entry per point ({n}), got {coefficient.ShapeString} and {aux.ShapeString}");
+        CheckContext(context, n, nameof(context));
         if (!Enum.IsDefined(divergence)) throw new ArgumentOutOfRangeException(nameof(divergence), divergence, "not a divergence");
-        _round ??= new DeviceWorkspace(_flow.Device, _flow.Features, DeviceWorkspace.Vector, DeviceWorkspace.Vector);
+        _round ??= new DeviceWorkspace(_flow.Device, _flow.Features, DeviceWorkspace.Vector, DeviceWorkspace.Vector, Math.Max(1, _flow.ContextFeatures));
         _round.Prepare(n);
         _round[0].CopyFrom(x);
         _round[1].CopyFrom(coefficient);
         _round[2].CopyFrom(aux);
+        if (context is not null) _round[3].CopyFrom(context);
+        _roundContext = context is not null;
         _divergence = divergence switch { Divergence.Variance => 1, Divergence.Exponential => 2, _ => 0 };
     }
 
@@ -143,7 +156,7 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
     {
         if (_divergence < 0 || _round is null) throw new InvalidOperationException("DivergenceStep before SetDivergenceRound");
         _flow.ClipNorm = clipNorm;
-        _flow.DivergenceStep(_round[0], _round[1], _round[2], _divergence, learningRate, _lossSum);
+        _flow.DivergenceStep(_round[0], _round[1], _round[2], _divergence, learningRate, _lossSum, _roundContext ? _round[3] : null);
     }
 
     public void CopyTo(Flow<float> flow, Adam<float>? optimizer = null)

@@ -421,23 +421,23 @@ public sealed class DeviceFlow : IDisposable
     /// One Adam step on a sampled-divergence loss (Training/SampledDivergenceLoss) of a unit-cube flow on the stored
     /// sample <paramref name="x"/> [N, D]: log q(x) = the flow's log|det| (the base density is 1 on the cube), and with
     /// the round's per-row coefficients c and aux a the loss is (1/N) Σ of −c·log q (KL), c·exp(a − log q) (χ²) or
-    /// c·(a − log q)² (exponential). The loss is added to <paramref name="lossSum"/>[0] when given.
+    /// c·(a − log q)² (exponential). A conditional flow takes the points' <paramref name="context"/> [N, C] (it gets
+    /// no gradient; a context embedding trains with the flow). The loss is added to <paramref name="lossSum"/>[0] when given.
     /// </summary>
-    internal void DivergenceStep(DeviceTensor x, DeviceTensor coefficient, DeviceTensor aux, int kind, double learningRate, DeviceTensor? lossSum)
+    internal void DivergenceStep(DeviceTensor x, DeviceTensor coefficient, DeviceTensor aux, int kind, double learningRate, DeviceTensor? lossSum, DeviceTensor? context = null)
     {
         if (!Trainable) throw new NotSupportedException(IafTrainingRefusal);
         if (!UnitCubeBase) throw new NotSupportedException("DeviceFlow: sampled-divergence steps need a unit-cube (BoxUniform [0, 1]^D) base");
-        if (ContextFeatures != 0) throw new NotSupportedException("DeviceFlow: sampled-divergence steps of a conditional flow are not supported");
-        CheckInput(x, nameof(x), null);
+        CheckInput(x, nameof(x), context);
         Check(coefficient, nameof(coefficient), x.Rows);
         Check(aux, nameof(aux), x.Rows);
         if (!(learningRate >= 0)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "must be ≥ 0");
         int n = x.Rows;
-        Forward(x, null);
+        Forward(x, context);
         DeviceOps.DivergenceRows(LogDet, coefficient, aux, LogP, GLogDet, kind, 1f / n);
         if (lossSum is not null) DeviceOps.Gemm(Device.Ones(n), false, LogP, false, lossSum, 1, 1, n, 1, 1);
         DeviceOps.Fill(GA, 0); // the loss depends on z only through log|det|
-        BackwardAndStep(x, null, learningRate);
+        BackwardAndStep(x, context, learningRate);
     }
 
     /// <summary>

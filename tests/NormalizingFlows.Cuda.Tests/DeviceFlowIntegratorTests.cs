@@ -8,8 +8,7 @@ namespace NormalizingFlows.Cuda.Tests;
 /// <see cref="FlowIntegrator"/> with <see cref="FlowIntegratorOptions.Device"/> on ILGPU's CPU accelerator: a short
 /// training run on the 2-D Gaussian integrates within 4σ of the analytic value with weights as narrow as the CPU run's
 /// (and much narrower than the untrained flow's), the host flow holds the device's weights afterwards, buffered rounds,
-/// VEGAS pretraining and rounds where f vanishes, piecewise-linear and piecewise-quadratic flows, and the refusal of
-/// the multichannel integrator.
+/// VEGAS pretraining and rounds where f vanishes, piecewise-linear and piecewise-quadratic flows.
 /// </summary>
 public sealed class DeviceFlowIntegratorTests(CpuAcceleratorFixture fixture, ITestOutputHelper output) : IClassFixture<CpuAcceleratorFixture>
 {
@@ -17,7 +16,7 @@ public sealed class DeviceFlowIntegratorTests(CpuAcceleratorFixture fixture, ITe
 
     // tiny: the CPU accelerator takes milliseconds per row and pass. 6 rounds of 64 points, 2 steps each, learn the
     // Gaussian's peak: σ_w/⟨w⟩ 0.66–0.77 against 1.73 untrained on the CPU (seeds 1–6, 4096 final points)
-    private static FlowIntegratorOptions Small(IFlowAccelerator? device, int buffer = 0, int steps = 2) =>
+    internal static FlowIntegratorOptions Small(IFlowAccelerator? device, int buffer = 0, int steps = 2) =>
         new() { Hidden = 4, Bins = 4, SamplesPerRound = 64, StepsPerRound = steps, LearningRate = 5e-2, Device = device, BufferSize = buffer };
 
     [Fact]
@@ -109,13 +108,6 @@ public sealed class DeviceFlowIntegratorTests(CpuAcceleratorFixture fixture, ITe
         Assert.True(logq.Max() - logq.Min() > 0.01, "the flow is still uniform");
     }
 
-    [Fact]
-    public void TheMultichannelIntegratorIsRefusedByName()
-    {
-        var e = Assert.Throws<NotSupportedException>(() => new MultichannelFlowIntegrator(new TwoChannels(), new MultichannelOptions { Flow = Small(_dev) }));
-        Assert.Contains("multichannel integrator is not supported on the device", e.Message);
-    }
-
     private sealed class Zero : IIntegrand
     {
         public string Name => "zero";
@@ -125,22 +117,5 @@ public sealed class DeviceFlowIntegratorTests(CpuAcceleratorFixture fixture, ITe
         public double? AnalyticValue => 0;
 
         public void Evaluate(ReadOnlySpan<double> x, Span<double> values) => values.Clear();
-    }
-
-    private sealed class TwoChannels : IMultichannelIntegrand
-    {
-        public string Name => "two";
-
-        public int Dimensions => 2;
-
-        public int Channels => 2;
-
-        public int Features => 0;
-
-        public double? AnalyticValue => null;
-
-        public void Evaluate(int channel, ReadOnlySpan<double> u, Span<double> values, Span<double> priors, Span<double> features) => values.Clear();
-
-        public void ChannelCoordinates(int channel, ReadOnlySpan<double> u, Span<double> coordinates, Span<double> weights) => throw new NotSupportedException();
     }
 }

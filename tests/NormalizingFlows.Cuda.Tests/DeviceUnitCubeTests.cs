@@ -17,7 +17,8 @@ namespace NormalizingFlows.Cuda.Tests;
 /// path; values, log-det, inverse, parameter gradients), the uniform stream against its formula (blocks and shards),
 /// the unit-cube flow's samples and log q against the host inverse of the same draws, and one round of each
 /// sampled-divergence loss against SampledDivergenceLoss in the library's training loop (losses at every step, the
-/// first step's gradients, the final weights).
+/// first step's gradients, the final weights); the same sampling and rounds for a flow conditioned on a one-hot
+/// context (the multichannel integrator's).
 /// </summary>
 public sealed class DeviceUnitCubeTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuAcceleratorFixture>
 {
@@ -238,15 +239,15 @@ public sealed class DeviceUnitCubeTests(CpuAcceleratorFixture fixture) : IClassF
         Assert.Equal(expectedShard, shard.Download().ToArray());
     }
 
-    /// <summary>A 3-D unit-cube flow of four unit-interval spline couplings, its weights moved off the identity.</summary>
-    internal static Flow<float> UnitFlow(int seed, int d = 3)
+    /// <summary>A 3-D unit-cube flow of four unit-interval spline couplings (conditioned on <paramref name="context"/> features when given), its weights moved off the identity.</summary>
+    internal static Flow<float> UnitFlow(int seed, int d = 3, int context = 0)
     {
         var rng = new Rng(seed);
         var spline = new RationalQuadraticSpline(4, SplineDomain.UnitInterval);
         var conditioner = new ConditionerOptions { HiddenFeatures = 8, HiddenLayers = 2, Activation = Activation.Relu };
         var masks = new[] { CouplingMask.Custom([.. Enumerable.Range(0, d).Select(j => j % 2 == 1)]), CouplingMask.Custom([.. Enumerable.Range(0, d).Select(j => j >= d / 2)]) };
         var layers = masks.SelectMany(m => new[] { m, m.Flipped() })
-            .Select(m => (Transform<float>)new SplineCoupling<float>(m, spline, rng, 0, conditioner)).ToArray();
+            .Select(m => (Transform<float>)new SplineCoupling<float>(m, spline, rng, context, conditioner)).ToArray();
         var flow = new Flow<float>(new CompositeTransform<float>(layers), BoxUniform<float>.UnitCube(d));
         var noise = new Rng(seed + 1000);
         foreach (var p in flow.Parameters())
@@ -402,5 +403,84 @@ public sealed class DeviceUnitCubeTests(CpuAcceleratorFixture fixture) : IClassF
         accelerated.CopyTo(deviceFlow);
         var expected = cpu.Parameters().ToList(); var actual = deviceFlow.Parameters().ToList();
         for (int i = 0; i < expected.Count; i++) Assert2.Close(expected[i].Value, actual[i].Value, 0, 2e-3, $"parameter {i}");
+    }
+
+    /// <summary>A one-hot context [n, k]: row i in channel i mod k.</summary>
+    private static Tensor<float> OneHot(int n, int k)
+    {
+        var c = Tensor<float>.Zeros(n, k);
+        var cs = c.Span;
+        for (int i = 0; i < n; i++) cs[i * k + i % k] = 1;
+        return c;
+    }
+
+    [Fact]
+    public void ConditionalUnitCubeSamplesAreTheHostInverseOfTheUniformDrawsGivenTheirContext()
+    {
+        const int n = 24, d = 3;
+        var flow = UnitFlow(13, d, context: 2);
+        var context = OneHot(n, 2);
+        using var accelerated = _dev.Compile(flow);
+        var (xs, lq) = accelerated.SampleUnitCube(n, seed: 9, firstRow: 5, context);
+        using var z = DeviceTensor.Zeros(_dev, n, d);
+        DeviceOps.UniformNoise(z, NoiseArgs.Rows(9, 5, d));
+        var (xHost, ldInverse) = flow.Transform.Inverse(new Var<float>(z.Download()), new Var<float>(context));
+        var expectedX = xHost.Value.ToArray().Select(v => Math.Clamp(v, 0f, 1f)).ToArray();
+        var expectedLogQ = ldInverse.Value.ToArray().Select(v => -v).ToArray();
+        Assert2.Close(expectedX, xs.ReadOnlySpan, 1e-4, 1e-4, "x");
+        Assert2.Close(expectedLogQ, lq.ReadOnlySpan, 1e-4, 1e-4, "log q");
+        // the context matters: the other channel's draws from the same stream differ
+        var (other, _) = accelerated.SampleUnitCube(n, seed: 9, firstRow: 5, OneHot(n + 1, 2).CopyRows(1, n));
+        Assert.True(xs.ToArray().Zip(other.ToArray()).Max(p => Math.Abs(p.First - p.Second)) > 1e-2, "the context does not change the samples");
+        var e = Assert.Throws<ArgumentException>(() => accelerated.SampleUnitCube(n, 9));
+        Assert.Contains("context", e.Message);
+    }
+
+    [Theory]
+    [InlineData(Divergence.KullbackLeibler, 1.0)]
+    [InlineData(Divergence.Variance, 1.0)]
+    [InlineData(Divergence.Exponential, 0.5)]
+    public void AConditionalRoundOfEachLossGivesTheCpusLossesAndWeights(Divergence divergence, double beta)
+    {
+        const int n = 48, steps = 4;
+        var cpu = UnitFlow(17, context: 2);
+        var rng = new Rng(37);
+        var x = rng.Uniform<float>([n, 3]).Untrack();
+        var context = OneHot(n, 2).Untrack();
+        var lqOld = Tensor<float>.Empty(n).Untrack();
+        var f = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            lqOld.Span[i] = (float)(0.3 * rng.NextNormal());
+            f[i] = Camel(x.ReadOnlySpan.Slice(3 * i, 3)) * (i % 2 == 0 ? 1 : 0.3);
+        }
+        Assert.Contains(f, v => v == 0);
+        var (_, coefficient, aux) = SampledDivergenceLoss<float>.RoundCoefficients(divergence, f, lqOld.ReadOnlySpan, beta);
+
+        var schedule = new CosineDecaySchedule(5e-3, steps, 5e-4);
+        var options = new TrainingOptions { Steps = steps, LearningRate = 5e-3, Schedule = schedule, ClipNorm = 10, ReportEverySteps = 1 };
+        var adam = new Adam<float>(cpu.Parameters().Where(p => p.Trainable), 5e-3);
+        var cpuLosses = new Losses();
+        var cpuLoss = new SampledDivergenceLoss<float>(v => cpu.Transform.Forward(v, new Var<float>(context)).LogAbsDet, () => (x, lqOld), _ => f, divergence, steps) { Exponent = _ => beta };
+        new TrainingLoop<float>(cpu, options, adam) { Progress = cpuLosses }.Fit(cpuLoss, steps);
+
+        var deviceFlow = UnitFlow(17, context: 2);
+        using var accelerated = _dev.Compile(deviceFlow, new Adam<float>(deviceFlow.Parameters().Where(p => p.Trainable), 5e-3));
+        accelerated.SetDivergenceRound(x, divergence, coefficient!, aux!, context);
+        var deviceLosses = new List<double>();
+        for (int s = 0; s < steps; s++)
+        {
+            accelerated.DivergenceStep(schedule.LearningRate(s), 10);
+            deviceLosses.Add(accelerated.TakeLossSum());
+        }
+        Assert.Equal(steps, cpuLosses.Values.Count);
+        for (int s = 0; s < steps; s++)
+            Assert.True(Math.Abs(cpuLosses.Values[s] - deviceLosses[s]) <= 2e-4 * Math.Abs(cpuLosses.Values[s]) + 1e-5, $"step {s}: CPU loss {cpuLosses.Values[s]}, device {deviceLosses[s]}");
+        Assert.NotEqual(deviceLosses[0], deviceLosses[^1]);
+        accelerated.CopyTo(deviceFlow);
+        var expected = cpu.Parameters().ToList(); var actual = deviceFlow.Parameters().ToList();
+        for (int i = 0; i < expected.Count; i++) Assert2.Close(expected[i].Value, actual[i].Value, 0, 2e-3, $"parameter {i}");
+        // a round without its context is refused
+        Assert.Throws<ArgumentException>(() => accelerated.SetDivergenceRound(x, divergence, coefficient!, aux!));
     }
 }

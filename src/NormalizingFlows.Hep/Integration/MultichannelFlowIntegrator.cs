@@ -18,9 +18,14 @@ namespace NormalizingFlows.Hep.Integration;
 /// α_k ∝ N_k q_k(p) (Veach's balance heuristic), and with <see cref="MultichannelOptions.MixtureLoss"/> the flow trained on
 /// the χ² divergence of the whole mixture Σ_j (N_j/N) q_j(p) instead (the balance estimator's own variance); the estimator
 /// Σ_k mean_k(α_k F_k / q_k) with variance Σ_k σ_k² / N_k, unbiased for any α that sums to 1; stratified allocation
-/// N_k ∝ σ_k of each iteration's calls; channel dropping below a share of the integral.
+/// N_k ∝ σ_k of each iteration's calls; channel dropping below a share of the integral. With
+/// <see cref="FlowIntegratorOptions.Device"/> (fixed channel weights only: no channel-weight network, balance
+/// weights or mixture loss) the flow draws each channel's points (one-hot context) and takes the variance loss's
+/// steps on the device; the integrand, mappings, channel weights and the loss's per-row coefficients stay on the host,
+/// and the weights are copied back into <see cref="Flow"/> after each <see cref="Train"/>; dispose the integrator to
+/// free the device memory.
 /// </summary>
-public sealed partial class MultichannelFlowIntegrator
+public sealed partial class MultichannelFlowIntegrator : IDisposable
 {
     private readonly ModuleList<float> _model;
     private readonly Adam<float> _optimizer;
@@ -30,6 +35,7 @@ public sealed partial class MultichannelFlowIntegrator
     private double[] _shares;
     private double[]? _lastChannelEstimates;
     private IReadOnlyList<ChannelEstimate> _channels = [];
+    private IAcceleratedFlow? _device;
 
     /// <summary>Creates the integrator: a channel-conditional flow (identity at the start) and, when learning, the channel-weight network.</summary>
     public MultichannelFlowIntegrator(IMultichannelIntegrand integrand, MultichannelOptions? options = null, long seed = 0)
@@ -38,7 +44,14 @@ public sealed partial class MultichannelFlowIntegrator
         Options = options ?? new MultichannelOptions();
         Options.Validate();
         if (Options.Flow.Device is { } device)
-            throw new NotSupportedException($"the multichannel integrator is not supported on the device ({device.Name}): its channel-conditional flow and channel weights train on the CPU; leave FlowIntegratorOptions.Device null");
+        {
+            // the device runs the fixed channel weights' variance loss only; each other mode is refused by name
+            string? mode = Options.MixtureLoss ? "the mixture loss (MultichannelOptions.MixtureLoss)"
+                : Options.BalanceWeights ? "balance channel weights (MultichannelOptions.BalanceWeights)"
+                : Options.LearnChannelWeights ? "learned channel weights (MultichannelOptions.LearnChannelWeights)" : null;
+            if (mode is not null)
+                throw new NotSupportedException($"the multichannel integrator on the device ({device.Name}) runs fixed channel weights only, not {mode}: leave FlowIntegratorOptions.Device null for it");
+        }
         if (integrand.Dimensions < 2) throw new ArgumentException($"integrand '{integrand.Name}' has {integrand.Dimensions} dimension per channel; coupling flows need d ≥ 2", nameof(integrand));
         if (integrand.Channels < 1) throw new ArgumentException($"integrand '{integrand.Name}' has no channels", nameof(integrand));
         if (Options.LearnChannelWeights && integrand.Features < 1) throw new ArgumentException($"integrand '{integrand.Name}' gives no features for the channel-weight network", nameof(integrand));
@@ -54,7 +67,24 @@ public sealed partial class MultichannelFlowIntegrator
         _active = Enumerable.Repeat(true, k).ToArray();
         _sigma = Enumerable.Repeat(1.0, k).ToArray();
         _shares = Enumerable.Repeat(1.0 / k, k).ToArray();
+        if (Options.Flow.Device is not null) Accelerated(); // a part the device cannot run is refused here, by name
     }
+
+    /// <summary>The flow on the device (compiled from the host weights and Adam state on first use).</summary>
+    private IAcceleratedFlow Accelerated() => _device ??= Options.Flow.Device!.Compile(Flow, _optimizer);
+
+    /// <summary>Frees the flow's device memory (the host <see cref="Flow"/> holds the trained weights).</summary>
+    public void Dispose()
+    {
+        _device?.Dispose();
+        _device = null;
+    }
+
+    /// <summary>The variance loss of each training round's first step (NaN for a skipped round), CPU or device (not recorded for the mixture loss).</summary>
+    internal List<double> RoundLosses { get; } = [];
+
+    /// <summary>Replaces the per-channel draws (channel, count → points and log q) in tests, so two runs train on one sample.</summary>
+    internal Func<int, int, (Tensor<float> X, Tensor<float> LogQ)>? DrawOverride { get; set; }
 
     /// <summary>The integrand.</summary>
     public IMultichannelIntegrand Integrand { get; }
@@ -87,15 +117,9 @@ public sealed partial class MultichannelFlowIntegrator
         if (calls <= 0) return;
         var o = Options.Flow;
         int rounds = (int)Math.Max(1, calls / o.SamplesPerRound), steps = rounds * o.StepsPerRound;
-        TrainingLoss<float> loss = Options.MixtureLoss ? new MixtureLoss(this) : new VarianceLoss(this);
         _lastChannelEstimates = null;
-        var training = new TrainingOptions
-        {
-            Steps = steps, LearningRate = o.LearningRate, ClipNorm = o.ClipNorm, ReportEverySteps = int.MaxValue,
-            Schedule = new CosineDecaySchedule(o.LearningRate, steps, o.LearningRate * 0.1),
-        };
-        new TrainingLoop<float>(_model, training, _optimizer).Fit(loss, o.StepsPerRound);
-        _model.Eval();
+        if (o.Device is not null) TrainOnDevice(rounds);
+        else Fit(steps);
         if (Options.DropFloor > 0 && _lastChannelEstimates is { } last)
         {
             double total = last.Sum();
@@ -103,6 +127,88 @@ public sealed partial class MultichannelFlowIntegrator
                 if (_active[k] && total > 0 && last[k] / total < Options.DropFloor && _active.Count(a => a) > 1) _active[k] = false;
             _shares = Allocation();
         }
+    }
+
+    /// <summary>The CPU's training: <paramref name="steps"/> steps of the loss in the library's training loop.</summary>
+    private void Fit(int steps)
+    {
+        var o = Options.Flow;
+        TrainingLoss<float> loss = Options.MixtureLoss ? new MixtureLoss(this) : new VarianceLoss(this);
+        var training = new TrainingOptions
+        {
+            Steps = steps, LearningRate = o.LearningRate, ClipNorm = o.ClipNorm, ReportEverySteps = int.MaxValue,
+            Schedule = new CosineDecaySchedule(o.LearningRate, steps, o.LearningRate * 0.1),
+        };
+        new TrainingLoop<float>(_model, training, _optimizer).Fit(loss, o.StepsPerRound);
+        _model.Eval();
+    }
+
+    /// <summary>
+    /// <see cref="Train"/> on the device with the fixed channel weights: the CPU's rounds, schedule and clip; each
+    /// round drawn on the device, its χ²-form coefficients computed on the host (<see cref="FixedWeightRound"/>) and
+    /// uploaded once, the steps taken there; the weights and Adam's state copied back into the host flow at the end.
+    /// </summary>
+    private void TrainOnDevice(int rounds)
+    {
+        var o = Options.Flow;
+        int steps = o.StepsPerRound, totalSteps = rounds * steps;
+        var schedule = new CosineDecaySchedule(o.LearningRate, totalSteps, o.LearningRate * 0.1);
+        // compiled from the host weights and optimizer at each call: the host flow is the reference between calls
+        _device?.Dispose();
+        _device = null;
+        var flow = Accelerated();
+        for (int r = 0; r < rounds; r++)
+        {
+            using var scope = TensorScope.Begin();
+            var round = FixedWeightRound(Draw(o.SamplesPerRound));
+            if (round is not { } q)
+            {
+                RoundLosses.Add(double.NaN); // nothing in the whole round: its steps are skipped, as on the CPU
+                continue;
+            }
+            flow.SetDivergenceRound(q.X, Divergence.Variance, q.Coefficient, q.LogQOld, q.Context);
+            for (int s = 0; s < steps; s++)
+            {
+                int step = r * steps + s;
+                flow.DivergenceStep(schedule.LearningRate(step), o.ClipNorm);
+                if (s == 0) RoundLosses.Add(Checked(flow.TakeLossSum(), step));
+            }
+            if (steps > 1) Checked(flow.TakeLossSum(), r * steps + steps - 1);
+        }
+        flow.CopyTo(Flow, _optimizer);
+        _model.Eval();
+    }
+
+    private static double Checked(double loss, int step) => double.IsFinite(loss) ? loss
+        : throw new TrainingDivergedException(step, null, $"the training loss became {loss} by step {step} (read back from the device)",
+            "Lower the learning rate or clip gradients harder (FlowIntegratorOptions.ClipNorm).");
+
+    /// <summary>
+    /// A round's inputs to the device's χ² step for the fixed channel weights α (the prior over the active channels):
+    /// points, one-hot context, c_i = N α_k(p_i)² (F_i/(q_old,i Î))² / N_k and a_i = log q_old,i, so that
+    /// (1/N) Σ_i c_i exp(a_i − log q_θ(u_i | k)) is <see cref="VarianceLoss"/>'s loss. Null when the round's estimate
+    /// Î is not positive (the CPU skips its steps). Reallocates the calls, as the CPU's round does.
+    /// </summary>
+    private (Tensor<float> X, Tensor<float> Context, Tensor<float> Coefficient, Tensor<float> LogQOld)? FixedWeightRound(Round round)
+    {
+        int k = Integrand.Channels, d = Integrand.Dimensions, n = round.Values.Length;
+        var alpha = ChannelWeightsAt(round.Priors, round.Features);
+        double total = Reallocate(round, round.Weights(alpha));
+        if (!(total > 0)) return null;
+        var x = Tensor<float>.FromDoubles(round.U, n, d);
+        var context = Tensor<float>.Zeros(n, k);
+        var coefficient = Tensor<float>.Empty(n);
+        var logQOld = Tensor<float>.Empty(n);
+        var cs = context.Span; var co = coefficient.Span; var lq = logQOld.Span;
+        for (int i = 0; i < n; i++)
+        {
+            int c = round.Channel[i];
+            cs[i * k + c] = 1;
+            double a = alpha[i * k + c], ratio = round.Values[i] / Math.Exp(round.LogQ[i]) / total;
+            co[i] = (float)((double)n * a * a * ratio * ratio / round.Counts[c]);
+            lq[i] = (float)round.LogQ[i];
+        }
+        return (x, context, coefficient, logQOld);
     }
 
     /// <summary>
@@ -365,7 +471,9 @@ public sealed partial class MultichannelFlowIntegrator
             var context = Tensor<float>.Zeros(m, k);
             var cs = context.Span;
             for (int i = 0; i < m; i++) cs[i * k + c] = 1;
-            var (x, logq) = FlowIntegrator.SampleUnitFlow(Flow, m, _rng, new Var<float>(context));
+            var (x, logq) = DrawOverride is { } draw ? draw(c, m)
+                : Options.Flow.Device is null ? FlowIntegrator.SampleUnitFlow(Flow, m, _rng, new Var<float>(context))
+                : Accelerated().SampleUnitCube(m, (long)(_rng.NextUInt64() >> 1), 0, context);
             var xs = x.ReadOnlySpan; var ls = logq.ReadOnlySpan;
             for (int i = 0; i < m * d; i++) round.U[offset * d + i] = xs[i];
             for (int i = 0; i < m; i++) { round.LogQ[offset + i] = ls[i]; round.Channel[offset + i] = c; }
@@ -434,7 +542,11 @@ public sealed partial class MultichannelFlowIntegrator
         {
             var o = owner.Options.Flow;
             if (batch.Step % o.StepsPerRound == 0) Prepare(owner.Draw(o.SamplesPerRound));
-            if (_skip) return null;
+            if (_skip)
+            {
+                if (batch.Step % o.StepsPerRound == 0) owner.RoundLosses.Add(double.NaN);
+                return null;
+            }
             int n = _channel!.Length;
             var logq = owner.Flow.Transform.Forward(new Var<float>(_x!), new Var<float>(_context!)).LogAbsDet;
             // log α_k = z_k − log Σ_j exp z_j with z = log α^prior (+ the network's logits when they are learnt)
@@ -442,7 +554,9 @@ public sealed partial class MultichannelFlowIntegrator
             if (owner.ChannelWeights is { } net) z = Ops.Add(z, net.Forward(new Var<float>(_features!)));
             var logAlpha = Ops.Sub(Ops.Reshape(Ops.GatherColumns(z, _channel, 1), n), Ops.LogSumExpRows(z));
             var exponent = Ops.Sub(Ops.Add(Ops.ScaleShift(logAlpha, 2), new Var<float>(_logQOld!)), logq);
-            return Ops.Sum(Ops.Mul(new Var<float>(_coefficient!), Ops.Exp(exponent)));
+            var loss = Ops.Sum(Ops.Mul(new Var<float>(_coefficient!), Ops.Exp(exponent)));
+            if (batch.Step % o.StepsPerRound == 0) owner.RoundLosses.Add(loss.Value.ReadOnlySpan[0]);
+            return loss;
         }
 
         private void Prepare(Round round)

@@ -45,16 +45,18 @@ public interface IAcceleratedFlow : IDisposable
     /// <paramref name="n"/> points x ~ q of a unit-cube flow (a <see cref="Distributions.BoxUniform{T}"/> base on
     /// [0, 1]^D, e.g. i-flow's) drawn on the device from rows <paramref name="firstRow"/> … of the uniform stream of
     /// <paramref name="seed"/>, clamped to [0, 1], and log q(x) = −log|det ∂x/∂z| of the unclamped point, from the
-    /// same pass. Throws a <see cref="NotSupportedException"/> for another base.
+    /// same pass; a conditional flow takes <paramref name="context"/> [n, C] (one row per draw). Throws a
+    /// <see cref="NotSupportedException"/> for another base.
     /// </summary>
-    (Tensor<float> X, Tensor<float> LogQ) SampleUnitCube(int n, long seed, long firstRow = 0);
+    (Tensor<float> X, Tensor<float> LogQ) SampleUnitCube(int n, long seed, long firstRow = 0, Tensor<float>? context = null);
 
     /// <summary>
     /// Uploads a <see cref="SampledDivergenceLoss{T}"/> round of a unit-cube flow: the stored points x [N, D] and the
     /// per-row coefficient and aux [N] of <see cref="SampledDivergenceLoss{T}.RoundCoefficients"/> for
-    /// <paramref name="divergence"/>; <see cref="DivergenceStep"/> then trains on them.
+    /// <paramref name="divergence"/>, with the points' context [N, C] for a conditional flow (e.g. the multichannel
+    /// integrator's one-hot channels); <see cref="DivergenceStep"/> then trains on them.
     /// </summary>
-    void SetDivergenceRound(Tensor<float> x, Divergence divergence, Tensor<float> coefficient, Tensor<float> aux);
+    void SetDivergenceRound(Tensor<float> x, Divergence divergence, Tensor<float> coefficient, Tensor<float> aux, Tensor<float>? context = null);
 
     /// <summary>
     /// One Adam step on the round's divergence loss (as <see cref="SampledDivergenceLoss{T}"/> computes it at the

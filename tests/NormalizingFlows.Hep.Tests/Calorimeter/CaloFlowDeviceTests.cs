@@ -44,8 +44,8 @@ public class CaloFlowDeviceTests
             public double TakeLossSum() => throw new NotSupportedException();
             public float[] LogProb(Tensor<float> x, Tensor<float>? context = null) => throw new NotSupportedException();
             public Tensor<float> Sample(int n, long seed, Tensor<float>? context = null) => throw new NotSupportedException();
-            public (Tensor<float> X, Tensor<float> LogQ) SampleUnitCube(int n, long seed, long firstRow = 0) => throw new NotSupportedException();
-            public void SetDivergenceRound(Tensor<float> x, Divergence divergence, Tensor<float> coefficient, Tensor<float> aux) => throw new NotSupportedException();
+            public (Tensor<float> X, Tensor<float> LogQ) SampleUnitCube(int n, long seed, long firstRow = 0, Tensor<float>? context = null) => throw new NotSupportedException();
+            public void SetDivergenceRound(Tensor<float> x, Divergence divergence, Tensor<float> coefficient, Tensor<float> aux, Tensor<float>? context = null) => throw new NotSupportedException();
             public void DivergenceStep(double learningRate, double? clipNorm) => throw new NotSupportedException();
             public void CopyTo(Flow<float> flow, Adam<float>? optimizer = null) => throw new NotSupportedException();
             public void Dispose() { }
