@@ -39,10 +39,14 @@ public sealed class DeviceFlow : IDisposable
     private DeviceTensor? _squares, _clip;
     private DeviceWorkspace? _inverse; // Inverse(Tensor)'s base points, context and samples [rows, ·], kept for the next call
 
-    private DeviceFlow(ComputeDevice device, int features, int contextFeatures, List<IDeviceLayer> layers, DeviceEmbedding? embedding, int conditionerContext, bool unitCube)
+    private readonly PeriodicArgs? _periodic; // a PeriodicNormal base's periodic columns
+
+    private DeviceFlow(ComputeDevice device, int features, int contextFeatures, List<IDeviceLayer> layers, DeviceEmbedding? embedding, int conditionerContext, bool unitCube,
+        PeriodicArgs? periodic)
     {
         Device = device;
         UnitCubeBase = unitCube;
+        _periodic = periodic;
         Features = features;
         ContextFeatures = contextFeatures;
         _layers = layers;
@@ -98,7 +102,8 @@ public sealed class DeviceFlow : IDisposable
             foreach (var l in layers) l.Dispose();
             throw;
         }
-        return new DeviceFlow(device, flow.Features, embedding?.InputFeatures ?? conditionerContext, layers, compiled, conditionerContext, DeviceFlowLayers.BaseOf(flow));
+        return new DeviceFlow(device, flow.Features, embedding?.InputFeatures ?? conditionerContext, layers, compiled, conditionerContext, DeviceFlowLayers.BaseOf(flow),
+            DeviceFlowLayers.PeriodicBaseOf(flow));
     }
 
     /// <summary>The device.</summary>
@@ -213,6 +218,7 @@ public sealed class DeviceFlow : IDisposable
     private void BaseLogProb(DeviceTensor z, DeviceTensor logDet, DeviceTensor logp)
     {
         if (UnitCubeBase) DeviceOps.UnitCubeLogProb(z, logDet, logp);
+        else if (_periodic is { } p) DeviceOps.PeriodicNormalLogProb(z, logDet, logp, p);
         else DeviceOps.NormalLogProb(z, logDet, logp);
     }
 
@@ -362,6 +368,7 @@ public sealed class DeviceFlow : IDisposable
         var z = _blocks[0];
         if (UnitCubeBase) DeviceOps.UniformNoise(z, noise);
         else DeviceOps.NormalNoise(z, noise);
+        if (_periodic is { } periodic) DeviceOps.PeriodicNoise(z, noise, periodic);
         Inverse(z, x, context, withLogDet: logProb is not null);
         if (logProb is not null)
         {
@@ -411,6 +418,7 @@ public sealed class DeviceFlow : IDisposable
         if (UnitCubeBase) DeviceOps.Fill(GA, 0);
         else if (weights is null) DeviceOps.Scale(GA, z, 1f / n);
         else DeviceOps.ScaleRows(GA, z, weights, 1f / n);
+        if (_periodic is { } pa) DeviceOps.ZeroPeriodic(GA, pa);
         if (weights is null) DeviceOps.Fill(GLogDet, -1f / n);
         else DeviceOps.Scale(GLogDet, weights, -1f / n);
         BackwardAndStep(batch, context, learningRate);
