@@ -12,7 +12,8 @@ namespace NormalizingFlows.Cuda;
 /// <see cref="CopyTo(Flow{float}, ContextEmbedding{float})"/> writes the trained weights back, so the model files stay the library's.
 /// Supports RealNVP/affine couplings, rational-quadratic spline couplings (nsf_c), MAF and MAF with splines (maf_rqs)
 /// over ReLU conditioners and a standard-normal base (or, for unit-hypercube flows such as i-flow's, the uniform base on
-/// [0, 1]^D with unit-interval splines: <see cref="UnitCubeBase"/>), conditional or not, and inverse autoregressive layers (the
+/// [0, 1]^D with unit-interval splines: <see cref="UnitCubeBase"/>; for flows with periodic features, circular splines
+/// on the angle columns and the PeriodicNormal base), conditional or not, and inverse autoregressive layers (the
 /// distillation student, InverseAutoregressiveTransform: sampling in one MADE pass per layer, log p in D passes; no
 /// training): a conditional flow takes its context
 /// [N, C] as a device tensor beside the events (the coupling MLPs read [x_a, context], the MADEs the context in their
@@ -90,6 +91,7 @@ public sealed class DeviceFlow : IDisposable
         int conditionerContext = flow.Transform.ContextFeatures;
         if (embedding is not null && embedding.OutputFeatures != conditionerContext)
             throw new ArgumentException($"DeviceFlow: the context embedding gives {embedding.OutputFeatures} features, the flow reads {conditionerContext} context features", nameof(embedding));
+        var periodic = DeviceFlowLayers.PeriodicBaseOf(flow); // before any device buffer: it may refuse
         var layers = DeviceFlowLayers.Compile(flow, device);
         DeviceEmbedding? compiled = null;
         try
@@ -102,8 +104,7 @@ public sealed class DeviceFlow : IDisposable
             foreach (var l in layers) l.Dispose();
             throw;
         }
-        return new DeviceFlow(device, flow.Features, embedding?.InputFeatures ?? conditionerContext, layers, compiled, conditionerContext, DeviceFlowLayers.BaseOf(flow),
-            DeviceFlowLayers.PeriodicBaseOf(flow));
+        return new DeviceFlow(device, flow.Features, embedding?.InputFeatures ?? conditionerContext, layers, compiled, conditionerContext, DeviceFlowLayers.BaseOf(flow), periodic);
     }
 
     /// <summary>The device.</summary>

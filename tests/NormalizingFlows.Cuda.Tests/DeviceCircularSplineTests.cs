@@ -4,6 +4,7 @@ using NormalizingFlows.Flows;
 using NormalizingFlows.Optim;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Transforms;
+using NormalizingFlows.Transforms.Autoregressive;
 using NormalizingFlows.Transforms.Splines;
 
 namespace NormalizingFlows.Cuda.Tests;
@@ -231,5 +232,17 @@ public sealed class DeviceCircularSplineTests(CpuAcceleratorFixture fixture) : I
         using (GradMode.Disable()) expected = flow.LogProb(new Var<float>(x)).Value.ToArray();
         Assert.All(expected, v => Assert.True(float.IsFinite(v)));
         Assert2.Close(expected, dflow.LogProb(x), 1e-4, 2e-4, "log p of device samples");
+    }
+
+    [Fact]
+    public void OtherMaskedUpdatesAndAnglesPastColumn63AreRefusedByName()
+    {
+        var affine = new AutoregressiveTransform<float>(3, new MaskedUpdate([true, false, true], SplineUpdate.Circular(4), new AffineUpdate()), new Rng(1));
+        var ex = Assert.Throws<NotSupportedException>(() => DeviceFlow.Compile(new Flow<float>(affine, new PeriodicNormal<float>(3, [0, 2])), _dev));
+        Assert.Contains("masked update of CircularRationalQuadraticSpline and AffineUpdate", ex.Message);
+
+        var wide = FlowBuilders.MafRqs<float>(70, layers: 1, hidden: 4, bins: 3, rng: new Rng(1), periodic: [1, 65]);
+        ex = Assert.Throws<NotSupportedException>(() => DeviceFlow.Compile(wide, _dev));
+        Assert.Contains("periodic feature at index 65", ex.Message);
     }
 }
