@@ -121,11 +121,14 @@ internal static class DeviceFlowLayers
     public static PeriodicArgs? PeriodicBaseOf(Flow<float> flow)
     {
         if (flow.Base is not PeriodicNormal<float> b) return null;
-        return new PeriodicArgs(ColumnBits(b.Periodic, "the PeriodicNormal base"), b.Bound, (float)(-b.Periodic.Count * Math.Log(2 * b.Bound)), flow.Features);
+        return new PeriodicArgs(b.Periodic.Count == flow.Features ? -1L : ColumnBits(b.Periodic, flow.Features, "the PeriodicNormal base"), b.Bound, (float)(-b.Periodic.Count * Math.Log(2 * b.Bound)), flow.Features);
     }
 
-    /// <summary>Bit c set for each listed column c; a column at 64 or above throws a <see cref="NotSupportedException"/> naming <paramref name="what"/>.</summary>
-    private static long ColumnBits(IEnumerable<int> columns, string what)
+    /// <summary>
+    /// Bit c set for each listed column c of <paramref name="total"/> (all 64 bits: every column, so with more columns
+    /// than 64 that set is refused); a column at 64 or above throws a <see cref="NotSupportedException"/> naming <paramref name="what"/>.
+    /// </summary>
+    private static long ColumnBits(IEnumerable<int> columns, int total, string what)
     {
         long bits = 0;
         foreach (int c in columns)
@@ -133,6 +136,8 @@ internal static class DeviceFlowLayers
             if (c >= 64) throw new NotSupportedException($"DeviceFlow: {what} has a periodic feature at index {c}; periodic features at index 64 or above are not supported on the device");
             bits |= 1L << c;
         }
+        if (bits == -1L && total > 64)
+            throw new NotSupportedException($"DeviceFlow: {what} has periodic features 0 … 63 of {total}; more than 64 features with periodic ones are not supported on the device unless every feature is periodic");
         return bits;
     }
 
@@ -197,7 +202,7 @@ internal static class DeviceFlowLayers
     {
         if (m is { Selected: SplineUpdate { Spline: CircularRationalQuadraticSpline c }, Others: SplineUpdate { Spline: RationalQuadraticSpline r } }
             && r.Domain.IdentityTails && r.Bins == c.Bins && r.MinBinWidth == c.MinBinWidth && r.MinBinHeight == c.MinBinHeight && r.MinDerivative == c.MinDerivative)
-            return new DeviceUpdate(CircularArgsOf(c, r, ColumnBits(Enumerable.Range(0, m.Mask.Count).Where(k => m.Mask[k]), "a masked circular-spline update")));
+            return new DeviceUpdate(CircularArgsOf(c, r, m.Mask.All(v => v) ? -1L : ColumnBits(Enumerable.Range(0, m.Mask.Count).Where(k => m.Mask[k]), m.Mask.Count, "a masked circular-spline update")));
         throw new NotSupportedException($"DeviceFlow: the masked update of {Describe(m.Selected)} and {Describe(m.Others)} is not supported (circular splines on some features and the identity-tailed rational-quadratic spline with the same bins and minima on the others is)");
     }
 

@@ -230,7 +230,7 @@ internal static class DeviceKernels
         for (int j = 0; j < a.Cols; j++)
         {
             float v = z[r * a.Cols + j];
-            if (((a.Columns >> j) & 1) != 0) inside = inside && v >= -b && v <= b;
+            if (HasColumn(a.Columns, j)) inside = inside && v >= -b && v <= b;
             else { s += v * v; ordinary++; }
         }
         logp[r] = inside ? logDet[r] + (-0.5f * s - ordinary * HalfLog2Pi + a.LogConstant) : float.NegativeInfinity;
@@ -239,7 +239,7 @@ internal static class DeviceKernels
     /// <summary>a = 0 on the periodic columns (the uniform part of a PeriodicNormal base gives no gradient).</summary>
     public static void ZeroPeriodic(Index1D e, ArrayView<float> a, PeriodicArgs p)
     {
-        if (((p.Columns >> (e % p.Cols)) & 1) != 0) a[e] = 0;
+        if (HasColumn(p.Columns, e % p.Cols)) a[e] = 0;
     }
 
     /// <summary>
@@ -248,7 +248,7 @@ internal static class DeviceKernels
     /// </summary>
     public static void PeriodicNoise(Index1D e, ArrayView<float> result, NoiseArgs a, PeriodicArgs p)
     {
-        if (((p.Columns >> (e % p.Cols)) & 1) == 0) return;
+        if (!HasColumn(p.Columns, e % p.Cols)) return;
         long q = a.First + e / a.Cols;
         long index = (q / a.PerRow * a.Stride + a.Offset + q % a.PerRow) * a.Cols + e % a.Cols;
         ulong h = Mix((ulong)a.Seed ^ Mix((ulong)(2 * index + 1)));
@@ -446,13 +446,16 @@ internal static class DeviceKernels
         return t;
     }
 
+    /// <summary>Whether column <paramref name="col"/> is in the set <paramref name="bits"/> (bit c for column c &lt; 64; −1: every column).</summary>
+    private static bool HasColumn(long bits, int col) => bits == -1L || (col < 64 && ((bits >> col) & 1) != 0);
+
     /// <summary>
     /// The spline kind of element e: its interval and boundary mode (2 for a circular column of a circular update,
     /// whose other columns run the identity-tailed spline on [Left, Right]).
     /// </summary>
     private static int SplineMode(SplineArgs a, int e, out float left, out float right)
     {
-        if (a.Boundary == 2 && ((a.CircularColumns >> (e % a.Cols)) & 1) != 0)
+        if (a.Boundary == 2 && HasColumn(a.CircularColumns, e % a.Cols))
         {
             left = -(float)a.Circle; right = (float)a.Circle;
             return 2;

@@ -23,7 +23,9 @@ internal sealed class DeviceUpdate
     /// column's kind; otherwise this update.
     /// </summary>
     public DeviceUpdate Column(int feature)
-        => _spline is { Boundary: 2 } s ? new DeviceUpdate(s with { CircularColumns = (s.CircularColumns >> feature) & 1 }) : this;
+        => _spline is { Boundary: 2 } s
+            ? new DeviceUpdate(s with { CircularColumns = s.CircularColumns == -1L || (feature < 64 && ((s.CircularColumns >> feature) & 1) != 0) ? 1L : 0L })
+            : this;
 
     public void Apply(DeviceTensor x, DeviceTensor p, DeviceTensor y, DeviceTensor ld, bool inverse)
     {

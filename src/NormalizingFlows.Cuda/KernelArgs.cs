@@ -12,7 +12,7 @@ internal readonly record struct AffineArgs(int Kind, float Bound, int Inverse, i
 /// Boundary 0 is identity tails (boundary derivatives 1, 3K − 1 parameters per element), 1 learnable boundary
 /// derivatives with linear tails of those slopes (3K + 1 parameters, the unit-interval splines of i-flow), 2 circular
 /// splines on [−Circle, Circle) (CircularRationalQuadraticSpline, 3K + 1: K derivatives and the shift) on the columns
-/// whose bit is set in CircularColumns (column c: bit c), the identity-tailed spline on [Left, Right] reading the first
+/// whose bit is set in CircularColumns (column c &lt; 64: bit c; −1: every column), the identity-tailed spline on [Left, Right] reading the first
 /// 3K − 1 of the element's 3K + 1 parameters on the others (MaskedUpdate).
 /// </summary>
 internal readonly record struct SplineArgs(int Bins, float Left, float Right, float MinWidth, float MinHeight, float MinDerivative, int Inverse, int Cols, int Boundary = 0,
@@ -55,7 +55,7 @@ internal readonly record struct NoiseArgs(long Seed, long First, long PerRow, lo
 }
 
 /// <summary>
-/// The periodic features of a PeriodicNormal base: column c periodic when bit c of Columns is set (uniform on
+/// The periodic features of a PeriodicNormal base: column c &lt; 64 periodic when bit c of Columns is set (uniform on
 /// [−Circle, Circle), log-density LogConstant = −(count)·log 2·Circle together), the others standard normal.
 /// </summary>
 internal readonly record struct PeriodicArgs(long Columns, double Circle, float LogConstant, int Cols);

@@ -245,4 +245,23 @@ public sealed class DeviceCircularSplineTests(CpuAcceleratorFixture fixture) : I
         ex = Assert.Throws<NotSupportedException>(() => DeviceFlow.Compile(wide, _dev));
         Assert.Contains("periodic feature at index 65", ex.Message);
     }
+
+    [Fact]
+    public void OrdinaryColumnsPastColumn63StayOrdinary()
+    {
+        // 70 features, angle 1: columns 64 … 69 are ordinary (bit c mod 64 of the angle columns must not make column 65 circular)
+        var flow = FlowBuilders.MafRqs<float>(70, layers: 1, hidden: 8, bins: 3, rng: new Rng(3), periodic: [1]);
+        var noise = new Rng(4);
+        foreach (var p in flow.Parameters())
+        {
+            var ps = p.Value.Span;
+            for (int i = 0; i < ps.Length; i++) ps[i] += (float)(0.2 * noise.NextNormal());
+        }
+        var x = new Rng(5).Normal<float>(4, 70);
+        foreach (ref var v in x.Span) v *= 2.5f; // beyond π: a circular column would wrap them
+        float[] expected;
+        using (GradMode.Disable()) expected = flow.LogProb(new Var<float>(x)).Value.ToArray();
+        using var dflow = DeviceFlow.Compile(flow, _dev);
+        Assert2.Close(expected, dflow.LogProb(x), 1e-4, 2e-4, "log p with 70 features");
+    }
 }
