@@ -12,7 +12,8 @@ namespace NormalizingFlows.Cuda;
 /// <see cref="CopyTo(Flow{float}, ContextEmbedding{float})"/> writes the trained weights back, so the model files stay the library's.
 /// Supports RealNVP/affine couplings, rational-quadratic spline couplings (nsf_c), MAF and MAF with splines (maf_rqs)
 /// over ReLU conditioners and a standard-normal base (or, for unit-hypercube flows such as i-flow's, the uniform base on
-/// [0, 1]^D with unit-interval splines: <see cref="UnitCubeBase"/>), conditional or not, and inverse autoregressive layers (the
+/// [0, 1]^D with unit-interval splines: <see cref="UnitCubeBase"/>; for flows with periodic features, circular splines
+/// on the angle columns and the PeriodicNormal base), conditional or not, and inverse autoregressive layers (the
 /// distillation student, InverseAutoregressiveTransform: sampling in one MADE pass per layer, log p in D passes; no
 /// training): a conditional flow takes its context
 /// [N, C] as a device tensor beside the events (the coupling MLPs read [x_a, context], the MADEs the context in their
@@ -39,10 +40,14 @@ public sealed class DeviceFlow : IDisposable
     private DeviceTensor? _squares, _clip;
     private DeviceWorkspace? _inverse; // Inverse(Tensor)'s base points, context and samples [rows, ·], kept for the next call
 
-    private DeviceFlow(ComputeDevice device, int features, int contextFeatures, List<IDeviceLayer> layers, DeviceEmbedding? embedding, int conditionerContext, bool unitCube)
+    private readonly PeriodicArgs? _periodic; // a PeriodicNormal base's periodic columns
+
+    private DeviceFlow(ComputeDevice device, int features, int contextFeatures, List<IDeviceLayer> layers, DeviceEmbedding? embedding, int conditionerContext, bool unitCube,
+        PeriodicArgs? periodic)
     {
         Device = device;
         UnitCubeBase = unitCube;
+        _periodic = periodic;
         Features = features;
         ContextFeatures = contextFeatures;
         _layers = layers;
@@ -86,6 +91,7 @@ public sealed class DeviceFlow : IDisposable
         int conditionerContext = flow.Transform.ContextFeatures;
         if (embedding is not null && embedding.OutputFeatures != conditionerContext)
             throw new ArgumentException($"DeviceFlow: the context embedding gives {embedding.OutputFeatures} features, the flow reads {conditionerContext} context features", nameof(embedding));
+        var periodic = DeviceFlowLayers.PeriodicBaseOf(flow); // before any device buffer: it may refuse
         var layers = DeviceFlowLayers.Compile(flow, device);
         DeviceEmbedding? compiled = null;
         try
@@ -98,7 +104,7 @@ public sealed class DeviceFlow : IDisposable
             foreach (var l in layers) l.Dispose();
             throw;
         }
-        return new DeviceFlow(device, flow.Features, embedding?.InputFeatures ?? conditionerContext, layers, compiled, conditionerContext, DeviceFlowLayers.BaseOf(flow));
+        return new DeviceFlow(device, flow.Features, embedding?.InputFeatures ?? conditionerContext, layers, compiled, conditionerContext, DeviceFlowLayers.BaseOf(flow), periodic);
     }
 
     /// <summary>The device.</summary>
@@ -213,6 +219,7 @@ public sealed class DeviceFlow : IDisposable
     private void BaseLogProb(DeviceTensor z, DeviceTensor logDet, DeviceTensor logp)
     {
         if (UnitCubeBase) DeviceOps.UnitCubeLogProb(z, logDet, logp);
+        else if (_periodic is { } p) DeviceOps.PeriodicNormalLogProb(z, logDet, logp, p);
         else DeviceOps.NormalLogProb(z, logDet, logp);
     }
 
@@ -362,6 +369,7 @@ public sealed class DeviceFlow : IDisposable
         var z = _blocks[0];
         if (UnitCubeBase) DeviceOps.UniformNoise(z, noise);
         else DeviceOps.NormalNoise(z, noise);
+        if (_periodic is { } periodic) DeviceOps.PeriodicNoise(z, noise, periodic);
         Inverse(z, x, context, withLogDet: logProb is not null);
         if (logProb is not null)
         {
@@ -411,6 +419,7 @@ public sealed class DeviceFlow : IDisposable
         if (UnitCubeBase) DeviceOps.Fill(GA, 0);
         else if (weights is null) DeviceOps.Scale(GA, z, 1f / n);
         else DeviceOps.ScaleRows(GA, z, weights, 1f / n);
+        if (_periodic is { } pa) DeviceOps.ZeroPeriodic(GA, pa);
         if (weights is null) DeviceOps.Fill(GLogDet, -1f / n);
         else DeviceOps.Scale(GLogDet, weights, -1f / n);
         BackwardAndStep(batch, context, learningRate);

@@ -14,7 +14,8 @@ namespace NormalizingFlows.Cuda;
 /// <summary>
 /// Walks a flow's objects (as Export/TransformGraph does) into device layers: affine and rational-quadratic spline
 /// couplings over ReLU MLPs, affine and spline MAF layers and inverse autoregressive (IAF, distillation student) layers
-/// over ReLU MADEs (with or without context), a standard-normal or unit-cube uniform base. Anything else
+/// over ReLU MADEs (with or without context), circular splines on periodic features (alone or masked with ordinary
+/// ones), a standard-normal, unit-cube uniform or PeriodicNormal base. Anything else
 /// throws a <see cref="NotSupportedException"/> naming the part.
 /// </summary>
 internal static class DeviceFlowLayers
@@ -107,11 +108,38 @@ internal static class DeviceFlowLayers
     /// </summary>
     public static bool BaseOf(Flow<float> flow) => flow.Base switch
     {
-        StandardNormal<float> => false,
+        StandardNormal<float> or PeriodicNormal<float> => false,
         BoxUniform<float> box when box.Low.All(v => v == 0) && box.High.All(v => v == 1) => true,
         BoxUniform<float> => throw new NotSupportedException("DeviceFlow: the base distribution BoxUniform on a box other than the unit cube [0, 1]^D is not supported (a standard normal or the unit cube is)"),
-        _ => throw new NotSupportedException($"DeviceFlow: the base distribution {TypeName(flow.Base)} is not supported (a standard normal or the unit-cube BoxUniform is)"),
+        _ => throw new NotSupportedException($"DeviceFlow: the base distribution {TypeName(flow.Base)} is not supported (a standard normal, the unit-cube BoxUniform or PeriodicNormal is)"),
     };
+
+    /// <summary>
+    /// The periodic columns of a <see cref="PeriodicNormal{T}"/> base (normal elsewhere, uniform on the circle there);
+    /// null for any other base. A periodic feature at index 64 or above is refused by name.
+    /// </summary>
+    public static PeriodicArgs? PeriodicBaseOf(Flow<float> flow)
+    {
+        if (flow.Base is not PeriodicNormal<float> b) return null;
+        return new PeriodicArgs(b.Periodic.Count == flow.Features ? -1L : ColumnBits(b.Periodic, flow.Features, "the PeriodicNormal base"), b.Bound, (float)(-b.Periodic.Count * Math.Log(2 * b.Bound)), flow.Features);
+    }
+
+    /// <summary>
+    /// Bit c set for each listed column c of <paramref name="total"/> (all 64 bits: every column, so with more columns
+    /// than 64 that set is refused); a column at 64 or above throws a <see cref="NotSupportedException"/> naming <paramref name="what"/>.
+    /// </summary>
+    private static long ColumnBits(IEnumerable<int> columns, int total, string what)
+    {
+        long bits = 0;
+        foreach (int c in columns)
+        {
+            if (c >= 64) throw new NotSupportedException($"DeviceFlow: {what} has a periodic feature at index {c}; periodic features at index 64 or above are not supported on the device");
+            bits |= 1L << c;
+        }
+        if (bits == -1L && total > 64)
+            throw new NotSupportedException($"DeviceFlow: {what} has periodic features 0 … 63 of {total}; more than 64 features with periodic ones are not supported on the device unless every feature is periodic");
+        return bits;
+    }
 
     private static void Flatten(Transform<float> t, List<Transform<float>> steps)
     {
@@ -157,11 +185,38 @@ internal static class DeviceFlowLayers
     {
         AffineUpdate a => new DeviceUpdate(AffineArgsOf(a.Scale)),
         SplineUpdate { Spline: RationalQuadraticSpline s } => new DeviceUpdate(SplineArgsOf(s)),
+        SplineUpdate { Spline: CircularRationalQuadraticSpline c } => new DeviceUpdate(CircularArgsOf(c, null, -1L)),
+        MaskedUpdate m => Masked(m),
         SplineUpdate { Spline: PiecewiseLinearSpline s } => new DeviceUpdate(new LinearSplineArgs(s.Bins, (float)s.MinBinMass, 0, 0)),
         SplineUpdate { Spline: PiecewiseQuadraticSpline s } => new DeviceUpdate(new QuadraticSplineArgs(s.Bins, (float)s.MinBinWidth, (float)s.MinDensity, 0, 0)),
-        SplineUpdate s => throw new NotSupportedException($"DeviceFlow: the spline {TypeName(s.Spline)} is not supported (the rational-quadratic, piecewise-linear and piecewise-quadratic splines are)"),
+        SplineUpdate s => throw new NotSupportedException($"DeviceFlow: the spline {TypeName(s.Spline)} is not supported (the rational-quadratic, circular rational-quadratic, piecewise-linear and piecewise-quadratic splines are)"),
         _ => throw new NotSupportedException($"DeviceFlow: the elementwise update {TypeName(update)} is not supported (affine and rational-quadratic spline are)"),
     };
+
+    /// <summary>
+    /// A masked update as the periodic builders make it (FlowBuilders.PeriodicUpdate): circular splines on the selected
+    /// features, the identity-tailed rational-quadratic spline with the same bins and minima on the others; any other
+    /// pair is refused by name.
+    /// </summary>
+    private static DeviceUpdate Masked(MaskedUpdate m)
+    {
+        if (m is { Selected: SplineUpdate { Spline: CircularRationalQuadraticSpline c }, Others: SplineUpdate { Spline: RationalQuadraticSpline r } }
+            && r.Domain.IdentityTails && r.Bins == c.Bins && r.MinBinWidth == c.MinBinWidth && r.MinBinHeight == c.MinBinHeight && r.MinDerivative == c.MinDerivative)
+            return new DeviceUpdate(CircularArgsOf(c, r, m.Mask.All(v => v) ? -1L : ColumnBits(Enumerable.Range(0, m.Mask.Count).Where(k => m.Mask[k]), m.Mask.Count, "a masked circular-spline update")));
+        throw new NotSupportedException($"DeviceFlow: the masked update of {Describe(m.Selected)} and {Describe(m.Others)} is not supported (circular splines on some features and the identity-tailed rational-quadratic spline with the same bins and minima on the others is)");
+    }
+
+    /// <summary>
+    /// The kernel arguments of circular splines on the columns set in <paramref name="columns"/> and the ordinary
+    /// spline <paramref name="ordinary"/> (identity tails) on the others.
+    /// </summary>
+    public static SplineArgs CircularArgsOf(CircularRationalQuadraticSpline c, RationalQuadraticSpline? ordinary, long columns)
+    {
+        var d = ordinary?.Domain ?? new SplineDomain(-c.Bound, c.Bound, -c.Bound, c.Bound, true);
+        if (d.Left != d.Bottom || d.Right != d.Top)
+            throw new NotSupportedException($"DeviceFlow: a rational-quadratic spline mapping [{d.Left}, {d.Right}] onto another interval [{d.Bottom}, {d.Top}] is not supported (an interval onto itself is)");
+        return new SplineArgs(c.Bins, (float)d.Left, (float)d.Right, (float)c.MinBinWidth, (float)c.MinBinHeight, (float)c.MinDerivative, 0, 0, 2, c.Bound, columns);
+    }
 
     /// <summary>The kernel arguments of an affine scale (the forward direction; <see cref="DeviceUpdate"/> sets the direction per call).</summary>
     public static AffineArgs AffineArgsOf(AffineScale scale) => new(scale.Kind switch
@@ -184,6 +239,8 @@ internal static class DeviceFlowLayers
             throw new NotSupportedException($"DeviceFlow: a rational-quadratic spline mapping [{d.Left}, {d.Right}] onto another interval [{d.Bottom}, {d.Top}] is not supported (an interval onto itself is)");
         return new SplineArgs(s.Bins, (float)d.Left, (float)d.Right, (float)s.MinBinWidth, (float)s.MinBinHeight, (float)s.MinDerivative, 0, 0, d.IdentityTails ? 0 : 1);
     }
+
+    private static string Describe(IElementwiseUpdate u) => u is SplineUpdate s ? TypeName(s.Spline) : TypeName(u);
 
     private static string TypeName(object o)
     {

@@ -140,7 +140,7 @@ internal sealed class DeviceIncrementalMade : IDisposable
             DeviceOps.Gemm(h, true, _w[hidden].RowRange(f * _m, _m), true, theta, n, _m, h.Rows);
             DeviceOps.BiasActivation(theta, _b[hidden].RowRange(f * _m, _m), relu: false);
             DeviceOps.CopyColumn(y, f, yf, 0);
-            update.Apply(yf, theta, xf, ld, inverse: true);
+            update.Column(f).Apply(yf, theta, xf, ld, inverse: true);
             DeviceOps.CopyColumn(xf, 0, x, f);
             DeviceOps.Scale(_act[0].RowRange(f, 1), xf, 1); // xᵀ row f
         }

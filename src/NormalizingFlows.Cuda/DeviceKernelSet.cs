@@ -66,6 +66,12 @@ internal sealed class DeviceKernelSet(Accelerator a)
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, NoiseArgs>(DeviceKernels.UniformNoise);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> UnitCubeLogProb =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(DeviceKernels.UnitCubeLogProb);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, PeriodicArgs> PeriodicNormalLogProb =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, PeriodicArgs>(DeviceKernels.PeriodicNormalLogProb);
+    public readonly Action<Index1D, ArrayView<float>, PeriodicArgs> ZeroPeriodic =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, PeriodicArgs>(DeviceKernels.ZeroPeriodic);
+    public readonly Action<Index1D, ArrayView<float>, NoiseArgs, PeriodicArgs> PeriodicNoise =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, NoiseArgs, PeriodicArgs>(DeviceKernels.PeriodicNoise);
     public readonly Action<Index1D, ArrayView<float>> ClampUnit =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>>(DeviceKernels.ClampUnit);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float> DivergenceRows =

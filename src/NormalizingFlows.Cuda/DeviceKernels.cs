@@ -218,6 +218,44 @@ internal static class DeviceKernels
         logp[r] = inside ? logDet[r] : float.NegativeInfinity;
     }
 
+    /// <summary>
+    /// logp[r] = logDet[r] + log p_base(z_r) for the PeriodicNormal base: standard normal on the ordinary columns, the
+    /// constant −log 2B per periodic column inside [−B, B] (B rounded to float), −∞ when one lies outside.
+    /// </summary>
+    public static void PeriodicNormalLogProb(Index1D r, ArrayView<float> z, ArrayView<float> logDet, ArrayView<float> logp, PeriodicArgs a)
+    {
+        float b = (float)a.Circle, s = 0;
+        bool inside = true;
+        int ordinary = 0;
+        for (int j = 0; j < a.Cols; j++)
+        {
+            float v = z[r * a.Cols + j];
+            if (HasColumn(a.Columns, j)) inside = inside && v >= -b && v <= b;
+            else { s += v * v; ordinary++; }
+        }
+        logp[r] = inside ? logDet[r] + (-0.5f * s - ordinary * HalfLog2Pi + a.LogConstant) : float.NegativeInfinity;
+    }
+
+    /// <summary>a = 0 on the periodic columns (the uniform part of a PeriodicNormal base gives no gradient).</summary>
+    public static void ZeroPeriodic(Index1D e, ArrayView<float> a, PeriodicArgs p)
+    {
+        if (HasColumn(p.Columns, e % p.Cols)) a[e] = 0;
+    }
+
+    /// <summary>
+    /// The periodic columns of base draws replaced by uniform draws on [−B, B): B·(2u − 1) with u the 24-bit uniform of
+    /// <see cref="UniformNoise"/> at the element's stream index (the other columns keep their normal draws).
+    /// </summary>
+    public static void PeriodicNoise(Index1D e, ArrayView<float> result, NoiseArgs a, PeriodicArgs p)
+    {
+        if (!HasColumn(p.Columns, e % p.Cols)) return;
+        long q = a.First + e / a.Cols;
+        long index = (q / a.PerRow * a.Stride + a.Offset + q % a.PerRow) * a.Cols + e % a.Cols;
+        ulong h = Mix((ulong)a.Seed ^ Mix((ulong)(2 * index + 1)));
+        double u = (h >> 40) * (1.0 / 16777216.0);
+        result[e] = (float)(p.Circle * (2 * u - 1));
+    }
+
     /// <summary>a = min(max(a, 0), 1) (sampled points of a unit-cube flow, as the host clamps them).</summary>
     public static void ClampUnit(Index1D e, ArrayView<float> a) => a[e] = XMath.Min(XMath.Max(a[e], 0f), 1f);
 
@@ -380,16 +418,51 @@ internal static class DeviceKernels
         width = (bin == k - 1 ? right : c + min + scaled * XMath.Exp(p[offset + bin] - m) / sum) - c;
     }
 
-    /// <summary>The derivative at knot <paramref name="knot"/>: 1 at the boundary with identity tails, else minimum + softplus of its parameter.</summary>
+    /// <summary>
+    /// The derivative at knot <paramref name="knot"/>: 1 at the boundary with identity tails (boundary 0), else minimum +
+    /// softplus of its parameter (boundary 1: K + 1 learnable; boundary 2, circular: knot K shares knot 0's).
+    /// </summary>
     private static float KnotDerivative(ArrayView<float> p, long offset, int k, int knot, float minDerivative, int boundary)
     {
-        if (boundary != 0) return minDerivative + Softplus(p[offset + 2 * k + knot]);
-        return knot == 0 || knot == k ? 1 : minDerivative + Softplus(p[offset + 2 * k + knot - 1]);
+        int i = DerivativeIndex(k, knot, boundary);
+        return i < 0 ? 1 : minDerivative + Softplus(p[offset + i]);
     }
 
     /// <summary>The parameter index (from the element's offset) of knot <paramref name="knot"/>'s derivative; −1 for a fixed one.</summary>
     private static int DerivativeIndex(int k, int knot, int boundary)
-        => boundary != 0 ? 2 * k + knot : knot == 0 || knot == k ? -1 : 2 * k + knot - 1;
+        => boundary == 2 ? 2 * k + (knot == k ? 0 : knot) : boundary != 0 ? 2 * k + knot : knot == 0 || knot == k ? -1 : 2 * k + knot - 1;
+
+    /// <summary>
+    /// v wrapped into [−B, B) as CircularRationalQuadraticSpline.Wrap does for float: v − 2B·⌊(v + B)/2B⌋ in double,
+    /// rounded to float, −B where the rounding lands on +B or above.
+    /// </summary>
+    private static float Wrap(double v, double bound)
+    {
+        double period = 2 * bound;
+        double w = v - period * XMath.Floor((v + bound) / period);
+        float t = (float)w, b = (float)bound;
+        if (t >= b) t -= (float)period;
+        if (t < -b) t = -b;
+        return t;
+    }
+
+    /// <summary>Whether column <paramref name="col"/> is in the set <paramref name="bits"/> (bit c for column c &lt; 64; −1: every column).</summary>
+    private static bool HasColumn(long bits, int col) => bits == -1L || (col < 64 && ((bits >> col) & 1) != 0);
+
+    /// <summary>
+    /// The spline kind of element e: its interval and boundary mode (2 for a circular column of a circular update,
+    /// whose other columns run the identity-tailed spline on [Left, Right]).
+    /// </summary>
+    private static int SplineMode(SplineArgs a, int e, out float left, out float right)
+    {
+        if (a.Boundary == 2 && HasColumn(a.CircularColumns, e % a.Cols))
+        {
+            left = -(float)a.Circle; right = (float)a.Circle;
+            return 2;
+        }
+        left = a.Left; right = a.Right;
+        return a.Boundary == 2 ? 0 : a.Boundary;
+    }
 
     /// <summary>Spline value inside a bin and its log-derivative (RationalQuadraticSpline.Local).</summary>
     private static float Local(float x, float xk, float wk, float yk, float hk, float dk, float dk1, out float logDet)
@@ -419,20 +492,27 @@ internal static class DeviceKernels
         return XMath.Clamp(xi, 0, 1);
     }
 
-    /// <summary>y = s(x) (or x = s⁻¹(y)) per element and the log-derivative, identity outside [Left, Right].</summary>
+    /// <summary>
+    /// y = s(x) (or x = s⁻¹(y)) per element and the log-derivative, identity outside [Left, Right] (boundary 0) or linear
+    /// tails with the boundary derivatives (1). Circular columns (boundary 2, CircularRationalQuadraticSpline): the input
+    /// wrapped into [−B, B), the spline with knot K's derivative = knot 0's, then the shift (parameter 3K) added and the
+    /// result wrapped; the inverse wraps y − shift and inverts the spline.
+    /// </summary>
     public static void SplineApply(Index1D e, ArrayView<float> x, ArrayView<float> p, ArrayView<float> y, ArrayView<float> ld, SplineArgs a)
     {
         int k = a.Bins;
         long o = (long)(int)e * a.ParametersPerElement;
+        int boundary = SplineMode(a, e, out float left, out float right);
         float v = x[e];
+        if (boundary == 2) v = Wrap(a.Inverse == 0 ? v : (double)v - p[o + 3 * k], a.Circle);
         if (float.IsNaN(v)) { y[e] = v; ld[e] = v; return; }
-        if (v < a.Left || v > a.Right)
+        if (v < left || v > right)
         {
-            if (a.Boundary == 0) { y[e] = v; ld[e] = 0; return; }
+            if (boundary == 0) { y[e] = v; ld[e] = 0; return; }
             // linear tails with the boundary derivative: y = edge + d·(x − edge), x = edge + (y − edge)/d
-            int knot = v < a.Left ? 0 : k;
-            float edge = v < a.Left ? a.Left : a.Right;
-            float d = KnotDerivative(p, o, k, knot, a.MinDerivative, a.Boundary);
+            int knot = v < left ? 0 : k;
+            float edge = v < left ? left : right;
+            float d = KnotDerivative(p, o, k, knot, a.MinDerivative, boundary);
             if (a.Inverse == 0) { y[e] = edge + d * (v - edge); ld[e] = XMath.Log(d); }
             else { y[e] = edge + (v - edge) / d; ld[e] = -XMath.Log(d); }
             return;
@@ -440,16 +520,17 @@ internal static class DeviceKernels
         float logDet;
         if (a.Inverse == 0)
         {
-            int b = FindBin(p, o, k, a.Left, a.Right, a.MinWidth, v, out float xk, out float wk, out _);
-            Bin(p, o + k, k, a.Left, a.Right, a.MinHeight, b, out float yk, out float hk);
-            y[e] = Local(v, xk, wk, yk, hk, KnotDerivative(p, o, k, b, a.MinDerivative, a.Boundary), KnotDerivative(p, o, k, b + 1, a.MinDerivative, a.Boundary), out logDet);
+            int b = FindBin(p, o, k, left, right, a.MinWidth, v, out float xk, out float wk, out _);
+            Bin(p, o + k, k, left, right, a.MinHeight, b, out float yk, out float hk);
+            float yv = Local(v, xk, wk, yk, hk, KnotDerivative(p, o, k, b, a.MinDerivative, boundary), KnotDerivative(p, o, k, b + 1, a.MinDerivative, boundary), out logDet);
+            y[e] = boundary == 2 ? Wrap((double)yv + p[o + 3 * k], a.Circle) : yv;
             ld[e] = logDet;
         }
         else
         {
-            int b = FindBin(p, o + k, k, a.Left, a.Right, a.MinHeight, v, out float yk, out float hk, out _);
-            Bin(p, o, k, a.Left, a.Right, a.MinWidth, b, out float xk, out float wk);
-            float dk = KnotDerivative(p, o, k, b, a.MinDerivative, a.Boundary), dk1 = KnotDerivative(p, o, k, b + 1, a.MinDerivative, a.Boundary);
+            int b = FindBin(p, o + k, k, left, right, a.MinHeight, v, out float yk, out float hk, out _);
+            Bin(p, o, k, left, right, a.MinWidth, b, out float xk, out float wk);
+            float dk = KnotDerivative(p, o, k, b, a.MinDerivative, boundary), dk1 = KnotDerivative(p, o, k, b + 1, a.MinDerivative, boundary);
             float xv = xk + LocalInverseXi(v, wk, yk, hk, dk, dk1) * wk;
             Local(xv, xk, wk, yk, hk, dk, dk1, out logDet);
             y[e] = xv;
@@ -458,8 +539,9 @@ internal static class DeviceKernels
     }
 
     /// <summary>
-    /// Backward of the forward spline per element (RationalQuadraticSpline.ForwardElementBackward): gx and the 3K − 1
-    /// parameter gradients of the element, assigned; the log-det gradient is the row's gld[e / Cols].
+    /// Backward of the forward spline per element (RationalQuadraticSpline.ForwardElementBackward): gx and the element's
+    /// parameter gradients, assigned (a circular column's: knot K's derivative gradient added to knot 0's, the shift's
+    /// = gy); the log-det gradient is the row's gld[e / Cols].
     /// </summary>
     public static void SplineBackward(Index1D e, ArrayView<float> x, ArrayView<float> p, ArrayView<float> gy, ArrayView<float> gld,
         ArrayView<float> gx, ArrayView<float> gp, SplineArgs a)
@@ -467,23 +549,26 @@ internal static class DeviceKernels
         int k = a.Bins, mPer = a.ParametersPerElement;
         long o = (long)(int)e * mPer;
         for (int j = 0; j < mPer; j++) gp[o + j] = 0;
+        int boundary = SplineMode(a, e, out float left, out float right);
         float v = x[e], g = gy[e], gl = gld[e / a.Cols];
+        // circular: the wraps have derivative 1 and the shift enters additively (dy/dshift = 1)
+        if (boundary == 2) { v = Wrap(v, a.Circle); gp[o + 3 * k] = g; }
         if (float.IsNaN(v)) { gx[e] = v; return; }
-        if (v < a.Left || v > a.Right)
+        if (v < left || v > right)
         {
-            if (a.Boundary == 0) { gx[e] = g; return; }
+            if (boundary == 0) { gx[e] = g; return; }
             // the linear tail y = edge + d·(x − edge), log|det| = log d
-            int knot = v < a.Left ? 0 : k;
-            float edge = v < a.Left ? a.Left : a.Right;
-            int di = DerivativeIndex(k, knot, a.Boundary);
-            float d = KnotDerivative(p, o, k, knot, a.MinDerivative, a.Boundary);
+            int knot = v < left ? 0 : k;
+            float edge = v < left ? left : right;
+            int di = DerivativeIndex(k, knot, boundary);
+            float d = KnotDerivative(p, o, k, knot, a.MinDerivative, boundary);
             gp[o + di] = (g * (v - edge) + gl / d) * Sigmoid(p[o + di]);
             gx[e] = g * d;
             return;
         }
-        int b = FindBin(p, o, k, a.Left, a.Right, a.MinWidth, v, out float xk, out float wk, out float beforeW);
-        Bin(p, o + k, k, a.Left, a.Right, a.MinHeight, b, out float yk, out float hk);
-        float dk = KnotDerivative(p, o, k, b, a.MinDerivative, a.Boundary), dk1 = KnotDerivative(p, o, k, b + 1, a.MinDerivative, a.Boundary);
+        int b = FindBin(p, o, k, left, right, a.MinWidth, v, out float xk, out float wk, out float beforeW);
+        Bin(p, o + k, k, left, right, a.MinHeight, b, out float yk, out float hk);
+        float dk = KnotDerivative(p, o, k, b, a.MinDerivative, boundary), dk1 = KnotDerivative(p, o, k, b + 1, a.MinDerivative, boundary);
 
         // LocalBackward
         float xi = (v - xk) / wk;
@@ -528,10 +613,10 @@ internal static class DeviceKernels
         gx[e] = gXv;
 
         // ChainToParameters: knot cumsums, softmax shares, softplus derivatives
-        float span = a.Right - a.Left;
+        float span = right - left;
         SoftmaxBackward(p, gp, o, k, b, gXk * span * (1 - a.MinWidth * k), gWk * span * (1 - a.MinWidth * k));
         SoftmaxBackward(p, gp, o + k, k, b, g * span * (1 - a.MinHeight * k), gHk * span * (1 - a.MinHeight * k));
-        int i0 = DerivativeIndex(k, b, a.Boundary), i1 = DerivativeIndex(k, b + 1, a.Boundary);
+        int i0 = DerivativeIndex(k, b, boundary), i1 = DerivativeIndex(k, b + 1, boundary);
         if (i0 >= 0) gp[o + i0] += gDk * Sigmoid(p[o + i0]);
         if (i1 >= 0) gp[o + i1] += gDk1 * Sigmoid(p[o + i1]);
     }

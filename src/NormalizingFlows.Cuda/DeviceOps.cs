@@ -182,14 +182,14 @@ internal static class DeviceOps
     public static void Spline(DeviceTensor x, DeviceTensor p, DeviceTensor y, DeviceTensor ld, SplineArgs a)
     {
         if (p.Length != x.Length * a.ParametersPerElement || y.Length != x.Length || ld.Length != x.Length) throw new ArgumentException($"spline: parameters must be [N, K·{a.ParametersPerElement}], outputs [N, K]");
-        x.Device.Kernels.SplineApply((int)x.Length, x.View, p.View, y.View, ld.View, a);
+        if (x.Length > 0) x.Device.Kernels.SplineApply((int)x.Length, x.View, p.View, y.View, ld.View, a with { Cols = x.Cols });
     }
 
     /// <summary>Backward of the forward spline: gx and gp (assigned) from gy and the row log-det gradient gld [N].</summary>
     public static void SplineBackward(DeviceTensor x, DeviceTensor p, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx, DeviceTensor gp, SplineArgs a)
     {
         if (gy.Length != x.Length || gx.Length != x.Length || gp.Length != p.Length || gld.Length != x.Rows) throw new ArgumentException("spline backward: gradient shapes differ from the forward's");
-        x.Device.Kernels.SplineBackward((int)x.Length, x.View, p.View, gy.View, gld.View, gx.View, gp.View, a with { Cols = x.Cols });
+        if (x.Length > 0) x.Device.Kernels.SplineBackward((int)x.Length, x.View, p.View, gy.View, gld.View, gx.View, gp.View, a with { Cols = x.Cols });
     }
 
     /// <summary>The piecewise-linear spline (or its inverse) per element of x [N, K] with parameters [N, K·bins].</summary>
@@ -265,6 +265,27 @@ internal static class DeviceOps
     {
         if (logDet.Length != z.Rows || logp.Length != z.Rows) throw new ArgumentException($"log-densities of {z.Rows} rows need [{z.Rows}] vectors");
         z.Device.Kernels.UnitCubeLogProb(z.Rows, z.View, logDet.View, logp.View, z.Cols);
+    }
+
+    /// <summary>logp[r] = logDet[r] + log p(z_r) under a PeriodicNormal base (normal and uniform-on-the-circle columns).</summary>
+    public static void PeriodicNormalLogProb(DeviceTensor z, DeviceTensor logDet, DeviceTensor logp, PeriodicArgs a)
+    {
+        if (logDet.Length != z.Rows || logp.Length != z.Rows || a.Cols != z.Cols) throw new ArgumentException($"log-densities of {z.Rows} rows need [{z.Rows}] vectors and {a.Cols} columns");
+        if (z.Rows > 0) z.Device.Kernels.PeriodicNormalLogProb(z.Rows, z.View, logDet.View, logp.View, a);
+    }
+
+    /// <summary>a = 0 on the periodic columns of <paramref name="p"/>.</summary>
+    public static void ZeroPeriodic(DeviceTensor a, PeriodicArgs p)
+    {
+        if (a.Cols != p.Cols) throw new ArgumentException($"periodic columns of {p.Cols} features for a tensor of {a.Cols} columns");
+        if (a.Length > 0) a.Device.Kernels.ZeroPeriodic((int)a.Length, a.View, p);
+    }
+
+    /// <summary>The periodic columns of normal base draws replaced by uniform draws on the circle (the same stream rows).</summary>
+    public static void PeriodicNoise(DeviceTensor result, NoiseArgs rows, PeriodicArgs p)
+    {
+        if (rows.Cols != result.Cols || p.Cols != result.Cols) throw new ArgumentException($"periodic stream rows {rows} for a tensor of {result.Cols} columns");
+        if (result.Length > 0) result.Device.Kernels.PeriodicNoise((int)result.Length, result.View, rows, p);
     }
 
     /// <summary>a = clamp(a, 0, 1) elementwise.</summary>

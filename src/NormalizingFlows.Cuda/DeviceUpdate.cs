@@ -18,6 +18,15 @@ internal sealed class DeviceUpdate
 
     public int ParametersPerFeature { get; }
 
+    /// <summary>
+    /// The update of feature <paramref name="feature"/> alone (a one-column input): for a circular spline update, its
+    /// column's kind; otherwise this update.
+    /// </summary>
+    public DeviceUpdate Column(int feature)
+        => _spline is { Boundary: 2 } s
+            ? new DeviceUpdate(s with { CircularColumns = s.CircularColumns == -1L || (feature < 64 && ((s.CircularColumns >> feature) & 1) != 0) ? 1L : 0L })
+            : this;
+
     public void Apply(DeviceTensor x, DeviceTensor p, DeviceTensor y, DeviceTensor ld, bool inverse)
     {
         if (_affine is { } a) DeviceOps.Affine(x, p, y, ld, a with { Inverse = inverse ? 1 : 0 });

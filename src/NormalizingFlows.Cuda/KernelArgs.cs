@@ -10,9 +10,13 @@ internal readonly record struct AffineArgs(int Kind, float Bound, int Inverse, i
 /// A rational-quadratic spline family mapping [Left, Right] onto itself: bins, minimum bin width/height shares,
 /// minimum derivative, the direction, the element count per row (for the per-row log-det gradient), and the tails:
 /// Boundary 0 is identity tails (boundary derivatives 1, 3K − 1 parameters per element), 1 learnable boundary
-/// derivatives with linear tails of those slopes (3K + 1 parameters, the unit-interval splines of i-flow).
+/// derivatives with linear tails of those slopes (3K + 1 parameters, the unit-interval splines of i-flow), 2 circular
+/// splines on [−Circle, Circle) (CircularRationalQuadraticSpline, 3K + 1: K derivatives and the shift) on the columns
+/// whose bit is set in CircularColumns (column c &lt; 64: bit c; −1: every column), the identity-tailed spline on [Left, Right] reading the first
+/// 3K − 1 of the element's 3K + 1 parameters on the others (MaskedUpdate).
 /// </summary>
-internal readonly record struct SplineArgs(int Bins, float Left, float Right, float MinWidth, float MinHeight, float MinDerivative, int Inverse, int Cols, int Boundary = 0)
+internal readonly record struct SplineArgs(int Bins, float Left, float Right, float MinWidth, float MinHeight, float MinDerivative, int Inverse, int Cols, int Boundary = 0,
+    double Circle = 0, long CircularColumns = 0)
 {
     /// <summary>Unnormalised parameters per element: 3K − 1 with identity tails, 3K + 1 with learnable boundary derivatives.</summary>
     public int ParametersPerElement => Boundary != 0 ? 3 * Bins + 1 : 3 * Bins - 1;
@@ -49,3 +53,9 @@ internal readonly record struct NoiseArgs(long Seed, long First, long PerRow, lo
     /// <summary>Rows <paramref name="first"/>, <paramref name="first"/> + 1, … of the stream of <paramref name="seed"/>.</summary>
     public static NoiseArgs Rows(long seed, long first, int cols) => new(seed, first, long.MaxValue, 0, 0, cols);
 }
+
+/// <summary>
+/// The periodic features of a PeriodicNormal base: column c &lt; 64 periodic when bit c of Columns is set (uniform on
+/// [−Circle, Circle), log-density LogConstant = −(count)·log 2·Circle together), the others standard normal.
+/// </summary>
+internal readonly record struct PeriodicArgs(long Columns, double Circle, float LogConstant, int Cols);
