@@ -22,7 +22,8 @@ namespace NormalizingFlows.Hep.Integration;
 /// rounding (~1e−6 relative) is far below the Monte Carlo error. With <see cref="FlowIntegratorOptions.Device"/> the
 /// flow samples and trains on the device (the integrand, weights and coefficients stay on the host: one download of
 /// x and log q and one upload of the coefficients per round) and its weights are copied back into <see cref="Flow"/>
-/// after each <see cref="Train"/>; dispose the integrator to free the device memory.
+/// after each <see cref="Train"/> (also one that fails midway, as the CPU's flow keeps its steps); dispose the
+/// integrator to free the device memory.
 /// </summary>
 public sealed class FlowIntegrator : ImportanceSamplingIntegrator, IDisposable
 {
