@@ -108,6 +108,46 @@ public sealed class DeviceFlowIntegratorTests(CpuAcceleratorFixture fixture, ITe
         Assert.True(logq.Max() - logq.Min() > 0.01, "the flow is still uniform");
     }
 
+    [Fact]
+    public void ATrainingCallThatFailsMidwayLeavesTheHostAndTheDeviceFlowInAgreement()
+    {
+        // the integrand fails in the second round, after the first round's steps: as on the CPU, the host flow keeps
+        // those steps, and the integrator's samples (the device's) and its log q (the host's) stay one flow's
+        using var device = new FlowIntegrator(new FailingAfter(new GaussianIntegrand(2), 64), Small(_dev), seed: 3);
+        var before = device.Flow.Parameters().Select(p => p.Value.ToArray()).ToList();
+        Assert.Throws<InvalidOperationException>(() => device.Train(192));
+        var after = device.Flow.Parameters().Select(p => p.Value.ToArray()).ToList();
+        Assert.Contains(Enumerable.Range(0, before.Count), i => !before[i].SequenceEqual(after[i]));
+        var cpu = new FlowIntegrator(new FailingAfter(new GaussianIntegrand(2), 64), Small(null), seed: 3);
+        var cpuBefore = cpu.Flow.Parameters().Select(p => p.Value.ToArray()).ToList();
+        Assert.Throws<InvalidOperationException>(() => cpu.Train(192));
+        var cpuAfter = cpu.Flow.Parameters().Select(p => p.Value.ToArray()).ToList();
+        Assert.Contains(Enumerable.Range(0, cpuBefore.Count), i => !cpuBefore[i].SequenceEqual(cpuAfter[i])); // the CPU keeps round 1's steps
+        var x = new double[16 * 2]; var q = new double[16];
+        device.Sample(x, q);
+        var logq = device.LogDensity(x);
+        for (int i = 0; i < q.Length; i++) Assert.True(Math.Abs(logq[i] - Math.Log(q[i])) <= 1e-3 * (1 + Math.Abs(logq[i])), $"point {i}: host log q {logq[i]}, device {Math.Log(q[i])}");
+    }
+
+    /// <summary>An integrand that evaluates its first <c>limit</c> points and then throws.</summary>
+    internal sealed class FailingAfter(IIntegrand inner, int limit) : IIntegrand
+    {
+        private int _done;
+
+        public string Name => inner.Name;
+
+        public int Dimensions => inner.Dimensions;
+
+        public double? AnalyticValue => inner.AnalyticValue;
+
+        public void Evaluate(ReadOnlySpan<double> x, Span<double> values)
+        {
+            if (_done + values.Length > limit) throw new InvalidOperationException("the integrand failed");
+            _done += values.Length;
+            inner.Evaluate(x, values);
+        }
+    }
+
     private sealed class Zero : IIntegrand
     {
         public string Name => "zero";

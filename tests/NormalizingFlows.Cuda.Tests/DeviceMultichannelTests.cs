@@ -114,9 +114,29 @@ public sealed class DeviceMultichannelTests(CpuAcceleratorFixture fixture, ITest
     }
 
     /// <summary>The 2-D camel (<see cref="CamelIntegrand"/>) in two identity channels, the prior α_k the share of the peak at 1/3 (k = 0) or 2/3 (k = 1).</summary>
-    private sealed class TwoPeaks : IMultichannelIntegrand
+    [Fact]
+    public void ATrainingCallThatFailsMidwayKeepsTheStepsTakenAsOnTheCpu()
+    {
+        // the integrand fails in the second round: the host flow keeps round 1's steps on the CPU, and so must the device's
+        using var device = new MultichannelFlowIntegrator(new TwoPeaks(failAfter: 64), Fixed(_dev), seed: 4);
+        var cpu = new MultichannelFlowIntegrator(new TwoPeaks(failAfter: 64), Fixed(null), seed: 4);
+        Perturb(device.Flow);
+        Perturb(cpu.Flow);
+        device.DrawOverride = HostDraws(device, 2);
+        cpu.DrawOverride = HostDraws(cpu, 2);
+        var before = cpu.Flow.Parameters().Select(p => p.Value.ToArray()).ToList();
+        Assert.Throws<InvalidOperationException>(() => cpu.Train(128));
+        Assert.Throws<InvalidOperationException>(() => device.Train(128));
+        var expected = cpu.Flow.Parameters().ToList(); var actual = device.Flow.Parameters().ToList();
+        Assert.Contains(Enumerable.Range(0, before.Count), i => !before[i].SequenceEqual(expected[i].Value.ToArray())); // the CPU took round 1's steps
+        for (int i = 0; i < expected.Count; i++) Assert2.Close(expected[i].Value, actual[i].Value, 1e-4, 1e-4, $"parameter {i} after the failed call");
+    }
+
+    /// <summary>Two channels over the camel; the evaluations throw once more than <paramref name="failAfter"/> points were asked for.</summary>
+    private sealed class TwoPeaks(int failAfter = int.MaxValue) : IMultichannelIntegrand
     {
         private readonly CamelIntegrand _camel = new(2);
+        private int _done;
 
         public string Name => "two-peaks";
 
@@ -130,6 +150,8 @@ public sealed class DeviceMultichannelTests(CpuAcceleratorFixture fixture, ITest
 
         public void Evaluate(int channel, ReadOnlySpan<double> u, Span<double> values, Span<double> priors, Span<double> features)
         {
+            if (_done + values.Length > failAfter) throw new InvalidOperationException("the integrand failed");
+            _done += values.Length;
             _camel.Evaluate(u, values);
             u.CopyTo(features);
             for (int i = 0; i < values.Length; i++)

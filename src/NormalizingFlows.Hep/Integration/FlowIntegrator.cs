@@ -22,7 +22,8 @@ namespace NormalizingFlows.Hep.Integration;
 /// rounding (~1e−6 relative) is far below the Monte Carlo error. With <see cref="FlowIntegratorOptions.Device"/> the
 /// flow samples and trains on the device (the integrand, weights and coefficients stay on the host: one download of
 /// x and log q and one upload of the coefficients per round) and its weights are copied back into <see cref="Flow"/>
-/// after each <see cref="Train"/>; dispose the integrator to free the device memory.
+/// after each <see cref="Train"/> (also one that fails midway, as the CPU's flow keeps its steps); dispose the
+/// integrator to free the device memory.
 /// </summary>
 public sealed class FlowIntegrator : ImportanceSamplingIntegrator, IDisposable
 {
@@ -288,18 +289,54 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator, IDisposable
     /// <see cref="Train"/> on <see cref="FlowIntegratorOptions.Device"/>: the CPU path's rounds, schedule and
     /// coefficients (<see cref="SampledDivergenceLoss{T}.RoundCoefficients"/>), with each fresh sample drawn on the
     /// device and the steps taken there; one read of the loss after a round's first step and one after its last
-    /// (a non-finite loss is a divergence). The weights and Adam's state are copied back into the host flow at the end.
+    /// (a non-finite loss is a divergence). The weights and Adam's state are copied back into the host flow at the end,
+    /// and also when the call fails (an integrand's exception, a divergence), as the CPU's flow keeps the steps it took.
     /// </summary>
     private void TrainOnDevice(int rounds, int cycle, ReplayBuffer? buffer, Func<Tensor<float>, Tensor<float>, double[]> target)
     {
-        int n = Options.SamplesPerRound, d = Dimensions, steps = Options.StepsPerRound;
-        int totalSteps = rounds * steps;
+        int totalSteps = rounds * Options.StepsPerRound;
         var schedule = new CosineDecaySchedule(Options.LearningRate, totalSteps, Options.LearningRate * 0.1);
         var divergence = ToDivergence(Options.Loss);
         // compiled from the host weights and optimizer at each call: the host flow is the reference between calls
         _device?.Dispose();
         _device = null;
         var flow = Accelerated();
+        try
+        {
+            TrainRounds(flow, rounds, cycle, buffer, target, schedule, divergence);
+        }
+        catch
+        {
+            // as on the CPU, the host flow keeps the steps taken before the failure, and the device flow stays the host's
+            KeepSteps(flow);
+            throw;
+        }
+        flow.CopyTo(Flow, _optimizer);
+        Flow.Eval();
+    }
+
+    /// <summary>
+    /// After a failed training call: the device's weights and Adam state into the host flow; when even that fails, the
+    /// device flow is dropped (the next use compiles the host's), so that the samples and log q stay one flow's.
+    /// </summary>
+    private void KeepSteps(IAcceleratedFlow flow)
+    {
+        try
+        {
+            flow.CopyTo(Flow, _optimizer);
+            Flow.Eval();
+        }
+        catch
+        {
+            _device?.Dispose();
+            _device = null;
+        }
+    }
+
+    private void TrainRounds(IAcceleratedFlow flow, int rounds, int cycle, ReplayBuffer? buffer, Func<Tensor<float>, Tensor<float>, double[]> target,
+        CosineDecaySchedule schedule, Divergence divergence)
+    {
+        int n = Options.SamplesPerRound, d = Dimensions, steps = Options.StepsPerRound;
         for (int round = 0; round < rounds; round++)
         {
             using var scope = TensorScope.Begin();
@@ -331,8 +368,6 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator, IDisposable
             }
             if (steps > 1) Checked(flow.TakeLossSum(), round * steps + steps - 1);
         }
-        flow.CopyTo(Flow, _optimizer);
-        Flow.Eval();
     }
 
     private static double Checked(double loss, int step) => double.IsFinite(loss) ? loss

@@ -146,17 +146,44 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
     /// <summary>
     /// <see cref="Train"/> on the device with the fixed channel weights: the CPU's rounds, schedule and clip; each
     /// round drawn on the device, its χ²-form coefficients computed on the host (<see cref="FixedWeightRound"/>) and
-    /// uploaded once, the steps taken there; the weights and Adam's state copied back into the host flow at the end.
+    /// uploaded once, the steps taken there; the weights and Adam's state copied back into the host flow at the end,
+    /// and also when the call fails (an integrand's exception, a divergence), as the CPU's flow keeps the steps it took.
     /// </summary>
     private void TrainOnDevice(int rounds)
     {
         var o = Options.Flow;
-        int steps = o.StepsPerRound, totalSteps = rounds * steps;
-        var schedule = new CosineDecaySchedule(o.LearningRate, totalSteps, o.LearningRate * 0.1);
+        var schedule = new CosineDecaySchedule(o.LearningRate, rounds * o.StepsPerRound, o.LearningRate * 0.1);
         // compiled from the host weights and optimizer at each call: the host flow is the reference between calls
         _device?.Dispose();
         _device = null;
         var flow = Accelerated();
+        try
+        {
+            TrainRounds(flow, rounds, schedule);
+        }
+        catch
+        {
+            // as on the CPU, the host flow keeps the steps taken before the failure, and the device flow stays the host's
+            try
+            {
+                flow.CopyTo(Flow, _optimizer);
+                _model.Eval();
+            }
+            catch
+            {
+                _device?.Dispose(); // the next use compiles the host's flow
+                _device = null;
+            }
+            throw;
+        }
+        flow.CopyTo(Flow, _optimizer);
+        _model.Eval();
+    }
+
+    private void TrainRounds(IAcceleratedFlow flow, int rounds, CosineDecaySchedule schedule)
+    {
+        var o = Options.Flow;
+        int steps = o.StepsPerRound;
         for (int r = 0; r < rounds; r++)
         {
             using var scope = TensorScope.Begin();
@@ -175,8 +202,6 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
             }
             if (steps > 1) Checked(flow.TakeLossSum(), r * steps + steps - 1);
         }
-        flow.CopyTo(Flow, _optimizer);
-        _model.Eval();
     }
 
     private static double Checked(double loss, int step) => double.IsFinite(loss) ? loss
