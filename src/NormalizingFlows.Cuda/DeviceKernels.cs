@@ -256,8 +256,14 @@ internal static class DeviceKernels
         result[e] = (float)(p.Circle * (2 * u - 1));
     }
 
-    /// <summary>a = min(max(a, 0), 1) (sampled points of a unit-cube flow, as the host clamps them).</summary>
-    public static void ClampUnit(Index1D e, ArrayView<float> a) => a[e] = XMath.Min(XMath.Max(a[e], 0f), 1f);
+    /// <summary>a clamped to [0, 1] (sampled points of a unit-cube flow, as the host clamps them); NaN stays NaN.</summary>
+    public static void ClampUnit(Index1D e, ArrayView<float> a)
+    {
+        // comparisons, not min/max: a NaN stays NaN (as Math.Clamp on the host) instead of becoming 0 or 1 where
+        // the GPU's min/max return the other operand
+        float v = a[e];
+        a[e] = v < 0f ? 0f : v > 1f ? 1f : v;
+    }
 
     /// <summary>
     /// Per row of a sampled-divergence loss (Training/SampledDivergenceLoss) at log q = <paramref name="logq"/>: the
