@@ -164,7 +164,7 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator, IDisposable
     /// <summary>The flow on <see cref="FlowIntegratorOptions.Device"/> (compiled from the host weights and Adam state on first use).</summary>
     private IAcceleratedFlow Accelerated() => _device ??= Options.Device!.Compile(Flow, _optimizer);
 
-    /// <summary>Frees the flow's device memory (the host <see cref="Flow"/> holds the trained weights).</summary>
+    /// <summary>Frees the flow's device memory (the host <see cref="Flow"/> holds the trained weights); a later use compiles the host flow again.</summary>
     public void Dispose()
     {
         _device?.Dispose();

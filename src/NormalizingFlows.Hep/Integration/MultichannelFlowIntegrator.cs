@@ -73,7 +73,7 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
     /// <summary>The flow on the device (compiled from the host weights and Adam state on first use).</summary>
     private IAcceleratedFlow Accelerated() => _device ??= Options.Flow.Device!.Compile(Flow, _optimizer);
 
-    /// <summary>Frees the flow's device memory (the host <see cref="Flow"/> holds the trained weights).</summary>
+    /// <summary>Frees the flow's device memory (the host <see cref="Flow"/> holds the trained weights); a later use compiles the host flow again.</summary>
     public void Dispose()
     {
         _device?.Dispose();
