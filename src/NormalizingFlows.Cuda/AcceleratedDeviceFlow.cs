@@ -40,6 +40,9 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
         }
         catch
         {
+            // what was allocated before the failure (e.g. an optimizer whose moments do not match the flow)
+            _batch?.Dispose();
+            _lossSum?.Dispose();
             _flow.Dispose();
             throw;
         }
