@@ -32,6 +32,7 @@ namespace NormalizingFlows.Cuda;
 public sealed class DeviceFlow : IDisposable
 {
     private readonly List<IDeviceLayer> _layers;
+    private readonly DeviceLinear[] _linears; // every layer's and the embedding's linears: clipped and stepped together
     private readonly DeviceEmbedding? _embedding;
     private readonly DeviceWorkspace _contextGradient; // the loss's gradient with respect to the conditioners' context [rows, C']
     private readonly DeviceWorkspace _ws;  // the layers' outputs x_1 … x_L, then gA, gB [rows, D]; log|det|, log p, g log|det| [rows]
@@ -52,6 +53,8 @@ public sealed class DeviceFlow : IDisposable
         ContextFeatures = contextFeatures;
         _layers = layers;
         _embedding = embedding;
+        _linears = [.. layers.SelectMany(layer => layer.Network.Layers), .. embedding?.Linears ?? []];
+        Trainable = !layers.Any(l => l is DeviceInverseAutoregressive);
         _contextGradient = new DeviceWorkspace(device, Math.Max(1, conditionerContext));
         _ws = new DeviceWorkspace(device, [.. Enumerable.Repeat(features, layers.Count + 2), DeviceWorkspace.Vector, DeviceWorkspace.Vector, DeviceWorkspace.Vector]);
         _blocks = new DeviceWorkspace(device, features, Math.Max(1, contextFeatures), DeviceWorkspace.Vector);
@@ -224,18 +227,28 @@ public sealed class DeviceFlow : IDisposable
     }
 
     /// <summary>
-    /// log p(x | context) per row of the host tensor x [N, D] (context [N, C] for a conditional flow), computed on
-    /// the device in batches of <paramref name="batch"/> rows.
+    /// The rows of host input <paramref name="x"/> ([rows, D], named <paramref name="what"/> in errors) after checking it,
+    /// its <paramref name="context"/> ([rows, C] for a conditional flow, none otherwise) and the <paramref name="batch"/> size.
     /// </summary>
-    public float[] LogProb(Tensor<float> x, Tensor<float>? context = null, int batch = 10_000)
+    private int CheckHostInput(Tensor<float> x, string name, string what, Tensor<float>? context, int batch)
     {
-        ArgumentNullException.ThrowIfNull(x);
-        if (x.Rank != 2 || x.Dim(1) != Features) throw new ArgumentException($"input must be [rows, {Features}], got {x.ShapeString}", nameof(x));
+        ArgumentNullException.ThrowIfNull(x, name);
+        if (x.Rank != 2 || x.Dim(1) != Features) throw new ArgumentException($"{what} must be [rows, {Features}], got {x.ShapeString}", name);
         int n = x.Dim(0);
         if (ContextFeatures == 0 && context is not null) throw new ArgumentException($"the flow has no context features, but a context {context.ShapeString} was given", nameof(context));
         if (ContextFeatures > 0 && (context is null || context.Rank != 2 || context.Dim(0) != n || context.Dim(1) != ContextFeatures))
             throw new ArgumentException($"the flow is conditional: the context must be [{n}, {ContextFeatures}] (one row per event), got {context?.ShapeString ?? "none"}", nameof(context));
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "must be ≥ 1");
+        return n;
+    }
+
+    /// <summary>
+    /// log p(x | context) per row of the host tensor x [N, D] (context [N, C] for a conditional flow), computed on
+    /// the device in batches of <paramref name="batch"/> rows.
+    /// </summary>
+    public float[] LogProb(Tensor<float> x, Tensor<float>? context = null, int batch = 10_000)
+    {
+        int n = CheckHostInput(x, nameof(x), "input", context, batch);
         var result = new float[n];
         // device blocks for the events, their context and the result (kept between calls), filled from the host spans
         for (int r0 = 0; r0 < n; r0 += batch)
@@ -290,13 +303,7 @@ public sealed class DeviceFlow : IDisposable
     /// </summary>
     public Tensor<float> Inverse(Tensor<float> z, Tensor<float>? context = null, int batch = 10_000)
     {
-        ArgumentNullException.ThrowIfNull(z);
-        if (z.Rank != 2 || z.Dim(1) != Features) throw new ArgumentException($"base points must be [rows, {Features}], got {z.ShapeString}", nameof(z));
-        int n = z.Dim(0);
-        if (ContextFeatures == 0 && context is not null) throw new ArgumentException($"the flow has no context features, but a context {context.ShapeString} was given", nameof(context));
-        if (ContextFeatures > 0 && (context is null || context.Rank != 2 || context.Dim(0) != n || context.Dim(1) != ContextFeatures))
-            throw new ArgumentException($"the flow is conditional: the context must be [{n}, {ContextFeatures}] (one row per event), got {context?.ShapeString ?? "none"}", nameof(context));
-        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "must be ≥ 1");
+        int n = CheckHostInput(z, nameof(z), "base points", context, batch);
         var x = Tensor<float>.Empty(n, Features);
         _inverse ??= new DeviceWorkspace(Device, Features, Math.Max(1, ContextFeatures), Features);
         for (int r0 = 0; r0 < n; r0 += batch)
@@ -391,7 +398,7 @@ public sealed class DeviceFlow : IDisposable
         => Step(batch, context, weights, learningRate, readLoss, null);
 
     /// <summary>False for a flow with inverse autoregressive layers, which samples and scores on the device but does not train.</summary>
-    internal bool Trainable => !_layers.Any(l => l is DeviceInverseAutoregressive);
+    internal bool Trainable { get; }
 
     /// <summary>Why a flow with inverse autoregressive layers does not train on the device.</summary>
     internal const string IafTrainingRefusal = "DeviceFlow: maximum-likelihood training through an inverse autoregressive layer (InverseAutoregressiveTransform) is not supported (its density direction takes D sequential passes); it samples and scores on the device";
@@ -472,7 +479,7 @@ public sealed class DeviceFlow : IDisposable
             (g, gx) = (gx, g);
         }
         _embedding?.Backward(context!, gContext!);
-        var linears = _layers.SelectMany(layer => layer.Network.Layers).Concat(_embedding?.Linears ?? []);
+        var linears = _linears;
         DeviceTensor? clip = null;
         if (ClipNorm is { } maxNorm)
         {

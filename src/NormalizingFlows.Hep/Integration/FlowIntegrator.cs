@@ -28,7 +28,7 @@ namespace NormalizingFlows.Hep.Integration;
 public sealed class FlowIntegrator : ImportanceSamplingIntegrator, IDisposable
 {
     private readonly Adam<float> _optimizer;
-    private IAcceleratedFlow? _device;
+    private readonly DeviceFlowCopy? _device;
     private readonly List<TrainingRound> _history = [];
     private ReplayBuffer? _buffer;
     private Vegas? _grid;
@@ -41,7 +41,11 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator, IDisposable
         if (integrand.Dimensions < 2) throw new ArgumentException($"integrand '{integrand.Name}' has {integrand.Dimensions} dimension; coupling flows need d ≥ 2 (use VEGAS in 1-D)", nameof(integrand));
         Flow = BuildFlow(integrand.Dimensions, Options, new Rng(seed ^ 0x1F10F));
         _optimizer = new Adam<float>(Flow.Parameters().Where(p => p.Trainable), Options.LearningRate);
-        if (Options.Device is not null) Accelerated(); // a part the device cannot run is refused here, by name
+        if (Options.Device is { } device)
+        {
+            _device = new DeviceFlowCopy(device, Flow, _optimizer, Flow);
+            _ = _device.Flow; // a part the device cannot run is refused here, by name
+        }
     }
 
     /// <summary>The settings.</summary>
@@ -159,17 +163,11 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator, IDisposable
     /// the uniform stream of a seed drawn from the integrator's Rng); the tensors belong to the caller's scope.
     /// </summary>
     private (Tensor<float> X, Tensor<float> LogQ) SampleFloat(int n) =>
-        Options.Device is null ? SampleUnitFlow(Flow, n, Rng) : Accelerated().SampleUnitCube(n, (long)(Rng.NextUInt64() >> 1));
+        Options.Device is null ? SampleUnitFlow(Flow, n, Rng) : _device!.Flow.SampleUnitCube(n, (long)(Rng.NextUInt64() >> 1));
 
-    /// <summary>The flow on <see cref="FlowIntegratorOptions.Device"/> (compiled from the host weights and Adam state on first use).</summary>
-    private IAcceleratedFlow Accelerated() => _device ??= Options.Device!.Compile(Flow, _optimizer);
 
     /// <summary>Frees the flow's device memory (the host <see cref="Flow"/> holds the trained weights); a later use compiles the host flow again.</summary>
-    public void Dispose()
-    {
-        _device?.Dispose();
-        _device = null;
-    }
+    public void Dispose() => _device?.Dispose();
 
     /// <summary>
     /// n points of a unit-hypercube <paramref name="flow"/> (given <paramref name="context"/>, [n, C], if conditional),
@@ -294,43 +292,9 @@ public sealed class FlowIntegrator : ImportanceSamplingIntegrator, IDisposable
     /// </summary>
     private void TrainOnDevice(int rounds, int cycle, ReplayBuffer? buffer, Func<Tensor<float>, Tensor<float>, double[]> target)
     {
-        int totalSteps = rounds * Options.StepsPerRound;
-        var schedule = new CosineDecaySchedule(Options.LearningRate, totalSteps, Options.LearningRate * 0.1);
+        var schedule = new CosineDecaySchedule(Options.LearningRate, rounds * Options.StepsPerRound, Options.LearningRate * 0.1);
         var divergence = ToDivergence(Options.Loss);
-        // compiled from the host weights and optimizer at each call: the host flow is the reference between calls
-        _device?.Dispose();
-        _device = null;
-        var flow = Accelerated();
-        try
-        {
-            TrainRounds(flow, rounds, cycle, buffer, target, schedule, divergence);
-        }
-        catch
-        {
-            // as on the CPU, the host flow keeps the steps taken before the failure, and the device flow stays the host's
-            KeepSteps(flow);
-            throw;
-        }
-        flow.CopyTo(Flow, _optimizer);
-        Flow.Eval();
-    }
-
-    /// <summary>
-    /// After a failed training call: the device's weights and Adam state into the host flow; when even that fails, the
-    /// device flow is dropped (the next use compiles the host's), so that the samples and log q stay one flow's.
-    /// </summary>
-    private void KeepSteps(IAcceleratedFlow flow)
-    {
-        try
-        {
-            flow.CopyTo(Flow, _optimizer);
-            Flow.Eval();
-        }
-        catch
-        {
-            _device?.Dispose();
-            _device = null;
-        }
+        _device!.Train(flow => TrainRounds(flow, rounds, cycle, buffer, target, schedule, divergence));
     }
 
     private void TrainRounds(IAcceleratedFlow flow, int rounds, int cycle, ReplayBuffer? buffer, Func<Tensor<float>, Tensor<float>, double[]> target,

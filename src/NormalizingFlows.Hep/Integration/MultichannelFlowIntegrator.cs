@@ -35,7 +35,7 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
     private double[] _shares;
     private double[]? _lastChannelEstimates;
     private IReadOnlyList<ChannelEstimate> _channels = [];
-    private IAcceleratedFlow? _device;
+    private readonly DeviceFlowCopy? _device;
 
     /// <summary>Creates the integrator: a channel-conditional flow (identity at the start) and, when learning, the channel-weight network.</summary>
     public MultichannelFlowIntegrator(IMultichannelIntegrand integrand, MultichannelOptions? options = null, long seed = 0)
@@ -67,18 +67,15 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
         _active = Enumerable.Repeat(true, k).ToArray();
         _sigma = Enumerable.Repeat(1.0, k).ToArray();
         _shares = Enumerable.Repeat(1.0 / k, k).ToArray();
-        if (Options.Flow.Device is not null) Accelerated(); // a part the device cannot run is refused here, by name
+        if (Options.Flow.Device is { } accelerator)
+        {
+            _device = new DeviceFlowCopy(accelerator, Flow, _optimizer, _model);
+            _ = _device.Flow; // a part the device cannot run is refused here, by name
+        }
     }
-
-    /// <summary>The flow on the device (compiled from the host weights and Adam state on first use).</summary>
-    private IAcceleratedFlow Accelerated() => _device ??= Options.Flow.Device!.Compile(Flow, _optimizer);
 
     /// <summary>Frees the flow's device memory (the host <see cref="Flow"/> holds the trained weights); a later use compiles the host flow again.</summary>
-    public void Dispose()
-    {
-        _device?.Dispose();
-        _device = null;
-    }
+    public void Dispose() => _device?.Dispose();
 
     /// <summary>The variance loss of each training round's first step (NaN for a skipped round), CPU or device (not recorded for the mixture loss).</summary>
     internal List<double> RoundLosses { get; } = [];
@@ -153,31 +150,7 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
     {
         var o = Options.Flow;
         var schedule = new CosineDecaySchedule(o.LearningRate, rounds * o.StepsPerRound, o.LearningRate * 0.1);
-        // compiled from the host weights and optimizer at each call: the host flow is the reference between calls
-        _device?.Dispose();
-        _device = null;
-        var flow = Accelerated();
-        try
-        {
-            TrainRounds(flow, rounds, schedule);
-        }
-        catch
-        {
-            // as on the CPU, the host flow keeps the steps taken before the failure, and the device flow stays the host's
-            try
-            {
-                flow.CopyTo(Flow, _optimizer);
-                _model.Eval();
-            }
-            catch
-            {
-                _device?.Dispose(); // the next use compiles the host's flow
-                _device = null;
-            }
-            throw;
-        }
-        flow.CopyTo(Flow, _optimizer);
-        _model.Eval();
+        _device!.Train(flow => TrainRounds(flow, rounds, schedule));
     }
 
     private void TrainRounds(IAcceleratedFlow flow, int rounds, CosineDecaySchedule schedule)
@@ -498,7 +471,7 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
             for (int i = 0; i < m; i++) cs[i * k + c] = 1;
             var (x, logq) = DrawOverride is { } draw ? draw(c, m)
                 : Options.Flow.Device is null ? FlowIntegrator.SampleUnitFlow(Flow, m, _rng, new Var<float>(context))
-                : Accelerated().SampleUnitCube(m, (long)(_rng.NextUInt64() >> 1), 0, context);
+                : _device!.Flow.SampleUnitCube(m, (long)(_rng.NextUInt64() >> 1), 0, context);
             var xs = x.ReadOnlySpan; var ls = logq.ReadOnlySpan;
             for (int i = 0; i < m * d; i++) round.U[offset * d + i] = xs[i];
             for (int i = 0; i < m; i++) { round.LogQ[offset + i] = ls[i]; round.Channel[offset + i] = c; }
