@@ -26,6 +26,26 @@ public sealed class DeviceCliTests
     private static double Mean(string output) =>
         double.Parse(output.Split("mean log-likelihood:")[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
 
+    /// <summary>
+    /// Runs <paramref name="run"/> on the CPU (cpu.nflow) and on the accelerator (dev.nflow) and scores
+    /// <paramref name="test"/> with both models on the CPU (cpu.csv, devcpu.csv): the device-trained model must score as
+    /// the CPU-trained one (same seeds and batches; float rounding only). Returns both columns.
+    /// </summary>
+    private static (double[] CpuTrained, double[] DeviceTrained) TrainOnBothSides(CliSandbox s, string[] run, string test)
+    {
+        var (code, _, err) = s.Run([.. run, "-o", s["cpu.nflow"]]);
+        Assert.True(code == 0, err);
+        (code, _, err) = s.Run([.. run, "-o", s["dev.nflow"], "--device", "cpu-accelerator"]);
+        Assert.True(code == 0, err);
+        (code, _, err) = s.Run("logprob", s["cpu.nflow"], test, "-o", s["cpu.csv"]);
+        Assert.True(code == 0, err);
+        (code, _, err) = s.Run("logprob", s["dev.nflow"], test, "-o", s["devcpu.csv"]);
+        Assert.True(code == 0, err);
+        var (a, b) = (Column(s["cpu.csv"]), Column(s["devcpu.csv"]));
+        for (int i = 0; i < a.Length; i++) Assert.True(Math.Abs(a[i] - b[i]) <= 1e-2 * (1 + Math.Abs(a[i])), $"row {i}: CPU-trained {a[i]}, device-trained {b[i]}");
+        return (a, b);
+    }
+
     [Fact]
     public void CudaWithoutAGpuFailsWithOneLine()
     {
@@ -96,19 +116,9 @@ public sealed class DeviceCliTests
         using var s = new CliSandbox();
         string train = Data(s), test = Data(s, "test.csv", 64, 2);
         string[] run = ["train", train, .. Small, "--flow", flow, "--context", "c"];
-        var (code, _, err) = s.Run([.. run, "-o", s["cpu.nflow"]]);
-        Assert.True(code == 0, err);
-        (code, _, err) = s.Run([.. run, "-o", s["dev.nflow"], "--device", "cpu-accelerator"]);
-        Assert.True(code == 0, err);
-        // the device-trained model scores as the CPU-trained one (same seeds and batches; float rounding only)
-        (code, _, err) = s.Run("logprob", s["cpu.nflow"], test, "-o", s["cpu.csv"]);
-        Assert.True(code == 0, err);
-        (code, _, err) = s.Run("logprob", s["dev.nflow"], test, "-o", s["devcpu.csv"]);
-        Assert.True(code == 0, err);
-        var (a, b) = (Column(s["cpu.csv"]), Column(s["devcpu.csv"]));
-        for (int i = 0; i < a.Length; i++) Assert.True(Math.Abs(a[i] - b[i]) <= 1e-2 * (1 + Math.Abs(a[i])), $"row {i}: CPU-trained {a[i]}, device-trained {b[i]}");
+        var (a, _) = TrainOnBothSides(s, run, test);
         // log p(x | c) of one model on the device as on the CPU
-        (code, _, err) = s.Run("logprob", s["cpu.nflow"], test, "-o", s["dev.csv"], "--device", "cpu-accelerator");
+        var (code, _, err) = s.Run("logprob", s["cpu.nflow"], test, "-o", s["dev.csv"], "--device", "cpu-accelerator");
         Assert.True(code == 0, err);
         var d = Column(s["dev.csv"]);
         Assert.Equal(64, d.Length);
@@ -142,18 +152,9 @@ public sealed class DeviceCliTests
         using var s = new CliSandbox();
         string train = Data(s), test = Data(s, "test.csv", 32, 2);
         string[] run = ["train", train, .. Small, "--flow", "maf", "--context", "c", "--embedding", "mlp:3:8:1"];
-        var (code, _, err) = s.Run([.. run, "-o", s["cpu.nflow"]]);
-        Assert.True(code == 0, err);
-        (code, _, err) = s.Run([.. run, "-o", s["dev.nflow"], "--device", "cpu-accelerator"]);
-        Assert.True(code == 0, err);
-        (code, _, err) = s.Run("logprob", s["cpu.nflow"], test, "-o", s["cpu.csv"]);
-        Assert.True(code == 0, err);
-        (code, _, err) = s.Run("logprob", s["dev.nflow"], test, "-o", s["devcpu.csv"]);
-        Assert.True(code == 0, err);
-        var (a, b) = (Column(s["cpu.csv"]), Column(s["devcpu.csv"]));
-        for (int i = 0; i < a.Length; i++) Assert.True(Math.Abs(a[i] - b[i]) <= 1e-2 * (1 + Math.Abs(a[i])), $"row {i}: CPU-trained {a[i]}, device-trained {b[i]}");
+        var (_, b) = TrainOnBothSides(s, run, test);
         // the device-trained model scored on the device (embedding there) as on the CPU
-        (code, _, err) = s.Run("logprob", s["dev.nflow"], test, "-o", s["dev.csv"], "--device", "cpu-accelerator");
+        var (code, _, err) = s.Run("logprob", s["dev.nflow"], test, "-o", s["dev.csv"], "--device", "cpu-accelerator");
         Assert.True(code == 0, err);
         var d = Column(s["dev.csv"]);
         for (int i = 0; i < b.Length; i++) Assert.True(Math.Abs(b[i] - d[i]) <= 1e-3 * (1 + Math.Abs(b[i])), $"row {i}: CPU {b[i]}, device {d[i]}");
