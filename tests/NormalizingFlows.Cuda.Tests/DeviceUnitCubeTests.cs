@@ -113,88 +113,64 @@ public sealed class DeviceUnitCubeTests(CpuAcceleratorFixture fixture) : IClassF
     {
         var spline = new PiecewiseLinearSpline(6);
         var rng = new Rng(23);
-        int n = 16, k = 3, m = spline.ParametersPerElement;
-        var x = Inputs(rng, n, k);
+        var x = Inputs(rng, 16, 3);
         x.Span[5] = 1.2f; // the right tail
         x.Span[4] = 0.45f; // not on a knot (at a knot the density jumps: the inverse's log|det| is either bin's)
-        var p = rng.Normal<float>(n, k * m);
-        var pd = ToDouble(p.ReadOnlySpan);
-        var yRef = new double[n * k]; var ldRef = new double[n * k];
-        spline.Forward<double>(ToDouble(x.ReadOnlySpan), pd, yRef, ldRef);
-        var args = new LinearSplineArgs(spline.Bins, (float)spline.MinBinMass, 0, 0);
-        using var dx = Up(x); using var dp = Up(p);
-        using var dy = DeviceTensor.Zeros(_dev, n, k); using var dld = DeviceTensor.Zeros(_dev, n, k);
-        DeviceOps.LinearSpline(dx, dp, dy, dld, args);
-        Assert2.Close(yRef.Select(v => (float)v).ToArray(), dy.Download().ReadOnlySpan, 1e-5, 2e-6, "linear spline y");
-        Assert2.Close(ldRef.Select(v => (float)v).ToArray(), dld.Download().ReadOnlySpan, 1e-5, 2e-5, "linear spline log det");
-
-        // the inverse of the same y against the double reference (slope at most 1/(K·min mass)), and inverse ∘ forward
-        var yFloat = yRef.Select(v => (float)v).ToArray();
-        using var dyRef = Up(Tensor<float>.From(yFloat, n, k));
-        using var back = DeviceTensor.Zeros(_dev, n, k); using var ldInv = DeviceTensor.Zeros(_dev, n, k);
-        DeviceOps.LinearSpline(dyRef, dp, back, ldInv, args with { Inverse = 1 });
-        var xd = new double[n * k]; var ldd = new double[n * k];
-        spline.Inverse<double>(ToDouble(yFloat), pd, xd, ldd);
-        var xDev = back.Download().ReadOnlySpan;
-        for (int i = 0; i < xd.Length; i++)
-        {
-            double bound = 1e-5 + 8 * 1.2e-7 * Math.Exp(ldd[i]);
-            Assert.True(Math.Abs(xDev[i] - xd[i]) <= bound, $"linear spline inverse[{i}]: double {xd[i]}, device {xDev[i]} (bound {bound})");
-        }
-        Assert2.Close(ldd.Select(v => (float)v).ToArray(), ldInv.Download().ReadOnlySpan, 1e-5, 2e-5, "linear spline inverse log det");
-        Assert2.Close(x.ReadOnlySpan, back.Download().ReadOnlySpan, 1e-4, 1e-4, "inverse(forward(x))");
-
-        // the backward against SplineOp's autograd gradients
-        var xv = new Var<float>(x, requiresGrad: true);
-        var pv = new Var<float>(p, requiresGrad: true);
-        var (y, ld) = SplineOp.Apply(spline, xv, pv);
-        var gy = rng.Normal<float>(n, k); var gl = rng.Normal<float>(n);
-        Ops.Add(Ops.Sum(Ops.Mul(y, new Var<float>(gy))), Ops.Sum(Ops.Mul(ld, new Var<float>(gl)))).Backward();
-        using var dgy = Up(gy); using var dgl = Up(gl);
-        using var gx = DeviceTensor.Zeros(_dev, n, k); using var gp = DeviceTensor.Zeros(_dev, n, k * m);
-        DeviceOps.LinearSplineBackward(dx, dp, dgy, dgl, gx, gp, args);
-        Assert2.Close(xv.Grad!, gx.Download(), 1e-4, 1e-4, "linear spline dx");
-        Assert2.Close(pv.Grad!, gp.Download(), 1e-3, 1e-4, "linear spline dparams");
+        // the inverse's slope is at most 1/(K·min mass): a few float ulps of y times it
+        CheckSplineKernels(spline, new DeviceUpdate(new LinearSplineArgs(spline.Bins, (float)spline.MinBinMass, 0, 0)), x, rng, "linear spline",
+            forwardLogDetRel: 1e-5, inverseBound: (y, ld) => 1e-5 + 8 * 1.2e-7 * Math.Exp(ld), inverseLogDetSlack: (ld, bound) => 2e-5 + 1e-5 * Math.Abs(ld));
     }
 
     [Fact]
     public void PiecewiseQuadraticSplineMatchesTheLibrarySplineForwardInverseAndBackward()
     {
         var spline = new PiecewiseQuadraticSpline(5);
+        Assert.Equal(11, spline.ParametersPerElement);
         var rng = new Rng(24);
-        int n = 16, k = 3, m = spline.ParametersPerElement;
-        Assert.Equal(11, m);
-        var x = Inputs(rng, n, k);
+        var x = Inputs(rng, 16, 3);
         x.Span[5] = 1.2f; // the right tail
+        CheckSplineKernels(spline, new DeviceUpdate(new QuadraticSplineArgs(spline.Bins, (float)spline.MinBinWidth, (float)spline.MinDensity, 0, 0)), x, rng, "quadratic spline",
+            forwardLogDetRel: 1e-4, inverseBound: (y, ld) => 1e-5 + 8 * 1.2e-7 * Math.Max(Math.Abs(y), 1) * Math.Exp(ld),
+            inverseLogDetSlack: (ld, bound) => 2e-5 + 1e-4 * Math.Abs(ld) + bound);
+    }
+
+    /// <summary>
+    /// A unit-interval spline's device kernels (<paramref name="update"/>) against the library's <paramref name="spline"/>:
+    /// forward values and log-det against the double reference; the inverse of the same y against the double inverse
+    /// (within <paramref name="inverseBound"/>(y, log|det| of the inverse) per element, its log-det within
+    /// <paramref name="inverseLogDetSlack"/>(that log-det, the bound)); inverse ∘ forward on the device; the backward
+    /// (x and parameter gradients) against SplineOp's autograd.
+    /// </summary>
+    private void CheckSplineKernels(IElementwiseSpline spline, DeviceUpdate update, Tensor<float> x, Rng rng, string name, double forwardLogDetRel,
+        Func<float, double, double> inverseBound, Func<double, double, double> inverseLogDetSlack)
+    {
+        int n = x.Dim(0), k = x.Dim(1), m = spline.ParametersPerElement;
         var p = rng.Normal<float>(n, k * m);
         var pd = ToDouble(p.ReadOnlySpan);
         var yRef = new double[n * k]; var ldRef = new double[n * k];
         spline.Forward<double>(ToDouble(x.ReadOnlySpan), pd, yRef, ldRef);
-        var args = new QuadraticSplineArgs(spline.Bins, (float)spline.MinBinWidth, (float)spline.MinDensity, 0, 0);
         using var dx = Up(x); using var dp = Up(p);
         using var dy = DeviceTensor.Zeros(_dev, n, k); using var dld = DeviceTensor.Zeros(_dev, n, k);
-        DeviceOps.QuadraticSpline(dx, dp, dy, dld, args);
-        Assert2.Close(yRef.Select(v => (float)v).ToArray(), dy.Download().ReadOnlySpan, 1e-5, 2e-6, "quadratic spline y");
-        Assert2.Close(ldRef.Select(v => (float)v).ToArray(), dld.Download().ReadOnlySpan, 1e-4, 2e-5, "quadratic spline log det");
+        update.Apply(dx, dp, dy, dld, inverse: false);
+        Assert2.Close(yRef.Select(v => (float)v).ToArray(), dy.Download().ReadOnlySpan, 1e-5, 2e-6, $"{name} y");
+        Assert2.Close(ldRef.Select(v => (float)v).ToArray(), dld.Download().ReadOnlySpan, forwardLogDetRel, 2e-5, $"{name} log det");
 
-        // the inverse of the same y against the double reference (a few float ulps times the slope), and inverse ∘ forward
         var yFloat = yRef.Select(v => (float)v).ToArray();
         using var dyRef = Up(Tensor<float>.From(yFloat, n, k));
         using var back = DeviceTensor.Zeros(_dev, n, k); using var ldInv = DeviceTensor.Zeros(_dev, n, k);
-        DeviceOps.QuadraticSpline(dyRef, dp, back, ldInv, args with { Inverse = 1 });
+        update.Apply(dyRef, dp, back, ldInv, inverse: true);
         var xd = new double[n * k]; var ldd = new double[n * k];
         spline.Inverse<double>(ToDouble(yFloat), pd, xd, ldd);
         var xDev = back.Download().ReadOnlySpan; var ldDev = ldInv.Download().ReadOnlySpan;
         for (int i = 0; i < xd.Length; i++)
         {
-            double bound = 1e-5 + 8 * 1.2e-7 * Math.Max(Math.Abs(yFloat[i]), 1) * Math.Exp(ldd[i]);
-            Assert.True(Math.Abs(xDev[i] - xd[i]) <= bound, $"quadratic spline inverse[{i}]: double {xd[i]}, device {xDev[i]} (bound {bound})");
-            Assert.True(Math.Abs(ldDev[i] - ldd[i]) <= 2e-5 + 1e-4 * Math.Abs(ldd[i]) + bound, $"quadratic spline inverse log det[{i}]: double {ldd[i]}, device {ldDev[i]}");
+            double bound = inverseBound(yFloat[i], ldd[i]);
+            Assert.True(Math.Abs(xDev[i] - xd[i]) <= bound, $"{name} inverse[{i}]: double {xd[i]}, device {xDev[i]} (bound {bound})");
+            Assert.True(Math.Abs(ldDev[i] - ldd[i]) <= inverseLogDetSlack(ldd[i], bound), $"{name} inverse log det[{i}]: double {ldd[i]}, device {ldDev[i]}");
         }
-        DeviceOps.QuadraticSpline(dy, dp, back, ldInv, args with { Inverse = 1 });
+        update.Apply(dy, dp, back, ldInv, inverse: true);
         Assert2.Close(x.ReadOnlySpan, back.Download().ReadOnlySpan, 1e-4, 1e-4, "inverse(forward(x))");
 
-        // the backward against SplineOp's autograd gradients
         var xv = new Var<float>(x, requiresGrad: true);
         var pv = new Var<float>(p, requiresGrad: true);
         var (y, ld) = SplineOp.Apply(spline, xv, pv);
@@ -202,9 +178,9 @@ public sealed class DeviceUnitCubeTests(CpuAcceleratorFixture fixture) : IClassF
         Ops.Add(Ops.Sum(Ops.Mul(y, new Var<float>(gy))), Ops.Sum(Ops.Mul(ld, new Var<float>(gl)))).Backward();
         using var dgy = Up(gy); using var dgl = Up(gl);
         using var gx = DeviceTensor.Zeros(_dev, n, k); using var gp = DeviceTensor.Zeros(_dev, n, k * m);
-        DeviceOps.QuadraticSplineBackward(dx, dp, dgy, dgl, gx, gp, args);
-        Assert2.Close(xv.Grad!, gx.Download(), 1e-4, 1e-4, "quadratic spline dx");
-        Assert2.Close(pv.Grad!, gp.Download(), 1e-3, 1e-4, "quadratic spline dparams");
+        update.Backward(dx, dp, dgy, dgl, gx, gp);
+        Assert2.Close(xv.Grad!, gx.Download(), 1e-4, 1e-4, $"{name} dx");
+        Assert2.Close(pv.Grad!, gp.Download(), 1e-3, 1e-4, $"{name} dparams");
     }
 
     private static ulong Mix(ulong z)
