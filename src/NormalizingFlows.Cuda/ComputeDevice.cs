@@ -19,20 +19,27 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
 {
     private readonly Context _context;
     private DeviceTensor? _ones;
+    private readonly HostStaging _staging;
+    private readonly Lock _stagingLock = new();
 
-    private ComputeDevice(Context context, Accelerator accelerator, CuBlas? blas)
+    private ComputeDevice(Context context, Accelerator accelerator, CuBlas? blas, bool pinned = true)
     {
         _context = context;
         Accelerator = accelerator;
         Blas = blas;
         Kernels = new DeviceKernelSet(accelerator);
+        _staging = new HostStaging(accelerator, pinned);
+        ResidentDataLimit = accelerator.MemorySize / 2;
     }
 
     /// <summary>ILGPU's CPU accelerator: the device kernels as .NET code (GEMM by the ILGPU kernel).</summary>
-    public static ComputeDevice CpuAccelerator()
+    public static ComputeDevice CpuAccelerator() => CpuAcceleratorWith(pinned: true);
+
+    /// <summary>The CPU accelerator with page-locked staging (<paramref name="pinned"/>) or the pageable copies (to compare both).</summary>
+    internal static ComputeDevice CpuAcceleratorWith(bool pinned)
     {
         var context = Context.Create(b => b.CPU().EnableAlgorithms());
-        return new ComputeDevice(context, context.CreateCPUAccelerator(0, CPUAcceleratorMode.Sequential), null);
+        return new ComputeDevice(context, context.CreateCPUAccelerator(0, CPUAcceleratorMode.Sequential), null, pinned);
     }
 
     /// <summary>
@@ -92,7 +99,40 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
     /// <summary>Waits until every launched kernel has finished (for timing; downloads wait by themselves).</summary>
     public void Synchronize() => Accelerator.Synchronize();
 
+    /// <summary>
+    /// True when host↔device copies go through a page-locked (pinned) staging buffer, copied asynchronously on the
+    /// device's stream; false when page-locking is unavailable and they copy from pageable memory, synchronously.
+    /// </summary>
+    public bool PinnedTransfers => _staging.Pinned;
+
+    /// <summary>
+    /// The most bytes of training data (events, context and weights together) that training through
+    /// <see cref="TrainingOptions.Device"/> keeps on the device; a larger training set stays on the host and each
+    /// step's batch rows are gathered there into pinned buffers and uploaded (streamed). Default: half of the device's
+    /// memory; 0 streams every training set.
+    /// </summary>
+    public long ResidentDataLimit
+    {
+        get;
+        set => field = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "must be ≥ 0 bytes");
+    }
+
     internal Accelerator Accelerator { get; }
+
+    /// <summary>Copies <paramref name="values"/> into <paramref name="target"/> through the staging buffer (asynchronous when pinned).</summary>
+    internal void Upload<T>(ArrayView<T> target, ReadOnlySpan<T> values) where T : unmanaged
+    {
+        lock (_stagingLock) _staging.Upload(target, values);
+    }
+
+    /// <summary>Copies <paramref name="source"/> into <paramref name="destination"/> through the staging buffer (waits for the device).</summary>
+    internal void Download<T>(ArrayView<T> source, Span<T> destination) where T : unmanaged
+    {
+        lock (_stagingLock) _staging.Download(source, destination);
+    }
+
+    /// <summary>The staging buffer (for the tests).</summary>
+    internal HostStaging Staging => _staging;
 
     internal DeviceKernelSet Kernels { get; }
 
@@ -115,6 +155,7 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
     public void Dispose()
     {
         _ones?.Dispose();
+        _staging.Dispose();
         Blas?.Dispose();
         Accelerator.Dispose();
         _context.Dispose();
