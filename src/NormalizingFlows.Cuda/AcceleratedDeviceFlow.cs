@@ -10,7 +10,9 @@ namespace NormalizingFlows.Cuda;
 /// <summary>
 /// <see cref="ComputeDevice"/>'s <see cref="IAcceleratedFlow"/> for <see cref="TrainingLoop{T}"/>: a
 /// <see cref="DeviceFlow"/>, the training events (with their context and weights) uploaded once, batches gathered on
-/// the device from the host's row order into buffers reused across batch sizes, the loss summed on the device, and
+/// the device from the host's row order into buffers reused across batch sizes (or, for a set over
+/// <see cref="ComputeDevice.ResidentDataLimit"/>, kept on the host and each step's rows streamed:
+/// <see cref="StreamedBatches"/>), the loss summed on the device, and
 /// Adam's moments moved to and from the host optimizer; for a unit-cube flow also FlowIntegrator's rounds (samples
 /// with log q, a round's points and coefficients uploaded once, sampled-divergence steps on them).
 /// </summary>

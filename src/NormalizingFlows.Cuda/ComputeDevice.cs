@@ -108,8 +108,8 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
     /// <summary>
     /// The most bytes of training data (events, context and weights together) that training through
     /// <see cref="TrainingOptions.Device"/> keeps on the device; a larger training set stays on the host and each
-    /// step's batch rows are gathered there into pinned buffers and uploaded (streamed). Default: half of the device's
-    /// memory; 0 streams every training set.
+    /// step's batch rows are gathered there into pinned buffers and uploaded (streamed). Read when the training data
+    /// is set. Default: half of the device's memory; 0 streams every training set.
     /// </summary>
     public long ResidentDataLimit
     {

@@ -147,20 +147,28 @@ internal sealed class HostStaging : IDisposable
 /// </summary>
 internal sealed class StreamFence : IDisposable
 {
+    private readonly Accelerator _accelerator;
     private readonly AcceleratorStream _stream;
     private IntPtr _event;
     private bool _pending;
 
     public StreamFence(Accelerator accelerator)
     {
+        _accelerator = accelerator;
         _stream = accelerator.DefaultStream;
-        if (_stream is CudaStream) CudaException.ThrowIfFailed(CudaAPI.CurrentAPI.CreateEvent(out _event, CudaEventFlags.CU_EVENT_DISABLE_TIMING));
+        if (_stream is not CudaStream) return;
+        using var bound = accelerator.BindScoped(); // the driver calls need the device's context on this thread
+        CudaException.ThrowIfFailed(CudaAPI.CurrentAPI.CreateEvent(out _event, CudaEventFlags.CU_EVENT_DISABLE_TIMING));
     }
 
     /// <summary>Marks the work queued so far.</summary>
     public void Record()
     {
-        if (_stream is CudaStream cuda) CudaException.ThrowIfFailed(CudaAPI.CurrentAPI.RecordEvent(_event, cuda.StreamPtr));
+        if (_stream is CudaStream cuda)
+        {
+            using var bound = _accelerator.BindScoped();
+            CudaException.ThrowIfFailed(CudaAPI.CurrentAPI.RecordEvent(_event, cuda.StreamPtr));
+        }
         _pending = true;
     }
 
@@ -168,14 +176,20 @@ internal sealed class StreamFence : IDisposable
     public void Wait()
     {
         if (!_pending) return;
-        if (_stream is CudaStream) CudaException.ThrowIfFailed(CudaAPI.CurrentAPI.SynchronizeEvent(_event));
+        if (_stream is CudaStream)
+        {
+            using var bound = _accelerator.BindScoped();
+            CudaException.ThrowIfFailed(CudaAPI.CurrentAPI.SynchronizeEvent(_event));
+        }
         else _stream.Synchronize();
         _pending = false;
     }
 
     public void Dispose()
     {
-        if (_event != IntPtr.Zero) CudaAPI.CurrentAPI.DestroyEvent(_event);
+        if (_event == IntPtr.Zero) return;
+        using var bound = _accelerator.BindScoped();
+        CudaAPI.CurrentAPI.DestroyEvent(_event);
         _event = IntPtr.Zero;
     }
 }
