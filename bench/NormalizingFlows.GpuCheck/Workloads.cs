@@ -136,12 +136,14 @@ internal static class Workloads
     /// <paramref name="batch"/>, with the training split on the device (gathered there) and streamed from the host
     /// (<see cref="ComputeDevice.ResidentDataLimit"/> 0: rows gathered on the host into pinned buffers and uploaded,
     /// overlapping the previous step's kernels): mean step time over the timed steps (one synchronization at the end,
-    /// so the overlap counts) and the streamed/resident ratio.
+    /// so the overlap counts), the streamed/resident ratio, and whether the two runs' summed losses are equal (they
+    /// must be, bit for bit: it fails otherwise).
     /// </summary>
     private static bool StreamedTrain(ComputeDevice device, string model, DeviceTensor train, int batch, (int Warm, int Timed) steps, string source)
     {
         var host = train.Download();
         var ms = new double[2];
+        var lossSums = new double[2];
         long saved = device.ResidentDataLimit;
         try
         {
@@ -159,17 +161,19 @@ internal static class Workloads
                     for (int i = 0; i < batch; i++) rows[i] = rng.NextInt(train.Rows);
                     acc.TrainStep(rows, 1e-3, null);
                 }
-                double loss = acc.TakeLossSum(); // waits for the device
+                lossSums[mode] = acc.TakeLossSum(); // every step's loss, summed; waits for the device
                 sw.Stop();
                 ms[mode] = sw.Elapsed.TotalMilliseconds / steps.Timed;
-                if (!double.IsFinite(loss)) return false;
             }
         }
         finally { device.ResidentDataLimit = saved; }
         Json.Line(("model", model), ("workload", "train_streamed"), ("batch", batch), ("resident_step_ms", ms[0]), ("streamed_step_ms", ms[1]),
             ("streamed_over_resident", ms[1] / ms[0]), ("samples_per_s", batch / (ms[1] * 1e-3)), ("pinned", device.PinnedTransfers),
+            ("loss_sum_resident", lossSums[0]), ("loss_sum_streamed", lossSums[1]), ("losses_equal", lossSums[0] == lossSums[1]),
             ("device", device.Name), ("data", source));
-        return true;
+        // the same rows reach the same batch buffers either way, so the kernels see the same bits: a streamed step
+        // handed stale rows (a missing wait for a staging buffer's copy) changes the sum
+        return double.IsFinite(lossSums[0]) && lossSums[0] == lossSums[1];
     }
 
     /// <summary>

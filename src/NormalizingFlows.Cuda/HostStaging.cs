@@ -11,7 +11,9 @@ namespace NormalizingFlows.Cuda;
 /// kernels); the host waits only when it needs the data (a download) or before it writes the buffer again (a fence
 /// recorded after the copy that last read it: a CUDA event, a stream synchronization elsewhere). It grows on demand
 /// (by doubling, up to <see cref="MaxBytes"/>; longer copies go in chunks) and is freed with its owner. Where
-/// page-locking is unavailable it is an ordinary array and each copy synchronizes (<see cref="Pinned"/> says which ran).
+/// page-locking is unavailable (or not asked for) <see cref="Upload{T}"/> and <see cref="Download{T}"/> copy straight
+/// from and to the caller's memory, synchronously, as ILGPU's CPU copies do, and <see cref="Begin"/> hands out an
+/// ordinary array (<see cref="Pinned"/> says which ran).
 /// Not thread-safe (its owner locks).
 /// </summary>
 internal sealed class HostStaging : IDisposable
@@ -103,6 +105,11 @@ internal sealed class HostStaging : IDisposable
         var src = MemoryMarshal.AsBytes(values);
         var dst = target.Cast<byte>();
         if (dst.Length != src.Length) throw new ArgumentException($"{src.Length} bytes for a device view of {dst.Length}", nameof(values));
+        if (!Pinned)
+        {
+            if (src.Length > 0) dst.CopyFromCPU(src); // the pageable path: ILGPU's synchronous copy, no staging
+            return;
+        }
         for (int at = 0; at < src.Length; at += MaxBytes)
         {
             int n = Math.Min(MaxBytes, src.Length - at);
@@ -118,16 +125,17 @@ internal sealed class HostStaging : IDisposable
         var dst = MemoryMarshal.AsBytes(destination);
         var src = source.Cast<byte>();
         if (src.Length != dst.Length) throw new ArgumentException($"{dst.Length} bytes for a device view of {src.Length}", nameof(destination));
+        if (!Pinned)
+        {
+            if (dst.Length > 0) src.CopyToCPU(dst);
+            return;
+        }
         for (int at = 0; at < dst.Length; at += MaxBytes)
         {
             int n = Math.Min(MaxBytes, dst.Length - at);
             var staged = Begin(n);
-            if (Pinned)
-            {
-                src.SubView(at, n).CopyTo(_accelerator.DefaultStream, _pinned!.ArrayView.SubView(0, n));
-                _accelerator.DefaultStream.Synchronize();
-            }
-            else src.SubView(at, n).CopyToCPU(staged);
+            src.SubView(at, n).CopyTo(_accelerator.DefaultStream, _pinned!.ArrayView.SubView(0, n));
+            _accelerator.DefaultStream.Synchronize();
             staged.CopyTo(dst.Slice(at, n));
         }
     }

@@ -66,7 +66,7 @@ public sealed class DeviceTransferTests(CpuAcceleratorFixture fixture) : IClassF
 
     [Theory]
     [InlineData(true)]
-    [InlineData(false)] // the pageable fallback: an ordinary array, synchronous copies
+    [InlineData(false)] // the pageable fallback: ILGPU's synchronous copies from the caller's memory
     public void StagingChunksAndIntegersRoundTripExactly(bool pinned)
     {
         // a staging buffer of at most 12 bytes: every copy longer than 3 floats goes in chunks
