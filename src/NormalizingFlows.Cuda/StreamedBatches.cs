@@ -6,7 +6,8 @@ namespace NormalizingFlows.Cuda;
 
 /// <summary>
 /// Training data kept on the host (a set larger than <see cref="ComputeDevice.ResidentDataLimit"/>): each step's rows
-/// of the events, their context and loss weights are gathered on the host (threads over row blocks for large batches)
+/// of the events, their context and loss weights are gathered on the host (threads over row blocks of at least
+/// <see cref="BlockFloats"/> for large batches)
 /// into one of two page-locked buffers, side by side, and copied asynchronously into the step's device batch buffers.
 /// The two buffers alternate, so the gather and copy of step k + 1 overlap step k's kernels; before a buffer is written
 /// again the host waits for the copy that last read it (step k − 1's, queued before step k's kernels), never for the
@@ -14,8 +15,14 @@ namespace NormalizingFlows.Cuda;
 /// </summary>
 internal sealed class StreamedBatches : IDisposable
 {
-    /// <summary>Floats per batch below which the gather runs on the calling thread.</summary>
-    private const int ParallelFloats = 1 << 16;
+    /// <summary>The least floats one thread of the gather copies (1 MiB): smaller batches run on the calling thread.</summary>
+    internal const int BlockFloats = 1 << 18;
+
+    /// <summary>
+    /// Threads for the gather: the processor count from 4 processors on, else 1 (on a loaded 2-core machine two
+    /// threads took 6–16 ms for 65 536 × 18 floats, one thread 1–4 ms: the second waited to be scheduled).
+    /// </summary>
+    private static readonly int Threads = Environment.ProcessorCount >= 4 ? Environment.ProcessorCount : 1;
 
     private readonly Tensor<float> _x;
     private readonly Tensor<float>? _context, _weights;
@@ -49,20 +56,24 @@ internal sealed class StreamedBatches : IDisposable
         var slot = _slots[_next];
         _next ^= 1;
         var staged = MemoryMarshal.Cast<byte, float>(slot.Begin((int)floats * sizeof(float)));
-        Gather(rows, _x, staged[..(n * d)]);
-        if (_context is not null) Gather(rows, _context, staged.Slice(n * d, n * c));
-        if (_weights is not null) Gather(rows, _weights, staged.Slice(n * (d + c), n));
+        Gather(rows, _x, staged[..(n * d)], Threads);
+        if (_context is not null) Gather(rows, _context, staged.Slice(n * d, n * c), Threads);
+        if (_weights is not null) Gather(rows, _weights, staged.Slice(n * (d + c), n), Threads);
         slot.Send(x.View.Cast<byte>(), 0, n * d * sizeof(float));
         if (context is not null) slot.Send(context.View.Cast<byte>(), n * d * sizeof(float), n * c * sizeof(float));
         if (weights is not null) slot.Send(weights.View.Cast<byte>(), n * (d + c) * sizeof(float), n * sizeof(float));
         slot.Commit();
     }
 
-    /// <summary>Rows <paramref name="rows"/> of <paramref name="source"/> [M, k] into <paramref name="target"/> [rows.Length, k].</summary>
-    internal static unsafe void Gather(ReadOnlySpan<int> rows, Tensor<float> source, Span<float> target)
+    /// <summary>
+    /// Rows <paramref name="rows"/> of <paramref name="source"/> [M, k] into <paramref name="target"/> [rows.Length, k],
+    /// on up to <paramref name="threads"/> threads (row blocks of at least <see cref="BlockFloats"/>).
+    /// </summary>
+    internal static unsafe void Gather(ReadOnlySpan<int> rows, Tensor<float> source, Span<float> target, int threads)
     {
         int k = source.Length == 0 ? 0 : (int)(source.Length / source.Dim(0));
-        if (target.Length < ParallelFloats)
+        int blocks = Math.Min(threads, target.Length / BlockFloats);
+        if (blocks < 2)
         {
             var src = source.ReadOnlySpan;
             for (int i = 0; i < rows.Length; i++) src.Slice(rows[i] * k, k).CopyTo(target.Slice(i * k, k));
@@ -74,7 +85,6 @@ internal sealed class StreamedBatches : IDisposable
         fixed (float* dst = target)
         {
             nint at = (nint)r, to = (nint)dst;
-            int blocks = Math.Min(Environment.ProcessorCount * 4, (n + 255) / 256);
             Parallel.For(0, blocks, b =>
             {
                 var src = source.ReadOnlySpan;

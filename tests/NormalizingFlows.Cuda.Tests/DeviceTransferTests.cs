@@ -197,16 +197,18 @@ public sealed class DeviceTransferTests(CpuAcceleratorFixture fixture) : IClassF
     }
 
     [Theory]
-    [InlineData(9)]      // on the calling thread
-    [InlineData(20_000)] // 80 000 floats: row blocks on the thread pool
-    public void HostGatherCopiesTheRowsInOrder(int n)
+    [InlineData(9, 4)]       // on the calling thread (under BlockFloats)
+    [InlineData(140_000, 1)] // on the calling thread
+    [InlineData(140_000, 3)] // 560 000 floats: 2 row blocks (BlockFloats each at least) on the thread pool
+    [InlineData(200_000, 3)] // 800 000 floats: 3 row blocks
+    public void HostGatherCopiesTheRowsInOrder(int n, int threads)
     {
         var source = Tensor<float>.From(Values(50 * D, 8), 50, D);
         var rng = new Rng(n);
         int[] rows = new int[n];
         for (int i = 0; i < n; i++) rows[i] = rng.NextInt(50);
         var gathered = new float[n * D];
-        StreamedBatches.Gather(rows, source, gathered);
+        StreamedBatches.Gather(rows, source, gathered, threads);
         for (int i = 0; i < n; i++)
             SameBits(source.ReadOnlySpan.Slice(rows[i] * D, D), gathered.AsSpan(i * D, D), $"row {i} (source row {rows[i]})");
     }
