@@ -33,7 +33,8 @@ public sealed class DeviceTransferTests(CpuAcceleratorFixture fixture) : IClassF
     {
         Assert.Equal(expected.Length, actual.Length);
         for (int i = 0; i < expected.Length; i++)
-            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]), $"{what}[{i}]: expected {expected[i]}, got {actual[i]}");
+            if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
+                Assert.Fail($"{what}[{i}]: expected {expected[i]}, got {actual[i]}");
     }
 
     [Fact]
@@ -145,9 +146,7 @@ public sealed class DeviceTransferTests(CpuAcceleratorFixture fixture) : IClassF
 
     [Theory]
     [InlineData(false, false)]
-    [InlineData(true, false)]
-    [InlineData(false, true)]
-    [InlineData(true, true)]
+    [InlineData(true, true)] // the context and the weights streamed beside the events, from one buffer
     public void StreamedStepsAreBitIdenticalToResidentOnes(bool conditional, bool weighted)
     {
         // the same rows reach the same batch buffers by a host gather and a copy instead of the device's gather: the
@@ -209,8 +208,9 @@ public sealed class DeviceTransferTests(CpuAcceleratorFixture fixture) : IClassF
         for (int i = 0; i < n; i++) rows[i] = rng.NextInt(50);
         var gathered = new float[n * D];
         StreamedBatches.Gather(rows, source, gathered, threads);
-        for (int i = 0; i < n; i++)
-            SameBits(source.ReadOnlySpan.Slice(rows[i] * D, D), gathered.AsSpan(i * D, D), $"row {i} (source row {rows[i]})");
+        var expected = new float[n * D];
+        for (int i = 0; i < n; i++) source.ReadOnlySpan.Slice(rows[i] * D, D).CopyTo(expected.AsSpan(i * D, D));
+        SameBits(expected, gathered, $"gathered rows (element i·{D} + j is row i's column j)");
     }
 
     [Fact]
