@@ -13,7 +13,8 @@ namespace NormalizingFlows.Cuda;
 /// ILGPU's CPU accelerator (<see cref="CpuAccelerator"/>), which runs the same kernels on any machine, slowly: for
 /// tests and CI. Kernels are compiled once per device. Dispose it after the tensors and flows that use it. As an
 /// <see cref="IFlowAccelerator"/> it is <see cref="TrainingOptions.Device"/>: the library's training loop then trains
-/// on it through a <see cref="DeviceFlow"/>.
+/// on it through a <see cref="DeviceFlow"/>. Host↔device copies go through a page-locked staging buffer it owns
+/// (<see cref="PinnedTransfers"/>).
 /// </summary>
 public sealed class ComputeDevice : IFlowAccelerator, IDisposable
 {
@@ -22,24 +23,21 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
     private readonly HostStaging _staging;
     private readonly Lock _stagingLock = new();
 
-    private ComputeDevice(Context context, Accelerator accelerator, CuBlas? blas, bool pinned = true)
+    private ComputeDevice(Context context, Accelerator accelerator, CuBlas? blas)
     {
         _context = context;
         Accelerator = accelerator;
         Blas = blas;
         Kernels = new DeviceKernelSet(accelerator);
-        _staging = new HostStaging(accelerator, pinned);
+        _staging = new HostStaging(accelerator);
         ResidentDataLimit = accelerator.MemorySize / 2;
     }
 
     /// <summary>ILGPU's CPU accelerator: the device kernels as .NET code (GEMM by the ILGPU kernel).</summary>
-    public static ComputeDevice CpuAccelerator() => CpuAcceleratorWith(pinned: true);
-
-    /// <summary>The CPU accelerator with page-locked staging (<paramref name="pinned"/>) or the pageable copies (to compare both).</summary>
-    internal static ComputeDevice CpuAcceleratorWith(bool pinned)
+    public static ComputeDevice CpuAccelerator()
     {
         var context = Context.Create(b => b.CPU().EnableAlgorithms());
-        return new ComputeDevice(context, context.CreateCPUAccelerator(0, CPUAcceleratorMode.Sequential), null, pinned);
+        return new ComputeDevice(context, context.CreateCPUAccelerator(0, CPUAcceleratorMode.Sequential), null);
     }
 
     /// <summary>

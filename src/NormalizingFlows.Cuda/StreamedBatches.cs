@@ -7,8 +7,8 @@ namespace NormalizingFlows.Cuda;
 /// <summary>
 /// Training data kept on the host (a set larger than <see cref="ComputeDevice.ResidentDataLimit"/>): each step's rows
 /// of the events, their context and loss weights are gathered on the host (threads over row blocks of at least
-/// <see cref="BlockFloats"/> for large batches)
-/// into one of two page-locked buffers, side by side, and copied asynchronously into the step's device batch buffers.
+/// <see cref="BlockFloats"/> for large batches) into one of two page-locked buffers, side by side, and copied
+/// asynchronously into the step's device batch buffers.
 /// The two buffers alternate, so the gather and copy of step k + 1 overlap step k's kernels; before a buffer is written
 /// again the host waits for the copy that last read it (step k − 1's, queued before step k's kernels), never for the
 /// kernels. The host tensors are read at every step: they must not change while training.
