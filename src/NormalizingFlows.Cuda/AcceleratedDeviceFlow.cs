@@ -10,7 +10,9 @@ namespace NormalizingFlows.Cuda;
 /// <summary>
 /// <see cref="ComputeDevice"/>'s <see cref="IAcceleratedFlow"/> for <see cref="TrainingLoop{T}"/>: a
 /// <see cref="DeviceFlow"/>, the training events (with their context and weights) uploaded once, batches gathered on
-/// the device from the host's row order into buffers reused across batch sizes, the loss summed on the device, and
+/// the device from the host's row order into buffers reused across batch sizes (or, for a set over
+/// <see cref="ComputeDevice.ResidentDataLimit"/>, kept on the host and each step's rows streamed:
+/// <see cref="StreamedBatches"/>), the loss summed on the device, and
 /// Adam's moments moved to and from the host optimizer; for a unit-cube flow also FlowIntegrator's rounds (samples
 /// with log q, a round's points and coefficients uploaded once, sampled-divergence steps on them).
 /// </summary>
@@ -21,6 +23,7 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
     private readonly DeviceTensor _lossSum;
     private readonly DeviceWorkspace _batch; // the step's events, context and loss weights [rows, ·]: views over the largest batch's buffers
     private DeviceTensor? _data, _context, _weights;
+    private StreamedBatches? _streamed; // the training data on the host when it is over the device's ResidentDataLimit
     private DeviceIndex? _rows;
     private DeviceWorkspace? _round; // a divergence round's points, coefficients, aux and context [rows, ·]
     private bool _roundContext;      // whether the round has a context (a conditional flow)
@@ -59,6 +62,14 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
         if (weights is not null && weights.Length != n) throw new ArgumentException($"training weights must have one entry per event ({n}), got {weights.ShapeString}", nameof(weights));
         foreach (var t in new[] { _data, _context, _weights }) t?.Dispose();
         _data = _context = _weights = null;
+        _streamed?.Dispose();
+        _streamed = null;
+        long bytes = sizeof(float) * (x.Length + (context?.Length ?? 0) + (weights?.Length ?? 0));
+        if (bytes > _flow.Device.ResidentDataLimit)
+        {
+            _streamed = new StreamedBatches(_flow.Device, x, context, weights is null ? null : LossWeights(weights));
+            return;
+        }
         _data = DeviceTensor.Upload(_flow.Device, x);
         if (context is not null) _context = DeviceTensor.Upload(_flow.Device, context);
         if (weights is not null) _weights = DeviceTensor.Upload(_flow.Device, LossWeights(weights));
@@ -80,18 +91,27 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
         return Tensor<float>.From(scaled, w.Length);
     }
 
+    /// <summary>Whether the training data stays on the host, each step's rows streamed (for the tests).</summary>
+    internal bool Streaming => _streamed is not null;
+
     public void TrainStep(ReadOnlySpan<int> rows, double learningRate, double? clipNorm)
     {
-        var data = _data ?? throw new InvalidOperationException("TrainStep before SetTrainingData");
+        if (_data is null && _streamed is null) throw new InvalidOperationException("TrainStep before SetTrainingData");
         if (rows.Length < 1) throw new ArgumentException("a training step needs at least one row", nameof(rows));
-        if (_rows is null || _rows.Capacity < rows.Length) { _rows?.Dispose(); _rows = new DeviceIndex(_flow.Device, new int[rows.Length]); }
-        _rows.CopyFrom(rows);
         _batch.Prepare(rows.Length);
-        DeviceOps.GatherRows(data, _batch[0], _rows);
-        if (_context is not null) DeviceOps.GatherRows(_context, _batch[1], _rows);
-        if (_weights is not null) DeviceOps.GatherRows(_weights, _batch[2], _rows);
+        bool context = _context is not null || _streamed is not null && _flow.ContextFeatures > 0;
+        bool weights = _weights is not null || _streamed is { HasWeights: true };
+        if (_streamed is not null) _streamed.Upload(rows, _batch[0], context ? _batch[1] : null, weights ? _batch[2] : null);
+        else
+        {
+            if (_rows is null || _rows.Capacity < rows.Length) { _rows?.Dispose(); _rows = new DeviceIndex(_flow.Device, new int[rows.Length]); }
+            _rows.CopyFrom(rows);
+            DeviceOps.GatherRows(_data!, _batch[0], _rows);
+            if (_context is not null) DeviceOps.GatherRows(_context, _batch[1], _rows);
+            if (_weights is not null) DeviceOps.GatherRows(_weights, _batch[2], _rows);
+        }
         _flow.ClipNorm = clipNorm;
-        _flow.Step(_batch[0], _context is null ? null : _batch[1], _weights is null ? null : _batch[2], learningRate, readLoss: false, _lossSum);
+        _flow.Step(_batch[0], context ? _batch[1] : null, weights ? _batch[2] : null, learningRate, readLoss: false, _lossSum);
     }
 
     public double TakeLossSum()
@@ -209,6 +229,7 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
     public void Dispose()
     {
         foreach (var t in new[] { _data, _context, _weights }) t?.Dispose();
+        _streamed?.Dispose();
         _batch.Dispose(); _rows?.Dispose(); _round?.Dispose(); _lossSum.Dispose();
         _flow.Dispose();
     }

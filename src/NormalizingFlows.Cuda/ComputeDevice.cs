@@ -13,12 +13,15 @@ namespace NormalizingFlows.Cuda;
 /// ILGPU's CPU accelerator (<see cref="CpuAccelerator"/>), which runs the same kernels on any machine, slowly: for
 /// tests and CI. Kernels are compiled once per device. Dispose it after the tensors and flows that use it. As an
 /// <see cref="IFlowAccelerator"/> it is <see cref="TrainingOptions.Device"/>: the library's training loop then trains
-/// on it through a <see cref="DeviceFlow"/>.
+/// on it through a <see cref="DeviceFlow"/>. Host↔device copies go through a page-locked staging buffer it owns
+/// (<see cref="PinnedTransfers"/>).
 /// </summary>
 public sealed class ComputeDevice : IFlowAccelerator, IDisposable
 {
     private readonly Context _context;
     private DeviceTensor? _ones;
+    private readonly HostStaging _staging;
+    private readonly Lock _stagingLock = new();
 
     private ComputeDevice(Context context, Accelerator accelerator, CuBlas? blas)
     {
@@ -26,6 +29,8 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
         Accelerator = accelerator;
         Blas = blas;
         Kernels = new DeviceKernelSet(accelerator);
+        _staging = new HostStaging(accelerator);
+        ResidentDataLimit = accelerator.MemorySize / 2;
     }
 
     /// <summary>ILGPU's CPU accelerator: the device kernels as .NET code (GEMM by the ILGPU kernel).</summary>
@@ -92,7 +97,40 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
     /// <summary>Waits until every launched kernel has finished (for timing; downloads wait by themselves).</summary>
     public void Synchronize() => Accelerator.Synchronize();
 
+    /// <summary>
+    /// True when host↔device copies go through a page-locked (pinned) staging buffer, copied asynchronously on the
+    /// device's stream; false when page-locking is unavailable and they copy from pageable memory, synchronously.
+    /// </summary>
+    public bool PinnedTransfers => _staging.Pinned;
+
+    /// <summary>
+    /// The most bytes of training data (events, context and weights together) that training through
+    /// <see cref="TrainingOptions.Device"/> keeps on the device; a larger training set stays on the host and each
+    /// step's batch rows are gathered there into pinned buffers and uploaded (streamed). Read when the training data
+    /// is set. Default: half of the device's memory; 0 streams every training set.
+    /// </summary>
+    public long ResidentDataLimit
+    {
+        get;
+        set => field = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "must be ≥ 0 bytes");
+    }
+
     internal Accelerator Accelerator { get; }
+
+    /// <summary>Copies <paramref name="values"/> into <paramref name="target"/> through the staging buffer (asynchronous when pinned).</summary>
+    internal void Upload<T>(ArrayView<T> target, ReadOnlySpan<T> values) where T : unmanaged
+    {
+        lock (_stagingLock) _staging.Upload(target, values);
+    }
+
+    /// <summary>Copies <paramref name="source"/> into <paramref name="destination"/> through the staging buffer (waits for the device).</summary>
+    internal void Download<T>(ArrayView<T> source, Span<T> destination) where T : unmanaged
+    {
+        lock (_stagingLock) _staging.Download(source, destination);
+    }
+
+    /// <summary>The staging buffer (for the tests).</summary>
+    internal HostStaging Staging => _staging;
 
     internal DeviceKernelSet Kernels { get; }
 
@@ -115,6 +153,7 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
     public void Dispose()
     {
         _ones?.Dispose();
+        _staging.Dispose();
         Blas?.Dispose();
         Accelerator.Dispose();
         _context.Dispose();

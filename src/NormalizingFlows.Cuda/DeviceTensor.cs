@@ -87,18 +87,21 @@ public sealed class DeviceTensor : IDisposable
         CopyFrom(host.ReadOnlySpan);
     }
 
-    /// <summary>Copies <paramref name="values"/> (exactly <see cref="Length"/> of them) into this tensor, straight from the span.</summary>
+    /// <summary>
+    /// Copies <paramref name="values"/> (exactly <see cref="Length"/> of them) into this tensor through the device's
+    /// staging buffer: the span may be reused at once; the copy runs in order with the kernels, without waiting.
+    /// </summary>
     internal void CopyFrom(ReadOnlySpan<float> values)
     {
         if (values.Length != Length) throw new ArgumentException($"{values.Length} values for a device tensor of {Length} elements", nameof(values));
-        if (Length > 0) _buffer.View.SubView(_offset, Length).AsContiguous().CopyFromCPU(values);
+        if (Length > 0) Device.Upload(_buffer.View.SubView(_offset, Length), values);
     }
 
     /// <summary>Copies the values into <paramref name="destination"/> (exactly <see cref="Length"/> long; waits for the device).</summary>
     internal void CopyTo(Span<float> destination)
     {
         if (destination.Length != Length) throw new ArgumentException($"{destination.Length} places for a device tensor of {Length} elements", nameof(destination));
-        if (Length > 0) _buffer.View.SubView(_offset, Length).AsContiguous().CopyToCPU(destination);
+        if (Length > 0) Device.Download(_buffer.View.SubView(_offset, Length), destination);
     }
 
     /// <summary>The values as a host tensor of the same shape (waits for the device).</summary>

@@ -13,7 +13,8 @@ public interface IAcceleratedFlow : IDisposable
     /// <summary>
     /// Uploads the training events x [N, D] once, with their context [N, C] for a conditional flow and their weights
     /// [N] (as <see cref="TrainingData{T}.Weights"/>; the loss is then <see cref="MaximumLikelihoodLoss{T}"/>'s
-    /// weighted loss); <see cref="TrainStep"/> draws its rows from them on the device.
+    /// weighted loss); <see cref="TrainStep"/> draws its rows from them on the device. A device may instead keep a set
+    /// too large for its memory on the host and upload each step's rows (the tensors must then not change while training).
     /// </summary>
     void SetTrainingData(Tensor<float> x, Tensor<float>? context = null, Tensor<float>? weights = null);
 
