@@ -97,6 +97,7 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
         _loss.Prepare(data, null);
         if (data.Rows == 0) throw new ArgumentException("distillation data have no rows");
         var frozen = FreezeTeacher();
+        DistillationDeviceRun? device = null;
         try
         {
             var fingerprints = new Dictionary<string, string> { ["ZPass"] = Options.ZPass ? "true" : "false", ["XPass"] = Options.XPass ? "true" : "false" };
@@ -108,15 +109,35 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
                 ReportEverySteps = Options.ReportEverySteps, CheckpointPath = Options.CheckpointPath, RunSettings = Options.RunSettings, DataDescription = Options.DataDescription,
             };
             var reports = new Reports(this);
-            var loop = new TrainingLoop<T>(Student, options, Optimizer) { CheckpointKind = CheckpointKind, Fingerprints = fingerprints, Progress = reports };
+            // on a device: compiled by the loop after a resumed checkpoint is loaded, disposed here
+            Func<ILoopDevice>? startDevice = null;
+            if (Options.Device is { } accelerator)
+            {
+                if (typeof(T) != typeof(float)) throw new NotSupportedException($"DistillationOptions.Device ({accelerator.Name}): distillation in {typeof(T).Name} is not supported on the device; distil float flows");
+                startDevice = () => device = DistillationDeviceRun.Start(accelerator, (Flow<float>)(object)Teacher, (Flow<float>)(object)Student, (Adam<float>)(object)Optimizer,
+                    Options, (TrainingData<float>)(object)data, reports.AddSums);
+            }
+            var loop = new TrainingLoop<T>(Student, options, Optimizer) { CheckpointKind = CheckpointKind, Fingerprints = fingerprints, Progress = reports, DeviceSteps = startDevice };
             Teacher.Eval();
-            var history = loop.Fit(new StepTerms(_loss, reports), data, null, cancellation, resumeFrom);
+            TrainingHistory history;
+            try
+            {
+                history = loop.Fit(new StepTerms(_loss, reports), data, null, cancellation, resumeFrom);
+            }
+            catch when (device is not null)
+            {
+                // the steps already taken stay in the host student (and optimizer), as on the CPU; a device that fails to give them back leaves the last copy
+                try { device.CopyToHost(withOptimizer: true); }
+                catch (Exception) { }
+                throw;
+            }
             StepsDone = history.Steps;
             Student.Eval();
             return reports.Last;
         }
         finally
         {
+            device?.Dispose(); // set by the loop's DeviceSteps callback
             RestoreTeacher(frozen);
         }
     }
@@ -140,10 +161,13 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
 
         public DistillationLoss Last { get; private set; } = new(double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN);
 
-        public void Add(DistillationLoss l)
+        public void Add(DistillationLoss l) => AddSums(l, 1);
+
+        /// <summary>Adds the terms summed over <paramref name="steps"/> steps (a device run's, read back at reports).</summary>
+        public void AddSums(DistillationLoss l, int steps)
         {
             _sum[0] += l.Z; _sum[1] += l.X; _sum[2] += l.IntermediateZ; _sum[3] += l.IntermediateX; _sum[4] += l.ParametersZ; _sum[5] += l.ParametersX;
-            _count++;
+            _count += steps;
         }
 
         public void Report(TrainingProgress p)
