@@ -277,12 +277,17 @@ internal sealed class DeviceDistillation : IAcceleratedDistillation
     /// <paramref name="g"/>, gθ (assigned to <paramref name="gTheta"/>) = −g·(∂τ/∂θ)(x)/τ′(x) and gy (assigned to
     /// <paramref name="gy"/>) = g/τ′(x), by the forward update's backward at x with gy′ = −g·exp(−log τ′(x)), gld = 0.
     /// </summary>
-    internal void InverseBackward(DeviceUpdate update, DeviceTensor x, DeviceTensor theta, DeviceTensor g, DeviceTensor gTheta, DeviceTensor gy)
+    private void InverseBackward(DeviceUpdate update, DeviceTensor x, DeviceTensor theta, DeviceTensor g, DeviceTensor gTheta, DeviceTensor gy)
+        => InverseBackward(_k, update, x, theta, g, gTheta, gy, Y, Ld, GPrime, Zeros);
+
+    /// <summary>As above with the scratch tensors given: <paramref name="y"/>, <paramref name="ld"/>, <paramref name="gPrime"/> like x, <paramref name="zeros"/> [rows] of 0.</summary>
+    internal static void InverseBackward(DistillationKernels.Set k, DeviceUpdate update, DeviceTensor x, DeviceTensor theta, DeviceTensor g, DeviceTensor gTheta, DeviceTensor gy,
+        DeviceTensor y, DeviceTensor ld, DeviceTensor gPrime, DeviceTensor zeros)
     {
-        update.Apply(x, theta, Y, Ld, inverse: false);     // Ld = log τ′(x) per element
-        _k.InverseGradient((int)g.Length, g.View, Ld.View, GPrime.View);
-        update.Backward(x, theta, GPrime, Zeros, Y, gTheta); // its gx (g′·τ′ = −g) is not needed
-        DeviceOps.Scale(gy, GPrime, -1);
+        update.Apply(x, theta, y, ld, inverse: false);      // ld = log τ′(x) per element
+        k.InverseGradient((int)g.Length, g.View, ld.View, gPrime.View);
+        update.Backward(x, theta, gPrime, zeros, y, gTheta); // its gx (g′·τ′ = −g) is not needed
+        DeviceOps.Scale(gy, gPrime, -1);
     }
 
     /// <summary>
