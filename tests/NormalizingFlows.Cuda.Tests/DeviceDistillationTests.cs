@@ -11,7 +11,8 @@ namespace NormalizingFlows.Cuda.Tests;
 /// Probability density distillation on ILGPU's CPU accelerator (DeviceDistillation, DistillationOptions.Device): the
 /// backward of the IAF's sampling direction against autograd in double, the first step's six terms and every student
 /// gradient against DensityDistillationLoss (z-pass, x-pass, both; with and without context), and a few steps of the
-/// trainer (clipped, cosine schedule) against the CPU run, also interrupted and resumed from a checkpoint and after a failure.
+/// trainer (clipped, cosine schedule) against the CPU run, also interrupted and resumed from a checkpoint (on the device
+/// and on the CPU) and after a failure.
 /// </summary>
 public sealed class DeviceDistillationTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuAcceleratorFixture>
 {
@@ -193,11 +194,17 @@ public sealed class DeviceDistillationTests(CpuAcceleratorFixture fixture) : ICl
             Assert.Equal(2, first.StepsDone);
             Assert.True(File.Exists(ckpt));
             Assert2.Close(Weights(twoStepStudent), Weights(student), 2e-3, 2e-4, "the host student after the cancelled device run");
+            string cpuCkpt = Path.Combine(dir, "cpu.ckpt");
+            File.Copy(ckpt, cpuCkpt);
             var (_, resumed) = Pair("maf", 2);
             var second = new DistillationTrainer<float>(teacher, resumed, Options(_dev, ckpt));
             second.Fit(data, resumeFrom: ckpt);
             Assert.Equal(4, second.StepsDone);
             Assert2.Close(Weights(cpuStudent), Weights(resumed), 2e-3, 2e-4, "resumed on the device against the uninterrupted CPU run");
+            // the device's checkpoint resumes on the CPU too
+            var (_, onCpu) = Pair("maf", 2);
+            new DistillationTrainer<float>(teacher, onCpu, Options(null, cpuCkpt)).Fit(data, resumeFrom: cpuCkpt);
+            Assert2.Close(Weights(cpuStudent), Weights(onCpu), 2e-3, 2e-4, "resumed on the CPU from the device's checkpoint");
 
             // a failure (here the progress callback's) after step 2: the host student keeps the two steps
             var (_, failed) = Pair("maf", 2);

@@ -88,7 +88,9 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
     /// <see cref="DistillationOptions.CheckpointPath"/> if one is set (also at each pass over the data);
     /// <paramref name="resumeFrom"/> continues from such a checkpoint (refused with a
     /// <see cref="CheckpointMismatchException"/> naming the difference if it was written with other settings, another
-    /// teacher or other data) to the same student, bit for bit, as an uninterrupted fit.
+    /// teacher or other data) to the same student, bit for bit, as an uninterrupted fit. With
+    /// <see cref="DistillationOptions.Device"/> the steps run on that device (the same batches and base draws; the student
+    /// and the optimizer's state are copied back for checkpoints, at the end, and when the fit is cancelled or fails).
     /// </summary>
     public DistillationLoss Fit(TrainingData<T> data, CancellationToken cancellation = default, string? resumeFrom = null)
     {
@@ -185,7 +187,8 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
     /// <summary>
     /// The loss terms on one batch of data <paramref name="x"/> (contexts <paramref name="context"/>; the z-pass draws
     /// as many base points from <paramref name="rng"/>); with <paramref name="backward"/> the gradients of their sum
-    /// are accumulated into the student's parameters. Call inside a <see cref="TensorScope"/>.
+    /// are accumulated into the student's parameters. Call inside a <see cref="TensorScope"/>. Runs on the CPU (also
+    /// with <see cref="DistillationOptions.Device"/>).
     /// </summary>
     public DistillationLoss Step(Tensor<T> x, Tensor<T>? context, Rng rng, bool backward = false)
     {
