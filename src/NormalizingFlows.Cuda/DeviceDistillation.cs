@@ -17,9 +17,8 @@ namespace NormalizingFlows.Cuda;
 /// backward and Adam on the student only (the device Adam and global-norm clip of <see cref="DeviceFlow"/>).
 /// <para>
 /// z-pass: the student maps the base draws z to s_0 (s_l = τ⁻¹(s_{l+1}; θ′_l(s_{l+1}))), the teacher maps s_0 back
-/// (t_{l+1} = τ(t_l; θ_l(t_l))); its backward runs through the teacher to its input (its parameter gradients are
-/// computed into the teacher's own buffers and never used: a first version), with MSE(θ, θ′)'s gradient injected on θ,
-/// then through the student. x-pass: the teacher maps the data to z without gradients, the student maps that z back.
+/// (t_{l+1} = τ(t_l; θ_l(t_l))); its backward runs through the teacher to its input only (no parameter gradients),
+/// with MSE(θ, θ′)'s gradient injected on θ, then through the student. x-pass: the teacher maps the data to z without gradients, the student maps that z back.
 /// The student's sampling direction x = τ⁻¹(y; θ) is differentiated with the forward update's backward kernel at x:
 /// ∂x/∂y = 1/τ′(x), ∂x/∂θ = −(∂τ/∂θ)(x)/τ′(x), i.e. the forward backward with gy = g′ = −g·exp(−log τ′(x)) gives gθ and
 /// gy = −g′. The two passes' gradients are summed, then clipped and stepped.
@@ -217,7 +216,7 @@ internal sealed class DeviceDistillation : IAcceleratedDistillation
             var gp = _gp[l][0];
             _teacher[l].Update.Backward(t(l), thetaT, g, Zeros, gx, gp);
             Mse(thetaT, _student[l].Network.Output, TermPz, gp, 1);
-            _teacher[l].Network.Backward(t(l), gp, GNet); // the teacher's parameter gradients are computed and not used
+            _teacher[l].Network.Backward(t(l), gp, GNet, parameterGradients: false); // the frozen teacher: its input's gradient only
             DeviceOps.Add(gx, GNet);
             (g, gx) = (gx, g);
         }

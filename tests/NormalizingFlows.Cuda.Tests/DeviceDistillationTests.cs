@@ -160,8 +160,10 @@ public sealed class DeviceDistillationTests(CpuAcceleratorFixture fixture) : ICl
         var cpuSteps = new Steps();
         new DistillationTrainer<float>(teacher, cpuStudent, Options(null)) { Progress = cpuSteps }.Fit(data);
         var devSteps = new Steps();
+        var teacherBefore = Weights(teacher);
         var trainer = new DistillationTrainer<float>(teacher, devStudent, Options(_dev)) { Progress = devSteps };
         trainer.Fit(data);
+        Assert.Equal(teacherBefore, Weights(teacher));                   // the teacher stays frozen
         Assert.Equal(4, trainer.StepsDone);
         Assert.Equal(cpuSteps.All.Select(p => p.Step), devSteps.All.Select(p => p.Step));
         for (int i = 0; i < cpuSteps.All.Count; i++)
