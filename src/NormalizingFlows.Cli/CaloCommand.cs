@@ -22,16 +22,16 @@ internal static class CaloCommand
     public static Command Build(CliContext ctx)
     {
         var cmd = new Command("calo", "Fast calorimeter simulation (CaloFlow): toy CaloGAN calorimeter, flow I + MAF teacher, IAF student by density distillation, evaluation.");
-        // calo train, generate and eval take --device; the simulator and the student's distillation run on the CPU
+        // calo train, distill, generate and eval take --device; the simulator runs on the CPU
         static Command OnTheCpu(Command sub, string why)
         {
-            sub.Add(DeviceOption.CpuOnly($"calo {sub.Name}", why + "; calo train, generate and eval take --device"));
+            sub.Add(DeviceOption.CpuOnly($"calo {sub.Name}", why + "; calo train, distill, generate and eval take --device"));
             return sub;
         }
         foreach (var sub in new[]
         {
             OnTheCpu(Simulate(ctx), "the toy calorimeter runs on the CPU"), Train(ctx),
-            OnTheCpu(Distill(ctx), "the distillation loss, through the student and the frozen teacher, trains on the CPU"), Generate(ctx), Eval(ctx),
+            Distill(ctx), Generate(ctx), Eval(ctx),
         })
             cmd.Add(sub);
         return cmd;
@@ -245,11 +245,20 @@ internal static class CaloCommand
         };
         var resume = new Option<string?>("--resume") { Description = "Continue an interrupted distillation from its checkpoint (same MODEL, DATA and options; checked)", HelpName = "CHECKPOINT" };
         Commands.Positive(steps); Commands.Positive(batch);
+        var device = DeviceOption.Create("the distillation (the frozen teacher, the student's steps and Adam; the base draws come from the CPU's random stream)");
         var cmd = new Command("distill", "Train the IAF student from the frozen MAF teacher by probability density distillation (MSE on z, x, intermediate layers and θ).")
         {
-            modelArg, data, output, steps, batch, lr, seed, checkpoint, resume,
+            modelArg, data, output, steps, batch, lr, seed, checkpoint, resume, device,
         };
         cmd.SetAction(r =>
+        {
+            string deviceName = r.GetValue(device)!;
+            using var accelerator = DeviceOption.Open(deviceName);
+            return DeviceOption.Refusing(deviceName, () => Run(r, accelerator));
+        });
+        return cmd;
+
+        int Run(ParseResult r, Cuda.ComputeDevice? accelerator)
         {
             string path = r.GetValue(modelArg)!;
             string outPath = r.GetValue(output) ?? path;
@@ -268,7 +277,8 @@ internal static class CaloCommand
             var options = new DistillationOptions
             {
                 Steps = r.GetValue(steps), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Seed = s, ReportEverySteps = ctx.SimulatedSignal is null ? 100 : 1,
-                CheckpointPath = ckpt, RunSettings = RunSettings.Of(r, "--checkpoint", "--resume", "--output"), DataDescription = Path.GetFileName(r.GetValue(data)),
+                CheckpointPath = ckpt, RunSettings = RunSettings.Of(r, "--checkpoint", "--resume", "--output", "--device"), DataDescription = Path.GetFileName(r.GetValue(data)),
+                Device = accelerator, // a run resumes on any device
             };
             var trainer = model.Distiller(options, new CallbackProgress<DistillationProgress>(p =>
                 {
@@ -290,8 +300,7 @@ internal static class CaloCommand
             if (File.Exists(ckpt)) File.Delete(ckpt);
             ctx.Out.WriteLine($"wrote {outPath} (with student)");
             return 0;
-        });
-        return cmd;
+        }
     }
 
     private static Command Generate(CliContext ctx)

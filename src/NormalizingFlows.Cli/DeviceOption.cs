@@ -5,7 +5,7 @@ namespace NormalizingFlows.Cli;
 
 /// <summary>
 /// <c>--device cpu|cuda|cpu-accelerator</c>, shared by the verbs that run a flow on a GPU (train, sample, logprob,
-/// eval, infer, calo train), and the refusal the other verbs give.
+/// eval, infer, calo train, distill, generate and eval), and the refusal the other verbs give.
 /// </summary>
 internal static class DeviceOption
 {

@@ -91,6 +91,13 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
     /// <inheritdoc/>
     public IAcceleratedFlow Compile(Flow<float> flow, Adam<float>? optimizer = null, Nn.Embeddings.ContextEmbedding<float>? embedding = null) => new AcceleratedDeviceFlow(this, flow, optimizer, embedding);
 
+    /// <summary>
+    /// The teacher and student of a density distillation on this device (<see cref="DistillationOptions.Device"/>):
+    /// MAF teacher layers and IAF student layers over ReLU MADEs, affine or spline, with or without context.
+    /// </summary>
+    public IAcceleratedDistillation CompileDistillation(Flow<float> teacher, Flow<float> student, Adam<float>? optimizer, bool zPass, bool xPass)
+        => new DeviceDistillation(this, teacher, student, optimizer, zPass, xPass);
+
     /// <summary>True on a CUDA GPU.</summary>
     public bool IsCuda => Accelerator.AcceleratorType == AcceleratorType.Cuda;
 

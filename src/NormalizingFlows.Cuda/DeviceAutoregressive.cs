@@ -12,6 +12,9 @@ internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, Devi
 
     public DeviceNetwork Network { get; } = network;
 
+    /// <summary>The elementwise update τ (for the distillation's hand-chained passes).</summary>
+    internal DeviceUpdate Update => update;
+
     private DeviceTensor Ld => _ws[0];
     private DeviceTensor Gp => _ws[1];
     private DeviceTensor GxNet => _ws[2];

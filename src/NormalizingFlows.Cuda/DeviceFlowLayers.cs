@@ -181,7 +181,7 @@ internal static class DeviceFlowLayers
         }
     }
 
-    private static DeviceUpdate Update(IElementwiseUpdate update) => update switch
+    internal static DeviceUpdate Update(IElementwiseUpdate update) => update switch
     {
         AffineUpdate a => new DeviceUpdate(AffineArgsOf(a.Scale)),
         SplineUpdate { Spline: RationalQuadraticSpline s } => new DeviceUpdate(SplineArgsOf(s)),

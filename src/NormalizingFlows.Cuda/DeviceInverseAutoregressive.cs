@@ -13,6 +13,9 @@ internal sealed class DeviceInverseAutoregressive(ComputeDevice dev, int feature
 
     public DeviceNetwork Network { get; } = network;
 
+    /// <summary>The elementwise update τ (for the distillation's hand-chained passes).</summary>
+    internal DeviceUpdate Update => update;
+
     private DeviceTensor Ld => _ws[0];
     private DeviceTensor Next => _ws[1];
 

@@ -48,12 +48,15 @@ internal sealed class DeviceLinear : IDisposable
         DeviceOps.BiasActivation(y, B, relu);
     }
 
-    /// <summary>Weight and bias gradients (assigned) from the output gradient; gx = gy·W when asked.</summary>
-    public void Backward(DeviceTensor x, DeviceTensor gy, DeviceTensor? gx)
+    /// <summary>Weight and bias gradients (assigned; skipped unless <paramref name="parameterGradients"/>) from the output gradient; gx = gy·W when asked.</summary>
+    public void Backward(DeviceTensor x, DeviceTensor gy, DeviceTensor? gx, bool parameterGradients = true)
     {
-        DeviceOps.MatMul(gy, true, x, false, GW);
-        if (_mask is not null) DeviceOps.Multiply(GW, _mask);
-        DeviceOps.ColumnSums(gy, GB);
+        if (parameterGradients)
+        {
+            DeviceOps.MatMul(gy, true, x, false, GW);
+            if (_mask is not null) DeviceOps.Multiply(GW, _mask);
+            DeviceOps.ColumnSums(gy, GB);
+        }
         if (gx is not null) DeviceOps.MatMul(gy, false, W, false, gx);
     }
 

@@ -65,8 +65,9 @@ internal sealed class DeviceNetwork : IDisposable
     /// <summary>
     /// Parameter gradients from the output gradient gOut (after <see cref="Forward"/> on x and the context); gx when
     /// asked; the context's gradient (the context columns of each layer that reads it) added to <paramref name="gContext"/> [N, C] when given.
+    /// Without <paramref name="parameterGradients"/> only the input's (and context's) gradient is computed (a frozen network).
     /// </summary>
-    public void Backward(DeviceTensor x, DeviceTensor gOut, DeviceTensor? gx, DeviceTensor? gContext = null)
+    public void Backward(DeviceTensor x, DeviceTensor gOut, DeviceTensor? gx, DeviceTensor? gContext = null, bool parameterGradients = true)
     {
         var g = gOut;
         for (int l = Layers.Length - 1; l >= 0; l--)
@@ -76,11 +77,11 @@ internal sealed class DeviceNetwork : IDisposable
             {
                 // the gradient of [input, context]: its leading columns are the input's, its last the context's
                 bool full = target is not null || gContext is not null;
-                Layers[l].Backward(_in![s], g, full ? _gin![s] : null);
+                Layers[l].Backward(_in![s], g, full ? _gin![s] : null, parameterGradients);
                 if (target is not null) DeviceOps.Gather(_gin![s], target, _lead[s]);
                 if (gContext is not null) DeviceOps.GatherAdd(_gin![s], gContext, _tail[s]);
             }
-            else Layers[l].Backward(l == 0 ? x : _h[l - 1], g, target);
+            else Layers[l].Backward(l == 0 ? x : _h[l - 1], g, target, parameterGradients);
             if (l > 0)
             {
                 DeviceOps.ReluBackward(_gh[l - 1], _h[l - 1]);

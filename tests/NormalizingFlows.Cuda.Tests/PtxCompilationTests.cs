@@ -13,16 +13,26 @@ namespace NormalizingFlows.Cuda.Tests;
 /// </summary>
 public sealed class PtxCompilationTests
 {
-    public static TheoryData<string> Kernels => [.. typeof(DeviceKernels).GetMethods(BindingFlags.Public | BindingFlags.Static)
+    public static TheoryData<string> Kernels => KernelsOf(typeof(DeviceKernels));
+
+    public static TheoryData<string> DistillationKernelNames => KernelsOf(typeof(DistillationKernels));
+
+    private static TheoryData<string> KernelsOf(Type type) => [.. type.GetMethods(BindingFlags.Public | BindingFlags.Static)
         .Where(m => m.GetParameters().FirstOrDefault()?.ParameterType == typeof(Index1D)).Select(m => m.Name)];
 
     [Theory]
     [MemberData(nameof(Kernels))]
-    public void KernelCompilesToPtx(string name)
+    public void KernelCompilesToPtx(string name) => CompilesToPtx(typeof(DeviceKernels), name);
+
+    [Theory]
+    [MemberData(nameof(DistillationKernelNames))]
+    public void DistillationKernelCompilesToPtx(string name) => CompilesToPtx(typeof(DistillationKernels), name);
+
+    private static void CompilesToPtx(Type type, string name)
     {
         using var context = Context.Create(b => b.EnableAlgorithms());
         using var backend = new PTXBackend(context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, null!);
-        var method = typeof(DeviceKernels).GetMethod(name, BindingFlags.Public | BindingFlags.Static)!;
+        var method = type.GetMethod(name, BindingFlags.Public | BindingFlags.Static)!;
         var entry = EntryPointDescription.FromImplicitlyGroupedKernel(method);
         var specialization = KernelSpecialization.Empty;
         var kernel = (PTXCompiledKernel)backend.Compile(entry, specialization);

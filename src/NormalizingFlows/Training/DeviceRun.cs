@@ -18,7 +18,7 @@ namespace NormalizingFlows.Training;
 /// after an optional fitted context preprocessing, which runs on the host) is compiled with the flow and trains on
 /// the device.
 /// </summary>
-internal sealed class DeviceRun : IDisposable
+internal sealed class DeviceRun : ILoopDevice
 {
     private readonly IAcceleratedFlow _flow;
     private readonly Flow<float> _host;
@@ -74,7 +74,7 @@ internal sealed class DeviceRun : IDisposable
     }
 
     /// <summary>One step on <paramref name="rows"/> (the loss stays on the device).</summary>
-    public void Step(ReadOnlySpan<int> rows, double learningRate, double? clipNorm)
+    public void Step(ReadOnlySpan<int> rows, long step, double learningRate, double? clipNorm)
     {
         _flow.TrainStep(rows, learningRate, clipNorm);
         if (_fixedLogDet is null) return;

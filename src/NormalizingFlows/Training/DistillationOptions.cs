@@ -43,6 +43,13 @@ public sealed record DistillationOptions
     /// <summary>A description of the data (e.g. the file name) quoted when resumption is refused for other data.</summary>
     public string? DataDescription { get; init; }
 
+    /// <summary>
+    /// The device the steps run on (e.g. <c>NormalizingFlows.Cuda</c>'s <c>ComputeDevice</c>; null: the CPU). The base
+    /// draws still come from each step's random stream on the host, so a device run follows the CPU run's; the student's
+    /// weights and Adam state are copied back for checkpoints, at the end, and when a run fails or is cancelled.
+    /// </summary>
+    public IFlowAccelerator? Device { get; init; }
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the bad setting.</summary>
     public void Validate()
     {

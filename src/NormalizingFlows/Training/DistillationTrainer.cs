@@ -88,7 +88,9 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
     /// <see cref="DistillationOptions.CheckpointPath"/> if one is set (also at each pass over the data);
     /// <paramref name="resumeFrom"/> continues from such a checkpoint (refused with a
     /// <see cref="CheckpointMismatchException"/> naming the difference if it was written with other settings, another
-    /// teacher or other data) to the same student, bit for bit, as an uninterrupted fit.
+    /// teacher or other data) to the same student, bit for bit, as an uninterrupted fit. With
+    /// <see cref="DistillationOptions.Device"/> the steps run on that device (the same batches and base draws; the student
+    /// and the optimizer's state are copied back for checkpoints, at the end, and when the fit is cancelled or fails).
     /// </summary>
     public DistillationLoss Fit(TrainingData<T> data, CancellationToken cancellation = default, string? resumeFrom = null)
     {
@@ -97,6 +99,7 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
         _loss.Prepare(data, null);
         if (data.Rows == 0) throw new ArgumentException("distillation data have no rows");
         var frozen = FreezeTeacher();
+        DistillationDeviceRun? device = null;
         try
         {
             var fingerprints = new Dictionary<string, string> { ["ZPass"] = Options.ZPass ? "true" : "false", ["XPass"] = Options.XPass ? "true" : "false" };
@@ -108,15 +111,35 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
                 ReportEverySteps = Options.ReportEverySteps, CheckpointPath = Options.CheckpointPath, RunSettings = Options.RunSettings, DataDescription = Options.DataDescription,
             };
             var reports = new Reports(this);
-            var loop = new TrainingLoop<T>(Student, options, Optimizer) { CheckpointKind = CheckpointKind, Fingerprints = fingerprints, Progress = reports };
+            // on a device: compiled by the loop after a resumed checkpoint is loaded, disposed here
+            Func<ILoopDevice>? startDevice = null;
+            if (Options.Device is { } accelerator)
+            {
+                if (typeof(T) != typeof(float)) throw new NotSupportedException($"DistillationOptions.Device ({accelerator.Name}): distillation in {typeof(T).Name} is not supported on the device; distil float flows");
+                startDevice = () => device = DistillationDeviceRun.Start(accelerator, (Flow<float>)(object)Teacher, (Flow<float>)(object)Student, (Adam<float>)(object)Optimizer,
+                    Options, (TrainingData<float>)(object)data, reports.AddSums);
+            }
+            var loop = new TrainingLoop<T>(Student, options, Optimizer) { CheckpointKind = CheckpointKind, Fingerprints = fingerprints, Progress = reports, DeviceSteps = startDevice };
             Teacher.Eval();
-            var history = loop.Fit(new StepTerms(_loss, reports), data, null, cancellation, resumeFrom);
+            TrainingHistory history;
+            try
+            {
+                history = loop.Fit(new StepTerms(_loss, reports), data, null, cancellation, resumeFrom);
+            }
+            catch when (device is not null)
+            {
+                // the steps already taken stay in the host student (and optimizer), as on the CPU; a device that fails to give them back leaves the last copy
+                try { device.CopyToHost(withOptimizer: true); }
+                catch (Exception) { }
+                throw;
+            }
             StepsDone = history.Steps;
             Student.Eval();
             return reports.Last;
         }
         finally
         {
+            device?.Dispose(); // set by the loop's DeviceSteps callback
             RestoreTeacher(frozen);
         }
     }
@@ -140,10 +163,13 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
 
         public DistillationLoss Last { get; private set; } = new(double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN);
 
-        public void Add(DistillationLoss l)
+        public void Add(DistillationLoss l) => AddSums(l, 1);
+
+        /// <summary>Adds the terms summed over <paramref name="steps"/> steps (a device run's, read back at reports).</summary>
+        public void AddSums(DistillationLoss l, int steps)
         {
             _sum[0] += l.Z; _sum[1] += l.X; _sum[2] += l.IntermediateZ; _sum[3] += l.IntermediateX; _sum[4] += l.ParametersZ; _sum[5] += l.ParametersX;
-            _count++;
+            _count += steps;
         }
 
         public void Report(TrainingProgress p)
@@ -161,7 +187,8 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
     /// <summary>
     /// The loss terms on one batch of data <paramref name="x"/> (contexts <paramref name="context"/>; the z-pass draws
     /// as many base points from <paramref name="rng"/>); with <paramref name="backward"/> the gradients of their sum
-    /// are accumulated into the student's parameters. Call inside a <see cref="TensorScope"/>.
+    /// are accumulated into the student's parameters. Call inside a <see cref="TensorScope"/>. Runs on the CPU (also
+    /// with <see cref="DistillationOptions.Device"/>).
     /// </summary>
     public DistillationLoss Step(Tensor<T> x, Tensor<T>? context, Rng rng, bool backward = false)
     {

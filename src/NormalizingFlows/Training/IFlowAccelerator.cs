@@ -22,4 +22,13 @@ public interface IFlowAccelerator
     /// naming the part of the flow (or embedding) the device cannot run.
     /// </summary>
     IAcceleratedFlow Compile(Flow<float> flow, Adam<float>? optimizer = null, ContextEmbedding<float>? embedding = null);
+
+    /// <summary>
+    /// Puts the frozen MAF <paramref name="teacher"/> and the IAF <paramref name="student"/> (current weights, with
+    /// <paramref name="optimizer"/>'s Adam state over the student's parameters when given) on the device for
+    /// <see cref="DistillationTrainer{T}"/>'s steps with the z-pass, the x-pass or both. Throws a
+    /// <see cref="NotSupportedException"/> naming what the device cannot run (by default: distillation itself).
+    /// </summary>
+    IAcceleratedDistillation CompileDistillation(Flow<float> teacher, Flow<float> student, Adam<float>? optimizer, bool zPass, bool xPass)
+        => throw new NotSupportedException($"{Name}: density distillation is not supported on this device");
 }

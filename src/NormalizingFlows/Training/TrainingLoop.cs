@@ -68,6 +68,13 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
     /// </summary>
     public Func<int, int, int[]>? BatchOrder { get; init; }
 
+    /// <summary>
+    /// Starts the device that runs the steps instead of the CPU (called once per fit, after a resumed
+    /// checkpoint is loaded; the caller disposes what it returns), e.g. <see cref="DistillationTrainer{T}"/>'s device
+    /// route. Null: <see cref="TrainingOptions.Device"/> decides.
+    /// </summary>
+    internal Func<ILoopDevice>? DeviceSteps { get; init; }
+
     /// <summary>Adam, or AdamW when <see cref="TrainingOptions.WeightDecay"/> &gt; 0, over the trainable parameters of <paramref name="model"/>.</summary>
     private static Optimizer<T> CreateOptimizer(Module<T> model, TrainingOptions options)
     {
@@ -157,7 +164,9 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
                 + "this one couples the rows of a batch (ActNorm's first-batch initialisation, batch norm, dropout, or an adaptive ODE step shared by the batch), "
                 + "so each process would learn from its own share only; train it in one process");
         // on a device the losses stay there: summed into these at reports, checkpoints and epoch ends
-        using var device = DeviceRun.Start(Options, Model, Optimizer, loss, train, validation);
+        // a device given by DeviceSteps belongs to the caller (who may copy its weights back after a failure)
+        using var owned = DeviceSteps is null ? DeviceRun.Start(Options, Model, Optimizer, loss, train, validation) : null;
+        ILoopDevice? device = DeviceSteps is { } startDevice ? startDevice() : owned;
         var reportClock = Stopwatch.StartNew();
         double reportLoss = 0;
         int reportCount = 0;
@@ -209,7 +218,7 @@ public sealed class TrainingLoop<T> where T : unmanaged, IFloatingPointIeee754<T
                 }
                 double? value = 0; // a device step's loss is collected later
                 if (device is null) value = Step(loss, train, rowsOf, xb, cb, wb, step, cancellation);
-                else device.Step(rowsOf.Span, lr, Options.ClipNorm);
+                else device.Step(rowsOf.Span, step, lr, Options.ClipNorm);
                 step++;
                 if (value is not { } lossValue) continue; // the loss skipped this step
                 epochLoss += lossValue; epochBatches++;
