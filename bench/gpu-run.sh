@@ -17,7 +17,7 @@
 # $OUT/stages.jsonl, which also holds each stage's (and each bench model's) seconds.
 # Settings: ANCHOR_COMPILE (a torch.compile mode, e.g. reduce-overhead: a third, compiled anchor; minutes of compilation),
 # ZUKO (default 1: zuko's flows too when importable; 0: the port alone), ROUNDS (default 2), ROUND_FROM (the first round's number, default 1), MODELS (default all four), CALO_SHOWERS (default 10000),
-# STEP_TIMEOUT (s, default 240: one bench process), CHECK_TIMEOUT (default 150), QUALITY_TIMEOUT (per model, default 120),
+# STEP_TIMEOUT (s, default 240: one bench process), CHECK_TIMEOUT (default 150), QUALITY_TIMEOUT (per model, default 100),
 # CALO_TIMEOUT (default 180);
 # for a smoke test on the CPU: GPUCHECK="dotnet bench/NormalizingFlows.GpuCheck/bin/Release/net10.0/NormalizingFlows.GpuCheck.dll"
 # DEVICE=cpu-accelerator QUICK=1 DATA=$PWD/../shared/bench/data (the anchor then runs on the CPU).
@@ -58,7 +58,7 @@ for stage in "$@"; do
       for m in $MODELS; do
         left "\"model\":\"$m\"," || break
         t1=$SECONDS
-        timeout "$(lim "${QUALITY_TIMEOUT:-120}")" $G --quality --device "$DEVICE" $Q --models "$m" --data "$DATA" | tee -a "$OUT/quality.jsonl" | grep '"check":"quality_'
+        timeout "$(lim "${QUALITY_TIMEOUT:-100}")" $G --quality --device "$DEVICE" $Q --models "$m" --data "$DATA" | tee -a "$OUT/quality.jsonl" | grep '"check":"quality_'
         took "\"model\":\"$m\"," $t1
       done ;;
     bench)

@@ -63,9 +63,9 @@ def main(paths):
             d, c, k = quality.get((model, "device")), quality.get((model, "cpu")), checks.get(model)
             first = d or c or k
             ll = lambda r: f"{r['test_log_likelihood']:.4f} ± {r['standard_error']:.4f}" if r else "—"
-            tm = lambda r: f"{r['train_seconds']:.1f} ({r['steps_per_s']:.0f})" if r else "—"
+            tm = lambda r: f"{r['train_seconds']:.1f} ({r['steps_per_s']:.3g})" if r else "—"
             num = lambda v, f: format(v, f) if isinstance(v, (int, float)) else str(v)  # non-finite values arrive as strings
-            judged = f"{num(k['difference'], '+.4f')} | {num(k['bound'], '.4f')} | {k['pass']}" if k else "— | — | —"
+            judged = f"{num(k['difference'], '+.3g')} | {num(k['bound'], '.4f')} | {k['pass']}" if k else "— | — | —"
             cpu_threads = f", {c['threads']} threads" if c else ""
             print(f"| {model} | {first['steps']} × {first['batch']} | {ll(d)} | {ll(c)} | {judged} | {tm(d)} | {tm(c)}{cpu_threads} |")
         print("\nbound = 3·√(SE_paired² + 2σ²): SE_paired of the per-event difference, σ the CPU recipe's seed-to-seed spread\n")
