@@ -4,8 +4,10 @@
 # the same tab18 workloads in eager PyTorch on the same GPU) alternating, model by model, round by round; then
 # CaloFlow's flow-II sampling and the teacher's time per epoch on the device and the CPU. Every line lands in $OUT.
 #
-# Prepare here (all under .device, which git ignores; the three files must stay under the 64 MiB a run carries):
-#   ../shared/gpu/pack.sh bench/NormalizingFlows.GpuCheck/NormalizingFlows.GpuCheck.csproj
+# Prepare here (all under .device, which git ignores; with the repository they must stay under the 64 MiB a run
+# carries: pack.sh's check and xz -6 splits reach it, so use docs/gpu.md's commands, "The check program on the GPU
+# machine": the check published and repacked without the runtime's debugging files, xz -9e, ≈ 59.8 MB):
+#   .device/NormalizingFlows.GpuCheck.tar.xz  (dotnet publish, the debugging/tracing files removed, tar, xz -9e)
 #   xz -9e -T0 -c ../shared/bench/data/tab18_train.npy > .device/tab18_train.npy.xz
 #   xz -9e -T0 -c ../shared/bench/data/tab18_test.npy > .device/tab18_test.npy.xz     # the quality stage's test split
 # Then on the device (carry [".device"]): the ordered plan of docs/gpu.md ("The device plan"): two calls,
