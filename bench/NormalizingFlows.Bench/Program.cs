@@ -33,6 +33,6 @@ switch (args.Length > 0 ? args[0] : "")
         Console.Error.WriteLine("              ours and the TorchSharp anchor, one process each, alternating; prints ours / anchor per workload");
         Console.Error.WriteLine("  alloc [--model ...] [--threads N] [--batch 512] [--features 18]   managed bytes allocated per training step");
         Console.Error.WriteLine("  direct-a [--threads N]   GEMM reading A's row panels in place vs packing them, on the flows' layer shapes");
-        Console.Error.WriteLine("  quality [--model maf|nsf_c|realnvp|maf_rqs|naf|umnn|flow_matching|all] [--data checker2d|tab18|moons2d|all] [--threads N] [--steps 3000] [--seed 1] [--seeds N] [--test-rows N] [--data-dir DIR]");
+        Console.Error.WriteLine("  quality [--model maf|nsf_c|realnvp|maf_rqs|naf|umnn|flow_matching|all] [--data checker2d|tab18|moons2d|all] [--threads N] [--steps 3000] [--batch 512] [--seed 1] [--seeds N] [--test-rows N] [--data-dir DIR]");
         return 2;
 }

@@ -1,13 +1,13 @@
 namespace NormalizingFlows.GpuCheck;
 
 /// <summary>The command line of the check program.</summary>
-internal sealed record CheckOptions(bool Check, bool Bench, string Device, string? DataDir, string[] Models, bool Quick, bool Calo = false, int CaloShowers = 10_000)
+internal sealed record CheckOptions(bool Check, bool Bench, string Device, string? DataDir, string[] Models, bool Quick, bool Calo = false, int CaloShowers = 10_000, bool Quality = false)
 {
     public static readonly string[] AllModels = ["realnvp", "nsf_c", "maf", "maf_rqs"];
 
     public static CheckOptions? Parse(string[] args)
     {
-        bool check = false, bench = false, quick = false, calo = false;
+        bool check = false, bench = false, quick = false, calo = false, quality = false;
         int caloShowers = 10_000;
         string device = "cuda";
         string? data = null;
@@ -23,6 +23,7 @@ internal sealed record CheckOptions(bool Check, bool Bench, string Device, strin
                 case "--bench": bench = true; break;
                 case "--quick": quick = true; break;
                 case "--calo": calo = true; break;
+                case "--quality": quality = true; break;
                 case "--calo-showers":
                     if (!int.TryParse(Next(), out caloShowers) || caloShowers < 2) { Console.Error.WriteLine($"--calo-showers {args[i]}: needs an integer ≥ 2"); return null; }
                     break;
@@ -35,6 +36,6 @@ internal sealed record CheckOptions(bool Check, bool Bench, string Device, strin
                 default: Console.Error.WriteLine($"unknown option '{args[i]}'"); return null;
             }
         }
-        return check || bench || calo ? new CheckOptions(check, bench, device, data, models, quick, calo, caloShowers) : null;
+        return check || bench || calo || quality ? new CheckOptions(check, bench, device, data, models, quick, calo, caloShowers, quality) : null;
     }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Ours / anchor from one device run of bench/gpu-run.sh: samples/s ratios paired by round, model, workload and
-batch (never across runs), per anchor library; the median over rounds with [min-max]; then the teacher epochs."""
+batch (never across runs), per anchor library; the median over rounds with [min-max]; then the teacher epochs; then
+the quality at the reference budget (GpuCheck --quality: device against CPU, the check's bound) and the stage times."""
 import json
 import statistics
 import sys
@@ -51,6 +52,31 @@ def main(paths):
         by = {r["side"]: r["seconds_per_epoch"] for r in calo}
         if "cpu" in by and "device" in by:
             print(f"\nCPU / device time per epoch: {by['cpu'] / by['device']:.2f}×")
+        print()
+    quality = {(r["model"], r["side"]): r for r in rows if r.get("workload") == "quality"}
+    checks = {r["check"][len("quality_"):]: r for r in rows if str(r.get("check", "")).startswith("quality_")}
+    if quality or checks:
+        print("## Quality at the reference budget (tab18_test, mean log-likelihood per event in raw units ± SE)\n")
+        print("| model | steps × batch | device LL | CPU LL | device − CPU | bound | pass | device train s (steps/s) | CPU train s (steps/s) |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for model in sorted({m for m, _ in quality} | set(checks)):
+            d, c, k = quality.get((model, "device")), quality.get((model, "cpu")), checks.get(model)
+            first = d or c or k
+            ll = lambda r: f"{r['test_log_likelihood']:.4f} ± {r['standard_error']:.4f}" if r else "—"
+            tm = lambda r: f"{r['train_seconds']:.1f} ({r['steps_per_s']:.3g})" if r else "—"
+            num = lambda v, f: format(v, f) if isinstance(v, (int, float)) else str(v)  # non-finite values arrive as strings
+            judged = f"{num(k['difference'], '+.3g')} | {num(k['bound'], '.4f')} | {k['pass']}" if k else "— | — | —"
+            cpu_threads = f", {c['threads']} threads" if c else ""
+            print(f"| {model} | {first['steps']} × {first['batch']} | {ll(d)} | {ll(c)} | {judged} | {tm(d)} | {tm(c)}{cpu_threads} |")
+        print("\nbound = 3·√(SE_paired² + 2σ²): SE_paired of the per-event difference, σ the CPU recipe's seed-to-seed spread\n")
+    errors = [r for r in rows if "error" in r]
+    for r in errors:
+        print(f"error: {r}")
+    stages = [r for r in rows if "stage" in r]
+    if stages:
+        print("## Stage times (s; skipped: the call's BUDGET ran out)\n")
+        for r in stages:
+            print("- " + ", ".join(f"{k} {v}" for k, v in r.items()))
 
 
 if __name__ == "__main__":
