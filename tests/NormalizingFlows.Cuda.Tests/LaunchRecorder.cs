@@ -63,7 +63,7 @@ internal sealed class LaunchRecorder : IGraphCapture
         var t = arg.GetType();
         if (t.Name.StartsWith("ArrayView", StringComparison.Ordinal))
         {
-            object? Get(string p) => t.GetProperty(p)!.GetValue(arg);
+            object? Get(string p) => t.GetProperty(p, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(arg); // Buffer is internal
             return $"view#{RuntimeHelpers.GetHashCode(Get("Buffer")!)}+{Get("Index")}:{Get("Length")}";
         }
         return arg.ToString() ?? "";
