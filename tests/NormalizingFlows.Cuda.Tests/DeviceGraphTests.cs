@@ -100,6 +100,39 @@ public sealed class DeviceGraphTests(CpuAcceleratorFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public void DivergenceStepsReplayedFromACapturedGraphEqualEagerSteps()
+    {
+        const int n = 32, steps = 6;
+        var rng = new Rng(37);
+        var x = rng.Uniform<float>([n, 3]);
+        var coefficient = rng.Uniform<float>([n], 0.5, 1.5);
+        var aux = rng.Uniform<float>([n], -0.2, 0.2); // log q_old of a χ² round
+        var schedule = new CosineDecaySchedule(5e-3, steps, 5e-4);
+        (double[] Losses, float[] Weights) Run(ComputeDevice device)
+        {
+            var flow = DeviceUnitCubeTests.UnitFlow(5);
+            using var accelerated = device.Compile(flow, new Adam<float>(flow.Parameters().Where(p => p.Trainable), 5e-3));
+            accelerated.SetDivergenceRound(x, Divergence.Variance, coefficient, aux);
+            var losses = new double[steps];
+            for (int s = 0; s < steps; s++)
+            {
+                accelerated.DivergenceStep(schedule.LearningRate(s), clipNorm: 10);
+                losses[s] = accelerated.TakeLossSum();
+            }
+            accelerated.CopyTo(flow);
+            return (losses, flow.Parameters().SelectMany(p => p.Value.ToArray()).ToArray());
+        }
+        var (eagerLosses, eagerWeights) = Run(_eager);
+        using var device = ComputeDevice.CpuAccelerator();
+        var recorder = LaunchRecorder.Install(device, graphs: true);
+        var (losses, weights) = Run(device);
+        Assert.Equal(steps - 1, recorder.Replays); // the first step warms up, the second is captured and launched
+        Assert.Equal(eagerLosses, losses);
+        Assert.Equal(eagerWeights, weights);
+        Assert.NotEqual(losses[0], losses[^1]);
+    }
+
+    [Fact]
     public void AFailedCaptureFallsBackToEagerStepsWithOneMessage()
     {
         var (_, eagerFlow) = Train("realnvp", _eager);
