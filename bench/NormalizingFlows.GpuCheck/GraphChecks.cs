@@ -11,18 +11,27 @@ namespace NormalizingFlows.GpuCheck;
 /// the steps replayed from a captured graph) and the training workloads at batch 512 and 4096 with graphs on
 /// (<c>"workload":"train_cuda_graphs"</c>, beside the eager <c>train</c> lines of the same run). A second CUDA device
 /// (context) with graphs is opened beside the eager one; graph_vs_eager runs both sides on it, its capture switched
-/// off for the eager side (the same stream and cuBLAS workspace). On the CPU accelerator there is no capture: one line
-/// says so (DeviceGraphTests proves the design there with an emulated capture).
+/// off for the eager side (the same stream and cuBLAS workspace). On the CPU accelerator there is no capture:
+/// graph_vs_eager runs on a CPU accelerator with <see cref="LaunchRecorder"/>'s emulated capture (a smoke test of this
+/// program), and the timings are skipped with one line.
 /// </summary>
 internal static class GraphChecks
 {
     private const int D = 18, Steps = 20;
 
-    private static ComputeDevice? OpenGraphs(ComputeDevice device, Outcome outcome, string what)
+    private static ComputeDevice? OpenGraphs(ComputeDevice device, Outcome outcome, string what, bool emulate = false)
     {
+        if (!device.IsCuda && emulate)
+        {
+            // the CPU accelerator has no capture: the tests' emulation (launches recorded, then replayed), which runs this check's code
+            var cpu = ComputeDevice.CpuAccelerator();
+            LaunchRecorder.Install(cpu, graphs: true);
+            Json.Line(("check", what), ("capture", "emulated on the CPU accelerator (LaunchRecorder): checks this program, not CUDA"), ("device", cpu.Name));
+            return cpu;
+        }
         if (!device.IsCuda)
         {
-            Json.Line(("check", what), ("skipped", "CUDA graphs need a CUDA device (DeviceGraphTests checks the design with an emulated capture)"), ("device", device.Name));
+            Json.Line(("check", what), ("skipped", "CUDA graphs need a CUDA device (timings of an emulated capture would say nothing)"), ("device", device.Name));
             return null;
         }
         ComputeDevice? graphs = null;
@@ -32,7 +41,7 @@ internal static class GraphChecks
 
     public static void Check(ComputeDevice device, CheckOptions o, Outcome outcome)
     {
-        using var graphs = OpenGraphs(device, outcome, "graph_vs_eager");
+        using var graphs = OpenGraphs(device, outcome, "graph_vs_eager", emulate: true);
         if (graphs is null) return;
         foreach (var model in o.Models) outcome.Run(model, "check", "graph_vs_eager", () => GraphVsEager(model, graphs, o.Quick));
     }

@@ -2,14 +2,15 @@ using System.Linq.Expressions;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 
-namespace NormalizingFlows.Cuda.Tests;
+namespace NormalizingFlows.Cuda;
 
 /// <summary>
 /// Routes every kernel of a device's <see cref="DeviceKernelSet"/> through a recorder (the fields swapped for wrappers
 /// by reflection): it logs each launch (kernel, extent, the views' buffers, offsets and lengths, the by-value
 /// arguments) and, as the device's <see cref="IGraphCapture"/>, emulates CUDA graph capture on the CPU accelerator:
 /// between Begin and End the launches are recorded instead of run, and the captured graph replays them with the
-/// arguments they had at capture, as cuGraphLaunch does. Use it on a device of its own.
+/// arguments they had at capture, as cuGraphLaunch does. Use it on a device of its own (for tests, and GpuCheck's
+/// graph_vs_eager on the CPU accelerator); nothing installs it otherwise.
 /// </summary>
 internal sealed class LaunchRecorder : IGraphCapture
 {
