@@ -92,7 +92,8 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
     private const int BlasWorkspaceBytes = 32 << 20; // cuBLAS's recommendation for Hopper
     private DeviceTensor? _blasWorkspace;
 
-    private static void UseStream(Accelerator accelerator, AcceleratorStream stream)
+    /// <summary>Makes <paramref name="stream"/> the accelerator's default stream (ILGPU's launchers and copies read it at each call).</summary>
+    internal static void UseStream(Accelerator accelerator, AcceleratorStream stream)
     {
         var setter = typeof(Accelerator).GetProperty(nameof(Accelerator.DefaultStream))?.GetSetMethod(nonPublic: true)
             ?? throw new InvalidOperationException("CUDA graphs: this ILGPU has no settable Accelerator.DefaultStream");

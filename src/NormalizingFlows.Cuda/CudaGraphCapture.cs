@@ -6,13 +6,15 @@ namespace NormalizingFlows.Cuda;
 /// <summary>
 /// CUDA graphs by P/Invoke on the driver (libcuda.so.1): stream capture of the launches ILGPU and cuBLAS enqueue on
 /// the device's stream (a non-blocking stream made ILGPU's default: the legacy NULL stream cannot be captured),
-/// instantiated and replayed with cuGraphLaunch. The capture mode is global: an allocation, a synchronous copy or a
-/// synchronization during the capture fails it (and the step runs eagerly) instead of being recorded wrongly.
+/// instantiated and replayed with cuGraphLaunch. The capture mode is thread-local: an allocation, a synchronous copy
+/// or a synchronization by this thread during the capture fails it (and the step runs eagerly) instead of being
+/// recorded wrongly, while another thread's call (e.g. the finalizer freeing a buffer ILGPU was not given back) does
+/// not break it, as it would in the global mode.
 /// </summary>
 internal sealed class CudaGraphCapture(Accelerator accelerator, IntPtr stream) : IGraphCapture
 {
     private const string Driver = "libcuda.so.1";
-    private const int CaptureModeGlobal = 0; // CU_STREAM_CAPTURE_MODE_GLOBAL
+    private const int CaptureModeThreadLocal = 1; // CU_STREAM_CAPTURE_MODE_THREAD_LOCAL
 
     [DllImport(Driver)] private static extern int cuStreamBeginCapture_v2(IntPtr stream, int mode);
     [DllImport(Driver)] private static extern int cuStreamEndCapture(IntPtr stream, out IntPtr graph);
@@ -27,7 +29,7 @@ internal sealed class CudaGraphCapture(Accelerator accelerator, IntPtr stream) :
     public void Begin()
     {
         accelerator.Bind();
-        Check(cuStreamBeginCapture_v2(stream, CaptureModeGlobal), "cuStreamBeginCapture");
+        Check(cuStreamBeginCapture_v2(stream, CaptureModeThreadLocal), "cuStreamBeginCapture");
     }
 
     public void Abort()

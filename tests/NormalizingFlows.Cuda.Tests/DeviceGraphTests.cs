@@ -133,6 +133,19 @@ public sealed class DeviceGraphTests(CpuAcceleratorFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public void TheDefaultStreamCanBeReplacedAndKernelsStillRun()
+    {
+        // what ComputeDevice.Cuda(graphs: true) does with a non-blocking CUDA stream (ILGPU's DefaultStream has a protected setter)
+        using var device = ComputeDevice.CpuAccelerator();
+        var stream = device.Accelerator.CreateStream();
+        ComputeDevice.UseStream(device.Accelerator, stream);
+        Assert.Same(stream, device.Accelerator.DefaultStream);
+        using var t = DeviceTensor.Zeros(device, 5);
+        DeviceOps.Fill(t, 2.5f);
+        Assert.Equal([2.5f, 2.5f, 2.5f, 2.5f, 2.5f], t.Download().ToArray());
+    }
+
+    [Fact]
     public void AFailedCaptureFallsBackToEagerStepsWithOneMessage()
     {
         var (_, eagerFlow) = Train("realnvp", _eager);
