@@ -28,7 +28,9 @@ using (device)
 {
     var outcome = new Outcome(device.Name);
     if (options.Check) Checks.Run(device, options, outcome);
+    if (options.Check) GraphChecks.Check(device, options, outcome);
     if (options.Bench) Workloads.Run(device, options, outcome);
+    if (options.Bench) GraphChecks.Bench(device, options, outcome);
     if (options.Calo)
     {
         Workloads.CaloShapes(device, options, outcome);

@@ -181,7 +181,7 @@ internal static class Workloads
     /// directory) on the device, or synthetic standard-normal draws of the same width when no tab18_train.npy is found
     /// (said, with the real row count, in every JSON line). An explicit --data without the file is an error.
     /// </summary>
-    private static (DeviceTensor Train, string Source) LoadTrain(ComputeDevice device, CheckOptions o)
+    internal static (DeviceTensor Train, string Source) LoadTrain(ComputeDevice device, CheckOptions o)
     {
         string? dir;
         try { dir = BenchData.Locate(o.DataDir); }

@@ -44,9 +44,13 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
     /// CUDA device <paramref name="index"/> with cuBLAS GEMMs; <paramref name="tf32"/> lets cuBLAS use TF32 tensor
     /// cores (about 10 mantissa bits in the products: faster, less exact; off by default). Throws an
     /// <see cref="InvalidOperationException"/> with one line "no CUDA device: …" when there is no driver or device,
-    /// or "no cuBLAS: …" when the library does not load.
+    /// or "no cuBLAS: …" when the library does not load. <paramref name="graphs"/> (opt-in, off by default) replays each
+    /// training step (<see cref="DeviceFlow.TrainStep"/> without reading the loss, the training loop's steps) as one
+    /// captured CUDA graph once a step of the same batch size has run (<see cref="CudaGraphs"/>): all launches then go
+    /// to a non-blocking stream of their own; a failed capture falls back to eager launches with one message
+    /// (<see cref="GraphFallback"/>).
     /// </summary>
-    public static ComputeDevice Cuda(int index = 0, bool tf32 = false)
+    public static ComputeDevice Cuda(int index = 0, bool tf32 = false, bool graphs = false)
     {
         Context? context = null;
         Accelerator? accelerator = null;
@@ -66,8 +70,21 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
         }
         try
         {
-            var blas = new CuBlas(((CudaStream)accelerator.DefaultStream).StreamPtr, tf32);
-            return new ComputeDevice(context, accelerator, blas);
+            // CUDA graphs capture a stream; ILGPU's default stream is the legacy NULL stream, which cannot be captured,
+            // so with graphs every launch and copy goes to a non-blocking stream made ILGPU's default (its launchers
+            // read the default stream at each launch), and cuBLAS is bound to it
+            if (graphs) UseStream(accelerator, ((CudaAccelerator)accelerator).CreateStream(StreamFlags.CU_STREAM_NON_BLOCKING));
+            var stream = ((CudaStream)accelerator.DefaultStream).StreamPtr;
+            var blas = new CuBlas(stream, tf32);
+            var device = new ComputeDevice(context, accelerator, blas);
+            if (graphs)
+            {
+                // a workspace of cuBLAS's own from the start, so that no GEMM allocates one inside a capture
+                device._blasWorkspace = DeviceTensor.Zeros(device, BlasWorkspaceBytes / sizeof(float));
+                blas.SetWorkspace(device._blasWorkspace.Pointer, BlasWorkspaceBytes);
+                device.GraphCapture = new CudaGraphCapture(accelerator, stream);
+            }
+            return device;
         }
         catch
         {
@@ -75,6 +92,34 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
             context.Dispose();
             throw;
         }
+    }
+
+    private const int BlasWorkspaceBytes = 32 << 20; // cuBLAS's recommendation for Hopper
+    private DeviceTensor? _blasWorkspace;
+
+    /// <summary>Makes <paramref name="stream"/> the accelerator's default stream (ILGPU's launchers and copies read it at each call).</summary>
+    internal static void UseStream(Accelerator accelerator, AcceleratorStream stream)
+    {
+        var setter = typeof(Accelerator).GetProperty(nameof(Accelerator.DefaultStream))?.GetSetMethod(nonPublic: true)
+            ?? throw new InvalidOperationException("CUDA graphs: this ILGPU has no settable Accelerator.DefaultStream");
+        setter.Invoke(accelerator, [stream]);
+    }
+
+    /// <summary>True when training steps are replayed as CUDA graphs (<see cref="Cuda"/>'s graphs, and no capture has failed).</summary>
+    public bool CudaGraphs => GraphCapture is CudaGraphCapture;
+
+    /// <summary>Why CUDA graphs were turned off (a capture failed; the steps run eagerly, with the same results); null otherwise.</summary>
+    public string? GraphFallback { get; private set; }
+
+    /// <summary>Captures training steps as graphs (null: eager launches).</summary>
+    internal IGraphCapture? GraphCapture { get; set; }
+
+    /// <summary>Turns graphs off after a failed capture, saying so once on standard error.</summary>
+    internal void DisableGraphs(Exception e)
+    {
+        GraphCapture = null;
+        GraphFallback = e.Message.Split('\n')[0];
+        Console.Error.WriteLine($"CUDA graphs: the step's capture failed ({GraphFallback}); training steps launch eagerly");
     }
 
     /// <summary>"cuda" (<see cref="Cuda"/>) or "cpu-accelerator" (<see cref="CpuAccelerator"/>).</summary>
@@ -162,6 +207,7 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
         _ones?.Dispose();
         _staging.Dispose();
         Blas?.Dispose();
+        _blasWorkspace?.Dispose();
         Accelerator.Dispose();
         _context.Dispose();
     }

@@ -20,6 +20,7 @@ internal sealed class CuBlas : IDisposable
     [DllImport(Library)] private static extern int cublasDestroy_v2(IntPtr handle);
     [DllImport(Library)] private static extern int cublasSetStream_v2(IntPtr handle, IntPtr stream);
     [DllImport(Library)] private static extern int cublasSetMathMode(IntPtr handle, int mode);
+    [DllImport(Library)] private static extern int cublasSetWorkspace_v2(IntPtr handle, IntPtr workspace, nuint bytes);
     [DllImport(Library)]
     private static extern int cublasSgemm_v2(IntPtr handle, int transA, int transB, int m, int n, int k, ref float alpha,
         IntPtr a, int lda, IntPtr b, int ldb, ref float beta, IntPtr c, int ldc);
@@ -39,6 +40,9 @@ internal sealed class CuBlas : IDisposable
         // CUBLAS_DEFAULT_MATH = 0, CUBLAS_TF32_TENSOR_OP_MATH = 3
         Check(cublasSetMathMode(_handle, tf32 ? 3 : 0), "cublasSetMathMode");
     }
+
+    /// <summary>Gives cuBLAS a workspace of its own (so that no call allocates one: CUDA graph capture).</summary>
+    public void SetWorkspace(IntPtr workspace, int bytes) => Check(cublasSetWorkspace_v2(_handle, workspace, (nuint)bytes), "cublasSetWorkspace");
 
     /// <summary>Row-major C[M, N] = alpha·op(A)·op(B) + beta·C as the column-major product Cᵀ = op(B)ᵀ·op(A)ᵀ.</summary>
     public void Sgemm(IntPtr a, IntPtr b, IntPtr c, GemmArgs g)

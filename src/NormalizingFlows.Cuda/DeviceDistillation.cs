@@ -39,7 +39,7 @@ internal sealed class DeviceDistillation : IAcceleratedDistillation
     private readonly DeviceWorkspace[] _gp;             // per layer: the gradient of θ′ (and of θ) [rows, P_l]
     private readonly DeviceWorkspace _batch;            // the step's events, context and base draws
     private readonly DeviceTensor _terms;               // the six terms, summed over the steps since TakeLossSums
-    private DeviceTensor? _squares, _clip, _data, _dataContext;
+    private DeviceTensor? _squares, _clip, _adamScalars, _data, _dataContext;
     private DeviceIndex? _rows;
 
     public DeviceDistillation(ComputeDevice device, Flow<float> teacher, Flow<float> student, Adam<float>? optimizer, bool zPass, bool xPass)
@@ -176,18 +176,20 @@ internal sealed class DeviceDistillation : IAcceleratedDistillation
                     DeviceOps.Add(_linears[i].GB, _acc[2 * i + 1]);
                 }
         }
+        Steps++;
+        var args = DeviceAdam.Args(learningRate, Beta1, Beta2, Eps, Steps, WeightDecay, DecoupledWeightDecay);
+        _adamScalars ??= DeviceTensor.Zeros(_dev, AdamArgs.Count);
+        DeviceOps.SetAdamScalars(_adamScalars, args, clipNorm is { } maxNorm ? (float)maxNorm : float.PositiveInfinity);
         DeviceTensor? clip = null;
-        if (clipNorm is { } maxNorm)
+        if (clipNorm is not null)
         {
             _squares ??= DeviceTensor.Zeros(_dev, 1);
             clip = _clip ??= DeviceTensor.Zeros(_dev, 1);
             DeviceOps.Fill(_squares, 0);
             foreach (var linear in _linears) linear.AddGradientSquares(_squares);
-            DeviceOps.ClipScale(_squares, clip, (float)maxNorm);
+            DeviceOps.ClipScale(_squares, clip, _adamScalars);
         }
-        Steps++;
-        var args = DeviceAdam.Args(learningRate, Beta1, Beta2, Eps, Steps, WeightDecay, DecoupledWeightDecay);
-        foreach (var linear in _linears) linear.Step(args, clip);
+        foreach (var linear in _linears) linear.Step(_adamScalars, clip);
     }
 
     /// <summary>The z-pass's forward, its terms and the student's gradients (assigned).</summary>
@@ -379,7 +381,7 @@ internal sealed class DeviceDistillation : IAcceleratedDistillation
         _ws.Dispose();
         _batch.Dispose();
         _rows?.Dispose();
-        foreach (var t in new[] { _terms, _squares, _clip, _data, _dataContext }) t?.Dispose();
+        foreach (var t in new[] { _terms, _squares, _clip, _adamScalars, _data, _dataContext }) t?.Dispose();
     }
 }
 

@@ -38,6 +38,8 @@ public sealed class DeviceFlow : IDisposable
     private readonly DeviceWorkspace _ws;  // the layers' outputs x_1 … x_L, then gA, gB [rows, D]; log|det|, log p, g log|det| [rows]
     private readonly DeviceWorkspace _blocks; // LogProb(Tensor)'s events, context and result [rows, ·] (Sample's base points in the first), kept for the next call
     private readonly DeviceTensor _sum;
+    private readonly DeviceTensor _adamScalars; // the step's Adam scalars and clip norm (AdamArgs' layout), written by BeginStep
+    private readonly DeviceStepGraph _graph;    // the training step's launches, replayed as a captured graph when the device has graphs
     private DeviceTensor? _squares, _clip;
     private DeviceWorkspace? _inverse; // Inverse(Tensor)'s base points, context and samples [rows, ·], kept for the next call
 
@@ -59,6 +61,8 @@ public sealed class DeviceFlow : IDisposable
         _ws = new DeviceWorkspace(device, [.. Enumerable.Repeat(features, layers.Count + 2), DeviceWorkspace.Vector, DeviceWorkspace.Vector, DeviceWorkspace.Vector]);
         _blocks = new DeviceWorkspace(device, features, Math.Max(1, contextFeatures), DeviceWorkspace.Vector);
         _sum = DeviceTensor.Zeros(device, 1);
+        _adamScalars = DeviceTensor.Zeros(device, AdamArgs.Count);
+        _graph = new DeviceStepGraph(device);
     }
 
     /// <summary>
@@ -392,7 +396,9 @@ public sealed class DeviceFlow : IDisposable
     /// <paramref name="weights"/> [N] (all 1 when null: −mean log p), backward through the layers, Adam with
     /// <paramref name="learningRate"/> (the arithmetic of Optim/Adam). Weights divided by the training set's mean
     /// weight give Training/MaximumLikelihoodLoss's weighted loss. Returns the loss (before the step) only when
-    /// <paramref name="readLoss"/>, which waits for the device; otherwise null and nothing is read back.
+    /// <paramref name="readLoss"/>, which waits for the device; otherwise null and nothing is read back. On a device
+    /// opened with CUDA graphs (<see cref="ComputeDevice.Cuda"/>), a step that does not read its loss and has the
+    /// batch size and buffers of the step before is replayed as one captured graph.
     /// </summary>
     public float? TrainStep(DeviceTensor batch, double learningRate, bool readLoss = false, DeviceTensor? context = null, DeviceTensor? weights = null)
         => Step(batch, context, weights, learningRate, readLoss, null);
@@ -411,16 +417,48 @@ public sealed class DeviceFlow : IDisposable
         if (weights is not null) Check(weights, nameof(weights), batch.Rows);
         if (!(learningRate >= 0)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "must be ≥ 0");
         int n = batch.Rows;
-        Forward(batch, context);
-        var z = X(_layers.Count);
-        float? loss = null;
-        var w = weights ?? Device.Ones(n);
-        if (readLoss || lossSum is not null) BaseLogProb(z, LogDet, LogP);
+        BeginStep(learningRate);
         if (readLoss)
         {
-            DeviceOps.Gemm(w, false, LogP, false, _sum, 1, 1, n);
-            loss = -_sum.Download().ReadOnlySpan[0] / n;
+            // eager (a step that reads back is never a graph): the loss of the batch before the step into _sum
+            LikelihoodStep(batch, context, weights, lossSum, _sum);
+            return -_sum.Download().ReadOnlySpan[0] / n;
         }
+        _graph.Run(() => new StepKey(0, n, batch.Pointer, context?.Pointer ?? 0, weights?.Pointer ?? 0, lossSum?.Pointer ?? 0, 0, 0, ClipNorm is not null,
+            TrackContextGradient, Device.Allocations), () => LikelihoodStep(batch, context, weights, lossSum, null));
+        return null;
+    }
+
+    /// <summary>
+    /// Steps taken from the training step's captured graph and graphs captured (tests: with a graph capture on the
+    /// device, a step replays when its launches equal the captured ones).
+    /// </summary>
+    internal (long Replays, long Captures) GraphSteps => (_graph.Replays, _graph.Captures);
+
+    /// <summary>
+    /// Counts the step and writes its Adam scalars (the learning rate, bias corrections, weight decay, clip norm) into
+    /// the device buffer the Adam and clip kernels read: one tiny launch, so that the step's other launches do not
+    /// change from step to step (and can be replayed as a captured graph).
+    /// </summary>
+    private void BeginStep(double learningRate)
+    {
+        Steps++;
+        var args = DeviceAdam.Args(learningRate, Beta1, Beta2, Eps, Steps, WeightDecay, DecoupledWeightDecay);
+        DeviceOps.SetAdamScalars(_adamScalars, args, ClipNorm is { } maxNorm ? (float)maxNorm : float.PositiveInfinity);
+    }
+
+    /// <summary>
+    /// The launches of a maximum-likelihood step (nothing read back, nothing allocated once warm): forward, the loss
+    /// added to <paramref name="lossSum"/> and Σ w log p into <paramref name="logpSum"/> when given, backward, clip, Adam.
+    /// </summary>
+    private void LikelihoodStep(DeviceTensor batch, DeviceTensor? context, DeviceTensor? weights, DeviceTensor? lossSum, DeviceTensor? logpSum)
+    {
+        int n = batch.Rows;
+        Forward(batch, context);
+        var z = X(_layers.Count);
+        var w = weights ?? Device.Ones(n);
+        if (logpSum is not null || lossSum is not null) BaseLogProb(z, LogDet, LogP);
+        if (logpSum is not null) DeviceOps.Gemm(w, false, LogP, false, logpSum, 1, 1, n);
         if (lossSum is not null) DeviceOps.Gemm(w, false, LogP, false, lossSum, 1, 1, n, -1f / n, 1);
         // d(−(1/N) Σ w log p)/dz = w·z/N (0 for the unit cube's constant density), d/d logdet = −w/N for every layer
         if (UnitCubeBase) DeviceOps.Fill(GA, 0);
@@ -429,8 +467,7 @@ public sealed class DeviceFlow : IDisposable
         if (_periodic is { } pa) DeviceOps.ZeroPeriodic(GA, pa);
         if (weights is null) DeviceOps.Fill(GLogDet, -1f / n);
         else DeviceOps.Scale(GLogDet, weights, -1f / n);
-        BackwardAndStep(batch, context, learningRate);
-        return loss;
+        BackwardAndStep(batch, context);
     }
 
     /// <summary>
@@ -449,18 +486,24 @@ public sealed class DeviceFlow : IDisposable
         Check(aux, nameof(aux), x.Rows);
         if (!(learningRate >= 0)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "must be ≥ 0");
         int n = x.Rows;
-        Forward(x, context);
-        DeviceOps.DivergenceRows(LogDet, coefficient, aux, LogP, GLogDet, kind, 1f / n);
-        if (lossSum is not null) DeviceOps.Gemm(Device.Ones(n), false, LogP, false, lossSum, 1, 1, n, 1, 1);
-        DeviceOps.Fill(GA, 0); // the loss depends on z only through log|det|
-        BackwardAndStep(x, context, learningRate);
+        BeginStep(learningRate);
+        _graph.Run(() => new StepKey(1 + kind, n, x.Pointer, context?.Pointer ?? 0, 0, lossSum?.Pointer ?? 0, coefficient.Pointer, aux.Pointer, ClipNorm is not null,
+            TrackContextGradient, Device.Allocations), () =>
+        {
+            Forward(x, context);
+            DeviceOps.DivergenceRows(LogDet, coefficient, aux, LogP, GLogDet, kind, 1f / n);
+            if (lossSum is not null) DeviceOps.Gemm(Device.Ones(n), false, LogP, false, lossSum, 1, 1, n, 1, 1);
+            DeviceOps.Fill(GA, 0); // the loss depends on z only through log|det|
+            BackwardAndStep(x, context);
+        });
     }
 
     /// <summary>
     /// Backward from GA (d loss/dz) and GLogDet through the layers after a Forward of <paramref name="batch"/> (and
-    /// <paramref name="context"/>: its gradient, summed over the layers, feeds the embedding's backward), clipping, Adam.
+    /// <paramref name="context"/>: its gradient, summed over the layers, feeds the embedding's backward), clipping, Adam
+    /// with the scalars <see cref="BeginStep"/> wrote.
     /// </summary>
-    private void BackwardAndStep(DeviceTensor batch, DeviceTensor? context, double learningRate)
+    private void BackwardAndStep(DeviceTensor batch, DeviceTensor? context)
     {
         int n = batch.Rows;
         // the context's gradient, summed over the layers, feeds the embedding's backward
@@ -481,17 +524,15 @@ public sealed class DeviceFlow : IDisposable
         _embedding?.Backward(context!, gContext!);
         var linears = _linears;
         DeviceTensor? clip = null;
-        if (ClipNorm is { } maxNorm)
+        if (ClipNorm is not null)
         {
             _squares ??= DeviceTensor.Zeros(Device, 1);
             clip = _clip ??= DeviceTensor.Zeros(Device, 1);
             DeviceOps.Fill(_squares, 0);
             foreach (var linear in linears) linear.AddGradientSquares(_squares);
-            DeviceOps.ClipScale(_squares, clip, (float)maxNorm);
+            DeviceOps.ClipScale(_squares, clip, _adamScalars);
         }
-        Steps++;
-        var args = DeviceAdam.Args(learningRate, Beta1, Beta2, Eps, Steps, WeightDecay, DecoupledWeightDecay);
-        foreach (var linear in linears) linear.Step(args, clip);
+        foreach (var linear in linears) linear.Step(_adamScalars, clip);
     }
 
     /// <summary>Writes the device weights into <paramref name="model"/>'s flow (same architecture) and its context embedding, e.g. the model compiled from.</summary>
@@ -548,7 +589,8 @@ public sealed class DeviceFlow : IDisposable
         _contextGradient.Dispose();
         _embedding?.Dispose();
         _inverse?.Dispose();
-        foreach (var t in new[] { _sum, _squares, _clip }) t?.Dispose();
+        _graph.Dispose();
+        foreach (var t in new[] { _sum, _adamScalars, _squares, _clip }) t?.Dispose();
         foreach (var l in _layers) l.Dispose();
     }
 }

@@ -46,10 +46,12 @@ internal sealed class DeviceKernelSet(Accelerator a)
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, float>(DeviceKernels.AddRowSums);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> NormalLogProb =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(DeviceKernels.NormalLogProb);
-    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs> Adam =
-        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs>(DeviceKernels.Adam);
-    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, float> ClipScale =
-        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float>(DeviceKernels.ClipScale);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> Adam =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(DeviceKernels.Adam);
+    public readonly Action<Index1D, ArrayView<float>, AdamArgs, float> AdamScalars =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, AdamArgs, float>(DeviceKernels.AdamScalars);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> ClipScale =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(DeviceKernels.ClipScale);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int> GatherRows =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int>(DeviceKernels.GatherRows);
     public readonly Action<Index1D, ArrayView<float>, NoiseArgs> NormalNoise =

@@ -152,24 +152,39 @@ internal static class DeviceKernels
 
     /// <summary>
     /// One Adam step per element, the arithmetic of Optim/Adam on the gradient times gradScale[0] (the clip factor, or
-    /// 1) plus L2·p: m, v moments; p·Decay − step·m/(√v/√bc2 + ε).
+    /// 1) plus L2·p: m, v moments; p·Decay − step·m/(√v/√bc2 + ε). The step's scalars are read from the device buffer
+    /// <paramref name="s"/> (<see cref="AdamScalars"/>' layout), so the launch's arguments are the same at every step.
     /// </summary>
-    public static void Adam(Index1D i, ArrayView<float> p, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v, ArrayView<float> gradScale, AdamArgs a)
+    public static void Adam(Index1D i, ArrayView<float> p, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v, ArrayView<float> gradScale, ArrayView<float> s)
     {
+        float beta1 = s[AdamArgs.Beta1At], beta2 = s[AdamArgs.Beta2At];
         float pk = p[i];
-        float gk = g[i] * gradScale[0] + a.L2 * pk;
-        float mk = a.Beta1 * m[i] + (1 - a.Beta1) * gk;
-        float vk = a.Beta2 * v[i] + (1 - a.Beta2) * gk * gk;
+        float gk = g[i] * gradScale[0] + s[AdamArgs.L2At] * pk;
+        float mk = beta1 * m[i] + (1 - beta1) * gk;
+        float vk = beta2 * v[i] + (1 - beta2) * gk * gk;
         m[i] = mk; v[i] = vk;
-        p[i] = pk * a.Decay - a.StepSize * mk / (XMath.Sqrt(vk) * a.InvSqrtBc2 + a.Eps);
+        p[i] = pk * s[AdamArgs.DecayAt] - s[AdamArgs.StepSizeAt] * mk / (XMath.Sqrt(vk) * s[AdamArgs.InvSqrtBc2At] + s[AdamArgs.EpsAt]);
+    }
+
+    /// <summary>
+    /// Writes one step's Adam scalars (computed on the host in double, as Optim/Adam does) and the clip norm into the
+    /// device buffer s [<see cref="AdamArgs.Count"/>] (one thread): the only per-step launch argument of a training step.
+    /// </summary>
+    public static void AdamScalars(Index1D i, ArrayView<float> s, AdamArgs a, float maxNorm)
+    {
+        s[AdamArgs.Beta1At] = a.Beta1; s[AdamArgs.Beta2At] = a.Beta2; s[AdamArgs.StepSizeAt] = a.StepSize;
+        s[AdamArgs.InvSqrtBc2At] = a.InvSqrtBc2; s[AdamArgs.EpsAt] = a.Eps; s[AdamArgs.L2At] = a.L2; s[AdamArgs.DecayAt] = a.Decay;
+        s[AdamArgs.MaxNormAt] = maxNorm;
     }
 
     /// <summary>
     /// The global-norm clip factor from the summed squares of all gradients (one thread): maxNorm / (norm + 1e−6) when
-    /// the norm exceeds maxNorm, else 1 (a non-finite norm gives 1: the loss reports the divergence), as GradientClipping.
+    /// the norm exceeds maxNorm (read from the Adam scalars s), else 1 (a non-finite norm gives 1: the loss reports the
+    /// divergence), as GradientClipping.
     /// </summary>
-    public static void ClipScale(Index1D i, ArrayView<float> sumOfSquares, ArrayView<float> scale, float maxNorm)
+    public static void ClipScale(Index1D i, ArrayView<float> sumOfSquares, ArrayView<float> scale, ArrayView<float> s)
     {
+        float maxNorm = s[AdamArgs.MaxNormAt];
         float norm = XMath.Sqrt(sumOfSquares[0]);
         scale[0] = norm > maxNorm && norm <= float.MaxValue ? maxNorm / (norm + 1e-6f) : 1f;
     }

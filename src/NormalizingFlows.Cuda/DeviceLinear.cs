@@ -60,11 +60,11 @@ internal sealed class DeviceLinear : IDisposable
         if (gx is not null) DeviceOps.MatMul(gy, false, W, false, gx);
     }
 
-    /// <summary>Adam on the weights and bias, the gradients times gradScale[0] when given (the clip factor).</summary>
-    public void Step(AdamArgs args, DeviceTensor? gradScale)
+    /// <summary>Adam on the weights and bias with the step's device <paramref name="scalars"/>, the gradients times gradScale[0] when given (the clip factor).</summary>
+    public void Step(DeviceTensor scalars, DeviceTensor? gradScale)
     {
-        DeviceOps.Adam(W, GW, MW, VW, args, gradScale);
-        DeviceOps.Adam(B, GB, MB, VB, args, gradScale);
+        DeviceOps.Adam(W, GW, MW, VW, scalars, gradScale);
+        DeviceOps.Adam(B, GB, MB, VB, scalars, gradScale);
     }
 
     /// <summary>acc[0] += the squared norm of the weight and bias gradients.</summary>

@@ -220,19 +220,30 @@ internal static class DeviceOps
         if (x.Length > 0) x.Device.Kernels.QuadraticSplineBackward((int)x.Length, x.View, p.View, gy.View, gld.View, gx.View, gp.View, a with { Cols = x.Cols });
     }
 
-    /// <summary>One Adam update of p with gradient g (times gradScale[0] when given: the clip factor) and moments m, v.</summary>
-    public static void Adam(DeviceTensor p, DeviceTensor g, DeviceTensor m, DeviceTensor v, AdamArgs a, DeviceTensor? gradScale = null)
+    /// <summary>
+    /// One Adam update of p with gradient g (times gradScale[0] when given: the clip factor) and moments m, v, with the
+    /// step's scalars from the device buffer <paramref name="scalars"/> (<see cref="SetAdamScalars"/>).
+    /// </summary>
+    public static void Adam(DeviceTensor p, DeviceTensor g, DeviceTensor m, DeviceTensor v, DeviceTensor scalars, DeviceTensor? gradScale = null)
     {
         Same(p, g); Same(p, m); Same(p, v);
-        p.Device.Kernels.Adam((int)p.Length, p.View, g.View, m.View, v.View, (gradScale ?? p.Device.Ones(1)).View, a);
+        if (scalars.Length != AdamArgs.Count) throw new ArgumentException($"Adam scalars must be [{AdamArgs.Count}], got {scalars.Length}");
+        p.Device.Kernels.Adam((int)p.Length, p.View, g.View, m.View, v.View, (gradScale ?? p.Device.Ones(1)).View, scalars.View);
+    }
+
+    /// <summary>scalars [<see cref="AdamArgs.Count"/>] = one step's Adam scalars and the clip norm (one tiny kernel: no host round trip).</summary>
+    public static void SetAdamScalars(DeviceTensor scalars, AdamArgs a, float maxNorm = float.PositiveInfinity)
+    {
+        if (scalars.Length != AdamArgs.Count) throw new ArgumentException($"Adam scalars must be [{AdamArgs.Count}], got {scalars.Length}");
+        scalars.Device.Kernels.AdamScalars(1, scalars.View, a, maxNorm);
     }
 
     /// <summary>acc[0] += Σ g² (a GEMM of g's row with its column: deterministic).</summary>
     public static void AddSumOfSquares(DeviceTensor g, DeviceTensor acc) => Gemm(g, false, g, false, acc, 1, 1, (int)g.Length, 1, 1);
 
-    /// <summary>scale[0] = the global-norm clip factor for the summed squares sq[0] (<see cref="DeviceKernels.ClipScale"/>).</summary>
-    public static void ClipScale(DeviceTensor sumOfSquares, DeviceTensor scale, float maxNorm) =>
-        scale.Device.Kernels.ClipScale(1, sumOfSquares.View, scale.View, maxNorm);
+    /// <summary>scale[0] = the global-norm clip factor for the summed squares sq[0] and the clip norm of the Adam scalars (<see cref="DeviceKernels.ClipScale"/>).</summary>
+    public static void ClipScale(DeviceTensor sumOfSquares, DeviceTensor scale, DeviceTensor scalars) =>
+        scale.Device.Kernels.ClipScale(1, sumOfSquares.View, scale.View, scalars.View);
 
     /// <summary>dst[r, ·] = src[rows[r], ·] for the first dst.Rows entries of <paramref name="rows"/>.</summary>
     public static void GatherRows(DeviceTensor src, DeviceTensor dst, DeviceIndex rows)

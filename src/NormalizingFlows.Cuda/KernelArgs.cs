@@ -40,8 +40,17 @@ internal readonly record struct QuadraticSplineArgs(int Bins, float MinWidth, fl
 /// <summary>
 /// One Adam step's scalars, as Optim/Adam computes them: β1, β2, lr/bc1, 1/√bc2, ε, the L2 coefficient added to the
 /// gradient (Adam's weight decay; 0 for AdamW) and the factor the weights are multiplied by first (1 − lr·wd for AdamW, else 1).
+/// The kernels read them from a device buffer of <see cref="Count"/> floats at the indices below (written by
+/// DeviceKernels.AdamScalars before each step), so a training step's launches are the same from step to step.
 /// </summary>
-internal readonly record struct AdamArgs(float Beta1, float Beta2, float StepSize, float InvSqrtBc2, float Eps, float L2 = 0, float Decay = 1);
+internal readonly record struct AdamArgs(float Beta1, float Beta2, float StepSize, float InvSqrtBc2, float Eps, float L2 = 0, float Decay = 1)
+{
+    /// <summary>The scalars' indices in the device buffer (MaxNormAt: the global-norm clip, +∞ for none).</summary>
+    public const int Beta1At = 0, Beta2At = 1, StepSizeAt = 2, InvSqrtBc2At = 3, EpsAt = 4, L2At = 5, DecayAt = 6, MaxNormAt = 7;
+
+    /// <summary>The buffer's length: the seven scalars and the global-norm clip.</summary>
+    public const int Count = 8;
+}
 
 /// <summary>
 /// Which rows of a seeded stream of standard-normal rows [·, Cols] a block of draws holds: block row r is stream row

@@ -235,13 +235,15 @@ public sealed class DeviceOpsTests(CpuAcceleratorFixture fixture) : IClassFixtur
         var param = new Parameter<float>(rng.Normal<float>(37));
         var adam = new Adam<float>([param], learningRate: 1e-2);
         using var p = Up(param.Value); using var m = DeviceTensor.Zeros(_dev, 37); using var v = DeviceTensor.Zeros(_dev, 37);
+        using var scalars = DeviceTensor.Zeros(_dev, AdamArgs.Count);
         for (int step = 1; step <= 4; step++)
         {
             var grad = rng.Normal<float>(37);
             param.Grad = grad.Clone();
             adam.Step();
             using var g = Up(grad);
-            DeviceOps.Adam(p, g, m, v, DeviceAdam.Args(1e-2, 0.9, 0.999, 1e-8, step));
+            DeviceOps.SetAdamScalars(scalars, DeviceAdam.Args(1e-2, 0.9, 0.999, 1e-8, step));
+            DeviceOps.Adam(p, g, m, v, scalars);
             Assert2.Close(param.Value, p.Download(), 1e-6, 1e-7, $"Adam step {step}");
         }
     }
@@ -258,6 +260,7 @@ public sealed class DeviceOpsTests(CpuAcceleratorFixture fixture) : IClassFixtur
         using var ma = DeviceTensor.Zeros(_dev, 23); using var va = DeviceTensor.Zeros(_dev, 23);
         using var mb = DeviceTensor.Zeros(_dev, 4, 3); using var vb = DeviceTensor.Zeros(_dev, 4, 3);
         using var squares = DeviceTensor.Zeros(_dev, 1); using var scale = DeviceTensor.Zeros(_dev, 1);
+        using var scalars = DeviceTensor.Zeros(_dev, AdamArgs.Count);
         for (int step = 1; step <= 3; step++)
         {
             var (ga, gb) = (rng.Normal<float>(23), rng.Normal<float>(4, 3));
@@ -268,10 +271,10 @@ public sealed class DeviceOpsTests(CpuAcceleratorFixture fixture) : IClassFixtur
             DeviceOps.Fill(squares, 0);
             DeviceOps.AddSumOfSquares(dga, squares); DeviceOps.AddSumOfSquares(dgb, squares);
             Assert.Equal(norm * norm, squares.Download().ReadOnlySpan[0], 4);
-            DeviceOps.ClipScale(squares, scale, (float)maxNorm);
+            DeviceOps.SetAdamScalars(scalars, DeviceAdam.Args(1e-2, 0.9, 0.999, 1e-8, step), (float)maxNorm);
+            DeviceOps.ClipScale(squares, scale, scalars);
             Assert.Equal(norm > maxNorm ? maxNorm / (norm + 1e-6) : 1, scale.Download().ReadOnlySpan[0], 6);
-            var args = DeviceAdam.Args(1e-2, 0.9, 0.999, 1e-8, step);
-            DeviceOps.Adam(pa, dga, ma, va, args, scale); DeviceOps.Adam(pb, dgb, mb, vb, args, scale);
+            DeviceOps.Adam(pa, dga, ma, va, scalars, scale); DeviceOps.Adam(pb, dgb, mb, vb, scalars, scale);
             Assert2.Close(a.Value, pa.Download(), 1e-6, 1e-6, $"clipped Adam step {step}, a");
             Assert2.Close(b.Value, pb.Download(), 1e-6, 1e-6, $"clipped Adam step {step}, b");
         }

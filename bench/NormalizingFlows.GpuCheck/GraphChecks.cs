@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using NormalizingFlows.Cuda;
+using NormalizingFlows.Flows;
+using NormalizingFlows.Tensors;
+
+namespace NormalizingFlows.GpuCheck;
+
+/// <summary>
+/// CUDA graphs (<c>ComputeDevice.Cuda(graphs: true)</c>) on the GPU: the check <c>graph_vs_eager</c> (20 training steps
+/// of each bench model with graphs on and off from the same start: losses and weights equal within float rounding,
+/// the steps replayed from a captured graph) and the training workloads at batch 512 and 4096 with graphs on
+/// (<c>"workload":"train_cuda_graphs"</c>, beside the eager <c>train</c> lines of the same run). A second CUDA device
+/// (context) with graphs is opened beside the eager one; graph_vs_eager runs both sides on it, its capture switched
+/// off for the eager side (the same stream and cuBLAS workspace). On the CPU accelerator there is no capture:
+/// graph_vs_eager runs on a CPU accelerator with <see cref="LaunchRecorder"/>'s emulated capture (a smoke test of this
+/// program), and the timings are skipped with one line.
+/// </summary>
+internal static class GraphChecks
+{
+    private const int D = 18, Steps = 20;
+
+    private static ComputeDevice? OpenGraphs(ComputeDevice device, Outcome outcome, string what, bool emulate = false)
+    {
+        if (!device.IsCuda && emulate)
+        {
+            // the CPU accelerator has no capture: the tests' emulation (launches recorded, then replayed), which runs this check's code
+            var cpu = ComputeDevice.CpuAccelerator();
+            LaunchRecorder.Install(cpu, graphs: true);
+            Json.Line(("check", what), ("capture", "emulated on the CPU accelerator (LaunchRecorder): checks this program, not CUDA"), ("device", cpu.Name));
+            return cpu;
+        }
+        if (!device.IsCuda)
+        {
+            Json.Line(("check", what), ("skipped", "CUDA graphs need a CUDA device (timings of an emulated capture would say nothing)"), ("device", device.Name));
+            return null;
+        }
+        ComputeDevice? graphs = null;
+        outcome.Run("all", "check", $"{what}_device", () => { graphs = ComputeDevice.Cuda(graphs: true); return graphs.CudaGraphs; });
+        return graphs;
+    }
+
+    public static void Check(ComputeDevice device, CheckOptions o, Outcome outcome)
+    {
+        using var graphs = OpenGraphs(device, outcome, "graph_vs_eager", emulate: true);
+        if (graphs is null) return;
+        foreach (var model in o.Models) outcome.Run(model, "check", "graph_vs_eager", () => GraphVsEager(model, graphs, o.Quick));
+    }
+
+    /// <summary>
+    /// 20 steps (batches drawn on the device from the same synthetic data, a decaying learning rate, clipping, the
+    /// loss summed on the device and read after each step) from the same perturbed start on the graph device with its
+    /// capture switched off (eager launches, the same stream and cuBLAS workspace) and on.
+    /// </summary>
+    private static bool GraphVsEager(string model, ComputeDevice graphs, bool quick)
+    {
+        int rows = quick ? 32 : 512;
+        var flow = BenchFlows.Build(model, D, new Rng(1));
+        BenchFlows.Perturb(flow, 0.05, 3);
+        var data = new Rng(5).Normal<float>(quick ? 256 : 8192, D);
+        (float[] Losses, float[] Weights, long Replays) Run(ComputeDevice device)
+        {
+            using var dflow = DeviceFlow.Compile(flow, device);
+            dflow.ClipNorm = 5;
+            using var train = DeviceTensor.Upload(device, data);
+            using var x = DeviceTensor.Zeros(device, rows, D);
+            using var sum = DeviceTensor.Zeros(device, 1);
+            var losses = new float[Steps];
+            for (int step = 0; step < Steps; step++)
+            {
+                x.SampleRowsOf(train, 17 + step);
+                dflow.Step(x, null, null, 1e-3 * (1 - step / (2.0 * Steps)), readLoss: false, sum);
+                losses[step] = sum.Download().ReadOnlySpan[0];
+                DeviceOps.Fill(sum, 0);
+            }
+            var weights = dflow.Pairs(flow).SelectMany(p => p.Device.W.Download().ToArray().Concat(p.Device.B.Download().ToArray())).ToArray();
+            return (losses, weights, dflow.GraphSteps.Replays);
+        }
+        var capture = graphs.GraphCapture;
+        graphs.GraphCapture = null;
+        var (el, ew, eagerReplays) = Run(graphs);
+        graphs.GraphCapture = capture;
+        var (gl, gw, replays) = Run(graphs);
+        bool replayed = eagerReplays == 0 && replays >= Steps - 2 && graphs.GraphFallback is null; // the first step runs eagerly, the second is captured
+        Json.Line(("check", "graph_vs_eager_replays"), ("model", model), ("replayed_steps", replays), ("steps", Steps),
+            ("fallback", graphs.GraphFallback), ("pass", replayed), ("device", graphs.Name));
+        bool ok = Checks.Report(model, "graph_vs_eager_losses", el, gl, i => 1e-5 + 1e-5 * Math.Abs(el[i]), "1e-5 + 1e-5·|eager|", graphs);
+        return replayed & ok & Checks.Report(model, "graph_vs_eager_weights", ew, gw, i => 1e-5 + 1e-5 * Math.Abs(ew[i]), "1e-5 + 1e-5·|eager|", graphs);
+    }
+
+    /// <summary>The train workloads at batch 512 and 4096 on the graph device (the timing loop of <see cref="Workloads"/>).</summary>
+    public static void Bench(ComputeDevice device, CheckOptions o, Outcome outcome)
+    {
+        using var graphs = OpenGraphs(device, outcome, "train_cuda_graphs");
+        if (graphs is null) return;
+        (DeviceTensor Train, string Source)? loaded = null;
+        outcome.Run("tab18", "workload", "graphs_data", () => { loaded = Workloads.LoadTrain(graphs, o); return true; });
+        if (loaded is not var (train, source)) return;
+        using (train)
+            foreach (var model in o.Models)
+            {
+                using var dflow = DeviceFlow.Compile(BenchFlows.Build(model, train.Cols, new Rng(1)), graphs);
+                foreach (int batch in new[] { 512, 4096 }) outcome.Run(model, "workload", $"train_cuda_graphs_{batch}", () =>
+                {
+                    var (warm, timed) = batch <= 512 ? (20, 200) : (10, 100);
+                    using var x = DeviceTensor.Zeros(graphs, batch, train.Cols);
+                    var times = new List<double>();
+                    long before = dflow.GraphSteps.Replays;
+                    for (int step = 0; step < warm + timed; step++)
+                    {
+                        var sw = Stopwatch.StartNew();
+                        x.SampleRowsOf(train, 1_000_003L * step + batch);
+                        dflow.TrainStep(x, 1e-3);
+                        graphs.Synchronize();
+                        if (step >= warm) times.Add(sw.Elapsed.TotalSeconds);
+                    }
+                    times.Sort();
+                    double median = times[times.Count / 2];
+                    long replays = dflow.GraphSteps.Replays - before;
+                    float loss = dflow.TrainStep(x, 1e-3, readLoss: true)!.Value;
+                    Json.Line(("model", model), ("workload", "train_cuda_graphs"), ("batch", batch), ("samples_per_s", batch / median),
+                        ("median_step_ms", median * 1e3), ("loss", (double)loss), ("replayed_steps", replays), ("fallback", graphs.GraphFallback),
+                        ("device", graphs.Name), ("data", source));
+                    return float.IsFinite(loss) && replays >= warm + timed - 2;
+                });
+            }
+    }
+}
