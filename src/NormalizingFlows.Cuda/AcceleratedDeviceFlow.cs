@@ -39,7 +39,7 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
                 (_flow.Beta1, _flow.Beta2, _flow.Eps, _flow.WeightDecay, _flow.DecoupledWeightDecay) = (optimizer.Beta1, optimizer.Beta2, optimizer.Eps, optimizer.WeightDecay, optimizer.Decoupled);
             _lossSum = DeviceTensor.Zeros(device, 1);
             _batch = new DeviceWorkspace(device, _flow.Features, Math.Max(1, _flow.ContextFeatures), DeviceWorkspace.Vector);
-            if (optimizer is not null) _flow.Steps = CopyMoments(flow, optimizer, toHost: false);
+            if (optimizer is not null) _flow.Steps = DeviceAdam.CopyMoments(_flow.Pairs(flow, _embedding).ToList(), optimizer, 0, toHost: false, "DeviceFlow");
         }
         catch
         {
@@ -185,47 +185,8 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
     public void CopyTo(Flow<float> flow, Adam<float>? optimizer = null)
     {
         _flow.CopyTo(flow, _embedding);
-        if (optimizer is not null) CopyMoments(flow, optimizer, toHost: true);
+        if (optimizer is not null) DeviceAdam.CopyMoments(_flow.Pairs(flow, _embedding).ToList(), optimizer, _flow.Steps, toHost: true, "DeviceFlow");
     }
-
-    /// <summary>
-    /// Adam's moments of every device layer to or from <paramref name="optimizer"/>'s state (its parameters must be
-    /// exactly <paramref name="flow"/>'s device weights); returns the step count (every parameter's must agree).
-    /// </summary>
-    private long CopyMoments(Flow<float> flow, Adam<float> optimizer, bool toHost)
-    {
-        var index = new Dictionary<Parameter<float>, int>(ReferenceEqualityComparer.Instance);
-        for (int i = 0; i < optimizer.Parameters.Count; i++) index[optimizer.Parameters[i]] = i;
-        var state = optimizer.ExportState();
-        var pairs = _flow.Pairs(flow, _embedding).ToList();
-        if (pairs.Count * 2 != index.Count)
-            throw new NotSupportedException($"DeviceFlow: the optimizer has {index.Count} parameters, the device trains {pairs.Count * 2} (the linear layers' weights and biases)");
-        int At(Parameter<float> p) => index.TryGetValue(p, out int i) ? i
-            : throw new NotSupportedException("DeviceFlow: a weight of the flow is not among the optimizer's parameters");
-        long steps = toHost ? _flow.Steps : -1;
-        foreach (var (host, device) in pairs)
-        {
-            int w = At(host.Weight), b = At(host.Bias!);
-            device.CopyMoments(state[$"{w}.exp_avg"], state[$"{w}.exp_avg_sq"], state[$"{b}.exp_avg"], state[$"{b}.exp_avg_sq"], toHost);
-            foreach (int i in new[] { w, b })
-            {
-                if (toHost) state[$"{i}.step"] = Tensor<float>.Scalar((float)steps).Untrack();
-                else
-                {
-                    long s = (long)state[$"{i}.step"][0];
-                    if (steps >= 0 && s != steps) throw new NotSupportedException($"DeviceFlow: the optimizer's parameters took different numbers of steps ({steps}, {s}); the device keeps one count");
-                    steps = s;
-                }
-            }
-        }
-        if (toHost)
-        {
-            state["step"] = Tensor<float>.Scalar((float)steps).Untrack();
-            optimizer.ImportState(state);
-        }
-        return Math.Max(steps, 0);
-    }
-
     public void Dispose()
     {
         foreach (var t in new[] { _data, _context, _weights }) t?.Dispose();

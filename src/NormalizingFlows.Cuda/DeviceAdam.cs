@@ -1,6 +1,10 @@
+using NormalizingFlows.Autograd;
+using NormalizingFlows.Optim;
+using NormalizingFlows.Tensors;
+
 namespace NormalizingFlows.Cuda;
 
-/// <summary>The scalars of one Adam step exactly as Optim/Adam computes them (bias corrections in double, then float).</summary>
+/// <summary>The scalars of one Adam step exactly as Optim/Adam computes them (bias corrections in double, then float), and Adam's state between host and device.</summary>
 internal static class DeviceAdam
 {
     /// <summary>
@@ -13,5 +17,87 @@ internal static class DeviceAdam
         double bc1 = 1 - Math.Pow(beta1, step), bc2 = 1 - Math.Pow(beta2, step);
         return new AdamArgs((float)beta1, (float)beta2, (float)(lr / bc1), (float)(1 / Math.Sqrt(bc2)), (float)eps,
             (float)(decoupled ? 0 : weightDecay), (float)(decoupled ? 1 - lr * weightDecay : 1));
+    }
+
+    /// <summary>
+    /// Copies Adam's moments of the device linears <paramref name="pairs"/> (host weight and bias → device linear) to
+    /// <paramref name="optimizer"/> (<paramref name="toHost"/>, with the step count <paramref name="deviceSteps"/>) or
+    /// from it; the optimizer must hold exactly these weights and biases, all at one step count. Returns the step count
+    /// (the optimizer's when copying to the device). <paramref name="owner"/> names the caller in errors.
+    /// </summary>
+    public static long CopyMoments(IReadOnlyCollection<(DeviceFlowLayers.HostLinear Host, DeviceLinear Device)> pairs, Adam<float> optimizer,
+        long deviceSteps, bool toHost, string owner)
+    {
+        var index = new Dictionary<Parameter<float>, int>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < optimizer.Parameters.Count; i++) index[optimizer.Parameters[i]] = i;
+        var state = optimizer.ExportState();
+        if (pairs.Count * 2 != index.Count)
+            throw new NotSupportedException($"{owner}: the optimizer has {index.Count} parameters, the device trains {pairs.Count * 2} (the linear layers' weights and biases)");
+        int At(Parameter<float> p) => index.TryGetValue(p, out int i) ? i
+            : throw new NotSupportedException($"{owner}: a weight of the flow is not among the optimizer's parameters");
+        long steps = toHost ? deviceSteps : -1;
+        foreach (var (host, device) in pairs)
+        {
+            int w = At(host.Weight), b = At(host.Bias!);
+            device.CopyMoments(state[$"{w}.exp_avg"], state[$"{w}.exp_avg_sq"], state[$"{b}.exp_avg"], state[$"{b}.exp_avg_sq"], toHost);
+            foreach (int i in new[] { w, b })
+            {
+                if (toHost) state[$"{i}.step"] = Tensor<float>.Scalar((float)steps).Untrack();
+                else
+                {
+                    long s = (long)state[$"{i}.step"][0];
+                    if (steps >= 0 && s != steps) throw new NotSupportedException($"{owner}: the optimizer's parameters took different numbers of steps ({steps}, {s}); the device keeps one count");
+                    steps = s;
+                }
+            }
+        }
+        if (toHost)
+        {
+            state["step"] = Tensor<float>.Scalar((float)steps).Untrack();
+            optimizer.ImportState(state);
+        }
+        return Math.Max(steps, 0);
+    }
+}
+
+/// <summary>
+/// The device buffers of an Adam step over a set of linears: the step's scalars (<see cref="AdamArgs"/>' layout, read
+/// by the Adam and clip kernels, so that the step's other launches do not change from step to step), and the global-norm
+/// clip's sum of squares and factor (allocated at the first clipped step).
+/// </summary>
+internal sealed class DeviceAdamStep(ComputeDevice device) : IDisposable
+{
+    private DeviceTensor? _squares, _clip;
+
+    /// <summary>The step's scalars on the device.</summary>
+    public DeviceTensor Scalars { get; } = DeviceTensor.Zeros(device, AdamArgs.Count);
+
+    /// <summary>Σ g² of the last clipped step (null before one).</summary>
+    public DeviceTensor? GradientSquares => _squares;
+
+    /// <summary>Writes the step's scalars (one tiny launch): <paramref name="args"/> and the clip norm (+∞ without a clip).</summary>
+    public void WriteScalars(AdamArgs args, double? clipNorm) =>
+        DeviceOps.SetAdamScalars(Scalars, args, clipNorm is { } maxNorm ? (float)maxNorm : float.PositiveInfinity);
+
+    /// <summary>Clips the gradients of <paramref name="linears"/> to the global norm of the scalars when <paramref name="clip"/>, then Adam on each.</summary>
+    public void Apply(IEnumerable<DeviceLinear> linears, bool clip)
+    {
+        DeviceTensor? scale = null;
+        if (clip)
+        {
+            _squares ??= DeviceTensor.Zeros(device, 1);
+            scale = _clip ??= DeviceTensor.Zeros(device, 1);
+            DeviceOps.Fill(_squares, 0);
+            foreach (var linear in linears) linear.AddGradientSquares(_squares);
+            DeviceOps.ClipScale(_squares, scale, Scalars);
+        }
+        foreach (var linear in linears) linear.Step(Scalars, scale);
+    }
+
+    public void Dispose()
+    {
+        Scalars.Dispose();
+        _squares?.Dispose();
+        _clip?.Dispose();
     }
 }

@@ -39,7 +39,8 @@ internal sealed class DeviceDistillation : IAcceleratedDistillation
     private readonly DeviceWorkspace[] _gp;             // per layer: the gradient of θ′ (and of θ) [rows, P_l]
     private readonly DeviceWorkspace _batch;            // the step's events, context and base draws
     private readonly DeviceTensor _terms;               // the six terms, summed over the steps since TakeLossSums
-    private DeviceTensor? _squares, _clip, _adamScalars, _data, _dataContext;
+    private DeviceTensor? _data, _dataContext;
+    private DeviceAdamStep? _adam;
     private DeviceIndex? _rows;
 
     public DeviceDistillation(ComputeDevice device, Flow<float> teacher, Flow<float> student, Adam<float>? optimizer, bool zPass, bool xPass)
@@ -72,7 +73,7 @@ internal sealed class DeviceDistillation : IAcceleratedDistillation
             if (optimizer is not null)
             {
                 (Beta1, Beta2, Eps, WeightDecay, DecoupledWeightDecay) = (optimizer.Beta1, optimizer.Beta2, optimizer.Eps, optimizer.WeightDecay, optimizer.Decoupled);
-                Steps = CopyMoments(student, optimizer, toHost: false);
+                Steps = DeviceAdam.CopyMoments(Pairs(student), optimizer, 0, toHost: false, "DeviceDistillation");
             }
         }
         catch
@@ -178,18 +179,9 @@ internal sealed class DeviceDistillation : IAcceleratedDistillation
         }
         Steps++;
         var args = DeviceAdam.Args(learningRate, Beta1, Beta2, Eps, Steps, WeightDecay, DecoupledWeightDecay);
-        _adamScalars ??= DeviceTensor.Zeros(_dev, AdamArgs.Count);
-        DeviceOps.SetAdamScalars(_adamScalars, args, clipNorm is { } maxNorm ? (float)maxNorm : float.PositiveInfinity);
-        DeviceTensor? clip = null;
-        if (clipNorm is not null)
-        {
-            _squares ??= DeviceTensor.Zeros(_dev, 1);
-            clip = _clip ??= DeviceTensor.Zeros(_dev, 1);
-            DeviceOps.Fill(_squares, 0);
-            foreach (var linear in _linears) linear.AddGradientSquares(_squares);
-            DeviceOps.ClipScale(_squares, clip, _adamScalars);
-        }
-        foreach (var linear in _linears) linear.Step(_adamScalars, clip);
+        _adam ??= new DeviceAdamStep(_dev);
+        _adam.WriteScalars(args, clipNorm);
+        _adam.Apply(_linears, clipNorm is not null);
     }
 
     /// <summary>The z-pass's forward, its terms and the student's gradients (assigned).</summary>
@@ -317,7 +309,7 @@ internal sealed class DeviceDistillation : IAcceleratedDistillation
     public void CopyTo(Flow<float> student, Adam<float>? optimizer = null)
     {
         foreach (var (host, device) in Pairs(student)) device.CopyTo(host.Weight, host.Bias!, host.Mask);
-        if (optimizer is not null) CopyMoments(student, optimizer, toHost: true);
+        if (optimizer is not null) DeviceAdam.CopyMoments(Pairs(student), optimizer, Steps, toHost: true, "DeviceDistillation");
     }
 
     /// <summary>Each student device linear beside the host student's, in parameter order.</summary>
@@ -336,42 +328,6 @@ internal sealed class DeviceDistillation : IAcceleratedDistillation
         }
         return pairs;
     }
-
-    /// <summary>Adam's moments of the student's layers to or from <paramref name="optimizer"/> (over exactly the student's weights); returns the step count.</summary>
-    private long CopyMoments(Flow<float> student, Adam<float> optimizer, bool toHost)
-    {
-        var index = new Dictionary<Parameter<float>, int>(ReferenceEqualityComparer.Instance);
-        for (int i = 0; i < optimizer.Parameters.Count; i++) index[optimizer.Parameters[i]] = i;
-        var state = optimizer.ExportState();
-        var pairs = Pairs(student);
-        if (pairs.Count * 2 != index.Count)
-            throw new NotSupportedException($"DeviceDistillation: the optimizer has {index.Count} parameters, the device trains {pairs.Count * 2} (the student's linear layers' weights and biases)");
-        int At(Parameter<float> p) => index.TryGetValue(p, out int i) ? i
-            : throw new NotSupportedException("DeviceDistillation: a weight of the student is not among the optimizer's parameters");
-        long steps = toHost ? Steps : -1;
-        foreach (var (host, device) in pairs)
-        {
-            int w = At(host.Weight), b = At(host.Bias!);
-            device.CopyMoments(state[$"{w}.exp_avg"], state[$"{w}.exp_avg_sq"], state[$"{b}.exp_avg"], state[$"{b}.exp_avg_sq"], toHost);
-            foreach (int i in new[] { w, b })
-            {
-                if (toHost) state[$"{i}.step"] = Tensor<float>.Scalar((float)steps).Untrack();
-                else
-                {
-                    long s = (long)state[$"{i}.step"][0];
-                    if (steps >= 0 && s != steps) throw new NotSupportedException($"DeviceDistillation: the optimizer's parameters took different numbers of steps ({steps}, {s}); the device keeps one count");
-                    steps = s;
-                }
-            }
-        }
-        if (toHost)
-        {
-            state["step"] = Tensor<float>.Scalar((float)steps).Untrack();
-            optimizer.ImportState(state);
-        }
-        return Math.Max(steps, 0);
-    }
-
     public void Dispose()
     {
         foreach (var l in _teacher) l.Dispose();
@@ -381,7 +337,8 @@ internal sealed class DeviceDistillation : IAcceleratedDistillation
         _ws.Dispose();
         _batch.Dispose();
         _rows?.Dispose();
-        foreach (var t in new[] { _terms, _squares, _clip, _adamScalars, _data, _dataContext }) t?.Dispose();
+        foreach (var t in new[] { _terms, _data, _dataContext }) t?.Dispose();
+        _adam?.Dispose();
     }
 }
 

@@ -38,9 +38,8 @@ public sealed class DeviceFlow : IDisposable
     private readonly DeviceWorkspace _ws;  // the layers' outputs x_1 … x_L, then gA, gB [rows, D]; log|det|, log p, g log|det| [rows]
     private readonly DeviceWorkspace _blocks; // LogProb(Tensor)'s events, context and result [rows, ·] (Sample's base points in the first), kept for the next call
     private readonly DeviceTensor _sum;
-    private readonly DeviceTensor _adamScalars; // the step's Adam scalars and clip norm (AdamArgs' layout), written by BeginStep
+    private readonly DeviceAdamStep _adam; // the step's Adam scalars (written by BeginStep) and the clip's buffers
     private readonly DeviceStepGraph _graph;    // the training step's launches, replayed as a captured graph when the device has graphs
-    private DeviceTensor? _squares, _clip;
     private DeviceWorkspace? _inverse; // Inverse(Tensor)'s base points, context and samples [rows, ·], kept for the next call
 
     private readonly PeriodicArgs? _periodic; // a PeriodicNormal base's periodic columns
@@ -61,7 +60,7 @@ public sealed class DeviceFlow : IDisposable
         _ws = new DeviceWorkspace(device, [.. Enumerable.Repeat(features, layers.Count + 2), DeviceWorkspace.Vector, DeviceWorkspace.Vector, DeviceWorkspace.Vector]);
         _blocks = new DeviceWorkspace(device, features, Math.Max(1, contextFeatures), DeviceWorkspace.Vector);
         _sum = DeviceTensor.Zeros(device, 1);
-        _adamScalars = DeviceTensor.Zeros(device, AdamArgs.Count);
+        _adam = new DeviceAdamStep(device);
         _graph = new DeviceStepGraph(device);
     }
 
@@ -136,7 +135,7 @@ public sealed class DeviceFlow : IDisposable
     internal DeviceTensor? ContextGradient { get; private set; }
 
     /// <summary>The last clipped step's squared global gradient norm [1] (every parameter's, the embedding's too); null before one.</summary>
-    internal DeviceTensor? GradientSquares => _squares;
+    internal DeviceTensor? GradientSquares => _adam.GradientSquares;
 
     /// <summary>
     /// True when the base is the uniform distribution on [0, 1]^D (a unit-hypercube flow, e.g. i-flow's): its base
@@ -444,7 +443,7 @@ public sealed class DeviceFlow : IDisposable
     {
         Steps++;
         var args = DeviceAdam.Args(learningRate, Beta1, Beta2, Eps, Steps, WeightDecay, DecoupledWeightDecay);
-        DeviceOps.SetAdamScalars(_adamScalars, args, ClipNorm is { } maxNorm ? (float)maxNorm : float.PositiveInfinity);
+        _adam.WriteScalars(args, ClipNorm);
     }
 
     /// <summary>
@@ -522,17 +521,7 @@ public sealed class DeviceFlow : IDisposable
             (g, gx) = (gx, g);
         }
         _embedding?.Backward(context!, gContext!);
-        var linears = _linears;
-        DeviceTensor? clip = null;
-        if (ClipNorm is not null)
-        {
-            _squares ??= DeviceTensor.Zeros(Device, 1);
-            clip = _clip ??= DeviceTensor.Zeros(Device, 1);
-            DeviceOps.Fill(_squares, 0);
-            foreach (var linear in linears) linear.AddGradientSquares(_squares);
-            DeviceOps.ClipScale(_squares, clip, _adamScalars);
-        }
-        foreach (var linear in linears) linear.Step(_adamScalars, clip);
+        _adam.Apply(_linears, ClipNorm is not null);
     }
 
     /// <summary>Writes the device weights into <paramref name="model"/>'s flow (same architecture) and its context embedding, e.g. the model compiled from.</summary>
@@ -590,7 +579,8 @@ public sealed class DeviceFlow : IDisposable
         _embedding?.Dispose();
         _inverse?.Dispose();
         _graph.Dispose();
-        foreach (var t in new[] { _sum, _adamScalars, _squares, _clip }) t?.Dispose();
+        _sum?.Dispose();
+        _adam.Dispose();
         foreach (var l in _layers) l.Dispose();
     }
 }
