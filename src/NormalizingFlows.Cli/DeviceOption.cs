@@ -4,23 +4,23 @@ using NormalizingFlows.Cuda;
 namespace NormalizingFlows.Cli;
 
 /// <summary>
-/// <c>--device cpu|cuda|cpu-accelerator</c>, shared by the verbs that run a flow on a GPU (train, sample, logprob,
+/// <c>--device cpu|cuda|cuda-graphs|cpu-accelerator</c>, shared by the verbs that run a flow on a GPU (train, sample, logprob,
 /// eval, infer, calo train, distill, generate and eval), and the refusal the other verbs give.
 /// </summary>
 internal static class DeviceOption
 {
     public const string Name = "--device";
 
-    /// <summary>The devices <see cref="Create"/> accepts: the CPU (the library), CUDA, and the CUDA kernels run on the CPU (slow; for tests).</summary>
-    public static readonly string[] Devices = ["cpu", "cuda", "cpu-accelerator"];
+    /// <summary>The devices <see cref="Create"/> accepts: the CPU (the library), CUDA (with training steps replayed as CUDA graphs: cuda-graphs), and the CUDA kernels run on the CPU (slow; for tests).</summary>
+    public static readonly string[] Devices = ["cpu", "cuda", "cuda-graphs", "cpu-accelerator"];
 
     public static Option<string> Create(string what)
     {
         var o = new Option<string>(Name)
         {
-            Description = $"Where {what} runs: cpu (the library), cuda (an NVIDIA GPU with cuBLAS: coupling and MAF flows, affine or spline, conditional or not, with a context embedding or summary network, float32), or cpu-accelerator (the GPU kernels run on the CPU: slow, for testing); default: cpu",
+            Description = $"Where {what} runs: cpu (the library), cuda (an NVIDIA GPU with cuBLAS: coupling and MAF flows, affine or spline, conditional or not, with a context embedding or summary network, float32), cuda-graphs (cuda with each training step replayed as one captured CUDA graph: fewer launches at small batches; opt-in), or cpu-accelerator (the GPU kernels run on the CPU: slow, for testing); default: cpu",
             DefaultValueFactory = _ => "cpu",
-            HelpName = "cpu|cuda|cpu-accelerator",
+            HelpName = "cpu|cuda|cuda-graphs|cpu-accelerator",
         };
         Commands.OneOf(o, "device", Devices);
         return o;

@@ -122,12 +122,13 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
         Console.Error.WriteLine($"CUDA graphs: the step's capture failed ({GraphFallback}); training steps launch eagerly");
     }
 
-    /// <summary>"cuda" (<see cref="Cuda"/>) or "cpu-accelerator" (<see cref="CpuAccelerator"/>).</summary>
+    /// <summary>"cuda" (<see cref="Cuda"/>), "cuda-graphs" (<see cref="Cuda"/> with graphs: training steps replayed as CUDA graphs) or "cpu-accelerator" (<see cref="CpuAccelerator"/>).</summary>
     public static ComputeDevice Create(string name) => name switch
     {
         "cuda" => Cuda(),
+        "cuda-graphs" => Cuda(graphs: true),
         "cpu-accelerator" => CpuAccelerator(),
-        _ => throw new ArgumentException($"unknown device '{name}' (cuda or cpu-accelerator)", nameof(name)),
+        _ => throw new ArgumentException($"unknown device '{name}' (cuda, cuda-graphs or cpu-accelerator)", nameof(name)),
     };
 
     /// <summary>The accelerator's name, e.g. "NVIDIA H200" or "CPUAccelerator".</summary>

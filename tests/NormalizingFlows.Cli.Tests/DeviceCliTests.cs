@@ -46,16 +46,17 @@ public sealed class DeviceCliTests
         return (a, b);
     }
 
-    [Fact]
-    public void CudaWithoutAGpuFailsWithOneLine()
+    [Theory]
+    [InlineData("cuda"), InlineData("cuda-graphs")]
+    public void CudaWithoutAGpuFailsWithOneLine(string device)
     {
         using var s = new CliSandbox();
-        var (code, _, err) = s.Run(["train", Data(s), .. Small, "-o", s["m.nflow"], "--device", "cuda"]);
+        var (code, _, err) = s.Run(["train", Data(s), .. Small, "-o", s["m.nflow"], "--device", device]);
         if (code == 0) return; // a machine with a GPU trains
         Assert.Equal(1, code);
         var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Single(lines);
-        Assert.StartsWith("nflow: error: --device cuda: no CUDA device", lines[0]);
+        Assert.StartsWith($"nflow: error: --device {device}: no CUDA device", lines[0]);
         Assert.DoesNotContain(" at ", err);
     }
 
