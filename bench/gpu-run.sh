@@ -2,7 +2,8 @@
 # The device run of issue #17, prepared on the CPU: correctness (the packed GPU check), quality at the reference budget
 # on the device against the CPU, ours (the packed GPU check) and the PyTorch anchor (bench/gpu-anchor/torch_anchor.py,
 # the same tab18 workloads in eager PyTorch on the same GPU) alternating, model by model, round by round; then
-# CaloFlow's flow-II sampling and the teacher's time per epoch on the device and the CPU. Every line lands in $OUT.
+# CaloFlow's flow-II sampling, the teacher's time per epoch and a few distillation steps on the device and the CPU.
+# Every line lands in $OUT.
 #
 # Prepare here (all under .device, which git ignores; with the repository they must stay under the 64 MiB a run
 # carries: pack.sh's check and xz -6 splits reach it, so use docs/gpu.md's commands, "The check program on the GPU

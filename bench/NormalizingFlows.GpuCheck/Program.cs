@@ -12,7 +12,7 @@ if (options is null)
     Console.Error.WriteLine("usage: NormalizingFlows.GpuCheck [--all | --check | --bench] [--device cuda|cpu-accelerator] [--data DIR] [--models realnvp,nsf_c,maf,maf_rqs] [--calo [--calo-showers N]] [--quality] [--quick]");
     Console.Error.WriteLine("  --all: correctness checks, then the workloads; --device: default cuda; --data: the folder with tab18_train.npy");
     Console.Error.WriteLine("  (default: shared/bench/data above the working directory, else synthetic standard-normal data, said in the JSON); --quick: small sizes");
-    Console.Error.WriteLine("  --calo: CaloFlow flow-II sampling (incremental teacher, full-pass teacher, student) and the teacher's time per epoch on the device and on the CPU (N toy e+ showers, default 10000)");
+    Console.Error.WriteLine("  --calo: CaloFlow flow-II sampling (incremental teacher, full-pass teacher, student) and the teacher's time per epoch on the device and on the CPU (N toy e+ showers, default 10000), then a few distillation steps of its IAF student on both");
     Console.Error.WriteLine("  --quality: each model trained at the reference budget on the device and on the CPU (same seed and weights), tab18_test scored, one check per model");
     return 2;
 }
@@ -35,6 +35,7 @@ using (device)
     {
         Workloads.CaloShapes(device, options, outcome);
         CaloTeacher.Run(device, options, outcome);
+        CaloDistill.Run(device, options, outcome);
     }
     if (options.Quality) Quality.Run(device, options, outcome);
     outcome.Summary();

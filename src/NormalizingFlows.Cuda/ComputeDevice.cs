@@ -192,6 +192,9 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
     /// <summary>Device buffers allocated so far (<see cref="DeviceTensor"/>s; for the tests that check buffers are reused).</summary>
     internal long Allocations { get; set; }
 
+    /// <summary>Bytes of the <see cref="DeviceTensor"/> buffers allocated so far (frees not subtracted; for the tests that check what a compile allocates).</summary>
+    internal long AllocatedBytes { get; set; }
+
     /// <summary>A vector of at least <paramref name="n"/> ones (for column sums by GEMM).</summary>
     internal DeviceTensor Ones(int n)
     {

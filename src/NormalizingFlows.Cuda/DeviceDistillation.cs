@@ -53,7 +53,7 @@ internal sealed class DeviceDistillation : IAcceleratedDistillation
         _dev = device;
         _k = DistillationKernels.Of(device);
         ZPass = zPass; XPass = xPass;
-        var t = DeviceFlowLayers.Compile(teacher, device);
+        var t = DeviceFlowLayers.Compile(teacher, device, frozen: true); // weights only: no gradient, Adam or incremental-MADE buffers
         List<IDeviceLayer> s = [];
         try
         {
@@ -105,6 +105,9 @@ internal sealed class DeviceDistillation : IAcceleratedDistillation
 
     /// <summary>The student's device linear layers in parameter order (their GW, GB hold the last step's gradients; for tests).</summary>
     internal IReadOnlyList<DeviceLinear> StudentLinears => _linears;
+
+    /// <summary>The frozen teacher's device linear layers (for tests).</summary>
+    internal IEnumerable<DeviceLinear> TeacherLinears => _teacher.SelectMany(l => l.Network.Layers);
 
     private DeviceTensor S(int l) => _ws[l];                     // s_l (z-pass) or v_l (x-pass), l < L
     private DeviceTensor T(int l) => _ws[_layers + l - 1];       // t_l, 1 ≤ l ≤ L

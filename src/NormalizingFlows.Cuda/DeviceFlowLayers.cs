@@ -23,7 +23,11 @@ internal static class DeviceFlowLayers
     /// <summary>One linear layer of the host flow: its parameters and (MADE) mask.</summary>
     internal readonly record struct HostLinear(Parameter<float> Weight, Parameter<float>? Bias, Tensor<float>? Mask);
 
-    public static List<IDeviceLayer> Compile(Flow<float> flow, ComputeDevice dev)
+    /// <summary>
+    /// The flow's device layers; <paramref name="frozen"/>: weights only (<see cref="DeviceLinear.Frozen"/>, no
+    /// incremental MADE), for a flow that is evaluated and differentiated by its input but never trained or sampled.
+    /// </summary>
+    public static List<IDeviceLayer> Compile(Flow<float> flow, ComputeDevice dev, bool frozen = false)
     {
         var layers = new List<IDeviceLayer>();
         try
@@ -41,7 +45,7 @@ internal static class DeviceFlowLayers
                 var linears = new List<DeviceLinear>();
                 try
                 {
-                    foreach (var h in hosts) linears.Add(new DeviceLinear(dev, h.Weight, h.Bias, h.Mask, where));
+                    foreach (var h in hosts) linears.Add(new DeviceLinear(dev, h.Weight, h.Bias, h.Mask, where, frozen));
                 }
                 catch
                 {
@@ -54,7 +58,7 @@ internal static class DeviceFlowLayers
                 {
                     CouplingTransform<float> c => new DeviceCoupling(dev, c.Mask.ConditioningIndices, c.Mask.TransformedIndices, update, net),
                     InverseAutoregressiveTransform<float> => new DeviceInverseAutoregressive(dev, step.Features, update, net),
-                    _ => new DeviceAutoregressive(dev, step.Features, update, net, Incremental(dev, (AutoregressiveTransform<float>)step, linears, hosts)),
+                    _ => new DeviceAutoregressive(dev, step.Features, update, net, frozen ? null : Incremental(dev, (AutoregressiveTransform<float>)step, linears, hosts)),
                 });
             }
             return layers;

@@ -6,12 +6,15 @@ namespace NormalizingFlows.Cuda;
 /// <summary>
 /// A (masked) linear layer on the device with its gradient and Adam moments. A MADE layer keeps W∘M on the device and
 /// re-applies the mask to the weight gradient, so masked entries stay 0 there; they are never written back.
+/// A frozen layer (a distillation's teacher) holds its weights only: no gradient, Adam-moment or mask buffers, and
+/// parameter gradients, Adam steps and moment copies throw an <see cref="InvalidOperationException"/>.
 /// </summary>
 internal sealed class DeviceLinear : IDisposable
 {
     private readonly DeviceTensor? _mask;
+    private readonly DeviceTensor? _gw, _gb, _mw, _vw, _mb, _vb;
 
-    public DeviceLinear(ComputeDevice dev, Parameter<float> weight, Parameter<float>? bias, Tensor<float>? mask, string where)
+    public DeviceLinear(ComputeDevice dev, Parameter<float> weight, Parameter<float>? bias, Tensor<float>? mask, string where, bool frozen = false)
     {
         if (bias is null) throw new NotSupportedException($"DeviceFlow: {where} has a linear layer without bias (not supported)");
         Out = weight.Value.Dim(0); In = weight.Value.Dim(1);
@@ -21,25 +24,32 @@ internal sealed class DeviceLinear : IDisposable
             w = w.Clone();
             var ws = w.Span; var ms = mask.ReadOnlySpan;
             for (int i = 0; i < ws.Length; i++) ws[i] *= ms[i];
-            _mask = DeviceTensor.Upload(dev, mask);
+            if (!frozen) _mask = DeviceTensor.Upload(dev, mask); // only the weight gradient needs it
         }
+        Frozen = frozen;
         W = DeviceTensor.Upload(dev, w);
         B = DeviceTensor.Upload(dev, bias.Value);
-        GW = DeviceTensor.Zeros(dev, Out, In); GB = DeviceTensor.Zeros(dev, Out);
-        MW = DeviceTensor.Zeros(dev, Out, In); VW = DeviceTensor.Zeros(dev, Out, In);
-        MB = DeviceTensor.Zeros(dev, Out); VB = DeviceTensor.Zeros(dev, Out);
+        if (frozen) return;
+        _gw = DeviceTensor.Zeros(dev, Out, In); _gb = DeviceTensor.Zeros(dev, Out);
+        _mw = DeviceTensor.Zeros(dev, Out, In); _vw = DeviceTensor.Zeros(dev, Out, In);
+        _mb = DeviceTensor.Zeros(dev, Out); _vb = DeviceTensor.Zeros(dev, Out);
     }
+
+    /// <summary>Whether the layer is frozen: weights only, no gradient or Adam-moment buffers.</summary>
+    public bool Frozen { get; }
 
     public int In { get; }
     public int Out { get; }
     public DeviceTensor W { get; }
     public DeviceTensor B { get; }
-    public DeviceTensor GW { get; }
-    public DeviceTensor GB { get; }
-    private DeviceTensor MW { get; }
-    private DeviceTensor VW { get; }
-    private DeviceTensor MB { get; }
-    private DeviceTensor VB { get; }
+    public DeviceTensor GW => _gw ?? throw FrozenError("has no weight gradient");
+    public DeviceTensor GB => _gb ?? throw FrozenError("has no bias gradient");
+    private DeviceTensor MW => _mw ?? throw FrozenError("has no Adam moments");
+    private DeviceTensor VW => _vw ?? throw FrozenError("has no Adam moments");
+    private DeviceTensor MB => _mb ?? throw FrozenError("has no Adam moments");
+    private DeviceTensor VB => _vb ?? throw FrozenError("has no Adam moments");
+
+    private InvalidOperationException FrozenError(string what) => new($"a frozen device linear layer [{Out}, {In}] (a distillation's teacher) {what}: it cannot be trained");
 
     /// <summary>y = x·Wᵀ + b, ReLU when <paramref name="relu"/>.</summary>
     public void Forward(DeviceTensor x, DeviceTensor y, bool relu)
@@ -53,6 +63,7 @@ internal sealed class DeviceLinear : IDisposable
     {
         if (parameterGradients)
         {
+            if (Frozen) throw FrozenError("gets no parameter gradients");
             DeviceOps.MatMul(gy, true, x, false, GW);
             if (_mask is not null) DeviceOps.Multiply(GW, _mask);
             DeviceOps.ColumnSums(gy, GB);
@@ -63,6 +74,7 @@ internal sealed class DeviceLinear : IDisposable
     /// <summary>Adam on the weights and bias with the step's device <paramref name="scalars"/>, the gradients times gradScale[0] when given (the clip factor).</summary>
     public void Step(DeviceTensor scalars, DeviceTensor? gradScale)
     {
+        if (Frozen) throw FrozenError("takes no Adam step");
         DeviceOps.Adam(W, GW, MW, VW, scalars, gradScale);
         DeviceOps.Adam(B, GB, MB, VB, scalars, gradScale);
     }
@@ -77,6 +89,7 @@ internal sealed class DeviceLinear : IDisposable
     /// <summary>Adam's first and second moments of the weight and bias, to (<paramref name="toHost"/>) or from host tensors of their shapes.</summary>
     public void CopyMoments(Tensor<float> mw, Tensor<float> vw, Tensor<float> mb, Tensor<float> vb, bool toHost)
     {
+        if (Frozen) throw FrozenError("has no Adam moments");
         foreach (var (device, host) in new[] { (MW, mw), (VW, vw), (MB, mb), (VB, vb) })
         {
             if (host.Length != device.Length) throw new ArgumentException($"DeviceFlow: Adam moments of {host.Length} values for a device tensor of {device.Length}");
@@ -99,6 +112,6 @@ internal sealed class DeviceLinear : IDisposable
 
     public void Dispose()
     {
-        foreach (var t in new[] { W, B, GW, GB, MW, VW, MB, VB, _mask }) t?.Dispose();
+        foreach (var t in new[] { W, B, _gw, _gb, _mw, _vw, _mb, _vb, _mask }) t?.Dispose();
     }
 }

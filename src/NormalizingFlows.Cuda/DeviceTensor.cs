@@ -24,6 +24,7 @@ public sealed class DeviceTensor : IDisposable
         _buffer = device.Accelerator.Allocate1D<float>(Math.Max(1, Length));
         _owner = true;
         device.Allocations++;
+        device.AllocatedBytes += _buffer.LengthInBytes;
     }
 
     private DeviceTensor(DeviceTensor owner, int[] shape)

@@ -235,4 +235,42 @@ public sealed class DeviceDistillationTests(CpuAcceleratorFixture fixture) : ICl
         var (other, _) = Pair("maf", 0);
         Assert.Throws<ArgumentException>(() => new DeviceDistillation(_dev, other, student, null, true, true)); // shapes differ (context)
     }
+
+    /// <summary>
+    /// The frozen teacher is compiled with its weights only: its device buffers are exactly its parameters (the full
+    /// compile adds gradients, two Adam moments, MADE masks and the incremental MADE), and training it throws.
+    /// </summary>
+    [Fact]
+    public void TheFrozenTeacherHoldsItsWeightsOnly()
+    {
+        var (teacher, student) = Pair("maf_rqs", 2);
+        long parameters = teacher.ParameterCount();
+        long maskValues = DeviceFlowLayers.Steps(teacher).SelectMany(DeviceFlowLayers.Linears).Sum(h => h.Mask?.Length ?? 0);
+        Assert.True(maskValues > 0);
+        long Bytes(bool frozen)
+        {
+            long before = _dev.AllocatedBytes;
+            var layers = DeviceFlowLayers.Compile(teacher, _dev, frozen);
+            long bytes = _dev.AllocatedBytes - before;
+            foreach (var l in layers) l.Dispose();
+            return bytes;
+        }
+        Assert.Equal(4 * parameters, Bytes(frozen: true));
+        Assert.True(Bytes(frozen: false) >= 4 * (4 * parameters + maskValues), "the full compile holds weights, gradients, two moments and masks");
+
+        using var dist = new DeviceDistillation(_dev, teacher, student, null, zPass: true, xPass: true);
+        var linears = dist.TeacherLinears.ToList();
+        Assert.Equal(DeviceFlowLayers.Steps(teacher).Sum(s => DeviceFlowLayers.Linears(s).Count), linears.Count);
+        Assert.All(linears, l => Assert.True(l.Frozen));
+        Assert.All(dist.StudentLinears, l => Assert.False(l.Frozen));
+        var first = linears[0];
+        using var x = DeviceTensor.Zeros(_dev, 2, first.In);
+        using var gy = DeviceTensor.Zeros(_dev, 2, first.Out);
+        using var gx = DeviceTensor.Zeros(_dev, 2, first.In);
+        first.Backward(x, gy, gx, parameterGradients: false); // the input's gradient is allowed
+        Assert.Contains("frozen", Assert.Throws<InvalidOperationException>(() => first.Backward(x, gy, gx)).Message);
+        using var scalars = DeviceTensor.Zeros(_dev, 8);
+        Assert.Throws<InvalidOperationException>(() => first.Step(scalars, null));
+        Assert.Throws<InvalidOperationException>(() => first.GW);
+    }
 }
