@@ -8,6 +8,14 @@ namespace NormalizingFlows.Training;
 /// A flow compiled onto an <see cref="IFlowAccelerator"/>: its weights, gradients and Adam state live on the device
 /// until <see cref="CopyTo"/> writes them back. Not thread-safe.
 /// </summary>
+/// <remarks>
+/// Three callers use three groups of members: maximum-likelihood training (<see cref="SetTrainingData"/>,
+/// <see cref="TrainStep"/>, <see cref="TakeLossSum"/>, <see cref="LogProb"/> for validation; <see cref="TrainingLoop{T}"/>);
+/// sampling and scoring (<see cref="Sample"/>, <see cref="Inverse"/>, <see cref="LogProb"/>); and the sampled-divergence
+/// training of a unit-cube flow (<see cref="SampleUnitCube"/>, <see cref="SetDivergenceRound"/>,
+/// <see cref="DivergenceStep"/>, <see cref="TakeLossSum"/>; the integrators). Density distillation, which compiles two
+/// flows, is <see cref="IAcceleratedDistillation"/>.
+/// </remarks>
 public interface IAcceleratedFlow : IDisposable
 {
     /// <summary>
