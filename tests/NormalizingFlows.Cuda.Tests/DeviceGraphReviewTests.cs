@@ -53,4 +53,31 @@ public sealed class DeviceGraphReviewTests(CpuAcceleratorFixture fixture) : ICla
         Assert.Equal(eager.Epochs.Select(e => e.TrainLoss), graph.Epochs.Select(e => e.TrainLoss));
         foreach (var (e, g) in eagerFlow.Parameters().Zip(graphFlow.Parameters())) Assert.Equal(e.Value.ToArray(), g.Value.ToArray());
     }
+
+    [Fact]
+    public void StepsThatReadTheirLossBetweenReplayedStepsGiveTheEagerRun()
+    {
+        // DeviceFlow.TrainStep directly: two batches in turn (their own buffers), every third step reads its loss (eager, never a graph)
+        const int steps = 12;
+        var rng = new Rng(11);
+        var batches = new[] { Data(16).X, rng.Normal<float>(8, D) };
+        (float?[] Losses, float[] Weights) Run(ComputeDevice device)
+        {
+            var flow = DeviceFlowTests.Build("maf");
+            using var dflow = DeviceFlow.Compile(flow, device);
+            using var a = DeviceTensor.Upload(device, batches[0]);
+            using var b = DeviceTensor.Upload(device, batches[1]);
+            var losses = new float?[steps];
+            for (int s = 0; s < steps; s++) losses[s] = dflow.TrainStep(s % 2 == 0 ? a : b, 2e-3 / (1 + s), readLoss: s % 3 == 2);
+            dflow.CopyTo(flow);
+            return (losses, flow.Parameters().SelectMany(p => p.Value.ToArray()).ToArray());
+        }
+        var (eagerLosses, eagerWeights) = Run(_eager);
+        using var device = ComputeDevice.CpuAccelerator();
+        var recorder = LaunchRecorder.Install(device, graphs: true);
+        var (losses, weights) = Run(device);
+        Assert.True(recorder.Replays >= 4, $"{recorder.Captures} captures, {recorder.Replays} replays");
+        Assert.Equal(eagerLosses, losses);
+        Assert.Equal(eagerWeights, weights);
+    }
 }
