@@ -397,7 +397,7 @@ public sealed class DeviceFlow : IDisposable
     /// weight give Training/MaximumLikelihoodLoss's weighted loss. Returns the loss (before the step) only when
     /// <paramref name="readLoss"/>, which waits for the device; otherwise null and nothing is read back. On a device
     /// opened with CUDA graphs (<see cref="ComputeDevice.Cuda"/>), a step that does not read its loss and has the
-    /// batch size and buffers of the step before is replayed as one captured graph.
+    /// batch size and buffers of an earlier step is replayed as one captured graph.
     /// </summary>
     public float? TrainStep(DeviceTensor batch, double learningRate, bool readLoss = false, DeviceTensor? context = null, DeviceTensor? weights = null)
         => Step(batch, context, weights, learningRate, readLoss, null);

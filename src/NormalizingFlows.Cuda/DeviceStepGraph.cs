@@ -33,16 +33,20 @@ internal readonly record struct StepKey(int Kind, int Rows, nint Batch, nint Con
     bool Clip, bool ContextGradient, long Allocations);
 
 /// <summary>
-/// A training step's launches run eagerly, or as one graph: a step whose <see cref="StepKey"/> equals the previous
-/// eager step's (so warm-up allocations such as cuBLAS's workspace and the grown scratch buffers are done) is
-/// captured and launched as a graph, and later steps with that key launch the graph. One graph is kept: a step with
-/// another key (a partial last batch, a step that reads its loss) runs eagerly and leaves it; a new key seen twice in
-/// a row replaces it. A failed capture turns graphs off for the device with one message (the step then runs eagerly).
+/// A training step's launches run eagerly, or as one graph: a step whose <see cref="StepKey"/> was seen at an eager
+/// step before (so warm-up allocations such as cuBLAS's workspace and the grown scratch buffers are done) is captured
+/// and launched as a graph, and later steps with that key launch the graph. Up to <see cref="MaxGraphs"/> graphs are
+/// kept, keyed by their step (e.g. an epoch's full batches and its partial last batch, which alternate), the least
+/// recently used dropped first; a step that reads its loss runs eagerly. A failed capture turns graphs off for the
+/// device with one message (the step then runs eagerly).
 /// </summary>
 internal sealed class DeviceStepGraph(ComputeDevice device) : IDisposable
 {
-    private ICapturedGraph? _graph;
-    private StepKey? _graphKey, _warmKey;
+    /// <summary>The most graphs (and warm keys) kept.</summary>
+    internal const int MaxGraphs = 4;
+
+    private readonly List<(StepKey Key, ICapturedGraph Graph)> _graphs = []; // most recently used last
+    private readonly List<StepKey> _warm = [];                              // keys run eagerly, most recent last
 
     /// <summary>Steps launched from a captured graph (for tests).</summary>
     internal long Replays { get; private set; }
@@ -60,23 +64,34 @@ internal sealed class DeviceStepGraph(ComputeDevice device) : IDisposable
             return;
         }
         var k = key();
-        if (_graph is not null && _graphKey == k)
+        int at = _graphs.FindIndex(g => g.Key == k);
+        if (at >= 0)
         {
-            _graph.Launch();
+            var hit = _graphs[at];
+            _graphs.RemoveAt(at);
+            _graphs.Add(hit);
+            hit.Graph.Launch();
             Replays++;
             return;
         }
-        if (_warmKey == k && TryCapture(capture, launches) is { } graph)
+        if (_warm.Remove(k) && TryCapture(capture, launches) is { } graph)
         {
-            _graph?.Dispose();
-            (_graph, _graphKey, _warmKey) = (graph, k, null);
+            if (_graphs.Count == MaxGraphs)
+            {
+                _graphs[0].Graph.Dispose();
+                _graphs.RemoveAt(0);
+            }
+            _graphs.Add((k, graph));
             Captures++;
             graph.Launch();
             Replays++;
             return;
         }
         launches();
-        _warmKey = key(); // after the launches: what they allocated is part of the state a capture would see
+        var warm = key(); // after the launches: what they allocated is part of the state a capture would see
+        _warm.Remove(warm);
+        if (_warm.Count == MaxGraphs) _warm.RemoveAt(0);
+        _warm.Add(warm);
     }
 
     private ICapturedGraph? TryCapture(IGraphCapture capture, Action launches)
@@ -107,8 +122,8 @@ internal sealed class DeviceStepGraph(ComputeDevice device) : IDisposable
 
     public void Dispose()
     {
-        _graph?.Dispose();
-        _graph = null;
-        _graphKey = _warmKey = null;
+        foreach (var (_, graph) in _graphs) graph.Dispose();
+        _graphs.Clear();
+        _warm.Clear();
     }
 }
