@@ -223,6 +223,24 @@ public sealed class DeviceDistillationTests(CpuAcceleratorFixture fixture) : ICl
     }
 
     [Fact]
+    public void ADivergenceOnTheDeviceLeavesNoNonFiniteWeightInTheHostStudent()
+    {
+        // a learning rate of 1e30 makes step 1's weights ~1e30 and step 2's loss infinite; the CPU stops at step 2 with
+        // its weights finite, the device notices at the report after step 3, when its weights are already NaN
+        var (teacher, cpuStudent) = Pair("maf", 0);
+        var data = new TrainingData<float>(DeviceFlowTests.Data(18, 8));
+        DistillationOptions Diverging(IFlowAccelerator? device) => new() { Steps = 6, BatchSize = 6, LearningRate = 1e30, Seed = 7, ReportEverySteps = 3, Device = device };
+        Assert.Throws<TrainingDivergedException>(() => new DistillationTrainer<float>(teacher, cpuStudent, Diverging(null)).Fit(data));
+        Assert.All(Weights(cpuStudent), w => Assert.True(float.IsFinite(w)));
+        var (_, student) = Pair("maf", 0);
+        var start = Weights(student);
+        Assert.Throws<TrainingDivergedException>(() => new DistillationTrainer<float>(teacher, student, Diverging(_dev)).Fit(data));
+        var after = Weights(student);
+        Assert.True(after.All(float.IsFinite), $"{after.Count(w => !float.IsFinite(w))} non-finite weights copied back into the host student");
+        Assert.Equal(start, after); // no checkpoint: the host keeps the weights it started with
+    }
+
+    [Fact]
     public void BadInputIsRefusedByName()
     {
         var (teacher, student) = Pair("maf", 2);
