@@ -129,6 +129,28 @@ public sealed class DeviceFlowIntegratorTests(CpuAcceleratorFixture fixture, ITe
         for (int i = 0; i < q.Length; i++) Assert.True(Math.Abs(logq[i] - Math.Log(q[i])) <= 1e-3 * (1 + Math.Abs(logq[i])), $"point {i}: host log q {logq[i]}, device {Math.Log(q[i])}");
     }
 
+    [Fact]
+    public void ADivergenceOnTheDeviceLeavesNoNonFiniteWeightInTheHostFlow()
+    {
+        // a learning rate of 1e30 overflows the flow within the first round; the device reads the round's loss back at
+        // its end, after stepping on: its weights are then NaN and must not replace the host's
+        static FlowIntegratorOptions Diverging(ComputeDevice? device) => Small(device) with { LearningRate = 1e30 };
+        var cpu = new FlowIntegrator(new GaussianIntegrand(2), Diverging(null), seed: 3);
+        Assert.Throws<TrainingDivergedException>(() => cpu.Train(128));
+        Assert.All(cpu.Flow.Parameters().SelectMany(p => p.Value.ToArray()), w => Assert.True(float.IsFinite(w)));
+        using var device = new FlowIntegrator(new GaussianIntegrand(2), Diverging(_dev), seed: 3);
+        var before = device.Flow.Parameters().SelectMany(p => p.Value.ToArray()).ToArray();
+        Assert.Throws<TrainingDivergedException>(() => device.Train(128));
+        var after = device.Flow.Parameters().SelectMany(p => p.Value.ToArray()).ToArray();
+        Assert.True(after.All(float.IsFinite), $"{after.Count(w => !float.IsFinite(w))} non-finite weights copied back into the host flow");
+        Assert.Equal(before, after); // the host keeps the flow it had before the failed call
+        // and the integrator's samples (the device's, compiled again from the host) and log q (the host's) are one flow's
+        var x = new double[16 * 2]; var q = new double[16];
+        device.Sample(x, q);
+        var logq = device.LogDensity(x);
+        for (int i = 0; i < q.Length; i++) Assert.True(Math.Abs(logq[i] - Math.Log(q[i])) <= 1e-3 * (1 + Math.Abs(logq[i])), $"point {i}: host log q {logq[i]}, device {Math.Log(q[i])}");
+    }
+
     /// <summary>An integrand that evaluates its first <c>limit</c> points and then throws.</summary>
     internal sealed class FailingAfter(IIntegrand inner, int limit) : IIntegrand
     {
