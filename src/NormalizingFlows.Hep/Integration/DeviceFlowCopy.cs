@@ -8,8 +8,9 @@ namespace NormalizingFlows.Hep.Integration;
 /// <summary>
 /// An integrator's copy of its host flow on a device: compiled from the host weights and optimizer on first use,
 /// recompiled at the start of each training call (the host flow is the reference between calls), and copied back
-/// after it — also when it fails (an integrand's exception, a divergence), as the CPU's flow keeps the steps it took;
-/// when even that copy fails, the device copy is dropped so that samples and log q stay one flow's.
+/// after it — also when it fails (an integrand's exception), as the CPU's flow keeps the steps it took; when even that
+/// copy fails, or the training diverged (the device steps on until a round's loss is read back, so its weights may be
+/// NaN), the device copy is dropped and the host keeps its flow, so that samples and log q stay one finite flow's.
 /// <paramref name="model"/> (the host flow, or the module holding it) is put in evaluation mode after each copy back.
 /// </summary>
 internal sealed class DeviceFlowCopy(IFlowAccelerator device, Flow<float> host, Adam<float> optimizer, Module<float> model) : IDisposable
@@ -27,6 +28,13 @@ internal sealed class DeviceFlowCopy(IFlowAccelerator device, Flow<float> host, 
         try
         {
             rounds(flow);
+        }
+        catch (TrainingDivergedException)
+        {
+            // the device read the loss back at the round's end, stepping on past the non-finite one: its weights may be
+            // NaN, so the host keeps the flow it had before this call, and the next use compiles that again
+            Dispose();
+            throw;
         }
         catch
         {

@@ -126,11 +126,15 @@ public sealed class DistillationTrainer<T> where T : unmanaged, IFloatingPointIe
             {
                 history = loop.Fit(new StepTerms(_loss, reports), data, null, cancellation, resumeFrom);
             }
-            catch when (device is not null)
+            catch (Exception e) when (device is not null)
             {
-                // the steps already taken stay in the host student (and optimizer), as on the CPU; a device that fails to give them back leaves the last copy
-                try { device.CopyToHost(withOptimizer: true); }
-                catch (Exception) { }
+                // the steps already taken stay in the host student (and optimizer), as on the CPU; a device that fails to
+                // give them back leaves the last copy. Not after a divergence: the device read its loss back only at the
+                // report and stepped on past the non-finite one, so its weights may be NaN; the host keeps its last copy
+                // (the last checkpoint's, or the start)
+                if (e is not TrainingDivergedException)
+                    try { device.CopyToHost(withOptimizer: true); }
+                    catch (Exception) { }
                 throw;
             }
             StepsDone = history.Steps;
