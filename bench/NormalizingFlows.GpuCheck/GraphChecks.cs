@@ -103,18 +103,8 @@ internal static class GraphChecks
                 {
                     var (warm, timed) = batch <= 512 ? (20, 200) : (10, 100);
                     using var x = DeviceTensor.Zeros(graphs, batch, train.Cols);
-                    var times = new List<double>();
                     long before = dflow.GraphSteps.Replays;
-                    for (int step = 0; step < warm + timed; step++)
-                    {
-                        var sw = Stopwatch.StartNew();
-                        x.SampleRowsOf(train, 1_000_003L * step + batch);
-                        dflow.TrainStep(x, 1e-3);
-                        graphs.Synchronize();
-                        if (step >= warm) times.Add(sw.Elapsed.TotalSeconds);
-                    }
-                    times.Sort();
-                    double median = times[times.Count / 2];
+                    double median = Workloads.MedianStepSeconds(dflow, train, x, warm, timed);
                     long replays = dflow.GraphSteps.Replays - before;
                     float loss = dflow.TrainStep(x, 1e-3, readLoss: true)!.Value;
                     Json.Line(("model", model), ("workload", "train_cuda_graphs"), ("batch", batch), ("samples_per_s", batch / median),

@@ -37,17 +37,7 @@ internal static class Workloads
                 {
                     var (warm, timed) = o.Quick ? (1, 2) : batch <= 512 ? (20, 200) : batch <= 4096 ? (10, 100) : (5, 30);
                     using var x = DeviceTensor.Zeros(device, batch, train.Cols);
-                    var times = new List<double>();
-                    for (int step = 0; step < warm + timed; step++)
-                    {
-                        var sw = Stopwatch.StartNew();
-                        x.SampleRowsOf(train, 1_000_003L * step + batch);
-                        dflow.TrainStep(x, 1e-3);
-                        device.Synchronize();
-                        if (step >= warm) times.Add(sw.Elapsed.TotalSeconds);
-                    }
-                    times.Sort();
-                    double median = times[times.Count / 2];
+                    double median = MedianStepSeconds(dflow, train, x, warm, timed);
                     float loss = dflow.TrainStep(x, 1e-3, readLoss: true)!.Value;
                     Json.Line(("model", model), ("workload", "train"), ("batch", batch), ("samples_per_s", batch / median),
                         ("median_step_ms", median * 1e3), ("loss", (double)loss), ("device", device.Name), ("data", source));
@@ -199,5 +189,25 @@ internal static class Workloads
         var synthetic = DeviceTensor.Zeros(device, n, 18);
         synthetic.FillStandardNormal(12345);
         return (synthetic, $"synthetic standard normal {n}x18 (tab18_train.npy not found; give --data DIR)");
+    }
+
+    /// <summary>
+    /// The median seconds of <paramref name="timed"/> training steps (Adam, lr 1e−3) after <paramref name="warm"/>
+    /// warm-up steps, each on a fresh batch of <paramref name="x"/>'s rows drawn on the device from
+    /// <paramref name="train"/> and waited for.
+    /// </summary>
+    internal static double MedianStepSeconds(DeviceFlow flow, DeviceTensor train, DeviceTensor x, int warm, int timed)
+    {
+        var times = new List<double>();
+        for (int step = 0; step < warm + timed; step++)
+        {
+            var sw = Stopwatch.StartNew();
+            x.SampleRowsOf(train, 1_000_003L * step + x.Rows);
+            flow.TrainStep(x, 1e-3);
+            flow.Device.Synchronize();
+            if (step >= warm) times.Add(sw.Elapsed.TotalSeconds);
+        }
+        times.Sort();
+        return times[times.Count / 2];
     }
 }
