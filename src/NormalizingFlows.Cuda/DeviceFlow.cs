@@ -423,10 +423,15 @@ public sealed class DeviceFlow : IDisposable
             LikelihoodStep(batch, context, weights, lossSum, _sum);
             return -_sum.Download().ReadOnlySpan[0] / n;
         }
-        _graph.Run(() => new StepKey(0, n, batch.Pointer, context?.Pointer ?? 0, weights?.Pointer ?? 0, lossSum?.Pointer ?? 0, 0, 0, ClipNorm is not null,
-            TrackContextGradient, Device.Allocations), () => LikelihoodStep(batch, context, weights, lossSum, null));
+        if (Device.GraphCapture is null) LikelihoodStep(batch, context, weights, lossSum, null); // no closures on the eager path
+        else LikelihoodStepAsGraph(batch, context, weights, lossSum);
         return null;
     }
+
+    // the closures live here, so that the eager path allocates none (a captured parameter's closure class is made at method entry)
+    private void LikelihoodStepAsGraph(DeviceTensor batch, DeviceTensor? context, DeviceTensor? weights, DeviceTensor? lossSum) =>
+        _graph.Run(() => new StepKey(0, batch.Rows, batch.Pointer, context?.Pointer ?? 0, weights?.Pointer ?? 0, lossSum?.Pointer ?? 0, 0, 0, ClipNorm is not null,
+            TrackContextGradient, Device.Allocations), () => LikelihoodStep(batch, context, weights, lossSum, null));
 
     /// <summary>
     /// Steps taken from the training step's captured graph and graphs captured (tests: with a graph capture on the
@@ -484,17 +489,25 @@ public sealed class DeviceFlow : IDisposable
         Check(coefficient, nameof(coefficient), x.Rows);
         Check(aux, nameof(aux), x.Rows);
         if (!(learningRate >= 0)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "must be ≥ 0");
-        int n = x.Rows;
         BeginStep(learningRate);
-        _graph.Run(() => new StepKey(1 + kind, n, x.Pointer, context?.Pointer ?? 0, 0, lossSum?.Pointer ?? 0, coefficient.Pointer, aux.Pointer, ClipNorm is not null,
-            TrackContextGradient, Device.Allocations), () =>
-        {
-            Forward(x, context);
-            DeviceOps.DivergenceRows(LogDet, coefficient, aux, LogP, GLogDet, kind, 1f / n);
-            if (lossSum is not null) DeviceOps.Gemm(Device.Ones(n), false, LogP, false, lossSum, 1, 1, n, 1, 1);
-            DeviceOps.Fill(GA, 0); // the loss depends on z only through log|det|
-            BackwardAndStep(x, context);
-        });
+        if (Device.GraphCapture is null) DivergenceLaunches(x, coefficient, aux, kind, lossSum, context); // no closures on the eager path
+        else DivergenceStepAsGraph(x, coefficient, aux, kind, lossSum, context);
+    }
+
+    // the closures live here, so that the eager path allocates none (a captured parameter's closure class is made at method entry)
+    private void DivergenceStepAsGraph(DeviceTensor x, DeviceTensor coefficient, DeviceTensor aux, int kind, DeviceTensor? lossSum, DeviceTensor? context) =>
+        _graph.Run(() => new StepKey(1 + kind, x.Rows, x.Pointer, context?.Pointer ?? 0, 0, lossSum?.Pointer ?? 0, coefficient.Pointer, aux.Pointer,
+            ClipNorm is not null, TrackContextGradient, Device.Allocations), () => DivergenceLaunches(x, coefficient, aux, kind, lossSum, context));
+
+    /// <summary>The launches of a sampled-divergence step (after <see cref="BeginStep"/>): forward, the per-row loss and its log-det gradient, backward, clip, Adam.</summary>
+    private void DivergenceLaunches(DeviceTensor x, DeviceTensor coefficient, DeviceTensor aux, int kind, DeviceTensor? lossSum, DeviceTensor? context)
+    {
+        int n = x.Rows;
+        Forward(x, context);
+        DeviceOps.DivergenceRows(LogDet, coefficient, aux, LogP, GLogDet, kind, 1f / n);
+        if (lossSum is not null) DeviceOps.Gemm(Device.Ones(n), false, LogP, false, lossSum, 1, 1, n, 1, 1);
+        DeviceOps.Fill(GA, 0); // the loss depends on z only through log|det|
+        BackwardAndStep(x, context);
     }
 
     /// <summary>
