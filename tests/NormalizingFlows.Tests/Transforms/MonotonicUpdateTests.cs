@@ -150,6 +150,47 @@ public class MonotonicUpdateTests
         Assert.True(double.IsNaN(solved[2]));
     }
 
+    [Theory]
+    [InlineData("smooth")]
+    [InlineData("steep")]
+    [InlineData("cubic")]
+    public void SolverConvergesInAFewNewtonStepsWhenTheDerivativeIsExact(string map)
+    {
+        // each element its own target; Newton converges quadratically, so a 1e-12 solve takes a handful of calls of
+        // the map (bracketing included): a solver that falls back to bisection once Newton nears the root from one
+        // side (the bracket's far end never moves) needs about 40
+        Func<double, double> f, df;
+        double[] y;
+        switch (map)
+        {
+            case "smooth":
+                (f, df) = (x => x + 0.8 * Math.Tanh(2 * x), x => 1 + 1.6 * (1 - Math.Tanh(2 * x) * Math.Tanh(2 * x)));
+                y = Enumerable.Range(0, 801).Select(i => -20 + 0.05 * i).ToArray();
+                break;
+            case "steep":
+                (f, df) = (x => 0.01 * x + Math.Tanh(5 * (x - 1)), x => 0.01 + 5 * (1 - Math.Tanh(5 * (x - 1)) * Math.Tanh(5 * (x - 1))));
+                y = Enumerable.Range(0, 301).Select(i => -1.5 + 0.01 * i).ToArray();
+                break;
+            default:
+                (f, df) = (x => x * x * x + 1e-3 * x, x => 3 * x * x + 1e-3);
+                y = Enumerable.Range(0, 300).Select(i => -50 + 0.37 * i).ToArray();
+                break;
+        }
+        int calls = 0;
+        var solved = new double[y.Length];
+        MonotonicSolver.Solve(y, solved, (x, v, d) =>
+        {
+            calls++;
+            for (int i = 0; i < x.Length; i++) { v[i] = f(x[i]); d[i] = df(x[i]); }
+        }, 1e-12, map);
+        for (int i = 0; i < y.Length; i++)
+        {
+            double tol = 4e-12 * Math.Max(1, Math.Abs(solved[i]));
+            Assert.True(f(solved[i] - tol) < y[i] && f(solved[i] + tol) > y[i], $"{map}: x = {solved[i]:R} is not within {tol:G2} of the root of f(x) = {y[i]}");
+        }
+        Assert.True(calls <= 16, $"{map}: {calls} evaluations of the map for a 1e-12 solve with its exact derivative");
+    }
+
     [Fact]
     public void UnboundUmnnUpdateExplainsItNeedsALayer()
     {
