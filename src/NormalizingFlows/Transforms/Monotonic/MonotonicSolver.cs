@@ -6,15 +6,19 @@ internal delegate void MonotonicEvaluation(ReadOnlySpan<double> x, Span<double> 
 /// <summary>
 /// Inverts an increasing elementwise map f (one map per element) by safeguarded Newton: a bracket [lo, hi] with
 /// f(lo) &lt; y &lt; f(hi) is found by expansion from the start x = y (widths 1, 2, 4, … times max(1, |y|)), then each
-/// step takes Newton's x − (f(x) − y)/f′(x) when it lands inside the bracket and the bracket halved over the last two
-/// steps, the midpoint otherwise, until the bracket is narrower than twice the tolerance; the answer is the secant through its ends. All elements are evaluated together (one call of the map per step).
+/// step takes Newton's x − (f(x) − y)/f′(x) when it lands in the bracket and is at most half the step before last
+/// (rtsafe's rule: the steps, not the bracket, must shrink, since Newton nears a root from one side), the midpoint
+/// otherwise; a step shorter than the tolerance is lengthened to it towards the root, so the root ends up bracketed
+/// to the tolerance, and the answer is the secant through the bracket's ends. All elements are evaluated together,
+/// one call of the map per round, and each element takes its own next step in every round (an expansion while its
+/// bracket is open, a Newton or bisection step after), so a solve costs as many calls as its slowest element needs.
 /// </summary>
 internal static class MonotonicSolver
 {
-    /// <summary>Most steps of the Newton phase (bisection at least every other step reaches 2⁻¹⁰⁰ of the bracket).</summary>
+    /// <summary>Most Newton or bisection steps of one element (bisection at least every other step reaches 2⁻¹⁰⁰ of the bracket).</summary>
     public const int MaxSteps = 200;
 
-    /// <summary>Most doublings of the bracket (2¹⁰⁰⁰ · max(1, |y|) exceeds the double range).</summary>
+    /// <summary>Most doublings of one element's bracket (2¹⁰⁰⁰ · max(1, |y|) exceeds the double range).</summary>
     internal const int MaxExpansions = 1000;
 
     /// <summary>The tolerance a solve in element type <typeparamref name="T"/> can reach: at least 8 machine epsilons of T.</summary>
@@ -35,69 +39,52 @@ internal static class MonotonicSolver
         int n = y.Length;
         if (x.Length != n) throw new ArgumentException($"{what}: {n} targets but {x.Length} outputs");
         if (n == 0) return;
-        var lo = new double[n]; var hi = new double[n]; var flo = new double[n]; var fhi = new double[n]; var fx = new double[n]; var dfx = new double[n];
-        var width = new double[n];
+        var lo = new double[n]; var hi = new double[n]; var flo = new double[n]; var fhi = new double[n];
+        var xs = new double[n]; var fx = new double[n]; var dfx = new double[n];
+        var width = new double[n]; // the next expansion's distance while the bracket is open
+        var older = new double[n]; var old = new double[n]; // the step before last and the last step, once bracketed
+        var steps = new int[n]; // expansions while the bracket is open, then Newton or bisection steps
         var done = new bool[n];
-        var xs = new double[n];
         int open = 0;
         for (int i = 0; i < n; i++)
         {
             double yi = y[i];
             lo[i] = double.NaN; hi[i] = double.NaN;
             xs[i] = double.IsFinite(yi) ? yi : 0;
+            width[i] = Math.Max(1.0, Math.Abs(yi));
             if (!double.IsFinite(yi)) { x[i] = yi; done[i] = true; }
             else open++;
         }
         if (open == 0) return;
 
-        // bracket: the start, then one probe per round on the missing side, doubling the distance
-        f(xs, fx, dfx);
-        for (int i = 0; i < n; i++)
-        {
-            if (done[i]) continue;
-            if (fx[i] == y[i]) { x[i] = xs[i]; done[i] = true; continue; }
-            if (fx[i] < y[i]) (lo[i], flo[i]) = (xs[i], fx[i]); else (hi[i], fhi[i]) = (xs[i], fx[i]);
-            width[i] = Math.Max(1.0, Math.Abs(y[i]));
-        }
-        var probe = new double[n]; var fp = new double[n]; var dfp = new double[n];
-        for (int round = 0; ; round++)
-        {
-            bool missing = false;
-            for (int i = 0; i < n; i++)
-            {
-                probe[i] = xs[i];
-                if (done[i] || (!double.IsNaN(lo[i]) && !double.IsNaN(hi[i]))) continue;
-                missing = true;
-                bool up = double.IsNaN(hi[i]);
-                if (round == MaxExpansions || !double.IsFinite(width[i]))
-                    throw new ArgumentException($"{what}: cannot bracket the inverse of y = {y[i]} (element {i}): the map stays {(up ? "below" : "above")} it up to x = {xs[i]:G6}; its range ends before y");
-                probe[i] = up ? lo[i] + width[i] : hi[i] - width[i];
-                width[i] *= 2;
-            }
-            if (!missing) break;
-            f(probe, fp, dfp);
-            for (int i = 0; i < n; i++)
-            {
-                if (done[i] || probe[i] == xs[i]) continue;
-                double v = fp[i];
-                if (double.IsNaN(v)) throw new ArgumentException($"{what}: the map is NaN at x = {probe[i]} (element {i})");
-                if (v == y[i]) { x[i] = probe[i]; done[i] = true; continue; }
-                if (v < y[i]) (lo[i], flo[i]) = (probe[i], v); else (hi[i], fhi[i]) = (probe[i], v);
-                xs[i] = probe[i]; fx[i] = v; dfx[i] = dfp[i];
-            }
-        }
-
-        // safeguarded Newton from the last point evaluated: bisection unless the bracket halved over the last two steps;
-        // a step shorter than the tolerance is lengthened to it (Brent's rule), so the root ends up bracketed to the tolerance
-        // even when the derivative is inexact (UMNN's exact derivative vs its quadrature)
-        var older = new double[n]; var old = new double[n];
-        for (int i = 0; i < n; i++) { older[i] = double.PositiveInfinity; old[i] = double.PositiveInfinity; }
-        for (int step = 0; ; step++)
+        f(xs, fx, dfx); // the start x = y
+        while (true)
         {
             open = 0;
             for (int i = 0; i < n; i++)
             {
                 if (done[i]) continue;
+                if (double.IsNaN(fx[i])) throw new ArgumentException($"{what}: the map is NaN at x = {xs[i]} (element {i})");
+                if (fx[i] == y[i]) { x[i] = xs[i]; done[i] = true; continue; }
+                bool bracketed = !double.IsNaN(lo[i]) && !double.IsNaN(hi[i]);
+                if (fx[i] < y[i]) (lo[i], flo[i]) = (xs[i], fx[i]); else (hi[i], fhi[i]) = (xs[i], fx[i]);
+                if (double.IsNaN(lo[i]) || double.IsNaN(hi[i]))
+                {
+                    // expansion: one probe on the missing side, doubling the distance
+                    bool up = double.IsNaN(hi[i]);
+                    if (steps[i] == MaxExpansions || !double.IsFinite(width[i]))
+                        throw new ArgumentException($"{what}: cannot bracket the inverse of y = {y[i]} (element {i}): the map stays {(up ? "below" : "above")} it up to x = {xs[i]:G6}; its range ends before y");
+                    xs[i] = up ? lo[i] + width[i] : hi[i] - width[i];
+                    width[i] *= 2;
+                    steps[i]++;
+                    open++;
+                    continue;
+                }
+                if (!bracketed)
+                {
+                    // the bracket just closed: the Newton phase starts, its first two steps measured against the bracket
+                    older[i] = hi[i] - lo[i]; old[i] = older[i]; steps[i] = 0;
+                }
                 double w = hi[i] - lo[i], tol = tolerance * Math.Max(1.0, Math.Abs(xs[i]));
                 if (w <= 2 * tol)
                 {
@@ -107,26 +94,23 @@ internal static class MonotonicSolver
                     done[i] = true;
                     continue;
                 }
-                if (step == MaxSteps)
+                if (steps[i] == MaxSteps)
                     throw new ArgumentException($"{what}: the inverse of y = {y[i]} (element {i}) did not converge in {MaxSteps} steps (bracket [{lo[i]}, {hi[i]}])");
-                double newton = xs[i] - (fx[i] - y[i]) / dfx[i];
-                double next = newton > lo[i] && newton < hi[i] && w <= 0.5 * older[i] ? newton : 0.5 * (lo[i] + hi[i]);
-                if (Math.Abs(next - xs[i]) < tol) next = xs[i] + (next >= xs[i] ? tol : -tol);
+                // Newton when it lands in the bracket and shrinks to at most half the step before last, else bisection;
+                // a step shorter than the tolerance is lengthened to it towards the root (f(x) > y: the root lies below
+                // x), so the root ends up bracketed to the tolerance, also when the derivative is inexact (UMNN's exact
+                // derivative vs its quadrature)
+                double dx = -(fx[i] - y[i]) / dfx[i], newton = xs[i] + dx;
+                double next = newton >= lo[i] && newton <= hi[i] && Math.Abs(dx) <= 0.5 * older[i] ? newton : 0.5 * (lo[i] + hi[i]);
+                if (Math.Abs(next - xs[i]) < tol) next = xs[i] + (fx[i] > y[i] ? -tol : tol);
                 if (!(next > lo[i] && next < hi[i])) next = 0.5 * (lo[i] + hi[i]);
+                older[i] = old[i]; old[i] = Math.Abs(next - xs[i]);
                 xs[i] = next;
-                older[i] = old[i]; old[i] = w;
+                steps[i]++;
                 open++;
             }
             if (open == 0) return;
             f(xs, fx, dfx);
-            for (int i = 0; i < n; i++)
-            {
-                if (done[i]) continue;
-                if (double.IsNaN(fx[i])) throw new ArgumentException($"{what}: the map is NaN at x = {xs[i]} (element {i})");
-                if (fx[i] == y[i]) { x[i] = xs[i]; done[i] = true; }
-                else if (fx[i] < y[i]) (lo[i], flo[i]) = (xs[i], fx[i]);
-                else (hi[i], fhi[i]) = (xs[i], fx[i]);
-            }
         }
     }
 }
