@@ -247,7 +247,7 @@ public sealed class DeviceCliTests
     }
 
     [Theory]
-    [InlineData("--flow|naf", "SigmoidalUpdate is not supported")]
+    [InlineData("--flow|umnn", "UmnnUpdate is not supported")]
     [InlineData("--dtype|float64", "trains in float32")]
     public void OptionsTheDeviceCannotRunAreNamed(string extra, string message)
     {
