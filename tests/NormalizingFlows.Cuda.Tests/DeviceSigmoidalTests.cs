@@ -246,14 +246,43 @@ public sealed class DeviceSigmoidalTests(CpuAcceleratorFixture fixture) : IClass
     }
 
     [Fact]
-    public void NafTrainsThroughTrainingOptionsDeviceAsOnTheCpu()
+    public void NafTrainsThroughTrainingOptionsDeviceAsOnTheCpuAndFromACapturedGraphAsEagerly()
     {
         var data = new TrainingData<float>(Data(64, 3));
-        var options = new TrainingOptions { Epochs = 1, BatchSize = 32, LearningRate = 3e-3, Seed = 5, ValidationFraction = 0.25 };
-        var cpuFlow = Build("naf"); var devFlow = Build("naf");
-        var cpu = new MaximumLikelihoodTrainer<float>(cpuFlow, options).Fit(data);
-        var dev = new MaximumLikelihoodTrainer<float>(devFlow, options with { Device = _dev }).Fit(data);
-        DeviceTrainingTests.SameHistory(cpu, dev, "naf");
-        DeviceTrainingTests.SameWeights(cpuFlow, devFlow, 2e-3, "naf");
+        var options = new TrainingOptions { Epochs = 1, BatchSize = 16, LearningRate = 3e-3, Seed = 5, ValidationFraction = 0.25 };
+        (TrainingHistory, Flow<float>) Run(IFlowAccelerator? device)
+        {
+            var flow = Build("naf");
+            return (new MaximumLikelihoodTrainer<float>(flow, options with { Device = device }).Fit(data), flow);
+        }
+        var (cpu, cpuFlow) = Run(null);
+        var (eager, eagerFlow) = Run(_dev);
+        DeviceTrainingTests.SameHistory(cpu, eager, "naf");
+        DeviceTrainingTests.SameWeights(cpuFlow, eagerFlow, 2e-3, "naf");
+
+        // the sigmoidal kernels are in the device's kernel set: steps replayed from a captured graph are the eager steps
+        using var device = ComputeDevice.CpuAccelerator();
+        var recorder = LaunchRecorder.Install(device, graphs: true);
+        var (graph, graphFlow) = Run(device);
+        Assert.True(recorder.Captures >= 1 && recorder.Replays >= 1, $"{recorder.Captures} captures, {recorder.Replays} replays");
+        Assert.Equal(eager.Epochs.Select(e => e.TrainLoss), graph.Epochs.Select(e => e.TrainLoss));
+        foreach (var (e, g) in eagerFlow.Parameters().Zip(graphFlow.Parameters())) Assert.Equal(e.Value.ToArray(), g.Value.ToArray());
+
+        // NAF samples with the incremental MADE (its per-layer weight gathers, one sigmoidal inverse per position), not D full passes
+        using var dflow = DeviceFlow.Compile(graphFlow, device);
+        var z = new Rng(6).Normal<float>(8, 3);
+        List<string> Launches(bool fullPasses)
+        {
+            dflow.FullPassSampling = fullPasses;
+            recorder.Log = [];
+            dflow.Inverse(z);
+            var log = recorder.Log;
+            recorder.Log = null;
+            return log;
+        }
+        var incremental = Launches(false);
+        Assert.Contains(incremental, l => l.StartsWith("Gather2D(", StringComparison.Ordinal));
+        Assert.Equal(2 * 3, incremental.Count(l => l.StartsWith("SigmoidalApply(", StringComparison.Ordinal)));
+        Assert.DoesNotContain(Launches(true), l => l.StartsWith("Gather2D(", StringComparison.Ordinal));
     }
 }
