@@ -6,6 +6,7 @@ using NormalizingFlows.Optim;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
 using NormalizingFlows.Transforms;
+using NormalizingFlows.Transforms.Autoregressive;
 using NormalizingFlows.Transforms.Coupling;
 using NormalizingFlows.Transforms.Monotonic;
 
@@ -15,8 +16,9 @@ namespace NormalizingFlows.Cuda.Tests;
 /// NAF's sigmoidal update (<see cref="SigmoidalUpdate"/>) on ILGPU's CPU accelerator: the kernels against
 /// <see cref="SigmoidalMap"/> (forward and log|det| in double, the inverse's safeguarded Newton against the CPU's float
 /// solve, inverse ∘ forward, tails out to |x| = 10³⁰ and extreme parameters with no NaN, the backward against autograd
-/// in double), and small NAF (MAF structure) and sigmoidal-coupling flows against the CPU: log p, the inverse from the
-/// same base points (incremental MADE and full passes), samples, training steps and a <see cref="TrainingOptions.Device"/> run.
+/// in double), and small NAF (MAF structure), sigmoidal-coupling and sigmoidal IAF flows against the CPU: log p, the
+/// inverse from the same base points (incremental MADE and full passes), samples; training steps, a
+/// <see cref="TrainingOptions.Device"/> run and its steps replayed from a captured graph.
 /// </summary>
 public sealed class DeviceSigmoidalTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuAcceleratorFixture>
 {
@@ -150,7 +152,7 @@ public sealed class DeviceSigmoidalTests(CpuAcceleratorFixture fixture) : IClass
     [InlineData(nameof(DeviceSigmoidalKernels.Backward))]
     public void KernelCompilesToPtx(string name) => PtxCompilationTests.CompilesToPtx(typeof(DeviceSigmoidalKernels), name);
 
-    /// <summary>NAF (D = 3, 2 layers, K = 4, hidden 8) or two sigmoidal couplings, with every weight moved off its start.</summary>
+    /// <summary>NAF (D = 3, 2 layers, K = 4, hidden 8), two sigmoidal couplings or two sigmoidal IAF layers, with every weight moved off its start.</summary>
     private static Flow<float> Build(string kind)
     {
         const int d = 3;
@@ -161,6 +163,10 @@ public sealed class DeviceSigmoidalTests(CpuAcceleratorFixture fixture) : IClass
             "coupling" => new Flow<float>(new CompositeTransform<float>([
                 new CouplingTransform<float>(CouplingMask.Half(d), new SigmoidalUpdate(3), rng, conditioner: new CouplingConditioner { HiddenFeatures = 8, HiddenLayers = 1 }),
                 new CouplingTransform<float>(CouplingMask.Half(d, flip: true), new SigmoidalUpdate(3), rng, conditioner: new CouplingConditioner { HiddenFeatures = 8, HiddenLayers = 1 })]),
+                new StandardNormal<float>(d)),
+            "iaf" => new Flow<float>(new CompositeTransform<float>([
+                new InverseAutoregressiveTransform<float>(d, new SigmoidalUpdate(3), rng, conditioner: new MadeConditioner { HiddenFeatures = 8 }),
+                new InverseAutoregressiveTransform<float>(d, new SigmoidalUpdate(3), rng, conditioner: new MadeConditioner { HiddenFeatures = 8 })]),
                 new StandardNormal<float>(d)),
             _ => throw new ArgumentException(kind),
         };
@@ -184,8 +190,10 @@ public sealed class DeviceSigmoidalTests(CpuAcceleratorFixture fixture) : IClass
 
     public static TheoryData<string> Kinds => ["naf", "coupling"];
 
+    public static TheoryData<string> ScoredKinds => ["naf", "coupling", "iaf"];
+
     [Theory]
-    [MemberData(nameof(Kinds))]
+    [MemberData(nameof(ScoredKinds))]
     public void FlowScoresInvertsAndSamplesAsOnTheCpu(string kind)
     {
         var flow = Build(kind);
