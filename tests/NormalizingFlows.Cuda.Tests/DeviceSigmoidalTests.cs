@@ -226,6 +226,28 @@ public sealed class DeviceSigmoidalTests(CpuAcceleratorFixture fixture) : IClass
         Assert2.Close(scored, lq.Download().ReadOnlySpan, 1e-4, 2e-4, $"{kind} log q of the samples");
     }
 
+    [Fact]
+    public void ConditionalNafScoresAndInvertsAsOnTheCpu()
+    {
+        var flow = FlowBuilders.Naf<float>(3, layers: 2, hidden: 8, components: K, contextFeatures: 2, rng: new Rng(33));
+        var noise = new Rng(34);
+        foreach (var p in flow.Parameters())
+            foreach (ref var v in p.Value.Span) v += (float)(0.15 * noise.NextNormal());
+        var x = Data(16, 5);
+        var c = new Rng(35).Normal<float>(16, 2);
+        var z = new Rng(36).Normal<float>(16, 3);
+        float[] expected;
+        Tensor<float> inverse;
+        using (GradMode.Disable())
+        {
+            expected = flow.LogProb(new Var<float>(x), new Var<float>(c)).Value.ToArray();
+            inverse = flow.Transform.Inverse(new Var<float>(z), new Var<float>(c)).X.Value;
+        }
+        using var dflow = DeviceFlow.Compile(flow, _dev);
+        Assert2.Close(expected, dflow.LogProb(x, c), 1e-4, 2e-4, "conditional naf log p");
+        Assert2.Close(inverse, dflow.Inverse(z, c), 1e-4, 1e-4, "conditional naf inverse");
+    }
+
     [Theory]
     [MemberData(nameof(Kinds))]
     public void TrainingStepsMatchTheCpuAdamPath(string kind)
