@@ -15,8 +15,8 @@ namespace NormalizingFlows.Cuda;
 /// <summary>
 /// Walks a flow's objects (as Export/TransformGraph does) into device layers: affine and rational-quadratic spline
 /// couplings over ReLU MLPs, affine and spline MAF layers and inverse autoregressive (IAF, distillation student) layers
-/// over ReLU MADEs, NAF's sigmoidal update in either (with or without context), circular splines on periodic features (alone or masked with ordinary
-/// ones), a standard-normal, unit-cube uniform or PeriodicNormal base. Anything else
+/// over ReLU MADEs (with or without context), NAF's sigmoidal update in any of them, circular splines on periodic
+/// features (alone or masked with ordinary ones), a standard-normal, unit-cube uniform or PeriodicNormal base. Anything else
 /// throws a <see cref="NotSupportedException"/> naming the part.
 /// </summary>
 internal static class DeviceFlowLayers

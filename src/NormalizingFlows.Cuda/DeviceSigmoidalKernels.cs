@@ -26,8 +26,7 @@ internal readonly record struct SigmoidalArgs(int Components, double Tolerance, 
 /// </summary>
 internal static class DeviceSigmoidalKernels
 {
-    /// <summary>SigmoidalMap.MinSlope.</summary>
-    private const double MinSlope = 1e-3;
+    private const double MinSlope = Transforms.Monotonic.SigmoidalMap.MinSlope;
 
     /// <summary>MonotonicSolver.MaxSteps: most steps of the Newton phase.</summary>
     private const int MaxSteps = 200;
@@ -36,8 +35,8 @@ internal static class DeviceSigmoidalKernels
     private const int MaxExpansions = 1000;
 
     /// <summary>
-    /// The map (Inverse 0: y and log dy/dx) or its inverse (Inverse 1: x and −log dy/dx at x) per element of x [N, K]
-    /// with parameters [N, K·3C]. An inverse that cannot be bracketed or does not converge (only with non-finite
+    /// The map (Inverse 0: y and log dy/dx) or its inverse (Inverse 1: x and −log dy/dx at x) per element of x [N, D]
+    /// with parameters [N, D·3K]. An inverse that cannot be bracketed or does not converge (only with non-finite
     /// parameters: the map is onto ℝ for finite ones) gives NaN, where the CPU's solve throws.
     /// </summary>
     public static void Apply(Index1D e, ArrayView<float> x, ArrayView<float> p, ArrayView<float> y, ArrayView<float> ld, SigmoidalArgs a)
@@ -62,7 +61,7 @@ internal static class DeviceSigmoidalKernels
     }
 
     /// <summary>
-    /// Backward of the forward map: gx [N, K] and gp [N, K·3C] (assigned) from gy [N, K] and the row log-det gradient
+    /// Backward of the forward map: gx [N, D] and gp [N, D·3K] (assigned) from gy [N, D] and the row log-det gradient
     /// gld [N], as SigmoidalMap.ForwardBackward (softmax weights: the w̃ gradients less w_k·Σ of them).
     /// </summary>
     public static void Backward(Index1D e, ArrayView<float> x, ArrayView<float> p, ArrayView<float> gy, ArrayView<float> gld,
@@ -235,11 +234,11 @@ internal static class DeviceSigmoidalKernels
 /// <summary>The sigmoidal map's launches with their shape checks (as <see cref="DeviceOps"/> has for the splines).</summary>
 internal static class DeviceSigmoidal
 {
-    /// <summary>The map (or its inverse) per element of x [N, K] with parameters [N, K·3C]; y and the per-element log-det.</summary>
+    /// <summary>The map (or its inverse) per element of x [N, D] with parameters [N, D·3K]; y and the per-element log-det.</summary>
     public static void Apply(DeviceTensor x, DeviceTensor p, DeviceTensor y, DeviceTensor ld, SigmoidalArgs a)
     {
         if (p.Length != x.Length * a.ParametersPerElement || y.Length != x.Length || ld.Length != x.Length)
-            throw new ArgumentException($"sigmoidal map: parameters must be [N, K·{a.ParametersPerElement}], outputs [N, K]");
+            throw new ArgumentException($"sigmoidal map: parameters must be [N, D·{a.ParametersPerElement}], outputs [N, D]");
         if (x.Length > 0) x.Device.Kernels.SigmoidalApply((int)x.Length, x.View, p.View, y.View, ld.View, a with { Cols = x.Cols });
     }
 
