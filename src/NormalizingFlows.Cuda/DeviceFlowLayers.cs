@@ -7,6 +7,7 @@ using NormalizingFlows.Tensors;
 using NormalizingFlows.Transforms;
 using NormalizingFlows.Transforms.Autoregressive;
 using NormalizingFlows.Transforms.Coupling;
+using NormalizingFlows.Transforms.Monotonic;
 using NormalizingFlows.Transforms.Splines;
 
 namespace NormalizingFlows.Cuda;
@@ -14,8 +15,8 @@ namespace NormalizingFlows.Cuda;
 /// <summary>
 /// Walks a flow's objects (as Export/TransformGraph does) into device layers: affine and rational-quadratic spline
 /// couplings over ReLU MLPs, affine and spline MAF layers and inverse autoregressive (IAF, distillation student) layers
-/// over ReLU MADEs (with or without context), circular splines on periodic features (alone or masked with ordinary
-/// ones), a standard-normal, unit-cube uniform or PeriodicNormal base. Anything else
+/// over ReLU MADEs (with or without context), NAF's sigmoidal update in any of them, circular splines on periodic
+/// features (alone or masked with ordinary ones), a standard-normal, unit-cube uniform or PeriodicNormal base. Anything else
 /// throws a <see cref="NotSupportedException"/> naming the part.
 /// </summary>
 internal static class DeviceFlowLayers
@@ -35,12 +36,7 @@ internal static class DeviceFlowLayers
             foreach (var step in Steps(flow))
             {
                 string where = TypeName(step);
-                var update = Update(step switch
-                {
-                    CouplingTransform<float> c0 => c0.Update,
-                    InverseAutoregressiveTransform<float> i0 => i0.Update,
-                    _ => ((AutoregressiveTransform<float>)step).Update,
-                });
+                var update = Update(UpdateOf(step));
                 var hosts = Linears(step);
                 var linears = new List<DeviceLinear>();
                 try
@@ -100,6 +96,8 @@ internal static class DeviceFlowLayers
         BaseOf(flow);
         var steps = new List<Transform<float>>();
         Flatten(flow.Transform, steps);
+        // each update first: one with weights of its own (UMNN's integrand network) is refused by name, not by the count below
+        foreach (var step in steps) Update(UpdateOf(step));
         long counted = steps.Sum(s => Linears(s).Sum(h => (long)h.Weight.Value.Length + (h.Bias?.Value.Length ?? 0)));
         if (counted != flow.ParameterCount())
             throw new NotSupportedException($"DeviceFlow: the flow has {flow.ParameterCount()} parameters, its conditioner networks {counted}: parameters outside the conditioners are not supported");
@@ -185,6 +183,14 @@ internal static class DeviceFlowLayers
         }
     }
 
+    /// <summary>A step's elementwise update.</summary>
+    private static IElementwiseUpdate UpdateOf(Transform<float> step) => step switch
+    {
+        CouplingTransform<float> c => c.Update,
+        InverseAutoregressiveTransform<float> i => i.Update,
+        _ => ((AutoregressiveTransform<float>)step).Update,
+    };
+
     internal static DeviceUpdate Update(IElementwiseUpdate update) => update switch
     {
         AffineUpdate a => new DeviceUpdate(AffineArgsOf(a.Scale)),
@@ -194,7 +200,8 @@ internal static class DeviceFlowLayers
         SplineUpdate { Spline: PiecewiseLinearSpline s } => new DeviceUpdate(new LinearSplineArgs(s.Bins, (float)s.MinBinMass, 0, 0)),
         SplineUpdate { Spline: PiecewiseQuadraticSpline s } => new DeviceUpdate(new QuadraticSplineArgs(s.Bins, (float)s.MinBinWidth, (float)s.MinDensity, 0, 0)),
         SplineUpdate s => throw new NotSupportedException($"DeviceFlow: the spline {TypeName(s.Spline)} is not supported (the rational-quadratic, circular rational-quadratic, piecewise-linear and piecewise-quadratic splines are)"),
-        _ => throw new NotSupportedException($"DeviceFlow: the elementwise update {TypeName(update)} is not supported (affine and rational-quadratic spline are)"),
+        SigmoidalUpdate s => new DeviceUpdate(SigmoidalArgsOf(s.Map)),
+        _ => throw new NotSupportedException($"DeviceFlow: the elementwise update {TypeName(update)} is not supported (affine, spline and sigmoidal updates are)"),
     };
 
     /// <summary>
@@ -221,6 +228,13 @@ internal static class DeviceFlowLayers
             throw new NotSupportedException($"DeviceFlow: a rational-quadratic spline mapping [{d.Left}, {d.Right}] onto another interval [{d.Bottom}, {d.Top}] is not supported (an interval onto itself is)");
         return new SplineArgs(c.Bins, (float)d.Left, (float)d.Right, (float)c.MinBinWidth, (float)c.MinBinHeight, (float)c.MinDerivative, 0, 0, 2, c.Bound, columns);
     }
+
+    /// <summary>
+    /// The kernel arguments of a sigmoidal map (the forward direction): its components, and the inverse's tolerance as
+    /// the CPU's float solve raises it (MonotonicSolver.EffectiveTolerance: at least 8 float epsilons).
+    /// </summary>
+    public static SigmoidalArgs SigmoidalArgsOf(SigmoidalMap map)
+        => new(map.Components, Math.Max(map.Tolerance, 8 * (double)(MathF.BitIncrement(1f) - 1f)), 0, 0);
 
     /// <summary>The kernel arguments of an affine scale (the forward direction; <see cref="DeviceUpdate"/> sets the direction per call).</summary>
     public static AffineArgs AffineArgsOf(AffineScale scale) => new(scale.Kind switch

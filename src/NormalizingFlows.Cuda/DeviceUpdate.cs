@@ -1,12 +1,13 @@
 namespace NormalizingFlows.Cuda;
 
-/// <summary>An elementwise update on the device: the affine update, the rational-quadratic, piecewise-linear or piecewise-quadratic spline.</summary>
+/// <summary>An elementwise update on the device: the affine update, the rational-quadratic, piecewise-linear or piecewise-quadratic spline, or NAF's sigmoidal map.</summary>
 internal sealed class DeviceUpdate
 {
     private readonly AffineArgs? _affine;
     private readonly SplineArgs? _spline;
     private readonly LinearSplineArgs? _linear;
     private readonly QuadraticSplineArgs? _quadratic;
+    private readonly SigmoidalArgs? _sigmoidal;
 
     public DeviceUpdate(AffineArgs affine) { _affine = affine; ParametersPerFeature = 2; }
 
@@ -15,6 +16,8 @@ internal sealed class DeviceUpdate
     public DeviceUpdate(LinearSplineArgs linear) { _linear = linear; ParametersPerFeature = linear.Bins; }
 
     public DeviceUpdate(QuadraticSplineArgs quadratic) { _quadratic = quadratic; ParametersPerFeature = 2 * quadratic.Bins + 1; }
+
+    public DeviceUpdate(SigmoidalArgs sigmoidal) { _sigmoidal = sigmoidal; ParametersPerFeature = sigmoidal.ParametersPerElement; }
 
     public int ParametersPerFeature { get; }
 
@@ -32,6 +35,7 @@ internal sealed class DeviceUpdate
         if (_affine is { } a) DeviceOps.Affine(x, p, y, ld, a with { Inverse = inverse ? 1 : 0 });
         else if (_linear is { } l) DeviceOps.LinearSpline(x, p, y, ld, l with { Inverse = inverse ? 1 : 0 });
         else if (_quadratic is { } q) DeviceOps.QuadraticSpline(x, p, y, ld, q with { Inverse = inverse ? 1 : 0 });
+        else if (_sigmoidal is { } s) DeviceSigmoidal.Apply(x, p, y, ld, s with { Inverse = inverse ? 1 : 0 });
         else DeviceOps.Spline(x, p, y, ld, _spline!.Value with { Inverse = inverse ? 1 : 0 });
     }
 
@@ -40,6 +44,7 @@ internal sealed class DeviceUpdate
         if (_affine is { } a) DeviceOps.AffineBackward(x, p, gy, gld, gx, gp, a);
         else if (_linear is { } l) DeviceOps.LinearSplineBackward(x, p, gy, gld, gx, gp, l);
         else if (_quadratic is { } q) DeviceOps.QuadraticSplineBackward(x, p, gy, gld, gx, gp, q);
+        else if (_sigmoidal is { } s) DeviceSigmoidal.Backward(x, p, gy, gld, gx, gp, s);
         else DeviceOps.SplineBackward(x, p, gy, gld, gx, gp, _spline!.Value);
     }
 }

@@ -93,6 +93,20 @@ public sealed class DeviceCliTests
     }
 
     [Fact]
+    public void NafTrainsAndSamplesOnTheAccelerator()
+    {
+        // the sigmoidal update on the device: trained as on the CPU, sampled by the incremental MADE's Newton solves
+        using var s = new CliSandbox();
+        string train = Data(s, rows: 128), test = Data(s, "test.csv", 32, 2);
+        TrainOnBothSides(s, ["train", train, "--flow", "naf", "--layers", "2", "--hidden", "8", "--batch", "64", "--epochs", "1", "--seed", "1"], test);
+        var (code, _, err) = s.Run("sample", s["dev.nflow"], "-n", "20", "-o", s["x.csv"], "--device", "cpu-accelerator", "--seed", "3");
+        Assert.True(code == 0, err);
+        (code, var output, err) = s.Run("logprob", s["dev.nflow"], s["x.csv"]);
+        Assert.True(code == 0, err);
+        Assert.True(double.IsFinite(Mean(output)), output);
+    }
+
+    [Fact]
     public void ARunInterruptedOnTheDeviceResumesOnTheCpu()
     {
         using var s = new CliSandbox();
@@ -247,7 +261,7 @@ public sealed class DeviceCliTests
     }
 
     [Theory]
-    [InlineData("--flow|naf", "SigmoidalUpdate is not supported")]
+    [InlineData("--flow|umnn", "UmnnUpdate is not supported")]
     [InlineData("--dtype|float64", "trains in float32")]
     public void OptionsTheDeviceCannotRunAreNamed(string extra, string message)
     {

@@ -3,6 +3,7 @@ using NormalizingFlows.Flows;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Training;
 using NormalizingFlows.Transforms;
+using NormalizingFlows.Transforms.Monotonic;
 using NormalizingFlows.Transforms.Splines;
 
 namespace NormalizingFlows.Cuda.Tests;
@@ -19,13 +20,14 @@ public sealed class DeviceDistillationTests(CpuAcceleratorFixture fixture) : ICl
     private readonly ComputeDevice _dev = fixture.Device;
     private const int D = 4;
 
-    public static TheoryData<string> Updates => ["affine", "rqs_identity_tails", "rqs_linear_tails"];
+    public static TheoryData<string> Updates => ["affine", "rqs_identity_tails", "rqs_linear_tails", "sigmoidal"];
 
     private static IElementwiseUpdate HostUpdate(string kind) => kind switch
     {
         "affine" => new AffineUpdate(AffineScale.Default),
         "rqs_identity_tails" => new SplineUpdate(new RationalQuadraticSpline(4, SplineDomain.Symmetric(2))),
         "rqs_linear_tails" => new SplineUpdate(new RationalQuadraticSpline(4, SplineDomain.UnitInterval)),
+        "sigmoidal" => new SigmoidalUpdate(3),
         _ => throw new ArgumentException(kind),
     };
 

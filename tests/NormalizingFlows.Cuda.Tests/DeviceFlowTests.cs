@@ -237,8 +237,8 @@ public sealed class DeviceFlowTests(CpuAcceleratorFixture fixture) : IClassFixtu
     [Fact]
     public void UnsupportedPartsAreNamed()
     {
-        var naf = FlowBuilders.Naf<float>(D, layers: 1, hidden: 8, components: 2);
-        var e = Assert.Throws<NotSupportedException>(() => DeviceFlow.Compile(naf, _dev));
-        Assert.Contains("SigmoidalUpdate", e.Message, StringComparison.Ordinal);
+        var umnn = FlowBuilders.Umnn<float>(D, layers: 1, hidden: 8);
+        var e = Assert.Throws<NotSupportedException>(() => DeviceFlow.Compile(umnn, _dev));
+        Assert.Contains("UmnnUpdate", e.Message, StringComparison.Ordinal);
     }
 }

@@ -28,7 +28,7 @@ public sealed class PtxCompilationTests
     [MemberData(nameof(DistillationKernelNames))]
     public void DistillationKernelCompilesToPtx(string name) => CompilesToPtx(typeof(DistillationKernels), name);
 
-    private static void CompilesToPtx(Type type, string name)
+    internal static void CompilesToPtx(Type type, string name)
     {
         using var context = Context.Create(b => b.EnableAlgorithms());
         using var backend = new PTXBackend(context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, null!);
