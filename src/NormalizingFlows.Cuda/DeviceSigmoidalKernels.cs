@@ -20,8 +20,9 @@ internal readonly record struct SigmoidalArgs(int Components, double Tolerance, 
 /// y = LSE_k(log w_k + log σ(z_k)) − LSE_k(log w_k + log σ(−z_k)) with z_k = a_k x + b_k, a_k = 10⁻³ + softplus(ã_k),
 /// log w = w̃ − LSE(w̃), log dy/dx = LSE_k(log w_k + log a_k + log σ(z_k) + log σ(−z_k)) minus the two sums (each
 /// log-sum-exp in two passes, the maximum then the sum, as the CPU's); the inverse is MonotonicSolver's safeguarded
-/// Newton per element (bracket by doubling from x = y, then Newton inside the bracket, bisection unless the bracket
-/// halved over the last two steps, the secant through the final bracket); its log|det| is −log dy/dx at the solution.
+/// Newton per element (bracket by doubling from x = y, then Newton when it lands in the bracket and is at most half
+/// the step before last, else bisection, a sub-tolerance step lengthened towards the root, the secant through the
+/// final bracket); its log|det| is −log dy/dx at the solution.
 /// The components' terms are recomputed in each pass (no per-thread arrays).
 /// </summary>
 internal static class DeviceSigmoidalKernels
@@ -183,7 +184,7 @@ internal static class DeviceSigmoidalKernels
         }
 
         // safeguarded Newton from the last point evaluated (MonotonicSolver's steps and rules)
-        double older = double.PositiveInfinity, old = double.PositiveInfinity;
+        double older = hi - lo, old = older;
         for (int step = 0; ; step++)
         {
             double w = hi - lo, tol = tolerance * XMath.Max(1.0, XMath.Abs(xs));
@@ -193,12 +194,12 @@ internal static class DeviceSigmoidalKernels
                 return t >= 0 && t <= 1 ? lo + t * w : 0.5 * (lo + hi);
             }
             if (step == MaxSteps) return double.NaN;
-            double newton = xs - (fx - target) / dfx;
-            double next = newton > lo && newton < hi && w <= 0.5 * older ? newton : 0.5 * (lo + hi);
-            if (XMath.Abs(next - xs) < tol) next = xs + (next >= xs ? tol : -tol);
+            double dx = -(fx - target) / dfx, newton = xs + dx;
+            double next = newton >= lo && newton <= hi && XMath.Abs(dx) <= 0.5 * older ? newton : 0.5 * (lo + hi);
+            if (XMath.Abs(next - xs) < tol) next = xs + (fx > target ? -tol : tol);
             if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+            older = old; old = XMath.Abs(next - xs);
             xs = next;
-            older = old; old = w;
             fx = Evaluate(p, o, k, lseW, xs, out double ld);
             dfx = XMath.Exp(ld);
             if (XMath.IsNaN(fx)) return double.NaN;
