@@ -109,14 +109,13 @@ internal static class DeviceFlowLayers
         }
     }
 
-    /// <summary>
-    /// The incremental sampler of a MAF layer's MADE (null when its masks do not follow the degrees, and for the
-    /// residual MADE, whose blocks it does not run: D full passes then).
-    /// </summary>
-    private static DeviceIncrementalMade? Incremental(ComputeDevice dev, AutoregressiveTransform<float> step, List<DeviceLinear> linears, List<HostLinear> hosts)
+    /// <summary>The incremental sampler of a MAF layer's MADE or residual MADE (null when its masks do not follow the degrees: D full passes then).</summary>
+    private static IIncrementalMade? Incremental(ComputeDevice dev, AutoregressiveTransform<float> step, List<DeviceLinear> linears, List<HostLinear> hosts)
     {
         var made = step.Made;
-        if (made.IsResidual) return null;
+        if (made.IsResidual)
+            return DeviceIncrementalResidualMade.TryCreate(dev, [.. linears], hosts.Select(h => h.Mask).ToList(), made.InputDegrees, made.HiddenDegrees(0),
+                step.ContextFeatures, step.ParametersPerFeature, DeviceActivation.Code(made.Activation));
         var hidden = Enumerable.Range(0, made.Layers.Count - 1).Select(made.HiddenDegrees).ToList();
         return DeviceIncrementalMade.TryCreate(dev, [.. linears], hosts.Select(h => h.Mask).ToList(), made.InputDegrees, hidden, step.ContextFeatures, step.ParametersPerFeature, DeviceActivation.Code(made.Activation));
     }

@@ -11,7 +11,7 @@ namespace NormalizingFlows.Cuda;
 /// Built only when every mask follows the MADE's degrees (<see cref="TryCreate"/>); otherwise the layer keeps its
 /// D full passes.
 /// </summary>
-internal sealed class DeviceIncrementalMade : IDisposable
+internal sealed class DeviceIncrementalMade : IIncrementalMade
 {
     private readonly ComputeDevice _dev;
     private readonly int _d, _c, _m, _activation; // _activation: the hidden layers' DeviceActivation code

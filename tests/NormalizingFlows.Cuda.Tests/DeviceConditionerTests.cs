@@ -20,7 +20,7 @@ public sealed class DeviceConditionerTests(CpuAcceleratorFixture fixture) : ICla
 
     /// <summary>
     /// coupling_res: RealNVP over ResidualNets (ReLU; gated by the context when conditional); coupling_res_silu: the
-    /// same with SiLU (the blocks keep pre-activations); maf_res: a MAF over residual MADEs (full-pass sampling);
+    /// same with SiLU (the blocks keep pre-activations); maf_res: a MAF over residual MADEs (maf_res_elu with ELU);
     /// maf_tanh: a MAF over plain tanh MADEs (the incremental sampler with another activation). D = 4, hidden 8, two
     /// layers of two blocks, every weight moved off its start.
     /// </summary>
@@ -33,6 +33,7 @@ public sealed class DeviceConditionerTests(CpuAcceleratorFixture fixture) : ICla
             "coupling_res" => FlowBuilders.RealNvp<float>(D, layers: 2, hidden: 8, contextFeatures: context, rng: rng, conditioner: Options(Activation.Relu, true)),
             "coupling_res_silu" => FlowBuilders.RealNvp<float>(D, layers: 2, hidden: 8, contextFeatures: context, rng: rng, conditioner: Options(Activation.Silu, true)),
             "maf_res" => FlowBuilders.Maf<float>(D, layers: 2, hidden: 8, contextFeatures: context, rng: rng, conditioner: Options(Activation.Relu, true)),
+            "maf_res_elu" => FlowBuilders.Maf<float>(D, layers: 2, hidden: 8, contextFeatures: context, rng: rng, conditioner: Options(Activation.Elu, true)),
             "maf_tanh" => FlowBuilders.Maf<float>(D, layers: 2, hidden: 8, contextFeatures: context, rng: rng, conditioner: Options(Activation.Tanh, false)),
             _ => throw new ArgumentException(kind),
         };
@@ -130,6 +131,30 @@ public sealed class DeviceConditionerTests(CpuAcceleratorFixture fixture) : ICla
         using (GradMode.Disable()) expected = flow.Transform.Inverse(new Var<float>(z), V(c)).X.Value;
         using var dflow = DeviceFlow.Compile(flow, _dev);
         Assert2.Close(expected, dflow.Inverse(z, c, batch: 16), 1e-4, 1e-4, $"{kind}/{context} inverse");
+    }
+
+    [Theory]
+    [InlineData("maf_res", 0)]
+    [InlineData("maf_res", C)]
+    [InlineData("maf_res_elu", C)]
+    [InlineData("maf_tanh", 0)]
+    public void MadesSampleIncrementallyAsTheLibraryAndTheFullPassesDo(string kind, int context)
+    {
+        // the residual MADE keeps one row of hidden degrees through its blocks: it gets the incremental sampler too
+        var flow = Build(kind, context);
+        var layers = DeviceFlowLayers.Compile(flow, _dev);
+        try { Assert.All(layers, l => Assert.True(((DeviceAutoregressive)l).HasIncrementalSampler, $"{kind}: no incremental sampler")); }
+        finally { foreach (var l in layers) l.Dispose(); }
+        var z = new Rng(6).Normal<float>(13, D);
+        var c = context > 0 ? Context(13, 8) : null;
+        Tensor<float> expected;
+        using (GradMode.Disable()) expected = flow.Transform.Inverse(new Var<float>(z), V(c)).X.Value;
+        using var dflow = DeviceFlow.Compile(flow, _dev);
+        dflow.FullPassSampling = false;
+        var incremental = dflow.Inverse(z, c);
+        Assert2.Close(expected, incremental, 1e-4, 1e-4, $"{kind}/{context} incremental");
+        dflow.FullPassSampling = true;
+        Assert2.Close(incremental, dflow.Inverse(z, c), 1e-5, 1e-5, $"{kind}/{context} full passes");
     }
 
     [Theory]
