@@ -14,9 +14,9 @@ namespace NormalizingFlows.Cuda;
 /// <summary>
 /// Walks a flow's objects (as Export/TransformGraph does) into device layers: affine and rational-quadratic spline
 /// couplings over MLPs or ResidualNets, affine and spline MAF layers and inverse autoregressive (IAF, distillation
-/// student) layers over MADEs or residual MADEs (any hidden activation; with or without context), circular splines on periodic features (alone or masked with ordinary
-/// ones), a standard-normal, unit-cube uniform or PeriodicNormal base. Anything else
-/// throws a <see cref="NotSupportedException"/> naming the part.
+/// student) layers over MADEs or residual MADEs (any hidden activation; with or without context), circular splines on
+/// periodic features (alone or masked with ordinary ones), a standard-normal, unit-cube uniform or PeriodicNormal base.
+/// Anything else throws a <see cref="NotSupportedException"/> naming the part.
 /// </summary>
 internal static class DeviceFlowLayers
 {

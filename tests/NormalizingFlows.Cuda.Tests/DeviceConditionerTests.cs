@@ -252,6 +252,43 @@ public sealed class DeviceConditionerTests(CpuAcceleratorFixture fixture) : ICla
         Assert.True(moved > 1e-3, $"{kind}: training hardly moved the weights ({moved})");
     }
 
+    [Theory]
+    [InlineData("maf_res", C)]
+    [InlineData("maf_tanh", 0)]
+    public void ADistillationOverResidualOrTanhMadesMatchesTheLibrary(string kind, int context)
+    {
+        // the frozen teacher's input gradient and the student's weight gradients (DeviceDistillationTests' first-step check)
+        const int n = 8;
+        var teacher = Build(kind, context);
+        var student = DistillationTrainer<float>.CreateStudent(teacher, new Rng(3), copyWeights: true);
+        var noise = new Rng(21);
+        foreach (var p in student.Parameters())
+            for (int i = 0; i < p.Value.Length; i++) p.Value.Span[i] += (float)(0.1 * noise.NextNormal());
+        var x = DeviceFlowTests.Data(n, 5);
+        var c = context > 0 ? Context(n, 6) : null;
+        var cpu = new DistillationTrainer<float>(teacher, student, new DistillationOptions());
+        cpu.Optimizer.ZeroGrad();
+        DistillationLoss expected;
+        using (TensorScope.Begin()) expected = cpu.Step(x, c, new Rng(5), backward: true);
+        Assert.All(DeviceFlowLayers.Steps(student), s => Assert.Equal(kind == "maf_res", ((Transforms.Autoregressive.InverseAutoregressiveTransform<float>)s).Conditioner is Made<float> { IsResidual: true }));
+        var hosts = DeviceFlowLayers.Steps(student).SelectMany(DeviceFlowLayers.Linears).ToList();
+        var grads = hosts.Select(h => (W: h.Weight.Grad!.Clone(), B: h.Bias!.Grad!.Clone(), h.Mask)).ToList();
+        using var dist = new DeviceDistillation(_dev, teacher, student, null, zPass: true, xPass: true);
+        dist.SetTrainingData(x, c);
+        dist.Step(Enumerable.Range(0, n).ToArray(), teacher.Base.Sample(n, new Rng(5)).Value, learningRate: 0, clipNorm: null);
+        var actual = dist.TakeLossSums();
+        Assert.True(expected.Total > 0);
+        Assert.True(Math.Abs(expected.Total - actual.Total) <= 1e-5 + 1e-4 * Math.Abs(expected.Total), $"{kind}: loss {actual.Total} on the device, {expected.Total} on the CPU");
+        var linears = dist.StudentLinears;
+        Assert.Equal(hosts.Count, linears.Count);
+        for (int i = 0; i < hosts.Count; i++)
+        {
+            if (grads[i].Mask is { } mask) for (int k = 0; k < grads[i].W.Length; k++) grads[i].W.Span[k] *= mask.ReadOnlySpan[k];
+            Assert2.Close(grads[i].W, linears[i].GW.Download(), 2e-3, 2e-5, $"{kind}: student linear {i} dW");
+            Assert2.Close(grads[i].B, linears[i].GB.Download(), 2e-3, 2e-5, $"{kind}: student linear {i} db");
+        }
+    }
+
     [Fact]
     public void BatchNormAndDropoutAreRefusedByName()
     {
