@@ -36,12 +36,12 @@ internal static class DeviceActivationKernels
     public static float Apply(int code, float v)
     {
         if (code == 1) return v < 0 ? 0 : v;                       // ReLU (NaN stays NaN)
-        if (code == 2) return v > 0 ? v : XMath.Exp(v) - 1;         // ELU
+        if (code == 2) return v > 0 ? v : (float)(XMath.Exp((double)v) - 1); // ELU: expm1 through double (no cancellation near 0)
         if (code == 3) return XMath.Tanh(v);
         if (code == 4) return v * Sigmoid(v);                       // SiLU
         if (code == 5) return v > 0 ? v : LeakySlope * v;           // LeakyReLU
         if (code == 6) return Sigmoid(v);
-        if (code == 7) return XMath.Max(v, 0) + XMath.Log(1 + XMath.Exp(-XMath.Abs(v))); // softplus
+        if (code == 7) return XMath.Max(v, 0) + (float)XMath.Log(1 + (double)XMath.Exp(-XMath.Abs(v))); // softplus: log1p through double
         return v;                                                   // none, identity
     }
 
