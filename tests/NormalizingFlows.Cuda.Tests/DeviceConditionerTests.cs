@@ -290,6 +290,34 @@ public sealed class DeviceConditionerTests(CpuAcceleratorFixture fixture) : ICla
     }
 
     [Fact]
+    public void AGatedResidualStepLaunchesTheSameKernelsAtEveryStep()
+    {
+        // what a CUDA graph needs (DeviceGraphTests): the context copy, gates and activations add no per-step argument
+        using var device = ComputeDevice.CpuAccelerator();
+        var recorder = LaunchRecorder.Install(device, graphs: false);
+        var flow = Build("coupling_res_silu", C);
+        using var accelerated = device.Compile(flow, new Optim.AdamW<float>(flow.Parameters(), 1e-2, weightDecay: 0.5));
+        accelerated.SetTrainingData(DeviceFlowTests.Data(40, 3), Context(40, 4));
+        var rng = new Random(7);
+        List<string> Step(int step)
+        {
+            recorder.Log = [];
+            accelerated.TrainStep(Enumerable.Range(0, 40).OrderBy(_ => rng.Next()).Take(16).ToArray(), learningRate: 1e-2 / (1 + step), clipNorm: 0.5);
+            var log = recorder.Log;
+            recorder.Log = null;
+            return log;
+        }
+        Step(0); Step(1);
+        var (a, b) = (Step(2), Step(3));
+        Assert.Equal(a.Count, b.Count);
+        Assert.Contains(a, l => l.StartsWith("GateBackward(", StringComparison.Ordinal));
+        Assert.Contains(a, l => l.StartsWith("BiasActivationKeep(", StringComparison.Ordinal));
+        var differing = a.Zip(b).Where(p => p.First != p.Second).ToList();
+        Assert.True(differing.Count == 1, $"{differing.Count} launches differ between steps: {string.Join("; ", differing.Take(3).Select(p => $"{p.First} vs {p.Second}"))}");
+        Assert.StartsWith("AdamScalars(", differing[0].First, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void BatchNormAndDropoutAreRefusedByName()
     {
         var bn = FlowBuilders.RealNvp<float>(D, layers: 2, hidden: 8, rng: new Rng(1), conditioner: new ConditionerOptions { HiddenFeatures = 8, Residual = true, BatchNorm = true });
