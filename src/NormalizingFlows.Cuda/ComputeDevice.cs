@@ -139,7 +139,7 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
 
     /// <summary>
     /// The teacher and student of a density distillation on this device (<see cref="DistillationOptions.Device"/>):
-    /// MAF teacher layers and IAF student layers over ReLU MADEs, affine or spline, with or without context.
+    /// MAF teacher layers and IAF student layers over MADEs (any activation, residual ones too), affine or spline, with or without context.
     /// </summary>
     public IAcceleratedDistillation CompileDistillation(Flow<float> teacher, Flow<float> student, Adam<float>? optimizer, bool zPass, bool xPass)
         => new DeviceDistillation(this, teacher, student, optimizer, zPass, xPass);

@@ -2,11 +2,11 @@ namespace NormalizingFlows.Cuda;
 
 /// <summary>
 /// A masked autoregressive layer on the device (Transforms/Autoregressive/AutoregressiveTransform): density in one
-/// MADE pass (over [x, context] when conditional); sampling with the incremental MADE (<see cref="DeviceIncrementalMade"/>,
+/// MADE pass (over [x, context] when conditional); sampling with the incremental MADE (<see cref="DeviceIncrementalMade"/>, <see cref="DeviceIncrementalResidualMade"/>,
 /// about one pass of work in D small steps) when given one, else in D full passes from x = 0, each fixing one more
 /// position of the order.
 /// </summary>
-internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, DeviceUpdate update, DeviceNetwork network, DeviceIncrementalMade? incremental = null) : IDeviceLayer
+internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, DeviceUpdate update, DeviceNetwork network, IIncrementalMade? incremental = null) : IDeviceLayer
 {
     private readonly DeviceWorkspace _ws = new(dev, features, features * update.ParametersPerFeature, features, features);
 
@@ -29,6 +29,9 @@ internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, Devi
 
     /// <summary>When false, <see cref="Inverse"/> runs the D full passes even with an incremental sampler (CaloFlow v1's way, for timings).</summary>
     public bool Incremental { get; set; } = true;
+
+    /// <summary>Whether the layer has an incremental sampler (else it always samples with D full passes).</summary>
+    internal bool HasIncrementalSampler => incremental is not null;
 
     public void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x, DeviceTensor? logDet = null)
     {

@@ -61,7 +61,7 @@ internal sealed class DeviceEmbedding : IDisposable
     public static List<DeviceFlowLayers.HostLinear> HostLinears(ContextEmbedding<float> embedding)
         => Networks(embedding).SelectMany(n => n.Net.Layers.Select(l => new DeviceFlowLayers.HostLinear(l.Weight, l.Bias, null))).ToList();
 
-    // the embedding's ReLU MLPs by name, checked
+    // the embedding's MLPs (any hidden activation) by name, checked
     private static List<(string Name, Mlp<float> Net)> Networks(ContextEmbedding<float> embedding)
     {
         ArgumentNullException.ThrowIfNull(embedding);
@@ -76,7 +76,6 @@ internal sealed class DeviceEmbedding : IDisposable
         foreach (var name in names)
         {
             if (children.GetValueOrDefault(name) is not Mlp<float> mlp) throw new NotSupportedException($"DeviceFlow: the context embedding {Name(embedding)} has no MLP '{name}'");
-            if (mlp.Activation != Activation.Relu) throw new NotSupportedException($"DeviceFlow: the {name} of the context embedding {Name(embedding)} uses {mlp.Activation} (ReLU MLPs are supported)");
             if (mlp.NamedChildren().Any(c => c.Key == "dropout")) throw new NotSupportedException($"DeviceFlow: the {name} of the context embedding {Name(embedding)} has dropout (not supported)");
             nets.Add((name, mlp));
         }
@@ -89,7 +88,7 @@ internal sealed class DeviceEmbedding : IDisposable
         try
         {
             foreach (var l in mlp.Layers) linears.Add(new DeviceLinear(dev, l.Weight, l.Bias, null, where));
-            return new DeviceNetwork(dev, [.. linears]);
+            return new DeviceNetwork(dev, [.. linears], activation: DeviceActivation.Code(mlp.Activation));
         }
         catch
         {

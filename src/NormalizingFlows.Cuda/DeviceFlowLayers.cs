@@ -14,10 +14,10 @@ namespace NormalizingFlows.Cuda;
 
 /// <summary>
 /// Walks a flow's objects (as Export/TransformGraph does) into device layers: affine and rational-quadratic spline
-/// couplings over ReLU MLPs, affine and spline MAF layers and inverse autoregressive (IAF, distillation student) layers
-/// over ReLU MADEs (with or without context), NAF's sigmoidal update in any of them, circular splines on periodic
-/// features (alone or masked with ordinary ones), a standard-normal, unit-cube uniform or PeriodicNormal base. Anything else
-/// throws a <see cref="NotSupportedException"/> naming the part.
+/// couplings over MLPs or ResidualNets, affine and spline MAF layers and inverse autoregressive (IAF, distillation
+/// student) layers over MADEs or residual MADEs (any hidden activation; with or without context), NAF's sigmoidal update in any of them, circular splines on
+/// periodic features (alone or masked with ordinary ones), a standard-normal, unit-cube uniform or PeriodicNormal base.
+/// Anything else throws a <see cref="NotSupportedException"/> naming the part.
 /// </summary>
 internal static class DeviceFlowLayers
 {
@@ -39,17 +39,17 @@ internal static class DeviceFlowLayers
                 var update = Update(UpdateOf(step));
                 var hosts = Linears(step);
                 var linears = new List<DeviceLinear>();
+                DeviceNetwork net;
                 try
                 {
                     foreach (var h in hosts) linears.Add(new DeviceLinear(dev, h.Weight, h.Bias, h.Mask, where, frozen));
+                    net = Network(dev, step, [.. linears]);
                 }
                 catch
                 {
                     foreach (var l in linears) l.Dispose();
                     throw;
                 }
-                // the MADE reads the context in its first and its output layer, the coupling MLP in its first
-                var net = new DeviceNetwork(dev, [.. linears], step.ContextFeatures, contextAtOutput: step is not CouplingTransform<float>);
                 layers.Add(step switch
                 {
                     CouplingTransform<float> c => new DeviceCoupling(dev, c.Mask.ConditioningIndices, c.Mask.TransformedIndices, update, net),
@@ -81,12 +81,39 @@ internal static class DeviceFlowLayers
         return (new Flow<float>(e.Inner, flow.Base), map);
     }
 
-    /// <summary>The incremental sampler of a MAF layer's MADE (null when its masks do not follow the degrees: D full passes then).</summary>
-    private static DeviceIncrementalMade? Incremental(ComputeDevice dev, AutoregressiveTransform<float> step, List<DeviceLinear> linears, List<HostLinear> hosts)
+    /// <summary>
+    /// The device network of a step's conditioner over its device linears (in <see cref="Linears"/>' order): a
+    /// feed-forward MLP or MADE with its activation (the MADE reads the context in its first and its output layer, the
+    /// coupling MLP in its first), or a residual network (<see cref="DeviceResidualNetwork"/>: a ResidualNet's blocks
+    /// gated by the context, a residual MADE's output reading it).
+    /// </summary>
+    private static DeviceNetwork Network(ComputeDevice dev, Transform<float> step, DeviceLinear[] linears)
+    {
+        int c = step.ContextFeatures;
+        switch (ConditionerOf(step))
+        {
+            case ResidualNet<float> r:
+                return new DeviceNetwork(dev, new DeviceResidualNetwork(dev, linears, r.BlockCount, c, gated: c > 0, contextAtOutput: false, DeviceActivation.Code(r.Activation)), c);
+            case Made<float> { IsResidual: true } m:
+                return new DeviceNetwork(dev, new DeviceResidualNetwork(dev, linears, m.BlockLayers.Count / 2, c, gated: false, contextAtOutput: true, DeviceActivation.Code(m.Activation)), c);
+            case Mlp<float> mlp:
+                return new DeviceNetwork(dev, linears, c, contextAtOutput: false, DeviceActivation.Code(mlp.Activation));
+            case Made<float> made:
+                return new DeviceNetwork(dev, linears, c, contextAtOutput: true, DeviceActivation.Code(made.Activation));
+            case var other:
+                throw new NotSupportedException($"DeviceFlow: the conditioner {TypeName(other)} of {TypeName(step)} is not supported");
+        }
+    }
+
+    /// <summary>The incremental sampler of a MAF layer's MADE or residual MADE (null when its masks do not follow the degrees: D full passes then).</summary>
+    private static IIncrementalMade? Incremental(ComputeDevice dev, AutoregressiveTransform<float> step, List<DeviceLinear> linears, List<HostLinear> hosts)
     {
         var made = step.Made;
+        if (made.IsResidual)
+            return DeviceIncrementalResidualMade.TryCreate(dev, [.. linears], hosts.Select(h => h.Mask).ToList(), made.InputDegrees, made.HiddenDegrees(0),
+                step.ContextFeatures, step.ParametersPerFeature, DeviceActivation.Code(made.Activation));
         var hidden = Enumerable.Range(0, made.Layers.Count - 1).Select(made.HiddenDegrees).ToList();
-        return DeviceIncrementalMade.TryCreate(dev, [.. linears], hosts.Select(h => h.Mask).ToList(), made.InputDegrees, hidden, step.ContextFeatures, step.ParametersPerFeature);
+        return DeviceIncrementalMade.TryCreate(dev, [.. linears], hosts.Select(h => h.Mask).ToList(), made.InputDegrees, hidden, step.ContextFeatures, step.ParametersPerFeature, DeviceActivation.Code(made.Activation));
     }
 
     /// <summary>The host flow's layers in order, after checking the base and every step.</summary>
@@ -158,28 +185,51 @@ internal static class DeviceFlowLayers
         }
     }
 
-    /// <summary>The linear layers of a step's conditioner, in order.</summary>
+    private static Module<float> ConditionerOf(Transform<float> step) => step switch
+    {
+        CouplingTransform<float> c => c.Conditioner,
+        AutoregressiveTransform<float> a => a.Conditioner,
+        InverseAutoregressiveTransform<float> i => i.Conditioner,
+        _ => throw new NotSupportedException($"DeviceFlow: the transform {TypeName(step)} is not supported"),
+    };
+
+    /// <summary>
+    /// The linear layers of a step's conditioner, in order: an MLP's and a MADE's as they run; a ResidualNet's initial
+    /// layer, per block linear0, linear1 (and its context gate), then the final layer; a residual MADE's input layer, its
+    /// block layers, then its output layer. Dropout and batch norm are refused by name.
+    /// </summary>
     public static List<HostLinear> Linears(Transform<float> step)
     {
-        var network = step switch
-        {
-            CouplingTransform<float> c => c.Conditioner,
-            AutoregressiveTransform<float> a => a.Conditioner,
-            InverseAutoregressiveTransform<float> i => i.Conditioner,
-            _ => throw new NotSupportedException($"DeviceFlow: the transform {TypeName(step)} is not supported"),
-        };
-        if (network.NamedChildren().Any(c => c.Key == "dropout"))
+        var network = ConditionerOf(step);
+        if (network.NamedModules().Any(c => c.Value is Dropout<float>))
             throw new NotSupportedException($"DeviceFlow: the conditioner of {TypeName(step)} has dropout (not supported)");
         switch (network)
         {
-            case Mlp<float> mlp when mlp.Activation == Activation.Relu:
+            case Mlp<float> mlp:
                 return mlp.Layers.Select(l => new HostLinear(l.Weight, l.Bias, null)).ToList();
-            case Made<float> made when made.Activation == Activation.Relu && !made.IsResidual:
+            case Made<float> { IsResidual: false } made:
                 return made.Layers.Select(l => new HostLinear(l.Weight, l.Bias, l.Mask)).ToList();
-            case ResidualNet<float> or Made<float> { IsResidual: true }:
-                throw new NotSupportedException($"DeviceFlow: the residual conditioner {TypeName(network)} of {TypeName(step)} (ConditionerNetwork.Residual) is not supported (ReLU MLPs and plain ReLU MADEs are)");
+            case Made<float> made:
+                return [.. new[] { made.Layers[0] }.Concat(made.BlockLayers).Append(made.Layers[1]).Select(l => new HostLinear(l.Weight, l.Bias, l.Mask))];
+            case ResidualNet<float> r:
+            {
+                if (r.UsesBatchNorm)
+                    throw new NotSupportedException($"DeviceFlow: the residual conditioner of {TypeName(step)} uses batch norm (ConditionerOptions.BatchNorm), which is not supported on the device (residual blocks without it are)");
+                var named = network.NamedModules().ToDictionary(p => p.Key, p => p.Value);
+                HostLinear At(string name) => named.TryGetValue(name, out var m) && m is Linear<float> l ? new HostLinear(l.Weight, l.Bias, null)
+                    : throw new NotSupportedException($"DeviceFlow: the residual conditioner of {TypeName(step)} has no linear layer {name}");
+                var list = new List<HostLinear> { At("initial") };
+                for (int b = 0; b < r.BlockCount; b++)
+                {
+                    list.Add(At($"blocks.{b}.linear0"));
+                    list.Add(At($"blocks.{b}.linear1"));
+                    if (r.ContextFeatures > 0) list.Add(At($"blocks.{b}.context"));
+                }
+                list.Add(At("final"));
+                return list;
+            }
             default:
-                throw new NotSupportedException($"DeviceFlow: the conditioner {TypeName(network)} of {TypeName(step)} is not supported (ReLU MLPs and plain ReLU MADEs are)");
+                throw new NotSupportedException($"DeviceFlow: the conditioner {TypeName(network)} of {TypeName(step)} is not supported (MLPs, MADEs, residual MADEs and ResidualNets are)");
         }
     }
 

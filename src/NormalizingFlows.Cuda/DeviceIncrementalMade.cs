@@ -11,10 +11,10 @@ namespace NormalizingFlows.Cuda;
 /// Built only when every mask follows the MADE's degrees (<see cref="TryCreate"/>); otherwise the layer keeps its
 /// D full passes.
 /// </summary>
-internal sealed class DeviceIncrementalMade : IDisposable
+internal sealed class DeviceIncrementalMade : IIncrementalMade
 {
     private readonly ComputeDevice _dev;
-    private readonly int _d, _c, _m;
+    private readonly int _d, _c, _m, _activation; // _activation: the hidden layers' DeviceActivation code
     private readonly DeviceLinear[] _layers;     // hidden layers, then the output layer
     private readonly int[] _featureAt;           // position → feature
     private readonly int[][] _start;             // [hidden layer][degree 0 … D] block starts among its kept units
@@ -26,9 +26,9 @@ internal sealed class DeviceIncrementalMade : IDisposable
     private DeviceTensor[] _act = [];            // xᵀ [D + C, N], the hidden activations hᵀ [width, N]: views over the first elements of the buffers
     private readonly DeviceWorkspace _step;      // θ of one feature [N, m], its y, x and log|det| columns [N, 1]
 
-    private DeviceIncrementalMade(ComputeDevice dev, int d, int c, int m, DeviceLinear[] layers, int[] featureAt, int[][] start, int[][] rowPerm, int[][] colPerm)
+    private DeviceIncrementalMade(ComputeDevice dev, int d, int c, int m, DeviceLinear[] layers, int[] featureAt, int[][] start, int[][] rowPerm, int[][] colPerm, int activation)
     {
-        (_dev, _d, _c, _m, _layers, _featureAt, _start) = (dev, d, c, m, layers, featureAt, start);
+        (_dev, _d, _c, _m, _layers, _featureAt, _start, _activation) = (dev, d, c, m, layers, featureAt, start, activation);
         _rowPerm = rowPerm.Select(p => new DeviceIndex(dev, p)).ToArray();
         _colPerm = colPerm.Select(p => new DeviceIndex(dev, p)).ToArray();
         _zero = new DeviceIndex(dev, [0]);
@@ -46,7 +46,7 @@ internal sealed class DeviceIncrementalMade : IDisposable
     /// degree &lt; p (and the context).
     /// </summary>
     public static DeviceIncrementalMade? TryCreate(ComputeDevice dev, DeviceLinear[] layers, IReadOnlyList<Tensors.Tensor<float>?> masks,
-        int[] inputDegrees, IReadOnlyList<int[]> hiddenDegrees, int contextFeatures, int parametersPerFeature)
+        int[] inputDegrees, IReadOnlyList<int[]> hiddenDegrees, int contextFeatures, int parametersPerFeature, int activation = DeviceActivation.Relu)
     {
         int d = inputDegrees.Length, c = contextFeatures, m = parametersPerFeature, hidden = layers.Length - 1;
         if (hidden < 1 || hiddenDegrees.Count != hidden || masks.Count != layers.Length || masks.Any(k => k is null)) return null;
@@ -91,7 +91,7 @@ internal sealed class DeviceIncrementalMade : IDisposable
         colPerm[0] = Enumerable.Range(0, d + c).ToArray();
         for (int l = 1; l <= hidden; l++)
             colPerm[l] = [.. rowPerm[l - 1], .. l == hidden ? Enumerable.Range(layers[l - 1].Out, c) : []];
-        return new DeviceIncrementalMade(dev, d, c, m, layers, featureAt, start, rowPerm, colPerm);
+        return new DeviceIncrementalMade(dev, d, c, m, layers, featureAt, start, rowPerm, colPerm, activation);
     }
 
     /// <summary>x = τ⁻¹(y; θ(x, c)) for y [N, D] into x [N, D], the context [N, C] (null without one).</summary>
@@ -132,7 +132,7 @@ internal sealed class DeviceIncrementalMade : IDisposable
                 int width = l == 0 ? _d + _c : _rowPerm[l - 1].Length;
                 var block = _act[l + 1].RowRange(first, count);
                 DeviceOps.Gemm(_w[l].RowRange(first, count), false, below, false, block, count, n, width);
-                DeviceOps.BiasRows(block, _b[l].RowRange(first, count), relu: true);
+                DeviceActivationOps.BiasRows(block, _b[l].RowRange(first, count), _activation);
             }
             // the feature's parameters θ [N, m] = hᵀᵀ·W[rows of f]ᵀ + b, then its one column of the inverse
             int f = _featureAt[k];

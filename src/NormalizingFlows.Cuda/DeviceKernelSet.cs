@@ -20,6 +20,16 @@ internal sealed class DeviceKernelSet(Accelerator a)
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, int>(DeviceKernels.CopyColumn);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>> ReluBackward =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>>(DeviceKernels.ReluBackward);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> BiasActivationKeep =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(DeviceActivationKernels.BiasActivationKeep);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int> Activate =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(DeviceActivationKernels.Activate);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> ActivationBackward =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(DeviceActivationKernels.ActivationBackward);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> ResidualAdd =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(DeviceActivationKernels.ResidualAdd);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> GateBackward =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(DeviceActivationKernels.GateBackward);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>> Multiply =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>>(DeviceKernels.Multiply);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>> Add =

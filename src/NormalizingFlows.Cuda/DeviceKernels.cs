@@ -25,18 +25,18 @@ internal static class DeviceKernels
         c[index] = g.Beta == 0 ? g.Alpha * sum : g.Alpha * sum + g.Beta * c[index];
     }
 
-    /// <summary>y[r, j] += bias[j], then max(·, 0) when <paramref name="relu"/> is 1.</summary>
-    public static void BiasActivation(Index1D index, ArrayView<float> y, ArrayView<float> bias, int cols, int relu)
+    /// <summary>y[r, j] += bias[j], then the activation <paramref name="activation"/> (<see cref="DeviceActivation"/>: 0 none, 1 ReLU, …).</summary>
+    public static void BiasActivation(Index1D index, ArrayView<float> y, ArrayView<float> bias, int cols, int activation)
     {
         float v = y[index] + bias[index % cols];
-        y[index] = relu != 0 && v < 0 ? 0 : v;
+        y[index] = activation == 1 ? (v < 0 ? 0 : v) : activation == 0 ? v : DeviceActivationKernels.Apply(activation, v);
     }
 
-    /// <summary>y[r, j] += bias[r] (a bias per row: the transposed activations of the incremental MADE), then max(·, 0) when <paramref name="relu"/> is 1.</summary>
-    public static void BiasRows(Index1D index, ArrayView<float> y, ArrayView<float> bias, int cols, int relu)
+    /// <summary>y[r, j] += bias[r] (a bias per row: the transposed activations of the incremental MADE), then the activation <paramref name="activation"/> (as <see cref="BiasActivation"/>).</summary>
+    public static void BiasRows(Index1D index, ArrayView<float> y, ArrayView<float> bias, int cols, int activation)
     {
         float v = y[index] + bias[index / cols];
-        y[index] = relu != 0 && v < 0 ? 0 : v;
+        y[index] = activation == 1 ? (v < 0 ? 0 : v) : activation == 0 ? v : DeviceActivationKernels.Apply(activation, v);
     }
 
     /// <summary>dst [cols, rows] = srcᵀ for src [rows, cols].</summary>

@@ -58,6 +58,13 @@ internal sealed class DeviceLinear : IDisposable
         DeviceOps.BiasActivation(y, B, relu);
     }
 
+    /// <summary>y = activation(x·Wᵀ + b) for an activation code (<see cref="DeviceActivation"/>), the pre-activation into <paramref name="pre"/> when given.</summary>
+    public void Forward(DeviceTensor x, DeviceTensor y, int activation, DeviceTensor? pre = null)
+    {
+        DeviceOps.MatMul(x, false, W, true, y);
+        DeviceActivationOps.BiasActivation(y, B, activation, pre);
+    }
+
     /// <summary>Weight and bias gradients (assigned; skipped unless <paramref name="parameterGradients"/>) from the output gradient; gx = gy·W when asked.</summary>
     public void Backward(DeviceTensor x, DeviceTensor gy, DeviceTensor? gx, bool parameterGradients = true)
     {

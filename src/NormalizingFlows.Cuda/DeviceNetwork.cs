@@ -1,7 +1,9 @@
 namespace NormalizingFlows.Cuda;
 
 /// <summary>
-/// A ReLU network of linear layers (an MLP or a MADE) on the device, with its activations kept for the backward.
+/// A network of linear layers (an MLP or a MADE) on the device, with its activations kept for the backward: ReLU or
+/// another hidden activation (<see cref="DeviceActivation"/>; SiLU and softplus also keep their pre-activations), or a
+/// residual network (<see cref="DeviceResidualNetwork"/>, to which the calls go).
 /// With context features C the first layer reads [x, context] (Nn/Mlp over [x_a, context], Nn/Made) and, with
 /// <c>contextAtOutput</c>, the last layer reads [h, context] too (the MADE's direct context → output path); the
 /// context gets no gradient.
@@ -13,13 +15,19 @@ internal sealed class DeviceNetwork : IDisposable
     private readonly int[] _slot;            // per layer: its [input, context] slot in _in/_gin, or −1
     private readonly DeviceWorkspace? _in, _gin;
     private readonly DeviceIndex[] _lead = [], _tail = [];
+    private readonly int _activation = DeviceActivation.Relu;
+    private readonly DeviceWorkspace? _pre;          // the hidden pre-activations, for an activation whose backward reads them
+    private readonly DeviceResidualNetwork? _residual;
 
-    public DeviceNetwork(ComputeDevice dev, DeviceLinear[] layers, int contextFeatures = 0, bool contextAtOutput = false)
+    /// <summary>A feed-forward network; <paramref name="activation"/>: the hidden layers' <see cref="DeviceActivation"/> code.</summary>
+    public DeviceNetwork(ComputeDevice dev, DeviceLinear[] layers, int contextFeatures = 0, bool contextAtOutput = false, int activation = DeviceActivation.Relu)
     {
         Layers = layers;
         _contextFeatures = contextFeatures;
+        _activation = activation;
         _h = new(dev, layers.Select(l => l.Out).ToArray());
         _gh = new(dev, layers.SkipLast(1).Select(l => l.Out).ToArray());
+        if (DeviceActivation.NeedsInput(activation)) _pre = new(dev, layers.SkipLast(1).Select(l => l.Out).ToArray());
         _slot = Enumerable.Repeat(-1, layers.Length).ToArray();
         if (contextFeatures == 0) return;
         var withContext = contextAtOutput && layers.Length > 1 ? new[] { 0, layers.Length - 1 } : [0];
@@ -32,18 +40,31 @@ internal sealed class DeviceNetwork : IDisposable
         _tail = widths.Select(w => new DeviceIndex(dev, Enumerable.Range(w - contextFeatures, contextFeatures).ToArray())).ToArray();
     }
 
+    /// <summary>A residual network (its linears in <see cref="DeviceResidualNetwork.Linears"/>' order).</summary>
+    public DeviceNetwork(ComputeDevice dev, DeviceResidualNetwork residual, int contextFeatures)
+    {
+        Layers = residual.Linears;
+        _contextFeatures = contextFeatures;
+        _residual = residual;
+        _h = new(dev);
+        _gh = new(dev);
+        _slot = [];
+    }
+
     public DeviceLinear[] Layers { get; }
 
     /// <summary>Context features the network reads (0: none).</summary>
     public int ContextFeatures => _contextFeatures;
 
     /// <summary>The last output (valid after <see cref="Forward"/>).</summary>
-    public DeviceTensor Output => _h[Layers.Length - 1];
+    public DeviceTensor Output => _residual?.Output ?? _h[Layers.Length - 1];
 
     /// <summary>The network's output for x [N, in] and the context [N, C] (null without context features).</summary>
     public DeviceTensor Forward(DeviceTensor x, DeviceTensor? context)
     {
         if ((context is null) != (_contextFeatures == 0)) throw new ArgumentException($"DeviceFlow: a conditioner with {_contextFeatures} context features got {(context is null ? "no context" : $"a context of {context.Cols}")}");
+        if (_residual is not null) return _residual.Forward(x, context);
+        _pre?.Prepare(x.Rows);
         _h.Prepare(x.Rows);
         _gh.Prepare(x.Rows);
         _in?.Prepare(x.Rows);
@@ -57,7 +78,8 @@ internal sealed class DeviceNetwork : IDisposable
                 DeviceOps.Scatter(context!, _in[s], _tail[s]);
                 input = _in[s];
             }
-            Layers[l].Forward(input, _h[l], relu: l < Layers.Length - 1);
+            bool hidden = l < Layers.Length - 1;
+            Layers[l].Forward(input, _h[l], hidden ? _activation : DeviceActivation.None, hidden ? _pre?[l] : null);
         }
         return Output;
     }
@@ -69,6 +91,11 @@ internal sealed class DeviceNetwork : IDisposable
     /// </summary>
     public void Backward(DeviceTensor x, DeviceTensor gOut, DeviceTensor? gx, DeviceTensor? gContext = null, bool parameterGradients = true)
     {
+        if (_residual is not null)
+        {
+            _residual.Backward(x, gOut, gx, gContext, parameterGradients);
+            return;
+        }
         var g = gOut;
         for (int l = Layers.Length - 1; l >= 0; l--)
         {
@@ -84,7 +111,7 @@ internal sealed class DeviceNetwork : IDisposable
             else Layers[l].Backward(l == 0 ? x : _h[l - 1], g, target, parameterGradients);
             if (l > 0)
             {
-                DeviceOps.ReluBackward(_gh[l - 1], _h[l - 1]);
+                DeviceActivationOps.Backward(_gh[l - 1], _h[l - 1], _pre?[l - 1], _activation);
                 g = _gh[l - 1];
             }
         }
@@ -96,6 +123,8 @@ internal sealed class DeviceNetwork : IDisposable
         _gh.Dispose();
         _in?.Dispose();
         _gin?.Dispose();
+        _pre?.Dispose();
+        _residual?.Dispose();
         foreach (var i in _lead.Concat(_tail)) i.Dispose();
         foreach (var l in Layers) l.Dispose();
     }

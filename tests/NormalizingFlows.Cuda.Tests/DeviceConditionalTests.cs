@@ -162,13 +162,4 @@ public sealed class DeviceConditionalTests(CpuAcceleratorFixture fixture) : ICla
         using var shortWeights = DeviceTensor.Zeros(_dev, 7);
         Assert.Contains("weights", Assert.Throws<ArgumentException>(() => plain.TrainStep(x, 1e-3, weights: shortWeights)).Message);
     }
-
-    [Fact]
-    public void AResidualConditionerIsRefusedByName()
-    {
-        var flow = FlowBuilders.RealNvp<float>(D, layers: 2, hidden: 8, contextFeatures: C, rng: new Rng(1),
-            conditioner: new Transforms.ConditionerOptions { Residual = true });
-        var e = Assert.Throws<NotSupportedException>(() => DeviceFlow.Compile(flow, _dev));
-        Assert.Contains("residual", e.Message, StringComparison.Ordinal);
-    }
 }

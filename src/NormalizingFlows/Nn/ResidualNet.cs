@@ -22,6 +22,8 @@ public sealed class ResidualNet<T> : Module<T>, ILayer<T>, IConditioner<T> where
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
         ContextFeatures = contextFeatures;
+        Activation = activation;
+        UsesBatchNorm = useBatchNorm;
         _initial = RegisterModule("initial", new Linear<T>(inFeatures + contextFeatures, hiddenFeatures, rng));
         var blocks = RegisterModule("blocks", new ModuleList<T>());
         _blocks = new ResidualBlock<T>[numBlocks];
@@ -38,6 +40,15 @@ public sealed class ResidualNet<T> : Module<T>, ILayer<T>, IConditioner<T> where
 
     /// <summary>Context features (0 for none).</summary>
     public int ContextFeatures { get; }
+
+    /// <summary>The blocks' activation.</summary>
+    public Activation Activation { get; }
+
+    /// <summary>Whether the blocks normalise their batches (batch norm before each activation).</summary>
+    public bool UsesBatchNorm { get; }
+
+    /// <summary>The number of residual blocks.</summary>
+    public int BlockCount => _blocks.Length;
 
     /// <inheritdoc/>
     public Var<T> Forward(Var<T> x) => Forward(x, null);

@@ -1,0 +1,162 @@
+namespace NormalizingFlows.Cuda;
+
+/// <summary>A MAF layer's sampler in about one MADE pass of work (<see cref="DeviceIncrementalMade"/>, <see cref="DeviceIncrementalResidualMade"/>).</summary>
+internal interface IIncrementalMade : IDisposable
+{
+    /// <summary>x = τ⁻¹(y; θ(x, c)) for y [N, D] into x [N, D], the context [N, C] (null without one).</summary>
+    void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x, DeviceUpdate update);
+}
+
+/// <summary>
+/// The incremental sampler of the residual MADE (Nn/Made with residual blocks; the CPU's IncrementalMade has no such
+/// variant and samples it with D full passes). Its blocks keep one row of hidden degrees, so position k of the order
+/// again needs the hidden units of degree ≤ k only and adds those of degree exactly k: per block and per k, with the
+/// units permuted by degree and the activations kept transposed ([units, N]), h₀[k] = W_in[k]·[x; c] + b_in[k],
+/// a_b[k] = act(h_b[k]), u_b[k] = act(W₁[k]·a_b + b₁[k]), h_{b+1}[k] = h_b[k] + W₂[k]·u_b + b₂[k] (the rows of degree k
+/// against all columns: the masked ones are 0, the units not yet computed hold 0), then the feature's m parameters
+/// from [h_B; c] and the elementwise inverse of its column. The permuted weights are gathered at every call.
+/// Built only when every mask follows the degrees (<see cref="TryCreate"/>).
+/// </summary>
+internal sealed class DeviceIncrementalResidualMade : IIncrementalMade
+{
+    private readonly ComputeDevice _dev;
+    private readonly int _d, _c, _m, _activation, _blocks, _kept; // _activation: the blocks' DeviceActivation code
+    private readonly DeviceLinear[] _layers;     // L_in, per block L₁ and L₂, L_out
+    private readonly int[] _featureAt;           // position → feature
+    private readonly int[] _start;               // degree 0 … D: block starts among the kept units
+    private readonly DeviceIndex[] _rowPerm, _colPerm;
+    private readonly DeviceIndex _zero;
+    private readonly DeviceTensor[] _w, _b;
+    private readonly int[] _widths;              // xᵀ [D + C], h_0 … h_B (h_B with the context after), a_0 …, u_0 …
+    private DeviceTensor[] _buffers = [];
+    private DeviceTensor[] _act = [];
+    private readonly DeviceWorkspace _step;
+
+    private DeviceIncrementalResidualMade(ComputeDevice dev, int d, int c, int m, int activation, DeviceLinear[] layers, int[] featureAt, int[] start, int[] kept)
+    {
+        (_dev, _d, _c, _m, _activation, _layers, _featureAt, _start) = (dev, d, c, m, activation, layers, featureAt, start);
+        _blocks = (layers.Length - 2) / 2;
+        _kept = kept.Length;
+        int hidden = layers[0].Out;
+        var all = Enumerable.Range(0, layers.Length).ToArray();
+        _rowPerm = all.Select(l => new DeviceIndex(dev, l == layers.Length - 1 ? Enumerable.Range(0, d * m).ToArray() : kept)).ToArray();
+        _colPerm = all.Select(l => new DeviceIndex(dev, l == 0 ? Enumerable.Range(0, d + c).ToArray()
+            : l == layers.Length - 1 ? [.. kept, .. Enumerable.Range(hidden, c)] : kept)).ToArray();
+        _zero = new DeviceIndex(dev, [0]);
+        _w = all.Select(l => DeviceTensor.Zeros(dev, _rowPerm[l].Length, _colPerm[l].Length)).ToArray();
+        _b = all.Select(l => DeviceTensor.Zeros(dev, _rowPerm[l].Length, 1)).ToArray();
+        _widths = [d + c, .. Enumerable.Range(0, _blocks + 1).Select(b => _kept + (b == _blocks ? c : 0)), .. Enumerable.Repeat(_kept, 2 * _blocks)];
+        _step = new DeviceWorkspace(dev, m, 1, 1, 1);
+    }
+
+    /// <summary>
+    /// The sampler of a residual MADE's device layers (L_in over [x, c], per block L₁ and L₂, L_out over [h, c]), or
+    /// null when a mask does not follow the one row of hidden degrees: unit o reads input j only when deg(j) ≤ deg(o)
+    /// (the context always), block units read units of degree ≤ their own, the output of a feature of input degree p
+    /// reads units of degree &lt; p (and the context).
+    /// </summary>
+    public static DeviceIncrementalResidualMade? TryCreate(ComputeDevice dev, DeviceLinear[] layers, IReadOnlyList<Tensors.Tensor<float>?> masks,
+        int[] inputDegrees, int[] hiddenDegrees, int contextFeatures, int parametersPerFeature, int activation)
+    {
+        int d = inputDegrees.Length, c = contextFeatures, m = parametersPerFeature, h = hiddenDegrees.Length;
+        if (layers.Length < 2 || layers.Length % 2 != 0 || masks.Count != layers.Length || masks.Any(k => k is null)) return null;
+        if (layers[0].In != d + c || layers[0].Out != h || layers[^1].Out != d * m || layers[^1].In != h + c) return null;
+        var featureAt = new int[d];
+        for (int j = 0; j < d; j++)
+        {
+            if (inputDegrees[j] < 1 || inputDegrees[j] > d) return null;
+            featureAt[inputDegrees[j] - 1] = j;
+        }
+        for (int l = 0; l < layers.Length; l++)
+        {
+            var mask = masks[l]!;
+            bool first = l == 0, last = l == layers.Length - 1;
+            int outs = layers[l].Out, ins = layers[l].In, own = first ? d : h;
+            if (mask.Rank != 2 || mask.Dim(0) != outs || mask.Dim(1) != ins || (!first && !last && (ins != h || outs != h))) return null;
+            var below = first ? inputDegrees : hiddenDegrees;
+            var ms = mask.ReadOnlySpan;
+            for (int o = 0; o < outs; o++)
+            {
+                int degree = last ? inputDegrees[o / m] : hiddenDegrees[o];
+                for (int i = 0; i < own; i++)
+                    if (ms[o * ins + i] != 0 && (last ? below[i] >= degree : below[i] > degree)) return null;
+            }
+        }
+        var kept = Enumerable.Range(0, h).Where(i => hiddenDegrees[i] >= 0 && hiddenDegrees[i] < d).OrderBy(i => hiddenDegrees[i]).ThenBy(i => i).ToArray();
+        var start = new int[d + 1];
+        foreach (int i in kept) start[hiddenDegrees[i] + 1]++;
+        for (int g = 0; g < d; g++) start[g + 1] += start[g];
+        return new DeviceIncrementalResidualMade(dev, d, c, m, activation, layers, featureAt, start, kept);
+    }
+
+    private DeviceTensor H(int b) => _act[1 + b];
+    private DeviceTensor A(int b) => _act[2 + _blocks + b];
+    private DeviceTensor U(int b) => _act[2 + 2 * _blocks + b];
+
+    /// <inheritdoc/>
+    public void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x, DeviceUpdate update)
+    {
+        int n = y.Rows, last = _layers.Length - 1;
+        if (n == 0) return;
+        for (int l = 0; l <= last; l++)
+        {
+            DeviceOps.Gather2D(_layers[l].W, _w[l], _rowPerm[l], _colPerm[l]);
+            DeviceOps.Gather2D(_layers[l].B, _b[l], _rowPerm[l], _zero);
+        }
+        if (_buffers.Length == 0 || _buffers[0].Cols < n)
+        {
+            foreach (var t in _buffers) t.Dispose();
+            _buffers = _widths.Select(w => DeviceTensor.Zeros(_dev, w, n)).ToArray();
+            _act = [];
+        }
+        if (_act.Length == 0 || _act[0].Cols != n) _act = _buffers.Select((b, l) => b.Reshaped(_widths[l], n)).ToArray();
+        _step.Prepare(n);
+        foreach (var a in _act) DeviceOps.Fill(a, 0);
+        if (context is not null)
+        {
+            DeviceOps.Transpose(context, _act[0].RowRange(_d, _c));
+            DeviceOps.Transpose(context, H(_blocks).RowRange(_kept, _c));
+        }
+        DeviceOps.Fill(x, 0);
+        DeviceTensor theta = _step[0], yf = _step[1], xf = _step[2], ld = _step[3];
+        for (int k = 0; k < _d; k++)
+        {
+            int first = _start[k], count = _start[k + 1] - first;
+            if (count > 0)
+            {
+                var h0 = H(0).RowRange(first, count);
+                DeviceOps.Gemm(_w[0].RowRange(first, count), false, _act[0], false, h0, count, n, _d + _c);
+                DeviceActivationOps.BiasRows(h0, _b[0].RowRange(first, count), DeviceActivation.None);
+                for (int b = 0; b < _blocks; b++)
+                {
+                    var hb = H(b).RowRange(first, count);
+                    DeviceActivationOps.Activate(hb, A(b).RowRange(first, count), _activation);
+                    var u = U(b).RowRange(first, count);
+                    DeviceOps.Gemm(_w[1 + 2 * b].RowRange(first, count), false, A(b), false, u, count, n, _kept);
+                    DeviceActivationOps.BiasRows(u, _b[1 + 2 * b].RowRange(first, count), _activation);
+                    var next = H(b + 1).RowRange(first, count);
+                    DeviceOps.Gemm(_w[2 + 2 * b].RowRange(first, count), false, U(b), false, next, count, n, _kept);
+                    DeviceActivationOps.BiasRows(next, _b[2 + 2 * b].RowRange(first, count), DeviceActivation.None);
+                    DeviceOps.Add(next, hb);
+                }
+            }
+            int f = _featureAt[k];
+            var hl = H(_blocks);
+            DeviceOps.Gemm(hl, true, _w[last].RowRange(f * _m, _m), true, theta, n, _m, hl.Rows);
+            DeviceOps.BiasActivation(theta, _b[last].RowRange(f * _m, _m), relu: false);
+            DeviceOps.CopyColumn(y, f, yf, 0);
+            update.Column(f).Apply(yf, theta, xf, ld, inverse: true);
+            DeviceOps.CopyColumn(xf, 0, x, f);
+            DeviceOps.Scale(_act[0].RowRange(f, 1), xf, 1); // xᵀ row f
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var i in _rowPerm.Concat(_colPerm)) i.Dispose();
+        _zero.Dispose();
+        foreach (var t in _w.Concat(_b)) t.Dispose();
+        foreach (var t in _buffers) t.Dispose();
+        _step.Dispose();
+    }
+}
