@@ -1,13 +1,13 @@
 namespace NormalizingFlows.GpuCheck;
 
 /// <summary>The command line of the check program.</summary>
-internal sealed record CheckOptions(bool Check, bool Bench, string Device, string? DataDir, string[] Models, bool Quick, bool Calo = false, int CaloShowers = 10_000, bool Quality = false)
+internal sealed record CheckOptions(bool Check, bool Bench, string Device, string? DataDir, string[] Models, bool Quick, bool Calo = false, int CaloShowers = 10_000, bool Quality = false, bool Families = true)
 {
     public static readonly string[] AllModels = ["realnvp", "nsf_c", "maf", "maf_rqs"];
 
     public static CheckOptions? Parse(string[] args)
     {
-        bool check = false, bench = false, quick = false, calo = false, quality = false;
+        bool check = false, bench = false, quick = false, calo = false, quality = false, families = true;
         int caloShowers = 10_000;
         string device = "cuda";
         string? data = null;
@@ -24,6 +24,7 @@ internal sealed record CheckOptions(bool Check, bool Bench, string Device, strin
                 case "--quick": quick = true; break;
                 case "--calo": calo = true; break;
                 case "--quality": quality = true; break;
+                case "--no-families": families = false; break;
                 case "--calo-showers":
                     if (!int.TryParse(Next(), out caloShowers) || caloShowers < 2) { Console.Error.WriteLine($"--calo-showers {args[i]}: needs an integer ≥ 2"); return null; }
                     break;
@@ -36,6 +37,6 @@ internal sealed record CheckOptions(bool Check, bool Bench, string Device, strin
                 default: Console.Error.WriteLine($"unknown option '{args[i]}'"); return null;
             }
         }
-        return check || bench || calo || quality ? new CheckOptions(check, bench, device, data, models, quick, calo, caloShowers, quality) : null;
+        return check || bench || calo || quality ? new CheckOptions(check, bench, device, data, models, quick, calo, caloShowers, quality, families) : null;
     }
 }

@@ -34,13 +34,19 @@ internal static class Checks
     {
         int rows = o.Quick ? 16 : 512;
         int steps = o.Quick ? 5 : 20;
-        foreach (var model in o.Models)
-            foreach (var context in Variants)
+        void CheckModel(string model, IEnumerable<Variant> variants)
+        {
+            foreach (var context in variants)
             {
                 outcome.Run(model, "check", Name("log_prob", context), () => LogProb(model, device, rows, context));
                 outcome.Run(model, "check", Name("inverse", context), () => Inverse(model, device, Math.Min(rows, 128), context));
                 outcome.Run(model, "check", Name("train", context), () => Training(model, device, rows, steps, context));
             }
+        }
+        foreach (var model in o.Models) CheckModel(model, Variants);
+        // the other families: unconditional and conditional (their conditioners read the context as the bench's do)
+        if (o.Families)
+            foreach (var model in BenchFlows.Families) CheckModel(model, Variants[..2]);
         IflowChecks.Run(device, o, outcome);
     }
 

@@ -9,7 +9,7 @@ CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var options = CheckOptions.Parse(args);
 if (options is null)
 {
-    Console.Error.WriteLine("usage: NormalizingFlows.GpuCheck [--all | --check | --bench] [--device cuda|cpu-accelerator] [--data DIR] [--models realnvp,nsf_c,maf,maf_rqs] [--calo [--calo-showers N]] [--quality] [--quick]");
+    Console.Error.WriteLine("usage: NormalizingFlows.GpuCheck [--all | --check | --bench] [--device cuda|cpu-accelerator] [--data DIR] [--models realnvp,nsf_c,maf,maf_rqs] [--calo [--calo-showers N]] [--quality] [--quick] [--no-families]");
     Console.Error.WriteLine("  --all: correctness checks, then the workloads; --device: default cuda; --data: the folder with tab18_train.npy");
     Console.Error.WriteLine("  (default: shared/bench/data above the working directory, else synthetic standard-normal data, said in the JSON); --quick: small sizes");
     Console.Error.WriteLine("  --calo: CaloFlow flow-II sampling (incremental teacher, full-pass teacher, student) and the teacher's time per epoch on the device and on the CPU (N toy e+ showers, default 10000), then a few distillation steps of its IAF student on both");
