@@ -94,6 +94,23 @@ internal sealed class DeviceAdamStep(ComputeDevice device) : IDisposable
         foreach (var linear in linears) linear.Step(Scalars, scale);
     }
 
+    /// <summary>Σ g² of the gradients of <paramref name="linears"/> (summed on the device in float, read back).</summary>
+    public double SumOfSquares(IEnumerable<DeviceLinear> linears)
+    {
+        _squares ??= DeviceTensor.Zeros(device, 1);
+        DeviceOps.Fill(_squares, 0);
+        foreach (var linear in linears) linear.AddGradientSquares(_squares);
+        return _squares.Download().ReadOnlySpan[0];
+    }
+
+    /// <summary>Adam on each of <paramref name="linears"/> with its gradients times <paramref name="scale"/> (a clip factor the caller computed).</summary>
+    public void Apply(IEnumerable<DeviceLinear> linears, float scale)
+    {
+        _clip ??= DeviceTensor.Zeros(device, 1);
+        DeviceOps.Fill(_clip, scale);
+        foreach (var linear in linears) linear.Step(Scalars, _clip);
+    }
+
     public void Dispose()
     {
         Scalars.Dispose();
