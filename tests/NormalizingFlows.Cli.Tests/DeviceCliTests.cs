@@ -315,24 +315,22 @@ public sealed class DeviceCliTests
         Assert.InRange(pull, -4, 4);
     }
 
-    [Fact]
-    public void IntegrateRunsTheFixedWeightMultichannelFlowOnTheAccelerator()
+    [Theory]
+    [InlineData("fixed")]
+    [InlineData("learned-balance")] // the channel-weight network over the flow's balance weights (the mixture loss: DeviceMultichannelTests)
+    public void IntegrateRunsTheMultichannelFlowOnTheAccelerator(string mode)
     {
         using var s = new CliSandbox();
-        var (code, output, err) = s.Run(["integrate", "-f", "ee-qqg", "--multichannel", "fixed", "-m", "flow", "--calls", "256", "--iterations", "2", "--batch", "64",
+        var (code, output, err) = s.Run(["integrate", "-f", "ee-qqg", "--multichannel", mode, "-m", "flow", "--calls", "256", "--iterations", "2", "--batch", "64",
             "--steps-per-round", "2", "--hidden", "4", "--bins", "4", "--lr", "0.05", "--seed", "1", "--device", "cpu-accelerator"]);
         Assert.True(code == 0, err + output);
-        Assert.Contains("with the fixed multichannel flow", output);
+        Assert.Contains($"with the {mode} multichannel flow", output);
         Assert.Contains("channel 0:", output);
         Assert.Contains("channel 1:", output);
     }
 
     [Theory]
     [InlineData("-m|vegas", "--device cpu-accelerator runs the flow integrator (--method flow)")]
-    [InlineData("-f|ee-qqg|--multichannel|learned", "--device cpu-accelerator: not supported on the device: --multichannel learned")]
-    [InlineData("-f|ee-qqg|--multichannel|balance", "--device cpu-accelerator: not supported on the device: --multichannel balance")]
-    [InlineData("-f|ee-qqg|--multichannel|learned-balance", "--device cpu-accelerator: not supported on the device: --multichannel learned-balance")]
-    [InlineData("-f|ee-qqg|--multichannel|mixture", "--device cpu-accelerator: not supported on the device: --multichannel mixture")]
     public void IntegrateRefusesWhatTheDeviceCannotRunInOneLine(string extra, string message)
     {
         using var s = new CliSandbox();
