@@ -13,7 +13,7 @@ namespace NormalizingFlows.Cuda.Tests;
 /// one round on the same sample gives the CPU's loss, shares and weights; a short run's estimate lies within 4σ of the
 /// analytic value with weights narrower than the untrained flow's; the learned channel weights (with the prior or the
 /// balance weights), the balance weights alone and the mixture loss follow the CPU's two rounds step by step (every
-/// step's loss, the shares, the flow's and the channel-weight network's final weights).
+/// step's loss, the shares, the flow's and the channel-weight network's final weights, then an integration's estimate).
 /// </summary>
 public sealed class DeviceMultichannelTests(CpuAcceleratorFixture fixture, ITestOutputHelper output) : IClassFixture<CpuAcceleratorFixture>
 {
@@ -164,6 +164,11 @@ public sealed class DeviceMultichannelTests(CpuAcceleratorFixture fixture, ITest
 
         AssertTrainedAlike(cpu.Flow.Parameters(), device.Flow.Parameters(), start.Flow.Parameters(), "flow");
         if (learn) AssertTrainedAlike(cpu.ChannelWeights!.Parameters(), device.ChannelWeights!.Parameters(), start.ChannelWeights!.Parameters(), "channel-weight network");
+        // an integration on the same draws: the same estimate (the balance weights from the device flow's log q)
+        var expectedResult = cpu.Integrate(64);
+        var actualResult = device.Integrate(64);
+        output.WriteLine($"integration: CPU {expectedResult.Estimate} ± {expectedResult.Error}, device {actualResult.Estimate} ± {actualResult.Error}");
+        Assert.True(Math.Abs(expectedResult.Estimate - actualResult.Estimate) <= 1e-5 * Math.Abs(expectedResult.Estimate), $"estimate: CPU {expectedResult.Estimate}, device {actualResult.Estimate}");
     }
 
     /// <summary>The CPU's and the device's weights agree (2e−3) and moved from the start by more than 1e−2.</summary>

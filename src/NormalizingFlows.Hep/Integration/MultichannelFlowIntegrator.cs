@@ -19,11 +19,14 @@ namespace NormalizingFlows.Hep.Integration;
 /// the χ² divergence of the whole mixture Σ_j (N_j/N) q_j(p) instead (the balance estimator's own variance); the estimator
 /// Σ_k mean_k(α_k F_k / q_k) with variance Σ_k σ_k² / N_k, unbiased for any α that sums to 1; stratified allocation
 /// N_k ∝ σ_k of each iteration's calls; channel dropping below a share of the integral. With
-/// <see cref="FlowIntegratorOptions.Device"/> (fixed channel weights only: no channel-weight network, balance
-/// weights or mixture loss) the flow draws each channel's points (one-hot context) and takes the variance loss's
-/// steps on the device; the integrand, mappings, channel weights and the loss's per-row coefficients stay on the host,
-/// and the weights are copied back into <see cref="Flow"/> after each <see cref="Train"/>; dispose the integrator to
-/// free the device memory.
+/// <see cref="FlowIntegratorOptions.Device"/> (every mode) the flow draws each channel's points (one-hot context) and
+/// takes its steps on the device, following the CPU's training step by step: with fixed (prior or balance) channel
+/// weights the variance loss's χ² steps run there from per-row coefficients computed on the host; with the
+/// channel-weight network or the mixture loss each step sends the flow's log q down, computes the loss (and the
+/// network's gradients) on the host, sends ∂loss/∂log q up, and clips flow and network to their joint norm. The
+/// integrand, mappings, channel weights and the network stay on the host (the balance weights' densities come from the
+/// device flow while it trains), and the weights are copied back into <see cref="Flow"/> after each
+/// <see cref="Train"/>; dispose the integrator to free the device memory.
 /// </summary>
 public sealed partial class MultichannelFlowIntegrator : IDisposable
 {
@@ -154,18 +157,10 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
         var schedule = new CosineDecaySchedule(o.LearningRate, rounds * o.StepsPerRound, o.LearningRate * 0.1);
         _device!.Train(flow =>
         {
-            _training = flow;
-            try
-            {
-                if (ChannelWeights is not null || Options.MixtureLoss) HostLossRounds(flow, rounds, schedule);
-                else TrainRounds(flow, rounds, schedule);
-            }
-            finally { _training = null; }
+            if (ChannelWeights is not null || Options.MixtureLoss) HostLossRounds(flow, rounds, schedule);
+            else TrainRounds(flow, rounds, schedule);
         });
     }
-
-    /// <summary>The device flow while <see cref="TrainOnDevice"/> runs (the host flow's weights are a round behind): the balance weights' densities come from it.</summary>
-    private IAcceleratedFlow? _training;
 
     private void TrainRounds(IAcceleratedFlow flow, int rounds, CosineDecaySchedule schedule)
     {
@@ -344,7 +339,7 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
     /// For n points <paramref name="u"/> of channel <paramref name="channel"/>: the flow's log q(u_j | j) at the
     /// points' numbers u_j in every channel j (row-major n·K; NaN where channel j cannot reach the point or has no
     /// <paramref name="calls"/>) and channel j's weight w_j there, evaluated channel by channel without gradients (by
-    /// the device flow while it trains).
+    /// the device flow when there is one: while it trains, the host flow's weights are a call behind).
     /// </summary>
     private (double[] LogQ, double[] Jacobians) ChannelLogDensities(int channel, ReadOnlySpan<double> u, ReadOnlySpan<int> calls)
     {
@@ -367,7 +362,7 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
                 int m = Math.Min(BalanceBatch, rows.Count - start);
                 using var scope = TensorScope.Begin();
                 var (x, context) = ChannelRows(coordinates, CollectionsMarshal.AsSpan(rows).Slice(start, m));
-                var logq = _training is { } device ? device.ForwardLogProb(x, context) : HostLogDensity(Flow, x, context);
+                var logq = _device is not null ? _device.Flow.ForwardLogProb(x, context) : HostLogDensity(Flow, x, context);
                 for (int r = 0; r < m; r++) result[rows[start + r]] = logq[r];
             }
         }
