@@ -171,6 +171,34 @@ public sealed class DeviceMultichannelTests(CpuAcceleratorFixture fixture, ITest
         Assert.True(Math.Abs(expectedResult.Estimate - actualResult.Estimate) <= 1e-5 * Math.Abs(expectedResult.Estimate), $"estimate: CPU {expectedResult.Estimate}, device {actualResult.Estimate}");
     }
 
+    [Fact]
+    public void ADivergenceWithTheChannelWeightNetworkKeepsTheStepsTakenAsOnTheCpu()
+    {
+        // a learning rate of 1e30: the first step throws the weights to ±1e30, the second step's loss is not finite. The
+        // loss is read back before each step, so (as on the CPU) the flow and the network keep the first step's weights
+        static MultichannelOptions Diverging(IFlowAccelerator? device) => new()
+        {
+            Flow = DeviceFlowIntegratorTests.Small(device, steps: 2) with { SamplesPerRound = 32, LearningRate = 1e30 },
+            LearnChannelWeights = true,
+        };
+        var integrand = new TwoPeaks();
+        using var device = new MultichannelFlowIntegrator(integrand, Diverging(_dev), seed: 4);
+        var cpu = new MultichannelFlowIntegrator(integrand, Diverging(null), seed: 4);
+        foreach (var owner in new[] { device, cpu })
+        {
+            Perturb(owner.Flow);
+            Perturb(owner.ChannelWeights!.Parameters());
+            owner.DrawOverride = FixedDraws();
+        }
+        Assert.Throws<TrainingDivergedException>(() => cpu.Train(64));
+        Assert.Throws<TrainingDivergedException>(() => device.Train(64));
+        Assert.Equal(cpu.StepLosses.Count, device.StepLosses.Count); // the same step diverged
+        foreach (var (e, a, what) in new[] { (cpu.Flow.Parameters().ToList(), device.Flow.Parameters().ToList(), "flow"),
+            (cpu.ChannelWeights!.Parameters().ToList(), device.ChannelWeights!.Parameters().ToList(), "channel-weight network") })
+            for (int i = 0; i < e.Count; i++) Assert2.Close(e[i].Value, a[i].Value, 1e-3, 2e-3, $"{what} parameter {i} after the divergence");
+        Assert.Contains(device.Flow.Parameters(), p => p.Value.ToArray().Max(Math.Abs) > 1e29); // the first step was taken
+    }
+
     /// <summary>The CPU's and the device's weights agree (2e−3) and moved from the start by more than 1e−2.</summary>
     private static void AssertTrainedAlike(IEnumerable<Parameter<float>> cpu, IEnumerable<Parameter<float>> device, IEnumerable<Parameter<float>> start, string what)
     {
