@@ -155,11 +155,9 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
     {
         var o = Options.Flow;
         var schedule = new CosineDecaySchedule(o.LearningRate, rounds * o.StepsPerRound, o.LearningRate * 0.1);
-        _device!.Train(flow =>
-        {
-            if (ChannelWeights is not null || Options.MixtureLoss) HostLossRounds(flow, rounds, schedule);
-            else TrainRounds(flow, rounds, schedule);
-        });
+        // with the loss on the host, each step's loss and norm are checked before the step (as the CPU's loop does)
+        if (ChannelWeights is not null || Options.MixtureLoss) _device!.Train(flow => HostLossRounds(flow, rounds, schedule), lossBeforeEachStep: true);
+        else _device!.Train(flow => TrainRounds(flow, rounds, schedule));
     }
 
     private void TrainRounds(IAcceleratedFlow flow, int rounds, CosineDecaySchedule schedule)
