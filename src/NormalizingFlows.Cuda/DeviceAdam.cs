@@ -72,7 +72,7 @@ internal sealed class DeviceAdamStep(ComputeDevice device) : IDisposable
     /// <summary>The step's scalars on the device.</summary>
     public DeviceTensor Scalars { get; } = DeviceTensor.Zeros(device, AdamArgs.Count);
 
-    /// <summary>Σ g² of the last clipped step (null before one).</summary>
+    /// <summary>Σ g² of the last clipped step or <see cref="SumOfSquares"/> (null before either).</summary>
     public DeviceTensor? GradientSquares => _squares;
 
     /// <summary>Writes the step's scalars (one tiny launch): <paramref name="args"/> and the clip norm (+∞ without a clip).</summary>

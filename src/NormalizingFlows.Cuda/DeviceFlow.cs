@@ -134,7 +134,7 @@ public sealed partial class DeviceFlow : IDisposable
     /// <summary>The last step's gradient of the loss with respect to the conditioners' context [N, C'] (summed over the layers), when computed.</summary>
     internal DeviceTensor? ContextGradient { get; private set; }
 
-    /// <summary>The last clipped step's squared global gradient norm [1] (every parameter's, the embedding's too); null before one.</summary>
+    /// <summary>The last clipped step's (or <see cref="BackwardLogProb"/>'s) squared global gradient norm [1] (every parameter's, the embedding's too); null before one.</summary>
     internal DeviceTensor? GradientSquares => _adam.GradientSquares;
 
     /// <summary>
