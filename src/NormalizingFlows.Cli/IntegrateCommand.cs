@@ -80,8 +80,6 @@ internal static class IntegrateCommand
             string deviceName = r.GetValue(device)!;
             if (deviceName != "cpu" && !r.GetValue(compare) && !r.GetValue(suite) && r.GetValue(method) != "flow")
                 throw new UsageException($"--device {deviceName} runs the flow integrator (--method flow); {r.GetValue(method)} runs on the CPU: leave --device out");
-            if (deviceName != "cpu" && r.GetValue(multichannel) is { } mode and not "fixed")
-                throw new UsageException($"--device {deviceName}: not supported on the device: --multichannel {mode} (only the fixed channel weights, --multichannel fixed, run there); leave --device out");
             using var accelerator = DeviceOption.Open(deviceName);
             return DeviceOption.Refusing(deviceName, () => Run(r, accelerator));
         });

@@ -28,6 +28,8 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
     private DeviceWorkspace? _round; // a divergence round's points, coefficients, aux and context [rows, ·]
     private bool _roundContext;      // whether the round has a context (a conditional flow)
     private int _divergence = -1;    // its kind for DeviceKernels.DivergenceRows (−1: none set)
+    private DeviceWorkspace? _logProbRows; // ForwardLogProb's points, context, log q and BackwardLogProb's gradient [rows, ·]
+    private bool _logProbContext, _backwardReady, _gradientsReady;
 
     public AcceleratedDeviceFlow(ComputeDevice device, Flow<float> flow, Adam<float>? optimizer, ContextEmbedding<float>? embedding = null)
     {
@@ -98,6 +100,7 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
     {
         if (_data is null && _streamed is null) throw new InvalidOperationException("TrainStep before SetTrainingData");
         if (rows.Length < 1) throw new ArgumentException("a training step needs at least one row", nameof(rows));
+        Invalidate();
         _batch.Prepare(rows.Length);
         bool context = _context is not null || _streamed is not null && _flow.ContextFeatures > 0;
         bool weights = _weights is not null || _streamed is { HasWeights: true };
@@ -121,10 +124,18 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
         return sum;
     }
 
-    public float[] LogProb(Tensor<float> x, Tensor<float>? context = null) => _flow.LogProb(x, context);
+    public float[] LogProb(Tensor<float> x, Tensor<float>? context = null)
+    {
+        Invalidate();
+        return _flow.LogProb(x, context);
+    }
+
+    /// <summary>Another pass overwrites ForwardLogProb's (and a step BackwardLogProb's gradients): their successors refuse until called again.</summary>
+    private void Invalidate() => _backwardReady = _gradientsReady = false;
 
     public Tensor<float> Sample(int n, long seed, Tensor<float>? context = null)
     {
+        Invalidate();
         using var c = context is null ? null : DeviceTensor.Upload(_flow.Device, context);
         using var x = _flow.Sample(n, seed, c);
         return x.Download();
@@ -132,6 +143,7 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
 
     public Tensor<float> Inverse(Tensor<float> z, Tensor<float>? context = null, bool fullPasses = false)
     {
+        Invalidate();
         _flow.FullPassSampling = fullPasses;
         try { return _flow.Inverse(z, context); }
         finally { _flow.FullPassSampling = false; }
@@ -142,6 +154,7 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
         if (!_flow.UnitCubeBase) throw new NotSupportedException("DeviceFlow: sampling a unit-cube flow needs the BoxUniform [0, 1]^D base; this flow's base is a standard normal");
         if (n < 1) throw new ArgumentOutOfRangeException(nameof(n), n, "must be ≥ 1");
         CheckContext(context, n, nameof(context));
+        Invalidate();
         _batch.Prepare(n);
         if (context is not null) _batch[1].CopyFrom(context);
         _flow.Sample(_batch[0], _batch[2], seed, firstRow, context is null ? null : _batch[1]);
@@ -178,8 +191,52 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
     public void DivergenceStep(double learningRate, double? clipNorm)
     {
         if (_divergence < 0 || _round is null) throw new InvalidOperationException("DivergenceStep before SetDivergenceRound");
+        Invalidate();
         _flow.ClipNorm = clipNorm;
         _flow.DivergenceStep(_round[0], _round[1], _round[2], _divergence, learningRate, _lossSum, _roundContext ? _round[3] : null);
+    }
+
+    public float[] ForwardLogProb(Tensor<float>? x, Tensor<float>? context = null)
+    {
+        if (x is null)
+        {
+            if (_logProbRows is null) throw new InvalidOperationException("ForwardLogProb without points before a call with points");
+            if (context is not null) throw new ArgumentException("a context without points: give both, or neither to reuse the previous call's", nameof(context));
+        }
+        else
+        {
+            if (x.Rank != 2 || x.Dim(1) != _flow.Features) throw new ArgumentException($"the points must be [rows, {_flow.Features}], got {x.ShapeString}", nameof(x));
+            CheckContext(context, x.Dim(0), nameof(context));
+            _logProbRows ??= new DeviceWorkspace(_flow.Device, _flow.Features, Math.Max(1, _flow.ContextFeatures), DeviceWorkspace.Vector, DeviceWorkspace.Vector);
+            _logProbRows.Prepare(x.Dim(0));
+            _logProbRows[0].CopyFrom(x);
+            if (context is not null) _logProbRows[1].CopyFrom(context);
+            _logProbContext = context is not null;
+        }
+        _backwardReady = false;
+        _flow.ForwardLogProb(_logProbRows[0], _logProbContext ? _logProbRows[1] : null, _logProbRows[2]);
+        _backwardReady = true;
+        return _logProbRows[2].Download().ReadOnlySpan.ToArray();
+    }
+
+    public double BackwardLogProb(Tensor<float> gradient)
+    {
+        ArgumentNullException.ThrowIfNull(gradient);
+        if (!_backwardReady || _logProbRows is null) throw new InvalidOperationException("BackwardLogProb without a ForwardLogProb just before it");
+        int n = _logProbRows[0].Rows;
+        if (gradient.Length != n) throw new ArgumentException($"the gradient needs one entry per point ({n}), got {gradient.ShapeString}", nameof(gradient));
+        _backwardReady = false;
+        _logProbRows[3].CopyFrom(gradient);
+        double squares = _flow.BackwardLogProb(_logProbRows[0], _logProbContext ? _logProbRows[1] : null, _logProbRows[3]);
+        _gradientsReady = true;
+        return squares;
+    }
+
+    public void ApplyGradients(double learningRate, double gradientScale = 1)
+    {
+        if (!_gradientsReady) throw new InvalidOperationException("ApplyGradients without a BackwardLogProb before it");
+        _flow.ApplyGradients(learningRate, gradientScale);
+        _gradientsReady = false;
     }
 
     public void CopyTo(Flow<float> flow, Adam<float>? optimizer = null)
@@ -191,7 +248,7 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
     {
         foreach (var t in new[] { _data, _context, _weights }) t?.Dispose();
         _streamed?.Dispose();
-        _batch.Dispose(); _rows?.Dispose(); _round?.Dispose(); _lossSum.Dispose();
+        _batch.Dispose(); _rows?.Dispose(); _round?.Dispose(); _logProbRows?.Dispose(); _lossSum.Dispose();
         _flow.Dispose();
     }
 }

@@ -72,7 +72,7 @@ internal sealed class DeviceAdamStep(ComputeDevice device) : IDisposable
     /// <summary>The step's scalars on the device.</summary>
     public DeviceTensor Scalars { get; } = DeviceTensor.Zeros(device, AdamArgs.Count);
 
-    /// <summary>Σ g² of the last clipped step (null before one).</summary>
+    /// <summary>Σ g² of the last clipped step or <see cref="SumOfSquares"/> (null before either).</summary>
     public DeviceTensor? GradientSquares => _squares;
 
     /// <summary>Writes the step's scalars (one tiny launch): <paramref name="args"/> and the clip norm (+∞ without a clip).</summary>
@@ -92,6 +92,23 @@ internal sealed class DeviceAdamStep(ComputeDevice device) : IDisposable
             DeviceOps.ClipScale(_squares, scale, Scalars);
         }
         foreach (var linear in linears) linear.Step(Scalars, scale);
+    }
+
+    /// <summary>Σ g² of the gradients of <paramref name="linears"/> (summed on the device in float, read back).</summary>
+    public double SumOfSquares(IEnumerable<DeviceLinear> linears)
+    {
+        _squares ??= DeviceTensor.Zeros(device, 1);
+        DeviceOps.Fill(_squares, 0);
+        foreach (var linear in linears) linear.AddGradientSquares(_squares);
+        return _squares.Download().ReadOnlySpan[0];
+    }
+
+    /// <summary>Adam on each of <paramref name="linears"/> with its gradients times <paramref name="scale"/> (a clip factor the caller computed).</summary>
+    public void Apply(IEnumerable<DeviceLinear> linears, float scale)
+    {
+        _clip ??= DeviceTensor.Zeros(device, 1);
+        DeviceOps.Fill(_clip, scale);
+        foreach (var linear in linears) linear.Step(Scalars, _clip);
     }
 
     public void Dispose()

@@ -29,7 +29,7 @@ namespace NormalizingFlows.Cuda;
 /// float loss = flow.TrainStep(batch, 1e-3, readLoss: true)!.Value;
 /// flow.CopyTo(model);
 /// </code></example>
-public sealed class DeviceFlow : IDisposable
+public sealed partial class DeviceFlow : IDisposable
 {
     private readonly List<IDeviceLayer> _layers;
     private readonly DeviceLinear[] _linears; // every layer's and the embedding's linears: clipped and stepped together
@@ -134,7 +134,7 @@ public sealed class DeviceFlow : IDisposable
     /// <summary>The last step's gradient of the loss with respect to the conditioners' context [N, C'] (summed over the layers), when computed.</summary>
     internal DeviceTensor? ContextGradient { get; private set; }
 
-    /// <summary>The last clipped step's squared global gradient norm [1] (every parameter's, the embedding's too); null before one.</summary>
+    /// <summary>The last clipped step's (or <see cref="BackwardLogProb"/>'s) squared global gradient norm [1] (every parameter's, the embedding's too); null before one.</summary>
     internal DeviceTensor? GradientSquares => _adam.GradientSquares;
 
     /// <summary>
@@ -517,6 +517,16 @@ public sealed class DeviceFlow : IDisposable
     /// </summary>
     private void BackwardAndStep(DeviceTensor batch, DeviceTensor? context)
     {
+        Backward(batch, context);
+        _adam.Apply(_linears, ClipNorm is not null);
+    }
+
+    /// <summary>
+    /// Backward from GA (d loss/dz) and GLogDet through the layers after a Forward of <paramref name="batch"/> (and
+    /// <paramref name="context"/>, as <see cref="BackwardAndStep"/>): every linear's gradients, assigned.
+    /// </summary>
+    private void Backward(DeviceTensor batch, DeviceTensor? context)
+    {
         int n = batch.Rows;
         // the context's gradient, summed over the layers, feeds the embedding's backward
         DeviceTensor? gContext = null;
@@ -534,7 +544,6 @@ public sealed class DeviceFlow : IDisposable
             (g, gx) = (gx, g);
         }
         _embedding?.Backward(context!, gContext!);
-        _adam.Apply(_linears, ClipNorm is not null);
     }
 
     /// <summary>Writes the device weights into <paramref name="model"/>'s flow (same architecture) and its context embedding, e.g. the model compiled from.</summary>

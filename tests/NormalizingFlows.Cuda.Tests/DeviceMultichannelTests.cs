@@ -11,7 +11,9 @@ namespace NormalizingFlows.Cuda.Tests;
 /// <see cref="MultichannelFlowIntegrator"/> with <see cref="FlowIntegratorOptions.Device"/> (fixed channel weights) on
 /// ILGPU's CPU accelerator, on a 2-channel camel (each channel the identity map, the prior α_k the share of peak k):
 /// one round on the same sample gives the CPU's loss, shares and weights; a short run's estimate lies within 4σ of the
-/// analytic value with weights narrower than the untrained flow's; learned weights, balance weights and the mixture loss are refused by name.
+/// analytic value with weights narrower than the untrained flow's; the learned channel weights (with the prior or the
+/// balance weights), the balance weights alone and the mixture loss follow the CPU's two rounds step by step (every
+/// step's loss, the shares, the flow's and the channel-weight network's final weights, then an integration's estimate).
 /// </summary>
 public sealed class DeviceMultichannelTests(CpuAcceleratorFixture fixture, ITestOutputHelper output) : IClassFixture<CpuAcceleratorFixture>
 {
@@ -33,10 +35,12 @@ public sealed class DeviceMultichannelTests(CpuAcceleratorFixture fixture, ITest
     }
 
     /// <summary>Moves the flow's weights off the identity (the same for every call with one seed), so the context changes q.</summary>
-    private static void Perturb(Flow<float> flow)
+    private static void Perturb(Flow<float> flow) => Perturb(flow.Parameters());
+
+    private static void Perturb(IEnumerable<Parameter<float>> parameters)
     {
         var noise = new Rng(1234);
-        foreach (var p in flow.Parameters())
+        foreach (var p in parameters)
         {
             var s = p.Value.Span;
             for (int i = 0; i < s.Length; i++) s[i] += (float)(0.3 * noise.NextNormal());
@@ -101,16 +105,112 @@ public sealed class DeviceMultichannelTests(CpuAcceleratorFixture fixture, ITest
         Assert.True(logq.Max() - logq.Min() > 0.01, "the flow is still uniform");
     }
 
-    [Theory]
-    [InlineData(true, false, false, "learned channel weights (MultichannelOptions.LearnChannelWeights)")]
-    [InlineData(false, true, false, "balance channel weights (MultichannelOptions.BalanceWeights)")]
-    [InlineData(true, true, false, "balance channel weights (MultichannelOptions.BalanceWeights)")]
-    [InlineData(false, true, true, "the mixture loss (MultichannelOptions.MixtureLoss)")]
-    public void TheOtherModesAreRefusedByName(bool learn, bool balance, bool mixture, string name)
+    /// <summary>
+    /// Uniform points of a fixed stream with a log q_old that is not the flow's (so that the coefficients vary): two
+    /// integrators draw the same rounds whatever their flows (the device's host flow is a call behind while it trains).
+    /// </summary>
+    private static Func<int, int, (Tensor<float> X, Tensor<float> LogQ)> FixedDraws()
     {
-        var options = Fixed(_dev) with { LearnChannelWeights = learn, BalanceWeights = balance, MixtureLoss = mixture };
-        var e = Assert.Throws<NotSupportedException>(() => new MultichannelFlowIntegrator(new TwoPeaks(), options));
-        Assert.Contains("runs fixed channel weights only, not " + name, e.Message);
+        var rng = new Rng(19);
+        return (c, m) =>
+        {
+            var x = rng.Uniform<float>([m, 2]);
+            var logq = Tensor<float>.Empty(m);
+            for (int i = 0; i < m; i++) logq.Span[i] = (float)(0.3 * rng.NextNormal());
+            return (x, logq);
+        };
+    }
+
+    [Theory]
+    [InlineData(true, false, false)]  // learned channel weights over the integrand's prior
+    [InlineData(false, true, false)]  // balance weights alone (the device's divergence steps, the weights from its log q)
+    [InlineData(true, true, false)]   // learned channel weights over the balance weights
+    [InlineData(false, true, true)]   // the mixture loss
+    public void EachModeFollowsTheCpuStepByStepOverTwoRounds(bool learn, bool balance, bool mixture)
+    {
+        var integrand = new TwoPeaks();
+        MultichannelOptions Options(IFlowAccelerator? device) => new()
+        {
+            Flow = DeviceFlowIntegratorTests.Small(device, steps: 2) with { SamplesPerRound = 32 },
+            LearnChannelWeights = learn, BalanceWeights = balance, MixtureLoss = mixture,
+        };
+        using var device = new MultichannelFlowIntegrator(integrand, Options(_dev), seed: 4);
+        var cpu = new MultichannelFlowIntegrator(integrand, Options(null), seed: 4);
+        var start = new MultichannelFlowIntegrator(integrand, Options(null), seed: 4);
+        foreach (var owner in new[] { device, cpu, start })
+        {
+            Perturb(owner.Flow);
+            if (owner.ChannelWeights is { } net) Perturb(net.Parameters());
+            owner.DrawOverride = FixedDraws();
+        }
+        device.Train(64);
+        cpu.Train(64);
+
+        Assert.Equal(2, cpu.RoundLosses.Count);
+        Assert.Equal(2, device.RoundLosses.Count);
+        for (int r = 0; r < 2; r++)
+        {
+            double expected = cpu.RoundLosses[r], actual = device.RoundLosses[r];
+            output.WriteLine($"round {r}'s first loss: CPU {expected}, device {actual}");
+            Assert.True(Math.Abs(expected - actual) <= 2e-4 * Math.Abs(expected), $"round {r}: CPU loss {expected}, device {actual}");
+        }
+        Assert.Equal(4, cpu.StepLosses.Count);
+        // the device's fixed-weight steps (balance weights alone) read their loss once a round; the others every step
+        Assert.Equal(learn || mixture ? 4 : 0, device.StepLosses.Count);
+        for (int s = 0; s < device.StepLosses.Count; s++)
+            Assert.True(Math.Abs(cpu.StepLosses[s] - device.StepLosses[s]) <= 2e-4 * Math.Abs(cpu.StepLosses[s]), $"step {s}: CPU loss {cpu.StepLosses[s]}, device {device.StepLosses[s]}");
+        Assert.NotEqual(cpu.RoundLosses[0], cpu.RoundLosses[1]);
+        for (int c = 0; c < 2; c++) Assert.True(Math.Abs(cpu.Shares[c] - device.Shares[c]) <= 1e-5, $"share {c}: CPU {cpu.Shares[c]}, device {device.Shares[c]}");
+
+        AssertTrainedAlike(cpu.Flow.Parameters(), device.Flow.Parameters(), start.Flow.Parameters(), "flow");
+        if (learn) AssertTrainedAlike(cpu.ChannelWeights!.Parameters(), device.ChannelWeights!.Parameters(), start.ChannelWeights!.Parameters(), "channel-weight network");
+        // an integration on the same draws: the same estimate (the balance weights from the device flow's log q)
+        var expectedResult = cpu.Integrate(64);
+        var actualResult = device.Integrate(64);
+        output.WriteLine($"integration: CPU {expectedResult.Estimate} ± {expectedResult.Error}, device {actualResult.Estimate} ± {actualResult.Error}");
+        Assert.True(Math.Abs(expectedResult.Estimate - actualResult.Estimate) <= 1e-5 * Math.Abs(expectedResult.Estimate), $"estimate: CPU {expectedResult.Estimate}, device {actualResult.Estimate}");
+    }
+
+    [Fact]
+    public void ADivergenceWithTheChannelWeightNetworkKeepsTheStepsTakenAsOnTheCpu()
+    {
+        // a learning rate of 1e30: the first step throws the weights to ±1e30, the second step's loss is not finite. The
+        // loss is read back before each step, so (as on the CPU) the flow and the network keep the first step's weights
+        static MultichannelOptions Diverging(IFlowAccelerator? device) => new()
+        {
+            Flow = DeviceFlowIntegratorTests.Small(device, steps: 2) with { SamplesPerRound = 32, LearningRate = 1e30 },
+            LearnChannelWeights = true,
+        };
+        var integrand = new TwoPeaks();
+        using var device = new MultichannelFlowIntegrator(integrand, Diverging(_dev), seed: 4);
+        var cpu = new MultichannelFlowIntegrator(integrand, Diverging(null), seed: 4);
+        foreach (var owner in new[] { device, cpu })
+        {
+            Perturb(owner.Flow);
+            Perturb(owner.ChannelWeights!.Parameters());
+            owner.DrawOverride = FixedDraws();
+        }
+        Assert.Throws<TrainingDivergedException>(() => cpu.Train(64));
+        Assert.Throws<TrainingDivergedException>(() => device.Train(64));
+        Assert.Equal(cpu.StepLosses.Count, device.StepLosses.Count); // the same step diverged
+        foreach (var (e, a, what) in new[] { (cpu.Flow.Parameters().ToList(), device.Flow.Parameters().ToList(), "flow"),
+            (cpu.ChannelWeights!.Parameters().ToList(), device.ChannelWeights!.Parameters().ToList(), "channel-weight network") })
+            for (int i = 0; i < e.Count; i++) Assert2.Close(e[i].Value, a[i].Value, 1e-3, 2e-3, $"{what} parameter {i} after the divergence");
+        Assert.Contains(device.Flow.Parameters(), p => p.Value.ToArray().Max(Math.Abs) > 1e29); // the first step was taken
+    }
+
+    /// <summary>The CPU's and the device's weights agree (2e−3) and moved from the start by more than 1e−2.</summary>
+    private static void AssertTrainedAlike(IEnumerable<Parameter<float>> cpu, IEnumerable<Parameter<float>> device, IEnumerable<Parameter<float>> start, string what)
+    {
+        var e = cpu.ToList(); var a = device.ToList(); var b = start.ToList();
+        Assert.Equal(e.Count, a.Count);
+        double moved = 0;
+        for (int i = 0; i < e.Count; i++)
+        {
+            Assert2.Close(e[i].Value, a[i].Value, 0, 2e-3, $"{what} parameter {i}");
+            moved = Math.Max(moved, e[i].Value.ToArray().Zip(b[i].Value.ToArray()).Max(p => Math.Abs(p.First - p.Second)));
+        }
+        Assert.True(moved > 1e-2, $"the rounds moved the {what}'s weights by at most {moved}");
     }
 
     /// <summary>The 2-D camel (<see cref="CamelIntegrand"/>) in two identity channels, the prior α_k the share of the peak at 1/3 (k = 0) or 2/3 (k = 1).</summary>

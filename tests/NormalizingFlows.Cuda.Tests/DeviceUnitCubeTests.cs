@@ -18,9 +18,9 @@ namespace NormalizingFlows.Cuda.Tests;
 /// the unit-cube flow's samples and log q against the host inverse of the same draws, and one round of each
 /// sampled-divergence loss against SampledDivergenceLoss in the library's training loop (losses at every step, the
 /// first step's gradients, the final weights); the same sampling and rounds for a flow conditioned on a one-hot
-/// context (the multichannel integrator's).
+/// context (the multichannel integrator's); a loss computed on the host from the device's log q (DeviceUnitCubeTests.HostLoss.cs).
 /// </summary>
-public sealed class DeviceUnitCubeTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuAcceleratorFixture>
+public sealed partial class DeviceUnitCubeTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuAcceleratorFixture>
 {
     private readonly ComputeDevice _dev = fixture.Device;
 

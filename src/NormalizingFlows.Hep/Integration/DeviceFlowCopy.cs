@@ -20,8 +20,12 @@ internal sealed class DeviceFlowCopy(IFlowAccelerator device, Flow<float> host, 
     /// <summary>The device flow (compiled now if there is none: a part the device cannot run is refused by name).</summary>
     public IAcceleratedFlow Flow => _flow ??= device.Compile(host, optimizer);
 
-    /// <summary>Runs <paramref name="rounds"/> on a fresh compile of the host flow, then copies the device's weights and Adam state back.</summary>
-    public void Train(Action<IAcceleratedFlow> rounds)
+    /// <summary>
+    /// Runs <paramref name="rounds"/> on a fresh compile of the host flow, then copies the device's weights and Adam
+    /// state back. <paramref name="lossBeforeEachStep"/>: the rounds read each step's loss (and gradient norm) back
+    /// before taking it, so a divergence leaves finite weights (the steps before it), copied back as on any failure.
+    /// </summary>
+    public void Train(Action<IAcceleratedFlow> rounds, bool lossBeforeEachStep = false)
     {
         Dispose();
         var flow = Flow;
@@ -29,7 +33,7 @@ internal sealed class DeviceFlowCopy(IFlowAccelerator device, Flow<float> host, 
         {
             rounds(flow);
         }
-        catch (TrainingDivergedException)
+        catch (TrainingDivergedException) when (!lossBeforeEachStep)
         {
             // the device read the loss back at the round's end, stepping on past the non-finite one: its weights may be
             // NaN, so the host keeps the flow it had before this call, and the next use compiles that again

@@ -82,8 +82,8 @@ public sealed record FlowIntegratorOptions
     /// <summary>
     /// The device (a GPU: NormalizingFlows.Cuda's ComputeDevice) that samples the flow and takes the training steps;
     /// the integrand, the VEGAS grid and the replay buffer stay on the host (null, default: everything on the CPU).
-    /// Every <see cref="UnitSplineKind"/> runs there; <see cref="MultichannelFlowIntegrator"/> runs its fixed channel
-    /// weights there and refuses a device in its other modes. The device keeps its own copy of the weights between
+    /// Every <see cref="UnitSplineKind"/> runs there, and every mode of <see cref="MultichannelFlowIntegrator"/> (the
+    /// channel-weight network and the loss of its learned and mixture modes on the host). The device keeps its own copy of the weights between
     /// calls (copied back into the integrator's host flow after each Train): after editing the host flow's weights by
     /// hand, call the integrator's Dispose(), which frees the device copy; the next use compiles from the host flow.
     /// </summary>

@@ -39,7 +39,7 @@ public sealed partial class MultichannelFlowIntegrator
     {
         ArgumentNullException.ThrowIfNull(sampler);
         var loss = new MixtureLoss(this);
-        loss.Prepare(sampler.Draw(n), sampler.Flow, integral);
+        loss.Prepare(sampler.Draw(n), (x, context) => HostLogDensity(sampler.Flow, x, context), integral);
         using var scope = TensorScope.Begin();
         using var _ = GradMode.Disable();
         var terms = loss.Terms().Value.ReadOnlySpan;
@@ -64,24 +64,42 @@ public sealed partial class MultichannelFlowIntegrator
         public override Var<float>? Compute(TrainingBatch<float> batch)
         {
             var o = owner.Options.Flow;
-            if (batch.Step % o.StepsPerRound == 0)
+            bool first = batch.Step % o.StepsPerRound == 0;
+            if (first)
             {
                 var round = owner.Draw(o.SamplesPerRound);
-                owner.Reallocate(round, Prepare(round, owner.Flow, null));
+                owner.Reallocate(round, Prepare(round, (x, context) => HostLogDensity(owner.Flow, x, context), null));
             }
-            return _skip ? null : Ops.Sum(Terms());
+            if (_skip)
+            {
+                if (first) owner.RoundLosses.Add(double.NaN);
+                return null;
+            }
+            var loss = Ops.Sum(Terms());
+            double value = loss.Value.ReadOnlySpan[0];
+            if (first) owner.RoundLosses.Add(value);
+            owner.StepLosses.Add(value);
+            return loss;
         }
 
+        /// <summary>Whether the round's steps are skipped (no channel reaches its points, or its estimate is not positive).</summary>
+        public bool Skip => _skip;
+
+        /// <summary>The flow's rows of the round: every (point, channel) pair it evaluates, [R, D] and one-hot [R, K] (after <see cref="Prepare"/>).</summary>
+        public (Tensor<float> X, Tensor<float> Context) Rows => (_x!, _context!);
+
         /// <summary>The loss's terms per event with the owner's flow as it is now.</summary>
-        public Var<float> Terms() =>
-            MixtureTerms(owner.Flow.Transform.Forward(new Var<float>(_x!), new Var<float>(_context!)).LogAbsDet, _index!, _offset!, _coefficient!, _logQOld!);
+        public Var<float> Terms() => Terms(owner.Flow.Transform.Forward(new Var<float>(_x!), new Var<float>(_context!)).LogAbsDet);
+
+        /// <summary>The loss's terms per event for the flow's log q [R] of the round's <see cref="Rows"/>.</summary>
+        public Var<float> Terms(Var<float> logq) => MixtureTerms(logq, _index!, _offset!, _coefficient!, _logQOld!);
 
         /// <summary>
-        /// Stores the loss's inputs for a round drawn by <paramref name="drawnBy"/>, normalised by
+        /// Stores the loss's inputs for a round drawn by the flow whose log q(x | context) is <paramref name="drawnBy"/>, normalised by
         /// <paramref name="integral"/> (null: the round's own estimate), and returns its events' channel weights
         /// α_k F / q_old = (N_k/N) f / q_old,mix (what the calls are allocated by).
         /// </summary>
-        public double[] Prepare(Round round, Flow<float> drawnBy, double? integral)
+        public double[] Prepare(Round round, Func<Tensor<float>, Tensor<float>, float[]> drawnBy, double? integral)
         {
             foreach (var t in new[] { _x, _context, _offset, _coefficient, _logQOld }) t?.Dispose();
             int k = owner.Integrand.Channels, d = owner.Integrand.Dimensions, n = round.Values.Length;
@@ -119,7 +137,7 @@ public sealed partial class MultichannelFlowIntegrator
             using (TensorScope.Begin())
             using (GradMode.Disable())
             {
-                var lq = MixtureLogDensity(drawnBy.Transform.Forward(new Var<float>(_x), new Var<float>(_context)).LogAbsDet, _index, _offset).Value.ReadOnlySpan;
+                var lq = MixtureLogDensity(new Var<float>(Tensor<float>.From(drawnBy(_x, _context), rows.Count)), _index, _offset).Value.ReadOnlySpan;
                 for (int i = 0; i < n; i++) logOld[i] = lq[i];
             }
             // f / q_old,mix per event (f = F / w of the event's own channel), the round's estimate and the channels' parts

@@ -19,16 +19,20 @@ namespace NormalizingFlows.Hep.Integration;
 /// the χ² divergence of the whole mixture Σ_j (N_j/N) q_j(p) instead (the balance estimator's own variance); the estimator
 /// Σ_k mean_k(α_k F_k / q_k) with variance Σ_k σ_k² / N_k, unbiased for any α that sums to 1; stratified allocation
 /// N_k ∝ σ_k of each iteration's calls; channel dropping below a share of the integral. With
-/// <see cref="FlowIntegratorOptions.Device"/> (fixed channel weights only: no channel-weight network, balance
-/// weights or mixture loss) the flow draws each channel's points (one-hot context) and takes the variance loss's
-/// steps on the device; the integrand, mappings, channel weights and the loss's per-row coefficients stay on the host,
-/// and the weights are copied back into <see cref="Flow"/> after each <see cref="Train"/>; dispose the integrator to
-/// free the device memory.
+/// <see cref="FlowIntegratorOptions.Device"/> (every mode) the flow draws each channel's points (one-hot context) and
+/// takes its steps on the device, following the CPU's training step by step: with fixed (prior or balance) channel
+/// weights the variance loss's χ² steps run there from per-row coefficients computed on the host; with the
+/// channel-weight network or the mixture loss each step sends the flow's log q down, computes the loss (and the
+/// network's gradients) on the host, sends ∂loss/∂log q up, and clips flow and network to their joint norm. The
+/// integrand, mappings, channel weights and the network stay on the host (the balance weights' densities come from the
+/// device flow while it trains), and the weights are copied back into <see cref="Flow"/> after each
+/// <see cref="Train"/>; dispose the integrator to free the device memory.
 /// </summary>
 public sealed partial class MultichannelFlowIntegrator : IDisposable
 {
     private readonly ModuleList<float> _model;
     private readonly Adam<float> _optimizer;
+    private readonly Adam<float>? _channelOptimizer; // the channel-weight network's, when the flow trains on the device
     private readonly Rng _rng;
     private readonly bool[] _active;
     private readonly double[] _sigma;
@@ -43,15 +47,6 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
         Integrand = integrand ?? throw new ArgumentNullException(nameof(integrand));
         Options = options ?? new MultichannelOptions();
         Options.Validate();
-        if (Options.Flow.Device is { } device)
-        {
-            // the device runs the fixed channel weights' variance loss only; each other mode is refused by name
-            string? mode = Options.MixtureLoss ? "the mixture loss (MultichannelOptions.MixtureLoss)"
-                : Options.BalanceWeights ? "balance channel weights (MultichannelOptions.BalanceWeights)"
-                : Options.LearnChannelWeights ? "learned channel weights (MultichannelOptions.LearnChannelWeights)" : null;
-            if (mode is not null)
-                throw new NotSupportedException($"the multichannel integrator on the device ({device.Name}) runs fixed channel weights only, not {mode}: leave FlowIntegratorOptions.Device null for it");
-        }
         if (integrand.Dimensions < 2) throw new ArgumentException($"integrand '{integrand.Name}' has {integrand.Dimensions} dimension per channel; coupling flows need d ≥ 2", nameof(integrand));
         if (integrand.Channels < 1) throw new ArgumentException($"integrand '{integrand.Name}' has no channels", nameof(integrand));
         if (Options.LearnChannelWeights && integrand.Features < 1) throw new ArgumentException($"integrand '{integrand.Name}' gives no features for the channel-weight network", nameof(integrand));
@@ -62,7 +57,11 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
         _model.Add(Flow);
         if (Options.LearnChannelWeights)
             ChannelWeights = _model.Add(new Mlp<float>(integrand.Features, [Options.ChannelWeightHidden, Options.ChannelWeightHidden], k, rng, Activation.Relu, zeroInitLast: true));
-        _optimizer = new Adam<float>(_model.Parameters().Where(p => p.Trainable), Options.Flow.LearningRate);
+        // on the device, the flow's Adam state lives there and the channel-weight network's stays on the host: two
+        // optimizers, which take the one optimizer's steps (Adam is elementwise; the clip is joint: HostLossRounds)
+        bool split = Options.Flow.Device is not null && ChannelWeights is not null;
+        _optimizer = new Adam<float>((split ? Flow.Parameters() : _model.Parameters()).Where(p => p.Trainable), Options.Flow.LearningRate);
+        if (split) _channelOptimizer = new Adam<float>(ChannelWeights!.Parameters().Where(p => p.Trainable), Options.Flow.LearningRate);
         _rng = new Rng(seed);
         _active = Enumerable.Repeat(true, k).ToArray();
         _sigma = Enumerable.Repeat(1.0, k).ToArray();
@@ -77,8 +76,14 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
     /// <summary>Frees the flow's device memory (the host <see cref="Flow"/> holds the trained weights); a later use compiles the host flow again.</summary>
     public void Dispose() => _device?.Dispose();
 
-    /// <summary>The variance loss of each training round's first step (NaN for a skipped round), CPU or device (not recorded for the mixture loss).</summary>
+    /// <summary>The loss (variance or mixture) of each training round's first step (NaN for a skipped round), CPU or device.</summary>
     internal List<double> RoundLosses { get; } = [];
+
+    /// <summary>
+    /// The loss of every training step that was taken, on the CPU and on the device with a loss computed on the host
+    /// (a channel-weight network or the mixture loss: <see cref="HostLossRounds"/>); the device's fixed-weight steps record none.
+    /// </summary>
+    internal List<double> StepLosses { get; } = [];
 
     /// <summary>Replaces the per-channel draws (channel, count → points and log q) in tests, so two runs train on one sample.</summary>
     internal Func<int, int, (Tensor<float> X, Tensor<float> LogQ)>? DrawOverride { get; set; }
@@ -150,7 +155,9 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
     {
         var o = Options.Flow;
         var schedule = new CosineDecaySchedule(o.LearningRate, rounds * o.StepsPerRound, o.LearningRate * 0.1);
-        _device!.Train(flow => TrainRounds(flow, rounds, schedule));
+        // with the loss on the host, each step's loss and norm are checked before the step (as the CPU's loop does)
+        if (ChannelWeights is not null || Options.MixtureLoss) _device!.Train(flow => HostLossRounds(flow, rounds, schedule), lossBeforeEachStep: true);
+        else _device!.Train(flow => TrainRounds(flow, rounds, schedule));
     }
 
     private void TrainRounds(IAcceleratedFlow flow, int rounds, CosineDecaySchedule schedule)
@@ -182,7 +189,8 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
             "Lower the learning rate or clip gradients harder (FlowIntegratorOptions.ClipNorm).");
 
     /// <summary>
-    /// A round's inputs to the device's χ² step for the fixed channel weights α (the prior over the active channels):
+    /// A round's inputs to the device's χ² step for the fixed channel weights α (the prior over the active channels, or
+    /// the balance weights of the flow that drew the round):
     /// points, one-hot context, c_i = N α_k(p_i)² (F_i/(q_old,i Î))² / N_k and a_i = log q_old,i, so that
     /// (1/N) Σ_i c_i exp(a_i − log q_θ(u_i | k)) is <see cref="VarianceLoss"/>'s loss. Null when the round's estimate
     /// Î is not positive (the CPU skips its steps). Reallocates the calls, as the CPU's round does.
@@ -190,7 +198,7 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
     private (Tensor<float> X, Tensor<float> Context, Tensor<float> Coefficient, Tensor<float> LogQOld)? FixedWeightRound(Round round)
     {
         int k = Integrand.Channels, d = Integrand.Dimensions, n = round.Values.Length;
-        var alpha = ChannelWeightsAt(round.Priors, round.Features);
+        var alpha = ChannelWeightsAt(PriorsOf(round), round.Features);
         double total = Reallocate(round, round.Weights(alpha));
         if (!(total > 0)) return null;
         var x = Tensor<float>.FromDoubles(round.U, n, d);
@@ -328,7 +336,8 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
     /// <summary>
     /// For n points <paramref name="u"/> of channel <paramref name="channel"/>: the flow's log q(u_j | j) at the
     /// points' numbers u_j in every channel j (row-major n·K; NaN where channel j cannot reach the point or has no
-    /// <paramref name="calls"/>) and channel j's weight w_j there, evaluated channel by channel without gradients.
+    /// <paramref name="calls"/>) and channel j's weight w_j there, evaluated channel by channel without gradients (by
+    /// the device flow when there is one: while it trains, the host flow's weights are a call behind).
     /// </summary>
     private (double[] LogQ, double[] Jacobians) ChannelLogDensities(int channel, ReadOnlySpan<double> u, ReadOnlySpan<int> calls)
     {
@@ -351,7 +360,7 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
                 int m = Math.Min(BalanceBatch, rows.Count - start);
                 using var scope = TensorScope.Begin();
                 var (x, context) = ChannelRows(coordinates, CollectionsMarshal.AsSpan(rows).Slice(start, m));
-                var logq = Flow.Transform.Forward(new Var<float>(x), new Var<float>(context)).LogAbsDet.Value.ReadOnlySpan;
+                var logq = _device is not null ? _device.Flow.ForwardLogProb(x, context) : HostLogDensity(Flow, x, context);
                 for (int r = 0; r < m; r++) result[rows[start + r]] = logq[r];
             }
         }
@@ -545,19 +554,33 @@ public sealed partial class MultichannelFlowIntegrator : IDisposable
                 if (batch.Step % o.StepsPerRound == 0) owner.RoundLosses.Add(double.NaN);
                 return null;
             }
+            var loss = Loss(owner.Flow.Transform.Forward(new Var<float>(_x!), new Var<float>(_context!)).LogAbsDet);
+            double value = loss.Value.ReadOnlySpan[0];
+            if (batch.Step % o.StepsPerRound == 0) owner.RoundLosses.Add(value);
+            owner.StepLosses.Add(value);
+            return loss;
+        }
+
+        /// <summary>Whether the round's steps are skipped (its estimate is not positive).</summary>
+        public bool Skip => _skip;
+
+        /// <summary>The round's points [N, D] and one-hot channels [N, K] (after <see cref="Prepare"/>).</summary>
+        public (Tensor<float> X, Tensor<float> Context) Points => (_x!, _context!);
+
+        /// <summary>The loss for the flow's log q(u_i | k_i) <paramref name="logq"/> [N] of the round's points, with the channel-weight network's gradients.</summary>
+        public Var<float> Loss(Var<float> logq)
+        {
             int n = _channel!.Length;
-            var logq = owner.Flow.Transform.Forward(new Var<float>(_x!), new Var<float>(_context!)).LogAbsDet;
             // log α_k = z_k − log Σ_j exp z_j with z = log α^prior (+ the network's logits when they are learnt)
             var z = new Var<float>(_logPrior!);
             if (owner.ChannelWeights is { } net) z = Ops.Add(z, net.Forward(new Var<float>(_features!)));
             var logAlpha = Ops.Sub(Ops.Reshape(Ops.GatherColumns(z, _channel, 1), n), Ops.LogSumExpRows(z));
             var exponent = Ops.Sub(Ops.Add(Ops.ScaleShift(logAlpha, 2), new Var<float>(_logQOld!)), logq);
-            var loss = Ops.Sum(Ops.Mul(new Var<float>(_coefficient!), Ops.Exp(exponent)));
-            if (batch.Step % o.StepsPerRound == 0) owner.RoundLosses.Add(loss.Value.ReadOnlySpan[0]);
-            return loss;
+            return Ops.Sum(Ops.Mul(new Var<float>(_coefficient!), Ops.Exp(exponent)));
         }
 
-        private void Prepare(Round round)
+        /// <summary>Stores the loss's inputs for <paramref name="round"/> and reallocates the calls by it.</summary>
+        public void Prepare(Round round)
         {
             foreach (var t in new[] { _x, _context, _features, _logPrior, _coefficient, _logQOld }) t?.Dispose();
             int k = owner.Integrand.Channels, d = owner.Integrand.Dimensions, f = owner.Integrand.Features, n = round.Values.Length;

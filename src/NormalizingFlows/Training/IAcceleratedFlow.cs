@@ -13,8 +13,10 @@ namespace NormalizingFlows.Training;
 /// <see cref="TrainStep"/>, <see cref="TakeLossSum"/>, <see cref="LogProb"/> for validation; <see cref="TrainingLoop{T}"/>);
 /// sampling and scoring (<see cref="Sample"/>, <see cref="Inverse"/>, <see cref="LogProb"/>); and the sampled-divergence
 /// training of a unit-cube flow (<see cref="SampleUnitCube"/>, <see cref="SetDivergenceRound"/>,
-/// <see cref="DivergenceStep"/>, <see cref="TakeLossSum"/>; the integrators). Density distillation, which compiles two
-/// flows, is <see cref="IAcceleratedDistillation"/>.
+/// <see cref="DivergenceStep"/>, <see cref="TakeLossSum"/>; the integrators). A loss computed on the host from the
+/// flow's log-density (with host parameters of its own, e.g. the multichannel integrator's channel-weight network) uses
+/// <see cref="ForwardLogProb"/>, <see cref="BackwardLogProb"/> and <see cref="ApplyGradients"/>. Density distillation,
+/// which compiles two flows, is <see cref="IAcceleratedDistillation"/>.
 /// </remarks>
 public interface IAcceleratedFlow : IDisposable
 {
@@ -73,6 +75,28 @@ public interface IAcceleratedFlow : IDisposable
     /// loss stays on the device, summed for <see cref="TakeLossSum"/>.
     /// </summary>
     void DivergenceStep(double learningRate, double? clipNorm);
+
+    /// <summary>
+    /// log q(x | context) per row of x [N, D] (context [N, C] for a conditional flow), computed on the device, whose
+    /// pass is kept for <see cref="BackwardLogProb"/>: log|det ∂z/∂x| + log p_base(z), a unit-cube base's density taken
+    /// as 1 (as <see cref="DivergenceStep"/>: the points must lie in [0, 1]^D). With <paramref name="x"/> null, the
+    /// points (and context) of the previous call, kept on the device, at the current weights.
+    /// </summary>
+    float[] ForwardLogProb(Tensor<float>? x, Tensor<float>? context = null);
+
+    /// <summary>
+    /// Backward of the last <see cref="ForwardLogProb"/> (no other call in between) from the gradient ∂L/∂log q_r [N]
+    /// of a loss L computed on the host: the flow's gradients, kept on the device for <see cref="ApplyGradients"/>;
+    /// returns their sum of squares Σ g² (for a global-norm clip over the flow and the host's parameters).
+    /// </summary>
+    double BackwardLogProb(Tensor<float> gradient);
+
+    /// <summary>
+    /// One Adam step with <paramref name="learningRate"/> on the gradients of the last <see cref="BackwardLogProb"/>,
+    /// each multiplied by <paramref name="gradientScale"/> first (as <see cref="GradientClipping"/> scales them: the
+    /// clip factor of the joint norm; 1 for none).
+    /// </summary>
+    void ApplyGradients(double learningRate, double gradientScale = 1);
 
     /// <summary>
     /// Writes the device weights into <paramref name="flow"/> (the flow compiled from) and its context embedding (the

@@ -47,6 +47,9 @@ public class CaloFlowDeviceTests
             public (Tensor<float> X, Tensor<float> LogQ) SampleUnitCube(int n, long seed, long firstRow = 0, Tensor<float>? context = null) => throw new NotSupportedException();
             public void SetDivergenceRound(Tensor<float> x, Divergence divergence, Tensor<float> coefficient, Tensor<float> aux, Tensor<float>? context = null) => throw new NotSupportedException();
             public void DivergenceStep(double learningRate, double? clipNorm) => throw new NotSupportedException();
+            public float[] ForwardLogProb(Tensor<float>? x, Tensor<float>? context = null) => throw new NotSupportedException();
+            public double BackwardLogProb(Tensor<float> gradient) => throw new NotSupportedException();
+            public void ApplyGradients(double learningRate, double gradientScale = 1) => throw new NotSupportedException();
             public void CopyTo(Flow<float> flow, Adam<float>? optimizer = null) => throw new NotSupportedException();
             public void Dispose() { }
         }
