@@ -34,6 +34,11 @@ internal static class DeviceFlowLayers
         {
             foreach (var step in Steps(flow))
             {
+                if (DeviceParameterLayers.Compile(step, dev, frozen) is { } own)
+                {
+                    layers.Add(own);
+                    continue;
+                }
                 string where = TypeName(step);
                 var update = Update(step switch
                 {
@@ -100,7 +105,7 @@ internal static class DeviceFlowLayers
         BaseOf(flow);
         var steps = new List<Transform<float>>();
         Flatten(flow.Transform, steps);
-        long counted = steps.Sum(s => Linears(s).Sum(h => (long)h.Weight.Value.Length + (h.Bias?.Value.Length ?? 0)));
+        long counted = steps.Sum(s => Linears(s).Sum(h => (long)h.Weight.Value.Length + (h.Bias?.Value.Length ?? 0)) + DeviceParameterLayers.HostParameters(s).Sum(p => (long)p.Value.Length));
         if (counted != flow.ParameterCount())
             throw new NotSupportedException($"DeviceFlow: the flow has {flow.ParameterCount()} parameters, its conditioner networks {counted}: parameters outside the conditioners are not supported");
         return steps;
@@ -153,16 +158,18 @@ internal static class DeviceFlowLayers
                 foreach (var s in c.Steps) Flatten(s, steps);
                 break;
             case CouplingTransform<float> or AutoregressiveTransform<float> or InverseAutoregressiveTransform<float>:
+            case var own when DeviceParameterLayers.Handles(own):
                 steps.Add(t);
                 break;
             default:
-                throw new NotSupportedException($"DeviceFlow: the transform {TypeName(t)} is not supported (affine and spline couplings, affine and spline MAF and IAF layers are)");
+                throw new NotSupportedException($"DeviceFlow: the transform {TypeName(t)} is not supported (affine and spline couplings, affine and spline MAF and IAF layers, ActNorm, LuLinear and Permutation are)");
         }
     }
 
     /// <summary>The linear layers of a step's conditioner, in order.</summary>
     public static List<HostLinear> Linears(Transform<float> step)
     {
+        if (DeviceParameterLayers.Handles(step)) return []; // no conditioner: its own parameters (DeviceParameterLayers.HostParameters)
         var network = step switch
         {
             CouplingTransform<float> c => c.Conditioner,
