@@ -107,7 +107,7 @@ internal static class DeviceFlowLayers
         Flatten(flow.Transform, steps);
         long counted = steps.Sum(s => Linears(s).Sum(h => (long)h.Weight.Value.Length + (h.Bias?.Value.Length ?? 0)) + DeviceParameterLayers.HostParameters(s).Sum(p => (long)p.Value.Length));
         if (counted != flow.ParameterCount())
-            throw new NotSupportedException($"DeviceFlow: the flow has {flow.ParameterCount()} parameters, its conditioner networks {counted}: parameters outside the conditioners are not supported");
+            throw new NotSupportedException($"DeviceFlow: the flow has {flow.ParameterCount()} parameters, its conditioner networks and ActNorm and LU layers {counted}: parameters elsewhere are not supported");
         return steps;
     }
 
