@@ -15,7 +15,8 @@ namespace NormalizingFlows.Cuda;
 /// Walks a flow's objects (as Export/TransformGraph does) into device layers: affine and rational-quadratic spline
 /// couplings over ReLU MLPs, affine and spline MAF layers and inverse autoregressive (IAF, distillation student) layers
 /// over ReLU MADEs (with or without context), circular splines on periodic features (alone or masked with ordinary
-/// ones), a standard-normal, unit-cube uniform or PeriodicNormal base. Anything else
+/// ones), Glow's ActNorm and LU-decomposed linear maps and fixed permutations (<see cref="DeviceParameterLayers"/>),
+/// a standard-normal, unit-cube uniform or PeriodicNormal base. Anything else
 /// throws a <see cref="NotSupportedException"/> naming the part.
 /// </summary>
 internal static class DeviceFlowLayers
