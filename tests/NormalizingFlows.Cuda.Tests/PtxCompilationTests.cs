@@ -17,6 +17,8 @@ public sealed class PtxCompilationTests
 
     public static TheoryData<string> DistillationKernelNames => KernelsOf(typeof(DistillationKernels));
 
+    public static TheoryData<string> GlowKernelNames => KernelsOf(typeof(GlowKernels));
+
     private static TheoryData<string> KernelsOf(Type type) => [.. type.GetMethods(BindingFlags.Public | BindingFlags.Static)
         .Where(m => m.GetParameters().FirstOrDefault()?.ParameterType == typeof(Index1D)).Select(m => m.Name)];
 
@@ -27,6 +29,10 @@ public sealed class PtxCompilationTests
     [Theory]
     [MemberData(nameof(DistillationKernelNames))]
     public void DistillationKernelCompilesToPtx(string name) => CompilesToPtx(typeof(DistillationKernels), name);
+
+    [Theory]
+    [MemberData(nameof(GlowKernelNames))]
+    public void GlowKernelCompilesToPtx(string name) => CompilesToPtx(typeof(GlowKernels), name);
 
     private static void CompilesToPtx(Type type, string name)
     {
