@@ -176,7 +176,11 @@ public sealed class DeviceGlowTests(CpuAcceleratorFixture fixture) : IClassFixtu
         }
         float deviceSquares = dflow.GradientSquares!.Download().ReadOnlySpan[0];
         Assert.True(Math.Abs(deviceSquares - squares) <= 1e-4 * squares, $"Σg²: device {deviceSquares}, CPU {squares}");
-        // the initialised ActNorm parameters (untouched by a step of learning rate 0) written back equal the CPU's
+        // the initialised ActNorm parameters (untouched by a step of learning rate 0) written back equal the CPU's;
+        // written into another flow, its ActNorms are marked initialised (a later CPU training run keeps them)
+        var other = Glow(seed: 99, initialised: false);
+        dflow.CopyTo(other);
+        Assert.All(other.Transform.NamedModules().Select(m => m.Value).OfType<ActNorm<float>>(), a => Assert.True(a.IsInitialized));
         dflow.CopyTo(gpu);
         foreach (var (c, g) in cpu.Transform.NamedModules().Select(m => m.Value).OfType<ActNorm<float>>().Zip(gpu.Transform.NamedModules().Select(m => m.Value).OfType<ActNorm<float>>()))
         {
@@ -318,5 +322,43 @@ public sealed class DeviceGlowTests(CpuAcceleratorFixture fixture) : IClassFixtu
         Assert.Null(device.GraphFallback);
         Assert.Equal(eager.Epochs.Select(e => e.TrainLoss), graph.Epochs.Select(e => e.TrainLoss));
         foreach (var (e, g) in eagerFlow.Parameters().Zip(graphFlow.Parameters())) Assert.Equal(e.Value.ToArray(), g.Value.ToArray());
+    }
+
+    [Theory]
+    [InlineData(true)]  // written on the device (its ActNorms initialised there), resumed on the CPU
+    [InlineData(false)] // written on the CPU, resumed on the device (which must not initialise again)
+    public void ACheckpointResumesOnTheOtherSide(bool writtenOnDevice)
+    {
+        string dir = Directory.CreateTempSubdirectory("nflow-glow-").FullName;
+        try
+        {
+            var data = new TrainingData<float>(Data(96, 9));
+            var options = Options(null) with { CheckpointPath = Path.Combine(dir, "run.ckpt"), ReportEverySteps = 2 };
+            var (onDevice, onCpu) = (options with { Device = _dev }, options);
+            var fullFlow = Glow(initialised: false);
+            var full = new MaximumLikelihoodTrainer<float>(fullFlow, options with { CheckpointPath = null }).Fit(data);
+            using var cancel = new CancellationTokenSource();
+            var first = new MaximumLikelihoodTrainer<float>(Glow(initialised: false), writtenOnDevice ? onDevice : onCpu) { Progress = new StopAfterEpoch(cancel) }
+                .Fit(data, cancellation: cancel.Token);
+            Assert.Equal(TrainingOutcome.Cancelled, first.Outcome);
+            var resumedFlow = Glow(seed: 99, initialised: false); // other weights, uninitialised ActNorms: the checkpoint must replace both
+            var resumed = new MaximumLikelihoodTrainer<float>(resumedFlow, writtenOnDevice ? onCpu : onDevice).Fit(data, resumeFrom: options.CheckpointPath);
+            Assert.Equal(full.Steps, resumed.Steps);
+            for (int e = 0; e < full.Epochs.Count; e++)
+            {
+                double c = full.Epochs[e].TrainLoss, r = resumed.Epochs[e].TrainLoss;
+                Assert.True(Math.Abs(c - r) <= 2e-4 * Math.Abs(c) + 1e-5, $"epoch {e + 1}: resumed {r}, uninterrupted {c}");
+            }
+            foreach (var (c, r) in fullFlow.Parameters().Zip(resumedFlow.Parameters())) Assert2.Close(c.Value, r.Value, 0, 2e-3, "resumed weights");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private sealed class StopAfterEpoch(CancellationTokenSource cancel) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) { if (value.EndOfEpoch) cancel.Cancel(); }
     }
 }
