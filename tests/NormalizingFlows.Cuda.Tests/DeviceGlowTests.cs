@@ -146,6 +146,28 @@ public sealed class DeviceGlowTests(CpuAcceleratorFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public void ConditionalGlowLogProbAndSamplesMatchTheCpuFlow()
+    {
+        // the couplings read [x_a, context]; ActNorm and the LU map read none
+        var flow = FlowBuilders.Glow<float>(D, layers: 2, hidden: 8, contextFeatures: 2, rng: new Rng(13));
+        Perturb(flow.Parameters(), 14);
+        var x = Data(20, 3);
+        var c = new Rng(6).Normal<float>(20, 2);
+        var z = new Rng(4).Normal<float>(20, D);
+        float[] expected;
+        Tensor<float> samples;
+        using (GradMode.Disable())
+        {
+            expected = flow.LogProb(new Var<float>(x), new Var<float>(c)).Value.ToArray();
+            samples = flow.Transform.Inverse(new Var<float>(z), new Var<float>(c)).X.Value;
+        }
+        using var dflow = DeviceFlow.Compile(flow, _dev);
+        Assert.Equal(2, dflow.ContextFeatures);
+        Assert2.Close(expected, dflow.LogProb(x, c), 1e-5, 1e-4, "conditional glow log p");
+        Assert2.Close(samples, dflow.Inverse(z, c), 1e-5, 1e-4, "conditional glow samples");
+    }
+
+    [Fact]
     public void FirstStepInitialisesActNormAndGradientsMatchAutograd()
     {
         // a fresh Glow: the first training step initialises each ActNorm from its input (the CPU's first training
