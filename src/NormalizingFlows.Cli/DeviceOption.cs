@@ -18,7 +18,7 @@ internal static class DeviceOption
     {
         var o = new Option<string>(Name)
         {
-            Description = $"Where {what} runs: cpu (the library), cuda (an NVIDIA GPU with cuBLAS: coupling and MAF flows, affine or spline, conditional or not, with a context embedding or summary network, float32), cuda-graphs (cuda with each training step replayed as one captured CUDA graph: fewer launches at small batches; opt-in), or cpu-accelerator (the GPU kernels run on the CPU: slow, for testing); default: cpu",
+            Description = $"Where {what} runs: cpu (the library), cuda (an NVIDIA GPU with cuBLAS: coupling, MAF and Glow flows, affine or spline, conditional or not, with a context embedding or summary network, float32), cuda-graphs (cuda with each training step replayed as one captured CUDA graph: fewer launches at small batches; opt-in), or cpu-accelerator (the GPU kernels run on the CPU: slow, for testing); default: cpu",
             DefaultValueFactory = _ => "cpu",
             HelpName = "cpu|cuda|cuda-graphs|cpu-accelerator",
         };

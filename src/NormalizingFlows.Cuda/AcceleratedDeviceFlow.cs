@@ -41,7 +41,7 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
                 (_flow.Beta1, _flow.Beta2, _flow.Eps, _flow.WeightDecay, _flow.DecoupledWeightDecay) = (optimizer.Beta1, optimizer.Beta2, optimizer.Eps, optimizer.WeightDecay, optimizer.Decoupled);
             _lossSum = DeviceTensor.Zeros(device, 1);
             _batch = new DeviceWorkspace(device, _flow.Features, Math.Max(1, _flow.ContextFeatures), DeviceWorkspace.Vector);
-            if (optimizer is not null) _flow.Steps = DeviceAdam.CopyMoments(_flow.Pairs(flow, _embedding).ToList(), optimizer, 0, toHost: false, "DeviceFlow");
+            if (optimizer is not null) _flow.Steps = DeviceAdam.CopyMoments(_flow.Pairs(flow, _embedding).ToList(), optimizer, 0, toHost: false, "DeviceFlow", _flow.ParameterPairs(flow, _embedding));
         }
         catch
         {
@@ -242,7 +242,7 @@ internal sealed class AcceleratedDeviceFlow : IAcceleratedFlow
     public void CopyTo(Flow<float> flow, Adam<float>? optimizer = null)
     {
         _flow.CopyTo(flow, _embedding);
-        if (optimizer is not null) DeviceAdam.CopyMoments(_flow.Pairs(flow, _embedding).ToList(), optimizer, _flow.Steps, toHost: true, "DeviceFlow");
+        if (optimizer is not null) DeviceAdam.CopyMoments(_flow.Pairs(flow, _embedding).ToList(), optimizer, _flow.Steps, toHost: true, "DeviceFlow", _flow.ParameterPairs(flow, _embedding));
     }
     public void Dispose()
     {

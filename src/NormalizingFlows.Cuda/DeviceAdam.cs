@@ -26,21 +26,24 @@ internal static class DeviceAdam
     /// (the optimizer's when copying to the device). <paramref name="owner"/> names the caller in errors.
     /// </summary>
     public static long CopyMoments(IReadOnlyCollection<(DeviceFlowLayers.HostLinear Host, DeviceLinear Device)> pairs, Adam<float> optimizer,
-        long deviceSteps, bool toHost, string owner)
+        long deviceSteps, bool toHost, string owner, IReadOnlyCollection<(Parameter<float> Host, DeviceParameter Device)>? parameters = null)
     {
+        parameters ??= [];
         var index = new Dictionary<Parameter<float>, int>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < optimizer.Parameters.Count; i++) index[optimizer.Parameters[i]] = i;
         var state = optimizer.ExportState();
-        if (pairs.Count * 2 != index.Count)
-            throw new NotSupportedException($"{owner}: the optimizer has {index.Count} parameters, the device trains {pairs.Count * 2} (the linear layers' weights and biases)");
+        if (pairs.Count * 2 + parameters.Count != index.Count)
+            throw new NotSupportedException($"{owner}: the optimizer has {index.Count} parameters, the device trains {pairs.Count * 2 + parameters.Count} (the linear layers' weights and biases{(parameters.Count > 0 ? ", the other layers' parameters" : "")})");
         int At(Parameter<float> p) => index.TryGetValue(p, out int i) ? i
             : throw new NotSupportedException($"{owner}: a weight of the flow is not among the optimizer's parameters");
         long steps = toHost ? deviceSteps : -1;
-        foreach (var (host, device) in pairs)
+        var moments = pairs.Select(p => (Indices: new[] { At(p.Host.Weight), At(p.Host.Bias!) }, Copy: (Action<int[]>)(i =>
+                p.Device.CopyMoments(state[$"{i[0]}.exp_avg"], state[$"{i[0]}.exp_avg_sq"], state[$"{i[1]}.exp_avg"], state[$"{i[1]}.exp_avg_sq"], toHost))))
+            .Concat(parameters.Select(p => (Indices: new[] { At(p.Host) }, Copy: (Action<int[]>)(i => p.Device.CopyMoments(state[$"{i[0]}.exp_avg"], state[$"{i[0]}.exp_avg_sq"], toHost)))));
+        foreach (var (indices, copy) in moments)
         {
-            int w = At(host.Weight), b = At(host.Bias!);
-            device.CopyMoments(state[$"{w}.exp_avg"], state[$"{w}.exp_avg_sq"], state[$"{b}.exp_avg"], state[$"{b}.exp_avg_sq"], toHost);
-            foreach (int i in new[] { w, b })
+            copy(indices);
+            foreach (int i in indices)
             {
                 if (toHost) state[$"{i}.step"] = Tensor<float>.Scalar((float)steps).Untrack();
                 else
@@ -79,9 +82,13 @@ internal sealed class DeviceAdamStep(ComputeDevice device) : IDisposable
     public void WriteScalars(AdamArgs args, double? clipNorm) =>
         DeviceOps.SetAdamScalars(Scalars, args, clipNorm is { } maxNorm ? (float)maxNorm : float.PositiveInfinity);
 
-    /// <summary>Clips the gradients of <paramref name="linears"/> to the global norm of the scalars when <paramref name="clip"/>, then Adam on each.</summary>
-    public void Apply(IEnumerable<DeviceLinear> linears, bool clip)
+    /// <summary>
+    /// Clips the gradients of <paramref name="linears"/> and <paramref name="parameters"/> (a layer's own, outside
+    /// networks) to the global norm of the scalars when <paramref name="clip"/>, then Adam on each.
+    /// </summary>
+    public void Apply(IEnumerable<DeviceLinear> linears, bool clip, IReadOnlyList<DeviceParameter>? parameters = null)
     {
+        parameters ??= [];
         DeviceTensor? scale = null;
         if (clip)
         {
@@ -89,26 +96,30 @@ internal sealed class DeviceAdamStep(ComputeDevice device) : IDisposable
             scale = _clip ??= DeviceTensor.Zeros(device, 1);
             DeviceOps.Fill(_squares, 0);
             foreach (var linear in linears) linear.AddGradientSquares(_squares);
+            foreach (var p in parameters) p.AddGradientSquares(_squares);
             DeviceOps.ClipScale(_squares, scale, Scalars);
         }
         foreach (var linear in linears) linear.Step(Scalars, scale);
+        foreach (var p in parameters) p.Step(Scalars, scale);
     }
 
-    /// <summary>Σ g² of the gradients of <paramref name="linears"/> (summed on the device in float, read back).</summary>
-    public double SumOfSquares(IEnumerable<DeviceLinear> linears)
+    /// <summary>Σ g² of the gradients of <paramref name="linears"/> and <paramref name="parameters"/> (summed on the device in float, read back).</summary>
+    public double SumOfSquares(IEnumerable<DeviceLinear> linears, IReadOnlyList<DeviceParameter> parameters)
     {
         _squares ??= DeviceTensor.Zeros(device, 1);
         DeviceOps.Fill(_squares, 0);
         foreach (var linear in linears) linear.AddGradientSquares(_squares);
+        foreach (var p in parameters) p.AddGradientSquares(_squares);
         return _squares.Download().ReadOnlySpan[0];
     }
 
-    /// <summary>Adam on each of <paramref name="linears"/> with its gradients times <paramref name="scale"/> (a clip factor the caller computed).</summary>
-    public void Apply(IEnumerable<DeviceLinear> linears, float scale)
+    /// <summary>Adam on each of <paramref name="linears"/> and <paramref name="parameters"/> with the gradients times <paramref name="scale"/> (a clip factor the caller computed).</summary>
+    public void Apply(IEnumerable<DeviceLinear> linears, float scale, IReadOnlyList<DeviceParameter> parameters)
     {
         _clip ??= DeviceTensor.Zeros(device, 1);
         DeviceOps.Fill(_clip, scale);
         foreach (var linear in linears) linear.Step(Scalars, _clip);
+        foreach (var p in parameters) p.Step(Scalars, _clip);
     }
 
     public void Dispose()

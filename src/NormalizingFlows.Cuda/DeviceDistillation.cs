@@ -120,7 +120,7 @@ internal sealed class DeviceDistillation : IAcceleratedDistillation
     private DeviceTensor DiffBuffer => _ws[2 * _layers + 6];
     private DeviceTensor Zeros => _ws[2 * _layers + 7];
 
-    private static DeviceTensor? ContextOf(IDeviceLayer layer, DeviceTensor? context) => layer.Network.ContextFeatures == 0 ? null : context;
+    private static DeviceTensor? ContextOf(IDeviceLayer layer, DeviceTensor? context) => (layer.Network?.ContextFeatures ?? 0) == 0 ? null : context;
 
     public void SetTrainingData(Tensor<float> x, Tensor<float>? context = null)
     {

@@ -35,7 +35,7 @@ public sealed partial class DeviceFlow
         if (_periodic is { } pa) DeviceOps.ZeroPeriodic(GA, pa);
         DeviceOps.Scale(GLogDet, gradient, 1); // ∂L/∂log|det| of every layer
         Backward(x, context);
-        return _adam.SumOfSquares(_linears);
+        return _adam.SumOfSquares(_linears, _parameters);
     }
 
     /// <summary>
@@ -48,6 +48,6 @@ public sealed partial class DeviceFlow
         if (!(learningRate >= 0)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "must be ≥ 0");
         if (!(gradientScale >= 0 && double.IsFinite(gradientScale))) throw new ArgumentOutOfRangeException(nameof(gradientScale), gradientScale, "must be finite and ≥ 0");
         BeginStep(learningRate);
-        _adam.Apply(_linears, (float)gradientScale);
+        _adam.Apply(_linears, (float)gradientScale, _parameters);
     }
 }

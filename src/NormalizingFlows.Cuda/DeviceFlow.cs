@@ -11,7 +11,8 @@ namespace NormalizingFlows.Cuda;
 /// run as device kernels (and cuBLAS GEMMs on CUDA) with no host round trip except the loss when asked;
 /// <see cref="CopyTo(Flow{float}, ContextEmbedding{float})"/> writes the trained weights back, so the model files stay the library's.
 /// Supports RealNVP/affine couplings, rational-quadratic spline couplings (nsf_c), MAF and MAF with splines (maf_rqs)
-/// over ReLU conditioners and a standard-normal base (or, for unit-hypercube flows such as i-flow's, the uniform base on
+/// and Glow (ActNorm, initialised from the first training batch as on the CPU, the LU-decomposed linear map, and
+/// fixed permutations between layers) over ReLU conditioners and a standard-normal base (or, for unit-hypercube flows such as i-flow's, the uniform base on
 /// [0, 1]^D with unit-interval splines: <see cref="UnitCubeBase"/>; for flows with periodic features, circular splines
 /// on the angle columns and the PeriodicNormal base), conditional or not, and inverse autoregressive layers (the
 /// distillation student, InverseAutoregressiveTransform: sampling in one MADE pass per layer, log p in D passes; no
@@ -33,6 +34,7 @@ public sealed partial class DeviceFlow : IDisposable
 {
     private readonly List<IDeviceLayer> _layers;
     private readonly DeviceLinear[] _linears; // every layer's and the embedding's linears: clipped and stepped together
+    private readonly DeviceParameter[] _parameters; // the layers' own parameters outside networks (ActNorm, LU maps): clipped and stepped with them
     private readonly DeviceEmbedding? _embedding;
     private readonly DeviceWorkspace _contextGradient; // the loss's gradient with respect to the conditioners' context [rows, C']
     private readonly DeviceWorkspace _ws;  // the layers' outputs x_1 … x_L, then gA, gB [rows, D]; log|det|, log p, g log|det| [rows]
@@ -54,7 +56,8 @@ public sealed partial class DeviceFlow : IDisposable
         ContextFeatures = contextFeatures;
         _layers = layers;
         _embedding = embedding;
-        _linears = [.. layers.SelectMany(layer => layer.Network.Layers), .. embedding?.Linears ?? []];
+        _linears = [.. layers.SelectMany(layer => layer.Network?.Layers ?? []), .. embedding?.Linears ?? []];
+        _parameters = [.. layers.SelectMany(layer => layer.Parameters)];
         Trainable = !layers.Any(l => l is DeviceInverseAutoregressive);
         _contextGradient = new DeviceWorkspace(device, Math.Max(1, conditionerContext));
         _ws = new DeviceWorkspace(device, [.. Enumerable.Repeat(features, layers.Count + 2), DeviceWorkspace.Vector, DeviceWorkspace.Vector, DeviceWorkspace.Vector]);
@@ -267,18 +270,24 @@ public sealed partial class DeviceFlow : IDisposable
         return result;
     }
 
-    private void Forward(DeviceTensor x, DeviceTensor? context)
+    /// <summary>The forward pass; a <paramref name="training"/> pass first initialises an ActNorm still uninitialised from its input (the CPU's first training batch).</summary>
+    private void Forward(DeviceTensor x, DeviceTensor? context, bool training = false)
     {
         _ws.Prepare(x.Rows);
         DeviceOps.Fill(LogDet, 0);
         context = Embed(context);
-        for (int l = 0; l < _layers.Count; l++) _layers[l].Forward(l == 0 ? x : X(l), ContextOf(l, context), X(l + 1), LogDet);
+        for (int l = 0; l < _layers.Count; l++)
+        {
+            var input = l == 0 ? x : X(l);
+            if (training && _layers[l] is DeviceActNorm { NeedsInitialization: true } actNorm) actNorm.Initialize(input);
+            _layers[l].Forward(input, ContextOf(l, context), X(l + 1), LogDet);
+        }
     }
 
     /// <summary>The conditioners' context: the embedding of <paramref name="context"/>, or the context itself without an embedding.</summary>
     private DeviceTensor? Embed(DeviceTensor? context) => _embedding is null || context is null ? context : _embedding.Forward(context);
 
-    private DeviceTensor? ContextOf(int layer, DeviceTensor? context) => _layers[layer].Network.ContextFeatures == 0 ? null : context;
+    private DeviceTensor? ContextOf(int layer, DeviceTensor? context) => (_layers[layer].Network?.ContextFeatures ?? 0) == 0 ? null : context;
 
     /// <summary>x = T⁻¹(z | context) for base points z [N, D] into <paramref name="x"/> [N, D] (MAF layers: the incremental MADE, or D full passes each; IAF layers: one).</summary>
     public void Inverse(DeviceTensor z, DeviceTensor x, DeviceTensor? context = null) => Inverse(z, x, context, withLogDet: false);
@@ -458,7 +467,7 @@ public sealed partial class DeviceFlow : IDisposable
     private void LikelihoodStep(DeviceTensor batch, DeviceTensor? context, DeviceTensor? weights, DeviceTensor? lossSum, DeviceTensor? logpSum)
     {
         int n = batch.Rows;
-        Forward(batch, context);
+        Forward(batch, context, training: true);
         var z = X(_layers.Count);
         var w = weights ?? Device.Ones(n);
         if (logpSum is not null || lossSum is not null) BaseLogProb(z, LogDet, LogP);
@@ -503,7 +512,7 @@ public sealed partial class DeviceFlow : IDisposable
     private void DivergenceLaunches(DeviceTensor x, DeviceTensor coefficient, DeviceTensor aux, int kind, DeviceTensor? lossSum, DeviceTensor? context)
     {
         int n = x.Rows;
-        Forward(x, context);
+        Forward(x, context, training: true);
         DeviceOps.DivergenceRows(LogDet, coefficient, aux, LogP, GLogDet, kind, 1f / n);
         if (lossSum is not null) DeviceOps.Gemm(Device.Ones(n), false, LogP, false, lossSum, 1, 1, n, 1, 1);
         DeviceOps.Fill(GA, 0); // the loss depends on z only through log|det|
@@ -518,7 +527,7 @@ public sealed partial class DeviceFlow : IDisposable
     private void BackwardAndStep(DeviceTensor batch, DeviceTensor? context)
     {
         Backward(batch, context);
-        _adam.Apply(_linears, ClipNorm is not null);
+        _adam.Apply(_linears, ClipNorm is not null, _parameters);
     }
 
     /// <summary>
@@ -540,7 +549,7 @@ public sealed partial class DeviceFlow : IDisposable
         var g = GA; var gx = GB;
         for (int l = _layers.Count - 1; l >= 0; l--)
         {
-            _layers[l].Backward(l == 0 ? batch : X(l), g, GLogDet, gx, _layers[l].Network.ContextFeatures == 0 ? null : gContext);
+            _layers[l].Backward(l == 0 ? batch : X(l), g, GLogDet, gx, (_layers[l].Network?.ContextFeatures ?? 0) == 0 ? null : gContext);
             (g, gx) = (gx, g);
         }
         _embedding?.Backward(context!, gContext!);
@@ -560,7 +569,12 @@ public sealed partial class DeviceFlow : IDisposable
     public void CopyTo(Flow<float> flow, ContextEmbedding<float>? embedding = null)
     {
         foreach (var (host, device) in Pairs(flow, embedding, nameof(CopyTo))) device.CopyTo(host.Weight, host.Bias!, host.Mask);
+        DeviceParameterLayers.CopyTo(DeviceFlowLayers.Steps(DeviceFlowLayers.Unwrap(flow, embedding).Flow), _layers);
     }
+
+    /// <summary>Each trainable parameter of the layers outside networks (ActNorm, LU maps) beside the host flow's, in layer order.</summary>
+    internal List<(Autograd.Parameter<float> Host, DeviceParameter Device)> ParameterPairs(Flow<float> flow, ContextEmbedding<float>? embedding = null)
+        => DeviceParameterLayers.Pairs(DeviceFlowLayers.Steps(DeviceFlowLayers.Unwrap(flow, embedding).Flow), _layers);
 
     /// <summary>
     /// Each device linear layer beside the host flow's (same architecture), in parameter order (the flow's, then its
@@ -578,7 +592,7 @@ public sealed partial class DeviceFlow : IDisposable
         for (int l = 0; l < steps.Count; l++)
         {
             var hosts = DeviceFlowLayers.Linears(steps[l]);
-            var device = _layers[l].Network.Layers;
+            var device = _layers[l].Network?.Layers ?? [];
             if (hosts.Count != device.Length) throw new ArgumentException($"DeviceFlow.{caller}: layer {l} has {hosts.Count} linear layers on the host, {device.Length} on the device", nameof(flow));
             for (int i = 0; i < hosts.Count; i++) pairs.Add((hosts[i], device[i]));
         }

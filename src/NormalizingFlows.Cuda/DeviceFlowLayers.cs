@@ -16,7 +16,8 @@ namespace NormalizingFlows.Cuda;
 /// Walks a flow's objects (as Export/TransformGraph does) into device layers: affine and rational-quadratic spline
 /// couplings over MLPs or ResidualNets, affine and spline MAF layers and inverse autoregressive (IAF, distillation
 /// student) layers over MADEs or residual MADEs (any hidden activation; with or without context), NAF's sigmoidal update in any of them, circular splines on
-/// periodic features (alone or masked with ordinary ones), a standard-normal, unit-cube uniform or PeriodicNormal base.
+/// periodic features (alone or masked with ordinary ones), Glow's ActNorm and LU-decomposed linear maps and fixed
+/// permutations (<see cref="DeviceParameterLayers"/>), a standard-normal, unit-cube uniform or PeriodicNormal base.
 /// Anything else throws a <see cref="NotSupportedException"/> naming the part.
 /// </summary>
 internal static class DeviceFlowLayers
@@ -35,6 +36,11 @@ internal static class DeviceFlowLayers
         {
             foreach (var step in Steps(flow))
             {
+                if (DeviceParameterLayers.Compile(step, dev, frozen) is { } own)
+                {
+                    layers.Add(own);
+                    continue;
+                }
                 string where = TypeName(step);
                 var update = Update(UpdateOf(step));
                 var hosts = Linears(step);
@@ -124,10 +130,10 @@ internal static class DeviceFlowLayers
         var steps = new List<Transform<float>>();
         Flatten(flow.Transform, steps);
         // each update first: one with weights of its own (UMNN's integrand network) is refused by name, not by the count below
-        foreach (var step in steps) Update(UpdateOf(step));
-        long counted = steps.Sum(s => Linears(s).Sum(h => (long)h.Weight.Value.Length + (h.Bias?.Value.Length ?? 0)));
+        foreach (var step in steps.Where(s => !DeviceParameterLayers.Handles(s))) Update(UpdateOf(step));
+        long counted = steps.Sum(s => Linears(s).Sum(h => (long)h.Weight.Value.Length + (h.Bias?.Value.Length ?? 0)) + DeviceParameterLayers.HostParameters(s).Sum(p => (long)p.Value.Length));
         if (counted != flow.ParameterCount())
-            throw new NotSupportedException($"DeviceFlow: the flow has {flow.ParameterCount()} parameters, its conditioner networks {counted}: parameters outside the conditioners are not supported");
+            throw new NotSupportedException($"DeviceFlow: the flow has {flow.ParameterCount()} parameters, its conditioner networks and ActNorm and LU layers {counted}: parameters elsewhere are not supported");
         return steps;
     }
 
@@ -178,10 +184,11 @@ internal static class DeviceFlowLayers
                 foreach (var s in c.Steps) Flatten(s, steps);
                 break;
             case CouplingTransform<float> or AutoregressiveTransform<float> or InverseAutoregressiveTransform<float>:
+            case var own when DeviceParameterLayers.Handles(own):
                 steps.Add(t);
                 break;
             default:
-                throw new NotSupportedException($"DeviceFlow: the transform {TypeName(t)} is not supported (affine and spline couplings, affine and spline MAF and IAF layers are)");
+                throw new NotSupportedException($"DeviceFlow: the transform {TypeName(t)} is not supported (affine and spline couplings, affine and spline MAF and IAF layers, ActNorm, LuLinear and Permutation are)");
         }
     }
 
@@ -200,6 +207,7 @@ internal static class DeviceFlowLayers
     /// </summary>
     public static List<HostLinear> Linears(Transform<float> step)
     {
+        if (DeviceParameterLayers.Handles(step)) return []; // no conditioner: its own parameters (DeviceParameterLayers.HostParameters)
         var network = ConditionerOf(step);
         if (network.NamedModules().Any(c => c.Value is Dropout<float>))
             throw new NotSupportedException($"DeviceFlow: the conditioner of {TypeName(step)} has dropout (not supported)");

@@ -4,7 +4,7 @@ using ILGPU.Runtime;
 namespace NormalizingFlows.Cuda;
 
 /// <summary>The kernels of <see cref="DeviceKernels"/> loaded (compiled once) for one accelerator.</summary>
-internal sealed class DeviceKernelSet(Accelerator a)
+internal sealed partial class DeviceKernelSet(Accelerator a)
 {
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs> Gemm =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(DeviceKernels.Gemm);

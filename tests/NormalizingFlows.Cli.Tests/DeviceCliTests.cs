@@ -61,6 +61,19 @@ public sealed class DeviceCliTests
     }
 
     [Fact]
+    public void GlowTrainsAndScoresOnTheAcceleratorAsOnTheCpu()
+    {
+        // ActNorm (initialised from the first batch), the LU linear map and affine couplings on the device
+        using var s = new CliSandbox();
+        string test = Data(s, "test.csv", 32, 2);
+        TrainOnBothSides(s, ["train", Data(s), .. Small, "--flow", "glow"], test);
+        var (code, _, err) = s.Run("logprob", s["dev.nflow"], test, "-o", s["devdev.csv"], "--device", "cpu-accelerator");
+        Assert.True(code == 0, err);
+        var (a, b) = (Column(s["devcpu.csv"]), Column(s["devdev.csv"]));
+        for (int i = 0; i < a.Length; i++) Assert.True(Math.Abs(a[i] - b[i]) <= 1e-3 * (1 + Math.Abs(a[i])), $"row {i}: scored on the CPU {a[i]}, on the device {b[i]}");
+    }
+
+    [Fact]
     public void TrainOnTheAcceleratorWritesAModelTheCpuScores()
     {
         using var s = new CliSandbox();

@@ -19,6 +19,8 @@ public sealed class PtxCompilationTests
 
     public static TheoryData<string> ActivationKernelNames => KernelsOf(typeof(DeviceActivationKernels));
 
+    public static TheoryData<string> GlowKernelNames => KernelsOf(typeof(GlowKernels));
+
     private static TheoryData<string> KernelsOf(Type type) => [.. type.GetMethods(BindingFlags.Public | BindingFlags.Static)
         .Where(m => m.GetParameters().FirstOrDefault()?.ParameterType == typeof(Index1D)).Select(m => m.Name)];
 
@@ -33,6 +35,10 @@ public sealed class PtxCompilationTests
     [Theory]
     [MemberData(nameof(ActivationKernelNames))]
     public void ActivationKernelCompilesToPtx(string name) => CompilesToPtx(typeof(DeviceActivationKernels), name);
+
+    [Theory]
+    [MemberData(nameof(GlowKernelNames))]
+    public void GlowKernelCompilesToPtx(string name) => CompilesToPtx(typeof(GlowKernels), name);
 
     internal static void CompilesToPtx(Type type, string name)
     {

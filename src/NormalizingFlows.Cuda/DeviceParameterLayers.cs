@@ -1,0 +1,66 @@
+using NormalizingFlows.Autograd;
+using NormalizingFlows.Transforms;
+
+namespace NormalizingFlows.Cuda;
+
+/// <summary>
+/// The flow layers without a conditioner network that the device runs between the conditioned ones: ActNorm and
+/// the LU-decomposed linear map (Glow's; parameters of their own, trained as <see cref="DeviceParameter"/>s) and
+/// fixed permutations.
+/// </summary>
+internal static class DeviceParameterLayers
+{
+    /// <summary>Whether <paramref name="step"/> is one of these layers.</summary>
+    public static bool Handles(Transform<float> step) => step is ActNorm<float> or LuLinear<float> or Permutation<float>;
+
+    /// <summary>The device layer of <paramref name="step"/>; null when it is not one of these layers. A frozen compile (a distillation's teacher) refuses them by name.</summary>
+    public static IDeviceLayer? Compile(Transform<float> step, ComputeDevice dev, bool frozen)
+    {
+        if (!Handles(step)) return null;
+        if (frozen && step is not Permutation<float>)
+            throw new NotSupportedException($"DeviceFlow: the transform {step.GetType().Name[..step.GetType().Name.IndexOf('`')]} is not supported in a frozen flow (a distillation's teacher)");
+        return step switch
+        {
+            ActNorm<float> a => new DeviceActNorm(dev, a),
+            LuLinear<float> lu => new DeviceLuLinear(dev, lu),
+            Permutation<float> p => new DevicePermutation(dev, [.. p.Order]),
+            _ => null,
+        };
+    }
+
+    /// <summary>The trainable parameters of <paramref name="step"/> in the order its device layer lists them (none for other steps).</summary>
+    public static IReadOnlyList<Parameter<float>> HostParameters(Transform<float> step) => step switch
+    {
+        ActNorm<float> a => [a.LogScale, a.Shift],
+        LuLinear<float> lu => [lu.Lower, lu.Upper, lu.LogAbsDiag, lu.Bias],
+        _ => [],
+    };
+
+    /// <summary>Each device parameter of <paramref name="layers"/> beside the host parameter of <paramref name="steps"/> (same architecture).</summary>
+    public static List<(Parameter<float> Host, DeviceParameter Device)> Pairs(IReadOnlyList<Transform<float>> steps, IReadOnlyList<IDeviceLayer> layers)
+    {
+        if (steps.Count != layers.Count) throw new ArgumentException($"DeviceFlow: the flow has {steps.Count} layers, the device flow {layers.Count}");
+        var pairs = new List<(Parameter<float>, DeviceParameter)>();
+        for (int l = 0; l < steps.Count; l++)
+        {
+            var hosts = HostParameters(steps[l]);
+            var device = layers[l].Parameters;
+            if (hosts.Count != device.Count) throw new ArgumentException($"DeviceFlow: layer {l} has {hosts.Count} parameters outside networks on the host, {device.Count} on the device");
+            for (int i = 0; i < hosts.Count; i++)
+            {
+                if (hosts[i].Value.Length != device[i].Length)
+                    throw new ArgumentException($"DeviceFlow: a parameter of layer {l} has {hosts[i].Value.Length} values on the host, {device[i].Length} on the device");
+                pairs.Add((hosts[i], device[i]));
+            }
+        }
+        return pairs;
+    }
+
+    /// <summary>Writes the device parameters into the host steps (an ActNorm initialised on the device is marked initialised on the host).</summary>
+    public static void CopyTo(IReadOnlyList<Transform<float>> steps, IReadOnlyList<IDeviceLayer> layers)
+    {
+        foreach (var (host, device) in Pairs(steps, layers)) device.CopyTo(host);
+        for (int l = 0; l < steps.Count; l++)
+            if (steps[l] is ActNorm<float> a && layers[l] is DeviceActNorm d) d.CopyTo(a);
+    }
+}
