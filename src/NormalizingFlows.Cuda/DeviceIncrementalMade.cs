@@ -11,33 +11,15 @@ namespace NormalizingFlows.Cuda;
 /// Built only when every mask follows the MADE's degrees (<see cref="TryCreate"/>); otherwise the layer keeps its
 /// D full passes.
 /// </summary>
-internal sealed class DeviceIncrementalMade : IIncrementalMade
+internal sealed class DeviceIncrementalMade : DeviceIncrementalSampler
 {
-    private readonly ComputeDevice _dev;
-    private readonly int _d, _c, _m, _activation; // _activation: the hidden layers' DeviceActivation code
-    private readonly DeviceLinear[] _layers;     // hidden layers, then the output layer
-    private readonly int[] _featureAt;           // position → feature
     private readonly int[][] _start;             // [hidden layer][degree 0 … D] block starts among its kept units
-    private readonly DeviceIndex[] _rowPerm, _colPerm; // per layer: the rows (kept units by degree; outputs as they are) and columns (the layer below's permutation, context after)
-    private readonly DeviceIndex _zero;          // [0]: the one column of a bias
-    private readonly DeviceTensor[] _w, _b;      // permuted weights [rows, cols] and biases [rows, 1]
-    private readonly int[] _widths;              // rows of the transposed activations: D + C, then each hidden layer's kept units (+ C for the last)
-    private DeviceTensor[] _buffers = [];        // the activations' storage for the largest N seen
-    private DeviceTensor[] _act = [];            // xᵀ [D + C, N], the hidden activations hᵀ [width, N]: views over the first elements of the buffers
-    private readonly DeviceWorkspace _step;      // θ of one feature [N, m], its y, x and log|det| columns [N, 1]
 
+    // activations: xᵀ [D + C, N], then each hidden layer's kept units hᵀ [width, N] (the last with the context after)
     private DeviceIncrementalMade(ComputeDevice dev, int d, int c, int m, DeviceLinear[] layers, int[] featureAt, int[][] start, int[][] rowPerm, int[][] colPerm, int activation)
-    {
-        (_dev, _d, _c, _m, _layers, _featureAt, _start, _activation) = (dev, d, c, m, layers, featureAt, start, activation);
-        _rowPerm = rowPerm.Select(p => new DeviceIndex(dev, p)).ToArray();
-        _colPerm = colPerm.Select(p => new DeviceIndex(dev, p)).ToArray();
-        _zero = new DeviceIndex(dev, [0]);
-        _w = rowPerm.Select((p, l) => DeviceTensor.Zeros(dev, p.Length, colPerm[l].Length)).ToArray();
-        _b = rowPerm.Select(p => DeviceTensor.Zeros(dev, p.Length, 1)).ToArray();
-        int hidden = layers.Length - 1;
-        _widths = [d + c, .. Enumerable.Range(0, hidden).Select(l => rowPerm[l].Length + (l == hidden - 1 ? c : 0))];
-        _step = new DeviceWorkspace(dev, m, 1, 1, 1);
-    }
+        : base(dev, d, c, m, activation, layers, featureAt, rowPerm, colPerm,
+            [d + c, .. Enumerable.Range(0, layers.Length - 1).Select(l => rowPerm[l].Length + (l == layers.Length - 2 ? c : 0))])
+        => _start = start;
 
     /// <summary>
     /// The incremental sampler of a MADE's device layers (hidden layers, then the output layer over [h, context]), or
@@ -95,24 +77,11 @@ internal sealed class DeviceIncrementalMade : IIncrementalMade
     }
 
     /// <summary>x = τ⁻¹(y; θ(x, c)) for y [N, D] into x [N, D], the context [N, C] (null without one).</summary>
-    public void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x, DeviceUpdate update)
+    public override void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x, DeviceUpdate update)
     {
         int n = y.Rows, hidden = _layers.Length - 1;
         if (n == 0) return;
-        for (int l = 0; l <= hidden; l++)
-        {
-            DeviceOps.Gather2D(_layers[l].W, _w[l], _rowPerm[l], _colPerm[l]);
-            DeviceOps.Gather2D(_layers[l].B, _b[l], _rowPerm[l], _zero);
-        }
-        if (_buffers.Length == 0 || _buffers[0].Cols < n)
-        {
-            foreach (var t in _buffers) t.Dispose();
-            _buffers = _widths.Select(w => DeviceTensor.Zeros(_dev, w, n)).ToArray();
-            _act = [];
-        }
-        if (_act.Length == 0 || _act[0].Cols != n) _act = _buffers.Select((b, l) => b.Reshaped(_widths[l], n)).ToArray();
-        _step.Prepare(n);
-        for (int l = 0; l <= hidden; l++) DeviceOps.Fill(_act[l], 0);
+        Prepare(n);
         if (context is not null)
         {
             DeviceOps.Transpose(context, _act[0].RowRange(_d, _c));
@@ -144,14 +113,5 @@ internal sealed class DeviceIncrementalMade : IIncrementalMade
             DeviceOps.CopyColumn(xf, 0, x, f);
             DeviceOps.Scale(_act[0].RowRange(f, 1), xf, 1); // xᵀ row f
         }
-    }
-
-    public void Dispose()
-    {
-        foreach (var i in _rowPerm.Concat(_colPerm)) i.Dispose();
-        _zero.Dispose();
-        foreach (var t in _w.Concat(_b)) t.Dispose();
-        foreach (var t in _buffers) t.Dispose();
-        _step.Dispose();
     }
 }

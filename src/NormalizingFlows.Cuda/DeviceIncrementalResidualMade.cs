@@ -1,12 +1,5 @@
 namespace NormalizingFlows.Cuda;
 
-/// <summary>A MAF layer's sampler in about one MADE pass of work (<see cref="DeviceIncrementalMade"/>, <see cref="DeviceIncrementalResidualMade"/>).</summary>
-internal interface IIncrementalMade : IDisposable
-{
-    /// <summary>x = τ⁻¹(y; θ(x, c)) for y [N, D] into x [N, D], the context [N, C] (null without one).</summary>
-    void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x, DeviceUpdate update);
-}
-
 /// <summary>
 /// The incremental sampler of the residual MADE (Nn/Made with residual blocks; the CPU's IncrementalMade has no such
 /// variant and samples it with D full passes). Its blocks keep one row of hidden degrees, so position k of the order
@@ -17,37 +10,29 @@ internal interface IIncrementalMade : IDisposable
 /// from [h_B; c] and the elementwise inverse of its column. The permuted weights are gathered at every call.
 /// Built only when every mask follows the degrees (<see cref="TryCreate"/>).
 /// </summary>
-internal sealed class DeviceIncrementalResidualMade : IIncrementalMade
+internal sealed class DeviceIncrementalResidualMade : DeviceIncrementalSampler
 {
-    private readonly ComputeDevice _dev;
-    private readonly int _d, _c, _m, _activation, _blocks, _kept; // _activation: the blocks' DeviceActivation code
-    private readonly DeviceLinear[] _layers;     // L_in, per block L₁ and L₂, L_out
-    private readonly int[] _featureAt;           // position → feature
+    private readonly int _blocks, _kept;
     private readonly int[] _start;               // degree 0 … D: block starts among the kept units
-    private readonly DeviceIndex[] _rowPerm, _colPerm;
-    private readonly DeviceIndex _zero;
-    private readonly DeviceTensor[] _w, _b;
-    private readonly int[] _widths;              // xᵀ [D + C], h_0 … h_B (h_B with the context after), a_0 …, u_0 …
-    private DeviceTensor[] _buffers = [];
-    private DeviceTensor[] _act = [];
-    private readonly DeviceWorkspace _step;
 
+    // layers L_in, per block L₁ and L₂, L_out; activations xᵀ [D + C], h_0 … h_B (h_B with the context after), a_0 …, u_0 …
     private DeviceIncrementalResidualMade(ComputeDevice dev, int d, int c, int m, int activation, DeviceLinear[] layers, int[] featureAt, int[] start, int[] kept)
+        : base(dev, d, c, m, activation, layers, featureAt, RowPerm(layers, d, m, kept), ColPerm(layers, d, c, kept), Widths(d, c, (layers.Length - 2) / 2, kept.Length))
     {
-        (_dev, _d, _c, _m, _activation, _layers, _featureAt, _start) = (dev, d, c, m, activation, layers, featureAt, start);
+        _start = start;
         _blocks = (layers.Length - 2) / 2;
         _kept = kept.Length;
-        int hidden = layers[0].Out;
-        var all = Enumerable.Range(0, layers.Length).ToArray();
-        _rowPerm = all.Select(l => new DeviceIndex(dev, l == layers.Length - 1 ? Enumerable.Range(0, d * m).ToArray() : kept)).ToArray();
-        _colPerm = all.Select(l => new DeviceIndex(dev, l == 0 ? Enumerable.Range(0, d + c).ToArray()
-            : l == layers.Length - 1 ? [.. kept, .. Enumerable.Range(hidden, c)] : kept)).ToArray();
-        _zero = new DeviceIndex(dev, [0]);
-        _w = all.Select(l => DeviceTensor.Zeros(dev, _rowPerm[l].Length, _colPerm[l].Length)).ToArray();
-        _b = all.Select(l => DeviceTensor.Zeros(dev, _rowPerm[l].Length, 1)).ToArray();
-        _widths = [d + c, .. Enumerable.Range(0, _blocks + 1).Select(b => _kept + (b == _blocks ? c : 0)), .. Enumerable.Repeat(_kept, 2 * _blocks)];
-        _step = new DeviceWorkspace(dev, m, 1, 1, 1);
     }
+
+    private static int[] Widths(int d, int c, int blocks, int kept)
+        => [d + c, .. Enumerable.Range(0, blocks + 1).Select(b => kept + (b == blocks ? c : 0)), .. Enumerable.Repeat(kept, 2 * blocks)];
+
+    private static int[][] RowPerm(DeviceLinear[] layers, int d, int m, int[] kept)
+        => [.. Enumerable.Range(0, layers.Length).Select(l => l == layers.Length - 1 ? Enumerable.Range(0, d * m).ToArray() : kept)];
+
+    private static int[][] ColPerm(DeviceLinear[] layers, int d, int c, int[] kept)
+        => [.. Enumerable.Range(0, layers.Length).Select(l => l == 0 ? Enumerable.Range(0, d + c).ToArray()
+            : l == layers.Length - 1 ? [.. kept, .. Enumerable.Range(layers[0].Out, c)] : kept)];
 
     /// <summary>
     /// The sampler of a residual MADE's device layers (L_in over [x, c], per block L₁ and L₂, L_out over [h, c]), or
@@ -94,24 +79,11 @@ internal sealed class DeviceIncrementalResidualMade : IIncrementalMade
     private DeviceTensor U(int b) => _act[2 + 2 * _blocks + b];
 
     /// <inheritdoc/>
-    public void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x, DeviceUpdate update)
+    public override void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x, DeviceUpdate update)
     {
         int n = y.Rows, last = _layers.Length - 1;
         if (n == 0) return;
-        for (int l = 0; l <= last; l++)
-        {
-            DeviceOps.Gather2D(_layers[l].W, _w[l], _rowPerm[l], _colPerm[l]);
-            DeviceOps.Gather2D(_layers[l].B, _b[l], _rowPerm[l], _zero);
-        }
-        if (_buffers.Length == 0 || _buffers[0].Cols < n)
-        {
-            foreach (var t in _buffers) t.Dispose();
-            _buffers = _widths.Select(w => DeviceTensor.Zeros(_dev, w, n)).ToArray();
-            _act = [];
-        }
-        if (_act.Length == 0 || _act[0].Cols != n) _act = _buffers.Select((b, l) => b.Reshaped(_widths[l], n)).ToArray();
-        _step.Prepare(n);
-        foreach (var a in _act) DeviceOps.Fill(a, 0);
+        Prepare(n);
         if (context is not null)
         {
             DeviceOps.Transpose(context, _act[0].RowRange(_d, _c));
@@ -149,14 +121,5 @@ internal sealed class DeviceIncrementalResidualMade : IIncrementalMade
             DeviceOps.CopyColumn(xf, 0, x, f);
             DeviceOps.Scale(_act[0].RowRange(f, 1), xf, 1); // xᵀ row f
         }
-    }
-
-    public void Dispose()
-    {
-        foreach (var i in _rowPerm.Concat(_colPerm)) i.Dispose();
-        _zero.Dispose();
-        foreach (var t in _w.Concat(_b)) t.Dispose();
-        foreach (var t in _buffers) t.Dispose();
-        _step.Dispose();
     }
 }
