@@ -89,6 +89,7 @@ internal static class Checks
     private static bool LogProb(string model, ComputeDevice device, int rows, Variant context)
     {
         var flow = Perturbed(model, context);
+        flow.Eval(); // scoring: a Glow's ActNorms keep their weights (in training mode the CPU's first forward would initialise them from the batch)
         using var dflow = DeviceFlow.Compile(flow, device);
         var x = new Rng(3).Normal<float>(rows, D);
         var c = Context(rows, context, 5);
