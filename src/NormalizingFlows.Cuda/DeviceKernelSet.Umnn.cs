@@ -20,4 +20,8 @@ internal sealed partial class DeviceKernelSet
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(DeviceUmnnKernels.AddPositionGradient);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> UmnnScatterEmbeddings =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(DeviceUmnnKernels.ScatterEmbeddings);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<double>, ArrayView<float>, ArrayView<float>> UmnnSolverStart =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<double>, ArrayView<float>, ArrayView<float>>(DeviceUmnnKernels.SolverStart);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, double> UmnnSolverStep =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, double>(DeviceUmnnKernels.SolverStep);
 }

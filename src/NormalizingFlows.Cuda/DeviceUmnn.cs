@@ -1,4 +1,5 @@
-using NormalizingFlows.Autograd;
+using ILGPU;
+using ILGPU.Runtime;
 using NormalizingFlows.Nn;
 using NormalizingFlows.Transforms.Monotonic;
 
@@ -13,9 +14,9 @@ namespace NormalizingFlows.Cuda;
 /// element for y = β·x·Σ_j w_j g_j + α and log dy/dx = log β + log g(x) (<see cref="DeviceUmnnKernels"/>). Backward:
 /// the network re-evaluated at the same x (as the CPU's UmnnQuadrature does), the outputs' gradients per node, then
 /// the layers' GEMMs back to the weights, the embeddings and x (the Leibniz rule term by term). Inverse: the CPU's
-/// MonotonicSolver (safeguarded Newton, rtsafe's step rule) driven from the host, each round's map and derivative
-/// evaluated for all elements at once on the device (one upload of the probe points and one download of f and
-/// log f′ a round); its log|det| is −log dy/dx at the solution.
+/// MonotonicSolver (safeguarded Newton, rtsafe's step rule) on the device, driven by a host loop: per round one
+/// batched evaluation of the map and its derivative at every element's probe, one solver-step kernel (one thread per
+/// element, its state in double) and the open elements' count read back; its log|det| is −log dy/dx at the solution.
 /// </summary>
 internal sealed class DeviceUmnn : IDisposable
 {
@@ -29,7 +30,9 @@ internal sealed class DeviceUmnn : IDisposable
     private readonly DeviceParameter[] _hiddenW, _hiddenB;
     private readonly DeviceWorkspace _rows;   // per element: h [R, E], a [R, H], ga [R, H], gh [R, E]
     private readonly DeviceWorkspace _nodes;  // per node: z_0 … z_{L−1} [R·Q, H], two gradients [R·Q, H], o, go, s, t [R·Q]
-    private readonly DeviceWorkspace _probe;  // the inverse's probe points, f and log f′ [R]
+    private readonly DeviceWorkspace _probe;  // the inverse's probe points, f, log f′ and the open and failed flags [R]
+    private readonly DeviceTensor _count;     // the open (or failed) elements' count
+    private MemoryBuffer1D<double, Stride1D.Dense>? _state; // the inverse's solver state [R·SolverState], grown as needed
     private readonly List<DeviceParameter> _parameters = [];
 
     /// <summary>The update <paramref name="settings"/> with the layer's integrand network <paramref name="network"/> (its current weights).</summary>
@@ -37,7 +40,7 @@ internal sealed class DeviceUmnn : IDisposable
     {
         _dev = dev;
         (_embedding, _hidden, _q, _stride) = (settings.Embedding, settings.Hidden, settings.Nodes, settings.ParametersPerFeature);
-        _tolerance = MonotonicSolver.EffectiveTolerance<float>(settings.Tolerance);
+        _tolerance = Math.Max(settings.Tolerance, 8 * (double)(MathF.BitIncrement(1f) - 1f)); // MonotonicSolver.EffectiveTolerance<float>
         var (t, w) = ClenshawCurtis.Rule(settings.Nodes);
         _c = DeviceTensor.Upload(dev, Tensors.Tensor<float>.From(t.Select(v => (float)(0.5 * (1 + v))).ToArray(), settings.Nodes));
         _w = DeviceTensor.Upload(dev, Tensors.Tensor<float>.From(w.Select(v => (float)(0.5 * v)).ToArray(), settings.Nodes));
@@ -66,7 +69,8 @@ internal sealed class DeviceUmnn : IDisposable
         }
         _rows = new DeviceWorkspace(dev, _embedding, _hidden, _hidden, _embedding);
         _nodes = new DeviceWorkspace(dev, [.. Enumerable.Repeat(_hidden, settings.Layers + 2), DeviceWorkspace.Vector, DeviceWorkspace.Vector, DeviceWorkspace.Vector, DeviceWorkspace.Vector]);
-        _probe = new DeviceWorkspace(dev, DeviceWorkspace.Vector, DeviceWorkspace.Vector, DeviceWorkspace.Vector);
+        _probe = new DeviceWorkspace(dev, DeviceWorkspace.Vector, DeviceWorkspace.Vector, DeviceWorkspace.Vector, DeviceWorkspace.Vector, DeviceWorkspace.Vector);
+        _count = DeviceTensor.Zeros(dev, 1);
         Layers = settings.Layers;
     }
 
@@ -157,31 +161,66 @@ internal sealed class DeviceUmnn : IDisposable
         if (r > 0) _dev.Kernels.UmnnCombine(r, x.View, p.View, _nodes[Layers + 2].View, _w.View, y.View, ld.View, _q, _stride);
     }
 
-    /// <summary>x = f⁻¹(y) by MonotonicSolver, each round's f and f′ = exp(log f′) evaluated on the device; ld = −log f′(x).</summary>
+    /// <summary>
+    /// x = f⁻¹(y) by MonotonicSolver's rounds on the device: each round one evaluation of f and log f′ at every
+    /// element's probe, then one thread per element takes its solver step (<see cref="DeviceUmnnKernels.SolverStep"/>),
+    /// and the count of open elements is read back; ld = −log f′(x). A solve that fails where the CPU's throws
+    /// (a NaN map, no bracket, no convergence) throws the same <see cref="ArgumentException"/>.
+    /// </summary>
     private void Inverse(DeviceTensor y, DeviceTensor p, DeviceTensor x, DeviceTensor ld)
     {
         int r = (int)y.Length;
         if (r == 0) return;
         _probe.Prepare(r);
-        var (probe, f, logSlope) = (_probe[0], _probe[1], _probe[2]);
-        var buffer = new float[r]; var values = new float[r]; var slopes = new float[r];
-        y.CopyTo(buffer);
-        var target = buffer.Select(v => (double)v).ToArray();
-        var solution = new double[r];
-        MonotonicSolver.Solve(target, solution, (xs, fx, dfx) =>
+        var (probe, f, logSlope, open, failed) = (_probe[0], _probe[1], _probe[2], _probe[3], _probe[4]);
+        long size = (long)r * DeviceUmnnKernels.SolverState;
+        if (_state is null || _state.Length < size)
         {
-            for (int i = 0; i < xs.Length; i++) buffer[i] = (float)xs[i];
-            probe.CopyFrom(buffer);
+            _state?.Dispose();
+            _state = _dev.Accelerator.Allocate1D<double>(size);
+        }
+        var state = _state.View.SubView(0, size);
+        var k = _dev.Kernels;
+        var count = new float[1];
+        k.UmnnSolverStart(r, y.View, state, probe.View, x.View);
+        for (int round = 0; ; round++)
+        {
             Evaluate(probe, p);
             Map(probe, p, f, logSlope);
-            f.CopyTo(values); logSlope.CopyTo(slopes);
-            for (int i = 0; i < xs.Length; i++) { fx[i] = values[i]; dfx[i] = Math.Exp(slopes[i]); }
-        }, _tolerance, "UMNN update");
-        for (int i = 0; i < r; i++) buffer[i] = (float)solution[i];
-        x.CopyFrom(buffer);
+            k.UmnnSolverStep(r, y.View, f.View, logSlope.View, state, probe.View, x.View, open.View, failed.View, _tolerance);
+            DeviceOps.Sum(open, _count);
+            _count.CopyTo(count);
+            if (count[0] == 0) break;
+        }
+        DeviceOps.Sum(failed, _count);
+        _count.CopyTo(count);
+        if (count[0] > 0) throw Failure(y, state, r);
         Evaluate(x, p);
         Map(x, p, f, ld);
         DeviceOps.Scale(ld, ld, -1);
+    }
+
+    /// <summary>The CPU solver's exception for the first element whose solve failed.</summary>
+    private ArgumentException Failure(DeviceTensor y, ArrayView<double> state, int r)
+    {
+        var s = new double[state.Length];
+        _dev.Download(state, s.AsSpan());
+        var targets = new float[r];
+        y.CopyTo(targets);
+        for (int i = 0; i < r; i++)
+        {
+            long b = (long)i * DeviceUmnnKernels.SolverState;
+            switch ((int)s[b + 9])
+            {
+                case DeviceUmnnKernels.MapNaN:
+                    return new ArgumentException($"UMNN update: the map is NaN at x = {s[b]} (element {i})");
+                case DeviceUmnnKernels.NoBracket:
+                    return new ArgumentException($"UMNN update: cannot bracket the inverse of y = {targets[i]} (element {i}): the map stays {(double.IsNaN(s[b + 2]) ? "below" : "above")} it up to x = {s[b]:G6}; its range ends before y");
+                case DeviceUmnnKernels.NoConvergence:
+                    return new ArgumentException($"UMNN update: the inverse of y = {targets[i]} (element {i}) did not converge in 200 steps (bracket [{s[b + 1]}, {s[b + 2]}])");
+            }
+        }
+        return new ArgumentException("UMNN update: the inverse failed");
     }
 
     private void Check(DeviceTensor x, DeviceTensor p)
@@ -194,6 +233,6 @@ internal sealed class DeviceUmnn : IDisposable
     {
         foreach (var d in _parameters) d.Dispose();
         _c.Dispose(); _w.Dispose();
-        _rows.Dispose(); _nodes.Dispose(); _probe.Dispose();
+        _rows.Dispose(); _nodes.Dispose(); _probe.Dispose(); _count.Dispose(); _state?.Dispose();
     }
 }

@@ -97,6 +97,99 @@ internal static class DeviceUmnnKernels
         gp[(long)(int)r * stride + 2 + e] = gh[i];
     }
 
+    /// <summary>Doubles of solver state per element: x, lo, hi, f(lo), f(hi), the next expansion's width, the step before last, the last step, the step count, the status.</summary>
+    public const int SolverState = 10;
+
+    /// <summary>Status codes of an element's solve: open, done, the map NaN, no bracket, no convergence.</summary>
+    public const int Open = 0, Done = 1, MapNaN = 2, NoBracket = 3, NoConvergence = 4;
+
+    /// <summary>MonotonicSolver.MaxSteps and MaxExpansions.</summary>
+    private const int MaxSteps = 200, MaxExpansions = 1000;
+
+    /// <summary>
+    /// MonotonicSolver.Solve's start per element of y: a non-finite target is its own answer (done), a finite one opens
+    /// at x = y with the expansion width max(1, |y|); probe = x as float.
+    /// </summary>
+    public static void SolverStart(Index1D i, ArrayView<float> y, ArrayView<double> state, ArrayView<float> probe, ArrayView<float> x)
+    {
+        long b = (long)(int)i * SolverState;
+        double yi = y[i];
+        state[b + 1] = double.NaN; state[b + 2] = double.NaN; state[b + 8] = 0;
+        if (XMath.IsNaN(yi) || XMath.IsInfinity(yi))
+        {
+            x[i] = y[i];
+            state[b] = 0; state[b + 9] = Done;
+            probe[i] = 0;
+            return;
+        }
+        state[b] = yi; state[b + 5] = XMath.Max(1.0, XMath.Abs(yi)); state[b + 9] = Open;
+        probe[i] = (float)yi;
+    }
+
+    /// <summary>
+    /// One round of MonotonicSolver.Solve per element, from f and log f′ at the probe x: the expansion while the bracket
+    /// is open, then Newton when it lands in the bracket and is at most half the step before last, else bisection, a
+    /// sub-tolerance step lengthened towards the root, the secant through a bracket narrower than 2·tol (the answer, into
+    /// x). open[i] = 1 while the element needs another evaluation (at the new probe), failed[i] = 1 once its solve failed
+    /// (where the CPU throws; the status code says why).
+    /// </summary>
+    public static void SolverStep(Index1D i, ArrayView<float> y, ArrayView<float> f, ArrayView<float> logSlope, ArrayView<double> state,
+        ArrayView<float> probe, ArrayView<float> x, ArrayView<float> open, ArrayView<float> failed, double tolerance)
+    {
+        long b = (long)(int)i * SolverState;
+        open[i] = 0;
+        double status = state[b + 9];
+        failed[i] = status >= MapNaN ? 1 : 0;
+        if (status != Open) return;
+        double target = y[i], xs = state[b], fx = f[i], dfx = XMath.Exp((double)logSlope[i]);
+        double lo = state[b + 1], hi = state[b + 2], flo = state[b + 3], fhi = state[b + 4];
+        int steps = (int)state[b + 8];
+        if (XMath.IsNaN(fx)) { Fail(state, b, failed, i, MapNaN); return; }
+        if (fx == target) { x[i] = (float)xs; state[b + 9] = Done; return; }
+        bool bracketed = !XMath.IsNaN(lo) && !XMath.IsNaN(hi);
+        if (fx < target) { lo = xs; flo = fx; } else { hi = xs; fhi = fx; }
+        state[b + 1] = lo; state[b + 2] = hi; state[b + 3] = flo; state[b + 4] = fhi;
+        if (XMath.IsNaN(lo) || XMath.IsNaN(hi))
+        {
+            bool up = XMath.IsNaN(hi);
+            double width = state[b + 5];
+            if (steps == MaxExpansions || XMath.IsInfinity(width) || XMath.IsNaN(width)) { Fail(state, b, failed, i, NoBracket); return; }
+            xs = up ? lo + width : hi - width;
+            state[b + 5] = width * 2;
+            Advance(state, b, probe, open, i, xs, steps + 1);
+            return;
+        }
+        if (!bracketed) { state[b + 6] = hi - lo; state[b + 7] = hi - lo; steps = 0; }
+        double w = hi - lo, tol = tolerance * XMath.Max(1.0, XMath.Abs(xs));
+        if (w <= 2 * tol)
+        {
+            double t = (target - flo) / (fhi - flo);
+            x[i] = (float)(t >= 0 && t <= 1 ? lo + t * w : 0.5 * (lo + hi));
+            state[b + 9] = Done;
+            return;
+        }
+        if (steps == MaxSteps) { Fail(state, b, failed, i, NoConvergence); return; }
+        double dx = -(fx - target) / dfx, newton = xs + dx;
+        double next = newton >= lo && newton <= hi && XMath.Abs(dx) <= 0.5 * state[b + 6] ? newton : 0.5 * (lo + hi);
+        if (XMath.Abs(next - xs) < tol) next = xs + (fx > target ? -tol : tol);
+        if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+        state[b + 6] = state[b + 7]; state[b + 7] = XMath.Abs(next - xs);
+        Advance(state, b, probe, open, i, next, steps + 1);
+    }
+
+    private static void Advance(ArrayView<double> state, long b, ArrayView<float> probe, ArrayView<float> open, Index1D i, double xs, int steps)
+    {
+        state[b] = xs; state[b + 8] = steps;
+        probe[i] = (float)xs;
+        open[i] = 1;
+    }
+
+    private static void Fail(ArrayView<double> state, long b, ArrayView<float> failed, Index1D i, int status)
+    {
+        state[b + 9] = status;
+        failed[i] = 1;
+    }
+
     private static float Sum(ArrayView<float> o, ArrayView<float> w, long n, int q)
     {
         float sum = 0;

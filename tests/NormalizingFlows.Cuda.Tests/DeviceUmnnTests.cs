@@ -50,7 +50,8 @@ public sealed class DeviceUmnnTests(CpuAcceleratorFixture fixture) : IClassFixtu
         var p = rng.Normal<float>(n, c * Settings.ParametersPerFeature);
         foreach (ref var v in x.Span) v *= 2;
         foreach (ref var v in p.Span) v *= 0.7f;
-        x.Span[1] = 12; x.Span[4] = -9; x.Span[6] = 0;
+        float[] far = [0, 12, 0, 0, -9, 0, 0];
+        for (int i = 1; i < Math.Min(far.Length, x.Length); i++) if (far[i] != 0 || i == 6) x.Span[i] = far[i];
         return (x, p);
     }
 
@@ -96,6 +97,34 @@ public sealed class DeviceUmnnTests(CpuAcceleratorFixture fixture) : IClassFixtu
             Assert.True(Math.Abs(xb[i] - xs[i]) <= bound, $"inverse(forward(x))[{i}]: {xb[i]} for x = {xs[i]} (bound {bound})");
             Assert.True(Math.Abs(lb[i] + ld[i]) <= 1e-5 * Math.Abs(ld[i]) + 1e-5, $"inverse log det[{i}] {lb[i]}, forward {ld[i]}");
         }
+    }
+
+    [Fact]
+    public void InverseMapsNonFiniteTargetsToThemselvesAndThrowsWhereTheCpuThrows()
+    {
+        int n = 2, c = 3;
+        var (cpu, network) = Bound(70);
+        var (_, p) = Case(n, c, 71);
+        float[] targets = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0.5f, -4f, 30f];
+        using var umnn = new DeviceUmnn(_dev, Settings, network);
+        using var dy = Up(Tensor<float>.From(targets, n, c)); using var dp = Up(p);
+        using var dx = DeviceTensor.Zeros(_dev, n, c); using var ld = DeviceTensor.Zeros(_dev, n, c);
+        umnn.Apply(dy, dp, dx, ld, inverse: true);
+        var x = dx.Download().ToArray();
+        Assert.True(float.IsNaN(x[0]));
+        Assert.Equal(float.PositiveInfinity, x[1]);
+        Assert.Equal(float.NegativeInfinity, x[2]);
+        Tensor<float> xCpu;
+        using (GradMode.Disable()) xCpu = cpu.Apply(new Var<float>(Tensor<float>.From(targets.AsSpan(3), 1, c)), new Var<float>(Tensor<float>.From(p.ReadOnlySpan[(c * Settings.ParametersPerFeature)..], 1, c * Settings.ParametersPerFeature)), inverse: true).Output.Value;
+        Assert2.Close(xCpu.ReadOnlySpan, x.AsSpan(3), 1e-5, 1e-5, "UMNN inverse of finite targets");
+
+        // a NaN parameter makes the map NaN: the CPU's solve throws, and so does the device's, naming the update
+        p.Span[3 * Settings.ParametersPerFeature + 1] = float.NaN; // β̃ of element 3 (a finite target)
+        using var bad = Up(p);
+        var e = Assert.Throws<ArgumentException>(() => umnn.Apply(dy, bad, dx, ld, inverse: true));
+        Assert.Contains("UMNN update: the map is NaN", e.Message, StringComparison.Ordinal);
+        using (GradMode.Disable())
+            Assert.Throws<ArgumentException>(() => cpu.Apply(new Var<float>(Tensor<float>.From(targets, n, c)), new Var<float>(p), inverse: true));
     }
 
     [Fact]
@@ -155,6 +184,7 @@ public sealed class DeviceUmnnTests(CpuAcceleratorFixture fixture) : IClassFixtu
     [InlineData(nameof(DeviceUmnnKernels.Expand))]
     [InlineData(nameof(DeviceUmnnKernels.Combine))]
     [InlineData(nameof(DeviceUmnnKernels.Backward))]
+    [InlineData(nameof(DeviceUmnnKernels.SolverStep))]
     public void KernelCompilesToPtx(string name) => PtxCompilationTests.CompilesToPtx(typeof(DeviceUmnnKernels), name);
 
     /// <summary>UMNN-MAF (D = 3, 2 layers, hidden 8) or two UMNN couplings, with every weight moved off its start.</summary>
