@@ -187,13 +187,13 @@ public sealed class DeviceUmnnTests(CpuAcceleratorFixture fixture) : IClassFixtu
     [InlineData(nameof(DeviceUmnnKernels.SolverStep))]
     public void KernelCompilesToPtx(string name) => PtxCompilationTests.CompilesToPtx(typeof(DeviceUmnnKernels), name);
 
-    /// <summary>UMNN-MAF (D = 3, 2 layers, hidden 8) or two UMNN couplings, with every weight moved off its start.</summary>
-    private static Flow<float> Build(string kind)
+    /// <summary>UMNN-MAF (D = 3, 2 layers, hidden 8; conditional on <paramref name="context"/> features) or two UMNN couplings, with every weight moved off its start.</summary>
+    private static Flow<float> Build(string kind, int context = 0)
     {
         var rng = new Rng(41);
         var flow = kind switch
         {
-            "maf" => FlowBuilders.Umnn<float>(D, layers: 2, hidden: 8, rng: rng, update: Settings),
+            "maf" => FlowBuilders.Umnn<float>(D, layers: 2, hidden: 8, contextFeatures: context, rng: rng, update: Settings),
             "coupling" => new Flow<float>(new CompositeTransform<float>([
                 new CouplingTransform<float>(CouplingMask.Half(D), Settings, rng, conditioner: new CouplingConditioner { HiddenFeatures = 8, HiddenLayers = 1 }),
                 new CouplingTransform<float>(CouplingMask.Half(D, flip: true), Settings, rng, conditioner: new CouplingConditioner { HiddenFeatures = 8, HiddenLayers = 1 })]),
@@ -219,23 +219,26 @@ public sealed class DeviceUmnnTests(CpuAcceleratorFixture fixture) : IClassFixtu
     [MemberData(nameof(Kinds))]
     public void FlowScoresInvertsAndSamplesAsOnTheCpu(string kind)
     {
-        var flow = Build(kind);
+        // the MAF conditional on 2 context features (its MADEs read them; the update does not)
+        var flow = Build(kind, context: kind == "maf" ? 2 : 0);
         var x = Data(16, 1);
+        Tensor<float>? c = kind == "maf" ? new Rng(3).Normal<float>(16, 2) : null, cz = c is null ? null : new Rng(4).Normal<float>(8, 2);
+        Var<float>? V(Tensor<float>? t) => t is null ? null : new Var<float>(t);
         float[] expected;
-        using (GradMode.Disable()) expected = flow.LogProb(new Var<float>(x)).Value.ToArray();
+        using (GradMode.Disable()) expected = flow.LogProb(new Var<float>(x), V(c)).Value.ToArray();
         using var dflow = DeviceFlow.Compile(flow, _dev);
-        Assert2.Close(expected, dflow.LogProb(x), 1e-4, 2e-4, $"{kind} log p");
+        Assert2.Close(expected, dflow.LogProb(x, c), 1e-4, 2e-4, $"{kind} log p");
 
         // the sampling direction from the same base points: the incremental MADE (MAF), then D full passes
         var z = new Rng(2).Normal<float>(8, D);
         z.Span[0] = 3.5f; z.Span[5] = -3f;
         Tensor<float> inverse;
-        using (GradMode.Disable()) inverse = flow.Transform.Inverse(new Var<float>(z)).X.Value;
-        Assert2.Close(inverse, dflow.Inverse(z), 1e-4, 1e-4, $"{kind} inverse");
+        using (GradMode.Disable()) inverse = flow.Transform.Inverse(new Var<float>(z), V(cz)).X.Value;
+        Assert2.Close(inverse, dflow.Inverse(z, cz), 1e-4, 1e-4, $"{kind} inverse");
         if (kind == "maf")
         {
             dflow.FullPassSampling = true;
-            Assert2.Close(inverse, dflow.Inverse(z), 1e-4, 1e-4, $"{kind} inverse (full passes)");
+            Assert2.Close(inverse, dflow.Inverse(z, cz), 1e-4, 1e-4, $"{kind} inverse (full passes)");
             dflow.FullPassSampling = false;
         }
 
