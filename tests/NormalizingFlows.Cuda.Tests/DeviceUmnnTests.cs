@@ -34,9 +34,9 @@ public sealed class DeviceUmnnTests(CpuAcceleratorFixture fixture) : IClassFixtu
     }
 
     /// <summary>A bound update and its integrand network with every weight moved off its start (the output layer starts at zero).</summary>
-    private static (IElementwiseUpdate Update, IntegrandNetwork<float> Network) Bound(long seed)
+    private static (IElementwiseUpdate Update, IntegrandNetwork<float> Network) Bound(long seed, UmnnUpdate? settings = null)
     {
-        var (update, weights) = Settings.Bind<float>(new Rng(seed));
+        var (update, weights) = (settings ?? Settings).Bind<float>(new Rng(seed));
         var network = (IntegrandNetwork<float>)weights!;
         Perturb(network.Parameters(), seed + 1, 0.3);
         return (update, network);
@@ -127,17 +127,21 @@ public sealed class DeviceUmnnTests(CpuAcceleratorFixture fixture) : IClassFixtu
             Assert.Throws<ArgumentException>(() => cpu.Apply(new Var<float>(Tensor<float>.From(targets, n, c)), new Var<float>(p), inverse: true));
     }
 
-    [Fact]
-    public void BackwardMatchesAutogradInDoubleForEveryParameter()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void BackwardMatchesAutogradInDoubleForEveryParameter(int layers)
     {
-        int n = 5, c = 3, m = Settings.ParametersPerFeature;
-        var (_, network) = Bound(60);
+        var settings = new UmnnUpdate(Settings.Embedding, Settings.Hidden, layers, Settings.Nodes, Settings.Tolerance);
+        int n = 5, c = 3, m = settings.ParametersPerFeature;
+        var (_, network) = Bound(60, settings);
         var (x, p) = Case(n, c, 61);
         var rng = new Rng(62);
         var gy = rng.Normal<float>(n, c); var gl = rng.Normal<float>(n);
 
         // autograd in double with the same weights: L = Σ gy·y + Σ_rows gl·log|det|
-        var (cpu, weights) = Settings.Bind<double>(new Rng(60));
+        var (cpu, weights) = settings.Bind<double>(new Rng(60));
         var cpuNet = (IntegrandNetwork<double>)weights!;
         foreach (var (d, f) in cpuNet.Parameters().Zip(network.Parameters()))
         {
@@ -151,7 +155,7 @@ public sealed class DeviceUmnnTests(CpuAcceleratorFixture fixture) : IClassFixtu
         var loss = Ops.Add(Ops.Sum(Ops.Mul(yv, new Var<double>(D2(gy, n, c)))), Ops.Sum(Ops.Mul(ldv, new Var<double>(D2(gl, n)))));
         loss.Backward();
 
-        using var umnn = new DeviceUmnn(_dev, Settings, network);
+        using var umnn = new DeviceUmnn(_dev, settings, network);
         using var dx = Up(x); using var dp = Up(p); using var dgy = Up(gy); using var dgl = Up(gl);
         using var gx = DeviceTensor.Zeros(_dev, n, c); using var gp = DeviceTensor.Zeros(_dev, n, c * m);
         DeviceOps.Fill(gx, float.NaN); DeviceOps.Fill(gp, float.NaN); // assigned, not accumulated
