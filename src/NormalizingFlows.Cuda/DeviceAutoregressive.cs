@@ -64,8 +64,12 @@ internal sealed class DeviceAutoregressive(ComputeDevice dev, int features, Devi
         DeviceOps.Add(gx, GxNet);
     }
 
+    /// <summary>The update's own parameters (UMNN's integrand network).</summary>
+    public IReadOnlyList<DeviceParameter> Parameters => update.Parameters;
+
     public void Dispose()
     {
+        update.Dispose();
         _ws.Dispose();
         incremental?.Dispose();
         Network.Dispose();

@@ -52,8 +52,12 @@ internal sealed class DeviceCoupling(ComputeDevice dev, int[] conditioning, int[
         DeviceOps.Scatter(Gxb, gx, _trans);
     }
 
+    /// <summary>The update's own parameters (UMNN's integrand network).</summary>
+    public IReadOnlyList<DeviceParameter> Parameters => update.Parameters;
+
     public void Dispose()
     {
+        update.Dispose();
         _ws.Dispose();
         _cond.Dispose(); _trans.Dispose();
         Network.Dispose();

@@ -15,7 +15,7 @@ namespace NormalizingFlows.Cuda;
 /// <summary>
 /// Walks a flow's objects (as Export/TransformGraph does) into device layers: affine and rational-quadratic spline
 /// couplings over MLPs or ResidualNets, affine and spline MAF layers and inverse autoregressive (IAF, distillation
-/// student) layers over MADEs or residual MADEs (any hidden activation; with or without context), NAF's sigmoidal update in any of them, circular splines on
+/// student) layers over MADEs or residual MADEs (any hidden activation; with or without context), NAF's sigmoidal update in any of them, UMNN's in couplings and MAF layers (<see cref="DeviceUmnn"/>), circular splines on
 /// periodic features (alone or masked with ordinary ones), Glow's ActNorm and LU-decomposed linear maps and fixed
 /// permutations (<see cref="DeviceParameterLayers"/>), a standard-normal, unit-cube uniform or PeriodicNormal base.
 /// Anything else throws a <see cref="NotSupportedException"/> naming the part.
@@ -42,7 +42,7 @@ internal static class DeviceFlowLayers
                     continue;
                 }
                 string where = TypeName(step);
-                var update = Update(UpdateOf(step));
+                var update = UpdateOf(step) is UmnnUpdate umnn ? Umnn(dev, step, umnn, frozen) : Update(UpdateOf(step));
                 var hosts = Linears(step);
                 var linears = new List<DeviceLinear>();
                 DeviceNetwork net;
@@ -54,6 +54,7 @@ internal static class DeviceFlowLayers
                 catch
                 {
                     foreach (var l in linears) l.Dispose();
+                    update.Dispose();
                     throw;
                 }
                 layers.Add(step switch
@@ -122,6 +123,25 @@ internal static class DeviceFlowLayers
         return DeviceIncrementalMade.TryCreate(dev, [.. linears], hosts.Select(h => h.Mask).ToList(), made.InputDegrees, hidden, step.ContextFeatures, step.ParametersPerFeature, DeviceActivation.Code(made.Activation));
     }
 
+    /// <summary>
+    /// The UMNN update of a coupling or MAF layer with the layer's integrand network (its module "update"); an inverse
+    /// autoregressive layer or a frozen flow (a distillation's teacher) with it is refused by name.
+    /// </summary>
+    private static DeviceUpdate Umnn(ComputeDevice dev, Transform<float> step, UmnnUpdate update, bool frozen)
+    {
+        if (frozen || step is InverseAutoregressiveTransform<float>)
+            throw new NotSupportedException($"DeviceFlow: the elementwise update UmnnUpdate is not supported in {(frozen ? "a frozen flow (a distillation's teacher)" : "an inverse autoregressive layer")} (coupling and MAF layers are)");
+        return new DeviceUpdate(new DeviceUmnn(dev, update, IntegrandOf(step)!));
+    }
+
+    /// <summary>The integrand network of a step whose update is UMNN (its module "update"); null for any other step.</summary>
+    internal static IntegrandNetwork<float>? IntegrandOf(Transform<float> step)
+    {
+        if (step is not (CouplingTransform<float> or AutoregressiveTransform<float> or InverseAutoregressiveTransform<float>) || UpdateOf(step) is not UmnnUpdate) return null;
+        return step.NamedChildren().FirstOrDefault(c => c.Key == "update").Value as IntegrandNetwork<float>
+            ?? throw new NotSupportedException($"DeviceFlow: the UMNN update of {TypeName(step)} has no integrand network (module 'update')");
+    }
+
     /// <summary>The host flow's layers in order, after checking the base and every step.</summary>
     public static List<Transform<float>> Steps(Flow<float> flow)
     {
@@ -130,7 +150,7 @@ internal static class DeviceFlowLayers
         var steps = new List<Transform<float>>();
         Flatten(flow.Transform, steps);
         // each update first: one with weights of its own (UMNN's integrand network) is refused by name, not by the count below
-        foreach (var step in steps.Where(s => !DeviceParameterLayers.Handles(s))) Update(UpdateOf(step));
+        foreach (var step in steps.Where(s => !DeviceParameterLayers.Handles(s) && UpdateOf(s) is not UmnnUpdate)) Update(UpdateOf(step));
         long counted = steps.Sum(s => Linears(s).Sum(h => (long)h.Weight.Value.Length + (h.Bias?.Value.Length ?? 0)) + DeviceParameterLayers.HostParameters(s).Sum(p => (long)p.Value.Length));
         if (counted != flow.ParameterCount())
             throw new NotSupportedException($"DeviceFlow: the flow has {flow.ParameterCount()} parameters, its conditioner networks and ActNorm and LU layers {counted}: parameters elsewhere are not supported");
@@ -259,7 +279,8 @@ internal static class DeviceFlowLayers
         SplineUpdate { Spline: PiecewiseQuadraticSpline s } => new DeviceUpdate(new QuadraticSplineArgs(s.Bins, (float)s.MinBinWidth, (float)s.MinDensity, 0, 0)),
         SplineUpdate s => throw new NotSupportedException($"DeviceFlow: the spline {TypeName(s.Spline)} is not supported (the rational-quadratic, circular rational-quadratic, piecewise-linear and piecewise-quadratic splines are)"),
         SigmoidalUpdate s => new DeviceUpdate(SigmoidalArgsOf(s.Map)),
-        _ => throw new NotSupportedException($"DeviceFlow: the elementwise update {TypeName(update)} is not supported (affine, spline and sigmoidal updates are)"),
+        UmnnUpdate => throw new NotSupportedException("DeviceFlow: the elementwise update UmnnUpdate is only supported in the coupling and MAF layers of a flow compiled with its integrand networks"),
+        _ => throw new NotSupportedException($"DeviceFlow: the elementwise update {TypeName(update)} is not supported (affine, spline, sigmoidal and UMNN updates are)"),
     };
 
     /// <summary>

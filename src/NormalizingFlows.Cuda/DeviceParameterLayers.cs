@@ -33,6 +33,7 @@ internal static class DeviceParameterLayers
     {
         ActNorm<float> a => [a.LogScale, a.Shift],
         LuLinear<float> lu => [lu.Lower, lu.Upper, lu.LogAbsDiag, lu.Bias],
+        _ when DeviceFlowLayers.IntegrandOf(step) is { } umnn => [.. umnn.Parameters()], // a UMNN update's integrand network (DeviceUmnn)
         _ => [],
     };
 

@@ -274,7 +274,7 @@ public sealed class DeviceCliTests
     }
 
     [Theory]
-    [InlineData("--flow|umnn", "UmnnUpdate is not supported")]
+    [InlineData("--flow|planar", "the transform Planar is not supported")]
     [InlineData("--dtype|float64", "trains in float32")]
     public void OptionsTheDeviceCannotRunAreNamed(string extra, string message)
     {
