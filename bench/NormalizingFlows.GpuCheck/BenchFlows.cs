@@ -19,6 +19,7 @@ internal static class BenchFlows
         "maf_rqs" => FlowBuilders.MafRqs<float>(features, contextFeatures: context, rng: rng),
         "naf" => FlowBuilders.Naf<float>(features, contextFeatures: context, rng: rng),
         "glow" => FlowBuilders.Glow<float>(features, contextFeatures: context, rng: rng),
+        "umnn" => FlowBuilders.Umnn<float>(features, contextFeatures: context, rng: rng),
         // nflows' spline flows: residual conditioners (coupling ResidualNet, residual MADE), here with SiLU units
         "nsf_c_residual" => FlowBuilders.NeuralSplineFlow<float>(features, contextFeatures: context, rng: rng, conditioner: Residual),
         "maf_rqs_residual" => FlowBuilders.MafRqs<float>(features, contextFeatures: context, rng: rng, conditioner: Residual),
@@ -26,7 +27,7 @@ internal static class BenchFlows
     };
 
     /// <summary>The flow families besides the bench's four that the check program checks on the device (log p, inverse, training).</summary>
-    public static readonly string[] Families = ["naf", "glow", "nsf_c_residual", "maf_rqs_residual"];
+    public static readonly string[] Families = ["naf", "umnn", "glow", "nsf_c_residual", "maf_rqs_residual"];
 
     private static readonly ConditionerOptions Residual = ConditionerOptions.Default with { Residual = true, Activation = Activation.Silu };
 
