@@ -97,26 +97,38 @@ public sealed class DeviceFlowTests(CpuAcceleratorFixture fixture) : IClassFixtu
     {
         // tolerance: losses to 2e-4 relative; weights to 2e-3 absolute (two learning-rate steps: Adam normalises each
         // gradient, so float rounding differences of the two GEMM orders move a weight by at most ~lr per step)
-        const double lr = 1e-3;
-        var cpu = Build(kind);
-        var gpu = Build(kind);
+        StepsMatchTheCpuAdamPath(_dev, () => Build(kind), Data, 32, steps, 1e-3, kind);
+    }
+
+    /// <summary>
+    /// <paramref name="steps"/> Adam steps of −mean log p on batches of <paramref name="rows"/> rows of
+    /// <paramref name="data"/> (seeds 100, 101, …), by the CPU's autograd and on the device from the same start: every
+    /// step's loss within 2e−4 relative (+1e−5), then <see cref="SameTrainedWeights"/>. Returns the device-trained flow
+    /// (its weights copied back) and the start.
+    /// </summary>
+    internal static (Flow<float> Trained, List<float[]> Start) StepsMatchTheCpuAdamPath(ComputeDevice dev, Func<Flow<float>> build,
+        Func<int, long, Tensor<float>> data, int rows, int steps, double lr, string kind)
+    {
+        var cpu = build();
+        var gpu = build();
         var start = gpu.Parameters().Select(p => p.Value.ToArray()).ToList();
         var adam = new Adam<float>(cpu.Parameters(), learningRate: lr);
-        using var dflow = DeviceFlow.Compile(gpu, _dev);
+        using var dflow = DeviceFlow.Compile(gpu, dev);
         for (int step = 0; step < steps; step++)
         {
-            var batch = Data(32, 100 + step);
+            var batch = data(rows, 100 + step);
             adam.ZeroGrad();
             var loss = Ops.Neg(Ops.Mean(cpu.LogProb(new Var<float>(batch))));
             loss.Backward();
             adam.Step();
-            using var db = DeviceTensor.Upload(_dev, batch);
+            using var db = DeviceTensor.Upload(dev, batch);
             float deviceLoss = dflow.TrainStep(db, lr, readLoss: true)!.Value;
-            Assert.True(Math.Abs(deviceLoss - loss.Value.ReadOnlySpan[0]) <= 2e-4 * Math.Abs(loss.Value.ReadOnlySpan[0]) + 1e-5,
-                $"{kind} step {step}: device loss {deviceLoss}, CPU {loss.Value.ReadOnlySpan[0]}");
+            float cpuLoss = loss.Value.ReadOnlySpan[0];
+            Assert.True(Math.Abs(deviceLoss - cpuLoss) <= 2e-4 * Math.Abs(cpuLoss) + 1e-5, $"{kind} step {step}: device loss {deviceLoss}, CPU {cpuLoss}");
         }
         dflow.CopyTo(gpu);
         SameTrainedWeights(cpu, gpu, start, steps, kind);
+        return (gpu, start);
     }
 
     /// <summary>

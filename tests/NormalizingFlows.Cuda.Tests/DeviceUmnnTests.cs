@@ -262,27 +262,8 @@ public sealed class DeviceUmnnTests(CpuAcceleratorFixture fixture) : IClassFixtu
     [MemberData(nameof(Kinds))]
     public void TrainingStepsMatchTheCpuAdamPath(string kind)
     {
-        const double lr = 3e-3;
         const int steps = 2;
-        var cpu = Build(kind);
-        var gpu = Build(kind);
-        var start = gpu.Parameters().Select(p => p.Value.ToArray()).ToList();
-        var adam = new Adam<float>(cpu.Parameters(), learningRate: lr);
-        using var dflow = DeviceFlow.Compile(gpu, _dev);
-        for (int step = 0; step < steps; step++)
-        {
-            var batch = Data(16, 100 + step);
-            adam.ZeroGrad();
-            var loss = Ops.Neg(Ops.Mean(cpu.LogProb(new Var<float>(batch))));
-            loss.Backward();
-            adam.Step();
-            using var db = Up(batch);
-            float deviceLoss = dflow.TrainStep(db, lr, readLoss: true)!.Value;
-            float cpuLoss = loss.Value.ReadOnlySpan[0];
-            Assert.True(Math.Abs(deviceLoss - cpuLoss) <= 2e-4 * Math.Abs(cpuLoss) + 1e-5, $"{kind} step {step}: device loss {deviceLoss}, CPU {cpuLoss}");
-        }
-        dflow.CopyTo(gpu);
-        DeviceFlowTests.SameTrainedWeights(cpu, gpu, start, steps, kind);
+        var (gpu, start) = DeviceFlowTests.StepsMatchTheCpuAdamPath(_dev, () => Build(kind), Data, 16, steps, 3e-3, kind);
         // the integrand networks (each layer's module "update") trained on the device too
         var named = gpu.NamedParameters().ToList();
         int i = 0;
