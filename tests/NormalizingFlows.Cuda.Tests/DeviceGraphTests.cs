@@ -132,6 +132,26 @@ public sealed class DeviceGraphTests(CpuAcceleratorFixture fixture) : IClassFixt
         Assert.NotEqual(losses[0], losses[^1]);
     }
 
+    /// <summary>
+    /// <paramref name="run"/> on <paramref name="eager"/> (or its result <paramref name="eagerRun"/>, when the caller has it) and on a fresh CPU accelerator whose steps
+    /// <see cref="LaunchRecorder"/> captures and replays: at least one capture and <paramref name="minReplays"/>
+    /// replays, no fallback, and every epoch's loss and every weight of the replayed run equal to the eager run's bit
+    /// for bit. Returns the recording device (the caller disposes it), its recorder and the replayed run's flow.
+    /// </summary>
+    internal static (ComputeDevice Device, LaunchRecorder Recorder, Flow<float> Flow) ReplayedStepsEqualEagerSteps(ComputeDevice eager,
+        Func<IFlowAccelerator, (TrainingHistory History, Flow<float> Flow)> run, int minReplays = 1, (TrainingHistory History, Flow<float> Flow)? eagerRun = null)
+    {
+        var (eagerHistory, eagerFlow) = eagerRun ?? run(eager);
+        var device = ComputeDevice.CpuAccelerator();
+        var recorder = LaunchRecorder.Install(device, graphs: true);
+        var (graph, graphFlow) = run(device);
+        Assert.True(recorder.Captures >= 1 && recorder.Replays >= minReplays, $"{recorder.Captures} captures, {recorder.Replays} replays");
+        Assert.Null(device.GraphFallback);
+        Assert.Equal(eagerHistory.Epochs.Select(e => e.TrainLoss), graph.Epochs.Select(e => e.TrainLoss));
+        foreach (var (e, g) in eagerFlow.Parameters().Zip(graphFlow.Parameters())) Assert.Equal(e.Value.ToArray(), g.Value.ToArray());
+        return (device, recorder, graphFlow);
+    }
+
     [Fact]
     public void TheDefaultStreamCanBeReplacedAndKernelsStillRun()
     {

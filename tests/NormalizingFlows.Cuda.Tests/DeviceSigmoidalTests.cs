@@ -271,12 +271,8 @@ public sealed class DeviceSigmoidalTests(CpuAcceleratorFixture fixture) : IClass
         DeviceTrainingTests.SameWeights(cpuFlow, eagerFlow, 2e-3, "naf");
 
         // the sigmoidal kernels are in the device's kernel set: steps replayed from a captured graph are the eager steps
-        using var device = ComputeDevice.CpuAccelerator();
-        var recorder = LaunchRecorder.Install(device, graphs: true);
-        var (graph, graphFlow) = Run(device);
-        Assert.True(recorder.Captures >= 1 && recorder.Replays >= 1, $"{recorder.Captures} captures, {recorder.Replays} replays");
-        Assert.Equal(eager.Epochs.Select(e => e.TrainLoss), graph.Epochs.Select(e => e.TrainLoss));
-        foreach (var (e, g) in eagerFlow.Parameters().Zip(graphFlow.Parameters())) Assert.Equal(e.Value.ToArray(), g.Value.ToArray());
+        var (device, recorder, graphFlow) = DeviceGraphTests.ReplayedStepsEqualEagerSteps(_dev, Run, eagerRun: (eager, eagerFlow));
+        using var _ = device;
 
         // NAF samples with the incremental MADE (its per-layer weight gathers, one sigmoidal inverse per position), not D full passes
         using var dflow = DeviceFlow.Compile(graphFlow, device);
