@@ -188,16 +188,9 @@ internal static class DeviceSigmoidalKernels
         for (int step = 0; ; step++)
         {
             double w = hi - lo, tol = tolerance * XMath.Max(1.0, XMath.Abs(xs));
-            if (w <= 2 * tol)
-            {
-                double t = (target - flo) / (fhi - flo);
-                return t >= 0 && t <= 1 ? lo + t * w : 0.5 * (lo + hi);
-            }
+            if (w <= 2 * tol) return DeviceMonotonicStep.Secant(target, lo, hi, flo, fhi);
             if (step == MaxSteps) return double.NaN;
-            double dx = -(fx - target) / dfx, newton = xs + dx;
-            double next = newton >= lo && newton <= hi && XMath.Abs(dx) <= 0.5 * older ? newton : 0.5 * (lo + hi);
-            if (XMath.Abs(next - xs) < tol) next = xs + (fx > target ? -tol : tol);
-            if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+            double next = DeviceMonotonicStep.Next(xs, fx, dfx, target, lo, hi, older, tol);
             older = old; old = XMath.Abs(next - xs);
             xs = next;
             fx = Evaluate(p, o, k, lseW, xs, out double ld);

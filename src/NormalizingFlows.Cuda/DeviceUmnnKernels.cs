@@ -163,16 +163,12 @@ internal static class DeviceUmnnKernels
         double w = hi - lo, tol = tolerance * XMath.Max(1.0, XMath.Abs(xs));
         if (w <= 2 * tol)
         {
-            double t = (target - flo) / (fhi - flo);
-            x[i] = (float)(t >= 0 && t <= 1 ? lo + t * w : 0.5 * (lo + hi));
+            x[i] = (float)DeviceMonotonicStep.Secant(target, lo, hi, flo, fhi);
             state[b + 9] = Done;
             return;
         }
         if (steps == MaxSteps) { Fail(state, b, failed, i, NoConvergence); return; }
-        double dx = -(fx - target) / dfx, newton = xs + dx;
-        double next = newton >= lo && newton <= hi && XMath.Abs(dx) <= 0.5 * state[b + 6] ? newton : 0.5 * (lo + hi);
-        if (XMath.Abs(next - xs) < tol) next = xs + (fx > target ? -tol : tol);
-        if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+        double next = DeviceMonotonicStep.Next(xs, fx, dfx, target, lo, hi, state[b + 6], tol);
         state[b + 6] = state[b + 7]; state[b + 7] = XMath.Abs(next - xs);
         Advance(state, b, probe, open, i, next, steps + 1);
     }
