@@ -33,12 +33,7 @@ internal sealed class DeviceIncrementalMade : DeviceIncrementalSampler
         int d = inputDegrees.Length, c = contextFeatures, m = parametersPerFeature, hidden = layers.Length - 1;
         if (hidden < 1 || hiddenDegrees.Count != hidden || masks.Count != layers.Length || masks.Any(k => k is null)) return null;
         if (layers[^1].Out != d * m || layers[^1].In != layers[^2].Out + c || layers[0].In != d + c) return null;
-        var featureAt = new int[d];
-        for (int j = 0; j < d; j++)
-        {
-            if (inputDegrees[j] < 1 || inputDegrees[j] > d) return null;
-            featureAt[inputDegrees[j] - 1] = j;
-        }
+        if (FeatureOrder(inputDegrees) is not { } featureAt) return null;
         // masks against the degrees (the incremental order is exact only then)
         int[] below = inputDegrees;
         for (int l = 0; l <= hidden; l++)
@@ -89,7 +84,6 @@ internal sealed class DeviceIncrementalMade : DeviceIncrementalSampler
             DeviceOps.Transpose(context, last.RowRange(last.Rows - _c, _c));
         }
         DeviceOps.Fill(x, 0);
-        DeviceTensor theta = _step[0], yf = _step[1], xf = _step[2], ld = _step[3];
         for (int k = 0; k < _d; k++)
         {
             // the hidden units of degree k, layer by layer, from everything below (units not computed yet hold 0 and are masked)
@@ -104,14 +98,7 @@ internal sealed class DeviceIncrementalMade : DeviceIncrementalSampler
                 DeviceActivationOps.BiasRows(block, _b[l].RowRange(first, count), _activation);
             }
             // the feature's parameters θ [N, m] = hᵀᵀ·W[rows of f]ᵀ + b, then its one column of the inverse
-            int f = _featureAt[k];
-            var h = _act[hidden];
-            DeviceOps.Gemm(h, true, _w[hidden].RowRange(f * _m, _m), true, theta, n, _m, h.Rows);
-            DeviceOps.BiasActivation(theta, _b[hidden].RowRange(f * _m, _m), relu: false);
-            DeviceOps.CopyColumn(y, f, yf, 0);
-            update.Column(f).Apply(yf, theta, xf, ld, inverse: true);
-            DeviceOps.CopyColumn(xf, 0, x, f);
-            DeviceOps.Scale(_act[0].RowRange(f, 1), xf, 1); // xᵀ row f
+            InvertFeature(k, _act[hidden], y, x, update);
         }
     }
 }

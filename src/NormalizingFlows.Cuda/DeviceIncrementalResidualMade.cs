@@ -46,12 +46,7 @@ internal sealed class DeviceIncrementalResidualMade : DeviceIncrementalSampler
         int d = inputDegrees.Length, c = contextFeatures, m = parametersPerFeature, h = hiddenDegrees.Length;
         if (layers.Length < 2 || layers.Length % 2 != 0 || masks.Count != layers.Length || masks.Any(k => k is null)) return null;
         if (layers[0].In != d + c || layers[0].Out != h || layers[^1].Out != d * m || layers[^1].In != h + c) return null;
-        var featureAt = new int[d];
-        for (int j = 0; j < d; j++)
-        {
-            if (inputDegrees[j] < 1 || inputDegrees[j] > d) return null;
-            featureAt[inputDegrees[j] - 1] = j;
-        }
+        if (FeatureOrder(inputDegrees) is not { } featureAt) return null;
         for (int l = 0; l < layers.Length; l++)
         {
             var mask = masks[l]!;
@@ -81,7 +76,7 @@ internal sealed class DeviceIncrementalResidualMade : DeviceIncrementalSampler
     /// <inheritdoc/>
     public override void Inverse(DeviceTensor y, DeviceTensor? context, DeviceTensor x, DeviceUpdate update)
     {
-        int n = y.Rows, last = _layers.Length - 1;
+        int n = y.Rows;
         if (n == 0) return;
         Prepare(n);
         if (context is not null)
@@ -90,7 +85,6 @@ internal sealed class DeviceIncrementalResidualMade : DeviceIncrementalSampler
             DeviceOps.Transpose(context, H(_blocks).RowRange(_kept, _c));
         }
         DeviceOps.Fill(x, 0);
-        DeviceTensor theta = _step[0], yf = _step[1], xf = _step[2], ld = _step[3];
         for (int k = 0; k < _d; k++)
         {
             int first = _start[k], count = _start[k + 1] - first;
@@ -112,14 +106,7 @@ internal sealed class DeviceIncrementalResidualMade : DeviceIncrementalSampler
                     DeviceOps.Add(next, hb);
                 }
             }
-            int f = _featureAt[k];
-            var hl = H(_blocks);
-            DeviceOps.Gemm(hl, true, _w[last].RowRange(f * _m, _m), true, theta, n, _m, hl.Rows);
-            DeviceOps.BiasActivation(theta, _b[last].RowRange(f * _m, _m), relu: false);
-            DeviceOps.CopyColumn(y, f, yf, 0);
-            update.Column(f).Apply(yf, theta, xf, ld, inverse: true);
-            DeviceOps.CopyColumn(xf, 0, x, f);
-            DeviceOps.Scale(_act[0].RowRange(f, 1), xf, 1); // xᵀ row f
+            InvertFeature(k, H(_blocks), y, x, update);
         }
     }
 }

@@ -59,6 +59,39 @@ internal abstract class DeviceIncrementalSampler : IIncrementalMade
         foreach (var a in _act) DeviceOps.Fill(a, 0);
     }
 
+    /// <summary>
+    /// Position <paramref name="k"/>'s feature: its m parameters θ [N, m] from the last hidden activations
+    /// <paramref name="h"/> (with the context rows) by the output layer's rows of that feature, the elementwise inverse
+    /// of its column of <paramref name="y"/> into <paramref name="x"/>, and that column into xᵀ for the next positions.
+    /// </summary>
+    protected void InvertFeature(int k, DeviceTensor h, DeviceTensor y, DeviceTensor x, DeviceUpdate update)
+    {
+        int f = _featureAt[k], n = y.Rows, output = _layers.Length - 1;
+        DeviceTensor theta = _step[0], yf = _step[1], xf = _step[2], ld = _step[3];
+        DeviceOps.Gemm(h, true, _w[output].RowRange(f * _m, _m), true, theta, n, _m, h.Rows);
+        DeviceOps.BiasActivation(theta, _b[output].RowRange(f * _m, _m), relu: false);
+        DeviceOps.CopyColumn(y, f, yf, 0);
+        update.Column(f).Apply(yf, theta, xf, ld, inverse: true);
+        DeviceOps.CopyColumn(xf, 0, x, f);
+        DeviceOps.Scale(_act[0].RowRange(f, 1), xf, 1); // xᵀ row f
+    }
+
+    /// <summary>Position → feature from the MADE's input degrees 1 … D (null when they are not a permutation of 1 … D).</summary>
+    protected static int[]? FeatureOrder(int[] inputDegrees)
+    {
+        int d = inputDegrees.Length;
+        var featureAt = new int[d];
+        var seen = new bool[d];
+        for (int j = 0; j < d; j++)
+        {
+            int g = inputDegrees[j];
+            if (g < 1 || g > d || seen[g - 1]) return null;
+            seen[g - 1] = true;
+            featureAt[g - 1] = j;
+        }
+        return featureAt;
+    }
+
     public void Dispose()
     {
         foreach (var i in _rowPerm.Concat(_colPerm)) i.Dispose();
