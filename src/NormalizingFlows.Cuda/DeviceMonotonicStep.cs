@@ -8,6 +8,12 @@ namespace NormalizingFlows.Cuda;
 /// </summary>
 internal static class DeviceMonotonicStep
 {
+    /// <summary>Most Newton or bisection steps of one element (MonotonicSolver.MaxSteps).</summary>
+    public const int MaxSteps = 200;
+
+    /// <summary>Most doublings of one element's bracket (MonotonicSolver.MaxExpansions).</summary>
+    public const int MaxExpansions = 1000;
+
     /// <summary>
     /// Newton's x − (f(x) − y)/f′(x) when it lands in [lo, hi] and its step is at most half <paramref name="older"/>
     /// (the step before last), else the midpoint; a step shorter than <paramref name="tol"/> is lengthened to it towards

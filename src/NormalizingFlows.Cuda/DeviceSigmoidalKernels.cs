@@ -29,12 +29,6 @@ internal static class DeviceSigmoidalKernels
 {
     private const double MinSlope = Transforms.Monotonic.SigmoidalMap.MinSlope;
 
-    /// <summary>MonotonicSolver.MaxSteps: most steps of the Newton phase.</summary>
-    private const int MaxSteps = 200;
-
-    /// <summary>MonotonicSolver.MaxExpansions: most doublings of the bracket.</summary>
-    private const int MaxExpansions = 1000;
-
     /// <summary>
     /// The map (Inverse 0: y and log dy/dx) or its inverse (Inverse 1: x and −log dy/dx at x) per element of x [N, D]
     /// with parameters [N, D·3K]. An inverse that cannot be bracketed or does not converge (only with non-finite
@@ -172,7 +166,7 @@ internal static class DeviceSigmoidalKernels
         for (int round = 0; !(hasLo && hasHi); round++)
         {
             bool up = !hasHi;
-            if (round == MaxExpansions || XMath.IsInfinity(width) || XMath.IsNaN(width)) return double.NaN;
+            if (round == DeviceMonotonicStep.MaxExpansions || XMath.IsInfinity(width) || XMath.IsNaN(width)) return double.NaN;
             double probe = up ? lo + width : hi - width;
             width *= 2;
             if (probe == xs) continue;
@@ -189,7 +183,7 @@ internal static class DeviceSigmoidalKernels
         {
             double w = hi - lo, tol = tolerance * XMath.Max(1.0, XMath.Abs(xs));
             if (w <= 2 * tol) return DeviceMonotonicStep.Secant(target, lo, hi, flo, fhi);
-            if (step == MaxSteps) return double.NaN;
+            if (step == DeviceMonotonicStep.MaxSteps) return double.NaN;
             double next = DeviceMonotonicStep.Next(xs, fx, dfx, target, lo, hi, older, tol);
             older = old; old = XMath.Abs(next - xs);
             xs = next;

@@ -217,7 +217,7 @@ internal sealed class DeviceUmnn : IDisposable
                 case DeviceUmnnKernels.NoBracket:
                     return new ArgumentException($"UMNN update: cannot bracket the inverse of y = {targets[i]} (element {i}): the map stays {(double.IsNaN(s[b + 2]) ? "below" : "above")} it up to x = {s[b]:G6}; its range ends before y");
                 case DeviceUmnnKernels.NoConvergence:
-                    return new ArgumentException($"UMNN update: the inverse of y = {targets[i]} (element {i}) did not converge in 200 steps (bracket [{s[b + 1]}, {s[b + 2]}])");
+                    return new ArgumentException($"UMNN update: the inverse of y = {targets[i]} (element {i}) did not converge in {DeviceMonotonicStep.MaxSteps} steps (bracket [{s[b + 1]}, {s[b + 2]}])");
             }
         }
         return new ArgumentException("UMNN update: the inverse failed");

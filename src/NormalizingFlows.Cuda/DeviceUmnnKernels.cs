@@ -103,9 +103,6 @@ internal static class DeviceUmnnKernels
     /// <summary>Status codes of an element's solve: open, done, the map NaN, no bracket, no convergence.</summary>
     public const int Open = 0, Done = 1, MapNaN = 2, NoBracket = 3, NoConvergence = 4;
 
-    /// <summary>MonotonicSolver.MaxSteps and MaxExpansions.</summary>
-    private const int MaxSteps = 200, MaxExpansions = 1000;
-
     /// <summary>
     /// MonotonicSolver.Solve's start per element of y: a non-finite target is its own answer (done), a finite one opens
     /// at x = y with the expansion width max(1, |y|); probe = x as float.
@@ -153,7 +150,7 @@ internal static class DeviceUmnnKernels
         {
             bool up = XMath.IsNaN(hi);
             double width = state[b + 5];
-            if (steps == MaxExpansions || XMath.IsInfinity(width) || XMath.IsNaN(width)) { Fail(state, b, failed, i, NoBracket); return; }
+            if (steps == DeviceMonotonicStep.MaxExpansions || XMath.IsInfinity(width) || XMath.IsNaN(width)) { Fail(state, b, failed, i, NoBracket); return; }
             xs = up ? lo + width : hi - width;
             state[b + 5] = width * 2;
             Advance(state, b, probe, open, i, xs, steps + 1);
@@ -167,7 +164,7 @@ internal static class DeviceUmnnKernels
             state[b + 9] = Done;
             return;
         }
-        if (steps == MaxSteps) { Fail(state, b, failed, i, NoConvergence); return; }
+        if (steps == DeviceMonotonicStep.MaxSteps) { Fail(state, b, failed, i, NoConvergence); return; }
         double next = DeviceMonotonicStep.Next(xs, fx, dfx, target, lo, hi, state[b + 6], tol);
         state[b + 6] = state[b + 7]; state[b + 7] = XMath.Abs(next - xs);
         Advance(state, b, probe, open, i, next, steps + 1);
