@@ -248,6 +248,54 @@ public sealed class DevicePlanarRadialTests(CpuAcceleratorFixture fixture) : ICl
     }
 
     [Theory]
+    [InlineData(true)]  // written on the device, resumed on the CPU
+    [InlineData(false)] // written on the CPU, resumed on the device
+    public void ACheckpointOfAPlanarFlowResumesOnTheOtherSide(bool writtenOnDevice)
+    {
+        string dir = Directory.CreateTempSubdirectory("nflow-planar-").FullName;
+        try
+        {
+            var data = new TrainingData<float>(Data(96, 9));
+            var options = Options(null) with { CheckpointPath = Path.Combine(dir, "run.ckpt"), ReportEverySteps = 2 };
+            var (onDevice, onCpu) = (options with { Device = _dev }, options);
+            var fullFlow = Build("planar");
+            var full = new MaximumLikelihoodTrainer<float>(fullFlow, options with { CheckpointPath = null }).Fit(data);
+            using var cancel = new CancellationTokenSource();
+            var first = new MaximumLikelihoodTrainer<float>(Build("planar"), writtenOnDevice ? onDevice : onCpu) { Progress = new StopAfterEpoch(cancel) }
+                .Fit(data, cancellation: cancel.Token);
+            Assert.Equal(TrainingOutcome.Cancelled, first.Outcome);
+            var resumedFlow = Build("planar", seed: 99); // other weights: the checkpoint must replace them
+            var resumed = new MaximumLikelihoodTrainer<float>(resumedFlow, writtenOnDevice ? onCpu : onDevice).Fit(data, resumeFrom: options.CheckpointPath);
+            Assert.Equal(full.Steps, resumed.Steps);
+            for (int e = 0; e < full.Epochs.Count; e++)
+            {
+                double c = full.Epochs[e].TrainLoss, r = resumed.Epochs[e].TrainLoss;
+                Assert.True(Math.Abs(c - r) <= 2e-4 * Math.Abs(c) + 1e-5, $"epoch {e + 1}: resumed {r}, uninterrupted {c}");
+            }
+            foreach (var (c, r) in fullFlow.Parameters().Zip(resumedFlow.Parameters())) Assert2.Close(c.Value, r.Value, 0, 2e-3, "resumed weights");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private sealed class StopAfterEpoch(CancellationTokenSource cancel) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) { if (value.EndOfEpoch) cancel.Cancel(); }
+    }
+
+    public static TheoryData<string> KernelNames => [.. typeof(PlanarRadialKernels).GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+        .Where(m => m.GetParameters().FirstOrDefault()?.ParameterType == typeof(ILGPU.Index1D)).Select(m => m.Name)];
+
+    [Theory]
+    [MemberData(nameof(KernelNames))]
+    public void KernelCompilesToPtx(string name) => PtxCompilationTests.CompilesToPtx(typeof(PlanarRadialKernels), name);
+
+    [Fact]
+    public void AllNineKernelsAreCompiledToPtx() => Assert.Equal(9, KernelNames.Count);
+
+    [Theory]
     [MemberData(nameof(Flows))]
     public void AFrozenCompileRefusesThemByName(string kind)
     {
