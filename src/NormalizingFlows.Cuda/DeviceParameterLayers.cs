@@ -5,13 +5,13 @@ namespace NormalizingFlows.Cuda;
 
 /// <summary>
 /// The flow layers without a conditioner network that the device runs between the conditioned ones: ActNorm and
-/// the LU-decomposed linear map (Glow's; parameters of their own, trained as <see cref="DeviceParameter"/>s) and
-/// fixed permutations.
+/// the LU-decomposed linear map (Glow's), the planar and radial maps (parameters of their own, trained as
+/// <see cref="DeviceParameter"/>s) and fixed permutations.
 /// </summary>
 internal static class DeviceParameterLayers
 {
     /// <summary>Whether <paramref name="step"/> is one of these layers.</summary>
-    public static bool Handles(Transform<float> step) => step is ActNorm<float> or LuLinear<float> or Permutation<float>;
+    public static bool Handles(Transform<float> step) => step is ActNorm<float> or LuLinear<float> or Permutation<float> or Planar<float> or Radial<float>;
 
     /// <summary>The device layer of <paramref name="step"/>; null when it is not one of these layers. A frozen compile (a distillation's teacher) refuses them by name.</summary>
     public static IDeviceLayer? Compile(Transform<float> step, ComputeDevice dev, bool frozen)
@@ -24,6 +24,8 @@ internal static class DeviceParameterLayers
             ActNorm<float> a => new DeviceActNorm(dev, a),
             LuLinear<float> lu => new DeviceLuLinear(dev, lu),
             Permutation<float> p => new DevicePermutation(dev, [.. p.Order]),
+            Planar<float> p => new DevicePlanar(dev, p),
+            Radial<float> r => new DeviceRadial(dev, r),
             _ => null,
         };
     }
@@ -33,6 +35,8 @@ internal static class DeviceParameterLayers
     {
         ActNorm<float> a => [a.LogScale, a.Shift],
         LuLinear<float> lu => [lu.Lower, lu.Upper, lu.LogAbsDiag, lu.Bias],
+        Planar<float> p => [p.U, p.W, p.B],
+        Radial<float> r => [r.Z0, r.AlphaHat, r.BetaHat],
         _ when DeviceFlowLayers.IntegrandOf(step) is { } umnn => [.. umnn.Parameters()], // a UMNN update's integrand network (DeviceUmnn)
         _ => [],
     };

@@ -299,7 +299,7 @@ public sealed class DeviceTrainingTests(CpuAcceleratorFixture fixture) : IClassF
         { "double", "training in Double" },
         { "other optimizer", "the optimizer PlainGradientSteps" },
         { "loss-driven", "loss-driven run" },
-        { "unsupported flow", "the transform Planar is not supported" },
+        { "unsupported flow", RefusedTransform.Refusal },
         { "frozen batch norm", "BatchNormTransform" },
     };
 
@@ -325,7 +325,7 @@ public sealed class DeviceTrainingTests(CpuAcceleratorFixture fixture) : IClassF
                 var flow = DeviceFlowTests.Build("realnvp");
                 new TrainingLoop<float>(flow, options).Fit(new MaximumLikelihoodLoss<float>(flow), stepsPerEpoch: 2);
             },
-            "unsupported flow" => () => new MaximumLikelihoodTrainer<float>(FlowBuilders.PlanarFlow<float>(D, layers: 1), options).Fit(data),
+            "unsupported flow" => () => new MaximumLikelihoodTrainer<float>(RefusedTransform.Flow(D), options).Fit(data),
             // a leading step without trainable parameters that couples rows in training (batch statistics) must not
             // be folded into fixed preprocessing and run in evaluation mode
             "frozen batch norm" => () =>
