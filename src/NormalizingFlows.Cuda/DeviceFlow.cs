@@ -270,12 +270,16 @@ public sealed partial class DeviceFlow : IDisposable
         return result;
     }
 
-    /// <summary>The forward pass; a <paramref name="training"/> pass first initialises an ActNorm still uninitialised from its input (the CPU's first training batch).</summary>
+    /// <summary>
+    /// The forward pass; a <paramref name="training"/> pass first initialises an ActNorm still uninitialised from its
+    /// input (the CPU's first training batch) and runs batch norm on the batch's statistics (otherwise the running ones).
+    /// </summary>
     private void Forward(DeviceTensor x, DeviceTensor? context, bool training = false)
     {
         _ws.Prepare(x.Rows);
         DeviceOps.Fill(LogDet, 0);
         context = Embed(context);
+        DeviceBatchNorm.SetTraining(_layers, training); // batch norm: the batch's statistics in a training step, else the running ones
         for (int l = 0; l < _layers.Count; l++)
         {
             var input = l == 0 ? x : X(l);
@@ -299,6 +303,7 @@ public sealed partial class DeviceFlow : IDisposable
         Check(x, nameof(x), z.Rows, Features);
         _ws.Prepare(z.Rows);
         context = Embed(context);
+        DeviceBatchNorm.SetTraining(_layers, false); // sampling: batch norm's running statistics
         if (withLogDet) DeviceOps.Fill(LogDet, 0);
         var current = z;
         for (int l = _layers.Count - 1; l >= 0; l--)

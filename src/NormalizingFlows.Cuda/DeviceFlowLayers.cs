@@ -16,8 +16,8 @@ namespace NormalizingFlows.Cuda;
 /// Walks a flow's objects (as Export/TransformGraph does) into device layers: affine and rational-quadratic spline
 /// couplings over MLPs or ResidualNets, affine and spline MAF layers and inverse autoregressive (IAF, distillation
 /// student) layers over MADEs or residual MADEs (any hidden activation; with or without context), NAF's sigmoidal update in any of them, UMNN's in couplings and MAF layers (<see cref="DeviceUmnn"/>), circular splines on
-/// periodic features (alone or masked with ordinary ones), Glow's ActNorm and LU-decomposed linear maps and fixed
-/// permutations (<see cref="DeviceParameterLayers"/>), a standard-normal, unit-cube uniform or PeriodicNormal base.
+/// periodic features (alone or masked with ordinary ones), Glow's ActNorm and LU-decomposed linear maps, batch
+/// normalisation and fixed permutations (<see cref="DeviceParameterLayers"/>), a standard-normal, unit-cube uniform or PeriodicNormal base.
 /// Anything else throws a <see cref="NotSupportedException"/> naming the part.
 /// </summary>
 internal static class DeviceFlowLayers
@@ -153,7 +153,7 @@ internal static class DeviceFlowLayers
         foreach (var step in steps.Where(s => !DeviceParameterLayers.Handles(s) && UpdateOf(s) is not UmnnUpdate)) Update(UpdateOf(step));
         long counted = steps.Sum(s => Linears(s).Sum(h => (long)h.Weight.Value.Length + (h.Bias?.Value.Length ?? 0)) + DeviceParameterLayers.HostParameters(s).Sum(p => (long)p.Value.Length));
         if (counted != flow.ParameterCount())
-            throw new NotSupportedException($"DeviceFlow: the flow has {flow.ParameterCount()} parameters, its conditioner networks and ActNorm and LU layers {counted}: parameters elsewhere are not supported");
+            throw new NotSupportedException($"DeviceFlow: the flow has {flow.ParameterCount()} parameters, its conditioner networks and ActNorm, LU and batch-norm layers {counted}: parameters elsewhere are not supported");
         return steps;
     }
 
@@ -208,7 +208,7 @@ internal static class DeviceFlowLayers
                 steps.Add(t);
                 break;
             default:
-                throw new NotSupportedException($"DeviceFlow: the transform {TypeName(t)} is not supported (affine and spline couplings, affine and spline MAF and IAF layers, ActNorm, LuLinear and Permutation are)");
+                throw new NotSupportedException($"DeviceFlow: the transform {TypeName(t)} is not supported (affine and spline couplings, affine and spline MAF and IAF layers, ActNorm, LuLinear, BatchNormTransform and Permutation are)");
         }
     }
 

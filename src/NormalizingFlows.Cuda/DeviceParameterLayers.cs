@@ -5,13 +5,13 @@ namespace NormalizingFlows.Cuda;
 
 /// <summary>
 /// The flow layers without a conditioner network that the device runs between the conditioned ones: ActNorm and
-/// the LU-decomposed linear map (Glow's; parameters of their own, trained as <see cref="DeviceParameter"/>s) and
-/// fixed permutations.
+/// the LU-decomposed linear map (Glow's; parameters of their own, trained as <see cref="DeviceParameter"/>s), batch
+/// normalisation (<see cref="DeviceBatchNorm"/>: also running averages) and fixed permutations.
 /// </summary>
 internal static class DeviceParameterLayers
 {
     /// <summary>Whether <paramref name="step"/> is one of these layers.</summary>
-    public static bool Handles(Transform<float> step) => step is ActNorm<float> or LuLinear<float> or Permutation<float>;
+    public static bool Handles(Transform<float> step) => step is ActNorm<float> or LuLinear<float> or Permutation<float> or BatchNormTransform<float>;
 
     /// <summary>The device layer of <paramref name="step"/>; null when it is not one of these layers. A frozen compile (a distillation's teacher) refuses them by name.</summary>
     public static IDeviceLayer? Compile(Transform<float> step, ComputeDevice dev, bool frozen)
@@ -24,6 +24,7 @@ internal static class DeviceParameterLayers
             ActNorm<float> a => new DeviceActNorm(dev, a),
             LuLinear<float> lu => new DeviceLuLinear(dev, lu),
             Permutation<float> p => new DevicePermutation(dev, [.. p.Order]),
+            BatchNormTransform<float> b => new DeviceBatchNorm(dev, b),
             _ => null,
         };
     }
@@ -33,6 +34,7 @@ internal static class DeviceParameterLayers
     {
         ActNorm<float> a => [a.LogScale, a.Shift],
         LuLinear<float> lu => [lu.Lower, lu.Upper, lu.LogAbsDiag, lu.Bias],
+        BatchNormTransform<float> b => [b.LogGamma, b.Beta],
         _ when DeviceFlowLayers.IntegrandOf(step) is { } umnn => [.. umnn.Parameters()], // a UMNN update's integrand network (DeviceUmnn)
         _ => [],
     };
@@ -57,11 +59,14 @@ internal static class DeviceParameterLayers
         return pairs;
     }
 
-    /// <summary>Writes the device parameters into the host steps (an ActNorm initialised on the device is marked initialised on the host).</summary>
+    /// <summary>Writes the device parameters into the host steps (an ActNorm initialised on the device is marked initialised on the host; batch norm's running averages too).</summary>
     public static void CopyTo(IReadOnlyList<Transform<float>> steps, IReadOnlyList<IDeviceLayer> layers)
     {
         foreach (var (host, device) in Pairs(steps, layers)) device.CopyTo(host);
         for (int l = 0; l < steps.Count; l++)
+        {
             if (steps[l] is ActNorm<float> a && layers[l] is DeviceActNorm d) d.CopyTo(a);
+            if (steps[l] is BatchNormTransform<float> b && layers[l] is DeviceBatchNorm bn) bn.CopyTo(b);
+        }
     }
 }
