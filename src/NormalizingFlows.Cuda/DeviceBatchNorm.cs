@@ -17,6 +17,7 @@ internal sealed class DeviceBatchStatistics : IDisposable
     private readonly MemoryBuffer1D<double, Stride1D.Dense> _mean, _inv;
     private readonly int _kind;    // BatchNormKernels.Layer for BatchNorm1d, else 0
     private int _lastMode;         // the mode of the last forward, for its backward
+    private readonly DeviceTensor? _tracked; // BatchNorm1d's num_batches_tracked, counted on the device
 
     public DeviceBatchStatistics(ComputeDevice dev, Autograd.Parameter<float> scale, Autograd.Parameter<float> shift, Tensors.Tensor<float> runningMean,
         Tensors.Tensor<float> runningVar, double momentum, double eps, bool layer)
@@ -31,6 +32,17 @@ internal sealed class DeviceBatchStatistics : IDisposable
         RunningVar = DeviceTensor.Upload(dev, runningVar);
         _mean = dev.Accelerator.Allocate1D<double>(Features);
         _inv = dev.Accelerator.Allocate1D<double>(Features);
+        if (layer) _tracked = DeviceTensor.Zeros(dev, 1);
+    }
+
+    /// <summary>Nn/BatchNorm1d's state on the device (its weight and bias, running mean and unbiased variance, batches tracked).</summary>
+    public static DeviceBatchStatistics Of(ComputeDevice dev, BatchNorm1d<float> host)
+    {
+        if (host.Weight is null || host.Bias is null)
+            throw new NotSupportedException("DeviceFlow: a BatchNorm1d without affine parameters is not supported on the device");
+        var s = new DeviceBatchStatistics(dev, host.Weight, host.Bias, host.RunningMean, host.RunningVar, host.Momentum, host.Eps, layer: true);
+        s._tracked!.CopyFrom(host.BatchesTracked.ReadOnlySpan);
+        return s;
     }
 
     public int Features { get; }
@@ -54,7 +66,10 @@ internal sealed class DeviceBatchStatistics : IDisposable
     {
         var k = x.Device.Kernels;
         _lastMode = _kind | (Training ? BatchNormKernels.Training : 0);
+        if (_tracked is not null && Training && x.Rows < 2)
+            throw new ArgumentException($"BatchNorm1d in training needs more than one row per batch, got {x.Rows}");
         if (x.Rows == 0) return;
+        if (_tracked is not null && Training) k.AddScalar(1, _tracked.View, x.Device.Ones(1).View);
         k.BatchNormStats(Features, x.View, _mean.View, _inv.View, RunningMean.View, RunningVar.View, x.Rows, Features, _lastMode, Momentum, Eps);
         k.BatchNormApply((int)x.Length, x.View, _mean.View, _inv.View, Scale.Value.View, Shift.Value.View, y.View, Features, _lastMode);
     }
@@ -85,8 +100,16 @@ internal sealed class DeviceBatchStatistics : IDisposable
         RunningVar.CopyTo(runningVar.Span);
     }
 
+    /// <summary>Writes the running averages and the batches tracked into <paramref name="host"/> (its weight and bias go through the parameter pairs).</summary>
+    public void CopyTo(BatchNorm1d<float> host)
+    {
+        CopyRunningTo(host.RunningMean, host.RunningVar);
+        _tracked?.CopyTo(host.BatchesTracked.Span);
+    }
+
     public void Dispose()
     {
+        _tracked?.Dispose();
         Scale.Dispose(); Shift.Dispose();
         RunningMean.Dispose(); RunningVar.Dispose();
         _mean.Dispose(); _inv.Dispose();
@@ -147,6 +170,7 @@ internal sealed class DeviceBatchNorm : IDeviceLayer
         foreach (var layer in layers)
         {
             if (layer is DeviceBatchNorm b) b.Training = training;
+            layer.Network?.SetTraining(training);
         }
     }
 
@@ -155,6 +179,7 @@ internal sealed class DeviceBatchNorm : IDeviceLayer
     {
         foreach (var layer in layers)
             if (layer is DeviceBatchNorm) return "BatchNormTransform";
+            else if (layer.Network?.BatchNorms.Count > 0) return "BatchNorm1d in a residual conditioner";
         return null;
     }
 

@@ -35,8 +35,9 @@ internal static class DeviceParameterLayers
         ActNorm<float> a => [a.LogScale, a.Shift],
         LuLinear<float> lu => [lu.Lower, lu.Upper, lu.LogAbsDiag, lu.Bias],
         BatchNormTransform<float> b => [b.LogGamma, b.Beta],
-        _ when DeviceFlowLayers.IntegrandOf(step) is { } umnn => [.. umnn.Parameters()], // a UMNN update's integrand network (DeviceUmnn)
-        _ => [],
+        // a ResidualNet conditioner's batch norms (per block bn0's weight and bias, then bn1's), then a UMNN update's integrand network (DeviceUmnn)
+        _ => [.. DeviceFlowLayers.BatchNormsOf(step).SelectMany(p => new[] { p.Bn0.Weight!, p.Bn0.Bias!, p.Bn1.Weight!, p.Bn1.Bias! }),
+            .. DeviceFlowLayers.IntegrandOf(step)?.Parameters() ?? []],
     };
 
     /// <summary>Each device parameter of <paramref name="layers"/> beside the host parameter of <paramref name="steps"/> (same architecture).</summary>
@@ -67,6 +68,10 @@ internal static class DeviceParameterLayers
         {
             if (steps[l] is ActNorm<float> a && layers[l] is DeviceActNorm d) d.CopyTo(a);
             if (steps[l] is BatchNormTransform<float> b && layers[l] is DeviceBatchNorm bn) bn.CopyTo(b);
+            var hosts = DeviceFlowLayers.BatchNormsOf(steps[l]).SelectMany(p => new[] { p.Bn0, p.Bn1 }).ToList();
+            var devices = layers[l].Network?.BatchNorms ?? [];
+            if (hosts.Count != devices.Count) throw new ArgumentException($"DeviceFlow: layer {l} has {hosts.Count} batch norms in its conditioner on the host, {devices.Count} on the device");
+            for (int i = 0; i < hosts.Count; i++) devices[i].CopyTo(hosts[i]);
         }
     }
 }

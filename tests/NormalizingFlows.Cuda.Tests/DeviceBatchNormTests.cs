@@ -12,7 +12,9 @@ namespace NormalizingFlows.Cuda.Tests;
 /// forward, inverse, log|det| and backward in training (batch statistics, differentiated through) and evaluation
 /// mode (running averages) and its running averages; training runs through <see cref="TrainingOptions.Device"/> of
 /// a MAF with batch-norm layers against the CPU run (losses, validation, weights, running averages), and steps
-/// replayed from a captured graph against eager steps.
+/// replayed from a captured graph against eager steps. Batch norm in residual conditioners (ConditionerOptions.BatchNorm:
+/// Nn/BatchNorm1d in a ResidualNet's blocks): a spline coupling flow's log p and samples (running averages), a training
+/// step's gradients against autograd (batch statistics) and its running averages, and a training run against the CPU's.
 /// </summary>
 public sealed class DeviceBatchNormTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuAcceleratorFixture>
 {
@@ -133,9 +135,10 @@ public sealed class DeviceBatchNormTests(CpuAcceleratorFixture fixture) : IClass
             Epochs = 2, BatchSize = 16, LearningRate = 3e-3, Seed = 5, ValidationFraction = 0.25, ReportEverySteps = 1, ClipNorm = 5, Device = device,
         };
         var reports = new List<TrainingProgress>();
-        // Adam's ε of 1e−4 (not 1e−8): a MAF layer's output biases of its shifts move every row alike, so the batch
-        // norm after it removes them and their gradient is 0 in exact arithmetic, ~1e−9 of either sign in float on
-        // both sides; with ε = 1e−8 Adam turns that noise into steps of ±lr, and two correct runs differ by lr there
+        // Adam's ε of 1e−4 (not 1e−8): a MAF layer's output biases of its shifts, and a residual block's first linear's
+        // bias, move every row alike, so the batch norm after them removes them and their gradient is 0 in exact
+        // arithmetic, ~1e−9 of either sign in float on both sides; with ε = 1e−8 Adam turns that noise into steps of
+        // ±lr, and two correct runs differ by lr there
         var adam = new Adam<float>(flow.Parameters(), 3e-3, eps: 1e-4);
         var loop = new TrainingLoop<float>(flow, options, adam) { Progress = new Collect(reports) };
         return (loop.Fit(new MaximumLikelihoodLoss<float>(flow), new TrainingData<float>(Data(56, 9))), flow, reports);
@@ -189,17 +192,140 @@ public sealed class DeviceBatchNormTests(CpuAcceleratorFixture fixture) : IClass
     [Fact]
     public void StepsReplayedFromACapturedGraphEqualEagerSteps()
     {
-        var eager = Train(() => MafWithBatchNorm(), _dev);
+        // one recorder device for both flows (a device compiles its kernels once): the MAF with batch-norm layers and
+        // the spline coupling with batch norm in its residual conditioners
         using var device = ComputeDevice.CpuAccelerator();
         var recorder = LaunchRecorder.Install(device, graphs: true);
-        var graph = Train(() => MafWithBatchNorm(), device);
-        Assert.True(recorder.Captures >= 1 && recorder.Replays >= 1, $"{recorder.Captures} captures, {recorder.Replays} replays");
-        Assert.Null(device.GraphFallback);
-        // the replayed steps normalised with their own batch's statistics and moved the running averages: bit for bit the eager run
-        Assert.Equal(eager.Reports.Select(r => r.Loss), graph.Reports.Select(r => r.Loss));
-        Assert.Equal(eager.History.Epochs.Select(e => e.ValidationLogLikelihood), graph.History.Epochs.Select(e => e.ValidationLogLikelihood));
-        foreach (var ((name, e), (_, g)) in eager.Flow.Transform.NamedBuffers().Zip(graph.Flow.Transform.NamedBuffers()))
-            Assert.True(e.ToArray().SequenceEqual(g.ToArray()), $"{name} differs between the eager and the replayed run");
-        foreach (var (e, g) in eager.Flow.Parameters().Zip(graph.Flow.Parameters())) Assert.Equal(e.Value.ToArray(), g.Value.ToArray());
+        foreach (var (kind, build) in new (string, Func<Flow<float>>)[] { ("maf", () => MafWithBatchNorm()), ("coupling", () => SplineCouplingWithBatchNorm()) })
+        {
+            int replays = recorder.Replays;
+            var eager = Train(build, _dev);
+            var graph = Train(build, device);
+            Assert.True(recorder.Replays > replays, $"{kind}: {recorder.Captures} captures, {recorder.Replays - replays} replays");
+            Assert.Null(device.GraphFallback);
+            // the replayed steps normalised with their own batch's statistics and moved the running averages: bit for bit the eager run
+            Assert.Equal(eager.Reports.Select(r => r.Loss), graph.Reports.Select(r => r.Loss));
+            Assert.Equal(eager.History.Epochs.Select(e => e.ValidationLogLikelihood), graph.History.Epochs.Select(e => e.ValidationLogLikelihood));
+            foreach (var ((name, e), (_, g)) in eager.Flow.Transform.NamedBuffers().Zip(graph.Flow.Transform.NamedBuffers()))
+                Assert.True(e.ToArray().SequenceEqual(g.ToArray()), $"{kind}: {name} differs between the eager and the replayed run");
+            foreach (var (e, g) in eager.Flow.Parameters().Zip(graph.Flow.Parameters())) Assert.Equal(e.Value.ToArray(), g.Value.ToArray());
+        }
+    }
+
+    /// <summary>A rational-quadratic spline coupling flow over ResidualNets with batch norm (2 blocks, hidden 8); weights and running averages moved off their start.</summary>
+    internal static Flow<float> SplineCouplingWithBatchNorm(long seed = 31, int context = 0)
+    {
+        var flow = FlowBuilders.NeuralSplineFlow<float>(D, layers: 2, hidden: 8, bins: 4, contextFeatures: context, rng: new Rng(seed),
+            conditioner: new ConditionerOptions { HiddenFeatures = 8, Residual = true, BatchNorm = true });
+        var noise = new Rng(seed + 1);
+        foreach (var p in flow.Parameters())
+        {
+            var s = p.Value.Span;
+            for (int i = 0; i < s.Length; i++) s[i] += (float)(0.2 * noise.NextNormal());
+        }
+        foreach (var (name, b) in flow.Transform.NamedBuffers())
+        {
+            var s = b.Span;
+            if (name.EndsWith("running_mean", StringComparison.Ordinal)) for (int i = 0; i < s.Length; i++) s[i] = (float)(0.3 * noise.NextNormal());
+            if (name.EndsWith("running_var", StringComparison.Ordinal)) for (int i = 0; i < s.Length; i++) s[i] = (float)(0.5 + noise.NextDouble());
+        }
+        return flow;
+    }
+
+    [Fact]
+    public void ResidualConditionersWithBatchNormScoreAndSampleWithTheRunningAverages()
+    {
+        var flow = SplineCouplingWithBatchNorm(context: 2);
+        flow.Eval();
+        var x = Data(12, 3);
+        var c = new Rng(6).Normal<float>(12, 2);
+        var z = new Rng(4).Normal<float>(12, D);
+        float[] expected;
+        Tensor<float> samples;
+        using (GradMode.Disable())
+        {
+            expected = flow.LogProb(new Var<float>(x), new Var<float>(c)).Value.ToArray();
+            samples = flow.Transform.Inverse(new Var<float>(z), new Var<float>(c)).X.Value;
+        }
+        using var dflow = DeviceFlow.Compile(flow, _dev);
+        Assert2.Close(expected, dflow.LogProb(x, c), 1e-5, 1e-4, "log p");
+        Assert2.Close(samples, dflow.Inverse(z, c), 1e-5, 1e-4, "samples from the same base draws");
+        // in training mode the same rows score otherwise on the host (the batch's statistics): the device did not
+        flow.Train();
+        using (GradMode.Disable())
+        {
+            var batchStats = flow.LogProb(new Var<float>(x), new Var<float>(c)).Value.ToArray();
+            Assert.Contains(Enumerable.Range(0, 12), i => Math.Abs(batchStats[i] - expected[i]) > 1e-2);
+        }
+    }
+
+    [Fact]
+    public void ATrainingStepThroughResidualBatchNormMatchesAutogradAndTheRunningAverages()
+    {
+        // one step of learning rate 0 in training mode: every gradient (the linears', the batch norms' weights and
+        // biases) against autograd's through the batch statistics, and the running averages (and batches tracked) written back
+        var cpu = SplineCouplingWithBatchNorm();
+        var gpu = SplineCouplingWithBatchNorm();
+        var batch = Data(16, 100);
+        cpu.Train();
+        Ops.Neg(Ops.Mean(cpu.LogProb(new Var<float>(batch)))).Backward();
+        using var dflow = DeviceFlow.Compile(gpu, _dev);
+        using var db = DeviceTensor.Upload(_dev, batch);
+        float loss = dflow.TrainStep(db, 0, readLoss: true)!.Value;
+        var linears = dflow.Pairs(cpu).SelectMany(p => new[] { (p.Host.Weight, p.Device.GW), (p.Host.Bias!, p.Device.GB) });
+        var own = dflow.ParameterPairs(cpu).Select(p => (p.Host, p.Device.Grad)).ToList();
+        Assert.Equal(2 * 2 * 4, own.Count); // 2 layers × 2 blocks × (bn0, bn1) × (weight, bias)
+        // the bias of each block's first linear feeds BN₁ in training, which removes any constant: its gradient is 0 in
+        // exact arithmetic (float noise on both sides), asserted as such against the largest gradient
+        var names = new Dictionary<Parameter<float>, string>(ReferenceEqualityComparer.Instance);
+        foreach (var (name, p) in cpu.NamedParameters()) names[p] = name;
+        double largest = linears.Concat(own).Max(p => p.Item1.Grad!.ReadOnlySpan.ToArray().Max(v => Math.Abs(v)));
+        int i = 0, zero = 0;
+        foreach (var (host, device) in linears.Concat(own))
+        {
+            var expected = host.Grad!.ReadOnlySpan;
+            var actual = device.Download().ReadOnlySpan[..expected.Length];
+            if (names[host].EndsWith("linear0.bias", StringComparison.Ordinal))
+            {
+                foreach (var v in expected) Assert.True(Math.Abs(v) <= 1e-5 * largest, $"{names[host]}: CPU gradient {v}");
+                foreach (var v in actual) Assert.True(Math.Abs(v) <= 1e-5 * largest, $"{names[host]}: device gradient {v}");
+                zero++;
+                continue;
+            }
+            double scale = 0;
+            foreach (var v in expected) scale = Math.Max(scale, Math.Abs(v));
+            Assert.True(scale > 0, $"{names[host]}: zero gradient");
+            Assert2.Close(expected, actual, 1e-4, 1e-4 * scale, $"{names[host]} gradient");
+            i++;
+        }
+        Assert.Equal(4, zero);
+        dflow.CopyTo(gpu);
+        var buffers = cpu.Transform.NamedBuffers().Zip(gpu.Transform.NamedBuffers()).Where(b => b.First.Key.Contains(".bn", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2 * 2 * 2 * 3, buffers.Count); // 2 layers × 2 blocks × (bn0, bn1) × (running mean, variance, batches tracked)
+        foreach (var ((name, c), (_, g)) in buffers) Assert2.Close(c, g, 1e-5, 1e-6, name);
+        Assert.Equal(1f, gpu.Transform.NamedBuffers().First(b => b.Key.EndsWith("num_batches_tracked", StringComparison.Ordinal)).Value[0]);
+        // a training batch of one row: BatchNorm1d's own refusal, as on the CPU
+        using var one = DeviceTensor.Upload(_dev, Data(1, 5));
+        Assert.Contains("more than one row", Assert.Throws<ArgumentException>(() => dflow.TrainStep(one, 0)).Message, StringComparison.Ordinal);
+        Assert.True(float.IsFinite(loss));
+    }
+
+    [Fact]
+    public void TrainingASplineCouplingWithResidualBatchNormOnTheDeviceMatchesTheCpuRun()
+    {
+        var cpu = Train(() => SplineCouplingWithBatchNorm(), null);
+        var dev = Train(() => SplineCouplingWithBatchNorm(), _dev);
+        SameRun(cpu, dev, "spline coupling with batch norm");
+    }
+
+    [Fact]
+    public void TrainingWithAHostLossThroughBatchNormIsRefusedByName()
+    {
+        using var flow = DeviceFlow.Compile(MafWithBatchNorm(), _dev);
+        using var x = DeviceTensor.Upload(_dev, Data(8, 2));
+        using var lp = DeviceTensor.Zeros(_dev, 8);
+        using var g = DeviceTensor.Zeros(_dev, 8);
+        flow.ForwardLogProb(x, null, lp);
+        Assert.Contains("BatchNormTransform", Assert.Throws<NotSupportedException>(() => flow.BackwardLogProb(x, null, g)).Message, StringComparison.Ordinal);
     }
 }
