@@ -42,6 +42,8 @@ internal static class DeviceFlowLayers
                     continue;
                 }
                 string where = TypeName(step);
+                if (frozen && BatchNormsOf(step).Count > 0)
+                    throw new NotSupportedException($"DeviceFlow: batch norm in the residual conditioner of {where} is not supported in a frozen flow (a distillation's teacher)");
                 var update = UpdateOf(step) is UmnnUpdate umnn ? Umnn(dev, step, umnn, frozen) : Update(UpdateOf(step));
                 var hosts = Linears(step);
                 var linears = new List<DeviceLinear>();

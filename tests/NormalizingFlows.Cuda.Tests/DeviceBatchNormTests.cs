@@ -328,4 +328,21 @@ public sealed class DeviceBatchNormTests(CpuAcceleratorFixture fixture) : IClass
         flow.ForwardLogProb(x, null, lp);
         Assert.Contains("BatchNormTransform", Assert.Throws<NotSupportedException>(() => flow.BackwardLogProb(x, null, g)).Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void AFrozenCompileRefusesBatchNormByName()
+    {
+        // a frozen flow (a distillation's teacher) holds its weights only: no running averages or batch statistics
+        Assert.Contains("BatchNormTransform is not supported in a frozen flow",
+            Assert.Throws<NotSupportedException>(() => DeviceFlowLayers.Compile(MafWithBatchNorm(), _dev, frozen: true)).Message, StringComparison.Ordinal);
+        var e = Assert.Throws<NotSupportedException>(() => DeviceFlowLayers.Compile(SplineCouplingWithBatchNorm(), _dev, frozen: true));
+        Assert.Matches("batch norm in the residual conditioner of .*Coupling.* is not supported in a frozen flow", e.Message);
+    }
+
+    public static TheoryData<string> KernelNames => [.. typeof(BatchNormKernels).GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+        .Where(m => m.GetParameters().FirstOrDefault()?.ParameterType == typeof(ILGPU.Index1D)).Select(m => m.Name)];
+
+    [Theory]
+    [MemberData(nameof(KernelNames))]
+    public void KernelCompilesToPtx(string name) => PtxCompilationTests.CompilesToPtx(typeof(BatchNormKernels), name);
 }
