@@ -12,7 +12,8 @@ namespace NormalizingFlows.Cuda;
 /// <see cref="CopyTo(Flow{float}, ContextEmbedding{float})"/> writes the trained weights back, so the model files stay the library's.
 /// Supports RealNVP/affine couplings, rational-quadratic spline couplings (nsf_c), MAF and MAF with splines (maf_rqs)
 /// and Glow (ActNorm, initialised from the first training batch as on the CPU, the LU-decomposed linear map, and
-/// fixed permutations between layers) over ReLU conditioners and a standard-normal base (or, for unit-hypercube flows such as i-flow's, the uniform base on
+/// fixed permutations between layers), batch normalisation (BatchNormTransform layers and batch norm in ResidualNet
+/// conditioners: the batch's statistics in <see cref="TrainStep"/>, the running averages when scoring and sampling) over ReLU conditioners and a standard-normal base (or, for unit-hypercube flows such as i-flow's, the uniform base on
 /// [0, 1]^D with unit-interval splines: <see cref="UnitCubeBase"/>; for flows with periodic features, circular splines
 /// on the angle columns and the PeriodicNormal base), conditional or not, and inverse autoregressive layers (the
 /// distillation student, InverseAutoregressiveTransform: sampling in one MADE pass per layer, log p in D passes; no
