@@ -144,6 +144,13 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
     public IAcceleratedDistillation CompileDistillation(Flow<float> teacher, Flow<float> student, Adam<float>? optimizer, bool zPass, bool xPass)
         => new DeviceDistillation(this, teacher, student, optimizer, zPass, xPass);
 
+    /// <summary>
+    /// A velocity field (Transforms/Continuous/VectorField, behind an MLP or sum-pooling context embedding when given)
+    /// on this device for flow matching (<see cref="TrainingOptions.Device"/> with Training/FlowMatchingLoss).
+    /// </summary>
+    public IAcceleratedFlowMatching CompileFlowMatching(Transforms.Continuous.VectorField<float> field, double sigmaMin, Adam<float>? optimizer = null, Nn.Embeddings.ContextEmbedding<float>? embedding = null)
+        => new DeviceFlowMatching(this, field, sigmaMin, optimizer, embedding);
+
     /// <summary>True on a CUDA GPU.</summary>
     public bool IsCuda => Accelerator.AcceleratorType == AcceleratorType.Cuda;
 
