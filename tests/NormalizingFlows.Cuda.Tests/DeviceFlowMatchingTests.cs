@@ -1,0 +1,157 @@
+using System.Reflection;
+using NormalizingFlows.Autograd;
+using NormalizingFlows.Flows;
+using NormalizingFlows.Nn;
+using NormalizingFlows.Nn.Embeddings;
+using NormalizingFlows.Optim;
+using NormalizingFlows.Tensors;
+using NormalizingFlows.Training;
+using NormalizingFlows.Transforms;
+using NormalizingFlows.Transforms.Continuous;
+
+namespace NormalizingFlows.Cuda.Tests;
+
+/// <summary>
+/// Flow matching on the CPU accelerator (<see cref="DeviceFlowMatching"/>, <see cref="TrainingOptions.Device"/> with
+/// <see cref="FlowMatchingLoss{T}"/>) against the CPU loss fed the same draws: loss and every parameter gradient
+/// (plain, weighted, conditional, behind a context embedding), a TrainingLoop run against the CPU run, and refusals.
+/// </summary>
+public sealed class DeviceFlowMatchingTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuAcceleratorFixture>
+{
+    private readonly ComputeDevice _dev = fixture.Device;
+    private const int D = 3, C = 2, Raw = 3;
+
+    /// <summary>A continuous flow on D features (C context features), its weights moved off the zero-output start so every layer has a gradient; behind an MLP embedding of Raw inputs when <paramref name="embedded"/>.</summary>
+    private static Flow<float> Build(bool conditional, bool embedded, int seed = 4, bool preprocessed = false)
+    {
+        var inner = FlowBuilders.ContinuousFlow<float>(D, layers: 2, hidden: 8, contextFeatures: conditional ? C : 0, rng: new Rng(seed));
+        var rng = new Rng(seed + 100);
+        foreach (var p in inner.Parameters())
+        {
+            var s = p.Value.Span;
+            for (int i = 0; i < s.Length; i++) s[i] += 0.3f * (float)rng.NextNormal();
+        }
+        // fixed preprocessing before the continuous step (as a FlowModel's): folded on the host by the device run
+        if (preprocessed) inner = new Flow<float>(new CompositeTransform<float>(new FixedAffine<float>([0.8, 1.5, 0.5], [0.3, -0.4, 0.1]), inner.Transform), inner.Base);
+        if (!embedded) return inner;
+        var embedding = new MlpEmbedding<float>(new Mlp<float>(Raw, [6], C, new Rng(seed + 1)));
+        return new Flow<float>(new EmbeddedContextTransform<float>(inner.Transform, embedding, Raw), inner.Base);
+    }
+
+    private static VectorField<float> Field(Flow<float> flow) => flow.Transform switch
+    {
+        EmbeddedContextTransform<float> e => Field(new Flow<float>(e.Inner, flow.Base)),
+        ContinuousTransform<float> c => c.Field,
+        CompositeTransform<float> comp => Field(new Flow<float>(comp.Steps[^1], flow.Base)),
+        _ => throw new InvalidOperationException(),
+    };
+
+    private static ContextEmbedding<float>? Embedding(Flow<float> flow) => (flow.Transform as EmbeddedContextTransform<float>)?.Map as ContextEmbedding<float>;
+
+    // the loop's batch of a step (its constructor is internal to the library): its Rng is the step's stream
+    private static TrainingBatch<float> Batch(long step, long seed, Tensor<float> x, Tensor<float>? c, Tensor<float>? w)
+        => (TrainingBatch<float>)Activator.CreateInstance(typeof(TrainingBatch<float>), BindingFlags.NonPublic | BindingFlags.Instance, null,
+            [step, seed, x, c, w, ReadOnlyMemory<int>.Empty], null)!;
+
+    [Theory]
+    [InlineData(false, false, false)]
+    [InlineData(false, true, false)]
+    [InlineData(true, true, false)]
+    [InlineData(true, true, true)]
+    public void LossAndGradientsMatchTheCpuLossWithTheSameDraws(bool conditional, bool weighted, bool embedded)
+    {
+        const int n = 12; const long step = 3, seed = 11; const double sigmaMin = 0.1;
+        var flow = Build(conditional, embedded);
+        var r = new Rng(7);
+        var x = r.Normal<float>(n, D);
+        var c = conditional ? r.Normal<float>(n, embedded ? Raw : C) : null;
+        var w = weighted ? r.Uniform<float>([n], 0.2, 2.0) : null;
+        if (w is not null) w.Span[0] = -0.5f; // a negative weight, as the CPU loss allows
+        var loss = new FlowMatchingLoss<float>(flow, sigmaMin);
+        loss.Prepare(new TrainingData<float>(x, c, w), null);
+        foreach (var p in flow.Parameters()) p.ZeroGrad();
+        var cpu = loss.Compute(Batch(step, seed, x, c, w))!;
+        cpu.Backward();
+
+        // the same draws from the step's stream: the times, then the base points
+        var rng = Batch(step, seed, x, c, w).Rng;
+        var time = rng.Uniform<float>([n]);
+        var x0 = flow.Base.Sample(n, rng).Value;
+        var field = Field(flow); var embedding = Embedding(flow);
+        using var device = new DeviceFlowMatching(_dev, field, sigmaMin, null, embedding);
+        using var dx = DeviceTensor.Upload(_dev, x); using var dt = DeviceTensor.Upload(_dev, time); using var d0 = DeviceTensor.Upload(_dev, x0);
+        using var dc = c is null ? null : DeviceTensor.Upload(_dev, c);
+        using var dw = w is null ? null : DeviceTensor.Upload(_dev, AcceleratedDeviceFlow.LossWeights(w));
+        float deviceLoss = device.Step(dx, dt, d0, dc, dw, learningRate: 0, readLoss: true, lossSum: null)!.Value;
+        double cpuLoss = cpu.Value[0];
+        Assert.True(Math.Abs(deviceLoss - cpuLoss) <= 1e-5 * Math.Abs(cpuLoss) + 1e-6, $"loss {deviceLoss} on the device, {cpuLoss} on the CPU");
+        Assert.True(cpuLoss > 1e-3, "a loss that tests something");
+        var pairs = device.Pairs(field, embedding);
+        Assert.Equal(flow.Parameters().Count(), 2 * pairs.Count); // every trainable parameter is compared
+        int i = 0;
+        foreach (var (host, dev) in pairs)
+        {
+            Assert.True(host.Weight.Grad is not null && host.Weight.Grad.ReadOnlySpan.ToArray().Any(v => v != 0), $"linear {i}: no CPU gradient to compare");
+            Assert2.Close(host.Weight.Grad!, dev.GW.Download(), 1e-4, 1e-6, $"linear {i} weight gradient");
+            Assert2.Close(host.Bias!.Grad!, dev.GB.Download(), 1e-4, 1e-6, $"linear {i} bias gradient");
+            i++;
+        }
+        // learning rate 0: the weights did not move
+        device.CopyTo(field, embedding);
+        Assert.Equal(pairs[0].Host.Weight.Value.ReadOnlySpan.ToArray(), pairs[0].Device.W.Download().ReadOnlySpan.ToArray());
+    }
+
+    private static TrainingData<float> Data(int n, bool conditional, bool weighted, long seed = 3)
+    {
+        var r = new Rng(seed);
+        var x = r.Normal<float>(n, D);
+        var s = x.Span;
+        for (int i = 0; i < s.Length; i++) s[i] = 0.6f * s[i] + 0.5f * (i % D);
+        var c = conditional ? r.Normal<float>(n, Raw) : null;
+        var w = weighted ? r.Uniform<float>([n], 0.5, 1.5) : null;
+        return new TrainingData<float>(x, c, w);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // weighted, conditional, behind an MLP embedding, after fixed preprocessing, clipped
+    public void TrainingLoopOnTheDeviceMatchesTheCpuRun(bool conditional)
+    {
+        var options = new TrainingOptions { Epochs = 2, BatchSize = 16, LearningRate = 1e-2, Seed = 5, ReportEverySteps = int.MaxValue, ClipNorm = conditional ? 0.5 : null };
+        var train = Data(40, conditional, weighted: conditional);
+        var validation = Data(8, conditional, weighted: conditional, seed: 9);
+        TrainingHistory Run(Flow<float> flow, TrainingOptions o) => new TrainingLoop<float>(flow, o).Fit(new FlowMatchingLoss<float>(flow, sigmaMin: 0.05), train, validation);
+        var cpuFlow = Build(conditional, embedded: conditional, preprocessed: conditional); var devFlow = Build(conditional, embedded: conditional, preprocessed: conditional);
+        var cpu = Run(cpuFlow, options);
+        var dev = Run(devFlow, options with { Device = _dev });
+        Assert.Equal(cpu.Epochs.Count, dev.Epochs.Count);
+        Assert.Equal(cpu.Steps, dev.Steps);
+        for (int e = 0; e < cpu.Epochs.Count; e++)
+        {
+            var (a, b) = (cpu.Epochs[e], dev.Epochs[e]);
+            Assert.True(Math.Abs(a.TrainLoss - b.TrainLoss) <= 2e-4 * Math.Abs(a.TrainLoss) + 1e-5, $"epoch {e}: loss {b.TrainLoss} on the device, {a.TrainLoss} on the CPU");
+            Assert.True(Math.Abs(a.ValidationLogLikelihood!.Value - b.ValidationLogLikelihood!.Value) <= 2e-4 * Math.Abs(a.ValidationLogLikelihood.Value) + 1e-4,
+                $"epoch {e}: validation {b.ValidationLogLikelihood} on the device, {a.ValidationLogLikelihood} on the CPU");
+        }
+        Assert.NotEqual(cpu.Epochs[0].TrainLoss, cpu.Epochs[^1].TrainLoss); // the run trained
+        DeviceTrainingTests.SameWeights(cpuFlow, devFlow, 2e-3, "flow matching");
+    }
+
+    [Fact]
+    public void TheDeviceRefusesWhatItCannotRunByName()
+    {
+        var train = Data(16, conditional: true, weighted: false);
+        // a context map inside the flow, after a fixed step (the CPU loss maps the context there; the device maps it in front only)
+        var inner = Build(true, false);
+        var embedding = new MlpEmbedding<float>(new Mlp<float>(Raw, [4], C, new Rng(1)));
+        var nested = new Flow<float>(new CompositeTransform<float>(new Permutation<float>([2, 0, 1]), new EmbeddedContextTransform<float>(inner.Transform, embedding, Raw)), inner.Base);
+        var loop = new TrainingLoop<float>(nested, new TrainingOptions { Epochs = 1, BatchSize = 8, Device = _dev });
+        var refused = Assert.Throws<NotSupportedException>(() => loop.Fit(new FlowMatchingLoss<float>(nested), train));
+        Assert.Contains("a context map (MlpEmbedding) inside the flow", refused.Message);
+        Assert.Contains(_dev.Name, refused.Message);
+        // an embedding whose output is not the field's context
+        var mismatch = Assert.Throws<ArgumentException>(() => new DeviceFlowMatching(_dev, Field(Build(true, false)), 0, null,
+            new MlpEmbedding<float>(new Mlp<float>(Raw, [4], C + 1, new Rng(1)))));
+        Assert.Contains("the context embedding gives 3 features", mismatch.Message);
+    }
+}
