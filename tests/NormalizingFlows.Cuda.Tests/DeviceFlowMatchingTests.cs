@@ -1,6 +1,8 @@
 using System.Reflection;
 using NormalizingFlows.Autograd;
+using NormalizingFlows.Data;
 using NormalizingFlows.Flows;
+using NormalizingFlows.Models;
 using NormalizingFlows.Nn;
 using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Optim;
@@ -135,6 +137,47 @@ public sealed class DeviceFlowMatchingTests(CpuAcceleratorFixture fixture) : ICl
         }
         Assert.NotEqual(cpu.Epochs[0].TrainLoss, cpu.Epochs[^1].TrainLoss); // the run trained
         DeviceTrainingTests.SameWeights(cpuFlow, devFlow, 2e-3, "flow matching");
+    }
+
+    [Fact]
+    public void FlowModelTrainerWithTheFlowMatchingObjectiveTrainsOnTheDevice()
+    {
+        // the flow-matching builder through a FlowModel: fitted preprocessing (folded), a standardised context behind an
+        // MLP embedding (the context preprocessing on the host, the embedding on the device), weighted events
+        var r = new Rng(21);
+        const int rows = 48;
+        var v = new double[rows * 4];
+        for (int i = 0; i < rows; i++)
+        {
+            double c = 3 + r.NextNormal();
+            v[i * 4] = 5 + 2 * r.NextNormal(); v[i * 4 + 1] = 2 * c + 0.5 * r.NextNormal(); v[i * 4 + 2] = c; v[i * 4 + 3] = 0.5 + r.NextDouble();
+        }
+        var table = new Table(["a", "b", "c", "w"], v, rows);
+        var spec = new FlowSpec { Builder = FlowSpec.FlowMatching, Features = 2, Layers = 2, Hidden = 8, Seed = 1, DType = "float32" };
+        (TrainingHistory, FlowModel<float>) Fit(IFlowAccelerator? device)
+        {
+            var fit = new FlowModelTrainer<float>(spec, table, new FlowFitOptions
+            {
+                Training = new TrainingOptions { Epochs = 2, BatchSize = 16, LearningRate = 1e-2, Seed = 2, ValidationFraction = 0.25, ReportEverySteps = int.MaxValue, Device = device },
+                Preprocessing = FlowPreprocessing.Standardize, ContextColumns = ["c"], WeightColumn = "w",
+                Embedding = new EmbeddingSpec { Kind = EmbeddingSpec.Mlp, Features = 2, Hidden = 6, Layers = 1 },
+            });
+            Assert.Equal(TrainingObjective.FlowMatching, fit.Objective);
+            Assert.NotNull(fit.Model.Preprocessing);
+            return (fit.Fit(), fit.Model);
+        }
+        var (cpu, cpuModel) = Fit(null);
+        var (dev, devModel) = Fit(_dev);
+        Assert.Equal(cpu.Epochs.Count, dev.Epochs.Count);
+        for (int e = 0; e < cpu.Epochs.Count; e++)
+        {
+            var (a, b) = (cpu.Epochs[e], dev.Epochs[e]);
+            Assert.True(Math.Abs(a.TrainLoss - b.TrainLoss) <= 2e-4 * Math.Abs(a.TrainLoss) + 1e-5, $"epoch {e}: loss {b.TrainLoss} on the device, {a.TrainLoss} on the CPU");
+            Assert.True(Math.Abs(a.ValidationLogLikelihood!.Value - b.ValidationLogLikelihood!.Value) <= 2e-4 * Math.Abs(a.ValidationLogLikelihood.Value) + 1e-4,
+                $"epoch {e}: validation {b.ValidationLogLikelihood} on the device, {a.ValidationLogLikelihood} on the CPU");
+        }
+        Assert.NotNull(devModel.Embedding);
+        DeviceTrainingTests.SameWeights(cpuModel.Flow, devModel.Flow, 2e-3, "flow-matching model");
     }
 
     [Fact]
