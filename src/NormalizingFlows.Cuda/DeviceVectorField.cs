@@ -41,17 +41,10 @@ internal sealed class DeviceVectorField : IDisposable
         ArgumentNullException.ThrowIfNull(field);
         _dev = dev;
         Features = field.Features; Hidden = field.Hidden; Layers = field.Layers; ContextFeatures = field.ContextFeatures; TimeFrequencies = field.TimeFrequencies;
-        var modules = field.NamedChildren().ToDictionary(p => p.Key, p => p.Value);
-        var names = Enumerable.Range(0, Layers).Select(i => i == 0 ? "input" : $"hidden{i}").Append("output");
         var linears = new List<DeviceLinear>();
         try
         {
-            foreach (var name in names)
-            {
-                if (!modules.TryGetValue(name, out var m) || m is not Linear<float> l)
-                    throw new NotSupportedException($"DeviceFlow: the vector field has no linear layer {name}");
-                linears.Add(new DeviceLinear(dev, l.Weight, l.Bias, null, "the vector field of ContinuousTransform"));
-            }
+            foreach (var l in HostLinears(field)) linears.Add(new DeviceLinear(dev, l.Weight, l.Bias, null, "the vector field of ContinuousTransform"));
         }
         catch
         {
@@ -68,6 +61,14 @@ internal sealed class DeviceVectorField : IDisposable
         _tangents = new DeviceWorkspace(dev, Hidden, Hidden, Features);
         _leading = DeviceTensor.Zeros(dev, Hidden, Features);
         _default = NewTape();
+    }
+
+    /// <summary>The host field's linear layers in its parameter order: input, hidden1 … hidden(L−1), output.</summary>
+    internal static List<Linear<float>> HostLinears(VectorField<float> field)
+    {
+        var modules = field.NamedChildren().ToDictionary(p => p.Key, p => p.Value);
+        return [.. Enumerable.Range(0, field.Layers).Select(i => i == 0 ? "input" : $"hidden{i}").Append("output").Select(name =>
+            modules.TryGetValue(name, out var m) && m is Linear<float> l ? l : throw new NotSupportedException($"DeviceFlow: the vector field has no linear layer {name}"))];
     }
 
     /// <summary>The tanh activation's kernel code.</summary>
