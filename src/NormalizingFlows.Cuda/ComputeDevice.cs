@@ -145,11 +145,12 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
         => new DeviceDistillation(this, teacher, student, optimizer, zPass, xPass);
 
     /// <summary>
-    /// A velocity field (Transforms/Continuous/VectorField, behind an MLP or sum-pooling context embedding when given)
-    /// on this device for flow matching (<see cref="TrainingOptions.Device"/> with Training/FlowMatchingLoss).
+    /// A continuous flow (one Transforms/Continuous/ContinuousTransform over its base, behind an MLP or sum-pooling
+    /// context embedding when given) on this device for flow matching (<see cref="TrainingOptions.Device"/> with
+    /// Training/FlowMatchingLoss); its log-density for validation is solved on the device too.
     /// </summary>
-    public IAcceleratedFlowMatching CompileFlowMatching(Transforms.Continuous.VectorField<float> field, double sigmaMin, Adam<float>? optimizer = null, Nn.Embeddings.ContextEmbedding<float>? embedding = null)
-        => new DeviceFlowMatching(this, field, sigmaMin, optimizer, embedding);
+    public IAcceleratedFlowMatching CompileFlowMatching(Flow<float> flow, double sigmaMin, Adam<float>? optimizer = null, Nn.Embeddings.ContextEmbedding<float>? embedding = null)
+        => new DeviceFlowMatching(this, flow, sigmaMin, optimizer, embedding);
 
     /// <summary>True on a CUDA GPU.</summary>
     public bool IsCuda => Accelerator.AcceleratorType == AcceleratorType.Cuda;

@@ -1,3 +1,4 @@
+using NormalizingFlows.Flows;
 using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Optim;
 using NormalizingFlows.Tensors;
@@ -7,54 +8,50 @@ using NormalizingFlows.Transforms.Continuous;
 namespace NormalizingFlows.Cuda;
 
 /// <summary>
-/// <see cref="ComputeDevice"/>'s <see cref="IAcceleratedFlowMatching"/>: Training/FlowMatchingLoss's step on the
-/// device. The training events (context, weights) are uploaded once and each batch gathered from the host's row
-/// order (or streamed, over <see cref="ComputeDevice.ResidentDataLimit"/>); per step the host's draws t [B] and x₀
-/// [B, D] are uploaded, then kernels form x_t = (1 − (1 − σ_min)t)x₀ + t·x₁ and the target u = x₁ − (1 − σ_min)x₀, the
-/// velocity v_θ(x_t, t, c) runs forward (<see cref="DeviceFlowMatchingVelocity"/>; c through the context embedding
-/// when there is one), the loss Σ w‖v − u‖² / (B·D) (weights divided by the set's mean) is added to a device sum, and
-/// its gradient runs back through the velocity (and the embedding), then the global-norm clip and Adam of
-/// <see cref="DeviceFlow"/>. Nothing is read back but the loss sum when asked.
+/// <see cref="ComputeDevice"/>'s <see cref="IAcceleratedFlowMatching"/>: Training/FlowMatchingLoss's steps on a
+/// <see cref="DeviceFlow"/> of the continuous flow (one <see cref="ContinuousTransform{T}"/> over its base, behind the
+/// context embedding when there is one). The training events (context, weights) are uploaded once and each batch is
+/// gathered from the host's row order (or streamed, over <see cref="ComputeDevice.ResidentDataLimit"/>); per step
+/// the host's draws t [B] and x₀ [B, D] are uploaded and <c>DeviceFlow.MatchingStep</c> runs the path, the velocity
+/// (cnf's <see cref="DeviceVectorField"/>), the loss into a device sum, the backward, clip and Adam. The validation
+/// log-likelihood is the device flow's <see cref="DeviceFlow.LogProb(Tensor{float}, Tensor{float}?, int)"/> (the ODE
+/// and its trace on the device, as the CPU's <c>ContinuousTransform</c> solves them).
 /// </summary>
 internal sealed class DeviceFlowMatching : IAcceleratedFlowMatching
 {
-    private readonly DeviceFlowMatchingVelocity _velocity;
-    private readonly DeviceEmbedding? _embedding;
-    private readonly DeviceLinear[] _linears; // the velocity's, then the embedding's: clipped and stepped together
-    private readonly DeviceAdamStep _adam;
-    private readonly DeviceWorkspace _ws;    // x_t, u, g_v [rows, D]; the per-row loss [rows]; the embedded context's gradient [rows, C']
-    private readonly DeviceWorkspace _batch; // the step's x₁, x₀ [rows, D], times [rows], context [rows, C], weights [rows]
-    private readonly DeviceTensor _lossSum, _sum;
-    private readonly float _keep;            // 1 − σ_min in float, as FlowMatchingLoss
+    private readonly DeviceFlow _flow;
+    private readonly ContextEmbedding<float>? _embedding; // the host embedding compiled with the flow
+    private readonly DeviceWorkspace _scratch; // the step's x_t, u, g_v [rows, D] and per-row loss [rows]
+    private readonly DeviceWorkspace _batch;   // the step's x₁, x₀ [rows, D], times [rows], context [rows, C], loss weights [rows]
+    private readonly DeviceTensor _lossSum;
+    private readonly float _keep;              // 1 − σ_min in float, as FlowMatchingLoss
     private DeviceTensor? _data, _context, _weights;
     private StreamedBatches? _streamed;
     private DeviceIndex? _rows;
 
-    public DeviceFlowMatching(ComputeDevice device, VectorField<float> field, double sigmaMin, Adam<float>? optimizer, ContextEmbedding<float>? embedding)
+    /// <summary>
+    /// Compiles <paramref name="flow"/> (a <see cref="ContinuousTransform{T}"/> over its base; its current weights) behind
+    /// <paramref name="embedding"/> when given, with <paramref name="optimizer"/>'s Adam state when given.
+    /// </summary>
+    public DeviceFlowMatching(ComputeDevice device, Flow<float> flow, double sigmaMin, Adam<float>? optimizer, ContextEmbedding<float>? embedding)
     {
         ArgumentNullException.ThrowIfNull(device);
-        ArgumentNullException.ThrowIfNull(field);
+        ArgumentNullException.ThrowIfNull(flow);
+        if (flow.Transform is not ContinuousTransform<float>)
+            throw new NotSupportedException($"flow matching on the device trains a flow whose transform is one ContinuousTransform, not {flow.Transform.GetType().Name}");
         if (!(sigmaMin >= 0 && sigmaMin < 1)) throw new ArgumentOutOfRangeException(nameof(sigmaMin), sigmaMin, "σ_min must lie in [0, 1)");
-        if (embedding is not null && embedding.OutputFeatures != field.ContextFeatures)
-            throw new ArgumentException($"flow matching on the device: the context embedding gives {embedding.OutputFeatures} features, the velocity field reads {field.ContextFeatures} context features", nameof(embedding));
-        Device = device;
-        Features = field.Features;
-        ContextFeatures = embedding?.InputFeatures ?? field.ContextFeatures;
         _keep = 1f - (float)sigmaMin;
-        _velocity = new DeviceFlowMatchingVelocity(device, field);
+        _flow = DeviceFlow.Compile(flow, device, embedding);
+        _embedding = embedding;
         try
         {
-            if (embedding is not null) _embedding = DeviceEmbedding.Compile(embedding, device);
-            _linears = [.. _velocity.Linears, .. _embedding?.Linears ?? []];
-            _adam = new DeviceAdamStep(device);
-            _ws = new DeviceWorkspace(device, Features, Features, Features, DeviceWorkspace.Vector, Math.Max(1, field.ContextFeatures));
-            _batch = new DeviceWorkspace(device, Features, Features, DeviceWorkspace.Vector, Math.Max(1, ContextFeatures), DeviceWorkspace.Vector);
+            _scratch = new DeviceWorkspace(device, _flow.Features, _flow.Features, _flow.Features, DeviceWorkspace.Vector);
+            _batch = new DeviceWorkspace(device, _flow.Features, _flow.Features, DeviceWorkspace.Vector, Math.Max(1, _flow.ContextFeatures), DeviceWorkspace.Vector);
             _lossSum = DeviceTensor.Zeros(device, 1);
-            _sum = DeviceTensor.Zeros(device, 1);
             if (optimizer is not null)
             {
-                (Beta1, Beta2, Eps, WeightDecay, DecoupledWeightDecay) = (optimizer.Beta1, optimizer.Beta2, optimizer.Eps, optimizer.WeightDecay, optimizer.Decoupled);
-                Steps = DeviceAdam.CopyMoments(Pairs(field, embedding), optimizer, 0, toHost: false, "flow matching on the device");
+                (_flow.Beta1, _flow.Beta2, _flow.Eps, _flow.WeightDecay, _flow.DecoupledWeightDecay) = (optimizer.Beta1, optimizer.Beta2, optimizer.Eps, optimizer.WeightDecay, optimizer.Decoupled);
+                _flow.Steps = DeviceAdam.CopyMoments(_flow.Pairs(flow, embedding).ToList(), optimizer, 0, toHost: false, "flow matching on the device", _flow.ParameterPairs(flow, embedding));
             }
         }
         catch
@@ -64,44 +61,17 @@ internal sealed class DeviceFlowMatching : IAcceleratedFlowMatching
         }
     }
 
-    public ComputeDevice Device { get; }
-
-    /// <summary>Data features D.</summary>
-    public int Features { get; }
-
-    /// <summary>Context features per event the steps take (the embedding's input width when there is one; 0: none).</summary>
-    public int ContextFeatures { get; }
-
-    public double Beta1 { get; set; } = 0.9;
-    public double Beta2 { get; set; } = 0.999;
-    public double Eps { get; set; } = 1e-8;
-    public double WeightDecay { get; set; }
-    public bool DecoupledWeightDecay { get; set; }
-
-    /// <summary>Global gradient-norm clip (as Optim/GradientClipping); null: none.</summary>
-    public double? ClipNorm { get; set; }
-
-    /// <summary>Optimizer steps taken (Adam's bias corrections count from it).</summary>
-    public long Steps { get; private set; }
-
-    /// <summary>The host's linears (the field's, then the embedding's) beside the device's: after a step, <c>Device.GW</c>, <c>Device.GB</c> are its gradients.</summary>
-    internal List<(DeviceFlowLayers.HostLinear Host, DeviceLinear Device)> Pairs(VectorField<float> field, ContextEmbedding<float>? embedding)
-    {
-        if ((embedding is null) != (_embedding is null))
-            throw new ArgumentException($"flow matching on the device: compiled with {(_embedding is null ? "no" : "a")} context embedding, given {(embedding is null ? "none" : "one")}", nameof(embedding));
-        var hosts = DeviceFlowMatchingVelocity.HostLinears(field);
-        if (embedding is not null) hosts.AddRange(DeviceEmbedding.HostLinears(embedding));
-        if (hosts.Count != _linears.Length) throw new ArgumentException($"flow matching on the device: {hosts.Count} linear layers on the host, {_linears.Length} on the device", nameof(field));
-        return [.. hosts.Zip(_linears)];
-    }
+    /// <summary>The compiled flow (for tests: its <c>Pairs</c> give the last step's gradients).</summary>
+    internal DeviceFlow Flow => _flow;
 
     public void SetTrainingData(Tensor<float> x, Tensor<float>? context = null, Tensor<float>? weights = null)
     {
         ArgumentNullException.ThrowIfNull(x);
-        if (x.Rank != 2 || x.Dim(1) != Features) throw new ArgumentException($"training data must be [rows, {Features}], got {x.ShapeString}", nameof(x));
+        int d = _flow.Features, c = _flow.ContextFeatures;
+        if (x.Rank != 2 || x.Dim(1) != d) throw new ArgumentException($"training data must be [rows, {d}], got {x.ShapeString}", nameof(x));
         int n = x.Dim(0);
-        if ((context is null) != (ContextFeatures == 0) || context is not null && (context.Rank != 2 || context.Dim(0) != n || context.Dim(1) != ContextFeatures))
-            throw new ArgumentException($"the velocity field takes {ContextFeatures} context features: the training context must be {(ContextFeatures == 0 ? "absent" : $"[{n}, {ContextFeatures}]")}, got {context?.ShapeString ?? "none"}", nameof(context));
+        if ((context is null) != (c == 0) || context is not null && (context.Rank != 2 || context.Dim(0) != n || context.Dim(1) != c))
+            throw new ArgumentException($"the flow takes {c} context features: the training context must be {(c == 0 ? "absent" : $"[{n}, {c}]")}, got {context?.ShapeString ?? "none"}", nameof(context));
         if (weights is not null && weights.Length != n) throw new ArgumentException($"training weights must have one entry per event ({n}), got {weights.ShapeString}", nameof(weights));
         foreach (var t in new[] { _data, _context, _weights }) t?.Dispose();
         _data = _context = _weights = null;
@@ -109,14 +79,14 @@ internal sealed class DeviceFlowMatching : IAcceleratedFlowMatching
         _streamed = null;
         var lossWeights = weights is null ? null : AcceleratedDeviceFlow.LossWeights(weights);
         long bytes = sizeof(float) * (x.Length + (context?.Length ?? 0) + (weights?.Length ?? 0));
-        if (bytes > Device.ResidentDataLimit)
+        if (bytes > _flow.Device.ResidentDataLimit)
         {
-            _streamed = new StreamedBatches(Device, x, context, lossWeights);
+            _streamed = new StreamedBatches(_flow.Device, x, context, lossWeights);
             return;
         }
-        _data = DeviceTensor.Upload(Device, x);
-        if (context is not null) _context = DeviceTensor.Upload(Device, context);
-        if (lossWeights is not null) _weights = DeviceTensor.Upload(Device, lossWeights);
+        _data = DeviceTensor.Upload(_flow.Device, x);
+        if (context is not null) _context = DeviceTensor.Upload(_flow.Device, context);
+        if (lossWeights is not null) _weights = DeviceTensor.Upload(_flow.Device, lossWeights);
     }
 
     public void Step(ReadOnlySpan<int> rows, Tensor<float> time, Tensor<float> x0, double learningRate, double? clipNorm)
@@ -124,17 +94,17 @@ internal sealed class DeviceFlowMatching : IAcceleratedFlowMatching
         ArgumentNullException.ThrowIfNull(time);
         ArgumentNullException.ThrowIfNull(x0);
         if (_data is null && _streamed is null) throw new InvalidOperationException("Step before SetTrainingData");
-        int n = rows.Length;
+        int n = rows.Length, d = _flow.Features;
         if (n < 1) throw new ArgumentException("a training step needs at least one row", nameof(rows));
         if (time.Length != n) throw new ArgumentException($"the step needs one time per row ({n}), got {time.ShapeString}", nameof(time));
-        if (x0.Rank != 2 || x0.Dim(0) != n || x0.Dim(1) != Features) throw new ArgumentException($"the step's base points must be [{n}, {Features}], got {x0.ShapeString}", nameof(x0));
+        if (x0.Rank != 2 || x0.Dim(0) != n || x0.Dim(1) != d) throw new ArgumentException($"the step's base points must be [{n}, {d}], got {x0.ShapeString}", nameof(x0));
         _batch.Prepare(n);
-        bool context = ContextFeatures > 0;
+        bool context = _flow.ContextFeatures > 0;
         bool weights = _weights is not null || _streamed is { HasWeights: true };
         if (_streamed is not null) _streamed.Upload(rows, _batch[0], context ? _batch[3] : null, weights ? _batch[4] : null);
         else
         {
-            if (_rows is null || _rows.Capacity < n) { _rows?.Dispose(); _rows = new DeviceIndex(Device, new int[n]); }
+            if (_rows is null || _rows.Capacity < n) { _rows?.Dispose(); _rows = new DeviceIndex(_flow.Device, new int[n]); }
             _rows.CopyFrom(rows);
             DeviceOps.GatherRows(_data!, _batch[0], _rows);
             if (_context is not null) DeviceOps.GatherRows(_context, _batch[3], _rows);
@@ -142,42 +112,13 @@ internal sealed class DeviceFlowMatching : IAcceleratedFlowMatching
         }
         _batch[1].CopyFrom(x0);
         _batch[2].CopyFrom(time);
-        ClipNorm = clipNorm;
-        Step(_batch[0], _batch[2], _batch[1], context ? _batch[3] : null, weights ? _batch[4] : null, learningRate, readLoss: false, _lossSum);
+        _flow.ClipNorm = clipNorm;
+        _flow.MatchingStep(_batch[0], _batch[2], _batch[1], context ? _batch[3] : null, weights ? _batch[4] : null, _keep, learningRate, readLoss: false, _lossSum, _scratch);
     }
 
-    /// <summary>
-    /// One step on the events x₁ [N, D] with the draws t [N], x₀ [N, D], the context [N, C] for a conditional field and
-    /// the loss weights [N] (already divided by the set's mean; null: all 1); the loss is added to
-    /// <paramref name="lossSum"/>[0] when given and returned (before the step) when <paramref name="readLoss"/>.
-    /// </summary>
-    internal float? Step(DeviceTensor x1, DeviceTensor time, DeviceTensor x0, DeviceTensor? context, DeviceTensor? weights, double learningRate, bool readLoss, DeviceTensor? lossSum)
-    {
-        int n = x1.Rows;
-        x1.Check(nameof(x1), n, Features);
-        x0.Check(nameof(x0), n, Features);
-        time.Check(nameof(time), n);
-        weights?.Check(nameof(weights), n);
-        if ((context is null) != (ContextFeatures == 0)) throw new ArgumentException($"the velocity field takes {ContextFeatures} context features, got {(context is null ? "none" : $"{context.Cols}")}", nameof(context));
-        context?.Check(nameof(context), n, ContextFeatures);
-        if (!(learningRate >= 0)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "must be ≥ 0");
-        Steps++;
-        _adam.WriteScalars(DeviceAdam.Args(learningRate, Beta1, Beta2, Eps, Steps, WeightDecay, DecoupledWeightDecay), ClipNorm);
-        _ws.Prepare(n);
-        var (xt, target, gv, rowLoss) = (_ws[0], _ws[1], _ws[2], _ws[3]);
-        Device.Kernels.MatchingInterpolate((int)x1.Length, x0.View, x1.View, time.View, xt.View, target.View, Features, _keep);
-        var embedded = _embedding is null || context is null ? context : _embedding.Forward(context);
-        var v = _velocity.Forward(xt, time, embedded);
-        var ones = Device.Ones(n);
-        Device.Kernels.MatchingSquaredError(n, v.View, target.View, (weights ?? ones).View, gv.View, rowLoss.View, Features, 1f / ((float)n * Features));
-        if (lossSum is not null) DeviceOps.Gemm(ones, false, rowLoss, false, lossSum, 1, 1, n, 1, 1);
-        if (readLoss) DeviceOps.Gemm(ones, false, rowLoss, false, _sum, 1, 1, n);
-        var gEmbedded = _embedding is null ? null : _ws[4];
-        _velocity.Backward(xt, gv, gEmbedded);
-        if (_embedding is not null) _embedding.Backward(context!, gEmbedded!);
-        _adam.Apply(_linears, ClipNorm is not null);
-        return readLoss ? _sum.Download().ReadOnlySpan[0] : null;
-    }
+    /// <summary>One step on device tensors (the loss <paramref name="weights"/> already divided by the set's mean); the loss when <paramref name="readLoss"/>.</summary>
+    internal float? Step(DeviceTensor x1, DeviceTensor time, DeviceTensor x0, DeviceTensor? context, DeviceTensor? weights, double learningRate, bool readLoss)
+        => _flow.MatchingStep(x1, time, x0, context, weights, _keep, learningRate, readLoss, null, _scratch);
 
     public double TakeLossSum()
     {
@@ -186,22 +127,22 @@ internal sealed class DeviceFlowMatching : IAcceleratedFlowMatching
         return sum;
     }
 
-    public void CopyTo(VectorField<float> field, ContextEmbedding<float>? embedding = null, Adam<float>? optimizer = null)
+    public float[] LogProb(Tensor<float> x, Tensor<float>? context = null) => _flow.LogProb(x, context);
+
+    public void CopyTo(Flow<float> flow, Adam<float>? optimizer = null)
     {
-        var pairs = Pairs(field, embedding);
-        foreach (var (host, device) in pairs) device.CopyTo(host.Weight, host.Bias!, null);
-        if (optimizer is not null) DeviceAdam.CopyMoments(pairs, optimizer, Steps, toHost: true, "flow matching on the device");
+        _flow.CopyTo(flow, _embedding);
+        if (optimizer is not null)
+            DeviceAdam.CopyMoments(_flow.Pairs(flow, _embedding).ToList(), optimizer, _flow.Steps, toHost: true, "flow matching on the device", _flow.ParameterPairs(flow, _embedding));
     }
 
     public void Dispose()
     {
-        foreach (var t in new[] { _data, _context, _weights, _lossSum, _sum }) t?.Dispose();
+        foreach (var t in new[] { _data, _context, _weights, _lossSum }) t?.Dispose();
         _streamed?.Dispose();
         _rows?.Dispose();
-        _ws?.Dispose();
+        _scratch?.Dispose();
         _batch?.Dispose();
-        _adam?.Dispose();
-        _embedding?.Dispose();
-        _velocity.Dispose();
+        _flow.Dispose();
     }
 }

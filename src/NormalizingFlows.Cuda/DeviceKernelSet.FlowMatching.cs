@@ -8,8 +8,6 @@ internal sealed partial class DeviceKernelSet
 {
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float> MatchingInterpolate =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(FlowMatchingKernels.Interpolate);
-    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> MatchingTimeFeatures =
-        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(FlowMatchingKernels.TimeFeatures);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float> MatchingSquaredError =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(FlowMatchingKernels.SquaredError);
 }

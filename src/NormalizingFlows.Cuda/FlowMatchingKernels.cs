@@ -1,13 +1,10 @@
 using ILGPU;
-using ILGPU.Algorithms;
 
 namespace NormalizingFlows.Cuda;
 
 /// <summary>
-/// The kernels of a flow-matching step (<see cref="DeviceFlowMatching"/>), with Training/FlowMatchingLoss's float
-/// arithmetic: the straight path's point and target, the time features of the velocity field's input
-/// (Transforms/Continuous/VectorField: t, sin 2πkt, cos 2πkt formed in double), and the per-row squared error with
-/// its gradient.
+/// The kernels of a flow-matching step (<see cref="DeviceFlow"/>'s MatchingStep), with Training/FlowMatchingLoss's
+/// float arithmetic: the straight path's point and target, and the per-row squared error with its gradient.
 /// </summary>
 internal static class FlowMatchingKernels
 {
@@ -18,21 +15,6 @@ internal static class FlowMatchingKernels
         float a = x0[e], b = x1[e];
         xt[e] = (1f - keep * t) * a + t * b;
         target[e] = b - keep * a;
-    }
-
-    /// <summary>Row r's time features into the first 1 + 2F columns of features [N, cols]: t, then sin 2πkt, cos 2πkt for k = 1…F (in double, rounded).</summary>
-    public static void TimeFeatures(Index1D r, ArrayView<float> time, ArrayView<float> features, int cols, int frequencies)
-    {
-        float tf = time[r];
-        double t = tf;
-        int o = r * cols;
-        features[o] = tf;
-        for (int k = 1; k <= frequencies; k++)
-        {
-            double angle = 2 * Math.PI * k * t;
-            features[o + 2 * k - 1] = (float)XMath.Sin(angle);
-            features[o + 2 * k] = (float)XMath.Cos(angle);
-        }
     }
 
     /// <summary>

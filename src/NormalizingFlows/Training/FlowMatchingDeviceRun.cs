@@ -1,5 +1,5 @@
 using NormalizingFlows.Autograd;
-using NormalizingFlows.Distributions;
+using NormalizingFlows.Flows;
 using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Optim;
 using NormalizingFlows.Tensors;
@@ -15,21 +15,26 @@ namespace NormalizingFlows.Training;
 /// run once on the host, as the CPU loss runs them without gradients; a context map without trainable parameters too).
 /// Each step's draws come from the step's random stream on the host (<see cref="TrainingBatch{T}.Rng"/>: the times,
 /// then the base points, as the CPU loss draws them) and are uploaded with the step, so the device run follows the
-/// CPU run. Validation copies the weights back and scores on the host (the exact log-likelihood by the ODE, as
-/// <see cref="FlowMatchingLoss{T}.Validate"/>), since the continuous flow's density does not run on the device.
+/// CPU run. Validation scores on the device: the continuous flow's log-density by its ODE and trace (as
+/// <see cref="FlowMatchingLoss{T}.Validate"/> does on the host), plus the fixed steps' log|det| (computed once on the
+/// host), so the scores are the whole flow's.
 /// </summary>
 internal sealed class FlowMatchingDeviceRun : ILoopDevice
 {
     private readonly IAcceleratedFlowMatching _device;
     private readonly FlowMatchingLoss<float> _loss;
-    private readonly VectorField<float> _field;
-    private readonly ContextEmbedding<float>? _embedding;
+    private readonly Flow<float> _continuous; // the continuous step over the base: the flow the device trains
+    private readonly Transform<float>? _fixed;
+    private readonly Func<Tensor<float>, Tensor<float>>? _contextMap; // the part of the context map run on the host
+    private readonly bool _conditional;
     private readonly Adam<float> _adam;
     private readonly long _seed;
+    private (object Data, Tensor<float> X, double[]? LogDet, Tensor<float>? Context)? _validation; // the folded validation events, computed once
 
-    private FlowMatchingDeviceRun(IAcceleratedFlowMatching device, FlowMatchingLoss<float> loss, VectorField<float> field, ContextEmbedding<float>? embedding, Adam<float> adam, long seed)
+    private FlowMatchingDeviceRun(IAcceleratedFlowMatching device, FlowMatchingLoss<float> loss, Flow<float> continuous, Transform<float>? fixedSteps,
+        Func<Tensor<float>, Tensor<float>>? contextMap, bool conditional, Adam<float> adam, long seed)
     {
-        _device = device; _loss = loss; _field = field; _embedding = embedding; _adam = adam; _seed = seed;
+        _device = device; _loss = loss; _continuous = continuous; _fixed = fixedSteps; _contextMap = contextMap; _conditional = conditional; _adam = adam; _seed = seed;
     }
 
     /// <summary>Compiles <paramref name="loss"/>'s velocity field on <paramref name="device"/> and uploads <paramref name="train"/>; <paramref name="refuse"/> throws for what the device cannot run.</summary>
@@ -60,7 +65,8 @@ internal sealed class FlowMatchingDeviceRun : ILoopDevice
                     return null!;
             }
         }
-        var field = ((ContinuousTransform<float>)step).Field;
+        var continuous = (ContinuousTransform<float>)step;
+        var field = continuous.Field;
         for (int i = 0; i < leading.Count; i++)
         {
             if (leading[i].ContextFeatures > 0) refuse($"flow matching after a conditional step ({TypeNames.Of(leading[i])}) before the continuous one", "train on the CPU");
@@ -73,11 +79,12 @@ internal sealed class FlowMatchingDeviceRun : ILoopDevice
         var fixedSteps = leading.Count switch { 0 => null, 1 => leading[0], _ => new CompositeTransform<float>([.. leading]) };
         var x = DeviceRun.Fold(fixedSteps, train.X).Y;
         var context = field.ContextFeatures > 0 ? DeviceRun.MapContext(hostMap, train.Context) : null;
-        var compiled = device.CompileFlowMatching(field, loss.SigmaMin, adam, embedding);
+        var trained = new Flow<float>(continuous, flow.Base);
+        var compiled = device.CompileFlowMatching(trained, loss.SigmaMin, adam, embedding);
         try
         {
             compiled.SetTrainingData(x, context, train.Weights);
-            return new FlowMatchingDeviceRun(compiled, loss, field, embedding, adam, options.Seed);
+            return new FlowMatchingDeviceRun(compiled, loss, trained, fixedSteps, hostMap, field.ContextFeatures > 0, adam, options.Seed);
         }
         catch
         {
@@ -107,13 +114,25 @@ internal sealed class FlowMatchingDeviceRun : ILoopDevice
         return sum;
     }
 
-    public void CopyToHost(bool withOptimizer) => _device.CopyTo(_field, _embedding, withOptimizer ? _adam : null);
+    public void CopyToHost(bool withOptimizer) => _device.CopyTo(_continuous, withOptimizer ? _adam : null);
 
-    /// <summary>The validation log-likelihood on the host (the device's weights copied back first): the continuous flow's density is an ODE solve the device does not run.</summary>
+    /// <summary>The (weighted) mean log-likelihood of <paramref name="validation"/>: the continuous flow's scored on the device, the fixed steps' log|det| added.</summary>
     public double Validate<T>(TrainingData<T> validation) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
-        CopyToHost(withOptimizer: false);
-        return _loss.Validate((TrainingData<float>)(object)validation);
+        if (_validation is not { } folded || !ReferenceEquals(folded.Data, validation.X))
+        {
+            var (fx, fld) = DeviceRun.Fold(_fixed, (Tensor<float>)(object)validation.X);
+            var context = _conditional ? DeviceRun.MapContext(_contextMap, (Tensor<float>?)(object?)validation.Context) : null;
+            _validation = folded = (validation.X, fx, fld, context);
+        }
+        var lp = _device.LogProb(folded.X, folded.Context);
+        var values = new double[lp.Length];
+        for (int i = 0; i < lp.Length; i++)
+        {
+            values[i] = lp[i] + (folded.LogDet?[i] ?? 0);
+            if (double.IsNaN(values[i])) throw new InvalidOperationException($"log p of validation row {i} is NaN on the device: a numerical fault of the model (or NaN in the data)");
+        }
+        return MaximumLikelihoodLoss<float>.WeightedMean(values, validation.Weights?.ToDoubleArray()).Mean;
     }
 
     public void Dispose() => _device.Dispose();

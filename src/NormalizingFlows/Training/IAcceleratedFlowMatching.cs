@@ -1,4 +1,4 @@
-using NormalizingFlows.Nn.Embeddings;
+using NormalizingFlows.Flows;
 using NormalizingFlows.Optim;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Transforms.Continuous;
@@ -6,9 +6,10 @@ using NormalizingFlows.Transforms.Continuous;
 namespace NormalizingFlows.Training;
 
 /// <summary>
-/// A velocity field (and the context embedding in front of it) compiled onto an <see cref="IFlowAccelerator"/> for
-/// <see cref="FlowMatchingLoss{T}"/>'s steps (<see cref="TrainingOptions.Device"/>): weights, gradients and Adam state
-/// live on the device until <see cref="CopyTo"/>. Not thread-safe.
+/// A continuous flow (one <see cref="ContinuousTransform{T}"/> over its base, behind a context embedding when given)
+/// compiled onto an <see cref="IFlowAccelerator"/> for <see cref="FlowMatchingLoss{T}"/>'s steps
+/// (<see cref="TrainingOptions.Device"/>): weights, gradients and Adam state live on the device until
+/// <see cref="CopyTo"/>. Not thread-safe.
 /// </summary>
 public interface IAcceleratedFlowMatching : IDisposable
 {
@@ -30,9 +31,12 @@ public interface IAcceleratedFlowMatching : IDisposable
     /// <summary>The sum of the losses of the steps since the last call (reads it back: waits for the device).</summary>
     double TakeLossSum();
 
+    /// <summary>log p(x | context) per row of x [N, D] (context [N, C] for a conditional flow): the ODE and its trace solved on the device (validation).</summary>
+    float[] LogProb(Tensor<float> x, Tensor<float>? context = null);
+
     /// <summary>
-    /// Writes the device weights into <paramref name="field"/> (the field compiled from) and the context embedding
-    /// compiled with it (<paramref name="embedding"/>), and Adam's state into <paramref name="optimizer"/> when given.
+    /// Writes the device weights into <paramref name="flow"/> (the flow compiled from) and the context embedding
+    /// compiled with it, and Adam's state into <paramref name="optimizer"/> when given.
     /// </summary>
-    void CopyTo(VectorField<float> field, ContextEmbedding<float>? embedding = null, Adam<float>? optimizer = null);
+    void CopyTo(Flow<float> flow, Adam<float>? optimizer = null);
 }

@@ -34,11 +34,12 @@ public interface IFlowAccelerator
         => throw new NotSupportedException($"{Name}: density distillation is not supported on this device");
 
     /// <summary>
-    /// Puts <paramref name="field"/>'s current weights on the device for <see cref="FlowMatchingLoss{T}"/>'s steps with
-    /// path width <paramref name="sigmaMin"/>, behind the trainable context <paramref name="embedding"/> when given,
-    /// with <paramref name="optimizer"/>'s Adam state over their parameters when given. Throws a
+    /// Puts the continuous <paramref name="flow"/> (its transform one <see cref="ContinuousTransform{T}"/>; current
+    /// weights) on the device for <see cref="FlowMatchingLoss{T}"/>'s steps with path width <paramref name="sigmaMin"/>,
+    /// behind the trainable context <paramref name="embedding"/> when given (the accelerated flow's context is then the
+    /// embedding's input), with <paramref name="optimizer"/>'s Adam state over their parameters when given. Throws a
     /// <see cref="NotSupportedException"/> naming what the device cannot run (by default: flow matching itself).
     /// </summary>
-    IAcceleratedFlowMatching CompileFlowMatching(VectorField<float> field, double sigmaMin, Adam<float>? optimizer = null, ContextEmbedding<float>? embedding = null)
+    IAcceleratedFlowMatching CompileFlowMatching(Flow<float> flow, double sigmaMin, Adam<float>? optimizer = null, ContextEmbedding<float>? embedding = null)
         => throw new NotSupportedException($"{Name}: flow matching is not supported on this device");
 }
