@@ -143,6 +143,43 @@ public sealed class DeviceFlowMatchingTests(CpuAcceleratorFixture fixture) : ICl
     }
 
     [Fact]
+    public void ADeviceCheckpointResumesOnTheCpu()
+    {
+        // weights, Adam's moments (the field's and the embedding's) and the step count go to the checkpoint; the draws
+        // depend on the run's seed and the step only, so the resumed CPU run continues the device run
+        string dir = Directory.CreateTempSubdirectory("nflow-fm-").FullName;
+        try
+        {
+            var options = new TrainingOptions { Epochs = 2, BatchSize = 16, LearningRate = 1e-2, Seed = 5, ReportEverySteps = int.MaxValue, CheckpointPath = Path.Combine(dir, "run.ckpt") };
+            var train = Data(32, conditional: true, weighted: false);
+            TrainingHistory Run(Flow<float> flow, TrainingOptions o, string? resume = null, CancellationTokenSource? stop = null) =>
+                new TrainingLoop<float>(flow, o) { Progress = stop is null ? null : new Stop(stop) }
+                    .Fit(new FlowMatchingLoss<float>(flow), train, null, stop?.Token ?? default, resume);
+            var fullFlow = Build(true, true);
+            var full = Run(fullFlow, options with { CheckpointPath = null });
+            using var cancel = new CancellationTokenSource();
+            Assert.Equal(TrainingOutcome.Cancelled, Run(Build(true, true), options with { Device = _dev }, stop: cancel).Outcome);
+            var resumedFlow = Build(true, true, seed: 99); // other weights: the checkpoint must replace them
+            var resumed = Run(resumedFlow, options, resume: options.CheckpointPath);
+            Assert.Equal(full.Steps, resumed.Steps);
+            Assert.Equal(full.Epochs.Count, resumed.Epochs.Count);
+            for (int e = 0; e < full.Epochs.Count; e++)
+                Assert.True(Math.Abs(full.Epochs[e].TrainLoss - resumed.Epochs[e].TrainLoss) <= 2e-4 * full.Epochs[e].TrainLoss + 1e-5,
+                    $"epoch {e}: loss {resumed.Epochs[e].TrainLoss} resumed, {full.Epochs[e].TrainLoss} uninterrupted");
+            DeviceTrainingTests.SameWeights(fullFlow, resumedFlow, 2e-3, "resumed on the CPU");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private sealed class Stop(CancellationTokenSource cancel) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) { if (value.EndOfEpoch) cancel.Cancel(); }
+    }
+
+    [Fact]
     public void FlowModelTrainerWithTheFlowMatchingObjectiveTrainsOnTheDevice()
     {
         // the flow-matching builder through a FlowModel: fitted preprocessing (folded), a standardised context behind an
