@@ -258,6 +258,13 @@ public sealed class DeviceContinuousTests(CpuAcceleratorFixture fixture) : IClas
         public void Abort() { }
     }
 
+    public static TheoryData<string> KernelNames => [.. typeof(DeviceContinuousKernels).GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+        .Where(m => m.GetParameters().FirstOrDefault()?.ParameterType == typeof(ILGPU.Index1D)).Select(m => m.Name)];
+
+    [Theory]
+    [MemberData(nameof(KernelNames))]
+    public void KernelCompilesToPtx(string name) => PtxCompilationTests.CompilesToPtx(typeof(DeviceContinuousKernels), name);
+
     /// <summary>The device field's parameter gradients equal <paramref name="times"/> × the host's (input, hidden…, output order).</summary>
     internal static void AssertParameterGradients(VectorField<float> field, DeviceVectorField f, float times, string what, double rel = 1e-4, double abs = 1e-5)
     {
