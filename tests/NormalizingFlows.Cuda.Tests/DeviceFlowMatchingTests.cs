@@ -225,6 +225,13 @@ public sealed class DeviceFlowMatchingTests(CpuAcceleratorFixture fixture) : ICl
         DeviceTrainingTests.SameWeights(cpuModel.Flow, devModel.Flow, 2e-3, "flow-matching model");
     }
 
+    public static TheoryData<string> KernelNames => [.. typeof(FlowMatchingKernels).GetMethods(BindingFlags.Public | BindingFlags.Static)
+        .Where(m => m.GetParameters().FirstOrDefault()?.ParameterType == typeof(ILGPU.Index1D)).Select(m => m.Name)];
+
+    [Theory]
+    [MemberData(nameof(KernelNames))]
+    public void KernelCompilesToPtx(string name) => PtxCompilationTests.CompilesToPtx(typeof(FlowMatchingKernels), name);
+
     [Fact]
     public void TheDeviceRefusesWhatItCannotRunByName()
     {
