@@ -144,6 +144,14 @@ public sealed class ComputeDevice : IFlowAccelerator, IDisposable
     public IAcceleratedDistillation CompileDistillation(Flow<float> teacher, Flow<float> student, Adam<float>? optimizer, bool zPass, bool xPass)
         => new DeviceDistillation(this, teacher, student, optimizer, zPass, xPass);
 
+    /// <summary>
+    /// A continuous flow (one Transforms/Continuous/ContinuousTransform over its base, behind an MLP or sum-pooling
+    /// context embedding when given) on this device for flow matching (<see cref="TrainingOptions.Device"/> with
+    /// Training/FlowMatchingLoss); its log-density for validation is solved on the device too.
+    /// </summary>
+    public IAcceleratedFlowMatching CompileFlowMatching(Flow<float> flow, double sigmaMin, Adam<float>? optimizer = null, Nn.Embeddings.ContextEmbedding<float>? embedding = null)
+        => new DeviceFlowMatching(this, flow, sigmaMin, optimizer, embedding);
+
     /// <summary>True on a CUDA GPU.</summary>
     public bool IsCuda => Accelerator.AcceleratorType == AcceleratorType.Cuda;
 

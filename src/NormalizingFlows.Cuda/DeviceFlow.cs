@@ -46,6 +46,7 @@ public sealed partial class DeviceFlow : IDisposable
     private DeviceWorkspace? _inverse; // Inverse(Tensor)'s base points, context and samples [rows, ·], kept for the next call
 
     private readonly PeriodicArgs? _periodic; // a PeriodicNormal base's periodic columns
+    private readonly bool _eager; // a continuous layer (host-driven adaptive steps, probes drawn on the host, recorded states): never captured as a graph
 
     private DeviceFlow(ComputeDevice device, int features, int contextFeatures, List<IDeviceLayer> layers, DeviceEmbedding? embedding, int conditionerContext, bool unitCube,
         PeriodicArgs? periodic)
@@ -60,6 +61,7 @@ public sealed partial class DeviceFlow : IDisposable
         _linears = [.. layers.SelectMany(layer => layer.Network?.Layers ?? []), .. embedding?.Linears ?? []];
         _parameters = [.. layers.SelectMany(layer => layer.Parameters)];
         Trainable = !layers.Any(l => l is DeviceInverseAutoregressive);
+        _eager = layers.Any(l => l is DeviceContinuous);
         _contextGradient = new DeviceWorkspace(device, Math.Max(1, conditionerContext));
         _ws = new DeviceWorkspace(device, [.. Enumerable.Repeat(features, layers.Count + 2), DeviceWorkspace.Vector, DeviceWorkspace.Vector, DeviceWorkspace.Vector]);
         _blocks = new DeviceWorkspace(device, features, Math.Max(1, contextFeatures), DeviceWorkspace.Vector);
@@ -438,7 +440,7 @@ public sealed partial class DeviceFlow : IDisposable
             LikelihoodStep(batch, context, weights, lossSum, _sum);
             return -_sum.Download().ReadOnlySpan[0] / n;
         }
-        if (Device.GraphCapture is null) LikelihoodStep(batch, context, weights, lossSum, null); // no closures on the eager path
+        if (Device.GraphCapture is null || _eager) LikelihoodStep(batch, context, weights, lossSum, null); // no closures on the eager path
         else LikelihoodStepAsGraph(batch, context, weights, lossSum);
         return null;
     }
@@ -505,7 +507,7 @@ public sealed partial class DeviceFlow : IDisposable
         Check(aux, nameof(aux), x.Rows);
         if (!(learningRate >= 0)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "must be ≥ 0");
         BeginStep(learningRate);
-        if (Device.GraphCapture is null) DivergenceLaunches(x, coefficient, aux, kind, lossSum, context); // no closures on the eager path
+        if (Device.GraphCapture is null || _eager) DivergenceLaunches(x, coefficient, aux, kind, lossSum, context); // no closures on the eager path
         else DivergenceStepAsGraph(x, coefficient, aux, kind, lossSum, context);
     }
 

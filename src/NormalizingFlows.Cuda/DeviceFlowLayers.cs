@@ -6,6 +6,7 @@ using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Tensors;
 using NormalizingFlows.Transforms;
 using NormalizingFlows.Transforms.Autoregressive;
+using NormalizingFlows.Transforms.Continuous;
 using NormalizingFlows.Transforms.Coupling;
 using NormalizingFlows.Transforms.Monotonic;
 using NormalizingFlows.Transforms.Splines;
@@ -39,6 +40,11 @@ internal static class DeviceFlowLayers
                 if (DeviceParameterLayers.Compile(step, dev, frozen) is { } own)
                 {
                     layers.Add(own);
+                    continue;
+                }
+                if (step is ContinuousTransform<float> cnf)
+                {
+                    layers.Add(frozen ? throw new NotSupportedException("DeviceFlow: the transform ContinuousTransform is not supported in a frozen flow (a distillation's teacher)") : new DeviceContinuous(dev, cnf));
                     continue;
                 }
                 string where = TypeName(step);
@@ -152,7 +158,7 @@ internal static class DeviceFlowLayers
         var steps = new List<Transform<float>>();
         Flatten(flow.Transform, steps);
         // each update first: one with weights of its own (UMNN's integrand network) is refused by name, not by the count below
-        foreach (var step in steps.Where(s => !DeviceParameterLayers.Handles(s) && UpdateOf(s) is not UmnnUpdate)) Update(UpdateOf(step));
+        foreach (var step in steps.Where(s => !DeviceParameterLayers.Handles(s) && s is not ContinuousTransform<float> && UpdateOf(s) is not UmnnUpdate)) Update(UpdateOf(step));
         long counted = steps.Sum(s => Linears(s).Sum(h => (long)h.Weight.Value.Length + (h.Bias?.Value.Length ?? 0)) + DeviceParameterLayers.HostParameters(s).Sum(p => (long)p.Value.Length));
         if (counted != flow.ParameterCount())
             throw new NotSupportedException($"DeviceFlow: the flow has {flow.ParameterCount()} parameters, its conditioner networks and ActNorm, LU, planar, radial and batch-norm layers {counted}: parameters elsewhere are not supported");
@@ -205,12 +211,12 @@ internal static class DeviceFlowLayers
             case CompositeTransform<float> c:
                 foreach (var s in c.Steps) Flatten(s, steps);
                 break;
-            case CouplingTransform<float> or AutoregressiveTransform<float> or InverseAutoregressiveTransform<float>:
+            case CouplingTransform<float> or AutoregressiveTransform<float> or InverseAutoregressiveTransform<float> or ContinuousTransform<float>:
             case var own when DeviceParameterLayers.Handles(own):
                 steps.Add(t);
                 break;
             default:
-                throw new NotSupportedException($"DeviceFlow: the transform {TypeName(t)} is not supported (affine and spline couplings, affine and spline MAF and IAF layers, ActNorm, LuLinear, Planar, Radial, BatchNormTransform and Permutation are)");
+                throw new NotSupportedException($"DeviceFlow: the transform {TypeName(t)} is not supported (affine and spline couplings, affine and spline MAF and IAF layers, ActNorm, LuLinear, Planar, Radial, BatchNormTransform, Permutation and continuous flows are)");
         }
     }
 
@@ -230,6 +236,7 @@ internal static class DeviceFlowLayers
     public static List<HostLinear> Linears(Transform<float> step)
     {
         if (DeviceParameterLayers.Handles(step)) return []; // no conditioner: its own parameters (DeviceParameterLayers.HostParameters)
+        if (step is ContinuousTransform<float> cnf) return [.. DeviceVectorField.HostLinears(cnf.Field).Select(l => new HostLinear(l.Weight, l.Bias, null))]; // DeviceVectorField.Linears' order
         var network = ConditionerOf(step);
         if (network.NamedModules().Any(c => c.Value is Dropout<float>))
             throw new NotSupportedException($"DeviceFlow: the conditioner of {TypeName(step)} has dropout (not supported)");

@@ -35,14 +35,22 @@ internal sealed class DeviceRun : ILoopDevice
     }
 
     /// <summary>Null without a device; otherwise the compiled flow with <paramref name="train"/>'s events uploaded.</summary>
-    public static DeviceRun? Start<T>(TrainingOptions options, object model, Optimizer<T> optimizer, TrainingLoss<T> loss, TrainingData<T>? train, TrainingData<T>? validation)
+    public static ILoopDevice? Start<T>(TrainingOptions options, object model, Optimizer<T> optimizer, TrainingLoss<T> loss, TrainingData<T>? train, TrainingData<T>? validation)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         if (options.Device is not { } device) return null;
         void Refuse(string what, string instead) =>
             throw new NotSupportedException($"TrainingOptions.Device ({device.Name}): {what} is not supported on the device; {instead}");
         if (typeof(T) != typeof(float)) Refuse($"training in {typeof(T).Name}", "train a float flow");
-        if (loss is not MaximumLikelihoodLoss<float> likelihood) { Refuse($"the loss {loss.GetType().Name}", "only maximum likelihood trains on the device"); return null; }
+        if (loss is FlowMatchingLoss<float> matching)
+        {
+            if (!ReferenceEquals(matching.Flow, model)) Refuse("a flow-matching loss of a flow other than the trained model", "train the flow itself");
+            if (train is null) Refuse("a loss-driven run (no data)", "train on data");
+            if (options.DataParallel is not null) Refuse("DataParallel", "train in one process");
+            if (optimizer is not Adam<float> matchingAdam) { Refuse($"the optimizer {optimizer.GetType().Name}", "use Adam or AdamW"); return null; }
+            return FlowMatchingDeviceRun.Start(device, options, matching, matchingAdam, (TrainingData<float>)(object)train!, Refuse);
+        }
+        if (loss is not MaximumLikelihoodLoss<float> likelihood) { Refuse($"the loss {loss.GetType().Name}", "only maximum likelihood and flow matching train on the device"); return null; }
         if (!ReferenceEquals(likelihood.Flow, model)) Refuse("a likelihood of a flow other than the trained model", "train the flow itself");
         if (train is null) Refuse("a loss-driven run (no data)", "train on data");
         if (options.DataParallel is not null) Refuse("DataParallel", "train in one process");
@@ -101,7 +109,7 @@ internal sealed class DeviceRun : ILoopDevice
 
     // A folded step runs once, in evaluation mode: only a step that computes each row alone in training too (no batch
     // statistics, no dropout, no initialisation still to run) gives the same values that way.
-    private static bool RowWiseInTraining(Transform<float> step)
+    internal static bool RowWiseInTraining(Transform<float> step)
     {
         bool training = step.Training;
         step.Train();
@@ -122,7 +130,7 @@ internal sealed class DeviceRun : ILoopDevice
     /// leading stage of a staged map, a FlowModel's context preprocessing) and the trainable embedding the device trains with the flow; a trainable
     /// map of another kind is named in <c>Refused</c>.
     /// </summary>
-    private static (Func<Tensor<float>, Tensor<float>>? Host, ContextEmbedding<float>? Embedding, string? Refused) SplitMap(EmbeddedContextTransform<float>? map)
+    internal static (Func<Tensor<float>, Tensor<float>>? Host, ContextEmbedding<float>? Embedding, string? Refused) SplitMap(EmbeddedContextTransform<float>? map)
     {
         if (map is null) return (null, null, null);
         if (!map.Map.Parameters().Any(p => p.Trainable)) return (Host(map.MapContext), null, null);
@@ -143,11 +151,11 @@ internal sealed class DeviceRun : ILoopDevice
     };
 
     /// <summary>The context through the host's part of the map; the context itself without one.</summary>
-    private static Tensor<float>? MapContext(Func<Tensor<float>, Tensor<float>>? map, Tensor<float>? context)
+    internal static Tensor<float>? MapContext(Func<Tensor<float>, Tensor<float>>? map, Tensor<float>? context)
         => map is null || context is null ? context : map(context);
 
     /// <summary>x through the folded steps (in evaluation mode, without gradients) and their log|det| per row; x itself when none.</summary>
-    private static (Tensor<float> Y, double[]? LogDet) Fold(Transform<float>? fixedSteps, Tensor<float> x)
+    internal static (Tensor<float> Y, double[]? LogDet) Fold(Transform<float>? fixedSteps, Tensor<float> x)
     {
         if (fixedSteps is null) return (x, null);
         bool training = fixedSteps.Training;

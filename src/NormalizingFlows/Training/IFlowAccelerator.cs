@@ -1,6 +1,7 @@
 using NormalizingFlows.Flows;
 using NormalizingFlows.Nn.Embeddings;
 using NormalizingFlows.Optim;
+using NormalizingFlows.Transforms.Continuous;
 
 namespace NormalizingFlows.Training;
 
@@ -31,4 +32,14 @@ public interface IFlowAccelerator
     /// </summary>
     IAcceleratedDistillation CompileDistillation(Flow<float> teacher, Flow<float> student, Adam<float>? optimizer, bool zPass, bool xPass)
         => throw new NotSupportedException($"{Name}: density distillation is not supported on this device");
+
+    /// <summary>
+    /// Puts the continuous <paramref name="flow"/> (its transform one <see cref="ContinuousTransform{T}"/>; current
+    /// weights) on the device for <see cref="FlowMatchingLoss{T}"/>'s steps with path width <paramref name="sigmaMin"/>,
+    /// behind the trainable context <paramref name="embedding"/> when given (the accelerated flow's context is then the
+    /// embedding's input), with <paramref name="optimizer"/>'s Adam state over their parameters when given. Throws a
+    /// <see cref="NotSupportedException"/> naming what the device cannot run (by default: flow matching itself).
+    /// </summary>
+    IAcceleratedFlowMatching CompileFlowMatching(Flow<float> flow, double sigmaMin, Adam<float>? optimizer = null, ContextEmbedding<float>? embedding = null)
+        => throw new NotSupportedException($"{Name}: flow matching is not supported on this device");
 }
