@@ -274,7 +274,7 @@ internal static class DeviceFlowLayers
     /// </summary>
     internal static List<(BatchNorm1d<float> Bn0, BatchNorm1d<float> Bn1)> BatchNormsOf(Transform<float> step)
     {
-        if (DeviceParameterLayers.Handles(step) || ConditionerOf(step) is not ResidualNet<float> { UsesBatchNorm: true } r) return [];
+        if (DeviceParameterLayers.Handles(step) || step is ContinuousTransform<float> || ConditionerOf(step) is not ResidualNet<float> { UsesBatchNorm: true } r) return [];
         var named = r.NamedModules().ToDictionary(p => p.Key, p => p.Value);
         BatchNorm1d<float> At(string name) => named.TryGetValue(name, out var m) && m is BatchNorm1d<float> bn ? bn
             : throw new NotSupportedException($"DeviceFlow: the residual conditioner of {TypeName(step)} has no batch norm {name}");
