@@ -53,7 +53,7 @@ internal sealed class DeviceCoupling(ComputeDevice dev, int[] conditioning, int[
     }
 
     /// <summary>The update's own parameters (UMNN's integrand network).</summary>
-    public IReadOnlyList<DeviceParameter> Parameters => update.Parameters;
+    public IReadOnlyList<DeviceParameter> Parameters => Network.BatchNorms.Count == 0 ? update.Parameters : [.. Network.Parameters, .. update.Parameters];
 
     public void Dispose()
     {

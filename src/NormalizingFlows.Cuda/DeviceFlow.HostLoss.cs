@@ -26,6 +26,8 @@ public sealed partial class DeviceFlow
     internal double BackwardLogProb(DeviceTensor x, DeviceTensor? context, DeviceTensor gradient)
     {
         if (!Trainable) throw new NotSupportedException(IafTrainingRefusal);
+        if (DeviceBatchNorm.Find(_layers) is { } bn) // ForwardLogProb scores with the running averages; a training pass would use the batch's
+            throw new NotSupportedException($"DeviceFlow: training with a loss computed on the host (BackwardLogProb) through batch norm ({bn}) is not supported; maximum-likelihood and sampled-divergence steps are");
         CheckInput(x, nameof(x), context);
         Check(gradient, nameof(gradient), x.Rows);
         var z = X(_layers.Count);

@@ -12,7 +12,8 @@ namespace NormalizingFlows.Cuda;
 /// <see cref="CopyTo(Flow{float}, ContextEmbedding{float})"/> writes the trained weights back, so the model files stay the library's.
 /// Supports RealNVP/affine couplings, rational-quadratic spline couplings (nsf_c), MAF and MAF with splines (maf_rqs)
 /// and Glow (ActNorm, initialised from the first training batch as on the CPU, the LU-decomposed linear map, and
-/// fixed permutations between layers) over ReLU conditioners and a standard-normal base (or, for unit-hypercube flows such as i-flow's, the uniform base on
+/// fixed permutations between layers), batch normalisation (BatchNormTransform layers and batch norm in ResidualNet
+/// conditioners: the batch's statistics in <see cref="TrainStep"/>, the running averages when scoring and sampling) over ReLU conditioners, planar and radial flows (no conditioner), and a standard-normal base (or, for unit-hypercube flows such as i-flow's, the uniform base on
 /// [0, 1]^D with unit-interval splines: <see cref="UnitCubeBase"/>; for flows with periodic features, circular splines
 /// on the angle columns and the PeriodicNormal base), conditional or not, and inverse autoregressive layers (the
 /// distillation student, InverseAutoregressiveTransform: sampling in one MADE pass per layer, log p in D passes; no
@@ -272,12 +273,16 @@ public sealed partial class DeviceFlow : IDisposable
         return result;
     }
 
-    /// <summary>The forward pass; a <paramref name="training"/> pass first initialises an ActNorm still uninitialised from its input (the CPU's first training batch).</summary>
+    /// <summary>
+    /// The forward pass; a <paramref name="training"/> pass first initialises an ActNorm still uninitialised from its
+    /// input (the CPU's first training batch) and runs batch norm on the batch's statistics (otherwise the running ones).
+    /// </summary>
     private void Forward(DeviceTensor x, DeviceTensor? context, bool training = false)
     {
         _ws.Prepare(x.Rows);
         DeviceOps.Fill(LogDet, 0);
         context = Embed(context);
+        DeviceBatchNorm.SetTraining(_layers, training); // batch norm: the batch's statistics in a training step, else the running ones
         for (int l = 0; l < _layers.Count; l++)
         {
             var input = l == 0 ? x : X(l);
@@ -301,6 +306,7 @@ public sealed partial class DeviceFlow : IDisposable
         Check(x, nameof(x), z.Rows, Features);
         _ws.Prepare(z.Rows);
         context = Embed(context);
+        DeviceBatchNorm.SetTraining(_layers, false); // sampling: batch norm's running statistics
         if (withLogDet) DeviceOps.Fill(LogDet, 0);
         var current = z;
         for (int l = _layers.Count - 1; l >= 0; l--)

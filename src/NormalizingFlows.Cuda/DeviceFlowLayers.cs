@@ -17,8 +17,8 @@ namespace NormalizingFlows.Cuda;
 /// Walks a flow's objects (as Export/TransformGraph does) into device layers: affine and rational-quadratic spline
 /// couplings over MLPs or ResidualNets, affine and spline MAF layers and inverse autoregressive (IAF, distillation
 /// student) layers over MADEs or residual MADEs (any hidden activation; with or without context), NAF's sigmoidal update in any of them, UMNN's in couplings and MAF layers (<see cref="DeviceUmnn"/>), circular splines on
-/// periodic features (alone or masked with ordinary ones), Glow's ActNorm and LU-decomposed linear maps and fixed
-/// permutations (<see cref="DeviceParameterLayers"/>), a standard-normal, unit-cube uniform or PeriodicNormal base.
+/// periodic features (alone or masked with ordinary ones), Glow's ActNorm and LU-decomposed linear maps, planar and
+/// radial maps, batch normalisation and fixed permutations (<see cref="DeviceParameterLayers"/>), a standard-normal, unit-cube uniform or PeriodicNormal base.
 /// Anything else throws a <see cref="NotSupportedException"/> naming the part.
 /// </summary>
 internal static class DeviceFlowLayers
@@ -48,6 +48,8 @@ internal static class DeviceFlowLayers
                     continue;
                 }
                 string where = TypeName(step);
+                if (frozen && BatchNormsOf(step).Count > 0)
+                    throw new NotSupportedException($"DeviceFlow: batch norm in the residual conditioner of {where} is not supported in a frozen flow (a distillation's teacher)");
                 var update = UpdateOf(step) is UmnnUpdate umnn ? Umnn(dev, step, umnn, frozen) : Update(UpdateOf(step));
                 var hosts = Linears(step);
                 var linears = new List<DeviceLinear>();
@@ -106,7 +108,7 @@ internal static class DeviceFlowLayers
         switch (ConditionerOf(step))
         {
             case ResidualNet<float> r:
-                return new DeviceNetwork(dev, new DeviceResidualNetwork(dev, linears, r.BlockCount, c, gated: c > 0, contextAtOutput: false, DeviceActivation.Code(r.Activation)), c);
+                return new DeviceNetwork(dev, new DeviceResidualNetwork(dev, linears, r.BlockCount, c, gated: c > 0, contextAtOutput: false, DeviceActivation.Code(r.Activation), BatchNormsOf(step)), c);
             case Made<float> { IsResidual: true } m:
                 return new DeviceNetwork(dev, new DeviceResidualNetwork(dev, linears, m.BlockLayers.Count / 2, c, gated: false, contextAtOutput: true, DeviceActivation.Code(m.Activation)), c);
             case Mlp<float> mlp:
@@ -159,7 +161,7 @@ internal static class DeviceFlowLayers
         foreach (var step in steps.Where(s => !DeviceParameterLayers.Handles(s) && s is not ContinuousTransform<float> && UpdateOf(s) is not UmnnUpdate)) Update(UpdateOf(step));
         long counted = steps.Sum(s => Linears(s).Sum(h => (long)h.Weight.Value.Length + (h.Bias?.Value.Length ?? 0)) + DeviceParameterLayers.HostParameters(s).Sum(p => (long)p.Value.Length));
         if (counted != flow.ParameterCount())
-            throw new NotSupportedException($"DeviceFlow: the flow has {flow.ParameterCount()} parameters, its conditioner networks and ActNorm and LU layers {counted}: parameters elsewhere are not supported");
+            throw new NotSupportedException($"DeviceFlow: the flow has {flow.ParameterCount()} parameters, its conditioner networks and ActNorm, LU, planar, radial and batch-norm layers {counted}: parameters elsewhere are not supported");
         return steps;
     }
 
@@ -214,7 +216,7 @@ internal static class DeviceFlowLayers
                 steps.Add(t);
                 break;
             default:
-                throw new NotSupportedException($"DeviceFlow: the transform {TypeName(t)} is not supported (affine and spline couplings, affine and spline MAF and IAF layers, ActNorm, LuLinear, Permutation and continuous flows are)");
+                throw new NotSupportedException($"DeviceFlow: the transform {TypeName(t)} is not supported (affine and spline couplings, affine and spline MAF and IAF layers, ActNorm, LuLinear, Planar, Radial, BatchNormTransform, Permutation and continuous flows are)");
         }
     }
 
@@ -229,7 +231,7 @@ internal static class DeviceFlowLayers
     /// <summary>
     /// The linear layers of a step's conditioner, in order: an MLP's and a MADE's as they run; a ResidualNet's initial
     /// layer, per block linear0, linear1 (and its context gate), then the final layer; a residual MADE's input layer, its
-    /// block layers, then its output layer. Dropout and batch norm are refused by name.
+    /// block layers, then its output layer (a ResidualNet's batch norms: <see cref="BatchNormsOf"/>). Dropout is refused by name.
     /// </summary>
     public static List<HostLinear> Linears(Transform<float> step)
     {
@@ -248,8 +250,6 @@ internal static class DeviceFlowLayers
                 return [.. new[] { made.Layers[0] }.Concat(made.BlockLayers).Append(made.Layers[1]).Select(l => new HostLinear(l.Weight, l.Bias, l.Mask))];
             case ResidualNet<float> r:
             {
-                if (r.UsesBatchNorm)
-                    throw new NotSupportedException($"DeviceFlow: the residual conditioner of {TypeName(step)} uses batch norm (ConditionerOptions.BatchNorm), which is not supported on the device (residual blocks without it are)");
                 var named = network.NamedModules().ToDictionary(p => p.Key, p => p.Value);
                 HostLinear At(string name) => named.TryGetValue(name, out var m) && m is Linear<float> l ? new HostLinear(l.Weight, l.Bias, null)
                     : throw new NotSupportedException($"DeviceFlow: the residual conditioner of {TypeName(step)} has no linear layer {name}");
@@ -266,6 +266,19 @@ internal static class DeviceFlowLayers
             default:
                 throw new NotSupportedException($"DeviceFlow: the conditioner {TypeName(network)} of {TypeName(step)} is not supported (MLPs, MADEs, residual MADEs and ResidualNets are)");
         }
+    }
+
+    /// <summary>
+    /// The batch norms of a step's ResidualNet conditioner built with batch norm (ConditionerOptions.BatchNorm), per
+    /// block its bn0 and bn1; empty for any other step.
+    /// </summary>
+    internal static List<(BatchNorm1d<float> Bn0, BatchNorm1d<float> Bn1)> BatchNormsOf(Transform<float> step)
+    {
+        if (DeviceParameterLayers.Handles(step) || step is ContinuousTransform<float> || ConditionerOf(step) is not ResidualNet<float> { UsesBatchNorm: true } r) return [];
+        var named = r.NamedModules().ToDictionary(p => p.Key, p => p.Value);
+        BatchNorm1d<float> At(string name) => named.TryGetValue(name, out var m) && m is BatchNorm1d<float> bn ? bn
+            : throw new NotSupportedException($"DeviceFlow: the residual conditioner of {TypeName(step)} has no batch norm {name}");
+        return [.. Enumerable.Range(0, r.BlockCount).Select(b => (At($"blocks.{b}.bn0"), At($"blocks.{b}.bn1")))];
     }
 
     /// <summary>A step's elementwise update.</summary>

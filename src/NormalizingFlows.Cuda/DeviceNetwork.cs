@@ -53,6 +53,18 @@ internal sealed class DeviceNetwork : IDisposable
 
     public DeviceLinear[] Layers { get; }
 
+    /// <summary>The batch norms of a residual network's blocks (per block bn0, bn1; none otherwise).</summary>
+    public IReadOnlyList<DeviceBatchStatistics> BatchNorms => _residual?.BatchNorms ?? [];
+
+    /// <summary>The trainable parameters outside the linears: the batch norms' weights and biases (per block bn0's, then bn1's).</summary>
+    public IReadOnlyList<DeviceParameter> Parameters => [.. BatchNorms.SelectMany(b => new[] { b.Scale, b.Shift })];
+
+    /// <summary>Sets the batch norms to training (the batch's statistics) or evaluation mode (the running averages).</summary>
+    public void SetTraining(bool training)
+    {
+        foreach (var b in BatchNorms) b.Training = training;
+    }
+
     /// <summary>Context features the network reads (0: none).</summary>
     public int ContextFeatures => _contextFeatures;
 

@@ -5,7 +5,7 @@ namespace NormalizingFlows.Cuda;
 
 /// <summary>
 /// One trainable parameter tensor of a layer outside a conditioner network (ActNorm's log-scale and shift, the LU
-/// map's factors and bias) on the device: its value, gradient and Adam moments, clipped and stepped with the
+/// map's factors and bias, the planar and radial maps' parameters) on the device: its value, gradient and Adam moments, clipped and stepped with the
 /// conditioners' linears (<see cref="DeviceAdamStep"/>) and copied to and from the host parameter.
 /// </summary>
 internal sealed class DeviceParameter : IDisposable

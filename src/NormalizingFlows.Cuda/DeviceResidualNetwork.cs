@@ -5,7 +5,10 @@ namespace NormalizingFlows.Cuda;
 /// residual blocks). h₀ = L_in([x, c]) (no activation); per block h_{b+1} = h_b + L₂(act(L₁(act(h_b)))), gated by
 /// sigmoid(L_c(c)) in a ResidualNet with context (nflows' GLU); out = L_out(h_B), over [h_B, c] for a MADE with
 /// context (its direct context → output path). The masks of a MADE's layers live in their <see cref="DeviceLinear"/>s.
-/// Its linears, in <see cref="Linears"/>' order: L_in, then per block L₁, L₂ (and L_c), then L_out.
+/// Its linears, in <see cref="Linears"/>' order: L_in, then per block L₁, L₂ (and L_c), then L_out. A ResidualNet built
+/// with batch norm (ConditionerOptions.BatchNorm) normalises before each activation: per block
+/// h_{b+1} = h_b + L₂(act(BN₁(L₁(act(BN₀(h_b)))))), the batch norms (<see cref="DeviceBatchStatistics"/>) in training
+/// or evaluation mode as the flow sets them, their backward through the batch statistics in training.
 /// </summary>
 internal sealed class DeviceResidualNetwork : IDisposable
 {
@@ -17,13 +20,16 @@ internal sealed class DeviceResidualNetwork : IDisposable
     private readonly DeviceWorkspace _ws;
     private readonly int _h0, _a0, _u0, _t0, _s0, _z0, _out, _gh, _ga, _gu, _gt, _gz, _ctx, _inIn, _gInIn, _inOut, _gInOut;
     private readonly DeviceIndex? _leadIn, _tailIn, _leadOut, _tailOut;
+    private readonly DeviceBatchStatistics[] _bn0 = [], _bn1 = [];   // per block, when the blocks normalise
+    private readonly int _n0 = -1, _p0 = -1, _q0 = -1, _gp = -1, _gn = -1; // BN₀(h_b), L₁'s output, BN₁ of it [per block]; their gradients
 
     /// <summary>
     /// The network over its linears (L_in, per block L₁, L₂ and, when <paramref name="gated"/>, L_c, then L_out) with
     /// <paramref name="contextFeatures"/> context features read by L_in, by the gates when gated and by L_out when
     /// <paramref name="contextAtOutput"/>; <paramref name="activation"/> is a <see cref="DeviceActivation"/> code.
     /// </summary>
-    public DeviceResidualNetwork(ComputeDevice dev, DeviceLinear[] linears, int blocks, int contextFeatures, bool gated, bool contextAtOutput, int activation)
+    public DeviceResidualNetwork(ComputeDevice dev, DeviceLinear[] linears, int blocks, int contextFeatures, bool gated, bool contextAtOutput, int activation,
+        IReadOnlyList<(Nn.BatchNorm1d<float> Bn0, Nn.BatchNorm1d<float> Bn1)>? batchNorms = null)
     {
         if (gated && contextFeatures == 0) throw new ArgumentException("a gated residual network reads a context");
         int per = gated ? 3 : 2;
@@ -48,6 +54,13 @@ internal sealed class DeviceResidualNetwork : IDisposable
         _t0 = Add(h, blocks);
         _s0 = gated ? Add(h, blocks) : -1;
         _z0 = DeviceActivation.NeedsInput(activation) ? Add(h, blocks) : -1;
+        if (batchNorms is { Count: > 0 })
+        {
+            if (batchNorms.Count != blocks) throw new ArgumentException($"a residual network of {blocks} blocks has {batchNorms.Count} pairs of batch norms");
+            if (batchNorms.Any(p => p.Bn0.Features != h || p.Bn1.Features != h)) throw new ArgumentException("DeviceFlow: the residual network's batch norms do not have its hidden width");
+            _n0 = Add(h, blocks); _p0 = Add(h, blocks); _q0 = Add(h, blocks);
+            _gp = Add(h); _gn = Add(h);
+        }
         _out = Add(_final.Out);
         _gh = Add(h); _ga = Add(h); _gu = Add(h);
         _gt = gated ? Add(h) : -1;
@@ -71,7 +84,28 @@ internal sealed class DeviceResidualNetwork : IDisposable
         if (_final.In != h + (_contextAtOutput ? contextFeatures : 0) || _l1.Concat(_l2).Any(l => l.In != h || l.Out != h) || _gate.Any(g => g is not null && (g.In != contextFeatures || g.Out != h)))
             throw new ArgumentException("DeviceFlow: the residual network's layer shapes do not chain");
         _ws = new DeviceWorkspace(dev, [.. widths]);
+        if (_n0 < 0) return;
+        var made = new List<DeviceBatchStatistics>();
+        try
+        {
+            foreach (var (b0, b1) in batchNorms!)
+            {
+                made.Add(DeviceBatchStatistics.Of(dev, b0));
+                made.Add(DeviceBatchStatistics.Of(dev, b1));
+            }
+        }
+        catch
+        {
+            foreach (var b in made) b.Dispose();
+            _ws.Dispose();
+            throw;
+        }
+        _bn0 = [.. made.Where((_, i) => i % 2 == 0)];
+        _bn1 = [.. made.Where((_, i) => i % 2 == 1)];
     }
+
+    /// <summary>The blocks' batch norms in parameter order (per block bn0, bn1); none without batch norm.</summary>
+    public IReadOnlyList<DeviceBatchStatistics> BatchNorms => [.. _bn0.Zip(_bn1).SelectMany(p => new[] { p.First, p.Second })];
 
     /// <summary>The linears in parameter order (L_in, per block L₁, L₂, L_c, then L_out).</summary>
     public DeviceLinear[] Linears { get; }
@@ -101,8 +135,20 @@ internal sealed class DeviceResidualNetwork : IDisposable
         _initial.Forward(input, H(0), DeviceActivation.None);
         for (int b = 0; b < _blocks; b++)
         {
-            DeviceActivationOps.Activate(H(b), A(b), _act);
-            _l1[b].Forward(A(b), U(b), _act, Z(b));
+            if (_n0 >= 0)
+            {
+                // h_b → BN₀ → act → L₁ → BN₁ → act
+                _bn0[b].Forward(H(b), _ws[_n0 + b]);
+                DeviceActivationOps.Activate(_ws[_n0 + b], A(b), _act);
+                _l1[b].Forward(A(b), _ws[_p0 + b], DeviceActivation.None);
+                _bn1[b].Forward(_ws[_p0 + b], _ws[_q0 + b]);
+                DeviceActivationOps.Activate(_ws[_q0 + b], U(b), _act);
+            }
+            else
+            {
+                DeviceActivationOps.Activate(H(b), A(b), _act);
+                _l1[b].Forward(A(b), U(b), _act, Z(b));
+            }
             _l2[b].Forward(U(b), T(b), DeviceActivation.None);
             if (_gate[b] is { } gate) gate.Forward(_ws[_ctx], S(b)!, (int)Nn.Activation.Sigmoid + 1);
             DeviceActivationOps.ResidualAdd(H(b + 1), H(b), T(b), S(b));
@@ -141,6 +187,16 @@ internal sealed class DeviceResidualNetwork : IDisposable
                 gUpdate = _ws[_gt];
             }
             _l2[b].Backward(U(b), gUpdate, _ws[_gu], parameterGradients);
+            if (_n0 >= 0)
+            {
+                DeviceActivationOps.Backward(_ws[_gu], U(b), _ws[_q0 + b], _act);
+                _bn1[b].Backward(_ws[_p0 + b], _ws[_gu], null, _ws[_gp]);
+                _l1[b].Backward(A(b), _ws[_gp], _ws[_ga], parameterGradients);
+                DeviceActivationOps.Backward(_ws[_ga], A(b), _ws[_n0 + b], _act);
+                _bn0[b].Backward(H(b), _ws[_ga], null, _ws[_gn]);
+                DeviceOps.Add(gh, _ws[_gn]);
+                continue;
+            }
             DeviceActivationOps.Backward(_ws[_gu], U(b), Z(b), _act);
             _l1[b].Backward(A(b), _ws[_gu], _ws[_ga], parameterGradients);
             DeviceActivationOps.Backward(_ws[_ga], A(b), H(b), _act);
@@ -159,6 +215,7 @@ internal sealed class DeviceResidualNetwork : IDisposable
     public void Dispose()
     {
         _ws.Dispose();
+        foreach (var b in _bn0.Concat(_bn1)) b.Dispose();
         foreach (var i in new[] { _leadIn, _tailIn, _leadOut, _tailOut }) i?.Dispose();
     }
 }

@@ -18,7 +18,7 @@ internal interface IDeviceLayer : IDisposable
     /// </summary>
     void Backward(DeviceTensor x, DeviceTensor gy, DeviceTensor gld, DeviceTensor gx, DeviceTensor? gContext = null);
 
-    /// <summary>The conditioner network whose parameters this layer trains; null for a layer without one (ActNorm, the LU map, a permutation).</summary>
+    /// <summary>The conditioner network whose parameters this layer trains; null for a layer without one (ActNorm, the LU map, the planar and radial maps, a permutation).</summary>
     DeviceNetwork? Network { get; }
 
     /// <summary>The layer's own trainable parameters outside a network, in the host transform's parameter order (none by default).</summary>

@@ -299,8 +299,8 @@ public sealed class DeviceTrainingTests(CpuAcceleratorFixture fixture) : IClassF
         { "double", "training in Double" },
         { "other optimizer", "the optimizer PlainGradientSteps" },
         { "loss-driven", "loss-driven run" },
-        { "unsupported flow", "the transform Planar is not supported" },
-        { "frozen batch norm", "BatchNormTransform" },
+        { "unsupported flow", RefusedTransform.Refusal },
+        { "row-coupled step", "the transform BatchCentering is not supported" },
     };
 
     [Theory]
@@ -325,15 +325,13 @@ public sealed class DeviceTrainingTests(CpuAcceleratorFixture fixture) : IClassF
                 var flow = DeviceFlowTests.Build("realnvp");
                 new TrainingLoop<float>(flow, options).Fit(new MaximumLikelihoodLoss<float>(flow), stepsPerEpoch: 2);
             },
-            "unsupported flow" => () => new MaximumLikelihoodTrainer<float>(FlowBuilders.PlanarFlow<float>(D, layers: 1), options).Fit(data),
+            "unsupported flow" => () => new MaximumLikelihoodTrainer<float>(RefusedTransform.Flow(D), options).Fit(data),
             // a leading step without trainable parameters that couples rows in training (batch statistics) must not
-            // be folded into fixed preprocessing and run in evaluation mode
-            "frozen batch norm" => () =>
+            // be folded into fixed preprocessing and run in evaluation mode: it reaches the device, which names it
+            "row-coupled step" => () =>
             {
-                var norm = new BatchNormTransform<float>(D);
-                foreach (var p in norm.Parameters()) p.Trainable = false;
                 var rest = DeviceFlowTests.Build("realnvp");
-                new MaximumLikelihoodTrainer<float>(new Flow<float>(new CompositeTransform<float>([norm, rest.Transform]), rest.Base), options).Fit(data);
+                new MaximumLikelihoodTrainer<float>(new Flow<float>(new CompositeTransform<float>([new BatchCentering(D), rest.Transform]), rest.Base), options).Fit(data);
             },
             _ => throw new ArgumentException(what),
         };
@@ -348,4 +346,27 @@ public sealed class DeviceTrainingTests(CpuAcceleratorFixture fixture) : IClassF
         public void AllReduceSum(Span<float> values) { }
         public void AllReduceSum(Span<double> values) { }
     }
+}
+
+/// <summary>
+/// A test-only transform without parameters whose rows are coupled in training (y = x − the batch's mean; the
+/// identity in evaluation): a step the device does not run, which <see cref="DeviceRun"/> must not fold as fixed preprocessing.
+/// </summary>
+internal sealed class BatchCentering(int features) : Transform<float>(features)
+{
+    /// <inheritdoc/>
+    protected override bool TreatsRowsIndependently => !Training;
+
+    /// <inheritdoc/>
+    public override (Var<float> Y, Var<float> LogAbsDet) Forward(Var<float> x, Var<float>? context = null)
+    {
+        var zero = new Var<float>(Tensor<float>.Zeros(x.Value.Dim(0)));
+        if (!Training) return (x, zero);
+        var mean = Ops.Mul(Ops.SumCols(x), new Var<float>(Tensor<float>.Full(1f / x.Value.Dim(0), Features)));
+        return (Ops.Sub(x, mean), zero);
+    }
+
+    /// <inheritdoc/>
+    public override (Var<float> X, Var<float> LogAbsDet) Inverse(Var<float> y, Var<float>? context = null)
+        => (y, new Var<float>(Tensor<float>.Zeros(y.Value.Dim(0))));
 }
