@@ -137,6 +137,28 @@ public sealed class DeviceContinuousTests(CpuAcceleratorFixture fixture) : IClas
         Assert2.Close(hostOnlyX.Value, onlyX.Download(), 1e-4, 1e-5, $"{what} inverse without log|det|");
     }
 
+    [Fact]
+    public void AdaptiveSolverRunsOutOfStepsAsTheCpuDoes()
+    {
+        // MaxSteps counts attempts; at tolerances 1e−5 three are not enough: the device throws the CPU's error, stuck
+        // near the same t (the error norms differ by float rounding, so the last digits of t and the step may too)
+        var field = Field(2, 0, seed: 9);
+        var host = new ContinuousTransform<float>(field, Options(OdeSolver.DormandPrince, TraceEstimator.Exact) with { MaxSteps = 3, RelativeTolerance = 1e-5, AbsoluteTolerance = 1e-5 });
+        var x = new Rng(1).Normal<float>(4, 2);
+        string expected;
+        using (GradMode.Disable()) expected = Assert.Throws<InvalidOperationException>(() => host.Forward(new Var<float>(x))).Message;
+        using var layer = new DeviceContinuous(_dev, host);
+        using var dx = DeviceTensor.Upload(_dev, x);
+        using var dy = DeviceTensor.Zeros(_dev, 4, 2);
+        using var dld = DeviceTensor.Zeros(_dev, 4);
+        var actual = Assert.Throws<InvalidOperationException>(() => layer.Forward(dx, null, dy, dld)).Message;
+        Assert.Contains("needed more than MaxSteps = 3 steps", actual);
+        var stuck = new System.Text.RegularExpressions.Regex(@"stuck at t = ([^,]+), step ([^)]+)\)");
+        Assert.Equal(stuck.Replace(expected, "stuck"), stuck.Replace(actual, "stuck"));
+        double T(string m) => double.Parse(stuck.Match(m).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(T(expected) < 1 && Math.Abs(T(expected) - T(actual)) <= 1e-3, $"stuck at t = {T(actual)} on the device, {T(expected)} on the CPU");
+    }
+
     /// <summary>A "cnf" flow (D = 2, two tanh layers of 8) with every weight moved off its start.</summary>
     private static Flow<float> Cnf(OdeSolver solver, TraceEstimator trace, int c, long seed = 21)
     {
