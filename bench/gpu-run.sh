@@ -13,14 +13,15 @@
 #   xz -9e -T0 -c ../shared/bench/data/tab18_test.npy > .device/tab18_test.npy.xz     # the quality stage's test split
 # Then on the device (carry [".device"]): the ordered plan of docs/gpu.md ("The device plan"): two calls,
 #   BUDGET=540 ROUNDS=1 bash bench/gpu-run.sh check quality bench calo      # run tool timeout_s 570
-#   BUDGET=<left> ROUND_FROM=2 ROUNDS=1 bash bench/gpu-run.sh <what call 1 skipped, from its stages.jsonl> bench
+#   BUDGET=<left> ROUND_FROM=2 ROUNDS=1 bash bench/gpu-run.sh <what call 1 skipped, from its stages.jsonl> families bench
 # and here: python3 bench/gpu-anchor/summarize.py <files_at of call 1>/*.jsonl <files_at of call 2>/*.jsonl
 # BUDGET (s, default none) bounds the whole call: every command's timeout is capped by what is left of it (less a 10 s
 # margin), and a stage, model or round that cannot start with MIN_LEFT (default 30) s left is skipped and said so in
 # $OUT/stages.jsonl, which also holds each stage's (and each bench model's) seconds.
 # Settings: ANCHOR_COMPILE (a torch.compile mode, e.g. reduce-overhead: a third, compiled anchor; minutes of compilation),
 # ZUKO (default 1: zuko's flows too when importable; 0: the port alone), ROUNDS (default 2), ROUND_FROM (the first round's number, default 1), MODELS (default all four), CALO_SHOWERS (default 10000),
-# STEP_TIMEOUT (s, default 240: one bench process), CHECK_TIMEOUT (default 150), QUALITY_TIMEOUT (per model, default 100),
+# STEP_TIMEOUT (s, default 240: one bench process), CHECK_TIMEOUT (default 150: the four bench models, i-flow, graphs),
+# FAMILIES_TIMEOUT (default 150: the other families; FAMILIES, a comma list, picks some), QUALITY_TIMEOUT (per model, default 100),
 # CALO_TIMEOUT (default 180);
 # for a smoke test on the CPU: GPUCHECK="dotnet bench/NormalizingFlows.GpuCheck/bin/Release/net10.0/NormalizingFlows.GpuCheck.dll"
 # DEVICE=cpu-accelerator QUICK=1 DATA=$PWD/../shared/bench/data (the anchor then runs on the CPU).
@@ -54,8 +55,12 @@ for stage in "$@"; do
   case $stage in
     check)
       left "" || continue
-      timeout "$(lim "${CHECK_TIMEOUT:-150}")" $G --check --device "$DEVICE" $Q --data "$DATA" | tee "$OUT/check.jsonl" | tail -1
+      timeout "$(lim "${CHECK_TIMEOUT:-150}")" $G --check --no-families --device "$DEVICE" $Q --data "$DATA" | tee "$OUT/check.jsonl" | tail -1
       left "\"part\":\"anchor-self-test\"," && timeout "$(lim 60)" $PY bench/gpu-anchor/torch_anchor.py --self-test | tee "$OUT/anchor-self-test.jsonl" | grep -c '"passed": true' ;;
+    families)
+      # the other flow families (naf, umnn, glow, residual and batch-norm conditioners, planar, radial, cnf and flow matching)
+      left "" || continue
+      timeout "$(lim "${FAMILIES_TIMEOUT:-150}")" $G --families-only --device "$DEVICE" $Q ${FAMILIES:+--families "$FAMILIES"} | tee "$OUT/families.jsonl" | tail -1 ;;
     quality)
       # one process per model: a slow model cannot take the others' time
       for m in $MODELS; do
@@ -80,7 +85,7 @@ for stage in "$@"; do
     calo)
       left "" || continue
       timeout "$(lim "${CALO_TIMEOUT:-180}")" $G --calo --device "$DEVICE" $Q --calo-showers "$CALO_SHOWERS" | tee "$OUT/calo.jsonl" ;;
-    *) echo "unknown stage '$stage' (check, quality, bench, calo)"; exit 2 ;;
+    *) echo "unknown stage '$stage' (check, families, quality, bench, calo)"; exit 2 ;;
   esac
   took "" $t0
 done

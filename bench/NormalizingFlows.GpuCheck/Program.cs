@@ -9,7 +9,8 @@ CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var options = CheckOptions.Parse(args);
 if (options is null)
 {
-    Console.Error.WriteLine("usage: NormalizingFlows.GpuCheck [--all | --check | --bench] [--device cuda|cpu-accelerator] [--data DIR] [--models realnvp,nsf_c,maf,maf_rqs] [--calo [--calo-showers N]] [--quality] [--quick] [--no-families]");
+    Console.Error.WriteLine("usage: NormalizingFlows.GpuCheck [--all | --check | --bench] [--device cuda|cpu-accelerator] [--data DIR] [--models realnvp,nsf_c,maf,maf_rqs] [--calo [--calo-showers N]] [--quality] [--quick] [--no-families | --families LIST] [--families-only]");
+    Console.Error.WriteLine($"  --families: the other flow families checked with --check (default all: {string.Join(",", BenchFlows.Families)}); --no-families: none; --families-only: those checks alone (the device plan's `families` stage)");
     Console.Error.WriteLine("  --all: correctness checks, then the workloads; --device: default cuda; --data: the folder with tab18_train.npy");
     Console.Error.WriteLine("  (default: shared/bench/data above the working directory, else synthetic standard-normal data, said in the JSON); --quick: small sizes");
     Console.Error.WriteLine("  --calo: CaloFlow flow-II sampling (incremental teacher, full-pass teacher, student) and the teacher's time per epoch on the device and on the CPU (N toy e+ showers, default 10000), then a few distillation steps of its IAF student on both");
@@ -28,6 +29,7 @@ using (device)
 {
     var outcome = new Outcome(device.Name);
     if (options.Check) Checks.Run(device, options, outcome);
+    else if (options.FamiliesOnly) Checks.RunFamilies(device, options, outcome);
     if (options.Check) GraphChecks.Check(device, options, outcome);
     if (options.Bench) Workloads.Run(device, options, outcome);
     if (options.Bench) GraphChecks.Bench(device, options, outcome);

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Ours / anchor from one device run of bench/gpu-run.sh: samples/s ratios paired by round, model, workload and
 batch (never across runs), per anchor library; the median over rounds with [min-max]; then the teacher epochs; then
-the quality at the reference budget (GpuCheck --quality: device against CPU, the check's bound) and the stage times."""
+the quality at the reference budget (GpuCheck --quality: device against CPU, the check's bound), the correctness checks
+(how many pass, each failure in full) and the stage times."""
 import json
 import statistics
 import sys
@@ -69,6 +70,16 @@ def main(paths):
             cpu_threads = f", {c['threads']} threads" if c else ""
             print(f"| {model} | {first['steps']} × {first['batch']} | {ll(d)} | {ll(c)} | {judged} | {tm(d)} | {tm(c)}{cpu_threads} |")
         print("\nbound = 3·√(SE_paired² + 2σ²): SE_paired of the per-event difference, σ the CPU recipe's seed-to-seed spread\n")
+    # correctness (GpuCheck --check / --families-only): every check line with a pass field, quality's excepted
+    judged = [r for r in rows if "pass" in r and r.get("check") not in (None, "all") and not str(r["check"]).startswith("quality_")]
+    if judged:
+        failed = [r for r in judged if r["pass"] is not True]
+        models = sorted({r.get("model", "?") for r in judged})
+        print(f"## Correctness on the device: {len(judged) - len(failed)} of {len(judged)} checks pass ({len(models)} models: {', '.join(models)})\n")
+        for r in failed:
+            print(f"- FAILED {r.get('model')} {r['check']}: " + ", ".join(f"{k} {v}" for k, v in r.items() if k not in ("model", "check", "pass")))
+        if failed:
+            print()
     errors = [r for r in rows if "error" in r]
     for r in errors:
         print(f"error: {r}")
