@@ -334,6 +334,18 @@ public sealed class DeviceDropoutTests(CpuAcceleratorFixture fixture) : IClassFi
         Assert.Contains("dropout", Assert.Throws<NotSupportedException>(() => new DeviceDistillation(_dev, teacher, student, null, true, true)).Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void TrainingWithAHostLossThroughDropoutIsRefusedByName()
+    {
+        // ForwardLogProb scores in evaluation mode; the CPU's training pass would drop: refused rather than trained without
+        using var flow = DeviceFlow.Compile(Build("maf"), _dev);
+        using var x = DeviceTensor.Upload(_dev, Data(8, 2));
+        using var lp = DeviceTensor.Zeros(_dev, 8);
+        using var g = DeviceTensor.Zeros(_dev, 8);
+        flow.ForwardLogProb(x, null, lp);
+        Assert.Contains("dropout", Assert.Throws<NotSupportedException>(() => flow.BackwardLogProb(x, null, g)).Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(nameof(DropoutKernels.DropoutForward))]
     [InlineData(nameof(DropoutKernels.DropoutStep))]
