@@ -34,12 +34,12 @@ public sealed class DeviceDropoutTests(CpuAcceleratorFixture fixture) : IClassFi
     }
 
     /// <summary>One layer of the kind with dropout P (hidden 8, two hidden layers or residual blocks), weights moved off their start when <paramref name="noise"/>.</summary>
-    private static Flow<float> Build(string kind, bool noise = true, long seed = 11)
+    private static Flow<float> Build(string kind, bool noise = true, long seed = 11, int context = 0)
     {
         var options = new ConditionerOptions { HiddenFeatures = 8, Residual = kind.EndsWith("_res", StringComparison.Ordinal), Dropout = P };
         var flow = kind.StartsWith("coupling", StringComparison.Ordinal)
-            ? FlowBuilders.RealNvp<float>(D, layers: 1, hidden: 8, rng: new Rng(seed), conditioner: options)
-            : FlowBuilders.Maf<float>(D, layers: 1, hidden: 8, rng: new Rng(seed), conditioner: options);
+            ? FlowBuilders.RealNvp<float>(D, layers: 1, hidden: 8, contextFeatures: context, rng: new Rng(seed), conditioner: options)
+            : FlowBuilders.Maf<float>(D, layers: 1, hidden: 8, contextFeatures: context, rng: new Rng(seed), conditioner: options);
         if (!noise) return flow;
         var r = new Rng(seed + 1);
         foreach (var p in flow.Parameters())
@@ -84,9 +84,14 @@ public sealed class DeviceDropoutTests(CpuAcceleratorFixture fixture) : IClassFi
         }
     }
 
-    /// <summary>The conditioner's output with the given masks (Nn/Mlp, Nn/Made, Nn/ResidualNet and the residual Nn/Made's forward, dropout by ApplyMask).</summary>
-    private static Var<float> Conditioner(Module<float> net, Var<float> x, Tensor<float>[] masks)
+    /// <summary>
+    /// The conditioner's output with the given masks (Nn/Mlp, Nn/Made, Nn/ResidualNet and the residual Nn/Made's
+    /// forward, dropout by ApplyMask; the context read by the first layer, a MADE's output layer and a ResidualNet's gates).
+    /// </summary>
+    private static Var<float> Conditioner(Module<float> net, Var<float> x, Var<float>? c, Tensor<float>[] masks)
     {
+        Var<float> With(Var<float> h) => c is null ? h : Ops.ConcatColumns(h, c);
+        x = With(x);
         switch (net)
         {
             case Mlp<float> mlp:
@@ -105,7 +110,7 @@ public sealed class DeviceDropoutTests(CpuAcceleratorFixture fixture) : IClassFi
                 var h = x;
                 for (int i = 0; i < made.Layers.Count; i++)
                 {
-                    h = made.Layers[i].Forward(h);
+                    h = made.Layers[i].Forward(i > 0 && i == made.Layers.Count - 1 ? With(h) : h);
                     if (i < made.Layers.Count - 1) h = Dropout<float>.ApplyMask(Activations.Apply(made.Activation, h), masks[i]);
                 }
                 Assert.Equal(made.Layers.Count - 1, masks.Length);
@@ -121,7 +126,7 @@ public sealed class DeviceDropoutTests(CpuAcceleratorFixture fixture) : IClassFi
                     h = Ops.Add(h, made.BlockLayers[b + 1].Forward(t));
                 }
                 Assert.Equal(made.BlockLayers.Count / 2, masks.Length);
-                return made.Layers[1].Forward(h);
+                return made.Layers[1].Forward(With(h));
             }
             case ResidualNet<float> r:
             {
@@ -132,7 +137,9 @@ public sealed class DeviceDropoutTests(CpuAcceleratorFixture fixture) : IClassFi
                 {
                     var t = L($"blocks.{b}.linear0").Forward(Activations.Apply(r.Activation, h));
                     t = Dropout<float>.ApplyMask(Activations.Apply(r.Activation, t), masks[b]);
-                    h = Ops.Add(h, L($"blocks.{b}.linear1").Forward(t));
+                    t = L($"blocks.{b}.linear1").Forward(t);
+                    if (c is not null) t = Ops.Mul(t, Ops.Sigmoid(L($"blocks.{b}.context").Forward(c)));
+                    h = Ops.Add(h, t);
                 }
                 Assert.Equal(r.BlockCount, masks.Length);
                 return L("final").Forward(h);
@@ -143,8 +150,9 @@ public sealed class DeviceDropoutTests(CpuAcceleratorFixture fixture) : IClassFi
     }
 
     /// <summary>−mean log p of the flow on x with the device layers' masks in its conditioners.</summary>
-    private static Var<float> Loss(Flow<float> flow, Tensor<float> x, DeviceFlow dflow)
+    private static Var<float> Loss(Flow<float> flow, Tensor<float> x, Tensor<float>? context, DeviceFlow dflow)
     {
+        var ctx = context is null ? null : new Var<float>(context);
         var h = new Var<float>(x);
         Var<float>? logDet = null;
         var steps = DeviceFlowLayers.Steps(flow);
@@ -159,16 +167,16 @@ public sealed class DeviceDropoutTests(CpuAcceleratorFixture fixture) : IClassFi
                 {
                     int[] cond = c.Mask.ConditioningIndices, trans = c.Mask.TransformedIndices;
                     var xa = Ops.SelectColumns(h, cond);
-                    var (yb, l) = c.Update.Apply(Ops.SelectColumns(h, trans), Conditioner(c.Conditioner, xa, masks), inverse: false);
+                    var (yb, l) = c.Update.Apply(Ops.SelectColumns(h, trans), Conditioner(c.Conditioner, xa, ctx, masks), inverse: false);
                     (h, ld) = (Ops.MergeColumns(xa, cond, yb, trans, D), l);
                     break;
                 }
                 case AutoregressiveTransform<float> a:
-                    (h, ld) = a.Update.Apply(h, Conditioner(a.Conditioner, h, masks), inverse: false);
+                    (h, ld) = a.Update.Apply(h, Conditioner(a.Conditioner, h, ctx, masks), inverse: false);
                     break;
                 case var other:
                     Assert.Empty(masks);
-                    (h, ld) = other.Forward(h);
+                    (h, ld) = other.Forward(h, ctx);
                     break;
             }
             logDet = logDet is null ? ld : Ops.Add(logDet, ld);
@@ -176,16 +184,24 @@ public sealed class DeviceDropoutTests(CpuAcceleratorFixture fixture) : IClassFi
         return Ops.Neg(Ops.Mean(Ops.Add(flow.Base.LogProb(h), logDet!)));
     }
 
-    [Theory]
-    [MemberData(nameof(Kinds))]
-    public void ATrainingStepEqualsTheCpuWithTheDevicesMasks(string kind)
+    public static TheoryData<string, int> KindsAndContexts => new()
     {
-        var cpu = Build(kind);
-        var gpu = Build(kind);
+        { "coupling", 0 }, { "coupling_res", 0 }, { "maf", 0 }, { "maf_res", 0 },
+        { "coupling", 2 }, { "coupling_res", 2 }, { "maf", 2 }, { "maf_res", 2 },
+    };
+
+    [Theory]
+    [MemberData(nameof(KindsAndContexts))]
+    public void ATrainingStepEqualsTheCpuWithTheDevicesMasks(string kind, int context)
+    {
+        var cpu = Build(kind, context: context);
+        var gpu = Build(kind, context: context);
         var batch = Data(16, 3);
+        var cx = context == 0 ? null : new Rng(4).Normal<float>(16, context);
         using var dflow = DeviceFlow.Compile(gpu, _dev);
         using var db = DeviceTensor.Upload(_dev, batch);
-        float loss = dflow.TrainStep(db, 0, readLoss: true)!.Value;
+        using var dc = cx is null ? null : DeviceTensor.Upload(_dev, cx);
+        float loss = dflow.TrainStep(db, 0, readLoss: true, context: dc)!.Value;
         var dropouts = dflow.Layers.Select(l => l.Network?.Dropout).OfType<DeviceDropout>().ToList();
         Assert.Single(dropouts);
         float keep = (float)(1.0 / (1.0 - P));
@@ -198,9 +214,9 @@ public sealed class DeviceDropoutTests(CpuAcceleratorFixture fixture) : IClassFi
             }
         Assert.True(dropped > 0, $"{kind}: nothing dropped");
 
-        var expected = Loss(cpu, batch, dflow);
+        var expected = Loss(cpu, batch, cx, dflow);
         expected.Backward();
-        Assert.True(Math.Abs(expected.Value[0] - loss) <= 1e-5 * Math.Abs(loss) + 1e-5, $"{kind}: loss device {loss}, CPU {expected.Value[0]}");
+        Assert.True(Math.Abs(expected.Value[0] - loss) <= 1e-5 * Math.Abs(loss) + 1e-5, $"{kind} C={context}: loss device {loss}, CPU {expected.Value[0]}");
         var pairs = dflow.Pairs(cpu).ToList();
         Assert.Equal(cpu.Parameters().Count(), 2 * pairs.Count);
         for (int i = 0; i < pairs.Count; i++)
@@ -210,8 +226,8 @@ public sealed class DeviceDropoutTests(CpuAcceleratorFixture fixture) : IClassFi
                 if (pairs[i].Host.Mask is { } mask && name == "weight")
                     for (int k = 0; k < h.Length; k++) h.Span[k] *= mask.ReadOnlySpan[k]; // the device's masked entries stay 0
                 double scale = h.ToArray().Max(v => Math.Abs(v));
-                Assert.True(scale > 0, $"{kind} layer {i}: zero {name} gradient");
-                Assert2.Close(h, device.Download(), 1e-4, 1e-4 * scale, $"{kind} layer {i} {name} gradient");
+                Assert.True(scale > 0, $"{kind} C={context} layer {i}: zero {name} gradient");
+                Assert2.Close(h, device.Download(), 1e-4, 1e-4 * scale, $"{kind} C={context} layer {i} {name} gradient");
             }
     }
 
