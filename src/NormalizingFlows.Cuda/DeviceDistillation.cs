@@ -53,6 +53,9 @@ internal sealed class DeviceDistillation : IAcceleratedDistillation
         _dev = device;
         _k = DistillationKernels.Of(device);
         ZPass = zPass; XPass = xPass;
+        // the student trains without the flow's training-mode passes: dropout in it would silently not apply (the teacher runs in evaluation mode, where dropout is the identity)
+        if (DeviceFlowLayers.Steps(student).FirstOrDefault(st => DeviceFlowLayers.DropoutOf(st) > 0) is { } dropped)
+            throw new NotSupportedException($"DeviceDistillation: the conditioner of the student's {dropped.GetType().Name.Split('`')[0]} has dropout (not supported in distillation: build the student without dropout or distil on the CPU)");
         var t = DeviceFlowLayers.Compile(teacher, device, frozen: true); // weights only: no gradient, Adam or incremental-MADE buffers
         List<IDeviceLayer> s = [];
         try

@@ -28,6 +28,8 @@ public sealed partial class DeviceFlow
         if (!Trainable) throw new NotSupportedException(IafTrainingRefusal);
         if (DeviceBatchNorm.Find(_layers) is { } bn) // ForwardLogProb scores with the running averages; a training pass would use the batch's
             throw new NotSupportedException($"DeviceFlow: training with a loss computed on the host (BackwardLogProb) through batch norm ({bn}) is not supported; maximum-likelihood and sampled-divergence steps are");
+        if (_dropoutStep is not null) // likewise: ForwardLogProb runs in evaluation mode, the CPU's training pass would drop
+            throw new NotSupportedException("DeviceFlow: training with a loss computed on the host (BackwardLogProb) through a conditioner with dropout is not supported; maximum-likelihood and sampled-divergence steps are");
         CheckInput(x, nameof(x), context);
         Check(gradient, nameof(gradient), x.Rows);
         var z = X(_layers.Count);

@@ -34,6 +34,10 @@ namespace NormalizingFlows.Cuda;
 public sealed partial class DeviceFlow : IDisposable
 {
     private readonly List<IDeviceLayer> _layers;
+
+    /// <summary>The device layers, one per flow step (for tests).</summary>
+    internal IReadOnlyList<IDeviceLayer> Layers => _layers;
+
     private readonly DeviceLinear[] _linears; // every layer's and the embedding's linears: clipped and stepped together
     private readonly DeviceParameter[] _parameters; // the layers' own parameters outside networks (ActNorm, LU maps): clipped and stepped with them
     private readonly DeviceEmbedding? _embedding;
@@ -42,6 +46,7 @@ public sealed partial class DeviceFlow : IDisposable
     private readonly DeviceWorkspace _blocks; // LogProb(Tensor)'s events, context and result [rows, ·] (Sample's base points in the first), kept for the next call
     private readonly DeviceTensor _sum;
     private readonly DeviceAdamStep _adam; // the step's Adam scalars (written by BeginStep) and the clip's buffers
+    private readonly DeviceTensor? _dropoutStep; // with dropout in a conditioner: the step count its masks are drawn from (written by BeginStep)
     private readonly DeviceStepGraph _graph;    // the training step's launches, replayed as a captured graph when the device has graphs
     private DeviceWorkspace? _inverse; // Inverse(Tensor)'s base points, context and samples [rows, ·], kept for the next call
 
@@ -67,6 +72,7 @@ public sealed partial class DeviceFlow : IDisposable
         _blocks = new DeviceWorkspace(device, features, Math.Max(1, contextFeatures), DeviceWorkspace.Vector);
         _sum = DeviceTensor.Zeros(device, 1);
         _adam = new DeviceAdamStep(device);
+        if (layers.Any(l => l.Network?.Dropout is not null)) _dropoutStep = DeviceTensor.Zeros(device, 2);
         _graph = new DeviceStepGraph(device);
     }
 
@@ -283,12 +289,20 @@ public sealed partial class DeviceFlow : IDisposable
         DeviceOps.Fill(LogDet, 0);
         context = Embed(context);
         DeviceBatchNorm.SetTraining(_layers, training); // batch norm: the batch's statistics in a training step, else the running ones
+        SetDropout(training);
         for (int l = 0; l < _layers.Count; l++)
         {
             var input = l == 0 ? x : X(l);
             if (training && _layers[l] is DeviceActNorm { NeedsInitialization: true } actNorm) actNorm.Initialize(input);
             _layers[l].Forward(input, ContextOf(l, context), X(l + 1), LogDet);
         }
+    }
+
+    /// <summary>Dropout in the conditioners on (a training step's forward: masks drawn from the step count) or off (evaluation mode).</summary>
+    private void SetDropout(bool training)
+    {
+        if (_dropoutStep is null) return;
+        foreach (var layer in _layers) layer.Network?.SetDropout(training ? _dropoutStep : null);
     }
 
     /// <summary>The conditioners' context: the embedding of <paramref name="context"/>, or the context itself without an embedding.</summary>
@@ -307,6 +321,7 @@ public sealed partial class DeviceFlow : IDisposable
         _ws.Prepare(z.Rows);
         context = Embed(context);
         DeviceBatchNorm.SetTraining(_layers, false); // sampling: batch norm's running statistics
+        SetDropout(false);
         if (withLogDet) DeviceOps.Fill(LogDet, 0);
         var current = z;
         for (int l = _layers.Count - 1; l >= 0; l--)
@@ -466,6 +481,7 @@ public sealed partial class DeviceFlow : IDisposable
         Steps++;
         var args = DeviceAdam.Args(learningRate, Beta1, Beta2, Eps, Steps, WeightDecay, DecoupledWeightDecay);
         _adam.WriteScalars(args, ClipNorm);
+        if (_dropoutStep is not null) DeviceDropout.WriteStep(_dropoutStep, Steps); // a replayed graph reads it: fresh masks every step
     }
 
     /// <summary>
@@ -625,6 +641,7 @@ public sealed partial class DeviceFlow : IDisposable
         _graph.Dispose();
         _sum?.Dispose();
         _adam.Dispose();
+        _dropoutStep?.Dispose();
         foreach (var l in _layers) l.Dispose();
     }
 }

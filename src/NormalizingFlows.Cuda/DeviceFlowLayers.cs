@@ -35,6 +35,7 @@ internal static class DeviceFlowLayers
         var layers = new List<IDeviceLayer>();
         try
         {
+            int site = 0; // the flow's dropout networks, numbered for their masks' streams
             foreach (var step in Steps(flow))
             {
                 if (DeviceParameterLayers.Compile(step, dev, frozen) is { } own)
@@ -57,7 +58,8 @@ internal static class DeviceFlowLayers
                 try
                 {
                     foreach (var h in hosts) linears.Add(new DeviceLinear(dev, h.Weight, h.Bias, h.Mask, where, frozen));
-                    net = Network(dev, step, [.. linears]);
+                    net = Network(dev, step, [.. linears], site);
+                    if (net.Dropout is not null) site++;
                 }
                 catch
                 {
@@ -102,21 +104,36 @@ internal static class DeviceFlowLayers
     /// coupling MLP in its first), or a residual network (<see cref="DeviceResidualNetwork"/>: a ResidualNet's blocks
     /// gated by the context, a residual MADE's output reading it).
     /// </summary>
-    private static DeviceNetwork Network(ComputeDevice dev, Transform<float> step, DeviceLinear[] linears)
+    private static DeviceNetwork Network(ComputeDevice dev, Transform<float> step, DeviceLinear[] linears, int site)
     {
         int c = step.ContextFeatures;
-        switch (ConditionerOf(step))
+        double p = DropoutOf(step);
+        DeviceDropout? Dropout(IEnumerable<int> widths) => p > 0 ? new DeviceDropout(dev, p, site, [.. widths]) : null;
+        DeviceDropout? dropout = null;
+        try
         {
-            case ResidualNet<float> r:
-                return new DeviceNetwork(dev, new DeviceResidualNetwork(dev, linears, r.BlockCount, c, gated: c > 0, contextAtOutput: false, DeviceActivation.Code(r.Activation), BatchNormsOf(step)), c);
-            case Made<float> { IsResidual: true } m:
-                return new DeviceNetwork(dev, new DeviceResidualNetwork(dev, linears, m.BlockLayers.Count / 2, c, gated: false, contextAtOutput: true, DeviceActivation.Code(m.Activation)), c);
-            case Mlp<float> mlp:
-                return new DeviceNetwork(dev, linears, c, contextAtOutput: false, DeviceActivation.Code(mlp.Activation));
-            case Made<float> made:
-                return new DeviceNetwork(dev, linears, c, contextAtOutput: true, DeviceActivation.Code(made.Activation));
-            case var other:
-                throw new NotSupportedException($"DeviceFlow: the conditioner {TypeName(other)} of {TypeName(step)} is not supported");
+            switch (ConditionerOf(step))
+            {
+                case ResidualNet<float> r:
+                    dropout = Dropout(Enumerable.Repeat(linears[0].Out, r.BlockCount));
+                    return new DeviceNetwork(dev, new DeviceResidualNetwork(dev, linears, r.BlockCount, c, gated: c > 0, contextAtOutput: false, DeviceActivation.Code(r.Activation), BatchNormsOf(step), dropout), c);
+                case Made<float> { IsResidual: true } m:
+                    dropout = Dropout(Enumerable.Repeat(linears[0].Out, m.BlockLayers.Count / 2));
+                    return new DeviceNetwork(dev, new DeviceResidualNetwork(dev, linears, m.BlockLayers.Count / 2, c, gated: false, contextAtOutput: true, DeviceActivation.Code(m.Activation), dropout: dropout), c);
+                case Mlp<float> mlp:
+                    dropout = Dropout(linears.SkipLast(1).Select(l => l.Out));
+                    return new DeviceNetwork(dev, linears, c, contextAtOutput: false, DeviceActivation.Code(mlp.Activation), dropout);
+                case Made<float> made:
+                    dropout = Dropout(linears.SkipLast(1).Select(l => l.Out));
+                    return new DeviceNetwork(dev, linears, c, contextAtOutput: true, DeviceActivation.Code(made.Activation), dropout);
+                case var other:
+                    throw new NotSupportedException($"DeviceFlow: the conditioner {TypeName(other)} of {TypeName(step)} is not supported");
+            }
+        }
+        catch
+        {
+            dropout?.Dispose();
+            throw;
         }
     }
 
@@ -231,15 +248,13 @@ internal static class DeviceFlowLayers
     /// <summary>
     /// The linear layers of a step's conditioner, in order: an MLP's and a MADE's as they run; a ResidualNet's initial
     /// layer, per block linear0, linear1 (and its context gate), then the final layer; a residual MADE's input layer, its
-    /// block layers, then its output layer (a ResidualNet's batch norms: <see cref="BatchNormsOf"/>). Dropout is refused by name.
+    /// block layers, then its output layer (a ResidualNet's batch norms: <see cref="BatchNormsOf"/>, its dropout: <see cref="DropoutOf"/>).
     /// </summary>
     public static List<HostLinear> Linears(Transform<float> step)
     {
         if (DeviceParameterLayers.Handles(step)) return []; // no conditioner: its own parameters (DeviceParameterLayers.HostParameters)
         if (step is ContinuousTransform<float> cnf) return [.. DeviceVectorField.HostLinears(cnf.Field).Select(l => new HostLinear(l.Weight, l.Bias, null))]; // DeviceVectorField.Linears' order
         var network = ConditionerOf(step);
-        if (network.NamedModules().Any(c => c.Value is Dropout<float>))
-            throw new NotSupportedException($"DeviceFlow: the conditioner of {TypeName(step)} has dropout (not supported)");
         switch (network)
         {
             case Mlp<float> mlp:
@@ -279,6 +294,18 @@ internal static class DeviceFlowLayers
         BatchNorm1d<float> At(string name) => named.TryGetValue(name, out var m) && m is BatchNorm1d<float> bn ? bn
             : throw new NotSupportedException($"DeviceFlow: the residual conditioner of {TypeName(step)} has no batch norm {name}");
         return [.. Enumerable.Range(0, r.BlockCount).Select(b => (At($"blocks.{b}.bn0"), At($"blocks.{b}.bn1")))];
+    }
+
+    /// <summary>
+    /// The drop probability of a step's conditioner (0: no dropout, or dropout with p = 0): its Nn/Dropout modules
+    /// (an MLP's and a MADE's one, a ResidualNet's one per block), which must share one probability.
+    /// </summary>
+    internal static double DropoutOf(Transform<float> step)
+    {
+        if (DeviceParameterLayers.Handles(step) || step is ContinuousTransform<float>) return 0;
+        var ps = ConditionerOf(step).NamedModules().Select(m => m.Value).OfType<Dropout<float>>().Select(d => d.P).Distinct().ToList();
+        if (ps.Count > 1) throw new NotSupportedException($"DeviceFlow: the conditioner of {TypeName(step)} has dropout of {ps.Count} different probabilities (one is supported)");
+        return ps.Count == 0 ? 0 : ps[0];
     }
 
     /// <summary>A step's elementwise update.</summary>

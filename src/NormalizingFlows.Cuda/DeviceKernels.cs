@@ -316,7 +316,7 @@ internal static class DeviceKernels
         dst[e] = src[row * cols + j];
     }
 
-    private static ulong Mix(ulong z)
+    internal static ulong Mix(ulong z)
     {
         z += 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;

@@ -18,11 +18,17 @@ internal sealed class DeviceNetwork : IDisposable
     private readonly int _activation = DeviceActivation.Relu;
     private readonly DeviceWorkspace? _pre;          // the hidden pre-activations, for an activation whose backward reads them
     private readonly DeviceResidualNetwork? _residual;
+    private readonly DeviceDropout? _dropout;        // Nn/Dropout after each hidden layer (before the next layer reads it), in training passes
 
-    /// <summary>A feed-forward network; <paramref name="activation"/>: the hidden layers' <see cref="DeviceActivation"/> code.</summary>
-    public DeviceNetwork(ComputeDevice dev, DeviceLinear[] layers, int contextFeatures = 0, bool contextAtOutput = false, int activation = DeviceActivation.Relu)
+    /// <summary>
+    /// A feed-forward network; <paramref name="activation"/>: the hidden layers' <see cref="DeviceActivation"/> code;
+    /// <paramref name="dropout"/>: dropout of each hidden layer's output (as Nn/Mlp and Nn/Made), its places the hidden layers.
+    /// </summary>
+    public DeviceNetwork(ComputeDevice dev, DeviceLinear[] layers, int contextFeatures = 0, bool contextAtOutput = false, int activation = DeviceActivation.Relu,
+        DeviceDropout? dropout = null)
     {
         Layers = layers;
+        _dropout = dropout;
         _contextFeatures = contextFeatures;
         _activation = activation;
         _h = new(dev, layers.Select(l => l.Out).ToArray());
@@ -46,6 +52,7 @@ internal sealed class DeviceNetwork : IDisposable
         Layers = residual.Linears;
         _contextFeatures = contextFeatures;
         _residual = residual;
+        _dropout = residual.Dropout;
         _h = new(dev);
         _gh = new(dev);
         _slot = [];
@@ -65,6 +72,18 @@ internal sealed class DeviceNetwork : IDisposable
         foreach (var b in BatchNorms) b.Training = training;
     }
 
+    /// <summary>The network's dropout (null: none).</summary>
+    public DeviceDropout? Dropout => _dropout;
+
+    /// <summary>Turns dropout on for a training pass with the flow's step-count buffer <paramref name="step"/>, or off (null: evaluation mode).</summary>
+    public void SetDropout(DeviceTensor? step)
+    {
+        if (_dropout is not null) _dropout.Step = step;
+    }
+
+    /// <summary>What layer l + 1 reads of hidden layer l's output: h_l, or h_l∘mask in a training pass with dropout.</summary>
+    private DeviceTensor Hidden(int l) => _dropout is { Active: true } d ? d.Output(l, _h[l]) : _h[l];
+
     /// <summary>Context features the network reads (0: none).</summary>
     public int ContextFeatures => _contextFeatures;
 
@@ -81,9 +100,10 @@ internal sealed class DeviceNetwork : IDisposable
         _gh.Prepare(x.Rows);
         _in?.Prepare(x.Rows);
         _gin?.Prepare(x.Rows);
+        _dropout?.Prepare(x.Rows);
         for (int l = 0; l < Layers.Length; l++)
         {
-            var input = l == 0 ? x : _h[l - 1];
+            var input = l == 0 ? x : _dropout is null ? _h[l - 1] : _dropout.Forward(l - 1, _h[l - 1]);
             if (_slot[l] is var s and >= 0)
             {
                 DeviceOps.Scatter(input, _in![s], _lead[s]);
@@ -120,9 +140,10 @@ internal sealed class DeviceNetwork : IDisposable
                 if (target is not null) DeviceOps.Gather(_gin![s], target, _lead[s]);
                 if (gContext is not null) DeviceOps.GatherAdd(_gin![s], gContext, _tail[s]);
             }
-            else Layers[l].Backward(l == 0 ? x : _h[l - 1], g, target, parameterGradients);
+            else Layers[l].Backward(l == 0 ? x : Hidden(l - 1), g, target, parameterGradients);
             if (l > 0)
             {
+                _dropout?.Backward(l - 1, _gh[l - 1]);
                 DeviceActivationOps.Backward(_gh[l - 1], _h[l - 1], _pre?[l - 1], _activation);
                 g = _gh[l - 1];
             }
@@ -137,6 +158,7 @@ internal sealed class DeviceNetwork : IDisposable
         _gin?.Dispose();
         _pre?.Dispose();
         _residual?.Dispose();
+        if (_residual is null) _dropout?.Dispose();
         foreach (var i in _lead.Concat(_tail)) i.Dispose();
         foreach (var l in Layers) l.Dispose();
     }

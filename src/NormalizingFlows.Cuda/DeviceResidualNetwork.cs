@@ -29,8 +29,9 @@ internal sealed class DeviceResidualNetwork : IDisposable
     /// <paramref name="contextAtOutput"/>; <paramref name="activation"/> is a <see cref="DeviceActivation"/> code.
     /// </summary>
     public DeviceResidualNetwork(ComputeDevice dev, DeviceLinear[] linears, int blocks, int contextFeatures, bool gated, bool contextAtOutput, int activation,
-        IReadOnlyList<(Nn.BatchNorm1d<float> Bn0, Nn.BatchNorm1d<float> Bn1)>? batchNorms = null)
+        IReadOnlyList<(Nn.BatchNorm1d<float> Bn0, Nn.BatchNorm1d<float> Bn1)>? batchNorms = null, DeviceDropout? dropout = null)
     {
+        Dropout = dropout;
         if (gated && contextFeatures == 0) throw new ArgumentException("a gated residual network reads a context");
         int per = gated ? 3 : 2;
         if (linears.Length != 2 + per * blocks) throw new ArgumentException($"a residual network of {blocks} blocks has {2 + per * blocks} linear layers, not {linears.Length}");
@@ -107,6 +108,9 @@ internal sealed class DeviceResidualNetwork : IDisposable
     /// <summary>The blocks' batch norms in parameter order (per block bn0, bn1); none without batch norm.</summary>
     public IReadOnlyList<DeviceBatchStatistics> BatchNorms => [.. _bn0.Zip(_bn1).SelectMany(p => new[] { p.First, p.Second })];
 
+    /// <summary>The blocks' dropout (per block, of act(L₁'s output) before L₂, as Nn/ResidualBlock and the residual Nn/Made); null: none.</summary>
+    public DeviceDropout? Dropout { get; }
+
     /// <summary>The linears in parameter order (L_in, per block L₁, L₂, L_c, then L_out).</summary>
     public DeviceLinear[] Linears { get; }
 
@@ -124,6 +128,7 @@ internal sealed class DeviceResidualNetwork : IDisposable
     public DeviceTensor Forward(DeviceTensor x, DeviceTensor? context)
     {
         _ws.Prepare(x.Rows);
+        Dropout?.Prepare(x.Rows);
         var input = x;
         if (_c > 0)
         {
@@ -149,7 +154,7 @@ internal sealed class DeviceResidualNetwork : IDisposable
                 DeviceActivationOps.Activate(H(b), A(b), _act);
                 _l1[b].Forward(A(b), U(b), _act, Z(b));
             }
-            _l2[b].Forward(U(b), T(b), DeviceActivation.None);
+            _l2[b].Forward(Dropout is null ? U(b) : Dropout.Forward(b, U(b)), T(b), DeviceActivation.None);
             if (_gate[b] is { } gate) gate.Forward(_ws[_ctx], S(b)!, (int)Nn.Activation.Sigmoid + 1);
             DeviceActivationOps.ResidualAdd(H(b + 1), H(b), T(b), S(b));
         }
@@ -186,7 +191,8 @@ internal sealed class DeviceResidualNetwork : IDisposable
                 if (gContext is not null) DeviceOps.MatMul(_ws[_gz], false, gate.W, false, gContext, beta: 1);
                 gUpdate = _ws[_gt];
             }
-            _l2[b].Backward(U(b), gUpdate, _ws[_gu], parameterGradients);
+            _l2[b].Backward(Dropout is null ? U(b) : Dropout.Output(b, U(b)), gUpdate, _ws[_gu], parameterGradients);
+            Dropout?.Backward(b, _ws[_gu]);
             if (_n0 >= 0)
             {
                 DeviceActivationOps.Backward(_ws[_gu], U(b), _ws[_q0 + b], _act);
@@ -215,6 +221,7 @@ internal sealed class DeviceResidualNetwork : IDisposable
     public void Dispose()
     {
         _ws.Dispose();
+        Dropout?.Dispose();
         foreach (var b in _bn0.Concat(_bn1)) b.Dispose();
         foreach (var i in new[] { _leadIn, _tailIn, _leadOut, _tailOut }) i?.Dispose();
     }
