@@ -32,12 +32,15 @@ internal static class BenchFlows
         "radial" when context == 0 => new Flow<float>(new CompositeTransform<float>([.. Enumerable.Range(0, 8).Select(_ => (Transform<float>)new Radial<float>(features, rng))]), new StandardNormal<float>(features)),
         "planar" or "radial" => throw new ArgumentException($"the {model} flow has no context", nameof(context)),
         // a continuous flow (FFJORD) with the library's default solver (adaptive Dormand–Prince, 1e−5) and exact trace
-        "cnf" => FlowBuilders.ContinuousFlow<float>(features, contextFeatures: context, rng: rng),
+        "cnf" or "flow_matching" => FlowBuilders.ContinuousFlow<float>(features, contextFeatures: context, rng: rng),
+        // dropout 0.1 in the coupling ResidualNets' blocks: scored (evaluation mode: no dropout) against the CPU; its
+        // training steps draw the device's own masks, which the CPU cannot reproduce, so they are tested on the CPU accelerator
+        "nsf_c_dropout" => FlowBuilders.NeuralSplineFlow<float>(features, contextFeatures: context, rng: rng, conditioner: Residual with { Dropout = 0.1 }),
         _ => throw new ArgumentException($"unknown model '{model}'", nameof(model)),
     };
 
     /// <summary>The flow families besides the bench's four that the check program checks on the device (log p, inverse, training).</summary>
-    public static readonly string[] Families = ["naf", "umnn", "glow", "nsf_c_residual", "maf_rqs_residual", "nsf_c_batchnorm", "maf_batchnorm", "planar", "radial", "cnf"];
+    public static readonly string[] Families = ["naf", "umnn", "glow", "nsf_c_residual", "maf_rqs_residual", "nsf_c_batchnorm", "maf_batchnorm", "planar", "radial", "cnf", "flow_matching", "nsf_c_dropout"];
 
     /// <summary>The families without a context (checked unconditionally only).</summary>
     public static bool Unconditional(string model) => model is "planar" or "radial";

@@ -40,7 +40,8 @@ internal static class Checks
 
     /// <summary>
     /// The other flow families (<see cref="CheckOptions.Families"/>): unconditional and conditional where the family
-    /// has a context (their conditioners read it as the bench's do); after "cnf", flow matching on it too.
+    /// has a context (their conditioners read it as the bench's do); "flow_matching" trains the "cnf" flow by flow
+    /// matching (<see cref="FlowMatchingChecks"/>); "nsf_c_dropout" is scored and sampled only (its training masks are the device's own).
     /// </summary>
     public static void RunFamilies(ComputeDevice device, CheckOptions o, Outcome outcome)
     {
@@ -49,10 +50,16 @@ internal static class Checks
         var (rows, steps) = o.Quick ? Sizes(o) : (256, 10);
         foreach (var model in o.Families ?? BenchFlows.Families)
         {
-            CheckModel(device, outcome, model, BenchFlows.Unconditional(model) ? Variants[..1] : Variants[..2], rows, steps);
-            if (model == "cnf")
+            if (model == "flow_matching")
                 foreach (var context in Variants[..2])
-                    outcome.Run("flow_matching", "check", Name("train", context), () => FlowMatchingChecks.Training(device, rows, steps, context.Context));
+                    outcome.Run(model, "check", Name("train", context), () => FlowMatchingChecks.Training(device, rows, steps, context.Context));
+            else if (model == "nsf_c_dropout")
+                foreach (var context in Variants[..2])
+                {
+                    outcome.Run(model, "check", Name("log_prob", context), () => LogProb(model, device, rows, context));
+                    outcome.Run(model, "check", Name("inverse", context), () => Inverse(model, device, Math.Min(rows, 128), context));
+                }
+            else CheckModel(device, outcome, model, BenchFlows.Unconditional(model) ? Variants[..1] : Variants[..2], rows, steps);
         }
     }
 
