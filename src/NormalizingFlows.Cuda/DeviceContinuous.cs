@@ -1,3 +1,4 @@
+using System.Collections.ObjectModel;
 using ILGPU;
 using ILGPU.Runtime;
 using NormalizingFlows.Tensors;
@@ -25,18 +26,8 @@ namespace NormalizingFlows.Cuda;
 /// </summary>
 internal sealed class DeviceContinuous : IDeviceLayer
 {
-    // Dormand–Prince 5(4) (OdeIntegrator's tableau)
-    private static readonly double[] C = [0, 1.0 / 5, 3.0 / 10, 4.0 / 5, 8.0 / 9, 1, 1];
-    private static readonly double[][] A =
-    [
-        [],
-        [1.0 / 5],
-        [3.0 / 40, 9.0 / 40],
-        [44.0 / 45, -56.0 / 15, 32.0 / 9],
-        [19372.0 / 6561, -25360.0 / 2187, 64448.0 / 6561, -212.0 / 729],
-        [9017.0 / 3168, -355.0 / 33, 46732.0 / 5247, 49.0 / 176, -5103.0 / 18656],
-        [35.0 / 384, 0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84],
-    ];
+    private static readonly ReadOnlyCollection<double> C = DormandPrinceTableau.Nodes;
+    private static readonly ReadOnlyCollection<ReadOnlyCollection<double>> A = DormandPrinceTableau.StageWeights;
 
     private readonly ComputeDevice _dev;
     private readonly int _d;

@@ -180,11 +180,13 @@ internal sealed class DeviceRun : ILoopDevice
     {
         double sum = _flow.TakeLossSum() + _fixedLoss;
         _fixedLoss = 0;
-        if (!double.IsFinite(sum))
-            throw new TrainingDivergedException(step, null, $"the training loss became {sum} by step {step} (read back from the device)",
-                "Lower the learning rate, clip gradients harder (TrainingOptions.ClipNorm) or check the data's scale.");
-        return sum;
+        return Finite(sum, step, "training loss");
     }
+
+    /// <summary><paramref name="sum"/>, a loss sum read back from the device at <paramref name="step"/>; a non-finite one throws the loop's divergence error naming <paramref name="what"/>.</summary>
+    internal static double Finite(double sum, long step, string what) => double.IsFinite(sum) ? sum
+        : throw new TrainingDivergedException(step, null, $"the {what} became {sum} by step {step} (read back from the device)",
+            "Lower the learning rate, clip gradients harder (TrainingOptions.ClipNorm) or check the data's scale.");
 
     /// <summary>Writes the device weights (and Adam's state when <paramref name="withOptimizer"/>) into the host flow and optimizer.</summary>
     public void CopyToHost(bool withOptimizer) => _flow.CopyTo(_host, withOptimizer ? _adam : null);

@@ -105,14 +105,7 @@ internal sealed class FlowMatchingDeviceRun : ILoopDevice
         _device.Step(rows, time, x0, learningRate, clipNorm);
     }
 
-    public double TakeLossSum(long step)
-    {
-        double sum = _device.TakeLossSum();
-        if (!double.IsFinite(sum))
-            throw new TrainingDivergedException(step, null, $"the flow-matching loss became {sum} by step {step} (read back from the device)",
-                "Lower the learning rate, clip gradients harder (TrainingOptions.ClipNorm) or check the data's scale.");
-        return sum;
-    }
+    public double TakeLossSum(long step) => DeviceRun.Finite(_device.TakeLossSum(), step, "flow-matching loss");
 
     public void CopyToHost(bool withOptimizer) => _device.CopyTo(_continuous, withOptimizer ? _adam : null);
 

@@ -16,19 +16,9 @@ internal static class OdeIntegrator
     /// <summary>The right-hand side f(t, y).</summary>
     internal delegate Var<T>[] Field<T>(double t, Var<T>[] y) where T : unmanaged, IFloatingPointIeee754<T>;
 
-    // Dormand–Prince 5(4): nodes, stage weights, 5th-order weights (= the last stage row) and error weights b − b̂
-    internal static readonly double[] C = [0, 1.0 / 5, 3.0 / 10, 4.0 / 5, 8.0 / 9, 1, 1];
-    internal static readonly double[][] A =
-    [
-        [],
-        [1.0 / 5],
-        [3.0 / 40, 9.0 / 40],
-        [44.0 / 45, -56.0 / 15, 32.0 / 9],
-        [19372.0 / 6561, -25360.0 / 2187, 64448.0 / 6561, -212.0 / 729],
-        [9017.0 / 3168, -355.0 / 33, 46732.0 / 5247, 49.0 / 176, -5103.0 / 18656],
-        [35.0 / 384, 0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84],
-    ];
-    internal static readonly double[] E = [71.0 / 57600, 0, -71.0 / 16695, 71.0 / 1920, -17253.0 / 339200, 22.0 / 525, -1.0 / 40];
+    // Dormand–Prince 5(4) (DormandPrinceTableau): nodes, stage weights (the last row the 5th-order weights), error weights b − b̂
+    internal static readonly double[] C = DormandPrinceTableau.C, E = DormandPrinceTableau.E;
+    internal static readonly double[][] A = DormandPrinceTableau.A;
 
     /// <summary>y(<paramref name="t1"/>) from y(<paramref name="t0"/>) = <paramref name="y0"/> (t1 &lt; t0 integrates backwards).</summary>
     public static Var<T>[] Solve<T>(Field<T> f, Var<T>[] y0, double t0, double t1, ContinuousFlowOptions options) where T : unmanaged, IFloatingPointIeee754<T>
