@@ -10,4 +10,6 @@ internal sealed partial class DeviceKernelSet
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(FlowMatchingKernels.Interpolate);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float> MatchingSquaredError =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(FlowMatchingKernels.SquaredError);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, long, int> MatchingDraws =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, long, int>(FlowMatchingKernels.Draws);
 }
