@@ -29,7 +29,7 @@ internal sealed class DeviceFlowMatching : IAcceleratedFlowMatching
     private DeviceTensor? _data, _context, _weights;
     private StreamedBatches? _streamed;
     private DeviceIndex? _rows;
-    private DeviceTensor? _drawStep;           // with device draws: the step count the draws are keyed by [2] (DeviceDropout.WriteStep)
+    private DeviceTensor? _drawKey;            // with device draws: the (step, seed) they are keyed by [6] (FlowMatchingKernels.DrawKey)
 
     /// <summary>
     /// Compiles <paramref name="flow"/> (a <see cref="ContinuousTransform{T}"/> over its base; its current weights) behind
@@ -107,23 +107,36 @@ internal sealed class DeviceFlowMatching : IAcceleratedFlowMatching
     public void Step(ReadOnlySpan<int> rows, long seed, long step, double learningRate, double? clipNorm)
     {
         GatherBatch(rows);
-        Draw(rows.Length, seed, step);
-        MatchingStep(learningRate, clipNorm);
+        int n = rows.Length;
+        WriteDrawKey(seed, step);
+        // the draws' launch is part of the step's launches (a captured graph replays it; it reads the key buffer)
+        MatchingStep(learningRate, clipNorm, () => LaunchDraws(n));
     }
 
     /// <summary>
     /// The draws of (<paramref name="seed"/>, <paramref name="step"/>) for <paramref name="n"/> rows into the step's time
-    /// [n] and base points [n, D] (<see cref="Time"/>, <see cref="BasePoints"/>): the step count written into a device
+    /// [n] and base points [n, D] (<see cref="Time"/>, <see cref="BasePoints"/>): (seed, step) written into a device
     /// buffer (one tiny launch), then one launch of <see cref="FlowMatchingKernels.Draws"/> that reads it.
     /// </summary>
     internal void Draw(int n, long seed, long step)
     {
         if (n < 1) throw new ArgumentException("a training step needs at least one row", nameof(n));
         _batch.Prepare(n);
-        _drawStep ??= DeviceTensor.Zeros(_flow.Device, 2);
-        DeviceDropout.WriteStep(_drawStep, step);
-        _flow.Device.Kernels.MatchingDraws(n * (_flow.Features + 1), _batch[2].View, _batch[1].View, _drawStep.View, seed, n);
+        WriteDrawKey(seed, step);
+        LaunchDraws(n);
     }
+
+    /// <summary>Writes (seed, step) into the draws' key buffer [6] (one tiny launch, outside a captured graph).</summary>
+    private void WriteDrawKey(long seed, long step)
+    {
+        if (step < 0 || step >= 1L << 48) throw new ArgumentOutOfRangeException(nameof(step), step, "the step count must lie in [0, 2^48)");
+        _drawKey ??= DeviceTensor.Zeros(_flow.Device, 6);
+        ulong s = (ulong)seed;
+        _flow.Device.Kernels.MatchingDrawKey(1, _drawKey.View, (int)(step & 0xFFFFFF), (int)(step >> 24),
+            (int)(s & 0xFFFF), (int)(s >> 16 & 0xFFFF), (int)(s >> 32 & 0xFFFF), (int)(s >> 48));
+    }
+
+    private void LaunchDraws(int n) => _flow.Device.Kernels.MatchingDraws(n * (_flow.Features + 1), _batch[2].View, _batch[1].View, _drawKey!.View, n);
 
     /// <summary>The last step's times [rows] (for tests: the device's draws).</summary>
     internal DeviceTensor Time => _batch[2];
@@ -150,12 +163,12 @@ internal sealed class DeviceFlowMatching : IAcceleratedFlowMatching
         }
     }
 
-    private void MatchingStep(double learningRate, double? clipNorm)
+    private void MatchingStep(double learningRate, double? clipNorm, Action? draws = null)
     {
         bool context = _flow.ContextFeatures > 0;
         bool weights = _weights is not null || _streamed is { HasWeights: true };
         _flow.ClipNorm = clipNorm;
-        _flow.MatchingStep(_batch[0], _batch[2], _batch[1], context ? _batch[3] : null, weights ? _batch[4] : null, _keep, learningRate, readLoss: false, _lossSum, _scratch);
+        _flow.MatchingStep(_batch[0], _batch[2], _batch[1], context ? _batch[3] : null, weights ? _batch[4] : null, _keep, learningRate, readLoss: false, _lossSum, _scratch, draws);
     }
 
     /// <summary>One step on device tensors (the loss <paramref name="weights"/> already divided by the set's mean); the loss when <paramref name="readLoss"/>.</summary>
@@ -180,7 +193,7 @@ internal sealed class DeviceFlowMatching : IAcceleratedFlowMatching
 
     public void Dispose()
     {
-        foreach (var t in new[] { _data, _context, _weights, _lossSum, _drawStep }) t?.Dispose();
+        foreach (var t in new[] { _data, _context, _weights, _lossSum, _drawKey }) t?.Dispose();
         _streamed?.Dispose();
         _rows?.Dispose();
         _scratch?.Dispose();

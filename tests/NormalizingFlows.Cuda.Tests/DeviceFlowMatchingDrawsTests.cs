@@ -150,24 +150,42 @@ public sealed class DeviceFlowMatchingDrawsTests(CpuAcceleratorFixture fixture) 
         return new TrainingData<float>(x, conditional ? r.Normal<float>(n, Raw) : null);
     }
 
-    [Fact]
-    public void ATrainingLoopWithDeviceDrawsTrainsAndReproduces()
+    private sealed class Collect(List<double> losses) : IProgress<TrainingProgress>
     {
-        var options = new TrainingOptions { Epochs = 8, BatchSize = 16, LearningRate = 3e-2, Seed = 5, ReportEverySteps = int.MaxValue, Device = _dev };
-        var train = Data(48, conditional: true);
-        TrainingHistory Run(bool deviceDraws)
-        {
-            var flow = Build(true);
-            return new TrainingLoop<float>(flow, options).Fit(new FlowMatchingLoss<float>(flow) { DeviceDraws = deviceDraws }, train);
-        }
-        var drawn = Run(true);
-        Assert.Equal(8, drawn.Epochs.Count);
-        double first = drawn.Epochs[0].TrainLoss, last = drawn.Epochs[^1].TrainLoss;
+        public void Report(TrainingProgress value) => losses.Add(value.Loss);
+    }
+
+    private static (TrainingHistory History, Flow<float> Flow, List<double> Losses) Train(IFlowAccelerator device, bool deviceDraws)
+    {
+        var options = new TrainingOptions { Epochs = 8, BatchSize = 16, LearningRate = 3e-2, Seed = 5, ReportEverySteps = 1, ClipNorm = 5, Device = device };
+        var flow = Build(true);
+        var losses = new List<double>();
+        var history = new TrainingLoop<float>(flow, options) { Progress = new Collect(losses) }
+            .Fit(new FlowMatchingLoss<float>(flow) { DeviceDraws = deviceDraws }, Data(48, conditional: true));
+        return (history, flow, losses);
+    }
+
+    [Fact]
+    public void ATrainingLoopWithDeviceDrawsTrainsAndItsReplayedStepsEqualEagerSteps()
+    {
+        var eager = Train(_dev, deviceDraws: true);
+        Assert.Equal(8, eager.History.Epochs.Count);
+        double first = eager.History.Epochs[0].TrainLoss, last = eager.History.Epochs[^1].TrainLoss;
         Assert.True(last < 0.8 * first, $"the loss fell from {first} to {last} only");
-        // the same seed: the same run, bit for bit; host draws: another run (the device no longer follows the host stream)
-        var again = Run(true);
-        Assert.Equal(drawn.Epochs.Select(e => e.TrainLoss), again.Epochs.Select(e => e.TrainLoss));
-        Assert.NotEqual(drawn.Epochs[0].TrainLoss, Run(false).Epochs[0].TrainLoss);
+        Assert.True(eager.Losses.Count >= eager.History.Steps, $"{eager.Losses.Count} reports of {eager.History.Steps} steps");
+        // host draws: another run (the device no longer follows the host stream)
+        Assert.NotEqual(eager.History.Epochs[0].TrainLoss, Train(_dev, deviceDraws: false).History.Epochs[0].TrainLoss);
+
+        // with graph capture (emulated): the warm steps replay a captured graph that draws each step's own values,
+        // bit for bit the eager run (and so the same seed reproduces the run)
+        using var device = ComputeDevice.CpuAccelerator();
+        var recorder = LaunchRecorder.Install(device, graphs: true);
+        var graph = Train(device, deviceDraws: true);
+        Assert.True(recorder.Replays > 0, $"{recorder.Captures} captures, {recorder.Replays} replays");
+        Assert.Null(device.GraphFallback);
+        Assert.Equal(eager.Losses, graph.Losses);
+        Assert.Equal(eager.History.Epochs.Select(e => e.TrainLoss), graph.History.Epochs.Select(e => e.TrainLoss));
+        foreach (var (e, g) in eager.Flow.Parameters().Zip(graph.Flow.Parameters())) Assert.Equal(e.Value.ToArray(), g.Value.ToArray());
     }
 
     [Fact]
