@@ -15,8 +15,13 @@ public sealed partial class DeviceFlow
     /// <paramref name="lossSum"/>[0] when given and returned (before the step) when <paramref name="readLoss"/>.
     /// <paramref name="scratch"/> holds x_t, u, g_v [N, D] and the per-row loss [N] (the caller's, kept between steps).
     /// </summary>
+    /// <remarks>
+    /// With <paramref name="draws"/> (the launches that fill <paramref name="time"/> and <paramref name="x0"/> on the
+    /// device, their step read from a device buffer written before the call) the draws run first and a step that does
+    /// not read its loss runs as a captured graph once warm (<see cref="DeviceStepGraph"/>); without them it is eager.
+    /// </remarks>
     internal float? MatchingStep(DeviceTensor x1, DeviceTensor time, DeviceTensor x0, DeviceTensor? context, DeviceTensor? weights, float keep,
-        double learningRate, bool readLoss, DeviceTensor? lossSum, DeviceWorkspace scratch)
+        double learningRate, bool readLoss, DeviceTensor? lossSum, DeviceWorkspace scratch, Action? draws = null)
     {
         var field = MatchingField ?? throw new NotSupportedException("DeviceFlow: flow matching trains a flow that is one ContinuousTransform");
         CheckInput(x1, nameof(x1), context);
@@ -26,6 +31,24 @@ public sealed partial class DeviceFlow
         if (weights is not null) Check(weights, nameof(weights), n);
         if (!(learningRate >= 0)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "must be ≥ 0");
         BeginStep(learningRate);
+        if (draws is null || readLoss || Device.GraphCapture is null) MatchingLaunches(x1, time, x0, context, weights, keep, readLoss, lossSum, scratch, draws);
+        else MatchingAsGraph(x1, time, x0, context, weights, keep, lossSum, scratch, draws);
+        return readLoss ? _sum.Download().ReadOnlySpan[0] : null;
+    }
+
+    // the closures live here, so that the eager path allocates none
+    private void MatchingAsGraph(DeviceTensor x1, DeviceTensor time, DeviceTensor x0, DeviceTensor? context, DeviceTensor? weights, float keep,
+        DeviceTensor? lossSum, DeviceWorkspace scratch, Action draws) =>
+        _graph.Run(() => new StepKey(16, x1.Rows, x1.Pointer, context?.Pointer ?? 0, weights?.Pointer ?? 0, lossSum?.Pointer ?? 0, time.Pointer, x0.Pointer,
+            ClipNorm is not null, TrackContextGradient, Device.Allocations), () => MatchingLaunches(x1, time, x0, context, weights, keep, false, lossSum, scratch, draws));
+
+    /// <summary>The launches of a flow-matching step (after <see cref="BeginStep"/>): the draws when given, the path, the field, the loss, backward, clip, Adam.</summary>
+    private void MatchingLaunches(DeviceTensor x1, DeviceTensor time, DeviceTensor x0, DeviceTensor? context, DeviceTensor? weights, float keep,
+        bool readLoss, DeviceTensor? lossSum, DeviceWorkspace scratch, Action? draws)
+    {
+        var field = MatchingField!;
+        int n = x1.Rows;
+        draws?.Invoke();
         scratch.Prepare(n);
         var (xt, target, gv, rowLoss) = (scratch[0], scratch[1], scratch[2], scratch[3]);
         if (n > 0) Device.Kernels.MatchingInterpolate((int)x1.Length, x0.View, x1.View, time.View, xt.View, target.View, Features, keep);
@@ -47,6 +70,5 @@ public sealed partial class DeviceFlow
         field.Backward(gv, null, gContext);
         if (_embedding is not null && gContext is not null) _embedding.Backward(context!, gContext);
         _adam.Apply(_linears, ClipNorm is not null, _parameters);
-        return readLoss ? _sum.Download().ReadOnlySpan[0] : null;
     }
 }

@@ -12,7 +12,8 @@ namespace NormalizingFlows.Cuda;
 /// <see cref="DeviceFlow"/> of the continuous flow (one <see cref="ContinuousTransform{T}"/> over its base, behind the
 /// context embedding when there is one). The training events (context, weights) are uploaded once and each batch is
 /// gathered from the host's row order (or streamed, over <see cref="ComputeDevice.ResidentDataLimit"/>); per step
-/// the host's draws t [B] and x₀ [B, D] are uploaded and <c>DeviceFlow.MatchingStep</c> runs the path, the velocity
+/// the host's draws t [B] and x₀ [B, D] are uploaded (or, with FlowMatchingLoss.DeviceDraws, drawn on the device by
+/// <see cref="FlowMatchingKernels.Draws"/>) and <c>DeviceFlow.MatchingStep</c> runs the path, the velocity
 /// (cnf's <see cref="DeviceVectorField"/>), the loss into a device sum, the backward, clip and Adam. The validation
 /// log-likelihood is the device flow's <see cref="DeviceFlow.LogProb(Tensor{float}, Tensor{float}?, int)"/> (the ODE
 /// and its trace on the device, as the CPU's <c>ContinuousTransform</c> solves them).
@@ -28,6 +29,7 @@ internal sealed class DeviceFlowMatching : IAcceleratedFlowMatching
     private DeviceTensor? _data, _context, _weights;
     private StreamedBatches? _streamed;
     private DeviceIndex? _rows;
+    private DeviceTensor? _drawKey;            // with device draws: the (step, seed) they are keyed by [6] (FlowMatchingKernels.DrawKey)
 
     /// <summary>
     /// Compiles <paramref name="flow"/> (a <see cref="ContinuousTransform{T}"/> over its base; its current weights) behind
@@ -93,11 +95,60 @@ internal sealed class DeviceFlowMatching : IAcceleratedFlowMatching
     {
         ArgumentNullException.ThrowIfNull(time);
         ArgumentNullException.ThrowIfNull(x0);
-        if (_data is null && _streamed is null) throw new InvalidOperationException("Step before SetTrainingData");
         int n = rows.Length, d = _flow.Features;
-        if (n < 1) throw new ArgumentException("a training step needs at least one row", nameof(rows));
         if (time.Length != n) throw new ArgumentException($"the step needs one time per row ({n}), got {time.ShapeString}", nameof(time));
         if (x0.Rank != 2 || x0.Dim(0) != n || x0.Dim(1) != d) throw new ArgumentException($"the step's base points must be [{n}, {d}], got {x0.ShapeString}", nameof(x0));
+        GatherBatch(rows);
+        _batch[1].CopyFrom(x0);
+        _batch[2].CopyFrom(time);
+        MatchingStep(learningRate, clipNorm);
+    }
+
+    public void Step(ReadOnlySpan<int> rows, long seed, long step, double learningRate, double? clipNorm)
+    {
+        GatherBatch(rows);
+        int n = rows.Length;
+        WriteDrawKey(seed, step);
+        // the draws' launch is part of the step's launches (a captured graph replays it; it reads the key buffer)
+        MatchingStep(learningRate, clipNorm, () => LaunchDraws(n));
+    }
+
+    /// <summary>
+    /// The draws of (<paramref name="seed"/>, <paramref name="step"/>) for <paramref name="n"/> rows into the step's time
+    /// [n] and base points [n, D] (<see cref="Time"/>, <see cref="BasePoints"/>): (seed, step) written into a device
+    /// buffer (one tiny launch), then one launch of <see cref="FlowMatchingKernels.Draws"/> that reads it.
+    /// </summary>
+    internal void Draw(int n, long seed, long step)
+    {
+        if (n < 1) throw new ArgumentException("a training step needs at least one row", nameof(n));
+        _batch.Prepare(n);
+        WriteDrawKey(seed, step);
+        LaunchDraws(n);
+    }
+
+    /// <summary>Writes (seed, step) into the draws' key buffer [6] (one tiny launch, outside a captured graph).</summary>
+    private void WriteDrawKey(long seed, long step)
+    {
+        if (step < 0 || step >= 1L << 48) throw new ArgumentOutOfRangeException(nameof(step), step, "the step count must lie in [0, 2^48)");
+        _drawKey ??= DeviceTensor.Zeros(_flow.Device, 6);
+        ulong s = (ulong)seed;
+        _flow.Device.Kernels.MatchingDrawKey(1, _drawKey.View, (int)(step & 0xFFFFFF), (int)(step >> 24),
+            (int)(s & 0xFFFF), (int)(s >> 16 & 0xFFFF), (int)(s >> 32 & 0xFFFF), (int)(s >> 48));
+    }
+
+    private void LaunchDraws(int n) => _flow.Device.Kernels.MatchingDraws(n * (_flow.Features + 1), _batch[2].View, _batch[1].View, _drawKey!.View, n);
+
+    /// <summary>The last step's times [rows] (for tests: the device's draws).</summary>
+    internal DeviceTensor Time => _batch[2];
+
+    /// <summary>The last step's base points x₀ [rows, D] (for tests: the device's draws).</summary>
+    internal DeviceTensor BasePoints => _batch[1];
+
+    private void GatherBatch(ReadOnlySpan<int> rows)
+    {
+        if (_data is null && _streamed is null) throw new InvalidOperationException("Step before SetTrainingData");
+        int n = rows.Length;
+        if (n < 1) throw new ArgumentException("a training step needs at least one row", nameof(rows));
         _batch.Prepare(n);
         bool context = _flow.ContextFeatures > 0;
         bool weights = _weights is not null || _streamed is { HasWeights: true };
@@ -110,10 +161,14 @@ internal sealed class DeviceFlowMatching : IAcceleratedFlowMatching
             if (_context is not null) DeviceOps.GatherRows(_context, _batch[3], _rows);
             if (_weights is not null) DeviceOps.GatherRows(_weights, _batch[4], _rows);
         }
-        _batch[1].CopyFrom(x0);
-        _batch[2].CopyFrom(time);
+    }
+
+    private void MatchingStep(double learningRate, double? clipNorm, Action? draws = null)
+    {
+        bool context = _flow.ContextFeatures > 0;
+        bool weights = _weights is not null || _streamed is { HasWeights: true };
         _flow.ClipNorm = clipNorm;
-        _flow.MatchingStep(_batch[0], _batch[2], _batch[1], context ? _batch[3] : null, weights ? _batch[4] : null, _keep, learningRate, readLoss: false, _lossSum, _scratch);
+        _flow.MatchingStep(_batch[0], _batch[2], _batch[1], context ? _batch[3] : null, weights ? _batch[4] : null, _keep, learningRate, readLoss: false, _lossSum, _scratch, draws);
     }
 
     /// <summary>One step on device tensors (the loss <paramref name="weights"/> already divided by the set's mean); the loss when <paramref name="readLoss"/>.</summary>
@@ -138,7 +193,7 @@ internal sealed class DeviceFlowMatching : IAcceleratedFlowMatching
 
     public void Dispose()
     {
-        foreach (var t in new[] { _data, _context, _weights, _lossSum }) t?.Dispose();
+        foreach (var t in new[] { _data, _context, _weights, _lossSum, _drawKey }) t?.Dispose();
         _streamed?.Dispose();
         _rows?.Dispose();
         _scratch?.Dispose();

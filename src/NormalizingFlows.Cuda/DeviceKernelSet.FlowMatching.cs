@@ -10,4 +10,8 @@ internal sealed partial class DeviceKernelSet
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(FlowMatchingKernels.Interpolate);
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float> MatchingSquaredError =
         a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(FlowMatchingKernels.SquaredError);
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> MatchingDraws =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(FlowMatchingKernels.Draws);
+    public readonly Action<Index1D, ArrayView<float>, int, int, int, int, int, int> MatchingDrawKey =
+        a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, int, int, int, int>(FlowMatchingKernels.DrawKey);
 }

@@ -15,7 +15,8 @@ namespace NormalizingFlows.Training;
 /// run once on the host, as the CPU loss runs them without gradients; a context map without trainable parameters too).
 /// Each step's draws come from the step's random stream on the host (<see cref="TrainingBatch{T}.Rng"/>: the times,
 /// then the base points, as the CPU loss draws them) and are uploaded with the step, so the device run follows the
-/// CPU run. Validation scores on the device: the continuous flow's log-density by its ODE and trace (as
+/// CPU run; with <see cref="FlowMatchingLoss{T}.DeviceDraws"/> the device draws them itself, keyed by the run's seed
+/// and the step (it then no longer follows the CPU run). Validation scores on the device: the continuous flow's log-density by its ODE and trace (as
 /// <see cref="FlowMatchingLoss{T}.Validate"/> does on the host), plus the fixed steps' log|det| (computed once on the
 /// host), so the scores are the whole flow's.
 /// </summary>
@@ -73,6 +74,8 @@ internal sealed class FlowMatchingDeviceRun : ILoopDevice
             if (!DeviceRun.RowWiseInTraining(leading[i])) refuse($"flow matching after a step that couples the rows of a batch ({TypeNames.Of(leading[i])}) before the continuous one", "train on the CPU");
         }
         if (flow.Base.ContextFeatures > 0) refuse($"flow matching with a conditional base distribution ({TypeNames.Of(flow.Base)})", "use an unconditional base (e.g. StandardNormal)");
+        if (loss.DeviceDraws && flow.Base is not Distributions.StandardNormal<float>)
+            refuse($"flow matching's device draws (FlowMatchingLoss.DeviceDraws) from the base distribution {TypeNames.Of(flow.Base)}", "use the standard-normal base, or leave DeviceDraws off (host draws)");
         var (hostMap, embedding, refused) = DeviceRun.SplitMap(map);
         if (refused is not null) refuse($"the trainable context map {refused}", "use an MLP or sum-pooling embedding (FlowModel's context embedding), or train on the CPU");
         if (embedding is not null && field.ContextFeatures == 0) refuse("a context embedding in front of a velocity field without context features", "give the field context features or drop the embedding");
@@ -95,6 +98,11 @@ internal sealed class FlowMatchingDeviceRun : ILoopDevice
 
     public void Step(ReadOnlySpan<int> rows, long step, double learningRate, double? clipNorm)
     {
+        if (_loss.DeviceDraws)
+        {
+            _device.Step(rows, _seed, step, learningRate, clipNorm); // drawn on the device: no host work beyond the rows
+            return;
+        }
         using var scope = TensorScope.Begin(); // the draws are copied to the device before the step returns
         // FlowMatchingLoss's draws from the step's stream: t ~ U(0, 1) per row, then the base points
         var rng = new TrainingBatch<float>(step, _seed, null, null, null, default).Rng;

@@ -48,6 +48,15 @@ public sealed class FlowMatchingLoss<T> : TrainingLoss<T> where T : unmanaged, I
     /// <summary>Rows per batch when evaluating the validation log-likelihood.</summary>
     public int EvaluationBatchSize { get; }
 
+    /// <summary>
+    /// Whether a device run (<see cref="TrainingOptions.Device"/>) draws each step's times and base points on the
+    /// device, from a counter-based generator keyed by the run's seed and the step, instead of drawing them on the host
+    /// from the step's stream and uploading them (the default). It saves the host draws and their copy per step, but
+    /// the run no longer follows the CPU run's stream. Needs a <see cref="Distributions.StandardNormal{T}"/> base (the
+    /// builders' default); the CPU loss ignores it.
+    /// </summary>
+    public bool DeviceDraws { get; init; }
+
     /// <inheritdoc/>
     public override void Prepare(TrainingData<T> train, TrainingData<T>? validation)
     {
@@ -55,17 +64,28 @@ public sealed class FlowMatchingLoss<T> : TrainingLoss<T> where T : unmanaged, I
     }
 
     /// <inheritdoc/>
-    public override Var<T> Compute(TrainingBatch<T> batch)
+    public override Var<T> Compute(TrainingBatch<T> batch) => Compute(batch, null);
+
+    /// <summary>As <see cref="Compute(TrainingBatch{T})"/> with the given times [B] and base points [B, D] instead of the step's draws (tests: the device's draws).</summary>
+    internal Var<T> Compute(TrainingBatch<T> batch, (Tensor<T> Time, Tensor<T> X0)? draws)
     {
         ArgumentNullException.ThrowIfNull(batch);
         var events = batch.X ?? throw new ArgumentException("flow matching needs data batches", nameof(batch));
         var (x, context) = ToContinuous(Flow.Transform, new Var<T>(events), batch.Context is null ? null : new Var<T>(batch.Context));
         var x1 = x.Value;
         int n = x1.Dim(0), d = x1.Dim(1);
-        var rng = batch.Rng;
-        var time = rng.Uniform<T>([n]);
-        Tensor<T> x0;
-        using (GradMode.Disable()) x0 = Flow.Base.Sample(n, rng, context).Value;
+        Tensor<T> time, x0;
+        if (draws is { } given)
+        {
+            (time, x0) = given;
+            if (time.Length != n || x0.Rank != 2 || x0.Dim(0) != n || x0.Dim(1) != d) throw new ArgumentException($"draws for {n} rows of {d} features: got {time.ShapeString} and {x0.ShapeString}", nameof(draws));
+        }
+        else
+        {
+            var rng = batch.Rng;
+            time = rng.Uniform<T>([n]);
+            using (GradMode.Disable()) x0 = Flow.Base.Sample(n, rng, context).Value;
+        }
         var xt = Tensor<T>.Empty(n, d);
         var target = Tensor<T>.Empty(n, d);
         var ts = time.ReadOnlySpan; var a = x0.ReadOnlySpan; var b = x1.ReadOnlySpan;

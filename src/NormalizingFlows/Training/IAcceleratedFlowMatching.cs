@@ -28,6 +28,14 @@ public interface IAcceleratedFlowMatching : IDisposable
     /// </summary>
     void Step(ReadOnlySpan<int> rows, Tensor<float> time, Tensor<float> x0, double learningRate, double? clipNorm);
 
+    /// <summary>
+    /// As the other Step, with the draws made on the device (<see cref="FlowMatchingLoss{T}.DeviceDraws"/>): t ~ U(0, 1)
+    /// [B] and standard-normal base points [B, D] from a counter-based hash keyed by <paramref name="seed"/> and
+    /// <paramref name="step"/> (the same pair gives the same draws; not the CPU loss's stream).
+    /// </summary>
+    void Step(ReadOnlySpan<int> rows, long seed, long step, double learningRate, double? clipNorm)
+        => throw new NotSupportedException($"{GetType().Name} does not draw flow matching's times and base points on the device");
+
     /// <summary>The sum of the losses of the steps since the last call (reads it back: waits for the device).</summary>
     double TakeLossSum();
 
