@@ -21,7 +21,7 @@
 # Settings: ANCHOR_COMPILE (a torch.compile mode, e.g. reduce-overhead: a third, compiled anchor; minutes of compilation),
 # ZUKO (default 1: zuko's flows too when importable; 0: the port alone), ROUNDS (default 2), ROUND_FROM (the first round's number, default 1), MODELS (default all four), CALO_SHOWERS (default 10000),
 # STEP_TIMEOUT (s, default 240: one bench process), CHECK_TIMEOUT (default 150: the four bench models, i-flow, graphs),
-# FAMILIES_TIMEOUT (default 150: the other families; FAMILIES, a comma list, picks some), QUALITY_TIMEOUT (per model, default 100),
+# FAMILIES_TIMEOUT (default 200: the other families, cheapest first; FAMILIES, a comma list, picks some), QUALITY_TIMEOUT (per model, default 100),
 # CALO_TIMEOUT (default 180);
 # for a smoke test on the CPU: GPUCHECK="dotnet bench/NormalizingFlows.GpuCheck/bin/Release/net10.0/NormalizingFlows.GpuCheck.dll"
 # DEVICE=cpu-accelerator QUICK=1 DATA=$PWD/../shared/bench/data (the anchor then runs on the CPU).
@@ -60,7 +60,7 @@ for stage in "$@"; do
     families)
       # the other flow families (naf, umnn, glow, residual and batch-norm conditioners, planar, radial, cnf and flow matching)
       left "" || continue
-      timeout "$(lim "${FAMILIES_TIMEOUT:-150}")" $G --families-only --device "$DEVICE" $Q ${FAMILIES:+--families "$FAMILIES"} | tee "$OUT/families.jsonl" | tail -1 ;;
+      timeout "$(lim "${FAMILIES_TIMEOUT:-200}")" $G --families-only --device "$DEVICE" $Q ${FAMILIES:+--families "$FAMILIES"} | tee "$OUT/families.jsonl" | tail -1 ;;
     quality)
       # one process per model: a slow model cannot take the others' time
       for m in $MODELS; do

@@ -40,7 +40,8 @@ internal static class BenchFlows
     };
 
     /// <summary>The flow families besides the bench's four that the check program checks on the device (log p, inverse, training).</summary>
-    public static readonly string[] Families = ["naf", "umnn", "glow", "nsf_c_residual", "maf_rqs_residual", "nsf_c_batchnorm", "maf_batchnorm", "planar", "radial", "cnf", "flow_matching", "nsf_c_dropout"];
+    /// <remarks>Cheapest host references first: a stage cut by its timeout loses the slowest (the ODE solves, UMNN's quadrature).</remarks>
+    public static readonly string[] Families = ["planar", "radial", "nsf_c_dropout", "maf_batchnorm", "nsf_c_batchnorm", "glow", "naf", "nsf_c_residual", "maf_rqs_residual", "flow_matching", "cnf", "umnn"];
 
     /// <summary>The families without a context (checked unconditionally only).</summary>
     public static bool Unconditional(string model) => model is "planar" or "radial";
