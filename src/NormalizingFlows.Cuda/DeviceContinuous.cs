@@ -32,6 +32,8 @@ internal sealed class DeviceContinuous : IDeviceLayer
     private readonly ComputeDevice _dev;
     private readonly int _d;
     private readonly Rng _probeStream;
+    private float[] _probeValues = [];                     // the host side of the Rademacher rows, reused solve to solve
+    private readonly float[][] _coefficients = [.. Enumerable.Range(0, 8).Select(s => new float[s])]; // Stage(s)'s s weights
     private readonly DeviceVectorField.Tape[] _tapes;
     private readonly Buffers _full, _xOnly;               // state width D + 1 and D
     private DeviceTensor? _probes;                         // [N·D, D] unit probes (exact) or [N, D] Rademacher rows
@@ -128,7 +130,8 @@ internal sealed class DeviceContinuous : IDeviceLayer
             _probeRows = n;
             return _probes;
         }
-        var values = new float[n * _d];
+        if (_probeValues.Length != n * _d) _probeValues = new float[n * _d];
+        var values = _probeValues;
         for (int i = 0; i < values.Length; i++) values[i] = (_probeStream.NextUInt64() >> 63) == 0 ? 1f : -1f;
         if (_probes is null || _probes.Rows != n) { _probes?.Dispose(); _probes = DeviceTensor.Zeros(_dev, n, _d); }
         _probes.CopyFrom(values);
@@ -158,18 +161,24 @@ internal sealed class DeviceContinuous : IDeviceLayer
     }
 
     /// <summary>The stage coefficients (float, as the CPU's Combine) of stage <paramref name="s"/> (s = S: the step's result) and its time offset.</summary>
+    /// <remarks>The coefficients are written into stage <paramref name="s"/>'s own buffer (s entries), valid until the next call for that stage: no allocation per stage.</remarks>
     private (float[] Coefficients, double Offset) Stage(int s, double h)
     {
+        var c = _coefficients[s];
         if (Options.Solver == OdeSolver.RungeKutta4)
-            return s switch
+        {
+            Array.Clear(c);
+            switch (s)
             {
-                0 => ([], 0),
-                1 => ([(float)(h / 2)], h / 2),
-                2 => ([0, (float)(h / 2)], h / 2),
-                3 => ([0, 0, (float)h], h),
-                _ => ([(float)(h / 6), (float)(h / 3), (float)(h / 3), (float)(h / 6)], h),
-            };
-        return ([.. A[s].Select(a => (float)(h * a))], C[s] * h);
+                case 0: return (c, 0);
+                case 1: c[0] = (float)(h / 2); return (c, h / 2);
+                case 2: c[1] = (float)(h / 2); return (c, h / 2);
+                case 3: c[2] = (float)h; return (c, h);
+                default: (c[0], c[1], c[2], c[3]) = ((float)(h / 6), (float)(h / 3), (float)(h / 3), (float)(h / 6)); return (c, h);
+            }
+        }
+        for (int j = 0; j < s; j++) c[j] = (float)(h * A[s][j]);
+        return (c, C[s] * h);
     }
 
     /// <summary>Stages whose derivatives make the step's result: 4 (RK4) or 6 (Dormand–Prince: its 7th evaluation is the next step's first).</summary>
@@ -207,11 +216,8 @@ internal sealed class DeviceContinuous : IDeviceLayer
         int attempts = 0;
         while (dir * (t1 - t) > 0)
         {
-            if (++attempts > o.MaxSteps)
-                throw new InvalidOperationException($"the ODE solve from t = {t0} to {t1} needed more than MaxSteps = {o.MaxSteps} steps (stuck at t = {t:G6}, step {h:G3}) with RelativeTolerance = {o.RelativeTolerance:G3} and AbsoluteTolerance = {o.AbsoluteTolerance:G3}: loosen the tolerances, raise MaxSteps, or use the fixed-step RK4 solver");
             if (dir * (t + h - t1) > 0) h = t1 - t;
-            if (Math.Abs(h) <= 1e-14 * Math.Max(1, Math.Abs(t)))
-                throw new InvalidOperationException($"the ODE step size underflowed at t = {t:G6} (RelativeTolerance = {o.RelativeTolerance:G3}, AbsoluteTolerance = {o.AbsoluteTolerance:G3}): the field is too stiff for these tolerances, or they are below the precision of Single");
+            DormandPrinceStepControl.CheckStep(o, t0, t1, t, h, ++attempts, nameof(Single));
             for (int s = 1; s < 7; s++)
             {
                 var (c, offset) = Stage(s, h);
@@ -228,8 +234,7 @@ internal sealed class DeviceContinuous : IDeviceLayer
                 Combine(b, b.K(0), b.K(6), []); // first same as last
                 LastSteps++;
             }
-            double factor = err == 0 ? 10 : 0.9 * Math.Pow(err, -0.2);
-            h *= err <= 1 ? Math.Clamp(factor, 0.2, 10) : Math.Clamp(factor, 0.2, 1);
+            h = DormandPrinceStepControl.NextStep(h, err);
         }
     }
 
@@ -239,14 +244,11 @@ internal sealed class DeviceContinuous : IDeviceLayer
         var o = Options;
         double d0 = Norm(b, new RowNormArgs(0, b.Width, o.AbsoluteTolerance, o.RelativeTolerance, 0, 0), b.Y, b.Y, b.Y);
         double d1 = Norm(b, new RowNormArgs(0, b.Width, o.AbsoluteTolerance, o.RelativeTolerance, 0, 0), b.K(0), b.Y, b.Y);
-        double h0 = d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : 0.01 * d0 / d1;
-        h0 = Math.Min(h0, Math.Abs(span));
+        double h0 = DormandPrinceStepControl.TrialStep(d0, d1, span);
         Combine(b, b.Stage, b.Y, [(float)(Math.Sign(span) * h0)]);
         F(b, 1, t0 + Math.Sign(span) * h0, b.Stage, context, probes);
         double d2 = Norm(b, new RowNormArgs(1, b.Width, o.AbsoluteTolerance, o.RelativeTolerance, 0, 0), b.K(1), b.Y, b.K(0)) / h0;
-        double m = Math.Max(d1, d2);
-        double h1 = m <= 1e-15 ? Math.Max(1e-6, h0 * 1e-3) : Math.Pow(0.01 / m, 0.2);
-        return Math.Min(100 * h0, h1);
+        return DormandPrinceStepControl.InitialStep(h0, d1, d2);
     }
 
     /// <summary>max over rows of the per-row RMS (<see cref="RowNormArgs"/>), +∞ when a row's is NaN: one double read back.</summary>

@@ -21,25 +21,12 @@ public sealed class DeviceFlowMatchingDrawsTests(CpuAcceleratorFixture fixture) 
     private readonly ComputeDevice _dev = fixture.Device;
     private const int D = 3, C = 2, Raw = 3;
 
-    /// <summary>A continuous flow on D features (weights moved off the zero-output start), behind an MLP embedding of Raw inputs when conditional.</summary>
-    private static Flow<float> Build(bool conditional, int seed = 4)
-    {
-        var inner = FlowBuilders.ContinuousFlow<float>(D, layers: 2, hidden: 8, contextFeatures: conditional ? C : 0, rng: new Rng(seed),
-            options: new ContinuousFlowOptions { Solver = OdeSolver.RungeKutta4, Steps = 8 });
-        var rng = new Rng(seed + 100);
-        foreach (var p in inner.Parameters())
-        {
-            var s = p.Value.Span;
-            for (int i = 0; i < s.Length; i++) s[i] += 0.3f * (float)rng.NextNormal();
-        }
-        if (!conditional) return inner;
-        var embedding = new MlpEmbedding<float>(new Mlp<float>(Raw, [6], C, new Rng(seed + 1)));
-        return new Flow<float>(new EmbeddedContextTransform<float>(inner.Transform, embedding, Raw), inner.Base);
-    }
+    /// <summary>DeviceFlowMatchingTests' continuous flow (RK4, weights moved off the zero-output start), behind an MLP embedding when conditional.</summary>
+    private static Flow<float> Build(bool conditional, int seed = 4) => DeviceFlowMatchingTests.Build(conditional, embedded: conditional, seed);
 
-    private static Flow<float> Continuous(Flow<float> flow) => flow.Transform is EmbeddedContextTransform<float> e ? new Flow<float>(e.Inner, flow.Base) : flow;
+    private static Flow<float> Continuous(Flow<float> flow) => DeviceFlowMatchingTests.Continuous(flow);
 
-    private static ContextEmbedding<float>? Embedding(Flow<float> flow) => (flow.Transform as EmbeddedContextTransform<float>)?.Map as ContextEmbedding<float>;
+    private static ContextEmbedding<float>? Embedding(Flow<float> flow) => DeviceFlowMatchingTests.Embedding(flow);
 
     private static float[] Read(DeviceTensor t) => t.Download().ReadOnlySpan.ToArray();
 

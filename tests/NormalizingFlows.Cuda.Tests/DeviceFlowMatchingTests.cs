@@ -24,7 +24,7 @@ public sealed class DeviceFlowMatchingTests(CpuAcceleratorFixture fixture) : ICl
     private const int D = 3, C = 2, Raw = 3;
 
     /// <summary>A continuous flow on D features (C context features), its weights moved off the zero-output start so every layer has a gradient; behind an MLP embedding of Raw inputs when <paramref name="embedded"/>.</summary>
-    private static Flow<float> Build(bool conditional, bool embedded, int seed = 4, bool preprocessed = false)
+    internal static Flow<float> Build(bool conditional, bool embedded, int seed = 4, bool preprocessed = false)
     {
         // RK4 with 8 steps: the validation's ODE solves stay cheap on the CPU accelerator (the FlowModelTrainer test keeps Dormand–Prince)
         var inner = FlowBuilders.ContinuousFlow<float>(D, layers: 2, hidden: 8, contextFeatures: conditional ? C : 0, rng: new Rng(seed),
@@ -43,7 +43,7 @@ public sealed class DeviceFlowMatchingTests(CpuAcceleratorFixture fixture) : ICl
     }
 
     /// <summary>The continuous step over the base (what the device compiles), behind the embedding and preprocessing.</summary>
-    private static Flow<float> Continuous(Flow<float> flow) => flow.Transform switch
+    internal static Flow<float> Continuous(Flow<float> flow) => flow.Transform switch
     {
         EmbeddedContextTransform<float> e => Continuous(new Flow<float>(e.Inner, flow.Base)),
         ContinuousTransform<float> => flow,
@@ -51,7 +51,7 @@ public sealed class DeviceFlowMatchingTests(CpuAcceleratorFixture fixture) : ICl
         _ => throw new InvalidOperationException(),
     };
 
-    private static ContextEmbedding<float>? Embedding(Flow<float> flow) => (flow.Transform as EmbeddedContextTransform<float>)?.Map as ContextEmbedding<float>;
+    internal static ContextEmbedding<float>? Embedding(Flow<float> flow) => (flow.Transform as EmbeddedContextTransform<float>)?.Map as ContextEmbedding<float>;
 
     // the loop's batch of a step (its constructor is internal to the library): its Rng is the step's stream
     private static TrainingBatch<float> Batch(long step, long seed, Tensor<float> x, Tensor<float>? c, Tensor<float>? w)

@@ -63,11 +63,8 @@ internal static class OdeIntegrator
         int attempts = 0;
         while (dir * (t1 - t) > 0)
         {
-            if (++attempts > o.MaxSteps)
-                throw new InvalidOperationException($"the ODE solve from t = {t0} to {t1} needed more than MaxSteps = {o.MaxSteps} steps (stuck at t = {t:G6}, step {h:G3}) with RelativeTolerance = {o.RelativeTolerance:G3} and AbsoluteTolerance = {o.AbsoluteTolerance:G3}: loosen the tolerances, raise MaxSteps, or use the fixed-step RK4 solver");
             if (dir * (t + h - t1) > 0) h = t1 - t;
-            if (Math.Abs(h) <= 1e-14 * Math.Max(1, Math.Abs(t)))
-                throw new InvalidOperationException($"the ODE step size underflowed at t = {t:G6} (RelativeTolerance = {o.RelativeTolerance:G3}, AbsoluteTolerance = {o.AbsoluteTolerance:G3}): the field is too stiff for these tolerances, or they are below the precision of {typeof(T).Name}");
+            DormandPrinceStepControl.CheckStep(o, t0, t1, t, h, ++attempts, typeof(T).Name);
             Var<T>[] yNew = y, k7 = k1;
             double err;
             using (var scope = pooled ? TensorScope.Begin() : null)
@@ -98,8 +95,7 @@ internal static class OdeIntegrator
                 }
                 y = yNew; k1 = k7;
             }
-            double factor = err == 0 ? 10 : 0.9 * Math.Pow(err, -0.2);
-            h *= err <= 1 ? Math.Clamp(factor, 0.2, 10) : Math.Clamp(factor, 0.2, 1);
+            h = DormandPrinceStepControl.NextStep(h, err);
         }
         if (pooled) Release(k1);
         return pooled ? Adopt(y, y0) : y;
@@ -112,15 +108,11 @@ internal static class OdeIntegrator
         using var scope = TensorScope.Begin();
         int rows = y0[0].Value.Dim(0);
         double d0 = Norm(y0, y0, rows, o), d1 = Norm(f0, y0, rows, o);
-        double h0 = d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : 0.01 * d0 / d1;
-        h0 = Math.Min(h0, Math.Abs(span));
+        double h0 = DormandPrinceStepControl.TrialStep(d0, d1, span);
         var f1 = f(t0 + Math.Sign(span) * h0, Combine(y0, [Math.Sign(span) * h0], [f0]));
         var diff = new Var<T>[f0.Length];
         for (int i = 0; i < f0.Length; i++) diff[i] = Ops.Sub(f1[i], f0[i]);
-        double d2 = Norm(diff, y0, rows, o) / h0;
-        double m = Math.Max(d1, d2);
-        double h1 = m <= 1e-15 ? Math.Max(1e-6, h0 * 1e-3) : Math.Pow(0.01 / m, 0.2);
-        return Math.Min(100 * h0, h1);
+        return DormandPrinceStepControl.InitialStep(h0, d1, Norm(diff, y0, rows, o) / h0);
     }
 
     /// <summary>max over rows of the RMS of v / (atol + rtol·|y|) over the row's state.</summary>
